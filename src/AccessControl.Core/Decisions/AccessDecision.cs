@@ -1,0 +1,38 @@
+using AccessControl.Sites;
+using NodaTime;
+
+namespace AccessControl.Decisions;
+
+/// <summary>A card presented at a reader, as the engine sees it.</summary>
+/// <param name="At">The instant the decision is for: the service clock for live events.</param>
+public readonly record struct AccessRequest(ReaderId Reader, string CardUid, string Technology, Instant At);
+
+/// <summary>
+/// The outcome of one card presentation: grant, or deny with a reason from the closed set.
+/// Carries what the pipeline needs to log it and to act on it.
+/// </summary>
+public sealed record AccessDecision(
+    AccessReason Reason,
+    SiteId? Site,
+    DoorId? Door,
+    ZoneId? Zone,
+    PersonId? Person,
+    Duration UnlockFor,
+    PassbackMove? Move,
+    bool PassbackViolation)
+{
+    public bool IsGranted => Reason == AccessReason.Granted;
+
+    public static AccessDecision Deny(AccessReason reason, SiteId? site = null, DoorId? door = null, ZoneId? zone = null, PersonId? person = null)
+    {
+        if (reason == AccessReason.Granted)
+        {
+            throw new ArgumentException("A deny needs a deny reason.", nameof(reason));
+        }
+
+        return new(reason, site, door, zone, person, Duration.Zero, null, false);
+    }
+
+    /// <summary>The same decision, turned into a deny because it could not be made durable.</summary>
+    public AccessDecision FailClosed() => this with { Reason = AccessReason.LogFailure, UnlockFor = Duration.Zero, Move = null };
+}

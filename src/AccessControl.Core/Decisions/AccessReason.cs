@@ -1,0 +1,83 @@
+namespace AccessControl.Decisions;
+
+/// <summary>
+/// The closed set of reasons a decision can carry. Every deny names exactly one reason, the first check
+/// that failed in the order the engine evaluates them (the order of this enum). Wire codes are snake_case
+/// and documented in docs/reader-protocol.md; never renumber or rename them.
+/// </summary>
+public enum AccessReason
+{
+    /// <summary>The credential holder may pass.</summary>
+    Granted,
+
+    /// <summary>The event came from a reader the service does not know (or not bound to a door).</summary>
+    UnknownReader,
+
+    /// <summary>The payload could not be understood; the reader is told so it can stop retrying.</summary>
+    MalformedEvent,
+
+    /// <summary>No credential with this card UID.</summary>
+    UnknownCredential,
+
+    /// <summary>The credential has been revoked, or its holder has left.</summary>
+    CredentialRevoked,
+
+    /// <summary>The credential, or its holder, is suspended.</summary>
+    CredentialSuspended,
+
+    /// <summary>Before the credential's valid-from instant.</summary>
+    CredentialNotYetValid,
+
+    /// <summary>At or after the credential's valid-until instant.</summary>
+    CredentialExpired,
+
+    /// <summary>The zone behind the door does not accept this card technology.</summary>
+    CredentialTechnologyNotAllowed,
+
+    /// <summary>None of the holder's access levels contains the destination zone.</summary>
+    NoAccessToZone,
+
+    /// <summary>An access level contains the zone, but none is active at this time.</summary>
+    OutsideSchedule,
+
+    /// <summary>Hard anti-passback: entering a zone the holder is already in, or leaving one they are not in.</summary>
+    AntiPassback,
+
+    /// <summary>The decision could not be written durably to the entry log; the service fails closed.</summary>
+    LogFailure,
+}
+
+/// <summary>Wire codes of <see cref="AccessReason"/>.</summary>
+public static class AccessReasonCodes
+{
+    private static readonly string[] Codes =
+    [
+        "granted",
+        "unknown_reader",
+        "malformed_event",
+        "unknown_credential",
+        "credential_revoked",
+        "credential_suspended",
+        "credential_not_yet_valid",
+        "credential_expired",
+        "credential_technology_not_allowed",
+        "no_access_to_zone",
+        "outside_schedule",
+        "anti_passback",
+        "log_failure",
+    ];
+
+    /// <summary>Every reason, in evaluation order.</summary>
+    public static IReadOnlyList<AccessReason> All { get; } = Enum.GetValues<AccessReason>();
+
+    /// <summary>The snake_case wire code of a reason.</summary>
+    public static string ToCode(this AccessReason reason) => Codes[(int)reason];
+
+    /// <summary>Parses a wire code; false when it is not one of the closed set.</summary>
+    public static bool TryParse(string? code, out AccessReason reason)
+    {
+        var index = Array.IndexOf(Codes, code);
+        reason = index < 0 ? default : (AccessReason)index;
+        return index >= 0;
+    }
+}

@@ -1,0 +1,475 @@
+using System.Buffers;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using NodaTime;
+using NodaTime.Text;
+
+namespace AccessControl.Protocol;
+
+/// <summary>
+/// Reads and writes reader protocol v1 payloads (UTF-8 JSON). Parsing is strict about what it needs and
+/// tolerant of fields it does not know, so that firmware may add fields without breaking the service.
+/// Every example in docs/reader-protocol.md is parsed by a test through this class.
+/// </summary>
+public static partial class WireFormat
+{
+    /// <summary>Largest payload accepted by default. Real reader events are about 150 bytes.</summary>
+    public const int DefaultMaxPayloadBytes = 4096;
+
+    private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 8 };
+    private static readonly InstantPattern Rfc3339 = InstantPattern.ExtendedIso;
+
+    /// <summary>Whether a device or event id is acceptable: 1 to 64 characters of <c>A-Z a-z 0-9 . _ : -</c>.</summary>
+    public static bool IsValidId(ReadOnlySpan<char> id) => IdPattern().IsMatch(id);
+
+    public static WireResult<ReaderEvent> ParseReaderEvent(ReadOnlySequence<byte> payload, int maxBytes = DefaultMaxPayloadBytes) =>
+        Parse(payload, maxBytes, ReadReaderEvent);
+
+    public static WireResult<ReaderEvent> ParseReaderEvent(ReadOnlySpan<byte> payload) => ParseReaderEvent(new ReadOnlySequence<byte>(payload.ToArray()));
+
+    public static WireResult<DoorEvent> ParseDoorEvent(ReadOnlySequence<byte> payload, int maxBytes = DefaultMaxPayloadBytes) =>
+        Parse(payload, maxBytes, ReadDoorEvent);
+
+    public static WireResult<DeviceStatus> ParseDeviceStatus(ReadOnlySequence<byte> payload, int maxBytes = DefaultMaxPayloadBytes) =>
+        Parse(payload, maxBytes, ReadStatus);
+
+    public static WireResult<DecisionMessage> ParseDecision(ReadOnlySequence<byte> payload, int maxBytes = DefaultMaxPayloadBytes) =>
+        Parse(payload, maxBytes, ReadDecision);
+
+    public static WireResult<DoorCommand> ParseDoorCommand(ReadOnlySequence<byte> payload, int maxBytes = DefaultMaxPayloadBytes) =>
+        Parse(payload, maxBytes, ReadDoorCommand);
+
+    public static WireResult<AlarmMessage> ParseAlarm(ReadOnlySequence<byte> payload, int maxBytes = DefaultMaxPayloadBytes) =>
+        Parse(payload, maxBytes, ReadAlarm);
+
+    // ---- writing ------------------------------------------------------------------------------------
+
+    public static byte[] Write(ReaderEvent e) => WriteObject(w =>
+    {
+        w.WriteString("eventId", e.EventId);
+        w.WriteNumber("seq", e.Seq);
+        w.WriteString("at", FormatInstant(e.At));
+        w.WriteString("type", e.Type switch { ReaderEventType.Card => "card", ReaderEventType.Tamper => "tamper", _ => "heartbeat" });
+        if (e.Card is not null)
+        {
+            w.WriteString("card", e.Card);
+        }
+
+        if (e.Technology is not null)
+        {
+            w.WriteString("technology", e.Technology);
+        }
+
+        if (e.Detail is not null)
+        {
+            w.WriteString("detail", e.Detail);
+        }
+
+        if (e.Offline)
+        {
+            w.WriteBoolean("offline", true);
+        }
+    });
+
+    public static byte[] Write(DeviceStatus s) => WriteObject(w =>
+    {
+        w.WriteString("state", s.State == DeviceState.Online ? "online" : "offline");
+        w.WriteString("at", FormatInstant(s.At));
+        if (s.Firmware is not null)
+        {
+            w.WriteString("firmware", s.Firmware);
+        }
+    });
+
+    public static byte[] Write(DoorEvent e) => WriteObject(w =>
+    {
+        w.WriteString("eventId", e.EventId);
+        w.WriteNumber("seq", e.Seq);
+        w.WriteString("at", FormatInstant(e.At));
+        w.WriteString("type", e.Type switch { DoorEventType.Opened => "opened", DoorEventType.Closed => "closed", _ => "exit_request" });
+        if (e.Offline)
+        {
+            w.WriteBoolean("offline", true);
+        }
+    });
+
+    public static byte[] Write(DecisionMessage d) => WriteObject(w =>
+    {
+        if (d.EventId is null)
+        {
+            w.WriteNull("eventId");
+        }
+        else
+        {
+            w.WriteString("eventId", d.EventId);
+        }
+
+        w.WriteString("decision", d.Grant ? "grant" : "deny");
+        w.WriteString("reason", d.Reason);
+        if (d.DoorId is not null)
+        {
+            w.WriteString("doorId", d.DoorId);
+        }
+
+        w.WriteNumber("unlockSeconds", d.UnlockSeconds);
+    });
+
+    public static byte[] Write(DoorCommand c) => WriteObject(w =>
+    {
+        w.WriteString("commandId", c.CommandId);
+        w.WriteString("command", c.Command);
+        w.WriteNumber("seconds", c.Seconds);
+    });
+
+    public static byte[] Write(AlarmMessage a) => WriteObject(w =>
+    {
+        w.WriteString("alarmId", a.AlarmId);
+        w.WriteString("at", FormatInstant(a.At));
+        w.WriteString("type", a.Type);
+        WriteOptional(w, "siteId", a.SiteId);
+        WriteOptional(w, "doorId", a.DoorId);
+        WriteOptional(w, "readerId", a.ReaderId);
+        WriteOptional(w, "detail", a.Detail);
+    });
+
+    /// <summary>Formats an instant as RFC 3339 UTC with milliseconds, e.g. <c>2026-11-28T09:15:02.123Z</c>.</summary>
+    public static string FormatInstant(Instant instant) => InstantPattern.ExtendedIso.Format(instant);
+
+    // ---- reading ------------------------------------------------------------------------------------
+
+    private delegate WireResult<T> Reader<T>(JsonElement root)
+        where T : class;
+
+    private static WireResult<T> Parse<T>(ReadOnlySequence<byte> payload, int maxBytes, Reader<T> read)
+        where T : class
+    {
+        if (payload.Length == 0)
+        {
+            return WireResult<T>.Fail("payload is empty");
+        }
+
+        if (payload.Length > maxBytes)
+        {
+            return WireResult<T>.Fail($"payload of {payload.Length} bytes exceeds the limit of {maxBytes} bytes");
+        }
+
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(payload, DocumentOptions);
+        }
+        catch (JsonException ex)
+        {
+            return WireResult<T>.Fail($"payload is not valid JSON: {Truncate(ex.Message)}");
+        }
+
+        using (document)
+        {
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                return WireResult<T>.Fail($"payload must be a JSON object, not {document.RootElement.ValueKind}");
+            }
+
+            return read(document.RootElement);
+        }
+    }
+
+    private static WireResult<ReaderEvent> ReadReaderEvent(JsonElement root)
+    {
+        var common = ReadEventHeader(root);
+        if (common.Error is not null)
+        {
+            return WireResult<ReaderEvent>.Fail(common.Error, common.EventId);
+        }
+
+        var typeText = GetString(root, "type", out var typeError);
+        ReaderEventType? type = typeText switch
+        {
+            "card" => ReaderEventType.Card,
+            "tamper" => ReaderEventType.Tamper,
+            "heartbeat" => ReaderEventType.Heartbeat,
+            _ => null,
+        };
+        if (type is null)
+        {
+            return WireResult<ReaderEvent>.Fail(typeError ?? $"type '{Truncate(typeText)}' is not one of card, tamper, heartbeat", common.EventId);
+        }
+
+        string? card = null;
+        string? technology = null;
+        if (type == ReaderEventType.Card)
+        {
+            card = GetString(root, "card", out var cardError);
+            if (cardError is not null)
+            {
+                return WireResult<ReaderEvent>.Fail(cardError, common.EventId);
+            }
+
+            card = People.CardUid.Normalize(card);
+            if (card is null)
+            {
+                return WireResult<ReaderEvent>.Fail("card must be 2 to 32 hexadecimal digits", common.EventId);
+            }
+
+            technology = GetString(root, "technology", out var techError);
+            if (techError is not null || !People.CardUid.IsTechnologyToken(technology))
+            {
+                return WireResult<ReaderEvent>.Fail(techError ?? "technology must be a lower-case token such as desfire-ev3", common.EventId);
+            }
+        }
+
+        var detail = GetOptionalString(root, "detail", 256, out var detailError);
+        if (detailError is not null)
+        {
+            return WireResult<ReaderEvent>.Fail(detailError, common.EventId);
+        }
+
+        return WireResult<ReaderEvent>.Ok(new ReaderEvent(common.EventId!, common.Seq, common.At, type.Value, card, technology, common.Offline, detail));
+    }
+
+    private static WireResult<DoorEvent> ReadDoorEvent(JsonElement root)
+    {
+        var common = ReadEventHeader(root);
+        if (common.Error is not null)
+        {
+            return WireResult<DoorEvent>.Fail(common.Error, common.EventId);
+        }
+
+        var typeText = GetString(root, "type", out var typeError);
+        DoorEventType? type = typeText switch
+        {
+            "opened" => DoorEventType.Opened,
+            "closed" => DoorEventType.Closed,
+            "exit_request" => DoorEventType.ExitRequest,
+            _ => null,
+        };
+        if (type is null)
+        {
+            return WireResult<DoorEvent>.Fail(typeError ?? $"type '{Truncate(typeText)}' is not one of opened, closed, exit_request", common.EventId);
+        }
+
+        return WireResult<DoorEvent>.Ok(new DoorEvent(common.EventId!, common.Seq, common.At, type.Value, common.Offline));
+    }
+
+    private static WireResult<DeviceStatus> ReadStatus(JsonElement root)
+    {
+        var stateText = GetString(root, "state", out var stateError);
+        DeviceState? state = stateText switch
+        {
+            "online" => DeviceState.Online,
+            "offline" => DeviceState.Offline,
+            _ => null,
+        };
+        if (state is null)
+        {
+            return WireResult<DeviceStatus>.Fail(stateError ?? "state must be online or offline");
+        }
+
+        var at = GetInstant(root, "at", out var atError);
+        if (atError is not null)
+        {
+            return WireResult<DeviceStatus>.Fail(atError);
+        }
+
+        var firmware = GetOptionalString(root, "firmware", 64, out var fwError);
+        return fwError is not null
+            ? WireResult<DeviceStatus>.Fail(fwError)
+            : WireResult<DeviceStatus>.Ok(new DeviceStatus(state.Value, at, firmware));
+    }
+
+    private static WireResult<DecisionMessage> ReadDecision(JsonElement root)
+    {
+        string? eventId = null;
+        if (root.TryGetProperty("eventId", out var idElement) && idElement.ValueKind != JsonValueKind.Null)
+        {
+            eventId = GetString(root, "eventId", out var idError);
+            if (idError is not null)
+            {
+                return WireResult<DecisionMessage>.Fail(idError);
+            }
+        }
+
+        var decision = GetString(root, "decision", out var decisionError);
+        if (decision is not ("grant" or "deny"))
+        {
+            return WireResult<DecisionMessage>.Fail(decisionError ?? "decision must be grant or deny", eventId);
+        }
+
+        var reason = GetString(root, "reason", out var reasonError);
+        if (reason is null)
+        {
+            return WireResult<DecisionMessage>.Fail(reasonError!, eventId);
+        }
+
+        var doorId = GetOptionalString(root, "doorId", 64, out _);
+        var seconds = root.TryGetProperty("unlockSeconds", out var s) && s.ValueKind == JsonValueKind.Number && s.TryGetInt32(out var v) ? v : 0;
+        return WireResult<DecisionMessage>.Ok(new DecisionMessage(eventId, decision == "grant", reason, doorId, seconds));
+    }
+
+    private static WireResult<DoorCommand> ReadDoorCommand(JsonElement root)
+    {
+        var id = GetString(root, "commandId", out var idError);
+        var command = GetString(root, "command", out var commandError);
+        if (id is null || command is null)
+        {
+            return WireResult<DoorCommand>.Fail(idError ?? commandError!);
+        }
+
+        var seconds = root.TryGetProperty("seconds", out var s) && s.ValueKind == JsonValueKind.Number && s.TryGetInt32(out var v) ? v : 0;
+        return WireResult<DoorCommand>.Ok(new DoorCommand(id, command, seconds));
+    }
+
+    private static WireResult<AlarmMessage> ReadAlarm(JsonElement root)
+    {
+        var id = GetString(root, "alarmId", out var idError);
+        var type = GetString(root, "type", out var typeError);
+        var at = GetInstant(root, "at", out var atError);
+        if (id is null || type is null || atError is not null)
+        {
+            return WireResult<AlarmMessage>.Fail(idError ?? typeError ?? atError!);
+        }
+
+        return WireResult<AlarmMessage>.Ok(new AlarmMessage(
+            id,
+            at,
+            type,
+            GetOptionalString(root, "siteId", 64, out _),
+            GetOptionalString(root, "doorId", 64, out _),
+            GetOptionalString(root, "readerId", 64, out _),
+            GetOptionalString(root, "detail", 1024, out _)));
+    }
+
+    private readonly record struct EventHeader(string? EventId, long Seq, Instant At, bool Offline, string? Error);
+
+    private static EventHeader ReadEventHeader(JsonElement root)
+    {
+        var eventId = GetString(root, "eventId", out var idError);
+        if (idError is not null)
+        {
+            return new EventHeader(null, 0, default, false, idError);
+        }
+
+        if (!IsValidId(eventId))
+        {
+            return new EventHeader(null, 0, default, false, "eventId must be 1 to 64 characters of A-Z a-z 0-9 . _ : -");
+        }
+
+        if (!root.TryGetProperty("seq", out var seqElement) || seqElement.ValueKind != JsonValueKind.Number
+            || !seqElement.TryGetInt64(out var seq) || seq < 0)
+        {
+            return new EventHeader(eventId, 0, default, false, "seq must be a non-negative integer");
+        }
+
+        var at = GetInstant(root, "at", out var atError);
+        if (atError is not null)
+        {
+            return new EventHeader(eventId, seq, default, false, atError);
+        }
+
+        var offline = false;
+        if (root.TryGetProperty("offline", out var offlineElement))
+        {
+            if (offlineElement.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
+            {
+                return new EventHeader(eventId, seq, at, false, "offline must be true or false");
+            }
+
+            offline = offlineElement.GetBoolean();
+        }
+
+        return new EventHeader(eventId, seq, at, offline, null);
+    }
+
+    private static string? GetString(JsonElement root, string name, out string? error)
+    {
+        if (!root.TryGetProperty(name, out var element))
+        {
+            error = $"{name} is missing";
+            return null;
+        }
+
+        if (element.ValueKind != JsonValueKind.String)
+        {
+            error = $"{name} must be a string, not {element.ValueKind}";
+            return null;
+        }
+
+        var value = element.GetString()!;
+        if (value.Length > 256)
+        {
+            error = $"{name} is longer than 256 characters";
+            return null;
+        }
+
+        error = null;
+        return value;
+    }
+
+    private static string? GetOptionalString(JsonElement root, string name, int maxLength, out string? error)
+    {
+        error = null;
+        if (!root.TryGetProperty(name, out var element) || element.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        if (element.ValueKind != JsonValueKind.String)
+        {
+            error = $"{name} must be a string, not {element.ValueKind}";
+            return null;
+        }
+
+        var value = element.GetString()!;
+        if (value.Length > maxLength)
+        {
+            error = $"{name} is longer than {maxLength} characters";
+            return null;
+        }
+
+        return value;
+    }
+
+    private static Instant GetInstant(JsonElement root, string name, out string? error)
+    {
+        var text = GetString(root, name, out error);
+        if (text is null)
+        {
+            return default;
+        }
+
+        var parsed = Rfc3339.Parse(text);
+        if (!parsed.Success)
+        {
+            error = $"{name} must be an RFC 3339 UTC instant such as 2026-11-28T09:15:02.123Z";
+            return default;
+        }
+
+        return parsed.Value;
+    }
+
+    private static byte[] WriteObject(Action<Utf8JsonWriter> body)
+    {
+        var buffer = new ArrayBufferWriter<byte>(256);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            body(writer);
+            writer.WriteEndObject();
+        }
+
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    private static void WriteOptional(Utf8JsonWriter writer, string name, string? value)
+    {
+        if (value is not null)
+        {
+            writer.WriteString(name, value);
+        }
+    }
+
+    private static string Truncate(string? text) => text is null ? "" : text.Length <= 64 ? text : text[..64] + "...";
+
+    [GeneratedRegex("^[A-Za-z0-9._:-]{1,64}$")]
+    private static partial Regex IdPattern();
+}

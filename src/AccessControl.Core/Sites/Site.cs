@@ -1,0 +1,91 @@
+using System.Collections.Immutable;
+using NodaTime;
+
+namespace AccessControl.Sites;
+
+/// <summary>A datacenter campus. Schedules of its access levels are read in its time zone.</summary>
+public sealed record Site(SiteId Id, string Name, DateTimeZone TimeZone);
+
+/// <summary>What a zone is; used for reporting and defaults, not for decisions.</summary>
+public enum ZoneKind
+{
+    Site,
+    Building,
+    DataHall,
+    ServerRoom,
+    Area,
+}
+
+/// <summary>Anti-passback enforcement of a zone.</summary>
+public enum AntiPassbackMode
+{
+    /// <summary>No tracking of who is inside.</summary>
+    Off,
+
+    /// <summary>Violations are granted but logged as such.</summary>
+    Soft,
+
+    /// <summary>Violations are denied with <c>anti_passback</c>.</summary>
+    Hard,
+}
+
+/// <summary>
+/// An area behind doors. Zones nest by containment (site &gt; building &gt; data hall &gt; server room).
+/// </summary>
+/// <param name="AllowedTechnologies">Card technologies accepted at doors into this zone; empty means any.</param>
+public sealed record Zone(
+    ZoneId Id,
+    SiteId Site,
+    string Name,
+    ZoneKind Kind,
+    ZoneId? Parent,
+    int SecurityLevel,
+    AntiPassbackMode AntiPassback,
+    ImmutableHashSet<string> AllowedTechnologies)
+{
+    /// <summary>Whether a card of the given technology may be used to enter this zone.</summary>
+    public bool AllowsTechnology(string technology) =>
+        AllowedTechnologies.IsEmpty || AllowedTechnologies.Contains(technology);
+}
+
+/// <summary>Which way a reader faces: a swipe at an <see cref="In"/> reader means entering the door's inner zone.</summary>
+public enum Direction
+{
+    In,
+    Out,
+}
+
+/// <summary>
+/// A door between an outer zone (<see cref="From"/>, or outside the site when null) and an inner zone (<see cref="To"/>).
+/// </summary>
+public sealed record Door(
+    DoorId Id,
+    SiteId Site,
+    string Name,
+    ZoneId? From,
+    ZoneId To,
+    ControllerId Controller,
+    Duration UnlockFor,
+    Duration HeldOpenAfter)
+{
+    /// <summary>The zone a person passing in <paramref name="direction"/> ends up in; null means leaving the site.</summary>
+    public ZoneId? Destination(Direction direction) => direction == Direction.In ? To : From;
+}
+
+/// <summary>What a reader reads.</summary>
+public enum ReaderKind
+{
+    Card,
+    Fingerprint,
+}
+
+/// <summary>A reader mounted on one side of a door.</summary>
+public sealed record Reader(
+    ReaderId Id,
+    ReaderKind Kind,
+    DoorId Door,
+    Direction Direction,
+    Duration HeartbeatInterval);
+
+/// <summary>A door controller: drives the strike and reports door position and exit requests for its doors.</summary>
+public sealed record DoorController(ControllerId Id, SiteId Site, string Name);
