@@ -1,0 +1,66 @@
+using NodaTime;
+
+namespace AccessControl.EntryLog;
+
+/// <summary>Kinds of entry-log row.</summary>
+public static class LogKinds
+{
+    public const string Access = "access";
+    public const string Door = "door";
+    public const string Alarm = "alarm";
+    public const string Device = "device";
+    public const string Admin = "admin";
+    public const string Security = "security";
+    public const string Malformed = "malformed";
+
+    public static IReadOnlyList<string> All { get; } = [Access, Door, Alarm, Device, Admin, Security, Malformed];
+}
+
+/// <summary>
+/// One row of the entry log, as appended. Immutable; <see cref="Seq"/> is assigned by the database
+/// (0 until the row is written).
+/// </summary>
+public sealed record LogEntry
+{
+    public long Seq { get; init; }
+
+    public required Instant At { get; init; }
+
+    public required string Kind { get; init; }
+
+    public string? SiteId { get; init; }
+
+    public string? ReaderId { get; init; }
+
+    public string? DoorId { get; init; }
+
+    public string? ZoneId { get; init; }
+
+    public string? PersonId { get; init; }
+
+    public string? Card { get; init; }
+
+    /// <summary><c>readers/&lt;id&gt;</c> or <c>doors/&lt;id&gt;</c>: with <see cref="EventId"/> the idempotency key.</summary>
+    public string? Source { get; init; }
+
+    public string? EventId { get; init; }
+
+    public long? DeviceSeq { get; init; }
+
+    public Instant? DeviceAt { get; init; }
+
+    public bool Offline { get; init; }
+
+    /// <summary><c>grant</c> or <c>deny</c> on access rows.</summary>
+    public string? Decision { get; init; }
+
+    /// <summary>A reason code on access rows, an alarm type on alarm rows.</summary>
+    public string? Reason { get; init; }
+
+    public int? UnlockSeconds { get; init; }
+
+    public string? Actor { get; init; }
+
+    /// <summary>JSON with anything else worth keeping.</summary>
+    public string? Detail { get; init; }
+}

@@ -1,0 +1,40 @@
+using NodaTime;
+
+namespace AccessControl.Events;
+
+/// <summary>Tuning of the event pipeline. Defaults suit one site edge.</summary>
+public sealed record PipelineOptions
+{
+    /// <summary>Most rows committed in one transaction (group commit).</summary>
+    public int MaxBatch { get; init; } = 256;
+
+    /// <summary>Largest accepted payload.</summary>
+    public int MaxPayloadBytes { get; init; } = Protocol.WireFormat.DefaultMaxPayloadBytes;
+
+    /// <summary>How many recent (source, eventId) decisions are kept in memory for answering redeliveries without a query.</summary>
+    public int RecentEvents { get; init; } = 65_536;
+
+    /// <summary>Queue length before producers wait (back-pressure on the MQTT receive loop).</summary>
+    public int QueueCapacity { get; init; } = 100_000;
+
+    /// <summary>How far in the past an offline replay may be stamped and still be decided at its own time.</summary>
+    public Duration OfflineWindow { get; init; } = Duration.FromHours(24);
+
+    public void Validate()
+    {
+        if (MaxBatch is < 1 or > 10_000)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxBatch), MaxBatch, "MaxBatch must be 1..10000.");
+        }
+
+        if (MaxPayloadBytes is < 256 or > 1_048_576)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxPayloadBytes), MaxPayloadBytes, "MaxPayloadBytes must be 256..1048576.");
+        }
+
+        if (RecentEvents < 0 || QueueCapacity < 1 || OfflineWindow <= Duration.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(RecentEvents), "RecentEvents >= 0, QueueCapacity >= 1 and a positive OfflineWindow are required.");
+        }
+    }
+}

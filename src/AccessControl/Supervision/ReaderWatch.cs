@@ -1,0 +1,54 @@
+using AccessControl.Protocol;
+using AccessControl.Sites;
+using NodaTime;
+
+namespace AccessControl.Supervision;
+
+/// <summary>
+/// Tracks when each reader was last heard from. A reader is offline after three missed heartbeat intervals or
+/// when its last will says so; it is back online when heard from again. Readers never heard from since the service
+/// started count from the start, so a reader that never connects is reported too. Owned by the event pipeline.
+/// </summary>
+public sealed class ReaderWatch(Instant startedAt)
+{
+    /// <summary>Missed heartbeat intervals before a reader is declared offline.</summary>
+    public const int MissedHeartbeats = 3;
+
+    private readonly Dictionary<ReaderId, Instant> lastSeen = [];
+    private readonly HashSet<ReaderId> offline = [];
+
+    /// <summary>The reader sent something. Returns a reader_online alarm if it had been reported offline.</summary>
+    public Alarm? Seen(Reader reader, Door door, Instant at)
+    {
+        lastSeen[reader.Id] = at;
+        return offline.Remove(reader.Id)
+            ? new Alarm(AlarmTypes.ReaderOnline, door.Site.Value, door.Id.Value, reader.Id.Value, "reader is back online")
+            : null;
+    }
+
+    /// <summary>The reader's last will or its own offline status arrived.</summary>
+    public Alarm? WentOffline(Reader reader, Door door, string why) =>
+        offline.Add(reader.Id)
+            ? new Alarm(AlarmTypes.ReaderOffline, door.Site.Value, door.Id.Value, reader.Id.Value, why)
+            : null;
+
+    /// <summary>Readers silent for more than three heartbeat intervals, each reported once until heard from again.</summary>
+    public IEnumerable<Alarm> Check(Instant now, SiteTopology topology)
+    {
+        foreach (var reader in topology.Readers.Values)
+        {
+            if (offline.Contains(reader.Id) || !topology.Doors.TryGetValue(reader.Door, out var door))
+            {
+                continue;
+            }
+
+            var seen = lastSeen.TryGetValue(reader.Id, out var at) ? at : startedAt;
+            if (now - seen > reader.HeartbeatInterval * MissedHeartbeats)
+            {
+                offline.Add(reader.Id);
+                yield return new Alarm(AlarmTypes.ReaderOffline, door.Site.Value, door.Id.Value, reader.Id.Value,
+                    $"no message for {MissedHeartbeats} heartbeat intervals ({(reader.HeartbeatInterval * MissedHeartbeats).TotalSeconds:0} s)");
+            }
+        }
+    }
+}
