@@ -1,4 +1,3 @@
-using System.Collections.Immutable;
 using AccessControl.Decisions;
 using AccessControl.People;
 using AccessControl.Sites;
