@@ -81,9 +81,10 @@ public static partial class CardUid
     /// <summary>Whether a technology token is well formed: lower-case letters, digits and dashes, 1 to 32 characters.</summary>
     public static bool IsTechnologyToken(string? text) => text is not null && TechnologyToken().IsMatch(text);
 
-    [GeneratedRegex("^[0-9A-F]{2,32}$")]
+    // \z, not $: in .NET, $ also matches before a trailing newline.
+    [GeneratedRegex(@"^[0-9A-F]{2,32}\z")]
     private static partial Regex HexUid();
 
-    [GeneratedRegex("^[a-z0-9][a-z0-9-]{0,31}$")]
+    [GeneratedRegex(@"^[a-z0-9][a-z0-9-]{0,31}\z")]
     private static partial Regex TechnologyToken();
 }

@@ -394,7 +394,12 @@ public static partial class WireFormat
             return null;
         }
 
-        var value = element.GetString()!;
+        var value = ReadText(element, name, out error);
+        if (value is null)
+        {
+            return null;
+        }
+
         if (value.Length > 256)
         {
             error = $"{name} is longer than 256 characters";
@@ -419,7 +424,12 @@ public static partial class WireFormat
             return null;
         }
 
-        var value = element.GetString()!;
+        var value = ReadText(element, name, out error);
+        if (value is null)
+        {
+            return null;
+        }
+
         if (value.Length > maxLength)
         {
             error = $"{name} is longer than {maxLength} characters";
@@ -427,6 +437,22 @@ public static partial class WireFormat
         }
 
         return value;
+    }
+
+    // JsonDocument does not validate the text inside strings: invalid UTF-8 or an escaped unpaired surrogate
+    // only throws when the string is read. Firmware bugs are expected input, so that is a parse failure too.
+    private static string? ReadText(JsonElement element, string name, out string? error)
+    {
+        try
+        {
+            error = null;
+            return element.GetString()!;
+        }
+        catch (InvalidOperationException)
+        {
+            error = $"{name} is not valid Unicode text";
+            return null;
+        }
     }
 
     private static Instant GetInstant(JsonElement root, string name, out string? error)
@@ -470,6 +496,7 @@ public static partial class WireFormat
 
     private static string Truncate(string? text) => text is null ? "" : text.Length <= 64 ? text : text[..64] + "...";
 
-    [GeneratedRegex("^[A-Za-z0-9._:-]{1,64}$")]
+    // \z, not $: in .NET, $ also matches before a trailing newline, which would let "e-1\n" through.
+    [GeneratedRegex(@"^[A-Za-z0-9._:-]{1,64}\z")]
     private static partial Regex IdPattern();
 }
