@@ -1,0 +1,116 @@
+using AccessControl.Devices;
+using AccessControl.Protocol;
+
+namespace AccessControl.Broker;
+
+/// <summary>Which broker the service talks to.</summary>
+public enum BrokerMode
+{
+    /// <summary>The service runs <see cref="EmbeddedBroker"/> itself on 127.0.0.1:<see cref="BrokerOptions.Port"/>.</summary>
+    Embedded,
+
+    /// <summary>A separate broker (Mosquitto, configured with <see cref="MosquittoConfig"/>) at Host:Port.</summary>
+    External,
+}
+
+/// <summary>
+/// MQTT settings, bound from the <c>Broker</c> configuration section and checked with <see cref="Validate"/> at start-up.
+/// In <see cref="BrokerMode.Embedded"/> mode the composition root starts the embedded broker on <see cref="Port"/>
+/// (0 = any free port) and hands <see cref="ServiceConnection"/> these options with the port it actually got.
+/// </summary>
+public sealed record BrokerOptions
+{
+    public const string Section = "Broker";
+
+    public BrokerMode Mode { get; init; } = BrokerMode.Embedded;
+
+    public string Host { get; init; } = "127.0.0.1";
+
+    public int Port { get; init; } = 1883;
+
+    public string TopicRoot { get; init; } = Topics.DefaultRoot;
+
+    /// <summary>
+    /// The service's client id. Both our brokers tie the session to the username, so leave it equal to
+    /// <see cref="DeviceSecrets.ServiceUsername"/>: the embedded broker refuses anything else.
+    /// </summary>
+    public string ClientId { get; init; } = DeviceSecrets.ServiceUsername;
+
+    /// <summary>MQTT keep-alive the service announces; the broker drops it after 1.5 times this without traffic.</summary>
+    public TimeSpan KeepAlive { get; init; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>How often the background loop pings the broker, and so how fast a silent loss of connection is noticed.</summary>
+    public TimeSpan PingInterval { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Time allowed for one connect attempt (TCP + CONNECT/CONNACK).</summary>
+    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Connect attempts per reconnection round; the background loop starts another round after <see cref="PingInterval"/>.</summary>
+    public int ConnectAttempts { get; init; } = 6;
+
+    /// <summary>First retry delay; later ones grow exponentially with jitter up to <see cref="MaxRetryDelay"/>.</summary>
+    public TimeSpan RetryDelay { get; init; } = TimeSpan.FromMilliseconds(200);
+
+    public TimeSpan MaxRetryDelay { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Received messages waiting for the service; when full, the MQTT client stops reading (back-pressure).</summary>
+    public int ReceiveQueueCapacity { get; init; } = 10_000;
+
+    /// <summary>Every problem with these options, empty when they are usable.</summary>
+    public IReadOnlyList<string> Validate()
+    {
+        var errors = new List<string>();
+        if (string.IsNullOrWhiteSpace(Host))
+        {
+            errors.Add("Broker:Host is required.");
+        }
+
+        if (Port < (Mode == BrokerMode.Embedded ? 0 : 1) || Port > 65535)
+        {
+            errors.Add($"Broker:Port {Port} is out of range{(Mode == BrokerMode.Embedded ? " (0 = any free port)" : "")}.");
+        }
+
+        try
+        {
+            _ = new Topics(TopicRoot);
+        }
+        catch (ArgumentException e)
+        {
+            errors.Add("Broker:TopicRoot: " + e.Message);
+        }
+
+        if (string.IsNullOrWhiteSpace(ClientId))
+        {
+            errors.Add("Broker:ClientId is required.");
+        }
+
+        Positive(KeepAlive, nameof(KeepAlive));
+        Positive(PingInterval, nameof(PingInterval));
+        Positive(ConnectTimeout, nameof(ConnectTimeout));
+        Positive(RetryDelay, nameof(RetryDelay));
+        if (MaxRetryDelay < RetryDelay)
+        {
+            errors.Add("Broker:MaxRetryDelay must not be shorter than Broker:RetryDelay.");
+        }
+
+        if (ConnectAttempts < 1)
+        {
+            errors.Add("Broker:ConnectAttempts must be at least 1.");
+        }
+
+        if (ReceiveQueueCapacity < 1)
+        {
+            errors.Add("Broker:ReceiveQueueCapacity must be at least 1.");
+        }
+
+        return errors;
+
+        void Positive(TimeSpan value, string name)
+        {
+            if (value <= TimeSpan.Zero)
+            {
+                errors.Add($"Broker:{name} must be positive.");
+            }
+        }
+    }
+}

@@ -1,0 +1,48 @@
+using System.Text;
+using NodaTime;
+
+namespace AccessControl.Broker;
+
+/// <summary>
+/// Something the broker refused: a login, a publish, a subscription or a last will. The service writes each one to
+/// the entry log as kind <c>security</c>, because probing for other devices' topics is exactly what an attacker with
+/// one stolen reader would do. Never carries a password; client id and username are as presented (untrusted) and
+/// are cleaned with <see cref="Clean"/> so a hostile client cannot forge log lines.
+/// </summary>
+/// <param name="What">One of the <c>*Refused</c> constants.</param>
+/// <param name="Detail">Why, in words, for the log.</param>
+public sealed record SecurityEvent(Instant At, string ClientId, string Username, string What, string Detail)
+{
+    public const string ConnectRefused = "connect_refused";
+    public const string WillRefused = "will_refused";
+    public const string PublishRefused = "publish_refused";
+    public const string SubscribeRefused = "subscribe_refused";
+
+    private const int MaxLength = 128;
+
+    /// <summary>
+    /// Makes an untrusted string safe to log: at most 128 characters, control characters replaced by '?', and
+    /// null shown as empty.
+    /// </summary>
+    public static string Clean(string? value)
+    {
+        if (string.IsNullOrEmpty(value))
+        {
+            return "";
+        }
+
+        var text = value.Length > MaxLength ? value[..MaxLength] + "…" : value;
+        if (!text.Any(char.IsControl))
+        {
+            return text;
+        }
+
+        var clean = new StringBuilder(text.Length);
+        foreach (var c in text)
+        {
+            clean.Append(char.IsControl(c) ? '?' : c);
+        }
+
+        return clean.ToString();
+    }
+}

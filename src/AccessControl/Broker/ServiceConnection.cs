@@ -1,0 +1,345 @@
+using System.Buffers;
+using System.Net.Sockets;
+using System.Threading.Channels;
+using AccessControl.Devices;
+using AccessControl.Protocol;
+using MQTTnet;
+using MQTTnet.Exceptions;
+using MQTTnet.Formatter;
+using MQTTnet.Protocol;
+using Polly;
+using Polly.Retry;
+using Polly.Timeout;
+
+namespace AccessControl.Broker;
+
+/// <summary>A message the service received, copied out of the MQTT client's buffers so it can outlive the handler.</summary>
+public sealed record ReceivedMessage(string Topic, ReadOnlyMemory<byte> Payload, bool Retained);
+
+/// <summary>Whether the broker took a message (PUBACK received), or why not. Not being connected is an expected outcome, not an exception.</summary>
+public readonly record struct PublishOutcome(bool Accepted, string? Failure)
+{
+    public static PublishOutcome Ok { get; } = new(true, null);
+
+    public static PublishOutcome Failed(string why) => new(false, why);
+}
+
+/// <summary>
+/// The service's own MQTT connection (username <see cref="DeviceSecrets.ServiceUsername"/>), to the embedded broker
+/// or an external one. Keeps itself connected: a background loop pings the broker and, when the connection is gone,
+/// reconnects through a Polly retry pipeline (exponential backoff with jitter) and subscribes again to
+/// <see cref="Topics.ServiceSubscriptions"/>. Received messages are copied into <see cref="Received"/> and handled
+/// elsewhere, because MQTTnet delivers one message at a time per client and a slow handler would stall the reader.
+/// </summary>
+/// <remarks>
+/// Reconnection happens only in the background loop, never inside MQTTnet's DisconnectedAsync handler (re-entering
+/// the client from its own disconnect path deadlocks or races it); the handler only wakes the loop. The session is
+/// clean: messages published while the service is away are not queued for it; readers keep and replay offline events.
+/// Event handlers (<see cref="Connected"/>, <see cref="Disconnected"/>, <see cref="ConnectFailed"/>) run on the loop
+/// or the client's task and must return quickly.
+/// </remarks>
+public sealed class ServiceConnection : IAsyncDisposable
+{
+    private readonly BrokerOptions options;
+    private readonly TimeProvider time;
+    private readonly Topics topics;
+    private readonly IMqttClient client;
+    private readonly MqttClientOptions clientOptions;
+    private readonly ResiliencePipeline<MqttClientConnectResult> connectPipeline;
+    private readonly Channel<ReceivedMessage> received;
+    private readonly CancellationTokenSource stopping = new();
+    private readonly TaskCompletionSource firstRound = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TaskCompletionSource wake = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private Task? loop;
+    private volatile bool subscribed;
+
+    /// <param name="options">Must be valid (<see cref="BrokerOptions.Validate"/>); Host/Port are where to connect.</param>
+    /// <param name="time">Drives retry delays, attempt timeouts and the ping interval.</param>
+    public ServiceConnection(BrokerOptions options, DeviceSecrets secrets, TimeProvider time)
+    {
+        var errors = options.Validate();
+        if (errors.Count > 0)
+        {
+            throw new ArgumentException(string.Join(" ", errors), nameof(options));
+        }
+
+        this.options = options;
+        this.time = time;
+        topics = new Topics(options.TopicRoot);
+        received = Channel.CreateBounded<ReceivedMessage>(new BoundedChannelOptions(options.ReceiveQueueCapacity)
+        {
+            SingleReader = false,
+            SingleWriter = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+
+        clientOptions = new MqttClientOptionsBuilder()
+            .WithTcpServer(options.Host, options.Port)
+            .WithClientId(options.ClientId)
+            .WithCredentials(DeviceSecrets.ServiceUsername, secrets.For(DeviceSecrets.ServiceUsername))
+            .WithProtocolVersion(MqttProtocolVersion.V500)
+            .WithCleanStart(true)
+            .WithKeepAlivePeriod(options.KeepAlive)
+            .WithTimeout(options.ConnectTimeout)
+            .Build();
+
+        client = new MqttClientFactory().CreateMqttClient();
+        client.ApplicationMessageReceivedAsync += OnMessageReceivedAsync;
+        client.DisconnectedAsync += OnDisconnectedAsync;
+        connectPipeline = BuildConnectPipeline();
+    }
+
+    /// <summary>Raised when connected and subscribed (first time and after every reconnection).</summary>
+    public event Action? Connected;
+
+    /// <summary>Raised when an established connection is lost or closed, with a reason for the log.</summary>
+    public event Action<string>? Disconnected;
+
+    /// <summary>Raised for every failed connect or subscribe attempt, with a reason for the log (never a password).</summary>
+    public event Action<string>? ConnectFailed;
+
+    /// <summary>Connected and subscribed: messages for the service will arrive.</summary>
+    public bool IsConnected => subscribed && client.IsConnected;
+
+    /// <summary>Messages from the subscribed topics, in arrival order. Read it continuously; a full queue stops the MQTT client.</summary>
+    public ChannelReader<ReceivedMessage> Received => received.Reader;
+
+    /// <summary>
+    /// Starts the background loop and returns after its first connection round (connected, or retries exhausted,
+    /// in which case the loop keeps trying: check <see cref="IsConnected"/> or wait for <see cref="Connected"/>).
+    /// </summary>
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(stopping.IsCancellationRequested, this);
+        loop ??= Task.Run(() => RunAsync(stopping.Token), CancellationToken.None);
+        await firstRound.Task.WaitAsync(cancellationToken);
+    }
+
+    /// <summary>Publishes with QoS 1 and waits for the broker's PUBACK.</summary>
+    public async Task<PublishOutcome> PublishAsync(string topic, ReadOnlyMemory<byte> payload, bool retain, CancellationToken cancellationToken)
+    {
+        if (!client.IsConnected)
+        {
+            return PublishOutcome.Failed("not connected to the broker");
+        }
+
+        var message = new MqttApplicationMessage
+        {
+            Topic = topic,
+            Payload = new ReadOnlySequence<byte>(payload),
+            QualityOfServiceLevel = MqttQualityOfServiceLevel.AtLeastOnce,
+            Retain = retain,
+        };
+
+        try
+        {
+            var result = await client.PublishAsync(message, cancellationToken);
+            return result.IsSuccess ? PublishOutcome.Ok : PublishOutcome.Failed($"broker answered {result.ReasonCode}");
+        }
+        catch (MqttCommunicationException e)
+        {
+            return PublishOutcome.Failed("connection lost while publishing: " + e.Message);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (stopping.IsCancellationRequested)
+        {
+            return;
+        }
+
+        await stopping.CancelAsync();
+        if (loop is not null)
+        {
+            await loop;
+        }
+
+        if (client.IsConnected)
+        {
+            try
+            {
+                using var timeout = new CancellationTokenSource(options.ConnectTimeout, time);
+                await client.DisconnectAsync(new MqttClientDisconnectOptionsBuilder().WithReason(MqttClientDisconnectOptionsReason.NormalDisconnection).Build(), timeout.Token);
+            }
+            catch (MqttCommunicationException)
+            {
+                // The broker is already gone; there is nobody left to say goodbye to.
+            }
+            catch (OperationCanceledException)
+            {
+                // Same: the goodbye timed out.
+            }
+        }
+
+        client.Dispose();
+        received.Writer.TryComplete();
+        stopping.Dispose();
+    }
+
+    private ResiliencePipeline<MqttClientConnectResult> BuildConnectPipeline() =>
+        new ResiliencePipelineBuilder<MqttClientConnectResult> { TimeProvider = time }
+            .AddRetry(new RetryStrategyOptions<MqttClientConnectResult>
+            {
+                ShouldHandle = args => ValueTask.FromResult(args.Outcome switch
+                {
+                    { Exception: { } e } => IsTransient(e, args.Context.CancellationToken),
+                    { Result: { } r } => r.ResultCode != MqttClientConnectResultCode.Success,
+                    _ => false,
+                }),
+                MaxRetryAttempts = options.ConnectAttempts - 1,
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+                Delay = options.RetryDelay,
+                MaxDelay = options.MaxRetryDelay,
+                OnRetry = args =>
+                {
+                    ConnectFailed?.Invoke($"connect attempt {args.AttemptNumber + 1} failed: {Describe(args.Outcome)}; retrying in {args.RetryDelay.TotalMilliseconds:0} ms");
+                    return ValueTask.CompletedTask;
+                },
+            })
+            .AddTimeout(options.ConnectTimeout)
+            .Build();
+
+    private static bool IsTransient(Exception e, CancellationToken stop) => e switch
+    {
+        MqttCommunicationException or SocketException or TimeoutRejectedException => true,
+        OperationCanceledException => !stop.IsCancellationRequested,
+        _ => false,
+    };
+
+    private static string Describe(Outcome<MqttClientConnectResult> outcome) =>
+        outcome.Exception is { } e
+            ? $"{e.GetType().Name}: {e.Message}"
+            : $"broker refused the connection ({outcome.Result?.ResultCode})";
+
+    private async Task RunAsync(CancellationToken stop)
+    {
+        try
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                // A fresh wake signal before checking, so a disconnect during this round is never missed.
+                var woken = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                Volatile.Write(ref wake, woken);
+
+                if (!await IsAliveAsync(stop))
+                {
+                    await ReconnectAsync(stop);
+                }
+
+                firstRound.TrySetResult();
+                using var interval = CancellationTokenSource.CreateLinkedTokenSource(stop);
+                var delay = Task.Delay(options.PingInterval, time, interval.Token);
+                await Task.WhenAny(delay, woken.Task);
+                await interval.CancelAsync();
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            // Disposed: the loop ends here.
+        }
+        finally
+        {
+            firstRound.TrySetResult();
+        }
+    }
+
+    private async Task<bool> IsAliveAsync(CancellationToken stop) =>
+        subscribed && client.IsConnected && await client.TryPingAsync(stop);
+
+    private async Task ReconnectAsync(CancellationToken stop)
+    {
+        subscribed = false;
+        if (client.IsConnected)
+        {
+            // Connected but not usable (ping failed or subscribing failed): start over with a clean connection.
+            try
+            {
+                await client.DisconnectAsync(new MqttClientDisconnectOptionsBuilder().Build(), stop);
+            }
+            catch (MqttCommunicationException)
+            {
+                // Already broken; ConnectAsync below is what matters.
+            }
+        }
+
+        MqttClientConnectResult result;
+        try
+        {
+            result = await connectPipeline.ExecuteAsync(async token => await client.ConnectAsync(clientOptions, token), stop);
+        }
+        catch (Exception e) when (IsTransient(e, stop))
+        {
+            ConnectFailed?.Invoke($"could not connect to {options.Host}:{options.Port}: {e.GetType().Name}: {e.Message}");
+            return;
+        }
+
+        if (result.ResultCode != MqttClientConnectResultCode.Success)
+        {
+            ConnectFailed?.Invoke($"broker at {options.Host}:{options.Port} refused the connection ({result.ResultCode})");
+            return;
+        }
+
+        var subscribe = new MqttClientSubscribeOptionsBuilder();
+        foreach (var filter in topics.ServiceSubscriptions)
+        {
+            subscribe.WithTopicFilter(filter, MqttQualityOfServiceLevel.AtLeastOnce);
+        }
+
+        try
+        {
+            var granted = await client.SubscribeAsync(subscribe.Build(), stop);
+            var refused = granted.Items.Where(i => i.ResultCode > MqttClientSubscribeResultCode.GrantedQoS2).ToList();
+            if (refused.Count > 0)
+            {
+                ConnectFailed?.Invoke("broker refused subscriptions: " + string.Join(", ", refused.Select(i => $"{i.TopicFilter.Topic} ({i.ResultCode})")));
+                return;
+            }
+        }
+        catch (MqttCommunicationException e)
+        {
+            ConnectFailed?.Invoke("connection lost while subscribing: " + e.Message);
+            return;
+        }
+
+        subscribed = true;
+        Connected?.Invoke();
+    }
+
+    private Task OnDisconnectedAsync(MqttClientDisconnectedEventArgs e)
+    {
+        if (e.ClientWasConnected)
+        {
+            subscribed = false;
+            Disconnected?.Invoke($"{e.Reason}{(e.Exception is null ? "" : ": " + e.Exception.Message)}");
+            Volatile.Read(ref wake).TrySetResult();
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private async Task OnMessageReceivedAsync(MqttApplicationMessageReceivedEventArgs e)
+    {
+        var message = e.ApplicationMessage;
+        var copy = new ReceivedMessage(message.Topic, message.Payload.ToArray(), message.Retain);
+        if (received.Writer.TryWrite(copy))
+        {
+            return;
+        }
+
+        try
+        {
+            // Full: wait, which holds back this client's reading and so the PUBACK, letting the broker queue instead.
+            await received.Writer.WriteAsync(copy, stopping.Token);
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+            // Shutting down: the service no longer reads the queue, so the message is dropped here.
+        }
+        catch (ChannelClosedException)
+        {
+            // Disposed; same as above.
+        }
+    }
+}
