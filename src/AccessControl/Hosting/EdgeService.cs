@@ -1,0 +1,248 @@
+using System.Threading.Channels;
+using AccessControl.Broker;
+using AccessControl.Devices;
+using AccessControl.EntryLog;
+using AccessControl.Events;
+using AccessControl.People;
+using AccessControl.Protocol;
+using AccessControl.SiteFiles;
+using AccessControl.Sites;
+using AccessControl.Storage;
+using Microsoft.Extensions.Logging;
+using NodaTime;
+
+namespace AccessControl.Hosting;
+
+/// <summary>
+/// One site edge, composed: database, live configuration, embedded broker (or none), the service's MQTT connection,
+/// the event pipeline and the supervision ticker. Start it, and card swipes are decided; dispose it, and it stops.
+/// The HTTP admin API is layered on top by <see cref="AccessControlHost"/>.
+/// </summary>
+public sealed class EdgeService : IAsyncDisposable
+{
+    private readonly ServiceSettings settings;
+    private readonly TimeProvider time;
+    private readonly ILogger logger;
+    private readonly CancellationTokenSource stopping = new();
+    private readonly Channel<SecurityEvent> securityEvents = Channel.CreateBounded<SecurityEvent>(
+        new BoundedChannelOptions(10_000) { FullMode = BoundedChannelFullMode.DropOldest });
+    private readonly List<Task> loops = [];
+    private ServiceConnection? connection;
+
+    private EdgeService(ServiceSettings settings, IClock clock, TimeProvider time, ILoggerFactory loggers, Database database,
+        DeviceSecrets secrets, LiveConfiguration configuration)
+    {
+        this.settings = settings;
+        this.time = time;
+        Clock = clock;
+        Loggers = loggers;
+        logger = loggers.CreateLogger<EdgeService>();
+        Database = database;
+        Secrets = secrets;
+        Configuration = configuration;
+        Topics = new Topics(settings.Broker.TopicRoot);
+        Log = new EntryLogQuery(database);
+        Writer = new EntryLogWriter(database);
+        Publisher = new ConnectionPublisher(this);
+        Pipeline = new EventPipeline(configuration, Writer, Publisher, clock, Topics, settings.Pipeline, loggers.CreateLogger<EventPipeline>(), time);
+        if (settings.Broker.Mode == BrokerMode.Embedded)
+        {
+            Broker = new EmbeddedBroker(settings.Broker.Port, Topics, () => Configuration.Topology, secrets, clock,
+                e => securityEvents.Writer.TryWrite(e));
+        }
+    }
+
+    public IClock Clock { get; }
+
+    public ILoggerFactory Loggers { get; }
+
+    public Database Database { get; }
+
+    public DeviceSecrets Secrets { get; }
+
+    public LiveConfiguration Configuration { get; }
+
+    public Topics Topics { get; }
+
+    public EntryLogQuery Log { get; }
+
+    public EventPipeline Pipeline { get; }
+
+    /// <summary>The embedded broker, when <see cref="BrokerMode.Embedded"/>.</summary>
+    public EmbeddedBroker? Broker { get; }
+
+    /// <summary>Where devices connect: the embedded broker's actual port, or the external broker's.</summary>
+    public int BrokerPort => Broker?.Port ?? settings.Broker.Port;
+
+    public string BrokerHost => Broker is null ? settings.Broker.Host : EmbeddedBroker.Host;
+
+    /// <summary>The service's own MQTT connection (null until started).</summary>
+    public ServiceConnection? Connection => connection;
+
+    internal EntryLogWriter Writer { get; }
+
+    private ConnectionPublisher Publisher { get; }
+
+    /// <summary>
+    /// Opens (and migrates) the database, loads the provisioning key and the site: the site file if one is given
+    /// (a bad file stops the start with every error listed; nothing is changed), else the newest stored site files.
+    /// </summary>
+    public static EdgeService Create(ServiceSettings settings, IClock clock, TimeProvider time, ILoggerFactory loggers)
+    {
+        var errors = settings.Validate();
+        if (errors.Count > 0)
+        {
+            throw new InvalidOperationException("Invalid settings: " + string.Join(" ", errors));
+        }
+
+        Directory.CreateDirectory(settings.DataDirectory);
+        var database = new Database(settings.DatabasePath);
+        database.Migrate();
+        var secrets = ProvisioningKey.Load(settings.KeyPath);
+        var store = new SiteStore(database, clock);
+        var sites = store.LoadNewest().ToDictionary(s => s.Topology.Sites.Keys.Single());
+        SiteDefinition? loaded = null;
+        if (settings.SiteFile is not null)
+        {
+            var result = SiteFileLoader.Load(settings.SiteFile);
+            if (!result.Success)
+            {
+                throw new SiteFileException(settings.SiteFile, result.Errors);
+            }
+
+            loaded = result.Site!;
+            var siteId = loaded.Topology.Sites.Keys.Single();
+            store.Save(siteId, settings.SiteFile, File.ReadAllText(settings.SiteFile), "site-file:" + Path.GetFileName(settings.SiteFile));
+            sites[siteId] = loaded;
+        }
+
+        var topology = sites.Values.Aggregate(SiteTopology.Empty, (all, site) => all.ReplaceSites(site.Topology));
+        var cardholders = Cardholders.Create(
+            sites.Values.SelectMany(s => s.People),
+            sites.Values.SelectMany(s => s.Credentials),
+            sites.Values.SelectMany(s => s.AccessLevels));
+        return new EdgeService(settings, clock, time, loggers, database, secrets, new LiveConfiguration(topology, cardholders));
+    }
+
+    /// <summary>Starts the broker (embedded mode), the pipeline, the service connection and supervision.</summary>
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (Broker is not null)
+        {
+            await Broker.StartAsync(cancellationToken);
+            logger.LogInformation("Embedded MQTT broker listening on {Host}:{Port}", EmbeddedBroker.Host, Broker.Port);
+        }
+
+        Pipeline.Start(stopping.Token);
+        var options = settings.Broker with { Host = BrokerHost, Port = BrokerPort };
+        connection = new ServiceConnection(options, Secrets, time);
+        connection.Connected += () => logger.LogInformation("Connected to the MQTT broker at {Host}:{Port}", options.Host, options.Port);
+        connection.Disconnected += why => logger.LogWarning("Lost the MQTT broker: {Why}", why);
+        connection.ConnectFailed += why => logger.LogWarning("Could not connect to the MQTT broker: {Why}", why);
+        loops.Add(Task.Run(() => PumpAsync(connection, stopping.Token), CancellationToken.None));
+        loops.Add(Task.Run(() => RecordSecurityEventsAsync(stopping.Token), CancellationToken.None));
+        loops.Add(Task.Run(() => SuperviseAsync(stopping.Token), CancellationToken.None));
+        await connection.StartAsync(cancellationToken);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await stopping.CancelAsync();
+        if (connection is not null)
+        {
+            await connection.DisposeAsync();
+        }
+
+        await Task.WhenAll(loops).ConfigureAwait(false);
+        await Pipeline.DisposeAsync();
+        if (Broker is not null)
+        {
+            await Broker.DisposeAsync();
+        }
+
+        Writer.Dispose();
+        stopping.Dispose();
+    }
+
+    private async Task PumpAsync(ServiceConnection source, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await foreach (var message in source.Received.ReadAllAsync(cancellationToken))
+            {
+                await Pipeline.EnqueueAsync(message.Topic, message.Payload.ToArray(), cancellationToken);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            logger.LogDebug("Message pump stopped.");
+        }
+    }
+
+    private async Task RecordSecurityEventsAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await foreach (var e in securityEvents.Reader.ReadAllAsync(cancellationToken))
+            {
+                logger.LogWarning("Broker refused {What} from client '{Client}': {Detail}", e.What, SecurityEvent.Clean(e.ClientId), e.Detail);
+                try
+                {
+                    await Pipeline.AppendAsync(new LogEntry
+                    {
+                        At = e.At,
+                        Kind = LogKinds.Security,
+                        Reason = e.What,
+                        Actor = SecurityEvent.Clean(e.Username),
+                        Detail = System.Text.Json.JsonSerializer.Serialize(new { clientId = SecurityEvent.Clean(e.ClientId), detail = e.Detail }),
+                    }, cancellationToken);
+                }
+                catch (EntryLogUnavailableException ex)
+                {
+                    logger.LogError(ex, "A security event could not be logged.");
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            logger.LogDebug("Security event recorder stopped.");
+        }
+    }
+
+    private async Task SuperviseAsync(CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(settings.SupervisionInterval, time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken))
+            {
+                await Pipeline.TickAsync(cancellationToken);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            logger.LogDebug("Supervision stopped.");
+        }
+    }
+
+    /// <summary>Turns a refused publish (not connected) into the exception the pipeline counts and logs.</summary>
+    private sealed class ConnectionPublisher(EdgeService edge) : IMessagePublisher
+    {
+        public async Task PublishAsync(string topic, ReadOnlyMemory<byte> payload, bool retain, CancellationToken cancellationToken)
+        {
+            var connection = edge.connection ?? throw new InvalidOperationException("The service connection is not started.");
+            var outcome = await connection.PublishAsync(topic, payload, retain, cancellationToken);
+            if (!outcome.Accepted)
+            {
+                throw new IOException(outcome.Failure);
+            }
+        }
+    }
+}
+
+/// <summary>A site file that does not load; carries every error found.</summary>
+public sealed class SiteFileException(string file, IReadOnlyList<SiteFileError> errors)
+    : Exception($"Site file {file} has {errors.Count} error(s):{Environment.NewLine}{string.Join(Environment.NewLine, errors)}")
+{
+    public IReadOnlyList<SiteFileError> Errors { get; } = errors;
+}

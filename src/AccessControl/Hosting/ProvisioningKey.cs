@@ -1,0 +1,42 @@
+using AccessControl.Devices;
+
+namespace AccessControl.Hosting;
+
+/// <summary>
+/// The site provisioning key from which every device's MQTT password is derived (see <see cref="DeviceSecrets"/>).
+/// Taken from the environment variable <c>AC_PROVISIONING_KEY</c> (base64) when set, else from a key file that is
+/// created on first start with owner-only permissions. It never appears in logs.
+/// </summary>
+public static class ProvisioningKey
+{
+    public const string EnvironmentVariable = "AC_PROVISIONING_KEY";
+
+    public static DeviceSecrets Load(string keyFile)
+    {
+        var fromEnvironment = Environment.GetEnvironmentVariable(EnvironmentVariable);
+        if (!string.IsNullOrWhiteSpace(fromEnvironment))
+        {
+            return new DeviceSecrets(Convert.FromBase64String(fromEnvironment.Trim()));
+        }
+
+        if (!File.Exists(keyFile))
+        {
+            var directory = Path.GetDirectoryName(Path.GetFullPath(keyFile))!;
+            Directory.CreateDirectory(directory);
+            var key = DeviceSecrets.NewKey();
+            using (var stream = new FileStream(keyFile, new FileStreamOptions
+            {
+                Mode = FileMode.CreateNew,
+                Access = FileAccess.Write,
+                UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+            }))
+            {
+                stream.Write(System.Text.Encoding.ASCII.GetBytes(Convert.ToBase64String(key)));
+            }
+
+            return new DeviceSecrets(key);
+        }
+
+        return new DeviceSecrets(Convert.FromBase64String(File.ReadAllText(keyFile).Trim()));
+    }
+}

@@ -1,0 +1,61 @@
+using System.Security.Cryptography;
+using System.Text;
+using AccessControl.SiteFiles;
+using AccessControl.Sites;
+using AccessControl.Storage;
+using Dapper;
+using NodaTime;
+
+namespace AccessControl.Sites;
+
+/// <summary>
+/// Keeps every site file the service loaded, whole, with who loaded it and when. The topology is rebuilt from the
+/// newest file of each site at start-up, so the service decides with the same layout after a restart.
+/// </summary>
+public sealed class SiteStore(Database database, IClock clock)
+{
+    /// <summary>Records a validated site file. Returns false when the newest stored file of that site is identical.</summary>
+    public bool Save(SiteId site, string fileName, string content, string loadedBy)
+    {
+        var sha = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(content)));
+        using var connection = database.Open();
+        using var transaction = connection.BeginTransaction();
+        var newest = connection.QuerySingleOrDefault<string>(
+            "SELECT sha256 FROM site_files WHERE site_id = @site ORDER BY id DESC LIMIT 1", new { site = site.Value }, transaction);
+        if (newest == sha)
+        {
+            return false;
+        }
+
+        connection.Execute(
+            "INSERT INTO site_files (site_id, loaded_at, loaded_by, file_name, sha256, content) VALUES (@site, @at, @by, @file, @sha, @content)",
+            new { site = site.Value, at = clock.GetCurrentInstant(), by = loadedBy, file = Path.GetFileName(fileName), sha, content },
+            transaction);
+        transaction.Commit();
+        return true;
+    }
+
+    /// <summary>The newest stored file of every site, parsed again. A stored file that no longer parses is an error, not skipped.</summary>
+    public IReadOnlyList<SiteDefinition> LoadNewest()
+    {
+        using var connection = database.Open();
+        var rows = connection.Query<(string Site, string File, string Content)>("""
+            SELECT f.site_id, f.file_name, f.content FROM site_files f
+            WHERE f.id = (SELECT MAX(id) FROM site_files g WHERE g.site_id = f.site_id)
+            ORDER BY f.site_id
+            """);
+        var sites = new List<SiteDefinition>();
+        foreach (var (site, file, content) in rows)
+        {
+            var parsed = SiteFileLoader.Parse(content, $"{file} (stored copy of site {site})");
+            if (!parsed.Success)
+            {
+                throw new InvalidDataException($"The stored site file of site {site} does not load any more: {string.Join("; ", parsed.Errors)}");
+            }
+
+            sites.Add(parsed.Site!);
+        }
+
+        return sites;
+    }
+}
