@@ -3,22 +3,50 @@ namespace AccessControl.SiteFiles;
 /// <summary>"Did you mean" hints for misspelt keys and ids: the cheapest way to make a strict file format pleasant.</summary>
 internal static class Suggestions
 {
-    /// <summary>A hint naming the closest candidate within two edits (or differing only in case), or an empty string.</summary>
+    /// <summary>
+    /// A hint naming the closest candidate (differing only in case, or within one edit for names of 3 to 7 characters and
+    /// two edits for longer ones), or an empty string. Candidates that differ only in digits are never suggested:
+    /// <c>ctl-2</c> for <c>ctl-1</c> is more likely a different device than a typo, and a wrong hint there is worse than none.
+    /// </summary>
     public static string DidYouMean(string text, IEnumerable<string> candidates)
     {
+        var limit = text.Length switch
+        {
+            < 3 => 0,
+            < 8 => 1,
+            _ => 2,
+        };
         string? best = null;
         var bestDistance = int.MaxValue;
         foreach (var candidate in candidates)
         {
             var distance = string.Equals(text, candidate, StringComparison.OrdinalIgnoreCase) ? 0 : Distance(text, candidate);
-            if (distance < bestDistance)
+            if (distance < bestDistance && (distance == 0 || !DiffersOnlyInDigits(text, candidate)))
             {
                 best = candidate;
                 bestDistance = distance;
             }
         }
 
-        return best is not null && bestDistance <= (text.Length <= 3 ? 1 : 2) ? $" (did you mean '{best}'?)" : "";
+        return best is not null && bestDistance <= limit ? $" (did you mean '{best}'?)" : "";
+    }
+
+    private static bool DiffersOnlyInDigits(string a, string b)
+    {
+        if (a.Length != b.Length)
+        {
+            return false;
+        }
+
+        for (var i = 0; i < a.Length; i++)
+        {
+            if (a[i] != b[i] && !(char.IsAsciiDigit(a[i]) && char.IsAsciiDigit(b[i])))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>Edit distance counting a swap of two neighbours as one edit (<c>form</c> for <c>from</c>); inputs are short keys and ids.</summary>
