@@ -1,0 +1,216 @@
+using AccessControl.Sites;
+
+namespace AccessControl.SiteFiles;
+
+/// <summary>
+/// The rules that look across sections: ids unique per kind (readers and controllers in one namespace), references
+/// resolve, zones form one tree under the site zone, a door joins a zone to its direct parent, and every door has a reader.
+/// </summary>
+internal sealed partial class SiteFileReader
+{
+    /// <summary>Registers an id; a second declaration is an error and is not registered (null).</summary>
+    private Located? Declare(IdSpace space, Located? id)
+    {
+        if (id is not { } value)
+        {
+            return null;
+        }
+
+        if (space.Declared.TryGetValue(value.Text, out var first))
+        {
+            errors.Add(value.Node, value.Path, $"duplicate {space.Noun} id '{value.Text}': already declared at {first.Path} (line {first.Node.Start.Line})");
+            return null;
+        }
+
+        space.Declared.Add(value.Text, value);
+        return value;
+    }
+
+    /// <summary>
+    /// Registers a reader or controller id. Both log in to the broker with their id as MQTT username, so the two
+    /// share one namespace, and the service's own usernames are off limits.
+    /// </summary>
+    private Located? DeclareDevice(IdSpace space, Located? id)
+    {
+        if (id is not { } value)
+        {
+            return null;
+        }
+
+        if (ReservedDeviceIds.Contains(value.Text))
+        {
+            errors.Add(value.Node, value.Path, $"'{value.Text}' is reserved: it is the MQTT username of the service itself, not of a device");
+            return null;
+        }
+
+        var other = ReferenceEquals(space, readerIds) ? controllerIds : readerIds;
+        if (other.Declared.TryGetValue(value.Text, out var first))
+        {
+            errors.Add(value.Node, value.Path, $"id '{value.Text}' is already used by the {other.Noun} at {first.Path} (line {first.Node.Start.Line}); readers and controllers share one namespace because a device's id is its MQTT username");
+            return null;
+        }
+
+        return Declare(space, value);
+    }
+
+    /// <summary>Records a reference to check once every section has been read (references may point forward).</summary>
+    private Located? Reference(IdSpace space, Located? id)
+    {
+        if (id is { } value)
+        {
+            references.Add((space, value));
+        }
+
+        return id;
+    }
+
+    private void ResolveReferences()
+    {
+        foreach (var (space, at) in references)
+        {
+            if (space.Declared.ContainsKey(at.Text) || (ReferenceEquals(space, scheduleIds) && at.Text == ScheduleId.Always.Value))
+            {
+                continue;
+            }
+
+            var candidates = ReferenceEquals(space, scheduleIds) ? space.Declared.Keys.Append(ScheduleId.Always.Value) : space.Declared.Keys;
+            var hint = ReferenceEquals(space, controllerIds) && readerIds.Declared.ContainsKey(at.Text)
+                ? " ('" + at.Text + "' is a reader; a door names the controller that drives it)"
+                : Suggestions.DidYouMean(at.Text, candidates);
+            errors.Add(at.Node, at.Path, $"{space.Noun} '{at.Text}' is not declared in {space.Section}{hint}");
+        }
+    }
+
+    /// <summary>
+    /// Zones nest by containment into one tree: exactly one zone has no parent, it is of kind site (the site's own
+    /// zone), no other zone is of kind site, and following parents never comes back to where it started.
+    /// </summary>
+    private void CheckZoneTree(YamlMap root)
+    {
+        var byId = ZonesById();
+        if (byId.Count == 0)
+        {
+            return;
+        }
+
+        // The root is the parentless zone of kind site if there is one, so that a zone whose parent was forgotten
+        // is reported as such rather than as "the root has the wrong kind".
+        var roots = byId.Values.Where(z => z.Parent is null).OrderBy(z => z.Kind == ZoneKind.Site ? 0 : 1).ThenBy(z => z.Order).ToList();
+        if (roots.Count == 0)
+        {
+            errors.Add(root.Value("zones", required: false) ?? root.Node, "zones", "no zone is the root: exactly one zone, of kind site, must have no parent");
+        }
+        else if (roots[0].Kind is { } rootKind && rootKind != ZoneKind.Site)
+        {
+            var kind = roots[0].Map.Scalar("kind")!.Value;
+            errors.Add(kind.Node, kind.Path, $"the root zone (the one without a parent) must be of kind site, not {kind.Text}");
+        }
+
+        foreach (var extra in roots.Skip(1))
+        {
+            errors.Add(extra.Map.Node, extra.Map.PathOf("parent"), $"zone '{extra.Id!.Value.Text}' has no parent, but zone '{roots[0].Id!.Value.Text}' at {roots[0].Map.Path} (line {roots[0].Map.Node.Start.Line}) is already the root; every zone except the site zone needs a parent");
+        }
+
+        foreach (var zone in byId.Values.Where(z => z.Kind == ZoneKind.Site && z.Parent is not null))
+        {
+            var kind = zone.Map.Scalar("kind")!.Value;
+            errors.Add(kind.Node, kind.Path, $"only the root zone can be of kind site; '{zone.Id!.Value.Text}' is inside '{zone.Parent!.Value.Text}'");
+        }
+
+        CheckContainmentCycles(byId);
+    }
+
+    private void CheckContainmentCycles(Dictionary<string, ZoneDraft> byId)
+    {
+        var done = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var start in byId.Values)
+        {
+            var chain = new List<string>();
+            var current = start.Id!.Value.Text;
+            while (!done.Contains(current))
+            {
+                var index = chain.IndexOf(current);
+                if (index >= 0)
+                {
+                    ReportCycle(byId, chain[index..]);
+                    break;
+                }
+
+                chain.Add(current);
+                if (byId[current].Parent is not { } parent || !byId.ContainsKey(parent.Text))
+                {
+                    break;
+                }
+
+                current = parent.Text;
+            }
+
+            done.UnionWith(chain);
+        }
+    }
+
+    /// <summary>Reports a cycle once, at the parent of its member declared first, listing the cycle from there.</summary>
+    private void ReportCycle(Dictionary<string, ZoneDraft> byId, List<string> cycle)
+    {
+        var first = cycle.Select(id => byId[id]).MinBy(z => z.Order)!;
+        var start = cycle.IndexOf(first.Id!.Value.Text);
+        var ordered = cycle[start..].Concat(cycle[..start]).Append(first.Id.Value.Text);
+        var parent = first.Parent!.Value;
+        errors.Add(parent.Node, parent.Path, $"zones form a containment cycle ({string.Join(" -> ", ordered)}, each inside the next); a zone cannot be inside itself");
+    }
+
+    /// <summary>
+    /// A door joins two different zones of which one is the direct parent of the other (normally <c>from</c> is the
+    /// parent). A door without <c>from</c> is on the site perimeter and may lead into any zone. Every door has a reader.
+    /// </summary>
+    private void CheckDoors()
+    {
+        var byId = ZonesById();
+        string? ParentOf(string zone) => byId.TryGetValue(zone, out var draft) ? draft.Parent?.Text : null;
+
+        foreach (var door in doorDrafts)
+        {
+            if (door.From is { } from && door.To is { } to && zoneIds.Declared.ContainsKey(from.Text) && zoneIds.Declared.ContainsKey(to.Text))
+            {
+                if (from.Text == to.Text)
+                {
+                    errors.Add(to.Node, to.Path, $"from and to are both '{to.Text}'; a door joins two different zones");
+                }
+                else if (ParentOf(to.Text) != from.Text && ParentOf(from.Text) != to.Text)
+                {
+                    errors.Add(to.Node, to.Path, $"zones '{from.Text}' and '{to.Text}' are not neighbours: a door leads from a zone into a zone directly inside it, so one must be the parent of the other");
+                }
+            }
+
+            if (door.Id is { } id && !doorsWithReaders.Contains(id.Text))
+            {
+                errors.Add(door.Map.Node, door.Map.Path, $"door '{id.Text}' has no reader; every door needs at least one (a reader with door: {id.Text})");
+            }
+        }
+    }
+
+    /// <summary>The first declaration of each valid zone id, in file order.</summary>
+    private Dictionary<string, ZoneDraft> ZonesById()
+    {
+        var byId = new Dictionary<string, ZoneDraft>(StringComparer.Ordinal);
+        foreach (var zone in zoneDrafts)
+        {
+            if (zone.Id is { } id)
+            {
+                byId.TryAdd(id.Text, zone);
+            }
+        }
+
+        return byId;
+    }
+
+    /// <summary>The ids declared for one kind of thing, and how to name it in messages.</summary>
+    private sealed class IdSpace(string noun, string section)
+    {
+        public Dictionary<string, Located> Declared { get; } = new(StringComparer.Ordinal);
+
+        public string Noun => noun;
+
+        public string Section => section;
+    }
+}

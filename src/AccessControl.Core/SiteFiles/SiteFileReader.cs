@@ -1,0 +1,619 @@
+using System.Collections.Immutable;
+using AccessControl.Devices;
+using AccessControl.People;
+using AccessControl.Schedules;
+using AccessControl.Sites;
+using NodaTime;
+using NodaTime.Text;
+using YamlDotNet.RepresentationModel;
+
+namespace AccessControl.SiteFiles;
+
+/// <summary>
+/// Turns the node tree of one site file into a <see cref="SiteDefinition"/>, section by section, in one pass that
+/// records every id declared and every id referenced; the cross-section rules (references resolve, zones form one
+/// tree, doors join neighbouring zones and have readers) run afterwards in <c>SiteFileReader.Rules.cs</c>.
+/// </summary>
+/// <remarks>
+/// Model objects are built only from entries whose values were all valid; any error anywhere discards the whole model.
+/// </remarks>
+internal sealed partial class SiteFileReader
+{
+    private static readonly string[] RootKeys = ["version", "site", "zones", "controllers", "doors", "readers", "schedules", "accessLevels", "people", "credentials"];
+    private static readonly string[] SiteKeys = ["id", "name", "timeZone"];
+    private static readonly string[] ZoneKeys = ["id", "name", "kind", "parent", "securityLevel", "antiPassback", "technologies"];
+    private static readonly string[] ControllerKeys = ["id", "name"];
+    private static readonly string[] DoorKeys = ["id", "name", "from", "to", "controller", "unlockSeconds", "heldOpenSeconds"];
+    private static readonly string[] ReaderKeys = ["id", "type", "door", "direction", "heartbeatSeconds"];
+    private static readonly string[] ScheduleKeys = ["id", "name", "intervals", "holidays", "holidayIntervals"];
+    private static readonly string[] IntervalKeys = ["days", "from", "to"];
+    private static readonly string[] RangeKeys = ["from", "to"];
+    private static readonly string[] AccessLevelKeys = ["id", "name", "zones", "schedule"];
+    private static readonly string[] PersonKeys = ["id", "name", "kind", "status", "accessLevels"];
+    private static readonly string[] CredentialKeys = ["card", "technology", "person", "validFrom", "validUntil", "status"];
+
+    private static readonly Dictionary<string, ZoneKind> ZoneKinds = new(StringComparer.Ordinal)
+    {
+        ["site"] = ZoneKind.Site,
+        ["building"] = ZoneKind.Building,
+        ["data-hall"] = ZoneKind.DataHall,
+        ["server-room"] = ZoneKind.ServerRoom,
+        ["area"] = ZoneKind.Area,
+    };
+
+    private static readonly Dictionary<string, AntiPassbackMode> AntiPassbackModes = new(StringComparer.Ordinal)
+    {
+        ["off"] = AntiPassbackMode.Off,
+        ["soft"] = AntiPassbackMode.Soft,
+        ["hard"] = AntiPassbackMode.Hard,
+    };
+
+    private static readonly Dictionary<string, ReaderKind> ReaderKinds = new(StringComparer.Ordinal)
+    {
+        ["card"] = ReaderKind.Card,
+        ["fingerprint"] = ReaderKind.Fingerprint,
+    };
+
+    private static readonly Dictionary<string, Direction> Directions = new(StringComparer.Ordinal)
+    {
+        ["in"] = Direction.In,
+        ["out"] = Direction.Out,
+    };
+
+    private static readonly Dictionary<string, IsoDayOfWeek> Days = new(StringComparer.Ordinal)
+    {
+        ["mon"] = IsoDayOfWeek.Monday,
+        ["tue"] = IsoDayOfWeek.Tuesday,
+        ["wed"] = IsoDayOfWeek.Wednesday,
+        ["thu"] = IsoDayOfWeek.Thursday,
+        ["fri"] = IsoDayOfWeek.Friday,
+        ["sat"] = IsoDayOfWeek.Saturday,
+        ["sun"] = IsoDayOfWeek.Sunday,
+    };
+
+    private static readonly Dictionary<string, PersonKind> PersonKinds = new(StringComparer.Ordinal)
+    {
+        ["employee"] = PersonKind.Employee,
+        ["contractor"] = PersonKind.Contractor,
+        ["visitor"] = PersonKind.Visitor,
+    };
+
+    private static readonly Dictionary<string, PersonStatus> PersonStatuses = new(StringComparer.Ordinal)
+    {
+        ["active"] = PersonStatus.Active,
+        ["suspended"] = PersonStatus.Suspended,
+        ["terminated"] = PersonStatus.Terminated,
+    };
+
+    private static readonly Dictionary<string, CredentialStatus> CredentialStatuses = new(StringComparer.Ordinal)
+    {
+        ["active"] = CredentialStatus.Active,
+        ["suspended"] = CredentialStatus.Suspended,
+        ["revoked"] = CredentialStatus.Revoked,
+    };
+
+    /// <summary>MQTT usernames of the service itself; a device with one of these ids could log in as the service.</summary>
+    private static readonly ImmutableHashSet<string> ReservedDeviceIds =
+        ImmutableHashSet.Create(StringComparer.OrdinalIgnoreCase, DeviceSecrets.ServiceUsername, DeviceSecrets.MonitorUsername);
+
+    private static readonly LocalTimePattern TimePattern = LocalTimePattern.CreateWithInvariantCulture("HH':'mm");
+
+    private readonly ErrorCollector errors;
+
+    private readonly IdSpace zoneIds = new("zone", "zones");
+    private readonly IdSpace controllerIds = new("controller", "controllers");
+    private readonly IdSpace doorIds = new("door", "doors");
+    private readonly IdSpace readerIds = new("reader", "readers");
+    private readonly IdSpace scheduleIds = new("schedule", "schedules");
+    private readonly IdSpace accessLevelIds = new("access level", "accessLevels");
+    private readonly IdSpace personIds = new("person", "people");
+    private readonly Dictionary<string, Located> cardUids = new(StringComparer.Ordinal);
+    private readonly List<(IdSpace Space, Located At)> references = [];
+
+    private readonly List<ZoneDraft> zoneDrafts = [];
+    private readonly List<DoorDraft> doorDrafts = [];
+    private readonly HashSet<string> doorsWithReaders = new(StringComparer.Ordinal);
+
+    private readonly List<Zone> zones = [];
+    private readonly List<DoorController> controllers = [];
+    private readonly List<Door> doors = [];
+    private readonly List<Reader> readers = [];
+    private readonly List<Schedule> schedules = [];
+    private readonly List<AccessLevel> accessLevels = [];
+    private readonly List<Person> people = [];
+    private readonly List<Credential> credentials = [];
+
+    // Zones, doors and controllers carry their site's id; a placeholder until the site section is read (any
+    // problem with it is an error, so a model with the placeholder is never returned).
+    private SiteId siteId = new("");
+
+    private SiteFileReader(ErrorCollector errors) => this.errors = errors;
+
+    /// <summary>Reads the document; null (with errors collected) unless the file is entirely valid.</summary>
+    public static SiteDefinition? Read(YamlNode root, ErrorCollector errors) => new SiteFileReader(errors).ReadDocument(root);
+
+    private SiteDefinition? ReadDocument(YamlNode rootNode)
+    {
+        if (rootNode is not YamlMappingNode)
+        {
+            errors.Add(rootNode, "(root)", $"a site file is a mapping that starts with 'version: 1', found {YamlMap.Describe(rootNode)}");
+            return null;
+        }
+
+        var root = YamlMap.Open(rootNode, "", errors, "a site file", RootKeys)!;
+        if (!ReadVersion(root))
+        {
+            return null;
+        }
+
+        var site = ReadSite(root);
+        ReadZones(root);
+        ReadControllers(root);
+        ReadDoors(root);
+        ReadReaders(root);
+        ReadSchedules(root);
+        ReadAccessLevels(root);
+        ReadPeople(root);
+        ReadCredentials(root);
+
+        ResolveReferences();
+        CheckZoneTree(root);
+        CheckDoors();
+
+        if (errors.HasErrors || site is null)
+        {
+            return null;
+        }
+
+        var topology = new SiteTopology([site], zones, doors, readers, controllers, schedules);
+        return new SiteDefinition(topology, [.. accessLevels], [.. people], [.. credentials]);
+    }
+
+    /// <summary>False stops reading: a file of another version would only produce a flood of misleading errors.</summary>
+    private bool ReadVersion(YamlMap root)
+    {
+        if (root.Scalar("version") is not { } version)
+        {
+            return true;
+        }
+
+        if (version.Text != "1")
+        {
+            errors.Add(version.Node, version.Path, $"unsupported version '{version.Text}': this service reads site files of version 1");
+            return false;
+        }
+
+        return true;
+    }
+
+    private Site? ReadSite(YamlMap root)
+    {
+        if (root.Value("site", required: true) is not { } node || YamlMap.Open(node, "site", errors, "the site", SiteKeys) is not { } map)
+        {
+            return null;
+        }
+
+        var id = map.Id("id");
+        var name = map.Text("name");
+        var timeZone = ReadTimeZone(map);
+        if (id is not { } i || name is null || timeZone is null)
+        {
+            return null;
+        }
+
+        siteId = new SiteId(i.Text);
+        return new Site(siteId, name, timeZone);
+    }
+
+    private DateTimeZone? ReadTimeZone(YamlMap map)
+    {
+        if (map.Scalar("timeZone") is not { } value)
+        {
+            return null;
+        }
+
+        var zone = DateTimeZoneProviders.Tzdb.GetZoneOrNull(value.Text);
+        if (zone is null)
+        {
+            errors.Add(value.Node, value.Path, $"unknown time zone '{value.Text}': use an IANA time zone id such as Europe/Berlin{Suggestions.DidYouMean(value.Text, DateTimeZoneProviders.Tzdb.Ids)}");
+        }
+
+        return zone;
+    }
+
+    private void ReadZones(YamlMap root)
+    {
+        foreach (var item in root.List("zones", required: true, nonEmpty: true))
+        {
+            if (YamlMap.Open(item.Node, item.Path, errors, "a zone", ZoneKeys) is not { } map)
+            {
+                continue;
+            }
+
+            var id = Declare(zoneIds, map.Id("id"));
+            var name = map.Text("name");
+            var kind = map.Token("kind", ZoneKinds, null);
+            var parent = Reference(zoneIds, map.Scalar("parent", required: false));
+            var securityLevel = map.Integer("securityLevel", null, 0, 9, null);
+            var antiPassback = map.Token("antiPassback", AntiPassbackModes, AntiPassbackMode.Off);
+            var technologies = ReadTechnologies(map, "technologies");
+            zoneDrafts.Add(new ZoneDraft(map, zoneDrafts.Count, id, parent, kind));
+            if (id is { } i && name is not null && kind is { } k && securityLevel is { } level && antiPassback is { } mode && technologies is not null)
+            {
+                var parentId = parent is { } p ? new ZoneId(p.Text) : (ZoneId?)null;
+                zones.Add(new Zone(new ZoneId(i.Text), siteId, name, k, parentId, level, mode, technologies));
+            }
+        }
+    }
+
+    private ImmutableHashSet<string>? ReadTechnologies(YamlMap map, string key)
+    {
+        var valid = true;
+        var technologies = ImmutableHashSet.CreateBuilder<string>(StringComparer.Ordinal);
+        foreach (var technology in map.ScalarList(key))
+        {
+            if (CheckTechnology(technology))
+            {
+                technologies.Add(technology.Text);
+            }
+            else
+            {
+                valid = false;
+            }
+        }
+
+        return valid ? technologies.ToImmutable() : null;
+    }
+
+    private bool CheckTechnology(Located technology)
+    {
+        if (CardUid.IsTechnologyToken(technology.Text))
+        {
+            return true;
+        }
+
+        errors.Add(technology.Node, technology.Path, $"'{technology.Text}' is not a card technology: use lower-case letters, digits and dashes, such as desfire-ev3 or mifare-classic");
+        return false;
+    }
+
+    private void ReadControllers(YamlMap root)
+    {
+        foreach (var item in root.List("controllers"))
+        {
+            if (YamlMap.Open(item.Node, item.Path, errors, "a door controller", ControllerKeys) is not { } map)
+            {
+                continue;
+            }
+
+            var id = DeclareDevice(controllerIds, map.Id("id"));
+            var name = map.Text("name");
+            if (id is { } i && name is not null)
+            {
+                controllers.Add(new DoorController(new ControllerId(i.Text), siteId, name));
+            }
+        }
+    }
+
+    private void ReadDoors(YamlMap root)
+    {
+        foreach (var item in root.List("doors"))
+        {
+            if (YamlMap.Open(item.Node, item.Path, errors, "a door", DoorKeys) is not { } map)
+            {
+                continue;
+            }
+
+            var id = Declare(doorIds, map.Id("id"));
+            var name = map.Text("name");
+            var from = Reference(zoneIds, map.Scalar("from", required: false));
+            var to = Reference(zoneIds, map.Scalar("to"));
+            var controller = Reference(controllerIds, map.Scalar("controller"));
+            var unlock = map.Integer("unlockSeconds", 5, 1, 60, "seconds");
+            var heldOpen = map.Integer("heldOpenSeconds", 30, 5, 3600, "seconds");
+            doorDrafts.Add(new DoorDraft(map, id, from, to));
+            if (id is { } i && name is not null && to is { } t && controller is { } c && unlock is { } u && heldOpen is { } h)
+            {
+                var fromId = from is { } f ? new ZoneId(f.Text) : (ZoneId?)null;
+                doors.Add(new Door(new DoorId(i.Text), siteId, name, fromId, new ZoneId(t.Text), new ControllerId(c.Text), Duration.FromSeconds(u), Duration.FromSeconds(h)));
+            }
+        }
+    }
+
+    private void ReadReaders(YamlMap root)
+    {
+        foreach (var item in root.List("readers"))
+        {
+            if (YamlMap.Open(item.Node, item.Path, errors, "a reader", ReaderKeys) is not { } map)
+            {
+                continue;
+            }
+
+            var id = DeclareDevice(readerIds, map.Id("id"));
+            var kind = map.Token("type", ReaderKinds, null);
+            var door = Reference(doorIds, map.Scalar("door"));
+            var direction = map.Token("direction", Directions, null);
+            var heartbeat = map.Integer("heartbeatSeconds", 30, 5, 3600, "seconds");
+            if (door is { } d)
+            {
+                doorsWithReaders.Add(d.Text);
+            }
+
+            if (id is { } i && kind is { } k && door is not null && direction is { } dir && heartbeat is { } h)
+            {
+                readers.Add(new Reader(new ReaderId(i.Text), k, new DoorId(door.Value.Text), dir, Duration.FromSeconds(h)));
+            }
+        }
+    }
+
+    private void ReadSchedules(YamlMap root)
+    {
+        foreach (var item in root.List("schedules"))
+        {
+            if (YamlMap.Open(item.Node, item.Path, errors, "a schedule", ScheduleKeys) is not { } map)
+            {
+                continue;
+            }
+
+            var id = map.Id("id");
+            if (id is { Text: var text } builtIn && text == ScheduleId.Always.Value)
+            {
+                errors.Add(builtIn.Node, builtIn.Path, "'always' is the built-in schedule (active at all times, holidays included) and cannot be redeclared");
+                id = null;
+            }
+
+            id = Declare(scheduleIds, id);
+            var name = map.Text("name");
+            var intervals = ReadWeeklyIntervals(map);
+            var holidays = ReadHolidays(map);
+            var holidayIntervals = ReadHolidayIntervals(map);
+            if (id is { } i && name is not null && intervals is not null && holidays is not null && holidayIntervals is not null)
+            {
+                schedules.Add(new Schedule(new ScheduleId(i.Text), name, intervals.Value, holidays, holidayIntervals.Value));
+            }
+        }
+    }
+
+    private ImmutableArray<WeeklyInterval>? ReadWeeklyIntervals(YamlMap schedule)
+    {
+        var valid = true;
+        var intervals = ImmutableArray.CreateBuilder<WeeklyInterval>();
+        foreach (var item in schedule.List("intervals", required: true))
+        {
+            if (YamlMap.Open(item.Node, item.Path, errors, "a weekly interval", IntervalKeys) is not { } map)
+            {
+                valid = false;
+                continue;
+            }
+
+            var days = map.ScalarList("days", required: true, nonEmpty: true).Select(d => YamlMap.AsToken(d, "day", Days, errors)).ToList();
+            var range = ReadRange(map);
+            if (range is not { } r || days.Count == 0 || days.Any(d => d is null))
+            {
+                valid = false;
+                continue;
+            }
+
+            intervals.AddRange(days.Select(d => new WeeklyInterval(d!.Value, r)));
+        }
+
+        return valid ? intervals.ToImmutable() : null;
+    }
+
+    private ImmutableHashSet<LocalDate>? ReadHolidays(YamlMap schedule)
+    {
+        var valid = true;
+        var holidays = ImmutableHashSet.CreateBuilder<LocalDate>();
+        foreach (var value in schedule.ScalarList("holidays"))
+        {
+            var parsed = LocalDatePattern.Iso.Parse(value.Text);
+            if (parsed.Success)
+            {
+                holidays.Add(parsed.Value);
+            }
+            else
+            {
+                errors.Add(value.Node, value.Path, $"'{value.Text}' is not a date: use YYYY-MM-DD, such as 2026-12-24");
+                valid = false;
+            }
+        }
+
+        return valid ? holidays.ToImmutable() : null;
+    }
+
+    private ImmutableArray<TimeOfDayRange>? ReadHolidayIntervals(YamlMap schedule)
+    {
+        var valid = true;
+        var ranges = ImmutableArray.CreateBuilder<TimeOfDayRange>();
+        foreach (var item in schedule.List("holidayIntervals"))
+        {
+            if (YamlMap.Open(item.Node, item.Path, errors, "a holiday interval", RangeKeys) is { } map && ReadRange(map) is { } range)
+            {
+                ranges.Add(range);
+            }
+            else
+            {
+                valid = false;
+            }
+        }
+
+        return valid ? ranges.ToImmutable() : null;
+    }
+
+    /// <summary>Reads <c>from</c> and <c>to</c> as a same-day range; <c>to: "24:00"</c> means up to midnight.</summary>
+    private TimeOfDayRange? ReadRange(YamlMap map)
+    {
+        var from = map.Scalar("from");
+        var to = map.Scalar("to");
+        LocalTime? start = null;
+        LocalTime? end = null;
+        var valid = from is { } f && TryReadTime(f, endOfDayAllowed: false, out start);
+        valid &= to is { } t && TryReadTime(t, endOfDayAllowed: true, out end);
+        if (!valid || start is not { } s)
+        {
+            return null;
+        }
+
+        if (end is { } e && e <= s)
+        {
+            errors.Add(to!.Value.Node, to.Value.Path, $"to ({to.Value.Text}) must be later than from ({from!.Value.Text}); a range cannot cross midnight: split it into one ending at 24:00 and one starting at 00:00 on the next day");
+            return null;
+        }
+
+        return new TimeOfDayRange(s, end);
+    }
+
+    /// <summary>A time of day as HH:mm; <c>24:00</c>, the end of the day, gives a null <paramref name="time"/>.</summary>
+    private bool TryReadTime(Located value, bool endOfDayAllowed, out LocalTime? time)
+    {
+        time = null;
+        if (value.Text == "24:00" && endOfDayAllowed)
+        {
+            return true;
+        }
+
+        var parsed = TimePattern.Parse(value.Text);
+        if (parsed.Success)
+        {
+            time = parsed.Value;
+            return true;
+        }
+
+        var allowed = endOfDayAllowed ? "00:00 to 23:59, or 24:00 for the end of the day" : "00:00 to 23:59";
+        errors.Add(value.Node, value.Path, $"'{value.Text}' is not a time of day: use HH:mm from {allowed}");
+        return false;
+    }
+
+    private void ReadAccessLevels(YamlMap root)
+    {
+        foreach (var item in root.List("accessLevels"))
+        {
+            if (YamlMap.Open(item.Node, item.Path, errors, "an access level", AccessLevelKeys) is not { } map)
+            {
+                continue;
+            }
+
+            var id = Declare(accessLevelIds, map.Id("id"));
+            var name = map.Text("name");
+            var levelZones = map.ScalarList("zones", required: true, nonEmpty: true);
+            foreach (var zone in levelZones)
+            {
+                Reference(zoneIds, zone);
+            }
+
+            var schedule = Reference(scheduleIds, map.Scalar("schedule"));
+            if (id is { } i && name is not null && levelZones.Count > 0 && schedule is { } s)
+            {
+                accessLevels.Add(new AccessLevel(
+                    new AccessLevelId(i.Text),
+                    name,
+                    levelZones.Select(z => new ZoneId(z.Text)).ToImmutableHashSet(),
+                    new ScheduleId(s.Text)));
+            }
+        }
+    }
+
+    private void ReadPeople(YamlMap root)
+    {
+        foreach (var item in root.List("people"))
+        {
+            if (YamlMap.Open(item.Node, item.Path, errors, "a person", PersonKeys) is not { } map)
+            {
+                continue;
+            }
+
+            var id = Declare(personIds, map.Id("id"));
+            var name = map.Text("name");
+            var kind = map.Token("kind", PersonKinds, null);
+            var status = map.Token("status", PersonStatuses, PersonStatus.Active);
+            var levels = map.ScalarList("accessLevels");
+            foreach (var level in levels)
+            {
+                Reference(accessLevelIds, level);
+            }
+
+            if (id is { } i && name is not null && kind is { } k && status is { } s)
+            {
+                people.Add(new Person(new PersonId(i.Text), name, k, s, [.. levels.Select(l => new AccessLevelId(l.Text))]));
+            }
+        }
+    }
+
+    private void ReadCredentials(YamlMap root)
+    {
+        foreach (var item in root.List("credentials"))
+        {
+            if (YamlMap.Open(item.Node, item.Path, errors, "a credential", CredentialKeys) is not { } map)
+            {
+                continue;
+            }
+
+            var card = ReadCardUid(map);
+            var technology = map.Scalar("technology") is { } t && CheckTechnology(t) ? t.Text : null;
+            var person = Reference(personIds, map.Scalar("person"));
+            var validFrom = ReadInstant(map, "validFrom");
+            var validUntil = ReadInstant(map, "validUntil");
+            var status = map.Token("status", CredentialStatuses, CredentialStatus.Active);
+            if (validFrom is { Value: { } from } && validUntil is { Value: { } until } && until <= from)
+            {
+                var at = map.Scalar("validUntil")!.Value;
+                errors.Add(at.Node, at.Path, "validUntil must be later than validFrom (a credential is valid from validFrom up to, not including, validUntil)");
+                continue;
+            }
+
+            if (card is not null && technology is not null && person is { } p && validFrom is { } vf && validUntil is { } vu && status is { } s)
+            {
+                credentials.Add(new Credential(card, technology, new PersonId(p.Text), vf.Value, vu.Value, s));
+            }
+        }
+    }
+
+    private string? ReadCardUid(YamlMap map)
+    {
+        if (map.Scalar("card") is not { } value)
+        {
+            return null;
+        }
+
+        var uid = CardUid.Normalize(value.Text);
+        if (uid is null)
+        {
+            errors.Add(value.Node, value.Path, $"'{value.Text}' is not a card UID: use 2 to 32 hexadecimal digits (':', '-' and spaces between them are ignored)");
+            return null;
+        }
+
+        if (cardUids.TryGetValue(uid, out var first))
+        {
+            errors.Add(value.Node, value.Path, $"card {uid} is already declared at {first.Path} (line {first.Node.Start.Line}); a card belongs to one credential");
+            return null;
+        }
+
+        cardUids.Add(uid, value);
+        return uid;
+    }
+
+    /// <summary>An optional RFC 3339 UTC instant. Null means invalid (reported); a holder of null means absent.</summary>
+    private OptionalInstant? ReadInstant(YamlMap map, string key)
+    {
+        if (map.Scalar(key, required: false) is not { } value)
+        {
+            return new OptionalInstant(null);
+        }
+
+        var parsed = InstantPattern.ExtendedIso.Parse(value.Text);
+        if (parsed.Success)
+        {
+            return new OptionalInstant(parsed.Value);
+        }
+
+        errors.Add(value.Node, value.Path, $"'{value.Text}' is not an RFC 3339 UTC instant: use the form 2026-01-01T00:00:00Z");
+        return null;
+    }
+
+    private readonly record struct OptionalInstant(Instant? Value);
+
+    /// <summary>Where a zone was declared and what the containment rules need of it.</summary>
+    private sealed record ZoneDraft(YamlMap Map, int Order, Located? Id, Located? Parent, ZoneKind? Kind);
+
+    /// <summary>Where a door was declared and the zones it joins.</summary>
+    private sealed record DoorDraft(YamlMap Map, Located? Id, Located? From, Located? To);
+}

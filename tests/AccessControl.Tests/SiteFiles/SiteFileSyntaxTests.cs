@@ -1,0 +1,178 @@
+using AccessControl.SiteFiles;
+using static AccessControl.Tests.SiteFiles.SiteFileText;
+
+namespace AccessControl.Tests.SiteFiles;
+
+public class SiteFileSyntaxTests
+{
+    [Fact]
+    public void Parse_UnterminatedQuote_IsASyntaxErrorWithItsLine()
+    {
+        var yaml = With("name: Office hours", "name: \"Office hours");
+
+        var error = SingleError(Parse(yaml));
+
+        Assert.Equal("(yaml)", error.Path);
+        Assert.Equal(PositionOf(yaml, "\"Office hours").Line, error.Line);
+    }
+
+    [Fact]
+    public void Parse_BadIndentation_IsASyntaxErrorWithItsLine()
+    {
+        var yaml = With("    holidays: [2026-12-24", "     holidays: [2026-12-24");
+
+        var error = SingleError(Parse(yaml));
+
+        Assert.Equal("(yaml)", error.Path);
+        Assert.Equal(PositionOf(yaml, "     holidays").Line, error.Line);
+    }
+
+    [Fact]
+    public void Parse_UnclosedFlowList_IsASyntaxErrorNotAnException()
+    {
+        // YamlDotNet throws InvalidOperationException for this one; the loader turns it into an error near the list.
+        var yaml = With("holidays: [2026-12-24, 2026-12-25]", "holidays: [2026-12-24, 2026-12-25");
+
+        var error = SingleError(Parse(yaml));
+
+        Assert.Equal("(yaml)", error.Path);
+        Assert.Equal(PositionOf(yaml, "holidays: [").Line, error.Line);
+    }
+
+    [Fact]
+    public void Parse_DuplicateKey_IsASyntaxErrorAtTheSecondKey()
+    {
+        var yaml = With("name: Hall door,", "name: Hall door, name: Other,");
+
+        var error = SingleError(Parse(yaml));
+
+        Assert.Equal("(yaml)", error.Path);
+        Assert.Equal(PositionOf(yaml, "name: Other").Line, error.Line);
+        Assert.Contains("Duplicate key", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Parse_DeepNesting_IsRejectedWithoutOverflowingTheStack()
+    {
+        var yaml = "version: 1\nsite: " + new string('[', 100_000) + new string(']', 100_000) + "\n";
+
+        var error = SingleError(Parse(yaml));
+
+        Assert.Equal("(yaml)", error.Path);
+        Assert.Contains("nesting", error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("# nothing but a comment\n")]
+    public void Parse_EmptyFile_IsAnError(string yaml)
+    {
+        var error = SingleError(Parse(yaml));
+
+        Assert.Equal("(root)", error.Path);
+        Assert.Equal(1, error.Line);
+    }
+
+    [Fact]
+    public void Parse_TwoDocuments_IsAnError()
+    {
+        var yaml = Valid + "---\nversion: 1\n";
+
+        var error = SingleError(Parse(yaml));
+
+        Assert.Equal("(root)", error.Path);
+        Assert.Equal(PositionOf(yaml, "---").Line + 1, error.Line);
+    }
+
+    [Fact]
+    public void Parse_RootIsAList_IsAnError()
+    {
+        var error = SingleError(Parse("- version: 1\n"));
+
+        Assert.Equal("(root)", error.Path);
+        Assert.Contains("found a list", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Parse_UnsupportedVersion_StopsWithThatOneError()
+    {
+        var yaml = With("version: 1", "version: 2").Replace("timeZone: Europe/Berlin", "timeZone: nowhere", StringComparison.Ordinal);
+
+        var error = SingleError(Parse(yaml));
+
+        Assert.Equal("version", error.Path);
+        Assert.Equal(1, error.Line);
+        Assert.Contains("unsupported version '2'", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Parse_MissingVersion_IsAnError()
+    {
+        var yaml = With("version: 1\n", "");
+
+        var error = SingleError(Parse(yaml));
+
+        Assert.Equal("version", error.Path);
+        Assert.Contains("required key 'version' is missing", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Load_MissingFile_ReturnsOneErrorInsteadOfThrowing()
+    {
+        var path = Path.Combine(AppContext.BaseDirectory, "no-such-dir", "missing-site.yaml");
+
+        var result = SiteFileLoader.Load(path);
+
+        Assert.Null(result.Site);
+        var error = Assert.Single(result.Errors);
+        Assert.Equal(path, error.File);
+        Assert.Equal("(file)", error.Path);
+        Assert.Equal(0, error.Line);
+        Assert.Contains("does not exist", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Load_Directory_ReturnsOneErrorInsteadOfThrowing()
+    {
+        var result = SiteFileLoader.Load(AppContext.BaseDirectory);
+
+        Assert.Null(result.Site);
+        Assert.Equal("(file)", Assert.Single(result.Errors).Path);
+    }
+
+    [Fact]
+    public void Load_FileThatIsNotUtf8_ReturnsOneError()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"site-{Guid.NewGuid():N}.yaml");
+        File.WriteAllBytes(path, [0x76, 0x65, 0x72, 0xFF, 0xFE, 0x3A]);
+        try
+        {
+            var error = Assert.Single(SiteFileLoader.Load(path).Errors);
+
+            Assert.Contains("UTF-8", error.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void Load_ValidFile_NamesTheFileInErrorsAndLoadsTheModel()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"site-{Guid.NewGuid():N}.yaml");
+        File.WriteAllText(path, Valid);
+        try
+        {
+            Assert.True(SiteFileLoader.Load(path).Success);
+
+            File.WriteAllText(path, With("to: hall,", "to: hal,"));
+            var error = Assert.Single(SiteFileLoader.Load(path).Errors);
+            Assert.Equal(path, error.File);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+}
