@@ -1,1 +1,24 @@
-return 0;
+// Composition root: the only place that picks the system clock. Everything else takes an IClock.
+using AccessControl.Hosting;
+
+var (words, flags) = ServiceCommands.Parse(args);
+var stopping = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) => { e.Cancel = true; stopping.Cancel(); };
+AppDomain.CurrentDomain.ProcessExit += (_, _) => stopping.Cancel();
+var settings = ServiceCommands.Settings(flags);
+
+return words switch
+{
+    ["run"] => await ServiceCommands.RunAsync(settings, NodaTime.SystemClock.Instance, TimeProvider.System, stopping.Token),
+    ["site", "validate", var file] => ServiceCommands.ValidateSite(file, Console.Out),
+    ["device", "secret", var id] => ServiceCommands.DeviceSecret(settings, id, Console.Out),
+    ["mosquitto-config"] when flags.ContainsKey("site") && flags.ContainsKey("out") =>
+        ServiceCommands.MosquittoConfiguration(settings, flags["site"], flags["out"], int.Parse(flags.GetValueOrDefault("port", "1883")), Console.Out),
+    _ => Usage(),
+};
+
+static int Usage()
+{
+    Console.Error.WriteLine(ServiceCommands.Usage);
+    return 64;
+}

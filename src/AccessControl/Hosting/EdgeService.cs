@@ -16,7 +16,7 @@ namespace AccessControl.Hosting;
 /// <summary>
 /// One site edge, composed: database, live configuration, embedded broker (or none), the service's MQTT connection,
 /// the event pipeline and the supervision ticker. Start it, and card swipes are decided; dispose it, and it stops.
-/// The HTTP admin API is layered on top by <see cref="AccessControlHost"/>.
+/// The HTTP admin API is layered on top by <c>AccessControlHost</c>.
 /// </summary>
 public sealed class EdgeService : IAsyncDisposable
 {

@@ -24,12 +24,13 @@ public static class ProvisioningKey
             var directory = Path.GetDirectoryName(Path.GetFullPath(keyFile))!;
             Directory.CreateDirectory(directory);
             var key = DeviceSecrets.NewKey();
-            using (var stream = new FileStream(keyFile, new FileStreamOptions
+            var create = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+            if (!OperatingSystem.IsWindows())
             {
-                Mode = FileMode.CreateNew,
-                Access = FileAccess.Write,
-                UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-            }))
+                create.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+            }
+
+            using (var stream = new FileStream(keyFile, create))
             {
                 stream.Write(System.Text.Encoding.ASCII.GetBytes(Convert.ToBase64String(key)));
             }

@@ -1,0 +1,151 @@
+using AccessControl.Broker;
+using AccessControl.SiteFiles;
+using Microsoft.Extensions.Configuration;
+using NodaTime;
+
+namespace AccessControl.Hosting;
+
+/// <summary>The service's own commands: run, site validate, device secret, mosquitto-config.</summary>
+public static class ServiceCommands
+{
+    public const string Usage = """
+        usage: accesscontrol <command> [options]
+          run [--site FILE] [--data DIR] [--http URL] [--broker-port N] [--external-broker HOST:PORT]
+                                    run the edge service (embedded MQTT broker unless --external-broker)
+          site validate FILE        check a site file; prints every error with file:line:column
+          device secret ID [--data DIR]
+                                    print the MQTT password of one device (for provisioning it)
+          mosquitto-config --site FILE --out DIR [--port N] [--data DIR]
+                                    write mosquitto.conf, password and ACL files for a site
+        """;
+
+    /// <summary>Settings from appsettings.json / environment (section AccessControl), then flags.</summary>
+    public static ServiceSettings Settings(IReadOnlyDictionary<string, string> flags)
+    {
+        var configuration = new ConfigurationBuilder()
+            .AddJsonFile("appsettings.json", optional: true)
+            .AddEnvironmentVariables()
+            .Build();
+        var settings = configuration.GetSection(ServiceSettings.Section).Get<ServiceSettings>() ?? new ServiceSettings();
+        if (flags.TryGetValue("site", out var site))
+        {
+            settings = settings with { SiteFile = site };
+        }
+
+        if (flags.TryGetValue("data", out var data))
+        {
+            settings = settings with { DataDirectory = data };
+        }
+
+        if (flags.TryGetValue("http", out var http))
+        {
+            settings = settings with { HttpUrl = http };
+        }
+
+        if (flags.TryGetValue("broker-port", out var port))
+        {
+            settings = settings with { Broker = settings.Broker with { Port = int.Parse(port) } };
+        }
+
+        if (flags.TryGetValue("external-broker", out var external))
+        {
+            var parts = external.Split(':');
+            settings = settings with { Broker = settings.Broker with { Mode = BrokerMode.External, Host = parts[0], Port = int.Parse(parts[1]) } };
+        }
+
+        return settings;
+    }
+
+    public static async Task<int> RunAsync(ServiceSettings settings, IClock clock, TimeProvider time, CancellationToken stopping)
+    {
+        AccessControlHost host;
+        try
+        {
+            host = AccessControlHost.Create(settings, clock, time);
+        }
+        catch (SiteFileException ex)
+        {
+            await Console.Error.WriteLineAsync(ex.Message);
+            return 2;
+        }
+
+        await using (host)
+        {
+            await host.StartAsync(stopping);
+            Console.WriteLine($"AccessControl edge running: MQTT {host.Edge.BrokerHost}:{host.Edge.BrokerPort}, HTTP {host.HttpAddress}, database {host.Edge.Database.Path}");
+            try
+            {
+                await Task.Delay(Timeout.InfiniteTimeSpan, time, stopping);
+            }
+            catch (OperationCanceledException)
+            {
+                Console.WriteLine("Stopping.");
+            }
+        }
+
+        return 0;
+    }
+
+    public static int ValidateSite(string file, TextWriter output)
+    {
+        var result = SiteFileLoader.Load(file);
+        if (result.Success)
+        {
+            var t = result.Site!.Topology;
+            output.WriteLine($"{file}: ok ({t.Zones.Count} zones, {t.Doors.Count} doors, {t.Readers.Count} readers, {result.Site.People.Length} people, {result.Site.Credentials.Length} credentials)");
+            return 0;
+        }
+
+        foreach (var error in result.Errors)
+        {
+            output.WriteLine(error);
+        }
+
+        return 2;
+    }
+
+    public static int DeviceSecret(ServiceSettings settings, string deviceId, TextWriter output)
+    {
+        output.WriteLine(ProvisioningKey.Load(settings.KeyPath).For(deviceId));
+        return 0;
+    }
+
+    public static int MosquittoConfiguration(ServiceSettings settings, string siteFile, string outDirectory, int port, TextWriter output)
+    {
+        var result = SiteFileLoader.Load(siteFile);
+        if (!result.Success)
+        {
+            foreach (var error in result.Errors)
+            {
+                output.WriteLine(error);
+            }
+
+            return 2;
+        }
+
+        MosquittoConfig.Write(result.Site!.Topology, ProvisioningKey.Load(settings.KeyPath), port, outDirectory, new Protocol.Topics(settings.Broker.TopicRoot));
+        output.WriteLine($"wrote mosquitto.conf, password and ACL files to {outDirectory} (port {port})");
+        return 0;
+    }
+
+    /// <summary>Splits <c>--name value</c> pairs and positional words.</summary>
+    public static (List<string> Words, Dictionary<string, string> Flags) Parse(string[] args)
+    {
+        var words = new List<string>();
+        var flags = new Dictionary<string, string>(StringComparer.Ordinal);
+        for (var i = 0; i < args.Length; i++)
+        {
+            if (args[i].StartsWith("--", StringComparison.Ordinal))
+            {
+                var name = args[i][2..];
+                flags[name] = i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal) ? args[++i] : "true";
+            }
+            else
+            {
+                words.Add(args[i]);
+            }
+        }
+
+        return (words, flags);
+    }
+}
