@@ -340,9 +340,9 @@ internal sealed partial class SiteFileReader
                 doorsWithReaders.Add(d.Text);
             }
 
-            if (id is { } i && kind is { } k && door is not null && direction is { } dir && heartbeat is { } h)
+            if (id is { } i && kind is { } k && door is { } doorId && direction is { } dir && heartbeat is { } h)
             {
-                readers.Add(new Reader(new ReaderId(i.Text), k, new DoorId(door.Value.Text), dir, Duration.FromSeconds(h)));
+                readers.Add(new Reader(new ReaderId(i.Text), k, new DoorId(doorId.Text), dir, Duration.FromSeconds(h)));
             }
         }
     }
