@@ -114,6 +114,32 @@ public static class SiteFileLoader
     }
 
     /// <summary>
+    /// Where a YAML error is. YamlDotNet places a tab used for indentation at the start of the enclosing mapping
+    /// (often line 1), which sends the reader to the wrong place; the first line at or after that point that is
+    /// indented with a tab is where the problem is.
+    /// </summary>
+    private static Mark PositionOf(YamlException ex, string text)
+    {
+        if (!ex.Message.Contains("tab", StringComparison.OrdinalIgnoreCase))
+        {
+            return ex.Start;
+        }
+
+        var lines = text.Split('\n');
+        for (var i = (int)Math.Max(0, ex.Start.Line - 1); i < lines.Length; i++)
+        {
+            var indent = lines[i].Length - lines[i].TrimStart(' ', '\t').Length;
+            var tab = lines[i].IndexOf('\t', 0, indent);
+            if (tab >= 0)
+            {
+                return new Mark(0, i + 1, tab + 1);
+            }
+        }
+
+        return ex.Start;
+    }
+
+    /// <summary>
     /// Runs the YAML event parser once over the text to find syntax errors and excessive nesting before the
     /// (recursive) node tree is built.
     /// </summary>
@@ -144,7 +170,7 @@ public static class SiteFileLoader
         }
         catch (YamlException ex)
         {
-            errors.Add(ex.Start, "(yaml)", ex.Message);
+            errors.Add(PositionOf(ex, text), "(yaml)", ex.Message);
             return false;
         }
         catch (InvalidOperationException)

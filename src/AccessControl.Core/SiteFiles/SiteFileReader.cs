@@ -140,11 +140,13 @@ internal sealed partial class SiteFileReader
             return null;
         }
 
-        var root = YamlMap.Open(rootNode, "", errors, "a site file", RootKeys)!;
-        if (!ReadVersion(root))
+        if (!IsSupportedVersion((YamlMappingNode)rootNode))
         {
             return null;
         }
+
+        var root = YamlMap.Open(rootNode, "", errors, "a site file", RootKeys)!;
+        root.Scalar("version"); // reports a missing version along with everything else
 
         var site = ReadSite(root);
         ReadZones(root);
@@ -169,21 +171,21 @@ internal sealed partial class SiteFileReader
         return new SiteDefinition(topology, [.. accessLevels], [.. people], [.. credentials]);
     }
 
-    /// <summary>False stops reading: a file of another version would only produce a flood of misleading errors.</summary>
-    private bool ReadVersion(YamlMap root)
+    /// <summary>
+    /// Checks the version before anything else: a file written for another version would only produce a flood of
+    /// misleading errors (unknown keys first of all), so an unsupported version is the one error reported.
+    /// A missing version is reported with the other errors.
+    /// </summary>
+    private bool IsSupportedVersion(YamlMappingNode root)
     {
-        if (root.Scalar("version") is not { } version)
+        if (!root.Children.TryGetValue(new YamlScalarNode("version"), out var node) || YamlMap.IsNull(node) || node is YamlScalarNode { Value: "1" })
         {
             return true;
         }
 
-        if (version.Text != "1")
-        {
-            errors.Add(version.Node, version.Path, $"unsupported version '{version.Text}': this service reads site files of version 1");
-            return false;
-        }
-
-        return true;
+        var found = node is YamlScalarNode { Value: var text } ? $"'{text}'" : YamlMap.Describe(node);
+        errors.Add(node, "version", $"unsupported version {found}: this service reads site files of version 1");
+        return false;
     }
 
     private Site? ReadSite(YamlMap root)
@@ -338,9 +340,9 @@ internal sealed partial class SiteFileReader
                 doorsWithReaders.Add(d.Text);
             }
 
-            if (id is { } i && kind is { } k && door is not null && direction is { } dir && heartbeat is { } h)
+            if (id is { } i && kind is { } k && door is { } doorId && direction is { } dir && heartbeat is { } h)
             {
-                readers.Add(new Reader(new ReaderId(i.Text), k, new DoorId(door.Value.Text), dir, Duration.FromSeconds(h)));
+                readers.Add(new Reader(new ReaderId(i.Text), k, new DoorId(doorId.Text), dir, Duration.FromSeconds(h)));
             }
         }
     }

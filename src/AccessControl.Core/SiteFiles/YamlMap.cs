@@ -263,6 +263,6 @@ internal sealed class YamlMap
         _ => "an unexpected node",
     };
 
-    private static bool IsNull(YamlNode node) =>
+    public static bool IsNull(YamlNode node) =>
         node is YamlScalarNode { Style: ScalarStyle.Plain or ScalarStyle.Any, Value: null or "" or "~" or "null" or "Null" or "NULL" };
 }

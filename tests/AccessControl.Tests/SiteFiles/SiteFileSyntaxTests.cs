@@ -28,6 +28,27 @@ public class SiteFileSyntaxTests
     }
 
     [Fact]
+    public void Parse_TabIndentation_IsReportedOnTheLineWithTheTab()
+    {
+        var yaml = "version: 1\nsite:\n  id: fra1\n\tname: Frankfurt 1\n  timeZone: Europe/Berlin\n";
+
+        var error = SingleError(Parse(yaml));
+
+        Assert.Equal("(yaml)", error.Path);
+        Assert.Equal((4, 1), (error.Line, error.Column));
+    }
+
+    [Fact]
+    public void Parse_TabIndentationOfAMapping_IsReportedOnTheLineWithTheTab()
+    {
+        var yaml = "version: 1\nsite:\n\tid: fra1\n";
+
+        var error = SingleError(Parse(yaml));
+
+        Assert.Equal((3, 1), (error.Line, error.Column));
+    }
+
+    [Fact]
     public void Parse_UnclosedFlowList_IsASyntaxErrorNotAnException()
     {
         // YamlDotNet throws InvalidOperationException for this one; the loader turns it into an error near the list.
@@ -96,7 +117,9 @@ public class SiteFileSyntaxTests
     [Fact]
     public void Parse_UnsupportedVersion_StopsWithThatOneError()
     {
-        var yaml = With("version: 1", "version: 2").Replace("timeZone: Europe/Berlin", "timeZone: nowhere", StringComparison.Ordinal);
+        var yaml = With("version: 1", "version: 2")
+            .Replace("timeZone: Europe/Berlin", "timeZone: nowhere", StringComparison.Ordinal)
+            .Replace("credentials:", "cards:", StringComparison.Ordinal);
 
         var error = SingleError(Parse(yaml));
 
