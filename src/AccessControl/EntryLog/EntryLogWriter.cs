@@ -78,6 +78,19 @@ public sealed class EntryLogWriter : IDisposable
         return reader.Read() ? EntryLogQuery.Read(reader) : null;
     }
 
+    /// <summary>
+    /// Test hook for the fail-closed path: a connection-local trigger makes every insert fail inside SQLite, the
+    /// way a full disk or an I/O error would surface (a <see cref="SqliteException"/> from the commit); false removes it.
+    /// </summary>
+    internal void SimulateWriteFailure(bool failing)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = failing
+            ? "CREATE TEMP TRIGGER IF NOT EXISTS simulated_write_failure BEFORE INSERT ON main.entry_log BEGIN SELECT RAISE(ABORT, 'simulated write failure'); END"
+            : "DROP TRIGGER IF EXISTS temp.simulated_write_failure";
+        command.ExecuteNonQuery();
+    }
+
     public void Dispose()
     {
         insert.Dispose();

@@ -1,0 +1,123 @@
+using AccessControl.EntryLog;
+using AccessControl.HardwareSim.Doors;
+using AccessControl.Tests.Support;
+using NodaTime;
+using static AccessControl.Tests.EndToEnd.DemoCards;
+
+namespace AccessControl.Tests.EndToEnd;
+
+/// <summary>Card swipes from simulated readers, over a real broker, to decisions, log rows and door commands.</summary>
+public class DecisionsOverMqttTests
+{
+    public static TheoryData<BrokerKind> Brokers => TestBrokers.Kinds;
+
+    [Theory]
+    [MemberData(nameof(Brokers))]
+    [Trait("control", "NIST-PE-3")]
+    [Trait("control", "PCI-9.2")]
+    public async Task Grant_IsLoggedDurablyThenAnsweredAndTheDoorUnlocks(BrokerKind broker)
+    {
+        await using var edge = await EdgeHarness.StartAsync(broker);
+        var controller = await edge.ControllerAsync("ctl-dh1", ["door-dh1"]);
+        var unlocked = new TaskCompletionSource<DoorActivity>(TaskCreationOptions.RunContinuationsAsynchronously);
+        controller.Activity += a =>
+        {
+            if (a.Kind == DoorActivityKind.Unlocked)
+            {
+                unlocked.TrySetResult(a);
+            }
+        };
+        var reader = await edge.ReaderAsync("rdr-dh1-in");
+
+        var decision = await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
+
+        Assert.True(decision.Grant);
+        Assert.Equal("granted", decision.Reason);
+        Assert.Equal("door-dh1", decision.DoorId);
+        Assert.Equal(5, decision.UnlockSeconds);
+        await unlocked.Task.WaitAsync(EdgeHarness.Timeout);
+
+        // The row was committed before the decision left the service, so it is there when the reader has its answer.
+        var row = Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Access, ReaderId = "rdr-dh1-in" }));
+        Assert.Equal("grant", row.Decision);
+        Assert.Equal("p-mkoch", row.PersonId);
+        Assert.Equal("demo-dh1", row.ZoneId);
+        Assert.Equal("demo", row.SiteId);
+        Assert.Equal(edge.Clock.GetCurrentInstant(), row.At);
+    }
+
+    public static TheoryData<BrokerKind, string, string, string, string, string> DenyCases()
+    {
+        var data = new TheoryData<BrokerKind, string, string, string, string, string>();
+        foreach (var broker in new[] { BrokerKind.Embedded, BrokerKind.Mosquitto })
+        {
+            data.Add(broker, "now", "rdr-lobby-in", Unknown, Ev3, "unknown_credential");
+            data.Add(broker, "now", "rdr-lobby-in", Terminated, Ev2, "credential_revoked");
+            data.Add(broker, "now", "rdr-lobby-in", Suspended, Ev3, "credential_suspended");
+            data.Add(broker, "2026-02-27T09:00:00Z", "rdr-lobby-in", Engineer, Ev3, "credential_not_yet_valid");
+            data.Add(broker, "2027-04-01T08:00:00Z", "rdr-lobby-in", Contractor, Ev2, "credential_expired");
+            data.Add(broker, "now", "rdr-dh1-in", MifareClassic, Mifare, "credential_technology_not_allowed");
+            data.Add(broker, "now", "rdr-dh1-in", Contractor, Ev2, "no_access_to_zone");
+            data.Add(broker, "2026-12-01T21:30:00Z", "rdr-dh1-in", Engineer, Ev3, "outside_schedule");
+        }
+
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(DenyCases))]
+    [Trait("control", "NIST-PE-3")]
+    [Trait("control", "PCI-9.2")]
+    public async Task Deny_ReachesTheReaderWithItsReasonAndIsLogged(BrokerKind broker, string at, string readerId, string card, string technology, string reason)
+    {
+        Instant? now = at == "now" ? null : NodaTime.Text.InstantPattern.ExtendedIso.Parse(at).Value;
+        await using var edge = await EdgeHarness.StartAsync(broker, now);
+        var reader = await edge.ReaderAsync(readerId);
+
+        var decision = await reader.PresentCardAsync(card, technology).WaitAsync(EdgeHarness.Timeout);
+
+        Assert.False(decision.Grant);
+        Assert.Equal(reason, decision.Reason);
+        Assert.Equal(0, decision.UnlockSeconds);
+        var row = Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Access }));
+        Assert.Equal("deny", row.Decision);
+        Assert.Equal(reason, row.Reason);
+        Assert.Equal(card, row.Card);
+    }
+
+    [Theory]
+    [MemberData(nameof(Brokers))]
+    [Trait("control", "NIST-PE-3")]
+    public async Task AntiPassback_SecondEntryWithoutExitIsDeniedInTheHardZone(BrokerKind broker)
+    {
+        await using var edge = await EdgeHarness.StartAsync(broker);
+        var reader = await edge.ReaderAsync("rdr-dh1-in");
+        var exit = await edge.ReaderAsync("rdr-dh1-out");
+
+        var first = await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
+        var second = await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
+        var leaving = await exit.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
+        var again = await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
+
+        Assert.Equal(["granted", "anti_passback", "granted", "granted"], new[] { first.Reason, second.Reason, leaving.Reason, again.Reason });
+    }
+
+    [Theory]
+    [MemberData(nameof(Brokers))]
+    [Trait("control", "NIST-PE-3")]
+    public async Task UnknownReader_ADeviceThatIsNoLongerACardReaderIsDenied(BrokerKind broker)
+    {
+        await using var edge = await EdgeHarness.StartAsync(broker);
+        var reader = await edge.ReaderAsync("rdr-sr1-out");
+        var topology = edge.Edge.Configuration.Topology;
+        var without = new Sites.SiteTopology(topology.Sites.Values, topology.Zones.Values, topology.Doors.Values,
+            topology.Readers.Values.Select(r => r.Id.Value == "rdr-sr1-out" ? r with { Kind = Sites.ReaderKind.Fingerprint } : r),
+            topology.Controllers.Values, topology.Schedules.Values);
+        edge.Edge.Configuration.SetTopology(without);
+
+        var decision = await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
+
+        Assert.Equal("unknown_reader", decision.Reason);
+        Assert.False(decision.Grant);
+    }
+}

@@ -1,0 +1,223 @@
+using System.Threading.Channels;
+using AccessControl.Broker;
+using AccessControl.Devices;
+using AccessControl.EntryLog;
+using AccessControl.HardwareSim.Devices;
+using AccessControl.HardwareSim.Doors;
+using AccessControl.HardwareSim.Readers;
+using AccessControl.Hosting;
+using AccessControl.Protocol;
+using AccessControl.SiteFiles;
+using AccessControl.Tests.Support;
+using Microsoft.Extensions.Logging;
+using MQTTnet;
+using NodaTime;
+using NodaTime.Testing;
+
+namespace AccessControl.Tests.EndToEnd;
+
+/// <summary>
+/// The whole edge service in-process on the demo site: a real broker (embedded MQTTnet or a Mosquitto process),
+/// a real SQLite file in a temp folder, simulated readers and door controllers speaking the wire protocol.
+/// Only the clock is fake. Supervision runs when a test calls <see cref="TickAsync"/>, never on its own.
+/// </summary>
+public sealed class EdgeHarness : IAsyncDisposable
+{
+    /// <summary>Tuesday 1 December 2026, 10:00 in Berlin: inside business hours, all demo credentials valid.</summary>
+    public static readonly Instant BusinessHours = Instant.FromUtc(2026, 12, 1, 9, 0);
+
+    public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
+
+    private readonly Channel<LogEntry> committed = Channel.CreateUnbounded<LogEntry>();
+    private readonly List<LogEntry> seen = [];
+    private readonly List<IAsyncDisposable> devices = [];
+    private readonly MosquittoProcess? mosquitto;
+
+    private EdgeHarness(string directory, FakeClock clock, AccessControlHost host, DeviceSecrets secrets, MosquittoProcess? mosquitto, BrokerKind kind)
+    {
+        Directory = directory;
+        Clock = clock;
+        Host = host;
+        Secrets = secrets;
+        this.mosquitto = mosquitto;
+        Kind = kind;
+        host.Edge.Pipeline.Committed += rows =>
+        {
+            foreach (var row in rows)
+            {
+                committed.Writer.TryWrite(row);
+            }
+        };
+    }
+
+    public string Directory { get; }
+
+    public FakeClock Clock { get; }
+
+    public AccessControlHost Host { get; }
+
+    public EdgeService Edge => Host.Edge;
+
+    public DeviceSecrets Secrets { get; }
+
+    public BrokerKind Kind { get; }
+
+    public int BrokerPort => mosquitto?.Port ?? Edge.BrokerPort;
+
+    public static string DemoSiteFile => Path.Combine(AppContext.BaseDirectory, "deploy", "sites", "demo.yaml");
+
+    public static async Task<EdgeHarness> StartAsync(BrokerKind kind = BrokerKind.Embedded, Instant? now = null, Func<ServiceSettings, ServiceSettings>? configure = null)
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "ac-e2e-" + Guid.NewGuid().ToString("N")[..12]);
+        System.IO.Directory.CreateDirectory(directory);
+        var clock = new FakeClock(now ?? BusinessHours);
+        var key = DeviceSecrets.NewKey();
+        var keyFile = Path.Combine(directory, "provisioning.key");
+        await File.WriteAllTextAsync(keyFile, Convert.ToBase64String(key));
+        var secrets = new DeviceSecrets(key);
+
+        MosquittoProcess? mosquitto = null;
+        var broker = new BrokerOptions { Port = 0, PingInterval = TimeSpan.FromMilliseconds(200), RetryDelay = TimeSpan.FromMilliseconds(50), MaxRetryDelay = TimeSpan.FromMilliseconds(500) };
+        if (kind == BrokerKind.Mosquitto)
+        {
+            var site = SiteFileLoader.Load(DemoSiteFile);
+            mosquitto = await MosquittoProcess.StartAsync(site.Site!.Topology, secrets, new Topics());
+            broker = broker with { Mode = BrokerMode.External, Port = mosquitto.Port };
+        }
+
+        var settings = new ServiceSettings
+        {
+            DataDirectory = directory,
+            SiteFile = DemoSiteFile,
+            HttpUrl = "http://127.0.0.1:0",
+            Broker = broker,
+            SupervisionInterval = TimeSpan.FromDays(1),
+        };
+        settings = configure?.Invoke(settings) ?? settings;
+        var host = AccessControlHost.Create(settings, clock, RealTime.Instance, logging => logging.SetMinimumLevel(LogLevel.Warning));
+        await host.StartAsync();
+        return new EdgeHarness(directory, clock, host, secrets, mosquitto, kind);
+    }
+
+    public DeviceOptions DeviceOptions => new()
+    {
+        Broker = new BrokerEndpoint("127.0.0.1", BrokerPort),
+        ConnectionCheckInterval = TimeSpan.FromMilliseconds(200),
+        ReconnectDelay = TimeSpan.FromMilliseconds(50),
+        MaxReconnectDelay = TimeSpan.FromMilliseconds(500),
+        KeepAlive = TimeSpan.FromSeconds(2),
+    };
+
+    /// <summary>A started, connected card reader.</summary>
+    public async Task<CardReader> ReaderAsync(string readerId, DeviceOptions? options = null)
+    {
+        var reader = new CardReader(readerId, options ?? DeviceOptions, Secrets, Clock, RealTime.Instance, new CardReaderOptions { HeartbeatInterval = TimeSpan.FromDays(1) });
+        devices.Add(reader);
+        await reader.StartAsync().WaitAsync(Timeout);
+        return reader;
+    }
+
+    /// <summary>A started, connected door controller for the given doors.</summary>
+    public async Task<DoorController> ControllerAsync(string controllerId, string[] doors, DoorControllerOptions? options = null)
+    {
+        var controller = new DoorController(controllerId, doors, DeviceOptions, Secrets, Clock, RealTime.Instance,
+            options ?? new DoorControllerOptions { AutoOpenOnUnlock = false });
+        devices.Add(controller);
+        await controller.StartAsync().WaitAsync(Timeout);
+        return controller;
+    }
+
+    /// <summary>A raw MQTT client logged in as a device (or as the monitor), for sending what no well-behaved device sends.</summary>
+    public async Task<IMqttClient> RawClientAsync(string username, string? password = null)
+    {
+        var client = new MqttClientFactory().CreateMqttClient();
+        var result = await client.ConnectAsync(new MqttClientOptionsBuilder()
+            .WithTcpServer("127.0.0.1", BrokerPort)
+            .WithClientId(username)
+            .WithCredentials(username, password ?? Secrets.For(username))
+            .WithCleanSession(true)
+            .Build()).WaitAsync(Timeout);
+        Assert.Equal(MqttClientConnectResultCode.Success, result.ResultCode);
+        devices.Add(new DisposableClient(client));
+        return client;
+    }
+
+    /// <summary>Waits for a committed log row matching the predicate (rows already seen count too).</summary>
+    public async Task<LogEntry> RowAsync(Func<LogEntry, bool> match)
+    {
+        lock (seen)
+        {
+            var earlier = seen.FirstOrDefault(match);
+            if (earlier is not null)
+            {
+                return earlier;
+            }
+        }
+
+        using var timeout = new CancellationTokenSource(Timeout);
+        while (true)
+        {
+            LogEntry row;
+            try
+            {
+                row = await committed.Reader.ReadAsync(timeout.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                throw new TimeoutException("No matching log row was committed. Rows seen: " + string.Join(" | ", seen.Select(r => $"{r.Kind}/{r.Reason}/{r.ReaderId ?? r.DoorId}")));
+            }
+
+            lock (seen)
+            {
+                seen.Add(row);
+            }
+
+            if (match(row))
+            {
+                return row;
+            }
+        }
+    }
+
+    public Task<LogEntry> AlarmRowAsync(string type) => RowAsync(r => r.Kind == LogKinds.Alarm && r.Reason == type);
+
+    /// <summary>Runs supervision now, at the fake clock's time.</summary>
+    public Task TickAsync() => Edge.Pipeline.TickAsync().WaitAsync(Timeout);
+
+    /// <summary>Stops the broker (embedded or Mosquitto), keeping its port.</summary>
+    public Task StopBrokerAsync() => mosquitto is not null ? mosquitto.StopAsync() : Edge.Broker!.StopAsync();
+
+    public Task StartBrokerAgainAsync() => mosquitto is not null ? mosquitto.StartAgainAsync() : Edge.Broker!.StartAsync();
+
+    public IReadOnlyList<LogEntry> Rows(LogFilter filter) => Edge.Log.Find(filter);
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var device in devices)
+        {
+            await device.DisposeAsync();
+        }
+
+        await Host.DisposeAsync();
+        if (mosquitto is not null)
+        {
+            await mosquitto.DisposeAsync();
+        }
+
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        System.IO.Directory.Delete(Directory, recursive: true);
+    }
+
+    private sealed class DisposableClient(IMqttClient client) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            if (client.IsConnected)
+            {
+                await client.DisconnectAsync();
+            }
+
+            client.Dispose();
+        }
+    }
+}

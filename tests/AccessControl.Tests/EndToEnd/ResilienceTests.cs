@@ -1,0 +1,118 @@
+using AccessControl.EntryLog;
+using AccessControl.Protocol;
+using AccessControl.Tests.Support;
+using static AccessControl.Tests.EndToEnd.DemoCards;
+
+namespace AccessControl.Tests.EndToEnd;
+
+/// <summary>Broker restarts lose nothing; a log that cannot be written denies everything.</summary>
+public class ResilienceTests
+{
+    public static TheoryData<BrokerKind> Brokers => TestBrokers.Kinds;
+
+    [Theory]
+    [MemberData(nameof(Brokers))]
+    [Trait("control", "NIST-AU-9")]
+    [Trait("control", "NIST-CP-10")]
+    public async Task BrokerRestartMidRun_EveryEventIsDecidedAndLoggedExactlyOnce(BrokerKind broker)
+    {
+        await using var edge = await EdgeHarness.StartAsync(broker);
+        string[] readerIds = ["rdr-lobby-in", "rdr-lobby-out", "rdr-dh1-in", "rdr-dh1-out"];
+        var readers = new List<HardwareSim.Readers.CardReader>();
+        foreach (var id in readerIds)
+        {
+            readers.Add(await edge.ReaderAsync(id));
+        }
+
+        var pending = new List<Task<DecisionMessage>>();
+        const int PerReader = 30;
+        for (var round = 0; round < PerReader; round++)
+        {
+            if (round == 10 || round == 20)
+            {
+                await edge.StopBrokerAsync();
+            }
+
+            if (round == 13 || round == 23)
+            {
+                await edge.StartBrokerAgainAsync();
+            }
+
+            foreach (var reader in readers)
+            {
+                // Unknown cards: every one of them is denied, so anti-passback cannot make the outcome depend on order.
+                pending.Add(reader.PresentCardAsync(Unknown, Ev3));
+            }
+        }
+
+        var decisions = await Task.WhenAll(pending).WaitAsync(TimeSpan.FromSeconds(60));
+
+        Assert.Equal(readerIds.Length * PerReader, decisions.Length);
+        Assert.All(decisions, d => Assert.Equal("unknown_credential", d.Reason));
+        var rows = edge.Rows(new LogFilter { Kind = LogKinds.Access, Limit = 10_000 });
+        Assert.Equal(readerIds.Length * PerReader, rows.Count);
+        Assert.Equal(rows.Count, rows.Select(r => (r.Source, r.EventId)).Distinct().Count());
+        Assert.Contains(rows, r => r.Offline);   // events made while the broker was down were replayed from the readers' buffers
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AU-5")]
+    [Trait("control", "NIST-PE-3")]
+    public async Task LogCannotBeWritten_SwipesAreDeniedWithLogFailureAndAnAlarm_ThenRecover()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        var monitor = await edge.RawClientAsync(Devices.DeviceSecrets.MonitorUsername);
+        var alarm = new TaskCompletionSource<AlarmMessage>(TaskCreationOptions.RunContinuationsAsynchronously);
+        monitor.ApplicationMessageReceivedAsync += e =>
+        {
+            var message = WireFormat.ParseAlarm(e.ApplicationMessage.Payload).Value!;
+            if (message.Type == AlarmTypes.LogFailure)
+            {
+                alarm.TrySetResult(message);
+            }
+
+            return Task.CompletedTask;
+        };
+        await monitor.SubscribeAsync(edge.Edge.Topics.Alarms, MQTTnet.Protocol.MqttQualityOfServiceLevel.AtLeastOnce);
+        var reader = await edge.ReaderAsync("rdr-lobby-in");
+        Assert.True((await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout)).Grant);
+        var before = edge.Rows(new LogFilter { Kind = LogKinds.Access }).Count;
+
+        edge.Edge.Writer.SimulateWriteFailure(true);
+        var denied = await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
+        await alarm.Task.WaitAsync(EdgeHarness.Timeout);
+        edge.Edge.Writer.SimulateWriteFailure(false);
+        var after = await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
+
+        Assert.False(denied.Grant);
+        Assert.Equal("log_failure", denied.Reason);
+        Assert.Equal(0, denied.UnlockSeconds);
+        Assert.True(after.Grant);
+        var rows = edge.Rows(new LogFilter { Kind = LogKinds.Access });
+        Assert.Equal(before + 1, rows.Count);    // the denied swipe left no row: it was never granted
+        Assert.DoesNotContain(rows, r => r.Reason == "log_failure");
+    }
+
+    [Fact]
+    [Trait("control", "NIST-IA-3")]
+    [Trait("control", "NIST-AU-2")]
+    public async Task UnknownClientAndWrongTopic_AreRefusedByTheBrokerAndLoggedAsSecurityEvents()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        var intruder = new MQTTnet.MqttClientFactory().CreateMqttClient();
+        var refused = await intruder.ConnectAsync(new MQTTnet.MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", edge.BrokerPort)
+            .WithClientId("rdr-ghost").WithCredentials("rdr-ghost", "guess").Build());
+        var reader = await edge.RawClientAsync("rdr-lobby-in");
+        await reader.PublishAsync(new MQTTnet.MqttApplicationMessageBuilder().WithTopic(edge.Edge.Topics.ReaderEvents("rdr-dh1-in"))
+            .WithPayload("{}").WithQualityOfServiceLevel(MQTTnet.Protocol.MqttQualityOfServiceLevel.AtLeastOnce).Build());
+
+        Assert.NotEqual(MQTTnet.MqttClientConnectResultCode.Success, refused.ResultCode);
+        var connect = await edge.RowAsync(r => r.Kind == LogKinds.Security && r.Reason == "connect_refused");
+        Assert.Equal("rdr-ghost", connect.Actor);
+        Assert.DoesNotContain("guess", connect.Detail);
+        var publish = await edge.RowAsync(r => r.Kind == LogKinds.Security && r.Reason == "publish_refused");
+        Assert.Equal("rdr-lobby-in", publish.Actor);
+        Assert.Empty(edge.Rows(new LogFilter { ReaderId = "rdr-dh1-in" }));
+        intruder.Dispose();
+    }
+}
