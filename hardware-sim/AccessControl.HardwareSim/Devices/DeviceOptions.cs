@@ -1,0 +1,68 @@
+using AccessControl.Protocol;
+
+namespace AccessControl.HardwareSim.Devices;
+
+/// <summary>
+/// Tunables every simulated device shares: where the broker is, how the connection is kept alive and how events
+/// are retried and buffered. Durations are <see cref="TimeSpan"/>s measured on the device's injected
+/// <see cref="TimeProvider"/>, so that tests can drive them without sleeping.
+/// </summary>
+public sealed record DeviceOptions
+{
+    public BrokerEndpoint Broker { get; init; } = BrokerEndpoint.Default;
+
+    /// <summary>Topic root of protocol v1; see <see cref="Topics"/>.</summary>
+    public string TopicRoot { get; init; } = Topics.DefaultRoot;
+
+    /// <summary>Reported in status messages, like real firmware reports its build.</summary>
+    public string Firmware { get; init; } = "hardware-sim/1.0";
+
+    /// <summary>How often the connection loop pings the broker to find a dead connection.</summary>
+    public TimeSpan ConnectionCheckInterval { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>First delay between reconnection attempts; doubles up to <see cref="MaxReconnectDelay"/>.</summary>
+    public TimeSpan ReconnectDelay { get; init; } = TimeSpan.FromSeconds(1);
+
+    public TimeSpan MaxReconnectDelay { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Time allowed for one connection attempt (TCP, CONNECT, subscriptions, status) and for a ping.</summary>
+    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>MQTT keep-alive; the broker publishes the last will when it hears nothing for 1.5 times this.</summary>
+    public TimeSpan KeepAlive { get; init; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>An event that awaits a decision is re-sent (same eventId and seq) when none came within this time.</summary>
+    public TimeSpan ResendInterval { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Re-sends per connection before the event is parked in the buffer until the next reconnection.</summary>
+    public int MaxResends { get; init; } = 3;
+
+    /// <summary>Events held (unsent or unacknowledged) at most; the oldest is overwritten when full, like a ring buffer.</summary>
+    public int BufferCapacity { get; init; } = 1000;
+
+    /// <summary>Receives one line per notable thing the device does (connections, retries, parked events). Null: silent.</summary>
+    public Action<string>? Log { get; init; }
+
+    /// <summary>Throws when a value would make the device misbehave; called by every device constructor.</summary>
+    public void Validate()
+    {
+        ArgumentNullException.ThrowIfNull(Broker);
+        _ = new Topics(TopicRoot);
+        Positive(ConnectionCheckInterval, nameof(ConnectionCheckInterval));
+        Positive(ReconnectDelay, nameof(ReconnectDelay));
+        Positive(MaxReconnectDelay, nameof(MaxReconnectDelay));
+        Positive(ConnectTimeout, nameof(ConnectTimeout));
+        Positive(KeepAlive, nameof(KeepAlive));
+        Positive(ResendInterval, nameof(ResendInterval));
+        ArgumentOutOfRangeException.ThrowIfNegative(MaxResends);
+        ArgumentOutOfRangeException.ThrowIfLessThan(BufferCapacity, 1);
+    }
+
+    private static void Positive(TimeSpan value, string name)
+    {
+        if (value <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(name, value, $"{name} must be positive.");
+        }
+    }
+}

@@ -1,0 +1,104 @@
+using AccessControl.Protocol;
+
+namespace AccessControl.HardwareSim.Devices;
+
+/// <summary>Where an event is in its life inside a device's buffer.</summary>
+public enum PendingEventState
+{
+    /// <summary>Waiting to be published: new, made offline, or due for a re-send.</summary>
+    Queued,
+
+    /// <summary>Being published right now.</summary>
+    InFlight,
+
+    /// <summary>Published; waiting for the decision that acknowledges it.</summary>
+    AwaitingDecision,
+
+    /// <summary>Re-sent as often as allowed without a decision; kept until the next reconnection re-sends it.</summary>
+    Parked,
+
+    /// <summary>Acknowledged, overwritten or abandoned; no longer in the buffer.</summary>
+    Retired,
+}
+
+/// <summary>
+/// One event held by a device until it is acknowledged. Its payload is fixed when it is made, so a re-send is
+/// byte-for-byte the same message: same eventId, same seq, same <c>at</c>, and <c>"offline":true</c> when it was
+/// made while the device was disconnected.
+/// </summary>
+public sealed class PendingEvent
+{
+    private readonly TaskCompletionSource<DecisionMessage>? decision;
+    private readonly TaskCompletionSource handedOff = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    internal PendingEvent(string topic, string eventId, long seq, bool offline, byte[] payload, bool awaitsDecision, long createdTimestamp, object? tag)
+    {
+        Topic = topic;
+        EventId = eventId;
+        Seq = seq;
+        Offline = offline;
+        Payload = payload;
+        AwaitsDecision = awaitsDecision;
+        CreatedTimestamp = createdTimestamp;
+        Tag = tag;
+        if (awaitsDecision)
+        {
+            decision = new TaskCompletionSource<DecisionMessage>(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+    }
+
+    public string Topic { get; }
+
+    public string EventId { get; }
+
+    public long Seq { get; }
+
+    /// <summary>Made while disconnected, and so marked <c>"offline":true</c> on the wire.</summary>
+    public bool Offline { get; }
+
+    public ReadOnlyMemory<byte> Payload { get; }
+
+    /// <summary>Whether only a decision acknowledges it (card events); otherwise the broker's PUBACK does.</summary>
+    public bool AwaitsDecision { get; }
+
+    /// <summary><see cref="TimeProvider.GetTimestamp"/> of the device's time provider when the event was made.</summary>
+    public long CreatedTimestamp { get; }
+
+    /// <summary>What the device subclass wants to remember about the event (e.g. the card).</summary>
+    public object? Tag { get; }
+
+    /// <summary>Completes with the decision; canceled when the event is overwritten in a full buffer or the device stops.</summary>
+    public Task<DecisionMessage> Decision => decision?.Task ?? Task.FromCanceled<DecisionMessage>(new CancellationToken(true));
+
+    /// <summary>
+    /// Completes when the event is safe: accepted by the broker, or held in the buffer because the device is offline.
+    /// Lets a caller wait for "the device has done its part" without waiting for a reconnection.
+    /// </summary>
+    public Task HandedOff => handedOff.Task;
+
+    internal PendingEventState State { get; set; }
+
+    /// <summary>Successful publishes so far.</summary>
+    internal int Publishes { get; set; }
+
+    /// <summary>Re-sends on the current connection (reset by a reconnection).</summary>
+    internal int ResendsThisConnection { get; set; }
+
+    internal ITimer? ResendTimer { get; set; }
+
+    internal LinkedListNode<PendingEvent>? Node { get; set; }
+
+    internal void MarkHandedOff() => handedOff.TrySetResult();
+
+    internal bool CompleteDecision(DecisionMessage message) => decision?.TrySetResult(message) ?? false;
+
+    internal void Abandon()
+    {
+        decision?.TrySetCanceled();
+        handedOff.TrySetResult();
+    }
+}
+
+/// <summary>What the device fixes about an event when it makes it; everything a payload needs besides the device's own data.</summary>
+/// <param name="Offline">The device is offline: the event will be replayed later and must say so on the wire.</param>
+public readonly record struct EventStamp(string EventId, long Seq, NodaTime.Instant At, bool Offline);

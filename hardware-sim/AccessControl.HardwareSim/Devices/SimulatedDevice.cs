@@ -1,0 +1,983 @@
+using System.Buffers;
+using System.Security.Cryptography;
+using System.Threading.Channels;
+using AccessControl.Devices;
+using AccessControl.Protocol;
+using MQTTnet;
+using MQTTnet.Exceptions;
+using MQTTnet.Protocol;
+using NodaTime;
+using Polly;
+using Polly.Retry;
+using Polly.Timeout;
+
+namespace AccessControl.HardwareSim.Devices;
+
+/// <summary>
+/// The protocol half of a simulated device: what every reader or door-controller firmware on the MQTT reader
+/// protocol v1 does, whatever the device is. Subclasses add the device (a card reader, a door controller) by
+/// overriding the <c>Handle…</c> methods and calling <see cref="Enqueue"/>, the way OSDP.Net's simulated
+/// devices override the handlers of their protocol base.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Connection: the device logs in with its id as username and <see cref="DeviceSecrets.For"/> as password,
+/// registers its offline status as retained MQTT last will, subscribes to its topics and publishes a retained
+/// online status. A background loop pings the broker every <see cref="DeviceOptions.ConnectionCheckInterval"/>
+/// and reconnects through a Polly pipeline (exponential back-off, a timeout per attempt). The disconnect event
+/// only wakes that loop: reconnecting from inside it is what MQTTnet warns against. Sessions are not persistent;
+/// subscriptions are made again on every connection.
+/// </para>
+/// <para>
+/// Events: every event goes through one ordered buffer and one sender, so the broker sees them in the order they
+/// were made. An event made while disconnected is held and later replayed with <c>"offline":true</c>. A card event
+/// stays in the buffer until its decision arrives; without one it is re-sent, identical, every
+/// <see cref="DeviceOptions.ResendInterval"/>, at most <see cref="DeviceOptions.MaxResends"/> times per
+/// connection, then parked until the next reconnection. The buffer is a ring of
+/// <see cref="DeviceOptions.BufferCapacity"/> events: when full the oldest is overwritten.
+/// </para>
+/// <para>
+/// Time: <c>at</c> stamps come from the injected <see cref="IClock"/>; every timer, delay and timeout runs on the
+/// injected <see cref="TimeProvider"/>.
+/// </para>
+/// </remarks>
+public abstract class SimulatedDevice : IAsyncDisposable
+{
+    private readonly object gate = new();
+    private readonly LinkedList<PendingEvent> buffer = new();
+    private readonly Dictionary<string, PendingEvent> byEventId = new(StringComparer.Ordinal);
+    private readonly string password;
+    private readonly string bootId = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
+    private readonly SemaphoreSlim connectionGate = new(1, 1);
+    private readonly Channel<bool> connectionWake = NewWakeChannel();
+    private readonly Channel<bool> sendWake = NewWakeChannel();
+    private readonly CancellationTokenSource lifetime = new();
+    private readonly ResiliencePipeline<ConnectOutcome> connectPipeline;
+
+    private IMqttClient? client;
+    private bool connected;
+    private bool paused;
+    private bool stopped;
+    private int started;
+    private int stopRequested;
+    private long eventCounter;
+    private Task connectionLoop = Task.CompletedTask;
+    private Task sendLoop = Task.CompletedTask;
+    private TaskCompletionSource connectedSignal = NewSignal();
+    private TaskCompletionSource disconnectedSignal = NewCompletedSignal();
+
+    private long sent;
+    private long acked;
+    private long resent;
+    private long buffered;
+    private long dropped;
+
+    protected SimulatedDevice(string deviceId, DeviceOptions options, DeviceSecrets secrets, IClock clock, TimeProvider time)
+    {
+        if (!WireFormat.IsValidId(deviceId))
+        {
+            throw new ArgumentException($"Device id '{deviceId}' must be 1 to 64 characters of A-Z a-z 0-9 . _ : -", nameof(deviceId));
+        }
+
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(secrets);
+        ArgumentNullException.ThrowIfNull(clock);
+        ArgumentNullException.ThrowIfNull(time);
+        options.Validate();
+
+        DeviceId = deviceId;
+        Options = options;
+        Clock = clock;
+        Time = time;
+        Topics = new Topics(options.TopicRoot);
+        password = secrets.For(deviceId);
+        connectPipeline = BuildConnectPipeline();
+    }
+
+    /// <summary>The device's id: its MQTT username and client id.</summary>
+    public string DeviceId { get; }
+
+    public DeviceOptions Options { get; }
+
+    /// <summary>Whether the device is connected, subscribed and has announced itself online.</summary>
+    public bool IsConnected
+    {
+        get
+        {
+            lock (gate)
+            {
+                return connected;
+            }
+        }
+    }
+
+    public DeviceCounters Counters
+    {
+        get
+        {
+            lock (gate)
+            {
+                return new DeviceCounters(sent, acked, resent, buffered, dropped, buffer.Count);
+            }
+        }
+    }
+
+    /// <summary>Raised (outside any lock) when the device comes online (true) or loses its connection (false).</summary>
+    public event Action<SimulatedDevice, bool>? ConnectionChanged;
+
+    protected Topics Topics { get; }
+
+    protected IClock Clock { get; }
+
+    protected TimeProvider Time { get; }
+
+    /// <summary>
+    /// Status topics announced online on every connection. The first one also carries the MQTT last will,
+    /// because a connection can have only one.
+    /// </summary>
+    protected abstract IReadOnlyList<string> StatusTopics { get; }
+
+    /// <summary>Topics the device subscribes to (QoS 1) on every connection.</summary>
+    protected abstract IReadOnlyList<string> Subscriptions { get; }
+
+    /// <summary>Starts the connection and sender loops and returns at once; the device connects in the background.</summary>
+    public void Start()
+    {
+        if (Interlocked.Exchange(ref started, 1) == 1)
+        {
+            return;
+        }
+
+        lock (gate)
+        {
+            ObjectDisposedException.ThrowIf(stopped, this);
+        }
+
+        OnStarted();
+        var token = lifetime.Token;
+        connectionLoop = Task.Run(() => ConnectionLoopAsync(token), CancellationToken.None);
+        sendLoop = Task.Run(() => SendLoopAsync(token), CancellationToken.None);
+    }
+
+    /// <summary>Starts the device and waits until it is online (for as long as <paramref name="cancellationToken"/> allows).</summary>
+    public Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        Start();
+        return WhenConnectedAsync(cancellationToken);
+    }
+
+    /// <summary>Completes when the device is online; at once if it already is.</summary>
+    public Task WhenConnectedAsync(CancellationToken cancellationToken = default)
+    {
+        lock (gate)
+        {
+            return connectedSignal.Task.WaitAsync(cancellationToken);
+        }
+    }
+
+    /// <summary>Completes when the device is offline; at once if it already is.</summary>
+    public Task WhenDisconnectedAsync(CancellationToken cancellationToken = default)
+    {
+        lock (gate)
+        {
+            return disconnectedSignal.Task.WaitAsync(cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// Simulates a cut cable or a power loss: the TCP connection is torn down without an MQTT DISCONNECT, so the
+    /// broker publishes the device's last will. The device then stays offline, buffering its events, until
+    /// <see cref="RestoreConnectionAsync"/>.
+    /// </summary>
+    public async Task DropConnectionAsync()
+    {
+        await connectionGate.WaitAsync();
+        try
+        {
+            lock (gate)
+            {
+                paused = true;
+            }
+
+            DisposeClient();
+            Log("connection dropped (no DISCONNECT sent; the broker publishes the last will)");
+        }
+        finally
+        {
+            connectionGate.Release();
+        }
+
+        MarkDisconnected();
+    }
+
+    /// <summary>Ends a <see cref="DropConnectionAsync"/>: the device reconnects and waits until it is online again.</summary>
+    public Task RestoreConnectionAsync(CancellationToken cancellationToken = default)
+    {
+        lock (gate)
+        {
+            paused = false;
+        }
+
+        connectionWake.Writer.TryWrite(true);
+        return WhenConnectedAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Shuts the device down cleanly: announces offline status, disconnects with MQTT DISCONNECT (so no last will),
+    /// stops its loops and cancels what was still waiting for a decision.
+    /// </summary>
+    public async Task StopAsync()
+    {
+        if (Interlocked.Exchange(ref stopRequested, 1) == 1)
+        {
+            return;
+        }
+
+        // Device timers stop first, so that none of them makes an event on a stopped device.
+        OnStopping();
+        lock (gate)
+        {
+            stopped = true;
+        }
+
+        await connectionGate.WaitAsync();
+        try
+        {
+            await AnnounceOfflineAndDisconnectAsync();
+            DisposeClient();
+        }
+        finally
+        {
+            connectionGate.Release();
+        }
+
+        MarkDisconnected();
+        await lifetime.CancelAsync();
+        await Task.WhenAll(connectionLoop, sendLoop);
+
+        List<PendingEvent> abandoned;
+        lock (gate)
+        {
+            abandoned = [.. buffer];
+            foreach (var item in abandoned)
+            {
+                RetireLocked(item);
+            }
+        }
+
+        foreach (var item in abandoned)
+        {
+            item.Abandon();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync();
+        lifetime.Dispose();
+        GC.SuppressFinalize(this);
+    }
+
+    // ---- for subclasses ---------------------------------------------------------------------------
+
+    /// <summary>Called once by <see cref="Start"/>, before the loops run: start device timers here.</summary>
+    protected virtual void OnStarted()
+    {
+    }
+
+    /// <summary>Called once by <see cref="StopAsync"/>, while events can still be made: stop device timers here.</summary>
+    protected virtual void OnStopping()
+    {
+    }
+
+    /// <summary>Called on every connection, after subscribing and announcing online, before buffered events are replayed.</summary>
+    protected virtual Task OnConnectedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>A decision arrived on a decisions topic this device subscribed to. Runs on the MQTT receive loop: keep it short.</summary>
+    protected virtual Task HandleDecisionAsync(string readerId, DecisionMessage decision) => Task.CompletedTask;
+
+    /// <summary>A command arrived on a door commands topic this device subscribed to. Runs on the MQTT receive loop: keep it short.</summary>
+    protected virtual Task HandleDoorCommandAsync(string doorId, DoorCommand command) => Task.CompletedTask;
+
+    /// <summary>A message on one of the device's topics could not be parsed. Real firmware ignores it; so does the default.</summary>
+    protected virtual Task HandleMalformedAsync(string topic, string error)
+    {
+        Log($"ignored malformed message on {topic}: {error}");
+        return Task.CompletedTask;
+    }
+
+    /// <summary>A message on a topic the base class does not interpret.</summary>
+    protected virtual Task HandleOtherMessageAsync(string topic, ReadOnlySequence<byte> payload)
+    {
+        Log($"ignored message on {topic}");
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Makes an event and puts it in the buffer, then wakes the sender. Under the buffer lock, so that events are
+    /// sent in seq order, the device picks a new eventId (unique per device and across restarts), takes the next seq
+    /// from <paramref name="nextSeq"/>, reads the clock for <c>at</c> and notes whether it is offline;
+    /// <paramref name="render"/> turns that stamp into the complete payload.
+    /// </summary>
+    /// <param name="awaitsDecision">A card event: kept and re-sent until a decision with its eventId arrives.</param>
+    /// <param name="keepWhileOffline">False for events that mean nothing later (heartbeats): while offline they are not made at all.</param>
+    /// <param name="tag">Anything the subclass wants back with the event (see <see cref="PendingEvent.Tag"/>).</param>
+    /// <returns>The held event, or null when the device is offline and <paramref name="keepWhileOffline"/> is false.</returns>
+    protected PendingEvent? Enqueue(string topic, bool awaitsDecision, bool keepWhileOffline, Func<long> nextSeq, Func<EventStamp, byte[]> render, object? tag = null)
+    {
+        PendingEvent item;
+        PendingEvent? evicted = null;
+        bool offline;
+        lock (gate)
+        {
+            offline = !connected;
+            if (offline && !keepWhileOffline)
+            {
+                return null;
+            }
+
+            ObjectDisposedException.ThrowIf(stopped, this);
+
+            var stamp = new EventStamp($"{bootId}-{++eventCounter:D6}", nextSeq(), Clock.GetCurrentInstant(), offline);
+            item = new PendingEvent(topic, stamp.EventId, stamp.Seq, offline, render(stamp), awaitsDecision, Time.GetTimestamp(), tag);
+            if (buffer.Count >= Options.BufferCapacity)
+            {
+                evicted = EvictOldestLocked();
+            }
+
+            item.Node = buffer.AddLast(item);
+            byEventId[item.EventId] = item;
+            if (offline)
+            {
+                buffered++;
+            }
+        }
+
+        if (evicted is not null)
+        {
+            evicted.Abandon();
+            Log($"buffer full: overwrote event {evicted.EventId} (seq {evicted.Seq})");
+        }
+
+        if (offline)
+        {
+            item.MarkHandedOff();
+        }
+        else
+        {
+            sendWake.Writer.TryWrite(true);
+        }
+
+        return item;
+    }
+
+    /// <summary>Retires the event a decision acknowledges and completes its <see cref="PendingEvent.Decision"/>; null when no held event has that id.</summary>
+    protected PendingEvent? TryAcknowledge(string? eventId, DecisionMessage decision)
+    {
+        if (eventId is null)
+        {
+            return null;
+        }
+
+        PendingEvent? item;
+        lock (gate)
+        {
+            if (!byEventId.TryGetValue(eventId, out item) || !item.AwaitsDecision)
+            {
+                return null;
+            }
+
+            RetireLocked(item);
+            acked++;
+        }
+
+        item.CompleteDecision(decision);
+        return item;
+    }
+
+    protected void Log(string message) => Options.Log?.Invoke($"{DeviceId}: {message}");
+
+    // ---- connection -------------------------------------------------------------------------------
+
+    private enum ConnectOutcome
+    {
+        Connected,
+        Failed,
+        Paused,
+    }
+
+    private ResiliencePipeline<ConnectOutcome> BuildConnectPipeline() =>
+        new ResiliencePipelineBuilder<ConnectOutcome> { TimeProvider = Time }
+            .AddRetry(new RetryStrategyOptions<ConnectOutcome>
+            {
+                ShouldHandle = args => ValueTask.FromResult(args.Outcome switch
+                {
+                    { Result: ConnectOutcome.Failed } => true,
+                    { Exception: MqttCommunicationException or TimeoutRejectedException or IOException } => true,
+                    { Exception: OperationCanceledException } => !args.Context.CancellationToken.IsCancellationRequested,
+                    _ => false,
+                }),
+                MaxRetryAttempts = int.MaxValue,
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+                Delay = Options.ReconnectDelay,
+                MaxDelay = Options.MaxReconnectDelay,
+                OnRetry = args =>
+                {
+                    var why = args.Outcome.Exception is { } ex ? $"{ex.GetType().Name}: {ex.Message}" : "refused by the broker";
+                    Log($"connection attempt {args.AttemptNumber + 1} failed ({why}); next in {args.RetryDelay.TotalSeconds:0.###} s");
+                    return ValueTask.CompletedTask;
+                },
+            })
+            .AddTimeout(Options.ConnectTimeout)
+            .Build();
+
+    private async Task ConnectionLoopAsync(CancellationToken cancellationToken)
+    {
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                bool isPaused;
+                lock (gate)
+                {
+                    isPaused = paused;
+                }
+
+                if (isPaused)
+                {
+                    await WaitForWakeAsync(connectionWake, null, cancellationToken);
+                    continue;
+                }
+
+                if (!await IsHealthyAsync(cancellationToken))
+                {
+                    await LoseConnectionAsync(cancellationToken);
+                    await connectPipeline.ExecuteAsync(static (self, token) => self.ConnectOnceAsync(token), this, cancellationToken);
+                }
+
+                await WaitForWakeAsync(connectionWake, Options.ConnectionCheckInterval, cancellationToken);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                // A watchdog, like firmware has: an unexpected failure is reported and the loop carries on after a pause.
+                Log($"connection loop failed unexpectedly, retrying after {Options.ConnectionCheckInterval}: {ex}");
+                await WaitForWakeAsync(connectionWake, Options.ConnectionCheckInterval, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+        }
+    }
+
+    private async Task<bool> IsHealthyAsync(CancellationToken cancellationToken)
+    {
+        IMqttClient? current;
+        lock (gate)
+        {
+            current = connected ? client : null;
+        }
+
+        if (current is null || !current.IsConnected)
+        {
+            return false;
+        }
+
+        using var timeout = new CancellationTokenSource(Options.ConnectTimeout, Time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+        return await current.TryPingAsync(linked.Token);
+    }
+
+    private async Task LoseConnectionAsync(CancellationToken cancellationToken)
+    {
+        bool wasConnected;
+        await connectionGate.WaitAsync(cancellationToken);
+        try
+        {
+            lock (gate)
+            {
+                wasConnected = connected;
+            }
+
+            DisposeClient();
+        }
+        finally
+        {
+            connectionGate.Release();
+        }
+
+        if (wasConnected)
+        {
+            Log("connection lost (no answer to ping)");
+            MarkDisconnected();
+        }
+    }
+
+    private async ValueTask<ConnectOutcome> ConnectOnceAsync(CancellationToken cancellationToken)
+    {
+        await connectionGate.WaitAsync(cancellationToken);
+        ConnectOutcome outcome;
+        try
+        {
+            outcome = await ConnectLockedAsync(cancellationToken);
+        }
+        finally
+        {
+            connectionGate.Release();
+        }
+
+        if (outcome == ConnectOutcome.Connected)
+        {
+            sendWake.Writer.TryWrite(true);
+            ConnectionChanged?.Invoke(this, true);
+        }
+
+        return outcome;
+    }
+
+    private async Task<ConnectOutcome> ConnectLockedAsync(CancellationToken cancellationToken)
+    {
+        IMqttClient? candidate = null;
+        var online = false;
+        try
+        {
+            lock (gate)
+            {
+                if (paused || stopped)
+                {
+                    return ConnectOutcome.Paused;
+                }
+            }
+
+            DisposeClient();
+            candidate = new MqttClientFactory().CreateMqttClient();
+            var self = candidate;
+            self.ApplicationMessageReceivedAsync += OnMessageReceivedAsync;
+            self.DisconnectedAsync += e => OnClientDisconnectedAsync(self, e);
+
+            var result = await self.ConnectAsync(BuildClientOptions(), cancellationToken);
+            if (result.ResultCode != MqttClientConnectResultCode.Success)
+            {
+                Log($"broker refused the connection: {result.ResultCode} {result.ReasonString}");
+                return ConnectOutcome.Failed;
+            }
+
+            lock (gate)
+            {
+                client = self;
+            }
+
+            var subscribe = new MqttClientSubscribeOptionsBuilder();
+            foreach (var topic in Subscriptions)
+            {
+                subscribe.WithTopicFilter(topic, MqttQualityOfServiceLevel.AtLeastOnce);
+            }
+
+            var subscribed = await self.SubscribeAsync(subscribe.Build(), cancellationToken);
+            foreach (var item in subscribed.Items)
+            {
+                if (item.ResultCode > MqttClientSubscribeResultCode.GrantedQoS2)
+                {
+                    Log($"broker refused subscription to {item.TopicFilter.Topic}: {item.ResultCode}");
+                }
+            }
+
+            var status = WireFormat.Write(new DeviceStatus(DeviceState.Online, Clock.GetCurrentInstant(), Options.Firmware));
+            foreach (var topic in StatusTopics)
+            {
+                await self.PublishAsync(Message(topic, status, retain: true), cancellationToken);
+            }
+
+            await OnConnectedAsync(cancellationToken);
+
+            lock (gate)
+            {
+                connected = true;
+                RequeueAfterReconnectLocked();
+                connectedSignal.TrySetResult();
+                if (disconnectedSignal.Task.IsCompleted)
+                {
+                    disconnectedSignal = NewSignal();
+                }
+            }
+
+            online = true;
+            Log($"online at {Options.Broker}");
+            return ConnectOutcome.Connected;
+        }
+        finally
+        {
+            if (!online && candidate is not null)
+            {
+                lock (gate)
+                {
+                    if (ReferenceEquals(client, candidate))
+                    {
+                        client = null;
+                    }
+                }
+
+                candidate.Dispose();
+            }
+        }
+    }
+
+    private MqttClientOptions BuildClientOptions()
+    {
+        var will = WireFormat.Write(new DeviceStatus(DeviceState.Offline, Clock.GetCurrentInstant(), Options.Firmware));
+        return new MqttClientOptionsBuilder()
+            .WithTcpServer(Options.Broker.Host, Options.Broker.Port)
+            .WithClientId(DeviceId)
+            .WithCredentials(DeviceId, password)
+            .WithCleanStart(true)
+            .WithKeepAlivePeriod(Options.KeepAlive)
+            .WithTimeout(Options.ConnectTimeout)
+            .WithWillTopic(StatusTopics[0])
+            .WithWillPayload(will)
+            .WithWillQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
+            .WithWillRetain(true)
+            .Build();
+    }
+
+    private Task OnClientDisconnectedAsync(IMqttClient source, MqttClientDisconnectedEventArgs e)
+    {
+        lock (gate)
+        {
+            if (!ReferenceEquals(source, client))
+            {
+                return Task.CompletedTask;
+            }
+        }
+
+        Log($"disconnected: {e.Reason} {e.Exception?.Message}");
+        MarkDisconnected();
+
+        // Only wake the loop; it reconnects. Reconnecting from here would re-enter the client from its own event.
+        connectionWake.Writer.TryWrite(true);
+        return Task.CompletedTask;
+    }
+
+    private void MarkDisconnected()
+    {
+        lock (gate)
+        {
+            if (!connected)
+            {
+                return;
+            }
+
+            connected = false;
+            disconnectedSignal.TrySetResult();
+            if (connectedSignal.Task.IsCompleted)
+            {
+                connectedSignal = NewSignal();
+            }
+        }
+
+        ConnectionChanged?.Invoke(this, false);
+    }
+
+    private void DisposeClient()
+    {
+        IMqttClient? old;
+        lock (gate)
+        {
+            old = client;
+            client = null;
+        }
+
+        // Dispose closes the socket without an MQTT DISCONNECT: to the broker that is an unclean drop.
+        old?.Dispose();
+    }
+
+    private async Task AnnounceOfflineAndDisconnectAsync()
+    {
+        IMqttClient? current;
+        lock (gate)
+        {
+            current = connected ? client : null;
+        }
+
+        if (current is null || !current.IsConnected)
+        {
+            return;
+        }
+
+        using var timeout = new CancellationTokenSource(Options.ConnectTimeout, Time);
+        try
+        {
+            var status = WireFormat.Write(new DeviceStatus(DeviceState.Offline, Clock.GetCurrentInstant(), Options.Firmware));
+            foreach (var topic in StatusTopics)
+            {
+                await current.PublishAsync(Message(topic, status, retain: true), timeout.Token);
+            }
+
+            await current.DisconnectAsync(new MqttClientDisconnectOptionsBuilder().WithReason(MqttClientDisconnectOptionsReason.NormalDisconnection).Build(), timeout.Token);
+        }
+        catch (Exception ex) when (IsConnectionFailure(ex))
+        {
+            Log($"could not say goodbye cleanly: {ex.Message}");
+        }
+    }
+
+    // ---- messages ---------------------------------------------------------------------------------
+
+    private async Task OnMessageReceivedAsync(MqttApplicationMessageReceivedEventArgs e)
+    {
+        var topic = e.ApplicationMessage.Topic;
+        var payload = e.ApplicationMessage.Payload;
+        var address = Topics.Parse(topic);
+        switch (address.Kind)
+        {
+            case TopicKind.ReaderDecisions:
+                var decision = WireFormat.ParseDecision(payload);
+                await (decision.Success ? HandleDecisionAsync(address.DeviceId, decision.Value!) : HandleMalformedAsync(topic, decision.Error!));
+                break;
+            case TopicKind.DoorCommands:
+                var command = WireFormat.ParseDoorCommand(payload);
+                await (command.Success ? HandleDoorCommandAsync(address.DeviceId, command.Value!) : HandleMalformedAsync(topic, command.Error!));
+                break;
+            default:
+                await HandleOtherMessageAsync(topic, payload);
+                break;
+        }
+    }
+
+    // ---- sending ----------------------------------------------------------------------------------
+
+    private enum PublishOutcome
+    {
+        Accepted,
+        Rejected,
+        Failed,
+    }
+
+    private async Task SendLoopAsync(CancellationToken cancellationToken)
+    {
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                await WaitForWakeAsync(sendWake, null, cancellationToken);
+                while (TryTakeNextToSend(out var item, out var current))
+                {
+                    var outcome = await PublishEventAsync(current, item, cancellationToken);
+                    CompletePublish(item, outcome);
+                    if (outcome == PublishOutcome.Failed)
+                    {
+                        connectionWake.Writer.TryWrite(true);
+                        break;
+                    }
+                }
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+        }
+    }
+
+    private bool TryTakeNextToSend(out PendingEvent item, out IMqttClient current)
+    {
+        lock (gate)
+        {
+            if (connected && client is not null)
+            {
+                for (var node = buffer.First; node is not null; node = node.Next)
+                {
+                    if (node.Value.State == PendingEventState.Queued)
+                    {
+                        item = node.Value;
+                        item.State = PendingEventState.InFlight;
+                        current = client;
+                        return true;
+                    }
+                }
+            }
+        }
+
+        item = null!;
+        current = null!;
+        return false;
+    }
+
+    private async Task<PublishOutcome> PublishEventAsync(IMqttClient current, PendingEvent item, CancellationToken cancellationToken)
+    {
+        using var timeout = new CancellationTokenSource(Options.ConnectTimeout, Time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+        try
+        {
+            var result = await current.PublishAsync(Message(item.Topic, item.Payload, retain: false), linked.Token);
+            if (result.IsSuccess)
+            {
+                return PublishOutcome.Accepted;
+            }
+
+            Log($"broker rejected event {item.EventId}: {result.ReasonCode} {result.ReasonString}");
+            return PublishOutcome.Rejected;
+        }
+        catch (Exception ex) when (IsConnectionFailure(ex) && !cancellationToken.IsCancellationRequested)
+        {
+            Log($"could not publish event {item.EventId}, kept in buffer: {ex.GetType().Name}: {ex.Message}");
+            return PublishOutcome.Failed;
+        }
+    }
+
+    private void CompletePublish(PendingEvent item, PublishOutcome outcome)
+    {
+        lock (gate)
+        {
+            if (outcome != PublishOutcome.Failed)
+            {
+                item.Publishes++;
+                if (item.Publishes == 1)
+                {
+                    sent++;
+                }
+                else
+                {
+                    resent++;
+                }
+            }
+
+            if (item.State == PendingEventState.InFlight)
+            {
+                if (outcome == PublishOutcome.Failed)
+                {
+                    item.State = PendingEventState.Queued;
+                }
+                else if (item.AwaitsDecision)
+                {
+                    item.State = PendingEventState.AwaitingDecision;
+                    item.ResendTimer = Time.CreateTimer(OnResendDue, item, Options.ResendInterval, Timeout.InfiniteTimeSpan);
+                }
+                else
+                {
+                    RetireLocked(item);
+                    acked++;
+                }
+            }
+        }
+
+        item.MarkHandedOff();
+    }
+
+    private void OnResendDue(object? state)
+    {
+        var item = (PendingEvent)state!;
+        lock (gate)
+        {
+            item.ResendTimer?.Dispose();
+            item.ResendTimer = null;
+            if (item.State != PendingEventState.AwaitingDecision)
+            {
+                return;
+            }
+
+            if (item.ResendsThisConnection >= Options.MaxResends)
+            {
+                item.State = PendingEventState.Parked;
+                Log($"no decision for event {item.EventId} after {Options.MaxResends} re-sends; kept until the next reconnection");
+                return;
+            }
+
+            item.ResendsThisConnection++;
+            item.State = PendingEventState.Queued;
+        }
+
+        Log($"no decision for event {item.EventId} within {Options.ResendInterval.TotalSeconds:0.###} s; re-sending");
+        sendWake.Writer.TryWrite(true);
+    }
+
+    private void RequeueAfterReconnectLocked()
+    {
+        foreach (var item in buffer)
+        {
+            item.ResendsThisConnection = 0;
+            if (item.State is PendingEventState.AwaitingDecision or PendingEventState.Parked)
+            {
+                item.ResendTimer?.Dispose();
+                item.ResendTimer = null;
+                item.State = PendingEventState.Queued;
+            }
+        }
+    }
+
+    private PendingEvent? EvictOldestLocked()
+    {
+        for (var node = buffer.First; node is not null; node = node.Next)
+        {
+            if (node.Value.State != PendingEventState.InFlight)
+            {
+                var victim = node.Value;
+                RetireLocked(victim);
+                dropped++;
+                return victim;
+            }
+        }
+
+        return null;
+    }
+
+    private void RetireLocked(PendingEvent item)
+    {
+        if (item.Node is { List: not null } node)
+        {
+            buffer.Remove(node);
+        }
+
+        byEventId.Remove(item.EventId);
+        item.ResendTimer?.Dispose();
+        item.ResendTimer = null;
+        item.State = PendingEventState.Retired;
+    }
+
+    // ---- helpers ----------------------------------------------------------------------------------
+
+    private async Task WaitForWakeAsync(Channel<bool> wake, TimeSpan? timeout, CancellationToken cancellationToken)
+    {
+        if (wake.Reader.TryRead(out _))
+        {
+            return;
+        }
+
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var woken = wake.Reader.WaitToReadAsync(stop.Token).AsTask();
+        if (timeout is { } delay)
+        {
+            await Task.WhenAny(woken, Task.Delay(delay, Time, stop.Token));
+        }
+        else
+        {
+            await ((Task)woken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+
+        await stop.CancelAsync();
+        cancellationToken.ThrowIfCancellationRequested();
+        wake.Reader.TryRead(out _);
+    }
+
+    private static MqttApplicationMessage Message(string topic, ReadOnlyMemory<byte> payload, bool retain) =>
+        new MqttApplicationMessageBuilder()
+            .WithTopic(topic)
+            .WithPayloadSegment(payload)
+            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
+            .WithRetainFlag(retain)
+            .Build();
+
+    private static bool IsConnectionFailure(Exception ex) =>
+        ex is MqttCommunicationException or OperationCanceledException or ObjectDisposedException or IOException;
+
+    private static Channel<bool> NewWakeChannel() =>
+        Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
+
+    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private static TaskCompletionSource NewCompletedSignal()
+    {
+        var signal = NewSignal();
+        signal.SetResult();
+        return signal;
+    }
+}

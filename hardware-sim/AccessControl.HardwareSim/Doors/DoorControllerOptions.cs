@@ -1,0 +1,27 @@
+namespace AccessControl.HardwareSim.Doors;
+
+/// <summary>
+/// How the simulated door hardware and the simulated person behave. A real controller only reports what its
+/// door-position sensor sees; here a simulated person decides when that changes.
+/// </summary>
+public sealed record DoorControllerOptions
+{
+    /// <summary>Whether a person walks through every time the strike is released (as after a granted swipe).</summary>
+    public bool AutoOpenOnUnlock { get; init; } = true;
+
+    /// <summary>From the strike releasing to the person pulling the door open. Zero: at once.</summary>
+    public TimeSpan OpenDelay { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How long the door stays open when a person walks through (or forces it) before it swings shut.</summary>
+    public TimeSpan OpenFor { get; init; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>Strike release used when an unlock command gives no positive <c>seconds</c>.</summary>
+    public TimeSpan DefaultUnlock { get; init; } = TimeSpan.FromSeconds(5);
+
+    public void Validate()
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(OpenDelay, TimeSpan.Zero);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(OpenFor, TimeSpan.Zero);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(DefaultUnlock, TimeSpan.Zero);
+    }
+}

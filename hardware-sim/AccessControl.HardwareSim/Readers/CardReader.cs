@@ -1,0 +1,147 @@
+using AccessControl.Devices;
+using AccessControl.HardwareSim.Devices;
+using AccessControl.Protocol;
+using NodaTime;
+
+namespace AccessControl.HardwareSim.Readers;
+
+/// <summary>
+/// A simulated card reader on one side of a door. A card presented to it becomes a card event on
+/// <c>{root}/readers/{id}/events</c>; the reader then waits for the decision with the same eventId on
+/// <c>{root}/readers/{id}/decisions</c>, which is both the answer and the acknowledgement (see
+/// <see cref="SimulatedDevice"/> for re-sending, buffering and offline replay). It also sends heartbeats and
+/// tamper events. Like a real reader it only shows the decision: the door is unlocked by the service commanding
+/// the door controller.
+/// </summary>
+public class CardReader : SimulatedDevice
+{
+    private readonly CardReaderOptions readerOptions;
+    private readonly IReadOnlyList<string> statusTopics;
+    private readonly IReadOnlyList<string> subscriptions;
+    private ITimer? heartbeatTimer;
+    private long seq;
+
+    public CardReader(string readerId, DeviceOptions options, DeviceSecrets secrets, IClock clock, TimeProvider time, CardReaderOptions? readerOptions = null)
+        : base(readerId, options, secrets, clock, time)
+    {
+        this.readerOptions = readerOptions ?? new CardReaderOptions();
+        this.readerOptions.Validate();
+        statusTopics = [Topics.ReaderStatus(readerId)];
+        subscriptions = [Topics.ReaderDecisions(readerId)];
+    }
+
+    public string ReaderId => DeviceId;
+
+    /// <summary>Raised for every decision that answers one of this reader's card events (duplicates are not raised).</summary>
+    public event Action<ReceivedDecision>? DecisionReceived;
+
+    protected override IReadOnlyList<string> StatusTopics => statusTopics;
+
+    protected override IReadOnlyList<string> Subscriptions => subscriptions;
+
+    /// <summary>
+    /// Presents a card: publishes a card event with a new eventId and the next seq (or buffers it while offline)
+    /// and completes with the decision that answers it. <paramref name="cancellationToken"/> stops the waiting,
+    /// not the event: the reader keeps it until it is answered, as firmware would.
+    /// </summary>
+    /// <param name="card">The UID as the reader read it, e.g. <c>04A1B2C3D4E5F6</c>; sent as given.</param>
+    /// <param name="technology">A technology token such as <c>desfire-ev3</c>.</param>
+    /// <exception cref="TaskCanceledException">The event was overwritten in a full buffer or the reader was stopped.</exception>
+    public Task<DecisionMessage> PresentCardAsync(string card, string technology, CancellationToken cancellationToken = default) =>
+        PresentCard(card, technology).Decision.WaitAsync(cancellationToken);
+
+    /// <summary>Like <see cref="PresentCardAsync"/>, but returns the held event (eventId, seq, offline flag) as well as its decision task.</summary>
+    public PendingEvent PresentCard(string card, string technology)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(card);
+        ArgumentException.ThrowIfNullOrEmpty(technology);
+        return Enqueue(
+            Topics.ReaderEvents(ReaderId),
+            awaitsDecision: true,
+            keepWhileOffline: true,
+            NextSeq,
+            s => WireFormat.Write(new ReaderEvent(s.EventId, s.Seq, s.At, ReaderEventType.Card, card, technology, s.Offline, null)),
+            new CardSwipe(card, technology))!;
+    }
+
+    /// <summary>
+    /// Reports that the reader's cover was opened or it was pulled off the wall. Completes when the event is safe:
+    /// accepted by the broker, or buffered because the reader is offline.
+    /// </summary>
+    public Task TamperAsync(string? detail = null, CancellationToken cancellationToken = default)
+    {
+        var item = Enqueue(
+            Topics.ReaderEvents(ReaderId),
+            awaitsDecision: false,
+            keepWhileOffline: true,
+            NextSeq,
+            s => WireFormat.Write(new ReaderEvent(s.EventId, s.Seq, s.At, ReaderEventType.Tamper, null, null, s.Offline, detail)))!;
+        return item.HandedOff.WaitAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Sends a heartbeat now (the timer sends them every <see cref="CardReaderOptions.HeartbeatInterval"/>).
+    /// A heartbeat means nothing later, so none is made while offline; the result is false then.
+    /// </summary>
+    public async Task<bool> SendHeartbeatAsync(CancellationToken cancellationToken = default)
+    {
+        var item = EnqueueHeartbeat();
+        if (item is null)
+        {
+            return false;
+        }
+
+        await item.HandedOff.WaitAsync(cancellationToken);
+        return true;
+    }
+
+    protected override void OnStarted()
+    {
+        var interval = readerOptions.HeartbeatInterval;
+        if (interval > TimeSpan.Zero)
+        {
+            heartbeatTimer = Time.CreateTimer(_ => EnqueueHeartbeat(), null, interval, interval);
+        }
+    }
+
+    protected override void OnStopping() => heartbeatTimer?.Dispose();
+
+    protected override Task HandleDecisionAsync(string readerId, DecisionMessage decision)
+    {
+        if (readerId != ReaderId)
+        {
+            return Task.CompletedTask;
+        }
+
+        var item = TryAcknowledge(decision.EventId, decision);
+        if (item?.Tag is not CardSwipe swipe)
+        {
+            Log($"decision for unknown or already answered event {decision.EventId ?? "(none)"}: {(decision.Grant ? "grant" : "deny")} {decision.Reason}");
+            return Task.CompletedTask;
+        }
+
+        DecisionReceived?.Invoke(new ReceivedDecision(
+            ReaderId,
+            item.EventId,
+            item.Seq,
+            swipe.Card,
+            swipe.Technology,
+            item.Offline,
+            decision,
+            Time.GetElapsedTime(item.CreatedTimestamp)));
+        return Task.CompletedTask;
+    }
+
+    private PendingEvent? EnqueueHeartbeat() =>
+        Enqueue(
+            Topics.ReaderEvents(ReaderId),
+            awaitsDecision: false,
+            keepWhileOffline: false,
+            NextSeq,
+            s => WireFormat.Write(new ReaderEvent(s.EventId, s.Seq, s.At, ReaderEventType.Heartbeat, null, null, s.Offline, null)));
+
+    // Called by the base under its buffer lock, so a plain increment is enough.
+    private long NextSeq() => ++seq;
+
+    private sealed record CardSwipe(string Card, string Technology);
+}
