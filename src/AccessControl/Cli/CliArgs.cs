@@ -1,5 +1,18 @@
 namespace AccessControl.Cli;
 
+/// <summary>Exit codes of the CLI commands.</summary>
+public static class ExitCodes
+{
+    /// <summary>The command did what was asked.</summary>
+    public const int Ok = 0;
+
+    /// <summary>The command ran but failed (server refused, file missing, ...).</summary>
+    public const int Failed = 1;
+
+    /// <summary>A usage error (unknown option, missing argument): nothing was attempted.</summary>
+    public const int Usage = 2;
+}
+
 /// <summary>
 /// Parsed command-line arguments: positional words and <c>--name value</c> / <c>--name=value</c> options.
 /// Deliberately tiny (no package): the commands are few and each checks its own options.
@@ -11,15 +24,6 @@ public sealed class CliArgs
         Positionals = positionals;
         Options = options;
     }
-
-    /// <summary>Exit code of a successful command.</summary>
-    public const int Ok = 0;
-
-    /// <summary>Exit code when the command ran but failed (server refused, file missing, ...).</summary>
-    public const int Failed = 1;
-
-    /// <summary>Exit code of a usage error (unknown option, missing argument).</summary>
-    public const int Usage = 2;
 
     public IReadOnlyList<string> Positionals { get; }
 

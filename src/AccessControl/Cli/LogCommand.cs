@@ -67,13 +67,13 @@ public static class LogCommand
                 error.WriteLine($"error: --{e.Field}: {e.Message}");
             }
 
-            return CliArgs.Usage;
+            return ExitCodes.Usage;
         }
 
         if (!File.Exists(path))
         {
             error.WriteLine($"error: no database at {path}");
-            return CliArgs.Failed;
+            return ExitCodes.Failed;
         }
 
         IReadOnlyList<LogEntry> rows;
@@ -84,7 +84,7 @@ public static class LogCommand
         catch (SqliteException ex)
         {
             error.WriteLine($"error: cannot read the entry log in {path}: {ex.Message}");
-            return CliArgs.Failed;
+            return ExitCodes.Failed;
         }
 
         if (args.Has("json"))
@@ -104,7 +104,7 @@ public static class LogCommand
             error.WriteLine($"(limit of {filter.Limit} rows reached; continue with --after {rows[^1].Seq})");
         }
 
-        return CliArgs.Ok;
+        return ExitCodes.Ok;
     }
 
     /// <summary>Writes rows as a table with aligned columns; absent values are shown as '-'.</summary>
@@ -140,6 +140,6 @@ public static class LogCommand
     {
         error.WriteLine("error: " + message);
         error.WriteLine("usage: log --db PATH [--from T] [--to T] [--site S] [--door D] [--reader R] [--person P] [--kind K] [--decision grant|deny] [--reason CODE] [--after SEQ] [--limit N] [--tz ZONE] [--json]");
-        return CliArgs.Usage;
+        return ExitCodes.Usage;
     }
 }

@@ -12,17 +12,7 @@ namespace AccessControl.Cli;
 /// </summary>
 /// <remarks>
 /// The server is <c>--url</c> (or the environment variable <c>AC_URL</c>); the token is read only from <c>AC_TOKEN</c>,
-/// never from an option, so it does not end up in shell history or the process list.
-/// <code>
-/// person add|set ID --name NAME --kind employee|contractor|visitor [--status S] [--levels L1,L2]
-/// person status ID active|suspended|terminated        person levels ID L1,L2 ("" for none)
-/// person show ID                                       person list [--after ID] [--limit N]
-/// credential add|set CARD --person ID --technology T [--from T] [--until T] [--status S]
-/// credential status CARD active|suspended|revoked      credential revoke|suspend|activate CARD
-/// credential show CARD
-/// level add|set ID --name NAME --zones Z1,Z2 --schedule S
-/// level delete ID      level show ID      level list [--after ID] [--limit N]
-/// </code>
+/// never from an option, so it does not end up in shell history or the process list. See <see cref="Usage"/>.
 /// </remarks>
 public static class RemoteCommands
 {
@@ -70,21 +60,21 @@ public static class RemoteCommands
         {
             error.WriteLine("error: " + problem);
             error.WriteLine(Usage);
-            return CliArgs.Usage;
+            return ExitCodes.Usage;
         }
 
         var url = args.Get("url") ?? environment(UrlVariable);
         if (string.IsNullOrWhiteSpace(url) || !Uri.TryCreate(url, UriKind.Absolute, out var baseUri) || baseUri.Scheme is not ("http" or "https"))
         {
             error.WriteLine($"error: give the service's address with --url or {UrlVariable} (http://host:port)");
-            return CliArgs.Usage;
+            return ExitCodes.Usage;
         }
 
         var token = environment(TokenVariable);
         if (string.IsNullOrWhiteSpace(token))
         {
             error.WriteLine($"error: set {TokenVariable} to your API token");
-            return CliArgs.Usage;
+            return ExitCodes.Usage;
         }
 
         using var client = handler is null ? new HttpClient() : new HttpClient(handler, disposeHandler: false);
@@ -103,7 +93,7 @@ public static class RemoteCommands
         catch (HttpRequestException ex)
         {
             error.WriteLine($"error: cannot reach {baseUri}: {ex.Message}");
-            return CliArgs.Failed;
+            return ExitCodes.Failed;
         }
 
         using (response)
@@ -116,11 +106,11 @@ public static class RemoteCommands
                     output.WriteLine(text);
                 }
 
-                return CliArgs.Ok;
+                return ExitCodes.Ok;
             }
 
             WriteProblem(error, (int)response.StatusCode, text);
-            return CliArgs.Failed;
+            return ExitCodes.Failed;
         }
     }
 

@@ -45,7 +45,7 @@ public static class TokenCommand
         {
             var count = tokens.RevokeAll(operatorName);
             error.WriteLine($"revoked {count} token(s) of {operatorName}");
-            return CliArgs.Ok;
+            return ExitCodes.Ok;
         }
 
         if (!ApiTokens.TryParseRole(args.Get("role"), out var role))
@@ -56,7 +56,7 @@ public static class TokenCommand
         var token = tokens.CreateToken(operatorName, role, args.Get("by") ?? createdBy);
         output.WriteLine(token);
         error.WriteLine($"token for {operatorName} ({ApiTokens.RoleCode(role)}) created; it is shown only this once.");
-        return CliArgs.Ok;
+        return ExitCodes.Ok;
     }
 
     private static int Usage(TextWriter error, string message)
@@ -64,6 +64,6 @@ public static class TokenCommand
         error.WriteLine("error: " + message);
         error.WriteLine("usage: token create --db PATH --operator NAME --role admin|auditor [--by NAME]");
         error.WriteLine("       token revoke --db PATH --operator NAME");
-        return CliArgs.Usage;
+        return ExitCodes.Usage;
     }
 }

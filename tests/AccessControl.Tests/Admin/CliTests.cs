@@ -128,6 +128,19 @@ public sealed class CliTests : IAsyncLifetime
         Assert.Equal("--json takes no value", CliArgs.Parse(["--json=yes"], ["json"]).Error);
     }
 
+    [Fact]
+    public async Task AdminCommands_RoutesByFirstWord_AndIgnoresOthers()
+    {
+        await LogQueryTests.SeedAsync(host);
+        var (output, error) = (new StringWriter(), new StringWriter());
+
+        var code = await AdminCommands.RunAsync(["log", "--db", host.DatabasePath, "--kind", "admin", "--json"], host.Clock, output, error, _ => null, "tester");
+
+        Assert.Equal(0, code);
+        Assert.Contains("\"reason\":\"person.upsert\"", Assert.Single(Lines(output)));
+        Assert.Null(await AdminCommands.RunAsync(["serve"], host.Clock, output, error, _ => null, "tester"));
+    }
+
     private Func<string, string?> Environment(string token) =>
         name => name switch
         {
