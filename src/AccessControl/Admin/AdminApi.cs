@@ -1,0 +1,382 @@
+using System.Text.Json;
+using AccessControl.Cardholding;
+using AccessControl.EntryLog;
+using AccessControl.Events;
+using AccessControl.People;
+using AccessControl.Protocol;
+using AccessControl.Sites;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using NodaTime;
+
+namespace AccessControl.Admin;
+
+/// <summary>
+/// Appends a row to the entry log and completes when it is durable. A named holder for the function so that it can
+/// be registered once and shared by <see cref="AdminService"/> (admin rows) and the API's authentication (security rows).
+/// </summary>
+public sealed record EntryLogAppender(Func<LogEntry, CancellationToken, Task<LogEntry>> Append);
+
+/// <summary>
+/// The HTTP/JSON admin API under <c>/api/v1</c>: people, credentials, access levels and the entry log.
+/// </summary>
+/// <remarks>
+/// Every endpoint but <c>/health</c> needs <c>Authorization: Bearer &lt;token&gt;</c> (see <see cref="ApiTokens"/>).
+/// Auditors read; only admins write. A missing or unknown token (401) and a wrong role (403) are recorded as
+/// <c>security</c> rows in the entry log, without the token. Changes go through <see cref="AdminService"/>, which
+/// records each one as an <c>admin</c> row. Errors are <c>application/problem+json</c> bodies whose <c>errors</c>
+/// name the offending field or query parameter.
+/// </remarks>
+public static class AdminApi
+{
+    public const string Prefix = "/api/v1";
+
+    private const int MaxPageSize = 1000;
+
+    /// <summary>
+    /// Registers what the admin API needs. The host must also register <see cref="Storage.Database"/>,
+    /// <see cref="LiveConfiguration"/> and <see cref="IClock"/>, and either <see cref="EventPipeline"/> or
+    /// <paramref name="appendLog"/> (the durable append of the entry log; tests pass an <see cref="EntryLogWriter"/>).
+    /// At start-up, load the cardholders: <c>configuration.UpdateCardholders(_ =&gt; store.LoadAll())</c>.
+    /// </summary>
+    public static IServiceCollection AddAdmin(
+        this IServiceCollection services,
+        Func<IServiceProvider, Func<LogEntry, CancellationToken, Task<LogEntry>>>? appendLog = null)
+    {
+        appendLog ??= sp => sp.GetRequiredService<EventPipeline>().AppendAsync;
+        services.TryAddSingleton<CardholderStore>();
+        services.TryAddSingleton<ApiTokens>();
+        services.TryAddSingleton<EntryLogQuery>();
+        services.TryAddSingleton(sp => new EntryLogAppender(appendLog(sp)));
+        services.TryAddSingleton(sp => new AdminService(
+            sp.GetRequiredService<CardholderStore>(),
+            sp.GetRequiredService<LiveConfiguration>(),
+            sp.GetRequiredService<EntryLogAppender>().Append,
+            sp.GetRequiredService<IClock>(),
+            sp.GetRequiredService<ILogger<AdminService>>()));
+        return services;
+    }
+
+    /// <summary>Maps the admin API's endpoints under <see cref="Prefix"/>.</summary>
+    public static IEndpointRouteBuilder MapAdminApi(this IEndpointRouteBuilder app)
+    {
+        app.MapGet(Prefix + "/health", () => Results.Json(new { status = "ok" }, AdminJson.Options));
+
+        var read = app.MapGroup(Prefix).AddEndpointFilter(new OperatorFilter(OperatorRole.Auditor));
+        var write = app.MapGroup(Prefix).AddEndpointFilter(new OperatorFilter(OperatorRole.Admin));
+
+        read.MapGet("/people", ListPeople);
+        read.MapGet("/people/{id}", GetPerson);
+        write.MapPut("/people/{id}", PutPerson);
+        write.MapPost("/people/{id}/status", PostPersonStatus);
+        write.MapPut("/people/{id}/access-levels", PutPersonAccessLevels);
+
+        read.MapGet("/credentials/{card}", GetCredential);
+        write.MapPut("/credentials/{card}", PutCredential);
+        write.MapPost("/credentials/{card}/status", PostCredentialStatus);
+
+        read.MapGet("/access-levels", ListAccessLevels);
+        read.MapGet("/access-levels/{id}", GetAccessLevel);
+        write.MapPut("/access-levels/{id}", PutAccessLevel);
+        write.MapDelete("/access-levels/{id}", DeleteAccessLevel);
+
+        read.MapGet("/log", QueryLog);
+        return app;
+    }
+
+    // ---- people ------------------------------------------------------------------------------------
+
+    private static IResult ListPeople(HttpRequest request, [FromServices] LiveConfiguration configuration)
+    {
+        var (after, limit, errors) = PageParameters(request.Query);
+        if (errors.Count > 0)
+        {
+            return Problem(StatusCodes.Status400BadRequest, "Invalid query", null, errors);
+        }
+
+        var page = configuration.Cardholders.People.Values
+            .Where(p => after is null || string.CompareOrdinal(p.Id.Value, after) > 0)
+            .OrderBy(p => p.Id.Value, StringComparer.Ordinal)
+            .Take(limit)
+            .Select(PersonView.From)
+            .ToList();
+        return Json(new Page<PersonView>(page, page.Count == limit ? page[^1].Id : null));
+    }
+
+    private static IResult GetPerson(string id, [FromServices] LiveConfiguration configuration)
+    {
+        var cardholders = configuration.Cardholders;
+        if (!WireFormat.IsValidId(id))
+        {
+            return InvalidId("id");
+        }
+
+        if (!cardholders.People.TryGetValue(new PersonId(id), out var person))
+        {
+            return Problem(StatusCodes.Status404NotFound, "Not found", $"No person '{id}'.");
+        }
+
+        var credentials = cardholders.CredentialsOf(person.Id).OrderBy(c => c.CardUid, StringComparer.Ordinal).Select(CredentialView.From).ToList();
+        return Json(PersonView.From(person) with { Credentials = credentials });
+    }
+
+    private static async Task<IResult> PutPerson(string id, HttpContext http, [FromServices] AdminService admin)
+    {
+        var (body, error) = await ReadBodyAsync<PersonInput>(http);
+        return error ?? ToHttp(await admin.UpsertPersonAsync(Operator(http), id, body!, http.RequestAborted), PersonView.From);
+    }
+
+    private static async Task<IResult> PostPersonStatus(string id, HttpContext http, [FromServices] AdminService admin)
+    {
+        var (body, error) = await ReadBodyAsync<StatusInput>(http);
+        return error ?? ToHttp(await admin.SetPersonStatusAsync(Operator(http), id, body!.Status, http.RequestAborted), PersonView.From);
+    }
+
+    private static async Task<IResult> PutPersonAccessLevels(string id, HttpContext http, [FromServices] AdminService admin)
+    {
+        var (body, error) = await ReadBodyAsync<List<string?>>(http, "accessLevels");
+        return error ?? ToHttp(await admin.SetPersonAccessLevelsAsync(Operator(http), id, body!, http.RequestAborted), PersonView.From);
+    }
+
+    // ---- credentials -------------------------------------------------------------------------------
+
+    private static IResult GetCredential(string card, [FromServices] LiveConfiguration configuration)
+    {
+        var cardUid = CardUid.Normalize(card);
+        if (cardUid is null)
+        {
+            return Problem(StatusCodes.Status400BadRequest, "Invalid request", null, [new FieldError("card", "must be 2 to 32 hexadecimal digits")]);
+        }
+
+        return configuration.Cardholders.Credentials.TryGetValue(cardUid, out var credential)
+            ? Json(CredentialView.From(credential))
+            : Problem(StatusCodes.Status404NotFound, "Not found", $"No credential '{cardUid}'.");
+    }
+
+    private static async Task<IResult> PutCredential(string card, HttpContext http, [FromServices] AdminService admin)
+    {
+        var (body, error) = await ReadBodyAsync<CredentialInput>(http);
+        return error ?? ToHttp(await admin.UpsertCredentialAsync(Operator(http), card, body!, http.RequestAborted), CredentialView.From);
+    }
+
+    private static async Task<IResult> PostCredentialStatus(string card, HttpContext http, [FromServices] AdminService admin)
+    {
+        var (body, error) = await ReadBodyAsync<StatusInput>(http);
+        return error ?? ToHttp(await admin.SetCredentialStatusAsync(Operator(http), card, body!.Status, http.RequestAborted), CredentialView.From);
+    }
+
+    // ---- access levels -----------------------------------------------------------------------------
+
+    private static IResult ListAccessLevels(HttpRequest request, [FromServices] LiveConfiguration configuration)
+    {
+        var (after, limit, errors) = PageParameters(request.Query);
+        if (errors.Count > 0)
+        {
+            return Problem(StatusCodes.Status400BadRequest, "Invalid query", null, errors);
+        }
+
+        var page = configuration.Cardholders.AccessLevels.Values
+            .Where(l => after is null || string.CompareOrdinal(l.Id.Value, after) > 0)
+            .OrderBy(l => l.Id.Value, StringComparer.Ordinal)
+            .Take(limit)
+            .Select(AccessLevelView.From)
+            .ToList();
+        return Json(new Page<AccessLevelView>(page, page.Count == limit ? page[^1].Id : null));
+    }
+
+    private static IResult GetAccessLevel(string id, [FromServices] LiveConfiguration configuration)
+    {
+        if (!WireFormat.IsValidId(id))
+        {
+            return InvalidId("id");
+        }
+
+        return configuration.Cardholders.AccessLevels.TryGetValue(new AccessLevelId(id), out var level)
+            ? Json(AccessLevelView.From(level))
+            : Problem(StatusCodes.Status404NotFound, "Not found", $"No access level '{id}'.");
+    }
+
+    private static async Task<IResult> PutAccessLevel(string id, HttpContext http, [FromServices] AdminService admin)
+    {
+        var (body, error) = await ReadBodyAsync<AccessLevelInput>(http);
+        return error ?? ToHttp(await admin.UpsertAccessLevelAsync(Operator(http), id, body!, http.RequestAborted), AccessLevelView.From);
+    }
+
+    private static async Task<IResult> DeleteAccessLevel(string id, HttpContext http, [FromServices] AdminService admin)
+    {
+        var result = await admin.DeleteAccessLevelAsync(Operator(http), id, http.RequestAborted);
+        return result.IsOk ? Results.NoContent() : ToHttp(result, AccessLevelView.From);
+    }
+
+    // ---- log ---------------------------------------------------------------------------------------
+
+    private static IResult QueryLog(HttpRequest request, [FromServices] EntryLogQuery query)
+    {
+        var (filter, errors) = LogQueryParameters.Parse(
+            request.Query.Select(q => new KeyValuePair<string, IReadOnlyList<string>>(q.Key, [.. q.Value.Select(v => v ?? "")])));
+        if (filter is null)
+        {
+            return Problem(StatusCodes.Status400BadRequest, "Invalid query", null, errors);
+        }
+
+        var rows = query.Find(filter);
+        return Json(new Page<LogEntry>(rows, rows.Count == filter.Limit ? rows[^1].Seq.ToString(System.Globalization.CultureInfo.InvariantCulture) : null));
+    }
+
+    // ---- plumbing ----------------------------------------------------------------------------------
+
+    private static string Operator(HttpContext http) =>
+        http.Items[typeof(OperatorIdentity)] is OperatorIdentity identity
+            ? identity.Operator
+            : throw new InvalidOperationException("An admin endpoint ran without an authenticated operator.");
+
+    private static (string? After, int Limit, List<FieldError> Errors) PageParameters(IQueryCollection query)
+    {
+        var errors = new List<FieldError>();
+        foreach (var key in query.Keys.Where(k => k is not ("after" or "limit")))
+        {
+            errors.Add(new FieldError(key, "is not a parameter of this listing (known: after, limit)"));
+        }
+
+        string? after = query.TryGetValue("after", out var a) ? a.ToString() : null;
+        if (after is not null && !WireFormat.IsValidId(after))
+        {
+            errors.Add(new FieldError("after", "must be an id (the next cursor of the previous page)"));
+        }
+
+        var limit = 100;
+        if (query.TryGetValue("limit", out var l)
+            && (!int.TryParse(l.ToString(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out limit) || limit is < 1 or > MaxPageSize))
+        {
+            errors.Add(new FieldError("limit", $"must be an integer from 1 to {MaxPageSize}"));
+        }
+
+        return (after, limit, errors);
+    }
+
+    /// <summary>Reads a JSON body; a malformed one is a 400 naming the JSON path that failed (<c>validFrom</c>, <c>zones[2]</c>).</summary>
+    private static async Task<(T? Body, IResult? Error)> ReadBodyAsync<T>(HttpContext http, string root = "body")
+        where T : class
+    {
+        try
+        {
+            var body = await JsonSerializer.DeserializeAsync<T>(http.Request.Body, AdminJson.Options, http.RequestAborted);
+            return body is null
+                ? (null, Problem(StatusCodes.Status400BadRequest, "Invalid request", null, [new FieldError(root, "is required")]))
+                : (body, null);
+        }
+        catch (JsonException ex)
+        {
+            return (null, Problem(StatusCodes.Status400BadRequest, "Invalid request", null, [new FieldError(FieldOf(ex.Path, root), "is not valid JSON of the expected type")]));
+        }
+    }
+
+    private static string FieldOf(string? path, string root) => path switch
+    {
+        null or "$" => root,
+        _ when path.StartsWith("$.", StringComparison.Ordinal) => path[2..],
+        _ when path.StartsWith("$[", StringComparison.Ordinal) => root + path[1..],
+        _ => path,
+    };
+
+    private static IResult ToHttp<T, TView>(AdminResult<T> result, Func<T, TView> view) => result.Outcome switch
+    {
+        AdminOutcome.Ok => Json(view(result.Value!)),
+        AdminOutcome.NotFound => Problem(StatusCodes.Status404NotFound, "Not found", result.Message),
+        AdminOutcome.Invalid => Problem(StatusCodes.Status400BadRequest, "Invalid request", result.Message, result.Errors),
+        AdminOutcome.Conflict => Problem(StatusCodes.Status409Conflict, "Conflict", result.Message),
+        _ => Problem(StatusCodes.Status503ServiceUnavailable, "Unavailable", result.Message),
+    };
+
+    private static IResult InvalidId(string field) =>
+        Problem(StatusCodes.Status400BadRequest, "Invalid request", null, [new FieldError(field, "must be 1 to 64 characters of A-Z a-z 0-9 . _ : -")]);
+
+    private static IResult Json<T>(T value) => Results.Json(value, AdminJson.Options);
+
+    internal static IResult Problem(int status, string title, string? detail, IReadOnlyList<FieldError>? errors = null) =>
+        Results.Json(
+            new ApiProblem("about:blank", title, status, detail, errors is { Count: > 0 } ? errors : null),
+            AdminJson.Options,
+            "application/problem+json",
+            status);
+
+    /// <summary>An RFC 9457 problem body, with the invalid fields when there are any.</summary>
+    public sealed record ApiProblem(string Type, string Title, int Status, string? Detail, IReadOnlyList<FieldError>? Errors);
+
+    /// <summary>
+    /// Authenticates the bearer token and checks the role; refusals are recorded as <c>security</c> rows.
+    /// The token never leaves this method: not in the log row, not in ILogger output.
+    /// </summary>
+    private sealed class OperatorFilter(OperatorRole required) : IEndpointFilter
+    {
+        public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+        {
+            var http = context.HttpContext;
+            var header = http.Request.Headers.Authorization;
+            OperatorIdentity? identity = null;
+            string refusal;
+            if (header.Count == 0)
+            {
+                refusal = "auth.missing_token";
+            }
+            else
+            {
+                var text = header.Count == 1 ? header[0] : null;
+                var token = text is not null && text.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? text["Bearer ".Length..].Trim() : null;
+                identity = http.RequestServices.GetRequiredService<ApiTokens>().Authenticate(token);
+                refusal = "auth.invalid_token";
+            }
+
+            if (identity is null)
+            {
+                await RecordAsync(http, refusal, null);
+                http.Response.Headers.WWWAuthenticate = "Bearer";
+                return Problem(StatusCodes.Status401Unauthorized, "Unauthorized", "A valid bearer token is required.");
+            }
+
+            if (required == OperatorRole.Admin && identity.Role != OperatorRole.Admin)
+            {
+                await RecordAsync(http, "auth.forbidden", identity);
+                return Problem(StatusCodes.Status403Forbidden, "Forbidden", $"The role '{ApiTokens.RoleCode(identity.Role)}' may not change cardholders.");
+            }
+
+            http.Items[typeof(OperatorIdentity)] = identity;
+            return await next(context);
+        }
+
+        private static async Task RecordAsync(HttpContext http, string reason, OperatorIdentity? identity)
+        {
+            var services = http.RequestServices;
+            var entry = new LogEntry
+            {
+                At = services.GetRequiredService<IClock>().GetCurrentInstant(),
+                Kind = LogKinds.Security,
+                Actor = identity?.Operator,
+                Reason = reason,
+                Detail = AdminJson.Serialize(new
+                {
+                    method = http.Request.Method,
+                    path = Truncate(http.Request.Path.Value ?? ""),
+                    remote = http.Connection.RemoteIpAddress?.ToString(),
+                    role = identity is null ? null : ApiTokens.RoleCode(identity.Role),
+                }),
+            };
+            try
+            {
+                await services.GetRequiredService<EntryLogAppender>().Append(entry, CancellationToken.None);
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                // The request is refused either way; losing the record of it is worth an operator's attention.
+                services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(AdminApi)).LogError(ex, "A refused admin API request ({Reason}) could not be recorded in the entry log.", reason);
+            }
+        }
+
+        private static string Truncate(string text) => text.Length <= 256 ? text : text[..256] + "...";
+    }
+}

@@ -1,0 +1,67 @@
+using System.Collections.Immutable;
+using AccessControl.Cardholding;
+using AccessControl.People;
+using NodaTime;
+
+namespace AccessControl.Admin;
+
+// The JSON shapes of the admin API. Requests carry enums as text so that a wrong value is reported with the
+// field's name instead of failing deserialization; responses and audit details use the same views, so an
+// audit row's "after" is exactly what GET returns.
+
+/// <summary>Body of <c>PUT /api/v1/people/{id}</c>. Omitted status keeps the current one (new: active); omitted access levels keep the current ones (new: none).</summary>
+public sealed record PersonInput(string? Name, string? Kind, string? Status = null, IReadOnlyList<string>? AccessLevels = null);
+
+/// <summary>Body of <c>PUT /api/v1/credentials/{card}</c>. Validity is the half-open range [validFrom, validUntil).</summary>
+public sealed record CredentialInput(string? Technology, string? PersonId, Instant? ValidFrom = null, Instant? ValidUntil = null, string? Status = null);
+
+/// <summary>Body of <c>PUT /api/v1/access-levels/{id}</c>.</summary>
+public sealed record AccessLevelInput(string? Name, IReadOnlyList<string>? Zones, string? Schedule);
+
+/// <summary>Body of the <c>.../status</c> endpoints.</summary>
+public sealed record StatusInput(string? Status);
+
+/// <summary>A person as the API shows it. <see cref="Credentials"/> is only filled in by <c>GET /people/{id}</c>.</summary>
+public sealed record PersonView(string Id, string Name, string Kind, string Status, IReadOnlyList<string> AccessLevels, IReadOnlyList<CredentialView>? Credentials = null)
+{
+    public static PersonView From(Person p) =>
+        new(p.Id.Value, p.Name, p.Kind.ToCode(), p.Status.ToCode(), [.. p.AccessLevels.Select(l => l.Value).Order(StringComparer.Ordinal)]);
+}
+
+/// <summary>A credential as the API shows it. The card UID is an identifier, not a secret (the entry log records it too).</summary>
+public sealed record CredentialView(string Card, string Technology, string PersonId, Instant? ValidFrom, Instant? ValidUntil, string Status)
+{
+    public static CredentialView From(Credential c) =>
+        new(c.CardUid, c.Technology, c.Person.Value, c.ValidFrom, c.ValidUntil, c.Status.ToCode());
+}
+
+/// <summary>An access level as the API shows it.</summary>
+public sealed record AccessLevelView(string Id, string Name, IReadOnlyList<string> Zones, string Schedule)
+{
+    public static AccessLevelView From(AccessLevel l) =>
+        new(l.Id.Value, l.Name, [.. l.Zones.Select(z => z.Value).Order(StringComparer.Ordinal)], l.Schedule.Value);
+}
+
+/// <summary>One page of a listing; <see cref="Next"/> is the cursor for the following page (null on the last).</summary>
+public sealed record Page<T>(IReadOnlyList<T> Items, string? Next);
+
+/// <summary>What an import of a site file's cardholders changed. Unchanged items write nothing and record nothing.</summary>
+public sealed record ImportSummary(int AccessLevelsChanged, int PeopleChanged, int CredentialsChanged, int Unchanged)
+{
+    public int Changed => AccessLevelsChanged + PeopleChanged + CredentialsChanged;
+}
+
+/// <summary>An authenticated operator and what they may do.</summary>
+public sealed record OperatorIdentity(string Operator, OperatorRole Role);
+
+/// <summary>What an operator's token allows. Admins change cardholders; auditors only read (log and cardholders).</summary>
+public enum OperatorRole
+{
+    Admin,
+    Auditor,
+}
+
+internal static class ImmutableExtensions
+{
+    public static ImmutableArray<T> OrEmpty<T>(this ImmutableArray<T> array) => array.IsDefault ? [] : array;
+}

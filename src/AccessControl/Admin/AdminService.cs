@@ -1,0 +1,725 @@
+using System.Collections.Immutable;
+using AccessControl.Cardholding;
+using AccessControl.EntryLog;
+using AccessControl.People;
+using AccessControl.Protocol;
+using AccessControl.Sites;
+using Microsoft.Extensions.Logging;
+using NodaTime;
+
+namespace AccessControl.Admin;
+
+/// <summary>
+/// The one place a change to people, credentials or access levels happens, whoever asks for it (the HTTP API,
+/// the CLI through the API, a site file being loaded).
+/// </summary>
+/// <remarks>
+/// <para>Each change is validated against the current topology and cardholders, then, in this order:
+/// (1) its audit row (kind <c>admin</c>: actor, time, action code, before/after) is appended to the entry log,
+/// (2) the cardholder tables are written in one transaction, (3) the new snapshot is swapped into
+/// <see cref="LiveConfiguration"/>, so the very next swipe is decided with it.</para>
+/// <para>Audit first is the fail-closed order: no change ever exists, in the database or in memory, without its
+/// audit row. If the audit append fails, nothing is written and the caller gets <see cref="AdminOutcome.Unavailable"/>.
+/// If the database write fails after the row was appended, a second row <c>&lt;action&gt;.failed</c> says so and nothing
+/// becomes visible. Once started, steps 1-3 are not cancelled, so the log, the tables and memory stay in step.</para>
+/// <para>Changes are serialized (one at a time): admin changes are rare, and it makes each "before" exact.
+/// A request that asks for the state that already holds writes and records nothing.</para>
+/// </remarks>
+public sealed class AdminService
+{
+    public const int MaxNameLength = 200;
+
+    private readonly CardholderStore store;
+    private readonly LiveConfiguration configuration;
+    private readonly Func<LogEntry, CancellationToken, Task<LogEntry>> appendLog;
+    private readonly IClock clock;
+    private readonly ILogger<AdminService> logger;
+    private readonly SemaphoreSlim gate = new(1, 1);
+
+    /// <param name="appendLog">Appends a row to the entry log and completes when it is durable (in the service: <c>EventPipeline.AppendAsync</c>).</param>
+    public AdminService(
+        CardholderStore store,
+        LiveConfiguration configuration,
+        Func<LogEntry, CancellationToken, Task<LogEntry>> appendLog,
+        IClock clock,
+        ILogger<AdminService> logger)
+    {
+        this.store = store;
+        this.configuration = configuration;
+        this.appendLog = appendLog;
+        this.clock = clock;
+        this.logger = logger;
+    }
+
+    // ---- people ------------------------------------------------------------------------------------
+
+    /// <summary>Creates or replaces a person (action <c>person.upsert</c>).</summary>
+    public async Task<AdminResult<Person>> UpsertPersonAsync(string actor, string id, PersonInput input, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(actor);
+        ArgumentNullException.ThrowIfNull(input);
+        await gate.WaitAsync(cancellationToken);
+        try
+        {
+            var current = configuration.Cardholders;
+            var errors = new List<FieldError>();
+            var personId = CheckId(id, "id", errors) is { } pidText ? new PersonId(pidText) : (PersonId?)null;
+            var name = CheckName(input.Name, "name", errors);
+            if (!CardholderCodes.TryParse(input.Kind, out PersonKind kind))
+            {
+                errors.Add(OneOf<PersonKind>("kind", input.Kind));
+            }
+
+            var existing = personId is { } pid && current.People.TryGetValue(pid, out var found) ? found : null;
+            var status = existing?.Status ?? PersonStatus.Active;
+            if (input.Status is not null && !CardholderCodes.TryParse(input.Status, out status))
+            {
+                errors.Add(OneOf<PersonStatus>("status", input.Status));
+            }
+
+            var levels = input.AccessLevels is null
+                ? existing?.AccessLevels ?? []
+                : CheckLevels(input.AccessLevels, "accessLevels", current.AccessLevels.ContainsKey, errors);
+            if (errors.Count > 0)
+            {
+                return AdminResult<Person>.Invalid(errors);
+            }
+
+            var after = Normalize(new Person(personId!.Value, name!, kind, status, levels));
+            return await ChangePersonAsync(actor, "person.upsert", existing, after, (at, ct) => store.UpsertPersonAsync(after, at, actor, ct));
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    /// <summary>Activates, suspends or terminates a person (actions <c>person.activate</c>, <c>person.suspend</c>, <c>person.terminate</c>).</summary>
+    public async Task<AdminResult<Person>> SetPersonStatusAsync(string actor, string id, string? status, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(actor);
+        var errors = new List<FieldError>();
+        var personId = CheckId(id, "id", errors) is { } pidText ? new PersonId(pidText) : (PersonId?)null;
+        if (!CardholderCodes.TryParse(status, out PersonStatus newStatus))
+        {
+            errors.Add(OneOf<PersonStatus>("status", status));
+        }
+
+        if (errors.Count > 0)
+        {
+            return AdminResult<Person>.Invalid(errors);
+        }
+
+        await gate.WaitAsync(cancellationToken);
+        try
+        {
+            if (!configuration.Cardholders.People.TryGetValue(personId!.Value, out var existing))
+            {
+                return AdminResult<Person>.NotFound($"No person '{id}'.");
+            }
+
+            var after = existing with { Status = newStatus };
+            var action = newStatus switch
+            {
+                PersonStatus.Active => "person.activate",
+                PersonStatus.Suspended => "person.suspend",
+                _ => "person.terminate",
+            };
+            return await ChangePersonAsync(actor, action, existing, after, async (at, ct) =>
+                Found(await store.SetPersonStatusAsync(after.Id, newStatus, at, actor, ct), "person", id));
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    /// <summary>Replaces the access levels a person holds (action <c>person.access_levels</c>).</summary>
+    public async Task<AdminResult<Person>> SetPersonAccessLevelsAsync(string actor, string id, IReadOnlyList<string?> accessLevels, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(actor);
+        ArgumentNullException.ThrowIfNull(accessLevels);
+        var errors = new List<FieldError>();
+        var personId = CheckId(id, "id", errors) is { } pidText ? new PersonId(pidText) : (PersonId?)null;
+        if (errors.Count > 0)
+        {
+            return AdminResult<Person>.Invalid(errors);
+        }
+
+        await gate.WaitAsync(cancellationToken);
+        try
+        {
+            var current = configuration.Cardholders;
+            if (!current.People.TryGetValue(personId!.Value, out var existing))
+            {
+                return AdminResult<Person>.NotFound($"No person '{id}'.");
+            }
+
+            var levels = CheckLevels(accessLevels, "accessLevels", current.AccessLevels.ContainsKey, errors);
+            if (errors.Count > 0)
+            {
+                return AdminResult<Person>.Invalid(errors);
+            }
+
+            var after = Normalize(existing with { AccessLevels = levels });
+            return await ChangePersonAsync(actor, "person.access_levels", existing, after, async (at, ct) =>
+                Found(await store.SetPersonAccessLevelsAsync(after.Id, after.AccessLevels, at, actor, ct), "person", id));
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    // ---- credentials -------------------------------------------------------------------------------
+
+    /// <summary>Creates or replaces a credential (action <c>credential.upsert</c>). The card UID is normalized first.</summary>
+    public async Task<AdminResult<Credential>> UpsertCredentialAsync(string actor, string card, CredentialInput input, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(actor);
+        ArgumentNullException.ThrowIfNull(input);
+        await gate.WaitAsync(cancellationToken);
+        try
+        {
+            var current = configuration.Cardholders;
+            var errors = new List<FieldError>();
+            var cardUid = CheckCard(card, "card", errors);
+            if (!CardUid.IsTechnologyToken(input.Technology))
+            {
+                errors.Add(new FieldError("technology", "must be 1 to 32 characters of a-z 0-9 and '-', such as desfire-ev3"));
+            }
+
+            var personId = CheckId(input.PersonId, "personId", errors) is { } pidText ? new PersonId(pidText) : (PersonId?)null;
+            if (personId is { } p && !current.People.ContainsKey(p))
+            {
+                errors.Add(new FieldError("personId", $"no person '{p}'"));
+            }
+
+            CheckValidity(input.ValidFrom, input.ValidUntil, "validUntil", errors);
+            var existing = cardUid is not null && current.Credentials.TryGetValue(cardUid, out var found) ? found : null;
+            var status = existing?.Status ?? CredentialStatus.Active;
+            if (input.Status is not null && !CardholderCodes.TryParse(input.Status, out status))
+            {
+                errors.Add(OneOf<CredentialStatus>("status", input.Status));
+            }
+
+            if (errors.Count > 0)
+            {
+                return AdminResult<Credential>.Invalid(errors);
+            }
+
+            var after = new Credential(cardUid!, input.Technology!, personId!.Value, input.ValidFrom, input.ValidUntil, status);
+            return await ChangeCredentialAsync(actor, "credential.upsert", existing, after, (at, ct) => store.UpsertCredentialAsync(after, at, actor, ct));
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    /// <summary>Activates, suspends or revokes a credential (actions <c>credential.activate</c>, <c>credential.suspend</c>, <c>credential.revoke</c>).</summary>
+    public async Task<AdminResult<Credential>> SetCredentialStatusAsync(string actor, string card, string? status, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(actor);
+        var errors = new List<FieldError>();
+        var cardUid = CheckCard(card, "card", errors);
+        if (!CardholderCodes.TryParse(status, out CredentialStatus newStatus))
+        {
+            errors.Add(OneOf<CredentialStatus>("status", status));
+        }
+
+        if (errors.Count > 0)
+        {
+            return AdminResult<Credential>.Invalid(errors);
+        }
+
+        await gate.WaitAsync(cancellationToken);
+        try
+        {
+            if (!configuration.Cardholders.Credentials.TryGetValue(cardUid!, out var existing))
+            {
+                return AdminResult<Credential>.NotFound($"No credential '{cardUid}'.");
+            }
+
+            var after = existing with { Status = newStatus };
+            var action = newStatus switch
+            {
+                CredentialStatus.Active => "credential.activate",
+                CredentialStatus.Suspended => "credential.suspend",
+                _ => "credential.revoke",
+            };
+            return await ChangeCredentialAsync(actor, action, existing, after, async (at, ct) =>
+                Found(await store.SetCredentialStatusAsync(after.CardUid, newStatus, at, actor, ct), "credential", after.CardUid));
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    // ---- access levels -----------------------------------------------------------------------------
+
+    /// <summary>Creates or replaces an access level (action <c>access_level.upsert</c>). Its zones and schedule must exist in the topology.</summary>
+    public async Task<AdminResult<AccessLevel>> UpsertAccessLevelAsync(string actor, string id, AccessLevelInput input, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(actor);
+        ArgumentNullException.ThrowIfNull(input);
+        await gate.WaitAsync(cancellationToken);
+        try
+        {
+            var snapshot = configuration.Current;
+            var errors = new List<FieldError>();
+            var levelId = CheckId(id, "id", errors);
+            var name = CheckName(input.Name, "name", errors);
+            var zones = ImmutableHashSet.CreateBuilder<ZoneId>();
+            if (input.Zones is null)
+            {
+                errors.Add(new FieldError("zones", "is required (a list of zone ids)"));
+            }
+            else
+            {
+                for (var i = 0; i < input.Zones.Count; i++)
+                {
+                    var field = $"zones[{i}]";
+                    if (CheckId(input.Zones[i], field, errors) is { } zone)
+                    {
+                        if (snapshot.Topology.Zones.ContainsKey(new ZoneId(zone)))
+                        {
+                            zones.Add(new ZoneId(zone));
+                        }
+                        else
+                        {
+                            errors.Add(new FieldError(field, $"no zone '{zone}'"));
+                        }
+                    }
+                }
+            }
+
+            var schedule = CheckId(input.Schedule, "schedule", errors);
+            if (schedule is not null && !snapshot.Topology.Schedules.ContainsKey(new ScheduleId(schedule)))
+            {
+                errors.Add(new FieldError("schedule", $"no schedule '{schedule}'"));
+            }
+
+            if (errors.Count > 0)
+            {
+                return AdminResult<AccessLevel>.Invalid(errors);
+            }
+
+            var after = new AccessLevel(new AccessLevelId(levelId!), name!, zones.ToImmutable(), new ScheduleId(schedule!));
+            snapshot.Cardholders.AccessLevels.TryGetValue(after.Id, out var existing);
+            return await ChangeAccessLevelAsync(actor, existing, after, (at, ct) => store.UpsertAccessLevelAsync(after, at, actor, ct));
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    /// <summary>Deletes an access level (action <c>access_level.delete</c>). A level someone still holds is a conflict: remove it from them first.</summary>
+    public async Task<AdminResult<AccessLevel>> DeleteAccessLevelAsync(string actor, string id, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(actor);
+        var errors = new List<FieldError>();
+        var levelId = CheckId(id, "id", errors) is { } valid ? new AccessLevelId(valid) : default;
+        if (errors.Count > 0)
+        {
+            return AdminResult<AccessLevel>.Invalid(errors);
+        }
+
+        await gate.WaitAsync(cancellationToken);
+        try
+        {
+            var current = configuration.Cardholders;
+            if (!current.AccessLevels.TryGetValue(levelId, out var existing))
+            {
+                return AdminResult<AccessLevel>.NotFound($"No access level '{id}'.");
+            }
+
+            var holders = current.People.Values.Where(p => p.AccessLevels.Contains(levelId)).Select(p => p.Id.Value).Order(StringComparer.Ordinal).ToList();
+            if (holders.Count > 0)
+            {
+                return AdminResult<AccessLevel>.Conflict(
+                    $"Access level '{id}' is held by {holders.Count} people ({string.Join(", ", holders.Take(5))}{(holders.Count > 5 ? ", ..." : "")}); remove it from them first.");
+            }
+
+            return await CommitAsync(
+                actor,
+                "access_level.delete",
+                existing,
+                person: null,
+                card: null,
+                AccessLevelView.From(existing),
+                null,
+                async (at, ct) => Found(await store.DeleteAccessLevelAsync(levelId, ct), "access level", id),
+                c => c.WithoutAccessLevel(levelId));
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    // ---- site files --------------------------------------------------------------------------------
+
+    /// <summary>
+    /// Upserts the access levels, people and credentials of a loaded site file, with actor <c>site-file:&lt;name&gt;</c>.
+    /// Only real differences are written and audited: loading the same file twice records nothing the second time.
+    /// Nothing is deleted. The whole definition is validated first (zones and schedules against the current topology,
+    /// so set the file's topology before importing); when anything is invalid, nothing is applied.
+    /// </summary>
+    public async Task<AdminResult<ImportSummary>> ImportSiteDefinitionAsync(
+        string siteFileName,
+        ImmutableArray<AccessLevel> accessLevels,
+        ImmutableArray<Person> people,
+        ImmutableArray<Credential> credentials,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(siteFileName);
+        var actor = "site-file:" + siteFileName;
+        accessLevels = accessLevels.OrEmpty();
+        people = people.OrEmpty();
+        credentials = credentials.OrEmpty();
+        await gate.WaitAsync(cancellationToken);
+        try
+        {
+            var snapshot = configuration.Current;
+            var errors = ValidateDefinition(snapshot, accessLevels, people, credentials);
+            if (errors.Count > 0)
+            {
+                return AdminResult<ImportSummary>.Invalid(errors);
+            }
+
+            var summary = new ImportSummary(0, 0, 0, 0);
+            foreach (var level in accessLevels)
+            {
+                configuration.Cardholders.AccessLevels.TryGetValue(level.Id, out var existing);
+                var result = await ChangeAccessLevelAsync(actor, existing, level, (at, ct) => store.UpsertAccessLevelAsync(level, at, actor, ct));
+                if (!result.IsOk)
+                {
+                    return result.Cast<ImportSummary>();
+                }
+
+                summary = result.Changed ? summary with { AccessLevelsChanged = summary.AccessLevelsChanged + 1 } : summary with { Unchanged = summary.Unchanged + 1 };
+            }
+
+            foreach (var filePerson in people)
+            {
+                var person = Normalize(filePerson);
+                configuration.Cardholders.People.TryGetValue(person.Id, out var existing);
+                var result = await ChangePersonAsync(actor, "person.upsert", existing, person, (at, ct) => store.UpsertPersonAsync(person, at, actor, ct));
+                if (!result.IsOk)
+                {
+                    return result.Cast<ImportSummary>();
+                }
+
+                summary = result.Changed ? summary with { PeopleChanged = summary.PeopleChanged + 1 } : summary with { Unchanged = summary.Unchanged + 1 };
+            }
+
+            foreach (var credential in credentials)
+            {
+                configuration.Cardholders.Credentials.TryGetValue(credential.CardUid, out var existing);
+                var result = await ChangeCredentialAsync(actor, "credential.upsert", existing, credential, (at, ct) => store.UpsertCredentialAsync(credential, at, actor, ct));
+                if (!result.IsOk)
+                {
+                    return result.Cast<ImportSummary>();
+                }
+
+                summary = result.Changed ? summary with { CredentialsChanged = summary.CredentialsChanged + 1 } : summary with { Unchanged = summary.Unchanged + 1 };
+            }
+
+            return AdminResult<ImportSummary>.Ok(summary, summary.Changed > 0);
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    private static List<FieldError> ValidateDefinition(
+        LiveConfiguration.Snapshot snapshot, ImmutableArray<AccessLevel> accessLevels, ImmutableArray<Person> people, ImmutableArray<Credential> credentials)
+    {
+        var errors = new List<FieldError>();
+        var levelIds = new HashSet<AccessLevelId>();
+        for (var i = 0; i < accessLevels.Length; i++)
+        {
+            var level = accessLevels[i];
+            var at = $"accessLevels[{i}]";
+            if (CheckId(level.Id.Value, at + ".id", errors) is not null && !levelIds.Add(level.Id))
+            {
+                errors.Add(new FieldError(at + ".id", $"access level '{level.Id}' appears twice"));
+            }
+
+            CheckName(level.Name, at + ".name", errors, mustBeTrimmed: true);
+            foreach (var zone in level.Zones.OrderBy(z => z.Value, StringComparer.Ordinal))
+            {
+                if (!snapshot.Topology.Zones.ContainsKey(zone))
+                {
+                    errors.Add(new FieldError(at + ".zones", $"no zone '{zone}'"));
+                }
+            }
+
+            if (!snapshot.Topology.Schedules.ContainsKey(level.Schedule))
+            {
+                errors.Add(new FieldError(at + ".schedule", $"no schedule '{level.Schedule}'"));
+            }
+        }
+
+        var personIds = new HashSet<PersonId>();
+        for (var i = 0; i < people.Length; i++)
+        {
+            var person = people[i];
+            var at = $"people[{i}]";
+            if (CheckId(person.Id.Value, at + ".id", errors) is not null && !personIds.Add(person.Id))
+            {
+                errors.Add(new FieldError(at + ".id", $"person '{person.Id}' appears twice"));
+            }
+
+            CheckName(person.Name, at + ".name", errors, mustBeTrimmed: true);
+            if (!Enum.IsDefined(person.Kind))
+            {
+                errors.Add(OneOf<PersonKind>(at + ".kind", person.Kind.ToString()));
+            }
+
+            if (!Enum.IsDefined(person.Status))
+            {
+                errors.Add(OneOf<PersonStatus>(at + ".status", person.Status.ToString()));
+            }
+
+            var held = person.AccessLevels.OrEmpty();
+            for (var j = 0; j < held.Length; j++)
+            {
+                if (!levelIds.Contains(held[j]) && !snapshot.Cardholders.AccessLevels.ContainsKey(held[j]))
+                {
+                    errors.Add(new FieldError($"{at}.accessLevels[{j}]", $"no access level '{held[j]}'"));
+                }
+            }
+        }
+
+        var cards = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < credentials.Length; i++)
+        {
+            var credential = credentials[i];
+            var at = $"credentials[{i}]";
+            if (credential.CardUid is null || CardUid.Normalize(credential.CardUid) != credential.CardUid)
+            {
+                errors.Add(new FieldError(at + ".cardUid", "must be a normalized card UID (2 to 32 upper-case hexadecimal digits)"));
+            }
+            else if (!cards.Add(credential.CardUid))
+            {
+                errors.Add(new FieldError(at + ".cardUid", $"card '{credential.CardUid}' appears twice"));
+            }
+
+            if (!CardUid.IsTechnologyToken(credential.Technology))
+            {
+                errors.Add(new FieldError(at + ".technology", "must be 1 to 32 characters of a-z 0-9 and '-'"));
+            }
+
+            if (!personIds.Contains(credential.Person) && !snapshot.Cardholders.People.ContainsKey(credential.Person))
+            {
+                errors.Add(new FieldError(at + ".person", $"no person '{credential.Person}'"));
+            }
+
+            if (!Enum.IsDefined(credential.Status))
+            {
+                errors.Add(OneOf<CredentialStatus>(at + ".status", credential.Status.ToString()));
+            }
+
+            CheckValidity(credential.ValidFrom, credential.ValidUntil, at + ".validUntil", errors);
+        }
+
+        return errors;
+    }
+
+    // ---- the change itself -------------------------------------------------------------------------
+
+    private Task<AdminResult<Person>> ChangePersonAsync(string actor, string action, Person? existing, Person after, Func<Instant, CancellationToken, Task> write)
+    {
+        var before = existing is null ? null : PersonView.From(existing);
+        var afterView = PersonView.From(after);
+        return Same(before, afterView)
+            ? Task.FromResult(AdminResult<Person>.Ok(existing!, changed: false))
+            : CommitAsync(actor, action, after, after.Id, null, before, afterView, write, c => c.With(after));
+    }
+
+    private Task<AdminResult<Credential>> ChangeCredentialAsync(string actor, string action, Credential? existing, Credential after, Func<Instant, CancellationToken, Task> write)
+    {
+        var before = existing is null ? null : CredentialView.From(existing);
+        var afterView = CredentialView.From(after);
+        return Same(before, afterView)
+            ? Task.FromResult(AdminResult<Credential>.Ok(existing!, changed: false))
+            : CommitAsync(actor, action, after, after.Person, after.CardUid, before, afterView, write, c => c.With(after));
+    }
+
+    private Task<AdminResult<AccessLevel>> ChangeAccessLevelAsync(string actor, AccessLevel? existing, AccessLevel after, Func<Instant, CancellationToken, Task> write)
+    {
+        var before = existing is null ? null : AccessLevelView.From(existing);
+        var afterView = AccessLevelView.From(after);
+        return Same(before, afterView)
+            ? Task.FromResult(AdminResult<AccessLevel>.Ok(existing!, changed: false))
+            : CommitAsync(actor, "access_level.upsert", after, null, null, before, afterView, write, c => c.With(after));
+    }
+
+    /// <summary>Audit row, then database, then memory; see the class remarks for why in this order.</summary>
+    private async Task<AdminResult<T>> CommitAsync<T>(
+        string actor,
+        string action,
+        T after,
+        PersonId? person,
+        string? card,
+        object? beforeView,
+        object? afterView,
+        Func<Instant, CancellationToken, Task> write,
+        Func<Cardholders, Cardholders> apply)
+    {
+        var at = clock.GetCurrentInstant();
+        var entry = new LogEntry
+        {
+            At = at,
+            Kind = LogKinds.Admin,
+            Actor = actor,
+            Reason = action,
+            PersonId = person?.Value,
+            Card = card,
+            Detail = AdminJson.Serialize(new { before = beforeView, after = afterView }),
+        };
+
+        LogEntry audited;
+        try
+        {
+            audited = await appendLog(entry, CancellationToken.None);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            logger.LogError(ex, "The audit row of an admin change ({Action} by {Actor}) could not be written; nothing was changed.", action, actor);
+            return AdminResult<T>.Unavailable("The audit log is unavailable; nothing was changed.");
+        }
+
+        try
+        {
+            await write(at, CancellationToken.None);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            logger.LogError(ex, "An admin change ({Action} by {Actor}) could not be written to the database after its audit row {Seq}; nothing was changed.", action, actor, audited.Seq);
+            await RecordFailureAsync(entry, audited.Seq, ex);
+            return AdminResult<T>.Unavailable("The cardholder database could not be written; nothing was changed.");
+        }
+
+        configuration.UpdateCardholders(apply);
+        return AdminResult<T>.Ok(after, changed: true);
+    }
+
+    private async Task RecordFailureAsync(LogEntry entry, long auditSeq, Exception failure)
+    {
+        try
+        {
+            await appendLog(
+                entry with
+                {
+                    At = clock.GetCurrentInstant(),
+                    Reason = entry.Reason + ".failed",
+                    Detail = AdminJson.Serialize(new { failedSeq = auditSeq, error = failure.GetType().Name }),
+                },
+                CancellationToken.None);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            logger.LogCritical(ex, "Audit row {Seq} records an admin change that was not applied, and the failure could not be recorded.", auditSeq);
+        }
+    }
+
+    // ---- validation helpers ------------------------------------------------------------------------
+
+    private static void Found(bool found, string what, string id)
+    {
+        if (!found)
+        {
+            // Memory said it exists; the database disagrees. A bug or an outside edit: refuse rather than guess.
+            throw new InvalidOperationException($"The {what} '{id}' is in memory but not in the database.");
+        }
+    }
+
+    private static bool Same<TView>(TView? before, TView after)
+        where TView : class =>
+        before is not null && string.Equals(AdminJson.Serialize(before), AdminJson.Serialize(after), StringComparison.Ordinal);
+
+    /// <summary>Access levels in a stable order without duplicates: what <see cref="CardholderStore.LoadAll"/> gives back.</summary>
+    private static Person Normalize(Person person) =>
+        person with { AccessLevels = [.. person.AccessLevels.OrEmpty().Distinct().OrderBy(l => l.Value, StringComparer.Ordinal)] };
+
+    private static string? CheckId(string? id, string field, List<FieldError> errors)
+    {
+        if (id is not null && WireFormat.IsValidId(id))
+        {
+            return id;
+        }
+
+        errors.Add(new FieldError(field, id is null ? "is required" : "must be 1 to 64 characters of A-Z a-z 0-9 . _ : -"));
+        return null;
+    }
+
+    private static string? CheckName(string? name, string field, List<FieldError> errors, bool mustBeTrimmed = false)
+    {
+        var trimmed = name?.Trim();
+        if (string.IsNullOrEmpty(trimmed))
+        {
+            errors.Add(new FieldError(field, "is required"));
+            return null;
+        }
+
+        if (trimmed.Length > MaxNameLength || trimmed.Any(char.IsControl) || (mustBeTrimmed && trimmed.Length != name!.Length))
+        {
+            errors.Add(new FieldError(field, $"must be at most {MaxNameLength} characters without control characters or surrounding spaces"));
+            return null;
+        }
+
+        return trimmed;
+    }
+
+    private static string? CheckCard(string? card, string field, List<FieldError> errors)
+    {
+        var normalized = CardUid.Normalize(card);
+        if (normalized is null)
+        {
+            errors.Add(new FieldError(field, "must be 2 to 32 hexadecimal digits (':', '-' and spaces are ignored)"));
+        }
+
+        return normalized;
+    }
+
+    private static void CheckValidity(Instant? from, Instant? until, string field, List<FieldError> errors)
+    {
+        if (from is { } f && until is { } u && f >= u)
+        {
+            errors.Add(new FieldError(field, "must be after validFrom"));
+        }
+    }
+
+    private static ImmutableArray<AccessLevelId> CheckLevels(IReadOnlyList<string?> ids, string field, Func<AccessLevelId, bool> exists, List<FieldError> errors)
+    {
+        var levels = ImmutableArray.CreateBuilder<AccessLevelId>(ids.Count);
+        for (var i = 0; i < ids.Count; i++)
+        {
+            var at = $"{field}[{i}]";
+            if (CheckId(ids[i], at, errors) is { } valid)
+            {
+                var level = new AccessLevelId(valid);
+                if (exists(level))
+                {
+                    levels.Add(level);
+                }
+                else
+                {
+                    errors.Add(new FieldError(at, $"no access level '{level}'"));
+                }
+            }
+        }
+
+        return levels.ToImmutable();
+    }
+
+    private static FieldError OneOf<T>(string field, string? value)
+        where T : struct, Enum =>
+        new(field, $"{(value is null ? "is required" : "is not valid")}: one of {string.Join(", ", CardholderCodes.All<T>())}");
+}

@@ -1,0 +1,93 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using AccessControl.Protocol;
+using AccessControl.Storage;
+using Dapper;
+using Microsoft.AspNetCore.WebUtilities;
+using NodaTime;
+
+namespace AccessControl.Admin;
+
+/// <summary>
+/// Bearer tokens of operators (table <c>operator_tokens</c>, <c>Migrations/0003_operator_tokens.sql</c>).
+/// </summary>
+/// <remarks>
+/// A token is 32 random bytes, base64url: too long to guess, so it can be looked up by its SHA-256 hash
+/// (no per-token salt or slow hash needed, and the lookup is a primary-key read, not a timing-sensitive
+/// string comparison). Only the hash is stored; the token itself is shown once, by <see cref="CreateToken"/>.
+/// </remarks>
+public sealed class ApiTokens(Database database, IClock clock)
+{
+    private const int TokenBytes = 32;
+
+    /// <summary>Creates a token for an operator and returns it. It cannot be retrieved later: only its hash is kept.</summary>
+    public string CreateToken(string operatorName, OperatorRole role, string createdBy)
+    {
+        if (!IsValidOperatorName(operatorName))
+        {
+            throw new ArgumentException("An operator name is 1 to 64 characters of A-Z a-z 0-9 . _ : -", nameof(operatorName));
+        }
+
+        ArgumentException.ThrowIfNullOrWhiteSpace(createdBy);
+        if (!Enum.IsDefined(role))
+        {
+            throw new ArgumentOutOfRangeException(nameof(role), role, "Not a defined role.");
+        }
+
+        var token = WebEncoders.Base64UrlEncode(RandomNumberGenerator.GetBytes(TokenBytes));
+        using var connection = database.Open();
+        connection.Execute(
+            """
+            INSERT INTO operator_tokens (token_hash, operator, role, created_at, created_by, revoked_at)
+            VALUES (@hash, @operatorName, @role, @at, @createdBy, NULL)
+            """,
+            new { hash = Hash(token), operatorName, role = RoleCode(role), at = clock.GetCurrentInstant(), createdBy });
+        return token;
+    }
+
+    /// <summary>The operator a token belongs to, or null when the token is unknown, revoked or malformed.</summary>
+    public OperatorIdentity? Authenticate(string? token)
+    {
+        if (string.IsNullOrEmpty(token) || token.Length > 128)
+        {
+            return null;
+        }
+
+        using var connection = database.Open();
+        var rows = connection.Query<(string Operator, string Role)>(
+            "SELECT operator, role FROM operator_tokens WHERE token_hash = @hash AND revoked_at IS NULL",
+            new { hash = Hash(token) }).ToList();
+        return rows is [var row] && TryParseRole(row.Role, out var role) ? new OperatorIdentity(row.Operator, role) : null;
+    }
+
+    /// <summary>Revokes every token of an operator (someone who leaves). Returns how many were revoked.</summary>
+    public int RevokeAll(string operatorName)
+    {
+        using var connection = database.Open();
+        return connection.Execute(
+            "UPDATE operator_tokens SET revoked_at = @at WHERE operator = @operatorName AND revoked_at IS NULL",
+            new { operatorName, at = clock.GetCurrentInstant() });
+    }
+
+    public static bool IsValidOperatorName(string? name) => name is not null && WireFormat.IsValidId(name);
+
+    public static string RoleCode(OperatorRole role) => JsonNamingPolicy.KebabCaseLower.ConvertName(role.ToString());
+
+    public static bool TryParseRole(string? code, out OperatorRole role)
+    {
+        foreach (var candidate in Enum.GetValues<OperatorRole>())
+        {
+            if (string.Equals(RoleCode(candidate), code, StringComparison.Ordinal))
+            {
+                role = candidate;
+                return true;
+            }
+        }
+
+        role = default;
+        return false;
+    }
+
+    private static string Hash(string token) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(token)));
+}

@@ -1,0 +1,140 @@
+using System.Text.RegularExpressions;
+using AccessControl.EntryLog;
+using AccessControl.Protocol;
+using NodaTime;
+using NodaTime.Text;
+
+namespace AccessControl.Admin;
+
+/// <summary>
+/// Turns the parameters of a log query (HTTP query string or CLI options, same names) into a <see cref="LogFilter"/>,
+/// naming each parameter that is wrong. Unknown parameters are errors too: a misspelt filter silently ignored
+/// would show an auditor rows they did not ask for.
+/// </summary>
+public static partial class LogQueryParameters
+{
+    public const int DefaultLimit = 100;
+
+    /// <summary>The parameters a log query understands.</summary>
+    public static IReadOnlyList<string> Names { get; } = ["from", "to", "site", "door", "reader", "person", "kind", "decision", "reason", "after", "limit"];
+
+    private static readonly OffsetDateTimePattern Rfc3339 = OffsetDateTimePattern.ExtendedIso;
+
+    /// <summary>
+    /// Parses the parameters. <paramref name="parameters"/> maps each given name to its values (more than one value is an error).
+    /// Instants are RFC 3339 with an offset (<c>2025-03-01T08:00:00Z</c>, <c>2025-03-01T09:00:00+01:00</c>); the range is [from, to).
+    /// </summary>
+    public static (LogFilter? Filter, IReadOnlyList<FieldError> Errors) Parse(IEnumerable<KeyValuePair<string, IReadOnlyList<string>>> parameters, int defaultLimit = DefaultLimit)
+    {
+        var errors = new List<FieldError>();
+        var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (name, given) in parameters)
+        {
+            if (!Names.Contains(name))
+            {
+                errors.Add(new FieldError(name, $"is not a log query parameter (known: {string.Join(", ", Names)})"));
+            }
+            else if (given.Count != 1)
+            {
+                errors.Add(new FieldError(name, "must be given once"));
+            }
+            else
+            {
+                values[name] = given[0];
+            }
+        }
+
+        var from = ParseInstant(values, "from", errors);
+        var to = ParseInstant(values, "to", errors);
+        if (from is { } f && to is { } t && f >= t)
+        {
+            errors.Add(new FieldError("to", "must be after from (the range is [from, to))"));
+        }
+
+        var kind = values.GetValueOrDefault("kind");
+        if (kind is not null && !LogKinds.All.Contains(kind))
+        {
+            errors.Add(new FieldError("kind", $"must be one of {string.Join(", ", LogKinds.All)}"));
+        }
+
+        var decision = values.GetValueOrDefault("decision");
+        if (decision is not null && decision is not ("grant" or "deny"))
+        {
+            errors.Add(new FieldError("decision", "must be grant or deny"));
+        }
+
+        var reason = values.GetValueOrDefault("reason");
+        if (reason is not null && !ReasonCode().IsMatch(reason))
+        {
+            errors.Add(new FieldError("reason", "must be a reason or action code: 1 to 64 characters of a-z 0-9 _ ."));
+        }
+
+        long? after = null;
+        if (values.TryGetValue("after", out var afterText))
+        {
+            if (long.TryParse(afterText, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var seq))
+            {
+                after = seq;
+            }
+            else
+            {
+                errors.Add(new FieldError("after", "must be a non-negative sequence number"));
+            }
+        }
+
+        var limit = defaultLimit;
+        if (values.TryGetValue("limit", out var limitText)
+            && (!int.TryParse(limitText, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out limit) || limit is < 1 or > EntryLogQuery.MaxLimit))
+        {
+            errors.Add(new FieldError("limit", $"must be an integer from 1 to {EntryLogQuery.MaxLimit}"));
+        }
+
+        var filter = new LogFilter
+        {
+            From = from,
+            To = to,
+            SiteId = Id(values, "site", errors),
+            DoorId = Id(values, "door", errors),
+            ReaderId = Id(values, "reader", errors),
+            PersonId = Id(values, "person", errors),
+            Kind = kind,
+            Decision = decision,
+            Reason = reason,
+            AfterSeq = after,
+            Limit = limit,
+        };
+        return errors.Count == 0 ? (filter, errors) : (null, errors);
+    }
+
+    private static Instant? ParseInstant(Dictionary<string, string> values, string name, List<FieldError> errors)
+    {
+        if (!values.TryGetValue(name, out var text))
+        {
+            return null;
+        }
+
+        var result = Rfc3339.Parse(text);
+        if (result.Success)
+        {
+            return result.Value.ToInstant();
+        }
+
+        errors.Add(new FieldError(name, "must be an RFC 3339 instant with an offset, such as 2025-03-01T08:00:00Z (in a URL, write '+' as %2B)"));
+        return null;
+    }
+
+    private static string? Id(Dictionary<string, string> values, string name, List<FieldError> errors)
+    {
+        var id = values.GetValueOrDefault(name);
+        if (id is not null && !WireFormat.IsValidId(id))
+        {
+            errors.Add(new FieldError(name, "must be 1 to 64 characters of A-Z a-z 0-9 . _ : -"));
+            return null;
+        }
+
+        return id;
+    }
+
+    [GeneratedRegex("^[a-z0-9_.]{1,64}$")]
+    private static partial Regex ReasonCode();
+}

@@ -1,0 +1,48 @@
+using NodaTime;
+
+namespace AccessControl.Cli;
+
+/// <summary>
+/// Routes the admin commands (<c>log</c>, <c>token</c>, <c>person</c>, <c>credential</c>, <c>level</c>) for the
+/// program's dispatcher, which only has to pass the command line and the process's clock, streams and environment.
+/// </summary>
+public static class AdminCommands
+{
+    /// <summary>The first words handled here.</summary>
+    public static IReadOnlyCollection<string> Names { get; } = ["log", "token", .. RemoteCommands.Nouns];
+
+    /// <summary>
+    /// Runs the command named by <c>args[0]</c> and returns its exit code, or null when it is not one of <see cref="Names"/>.
+    /// </summary>
+    /// <param name="environment">Reads an environment variable (<c>AC_URL</c>, <c>AC_TOKEN</c>).</param>
+    /// <param name="user">Recorded as the creator of tokens made without <c>--by</c> (the OS user name).</param>
+    public static async Task<int?> RunAsync(
+        IReadOnlyList<string> args,
+        IClock clock,
+        TextWriter output,
+        TextWriter error,
+        Func<string, string?> environment,
+        string user,
+        CancellationToken cancellationToken = default)
+    {
+        if (args.Count == 0 || !Names.Contains(args[0]))
+        {
+            return null;
+        }
+
+        var noun = args[0];
+        var (parsed, problem) = CliArgs.Parse(args.Skip(1), noun == "log" ? LogCommand.Flags : null);
+        if (parsed is null)
+        {
+            await error.WriteLineAsync("error: " + problem);
+            return ExitCodes.Usage;
+        }
+
+        return noun switch
+        {
+            "log" => LogCommand.Run(parsed, output, error),
+            "token" => TokenCommand.Run(parsed, clock, output, error, "cli:" + user),
+            _ => await RemoteCommands.RunAsync(noun, parsed, output, error, environment, null, cancellationToken),
+        };
+    }
+}

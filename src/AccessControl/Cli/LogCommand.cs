@@ -1,0 +1,145 @@
+using System.Globalization;
+using AccessControl.Admin;
+using AccessControl.EntryLog;
+using AccessControl.Storage;
+using Microsoft.Data.Sqlite;
+using NodaTime;
+using NodaTime.Text;
+
+namespace AccessControl.Cli;
+
+/// <summary>
+/// <c>accesscontrol log --db PATH [--from T] [--to T] [--site S] [--door D] [--reader R] [--person P] [--kind K]
+/// [--decision grant|deny] [--reason CODE] [--after SEQ] [--limit N] [--tz ZONE] [--json]</c>
+/// </summary>
+/// <remarks>
+/// Reads the database file directly, so it works when the service is down (that is when it is needed most).
+/// It never migrates or writes: a missing file is an error, not a new empty log.
+/// Times are shown in <c>--tz</c> (an IANA zone, the site's) or UTC; <c>--json</c> prints one JSON object per row.
+/// </remarks>
+public static class LogCommand
+{
+    public const int DefaultLimit = 1000;
+
+    private static readonly string[] OwnOptions = ["db", "tz", "json"];
+
+    public static IReadOnlyCollection<string> Flags { get; } = ["json"];
+
+    public static int Run(CliArgs args, TextWriter output, TextWriter error)
+    {
+        var known = OwnOptions.Concat(LogQueryParameters.Names).ToArray();
+        if (args.CheckOptions(known) is { } problem)
+        {
+            return UsageError(error, problem);
+        }
+
+        if (args.Positionals.Count > 0)
+        {
+            return UsageError(error, $"unexpected argument '{args.Positionals[0]}'");
+        }
+
+        var path = args.Get("db");
+        if (string.IsNullOrWhiteSpace(path))
+        {
+            return UsageError(error, "--db PATH is required");
+        }
+
+        var zone = DateTimeZone.Utc;
+        if (args.Get("tz") is { } tz)
+        {
+            var found = DateTimeZoneProviders.Tzdb.GetZoneOrNull(tz);
+            if (found is null)
+            {
+                return UsageError(error, $"--tz: '{tz}' is not a known time zone (use an IANA name such as Europe/Amsterdam)");
+            }
+
+            zone = found;
+        }
+
+        var parameters = args.Options
+            .Where(o => LogQueryParameters.Names.Contains(o.Key))
+            .Select(o => new KeyValuePair<string, IReadOnlyList<string>>(o.Key, o.Value));
+        var (filter, errors) = LogQueryParameters.Parse(parameters, DefaultLimit);
+        if (filter is null)
+        {
+            foreach (var e in errors)
+            {
+                error.WriteLine($"error: --{e.Field}: {e.Message}");
+            }
+
+            return ExitCodes.Usage;
+        }
+
+        if (!File.Exists(path))
+        {
+            error.WriteLine($"error: no database at {path}");
+            return ExitCodes.Failed;
+        }
+
+        IReadOnlyList<LogEntry> rows;
+        try
+        {
+            rows = new EntryLogQuery(new Database(path)).Find(filter);
+        }
+        catch (SqliteException ex)
+        {
+            error.WriteLine($"error: cannot read the entry log in {path}: {ex.Message}");
+            return ExitCodes.Failed;
+        }
+
+        if (args.Has("json"))
+        {
+            foreach (var row in rows)
+            {
+                output.WriteLine(AdminJson.Serialize(row));
+            }
+        }
+        else
+        {
+            WriteTable(rows, zone, output);
+        }
+
+        if (rows.Count == filter.Limit)
+        {
+            error.WriteLine($"(limit of {filter.Limit} rows reached; continue with --after {rows[^1].Seq})");
+        }
+
+        return ExitCodes.Ok;
+    }
+
+    /// <summary>Writes rows as a table with aligned columns; absent values are shown as '-'.</summary>
+    public static void WriteTable(IReadOnlyList<LogEntry> rows, DateTimeZone zone, TextWriter output)
+    {
+        var pattern = ZonedDateTimePattern.CreateWithInvariantCulture("uuuu'-'MM'-'dd HH':'mm':'ss.fff o<+HH:mm>", null);
+        string[] header = ["SEQ", "TIME", "KIND", "SITE", "DOOR", "READER", "PERSON", "CARD", "DECISION", "REASON", "ACTOR"];
+        var table = new List<string[]> { header };
+        table.AddRange(rows.Select(r => new[]
+        {
+            r.Seq.ToString(CultureInfo.InvariantCulture),
+            pattern.Format(r.At.InZone(zone)),
+            r.Kind,
+            r.SiteId ?? "-",
+            r.DoorId ?? "-",
+            r.ReaderId ?? "-",
+            r.PersonId ?? "-",
+            r.Card ?? "-",
+            r.Decision ?? "-",
+            r.Reason ?? "-",
+            r.Actor ?? "-",
+        }));
+
+        var widths = Enumerable.Range(0, header.Length).Select(c => table.Max(row => row[c].Length)).ToArray();
+        foreach (var row in table)
+        {
+            var cells = row.Select((cell, c) => c == row.Length - 1 ? cell : cell.PadRight(widths[c]));
+            output.WriteLine(string.Join("  ", cells).TrimEnd());
+        }
+    }
+
+    private static int UsageError(TextWriter error, string message)
+    {
+        error.WriteLine("error: " + message);
+        error.WriteLine("usage: log --db PATH [--from T] [--to T] [--site S] [--door D] [--reader R] [--person P] [--kind K] [--decision grant|deny] [--reason CODE] [--after SEQ] [--limit N] [--tz ZONE] [--json]");
+        return ExitCodes.Usage;
+    }
+}

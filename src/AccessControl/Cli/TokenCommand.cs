@@ -1,0 +1,69 @@
+using AccessControl.Admin;
+using AccessControl.Storage;
+using NodaTime;
+
+namespace AccessControl.Cli;
+
+/// <summary>
+/// <c>accesscontrol token create --db PATH --operator NAME --role admin|auditor [--by NAME]</c> and
+/// <c>accesscontrol token revoke --db PATH --operator NAME</c>.
+/// </summary>
+/// <remarks>
+/// Works on the database file, because the first admin token cannot come from the API it protects. The token is
+/// printed once, alone on standard output (so <c>export AC_TOKEN=$(accesscontrol token create ...)</c> works);
+/// only its hash is stored, with who created it and when.
+/// </remarks>
+public static class TokenCommand
+{
+    private static readonly string[] Known = ["db", "operator", "role", "by"];
+
+    /// <param name="createdBy">Recorded as the creator when <c>--by</c> is not given (the composition root passes the OS user).</param>
+    public static int Run(CliArgs args, IClock clock, TextWriter output, TextWriter error, string createdBy = "cli")
+    {
+        if (args.CheckOptions(Known) is { } problem)
+        {
+            return Usage(error, problem);
+        }
+
+        var verb = args.Positionals.Count == 1 ? args.Positionals[0] : null;
+        var path = args.Get("db");
+        var operatorName = args.Get("operator");
+        if (verb is not ("create" or "revoke") || string.IsNullOrWhiteSpace(path) || operatorName is null)
+        {
+            return Usage(error, "expected 'create' or 'revoke' with --db and --operator");
+        }
+
+        if (!ApiTokens.IsValidOperatorName(operatorName))
+        {
+            return Usage(error, "--operator must be 1 to 64 characters of A-Z a-z 0-9 . _ : -");
+        }
+
+        var database = new Database(path);
+        database.Migrate();
+        var tokens = new ApiTokens(database, clock);
+        if (verb == "revoke")
+        {
+            var count = tokens.RevokeAll(operatorName);
+            error.WriteLine($"revoked {count} token(s) of {operatorName}");
+            return ExitCodes.Ok;
+        }
+
+        if (!ApiTokens.TryParseRole(args.Get("role"), out var role))
+        {
+            return Usage(error, "--role must be admin or auditor");
+        }
+
+        var token = tokens.CreateToken(operatorName, role, args.Get("by") ?? createdBy);
+        output.WriteLine(token);
+        error.WriteLine($"token for {operatorName} ({ApiTokens.RoleCode(role)}) created; it is shown only this once.");
+        return ExitCodes.Ok;
+    }
+
+    private static int Usage(TextWriter error, string message)
+    {
+        error.WriteLine("error: " + message);
+        error.WriteLine("usage: token create --db PATH --operator NAME --role admin|auditor [--by NAME]");
+        error.WriteLine("       token revoke --db PATH --operator NAME");
+        return ExitCodes.Usage;
+    }
+}

@@ -1,0 +1,257 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using AccessControl.Admin;
+using AccessControl.Decisions;
+using AccessControl.EntryLog;
+using AccessControl.People;
+using AccessControl.Sites;
+using NodaTime;
+
+namespace AccessControl.Tests.Admin;
+
+public sealed class AdminApiTests : IAsyncLifetime
+{
+    private const string Card = "04A1B2C3";
+    private AdminHost host = null!;
+
+    public async Task InitializeAsync() => host = await AdminHost.StartAsync();
+
+    public async Task DisposeAsync() => await host.DisposeAsync();
+
+    [Fact]
+    [Trait("control", "NIST-AC-2")]
+    public async Task Put_PersonCredentialLevel_VisibleInLiveConfigurationAtOnceAndInDatabaseAfterReload()
+    {
+        await SeedAsync();
+
+        var live = host.Configuration.Cardholders;
+        Assert.Equal("Ada Lovelace", live.People[new PersonId("p-100")].Name);
+        Assert.Equal(["hall-a"], live.People[new PersonId("p-100")].AccessLevels.Select(l => l.Value));
+        Assert.Equal(new PersonId("p-100"), live.Credentials[Card].Person);
+        Assert.True(Decide().IsGranted);
+
+        var reloaded = host.Store.LoadAll();
+        Assert.Equal(AdminJson.Serialize(PersonView.From(live.People[new PersonId("p-100")])), AdminJson.Serialize(PersonView.From(reloaded.People[new PersonId("p-100")])));
+        Assert.Equal(CredentialView.From(live.Credentials[Card]), CredentialView.From(reloaded.Credentials[Card]));
+        Assert.Equal(AdminJson.Serialize(AccessLevelView.From(live.AccessLevels[new AccessLevelId("hall-a")])), AdminJson.Serialize(AccessLevelView.From(reloaded.AccessLevels[new AccessLevelId("hall-a")])));
+
+        var person = await (await host.SendAsync(HttpMethod.Get, "/people/p-100", token: host.AuditorToken)).Content.ReadFromJsonAsync<PersonView>(AdminJson.Options);
+        Assert.Equal("employee", person!.Kind);
+        Assert.Equal(Card, Assert.Single(person.Credentials!).Card);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AC-2")]
+    [Trait("control", "ISO27001-A.5.18")]
+    public async Task EveryChange_AppendsAnAdminRowWithActorTimeActionAndBeforeAfter()
+    {
+        await SeedAsync();
+        host.Clock.Advance(Duration.FromMinutes(5));
+        var suspendedAt = host.Clock.GetCurrentInstant();
+        await OkAsync(await host.AsAdminAsync(HttpMethod.Post, "/people/p-100/status", new { status = "suspended" }));
+        host.Clock.Advance(Duration.FromMinutes(5));
+        await OkAsync(await host.AsAdminAsync(HttpMethod.Put, "/people/p-100/access-levels", Array.Empty<string>()));
+
+        var rows = host.Rows(LogKinds.Admin);
+        Assert.Equal(["access_level.upsert", "person.upsert", "credential.upsert", "person.suspend", "person.access_levels"], rows.Select(r => r.Reason));
+        Assert.All(rows, r => Assert.Equal("alice", r.Actor));
+        Assert.Equal(AdminHost.Start, rows[0].At);
+        Assert.Equal(suspendedAt, rows[3].At);
+        Assert.Equal(suspendedAt + Duration.FromMinutes(5), rows[4].At);
+        Assert.Equal("p-100", rows[3].PersonId);
+        Assert.Equal(Card, rows[2].Card);
+
+        using var detail = JsonDocument.Parse(rows[3].Detail!);
+        Assert.Equal("active", detail.RootElement.GetProperty("before").GetProperty("status").GetString());
+        Assert.Equal("suspended", detail.RootElement.GetProperty("after").GetProperty("status").GetString());
+        using var created = JsonDocument.Parse(rows[1].Detail!);
+        Assert.False(created.RootElement.TryGetProperty("before", out _));
+
+        // Asking for the state that already holds changes nothing and records nothing.
+        await OkAsync(await host.AsAdminAsync(HttpMethod.Post, "/people/p-100/status", new { status = "suspended" }));
+        Assert.Equal(5, host.Rows(LogKinds.Admin).Count);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-PE-2")]
+    public async Task RevokeCredential_TheNextSwipeIsDenied()
+    {
+        await SeedAsync();
+        Assert.True(Decide().IsGranted);
+
+        await OkAsync(await host.AsAdminAsync(HttpMethod.Post, "/credentials/04:a1:b2:c3/status", new { status = "revoked" }));
+
+        Assert.Equal(AccessReason.CredentialRevoked, Decide().Reason);
+        Assert.Equal(CredentialStatus.Revoked, host.Store.LoadAll().Credentials[Card].Status);
+        var row = host.Rows(LogKinds.Admin)[^1];
+        Assert.Equal(("credential.revoke", "alice", Card, "p-100"), (row.Reason, row.Actor, row.Card, row.PersonId));
+    }
+
+    [Fact]
+    [Trait("control", "NIST-PE-2")]
+    public async Task TerminatePerson_TheNextSwipeIsDenied()
+    {
+        await SeedAsync();
+
+        await OkAsync(await host.AsAdminAsync(HttpMethod.Post, "/people/p-100/status", new { status = "terminated" }));
+
+        Assert.Equal(AccessReason.CredentialRevoked, Decide().Reason);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AC-3")]
+    public async Task NoToken_Is401_AndLoggedAsSecurityRow()
+    {
+        var response = await host.SendAsync(HttpMethod.Get, "/people");
+
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        Assert.Equal("Bearer", Assert.Single(response.Headers.WwwAuthenticate).Scheme);
+        var row = Assert.Single(host.Rows(LogKinds.Security));
+        Assert.Equal("auth.missing_token", row.Reason);
+        Assert.Null(row.Actor);
+        Assert.Contains("/api/v1/people", row.Detail);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AC-3")]
+    public async Task UnknownOrRevokedToken_Is401_AndTheTokenIsNotLogged()
+    {
+        const string forged = "forged-token-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+        Assert.Equal(HttpStatusCode.Unauthorized, (await host.SendAsync(HttpMethod.Put, "/people/p-1", new { name = "X", kind = "visitor" }, forged)).StatusCode);
+        host.Tokens.RevokeAll("alice");
+        Assert.Equal(HttpStatusCode.Unauthorized, (await host.AsAdminAsync(HttpMethod.Get, "/people")).StatusCode);
+
+        var rows = host.Rows(LogKinds.Security);
+        Assert.Equal(["auth.invalid_token", "auth.invalid_token"], rows.Select(r => r.Reason));
+        Assert.All(rows, r => Assert.DoesNotContain(forged, r.Detail));
+        Assert.All(rows, r => Assert.DoesNotContain(host.AdminToken, r.Detail));
+        Assert.Empty(host.Configuration.Cardholders.People);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AC-3")]
+    public async Task Auditor_MayRead_ButWritingIs403_AndLoggedAsSecurityRow()
+    {
+        Assert.Equal(HttpStatusCode.OK, (await host.SendAsync(HttpMethod.Get, "/people", token: host.AuditorToken)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await host.SendAsync(HttpMethod.Get, "/log", token: host.AuditorToken)).StatusCode);
+
+        var response = await host.SendAsync(HttpMethod.Put, "/people/p-1", new { name = "Mallory", kind = "visitor" }, host.AuditorToken);
+
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        Assert.Empty(host.Configuration.Cardholders.People);
+        Assert.Empty(host.Rows(LogKinds.Admin));
+        var row = Assert.Single(host.Rows(LogKinds.Security));
+        Assert.Equal(("auth.forbidden", "bob"), (row.Reason, row.Actor));
+        Assert.DoesNotContain(host.AuditorToken, row.Detail);
+    }
+
+    [Theory]
+    [InlineData("/people/p-9", """{"name":"Eve","kind":"robot"}""", "kind")]
+    [InlineData("/people/p-9", """{"name":"","kind":"visitor"}""", "name")]
+    [InlineData("/people/p-9", """{"name":"Eve","kind":"visitor","accessLevels":["no-such-level"]}""", "accessLevels[0]")]
+    [InlineData("/people/bad%20id", """{"name":"Eve","kind":"visitor"}""", "id")]
+    [InlineData("/people/p-9", """{"name":"Eve","kind":"visitor","accessLevels":"hall-a"}""", "accessLevels")]
+    [InlineData("/people/p-9", "{not json", "body")]
+    [InlineData("/credentials/xyz", """{"technology":"desfire-ev3","personId":"p-100"}""", "card")]
+    [InlineData("/credentials/0A0B", """{"technology":"DESFire","personId":"p-100"}""", "technology")]
+    [InlineData("/credentials/0A0B", """{"technology":"desfire-ev3","personId":"p-404"}""", "personId")]
+    [InlineData("/credentials/0A0B", """{"technology":"desfire-ev3","personId":"p-100","validFrom":"2025-03-02T00:00:00Z","validUntil":"2025-03-01T00:00:00Z"}""", "validUntil")]
+    [InlineData("/credentials/0A0B", """{"technology":"desfire-ev3","personId":"p-100","validFrom":"next tuesday"}""", "validFrom")]
+    [InlineData("/access-levels/hall-b", """{"name":"Hall B","zones":["dc1-hall-b"],"schedule":"always"}""", "zones[0]")]
+    [InlineData("/access-levels/hall-b", """{"name":"Hall B","zones":["dc1-hall-a"],"schedule":"nights"}""", "schedule")]
+    public async Task InvalidInput_Is400NamingTheField_AndNothingChanges(string path, string body, string field)
+    {
+        await SeedAsync();
+        var before = Snapshot();
+        var rowsBefore = host.Query.Count();
+
+        var response = await host.AsAdminAsync(HttpMethod.Put, path, body);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var problem = await response.Content.ReadFromJsonAsync<AdminApi.ApiProblem>(AdminJson.Options);
+        Assert.Contains(problem!.Errors!, e => e.Field == field);
+        Assert.Equal(before, Snapshot());
+        Assert.Equal(before, Snapshot(host.Store.LoadAll()));
+        Assert.Equal(rowsBefore, host.Query.Count());
+    }
+
+    [Fact]
+    public async Task AuditAppendFails_Is503_AndTheChangeIsNeitherVisibleNorStored()
+    {
+        await SeedAsync();
+        var before = Snapshot();
+        host.FailAppends = true;
+
+        var response = await host.AsAdminAsync(HttpMethod.Post, "/credentials/" + Card + "/status", new { status = "suspended" });
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Equal(before, Snapshot());
+        Assert.Equal(before, Snapshot(host.Store.LoadAll()));
+        Assert.True(Decide().IsGranted);
+    }
+
+    [Fact]
+    public async Task DeleteAccessLevel_HeldBySomeone_IsConflict_OtherwiseDeletedAndAudited()
+    {
+        await SeedAsync();
+
+        var conflict = await host.AsAdminAsync(HttpMethod.Delete, "/access-levels/hall-a");
+        Assert.Equal(HttpStatusCode.Conflict, conflict.StatusCode);
+
+        await OkAsync(await host.AsAdminAsync(HttpMethod.Put, "/people/p-100/access-levels", Array.Empty<string>()));
+        Assert.Equal(HttpStatusCode.NoContent, (await host.AsAdminAsync(HttpMethod.Delete, "/access-levels/hall-a")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await host.AsAdminAsync(HttpMethod.Get, "/access-levels/hall-a")).StatusCode);
+
+        Assert.Empty(host.Configuration.Cardholders.AccessLevels);
+        Assert.Empty(host.Store.LoadAll().AccessLevels);
+        Assert.Equal("access_level.delete", host.Rows(LogKinds.Admin)[^1].Reason);
+    }
+
+    [Fact]
+    public async Task ListPeople_PagesInIdOrder()
+    {
+        await SeedAsync();
+        foreach (var id in new[] { "p-300", "p-200" })
+        {
+            await OkAsync(await host.AsAdminAsync(HttpMethod.Put, "/people/" + id, new { name = "Person " + id, kind = "contractor" }));
+        }
+
+        var first = await (await host.AsAdminAsync(HttpMethod.Get, "/people?limit=2")).Content.ReadFromJsonAsync<Page<PersonView>>(AdminJson.Options);
+        var second = await (await host.AsAdminAsync(HttpMethod.Get, "/people?limit=2&after=" + first!.Next)).Content.ReadFromJsonAsync<Page<PersonView>>(AdminJson.Options);
+
+        Assert.Equal(["p-100", "p-200"], first.Items.Select(p => p.Id));
+        Assert.Equal(["p-300"], second!.Items.Select(p => p.Id));
+        Assert.Null(second.Next);
+        Assert.Equal(HttpStatusCode.OK, (await host.SendAsync(HttpMethod.Get, "/health")).StatusCode);
+    }
+
+    private async Task SeedAsync()
+    {
+        await OkAsync(await host.AsAdminAsync(HttpMethod.Put, "/access-levels/hall-a", new { name = "Hall A", zones = new[] { "dc1-hall-a" }, schedule = "always" }));
+        await OkAsync(await host.AsAdminAsync(HttpMethod.Put, "/people/p-100", new { name = "Ada Lovelace", kind = "employee", accessLevels = new[] { "hall-a" } }));
+        await OkAsync(await host.AsAdminAsync(HttpMethod.Put, "/credentials/04-a1-b2-c3", new { technology = "desfire-ev3", personId = "p-100" }));
+    }
+
+    private AccessDecision Decide()
+    {
+        var snapshot = host.Configuration.Current;
+        var request = new AccessRequest(new ReaderId("rdr-hall-a-in"), Card, "desfire-ev3", host.Clock.GetCurrentInstant());
+        return DecisionEngine.Decide(request, snapshot.Topology, snapshot.Cardholders, PassbackState.Empty);
+    }
+
+    private string Snapshot(Cardholders? cardholders = null)
+    {
+        cardholders ??= host.Configuration.Cardholders;
+        return AdminJson.Serialize(new
+        {
+            people = cardholders.People.Values.OrderBy(p => p.Id.Value, StringComparer.Ordinal).Select(PersonView.From),
+            credentials = cardholders.Credentials.Values.OrderBy(c => c.CardUid, StringComparer.Ordinal).Select(CredentialView.From),
+            levels = cardholders.AccessLevels.Values.OrderBy(l => l.Id.Value, StringComparer.Ordinal).Select(AccessLevelView.From),
+        });
+    }
+
+    private static async Task OkAsync(HttpResponseMessage response) =>
+        Assert.True(response.IsSuccessStatusCode, $"{(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+}

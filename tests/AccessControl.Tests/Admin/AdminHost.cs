@@ -1,0 +1,162 @@
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using AccessControl.Admin;
+using AccessControl.Cardholding;
+using AccessControl.EntryLog;
+using AccessControl.Events;
+using AccessControl.Schedules;
+using AccessControl.Sites;
+using AccessControl.Storage;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using NodaTime;
+using NodaTime.Testing;
+
+namespace AccessControl.Tests.Admin;
+
+/// <summary>
+/// A real SQLite file in a temp directory and the admin API on real Kestrel (127.0.0.1, port 0). The audit append
+/// is an <see cref="EntryLogWriter"/> on the same file; <see cref="FailAppends"/> makes it throw like a full disk.
+/// </summary>
+internal sealed class AdminHost : IAsyncDisposable
+{
+    public static readonly Instant Start = Instant.FromUtc(2025, 3, 3, 9, 0); // a Monday
+
+    private readonly string directory;
+    private readonly WebApplication app;
+    private readonly Lock writeLock = new();
+
+    private AdminHost(string directory, Database database, EntryLogWriter writer, FakeClock clock, LiveConfiguration configuration, WebApplication app, HttpClient client)
+    {
+        this.directory = directory;
+        Database = database;
+        Writer = writer;
+        Clock = clock;
+        Configuration = configuration;
+        this.app = app;
+        Client = client;
+        Store = new CardholderStore(database);
+        Query = new EntryLogQuery(database);
+        Tokens = app.Services.GetRequiredService<ApiTokens>();
+        Admin = app.Services.GetRequiredService<AdminService>();
+        AdminToken = Tokens.CreateToken("alice", OperatorRole.Admin, "test-setup");
+        AuditorToken = Tokens.CreateToken("bob", OperatorRole.Auditor, "test-setup");
+    }
+
+    public Database Database { get; }
+
+    public EntryLogWriter Writer { get; }
+
+    public FakeClock Clock { get; }
+
+    public LiveConfiguration Configuration { get; }
+
+    public CardholderStore Store { get; }
+
+    public EntryLogQuery Query { get; }
+
+    public ApiTokens Tokens { get; }
+
+    public AdminService Admin { get; }
+
+    public HttpClient Client { get; }
+
+    public string AdminToken { get; }
+
+    public string AuditorToken { get; }
+
+    public string DatabasePath => Database.Path;
+
+    /// <summary>When set, the audit append throws (the entry log cannot be written).</summary>
+    public bool FailAppends { get; set; }
+
+    public static SiteTopology Topology { get; } = new(
+        [new Site(new SiteId("dc1"), "DC One", DateTimeZoneProviders.Tzdb["Europe/Amsterdam"])],
+        [
+            new Zone(new ZoneId("dc1-campus"), new SiteId("dc1"), "Campus", ZoneKind.Site, null, 1, AntiPassbackMode.Off, []),
+            new Zone(new ZoneId("dc1-hall-a"), new SiteId("dc1"), "Hall A", ZoneKind.DataHall, new ZoneId("dc1-campus"), 3, AntiPassbackMode.Off, []),
+        ],
+        [
+            new Door(new DoorId("door-hall-a"), new SiteId("dc1"), "Hall A door", new ZoneId("dc1-campus"), new ZoneId("dc1-hall-a"),
+                new ControllerId("ctl-1"), Duration.FromSeconds(5), Duration.FromSeconds(30)),
+        ],
+        [new Reader(new ReaderId("rdr-hall-a-in"), ReaderKind.Card, new DoorId("door-hall-a"), Direction.In, Duration.FromSeconds(30))],
+        [new DoorController(new ControllerId("ctl-1"), new SiteId("dc1"), "Controller 1")],
+        [new Schedule(new ScheduleId("office-hours"), "Office hours", [], [], [])]);
+
+    public static async Task<AdminHost> StartAsync()
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "ac-admin-" + Guid.NewGuid().ToString("N"));
+        var database = new Database(Path.Combine(directory, "accesscontrol.db"));
+        database.Migrate();
+        var writer = new EntryLogWriter(database);
+        var clock = new FakeClock(Start);
+        var configuration = new LiveConfiguration(Topology, new CardholderStore(database).LoadAll());
+
+        AdminHost? host = null;
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.Services.AddSingleton(database);
+        builder.Services.AddSingleton(configuration);
+        builder.Services.AddSingleton<IClock>(clock);
+        builder.Services.AddAdmin(_ => (entry, _) => host!.AppendAsync(entry));
+        var app = builder.Build();
+        app.Urls.Add("http://127.0.0.1:0");
+        app.MapAdminApi();
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single();
+        var client = new HttpClient { BaseAddress = new Uri(address) };
+        host = new AdminHost(directory, database, writer, clock, configuration, app, client);
+        return host;
+    }
+
+    /// <summary>What the pipeline's AppendAsync does, minus the batching: one durable row.</summary>
+    public Task<LogEntry> AppendAsync(LogEntry entry)
+    {
+        if (FailAppends)
+        {
+            throw new EntryLogUnavailableException("test: the entry log cannot be written", null);
+        }
+
+        lock (writeLock)
+        {
+            return Task.FromResult(Writer.Append([entry])[0]);
+        }
+    }
+
+    public async Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, object? body = null, string? token = null)
+    {
+        using var request = new HttpRequestMessage(method, "/api/v1" + path);
+        if (token is not null)
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        }
+
+        if (body is not null)
+        {
+            var json = body as string ?? JsonSerializer.Serialize(body, AdminJson.Options);
+            request.Content = new StringContent(json, Encoding.UTF8, "application/json");
+        }
+
+        return await Client.SendAsync(request);
+    }
+
+    public Task<HttpResponseMessage> AsAdminAsync(HttpMethod method, string path, object? body = null) => SendAsync(method, path, body, AdminToken);
+
+    public IReadOnlyList<LogEntry> Rows(string kind) => Query.Find(new LogFilter { Kind = kind });
+
+    public async ValueTask DisposeAsync()
+    {
+        Client.Dispose();
+        await app.StopAsync();
+        await app.DisposeAsync();
+        Writer.Dispose();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        Directory.Delete(directory, recursive: true);
+    }
+}

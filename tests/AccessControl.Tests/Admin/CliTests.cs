@@ -1,0 +1,158 @@
+using System.Text.Json;
+using AccessControl.Admin;
+using AccessControl.Cli;
+using AccessControl.EntryLog;
+using AccessControl.People;
+using AccessControl.Sites;
+
+namespace AccessControl.Tests.Admin;
+
+public sealed class CliTests : IAsyncLifetime
+{
+    private AdminHost host = null!;
+
+    public async Task InitializeAsync() => host = await AdminHost.StartAsync();
+
+    public async Task DisposeAsync() => await host.DisposeAsync();
+
+    [Fact]
+    [Trait("control", "NIST-AU-6")]
+    public async Task Log_PrintsTheFilteredRowsAsAnAlignedTableInTheSiteTimeZone()
+    {
+        await LogQueryTests.SeedAsync(host);
+        var (output, error) = (new StringWriter(), new StringWriter());
+
+        var code = LogCommand.Run(Parse("--db", host.DatabasePath, "--door", "door-hall-a", "--decision", "deny", "--tz", "Europe/Amsterdam"), output, error);
+
+        Assert.Equal(0, code);
+        var lines = Lines(output);
+        Assert.Equal(2, lines.Length);
+        Assert.StartsWith("SEQ  TIME ", lines[0]);
+        Assert.Matches(@"^2\s+2025-03-03 11:00:00\.000 \+01:00\s+access\s+dc1\s+door-hall-a\s+rdr-hall-a-in\s+p-2\s+0A0B0C\s+deny\s+credential_revoked\s+-$", lines[1]);
+        Assert.Equal(lines[0].IndexOf("KIND", StringComparison.Ordinal), lines[1].IndexOf("access", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AU-6")]
+    public async Task Log_Json_PrintsOneObjectPerRow()
+    {
+        await LogQueryTests.SeedAsync(host);
+        var (output, error) = (new StringWriter(), new StringWriter());
+
+        var code = LogCommand.Run(Parse("--db", host.DatabasePath, "--person", "p-1", "--from", "2025-03-03T09:30:00Z", "--json"), output, error);
+
+        Assert.Equal(0, code);
+        var row = JsonSerializer.Deserialize<LogEntry>(Assert.Single(Lines(output)), AdminJson.Options)!;
+        Assert.Equal((3L, "no_access_to_zone", AdminHost.Start + NodaTime.Duration.FromHours(2)), (row.Seq, row.Reason, row.At));
+    }
+
+    [Theory]
+    [InlineData(2, "--db", "DB", "--from", "yesterday")]
+    [InlineData(2, "--db", "DB", "--colour", "red")]
+    [InlineData(2, "--db", "DB", "--tz", "Mars/Olympus")]
+    [InlineData(2, "--door", "d")]
+    [InlineData(1, "--db", "/nonexistent/ac.db")]
+    public void Log_BadArguments_FailWithAMessage(int expected, params string[] args)
+    {
+        var (output, error) = (new StringWriter(), new StringWriter());
+
+        var code = LogCommand.Run(Parse([.. args.Select(a => a == "DB" ? host.DatabasePath : a)]), output, error);
+
+        Assert.Equal(expected, code);
+        Assert.StartsWith("error: ", error.ToString());
+        Assert.Empty(output.ToString());
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AC-2")]
+    public void TokenCreate_PrintsATokenOnceThatAuthenticatesTheOperator()
+    {
+        var (output, error) = (new StringWriter(), new StringWriter());
+
+        var code = TokenCommand.Run(Parse("create", "--db", host.DatabasePath, "--operator", "carol", "--role", "auditor"), host.Clock, output, error, "root");
+
+        Assert.Equal(0, code);
+        var token = Assert.Single(Lines(output));
+        Assert.Equal(43, token.Length); // 32 bytes, base64url without padding
+        Assert.Equal(new OperatorIdentity("carol", OperatorRole.Auditor), host.Tokens.Authenticate(token));
+        Assert.DoesNotContain(token, error.ToString());
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AC-2")]
+    public async Task PersonAndCredentialCommands_ChangeCardholdersThroughTheApi()
+    {
+        var env = Environment(host.AdminToken);
+        var (output, error) = (new StringWriter(), new StringWriter());
+
+        Assert.Equal(0, await Remote("level", ["add", "hall-a", "--name", "Hall A", "--zones", "dc1-hall-a,dc1-campus", "--schedule", "always"], env, output, error));
+        Assert.Equal(0, await Remote("person", ["add", "p-7", "--name", "Katherine Johnson", "--kind", "employee", "--levels", "hall-a"], env, output, error));
+        Assert.Equal(0, await Remote("credential", ["add", "04:AA:BB", "--person", "p-7", "--technology", "desfire-ev3", "--until", "2026-01-01T00:00:00Z"], env, output, error));
+        Assert.Equal(0, await Remote("credential", ["revoke", "04AABB"], env, output, error));
+        Assert.Equal(0, await Remote("person", ["status", "p-7", "suspended"], env, output, error));
+
+        var cardholders = host.Configuration.Cardholders;
+        Assert.Equal(PersonStatus.Suspended, cardholders.People[new PersonId("p-7")].Status);
+        Assert.Equal(CredentialStatus.Revoked, cardholders.Credentials["04AABB"].Status);
+        Assert.Equal(2, cardholders.AccessLevels[new AccessLevelId("hall-a")].Zones.Count);
+        Assert.Equal(
+            ["access_level.upsert", "person.upsert", "credential.upsert", "credential.revoke", "person.suspend"],
+            host.Rows(LogKinds.Admin).Select(r => r.Reason));
+        Assert.Empty(error.ToString());
+    }
+
+    [Fact]
+    public async Task RemoteCommand_Refused_ExitsOneAndPrintsTheFieldOrStatus()
+    {
+        var (output, error) = (new StringWriter(), new StringWriter());
+
+        Assert.Equal(1, await Remote("person", ["add", "p-7", "--name", "K", "--kind", "astronaut"], Environment(host.AdminToken), output, error));
+        Assert.Contains("  kind: ", error.ToString());
+
+        Assert.Equal(1, await Remote("person", ["add", "p-7", "--name", "K", "--kind", "employee"], Environment(host.AuditorToken), output, error));
+        Assert.Contains("error: 403", error.ToString());
+        Assert.Empty(host.Configuration.Cardholders.People);
+
+        Assert.Equal(2, await Remote("person", ["add", "p-7", "--name", "K", "--kind", "employee"], _ => null, output, error));
+    }
+
+    [Fact]
+    public void Args_ParsesOptionsFlagsAndPositionals()
+    {
+        var (args, problem) = CliArgs.Parse(["create", "--db=/tmp/x.db", "--json", "--role", "admin", "--", "--literal"], ["json"]);
+
+        Assert.Null(problem);
+        Assert.Equal(["create", "--literal"], args!.Positionals);
+        Assert.Equal(("/tmp/x.db", "true", "admin"), (args.Get("db"), args.Get("json"), args.Get("role")));
+        Assert.Equal("--role needs a value", CliArgs.Parse(["--role"]).Error);
+        Assert.Equal("--json takes no value", CliArgs.Parse(["--json=yes"], ["json"]).Error);
+    }
+
+    [Fact]
+    public async Task AdminCommands_RoutesByFirstWord_AndIgnoresOthers()
+    {
+        await LogQueryTests.SeedAsync(host);
+        var (output, error) = (new StringWriter(), new StringWriter());
+
+        var code = await AdminCommands.RunAsync(["log", "--db", host.DatabasePath, "--kind", "admin", "--json"], host.Clock, output, error, _ => null, "tester");
+
+        Assert.Equal(0, code);
+        Assert.Contains("\"reason\":\"person.upsert\"", Assert.Single(Lines(output)));
+        Assert.Null(await AdminCommands.RunAsync(["serve"], host.Clock, output, error, _ => null, "tester"));
+    }
+
+    private Func<string, string?> Environment(string token) =>
+        name => name switch
+        {
+            RemoteCommands.UrlVariable => host.Client.BaseAddress!.ToString(),
+            RemoteCommands.TokenVariable => token,
+            _ => null,
+        };
+
+    private static Task<int> Remote(string noun, string[] args, Func<string, string?> env, StringWriter output, StringWriter error) =>
+        RemoteCommands.RunAsync(noun, Parse(args), output, error, env);
+
+    private static CliArgs Parse(params string[] args) => CliArgs.Parse(args, LogCommand.Flags).Args!;
+
+    private static string[] Lines(StringWriter writer) => writer.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+}

@@ -1,0 +1,107 @@
+using System.Net;
+using System.Net.Http.Json;
+using AccessControl.Admin;
+using AccessControl.EntryLog;
+using NodaTime;
+
+namespace AccessControl.Tests.Admin;
+
+public sealed class LogQueryTests : IAsyncLifetime
+{
+    private static readonly Instant T0 = AdminHost.Start;
+    private AdminHost host = null!;
+
+    public async Task InitializeAsync()
+    {
+        host = await AdminHost.StartAsync();
+        await SeedAsync(host);
+    }
+
+    public async Task DisposeAsync() => await host.DisposeAsync();
+
+    /// <summary>Five rows: three swipes, a door event and an admin change, one hour apart from <see cref="AdminHost.Start"/>.</summary>
+    internal static async Task SeedAsync(AdminHost host)
+    {
+        LogEntry[] rows =
+        [
+            Access(T0, "door-hall-a", "rdr-hall-a-in", "p-1", "grant", "granted"),
+            Access(T0 + Duration.FromHours(1), "door-hall-a", "rdr-hall-a-in", "p-2", "deny", "credential_revoked"),
+            Access(T0 + Duration.FromHours(2), "door-b", "rdr-b-in", "p-1", "deny", "no_access_to_zone"),
+            new LogEntry { At = T0 + Duration.FromHours(3), Kind = LogKinds.Door, SiteId = "dc1", DoorId = "door-hall-a", Reason = "opened" },
+            new LogEntry { At = T0 + Duration.FromHours(4), Kind = LogKinds.Admin, Actor = "alice", Reason = "person.upsert", PersonId = "p-3" },
+        ];
+        foreach (var row in rows)
+        {
+            await host.AppendAsync(row);
+        }
+    }
+
+    [Theory]
+    [Trait("control", "NIST-AU-6")]
+    [InlineData("from=2025-03-03T10:00:00Z&to=2025-03-03T12:00:00Z", new[] { 2, 3 })]
+    [InlineData("from=2025-03-03T11:00:00%2B01:00&to=2025-03-03T13:00:00%2B01:00", new[] { 2, 3 })]
+    [InlineData("door=door-hall-a", new[] { 1, 2, 4 })]
+    [InlineData("reader=rdr-b-in", new[] { 3 })]
+    [InlineData("person=p-1", new[] { 1, 3 })]
+    [InlineData("decision=deny", new[] { 2, 3 })]
+    [InlineData("reason=credential_revoked", new[] { 2 })]
+    [InlineData("kind=admin&reason=person.upsert", new[] { 5 })]
+    [InlineData("site=dc1&door=door-hall-a&decision=deny", new[] { 2 })]
+    [InlineData("after=3", new[] { 4, 5 })]
+    [InlineData("", new[] { 1, 2, 3, 4, 5 })]
+    public async Task Log_FiltersByTimeRangeDoorPersonDecisionAndReason(string query, int[] expectedSeqs)
+    {
+        var response = await host.SendAsync(HttpMethod.Get, "/log?" + query, token: host.AuditorToken);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var page = await response.Content.ReadFromJsonAsync<Page<LogEntry>>(AdminJson.Options);
+        Assert.Equal(expectedSeqs.Select(s => (long)s), page!.Items.Select(r => r.Seq));
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AU-6")]
+    public async Task Log_PagesWithLimitAndTheNextCursor()
+    {
+        var first = await (await host.SendAsync(HttpMethod.Get, "/log?limit=2", token: host.AuditorToken)).Content.ReadFromJsonAsync<Page<LogEntry>>(AdminJson.Options);
+        var second = await (await host.SendAsync(HttpMethod.Get, "/log?limit=2&after=" + first!.Next, token: host.AuditorToken)).Content.ReadFromJsonAsync<Page<LogEntry>>(AdminJson.Options);
+
+        Assert.Equal([1L, 2L], first.Items.Select(r => r.Seq));
+        Assert.Equal([3L, 4L], second!.Items.Select(r => r.Seq));
+        Assert.Equal(T0 + Duration.FromHours(2), second.Items[0].At);
+    }
+
+    [Theory]
+    [InlineData("from=yesterday", "from")]
+    [InlineData("to=2025-03-03T10:00:00", "to")]
+    [InlineData("from=2025-03-03T12:00:00Z&to=2025-03-03T10:00:00Z", "to")]
+    [InlineData("decision=maybe", "decision")]
+    [InlineData("kind=swipe", "kind")]
+    [InlineData("reason=DROP%20TABLE", "reason")]
+    [InlineData("door=a%20b", "door")]
+    [InlineData("limit=0", "limit")]
+    [InlineData("limit=10001", "limit")]
+    [InlineData("after=-1", "after")]
+    [InlineData("persn=p-1", "persn")]
+    [InlineData("door=a&door=b", "door")]
+    public async Task Log_BadParameter_Is400NamingIt(string query, string parameter)
+    {
+        var response = await host.SendAsync(HttpMethod.Get, "/log?" + query, token: host.AuditorToken);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var problem = await response.Content.ReadFromJsonAsync<AdminApi.ApiProblem>(AdminJson.Options);
+        Assert.Equal(parameter, Assert.Single(problem!.Errors!).Field);
+    }
+
+    private static LogEntry Access(Instant at, string door, string reader, string person, string decision, string reason) => new()
+    {
+        At = at,
+        Kind = LogKinds.Access,
+        SiteId = door == "door-hall-a" ? "dc1" : "dc2",
+        DoorId = door,
+        ReaderId = reader,
+        PersonId = person,
+        Card = "0A0B0C",
+        Decision = decision,
+        Reason = reason,
+    };
+}
