@@ -13,8 +13,8 @@ namespace AccessControl.Tests.Support;
 
 /// <summary>
 /// A real Mosquitto broker as a child process, configured by <see cref="MosquittoConfig"/> in a temporary directory,
-/// on a free port of 127.0.0.1. It is ready when it has accepted the service's
-/// login (polled, no fixed sleep). It can be killed and started again on the same port, for broker-restart tests.
+/// on a free port of 127.0.0.1. It is ready when it has accepted a login (polled, no fixed sleep). It can be killed
+/// and started again on the same port, for broker-restart tests.
 /// </summary>
 /// <remarks>
 /// Mosquitto must be installed. It is never skipped: a missing broker fails the test with a message saying how to
@@ -44,6 +44,9 @@ public sealed class MosquittoProcess : ITestBroker
 
     public MosquittoFiles Files { get; }
 
+    /// <summary>The process id of the last Mosquitto started, running or not; null before the first start.</summary>
+    public int? LastProcessId { get; private set; }
+
     /// <summary>Everything Mosquitto printed so far, for failure messages.</summary>
     public string Log
     {
@@ -72,19 +75,19 @@ public sealed class MosquittoProcess : ITestBroker
                 await broker.StartAgainAsync();
                 return broker;
             }
-            catch (InvalidOperationException) when (attempt < 3)
+            catch (InvalidOperationException) when (attempt < 3 && broker.Log.Contains("Address already in use", StringComparison.Ordinal))
             {
-                // Stopping waits for its output, which tells whether the port was the problem.
-                await broker.StopAsync();
-                if (!broker.Log.Contains("Address already in use", StringComparison.Ordinal))
-                {
-                    throw;
-                }
+                // StartAgainAsync has already stopped the process; try another port.
+            }
+            catch (InvalidOperationException)
+            {
+                System.IO.Directory.Delete(directory, recursive: true);
+                throw;
             }
         }
     }
 
-    /// <summary>Starts (or restarts) Mosquitto on <see cref="Port"/> and waits until the service can log in.</summary>
+    /// <summary>Starts (or restarts) Mosquitto on <see cref="Port"/> and waits until it accepts a login.</summary>
     public async Task StartAgainAsync()
     {
         if (process is not null)
@@ -92,7 +95,6 @@ public sealed class MosquittoProcess : ITestBroker
             throw new InvalidOperationException("Mosquitto is already running.");
         }
 
-        var exited = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var started = new Process
         {
             StartInfo = new ProcessStartInfo(executable, ["-c", Files.ConfigFile])
@@ -101,7 +103,6 @@ public sealed class MosquittoProcess : ITestBroker
                 RedirectStandardError = true,
                 UseShellExecute = false,
             },
-            EnableRaisingEvents = true,
         };
         DataReceivedEventHandler collect = (_, e) =>
         {
@@ -115,14 +116,23 @@ public sealed class MosquittoProcess : ITestBroker
         };
         started.OutputDataReceived += collect;
         started.ErrorDataReceived += collect;
-        started.Exited += (_, _) => exited.TrySetResult();
 
         started.Start();
         process = started;
+        LastProcessId = started.Id;
         started.BeginOutputReadLine();
         started.BeginErrorReadLine();
 
-        await WaitUntilServiceCanLogInAsync(exited.Task);
+        try
+        {
+            await WaitUntilServiceCanLogInAsync(started);
+        }
+        catch (InvalidOperationException e)
+        {
+            // Never leave a broker behind that nobody will stop. Stopping also waits for its last output.
+            await StopAsync();
+            throw new InvalidOperationException($"{e.Message} Mosquitto said:\n{Log}", e);
+        }
     }
 
     /// <summary>Kills Mosquitto (as a crash would) and waits for it to exit.</summary>
@@ -151,39 +161,44 @@ public sealed class MosquittoProcess : ITestBroker
     }
 
     /// <summary>
-    /// Polls a login with the service's credentials until it succeeds. Mosquitto's own "running" log line is no use
+    /// Polls a login until it succeeds, which proves Mosquitto listens and can read its password file. It logs in as
+    /// the monitor, not the service: sessions are keyed by username, so a probe logging in as the service would kick
+    /// off a ServiceConnection that reconnected first (exactly what the broker-restart tests exercise). Mosquitto's own "running" log line is no use
     /// as a signal: its stdout is block-buffered when it is a pipe. A refused TCP connect fails at once, hence the
     /// short poll interval; the overall wait is bounded by <see cref="TestTimeouts.Signal"/>.
     /// </summary>
-    private async Task WaitUntilServiceCanLogInAsync(Task exited)
+    private async Task WaitUntilServiceCanLogInAsync(Process started)
     {
         using var deadline = new CancellationTokenSource(TestTimeouts.Signal);
         using var poll = new PeriodicTimer(TimeSpan.FromMilliseconds(20));
         using var client = new MqttClientFactory().CreateMqttClient();
         var options = new MqttClientOptionsBuilder()
             .WithTcpServer(IPAddress.Loopback.ToString(), Port)
-            .WithClientId(DeviceSecrets.ServiceUsername)
-            .WithCredentials(DeviceSecrets.ServiceUsername, secrets.For(DeviceSecrets.ServiceUsername))
-            .WithTimeout(TimeSpan.FromSeconds(5))
+            .WithClientId(DeviceSecrets.MonitorUsername)
+            .WithCredentials(DeviceSecrets.MonitorUsername, secrets.For(DeviceSecrets.MonitorUsername))
+            .WithTimeout(TimeSpan.FromSeconds(2))
             .Build();
         string? lastFailure = null;
         do
         {
-            if (exited.IsCompleted)
+            if (started.HasExited)
             {
-                throw new InvalidOperationException($"Mosquitto exited during start-up on port {Port}.\n{Log}");
+                throw new InvalidOperationException($"Mosquitto exited during start-up on port {Port}.");
             }
 
+            // Each attempt is short: if something else holds the port it may accept TCP and never answer MQTT.
+            using var attempt = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token);
+            attempt.CancelAfter(TimeSpan.FromSeconds(2));
             try
             {
-                var result = await client.ConnectAsync(options, deadline.Token);
+                var result = await client.ConnectAsync(options, attempt.Token);
                 if (result.ResultCode == MqttClientConnectResultCode.Success)
                 {
                     await client.DisconnectAsync();
                     return;
                 }
 
-                lastFailure = $"refused the service's login ({result.ResultCode})";
+                lastFailure = $"refused the monitor's login ({result.ResultCode})";
             }
             catch (MqttCommunicationException e)
             {
@@ -193,10 +208,14 @@ public sealed class MosquittoProcess : ITestBroker
             {
                 break;
             }
+            catch (OperationCanceledException)
+            {
+                lastFailure = "no CONNACK within 2 s";
+            }
         }
         while (await WaitForNextPollAsync(poll, deadline.Token));
 
-        throw new InvalidOperationException($"Mosquitto did not accept the service's login on port {Port} within {TestTimeouts.Signal}: {lastFailure}\n{Log}");
+        throw new InvalidOperationException($"Mosquitto did not accept the monitor's login on port {Port} within {TestTimeouts.Signal}: {lastFailure}");
     }
 
     private static async Task<bool> WaitForNextPollAsync(PeriodicTimer poll, CancellationToken deadline)

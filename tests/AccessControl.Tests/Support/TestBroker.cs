@@ -21,7 +21,7 @@ public interface ITestBroker : IAsyncDisposable
     /// <summary>Stops the broker abruptly; connected clients lose their connection.</summary>
     Task StopAsync();
 
-    /// <summary>Starts it again on the same port and returns once it accepts the service's login.</summary>
+    /// <summary>Starts it again on the same port and returns once it accepts logins.</summary>
     Task StartAgainAsync();
 }
 
