@@ -230,7 +230,7 @@ public sealed class ServiceConnection : IAsyncDisposable
                         await ReconnectAsync(stop);
                     }
                 }
-                catch (Exception e) when (e is not OperationCanceledException)
+                catch (Exception e) when (!stop.IsCancellationRequested)
                 {
                     // Nothing else reconnects the service: a surprise from the MQTT client (e.g. a state it refuses to
                     // connect from) must not end this loop. It is reported, and the next round starts from scratch.
