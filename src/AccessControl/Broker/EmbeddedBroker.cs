@@ -42,7 +42,10 @@ public sealed class EmbeddedBroker : IAsyncDisposable
 
     /// <param name="port">TCP port on 127.0.0.1; 0 picks a free one on the first start (see <see cref="Port"/>).</param>
     /// <param name="topology">Read on every connect and message, so a reloaded site file applies at once.</param>
-    /// <param name="onSecurityEvent">Receives every refusal; must return quickly.</param>
+    /// <param name="onSecurityEvent">
+    /// Receives every refusal, concurrently from the connections' tasks: it must be thread-safe, return quickly and not
+    /// throw (an exception there fails the connection or message it was about).
+    /// </param>
     public EmbeddedBroker(
         int port,
         Topics topics,

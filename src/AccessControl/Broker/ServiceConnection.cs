@@ -223,9 +223,19 @@ public sealed class ServiceConnection : IAsyncDisposable
                 var woken = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
                 Volatile.Write(ref wake, woken);
 
-                if (!await IsAliveAsync(stop))
+                try
                 {
-                    await ReconnectAsync(stop);
+                    if (!await IsAliveAsync(stop))
+                    {
+                        await ReconnectAsync(stop);
+                    }
+                }
+                catch (Exception e) when (!stop.IsCancellationRequested)
+                {
+                    // Nothing else reconnects the service: a surprise from the MQTT client (e.g. a state it refuses to
+                    // connect from) must not end this loop. It is reported, and the next round starts from scratch.
+                    subscribed = false;
+                    ConnectFailed?.Invoke($"unexpected {e.GetType().Name} in the connection loop: {e.Message}");
                 }
 
                 firstRound.TrySetResult();

@@ -1,0 +1,151 @@
+using AccessControl.Broker;
+using AccessControl.Devices;
+using AccessControl.Sites;
+using AccessControl.Tests.Support;
+using MQTTnet;
+using static AccessControl.Tests.Support.TestSite;
+
+namespace AccessControl.Tests.Broker;
+
+/// <summary>What only the embedded broker does: exact reason codes, security events, topology reloads, its port.</summary>
+public class EmbeddedBrokerTests
+{
+    [Fact]
+    [Trait("control", "NIST-IA-3")]
+    public async Task WrongPassword_IsReportedAsASecurityEvent_WithoutThePassword()
+    {
+        await using var broker = await EmbeddedBrokerFixture.StartAsync(Topology, Secrets);
+        var presented = Secrets.For(HallReaderIn);
+
+        await using var client = await TestMqttClient.ConnectAsync(broker.Port, MainReaderIn, presented);
+
+        Assert.Equal(MqttClientConnectResultCode.BadUserNameOrPassword, client.Result.ResultCode);
+        var refusal = Assert.Single(broker.SecurityEvents);
+        Assert.Equal(new SecurityEvent(EmbeddedBrokerFixture.Now, MainReaderIn, MainReaderIn, SecurityEvent.ConnectRefused, "wrong password"), refusal);
+        Assert.DoesNotContain(presented, refusal.ToString(), StringComparison.Ordinal);
+        Assert.DoesNotContain(Secrets.For(MainReaderIn), refusal.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-IA-3")]
+    public async Task UnknownUsername_IsReportedAsUnknown()
+    {
+        await using var broker = await EmbeddedBrokerFixture.StartAsync(Topology, Secrets);
+
+        await using var client = await TestMqttClient.ConnectAsync(broker.Port, "scanner\n2026-11-28 forged log line", "guess");
+
+        var refusal = Assert.Single(broker.SecurityEvents);
+        Assert.Equal(SecurityEvent.ConnectRefused, refusal.What);
+        Assert.Equal("unknown username", refusal.Detail);
+        Assert.Equal("scanner?2026-11-28 forged log line", refusal.Username);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-IA-3")]
+    public async Task ClientIdOtherThanUsername_IsRefusedAndReported()
+    {
+        await using var broker = await EmbeddedBrokerFixture.StartAsync(Topology, Secrets);
+
+        await using var client = await TestMqttClient.ConnectAsDeviceAsync(broker.Port, MainReaderIn, clientId: "door-sensor-7");
+
+        Assert.Equal(MqttClientConnectResultCode.ClientIdentifierNotValid, client.Result.ResultCode);
+        Assert.Equal(
+            new SecurityEvent(EmbeddedBrokerFixture.Now, "door-sensor-7", MainReaderIn, SecurityEvent.ConnectRefused, "client id must equal the username"),
+            Assert.Single(broker.SecurityEvents));
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AC-3")]
+    public async Task WillOnADevicesOwnEventsTopic_IsRefusedAtConnect()
+    {
+        // Pins the accessor that reads the will topic from MQTTnet's CONNECT packet: a will on a topic the reader
+        // may publish, but which is not its status, is still refused.
+        await using var broker = await EmbeddedBrokerFixture.StartAsync(Topology, Secrets);
+
+        await using var client = await TestMqttClient.ConnectAsDeviceAsync(broker.Port, MainReaderIn, willTopic: Topics.ReaderEvents(MainReaderIn));
+
+        Assert.Equal(MqttClientConnectResultCode.NotAuthorized, client.Result.ResultCode);
+        var refusal = Assert.Single(broker.SecurityEvents);
+        Assert.Equal(SecurityEvent.WillRefused, refusal.What);
+        Assert.Contains(Topics.ReaderEvents(MainReaderIn), refusal.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AC-3")]
+    public async Task RefusedPublishAndSubscription_AreReportedWithTheirTopic()
+    {
+        await using var broker = await EmbeddedBrokerFixture.StartAsync(Topology, Secrets);
+        await using var reader = await TestMqttClient.ConnectAsDeviceAsync(broker.Port, MainReaderIn);
+
+        await reader.PublishAsync(Topics.ReaderEvents(HallReaderIn), "forged");
+        await reader.SubscribeAsync(Topics.ReaderDecisions(HallReaderIn));
+
+        Assert.Equal(
+            [
+                new SecurityEvent(EmbeddedBrokerFixture.Now, MainReaderIn, MainReaderIn, SecurityEvent.PublishRefused, $"publish on '{Topics.ReaderEvents(HallReaderIn)}' not allowed"),
+                new SecurityEvent(EmbeddedBrokerFixture.Now, MainReaderIn, MainReaderIn, SecurityEvent.SubscribeRefused, $"subscription to '{Topics.ReaderDecisions(HallReaderIn)}' not allowed"),
+            ],
+            broker.SecurityEvents);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AC-3")]
+    public async Task Service_CannotReachTopicsOutsideTheRoot()
+    {
+        await using var broker = await EmbeddedBrokerFixture.StartAsync(Topology, Secrets);
+        await using var service = await TestMqttClient.ConnectAsDeviceAsync(broker.Port, DeviceSecrets.ServiceUsername);
+
+        var everything = await service.SubscribeAsync("#");
+        var elsewhere = await service.PublishAsync("other-app/commands", "x");
+
+        Assert.Equal(MqttClientSubscribeResultCode.NotAuthorized, everything);
+        Assert.Equal(MqttClientPublishReasonCode.NotAuthorized, elsewhere.ReasonCode);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-IA-3")]
+    public async Task ReaderAddedByATopologyReload_CanConnectWithoutARestart()
+    {
+        await using var broker = await EmbeddedBrokerFixture.StartAsync(Topology, Secrets);
+        const string newReader = "rdr-new";
+
+        await using var before = await TestMqttClient.ConnectAsDeviceAsync(broker.Port, newReader);
+        broker.Topology = Build(NewReader(newReader));
+        await using var after = await TestMqttClient.ConnectAsDeviceAsync(broker.Port, newReader);
+
+        Assert.Equal(MqttClientConnectResultCode.BadUserNameOrPassword, before.Result.ResultCode);
+        Assert.Equal(MqttClientConnectResultCode.Success, after.Result.ResultCode);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AC-3")]
+    public async Task ReaderRemovedByATopologyReload_LosesItsRightsOnItsNextMessage()
+    {
+        await using var broker = await EmbeddedBrokerFixture.StartAsync(Topology, Secrets);
+        await using var reader = await TestMqttClient.ConnectAsDeviceAsync(broker.Port, MainReaderIn);
+        var before = await reader.PublishAsync(Topics.ReaderEvents(MainReaderIn), "swipe");
+
+        broker.Topology = new SiteTopology(Topology.Sites.Values, Topology.Zones.Values, Topology.Doors.Values, [], Topology.Controllers.Values, []);
+        var after = await reader.PublishAsync(Topics.ReaderEvents(MainReaderIn), "swipe");
+
+        Assert.True(before.IsSuccess);
+        Assert.Equal(MqttClientPublishReasonCode.NotAuthorized, after.ReasonCode);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-SC-7")]
+    public async Task PortZero_PicksAFreePort_AndARestartKeepsIt()
+    {
+        await using var broker = await EmbeddedBrokerFixture.StartAsync(Topology, Secrets);
+        var first = broker.Port;
+
+        await broker.StopAsync();
+        await broker.StartAgainAsync();
+
+        Assert.NotEqual(0, first);
+        Assert.Equal(first, broker.Port);
+        Assert.True(broker.Broker.IsRunning);
+        await using var client = await TestMqttClient.ConnectAsDeviceAsync(broker.Port, MainReaderIn);
+        Assert.Equal(MqttClientConnectResultCode.Success, client.Result.ResultCode);
+    }
+}

@@ -1,0 +1,169 @@
+using System.Collections.Concurrent;
+using System.Text;
+using AccessControl.Broker;
+using AccessControl.Devices;
+using AccessControl.Tests.Support;
+using static AccessControl.Tests.Support.TestSite;
+
+namespace AccessControl.Tests.Broker;
+
+/// <summary>The service's own connection, against both brokers, including a broker restart under its feet.</summary>
+public class ServiceConnectionTests
+{
+    public static TheoryData<BrokerKind> Kinds => TestBrokers.Kinds;
+
+    /// <summary>Short delays so a reconnection takes well under a second; the tests still only await signals.</summary>
+    private static BrokerOptions OptionsFor(ITestBroker broker) => new()
+    {
+        Mode = broker.Kind == BrokerKind.Embedded ? BrokerMode.Embedded : BrokerMode.External,
+        Host = "127.0.0.1",
+        Port = broker.Port,
+        PingInterval = TimeSpan.FromMilliseconds(100),
+        RetryDelay = TimeSpan.FromMilliseconds(20),
+        MaxRetryDelay = TimeSpan.FromMilliseconds(200),
+        ConnectTimeout = TimeSpan.FromSeconds(2),
+        ConnectAttempts = 3,
+    };
+
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    public async Task StartAsync_ConnectsAndReceivesWhatDevicesPublish(BrokerKind kind)
+    {
+        await using var broker = await TestBrokers.StartAsync(kind);
+        await using var connection = new ServiceConnection(OptionsFor(broker), Secrets, RealTime.Instance);
+
+        await connection.StartAsync(CancellationToken.None);
+        await using var reader = await TestMqttClient.ConnectAsDeviceAsync(broker.Port, MainReaderIn);
+        await using var controller = await TestMqttClient.ConnectAsDeviceAsync(broker.Port, HallController);
+        await reader.PublishAsync(Topics.ReaderEvents(MainReaderIn), "swipe");
+        await reader.PublishAsync(Topics.ReaderStatus(MainReaderIn), "online");
+        await controller.PublishAsync(Topics.DoorEvents(HallDoor), "opened");
+        await controller.PublishAsync(Topics.DoorStatus(HallDoor), "closed");
+
+        Assert.True(connection.IsConnected);
+        var received = new List<ReceivedMessage>();
+        for (var i = 0; i < 4; i++)
+        {
+            received.Add(await connection.Received.ReadAsync().AsTask().WaitAsync(TestTimeouts.Signal));
+        }
+
+        // Two publishers: their messages may interleave, so compare as sets.
+        string[] expected = [Topics.ReaderEvents(MainReaderIn), Topics.ReaderStatus(MainReaderIn), Topics.DoorEvents(HallDoor), Topics.DoorStatus(HallDoor)];
+        Assert.Equal(expected.Order(StringComparer.Ordinal), received.Select(m => m.Topic).Order(StringComparer.Ordinal));
+        Assert.Equal("swipe", Encoding.UTF8.GetString(received.Single(m => m.Topic == Topics.ReaderEvents(MainReaderIn)).Payload.Span));
+    }
+
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    public async Task PublishAsync_ReachesTheReaderAndReturnsAcceptedAfterThePubAck(BrokerKind kind)
+    {
+        await using var broker = await TestBrokers.StartAsync(kind);
+        await using var connection = new ServiceConnection(OptionsFor(broker), Secrets, RealTime.Instance);
+        await connection.StartAsync(CancellationToken.None);
+        await using var reader = await TestMqttClient.ConnectAsDeviceAsync(broker.Port, MainReaderIn);
+        await reader.SubscribeGrantedAsync(Topics.ReaderDecisions(MainReaderIn));
+
+        var outcome = await connection.PublishAsync(Topics.ReaderDecisions(MainReaderIn), Encoding.UTF8.GetBytes("grant"), retain: false, CancellationToken.None);
+        var nobodyListening = await connection.PublishAsync(Topics.DoorCommands(MainEntrance), Encoding.UTF8.GetBytes("unlock"), retain: false, CancellationToken.None);
+
+        Assert.Equal(PublishOutcome.Ok, outcome);
+        Assert.Equal(PublishOutcome.Ok, nobodyListening);
+        Assert.Equal("grant", Encoding.UTF8.GetString((await reader.NextMessageAsync()).Payload.Span));
+    }
+
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    public async Task PublishAsync_WhenNotConnected_ReturnsAFailureInsteadOfThrowing(BrokerKind kind)
+    {
+        await using var broker = await TestBrokers.StartAsync(kind);
+        await using var connection = new ServiceConnection(OptionsFor(broker), Secrets, RealTime.Instance);
+
+        var outcome = await connection.PublishAsync(Topics.Alarms, Encoding.UTF8.GetBytes("x"), retain: false, CancellationToken.None);
+
+        Assert.False(outcome.Accepted);
+        Assert.Equal("not connected to the broker", outcome.Failure);
+    }
+
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    [Trait("control", "NIST-IA-3")]
+    public async Task WrongProvisioningKey_IsRefused_AndEveryAttemptIsReported(BrokerKind kind)
+    {
+        await using var broker = await TestBrokers.StartAsync(kind);
+        var failures = new ConcurrentQueue<string>();
+        var wrongKey = new DeviceSecrets(DeviceSecrets.NewKey());
+        await using var connection = new ServiceConnection(OptionsFor(broker), wrongKey, RealTime.Instance);
+        connection.ConnectFailed += failures.Enqueue;
+
+        await connection.StartAsync(CancellationToken.None);
+
+        Assert.False(connection.IsConnected);
+        // Three attempts in the first round: two retries reported by Polly, then the final refusal.
+        var firstRound = failures.Take(3).ToList();
+        Assert.Equal(3, firstRound.Count);
+        Assert.All(firstRound, f => Assert.Contains("refused", f, StringComparison.Ordinal));
+        Assert.All(failures, f => Assert.DoesNotContain(wrongKey.For(DeviceSecrets.ServiceUsername), f, StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    public async Task BrokerDown_AtStart_ConnectsOnceItComesUp(BrokerKind kind)
+    {
+        await using var broker = await TestBrokers.StartAsync(kind);
+        await broker.StopAsync();
+        var connected = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var connection = new ServiceConnection(OptionsFor(broker), Secrets, RealTime.Instance);
+        connection.Connected += () => connected.TrySetResult();
+
+        await connection.StartAsync(CancellationToken.None);
+        var connectedWhileDown = connection.IsConnected;
+        await broker.StartAgainAsync();
+        await connected.Task.WaitAsync(TestTimeouts.Signal);
+
+        Assert.False(connectedWhileDown);
+        Assert.True(connection.IsConnected);
+    }
+
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    public async Task BrokerRestart_ReconnectsAndResubscribes(BrokerKind kind)
+    {
+        await using var broker = await TestBrokers.StartAsync(kind);
+        await using var connection = new ServiceConnection(OptionsFor(broker), Secrets, RealTime.Instance);
+        await connection.StartAsync(CancellationToken.None);
+        Assert.True(connection.IsConnected);
+        var lost = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var reconnected = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        connection.Disconnected += reason => lost.TrySetResult(reason);
+        connection.Connected += () => reconnected.TrySetResult();
+
+        await broker.StopAsync();
+        await lost.Task.WaitAsync(TestTimeouts.Signal);
+        await broker.StartAgainAsync();
+        await reconnected.Task.WaitAsync(TestTimeouts.Signal);
+
+        // Subscriptions did not survive the broker (clean sessions, no persistence): this arrives only if the
+        // connection subscribed again after reconnecting.
+        await using var reader = await TestMqttClient.ConnectAsDeviceAsync(broker.Port, MainReaderIn);
+        await reader.PublishAsync(Topics.ReaderEvents(MainReaderIn), "after restart");
+        var message = await connection.Received.ReadAsync().AsTask().WaitAsync(TestTimeouts.Signal);
+        Assert.Equal(Topics.ReaderEvents(MainReaderIn), message.Topic);
+        Assert.Equal("after restart", Encoding.UTF8.GetString(message.Payload.Span));
+        Assert.True(connection.IsConnected);
+    }
+
+    [Fact]
+    public void Constructor_InvalidOptions_SaysWhatIsWrong()
+    {
+        var options = new BrokerOptions { Mode = BrokerMode.External, Port = 0, TopicRoot = "ac/v1/", ConnectAttempts = 0 };
+
+        var error = Assert.Throws<ArgumentException>(() => new ServiceConnection(options, Secrets, RealTime.Instance));
+
+        Assert.Contains("Broker:Port", error.Message, StringComparison.Ordinal);
+        Assert.Contains("Broker:TopicRoot", error.Message, StringComparison.Ordinal);
+        Assert.Contains("Broker:ConnectAttempts", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void DefaultOptions_AreValid() => Assert.Empty(new BrokerOptions().Validate());
+}
