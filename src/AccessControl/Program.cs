@@ -7,6 +7,14 @@ Console.CancelKeyPress += (_, e) => { e.Cancel = true; stopping.Cancel(); };
 AppDomain.CurrentDomain.ProcessExit += (_, _) => stopping.Cancel();
 var settings = ServiceCommands.Settings(flags);
 
+// log, token, person, credential, level: the admin and audit commands.
+var adminExit = await AccessControl.Cli.AdminCommands.RunAsync(args, NodaTime.SystemClock.Instance, Console.Out, Console.Error,
+    Environment.GetEnvironmentVariable, Environment.UserName, stopping.Token);
+if (adminExit is { } exit)
+{
+    return exit;
+}
+
 return words switch
 {
     ["run"] => await ServiceCommands.RunAsync(settings, NodaTime.SystemClock.Instance, TimeProvider.System, stopping.Token),

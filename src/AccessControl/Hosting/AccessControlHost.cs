@@ -1,3 +1,4 @@
+using AccessControl.Admin;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -39,17 +40,30 @@ public sealed class AccessControlHost : IAsyncDisposable
         }
 
         builder.WebHost.UseUrls(settings.HttpUrl);
+        var loggers = LoggerFactory.Create(l =>
+        {
+            if (logging is null)
+            {
+                l.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
+            }
+            else
+            {
+                logging(l);
+            }
+        });
+        var edge = EdgeService.Create(settings, clock, time, loggers);
         builder.Services.AddSingleton(clock);
         builder.Services.AddSingleton(time);
         builder.Services.AddSingleton(settings);
+        builder.Services.AddSingleton(edge.Database);
+        builder.Services.AddSingleton(edge.Configuration);
+        builder.Services.AddSingleton(edge.Pipeline);
+        builder.Services.AddSingleton(edge.Log);
+        builder.Services.AddSingleton(edge.Cardholders);
+        builder.Services.AddSingleton(edge.Admin);
+        builder.Services.AddAdmin();
         var app = builder.Build();
-        var edge = EdgeService.Create(settings, clock, time, app.Services.GetRequiredService<ILoggerFactory>());
-        app.MapGet("/api/v1/health", () => Results.Ok(new
-        {
-            status = edge.Connection?.IsConnected == true ? "ok" : "degraded",
-            broker = edge.Connection?.IsConnected == true ? "connected" : "disconnected",
-            publishFailures = edge.Pipeline.PublishFailures,
-        }));
+        app.MapAdminApi();
         return new AccessControlHost(app, edge);
     }
 

@@ -1,5 +1,7 @@
 using System.Threading.Channels;
+using AccessControl.Admin;
 using AccessControl.Broker;
+using AccessControl.Cardholding;
 using AccessControl.Devices;
 using AccessControl.EntryLog;
 using AccessControl.Events;
@@ -28,6 +30,8 @@ public sealed class EdgeService : IAsyncDisposable
         new BoundedChannelOptions(10_000) { FullMode = BoundedChannelFullMode.DropOldest });
     private readonly List<Task> loops = [];
     private ServiceConnection? connection;
+    private SiteDefinition? siteToImport;
+    private string? siteFileName;
 
     private EdgeService(ServiceSettings settings, IClock clock, TimeProvider time, ILoggerFactory loggers, Database database,
         DeviceSecrets secrets, LiveConfiguration configuration)
@@ -45,6 +49,8 @@ public sealed class EdgeService : IAsyncDisposable
         Writer = new EntryLogWriter(database);
         Publisher = new ConnectionPublisher(this);
         Pipeline = new EventPipeline(configuration, Writer, Publisher, clock, Topics, settings.Pipeline, loggers.CreateLogger<EventPipeline>(), time);
+        Cardholders = new CardholderStore(database);
+        Admin = new AdminService(Cardholders, configuration, Pipeline.AppendAsync, clock, loggers.CreateLogger<AdminService>());
         if (settings.Broker.Mode == BrokerMode.Embedded)
         {
             Broker = new EmbeddedBroker(settings.Broker.Port, Topics, () => Configuration.Topology, secrets, clock,
@@ -67,6 +73,12 @@ public sealed class EdgeService : IAsyncDisposable
     public EntryLogQuery Log { get; }
 
     public EventPipeline Pipeline { get; }
+
+    /// <summary>Where people, credentials and access levels are stored.</summary>
+    public CardholderStore Cardholders { get; }
+
+    /// <summary>The one place admin changes happen (validated, audited, then live).</summary>
+    public AdminService Admin { get; }
 
     /// <summary>The embedded broker, when <see cref="BrokerMode.Embedded"/>.</summary>
     public EmbeddedBroker? Broker { get; }
@@ -117,11 +129,12 @@ public sealed class EdgeService : IAsyncDisposable
         }
 
         var topology = sites.Values.Aggregate(SiteTopology.Empty, (all, site) => all.ReplaceSites(site.Topology));
-        var cardholders = Cardholders.Create(
-            sites.Values.SelectMany(s => s.People),
-            sites.Values.SelectMany(s => s.Credentials),
-            sites.Values.SelectMany(s => s.AccessLevels));
-        return new EdgeService(settings, clock, time, loggers, database, secrets, new LiveConfiguration(topology, cardholders));
+        var cardholders = new CardholderStore(database).LoadAll();
+        return new EdgeService(settings, clock, time, loggers, database, secrets, new LiveConfiguration(topology, cardholders))
+        {
+            siteToImport = loaded,
+            siteFileName = settings.SiteFile,
+        };
     }
 
     /// <summary>Starts the broker (embedded mode), the pipeline, the service connection and supervision.</summary>
@@ -134,6 +147,19 @@ public sealed class EdgeService : IAsyncDisposable
         }
 
         Pipeline.Start(stopping.Token);
+        if (siteToImport is { } site)
+        {
+            // People, credentials and access levels declared in the site file, upserted through the audited admin path.
+            var imported = await Admin.ImportSiteDefinitionAsync(Path.GetFileName(siteFileName!), site.AccessLevels, site.People, site.Credentials, cancellationToken);
+            if (!imported.IsOk)
+            {
+                throw new InvalidOperationException($"Importing the cardholders of {siteFileName} failed: {imported.Message} {string.Join("; ", imported.Errors)}");
+            }
+
+            logger.LogInformation("Site file {File}: {Summary}", siteFileName, imported.Value);
+            siteToImport = null;
+        }
+
         var options = settings.Broker with { Host = BrokerHost, Port = BrokerPort };
         connection = new ServiceConnection(options, Secrets, time);
         connection.Connected += () => logger.LogInformation("Connected to the MQTT broker at {Host}:{Port}", options.Host, options.Port);

@@ -1,6 +1,7 @@
 using AccessControl.EntryLog;
 using AccessControl.Protocol;
 using AccessControl.Tests.Support;
+using MQTTnet;
 using static AccessControl.Tests.EndToEnd.DemoCards;
 
 namespace AccessControl.Tests.EndToEnd;
@@ -31,6 +32,7 @@ public class ResilienceTests
             if (round == 10 || round == 20)
             {
                 await edge.StopBrokerAsync();
+                await Task.WhenAll(readers.Select(r => r.WhenDisconnectedAsync())).WaitAsync(EdgeHarness.Timeout);
             }
 
             if (round == 13 || round == 23)
@@ -61,7 +63,7 @@ public class ResilienceTests
     public async Task LogCannotBeWritten_SwipesAreDeniedWithLogFailureAndAnAlarm_ThenRecover()
     {
         await using var edge = await EdgeHarness.StartAsync();
-        var monitor = await edge.RawClientAsync(Devices.DeviceSecrets.MonitorUsername);
+        var monitor = await edge.RawClientAsync(AccessControl.Devices.DeviceSecrets.MonitorUsername);
         var alarm = new TaskCompletionSource<AlarmMessage>(TaskCreationOptions.RunContinuationsAsynchronously);
         monitor.ApplicationMessageReceivedAsync += e =>
         {

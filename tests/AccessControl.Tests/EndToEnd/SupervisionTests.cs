@@ -136,7 +136,7 @@ public class SupervisionTests
     private static async Task<System.Threading.Channels.Channel<AlarmMessage>> AlarmsAsync(EdgeHarness edge)
     {
         var alarms = System.Threading.Channels.Channel.CreateUnbounded<AlarmMessage>();
-        var monitor = await edge.RawClientAsync(Devices.DeviceSecrets.MonitorUsername);
+        var monitor = await edge.RawClientAsync(AccessControl.Devices.DeviceSecrets.MonitorUsername);
         monitor.ApplicationMessageReceivedAsync += e =>
         {
             var alarm = WireFormat.ParseAlarm(e.ApplicationMessage.Payload).Value!;
