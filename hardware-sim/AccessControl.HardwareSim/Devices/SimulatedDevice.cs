@@ -450,7 +450,12 @@ public abstract class SimulatedDevice : IAsyncDisposable
                     continue;
                 }
 
-                if (!await IsHealthyAsync(cancellationToken))
+                if (await IsHealthyAsync(cancellationToken))
+                {
+                    // A publish that timed out on a live connection left its event queued: try it again.
+                    sendWake.Writer.TryWrite(true);
+                }
+                else
                 {
                     await LoseConnectionAsync(cancellationToken);
                     await connectPipeline.ExecuteAsync(static (self, token) => self.ConnectOnceAsync(token), this, cancellationToken);

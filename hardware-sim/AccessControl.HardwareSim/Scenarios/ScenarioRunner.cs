@@ -1,0 +1,202 @@
+using System.Globalization;
+using AccessControl.HardwareSim.Doors;
+using AccessControl.HardwareSim.Readers;
+using AccessControl.HardwareSim.Sites;
+using AccessControl.Protocol;
+
+namespace AccessControl.HardwareSim.Scenarios;
+
+/// <summary>The result of one step: a line of the printed report.</summary>
+/// <param name="Offset">When the step ran, from the start of the scenario.</param>
+/// <param name="Subject">What the step did, e.g. the card, or <c>force</c>.</param>
+/// <param name="Outcome">What came of it, e.g. <c>grant granted</c>, or why it failed.</param>
+public sealed record StepResult(int Step, TimeSpan Offset, string Device, string Subject, string Outcome, bool Passed);
+
+/// <summary>What a scenario run came to. <see cref="ExitCode"/> is what <c>hardware-sim scenario</c> returns.</summary>
+public sealed record ScenarioReport(string Name, IReadOnlyList<StepResult> Results)
+{
+    public int Passed => Results.Count(r => r.Passed);
+
+    public int Failed => Results.Count(r => !r.Passed);
+
+    /// <summary>0 when every expectation held, 1 otherwise.</summary>
+    public int ExitCode => Failed == 0 ? 0 : 1;
+}
+
+/// <summary>
+/// Runs a <see cref="Scenario"/> against a <see cref="SimulatedSite"/>: each step when its time has come (on the
+/// injected <see cref="TimeProvider"/>) and after the step before it, waiting for each expected decision. Prints
+/// one line per step (time, device, card or action, decision and reason, OK or FAIL) and a late line for every
+/// decision nobody waited for (e.g. an offline swipe answered after reconnection).
+/// </summary>
+public sealed class ScenarioRunner
+{
+    private readonly SimulatedSite site;
+    private readonly TimeProvider time;
+    private readonly TextWriter output;
+    private readonly object outputGate = new();
+    private long start;
+
+    public ScenarioRunner(SimulatedSite site, TimeProvider time, TextWriter output)
+    {
+        this.site = site;
+        this.time = time;
+        this.output = output;
+    }
+
+    /// <summary>The readers and doors a scenario names that the site does not simulate; empty when it can run.</summary>
+    public static IReadOnlyList<string> FindMissingDevices(Scenario scenario, SimulatedSite site) =>
+    [
+        .. scenario.ReaderIds.Where(id => !site.TryGetReader(id, out _)).Select(id => $"reader '{id}' is not simulated"),
+        .. scenario.DoorIds.Where(id => !site.TryGetControllerOf(id, out _)).Select(id => $"door '{id}' has no simulated controller"),
+    ];
+
+    /// <summary>Runs every step in order; the devices must be started. Missing devices fail their steps.</summary>
+    public async Task<ScenarioReport> RunAsync(Scenario scenario, CancellationToken cancellationToken = default)
+    {
+        start = time.GetTimestamp();
+        var results = new List<StepResult>();
+        Print($"scenario {scenario.Name}: {scenario.Steps.Count} steps");
+        foreach (var step in scenario.Steps)
+        {
+            var wait = step.At - time.GetElapsedTime(start);
+            if (wait > TimeSpan.Zero)
+            {
+                await Task.Delay(wait, time, cancellationToken);
+            }
+
+            var result = step switch
+            {
+                CardStep card => await RunCardAsync(card, cancellationToken),
+                ReaderStep reader => await RunReaderAsync(reader, cancellationToken),
+                DoorStep door => await RunDoorAsync(door, cancellationToken),
+                SayStep say => Result(say, "", "say", say.Text, true),
+                _ => throw new InvalidOperationException($"Unknown step type {step.GetType().Name}"),
+            };
+            results.Add(result);
+            Print(Format(result));
+        }
+
+        var report = new ScenarioReport(scenario.Name, results);
+        Print($"scenario {scenario.Name}: {report.Results.Count} steps, {report.Passed} passed, {report.Failed} failed");
+        return report;
+    }
+
+    private async Task<StepResult> RunCardAsync(CardStep step, CancellationToken cancellationToken)
+    {
+        if (!site.TryGetReader(step.Reader, out var reader))
+        {
+            return Result(step, step.Reader, step.Card, "reader is not simulated", false);
+        }
+
+        var swipe = reader.PresentCard(step.Card, step.Technology);
+        if (step.Expect is null)
+        {
+            _ = swipe.Decision.ContinueWith(t => PrintLate(reader, step, swipe.Offline, t), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+            return Result(step, step.Reader, step.Card, swipe.Offline ? "buffered (reader offline), not waited for" : "sent, not waited for", true);
+        }
+
+        DecisionMessage decision;
+        try
+        {
+            decision = await swipe.Decision.WaitAsync(step.Timeout, time, cancellationToken);
+        }
+        catch (TimeoutException)
+        {
+            return Result(step, step.Reader, step.Card, $"no decision within {Durations.Format(step.Timeout)} (expected {step.Expect})", false);
+        }
+
+        var passed = decision.Grant == step.Expect.Grant && (step.Expect.Reason is null || step.Expect.Reason == decision.Reason);
+        var outcome = Describe(decision) + (passed ? "" : $" (expected {step.Expect})");
+        return Result(step, step.Reader, step.Card, outcome, passed);
+    }
+
+    private async Task<StepResult> RunReaderAsync(ReaderStep step, CancellationToken cancellationToken)
+    {
+        var action = step.Action.ToString().ToLowerInvariant();
+        if (!site.TryGetReader(step.Reader, out var reader))
+        {
+            return Result(step, step.Reader, action, "reader is not simulated", false);
+        }
+
+        switch (step.Action)
+        {
+            case ReaderAction.Tamper:
+                await reader.TamperAsync(step.Detail, cancellationToken);
+                return Result(step, step.Reader, action, step.Detail ?? "sent", true);
+            case ReaderAction.Heartbeat:
+                var sent = await reader.SendHeartbeatAsync(cancellationToken);
+                return Result(step, step.Reader, action, sent ? "sent" : "reader offline, none sent", true);
+            case ReaderAction.Disconnect:
+                await reader.DropConnectionAsync();
+                return Result(step, step.Reader, action, "connection dropped, buffering", true);
+            default:
+                try
+                {
+                    await reader.RestoreConnectionAsync(cancellationToken).WaitAsync(step.Timeout, time, cancellationToken);
+                    return Result(step, step.Reader, action, $"online, {reader.Counters.Pending} buffered events replaying", true);
+                }
+                catch (TimeoutException)
+                {
+                    return Result(step, step.Reader, action, $"not online within {Durations.Format(step.Timeout)}", false);
+                }
+        }
+    }
+
+    private async Task<StepResult> RunDoorAsync(DoorStep step, CancellationToken cancellationToken)
+    {
+        var action = step.Action.ToString().ToLowerInvariant();
+        if (!site.TryGetControllerOf(step.DoorId, out var controller))
+        {
+            return Result(step, step.DoorId, action, "door has no simulated controller", false);
+        }
+
+        switch (step.Action)
+        {
+            case DoorAction.Open:
+                var opened = await controller.OpenAsync(step.DoorId, cancellationToken);
+                return opened == DoorOpenResult.Locked
+                    ? Result(step, step.DoorId, action, "door is locked (a force step opens it anyway)", false)
+                    : Result(step, step.DoorId, action, opened == DoorOpenResult.Opened ? "opened" : "already open", true);
+            case DoorAction.Close:
+                await controller.CloseAsync(step.DoorId, cancellationToken);
+                return Result(step, step.DoorId, action, "closed", true);
+            case DoorAction.Force:
+                await controller.ForceOpenAsync(step.DoorId, cancellationToken);
+                return Result(step, step.DoorId, action, "opened without unlock", true);
+            case DoorAction.Hold:
+                await controller.HoldOpenAsync(step.DoorId, cancellationToken);
+                return Result(step, step.DoorId, action, "propped open", true);
+            default:
+                await controller.PressExitButtonAsync(step.DoorId, cancellationToken);
+                return Result(step, step.DoorId, action, "exit button pressed", true);
+        }
+    }
+
+    private void PrintLate(CardReader reader, CardStep step, bool offline, Task<DecisionMessage> decision)
+    {
+        var offset = time.GetElapsedTime(start);
+        var note = offline ? "late, was offline" : "late";
+        Print(Format(new StepResult(step.Number, offset, reader.ReaderId, step.Card, $"{Describe(decision.Result)} ({note})", true)));
+    }
+
+    private StepResult Result(ScenarioStep step, string device, string subject, string outcome, bool passed) =>
+        new(step.Number, time.GetElapsedTime(start), device, subject, outcome, passed);
+
+    private static string Describe(DecisionMessage decision) => $"{(decision.Grant ? "grant" : "deny")} {decision.Reason}";
+
+    /// <summary>One report line: <c>+00:01.234  #3   rdr-dh1-in      04A1B2C3D4E5F6    grant granted  OK</c>.</summary>
+    public static string Format(StepResult result) =>
+        string.Create(
+            CultureInfo.InvariantCulture,
+            $"+{(int)result.Offset.TotalMinutes:00}:{result.Offset.Seconds:00}.{result.Offset.Milliseconds:000}  #{result.Step,-3} {result.Device,-15} {result.Subject,-16}  {result.Outcome}  {(result.Passed ? "OK" : "FAIL")}");
+
+    private void Print(string line)
+    {
+        lock (outputGate)
+        {
+            output.WriteLine(line);
+            output.Flush();
+        }
+    }
+}

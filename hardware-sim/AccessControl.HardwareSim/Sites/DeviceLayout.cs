@@ -1,0 +1,39 @@
+using AccessControl.Sites;
+
+namespace AccessControl.HardwareSim.Sites;
+
+/// <summary>A card reader to simulate; a null heartbeat interval takes <see cref="Readers.CardReaderOptions"/>' default.</summary>
+public sealed record ReaderLayout(string ReaderId, TimeSpan? HeartbeatInterval = null);
+
+/// <summary>A door controller to simulate and the doors it drives.</summary>
+public sealed record ControllerLayout(string ControllerId, IReadOnlyList<string> DoorIds);
+
+/// <summary>
+/// Which devices to simulate. Usually made from a site's <see cref="SiteTopology"/>; a scenario without a site
+/// file makes one from the ids it names.
+/// </summary>
+public sealed record DeviceLayout(IReadOnlyList<ReaderLayout> Readers, IReadOnlyList<ControllerLayout> Controllers)
+{
+    /// <summary>
+    /// One reader per card reader (fingerprint readers are not simulated) and one controller per door controller
+    /// that drives at least one door, optionally limited to one site. Ordered by id, so runs are repeatable.
+    /// </summary>
+    public static DeviceLayout FromTopology(SiteTopology topology, SiteId? site = null)
+    {
+        ArgumentNullException.ThrowIfNull(topology);
+        bool InSite(DoorId door) => site is null || (topology.Doors.TryGetValue(door, out var d) && d.Site == site.Value);
+
+        var readers = topology.Readers.Values
+            .Where(r => r.Kind == ReaderKind.Card && InSite(r.Door))
+            .OrderBy(r => r.Id.Value, StringComparer.Ordinal)
+            .Select(r => new ReaderLayout(r.Id.Value, r.HeartbeatInterval.ToTimeSpan()))
+            .ToList();
+        var controllers = topology.Controllers.Values
+            .Where(c => site is null || c.Site == site.Value)
+            .OrderBy(c => c.Id.Value, StringComparer.Ordinal)
+            .Select(c => new ControllerLayout(c.Id.Value, [.. topology.DoorsOf(c.Id).Select(d => d.Id.Value).Order(StringComparer.Ordinal)]))
+            .Where(c => c.DoorIds.Count > 0)
+            .ToList();
+        return new DeviceLayout(readers, controllers);
+    }
+}

@@ -1,0 +1,207 @@
+using AccessControl.Devices;
+using AccessControl.Protocol;
+using AccessControl.Tests.HardwareSim.Support;
+using MQTTnet.Protocol;
+using Xunit.Abstractions;
+
+namespace AccessControl.Tests.HardwareSim;
+
+public class CardReaderTests(ITestOutputHelper output)
+{
+    private const string Card = "04A1B2C3D4E5F6";
+    private const string Technology = "desfire-ev3";
+
+    [Fact]
+    public async Task PresentCard_PublishesCardEventMatchingTheProtocolLiterally()
+    {
+        await using var h = await SimHarness.StartAsync(output);
+        var reader = h.Reader("rdr-dh1-in");
+        await reader.StartAsync().Guarded();
+
+        _ = reader.PresentCardAsync(Card, Technology);
+        var message = await h.Service.WaitForReaderEventAsync("rdr-dh1-in", ReaderEventType.Card).Guarded();
+
+        var eventId = message.ReaderEvent!.EventId;
+        Assert.Matches("^[A-Za-z0-9._:-]{1,64}$", eventId);
+        Assert.Equal("ac/v1/readers/rdr-dh1-in/events", message.Topic);
+        Assert.Equal(
+            $$"""{"eventId":"{{eventId}}","seq":1,"at":"2026-11-28T09:15:02Z","type":"card","card":"04A1B2C3D4E5F6","technology":"desfire-ev3"}""",
+            message.Json);
+        Assert.Equal(MqttQualityOfServiceLevel.AtLeastOnce, message.QoS);
+    }
+
+    [Fact]
+    public async Task PresentCard_CompletesWithTheDecisionThatEchoesItsEventId()
+    {
+        await using var h = await SimHarness.StartAsync(output);
+        var reader = h.Reader("rdr-dh1-in");
+        var raised = new TaskCompletionSource<AccessControl.HardwareSim.Readers.ReceivedDecision>();
+        reader.DecisionReceived += d => raised.TrySetResult(d);
+        await reader.StartAsync().Guarded();
+
+        var swipe = reader.PresentCard(Card, Technology);
+        var eventId = (await h.Service.WaitForReaderEventAsync("rdr-dh1-in", ReaderEventType.Card).Guarded()).ReaderEvent!.EventId;
+        await h.Service.SendDecisionAsync("rdr-dh1-in", new DecisionMessage("someone-elses-event", false, "no_access_to_zone", "door-dh1", 0));
+        await h.Service.SendDecisionAsync("rdr-dh1-in", new DecisionMessage(eventId, true, "granted", "door-dh1", 5));
+
+        Assert.Equal(eventId, swipe.EventId);
+        Assert.Equal(new DecisionMessage(eventId, true, "granted", "door-dh1", 5), await swipe.Decision.Guarded());
+        await swipe.HandedOff.Guarded();
+        var seen = await raised.Task.Guarded();
+        Assert.Equal((eventId, Card, Technology, false), (seen.EventId, seen.Card, seen.Technology, seen.Offline));
+        Assert.Equal((1L, 1L, 0L, 0), (reader.Counters.Sent, reader.Counters.Acked, reader.Counters.Resent, reader.Counters.Pending));
+    }
+
+    [Fact]
+    public async Task PresentCard_WithoutDecision_IsResentWithTheSameEventIdAndSeq()
+    {
+        await using var h = await SimHarness.StartAsync(output);
+        var reader = h.Reader("rdr-dh1-in");
+        await reader.StartAsync().Guarded();
+
+        var decision = reader.PresentCardAsync(Card, Technology);
+        var first = await h.Service.WaitForReaderEventAsync("rdr-dh1-in", ReaderEventType.Card).Guarded();
+        await h.Time.AdvanceUntilAsync(h.Service.WaitForReaderEventAsync("rdr-dh1-in", ReaderEventType.Card, occurrence: 2), h.Step);
+        var second = await h.Service.WaitForReaderEventAsync("rdr-dh1-in", ReaderEventType.Card, occurrence: 2);
+
+        Assert.Equal(first.Json, second.Json);
+        Assert.False(decision.IsCompleted);
+
+        await h.Service.SendDecisionAsync("rdr-dh1-in", new DecisionMessage(first.ReaderEvent!.EventId, true, "granted", "door-dh1", 5));
+        Assert.True((await decision.Guarded()).Grant);
+    }
+
+    [Fact]
+    public async Task PresentCard_WhileTheBrokerIsDown_IsReplayedMarkedOfflineWhenItReturns()
+    {
+        await using var h = await SimHarness.StartAsync(output);
+        h.Service.Answer = e => new DecisionMessage(e.EventId, true, "granted", "door-dh1", 5);
+        var reader = h.Reader("rdr-dh1-in");
+        await reader.StartAsync().Guarded();
+
+        await h.Broker.StopAsync();
+        await reader.WhenDisconnectedAsync().Guarded();
+        var swipe = reader.PresentCard(Card, Technology);
+        Assert.True(swipe.Offline);
+        Assert.Equal(1, reader.Counters.Buffered);
+
+        await h.Broker.StartAgainAsync();
+        await h.ReconnectServiceAsync();
+        await h.Time.AdvanceUntilAsync(swipe.Decision, h.Step);
+
+        var replayed = await h.Service.WaitForReaderEventAsync("rdr-dh1-in", ReaderEventType.Card).Guarded();
+        Assert.Equal(swipe.EventId, replayed.ReaderEvent!.EventId);
+        Assert.True(replayed.ReaderEvent.Offline);
+        Assert.Contains("\"offline\":true", replayed.Json, StringComparison.Ordinal);
+        Assert.Equal("granted", (await swipe.Decision).Reason);
+    }
+
+    [Fact]
+    public async Task EventsBufferedOffline_AreReplayedInTheOrderTheyWereMade()
+    {
+        await using var h = await SimHarness.StartAsync(output);
+        h.Service.Answer = e => new DecisionMessage(e.EventId, true, "granted", "door-dh1", 5);
+        var reader = h.Reader("rdr-dh1-in");
+        await reader.StartAsync().Guarded();
+
+        await reader.DropConnectionAsync();
+        var swipes = Enumerable.Range(0, 5).Select(_ => reader.PresentCard(Card, Technology)).ToList();
+        await reader.TamperAsync("cover opened").Guarded();
+        await reader.RestoreConnectionAsync().Guarded();
+        await Task.WhenAll(swipes.Select(s => s.Decision)).Guarded();
+        await h.Service.WaitForReaderEventAsync("rdr-dh1-in", ReaderEventType.Tamper).Guarded();
+
+        var seqs = h.Service.All(m => m.ReaderEvent is { Offline: true }).Select(m => m.ReaderEvent!.Seq).ToList();
+        Assert.Equal([1L, 2L, 3L, 4L, 5L, 6L], seqs);
+        Assert.Equal(6, reader.Counters.Buffered);
+    }
+
+    [Fact]
+    public async Task Connect_PublishesRetainedOnlineStatus()
+    {
+        await using var h = await SimHarness.StartAsync(output);
+        var reader = h.Reader("rdr-dh1-in");
+        await reader.StartAsync().Guarded();
+
+        var online = await h.Service.WaitForReaderStatusAsync("rdr-dh1-in", DeviceState.Online).Guarded();
+        Assert.Equal("""{"state":"online","at":"2026-11-28T09:15:02Z","firmware":"hardware-sim/1.0"}""", online.Json);
+
+        await using var late = await TestService.ConnectAsync(h.Broker);
+        Assert.True((await late.WaitForReaderStatusAsync("rdr-dh1-in", DeviceState.Online).Guarded()).Retained);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-PE-6")]
+    public async Task LastWill_PublishesOfflineStatus_WhenTheConnectionDropsUncleanly()
+    {
+        await using var h = await SimHarness.StartAsync(output);
+        var reader = h.Reader("rdr-dh1-in");
+        await reader.StartAsync().Guarded();
+        await h.Service.WaitForReaderStatusAsync("rdr-dh1-in", DeviceState.Online).Guarded();
+
+        await reader.DropConnectionAsync();
+
+        var will = await h.Service.WaitForReaderStatusAsync("rdr-dh1-in", DeviceState.Offline).Guarded();
+        Assert.Equal("""{"state":"offline","at":"2026-11-28T09:15:02Z","firmware":"hardware-sim/1.0"}""", will.Json);
+        Assert.Equal("ac/v1/readers/rdr-dh1-in/status", will.Topic);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-IA-3")]
+    public async Task Start_WithAPasswordFromAnotherKey_IsRefusedByTheBroker()
+    {
+        await using var h = await SimHarness.StartAsync(output);
+        var reader = h.Reader("rdr-dh1-in", new DeviceSecrets(DeviceSecrets.NewKey()));
+
+        reader.Start();
+
+        Assert.Equal("rdr-dh1-in", await h.Broker.Refused.ReadAsync().AsTask().Guarded());
+        Assert.False(reader.IsConnected);
+    }
+
+    [Fact]
+    public async Task Tamper_PublishesATamperEventWithItsDetail()
+    {
+        await using var h = await SimHarness.StartAsync(output);
+        var reader = h.Reader("rdr-dh1-in");
+        await reader.StartAsync().Guarded();
+
+        await reader.TamperAsync("cover opened").Guarded();
+
+        var tamper = await h.Service.WaitForReaderEventAsync("rdr-dh1-in", ReaderEventType.Tamper).Guarded();
+        Assert.Equal(
+            $$"""{"eventId":"{{tamper.ReaderEvent!.EventId}}","seq":1,"at":"2026-11-28T09:15:02Z","type":"tamper","detail":"cover opened"}""",
+            tamper.Json);
+    }
+
+    [Fact]
+    public async Task Heartbeat_IsSentWhileOnlineAndNotMadeWhileOffline()
+    {
+        await using var h = await SimHarness.StartAsync(output);
+        var reader = h.Reader("rdr-dh1-in");
+        await reader.StartAsync().Guarded();
+
+        Assert.True(await reader.SendHeartbeatAsync().Guarded());
+        var beat = await h.Service.WaitForReaderEventAsync("rdr-dh1-in", ReaderEventType.Heartbeat).Guarded();
+        Assert.Equal($$"""{"eventId":"{{beat.ReaderEvent!.EventId}}","seq":1,"at":"2026-11-28T09:15:02Z","type":"heartbeat"}""", beat.Json);
+
+        await reader.DropConnectionAsync();
+        Assert.False(await reader.SendHeartbeatAsync().Guarded());
+        Assert.Equal(0, reader.Counters.Buffered);
+    }
+
+    [Fact]
+    public async Task FullBuffer_OverwritesTheOldestEvent()
+    {
+        await using var h = await SimHarness.StartAsync(output);
+        var reader = h.Track(new AccessControl.HardwareSim.Readers.CardReader(
+            "rdr-dh1-in", h.Options with { BufferCapacity = 2 }, h.Secrets, h.Time, h.Time, new() { HeartbeatInterval = TimeSpan.Zero }));
+
+        var oldest = reader.PresentCard(Card, Technology);
+        reader.PresentCard(Card, Technology);
+        reader.PresentCard(Card, Technology);
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => oldest.Decision.Guarded());
+        Assert.Equal((1L, 2), (reader.Counters.Dropped, reader.Counters.Pending));
+    }
+}

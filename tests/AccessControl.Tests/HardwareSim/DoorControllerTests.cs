@@ -1,0 +1,159 @@
+using AccessControl.HardwareSim.Doors;
+using AccessControl.Protocol;
+using AccessControl.Tests.HardwareSim.Support;
+using Xunit.Abstractions;
+
+namespace AccessControl.Tests.HardwareSim;
+
+public class DoorControllerTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task UnlockCommand_ReleasesTheStrike_AndThePersonOpensAndClosesTheDoor()
+    {
+        await using var h = await SimHarness.StartAsync(output);
+        var controller = h.Controller("ctl-dh1", ["door-dh1"], new DoorControllerOptions { OpenDelay = TimeSpan.Zero, OpenFor = TimeSpan.FromSeconds(3) });
+        await controller.StartAsync().Guarded();
+
+        await h.Service.SendDoorCommandAsync("door-dh1", new DoorCommand("cmd-1", "unlock", 5));
+        var opened = await h.Service.WaitForDoorEventAsync("door-dh1", DoorEventType.Opened).Guarded();
+        await h.Time.AdvanceUntilAsync(h.Service.WaitForDoorEventAsync("door-dh1", DoorEventType.Closed), h.Step);
+        var closed = await h.Service.WaitForDoorEventAsync("door-dh1", DoorEventType.Closed);
+
+        Assert.Equal("ac/v1/doors/door-dh1/events", opened.Topic);
+        Assert.Equal($$"""{"eventId":"{{opened.DoorEvent!.EventId}}","seq":1,"at":"2026-11-28T09:15:02Z","type":"opened"}""", opened.Json);
+        Assert.Equal((2L, DoorEventType.Closed), (closed.DoorEvent!.Seq, closed.DoorEvent.Type));
+        Assert.True(closed.DoorEvent.At > opened.DoorEvent.At);
+    }
+
+    [Fact]
+    public async Task UnlockCommand_WithoutAutoOpen_OnlyReleasesTheStrikeUntilItRelocks()
+    {
+        await using var h = await SimHarness.StartAsync(output);
+        var controller = h.Controller("ctl-dh1", ["door-dh1"], new DoorControllerOptions { AutoOpenOnUnlock = false });
+        var relocked = new TaskCompletionSource();
+        var unlocked = new TaskCompletionSource();
+        controller.Activity += a =>
+        {
+            (a.Kind == DoorActivityKind.Unlocked ? unlocked : a.Kind == DoorActivityKind.Relocked ? relocked : null)?.TrySetResult();
+        };
+        await controller.StartAsync().Guarded();
+
+        await h.Service.SendDoorCommandAsync("door-dh1", new DoorCommand("cmd-1", "unlock", 5));
+        await unlocked.Task.Guarded();
+        Assert.Equal(new DoorSnapshot("door-dh1", true, false, false), controller.GetDoor("door-dh1"));
+        Assert.Equal(DoorOpenResult.Opened, await controller.OpenAsync("door-dh1").Guarded());
+
+        await h.Time.AdvanceUntilAsync(relocked.Task, h.Step);
+        Assert.False(controller.GetDoor("door-dh1").Unlocked);
+    }
+
+    [Fact]
+    public async Task Open_WhileLocked_IsRefusedAndReportsNothing()
+    {
+        await using var h = await SimHarness.StartAsync(output);
+        var controller = h.Controller("ctl-dh1", ["door-dh1"]);
+        await controller.StartAsync().Guarded();
+
+        Assert.Equal(DoorOpenResult.Locked, await controller.OpenAsync("door-dh1").Guarded());
+        await controller.PressExitButtonAsync("door-dh1").Guarded();
+
+        var first = await h.Service.WaitForAsync(m => m.Address.Kind == TopicKind.DoorEvents).Guarded();
+        Assert.Equal(DoorEventType.ExitRequest, first.DoorEvent!.Type);
+        Assert.Contains("\"type\":\"exit_request\"", first.Json, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-PE-6")]
+    public async Task Force_OpensTheDoorWithoutUnlock()
+    {
+        await using var h = await SimHarness.StartAsync(output);
+        var controller = h.Controller("ctl-dh1", ["door-dh1"]);
+        var forced = new TaskCompletionSource<DoorActivity>();
+        controller.Activity += a =>
+        {
+            if (a.Kind == DoorActivityKind.Forced)
+            {
+                forced.TrySetResult(a);
+            }
+        };
+        await controller.StartAsync().Guarded();
+
+        await controller.ForceOpenAsync("door-dh1").Guarded();
+
+        await h.Service.WaitForDoorEventAsync("door-dh1", DoorEventType.Opened).Guarded();
+        Assert.Equal("door-dh1", (await forced.Task.Guarded()).DoorId);
+        Assert.Equal(new DoorSnapshot("door-dh1", false, true, false), controller.GetDoor("door-dh1"));
+    }
+
+    [Fact]
+    public async Task Hold_KeepsTheDoorOpenUntilItIsClosed()
+    {
+        await using var h = await SimHarness.StartAsync(output);
+        var controller = h.Controller("ctl-dh1", ["door-dh1"], new DoorControllerOptions { OpenFor = TimeSpan.FromSeconds(3) });
+        await controller.StartAsync().Guarded();
+
+        await controller.HoldOpenAsync("door-dh1").Guarded();
+        h.Time.Advance(TimeSpan.FromMinutes(5));
+        Assert.True(controller.GetDoor("door-dh1").Open);
+        await controller.CloseAsync("door-dh1").Guarded();
+
+        var closed = await h.Service.WaitForDoorEventAsync("door-dh1", DoorEventType.Closed).Guarded();
+        Assert.Equal(2, closed.DoorEvent!.Seq);
+        Assert.Equal(SimHarness.Start.Plus(NodaTime.Duration.FromMinutes(5)), closed.DoorEvent.At);
+        Assert.Single(h.Service.All(m => m.DoorEvent is { Type: DoorEventType.Closed }));
+    }
+
+    [Fact]
+    public async Task OneController_ServesSeveralDoors_EachWithItsOwnSeq()
+    {
+        await using var h = await SimHarness.StartAsync(output);
+        var controller = h.Controller("ctl-lobby", ["door-a", "door-b"]);
+        await controller.StartAsync().Guarded();
+
+        await h.Service.SendDoorCommandAsync("door-b", new DoorCommand("cmd-1", "unlock", 5));
+        await controller.PressExitButtonAsync("door-a").Guarded();
+
+        Assert.Equal(1, (await h.Service.WaitForDoorEventAsync("door-b", DoorEventType.Opened).Guarded()).DoorEvent!.Seq);
+        Assert.Equal(1, (await h.Service.WaitForDoorEventAsync("door-a", DoorEventType.ExitRequest).Guarded()).DoorEvent!.Seq);
+    }
+
+    [Fact]
+    public async Task DuplicateCommandId_IsIgnored()
+    {
+        await using var h = await SimHarness.StartAsync(output);
+        var controller = h.Controller("ctl-dh1", ["door-dh1"], new DoorControllerOptions { AutoOpenOnUnlock = false });
+        var ignored = new TaskCompletionSource<DoorActivity>();
+        controller.Activity += a =>
+        {
+            if (a.Kind == DoorActivityKind.CommandIgnored)
+            {
+                ignored.TrySetResult(a);
+            }
+        };
+        await controller.StartAsync().Guarded();
+
+        await h.Service.SendDoorCommandAsync("door-dh1", new DoorCommand("cmd-1", "unlock", 5));
+        await h.Service.SendDoorCommandAsync("door-dh1", new DoorCommand("cmd-1", "unlock", 5));
+
+        Assert.Contains("duplicate", (await ignored.Task.Guarded()).Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task DoorEventsWhileOffline_AreReplayedMarkedOffline()
+    {
+        await using var h = await SimHarness.StartAsync(output);
+        var controller = h.Controller("ctl-dh1", ["door-dh1"]);
+        await controller.StartAsync().Guarded();
+
+        await controller.DropConnectionAsync();
+        await controller.ForceOpenAsync("door-dh1").Guarded();
+        await controller.CloseAsync("door-dh1").Guarded();
+        Assert.Equal(2, controller.Counters.Buffered);
+        await controller.RestoreConnectionAsync().Guarded();
+
+        var closed = await h.Service.WaitForDoorEventAsync("door-dh1", DoorEventType.Closed).Guarded();
+        var opened = await h.Service.WaitForDoorEventAsync("door-dh1", DoorEventType.Opened).Guarded();
+        Assert.True(opened.DoorEvent!.Offline && closed.DoorEvent!.Offline);
+        Assert.Equal((1L, 2L), (opened.DoorEvent.Seq, closed.DoorEvent.Seq));
+    }
+}
