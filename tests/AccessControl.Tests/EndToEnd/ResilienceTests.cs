@@ -19,7 +19,7 @@ public class ResilienceTests
     {
         await using var edge = await EdgeHarness.StartAsync(broker);
         string[] readerIds = ["rdr-lobby-in", "rdr-lobby-out", "rdr-dh1-in", "rdr-dh1-out"];
-        var readers = new List<HardwareSim.Readers.CardReader>();
+        var readers = new List<AccessControl.HardwareSim.Readers.CardReader>();
         foreach (var id in readerIds)
         {
             readers.Add(await edge.ReaderAsync(id));

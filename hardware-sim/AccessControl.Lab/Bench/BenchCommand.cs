@@ -1,0 +1,283 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using AccessControl.Broker;
+using AccessControl.Devices;
+using AccessControl.Hosting;
+using AccessControl.Protocol;
+using AccessControl.SiteFiles;
+using AccessControl.Sites;
+using Microsoft.Extensions.Logging;
+using MQTTnet;
+using MQTTnet.Protocol;
+using NodaTime;
+
+namespace AccessControl.Lab.Bench;
+
+/// <summary>
+/// Measures, in one run on one broker: the floor (a bare QoS 1 echo round trip: reader publishes, an echo client
+/// answers on the reader's decisions topic, no decision, no log) and the full decision round trip (reader event to
+/// decision received, with the durable log commit and the door command), at each rate. The same reader clients,
+/// the same payloads and the same broker serve both, so the difference is what the service adds.
+/// </summary>
+public sealed class BenchCommand(IClock clock, TimeProvider time, TextWriter output)
+{
+    private const string Card = "04A1B2C3D4E5F6";
+
+    public async Task<int> RunAsync(string brokerKind, int[] rates, TimeSpan duration, string? markdownFile, CancellationToken cancellationToken)
+    {
+        var kinds = brokerKind == "both" ? new[] { "embedded", "mosquitto" } : [brokerKind];
+        var table = new StringBuilder();
+        table.AppendLine("| broker | rate (ev/s) | events | floor p50 | floor p99 | decision p50 | decision p99 | p50 ratio | p99 ratio | p50 delta |");
+        table.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var kind in kinds)
+        {
+            foreach (var (rate, floor, decision) in await RunBrokerAsync(kind, rates, duration, cancellationToken))
+            {
+                var row = string.Format(CultureInfo.InvariantCulture,
+                    "| {0} | {1} | {2} | {3:0.000} ms | {4:0.000} ms | {5:0.000} ms | {6:0.000} ms | {7:0.00} | {8:0.00} | {9:+0.000;-0.000} ms |",
+                    kind, rate, decision.Received, floor.P50, floor.P99, decision.P50, decision.P99,
+                    decision.P50 / floor.P50, decision.P99 / floor.P99, decision.P50 - floor.P50);
+                table.AppendLine(row);
+                if (decision.Received != decision.Sent || floor.Received != floor.Sent)
+                {
+                    table.AppendLine($"|   lost: floor {floor.Sent - floor.Received}, decision {decision.Sent - decision.Received} | | | | | | | | | |");
+                }
+            }
+        }
+
+        await output.WriteLineAsync(table.ToString());
+        if (markdownFile is not null)
+        {
+            await File.WriteAllTextAsync(markdownFile, table.ToString(), cancellationToken);
+        }
+
+        return 0;
+    }
+
+    private async Task<List<(int Rate, Latencies Floor, Latencies Decision)>> RunBrokerAsync(string kind, int[] rates, TimeSpan duration, CancellationToken cancellationToken)
+    {
+        var directory = Directory.CreateTempSubdirectory("aclab-bench-").FullName;
+        var siteFile = Path.Combine(AppContext.BaseDirectory, "sites", "demo.yaml");
+        var site = SiteFileLoader.Load(siteFile);
+        if (!site.Success)
+        {
+            throw new InvalidOperationException(string.Join(Environment.NewLine, site.Errors));
+        }
+
+        var topology = site.Site!.Topology;
+        var key = DeviceSecrets.NewKey();
+        await File.WriteAllTextAsync(Path.Combine(directory, "provisioning.key"), Convert.ToBase64String(key), cancellationToken);
+        var secrets = new DeviceSecrets(key);
+        var topics = new Topics();
+        await using var broker = await BenchBroker.StartAsync(kind, topology, secrets, topics, clock, directory);
+        await output.WriteLineAsync($"[{kind}] broker on 127.0.0.1:{broker.Port}");
+
+        var readers = new List<BenchReader>();
+        foreach (var reader in topology.Readers.Values.Where(r => r.Kind == ReaderKind.Card).OrderBy(r => r.Id.Value))
+        {
+            readers.Add(await BenchReader.ConnectAsync(reader.Id.Value, broker.Port, secrets, topics));
+        }
+
+        var results = new List<(int, Latencies, Latencies)>();
+        var floors = new Dictionary<int, Latencies>();
+
+        // Floor: an echo client in the service's place answers each event on the reader's decisions topic.
+        await using (var echo = await Echo.StartAsync(broker.Port, secrets, topics))
+        {
+            await RunLoadAsync("warm-up", readers, 500, TimeSpan.FromSeconds(1), cancellationToken);
+            foreach (var rate in rates)
+            {
+                floors[rate] = await RunLoadAsync($"floor@{rate}", readers, rate, duration, cancellationToken);
+            }
+        }
+
+        // Decision: the real service, connected to the same broker.
+        var settings = new ServiceSettings
+        {
+            DataDirectory = directory,
+            SiteFile = siteFile,
+            HttpUrl = "http://127.0.0.1:0",
+            Broker = new BrokerOptions { Mode = BrokerMode.External, Port = broker.Port },
+            SupervisionInterval = TimeSpan.FromHours(1),
+        };
+        await using (var host = AccessControlHost.Create(settings, clock, time, l => l.SetMinimumLevel(LogLevel.Warning).AddSimpleConsole()))
+        {
+            await host.StartAsync(cancellationToken);
+            await RunLoadAsync("warm-up", readers, 500, TimeSpan.FromSeconds(1), cancellationToken);
+            foreach (var rate in rates)
+            {
+                var decision = await RunLoadAsync($"decision@{rate}", readers, rate, duration, cancellationToken);
+                results.Add((rate, floors[rate], decision));
+            }
+
+            await output.WriteLineAsync($"[{kind}] entry log rows: {host.Edge.Log.Count()}");
+        }
+
+        foreach (var reader in readers)
+        {
+            await reader.DisposeAsync();
+        }
+
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        Directory.Delete(directory, recursive: true);
+        return results;
+    }
+
+    /// <summary>Open loop: events are sent on schedule whether or not earlier ones were answered.</summary>
+    private async Task<Latencies> RunLoadAsync(string name, List<BenchReader> readers, int rate, TimeSpan duration, CancellationToken cancellationToken)
+    {
+        var total = (int)(rate * duration.TotalSeconds);
+        var pending = new List<Task<double>>(total);
+        var clockStart = Stopwatch.GetTimestamp();
+        var sent = 0;
+        while (sent < total)
+        {
+            var due = Math.Min(total, (int)(Stopwatch.GetElapsedTime(clockStart).TotalSeconds * rate) + 1);
+            while (sent < due)
+            {
+                var reader = readers[sent % readers.Count];
+                pending.Add(reader.SendAsync(clock.GetCurrentInstant()));
+                sent++;
+            }
+
+            await Task.Delay(1, cancellationToken);
+        }
+
+        var latencies = new List<double>(total);
+        foreach (var task in pending)
+        {
+            try
+            {
+                latencies.Add(await task.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken));
+            }
+            catch (TimeoutException)
+            {
+                // Counted as lost: Received < Sent in the report.
+            }
+        }
+
+        var seconds = Stopwatch.GetElapsedTime(clockStart).TotalSeconds;
+        var result = new Latencies(name, latencies, total, seconds);
+        await output.WriteLineAsync(string.Format(CultureInfo.InvariantCulture, "  {0,-16} {1,6} sent {2,6} answered  p50 {3:0.000} ms  p99 {4:0.000} ms  max {5:0.000} ms",
+            name, result.Sent, result.Received, result.P50, result.P99, result.Max));
+        return result;
+    }
+
+    /// <summary>A reader: publishes card events, matches answers by eventId, reports each round trip in ms.</summary>
+    private sealed class BenchReader : IAsyncDisposable
+    {
+        private readonly IMqttClient client;
+        private readonly string readerId;
+        private readonly Topics topics;
+        private readonly ConcurrentDictionary<string, (long Started, TaskCompletionSource<double> Done)> pending = new();
+        private long seq;
+
+        private BenchReader(IMqttClient client, string readerId, Topics topics)
+        {
+            this.client = client;
+            this.readerId = readerId;
+            this.topics = topics;
+            client.ApplicationMessageReceivedAsync += e =>
+            {
+                var received = Stopwatch.GetTimestamp();
+                var eventId = EventIdOf(e.ApplicationMessage.Payload);
+                if (eventId is not null && pending.TryRemove(eventId, out var entry))
+                {
+                    entry.Done.TrySetResult(Stopwatch.GetElapsedTime(entry.Started, received).TotalMilliseconds);
+                }
+
+                return Task.CompletedTask;
+            };
+        }
+
+        public static async Task<BenchReader> ConnectAsync(string readerId, int port, DeviceSecrets secrets, Topics topics)
+        {
+            var client = new MqttClientFactory().CreateMqttClient();
+            var result = await client.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", port)
+                .WithClientId(readerId).WithCredentials(readerId, secrets.For(readerId)).WithCleanSession(true).Build());
+            if (result.ResultCode != MqttClientConnectResultCode.Success)
+            {
+                throw new InvalidOperationException($"{readerId} could not connect: {result.ResultCode}");
+            }
+
+            await client.SubscribeAsync(topics.ReaderDecisions(readerId), MqttQualityOfServiceLevel.AtLeastOnce);
+            return new BenchReader(client, readerId, topics);
+        }
+
+        public Task<double> SendAsync(Instant at)
+        {
+            var n = Interlocked.Increment(ref seq);
+            var eventId = $"b{Environment.ProcessId:x}-{n:x}";
+            var done = new TaskCompletionSource<double>(TaskCreationOptions.RunContinuationsAsynchronously);
+            var payload = WireFormat.Write(new ReaderEvent(eventId, n, at, ReaderEventType.Card, Card, "desfire-ev3", false, null));
+            pending[eventId] = (Stopwatch.GetTimestamp(), done);
+            _ = client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(topics.ReaderEvents(readerId)).WithPayload(payload)
+                .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build());
+            return done.Task;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await client.DisconnectAsync();
+            client.Dispose();
+        }
+
+        private static string? EventIdOf(System.Buffers.ReadOnlySequence<byte> payload)
+        {
+            var reader = new Utf8JsonReader(payload);
+            while (reader.Read())
+            {
+                if (reader.TokenType == JsonTokenType.PropertyName && reader.ValueTextEquals("eventId"u8))
+                {
+                    reader.Read();
+                    return reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                }
+            }
+
+            return null;
+        }
+    }
+
+    /// <summary>The floor's stand-in for the service: answers every reader event at once, nothing else.</summary>
+    private sealed class Echo : IAsyncDisposable
+    {
+        private readonly IMqttClient client;
+
+        private Echo(IMqttClient client) => this.client = client;
+
+        public static async Task<Echo> StartAsync(int port, DeviceSecrets secrets, Topics topics)
+        {
+            var client = new MqttClientFactory().CreateMqttClient();
+            client.ApplicationMessageReceivedAsync += e =>
+            {
+                var address = topics.Parse(e.ApplicationMessage.Topic);
+                if (address.Kind == TopicKind.ReaderEvents)
+                {
+                    _ = client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(topics.ReaderDecisions(address.DeviceId))
+                        .WithPayload(e.ApplicationMessage.Payload).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build());
+                }
+
+                return Task.CompletedTask;
+            };
+            var result = await client.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", port)
+                .WithClientId(DeviceSecrets.ServiceUsername).WithCredentials(DeviceSecrets.ServiceUsername, secrets.For(DeviceSecrets.ServiceUsername))
+                .WithCleanSession(true).Build());
+            if (result.ResultCode != MqttClientConnectResultCode.Success)
+            {
+                throw new InvalidOperationException($"echo could not connect: {result.ResultCode}");
+            }
+
+            await client.SubscribeAsync(topics.Root + "/readers/+/events", MqttQualityOfServiceLevel.AtLeastOnce);
+            return new Echo(client);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await client.DisconnectAsync();
+            client.Dispose();
+        }
+    }
+}

@@ -1,0 +1,44 @@
+// Composition root of the lab: picks the system clock. Commands: demo, bench.
+using AccessControl.Lab.Bench;
+using AccessControl.Lab.Demo;
+
+var stopping = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) => { e.Cancel = true; stopping.Cancel(); };
+var clock = NodaTime.SystemClock.Instance;
+var flags = new Dictionary<string, string>();
+for (var i = 1; i + 1 < args.Length; i += 2)
+{
+    flags[args[i].TrimStart('-')] = args[i + 1];
+}
+
+switch (args.FirstOrDefault())
+{
+    case "demo":
+        var data = flags.GetValueOrDefault("data") ?? Path.Combine(RepositoryRoot(), "data");
+        return await new DemoCommand(clock, TimeProvider.System, Console.Out).RunAsync(data, args.Contains("--once"), stopping.Token);
+    case "bench":
+        var rates = flags.GetValueOrDefault("rates", "100,1000").Split(',').Select(int.Parse).ToArray();
+        var seconds = double.Parse(flags.GetValueOrDefault("seconds", "10"), System.Globalization.CultureInfo.InvariantCulture);
+        return await new BenchCommand(clock, TimeProvider.System, Console.Out)
+            .RunAsync(flags.GetValueOrDefault("broker", "both"), rates, TimeSpan.FromSeconds(seconds), flags.GetValueOrDefault("out"), stopping.Token);
+    default:
+        Console.Error.WriteLine("""
+            usage: aclab demo [--data DIR] [--once]
+                   aclab bench [--broker embedded|mosquitto|both] [--rates 100,1000] [--seconds 10] [--out FILE.md]
+            """);
+        return 64;
+}
+
+// The data folder of a checkout: the folder holding AccessControl.sln, above the current directory.
+static string RepositoryRoot()
+{
+    for (var dir = new DirectoryInfo(Directory.GetCurrentDirectory()); dir is not null; dir = dir.Parent)
+    {
+        if (File.Exists(Path.Combine(dir.FullName, "AccessControl.sln")))
+        {
+            return dir.FullName;
+        }
+    }
+
+    return Directory.GetCurrentDirectory();
+}
