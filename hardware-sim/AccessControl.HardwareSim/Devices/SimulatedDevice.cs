@@ -9,7 +9,6 @@ using MQTTnet.Protocol;
 using NodaTime;
 using Polly;
 using Polly.Retry;
-using Polly.Timeout;
 
 namespace AccessControl.HardwareSim.Devices;
 
@@ -413,7 +412,7 @@ public abstract class SimulatedDevice : IAsyncDisposable
                 ShouldHandle = args => ValueTask.FromResult(args.Outcome switch
                 {
                     { Result: ConnectOutcome.Failed } => true,
-                    { Exception: MqttCommunicationException or TimeoutRejectedException or IOException } => true,
+                    { Exception: MqttCommunicationException or IOException } => true,
                     { Exception: OperationCanceledException } => !args.Context.CancellationToken.IsCancellationRequested,
                     _ => false,
                 }),
@@ -429,7 +428,6 @@ public abstract class SimulatedDevice : IAsyncDisposable
                     return ValueTask.CompletedTask;
                 },
             })
-            .AddTimeout(Options.ConnectTimeout)
             .Build();
 
     private async Task ConnectionLoopAsync(CancellationToken cancellationToken)
@@ -489,9 +487,8 @@ public abstract class SimulatedDevice : IAsyncDisposable
             return false;
         }
 
-        using var timeout = new CancellationTokenSource(Options.ConnectTimeout, Time);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
-        return await current.TryPingAsync(linked.Token);
+        using var io = NetworkTimeout(cancellationToken);
+        return await current.TryPingAsync(io.Token);
     }
 
     private async Task LoseConnectionAsync(CancellationToken cancellationToken)
@@ -541,8 +538,10 @@ public abstract class SimulatedDevice : IAsyncDisposable
         return outcome;
     }
 
-    private async Task<ConnectOutcome> ConnectLockedAsync(CancellationToken cancellationToken)
+    private async Task<ConnectOutcome> ConnectLockedAsync(CancellationToken stopping)
     {
+        using var io = NetworkTimeout(stopping);
+        var cancellationToken = io.Token;
         IMqttClient? candidate = null;
         var online = false;
         try
@@ -709,16 +708,16 @@ public abstract class SimulatedDevice : IAsyncDisposable
             return;
         }
 
-        using var timeout = new CancellationTokenSource(Options.ConnectTimeout, Time);
+        using var io = NetworkTimeout(CancellationToken.None);
         try
         {
             var status = WireFormat.Write(new DeviceStatus(DeviceState.Offline, Clock.GetCurrentInstant(), Options.Firmware));
             foreach (var topic in StatusTopics)
             {
-                await current.PublishAsync(Message(topic, status, retain: true), timeout.Token);
+                await current.PublishAsync(Message(topic, status, retain: true), io.Token);
             }
 
-            await current.DisconnectAsync(new MqttClientDisconnectOptionsBuilder().WithReason(MqttClientDisconnectOptionsReason.NormalDisconnection).Build(), timeout.Token);
+            await current.DisconnectAsync(new MqttClientDisconnectOptionsBuilder().WithReason(MqttClientDisconnectOptionsReason.NormalDisconnection).Build(), io.Token);
         }
         catch (Exception ex) when (IsConnectionFailure(ex))
         {
@@ -809,11 +808,10 @@ public abstract class SimulatedDevice : IAsyncDisposable
 
     private async Task<PublishOutcome> PublishEventAsync(IMqttClient current, PendingEvent item, CancellationToken cancellationToken)
     {
-        using var timeout = new CancellationTokenSource(Options.ConnectTimeout, Time);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+        using var io = NetworkTimeout(cancellationToken);
         try
         {
-            var result = await current.PublishAsync(Message(item.Topic, item.Payload, retain: false), linked.Token);
+            var result = await current.PublishAsync(Message(item.Topic, item.Payload, retain: false), io.Token);
             if (result.IsSuccess)
             {
                 return PublishOutcome.Accepted;
@@ -961,6 +959,17 @@ public abstract class SimulatedDevice : IAsyncDisposable
         await stop.CancelAsync();
         cancellationToken.ThrowIfCancellationRequested();
         wake.Reader.TryRead(out _);
+    }
+
+    /// <summary>
+    /// A timeout for one network operation, in real time: it bounds real I/O, which a simulated clock cannot speed
+    /// up (and which a test clock jumping ahead must not cut short). Only the device's behaviour runs on <see cref="Time"/>.
+    /// </summary>
+    private CancellationTokenSource NetworkTimeout(CancellationToken stopping)
+    {
+        var io = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+        io.CancelAfter(Options.ConnectTimeout);
+        return io;
     }
 
     private static MqttApplicationMessage Message(string topic, ReadOnlyMemory<byte> payload, bool retain) =>
