@@ -337,7 +337,7 @@ public abstract class SimulatedDevice : IAsyncDisposable
 
             ObjectDisposedException.ThrowIf(stopped, this);
 
-            var stamp = new EventStamp($"{bootId}-{++eventCounter:D6}", nextSeq(), Clock.GetCurrentInstant(), offline);
+            var stamp = new EventStamp($"{bootId}-{++eventCounter:D6}", nextSeq(), Now(), offline);
             item = new PendingEvent(topic, stamp.EventId, stamp.Seq, offline, render(stamp), awaitsDecision, Time.GetTimestamp(), tag);
             if (buffer.Count >= Options.BufferCapacity)
             {
@@ -393,6 +393,9 @@ public abstract class SimulatedDevice : IAsyncDisposable
         item.CompleteDecision(decision);
         return item;
     }
+
+    /// <summary>The time to stamp on a message: the injected clock, to the millisecond, as reader firmware keeps it.</summary>
+    protected Instant Now() => Instant.FromUnixTimeMilliseconds(Clock.GetCurrentInstant().ToUnixTimeMilliseconds());
 
     protected void Log(string message) => Options.Log?.Invoke($"{DeviceId}: {message}");
 
@@ -587,7 +590,7 @@ public abstract class SimulatedDevice : IAsyncDisposable
                 }
             }
 
-            var status = WireFormat.Write(new DeviceStatus(DeviceState.Online, Clock.GetCurrentInstant(), Options.Firmware));
+            var status = WireFormat.Write(new DeviceStatus(DeviceState.Online, Now(), Options.Firmware));
             foreach (var topic in StatusTopics)
             {
                 await self.PublishAsync(Message(topic, status, retain: true), cancellationToken);
@@ -629,7 +632,7 @@ public abstract class SimulatedDevice : IAsyncDisposable
 
     private MqttClientOptions BuildClientOptions()
     {
-        var will = WireFormat.Write(new DeviceStatus(DeviceState.Offline, Clock.GetCurrentInstant(), Options.Firmware));
+        var will = WireFormat.Write(new DeviceStatus(DeviceState.Offline, Now(), Options.Firmware));
         return new MqttClientOptionsBuilder()
             .WithTcpServer(Options.Broker.Host, Options.Broker.Port)
             .WithClientId(DeviceId)
@@ -711,7 +714,7 @@ public abstract class SimulatedDevice : IAsyncDisposable
         using var io = NetworkTimeout(CancellationToken.None);
         try
         {
-            var status = WireFormat.Write(new DeviceStatus(DeviceState.Offline, Clock.GetCurrentInstant(), Options.Firmware));
+            var status = WireFormat.Write(new DeviceStatus(DeviceState.Offline, Now(), Options.Firmware));
             foreach (var topic in StatusTopics)
             {
                 await current.PublishAsync(Message(topic, status, retain: true), io.Token);
