@@ -23,7 +23,7 @@ namespace AccessControl.HardwareSim.Devices;
 /// Connection: the device logs in with its id as username and <see cref="DeviceSecrets.For"/> as password,
 /// registers its offline status as retained MQTT last will, subscribes to its topics and publishes a retained
 /// online status. A background loop pings the broker every <see cref="DeviceOptions.ConnectionCheckInterval"/>
-/// and reconnects through a Polly pipeline (exponential back-off, a timeout per attempt). The disconnect event
+/// and reconnects through a Polly pipeline (exponential back-off with jitter, retrying for ever). The disconnect event
 /// only wakes that loop: reconnecting from inside it is what MQTTnet warns against. Sessions are not persistent;
 /// subscriptions are made again on every connection.
 /// </para>
@@ -36,8 +36,9 @@ namespace AccessControl.HardwareSim.Devices;
 /// <see cref="DeviceOptions.BufferCapacity"/> events: when full the oldest is overwritten.
 /// </para>
 /// <para>
-/// Time: <c>at</c> stamps come from the injected <see cref="IClock"/>; every timer, delay and timeout runs on the
-/// injected <see cref="TimeProvider"/>.
+/// Time: <c>at</c> stamps come from the injected <see cref="IClock"/> (to the millisecond); resend, back-off and
+/// connection-check timers run on the injected <see cref="TimeProvider"/>, so tests drive them without sleeping.
+/// Only the timeout of a network operation (<see cref="DeviceOptions.ConnectTimeout"/>) is real time.
 /// </para>
 /// </remarks>
 public abstract class SimulatedDevice : IAsyncDisposable
@@ -632,6 +633,8 @@ public abstract class SimulatedDevice : IAsyncDisposable
 
     private MqttClientOptions BuildClientOptions()
     {
+        // The broker sends the will unchanged when the connection dies, so its "at" is the time of connection:
+        // the service should take the time it receives the will as the time the device went offline.
         var will = WireFormat.Write(new DeviceStatus(DeviceState.Offline, Now(), Options.Firmware));
         return new MqttClientOptionsBuilder()
             .WithTcpServer(Options.Broker.Host, Options.Broker.Port)
