@@ -5,7 +5,8 @@ namespace AccessControl.HardwareSim.Devices;
 /// <summary>
 /// Tunables every simulated device shares: where the broker is, how the connection is kept alive and how events
 /// are retried and buffered. Durations are <see cref="TimeSpan"/>s measured on the device's injected
-/// <see cref="TimeProvider"/>, so that tests can drive them without sleeping.
+/// <see cref="TimeProvider"/>, so that tests can drive them without sleeping; only <see cref="ConnectTimeout"/>,
+/// which bounds real network I/O, is real time.
 /// </summary>
 public sealed record DeviceOptions
 {
@@ -25,7 +26,10 @@ public sealed record DeviceOptions
 
     public TimeSpan MaxReconnectDelay { get; init; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>Time allowed for one connection attempt (TCP, CONNECT, subscriptions, status) and for a ping.</summary>
+    /// <summary>
+    /// Time allowed for one network operation: a connection attempt (TCP, CONNECT, subscriptions, status), a ping or
+    /// a publish. Unlike every other duration here it is real time, because it bounds real I/O.
+    /// </summary>
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
     /// <summary>MQTT keep-alive; the broker publishes the last will when it hears nothing for 1.5 times this.</summary>

@@ -9,7 +9,6 @@ using MQTTnet.Protocol;
 using NodaTime;
 using Polly;
 using Polly.Retry;
-using Polly.Timeout;
 
 namespace AccessControl.HardwareSim.Devices;
 
@@ -24,7 +23,7 @@ namespace AccessControl.HardwareSim.Devices;
 /// Connection: the device logs in with its id as username and <see cref="DeviceSecrets.For"/> as password,
 /// registers its offline status as retained MQTT last will, subscribes to its topics and publishes a retained
 /// online status. A background loop pings the broker every <see cref="DeviceOptions.ConnectionCheckInterval"/>
-/// and reconnects through a Polly pipeline (exponential back-off, a timeout per attempt). The disconnect event
+/// and reconnects through a Polly pipeline (exponential back-off with jitter, retrying for ever). The disconnect event
 /// only wakes that loop: reconnecting from inside it is what MQTTnet warns against. Sessions are not persistent;
 /// subscriptions are made again on every connection.
 /// </para>
@@ -37,8 +36,9 @@ namespace AccessControl.HardwareSim.Devices;
 /// <see cref="DeviceOptions.BufferCapacity"/> events: when full the oldest is overwritten.
 /// </para>
 /// <para>
-/// Time: <c>at</c> stamps come from the injected <see cref="IClock"/>; every timer, delay and timeout runs on the
-/// injected <see cref="TimeProvider"/>.
+/// Time: <c>at</c> stamps come from the injected <see cref="IClock"/> (to the millisecond); resend, back-off and
+/// connection-check timers run on the injected <see cref="TimeProvider"/>, so tests drive them without sleeping.
+/// Only the timeout of a network operation (<see cref="DeviceOptions.ConnectTimeout"/>) is real time.
 /// </para>
 /// </remarks>
 public abstract class SimulatedDevice : IAsyncDisposable
@@ -338,7 +338,7 @@ public abstract class SimulatedDevice : IAsyncDisposable
 
             ObjectDisposedException.ThrowIf(stopped, this);
 
-            var stamp = new EventStamp($"{bootId}-{++eventCounter:D6}", nextSeq(), Clock.GetCurrentInstant(), offline);
+            var stamp = new EventStamp($"{bootId}-{++eventCounter:D6}", nextSeq(), Now(), offline);
             item = new PendingEvent(topic, stamp.EventId, stamp.Seq, offline, render(stamp), awaitsDecision, Time.GetTimestamp(), tag);
             if (buffer.Count >= Options.BufferCapacity)
             {
@@ -395,6 +395,9 @@ public abstract class SimulatedDevice : IAsyncDisposable
         return item;
     }
 
+    /// <summary>The time to stamp on a message: the injected clock, to the millisecond, as reader firmware keeps it.</summary>
+    protected Instant Now() => Instant.FromUnixTimeMilliseconds(Clock.GetCurrentInstant().ToUnixTimeMilliseconds());
+
     protected void Log(string message) => Options.Log?.Invoke($"{DeviceId}: {message}");
 
     // ---- connection -------------------------------------------------------------------------------
@@ -413,7 +416,7 @@ public abstract class SimulatedDevice : IAsyncDisposable
                 ShouldHandle = args => ValueTask.FromResult(args.Outcome switch
                 {
                     { Result: ConnectOutcome.Failed } => true,
-                    { Exception: MqttCommunicationException or TimeoutRejectedException or IOException } => true,
+                    { Exception: MqttCommunicationException or IOException } => true,
                     { Exception: OperationCanceledException } => !args.Context.CancellationToken.IsCancellationRequested,
                     _ => false,
                 }),
@@ -429,7 +432,6 @@ public abstract class SimulatedDevice : IAsyncDisposable
                     return ValueTask.CompletedTask;
                 },
             })
-            .AddTimeout(Options.ConnectTimeout)
             .Build();
 
     private async Task ConnectionLoopAsync(CancellationToken cancellationToken)
@@ -489,9 +491,8 @@ public abstract class SimulatedDevice : IAsyncDisposable
             return false;
         }
 
-        using var timeout = new CancellationTokenSource(Options.ConnectTimeout, Time);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
-        return await current.TryPingAsync(linked.Token);
+        using var io = NetworkTimeout(cancellationToken);
+        return await current.TryPingAsync(io.Token);
     }
 
     private async Task LoseConnectionAsync(CancellationToken cancellationToken)
@@ -541,8 +542,10 @@ public abstract class SimulatedDevice : IAsyncDisposable
         return outcome;
     }
 
-    private async Task<ConnectOutcome> ConnectLockedAsync(CancellationToken cancellationToken)
+    private async Task<ConnectOutcome> ConnectLockedAsync(CancellationToken stopping)
     {
+        using var io = NetworkTimeout(stopping);
+        var cancellationToken = io.Token;
         IMqttClient? candidate = null;
         var online = false;
         try
@@ -588,7 +591,7 @@ public abstract class SimulatedDevice : IAsyncDisposable
                 }
             }
 
-            var status = WireFormat.Write(new DeviceStatus(DeviceState.Online, Clock.GetCurrentInstant(), Options.Firmware));
+            var status = WireFormat.Write(new DeviceStatus(DeviceState.Online, Now(), Options.Firmware));
             foreach (var topic in StatusTopics)
             {
                 await self.PublishAsync(Message(topic, status, retain: true), cancellationToken);
@@ -630,7 +633,9 @@ public abstract class SimulatedDevice : IAsyncDisposable
 
     private MqttClientOptions BuildClientOptions()
     {
-        var will = WireFormat.Write(new DeviceStatus(DeviceState.Offline, Clock.GetCurrentInstant(), Options.Firmware));
+        // The broker sends the will unchanged when the connection dies, so its "at" is the time of connection:
+        // the service should take the time it receives the will as the time the device went offline.
+        var will = WireFormat.Write(new DeviceStatus(DeviceState.Offline, Now(), Options.Firmware));
         return new MqttClientOptionsBuilder()
             .WithTcpServer(Options.Broker.Host, Options.Broker.Port)
             .WithClientId(DeviceId)
@@ -709,16 +714,16 @@ public abstract class SimulatedDevice : IAsyncDisposable
             return;
         }
 
-        using var timeout = new CancellationTokenSource(Options.ConnectTimeout, Time);
+        using var io = NetworkTimeout(CancellationToken.None);
         try
         {
-            var status = WireFormat.Write(new DeviceStatus(DeviceState.Offline, Clock.GetCurrentInstant(), Options.Firmware));
+            var status = WireFormat.Write(new DeviceStatus(DeviceState.Offline, Now(), Options.Firmware));
             foreach (var topic in StatusTopics)
             {
-                await current.PublishAsync(Message(topic, status, retain: true), timeout.Token);
+                await current.PublishAsync(Message(topic, status, retain: true), io.Token);
             }
 
-            await current.DisconnectAsync(new MqttClientDisconnectOptionsBuilder().WithReason(MqttClientDisconnectOptionsReason.NormalDisconnection).Build(), timeout.Token);
+            await current.DisconnectAsync(new MqttClientDisconnectOptionsBuilder().WithReason(MqttClientDisconnectOptionsReason.NormalDisconnection).Build(), io.Token);
         }
         catch (Exception ex) when (IsConnectionFailure(ex))
         {
@@ -809,11 +814,10 @@ public abstract class SimulatedDevice : IAsyncDisposable
 
     private async Task<PublishOutcome> PublishEventAsync(IMqttClient current, PendingEvent item, CancellationToken cancellationToken)
     {
-        using var timeout = new CancellationTokenSource(Options.ConnectTimeout, Time);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+        using var io = NetworkTimeout(cancellationToken);
         try
         {
-            var result = await current.PublishAsync(Message(item.Topic, item.Payload, retain: false), linked.Token);
+            var result = await current.PublishAsync(Message(item.Topic, item.Payload, retain: false), io.Token);
             if (result.IsSuccess)
             {
                 return PublishOutcome.Accepted;
@@ -961,6 +965,17 @@ public abstract class SimulatedDevice : IAsyncDisposable
         await stop.CancelAsync();
         cancellationToken.ThrowIfCancellationRequested();
         wake.Reader.TryRead(out _);
+    }
+
+    /// <summary>
+    /// A timeout for one network operation, in real time: it bounds real I/O, which a simulated clock cannot speed
+    /// up (and which a test clock jumping ahead must not cut short). Only the device's behaviour runs on <see cref="Time"/>.
+    /// </summary>
+    private CancellationTokenSource NetworkTimeout(CancellationToken stopping)
+    {
+        var io = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+        io.CancelAfter(Options.ConnectTimeout);
+        return io;
     }
 
     private static MqttApplicationMessage Message(string topic, ReadOnlyMemory<byte> payload, bool retain) =>

@@ -136,7 +136,7 @@ public class DoorController : SimulatedDevice
 
             door.HeldOpen = true;
             Cancel(ref door.CloseTimer);
-            changes.Activity(ControllerId, door.Id, DoorActivityKind.HeldOpen, Clock.GetCurrentInstant());
+            changes.Activity(ControllerId, door.Id, DoorActivityKind.HeldOpen, Now());
         }
 
         return RaiseAsync(changes, cancellationToken);
@@ -166,7 +166,7 @@ public class DoorController : SimulatedDevice
         {
             var door = Find(doorId);
             changes.Published(Publish(door, DoorEventType.ExitRequest));
-            changes.Activity(ControllerId, door.Id, DoorActivityKind.ExitRequested, Clock.GetCurrentInstant());
+            changes.Activity(ControllerId, door.Id, DoorActivityKind.ExitRequested, Now());
         }
 
         return RaiseAsync(changes, cancellationToken);
@@ -182,7 +182,7 @@ public class DoorController : SimulatedDevice
                 return Task.CompletedTask;
             }
 
-            var now = Clock.GetCurrentInstant();
+            var now = Now();
             if (!Remember(command.CommandId))
             {
                 changes.Activity(ControllerId, doorId, DoorActivityKind.CommandIgnored, now, $"duplicate commandId {command.CommandId}");
@@ -246,7 +246,7 @@ public class DoorController : SimulatedDevice
             door.Unlocked = false;
             Cancel(ref door.RelockTimer);
             Cancel(ref door.OpenTimer);
-            changes.Activity(ControllerId, door.Id, DoorActivityKind.Relocked, Clock.GetCurrentInstant());
+            changes.Activity(ControllerId, door.Id, DoorActivityKind.Relocked, Now());
         }
 
         changes.RaiseActivities(Activity);
@@ -293,7 +293,7 @@ public class DoorController : SimulatedDevice
         door.Open = true;
         Cancel(ref door.OpenTimer);
         changes.Published(Publish(door, DoorEventType.Opened));
-        changes.Activity(ControllerId, door.Id, kind, Clock.GetCurrentInstant());
+        changes.Activity(ControllerId, door.Id, kind, Now());
         if (!door.HeldOpen)
         {
             Cancel(ref door.CloseTimer);
@@ -307,7 +307,7 @@ public class DoorController : SimulatedDevice
         door.HeldOpen = false;
         Cancel(ref door.CloseTimer);
         changes.Published(Publish(door, DoorEventType.Closed));
-        changes.Activity(ControllerId, door.Id, DoorActivityKind.Closed, Clock.GetCurrentInstant());
+        changes.Activity(ControllerId, door.Id, DoorActivityKind.Closed, Now());
     }
 
     private PendingEvent Publish(Door door, DoorEventType type) =>

@@ -162,8 +162,9 @@ public sealed class ScenarioRunner
                 await controller.CloseAsync(step.DoorId, cancellationToken);
                 return Result(step, step.DoorId, action, "closed", true);
             case DoorAction.Force:
+                var before = controller.GetDoor(step.DoorId);
                 await controller.ForceOpenAsync(step.DoorId, cancellationToken);
-                return Result(step, step.DoorId, action, "opened without unlock", true);
+                return Result(step, step.DoorId, action, before.Open ? "already open" : before.Unlocked ? "opened (strike was released)" : "opened without unlock", true);
             case DoorAction.Hold:
                 await controller.HoldOpenAsync(step.DoorId, cancellationToken);
                 return Result(step, step.DoorId, action, "propped open", true);

@@ -59,16 +59,38 @@ public class CardReaderTests(ITestOutputHelper output)
         var reader = h.Reader("rdr-dh1-in");
         await reader.StartAsync().Guarded();
 
-        var decision = reader.PresentCardAsync(Card, Technology);
+        var swipe = reader.PresentCard(Card, Technology);
+        await swipe.HandedOff.Guarded();
         var first = await h.Service.WaitForReaderEventAsync("rdr-dh1-in", ReaderEventType.Card).Guarded();
-        await h.Time.AdvanceUntilAsync(h.Service.WaitForReaderEventAsync("rdr-dh1-in", ReaderEventType.Card, occurrence: 2), h.Step);
-        var second = await h.Service.WaitForReaderEventAsync("rdr-dh1-in", ReaderEventType.Card, occurrence: 2);
+        h.Time.Advance(h.Options.ResendInterval);
+        var second = await h.Service.WaitForReaderEventAsync("rdr-dh1-in", ReaderEventType.Card, occurrence: 2).Guarded();
 
         Assert.Equal(first.Json, second.Json);
-        Assert.False(decision.IsCompleted);
+        Assert.False(swipe.Decision.IsCompleted);
 
-        await h.Service.SendDecisionAsync("rdr-dh1-in", new DecisionMessage(first.ReaderEvent!.EventId, true, "granted", "door-dh1", 5));
-        Assert.True((await decision.Guarded()).Grant);
+        await h.Service.SendDecisionAsync("rdr-dh1-in", new DecisionMessage(swipe.EventId, true, "granted", "door-dh1", 5));
+        Assert.True((await swipe.Decision.Guarded()).Grant);
+    }
+
+    [Fact]
+    public async Task PresentCard_UnansweredAfterMaxResends_IsKeptAndResentAfterReconnection()
+    {
+        await using var h = await SimHarness.StartAsync(output);
+        var reader = h.Track(new AccessControl.HardwareSim.Readers.CardReader(
+            "rdr-dh1-in", h.Options with { MaxResends = 0 }, h.Secrets, h.Time, h.Time, new() { HeartbeatInterval = TimeSpan.Zero }));
+        await reader.StartAsync().Guarded();
+
+        var swipe = reader.PresentCard(Card, Technology);
+        await swipe.HandedOff.Guarded();
+        var first = await h.Service.WaitForReaderEventAsync("rdr-dh1-in", ReaderEventType.Card).Guarded();
+        h.Time.Advance(h.Options.ResendInterval);
+        Assert.Equal((0L, 1), (reader.Counters.Resent, reader.Counters.Pending));
+
+        await reader.DropConnectionAsync();
+        await reader.RestoreConnectionAsync().Guarded();
+
+        var second = await h.Service.WaitForReaderEventAsync("rdr-dh1-in", ReaderEventType.Card, occurrence: 2).Guarded();
+        Assert.Equal(first.Json, second.Json);
     }
 
     [Fact]
@@ -87,7 +109,8 @@ public class CardReaderTests(ITestOutputHelper output)
 
         await h.Broker.StartAgainAsync();
         await h.ReconnectServiceAsync();
-        await h.Time.AdvanceUntilAsync(swipe.Decision, h.Step);
+        await h.Time.AdvanceUntilAsync(reader.WhenConnectedAsync());
+        await h.Time.AdvanceUntilAsync(swipe.Decision);
 
         var replayed = await h.Service.WaitForReaderEventAsync("rdr-dh1-in", ReaderEventType.Card).Guarded();
         Assert.Equal(swipe.EventId, replayed.ReaderEvent!.EventId);

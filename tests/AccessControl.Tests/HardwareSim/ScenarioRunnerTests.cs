@@ -81,7 +81,7 @@ public class ScenarioRunnerTests(ITestOutputHelper output)
         await using var site = await StartSiteAsync(h, scenario);
 
         var run = new ScenarioRunner(site, h.Time, new StringWriter()).RunAsync(scenario);
-        await h.Time.AdvanceUntilAsync(run, h.Step);
+        await h.Time.AdvanceUntilAsync(run);
         var report = await run;
 
         // Never early; how late depends on how far the manual clock was stepped while the step's I/O ran.

@@ -91,33 +91,34 @@ public sealed class ManualTimeProvider : TimeProvider, IClock
     }
 
     /// <summary>
-    /// Advances time by <paramref name="step"/> until <paramref name="condition"/> completes. When a step fires
-    /// timers, it then waits for the condition or for the code under test to arm a timer again (their callbacks may
-    /// start real I/O), so it never runs ahead of work in progress; when a step fires nothing it steps again, and
-    /// when no timer is armed at all it waits for one. Fails after <paramref name="guard"/> of real time.
+    /// Runs the code under test as a discrete-event simulation until <paramref name="condition"/> completes:
+    /// jumps to the next armed timer and fires it, then waits for the condition or for a timer to be armed again
+    /// (the callbacks may start real I/O, which is never raced). With no timer armed it just waits.
+    /// Fails after <paramref name="guard"/> of real time.
     /// </summary>
-    public async Task AdvanceUntilAsync(Task condition, TimeSpan step, TimeSpan? guard = null)
+    /// <remarks>
+    /// Use it where every timer, once fired, leads to the condition or to another timer (a device's reconnect and
+    /// resend loops do). Where a timer's work ends in I/O only (a door closing), advance by the known amount with
+    /// <see cref="Advance"/> after a signal that the timer is armed.
+    /// </remarks>
+    public async Task AdvanceUntilAsync(Task condition, TimeSpan? guard = null)
     {
         using var timeout = new CancellationTokenSource(guard ?? Await.Guard);
         while (!condition.IsCompleted)
         {
-            timeout.Token.ThrowIfCancellationRequested();
             var changed = TimersChanged;
-            bool armed;
+            TimeSpan? next;
             lock (gate)
             {
-                armed = timers.Count > 0;
+                next = timers.Count == 0 ? null : timers.Min(t => t.DueAt) - now;
             }
 
-            if (!armed || Advance(step) > 0)
+            if (next is { } wait)
             {
-                await Task.WhenAny(condition, changed).WaitAsync(timeout.Token);
+                Advance(wait > TimeSpan.Zero ? wait : TimeSpan.Zero);
             }
-            else
-            {
-                // Nothing was due yet: let other threads run before the next step.
-                await Task.Yield();
-            }
+
+            await Task.WhenAny(condition, changed).WaitAsync(timeout.Token);
         }
 
         await condition;

@@ -45,9 +45,6 @@ public sealed class SimHarness : IAsyncDisposable
 
     public DeviceSecrets Secrets => Broker.Secrets;
 
-    /// <summary>Reconnect delays are at most 1 s (jitter included: capped by MaxReconnectDelay); a 2 s step always passes one.</summary>
-    public TimeSpan Step { get; } = TimeSpan.FromSeconds(2);
-
     public DeviceOptions Options { get; }
 
     public static async Task<SimHarness> StartAsync(ITestOutputHelper output)
