@@ -9,15 +9,13 @@ public sealed record SiteLoadResult(SiteTopology? Topology, string? Error);
 public static class SiteLoading
 {
     /// <summary>
-    /// TODO(site-files): the YAML site loader is being written on another branch. Once it is merged, replace the
-    /// body with:
-    /// <code>
-    /// var result = AccessControl.SiteFiles.SiteFileLoader.Load(path);
-    /// return result.Site is { } site ? new SiteLoadResult(site.Topology, null) : new SiteLoadResult(null, string.Join("; ", result.Errors));
-    /// </code>
-    /// (adjusting to the loader's real error shape). Until then <c>--site</c> is refused and a scenario simulates the
-    /// readers it names and the controllers of its <c>wiring:</c> section; load mode names its own readers.
+    /// Loads a site file with the service's own loader, so simulators and service read the same layout.
     /// </summary>
-    public static SiteLoadResult Load(string path) =>
-        new(null, $"--site {path}: site files are not supported by this build yet (the loader is not merged); leave --site out to use the scenario's own wiring");
+    public static SiteLoadResult Load(string path)
+    {
+        var result = AccessControl.SiteFiles.SiteFileLoader.Load(path);
+        return result.Site is { } site && result.Success
+            ? new SiteLoadResult(site.Topology, null)
+            : new SiteLoadResult(null, string.Join("; ", result.Errors));
+    }
 }
