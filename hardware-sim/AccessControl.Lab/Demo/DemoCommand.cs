@@ -27,7 +27,8 @@ public sealed class DemoCommand(IClock clock, TimeProvider time, TextWriter outp
         {
             DataDirectory = dataDirectory,
             SiteFile = siteFile,
-            HttpUrl = "http://127.0.0.1:8080",
+            // Free ports, printed at start: the demo must start even where 1883 or 8080 is taken.
+            HttpUrl = "http://127.0.0.1:0",
             Broker = new Broker.BrokerOptions { Port = 0 },
         };
 
