@@ -52,11 +52,17 @@ public sealed class ServiceConnection : IAsyncDisposable
     private TaskCompletionSource wake = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task? loop;
     private volatile bool subscribed;
+    private readonly Func<ReceivedMessage, CancellationToken, ValueTask>? deliver;
 
     /// <param name="options">Must be valid (<see cref="BrokerOptions.Validate"/>); Host/Port are where to connect.</param>
     /// <param name="time">Drives retry delays, attempt timeouts and the ping interval.</param>
-    public ServiceConnection(BrokerOptions options, DeviceSecrets secrets, TimeProvider time)
+    /// <param name="deliver">
+    /// Optional: where received messages go directly (the event pipeline), saving a hop through <see cref="Received"/>.
+    /// It may wait (back-pressure), which holds back this client's reading as a full <see cref="Received"/> would.
+    /// </param>
+    public ServiceConnection(BrokerOptions options, DeviceSecrets secrets, TimeProvider time, Func<ReceivedMessage, CancellationToken, ValueTask>? deliver = null)
     {
+        this.deliver = deliver;
         var errors = options.Validate();
         if (errors.Count > 0)
         {
@@ -333,6 +339,20 @@ public sealed class ServiceConnection : IAsyncDisposable
     {
         var message = e.ApplicationMessage;
         var copy = new ReceivedMessage(message.Topic, message.Payload.ToArray(), message.Retain);
+        if (deliver is not null)
+        {
+            try
+            {
+                await deliver(copy, stopping.Token);
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+                // Shutting down: the device re-sends what was not acknowledged.
+            }
+
+            return;
+        }
+
         if (received.Writer.TryWrite(copy))
         {
             return;

@@ -26,6 +26,14 @@ public sealed class EntryLogWriter : IDisposable
     public EntryLogWriter(Database database)
     {
         connection = database.Open();
+
+        // Checkpoints run in the background (EdgeService), not inside a swipe's commit.
+        using (var pragma = connection.CreateCommand())
+        {
+            pragma.CommandText = "PRAGMA wal_autocheckpoint = 0";
+            pragma.ExecuteNonQuery();
+        }
+
         insert = connection.CreateCommand();
         insert.CommandText = InsertSql;
         string[] names = ["$at", "$kind", "$site_id", "$reader_id", "$door_id", "$zone_id", "$person_id", "$card", "$source", "$event_id",

@@ -84,8 +84,8 @@ public sealed class EventPipeline : IAsyncDisposable
 
     public void Start(CancellationToken stopping) => loop ??= Task.Run(() => RunAsync(stopping), CancellationToken.None);
 
-    /// <summary>Hands a received MQTT message to the pipeline. Copies nothing: the caller passes an owned array.</summary>
-    public ValueTask EnqueueAsync(string topic, byte[] payload, CancellationToken cancellationToken = default) =>
+    /// <summary>Hands a received MQTT message to the pipeline. Copies nothing: the caller passes memory it no longer touches.</summary>
+    public ValueTask EnqueueAsync(string topic, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default) =>
         queue.Writer.WriteAsync(new Inbound(topic, payload), cancellationToken);
 
     /// <summary>Appends a row (admin change, security event) in log order; completes when it is durable.</summary>
@@ -614,7 +614,7 @@ public sealed class EventPipeline : IAsyncDisposable
 
     private abstract record Item;
 
-    private sealed record Inbound(string Topic, byte[] Payload) : Item;
+    private sealed record Inbound(string Topic, ReadOnlyMemory<byte> Payload) : Item;
 
     private sealed record Append(LogEntry Entry, TaskCompletionSource<LogEntry> Done) : Item;
 

@@ -161,11 +161,11 @@ public sealed class EdgeService : IAsyncDisposable
         }
 
         var options = settings.Broker with { Host = BrokerHost, Port = BrokerPort };
-        connection = new ServiceConnection(options, Secrets, time);
+        connection = new ServiceConnection(options, Secrets, time, (message, ct) => Pipeline.EnqueueAsync(message.Topic, message.Payload, ct));
         connection.Connected += () => logger.LogInformation("Connected to the MQTT broker at {Host}:{Port}", options.Host, options.Port);
         connection.Disconnected += why => logger.LogWarning("Lost the MQTT broker: {Why}", why);
         connection.ConnectFailed += why => logger.LogWarning("Could not connect to the MQTT broker: {Why}", why);
-        loops.Add(Task.Run(() => PumpAsync(connection, stopping.Token), CancellationToken.None));
+        loops.Add(Task.Run(() => CheckpointAsync(stopping.Token), CancellationToken.None));
         loops.Add(Task.Run(() => RecordSecurityEventsAsync(stopping.Token), CancellationToken.None));
         loops.Add(Task.Run(() => SuperviseAsync(stopping.Token), CancellationToken.None));
         await connection.StartAsync(cancellationToken);
@@ -190,18 +190,33 @@ public sealed class EdgeService : IAsyncDisposable
         stopping.Dispose();
     }
 
-    private async Task PumpAsync(ServiceConnection source, CancellationToken cancellationToken)
+    /// <summary>
+    /// Moves the WAL into the database file in the background, so that no swipe's commit pays for a checkpoint
+    /// (the writer's automatic checkpoint is off; see <see cref="EntryLogWriter"/>). PASSIVE never blocks the writer.
+    /// </summary>
+    private async Task CheckpointAsync(CancellationToken cancellationToken)
     {
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1), time);
         try
         {
-            await foreach (var message in source.Received.ReadAllAsync(cancellationToken))
+            while (await timer.WaitForNextTickAsync(cancellationToken))
             {
-                await Pipeline.EnqueueAsync(message.Topic, message.Payload.ToArray(), cancellationToken);
+                try
+                {
+                    using var connection = Database.Open();
+                    using var command = connection.CreateCommand();
+                    command.CommandText = "PRAGMA wal_checkpoint(PASSIVE)";
+                    command.ExecuteNonQuery();
+                }
+                catch (Microsoft.Data.Sqlite.SqliteException ex)
+                {
+                    logger.LogWarning("WAL checkpoint failed ({Error}); it is retried in a second.", ex.Message);
+                }
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            logger.LogDebug("Message pump stopped.");
+            logger.LogDebug("Checkpointer stopped.");
         }
     }
 
