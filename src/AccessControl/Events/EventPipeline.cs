@@ -484,7 +484,9 @@ public sealed class EventPipeline : IAsyncDisposable
             logger.LogCritical(ex, "Entry log commit of {Count} rows failed; failing closed.", rows.Count);
         }
 
+        // Readers hear their decision first (they are what a person waits for), then the strikes, then everyone else.
         var outgoing = new List<(string Topic, byte[] Payload, bool Retain)>();
+        var unlocks = new List<(string Topic, byte[] Payload, bool Retain)>();
         var replies = new DecisionMessage?[batch.Count];
         var rowIndex = 0;
         for (var i = 0; i < batch.Count; i++)
@@ -525,7 +527,7 @@ public sealed class EventPipeline : IAsyncDisposable
                 {
                     doors.Granted(doorId, row!.At + final.UnlockFor);
                     var command = new DoorCommand(Guid.NewGuid().ToString("N"), "unlock", (int)final.UnlockFor.TotalSeconds);
-                    outgoing.Add((topics.DoorCommands(door.Id.Value), WireFormat.Write(command), false));
+                    unlocks.Add((topics.DoorCommands(door.Id.Value), WireFormat.Write(command), false));
                 }
             }
             else if (staged.Entry?.Source is { } src && staged.Entry.EventId is { } id && failure is null)
@@ -554,6 +556,13 @@ public sealed class EventPipeline : IAsyncDisposable
 
         batch.Clear();
         batchEvents.Clear();
+        foreach (var (topic, payload, retain) in outgoing.Where(o => o.Topic.EndsWith("/decisions", StringComparison.Ordinal))
+            .Concat(unlocks)
+            .Concat(outgoing.Where(o => !o.Topic.EndsWith("/decisions", StringComparison.Ordinal))))
+        {
+            _ = PublishAsync(topic, payload, retain, stopping);
+        }
+
         if (written.Count > 0)
         {
             try
@@ -564,11 +573,6 @@ public sealed class EventPipeline : IAsyncDisposable
             {
                 logger.LogError(ex, "A Committed handler failed.");
             }
-        }
-
-        foreach (var (topic, payload, retain) in outgoing)
-        {
-            _ = PublishAsync(topic, payload, retain, stopping);
         }
     }
 
