@@ -1,0 +1,73 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using AccessControl.Admin;
+using AccessControl.EntryLog;
+using static AccessControl.Tests.EndToEnd.DemoCards;
+
+namespace AccessControl.Tests.EndToEnd;
+
+/// <summary>The admin API of the running service changes what the readers get, at once, and records who did it.</summary>
+public class AdminOverHttpTests
+{
+    [Fact]
+    [Trait("control", "NIST-PS-4")]
+    [Trait("control", "PCI-9.2")]
+    [Trait("control", "NIST-AC-2")]
+    public async Task TerminatingAPersonOverTheApi_DeniesTheirVeryNextSwipe_AndRecordsWhoDidIt()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        var reader = await edge.ReaderAsync("rdr-lobby-in");
+        Assert.True((await reader.PresentCardAsync(Engineer, Ev3).WaitAsync(EdgeHarness.Timeout)).Grant);
+        using var http = Client(edge, new ApiTokens(edge.Edge.Database, edge.Clock).CreateToken("hr-alice", OperatorRole.Admin, "test"));
+
+        var response = await http.PostAsJsonAsync("api/v1/people/p-jweber/status", new { status = "terminated" });
+        var after = await reader.PresentCardAsync(Engineer, Ev3).WaitAsync(EdgeHarness.Timeout);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("credential_revoked", after.Reason);
+        var audit = Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Admin, PersonId = "p-jweber", Reason = "person.terminate" }));
+        Assert.Equal("hr-alice", audit.Actor);
+        Assert.Equal(edge.Clock.GetCurrentInstant(), audit.At);
+        var swipes = edge.Rows(new LogFilter { Kind = LogKinds.Access, PersonId = "p-jweber" });
+        Assert.True(audit.Seq < swipes[^1].Seq);   // the change is in the log before the swipe it denied
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AC-3")]
+    public async Task AnAuditor_CannotRevokeACredential_AndTheAttemptIsLogged()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        var reader = await edge.ReaderAsync("rdr-lobby-in");
+        using var http = Client(edge, new ApiTokens(edge.Edge.Database, edge.Clock).CreateToken("bob", OperatorRole.Auditor, "test"));
+
+        var response = await http.PostAsJsonAsync($"api/v1/credentials/{Operator}/status", new { status = "revoked" });
+
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        Assert.True((await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout)).Grant);
+        Assert.Contains(edge.Rows(new LogFilter { Kind = LogKinds.Security }), r => r.Actor == "bob" || (r.Detail ?? "").Contains("bob", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AU-6")]
+    public async Task TheLogApi_FiltersTheSwipesOfTheRunningService()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        var reader = await edge.ReaderAsync("rdr-dh1-in");
+        await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
+        await reader.PresentCardAsync(Contractor, Ev2).WaitAsync(EdgeHarness.Timeout);
+        using var http = Client(edge, new ApiTokens(edge.Edge.Database, edge.Clock).CreateToken("auditor", OperatorRole.Auditor, "test"));
+
+        var denied = await http.GetStringAsync("api/v1/log?door=door-dh1&decision=deny");
+
+        Assert.Contains("no_access_to_zone", denied, StringComparison.Ordinal);
+        Assert.DoesNotContain("\"granted\"", denied, StringComparison.Ordinal);
+    }
+
+    private static HttpClient Client(EdgeHarness edge, string token)
+    {
+        var http = new HttpClient { BaseAddress = edge.Host.HttpAddress };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        return http;
+    }
+}
