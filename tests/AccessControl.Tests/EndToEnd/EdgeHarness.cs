@@ -142,6 +142,33 @@ public sealed class EdgeHarness : IAsyncDisposable
         return client;
     }
 
+    /// <summary>Subscribes a raw reader client to its decisions topic; every decision lands in the returned channel.</summary>
+    public async Task<Channel<DecisionMessage>> DecisionsAsync(IMqttClient reader, string readerId)
+    {
+        var decisions = Channel.CreateUnbounded<DecisionMessage>();
+        reader.ApplicationMessageReceivedAsync += e =>
+        {
+            decisions.Writer.TryWrite(WireFormat.ParseDecision(e.ApplicationMessage.Payload).Value!);
+            return Task.CompletedTask;
+        };
+        await reader.SubscribeAsync(Edge.Topics.ReaderDecisions(readerId), MQTTnet.Protocol.MqttQualityOfServiceLevel.AtLeastOnce);
+        return decisions;
+    }
+
+    /// <summary>Connects a monitor to the alarms topic; every alarm published lands in the returned channel.</summary>
+    public async Task<Channel<AlarmMessage>> AlarmsAsync()
+    {
+        var alarms = Channel.CreateUnbounded<AlarmMessage>();
+        var monitor = await RawClientAsync(DeviceSecrets.MonitorUsername);
+        monitor.ApplicationMessageReceivedAsync += e =>
+        {
+            alarms.Writer.TryWrite(WireFormat.ParseAlarm(e.ApplicationMessage.Payload).Value!);
+            return Task.CompletedTask;
+        };
+        await monitor.SubscribeAsync(Edge.Topics.Alarms, MQTTnet.Protocol.MqttQualityOfServiceLevel.AtLeastOnce);
+        return alarms;
+    }
+
     /// <summary>Waits for a committed log row matching the predicate (rows already seen count too).</summary>
     public async Task<LogEntry> RowAsync(Func<LogEntry, bool> match)
     {

@@ -63,29 +63,18 @@ public class ResilienceTests
     public async Task LogCannotBeWritten_SwipesAreDeniedWithLogFailureAndAnAlarm_ThenRecover()
     {
         await using var edge = await EdgeHarness.StartAsync();
-        var monitor = await edge.RawClientAsync(AccessControl.Devices.DeviceSecrets.MonitorUsername);
-        var alarm = new TaskCompletionSource<AlarmMessage>(TaskCreationOptions.RunContinuationsAsynchronously);
-        monitor.ApplicationMessageReceivedAsync += e =>
-        {
-            var message = WireFormat.ParseAlarm(e.ApplicationMessage.Payload).Value!;
-            if (message.Type == AlarmTypes.LogFailure)
-            {
-                alarm.TrySetResult(message);
-            }
-
-            return Task.CompletedTask;
-        };
-        await monitor.SubscribeAsync(edge.Edge.Topics.Alarms, MQTTnet.Protocol.MqttQualityOfServiceLevel.AtLeastOnce);
+        var alarms = await edge.AlarmsAsync();
         var reader = await edge.ReaderAsync("rdr-lobby-in");
         Assert.True((await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout)).Grant);
         var before = edge.Rows(new LogFilter { Kind = LogKinds.Access }).Count;
 
         edge.Edge.Writer.SimulateWriteFailure(true);
         var denied = await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
-        await alarm.Task.WaitAsync(EdgeHarness.Timeout);
+        var alarm = await alarms.Reader.ReadAsync().AsTask().WaitAsync(EdgeHarness.Timeout);
         edge.Edge.Writer.SimulateWriteFailure(false);
         var after = await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
 
+        Assert.Equal(AlarmTypes.LogFailure, alarm.Type);
         Assert.False(denied.Grant);
         Assert.Equal("log_failure", denied.Reason);
         Assert.Equal(0, denied.UnlockSeconds);

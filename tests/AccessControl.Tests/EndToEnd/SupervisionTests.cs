@@ -20,7 +20,7 @@ public class SupervisionTests
     public async Task DoorOpenedWithoutGrant_RaisesDoorForced(BrokerKind broker)
     {
         await using var edge = await EdgeHarness.StartAsync(broker);
-        var alarms = await AlarmsAsync(edge);
+        var alarms = await edge.AlarmsAsync();
         var controller = await edge.ControllerAsync("ctl-sr1", ["door-sr1"]);
 
         await controller.ForceOpenAsync("door-sr1").WaitAsync(EdgeHarness.Timeout);
@@ -59,7 +59,7 @@ public class SupervisionTests
     public async Task DoorOpenLongerThanAllowed_RaisesDoorHeldOpenOnce(BrokerKind broker)
     {
         await using var edge = await EdgeHarness.StartAsync(broker);
-        var alarms = await AlarmsAsync(edge);
+        var alarms = await edge.AlarmsAsync();
         var controller = await edge.ControllerAsync("ctl-dh1", ["door-dh1"]);
         var reader = await edge.ReaderAsync("rdr-dh1-in");
         Assert.True((await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout)).Grant);
@@ -122,7 +122,7 @@ public class SupervisionTests
     public async Task ReaderTamper_RaisesTamperAlarm(BrokerKind broker)
     {
         await using var edge = await EdgeHarness.StartAsync(broker);
-        var alarms = await AlarmsAsync(edge);
+        var alarms = await edge.AlarmsAsync();
         var reader = await edge.ReaderAsync("rdr-sr1-in");
 
         await reader.TamperAsync("cover opened").WaitAsync(EdgeHarness.Timeout);
@@ -131,23 +131,5 @@ public class SupervisionTests
         Assert.Equal(AlarmTypes.Tamper, alarm.Type);
         Assert.Equal("rdr-sr1-in", alarm.ReaderId);
         Assert.Equal("cover opened", alarm.Detail);
-    }
-
-    private static async Task<System.Threading.Channels.Channel<AlarmMessage>> AlarmsAsync(EdgeHarness edge)
-    {
-        var alarms = System.Threading.Channels.Channel.CreateUnbounded<AlarmMessage>();
-        var monitor = await edge.RawClientAsync(AccessControl.Devices.DeviceSecrets.MonitorUsername);
-        monitor.ApplicationMessageReceivedAsync += e =>
-        {
-            var alarm = WireFormat.ParseAlarm(e.ApplicationMessage.Payload).Value!;
-            if (alarm.Type is not (AlarmTypes.ReaderOnline or AlarmTypes.ReaderOffline) || e.ApplicationMessage.Topic.Length > 0)
-            {
-                alarms.Writer.TryWrite(alarm);
-            }
-
-            return Task.CompletedTask;
-        };
-        await monitor.SubscribeAsync(edge.Edge.Topics.Alarms, MqttQualityOfServiceLevel.AtLeastOnce);
-        return alarms;
     }
 }

@@ -20,14 +20,7 @@ public class WireRobustnessTests
     {
         await using var edge = await EdgeHarness.StartAsync(broker);
         var raw = await edge.RawClientAsync("rdr-lobby-in");
-        var answers = new System.Threading.Channels.UnboundedChannelOptions();
-        var decisions = System.Threading.Channels.Channel.CreateUnbounded<DecisionMessage>(answers);
-        raw.ApplicationMessageReceivedAsync += e =>
-        {
-            decisions.Writer.TryWrite(WireFormat.ParseDecision(e.ApplicationMessage.Payload).Value!);
-            return Task.CompletedTask;
-        };
-        await raw.SubscribeAsync(edge.Edge.Topics.ReaderDecisions("rdr-lobby-in"), MqttQualityOfServiceLevel.AtLeastOnce);
+        var decisions = await edge.DecisionsAsync(raw, "rdr-lobby-in");
         string[] payloads =
         [
             "not json at all",
@@ -67,13 +60,7 @@ public class WireRobustnessTests
     {
         await using var edge = await EdgeHarness.StartAsync(broker);
         var raw = await edge.RawClientAsync("rdr-dh1-in");
-        var decisions = System.Threading.Channels.Channel.CreateUnbounded<DecisionMessage>();
-        raw.ApplicationMessageReceivedAsync += e =>
-        {
-            decisions.Writer.TryWrite(WireFormat.ParseDecision(e.ApplicationMessage.Payload).Value!);
-            return Task.CompletedTask;
-        };
-        await raw.SubscribeAsync(edge.Edge.Topics.ReaderDecisions("rdr-dh1-in"), MqttQualityOfServiceLevel.AtLeastOnce);
+        var decisions = await edge.DecisionsAsync(raw, "rdr-dh1-in");
         var swipe = WireFormat.Write(new ReaderEvent("swipe-1", 7, edge.Clock.GetCurrentInstant(), ReaderEventType.Card, Operator, Ev3, false, null));
 
         async Task<DecisionMessage> SendAsync()
