@@ -87,7 +87,7 @@ public sealed class DemoCommand(IClock clock, TimeProvider time, TextWriter outp
         {
             LogKinds.Access => $"{at}  {row.Decision?.ToUpperInvariant(),-5} {row.Reason,-34} reader {row.ReaderId,-14} card {row.Card} {(row.PersonId is null ? "" : "person " + row.PersonId)}{(row.Offline ? " (offline replay)" : "")}",
             LogKinds.Door => $"{at}  door  {row.Reason,-34} door {row.DoorId}",
-            LogKinds.Alarm => $"{at}  ALARM {row.Reason,-34} {row.DoorId ?? row.ReaderId}",
+            LogKinds.Alarm => $"{at}  ALARM {row.Reason,-34} {(row.ReaderId is null ? "door " + row.DoorId : "reader " + row.ReaderId)}",
             LogKinds.Malformed => $"{at}  MALFORMED from {row.ReaderId ?? row.DoorId}",
             LogKinds.Security => $"{at}  SECURITY {row.Reason} {row.Actor}",
             _ => null,

@@ -132,7 +132,7 @@ public static partial class WireFormat
         WriteOptional(w, "detail", a.Detail);
     });
 
-    /// <summary>Formats an instant as RFC 3339 UTC with milliseconds, e.g. <c>2026-11-28T09:15:02.123Z</c>.</summary>
+    /// <summary>Formats an instant as RFC 3339 UTC with as many fraction digits as it needs (none to nine), e.g. <c>2026-11-28T09:15:02.123Z</c> or <c>2026-11-28T09:15:02Z</c>.</summary>
     public static string FormatInstant(Instant instant) => InstantPattern.ExtendedIso.Format(instant);
 
     // ---- reading ------------------------------------------------------------------------------------

@@ -53,7 +53,7 @@ public sealed class EntryLogQuery(Database database)
             throw new ArgumentOutOfRangeException(nameof(filter), $"Limit must be between 1 and {MaxLimit}.");
         }
 
-        using var connection = database.Open();
+        using var connection = database.OpenReadOnly();
         using var command = connection.CreateCommand();
         var sql = new StringBuilder($"SELECT {Columns} FROM entry_log WHERE 1 = 1");
         Add(command, sql, "at >= $from", "$from", filter.From?.ToUnixTimeMilliseconds());
@@ -83,7 +83,7 @@ public sealed class EntryLogQuery(Database database)
     /// <summary>Number of rows (all kinds).</summary>
     public long Count()
     {
-        using var connection = database.Open();
+        using var connection = database.OpenReadOnly();
         using var command = connection.CreateCommand();
         command.CommandText = "SELECT COUNT(*) FROM entry_log";
         return (long)command.ExecuteScalar()!;

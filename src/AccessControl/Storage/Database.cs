@@ -45,6 +45,18 @@ public sealed partial class Database
         return connection;
     }
 
+    /// <summary>
+    /// Opens a read-only connection for queries (the log API, the CLI, reports): least privilege, and it can never
+    /// change the file, not even its journal mode. The file must exist.
+    /// </summary>
+    public SqliteConnection OpenReadOnly()
+    {
+        var connection = new SqliteConnection(new SqliteConnectionStringBuilder(ConnectionString) { Mode = SqliteOpenMode.ReadOnly }.ToString());
+        connection.Open();
+        connection.Execute("PRAGMA busy_timeout=5000;");
+        return connection;
+    }
+
     /// <summary>Creates the file if needed and applies every migration not yet applied. Returns the versions applied now.</summary>
     public IReadOnlyList<int> Migrate()
     {
