@@ -32,6 +32,7 @@ public sealed class EdgeService : IAsyncDisposable
     private ServiceConnection? connection;
     private SiteDefinition? siteToImport;
     private string? siteFileName;
+    private (string Site, string Sha256)? siteFileChanged;
 
     private EdgeService(ServiceSettings settings, IClock clock, TimeProvider time, ILoggerFactory loggers, Database database,
         DeviceSecrets secrets, LiveConfiguration configuration)
@@ -114,6 +115,7 @@ public sealed class EdgeService : IAsyncDisposable
         var store = new SiteStore(database, clock);
         var sites = store.LoadNewest().ToDictionary(s => s.Topology.Sites.Keys.Single());
         SiteDefinition? loaded = null;
+        (string Site, string Sha256)? siteChanged = null;
         if (settings.SiteFile is not null)
         {
             var result = SiteFileLoader.Load(settings.SiteFile);
@@ -124,7 +126,10 @@ public sealed class EdgeService : IAsyncDisposable
 
             loaded = result.Site!;
             var siteId = loaded.Topology.Sites.Keys.Single();
-            store.Save(siteId, settings.SiteFile, File.ReadAllText(settings.SiteFile), "site-file:" + Path.GetFileName(settings.SiteFile));
+            var content = File.ReadAllText(settings.SiteFile);
+            siteChanged = store.Save(siteId, settings.SiteFile, content, LoadedBy(settings.SiteFile))
+                ? (siteId.Value, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(content))))
+                : null;
             sites[siteId] = loaded;
         }
 
@@ -134,6 +139,7 @@ public sealed class EdgeService : IAsyncDisposable
         {
             siteToImport = loaded,
             siteFileName = settings.SiteFile,
+            siteFileChanged = siteChanged,
         };
     }
 
@@ -147,6 +153,21 @@ public sealed class EdgeService : IAsyncDisposable
         }
 
         Pipeline.Start(stopping.Token);
+        if (siteFileChanged is { } changed)
+        {
+            // A new layout (zones, doors, readers, schedules) is an admin change like any other: logged with who and when.
+            await Pipeline.AppendAsync(new LogEntry
+            {
+                At = Clock.GetCurrentInstant(),
+                Kind = LogKinds.Admin,
+                SiteId = changed.Site,
+                Reason = "site.load",
+                Actor = LoadedBy(siteFileName!),
+                Detail = System.Text.Json.JsonSerializer.Serialize(new { file = Path.GetFileName(siteFileName), sha256 = changed.Sha256 }),
+            }, cancellationToken);
+            siteFileChanged = null;
+        }
+
         if (siteToImport is { } site)
         {
             // People, credentials and access levels declared in the site file, upserted through the audited admin path.
@@ -170,6 +191,9 @@ public sealed class EdgeService : IAsyncDisposable
         loops.Add(Task.Run(() => SuperviseAsync(stopping.Token), CancellationToken.None));
         await connection.StartAsync(cancellationToken);
     }
+
+    /// <summary>Who a site file load is recorded as: the file, and the operating-system account that started the service.</summary>
+    private static string LoadedBy(string siteFile) => $"site-file:{Path.GetFileName(siteFile)} ({Environment.UserName})";
 
     public async ValueTask DisposeAsync()
     {

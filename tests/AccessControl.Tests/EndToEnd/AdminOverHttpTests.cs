@@ -64,6 +64,20 @@ public class AdminOverHttpTests
         Assert.DoesNotContain("\"granted\"", denied, StringComparison.Ordinal);
     }
 
+    [Fact]
+    [Trait("control", "NIST-CM-3")]
+    public async Task LoadingTheSiteFile_IsLoggedAsAnAdminChangeWithItsHash()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+
+        var load = Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Admin, Reason = "site.load" }));
+
+        Assert.Equal("demo", load.SiteId);
+        Assert.StartsWith("site-file:demo.yaml", load.Actor, StringComparison.Ordinal);
+        var hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(await File.ReadAllBytesAsync(EdgeHarness.DemoSiteFile)));
+        Assert.Contains(hash, load.Detail, StringComparison.Ordinal);
+    }
+
     private static HttpClient Client(EdgeHarness edge, string token)
     {
         var http = new HttpClient { BaseAddress = edge.Host.HttpAddress };
