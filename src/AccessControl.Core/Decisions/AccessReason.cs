@@ -45,6 +45,13 @@ public enum AccessReason
 
     /// <summary>The decision could not be written durably to the entry log; the service fails closed.</summary>
     LogFailure,
+
+    /// <summary>
+    /// The holder may enter this zone only under escort (a visitor, or an access level marked escorted-only), and no
+    /// eligible escort was granted at the same door in the same direction within the zone's escort window, or the
+    /// escort's window is full. The engine's last check, after anti-passback (appended: codes are never renumbered).
+    /// </summary>
+    EscortRequired,
 }
 
 /// <summary>Wire codes of <see cref="AccessReason"/>.</summary>
@@ -65,6 +72,7 @@ public static class AccessReasonCodes
         "outside_schedule",
         "anti_passback",
         "log_failure",
+        "escort_required",
     ];
 
     /// <summary>Every reason, in evaluation order.</summary>

@@ -112,7 +112,6 @@ public class ReaderProtocolDocTests
         var reserved = ReadTableCodes("reserved-reasons");
         var table = ReadTableCodes("reasons");
 
-        Assert.Contains("escort_required", reserved);
         Assert.Contains("fingerprint_required", reserved);
         Assert.All(reserved, code =>
         {
