@@ -23,6 +23,9 @@ public sealed record AccessDecision(
 {
     public bool IsGranted => Reason == AccessReason.Granted;
 
+    /// <summary>On a grant: how it changes the escort state (null when it changes nothing). Never set on a deny.</summary>
+    public EscortOutcome? Escort { get; init; }
+
     public static AccessDecision Deny(AccessReason reason, SiteId? site = null, DoorId? door = null, ZoneId? zone = null, PersonId? person = null)
     {
         if (reason == AccessReason.Granted)
@@ -34,5 +37,5 @@ public sealed record AccessDecision(
     }
 
     /// <summary>The same decision, turned into a deny because it could not be made durable.</summary>
-    public AccessDecision FailClosed() => this with { Reason = AccessReason.LogFailure, UnlockFor = Duration.Zero, Move = null };
+    public AccessDecision FailClosed() => this with { Reason = AccessReason.LogFailure, UnlockFor = Duration.Zero, Move = null, Escort = null };
 }

@@ -1,5 +1,7 @@
+using System.Collections.Immutable;
 using AccessControl.People;
 using AccessControl.Sites;
+using NodaTime;
 
 namespace AccessControl.Decisions;
 
@@ -13,7 +15,15 @@ namespace AccessControl.Decisions;
 /// </remarks>
 public static class DecisionEngine
 {
-    public static AccessDecision Decide(in AccessRequest request, SiteTopology topology, Cardholders cardholders, PassbackState passback)
+    /// <summary>Decides without escort state: nobody can be escorted in, so whoever needs an escort is denied.</summary>
+    public static AccessDecision Decide(in AccessRequest request, SiteTopology topology, Cardholders cardholders, PassbackState passback) =>
+        Decide(request, topology, cardholders, passback, EscortState.Empty);
+
+    /// <summary>
+    /// Decides one card presentation. A grant carries, in <see cref="AccessDecision.Escort"/>, how it changes
+    /// <paramref name="escorts"/> (a window opened, a place used, a zone entered or left, people left unescorted).
+    /// </summary>
+    public static AccessDecision Decide(in AccessRequest request, SiteTopology topology, Cardholders cardholders, PassbackState passback, EscortState escorts)
     {
         if (!topology.Readers.TryGetValue(request.Reader, out var reader)
             || reader.Kind != ReaderKind.Card
@@ -53,19 +63,21 @@ public static class DecisionEngine
         }
 
         // Leaving the site (an exit reader on a perimeter door) needs no zone right: nobody is held inside.
+        var rights = ZoneRights.None;
+        Zone? zone = null;
         if (destination is { } zoneId)
         {
-            if (!topology.Zones.TryGetValue(zoneId, out var zone)
+            if (!topology.Zones.TryGetValue(zoneId, out zone)
                 || !zone.AllowsTechnology(credential.Technology)
                 || !string.Equals(credential.Technology, request.Technology, StringComparison.Ordinal))
             {
                 return deny(AccessReason.CredentialTechnologyNotAllowed, person.Id);
             }
 
-            var scheduleCheck = CheckAccessLevels(person, zoneId, request, site, topology, cardholders);
-            if (scheduleCheck != AccessReason.Granted)
+            rights = CheckAccessLevels(person, zoneId, request, site, topology, cardholders);
+            if (rights.Reason != AccessReason.Granted)
             {
-                return deny(scheduleCheck, person.Id);
+                return deny(rights.Reason, person.Id);
             }
         }
 
@@ -85,12 +97,62 @@ public static class DecisionEngine
             move = new PassbackMove(person.Id, inner.Id, entering);
         }
 
-        return new AccessDecision(AccessReason.Granted, site.Id, door.Id, destination, person.Id, door.UnlockFor, move, violation);
+        // Escorts (NIST PE-2(3), PE-3, PCI 9.3): the last check. Visitors in an escort-required zone, and anyone whose
+        // only right to the zone is an escorted-only level, enter right behind an escort or not at all.
+        var needsEscort = zone is not null && (rights.EscortedOnly || (person.Kind == PersonKind.Visitor && zone.EscortRequired));
+        EscortWindow? used = null;
+        if (needsEscort)
+        {
+            used = escorts.FindWindow(door.Id, reader.Direction, zone!.Id, person.Id, request.At);
+            if (used is null)
+            {
+                return deny(AccessReason.EscortRequired, person.Id);
+            }
+        }
+
+        var escort = EscortOutcomeOf(person, door, reader.Direction, zone, rights, needsEscort, used, request.At, topology, escorts);
+        return new AccessDecision(AccessReason.Granted, site.Id, door.Id, destination, person.Id, door.UnlockFor, move, violation) { Escort = escort };
     }
 
-    private static AccessReason CheckAccessLevels(Person person, ZoneId zone, in AccessRequest request, Site site, SiteTopology topology, Cardholders cardholders)
+    /// <summary>
+    /// What a grant changes for escorting. A window opens when an eligible escort enters a zone their escort level
+    /// lists. Occupancy is tracked, like anti-passback, for the door's inner zone: from its in-reader and out-reader,
+    /// when that zone is escort-required or someone was escorted into it.
+    /// </summary>
+    private static EscortOutcome? EscortOutcomeOf(
+        Person person, Door door, Direction direction, Zone? zone, ZoneRights rights, bool needsEscort, EscortWindow? used, Instant at, SiteTopology topology, EscortState escorts)
+    {
+        EscortWindow? opened = null;
+        if (zone is not null && rights.CanEscort && !needsEscort && person.Kind != PersonKind.Visitor)
+        {
+            var policy = zone.Escort ?? EscortPolicy.Default;
+            opened = new EscortWindow(person.Id, door.Id, direction, zone.Id, at, at + policy.Window, policy.MaxEscorted, []);
+        }
+
+        var innerTracked = topology.Zones.TryGetValue(door.To, out var inner) && inner.EscortRequired;
+        ZoneId? entered = null;
+        ZoneId? left = null;
+        ImmutableArray<PersonId> leftBehind = [];
+        if (direction == Direction.In)
+        {
+            entered = innerTracked || used is not null ? door.To : null;
+        }
+        else if (innerTracked || escorts.IsInside(person.Id, door.To))
+        {
+            left = door.To;
+            leftBehind = escorts.BroughtIn(person.Id, door.To);
+        }
+
+        var outcome = new EscortOutcome(person.Id, opened, used, entered, left, leftBehind);
+        return outcome.IsEmpty ? null : outcome;
+    }
+
+    private static ZoneRights CheckAccessLevels(Person person, ZoneId zone, in AccessRequest request, Site site, SiteTopology topology, Cardholders cardholders)
     {
         var hasZone = false;
+        var active = false;
+        var unescorted = false;
+        var canEscort = false;
         foreach (var levelId in person.AccessLevels)
         {
             if (!cardholders.AccessLevels.TryGetValue(levelId, out var level) || !level.Zones.Contains(zone))
@@ -103,10 +165,24 @@ public static class DecisionEngine
             // A schedule the topology does not know is never active: fail closed.
             if (topology.Schedules.TryGetValue(level.Schedule, out var schedule) && schedule.IsActive(request.At, site.TimeZone))
             {
-                return AccessReason.Granted;
+                active = true;
+
+                // A level that is (wrongly) both escorted-only and escort counts as escorted-only: fail closed.
+                unescorted |= !level.EscortedOnly;
+                canEscort |= level.Escort && !level.EscortedOnly;
             }
         }
 
-        return hasZone ? AccessReason.OutsideSchedule : AccessReason.NoAccessToZone;
+        return !active
+            ? new ZoneRights(hasZone ? AccessReason.OutsideSchedule : AccessReason.NoAccessToZone, false, false)
+            : new ZoneRights(AccessReason.Granted, EscortedOnly: !unescorted, CanEscort: canEscort);
+    }
+
+    /// <summary>What a person's active access levels allow in one zone.</summary>
+    /// <param name="EscortedOnly">Every active level for the zone is escorted-only: the person enters only under escort.</param>
+    /// <param name="CanEscort">An active level for the zone carries escort privilege.</param>
+    private readonly record struct ZoneRights(AccessReason Reason, bool EscortedOnly, bool CanEscort)
+    {
+        public static ZoneRights None { get; } = new(AccessReason.Granted, false, false);
     }
 }

@@ -51,11 +51,21 @@ public sealed record Credential(
     CredentialStatus Status);
 
 /// <summary>A set of zones a person may enter while a schedule is active.</summary>
+/// <param name="Escort">
+/// Its holders may escort people who need an escort into its zones, while its schedule is active (escort privilege).
+/// Visitors never escort, whatever they hold.
+/// </param>
+/// <param name="EscortedOnly">
+/// Its holders may enter its zones only under escort, like visitors (NIST PE-2(3): staff without unescorted access).
+/// A level cannot be both: an escort must have unescorted access.
+/// </param>
 public sealed record AccessLevel(
     AccessLevelId Id,
     string Name,
     ImmutableHashSet<ZoneId> Zones,
-    ScheduleId Schedule);
+    ScheduleId Schedule,
+    bool Escort = false,
+    bool EscortedOnly = false);
 
 /// <summary>Card UIDs and technology tokens as they appear on the wire and in the database.</summary>
 public static partial class CardUid

@@ -72,4 +72,5 @@ public static class AlarmTypes
     public const string Tamper = "tamper";
     public const string LogFailure = "log_failure";
     public const string MalformedEvent = "malformed_event";
+    public const string VisitorUnescorted = "visitor_unescorted";
 }

@@ -21,14 +21,14 @@ internal sealed partial class SiteFileReader
 {
     private static readonly string[] RootKeys = ["version", "site", "zones", "controllers", "doors", "readers", "schedules", "accessLevels", "people", "credentials"];
     private static readonly string[] SiteKeys = ["id", "name", "timeZone"];
-    private static readonly string[] ZoneKeys = ["id", "name", "kind", "parent", "securityLevel", "antiPassback", "technologies"];
+    private static readonly string[] ZoneKeys = ["id", "name", "kind", "parent", "securityLevel", "antiPassback", "technologies", "escortRequired", "escortWindowSeconds", "escortMaxVisitors"];
     private static readonly string[] ControllerKeys = ["id", "name"];
     private static readonly string[] DoorKeys = ["id", "name", "from", "to", "controller", "unlockSeconds", "heldOpenSeconds"];
     private static readonly string[] ReaderKeys = ["id", "type", "door", "direction", "heartbeatSeconds"];
     private static readonly string[] ScheduleKeys = ["id", "name", "intervals", "holidays", "holidayIntervals"];
     private static readonly string[] IntervalKeys = ["days", "from", "to"];
     private static readonly string[] RangeKeys = ["from", "to"];
-    private static readonly string[] AccessLevelKeys = ["id", "name", "zones", "schedule"];
+    private static readonly string[] AccessLevelKeys = ["id", "name", "zones", "schedule", "escort", "escortedOnly"];
     private static readonly string[] PersonKeys = ["id", "name", "kind", "status", "accessLevels"];
     private static readonly string[] CredentialKeys = ["card", "technology", "person", "validFrom", "validUntil", "status"];
 
@@ -239,14 +239,49 @@ internal sealed partial class SiteFileReader
             var securityLevel = map.Integer("securityLevel", null, 0, 9, null);
             var antiPassback = map.Token("antiPassback", AntiPassbackModes, AntiPassbackMode.Off);
             var technologies = ReadTechnologies(map, "technologies");
+            var escort = ReadEscortPolicy(map);
             zoneDrafts.Add(new ZoneDraft(map, zoneDrafts.Count, id, parent, kind));
-            if (id is { } i && name is not null && kind is { } k && securityLevel is { } level && antiPassback is { } mode && technologies is not null)
+            if (id is { } i && name is not null && kind is { } k && securityLevel is { } level && antiPassback is { } mode && technologies is not null && escort is { } e)
             {
                 var parentId = parent is { } p ? new ZoneId(p.Text) : (ZoneId?)null;
-                zones.Add(new Zone(new ZoneId(i.Text), siteId, name, k, parentId, level, mode, technologies));
+                zones.Add(new Zone(new ZoneId(i.Text), siteId, name, k, parentId, level, mode, technologies, e.Policy));
             }
         }
     }
+
+    /// <summary>
+    /// A zone's escort rule: <c>escortRequired</c>, with the window and the number of people per escort entry. The two
+    /// numbers mean nothing without the flag, so giving them alone is an error rather than a setting silently ignored.
+    /// Null means invalid (reported); a holder of a null policy means "not escort-required".
+    /// </summary>
+    private OptionalEscort? ReadEscortPolicy(YamlMap map)
+    {
+        var required = map.Boolean("escortRequired", false);
+        var defaults = EscortPolicy.Default;
+        var window = map.Integer("escortWindowSeconds", (int)defaults.Window.TotalSeconds, 1, 120, "seconds");
+        var max = map.Integer("escortMaxVisitors", defaults.MaxEscorted, 1, 20, null);
+        var valid = required is not null && window is not null && max is not null;
+        if (required == false)
+        {
+            foreach (var key in new[] { "escortWindowSeconds", "escortMaxVisitors" })
+            {
+                if (map.Value(key, required: false) is { } node)
+                {
+                    errors.Add(node, map.PathOf(key), $"{key} applies only to a zone with escortRequired: true");
+                    valid = false;
+                }
+            }
+        }
+
+        if (!valid)
+        {
+            return null;
+        }
+
+        return new OptionalEscort(required == true ? new EscortPolicy(Duration.FromSeconds(window!.Value), max!.Value) : null);
+    }
+
+    private readonly record struct OptionalEscort(EscortPolicy? Policy);
 
     private ImmutableHashSet<string>? ReadTechnologies(YamlMap map, string key)
     {
@@ -503,13 +538,24 @@ internal sealed partial class SiteFileReader
             }
 
             var schedule = Reference(scheduleIds, map.Scalar("schedule"));
-            if (id is { } i && name is not null && levelZones.Count > 0 && schedule is { } s)
+            var escort = map.Boolean("escort", false);
+            var escortedOnly = map.Boolean("escortedOnly", false);
+            if (escort == true && escortedOnly == true)
+            {
+                var at = map.Scalar("escortedOnly")!.Value;
+                errors.Add(at.Node, at.Path, "a level cannot be both escort and escortedOnly: an escort needs unescorted access to the zones they escort into");
+                continue;
+            }
+
+            if (id is { } i && name is not null && levelZones.Count > 0 && schedule is { } s && escort is { } canEscort && escortedOnly is { } onlyEscorted)
             {
                 accessLevels.Add(new AccessLevel(
                     new AccessLevelId(i.Text),
                     name,
                     levelZones.Select(z => new ZoneId(z.Text)).ToImmutableHashSet(),
-                    new ScheduleId(s.Text)));
+                    new ScheduleId(s.Text),
+                    canEscort,
+                    onlyEscorted));
             }
         }
     }

@@ -159,6 +159,29 @@ internal sealed class YamlMap
         return number;
     }
 
+    /// <summary>
+    /// <c>true</c> or <c>false</c>, exactly; <paramref name="fallback"/> when absent. YAML 1.1's <c>yes</c>, <c>on</c>
+    /// and friends are refused: a flag that weakens or strengthens access control is spelled one way.
+    /// </summary>
+    public bool? Boolean(string key, bool fallback)
+    {
+        if (Scalar(key, required: false) is not { } value)
+        {
+            return fallback;
+        }
+
+        switch (value.Text)
+        {
+            case "true":
+                return true;
+            case "false":
+                return false;
+            default:
+                errors.Add(value.Node, value.Path, $"{key} must be true or false, not '{value.Text}'");
+                return null;
+        }
+    }
+
     /// <summary>One of a closed set of lower-case tokens; <paramref name="fallback"/> when absent (null makes the key required).</summary>
     public T? Token<T>(string key, IReadOnlyDictionary<string, T> tokens, T? fallback)
         where T : struct

@@ -33,6 +33,10 @@ public enum AntiPassbackMode
 /// An area behind doors. Zones nest by containment (site &gt; building &gt; data hall &gt; server room).
 /// </summary>
 /// <param name="AllowedTechnologies">Card technologies accepted at doors into this zone; empty means any.</param>
+/// <param name="Escort">
+/// Set when the zone is escort-required (server rooms, NIST PE-3, PCI 9.3): visitors enter it only right behind an
+/// escort at the same door. Null when it is not.
+/// </param>
 public sealed record Zone(
     ZoneId Id,
     SiteId Site,
@@ -41,11 +45,29 @@ public sealed record Zone(
     ZoneId? Parent,
     int SecurityLevel,
     AntiPassbackMode AntiPassback,
-    ImmutableHashSet<string> AllowedTechnologies)
+    ImmutableHashSet<string> AllowedTechnologies,
+    EscortPolicy? Escort = null)
 {
     /// <summary>Whether a card of the given technology may be used to enter this zone.</summary>
     public bool AllowsTechnology(string technology) =>
         AllowedTechnologies.IsEmpty || AllowedTechnologies.Contains(technology);
+
+    /// <summary>Whether visitors need an escort to enter this zone.</summary>
+    public bool EscortRequired => Escort is not null;
+}
+
+/// <summary>
+/// How escorting works at the doors into a zone: an eligible escort's granted card opens a window of
+/// <see cref="Window"/> at that door, in that direction, for up to <see cref="MaxEscorted"/> people who need an escort.
+/// </summary>
+/// <remarks>
+/// The window looks backwards only (the escort presents first), so a visitor cannot open the door and have the escort
+/// follow, and it is short, so an escort's swipe cannot be reused by someone arriving later.
+/// </remarks>
+public sealed record EscortPolicy(Duration Window, int MaxEscorted)
+{
+    /// <summary>10 seconds, 3 people per escort entry: the defaults of the site file.</summary>
+    public static EscortPolicy Default { get; } = new(Duration.FromSeconds(10), 3);
 }
 
 /// <summary>Which way a reader faces: a swipe at an <see cref="In"/> reader means entering the door's inner zone.</summary>

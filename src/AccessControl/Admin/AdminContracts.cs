@@ -15,8 +15,11 @@ public sealed record PersonInput(string? Name, string? Kind, string? Status = nu
 /// <summary>Body of <c>PUT /api/v1/credentials/{card}</c>. Validity is the half-open range [validFrom, validUntil).</summary>
 public sealed record CredentialInput(string? Technology, string? PersonId, Instant? ValidFrom = null, Instant? ValidUntil = null, string? Status = null);
 
-/// <summary>Body of <c>PUT /api/v1/access-levels/{id}</c>.</summary>
-public sealed record AccessLevelInput(string? Name, IReadOnlyList<string>? Zones, string? Schedule);
+/// <summary>
+/// Body of <c>PUT /api/v1/access-levels/{id}</c>. <see cref="Escort"/> and <see cref="EscortedOnly"/> default to false
+/// (a PUT replaces the level, so leaving them out clears them); a level cannot be both.
+/// </summary>
+public sealed record AccessLevelInput(string? Name, IReadOnlyList<string>? Zones, string? Schedule, bool? Escort = null, bool? EscortedOnly = null);
 
 /// <summary>Body of the <c>.../status</c> endpoints.</summary>
 public sealed record StatusInput(string? Status);
@@ -36,10 +39,10 @@ public sealed record CredentialView(string Card, string Technology, string Perso
 }
 
 /// <summary>An access level as the API shows it.</summary>
-public sealed record AccessLevelView(string Id, string Name, IReadOnlyList<string> Zones, string Schedule)
+public sealed record AccessLevelView(string Id, string Name, IReadOnlyList<string> Zones, string Schedule, bool Escort, bool EscortedOnly)
 {
     public static AccessLevelView From(AccessLevel l) =>
-        new(l.Id.Value, l.Name, [.. l.Zones.Select(z => z.Value).Order(StringComparer.Ordinal)], l.Schedule.Value);
+        new(l.Id.Value, l.Name, [.. l.Zones.Select(z => z.Value).Order(StringComparer.Ordinal)], l.Schedule.Value, l.Escort, l.EscortedOnly);
 }
 
 /// <summary>One page of a listing; <see cref="Next"/> is the cursor for the following page (null on the last).</summary>

@@ -301,12 +301,17 @@ public sealed class AdminService
                 errors.Add(new FieldError("schedule", $"no schedule '{schedule}'"));
             }
 
+            if (input.Escort == true && input.EscortedOnly == true)
+            {
+                errors.Add(new FieldError("escortedOnly", "a level cannot be both escort and escortedOnly: an escort needs unescorted access"));
+            }
+
             if (errors.Count > 0)
             {
                 return AdminResult<AccessLevel>.Invalid(errors);
             }
 
-            var after = new AccessLevel(new AccessLevelId(levelId!), name!, zones.ToImmutable(), new ScheduleId(schedule!));
+            var after = new AccessLevel(new AccessLevelId(levelId!), name!, zones.ToImmutable(), new ScheduleId(schedule!), input.Escort ?? false, input.EscortedOnly ?? false);
             snapshot.Cardholders.AccessLevels.TryGetValue(after.Id, out var existing);
             return await ChangeAccessLevelAsync(actor, existing, after, (at, ct) => store.UpsertAccessLevelAsync(after, at, actor, ct));
         }
@@ -462,6 +467,11 @@ public sealed class AdminService
             if (!snapshot.Topology.Schedules.ContainsKey(level.Schedule))
             {
                 errors.Add(new FieldError(at + ".schedule", $"no schedule '{level.Schedule}'"));
+            }
+
+            if (level.Escort && level.EscortedOnly)
+            {
+                errors.Add(new FieldError(at + ".escortedOnly", "a level cannot be both escort and escortedOnly"));
             }
         }
 

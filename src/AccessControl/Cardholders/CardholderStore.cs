@@ -27,9 +27,9 @@ public sealed class CardholderStore(Database database)
         var zones = connection.Query<(string LevelId, string ZoneId)>(
                 "SELECT level_id, zone_id FROM access_level_zones", transaction: transaction)
             .ToLookup(r => r.LevelId, r => new ZoneId(r.ZoneId));
-        var levels = connection.Query<(string Id, string Name, string ScheduleId)>(
-                "SELECT id, name, schedule_id FROM access_levels", transaction: transaction)
-            .Select(r => new AccessLevel(new AccessLevelId(r.Id), r.Name, [.. zones[r.Id]], new ScheduleId(r.ScheduleId)));
+        var levels = connection.Query<(string Id, string Name, string ScheduleId, long Escort, long EscortedOnly)>(
+                "SELECT id, name, schedule_id, escort, escorted_only FROM access_levels", transaction: transaction)
+            .Select(r => new AccessLevel(new AccessLevelId(r.Id), r.Name, [.. zones[r.Id]], new ScheduleId(r.ScheduleId), r.Escort != 0, r.EscortedOnly != 0));
 
         var held = connection.Query<(string PersonId, string LevelId)>(
                 "SELECT person_id, level_id FROM person_access_levels ORDER BY person_id, level_id", transaction: transaction)
@@ -133,12 +133,13 @@ public sealed class CardholderStore(Database database)
             var id = level.Id.Value;
             await connection.ExecuteAsync(new CommandDefinition(
                 """
-                INSERT INTO access_levels (id, name, schedule_id, updated_at, updated_by)
-                VALUES (@id, @name, @schedule, @at, @actor)
+                INSERT INTO access_levels (id, name, schedule_id, escort, escorted_only, updated_at, updated_by)
+                VALUES (@id, @name, @schedule, @escort, @escortedOnly, @at, @actor)
                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, schedule_id = excluded.schedule_id,
+                                              escort = excluded.escort, escorted_only = excluded.escorted_only,
                                               updated_at = excluded.updated_at, updated_by = excluded.updated_by
                 """,
-                new { id, name = level.Name, schedule = level.Schedule.Value, at, actor },
+                new { id, name = level.Name, schedule = level.Schedule.Value, escort = level.Escort ? 1 : 0, escortedOnly = level.EscortedOnly ? 1 : 0, at, actor },
                 transaction,
                 cancellationToken: cancellationToken));
             var zones = level.Zones.Select(z => z.Value).ToArray();

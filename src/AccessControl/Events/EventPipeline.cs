@@ -16,7 +16,7 @@ namespace AccessControl.Events;
 /// The path of every device message: parse, decide, append to the entry log, and only after the commit, publish.
 /// </summary>
 /// <remarks>
-/// One loop owns the decision state (anti-passback, door and reader supervision) and the log writer. It drains
+/// One loop owns the decision state (anti-passback, escorts, door and reader supervision) and the log writer. It drains
 /// whatever has queued up while the previous commit was running and commits it as one transaction (group commit),
 /// so a quiet site pays one fsync per event and a busy one amortizes it over the batch. Nothing is published
 /// before its row is durable; if the commit fails, every decision in the batch becomes deny/log_failure
@@ -39,6 +39,7 @@ public sealed class EventPipeline : IAsyncDisposable
     private readonly List<Staged> batch = [];
     private readonly Dictionary<(string Source, string EventId), int> batchEvents = [];
     private PassbackState passback = PassbackState.Empty;
+    private EscortState escorts = EscortState.Empty;
     private Task? loop;
     private long publishFailures;
 
@@ -121,12 +122,13 @@ public sealed class EventPipeline : IAsyncDisposable
             while (await reader.WaitToReadAsync(stopping))
             {
                 var committedPassback = passback;
+                var committedEscorts = escorts;
                 while (batch.Count < options.MaxBatch && reader.TryRead(out var item))
                 {
                     Stage(item);
                 }
 
-                await CommitAsync(committedPassback, stopping);
+                await CommitAsync(committedPassback, committedEscorts, stopping);
             }
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
@@ -152,6 +154,7 @@ public sealed class EventPipeline : IAsyncDisposable
                 case Tick tick:
                     var now = clock.GetCurrentInstant();
                     var topology = configuration.Topology;
+                    escorts = escorts.Prune(now);
                     foreach (var alarm in doors.Check(now, topology).Concat(readers.Check(now, topology)))
                     {
                         StageAlarm(alarm, now);
@@ -250,16 +253,26 @@ public sealed class EventPipeline : IAsyncDisposable
         // Offline replays are decided at the time they happened (bounded), and open nothing now.
         var decideAt = e.Offline && e.At <= now && now - e.At <= options.OfflineWindow ? e.At : now;
         var request = new AccessRequest(new ReaderId(readerId), e.Card!, e.Technology!, decideAt);
-        var decision = DecisionEngine.Decide(request, snapshot.Topology, snapshot.Cardholders, passback);
+        escorts = escorts.Prune(now);
+        var decision = DecisionEngine.Decide(request, snapshot.Topology, snapshot.Cardholders, passback, escorts);
         if (e.Offline)
         {
-            decision = decision with { Move = null, UnlockFor = Duration.Zero };
+            decision = decision with { Move = null, UnlockFor = Duration.Zero, Escort = null };
         }
 
         if (decision.Move is { } move)
         {
             passback = passback.Apply(move);
         }
+
+        // Tentative like the passback move: rolled back with the batch if the commit fails.
+        var escort = decision.Escort;
+        if (escort is not null)
+        {
+            escorts = escorts.Apply(escort, escort.Opened is null ? null : new EscortEntry(readerId, e.EventId));
+        }
+
+        var escortedBy = escort?.Used;
 
         var entry = new LogEntry
         {
@@ -279,10 +292,28 @@ public sealed class EventPipeline : IAsyncDisposable
             Decision = decision.IsGranted ? "grant" : "deny",
             Reason = decision.Reason.ToCode(),
             UnlockSeconds = (int)decision.UnlockFor.TotalSeconds,
-            Detail = Json(("technology", e.Technology), ("passbackViolation", decision.PassbackViolation ? "true" : null)),
+            Detail = Json(
+                ("technology", e.Technology),
+                ("passbackViolation", decision.PassbackViolation ? "true" : null),
+                ("escort", escortedBy?.Escort.Value),
+                ("escortReader", escortedBy?.Entry?.ReaderId),
+                ("escortEventId", escortedBy?.Entry?.EventId),
+                ("escortSeq", escortedBy?.Entry?.Seq)),
         };
         batchEvents[(source, e.EventId)] = batch.Count;
         batch.Add(new Staged(entry) { Decision = decision, ReaderId = readerId });
+
+        if (escort is { Left: { } zone, LeftUnescorted: { IsDefaultOrEmpty: false } leftBehind })
+        {
+            foreach (var person in leftBehind)
+            {
+                snapshot.Cardholders.People.TryGetValue(person, out var visitor);
+                snapshot.Cardholders.People.TryGetValue(escort.Person, out var escortPerson);
+                var who = visitor?.Kind == People.PersonKind.Visitor ? "visitor" : "escorted person";
+                StageAlarm(new Alarm(AlarmTypes.VisitorUnescorted, decision.Site?.Value, decision.Door?.Value, readerId,
+                    $"{who} {person}{NameOf(visitor)} is still inside {zone}; their escort {escort.Person}{NameOf(escortPerson)} left through {readerId}"), now);
+            }
+        }
     }
 
     private void StageDoorEvent(string doorId, DoorEvent e, Instant now)
@@ -459,7 +490,7 @@ public sealed class EventPipeline : IAsyncDisposable
 
     // ---- commit, then act ---------------------------------------------------------------------------
 
-    private async Task CommitAsync(PassbackState committedPassback, CancellationToken stopping)
+    private async Task CommitAsync(PassbackState committedPassback, EscortState committedEscorts, CancellationToken stopping)
     {
         var rows = new List<LogEntry>(batch.Count);
         foreach (var staged in batch)
@@ -481,6 +512,7 @@ public sealed class EventPipeline : IAsyncDisposable
             failure = ex;
             written = [];
             passback = committedPassback;
+            escorts = committedEscorts;
             logger.LogCritical(ex, "Entry log commit of {Count} rows failed; failing closed.", rows.Count);
         }
 
@@ -509,6 +541,12 @@ public sealed class EventPipeline : IAsyncDisposable
             if (staged.Alarm is not null && failure is null)
             {
                 outgoing.Add((topics.Alarms, WireFormat.Write(staged.Alarm), false));
+            }
+
+            if (row is not null && staged.Decision?.Escort?.Opened is { } opened)
+            {
+                // The people this escort brings in are linked to the escort's row by its sequence number too.
+                escorts = escorts.WithEntrySeq(opened, row.Seq);
             }
 
             DecisionMessage? reply = staged.Reply;
@@ -589,7 +627,7 @@ public sealed class EventPipeline : IAsyncDisposable
         }
     }
 
-    private static string? Json(params (string Name, string? Value)[] fields)
+    private static string? Json(params (string Name, object? Value)[] fields)
     {
         if (fields.All(f => f.Value is null))
         {
@@ -602,9 +640,16 @@ public sealed class EventPipeline : IAsyncDisposable
             w.WriteStartObject();
             foreach (var (name, value) in fields)
             {
-                if (value is not null)
+                switch (value)
                 {
-                    w.WriteString(name, value);
+                    case null:
+                        break;
+                    case long number:
+                        w.WriteNumber(name, number);
+                        break;
+                    default:
+                        w.WriteString(name, Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture));
+                        break;
                 }
             }
 
@@ -613,6 +658,8 @@ public sealed class EventPipeline : IAsyncDisposable
 
         return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
+
+    private static string NameOf(People.Person? person) => person is null ? "" : $" ({person.Name})";
 
     private static string Truncate(string text) => text.Length <= 128 ? text : text[..128] + "...";
 

@@ -487,6 +487,7 @@ public class DecisionEngineTests
         var past = WithAliceCredential(c => c with { ValidUntil = WorkingHours });
         var noHall = WithAlice(p => p with { AccessLevels = [CampusAlways] });
         var insideHall = PassbackState.Empty.Apply(new PassbackMove(Alice, HallA, Inside: true));
+        var visitor = WithAlice(p => p with { Kind = PersonKind.Visitor }).With(new AccessLevel(CageAlways, "Cage 7 and the vault", [Cage7, Vault], ScheduleId.Always));
 
         var decisions = new[]
         {
@@ -501,6 +502,7 @@ public class DecisionEngineTests
             Decide(Swipe(HallIn), noHall),
             Decide(Swipe(HallIn, Saturday)),
             Decide(Swipe(HallIn), passback: insideHall),
+            Decide(Swipe(VaultIn), visitor),
         };
 
         var reached = decisions.Select(d => d.Reason).ToHashSet();

@@ -11,6 +11,7 @@ namespace AccessControl.Tests.Decisions;
 /// outside --gate--> campus (anti-passback off, any technology)
 ///          campus --hall door--> hall-a (hard anti-passback, DESFire EV3 only, office hours)
 ///          hall-a --cage door--> cage-7 (soft anti-passback, always)
+///          hall-a --vault door--> vault (escort-required: 10 s, 3 people per escort)
 /// Alice holds every level with a DESFire card; tests derive variations with the <c>With</c> helpers.
 /// </summary>
 internal static class TestSite
@@ -21,10 +22,12 @@ internal static class TestSite
     public static readonly ZoneId Campus = new("dc1-campus");
     public static readonly ZoneId HallA = new("dc1-hall-a");
     public static readonly ZoneId Cage7 = new("dc1-cage-7");
+    public static readonly ZoneId Vault = new("dc1-vault");
 
     public static readonly DoorId Gate = new("dc1-gate");
     public static readonly DoorId HallDoor = new("dc1-hall-a-door");
     public static readonly DoorId CageDoor = new("dc1-cage-7-door");
+    public static readonly DoorId VaultDoor = new("dc1-vault-door");
     public static readonly DoorId DoorOfUnknownSite = new("dc9-door");
     public static readonly DoorId DoorIntoUnknownZone = new("dc1-door-nowhere");
 
@@ -35,6 +38,8 @@ internal static class TestSite
     public static readonly ReaderId HallFingerprint = new("fpr-hall-a-in");
     public static readonly ReaderId CageIn = new("rdr-cage-7-in");
     public static readonly ReaderId CageOut = new("rdr-cage-7-out");
+    public static readonly ReaderId VaultIn = new("rdr-vault-in");
+    public static readonly ReaderId VaultOut = new("rdr-vault-out");
     public static readonly ReaderId ReaderOnMissingDoor = new("rdr-dangling");
     public static readonly ReaderId ReaderOfUnknownSite = new("rdr-dc9");
     public static readonly ReaderId ReaderIntoUnknownZone = new("rdr-nowhere");
@@ -68,12 +73,14 @@ internal static class TestSite
             NewZone(Campus, ZoneKind.Site, null, AntiPassbackMode.Off),
             NewZone(HallA, ZoneKind.DataHall, Campus, AntiPassbackMode.Hard, Desfire),
             NewZone(Cage7, ZoneKind.ServerRoom, HallA, AntiPassbackMode.Soft),
+            NewZone(Vault, ZoneKind.ServerRoom, HallA, AntiPassbackMode.Off) with { Escort = EscortPolicy.Default },
             new Zone(new ZoneId("dc9-lobby"), new SiteId("dc9"), "Lobby of a site not loaded", ZoneKind.Area, null, 1, AntiPassbackMode.Off, []),
         ],
         [
             NewDoor(Gate, null, Campus, GateUnlock),
             NewDoor(HallDoor, Campus, HallA, HallUnlock),
             NewDoor(CageDoor, HallA, Cage7, CageUnlock),
+            NewDoor(VaultDoor, HallA, Vault, CageUnlock),
             new Door(DoorOfUnknownSite, new SiteId("dc9"), "Door of a site not loaded", null, new ZoneId("dc9-lobby"), Controller, HallUnlock, Duration.FromSeconds(30)),
             NewDoor(DoorIntoUnknownZone, Campus, new ZoneId("dc1-not-configured"), HallUnlock),
         ],
@@ -85,6 +92,8 @@ internal static class TestSite
             new Reader(HallFingerprint, ReaderKind.Fingerprint, HallDoor, Direction.In, Duration.FromSeconds(30)),
             NewReader(CageIn, CageDoor, Direction.In),
             NewReader(CageOut, CageDoor, Direction.Out),
+            NewReader(VaultIn, VaultDoor, Direction.In),
+            NewReader(VaultOut, VaultDoor, Direction.Out),
             NewReader(ReaderOnMissingDoor, new DoorId("dc1-door-removed"), Direction.In),
             NewReader(ReaderOfUnknownSite, DoorOfUnknownSite, Direction.In),
             NewReader(ReaderIntoUnknownZone, DoorIntoUnknownZone, Direction.In),
@@ -117,8 +126,8 @@ internal static class TestSite
     public static AccessRequest Swipe(ReaderId reader, Instant? at = null, string card = AliceCard, string technology = Desfire) =>
         new(reader, card, technology, at ?? WorkingHours);
 
-    public static AccessDecision Decide(in AccessRequest request, Cardholders? cardholders = null, PassbackState? passback = null) =>
-        DecisionEngine.Decide(request, Topology, cardholders ?? Holders, passback ?? PassbackState.Empty);
+    public static AccessDecision Decide(in AccessRequest request, Cardholders? cardholders = null, PassbackState? passback = null, EscortState? escorts = null) =>
+        DecisionEngine.Decide(request, Topology, cardholders ?? Holders, passback ?? PassbackState.Empty, escorts ?? EscortState.Empty);
 
     /// <summary>Cardholders where Alice's person record is changed.</summary>
     public static Cardholders WithAlice(Func<Person, Person> change) => Holders.With(change(AlicePerson));

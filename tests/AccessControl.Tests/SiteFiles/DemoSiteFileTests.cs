@@ -39,6 +39,17 @@ public class DemoSiteFileTests
         Assert.False(topology.Zones[new ZoneId("demo-dh1")].AllowsTechnology("mifare-classic"));
     }
 
+    [Fact]
+    [Trait("control", "NIST-PE-3")]
+    [Trait("control", "PCI-9.3.3")]
+    public void Load_DemoServerRoom_IsTheOnlyEscortRequiredZone_TwoPeoplePerEscortWithinTheDefaultWindow()
+    {
+        var zones = Demo.Topology.Zones.Values;
+
+        Assert.Equal([new ZoneId("demo-sr1")], zones.Where(z => z.EscortRequired).Select(z => z.Id));
+        Assert.Equal(new EscortPolicy(Duration.FromSeconds(10), 2), Demo.Topology.Zones[new ZoneId("demo-sr1")].Escort);
+    }
+
     [Theory]
     [InlineData("door-lobby", null, "demo-bldg-a", "ctl-lobby")]
     [InlineData("door-dh1", "demo-bldg-a", "demo-dh1", "ctl-dh1")]
@@ -99,21 +110,31 @@ public class DemoSiteFileTests
             [
                 new AccessLevel(new AccessLevelId("lobby-24x7"), "Building A, around the clock", [new ZoneId("demo-campus"), new ZoneId("demo-bldg-a")], ScheduleId.Always),
                 new AccessLevel(new AccessLevelId("datahall-business-hours"), "Data hall 1, business hours", [new ZoneId("demo-dh1")], new ScheduleId("business-hours")),
-                new AccessLevel(new AccessLevelId("serverroom-operators"), "Data hall 1 and server room 1, around the clock (NOC operators)", [new ZoneId("demo-dh1"), new ZoneId("demo-sr1")], ScheduleId.Always),
+                new AccessLevel(new AccessLevelId("serverroom-operators"), "Data hall 1 and server room 1, around the clock (NOC operators)", [new ZoneId("demo-dh1"), new ZoneId("demo-sr1")], ScheduleId.Always, Escort: true),
+                new AccessLevel(new AccessLevelId("serverroom-escorted"), "Server room 1, business hours, only under escort (engineers without unescorted access)", [new ZoneId("demo-sr1")], new ScheduleId("business-hours"), EscortedOnly: true),
+                new AccessLevel(
+                    new AccessLevelId("visitors-serverroom"),
+                    "Visitors to server room 1 (building, data hall 1, server room 1 under escort), business hours",
+                    [new ZoneId("demo-campus"), new ZoneId("demo-bldg-a"), new ZoneId("demo-dh1"), new ZoneId("demo-sr1")],
+                    new ScheduleId("business-hours")),
             ],
             Demo.AccessLevels,
             SiteFileModelTests.AccessLevelComparer);
 
         string[] all = ["lobby-24x7", "datahall-business-hours", "serverroom-operators"];
         string[] engineer = ["lobby-24x7", "datahall-business-hours"];
+        string[] visitor = ["visitors-serverroom"];
         Assert.Equal(
             [
                 ("p-mkoch", PersonKind.Employee, PersonStatus.Active, all),
-                ("p-jweber", PersonKind.Employee, PersonStatus.Active, engineer),
+                ("p-jweber", PersonKind.Employee, PersonStatus.Active, [.. engineer, "serverroom-escorted"]),
                 ("p-lromano", PersonKind.Contractor, PersonStatus.Active, ["lobby-24x7"]),
                 ("p-sbrandt", PersonKind.Employee, PersonStatus.Suspended, engineer),
                 ("p-tfischer", PersonKind.Employee, PersonStatus.Terminated, all),
                 ("p-aschulz", PersonKind.Employee, PersonStatus.Active, engineer),
+                ("v-ewagner", PersonKind.Visitor, PersonStatus.Active, visitor),
+                ("v-hyilmaz", PersonKind.Visitor, PersonStatus.Active, visitor),
+                ("v-pnowak", PersonKind.Visitor, PersonStatus.Active, visitor),
             ],
             Demo.People.Select(p => (p.Id.Value, p.Kind, p.Status, p.AccessLevels.Select(l => l.Value).ToArray())));
     }

@@ -124,7 +124,8 @@ public class SiteFileModelTests
     // Records holding immutable collections compare those by reference (ImmutableArray<T> too, and xunit honours
     // its IEquatable); these comparers compare them by content.
     internal static readonly IEqualityComparer<AccessLevel> AccessLevelComparer = EqualityComparer<AccessLevel>.Create(
-        (a, b) => a is not null && b is not null && a.Id == b.Id && a.Name == b.Name && a.Schedule == b.Schedule && a.Zones.SetEquals(b.Zones),
+        (a, b) => a is not null && b is not null && a.Id == b.Id && a.Name == b.Name && a.Schedule == b.Schedule && a.Zones.SetEquals(b.Zones)
+            && a.Escort == b.Escort && a.EscortedOnly == b.EscortedOnly,
         a => a.Id.GetHashCode());
 
     internal static readonly IEqualityComparer<Person> PersonComparer = EqualityComparer<Person>.Create(

@@ -1,0 +1,217 @@
+using System.Collections.Immutable;
+using AccessControl.Sites;
+using NodaTime;
+
+namespace AccessControl.Decisions;
+
+/// <summary>
+/// What escort enforcement remembers between swipes: the escort windows open at each door and direction, and who is
+/// inside each tracked zone and who brought them. Immutable, like <see cref="PassbackState"/>: the engine reads it, a
+/// decision's <see cref="EscortOutcome"/> says how it changes, and the pipeline applies that only once the decision's
+/// log row is durable (tentatively within a batch, rolled back if the commit fails).
+/// </summary>
+/// <remarks>
+/// Windows expire on their own (<see cref="EscortWindow.Until"/>); <see cref="Prune"/> drops expired ones so the state
+/// stays as small as the number of recent escort entries. Occupancy is kept in memory only, as anti-passback is: after
+/// a restart nobody is known to be inside.
+/// </remarks>
+public sealed class EscortState
+{
+    public static EscortState Empty { get; } = new(
+        ImmutableDictionary<DoorSide, ImmutableList<EscortWindow>>.Empty,
+        ImmutableDictionary<ZoneId, ImmutableDictionary<PersonId, PersonId?>>.Empty);
+
+    private readonly ImmutableDictionary<DoorSide, ImmutableList<EscortWindow>> windows;
+    private readonly ImmutableDictionary<ZoneId, ImmutableDictionary<PersonId, PersonId?>> inside;
+
+    private EscortState(
+        ImmutableDictionary<DoorSide, ImmutableList<EscortWindow>> windows,
+        ImmutableDictionary<ZoneId, ImmutableDictionary<PersonId, PersonId?>> inside)
+    {
+        this.windows = windows;
+        this.inside = inside;
+    }
+
+    /// <summary>Number of escort windows held (expired ones included until pruned).</summary>
+    public int WindowCount => windows.Values.Sum(w => w.Count);
+
+    /// <summary>The windows opened at a door in a direction, oldest first (expired ones included until pruned).</summary>
+    public IReadOnlyList<EscortWindow> WindowsAt(DoorId door, Direction direction) =>
+        windows.TryGetValue(new DoorSide(door, direction), out var list) ? list : [];
+
+    /// <summary>
+    /// The window a person who needs an escort can enter under at <paramref name="at"/>: opened at this door, in this
+    /// direction, into this zone, no later than <paramref name="at"/> and no earlier than its length before it, by
+    /// someone else. A window that already admitted the person is reused (a second swipe while the door is still
+    /// closed takes no second place); otherwise it needs a free place. The most recent such window wins.
+    /// </summary>
+    public EscortWindow? FindWindow(DoorId door, Direction direction, ZoneId zone, PersonId person, Instant at)
+    {
+        if (!windows.TryGetValue(new DoorSide(door, direction), out var list))
+        {
+            return null;
+        }
+
+        for (var i = list.Count - 1; i >= 0; i--)
+        {
+            var window = list[i];
+            if (window.Zone == zone && window.Escort != person && window.Opened <= at && at <= window.Until
+                && (window.Admitted.Contains(person) || window.Remaining > 0))
+            {
+                return window;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Whether a person is known to be inside a tracked zone.</summary>
+    public bool IsInside(PersonId person, ZoneId zone) => inside.TryGetValue(zone, out var people) && people.ContainsKey(person);
+
+    /// <summary>Who is known to be inside a tracked zone, each with the escort who brought them in (null: came in unescorted).</summary>
+    public IReadOnlyDictionary<PersonId, PersonId?> Inside(ZoneId zone) =>
+        inside.TryGetValue(zone, out var people) ? people : ImmutableDictionary<PersonId, PersonId?>.Empty;
+
+    /// <summary>The people an escort brought into a zone who are still inside, in id order.</summary>
+    public ImmutableArray<PersonId> BroughtIn(PersonId escort, ZoneId zone) =>
+        inside.TryGetValue(zone, out var people)
+            ? [.. people.Where(p => p.Value == escort).Select(p => p.Key).OrderBy(p => p.Value, StringComparer.Ordinal)]
+            : [];
+
+    /// <summary>
+    /// Applies what a granted decision changed. <paramref name="entry"/> names the escort's log row when the outcome
+    /// opens a window, so that the people it admits can be linked to it.
+    /// </summary>
+    public EscortState Apply(EscortOutcome outcome, EscortEntry? entry = null)
+    {
+        var nextWindows = windows;
+        var nextInside = inside;
+
+        if (outcome.Used is { } used)
+        {
+            nextWindows = Replace(nextWindows, used, w => w.Admitted.Contains(outcome.Person) ? w : w with { Admitted = w.Admitted.Add(outcome.Person) });
+        }
+
+        if (outcome.Opened is { } opened)
+        {
+            var side = new DoorSide(opened.Door, opened.Direction);
+            var list = nextWindows.TryGetValue(side, out var existing) ? existing : [];
+            nextWindows = nextWindows.SetItem(side, list.Add(opened with { Entry = entry ?? opened.Entry }));
+        }
+
+        // Whoever was left behind is now unescorted: the alarm is raised once, not again at the escort's next exit.
+        if (outcome.Left is { } left && nextInside.TryGetValue(left, out var stayed))
+        {
+            var updated = stayed.Remove(outcome.Person);
+            foreach (var person in outcome.LeftUnescorted)
+            {
+                if (updated.ContainsKey(person))
+                {
+                    updated = updated.SetItem(person, null);
+                }
+            }
+
+            nextInside = updated.IsEmpty ? nextInside.Remove(left) : nextInside.SetItem(left, updated);
+        }
+
+        if (outcome.Entered is { } entered)
+        {
+            var people = nextInside.TryGetValue(entered, out var present) ? present : ImmutableDictionary<PersonId, PersonId?>.Empty;
+            nextInside = nextInside.SetItem(entered, people.SetItem(outcome.Person, outcome.Used?.Escort));
+        }
+
+        return new EscortState(nextWindows, nextInside);
+    }
+
+    /// <summary>Records the log sequence number of the row that opened a window, once that row is committed.</summary>
+    public EscortState WithEntrySeq(EscortWindow opened, long seq) =>
+        new(Replace(windows, opened, w => w.Entry is { } e ? w with { Entry = e with { Seq = seq } } : w), inside);
+
+    /// <summary>Drops the windows that closed before <paramref name="now"/>.</summary>
+    public EscortState Prune(Instant now)
+    {
+        var next = windows;
+        foreach (var (side, list) in windows)
+        {
+            var open = list.RemoveAll(w => w.Until < now);
+            if (open.Count != list.Count)
+            {
+                next = open.IsEmpty ? next.Remove(side) : next.SetItem(side, open);
+            }
+        }
+
+        return ReferenceEquals(next, windows) ? this : new EscortState(next, inside);
+    }
+
+    private static ImmutableDictionary<DoorSide, ImmutableList<EscortWindow>> Replace(
+        ImmutableDictionary<DoorSide, ImmutableList<EscortWindow>> windows, EscortWindow target, Func<EscortWindow, EscortWindow> change)
+    {
+        var side = new DoorSide(target.Door, target.Direction);
+        if (!windows.TryGetValue(side, out var list))
+        {
+            return windows;
+        }
+
+        var index = list.FindIndex(w => w.SameWindow(target));
+        return index < 0 ? windows : windows.SetItem(side, list.SetItem(index, change(list[index])));
+    }
+}
+
+/// <summary>One side of a door: escort windows are per door and direction.</summary>
+public readonly record struct DoorSide(DoorId Door, Direction Direction);
+
+/// <summary>
+/// An escort's granted entry, open to the people who need an escort for a short while after it.
+/// </summary>
+/// <param name="Escort">The escort whose card opened the window.</param>
+/// <param name="Zone">The zone the escort entered (the destination of the door in <paramref name="Direction"/>).</param>
+/// <param name="Opened">When the escort's card was granted.</param>
+/// <param name="Until">The last instant someone can enter under this window (inclusive).</param>
+/// <param name="Capacity">How many different people may enter under it.</param>
+/// <param name="Admitted">Who has entered under it so far.</param>
+/// <param name="Entry">The escort's log row, once the pipeline knows it; null in the engine's own outcome.</param>
+public sealed record EscortWindow(
+    PersonId Escort,
+    DoorId Door,
+    Direction Direction,
+    ZoneId Zone,
+    Instant Opened,
+    Instant Until,
+    int Capacity,
+    ImmutableHashSet<PersonId> Admitted,
+    EscortEntry? Entry = null)
+{
+    /// <summary>Places left.</summary>
+    public int Remaining => Capacity - Admitted.Count;
+
+    /// <summary>Whether two values describe the same window (one escort, one door side, one instant), whatever their use.</summary>
+    public bool SameWindow(EscortWindow other) =>
+        Escort == other.Escort && Door == other.Door && Direction == other.Direction && Opened == other.Opened;
+}
+
+/// <summary>
+/// Where the escort's own swipe is in the entry log: the reader and its eventId (the log's idempotency key, known at
+/// once) and the row's sequence number (known after the commit).
+/// </summary>
+public sealed record EscortEntry(string ReaderId, string EventId, long? Seq = null);
+
+/// <summary>
+/// How a granted decision changes the <see cref="EscortState"/>, and what it means for the people an escort leaves
+/// behind. Computed by the engine from the state it was given; applied by the caller after the commit.
+/// </summary>
+/// <param name="Person">The cardholder of the decision.</param>
+/// <param name="Opened">The window this grant opens: the cardholder is an eligible escort for the zone entered.</param>
+/// <param name="Used">The window this grant was admitted under: the cardholder needed an escort.</param>
+/// <param name="Entered">The tracked zone the cardholder is now inside (the door's inner zone, through its in-reader).</param>
+/// <param name="Left">The tracked zone the cardholder left (the door's inner zone, through its out-reader).</param>
+/// <param name="LeftUnescorted">People this cardholder brought into <paramref name="Left"/> who are still inside: each is a <c>visitor_unescorted</c> alarm.</param>
+public sealed record EscortOutcome(
+    PersonId Person,
+    EscortWindow? Opened,
+    EscortWindow? Used,
+    ZoneId? Entered,
+    ZoneId? Left,
+    ImmutableArray<PersonId> LeftUnescorted)
+{
+    public bool IsEmpty => Opened is null && Used is null && Entered is null && Left is null && LeftUnescorted.IsDefaultOrEmpty;
+}
