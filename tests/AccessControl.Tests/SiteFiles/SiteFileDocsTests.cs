@@ -49,6 +49,7 @@ public partial class SiteFileDocsTests
             "controllers", "doors", "from", "to", "controller", "unlockSeconds", "heldOpenSeconds", "readers", "type",
             "door", "direction", "heartbeatSeconds", "schedules", "intervals", "days", "holidays", "holidayIntervals",
             "accessLevels", "schedule", "people", "status", "credentials", "card", "technology", "person", "validFrom", "validUntil",
+            "escortRequired", "escortWindowSeconds", "escortMaxVisitors", "escort", "escortedOnly",
         ];
 
         Assert.All(keys, key => Assert.Contains(key + ":", example, StringComparison.Ordinal));
