@@ -221,6 +221,23 @@ public class EscortTests
         Assert.Contains("\"escort\":false", audit.Detail, StringComparison.Ordinal);
     }
 
+    [Fact]
+    [Trait("control", "NIST-PE-3")]
+    [Trait("control", "NIST-AU-5")]
+    public async Task EscortSwipeThatCouldNotBeLogged_OpensNoWindow()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        var reader = await edge.ReaderAsync(In);
+
+        edge.Edge.Writer.SimulateWriteFailure(true);
+        var escort = await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
+        edge.Edge.Writer.SimulateWriteFailure(false);
+        var visitor = await reader.PresentCardAsync(Visitor1, Ev3).WaitAsync(EdgeHarness.Timeout);
+
+        Assert.Equal("log_failure", escort.Reason);
+        Assert.Equal("escort_required", visitor.Reason); // the window was tentative and rolled back with the failed batch
+    }
+
     private static async Task<AlarmMessage> NextAlarmAsync(System.Threading.Channels.Channel<AlarmMessage> alarms, string type)
     {
         using var timeout = new CancellationTokenSource(EdgeHarness.Timeout);
