@@ -137,10 +137,11 @@ public static class DecisionEngine
         {
             entered = innerTracked || used is not null ? door.To : null;
         }
-        else if (innerTracked || escorts.IsInside(person.Id, door.To))
+        else
         {
-            left = door.To;
+            // An escort is not tracked inside a zone that is not escort-required, but whom they brought in is.
             leftBehind = escorts.BroughtIn(person.Id, door.To);
+            left = innerTracked || !leftBehind.IsEmpty || escorts.IsInside(person.Id, door.To) ? door.To : null;
         }
 
         var outcome = new EscortOutcome(person.Id, opened, used, entered, left, leftBehind);

@@ -403,6 +403,22 @@ public class EscortEngineTests
     }
 
     [Fact]
+    [Trait("control", "NIST-PE-2")]
+    public void Decide_EscortLeavingAZoneThatIsNotEscortRequired_WithAnEscortedOnlyHolderInside_NamesThem()
+    {
+        var state = EscortState.Empty;
+        var holders = EscortHolders.With(new AccessLevel(EscortedLevel, "Cage, only under escort", [Cage7, HallA], ScheduleId.Always, EscortedOnly: true));
+        DecideAndApply(ref state, Eddie, CageIn, T0, holders);
+        DecideAndApply(ref state, Olga, CageIn, T0 + Second, holders);
+
+        var leaving = DecideAndApply(ref state, Eddie, CageOut, T0 + (Second * 60), holders);
+
+        Assert.True(leaving.IsGranted);
+        Assert.Equal(Cage7, leaving.Escort!.Left);
+        Assert.Equal<PersonId>([Olga], leaving.Escort.LeftUnescorted);
+    }
+
+    [Fact]
     [Trait("control", "NIST-PE-3")]
     public void Decide_EscortLeavingAfterTheirVisitors_LeavesNobodyBehind()
     {
