@@ -1,4 +1,5 @@
 using AccessControl.Admin;
+using AccessControl.Visitors;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -62,8 +63,13 @@ public sealed class AccessControlHost : IAsyncDisposable
         builder.Services.AddSingleton(edge.Cardholders);
         builder.Services.AddSingleton(edge.Admin);
         builder.Services.AddAdmin();
+
+        // Visitor management (issue 3): requests, approvals, front desk, badge pool, watch list.
+        builder.Services.AddVisitors(VisitorApi.Options(builder.Configuration), settings.DataDirectory);
+
         var app = builder.Build();
         app.MapAdminApi();
+        app.MapVisitorApi();
         return new AccessControlHost(app, edge);
     }
 
