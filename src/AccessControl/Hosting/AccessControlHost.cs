@@ -24,6 +24,9 @@ public sealed class AccessControlHost : IAsyncDisposable
 
     public EdgeService Edge { get; }
 
+    /// <summary>The HTTP host's services (the visitor service, for one).</summary>
+    public IServiceProvider Services => app.Services;
+
     /// <summary>The base address the HTTP API listens on (the real port when configured with port 0).</summary>
     public Uri HttpAddress => new(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
 
