@@ -5,6 +5,7 @@ using System.Text.Json;
 using AccessControl.Admin;
 using AccessControl.Tests.EndToEnd;
 using AccessControl.Visitors;
+using Microsoft.Extensions.DependencyInjection;
 using NodaTime;
 
 namespace AccessControl.Tests.Visitors;
@@ -124,6 +125,9 @@ internal sealed class VisitDesk : IDisposable
         Assert.True(response.StatusCode == HttpStatusCode.OK, await response.Content.ReadAsStringAsync());
         return (await response.Content.ReadFromJsonAsync<VisitView>(AdminJson.Options))!;
     }
+
+    public VisitView Get(EdgeHarness edge, long id) =>
+        edge.Host.Services.GetRequiredService<VisitorService>().Get(id) ?? throw new InvalidOperationException($"No visit {id}.");
 
     public static async Task<string?> RefusalCodeAsync(HttpResponseMessage response)
     {
