@@ -10,7 +10,7 @@ using NodaTime.Text;
 namespace AccessControl.Visitors;
 
 /// <summary>
-/// The durable state of visitor management: plain SQL over the tables of <c>Migrations/0006_visits.sql</c>.
+/// The durable state of visitor management: plain SQL over the tables of <c>Migrations/0007_visits.sql</c>.
 /// </summary>
 /// <remarks>
 /// Like <see cref="Cardholding.CardholderStore"/>, the store neither validates nor audits: <see cref="VisitorService"/>
