@@ -67,7 +67,7 @@ public static class AdminApi
     {
         app.MapGet(Prefix + "/health", () => Results.Json(new { status = "ok" }, AdminJson.Options));
 
-        var read = app.MapGroup(Prefix).AddEndpointFilter(new OperatorFilter(OperatorRole.Auditor));
+        var read = app.MapGroup(Prefix).AddEndpointFilter(new OperatorFilter(OperatorRole.Auditor, OperatorRole.Admin));
         var write = app.MapGroup(Prefix).AddEndpointFilter(new OperatorFilter(OperatorRole.Admin));
 
         read.MapGet("/people", ListPeople);
@@ -309,10 +309,11 @@ public static class AdminApi
     public sealed record ApiProblem(string Type, string Title, int Status, string? Detail, IReadOnlyList<FieldError>? Errors);
 
     /// <summary>
-    /// Authenticates the bearer token and checks the role; refusals are recorded as <c>security</c> rows.
-    /// The token never leaves this method: not in the log row, not in ILogger output.
+    /// Authenticates the bearer token and checks that its role is one of <paramref name="allowed"/>; refusals are
+    /// recorded as <c>security</c> rows. The token never leaves this method: not in the log row, not in ILogger output.
+    /// The identity is left in <c>HttpContext.Items[typeof(OperatorIdentity)]</c> for the endpoint.
     /// </summary>
-    private sealed class OperatorFilter(OperatorRole required) : IEndpointFilter
+    internal sealed class OperatorFilter(params OperatorRole[] allowed) : IEndpointFilter
     {
         public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
         {
@@ -339,10 +340,10 @@ public static class AdminApi
                 return Problem(StatusCodes.Status401Unauthorized, "Unauthorized", "A valid bearer token is required.");
             }
 
-            if (required == OperatorRole.Admin && identity.Role != OperatorRole.Admin)
+            if (!allowed.Contains(identity.Role))
             {
                 await RecordAsync(http, "auth.forbidden", identity);
-                return Problem(StatusCodes.Status403Forbidden, "Forbidden", $"The role '{ApiTokens.RoleCode(identity.Role)}' may not change cardholders.");
+                return Problem(StatusCodes.Status403Forbidden, "Forbidden", $"The role '{ApiTokens.RoleCode(identity.Role)}' may not do this.");
             }
 
             http.Items[typeof(OperatorIdentity)] = identity;

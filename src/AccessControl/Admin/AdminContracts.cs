@@ -55,13 +55,23 @@ public sealed record ImportSummary(int AccessLevelsChanged, int PeopleChanged, i
 }
 
 /// <summary>An authenticated operator and what they may do.</summary>
-public sealed record OperatorIdentity(string Operator, OperatorRole Role);
+/// <param name="PersonId">The person (employee) behind the token, when the token names one: required for hosts and
+/// approvers, so that segregation of duties compares people, not account names.</param>
+public sealed record OperatorIdentity(string Operator, OperatorRole Role, string? PersonId = null);
 
-/// <summary>What an operator's token allows. Admins change cardholders; auditors only read (log and cardholders).</summary>
+/// <summary>
+/// What an operator's token allows. Admins change cardholders; auditors only read (log and cardholders).
+/// The visitor roles (see <c>Visitors/VisitorApi.cs</c>): hosts request visits, approvers approve or reject them,
+/// the front desk checks visitors in and out, security keeps the watch list. Each token has one role.
+/// </summary>
 public enum OperatorRole
 {
     Admin,
     Auditor,
+    Host,
+    Approver,
+    Frontdesk,
+    Security,
 }
 
 internal static class ImmutableExtensions

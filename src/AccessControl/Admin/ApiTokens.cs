@@ -22,7 +22,9 @@ public sealed class ApiTokens(Database database, IClock clock)
     private const int TokenBytes = 32;
 
     /// <summary>Creates a token for an operator and returns it. It cannot be retrieved later: only its hash is kept.</summary>
-    public string CreateToken(string operatorName, OperatorRole role, string createdBy)
+    /// <param name="personId">The person behind the token; required for <see cref="OperatorRole.Host"/> and
+    /// <see cref="OperatorRole.Approver"/> (see <see cref="RequiresPerson"/>), optional for the others.</param>
+    public string CreateToken(string operatorName, OperatorRole role, string createdBy, string? personId = null)
     {
         if (!IsValidOperatorName(operatorName))
         {
@@ -35,14 +37,24 @@ public sealed class ApiTokens(Database database, IClock clock)
             throw new ArgumentOutOfRangeException(nameof(role), role, "Not a defined role.");
         }
 
+        if (personId is not null && !WireFormat.IsValidId(personId))
+        {
+            throw new ArgumentException("A person id is 1 to 64 characters of A-Z a-z 0-9 . _ : -", nameof(personId));
+        }
+
+        if (personId is null && RequiresPerson(role))
+        {
+            throw new ArgumentException($"A token of role '{RoleCode(role)}' must name the person it belongs to.", nameof(personId));
+        }
+
         var token = WebEncoders.Base64UrlEncode(RandomNumberGenerator.GetBytes(TokenBytes));
         using var connection = database.Open();
         connection.Execute(
             """
-            INSERT INTO operator_tokens (token_hash, operator, role, created_at, created_by, revoked_at)
-            VALUES (@hash, @operatorName, @role, @at, @createdBy, NULL)
+            INSERT INTO operator_tokens (token_hash, operator, role, person_id, created_at, created_by, revoked_at)
+            VALUES (@hash, @operatorName, @role, @personId, @at, @createdBy, NULL)
             """,
-            new { hash = Hash(token), operatorName, role = RoleCode(role), at = clock.GetCurrentInstant(), createdBy });
+            new { hash = Hash(token), operatorName, role = RoleCode(role), personId, at = clock.GetCurrentInstant(), createdBy });
         return token;
     }
 
@@ -55,10 +67,10 @@ public sealed class ApiTokens(Database database, IClock clock)
         }
 
         using var connection = database.Open();
-        var rows = connection.Query<(string Operator, string Role)>(
-            "SELECT operator, role FROM operator_tokens WHERE token_hash = @hash AND revoked_at IS NULL",
+        var rows = connection.Query<(string Operator, string Role, string? PersonId)>(
+            "SELECT operator, role, person_id FROM operator_tokens WHERE token_hash = @hash AND revoked_at IS NULL",
             new { hash = Hash(token) }).ToList();
-        return rows is [var row] && TryParseRole(row.Role, out var role) ? new OperatorIdentity(row.Operator, role) : null;
+        return rows is [var row] && TryParseRole(row.Role, out var role) ? new OperatorIdentity(row.Operator, role, row.PersonId) : null;
     }
 
     /// <summary>Revokes every token of an operator (someone who leaves). Returns how many were revoked.</summary>
@@ -69,6 +81,12 @@ public sealed class ApiTokens(Database database, IClock clock)
             "UPDATE operator_tokens SET revoked_at = @at WHERE operator = @operatorName AND revoked_at IS NULL",
             new { operatorName, at = clock.GetCurrentInstant() });
     }
+
+    /// <summary>
+    /// Whether tokens of a role must name their person: hosts (the visit's host is that person) and approvers
+    /// (segregation of duties compares the approver's person with the requester's and the host).
+    /// </summary>
+    public static bool RequiresPerson(OperatorRole role) => role is OperatorRole.Host or OperatorRole.Approver;
 
     public static bool IsValidOperatorName(string? name) => name is not null && WireFormat.IsValidId(name);
 

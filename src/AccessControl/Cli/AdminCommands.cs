@@ -3,19 +3,20 @@ using NodaTime;
 namespace AccessControl.Cli;
 
 /// <summary>
-/// Routes the admin commands (<c>log</c>, <c>token</c>, <c>person</c>, <c>credential</c>, <c>level</c>) for the
+/// Routes the admin commands (<c>log</c>, <c>token</c>, <c>person</c>, <c>credential</c>, <c>level</c>, <c>visit</c>) for the
 /// program's dispatcher, which only has to pass the command line and the process's clock, streams and environment.
 /// </summary>
 public static class AdminCommands
 {
     /// <summary>The first words handled here.</summary>
-    public static IReadOnlyCollection<string> Names { get; } = ["log", "token", .. RemoteCommands.Nouns];
+    public static IReadOnlyCollection<string> Names { get; } = ["log", "token", "visit", .. RemoteCommands.Nouns];
 
     /// <summary>
     /// Runs the command named by <c>args[0]</c> and returns its exit code, or null when it is not one of <see cref="Names"/>.
     /// </summary>
     /// <param name="environment">Reads an environment variable (<c>AC_URL</c>, <c>AC_TOKEN</c>).</param>
     /// <param name="user">Recorded as the creator of tokens made without <c>--by</c> (the OS user name).</param>
+    /// <param name="input">Standard input (the document number of <c>visit check-in</c>); null for <see cref="Console.In"/>.</param>
     public static async Task<int?> RunAsync(
         IReadOnlyList<string> args,
         IClock clock,
@@ -23,7 +24,8 @@ public static class AdminCommands
         TextWriter error,
         Func<string, string?> environment,
         string user,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default,
+        TextReader? input = null)
     {
         if (args.Count == 0 || !Names.Contains(args[0]))
         {
@@ -42,6 +44,7 @@ public static class AdminCommands
         {
             "log" => LogCommand.Run(parsed, output, error),
             "token" => TokenCommand.Run(parsed, clock, output, error, "cli:" + user),
+            "visit" => await VisitCommands.RunAsync(parsed, input ?? Console.In, output, error, environment, null, cancellationToken),
             _ => await RemoteCommands.RunAsync(noun, parsed, output, error, environment, null, cancellationToken),
         };
     }

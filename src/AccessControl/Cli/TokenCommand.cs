@@ -5,7 +5,7 @@ using NodaTime;
 namespace AccessControl.Cli;
 
 /// <summary>
-/// <c>accesscontrol token create --db PATH --operator NAME --role admin|auditor [--by NAME]</c> and
+/// <c>accesscontrol token create --db PATH --operator NAME --role ROLE [--person ID] [--by NAME]</c> and
 /// <c>accesscontrol token revoke --db PATH --operator NAME</c>.
 /// </summary>
 /// <remarks>
@@ -15,7 +15,9 @@ namespace AccessControl.Cli;
 /// </remarks>
 public static class TokenCommand
 {
-    private static readonly string[] Known = ["db", "operator", "role", "by"];
+    private static readonly string[] Known = ["db", "operator", "role", "person", "by"];
+
+    private static string Roles => string.Join("|", Enum.GetValues<OperatorRole>().Select(ApiTokens.RoleCode));
 
     /// <param name="createdBy">Recorded as the creator when <c>--by</c> is not given (the composition root passes the OS user).</param>
     public static int Run(CliArgs args, IClock clock, TextWriter output, TextWriter error, string createdBy = "cli")
@@ -50,10 +52,16 @@ public static class TokenCommand
 
         if (!ApiTokens.TryParseRole(args.Get("role"), out var role))
         {
-            return Usage(error, "--role must be admin or auditor");
+            return Usage(error, "--role must be one of " + Roles);
         }
 
-        var token = tokens.CreateToken(operatorName, role, args.Get("by") ?? createdBy);
+        var person = args.Get("person");
+        if (person is null ? ApiTokens.RequiresPerson(role) : !ApiTokens.IsValidOperatorName(person))
+        {
+            return Usage(error, $"--person ID is required for the role {ApiTokens.RoleCode(role)} (the employee behind the token), and must be a valid id");
+        }
+
+        var token = tokens.CreateToken(operatorName, role, args.Get("by") ?? createdBy, person);
         output.WriteLine(token);
         error.WriteLine($"token for {operatorName} ({ApiTokens.RoleCode(role)}) created; it is shown only this once.");
         return ExitCodes.Ok;
@@ -62,7 +70,8 @@ public static class TokenCommand
     private static int Usage(TextWriter error, string message)
     {
         error.WriteLine("error: " + message);
-        error.WriteLine("usage: token create --db PATH --operator NAME --role admin|auditor [--by NAME]");
+        error.WriteLine($"usage: token create --db PATH --operator NAME --role {Roles} [--person ID] [--by NAME]");
+        error.WriteLine("       (--person is required for host and approver tokens)");
         error.WriteLine("       token revoke --db PATH --operator NAME");
         return ExitCodes.Usage;
     }

@@ -1,4 +1,5 @@
 using AccessControl.Admin;
+using AccessControl.Visitors;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -22,6 +23,9 @@ public sealed class AccessControlHost : IAsyncDisposable
     }
 
     public EdgeService Edge { get; }
+
+    /// <summary>The HTTP host's services (the visitor service, for one).</summary>
+    public IServiceProvider Services => app.Services;
 
     /// <summary>The base address the HTTP API listens on (the real port when configured with port 0).</summary>
     public Uri HttpAddress => new(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
@@ -62,8 +66,13 @@ public sealed class AccessControlHost : IAsyncDisposable
         builder.Services.AddSingleton(edge.Cardholders);
         builder.Services.AddSingleton(edge.Admin);
         builder.Services.AddAdmin();
+
+        // Visitor management (issue 3): requests, approvals, front desk, badge pool, watch list.
+        builder.Services.AddVisitors(VisitorApi.Options(builder.Configuration), settings.DataDirectory);
+
         var app = builder.Build();
         app.MapAdminApi();
+        app.MapVisitorApi();
         return new AccessControlHost(app, edge);
     }
 

@@ -1,0 +1,306 @@
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using AccessControl.Admin;
+
+namespace AccessControl.Cli;
+
+/// <summary>
+/// <c>visit ...</c> commands: thin clients of the visitor API (<c>Visitors/VisitorApi.cs</c>), so a change made from
+/// the command line is checked, applied and audited exactly like one made by any other client.
+/// </summary>
+/// <remarks>
+/// The server is <c>--url</c> or <c>AC_URL</c>; the token only <c>AC_TOKEN</c>. The identity document number is read
+/// from standard input, never from an option, so it is not left in shell history or the process list.
+/// </remarks>
+public static class VisitCommands
+{
+    public const string Usage = """
+        usage (server from --url or AC_URL, token from AC_TOKEN):
+          visit request --site S --date YYYY-MM-DD --start HH:mm --end HH:mm --zones Z1,Z2 --purpose TEXT
+                        --visitor "NAME|ORGANIZATION" [--visitor ...] [--escorts P1,P2] [--host PERSON]
+          visit show ID | visit list [--date YYYY-MM-DD] [--site S] [--status requested|approved|rejected|withdrawn]
+          visit approve|reject|withdraw ID [--note TEXT]
+          visit check-in ID --visitor N --name "NAME AS ON DOCUMENT" --doc-type passport|id_card|driving_licence|residence_permit
+                        --doc-country ISO3 --doc-expiry YYYY-MM-DD [--badge CARD]     (the document number is read from standard input)
+          visit check-out ID --visitor N | visit return CARD
+          visit on-site [--site S] | visit overdue | visit log --from INSTANT --to INSTANT [--site S] [--limit N]
+          visit purge
+          visit watchlist list | visit watchlist add --kind person|organization --value TEXT [--note TEXT] | visit watchlist remove ID
+          visit badges [--site S] | visit badge add CARD --site S --technology T | visit badge remove CARD
+        """;
+
+    /// <param name="args">The words after <c>visit</c>, parsed.</param>
+    /// <param name="input">Where the document number of <c>check-in</c> is read from (standard input).</param>
+    public static async Task<int> RunAsync(
+        CliArgs args,
+        TextReader input,
+        TextWriter output,
+        TextWriter error,
+        Func<string, string?> environment,
+        HttpMessageHandler? handler = null,
+        CancellationToken cancellationToken = default)
+    {
+        var (request, problem) = await BuildAsync(args, input);
+        if (request is null)
+        {
+            await error.WriteLineAsync("error: " + problem);
+            await error.WriteLineAsync(Usage);
+            return ExitCodes.Usage;
+        }
+
+        var url = args.Get("url") ?? environment(RemoteCommands.UrlVariable);
+        if (string.IsNullOrWhiteSpace(url) || !Uri.TryCreate(url, UriKind.Absolute, out var baseUri) || baseUri.Scheme is not ("http" or "https"))
+        {
+            await error.WriteLineAsync($"error: give the service's address with --url or {RemoteCommands.UrlVariable} (http://host:port)");
+            return ExitCodes.Usage;
+        }
+
+        var token = environment(RemoteCommands.TokenVariable);
+        if (string.IsNullOrWhiteSpace(token))
+        {
+            await error.WriteLineAsync($"error: set {RemoteCommands.TokenVariable} to your API token");
+            return ExitCodes.Usage;
+        }
+
+        using var client = handler is null ? new HttpClient() : new HttpClient(handler, disposeHandler: false);
+        using var message = new HttpRequestMessage(request.Method, new Uri(baseUri, AdminApi.Prefix + request.Path));
+        message.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        if (request.Body is not null)
+        {
+            message.Content = new StringContent(request.Body.ToJsonString(), Encoding.UTF8, "application/json");
+        }
+
+        HttpResponseMessage response;
+        try
+        {
+            response = await client.SendAsync(message, cancellationToken);
+        }
+        catch (HttpRequestException ex)
+        {
+            await error.WriteLineAsync($"error: cannot reach {baseUri}: {ex.Message}");
+            return ExitCodes.Failed;
+        }
+
+        using (response)
+        {
+            var text = await response.Content.ReadAsStringAsync(cancellationToken);
+            if (response.IsSuccessStatusCode)
+            {
+                if (text.Length > 0)
+                {
+                    await output.WriteLineAsync(text);
+                }
+
+                return ExitCodes.Ok;
+            }
+
+            await WriteProblemAsync(error, (int)response.StatusCode, text);
+            return ExitCodes.Failed;
+        }
+    }
+
+    private static async Task WriteProblemAsync(TextWriter error, int status, string text)
+    {
+        JsonElement? problem = null;
+        try
+        {
+            problem = text.Length == 0 ? null : JsonSerializer.Deserialize<JsonElement>(text);
+        }
+        catch (JsonException)
+        {
+            // Not a problem body (a proxy's error page): show the status alone.
+        }
+
+        string? Text(string name) => problem is { ValueKind: JsonValueKind.Object } p && p.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+        var code = Text("code");
+        await error.WriteLineAsync($"error: {status} {Text("title")}{(code is null ? "" : $" [{code}]")}{(Text("detail") is { } d ? ": " + d : "")}");
+        if (problem is { ValueKind: JsonValueKind.Object } body && body.TryGetProperty("errors", out var errors) && errors.ValueKind == JsonValueKind.Array)
+        {
+            foreach (var e in errors.EnumerateArray())
+            {
+                await error.WriteLineAsync($"  {e.GetProperty("field").GetString()}: {e.GetProperty("message").GetString()}");
+            }
+        }
+    }
+
+    private sealed record Request(HttpMethod Method, string Path, JsonNode? Body = null);
+
+    private static async Task<(Request?, string?)> BuildAsync(CliArgs a, TextReader input)
+    {
+        var p = a.Positionals;
+        var verb = p.Count > 0 ? p[0] : "";
+        switch (verb)
+        {
+            case "request":
+                if (Check(a, 1, ["url", "site", "date", "start", "end", "zones", "purpose", "visitor", "escorts", "host"], repeatable: ["visitor"]) is { } pr)
+                {
+                    return (null, pr);
+                }
+
+                var visitors = new JsonArray();
+                foreach (var v in a.Options.GetValueOrDefault("visitor") ?? [])
+                {
+                    var bar = v.IndexOf('|', StringComparison.Ordinal);
+                    if (bar < 0)
+                    {
+                        return (null, $"--visitor '{v}': expected \"NAME|ORGANIZATION\"");
+                    }
+
+                    visitors.Add(new JsonObject { ["name"] = v[..bar].Trim(), ["organization"] = v[(bar + 1)..].Trim() });
+                }
+
+                var body = new JsonObject
+                {
+                    ["site"] = a.Get("site"),
+                    ["date"] = a.Get("date"),
+                    ["start"] = a.Get("start"),
+                    ["end"] = a.Get("end"),
+                    ["purpose"] = a.Get("purpose"),
+                    ["zones"] = List(a.Get("zones") ?? ""),
+                    ["visitors"] = visitors,
+                    ["escorts"] = List(a.Get("escorts") ?? ""),
+                };
+                if (a.Get("host") is { } host)
+                {
+                    body["host"] = host;
+                }
+
+                return (new Request(HttpMethod.Post, "/visits", body), null);
+            case "show":
+                return Check(a, 2, ["url"]) is { } ps ? (null, ps) : (new Request(HttpMethod.Get, "/visits/" + Segment(a, 1)), null);
+            case "list":
+                return Check(a, 1, ["url", "date", "site", "status"]) is { } pl ? (null, pl) : (new Request(HttpMethod.Get, "/visits" + Query(a, "date", "site", "status")), null);
+            case "approve" or "reject" or "withdraw":
+                return Check(a, 2, ["url", "note"]) is { } pd
+                    ? (null, pd)
+                    : (new Request(HttpMethod.Post, $"/visits/{Segment(a, 1)}/{verb}", new JsonObject { ["note"] = a.Get("note") }), null);
+            case "check-in":
+                if (Check(a, 2, ["url", "visitor", "name", "doc-type", "doc-country", "doc-expiry", "badge"]) is { } pc)
+                {
+                    return (null, pc);
+                }
+
+                if (!int.TryParse(a.Get("visitor"), out var number))
+                {
+                    return (null, "--visitor N (the visitor's number in the visit) is required");
+                }
+
+                var documentNumber = (await input.ReadLineAsync())?.Trim();
+                if (string.IsNullOrEmpty(documentNumber))
+                {
+                    return (null, "the document number is read from standard input (one line); none was given");
+                }
+
+                var checkIn = new JsonObject
+                {
+                    ["visitor"] = number,
+                    ["name"] = a.Get("name"),
+                    ["document"] = new JsonObject
+                    {
+                        ["type"] = a.Get("doc-type"),
+                        ["country"] = a.Get("doc-country"),
+                        ["number"] = documentNumber,
+                        ["expiry"] = a.Get("doc-expiry"),
+                    },
+                };
+                if (a.Get("badge") is { } badge)
+                {
+                    checkIn["badge"] = badge;
+                }
+
+                return (new Request(HttpMethod.Post, $"/visits/{Segment(a, 1)}/check-in", checkIn), null);
+            case "check-out":
+                if (Check(a, 2, ["url", "visitor"]) is { } po)
+                {
+                    return (null, po);
+                }
+
+                return int.TryParse(a.Get("visitor"), out var leaving)
+                    ? (new Request(HttpMethod.Post, $"/visits/{Segment(a, 1)}/check-out", new JsonObject { ["visitor"] = leaving }), null)
+                    : (null, "--visitor N (the visitor's number in the visit) is required");
+            case "return":
+                return Check(a, 2, ["url"]) is { } pt ? (null, pt) : (new Request(HttpMethod.Post, $"/visits/badges/{Segment(a, 1)}/check-out"), null);
+            case "on-site":
+                return Check(a, 1, ["url", "site"]) is { } pn ? (null, pn) : (new Request(HttpMethod.Get, "/visits/on-site" + Query(a, "site")), null);
+            case "overdue":
+                return Check(a, 1, ["url"]) is { } pv ? (null, pv) : (new Request(HttpMethod.Get, "/visits/overdue-badges"), null);
+            case "log":
+                return Check(a, 1, ["url", "from", "to", "site", "limit"]) is { } pg
+                    ? (null, pg)
+                    : (new Request(HttpMethod.Get, "/visits/log" + Query(a, "from", "to", "site", "limit")), null);
+            case "purge":
+                return Check(a, 1, ["url"]) is { } pp ? (null, pp) : (new Request(HttpMethod.Post, "/visits/purge"), null);
+            case "watchlist":
+                return Watchlist(a);
+            case "badges":
+                return Check(a, 1, ["url", "site"]) is { } pb ? (null, pb) : (new Request(HttpMethod.Get, "/badge-pool" + Query(a, "site")), null);
+            case "badge":
+                return Badge(a);
+            default:
+                return (null, "expected visit request|show|list|approve|reject|withdraw|check-in|check-out|return|on-site|overdue|log|purge|watchlist|badges|badge");
+        }
+    }
+
+    private static (Request?, string?) Watchlist(CliArgs a)
+    {
+        var sub = a.Positionals.Count > 1 ? a.Positionals[1] : "";
+        return sub switch
+        {
+            "list" => Check(a, 2, ["url"]) is { } p ? (null, p) : (new Request(HttpMethod.Get, "/watchlist"), null),
+            "add" => Check(a, 2, ["url", "kind", "value", "note"]) is { } p
+                ? (null, p)
+                : (new Request(HttpMethod.Post, "/watchlist", new JsonObject { ["kind"] = a.Get("kind"), ["value"] = a.Get("value"), ["note"] = a.Get("note") }), null),
+            "remove" => Check(a, 3, ["url"]) is { } p ? (null, p) : (new Request(HttpMethod.Delete, "/watchlist/" + Segment(a, 2)), null),
+            _ => (null, "expected visit watchlist list|add|remove"),
+        };
+    }
+
+    private static (Request?, string?) Badge(CliArgs a)
+    {
+        var sub = a.Positionals.Count > 1 ? a.Positionals[1] : "";
+        return sub switch
+        {
+            "add" => Check(a, 3, ["url", "site", "technology"]) is { } p
+                ? (null, p)
+                : (new Request(HttpMethod.Put, "/badge-pool/" + Segment(a, 2), new JsonObject { ["site"] = a.Get("site"), ["technology"] = a.Get("technology") }), null),
+            "remove" => Check(a, 3, ["url"]) is { } p ? (null, p) : (new Request(HttpMethod.Delete, "/badge-pool/" + Segment(a, 2)), null),
+            _ => (null, "expected visit badge add|remove"),
+        };
+    }
+
+    private static string? Check(CliArgs a, int positionals, string[] options, string[]? repeatable = null)
+    {
+        if (a.Positionals.Count != positionals)
+        {
+            return $"'{string.Join(' ', a.Positionals)}': expected {positionals - 1} argument(s) after '{a.Positionals[0]}'";
+        }
+
+        foreach (var (name, values) in a.Options)
+        {
+            if (!options.Contains(name))
+            {
+                return $"unknown option --{name} (known: {string.Join(", ", options.Select(o => "--" + o))})";
+            }
+
+            if (values.Count > 1 && !(repeatable ?? []).Contains(name))
+            {
+                return $"--{name} is given more than once";
+            }
+        }
+
+        return null;
+    }
+
+    private static string Segment(CliArgs a, int index) => Uri.EscapeDataString(a.Positionals[index]);
+
+    private static string Query(CliArgs a, params string[] names)
+    {
+        var parts = names.Where(n => a.Get(n) is not null).Select(n => n + "=" + Uri.EscapeDataString(a.Get(n)!)).ToList();
+        return parts.Count == 0 ? "" : "?" + string.Join('&', parts);
+    }
+
+    private static JsonArray List(string commaSeparated) =>
+        [.. commaSeparated.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(s => (JsonNode?)JsonValue.Create(s))];
+}

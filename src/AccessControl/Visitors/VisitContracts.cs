@@ -1,0 +1,206 @@
+using AccessControl.Sites;
+using NodaTime;
+using NodaTime.Text;
+
+namespace AccessControl.Visitors;
+
+// The JSON shapes of the visitor API (camelCase, instants RFC 3339, see Admin/AdminJson). Requests carry text, so a
+// wrong value is reported with its field's name. Views never carry a document number or its hash.
+
+/// <summary>Body of <c>POST /api/v1/visits</c>. The host defaults to the person behind the requesting token.</summary>
+/// <param name="Date">The visit day, <c>yyyy-MM-dd</c>, in the site's time zone.</param>
+/// <param name="Start">Wall-clock start <c>HH:mm</c>.</param>
+/// <param name="End">Wall-clock end <c>HH:mm</c>; not after the start means the next day.</param>
+/// <param name="Escorts">Designated escorts (person ids); omitted or empty: any authorized escort.</param>
+public sealed record VisitRequestInput(
+    string? Site,
+    string? Purpose,
+    string? Date,
+    string? Start,
+    string? End,
+    IReadOnlyList<string?>? Zones,
+    IReadOnlyList<VisitorInput?>? Visitors,
+    IReadOnlyList<string?>? Escorts = null,
+    string? Host = null);
+
+/// <summary>A visitor named in a request.</summary>
+public sealed record VisitorInput(string? Name, string? Organization);
+
+/// <summary>Body of approve, reject and withdraw.</summary>
+public sealed record DecisionInput(string? Note = null);
+
+/// <summary>Body of <c>POST /api/v1/visits/{id}/check-in</c>.</summary>
+/// <param name="Visitor">The visitor's number within the visit (1, 2, ...).</param>
+/// <param name="Name">The name as printed on the document.</param>
+/// <param name="Badge">A specific pooled badge (the one in the desk's hand); omitted: any free badge of the site.</param>
+public sealed record CheckInInput(int? Visitor, string? Name, DocumentInput? Document, string? Badge = null);
+
+/// <summary>The document the visitor presents. The number is used for its keyed hash and last four characters, then dropped.</summary>
+/// <param name="Expiry"><c>yyyy-MM-dd</c>.</param>
+public sealed record DocumentInput(string? Type, string? Country, string? Number, string? Expiry)
+{
+    /// <summary>Never prints the number (a record's default ToString would).</summary>
+    public override string ToString() => $"{Type} {Country} (number withheld) {Expiry}";
+}
+
+/// <summary>Body of <c>POST /api/v1/visits/{id}/check-out</c>.</summary>
+public sealed record CheckOutInput(int? Visitor);
+
+/// <summary>Body of <c>POST /api/v1/watchlist</c>.</summary>
+public sealed record WatchlistInput(string? Kind, string? Value, string? Note = null);
+
+/// <summary>Body of <c>PUT /api/v1/badge-pool/{card}</c>.</summary>
+public sealed record PooledBadgeInput(string? Site, string? Technology);
+
+/// <summary>The window as the API shows it: what the host asked for, and the instants it means.</summary>
+public sealed record WindowView(string Date, string Start, string End, Instant StartsAt, Instant EndsAt)
+{
+    public static WindowView From(VisitWindow window, Interval interval) => new(
+        LocalDatePattern.Iso.Format(window.Date),
+        Time.Format(window.Start),
+        Time.Format(window.End),
+        interval.Start,
+        interval.End);
+
+    internal static LocalTimePattern Time { get; } = LocalTimePattern.CreateWithInvariantCulture("HH':'mm");
+}
+
+/// <summary>A visitor as the API shows it.</summary>
+public sealed record VisitorView(
+    int Number,
+    string Name,
+    string Organization,
+    string Status,
+    string? Badge,
+    string? PersonId,
+    DocumentView? Document,
+    Instant? CheckedInAt,
+    string? CheckedInBy,
+    Instant? CheckedOutAt,
+    string? CheckedOutBy)
+{
+    public static VisitorView From(VisitVisitor v) => new(
+        v.Number, v.Name, v.Organization, VisitCodes.Code(v.Status), v.Badge, v.PersonId,
+        v.Document is { } d ? DocumentView.From(d) : null,
+        v.CheckedInAt, v.CheckedInBy, v.CheckedOutAt, v.CheckedOutBy);
+}
+
+/// <summary>A recorded document: type, country, last four characters of the number, expiry. Never the number or its hash.</summary>
+public sealed record DocumentView(string Type, string Country, string LastFour, string Expiry)
+{
+    public static DocumentView From(DocumentRecord d) =>
+        new(DocumentRules.Code(d.Type), d.Country, d.LastFour, LocalDatePattern.Iso.Format(d.Expiry));
+}
+
+/// <summary>A decision as the API shows it.</summary>
+public sealed record DecisionView(string By, string? ByPerson, Instant At, string? Note);
+
+/// <summary>A visit as the API shows it.</summary>
+/// <param name="Approved">Exactly what was approved (set once approved; it does not change afterwards).</param>
+public sealed record VisitView(
+    long Id,
+    string Site,
+    string Host,
+    string RequestedBy,
+    Instant RequestedAt,
+    string Purpose,
+    WindowView Window,
+    IReadOnlyList<string> Zones,
+    IReadOnlyList<string> Escorts,
+    bool AnyEscort,
+    string Status,
+    DecisionView? Decision,
+    VisitSnapshot? Approved,
+    string? WithdrawnBy,
+    Instant? WithdrawnAt,
+    IReadOnlyList<VisitorView> Visitors)
+{
+    public static VisitView From(Visit v) => new(
+        v.Id,
+        v.Site.Value,
+        v.Host.Value,
+        v.RequestedBy,
+        v.RequestedAt,
+        v.Purpose,
+        WindowView.From(v.Window, v.Interval),
+        [.. v.Zones.Select(z => z.Value)],
+        [.. v.Escorts.Select(e => e.Value)],
+        v.Escorts.IsEmpty,
+        VisitCodes.Code(v.Status),
+        v.Decision is { } d ? new DecisionView(d.By, d.ByPerson, d.At, d.Note) : null,
+        v.ApprovedSnapshot is { } s ? System.Text.Json.JsonSerializer.Deserialize<VisitSnapshot>(s, Admin.AdminJson.Options) : null,
+        v.WithdrawnBy,
+        v.WithdrawnAt,
+        [.. v.Visitors.Select(VisitorView.From)]);
+}
+
+/// <summary>Exactly what an approver approved: stored with the approval and shown with the visit.</summary>
+public sealed record VisitSnapshot(
+    long Visit,
+    string Site,
+    string Host,
+    string RequestedBy,
+    string Purpose,
+    WindowView Window,
+    IReadOnlyList<string> Zones,
+    IReadOnlyList<string> Escorts,
+    IReadOnlyList<VisitorInput> Visitors)
+{
+    public static VisitSnapshot From(Visit v) => new(
+        v.Id, v.Site.Value, v.Host.Value, v.RequestedBy, v.Purpose, WindowView.From(v.Window, v.Interval),
+        [.. v.Zones.Select(z => z.Value)], [.. v.Escorts.Select(e => e.Value)],
+        [.. v.Visitors.Select(x => new VisitorInput(x.Name, x.Organization))]);
+}
+
+/// <summary>One visitor on site now, for the front desk and security.</summary>
+/// <param name="LastSeen">The visitor's last granted door, from the entry log (null before the first swipe).</param>
+public sealed record OnSiteView(
+    long Visit,
+    int Visitor,
+    string Name,
+    string Organization,
+    string Host,
+    string? Badge,
+    Instant CheckedInAt,
+    Instant WindowEndsAt,
+    IReadOnlyList<string> Zones,
+    IReadOnlyList<string> Escorts,
+    bool AnyEscort,
+    LastSeenView? LastSeen);
+
+/// <summary>Where a visitor was last let through.</summary>
+public sealed record LastSeenView(Instant At, string? Door, string? Zone, string? Reader);
+
+/// <summary>A badge still out after its visit's window ended.</summary>
+public sealed record OverdueBadgeView(string Badge, long Visit, int Visitor, string Name, string Organization, string Host, Instant WindowEndedAt, Instant? AlarmRaisedAt);
+
+/// <summary>A row of the visitor log (PCI DSS 9.3.4): who visited, for whom, why, authorized by whom, with which badge, when.</summary>
+public sealed record VisitorLogRow(
+    long Visit,
+    int Visitor,
+    string Site,
+    string Name,
+    string Organization,
+    string Host,
+    string? HostName,
+    string Purpose,
+    string? AuthorizedBy,
+    string? AuthorizedByPerson,
+    string? Badge,
+    Instant? CheckedInAt,
+    string? CheckedInBy,
+    Instant? CheckedOutAt,
+    string? CheckedOutBy,
+    string Status);
+
+/// <summary>A pooled badge as the API shows it, with the visit holding it when it is out.</summary>
+public sealed record PooledBadgeView(string Card, string Site, string Technology, Instant AddedAt, string AddedBy, long? HeldByVisit = null, int? HeldByVisitor = null);
+
+/// <summary>A watch-list entry as the API shows it.</summary>
+public sealed record WatchlistView(long Id, string Kind, string Value, string Normalized, string? Note, Instant AddedAt, string AddedBy)
+{
+    public static WatchlistView From(WatchlistEntry e) => new(e.Id, VisitCodes.Code(e.Kind), e.Value, e.Normalized, e.Note, e.AddedAt, e.AddedBy);
+}
+
+/// <summary>What a retention purge deleted.</summary>
+public sealed record PurgeSummary(Instant Cutoff, IReadOnlyList<long> Visits, int Visitors);

@@ -1,0 +1,312 @@
+using System.Globalization;
+using System.Text.Json;
+using AccessControl.Admin;
+using AccessControl.EntryLog;
+using AccessControl.Sites;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using NodaTime;
+using NodaTime.Text;
+
+namespace AccessControl.Visitors;
+
+/// <summary>
+/// The HTTP/JSON visitor API under <c>/api/v1</c>: visits, check-in and check-out, who is on site, overdue badges, the
+/// visitor log, the watch list and the badge pool.
+/// </summary>
+/// <remarks>
+/// <para>Every endpoint needs a bearer token (<see cref="ApiTokens"/>) of one of the roles it lists; a refusal is a
+/// <c>security</c> row, as for the admin API. Roles: <c>host</c> requests; <c>approver</c> approves, rejects and
+/// withdraws; <c>frontdesk</c> checks in and out; <c>security</c> keeps the watch list; <c>admin</c> keeps the badge pool
+/// and runs the retention purge; <c>auditor</c> reads.</para>
+/// <para>A rule's refusal is <c>422</c> (segregation of duties: <c>403</c>) with a problem body whose <c>code</c> is one
+/// of <see cref="VisitRefusals"/>.</para>
+/// </remarks>
+public static class VisitorApi
+{
+    private const string Prefix = AdminApi.Prefix;
+
+    /// <summary>
+    /// Registers visitor management. Needs what <see cref="AdminApi.AddAdmin"/> registers (call it first), plus
+    /// <see cref="Storage.Database"/>, <see cref="LiveConfiguration"/> and <see cref="IClock"/>.
+    /// </summary>
+    /// <param name="dataDirectory">Where the PII key file lives (a relative <see cref="VisitorOptions.PiiKeyFile"/> is under it).</param>
+    public static IServiceCollection AddVisitors(this IServiceCollection services, VisitorOptions options, string dataDirectory)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var errors = options.Validate();
+        if (errors.Count > 0)
+        {
+            throw new InvalidOperationException("Invalid visitor settings: " + string.Join(" ", errors));
+        }
+
+        var keyFile = Path.IsPathRooted(options.PiiKeyFile) ? options.PiiKeyFile : Path.Combine(dataDirectory, options.PiiKeyFile);
+        services.TryAddSingleton(options);
+        services.TryAddSingleton(_ => PiiKey.Load(keyFile));
+        services.TryAddSingleton<VisitorStore>();
+        services.TryAddSingleton(sp => new VisitorService(
+            sp.GetRequiredService<VisitorStore>(),
+            sp.GetRequiredService<AdminService>(),
+            sp.GetRequiredService<LiveConfiguration>(),
+            sp.GetRequiredService<EntryLogQuery>(),
+            sp.GetRequiredService<DocumentNumberHasher>(),
+            options,
+            sp.GetRequiredService<EntryLogAppender>().Append,
+            sp.GetRequiredService<IClock>(),
+            sp.GetRequiredService<ILogger<VisitorService>>()));
+        return services;
+    }
+
+    /// <summary>The visitor settings of a configuration (section <see cref="VisitorOptions.Section"/>), defaults where absent.</summary>
+    public static VisitorOptions Options(IConfiguration configuration) =>
+        configuration.GetSection(VisitorOptions.Section).Get<VisitorOptions>() ?? new VisitorOptions();
+
+    /// <summary>Maps the visitor endpoints under <c>/api/v1</c>.</summary>
+    public static IEndpointRouteBuilder MapVisitorApi(this IEndpointRouteBuilder app)
+    {
+        RouteGroupBuilder Group(params OperatorRole[] roles) => app.MapGroup(Prefix).AddEndpointFilter(new AdminApi.OperatorFilter(roles));
+
+        var readers = Group(OperatorRole.Host, OperatorRole.Approver, OperatorRole.Frontdesk, OperatorRole.Security, OperatorRole.Auditor);
+        readers.MapGet("/visits", ListVisits);
+        readers.MapGet("/visits/{id:long}", GetVisit);
+
+        Group(OperatorRole.Host).MapPost("/visits", RequestVisit);
+
+        var approver = Group(OperatorRole.Approver);
+        approver.MapPost("/visits/{id:long}/approve", (long id, HttpContext http, [FromServices] VisitorService s) =>
+            Decide(http, s.ApproveAsync, id));
+        approver.MapPost("/visits/{id:long}/reject", (long id, HttpContext http, [FromServices] VisitorService s) =>
+            Decide(http, s.RejectAsync, id));
+        approver.MapPost("/visits/{id:long}/withdraw", (long id, HttpContext http, [FromServices] VisitorService s) =>
+            Decide(http, s.WithdrawAsync, id));
+
+        var desk = Group(OperatorRole.Frontdesk);
+        desk.MapPost("/visits/{id:long}/check-in", CheckIn);
+        desk.MapPost("/visits/{id:long}/check-out", CheckOut);
+        desk.MapPost("/visits/badges/{card}/check-out", ReturnBadge);
+
+        var watchers = Group(OperatorRole.Frontdesk, OperatorRole.Security, OperatorRole.Auditor);
+        watchers.MapGet("/visits/on-site", (HttpRequest r, [FromServices] VisitorService s) => Json(s.OnSite(r.Query["site"].FirstOrDefault())));
+        watchers.MapGet("/visits/overdue-badges", ([FromServices] VisitorService s) => Json(s.OverdueBadges()));
+
+        Group(OperatorRole.Auditor, OperatorRole.Security).MapGet("/visits/log", VisitorLog);
+
+        var security = Group(OperatorRole.Security);
+        security.MapGet("/watchlist", ([FromServices] VisitorService s) => Json(s.Watchlist()));
+        security.MapPost("/watchlist", AddToWatchlist);
+        security.MapDelete("/watchlist/{id:long}", async (long id, HttpContext http, [FromServices] VisitorService s) =>
+            ToHttp(await s.RemoveFromWatchlistAsync(Identity(http), id, http.RequestAborted)));
+
+        Group(OperatorRole.Admin, OperatorRole.Frontdesk).MapGet("/badge-pool", (HttpRequest r, [FromServices] VisitorService s) => Json(s.Badges(r.Query["site"].FirstOrDefault())));
+        var admin = Group(OperatorRole.Admin);
+        admin.MapPut("/badge-pool/{card}", PutBadge);
+        admin.MapDelete("/badge-pool/{card}", async (string card, HttpContext http, [FromServices] VisitorService s) =>
+            ToHttp(await s.RemoveBadgeAsync(Identity(http).Operator, card, http.RequestAborted)));
+        admin.MapPost("/visits/purge", async (HttpContext http, [FromServices] VisitorService s) =>
+            ToHttp(await s.PurgeAsync(Identity(http).Operator, http.RequestAborted)));
+        return app;
+    }
+
+    private static async Task<IResult> RequestVisit(HttpContext http, [FromServices] VisitorService visitors)
+    {
+        var (body, error) = await ReadBodyAsync<VisitRequestInput>(http);
+        if (error is not null)
+        {
+            return error;
+        }
+
+        var result = await visitors.RequestAsync(Identity(http), body!, http.RequestAborted);
+        return result.IsOk ? Results.Json(result.Value, AdminJson.Options, statusCode: StatusCodes.Status201Created) : ToHttp(result);
+    }
+
+    private static IResult ListVisits(HttpRequest request, [FromServices] VisitorService visitors, [FromServices] IClock clock, [FromServices] LiveConfiguration configuration)
+    {
+        var errors = new List<FieldError>();
+        CheckParameters(request.Query, ["date", "site", "status"], errors);
+        var site = request.Query["site"].FirstOrDefault();
+        var status = request.Query["status"].FirstOrDefault();
+        if (status is not null and not ("requested" or "approved" or "rejected" or "withdrawn"))
+        {
+            errors.Add(new FieldError("status", "must be requested, approved, rejected or withdrawn"));
+        }
+
+        LocalDate date;
+        if (request.Query["date"].FirstOrDefault() is { } text)
+        {
+            var parsed = LocalDatePattern.Iso.Parse(text);
+            if (!parsed.Success)
+            {
+                errors.Add(new FieldError("date", "must be a date yyyy-MM-dd"));
+            }
+
+            date = parsed.Success ? parsed.Value : default;
+        }
+        else
+        {
+            // Today where the site is, or in UTC when no site is named.
+            var zone = site is not null && configuration.Topology.Sites.TryGetValue(new SiteId(site), out var s) ? s.TimeZone : DateTimeZone.Utc;
+            date = clock.GetCurrentInstant().InZone(zone).Date;
+        }
+
+        return errors.Count > 0 ? InvalidQuery(errors) : Json(visitors.List(date, site, status));
+    }
+
+    private static IResult GetVisit(long id, [FromServices] VisitorService visitors) =>
+        visitors.Get(id) is { } visit ? Json(visit) : AdminApi.Problem(StatusCodes.Status404NotFound, "Not found", $"No visit {id}.");
+
+    private static async Task<IResult> Decide(
+        HttpContext http,
+        Func<OperatorIdentity, long, DecisionInput?, CancellationToken, Task<VisitResult<VisitView>>> decide,
+        long id)
+    {
+        DecisionInput? body = null;
+        if (http.Request.ContentLength is > 0 || http.Request.Headers.TransferEncoding.Count > 0)
+        {
+            var (read, error) = await ReadBodyAsync<DecisionInput>(http);
+            if (error is not null)
+            {
+                return error;
+            }
+
+            body = read;
+        }
+
+        return ToHttp(await decide(Identity(http), id, body, http.RequestAborted));
+    }
+
+    private static async Task<IResult> CheckIn(long id, HttpContext http, [FromServices] VisitorService visitors)
+    {
+        var (body, error) = await ReadBodyAsync<CheckInInput>(http);
+        return error ?? ToHttp(await visitors.CheckInAsync(Identity(http), id, body!, http.RequestAborted));
+    }
+
+    private static async Task<IResult> CheckOut(long id, HttpContext http, [FromServices] VisitorService visitors)
+    {
+        var (body, error) = await ReadBodyAsync<CheckOutInput>(http);
+        return error ?? ToHttp(await visitors.CheckOutAsync(Identity(http), id, body!.Visitor, http.RequestAborted));
+    }
+
+    private static async Task<IResult> ReturnBadge(string card, HttpContext http, [FromServices] VisitorService visitors) =>
+        ToHttp(await visitors.ReturnBadgeAsync(Identity(http), card, http.RequestAborted));
+
+    private static async Task<IResult> AddToWatchlist(HttpContext http, [FromServices] VisitorService visitors)
+    {
+        var (body, error) = await ReadBodyAsync<WatchlistInput>(http);
+        if (error is not null)
+        {
+            return error;
+        }
+
+        var result = await visitors.AddToWatchlistAsync(Identity(http), body!, http.RequestAborted);
+        return result.IsOk ? Results.Json(result.Value, AdminJson.Options, statusCode: StatusCodes.Status201Created) : ToHttp(result);
+    }
+
+    private static async Task<IResult> PutBadge(string card, HttpContext http, [FromServices] VisitorService visitors)
+    {
+        var (body, error) = await ReadBodyAsync<PooledBadgeInput>(http);
+        return error ?? ToHttp(await visitors.AddBadgeAsync(Identity(http).Operator, card, body!, http.RequestAborted));
+    }
+
+    private static IResult VisitorLog(HttpRequest request, [FromServices] VisitorService visitors)
+    {
+        var errors = new List<FieldError>();
+        CheckParameters(request.Query, ["from", "to", "site", "limit"], errors);
+        var from = InstantParameter(request.Query, "from", errors);
+        var to = InstantParameter(request.Query, "to", errors);
+        var limit = 1000;
+        if (request.Query["limit"].FirstOrDefault() is { } l
+            && (!int.TryParse(l, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit is < 1 or > 10_000))
+        {
+            errors.Add(new FieldError("limit", "must be an integer from 1 to 10000"));
+        }
+
+        if (from is null && !errors.Any(e => e.Field == "from"))
+        {
+            errors.Add(new FieldError("from", "is required (an RFC 3339 instant such as 2026-12-01T00:00:00Z)"));
+        }
+
+        if (to is null && !errors.Any(e => e.Field == "to"))
+        {
+            errors.Add(new FieldError("to", "is required (an RFC 3339 instant)"));
+        }
+
+        return errors.Count > 0 ? InvalidQuery(errors) : Json(visitors.VisitorLog(from!.Value, to!.Value, request.Query["site"].FirstOrDefault(), limit));
+    }
+
+    // ---- plumbing ----------------------------------------------------------------------------------
+
+    private static OperatorIdentity Identity(HttpContext http) =>
+        http.Items[typeof(OperatorIdentity)] as OperatorIdentity
+        ?? throw new InvalidOperationException("A visitor endpoint ran without an authenticated operator.");
+
+    private static Instant? InstantParameter(IQueryCollection query, string name, List<FieldError> errors)
+    {
+        if (query[name].FirstOrDefault() is not { } text)
+        {
+            return null;
+        }
+
+        var parsed = InstantPattern.ExtendedIso.Parse(text);
+        if (!parsed.Success)
+        {
+            errors.Add(new FieldError(name, "must be an RFC 3339 instant such as 2026-12-01T00:00:00Z"));
+            return null;
+        }
+
+        return parsed.Value;
+    }
+
+    private static void CheckParameters(IQueryCollection query, string[] known, List<FieldError> errors)
+    {
+        foreach (var key in query.Keys.Where(k => !known.Contains(k)))
+        {
+            errors.Add(new FieldError(key, $"is not a parameter of this listing (known: {string.Join(", ", known)})"));
+        }
+    }
+
+    private static async Task<(T? Body, IResult? Error)> ReadBodyAsync<T>(HttpContext http)
+        where T : class
+    {
+        try
+        {
+            var body = await JsonSerializer.DeserializeAsync<T>(http.Request.Body, AdminJson.Options, http.RequestAborted);
+            return body is null ? (null, InvalidBody("body", "is required")) : (body, null);
+        }
+        catch (JsonException ex)
+        {
+            // The path names the field; the message never echoes the value (it could be a document number).
+            var field = ex.Path is null or "$" ? "body" : ex.Path.StartsWith("$.", StringComparison.Ordinal) ? ex.Path[2..] : ex.Path;
+            return (null, InvalidBody(field, "is not valid JSON of the expected type"));
+        }
+    }
+
+    private static IResult InvalidBody(string field, string message) =>
+        AdminApi.Problem(StatusCodes.Status400BadRequest, "Invalid request", null, [new FieldError(field, message)]);
+
+    private static IResult InvalidQuery(List<FieldError> errors) => AdminApi.Problem(StatusCodes.Status400BadRequest, "Invalid query", null, errors);
+
+    private static IResult Json<T>(T value) => Results.Json(value, AdminJson.Options);
+
+    private static IResult ToHttp<T>(VisitResult<T> result) => result.Outcome switch
+    {
+        VisitOutcome.Ok => Json(result.Value),
+        VisitOutcome.NotFound => AdminApi.Problem(StatusCodes.Status404NotFound, "Not found", result.Message),
+        VisitOutcome.Invalid => AdminApi.Problem(StatusCodes.Status400BadRequest, "Invalid request", result.Message, result.Errors),
+        VisitOutcome.Refused => Refusal(StatusCodes.Status422UnprocessableEntity, "Refused", result),
+        VisitOutcome.Forbidden => Refusal(StatusCodes.Status403Forbidden, "Forbidden", result),
+        VisitOutcome.Conflict => AdminApi.Problem(StatusCodes.Status409Conflict, "Conflict", result.Message),
+        _ => AdminApi.Problem(StatusCodes.Status503ServiceUnavailable, "Unavailable", result.Message),
+    };
+
+    private static IResult Refusal<T>(int status, string title, VisitResult<T> result) =>
+        Results.Json(new RefusalProblem("about:blank", title, status, result.Message, result.Code!), AdminJson.Options, "application/problem+json", status);
+
+    /// <summary>An RFC 9457 problem body with the refusal's closed code (<see cref="VisitRefusals"/>).</summary>
+    public sealed record RefusalProblem(string Type, string Title, int Status, string? Detail, string Code);
+}

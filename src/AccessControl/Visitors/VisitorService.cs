@@ -1,0 +1,1172 @@
+using System.Collections.Immutable;
+using AccessControl.Admin;
+using AccessControl.Cardholding;
+using AccessControl.EntryLog;
+using AccessControl.People;
+using AccessControl.Protocol;
+using AccessControl.Sites;
+using AccessControl.Supervision;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
+using NodaTime;
+using NodaTime.Text;
+
+namespace AccessControl.Visitors;
+
+/// <summary>
+/// The visitor lifecycle: a host requests a visit, an approver approves it before it starts, the front desk checks
+/// each visitor in against an identity document and hands out a pooled badge valid only for the approved zones until
+/// the window ends, and takes it back at check-out, when the badge stops opening doors at once.
+/// </summary>
+/// <remarks>
+/// <para>Every change follows the <see cref="AdminService"/> order: validate, append the audit row (kind <c>admin</c>,
+/// action <c>visit.request</c>, <c>visit.approve</c>, <c>visit.reject</c>, <c>visit.withdraw</c>, <c>visit.check_in</c>,
+/// <c>visit.check_out</c>, <c>visit.purge</c>, <c>watchlist.add</c>, <c>watchlist.remove</c>, <c>badge_pool.add</c>,
+/// <c>badge_pool.remove</c>), then write. A failed audit append changes nothing; a failed write after it is recorded
+/// as <c>&lt;action&gt;.failed</c>. Refusals that matter to security (watch list, segregation of duties, a check-in
+/// refused) are <c>security</c> rows with their code.</para>
+/// <para>The badge itself is an ordinary credential, so the decision engine needs nothing new: at check-in,
+/// <see cref="AdminService"/> creates (audited, and live for the very next swipe) a per-visit access level with exactly
+/// the approved zones, a per-visit person of kind visitor holding it, and the badge's credential valid from the
+/// check-in instant to the window's end. Check-out revokes the credential.</para>
+/// <para>Identity document numbers are reduced to an HMAC and the last four characters before anything is stored or
+/// logged; the number is not in the entry log, not in ILogger output, and not in any API answer.</para>
+/// <para>Calls are serialized (one at a time), like admin changes: they are rare, and it keeps badge allocation simple.</para>
+/// </remarks>
+public sealed class VisitorService
+{
+    public const int MaxPurposeLength = 500;
+    public const int MaxNoteLength = 500;
+
+    private readonly VisitorStore store;
+    private readonly AdminService admin;
+    private readonly LiveConfiguration configuration;
+    private readonly EntryLogQuery log;
+    private readonly DocumentNumberHasher hasher;
+    private readonly VisitorOptions options;
+    private readonly Func<LogEntry, CancellationToken, Task<LogEntry>> appendLog;
+    private readonly IClock clock;
+    private readonly ILogger<VisitorService> logger;
+    private readonly SemaphoreSlim gate = new(1, 1);
+
+    /// <param name="appendLog">Appends a row to the entry log and completes when it is durable (<c>EventPipeline.AppendAsync</c>).</param>
+    public VisitorService(
+        VisitorStore store,
+        AdminService admin,
+        LiveConfiguration configuration,
+        EntryLogQuery log,
+        DocumentNumberHasher hasher,
+        VisitorOptions options,
+        Func<LogEntry, CancellationToken, Task<LogEntry>> appendLog,
+        IClock clock,
+        ILogger<VisitorService> logger)
+    {
+        var errors = options.Validate();
+        if (errors.Count > 0)
+        {
+            throw new ArgumentException(string.Join(" ", errors), nameof(options));
+        }
+
+        this.store = store;
+        this.admin = admin;
+        this.configuration = configuration;
+        this.log = log;
+        this.hasher = hasher;
+        this.options = options;
+        this.appendLog = appendLog;
+        this.clock = clock;
+        this.logger = logger;
+    }
+
+    public VisitorOptions Options => options;
+
+    // ---- requests and decisions --------------------------------------------------------------------
+
+    /// <summary>
+    /// A host requests a visit (action <c>visit.request</c>). The host is <see cref="VisitRequestInput.Host"/> or, when
+    /// omitted, the person behind the requesting token. Visitors on the watch list are refused (<c>watchlisted</c>).
+    /// </summary>
+    public async Task<VisitResult<VisitView>> RequestAsync(OperatorIdentity requester, VisitRequestInput input, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(requester);
+        ArgumentNullException.ThrowIfNull(input);
+        if (requester.PersonId is null)
+        {
+            return VisitResult<VisitView>.Forbidden(VisitRefusals.SegregationOfDuties, "A visit can only be requested by a token that names its person.");
+        }
+
+        await gate.WaitAsync(cancellationToken);
+        try
+        {
+            var snapshot = configuration.Current;
+            var now = clock.GetCurrentInstant();
+            var errors = new List<FieldError>();
+            Site? site = null;
+            if (CheckId(input.Site, "site", errors) is { } siteText && !snapshot.Topology.Sites.TryGetValue(new SiteId(siteText), out site))
+            {
+                errors.Add(new FieldError("site", $"no site '{siteText}'"));
+            }
+
+            var host = CheckEmployee(input.Host ?? requester.PersonId, input.Host is null ? "host (the person behind your token)" : "host", snapshot.Cardholders, errors);
+            var purpose = CheckText(input.Purpose, "purpose", MaxPurposeLength, errors);
+            var window = CheckWindow(input.Date, input.Start, input.End, errors);
+            var zones = CheckZones(input.Zones, site, snapshot.Topology, errors);
+            var escorts = ImmutableArray.CreateBuilder<PersonId>();
+            var escortInput = input.Escorts ?? [];
+            for (var i = 0; i < escortInput.Count; i++)
+            {
+                if (CheckEmployee(escortInput[i], $"escorts[{i}]", snapshot.Cardholders, errors) is { } escort && !escorts.Contains(escort))
+                {
+                    escorts.Add(escort);
+                }
+            }
+
+            var visitors = ImmutableArray.CreateBuilder<VisitVisitor>();
+            var visitorInput = input.Visitors ?? [];
+            if (visitorInput.Count == 0 || visitorInput.Count > options.MaxVisitorsPerVisit)
+            {
+                errors.Add(new FieldError("visitors", $"must name 1 to {options.MaxVisitorsPerVisit} visitors"));
+            }
+
+            for (var i = 0; i < visitorInput.Count; i++)
+            {
+                var name = CheckText(visitorInput[i]?.Name, $"visitors[{i}].name", AdminService.MaxNameLength, errors);
+                var organization = CheckText(visitorInput[i]?.Organization, $"visitors[{i}].organization", AdminService.MaxNameLength, errors);
+                if (name is not null && organization is not null)
+                {
+                    visitors.Add(new VisitVisitor(i + 1, name, organization, VisitorStatus.Expected, null, null, null, null, null, null, null, null));
+                }
+            }
+
+            Interval interval = default;
+            if (site is not null && window is not null)
+            {
+                interval = window.ToInterval(site.TimeZone);
+                if (interval.Start <= now)
+                {
+                    errors.Add(new FieldError("start", "must be in the future: a visit is approved before it starts"));
+                }
+            }
+
+            if (errors.Count > 0)
+            {
+                return VisitResult<VisitView>.Invalid(errors);
+            }
+
+            var visit = new Visit(store.NextVisitId(), site!.Id, host!.Value, requester.Operator, requester.PersonId, now, purpose!, window!, interval, zones, escorts.ToImmutable(),
+                VisitStatus.Requested, null, null, null, null, visitors.ToImmutable());
+            foreach (var visitor in visit.Visitors)
+            {
+                if (Watchlisted(visitor.Name, visitor.Organization) is { } entry)
+                {
+                    await SecurityAsync(requester, "visit.request.refused", visit, visitor.Number, VisitRefusals.Watchlisted, entry.Id);
+                    return VisitResult<VisitView>.Refused(VisitRefusals.Watchlisted, $"Visitor {visitor.Number} is on the watch list; ask security.");
+                }
+            }
+
+            return await ChangeAsync(requester.Operator, "visit.request", visit.Site, visit.Host.Value, null, new { after = VisitSnapshot.From(visit) }, () =>
+            {
+                store.InsertVisit(visit);
+                return VisitView.From(store.Get(visit.Id)!);
+            });
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// Approves a request before its window starts (action <c>visit.approve</c>), recording who, when and a snapshot of
+    /// exactly what was approved. Segregation of duties: the approver must be neither the requester nor the host.
+    /// </summary>
+    public Task<VisitResult<VisitView>> ApproveAsync(OperatorIdentity approver, long id, DecisionInput? input, CancellationToken cancellationToken = default) =>
+        DecideAsync(approver, id, input, VisitStatus.Approved, cancellationToken);
+
+    /// <summary>Rejects a request (action <c>visit.reject</c>); the same segregation of duties as approval.</summary>
+    public Task<VisitResult<VisitView>> RejectAsync(OperatorIdentity approver, long id, DecisionInput? input, CancellationToken cancellationToken = default) =>
+        DecideAsync(approver, id, input, VisitStatus.Rejected, cancellationToken);
+
+    /// <summary>
+    /// Whether <paramref name="approver"/> may decide on <paramref name="visit"/>: nobody decides on a request they made
+    /// or a visit they host. Identities are compared by account and by person, so a second account of the same person
+    /// does not get around it, and an approver without a person is refused.
+    /// </summary>
+    public static bool MayDecide(OperatorIdentity approver, Visit visit)
+    {
+        ArgumentNullException.ThrowIfNull(approver);
+        ArgumentNullException.ThrowIfNull(visit);
+        return approver.PersonId is not null
+            && !string.Equals(approver.Operator, visit.RequestedBy, StringComparison.Ordinal)
+            && !string.Equals(approver.PersonId, visit.RequestedByPerson, StringComparison.Ordinal)
+            && !string.Equals(approver.PersonId, visit.Host.Value, StringComparison.Ordinal);
+    }
+
+    private async Task<VisitResult<VisitView>> DecideAsync(OperatorIdentity approver, long id, DecisionInput? input, VisitStatus decision, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(approver);
+        var action = decision == VisitStatus.Approved ? "visit.approve" : "visit.reject";
+        var errors = new List<FieldError>();
+        var note = input?.Note is null ? null : CheckText(input.Note, "note", MaxNoteLength, errors);
+        if (errors.Count > 0)
+        {
+            return VisitResult<VisitView>.Invalid(errors);
+        }
+
+        await gate.WaitAsync(cancellationToken);
+        try
+        {
+            var visit = store.Get(id);
+            if (visit is null)
+            {
+                return VisitResult<VisitView>.NotFound($"No visit {id}.");
+            }
+
+            if (!MayDecide(approver, visit))
+            {
+                await SecurityAsync(approver, action + ".refused", visit, null, VisitRefusals.SegregationOfDuties, null);
+                return VisitResult<VisitView>.Forbidden(VisitRefusals.SegregationOfDuties, "Nobody approves or rejects a visit they requested or host.");
+            }
+
+            if (visit.Status != VisitStatus.Requested)
+            {
+                return VisitResult<VisitView>.Conflict($"Visit {id} is already {VisitCodes.Code(visit.Status)}.");
+            }
+
+            var now = clock.GetCurrentInstant();
+            if (decision == VisitStatus.Approved && now >= visit.Interval.Start)
+            {
+                await SecurityAsync(approver, action + ".refused", visit, null, VisitRefusals.WindowStarted, null);
+                return VisitResult<VisitView>.Refused(VisitRefusals.WindowStarted, "The visit has started: it can no longer be approved. Request it again.");
+            }
+
+            var made = new VisitDecision(approver.Operator, approver.PersonId, now, note);
+            var approved = decision == VisitStatus.Approved ? VisitSnapshot.From(visit) : null;
+            var snapshotJson = approved is null ? null : AdminJson.Serialize(approved);
+            return await ChangeAsync(approver.Operator, action, visit.Site, visit.Host.Value, null,
+                new { visit = id, decision = VisitCodes.Code(decision), by = approver.Operator, byPerson = approver.PersonId, note, approved },
+                () => store.Decide(id, decision, made, snapshotJson)
+                    ? VisitView.From(store.Get(id)!)
+                    : throw new InvalidOperationException($"Visit {id} changed while it was being decided."));
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    /// <summary>Withdraws an approval while nobody has checked in (action <c>visit.withdraw</c>); the visit can no longer be checked in.</summary>
+    public async Task<VisitResult<VisitView>> WithdrawAsync(OperatorIdentity approver, long id, DecisionInput? input, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(approver);
+        var errors = new List<FieldError>();
+        var note = input?.Note is null ? null : CheckText(input.Note, "note", MaxNoteLength, errors);
+        if (errors.Count > 0)
+        {
+            return VisitResult<VisitView>.Invalid(errors);
+        }
+
+        await gate.WaitAsync(cancellationToken);
+        try
+        {
+            var visit = store.Get(id);
+            if (visit is null)
+            {
+                return VisitResult<VisitView>.NotFound($"No visit {id}.");
+            }
+
+            if (visit.Status != VisitStatus.Approved)
+            {
+                return VisitResult<VisitView>.Conflict($"Visit {id} is {VisitCodes.Code(visit.Status)}: only an approval can be withdrawn.");
+            }
+
+            if (visit.Visitors.Any(v => v.Status != VisitorStatus.Expected))
+            {
+                return VisitResult<VisitView>.Conflict($"A visitor of visit {id} has checked in: the approval can no longer be withdrawn (check them out).");
+            }
+
+            var now = clock.GetCurrentInstant();
+            return await ChangeAsync(approver.Operator, "visit.withdraw", visit.Site, visit.Host.Value, null,
+                new { visit = id, by = approver.Operator, byPerson = approver.PersonId, note },
+                () => store.Withdraw(id, approver.Operator, now)
+                    ? VisitView.From(store.Get(id)!)
+                    : throw new InvalidOperationException($"Visit {id} changed while its approval was being withdrawn."));
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    public VisitView? Get(long id) => store.Get(id) is { } visit ? VisitView.From(visit) : null;
+
+    /// <summary>Visits whose window starts on a local date of their site (the site's zone), optionally of one site and status.</summary>
+    public IReadOnlyList<VisitView> List(LocalDate date, string? site, string? status)
+    {
+        // A day in any zone lies within [date 00:00 UTC - 14 h, date + 1 00:00 UTC + 14 h): read that, then keep the site-local matches.
+        var from = date.AtStartOfDayInZone(DateTimeZone.Utc).ToInstant() - Duration.FromHours(14);
+        var to = date.PlusDays(1).AtStartOfDayInZone(DateTimeZone.Utc).ToInstant() + Duration.FromHours(14);
+        return [.. store.List(from, to, site, status, 10_000).Where(v => v.Window.Date == date).Select(VisitView.From)];
+    }
+
+    // ---- check-in and check-out --------------------------------------------------------------------
+
+    /// <summary>
+    /// Checks a visitor in (action <c>visit.check_in</c>). Checks, in order: the visit is approved
+    /// (<c>visit_not_approved</c>), inside its check-in period (<c>visit_outside_window</c>), the document is well formed
+    /// (400) and not expired (<c>document_expired</c>), its name matches the approved visitor (<c>name_mismatch</c>),
+    /// the visitor is not on the watch list (<c>watchlisted</c>), a badge is free (<c>no_badge_available</c>).
+    /// Then binds the badge (see the class remarks).
+    /// </summary>
+    public async Task<VisitResult<VisitView>> CheckInAsync(OperatorIdentity desk, long id, CheckInInput input, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(desk);
+        ArgumentNullException.ThrowIfNull(input);
+        if (input.Visitor is not { } number)
+        {
+            return VisitResult<VisitView>.Invalid("visitor", "is required (the visitor's number in the visit: 1, 2, ...)");
+        }
+
+        await gate.WaitAsync(cancellationToken);
+        try
+        {
+            var visit = store.Get(id);
+            var visitor = visit?.Visitors.FirstOrDefault(v => v.Number == number);
+            if (visit is null || visitor is null)
+            {
+                return VisitResult<VisitView>.NotFound(visit is null ? $"No visit {id}." : $"Visit {id} has no visitor {number}.");
+            }
+
+            if (visitor.Status != VisitorStatus.Expected)
+            {
+                return VisitResult<VisitView>.Conflict($"Visitor {number} of visit {id} is {VisitCodes.Code(visitor.Status)}.");
+            }
+
+            var snapshot = configuration.Current;
+            if (!snapshot.Topology.Sites.TryGetValue(visit.Site, out var site))
+            {
+                return VisitResult<VisitView>.Conflict($"The site '{visit.Site}' of visit {id} is no longer loaded.");
+            }
+
+            var now = clock.GetCurrentInstant();
+            if (visit.Status != VisitStatus.Approved)
+            {
+                return await RefuseCheckInAsync(desk, visit, number, VisitRefusals.NotApproved, $"Visit {id} is {VisitCodes.Code(visit.Status)}, not approved.");
+            }
+
+            var lead = Duration.FromTimeSpan(options.CheckInLead);
+            switch (visit.Window.CheckInAt(now, site.TimeZone, lead))
+            {
+                case CheckInTiming.TooEarly:
+                    return await RefuseCheckInAsync(desk, visit, number, VisitRefusals.OutsideWindow,
+                        $"Check-in opens at {InstantPattern.General.Format(visit.Window.CheckInOpensAt(site.TimeZone, lead))}.");
+                case CheckInTiming.Ended:
+                    return await RefuseCheckInAsync(desk, visit, number, VisitRefusals.OutsideWindow, "The visit's window has ended.");
+            }
+
+            var errors = new List<FieldError>();
+            if (string.IsNullOrWhiteSpace(input.Name))
+            {
+                errors.Add(new FieldError("name", "is required (the name as printed on the document)"));
+            }
+
+            DocumentCheck? check = null;
+            if (input.Document is not { } presented)
+            {
+                errors.Add(new FieldError("document", "is required (type, country, number, expiry)"));
+            }
+            else
+            {
+                check = DocumentRules.Check(presented.Type, presented.Country, presented.Number, presented.Expiry, now.InZone(site.TimeZone).Date);
+                errors.AddRange(check.Errors.Select(e => new FieldError("document." + e.Field, e.Message)));
+            }
+
+            if (errors.Count > 0)
+            {
+                return VisitResult<VisitView>.Invalid(errors);
+            }
+
+            if (check!.Expired)
+            {
+                return await RefuseCheckInAsync(desk, visit, number, VisitRefusals.DocumentExpired, "The identity document has expired.");
+            }
+
+            var match = VisitorNames.Compare(input.Name, visitor.Name);
+            if (match == NameMatch.Different)
+            {
+                return await RefuseCheckInAsync(desk, visit, number, VisitRefusals.NameMismatch,
+                    $"The name on the document does not match the approved visitor {number} of visit {id}.");
+            }
+
+            if ((Watchlisted(visitor.Name, visitor.Organization) ?? Watchlisted(input.Name!, visitor.Organization)) is { } entry)
+            {
+                return await RefuseCheckInAsync(desk, visit, number, VisitRefusals.Watchlisted, "The visitor is on the watch list; call security.", entry.Id);
+            }
+
+            var (badge, badgeProblem) = PickBadge(visit.Site, input.Badge, snapshot.Cardholders);
+            if (badge is null)
+            {
+                return badgeProblem!.Outcome == VisitOutcome.Refused
+                    ? await RefuseCheckInAsync(desk, visit, number, VisitRefusals.NoBadgeAvailable, badgeProblem.Message!)
+                    : badgeProblem;
+            }
+
+            var document = check.Document!;
+            var record = new DocumentRecord(document.Type, document.IssuingCountry, hasher.Hash(document.IssuingCountry, document.Number), document.LastFour,
+                document.Expiry);
+            var personId = VisitCodes.PersonOf(id, number);
+            var detail = new
+            {
+                visit = id,
+                visitor = number,
+                name = visitor.Name,
+                organization = visitor.Organization,
+                badge = badge.Card,
+                person = personId,
+                nameMatch = match == NameMatch.Same ? "same" : "reordered",
+                document = DocumentView.From(record),
+                validUntil = visit.Interval.End,
+            };
+            var audited = await AuditAsync(desk.Operator, "visit.check_in", visit.Site, personId, badge.Card, detail);
+            if (audited is null)
+            {
+                return VisitResult<VisitView>.Unavailable("The audit log is unavailable; nothing was changed.");
+            }
+
+            try
+            {
+                if (!store.CheckIn(id, number, personId, badge.Card, record, now, desk.Operator))
+                {
+                    throw new InvalidOperationException($"Visitor {number} of visit {id} changed while being checked in.");
+                }
+            }
+            catch (Exception ex) when (ex is SqliteException or InvalidOperationException)
+            {
+                logger.LogError(ex, "Check-in of visitor {Visitor} of visit {Visit} could not be stored after audit row {Seq}.", number, id, audited.Seq);
+                await FailedAsync(audited, ex);
+                return VisitResult<VisitView>.Unavailable("The visit could not be written; nothing was changed.");
+            }
+
+            var granted = await GrantBadgeAsync(desk.Operator, visit, visitor, personId, badge, now);
+            if (granted is not null)
+            {
+                store.UndoCheckIn(id, number);
+                logger.LogError("Check-in of visitor {Visitor} of visit {Visit}: the badge could not be bound ({Problem}); the check-in was undone.", number, id, granted);
+                await FailedAsync(audited, new InvalidOperationException(granted));
+                return VisitResult<VisitView>.Unavailable("The badge could not be activated; the check-in was undone. Try again.");
+            }
+
+            return VisitResult<VisitView>.Ok(VisitView.From(store.Get(id)!));
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// Checks a visitor out (action <c>visit.check_out</c>): the badge's credential is revoked at once (the next swipe is
+    /// denied), the badge is free again, and the visitor's out-time is recorded.
+    /// </summary>
+    public async Task<VisitResult<VisitView>> CheckOutAsync(OperatorIdentity desk, long id, int? number, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(desk);
+        if (number is not { } n)
+        {
+            return VisitResult<VisitView>.Invalid("visitor", "is required (the visitor's number in the visit: 1, 2, ...)");
+        }
+
+        await gate.WaitAsync(cancellationToken);
+        try
+        {
+            return await CheckOutLockedAsync(desk, id, n);
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    /// <summary>Checks out whoever holds a returned badge (the desk has the badge in hand).</summary>
+    public async Task<VisitResult<VisitView>> ReturnBadgeAsync(OperatorIdentity desk, string card, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(desk);
+        var uid = CardUid.Normalize(card);
+        if (uid is null)
+        {
+            return VisitResult<VisitView>.Invalid("card", "must be 2 to 32 hexadecimal digits");
+        }
+
+        await gate.WaitAsync(cancellationToken);
+        try
+        {
+            return store.BadgesOut().TryGetValue(uid, out var holder)
+                ? await CheckOutLockedAsync(desk, holder.Visit, holder.Visitor)
+                : VisitResult<VisitView>.NotFound($"Badge {uid} is not out.");
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    private async Task<VisitResult<VisitView>> CheckOutLockedAsync(OperatorIdentity desk, long id, int number)
+    {
+        var visit = store.Get(id);
+        var visitor = visit?.Visitors.FirstOrDefault(v => v.Number == number);
+        if (visit is null || visitor is null)
+        {
+            return VisitResult<VisitView>.NotFound(visit is null ? $"No visit {id}." : $"Visit {id} has no visitor {number}.");
+        }
+
+        if (visitor.Status != VisitorStatus.OnSite || visitor.Badge is null)
+        {
+            return VisitResult<VisitView>.Conflict($"Visitor {number} of visit {id} is {VisitCodes.Code(visitor.Status)}, not on site.");
+        }
+
+        var now = clock.GetCurrentInstant();
+        var audited = await AuditAsync(desk.Operator, "visit.check_out", visit.Site, visitor.PersonId, visitor.Badge, new
+        {
+            visit = id,
+            visitor = number,
+            badge = visitor.Badge,
+            checkedInAt = visitor.CheckedInAt,
+            late = now >= visit.Interval.End,
+        });
+        if (audited is null)
+        {
+            return VisitResult<VisitView>.Unavailable("The audit log is unavailable; nothing was changed.");
+        }
+
+        var revoked = await admin.SetCredentialStatusAsync(desk.Operator, visitor.Badge, CredentialStatus.Revoked.ToCode());
+        if (!revoked.IsOk && revoked.Outcome != AdminOutcome.NotFound)
+        {
+            await FailedAsync(audited, new InvalidOperationException(revoked.Message));
+            return VisitResult<VisitView>.Unavailable("The badge could not be deactivated; the visitor is still checked in. Try again.");
+        }
+
+        try
+        {
+            if (!store.CheckOut(id, number, now, desk.Operator))
+            {
+                throw new InvalidOperationException($"Visitor {number} of visit {id} changed while being checked out.");
+            }
+        }
+        catch (Exception ex) when (ex is SqliteException or InvalidOperationException)
+        {
+            // The badge is already dead (fail closed); the visitor stays "on site" until a retry records the out-time.
+            logger.LogError(ex, "Check-out of visitor {Visitor} of visit {Visit}: badge revoked, but the out-time could not be stored.", number, id);
+            await FailedAsync(audited, ex);
+            return VisitResult<VisitView>.Unavailable("The badge is deactivated, but the check-out could not be recorded. Try again.");
+        }
+
+        return VisitResult<VisitView>.Ok(VisitView.From(store.Get(id)!));
+    }
+
+    /// <summary>Creates the per-visit access level, person and credential through <see cref="AdminService"/>. Null on success, else why not.</summary>
+    private async Task<string?> GrantBadgeAsync(string actor, Visit visit, VisitVisitor visitor, string personId, PooledBadge badge, Instant now)
+    {
+        var level = await admin.UpsertAccessLevelAsync(actor, visit.AccessLevel.Value,
+            new AccessLevelInput($"Visit {visit.Id} ({visit.Site})", [.. visit.Zones.Select(z => z.Value)], ScheduleId.Always.Value));
+        if (!level.IsOk)
+        {
+            return $"access level: {level.Message} {string.Join("; ", level.Errors)}";
+        }
+
+        var person = await admin.UpsertPersonAsync(actor, personId, new PersonInput(visitor.Name, "visitor", "active", [visit.AccessLevel.Value]));
+        if (!person.IsOk)
+        {
+            return $"person: {person.Message} {string.Join("; ", person.Errors)}";
+        }
+
+        var credential = await admin.UpsertCredentialAsync(actor, badge.Card, new CredentialInput(badge.Technology, personId, now, visit.Interval.End, "active"));
+        return credential.IsOk ? null : $"credential: {credential.Message} {string.Join("; ", credential.Errors)}";
+    }
+
+    private (PooledBadge? Badge, VisitResult<VisitView>? Problem) PickBadge(SiteId site, string? wanted, Cardholders cardholders)
+    {
+        var busy = store.BadgesOut();
+
+        // A pool card that is now someone else's credential (an employee's) is never handed out as a visitor badge.
+        bool Usable(PooledBadge b) =>
+            !busy.ContainsKey(b.Card)
+            && (!cardholders.Credentials.TryGetValue(b.Card, out var credential)
+                || (cardholders.People.TryGetValue(credential.Person, out var holder) && holder.Kind == PersonKind.Visitor));
+
+        var pool = store.Badges(site.Value);
+        if (wanted is not null)
+        {
+            var uid = CardUid.Normalize(wanted);
+            if (uid is null)
+            {
+                return (null, VisitResult<VisitView>.Invalid("badge", "must be 2 to 32 hexadecimal digits"));
+            }
+
+            var chosen = pool.FirstOrDefault(b => b.Card == uid);
+            return chosen is not null && Usable(chosen)
+                ? (chosen, null)
+                : (null, VisitResult<VisitView>.Refused(VisitRefusals.NoBadgeAvailable, $"Badge {uid} is not a free badge of the pool of site '{site}'."));
+        }
+
+        var free = pool.FirstOrDefault(Usable);
+        return free is not null
+            ? (free, null)
+            : (null, VisitResult<VisitView>.Refused(VisitRefusals.NoBadgeAvailable, $"No free visitor badge in the pool of site '{site}'."));
+    }
+
+    private async Task<VisitResult<VisitView>> RefuseCheckInAsync(OperatorIdentity desk, Visit visit, int number, string code, string message, long? watchlistEntry = null)
+    {
+        await SecurityAsync(desk, "visit.check_in.refused", visit, number, code, watchlistEntry);
+        return VisitResult<VisitView>.Refused(code, message);
+    }
+
+    // ---- who is here, overdue badges, the visitor log ----------------------------------------------
+
+    /// <summary>Visitors on site now, with their host, badge, escorts and where they were last let through.</summary>
+    public IReadOnlyList<OnSiteView> OnSite(string? site = null)
+    {
+        var rows = new List<OnSiteView>();
+        foreach (var visit in store.WithVisitorsOnSite().Where(v => site is null || v.Site.Value == site))
+        {
+            foreach (var visitor in visit.Visitors.Where(v => v.Status == VisitorStatus.OnSite))
+            {
+                rows.Add(new OnSiteView(visit.Id, visitor.Number, visitor.Name, visitor.Organization, visit.Host.Value, visitor.Badge, visitor.CheckedInAt!.Value,
+                    visit.Interval.End, [.. visit.Zones.Select(z => z.Value)], [.. visit.Escorts.Select(e => e.Value)], visit.Escorts.IsEmpty,
+                    LastSeen(visitor)));
+            }
+        }
+
+        return rows;
+    }
+
+    private LastSeenView? LastSeen(VisitVisitor visitor)
+    {
+        if (visitor.PersonId is null || visitor.CheckedInAt is not { } since)
+        {
+            return null;
+        }
+
+        var grants = log.Find(new LogFilter { PersonId = visitor.PersonId, Kind = LogKinds.Access, Decision = "grant", From = since, Limit = EntryLogQuery.MaxLimit });
+        return grants.Count == 0 ? null : new LastSeenView(grants[^1].At, grants[^1].DoorId, grants[^1].ZoneId, grants[^1].ReaderId);
+    }
+
+    /// <summary>Badges still out after their visit's window ended (their credentials have expired; the badges are missing).</summary>
+    public IReadOnlyList<OverdueBadgeView> OverdueBadges()
+    {
+        var now = clock.GetCurrentInstant();
+        return [.. store.WithVisitorsOnSite()
+            .Where(v => v.Interval.End <= now)
+            .SelectMany(v => v.Visitors.Where(x => x.Status == VisitorStatus.OnSite)
+                .Select(x => new OverdueBadgeView(x.Badge!, v.Id, x.Number, x.Name, x.Organization, v.Host.Value, v.Interval.End, x.OverdueAlarmAt)))];
+    }
+
+    /// <summary>
+    /// For the supervision tick: one <c>visitor_badge_not_returned</c> alarm per badge whose visit window has ended,
+    /// raised once per badge (the badge is marked when the alarm is returned). The caller logs and publishes the alarms
+    /// (<c>EventPipeline</c>'s alarm path). The detail names the visit, badge and host, not the visitor.
+    /// </summary>
+    public async Task<IReadOnlyList<Alarm>> CheckOverdueBadgesAsync(CancellationToken cancellationToken = default)
+    {
+        await gate.WaitAsync(cancellationToken);
+        try
+        {
+            var now = clock.GetCurrentInstant();
+            var alarms = new List<Alarm>();
+            foreach (var visit in store.WithVisitorsOnSite().Where(v => v.Interval.End <= now))
+            {
+                foreach (var visitor in visit.Visitors.Where(x => x.Status == VisitorStatus.OnSite && x.OverdueAlarmAt is null))
+                {
+                    store.MarkOverdueAlarm(visit.Id, visitor.Number, now);
+                    alarms.Add(new Alarm(VisitorAlarms.BadgeNotReturned, visit.Site.Value, null, null,
+                        $"visitor badge {visitor.Badge} (visit {visit.Id}, visitor {visitor.Number}, host {visit.Host}) not returned; the window ended at {InstantPattern.General.Format(visit.Interval.End)}"));
+                }
+            }
+
+            return alarms;
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    /// <summary>The visitor log (PCI DSS 9.3.4): visitors checked in within [from, to), in check-in order.</summary>
+    public IReadOnlyList<VisitorLogRow> VisitorLog(Instant from, Instant to, string? site = null, int limit = 1000)
+    {
+        var people = configuration.Cardholders.People;
+        return [.. store.CheckedInBetween(from, to, site, limit).Select(p => new VisitorLogRow(
+            p.Visit.Id,
+            p.Visitor.Number,
+            p.Visit.Site.Value,
+            p.Visitor.Name,
+            p.Visitor.Organization,
+            p.Visit.Host.Value,
+            people.TryGetValue(p.Visit.Host, out var host) ? host.Name : null,
+            p.Visit.Purpose,
+            p.Visit.Decision?.By,
+            p.Visit.Decision?.ByPerson,
+            p.Visitor.Badge,
+            p.Visitor.CheckedInAt,
+            p.Visitor.CheckedInBy,
+            p.Visitor.CheckedOutAt,
+            p.Visitor.CheckedOutBy,
+            VisitCodes.Code(p.Visitor.Status)))];
+    }
+
+    // ---- retention ---------------------------------------------------------------------------------
+
+    /// <summary>
+    /// Deletes the visit records (visits, visitors, document hashes) of visits that ended more than the retention period
+    /// ago and have nobody on site (action <c>visit.purge</c>, listing the visits purged). The per-visit cardholders are
+    /// stripped of their name and access (through <see cref="AdminService"/>) and their access levels deleted. The entry
+    /// log is append-only and keeps its rows.
+    /// </summary>
+    public async Task<VisitResult<PurgeSummary>> PurgeAsync(string actor, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(actor);
+        await gate.WaitAsync(cancellationToken);
+        try
+        {
+            var cutoff = clock.GetCurrentInstant() - Duration.FromTimeSpan(options.Retention);
+            var visits = store.EndedBefore(cutoff);
+            var summary = new PurgeSummary(cutoff, [.. visits.Select(v => v.Id)], visits.Sum(v => v.Visitors.Length));
+            if (visits.Count == 0)
+            {
+                return VisitResult<PurgeSummary>.Ok(summary);
+            }
+
+            var audited = await AuditAsync(actor, "visit.purge", null, null, null, new { cutoff, retentionDays = options.Retention.TotalDays, visits = summary.Visits, visitors = summary.Visitors });
+            if (audited is null)
+            {
+                return VisitResult<PurgeSummary>.Unavailable("The audit log is unavailable; nothing was purged.");
+            }
+
+            foreach (var visit in visits)
+            {
+                foreach (var visitor in visit.Visitors.Where(v => v.PersonId is not null))
+                {
+                    if (configuration.Cardholders.People.ContainsKey(new PersonId(visitor.PersonId!)))
+                    {
+                        var stripped = await admin.UpsertPersonAsync(actor, visitor.PersonId!, new PersonInput("purged visitor", "visitor", "terminated", []), cancellationToken);
+                        if (!stripped.IsOk)
+                        {
+                            await FailedAsync(audited, new InvalidOperationException(stripped.Message));
+                            return VisitResult<PurgeSummary>.Unavailable($"Visitor {visitor.PersonId} could not be purged; the purge stopped.");
+                        }
+                    }
+                }
+
+                if (configuration.Cardholders.AccessLevels.ContainsKey(visit.AccessLevel))
+                {
+                    var deleted = await admin.DeleteAccessLevelAsync(actor, visit.AccessLevel.Value, cancellationToken);
+                    if (!deleted.IsOk)
+                    {
+                        await FailedAsync(audited, new InvalidOperationException(deleted.Message));
+                        return VisitResult<PurgeSummary>.Unavailable($"Access level {visit.AccessLevel} could not be deleted; the purge stopped.");
+                    }
+                }
+            }
+
+            store.DeleteVisits(summary.Visits.ToList());
+            logger.LogInformation("Visitor retention purge: {Visits} visits with {Visitors} visitors ended before {Cutoff} deleted.", summary.Visits.Count, summary.Visitors, cutoff);
+            return VisitResult<PurgeSummary>.Ok(summary);
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    // ---- watch list --------------------------------------------------------------------------------
+
+    public IReadOnlyList<WatchlistView> Watchlist() => [.. store.Watchlist().Select(WatchlistView.From)];
+
+    /// <summary>Adds a person or an organization to the watch list (action <c>watchlist.add</c>).</summary>
+    public async Task<VisitResult<WatchlistView>> AddToWatchlistAsync(OperatorIdentity security, WatchlistInput input, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(security);
+        ArgumentNullException.ThrowIfNull(input);
+        var errors = new List<FieldError>();
+        if (!VisitCodes.TryParseWatchlistKind(input.Kind, out var kind))
+        {
+            errors.Add(new FieldError("kind", "must be person or organization"));
+        }
+
+        var value = CheckText(input.Value, "value", AdminService.MaxNameLength, errors);
+        var note = input.Note is null ? null : CheckText(input.Note, "note", MaxNoteLength, errors);
+        if (errors.Count > 0)
+        {
+            return VisitResult<WatchlistView>.Invalid(errors);
+        }
+
+        await gate.WaitAsync(cancellationToken);
+        try
+        {
+            var normalized = VisitorNames.Normalize(value);
+            var now = clock.GetCurrentInstant();
+            return await ChangeAsync(security.Operator, "watchlist.add", null, null, null, new { kind = VisitCodes.Code(kind), value, normalized, note }, () =>
+            {
+                var id = store.AddToWatchlist(kind, value!, normalized, note, now, security.Operator);
+                return WatchlistView.From(store.Watchlist().Single(e => e.Id == id));
+            });
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    /// <summary>Removes a watch-list entry (action <c>watchlist.remove</c>).</summary>
+    public async Task<VisitResult<WatchlistView>> RemoveFromWatchlistAsync(OperatorIdentity security, long id, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(security);
+        await gate.WaitAsync(cancellationToken);
+        try
+        {
+            var entry = store.Watchlist().FirstOrDefault(e => e.Id == id);
+            if (entry is null)
+            {
+                return VisitResult<WatchlistView>.NotFound($"No watch-list entry {id}.");
+            }
+
+            return await ChangeAsync(security.Operator, "watchlist.remove", null, null, null, new { before = WatchlistView.From(entry) }, () =>
+            {
+                store.RemoveFromWatchlist(id);
+                return WatchlistView.From(entry);
+            });
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    /// <summary>The first watch-list entry matching a visitor's name (as a person's name) or organization.</summary>
+    private WatchlistEntry? Watchlisted(string name, string organization) =>
+        store.Watchlist().FirstOrDefault(e => e.Kind == WatchlistKind.Person
+            ? VisitorNames.Matches(name, e.Value)
+            : VisitorNames.SameOrganization(organization, e.Value));
+
+    // ---- badge pool --------------------------------------------------------------------------------
+
+    public IReadOnlyList<PooledBadgeView> Badges(string? site = null)
+    {
+        var busy = store.BadgesOut();
+        return [.. store.Badges(site).Select(b => new PooledBadgeView(b.Card, b.Site.Value, b.Technology, b.AddedAt, b.AddedBy,
+            busy.TryGetValue(b.Card, out var h) ? h.Visit : null, busy.TryGetValue(b.Card, out var h2) ? h2.Visitor : null))];
+    }
+
+    /// <summary>Adds a card to a site's badge pool, or moves it (action <c>badge_pool.add</c>). A card that is an employee's credential is refused.</summary>
+    public async Task<VisitResult<PooledBadgeView>> AddBadgeAsync(string actor, string card, PooledBadgeInput input, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(actor);
+        ArgumentNullException.ThrowIfNull(input);
+        var snapshot = configuration.Current;
+        var errors = new List<FieldError>();
+        var uid = CardUid.Normalize(card);
+        if (uid is null)
+        {
+            errors.Add(new FieldError("card", "must be 2 to 32 hexadecimal digits (':', '-' and spaces are ignored)"));
+        }
+        else if (snapshot.Cardholders.Credentials.TryGetValue(uid, out var credential)
+                 && (!snapshot.Cardholders.People.TryGetValue(credential.Person, out var holder) || holder.Kind != PersonKind.Visitor))
+        {
+            errors.Add(new FieldError("card", $"is the credential of {credential.Person}, not a visitor badge"));
+        }
+
+        if (CheckId(input.Site, "site", errors) is { } siteText && !snapshot.Topology.Sites.ContainsKey(new SiteId(siteText)))
+        {
+            errors.Add(new FieldError("site", $"no site '{siteText}'"));
+        }
+
+        if (!CardUid.IsTechnologyToken(input.Technology))
+        {
+            errors.Add(new FieldError("technology", "must be 1 to 32 characters of a-z 0-9 and '-', such as desfire-ev3"));
+        }
+
+        if (errors.Count > 0)
+        {
+            return VisitResult<PooledBadgeView>.Invalid(errors);
+        }
+
+        await gate.WaitAsync(cancellationToken);
+        try
+        {
+            if (store.BadgesOut().ContainsKey(uid!))
+            {
+                return VisitResult<PooledBadgeView>.Conflict($"Badge {uid} is out with a visitor; change it after it is returned.");
+            }
+
+            var badge = new PooledBadge(uid!, new SiteId(input.Site!), input.Technology!, clock.GetCurrentInstant(), actor);
+            return await ChangeAsync(actor, "badge_pool.add", badge.Site, null, uid, new { card = uid, site = input.Site, technology = input.Technology }, () =>
+            {
+                store.UpsertBadge(badge);
+                return new PooledBadgeView(badge.Card, badge.Site.Value, badge.Technology, badge.AddedAt, badge.AddedBy);
+            });
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    /// <summary>Takes a card out of the pool (action <c>badge_pool.remove</c>); not while it is out with a visitor.</summary>
+    public async Task<VisitResult<PooledBadgeView>> RemoveBadgeAsync(string actor, string card, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(actor);
+        var uid = CardUid.Normalize(card);
+        if (uid is null)
+        {
+            return VisitResult<PooledBadgeView>.Invalid("card", "must be 2 to 32 hexadecimal digits");
+        }
+
+        await gate.WaitAsync(cancellationToken);
+        try
+        {
+            var badge = store.Badge(uid);
+            if (badge is null)
+            {
+                return VisitResult<PooledBadgeView>.NotFound($"Badge {uid} is not in a pool.");
+            }
+
+            if (store.BadgesOut().ContainsKey(uid))
+            {
+                return VisitResult<PooledBadgeView>.Conflict($"Badge {uid} is out with a visitor; check them out first.");
+            }
+
+            var view = new PooledBadgeView(badge.Card, badge.Site.Value, badge.Technology, badge.AddedAt, badge.AddedBy);
+            return await ChangeAsync(actor, "badge_pool.remove", badge.Site, null, uid, new { before = view }, () =>
+            {
+                store.DeleteBadge(uid);
+                return view;
+            });
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    // ---- audit -------------------------------------------------------------------------------------
+
+    /// <summary>Audit row, then the write; see the class remarks.</summary>
+    private async Task<VisitResult<T>> ChangeAsync<T>(string actor, string action, SiteId? site, string? person, string? card, object detail, Func<T> write)
+    {
+        var audited = await AuditAsync(actor, action, site, person, card, detail);
+        if (audited is null)
+        {
+            return VisitResult<T>.Unavailable("The audit log is unavailable; nothing was changed.");
+        }
+
+        try
+        {
+            return VisitResult<T>.Ok(write());
+        }
+        catch (Exception ex) when (ex is SqliteException or InvalidOperationException)
+        {
+            logger.LogError(ex, "A visitor change ({Action} by {Actor}) could not be written after its audit row {Seq}; nothing was changed.", action, actor, audited.Seq);
+            await FailedAsync(audited, ex);
+            return VisitResult<T>.Unavailable("The visitor database could not be written; nothing was changed.");
+        }
+    }
+
+    private async Task<LogEntry?> AuditAsync(string actor, string action, SiteId? site, string? person, string? card, object detail)
+    {
+        var entry = new LogEntry
+        {
+            At = clock.GetCurrentInstant(),
+            Kind = LogKinds.Admin,
+            Actor = actor,
+            Reason = action,
+            SiteId = site?.Value,
+            PersonId = person,
+            Card = card,
+            Detail = AdminJson.Serialize(detail),
+        };
+        try
+        {
+            return await appendLog(entry, CancellationToken.None);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            logger.LogError(ex, "The audit row of a visitor change ({Action} by {Actor}) could not be written; nothing was changed.", action, actor);
+            return null;
+        }
+    }
+
+    private async Task FailedAsync(LogEntry audited, Exception failure)
+    {
+        try
+        {
+            await appendLog(
+                audited with
+                {
+                    Seq = 0,
+                    At = clock.GetCurrentInstant(),
+                    Reason = audited.Reason + ".failed",
+                    Detail = AdminJson.Serialize(new { failedSeq = audited.Seq, error = failure.GetType().Name }),
+                },
+                CancellationToken.None);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            logger.LogCritical(ex, "Audit row {Seq} records a visitor change that was not applied, and the failure could not be recorded.", audited.Seq);
+        }
+    }
+
+    /// <summary>A refusal worth a security review: a <c>security</c> row with the code (never a document number).</summary>
+    private async Task SecurityAsync(OperatorIdentity who, string action, Visit visit, int? visitor, string code, long? watchlistEntry)
+    {
+        var entry = new LogEntry
+        {
+            At = clock.GetCurrentInstant(),
+            Kind = LogKinds.Security,
+            Actor = who.Operator,
+            Reason = action,
+            SiteId = visit.Site.Value,
+            PersonId = visit.Host.Value,
+            Detail = AdminJson.Serialize(new
+            {
+                visit = action.StartsWith("visit.request", StringComparison.Ordinal) ? (long?)null : visit.Id, // a refused request is never stored
+                visitor,
+                code,
+                role = ApiTokens.RoleCode(who.Role),
+                person = who.PersonId,
+                watchlistEntry,
+            }),
+        };
+        try
+        {
+            await appendLog(entry, CancellationToken.None);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // The request is refused either way; losing the record of it is worth an operator's attention.
+            logger.LogError(ex, "A refused visitor request ({Action}: {Code}) could not be recorded in the entry log.", action, code);
+        }
+    }
+
+    // ---- validation --------------------------------------------------------------------------------
+
+    private static string? CheckId(string? id, string field, List<FieldError> errors)
+    {
+        if (id is not null && WireFormat.IsValidId(id))
+        {
+            return id;
+        }
+
+        errors.Add(new FieldError(field, id is null ? "is required" : "must be 1 to 64 characters of A-Z a-z 0-9 . _ : -"));
+        return null;
+    }
+
+    private static string? CheckText(string? text, string field, int maxLength, List<FieldError> errors)
+    {
+        var trimmed = text?.Trim();
+        if (string.IsNullOrEmpty(trimmed))
+        {
+            errors.Add(new FieldError(field, "is required"));
+            return null;
+        }
+
+        if (trimmed.Length > maxLength || trimmed.Any(char.IsControl))
+        {
+            errors.Add(new FieldError(field, $"must be at most {maxLength} characters without control characters"));
+            return null;
+        }
+
+        return trimmed;
+    }
+
+    /// <summary>An active employee (hosts and escorts are employees: not visitors, not contractors).</summary>
+    private static PersonId? CheckEmployee(string? id, string field, Cardholders cardholders, List<FieldError> errors)
+    {
+        if (CheckId(id, field, errors) is not { } valid)
+        {
+            return null;
+        }
+
+        if (!cardholders.People.TryGetValue(new PersonId(valid), out var person))
+        {
+            errors.Add(new FieldError(field, $"no person '{valid}'"));
+            return null;
+        }
+
+        if (person.Kind != PersonKind.Employee || person.Status != PersonStatus.Active)
+        {
+            errors.Add(new FieldError(field, $"'{valid}' is not an active employee"));
+            return null;
+        }
+
+        return person.Id;
+    }
+
+    private static VisitWindow? CheckWindow(string? date, string? start, string? end, List<FieldError> errors)
+    {
+        var d = date is null ? null : LocalDatePattern.Iso.Parse(date);
+        var s = start is null ? null : WindowView.Time.Parse(start);
+        var e = end is null ? null : WindowView.Time.Parse(end);
+        if (d is not { Success: true })
+        {
+            errors.Add(new FieldError("date", date is null ? "is required (yyyy-MM-dd, in the site's time zone)" : "must be a date yyyy-MM-dd"));
+        }
+
+        if (s is not { Success: true })
+        {
+            errors.Add(new FieldError("start", start is null ? "is required (HH:mm)" : "must be a time HH:mm"));
+        }
+
+        if (e is not { Success: true })
+        {
+            errors.Add(new FieldError("end", end is null ? "is required (HH:mm; not after the start: the next day)" : "must be a time HH:mm"));
+        }
+
+        if (d is not { Success: true } || s is not { Success: true } || e is not { Success: true })
+        {
+            return null;
+        }
+
+        var window = new VisitWindow(d.Value, s.Value, e.Value);
+        if (!window.IsValid)
+        {
+            errors.Add(new FieldError("end", "must differ from start"));
+            return null;
+        }
+
+        return window;
+    }
+
+    private static ImmutableArray<ZoneId> CheckZones(IReadOnlyList<string?>? zones, Site? site, SiteTopology topology, List<FieldError> errors)
+    {
+        if (zones is null || zones.Count == 0)
+        {
+            errors.Add(new FieldError("zones", "must name at least one zone"));
+            return [];
+        }
+
+        var result = ImmutableArray.CreateBuilder<ZoneId>();
+        for (var i = 0; i < zones.Count; i++)
+        {
+            var field = $"zones[{i}]";
+            if (CheckId(zones[i], field, errors) is not { } id)
+            {
+                continue;
+            }
+
+            var zone = new ZoneId(id);
+            if (!topology.Zones.TryGetValue(zone, out var found))
+            {
+                errors.Add(new FieldError(field, $"no zone '{id}'"));
+            }
+            else if (site is not null && found.Site != site.Id)
+            {
+                errors.Add(new FieldError(field, $"zone '{id}' is not in site '{site.Id}'"));
+            }
+            else if (!result.Contains(zone))
+            {
+                result.Add(zone);
+            }
+        }
+
+        return result.ToImmutable();
+    }
+}

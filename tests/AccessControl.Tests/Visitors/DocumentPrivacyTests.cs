@@ -1,0 +1,150 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using AccessControl.Admin;
+using AccessControl.Broker;
+using AccessControl.Devices;
+using AccessControl.EntryLog;
+using AccessControl.Hosting;
+using AccessControl.Tests.EndToEnd;
+using AccessControl.Tests.Support;
+using AccessControl.Visitors;
+using Microsoft.Extensions.Logging;
+using NodaTime.Testing;
+
+namespace AccessControl.Tests.Visitors;
+
+/// <summary>The document number is reduced to a keyed hash and its last four characters before anything keeps it.</summary>
+public class DocumentPrivacyTests
+{
+    private const string Number = "X7Q4 92KL 0031";
+    private const string Normalized = "X7Q492KL0031";
+
+    [Fact]
+    [Trait("control", "PCI-9.3.3")]
+    [Trait("control", "NIST-PE-8")]
+    public async Task TheDocumentNumber_IsNeverInTheDatabaseFile_TheEntryLog_TheApi_OrTheLogs()
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "ac-pii-" + Guid.NewGuid().ToString("N")[..12]);
+        Directory.CreateDirectory(directory);
+        var logs = new CapturingLoggerProvider();
+        try
+        {
+            var clock = new FakeClock(EdgeHarness.BusinessHours);
+            await File.WriteAllTextAsync(Path.Combine(directory, "provisioning.key"), Convert.ToBase64String(DeviceSecrets.NewKey()));
+            var settings = new ServiceSettings
+            {
+                DataDirectory = directory,
+                SiteFile = EdgeHarness.DemoSiteFile,
+                HttpUrl = "http://127.0.0.1:0",
+                Broker = new BrokerOptions { Port = 0 },
+                SupervisionInterval = TimeSpan.FromDays(1),
+            };
+            var answers = new StringBuilder();
+            await using (var host = AccessControlHost.Create(settings, clock, RealTime.Instance, l => l.SetMinimumLevel(LogLevel.Trace).AddProvider(logs)))
+            {
+                await host.StartAsync();
+                using var desk = new VisitDesk(host.HttpAddress, new ApiTokens(host.Edge.Database, clock));
+                await desk.AddBadgeAsync();
+                var visit = await desk.RequestAsync();
+                await desk.ApproveAsync(visit.Id);
+
+                var malformed = await desk.Frontdesk.PostAsJsonAsync($"api/v1/visits/{visit.Id}/check-in", VisitDesk.CheckIn(number: Number + "/"));
+                var wrongName = await desk.Frontdesk.PostAsJsonAsync($"api/v1/visits/{visit.Id}/check-in", VisitDesk.CheckIn(number: Number, name: "Someone Else"));
+                var checkIn = await desk.Frontdesk.PostAsJsonAsync($"api/v1/visits/{visit.Id}/check-in", VisitDesk.CheckIn(number: Number));
+                var read = await desk.Auditor.GetAsync($"api/v1/visits/{visit.Id}");
+                var checkOut = await desk.Frontdesk.PostAsJsonAsync($"api/v1/visits/{visit.Id}/check-out", new { visitor = 1 });
+                foreach (var response in new[] { malformed, wrongName, checkIn, read, checkOut })
+                {
+                    answers.AppendLine(await response.Content.ReadAsStringAsync());
+                }
+
+                Assert.Equal(HttpStatusCode.BadRequest, malformed.StatusCode);
+                Assert.Equal(HttpStatusCode.UnprocessableEntity, wrongName.StatusCode);
+                Assert.Equal(HttpStatusCode.OK, checkIn.StatusCode);
+                Assert.Equal(HttpStatusCode.OK, checkOut.StatusCode);
+                Assert.Contains("\"lastFour\":\"0031\"", answers.ToString(), StringComparison.Ordinal);
+
+                var rows = host.Edge.Log.Find(new LogFilter { Limit = EntryLogQuery.MaxLimit });
+                Assert.Contains(rows, r => r.Reason == "visit.check_in");
+                Assert.All(rows, r => AssertAbsent(string.Join("|", r.Detail, r.Card, r.Actor, r.PersonId), "entry log row " + r.Seq));
+            }
+
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            AssertAbsent(answers.ToString(), "API answers");
+            Assert.NotEmpty(logs.Lines);
+            AssertAbsent(string.Join("\n", logs.Lines), "ILogger output");
+            foreach (var file in Directory.GetFiles(directory))
+            {
+                var bytes = await File.ReadAllBytesAsync(file);
+                foreach (var form in new[] { Number, Normalized, "X7Q492KL" })
+                {
+                    Assert.True(bytes.AsSpan().IndexOf(Encoding.UTF8.GetBytes(form)) < 0, $"{Path.GetFileName(file)} holds the number in UTF-8");
+                    Assert.True(bytes.AsSpan().IndexOf(Encoding.Unicode.GetBytes(form)) < 0, $"{Path.GetFileName(file)} holds the number in UTF-16");
+                }
+            }
+
+            Assert.True(File.Exists(Path.Combine(directory, "pii.key")));
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
+    [Trait("control", "PCI-9.3.3")]
+    public void TheHash_IsKeyed_AndDependsOnTheIssuer()
+    {
+        var key = new byte[32];
+        var other = Enumerable.Repeat((byte)1, 32).ToArray();
+
+        var hash = new DocumentNumberHasher(key).Hash("DEU", Normalized);
+
+        Assert.Matches("^[0-9a-f]{64}$", hash);
+        Assert.Equal(hash, new DocumentNumberHasher(key).Hash("DEU", Normalized));
+        Assert.NotEqual(hash, new DocumentNumberHasher(other).Hash("DEU", Normalized));
+        Assert.NotEqual(hash, new DocumentNumberHasher(key).Hash("FRA", Normalized));
+        Assert.Throws<ArgumentException>(() => new DocumentNumberHasher(new byte[16]));
+    }
+
+    [Fact]
+    public void DocumentInput_ToString_WithholdsTheNumber()
+    {
+        Assert.DoesNotContain(Normalized, new DocumentInput("passport", "DEU", Normalized, "2030-01-01").ToString(), StringComparison.Ordinal);
+    }
+
+    private static void AssertAbsent(string text, string where)
+    {
+        Assert.False(text.Contains(Normalized, StringComparison.OrdinalIgnoreCase), $"{where} holds the document number");
+        Assert.False(text.Contains(Number, StringComparison.OrdinalIgnoreCase), $"{where} holds the document number as typed");
+        Assert.False(text.Contains("X7Q492KL", StringComparison.OrdinalIgnoreCase), $"{where} holds most of the document number");
+    }
+
+    private sealed class CapturingLoggerProvider : ILoggerProvider
+    {
+        public ConcurrentQueue<string> Lines { get; } = new();
+
+        public ILogger CreateLogger(string categoryName) => new Logger(categoryName, Lines);
+
+        public void Dispose()
+        {
+        }
+
+        private sealed class Logger(string category, ConcurrentQueue<string> lines) : ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state)
+                where TState : notnull => null;
+
+            public bool IsEnabled(LogLevel logLevel) => true;
+
+            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+            {
+                var structured = state is IEnumerable<KeyValuePair<string, object?>> pairs ? string.Join(";", pairs.Select(p => $"{p.Key}={p.Value}")) : "";
+                lines.Enqueue($"{logLevel} {category}: {formatter(state, exception)} [{structured}] {exception}");
+            }
+        }
+    }
+}

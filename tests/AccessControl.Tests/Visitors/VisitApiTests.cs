@@ -1,0 +1,382 @@
+using System.Net;
+using System.Net.Http.Json;
+using AccessControl.Admin;
+using AccessControl.EntryLog;
+using AccessControl.Tests.EndToEnd;
+using AccessControl.Visitors;
+using Microsoft.Extensions.DependencyInjection;
+using NodaTime;
+
+namespace AccessControl.Tests.Visitors;
+
+/// <summary>The rules of the visitor lifecycle, over HTTP against the running service (real SQLite, Kestrel, broker).</summary>
+public sealed class VisitApiTests : IAsyncLifetime
+{
+    private EdgeHarness edge = null!;
+    private VisitDesk desk = null!;
+
+    public async Task InitializeAsync()
+    {
+        edge = await EdgeHarness.StartAsync();
+        desk = VisitDesk.For(edge);
+    }
+
+    public async Task DisposeAsync()
+    {
+        desk.Dispose();
+        await edge.DisposeAsync();
+    }
+
+    [Fact]
+    [Trait("control", "PCI-9.3.2")]
+    [Trait("control", "NIST-PE-8")]
+    public async Task Request_RecordsTheRequestAndItsAuditRow()
+    {
+        var visit = await desk.RequestAsync();
+
+        Assert.Equal(("requested", "p-jweber", "jweber"), (visit.Status, visit.Host, visit.RequestedBy));
+        Assert.Equal((VisitDesk.At(10, 15), VisitDesk.At(12, 0)), (visit.Window.StartsAt, visit.Window.EndsAt));
+        Assert.Equal(["p-mkoch"], visit.Escorts);
+        var audit = Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Admin, Reason = "visit.request" }));
+        Assert.Equal(("jweber", "p-jweber", "demo"), (audit.Actor, audit.PersonId, audit.SiteId));
+        Assert.Contains($"\"visit\":{visit.Id}", audit.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    [Trait("control", "PCI-9.3.2")]
+    public async Task Request_Invalid_NamesEveryBadField()
+    {
+        var response = await desk.Host.PostAsJsonAsync("api/v1/visits", new
+        {
+            site = "demo",
+            purpose = "",
+            date = "2026-12-01",
+            start = "09:00",   // already started
+            end = "xx",
+            zones = new[] { "demo-sr1", "nowhere" },
+            visitors = Array.Empty<object>(),
+            escorts = new[] { "p-lromano" }, // a contractor cannot escort
+        });
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var problem = (await response.Content.ReadFromJsonAsync<AdminApi.ApiProblem>(AdminJson.Options))!;
+        Assert.Equal(["end", "escorts[0]", "purpose", "visitors", "zones[1]"], problem.Errors!.Select(e => e.Field).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    [Trait("control", "PCI-9.3.2")]
+    public async Task Approve_RecordsWhoWhenAndExactlyWhat()
+    {
+        var visit = await desk.RequestAsync();
+
+        var approved = await desk.ApproveAsync(visit.Id);
+
+        Assert.Equal("approved", approved.Status);
+        Assert.Equal(("mkoch", "p-mkoch", edge.Clock.GetCurrentInstant(), "ok, escorted by Martina"),
+            (approved.Decision!.By, approved.Decision.ByPerson, approved.Decision.At, approved.Decision.Note));
+        Assert.Equal(["demo-campus", "demo-bldg-a", "demo-dh1"], approved.Approved!.Zones);
+        Assert.Equal("José María Pérez-García", Assert.Single(approved.Approved.Visitors).Name);
+        var audit = Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Admin, Reason = "visit.approve" }));
+        Assert.Equal("mkoch", audit.Actor);
+        Assert.Contains("Replace a failed PSU", audit.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AC-5")]
+    [Trait("control", "PCI-9.3.2")]
+    public async Task Approve_ByTheRequester_IsRefused_EvenFromASecondAccount()
+    {
+        var visit = await desk.RequestAsync(VisitDesk.Request(host: "p-aschulz"));   // jweber requests for Anna Schulz
+        using var sameAccount = desk.As("jweber", OperatorRole.Approver, "p-jweber");
+        using var samePerson = desk.As("jonas.weber", OperatorRole.Approver, "p-jweber");
+
+        var first = await sameAccount.PostAsync($"api/v1/visits/{visit.Id}/approve", null);
+        var second = await samePerson.PostAsync($"api/v1/visits/{visit.Id}/approve", null);
+
+        Assert.Equal(HttpStatusCode.Forbidden, first.StatusCode);
+        Assert.Equal(VisitRefusals.SegregationOfDuties, await VisitDesk.RefusalCodeAsync(first));
+        Assert.Equal(HttpStatusCode.Forbidden, second.StatusCode);
+        Assert.Equal("requested", desk.Get(edge, visit.Id).Status);
+        var refusals = edge.Rows(new LogFilter { Kind = LogKinds.Security, Reason = "visit.approve.refused" });
+        Assert.Equal(["jonas.weber", "jweber"], refusals.Select(r => r.Actor).Order(StringComparer.Ordinal));
+        Assert.Empty(edge.Rows(new LogFilter { Kind = LogKinds.Admin, Reason = "visit.approve" }));
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AC-5")]
+    [Trait("control", "PCI-9.3.2")]
+    public async Task Approve_OrReject_ByTheHost_IsRefused()
+    {
+        var visit = await desk.RequestAsync(VisitDesk.Request(host: "p-aschulz"));
+        using var hostAsApprover = desk.As("aschulz", OperatorRole.Approver, "p-aschulz");
+
+        var approve = await hostAsApprover.PostAsync($"api/v1/visits/{visit.Id}/approve", null);
+        var reject = await hostAsApprover.PostAsync($"api/v1/visits/{visit.Id}/reject", null);
+        var byOther = await desk.Approver.PostAsync($"api/v1/visits/{visit.Id}/approve", null);
+
+        Assert.Equal(HttpStatusCode.Forbidden, approve.StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, reject.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, byOther.StatusCode);
+    }
+
+    [Theory]
+    [Trait("control", "NIST-AC-5")]
+    [InlineData("mkoch", "p-mkoch", "jweber", "p-jweber", "p-jweber", true)]
+    [InlineData("jweber", "p-mkoch", "jweber", "p-jweber", "p-jweber", false)]  // same account
+    [InlineData("other", "p-jweber", "jweber", "p-jweber", "p-aschulz", false)] // same person as the requester
+    [InlineData("other", "p-aschulz", "jweber", "p-jweber", "p-aschulz", false)] // the host
+    [InlineData("other", null, "jweber", "p-jweber", "p-aschulz", false)]       // an approver without a person
+    public void MayDecide_ComparesAccountsAndPeople(string approver, string? approverPerson, string requester, string requesterPerson, string host, bool expected)
+    {
+        var visit = new Visit(1, new Sites.SiteId("demo"), new Sites.PersonId(host), requester, requesterPerson, Instant.MinValue, "p",
+            new VisitWindow(new LocalDate(2026, 12, 1), new LocalTime(9, 0), new LocalTime(10, 0)), new Interval(Instant.MinValue, Instant.MaxValue), [], [],
+            VisitStatus.Requested, null, null, null, null, []);
+
+        Assert.Equal(expected, VisitorService.MayDecide(new OperatorIdentity(approver, OperatorRole.Approver, approverPerson), visit));
+    }
+
+    [Fact]
+    [Trait("control", "PCI-9.3.2")]
+    public async Task Approve_AfterTheWindowStarted_IsRefused()
+    {
+        var visit = await desk.RequestAsync();
+        edge.Clock.Reset(VisitDesk.At(10, 15));
+
+        var response = await desk.Approver.PostAsync($"api/v1/visits/{visit.Id}/approve", null);
+
+        Assert.Equal(VisitRefusals.WindowStarted, await VisitDesk.RefusalCodeAsync(response));
+    }
+
+    [Fact]
+    [Trait("control", "PCI-9.3.2")]
+    [Trait("control", "NIST-PE-8")]
+    public async Task CheckIn_OfAnUnapprovedVisit_IsRefused()
+    {
+        await desk.AddBadgeAsync();
+        var visit = await desk.RequestAsync();
+
+        var response = await desk.Frontdesk.PostAsJsonAsync($"api/v1/visits/{visit.Id}/check-in", VisitDesk.CheckIn());
+
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, response.StatusCode);
+        Assert.Equal(VisitRefusals.NotApproved, await VisitDesk.RefusalCodeAsync(response));
+        Assert.Equal("expected", desk.Get(edge, visit.Id).Visitors[0].Status);
+        Assert.False(edge.Edge.Configuration.Cardholders.Credentials.ContainsKey(VisitDesk.Badge1));
+        Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Security, Reason = "visit.check_in.refused" }));
+    }
+
+    [Fact]
+    [Trait("control", "PCI-9.3.2")]
+    public async Task CheckIn_AfterTheApprovalWasWithdrawn_IsRefused_AndWithdrawingAfterCheckInIsAConflict()
+    {
+        await desk.AddBadgeAsync();
+        var withdrawn = await desk.RequestAsync();
+        await desk.ApproveAsync(withdrawn.Id);
+        var withdraw = await desk.Approver.PostAsJsonAsync($"api/v1/visits/{withdrawn.Id}/withdraw", new { note = "host is ill" });
+        var refused = await desk.Frontdesk.PostAsJsonAsync($"api/v1/visits/{withdrawn.Id}/check-in", VisitDesk.CheckIn());
+
+        var visit = await desk.RequestAsync();
+        await desk.ApproveAsync(visit.Id);
+        await desk.Frontdesk.PostAsJsonAsync($"api/v1/visits/{visit.Id}/check-in", VisitDesk.CheckIn());
+        var late = await desk.Approver.PostAsync($"api/v1/visits/{visit.Id}/withdraw", null);
+
+        Assert.Equal(HttpStatusCode.OK, withdraw.StatusCode);
+        Assert.Equal(VisitRefusals.NotApproved, await VisitDesk.RefusalCodeAsync(refused));
+        Assert.Equal(HttpStatusCode.Conflict, late.StatusCode);
+    }
+
+    [Theory]
+    [Trait("control", "PCI-9.3.2")]
+    [InlineData(9, 44, VisitRefusals.OutsideWindow)]   // check-in opens 30 minutes before 10:15
+    [InlineData(9, 45, null)]
+    [InlineData(12, 0, VisitRefusals.OutsideWindow)]   // the window has ended
+    public async Task CheckIn_OnlyFromTheLeadTimeUntilTheWindowEnds(int hour, int minute, string? code)
+    {
+        edge.Clock.Reset(VisitDesk.At(9, 0));
+        await desk.AddBadgeAsync();
+        var visit = await desk.RequestAsync();
+        await desk.ApproveAsync(visit.Id);
+        edge.Clock.Reset(VisitDesk.At(hour, minute));
+
+        var response = await desk.Frontdesk.PostAsJsonAsync($"api/v1/visits/{visit.Id}/check-in", VisitDesk.CheckIn());
+
+        Assert.Equal(code, response.IsSuccessStatusCode ? null : await VisitDesk.RefusalCodeAsync(response));
+    }
+
+    [Fact]
+    [Trait("control", "PCI-9.3.3")]
+    [Trait("control", "NIST-PE-8")]
+    public async Task CheckIn_WithAnExpiredDocument_IsRefused()
+    {
+        await desk.AddBadgeAsync();
+        var visit = await desk.RequestAsync();
+        await desk.ApproveAsync(visit.Id);
+
+        var response = await desk.Frontdesk.PostAsJsonAsync($"api/v1/visits/{visit.Id}/check-in", VisitDesk.CheckIn(expiry: "2026-11-30"));
+
+        Assert.Equal(VisitRefusals.DocumentExpired, await VisitDesk.RefusalCodeAsync(response));
+        Assert.Equal("expected", desk.Get(edge, visit.Id).Visitors[0].Status);
+    }
+
+    [Fact]
+    [Trait("control", "PCI-9.3.3")]
+    public async Task CheckIn_WithAMalformedDocument_NamesTheFields_WithoutEchoingTheNumber()
+    {
+        var visit = await desk.RequestAsync();
+        await desk.ApproveAsync(visit.Id);
+
+        var response = await desk.Frontdesk.PostAsJsonAsync($"api/v1/visits/{visit.Id}/check-in", new
+        {
+            visitor = 1,
+            name = "Jose Maria Perez Garcia",
+            document = new { type = "visa", country = "XYZ", number = "AB/99887766", expiry = "2030-01-01" },
+        });
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.DoesNotContain("99887766", text, StringComparison.Ordinal);
+        var problem = System.Text.Json.JsonSerializer.Deserialize<AdminApi.ApiProblem>(text, AdminJson.Options)!;
+        Assert.Equal(["document.country", "document.number", "document.type"], problem.Errors!.Select(e => e.Field).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    [Trait("control", "PCI-9.3.3")]
+    [Trait("control", "NIST-PE-8")]
+    public async Task CheckIn_WhenTheDocumentNameDiffers_IsRefused()
+    {
+        await desk.AddBadgeAsync();
+        var visit = await desk.RequestAsync();
+        await desk.ApproveAsync(visit.Id);
+
+        var response = await desk.Frontdesk.PostAsJsonAsync($"api/v1/visits/{visit.Id}/check-in", VisitDesk.CheckIn(name: "JOSE PEREZ GARCIA"));
+
+        Assert.Equal(VisitRefusals.NameMismatch, await VisitDesk.RefusalCodeAsync(response));
+    }
+
+    [Fact]
+    [Trait("control", "NIST-PE-8")]
+    [Trait("control", "PCI-9.3.2")]
+    public async Task AWatchListedVisitor_IsRefusedAtRequest_AndAtCheckIn()
+    {
+        await desk.AddBadgeAsync();
+        var visit = await desk.RequestAsync();
+        await desk.ApproveAsync(visit.Id);
+        var added = await desk.Security.PostAsJsonAsync("api/v1/watchlist", new { kind = "person", value = "PEREZ GARCIA, Jose Maria", note = "banned 2025" });
+
+        var request = await desk.Host.PostAsJsonAsync("api/v1/visits", VisitDesk.Request(start: "14:00", end: "15:00"));
+        var checkIn = await desk.Frontdesk.PostAsJsonAsync($"api/v1/visits/{visit.Id}/check-in", VisitDesk.CheckIn());
+        var organization = await desk.Security.PostAsJsonAsync("api/v1/watchlist", new { kind = "organization", value = "Shady Ltd" });
+        var byOrganization = await desk.Host.PostAsJsonAsync("api/v1/visits",
+            VisitDesk.Request(visitors: [new { name = "Erika Mustermann", organization = "SHADY LTD" }]));
+
+        Assert.Equal(HttpStatusCode.Created, added.StatusCode);
+        Assert.Equal(HttpStatusCode.Created, organization.StatusCode);
+        Assert.Equal(VisitRefusals.Watchlisted, await VisitDesk.RefusalCodeAsync(request));
+        Assert.Equal(VisitRefusals.Watchlisted, await VisitDesk.RefusalCodeAsync(checkIn));
+        Assert.Equal(VisitRefusals.Watchlisted, await VisitDesk.RefusalCodeAsync(byOrganization));
+        Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Admin, Reason = "visit.request" }));
+        Assert.Equal(2, edge.Rows(new LogFilter { Kind = LogKinds.Admin, Reason = "watchlist.add" }).Count);
+        Assert.Equal(2, edge.Rows(new LogFilter { Kind = LogKinds.Security, Reason = "visit.request.refused" }).Count);
+    }
+
+    [Fact]
+    [Trait("control", "PCI-9.3.2")]
+    public async Task APooledBadge_IsNeverIssuedWhileItsPreviousVisitIsOpen()
+    {
+        var visit = await desk.CheckedInVisitAsync(VisitDesk.Request(visitors:
+        [
+            new { name = "José María Pérez-García", organization = "Kältetechnik Rhein-Main GmbH" },
+            new { name = "Jürgen Müller", organization = "Kältetechnik Rhein-Main GmbH" },
+        ]));
+
+        var second = VisitDesk.CheckIn(visitor: 2, name: "MUELLER JUERGEN", number: "L01X00T47");
+        var busy = await desk.Frontdesk.PostAsJsonAsync($"api/v1/visits/{visit.Id}/check-in", second);
+        await desk.Frontdesk.PostAsync($"api/v1/visits/badges/{VisitDesk.Badge1}/check-out", null);
+        var freed = await desk.Frontdesk.PostAsJsonAsync($"api/v1/visits/{visit.Id}/check-in", second);
+
+        Assert.Equal(VisitRefusals.NoBadgeAvailable, await VisitDesk.RefusalCodeAsync(busy));
+        Assert.Equal(HttpStatusCode.OK, freed.StatusCode);
+        var after = desk.Get(edge, visit.Id);
+        Assert.Equal(("left", "on_site", VisitDesk.Badge1), (after.Visitors[0].Status, after.Visitors[1].Status, after.Visitors[1].Badge));
+        Assert.Equal("visitor-" + visit.Id + "-2", edge.Edge.Configuration.Cardholders.Credentials[VisitDesk.Badge1].Person.Value);
+    }
+
+    [Fact]
+    [Trait("control", "PCI-9.3.4")]
+    [Trait("control", "NIST-PE-8")]
+    public async Task TheVisitorLog_HoldsNameOrganizationHostPurposeAuthorizerBadgeAndTimes()
+    {
+        var visit = await desk.CheckedInVisitAsync();
+        var checkedInAt = edge.Clock.GetCurrentInstant();
+        edge.Clock.AdvanceMinutes(75);
+        await desk.Frontdesk.PostAsJsonAsync($"api/v1/visits/{visit.Id}/check-out", new { visitor = 1 });
+
+        var rows = await desk.Auditor.GetFromJsonAsync<List<VisitorLogRow>>(
+            "api/v1/visits/log?from=2026-12-01T00:00:00Z&to=2026-12-02T00:00:00Z", AdminJson.Options);
+        var denied = await desk.Host.GetAsync("api/v1/visits/log?from=2026-12-01T00:00:00Z&to=2026-12-02T00:00:00Z");
+
+        var row = Assert.Single(rows!);
+        Assert.Equal(("José María Pérez-García", "Kältetechnik Rhein-Main GmbH", "p-jweber", "Jonas Weber"), (row.Name, row.Organization, row.Host, row.HostName));
+        Assert.Equal(("Replace a failed PSU in rack A-07", "mkoch", "p-mkoch", VisitDesk.Badge1), (row.Purpose, row.AuthorizedBy, row.AuthorizedByPerson, row.Badge));
+        Assert.Equal((checkedInAt, checkedInAt + Duration.FromMinutes(75), "left"), (row.CheckedInAt!.Value, row.CheckedOutAt!.Value, row.Status));
+        Assert.Equal(HttpStatusCode.Forbidden, denied.StatusCode);
+    }
+
+    [Fact]
+    [Trait("control", "PCI-9.3.4")]
+    public async Task Purge_DeletesOnlyVisitsOlderThanTheRetention_AndLogsWhatItPurged()
+    {
+        var old = await desk.CheckedInVisitAsync();
+        await desk.Frontdesk.PostAsJsonAsync($"api/v1/visits/{old.Id}/check-out", new { visitor = 1 });
+        edge.Clock.Reset(VisitDesk.At(9, 0) + Duration.FromDays(300));
+        var recent = await desk.RequestAsync(VisitDesk.Request(date: "2027-09-28"));
+        var retention = edge.Host.Services.GetRequiredService<VisitorOptions>().Retention;
+
+        var early = await desk.Admin.PostAsync("api/v1/visits/purge", null);
+        edge.Clock.Reset(VisitDesk.At(12, 0) + Duration.FromTimeSpan(retention) + Duration.FromMinutes(1));
+        var purge = await desk.Admin.PostAsync("api/v1/visits/purge", null);
+
+        Assert.Empty((await early.Content.ReadFromJsonAsync<PurgeSummary>(AdminJson.Options))!.Visits);
+        Assert.Equal([old.Id], (await purge.Content.ReadFromJsonAsync<PurgeSummary>(AdminJson.Options))!.Visits);
+        Assert.Null(edge.Host.Services.GetRequiredService<VisitorService>().Get(old.Id));
+        Assert.NotNull(edge.Host.Services.GetRequiredService<VisitorService>().Get(recent.Id));
+        var audit = Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Admin, Reason = "visit.purge" }));
+        Assert.Contains($"\"visits\":[{old.Id}]", audit.Detail, StringComparison.Ordinal);
+        var person = edge.Edge.Configuration.Cardholders.People[new Sites.PersonId($"visitor-{old.Id}-1")];
+        Assert.Equal(("purged visitor", People.PersonStatus.Terminated), (person.Name, person.Status));
+        Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Admin, Reason = "visit.request" }), r => r.Detail!.Contains($"\"visit\":{old.Id},", StringComparison.Ordinal)); // the entry log keeps its rows
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AC-3")]
+    public async Task EachRole_DoesOnlyItsOwnPart()
+    {
+        var visit = await desk.RequestAsync();
+
+        Assert.Equal(HttpStatusCode.Forbidden, (await desk.Host.PostAsync($"api/v1/visits/{visit.Id}/approve", null)).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await desk.Frontdesk.PostAsJsonAsync("api/v1/visits", VisitDesk.Request())).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await desk.Approver.PostAsJsonAsync($"api/v1/visits/{visit.Id}/check-in", VisitDesk.CheckIn())).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await desk.Frontdesk.PostAsJsonAsync("api/v1/watchlist", new { kind = "person", value = "x" })).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await desk.Frontdesk.PutAsJsonAsync($"api/v1/badge-pool/{VisitDesk.Badge1}", new { site = "demo", technology = "desfire-ev3" })).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await desk.Host.GetAsync("api/v1/people")).StatusCode);    // the new roles do not read cardholders
+        Assert.Equal(HttpStatusCode.Forbidden, (await desk.Frontdesk.GetAsync("api/v1/log")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await desk.Auditor.GetAsync($"api/v1/visits/{visit.Id}")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await new HttpClient { BaseAddress = edge.Host.HttpAddress }.GetAsync("api/v1/visits")).StatusCode);
+    }
+
+    [Fact]
+    [Trait("control", "PCI-9.3.2")]
+    public async Task ABadgePoolCard_ThatIsAnEmployeesCredential_IsRefused()
+    {
+        var response = await desk.Admin.PutAsJsonAsync($"api/v1/badge-pool/{DemoCards.Operator}", new { site = "demo", technology = "desfire-ev3" });
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+    }
+
+    [Fact]
+    public void Tokens_OfHostsAndApprovers_MustNameTheirPerson()
+    {
+        Assert.Throws<ArgumentException>(() => desk.Tokens.CreateToken("someone", OperatorRole.Host, "test"));
+        Assert.Throws<ArgumentException>(() => desk.Tokens.CreateToken("someone", OperatorRole.Approver, "test"));
+        Assert.Equal("p-jweber", desk.Tokens.Authenticate(desk.HostToken)!.PersonId);
+    }
+}

@@ -1,0 +1,148 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using AccessControl.Admin;
+using AccessControl.Tests.EndToEnd;
+using AccessControl.Visitors;
+using Microsoft.Extensions.DependencyInjection;
+using NodaTime;
+
+namespace AccessControl.Tests.Visitors;
+
+/// <summary>
+/// The people of a visit day at the demo site, each with an API client of their role: Jonas Weber (p-jweber) hosts,
+/// Martina Koch (p-mkoch) approves, a front desk, security, an admin and an auditor. The demo clock is Tuesday
+/// 1 December 2026, 10:00 in Berlin; <see cref="Request"/> asks for a visit 10:15-12:00 that day.
+/// </summary>
+internal sealed class VisitDesk : IDisposable
+{
+    public const string Badge1 = "04BADE000000A1";
+    public const string Badge2 = "04BADE000000A2";
+    public const string Passport = "C01X00T47";
+
+    private readonly List<HttpClient> clients = [];
+
+    public VisitDesk(Uri address, ApiTokens tokens)
+    {
+        HttpClient Client(string token)
+        {
+            var http = new HttpClient { BaseAddress = address };
+            http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+            clients.Add(http);
+            return http;
+        }
+
+        Tokens = tokens;
+        HostToken = tokens.CreateToken("jweber", OperatorRole.Host, "test", "p-jweber");
+        Host = Client(HostToken);
+        Approver = Client(tokens.CreateToken("mkoch", OperatorRole.Approver, "test", "p-mkoch"));
+        Frontdesk = Client(tokens.CreateToken("desk-1", OperatorRole.Frontdesk, "test"));
+        Security = Client(tokens.CreateToken("sec-1", OperatorRole.Security, "test"));
+        Admin = Client(tokens.CreateToken("admin-1", OperatorRole.Admin, "test"));
+        Auditor = Client(tokens.CreateToken("audit-1", OperatorRole.Auditor, "test"));
+        this.address = address;
+    }
+
+    private readonly Uri address;
+
+    public ApiTokens Tokens { get; }
+
+    public string HostToken { get; }
+
+    public HttpClient Host { get; }
+
+    public HttpClient Approver { get; }
+
+    public HttpClient Frontdesk { get; }
+
+    public HttpClient Security { get; }
+
+    public HttpClient Admin { get; }
+
+    public HttpClient Auditor { get; }
+
+    public static VisitDesk For(EdgeHarness edge) => new(edge.Host.HttpAddress, new ApiTokens(edge.Edge.Database, edge.Clock));
+
+    /// <summary>Another client, for a token made by the test.</summary>
+    public HttpClient As(string operatorName, OperatorRole role, string? person)
+    {
+        var http = new HttpClient { BaseAddress = address };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Tokens.CreateToken(operatorName, role, "test", person));
+        clients.Add(http);
+        return http;
+    }
+
+    public static object Request(string[]? zones = null, string start = "10:15", string end = "12:00", string date = "2026-12-01", object[]? visitors = null, string? host = null) => new
+    {
+        site = "demo",
+        purpose = "Replace a failed PSU in rack A-07",
+        date,
+        start,
+        end,
+        zones = zones ?? ["demo-campus", "demo-bldg-a", "demo-dh1"],
+        visitors = visitors ?? [new { name = "José María Pérez-García", organization = "Kältetechnik Rhein-Main GmbH" }],
+        escorts = new[] { "p-mkoch" },
+        host,
+    };
+
+    public static object CheckIn(int visitor = 1, string name = "PEREZ GARCIA JOSE MARIA", string number = Passport, string expiry = "2031-05-31", string? badge = null) => new
+    {
+        visitor,
+        name,
+        document = new { type = "passport", country = "ESP", number, expiry },
+        badge,
+    };
+
+    public async Task AddBadgeAsync(string card = Badge1)
+    {
+        var response = await Admin.PutAsJsonAsync($"api/v1/badge-pool/{card}", new { site = "demo", technology = "desfire-ev3" });
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    /// <summary>Requests and returns the new visit (asserting 201).</summary>
+    public async Task<VisitView> RequestAsync(object? request = null)
+    {
+        var response = await Host.PostAsJsonAsync("api/v1/visits", request ?? Request());
+        Assert.True(response.StatusCode == HttpStatusCode.Created, await response.Content.ReadAsStringAsync());
+        return (await response.Content.ReadFromJsonAsync<VisitView>(AdminJson.Options))!;
+    }
+
+    public async Task<VisitView> ApproveAsync(long id)
+    {
+        var response = await Approver.PostAsJsonAsync($"api/v1/visits/{id}/approve", new { note = "ok, escorted by Martina" });
+        Assert.True(response.StatusCode == HttpStatusCode.OK, await response.Content.ReadAsStringAsync());
+        return (await response.Content.ReadFromJsonAsync<VisitView>(AdminJson.Options))!;
+    }
+
+    /// <summary>A badge in the pool, a visit requested and approved, visitor 1 checked in with a badge.</summary>
+    public async Task<VisitView> CheckedInVisitAsync(object? request = null)
+    {
+        await AddBadgeAsync();
+        var visit = await RequestAsync(request);
+        await ApproveAsync(visit.Id);
+        var response = await Frontdesk.PostAsJsonAsync($"api/v1/visits/{visit.Id}/check-in", CheckIn());
+        Assert.True(response.StatusCode == HttpStatusCode.OK, await response.Content.ReadAsStringAsync());
+        return (await response.Content.ReadFromJsonAsync<VisitView>(AdminJson.Options))!;
+    }
+
+    public VisitView Get(EdgeHarness edge, long id) =>
+        edge.Host.Services.GetRequiredService<VisitorService>().Get(id) ?? throw new InvalidOperationException($"No visit {id}.");
+
+    public static async Task<string?> RefusalCodeAsync(HttpResponseMessage response)
+    {
+        var text = await response.Content.ReadAsStringAsync();
+        using var json = JsonDocument.Parse(text);
+        return json.RootElement.TryGetProperty("code", out var code) ? code.GetString() : null;
+    }
+
+    public static Instant At(int hour, int minute, int second = 0) => Instant.FromUtc(2026, 12, 1, hour - 1, minute, second); // Berlin = UTC+1 in December
+
+    public void Dispose()
+    {
+        foreach (var client in clients)
+        {
+            client.Dispose();
+        }
+    }
+}

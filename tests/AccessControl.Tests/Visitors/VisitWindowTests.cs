@@ -1,0 +1,151 @@
+using AccessControl.Visitors;
+using NodaTime;
+
+namespace AccessControl.Tests.Visitors;
+
+[Trait("control", "PCI-9.3.2")]
+[Trait("control", "NIST-PE-8")]
+public class VisitWindowTests
+{
+    private static readonly DateTimeZone Berlin = DateTimeZoneProviders.Tzdb["Europe/Berlin"];
+    private static readonly DateTimeZone NewYork = DateTimeZoneProviders.Tzdb["America/New_York"];
+
+    [Fact]
+    public void ToInterval_OrdinaryWinterDay_UsesTheWinterOffset()
+    {
+        var window = new VisitWindow(new LocalDate(2026, 12, 1), new LocalTime(9, 0), new LocalTime(12, 0));
+
+        var interval = window.ToInterval(Berlin);
+
+        Assert.Equal(Instant.FromUtc(2026, 12, 1, 8, 0), interval.Start);
+        Assert.Equal(Instant.FromUtc(2026, 12, 1, 11, 0), interval.End);
+        Assert.False(window.SpansMidnight);
+    }
+
+    [Fact]
+    public void ToInterval_NightVisit_EndsOnTheNextDay()
+    {
+        var window = new VisitWindow(new LocalDate(2026, 12, 1), new LocalTime(22, 0), new LocalTime(6, 0));
+
+        var interval = window.ToInterval(Berlin);
+
+        Assert.True(window.SpansMidnight);
+        Assert.Equal(Instant.FromUtc(2026, 12, 1, 21, 0), interval.Start);
+        Assert.Equal(Instant.FromUtc(2026, 12, 2, 5, 0), interval.End);
+        Assert.Equal(Duration.FromHours(8), interval.Duration);
+    }
+
+    [Fact]
+    public void ToInterval_BerlinSpringForwardNight_IsAnHourShorter()
+    {
+        // 29 March 2026: 02:00 CET jumps to 03:00 CEST.
+        var window = new VisitWindow(new LocalDate(2026, 3, 28), new LocalTime(22, 0), new LocalTime(6, 0));
+
+        var interval = window.ToInterval(Berlin);
+
+        Assert.Equal(Instant.FromUtc(2026, 3, 28, 21, 0), interval.Start);
+        Assert.Equal(Instant.FromUtc(2026, 3, 29, 4, 0), interval.End);
+        Assert.Equal(Duration.FromHours(7), interval.Duration);
+    }
+
+    [Fact]
+    public void ToInterval_BerlinFallBackNight_IsAnHourLonger()
+    {
+        // 25 October 2026: 03:00 CEST goes back to 02:00 CET.
+        var window = new VisitWindow(new LocalDate(2026, 10, 24), new LocalTime(22, 0), new LocalTime(6, 0));
+
+        var interval = window.ToInterval(Berlin);
+
+        Assert.Equal(Instant.FromUtc(2026, 10, 24, 20, 0), interval.Start);
+        Assert.Equal(Instant.FromUtc(2026, 10, 25, 5, 0), interval.End);
+        Assert.Equal(Duration.FromHours(9), interval.Duration);
+    }
+
+    [Fact]
+    public void ToInterval_StartInsideTheSpringGap_MovesForwardByTheGap()
+    {
+        // 02:30 does not exist in Berlin on 29 March 2026: lenient resolution gives 03:30 CEST (01:30 UTC).
+        var window = new VisitWindow(new LocalDate(2026, 3, 29), new LocalTime(2, 30), new LocalTime(5, 0));
+
+        var interval = window.ToInterval(Berlin);
+
+        Assert.Equal(Instant.FromUtc(2026, 3, 29, 1, 30), interval.Start);
+        Assert.Equal(Instant.FromUtc(2026, 3, 29, 3, 0), interval.End);
+    }
+
+    [Fact]
+    public void ToInterval_AmbiguousFallBackTimes_TakeTheEarlierOccurrence()
+    {
+        // 02:30 happens twice in Berlin on 25 October 2026; the earlier is 02:30 CEST = 00:30 UTC.
+        var window = new VisitWindow(new LocalDate(2026, 10, 25), new LocalTime(1, 0), new LocalTime(2, 30));
+
+        var interval = window.ToInterval(Berlin);
+
+        Assert.Equal(Instant.FromUtc(2026, 10, 24, 23, 0), interval.Start);
+        Assert.Equal(Instant.FromUtc(2026, 10, 25, 0, 30), interval.End);
+    }
+
+    [Fact]
+    public void ToInterval_NewYorkSpringForward_NightVisitIsAnHourShorter()
+    {
+        // 8 March 2026: 02:00 EST jumps to 03:00 EDT.
+        var window = new VisitWindow(new LocalDate(2026, 3, 7), new LocalTime(23, 0), new LocalTime(7, 0));
+
+        var interval = window.ToInterval(NewYork);
+
+        Assert.Equal(Instant.FromUtc(2026, 3, 8, 4, 0), interval.Start);   // 23:00 EST
+        Assert.Equal(Instant.FromUtc(2026, 3, 8, 11, 0), interval.End);    // 07:00 EDT
+        Assert.Equal(Duration.FromHours(7), interval.Duration);
+    }
+
+    [Fact]
+    public void ToInterval_NewYorkFallBack_NightVisitIsAnHourLonger()
+    {
+        // 1 November 2026: 02:00 EDT goes back to 01:00 EST.
+        var window = new VisitWindow(new LocalDate(2026, 10, 31), new LocalTime(23, 0), new LocalTime(7, 0));
+
+        var interval = window.ToInterval(NewYork);
+
+        Assert.Equal(Instant.FromUtc(2026, 11, 1, 3, 0), interval.Start);  // 23:00 EDT
+        Assert.Equal(Instant.FromUtc(2026, 11, 1, 12, 0), interval.End);   // 07:00 EST
+        Assert.Equal(Duration.FromHours(9), interval.Duration);
+    }
+
+    [Fact]
+    public void CheckInAt_DefaultLead_OpensThirtyMinutesBeforeTheStart()
+    {
+        var window = new VisitWindow(new LocalDate(2026, 12, 1), new LocalTime(9, 0), new LocalTime(12, 0));
+        var start = Instant.FromUtc(2026, 12, 1, 8, 0);
+        var lead = VisitWindow.DefaultCheckInLead;
+
+        Assert.Equal(CheckInTiming.TooEarly, window.CheckInAt(start - Duration.FromMinutes(30) - Duration.FromMilliseconds(1), Berlin, lead));
+        Assert.Equal(CheckInTiming.Open, window.CheckInAt(start - Duration.FromMinutes(30), Berlin, lead));
+        Assert.Equal(CheckInTiming.Open, window.CheckInAt(start + Duration.FromHours(2), Berlin, lead));
+        Assert.Equal(CheckInTiming.Ended, window.CheckInAt(start + Duration.FromHours(3), Berlin, lead));
+        Assert.Equal(start - Duration.FromMinutes(30), window.CheckInOpensAt(Berlin, lead));
+    }
+
+    [Fact]
+    public void CheckInAt_LeadAcrossTheSpringGap_CountsRealTime()
+    {
+        // Visit 03:15-05:00 local on the spring-forward night: 03:15 CEST = 01:15 UTC; 45 minutes before is 00:30 UTC (01:30 CET).
+        var window = new VisitWindow(new LocalDate(2026, 3, 29), new LocalTime(3, 15), new LocalTime(5, 0));
+
+        Assert.Equal(Instant.FromUtc(2026, 3, 29, 0, 30), window.CheckInOpensAt(Berlin, Duration.FromMinutes(45)));
+    }
+
+    [Fact]
+    public void ToInterval_SameStartAndEnd_IsInvalid()
+    {
+        var window = new VisitWindow(new LocalDate(2026, 12, 1), new LocalTime(9, 0), new LocalTime(9, 0));
+
+        Assert.False(window.IsValid);
+        Assert.Throws<InvalidOperationException>(() => window.ToInterval(Berlin));
+    }
+
+    [Fact]
+    public void ToString_IsTheApiSpelling()
+    {
+        Assert.Equal("2026-12-01 22:00-06:00", new VisitWindow(new LocalDate(2026, 12, 1), new LocalTime(22, 0), new LocalTime(6, 0)).ToString());
+    }
+}
