@@ -52,6 +52,15 @@ public enum AccessReason
     /// escort's window is full. The engine's last check, after anti-passback (appended: codes are never renumbered).
     /// </summary>
     EscortRequired,
+
+    /// <summary>A visitor badge that was handed back at check-out (its visit is closed).</summary>
+    BadgeReturned,
+
+    /// <summary>A visitor badge used before check-in validity or after its visit window ended.</summary>
+    VisitOutsideWindow,
+
+    /// <summary>A visitor badge at a door into a zone the visit was not approved for.</summary>
+    VisitorZoneNotApproved,
 }
 
 /// <summary>Wire codes of <see cref="AccessReason"/>.</summary>
@@ -73,6 +82,9 @@ public static class AccessReasonCodes
         "anti_passback",
         "log_failure",
         "escort_required",
+        "badge_returned",
+        "visit_outside_window",
+        "visitor_zone_not_approved",
     ];
 
     /// <summary>Every reason, in evaluation order.</summary>

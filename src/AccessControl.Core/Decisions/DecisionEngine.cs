@@ -42,9 +42,11 @@ public static class DecisionEngine
             return deny(AccessReason.UnknownCredential, null);
         }
 
+        // A visitor's badge is a credential of a per-visit person: its reasons say what happened to the visit.
+        var visitor = person.Kind == PersonKind.Visitor;
         if (credential.Status == CredentialStatus.Revoked || person.Status == PersonStatus.Terminated)
         {
-            return deny(AccessReason.CredentialRevoked, person.Id);
+            return deny(visitor ? AccessReason.BadgeReturned : AccessReason.CredentialRevoked, person.Id);
         }
 
         if (credential.Status == CredentialStatus.Suspended || person.Status == PersonStatus.Suspended)
@@ -54,12 +56,12 @@ public static class DecisionEngine
 
         if (credential.ValidFrom is { } from && request.At < from)
         {
-            return deny(AccessReason.CredentialNotYetValid, person.Id);
+            return deny(visitor ? AccessReason.VisitOutsideWindow : AccessReason.CredentialNotYetValid, person.Id);
         }
 
         if (credential.ValidUntil is { } until && request.At >= until)
         {
-            return deny(AccessReason.CredentialExpired, person.Id);
+            return deny(visitor ? AccessReason.VisitOutsideWindow : AccessReason.CredentialExpired, person.Id);
         }
 
         // Leaving the site (an exit reader on a perimeter door) needs no zone right: nobody is held inside.
@@ -77,7 +79,7 @@ public static class DecisionEngine
             rights = CheckAccessLevels(person, zoneId, request, site, topology, cardholders);
             if (rights.Reason != AccessReason.Granted)
             {
-                return deny(rights.Reason, person.Id);
+                return deny(visitor && rights.Reason == AccessReason.NoAccessToZone ? AccessReason.VisitorZoneNotApproved : rights.Reason, person.Id);
             }
         }
 

@@ -479,6 +479,7 @@ public class DecisionEngineTests
 
     [Fact]
     [Trait("control", "NIST-PE-3")]
+    [Trait("control", "PCI-9.3.4")]
     public void Decide_EveryEngineReasonIsReachable_AndNeverLogFailureOrMalformedEvent()
     {
         var revoked = WithAliceCredential(c => c with { Status = CredentialStatus.Revoked });
@@ -503,6 +504,9 @@ public class DecisionEngineTests
             Decide(Swipe(HallIn, Saturday)),
             Decide(Swipe(HallIn), passback: insideHall),
             Decide(Swipe(VaultIn), visitor),
+            Decide(Swipe(HallIn), WithAlice(p => p with { Kind = PersonKind.Visitor }).With(revoked.Credentials.Values.Single(c => c.Person == Alice))),
+            Decide(Swipe(HallIn), WithAlice(p => p with { Kind = PersonKind.Visitor }).With(past.Credentials.Values.Single(c => c.Person == Alice))),
+            Decide(Swipe(HallIn), WithAlice(p => p with { Kind = PersonKind.Visitor, AccessLevels = [CampusAlways] })),
         };
 
         var reached = decisions.Select(d => d.Reason).ToHashSet();

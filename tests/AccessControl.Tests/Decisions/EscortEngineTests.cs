@@ -35,7 +35,7 @@ public class EscortEngineTests
 
     [Fact]
     [Trait("control", "NIST-PE-3")]
-    public void Decide_VisitorWithoutTheZoneOnTheirLevel_IsDeniedNoAccessToZoneBeforeAnyEscortCheck()
+    public void Decide_VisitorWithoutTheZoneOnTheirLevel_IsDeniedZoneNotApprovedBeforeAnyEscortCheck()
     {
         var state = EscortState.Empty;
         var holders = EscortHolders.With(EscortHolders.People[Vic] with { AccessLevels = [] });
@@ -43,7 +43,7 @@ public class EscortEngineTests
 
         var decision = DecideAndApply(ref state, Vic, VaultIn, T0 + Second, holders);
 
-        Assert.Equal(AccessReason.NoAccessToZone, decision.Reason);
+        Assert.Equal(AccessReason.VisitorZoneNotApproved, decision.Reason);
     }
 
     // ---- escorted -------------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ public class VisitsOverMqttTests
         var granted = await dataHall.PresentCardAsync(VisitDesk.Badge1, Ev3).WaitAsync(EdgeHarness.Timeout);
         var denied = await serverRoom.PresentCardAsync(VisitDesk.Badge1, Ev3).WaitAsync(EdgeHarness.Timeout);
         Assert.True(granted.Grant, granted.Reason);
-        Assert.Equal("no_access_to_zone", denied.Reason);
+        Assert.Equal("visitor_zone_not_approved", denied.Reason);
 
         // The badge's credential: a visitor, valid from the check-in instant until the window's end (12:00 Berlin).
         var credential = edge.Edge.Configuration.Cardholders.Credentials[VisitDesk.Badge1];
@@ -69,7 +69,7 @@ public class VisitsOverMqttTests
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.False(after.Grant);
-        Assert.Equal("credential_revoked", after.Reason); // the issue's `badge_returned` needs the door-side rule (see the report)
+        Assert.Equal("badge_returned", after.Reason);
         var closed = (await response.Content.ReadFromJsonAsync<VisitView>(AdminJson.Options))!.Visitors[0];
         Assert.Equal(("left", checkedOutAt, "desk-1"), (closed.Status, closed.CheckedOutAt, closed.CheckedOutBy));
         var pool = await desk.Admin.GetFromJsonAsync<List<PooledBadgeView>>("api/v1/badge-pool", AdminJson.Options);
@@ -101,7 +101,7 @@ public class VisitsOverMqttTests
         var again = await visitors.CheckOverdueBadgesAsync();
         var overdue = await desk.Frontdesk.GetFromJsonAsync<List<OverdueBadgeView>>("api/v1/visits/overdue-badges", AdminJson.Options);
 
-        Assert.Equal("credential_expired", expired.Reason);
+        Assert.Equal("visit_outside_window", expired.Reason);
         var alarm = Assert.Single(alarms);
         Assert.Equal((VisitorAlarms.BadgeNotReturned, "demo"), (alarm.Type, alarm.SiteId));
         Assert.Contains(VisitDesk.Badge1, alarm.Detail, StringComparison.Ordinal);
