@@ -72,5 +72,6 @@ public static class AlarmTypes
     public const string Tamper = "tamper";
     public const string LogFailure = "log_failure";
     public const string MalformedEvent = "malformed_event";
+    public const string VisitorBadgeNotReturned = "visitor_badge_not_returned";
     public const string VisitorUnescorted = "visitor_unescorted";
 }

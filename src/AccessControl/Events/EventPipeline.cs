@@ -105,6 +105,19 @@ public sealed class EventPipeline : IAsyncDisposable
         await done.Task.WaitAsync(cancellationToken);
     }
 
+    /// <summary>Raises alarms found by supervision outside the pipeline (e.g. overdue visitor badges): logged, then published.</summary>
+    public async Task RaiseAsync(IReadOnlyList<Alarm> alarms, CancellationToken cancellationToken = default)
+    {
+        if (alarms.Count == 0)
+        {
+            return;
+        }
+
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await queue.Writer.WriteAsync(new Tick(done) { Alarms = alarms }, cancellationToken);
+        await done.Task.WaitAsync(cancellationToken);
+    }
+
     public async ValueTask DisposeAsync()
     {
         queue.Writer.TryComplete();
@@ -155,7 +168,8 @@ public sealed class EventPipeline : IAsyncDisposable
                     var now = clock.GetCurrentInstant();
                     var topology = configuration.Topology;
                     escorts = escorts.Prune(now);
-                    foreach (var alarm in doors.Check(now, topology).Concat(readers.Check(now, topology)))
+                    var alarms = tick.Alarms ?? [.. doors.Check(now, topology), .. readers.Check(now, topology)];
+                    foreach (var alarm in alarms)
                     {
                         StageAlarm(alarm, now);
                     }
@@ -669,7 +683,11 @@ public sealed class EventPipeline : IAsyncDisposable
 
     private sealed record Append(LogEntry Entry, TaskCompletionSource<LogEntry> Done) : Item;
 
-    private sealed record Tick(TaskCompletionSource Done) : Item;
+    private sealed record Tick(TaskCompletionSource Done) : Item
+    {
+        /// <summary>Alarms to raise instead of running the checks; null for a regular supervision tick.</summary>
+        public IReadOnlyList<Alarm>? Alarms { get; init; }
+    }
 
     private sealed record Staged(LogEntry? Entry)
     {

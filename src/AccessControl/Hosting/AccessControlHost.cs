@@ -73,6 +73,8 @@ public sealed class AccessControlHost : IAsyncDisposable
         var app = builder.Build();
         app.MapAdminApi();
         app.MapVisitorApi();
+        var visitors = app.Services.GetRequiredService<AccessControl.Visitors.VisitorService>();
+        edge.AddSupervision(visitors.CheckOverdueBadgesAsync);
         return new AccessControlHost(app, edge);
     }
 

@@ -29,6 +29,7 @@ public sealed class EdgeService : IAsyncDisposable
     private readonly Channel<SecurityEvent> securityEvents = Channel.CreateBounded<SecurityEvent>(
         new BoundedChannelOptions(10_000) { FullMode = BoundedChannelFullMode.DropOldest });
     private readonly List<Task> loops = [];
+    private readonly List<Func<CancellationToken, Task<IReadOnlyList<Supervision.Alarm>>>> supervisors = [];
     private ServiceConnection? connection;
     private SiteDefinition? siteToImport;
     private string? siteFileName;
@@ -192,6 +193,22 @@ public sealed class EdgeService : IAsyncDisposable
         await connection.StartAsync(cancellationToken);
     }
 
+    /// <summary>
+    /// Adds a supervision check that lives outside the pipeline (it reads the database, e.g. overdue visitor badges).
+    /// It runs after each supervision tick; the alarms it returns are logged and published like the pipeline's own.
+    /// </summary>
+    public void AddSupervision(Func<CancellationToken, Task<IReadOnlyList<Supervision.Alarm>>> check) => supervisors.Add(check);
+
+    /// <summary>One round of supervision at the clock's current time: doors, readers, escorts, then the added checks.</summary>
+    public async Task SuperviseOnceAsync(CancellationToken cancellationToken = default)
+    {
+        await Pipeline.TickAsync(cancellationToken);
+        foreach (var check in supervisors)
+        {
+            await Pipeline.RaiseAsync(await check(cancellationToken), cancellationToken);
+        }
+    }
+
     /// <summary>Who a site file load is recorded as: the file, and the operating-system account that started the service.</summary>
     private static string LoadedBy(string siteFile) => $"site-file:{Path.GetFileName(siteFile)} ({Environment.UserName})";
 
@@ -281,7 +298,14 @@ public sealed class EdgeService : IAsyncDisposable
         {
             while (await timer.WaitForNextTickAsync(cancellationToken))
             {
-                await Pipeline.TickAsync(cancellationToken);
+                try
+                {
+                    await SuperviseOnceAsync(cancellationToken);
+                }
+                catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or EntryLogUnavailableException)
+                {
+                    logger.LogError(ex, "A supervision round failed; the next one runs in {Interval}.", settings.SupervisionInterval);
+                }
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)

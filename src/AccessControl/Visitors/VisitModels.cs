@@ -162,5 +162,5 @@ public static class VisitRefusals
 public static class VisitorAlarms
 {
     /// <summary>A visitor badge was not returned by the end of its visit window (its credential has expired anyway).</summary>
-    public const string BadgeNotReturned = "visitor_badge_not_returned";
+    public const string BadgeNotReturned = AccessControl.Protocol.AlarmTypes.VisitorBadgeNotReturned;
 }

@@ -209,7 +209,7 @@ public sealed class EdgeHarness : IAsyncDisposable
     public Task<LogEntry> AlarmRowAsync(string type) => RowAsync(r => r.Kind == LogKinds.Alarm && r.Reason == type);
 
     /// <summary>Runs supervision now, at the fake clock's time.</summary>
-    public Task TickAsync() => Edge.Pipeline.TickAsync().WaitAsync(Timeout);
+    public Task TickAsync() => Edge.SuperviseOnceAsync().WaitAsync(Timeout);
 
     /// <summary>Stops the broker (embedded or Mosquitto), keeping its port.</summary>
     public Task StopBrokerAsync() => mosquitto is not null ? mosquitto.StopAsync() : Edge.Broker!.StopAsync();
