@@ -105,7 +105,7 @@ public static class DecisionEngine
         EscortWindow? used = null;
         if (needsEscort)
         {
-            used = escorts.FindWindow(door.Id, reader.Direction, zone!.Id, person.Id, request.At);
+            used = escorts.FindWindow(door.Id, reader.Direction, zone!.Id, person.Id, request.At, cardholders.DesignatedEscorts.GetValueOrDefault(person.Id));
             if (used is null)
             {
                 return deny(AccessReason.EscortRequired, person.Id);

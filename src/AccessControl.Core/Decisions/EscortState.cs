@@ -45,7 +45,8 @@ public sealed class EscortState
     /// someone else. A window that already admitted the person is reused (a second swipe while the door is still
     /// closed takes no second place); otherwise it needs a free place. The most recent such window wins.
     /// </summary>
-    public EscortWindow? FindWindow(DoorId door, Direction direction, ZoneId zone, PersonId person, Instant at)
+    /// <param name="allowed">The only escorts who may bring this person in (a visit that names its escorts); null: any eligible escort.</param>
+    public EscortWindow? FindWindow(DoorId door, Direction direction, ZoneId zone, PersonId person, Instant at, ImmutableHashSet<PersonId>? allowed = null)
     {
         if (!windows.TryGetValue(new DoorSide(door, direction), out var list))
         {
@@ -56,6 +57,7 @@ public sealed class EscortState
         {
             var window = list[i];
             if (window.Zone == zone && window.Escort != person && window.Opened <= at && at <= window.Until
+                && (allowed is null || allowed.Contains(window.Escort))
                 && (window.Admitted.Contains(person) || window.Remaining > 0))
             {
                 return window;

@@ -75,6 +75,7 @@ public sealed class AccessControlHost : IAsyncDisposable
         app.MapVisitorApi();
         var visitors = app.Services.GetRequiredService<AccessControl.Visitors.VisitorService>();
         edge.AddSupervision(visitors.CheckOverdueBadgesAsync);
+        visitors.RestoreDesignatedEscorts();
         return new AccessControlHost(app, edge);
     }
 

@@ -545,6 +545,11 @@ public sealed class VisitorService
             return VisitResult<VisitView>.Unavailable("The badge could not be deactivated; the visitor is still checked in. Try again.");
         }
 
+        if (visitor.PersonId is { } visitorPerson)
+        {
+            configuration.UpdateCardholders(c => c.WithDesignatedEscorts(new PersonId(visitorPerson), null));
+        }
+
         try
         {
             if (!store.CheckOut(id, number, now, desk.Operator))
@@ -563,6 +568,25 @@ public sealed class VisitorService
         return VisitResult<VisitView>.Ok(VisitView.From(store.Get(id)!));
     }
 
+    /// <summary>
+    /// Puts the designated escorts of every visitor still checked in back into the live configuration; called once at
+    /// start-up, because that map lives in memory (the visit records are its source).
+    /// </summary>
+    public int RestoreDesignatedEscorts()
+    {
+        var restored = 0;
+        foreach (var (visit, visitor) in store.CheckedInBetween(Instant.MinValue, Instant.MaxValue, null, int.MaxValue))
+        {
+            if (visitor.CheckedOutAt is null && visitor.PersonId is { } person && !visit.Escorts.IsEmpty)
+            {
+                configuration.UpdateCardholders(c => c.WithDesignatedEscorts(new PersonId(person), [.. visit.Escorts]));
+                restored++;
+            }
+        }
+
+        return restored;
+    }
+
     /// <summary>Creates the per-visit access level, person and credential through <see cref="AdminService"/>. Null on success, else why not.</summary>
     private async Task<string?> GrantBadgeAsync(string actor, Visit visit, VisitVisitor visitor, string personId, PooledBadge badge, Instant now)
     {
@@ -579,6 +603,8 @@ public sealed class VisitorService
             return $"person: {person.Message} {string.Join("; ", person.Errors)}";
         }
 
+        // A visit that names its escorts: only they can bring this visitor into escort-required zones.
+        configuration.UpdateCardholders(c => c.WithDesignatedEscorts(new PersonId(personId), visit.Escorts.IsEmpty ? null : [.. visit.Escorts]));
         var credential = await admin.UpsertCredentialAsync(actor, badge.Card, new CredentialInput(badge.Technology, personId, now, visit.Interval.End, "active"));
         return credential.IsOk ? null : $"credential: {credential.Message} {string.Join("; ", credential.Errors)}";
     }

@@ -12,6 +12,29 @@ public class EscortEngineTests
 {
     private static readonly Duration Second = Duration.FromSeconds(1);
 
+    // ---- designated escorts ---------------------------------------------------------------------------
+
+    [Fact]
+    [Trait("control", "NIST-PE-3")]
+    [Trait("control", "PCI-9.3.3")]
+    public void Decide_VisitWithDesignatedEscorts_OnlyThoseEscortsCanBringTheVisitorIn()
+    {
+        var holders = EscortHolders.WithDesignatedEscorts(Vic, [Olga]);
+        var state = EscortState.Empty;
+
+        DecideAndApply(ref state, Eddie, VaultIn, T0, holders);
+        var withAnotherEscort = DecideAndApply(ref state, Vic, VaultIn, T0 + Second, holders);
+        var someoneElse = DecideAndApply(ref state, Val, VaultIn, T0 + Second, holders);
+
+        var named = EscortState.Empty;
+        DecideAndApply(ref named, Eddie, VaultIn, T0, EscortHolders.WithDesignatedEscorts(Vic, [Eddie]));
+        var withTheNamedEscort = DecideAndApply(ref named, Vic, VaultIn, T0 + Second, EscortHolders.WithDesignatedEscorts(Vic, [Eddie]));
+
+        Assert.Equal(AccessReason.EscortRequired, withAnotherEscort.Reason);
+        Assert.Equal(AccessReason.Granted, someoneElse.Reason);   // Val's visit names no escorts: any eligible escort will do
+        Assert.Equal(AccessReason.Granted, withTheNamedEscort.Reason);
+    }
+
     // ---- alone ----------------------------------------------------------------------------------------
 
     [Fact]
