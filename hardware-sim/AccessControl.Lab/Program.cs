@@ -16,6 +16,8 @@ switch (args.FirstOrDefault())
     case "demo":
         var data = flags.GetValueOrDefault("data") ?? Path.Combine(RepositoryRoot(), "data");
         return await new DemoCommand(clock, TimeProvider.System, Console.Out).RunAsync(data, args.Contains("--once"), stopping.Token);
+    case "visit-day":
+        return await new VisitDayCommand(clock, TimeProvider.System, Console.Out).RunAsync(stopping.Token);
     case "bench":
         var rates = flags.GetValueOrDefault("rates", "100,1000").Split(',').Select(int.Parse).ToArray();
         var seconds = double.Parse(flags.GetValueOrDefault("seconds", "10"), System.Globalization.CultureInfo.InvariantCulture);
@@ -24,6 +26,7 @@ switch (args.FirstOrDefault())
     default:
         Console.Error.WriteLine("""
             usage: aclab demo [--data DIR] [--once]
+                   aclab visit-day
                    aclab bench [--broker embedded|mosquitto|both] [--rates 100,1000] [--seconds 10] [--out FILE.md]
             """);
         return 64;

@@ -80,7 +80,7 @@ public sealed class DemoCommand(IClock clock, TimeProvider time, TextWriter outp
         return exit;
     }
 
-    private static string? Describe(LogEntry row, DateTimeZone zone)
+    internal static string? Describe(LogEntry row, DateTimeZone zone)
     {
         var at = TimeOfDay.Format(row.At.InZone(zone).LocalDateTime);
         return row.Kind switch
