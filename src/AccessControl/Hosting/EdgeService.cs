@@ -199,6 +199,34 @@ public sealed class EdgeService : IAsyncDisposable
     /// </summary>
     public void AddSupervision(Func<CancellationToken, Task<IReadOnlyList<Supervision.Alarm>>> check) => supervisors.Add(check);
 
+    /// <summary>
+    /// Runs a housekeeping job (retention purges) every <paramref name="interval"/> while the service runs, the first
+    /// time one interval after start. A failing round is logged and retried at the next one.
+    /// </summary>
+    public void AddPeriodic(string name, TimeSpan interval, Func<CancellationToken, Task> job) =>
+        loops.Add(Task.Run(async () =>
+        {
+            using var timer = new PeriodicTimer(interval, time);
+            try
+            {
+                while (await timer.WaitForNextTickAsync(stopping.Token))
+                {
+                    try
+                    {
+                        await job(stopping.Token);
+                    }
+                    catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or EntryLogUnavailableException or InvalidOperationException)
+                    {
+                        logger.LogError(ex, "Periodic job {Name} failed; it runs again in {Interval}.", name, interval);
+                    }
+                }
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+                logger.LogDebug("Periodic job {Name} stopped.", name);
+            }
+        }, CancellationToken.None));
+
     /// <summary>One round of supervision at the clock's current time: doors, readers, escorts, then the added checks.</summary>
     public async Task SuperviseOnceAsync(CancellationToken cancellationToken = default)
     {
