@@ -119,7 +119,7 @@ public sealed class VisitDayCommand(IClock clock, TimeProvider time, TextWriter 
 
         Step("front desk checks the visitor out; the returned badge is refused at once");
         visit = await Read<VisitView>(await desk.PostAsJsonAsync($"api/v1/visits/{visit.Id}/check-out", new { visitor = 1 }, stopping));
-        output.WriteLine($"      visit {visit.Id}, visitor 1: {visit.Visitors[0].Status}");
+        output.WriteLine($"      visit {visit.Id}, visitor 1: {visit.Visitors[0].Status}; visit closed at {visit.ClosedAt}");
         await Swipe(readers["rdr-lobby-in"], Badge);
 
         await Task.Delay(TimeSpan.FromMilliseconds(300), time, stopping);

@@ -115,6 +115,12 @@ public sealed record VisitView(
     Instant? WithdrawnAt,
     IReadOnlyList<VisitorView> Visitors)
 {
+    /// <summary>
+    /// When the visit closed: the last check-out, once every visitor who came has left and none is still expected.
+    /// Null while anyone is on site or expected (PCI 9.3.4: the visit's out-time).
+    /// </summary>
+    public Instant? ClosedAt { get; init; }
+
     public static VisitView From(Visit v) => new(
         v.Id,
         v.Site.Value,
@@ -131,7 +137,12 @@ public sealed record VisitView(
         v.ApprovedSnapshot is { } s ? System.Text.Json.JsonSerializer.Deserialize<VisitSnapshot>(s, Admin.AdminJson.Options) : null,
         v.WithdrawnBy,
         v.WithdrawnAt,
-        [.. v.Visitors.Select(VisitorView.From)]);
+        [.. v.Visitors.Select(VisitorView.From)])
+    {
+        ClosedAt = v.Visitors.Any(x => x.CheckedOutAt is not null) && v.Visitors.All(x => x.CheckedOutAt is not null)
+            ? v.Visitors.Max(x => x.CheckedOutAt)
+            : null,
+    };
 }
 
 /// <summary>Exactly what an approver approved: stored with the approval and shown with the visit.</summary>

@@ -70,8 +70,10 @@ public class VisitsOverMqttTests
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.False(after.Grant);
         Assert.Equal("badge_returned", after.Reason);
-        var closed = (await response.Content.ReadFromJsonAsync<VisitView>(AdminJson.Options))!.Visitors[0];
+        var closedVisit = (await response.Content.ReadFromJsonAsync<VisitView>(AdminJson.Options))!;
+        var closed = closedVisit.Visitors[0];
         Assert.Equal(("left", checkedOutAt, "desk-1"), (closed.Status, closed.CheckedOutAt, closed.CheckedOutBy));
+        Assert.Equal(checkedOutAt, closedVisit.ClosedAt);   // the visit closes with its out-time
         var pool = await desk.Admin.GetFromJsonAsync<List<PooledBadgeView>>("api/v1/badge-pool", AdminJson.Options);
         Assert.Null(Assert.Single(pool!).HeldByVisit);
 
