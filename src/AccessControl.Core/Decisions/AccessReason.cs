@@ -61,6 +61,12 @@ public enum AccessReason
 
     /// <summary>A visitor badge at a door into a zone the visit was not approved for.</summary>
     VisitorZoneNotApproved,
+
+    /// <summary>A card of a visitor badge pool that is not bound to a checked-in visit.</summary>
+    VisitNotCheckedIn,
+
+    /// <summary>A visitor on site who has since been put on the watch list.</summary>
+    Watchlisted,
 }
 
 /// <summary>Wire codes of <see cref="AccessReason"/>.</summary>
@@ -85,6 +91,8 @@ public static class AccessReasonCodes
         "badge_returned",
         "visit_outside_window",
         "visitor_zone_not_approved",
+        "visit_not_checked_in",
+        "watchlisted",
     ];
 
     /// <summary>Every reason, in evaluation order.</summary>

@@ -39,7 +39,12 @@ public static class DecisionEngine
         if (!cardholders.Credentials.TryGetValue(request.CardUid, out var credential)
             || !cardholders.People.TryGetValue(credential.Person, out var person))
         {
-            return deny(AccessReason.UnknownCredential, null);
+            return deny(cardholders.Visitors.PooledBadges.Contains(request.CardUid) ? AccessReason.VisitNotCheckedIn : AccessReason.UnknownCredential, null);
+        }
+
+        if (cardholders.Visitors.Watchlisted.Contains(person.Id))
+        {
+            return deny(AccessReason.Watchlisted, person.Id);
         }
 
         // A visitor's badge is a credential of a per-visit person: its reasons say what happened to the visit.

@@ -14,19 +14,25 @@ public sealed class Cardholders
         ImmutableDictionary<PersonId, Person>.Empty,
         ImmutableDictionary<string, Credential>.Empty,
         ImmutableDictionary<AccessLevelId, AccessLevel>.Empty,
-        ImmutableDictionary<PersonId, ImmutableHashSet<PersonId>>.Empty);
+        ImmutableDictionary<PersonId, ImmutableHashSet<PersonId>>.Empty,
+        VisitorRules.None);
 
     private Cardholders(
         ImmutableDictionary<PersonId, Person> people,
         ImmutableDictionary<string, Credential> credentials,
         ImmutableDictionary<AccessLevelId, AccessLevel> accessLevels,
-        ImmutableDictionary<PersonId, ImmutableHashSet<PersonId>> designatedEscorts)
+        ImmutableDictionary<PersonId, ImmutableHashSet<PersonId>> designatedEscorts,
+        VisitorRules visitorRules)
     {
         People = people;
         Credentials = credentials;
         AccessLevels = accessLevels;
         DesignatedEscorts = designatedEscorts;
+        Visitors = visitorRules;
     }
+
+    /// <summary>What the front desk knows that the doors must respect: pooled badges and watch-listed visitors on site.</summary>
+    public VisitorRules Visitors { get; }
 
     /// <summary>
     /// Visitors whose visit names its escorts, with those escorts: only they may bring the visitor in. A visitor not
@@ -44,20 +50,32 @@ public sealed class Cardholders
 
     public static Cardholders Create(IEnumerable<Person> people, IEnumerable<Credential> credentials, IEnumerable<AccessLevel> accessLevels) =>
         new(people.ToImmutableDictionary(p => p.Id), credentials.ToImmutableDictionary(c => c.CardUid), accessLevels.ToImmutableDictionary(a => a.Id),
-            ImmutableDictionary<PersonId, ImmutableHashSet<PersonId>>.Empty);
+            ImmutableDictionary<PersonId, ImmutableHashSet<PersonId>>.Empty, VisitorRules.None);
 
-    public Cardholders With(Person person) => new(People.SetItem(person.Id, person), Credentials, AccessLevels, DesignatedEscorts);
+    public Cardholders With(Person person) => new(People.SetItem(person.Id, person), Credentials, AccessLevels, DesignatedEscorts, Visitors);
 
-    public Cardholders With(Credential credential) => new(People, Credentials.SetItem(credential.CardUid, credential), AccessLevels, DesignatedEscorts);
+    public Cardholders With(Credential credential) => new(People, Credentials.SetItem(credential.CardUid, credential), AccessLevels, DesignatedEscorts, Visitors);
 
-    public Cardholders With(AccessLevel level) => new(People, Credentials, AccessLevels.SetItem(level.Id, level), DesignatedEscorts);
+    public Cardholders With(AccessLevel level) => new(People, Credentials, AccessLevels.SetItem(level.Id, level), DesignatedEscorts, Visitors);
 
-    public Cardholders WithoutAccessLevel(AccessLevelId id) => new(People, Credentials, AccessLevels.Remove(id), DesignatedEscorts);
+    public Cardholders WithoutAccessLevel(AccessLevelId id) => new(People, Credentials, AccessLevels.Remove(id), DesignatedEscorts, Visitors);
+
+    /// <summary>Replaces the visitor rules (the visitor service recomputes them after every change of the pool or the watch list).</summary>
+    public Cardholders With(VisitorRules rules) => new(People, Credentials, AccessLevels, DesignatedEscorts, rules);
 
     /// <summary>Sets (or, with null or empty, clears) the escorts a visitor may be brought in by.</summary>
     public Cardholders WithDesignatedEscorts(PersonId visitor, ImmutableHashSet<PersonId>? escorts) =>
-        new(People, Credentials, AccessLevels, escorts is null || escorts.IsEmpty ? DesignatedEscorts.Remove(visitor) : DesignatedEscorts.SetItem(visitor, escorts));
+        new(People, Credentials, AccessLevels, escorts is null || escorts.IsEmpty ? DesignatedEscorts.Remove(visitor) : DesignatedEscorts.SetItem(visitor, escorts), Visitors);
 
     /// <summary>The credentials bound to a person (linear scan; used by admin paths, not by decisions).</summary>
     public IEnumerable<Credential> CredentialsOf(PersonId person) => Credentials.Values.Where(c => c.Person == person);
+}
+
+/// <summary>
+/// Front-desk facts the doors enforce: cards in a visitor badge pool (a pooled card that is not bound to a visit
+/// answers <c>visit_not_checked_in</c>) and visitors on site who are now on the watch list (<c>watchlisted</c>).
+/// </summary>
+public sealed record VisitorRules(ImmutableHashSet<string> PooledBadges, ImmutableHashSet<PersonId> Watchlisted)
+{
+    public static VisitorRules None { get; } = new([], []);
 }

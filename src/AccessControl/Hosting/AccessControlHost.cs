@@ -76,6 +76,7 @@ public sealed class AccessControlHost : IAsyncDisposable
         var visitors = app.Services.GetRequiredService<AccessControl.Visitors.VisitorService>();
         edge.AddSupervision(visitors.CheckOverdueBadgesAsync);
         visitors.RestoreDesignatedEscorts();
+        visitors.RefreshDoorRules();
         edge.AddPeriodic("visitor-retention", TimeSpan.FromDays(1), async ct => await visitors.PurgeAsync("retention-job", ct));
         return new AccessControlHost(app, edge);
     }

@@ -25,10 +25,12 @@ namespace AccessControl.Visitors;
 /// <c>badge_pool.remove</c>), then write. A failed audit append changes nothing; a failed write after it is recorded
 /// as <c>&lt;action&gt;.failed</c>. Refusals that matter to security (watch list, segregation of duties, a check-in
 /// refused) are <c>security</c> rows with their code.</para>
-/// <para>The badge itself is an ordinary credential, so the decision engine needs nothing new: at check-in,
+/// <para>The badge itself is an ordinary credential: at check-in,
 /// <see cref="AdminService"/> creates (audited, and live for the very next swipe) a per-visit access level with exactly
 /// the approved zones, a per-visit person of kind visitor holding it, and the badge's credential valid from the
-/// check-in instant to the window's end. Check-out revokes the credential.</para>
+/// check-in instant to the window's end. Check-out revokes the credential. What else the doors must know (pooled
+/// badges, watch-listed visitors on site, designated escorts) is kept in the live cardholder snapshot by
+/// <see cref="RefreshDoorRules"/> and <see cref="RestoreDesignatedEscorts"/>.</para>
 /// <para>Identity document numbers are reduced to an HMAC and the last four characters before anything is stored or
 /// logged; the number is not in the entry log, not in ILogger output, and not in any API answer.</para>
 /// <para>Calls are serialized (one at a time), like admin changes: they are rare, and it keeps badge allocation simple.</para>
@@ -569,6 +571,23 @@ public sealed class VisitorService
     }
 
     /// <summary>
+    /// Recomputes what the doors must know from the front desk: every pooled badge card (unbound ones answer
+    /// visit_not_checked_in) and every visitor on site who matches the watch list (refused at every door).
+    /// Called after each change of the pool, the watch list or who is on site, and at start-up.
+    /// </summary>
+    public VisitorRules RefreshDoorRules()
+    {
+        var pooled = store.Badges(null).Select(b => b.Card).ToImmutableHashSet(StringComparer.Ordinal);
+        var watchlisted = store.WithVisitorsOnSite()
+            .SelectMany(v => v.Visitors.Where(x => x.Status == VisitorStatus.OnSite && x.PersonId is not null && Watchlisted(x.Name, x.Organization) is not null))
+            .Select(x => new PersonId(x.PersonId!))
+            .ToImmutableHashSet();
+        var rules = new VisitorRules(pooled, watchlisted);
+        configuration.UpdateCardholders(c => c.With(rules));
+        return rules;
+    }
+
+    /// <summary>
     /// Puts the designated escorts of every visitor still checked in back into the live configuration; called once at
     /// start-up, because that map lives in memory (the visit records are its source).
     /// </summary>
@@ -830,11 +849,15 @@ public sealed class VisitorService
         {
             var normalized = VisitorNames.Normalize(value);
             var now = clock.GetCurrentInstant();
-            return await ChangeAsync(security.Operator, "watchlist.add", null, null, null, new { kind = VisitCodes.Code(kind), value, normalized, note }, () =>
+            var added = await ChangeAsync(security.Operator, "watchlist.add", null, null, null, new { kind = VisitCodes.Code(kind), value, normalized, note }, () =>
             {
                 var id = store.AddToWatchlist(kind, value!, normalized, note, now, security.Operator);
                 return WatchlistView.From(store.Watchlist().Single(e => e.Id == id));
             });
+
+            // Someone already on site who now matches is refused at the very next door.
+            RefreshDoorRules();
+            return added;
         }
         finally
         {
@@ -855,11 +878,13 @@ public sealed class VisitorService
                 return VisitResult<WatchlistView>.NotFound($"No watch-list entry {id}.");
             }
 
-            return await ChangeAsync(security.Operator, "watchlist.remove", null, null, null, new { before = WatchlistView.From(entry) }, () =>
+            var removed = await ChangeAsync(security.Operator, "watchlist.remove", null, null, null, new { before = WatchlistView.From(entry) }, () =>
             {
                 store.RemoveFromWatchlist(id);
                 return WatchlistView.From(entry);
             });
+            RefreshDoorRules();
+            return removed;
         }
         finally
         {
@@ -924,11 +949,13 @@ public sealed class VisitorService
             }
 
             var badge = new PooledBadge(uid!, new SiteId(input.Site!), input.Technology!, clock.GetCurrentInstant(), actor);
-            return await ChangeAsync(actor, "badge_pool.add", badge.Site, null, uid, new { card = uid, site = input.Site, technology = input.Technology }, () =>
+            var added = await ChangeAsync(actor, "badge_pool.add", badge.Site, null, uid, new { card = uid, site = input.Site, technology = input.Technology }, () =>
             {
                 store.UpsertBadge(badge);
                 return new PooledBadgeView(badge.Card, badge.Site.Value, badge.Technology, badge.AddedAt, badge.AddedBy);
             });
+            RefreshDoorRules();
+            return added;
         }
         finally
         {
@@ -961,11 +988,13 @@ public sealed class VisitorService
             }
 
             var view = new PooledBadgeView(badge.Card, badge.Site.Value, badge.Technology, badge.AddedAt, badge.AddedBy);
-            return await ChangeAsync(actor, "badge_pool.remove", badge.Site, null, uid, new { before = view }, () =>
+            var removed = await ChangeAsync(actor, "badge_pool.remove", badge.Site, null, uid, new { before = view }, () =>
             {
                 store.DeleteBadge(uid);
                 return view;
             });
+            RefreshDoorRules();
+            return removed;
         }
         finally
         {

@@ -36,7 +36,7 @@ public partial class AccessReasonCodesTests
                 "granted", "unknown_reader", "malformed_event", "unknown_credential", "credential_revoked", "credential_suspended",
                 "credential_not_yet_valid", "credential_expired", "credential_technology_not_allowed", "no_access_to_zone",
                 "outside_schedule", "anti_passback", "log_failure", "escort_required",
-                "badge_returned", "visit_outside_window", "visitor_zone_not_approved",
+                "badge_returned", "visit_outside_window", "visitor_zone_not_approved", "visit_not_checked_in", "watchlisted",
             ],
             AccessReasonCodes.All.Select(r => r.ToCode()));
     }

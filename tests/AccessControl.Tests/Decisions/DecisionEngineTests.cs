@@ -507,6 +507,8 @@ public class DecisionEngineTests
             Decide(Swipe(HallIn), WithAlice(p => p with { Kind = PersonKind.Visitor }).With(revoked.Credentials.Values.Single(c => c.Person == Alice))),
             Decide(Swipe(HallIn), WithAlice(p => p with { Kind = PersonKind.Visitor }).With(past.Credentials.Values.Single(c => c.Person == Alice))),
             Decide(Swipe(HallIn), WithAlice(p => p with { Kind = PersonKind.Visitor, AccessLevels = [CampusAlways] })),
+            Decide(Swipe(HallIn, card: "FFFF"), Holders.With(new VisitorRules(["FFFF"], []))),
+            Decide(Swipe(HallIn), Holders.With(new VisitorRules([], [Alice]))),
         };
 
         var reached = decisions.Select(d => d.Reason).ToHashSet();

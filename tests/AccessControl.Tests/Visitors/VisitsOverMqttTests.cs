@@ -131,4 +131,37 @@ public class VisitsOverMqttTests
         var refused = await desk.Frontdesk.PostAsJsonAsync($"api/v1/visits/{next.Id}/check-in", VisitDesk.CheckIn());
         Assert.Equal(VisitRefusals.NoBadgeAvailable, await VisitDesk.RefusalCodeAsync(refused));
     }
+
+    [Fact]
+    [Trait("control", "PCI-9.3.2")]
+    public async Task APooledBadgeNotBoundToAVisit_IsDeniedVisitNotCheckedIn()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        using var desk = VisitDesk.For(edge);
+        var lobby = await edge.ReaderAsync("rdr-lobby-in");
+        await desk.AddBadgeAsync();
+
+        var decision = await lobby.PresentCardAsync(VisitDesk.Badge1, Ev3).WaitAsync(EdgeHarness.Timeout);
+
+        Assert.Equal("visit_not_checked_in", decision.Reason);
+    }
+
+    [Fact]
+    [Trait("control", "PCI-9.3.2")]
+    [Trait("control", "NIST-PE-8")]
+    public async Task AVisitorPutOnTheWatchListWhileOnSite_IsRefusedAtTheNextDoor()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        using var desk = VisitDesk.For(edge);
+        var lobby = await edge.ReaderAsync("rdr-lobby-in");
+        await desk.CheckedInVisitAsync();
+        Assert.True((await lobby.PresentCardAsync(VisitDesk.Badge1, Ev3).WaitAsync(EdgeHarness.Timeout)).Grant);
+
+        var listed = await desk.Security.PostAsJsonAsync("api/v1/watchlist", new { kind = "organization", value = "Kältetechnik Rhein-Main GmbH", note = "contract terminated" });
+        var after = await lobby.PresentCardAsync(VisitDesk.Badge1, Ev3).WaitAsync(EdgeHarness.Timeout);
+
+        Assert.True(listed.IsSuccessStatusCode, await listed.Content.ReadAsStringAsync());
+        Assert.False(after.Grant);
+        Assert.Equal("watchlisted", after.Reason);
+    }
 }
