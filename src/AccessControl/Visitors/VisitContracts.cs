@@ -180,7 +180,8 @@ public sealed record OnSiteView(
     LastSeenView? LastSeen);
 
 /// <summary>Where a visitor was last let through.</summary>
-public sealed record LastSeenView(Instant At, string? Door, string? Zone, string? Reader);
+/// <param name="EscortedBy">The escort who brought the visitor through that door (from the linked log row), if any.</param>
+public sealed record LastSeenView(Instant At, string? Door, string? Zone, string? Reader, string? EscortedBy = null);
 
 /// <summary>A badge still out after its visit's window ended.</summary>
 public sealed record OverdueBadgeView(string Badge, long Visit, int Visitor, string Name, string Organization, string Host, Instant WindowEndedAt, Instant? AlarmRaisedAt);

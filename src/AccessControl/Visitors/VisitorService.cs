@@ -692,7 +692,25 @@ public sealed class VisitorService
         }
 
         var grants = log.Find(new LogFilter { PersonId = visitor.PersonId, Kind = LogKinds.Access, Decision = "grant", From = since, Limit = EntryLogQuery.MaxLimit });
-        return grants.Count == 0 ? null : new LastSeenView(grants[^1].At, grants[^1].DoorId, grants[^1].ZoneId, grants[^1].ReaderId);
+        if (grants.Count == 0)
+        {
+            return null;
+        }
+
+        var last = grants[^1];
+        return new LastSeenView(last.At, last.DoorId, last.ZoneId, last.ReaderId, EscortOf(last.Detail));
+    }
+
+    /// <summary>The escort named in an access row's detail (the pipeline links escorted entries to their escort).</summary>
+    private static string? EscortOf(string? detail)
+    {
+        if (detail is null)
+        {
+            return null;
+        }
+
+        using var json = System.Text.Json.JsonDocument.Parse(detail);
+        return json.RootElement.TryGetProperty("escort", out var escort) && escort.ValueKind == System.Text.Json.JsonValueKind.String ? escort.GetString() : null;
     }
 
     /// <summary>Badges still out after their visit's window ended (their credentials have expired; the badges are missing).</summary>

@@ -164,4 +164,22 @@ public class VisitsOverMqttTests
         Assert.False(after.Grant);
         Assert.Equal("watchlisted", after.Reason);
     }
+
+    [Fact]
+    [Trait("control", "PCI-9.3.3")]
+    [Trait("control", "NIST-PE-3")]
+    public async Task OnSite_ShowsWhereTheVisitorIsAndWhoEscortedThemIn()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        using var desk = VisitDesk.For(edge);
+        var serverRoom = await edge.ReaderAsync("rdr-sr1-in");
+        await desk.CheckedInVisitAsync(VisitDesk.Request(zones: ["demo-campus", "demo-bldg-a", "demo-dh1", "demo-sr1"]));
+
+        Assert.True((await serverRoom.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout)).Grant);
+        Assert.True((await serverRoom.PresentCardAsync(VisitDesk.Badge1, Ev3).WaitAsync(EdgeHarness.Timeout)).Grant);
+        var onSite = await desk.Frontdesk.GetFromJsonAsync<List<OnSiteView>>("api/v1/visits/on-site", AdminJson.Options);
+
+        var here = Assert.Single(onSite!).LastSeen!;
+        Assert.Equal(("demo-sr1", "rdr-sr1-in", "p-mkoch"), (here.Zone, here.Reader, here.EscortedBy));
+    }
 }
