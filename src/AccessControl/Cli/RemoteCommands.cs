@@ -1,8 +1,6 @@
-using System.Net.Http.Headers;
-using System.Text;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using AccessControl.Admin;
+using Request = AccessControl.Cli.ApiRequest;
 
 namespace AccessControl.Cli;
 
@@ -63,77 +61,9 @@ public static class RemoteCommands
             return ExitCodes.Usage;
         }
 
-        var url = args.Get("url") ?? environment(UrlVariable);
-        if (string.IsNullOrWhiteSpace(url) || !Uri.TryCreate(url, UriKind.Absolute, out var baseUri) || baseUri.Scheme is not ("http" or "https"))
-        {
-            error.WriteLine($"error: give the service's address with --url or {UrlVariable} (http://host:port)");
-            return ExitCodes.Usage;
-        }
-
-        var token = environment(TokenVariable);
-        if (string.IsNullOrWhiteSpace(token))
-        {
-            error.WriteLine($"error: set {TokenVariable} to your API token");
-            return ExitCodes.Usage;
-        }
-
-        using var client = handler is null ? new HttpClient() : new HttpClient(handler, disposeHandler: false);
-        using var message = new HttpRequestMessage(request.Method, new Uri(baseUri, AdminApi.Prefix + request.Path));
-        message.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        if (request.Body is not null)
-        {
-            message.Content = new StringContent(request.Body.ToJsonString(), Encoding.UTF8, "application/json");
-        }
-
-        HttpResponseMessage response;
-        try
-        {
-            response = await client.SendAsync(message, cancellationToken);
-        }
-        catch (HttpRequestException ex)
-        {
-            error.WriteLine($"error: cannot reach {baseUri}: {ex.Message}");
-            return ExitCodes.Failed;
-        }
-
-        using (response)
-        {
-            var text = await response.Content.ReadAsStringAsync(cancellationToken);
-            if (response.IsSuccessStatusCode)
-            {
-                if (text.Length > 0)
-                {
-                    output.WriteLine(text);
-                }
-
-                return ExitCodes.Ok;
-            }
-
-            WriteProblem(error, (int)response.StatusCode, text);
-            return ExitCodes.Failed;
-        }
+        return await ApiClient.SendAsync(request, args, output, error, environment, handler, cancellationToken);
     }
 
-    private static void WriteProblem(TextWriter error, int status, string text)
-    {
-        AdminApi.ApiProblem? problem = null;
-        try
-        {
-            problem = text.Length == 0 ? null : JsonSerializer.Deserialize<AdminApi.ApiProblem>(text, AdminJson.Options);
-        }
-        catch (JsonException)
-        {
-            // Not a problem body (a proxy's error page): show the status alone.
-        }
-
-        error.WriteLine($"error: {status} {problem?.Title}{(problem?.Detail is { } d ? ": " + d : "")}");
-        foreach (var e in problem?.Errors ?? [])
-        {
-            error.WriteLine($"  {e.Field}: {e.Message}");
-        }
-    }
-
-    private sealed record Request(HttpMethod Method, string Path, JsonNode? Body = null);
 
     private static (Request?, string?) Person(CliArgs a)
     {

@@ -1,8 +1,6 @@
-using System.Net.Http.Headers;
-using System.Text;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using AccessControl.Admin;
+using Request = AccessControl.Cli.ApiRequest;
 
 namespace AccessControl.Cli;
 
@@ -50,82 +48,9 @@ public static class VisitCommands
             return ExitCodes.Usage;
         }
 
-        var url = args.Get("url") ?? environment(RemoteCommands.UrlVariable);
-        if (string.IsNullOrWhiteSpace(url) || !Uri.TryCreate(url, UriKind.Absolute, out var baseUri) || baseUri.Scheme is not ("http" or "https"))
-        {
-            await error.WriteLineAsync($"error: give the service's address with --url or {RemoteCommands.UrlVariable} (http://host:port)");
-            return ExitCodes.Usage;
-        }
-
-        var token = environment(RemoteCommands.TokenVariable);
-        if (string.IsNullOrWhiteSpace(token))
-        {
-            await error.WriteLineAsync($"error: set {RemoteCommands.TokenVariable} to your API token");
-            return ExitCodes.Usage;
-        }
-
-        using var client = handler is null ? new HttpClient() : new HttpClient(handler, disposeHandler: false);
-        using var message = new HttpRequestMessage(request.Method, new Uri(baseUri, AdminApi.Prefix + request.Path));
-        message.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        if (request.Body is not null)
-        {
-            message.Content = new StringContent(request.Body.ToJsonString(), Encoding.UTF8, "application/json");
-        }
-
-        HttpResponseMessage response;
-        try
-        {
-            response = await client.SendAsync(message, cancellationToken);
-        }
-        catch (HttpRequestException ex)
-        {
-            await error.WriteLineAsync($"error: cannot reach {baseUri}: {ex.Message}");
-            return ExitCodes.Failed;
-        }
-
-        using (response)
-        {
-            var text = await response.Content.ReadAsStringAsync(cancellationToken);
-            if (response.IsSuccessStatusCode)
-            {
-                if (text.Length > 0)
-                {
-                    await output.WriteLineAsync(text);
-                }
-
-                return ExitCodes.Ok;
-            }
-
-            await WriteProblemAsync(error, (int)response.StatusCode, text);
-            return ExitCodes.Failed;
-        }
+        return await ApiClient.SendAsync(request, args, output, error, environment, handler, cancellationToken);
     }
 
-    private static async Task WriteProblemAsync(TextWriter error, int status, string text)
-    {
-        JsonElement? problem = null;
-        try
-        {
-            problem = text.Length == 0 ? null : JsonSerializer.Deserialize<JsonElement>(text);
-        }
-        catch (JsonException)
-        {
-            // Not a problem body (a proxy's error page): show the status alone.
-        }
-
-        string? Text(string name) => problem is { ValueKind: JsonValueKind.Object } p && p.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
-        var code = Text("code");
-        await error.WriteLineAsync($"error: {status} {Text("title")}{(code is null ? "" : $" [{code}]")}{(Text("detail") is { } d ? ": " + d : "")}");
-        if (problem is { ValueKind: JsonValueKind.Object } body && body.TryGetProperty("errors", out var errors) && errors.ValueKind == JsonValueKind.Array)
-        {
-            foreach (var e in errors.EnumerateArray())
-            {
-                await error.WriteLineAsync($"  {e.GetProperty("field").GetString()}: {e.GetProperty("message").GetString()}");
-            }
-        }
-    }
-
-    private sealed record Request(HttpMethod Method, string Path, JsonNode? Body = null);
 
     private static async Task<(Request?, string?)> BuildAsync(CliArgs a, TextReader input)
     {
