@@ -57,7 +57,12 @@ public sealed record ImportSummary(int AccessLevelsChanged, int PeopleChanged, i
 /// <summary>An authenticated operator and what they may do.</summary>
 /// <param name="PersonId">The person (employee) behind the token, when the token names one: required for hosts and
 /// approvers, so that segregation of duties compares people, not account names.</param>
-public sealed record OperatorIdentity(string Operator, OperatorRole Role, string? PersonId = null);
+/// <param name="Site">The one site this operator acts for; null for every site.</param>
+public sealed record OperatorIdentity(string Operator, OperatorRole Role, string? PersonId = null, string? Site = null)
+{
+    /// <summary>Whether this operator may act for a site.</summary>
+    public bool ActsFor(string site) => Site is null || string.Equals(Site, site, StringComparison.Ordinal);
+}
 
 /// <summary>
 /// What an operator's token allows. Admins change cardholders; auditors only read (log and cardholders).

@@ -24,8 +24,14 @@ public sealed class ApiTokens(Database database, IClock clock)
     /// <summary>Creates a token for an operator and returns it. It cannot be retrieved later: only its hash is kept.</summary>
     /// <param name="personId">The person behind the token; required for <see cref="OperatorRole.Host"/> and
     /// <see cref="OperatorRole.Approver"/> (see <see cref="RequiresPerson"/>), optional for the others.</param>
-    public string CreateToken(string operatorName, OperatorRole role, string createdBy, string? personId = null)
+    /// <param name="site">The one site the operator acts for (e.g. an approver for that site); null for every site.</param>
+    public string CreateToken(string operatorName, OperatorRole role, string createdBy, string? personId = null, string? site = null)
     {
+        if (site is not null && !WireFormat.IsValidId(site))
+        {
+            throw new ArgumentException("A site id is 1 to 64 characters of A-Z a-z 0-9 . _ : -", nameof(site));
+        }
+
         if (!IsValidOperatorName(operatorName))
         {
             throw new ArgumentException("An operator name is 1 to 64 characters of A-Z a-z 0-9 . _ : -", nameof(operatorName));
@@ -51,10 +57,10 @@ public sealed class ApiTokens(Database database, IClock clock)
         using var connection = database.Open();
         connection.Execute(
             """
-            INSERT INTO operator_tokens (token_hash, operator, role, person_id, created_at, created_by, revoked_at)
-            VALUES (@hash, @operatorName, @role, @personId, @at, @createdBy, NULL)
+            INSERT INTO operator_tokens (token_hash, operator, role, person_id, site_id, created_at, created_by, revoked_at)
+            VALUES (@hash, @operatorName, @role, @personId, @site, @at, @createdBy, NULL)
             """,
-            new { hash = Hash(token), operatorName, role = RoleCode(role), personId, at = clock.GetCurrentInstant(), createdBy });
+            new { hash = Hash(token), operatorName, role = RoleCode(role), personId, site, at = clock.GetCurrentInstant(), createdBy });
         return token;
     }
 
@@ -67,10 +73,10 @@ public sealed class ApiTokens(Database database, IClock clock)
         }
 
         using var connection = database.Open();
-        var rows = connection.Query<(string Operator, string Role, string? PersonId)>(
-            "SELECT operator, role, person_id FROM operator_tokens WHERE token_hash = @hash AND revoked_at IS NULL",
+        var rows = connection.Query<(string Operator, string Role, string? PersonId, string? Site)>(
+            "SELECT operator, role, person_id, site_id FROM operator_tokens WHERE token_hash = @hash AND revoked_at IS NULL",
             new { hash = Hash(token) }).ToList();
-        return rows is [var row] && TryParseRole(row.Role, out var role) ? new OperatorIdentity(row.Operator, role, row.PersonId) : null;
+        return rows is [var row] && TryParseRole(row.Role, out var role) ? new OperatorIdentity(row.Operator, role, row.PersonId, row.Site) : null;
     }
 
     /// <summary>Revokes every token of an operator (someone who leaves). Returns how many were revoked.</summary>

@@ -5,7 +5,7 @@ using NodaTime;
 namespace AccessControl.Cli;
 
 /// <summary>
-/// <c>accesscontrol token create --db PATH --operator NAME --role ROLE [--person ID] [--by NAME]</c> and
+/// <c>accesscontrol token create --db PATH --operator NAME --role ROLE [--person ID] [--site SITE] [--by NAME]</c> and
 /// <c>accesscontrol token revoke --db PATH --operator NAME</c>.
 /// </summary>
 /// <remarks>
@@ -15,7 +15,7 @@ namespace AccessControl.Cli;
 /// </remarks>
 public static class TokenCommand
 {
-    private static readonly string[] Known = ["db", "operator", "role", "person", "by"];
+    private static readonly string[] Known = ["db", "operator", "role", "person", "site", "by"];
 
     private static string Roles => string.Join("|", Enum.GetValues<OperatorRole>().Select(ApiTokens.RoleCode));
 
@@ -61,7 +61,13 @@ public static class TokenCommand
             return Usage(error, $"--person ID is required for the role {ApiTokens.RoleCode(role)} (the employee behind the token), and must be a valid id");
         }
 
-        var token = tokens.CreateToken(operatorName, role, args.Get("by") ?? createdBy, person);
+        var site = args.Get("site");
+        if (site is not null && !ApiTokens.IsValidOperatorName(site))
+        {
+            return Usage(error, "--site must be a site id");
+        }
+
+        var token = tokens.CreateToken(operatorName, role, args.Get("by") ?? createdBy, person, site);
         output.WriteLine(token);
         error.WriteLine($"token for {operatorName} ({ApiTokens.RoleCode(role)}) created; it is shown only this once.");
         return ExitCodes.Ok;
@@ -70,7 +76,7 @@ public static class TokenCommand
     private static int Usage(TextWriter error, string message)
     {
         error.WriteLine("error: " + message);
-        error.WriteLine($"usage: token create --db PATH --operator NAME --role {Roles} [--person ID] [--by NAME]");
+        error.WriteLine($"usage: token create --db PATH --operator NAME --role {Roles} [--person ID] [--site SITE] [--by NAME]");
         error.WriteLine("       (--person is required for host and approver tokens)");
         error.WriteLine("       token revoke --db PATH --operator NAME");
         return ExitCodes.Usage;

@@ -155,6 +155,7 @@ public static class VisitRefusals
     public const string NameMismatch = "name_mismatch";
     public const string NoBadgeAvailable = "no_badge_available";
     public const string SegregationOfDuties = "segregation_of_duties";
+    public const string NotForThisSite = "not_approver_for_site";
     public const string WindowStarted = "window_started";
 }
 

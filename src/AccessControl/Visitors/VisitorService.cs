@@ -224,6 +224,12 @@ public sealed class VisitorService
                 return VisitResult<VisitView>.NotFound($"No visit {id}.");
             }
 
+            if (!approver.ActsFor(visit.Site.Value))
+            {
+                await SecurityAsync(approver, action + ".refused", visit, null, VisitRefusals.NotForThisSite, null);
+                return VisitResult<VisitView>.Forbidden(VisitRefusals.NotForThisSite, $"This approver approves visits for site {approver.Site} only.");
+            }
+
             if (!MayDecide(approver, visit))
             {
                 await SecurityAsync(approver, action + ".refused", visit, null, VisitRefusals.SegregationOfDuties, null);

@@ -103,6 +103,29 @@ public sealed class VisitApiTests : IAsyncLifetime
     }
 
     [Fact]
+    [Trait("control", "PCI-9.3.2")]
+    [Trait("control", "NIST-AC-3")]
+    public async Task Approve_ByAnApproverForAnotherSite_IsRefused_AndForThisSiteAccepted()
+    {
+        var visit = await desk.RequestAsync();
+        using var elsewhere = new HttpClient { BaseAddress = edge.Host.HttpAddress };
+        elsewhere.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue(
+            "Bearer", desk.Tokens.CreateToken("lfaure", OperatorRole.Approver, "test", "p-aschulz", site: "par1"));
+        using var here = new HttpClient { BaseAddress = edge.Host.HttpAddress };
+        here.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue(
+            "Bearer", desk.Tokens.CreateToken("aschulz", OperatorRole.Approver, "test", "p-aschulz", site: "demo"));
+
+        var refused = await elsewhere.PostAsync($"api/v1/visits/{visit.Id}/approve", null);
+        var accepted = await here.PostAsync($"api/v1/visits/{visit.Id}/approve", null);
+
+        Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+        Assert.Equal(VisitRefusals.NotForThisSite, await VisitDesk.RefusalCodeAsync(refused));
+        Assert.Equal(HttpStatusCode.OK, accepted.StatusCode);
+        Assert.Equal("approved", desk.Get(edge, visit.Id).Status);
+        Assert.Contains(edge.Rows(new LogFilter { Kind = LogKinds.Security, Reason = "visit.approve.refused" }), r => r.Actor == "lfaure");
+    }
+
+    [Fact]
     [Trait("control", "NIST-AC-5")]
     [Trait("control", "PCI-9.3.2")]
     public async Task Approve_OrReject_ByTheHost_IsRefused()
