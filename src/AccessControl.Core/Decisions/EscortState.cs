@@ -130,15 +130,26 @@ public sealed class EscortState
         new(Replace(windows, opened, w => w.Entry is { } e ? w with { Entry = e with { Seq = seq } } : w), inside);
 
     /// <summary>Drops the windows that closed before <paramref name="now"/>.</summary>
+    /// <remarks>
+    /// Runs before every decision, so it must not walk every open window: windows are appended in the order they
+    /// open, and one door side leads into one zone with one window length, so they also close in that order and the
+    /// expired ones are a prefix. (After a site reload changes a zone's window, a shorter window may sit behind a
+    /// longer one for a while; it is never used after it closes, because <see cref="FindWindow"/> checks the time.)
+    /// </remarks>
     public EscortState Prune(Instant now)
     {
         var next = windows;
         foreach (var (side, list) in windows)
         {
-            var open = list.RemoveAll(w => w.Until < now);
-            if (open.Count != list.Count)
+            var expired = 0;
+            while (expired < list.Count && list[expired].Until < now)
             {
-                next = open.IsEmpty ? next.Remove(side) : next.SetItem(side, open);
+                expired++;
+            }
+
+            if (expired > 0)
+            {
+                next = expired == list.Count ? next.Remove(side) : next.SetItem(side, list.RemoveRange(0, expired));
             }
         }
 
@@ -154,8 +165,16 @@ public sealed class EscortState
             return windows;
         }
 
-        var index = list.FindIndex(w => w.SameWindow(target));
-        return index < 0 ? windows : windows.SetItem(side, list.SetItem(index, change(list[index])));
+        // The window looked for is almost always one of the newest: search from the end.
+        for (var index = list.Count - 1; index >= 0; index--)
+        {
+            if (list[index].SameWindow(target))
+            {
+                return windows.SetItem(side, list.SetItem(index, change(list[index])));
+            }
+        }
+
+        return windows;
     }
 }
 
