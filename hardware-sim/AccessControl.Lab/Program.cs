@@ -18,10 +18,20 @@ switch (args.FirstOrDefault())
         return await new DemoCommand(clock, TimeProvider.System, Console.Out).RunAsync(data, args.Contains("--once"), stopping.Token);
     case "visit-day":
         return await new VisitDayCommand(clock, TimeProvider.System, Console.Out).RunAsync(stopping.Token);
+    case "echo":
+        // The bench's floor responder, in a process of its own.
+        var key = new AccessControl.Devices.DeviceSecrets(Convert.FromBase64String(File.ReadAllText(flags["key-file"]).Trim()));
+        await using (var echo = await BenchCommand.Echo.StartAsync(int.Parse(flags["port"], System.Globalization.CultureInfo.InvariantCulture), key, new AccessControl.Protocol.Topics()))
+        {
+            Console.WriteLine("echo ready");
+            await Task.Delay(Timeout.InfiniteTimeSpan, stopping.Token).ContinueWith(_ => { }, TaskScheduler.Default);
+        }
+
+        return 0;
     case "bench":
         var rates = flags.GetValueOrDefault("rates", "100,1000").Split(',').Select(int.Parse).ToArray();
         var seconds = double.Parse(flags.GetValueOrDefault("seconds", "10"), System.Globalization.CultureInfo.InvariantCulture);
-        return await new BenchCommand(clock, TimeProvider.System, Console.Out)
+        return await new BenchCommand(clock, Console.Out)
             .RunAsync(flags.GetValueOrDefault("broker", "both"), rates, TimeSpan.FromSeconds(seconds), flags.GetValueOrDefault("out"), stopping.Token);
     default:
         Console.Error.WriteLine("""

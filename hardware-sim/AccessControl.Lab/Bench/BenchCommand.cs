@@ -22,7 +22,7 @@ namespace AccessControl.Lab.Bench;
 /// decision received, with the durable log commit and the door command), at each rate. The same reader clients,
 /// the same payloads and the same broker serve both, so the difference is what the service adds.
 /// </summary>
-public sealed class BenchCommand(IClock clock, TimeProvider time, TextWriter output)
+public sealed class BenchCommand(IClock clock, TextWriter output)
 {
     private const string Card = "04A1B2C3D4E5F6";
 
@@ -84,9 +84,13 @@ public sealed class BenchCommand(IClock clock, TimeProvider time, TextWriter out
         var results = new List<(int, Latencies, Latencies)>();
         var floors = new Dictionary<int, Latencies>();
 
-        // Floor: an echo client in the service's place answers each event on the reader's decisions topic.
-        await using (var echo = await Echo.StartAsync(broker.Port, secrets, topics))
+        // Floor: an echo client in the service's place answers each event on the reader's decisions topic. Both the echo
+        // and the service run in processes of their own, so neither shares cores' scheduling or a thread pool with the
+        // load generator (this process) in a way the other does not.
+        var keyFile = Path.Combine(directory, "provisioning.key");
+        await using (var echo = await ChildProcess.StartAsync("aclab.dll", ["echo", "--port", broker.Port.ToString(CultureInfo.InvariantCulture), "--key-file", keyFile], "echo ready"))
         {
+            await WaitAnsweredAsync(readers, cancellationToken);
             await RunLoadAsync("warm-up", readers, 500, TimeSpan.FromSeconds(1), cancellationToken);
             foreach (var rate in rates)
             {
@@ -94,26 +98,17 @@ public sealed class BenchCommand(IClock clock, TimeProvider time, TextWriter out
             }
         }
 
-        // Decision: the real service, connected to the same broker.
-        var settings = new ServiceSettings
+        // Decision: the real service (`accesscontrol run`), connected to the same broker.
+        await using (var service = await ChildProcess.StartAsync("accesscontrol.dll",
+            ["run", "--site", siteFile, "--data", directory, "--external-broker", $"127.0.0.1:{broker.Port}", "--http", "http://127.0.0.1:0"], "AccessControl edge running"))
         {
-            DataDirectory = directory,
-            SiteFile = siteFile,
-            HttpUrl = "http://127.0.0.1:0",
-            Broker = new BrokerOptions { Mode = BrokerMode.External, Port = broker.Port },
-            SupervisionInterval = TimeSpan.FromHours(1),
-        };
-        await using (var host = AccessControlHost.Create(settings, clock, time, l => l.SetMinimumLevel(LogLevel.Warning).AddSimpleConsole()))
-        {
-            await host.StartAsync(cancellationToken);
+            await WaitAnsweredAsync(readers, cancellationToken);
             await RunLoadAsync("warm-up", readers, 500, TimeSpan.FromSeconds(1), cancellationToken);
             foreach (var rate in rates)
             {
                 var decision = await RunLoadAsync($"decision@{rate}", readers, rate, duration, cancellationToken);
                 results.Add((rate, floors[rate], decision));
             }
-
-            await output.WriteLineAsync($"[{kind}] entry log rows: {host.Edge.Log.Count()}");
         }
 
         foreach (var reader in readers)
@@ -124,6 +119,25 @@ public sealed class BenchCommand(IClock clock, TimeProvider time, TextWriter out
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         Directory.Delete(directory, recursive: true);
         return results;
+    }
+
+    /// <summary>Until the responder is subscribed, events go unanswered: send one at a time until one is answered.</summary>
+    private async Task WaitAnsweredAsync(List<BenchReader> readers, CancellationToken cancellationToken)
+    {
+        for (var attempt = 0; attempt < 100; attempt++)
+        {
+            try
+            {
+                await readers[0].SendAsync(clock.GetCurrentInstant()).WaitAsync(TimeSpan.FromMilliseconds(300), cancellationToken);
+                return;
+            }
+            catch (TimeoutException)
+            {
+                // Not subscribed yet.
+            }
+        }
+
+        throw new InvalidOperationException("The responder never answered.");
     }
 
     /// <summary>Open loop: events are sent on schedule whether or not earlier ones were answered.</summary>
@@ -242,7 +256,7 @@ public sealed class BenchCommand(IClock clock, TimeProvider time, TextWriter out
     }
 
     /// <summary>The floor's stand-in for the service: answers every reader event at once, nothing else.</summary>
-    private sealed class Echo : IAsyncDisposable
+    internal sealed class Echo : IAsyncDisposable
     {
         private readonly IMqttClient client;
 

@@ -1,0 +1,49 @@
+using System.Diagnostics;
+
+namespace AccessControl.Lab.Bench;
+
+/// <summary>A program of this build run as a separate process (<c>dotnet X.dll ...</c>), ready when it prints a marker.</summary>
+internal sealed class ChildProcess : IAsyncDisposable
+{
+    private readonly Process process;
+
+    private ChildProcess(Process process) => this.process = process;
+
+    public static async Task<ChildProcess> StartAsync(string dll, string[] args, string readyMarker)
+    {
+        var start = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, dll), .. args])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.Environment["DOTNET_gcServer"] = "0";
+        var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {dll}");
+        var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data?.Contains(readyMarker, StringComparison.Ordinal) == true)
+            {
+                ready.TrySetResult();
+            }
+        };
+        process.ErrorDataReceived += (_, _) => { };
+        process.EnableRaisingEvents = true;
+        process.Exited += (_, _) => ready.TrySetException(new InvalidOperationException($"{dll} exited with {process.ExitCode} before it was ready"));
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        await ready.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        return new ChildProcess(process);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!process.HasExited)
+        {
+            process.Kill(entireProcessTree: true);
+        }
+
+        await process.WaitForExitAsync();
+        process.Dispose();
+    }
+}
