@@ -25,7 +25,11 @@ public sealed class TestBroker : IAsyncDisposable
 
     public DeviceSecrets Secrets { get; }
 
-    public int Port { get; }
+    /// <summary>
+    /// The port, chosen by the OS at the first start (port 0) and kept for restarts. Not probed beforehand: a probed
+    /// "free" port can be handed to a parallel test too, and with SO_REUSEPORT both brokers would bind it.
+    /// </summary>
+    public int Port { get; private set; }
 
     public BrokerEndpoint Endpoint => new("127.0.0.1", Port);
 
@@ -34,7 +38,7 @@ public sealed class TestBroker : IAsyncDisposable
 
     public static async Task<TestBroker> StartAsync(DeviceSecrets secrets)
     {
-        var broker = new TestBroker(secrets, FreePort());
+        var broker = new TestBroker(secrets, 0);
         await broker.StartAgainAsync();
         return broker;
     }
@@ -44,6 +48,7 @@ public sealed class TestBroker : IAsyncDisposable
         var options = new MqttServerOptionsBuilder()
             .WithDefaultEndpoint()
             .WithDefaultEndpointBoundIPAddress(IPAddress.Loopback)
+            .WithDefaultEndpointBoundIPV6Address(IPAddress.None)
             .WithDefaultEndpointPort(Port)
             .WithDefaultEndpointReuseAddress()
             .Build();
@@ -60,6 +65,7 @@ public sealed class TestBroker : IAsyncDisposable
             return Task.CompletedTask;
         };
         await fresh.StartAsync();
+        Port = options.DefaultEndpointOptions.Port;
         server = fresh;
     }
 
@@ -74,11 +80,4 @@ public sealed class TestBroker : IAsyncDisposable
     }
 
     public ValueTask DisposeAsync() => new(StopAsync());
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }
