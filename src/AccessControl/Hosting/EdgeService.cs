@@ -128,9 +128,7 @@ public sealed class EdgeService : IAsyncDisposable
             loaded = result.Site!;
             var siteId = loaded.Topology.Sites.Keys.Single();
             var content = File.ReadAllText(settings.SiteFile);
-            siteChanged = store.Save(siteId, settings.SiteFile, content, LoadedBy(settings.SiteFile))
-                ? (siteId.Value, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(content))))
-                : null;
+            siteChanged = store.Save(siteId, settings.SiteFile, content, LoadedBy(settings.SiteFile)) is { } sha ? (siteId.Value, sha) : null;
             sites[siteId] = loaded;
         }
 
@@ -187,9 +185,19 @@ public sealed class EdgeService : IAsyncDisposable
         connection.Connected += () => logger.LogInformation("Connected to the MQTT broker at {Host}:{Port}", options.Host, options.Port);
         connection.Disconnected += why => logger.LogWarning("Lost the MQTT broker: {Why}", why);
         connection.ConnectFailed += why => logger.LogWarning("Could not connect to the MQTT broker: {Why}", why);
-        loops.Add(Task.Run(() => CheckpointAsync(stopping.Token), CancellationToken.None));
         loops.Add(Task.Run(() => RecordSecurityEventsAsync(stopping.Token), CancellationToken.None));
-        loops.Add(Task.Run(() => SuperviseAsync(stopping.Token), CancellationToken.None));
+
+        // The WAL is moved into the database file in the background, so that no swipe's commit pays for a checkpoint
+        // (the writer's automatic checkpoint is off; see EntryLogWriter). PASSIVE never blocks the writer.
+        AddPeriodic("wal-checkpoint", TimeSpan.FromSeconds(1), _ =>
+        {
+            using var db = Database.Open();
+            using var command = db.CreateCommand();
+            command.CommandText = "PRAGMA wal_checkpoint(PASSIVE)";
+            command.ExecuteNonQuery();
+            return Task.CompletedTask;
+        });
+        AddPeriodic("supervision", settings.SupervisionInterval, SuperviseOnceAsync);
         await connection.StartAsync(cancellationToken);
     }
 
@@ -200,8 +208,8 @@ public sealed class EdgeService : IAsyncDisposable
     public void AddSupervision(Func<CancellationToken, Task<IReadOnlyList<Supervision.Alarm>>> check) => supervisors.Add(check);
 
     /// <summary>
-    /// Runs a housekeeping job (retention purges) every <paramref name="interval"/> while the service runs, the first
-    /// time one interval after start. A failing round is logged and retried at the next one.
+    /// Runs a periodic job (supervision, WAL checkpoints, retention purges) every <paramref name="interval"/> while the
+    /// service runs, the first time one interval after start. A failing round is logged and retried at the next one.
     /// </summary>
     public void AddPeriodic(string name, TimeSpan interval, Func<CancellationToken, Task> job) =>
         loops.Add(Task.Run(async () =>
@@ -259,36 +267,6 @@ public sealed class EdgeService : IAsyncDisposable
         stopping.Dispose();
     }
 
-    /// <summary>
-    /// Moves the WAL into the database file in the background, so that no swipe's commit pays for a checkpoint
-    /// (the writer's automatic checkpoint is off; see <see cref="EntryLogWriter"/>). PASSIVE never blocks the writer.
-    /// </summary>
-    private async Task CheckpointAsync(CancellationToken cancellationToken)
-    {
-        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1), time);
-        try
-        {
-            while (await timer.WaitForNextTickAsync(cancellationToken))
-            {
-                try
-                {
-                    using var connection = Database.Open();
-                    using var command = connection.CreateCommand();
-                    command.CommandText = "PRAGMA wal_checkpoint(PASSIVE)";
-                    command.ExecuteNonQuery();
-                }
-                catch (Microsoft.Data.Sqlite.SqliteException ex)
-                {
-                    logger.LogWarning("WAL checkpoint failed ({Error}); it is retried in a second.", ex.Message);
-                }
-            }
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            logger.LogDebug("Checkpointer stopped.");
-        }
-    }
-
     private async Task RecordSecurityEventsAsync(CancellationToken cancellationToken)
     {
         try
@@ -316,29 +294,6 @@ public sealed class EdgeService : IAsyncDisposable
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             logger.LogDebug("Security event recorder stopped.");
-        }
-    }
-
-    private async Task SuperviseAsync(CancellationToken cancellationToken)
-    {
-        using var timer = new PeriodicTimer(settings.SupervisionInterval, time);
-        try
-        {
-            while (await timer.WaitForNextTickAsync(cancellationToken))
-            {
-                try
-                {
-                    await SuperviseOnceAsync(cancellationToken);
-                }
-                catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or EntryLogUnavailableException)
-                {
-                    logger.LogError(ex, "A supervision round failed; the next one runs in {Interval}.", settings.SupervisionInterval);
-                }
-            }
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            logger.LogDebug("Supervision stopped.");
         }
     }
 

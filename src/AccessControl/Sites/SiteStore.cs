@@ -14,8 +14,8 @@ namespace AccessControl.Sites;
 /// </summary>
 public sealed class SiteStore(Database database, IClock clock)
 {
-    /// <summary>Records a validated site file. Returns false when the newest stored file of that site is identical.</summary>
-    public bool Save(SiteId site, string fileName, string content, string loadedBy)
+    /// <summary>Records a validated site file and returns its SHA-256; null when the newest stored file of that site is identical.</summary>
+    public string? Save(SiteId site, string fileName, string content, string loadedBy)
     {
         var sha = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(content)));
         using var connection = database.Open();
@@ -24,7 +24,7 @@ public sealed class SiteStore(Database database, IClock clock)
             "SELECT sha256 FROM site_files WHERE site_id = @site ORDER BY id DESC LIMIT 1", new { site = site.Value }, transaction);
         if (newest == sha)
         {
-            return false;
+            return null;
         }
 
         connection.Execute(
@@ -32,7 +32,7 @@ public sealed class SiteStore(Database database, IClock clock)
             new { site = site.Value, at = clock.GetCurrentInstant(), by = loadedBy, file = Path.GetFileName(fileName), sha, content },
             transaction);
         transaction.Commit();
-        return true;
+        return sha;
     }
 
     /// <summary>The newest stored file of every site, parsed again. A stored file that no longer parses is an error, not skipped.</summary>
