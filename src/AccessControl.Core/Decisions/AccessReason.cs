@@ -67,6 +67,27 @@ public enum AccessReason
 
     /// <summary>A visitor on site who has since been put on the watch list.</summary>
     Watchlisted,
+
+    /// <summary>
+    /// Not a final answer: every card check passed at a door into a two-factor zone, and the door's fingerprint reader
+    /// has been asked to verify the cardholder (the wire decision is <c>pending</c>). Final answers follow.
+    /// </summary>
+    FingerprintRequired,
+
+    /// <summary>The live finger did not match the cardholder's enrolled templates well enough.</summary>
+    FingerprintMismatch,
+
+    /// <summary>No fingerprint answer arrived within the zone's timeout after the card (or the verification was superseded).</summary>
+    FingerprintTimeout,
+
+    /// <summary>The zone wants card and fingerprint, and the cardholder has no active fingerprint template.</summary>
+    FingerprintNotEnrolled,
+
+    /// <summary>The card is locked for a while after repeated fingerprint mismatches.</summary>
+    FingerprintLockout,
+
+    /// <summary>A fingerprint answer with no pending card verification at that reader: a finger alone never opens a door.</summary>
+    FingerprintUnexpected,
 }
 
 /// <summary>Wire codes of <see cref="AccessReason"/>.</summary>
@@ -93,6 +114,12 @@ public static class AccessReasonCodes
         "visitor_zone_not_approved",
         "visit_not_checked_in",
         "watchlisted",
+        "fingerprint_required",
+        "fingerprint_mismatch",
+        "fingerprint_timeout",
+        "fingerprint_not_enrolled",
+        "fingerprint_lockout",
+        "fingerprint_unexpected",
     ];
 
     /// <summary>Every reason, in evaluation order.</summary>

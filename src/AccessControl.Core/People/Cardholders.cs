@@ -15,15 +15,18 @@ public sealed class Cardholders
         ImmutableDictionary<string, Credential>.Empty,
         ImmutableDictionary<AccessLevelId, AccessLevel>.Empty,
         ImmutableDictionary<PersonId, ImmutableHashSet<PersonId>>.Empty,
-        VisitorRules.None);
+        VisitorRules.None,
+        []);
 
     private Cardholders(
         ImmutableDictionary<PersonId, Person> people,
         ImmutableDictionary<string, Credential> credentials,
         ImmutableDictionary<AccessLevelId, AccessLevel> accessLevels,
         ImmutableDictionary<PersonId, ImmutableHashSet<PersonId>> designatedEscorts,
-        VisitorRules visitorRules)
+        VisitorRules visitorRules,
+        ImmutableHashSet<PersonId> fingerprintEnrolled)
     {
+        FingerprintEnrolled = fingerprintEnrolled;
         People = people;
         Credentials = credentials;
         AccessLevels = accessLevels;
@@ -43,6 +46,12 @@ public sealed class Cardholders
 
     public ImmutableDictionary<PersonId, Person> People { get; }
 
+    /// <summary>
+    /// People with at least one active fingerprint template. The templates themselves are not here (they stay encrypted
+    /// in the fingerprint store until a verification needs them); the decision engine only needs to know who has one.
+    /// </summary>
+    public ImmutableHashSet<PersonId> FingerprintEnrolled { get; }
+
     /// <summary>Credentials by normalized card UID.</summary>
     public ImmutableDictionary<string, Credential> Credentials { get; }
 
@@ -50,22 +59,30 @@ public sealed class Cardholders
 
     public static Cardholders Create(IEnumerable<Person> people, IEnumerable<Credential> credentials, IEnumerable<AccessLevel> accessLevels) =>
         new(people.ToImmutableDictionary(p => p.Id), credentials.ToImmutableDictionary(c => c.CardUid), accessLevels.ToImmutableDictionary(a => a.Id),
-            ImmutableDictionary<PersonId, ImmutableHashSet<PersonId>>.Empty, VisitorRules.None);
+            ImmutableDictionary<PersonId, ImmutableHashSet<PersonId>>.Empty, VisitorRules.None, []);
 
-    public Cardholders With(Person person) => new(People.SetItem(person.Id, person), Credentials, AccessLevels, DesignatedEscorts, Visitors);
+    public Cardholders With(Person person) => new(People.SetItem(person.Id, person), Credentials, AccessLevels, DesignatedEscorts, Visitors, FingerprintEnrolled);
 
-    public Cardholders With(Credential credential) => new(People, Credentials.SetItem(credential.CardUid, credential), AccessLevels, DesignatedEscorts, Visitors);
+    public Cardholders With(Credential credential) => new(People, Credentials.SetItem(credential.CardUid, credential), AccessLevels, DesignatedEscorts, Visitors, FingerprintEnrolled);
 
-    public Cardholders With(AccessLevel level) => new(People, Credentials, AccessLevels.SetItem(level.Id, level), DesignatedEscorts, Visitors);
+    public Cardholders With(AccessLevel level) => new(People, Credentials, AccessLevels.SetItem(level.Id, level), DesignatedEscorts, Visitors, FingerprintEnrolled);
 
-    public Cardholders WithoutAccessLevel(AccessLevelId id) => new(People, Credentials, AccessLevels.Remove(id), DesignatedEscorts, Visitors);
+    public Cardholders WithoutAccessLevel(AccessLevelId id) => new(People, Credentials, AccessLevels.Remove(id), DesignatedEscorts, Visitors, FingerprintEnrolled);
 
     /// <summary>Replaces the visitor rules (the visitor service recomputes them after every change of the pool or the watch list).</summary>
-    public Cardholders With(VisitorRules rules) => new(People, Credentials, AccessLevels, DesignatedEscorts, rules);
+    public Cardholders With(VisitorRules rules) => new(People, Credentials, AccessLevels, DesignatedEscorts, rules, FingerprintEnrolled);
 
     /// <summary>Sets (or, with null or empty, clears) the escorts a visitor may be brought in by.</summary>
     public Cardholders WithDesignatedEscorts(PersonId visitor, ImmutableHashSet<PersonId>? escorts) =>
-        new(People, Credentials, AccessLevels, escorts is null || escorts.IsEmpty ? DesignatedEscorts.Remove(visitor) : DesignatedEscorts.SetItem(visitor, escorts), Visitors);
+        new(People, Credentials, AccessLevels, escorts is null || escorts.IsEmpty ? DesignatedEscorts.Remove(visitor) : DesignatedEscorts.SetItem(visitor, escorts), Visitors, FingerprintEnrolled);
+
+    /// <summary>Records whether a person has at least one active fingerprint template (the fingerprint store keeps this current).</summary>
+    public Cardholders WithFingerprintEnrollment(PersonId person, bool enrolled) =>
+        new(People, Credentials, AccessLevels, DesignatedEscorts, Visitors, enrolled ? FingerprintEnrolled.Add(person) : FingerprintEnrolled.Remove(person));
+
+    /// <summary>Replaces the whole set of enrolled people (start-up, after loading the fingerprint store).</summary>
+    public Cardholders WithFingerprintEnrolled(ImmutableHashSet<PersonId> enrolled) =>
+        new(People, Credentials, AccessLevels, DesignatedEscorts, Visitors, enrolled);
 
     /// <summary>The credentials bound to a person (linear scan; used by admin paths, not by decisions).</summary>
     public IEnumerable<Credential> CredentialsOf(PersonId person) => Credentials.Values.Where(c => c.Person == person);

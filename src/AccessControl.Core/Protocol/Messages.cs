@@ -8,6 +8,9 @@ public enum ReaderEventType
     Card,
     Tamper,
     Heartbeat,
+
+    /// <summary>A fingerprint reader's answer to a <c>verify_fingerprint</c> command (appended: values are never renumbered).</summary>
+    FingerprintMatch,
 }
 
 /// <summary>
@@ -23,7 +26,17 @@ public sealed record ReaderEvent(
     string? Card,
     string? Technology,
     bool Offline,
-    string? Detail);
+    string? Detail)
+{
+    /// <summary>For <see cref="ReaderEventType.FingerprintMatch"/>: the <c>requestId</c> of the verify command answered.</summary>
+    public string? RequestId { get; init; }
+
+    /// <summary>For <see cref="ReaderEventType.FingerprintMatch"/>: the best match score, 0 (no resemblance) to 100.</summary>
+    public int? Score { get; init; }
+
+    /// <summary>For <see cref="ReaderEventType.FingerprintMatch"/>: the template that scored best, when the reader says.</summary>
+    public string? TemplateId { get; init; }
+}
 
 /// <summary>Reader connectivity, published retained and as the reader's MQTT last will.</summary>
 public enum DeviceState
@@ -47,7 +60,37 @@ public enum DoorEventType
 public sealed record DoorEvent(string EventId, long Seq, Instant At, DoorEventType Type, bool Offline);
 
 /// <summary>The service's answer to a reader event. <see cref="EventId"/> is null only when the event had none readable.</summary>
-public sealed record DecisionMessage(string? EventId, bool Grant, string Reason, string? DoorId, int UnlockSeconds);
+public sealed record DecisionMessage(string? EventId, bool Grant, string Reason, string? DoorId, int UnlockSeconds)
+{
+    /// <summary>
+    /// Not final yet: the card was accepted but the zone wants the cardholder's fingerprint (<c>"decision":"pending"</c>,
+    /// reason <c>fingerprint_required</c>). The final grant or deny follows on the same topic with the same eventId.
+    /// </summary>
+    public bool Pending { get; init; }
+}
+
+/// <summary>Commands the service sends to a reader on its commands topic.</summary>
+public static class ReaderCommands
+{
+    /// <summary>Capture a live finger and score it against the templates sent; answer with a <c>fingerprint_match</c> event.</summary>
+    public const string VerifyFingerprint = "verify_fingerprint";
+
+    /// <summary>Stop waiting for a finger for this request and forget its templates (timed out, or superseded).</summary>
+    public const string CancelFingerprint = "cancel_fingerprint";
+}
+
+/// <summary>
+/// A command to a reader. For <see cref="ReaderCommands.VerifyFingerprint"/> it carries the enrolled templates of the
+/// person whose card was just presented at the same door; the reader must not keep them after it answers, is
+/// cancelled, or <see cref="TimeoutSeconds"/> pass.
+/// </summary>
+public sealed record ReaderCommand(
+    string CommandId,
+    string Command,
+    string RequestId,
+    string? CardEventId,
+    int TimeoutSeconds,
+    System.Collections.Immutable.ImmutableArray<Fingerprints.FingerprintTemplate> Templates);
 
 /// <summary>A command to a door controller.</summary>
 public sealed record DoorCommand(string CommandId, string Command, int Seconds);
@@ -74,4 +117,5 @@ public static class AlarmTypes
     public const string MalformedEvent = "malformed_event";
     public const string VisitorBadgeNotReturned = "visitor_badge_not_returned";
     public const string VisitorUnescorted = "visitor_unescorted";
+    public const string FingerprintFailures = "fingerprint_failures";
 }

@@ -39,6 +39,12 @@ public static partial class WireFormat
     public static WireResult<DoorCommand> ParseDoorCommand(ReadOnlySequence<byte> payload, int maxBytes = DefaultMaxPayloadBytes) =>
         Parse(payload, maxBytes, ReadDoorCommand);
 
+    /// <summary>Largest reader command a reader must accept: ten templates of the largest size, base64, with room to spare.</summary>
+    public const int MaxReaderCommandBytes = 64 * 1024;
+
+    public static WireResult<ReaderCommand> ParseReaderCommand(ReadOnlySequence<byte> payload, int maxBytes = MaxReaderCommandBytes) =>
+        Parse(payload, maxBytes, ReadReaderCommand);
+
     public static WireResult<AlarmMessage> ParseAlarm(ReadOnlySequence<byte> payload, int maxBytes = DefaultMaxPayloadBytes) =>
         Parse(payload, maxBytes, ReadAlarm);
 
@@ -49,7 +55,20 @@ public static partial class WireFormat
         w.WriteString("eventId", e.EventId);
         w.WriteNumber("seq", e.Seq);
         w.WriteString("at", FormatInstant(e.At));
-        w.WriteString("type", e.Type switch { ReaderEventType.Card => "card", ReaderEventType.Tamper => "tamper", _ => "heartbeat" });
+        w.WriteString("type", e.Type switch
+        {
+            ReaderEventType.Card => "card",
+            ReaderEventType.Tamper => "tamper",
+            ReaderEventType.FingerprintMatch => "fingerprint_match",
+            _ => "heartbeat",
+        });
+        WriteOptional(w, "requestId", e.RequestId);
+        if (e.Score is { } score)
+        {
+            w.WriteNumber("score", score);
+        }
+
+        WriteOptional(w, "templateId", e.TemplateId);
         if (e.Card is not null)
         {
             w.WriteString("card", e.Card);
@@ -104,7 +123,7 @@ public static partial class WireFormat
             w.WriteString("eventId", d.EventId);
         }
 
-        w.WriteString("decision", d.Grant ? "grant" : "deny");
+        w.WriteString("decision", d.Pending ? "pending" : d.Grant ? "grant" : "deny");
         w.WriteString("reason", d.Reason);
         if (d.DoorId is not null)
         {
@@ -119,6 +138,30 @@ public static partial class WireFormat
         w.WriteString("commandId", c.CommandId);
         w.WriteString("command", c.Command);
         w.WriteNumber("seconds", c.Seconds);
+    });
+
+    public static byte[] Write(ReaderCommand c) => WriteObject(w =>
+    {
+        w.WriteString("commandId", c.CommandId);
+        w.WriteString("command", c.Command);
+        w.WriteString("requestId", c.RequestId);
+        WriteOptional(w, "cardEventId", c.CardEventId);
+        if (c.Command == ReaderCommands.VerifyFingerprint)
+        {
+            w.WriteNumber("timeoutSeconds", c.TimeoutSeconds);
+            w.WriteStartArray("templates");
+            foreach (var t in c.Templates)
+            {
+                w.WriteStartObject();
+                w.WriteString("templateId", t.TemplateId);
+                w.WriteString("finger", t.Finger);
+                w.WriteString("format", t.Format);
+                w.WriteBase64String("data", t.Data.Span);
+                w.WriteEndObject();
+            }
+
+            w.WriteEndArray();
+        }
     });
 
     public static byte[] Write(AlarmMessage a) => WriteObject(w =>
@@ -188,11 +231,37 @@ public static partial class WireFormat
             "card" => ReaderEventType.Card,
             "tamper" => ReaderEventType.Tamper,
             "heartbeat" => ReaderEventType.Heartbeat,
+            "fingerprint_match" => ReaderEventType.FingerprintMatch,
             _ => null,
         };
         if (type is null)
         {
-            return WireResult<ReaderEvent>.Fail(typeError ?? $"type '{Truncate(typeText)}' is not one of card, tamper, heartbeat", common.EventId);
+            return WireResult<ReaderEvent>.Fail(typeError ?? $"type '{Truncate(typeText)}' is not one of card, tamper, heartbeat, fingerprint_match", common.EventId);
+        }
+
+        string? requestId = null;
+        int? score = null;
+        string? templateId = null;
+        if (type == ReaderEventType.FingerprintMatch)
+        {
+            requestId = GetString(root, "requestId", out var requestError);
+            if (requestError is not null || !IsValidId(requestId))
+            {
+                return WireResult<ReaderEvent>.Fail(requestError ?? "requestId must be 1 to 64 characters of A-Z a-z 0-9 . _ : -", common.EventId);
+            }
+
+            if (!root.TryGetProperty("score", out var scoreElement) || scoreElement.ValueKind != JsonValueKind.Number
+                || !scoreElement.TryGetInt32(out var s) || s is < 0 or > 100)
+            {
+                return WireResult<ReaderEvent>.Fail("score must be an integer from 0 to 100", common.EventId);
+            }
+
+            score = s;
+            templateId = GetOptionalString(root, "templateId", 64, out var templateError);
+            if (templateError is not null || (templateId is not null && !IsValidId(templateId)))
+            {
+                return WireResult<ReaderEvent>.Fail(templateError ?? "templateId must be 1 to 64 characters of A-Z a-z 0-9 . _ : -", common.EventId);
+            }
         }
 
         string? card = null;
@@ -224,7 +293,12 @@ public static partial class WireFormat
             return WireResult<ReaderEvent>.Fail(detailError, common.EventId);
         }
 
-        return WireResult<ReaderEvent>.Ok(new ReaderEvent(common.EventId!, common.Seq, common.At, type.Value, card, technology, common.Offline, detail));
+        return WireResult<ReaderEvent>.Ok(new ReaderEvent(common.EventId!, common.Seq, common.At, type.Value, card, technology, common.Offline, detail)
+        {
+            RequestId = requestId,
+            Score = score,
+            TemplateId = templateId,
+        });
     }
 
     private static WireResult<DoorEvent> ReadDoorEvent(JsonElement root)
@@ -290,9 +364,9 @@ public static partial class WireFormat
         }
 
         var decision = GetString(root, "decision", out var decisionError);
-        if (decision is not ("grant" or "deny"))
+        if (decision is not ("grant" or "deny" or "pending"))
         {
-            return WireResult<DecisionMessage>.Fail(decisionError ?? "decision must be grant or deny", eventId);
+            return WireResult<DecisionMessage>.Fail(decisionError ?? "decision must be grant, deny or pending", eventId);
         }
 
         var reason = GetString(root, "reason", out var reasonError);
@@ -303,7 +377,7 @@ public static partial class WireFormat
 
         var doorId = GetOptionalString(root, "doorId", 64, out _);
         var seconds = root.TryGetProperty("unlockSeconds", out var s) && s.ValueKind == JsonValueKind.Number && s.TryGetInt32(out var v) ? v : 0;
-        return WireResult<DecisionMessage>.Ok(new DecisionMessage(eventId, decision == "grant", reason, doorId, seconds));
+        return WireResult<DecisionMessage>.Ok(new DecisionMessage(eventId, decision == "grant", reason, doorId, seconds) { Pending = decision == "pending" });
     }
 
     private static WireResult<DoorCommand> ReadDoorCommand(JsonElement root)
@@ -317,6 +391,59 @@ public static partial class WireFormat
 
         var seconds = root.TryGetProperty("seconds", out var s) && s.ValueKind == JsonValueKind.Number && s.TryGetInt32(out var v) ? v : 0;
         return WireResult<DoorCommand>.Ok(new DoorCommand(id, command, seconds));
+    }
+
+    private static WireResult<ReaderCommand> ReadReaderCommand(JsonElement root)
+    {
+        var id = GetString(root, "commandId", out var idError);
+        var command = GetString(root, "command", out var commandError);
+        var requestId = GetString(root, "requestId", out var requestError);
+        if (id is null || command is null || requestId is null)
+        {
+            return WireResult<ReaderCommand>.Fail(idError ?? commandError ?? requestError!);
+        }
+
+        if (command is not (ReaderCommands.VerifyFingerprint or ReaderCommands.CancelFingerprint))
+        {
+            return WireResult<ReaderCommand>.Fail($"command '{Truncate(command)}' is not one of verify_fingerprint, cancel_fingerprint");
+        }
+
+        var cardEventId = GetOptionalString(root, "cardEventId", 64, out _);
+        var timeout = root.TryGetProperty("timeoutSeconds", out var t) && t.ValueKind == JsonValueKind.Number && t.TryGetInt32(out var tv) ? tv : 0;
+        var templates = System.Collections.Immutable.ImmutableArray.CreateBuilder<Fingerprints.FingerprintTemplate>();
+        if (command == ReaderCommands.VerifyFingerprint)
+        {
+            if (!root.TryGetProperty("templates", out var list) || list.ValueKind != JsonValueKind.Array)
+            {
+                return WireResult<ReaderCommand>.Fail("templates must be an array");
+            }
+
+            foreach (var item in list.EnumerateArray())
+            {
+                if (item.ValueKind != JsonValueKind.Object)
+                {
+                    return WireResult<ReaderCommand>.Fail("each template must be an object");
+                }
+
+                var templateId = GetString(item, "templateId", out var e1);
+                var finger = GetString(item, "finger", out var e2);
+                var format = GetString(item, "format", out var e3);
+                if (templateId is null || finger is null || format is null)
+                {
+                    return WireResult<ReaderCommand>.Fail(e1 ?? e2 ?? e3!);
+                }
+
+                if (!item.TryGetProperty("data", out var data) || data.ValueKind != JsonValueKind.String || !data.TryGetBytesFromBase64(out var bytes)
+                    || bytes.Length is 0 or > Fingerprints.FingerprintTemplate.MaxBytes)
+                {
+                    return WireResult<ReaderCommand>.Fail($"template data must be base64 of 1 to {Fingerprints.FingerprintTemplate.MaxBytes} bytes");
+                }
+
+                templates.Add(new Fingerprints.FingerprintTemplate(templateId, finger, format, bytes));
+            }
+        }
+
+        return WireResult<ReaderCommand>.Ok(new ReaderCommand(id, command, requestId, cardEventId, timeout, templates.ToImmutable()));
     }
 
     private static WireResult<AlarmMessage> ReadAlarm(JsonElement root)

@@ -4,7 +4,11 @@ using NodaTime;
 namespace AccessControl.Sites;
 
 /// <summary>A datacenter campus. Schedules of its access levels are read in its time zone.</summary>
-public sealed record Site(SiteId Id, string Name, DateTimeZone TimeZone);
+public sealed record Site(SiteId Id, string Name, DateTimeZone TimeZone)
+{
+    /// <summary>Lockout after fingerprint mismatches, and what visitors without templates may do at two-factor doors.</summary>
+    public Fingerprints.FingerprintRules Fingerprints { get; init; } = AccessControl.Fingerprints.FingerprintRules.Default;
+}
 
 /// <summary>What a zone is; used for reporting and defaults, not for decisions.</summary>
 public enum ZoneKind
@@ -48,6 +52,12 @@ public sealed record Zone(
     ImmutableHashSet<string> AllowedTechnologies,
     EscortPolicy? Escort = null)
 {
+    /// <summary>Set when entering the zone needs card and fingerprint (server rooms); null when a card is enough.</summary>
+    public Fingerprints.FingerprintPolicy? Fingerprint { get; init; }
+
+    /// <summary>Whether entering this zone needs card and fingerprint.</summary>
+    public bool TwoFactor => Fingerprint is not null;
+
     /// <summary>Whether a card of the given technology may be used to enter this zone.</summary>
     public bool AllowsTechnology(string technology) =>
         AllowedTechnologies.IsEmpty || AllowedTechnologies.Contains(technology);

@@ -176,7 +176,7 @@ public class WireFormatMessageTests
     }
 
     [Theory]
-    [InlineData("""{"eventId":"e-1","decision":"maybe","reason":"granted"}""", "decision must be grant or deny", "e-1")]
+    [InlineData("""{"eventId":"e-1","decision":"maybe","reason":"granted"}""", "decision must be grant, deny or pending", "e-1")]
     [InlineData("""{"eventId":"e-1","reason":"granted"}""", "decision is missing", "e-1")]
     [InlineData("""{"eventId":"e-1","decision":"grant"}""", "reason is missing", "e-1")]
     [InlineData("""{"eventId":7,"decision":"grant","reason":"granted"}""", "eventId must be a string, not Number", null)]

@@ -283,9 +283,9 @@ public class WireFormatReaderEventTests
     }
 
     [Theory]
-    [InlineData("\"door\"", "type 'door' is not one of card, tamper, heartbeat")]
-    [InlineData("\"Card\"", "type 'Card' is not one of card, tamper, heartbeat")]
-    [InlineData("\"\"", "type '' is not one of card, tamper, heartbeat")]
+    [InlineData("\"door\"", "type 'door' is not one of card, tamper, heartbeat, fingerprint_match")]
+    [InlineData("\"Card\"", "type 'Card' is not one of card, tamper, heartbeat, fingerprint_match")]
+    [InlineData("\"\"", "type '' is not one of card, tamper, heartbeat, fingerprint_match")]
     [InlineData("1", "type must be a string, not Number")]
     public void ParseReaderEvent_UnknownType_FailsWithEventId(string type, string error)
     {
