@@ -5,7 +5,15 @@ namespace AccessControl.Decisions;
 
 /// <summary>A card presented at a reader, as the engine sees it.</summary>
 /// <param name="At">The instant the decision is for: the service clock for live events.</param>
-public readonly record struct AccessRequest(ReaderId Reader, string CardUid, string Technology, Instant At);
+public readonly record struct AccessRequest(ReaderId Reader, string CardUid, string Technology, Instant At)
+{
+    /// <summary>
+    /// The door's fingerprint reader has matched a live finger of this card's holder against their enrolled templates
+    /// (set by the pipeline when it decides the card again on the fingerprint answer). Without it, a door into a
+    /// two-factor zone answers <see cref="AccessReason.FingerprintRequired"/> at best.
+    /// </summary>
+    public bool FingerprintVerified { get; init; }
+}
 
 /// <summary>
 /// The outcome of one card presentation: grant, or deny with a reason from the closed set.
@@ -23,6 +31,9 @@ public sealed record AccessDecision(
 {
     public bool IsGranted => Reason == AccessReason.Granted;
 
+    /// <summary>Not final: every card check passed and the cardholder's fingerprint is wanted (<see cref="AccessReason.FingerprintRequired"/>).</summary>
+    public bool IsPending => Reason == AccessReason.FingerprintRequired;
+
     /// <summary>On a grant: how it changes the escort state (null when it changes nothing). Never set on a deny.</summary>
     public EscortOutcome? Escort { get; init; }
 
@@ -35,6 +46,10 @@ public sealed record AccessDecision(
 
         return new(reason, site, door, zone, person, Duration.Zero, null, false);
     }
+
+    /// <summary>A card accepted at a two-factor door, waiting for the cardholder's fingerprint.</summary>
+    public static AccessDecision Pending(SiteId site, DoorId door, ZoneId? zone, PersonId person) =>
+        new(AccessReason.FingerprintRequired, site, door, zone, person, Duration.Zero, null, false);
 
     /// <summary>The same decision, turned into a deny because it could not be made durable.</summary>
     public AccessDecision FailClosed() => this with { Reason = AccessReason.LogFailure, UnlockFor = Duration.Zero, Move = null, Escort = null };

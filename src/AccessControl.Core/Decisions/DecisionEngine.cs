@@ -23,7 +23,16 @@ public static class DecisionEngine
     /// Decides one card presentation. A grant carries, in <see cref="AccessDecision.Escort"/>, how it changes
     /// <paramref name="escorts"/> (a window opened, a place used, a zone entered or left, people left unescorted).
     /// </summary>
-    public static AccessDecision Decide(in AccessRequest request, SiteTopology topology, Cardholders cardholders, PassbackState passback, EscortState escorts)
+    public static AccessDecision Decide(in AccessRequest request, SiteTopology topology, Cardholders cardholders, PassbackState passback, EscortState escorts) =>
+        Decide(request, topology, cardholders, passback, escorts, FingerprintState.Empty);
+
+    /// <summary>
+    /// Decides one card presentation with the whole decision state. At a door into a two-factor zone, a card that passes
+    /// every other check is answered <see cref="AccessReason.FingerprintRequired"/> (<see cref="AccessDecision.IsPending"/>)
+    /// unless <see cref="AccessRequest.FingerprintVerified"/> is set; a card locked by <paramref name="fingerprints"/>
+    /// after repeated mismatches is denied <see cref="AccessReason.FingerprintLockout"/> at every entry.
+    /// </summary>
+    public static AccessDecision Decide(in AccessRequest request, SiteTopology topology, Cardholders cardholders, PassbackState passback, EscortState escorts, FingerprintState fingerprints)
     {
         if (!topology.Readers.TryGetValue(request.Reader, out var reader)
             || reader.Kind != ReaderKind.Card
@@ -69,6 +78,13 @@ public static class DecisionEngine
             return deny(visitor ? AccessReason.VisitOutsideWindow : AccessReason.CredentialExpired, person.Id);
         }
 
+        // A card being guessed at with someone else's fingers is locked for a while (PCI 8.3.4-style lockout). Leaving
+        // the site stays possible: a lockout must never hold anyone inside.
+        if (destination is not null && fingerprints.IsLocked(request.CardUid, request.At))
+        {
+            return deny(AccessReason.FingerprintLockout, person.Id);
+        }
+
         // Leaving the site (an exit reader on a perimeter door) needs no zone right: nobody is held inside.
         var rights = ZoneRights.None;
         Zone? zone = null;
@@ -86,6 +102,22 @@ public static class DecisionEngine
             {
                 return deny(visitor && rights.Reason == AccessReason.NoAccessToZone ? AccessReason.VisitorZoneNotApproved : rights.Reason, person.Id);
             }
+        }
+
+        // Two factors (card + fingerprint): the finger is only ever a second factor, matched against the templates of the
+        // person whose card this is (NIST SP 800-63B 5.2.3). Nobody enrolled means no second factor: denied, except a
+        // visitor, who may enter right behind an escort if the site allows it.
+        var secondFactor = zone?.Fingerprint is not null && !request.FingerprintVerified;
+        var enrolled = cardholders.FingerprintEnrolled.Contains(person.Id);
+        var escortInsteadOfFinger = false;
+        if (secondFactor && !enrolled)
+        {
+            if (!visitor || site.Fingerprints.Visitors != Fingerprints.VisitorFingerprintFallback.EscortOnly)
+            {
+                return deny(AccessReason.FingerprintNotEnrolled, person.Id);
+            }
+
+            escortInsteadOfFinger = true;
         }
 
         // Anti-passback is tracked for the door's inner zone, whichever way the reader faces.
@@ -106,7 +138,7 @@ public static class DecisionEngine
 
         // Escorts (NIST PE-2(3), PE-3, PCI 9.3): the last check. Visitors in an escort-required zone, and anyone whose
         // only right to the zone is an escorted-only level, enter right behind an escort or not at all.
-        var needsEscort = zone is not null && (rights.EscortedOnly || (person.Kind == PersonKind.Visitor && zone.EscortRequired));
+        var needsEscort = zone is not null && (rights.EscortedOnly || escortInsteadOfFinger || (person.Kind == PersonKind.Visitor && zone.EscortRequired));
         EscortWindow? used = null;
         if (needsEscort)
         {
@@ -115,6 +147,13 @@ public static class DecisionEngine
             {
                 return deny(AccessReason.EscortRequired, person.Id);
             }
+        }
+
+        // Every card check passed: the door's fingerprint reader decides the rest (the pipeline asks it, then decides
+        // the card again with the answer). Nothing changes until then: no passback move, no escort window.
+        if (secondFactor && enrolled)
+        {
+            return AccessDecision.Pending(site.Id, door.Id, destination, person.Id);
         }
 
         var escort = EscortOutcomeOf(person, door, reader.Direction, zone, rights, needsEscort, used, request.At, topology, escorts);

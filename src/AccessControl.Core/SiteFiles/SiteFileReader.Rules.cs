@@ -186,6 +186,14 @@ internal sealed partial class SiteFileReader
             {
                 errors.Add(door.Map.Node, door.Map.Path, $"door '{id.Text}' has no reader; every door needs at least one (a reader with door: {id.Text})");
             }
+
+            // A two-factor zone behind a door without a fingerprint reader facing in would deny everyone, forever.
+            if (door.Id is { } doorId && door.To is { } inner && byId.TryGetValue(inner.Text, out var innerZone) && innerZone.TwoFactor
+                && !doorsWithFingerprintIn.Contains(doorId.Text))
+            {
+                errors.Add(door.Map.Node, door.Map.Path,
+                    $"door '{doorId.Text}' leads into the two-factor zone '{inner.Text}' but has no fingerprint reader facing in (a reader with type: fingerprint, door: {doorId.Text}, direction: in)");
+            }
         }
     }
 

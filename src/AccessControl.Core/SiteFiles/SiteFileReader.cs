@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using AccessControl.Devices;
+using AccessControl.Fingerprints;
 using AccessControl.People;
 using AccessControl.Schedules;
 using AccessControl.Sites;
@@ -20,8 +21,9 @@ namespace AccessControl.SiteFiles;
 internal sealed partial class SiteFileReader
 {
     private static readonly string[] RootKeys = ["version", "site", "zones", "controllers", "doors", "readers", "schedules", "accessLevels", "people", "credentials"];
-    private static readonly string[] SiteKeys = ["id", "name", "timeZone"];
-    private static readonly string[] ZoneKeys = ["id", "name", "kind", "parent", "securityLevel", "antiPassback", "technologies", "escortRequired", "escortWindowSeconds", "escortMaxVisitors"];
+    private static readonly string[] SiteKeys = ["id", "name", "timeZone", "fingerprintLockoutAfter", "fingerprintLockoutMinutes", "visitorsWithoutFingerprint"];
+    private static readonly string[] ZoneKeys = ["id", "name", "kind", "parent", "securityLevel", "antiPassback", "technologies", "escortRequired", "escortWindowSeconds", "escortMaxVisitors",
+        "twoFactor", "fingerprintThreshold", "fingerprintTimeoutSeconds"];
     private static readonly string[] ControllerKeys = ["id", "name"];
     private static readonly string[] DoorKeys = ["id", "name", "from", "to", "controller", "unlockSeconds", "heldOpenSeconds"];
     private static readonly string[] ReaderKeys = ["id", "type", "door", "direction", "heartbeatSeconds"];
@@ -39,6 +41,12 @@ internal sealed partial class SiteFileReader
         ["data-hall"] = ZoneKind.DataHall,
         ["server-room"] = ZoneKind.ServerRoom,
         ["area"] = ZoneKind.Area,
+    };
+
+    private static readonly Dictionary<string, VisitorFingerprintFallback> VisitorFallbacks = new(StringComparer.Ordinal)
+    {
+        ["escort"] = VisitorFingerprintFallback.EscortOnly,
+        ["deny"] = VisitorFingerprintFallback.Deny,
     };
 
     private static readonly Dictionary<string, AntiPassbackMode> AntiPassbackModes = new(StringComparer.Ordinal)
@@ -113,6 +121,7 @@ internal sealed partial class SiteFileReader
     private readonly List<ZoneDraft> zoneDrafts = [];
     private readonly List<DoorDraft> doorDrafts = [];
     private readonly HashSet<string> doorsWithReaders = new(StringComparer.Ordinal);
+    private readonly HashSet<string> doorsWithFingerprintIn = new(StringComparer.Ordinal);
 
     private readonly List<Zone> zones = [];
     private readonly List<DoorController> controllers = [];
@@ -198,13 +207,20 @@ internal sealed partial class SiteFileReader
         var id = map.Id("id");
         var name = map.Text("name");
         var timeZone = ReadTimeZone(map);
-        if (id is not { } i || name is null || timeZone is null)
+        var defaults = FingerprintRules.Default;
+        var lockoutAfter = map.Integer("fingerprintLockoutAfter", defaults.LockoutAfter, 1, 10, null);
+        var lockoutMinutes = map.Integer("fingerprintLockoutMinutes", (int)defaults.LockoutFor.TotalMinutes, 1, 24 * 60, "minutes");
+        var visitors = map.Token("visitorsWithoutFingerprint", VisitorFallbacks, defaults.Visitors);
+        if (id is not { } i || name is null || timeZone is null || lockoutAfter is null || lockoutMinutes is null || visitors is null)
         {
             return null;
         }
 
         siteId = new SiteId(i.Text);
-        return new Site(siteId, name, timeZone);
+        return new Site(siteId, name, timeZone)
+        {
+            Fingerprints = new FingerprintRules(lockoutAfter.Value, Duration.FromMinutes(lockoutMinutes.Value), visitors.Value),
+        };
     }
 
     private DateTimeZone? ReadTimeZone(YamlMap map)
@@ -240,11 +256,13 @@ internal sealed partial class SiteFileReader
             var antiPassback = map.Token("antiPassback", AntiPassbackModes, AntiPassbackMode.Off);
             var technologies = ReadTechnologies(map, "technologies");
             var escort = ReadEscortPolicy(map);
-            zoneDrafts.Add(new ZoneDraft(map, zoneDrafts.Count, id, parent, kind));
-            if (id is { } i && name is not null && kind is { } k && securityLevel is { } level && antiPassback is { } mode && technologies is not null && escort is { } e)
+            var fingerprint = ReadFingerprintPolicy(map);
+            zoneDrafts.Add(new ZoneDraft(map, zoneDrafts.Count, id, parent, kind) { TwoFactor = fingerprint?.Policy is not null });
+            if (id is { } i && name is not null && kind is { } k && securityLevel is { } level && antiPassback is { } mode && technologies is not null && escort is { } e
+                && fingerprint is { } f)
             {
                 var parentId = parent is { } p ? new ZoneId(p.Text) : (ZoneId?)null;
-                zones.Add(new Zone(new ZoneId(i.Text), siteId, name, k, parentId, level, mode, technologies, e.Policy));
+                zones.Add(new Zone(new ZoneId(i.Text), siteId, name, k, parentId, level, mode, technologies, e.Policy) { Fingerprint = f.Policy });
             }
         }
     }
@@ -282,6 +300,39 @@ internal sealed partial class SiteFileReader
     }
 
     private readonly record struct OptionalEscort(EscortPolicy? Policy);
+
+    /// <summary>
+    /// A zone's two-factor rule: <c>twoFactor</c> (card + fingerprint), with the match threshold and the timeout; like the
+    /// escort numbers, the two numbers alone are an error. Null means invalid (reported).
+    /// </summary>
+    private OptionalFingerprint? ReadFingerprintPolicy(YamlMap map)
+    {
+        var required = map.Boolean("twoFactor", false);
+        var defaults = FingerprintPolicy.Default;
+        var threshold = map.Integer("fingerprintThreshold", defaults.Threshold, 1, 100, null);
+        var timeout = map.Integer("fingerprintTimeoutSeconds", (int)defaults.Timeout.TotalSeconds, 3, 60, "seconds");
+        var valid = required is not null && threshold is not null && timeout is not null;
+        if (required == false)
+        {
+            foreach (var key in new[] { "fingerprintThreshold", "fingerprintTimeoutSeconds" })
+            {
+                if (map.Value(key, required: false) is { } node)
+                {
+                    errors.Add(node, map.PathOf(key), $"{key} applies only to a zone with twoFactor: true");
+                    valid = false;
+                }
+            }
+        }
+
+        if (!valid)
+        {
+            return null;
+        }
+
+        return new OptionalFingerprint(required == true ? new FingerprintPolicy(threshold!.Value, Duration.FromSeconds(timeout!.Value)) : null);
+    }
+
+    private readonly record struct OptionalFingerprint(FingerprintPolicy? Policy);
 
     private ImmutableHashSet<string>? ReadTechnologies(YamlMap map, string key)
     {
@@ -373,6 +424,10 @@ internal sealed partial class SiteFileReader
             if (door is { } d)
             {
                 doorsWithReaders.Add(d.Text);
+                if (kind == ReaderKind.Fingerprint && direction == Direction.In)
+                {
+                    doorsWithFingerprintIn.Add(d.Text);
+                }
             }
 
             if (id is { } i && kind is { } k && door is { } doorId && direction is { } dir && heartbeat is { } h)
@@ -660,7 +715,10 @@ internal sealed partial class SiteFileReader
     private readonly record struct OptionalInstant(Instant? Value);
 
     /// <summary>Where a zone was declared and what the containment rules need of it.</summary>
-    private sealed record ZoneDraft(YamlMap Map, int Order, Located? Id, Located? Parent, ZoneKind? Kind);
+    private sealed record ZoneDraft(YamlMap Map, int Order, Located? Id, Located? Parent, ZoneKind? Kind)
+    {
+        public bool TwoFactor { get; init; }
+    }
 
     /// <summary>Where a door was declared and the zones it joins.</summary>
     private sealed record DoorDraft(YamlMap Map, Located? Id, Located? From, Located? To);

@@ -58,9 +58,9 @@ public static partial class LogQueryParameters
         }
 
         var decision = values.GetValueOrDefault("decision");
-        if (decision is not null && decision is not ("grant" or "deny"))
+        if (decision is not null && decision is not ("grant" or "deny" or "pending"))
         {
-            errors.Add(new FieldError("decision", "must be grant or deny"));
+            errors.Add(new FieldError("decision", "must be grant, deny or pending"));
         }
 
         var reason = values.GetValueOrDefault("reason");

@@ -10,7 +10,7 @@ namespace AccessControl.Cli;
 
 /// <summary>
 /// <c>accesscontrol log --db PATH [--from T] [--to T] [--site S] [--door D] [--reader R] [--person P] [--kind K]
-/// [--decision grant|deny] [--reason CODE] [--after SEQ] [--limit N] [--tz ZONE] [--json]</c>
+/// [--decision grant|deny|pending] [--reason CODE] [--after SEQ] [--limit N] [--tz ZONE] [--json]</c>
 /// </summary>
 /// <remarks>
 /// Reads the database file directly, so it works when the service is down (that is when it is needed most).
@@ -139,7 +139,7 @@ public static class LogCommand
     private static int UsageError(TextWriter error, string message)
     {
         error.WriteLine("error: " + message);
-        error.WriteLine("usage: log --db PATH [--from T] [--to T] [--site S] [--door D] [--reader R] [--person P] [--kind K] [--decision grant|deny] [--reason CODE] [--after SEQ] [--limit N] [--tz ZONE] [--json]");
+        error.WriteLine("usage: log --db PATH [--from T] [--to T] [--site S] [--door D] [--reader R] [--person P] [--kind K] [--decision grant|deny|pending] [--reason CODE] [--after SEQ] [--limit N] [--tz ZONE] [--json]");
         return ExitCodes.Usage;
     }
 }

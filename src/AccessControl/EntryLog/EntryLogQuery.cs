@@ -23,7 +23,7 @@ public sealed record LogFilter
 
     public string? Kind { get; init; }
 
-    /// <summary><c>grant</c> or <c>deny</c>.</summary>
+    /// <summary><c>grant</c>, <c>deny</c> or <c>pending</c> (a card waiting for its fingerprint).</summary>
     public string? Decision { get; init; }
 
     public string? Reason { get; init; }

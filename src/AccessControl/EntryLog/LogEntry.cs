@@ -51,7 +51,7 @@ public sealed record LogEntry
 
     public bool Offline { get; init; }
 
-    /// <summary><c>grant</c> or <c>deny</c> on access rows.</summary>
+    /// <summary><c>grant</c>, <c>deny</c> or <c>pending</c> (card accepted, fingerprint asked for) on access rows.</summary>
     public string? Decision { get; init; }
 
     /// <summary>A reason code on access rows, an alarm type on alarm rows.</summary>

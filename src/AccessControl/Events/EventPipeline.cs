@@ -1,7 +1,9 @@
+using System.Collections.Immutable;
 using System.Text.Json;
 using System.Threading.Channels;
 using AccessControl.Decisions;
 using AccessControl.EntryLog;
+using AccessControl.Fingerprints;
 using AccessControl.Protocol;
 using AccessControl.Sites;
 using AccessControl.Supervision;
@@ -38,8 +40,13 @@ public sealed class EventPipeline : IAsyncDisposable
     private readonly ReaderWatch readers;
     private readonly List<Staged> batch = [];
     private readonly Dictionary<(string Source, string EventId), int> batchEvents = [];
+    private readonly IFingerprintTemplates templates;
     private PassbackState passback = PassbackState.Empty;
     private EscortState escorts = EscortState.Empty;
+    private FingerprintState fingerprints = FingerprintState.Empty;
+
+    // Cards waiting for their holder's finger, by fingerprint reader (one at a time per reader, as at a real door).
+    private ImmutableDictionary<string, Verification> verifications = ImmutableDictionary<string, Verification>.Empty;
     private Task? loop;
     private long publishFailures;
 
@@ -51,8 +58,10 @@ public sealed class EventPipeline : IAsyncDisposable
         Topics topics,
         PipelineOptions options,
         ILogger<EventPipeline> logger,
-        TimeProvider timeProvider)
+        TimeProvider timeProvider,
+        IFingerprintTemplates? fingerprints = null)
     {
+        templates = fingerprints ?? NoFingerprintTemplates.Instance;
         options.Validate();
         this.configuration = configuration;
         this.writer = writer;
@@ -134,14 +143,13 @@ public sealed class EventPipeline : IAsyncDisposable
         {
             while (await reader.WaitToReadAsync(stopping))
             {
-                var committedPassback = passback;
-                var committedEscorts = escorts;
+                var committed = new DecisionStateCopy(passback, escorts, fingerprints, verifications);
                 while (batch.Count < options.MaxBatch && reader.TryRead(out var item))
                 {
                     Stage(item);
                 }
 
-                await CommitAsync(committedPassback, committedEscorts, stopping);
+                await CommitAsync(committed, stopping);
             }
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
@@ -168,6 +176,16 @@ public sealed class EventPipeline : IAsyncDisposable
                     var now = clock.GetCurrentInstant();
                     var topology = configuration.Topology;
                     escorts = escorts.Prune(now);
+                    if (tick.Alarms is null)
+                    {
+                        fingerprints = fingerprints.Prune(now);
+                        foreach (var expired in verifications.Values.Where(v => v.Deadline <= now).ToList())
+                        {
+                            verifications = verifications.Remove(expired.FingerprintReader);
+                            StageVerificationEnd(expired, AccessReason.FingerprintTimeout, $"no fingerprint within {expired.TimeoutSeconds} s", now, cancel: true);
+                        }
+                    }
+
                     var alarms = tick.Alarms ?? [.. doors.Check(now, topology), .. readers.Check(now, topology)];
                     foreach (var alarm in alarms)
                     {
@@ -264,58 +282,93 @@ public sealed class EventPipeline : IAsyncDisposable
             return;
         }
 
+        if (e.Type == ReaderEventType.FingerprintMatch)
+        {
+            StageFingerprint(readerId, known ? reader : null, e, now, snapshot);
+            return;
+        }
+
         // Offline replays are decided at the time they happened (bounded), and open nothing now.
         var decideAt = e.Offline && e.At <= now && now - e.At <= options.OfflineWindow ? e.At : now;
         var request = new AccessRequest(new ReaderId(readerId), e.Card!, e.Technology!, decideAt);
         escorts = escorts.Prune(now);
-        var decision = DecisionEngine.Decide(request, snapshot.Topology, snapshot.Cardholders, passback, escorts);
+        var decision = DecisionEngine.Decide(request, snapshot.Topology, snapshot.Cardholders, passback, escorts, fingerprints);
         if (e.Offline)
         {
             decision = decision with { Move = null, UnlockFor = Duration.Zero, Escort = null };
         }
 
+        string? verifyDetail = null;
+        var commands = ImmutableArray<(string, byte[])>.Empty;
+        if (decision.IsPending)
+        {
+            (decision, verifyDetail, commands) = AskForFingerprint(readerId, reader!, e, decision, now, snapshot.Topology);
+        }
+
+        StageAccess(new AccessRow(readerId, source, e.EventId, e.Seq, e.At, e.Offline, e.Card!, e.Technology), decision, now, snapshot,
+            [(decision.IsPending ? "fingerprintRequest" : "why", verifyDetail)], commands: commands);
+    }
+
+    /// <summary>
+    /// Applies a decision tentatively (passback, escorts: rolled back with the batch if the commit fails), and stages its
+    /// row, its reply and, for an escort leaving people behind, the visitor_unescorted alarms.
+    /// </summary>
+    private void StageAccess(AccessRow access, AccessDecision decision, Instant now, LiveConfiguration.Snapshot snapshot,
+        (string Name, object? Value)[] extra, (string ReaderId, string EventId)? linked = null, string? matchedTemplate = null,
+        ImmutableArray<(string Topic, byte[] Payload)> commands = default)
+    {
         if (decision.Move is { } move)
         {
             passback = passback.Apply(move);
         }
 
-        // Tentative like the passback move: rolled back with the batch if the commit fails.
         var escort = decision.Escort;
         if (escort is not null)
         {
-            escorts = escorts.Apply(escort, escort.Opened is null ? null : new EscortEntry(readerId, e.EventId));
+            escorts = escorts.Apply(escort, escort.Opened is null || access.EventId is null ? null : new EscortEntry(access.ReaderId, access.EventId));
         }
 
         var escortedBy = escort?.Used;
-
         var entry = new LogEntry
         {
             At = now,
             Kind = LogKinds.Access,
             SiteId = decision.Site?.Value,
-            ReaderId = readerId,
+            ReaderId = access.ReaderId,
             DoorId = decision.Door?.Value,
             ZoneId = decision.Zone?.Value,
             PersonId = decision.Person?.Value,
-            Card = e.Card,
-            Source = source,
-            EventId = e.EventId,
-            DeviceSeq = e.Seq,
-            DeviceAt = e.At,
-            Offline = e.Offline,
-            Decision = decision.IsGranted ? "grant" : "deny",
+            Card = access.Card,
+            Source = access.Source,
+            EventId = access.EventId,
+            DeviceSeq = access.Seq,
+            DeviceAt = access.DeviceAt,
+            Offline = access.Offline,
+            Decision = decision.IsPending ? "pending" : decision.IsGranted ? "grant" : "deny",
             Reason = decision.Reason.ToCode(),
             UnlockSeconds = (int)decision.UnlockFor.TotalSeconds,
-            Detail = Json(
-                ("technology", e.Technology),
+            Detail = Json([
+                ("technology", access.Technology),
                 ("passbackViolation", decision.PassbackViolation ? "true" : null),
                 ("escort", escortedBy?.Escort.Value),
                 ("escortReader", escortedBy?.Entry?.ReaderId),
                 ("escortEventId", escortedBy?.Entry?.EventId),
-                ("escortSeq", escortedBy?.Entry?.Seq)),
+                ("escortSeq", escortedBy?.Entry?.Seq),
+                .. extra]),
         };
-        batchEvents[(source, e.EventId)] = batch.Count;
-        batch.Add(new Staged(entry) { Decision = decision, ReaderId = readerId });
+        if (access.Source is not null && access.EventId is not null)
+        {
+            batchEvents[(access.Source, access.EventId)] = batch.Count;
+        }
+
+        batch.Add(new Staged(entry)
+        {
+            Decision = decision,
+            ReaderId = access.Source is null ? null : access.ReaderId,
+            Linked = linked,
+            MatchedTemplate = matchedTemplate,
+            Commands = commands.IsDefault ? [] : commands,
+        });
 
         if (escort is { Left: { } zone, LeftUnescorted: { IsDefaultOrEmpty: false } leftBehind })
         {
@@ -324,10 +377,129 @@ public sealed class EventPipeline : IAsyncDisposable
                 snapshot.Cardholders.People.TryGetValue(person, out var visitor);
                 snapshot.Cardholders.People.TryGetValue(escort.Person, out var escortPerson);
                 var who = visitor?.Kind == People.PersonKind.Visitor ? "visitor" : "escorted person";
-                StageAlarm(new Alarm(AlarmTypes.VisitorUnescorted, decision.Site?.Value, decision.Door?.Value, readerId,
-                    $"{who} {person}{NameOf(visitor)} is still inside {zone}; their escort {escort.Person}{NameOf(escortPerson)} left through {readerId}"), now);
+                StageAlarm(new Alarm(AlarmTypes.VisitorUnescorted, decision.Site?.Value, decision.Door?.Value, access.ReaderId,
+                    $"{who} {person}{NameOf(visitor)} is still inside {zone}; their escort {escort.Person}{NameOf(escortPerson)} left through {access.ReaderId}"), now);
             }
         }
+    }
+
+    // ---- two factors: card, then finger ------------------------------------------------------------
+
+    /// <summary>
+    /// A card passed every check at a two-factor door: ask the door's fingerprint reader to verify its holder. The verify
+    /// command (with the holder's templates) is sent only after the pending row commits. A card already waiting at that
+    /// reader is superseded (answered fingerprint_timeout, its request cancelled): one person at the reader at a time.
+    /// </summary>
+    private (AccessDecision Decision, string? Detail, ImmutableArray<(string Topic, byte[] Payload)> Commands) AskForFingerprint(
+        string cardReaderId, Reader cardReader, ReaderEvent e, AccessDecision pending, Instant now, SiteTopology topology)
+    {
+        AccessDecision Final(AccessReason reason) => AccessDecision.Deny(reason, pending.Site, pending.Door, pending.Zone, pending.Person);
+
+        if (e.Offline)
+        {
+            // A replayed card cannot be verified after the fact: it is recorded as what it was, a card without its finger.
+            return (Final(AccessReason.FingerprintTimeout), "offline replay: no fingerprint verification possible", []);
+        }
+
+        var zone = pending.Zone is { } z && topology.Zones.TryGetValue(z, out var found) ? found : null;
+        var fingerprintReader = topology.Readers.Values.FirstOrDefault(r => r.Kind == ReaderKind.Fingerprint && r.Door == cardReader.Door && r.Direction == cardReader.Direction);
+        if (zone?.Fingerprint is not { } policy || fingerprintReader is null)
+        {
+            logger.LogError("Door {Door} needs a fingerprint but has no fingerprint reader facing {Direction}; denied.", cardReader.Door, cardReader.Direction);
+            return (Final(AccessReason.FingerprintTimeout), "no fingerprint reader at this door", []);
+        }
+
+        var enrolled = templates.ActiveTemplates(pending.Person!.Value);
+        if (enrolled.Count == 0)
+        {
+            // Enrolled according to the snapshot, but the store has nothing readable (revoked just now, or a key problem): fail closed.
+            return (Final(AccessReason.FingerprintNotEnrolled), null, []);
+        }
+
+        if (verifications.TryGetValue(fingerprintReader.Id.Value, out var previous))
+        {
+            verifications = verifications.Remove(previous.FingerprintReader);
+            StageVerificationEnd(previous, AccessReason.FingerprintTimeout, "superseded by another card at the same fingerprint reader", now, cancel: true);
+        }
+
+        var requestId = Guid.NewGuid().ToString("N");
+        var timeout = (int)policy.Timeout.TotalSeconds;
+        var verification = new Verification(requestId, fingerprintReader.Id.Value, cardReaderId, e.EventId, e.Card!, e.Technology!, pending.Person.Value,
+            policy.Threshold, timeout, now + policy.Timeout);
+        verifications = verifications.SetItem(fingerprintReader.Id.Value, verification);
+        var command = new ReaderCommand(Guid.NewGuid().ToString("N"), ReaderCommands.VerifyFingerprint, requestId, e.EventId, timeout, [.. enrolled]);
+        return (pending, requestId, [(topics.ReaderCommands(fingerprintReader.Id.Value), WireFormat.Write(command))]);
+    }
+
+    /// <summary>
+    /// A fingerprint reader's answer. Only an answer to the request pending at that very reader, in time, counts; a
+    /// score at or above the zone's threshold makes the service decide the card again (everything may have changed
+    /// since it was presented) with the second factor verified. The answer's row carries the final decision, which goes
+    /// to both readers.
+    /// </summary>
+    private void StageFingerprint(string readerId, Reader? reader, ReaderEvent e, Instant now, LiveConfiguration.Snapshot snapshot)
+    {
+        var source = "readers/" + readerId;
+        var row = new AccessRow(readerId, source, e.EventId, e.Seq, e.At, e.Offline, null, null);
+        (string, object?)[] answer = [("requestId", e.RequestId), ("score", e.Score?.ToString(System.Globalization.CultureInfo.InvariantCulture)), ("templateId", e.TemplateId)];
+        if (reader?.Kind != ReaderKind.Fingerprint || !verifications.TryGetValue(readerId, out var v) || v.RequestId != e.RequestId)
+        {
+            // A finger alone never opens a door: no card is waiting here for this request.
+            snapshot.Topology.Doors.TryGetValue(reader?.Door ?? default, out var atDoor);
+            var unexpected = AccessDecision.Deny(reader is null ? AccessReason.UnknownReader : AccessReason.FingerprintUnexpected, atDoor?.Site, atDoor?.Id);
+            StageAccess(row, unexpected, now, snapshot, answer);
+            return;
+        }
+
+        verifications = verifications.Remove(readerId);
+        var cardRow = row with { Card = v.Card, Technology = v.Technology };
+        (string, object?)[] detail = [.. answer, ("threshold", v.Threshold.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+            ("cardReader", v.CardReader), ("cardEventId", v.CardEventId)];
+        var linked = (v.CardReader, v.CardEventId);
+        snapshot.Topology.Doors.TryGetValue(reader.Door, out var door);
+        snapshot.Topology.Sites.TryGetValue(door?.Site ?? default, out var site);
+        var zone = door?.Destination(reader.Direction);
+        if (now > v.Deadline)
+        {
+            StageAccess(cardRow, AccessDecision.Deny(AccessReason.FingerprintTimeout, door?.Site, door?.Id, zone, v.Person), now, snapshot, detail, linked);
+            return;
+        }
+
+        if (e.Score < v.Threshold)
+        {
+            var rules = site?.Fingerprints ?? FingerprintRules.Default;
+            fingerprints = fingerprints.Mismatch(v.Card, now, rules, out var lockedUntil);
+            StageAccess(cardRow, AccessDecision.Deny(AccessReason.FingerprintMismatch, door?.Site, door?.Id, zone, v.Person), now, snapshot, detail, linked);
+            if (lockedUntil is { } until)
+            {
+                snapshot.Cardholders.People.TryGetValue(v.Person, out var person);
+                StageAlarm(new Alarm(AlarmTypes.FingerprintFailures, door?.Site.Value, door?.Id.Value, readerId,
+                    $"card {v.Card} of {v.Person}{NameOf(person)}: {rules.LockoutAfter} fingerprint mismatches in a row; the card is locked until {WireFormat.FormatInstant(until)}"), now);
+            }
+
+            return;
+        }
+
+        fingerprints = fingerprints.Matched(v.Card);
+        escorts = escorts.Prune(now);
+        var request = new AccessRequest(new ReaderId(v.CardReader), v.Card, v.Technology, now) { FingerprintVerified = true };
+        var decision = DecisionEngine.Decide(request, snapshot.Topology, snapshot.Cardholders, passback, escorts, fingerprints);
+        StageAccess(cardRow, decision, now, snapshot, detail, linked, decision.IsGranted ? e.TemplateId : null);
+    }
+
+    /// <summary>Ends a verification without a finger (timed out, or superseded): a deny row for the card, its final answer, and a cancel to the fingerprint reader.</summary>
+    private void StageVerificationEnd(Verification v, AccessReason reason, string why, Instant now, bool cancel)
+    {
+        var topology = configuration.Topology;
+        topology.Readers.TryGetValue(new ReaderId(v.CardReader), out var cardReader);
+        Door? door = cardReader is not null && topology.Doors.TryGetValue(cardReader.Door, out var d) ? d : null;
+        var decision = AccessDecision.Deny(reason, door?.Site, door?.Id, door?.Destination(cardReader!.Direction), v.Person);
+        var row = new AccessRow(v.CardReader, null, null, null, null, false, v.Card, v.Technology);
+        var command = new ReaderCommand(Guid.NewGuid().ToString("N"), ReaderCommands.CancelFingerprint, v.RequestId, v.CardEventId, 0, []);
+        StageAccess(row, decision, now, configuration.Current,
+            [("requestId", v.RequestId), ("cardEventId", v.CardEventId), ("fingerprintReader", v.FingerprintReader), ("why", why)],
+            (v.CardReader, v.CardEventId),
+            commands: cancel ? [(topics.ReaderCommands(v.FingerprintReader), WireFormat.Write(command))] : []);
     }
 
     private void StageDoorEvent(string doorId, DoorEvent e, Instant now)
@@ -490,6 +662,9 @@ public sealed class EventPipeline : IAsyncDisposable
 
             answer = row.Kind is LogKinds.Access or LogKinds.Malformed
                 ? new DecisionMessage(eventId, row.Decision == "grant", row.Reason ?? AccessReason.MalformedEvent.ToCode(), row.DoorId, row.UnlockSeconds ?? 0)
+                {
+                    Pending = row.Decision == "pending",
+                }
                 : null;
             recent.Add(source, eventId, answer);
         }
@@ -504,7 +679,7 @@ public sealed class EventPipeline : IAsyncDisposable
 
     // ---- commit, then act ---------------------------------------------------------------------------
 
-    private async Task CommitAsync(PassbackState committedPassback, EscortState committedEscorts, CancellationToken stopping)
+    private async Task CommitAsync(DecisionStateCopy committed, CancellationToken stopping)
     {
         var rows = new List<LogEntry>(batch.Count);
         foreach (var staged in batch)
@@ -525,14 +700,14 @@ public sealed class EventPipeline : IAsyncDisposable
         {
             failure = ex;
             written = [];
-            passback = committedPassback;
-            escorts = committedEscorts;
+            (passback, escorts, fingerprints, verifications) = committed;
             logger.LogCritical(ex, "Entry log commit of {Count} rows failed; failing closed.", rows.Count);
         }
 
         // Readers hear their decision first (they are what a person waits for), then the strikes, then everyone else.
         var outgoing = new List<(string Topic, byte[] Payload, bool Retain)>();
         var unlocks = new List<(string Topic, byte[] Payload, bool Retain)>();
+        var commands = new List<(string Topic, byte[] Payload, bool Retain)>();
         var replies = new DecisionMessage?[batch.Count];
         var rowIndex = 0;
         for (var i = 0; i < batch.Count; i++)
@@ -568,10 +743,21 @@ public sealed class EventPipeline : IAsyncDisposable
             {
                 var final = failure is null ? decision : decision.FailClosed();
                 var eventId = staged.Entry?.EventId ?? staged.ReplyEventId;
-                reply = new DecisionMessage(eventId, final.IsGranted, final.Reason.ToCode(), final.Door?.Value, (int)final.UnlockFor.TotalSeconds);
+                reply = Reply(eventId, final);
                 if (failure is null && staged.Entry?.Source is { } source && eventId is not null)
                 {
-                    recent.Add(source, eventId, reply);
+                    recent.Set(source, eventId, reply);
+                }
+
+                if (staged.Linked is { } linked)
+                {
+                    // The card waiting for this finger hears the final answer under its own eventId.
+                    var cardReply = Reply(linked.EventId, final);
+                    outgoing.Add((topics.ReaderDecisions(linked.ReaderId), WireFormat.Write(cardReply), false));
+                    if (failure is null)
+                    {
+                        recent.Set("readers/" + linked.ReaderId, linked.EventId, cardReply);
+                    }
                 }
 
                 if (final.IsGranted && final.Door is { } doorId && final.UnlockFor > Duration.Zero
@@ -580,6 +766,15 @@ public sealed class EventPipeline : IAsyncDisposable
                     doors.Granted(doorId, row!.At + final.UnlockFor);
                     var command = new DoorCommand(Guid.NewGuid().ToString("N"), "unlock", (int)final.UnlockFor.TotalSeconds);
                     unlocks.Add((topics.DoorCommands(door.Id.Value), WireFormat.Write(command), false));
+                }
+
+                if (failure is null)
+                {
+                    commands.AddRange(staged.Commands.Select(c => (c.Topic, c.Payload, false)));
+                    if (final.IsGranted && staged.MatchedTemplate is { } template)
+                    {
+                        templates.Matched(template, row!.At);
+                    }
                 }
             }
             else if (staged.Entry?.Source is { } src && staged.Entry.EventId is { } id && failure is null)
@@ -610,6 +805,7 @@ public sealed class EventPipeline : IAsyncDisposable
         batchEvents.Clear();
         foreach (var (topic, payload, retain) in outgoing.Where(o => o.Topic.EndsWith("/decisions", StringComparison.Ordinal))
             .Concat(unlocks)
+            .Concat(commands)
             .Concat(outgoing.Where(o => !o.Topic.EndsWith("/decisions", StringComparison.Ordinal))))
         {
             _ = PublishAsync(topic, payload, retain, stopping);
@@ -640,6 +836,9 @@ public sealed class EventPipeline : IAsyncDisposable
             logger.LogWarning("Publish to {Topic} failed ({Error}); the device will re-send and get the logged decision.", topic, ex.Message);
         }
     }
+
+    private static DecisionMessage Reply(string? eventId, AccessDecision decision) =>
+        new(eventId, decision.IsGranted, decision.Reason.ToCode(), decision.Door?.Value, (int)decision.UnlockFor.TotalSeconds) { Pending = decision.IsPending };
 
     private static string? Json(params (string Name, object? Value)[] fields)
     {
@@ -677,6 +876,26 @@ public sealed class EventPipeline : IAsyncDisposable
 
     private static string Truncate(string text) => text.Length <= 128 ? text : text[..128] + "...";
 
+    /// <summary>The decision state as of the last commit, restored if a batch cannot be committed.</summary>
+    private readonly record struct DecisionStateCopy(
+        PassbackState Passback, EscortState Escorts, FingerprintState Fingerprints, ImmutableDictionary<string, Verification> Verifications);
+
+    /// <summary>The event an access row answers (source and eventId null for rows the service makes itself, such as a timeout).</summary>
+    private sealed record AccessRow(string ReaderId, string? Source, string? EventId, long? Seq, Instant? DeviceAt, bool Offline, string? Card, string? Technology);
+
+    /// <summary>A card waiting for its holder's finger at a fingerprint reader.</summary>
+    private sealed record Verification(
+        string RequestId,
+        string FingerprintReader,
+        string CardReader,
+        string CardEventId,
+        string Card,
+        string Technology,
+        PersonId Person,
+        int Threshold,
+        int TimeoutSeconds,
+        Instant Deadline);
+
     private abstract record Item;
 
     private sealed record Inbound(string Topic, ReadOnlyMemory<byte> Payload) : Item;
@@ -706,6 +925,15 @@ public sealed class EventPipeline : IAsyncDisposable
         public TaskCompletionSource<LogEntry>? Appended { get; init; }
 
         public TaskCompletionSource? Ticked { get; init; }
+
+        /// <summary>A card reader whose event this row finally answers (two factors): it gets the same decision under its eventId.</summary>
+        public (string ReaderId, string EventId)? Linked { get; init; }
+
+        /// <summary>The fingerprint template that matched, noted as used once the grant is durable.</summary>
+        public string? MatchedTemplate { get; init; }
+
+        /// <summary>Reader commands (verify, cancel) sent only once the row is durable.</summary>
+        public ImmutableArray<(string Topic, byte[] Payload)> Commands { get; init; } = [];
     }
 }
 

@@ -14,6 +14,18 @@ internal sealed class RecentDecisions(int capacity)
 
     public bool TryGet(string source, string eventId, out DecisionMessage? answer) => answers.TryGetValue((source, eventId), out answer);
 
+    /// <summary>Records an answer, replacing an earlier one for the same event (a pending card that got its final decision).</summary>
+    public void Set(string source, string eventId, DecisionMessage? answer)
+    {
+        if (capacity > 0 && answers.ContainsKey((source, eventId)))
+        {
+            answers[(source, eventId)] = answer;
+            return;
+        }
+
+        Add(source, eventId, answer);
+    }
+
     public void Add(string source, string eventId, DecisionMessage? answer)
     {
         if (capacity == 0)

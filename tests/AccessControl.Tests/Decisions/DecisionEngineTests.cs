@@ -489,6 +489,9 @@ public class DecisionEngineTests
         var noHall = WithAlice(p => p with { AccessLevels = [CampusAlways] });
         var insideHall = PassbackState.Empty.Apply(new PassbackMove(Alice, HallA, Inside: true));
         var visitor = WithAlice(p => p with { Kind = PersonKind.Visitor }).With(new AccessLevel(CageAlways, "Cage 7 and the vault", [Cage7, Vault], ScheduleId.Always));
+        var twoFactor = new SiteTopology(Topology.Sites.Values, Topology.Zones.Values.Select(z => z.Id == Cage7 ? z with { Fingerprint = Fingerprints.FingerprintPolicy.Default } : z),
+            Topology.Doors.Values, Topology.Readers.Values, Topology.Controllers.Values, Topology.Schedules.Values);
+        var locked = FingerprintState.Empty.Mismatch(AliceCard, WorkingHours, Fingerprints.FingerprintRules.Default with { LockoutAfter = 1 }, out _);
 
         var decisions = new[]
         {
@@ -509,10 +512,16 @@ public class DecisionEngineTests
             Decide(Swipe(HallIn), WithAlice(p => p with { Kind = PersonKind.Visitor, AccessLevels = [CampusAlways] })),
             Decide(Swipe(HallIn, card: "FFFF"), Holders.With(new VisitorRules(["FFFF"], []))),
             Decide(Swipe(HallIn), Holders.With(new VisitorRules([], [Alice]))),
+            DecisionEngine.Decide(Swipe(CageIn), twoFactor, Holders.WithFingerprintEnrolled([Alice]), PassbackState.Empty, EscortState.Empty, FingerprintState.Empty),
+            DecisionEngine.Decide(Swipe(CageIn), twoFactor, Holders, PassbackState.Empty, EscortState.Empty, FingerprintState.Empty),
+            DecisionEngine.Decide(Swipe(HallIn), Topology, Holders, PassbackState.Empty, EscortState.Empty, locked),
         };
 
+        // The pipeline's own reasons: it fails closed (log_failure), cannot read a payload (malformed_event), or hears
+        // the fingerprint reader's answer (mismatch, timeout, a finger nobody asked for).
         var reached = decisions.Select(d => d.Reason).ToHashSet();
-        var expected = AccessReasonCodes.All.Except([AccessReason.MalformedEvent, AccessReason.LogFailure]).ToHashSet();
+        var expected = AccessReasonCodes.All.Except([AccessReason.MalformedEvent, AccessReason.LogFailure,
+            AccessReason.FingerprintMismatch, AccessReason.FingerprintTimeout, AccessReason.FingerprintUnexpected]).ToHashSet();
         Assert.Equal(expected.Order(), reached.Order());
     }
 
