@@ -494,10 +494,10 @@ public sealed class EventPipeline : IAsyncDisposable
         topology.Readers.TryGetValue(new ReaderId(v.CardReader), out var cardReader);
         Door? door = cardReader is not null && topology.Doors.TryGetValue(cardReader.Door, out var d) ? d : null;
         var decision = AccessDecision.Deny(reason, door?.Site, door?.Id, door?.Destination(cardReader!.Direction), v.Person);
-        var row = new AccessRow(v.CardReader, null, null, null, null, false, v.Card, v.Technology);
+        var row = new AccessRow(v.CardReader, null, null, null, null, false, v.Card, NullIfEmpty(v.Technology));
         var command = new ReaderCommand(Guid.NewGuid().ToString("N"), ReaderCommands.CancelFingerprint, v.RequestId, v.CardEventId, 0, []);
         StageAccess(row, decision, now, configuration.Current,
-            [("requestId", v.RequestId), ("cardEventId", v.CardEventId), ("fingerprintReader", v.FingerprintReader), ("why", why)],
+            [("requestId", NullIfEmpty(v.RequestId)), ("cardEventId", v.CardEventId), ("fingerprintReader", NullIfEmpty(v.FingerprintReader)), ("why", why)],
             (v.CardReader, v.CardEventId),
             commands: cancel ? [(topics.ReaderCommands(v.FingerprintReader), WireFormat.Write(command))] : []);
     }
@@ -667,6 +667,15 @@ public sealed class EventPipeline : IAsyncDisposable
                 }
                 : null;
             recent.Add(source, eventId, answer);
+            if (answer is { Pending: true } && readerId is not null && row.Card is not null
+                && !verifications.Values.Any(v => v.CardReader == readerId && v.CardEventId == eventId))
+            {
+                // The card was waiting for a finger when the service stopped: that wait is over. It ends the way a wait
+                // ends, logged as a timeout, so the reader hears a final answer instead of waiting for ever.
+                var orphan = new Verification("", "", readerId, eventId, row.Card, "", new PersonId(row.PersonId ?? ""), 0, 0, row.At);
+                StageVerificationEnd(orphan, AccessReason.FingerprintTimeout, "the service restarted while the card waited for its fingerprint", clock.GetCurrentInstant(), cancel: false);
+                return true;
+            }
         }
 
         if (answer is not null && readerId is not null)
@@ -871,6 +880,8 @@ public sealed class EventPipeline : IAsyncDisposable
 
         return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
+
+    private static string? NullIfEmpty(string text) => text.Length == 0 ? null : text;
 
     private static string NameOf(People.Person? person) => person is null ? "" : $" ({person.Name})";
 

@@ -155,6 +155,20 @@ public sealed class EdgeHarness : IAsyncDisposable
         return decisions;
     }
 
+    /// <summary>Logs in as a door controller and collects every command sent to one of its doors.</summary>
+    public async Task<Channel<DoorCommand>> DoorCommandsAsync(string controllerId, string doorId)
+    {
+        var commands = Channel.CreateUnbounded<DoorCommand>();
+        var controller = await RawClientAsync(controllerId);
+        controller.ApplicationMessageReceivedAsync += e =>
+        {
+            commands.Writer.TryWrite(WireFormat.ParseDoorCommand(e.ApplicationMessage.Payload).Value!);
+            return Task.CompletedTask;
+        };
+        await controller.SubscribeAsync(Edge.Topics.DoorCommands(doorId), MQTTnet.Protocol.MqttQualityOfServiceLevel.AtLeastOnce);
+        return commands;
+    }
+
     /// <summary>Connects a monitor to the alarms topic; every alarm published lands in the returned channel.</summary>
     public async Task<Channel<AlarmMessage>> AlarmsAsync()
     {

@@ -1,0 +1,86 @@
+using System.Threading.Channels;
+using AccessControl.Protocol;
+using MQTTnet;
+using MQTTnet.Protocol;
+using NodaTime;
+
+namespace AccessControl.Tests.EndToEnd;
+
+/// <summary>
+/// A reader as a firmware integrator writes it: a bare MQTT client that publishes exactly the events a test says, and
+/// collects what the service sends it (decisions, commands) in channels. For the protocol's corner cases, where the
+/// simulators' good manners would get in the way.
+/// </summary>
+internal sealed class RawReader
+{
+    private readonly IMqttClient client;
+    private readonly EdgeHarness edge;
+    private long seq;
+
+    private RawReader(IMqttClient client, EdgeHarness edge, string readerId)
+    {
+        this.client = client;
+        this.edge = edge;
+        ReaderId = readerId;
+    }
+
+    public string ReaderId { get; }
+
+    public Channel<DecisionMessage> Decisions { get; } = Channel.CreateUnbounded<DecisionMessage>();
+
+    public Channel<ReaderCommand> Commands { get; } = Channel.CreateUnbounded<ReaderCommand>();
+
+    public static async Task<RawReader> ConnectAsync(EdgeHarness edge, string readerId)
+    {
+        var client = await edge.RawClientAsync(readerId);
+        var reader = new RawReader(client, edge, readerId);
+        var topics = edge.Edge.Topics;
+        client.ApplicationMessageReceivedAsync += e =>
+        {
+            var topic = e.ApplicationMessage.Topic;
+            if (topic == topics.ReaderDecisions(readerId))
+            {
+                reader.Decisions.Writer.TryWrite(WireFormat.ParseDecision(e.ApplicationMessage.Payload).Value!);
+            }
+            else if (topic == topics.ReaderCommands(readerId))
+            {
+                reader.Commands.Writer.TryWrite(WireFormat.ParseReaderCommand(e.ApplicationMessage.Payload).Value!);
+            }
+
+            return Task.CompletedTask;
+        };
+        await client.SubscribeAsync(topics.ReaderDecisions(readerId), MqttQualityOfServiceLevel.AtLeastOnce);
+        await client.SubscribeAsync(topics.ReaderCommands(readerId), MqttQualityOfServiceLevel.AtLeastOnce);
+        return reader;
+    }
+
+    /// <summary>Publishes a card event; returns its eventId.</summary>
+    public Task<string> CardAsync(string card, string technology = DemoCards.Ev3, string? eventId = null) =>
+        PublishAsync(eventId, (id, s, at) => new ReaderEvent(id, s, at, ReaderEventType.Card, card, technology, false, null));
+
+    /// <summary>Publishes a fingerprint_match answer; returns its eventId.</summary>
+    public Task<string> FingerprintAsync(string requestId, int score, string? templateId = null, string? eventId = null) =>
+        PublishAsync(eventId, (id, s, at) => new ReaderEvent(id, s, at, ReaderEventType.FingerprintMatch, null, null, false, null)
+        {
+            RequestId = requestId,
+            Score = score,
+            TemplateId = templateId,
+        });
+
+    public async Task<DecisionMessage> NextDecisionAsync() => await Decisions.Reader.ReadAsync().AsTask().WaitAsync(EdgeHarness.Timeout);
+
+    public async Task<ReaderCommand> NextCommandAsync() => await Commands.Reader.ReadAsync().AsTask().WaitAsync(EdgeHarness.Timeout);
+
+    private async Task<string> PublishAsync(string? eventId, Func<string, long, Instant, ReaderEvent> create)
+    {
+        var s = Interlocked.Increment(ref seq);
+        var id = eventId ?? $"{ReaderId}-{s}";
+        var payload = WireFormat.Write(create(id, s, edge.Clock.GetCurrentInstant()));
+        await client.PublishAsync(new MqttApplicationMessageBuilder()
+            .WithTopic(edge.Edge.Topics.ReaderEvents(ReaderId))
+            .WithPayload(payload)
+            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
+            .Build()).WaitAsync(EdgeHarness.Timeout);
+        return id;
+    }
+}
