@@ -86,6 +86,36 @@ public sealed record MatcherRates(
         return new MatcherRates(genuineTrials, impostorTrials, samePerson, [.. genuine], [.. impostor]);
     }
 
+    /// <summary>The threshold where the two error rates are closest (the equal-error point), and the rate there.</summary>
+    public (int Threshold, double Rate) EqualErrorPoint
+    {
+        get
+        {
+            var best = Enumerable.Range(0, 101).MinBy(t => Math.Abs(FalseMatchRate(t) - FalseNonMatchRate(t)));
+            return (best, Math.Max(FalseMatchRate(best), FalseNonMatchRate(best)));
+        }
+    }
+
+    /// <summary>A plain-text report: trials, a table of both rates at a few thresholds, and the extremes.</summary>
+    public string Format(IEnumerable<int>? thresholds = null)
+    {
+        var text = new System.Text.StringBuilder();
+        var c = System.Globalization.CultureInfo.InvariantCulture;
+        text.AppendLine(c, $"matcher {SyntheticFingers.Format}: {GenuineTrials} genuine trials, {ImpostorTrials} impostor trials ({SamePersonTrials} with another finger of the same person)");
+        text.AppendLine("threshold  FMR          FNMR");
+        foreach (var t in thresholds ?? [30, 40, 45, 50, 55, 60, 65, 70, 75, 80])
+        {
+            text.AppendLine(c, $"{t,9}  {FalseMatchRate(t),-11:0.000000}  {FalseNonMatchRate(t):0.0000}{(t == FingerprintPolicy.DefaultThreshold ? "   <- default threshold" : "")}");
+        }
+
+        var (eerThreshold, eer) = EqualErrorPoint;
+        text.AppendLine(eer > 0
+            ? string.Create(c, $"equal-error point: threshold {eerThreshold}, rate {eer:0.000000}")
+            : "equal-error point: none measurable, genuine and impostor scores did not overlap in these trials");
+        text.Append(c, $"highest impostor score {HighestImpostorScore}, lowest genuine score {LowestGenuineScore}");
+        return text.ToString();
+    }
+
     private static int LastIndexOfNonZero(ImmutableArray<int> counts)
     {
         for (var i = counts.Length - 1; i >= 0; i--)
