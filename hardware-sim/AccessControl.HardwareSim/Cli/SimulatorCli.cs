@@ -1,6 +1,8 @@
 using System.Globalization;
 using AccessControl.Devices;
+using AccessControl.Fingerprints;
 using AccessControl.HardwareSim.Devices;
+using AccessControl.HardwareSim.Fingerprints;
 using AccessControl.HardwareSim.Load;
 using AccessControl.HardwareSim.Readers;
 using AccessControl.HardwareSim.Scenarios;
@@ -30,6 +32,12 @@ public sealed class SimulatorCli
           hardware-sim load --readers N --rate R --seconds D --key-file FILE [--cards FILE | --card UID[,UID...]]
                             [--technology T] [--reader-prefix P] [--site FILE] [--drain DURATION] [common options]
               N readers swipe R cards per second in total for D seconds; prints sent/acked/grant/deny and latency.
+          hardware-sim fingerprint-template --person ID --finger FINGER [--template-id ID] [--json]
+              Prints the simulator's enrollment template (format ac-sim-v1) of a person's finger, base64; the same
+              bytes every time. --json prints it as a template object of a verify_fingerprint command.
+          hardware-sim fingerprint-rates [--trials N] [--seed S]
+              Measures the simulated matcher's false-match and false-non-match rates over N genuine and N impostor
+              trials (default 30000) and prints them at a few thresholds.
 
         common options:
           --broker HOST:PORT     MQTT broker (default 127.0.0.1:1883)
@@ -42,7 +50,7 @@ public sealed class SimulatorCli
         """;
 
     private static readonly string[] CommonOptionNames = ["broker", "key-file", "topic-root", "connect-timeout", "verbose", "site"];
-    private static readonly HashSet<string> Flags = ["verbose", "help"];
+    private static readonly HashSet<string> Flags = ["verbose", "help", "json"];
 
     private readonly IClock clock;
     private readonly TimeProvider time;
@@ -77,6 +85,8 @@ public sealed class SimulatorCli
         {
             "scenario" => await RunScenarioAsync(arguments, cancellationToken),
             "load" => await RunLoadAsync(arguments, cancellationToken),
+            "fingerprint-template" => PrintFingerprintTemplate(arguments),
+            "fingerprint-rates" => PrintFingerprintRates(arguments),
             _ => Fail($"unknown command '{arguments.Command}'"),
         };
     }
@@ -170,7 +180,7 @@ public sealed class SimulatorCli
                 return Fail(site.Error ?? $"cannot load {sitePath}");
             }
 
-            var available = DeviceLayout.FromTopology(site.Topology).Readers.Select(r => r.ReaderId).ToList();
+            var available = DeviceLayout.FromTopology(site.Topology).Readers.Where(r => r.Kind == AccessControl.Sites.ReaderKind.Card).Select(r => r.ReaderId).ToList();
             if (available.Count < readerCount)
             {
                 return Fail($"--readers {readerCount}: the site has only {available.Count} card readers");
@@ -206,6 +216,72 @@ public sealed class SimulatorCli
         {
             await Task.WhenAll(readers.Select(r => r.DisposeAsync().AsTask()));
         }
+    }
+
+    private int PrintFingerprintTemplate(Arguments arguments)
+    {
+        var unknown = arguments.Unknown(["person", "finger", "template-id", "json"]).ToList();
+        if (unknown.Count > 0)
+        {
+            return Fail($"{arguments.Command} does not take {string.Join(", ", unknown)}");
+        }
+
+        var person = arguments.Get("person");
+        var finger = arguments.Get("finger");
+        if (string.IsNullOrWhiteSpace(person) || !Fingers.IsValid(finger))
+        {
+            return Fail($"--person ID and --finger FINGER are required; fingers: {string.Join(", ", Fingers.All)}");
+        }
+
+        var templateId = arguments.Get("template-id");
+        if (templateId is not null && !WireFormat.IsValidId(templateId))
+        {
+            return Fail($"--template-id '{templateId}' is not a valid id");
+        }
+
+        var template = SyntheticFingers.EnrollmentTemplate(person, finger!, templateId);
+        if (!arguments.Has("json"))
+        {
+            output.WriteLine(Convert.ToBase64String(template.Data.Span));
+            return Ok;
+        }
+
+        using var buffer = new MemoryStream();
+        using (var json = new System.Text.Json.Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            json.WriteString("templateId", template.TemplateId);
+            json.WriteString("finger", template.Finger);
+            json.WriteString("format", template.Format);
+            json.WriteBase64String("data", template.Data.Span);
+            json.WriteEndObject();
+        }
+
+        output.WriteLine(System.Text.Encoding.UTF8.GetString(buffer.ToArray()));
+        return Ok;
+    }
+
+    private int PrintFingerprintRates(Arguments arguments)
+    {
+        var unknown = arguments.Unknown(["trials", "seed"]).ToList();
+        if (unknown.Count > 0)
+        {
+            return Fail($"{arguments.Command} does not take {string.Join(", ", unknown)}");
+        }
+
+        var trials = 30_000;
+        var seed = 20261128;
+        if ((arguments.Get("trials") is not null && !TryInt(arguments, "trials", 1, out trials))
+            || (arguments.Get("seed") is not null && !TryInt(arguments, "seed", 0, out seed)))
+        {
+            return UsageError;
+        }
+
+        var started = time.GetTimestamp();
+        var rates = MatcherRates.Measure(trials, trials, seed);
+        output.WriteLine(rates.Format());
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"seed {seed}, {time.GetElapsedTime(started).TotalSeconds:0.00} s"));
+        return Ok;
     }
 
     private async Task<bool> StartAsync(IReadOnlyList<SimulatedDevice> devices, CommonOptions common, CancellationToken cancellationToken)

@@ -38,6 +38,13 @@ public sealed record DeviceOptions
     /// <summary>An event that awaits a decision is re-sent (same eventId and seq) when none came within this time.</summary>
     public TimeSpan ResendInterval { get; init; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// After a <c>pending</c> decision (card accepted, fingerprint wanted), how long the device waits for the final
+    /// decision before it gives up on the event and goes back to idle, as a reader's display does. Longer than the
+    /// service's fingerprint timeout (10 s by default), after which the service sends the final deny itself.
+    /// </summary>
+    public TimeSpan FinalDecisionTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
     /// <summary>Re-sends per connection before the event is parked in the buffer until the next reconnection.</summary>
     public int MaxResends { get; init; } = 3;
 
@@ -58,6 +65,7 @@ public sealed record DeviceOptions
         Positive(ConnectTimeout, nameof(ConnectTimeout));
         Positive(KeepAlive, nameof(KeepAlive));
         Positive(ResendInterval, nameof(ResendInterval));
+        Positive(FinalDecisionTimeout, nameof(FinalDecisionTimeout));
         ArgumentOutOfRangeException.ThrowIfNegative(MaxResends);
         ArgumentOutOfRangeException.ThrowIfLessThan(BufferCapacity, 1);
     }

@@ -17,6 +17,12 @@ public enum PendingEventState
     /// <summary>Re-sent as often as allowed without a decision; kept until the next reconnection re-sends it.</summary>
     Parked,
 
+    /// <summary>
+    /// Acknowledged by a <c>pending</c> decision (two-factor entry): no longer re-sent, waiting for the final decision
+    /// with the same eventId.
+    /// </summary>
+    AwaitingFinalDecision,
+
     /// <summary>Acknowledged, overwritten or abandoned; no longer in the buffer.</summary>
     Retired,
 }
@@ -29,6 +35,7 @@ public enum PendingEventState
 public sealed class PendingEvent
 {
     private readonly TaskCompletionSource<DecisionMessage>? decision;
+    private readonly TaskCompletionSource<DecisionMessage>? acknowledgement;
     private readonly TaskCompletionSource handedOff = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     internal PendingEvent(string topic, string eventId, long seq, bool offline, byte[] payload, bool awaitsDecision, long createdTimestamp, object? tag)
@@ -44,6 +51,7 @@ public sealed class PendingEvent
         if (awaitsDecision)
         {
             decision = new TaskCompletionSource<DecisionMessage>(TaskCreationOptions.RunContinuationsAsynchronously);
+            acknowledgement = new TaskCompletionSource<DecisionMessage>(TaskCreationOptions.RunContinuationsAsynchronously);
         }
     }
 
@@ -67,8 +75,22 @@ public sealed class PendingEvent
     /// <summary>What the device subclass wants to remember about the event (e.g. the card).</summary>
     public object? Tag { get; }
 
-    /// <summary>Completes with the decision; canceled when the event is overwritten in a full buffer or the device stops.</summary>
+    /// <summary>
+    /// Completes with the final decision (grant or deny); canceled when the event is overwritten in a full buffer, the
+    /// device stops, or a <c>pending</c> decision is not followed by the final one within
+    /// <see cref="DeviceOptions.FinalDecisionTimeout"/>.
+    /// </summary>
     public Task<DecisionMessage> Decision => decision?.Task ?? Task.FromCanceled<DecisionMessage>(new CancellationToken(true));
+
+    /// <summary>
+    /// Completes with the first decision for the event, the one that stops its re-sending: a <c>pending</c> decision
+    /// when the zone wants a fingerprint too (a reader shows "present finger" then), otherwise the final decision itself.
+    /// Canceled like <see cref="Decision"/>.
+    /// </summary>
+    public Task<DecisionMessage> Acknowledgement => acknowledgement?.Task ?? Task.FromCanceled<DecisionMessage>(new CancellationToken(true));
+
+    /// <summary>The <c>pending</c> decision that acknowledged the event, if there was one; null until then or without.</summary>
+    public DecisionMessage? PendingDecision { get; private set; }
 
     /// <summary>
     /// Completes when the event is safe: accepted by the broker, or held in the buffer because the device is offline.
@@ -86,14 +108,28 @@ public sealed class PendingEvent
 
     internal ITimer? ResendTimer { get; set; }
 
+    /// <summary>Gives up on the final decision after a pending one (see <see cref="DeviceOptions.FinalDecisionTimeout"/>).</summary>
+    internal ITimer? FinalDecisionTimer { get; set; }
+
     internal LinkedListNode<PendingEvent>? Node { get; set; }
 
     internal void MarkHandedOff() => handedOff.TrySetResult();
 
-    internal bool CompleteDecision(DecisionMessage message) => decision?.TrySetResult(message) ?? false;
+    internal bool CompleteDecision(DecisionMessage message)
+    {
+        acknowledgement?.TrySetResult(message);
+        return decision?.TrySetResult(message) ?? false;
+    }
+
+    internal void CompletePending(DecisionMessage message)
+    {
+        PendingDecision = message;
+        acknowledgement?.TrySetResult(message);
+    }
 
     internal void Abandon()
     {
+        acknowledgement?.TrySetCanceled();
         decision?.TrySetCanceled();
         handedOff.TrySetResult();
     }

@@ -32,7 +32,8 @@ namespace AccessControl.HardwareSim.Devices;
 /// were made. An event made while disconnected is held and later replayed with <c>"offline":true</c>. A card event
 /// stays in the buffer until its decision arrives; without one it is re-sent, identical, every
 /// <see cref="DeviceOptions.ResendInterval"/>, at most <see cref="DeviceOptions.MaxResends"/> times per
-/// connection, then parked until the next reconnection. The buffer is a ring of
+/// connection, then parked until the next reconnection. A <c>pending</c> decision (two-factor entry) acknowledges
+/// the event too, but its final decision is the next grant or deny with the same eventId. The buffer is a ring of
 /// <see cref="DeviceOptions.BufferCapacity"/> events: when full the oldest is overwritten.
 /// </para>
 /// <para>
@@ -46,6 +47,7 @@ public abstract class SimulatedDevice : IAsyncDisposable
     private readonly object gate = new();
     private readonly LinkedList<PendingEvent> buffer = new();
     private readonly Dictionary<string, PendingEvent> byEventId = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, PendingEvent> awaitingFinal = new(StringComparer.Ordinal);
     private readonly string password;
     private readonly string bootId = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
     private readonly SemaphoreSlim connectionGate = new(1, 1);
@@ -258,7 +260,7 @@ public abstract class SimulatedDevice : IAsyncDisposable
         List<PendingEvent> abandoned;
         lock (gate)
         {
-            abandoned = [.. buffer];
+            abandoned = [.. buffer, .. awaitingFinal.Values];
             foreach (var item in abandoned)
             {
                 RetireLocked(item);
@@ -298,6 +300,9 @@ public abstract class SimulatedDevice : IAsyncDisposable
 
     /// <summary>A command arrived on a door commands topic this device subscribed to. Runs on the MQTT receive loop: keep it short.</summary>
     protected virtual Task HandleDoorCommandAsync(string doorId, DoorCommand command) => Task.CompletedTask;
+
+    /// <summary>A command arrived on a reader commands topic this device subscribed to. Runs on the MQTT receive loop: keep it short.</summary>
+    protected virtual Task HandleReaderCommandAsync(string readerId, ReaderCommand command) => Task.CompletedTask;
 
     /// <summary>A message on one of the device's topics could not be parsed. Real firmware ignores it; so does the default.</summary>
     protected virtual Task HandleMalformedAsync(string topic, string error)
@@ -371,7 +376,13 @@ public abstract class SimulatedDevice : IAsyncDisposable
         return item;
     }
 
-    /// <summary>Retires the event a decision acknowledges and completes its <see cref="PendingEvent.Decision"/>; null when no held event has that id.</summary>
+    /// <summary>
+    /// Matches a decision to the held event it answers. A final decision (grant or deny) retires the event and
+    /// completes its <see cref="PendingEvent.Decision"/>. A <c>pending</c> decision only acknowledges it: the event
+    /// leaves the re-send buffer and waits (at most <see cref="DeviceOptions.FinalDecisionTimeout"/>) for the final
+    /// decision with the same eventId.
+    /// </summary>
+    /// <returns>The event, when the decision is news for it; null when no held event has that id, or it repeats a pending decision.</returns>
     protected PendingEvent? TryAcknowledge(string? eventId, DecisionMessage decision)
     {
         if (eventId is null)
@@ -382,17 +393,54 @@ public abstract class SimulatedDevice : IAsyncDisposable
         PendingEvent? item;
         lock (gate)
         {
-            if (!byEventId.TryGetValue(eventId, out item) || !item.AwaitsDecision)
+            if (byEventId.TryGetValue(eventId, out item) && item.AwaitsDecision)
+            {
+                RetireLocked(item);
+                acked++;
+                if (decision.Pending)
+                {
+                    item.State = PendingEventState.AwaitingFinalDecision;
+                    awaitingFinal[eventId] = item;
+                    item.FinalDecisionTimer = Time.CreateTimer(OnFinalDecisionOverdue, item, Options.FinalDecisionTimeout, Timeout.InfiniteTimeSpan);
+                }
+            }
+            else if (!decision.Pending && awaitingFinal.Remove(eventId, out item))
+            {
+                RetireLocked(item);
+            }
+            else
             {
                 return null;
             }
-
-            RetireLocked(item);
-            acked++;
         }
 
-        item.CompleteDecision(decision);
+        if (decision.Pending)
+        {
+            item.CompletePending(decision);
+        }
+        else
+        {
+            item.CompleteDecision(decision);
+        }
+
         return item;
+    }
+
+    private void OnFinalDecisionOverdue(object? state)
+    {
+        var item = (PendingEvent)state!;
+        lock (gate)
+        {
+            if (!awaitingFinal.Remove(item.EventId))
+            {
+                return;
+            }
+
+            RetireLocked(item);
+        }
+
+        Log($"no final decision for event {item.EventId} within {Options.FinalDecisionTimeout.TotalSeconds:0.###} s of its pending decision; gave up");
+        item.Abandon();
     }
 
     /// <summary>The time to stamp on a message: the injected clock, to the millisecond, as reader firmware keeps it.</summary>
@@ -744,6 +792,10 @@ public abstract class SimulatedDevice : IAsyncDisposable
                 var decision = WireFormat.ParseDecision(payload);
                 await (decision.Success ? HandleDecisionAsync(address.DeviceId, decision.Value!) : HandleMalformedAsync(topic, decision.Error!));
                 break;
+            case TopicKind.ReaderCommands:
+                var readerCommand = WireFormat.ParseReaderCommand(payload);
+                await (readerCommand.Success ? HandleReaderCommandAsync(address.DeviceId, readerCommand.Value!) : HandleMalformedAsync(topic, readerCommand.Error!));
+                break;
             case TopicKind.DoorCommands:
                 var command = WireFormat.ParseDoorCommand(payload);
                 await (command.Success ? HandleDoorCommandAsync(address.DeviceId, command.Value!) : HandleMalformedAsync(topic, command.Error!));
@@ -937,8 +989,11 @@ public abstract class SimulatedDevice : IAsyncDisposable
         }
 
         byEventId.Remove(item.EventId);
+        awaitingFinal.Remove(item.EventId);
         item.ResendTimer?.Dispose();
         item.ResendTimer = null;
+        item.FinalDecisionTimer?.Dispose();
+        item.FinalDecisionTimer = null;
         item.State = PendingEventState.Retired;
     }
 

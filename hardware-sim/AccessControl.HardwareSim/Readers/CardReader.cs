@@ -9,7 +9,9 @@ namespace AccessControl.HardwareSim.Readers;
 /// A simulated card reader on one side of a door. A card presented to it becomes a card event on
 /// <c>{root}/readers/{id}/events</c>; the reader then waits for the decision with the same eventId on
 /// <c>{root}/readers/{id}/decisions</c>, which is both the answer and the acknowledgement (see
-/// <see cref="SimulatedDevice"/> for re-sending, buffering and offline replay). It also sends heartbeats and
+/// <see cref="SimulatedDevice"/> for re-sending, buffering and offline replay). At a two-factor door the first answer
+/// is <c>pending</c> (<c>fingerprint_required</c>: the display asks for a finger) and the final grant or deny follows
+/// with the same eventId once the door's fingerprint reader has answered. It also sends heartbeats and
 /// tamper events. Like a real reader it only shows the decision: the door is unlocked by the service commanding
 /// the door controller.
 /// </summary>
@@ -32,8 +34,14 @@ public class CardReader : SimulatedDevice
 
     public string ReaderId => DeviceId;
 
-    /// <summary>Raised for every decision that answers one of this reader's card events (duplicates are not raised).</summary>
+    /// <summary>Raised for every final decision (grant or deny) that answers one of this reader's card events (duplicates are not raised).</summary>
     public event Action<ReceivedDecision>? DecisionReceived;
+
+    /// <summary>
+    /// Raised when a card event is answered <c>pending</c> (two-factor entry: the display would say "present finger");
+    /// the final decision follows through <see cref="DecisionReceived"/>. Repeated pending decisions are not raised.
+    /// </summary>
+    public event Action<ReceivedDecision>? PendingDecisionReceived;
 
     protected override IReadOnlyList<string> StatusTopics => statusTopics;
 
@@ -41,16 +49,22 @@ public class CardReader : SimulatedDevice
 
     /// <summary>
     /// Presents a card: publishes a card event with a new eventId and the next seq (or buffers it while offline)
-    /// and completes with the decision that answers it. <paramref name="cancellationToken"/> stops the waiting,
+    /// and completes with the final decision that answers it (after a <c>pending</c> one at a two-factor door). <paramref name="cancellationToken"/> stops the waiting,
     /// not the event: the reader keeps it until it is answered, as firmware would.
     /// </summary>
     /// <param name="card">The UID as the reader read it, e.g. <c>04A1B2C3D4E5F6</c>; sent as given.</param>
     /// <param name="technology">A technology token such as <c>desfire-ev3</c>.</param>
-    /// <exception cref="TaskCanceledException">The event was overwritten in a full buffer or the reader was stopped.</exception>
+    /// <exception cref="TaskCanceledException">
+    /// The event was overwritten in a full buffer, the reader was stopped, or no final decision followed a pending one
+    /// within <see cref="DeviceOptions.FinalDecisionTimeout"/>.
+    /// </exception>
     public Task<DecisionMessage> PresentCardAsync(string card, string technology, CancellationToken cancellationToken = default) =>
         PresentCard(card, technology).Decision.WaitAsync(cancellationToken);
 
-    /// <summary>Like <see cref="PresentCardAsync"/>, but returns the held event (eventId, seq, offline flag) as well as its decision task.</summary>
+    /// <summary>
+    /// Like <see cref="PresentCardAsync"/>, but returns the held event: eventId, seq, offline flag, the final
+    /// <see cref="PendingEvent.Decision"/> and the first answer (<see cref="PendingEvent.Acknowledgement"/>, pending or final).
+    /// </summary>
     public PendingEvent PresentCard(string card, string technology)
     {
         ArgumentException.ThrowIfNullOrEmpty(card);
@@ -116,11 +130,12 @@ public class CardReader : SimulatedDevice
         var item = TryAcknowledge(decision.EventId, decision);
         if (item?.Tag is not CardSwipe swipe)
         {
-            Log($"decision for unknown or already answered event {decision.EventId ?? "(none)"}: {(decision.Grant ? "grant" : "deny")} {decision.Reason}");
+            Log($"decision for unknown or already answered event {decision.EventId ?? "(none)"}: {(decision.Pending ? "pending" : decision.Grant ? "grant" : "deny")} {decision.Reason}");
             return Task.CompletedTask;
         }
 
-        DecisionReceived?.Invoke(new ReceivedDecision(
+        var raise = decision.Pending ? PendingDecisionReceived : DecisionReceived;
+        raise?.Invoke(new ReceivedDecision(
             ReaderId,
             item.EventId,
             item.Seq,
@@ -128,7 +143,10 @@ public class CardReader : SimulatedDevice
             swipe.Technology,
             item.Offline,
             decision,
-            Time.GetElapsedTime(item.CreatedTimestamp)));
+            Time.GetElapsedTime(item.CreatedTimestamp))
+        {
+            PendingDecision = item.PendingDecision,
+        });
         return Task.CompletedTask;
     }
 

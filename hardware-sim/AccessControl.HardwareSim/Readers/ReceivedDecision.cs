@@ -16,4 +16,8 @@ public sealed record ReceivedDecision(
     string Technology,
     bool Offline,
     DecisionMessage Decision,
-    TimeSpan Elapsed);
+    TimeSpan Elapsed)
+{
+    /// <summary>The <c>pending</c> decision that came before (two-factor entry); null when the event was answered directly.</summary>
+    public DecisionMessage? PendingDecision { get; init; }
+}

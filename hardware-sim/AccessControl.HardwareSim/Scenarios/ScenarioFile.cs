@@ -1,3 +1,4 @@
+using AccessControl.Fingerprints;
 using AccessControl.HardwareSim.Sites;
 using AccessControl.Protocol;
 using YamlDotNet.Core;
@@ -23,11 +24,15 @@ public sealed record ScenarioParseResult(Scenario? Scenario, IReadOnlyList<strin
 ///   - { controller: ctl-lobby, doors: [door-lobby] }
 /// steps:
 ///   - { at: 0s, reader: rdr-lobby-in, card: 04A1B2C3D4E5F6, technology: desfire-ev3, expect: grant, reason: granted }
+///   - { at: 0s, reader: rdr-sr1-in, card: 04A1B2C3D4E5F6, pending: true, expect: grant }   # two-factor: pending first, then the final
+///   - { at: 1s, reader: fp-sr1-in, person: p-mkoch, finger: right-index, expect: grant }     # a finger at a fingerprint reader
+///   - { at: 1s, reader: fp-sr1-in, finger: none }                                           # no finger: the service times out
 ///   - { at: 1s, door: door-dh1, action: open|close|force|hold|exit }
 ///   - { at: 3s, reader: rdr-dh1-in, action: tamper|disconnect|reconnect|heartbeat, detail: cover opened }
 ///   - { at: 4s, say: "text to print" }
 /// </code>
-/// A card step without <c>expect</c> is not waited for (e.g. a swipe at an offline reader). Unknown keys are errors,
+/// A card step without <c>expect</c> is not waited for (e.g. a swipe at an offline reader); with it, a <c>pending</c>
+/// answer lets the next steps run and the final decision is checked when it comes. Unknown keys are errors,
 /// so that a typo does not silently drop an expectation.
 /// </summary>
 public static class ScenarioFile
@@ -169,7 +174,7 @@ public static class ScenarioFile
                 "exit" => DoorAction.Exit,
                 _ => null,
             };
-            if (action is null || dto.Card is not null || dto.Expect is not null)
+            if (action is null || dto.Card is not null || dto.Finger is not null || dto.Expect is not null)
             {
                 error = $"a door step takes action open, close, force, hold or exit (got '{dto.Action}')";
                 return null;
@@ -184,9 +189,26 @@ public static class ScenarioFile
             return null;
         }
 
+        if (dto.Card is not null && dto.Finger is not null)
+        {
+            error = "a reader step has a card or a finger, not both";
+            return null;
+        }
+
         if (dto.Card is not null)
         {
             return ReadCardStep(number, at, dto, technology, stepTimeout, out error);
+        }
+
+        if (dto.Finger is not null)
+        {
+            return ReadFingerStep(number, at, dto, stepTimeout, out error);
+        }
+
+        if (dto.Person is not null || dto.Pending is not null)
+        {
+            error = "person goes with a finger step, pending with a card step";
+            return null;
         }
 
         ReaderAction? readerAction = dto.Action switch
@@ -199,7 +221,7 @@ public static class ScenarioFile
         };
         if (readerAction is null || dto.Expect is not null)
         {
-            error = $"a reader step has a card, or an action tamper, disconnect, reconnect or heartbeat (got '{dto.Action}')";
+            error = $"a reader step has a card, a finger, or an action tamper, disconnect, reconnect or heartbeat (got '{dto.Action}')";
             return null;
         }
 
@@ -227,14 +249,74 @@ public static class ScenarioFile
             return null;
         }
 
-        DecisionExpectation? expect = null;
+        if (dto.Person is not null)
+        {
+            error = "a card step takes no person";
+            return null;
+        }
+
+        if (!TryReadExpectation(dto, out var expect, out error))
+        {
+            return null;
+        }
+
+        if (dto.Pending is not null && expect is null)
+        {
+            error = "pending is only checked together with expect";
+            return null;
+        }
+
+        return new CardStep(number, at, dto.Reader!, dto.Card, dto.Technology ?? technology, expect, timeout, dto.Pending);
+    }
+
+    private static FingerStep? ReadFingerStep(int number, TimeSpan at, StepDto dto, TimeSpan timeout, out string? error)
+    {
+        error = null;
+        if (dto.Action is not null || dto.Technology is not null || dto.Pending is not null || dto.Detail is not null)
+        {
+            error = "a finger step takes person, finger, expect, reason and timeout only";
+            return null;
+        }
+
+        if (dto.Finger == "none")
+        {
+            if (dto.Person is not null || dto.Expect is not null || dto.Reason is not null)
+            {
+                error = "finger: none presents nothing: it takes no person and no expect";
+                return null;
+            }
+
+            return new FingerStep(number, at, dto.Reader!, null, null, null, timeout);
+        }
+
+        if (!Fingers.IsValid(dto.Finger))
+        {
+            error = $"finger '{dto.Finger}' is not none or one of {string.Join(", ", Fingers.All)}";
+            return null;
+        }
+
+        if (string.IsNullOrWhiteSpace(dto.Person))
+        {
+            error = "a finger step names the person whose finger it is (person: p-...)";
+            return null;
+        }
+
+        return TryReadExpectation(dto, out var expect, out error)
+            ? new FingerStep(number, at, dto.Reader!, dto.Person, dto.Finger, expect, timeout)
+            : null;
+    }
+
+    private static bool TryReadExpectation(StepDto dto, out DecisionExpectation? expect, out string? error)
+    {
+        expect = null;
+        error = null;
         if (dto.Expect is not null)
         {
             bool? grant = dto.Expect switch { "grant" => true, "deny" => false, _ => null };
             if (grant is null)
             {
                 error = $"expect must be grant or deny (got '{dto.Expect}')";
-                return null;
+                return false;
             }
 
             expect = new DecisionExpectation(grant.Value, dto.Reason);
@@ -242,10 +324,10 @@ public static class ScenarioFile
         else if (dto.Reason is not null)
         {
             error = "reason is only checked together with expect";
-            return null;
+            return false;
         }
 
-        return new CardStep(number, at, dto.Reader!, dto.Card, dto.Technology ?? technology, expect, timeout);
+        return true;
     }
 
     // YamlDotNet fills these; every property is optional here and checked above.
@@ -293,6 +375,12 @@ public static class ScenarioFile
         public string? Action { get; set; }
 
         public string? Detail { get; set; }
+
+        public string? Person { get; set; }
+
+        public string? Finger { get; set; }
+
+        public bool? Pending { get; set; }
 
         public string? Timeout { get; set; }
     }

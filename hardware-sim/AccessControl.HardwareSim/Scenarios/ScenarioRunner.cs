@@ -1,4 +1,5 @@
 using System.Globalization;
+using AccessControl.Fingerprints;
 using AccessControl.HardwareSim.Doors;
 using AccessControl.HardwareSim.Readers;
 using AccessControl.HardwareSim.Sites;
@@ -35,6 +36,8 @@ public sealed class ScenarioRunner
     private readonly TimeProvider time;
     private readonly TextWriter output;
     private readonly object outputGate = new();
+    private readonly List<StepResult> results = [];
+    private readonly List<Task> finals = [];
     private long start;
 
     public ScenarioRunner(SimulatedSite site, TimeProvider time, TextWriter output)
@@ -48,14 +51,23 @@ public sealed class ScenarioRunner
     public static IReadOnlyList<string> FindMissingDevices(Scenario scenario, SimulatedSite site) =>
     [
         .. scenario.ReaderIds.Where(id => !site.TryGetReader(id, out _)).Select(id => $"reader '{id}' is not simulated"),
+        .. scenario.FingerprintReaderIds.Where(id => !site.TryGetFingerprintReader(id, out _)).Select(id => $"fingerprint reader '{id}' is not simulated"),
         .. scenario.DoorIds.Where(id => !site.TryGetControllerOf(id, out _)).Select(id => $"door '{id}' has no simulated controller"),
     ];
 
-    /// <summary>Runs every step in order; the devices must be started. Missing devices fail their steps.</summary>
+    /// <summary>
+    /// Runs every step in order; the devices must be started. Missing devices fail their steps. Final decisions that
+    /// follow a pending one are awaited before the report is made; the report lists results in step order.
+    /// </summary>
     public async Task<ScenarioReport> RunAsync(Scenario scenario, CancellationToken cancellationToken = default)
     {
         start = time.GetTimestamp();
-        var results = new List<StepResult>();
+        lock (results)
+        {
+            results.Clear();
+            finals.Clear();
+        }
+
         Print($"scenario {scenario.Name}: {scenario.Steps.Count} steps");
         foreach (var step in scenario.Steps)
         {
@@ -68,21 +80,38 @@ public sealed class ScenarioRunner
             var result = step switch
             {
                 CardStep card => await RunCardAsync(card, cancellationToken),
+                FingerStep finger => await RunFingerAsync(finger, cancellationToken),
                 ReaderStep reader => await RunReaderAsync(reader, cancellationToken),
                 DoorStep door => await RunDoorAsync(door, cancellationToken),
                 SayStep say => Result(say, "", "say", say.Text, true),
                 _ => throw new InvalidOperationException($"Unknown step type {step.GetType().Name}"),
             };
-            results.Add(result);
-            Print(Format(result));
+            if (result is not null)
+            {
+                Record(result);
+            }
         }
 
-        var report = new ScenarioReport(scenario.Name, results);
+        Task[] outstanding;
+        lock (results)
+        {
+            outstanding = [.. finals];
+        }
+
+        await Task.WhenAll(outstanding);
+        List<StepResult> ordered;
+        lock (results)
+        {
+            ordered = [.. results.OrderBy(r => r.Step)];
+        }
+
+        var report = new ScenarioReport(scenario.Name, ordered);
         Print($"scenario {scenario.Name}: {report.Results.Count} steps, {report.Passed} passed, {report.Failed} failed");
         return report;
     }
 
-    private async Task<StepResult> RunCardAsync(CardStep step, CancellationToken cancellationToken)
+    /// <returns>The step's result, or null when the answer was pending and the final decision is checked later.</returns>
+    private async Task<StepResult?> RunCardAsync(CardStep step, CancellationToken cancellationToken)
     {
         if (!site.TryGetReader(step.Reader, out var reader))
         {
@@ -96,19 +125,114 @@ public sealed class ScenarioRunner
             return Result(step, step.Reader, step.Card, swipe.Offline ? "buffered (reader offline), not waited for" : "sent, not waited for", true);
         }
 
-        DecisionMessage decision;
+        DecisionMessage first;
         try
         {
-            decision = await swipe.Decision.WaitAsync(step.Timeout, time, cancellationToken);
+            first = await swipe.Acknowledgement.WaitAsync(step.Timeout, time, cancellationToken);
         }
         catch (TimeoutException)
         {
             return Result(step, step.Reader, step.Card, $"no decision within {Durations.Format(step.Timeout)} (expected {step.Expect})", false);
         }
 
-        var passed = decision.Grant == step.Expect.Grant && (step.Expect.Reason is null || step.Expect.Reason == decision.Reason);
-        var outcome = Describe(decision) + (passed ? "" : $" (expected {step.Expect})");
+        if (step.Pending is { } wantPending && wantPending != first.Pending)
+        {
+            return Result(step, step.Reader, step.Card, $"{Describe(first)} (expected {(wantPending ? "pending first" : "no pending")}, then {step.Expect})", false);
+        }
+
+        if (!first.Pending)
+        {
+            return Check(step, first, "");
+        }
+
+        Print(Format(Result(step, step.Reader, step.Card, $"{Describe(first)}, final decision awaited", true)));
+        var final = FinishCardAsync(step, swipe.Decision, cancellationToken);
+        lock (results)
+        {
+            finals.Add(final);
+        }
+
+        return null;
+    }
+
+    private async Task FinishCardAsync(CardStep step, Task<DecisionMessage> decision, CancellationToken cancellationToken)
+    {
+        var wait = step.Timeout + FingerprintPolicy.Default.Timeout.ToTimeSpan();
+        StepResult result;
+        try
+        {
+            result = Check(step, await decision.WaitAsync(wait, time, cancellationToken), "pending, then ");
+        }
+        catch (TimeoutException)
+        {
+            result = Result(step, step.Reader, step.Card, $"pending, then no final decision within {Durations.Format(wait)} (expected {step.Expect})", false);
+        }
+        catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            result = Result(step, step.Reader, step.Card, $"pending, then the reader gave up on the final decision (expected {step.Expect})", false);
+        }
+
+        Record(result);
+    }
+
+    private StepResult Check(CardStep step, DecisionMessage decision, string prefix)
+    {
+        var expect = step.Expect!;
+        var passed = decision.Grant == expect.Grant && (expect.Reason is null || expect.Reason == decision.Reason);
+        var outcome = prefix + Describe(decision) + (passed ? "" : $" (expected {expect})");
         return Result(step, step.Reader, step.Card, outcome, passed);
+    }
+
+    private async Task<StepResult> RunFingerAsync(FingerStep step, CancellationToken cancellationToken)
+    {
+        var subject = step.Nothing ? "no finger" : $"{step.Person} {step.Finger}";
+        if (!site.TryGetFingerprintReader(step.Reader, out var reader))
+        {
+            return Result(step, step.Reader, subject, "fingerprint reader is not simulated", false);
+        }
+
+        if (step.Nothing)
+        {
+            reader.PresentNothing();
+            return Result(step, step.Reader, subject, "nothing presented, nothing sent", true);
+        }
+
+        var capture = await reader.PresentFingerAsync(step.Person!, step.Finger!, cancellationToken);
+        if (capture is null)
+        {
+            return step.Expect is null
+                ? Result(step, step.Reader, subject, "no verify request came: finger lifted, nothing sent", true)
+                : Result(step, step.Reader, subject, $"no verify request came: finger lifted, nothing sent (expected {step.Expect})", false);
+        }
+
+        var scored = $"score {capture.Score.ToString(CultureInfo.InvariantCulture)} ({capture.TemplateId ?? "no template"})";
+        if (step.Expect is null)
+        {
+            return Result(step, step.Reader, subject, $"{scored}, sent", true);
+        }
+
+        DecisionMessage decision;
+        try
+        {
+            decision = await capture.Decision.WaitAsync(step.Timeout, time, cancellationToken);
+        }
+        catch (TimeoutException)
+        {
+            return Result(step, step.Reader, subject, $"{scored}, no decision within {Durations.Format(step.Timeout)} (expected {step.Expect})", false);
+        }
+
+        var passed = decision.Grant == step.Expect.Grant && (step.Expect.Reason is null || step.Expect.Reason == decision.Reason);
+        return Result(step, step.Reader, subject, $"{scored}, {Describe(decision)}{(passed ? "" : $" (expected {step.Expect})")}", passed);
+    }
+
+    private void Record(StepResult result)
+    {
+        lock (results)
+        {
+            results.Add(result);
+        }
+
+        Print(Format(result));
     }
 
     private async Task<StepResult> RunReaderAsync(ReaderStep step, CancellationToken cancellationToken)
@@ -184,7 +308,7 @@ public sealed class ScenarioRunner
     private StepResult Result(ScenarioStep step, string device, string subject, string outcome, bool passed) =>
         new(step.Number, time.GetElapsedTime(start), device, subject, outcome, passed);
 
-    private static string Describe(DecisionMessage decision) => $"{(decision.Grant ? "grant" : "deny")} {decision.Reason}";
+    private static string Describe(DecisionMessage decision) => $"{(decision.Pending ? "pending" : decision.Grant ? "grant" : "deny")} {decision.Reason}";
 
     /// <summary>One report line: <c>+00:01.234  #3   rdr-dh1-in      04A1B2C3D4E5F6    grant granted  OK</c>.</summary>
     public static string Format(StepResult result) =>

@@ -2,8 +2,11 @@ using AccessControl.Sites;
 
 namespace AccessControl.HardwareSim.Sites;
 
-/// <summary>A card reader to simulate; a null heartbeat interval takes <see cref="Readers.CardReaderOptions"/>' default.</summary>
-public sealed record ReaderLayout(string ReaderId, TimeSpan? HeartbeatInterval = null);
+/// <summary>
+/// A reader to simulate: a card reader, or a fingerprint reader (<see cref="ReaderKind.Fingerprint"/>). A null heartbeat
+/// interval takes the reader options' default.
+/// </summary>
+public sealed record ReaderLayout(string ReaderId, TimeSpan? HeartbeatInterval = null, ReaderKind Kind = ReaderKind.Card);
 
 /// <summary>A door controller to simulate and the doors it drives.</summary>
 public sealed record ControllerLayout(string ControllerId, IReadOnlyList<string> DoorIds);
@@ -15,7 +18,7 @@ public sealed record ControllerLayout(string ControllerId, IReadOnlyList<string>
 public sealed record DeviceLayout(IReadOnlyList<ReaderLayout> Readers, IReadOnlyList<ControllerLayout> Controllers)
 {
     /// <summary>
-    /// One reader per card reader (fingerprint readers are not simulated) and one controller per door controller
+    /// One reader per card or fingerprint reader and one controller per door controller
     /// that drives at least one door, optionally limited to one site. Ordered by id, so runs are repeatable.
     /// </summary>
     public static DeviceLayout FromTopology(SiteTopology topology, SiteId? site = null)
@@ -24,9 +27,9 @@ public sealed record DeviceLayout(IReadOnlyList<ReaderLayout> Readers, IReadOnly
         bool InSite(DoorId door) => site is null || (topology.Doors.TryGetValue(door, out var d) && d.Site == site.Value);
 
         var readers = topology.Readers.Values
-            .Where(r => r.Kind == ReaderKind.Card && InSite(r.Door))
+            .Where(r => InSite(r.Door))
             .OrderBy(r => r.Id.Value, StringComparer.Ordinal)
-            .Select(r => new ReaderLayout(r.Id.Value, r.HeartbeatInterval.ToTimeSpan()))
+            .Select(r => new ReaderLayout(r.Id.Value, r.HeartbeatInterval.ToTimeSpan(), r.Kind))
             .ToList();
         var controllers = topology.Controllers.Values
             .Where(c => site is null || c.Site == site.Value)

@@ -9,8 +9,9 @@ using NodaTime;
 namespace AccessControl.HardwareSim.Sites;
 
 /// <summary>
-/// All the simulated hardware of a site: one <see cref="CardReader"/> per card reader and one
-/// <see cref="Doors.DoorController"/> per door controller, each its own MQTT client, started and stopped together.
+/// All the simulated hardware of a site: one <see cref="CardReader"/> per card reader, one
+/// <see cref="FingerprintReader"/> per fingerprint reader and one <see cref="Doors.DoorController"/> per door
+/// controller, each its own MQTT client, started and stopped together.
 /// </summary>
 public sealed class SimulatedSite : IAsyncDisposable
 {
@@ -23,13 +24,19 @@ public sealed class SimulatedSite : IAsyncDisposable
         IClock clock,
         TimeProvider time,
         CardReaderOptions? readerOptions = null,
-        DoorControllerOptions? doorOptions = null)
+        DoorControllerOptions? doorOptions = null,
+        FingerprintReaderOptions? fingerprintOptions = null)
     {
         ArgumentNullException.ThrowIfNull(layout);
         var defaults = readerOptions ?? new CardReaderOptions();
-        Readers = layout.Readers.ToDictionary(
+        var fingerprintDefaults = fingerprintOptions ?? new FingerprintReaderOptions();
+        Readers = layout.Readers.Where(r => r.Kind == ReaderKind.Card).ToDictionary(
             r => r.ReaderId,
             r => new CardReader(r.ReaderId, options, secrets, clock, time, r.HeartbeatInterval is { } beat ? defaults with { HeartbeatInterval = beat } : defaults),
+            StringComparer.Ordinal);
+        FingerprintReaders = layout.Readers.Where(r => r.Kind == ReaderKind.Fingerprint).ToDictionary(
+            r => r.ReaderId,
+            r => new FingerprintReader(r.ReaderId, options, secrets, clock, time, r.HeartbeatInterval is { } beat ? fingerprintDefaults with { HeartbeatInterval = beat } : fingerprintDefaults),
             StringComparer.Ordinal);
         Controllers = layout.Controllers.ToDictionary(
             c => c.ControllerId,
@@ -56,17 +63,24 @@ public sealed class SimulatedSite : IAsyncDisposable
         TimeProvider time,
         SiteId? site = null,
         CardReaderOptions? readerOptions = null,
-        DoorControllerOptions? doorOptions = null) =>
-        new(DeviceLayout.FromTopology(topology, site), options, secrets, clock, time, readerOptions, doorOptions);
+        DoorControllerOptions? doorOptions = null,
+        FingerprintReaderOptions? fingerprintOptions = null) =>
+        new(DeviceLayout.FromTopology(topology, site), options, secrets, clock, time, readerOptions, doorOptions, fingerprintOptions);
 
+    /// <summary>Card readers by reader id.</summary>
     public IReadOnlyDictionary<string, CardReader> Readers { get; }
+
+    /// <summary>Fingerprint readers by reader id.</summary>
+    public IReadOnlyDictionary<string, FingerprintReader> FingerprintReaders { get; }
 
     /// <summary>Door controllers by controller id.</summary>
     public IReadOnlyDictionary<string, DoorController> Controllers { get; }
 
-    public IEnumerable<SimulatedDevice> Devices => Readers.Values.Cast<SimulatedDevice>().Concat(Controllers.Values);
+    public IEnumerable<SimulatedDevice> Devices => Readers.Values.Cast<SimulatedDevice>().Concat(FingerprintReaders.Values).Concat(Controllers.Values);
 
     public bool TryGetReader(string readerId, out CardReader reader) => Readers.TryGetValue(readerId, out reader!);
+
+    public bool TryGetFingerprintReader(string readerId, out FingerprintReader reader) => FingerprintReaders.TryGetValue(readerId, out reader!);
 
     /// <summary>The controller that drives a door.</summary>
     public bool TryGetControllerOf(string doorId, out DoorController controller) => controllerOfDoor.TryGetValue(doorId, out controller!);

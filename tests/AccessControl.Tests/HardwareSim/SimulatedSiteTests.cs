@@ -11,7 +11,7 @@ namespace AccessControl.Tests.HardwareSim;
 public class SimulatedSiteTests
 {
     [Fact]
-    public async Task FromTopology_SimulatesEachCardReaderAndEachControllerWithItsDoors()
+    public async Task FromTopology_SimulatesEachReaderAndEachControllerWithItsDoors()
     {
         var site = new SiteId("demo");
         var hall = new ZoneId("dh1");
@@ -39,6 +39,9 @@ public class SimulatedSiteTests
         await using var simulated = SimulatedSite.FromTopology(topology, new DeviceOptions(), new DeviceSecrets(DeviceSecrets.NewKey()), time, time);
 
         Assert.Equal(["rdr-dh1-in", "rdr-lobby-in"], simulated.Readers.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(["fp-dh1-in"], simulated.FingerprintReaders.Keys);
+        Assert.True(simulated.TryGetFingerprintReader("fp-dh1-in", out _));
+        Assert.Equal(5, simulated.Devices.Count());
         Assert.Equal(["ctl-dh1", "ctl-lobby"], simulated.Controllers.Keys.Order(StringComparer.Ordinal));
         Assert.Equal(["door-dh1", "door-dh1-b"], simulated.Controllers["ctl-dh1"].DoorIds);
         Assert.True(simulated.TryGetControllerOf("door-dh1-b", out var controller));

@@ -57,6 +57,9 @@ public sealed class SimHarness : IAsyncDisposable
     public CardReader Reader(string id, DeviceSecrets? secrets = null) =>
         Track(new CardReader(id, Options, secrets ?? Secrets, Time, Time, new CardReaderOptions { HeartbeatInterval = TimeSpan.Zero }));
 
+    public FingerprintReader FingerprintReader(string id, FingerprintReaderOptions? readerOptions = null) =>
+        Track(new FingerprintReader(id, Options, Secrets, Time, Time, readerOptions ?? new FingerprintReaderOptions { HeartbeatInterval = TimeSpan.Zero, Seed = 42 }));
+
     public DoorController Controller(string id, IEnumerable<string> doors, DoorControllerOptions? doorOptions = null) =>
         Track(new DoorController(id, doors, Options, Secrets, Time, Time, doorOptions ?? new DoorControllerOptions { OpenDelay = TimeSpan.Zero }));
 

@@ -105,6 +105,9 @@ public sealed class TestService : IAsyncDisposable
     public Task SendDecisionAsync(string readerId, DecisionMessage decision) =>
         client.PublishAsync(Message(topics.ReaderDecisions(readerId), WireFormat.Write(decision)));
 
+    public Task SendReaderCommandAsync(string readerId, ReaderCommand command) =>
+        client.PublishAsync(Message(topics.ReaderCommands(readerId), WireFormat.Write(command)));
+
     public Task SendDoorCommandAsync(string doorId, DoorCommand command) =>
         client.PublishAsync(Message(topics.DoorCommands(doorId), WireFormat.Write(command)));
 
