@@ -15,6 +15,15 @@ internal static class DemoCards
     public const string Visitor3 = "04B15170000003";          // v-pnowak, same
 
     public const string Ev3 = "desfire-ev3";
+
+    /// <summary>The person holding a demo card (for the people enrolled in the fingerprint system).</summary>
+    public static string PersonOf(string card) => card switch
+    {
+        Operator => "p-mkoch",
+        Engineer => "p-jweber",
+        _ => throw new ArgumentException($"No demo person with a fingerprint for card {card}.", nameof(card)),
+    };
+
     public const string Ev2 = "desfire-ev2";
     public const string Mifare = "mifare-classic";
 }

@@ -31,6 +31,7 @@ public sealed class EdgeHarness : IAsyncDisposable
     private readonly Channel<LogEntry> committed = Channel.CreateUnbounded<LogEntry>();
     private readonly List<LogEntry> seen = [];
     private readonly List<IAsyncDisposable> devices = [];
+    private readonly Dictionary<string, FingerprintReader> fingerprintReaders = [];
     private readonly MosquittoProcess? mosquitto;
 
     private EdgeHarness(string directory, FakeClock clock, AccessControlHost host, DeviceSecrets secrets, MosquittoProcess? mosquitto, BrokerKind kind)
@@ -63,6 +64,12 @@ public sealed class EdgeHarness : IAsyncDisposable
     public BrokerKind Kind { get; }
 
     public int BrokerPort => mosquitto?.Port ?? Edge.BrokerPort;
+
+    /// <summary>The demo server room's fingerprint reader.</summary>
+    public const string DemoFingerprintReader = "fp-sr1-in";
+
+    /// <summary>The finger every enrolled demo person has enrolled.</summary>
+    public const string DemoFinger = "right-index";
 
     public static string DemoSiteFile => Path.Combine(AppContext.BaseDirectory, "deploy", "sites", "demo.yaml");
 
@@ -115,6 +122,42 @@ public sealed class EdgeHarness : IAsyncDisposable
         devices.Add(reader);
         await reader.StartAsync().WaitAsync(Timeout);
         return reader;
+    }
+
+    /// <summary>A started, connected fingerprint reader (synthetic fingers; no heartbeats).</summary>
+    public async Task<FingerprintReader> FingerprintReaderAsync(string readerId = DemoFingerprintReader)
+    {
+        if (fingerprintReaders.TryGetValue(readerId, out var existing))
+        {
+            return existing;
+        }
+
+        var reader = new FingerprintReader(readerId, DeviceOptions, Secrets, Clock, RealTime.Instance,
+            new FingerprintReaderOptions { HeartbeatInterval = TimeSpan.Zero, Seed = 42 });
+        devices.Add(reader);
+        fingerprintReaders[readerId] = reader;
+        await reader.StartAsync().WaitAsync(Timeout);
+        return reader;
+    }
+
+    /// <summary>
+    /// Someone at a two-factor door: their finger on the door's fingerprint reader, then their card; completes with the
+    /// final decision. The finger is lifted afterwards, so it cannot answer the next person's verification.
+    /// </summary>
+    public async Task<DecisionMessage> PresentCardAndFingerAsync(CardReader reader, string card, string? personId = null, string finger = DemoFinger)
+    {
+        var person = personId ?? DemoCards.PersonOf(card);
+        var fingerprints = await FingerprintReaderAsync();
+        var capture = fingerprints.PresentFingerAsync(person, finger);
+        try
+        {
+            return await reader.PresentCardAsync(card, DemoCards.Ev3).WaitAsync(Timeout);
+        }
+        finally
+        {
+            fingerprints.PresentNothing();
+            await capture.WaitAsync(Timeout);
+        }
     }
 
     /// <summary>A started, connected door controller for the given doors.</summary>

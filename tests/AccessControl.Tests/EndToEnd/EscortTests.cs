@@ -51,7 +51,7 @@ public class EscortTests
         await using var edge = await EdgeHarness.StartAsync(broker);
         var reader = await edge.ReaderAsync(In);
 
-        var escort = await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
+        var escort = await edge.PresentCardAndFingerAsync(reader, Operator);
         edge.Clock.Advance(Duration.FromSeconds(4));
         var visitor = await reader.PresentCardAsync(Visitor1, Ev3).WaitAsync(EdgeHarness.Timeout);
 
@@ -80,7 +80,7 @@ public class EscortTests
         await using var edge = await EdgeHarness.StartAsync(broker);
         var reader = await edge.ReaderAsync(In);
 
-        var escort = await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
+        var escort = await edge.PresentCardAndFingerAsync(reader, Operator);
         edge.Clock.Advance(Duration.FromSeconds(11));
         var visitor = await reader.PresentCardAsync(Visitor1, Ev3).WaitAsync(EdgeHarness.Timeout);
 
@@ -98,7 +98,7 @@ public class EscortTests
         await using var edge = await EdgeHarness.StartAsync(broker);
         var reader = await edge.ReaderAsync(In);
 
-        var escort = await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
+        var escort = await edge.PresentCardAndFingerAsync(reader, Operator);
         var reasons = new List<string>();
         foreach (var card in new[] { Visitor1, Visitor2, Visitor3 })
         {
@@ -121,7 +121,7 @@ public class EscortTests
 
         var early = await reader.PresentCardAsync(Visitor1, Ev3).WaitAsync(EdgeHarness.Timeout);
         edge.Clock.Advance(Duration.FromSeconds(1));
-        await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
+        await edge.PresentCardAndFingerAsync(reader, Operator);
         edge.Clock.Advance(Duration.FromSeconds(1));
         var again = await reader.PresentCardAsync(Visitor1, Ev3).WaitAsync(EdgeHarness.Timeout);
 
@@ -138,8 +138,8 @@ public class EscortTests
         var reader = await edge.ReaderAsync(In);
 
         var alone = await reader.PresentCardAsync(Engineer, Ev3).WaitAsync(EdgeHarness.Timeout);
-        await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
-        var escorted = await reader.PresentCardAsync(Engineer, Ev3).WaitAsync(EdgeHarness.Timeout);
+        await edge.PresentCardAndFingerAsync(reader, Operator);
+        var escorted = await edge.PresentCardAndFingerAsync(reader, Engineer);
 
         Assert.Equal(("escort_required", "granted"), (alone.Reason, escorted.Reason));
     }
@@ -155,7 +155,7 @@ public class EscortTests
         var entry = await edge.ReaderAsync(In);
         var exit = await edge.ReaderAsync(Out);
 
-        await entry.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
+        await edge.PresentCardAndFingerAsync(entry, Operator);
         Assert.True((await entry.PresentCardAsync(Visitor1, Ev3).WaitAsync(EdgeHarness.Timeout)).Grant);
         edge.Clock.Advance(Duration.FromMinutes(20));
         var leaving = await exit.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
@@ -185,7 +185,7 @@ public class EscortTests
         var entry = await edge.ReaderAsync(In);
         var exit = await edge.ReaderAsync(Out);
 
-        await entry.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
+        await edge.PresentCardAndFingerAsync(entry, Operator);
         await entry.PresentCardAsync(Visitor1, Ev3).WaitAsync(EdgeHarness.Timeout);
         await entry.PresentCardAsync(Visitor2, Ev3).WaitAsync(EdgeHarness.Timeout);
         await exit.PresentCardAsync(Visitor1, Ev3).WaitAsync(EdgeHarness.Timeout);
@@ -210,7 +210,7 @@ public class EscortTests
             "admin:test",
             "serverroom-operators",
             new AccessControl.Admin.AccessLevelInput("Data hall 1 and server room 1, around the clock (NOC operators)", ["demo-dh1", "demo-sr1"], "always", Escort: false));
-        await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
+        await edge.PresentCardAndFingerAsync(reader, Operator);
         var visitor = await reader.PresentCardAsync(Visitor1, Ev3).WaitAsync(EdgeHarness.Timeout);
 
         Assert.True(changed.IsOk);
@@ -230,7 +230,7 @@ public class EscortTests
         var reader = await edge.ReaderAsync(In);
 
         edge.Edge.Writer.SimulateWriteFailure(true);
-        var escort = await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
+        var escort = await edge.PresentCardAndFingerAsync(reader, Operator);
         edge.Edge.Writer.SimulateWriteFailure(false);
         var visitor = await reader.PresentCardAsync(Visitor1, Ev3).WaitAsync(EdgeHarness.Timeout);
 

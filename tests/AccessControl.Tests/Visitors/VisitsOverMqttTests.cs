@@ -175,7 +175,7 @@ public class VisitsOverMqttTests
         var serverRoom = await edge.ReaderAsync("rdr-sr1-in");
         await desk.CheckedInVisitAsync(VisitDesk.Request(zones: ["demo-campus", "demo-bldg-a", "demo-dh1", "demo-sr1"]));
 
-        Assert.True((await serverRoom.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout)).Grant);
+        Assert.True((await edge.PresentCardAndFingerAsync(serverRoom, Operator)).Grant);
         Assert.True((await serverRoom.PresentCardAsync(VisitDesk.Badge1, Ev3).WaitAsync(EdgeHarness.Timeout)).Grant);
         var onSite = await desk.Frontdesk.GetFromJsonAsync<List<OnSiteView>>("api/v1/visits/on-site", AdminJson.Options);
 
