@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Threading.Channels;
 using AccessControl.Decisions;
 using AccessControl.EntryLog;
+using AccessControl.Fingerprints;
 using AccessControl.Protocol;
 using AccessControl.Sites;
 using AccessControl.Supervision;
@@ -34,6 +35,7 @@ public sealed class EventPipeline : IAsyncDisposable
     private readonly ILogger logger;
     private readonly ResiliencePipeline commitRetry;
     private readonly RecentDecisions recent;
+    private readonly IFingerprintTemplates fingerprints;
     private readonly DoorWatch doors = new();
     private readonly ReaderWatch readers;
     private readonly List<Staged> batch = [];
@@ -51,9 +53,11 @@ public sealed class EventPipeline : IAsyncDisposable
         Topics topics,
         PipelineOptions options,
         ILogger<EventPipeline> logger,
-        TimeProvider timeProvider)
+        TimeProvider timeProvider,
+        IFingerprintTemplates? fingerprints = null)
     {
         options.Validate();
+        this.fingerprints = fingerprints ?? NoFingerprintTemplates.Instance;
         this.configuration = configuration;
         this.writer = writer;
         this.publisher = publisher;

@@ -132,6 +132,7 @@ public sealed class FingerprintService
         var person = new PersonId(personId!);
         if (actor.PersonId is not null && string.Equals(actor.PersonId, person.Value, StringComparison.Ordinal))
         {
+            await RecordSelfEnrollmentAsync(actor, person, finger!);
             return FingerprintResult<FingerprintRecord>.Forbidden(FingerprintRefusals.SelfEnrollment, "An operator may not enroll their own fingerprints.");
         }
 
@@ -495,6 +496,27 @@ public sealed class FingerprintService
         }
 
         return null;
+    }
+
+    /// <summary>An attempt to enroll oneself is a <c>security</c> row: the refusal alone would leave no trace for the review.</summary>
+    private async Task RecordSelfEnrollmentAsync(OperatorIdentity actor, PersonId person, string finger)
+    {
+        try
+        {
+            await appendLog(new LogEntry
+            {
+                At = clock.GetCurrentInstant(),
+                Kind = LogKinds.Security,
+                Actor = actor.Operator,
+                Reason = "fingerprint.self_enrollment",
+                PersonId = person.Value,
+                Detail = AdminJson.Serialize(new { finger }),
+            }, CancellationToken.None);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            logger.LogError(ex, "A refused self-enrollment by {Actor} could not be recorded in the entry log.", actor.Operator);
+        }
     }
 
     private static string? CheckReason(string? reason, List<FieldError> errors)
