@@ -411,6 +411,7 @@ public sealed class FingerprintService
             .Select(r => (Record: r, LastUsed: r.LastMatchedAt ?? r.EnrolledAt))
             .Where(u => u.LastUsed < unusedSince)
             .OrderBy(u => u.LastUsed)
+            .ThenBy(u => u.Record.TemplateId, StringComparer.Ordinal)
             .Select(u => new UnusedTemplate(FingerprintView.From(u.Record), u.LastUsed, u.Record.LastMatchedAt is null))
             .ToList();
         return new FingerprintReconciliation(now, unusedSince, orphans, notEnrolled, unused);

@@ -96,17 +96,17 @@ public sealed class FingerprintTemplates : IFingerprintTemplates
     /// <summary>Every encrypted template (rekey).</summary>
     internal IEnumerable<EncryptedTemplate> All() => state.ByPerson.Values.SelectMany(t => t);
 
-    /// <summary>Replaces one person's active templates (after the store was written).</summary>
+    /// <summary>Replaces one person's active templates (after the store was written), in the order given (enrollment order).</summary>
     internal void Set(PersonId person, IEnumerable<EncryptedTemplate> templates)
     {
-        var list = templates.OrderBy(t => t.Record.EnrolledAt).ThenBy(t => t.Record.TemplateId, StringComparer.Ordinal).ToImmutableArray();
+        var list = templates.ToImmutableArray();
         var current = state;
         state = current with { ByPerson = list.IsEmpty ? current.ByPerson.Remove(person) : current.ByPerson.SetItem(person, list) };
     }
 
     /// <summary>Replaces the keyring and every template (after a rekey was written).</summary>
     internal void Replace(FingerprintKeyring keyring, IEnumerable<EncryptedTemplate> templates) =>
-        state = new State(keyring, templates.GroupBy(t => t.Record.Person).ToImmutableDictionary(g => g.Key, g => g.OrderBy(t => t.Record.EnrolledAt).ToImmutableArray()));
+        state = new State(keyring, templates.GroupBy(t => t.Record.Person).ToImmutableDictionary(g => g.Key, g => g.ToImmutableArray()));
 
     /// <summary>
     /// Writes queued matches until <paramref name="cancellationToken"/> is cancelled, then writes what is left.
