@@ -67,7 +67,8 @@ public sealed record OperatorIdentity(string Operator, OperatorRole Role, string
 /// <summary>
 /// What an operator's token allows. Admins change cardholders; auditors only read (log and cardholders).
 /// The visitor roles (see <c>Visitors/VisitorApi.cs</c>): hosts request visits, approvers approve or reject them,
-/// the front desk checks visitors in and out, security keeps the watch list. Each token has one role.
+/// the front desk checks visitors in and out, security keeps the watch list. Enrollment operators enroll, list and
+/// revoke fingerprint templates and nothing else (see <c>Fingerprints/FingerprintApi.cs</c>). Each token has one role.
 /// </summary>
 public enum OperatorRole
 {
@@ -77,6 +78,7 @@ public enum OperatorRole
     Approver,
     Frontdesk,
     Security,
+    Enrollment,
 }
 
 internal static class ImmutableExtensions

@@ -22,8 +22,8 @@ public sealed class ApiTokens(Database database, IClock clock)
     private const int TokenBytes = 32;
 
     /// <summary>Creates a token for an operator and returns it. It cannot be retrieved later: only its hash is kept.</summary>
-    /// <param name="personId">The person behind the token; required for <see cref="OperatorRole.Host"/> and
-    /// <see cref="OperatorRole.Approver"/> (see <see cref="RequiresPerson"/>), optional for the others.</param>
+    /// <param name="personId">The person behind the token; required for <see cref="OperatorRole.Host"/>,
+    /// <see cref="OperatorRole.Approver"/> and <see cref="OperatorRole.Enrollment"/> (see <see cref="RequiresPerson"/>), optional for the others.</param>
     /// <param name="site">The one site the operator acts for (e.g. an approver for that site); null for every site.</param>
     public string CreateToken(string operatorName, OperatorRole role, string createdBy, string? personId = null, string? site = null)
     {
@@ -89,10 +89,11 @@ public sealed class ApiTokens(Database database, IClock clock)
     }
 
     /// <summary>
-    /// Whether tokens of a role must name their person: hosts (the visit's host is that person) and approvers
-    /// (segregation of duties compares the approver's person with the requester's and the host).
+    /// Whether tokens of a role must name their person: hosts (the visit's host is that person), approvers
+    /// (segregation of duties compares the approver's person with the requester's and the host) and enrollment
+    /// operators (nobody enrolls their own fingerprints).
     /// </summary>
-    public static bool RequiresPerson(OperatorRole role) => role is OperatorRole.Host or OperatorRole.Approver;
+    public static bool RequiresPerson(OperatorRole role) => role is OperatorRole.Host or OperatorRole.Approver or OperatorRole.Enrollment;
 
     public static bool IsValidOperatorName(string? name) => name is not null && WireFormat.IsValidId(name);
 

@@ -1,4 +1,5 @@
 using AccessControl.Admin;
+using AccessControl.Fingerprints;
 using AccessControl.Visitors;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -67,12 +68,16 @@ public sealed class AccessControlHost : IAsyncDisposable
         builder.Services.AddSingleton(edge.Admin);
         builder.Services.AddAdmin();
 
+        // Fingerprint templates (issue 4): enrollment, revocation, rekey, reconciliation; the edge owns the store.
+        builder.Services.AddSingleton(edge.Fingerprints);
+
         // Visitor management (issue 3): requests, approvals, front desk, badge pool, watch list.
         builder.Services.AddVisitors(VisitorApi.Options(builder.Configuration), settings.DataDirectory);
 
         var app = builder.Build();
         app.MapAdminApi();
         app.MapVisitorApi();
+        app.MapFingerprintApi();
         var visitors = app.Services.GetRequiredService<AccessControl.Visitors.VisitorService>();
         edge.AddSupervision(visitors.CheckOverdueBadgesAsync);
         visitors.RestoreDesignatedEscorts();

@@ -5,6 +5,7 @@ using AccessControl.Cardholding;
 using AccessControl.Devices;
 using AccessControl.EntryLog;
 using AccessControl.Events;
+using AccessControl.Fingerprints;
 using AccessControl.People;
 using AccessControl.Protocol;
 using AccessControl.SiteFiles;
@@ -36,7 +37,7 @@ public sealed class EdgeService : IAsyncDisposable
     private (string Site, string Sha256)? siteFileChanged;
 
     private EdgeService(ServiceSettings settings, IClock clock, TimeProvider time, ILoggerFactory loggers, Database database,
-        DeviceSecrets secrets, LiveConfiguration configuration)
+        DeviceSecrets secrets, LiveConfiguration configuration, FingerprintKeyring fingerprintKeys)
     {
         this.settings = settings;
         this.time = time;
@@ -50,9 +51,14 @@ public sealed class EdgeService : IAsyncDisposable
         Log = new EntryLogQuery(database);
         Writer = new EntryLogWriter(database);
         Publisher = new ConnectionPublisher(this);
-        Pipeline = new EventPipeline(configuration, Writer, Publisher, clock, Topics, settings.Pipeline, loggers.CreateLogger<EventPipeline>(), time);
+        FingerprintStore = new FingerprintStore(database);
+        var templates = new FingerprintTemplates(FingerprintStore, fingerprintKeys, loggers.CreateLogger<FingerprintTemplates>());
+        Pipeline = new EventPipeline(configuration, Writer, Publisher, clock, Topics, settings.Pipeline, loggers.CreateLogger<EventPipeline>(), time, templates);
         Cardholders = new CardholderStore(database);
         Admin = new AdminService(Cardholders, configuration, Pipeline.AppendAsync, clock, loggers.CreateLogger<AdminService>());
+        Fingerprints = new FingerprintService(FingerprintStore, templates, configuration, Pipeline.AppendAsync, settings.Fingerprints,
+            () => FingerprintKeyring.Load(settings.FingerprintKeyPath), clock, loggers.CreateLogger<FingerprintService>());
+        Fingerprints.Load();
         if (settings.Broker.Mode == BrokerMode.Embedded)
         {
             Broker = new EmbeddedBroker(settings.Broker.Port, Topics, () => Configuration.Topology, secrets, clock,
@@ -81,6 +87,15 @@ public sealed class EdgeService : IAsyncDisposable
 
     /// <summary>The one place admin changes happen (validated, audited, then live).</summary>
     public AdminService Admin { get; }
+
+    /// <summary>
+    /// The one place fingerprint templates are enrolled, revoked and re-encrypted (audited, then stored, then live);
+    /// its <see cref="FingerprintService.Templates"/> is what the pipeline reads templates from.
+    /// </summary>
+    public FingerprintService Fingerprints { get; }
+
+    /// <summary>Where the encrypted fingerprint templates are stored.</summary>
+    public FingerprintStore FingerprintStore { get; }
 
     /// <summary>The embedded broker, when <see cref="BrokerMode.Embedded"/>.</summary>
     public EmbeddedBroker? Broker { get; }
@@ -113,6 +128,7 @@ public sealed class EdgeService : IAsyncDisposable
         var database = new Database(settings.DatabasePath);
         database.Migrate();
         var secrets = ProvisioningKey.Load(settings.KeyPath);
+        var fingerprintKeys = FingerprintKeyring.Load(settings.FingerprintKeyPath);
         var store = new SiteStore(database, clock);
         var sites = store.LoadNewest().ToDictionary(s => s.Topology.Sites.Keys.Single());
         SiteDefinition? loaded = null;
@@ -134,7 +150,7 @@ public sealed class EdgeService : IAsyncDisposable
 
         var topology = sites.Values.Aggregate(SiteTopology.Empty, (all, site) => all.ReplaceSites(site.Topology));
         var cardholders = new CardholderStore(database).LoadAll();
-        return new EdgeService(settings, clock, time, loggers, database, secrets, new LiveConfiguration(topology, cardholders))
+        return new EdgeService(settings, clock, time, loggers, database, secrets, new LiveConfiguration(topology, cardholders), fingerprintKeys)
         {
             siteToImport = loaded,
             siteFileName = settings.SiteFile,
@@ -152,6 +168,7 @@ public sealed class EdgeService : IAsyncDisposable
         }
 
         Pipeline.Start(stopping.Token);
+        loops.Add(Task.Run(() => Fingerprints.Templates.RunAsync(stopping.Token), CancellationToken.None));
         if (siteFileChanged is { } changed)
         {
             // A new layout (zones, doors, readers, schedules) is an admin change like any other: logged with who and when.

@@ -17,6 +17,8 @@ public static class ServiceCommands
                                     print the MQTT password of one device (for provisioning it)
           mosquitto-config --site FILE --out DIR [--port N] [--data DIR]
                                     write mosquitto.conf, password and ACL files for a site
+          fingerprints enroll|list|revoke|rekey|reconcile ...
+                                    fingerprint templates, through the HTTP API ('accesscontrol fingerprints' for usage)
         """;
 
     /// <summary>Settings from appsettings.json / environment (section AccessControl), then flags.</summary>

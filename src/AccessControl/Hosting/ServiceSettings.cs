@@ -1,5 +1,6 @@
 using AccessControl.Broker;
 using AccessControl.Events;
+using AccessControl.Fingerprints;
 
 namespace AccessControl.Hosting;
 
@@ -30,12 +31,18 @@ public sealed record ServiceSettings
 
     public PipelineOptions Pipeline { get; init; } = new();
 
+    /// <summary>The fingerprint template store (section <c>AccessControl:Fingerprints</c>).</summary>
+    public FingerprintOptions Fingerprints { get; init; } = new();
+
     /// <summary>How often supervision runs (held-open doors, silent readers).</summary>
     public TimeSpan SupervisionInterval { get; init; } = TimeSpan.FromSeconds(1);
 
     public string DatabasePath => Path.IsPathRooted(Database) ? Database : Path.Combine(DataDirectory, Database);
 
     public string KeyPath => Path.IsPathRooted(ProvisioningKeyFile) ? ProvisioningKeyFile : Path.Combine(DataDirectory, ProvisioningKeyFile);
+
+    /// <summary>The fingerprint key file (used unless <c>AC_FINGERPRINT_KEYS</c> is set).</summary>
+    public string FingerprintKeyPath => Fingerprints.KeyPath(DataDirectory);
 
     public IReadOnlyList<string> Validate()
     {
@@ -50,6 +57,7 @@ public sealed record ServiceSettings
             errors.Add($"AccessControl:HttpUrl '{HttpUrl}' is not an absolute URL.");
         }
 
+        errors.AddRange(Fingerprints.Validate());
         if (SupervisionInterval <= TimeSpan.Zero)
         {
             errors.Add("AccessControl:SupervisionInterval must be positive.");
