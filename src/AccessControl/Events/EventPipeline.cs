@@ -36,7 +36,6 @@ public sealed class EventPipeline : IAsyncDisposable
     private readonly ILogger logger;
     private readonly ResiliencePipeline commitRetry;
     private readonly RecentDecisions recent;
-    private readonly IFingerprintTemplates fingerprints;
     private readonly DoorWatch doors = new();
     private readonly ReaderWatch readers;
     private readonly List<Staged> batch = [];
@@ -64,7 +63,6 @@ public sealed class EventPipeline : IAsyncDisposable
     {
         templates = fingerprints ?? NoFingerprintTemplates.Instance;
         options.Validate();
-        this.fingerprints = fingerprints ?? NoFingerprintTemplates.Instance;
         this.configuration = configuration;
         this.writer = writer;
         this.publisher = publisher;

@@ -489,9 +489,9 @@ public class DecisionEngineTests
         var noHall = WithAlice(p => p with { AccessLevels = [CampusAlways] });
         var insideHall = PassbackState.Empty.Apply(new PassbackMove(Alice, HallA, Inside: true));
         var visitor = WithAlice(p => p with { Kind = PersonKind.Visitor }).With(new AccessLevel(CageAlways, "Cage 7 and the vault", [Cage7, Vault], ScheduleId.Always));
-        var twoFactor = new SiteTopology(Topology.Sites.Values, Topology.Zones.Values.Select(z => z.Id == Cage7 ? z with { Fingerprint = Fingerprints.FingerprintPolicy.Default } : z),
+        var twoFactor = new SiteTopology(Topology.Sites.Values, Topology.Zones.Values.Select(z => z.Id == Cage7 ? z with { Fingerprint = global::AccessControl.Fingerprints.FingerprintPolicy.Default } : z),
             Topology.Doors.Values, Topology.Readers.Values, Topology.Controllers.Values, Topology.Schedules.Values);
-        var locked = FingerprintState.Empty.Mismatch(AliceCard, WorkingHours, Fingerprints.FingerprintRules.Default with { LockoutAfter = 1 }, out _);
+        var locked = FingerprintState.Empty.Mismatch(AliceCard, WorkingHours, global::AccessControl.Fingerprints.FingerprintRules.Default with { LockoutAfter = 1 }, out _);
 
         var decisions = new[]
         {
