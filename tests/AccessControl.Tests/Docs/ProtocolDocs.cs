@@ -26,7 +26,14 @@ internal readonly record struct ParseOutcome(object? Value, string? Error, strin
 
 /// <summary>A message kind of the protocol: its marker name, its parser and writer, and which way it travels.</summary>
 /// <param name="Inbound">Sent by a device to the service: the service's parser is the authority on what is required.</param>
-internal sealed record WireKind(string Name, Func<byte[], ParseOutcome> Parse, Func<object, byte[]> Write, bool Inbound);
+internal sealed record WireKind(string Name, Func<byte[], ParseOutcome> Parse, Func<object, byte[]> Write, bool Inbound)
+{
+    /// <summary>
+    /// Whether two parsed values are the same message. Record equality, except where a message holds collections or
+    /// bytes (a reader command's templates), which records compare by reference.
+    /// </summary>
+    public Func<object, object, bool> Same { get; init; } = (a, b) => Equals(a, b);
+}
 
 /// <summary>Reads the protocol documents that the doc tests check against the wire code.</summary>
 internal static partial class ProtocolDocs
@@ -38,6 +45,10 @@ internal static partial class ProtocolDocs
         new WireKind("door-event", p => ParseOutcome.From(WireFormat.ParseDoorEvent(Seq(p))), v => WireFormat.Write((DoorEvent)v), Inbound: true),
         new WireKind("decision", p => ParseOutcome.From(WireFormat.ParseDecision(Seq(p))), v => WireFormat.Write((DecisionMessage)v), Inbound: false),
         new WireKind("door-command", p => ParseOutcome.From(WireFormat.ParseDoorCommand(Seq(p))), v => WireFormat.Write((DoorCommand)v), Inbound: false),
+        new WireKind("reader-command", p => ParseOutcome.From(WireFormat.ParseReaderCommand(Seq(p))), v => WireFormat.Write((ReaderCommand)v), Inbound: false)
+        {
+            Same = (a, b) => SameReaderCommand((ReaderCommand)a, (ReaderCommand)b),
+        },
         new WireKind("alarm", p => ParseOutcome.From(WireFormat.ParseAlarm(Seq(p))), v => WireFormat.Write((AlarmMessage)v), Inbound: false),
     }.ToDictionary(k => k.Name);
 
@@ -49,8 +60,17 @@ internal static partial class ProtocolDocs
         ["DoorEvent"] = "door-event",
         ["Decision"] = "decision",
         ["DoorCommand"] = "door-command",
+        ["ReaderCommand"] = "reader-command",
         ["Alarm"] = "alarm",
     };
+
+    /// <summary>Field by field, templates (and their bytes) by value.</summary>
+    public static bool SameReaderCommand(ReaderCommand a, ReaderCommand b) =>
+        a with { Templates = [] } == b with { Templates = [] }
+        && a.Templates.Length == b.Templates.Length
+        && a.Templates.Zip(b.Templates).All(t =>
+            t.First with { Data = ReadOnlyMemory<byte>.Empty } == t.Second with { Data = ReadOnlyMemory<byte>.Empty }
+            && t.First.Data.Span.SequenceEqual(t.Second.Data.Span));
 
     public static string PathOf(string fileName) => Path.Combine(AppContext.BaseDirectory, "docs", fileName);
 

@@ -75,7 +75,26 @@ public class ReaderProtocolDocTests
         var written = wire.Write(parsed.Value!);
         var reparsed = wire.Parse(written);
         Assert.True(reparsed.Success, $"line {line}: re-parsing {Describe(written)} failed: {reparsed.Error}");
-        Assert.Equal(parsed.Value, reparsed.Value);
+        Assert.True(wire.Same(parsed.Value!, reparsed.Value!), $"line {line}: {Describe(written)} does not read back as the example");
+    }
+
+    [Theory]
+    [MemberData(nameof(AcceptedExamples))]
+    public void MarkdownExample_Outbound_IsExactlyWhatTheServiceWrites(string kind, int line)
+    {
+        // The service is the only writer of these: an example must show every member it writes, and nothing else.
+        var example = ReadMarkdownExamples().Single(e => e.Line == line);
+        var wire = Kinds[kind];
+        if (wire.Inbound)
+        {
+            return;
+        }
+
+        var parsed = wire.Parse(Encoding.UTF8.GetBytes(example.Json));
+        Assert.True(parsed.Success, $"line {line}: {parsed.Error}");
+
+        var written = Describe(wire.Write(parsed.Value!));
+        Assert.True(JsonEquals(example.Json, written), $"line {line}: the service writes {written}");
     }
 
     [Theory]
@@ -107,18 +126,57 @@ public class ReaderProtocolDocTests
     }
 
     [Fact]
-    public void ReservedReasons_AreNotCodesOfThisVersion()
+    public void ReasonsTable_FingerprintCodes_AreCodesOfThisVersion()
     {
-        var reserved = ReadTableCodes("reserved-reasons");
+        // They were reserved before two-factor entry shipped; nothing is reserved now, so the reserved table is gone.
         var table = ReadTableCodes("reasons");
 
-        Assert.Contains("fingerprint_required", reserved);
-        Assert.All(reserved, code =>
-        {
-            Assert.False(AccessReasonCodes.TryParse(code, out _), $"'{code}' is listed as reserved but is a code of this version: move it to the reasons table");
-            Assert.DoesNotContain(code, table);
-            Assert.Matches("^[a-z][a-z0-9_]*$", code);
-        });
+        Assert.Contains("fingerprint_required", table);
+        Assert.DoesNotContain(ReadMarkdownLines(), l => l.Trim() == "<!-- table: reserved-reasons -->");
+    }
+
+    [Fact]
+    public void ReaderEventTypesTable_ListsExactlyTheTypesOfTheWireFormat()
+    {
+        var table = ReadTableCodes("reader-event-types");
+
+        Assert.Equal(ReaderEventTypeCodes().Order(), table.Order());
+    }
+
+    [Fact]
+    public void ReaderCommandsTable_ListsExactlyTheReaderCommandsOfTheCode()
+    {
+        var table = ReadTableCodes("reader-commands");
+
+        Assert.Equal(ReaderCommandCodes().Order(), table.Order());
+    }
+
+    [Fact]
+    public void MarkdownExamples_ShowEveryReaderEventType_DecisionValue_AndReaderCommand()
+    {
+        var examples = ReadMarkdownExamples().Where(e => e.Kind is not null && !e.Rejected).ToList();
+        string[] Values(string kind, string member) =>
+        [
+            .. examples.Where(e => e.Kind == kind)
+                .Select(e => System.Text.Json.Nodes.JsonNode.Parse(e.Json)![member]?.GetValue<string>())
+                .OfType<string>()
+                .Distinct()
+                .Order(),
+        ];
+
+        Assert.Equal(ReaderEventTypeCodes().Order(), Values("reader-event", "type"));
+        Assert.Equal(new[] { "deny", "grant", "pending" }, Values("decision", "decision"));
+        Assert.Equal(ReaderCommandCodes().Order(), Values("reader-command", "command"));
+    }
+
+    [Fact]
+    public void PayloadRules_StateTheSizeLimitsOfTheCode()
+    {
+        var text = string.Join('\n', ReadMarkdownLines());
+
+        Assert.Contains($"**{WireFormat.DefaultMaxPayloadBytes} bytes**", text, StringComparison.Ordinal);
+        Assert.Contains($"**{WireFormat.MaxReaderCommandBytes} bytes**", text, StringComparison.Ordinal);
+        Assert.Contains($"{AccessControl.Fingerprints.FingerprintTemplate.MaxBytes} bytes", text, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -205,7 +263,7 @@ public class ReaderProtocolDocTests
             var kind = topics.Parse(address.Replace("{readerId}", "r", StringComparison.Ordinal).Replace("{doorId}", "d", StringComparison.Ordinal)).Kind;
             var action = GetString(operation, "action");
             Assert.True(actions.TryAdd(kind, action), $"operation '{name}': a second operation on {kind}");
-            Assert.Equal(serviceReceives.Contains(kind) ? "receive" : "send", action);
+            Assert.Equal(serviceReceives.Contains(kind) ? "receive" : "send", action); // decisions, reader and door commands, alarms
 
             // AsyncAPI 3: an operation's messages must be messages of its channel.
             var messages = Assert.IsType<YamlSequenceNode>(Get(operation, "messages"));
@@ -213,9 +271,9 @@ public class ReaderProtocolDocTests
             Assert.Equal("1", GetString(GetMap(GetMap(operation, "bindings"), "mqtt"), "qos"));
         }
 
-        // Reader commands are reserved: no operation in v1.
-        var expected = Enum.GetValues<TopicKind>().Where(k => k is not (TopicKind.Unknown or TopicKind.ReaderCommands));
+        var expected = Enum.GetValues<TopicKind>().Where(k => k != TopicKind.Unknown);
         Assert.Equal(expected.Order(), actions.Keys.Order());
+        Assert.Equal("send", actions[TopicKind.ReaderCommands]);
     }
 
     [Fact]
@@ -307,7 +365,32 @@ public class ReaderProtocolDocTests
         Assert.Equal(AlarmTypeCodes().Order(), KnownValues(GetMap(schemas, "AlarmType")).Order());
     }
 
+    [Fact]
+    public void AsyncApi_TypeAndCommandEnums_AreTheValuesOfTheCode()
+    {
+        var document = ReadAsyncApi();
+        var schemas = GetMap(GetMap(document, "components"), "schemas");
+        IEnumerable<string> EnumOf(string schema, string member) => Strings(Get(GetMap(GetMap(GetMap(schemas, schema), "properties"), member), "enum"));
+
+        Assert.Equal(ReaderEventTypeCodes().Order(), EnumOf("ReaderEvent", "type").Order());
+        Assert.Equal(new[] { "deny", "grant", "pending" }, EnumOf("Decision", "decision").Order());
+        Assert.Equal(ReaderCommandCodes().Order(), KnownValues(GetMap(GetMap(GetMap(schemas, "ReaderCommand"), "properties"), "command")).Order());
+    }
+
     // ---- helpers ----------------------------------------------------------------------------------------------
+
+    /// <summary>The <c>type</c> the service's writer puts on the wire for each <see cref="ReaderEventType"/>.</summary>
+    private static IEnumerable<string> ReaderEventTypeCodes() =>
+        Enum.GetValues<ReaderEventType>().Select(type =>
+        {
+            var written = WireFormat.Write(new ReaderEvent("e-1", 1, NodaTime.Instant.FromUnixTimeSeconds(0), type, null, null, false, null));
+            return System.Text.Json.Nodes.JsonNode.Parse(written)!["type"]!.GetValue<string>();
+        });
+
+    private static IEnumerable<string> ReaderCommandCodes() =>
+        typeof(ReaderCommands).GetFields(BindingFlags.Public | BindingFlags.Static)
+            .Where(f => f.IsLiteral && f.FieldType == typeof(string))
+            .Select(f => (string)f.GetRawConstantValue()!);
 
     private static IEnumerable<string> AlarmTypeCodes() =>
         typeof(AlarmTypes).GetFields(BindingFlags.Public | BindingFlags.Static)
@@ -333,16 +416,10 @@ public class ReaderProtocolDocTests
         // Channel messages must be references to these components, so that nothing escapes the checks above.
         foreach (var (channelName, channel) in Entries(GetMap(document, "channels")))
         {
-            if (Get(channel, "messages") is YamlMappingNode channelMessages)
+            var channelMessages = Assert.IsType<YamlMappingNode>(Get(channel, "messages") ?? throw new Xunit.Sdk.XunitException($"channel '{channelName}' has no messages"));
+            foreach (var (_, message) in Entries(channelMessages))
             {
-                foreach (var (_, message) in Entries(channelMessages))
-                {
-                    Assert.StartsWith("#/components/messages/", GetString(message, "$ref"));
-                }
-            }
-            else
-            {
-                Assert.Equal("readerCommands", channelName);
+                Assert.StartsWith("#/components/messages/", GetString(message, "$ref"));
             }
         }
     }

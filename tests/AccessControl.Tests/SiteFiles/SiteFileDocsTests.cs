@@ -1,3 +1,4 @@
+using System.Reflection;
 using System.Text.RegularExpressions;
 using AccessControl.SiteFiles;
 
@@ -50,9 +51,32 @@ public partial class SiteFileDocsTests
             "door", "direction", "heartbeatSeconds", "schedules", "intervals", "days", "holidays", "holidayIntervals",
             "accessLevels", "schedule", "people", "status", "credentials", "card", "technology", "person", "validFrom", "validUntil",
             "escortRequired", "escortWindowSeconds", "escortMaxVisitors", "escort", "escortedOnly",
+            "fingerprintLockoutAfter", "fingerprintLockoutMinutes", "visitorsWithoutFingerprint",
+            "twoFactor", "fingerprintThreshold", "fingerprintTimeoutSeconds",
         ];
 
         Assert.All(keys, key => Assert.Contains(key + ":", example, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void SiteFileDoc_EveryKeyTheReaderAccepts_IsInTheExampleAndInATable()
+    {
+        // The reader's own key lists (RootKeys, SiteKeys, ZoneKeys ...) are the format: a key added there must be documented.
+        var reader = typeof(SiteFileLoader).Assembly.GetType("AccessControl.SiteFiles.SiteFileReader", throwOnError: true)!;
+        var lists = reader.GetFields(BindingFlags.NonPublic | BindingFlags.Static)
+            .Where(f => f.Name.EndsWith("Keys", StringComparison.Ordinal) && f.FieldType == typeof(string[]))
+            .ToDictionary(f => f.Name, f => (string[])f.GetValue(null)!);
+        var doc = File.ReadAllText(DocPath);
+        var example = YamlBlocks()[0];
+
+        Assert.Contains("fingerprintThreshold", lists["ZoneKeys"]);
+        Assert.All(lists, list => Assert.All(list.Value, key =>
+        {
+            Assert.Contains(key + ":", example, StringComparison.Ordinal);
+
+            // Top-level keys are the sections; every other key is a row of its section's table.
+            Assert.Contains(list.Key == "RootKeys" ? $"### {key}\n" : $"| `{key}` |", doc, StringComparison.Ordinal);
+        }));
     }
 
     [GeneratedRegex("```yaml\\n(.*?)```", RegexOptions.Singleline)]
