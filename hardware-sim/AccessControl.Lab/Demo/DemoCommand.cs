@@ -46,6 +46,7 @@ public sealed class DemoCommand(IClock clock, TimeProvider time, TextWriter outp
             }
         };
         await host.StartAsync(stopping);
+        await DemoFingerprints.EnrollAsync(host.Edge, output, stopping);
         output.WriteLine($"AccessControl demo: site 'demo' ({zone.Id}), MQTT 127.0.0.1:{host.Edge.BrokerPort}, admin API {host.HttpAddress}, log {host.Edge.Database.Path}");
         output.WriteLine("Every line below is an entry-log row, printed after it was committed. Ctrl+C stops.");
 
@@ -85,9 +86,9 @@ public sealed class DemoCommand(IClock clock, TimeProvider time, TextWriter outp
         var at = TimeOfDay.Format(row.At.InZone(zone).LocalDateTime);
         return row.Kind switch
         {
-            LogKinds.Access => $"{at}  {row.Decision?.ToUpperInvariant(),-5} {row.Reason,-34} reader {row.ReaderId,-14} card {row.Card} {(row.PersonId is null ? "" : "person " + row.PersonId)}{(row.Offline ? " (offline replay)" : "")}",
-            LogKinds.Door => $"{at}  door  {row.Reason,-34} door {row.DoorId}",
-            LogKinds.Alarm => $"{at}  ALARM {row.Reason,-34} {(row.ReaderId is null ? "door " + row.DoorId : "reader " + row.ReaderId)}",
+            LogKinds.Access => $"{at}  {row.Decision?.ToUpperInvariant(),-7} {row.Reason,-34} reader {row.ReaderId,-14} card {row.Card} {(row.PersonId is null ? "" : "person " + row.PersonId)}{(row.Offline ? " (offline replay)" : "")}",
+            LogKinds.Door => $"{at}  door    {row.Reason,-34} door {row.DoorId}",
+            LogKinds.Alarm => $"{at}  ALARM   {row.Reason,-34} {(row.ReaderId is null ? "door " + row.DoorId : "reader " + row.ReaderId)}",
             LogKinds.Malformed => $"{at}  MALFORMED from {row.ReaderId ?? row.DoorId}",
             LogKinds.Security => $"{at}  SECURITY {row.Reason} {row.Actor}",
             _ => null,

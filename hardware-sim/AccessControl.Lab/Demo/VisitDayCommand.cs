@@ -48,6 +48,7 @@ public sealed class VisitDayCommand(IClock clock, TimeProvider time, TextWriter 
             }
         };
         await host.StartAsync(stopping);
+        await DemoFingerprints.EnrollAsync(host.Edge, output, stopping);
         output.WriteLine($"Visit day at site 'demo': admin API {host.HttpAddress}, MQTT 127.0.0.1:{host.Edge.BrokerPort}, data {directory}");
 
         var tokens = new ApiTokens(host.Edge.Database, clock);
@@ -103,9 +104,13 @@ public sealed class VisitDayCommand(IClock clock, TimeProvider time, TextWriter 
         await Swipe(readers["rdr-dh1-in"], Operator);
         await Swipe(readers["rdr-dh1-in"], Badge);
 
-        Step("server room 1 is escort-required: the visitor alone is refused, then follows the escort in");
+        Step("server room 1 is escort-required and two-factor: the visitor alone is refused; the escort gives card and finger, the visitor (no fingerprint enrolled) follows right behind");
         await Swipe(readers["rdr-sr1-in"], Badge);
+        devices.TryGetFingerprintReader("fp-sr1-in", out var fingerprints);
+        var finger = fingerprints.PresentFingerAsync("p-mkoch", DemoFingerprints.Finger, stopping);
         await Swipe(readers["rdr-sr1-in"], Operator);
+        var capture = await finger;
+        output.WriteLine($"  {"fp-sr1-in",-14} {"escort finger",-13} -> score {capture?.Score}");
         await Swipe(readers["rdr-sr1-in"], Badge);
 
         Step("the escort leaves the server room early, with the visitor still inside");

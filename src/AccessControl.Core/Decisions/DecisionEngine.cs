@@ -78,9 +78,9 @@ public static class DecisionEngine
             return deny(visitor ? AccessReason.VisitOutsideWindow : AccessReason.CredentialExpired, person.Id);
         }
 
-        // A card being guessed at with someone else's fingers is locked for a while (PCI 8.3.4-style lockout). Leaving
-        // the site stays possible: a lockout must never hold anyone inside.
-        if (destination is not null && fingerprints.IsLocked(request.CardUid, request.At))
+        // A card being guessed at with someone else's fingers is locked for a while (PCI 8.3.4-style lockout), at every
+        // entry. Out-readers stay open to it: a lockout must never hold anyone inside.
+        if (reader.Direction == Direction.In && fingerprints.IsLocked(request.CardUid, request.At))
         {
             return deny(AccessReason.FingerprintLockout, person.Id);
         }
@@ -107,7 +107,8 @@ public static class DecisionEngine
         // Two factors (card + fingerprint): the finger is only ever a second factor, matched against the templates of the
         // person whose card this is (NIST SP 800-63B 5.2.3). Nobody enrolled means no second factor: denied, except a
         // visitor, who may enter right behind an escort if the site allows it.
-        var secondFactor = zone?.Fingerprint is not null && !request.FingerprintVerified;
+        // Asked on the way in only: whoever leaves a zone into a two-factor zone around it gave their finger entering it.
+        var secondFactor = zone?.Fingerprint is not null && reader.Direction == Direction.In && !request.FingerprintVerified;
         var enrolled = cardholders.FingerprintEnrolled.Contains(person.Id);
         var escortInsteadOfFinger = false;
         if (secondFactor && !enrolled)

@@ -433,6 +433,11 @@ public static partial class WireFormat
                     return WireResult<ReaderCommand>.Fail(e1 ?? e2 ?? e3!);
                 }
 
+                if (!IsValidId(templateId) || !Fingerprints.Fingers.IsValid(finger) || !People.CardUid.IsTechnologyToken(format))
+                {
+                    return WireResult<ReaderCommand>.Fail("a template needs an id (1 to 64 of A-Z a-z 0-9 . _ : -), a finger such as right-index and a format token such as ac-sim-v1");
+                }
+
                 if (!item.TryGetProperty("data", out var data) || data.ValueKind != JsonValueKind.String || !data.TryGetBytesFromBase64(out var bytes)
                     || bytes.Length is 0 or > Fingerprints.FingerprintTemplate.MaxBytes)
                 {

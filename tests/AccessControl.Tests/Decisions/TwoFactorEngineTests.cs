@@ -149,7 +149,7 @@ public sealed class TwoFactorEngineTests
 
     [Fact]
     [Trait("control", "PCI-8.3.4")]
-    public void LockedCard_IsDeniedFingerprintLockout_AtEveryEntry_ButMayLeaveTheSite()
+    public void LockedCard_IsDeniedFingerprintLockout_AtEveryEntry_ButMayLeaveAnyZone()
     {
         var rules = FingerprintRules.Default;
         var state = FingerprintState.Empty;
@@ -162,6 +162,7 @@ public sealed class TwoFactorEngineTests
         Assert.Equal(AccessReason.FingerprintLockout, Decide2(TestSite.Swipe(CageIn), fingerprints: state).Reason);
         Assert.Equal(AccessReason.FingerprintLockout, Decide2(TestSite.Swipe(HallIn), fingerprints: state).Reason);
         Assert.True(DecisionEngine.Decide(TestSite.Swipe(GateOut), TwoFactor, Enrolled, inside, EscortState.Empty, state).IsGranted);
+        Assert.True(DecisionEngine.Decide(TestSite.Swipe(CageOut), TwoFactor, Enrolled, PassbackState.Empty.Apply(new PassbackMove(Alice, Cage7, true)), EscortState.Empty, state).IsGranted);
         Assert.True(Decide2(TestSite.Swipe(HallIn, WorkingHours + rules.LockoutFor), fingerprints: state).IsGranted);
     }
 

@@ -1,13 +1,16 @@
 using System.Threading.Channels;
+using AccessControl.Admin;
 using AccessControl.Broker;
 using AccessControl.Devices;
 using AccessControl.EntryLog;
 using AccessControl.HardwareSim.Devices;
 using AccessControl.HardwareSim.Doors;
+using AccessControl.HardwareSim.Fingerprints;
 using AccessControl.HardwareSim.Readers;
 using AccessControl.Hosting;
 using AccessControl.Protocol;
 using AccessControl.SiteFiles;
+
 using AccessControl.Tests.Support;
 using Microsoft.Extensions.Logging;
 using MQTTnet;
@@ -65,8 +68,13 @@ public sealed class EdgeHarness : IAsyncDisposable
 
     public int BrokerPort => mosquitto?.Port ?? Edge.BrokerPort;
 
+    private static readonly OperatorIdentity Enroller = new("enroller-test", OperatorRole.Enrollment, "p-enroller");
+
     /// <summary>The demo server room's fingerprint reader.</summary>
     public const string DemoFingerprintReader = "fp-sr1-in";
+
+    /// <summary>The people enrolled in the fingerprint system at start (synthetic templates of <see cref="DemoFinger"/>).</summary>
+    public static readonly string[] EnrolledDemoPeople = ["p-mkoch", "p-jweber"];
 
     /// <summary>The finger every enrolled demo person has enrolled.</summary>
     public const string DemoFinger = "right-index";
@@ -103,7 +111,14 @@ public sealed class EdgeHarness : IAsyncDisposable
         settings = configure?.Invoke(settings) ?? settings;
         var host = AccessControlHost.Create(settings, clock, RealTime.Instance, logging => logging.SetMinimumLevel(LogLevel.Warning));
         await host.StartAsync();
-        return new EdgeHarness(directory, clock, host, secrets, mosquitto, kind);
+        var harness = new EdgeHarness(directory, clock, host, secrets, mosquitto, kind);
+        foreach (var person in EnrolledDemoPeople)
+        {
+            // The demo's server room is two-factor: its operator and engineer have their right index enrolled, as in the demo.
+            await harness.EnrollAsync(person, DemoFinger);
+        }
+
+        return harness;
     }
 
     public DeviceOptions DeviceOptions => new()
@@ -122,6 +137,22 @@ public sealed class EdgeHarness : IAsyncDisposable
         devices.Add(reader);
         await reader.StartAsync().WaitAsync(Timeout);
         return reader;
+    }
+
+    /// <summary>Enrolls the simulator's template of a person's finger, as an enrollment operator at a desk; returns the template bytes.</summary>
+    public async Task<byte[]> EnrollAsync(string personId, string finger)
+    {
+        var template = SyntheticFingers.EnrollmentTemplateData(personId, finger);
+        var result = await Edge.Fingerprints.EnrollAsync(Enroller, personId, finger, "enroll-desk-1", SyntheticFingers.Format, template).WaitAsync(Timeout);
+        Assert.True(result.Value is not null, $"enrolling {personId} {finger}: {result}");
+        return template;
+    }
+
+    /// <summary>Revokes every template of a person.</summary>
+    public async Task RevokeFingerprintsAsync(string personId)
+    {
+        var result = await Edge.Fingerprints.RevokeAllAsync(Enroller.Operator, new AccessControl.Sites.PersonId(personId), "test").WaitAsync(Timeout);
+        Assert.True(result.Value is { Count: > 0 }, $"revoking {personId}: {result}");
     }
 
     /// <summary>A started, connected fingerprint reader (synthetic fingers; no heartbeats).</summary>

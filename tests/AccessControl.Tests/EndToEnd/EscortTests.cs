@@ -59,13 +59,16 @@ public class EscortTests
         Assert.True(visitor.Grant);
         Assert.Equal(5, visitor.UnlockSeconds);
 
-        var rows = edge.Rows(new LogFilter { Kind = LogKinds.Access, ReaderId = In }).OrderBy(r => r.Seq).ToList();
+        // The escort's grant is the row of their fingerprint (the server room is two-factor); the visitor, who has no
+        // fingerprint to give, enters on the card alone, right behind them.
+        var rows = edge.Rows(new LogFilter { Kind = LogKinds.Access, DoorId = "door-sr1", Decision = "grant" }).OrderBy(r => r.Seq).ToList();
         Assert.Equal(["p-mkoch", "v-ewagner"], rows.Select(r => r.PersonId));
         var (escortRow, visitorRow) = (rows[0], rows[1]);
+        Assert.Equal((EdgeHarness.DemoFingerprintReader, In), (escortRow.ReaderId, visitorRow.ReaderId));
         using var detail = JsonDocument.Parse(visitorRow.Detail!);
         var link = detail.RootElement;
         Assert.Equal("p-mkoch", link.GetProperty("escort").GetString());
-        Assert.Equal(In, link.GetProperty("escortReader").GetString());
+        Assert.Equal(EdgeHarness.DemoFingerprintReader, link.GetProperty("escortReader").GetString());
         Assert.Equal(escortRow.EventId, link.GetProperty("escortEventId").GetString());
         Assert.Equal(escortRow.Seq, link.GetProperty("escortSeq").GetInt64());
         Assert.DoesNotContain("\"escort\"", escortRow.Detail ?? "", StringComparison.Ordinal);

@@ -17,8 +17,8 @@ public class FingerprintEdgeTests
         var keyFile = Path.Combine(edge.Directory, "fingerprint.keys");
         var template = FingerprintDesk.NewTemplate();
 
-        var result = await edge.Edge.Fingerprints.EnrollAsync(new OperatorIdentity("enroller", OperatorRole.Enrollment, "p-enroller"), "p-jweber", "right-index", "enroll-1", "ac-sim-v1", template);
-        var row = await edge.RowAsync(r => r.Kind == LogKinds.Admin && r.Reason == FingerprintService.EnrollAction);
+        var result = await edge.Edge.Fingerprints.EnrollAsync(new OperatorIdentity("enroller", OperatorRole.Enrollment, "p-enroller"), "p-lromano", "right-index", "enroll-1", "ac-sim-v1", template);
+        var row = await edge.RowAsync(r => r.Kind == LogKinds.Admin && r.Reason == FingerprintService.EnrollAction && r.PersonId == "p-lromano");
 
         Assert.True(result.IsOk, result.Message);
         Assert.True(File.Exists(keyFile));
@@ -27,8 +27,8 @@ public class FingerprintEdgeTests
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(keyFile));
         }
 
-        Assert.Equal("p-jweber", row.PersonId);
-        Assert.Contains(new PersonId("p-jweber"), edge.Edge.Configuration.Cardholders.FingerprintEnrolled);
-        Assert.Equal(template, Assert.Single(edge.Edge.Fingerprints.Templates.ActiveTemplates(new PersonId("p-jweber"))).Data.ToArray());
+        Assert.Equal("p-lromano", row.PersonId);
+        Assert.Contains(new PersonId("p-lromano"), edge.Edge.Configuration.Cardholders.FingerprintEnrolled);
+        Assert.Equal(template, Assert.Single(edge.Edge.Fingerprints.Templates.ActiveTemplates(new PersonId("p-lromano"))).Data.ToArray());
     }
 }
