@@ -81,9 +81,7 @@ public class TwoFactorTests
         var (edge, card, finger, unlocks, _) = await StartAsync(broker);
         await using var __ = edge;
 
-        await card.CardAsync(Operator);
-        await card.NextDecisionAsync();
-        var verify = await finger.NextCommandAsync();
+        var (_, verify) = await CardThenVerifyRequestAsync(card, finger);
         await finger.FingerprintAsync(verify.RequestId, 59);
         var final = await card.NextDecisionAsync();
         var fingerAnswer = await finger.NextDecisionAsync();
@@ -103,9 +101,7 @@ public class TwoFactorTests
         var (edge, card, finger, unlocks, _) = await StartAsync(broker);
         await using var __ = edge;
 
-        var cardEvent = await card.CardAsync(Operator);
-        await card.NextDecisionAsync();
-        var verify = await finger.NextCommandAsync();
+        var (cardEvent, verify) = await CardThenVerifyRequestAsync(card, finger);
         edge.Clock.Advance(Duration.FromSeconds(9));
         await edge.TickAsync();
         Assert.Equal(0, card.Decisions.Reader.Count);
@@ -139,9 +135,7 @@ public class TwoFactorTests
         await finger.FingerprintAsync("no-such-request", 100);
         var alone = await finger.NextDecisionAsync();
 
-        await card.CardAsync(Operator);
-        await card.NextDecisionAsync();
-        var verify = await finger.NextCommandAsync();
+        var (_, verify) = await CardThenVerifyRequestAsync(card, finger);
         await finger.FingerprintAsync(verify.RequestId + "x", 100);
         var wrongRequest = await finger.NextDecisionAsync();
 
@@ -222,9 +216,7 @@ public class TwoFactorTests
         await card.CardAsync(Visitor1);
         var alone = await card.NextDecisionAsync();
 
-        await card.CardAsync(Operator);
-        await card.NextDecisionAsync();
-        var verify = await finger.NextCommandAsync();
+        var (_, verify) = await CardThenVerifyRequestAsync(card, finger);
         await finger.FingerprintAsync(verify.RequestId, 88);
         var escort = await card.NextDecisionAsync();
         edge.Clock.Advance(Duration.FromSeconds(3));
@@ -249,9 +241,7 @@ public class TwoFactorTests
         var (edge, card, finger, _, _) = await StartAsync(broker);
         await using var __ = edge;
 
-        var cardEvent = await card.CardAsync(Operator);
-        await card.NextDecisionAsync();
-        var verify = await finger.NextCommandAsync();
+        var (cardEvent, verify) = await CardThenVerifyRequestAsync(card, finger);
         await card.CardAsync(Operator, eventId: cardEvent);
         var again = await card.NextDecisionAsync();
         await finger.FingerprintAsync(verify.RequestId, 80);
@@ -286,6 +276,51 @@ public class TwoFactorTests
         var verify = await finger.NextCommandAsync();
         Assert.Equal(0, finger.Commands.Reader.Count);
         Assert.Equal(ReaderCommands.VerifyFingerprint, verify.Command);
+    }
+
+    [Theory]
+    [MemberData(nameof(Brokers))]
+    [Trait("control", "PCI-9.2")]
+    [Trait("control", "NIST-PE-3")]
+    public async Task SimulatedDevices_TheRightFingerUnlocksTheStrike_AWrongOneDoesNot(BrokerKind broker)
+    {
+        await using var edge = await EdgeHarness.StartAsync(broker);
+        var reader = await edge.ReaderAsync(CardReader);
+        var fingerprints = await edge.FingerprintReaderAsync();
+        var controller = await edge.ControllerAsync("ctl-sr1", ["door-sr1"]);
+        var unlocked = Channel.CreateUnbounded<global::AccessControl.HardwareSim.Doors.DoorActivity>();
+        controller.Activity += a =>
+        {
+            if (a.Kind == global::AccessControl.HardwareSim.Doors.DoorActivityKind.Unlocked)
+            {
+                unlocked.Writer.TryWrite(a);
+            }
+        };
+
+        var wrong = await edge.PresentCardAndFingerAsync(reader, Operator, finger: "left-little");
+        var right = await edge.PresentCardAndFingerAsync(reader, Operator);
+        var unlock = await unlocked.Reader.ReadAsync().AsTask().WaitAsync(EdgeHarness.Timeout);
+
+        Assert.Equal((false, "fingerprint_mismatch"), (wrong.Grant, wrong.Reason));
+        Assert.Equal((true, "granted"), (right.Grant, right.Reason));
+        Assert.Equal("door-sr1", unlock.DoorId);
+        Assert.Equal(0, unlocked.Reader.Count); // one unlock: the right finger's
+        var scores = edge.Rows(new LogFilter { Kind = LogKinds.Access, ReaderId = FingerReader }).OrderBy(r => r.Seq)
+            .Select(r => int.Parse(JsonDocument.Parse(r.Detail!).RootElement.GetProperty("score").GetString()!, System.Globalization.CultureInfo.InvariantCulture))
+            .ToList();
+        Assert.Equal(2, scores.Count);
+        Assert.True(scores[0] < 60 && scores[1] >= 60, string.Join(", ", scores));
+    }
+
+    /// <summary>The operator's card at the server room: answered pending, and the fingerprint reader asked to verify.</summary>
+    private static async Task<(string CardEventId, ReaderCommand Verify)> CardThenVerifyRequestAsync(RawReader card, RawReader finger)
+    {
+        var cardEvent = await card.CardAsync(Operator);
+        var pending = await card.NextDecisionAsync();
+        Assert.Equal((cardEvent, true, "fingerprint_required"), (pending.EventId, pending.Pending, pending.Reason));
+        var verify = await finger.NextCommandAsync();
+        Assert.Equal((ReaderCommands.VerifyFingerprint, cardEvent), (verify.Command, verify.CardEventId));
+        return (cardEvent, verify);
     }
 
     private static async Task AssertNoUnlockAsync(EdgeHarness edge, Channel<DoorCommand> unlocks)
