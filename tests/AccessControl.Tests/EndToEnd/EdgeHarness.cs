@@ -81,7 +81,9 @@ public sealed class EdgeHarness : IAsyncDisposable
 
     public static string DemoSiteFile => Path.Combine(AppContext.BaseDirectory, "deploy", "sites", "demo.yaml");
 
-    public static async Task<EdgeHarness> StartAsync(BrokerKind kind = BrokerKind.Embedded, Instant? now = null, Func<ServiceSettings, ServiceSettings>? configure = null)
+    /// <param name="logs">When given, receives every log line of the service at every level (for tests that scan logs for secrets).</param>
+    public static async Task<EdgeHarness> StartAsync(BrokerKind kind = BrokerKind.Embedded, Instant? now = null, Func<ServiceSettings, ServiceSettings>? configure = null,
+        ILoggerProvider? logs = null)
     {
         var directory = Path.Combine(Path.GetTempPath(), "ac-e2e-" + Guid.NewGuid().ToString("N")[..12]);
         System.IO.Directory.CreateDirectory(directory);
@@ -109,7 +111,14 @@ public sealed class EdgeHarness : IAsyncDisposable
             SupervisionInterval = TimeSpan.FromDays(1),
         };
         settings = configure?.Invoke(settings) ?? settings;
-        var host = AccessControlHost.Create(settings, clock, RealTime.Instance, logging => logging.SetMinimumLevel(LogLevel.Warning));
+        var host = AccessControlHost.Create(settings, clock, RealTime.Instance, logging =>
+        {
+            logging.SetMinimumLevel(logs is null ? LogLevel.Warning : LogLevel.Trace);
+            if (logs is not null)
+            {
+                logging.AddProvider(logs);
+            }
+        });
         await host.StartAsync();
         var harness = new EdgeHarness(directory, clock, host, secrets, mosquitto, kind);
         foreach (var person in EnrolledDemoPeople)

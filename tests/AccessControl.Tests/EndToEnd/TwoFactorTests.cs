@@ -312,6 +312,57 @@ public class TwoFactorTests
         Assert.True(scores[0] < 60 && scores[1] >= 60, string.Join(", ", scores));
     }
 
+    [Fact]
+    [Trait("control", "NIST-PE-2")]
+    public async Task AGrantedFinger_MarksItsTemplateUsed_SoTheMonthlyReviewNoLongerListsItAsUnused()
+    {
+        var (edge, card, finger, _, _) = await StartAsync(BrokerKind.Embedded);
+        await using var __ = edge;
+        var written = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        edge.Edge.Fingerprints.Templates.MatchesWritten += _ => written.TrySetResult();
+        edge.Clock.Advance(Duration.FromDays(91));
+
+        var before = edge.Edge.Fingerprints.Reconcile().Unused.Select(u => u.Template.PersonId).Order().ToList();
+        var (_, verify) = await CardThenVerifyRequestAsync(card, finger);
+        await finger.FingerprintAsync(verify.RequestId, 85, verify.Templates[0].TemplateId);
+        Assert.True((await card.NextDecisionAsync()).Grant);
+        await written.Task.WaitAsync(EdgeHarness.Timeout);
+        var after = edge.Edge.Fingerprints.Reconcile().Unused.Select(u => u.Template.PersonId).ToList();
+
+        Assert.Equal(["p-jweber", "p-mkoch"], before);
+        Assert.Equal(["p-jweber"], after);
+    }
+
+    [Fact]
+    [Trait("control", "ISO-IEC-24745")]
+    public async Task NoLogLine_AtAnyLevel_HoldsATemplate_ThroughEnrollmentVerificationAndRevocation()
+    {
+        var logs = new CapturingLoggerProvider();
+        await using var edge = await EdgeHarness.StartAsync(logs: logs);
+        var card = await RawReader.ConnectAsync(edge, CardReader);
+        var finger = await RawReader.ConnectAsync(edge, FingerReader);
+        var secret = System.Security.Cryptography.RandomNumberGenerator.GetBytes(300);
+        Assert.True((await edge.Edge.Fingerprints.EnrollAsync(new global::AccessControl.Admin.OperatorIdentity("enroller-test", global::AccessControl.Admin.OperatorRole.Enrollment, "p-enroller"),
+            "p-mkoch", "left-index", "enroll-desk-1", "iso-19794-2", secret)).Value is not null);
+
+        var (_, verify) = await CardThenVerifyRequestAsync(card, finger);
+        Assert.Contains(verify.Templates, t => t.Data.ToArray().SequenceEqual(secret));
+        await finger.FingerprintAsync(verify.RequestId, 90, verify.Templates[0].TemplateId);
+        Assert.True((await card.NextDecisionAsync()).Grant);
+        await edge.RevokeFingerprintsAsync("p-mkoch");
+
+        var text = string.Join("\n", logs.Lines);
+        Assert.NotEmpty(logs.Lines);
+        var enrolled = new[] { secret, global::AccessControl.HardwareSim.Fingerprints.SyntheticFingers.EnrollmentTemplateData("p-mkoch", EdgeHarness.DemoFinger) };
+        foreach (var template in enrolled)
+        {
+            foreach (var form in new[] { Convert.ToBase64String(template), Convert.ToHexString(template), Convert.ToHexStringLower(template), Convert.ToBase64String(template[..24]) })
+            {
+                Assert.DoesNotContain(form, text, StringComparison.Ordinal);
+            }
+        }
+    }
+
     /// <summary>The operator's card at the server room: answered pending, and the fingerprint reader asked to verify.</summary>
     private static async Task<(string CardEventId, ReaderCommand Verify)> CardThenVerifyRequestAsync(RawReader card, RawReader finger)
     {
