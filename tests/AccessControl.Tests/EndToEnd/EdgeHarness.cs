@@ -35,6 +35,7 @@ public sealed class EdgeHarness : IAsyncDisposable
     private readonly List<LogEntry> seen = [];
     private readonly List<IAsyncDisposable> devices = [];
     private readonly Dictionary<string, FingerprintReader> fingerprintReaders = [];
+    private bool keepDirectory;
     private readonly MosquittoProcess? mosquitto;
 
     private EdgeHarness(string directory, FakeClock clock, AccessControlHost host, DeviceSecrets secrets, MosquittoProcess? mosquitto, BrokerKind kind)
@@ -82,10 +83,12 @@ public sealed class EdgeHarness : IAsyncDisposable
     public static string DemoSiteFile => Path.Combine(AppContext.BaseDirectory, "deploy", "sites", "demo.yaml");
 
     /// <param name="logs">When given, receives every log line of the service at every level (for tests that scan logs for secrets).</param>
+    /// <param name="directory">A data folder to use (a restart: the database of an earlier harness); it is kept at dispose. By default a new temp folder, deleted at dispose.</param>
     public static async Task<EdgeHarness> StartAsync(BrokerKind kind = BrokerKind.Embedded, Instant? now = null, Func<ServiceSettings, ServiceSettings>? configure = null,
-        ILoggerProvider? logs = null)
+        ILoggerProvider? logs = null, string? directory = null)
     {
-        var directory = Path.Combine(Path.GetTempPath(), "ac-e2e-" + Guid.NewGuid().ToString("N")[..12]);
+        var keep = directory is not null;
+        directory ??= Path.Combine(Path.GetTempPath(), "ac-e2e-" + Guid.NewGuid().ToString("N")[..12]);
         System.IO.Directory.CreateDirectory(directory);
         var clock = new FakeClock(now ?? BusinessHours);
         var key = DeviceSecrets.NewKey();
@@ -120,8 +123,8 @@ public sealed class EdgeHarness : IAsyncDisposable
             }
         });
         await host.StartAsync();
-        var harness = new EdgeHarness(directory, clock, host, secrets, mosquitto, kind);
-        foreach (var person in EnrolledDemoPeople)
+        var harness = new EdgeHarness(directory, clock, host, secrets, mosquitto, kind) { keepDirectory = keep };
+        foreach (var person in EnrolledDemoPeople.Where(p => host.Edge.Fingerprints.List(p).Value is not { Count: > 0 }))
         {
             // The demo's server room is two-factor: its operator and engineer have their right index enrolled, as in the demo.
             await harness.EnrollAsync(person, DemoFinger);
@@ -329,7 +332,10 @@ public sealed class EdgeHarness : IAsyncDisposable
         }
 
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        System.IO.Directory.Delete(Directory, recursive: true);
+        if (!keepDirectory)
+        {
+            System.IO.Directory.Delete(Directory, recursive: true);
+        }
     }
 
     private sealed class DisposableClient(IMqttClient client) : IAsyncDisposable
