@@ -92,7 +92,38 @@ public sealed class EventPipeline : IAsyncDisposable
     /// <summary>Publishes that failed (broker down); the reader re-sends and gets the logged decision again.</summary>
     public long PublishFailures => Interlocked.Read(ref publishFailures);
 
-    public void Start(CancellationToken stopping) => loop ??= Task.Run(() => RunAsync(stopping), CancellationToken.None);
+    /// <summary>
+    /// Starts the loop on a thread of its own: every swipe waits for it, so it must not queue behind the thread pool's
+    /// other work (MQTT client loops, HTTP requests, publishes) when the two cores of an edge box are busy.
+    /// </summary>
+    public void Start(CancellationToken stopping)
+    {
+        if (loop is not null)
+        {
+            return;
+        }
+
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        loop = done.Task;
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                Run(stopping);
+                done.TrySetResult();
+            }
+            catch (Exception ex)
+            {
+                logger.LogCritical(ex, "The event pipeline stopped unexpectedly.");
+                done.TrySetException(ex);
+            }
+        })
+        {
+            IsBackground = true,
+            Name = "ac-event-pipeline",
+        };
+        thread.Start();
+    }
 
     /// <summary>Hands a received MQTT message to the pipeline. Copies nothing: the caller passes memory it no longer touches.</summary>
     public ValueTask EnqueueAsync(string topic, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default) =>
@@ -136,12 +167,12 @@ public sealed class EventPipeline : IAsyncDisposable
         }
     }
 
-    private async Task RunAsync(CancellationToken stopping)
+    private void Run(CancellationToken stopping)
     {
         var reader = queue.Reader;
         try
         {
-            while (await reader.WaitToReadAsync(stopping))
+            while (WaitToRead(reader, stopping))
             {
                 var committed = new DecisionStateCopy(passback, escorts, fingerprints, verifications);
                 while (batch.Count < options.MaxBatch && reader.TryRead(out var item))
@@ -149,13 +180,21 @@ public sealed class EventPipeline : IAsyncDisposable
                     Stage(item);
                 }
 
-                await CommitAsync(committed, stopping);
+                // Completes synchronously unless the commit is retried after a busy database.
+                CommitAsync(committed, stopping).GetAwaiter().GetResult();
             }
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
         {
             logger.LogInformation("Event pipeline stopped.");
         }
+    }
+
+    /// <summary>Blocks the pipeline's thread until an item is queued (true) or the queue is completed (false).</summary>
+    private static bool WaitToRead(ChannelReader<Item> reader, CancellationToken stopping)
+    {
+        var wait = reader.WaitToReadAsync(stopping);
+        return wait.IsCompletedSuccessfully ? wait.Result : wait.AsTask().GetAwaiter().GetResult();
     }
 
     // ---- staging: decide and build the rows; nothing leaves the process yet ----------------------------
