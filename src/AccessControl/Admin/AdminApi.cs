@@ -336,10 +336,12 @@ public static class AdminApi
             if (identity is null)
             {
                 await RecordAsync(http, refusal, null);
+                await HttpSecurity.HttpSecurityExtensions.RecordFailedSignInAsync(http);
                 http.Response.Headers.WWWAuthenticate = "Bearer";
                 return Problem(StatusCodes.Status401Unauthorized, "Unauthorized", "A valid bearer token is required.");
             }
 
+            HttpSecurity.HttpSecurityExtensions.RecordSignIn(http);
             if (!allowed.Contains(identity.Role))
             {
                 await RecordAsync(http, "auth.forbidden", identity);

@@ -1,5 +1,6 @@
 using AccessControl.Admin;
 using AccessControl.Fingerprints;
+using AccessControl.HttpSecurity;
 using AccessControl.Visitors;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -74,7 +75,10 @@ public sealed class AccessControlHost : IAsyncDisposable
         // Visitor management (issue 3): requests, approvals, front desk, badge pool, watch list.
         builder.Services.AddVisitors(VisitorApi.Options(builder.Configuration), settings.DataDirectory);
 
+        builder.Services.AddHttpSecurity(settings.Http);
+
         var app = builder.Build();
+        app.UseHttpSecurity();
         app.MapAdminApi();
         app.MapVisitorApi();
         app.MapFingerprintApi();

@@ -34,6 +34,9 @@ public sealed record ServiceSettings
     /// <summary>The fingerprint template store (section <c>AccessControl:Fingerprints</c>).</summary>
     public FingerprintOptions Fingerprints { get; init; } = new();
 
+    /// <summary>Request rate limit and failed sign-in lockout of the HTTP API.</summary>
+    public HttpSecurity.HttpSecurityOptions Http { get; init; } = new();
+
     /// <summary>How often supervision runs (held-open doors, silent readers).</summary>
     public TimeSpan SupervisionInterval { get; init; } = TimeSpan.FromSeconds(1);
 
@@ -58,6 +61,7 @@ public sealed record ServiceSettings
         }
 
         errors.AddRange(Fingerprints.Validate());
+        errors.AddRange(Http.Validate());
         if (SupervisionInterval <= TimeSpan.Zero)
         {
             errors.Add("AccessControl:SupervisionInterval must be positive.");
