@@ -36,6 +36,8 @@ public sealed class EdgeHarness : IAsyncDisposable
     private readonly List<IAsyncDisposable> devices = [];
     private readonly Dictionary<string, FingerprintReader> fingerprintReaders = [];
     private bool keepDirectory;
+    private CapturingLoggerProvider? logLines;
+    private readonly List<(string Name, string Value)> extraSecrets = [];
     private readonly MosquittoProcess? mosquitto;
 
     private EdgeHarness(string directory, FakeClock clock, AccessControlHost host, DeviceSecrets secrets, MosquittoProcess? mosquitto, BrokerKind kind)
@@ -114,16 +116,19 @@ public sealed class EdgeHarness : IAsyncDisposable
             SupervisionInterval = TimeSpan.FromDays(1),
         };
         settings = configure?.Invoke(settings) ?? settings;
+        // Every harness keeps the service's log lines and scans them for secrets when it is disposed.
+        var captured = logs as CapturingLoggerProvider ?? new CapturingLoggerProvider();
         var host = AccessControlHost.Create(settings, clock, RealTime.Instance, logging =>
         {
-            logging.SetMinimumLevel(logs is null ? LogLevel.Warning : LogLevel.Trace);
-            if (logs is not null)
+            logging.SetMinimumLevel(logs is null ? LogLevel.Information : LogLevel.Trace);
+            logging.AddProvider(captured);
+            if (logs is not null && logs != captured)
             {
                 logging.AddProvider(logs);
             }
         });
         await host.StartAsync();
-        var harness = new EdgeHarness(directory, clock, host, secrets, mosquitto, kind) { keepDirectory = keep };
+        var harness = new EdgeHarness(directory, clock, host, secrets, mosquitto, kind) { keepDirectory = keep, logLines = captured };
         foreach (var person in EnrolledDemoPeople.Where(p => host.Edge.Fingerprints.List(p).Value is not { Count: > 0 }))
         {
             // The demo's server room is two-factor: its operator and engineer have their right index enrolled, as in the demo.
@@ -326,6 +331,7 @@ public sealed class EdgeHarness : IAsyncDisposable
         }
 
         await Host.DisposeAsync();
+        var leaked = LeakedSecrets();
         if (mosquitto is not null)
         {
             await mosquitto.DisposeAsync();
@@ -336,6 +342,44 @@ public sealed class EdgeHarness : IAsyncDisposable
         {
             System.IO.Directory.Delete(Directory, recursive: true);
         }
+
+        Assert.True(leaked.Count == 0, "The service's log output holds secrets: " + string.Join(", ", leaked));
+    }
+
+    /// <summary>Adds a value the service must never write to its log (a token, an ID number) to the scan at dispose.</summary>
+    public void TreatAsSecret(string name, string value) => extraSecrets.Add((name, value));
+
+    /// <summary>
+    /// What of the site's secrets appears in the service's log lines (at Information and above, or every level when a
+    /// test passed its own provider): the provisioning key, every device's MQTT password, and every key in the data
+    /// folder's key files (PII, fingerprint, HR ...). Names of what leaked, never the secrets themselves.
+    /// </summary>
+    private List<string> LeakedSecrets()
+    {
+        var text = string.Join("\n", logLines?.Lines ?? []);
+        var secrets = new List<(string Name, string Value)>(extraSecrets);
+        var keyFile = Path.Combine(Directory, "provisioning.key");
+        if (File.Exists(keyFile))
+        {
+            secrets.Add(("provisioning key", File.ReadAllText(keyFile).Trim()));
+        }
+
+        var topology = Edge.Configuration.Topology;
+        foreach (var device in topology.Readers.Keys.Select(r => r.Value).Concat(topology.Controllers.Keys.Select(c => c.Value))
+            .Append(DeviceSecrets.ServiceUsername).Append(DeviceSecrets.MonitorUsername))
+        {
+            secrets.Add(($"password of {device}", Secrets.For(device)));
+        }
+
+        foreach (var file in System.IO.Directory.EnumerateFiles(Directory).Where(f => f.EndsWith(".key", StringComparison.Ordinal) || f.EndsWith(".keys", StringComparison.Ordinal)))
+        {
+            foreach (var token in File.ReadAllText(file).Split([' ', '\n', '\r', '\t', ';'], StringSplitOptions.RemoveEmptyEntries).Where(t => t.Length >= 24))
+            {
+                secrets.Add(($"a key of {Path.GetFileName(file)}", token));
+            }
+        }
+
+        return [.. secrets.Where(s => text.Contains(s.Value, StringComparison.Ordinal)).Select(s => s.Name).Distinct()];
     }
 
     private sealed class DisposableClient(IMqttClient client) : IAsyncDisposable

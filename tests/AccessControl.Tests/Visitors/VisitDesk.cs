@@ -62,7 +62,18 @@ internal sealed class VisitDesk : IDisposable
 
     public HttpClient Auditor { get; }
 
-    public static VisitDesk For(EdgeHarness edge) => new(edge.Host.HttpAddress, new ApiTokens(edge.Edge.Database, edge.Clock));
+    /// <summary>A desk on a harness, whose log scan then also looks for the desk's tokens and the test passport's number.</summary>
+    public static VisitDesk For(EdgeHarness edge)
+    {
+        var desk = new VisitDesk(edge.Host.HttpAddress, new ApiTokens(edge.Edge.Database, edge.Clock));
+        edge.TreatAsSecret("the test passport's number", Passport);
+        foreach (var client in desk.clients)
+        {
+            edge.TreatAsSecret("an operator token", client.DefaultRequestHeaders.Authorization!.Parameter!);
+        }
+
+        return desk;
+    }
 
     /// <summary>Another client, for a token made by the test.</summary>
     public HttpClient As(string operatorName, OperatorRole role, string? person)
