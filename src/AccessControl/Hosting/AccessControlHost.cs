@@ -1,5 +1,6 @@
 using AccessControl.Admin;
 using AccessControl.Fingerprints;
+using AccessControl.Hr;
 using AccessControl.Visitors;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -74,15 +75,21 @@ public sealed class AccessControlHost : IAsyncDisposable
         // Visitor management (issue 3): requests, approvals, front desk, badge pool, watch list.
         builder.Services.AddVisitors(VisitorApi.Options(builder.Configuration), settings.DataDirectory);
 
+        // HR feed (issue 5): signed terminations and transfers; future-dated ones applied by a periodic job.
+        builder.Services.AddHrFeed(settings.DataDirectory);
+
         var app = builder.Build();
         app.MapAdminApi();
         app.MapVisitorApi();
         app.MapFingerprintApi();
+        app.MapHrFeedApi();
         var visitors = app.Services.GetRequiredService<AccessControl.Visitors.VisitorService>();
         edge.AddSupervision(visitors.CheckOverdueBadgesAsync);
         visitors.RestoreDesignatedEscorts();
         visitors.RefreshDoorRules();
         edge.AddPeriodic("visitor-retention", TimeSpan.FromDays(1), async ct => await visitors.PurgeAsync("retention-job", ct));
+        var hr = app.Services.GetRequiredService<HrFeedService>();
+        edge.AddPeriodic("hr-due-events", HrFeedService.DueCheckInterval, async ct => await hr.ApplyDueAsync(ct));
         return new AccessControlHost(app, edge);
     }
 
