@@ -375,6 +375,9 @@ public sealed class AdminService
     /// Only real differences are written and audited: loading the same file twice records nothing the second time.
     /// Nothing is deleted. The whole definition is validated first (zones and schedules against the current topology,
     /// so set the file's topology before importing); when anything is invalid, nothing is applied.
+    /// A person already terminated stays terminated and a credential already revoked stays revoked, whatever the file
+    /// says: restarting the service with its site file must not undo a termination (the HR feed's, or an operator's).
+    /// Bringing someone back is an explicit admin change.
     /// </summary>
     public async Task<AdminResult<ImportSummary>> ImportSiteDefinitionAsync(
         string siteFileName,
@@ -415,6 +418,11 @@ public sealed class AdminService
             {
                 var person = Normalize(filePerson);
                 configuration.Cardholders.People.TryGetValue(person.Id, out var existing);
+                if (existing?.Status == PersonStatus.Terminated)
+                {
+                    person = person with { Status = PersonStatus.Terminated };
+                }
+
                 var result = await ChangePersonAsync(actor, "person.upsert", existing, person, (at, ct) => store.UpsertPersonAsync(person, at, actor, ct));
                 if (!result.IsOk)
                 {
@@ -424,9 +432,10 @@ public sealed class AdminService
                 summary = result.Changed ? summary with { PeopleChanged = summary.PeopleChanged + 1 } : summary with { Unchanged = summary.Unchanged + 1 };
             }
 
-            foreach (var credential in credentials)
+            foreach (var fileCredential in credentials)
             {
-                configuration.Cardholders.Credentials.TryGetValue(credential.CardUid, out var existing);
+                configuration.Cardholders.Credentials.TryGetValue(fileCredential.CardUid, out var existing);
+                var credential = existing?.Status == CredentialStatus.Revoked ? fileCredential with { Status = CredentialStatus.Revoked } : fileCredential;
                 var result = await ChangeCredentialAsync(actor, "credential.upsert", existing, credential, (at, ct) => store.UpsertCredentialAsync(credential, at, actor, ct));
                 if (!result.IsOk)
                 {
