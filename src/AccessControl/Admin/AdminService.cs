@@ -95,7 +95,8 @@ public sealed class AdminService
     }
 
     /// <summary>Activates, suspends or terminates a person (actions <c>person.activate</c>, <c>person.suspend</c>, <c>person.terminate</c>).</summary>
-    public async Task<AdminResult<Person>> SetPersonStatusAsync(string actor, string id, string? status, CancellationToken cancellationToken = default)
+    /// <param name="reference">Recorded in the audit row's detail: what the change answers (an HR event id); null for none.</param>
+    public async Task<AdminResult<Person>> SetPersonStatusAsync(string actor, string id, string? status, CancellationToken cancellationToken = default, string? reference = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(actor);
         var errors = new List<FieldError>();
@@ -126,7 +127,7 @@ public sealed class AdminService
                 _ => "person.terminate",
             };
             return await ChangePersonAsync(actor, action, existing, after, async (at, ct) =>
-                Found(await store.SetPersonStatusAsync(after.Id, newStatus, at, actor, ct), "person", id));
+                Found(await store.SetPersonStatusAsync(after.Id, newStatus, at, actor, ct), "person", id), reference);
         }
         finally
         {
@@ -135,7 +136,8 @@ public sealed class AdminService
     }
 
     /// <summary>Replaces the access levels a person holds (action <c>person.access_levels</c>).</summary>
-    public async Task<AdminResult<Person>> SetPersonAccessLevelsAsync(string actor, string id, IReadOnlyList<string?> accessLevels, CancellationToken cancellationToken = default)
+    /// <param name="reference">Recorded in the audit row's detail (an HR event id); null for none.</param>
+    public async Task<AdminResult<Person>> SetPersonAccessLevelsAsync(string actor, string id, IReadOnlyList<string?> accessLevels, CancellationToken cancellationToken = default, string? reference = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(actor);
         ArgumentNullException.ThrowIfNull(accessLevels);
@@ -163,7 +165,7 @@ public sealed class AdminService
 
             var after = Normalize(existing with { AccessLevels = levels });
             return await ChangePersonAsync(actor, "person.access_levels", existing, after, async (at, ct) =>
-                Found(await store.SetPersonAccessLevelsAsync(after.Id, after.AccessLevels, at, actor, ct), "person", id));
+                Found(await store.SetPersonAccessLevelsAsync(after.Id, after.AccessLevels, at, actor, ct), "person", id), reference);
         }
         finally
         {
@@ -218,7 +220,8 @@ public sealed class AdminService
     }
 
     /// <summary>Activates, suspends or revokes a credential (actions <c>credential.activate</c>, <c>credential.suspend</c>, <c>credential.revoke</c>).</summary>
-    public async Task<AdminResult<Credential>> SetCredentialStatusAsync(string actor, string card, string? status, CancellationToken cancellationToken = default)
+    /// <param name="reference">Recorded in the audit row's detail (an HR event id); null for none.</param>
+    public async Task<AdminResult<Credential>> SetCredentialStatusAsync(string actor, string card, string? status, CancellationToken cancellationToken = default, string? reference = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(actor);
         var errors = new List<FieldError>();
@@ -249,7 +252,7 @@ public sealed class AdminService
                 _ => "credential.revoke",
             };
             return await ChangeCredentialAsync(actor, action, existing, after, async (at, ct) =>
-                Found(await store.SetCredentialStatusAsync(after.CardUid, newStatus, at, actor, ct), "credential", after.CardUid));
+                Found(await store.SetCredentialStatusAsync(after.CardUid, newStatus, at, actor, ct), "credential", after.CardUid), reference);
         }
         finally
         {
@@ -372,6 +375,9 @@ public sealed class AdminService
     /// Only real differences are written and audited: loading the same file twice records nothing the second time.
     /// Nothing is deleted. The whole definition is validated first (zones and schedules against the current topology,
     /// so set the file's topology before importing); when anything is invalid, nothing is applied.
+    /// A person already terminated stays terminated and a credential already revoked stays revoked, whatever the file
+    /// says: restarting the service with its site file must not undo a termination (the HR feed's, or an operator's).
+    /// Bringing someone back is an explicit admin change.
     /// </summary>
     public async Task<AdminResult<ImportSummary>> ImportSiteDefinitionAsync(
         string siteFileName,
@@ -412,6 +418,11 @@ public sealed class AdminService
             {
                 var person = Normalize(filePerson);
                 configuration.Cardholders.People.TryGetValue(person.Id, out var existing);
+                if (existing?.Status == PersonStatus.Terminated)
+                {
+                    person = person with { Status = PersonStatus.Terminated };
+                }
+
                 var result = await ChangePersonAsync(actor, "person.upsert", existing, person, (at, ct) => store.UpsertPersonAsync(person, at, actor, ct));
                 if (!result.IsOk)
                 {
@@ -421,9 +432,10 @@ public sealed class AdminService
                 summary = result.Changed ? summary with { PeopleChanged = summary.PeopleChanged + 1 } : summary with { Unchanged = summary.Unchanged + 1 };
             }
 
-            foreach (var credential in credentials)
+            foreach (var fileCredential in credentials)
             {
-                configuration.Cardholders.Credentials.TryGetValue(credential.CardUid, out var existing);
+                configuration.Cardholders.Credentials.TryGetValue(fileCredential.CardUid, out var existing);
+                var credential = existing?.Status == CredentialStatus.Revoked ? fileCredential with { Status = CredentialStatus.Revoked } : fileCredential;
                 var result = await ChangeCredentialAsync(actor, "credential.upsert", existing, credential, (at, ct) => store.UpsertCredentialAsync(credential, at, actor, ct));
                 if (!result.IsOk)
                 {
@@ -543,22 +555,22 @@ public sealed class AdminService
 
     // ---- the change itself -------------------------------------------------------------------------
 
-    private Task<AdminResult<Person>> ChangePersonAsync(string actor, string action, Person? existing, Person after, Func<Instant, CancellationToken, Task> write)
+    private Task<AdminResult<Person>> ChangePersonAsync(string actor, string action, Person? existing, Person after, Func<Instant, CancellationToken, Task> write, string? reference = null)
     {
         var before = existing is null ? null : PersonView.From(existing);
         var afterView = PersonView.From(after);
         return Same(before, afterView)
             ? Task.FromResult(AdminResult<Person>.Ok(existing!, changed: false))
-            : CommitAsync(actor, action, after, after.Id, null, before, afterView, write, c => c.With(after));
+            : CommitAsync(actor, action, after, after.Id, null, before, afterView, write, c => c.With(after), reference);
     }
 
-    private Task<AdminResult<Credential>> ChangeCredentialAsync(string actor, string action, Credential? existing, Credential after, Func<Instant, CancellationToken, Task> write)
+    private Task<AdminResult<Credential>> ChangeCredentialAsync(string actor, string action, Credential? existing, Credential after, Func<Instant, CancellationToken, Task> write, string? reference = null)
     {
         var before = existing is null ? null : CredentialView.From(existing);
         var afterView = CredentialView.From(after);
         return Same(before, afterView)
             ? Task.FromResult(AdminResult<Credential>.Ok(existing!, changed: false))
-            : CommitAsync(actor, action, after, after.Person, after.CardUid, before, afterView, write, c => c.With(after));
+            : CommitAsync(actor, action, after, after.Person, after.CardUid, before, afterView, write, c => c.With(after), reference);
     }
 
     private Task<AdminResult<AccessLevel>> ChangeAccessLevelAsync(string actor, AccessLevel? existing, AccessLevel after, Func<Instant, CancellationToken, Task> write)
@@ -580,7 +592,8 @@ public sealed class AdminService
         object? beforeView,
         object? afterView,
         Func<Instant, CancellationToken, Task> write,
-        Func<Cardholders, Cardholders> apply)
+        Func<Cardholders, Cardholders> apply,
+        string? reference = null)
     {
         var at = clock.GetCurrentInstant();
         var entry = new LogEntry
@@ -591,7 +604,7 @@ public sealed class AdminService
             Reason = action,
             PersonId = person?.Value,
             Card = card,
-            Detail = AdminJson.Serialize(new { before = beforeView, after = afterView }),
+            Detail = AdminJson.Serialize(new { before = beforeView, after = afterView, reference }),
         };
 
         LogEntry audited;

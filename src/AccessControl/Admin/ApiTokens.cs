@@ -88,6 +88,24 @@ public sealed class ApiTokens(Database database, IClock clock)
             new { operatorName, at = clock.GetCurrentInstant() });
     }
 
+    /// <summary>The operator accounts with a token still valid that names <paramref name="personId"/> (someone who leaves), by name.</summary>
+    public IReadOnlyList<string> ActiveOperatorsOf(string personId)
+    {
+        using var connection = database.Open();
+        return [.. connection.Query<string>(
+            "SELECT DISTINCT operator FROM operator_tokens WHERE person_id = @personId AND revoked_at IS NULL ORDER BY operator",
+            new { personId })];
+    }
+
+    /// <summary>Revokes every token that names a person, whatever its operator name. Returns how many were revoked.</summary>
+    public int RevokeAllOfPerson(string personId)
+    {
+        using var connection = database.Open();
+        return connection.Execute(
+            "UPDATE operator_tokens SET revoked_at = @at WHERE person_id = @personId AND revoked_at IS NULL",
+            new { personId, at = clock.GetCurrentInstant() });
+    }
+
     /// <summary>
     /// Whether tokens of a role must name their person: hosts (the visit's host is that person), approvers
     /// (segregation of duties compares the approver's person with the requester's and the host) and enrollment

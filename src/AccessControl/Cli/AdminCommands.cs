@@ -3,13 +3,13 @@ using NodaTime;
 namespace AccessControl.Cli;
 
 /// <summary>
-/// Routes the admin commands (<c>log</c>, <c>token</c>, <c>person</c>, <c>credential</c>, <c>level</c>, <c>visit</c>, <c>fingerprints</c>) for the
+/// Routes the admin commands (<c>log</c>, <c>token</c>, <c>hr</c>, <c>person</c>, <c>credential</c>, <c>level</c>, <c>visit</c>, <c>fingerprints</c>) for the
 /// program's dispatcher, which only has to pass the command line and the process's clock, streams and environment.
 /// </summary>
 public static class AdminCommands
 {
     /// <summary>The first words handled here.</summary>
-    public static IReadOnlyCollection<string> Names { get; } = ["log", "token", "visit", "fingerprints", .. RemoteCommands.Nouns];
+    public static IReadOnlyCollection<string> Names { get; } = ["log", "token", "visit", "fingerprints", "hr", .. RemoteCommands.Nouns];
 
     /// <summary>
     /// Runs the command named by <c>args[0]</c> and returns its exit code, or null when it is not one of <see cref="Names"/>.
@@ -46,6 +46,7 @@ public static class AdminCommands
             "token" => TokenCommand.Run(parsed, clock, output, error, "cli:" + user),
             "visit" => await VisitCommands.RunAsync(parsed, input ?? Console.In, output, error, environment, null, cancellationToken),
             "fingerprints" => await FingerprintCommands.RunAsync(parsed, output, error, environment, null, cancellationToken),
+            "hr" => await HrCommands.RunAsync(parsed, clock, output, error, environment, null, cancellationToken),
             _ => await RemoteCommands.RunAsync(noun, parsed, output, error, environment, null, cancellationToken),
         };
     }

@@ -1,5 +1,6 @@
 using AccessControl.Admin;
 using AccessControl.Fingerprints;
+using AccessControl.Hr;
 using AccessControl.HttpSecurity;
 using AccessControl.Visitors;
 using Microsoft.AspNetCore.Builder;
@@ -75,6 +76,10 @@ public sealed class AccessControlHost : IAsyncDisposable
         // Visitor management (issue 3): requests, approvals, front desk, badge pool, watch list.
         builder.Services.AddVisitors(VisitorApi.Options(builder.Configuration), settings.DataDirectory);
 
+        // HR feed (issue 5): signed terminations and transfers; future-dated ones applied by a periodic job.
+        builder.Services.AddHrFeed(settings.DataDirectory);
+
+        // Security headers, request rate limit and failed sign-in lockout on every endpoint (issue 5).
         builder.Services.AddHttpSecurity(settings.Http);
 
         var app = builder.Build();
@@ -82,11 +87,15 @@ public sealed class AccessControlHost : IAsyncDisposable
         app.MapAdminApi();
         app.MapVisitorApi();
         app.MapFingerprintApi();
+        app.MapHrFeedApi();
         var visitors = app.Services.GetRequiredService<AccessControl.Visitors.VisitorService>();
         edge.AddSupervision(visitors.CheckOverdueBadgesAsync);
         visitors.RestoreDesignatedEscorts();
         visitors.RefreshDoorRules();
         edge.AddPeriodic("visitor-retention", TimeSpan.FromDays(1), async ct => await visitors.PurgeAsync("retention-job", ct));
+        _ = app.Services.GetRequiredService<HrFeedSigner>(); // the key file is created on first start, for the HR system to be given
+        var hr = app.Services.GetRequiredService<HrFeedService>();
+        edge.AddPeriodic("hr-due-events", HrFeedService.DueCheckInterval, async ct => await hr.ApplyDueAsync(ct));
         return new AccessControlHost(app, edge);
     }
 

@@ -165,3 +165,9 @@ public static class VisitorAlarms
     /// <summary>A visitor badge was not returned by the end of its visit window (its credential has expired anyway).</summary>
     public const string BadgeNotReturned = AccessControl.Protocol.AlarmTypes.VisitorBadgeNotReturned;
 }
+
+/// <summary>
+/// What <see cref="VisitorService.EndInvolvementAsync"/> did for a person who left: visits cancelled, visits that lost
+/// them as escort, visitors checked out (<c>visit/number</c>), and visits in progress left to the front desk.
+/// </summary>
+public sealed record VisitsEnded(IReadOnlyList<long> Cancelled, IReadOnlyList<long> EscortRemoved, IReadOnlyList<string> CheckedOut, IReadOnlyList<long> InProgress);

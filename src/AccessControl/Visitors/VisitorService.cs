@@ -518,7 +518,7 @@ public sealed class VisitorService
         }
     }
 
-    private async Task<VisitResult<VisitView>> CheckOutLockedAsync(OperatorIdentity desk, long id, int number)
+    private async Task<VisitResult<VisitView>> CheckOutLockedAsync(OperatorIdentity desk, long id, int number, string? reference = null)
     {
         var visit = store.Get(id);
         var visitor = visit?.Visitors.FirstOrDefault(v => v.Number == number);
@@ -540,6 +540,7 @@ public sealed class VisitorService
             badge = visitor.Badge,
             checkedInAt = visitor.CheckedInAt,
             late = now >= visit.Interval.End,
+            reference,
         });
         if (audited is null)
         {
@@ -574,6 +575,93 @@ public sealed class VisitorService
         }
 
         return VisitResult<VisitView>.Ok(VisitView.From(store.Get(id)!));
+    }
+
+    /// <summary>
+    /// Ends a person's part in visits when they leave (HR termination; NIST PS-4): each requested or approved visit not yet
+    /// ended that they host, or of which they are the only designated escort, is cancelled while nobody has checked in
+    /// (action <c>visit.cancel</c>, status <c>withdrawn</c>); a visit they co-escort loses them as escort
+    /// (<c>visit.escort_remove</c>); a visit where they are a visitor on site is checked out (<c>visit.check_out</c>,
+    /// badge revoked). A visit already in progress that they host or solely escort is left to the front desk and reported
+    /// in <see cref="VisitsEnded.InProgress"/>: its visitors are on site, and only the desk can hand them to someone else
+    /// (a terminated escort can no longer badge anyone in, so nothing is widened meanwhile).
+    /// </summary>
+    /// <param name="reference">Put in each audit row's detail (the HR event id).</param>
+    public async Task<VisitResult<VisitsEnded>> EndInvolvementAsync(string actor, PersonId person, string? reference, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(actor);
+        var who = new OperatorIdentity(actor, OperatorRole.Frontdesk);
+        await gate.WaitAsync(cancellationToken);
+        try
+        {
+            var now = clock.GetCurrentInstant();
+            var cancelled = new List<long>();
+            var escortRemoved = new List<long>();
+            var checkedOut = new List<string>();
+            var inProgress = new List<long>();
+            foreach (var visit in store.Involving(person.Value, now))
+            {
+                foreach (var visitor in visit.Visitors.Where(v => v.PersonId == person.Value && v.Status == VisitorStatus.OnSite))
+                {
+                    var checkOut = await CheckOutLockedAsync(who, visit.Id, visitor.Number, reference);
+                    if (!checkOut.IsOk)
+                    {
+                        return checkOut.Cast<VisitsEnded>();
+                    }
+
+                    checkedOut.Add($"{visit.Id}/{visitor.Number}");
+                }
+
+                var hosts = visit.Host == person;
+                var escorts = visit.Escorts.Contains(person);
+                if ((!hosts && !escorts) || visit.Status is not (VisitStatus.Requested or VisitStatus.Approved) || visit.Interval.End <= now)
+                {
+                    continue;
+                }
+
+                var started = visit.Visitors.Any(v => v.Status != VisitorStatus.Expected);
+                var remaining = visit.Escorts.Remove(person);
+                if (!hosts && !remaining.IsEmpty)
+                {
+                    var removed = await ChangeAsync(actor, "visit.escort_remove", visit.Site, person.Value, null,
+                        new { visit = visit.Id, escort = person.Value, remaining = remaining.Select(e => e.Value), reference },
+                        () => store.SetEscorts(visit.Id, remaining) ? visit.Id : throw new InvalidOperationException($"Visit {visit.Id} disappeared."));
+                    if (!removed.IsOk)
+                    {
+                        return removed.Cast<VisitsEnded>();
+                    }
+
+                    foreach (var onSite in visit.Visitors.Where(v => v.Status == VisitorStatus.OnSite && v.PersonId is not null))
+                    {
+                        configuration.UpdateCardholders(c => c.WithDesignatedEscorts(new PersonId(onSite.PersonId!), [.. remaining]));
+                    }
+
+                    escortRemoved.Add(visit.Id);
+                }
+                else if (started)
+                {
+                    inProgress.Add(visit.Id);
+                }
+                else
+                {
+                    var done = await ChangeAsync(actor, "visit.cancel", visit.Site, visit.Host.Value, null,
+                        new { visit = visit.Id, was = VisitCodes.Code(visit.Status), why = hosts ? "host_left" : "escort_left", person = person.Value, reference },
+                        () => store.Cancel(visit.Id, actor, now) ? visit.Id : throw new InvalidOperationException($"Visit {visit.Id} changed while being cancelled."));
+                    if (!done.IsOk)
+                    {
+                        return done.Cast<VisitsEnded>();
+                    }
+
+                    cancelled.Add(visit.Id);
+                }
+            }
+
+            return VisitResult<VisitsEnded>.Ok(new VisitsEnded(cancelled, escortRemoved, checkedOut, inProgress));
+        }
+        finally
+        {
+            gate.Release();
+        }
     }
 
     /// <summary>

@@ -157,6 +157,50 @@ public sealed class VisitorStore(Database database)
             new { id, by, at }) == 1;
     }
 
+    /// <summary>
+    /// The visits a person who leaves is part of (HR termination): requested or approved visits not yet ended that they
+    /// host or escort, and any visit where they are a visitor on site.
+    /// </summary>
+    public IReadOnlyList<Visit> Involving(string personId, Instant now)
+    {
+        using var connection = database.Open();
+        return Load(
+            connection,
+            $"""
+            SELECT {VisitColumns} FROM visits
+            WHERE (status IN ('requested', 'approved') AND ends_at > @now
+                   AND (host_person = @personId OR EXISTS (SELECT 1 FROM json_each(visits.escorts) WHERE value = @personId)))
+               OR id IN (SELECT visit_id FROM visit_visitors WHERE person_id = @personId AND status = 'on_site')
+            ORDER BY id
+            """,
+            new { personId, now });
+    }
+
+    /// <summary>
+    /// Cancels a request or an approval while nobody has checked in (its host or sole escort left): status
+    /// <c>withdrawn</c>, final. False when the visit is neither or someone has checked in.
+    /// </summary>
+    public bool Cancel(long id, string by, Instant at)
+    {
+        using var connection = database.Open();
+        return connection.Execute(
+            """
+            UPDATE visits SET status = 'withdrawn', withdrawn_by = @by, withdrawn_at = @at
+            WHERE id = @id AND status IN ('requested', 'approved')
+              AND NOT EXISTS (SELECT 1 FROM visit_visitors WHERE visit_id = @id AND status <> 'expected')
+            """,
+            new { id, by, at }) == 1;
+    }
+
+    /// <summary>Replaces the designated escorts of a visit. False when there is no such visit.</summary>
+    public bool SetEscorts(long id, IEnumerable<PersonId> escorts)
+    {
+        using var connection = database.Open();
+        return connection.Execute(
+            "UPDATE visits SET escorts = @escorts WHERE id = @id",
+            new { id, escorts = JsonSerializer.Serialize(escorts.Select(e => e.Value)) }) == 1;
+    }
+
     /// <summary>Marks an expected visitor on site with the badge and document. False when the visitor is not expected.</summary>
     public bool CheckIn(long visit, int number, string personId, string badge, DocumentRecord document, Instant at, string by)
     {

@@ -1,0 +1,485 @@
+using System.Collections.Immutable;
+using System.Security.Cryptography;
+using System.Text;
+using AccessControl.Admin;
+using AccessControl.Cardholding;
+using AccessControl.EntryLog;
+using AccessControl.Fingerprints;
+using AccessControl.People;
+using AccessControl.Protocol;
+using AccessControl.Sites;
+using AccessControl.Visitors;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
+using NodaTime;
+using NodaTime.Text;
+
+namespace AccessControl.Hr;
+
+/// <summary>
+/// Applies the HR feed: a person who leaves loses access at once (NIST PS-4, PCI DSS 9.2, ISO 27001 A.7.3); a person
+/// who moves gets exactly their new access levels (PS-5). Whoever sends the event (the signed HTTP endpoint, the CSV
+/// import through it, or the periodic job for a future-dated one), it is applied here.
+/// </summary>
+/// <remarks>
+/// <para>A termination is one audited sequence, each step through the service that owns it and each with its own
+/// <c>admin</c> row (actor <c>hr-feed</c>, the HR event id in the detail), in this order: the event itself
+/// (<c>hr.event</c>); the person terminated (<c>person.terminate</c>), which alone denies every card of theirs at the very
+/// next swipe; each credential revoked (<c>credential.revoke</c>); every fingerprint template revoked
+/// (<c>fingerprint.revoke</c>); their visits cancelled, or them removed as escort, or them checked out as a visitor
+/// (<c>visit.cancel</c>, <c>visit.escort_remove</c>, <c>visit.check_out</c>); their operator tokens disabled
+/// (<c>operator_token.revoke</c>); and last <c>hr.applied</c> with the summary. Every step is audit row, then database,
+/// then live snapshot, so nothing is live that is not durable and audited, whether or not the broker is up.</para>
+/// <para>If a step fails (audit log or database unavailable), the steps done stay done (each is a revocation: the safe
+/// direction), the event stays <c>scheduled</c>, and the caller gets <see cref="HrOutcomes.Unavailable"/>; resending it or
+/// the next run of <see cref="ApplyDueAsync"/> does the rest (a step already done changes and records nothing).</para>
+/// <para>Events are idempotent by id: a resend of the same event answers <see cref="HrOutcomes.AlreadyApplied"/> and
+/// records nothing; the same id with other content is a <see cref="HrOutcomes.Conflict"/>. Calls are serialized.</para>
+/// </remarks>
+public sealed class HrFeedService
+{
+    public const string Actor = "hr-feed";
+    public const int MaxEventsPerBatch = 1000;
+
+    /// <summary>How often due future-dated events are looked for.</summary>
+    public static readonly TimeSpan DueCheckInterval = TimeSpan.FromMinutes(1);
+
+    private readonly HrEventStore store;
+    private readonly AdminService admin;
+    private readonly FingerprintService fingerprints;
+    private readonly VisitorService visitors;
+    private readonly ApiTokens tokens;
+    private readonly LiveConfiguration configuration;
+    private readonly Func<LogEntry, CancellationToken, Task<LogEntry>> appendLog;
+    private readonly IClock clock;
+    private readonly ILogger<HrFeedService> logger;
+    private readonly SemaphoreSlim gate = new(1, 1);
+
+    /// <param name="appendLog">Appends a row to the entry log and completes when it is durable (<c>EventPipeline.AppendAsync</c>).</param>
+    public HrFeedService(
+        HrEventStore store,
+        AdminService admin,
+        FingerprintService fingerprints,
+        VisitorService visitors,
+        ApiTokens tokens,
+        LiveConfiguration configuration,
+        Func<LogEntry, CancellationToken, Task<LogEntry>> appendLog,
+        IClock clock,
+        ILogger<HrFeedService> logger)
+    {
+        this.store = store;
+        this.admin = admin;
+        this.fingerprints = fingerprints;
+        this.visitors = visitors;
+        this.tokens = tokens;
+        this.configuration = configuration;
+        this.appendLog = appendLog;
+        this.clock = clock;
+        this.logger = logger;
+    }
+
+    /// <summary>Receives a batch of events and applies each that is due, in order; one result per event.</summary>
+    public async Task<IReadOnlyList<HrEventResult>> SubmitAsync(IReadOnlyList<HrEventInput?> events, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(events);
+        await gate.WaitAsync(cancellationToken);
+        try
+        {
+            var results = new List<HrEventResult>(events.Count);
+            foreach (var input in events)
+            {
+                results.Add(await SubmitOneAsync(input));
+            }
+
+            return results;
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// Applies every scheduled event whose time has come (future-dated terminations and transfers, and events a failure
+    /// left half done). The service runs it every <see cref="DueCheckInterval"/>.
+    /// </summary>
+    public async Task<IReadOnlyList<HrEventResult>> ApplyDueAsync(CancellationToken cancellationToken = default)
+    {
+        await gate.WaitAsync(cancellationToken);
+        try
+        {
+            var results = new List<HrEventResult>();
+            foreach (var due in store.Due(clock.GetCurrentInstant()))
+            {
+                results.Add(await ApplyAsync(due));
+            }
+
+            return results;
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    // ---- receiving ---------------------------------------------------------------------------------
+
+    private async Task<HrEventResult> SubmitOneAsync(HrEventInput? input)
+    {
+        var now = clock.GetCurrentInstant();
+        var (record, errors) = Validate(input, now);
+        if (record is null)
+        {
+            return await RejectAsync(input?.EventId, input?.PersonId, HrOutcomes.Invalid, "The event is invalid.", errors);
+        }
+
+        if (store.Get(record.EventId) is { } existing)
+        {
+            if (existing.ContentSha256 != record.ContentSha256)
+            {
+                return await RejectAsync(record.EventId, record.PersonId, HrOutcomes.Conflict,
+                    $"Event id '{record.EventId}' was used before for another event (received {existing.ReceivedAt}); the first one stands.", null);
+            }
+
+            return existing.Status switch
+            {
+                HrEventStore.AppliedStatus => Result(existing, HrOutcomes.AlreadyApplied, $"Applied at {existing.AppliedAt}; nothing was changed."),
+                HrEventStore.FailedStatus => Result(existing, HrOutcomes.Failed, existing.Result),
+                _ when existing.EffectiveAt > now => Result(existing, HrOutcomes.Scheduled, $"Will be applied at {existing.EffectiveAt}."),
+                _ => await ApplyAsync(existing),
+            };
+        }
+
+        if (!configuration.Cardholders.People.TryGetValue(new PersonId(record.PersonId), out var person))
+        {
+            return await RejectAsync(record.EventId, record.PersonId, HrOutcomes.UnknownPerson, $"No person '{record.PersonId}'; nothing was recorded.", null);
+        }
+
+        if (record.Type == HrEventTypes.Transfer && person.Status == PersonStatus.Terminated)
+        {
+            return await RejectAsync(record.EventId, record.PersonId, HrOutcomes.Invalid, "The event is invalid.",
+                [new FieldError("personId", "is terminated: a transfer does not give access back (reactivate them through the admin API first)")]);
+        }
+
+        var audited = await AuditAsync("hr.event", record.PersonId, new
+        {
+            eventId = record.EventId,
+            type = record.Type,
+            effectiveAt = record.EffectiveAt,
+            accessLevels = record.AccessLevels,
+            scheduled = record.EffectiveAt > now,
+        });
+        if (audited is null)
+        {
+            return Result(record, HrOutcomes.Unavailable, "The audit log is unavailable; nothing was changed. Send the event again.");
+        }
+
+        try
+        {
+            if (!store.Insert(record))
+            {
+                throw new InvalidOperationException($"HR event {record.EventId} was recorded meanwhile.");
+            }
+        }
+        catch (Exception ex) when (ex is SqliteException or InvalidOperationException)
+        {
+            logger.LogError(ex, "HR event {EventId} could not be recorded after its audit row {Seq}.", record.EventId, audited.Seq);
+            await FailedRowAsync(audited, ex);
+            return Result(record, HrOutcomes.Unavailable, "The HR event could not be recorded; nothing was changed. Send the event again.");
+        }
+
+        return record.EffectiveAt > now
+            ? Result(record, HrOutcomes.Scheduled, $"Will be applied at {record.EffectiveAt}.")
+            : await ApplyAsync(record);
+    }
+
+    private (HrEventRecord? Record, List<FieldError> Errors) Validate(HrEventInput? input, Instant now)
+    {
+        var errors = new List<FieldError>();
+        if (input is null)
+        {
+            errors.Add(new FieldError("event", "is required"));
+            return (null, errors);
+        }
+
+        var eventId = CheckId(input.EventId, "eventId", errors);
+        var personId = CheckId(input.PersonId, "personId", errors);
+        if (input.Type is not (HrEventTypes.Termination or HrEventTypes.Transfer))
+        {
+            errors.Add(new FieldError("type", $"{(input.Type is null ? "is required" : "is not valid")}: one of {HrEventTypes.Termination}, {HrEventTypes.Transfer}"));
+        }
+
+        Instant? effectiveAt = now;
+        if (!string.IsNullOrEmpty(input.EffectiveAt))
+        {
+            effectiveAt = ParseInstant(input.EffectiveAt);
+            if (effectiveAt is null)
+            {
+                errors.Add(new FieldError("effectiveAt", "must be an RFC 3339 date and time with an offset, such as 2026-12-31T17:00:00+01:00"));
+            }
+        }
+
+        ImmutableArray<string>? levels = null;
+        if (input.Type == HrEventTypes.Termination && input.AccessLevels is { Count: > 0 })
+        {
+            errors.Add(new FieldError("accessLevels", "is only for a transfer (a termination removes all access)"));
+        }
+        else if (input.Type == HrEventTypes.Transfer)
+        {
+            if (input.AccessLevels is null)
+            {
+                errors.Add(new FieldError("accessLevels", "is required for a transfer: the new set of access levels (may be empty)"));
+            }
+            else
+            {
+                var known = configuration.Cardholders.AccessLevels;
+                var builder = ImmutableArray.CreateBuilder<string>();
+                for (var i = 0; i < input.AccessLevels.Count; i++)
+                {
+                    if (CheckId(input.AccessLevels[i], $"accessLevels[{i}]", errors) is { } level)
+                    {
+                        if (!known.ContainsKey(new AccessLevelId(level)))
+                        {
+                            errors.Add(new FieldError($"accessLevels[{i}]", $"no access level '{level}'"));
+                        }
+
+                        builder.Add(level);
+                    }
+                }
+
+                levels = [.. builder.Distinct().Order(StringComparer.Ordinal)];
+            }
+        }
+
+        if (errors.Count > 0)
+        {
+            return (null, errors);
+        }
+
+        // The content as sent (an omitted time stays omitted), so a resend hashes the same at any later time.
+        var canonical = string.Join("\n", input.Type, personId, string.IsNullOrEmpty(input.EffectiveAt) ? "" : InstantPattern.ExtendedIso.Format(effectiveAt!.Value),
+            levels is { } l ? string.Join(",", l) : "-");
+        var sha = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(canonical)));
+        return (new HrEventRecord(eventId!, input.Type!, personId!, effectiveAt!.Value, levels, sha, now, HrEventStore.Scheduled, null, null), errors);
+    }
+
+    /// <summary>RFC 3339 (an offset or Z is required: an HR time without one would be read in some zone by guess).</summary>
+    public static Instant? ParseInstant(string text)
+    {
+        var parsed = OffsetDateTimePattern.Rfc3339.Parse(text);
+        return parsed.Success ? parsed.Value.ToInstant() : null;
+    }
+
+    // ---- applying ----------------------------------------------------------------------------------
+
+    private async Task<HrEventResult> ApplyAsync(HrEventRecord record)
+    {
+        var person = new PersonId(record.PersonId);
+        if (!configuration.Cardholders.People.TryGetValue(person, out var existing))
+        {
+            return await FinishFailedAsync(record, $"No person '{record.PersonId}' any more.");
+        }
+
+        (HrChanges? Changes, string? Unavailable) applied;
+        if (record.Type == HrEventTypes.Termination)
+        {
+            applied = await TerminateAsync(record.EventId, person);
+        }
+        else
+        {
+            if (existing.Status == PersonStatus.Terminated)
+            {
+                return await FinishFailedAsync(record, $"Person '{record.PersonId}' was terminated before this transfer became due.");
+            }
+
+            var levels = await admin.SetPersonAccessLevelsAsync(Actor, record.PersonId, [.. record.AccessLevels ?? []], CancellationToken.None, record.EventId);
+            if (levels.Outcome is AdminOutcome.Invalid or AdminOutcome.NotFound)
+            {
+                return await FinishFailedAsync(record, $"{levels.Message} {string.Join("; ", levels.Errors.Select(e => $"{e.Field}: {e.Message}"))}".Trim());
+            }
+
+            applied = levels.IsOk ? (Changes(levels.Value!, [], 0, [], null), null) : (null, levels.Message);
+        }
+
+        if (applied.Changes is not { } changes)
+        {
+            return Result(record, HrOutcomes.Unavailable, applied.Unavailable + " What was done stays done; send the event again (or wait for the periodic job) to finish it.");
+        }
+
+        var audited = await AuditAsync("hr.applied", record.PersonId, new { eventId = record.EventId, type = record.Type, changes });
+        if (audited is null)
+        {
+            return Result(record, HrOutcomes.Unavailable, "The audit log is unavailable. What was done stays done; send the event again to finish it.");
+        }
+
+        try
+        {
+            store.Finish(record.EventId, HrEventStore.AppliedStatus, clock.GetCurrentInstant(), AdminJson.Serialize(changes));
+        }
+        catch (SqliteException ex)
+        {
+            logger.LogError(ex, "HR event {EventId} was applied but could not be marked so; it will be applied again (changing nothing).", record.EventId);
+            await FailedRowAsync(audited, ex);
+            return Result(record, HrOutcomes.Unavailable, "Applied, but not recorded as applied; sending it again changes nothing more.");
+        }
+
+        return Result(record, HrOutcomes.Applied, null) with { Changes = changes };
+    }
+
+    /// <summary>The termination sequence (see the class remarks). Returns what changed, or why it stopped.</summary>
+    private async Task<(HrChanges? Changes, string? Unavailable)> TerminateAsync(string eventId, PersonId person)
+    {
+        // Once started, nothing here is cancelled: a half-done termination is finished by a retry, not abandoned.
+        var status = await admin.SetPersonStatusAsync(Actor, person.Value, PersonStatus.Terminated.ToCode(), CancellationToken.None, eventId);
+        if (!status.IsOk)
+        {
+            return (null, status.Message);
+        }
+
+        var revoked = new List<string>();
+        foreach (var credential in configuration.Cardholders.CredentialsOf(person).Where(c => c.Status != CredentialStatus.Revoked).OrderBy(c => c.CardUid, StringComparer.Ordinal).ToList())
+        {
+            var result = await admin.SetCredentialStatusAsync(Actor, credential.CardUid, CredentialStatus.Revoked.ToCode(), CancellationToken.None, eventId);
+            if (!result.IsOk)
+            {
+                return (null, result.Message);
+            }
+
+            revoked.Add(credential.CardUid);
+        }
+
+        var templates = await fingerprints.RevokeAllAsync(Actor, person, $"HR termination {eventId}", CancellationToken.None);
+        if (!templates.IsOk)
+        {
+            return (null, templates.Message);
+        }
+
+        var visits = await visitors.EndInvolvementAsync(Actor, person, eventId, CancellationToken.None);
+        if (!visits.IsOk)
+        {
+            return (null, visits.Message);
+        }
+
+        var operators = tokens.ActiveOperatorsOf(person.Value);
+        if (operators.Count > 0)
+        {
+            var audited = await AuditAsync("operator_token.revoke", person.Value, new { operators, reference = eventId });
+            if (audited is null)
+            {
+                return (null, "The audit log is unavailable; the operator tokens were not disabled.");
+            }
+
+            try
+            {
+                tokens.RevokeAllOfPerson(person.Value);
+            }
+            catch (SqliteException ex)
+            {
+                logger.LogError(ex, "The operator tokens of a terminated person could not be disabled after audit row {Seq}.", audited.Seq);
+                await FailedRowAsync(audited, ex);
+                return (null, "The operator tokens could not be disabled.");
+            }
+        }
+
+        var after = configuration.Cardholders.People[person];
+        return (Changes(after, revoked, templates.Value!.Count, operators, visits.Value), null);
+    }
+
+    private static HrChanges Changes(Person person, IReadOnlyList<string> credentials, int templates, IReadOnlyList<string> operators, VisitsEnded? visits) => new(
+        person.Status.ToCode(),
+        [.. person.AccessLevels.Select(l => l.Value)],
+        credentials,
+        templates,
+        operators,
+        visits?.Cancelled ?? [],
+        visits?.EscortRemoved ?? [],
+        visits?.CheckedOut ?? [],
+        visits?.InProgress ?? []);
+
+    private async Task<HrEventResult> FinishFailedAsync(HrEventRecord record, string why)
+    {
+        var audited = await AuditAsync("hr.failed", record.PersonId, new { eventId = record.EventId, type = record.Type, why });
+        if (audited is null)
+        {
+            return Result(record, HrOutcomes.Unavailable, "The audit log is unavailable; nothing was changed.");
+        }
+
+        try
+        {
+            store.Finish(record.EventId, HrEventStore.FailedStatus, clock.GetCurrentInstant(), why);
+        }
+        catch (SqliteException ex)
+        {
+            logger.LogError(ex, "HR event {EventId} failed and could not be marked so.", record.EventId);
+            await FailedRowAsync(audited, ex);
+            return Result(record, HrOutcomes.Unavailable, "The HR event could not be recorded as failed.");
+        }
+
+        return Result(record, HrOutcomes.Failed, why);
+    }
+
+    // ---- audit -------------------------------------------------------------------------------------
+
+    /// <summary>An event refused before anything was recorded: an <c>hr.rejected</c> row, so HR problems show in the log.</summary>
+    private async Task<HrEventResult> RejectAsync(string? eventId, string? personId, string outcome, string message, IReadOnlyList<FieldError>? errors)
+    {
+        var cleanId = eventId is not null && WireFormat.IsValidId(eventId) ? eventId : null;
+        var cleanPerson = personId is not null && WireFormat.IsValidId(personId) ? personId : null;
+        await AuditAsync("hr.rejected", cleanPerson, new { eventId = cleanId, outcome, errors = errors?.Select(e => e.Field + ": " + e.Message) });
+        return new HrEventResult(cleanId, outcome, cleanPerson, null, message, errors is { Count: > 0 } ? errors : null);
+    }
+
+    private static HrEventResult Result(HrEventRecord record, string outcome, string? message) =>
+        new(record.EventId, outcome, record.PersonId, record.EffectiveAt, message);
+
+    private async Task<LogEntry?> AuditAsync(string action, string? personId, object detail)
+    {
+        var entry = new LogEntry
+        {
+            At = clock.GetCurrentInstant(),
+            Kind = LogKinds.Admin,
+            Actor = Actor,
+            Reason = action,
+            PersonId = personId,
+            Detail = AdminJson.Serialize(detail),
+        };
+        try
+        {
+            return await appendLog(entry, CancellationToken.None);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            logger.LogError(ex, "The audit row {Action} of the HR feed could not be written.", action);
+            return null;
+        }
+    }
+
+    private async Task FailedRowAsync(LogEntry audited, Exception failure)
+    {
+        try
+        {
+            await appendLog(audited with
+            {
+                Seq = 0,
+                At = clock.GetCurrentInstant(),
+                Reason = audited.Reason + ".failed",
+                Detail = AdminJson.Serialize(new { failedSeq = audited.Seq, error = failure.GetType().Name }),
+            }, CancellationToken.None);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            logger.LogCritical(ex, "Audit row {Seq} records an HR change that was not applied, and the failure could not be recorded.", audited.Seq);
+        }
+    }
+
+    private static string? CheckId(string? id, string field, List<FieldError> errors)
+    {
+        if (id is not null && WireFormat.IsValidId(id))
+        {
+            return id;
+        }
+
+        errors.Add(new FieldError(field, id is null ? "is required" : "must be 1 to 64 characters of A-Z a-z 0-9 . _ : -"));
+        return null;
+    }
+}

@@ -1,0 +1,196 @@
+using System.Net;
+using System.Net.Http.Json;
+using AccessControl.Admin;
+using AccessControl.EntryLog;
+using AccessControl.Hr;
+using AccessControl.Sites;
+using AccessControl.Tests.EndToEnd;
+using AccessControl.Tests.Support;
+using AccessControl.Tests.Visitors;
+using AccessControl.Visitors;
+using NodaTime;
+using static AccessControl.Tests.EndToEnd.DemoCards;
+
+namespace AccessControl.Tests.Hr;
+
+/// <summary>
+/// "A person who leaves loses access at once": the HR feed over HTTP against the whole service on the demo site with a
+/// real broker. p-mkoch (card 04A1B2C3D4E5F6, right index enrolled) leaves.
+/// </summary>
+public class TerminationTests
+{
+    [Fact]
+    [Trait("control", "NIST-PS-4")]
+    [Trait("control", "PCI-9.2")]
+    [Trait("control", "ISO27001-A.7.3")]
+    public async Task Termination_DeniesTheNextSwipe_AndRevokesTemplatesTokensAndVisits_EachAudited()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        using var hr = new HrFeedClient(edge);
+        using var desk = VisitDesk.For(edge);
+        var reader = await edge.ReaderAsync("rdr-lobby-in");
+        Assert.True((await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout)).Grant);
+
+        var mkochHost = desk.As("mkoch-host", OperatorRole.Host, "p-mkoch");
+        var hosted = await RequestAsync(mkochHost, escorts: []);                               // she hosts: cancelled
+        var escorted = await desk.RequestAsync();                                               // she is the only escort: cancelled
+        await desk.ApproveAsync(escorted.Id);                                                   // (approved by her, while she can)
+        var coEscorted = await RequestAsync(desk.Host, escorts: ["p-mkoch", "p-aschulz"]);      // she co-escorts: loses her
+        Assert.Equal(HttpStatusCode.OK, (await desk.Approver.GetAsync($"api/v1/visits/{hosted.Id}")).StatusCode);
+
+        var result = Assert.Single(await hr.SendAsync(HrFeedClient.Termination("hr-2026-000123")));
+        var swipe = await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
+
+        Assert.Equal(HrOutcomes.Applied, result.Outcome);
+        Assert.False(swipe.Grant);
+        Assert.Equal("credential_revoked", swipe.Reason);
+        Assert.Equal([Operator], result.Changes!.CredentialsRevoked);
+        Assert.Equal(1, result.Changes.FingerprintTemplatesRevoked);
+        Assert.Equal(["mkoch", "mkoch-host"], result.Changes.OperatorsDisabled);
+
+        // Fingerprints: every template revoked; nothing left for the review's reconciliation to find.
+        Assert.All(edge.Edge.Fingerprints.List("p-mkoch").Value!, t => Assert.NotNull(t.RevokedAt));
+        Assert.DoesNotContain(new PersonId("p-mkoch"), edge.Edge.Configuration.Cardholders.FingerprintEnrolled);
+        Assert.DoesNotContain(edge.Edge.Fingerprints.Reconcile().Orphans, o => o.Template.PersonId == "p-mkoch");
+
+        // Her operator tokens no longer authenticate.
+        Assert.Equal(HttpStatusCode.Unauthorized, (await desk.Approver.GetAsync($"api/v1/visits/{hosted.Id}")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await mkochHost.GetAsync($"api/v1/visits/{hosted.Id}")).StatusCode);
+
+        // Visits: the ones she hosts or alone escorts are cancelled; the co-escorted one goes on without her.
+        Assert.Equal("withdrawn", desk.Get(edge, hosted.Id).Status);
+        Assert.Equal("withdrawn", desk.Get(edge, escorted.Id).Status);
+        var remaining = desk.Get(edge, coEscorted.Id);
+        Assert.Equal("requested", remaining.Status);
+        Assert.Equal(["p-aschulz"], remaining.Escorts);
+
+        // One audited sequence, in order, every row by hr-feed and naming the HR event.
+        var rows = edge.Rows(new LogFilter { Kind = LogKinds.Admin, Limit = 10_000 }).Where(r => r.Actor == HrFeedService.Actor).ToList();
+        Assert.Equal(
+            ["hr.event", "person.terminate", "credential.revoke", "fingerprint.revoke", "visit.cancel", "visit.cancel", "visit.escort_remove", "operator_token.revoke", "hr.applied"],
+            rows.Select(r => r.Reason));
+        Assert.All(rows, r => Assert.Contains("hr-2026-000123", r.Detail, StringComparison.Ordinal));
+        var access = edge.Rows(new LogFilter { Kind = LogKinds.Access, PersonId = "p-mkoch" });
+        Assert.True(rows.Single(r => r.Reason == "person.terminate").Seq < access[^1].Seq);
+    }
+
+    [Theory]
+    [MemberData(nameof(Brokers))]
+    [Trait("control", "NIST-PS-4")]
+    [Trait("control", "PCI-9.2")]
+    public async Task Termination_WhileTheBrokerIsDown_IsDurable_AcrossABrokerAndAServiceRestart(BrokerKind broker)
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "ac-hr-" + Guid.NewGuid().ToString("N")[..12]);
+        try
+        {
+            await using (var edge = await EdgeHarness.StartAsync(broker, directory: directory))
+            {
+                using var hr = new HrFeedClient(edge);
+                var reader = await edge.ReaderAsync("rdr-lobby-in");
+                Assert.True((await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout)).Grant);
+                await edge.StopBrokerAsync();
+                await reader.WhenDisconnectedAsync().WaitAsync(EdgeHarness.Timeout);
+
+                var result = Assert.Single(await hr.SendAsync(HrFeedClient.Termination("hr-2026-000200")));
+                await edge.StartBrokerAgainAsync();
+                await reader.WhenConnectedAsync().WaitAsync(EdgeHarness.Timeout);
+                var swipe = await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
+
+                Assert.Equal(HrOutcomes.Applied, result.Outcome);
+                Assert.Equal("credential_revoked", swipe.Reason);
+            }
+
+            // The same data folder, the same site file loaded again: the termination holds.
+            await using (var again = await EdgeHarness.StartAsync(broker, directory: directory))
+            {
+                using var hr = new HrFeedClient(again);
+                var reader = await again.ReaderAsync("rdr-lobby-in");
+                var swipe = await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
+                var resent = Assert.Single(await hr.SendAsync(HrFeedClient.Termination("hr-2026-000200")));
+
+                Assert.False(swipe.Grant);
+                Assert.Equal("credential_revoked", swipe.Reason);
+                Assert.Equal("terminated", PersonView.From(again.Edge.Configuration.Cardholders.People[new PersonId("p-mkoch")]).Status);
+                Assert.Equal(HrOutcomes.AlreadyApplied, resent.Outcome);
+                Assert.Equal(0, again.Edge.Fingerprints.List("p-mkoch").Value!.Count(t => t.RevokedAt is null));
+            }
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    public static TheoryData<BrokerKind> Brokers => TestBrokers.Kinds;
+
+    [Fact]
+    [Trait("control", "NIST-PS-4")]
+    [Trait("control", "ISO27001-A.7.3")]
+    public async Task FutureDatedTermination_IsScheduled_AndAppliedByThePeriodicJobWhenDue()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        using var hr = new HrFeedClient(edge);
+        var reader = await edge.ReaderAsync("rdr-lobby-in");
+        var hrService = edge.Host.Services.GetService(typeof(HrFeedService)) as HrFeedService;
+        var due = edge.Clock.GetCurrentInstant() + Duration.FromHours(2);
+
+        var result = Assert.Single(await hr.SendAsync(HrFeedClient.Termination("hr-2026-000300", effectiveAt: "2026-12-01T12:00:00+01:00")));
+        var early = await hrService!.ApplyDueAsync().WaitAsync(EdgeHarness.Timeout);
+        var before = await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
+        edge.Clock.Advance(Duration.FromHours(2));
+        var applied = Assert.Single(await hrService.ApplyDueAsync().WaitAsync(EdgeHarness.Timeout));
+        var after = await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
+
+        Assert.Equal(HrOutcomes.Scheduled, result.Outcome);
+        Assert.Equal(due, result.EffectiveAt);
+        Assert.Empty(early);
+        Assert.True(before.Grant);
+        Assert.Equal(HrOutcomes.Applied, applied.Outcome);
+        Assert.Equal("credential_revoked", after.Reason);
+        Assert.Empty(await hrService.ApplyDueAsync().WaitAsync(EdgeHarness.Timeout));
+    }
+
+    [Fact]
+    [Trait("control", "NIST-PS-5")]
+    public async Task Transfer_ReplacesTheAccessLevels_InOneAuditedChange()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        using var hr = new HrFeedClient(edge);
+        var dataHall = await edge.ReaderAsync("rdr-dh1-in");
+        Assert.True((await dataHall.PresentCardAsync(Engineer, Ev3).WaitAsync(EdgeHarness.Timeout)).Grant);
+
+        var results = await hr.SendAsync(
+            HrFeedClient.Transfer("hr-2026-000400", "p-jweber", "lobby-24x7"),
+            HrFeedClient.Transfer("hr-2026-000401", "p-jweber", "lobby-24x7", "no-such-level"),
+            HrFeedClient.Transfer("hr-2026-000402", "p-nobody", "lobby-24x7"),
+            new { eventId = "hr-2026-000403", type = "promotion", personId = "p-jweber" });
+        var after = await dataHall.PresentCardAsync(Engineer, Ev3).WaitAsync(EdgeHarness.Timeout);
+
+        Assert.Equal([HrOutcomes.Applied, HrOutcomes.Invalid, HrOutcomes.UnknownPerson, HrOutcomes.Invalid], results.Select(r => r.Outcome));
+        Assert.Equal(["lobby-24x7"], results[0].Changes!.AccessLevels);
+        Assert.Contains(results[1].Errors!, e => e.Field == "accessLevels[1]");
+        Assert.Contains(results[3].Errors!, e => e.Field == "type");
+        Assert.Equal("no_access_to_zone", after.Reason);
+        var change = Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Admin, PersonId = "p-jweber", Reason = "person.access_levels" }));
+        Assert.Equal(HrFeedService.Actor, change.Actor);
+        Assert.Contains("hr-2026-000400", change.Detail, StringComparison.Ordinal);
+        Assert.Equal(3, edge.Rows(new LogFilter { Kind = LogKinds.Admin, Reason = "hr.rejected" }).Count);
+    }
+
+    private static async Task<VisitView> RequestAsync(HttpClient host, string[] escorts)
+    {
+        var response = await host.PostAsJsonAsync("api/v1/visits", new
+        {
+            site = "demo",
+            purpose = "Audit of the cooling plant",
+            date = "2026-12-01",
+            start = "14:00",
+            end = "16:00",
+            zones = new[] { "demo-campus", "demo-bldg-a", "demo-dh1" },
+            visitors = new[] { new { name = "Anna Berg", organization = "Audit GmbH" } },
+            escorts,
+        });
+        Assert.True(response.StatusCode == HttpStatusCode.Created, await response.Content.ReadAsStringAsync());
+        return (await response.Content.ReadFromJsonAsync<VisitView>(AdminJson.Options))!;
+    }
+}
