@@ -78,6 +78,7 @@ public static class HrFeedApi
         if (refusal is not null)
         {
             await RecordRefusalAsync(http, refusal);
+            await HttpSecurity.HttpSecurityExtensions.RecordFailedSignInAsync(http);
             return AdminApi.Problem(StatusCodes.Status401Unauthorized, "Unauthorized",
                 $"A valid {SignatureHeader} (sha256=HMAC of the timestamp, a newline and the body) and an {TimestampHeader} within {MaxClockSkew.TotalMinutes} minutes of the service clock are required.");
         }
