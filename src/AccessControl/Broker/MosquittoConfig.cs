@@ -14,7 +14,15 @@ public sealed record MosquittoFiles(string ConfigFile, string PasswordFile, stri
 /// Mosquitto will see them), the address to bind, and optionally a plain password listener on 127.0.0.1 kept for a
 /// migration period (null: none).
 /// </summary>
-public sealed record MosquittoTls(string CaFile, string CertFile, string KeyFile, string CrlFile, string ListenAddress = "127.0.0.1", int? PlainPort = null);
+public sealed record MosquittoTls(string CaFile, string CertFile, string KeyFile, string CrlFile, string ListenAddress = "127.0.0.1", int? PlainPort = null)
+{
+    /// <summary>The files of a folder made by <c>deploy/pki/issue-certs.sh</c>: ca.crt, broker.crt, broker.key, crl.pem.</summary>
+    public static MosquittoTls FromPkiDirectory(string directory, string listenAddress = "127.0.0.1")
+    {
+        var dir = Path.GetFullPath(directory);
+        return new(Path.Combine(dir, "ca.crt"), Path.Combine(dir, "broker.crt"), Path.Combine(dir, "broker.key"), Path.Combine(dir, "crl.pem"), listenAddress);
+    }
+}
 
 /// <summary>
 /// Writes a Mosquitto 2.0 configuration that enforces the same rules as <see cref="EmbeddedBroker"/>: a password per

@@ -247,6 +247,19 @@ public class TlsTests
     }
 
     [Fact]
+    [Trait("control", "NIST-SC-8")]
+    public void ReferenceTlsConfig_InDeploy_HasTheSameSettingsAsTheGenerator()
+    {
+        var reference = File.ReadAllLines(Path.Combine(AppContext.BaseDirectory, "deploy", "mosquitto", "mosquitto-tls.conf"));
+        const string dir = "/etc/mosquitto/accesscontrol";
+        var generated = MosquittoConfig.RenderConfig(8883, dir + "/passwords", dir + "/acl", "mosquitto", MosquittoTls.FromPkiDirectory(dir + "/pki", "0.0.0.0"))
+            .Split('\n')
+            .Where(l => l.Length > 0 && !l.StartsWith('#'));
+
+        Assert.All(generated, line => Assert.Contains(line, reference));
+    }
+
+    [Fact]
     public void BrokerOptions_TlsWithoutCrl_IsInvalid()
     {
         var options = new BrokerOptions { Tls = new BrokerTlsOptions { Enabled = true, CaFile = "ca.crt", ServerCertFile = "b.crt", ServerKeyFile = "b.key", ClientCertFile = "s.crt" } };
