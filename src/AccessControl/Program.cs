@@ -21,7 +21,8 @@ return words switch
     ["site", "validate", var file] => ServiceCommands.ValidateSite(file, Console.Out),
     ["device", "secret", var id] => ServiceCommands.DeviceSecret(settings, id, Console.Out),
     ["mosquitto-config"] when flags.ContainsKey("site") && flags.ContainsKey("out") =>
-        ServiceCommands.MosquittoConfiguration(settings, flags["site"], flags["out"], int.Parse(flags.GetValueOrDefault("port", "1883")), Console.Out),
+        ServiceCommands.MosquittoConfiguration(settings, flags["site"], flags["out"], int.Parse(flags.GetValueOrDefault("port", "1883")), Console.Out,
+            flags.TryGetValue("pki", out var pki) ? AccessControl.Broker.MosquittoTls.FromPkiDirectory(pki, flags.GetValueOrDefault("listen", "127.0.0.1")) : null),
     _ => Usage(),
 };
 

@@ -43,13 +43,17 @@ public sealed class SimulatorCli
           --broker HOST:PORT     MQTT broker (default 127.0.0.1:1883)
           --key-file FILE        site provisioning key (hex, base64 or raw); device passwords are derived from it
           --topic-root ROOT      topic root (default ac/v1)
+          --ca FILE              connect with TLS, trusting only this site CA certificate for the broker
+          --cert-dir DIR         each device presents its client certificate DIR/ID.crt + DIR/ID.key (or DIR/ID.pfx)
+          --pfx-password P       password of the .pfx files in --cert-dir
+          --tls-host NAME        the name the broker's certificate carries, if not the --broker host
           --connect-timeout D    how long to wait for every device to come online (default 30s)
           --verbose              print device log lines (connections, retries) to stderr
 
         exit codes: 0 ok, 1 an expectation failed or events went unanswered, 2 usage or input error, 3 devices could not connect.
         """;
 
-    private static readonly string[] CommonOptionNames = ["broker", "key-file", "topic-root", "connect-timeout", "verbose", "site"];
+    private static readonly string[] CommonOptionNames = ["broker", "key-file", "topic-root", "connect-timeout", "verbose", "site", "ca", "cert-dir", "pfx-password", "tls-host"];
     private static readonly HashSet<string> Flags = ["verbose", "help", "json"];
 
     private readonly IClock clock;
@@ -346,7 +350,25 @@ public sealed class SimulatorCli
         }
 
         Action<string>? log = arguments.Has("verbose") ? Log : null;
-        var device = new DeviceOptions { Broker = broker, TopicRoot = topicRoot, Log = log };
+        DeviceTlsOptions? tls = null;
+        if (arguments.Get("ca") is { } caFile)
+        {
+            var certDir = arguments.Get("cert-dir");
+            if (!File.Exists(caFile) || (certDir is not null && !Directory.Exists(certDir)))
+            {
+                Fail(File.Exists(caFile) ? $"--cert-dir '{certDir}' is not a folder" : $"--ca '{caFile}' does not exist");
+                return false;
+            }
+
+            tls = new DeviceTlsOptions { CaFile = caFile, CertificateDirectory = certDir, PfxPassword = arguments.Get("pfx-password"), TargetHost = arguments.Get("tls-host") };
+        }
+        else if (arguments.Get("cert-dir") is not null || arguments.Get("tls-host") is not null)
+        {
+            Fail("--cert-dir and --tls-host need --ca (the site CA the broker's certificate is checked against)");
+            return false;
+        }
+
+        var device = new DeviceOptions { Broker = broker, TopicRoot = topicRoot, Log = log, Tls = tls };
         try
         {
             device.Validate();

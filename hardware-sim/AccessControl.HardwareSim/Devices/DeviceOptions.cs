@@ -12,6 +12,9 @@ public sealed record DeviceOptions
 {
     public BrokerEndpoint Broker { get; init; } = BrokerEndpoint.Default;
 
+    /// <summary>TLS with the site CA and a per-device client certificate; null: plain TCP with the password only.</summary>
+    public DeviceTlsOptions? Tls { get; init; }
+
     /// <summary>Topic root of protocol v1; see <see cref="Topics"/>.</summary>
     public string TopicRoot { get; init; } = Topics.DefaultRoot;
 

@@ -684,7 +684,7 @@ public abstract class SimulatedDevice : IAsyncDisposable
         // The broker sends the will unchanged when the connection dies, so its "at" is the time of connection:
         // the service should take the time it receives the will as the time the device went offline.
         var will = WireFormat.Write(new DeviceStatus(DeviceState.Offline, Now(), Options.Firmware));
-        return new MqttClientOptionsBuilder()
+        var builder = new MqttClientOptionsBuilder()
             .WithTcpServer(Options.Broker.Host, Options.Broker.Port)
             .WithClientId(DeviceId)
             .WithCredentials(DeviceId, password)
@@ -694,8 +694,14 @@ public abstract class SimulatedDevice : IAsyncDisposable
             .WithWillTopic(StatusTopics[0])
             .WithWillPayload(will)
             .WithWillQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
-            .WithWillRetain(true)
-            .Build();
+            .WithWillRetain(true);
+        if (Options.Tls is { } tls)
+        {
+            // With a certificate the broker takes the identity from it; the password is still sent and still checked by the embedded broker.
+            builder.WithTlsOptions(tls.For(DeviceId, Options.Broker.Host));
+        }
+
+        return builder.Build();
     }
 
     private Task OnClientDisconnectedAsync(IMqttClient source, MqttClientDisconnectedEventArgs e)

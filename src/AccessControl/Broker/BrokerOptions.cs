@@ -56,6 +56,9 @@ public sealed record BrokerOptions
     /// <summary>Received messages waiting for the service; when full, the MQTT client stops reading (back-pressure).</summary>
     public int ReceiveQueueCapacity { get; init; } = 10_000;
 
+    /// <summary>TLS and device certificates (section <c>Broker:Tls</c>); null or not enabled: plain MQTT with passwords.</summary>
+    public BrokerTlsOptions? Tls { get; init; }
+
     /// <summary>Every problem with these options, empty when they are usable.</summary>
     public IReadOnlyList<string> Validate()
     {
@@ -101,6 +104,11 @@ public sealed record BrokerOptions
         if (ReceiveQueueCapacity < 1)
         {
             errors.Add("Broker:ReceiveQueueCapacity must be at least 1.");
+        }
+
+        if (Tls is { Enabled: true })
+        {
+            errors.AddRange(Tls.Validate(Mode));
         }
 
         return errors;

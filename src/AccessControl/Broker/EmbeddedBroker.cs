@@ -1,5 +1,9 @@
 using System.Net;
+using System.Net.Security;
 using System.Runtime.CompilerServices;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
+using AccessControl.Broker.Tls;
 using AccessControl.Devices;
 using AccessControl.Protocol;
 using AccessControl.Sites;
@@ -29,6 +33,17 @@ namespace AccessControl.Broker;
 /// NotAuthorized) and reported through the <see cref="SecurityEvent"/> callback, which runs on the broker's
 /// connection task: hand the event off (a channel) rather than doing I/O in it.
 /// </para>
+/// <para>
+/// With TLS (<see cref="BrokerTlsOptions"/>) it listens with the site's broker certificate instead, and by default
+/// requires a client certificate that <see cref="ClientCertificateValidator"/> accepts: chained to the site CA only,
+/// valid on the service clock, not on the CRL (re-read for every connection). The certificate's CN is the identity:
+/// the username and the client id must both equal it, so a device can only ever be itself. The password is then
+/// optional: a device may omit it, but one it does send must still be its derived secret (defence in depth; the
+/// simulators send both, so they work unchanged with Mosquitto, which ignores the password once it uses the
+/// certificate's identity). Certificate refusals happen in the TLS handshake and are reported as
+/// <see cref="SecurityEvent.ConnectRefused"/> with the certificate's CN as username. The plain listener is off
+/// unless <see cref="BrokerTlsOptions.PlainPort"/> is set; on it, the password rules above apply as without TLS.
+/// </para>
 /// <para>Not safe for concurrent StartAsync/StopAsync calls; the host starts and stops it once.</para>
 /// </remarks>
 public sealed class EmbeddedBroker : IAsyncDisposable
@@ -38,6 +53,8 @@ public sealed class EmbeddedBroker : IAsyncDisposable
     private readonly DeviceSecrets secrets;
     private readonly IClock clock;
     private readonly Action<SecurityEvent> onSecurityEvent;
+    private readonly BrokerTlsOptions? tls;
+    private ClientCertificateValidator? validator;
     private MqttServer? server;
 
     /// <param name="port">TCP port on 127.0.0.1; 0 picks a free one on the first start (see <see cref="Port"/>).</param>
@@ -46,14 +63,21 @@ public sealed class EmbeddedBroker : IAsyncDisposable
     /// Receives every refusal, concurrently from the connections' tasks: it must be thread-safe, return quickly and not
     /// throw (an exception there fails the connection or message it was about).
     /// </param>
+    /// <param name="tls">
+    /// When enabled, <paramref name="port"/> is the TLS port. Its files are read at every <see cref="StartAsync"/>, so a
+    /// rotated server certificate applies on restart.
+    /// </param>
     public EmbeddedBroker(
         int port,
         Topics topics,
         Func<SiteTopology> topology,
         DeviceSecrets secrets,
         IClock clock,
-        Action<SecurityEvent>? onSecurityEvent = null)
+        Action<SecurityEvent>? onSecurityEvent = null,
+        BrokerTlsOptions? tls = null)
     {
+        this.tls = tls is { Enabled: true } ? tls : null;
+        PlainPort = this.tls?.PlainPort;
         ArgumentOutOfRangeException.ThrowIfNegative(port);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(port, IPEndPoint.MaxPort);
         Port = port;
@@ -64,8 +88,17 @@ public sealed class EmbeddedBroker : IAsyncDisposable
         this.onSecurityEvent = onSecurityEvent ?? (_ => { });
     }
 
-    /// <summary>The port it listens on. After the first start with port 0, the port the OS chose; restarts reuse it.</summary>
+    /// <summary>
+    /// The port it listens on (the TLS port when TLS is on). After the first start with port 0, the port the OS
+    /// chose; restarts reuse it.
+    /// </summary>
     public int Port { get; private set; }
+
+    /// <summary>With TLS: the plain loopback listener's port, or null when there is none. Without TLS: null.</summary>
+    public int? PlainPort { get; private set; }
+
+    /// <summary>Whether clients must connect with TLS (and, unless configured otherwise, a client certificate).</summary>
+    public bool UsesTls => tls is not null;
 
     public bool IsRunning => server?.IsStarted == true;
 
@@ -81,16 +114,7 @@ public sealed class EmbeddedBroker : IAsyncDisposable
         }
 
         cancellationToken.ThrowIfCancellationRequested();
-        var options = new MqttServerOptionsBuilder()
-            .WithDefaultEndpoint()
-            .WithDefaultEndpointBoundIPAddress(IPAddress.Loopback)
-            .WithDefaultEndpointBoundIPV6Address(IPAddress.None)
-            .WithDefaultEndpointPort(Port)
-            .WithDefaultEndpointReuseAddress()
-            .WithMaxPendingMessagesPerClient(MosquittoConfig.MaxQueuedMessages)
-            .WithPersistentSessions(false)
-            .Build();
-        options.DefaultEndpointOptions.NoDelay = true;
+        var options = tls is null ? PlainOptions() : TlsOptions(tls);
 
         var created = new MqttServerFactory().CreateMqttServer(options);
         created.ValidatingConnectionAsync += OnValidatingConnectionAsync;
@@ -107,8 +131,13 @@ public sealed class EmbeddedBroker : IAsyncDisposable
         }
 
         // MQTTnet writes the port the OS picked back into the endpoint options when asked for port 0.
-        Port = options.DefaultEndpointOptions.Port;
-        if (Port == 0)
+        Port = tls is null ? options.DefaultEndpointOptions.Port : options.TlsEndpointOptions.Port;
+        if (PlainPort is not null)
+        {
+            PlainPort = options.DefaultEndpointOptions.Port;
+        }
+
+        if (Port == 0 || PlainPort == 0)
         {
             await created.StopAsync();
             created.Dispose();
@@ -134,6 +163,73 @@ public sealed class EmbeddedBroker : IAsyncDisposable
 
     public async ValueTask DisposeAsync() => await StopAsync();
 
+    private MqttServerOptions PlainOptions()
+    {
+        var options = new MqttServerOptionsBuilder()
+            .WithDefaultEndpoint()
+            .WithDefaultEndpointBoundIPAddress(IPAddress.Loopback)
+            .WithDefaultEndpointBoundIPV6Address(IPAddress.None)
+            .WithDefaultEndpointPort(Port)
+            .WithDefaultEndpointReuseAddress()
+            .WithMaxPendingMessagesPerClient(MosquittoConfig.MaxQueuedMessages)
+            .WithPersistentSessions(false)
+            .Build();
+        options.DefaultEndpointOptions.NoDelay = true;
+        return options;
+    }
+
+    private MqttServerOptions TlsOptions(BrokerTlsOptions settings)
+    {
+        using var serverCertificate = TlsFiles.LoadCertificateWithKey(settings.ServerCertFile!, settings.ServerKeyFile);
+        var ca = TlsFiles.LoadCertificate(settings.CaFile);
+        validator = new ClientCertificateValidator(ca, string.IsNullOrWhiteSpace(settings.CrlFile) ? null : settings.CrlFile, clock);
+        var builder = new MqttServerOptionsBuilder()
+            .WithEncryptedEndpoint()
+            .WithEncryptedEndpointBoundIPAddress(IPAddress.Parse(settings.ListenAddress))
+            .WithEncryptedEndpointBoundIPV6Address(IPAddress.None)
+            .WithEncryptedEndpointPort(Port)
+            .WithTlsEndpointReuseAddress()
+            .WithEncryptionCertificate(X509CertificateLoader.LoadPkcs12(serverCertificate.Export(X509ContentType.Pkcs12), null))
+            .WithEncryptionSslProtocol(SslProtocols.Tls12 | SslProtocols.Tls13)
+            .WithClientCertificate(ValidateClientCertificate, settings.RequireClientCertificate)
+            .WithMaxPendingMessagesPerClient(MosquittoConfig.MaxQueuedMessages)
+            .WithPersistentSessions(false);
+        if (PlainPort is { } plain)
+        {
+            builder.WithDefaultEndpoint()
+                .WithDefaultEndpointBoundIPAddress(IPAddress.Loopback)
+                .WithDefaultEndpointBoundIPV6Address(IPAddress.None)
+                .WithDefaultEndpointPort(plain)
+                .WithDefaultEndpointReuseAddress();
+        }
+        else
+        {
+            builder.WithoutDefaultEndpoint();
+        }
+
+        var options = builder.Build();
+        options.DefaultEndpointOptions.NoDelay = true;
+        options.TlsEndpointOptions.NoDelay = true;
+        return options;
+    }
+
+    // Runs in the TLS handshake, before any MQTT packet: a refused certificate never gets to send CONNECT.
+    private bool ValidateClientCertificate(object sender, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors)
+    {
+        if (certificate is null && tls?.RequireClientCertificate == false)
+        {
+            return true;
+        }
+
+        var check = validator!.Check(certificate);
+        if (!check.IsValid)
+        {
+            Report(null, check.Identity, SecurityEvent.ConnectRefused, "TLS client certificate refused: " + check.Refusal);
+        }
+
+        return check.IsValid;
+    }
+
     // MQTTnet 5.2 does not expose the will topic on ValidatingConnectionEventArgs, only on the CONNECT packet it wraps.
     // A broken accessor throws MissingFieldException on the first login (fail closed), and a test pins it.
     [UnsafeAccessor(UnsafeAccessorKind.Field, Name = "_connectPacket")]
@@ -144,10 +240,33 @@ public sealed class EmbeddedBroker : IAsyncDisposable
         var username = e.UserName;
         var current = topology();
         var principal = policy.Identify(current, username);
+        var certificate = e.ChannelAdapter?.IsSecureConnection == true ? e.ChannelAdapter.ClientCertificate : null;
 
         // Always check the password, known user or not, so timing does not tell which usernames exist.
         var passwordOk = username is not null && secrets.Verify(username, e.Password ?? "");
-        if (principal is null || !passwordOk)
+        if (certificate is not null)
+        {
+            // The handshake already checked the certificate; here its CN must be who the client says it is.
+            var identity = certificate.GetNameInfo(X509NameType.SimpleName, forIssuer: false);
+            var refusal = !string.Equals(identity, username, StringComparison.Ordinal) ? $"certificate identity '{SecurityEvent.Clean(identity)}' is not the username"
+                : principal is null ? "unknown username"
+                : !string.IsNullOrEmpty(e.Password) && !passwordOk ? "wrong password"
+                : null;
+            if (refusal is not null)
+            {
+                e.ReasonCode = MqttConnectReasonCode.BadUserNameOrPassword;
+                Report(e.ClientId, username, SecurityEvent.ConnectRefused, refusal);
+                return Task.CompletedTask;
+            }
+        }
+        else if (tls?.RequireClientCertificate == true && e.ChannelAdapter?.IsSecureConnection != false)
+        {
+            // Unreachable while the handshake requires a certificate; fail closed should that ever change.
+            e.ReasonCode = MqttConnectReasonCode.NotAuthorized;
+            Report(e.ClientId, username, SecurityEvent.ConnectRefused, "no client certificate");
+            return Task.CompletedTask;
+        }
+        else if (principal is null || !passwordOk)
         {
             e.ReasonCode = MqttConnectReasonCode.BadUserNameOrPassword;
             Report(e.ClientId, username, SecurityEvent.ConnectRefused, principal is null ? "unknown username" : "wrong password");
@@ -162,7 +281,7 @@ public sealed class EmbeddedBroker : IAsyncDisposable
         }
 
         var connect = ConnectPacketOf(e);
-        if (connect.WillFlag && !policy.MayUseWill(current, principal.Value, connect.WillTopic))
+        if (connect.WillFlag && (principal is null || !policy.MayUseWill(current, principal.Value, connect.WillTopic)))
         {
             e.ReasonCode = MqttConnectReasonCode.NotAuthorized;
             Report(e.ClientId, username, SecurityEvent.WillRefused, $"last will on '{SecurityEvent.Clean(connect.WillTopic)}' not allowed");

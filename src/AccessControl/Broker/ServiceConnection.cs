@@ -79,15 +79,21 @@ public sealed class ServiceConnection : IAsyncDisposable
             FullMode = BoundedChannelFullMode.Wait,
         });
 
-        clientOptions = new MqttClientOptionsBuilder()
+        var builder = new MqttClientOptionsBuilder()
             .WithTcpServer(options.Host, options.Port)
             .WithClientId(options.ClientId)
             .WithCredentials(DeviceSecrets.ServiceUsername, secrets.For(DeviceSecrets.ServiceUsername))
             .WithProtocolVersion(MqttProtocolVersion.V500)
             .WithCleanStart(true)
             .WithKeepAlivePeriod(options.KeepAlive)
-            .WithTimeout(options.ConnectTimeout)
-            .Build();
+            .WithTimeout(options.ConnectTimeout);
+        if (options.Tls is { Enabled: true } tls)
+        {
+            // The files are read once here; a renewed service certificate applies when the service restarts.
+            builder.WithTlsOptions(ClientTls(tls, options.Host));
+        }
+
+        clientOptions = builder.Build();
 
         client = new MqttClientFactory().CreateMqttClient();
         client.ApplicationMessageReceivedAsync += OnMessageReceivedAsync;
@@ -181,6 +187,26 @@ public sealed class ServiceConnection : IAsyncDisposable
         client.Dispose();
         received.Writer.TryComplete();
         stopping.Dispose();
+    }
+
+    /// <summary>
+    /// TLS with the service's own certificate (CN <c>ac-service</c>), trusting only the site CA for the broker's
+    /// certificate, which must also carry the host name connected to. Shared with tools that connect like the service.
+    /// </summary>
+    public static MqttClientTlsOptions ClientTls(BrokerTlsOptions tls, string host)
+    {
+        var ca = Tls.TlsFiles.LoadCertificate(tls.CaFile);
+        var builder = new MqttClientTlsOptionsBuilder()
+            .UseTls()
+            .WithSslProtocols(System.Security.Authentication.SslProtocols.Tls12 | System.Security.Authentication.SslProtocols.Tls13)
+            .WithTargetHost(tls.TargetHost ?? host)
+            .WithCertificateValidationHandler(args => Tls.TlsFiles.IsTrustedServer(args.Certificate, args.SslPolicyErrors, ca));
+        if (!string.IsNullOrWhiteSpace(tls.ClientCertFile))
+        {
+            builder.WithClientCertificates([Tls.TlsFiles.LoadCertificateWithKey(tls.ClientCertFile, tls.ClientKeyFile, tls.ClientCertPassword)]);
+        }
+
+        return builder.Build();
     }
 
     private ResiliencePipeline<MqttClientConnectResult> BuildConnectPipeline() =>

@@ -15,8 +15,9 @@ public static class ServiceCommands
           site validate FILE        check a site file; prints every error with file:line:column
           device secret ID [--data DIR]
                                     print the MQTT password of one device (for provisioning it)
-          mosquitto-config --site FILE --out DIR [--port N] [--data DIR]
-                                    write mosquitto.conf, password and ACL files for a site
+          mosquitto-config --site FILE --out DIR [--port N] [--data DIR] [--pki DIR [--listen ADDR]]
+                                    write mosquitto.conf, password and ACL files for a site; with --pki (a folder
+                                    made by deploy/pki/issue-certs.sh) a mutual-TLS listener on ADDR (default 127.0.0.1)
           fingerprints enroll|list|revoke|rekey|reconcile ...
                                     fingerprint templates, through the HTTP API ('accesscontrol fingerprints' for usage)
         """;
@@ -112,7 +113,7 @@ public static class ServiceCommands
         return 0;
     }
 
-    public static int MosquittoConfiguration(ServiceSettings settings, string siteFile, string outDirectory, int port, TextWriter output)
+    public static int MosquittoConfiguration(ServiceSettings settings, string siteFile, string outDirectory, int port, TextWriter output, MosquittoTls? tls = null)
     {
         var result = SiteFileLoader.Load(siteFile);
         if (!result.Success)
@@ -125,8 +126,8 @@ public static class ServiceCommands
             return 2;
         }
 
-        MosquittoConfig.Write(result.Site!.Topology, ProvisioningKey.Load(settings.KeyPath), port, outDirectory, new Protocol.Topics(settings.Broker.TopicRoot));
-        output.WriteLine($"wrote mosquitto.conf, password and ACL files to {outDirectory} (port {port})");
+        MosquittoConfig.Write(result.Site!.Topology, ProvisioningKey.Load(settings.KeyPath), port, outDirectory, new Protocol.Topics(settings.Broker.TopicRoot), tls);
+        output.WriteLine($"wrote mosquitto.conf, password and ACL files to {outDirectory} (port {port}{(tls is null ? "" : ", mutual TLS")})");
         return 0;
     }
 

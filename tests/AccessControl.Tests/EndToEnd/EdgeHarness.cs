@@ -39,6 +39,7 @@ public sealed class EdgeHarness : IAsyncDisposable
     private CapturingLoggerProvider? logLines;
     private readonly List<(string Name, string Value)> extraSecrets = [];
     private readonly MosquittoProcess? mosquitto;
+    private TestPki? pki;
 
     private EdgeHarness(string directory, FakeClock clock, AccessControlHost host, DeviceSecrets secrets, MosquittoProcess? mosquitto, BrokerKind kind)
     {
@@ -86,8 +87,9 @@ public sealed class EdgeHarness : IAsyncDisposable
 
     /// <param name="logs">When given, receives every log line of the service at every level (for tests that scan logs for secrets).</param>
     /// <param name="directory">A data folder to use (a restart: the database of an earlier harness); it is kept at dispose. By default a new temp folder, deleted at dispose.</param>
+    /// <param name="pki">When given, the broker (either kind) speaks mutual TLS only, the service connects with its certificate, and <see cref="DeviceOptions"/> carries each device's.</param>
     public static async Task<EdgeHarness> StartAsync(BrokerKind kind = BrokerKind.Embedded, Instant? now = null, Func<ServiceSettings, ServiceSettings>? configure = null,
-        ILoggerProvider? logs = null, string? directory = null)
+        ILoggerProvider? logs = null, string? directory = null, TestPki? pki = null)
     {
         var keep = directory is not null;
         directory ??= Path.Combine(Path.GetTempPath(), "ac-e2e-" + Guid.NewGuid().ToString("N")[..12]);
@@ -99,11 +101,11 @@ public sealed class EdgeHarness : IAsyncDisposable
         var secrets = new DeviceSecrets(key);
 
         MosquittoProcess? mosquitto = null;
-        var broker = new BrokerOptions { Port = 0, PingInterval = TimeSpan.FromMilliseconds(200), RetryDelay = TimeSpan.FromMilliseconds(50), MaxRetryDelay = TimeSpan.FromMilliseconds(500) };
+        var broker = new BrokerOptions { Port = 0, PingInterval = TimeSpan.FromMilliseconds(200), RetryDelay = TimeSpan.FromMilliseconds(50), MaxRetryDelay = TimeSpan.FromMilliseconds(500), Tls = pki?.BrokerTls };
         if (kind == BrokerKind.Mosquitto)
         {
             var site = SiteFileLoader.Load(DemoSiteFile);
-            mosquitto = await MosquittoProcess.StartAsync(site.Site!.Topology, secrets, new Topics());
+            mosquitto = await MosquittoProcess.StartAsync(site.Site!.Topology, secrets, new Topics(), pki);
             broker = broker with { Mode = BrokerMode.External, Port = mosquitto.Port };
         }
 
@@ -128,7 +130,7 @@ public sealed class EdgeHarness : IAsyncDisposable
             }
         });
         await host.StartAsync();
-        var harness = new EdgeHarness(directory, clock, host, secrets, mosquitto, kind) { keepDirectory = keep, logLines = captured };
+        var harness = new EdgeHarness(directory, clock, host, secrets, mosquitto, kind) { keepDirectory = keep, logLines = captured, pki = pki };
         foreach (var person in EnrolledDemoPeople.Where(p => host.Edge.Fingerprints.List(p).Value is not { Count: > 0 }))
         {
             // The demo's server room is two-factor: its operator and engineer have their right index enrolled, as in the demo.
@@ -145,6 +147,7 @@ public sealed class EdgeHarness : IAsyncDisposable
         ReconnectDelay = TimeSpan.FromMilliseconds(50),
         MaxReconnectDelay = TimeSpan.FromMilliseconds(500),
         KeepAlive = TimeSpan.FromSeconds(2),
+        Tls = pki is null ? null : new DeviceTlsOptions { CaFile = pki.CaFile, CertificateDirectory = pki.DevicesDirectory },
     };
 
     /// <summary>A started, connected card reader.</summary>

@@ -17,10 +17,10 @@ public sealed class EmbeddedBrokerFixture : ITestBroker
     private readonly ConcurrentQueue<SecurityEvent> securityEvents = new();
     private SiteTopology topology;
 
-    private EmbeddedBrokerFixture(SiteTopology topology, DeviceSecrets secrets, Topics topics, IClock clock)
+    private EmbeddedBrokerFixture(SiteTopology topology, DeviceSecrets secrets, Topics topics, IClock clock, BrokerTlsOptions? tls)
     {
         this.topology = topology;
-        Broker = new EmbeddedBroker(0, topics, () => Volatile.Read(ref this.topology), secrets, clock, securityEvents.Enqueue);
+        Broker = new EmbeddedBroker(0, topics, () => Volatile.Read(ref this.topology), secrets, clock, securityEvents.Enqueue, tls);
     }
 
     public static Instant Now { get; } = Instant.FromUtc(2026, 11, 28, 12, 0);
@@ -41,9 +41,9 @@ public sealed class EmbeddedBrokerFixture : ITestBroker
     /// <summary>Everything refused so far, in order.</summary>
     public IReadOnlyList<SecurityEvent> SecurityEvents => securityEvents.ToArray();
 
-    public static async Task<EmbeddedBrokerFixture> StartAsync(SiteTopology topology, DeviceSecrets secrets, Topics? topics = null, IClock? clock = null)
+    public static async Task<EmbeddedBrokerFixture> StartAsync(SiteTopology topology, DeviceSecrets secrets, Topics? topics = null, IClock? clock = null, BrokerTlsOptions? tls = null)
     {
-        var fixture = new EmbeddedBrokerFixture(topology, secrets, topics ?? new Topics(), clock ?? new FakeClock(Now));
+        var fixture = new EmbeddedBrokerFixture(topology, secrets, topics ?? new Topics(), clock ?? new FakeClock(Now), tls);
         await fixture.Broker.StartAsync();
         return fixture;
     }

@@ -25,10 +25,12 @@ public sealed class MosquittoProcess : ITestBroker
     private readonly string executable;
     private readonly DeviceSecrets secrets;
     private readonly StringBuilder log = new();
+    private readonly TestPki? pki;
     private Process? process;
 
-    private MosquittoProcess(string executable, DeviceSecrets secrets, string directory, MosquittoFiles files, int port)
+    private MosquittoProcess(string executable, DeviceSecrets secrets, string directory, MosquittoFiles files, int port, TestPki? pki = null)
     {
+        this.pki = pki;
         this.executable = executable;
         this.secrets = secrets;
         Directory = directory;
@@ -59,7 +61,8 @@ public sealed class MosquittoProcess : ITestBroker
         }
     }
 
-    public static async Task<MosquittoProcess> StartAsync(SiteTopology topology, DeviceSecrets secrets, Topics topics)
+    /// <param name="pki">When given, Mosquitto listens with mutual TLS only (certificates and CRL from it).</param>
+    public static async Task<MosquittoProcess> StartAsync(SiteTopology topology, DeviceSecrets secrets, Topics topics, TestPki? pki = null)
     {
         var executable = FindExecutable();
         var directory = System.IO.Directory.CreateTempSubdirectory("ac-mosquitto-").FullName;
@@ -68,8 +71,8 @@ public sealed class MosquittoProcess : ITestBroker
         for (var attempt = 1; ; attempt++)
         {
             var port = FreePort();
-            var files = MosquittoConfig.Write(topology, secrets, port, directory, topics);
-            var broker = new MosquittoProcess(executable, secrets, directory, files, port);
+            var files = MosquittoConfig.Write(topology, secrets, port, directory, topics, pki?.MosquittoTls);
+            var broker = new MosquittoProcess(executable, secrets, directory, files, port, pki);
             try
             {
                 await broker.StartAgainAsync();
@@ -177,6 +180,7 @@ public sealed class MosquittoProcess : ITestBroker
             .WithClientId(DeviceSecrets.MonitorUsername)
             .WithCredentials(DeviceSecrets.MonitorUsername, secrets.For(DeviceSecrets.MonitorUsername))
             .WithTimeout(TimeSpan.FromSeconds(2))
+            .WithTlsOptions(pki?.ClientTls(DeviceSecrets.MonitorUsername) ?? new MqttClientTlsOptions { UseTls = false })
             .Build();
         string? lastFailure = null;
         do

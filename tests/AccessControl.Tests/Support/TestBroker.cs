@@ -30,11 +30,12 @@ public static class TestBrokers
     /// <summary>For <c>[MemberData(nameof(TestBrokers.Kinds), MemberType = typeof(TestBrokers))]</c>.</summary>
     public static TheoryData<BrokerKind> Kinds => [BrokerKind.Embedded, BrokerKind.Mosquitto];
 
-    public static async Task<ITestBroker> StartAsync(BrokerKind kind, SiteTopology? topology = null, DeviceSecrets? secrets = null, Topics? topics = null) =>
+    /// <param name="pki">When given, the broker listens with mutual TLS only, with this CA's certificates and CRL.</param>
+    public static async Task<ITestBroker> StartAsync(BrokerKind kind, SiteTopology? topology = null, DeviceSecrets? secrets = null, Topics? topics = null, TestPki? pki = null) =>
         kind switch
         {
-            BrokerKind.Embedded => await EmbeddedBrokerFixture.StartAsync(topology ?? TestSite.Topology, secrets ?? TestSite.Secrets, topics ?? TestSite.Topics),
-            BrokerKind.Mosquitto => await MosquittoProcess.StartAsync(topology ?? TestSite.Topology, secrets ?? TestSite.Secrets, topics ?? TestSite.Topics),
+            BrokerKind.Embedded => await EmbeddedBrokerFixture.StartAsync(topology ?? TestSite.Topology, secrets ?? TestSite.Secrets, topics ?? TestSite.Topics, tls: pki?.BrokerTls),
+            BrokerKind.Mosquitto => await MosquittoProcess.StartAsync(topology ?? TestSite.Topology, secrets ?? TestSite.Secrets, topics ?? TestSite.Topics, pki),
             _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
         };
 }

@@ -37,7 +37,9 @@ public sealed class TestMqttClient : IAsyncDisposable
     public static Task<TestMqttClient> ConnectAsDeviceAsync(int port, string username, string? clientId = null, string? willTopic = null) =>
         ConnectAsync(port, username, TestSite.Secrets.For(username), clientId, willTopic);
 
-    public static async Task<TestMqttClient> ConnectAsync(int port, string username, string password, string? clientId = null, string? willTopic = null)
+    /// <param name="tls">TLS (with or without a client certificate); null: plain TCP.</param>
+    /// <param name="password">Null: no password at all (with TLS the certificate is the credential).</param>
+    public static async Task<TestMqttClient> ConnectAsync(int port, string username, string? password, string? clientId = null, string? willTopic = null, MqttClientTlsOptions? tls = null)
     {
         var builder = new MqttClientOptionsBuilder()
             .WithTcpServer("127.0.0.1", port)
@@ -46,6 +48,11 @@ public sealed class TestMqttClient : IAsyncDisposable
             .WithProtocolVersion(MqttProtocolVersion.V500)
             .WithCleanStart(true)
             .WithTimeout(TimeSpan.FromSeconds(5));
+        if (tls is not null)
+        {
+            builder.WithTlsOptions(tls);
+        }
+
         if (willTopic is not null)
         {
             builder.WithWillTopic(willTopic).WithWillPayload("offline").WithWillQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce);
