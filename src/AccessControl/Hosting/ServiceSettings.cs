@@ -1,4 +1,5 @@
 using AccessControl.Broker;
+using AccessControl.EntryLog;
 using AccessControl.Events;
 using AccessControl.Fingerprints;
 
@@ -34,6 +35,9 @@ public sealed record ServiceSettings
     /// <summary>The fingerprint template store (section <c>AccessControl:Fingerprints</c>).</summary>
     public FingerprintOptions Fingerprints { get; init; } = new();
 
+    /// <summary>Signed checkpoints of the entry log (section <c>AccessControl:LogIntegrity</c>; docs/log-integrity.md).</summary>
+    public LogIntegrityOptions LogIntegrity { get; init; } = new();
+
     /// <summary>How often supervision runs (held-open doors, silent readers).</summary>
     public TimeSpan SupervisionInterval { get; init; } = TimeSpan.FromSeconds(1);
 
@@ -58,6 +62,7 @@ public sealed record ServiceSettings
         }
 
         errors.AddRange(Fingerprints.Validate());
+        errors.AddRange(LogIntegrity.Validate());
         if (SupervisionInterval <= TimeSpan.Zero)
         {
             errors.Add("AccessControl:SupervisionInterval must be positive.");
