@@ -45,7 +45,8 @@ public sealed record LogCheckpoint(long Seq, byte[] Hash, long Rows, Instant At,
     public string ToJsonLine()
     {
         using var stream = new MemoryStream();
-        using (var json = new Utf8JsonWriter(stream))
+        // Only digits, hex and base64 are written: no escaping needed, and '+' stays '+' for whoever greps the file.
+        using (var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
         {
             json.WriteStartObject();
             json.WriteNumber("v", Version);
