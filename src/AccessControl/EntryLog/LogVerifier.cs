@@ -45,6 +45,7 @@ public static class CheckpointProblems
     public const string FileLineInvalid = "file_line_invalid";
     public const string FileMissing = "file_missing";
     public const string NoPublicKey = "no_public_key";
+    public const string Malformed = "malformed";
 }
 
 /// <summary>The first broken row: its seq and what is wrong (<see cref="LogBreaks"/>).</summary>
@@ -158,7 +159,7 @@ public sealed class LogVerifier(Database database, string checkpointFile, string
         {
             var notes = new List<string>();
             var problems = new List<CheckpointProblem>();
-            var fromDatabase = ReadCheckpoints(connection);
+            var fromDatabase = ReadCheckpoints(connection, problems);
             databaseCheckpoints = fromDatabase.Count;
             var wanted = new HashSet<long>(fromDatabase.Keys);
             var fromFile = new Dictionary<long, LogCheckpoint>();
@@ -208,7 +209,12 @@ public sealed class LogVerifier(Database database, string checkpointFile, string
                 while (reader.Read())
                 {
                     reader.GetValues(values);
-                    var seq = values[0] is long s ? s : throw new InvalidDataException("seq is not an integer");
+                    if (values[0] is not long seq)
+                    {
+                        broken ??= new LogBreak(Expected, LogBreaks.ContentChanged, "a row's seq is not an integer");
+                        continue;
+                    }
+
                     var stored = values[LogChain.ColumnCount] as byte[];
                     rows++;
                     firstSeq = rows == 1 ? seq : firstSeq;
@@ -293,7 +299,11 @@ public sealed class LogVerifier(Database database, string checkpointFile, string
                     }
                 }
 
-                foreach (var (source, checkpoint) in new[] { ("file", inFile), ("database", inDatabase) })
+                // One signature check when both copies are the same bytes.
+                var copies = inFile is not null && inDatabase is not null && inFile.SameAs(inDatabase)
+                    ? new (string Source, LogCheckpoint? Checkpoint)[] { ("file", inFile) }
+                    : [("file", inFile), ("database", inDatabase)];
+                foreach (var (source, checkpoint) in copies)
                 {
                     if (checkpoint is not null && inputs.PublicKey is not null && !checkpoint.IsSignedBy(inputs.PublicKey))
                     {
@@ -405,23 +415,32 @@ public sealed class LogVerifier(Database database, string checkpointFile, string
                     }
                 }
 
-                previous = rows.IsDBNull(1) ? null : (byte[])rows.GetValue(1);
+                previous = rows.GetValue(1) as byte[];
                 previousSeq = seq;
             }
 
             return null;
         }
 
-        private static Dictionary<long, LogCheckpoint> ReadCheckpoints(SqliteConnection connection)
+        /// <summary>The database's checkpoints; a row whose values have the wrong types is a problem, not an exception.</summary>
+        private static Dictionary<long, LogCheckpoint> ReadCheckpoints(SqliteConnection connection, List<CheckpointProblem> problems)
         {
             var result = new Dictionary<long, LogCheckpoint>();
             using var command = connection.CreateCommand();
             command.CommandText = "SELECT seq, hash, rows, at, key_id, signature FROM log_checkpoints ORDER BY seq";
             using var reader = command.ExecuteReader();
+            var values = new object[6];
             while (reader.Read())
             {
-                result[reader.GetInt64(0)] = new LogCheckpoint(reader.GetInt64(0), reader.GetValue(1) as byte[] ?? [], reader.GetInt64(2),
-                    NodaTime.Instant.FromUnixTimeMilliseconds(reader.GetInt64(3)), reader.GetValue(4) as string ?? "", reader.GetValue(5) as byte[] ?? []);
+                reader.GetValues(values);
+                if (values is [long seq, byte[] hash, long rows, long at, string keyId, byte[] signature])
+                {
+                    result[seq] = new LogCheckpoint(seq, hash, rows, NodaTime.Instant.FromUnixTimeMilliseconds(at), keyId, signature);
+                }
+                else
+                {
+                    problems.Add(new CheckpointProblem(values[0] as long? ?? 0, CheckpointProblems.Malformed, "a checkpoint row in the database has values of the wrong type"));
+                }
             }
 
             return result;
