@@ -206,7 +206,7 @@ public sealed class EntryLogWriter : IDisposable
                 Kind = LogKinds.Integrity,
                 Reason = LogKinds.PurgeReason,
                 Actor = actor,
-                Detail = JsonSerializer.Serialize(new PurgeDetail(first, bound.Value, rows, Rfc3339.Format(before), Convert.ToHexStringLower(lastHash))),
+                Detail = JsonSerializer.Serialize(new PurgeDetail(first, bound.Value, rows, Rfc3339.Format(before), Convert.ToHexStringLower(lastHash)), PurgeDetail.Json),
             };
 
             var written = new LogEntry[1];
@@ -529,7 +529,11 @@ public sealed class EntryLogWriter : IDisposable
     }
 
     /// <summary>The <c>detail</c> of a purge row: the range purged and the hash of its last row, where the chain resumes.</summary>
-    internal sealed record PurgeDetail(long FromSeq, long ToSeq, long Rows, string Before, string LastHash);
+    internal sealed record PurgeDetail(long FromSeq, long ToSeq, long Rows, string Before, string LastHash)
+    {
+        /// <summary>camelCase, like the other rows' detail.</summary>
+        public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+    }
 }
 
 public enum LogPurgeOutcome

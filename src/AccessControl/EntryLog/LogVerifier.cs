@@ -190,6 +190,7 @@ public sealed class LogVerifier(Database database, string checkpointFile, string
                 if (purge.Detail is { } detail && TryHex(detail.LastHash) is { } anchor)
                 {
                     purgedUpTo = detail.ToSeq;
+                    notes.Add($"rows {detail.FromSeq}..{detail.ToSeq} ({detail.Rows}) were purged; the purge is recorded in row {purge.Seq}");
                     Expected = detail.ToSeq + 1;
                     previous = anchor;
                     purgeAnchor = anchor;
@@ -460,7 +461,7 @@ public sealed class LogVerifier(Database database, string checkpointFile, string
 
             try
             {
-                return (reader.GetInt64(0), reader.GetValue(1) is string json ? JsonSerializer.Deserialize<EntryLogWriter.PurgeDetail>(json) : null);
+                return (reader.GetInt64(0), reader.GetValue(1) is string json ? JsonSerializer.Deserialize<EntryLogWriter.PurgeDetail>(json, EntryLogWriter.PurgeDetail.Json) : null);
             }
             catch (JsonException)
             {

@@ -252,9 +252,9 @@ public sealed class LogIntegrityTests : IDisposable
         var row = new EntryLogQuery(log.Database).Find(new LogFilter { Kind = LogKinds.Integrity }).Single();
         Assert.Equal(("purge", "retention-job"), (row.Reason, row.Actor));
         using var detail = JsonDocument.Parse(row.Detail!);
-        Assert.Equal(1, detail.RootElement.GetProperty("FromSeq").GetInt64());
-        Assert.Equal(36, detail.RootElement.GetProperty("ToSeq").GetInt64());
-        Assert.Equal(64, detail.RootElement.GetProperty("LastHash").GetString()!.Length);
+        Assert.Equal(1, detail.RootElement.GetProperty("fromSeq").GetInt64());
+        Assert.Equal(36, detail.RootElement.GetProperty("toSeq").GetInt64());
+        Assert.Equal(64, detail.RootElement.GetProperty("lastHash").GetString()!.Length);
 
         // Nothing is left to purge before that time; the next append chains after the purge row.
         Assert.Equal(LogPurgeOutcome.NothingToPurge, log.Writer.Purge(TestLog.Start + Duration.FromMinutes(1), "retention-job", log.Clock.GetCurrentInstant()).Outcome);
