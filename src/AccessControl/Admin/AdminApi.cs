@@ -52,6 +52,7 @@ public static class AdminApi
         services.TryAddSingleton<CardholderStore>();
         services.TryAddSingleton<ApiTokens>();
         services.TryAddSingleton<EntryLogQuery>();
+        services.TryAddSingleton(sp => new LogVerifier(sp.GetRequiredService<Storage.Database>()));
         services.TryAddSingleton(sp => new EntryLogAppender(appendLog(sp)));
         services.TryAddSingleton(sp => new AdminService(
             sp.GetRequiredService<CardholderStore>(),
@@ -86,6 +87,7 @@ public static class AdminApi
         write.MapDelete("/access-levels/{id}", DeleteAccessLevel);
 
         read.MapGet("/log", QueryLog);
+        read.MapGet("/log/verify", VerifyLog);
         return app;
     }
 
@@ -227,6 +229,9 @@ public static class AdminApi
         var rows = query.Find(filter);
         return Json(new Page<LogEntry>(rows, rows.Count == filter.Limit ? rows[^1].Seq.ToString(System.Globalization.CultureInfo.InvariantCulture) : null));
     }
+
+    /// <summary>Walks the chain and checks the checkpoints (docs/log-integrity.md); a broken log is a 200 with <c>ok: false</c>.</summary>
+    private static IResult VerifyLog([FromServices] LogVerifier verifier) => Json(verifier.Verify());
 
     // ---- plumbing ----------------------------------------------------------------------------------
 

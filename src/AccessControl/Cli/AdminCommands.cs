@@ -42,6 +42,8 @@ public static class AdminCommands
 
         return noun switch
         {
+            "log" when parsed.Positionals is ["verify", ..] => LogIntegrityCommands.Verify(parsed, output, error),
+            "log" when parsed.Positionals is ["purge", ..] => LogIntegrityCommands.Purge(parsed, clock, output, error),
             "log" => LogCommand.Run(parsed, output, error),
             "token" => TokenCommand.Run(parsed, clock, output, error, "cli:" + user),
             "visit" => await VisitCommands.RunAsync(parsed, input ?? Console.In, output, error, environment, null, cancellationToken),

@@ -11,6 +11,7 @@ namespace AccessControl.Cli;
 /// <summary>
 /// <c>accesscontrol log --db PATH [--from T] [--to T] [--site S] [--door D] [--reader R] [--person P] [--kind K]
 /// [--decision grant|deny|pending] [--reason CODE] [--after SEQ] [--limit N] [--tz ZONE] [--json]</c>
+/// (and <c>log verify</c>, <c>log purge</c>: see <see cref="LogIntegrityCommands"/>)
 /// </summary>
 /// <remarks>
 /// Reads the database file directly, so it works when the service is down (that is when it is needed most).
@@ -140,6 +141,8 @@ public static class LogCommand
     {
         error.WriteLine("error: " + message);
         error.WriteLine("usage: log --db PATH [--from T] [--to T] [--site S] [--door D] [--reader R] [--person P] [--kind K] [--decision grant|deny|pending] [--reason CODE] [--after SEQ] [--limit N] [--tz ZONE] [--json]");
+        error.WriteLine("       " + LogIntegrityCommands.VerifyUsage);
+        error.WriteLine("       " + LogIntegrityCommands.PurgeUsage);
         return ExitCodes.Usage;
     }
 }

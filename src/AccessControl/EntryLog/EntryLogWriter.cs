@@ -1,6 +1,9 @@
+using System.Globalization;
+using System.Text.Json;
 using AccessControl.Storage;
 using Microsoft.Data.Sqlite;
 using NodaTime;
+using NodaTime.Text;
 
 namespace AccessControl.EntryLog;
 
@@ -9,22 +12,53 @@ namespace AccessControl.EntryLog;
 /// a single writer means no lock contention and a total order of rows. A call returns only after the commit,
 /// i.e. after SQLite has fsync'ed the WAL, so whatever the caller does next (publishing a grant) is backed by a durable row.
 /// </summary>
+/// <remarks>
+/// Every row is chained (<see cref="LogChain"/>): the writer keeps the chain head (last seq and hash) in memory, read
+/// once at open, assigns each row's seq itself and hashes it before the INSERT, so the hot path costs one SHA-256 of
+/// a few hundred bytes per row and no extra query. The head moves only after a commit: a failed batch leaves it where
+/// the database is. With <see cref="LogCheckpointing"/>, every N rows a signed checkpoint is written in the same
+/// transaction and then appended to the checkpoint file; <see cref="CheckpointIfDue"/> (a periodic job) covers quiet
+/// periods. A lock guards the few methods other threads call (periodic checkpoints); the pipeline never contends for it
+/// except then. See docs/log-integrity.md.
+/// </remarks>
 public sealed class EntryLogWriter : IDisposable
 {
     private const string InsertSql = """
-        INSERT INTO entry_log (at, kind, site_id, reader_id, door_id, zone_id, person_id, card, source, event_id,
-                               device_seq, device_at, offline, decision, reason, unlock_seconds, actor, detail)
-        VALUES ($at, $kind, $site_id, $reader_id, $door_id, $zone_id, $person_id, $card, $source, $event_id,
-                $device_seq, $device_at, $offline, $decision, $reason, $unlock_seconds, $actor, $detail)
-        RETURNING seq
+        INSERT INTO entry_log (seq, at, kind, site_id, reader_id, door_id, zone_id, person_id, card, source, event_id,
+                               device_seq, device_at, offline, decision, reason, unlock_seconds, actor, detail, hash)
+        VALUES ($seq, $at, $kind, $site_id, $reader_id, $door_id, $zone_id, $person_id, $card, $source, $event_id,
+                $device_seq, $device_at, $offline, $decision, $reason, $unlock_seconds, $actor, $detail, $hash)
         """;
+
+    private const string InsertCheckpointSql =
+        "INSERT INTO log_checkpoints (seq, hash, rows, at, key_id, signature) VALUES ($seq, $hash, $rows, $at, $key_id, $signature)";
+
+    /// <summary>SQLITE_CONSTRAINT_PRIMARYKEY: another process (a purge from the CLI) appended since the head was read.</summary>
+    private const int PrimaryKeyConflict = 1555;
+
+    private static readonly InstantPattern Rfc3339 = InstantPattern.CreateWithInvariantCulture("uuuu'-'MM'-'dd'T'HH':'mm':'ss.fff'Z'");
 
     private readonly SqliteConnection connection;
     private readonly SqliteCommand insert;
     private readonly SqliteParameter[] parameters;
+    private readonly object?[] values = new object?[LogChain.ColumnCount];
+    private readonly LogChain chain = new();
+    private readonly Lock gate = new();
+    private readonly LogCheckpointing? checkpointing;
+    private readonly List<LogCheckpoint> unfiled = [];
+    private long headSeq;
+    private byte[] headHash = LogChain.Start;
+    private long purgedUpTo;
+    private long lastCheckpointSeq;
+    private Instant lastCheckpointAt;
 
-    public EntryLogWriter(Database database)
+    /// <summary>
+    /// Opens the writer: reads the chain head and, on a database whose rows predate the chain, seals them once and
+    /// records a <c>genesis</c> row. Without <paramref name="checkpointing"/> rows are chained but no checkpoint is signed.
+    /// </summary>
+    public EntryLogWriter(Database database, LogCheckpointing? checkpointing = null)
     {
+        this.checkpointing = checkpointing;
         connection = database.Open();
 
         // Checkpoints run in the background (EdgeService), not inside a swipe's commit.
@@ -36,10 +70,42 @@ public sealed class EntryLogWriter : IDisposable
 
         insert = connection.CreateCommand();
         insert.CommandText = InsertSql;
-        string[] names = ["$at", "$kind", "$site_id", "$reader_id", "$door_id", "$zone_id", "$person_id", "$card", "$source", "$event_id",
-            "$device_seq", "$device_at", "$offline", "$decision", "$reason", "$unlock_seconds", "$actor", "$detail"];
+        string[] names = ["$seq", "$at", "$kind", "$site_id", "$reader_id", "$door_id", "$zone_id", "$person_id", "$card", "$source", "$event_id",
+            "$device_seq", "$device_at", "$offline", "$decision", "$reason", "$unlock_seconds", "$actor", "$detail", "$hash"];
         parameters = [.. names.Select(n => insert.Parameters.Add(new SqliteParameter { ParameterName = n }))];
         insert.Prepare();
+
+        LoadHead();
+        SealUnchainedRows();
+        if (checkpointing is not null)
+        {
+            LoadLastCheckpoint(checkpointing.Clock.GetCurrentInstant());
+            FileMissingCheckpoints();
+        }
+    }
+
+    /// <summary>The last row written (0 for an empty log).</summary>
+    public long HeadSeq
+    {
+        get
+        {
+            lock (gate)
+            {
+                return headSeq;
+            }
+        }
+    }
+
+    /// <summary>Checkpoints committed to the database but not yet in the checkpoint file (the file could not be written); retried.</summary>
+    public int UnfiledCheckpoints
+    {
+        get
+        {
+            lock (gate)
+            {
+                return unfiled.Count;
+            }
+        }
     }
 
     /// <summary>
@@ -53,26 +119,109 @@ public sealed class EntryLogWriter : IDisposable
             return [];
         }
 
-        var written = new LogEntry[entries.Count];
-        using var transaction = connection.BeginTransaction();
-        insert.Transaction = transaction;
-        try
+        lock (gate)
         {
-            for (var i = 0; i < entries.Count; i++)
+            try
             {
-                Bind(entries[i]);
-                var seq = (long)insert.ExecuteScalar()!;
-                written[i] = entries[i] with { Seq = seq };
+                return AppendOnce(entries);
+            }
+            catch (SqliteException ex) when (ex.SqliteExtendedErrorCode == PrimaryKeyConflict)
+            {
+                // Another process appended (a purge from the CLI): take its head and chain after it.
+                LoadHead();
+                return AppendOnce(entries);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Signs a checkpoint when rows were added and <see cref="LogIntegrityOptions.CheckpointInterval"/> has passed since
+    /// the last one; also retries checkpoint-file lines that could not be written. For a periodic job. Returns the new checkpoint.
+    /// </summary>
+    public LogCheckpoint? CheckpointIfDue()
+    {
+        if (checkpointing is null)
+        {
+            return null;
+        }
+
+        lock (gate)
+        {
+            FileUnfiled();
+            var now = checkpointing.Clock.GetCurrentInstant();
+            return headSeq > lastCheckpointSeq && now - lastCheckpointAt >= Duration.FromTimeSpan(checkpointing.Options.CheckpointInterval)
+                ? CheckpointLocked(now)
+                : null;
+        }
+    }
+
+    /// <summary>Signs a checkpoint of the head now, if rows were added since the last one (at a clean stop, in tests).</summary>
+    public LogCheckpoint? Checkpoint()
+    {
+        if (checkpointing is null)
+        {
+            return null;
+        }
+
+        lock (gate)
+        {
+            FileUnfiled();
+            return headSeq > lastCheckpointSeq ? CheckpointLocked(checkpointing.Clock.GetCurrentInstant()) : null;
+        }
+    }
+
+    /// <summary>
+    /// The retention purge, the only way rows leave the log: deletes the rows recorded before <paramref name="before"/>,
+    /// but never a row after the last signed checkpoint (so the purged range's last hash is vouched for by a signature).
+    /// In one transaction it appends an <c>integrity</c>/<c>purge</c> row naming the range and the hash of the last
+    /// purged row (where <c>verify</c> starts from afterwards), records the bound in <c>log_purge</c> (which is what lets
+    /// the delete trigger through), then deletes.
+    /// </summary>
+    public LogPurgeResult Purge(Instant before, string actor, Instant now)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(actor);
+        lock (gate)
+        {
+            LoadHead();
+            var lastCheckpoint = Scalar<long?>("SELECT MAX(seq) FROM log_checkpoints");
+            if (lastCheckpoint is null)
+            {
+                return new LogPurgeResult(LogPurgeOutcome.Refused, 0, 0, 0, null, "no signed checkpoint yet: rows are purged only up to the last checkpoint");
             }
 
-            transaction.Commit();
-        }
-        finally
-        {
-            insert.Transaction = null;
-        }
+            var bound = Scalar<long?>("SELECT MAX(seq) FROM entry_log WHERE at < $before AND seq <= $checkpoint",
+                ("$before", before.ToUnixTimeMilliseconds()), ("$checkpoint", lastCheckpoint.Value));
+            if (bound is null || bound <= purgedUpTo)
+            {
+                return new LogPurgeResult(LogPurgeOutcome.NothingToPurge, 0, 0, 0, null,
+                    $"no row before {Rfc3339.Format(before)} up to the last checkpoint (seq {lastCheckpoint}) is left to purge");
+            }
 
-        return written;
+            var first = Scalar<long>("SELECT MIN(seq) FROM entry_log WHERE seq <= $bound", ("$bound", bound.Value));
+            var rows = Scalar<long>("SELECT COUNT(*) FROM entry_log WHERE seq <= $bound", ("$bound", bound.Value));
+            var lastHash = Scalar<byte[]>("SELECT hash FROM entry_log WHERE seq = $bound", ("$bound", bound.Value));
+            var entry = new LogEntry
+            {
+                At = now,
+                Kind = LogKinds.Integrity,
+                Reason = LogKinds.PurgeReason,
+                Actor = actor,
+                Detail = JsonSerializer.Serialize(new PurgeDetail(first, bound.Value, rows, Rfc3339.Format(before), Convert.ToHexStringLower(lastHash)), PurgeDetail.Json),
+            };
+
+            var written = new LogEntry[1];
+            using var transaction = connection.BeginTransaction();
+            var (seq, hash) = WriteRows([entry], written, transaction);
+            Execute(transaction, "INSERT INTO log_purge (up_to_seq, purge_seq, at, actor) VALUES ($bound, $purge, $at, $actor)",
+                ("$bound", bound.Value), ("$purge", seq), ("$at", now.ToUnixTimeMilliseconds()), ("$actor", actor));
+            Execute(transaction, "DELETE FROM entry_log WHERE seq <= $bound", ("$bound", bound.Value));
+            transaction.Commit();
+            headSeq = seq;
+            headHash = hash;
+            purgedUpTo = bound.Value;
+            return new LogPurgeResult(LogPurgeOutcome.Purged, first, bound.Value, rows, seq,
+                $"purged {rows} rows (seq {first}..{bound}); recorded as row {seq}");
+        }
     }
 
     /// <summary>The row already written for a device's event, if any (the idempotency lookup).</summary>
@@ -105,25 +254,294 @@ public sealed class EntryLogWriter : IDisposable
         connection.Dispose();
     }
 
-    private void Bind(LogEntry e)
+    private IReadOnlyList<LogEntry> AppendOnce(IReadOnlyList<LogEntry> entries)
     {
-        parameters[0].Value = e.At.ToUnixTimeMilliseconds();
-        parameters[1].Value = e.Kind;
-        parameters[2].Value = (object?)e.SiteId ?? DBNull.Value;
-        parameters[3].Value = (object?)e.ReaderId ?? DBNull.Value;
-        parameters[4].Value = (object?)e.DoorId ?? DBNull.Value;
-        parameters[5].Value = (object?)e.ZoneId ?? DBNull.Value;
-        parameters[6].Value = (object?)e.PersonId ?? DBNull.Value;
-        parameters[7].Value = (object?)e.Card ?? DBNull.Value;
-        parameters[8].Value = (object?)e.Source ?? DBNull.Value;
-        parameters[9].Value = (object?)e.EventId ?? DBNull.Value;
-        parameters[10].Value = (object?)e.DeviceSeq ?? DBNull.Value;
-        parameters[11].Value = e.DeviceAt is { } deviceAt ? deviceAt.ToUnixTimeMilliseconds() : DBNull.Value;
-        parameters[12].Value = e.Offline ? 1 : 0;
-        parameters[13].Value = (object?)e.Decision ?? DBNull.Value;
-        parameters[14].Value = (object?)e.Reason ?? DBNull.Value;
-        parameters[15].Value = (object?)e.UnlockSeconds ?? DBNull.Value;
-        parameters[16].Value = (object?)e.Actor ?? DBNull.Value;
-        parameters[17].Value = (object?)e.Detail ?? DBNull.Value;
+        var written = new LogEntry[entries.Count];
+        LogCheckpoint? checkpoint = null;
+        using var transaction = connection.BeginTransaction();
+        var (seq, hash) = WriteRows(entries, written, transaction);
+        if (checkpointing is not null && seq - lastCheckpointSeq >= checkpointing.Options.CheckpointEveryRows)
+        {
+            checkpoint = checkpointing.Key.Sign(seq, hash, seq - purgedUpTo, checkpointing.Clock.GetCurrentInstant());
+            InsertCheckpoint(checkpoint, transaction);
+        }
+
+        transaction.Commit();
+
+        // Only now does the head move: a batch that failed anywhere above left it where the database is.
+        headSeq = seq;
+        headHash = hash;
+        if (checkpoint is not null)
+        {
+            Filed(checkpoint);
+        }
+
+        return written;
+    }
+
+    /// <summary>Inserts and chains the rows after the head, in the caller's transaction; returns the new head (not yet adopted).</summary>
+    private (long Seq, byte[] Hash) WriteRows(IReadOnlyList<LogEntry> entries, LogEntry[] written, SqliteTransaction transaction)
+    {
+        var seq = headSeq;
+        var hash = headHash;
+        insert.Transaction = transaction;
+        try
+        {
+            for (var i = 0; i < entries.Count; i++)
+            {
+                seq++;
+                Bind(entries[i], seq);
+                hash = chain.Hash(hash, values);
+                parameters[LogChain.ColumnCount].Value = hash;
+                insert.ExecuteNonQuery();
+                written[i] = entries[i] with { Seq = seq };
+            }
+        }
+        finally
+        {
+            insert.Transaction = null;
+        }
+
+        return (seq, hash);
+    }
+
+    private LogCheckpoint CheckpointLocked(Instant now)
+    {
+        var checkpoint = checkpointing!.Key.Sign(headSeq, headHash, headSeq - purgedUpTo, now);
+        using (var transaction = connection.BeginTransaction())
+        {
+            InsertCheckpoint(checkpoint, transaction);
+            transaction.Commit();
+        }
+
+        Filed(checkpoint);
+        return checkpoint;
+    }
+
+    private void InsertCheckpoint(LogCheckpoint checkpoint, SqliteTransaction transaction) =>
+        Execute(transaction, InsertCheckpointSql, ("$seq", checkpoint.Seq), ("$hash", checkpoint.Hash), ("$rows", checkpoint.Rows),
+            ("$at", checkpoint.At.ToUnixTimeMilliseconds()), ("$key_id", checkpoint.KeyId), ("$signature", checkpoint.Signature));
+
+    /// <summary>A committed checkpoint: remembered, then appended to the file (fsync'ed) after the database has it.</summary>
+    private void Filed(LogCheckpoint checkpoint)
+    {
+        lastCheckpointSeq = checkpoint.Seq;
+        lastCheckpointAt = checkpoint.At;
+        unfiled.Add(checkpoint);
+        FileUnfiled();
+    }
+
+    /// <summary>
+    /// Appends pending checkpoints to the file. A file that cannot be written must not fail the swipe whose commit
+    /// already succeeded: the line stays pending (see <see cref="UnfiledCheckpoints"/>) and is retried, and <c>verify</c>
+    /// reports the gap meanwhile.
+    /// </summary>
+    private void FileUnfiled()
+    {
+        while (unfiled.Count > 0)
+        {
+            try
+            {
+                CheckpointFile.Append(checkpointing!.File, unfiled[0]);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                return;
+            }
+
+            unfiled.RemoveAt(0);
+        }
+    }
+
+    /// <summary>After a crash between the commit and the file append, the file lacks the newest checkpoints: add them.</summary>
+    private void FileMissingCheckpoints()
+    {
+        var inFile = CheckpointFile.ReadLast(checkpointing!.File)?.Seq ?? 0;
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT seq, hash, rows, at, key_id, signature FROM log_checkpoints WHERE seq > $after ORDER BY seq";
+        command.Parameters.AddWithValue("$after", inFile);
+        using (var reader = command.ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                unfiled.Add(new LogCheckpoint(reader.GetInt64(0), (byte[])reader.GetValue(1), reader.GetInt64(2),
+                    Instant.FromUnixTimeMilliseconds(reader.GetInt64(3)), reader.GetString(4), (byte[])reader.GetValue(5)));
+            }
+        }
+
+        FileUnfiled();
+    }
+
+    private void LoadHead()
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT seq, hash FROM entry_log ORDER BY seq DESC LIMIT 1";
+        using (var reader = command.ExecuteReader())
+        {
+            if (reader.Read())
+            {
+                headSeq = reader.GetInt64(0);
+                headHash = reader.IsDBNull(1) ? LogChain.Start : (byte[])reader.GetValue(1);
+            }
+            else
+            {
+                headSeq = 0;
+                headHash = LogChain.Start;
+            }
+        }
+
+        purgedUpTo = Scalar<long>("SELECT COALESCE(MAX(up_to_seq), 0) FROM log_purge");
+    }
+
+    private void LoadLastCheckpoint(Instant now)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT seq, at FROM log_checkpoints ORDER BY seq DESC LIMIT 1";
+        using var reader = command.ExecuteReader();
+        (lastCheckpointSeq, lastCheckpointAt) = reader.Read()
+            ? (reader.GetInt64(0), Instant.FromUnixTimeMilliseconds(reader.GetInt64(1)))
+            : (0, now);
+    }
+
+    /// <summary>
+    /// The one-time upgrade of a log older than the chain (migration 0010): when no row has a hash yet, every row is
+    /// hashed in seq order (filling a NULL hash is the only UPDATE the trigger allows) and a <c>genesis</c> row records
+    /// it. Rows without a hash in a log that is already chained are not sealed: <c>verify</c> reports them.
+    /// </summary>
+    private void SealUnchainedRows()
+    {
+        if (headSeq == 0 || Scalar<long>("SELECT COUNT(*) FROM entry_log WHERE hash IS NOT NULL") > 0)
+        {
+            return;
+        }
+
+        using var transaction = connection.BeginTransaction();
+        using var update = connection.CreateCommand();
+        update.Transaction = transaction;
+        update.CommandText = "UPDATE entry_log SET hash = $hash WHERE seq = $seq";
+        var hashParameter = update.Parameters.Add(new SqliteParameter { ParameterName = "$hash" });
+        var seqParameter = update.Parameters.Add(new SqliteParameter { ParameterName = "$seq" });
+        var previous = LogChain.Start;
+        long after = 0, sealedRows = 0, first = 0, lastAt = 0;
+        while (true)
+        {
+            var page = new List<object[]>();
+            using (var select = connection.CreateCommand())
+            {
+                select.Transaction = transaction;
+                select.CommandText = $"SELECT {LogChain.Columns} FROM entry_log WHERE seq > $after ORDER BY seq LIMIT 5000";
+                select.Parameters.AddWithValue("$after", after);
+                using var reader = select.ExecuteReader();
+                while (reader.Read())
+                {
+                    var row = new object[LogChain.ColumnCount];
+                    reader.GetValues(row);
+                    page.Add(row);
+                }
+            }
+
+            if (page.Count == 0)
+            {
+                break;
+            }
+
+            foreach (var row in page)
+            {
+                previous = chain.Hash(previous, row);
+                seqParameter.Value = row[0];
+                hashParameter.Value = previous;
+                update.ExecuteNonQuery();
+                first = first == 0 ? (long)row[0] : first;
+                after = (long)row[0];
+                lastAt = Math.Max(lastAt, row[1] is long at ? at : 0);
+                sealedRows++;
+            }
+        }
+
+        headSeq = after;
+        headHash = previous;
+        var genesis = new LogEntry
+        {
+            At = checkpointing?.Clock.GetCurrentInstant() ?? Instant.FromUnixTimeMilliseconds(lastAt),
+            Kind = LogKinds.Integrity,
+            Reason = LogKinds.GenesisReason,
+            Actor = "entry-log-writer",
+            Detail = JsonSerializer.Serialize(new { chain = LogChain.Version1, sealedRows, fromSeq = first, toSeq = after }),
+        };
+        var written = new LogEntry[1];
+        var (seq, hash) = WriteRows([genesis], written, transaction);
+        transaction.Commit();
+        headSeq = seq;
+        headHash = hash;
+    }
+
+    private T Scalar<T>(string sql, params (string Name, object Value)[] arguments)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        foreach (var (name, value) in arguments)
+        {
+            command.Parameters.AddWithValue(name, value);
+        }
+
+        var result = command.ExecuteScalar();
+        return result is null or DBNull ? default! : (T)Convert.ChangeType(result, Nullable.GetUnderlyingType(typeof(T)) ?? typeof(T), CultureInfo.InvariantCulture);
+    }
+
+    private void Execute(SqliteTransaction transaction, string sql, params (string Name, object Value)[] arguments)
+    {
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        foreach (var (name, value) in arguments)
+        {
+            command.Parameters.AddWithValue(name, value);
+        }
+
+        command.ExecuteNonQuery();
+    }
+
+    private void Bind(LogEntry e, long seq)
+    {
+        values[0] = seq;
+        values[1] = e.At.ToUnixTimeMilliseconds();
+        values[2] = e.Kind;
+        values[3] = e.SiteId;
+        values[4] = e.ReaderId;
+        values[5] = e.DoorId;
+        values[6] = e.ZoneId;
+        values[7] = e.PersonId;
+        values[8] = e.Card;
+        values[9] = e.Source;
+        values[10] = e.EventId;
+        values[11] = e.DeviceSeq;
+        values[12] = e.DeviceAt?.ToUnixTimeMilliseconds();
+        values[13] = e.Offline ? 1L : 0L;
+        values[14] = e.Decision;
+        values[15] = e.Reason;
+        values[16] = e.UnlockSeconds is { } unlock ? (long)unlock : null;
+        values[17] = e.Actor;
+        values[18] = e.Detail;
+        for (var i = 0; i < LogChain.ColumnCount; i++)
+        {
+            parameters[i].Value = values[i] ?? DBNull.Value;
+        }
+    }
+
+    /// <summary>The <c>detail</c> of a purge row: the range purged and the hash of its last row, where the chain resumes.</summary>
+    internal sealed record PurgeDetail(long FromSeq, long ToSeq, long Rows, string Before, string LastHash)
+    {
+        /// <summary>camelCase, like the other rows' detail.</summary>
+        public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
     }
 }
+
+public enum LogPurgeOutcome
+{
+    Purged,
+    NothingToPurge,
+    Refused,
+}
+
+/// <summary>What a retention purge did: the range deleted and the chain row that records it.</summary>
+public sealed record LogPurgeResult(LogPurgeOutcome Outcome, long FromSeq, long ToSeq, long Rows, long? PurgeSeq, string Message);

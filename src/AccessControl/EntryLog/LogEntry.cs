@@ -13,7 +13,16 @@ public static class LogKinds
     public const string Security = "security";
     public const string Malformed = "malformed";
 
-    public static IReadOnlyList<string> All { get; } = [Access, Door, Alarm, Device, Admin, Security, Malformed];
+    /// <summary>The log about itself: its chain's <c>genesis</c> (upgrade of an older log) and retention <c>purge</c>s (docs/log-integrity.md).</summary>
+    public const string Integrity = "integrity";
+
+    /// <summary>Reason of the <see cref="Integrity"/> row that records the one-time sealing of rows older than the chain.</summary>
+    public const string GenesisReason = "genesis";
+
+    /// <summary>Reason of the <see cref="Integrity"/> row that records a retention purge.</summary>
+    public const string PurgeReason = "purge";
+
+    public static IReadOnlyList<string> All { get; } = [Access, Door, Alarm, Device, Admin, Security, Malformed, Integrity];
 }
 
 /// <summary>

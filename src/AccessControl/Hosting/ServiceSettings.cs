@@ -1,4 +1,5 @@
 using AccessControl.Broker;
+using AccessControl.EntryLog;
 using AccessControl.Events;
 using AccessControl.Fingerprints;
 
@@ -37,6 +38,9 @@ public sealed record ServiceSettings
     /// <summary>Request rate limit and failed sign-in lockout of the HTTP API.</summary>
     public HttpSecurity.HttpSecurityOptions Http { get; init; } = new();
 
+    /// <summary>Signed checkpoints of the entry log (section <c>AccessControl:LogIntegrity</c>; docs/log-integrity.md).</summary>
+    public LogIntegrityOptions LogIntegrity { get; init; } = new();
+
     /// <summary>How often supervision runs (held-open doors, silent readers).</summary>
     public TimeSpan SupervisionInterval { get; init; } = TimeSpan.FromSeconds(1);
 
@@ -62,6 +66,7 @@ public sealed record ServiceSettings
 
         errors.AddRange(Fingerprints.Validate());
         errors.AddRange(Http.Validate());
+        errors.AddRange(LogIntegrity.Validate());
         if (SupervisionInterval <= TimeSpan.Zero)
         {
             errors.Add("AccessControl:SupervisionInterval must be positive.");

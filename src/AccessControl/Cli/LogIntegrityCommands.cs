@@ -1,0 +1,151 @@
+using AccessControl.Admin;
+using AccessControl.EntryLog;
+using AccessControl.Storage;
+using Microsoft.Data.Sqlite;
+using NodaTime;
+using NodaTime.Text;
+
+namespace AccessControl.Cli;
+
+/// <summary>
+/// <c>accesscontrol log verify --db PATH [--checkpoints FILE] [--public-key FILE] [--json]</c> and
+/// <c>accesscontrol log purge --db PATH --before RFC3339 --actor NAME</c> (docs/log-integrity.md).
+/// </summary>
+/// <remarks>
+/// Both work on the database file directly, with the service running or not. <c>verify</c> only reads; the checkpoint
+/// file and public key default to the ones beside the database (the data folder), but an auditor should pass the
+/// copies they were given: a rewritten data folder could hold a rewritten key too.
+/// </remarks>
+public static class LogIntegrityCommands
+{
+    public const string VerifyUsage = "usage: log verify --db PATH [--checkpoints FILE] [--public-key FILE] [--json]";
+    public const string PurgeUsage = "usage: log purge --db PATH --before RFC3339 --actor NAME";
+
+    /// <summary>Exit code 0: the log verifies; 1: it is broken (or cannot be read); 2: usage error.</summary>
+    public static int Verify(CliArgs args, TextWriter output, TextWriter error)
+    {
+        if (args.CheckOptions(["db", "checkpoints", "public-key", "json"]) is { } problem)
+        {
+            return UsageError(error, problem, VerifyUsage);
+        }
+
+        if (args.Positionals.Count != 1)
+        {
+            return UsageError(error, $"unexpected argument '{args.Positionals[^1]}'", VerifyUsage);
+        }
+
+        var path = args.Get("db");
+        if (string.IsNullOrWhiteSpace(path))
+        {
+            return UsageError(error, "--db PATH is required", VerifyUsage);
+        }
+
+        if (!File.Exists(path))
+        {
+            error.WriteLine($"error: no database at {path}");
+            return ExitCodes.Failed;
+        }
+
+        var database = new Database(path);
+        var defaults = new LogVerifier(database);
+        var verifier = new LogVerifier(database, args.Get("checkpoints") ?? defaults.CheckpointFilePath, args.Get("public-key") ?? defaults.PublicKeyPath);
+        LogVerification result;
+        try
+        {
+            result = verifier.Verify();
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or System.Security.Cryptography.CryptographicException)
+        {
+            error.WriteLine($"error: cannot read the checkpoint file or public key: {ex.Message}");
+            return ExitCodes.Failed;
+        }
+
+        if (args.Has("json"))
+        {
+            output.WriteLine(AdminJson.Serialize(result));
+        }
+        else
+        {
+            Write(result, output);
+        }
+
+        return result.Ok ? ExitCodes.Ok : ExitCodes.Failed;
+    }
+
+    /// <summary>Exit code 0: purged (or nothing left to purge); 1: refused or failed; 2: usage error.</summary>
+    public static int Purge(CliArgs args, IClock clock, TextWriter output, TextWriter error)
+    {
+        if (args.CheckOptions(["db", "before", "actor"]) is { } problem)
+        {
+            return UsageError(error, problem, PurgeUsage);
+        }
+
+        if (args.Positionals.Count != 1)
+        {
+            return UsageError(error, $"unexpected argument '{args.Positionals[^1]}'", PurgeUsage);
+        }
+
+        var path = args.Get("db");
+        var actor = args.Get("actor");
+        if (string.IsNullOrWhiteSpace(path) || string.IsNullOrWhiteSpace(actor) || args.Get("before") is not { } beforeText)
+        {
+            return UsageError(error, "--db, --before and --actor are required", PurgeUsage);
+        }
+
+        var before = OffsetDateTimePattern.ExtendedIso.Parse(beforeText);
+        if (!before.Success)
+        {
+            return UsageError(error, $"--before: '{beforeText}' is not an RFC 3339 time with an offset (2025-01-01T00:00:00Z)", PurgeUsage);
+        }
+
+        if (!File.Exists(path))
+        {
+            error.WriteLine($"error: no database at {path}");
+            return ExitCodes.Failed;
+        }
+
+        try
+        {
+            using var writer = new EntryLogWriter(new Database(path));
+            var result = writer.Purge(before.Value.ToInstant(), actor, clock.GetCurrentInstant());
+            (result.Outcome == LogPurgeOutcome.Refused ? error : output).WriteLine(result.Message);
+            return result.Outcome == LogPurgeOutcome.Refused ? ExitCodes.Failed : ExitCodes.Ok;
+        }
+        catch (SqliteException ex)
+        {
+            error.WriteLine($"error: the purge of {path} failed, nothing was deleted: {ex.Message}");
+            return ExitCodes.Failed;
+        }
+    }
+
+    /// <summary>The human-readable report: one line when ok; else the first broken row and each checkpoint that no longer matches.</summary>
+    public static void Write(LogVerification result, TextWriter output)
+    {
+        var range = result.Rows == 0 ? "empty" : $"seq {result.FirstSeq}..{result.HeadSeq}";
+        var purged = result.PurgedUpTo > 0 ? $", purged up to seq {result.PurgedUpTo}" : "";
+        output.WriteLine(result.Ok
+            ? $"entry log OK: {result.Rows} rows ({range}{purged}), {result.CheckpointsMatched} checkpoints matched ({result.DatabaseCheckpoints} in the database, {result.FileCheckpoints} in the file)"
+            : $"entry log BROKEN: {result.Rows} rows ({range}{purged})");
+        if (result.FirstBroken is { } broken)
+        {
+            output.WriteLine($"first broken row: seq {broken.Seq}: {broken.Problem}: {broken.Detail}");
+        }
+
+        foreach (var p in result.CheckpointProblems)
+        {
+            output.WriteLine(p.Seq > 0 ? $"checkpoint seq {p.Seq}: {p.Problem}: {p.Detail}" : $"checkpoints: {p.Problem}: {p.Detail}");
+        }
+
+        foreach (var note in result.Notes)
+        {
+            output.WriteLine("note: " + note);
+        }
+    }
+
+    private static int UsageError(TextWriter error, string message, string usage)
+    {
+        error.WriteLine("error: " + message);
+        error.WriteLine(usage);
+        return ExitCodes.Usage;
+    }
+}

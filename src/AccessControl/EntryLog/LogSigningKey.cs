@@ -1,0 +1,104 @@
+using System.Security.Cryptography;
+using NodaTime;
+
+namespace AccessControl.EntryLog;
+
+/// <summary>
+/// The site's log signing key (ECDSA P-256) that signs entry-log checkpoints. The private key lives in
+/// <c>log-signing.key</c> in the data folder (PKCS#8 PEM, created on first start, owner read/write only, the same pattern
+/// as the provisioning and PII keys); the public key is exported beside it as <c>log-signing.pub.pem</c> for auditors,
+/// so that verifying needs no secret. Back the private key up apart from the database: a copy of the database with
+/// the key could be rewritten with valid signatures.
+/// </summary>
+public sealed class LogSigningKey : IDisposable
+{
+    public const string PrivateKeyFileName = "log-signing.key";
+    public const string PublicKeyFileName = "log-signing.pub.pem";
+
+    private readonly ECDsa key;
+
+    private LogSigningKey(ECDsa key)
+    {
+        this.key = key;
+        KeyId = IdOf(key);
+    }
+
+    /// <summary>First 16 hex digits of SHA-256 of the public key (SubjectPublicKeyInfo DER).</summary>
+    public string KeyId { get; }
+
+    /// <summary>Loads the key from <paramref name="dataDirectory"/>, creating it (and the public key file) on first start.</summary>
+    public static LogSigningKey LoadOrCreate(string dataDirectory)
+    {
+        var privatePath = Path.Combine(dataDirectory, PrivateKeyFileName);
+        var publicPath = Path.Combine(dataDirectory, PublicKeyFileName);
+        ECDsa key;
+        if (File.Exists(privatePath))
+        {
+            key = ECDsa.Create();
+            key.ImportFromPem(File.ReadAllText(privatePath));
+        }
+        else
+        {
+            Directory.CreateDirectory(dataDirectory);
+            key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+            var create = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+            if (!OperatingSystem.IsWindows())
+            {
+                create.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+            }
+
+            using var stream = new FileStream(privatePath, create);
+            stream.Write(System.Text.Encoding.ASCII.GetBytes(key.ExportPkcs8PrivateKeyPem() + "\n"));
+            stream.Flush(flushToDisk: true);
+        }
+
+        if (key.KeySize != 256)
+        {
+            key.Dispose();
+            throw new InvalidOperationException($"{privatePath} is not an ECDSA P-256 key.");
+        }
+
+        // Re-exported on every start, so that a deleted or damaged public copy is restored from the private key.
+        var publicPem = key.ExportSubjectPublicKeyInfoPem() + "\n";
+        if (!File.Exists(publicPath) || File.ReadAllText(publicPath) != publicPem)
+        {
+            File.WriteAllText(publicPath, publicPem);
+        }
+
+        return new LogSigningKey(key);
+    }
+
+    /// <summary>A key that is not stored anywhere (tests; an attacker's key in tamper tests).</summary>
+    public static LogSigningKey CreateEphemeral() => new(ECDsa.Create(ECCurve.NamedCurves.nistP256));
+
+    /// <summary>Reads a public key PEM (the <c>log-signing.pub.pem</c> an auditor was given).</summary>
+    public static ECDsa LoadPublicKey(string pemFile)
+    {
+        var key = ECDsa.Create();
+        key.ImportFromPem(File.ReadAllText(pemFile));
+        return key;
+    }
+
+    /// <summary>The key id of any ECDSA key (see <see cref="KeyId"/>).</summary>
+    public static string IdOf(ECDsa key) => Convert.ToHexStringLower(SHA256.HashData(key.ExportSubjectPublicKeyInfo()))[..16];
+
+    /// <summary>The public half, for verifying.</summary>
+    public ECDsa PublicKey()
+    {
+        var copy = ECDsa.Create();
+        copy.ImportSubjectPublicKeyInfo(key.ExportSubjectPublicKeyInfo(), out _);
+        return copy;
+    }
+
+    public string PublicKeyPem() => key.ExportSubjectPublicKeyInfoPem();
+
+    /// <summary>Signs a checkpoint of the chain head.</summary>
+    public LogCheckpoint Sign(long seq, byte[] hash, long rows, Instant at) =>
+        new(seq, hash, rows, at, KeyId,
+            key.SignData(LogCheckpoint.Message(seq, hash, rows, at), HashAlgorithmName.SHA256, DSASignatureFormat.Rfc3279DerSequence));
+
+    public void Dispose() => key.Dispose();
+
+    /// <summary>Never shows the key.</summary>
+    public override string ToString() => $"{nameof(LogSigningKey)}({KeyId})";
+}

@@ -1,0 +1,489 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using AccessControl.Storage;
+using Microsoft.Data.Sqlite;
+
+namespace AccessControl.EntryLog;
+
+/// <summary>What is wrong with a row of the chain.</summary>
+public static class LogBreaks
+{
+    /// <summary>The row's hash is not SHA-256(previous hash || its content): content (or hash) changed.</summary>
+    public const string ContentChanged = "content_changed";
+
+    /// <summary>The row holds another seq's row (two rows' contents exchanged).</summary>
+    public const string OrderSwapped = "order_swapped";
+
+    /// <summary>Rows are missing before this seq (a gap), or the log does not start where its last purge says.</summary>
+    public const string RowMissing = "row_missing";
+
+    /// <summary>A row that should not be there (inside a purged range).</summary>
+    public const string RowInserted = "row_inserted";
+
+    /// <summary>A row without a hash in a chained log.</summary>
+    public const string Unsealed = "unsealed";
+
+    /// <summary>The chain ends before the last checkpoint: rows were cut off the end.</summary>
+    public const string Truncated = "truncated";
+
+    /// <summary>A purge row whose detail cannot be read.</summary>
+    public const string PurgeRecordInvalid = "purge_record_invalid";
+
+    /// <summary>SQLite could not read the file (corruption).</summary>
+    public const string Unreadable = "unreadable";
+}
+
+/// <summary>What is wrong with a checkpoint.</summary>
+public static class CheckpointProblems
+{
+    public const string SignatureInvalid = "signature_invalid";
+    public const string HashMismatch = "hash_mismatch";
+    public const string MissingFromDatabase = "missing_from_database";
+    public const string MissingFromFile = "missing_from_file";
+    public const string DiffersFromFile = "differs_from_file";
+    public const string BeyondHead = "beyond_head";
+    public const string FileLineInvalid = "file_line_invalid";
+    public const string FileMissing = "file_missing";
+    public const string NoPublicKey = "no_public_key";
+    public const string Malformed = "malformed";
+}
+
+/// <summary>The first broken row: its seq and what is wrong (<see cref="LogBreaks"/>).</summary>
+public sealed record LogBreak(long Seq, string Problem, string Detail);
+
+/// <summary>A checkpoint that no longer matches (<see cref="CheckpointProblems"/>); seq 0 when it concerns no single checkpoint.</summary>
+public sealed record CheckpointProblem(long Seq, string Problem, string Detail);
+
+/// <summary>
+/// The outcome of <see cref="LogVerifier.Verify(SqliteConnection, LogVerifyInputs)"/>: ok with counts, or the first broken
+/// row and every checkpoint that does not match. A value, not an exception: a broken log is an expected finding.
+/// </summary>
+public sealed record LogVerification
+{
+    public required bool Ok { get; init; }
+
+    public required long Rows { get; init; }
+
+    public required long FirstSeq { get; init; }
+
+    public required long HeadSeq { get; init; }
+
+    /// <summary>Rows up to this seq were purged (0: none).</summary>
+    public required long PurgedUpTo { get; init; }
+
+    public required int DatabaseCheckpoints { get; init; }
+
+    public required int FileCheckpoints { get; init; }
+
+    /// <summary>Checkpoints whose signature and hash were checked against the rows.</summary>
+    public required int CheckpointsMatched { get; init; }
+
+    public LogBreak? FirstBroken { get; init; }
+
+    public IReadOnlyList<CheckpointProblem> CheckpointProblems { get; init; } = [];
+
+    /// <summary>What was not checked and why (no checkpoint file, checkpoints older than a purge).</summary>
+    public IReadOnlyList<string> Notes { get; init; } = [];
+}
+
+/// <summary>
+/// What verify compares the database with: the checkpoint lines from the file outside the database and the public key
+/// (both null when not available: then what they would prove is reported as not checked).
+/// </summary>
+public sealed record LogVerifyInputs(IReadOnlyList<(int Line, LogCheckpoint? Checkpoint, string? Error)>? FileCheckpoints, ECDsa? PublicKey)
+{
+    /// <summary>Reads the checkpoint file and public key PEM when they exist (a missing one is reported by verify, not thrown).</summary>
+    public static LogVerifyInputs FromFiles(string? checkpointFile, string? publicKeyFile) =>
+        new(checkpointFile is not null && File.Exists(checkpointFile) ? CheckpointFile.ReadAll(checkpointFile) : null,
+            publicKeyFile is not null && File.Exists(publicKeyFile) ? LogSigningKey.LoadPublicKey(publicKeyFile) : null);
+}
+
+/// <summary>
+/// Walks the entry log's chain on a read-only connection and checks it against the signed checkpoints in the database
+/// and in the checkpoint file. Reports the first broken row and every checkpoint that no longer matches. Used by
+/// <c>accesscontrol log verify</c> and <c>GET /api/v1/log/verify</c>. See docs/log-integrity.md.
+/// </summary>
+public sealed class LogVerifier(Database database, string checkpointFile, string publicKeyFile)
+{
+    /// <summary>The data folder's checkpoint file and public key, beside the database.</summary>
+    public LogVerifier(Database database)
+        : this(database,
+            CheckpointFile.PathIn(Path.GetDirectoryName(database.Path)!),
+            Path.Combine(Path.GetDirectoryName(database.Path)!, LogSigningKey.PublicKeyFileName))
+    {
+    }
+
+    public string CheckpointFilePath { get; } = checkpointFile;
+
+    public string PublicKeyPath { get; } = publicKeyFile;
+
+    /// <summary>Verifies the database with the configured checkpoint file and public key.</summary>
+    public LogVerification Verify()
+    {
+        var inputs = LogVerifyInputs.FromFiles(CheckpointFilePath, PublicKeyPath);
+        using (inputs.PublicKey)
+        {
+            using var connection = database.OpenReadOnly();
+            return Verify(connection, inputs);
+        }
+    }
+
+    /// <summary>Verifies the log in <paramref name="connection"/> (it only reads).</summary>
+    public static LogVerification Verify(SqliteConnection connection, LogVerifyInputs inputs)
+    {
+        var walk = new Walk();
+        try
+        {
+            return walk.Run(connection, inputs);
+        }
+        catch (SqliteException ex)
+        {
+            return walk.Result(new LogBreak(walk.Expected, LogBreaks.Unreadable, $"SQLite cannot read the log: {ex.Message}"), [], ["the walk stopped at an unreadable part of the file"]);
+        }
+    }
+
+    private sealed class Walk
+    {
+        private readonly LogChain chain = new();
+        private long rows;
+        private long firstSeq;
+        private long headSeq;
+        private long purgedUpTo;
+        private int databaseCheckpoints;
+        private int fileCheckpoints;
+        private int matched;
+
+        public long Expected { get; private set; } = 1;
+
+        public LogVerification Run(SqliteConnection connection, LogVerifyInputs inputs)
+        {
+            var notes = new List<string>();
+            var problems = new List<CheckpointProblem>();
+            var fromDatabase = ReadCheckpoints(connection, problems);
+            databaseCheckpoints = fromDatabase.Count;
+            var wanted = new HashSet<long>(fromDatabase.Keys);
+            var fromFile = new Dictionary<long, LogCheckpoint>();
+            if (inputs.FileCheckpoints is { } lines)
+            {
+                foreach (var (line, checkpoint, error) in lines)
+                {
+                    if (checkpoint is null)
+                    {
+                        problems.Add(new CheckpointProblem(0, CheckpointProblems.FileLineInvalid, $"checkpoint file line {line}: {error}"));
+                    }
+                    else
+                    {
+                        fromFile[checkpoint.Seq] = checkpoint;
+                        wanted.Add(checkpoint.Seq);
+                    }
+                }
+
+                fileCheckpoints = fromFile.Count;
+            }
+
+            // Where the chain starts: after the newest purge's range, from the hash of its last row; else at seq 1 from zeros.
+            var previous = LogChain.Start;
+            LogBreak? broken = null;
+            byte[]? purgeAnchor = null;
+            if (LastPurge(connection) is { } purge)
+            {
+                if (purge.Detail is { } detail && TryHex(detail.LastHash) is { } anchor)
+                {
+                    purgedUpTo = detail.ToSeq;
+                    notes.Add($"rows {detail.FromSeq}..{detail.ToSeq} ({detail.Rows}) were purged; the purge is recorded in row {purge.Seq}");
+                    Expected = detail.ToSeq + 1;
+                    previous = anchor;
+                    purgeAnchor = anchor;
+                }
+                else
+                {
+                    broken = new LogBreak(purge.Seq, LogBreaks.PurgeRecordInvalid, "the purge row's detail does not name the range and last hash");
+                }
+            }
+
+            var hashesAt = new Dictionary<long, byte[]>();
+            using (var command = connection.CreateCommand())
+            {
+                command.CommandText = $"SELECT {LogChain.Columns}, hash FROM entry_log ORDER BY seq";
+                using var reader = command.ExecuteReader();
+                var values = new object[LogChain.ColumnCount + 1];
+                while (reader.Read())
+                {
+                    reader.GetValues(values);
+                    if (values[0] is not long seq)
+                    {
+                        broken ??= new LogBreak(Expected, LogBreaks.ContentChanged, "a row's seq is not an integer");
+                        continue;
+                    }
+
+                    var stored = values[LogChain.ColumnCount] as byte[];
+                    rows++;
+                    firstSeq = rows == 1 ? seq : firstSeq;
+                    headSeq = seq;
+                    if (wanted.Contains(seq) && stored is not null)
+                    {
+                        hashesAt[seq] = stored;
+                    }
+
+                    if (broken is null)
+                    {
+                        if (seq <= purgedUpTo)
+                        {
+                            broken = new LogBreak(seq, LogBreaks.RowInserted, $"row {seq} is inside the range purged up to seq {purgedUpTo}");
+                        }
+                        else if (seq != Expected)
+                        {
+                            broken = new LogBreak(seq, LogBreaks.RowMissing,
+                                Expected == seq - 1 ? $"row {Expected} is missing" : $"rows {Expected}..{seq - 1} are missing");
+                        }
+                        else if (stored is null)
+                        {
+                            broken = new LogBreak(seq, LogBreaks.Unsealed, $"row {seq} has no hash");
+                        }
+                        else if (!chain.Hash(previous, values.AsSpan(0, LogChain.ColumnCount)).AsSpan().SequenceEqual(stored))
+                        {
+                            broken = new LogBreak(seq, LogBreaks.ContentChanged, $"row {seq}'s content does not match its hash");
+                        }
+                    }
+
+                    previous = stored ?? LogChain.Start;
+                    Expected = seq + 1;
+                }
+            }
+
+            if (broken is { Problem: LogBreaks.ContentChanged } changed && FindSwap(connection, changed.Seq, purgedUpTo) is { } other)
+            {
+                broken = new LogBreak(changed.Seq, LogBreaks.OrderSwapped, $"row {changed.Seq} holds the row of seq {other} (rows out of order)");
+            }
+
+            // Checkpoints: each must be in the database and in the file alike, signed by the site key, and match the chain.
+            if (inputs.FileCheckpoints is null)
+            {
+                if (fromDatabase.Count > 0)
+                {
+                    problems.Add(new CheckpointProblem(0, CheckpointProblems.FileMissing, "no checkpoint file to compare the database's checkpoints with"));
+                }
+                else
+                {
+                    notes.Add("no checkpoint file and no checkpoints: only the chain itself was checked");
+                }
+            }
+
+            if (inputs.PublicKey is null && wanted.Count > 0)
+            {
+                problems.Add(new CheckpointProblem(0, CheckpointProblems.NoPublicKey, "no public key: checkpoint signatures cannot be checked"));
+            }
+
+            var lastCheckpoint = 0L;
+            var olderThanPurge = 0;
+            foreach (var seq in wanted.Order())
+            {
+                fromDatabase.TryGetValue(seq, out var inDatabase);
+                fromFile.TryGetValue(seq, out var inFile);
+                var ok = true;
+                if (inputs.FileCheckpoints is not null)
+                {
+                    if (inDatabase is null)
+                    {
+                        problems.Add(new CheckpointProblem(seq, CheckpointProblems.MissingFromDatabase, $"checkpoint at seq {seq} is in the file but not in the database"));
+                        ok = false;
+                    }
+                    else if (inFile is null)
+                    {
+                        problems.Add(new CheckpointProblem(seq, CheckpointProblems.MissingFromFile, $"checkpoint at seq {seq} is in the database but not in the file"));
+                        ok = false;
+                    }
+                    else if (!inDatabase.SameAs(inFile))
+                    {
+                        problems.Add(new CheckpointProblem(seq, CheckpointProblems.DiffersFromFile, $"checkpoint at seq {seq} differs between the database and the file"));
+                        ok = false;
+                    }
+                }
+
+                // One signature check when both copies are the same bytes.
+                var copies = inFile is not null && inDatabase is not null && inFile.SameAs(inDatabase)
+                    ? new (string Source, LogCheckpoint? Checkpoint)[] { ("file", inFile) }
+                    : [("file", inFile), ("database", inDatabase)];
+                foreach (var (source, checkpoint) in copies)
+                {
+                    if (checkpoint is not null && inputs.PublicKey is not null && !checkpoint.IsSignedBy(inputs.PublicKey))
+                    {
+                        problems.Add(new CheckpointProblem(seq, CheckpointProblems.SignatureInvalid,
+                            $"the {source}'s checkpoint at seq {seq} is not signed by the site key (key id {checkpoint.KeyId})"));
+                        ok = false;
+                    }
+                }
+
+                // The file's copy is the one that counts: it is outside the database.
+                var reference = inFile ?? inDatabase!;
+                lastCheckpoint = Math.Max(lastCheckpoint, seq);
+                if (seq > headSeq)
+                {
+                    problems.Add(new CheckpointProblem(seq, CheckpointProblems.BeyondHead, $"checkpoint at seq {seq} is beyond the last row ({headSeq})"));
+                    ok = false;
+                }
+                else if (seq < purgedUpTo)
+                {
+                    olderThanPurge++;
+                    continue;
+                }
+                else if (seq == purgedUpTo)
+                {
+                    if (!purgeAnchor.AsSpan().SequenceEqual(reference.Hash))
+                    {
+                        problems.Add(new CheckpointProblem(seq, CheckpointProblems.HashMismatch, $"checkpoint at seq {seq} does not match the hash the purge recorded for that row"));
+                        ok = false;
+                    }
+                }
+                else if (!hashesAt.TryGetValue(seq, out var stored) || !stored.AsSpan().SequenceEqual(reference.Hash))
+                {
+                    problems.Add(new CheckpointProblem(seq, CheckpointProblems.HashMismatch, $"checkpoint at seq {seq} does not match row {seq}'s hash"));
+                    ok = false;
+                }
+
+                matched += ok ? 1 : 0;
+            }
+
+            if (olderThanPurge > 0)
+            {
+                notes.Add($"{olderThanPurge} checkpoint(s) cover purged rows only: their signatures were checked, not their hashes");
+            }
+
+            if (lastCheckpoint > headSeq && (broken is null || broken.Seq > headSeq))
+            {
+                broken = new LogBreak(headSeq + 1, LogBreaks.Truncated, $"the log ends at seq {headSeq} but a checkpoint covers up to seq {lastCheckpoint}");
+            }
+
+            return Result(broken, problems, notes);
+        }
+
+        public LogVerification Result(LogBreak? broken, IReadOnlyList<CheckpointProblem> problems, IReadOnlyList<string> notes) => new()
+        {
+            Ok = broken is null && problems.Count == 0,
+            Rows = rows,
+            FirstSeq = firstSeq,
+            HeadSeq = headSeq,
+            PurgedUpTo = purgedUpTo,
+            DatabaseCheckpoints = databaseCheckpoints,
+            FileCheckpoints = fileCheckpoints,
+            CheckpointsMatched = matched,
+            FirstBroken = broken,
+            CheckpointProblems = problems,
+            Notes = notes,
+        };
+
+        /// <summary>
+        /// Only when a row's content does not match: is it the row of another seq? That is, does its content, given that
+        /// seq and the hash before it, give the hash it carries. One more pass, on the failure path only.
+        /// </summary>
+        private long? FindSwap(SqliteConnection connection, long brokenSeq, long purgedUpTo)
+        {
+            object[]? suspect = null;
+            byte[]? suspectHash = null;
+            using (var command = connection.CreateCommand())
+            {
+                command.CommandText = $"SELECT {LogChain.Columns}, hash FROM entry_log WHERE seq = $seq";
+                command.Parameters.AddWithValue("$seq", brokenSeq);
+                using var reader = command.ExecuteReader();
+                if (reader.Read())
+                {
+                    suspect = new object[LogChain.ColumnCount + 1];
+                    reader.GetValues(suspect);
+                    suspectHash = suspect[LogChain.ColumnCount] as byte[];
+                }
+            }
+
+            if (suspect is null || suspectHash is null)
+            {
+                return null;
+            }
+
+            var candidate = (object[])suspect.Clone();
+            using var walk = connection.CreateCommand();
+            walk.CommandText = "SELECT seq, hash FROM entry_log ORDER BY seq";
+            using var rows = walk.ExecuteReader();
+            var previous = purgedUpTo == 0 ? LogChain.Start : null;
+            var previousSeq = purgedUpTo;
+            while (rows.Read())
+            {
+                var seq = rows.GetInt64(0);
+                if (seq != brokenSeq && previous is not null && previousSeq == seq - 1)
+                {
+                    candidate[0] = seq;
+                    if (chain.Hash(previous, candidate.AsSpan(0, LogChain.ColumnCount)).AsSpan().SequenceEqual(suspectHash))
+                    {
+                        return seq;
+                    }
+                }
+
+                previous = rows.GetValue(1) as byte[];
+                previousSeq = seq;
+            }
+
+            return null;
+        }
+
+        /// <summary>The database's checkpoints; a row whose values have the wrong types is a problem, not an exception.</summary>
+        private static Dictionary<long, LogCheckpoint> ReadCheckpoints(SqliteConnection connection, List<CheckpointProblem> problems)
+        {
+            var result = new Dictionary<long, LogCheckpoint>();
+            using var command = connection.CreateCommand();
+            command.CommandText = "SELECT seq, hash, rows, at, key_id, signature FROM log_checkpoints ORDER BY seq";
+            using var reader = command.ExecuteReader();
+            var values = new object[6];
+            while (reader.Read())
+            {
+                reader.GetValues(values);
+                if (values is [long seq, byte[] hash, long rows, long at, string keyId, byte[] signature])
+                {
+                    result[seq] = new LogCheckpoint(seq, hash, rows, NodaTime.Instant.FromUnixTimeMilliseconds(at), keyId, signature);
+                }
+                else
+                {
+                    problems.Add(new CheckpointProblem(values[0] as long? ?? 0, CheckpointProblems.Malformed, "a checkpoint row in the database has values of the wrong type"));
+                }
+            }
+
+            return result;
+        }
+
+        private static (long Seq, EntryLogWriter.PurgeDetail? Detail)? LastPurge(SqliteConnection connection)
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = "SELECT seq, detail FROM entry_log WHERE kind = $kind AND reason = $reason ORDER BY seq DESC LIMIT 1";
+            command.Parameters.AddWithValue("$kind", LogKinds.Integrity);
+            command.Parameters.AddWithValue("$reason", LogKinds.PurgeReason);
+            using var reader = command.ExecuteReader();
+            if (!reader.Read())
+            {
+                return null;
+            }
+
+            try
+            {
+                return (reader.GetInt64(0), reader.GetValue(1) is string json ? JsonSerializer.Deserialize<EntryLogWriter.PurgeDetail>(json, EntryLogWriter.PurgeDetail.Json) : null);
+            }
+            catch (JsonException)
+            {
+                return (reader.GetInt64(0), null);
+            }
+        }
+
+        private static byte[]? TryHex(string? hex)
+        {
+            if (hex is null || hex.Length != LogChain.HashSize * 2)
+            {
+                return null;
+            }
+
+            try
+            {
+                return Convert.FromHexString(hex);
+            }
+            catch (FormatException)
+            {
+                return null;
+            }
+        }
+    }
+}

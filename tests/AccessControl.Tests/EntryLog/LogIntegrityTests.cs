@@ -1,0 +1,418 @@
+using System.Text.Json;
+using AccessControl.EntryLog;
+using AccessControl.Storage;
+using Microsoft.Data.Sqlite;
+using NodaTime;
+
+namespace AccessControl.Tests.EntryLog;
+
+public sealed class LogIntegrityTests : IDisposable
+{
+    private readonly TestLog log = TestLog.Create();
+
+    public void Dispose() => log.Dispose();
+
+    [Fact]
+    [Trait("control", "NIST-AU-9")]
+    [Trait("control", "PCI-10.3")]
+    public void Verify_IntactLog_IsOkWithCountsAndEveryCheckpointMatched()
+    {
+        var result = log.Verify();
+
+        Assert.True(result.Ok, Describe(result));
+        Assert.Equal(36, result.Rows);
+        Assert.Equal(1, result.FirstSeq);
+        Assert.Equal(36, result.HeadSeq);
+        Assert.Equal(4, result.DatabaseCheckpoints); // at 10, 20, 30 (batches overshoot a little) and the head
+        Assert.Equal(result.DatabaseCheckpoints, result.FileCheckpoints);
+        Assert.Equal(result.DatabaseCheckpoints, result.CheckpointsMatched);
+        Assert.Equal(36, log.Writer.HeadSeq);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AU-9")]
+    public void Database_RefusesUpdateAndDelete_OfLogRowsAndCheckpoints()
+    {
+        using var connection = log.Database.Open();
+        foreach (var sql in new[]
+        {
+            "UPDATE entry_log SET reason = 'granted' WHERE seq = 3",
+            "UPDATE entry_log SET hash = zeroblob(32) WHERE seq = 3",
+            "DELETE FROM entry_log WHERE seq = 36",
+            "DELETE FROM log_checkpoints",
+            "UPDATE log_checkpoints SET rows = 1",
+            "INSERT INTO log_purge (up_to_seq, purge_seq, at, actor) VALUES (1, 1, 0, 'x'); DELETE FROM log_purge",
+        })
+        {
+            var ex = Assert.Throws<SqliteException>(() => TestLog.Execute(connection, sql));
+            Assert.Contains("refused", ex.Message, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AU-9")]
+    [Trait("control", "PCI-10.3")]
+    public void ChangedRow_IsTheFirstBrokenRow()
+    {
+        using (var connection = log.Tamper())
+        {
+            TestLog.Execute(connection, "UPDATE entry_log SET decision = 'grant' WHERE seq = 7");
+        }
+
+        var result = log.Verify();
+
+        Assert.False(result.Ok);
+        Assert.Equal(new LogBreak(7, LogBreaks.ContentChanged, "row 7's content does not match its hash"), result.FirstBroken);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AU-9")]
+    [Trait("control", "PCI-10.3")]
+    public void DeletedRow_IsReportedAsAGap()
+    {
+        using (var connection = log.Tamper())
+        {
+            TestLog.Execute(connection, "DELETE FROM entry_log WHERE seq = 12");
+        }
+
+        var result = log.Verify();
+
+        Assert.False(result.Ok);
+        Assert.Equal(13, result.FirstBroken!.Seq);
+        Assert.Equal(LogBreaks.RowMissing, result.FirstBroken.Problem);
+        Assert.Contains("row 12 is missing", result.FirstBroken.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AU-9")]
+    [Trait("control", "PCI-10.3")]
+    public void SwappedRows_AreReportedAsOrderSwapped()
+    {
+        using (var connection = log.Tamper())
+        {
+            // Every column but seq exchanged between rows 5 and 9, hashes included.
+            var columns = LogChain.Columns.Split(", ").Skip(1).Append("hash").ToArray();
+            TestLog.Execute(connection, $"CREATE TEMP TABLE swapped AS SELECT * FROM entry_log WHERE seq IN (5, 9)");
+            TestLog.Execute(connection, $"UPDATE entry_log SET {string.Join(", ", columns.Select(c => $"{c} = (SELECT {c} FROM temp.swapped s WHERE s.seq = 14 - entry_log.seq)"))} WHERE seq IN (5, 9)");
+        }
+
+        var result = log.Verify();
+
+        Assert.False(result.Ok);
+        Assert.Equal(5, result.FirstBroken!.Seq);
+        Assert.Equal(LogBreaks.OrderSwapped, result.FirstBroken.Problem);
+        Assert.Contains("seq 9", result.FirstBroken.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AU-9")]
+    [Trait("control", "PCI-10.3")]
+    public void TruncatedTail_IsDetectedByTheLastCheckpoint_EvenWhenTheDatabaseCheckpointsAreCutToo()
+    {
+        using (var connection = log.Tamper())
+        {
+            TestLog.Execute(connection, "DELETE FROM entry_log WHERE seq > 25; DELETE FROM log_checkpoints WHERE seq > 25");
+        }
+
+        var result = log.Verify();
+
+        Assert.False(result.Ok);
+        Assert.Equal(new LogBreak(26, LogBreaks.Truncated, "the log ends at seq 25 but a checkpoint covers up to seq 36"), result.FirstBroken);
+        Assert.Contains(result.CheckpointProblems, p => p is { Seq: 36, Problem: CheckpointProblems.MissingFromDatabase });
+        Assert.Contains(result.CheckpointProblems, p => p is { Seq: 36, Problem: CheckpointProblems.BeyondHead });
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AU-9")]
+    [Trait("control", "NIST-AU-10")]
+    public void ChangedRow_WithTheChainRecomputed_IsCaughtByTheSignedCheckpoints()
+    {
+        using (var connection = log.Tamper())
+        {
+            // The attacker knows the algorithm (it is documented) but not the key: rewrite row 3 and re-chain everything after it.
+            TestLog.Execute(connection, "UPDATE entry_log SET actor = 'nobody' WHERE seq = 3");
+            Rechain(connection);
+        }
+
+        var result = log.Verify();
+
+        Assert.False(result.Ok);
+        Assert.Null(result.FirstBroken);
+        var mismatched = result.CheckpointProblems.Where(p => p.Problem == CheckpointProblems.HashMismatch).Select(p => p.Seq).ToList();
+        Assert.Equal(result.DatabaseCheckpoints, mismatched.Count);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AU-9")]
+    [Trait("control", "NIST-AU-10")]
+    [Trait("control", "PCI-10.3")]
+    public void DatabaseRewrittenFromScratch_WithAConsistentChainButANewKey_IsDetected()
+    {
+        var original = log.Database.Path;
+        log.Writer.Dispose();
+        SqliteConnection.ClearAllPools();
+        File.Delete(original);
+        File.Delete(original + "-wal");
+        File.Delete(original + "-shm");
+
+        // The forger rebuilds the same rows (one changed) with a key of their own, and even writes a checkpoint file of their own.
+        var forgedFile = Path.Combine(log.Directory, "forged.jsonl");
+        var database = new Database(original);
+        database.Migrate();
+        using (var forger = new EntryLogWriter(database, new LogCheckpointing(LogSigningKey.CreateEphemeral(), forgedFile, log.Clock, TestLog.Options)))
+        {
+            for (var i = 0; i < 36; i++)
+            {
+                forger.Append([log.Entry(i) with { Actor = i == 3 ? "nobody" : log.Entry(i).Actor }]);
+            }
+
+            forger.Checkpoint();
+        }
+
+        var forgedChain = new LogVerifier(database, forgedFile, "/nonexistent.pem").Verify();
+        Assert.Null(forgedChain.FirstBroken); // the chain itself is consistent
+
+        var againstTheRealFile = log.Verify();
+        Assert.False(againstTheRealFile.Ok);
+        Assert.Contains(againstTheRealFile.CheckpointProblems, p => p.Problem == CheckpointProblems.SignatureInvalid);
+        Assert.Contains(againstTheRealFile.CheckpointProblems, p => p.Problem is CheckpointProblems.DiffersFromFile or CheckpointProblems.MissingFromDatabase);
+
+        var againstTheForgedFile = new LogVerifier(database, forgedFile, log.PublicKeyPath).Verify();
+        Assert.False(againstTheForgedFile.Ok);
+        Assert.All(againstTheForgedFile.CheckpointProblems, p => Assert.Equal(CheckpointProblems.SignatureInvalid, p.Problem));
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AU-9")]
+    public void Chain_SurvivesARestart()
+    {
+        log.Restart();
+        var written = log.AppendRows(3);
+        log.Restart();
+        log.AppendRows(2);
+        log.Writer.Checkpoint();
+
+        var result = log.Verify();
+
+        Assert.Equal([37L, 38L, 39L], written.Select(w => w.Seq));
+        Assert.True(result.Ok, Describe(result));
+        Assert.Equal(41, result.HeadSeq);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AU-9")]
+    public void FailedCommit_LeavesTheChainConsistent()
+    {
+        log.Writer.SimulateWriteFailure(true);
+        Assert.Throws<SqliteException>(() => log.AppendRows(3));
+        Assert.Throws<SqliteException>(() => log.AppendRows(1));
+        log.Writer.SimulateWriteFailure(false);
+        var written = log.AppendRows(2);
+        log.Writer.Checkpoint();
+
+        var result = log.Verify();
+
+        Assert.Equal([37L, 38L], written.Select(w => w.Seq));
+        Assert.True(result.Ok, Describe(result));
+    }
+
+    [Fact]
+    public void CheckpointIfDue_SignsAfterTheIntervalOnlyWhenRowsWereAdded()
+    {
+        log.Clock.Advance(Duration.FromMinutes(2));
+        Assert.Null(log.Writer.CheckpointIfDue()); // nothing new since the head's checkpoint
+
+        log.AppendRows(1);
+        var due = log.Writer.CheckpointIfDue();
+        Assert.Equal(37, due?.Seq);
+
+        log.AppendRows(1);
+        Assert.Null(log.Writer.CheckpointIfDue()); // the interval runs from the last checkpoint
+        log.Clock.Advance(Duration.FromMinutes(1));
+        Assert.Equal(38, log.Writer.CheckpointIfDue()?.Seq);
+        Assert.True(log.Verify().Ok);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AU-9")]
+    [Trait("control", "PCI-10.3")]
+    public void Purge_DeletesUpToTheLastCheckpoint_RecordsTheRangeInTheChain_AndVerifies()
+    {
+        log.AppendRows(4); // rows 37..40, after the last checkpoint: never purged
+        var before = log.Clock.GetCurrentInstant() + Duration.FromMinutes(1);
+
+        var purge = log.Writer.Purge(before, "retention-job", log.Clock.GetCurrentInstant());
+        log.Writer.Checkpoint();
+        var result = log.Verify();
+
+        Assert.Equal(LogPurgeOutcome.Purged, purge.Outcome);
+        Assert.Equal((1L, 36L, 36L, 41L), (purge.FromSeq, purge.ToSeq, purge.Rows, purge.PurgeSeq!.Value));
+        Assert.True(result.Ok, Describe(result));
+        Assert.Equal((37L, 41L, 36L, 5L), (result.FirstSeq, result.HeadSeq, result.PurgedUpTo, result.Rows));
+        var row = new EntryLogQuery(log.Database).Find(new LogFilter { Kind = LogKinds.Integrity }).Single();
+        Assert.Equal(("purge", "retention-job"), (row.Reason, row.Actor));
+        using var detail = JsonDocument.Parse(row.Detail!);
+        Assert.Equal(1, detail.RootElement.GetProperty("fromSeq").GetInt64());
+        Assert.Equal(36, detail.RootElement.GetProperty("toSeq").GetInt64());
+        Assert.Equal(64, detail.RootElement.GetProperty("lastHash").GetString()!.Length);
+
+        // Nothing is left to purge before that time; the next append chains after the purge row.
+        Assert.Equal(LogPurgeOutcome.NothingToPurge, log.Writer.Purge(TestLog.Start + Duration.FromMinutes(1), "retention-job", log.Clock.GetCurrentInstant()).Outcome);
+        Assert.Equal(42, log.AppendRows(1)[0].Seq);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AU-9")]
+    public void Purge_ThenDeletingTheFirstKeptRow_IsDetected()
+    {
+        log.Writer.Purge(TestLog.Start + Duration.FromMinutes(1), "retention-job", log.Clock.GetCurrentInstant());
+        using (var connection = log.Tamper())
+        {
+            TestLog.Execute(connection, "DELETE FROM entry_log WHERE seq = (SELECT MIN(seq) FROM entry_log)");
+        }
+
+        var result = log.Verify();
+
+        Assert.False(result.Ok);
+        Assert.Equal(LogBreaks.RowMissing, result.FirstBroken!.Problem);
+    }
+
+    [Fact]
+    public void Purge_WithoutACheckpoint_IsRefused()
+    {
+        using var fresh = new EntryLogWriter(NewDatabase(out var directory));
+        try
+        {
+            fresh.Append([log.Entry(0)]);
+            var result = fresh.Purge(TestLog.Start + Duration.FromDays(1), "ops", TestLog.Start);
+            Assert.Equal(LogPurgeOutcome.Refused, result.Outcome);
+        }
+        finally
+        {
+            fresh.Dispose();
+            SqliteConnection.ClearAllPools();
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AU-9")]
+    public void OldDatabase_IsSealedOnceAtOpen_WithAGenesisRow()
+    {
+        var database = NewDatabase(out var directory, migrate: false);
+        try
+        {
+            // A log written before migration 0010: rows inserted with AUTOINCREMENT seq, no hash.
+            using (var connection = database.Open())
+            {
+                foreach (var (_, _, sql) in Database.Scripts().Where(s => s.Version < 10))
+                {
+                    TestLog.Execute(connection, sql);
+                }
+
+                TestLog.Execute(connection, "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL)");
+                TestLog.Execute(connection, "WITH RECURSIVE n(v) AS (SELECT 1 UNION ALL SELECT v + 1 FROM n WHERE v < 9) INSERT INTO schema_migrations SELECT v, 'old' FROM n");
+                for (var i = 0; i < 5; i++)
+                {
+                    TestLog.Execute(connection, $"INSERT INTO entry_log (at, kind, reason, detail) VALUES ({1000 * i}, 'admin', 'person.upsert', '{{\"i\":{i}}}')");
+                }
+            }
+
+            Assert.Equal([10], database.Migrate());
+            using (var writer = new EntryLogWriter(database))
+            {
+                Assert.Equal(6, writer.HeadSeq);
+                writer.Append([log.Entry(1)]);
+            }
+
+            using (var writer = new EntryLogWriter(database))
+            {
+                Assert.Equal(7, writer.HeadSeq); // sealed once only
+            }
+
+            var result = new LogVerifier(database, Path.Combine(directory, "none.jsonl"), Path.Combine(directory, "none.pem")).Verify();
+            Assert.True(result.Ok, Describe(result));
+            var genesis = new EntryLogQuery(database).Find(new LogFilter { Kind = LogKinds.Integrity }).Single();
+            Assert.Equal((6L, "genesis"), (genesis.Seq, genesis.Reason));
+            Assert.Contains("\"sealedRows\":5", genesis.Detail, StringComparison.Ordinal);
+        }
+        finally
+        {
+            SqliteConnection.ClearAllPools();
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void CheckpointFile_LineRoundTripsAndIsSignedByThePublicKey()
+    {
+        var lines = CheckpointFile.ReadAll(log.CheckpointPath);
+        using var key = LogSigningKey.LoadPublicKey(log.PublicKeyPath);
+
+        Assert.All(lines, l => Assert.True(l.Checkpoint!.IsSignedBy(key)));
+        var last = lines[^1].Checkpoint!;
+        Assert.Equal(36, last.Seq);
+        Assert.True(LogCheckpoint.Parse(last.ToJsonLine()).Checkpoint!.SameAs(last));
+        Assert.Matches("^\\{\"v\":1,\"seq\":36,\"hash\":\"[0-9a-f]{64}\",\"rows\":36,\"at\":\"2025-03-03T09:\\d\\d:\\d\\d\\.\\d{3}Z\",\"keyId\":\"[0-9a-f]{16}\",\"sig\":\"[A-Za-z0-9+/=]+\"\\}$", last.ToJsonLine());
+        if (!OperatingSystem.IsWindows())
+        {
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(log.Directory, LogSigningKey.PrivateKeyFileName)));
+        }
+    }
+
+    [Fact]
+    public void Chain_PinnedEncoding_MatchesTheDocumentedExample()
+    {
+        // docs/log-integrity.md walks through this row; the hash is pinned so that the document and the code cannot drift.
+        var values = new object?[] { 1L, 1740992400000L, "access", "dc1", null, null, null, null, null, null, null, null, null, 0L, "grant", "granted", 5L, null, null };
+        var hash = new LogChain().Hash(LogChain.Start, values);
+
+        Assert.Equal(DocumentedExampleHash, Convert.ToHexStringLower(hash));
+    }
+
+    internal const string DocumentedExampleHash = "afe53944a60b17bf2829a49afbbc4aa348487b17668a0d7c9cd136813aa75287";
+
+    internal static string Describe(LogVerification result) => JsonSerializer.Serialize(result);
+
+    /// <summary>What an attacker without the key can do: recompute every hash from the first row (the algorithm is public).</summary>
+    private static void Rechain(SqliteConnection connection)
+    {
+        var chain = new LogChain();
+        var previous = LogChain.Start;
+        var rows = new List<object[]>();
+        using (var command = connection.CreateCommand())
+        {
+            command.CommandText = $"SELECT {LogChain.Columns} FROM entry_log ORDER BY seq";
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                var values = new object[LogChain.ColumnCount];
+                reader.GetValues(values);
+                rows.Add(values);
+            }
+        }
+
+        foreach (var row in rows)
+        {
+            previous = chain.Hash(previous, row);
+            using var update = connection.CreateCommand();
+            update.CommandText = "UPDATE entry_log SET hash = $hash WHERE seq = $seq";
+            update.Parameters.AddWithValue("$hash", previous);
+            update.Parameters.AddWithValue("$seq", row[0]);
+            update.ExecuteNonQuery();
+        }
+    }
+
+    private static Database NewDatabase(out string directory, bool migrate = true)
+    {
+        directory = Path.Combine(Path.GetTempPath(), "ac-log-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(directory);
+        var database = new Database(Path.Combine(directory, "accesscontrol.db"));
+        if (migrate)
+        {
+            database.Migrate();
+        }
+
+        return database;
+    }
+}

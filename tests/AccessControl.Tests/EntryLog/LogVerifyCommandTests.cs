@@ -1,0 +1,116 @@
+using System.Net;
+using System.Text.Json;
+using AccessControl.Cli;
+using AccessControl.EntryLog;
+using AccessControl.Tests.Admin;
+using Microsoft.Data.Sqlite;
+using NodaTime;
+
+namespace AccessControl.Tests.EntryLog;
+
+public sealed class LogVerifyCommandTests
+{
+    [Fact]
+    [Trait("control", "NIST-AU-9")]
+    [Trait("control", "PCI-10.3")]
+    public async Task LogVerify_Cli_ExitsZeroWhenIntact_AndOneWithTheFirstBrokenRow()
+    {
+        using var log = TestLog.Create();
+        log.Writer.Dispose();
+
+        var (code, output, _) = await RunAsync(log.Clock, "log", "verify", "--db", log.Database.Path);
+        Assert.Equal(0, code);
+        Assert.StartsWith("entry log OK: 36 rows (seq 1..36), 4 checkpoints matched", output, StringComparison.Ordinal);
+
+        using (var connection = log.Tamper())
+        {
+            TestLog.Execute(connection, "DELETE FROM entry_log WHERE seq = 20");
+        }
+
+        (code, output, _) = await RunAsync(log.Clock, "log", "verify", "--db", log.Database.Path, "--checkpoints", log.CheckpointPath, "--public-key", log.PublicKeyPath);
+        Assert.Equal(1, code);
+        Assert.Contains("entry log BROKEN", output, StringComparison.Ordinal);
+        Assert.Contains("first broken row: seq 21: row_missing: row 20 is missing", output, StringComparison.Ordinal);
+        Assert.Contains("checkpoint seq 20: hash_mismatch", output, StringComparison.Ordinal);
+
+        (code, output, _) = await RunAsync(log.Clock, "log", "verify", "--db", log.Database.Path, "--json");
+        Assert.Equal(1, code);
+        using var json = JsonDocument.Parse(output);
+        Assert.False(json.RootElement.GetProperty("ok").GetBoolean());
+        Assert.Equal(21, json.RootElement.GetProperty("firstBroken").GetProperty("seq").GetInt64());
+    }
+
+    [Theory]
+    [InlineData("log", "verify")]
+    [InlineData("log", "verify", "--db", "x.db", "--nope", "1")]
+    [InlineData("log", "purge", "--db", "x.db", "--actor", "ops")]
+    [InlineData("log", "purge", "--db", "x.db", "--actor", "ops", "--before", "yesterday")]
+    public async Task LogVerifyAndPurge_BadArguments_ExitTwo(params string[] args)
+    {
+        var (code, _, error) = await RunAsync(new NodaTime.Testing.FakeClock(TestLog.Start), args);
+        Assert.Equal(2, code);
+        Assert.Contains("usage: log ", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    [Trait("control", "PCI-10.3")]
+    public async Task LogPurge_Cli_PurgesUpToTheLastCheckpoint_AndTheLogStillVerifies()
+    {
+        using var log = TestLog.Create();
+        log.Writer.Dispose();
+        SqliteConnection.ClearAllPools();
+        log.Clock.Advance(Duration.FromDays(400));
+
+        var (code, output, _) = await RunAsync(log.Clock, "log", "purge", "--db", log.Database.Path, "--before", "2025-03-03T09:01:00Z", "--actor", "ops");
+        Assert.Equal(0, code);
+        Assert.Matches(@"^purged \d+ rows \(seq 1\.\.\d+\); recorded as row 37", output);
+
+        (code, output, _) = await RunAsync(log.Clock, "log", "verify", "--db", log.Database.Path);
+        Assert.Equal(0, code);
+        Assert.Contains("purged up to seq", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AU-9")]
+    [Trait("control", "PCI-10.3")]
+    public async Task VerifyApi_ReportsTheFirstBrokenRow_ToAuditors()
+    {
+        await using var host = await AdminHost.StartAsync();
+        for (var i = 0; i < 5; i++)
+        {
+            await host.AppendAsync(new LogEntry { At = host.Clock.GetCurrentInstant(), Kind = LogKinds.Admin, Actor = "alice", Reason = "person.upsert", PersonId = "p-" + i });
+        }
+
+        using (var ok = await host.SendAsync(HttpMethod.Get, "/log/verify", token: host.AuditorToken))
+        {
+            Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+            using var body = JsonDocument.Parse(await ok.Content.ReadAsStringAsync());
+            Assert.True(body.RootElement.GetProperty("ok").GetBoolean(), body.RootElement.ToString());
+            Assert.Equal(5, body.RootElement.GetProperty("rows").GetInt64());
+        }
+
+        using (var connection = new SqliteConnection($"Data Source={host.DatabasePath};Pooling=False"))
+        {
+            connection.Open();
+            TestLog.Execute(connection, "DROP TRIGGER entry_log_no_update; UPDATE entry_log SET actor = 'mallory' WHERE seq = 3");
+        }
+
+        using var broken = await host.SendAsync(HttpMethod.Get, "/log/verify", token: host.AdminToken);
+        Assert.Equal(HttpStatusCode.OK, broken.StatusCode);
+        using var report = JsonDocument.Parse(await broken.Content.ReadAsStringAsync());
+        Assert.False(report.RootElement.GetProperty("ok").GetBoolean());
+        Assert.Equal(3, report.RootElement.GetProperty("firstBroken").GetProperty("seq").GetInt64());
+        Assert.Equal(LogBreaks.ContentChanged, report.RootElement.GetProperty("firstBroken").GetProperty("problem").GetString());
+
+        using var anonymous = await host.SendAsync(HttpMethod.Get, "/log/verify");
+        Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
+    }
+
+    private static async Task<(int Code, string Output, string Error)> RunAsync(IClock clock, params string[] args)
+    {
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        var code = await AdminCommands.RunAsync(args, clock, output, error, _ => null, "tester");
+        return (code!.Value, output.ToString(), error.ToString());
+    }
+}

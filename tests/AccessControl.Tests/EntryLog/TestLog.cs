@@ -1,0 +1,146 @@
+using AccessControl.EntryLog;
+using AccessControl.Storage;
+using Microsoft.Data.Sqlite;
+using NodaTime;
+using NodaTime.Testing;
+
+namespace AccessControl.Tests.EntryLog;
+
+/// <summary>
+/// A small real entry log in a temp data folder: a SQLite file written by the real <see cref="EntryLogWriter"/>, a few
+/// dozen rows of every kind, signed checkpoints (every 10 rows) in the table and the checkpoint file, the key files.
+/// </summary>
+internal sealed class TestLog : IDisposable
+{
+    public static readonly Instant Start = Instant.FromUtc(2025, 3, 3, 9, 0);
+
+    private int next;
+
+    private TestLog(string directory, Database database, bool logTablesOnly)
+    {
+        Directory = directory;
+        Database = database;
+        LogTablesOnly = logTablesOnly;
+        Clock = new FakeClock(Start);
+        Writer = OpenWriter();
+    }
+
+    public string Directory { get; }
+
+    public Database Database { get; }
+
+    public bool LogTablesOnly { get; }
+
+    public FakeClock Clock { get; }
+
+    public EntryLogWriter Writer { get; private set; }
+
+    public string CheckpointPath => CheckpointFile.PathIn(Directory);
+
+    public string PublicKeyPath => Path.Combine(Directory, LogSigningKey.PublicKeyFileName);
+
+    public static LogIntegrityOptions Options { get; } = new() { CheckpointEveryRows = 10, CheckpointInterval = TimeSpan.FromMinutes(1) };
+
+    /// <summary>
+    /// A log of <paramref name="rows"/> rows in batches of 1 to 4, ending with a checkpoint at the head.
+    /// <paramref name="logTablesOnly"/>: a database with only the log's migrations and 512-byte pages (the byte-flip test).
+    /// </summary>
+    public static TestLog Create(int rows = 36, bool logTablesOnly = false)
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "ac-log-" + Guid.NewGuid().ToString("N"));
+        System.IO.Directory.CreateDirectory(directory);
+        var path = Path.Combine(directory, "accesscontrol.db");
+        var database = new Database(path);
+        if (logTablesOnly)
+        {
+            using var connection = new SqliteConnection($"Data Source={path};Pooling=False");
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = "PRAGMA page_size = 512;";
+            command.ExecuteNonQuery();
+            foreach (var (_, name, sql) in Database.Scripts().Where(s => s.Name.Contains("entry_log", StringComparison.Ordinal)))
+            {
+                command.CommandText = sql;
+                command.ExecuteNonQuery();
+            }
+        }
+        else
+        {
+            database.Migrate();
+        }
+
+        var log = new TestLog(directory, database, logTablesOnly);
+        var batch = 1;
+        while (log.next < rows)
+        {
+            log.AppendRows(Math.Min(batch, rows - log.next));
+            batch = batch % 4 + 1;
+        }
+
+        log.Writer.Checkpoint();
+        return log;
+    }
+
+    public EntryLogWriter OpenWriter() => new(Database, new LogCheckpointing(LogSigningKey.LoadOrCreate(Directory), CheckpointPath, Clock, Options));
+
+    /// <summary>Closes and reopens the writer (a service restart).</summary>
+    public void Restart()
+    {
+        Writer.Dispose();
+        Writer = OpenWriter();
+    }
+
+    public IReadOnlyList<LogEntry> AppendRows(int count)
+    {
+        var entries = Enumerable.Range(0, count).Select(_ => Entry(next++)).ToList();
+        Clock.Advance(Duration.FromSeconds(7));
+        return Writer.Append(entries);
+    }
+
+    public LogVerification Verify() => new LogVerifier(Database, CheckpointPath, PublicKeyPath).Verify();
+
+    /// <summary>
+    /// A connection as an attacker with the file has it: the append-only triggers dropped. Not pooled, and the writer is
+    /// closed first so that nothing of the old state lingers in memory.
+    /// </summary>
+    public SqliteConnection Tamper()
+    {
+        Writer.Dispose();
+        SqliteConnection.ClearAllPools();
+        var connection = new SqliteConnection($"Data Source={Database.Path};Pooling=False");
+        connection.Open();
+        Execute(connection, "DROP TRIGGER IF EXISTS entry_log_no_update; DROP TRIGGER IF EXISTS entry_log_no_delete; DROP TRIGGER IF EXISTS log_checkpoints_no_delete; DROP TRIGGER IF EXISTS log_checkpoints_no_update;");
+        return connection;
+    }
+
+    public static void Execute(SqliteConnection connection, string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
+    /// <summary>Rows of different kinds and shapes: nulls, integers, text with JSON and non-ASCII characters.</summary>
+    public LogEntry Entry(int i) => (i % 6) switch
+    {
+        0 => new LogEntry
+        {
+            At = Clock.GetCurrentInstant(), Kind = LogKinds.Access, SiteId = "dc1", ReaderId = "rdr-hall-a-in", DoorId = "door-hall-a",
+            ZoneId = "dc1-hall-a", PersonId = "p-" + i, Card = "04A1B2C3" + i.ToString("D2", System.Globalization.CultureInfo.InvariantCulture),
+            Source = "readers/rdr-hall-a-in", EventId = "ev-" + i, DeviceSeq = 1000 + i, DeviceAt = Clock.GetCurrentInstant() - Duration.FromMilliseconds(40),
+            Decision = i % 12 == 0 ? "grant" : "deny", Reason = i % 12 == 0 ? "granted" : "no_access_level", UnlockSeconds = i % 12 == 0 ? 5 : null,
+        },
+        1 => new LogEntry { At = Clock.GetCurrentInstant(), Kind = LogKinds.Door, SiteId = "dc1", DoorId = "door-hall-a", Source = "doors/ctl-1", EventId = "door-" + i, DeviceSeq = i, Reason = "opened" },
+        2 => new LogEntry { At = Clock.GetCurrentInstant(), Kind = LogKinds.Alarm, SiteId = "dc1", DoorId = "door-hall-a", Reason = "door_held_open", Detail = "{\"seconds\":31}" },
+        3 => new LogEntry { At = Clock.GetCurrentInstant(), Kind = LogKinds.Admin, Actor = "alice", Reason = "person.upsert", PersonId = "p-" + i, Detail = "{\"name\":\"Zoë Ångström 日本\"}" },
+        4 => new LogEntry { At = Clock.GetCurrentInstant(), Kind = LogKinds.Security, Actor = "mallory", Reason = "auth_failed", Detail = "{\"clientId\":\"x\"}" },
+        _ => new LogEntry { At = Clock.GetCurrentInstant(), Kind = LogKinds.Malformed, Source = "readers/rdr-hall-a-in", Offline = true, Detail = "{\"error\":\"bad json\"}" },
+    };
+
+    public void Dispose()
+    {
+        Writer.Dispose();
+        SqliteConnection.ClearAllPools();
+        System.IO.Directory.Delete(Directory, recursive: true);
+    }
+}
