@@ -318,7 +318,7 @@ public sealed class LogIntegrityTests : IDisposable
                 }
             }
 
-            Assert.Equal([10], database.Migrate());
+            Assert.Equal(Database.Scripts().Where(s => s.Version >= 10).Select(s => s.Version).Order(), database.Migrate().Order());
             using (var writer = new EntryLogWriter(database))
             {
                 Assert.Equal(6, writer.HeadSeq);
