@@ -335,6 +335,9 @@ public sealed class EdgeHarness : IAsyncDisposable
 
         await Host.DisposeAsync();
         var leaked = LeakedSecrets();
+
+        // Whatever the test did, the entry log it leaves must verify: chain, signed checkpoints, the file outside the database.
+        var verification = new LogVerifier(Edge.Database).Verify();
         if (mosquitto is not null)
         {
             await mosquitto.DisposeAsync();
@@ -347,6 +350,7 @@ public sealed class EdgeHarness : IAsyncDisposable
         }
 
         Assert.True(leaked.Count == 0, "The service's log output holds secrets: " + string.Join(", ", leaked));
+        Assert.True(verification.Ok, "The entry log does not verify: " + verification.FirstBroken + " " + string.Join("; ", verification.CheckpointProblems));
     }
 
     /// <summary>Adds a value the service must never write to its log (a token, an ID number) to the scan at dispose.</summary>
