@@ -20,6 +20,15 @@ public sealed record PipelineOptions
     /// <summary>How far in the past an offline replay may be stamped and still be decided at its own time.</summary>
     public Duration OfflineWindow { get; init; } = Duration.FromHours(24);
 
+    /// <summary>
+    /// How far a live (not offline-replayed) event's <c>at</c> may be from the service clock, either way, before it is
+    /// refused as a suspected replay (<c>replay_suspected</c>). Readers keep time by NTP; five minutes is generous.
+    /// </summary>
+    public Duration MaxClockSkew { get; init; } = Duration.FromMinutes(5);
+
+    /// <summary>At most one <c>replay_suspected</c> alarm per device in this time; every refused event is still logged.</summary>
+    public Duration ReplayAlarmInterval { get; init; } = Duration.FromMinutes(1);
+
     public void Validate()
     {
         if (MaxBatch is < 1 or > 10_000)
@@ -35,6 +44,11 @@ public sealed record PipelineOptions
         if (RecentEvents < 0 || QueueCapacity < 1 || OfflineWindow <= Duration.Zero)
         {
             throw new ArgumentOutOfRangeException(nameof(RecentEvents), "RecentEvents >= 0, QueueCapacity >= 1 and a positive OfflineWindow are required.");
+        }
+
+        if (MaxClockSkew <= Duration.Zero || ReplayAlarmInterval < Duration.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxClockSkew), "A positive MaxClockSkew and a non-negative ReplayAlarmInterval are required.");
         }
     }
 }

@@ -1,3 +1,4 @@
+using AccessControl.Events;
 using AccessControl.Admin;
 using AccessControl.Fingerprints;
 using AccessControl.Visitors;
@@ -78,6 +79,7 @@ public sealed class AccessControlHost : IAsyncDisposable
         app.MapAdminApi();
         app.MapVisitorApi();
         app.MapFingerprintApi();
+        app.MapDeviceSeqApi();
         var visitors = app.Services.GetRequiredService<AccessControl.Visitors.VisitorService>();
         edge.AddSupervision(visitors.CheckOverdueBadgesAsync);
         visitors.RestoreDesignatedEscorts();

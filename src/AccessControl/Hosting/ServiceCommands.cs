@@ -15,6 +15,8 @@ public static class ServiceCommands
           site validate FILE        check a site file; prints every error with file:line:column
           device secret ID [--data DIR]
                                     print the MQTT password of one device (for provisioning it)
+          device reset-seq (--reader ID | --door ID) [--baseline N]
+                                    let a device whose seq restarted back in (replay protection), audited, through the HTTP API
           mosquitto-config --site FILE --out DIR [--port N] [--data DIR]
                                     write mosquitto.conf, password and ACL files for a site
           fingerprints enroll|list|revoke|rekey|reconcile ...
