@@ -61,11 +61,11 @@ public sealed class EventPipeline : IAsyncDisposable
         ILogger<EventPipeline> logger,
         TimeProvider timeProvider,
         IFingerprintTemplates? fingerprints = null,
-        IReadOnlyDictionary<string, long>? seqBaselines = null)
+        IReadOnlyDictionary<string, IReadOnlyCollection<long>>? seqHistory = null)
     {
         templates = fingerprints ?? NoFingerprintTemplates.Instance;
         options.Validate();
-        replay = new ReplayGuard(options, seqBaselines);
+        replay = new ReplayGuard(options, seqHistory);
         this.configuration = configuration;
         this.writer = writer;
         this.publisher = publisher;

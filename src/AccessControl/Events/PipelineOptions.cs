@@ -26,6 +26,12 @@ public sealed record PipelineOptions
     /// </summary>
     public Duration MaxClockSkew { get; init; } = Duration.FromMinutes(5);
 
+    /// <summary>
+    /// How far below a device's highest accepted seq an unused seq is still accepted: an event the broker lost and the reader
+    /// re-sent after later ones got through. A seq used before, or older than this, is refused as a replay.
+    /// </summary>
+    public int ReplayWindow { get; init; } = 1024;
+
     /// <summary>At most one <c>replay_suspected</c> alarm per device in this time; every refused event is still logged.</summary>
     public Duration ReplayAlarmInterval { get; init; } = Duration.FromMinutes(1);
 
@@ -46,9 +52,9 @@ public sealed record PipelineOptions
             throw new ArgumentOutOfRangeException(nameof(RecentEvents), "RecentEvents >= 0, QueueCapacity >= 1 and a positive OfflineWindow are required.");
         }
 
-        if (MaxClockSkew <= Duration.Zero || ReplayAlarmInterval < Duration.Zero)
+        if (MaxClockSkew <= Duration.Zero || ReplayAlarmInterval < Duration.Zero || ReplayWindow is < 1 or > 65_536)
         {
-            throw new ArgumentOutOfRangeException(nameof(MaxClockSkew), "A positive MaxClockSkew and a non-negative ReplayAlarmInterval are required.");
+            throw new ArgumentOutOfRangeException(nameof(MaxClockSkew), "A positive MaxClockSkew, a non-negative ReplayAlarmInterval and a ReplayWindow of 1..65536 are required.");
         }
     }
 }

@@ -8,7 +8,8 @@ namespace AccessControl.Events;
 /// </summary>
 /// <remarks>
 /// <para>An event is new (its eventId was never seen: redeliveries are answered before this check) and is accepted only if
-/// its <c>seq</c> is above the last accepted one for that device, and its <c>at</c> is within <see cref="PipelineOptions.MaxClockSkew"/>
+/// its <c>seq</c> was never used by that device and is above the last accepted one (or within a small window below it, for
+/// an event the broker lost and the reader re-sent late), and its <c>at</c> is within <see cref="PipelineOptions.MaxClockSkew"/>
 /// of the service clock, unless it is a marked offline replay stamped within <see cref="PipelineOptions.OfflineWindow"/>
 /// before now. A captured message re-published under a new eventId, or an old one re-sent much later, fails one of these.</para>
 /// <para>Owned by the pipeline's single loop: not thread-safe. The baselines come from the entry log at start-up
@@ -16,34 +17,56 @@ namespace AccessControl.Events;
 /// </remarks>
 public sealed class ReplayGuard
 {
-    private readonly Dictionary<string, long> lastSeq;
+    private readonly Dictionary<string, Window> windows = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Instant> lastAlarm = new(StringComparer.Ordinal);
     private readonly Duration maxSkew;
     private readonly Duration offlineWindow;
     private readonly Duration alarmInterval;
+    private readonly int width;
 
-    public ReplayGuard(PipelineOptions options, IReadOnlyDictionary<string, long>? baselines = null)
+    /// <param name="history">Per source, the seqs accepted lately (at least the highest; the ones within <see cref="PipelineOptions.ReplayWindow"/> below it for late deliveries).</param>
+    public ReplayGuard(PipelineOptions options, IReadOnlyDictionary<string, IReadOnlyCollection<long>>? history = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         maxSkew = options.MaxClockSkew;
         offlineWindow = options.OfflineWindow;
         alarmInterval = options.ReplayAlarmInterval;
-        lastSeq = baselines is null ? new(StringComparer.Ordinal) : new(baselines, StringComparer.Ordinal);
+        width = options.ReplayWindow;
+        foreach (var (source, seqs) in history ?? new Dictionary<string, IReadOnlyCollection<long>>())
+        {
+            if (seqs.Count > 0)
+            {
+                var window = new Window(seqs.Max());
+                foreach (var seq in seqs.Where(s => s > window.Last - width))
+                {
+                    window.Seen.Add(seq);
+                }
+
+                windows[source] = window;
+            }
+        }
     }
 
-    /// <summary>The last accepted seq of a device, or null when it has sent nothing yet (or was reset to nothing).</summary>
-    public long? LastSeq(string source) => lastSeq.TryGetValue(source, out var seq) ? seq : null;
+    /// <summary>The highest accepted seq of a device, or null when it has sent nothing yet (or was reset to nothing).</summary>
+    public long? LastSeq(string source) => windows.TryGetValue(source, out var w) ? w.Last : null;
 
     /// <summary>
-    /// Checks a new event and, when it is accepted, makes its seq the device's baseline. Returns null when accepted, or
-    /// why it is refused.
+    /// Checks a new event (its eventId was never seen) and, when it is accepted, notes its seq. Returns null when
+    /// accepted, or why it is refused.
     /// </summary>
+    /// <remarks>
+    /// A seq above the highest accepted one is accepted. One at or below it is accepted only if it is within
+    /// <see cref="PipelineOptions.ReplayWindow"/> of the highest and was never accepted before: an event the broker lost and
+    /// the reader re-sent after later ones got through (the anti-replay window of IPsec, RFC 4303 §3.4.3). A seq used
+    /// before, or older than the window, is refused.
+    /// </remarks>
     public ReplayRejection? Check(string source, long seq, Instant at, bool offline, Instant now)
     {
-        var last = LastSeq(source);
-        if (last is { } l && seq <= l)
+        windows.TryGetValue(source, out var window);
+        if (window is not null && seq <= window.Last && (seq <= window.Last - width || window.Seen.Contains(seq)))
         {
-            return new ReplayRejection(ReplayRule.StaleSeq, seq, last, $"seq {seq} is not above the last seen seq {l}");
+            var why = window.Seen.Contains(seq) ? $"seq {seq} was already used by an earlier event" : $"seq {seq} is more than {width} below the last seen seq {window.Last}";
+            return new ReplayRejection(ReplayRule.StaleSeq, seq, window.Last, why);
         }
 
         var offlineReplay = offline && at <= now && now - at <= offlineWindow;
@@ -51,12 +74,17 @@ public sealed class ReplayGuard
         {
             var ahead = at > now;
             var off = ahead ? at - now : now - at;
-            return new ReplayRejection(ahead ? ReplayRule.TimeAhead : ReplayRule.TimeBehind, seq, last,
+            return new ReplayRejection(ahead ? ReplayRule.TimeAhead : ReplayRule.TimeBehind, seq, window?.Last,
                 $"at is {FormatMinutes(off)} {(ahead ? "ahead of" : "behind")} the service clock (allowed {FormatMinutes(maxSkew)}"
                 + (offline ? $"; an offline replay may be up to {FormatMinutes(offlineWindow)} old" : "") + ")");
         }
 
-        lastSeq[source] = seq;
+        if (window is null)
+        {
+            windows[source] = window = new Window(seq);
+        }
+
+        window.Accept(seq, width);
         return null;
     }
 
@@ -68,11 +96,13 @@ public sealed class ReplayGuard
     {
         if (baseline is { } b)
         {
-            lastSeq[source] = b;
+            var window = new Window(b);
+            window.Seen.UnionWith(Enumerable.Range(0, (int)Math.Min(width, b + 1)).Select(i => b - i));
+            windows[source] = window;
         }
         else
         {
-            lastSeq.Remove(source);
+            windows.Remove(source);
         }
 
         lastAlarm.Remove(source);
@@ -93,12 +123,33 @@ public sealed class ReplayGuard
     private static string FormatMinutes(Duration d) =>
         d.TotalMinutes >= 1 ? $"{d.TotalMinutes.ToString("0.#", System.Globalization.CultureInfo.InvariantCulture)} min"
             : $"{d.TotalSeconds.ToString("0.#", System.Globalization.CultureInfo.InvariantCulture)} s";
+
+    /// <summary>The highest accepted seq and the accepted seqs within the window below it.</summary>
+    private sealed class Window(long last)
+    {
+        public long Last { get; private set; } = last;
+
+        public HashSet<long> Seen { get; } = [];
+
+        public void Accept(long seq, int width)
+        {
+            Seen.Add(seq);
+            if (seq > Last)
+            {
+                Last = seq;
+                if (Seen.Count > 2 * width)
+                {
+                    Seen.RemoveWhere(s => s <= Last - width);
+                }
+            }
+        }
+    }
 }
 
 /// <summary>Which replay rule an event broke.</summary>
 public enum ReplayRule
 {
-    /// <summary>The seq is not above the device's last accepted seq.</summary>
+    /// <summary>The seq was already used by an accepted event of the device, or is older than the replay window.</summary>
     StaleSeq,
 
     /// <summary>The event's time is further ahead of the service clock than the allowed skew.</summary>
