@@ -38,6 +38,12 @@ public sealed record DeviceOptions
     /// <summary>MQTT keep-alive; the broker publishes the last will when it hears nothing for 1.5 times this.</summary>
     public TimeSpan KeepAlive { get; init; } = TimeSpan.FromSeconds(15);
 
+    /// <summary>
+    /// Whether seq starts from the first event's time in microseconds (true, the default: like firmware that persists its
+    /// counter, it never goes back across restarts, which replay protection requires) or from 1 (protocol examples in tests).
+    /// </summary>
+    public bool SeqFromClock { get; init; } = true;
+
     /// <summary>An event that awaits a decision is re-sent (same eventId and seq) when none came within this time.</summary>
     public TimeSpan ResendInterval { get; init; } = TimeSpan.FromSeconds(2);
 

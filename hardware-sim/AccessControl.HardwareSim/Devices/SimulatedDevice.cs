@@ -444,6 +444,9 @@ public abstract class SimulatedDevice : IAsyncDisposable
     }
 
     /// <summary>The time to stamp on a message: the injected clock, to the millisecond, as reader firmware keeps it.</summary>
+    /// <summary>The seq a device starts counting from at boot: the clock in microseconds, so it is above any seq of an earlier boot.</summary>
+    protected long BootSeq() => Options.SeqFromClock ? Clock.GetCurrentInstant().ToUnixTimeMilliseconds() * 1000 : 0;
+
     protected Instant Now() => Instant.FromUnixTimeMilliseconds(Clock.GetCurrentInstant().ToUnixTimeMilliseconds());
 
     protected void Log(string message) => Options.Log?.Invoke($"{DeviceId}: {message}");

@@ -315,7 +315,7 @@ public class DoorController : SimulatedDevice
             Topics.DoorEvents(door.Id),
             awaitsDecision: false,
             keepWhileOffline: true,
-            () => ++door.Seq,
+            () => door.Seq = door.Seq == 0 ? BootSeq() + 1 : door.Seq + 1,   // never back across restarts, like the readers
             s => WireFormat.Write(new DoorEvent(s.EventId, s.Seq, s.At, type, s.Offline)))!;
 
     private bool Remember(string commandId)

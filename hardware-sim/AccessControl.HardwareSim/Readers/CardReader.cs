@@ -21,7 +21,9 @@ public class CardReader : SimulatedDevice
     private readonly IReadOnlyList<string> statusTopics;
     private readonly IReadOnlyList<string> subscriptions;
     private ITimer? heartbeatTimer;
-    private long seq;
+    // Like firmware that persists its counter, seq never goes back across restarts (replay protection refuses a used seq):
+    // it starts from the first event's time in microseconds, which is above every seq an earlier boot used at fewer than a million events a second.
+    private long seq = -1;
 
     public CardReader(string readerId, DeviceOptions options, DeviceSecrets secrets, IClock clock, TimeProvider time, CardReaderOptions? readerOptions = null)
         : base(readerId, options, secrets, clock, time)
@@ -159,7 +161,7 @@ public class CardReader : SimulatedDevice
             s => WireFormat.Write(new ReaderEvent(s.EventId, s.Seq, s.At, ReaderEventType.Heartbeat, null, null, s.Offline, null)));
 
     // Called by the base under its buffer lock, so a plain increment is enough.
-    private long NextSeq() => ++seq;
+    private long NextSeq() => seq = seq < 0 ? BootSeq() + 1 : seq + 1;
 
     private sealed record CardSwipe(string Card, string Technology);
 }

@@ -36,7 +36,9 @@ public class FingerprintReader : SimulatedDevice
     private RestingFinger? resting;
     private TaskCompletionSource<VerifyRequest> nextRequest = NewRequestSignal();
     private ITimer? heartbeatTimer;
-    private long seq;
+    // Like firmware that persists its counter, seq never goes back across restarts (replay protection refuses a used seq):
+    // it starts from the first event's time in microseconds, which is above every seq an earlier boot used at fewer than a million events a second.
+    private long seq = -1;
 
     public FingerprintReader(string readerId, DeviceOptions options, DeviceSecrets secrets, IClock clock, TimeProvider time, FingerprintReaderOptions? readerOptions = null)
         : base(readerId, options, secrets, clock, time)
@@ -393,7 +395,7 @@ public class FingerprintReader : SimulatedDevice
             s => WireFormat.Write(new ReaderEvent(s.EventId, s.Seq, s.At, ReaderEventType.Heartbeat, null, null, s.Offline, null)));
 
     // Called by the base under its buffer lock, so a plain increment is enough.
-    private long NextSeq() => ++seq;
+    private long NextSeq() => seq = seq < 0 ? BootSeq() + 1 : seq + 1;
 
     private static int SeedOf(string readerId) =>
         BinaryPrimitives.ReadInt32BigEndian(SHA256.HashData(Encoding.UTF8.GetBytes(readerId)));

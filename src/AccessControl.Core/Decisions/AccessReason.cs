@@ -88,6 +88,13 @@ public enum AccessReason
 
     /// <summary>A fingerprint answer with no pending card verification at that reader: a finger alone never opens a door.</summary>
     FingerprintUnexpected,
+
+    /// <summary>
+    /// Refused before any decision as a suspected replay: the event's <c>seq</c> is not above the last one seen from that
+    /// device, or its <c>at</c> is too far from the service clock (and it is not a marked offline replay within the offline
+    /// window). Set by the event pipeline, never by the engine (appended: codes are never renumbered).
+    /// </summary>
+    ReplaySuspected,
 }
 
 /// <summary>Wire codes of <see cref="AccessReason"/>.</summary>
@@ -120,6 +127,7 @@ public static class AccessReasonCodes
         "fingerprint_not_enrolled",
         "fingerprint_lockout",
         "fingerprint_unexpected",
+        "replay_suspected",
     ];
 
     /// <summary>Every reason, in evaluation order.</summary>

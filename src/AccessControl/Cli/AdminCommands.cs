@@ -3,13 +3,13 @@ using NodaTime;
 namespace AccessControl.Cli;
 
 /// <summary>
-/// Routes the admin commands (<c>log</c>, <c>token</c>, <c>hr</c>, <c>person</c>, <c>credential</c>, <c>level</c>, <c>visit</c>, <c>fingerprints</c>) for the
+/// Routes the admin commands (<c>log</c>, <c>token</c>, <c>hr</c>, <c>person</c>, <c>credential</c>, <c>level</c>, <c>visit</c>, <c>fingerprints</c>, <c>device</c>) for the
 /// program's dispatcher, which only has to pass the command line and the process's clock, streams and environment.
 /// </summary>
 public static class AdminCommands
 {
     /// <summary>The first words handled here.</summary>
-    public static IReadOnlyCollection<string> Names { get; } = ["log", "token", "visit", "fingerprints", "hr", .. RemoteCommands.Nouns];
+    public static IReadOnlyCollection<string> Names { get; } = ["log", "token", "visit", "fingerprints", "hr", "device", .. RemoteCommands.Nouns];
 
     /// <summary>
     /// Runs the command named by <c>args[0]</c> and returns its exit code, or null when it is not one of <see cref="Names"/>.
@@ -32,6 +32,11 @@ public static class AdminCommands
             return null;
         }
 
+        if (args[0] == "device" && (args.Count < 2 || args[1] != "reset-seq"))
+        {
+            return null;   // 'device secret' is a local command of the service program
+        }
+
         var noun = args[0];
         var (parsed, problem) = CliArgs.Parse(args.Skip(1), noun switch { "log" => LogCommand.Flags, "fingerprints" => FingerprintCommands.Flags, _ => null });
         if (parsed is null)
@@ -49,6 +54,7 @@ public static class AdminCommands
             "visit" => await VisitCommands.RunAsync(parsed, input ?? Console.In, output, error, environment, null, cancellationToken),
             "fingerprints" => await FingerprintCommands.RunAsync(parsed, output, error, environment, null, cancellationToken),
             "hr" => await HrCommands.RunAsync(parsed, clock, output, error, environment, null, cancellationToken),
+            "device" => await DeviceCommands.RunAsync(parsed, output, error, environment, null, cancellationToken),
             _ => await RemoteCommands.RunAsync(noun, parsed, output, error, environment, null, cancellationToken),
         };
     }

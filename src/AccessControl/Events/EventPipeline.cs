@@ -41,6 +41,7 @@ public sealed class EventPipeline : IAsyncDisposable
     private readonly List<Staged> batch = [];
     private readonly Dictionary<(string Source, string EventId), int> batchEvents = [];
     private readonly IFingerprintTemplates templates;
+    private readonly ReplayGuard replay;
     private PassbackState passback = PassbackState.Empty;
     private EscortState escorts = EscortState.Empty;
     private FingerprintState fingerprints = FingerprintState.Empty;
@@ -59,10 +60,12 @@ public sealed class EventPipeline : IAsyncDisposable
         PipelineOptions options,
         ILogger<EventPipeline> logger,
         TimeProvider timeProvider,
-        IFingerprintTemplates? fingerprints = null)
+        IFingerprintTemplates? fingerprints = null,
+        IReadOnlyDictionary<string, IReadOnlyCollection<long>>? seqHistory = null)
     {
         templates = fingerprints ?? NoFingerprintTemplates.Instance;
         options.Validate();
+        replay = new ReplayGuard(options, seqHistory);
         this.configuration = configuration;
         this.writer = writer;
         this.publisher = publisher;
@@ -134,6 +137,20 @@ public sealed class EventPipeline : IAsyncDisposable
     {
         var done = new TaskCompletionSource<LogEntry>(TaskCreationOptions.RunContinuationsAsynchronously);
         await queue.Writer.WriteAsync(new Append(entry, done), cancellationToken);
+        return await done.Task.WaitAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Resets a device's seq baseline (its firmware lost its counter): the next event must carry a seq above
+    /// <paramref name="baseline"/> (any seq when null). Audited by an admin row in log order; completes when it is durable.
+    /// </summary>
+    /// <param name="source"><c>readers/{id}</c> or <c>doors/{id}</c>.</param>
+    public async Task<LogEntry> ResetDeviceSeqAsync(string source, long? baseline, string actor, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(source);
+        ArgumentException.ThrowIfNullOrWhiteSpace(actor);
+        var done = new TaskCompletionSource<LogEntry>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await queue.Writer.WriteAsync(new SeqReset(source, baseline, actor, done), cancellationToken);
         return await done.Task.WaitAsync(cancellationToken);
     }
 
@@ -210,6 +227,9 @@ public sealed class EventPipeline : IAsyncDisposable
                     break;
                 case Append append:
                     batch.Add(new Staged(append.Entry) { Appended = append.Done });
+                    break;
+                case SeqReset reset:
+                    StageSeqReset(reset);
                     break;
                 case Tick tick:
                     var now = clock.GetCurrentInstant();
@@ -306,11 +326,23 @@ public sealed class EventPipeline : IAsyncDisposable
 
         if (e.Type == ReaderEventType.Heartbeat)
         {
+            // Heartbeats carry seq and advance the baseline; they are not logged, so a stale one (an MQTT redelivery) is dropped quietly.
+            if (replay.Check(source, e.Seq, e.At, e.Offline, now) is { } stale)
+            {
+                logger.LogDebug("Ignoring a heartbeat from {Reader}: {Why}", readerId, stale.Detail);
+            }
+
             return;
         }
 
         if (AnswerDuplicate(source, e.EventId, readerId))
         {
+            return;
+        }
+
+        if (replay.Check(source, e.Seq, e.At, e.Offline, now) is { } rejection)
+        {
+            StageReplayedReaderEvent(readerId, door, e, rejection, now, snapshot);
             return;
         }
 
@@ -551,6 +583,11 @@ public sealed class EventPipeline : IAsyncDisposable
 
         var topology = configuration.Topology;
         topology.Doors.TryGetValue(new DoorId(doorId), out var door);
+        if (replay.Check(source, e.Seq, e.At, e.Offline, now) is { } rejection)
+        {
+            StageReplayedDoorEvent(doorId, door, e, rejection, now);
+            return;
+        }
         var at = e.Offline ? e.At : now;
         var entry = new LogEntry
         {
@@ -572,6 +609,83 @@ public sealed class EventPipeline : IAsyncDisposable
         {
             StageAlarmIfAny(doors.Report(door, e.Type, at), now);
         }
+    }
+
+    // ---- replay protection ----------------------------------------------------------------------------
+
+    /// <summary>
+    /// A reader event refused as a suspected replay: an access row (deny, replay_suspected) whose device_seq stays empty
+    /// (the refused seq is in detail, so it never becomes a baseline at start-up), the deny to the reader, and an alarm
+    /// at most once per device per <see cref="PipelineOptions.ReplayAlarmInterval"/>.
+    /// </summary>
+    private void StageReplayedReaderEvent(string readerId, Door? door, ReaderEvent e, ReplayRejection rejection, Instant now, LiveConfiguration.Snapshot snapshot)
+    {
+        logger.LogWarning("Refused event {EventId} from reader {Reader} as a suspected replay: {Why}", e.EventId, readerId, rejection.Detail);
+        var source = "readers/" + readerId;
+        var decision = AccessDecision.Deny(AccessReason.ReplaySuspected, door?.Site, door?.Id);
+        StageAccess(new AccessRow(readerId, source, e.EventId, null, e.At, e.Offline, e.Card, e.Technology), decision, now, snapshot, ReplayDetail(e.Type.ToString(), rejection));
+        StageReplayAlarm(source, door?.Site.Value, door?.Id.Value, readerId, $"reader {readerId}: event {e.EventId}", rejection, now);
+    }
+
+    /// <summary>A door event refused as a suspected replay: a security row (nothing reaches door supervision) and the rate-limited alarm.</summary>
+    private void StageReplayedDoorEvent(string doorId, Door? door, DoorEvent e, ReplayRejection rejection, Instant now)
+    {
+        logger.LogWarning("Refused event {EventId} from door {Door} as a suspected replay: {Why}", e.EventId, doorId, rejection.Detail);
+        var source = "doors/" + doorId;
+        batchEvents[(source, e.EventId)] = batch.Count;
+        batch.Add(new Staged(new LogEntry
+        {
+            At = now,
+            Kind = LogKinds.Security,
+            SiteId = door?.Site.Value,
+            DoorId = doorId,
+            Source = source,
+            EventId = e.EventId,
+            DeviceAt = e.At,
+            Offline = e.Offline,
+            Reason = AccessReason.ReplaySuspected.ToCode(),
+            Detail = Json(ReplayDetail(e.Type.ToString(), rejection)),
+        }));
+        StageReplayAlarm(source, door?.Site.Value, doorId, null, $"door {doorId}: event {e.EventId}", rejection, now);
+    }
+
+    private void StageReplayAlarm(string source, string? siteId, string? doorId, string? readerId, string what, ReplayRejection rejection, Instant now)
+    {
+        if (replay.ShouldAlarm(source, now))
+        {
+            var last = rejection.LastSeq is { } l ? l.ToString(System.Globalization.CultureInfo.InvariantCulture) : "none";
+            StageAlarm(new Alarm(AlarmTypes.ReplaySuspected, siteId, doorId, readerId,
+                $"{what} refused as a suspected replay: {rejection.Detail} (seq {rejection.Seq}, last seen seq {last}); further refusals from this device within {options.ReplayAlarmInterval.TotalSeconds:0} s are logged without an alarm"), now);
+        }
+    }
+
+    private static (string Name, object? Value)[] ReplayDetail(string type, ReplayRejection rejection) =>
+    [
+        ("type", type),
+        ("rule", rejection.Rule switch { ReplayRule.StaleSeq => "stale_seq", ReplayRule.TimeAhead => "time_ahead", _ => "time_behind" }),
+        ("seq", rejection.Seq),
+        ("lastSeq", rejection.LastSeq),
+        ("why", rejection.Detail),
+    ];
+
+    private void StageSeqReset(SeqReset reset)
+    {
+        var previous = replay.LastSeq(reset.Source);
+        replay.Reset(reset.Source, reset.Baseline);
+        var id = reset.Source.StartsWith("readers/", StringComparison.Ordinal) ? reset.Source["readers/".Length..] : null;
+        batch.Add(new Staged(new LogEntry
+        {
+            At = clock.GetCurrentInstant(),
+            Kind = LogKinds.Admin,
+            ReaderId = id,
+            DoorId = id is null && reset.Source.StartsWith("doors/", StringComparison.Ordinal) ? reset.Source["doors/".Length..] : null,
+            Source = reset.Source,
+            DeviceSeq = reset.Baseline,
+            Reason = DeviceSeqBaselines.ResetReason,
+            Actor = reset.Actor,
+            Detail = Json(("baseline", reset.Baseline), ("previous", previous)),
+        })
+        { Appended = reset.Done });
     }
 
     private void StageStatus(TopicAddress address, DeviceStatus status, Instant now)
@@ -951,6 +1065,8 @@ public sealed class EventPipeline : IAsyncDisposable
     private sealed record Inbound(string Topic, ReadOnlyMemory<byte> Payload) : Item;
 
     private sealed record Append(LogEntry Entry, TaskCompletionSource<LogEntry> Done) : Item;
+
+    private sealed record SeqReset(string Source, long? Baseline, string Actor, TaskCompletionSource<LogEntry> Done) : Item;
 
     private sealed record Tick(TaskCompletionSource Done) : Item
     {

@@ -20,6 +20,21 @@ public sealed record PipelineOptions
     /// <summary>How far in the past an offline replay may be stamped and still be decided at its own time.</summary>
     public Duration OfflineWindow { get; init; } = Duration.FromHours(24);
 
+    /// <summary>
+    /// How far a live (not offline-replayed) event's <c>at</c> may be from the service clock, either way, before it is
+    /// refused as a suspected replay (<c>replay_suspected</c>). Readers keep time by NTP; five minutes is generous.
+    /// </summary>
+    public Duration MaxClockSkew { get; init; } = Duration.FromMinutes(5);
+
+    /// <summary>
+    /// How far below a device's highest accepted seq an unused seq is still accepted: an event the broker lost and the reader
+    /// re-sent after later ones got through. A seq used before, or older than this, is refused as a replay.
+    /// </summary>
+    public int ReplayWindow { get; init; } = 1024;
+
+    /// <summary>At most one <c>replay_suspected</c> alarm per device in this time; every refused event is still logged.</summary>
+    public Duration ReplayAlarmInterval { get; init; } = Duration.FromMinutes(1);
+
     public void Validate()
     {
         if (MaxBatch is < 1 or > 10_000)
@@ -35,6 +50,11 @@ public sealed record PipelineOptions
         if (RecentEvents < 0 || QueueCapacity < 1 || OfflineWindow <= Duration.Zero)
         {
             throw new ArgumentOutOfRangeException(nameof(RecentEvents), "RecentEvents >= 0, QueueCapacity >= 1 and a positive OfflineWindow are required.");
+        }
+
+        if (MaxClockSkew <= Duration.Zero || ReplayAlarmInterval < Duration.Zero || ReplayWindow is < 1 or > 65_536)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxClockSkew), "A positive MaxClockSkew, a non-negative ReplayAlarmInterval and a ReplayWindow of 1..65536 are required.");
         }
     }
 }

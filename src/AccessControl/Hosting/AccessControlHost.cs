@@ -1,3 +1,4 @@
+using AccessControl.Events;
 using AccessControl.Admin;
 using AccessControl.Fingerprints;
 using AccessControl.Hr;
@@ -90,6 +91,7 @@ public sealed class AccessControlHost : IAsyncDisposable
         app.MapVisitorApi();
         app.MapFingerprintApi();
         app.MapHrFeedApi();
+        app.MapDeviceSeqApi();
         var visitors = app.Services.GetRequiredService<AccessControl.Visitors.VisitorService>();
         edge.AddSupervision(visitors.CheckOverdueBadgesAsync);
         visitors.RestoreDesignatedEscorts();

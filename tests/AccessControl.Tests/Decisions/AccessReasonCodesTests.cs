@@ -38,6 +38,7 @@ public partial class AccessReasonCodesTests
                 "outside_schedule", "anti_passback", "log_failure", "escort_required",
                 "badge_returned", "visit_outside_window", "visitor_zone_not_approved", "visit_not_checked_in", "watchlisted",
                 "fingerprint_required", "fingerprint_mismatch", "fingerprint_timeout", "fingerprint_not_enrolled", "fingerprint_lockout", "fingerprint_unexpected",
+                "replay_suspected",
             ],
             AccessReasonCodes.All.Select(r => r.ToCode()));
     }

@@ -521,7 +521,7 @@ public class DecisionEngineTests
         // the fingerprint reader's answer (mismatch, timeout, a finger nobody asked for).
         var reached = decisions.Select(d => d.Reason).ToHashSet();
         var expected = AccessReasonCodes.All.Except([AccessReason.MalformedEvent, AccessReason.LogFailure,
-            AccessReason.FingerprintMismatch, AccessReason.FingerprintTimeout, AccessReason.FingerprintUnexpected]).ToHashSet();
+            AccessReason.FingerprintMismatch, AccessReason.FingerprintTimeout, AccessReason.FingerprintUnexpected, AccessReason.ReplaySuspected]).ToHashSet();
         Assert.Equal(expected.Order(), reached.Order());
     }
 

@@ -27,6 +27,7 @@ public sealed class SimHarness : IAsyncDisposable
         Service = service;
         Options = new DeviceOptions
         {
+            SeqFromClock = false,
             Broker = broker.Endpoint,
             ReconnectDelay = TimeSpan.FromSeconds(1),
             MaxReconnectDelay = TimeSpan.FromSeconds(1),

@@ -1,0 +1,139 @@
+using System.Net.Http.Headers;
+using System.Threading.Channels;
+using AccessControl.Admin;
+using AccessControl.EntryLog;
+using AccessControl.Protocol;
+using MQTTnet;
+using MQTTnet.Protocol;
+using NodaTime;
+using static AccessControl.Tests.EndToEnd.DemoCards;
+
+namespace AccessControl.Tests.EndToEnd;
+
+/// <summary>Replay protection over the broker: stale seq or implausible time refused, logged, alarmed; baselines survive a restart; an admin reset.</summary>
+[Trait("control", "NIST-SC-23")]
+[Trait("control", "NIST-PE-3")]
+public class ReplayProtectionTests
+{
+    private const string ReaderId = "rdr-lobby-in";
+
+    [Fact]
+    public async Task OldSeqUnderANewEventId_IsDeniedLoggedAndAlarmedOncePerMinute()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        var alarms = await edge.AlarmsAsync();
+        var (raw, decisions) = await RawReaderAsync(edge);
+        var now = edge.Clock.GetCurrentInstant();
+
+        var first = await SendAsync(edge, raw, decisions, Card("swipe-1", 10, now));
+        var replay = await SendAsync(edge, raw, decisions, Card("swipe-1-replayed", 10, now));
+        var again = await SendAsync(edge, raw, decisions, Card("swipe-1-replayed-again", 10, now));
+
+        Assert.True(first.Grant);
+        Assert.Equal(("replay_suspected", false), (replay.Reason, replay.Grant));
+        Assert.Equal("replay_suspected", again.Reason);
+        var alarm = await alarms.Reader.ReadAsync().AsTask().WaitAsync(EdgeHarness.Timeout);
+        Assert.Equal(AlarmTypes.ReplaySuspected, alarm.Type);
+        Assert.Equal(ReaderId, alarm.ReaderId);
+        Assert.Contains("seq 10, last seen seq 10", alarm.Detail, StringComparison.Ordinal);
+        var rows = edge.Rows(new LogFilter { Limit = 1000 });
+        Assert.Equal(2, rows.Count(r => r.Kind == LogKinds.Access && r.Reason == "replay_suspected"));
+        Assert.Single(rows, r => r.Kind == LogKinds.Alarm && r.Reason == AlarmTypes.ReplaySuspected);
+    }
+
+    [Theory]
+    [InlineData(10)]
+    [InlineData(-10)]
+    public async Task LiveEventFarFromTheServiceClock_IsDenied(int minutes)
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        var (raw, decisions) = await RawReaderAsync(edge);
+        var at = edge.Clock.GetCurrentInstant() + Duration.FromMinutes(minutes);
+
+        var decision = await SendAsync(edge, raw, decisions, Card("skewed-1", 1, at));
+
+        Assert.Equal("replay_suspected", decision.Reason);
+        var row = edge.Rows(new LogFilter { Kind = LogKinds.Access }).Single();
+        Assert.Null(row.DeviceSeq);   // a refused seq never becomes a baseline
+    }
+
+    [Fact]
+    public async Task OfflineReplayWithinTheWindow_IsDecided_AndADuplicateKeepsItsOriginalDecision()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        var (raw, decisions) = await RawReaderAsync(edge);
+        var now = edge.Clock.GetCurrentInstant();
+
+        var offline = await SendAsync(edge, raw, decisions, Card("buffered-1", 5, now - Duration.FromHours(2)) with { Offline = true });
+        var later = await SendAsync(edge, raw, decisions, Card("live-1", 6, now));
+        var duplicate = await SendAsync(edge, raw, decisions, Card("buffered-1", 5, now - Duration.FromHours(2)) with { Offline = true });
+
+        Assert.True(offline.Grant);
+        Assert.NotEqual("replay_suspected", later.Reason);
+        Assert.Equal(offline, duplicate);
+        Assert.DoesNotContain(edge.Rows(new LogFilter { Limit = 100 }), r => r.Reason == "replay_suspected");
+    }
+
+    [Fact]
+    public async Task AfterARestart_TheBaselineHolds_UntilAnAdminResetsIt()
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "ac-replay-" + Guid.NewGuid().ToString("N")[..12]);
+        try
+        {
+            await using (var edge = await EdgeHarness.StartAsync(directory: directory))
+            {
+                var (raw, decisions) = await RawReaderAsync(edge);
+                Assert.True((await SendAsync(edge, raw, decisions, Card("before-1", 5000, edge.Clock.GetCurrentInstant()))).Grant);
+            }
+
+            await using (var edge = await EdgeHarness.StartAsync(directory: directory))
+            {
+                var (raw, decisions) = await RawReaderAsync(edge);
+                var now = edge.Clock.GetCurrentInstant();
+
+                // The reader's flash was wiped: it starts again at 1 and is refused.
+                Assert.Equal("replay_suspected", (await SendAsync(edge, raw, decisions, Card("wiped-1", 1, now))).Reason);
+
+                using var http = new HttpClient { BaseAddress = edge.Host.HttpAddress };
+                http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer",
+                    new ApiTokens(edge.Edge.Database, edge.Clock).CreateToken("ops-anna", OperatorRole.Admin, "test"));
+                var response = await http.PostAsync($"/api/v1/devices/readers/{ReaderId}/seq-reset", null);
+                Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+
+                Assert.True((await SendAsync(edge, raw, decisions, Card("wiped-2", 2, now))).Grant);
+                var audit = edge.Rows(new LogFilter { Kind = LogKinds.Admin, Limit = 100 }).Single(r => r.Reason == "device_seq_reset");
+                Assert.Equal(("ops-anna", "readers/" + ReaderId), (audit.Actor, audit.Source));
+                Assert.Contains("\"previous\":5000", audit.Detail, StringComparison.Ordinal);
+            }
+
+            await using (var edge = await EdgeHarness.StartAsync(directory: directory))
+            {
+                // The reset holds across a restart too: the baseline is the reader's seq since the reset (2), not 5000.
+                var (raw, decisions) = await RawReaderAsync(edge);
+                var decision = await SendAsync(edge, raw, decisions, Card("wiped-3", 3, edge.Clock.GetCurrentInstant()));
+                Assert.NotEqual("replay_suspected", decision.Reason);
+                Assert.Equal("replay_suspected", (await SendAsync(edge, raw, decisions, Card("wiped-2-again", 2, edge.Clock.GetCurrentInstant()))).Reason);
+            }
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    private static ReaderEvent Card(string eventId, long seq, Instant at) =>
+        new(eventId, seq, at, ReaderEventType.Card, Operator, Ev3, false, null);
+
+    private static async Task<(IMqttClient Raw, Channel<DecisionMessage> Decisions)> RawReaderAsync(EdgeHarness edge)
+    {
+        var raw = await edge.RawClientAsync(ReaderId);
+        return (raw, await edge.DecisionsAsync(raw, ReaderId));
+    }
+
+    private static async Task<DecisionMessage> SendAsync(EdgeHarness edge, IMqttClient raw, Channel<DecisionMessage> decisions, ReaderEvent e)
+    {
+        await raw.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(edge.Edge.Topics.ReaderEvents(ReaderId))
+            .WithPayload(WireFormat.Write(e)).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build());
+        return await decisions.Reader.ReadAsync().AsTask().WaitAsync(EdgeHarness.Timeout);
+    }
+}
