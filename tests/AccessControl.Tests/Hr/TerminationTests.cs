@@ -100,8 +100,9 @@ public class TerminationTests
                 Assert.Equal("credential_revoked", swipe.Reason);
             }
 
-            // The same data folder, the same site file loaded again: the termination holds.
-            await using (var again = await EdgeHarness.StartAsync(broker, directory: directory))
+            // The same data folder, the same site file loaded again, an hour later (the readers' seq, taken from the
+            // clock like firmware's, moves on): the termination holds.
+            await using (var again = await EdgeHarness.StartAsync(broker, now: EdgeHarness.BusinessHours + NodaTime.Duration.FromHours(1), directory: directory))
             {
                 using var hr = new HrFeedClient(again);
                 var reader = await again.ReaderAsync("rdr-lobby-in");
