@@ -39,17 +39,8 @@ public sealed class LogSigningKey : IDisposable
         }
         else
         {
-            Directory.CreateDirectory(dataDirectory);
             key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-            var create = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
-            if (!OperatingSystem.IsWindows())
-            {
-                create.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-            }
-
-            using var stream = new FileStream(privatePath, create);
-            stream.Write(System.Text.Encoding.ASCII.GetBytes(key.ExportPkcs8PrivateKeyPem() + "\n"));
-            stream.Flush(flushToDisk: true);
+            Storage.SecretFiles.CreateNew(privatePath, key.ExportPkcs8PrivateKeyPem() + "\n");
         }
 
         if (key.KeySize != 256)

@@ -141,21 +141,13 @@ public sealed partial class FingerprintKeyring
 
         if (!File.Exists(keyFile))
         {
-            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(keyFile))!);
             var text = $"""
                 # Fingerprint template keys: "<keyId> <base64 of 32 bytes>", the last line is the current key.
                 # Back this file up apart from the database. Rotation: docs/operations.md.
                 k1 {Convert.ToBase64String(RandomNumberGenerator.GetBytes(FingerprintKey.Bytes))}
 
                 """;
-            var create = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
-            if (!OperatingSystem.IsWindows())
-            {
-                create.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-            }
-
-            using var stream = new FileStream(keyFile, create);
-            stream.Write(Encoding.ASCII.GetBytes(text));
+            Storage.SecretFiles.CreateNew(keyFile, text);
         }
 
         return Parse(File.ReadAllText(keyFile), keyFile);

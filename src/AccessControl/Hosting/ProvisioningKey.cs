@@ -19,25 +19,6 @@ public static class ProvisioningKey
             return new DeviceSecrets(Convert.FromBase64String(fromEnvironment.Trim()));
         }
 
-        if (!File.Exists(keyFile))
-        {
-            var directory = Path.GetDirectoryName(Path.GetFullPath(keyFile))!;
-            Directory.CreateDirectory(directory);
-            var key = DeviceSecrets.NewKey();
-            var create = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
-            if (!OperatingSystem.IsWindows())
-            {
-                create.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-            }
-
-            using (var stream = new FileStream(keyFile, create))
-            {
-                stream.Write(System.Text.Encoding.ASCII.GetBytes(Convert.ToBase64String(key)));
-            }
-
-            return new DeviceSecrets(key);
-        }
-
-        return new DeviceSecrets(Convert.FromBase64String(File.ReadAllText(keyFile).Trim()));
+        return new DeviceSecrets(Storage.SecretFiles.LoadOrCreateBase64Key(keyFile));
     }
 }

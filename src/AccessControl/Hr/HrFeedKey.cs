@@ -82,25 +82,7 @@ public static class HrFeedKey
             return fromEnvironment;
         }
 
-        if (!File.Exists(keyFile))
-        {
-            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(keyFile))!);
-            var key = RandomNumberGenerator.GetBytes(32);
-            var create = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
-            if (!OperatingSystem.IsWindows())
-            {
-                create.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-            }
-
-            using (var stream = new FileStream(keyFile, create))
-            {
-                stream.Write(Encoding.ASCII.GetBytes(Convert.ToBase64String(key)));
-            }
-
-            return new HrFeedSigner(key);
-        }
-
-        return Read(keyFile);
+        return File.Exists(keyFile) ? Read(keyFile) : new HrFeedSigner(Storage.SecretFiles.LoadOrCreateBase64Key(keyFile));
     }
 
     /// <summary>A client's key (the CSV import): the environment variable, else an existing file; never creates one.</summary>

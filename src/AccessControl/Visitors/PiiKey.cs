@@ -48,24 +48,6 @@ public static class PiiKey
             return new DocumentNumberHasher(Convert.FromBase64String(fromEnvironment.Trim()));
         }
 
-        if (!File.Exists(keyFile))
-        {
-            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(keyFile))!);
-            var key = RandomNumberGenerator.GetBytes(32);
-            var create = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
-            if (!OperatingSystem.IsWindows())
-            {
-                create.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-            }
-
-            using (var stream = new FileStream(keyFile, create))
-            {
-                stream.Write(Encoding.ASCII.GetBytes(Convert.ToBase64String(key)));
-            }
-
-            return new DocumentNumberHasher(key);
-        }
-
-        return new DocumentNumberHasher(Convert.FromBase64String(File.ReadAllText(keyFile).Trim()));
+        return new DocumentNumberHasher(Storage.SecretFiles.LoadOrCreateBase64Key(keyFile));
     }
 }
