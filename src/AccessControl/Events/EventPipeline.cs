@@ -61,8 +61,10 @@ public sealed class EventPipeline : IAsyncDisposable
         ILogger<EventPipeline> logger,
         TimeProvider timeProvider,
         IFingerprintTemplates? fingerprints = null,
-        IReadOnlyDictionary<string, IReadOnlyCollection<long>>? seqHistory = null)
+        IReadOnlyDictionary<string, IReadOnlyCollection<long>>? seqHistory = null,
+        PassbackState? passbackHistory = null)
     {
+        passback = passbackHistory ?? PassbackState.Empty;
         templates = fingerprints ?? NoFingerprintTemplates.Instance;
         options.Validate();
         replay = new ReplayGuard(options, seqHistory);

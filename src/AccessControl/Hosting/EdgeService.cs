@@ -54,7 +54,7 @@ public sealed class EdgeService : IAsyncDisposable
         FingerprintStore = new FingerprintStore(database);
         var templates = new FingerprintTemplates(FingerprintStore, fingerprintKeys, loggers.CreateLogger<FingerprintTemplates>());
         Pipeline = new EventPipeline(configuration, Writer, Publisher, clock, Topics, settings.Pipeline, loggers.CreateLogger<EventPipeline>(), time, templates,
-            DeviceSeqBaselines.Load(database, settings.Pipeline.ReplayWindow));
+            DeviceSeqBaselines.Load(database, settings.Pipeline.ReplayWindow), PassbackHistory.Load(database, configuration.Topology));
         Cardholders = new CardholderStore(database);
         Admin = new AdminService(Cardholders, configuration, Pipeline.AppendAsync, clock, loggers.CreateLogger<AdminService>());
         Fingerprints = new FingerprintService(FingerprintStore, templates, configuration, Pipeline.AppendAsync, settings.Fingerprints,
