@@ -55,6 +55,10 @@ public sealed class FingerprintState
         return new(mismatches.SetItem(card, count), lockedUntil);
     }
 
+    /// <summary>Locks a card until <paramref name="until"/> (restoring a lock recorded in the entry log after a restart).</summary>
+    public FingerprintState Lock(string card, Instant until) =>
+        lockedUntil.TryGetValue(card, out var known) && known >= until ? this : new(mismatches.Remove(card), lockedUntil.SetItem(card, until));
+
     /// <summary>Forgets locks that have run out.</summary>
     public FingerprintState Prune(Instant now)
     {

@@ -62,9 +62,11 @@ public sealed class EventPipeline : IAsyncDisposable
         TimeProvider timeProvider,
         IFingerprintTemplates? fingerprints = null,
         IReadOnlyDictionary<string, IReadOnlyCollection<long>>? seqHistory = null,
-        PassbackState? passbackHistory = null)
+        PassbackState? passbackHistory = null,
+        FingerprintState? fingerprintHistory = null)
     {
         passback = passbackHistory ?? PassbackState.Empty;
+        this.fingerprints = fingerprintHistory ?? FingerprintState.Empty;
         templates = fingerprints ?? NoFingerprintTemplates.Instance;
         options.Validate();
         replay = new ReplayGuard(options, seqHistory);
@@ -547,7 +549,12 @@ public sealed class EventPipeline : IAsyncDisposable
             {
                 snapshot.Cardholders.People.TryGetValue(v.Person, out var person);
                 StageAlarm(new Alarm(AlarmTypes.FingerprintFailures, door?.Site.Value, door?.Id.Value, readerId,
-                    $"card {v.Card} of {v.Person}{NameOf(person)}: {rules.LockoutAfter} fingerprint mismatches in a row; the card is locked until {WireFormat.FormatInstant(until)}"), now);
+                    $"card {v.Card} of {v.Person}{NameOf(person)}: {rules.LockoutAfter} fingerprint mismatches in a row; the card is locked until {WireFormat.FormatInstant(until)}")
+                {
+                    Card = v.Card,
+                    PersonId = v.Person.Value,
+                    Until = until,
+                }, now);
             }
 
             return;
@@ -789,8 +796,10 @@ public sealed class EventPipeline : IAsyncDisposable
             DeviceSeq = cause?.Seq,
             DeviceAt = cause?.At,
             Offline = cause?.Offline ?? false,
+            Card = alarm.Card,
+            PersonId = alarm.PersonId,
             Reason = alarm.Type,
-            Detail = Json(("alarmId", message.AlarmId), ("detail", alarm.Detail)),
+            Detail = Json(("alarmId", message.AlarmId), ("detail", alarm.Detail), ("until", alarm.Until is { } until ? WireFormat.FormatInstant(until) : null)),
         })
         { Alarm = message });
     }

@@ -1,4 +1,14 @@
 namespace AccessControl.Supervision;
 
 /// <summary>An alarm to raise: logged first, then published on the alarms topic.</summary>
-public readonly record struct Alarm(string Type, string? SiteId, string? DoorId, string? ReaderId, string Detail);
+public readonly record struct Alarm(string Type, string? SiteId, string? DoorId, string? ReaderId, string Detail)
+{
+    /// <summary>The card the alarm is about, if any (kept in the row's card column, e.g. for a fingerprint lockout).</summary>
+    public string? Card { get; init; }
+
+    /// <summary>The person the alarm is about, if any.</summary>
+    public string? PersonId { get; init; }
+
+    /// <summary>Until when something the alarm started lasts (a card's fingerprint lockout); kept in the row's detail.</summary>
+    public NodaTime.Instant? Until { get; init; }
+}

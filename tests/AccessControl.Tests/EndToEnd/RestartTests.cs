@@ -8,6 +8,49 @@ namespace AccessControl.Tests.EndToEnd;
 public class RestartTests
 {
     [Fact]
+    [Trait("control", "PCI-8.3.4")]
+    [Trait("control", "NIST-PE-3")]
+    public async Task AFingerprintLockout_HoldsAcrossARestart_UntilItEnds()
+    {
+        var directory = Directory.CreateTempSubdirectory("ac-e2e-restart-").FullName;
+        try
+        {
+            await using (var before = await EdgeHarness.StartAsync(directory: directory))
+            {
+                var card = await RawReader.ConnectAsync(before, "rdr-sr1-in");
+                var finger = await RawReader.ConnectAsync(before, EdgeHarness.DemoFingerprintReader);
+                for (var attempt = 0; attempt < 3; attempt++)
+                {
+                    await card.CardAsync(Operator);
+                    Assert.True((await card.NextDecisionAsync()).Pending);
+                    var verify = await finger.NextCommandAsync();
+                    await finger.FingerprintAsync(verify.RequestId, 5);
+                    Assert.Equal("fingerprint_mismatch", (await card.NextDecisionAsync()).Reason);
+                }
+
+                var alarm = await before.AlarmRowAsync(global::AccessControl.Protocol.AlarmTypes.FingerprintFailures);
+                Assert.Equal((Operator, "p-mkoch"), (alarm.Card, alarm.PersonId));
+            }
+
+            var restartedAt = EdgeHarness.BusinessHours + Duration.FromMinutes(1);
+            await using var after = await EdgeHarness.StartAsync(now: restartedAt, directory: directory);
+            var lobby = await after.ReaderAsync("rdr-lobby-in");
+
+            var locked = await lobby.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
+            after.Clock.Advance(Duration.FromMinutes(5));
+            var unlocked = await lobby.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
+
+            Assert.Equal((false, "fingerprint_lockout"), (locked.Grant, locked.Reason));
+            Assert.True(unlocked.Grant);
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
     [Trait("control", "NIST-PE-3")]
     [Trait("control", "PCI-9.2")]
     public async Task HardAntiPassback_HoldsAcrossARestart_TheCardInsideIsNotPassedBackIn()
