@@ -118,6 +118,7 @@ public static class AlarmTypes
     public const string VisitorBadgeNotReturned = "visitor_badge_not_returned";
     public const string VisitorUnescorted = "visitor_unescorted";
     public const string FingerprintFailures = "fingerprint_failures";
+    public const string ClockAnomaly = "clock_anomaly";
 
     /// <summary>A device sent an event with a stale <c>seq</c> or an implausible <c>at</c>; rate-limited per device.</summary>
     public const string ReplaySuspected = "replay_suspected";

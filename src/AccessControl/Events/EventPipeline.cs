@@ -45,6 +45,8 @@ public sealed class EventPipeline : IAsyncDisposable
     private PassbackState passback = PassbackState.Empty;
     private EscortState escorts = EscortState.Empty;
     private FingerprintState fingerprints = FingerprintState.Empty;
+    private readonly TimeProvider time;
+    private (Instant Clock, long Stamp)? lastCheck;
 
     // Cards waiting for their holder's finger, by fingerprint reader (one at a time per reader, as at a real door).
     private ImmutableDictionary<string, Verification> verifications = ImmutableDictionary<string, Verification>.Empty;
@@ -68,6 +70,7 @@ public sealed class EventPipeline : IAsyncDisposable
         passback = passbackHistory ?? PassbackState.Empty;
         this.fingerprints = fingerprintHistory ?? FingerprintState.Empty;
         templates = fingerprints ?? NoFingerprintTemplates.Instance;
+        time = timeProvider;
         options.Validate();
         replay = new ReplayGuard(options, seqHistory);
         this.configuration = configuration;
@@ -211,6 +214,29 @@ public sealed class EventPipeline : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Compares how far the service clock moved since the last supervision check with how much time really passed
+    /// (the monotonic clock): a difference beyond <see cref="PipelineOptions.ClockJumpThreshold"/> is a step of the wall
+    /// clock. Decisions go on with the new time (schedules need wall time); device events stay ordered by their seq.
+    /// </summary>
+    private Alarm? CheckClock(Instant now)
+    {
+        var stamp = time.GetTimestamp();
+        var previous = lastCheck;
+        lastCheck = (now, stamp);
+        if (options.ClockJumpThreshold is not { } threshold || previous is not { } last)
+        {
+            return null;
+        }
+
+        var jump = (now - last.Clock).ToTimeSpan() - time.GetElapsedTime(last.Stamp, stamp);
+        return jump.Duration() <= threshold
+            ? null
+            : new Alarm(AlarmTypes.ClockAnomaly, null, null, null,
+                $"the service clock jumped {(jump > TimeSpan.Zero ? "forward" : "back")} by {jump.Duration().TotalSeconds:0} s between two checks " +
+                $"({WireFormat.FormatInstant(last.Clock)} to {WireFormat.FormatInstant(now)}); decisions use the new time, device events stay ordered by their seq");
+    }
+
     /// <summary>Blocks the pipeline's thread until an item is queued (true) or the queue is completed (false).</summary>
     private static bool WaitToRead(ChannelReader<Item> reader, CancellationToken stopping)
     {
@@ -241,6 +267,7 @@ public sealed class EventPipeline : IAsyncDisposable
                     escorts = escorts.Prune(now);
                     if (tick.Alarms is null)
                     {
+                        StageAlarmIfAny(CheckClock(now), now);
                         fingerprints = fingerprints.Prune(now);
                         foreach (var expired in verifications.Values.Where(v => v.Deadline <= now).ToList())
                         {

@@ -35,6 +35,13 @@ public sealed record PipelineOptions
     /// <summary>At most one <c>replay_suspected</c> alarm per device in this time; every refused event is still logged.</summary>
     public Duration ReplayAlarmInterval { get; init; } = Duration.FromMinutes(1);
 
+    /// <summary>
+    /// How far the service clock may move apart from the machine's monotonic time between two supervision checks before
+    /// a <c>clock_anomaly</c> alarm is raised (a step of the wall clock: NTP correcting a bad clock, an operator setting
+    /// it, a VM resumed). Null turns the check off (tests that drive a fake clock by hand).
+    /// </summary>
+    public TimeSpan? ClockJumpThreshold { get; init; } = TimeSpan.FromMinutes(1);
+
     public void Validate()
     {
         if (MaxBatch is < 1 or > 10_000)

@@ -116,6 +116,9 @@ public sealed class EdgeHarness : IAsyncDisposable
             HttpUrl = "http://127.0.0.1:0",
             Broker = broker,
             SupervisionInterval = TimeSpan.FromDays(1),
+
+            // Tests move the fake clock by hand, far from the real time that passes: no clock-jump alarms unless a test asks.
+            Pipeline = new global::AccessControl.Events.PipelineOptions { ClockJumpThreshold = null },
         };
         settings = configure?.Invoke(settings) ?? settings;
         // Every harness keeps the service's log lines and scans them for secrets when it is disposed.

@@ -82,4 +82,30 @@ public class RestartTests
             Directory.Delete(directory, recursive: true);
         }
     }
+
+    [Fact]
+    [Trait("control", "NIST-AU-8")]
+    public async Task TheServiceClockJumpingBackOrForward_RaisesClockAnomaly_AndSwipesAreStillDecided()
+    {
+        await using var edge = await EdgeHarness.StartAsync(configure: s => s with { Pipeline = s.Pipeline with { ClockJumpThreshold = TimeSpan.FromMinutes(1) } });
+        var alarms = await edge.AlarmsAsync();
+        var lobby = await edge.ReaderAsync("rdr-lobby-in");
+
+        await edge.TickAsync();
+        edge.Clock.Advance(Duration.FromSeconds(20));
+        await edge.TickAsync(); // within the threshold: no alarm
+        edge.Clock.Advance(Duration.FromMinutes(-4));
+        await edge.TickAsync();
+        var back = await alarms.Reader.ReadAsync().AsTask().WaitAsync(EdgeHarness.Timeout);
+        edge.Clock.Advance(Duration.FromMinutes(7));
+        await edge.TickAsync();
+        var forward = await alarms.Reader.ReadAsync().AsTask().WaitAsync(EdgeHarness.Timeout);
+        var swipe = await lobby.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
+
+        Assert.Equal((global::AccessControl.Protocol.AlarmTypes.ClockAnomaly, global::AccessControl.Protocol.AlarmTypes.ClockAnomaly), (back.Type, forward.Type));
+        Assert.Contains("back by 2", back.Detail, StringComparison.Ordinal);
+        Assert.Contains("forward by 4", forward.Detail, StringComparison.Ordinal);
+        Assert.Equal(2, edge.Rows(new global::AccessControl.EntryLog.LogFilter { Kind = global::AccessControl.EntryLog.LogKinds.Alarm, Reason = global::AccessControl.Protocol.AlarmTypes.ClockAnomaly }).Count);
+        Assert.True(swipe.Grant);
+    }
 }

@@ -40,6 +40,7 @@ public class DocumentPrivacyTests
                 HttpUrl = "http://127.0.0.1:0",
                 Broker = new BrokerOptions { Port = 0 },
                 SupervisionInterval = TimeSpan.FromDays(1),
+                Pipeline = new global::AccessControl.Events.PipelineOptions { ClockJumpThreshold = null },
             };
             var answers = new StringBuilder();
             await using (var host = AccessControlHost.Create(settings, clock, RealTime.Instance, l => l.SetMinimumLevel(LogLevel.Trace).AddProvider(logs)))
