@@ -4,7 +4,11 @@ using AccessControl.Hosting;
 var (words, flags) = ServiceCommands.Parse(args);
 var stopping = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) => { e.Cancel = true; stopping.Cancel(); };
-AppDomain.CurrentDomain.ProcessExit += (_, _) => stopping.Cancel();
+
+// SIGTERM (systemd stop, docker stop) stops the service cleanly, like Ctrl+C: the pipeline drains, the entry log signs
+// its final checkpoint. Without this the runtime would end the process as soon as the handlers returned.
+using var terminate = System.Runtime.InteropServices.PosixSignalRegistration.Create(
+    System.Runtime.InteropServices.PosixSignal.SIGTERM, context => { context.Cancel = true; stopping.Cancel(); });
 var settings = ServiceCommands.Settings(flags);
 
 // log, token, person, credential, level: the admin and audit commands.
