@@ -16,6 +16,7 @@ namespace AccessControl.Tests.Chaos;
 /// while the readers keep presenting cards (Mosquitto keeps the readers connected meanwhile). Afterwards every reader
 /// event is in the log exactly once, no reader ever heard a grant that has no durable row, and the chain verifies.
 /// </summary>
+[Collection(ChaosCollection.Name)]
 public class ServiceKillTests
 {
     private static readonly string[] ReaderIds = ["rdr-lobby-in", "rdr-lobby-out", "rdr-dh1-in", "rdr-dh1-out"];
@@ -104,4 +105,11 @@ public class ServiceKillTests
             Directory.Delete(directory, recursive: true);
         }
     }
+}
+
+/// <summary>Chaos tests start and kill whole service processes: they run alone, not beside tests that wait on real time.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class ChaosCollection
+{
+    public const string Name = "chaos";
 }

@@ -18,6 +18,7 @@ public class ScenarioRunnerTests(ITestOutputHelper output)
         await using var h = await SimHarness.StartAsync(output);
         h.Service.Answer = GrantTheOperator;
         var scenario = Parse("""
+            timeout: 60s
             wiring:
               - { controller: ctl-1, doors: [door-1] }
             steps:
