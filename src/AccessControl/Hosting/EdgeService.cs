@@ -54,7 +54,7 @@ public sealed class EdgeService : IAsyncDisposable
         FingerprintStore = new FingerprintStore(database);
         var templates = new FingerprintTemplates(FingerprintStore, fingerprintKeys, loggers.CreateLogger<FingerprintTemplates>());
         Pipeline = new EventPipeline(configuration, Writer, Publisher, clock, Topics, settings.Pipeline, loggers.CreateLogger<EventPipeline>(), time, templates,
-            DeviceSeqBaselines.Load(database, settings.Pipeline.ReplayWindow));
+            DeviceSeqBaselines.Load(database, settings.Pipeline.ReplayWindow), LifeSafety.FireState.Load(database));
         Cardholders = new CardholderStore(database);
         Admin = new AdminService(Cardholders, configuration, Pipeline.AppendAsync, clock, loggers.CreateLogger<AdminService>());
         Fingerprints = new FingerprintService(FingerprintStore, templates, configuration, Pipeline.AppendAsync, settings.Fingerprints,
@@ -201,6 +201,10 @@ public sealed class EdgeService : IAsyncDisposable
         var options = settings.Broker with { Host = BrokerHost, Port = BrokerPort };
         connection = new ServiceConnection(options, Secrets, time, (message, ct) => Pipeline.EnqueueAsync(message.Topic, message.Payload, ct));
         connection.Connected += () => logger.LogInformation("Connected to the MQTT broker at {Host}:{Port}", options.Host, options.Port);
+
+        // A fire release outlives the process: whenever the connection comes up (first start, restart after a crash,
+        // broker back), every released door gets its retained release again. Nothing ever relocks from here.
+        connection.Connected += () => _ = Pipeline.ReassertFireReleaseAsync(stopping.Token);
         connection.Disconnected += why => logger.LogWarning("Lost the MQTT broker: {Why}", why);
         connection.ConnectFailed += why => logger.LogWarning("Could not connect to the MQTT broker: {Why}", why);
         loops.Add(Task.Run(() => RecordSecurityEventsAsync(stopping.Token), CancellationToken.None));
