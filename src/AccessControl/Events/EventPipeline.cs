@@ -725,6 +725,7 @@ public sealed class EventPipeline : IAsyncDisposable
 
         logger.LogCritical("Fire alarm from panel {Panel} (site {Site}).", panelId, site);
         var message = new AlarmMessage(Guid.NewGuid().ToString("N"), now, AlarmTypes.FireAlarm, site, null, null, e.Detail ?? $"fire panel {panelId} reports a fire alarm");
+        var alreadyReleased = fire.Sites.TryGetValue(site, out var current);
         fire = fire.Alarm(site, panelId);
         batch.Add(new Staged(new LogEntry
         {
@@ -738,9 +739,16 @@ public sealed class EventPipeline : IAsyncDisposable
             Reason = AlarmTypes.FireAlarm,
             Detail = Json(("alarmId", message.AlarmId), ("detail", message.Detail)),
         })
-        { Alarm = message, LifeSafety = true, FireChange = f => f.Alarm(site, panelId) });
+        {
+            Alarm = message,
+            LifeSafety = true,
+            FireChange = f => f.Alarm(site, panelId),
 
-        if (fire.Sites.ContainsKey(site))
+            // Already released: the doors get their release again (cheap, and it repairs a controller that missed it).
+            Retained = alreadyReleased ? ReleaseCommands(current!.Doors) : [],
+        });
+
+        if (alreadyReleased)
         {
             return;
         }
