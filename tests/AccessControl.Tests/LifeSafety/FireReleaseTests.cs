@@ -217,6 +217,49 @@ public sealed class FireReleaseTests
         Assert.False(edge.Edge.Pipeline.Fire.IsReleased);
     }
 
+    [Fact]
+    [Trait("control", "NIST-PE-3")]
+    [Trait("control", "NIST-AC-3")]
+    public async Task Cli_FireStatusAndReset_OverTheApi_OnlyForSecurityOrAdmin_RefusedUntilClear()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        var tokens = new AccessControl.Admin.ApiTokens(edge.Edge.Database, edge.Clock);
+        var security = tokens.CreateToken("guard-kim", AccessControl.Admin.OperatorRole.Security, "test");
+        var auditor = tokens.CreateToken("audit-lee", AccessControl.Admin.OperatorRole.Auditor, "test");
+        var panel = await edge.RawClientAsync(Panel);
+        await PublishFireAsync(edge, panel, "fpa-1", 1, "alarm");
+        await edge.RowAsync(r => r.Reason == FireReasons.Release);
+
+        var (status, statusOut, _) = await CliAsync(edge, security, "fire", "status");
+        var (refused, _, refusedErr) = await CliAsync(edge, security, "fire", "reset");
+        var (forbidden, _, _) = await CliAsync(edge, auditor, "fire", "reset", "--force");
+        await PublishFireAsync(edge, panel, "fpa-2", 2, "clear");
+        await edge.RowAsync(r => r.Reason == FireReasons.Clear);
+        var (reset, resetOut, _) = await CliAsync(edge, security, "fire", "reset");
+
+        Assert.Equal(0, status);
+        Assert.Contains("\"released\":true", statusOut, StringComparison.Ordinal);
+        Assert.Contains("door-lobby", statusOut, StringComparison.Ordinal);
+        Assert.NotEqual(0, refused);
+        Assert.Contains("409", refusedErr, StringComparison.Ordinal);
+        Assert.NotEqual(0, forbidden);
+        Assert.Equal(0, reset);
+        Assert.Contains("door-dh1", resetOut, StringComparison.Ordinal);
+        Assert.Equal("guard-kim", Assert.Single(edge.Rows(new LogFilter { Reason = FireReasons.Reset })).Actor);
+    }
+
+    private static async Task<(int Code, string Output, string Error)> CliAsync(EdgeHarness edge, string token, params string[] args)
+    {
+        var (output, error) = (new StringWriter(), new StringWriter());
+        var code = await AccessControl.Cli.AdminCommands.RunAsync(args, edge.Clock, output, error, name => name switch
+        {
+            AccessControl.Cli.RemoteCommands.UrlVariable => edge.Host.HttpAddress.ToString(),
+            AccessControl.Cli.RemoteCommands.TokenVariable => token,
+            _ => null,
+        }, "tester").WaitAsync(EdgeHarness.Timeout);
+        return (code ?? -1, output.ToString(), error.ToString());
+    }
+
     private static async Task<(DoorController Controller, Channel<DoorActivity> Activity)> ControllerAsync(EdgeHarness edge, string controllerId, string doorId)
     {
         var controller = await edge.ControllerAsync(controllerId, [doorId], new DoorControllerOptions { AutoOpenOnUnlock = false }, start: false);
