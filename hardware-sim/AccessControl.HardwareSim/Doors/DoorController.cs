@@ -231,24 +231,30 @@ public class DoorController : SimulatedDevice
 
     /// <summary>
     /// <c>release</c>: strike unlocked with no timer until <c>relock</c>; the door may open and close freely and is
-    /// never forced. <c>relock</c>: strike locked again.
+    /// never forced. <c>relock</c>: ends a release (strike locked again); ignored when the door is not released.
     /// </summary>
     private void ApplyReleaseLocked(Door door, bool release, Instant now, Changes changes)
     {
-        Cancel(ref door.RelockTimer);
         if (release)
         {
+            Cancel(ref door.RelockTimer);
             door.Released = true;
             door.Unlocked = true;
             changes.Activity(ControllerId, door.Id, DoorActivityKind.Released, now, "fire release");
             return;
         }
 
-        var wasReleased = door.Released;
+        if (!door.Released)
+        {
+            // A retained relock received at subscribe, long after the reset: it must not cut short a grant's unlock.
+            changes.Activity(ControllerId, door.Id, DoorActivityKind.CommandIgnored, now, "relock while not released");
+            return;
+        }
+
         door.Released = false;
         door.Unlocked = false;
         Cancel(ref door.OpenTimer);
-        changes.Activity(ControllerId, door.Id, DoorActivityKind.Relocked, now, wasReleased ? "fire release reset" : "relock (was not released)");
+        changes.Activity(ControllerId, door.Id, DoorActivityKind.Relocked, now, "fire release reset");
     }
 
     protected override void OnStopping()

@@ -204,7 +204,7 @@ public sealed class EdgeService : IAsyncDisposable
 
         // A fire release outlives the process: whenever the connection comes up (first start, restart after a crash,
         // broker back), every released door gets its retained release again. Nothing ever relocks from here.
-        connection.Connected += () => _ = Pipeline.ReassertFireReleaseAsync(stopping.Token);
+        connection.Connected += () => _ = ReassertFireReleaseAsync();
         connection.Disconnected += why => logger.LogWarning("Lost the MQTT broker: {Why}", why);
         connection.ConnectFailed += why => logger.LogWarning("Could not connect to the MQTT broker: {Why}", why);
         loops.Add(Task.Run(() => RecordSecurityEventsAsync(stopping.Token), CancellationToken.None));
@@ -233,6 +233,18 @@ public sealed class EdgeService : IAsyncDisposable
             return Task.CompletedTask;
         });
         await connection.StartAsync(cancellationToken);
+    }
+
+    private async Task ReassertFireReleaseAsync()
+    {
+        try
+        {
+            await Pipeline.ReassertFireReleaseAsync(stopping.Token);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or System.Threading.Channels.ChannelClosedException)
+        {
+            logger.LogDebug("Not re-sending the fire release: the service is stopping.");
+        }
     }
 
     /// <summary>

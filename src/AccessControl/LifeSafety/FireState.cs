@@ -104,6 +104,7 @@ public sealed record FireState(ImmutableDictionary<string, FireRelease> Sites, I
     /// <summary>The <c>source</c> of rows about a fire panel's events: <c>fire/{panelId}</c>.</summary>
     public const string FireSourcePrefix = "fire/";
 
+    // The WHERE clause is exactly that of the partial index ix_entry_log_fire (Migrations/0013_fire_rows_index.sql).
     private const string LoadSql =
         $"SELECT {EntryLogQuery.Columns} FROM entry_log WHERE kind = 'safety' OR (kind = 'alarm' AND reason = 'fire_alarm') ORDER BY seq";
 
