@@ -219,6 +219,42 @@ public sealed class FireReleaseTests
 
     [Fact]
     [Trait("control", "NIST-PE-3")]
+    [Trait("control", "NFPA-101")]
+    [Trait("control", "NIST-AU-5")]
+    public async Task LogCannotBeWritten_TheReleaseGoesOutAnyway_AndAResetWithoutItsRowRelocksNothing()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        var (lobby, activity) = await ControllerAsync(edge, "ctl-lobby", "door-lobby");
+        var alarms = await edge.AlarmsAsync();
+        var panel = await edge.RawClientAsync(Panel);
+
+        edge.Edge.Writer.SimulateWriteFailure(true);
+        await PublishFireAsync(edge, panel, "fpa-1", 1, "alarm");
+        await NextAsync(activity, DoorActivityKind.Released);
+        var logFailure = await NextAlarmAsync(alarms, AlarmTypes.LogFailure);
+        var state = edge.Edge.Pipeline.Fire;
+        await Assert.ThrowsAsync<AccessControl.Events.EntryLogUnavailableException>(
+            () => edge.Edge.Pipeline.ResetFireAsync("op-security", force: true).WaitAsync(EdgeHarness.Timeout));
+        edge.Edge.Writer.SimulateWriteFailure(false);
+
+        Assert.NotNull(logFailure);
+        Assert.True(state.IsReleased);
+        Assert.False(state.Sites["demo"].Cleared);
+        Assert.True(edge.Edge.Pipeline.Fire.IsReleased);
+        Assert.True(lobby.GetDoor("door-lobby").Released);
+        Assert.Empty(edge.Rows(new LogFilter { Kind = LogKinds.Safety }));
+
+        // Once the log works again the normal path applies: clear, then reset.
+        await PublishFireAsync(edge, panel, "fpa-2", 2, "clear");
+        await edge.RowAsync(r => r.Reason == FireReasons.Clear);
+        var reset = await edge.Edge.Pipeline.ResetFireAsync("op-security", force: false).WaitAsync(EdgeHarness.Timeout);
+        await NextAsync(activity, DoorActivityKind.Relocked);
+
+        Assert.Equal(FireResetOutcome.Reset, reset.Outcome);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-PE-3")]
     [Trait("control", "NIST-AC-3")]
     public async Task Cli_FireStatusAndReset_OverTheApi_OnlyForSecurityOrAdmin_RefusedUntilClear()
     {
