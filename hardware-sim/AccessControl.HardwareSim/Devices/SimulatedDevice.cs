@@ -805,6 +805,9 @@ public abstract class SimulatedDevice : IAsyncDisposable
                 var readerCommand = WireFormat.ParseReaderCommand(payload);
                 await (readerCommand.Success ? HandleReaderCommandAsync(address.DeviceId, readerCommand.Value!) : HandleMalformedAsync(topic, readerCommand.Error!));
                 break;
+            case TopicKind.DoorCommands when payload.IsEmpty:
+                // An empty retained message clears a retained command: nothing to do.
+                break;
             case TopicKind.DoorCommands:
                 var command = WireFormat.ParseDoorCommand(payload);
                 await (command.Success ? HandleDoorCommandAsync(address.DeviceId, command.Value!) : HandleMalformedAsync(topic, command.Error!));

@@ -25,6 +25,9 @@ public enum DoorActivityKind
 
     /// <summary>A command the controller did not act on (unknown command, duplicate commandId).</summary>
     CommandIgnored,
+
+    /// <summary>A fire release: the strike is held unlocked, with no timer, until a relock command.</summary>
+    Released,
 }
 
 /// <summary>One thing that happened at a door, for printers and tests.</summary>
@@ -34,7 +37,11 @@ public sealed record DoorActivity(string ControllerId, string DoorId, DoorActivi
 /// <param name="Unlocked">The strike is released.</param>
 /// <param name="Open">The door-position sensor reads open.</param>
 /// <param name="HeldOpen">The door is propped open and will not close by itself.</param>
-public readonly record struct DoorSnapshot(string DoorId, bool Unlocked, bool Open, bool HeldOpen);
+public readonly record struct DoorSnapshot(string DoorId, bool Unlocked, bool Open, bool HeldOpen)
+{
+    /// <summary>Held unlocked by a fire release (no relock timer) until a <c>relock</c> command.</summary>
+    public bool Released { get; init; }
+}
 
 /// <summary>What came of asking the simulated person to open a door.</summary>
 public enum DoorOpenResult

@@ -80,7 +80,7 @@ public class DoorController : SimulatedDevice
         lock (doorGate)
         {
             var door = Find(doorId);
-            return new DoorSnapshot(door.Id, door.Unlocked, door.Open, door.HeldOpen);
+            return new DoorSnapshot(door.Id, door.Unlocked, door.Open, door.HeldOpen) { Released = door.Released };
         }
     }
 
@@ -183,13 +183,25 @@ public class DoorController : SimulatedDevice
             }
 
             var now = Now();
-            if (!Remember(command.CommandId))
+            if (command.Command is DoorCommands.Release or DoorCommands.Relock)
+            {
+                // State commands, retained by the service: applied every time they arrive (a reconnect delivers the
+                // retained one again), never treated as a duplicate.
+                Remember(command.CommandId);
+                ApplyReleaseLocked(door, command.Command == DoorCommands.Release, now, changes);
+            }
+            else if (!Remember(command.CommandId))
             {
                 changes.Activity(ControllerId, doorId, DoorActivityKind.CommandIgnored, now, $"duplicate commandId {command.CommandId}");
             }
-            else if (command.Command != "unlock")
+            else if (command.Command != DoorCommands.Unlock)
             {
                 changes.Activity(ControllerId, doorId, DoorActivityKind.CommandIgnored, now, $"unknown command '{command.Command}'");
+            }
+            else if (door.Released)
+            {
+                // Released for egress: an unlock changes nothing, and above all starts no relock timer.
+                changes.Activity(ControllerId, doorId, DoorActivityKind.CommandIgnored, now, "unlock while released by a fire alarm");
             }
             else
             {
@@ -217,6 +229,34 @@ public class DoorController : SimulatedDevice
         return Task.CompletedTask;
     }
 
+    /// <summary>
+    /// <c>release</c>: strike unlocked with no timer until <c>relock</c>; the door may open and close freely and is
+    /// never forced. <c>relock</c>: ends a release (strike locked again); ignored when the door is not released.
+    /// </summary>
+    private void ApplyReleaseLocked(Door door, bool release, Instant now, Changes changes)
+    {
+        if (release)
+        {
+            Cancel(ref door.RelockTimer);
+            door.Released = true;
+            door.Unlocked = true;
+            changes.Activity(ControllerId, door.Id, DoorActivityKind.Released, now, "fire release");
+            return;
+        }
+
+        if (!door.Released)
+        {
+            // A retained relock received at subscribe, long after the reset: it must not cut short a grant's unlock.
+            changes.Activity(ControllerId, door.Id, DoorActivityKind.CommandIgnored, now, "relock while not released");
+            return;
+        }
+
+        door.Released = false;
+        door.Unlocked = false;
+        Cancel(ref door.OpenTimer);
+        changes.Activity(ControllerId, door.Id, DoorActivityKind.Relocked, now, "fire release reset");
+    }
+
     protected override void OnStopping()
     {
         lock (doorGate)
@@ -238,7 +278,7 @@ public class DoorController : SimulatedDevice
         var changes = new Changes();
         lock (doorGate)
         {
-            if (stopping || !door.Unlocked)
+            if (stopping || !door.Unlocked || door.Released)
             {
                 return;
             }
@@ -360,6 +400,9 @@ public class DoorController : SimulatedDevice
         public bool Open { get; set; }
 
         public bool HeldOpen { get; set; }
+
+        /// <summary>Held unlocked by a fire release until relock.</summary>
+        public bool Released { get; set; }
 
         public long Seq { get; set; }
 

@@ -95,6 +95,35 @@ public sealed record ReaderCommand(
 /// <summary>A command to a door controller.</summary>
 public sealed record DoorCommand(string CommandId, string Command, int Seconds);
 
+/// <summary>Commands the service sends to a door controller on a door's commands topic.</summary>
+public static class DoorCommands
+{
+    /// <summary>Unlock the strike for <c>seconds</c>, then lock again.</summary>
+    public const string Unlock = "unlock";
+
+    /// <summary>
+    /// Fire release: hold the strike unlocked, with no timer, until a <see cref="Relock"/>. Published retained, so a
+    /// controller that (re)connects gets it at once; a controller must apply the retained command it receives when it subscribes.
+    /// </summary>
+    public const string Release = "release";
+
+    /// <summary>End of a fire release, after an operator reset: lock the strike again. Published retained, replacing the release.</summary>
+    public const string Relock = "relock";
+}
+
+/// <summary>Types of event a fire panel publishes.</summary>
+public enum FireEventType
+{
+    /// <summary>The fire alarm is active: fail-safe doors are released.</summary>
+    Alarm,
+
+    /// <summary>The panel's alarm has cleared. Logged; nothing relocks until an operator resets.</summary>
+    Clear,
+}
+
+/// <summary>An event from a fire panel on <c>{root}/fire/{panelId}/events</c>.</summary>
+public sealed record FireEvent(string EventId, long Seq, Instant At, FireEventType Type, string? Detail);
+
 /// <summary>An alarm published on the alarms topic and written to the entry log.</summary>
 public sealed record AlarmMessage(
     string AlarmId,
@@ -122,4 +151,7 @@ public static class AlarmTypes
 
     /// <summary>A device sent an event with a stale <c>seq</c> or an implausible <c>at</c>; rate-limited per device.</summary>
     public const string ReplaySuspected = "replay_suspected";
+
+    /// <summary>A fire panel reports an active fire alarm; the site's fail-safe doors are released.</summary>
+    public const string FireAlarm = "fire_alarm";
 }

@@ -12,6 +12,9 @@ public enum TopicKind
     DoorStatus,
     DoorCommands,
     Alarms,
+
+    /// <summary>A fire panel's alarm and clear events (<c>{root}/fire/{panelId}/events</c>).</summary>
+    FireEvents,
 }
 
 /// <summary>A parsed topic: its kind and the device id it names (empty for <see cref="TopicKind.Alarms"/>).</summary>
@@ -53,6 +56,9 @@ public sealed class Topics
 
     public string Alarms => $"{Root}/alarms";
 
+    /// <summary>Where a fire panel publishes its alarm and clear events.</summary>
+    public string FireEvents(string panelId) => $"{Root}/fire/{panelId}/events";
+
     /// <summary>Subscription filters the service uses.</summary>
     public IReadOnlyList<string> ServiceSubscriptions =>
     [
@@ -60,6 +66,7 @@ public sealed class Topics
         $"{Root}/readers/+/status",
         $"{Root}/doors/+/events",
         $"{Root}/doors/+/status",
+        $"{Root}/fire/+/events",
     ];
 
     /// <summary>Parses a topic under this root; <see cref="TopicKind.Unknown"/> for anything else.</summary>
@@ -88,6 +95,11 @@ public sealed class Topics
         if (id.IsEmpty)
         {
             return default;
+        }
+
+        if (group.SequenceEqual("fire"))
+        {
+            return leaf.SequenceEqual("events") ? new TopicAddress(TopicKind.FireEvents, id.ToString()) : default;
         }
 
         var readers = group.SequenceEqual("readers");

@@ -30,6 +30,9 @@ public static partial class WireFormat
     public static WireResult<DoorEvent> ParseDoorEvent(ReadOnlySequence<byte> payload, int maxBytes = DefaultMaxPayloadBytes) =>
         Parse(payload, maxBytes, ReadDoorEvent);
 
+    public static WireResult<FireEvent> ParseFireEvent(ReadOnlySequence<byte> payload, int maxBytes = DefaultMaxPayloadBytes) =>
+        Parse(payload, maxBytes, ReadFireEvent);
+
     public static WireResult<DeviceStatus> ParseDeviceStatus(ReadOnlySequence<byte> payload, int maxBytes = DefaultMaxPayloadBytes) =>
         Parse(payload, maxBytes, ReadStatus);
 
@@ -110,6 +113,15 @@ public static partial class WireFormat
         {
             w.WriteBoolean("offline", true);
         }
+    });
+
+    public static byte[] Write(FireEvent e) => WriteObject(w =>
+    {
+        w.WriteString("eventId", e.EventId);
+        w.WriteNumber("seq", e.Seq);
+        w.WriteString("at", FormatInstant(e.At));
+        w.WriteString("type", e.Type == FireEventType.Alarm ? "alarm" : "clear");
+        WriteOptional(w, "detail", e.Detail);
     });
 
     public static byte[] Write(DecisionMessage d) => WriteObject(w =>
@@ -323,6 +335,32 @@ public static partial class WireFormat
         }
 
         return WireResult<DoorEvent>.Ok(new DoorEvent(common.EventId!, common.Seq, common.At, type.Value, common.Offline));
+    }
+
+    private static WireResult<FireEvent> ReadFireEvent(JsonElement root)
+    {
+        var common = ReadEventHeader(root);
+        if (common.Error is not null)
+        {
+            return WireResult<FireEvent>.Fail(common.Error, common.EventId);
+        }
+
+        var typeText = GetString(root, "type", out var typeError);
+        FireEventType? type = typeText switch
+        {
+            "alarm" => FireEventType.Alarm,
+            "clear" => FireEventType.Clear,
+            _ => null,
+        };
+        if (type is null)
+        {
+            return WireResult<FireEvent>.Fail(typeError ?? $"type '{Truncate(typeText)}' is not one of alarm, clear", common.EventId);
+        }
+
+        var detail = GetOptionalString(root, "detail", 256, out var detailError);
+        return detailError is not null
+            ? WireResult<FireEvent>.Fail(detailError, common.EventId)
+            : WireResult<FireEvent>.Ok(new FireEvent(common.EventId!, common.Seq, common.At, type.Value, detail));
     }
 
     private static WireResult<DeviceStatus> ReadStatus(JsonElement root)

@@ -43,11 +43,13 @@ internal sealed partial class SiteFileReader
             return null;
         }
 
-        var other = ReferenceEquals(space, readerIds) ? controllerIds : readerIds;
-        if (other.Declared.TryGetValue(value.Text, out var first))
+        foreach (var other in new[] { readerIds, controllerIds, firePanelIds }.Where(s => !ReferenceEquals(s, space)))
         {
-            errors.Add(value.Node, value.Path, $"id '{value.Text}' is already used by the {other.Noun} at {first.Path} (line {first.Node.Start.Line}); readers and controllers share one namespace because a device's id is its MQTT username");
-            return null;
+            if (other.Declared.TryGetValue(value.Text, out var first))
+            {
+                errors.Add(value.Node, value.Path, $"id '{value.Text}' is already used by the {other.Noun} at {first.Path} (line {first.Node.Start.Line}); readers, controllers and fire panels share one namespace because a device's id is its MQTT username");
+                return null;
+            }
         }
 
         return Declare(space, value);

@@ -20,12 +20,12 @@ namespace AccessControl.SiteFiles;
 /// </remarks>
 internal sealed partial class SiteFileReader
 {
-    private static readonly string[] RootKeys = ["version", "site", "zones", "controllers", "doors", "readers", "schedules", "accessLevels", "people", "credentials"];
+    private static readonly string[] RootKeys = ["version", "site", "zones", "controllers", "doors", "readers", "schedules", "accessLevels", "people", "credentials", "firePanels"];
     private static readonly string[] SiteKeys = ["id", "name", "timeZone", "fingerprintLockoutAfter", "fingerprintLockoutMinutes", "visitorsWithoutFingerprint"];
     private static readonly string[] ZoneKeys = ["id", "name", "kind", "parent", "securityLevel", "antiPassback", "technologies", "escortRequired", "escortWindowSeconds", "escortMaxVisitors",
         "twoFactor", "fingerprintThreshold", "fingerprintTimeoutSeconds"];
     private static readonly string[] ControllerKeys = ["id", "name"];
-    private static readonly string[] DoorKeys = ["id", "name", "from", "to", "controller", "unlockSeconds", "heldOpenSeconds"];
+    private static readonly string[] DoorKeys = ["id", "name", "from", "to", "controller", "unlockSeconds", "heldOpenSeconds", "failSafe"];
     private static readonly string[] ReaderKeys = ["id", "type", "door", "direction", "heartbeatSeconds"];
     private static readonly string[] ScheduleKeys = ["id", "name", "intervals", "holidays", "holidayIntervals"];
     private static readonly string[] IntervalKeys = ["days", "from", "to"];
@@ -112,6 +112,7 @@ internal sealed partial class SiteFileReader
     private readonly IdSpace controllerIds = new("controller", "controllers");
     private readonly IdSpace doorIds = new("door", "doors");
     private readonly IdSpace readerIds = new("reader", "readers");
+    private readonly IdSpace firePanelIds = new("fire panel", "firePanels");
     private readonly IdSpace scheduleIds = new("schedule", "schedules");
     private readonly IdSpace accessLevelIds = new("access level", "accessLevels");
     private readonly IdSpace personIds = new("person", "people");
@@ -125,6 +126,7 @@ internal sealed partial class SiteFileReader
 
     private readonly List<Zone> zones = [];
     private readonly List<DoorController> controllers = [];
+    private readonly List<FirePanel> firePanels = [];
     private readonly List<Door> doors = [];
     private readonly List<Reader> readers = [];
     private readonly List<Schedule> schedules = [];
@@ -162,6 +164,7 @@ internal sealed partial class SiteFileReader
         ReadControllers(root);
         ReadDoors(root);
         ReadReaders(root);
+        ReadFirePanels(root);
         ReadSchedules(root);
         ReadAccessLevels(root);
         ReadPeople(root);
@@ -176,7 +179,10 @@ internal sealed partial class SiteFileReader
             return null;
         }
 
-        var topology = new SiteTopology([site], zones, doors, readers, controllers, schedules);
+        var topology = new SiteTopology([site], zones, doors, readers, controllers, schedules)
+        {
+            FirePanels = firePanels.ToImmutableDictionary(p => p.Id, StringComparer.Ordinal),
+        };
         return new SiteDefinition(topology, [.. accessLevels], [.. people], [.. credentials]);
     }
 
@@ -398,11 +404,27 @@ internal sealed partial class SiteFileReader
             var controller = Reference(controllerIds, map.Scalar("controller"));
             var unlock = map.Integer("unlockSeconds", 5, 1, 60, "seconds");
             var heldOpen = map.Integer("heldOpenSeconds", 30, 5, 3600, "seconds");
+            var failSafe = map.Boolean("failSafe", false);
             doorDrafts.Add(new DoorDraft(map, id, from, to));
             if (id is { } i && name is not null && to is { } t && controller is { } c && unlock is { } u && heldOpen is { } h)
             {
                 var fromId = from is { } f ? new ZoneId(f.Text) : (ZoneId?)null;
-                doors.Add(new Door(new DoorId(i.Text), siteId, name, fromId, new ZoneId(t.Text), new ControllerId(c.Text), Duration.FromSeconds(u), Duration.FromSeconds(h)));
+                doors.Add(new Door(new DoorId(i.Text), siteId, name, fromId, new ZoneId(t.Text), new ControllerId(c.Text), Duration.FromSeconds(u), Duration.FromSeconds(h))
+                {
+                    FailSafe = failSafe ?? false,
+                });
+            }
+        }
+    }
+
+    /// <summary>Fire panels: a plain list of ids, each an MQTT username in the device namespace.</summary>
+    private void ReadFirePanels(YamlMap root)
+    {
+        foreach (var item in root.ScalarList("firePanels"))
+        {
+            if (YamlMap.CheckId(item, errors) && DeclareDevice(firePanelIds, item) is { } id)
+            {
+                firePanels.Add(new FirePanel(id.Text, siteId));
             }
         }
     }

@@ -102,6 +102,13 @@ public sealed record Door(
 {
     /// <summary>The zone a person passing in <paramref name="direction"/> ends up in; null means leaving the site.</summary>
     public ZoneId? Destination(Direction direction) => direction == Direction.In ? To : From;
+
+    /// <summary>
+    /// Released (held unlocked) for egress while a fire alarm of its site is active, until an operator resets it.
+    /// False (fail-secure) unless the site file says otherwise: a door that must stay shut in a fire (a server room
+    /// with gas suppression) is never released.
+    /// </summary>
+    public bool FailSafe { get; init; }
 }
 
 /// <summary>What a reader reads.</summary>
@@ -118,6 +125,12 @@ public sealed record Reader(
     DoorId Door,
     Direction Direction,
     Duration HeartbeatInterval);
+
+/// <summary>
+/// A fire alarm panel (or its MQTT interface) of a site. Its <see cref="Id"/> is its MQTT username and shares the device
+/// id namespace with readers and controllers; an alarm from it releases the site's fail-safe doors.
+/// </summary>
+public sealed record FirePanel(string Id, SiteId Site);
 
 /// <summary>A door controller: drives the strike and reports door position and exit requests for its doors.</summary>
 public sealed record DoorController(ControllerId Id, SiteId Site, string Name);

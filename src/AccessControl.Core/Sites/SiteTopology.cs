@@ -40,6 +40,9 @@ public sealed class SiteTopology
 
     public ImmutableDictionary<ScheduleId, Schedule> Schedules { get; }
 
+    /// <summary>Fire alarm panels by id (their MQTT usernames); empty when no site declares one.</summary>
+    public ImmutableDictionary<string, FirePanel> FirePanels { get; init; } = ImmutableDictionary<string, FirePanel>.Empty.WithComparers(StringComparer.Ordinal);
+
     /// <summary>The doors a controller drives.</summary>
     public IEnumerable<Door> DoorsOf(ControllerId controller) => Doors.Values.Where(d => d.Controller == controller);
 
@@ -56,6 +59,10 @@ public sealed class SiteTopology
             Doors.Values.Where(d => !replaced.Contains(d.Site)).Concat(other.Doors.Values),
             Readers.Values.Where(r => !replaced.Contains(Doors[r.Door].Site)).Concat(other.Readers.Values),
             Controllers.Values.Where(c => !replaced.Contains(c.Site)).Concat(other.Controllers.Values),
-            Schedules.Values.Where(s => !other.Schedules.ContainsKey(s.Id)).Concat(other.Schedules.Values));
+            Schedules.Values.Where(s => !other.Schedules.ContainsKey(s.Id)).Concat(other.Schedules.Values))
+        {
+            FirePanels = FirePanels.Values.Where(p => !replaced.Contains(p.Site)).Concat(other.FirePanels.Values)
+                .ToImmutableDictionary(p => p.Id, StringComparer.Ordinal),
+        };
     }
 }

@@ -86,12 +86,13 @@ public static class MosquittoConfig
         return files;
     }
 
-    /// <summary>Every username the broker must know: the service, the monitor, then readers and controllers, sorted.</summary>
+    /// <summary>Every username the broker must know: the service, the monitor, then readers, controllers and fire panels, sorted.</summary>
     public static IReadOnlyList<string> Usernames(SiteTopology topology)
     {
         var readers = topology.Readers.Keys.Select(r => r.Value).Order(StringComparer.Ordinal).ToList();
         var controllers = topology.Controllers.Keys.Select(c => c.Value).Order(StringComparer.Ordinal).ToList();
-        var bad = readers.Concat(controllers).Where(id => !TopicPolicy.IsValidDeviceId(id)).ToList();
+        var panels = topology.FirePanels.Keys.Order(StringComparer.Ordinal).ToList();
+        var bad = readers.Concat(controllers).Concat(panels).Where(id => !TopicPolicy.IsValidDeviceId(id)).ToList();
         if (bad.Count > 0)
         {
             throw new ArgumentException($"Device ids not usable as MQTT usernames: {string.Join(", ", bad.Select(SecurityEvent.Clean))}.", nameof(topology));
@@ -103,7 +104,13 @@ public static class MosquittoConfig
             throw new ArgumentException($"Ids used by both a reader and a controller: {string.Join(", ", shared)}.", nameof(topology));
         }
 
-        return [DeviceSecrets.ServiceUsername, DeviceSecrets.MonitorUsername, .. readers, .. controllers];
+        var panelShared = panels.Intersect(readers.Concat(controllers), StringComparer.Ordinal).ToList();
+        if (panelShared.Count > 0)
+        {
+            throw new ArgumentException($"Ids used by both a fire panel and a reader or controller: {string.Join(", ", panelShared)}.", nameof(topology));
+        }
+
+        return [DeviceSecrets.ServiceUsername, DeviceSecrets.MonitorUsername, .. readers, .. controllers, .. panels];
     }
 
     /// <summary>

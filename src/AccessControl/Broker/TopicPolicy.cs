@@ -18,6 +18,9 @@ public enum PrincipalKind
 
     /// <summary>A read-only monitor such as an alarm console (<see cref="DeviceSecrets.MonitorUsername"/>).</summary>
     Monitor,
+
+    /// <summary>A fire alarm panel; its username is its <see cref="FirePanel.Id"/>. It may only publish its own fire events.</summary>
+    FirePanel,
 }
 
 /// <summary>An identified MQTT user: what it is and the username (= device id) it logged in with.</summary>
@@ -101,10 +104,12 @@ public sealed class TopicPolicy
 
         var isReader = topology.Readers.ContainsKey(new ReaderId(username!));
         var isController = topology.Controllers.ContainsKey(new ControllerId(username!));
-        return (isReader, isController) switch
+        var isPanel = topology.FirePanels.ContainsKey(username!);
+        return (isReader, isController, isPanel) switch
         {
-            (true, false) => new Principal(PrincipalKind.Reader, username!),
-            (false, true) => new Principal(PrincipalKind.DoorController, username!),
+            (true, false, false) => new Principal(PrincipalKind.Reader, username!),
+            (false, true, false) => new Principal(PrincipalKind.DoorController, username!),
+            (false, false, true) => new Principal(PrincipalKind.FirePanel, username!),
             _ => null,
         };
     }
@@ -151,6 +156,12 @@ public sealed class TopicPolicy
                 }
 
                 return grants;
+
+            case PrincipalKind.FirePanel:
+                // Publish only: a panel needs nothing back, and it must not be able to reach any door or reader topic.
+                return IsValidDeviceId(principal.Username) && topology.FirePanels.ContainsKey(principal.Username)
+                    ? [new(TopicAccess.Publish, Topics.FireEvents(principal.Username))]
+                    : [];
 
             default:
                 return [];

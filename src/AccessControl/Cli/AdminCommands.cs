@@ -3,13 +3,13 @@ using NodaTime;
 namespace AccessControl.Cli;
 
 /// <summary>
-/// Routes the admin commands (<c>log</c>, <c>token</c>, <c>hr</c>, <c>person</c>, <c>credential</c>, <c>level</c>, <c>visit</c>, <c>fingerprints</c>, <c>device</c>) for the
+/// Routes the admin commands (<c>log</c>, <c>token</c>, <c>hr</c>, <c>person</c>, <c>credential</c>, <c>level</c>, <c>visit</c>, <c>fingerprints</c>, <c>device</c>, <c>fire</c>) for the
 /// program's dispatcher, which only has to pass the command line and the process's clock, streams and environment.
 /// </summary>
 public static class AdminCommands
 {
     /// <summary>The first words handled here.</summary>
-    public static IReadOnlyCollection<string> Names { get; } = ["log", "token", "visit", "fingerprints", "hr", "device", .. RemoteCommands.Nouns];
+    public static IReadOnlyCollection<string> Names { get; } = ["log", "token", "visit", "fingerprints", "hr", "device", "fire", .. RemoteCommands.Nouns];
 
     /// <summary>
     /// Runs the command named by <c>args[0]</c> and returns its exit code, or null when it is not one of <see cref="Names"/>.
@@ -38,7 +38,7 @@ public static class AdminCommands
         }
 
         var noun = args[0];
-        var (parsed, problem) = CliArgs.Parse(args.Skip(1), noun switch { "log" => LogCommand.Flags, "fingerprints" => FingerprintCommands.Flags, _ => null });
+        var (parsed, problem) = CliArgs.Parse(args.Skip(1), noun switch { "log" => LogCommand.Flags, "fingerprints" => FingerprintCommands.Flags, "fire" => FireCommands.Flags, _ => null });
         if (parsed is null)
         {
             await error.WriteLineAsync("error: " + problem);
@@ -55,6 +55,7 @@ public static class AdminCommands
             "fingerprints" => await FingerprintCommands.RunAsync(parsed, output, error, environment, null, cancellationToken),
             "hr" => await HrCommands.RunAsync(parsed, clock, output, error, environment, null, cancellationToken),
             "device" => await DeviceCommands.RunAsync(parsed, output, error, environment, null, cancellationToken),
+            "fire" => await FireCommands.RunAsync(parsed, output, error, environment, null, cancellationToken),
             _ => await RemoteCommands.RunAsync(noun, parsed, output, error, environment, null, cancellationToken),
         };
     }

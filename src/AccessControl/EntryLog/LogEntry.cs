@@ -22,7 +22,10 @@ public static class LogKinds
     /// <summary>Reason of the <see cref="Integrity"/> row that records a retention purge.</summary>
     public const string PurgeReason = "purge";
 
-    public static IReadOnlyList<string> All { get; } = [Access, Door, Alarm, Device, Admin, Security, Malformed, Integrity];
+    /// <summary>Life safety: fire releases of fail-safe doors, panel clears and operator resets (docs/operations.md).</summary>
+    public const string Safety = "safety";
+
+    public static IReadOnlyList<string> All { get; } = [Access, Door, Alarm, Device, Admin, Security, Malformed, Integrity, Safety];
 }
 
 /// <summary>

@@ -4,6 +4,7 @@ using System.Threading.Channels;
 using AccessControl.Decisions;
 using AccessControl.EntryLog;
 using AccessControl.Fingerprints;
+using AccessControl.LifeSafety;
 using AccessControl.Protocol;
 using AccessControl.Sites;
 using AccessControl.Supervision;
@@ -48,6 +49,10 @@ public sealed class EventPipeline : IAsyncDisposable
     private readonly TimeProvider time;
     private (Instant Clock, long Stamp)? lastCheck;
 
+    // Fire release state: as staged, and as of the last commit (what Fire shows and what a failed commit returns to).
+    private FireState fire;
+    private FireState fireCommitted;
+
     // Cards waiting for their holder's finger, by fingerprint reader (one at a time per reader, as at a real door).
     private ImmutableDictionary<string, Verification> verifications = ImmutableDictionary<string, Verification>.Empty;
     private Task? loop;
@@ -65,10 +70,17 @@ public sealed class EventPipeline : IAsyncDisposable
         IFingerprintTemplates? fingerprints = null,
         IReadOnlyDictionary<string, IReadOnlyCollection<long>>? seqHistory = null,
         PassbackState? passbackHistory = null,
-        FingerprintState? fingerprintHistory = null)
+        FingerprintState? fingerprintHistory = null,
+        FireState? fireState = null)
     {
         passback = passbackHistory ?? PassbackState.Empty;
         this.fingerprints = fingerprintHistory ?? FingerprintState.Empty;
+        fire = fireCommitted = fireState ?? FireState.Empty;
+        foreach (var door in fire.ReleasedDoors)
+        {
+            doors.Released(new DoorId(door));
+        }
+
         templates = fingerprints ?? NoFingerprintTemplates.Instance;
         time = timeProvider;
         options.Validate();
@@ -159,6 +171,33 @@ public sealed class EventPipeline : IAsyncDisposable
         var done = new TaskCompletionSource<LogEntry>(TaskCreationOptions.RunContinuationsAsynchronously);
         await queue.Writer.WriteAsync(new SeqReset(source, baseline, actor, done), cancellationToken);
         return await done.Task.WaitAsync(cancellationToken);
+    }
+
+    /// <summary>The fire release state as of the last commit (rebuilt from the entry log at start-up).</summary>
+    public FireState Fire => Volatile.Read(ref fireCommitted);
+
+    /// <summary>
+    /// An operator's reset of the fire release: refused (<see cref="FireResetOutcome.NotCleared"/>) while a panel has not
+    /// sent <c>clear</c> since its last alarm, unless <paramref name="force"/>; otherwise a <c>fire_reset</c> row per
+    /// released site and, once durable, <c>relock</c> (retained) to every released door.
+    /// </summary>
+    public async Task<FireResetResult> ResetFireAsync(string actor, bool force, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(actor);
+        var done = new TaskCompletionSource<FireResetResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await queue.Writer.WriteAsync(new FireReset(actor, force, done), cancellationToken);
+        return await done.Task.WaitAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Publishes <c>release</c> (retained) again to every released door: called whenever the service's MQTT connection
+    /// comes up, so that a release survives a service crash and a broker that lost its retained messages.
+    /// </summary>
+    public async Task ReassertFireReleaseAsync(CancellationToken cancellationToken = default)
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await queue.Writer.WriteAsync(new FireReassert(done), cancellationToken);
+        await done.Task.WaitAsync(cancellationToken);
     }
 
     /// <summary>Runs the supervision checks (held-open doors, silent readers) at the clock's current time.</summary>
@@ -261,6 +300,12 @@ public sealed class EventPipeline : IAsyncDisposable
                 case SeqReset reset:
                     StageSeqReset(reset);
                     break;
+                case FireReset fireReset:
+                    StageFireReset(fireReset);
+                    break;
+                case FireReassert reassert:
+                    batch.Add(new Staged(null) { Ticked = reassert.Done, Retained = ReleaseCommands(fire.ReleasedDoors), LifeSafety = true });
+                    break;
                 case Tick tick:
                     var now = clock.GetCurrentInstant();
                     var topology = configuration.Topology;
@@ -324,6 +369,17 @@ public sealed class EventPipeline : IAsyncDisposable
                 }
 
                 StageDoorEvent(address.DeviceId, door.Value!, now);
+                return;
+
+            case TopicKind.FireEvents:
+                var fireEvent = WireFormat.ParseFireEvent(payload, options.MaxPayloadBytes);
+                if (!fireEvent.Success)
+                {
+                    StageMalformed(inbound, address, fireEvent.EventId, fireEvent.Error!, now);
+                    return;
+                }
+
+                StageFireEvent(address.DeviceId, fireEvent.Value!, now);
                 return;
 
             case TopicKind.ReaderStatus:
@@ -647,6 +703,169 @@ public sealed class EventPipeline : IAsyncDisposable
         }
     }
 
+    // ---- life safety: fire release ---------------------------------------------------------------------
+
+    /// <summary>
+    /// A fire panel's event. An alarm is logged (kind alarm, reason fire_alarm, published like every alarm) and, unless
+    /// the site is already released, releases every fail-safe door of the panel's site: one fire_release row listing
+    /// them, then <c>release</c> retained to each. A clear is logged and relocks nothing. Fire events are not subject
+    /// to the replay guard's clock and seq rules: refusing a real alarm over a panel's clock would be worse than any replay
+    /// (a replayed alarm can only release doors, which the broker ACL already limits to the panel itself).
+    /// </summary>
+    private void StageFireEvent(string panelId, FireEvent e, Instant now)
+    {
+        var source = FireState.FireSourcePrefix + panelId;
+        if (recent.TryGet(source, e.EventId, out _) || batchEvents.ContainsKey((source, e.EventId)) || writer.FindByEvent(source, e.EventId) is not null)
+        {
+            return;
+        }
+
+        var topology = configuration.Topology;
+        batchEvents[(source, e.EventId)] = batch.Count;
+        if (!topology.FirePanels.TryGetValue(panelId, out var panel))
+        {
+            logger.LogWarning("Fire event {EventId} from {Panel}, which is not a fire panel of any site: logged, nothing released.", e.EventId, panelId);
+            batch.Add(new Staged(new LogEntry
+            {
+                At = now,
+                Kind = LogKinds.Security,
+                Source = source,
+                EventId = e.EventId,
+                DeviceSeq = e.Seq,
+                DeviceAt = e.At,
+                Reason = "unknown_fire_panel",
+                Detail = Json(("type", e.Type == FireEventType.Alarm ? "alarm" : "clear"), ("detail", e.Detail)),
+            }));
+            return;
+        }
+
+        var site = panel.Site.Value;
+        if (e.Type == FireEventType.Clear)
+        {
+            fire = fire.Clear(site, panelId);
+            logger.LogWarning("Fire panel {Panel} cleared its alarm; released doors stay released until an operator resets.", panelId);
+            batch.Add(new Staged(new LogEntry
+            {
+                At = now,
+                Kind = LogKinds.Safety,
+                SiteId = site,
+                Source = source,
+                EventId = e.EventId,
+                DeviceSeq = e.Seq,
+                DeviceAt = e.At,
+                Reason = FireReasons.Clear,
+                Detail = Json(("detail", e.Detail), ("released", fire.Sites.ContainsKey(site) ? "true" : "false")),
+            }));
+            return;
+        }
+
+        logger.LogCritical("Fire alarm from panel {Panel} (site {Site}).", panelId, site);
+        var message = new AlarmMessage(Guid.NewGuid().ToString("N"), now, AlarmTypes.FireAlarm, site, null, null, e.Detail ?? $"fire panel {panelId} reports a fire alarm");
+        var alreadyReleased = fire.Sites.TryGetValue(site, out var current);
+        fire = fire.Alarm(site, panelId);
+        batch.Add(new Staged(new LogEntry
+        {
+            At = now,
+            Kind = LogKinds.Alarm,
+            SiteId = site,
+            Source = source,
+            EventId = e.EventId,
+            DeviceSeq = e.Seq,
+            DeviceAt = e.At,
+            Reason = AlarmTypes.FireAlarm,
+            Detail = Json(("alarmId", message.AlarmId), ("detail", message.Detail)),
+        })
+        {
+            Alarm = message,
+            LifeSafety = true,
+            FireChange = f => f.Alarm(site, panelId),
+
+            // Already released: the doors get their release again (cheap, and it repairs a controller that missed it).
+            Retained = alreadyReleased ? ReleaseCommands(current!.Doors) : [],
+        });
+
+        if (alreadyReleased)
+        {
+            return;
+        }
+
+        var released = topology.Doors.Values.Where(d => d.Site == panel.Site && d.FailSafe).Select(d => d.Id.Value).Order(StringComparer.Ordinal).ToImmutableArray();
+        fire = fire.Release(site, panelId, now, released);
+        foreach (var door in released)
+        {
+            doors.Released(new DoorId(door));
+        }
+
+        batch.Add(new Staged(new LogEntry
+        {
+            At = now,
+            Kind = LogKinds.Safety,
+            SiteId = site,
+            Source = source,
+            Reason = FireReasons.Release,
+            Detail = Json(("panel", panelId), ("doors", string.Join(',', released))),
+        })
+        {
+            Retained = ReleaseCommands(released),
+            LifeSafety = true,
+            FireChange = f => f.Release(site, panelId, now, released),
+        });
+    }
+
+    private void StageFireReset(FireReset reset)
+    {
+        var now = clock.GetCurrentInstant();
+        var inAlarm = fire.PanelsInAlarm.Values.SelectMany(p => p).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToImmutableArray();
+        if (!fire.IsReleased)
+        {
+            reset.Done.TrySetResult(new FireResetResult(FireResetOutcome.NotReleased, [], inAlarm));
+            return;
+        }
+
+        if (!reset.Force && fire.Sites.Values.Any(s => !s.Cleared))
+        {
+            reset.Done.TrySetResult(new FireResetResult(FireResetOutcome.NotCleared, [], inAlarm));
+            return;
+        }
+
+        var relocked = fire.ReleasedDoors.Order(StringComparer.Ordinal).ToImmutableArray();
+        var releases = fire.Sites.Values.OrderBy(s => s.SiteId, StringComparer.Ordinal).ToList();
+        for (var i = 0; i < releases.Count; i++)
+        {
+            var release = releases[i];
+            fire = fire.Reset(release.SiteId);
+            foreach (var door in release.Doors)
+            {
+                doors.Relocked(new DoorId(door), now);
+            }
+
+            var last = i == releases.Count - 1;
+            batch.Add(new Staged(new LogEntry
+            {
+                At = now,
+                Kind = LogKinds.Safety,
+                SiteId = release.SiteId,
+                Reason = FireReasons.Reset,
+                Actor = reset.Actor,
+                Detail = Json(
+                    ("panel", release.Panel),
+                    ("since", WireFormat.FormatInstant(release.Since)),
+                    ("doors", string.Join(',', release.Doors)),
+                    ("forced", reset.Force ? "true" : null),
+                    ("panelsInAlarm", release.Cleared ? null : string.Join(',', release.PanelsInAlarm))),
+            })
+            {
+                Retained = last ? RetainedDoorCommands(relocked, DoorCommands.Relock) : [],
+                FireResetDone = last ? (reset.Done, new FireResetResult(FireResetOutcome.Reset, relocked, inAlarm)) : null,
+            });
+        }
+    }
+
+    private ImmutableArray<(string Topic, byte[] Payload)> ReleaseCommands(IEnumerable<string> doorIds) => RetainedDoorCommands(doorIds, DoorCommands.Release);
+
+    private ImmutableArray<(string Topic, byte[] Payload)> RetainedDoorCommands(IEnumerable<string> doorIds, string command) =>
+        [.. doorIds.Select(d => (topics.DoorCommands(d), WireFormat.Write(new DoorCommand(Guid.NewGuid().ToString("N"), command, 0))))];
+
     // ---- replay protection ----------------------------------------------------------------------------
 
     /// <summary>
@@ -763,6 +982,7 @@ public sealed class EventPipeline : IAsyncDisposable
         var isReader = address.Kind is TopicKind.ReaderEvents or TopicKind.ReaderStatus;
         var source = address.Kind is TopicKind.ReaderEvents ? "readers/" + address.DeviceId
             : address.Kind is TopicKind.DoorEvents ? "doors/" + address.DeviceId
+            : address.Kind is TopicKind.FireEvents ? FireState.FireSourcePrefix + address.DeviceId
             : null;
         if (source is not null && eventId is not null && AnswerDuplicate(source, eventId, isReader ? address.DeviceId : null))
         {
@@ -775,7 +995,7 @@ public sealed class EventPipeline : IAsyncDisposable
             At = now,
             Kind = LogKinds.Malformed,
             ReaderId = isReader ? address.DeviceId : null,
-            DoorId = isReader ? null : address.DeviceId,
+            DoorId = isReader || address.Kind == TopicKind.FireEvents ? null : address.DeviceId,
             Source = source,
             EventId = source is null ? null : eventId,
             Decision = address.Kind == TopicKind.ReaderEvents ? "deny" : null,
@@ -902,6 +1122,19 @@ public sealed class EventPipeline : IAsyncDisposable
             written = [];
             (passback, escorts, fingerprints, verifications) = committed;
             logger.LogCritical(ex, "Entry log commit of {Count} rows failed; failing closed.", rows.Count);
+
+            // Life safety is the exception to failing closed: a fire release goes out even without its row (and stays
+            // in memory, so an operator can reset it); a reset without its row does not happen.
+            fire = fireCommitted;
+            foreach (var staged in batch.Where(b => b.LifeSafety && b.FireChange is not null))
+            {
+                fire = staged.FireChange!(fire);
+            }
+
+            foreach (var door in fire.ReleasedDoors)
+            {
+                doors.Released(new DoorId(door));
+            }
         }
 
         // Readers hear their decision first (they are what a person waits for), then the strikes, then everyone else.
@@ -927,6 +1160,23 @@ public sealed class EventPipeline : IAsyncDisposable
             }
 
             staged.Ticked?.TrySetResult();
+            if (staged.Retained.Length > 0 && (failure is null || staged.LifeSafety))
+            {
+                unlocks.AddRange(staged.Retained.Select(c => (c.Topic, c.Payload, true)));
+            }
+
+            if (staged.FireResetDone is { } fireReset)
+            {
+                if (failure is null)
+                {
+                    fireReset.Done.TrySetResult(fireReset.Result);
+                }
+                else
+                {
+                    fireReset.Done.TrySetException(new EntryLogUnavailableException("The entry log could not be written; nothing was relocked.", failure));
+                }
+            }
+
             if (staged.Alarm is not null && failure is null)
             {
                 outgoing.Add((topics.Alarms, WireFormat.Write(staged.Alarm), false));
@@ -1001,6 +1251,7 @@ public sealed class EventPipeline : IAsyncDisposable
             outgoing.Add((topics.Alarms, WireFormat.Write(alarm), false));
         }
 
+        Volatile.Write(ref fireCommitted, fire);
         batch.Clear();
         batchEvents.Clear();
         foreach (var (topic, payload, retain) in outgoing.Where(o => o.Topic.EndsWith("/decisions", StringComparison.Ordinal))
@@ -1106,6 +1357,10 @@ public sealed class EventPipeline : IAsyncDisposable
 
     private sealed record SeqReset(string Source, long? Baseline, string Actor, TaskCompletionSource<LogEntry> Done) : Item;
 
+    private sealed record FireReset(string Actor, bool Force, TaskCompletionSource<FireResetResult> Done) : Item;
+
+    private sealed record FireReassert(TaskCompletionSource Done) : Item;
+
     private sealed record Tick(TaskCompletionSource Done) : Item
     {
         /// <summary>Alarms to raise instead of running the checks; null for a regular supervision tick.</summary>
@@ -1138,6 +1393,18 @@ public sealed class EventPipeline : IAsyncDisposable
 
         /// <summary>Reader commands (verify, cancel) sent only once the row is durable.</summary>
         public ImmutableArray<(string Topic, byte[] Payload)> Commands { get; init; } = [];
+
+        /// <summary>Door commands published retained (fire release, relock) once the row is durable (or at once, when <see cref="LifeSafety"/>).</summary>
+        public ImmutableArray<(string Topic, byte[] Payload)> Retained { get; init; } = [];
+
+        /// <summary>A fire release: published and kept even if the commit fails (egress beats the log).</summary>
+        public bool LifeSafety { get; init; }
+
+        /// <summary>The change this row makes to the fire state, re-applied after a failed commit when <see cref="LifeSafety"/>.</summary>
+        public Func<FireState, FireState>? FireChange { get; init; }
+
+        /// <summary>An operator reset waiting for its rows.</summary>
+        public (TaskCompletionSource<FireResetResult> Done, FireResetResult Result)? FireResetDone { get; init; }
     }
 }
 

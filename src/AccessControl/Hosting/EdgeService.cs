@@ -55,7 +55,7 @@ public sealed class EdgeService : IAsyncDisposable
         var templates = new FingerprintTemplates(FingerprintStore, fingerprintKeys, loggers.CreateLogger<FingerprintTemplates>());
         Pipeline = new EventPipeline(configuration, Writer, Publisher, clock, Topics, settings.Pipeline, loggers.CreateLogger<EventPipeline>(), time, templates,
             DeviceSeqBaselines.Load(database, settings.Pipeline.ReplayWindow), PassbackHistory.Load(database, configuration.Topology),
-            FingerprintLockHistory.Load(database, clock.GetCurrentInstant()));
+            FingerprintLockHistory.Load(database, clock.GetCurrentInstant()), LifeSafety.FireState.Load(database));
         Cardholders = new CardholderStore(database);
         Admin = new AdminService(Cardholders, configuration, Pipeline.AppendAsync, clock, loggers.CreateLogger<AdminService>());
         Fingerprints = new FingerprintService(FingerprintStore, templates, configuration, Pipeline.AppendAsync, settings.Fingerprints,
@@ -202,6 +202,10 @@ public sealed class EdgeService : IAsyncDisposable
         var options = settings.Broker with { Host = BrokerHost, Port = BrokerPort };
         connection = new ServiceConnection(options, Secrets, time, (message, ct) => Pipeline.EnqueueAsync(message.Topic, message.Payload, ct));
         connection.Connected += () => logger.LogInformation("Connected to the MQTT broker at {Host}:{Port}", options.Host, options.Port);
+
+        // A fire release outlives the process: whenever the connection comes up (first start, restart after a crash,
+        // broker back), every released door gets its retained release again. Nothing ever relocks from here.
+        connection.Connected += () => _ = ReassertFireReleaseAsync();
         connection.Disconnected += why => logger.LogWarning("Lost the MQTT broker: {Why}", why);
         connection.ConnectFailed += why => logger.LogWarning("Could not connect to the MQTT broker: {Why}", why);
         loops.Add(Task.Run(() => RecordSecurityEventsAsync(stopping.Token), CancellationToken.None));
@@ -230,6 +234,18 @@ public sealed class EdgeService : IAsyncDisposable
             return Task.CompletedTask;
         });
         await connection.StartAsync(cancellationToken);
+    }
+
+    private async Task ReassertFireReleaseAsync()
+    {
+        try
+        {
+            await Pipeline.ReassertFireReleaseAsync(stopping.Token);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or System.Threading.Channels.ChannelClosedException)
+        {
+            logger.LogDebug("Not re-sending the fire release: the service is stopping.");
+        }
     }
 
     /// <summary>

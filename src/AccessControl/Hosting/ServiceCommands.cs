@@ -17,6 +17,8 @@ public static class ServiceCommands
                                     print the MQTT password of one device (for provisioning it)
           device reset-seq (--reader ID | --door ID) [--baseline N]
                                     let a device whose seq restarted back in (replay protection), audited, through the HTTP API
+          fire status | fire reset [--force]
+                                    doors released by a fire alarm; relock them after the panel cleared (roles admin, security)
           mosquitto-config --site FILE --out DIR [--port N] [--data DIR] [--pki DIR [--listen ADDR]]
                                     write mosquitto.conf, password and ACL files for a site; with --pki (a folder
                                     made by deploy/pki/issue-certs.sh) a mutual-TLS listener on ADDR (default 127.0.0.1)

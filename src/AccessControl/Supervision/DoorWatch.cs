@@ -15,6 +15,23 @@ public sealed class DoorWatch
     public static readonly Duration Grace = Duration.FromSeconds(2);
 
     private readonly Dictionary<DoorId, DoorState> doors = [];
+    private readonly HashSet<DoorId> released = [];
+
+    /// <summary>
+    /// A fire release holds the door unlocked for egress: while released, opening it is not forced and leaving it open
+    /// is not held open.
+    /// </summary>
+    public void Released(DoorId door) => released.Add(door);
+
+    /// <summary>The release ended (operator reset): a door still open from now on counts as held open from <paramref name="now"/>.</summary>
+    public void Relocked(DoorId door, Instant now)
+    {
+        if (released.Remove(door) && State(door) is { OpenSince: not null } state)
+        {
+            state.OpenSince = now;
+            state.HeldOpenRaised = false;
+        }
+    }
 
     /// <summary>A grant was published for this door: opening it until <paramref name="until"/> is legitimate.</summary>
     public void Granted(DoorId door, Instant until) => State(door).AllowedUntil = Max(State(door).AllowedUntil, until);
@@ -33,7 +50,7 @@ public sealed class DoorWatch
                 var wasOpen = state.OpenSince is not null;
                 state.OpenSince ??= at;
                 state.HeldOpenRaised = wasOpen && state.HeldOpenRaised;
-                if (!wasOpen && at > state.AllowedUntil + Grace)
+                if (!wasOpen && at > state.AllowedUntil + Grace && !released.Contains(door.Id))
                 {
                     return new Alarm(AlarmTypes.DoorForced, door.Site.Value, door.Id.Value, null, "door opened without a grant or exit request");
                 }
@@ -57,7 +74,7 @@ public sealed class DoorWatch
     {
         foreach (var (id, state) in doors)
         {
-            if (state.OpenSince is not { } since || state.HeldOpenRaised || !topology.Doors.TryGetValue(id, out var door))
+            if (state.OpenSince is not { } since || state.HeldOpenRaised || released.Contains(id) || !topology.Doors.TryGetValue(id, out var door))
             {
                 continue;
             }

@@ -50,6 +50,7 @@ internal static partial class ProtocolDocs
             Same = (a, b) => SameReaderCommand((ReaderCommand)a, (ReaderCommand)b),
         },
         new WireKind("alarm", p => ParseOutcome.From(WireFormat.ParseAlarm(Seq(p))), v => WireFormat.Write((AlarmMessage)v), Inbound: false),
+        new WireKind("fire-event", p => ParseOutcome.From(WireFormat.ParseFireEvent(Seq(p))), v => WireFormat.Write((FireEvent)v), Inbound: true),
     }.ToDictionary(k => k.Name);
 
     /// <summary>AsyncAPI component message name to marker kind.</summary>
@@ -62,6 +63,7 @@ internal static partial class ProtocolDocs
         ["DoorCommand"] = "door-command",
         ["ReaderCommand"] = "reader-command",
         ["Alarm"] = "alarm",
+        ["FireEvent"] = "fire-event",
     };
 
     /// <summary>Field by field, templates (and their bytes) by value.</summary>

@@ -209,6 +209,8 @@ public class ReaderProtocolDocTests
         Assert.All(references, reference => Resolve(document, reference));
     }
 
+    private const string PanelId = "fire-panel-sample";
+
     [Fact]
     public void AsyncApi_ChannelAddresses_AreExactlyTheTopicsOfTheCode()
     {
@@ -225,7 +227,8 @@ public class ReaderProtocolDocTests
             var declared = Get(channel, "parameters") is YamlMappingNode map ? Entries(map).Select(e => e.Key).ToList() : [];
             Assert.Equal(parameters.Order(), declared.Order());
 
-            var topic = address.Replace("{readerId}", readerId, StringComparison.Ordinal).Replace("{doorId}", doorId, StringComparison.Ordinal);
+            var topic = address.Replace("{readerId}", readerId, StringComparison.Ordinal).Replace("{doorId}", doorId, StringComparison.Ordinal)
+                .Replace("{panelId}", PanelId, StringComparison.Ordinal);
             var parsed = topics.Parse(topic);
             Assert.True(parsed.Kind != TopicKind.Unknown, $"channel '{name}': '{address}' is not a topic of AccessControl.Protocol.Topics");
 
@@ -239,6 +242,7 @@ public class ReaderProtocolDocTests
                 TopicKind.DoorStatus => topics.DoorStatus(doorId),
                 TopicKind.DoorCommands => topics.DoorCommands(doorId),
                 TopicKind.Alarms => topics.Alarms,
+                TopicKind.FireEvents => topics.FireEvents(PanelId),
                 _ => throw new Xunit.Sdk.XunitException($"unexpected topic kind {parsed.Kind}"),
             };
             Assert.Equal(expected, topic);
@@ -253,14 +257,15 @@ public class ReaderProtocolDocTests
     {
         var document = ReadAsyncApi();
         var topics = new Topics();
-        var serviceReceives = new[] { TopicKind.ReaderEvents, TopicKind.ReaderStatus, TopicKind.DoorEvents, TopicKind.DoorStatus };
+        var serviceReceives = new[] { TopicKind.ReaderEvents, TopicKind.ReaderStatus, TopicKind.DoorEvents, TopicKind.DoorStatus, TopicKind.FireEvents };
         var actions = new Dictionary<TopicKind, string>();
 
         foreach (var (name, operation) in Entries(GetMap(document, "operations")))
         {
             var channelRef = GetString(GetMap(operation, "channel"), "$ref");
             var address = GetString(Resolve(document, channelRef), "address");
-            var kind = topics.Parse(address.Replace("{readerId}", "r", StringComparison.Ordinal).Replace("{doorId}", "d", StringComparison.Ordinal)).Kind;
+            var kind = topics.Parse(address.Replace("{readerId}", "r", StringComparison.Ordinal).Replace("{doorId}", "d", StringComparison.Ordinal)
+                .Replace("{panelId}", "p", StringComparison.Ordinal)).Kind;
             var action = GetString(operation, "action");
             Assert.True(actions.TryAdd(kind, action), $"operation '{name}': a second operation on {kind}");
             Assert.Equal(serviceReceives.Contains(kind) ? "receive" : "send", action); // decisions, reader and door commands, alarms

@@ -214,13 +214,17 @@ public sealed class EdgeHarness : IAsyncDisposable
         }
     }
 
-    /// <summary>A started, connected door controller for the given doors.</summary>
-    public async Task<DoorController> ControllerAsync(string controllerId, string[] doors, DoorControllerOptions? options = null)
+    /// <summary>A started, connected door controller for the given doors (not started with <paramref name="start"/> false, so a test can watch it from its first message).</summary>
+    public async Task<DoorController> ControllerAsync(string controllerId, string[] doors, DoorControllerOptions? options = null, bool start = true)
     {
         var controller = new DoorController(controllerId, doors, DeviceOptions, Secrets, Clock, RealTime.Instance,
             options ?? new DoorControllerOptions { AutoOpenOnUnlock = false });
         devices.Add(controller);
-        await controller.StartAsync().WaitAsync(Timeout);
+        if (start)
+        {
+            await controller.StartAsync().WaitAsync(Timeout);
+        }
+
         return controller;
     }
 

@@ -18,8 +18,9 @@ public class TopicsTests
         Assert.Equal("ac/v1/doors/d1/status", topics.DoorStatus("d1"));
         Assert.Equal("ac/v1/doors/d1/commands", topics.DoorCommands("d1"));
         Assert.Equal("ac/v1/alarms", topics.Alarms);
+        Assert.Equal("ac/v1/fire/fp1/events", topics.FireEvents("fp1"));
         Assert.Equal(
-            ["ac/v1/readers/+/events", "ac/v1/readers/+/status", "ac/v1/doors/+/events", "ac/v1/doors/+/status"],
+            ["ac/v1/readers/+/events", "ac/v1/readers/+/status", "ac/v1/doors/+/events", "ac/v1/doors/+/status", "ac/v1/fire/+/events"],
             topics.ServiceSubscriptions);
     }
 

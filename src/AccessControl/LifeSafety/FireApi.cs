@@ -1,0 +1,69 @@
+using AccessControl.Admin;
+using AccessControl.Events;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Routing;
+
+namespace AccessControl.LifeSafety;
+
+/// <summary>
+/// <c>GET /api/v1/fire</c> (the release state) and <c>POST /api/v1/fire/reset[?force=true]</c> (roles admin or security):
+/// the only way a fire release ends. A reset is refused with 409 while a panel has not sent <c>clear</c> since its last
+/// alarm, unless forced (logged as forced); otherwise it writes a <c>fire_reset</c> row naming the operator and then relocks.
+/// </summary>
+public static class FireApi
+{
+    /// <summary>Maps the endpoints under <see cref="AdminApi.Prefix"/>; needs <see cref="EventPipeline"/> registered.</summary>
+    public static IEndpointRouteBuilder MapFireApi(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup(AdminApi.Prefix).AddEndpointFilter(new AdminApi.OperatorFilter(OperatorRole.Admin, OperatorRole.Security));
+        group.MapGet("/fire", ([FromServices] EventPipeline pipeline) => Results.Json(Status(pipeline.Fire), AdminJson.Options));
+        group.MapPost("/fire/reset", ResetAsync);
+        return app;
+    }
+
+    /// <summary>The state as the API shows it.</summary>
+    public sealed record FireStatus(bool Released, IReadOnlyList<FireSiteStatus> Sites, IReadOnlyList<string> PanelsInAlarm);
+
+    /// <summary>One released site.</summary>
+    public sealed record FireSiteStatus(string SiteId, string Panel, string Since, IReadOnlyList<string> Doors, bool Cleared, IReadOnlyList<string> PanelsInAlarm);
+
+    private static FireStatus Status(FireState state) => new(
+        state.IsReleased,
+        [.. state.Sites.Values.OrderBy(s => s.SiteId, StringComparer.Ordinal).Select(s =>
+            new FireSiteStatus(s.SiteId, s.Panel, Protocol.WireFormat.FormatInstant(s.Since), s.Doors, s.Cleared, [.. s.PanelsInAlarm]))],
+        [.. state.PanelsInAlarm.Values.SelectMany(p => p).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)]);
+
+    private static async Task<IResult> ResetAsync(HttpContext http, [FromServices] EventPipeline pipeline)
+    {
+        var force = false;
+        if (http.Request.Query.TryGetValue("force", out var text))
+        {
+            if (text.ToString() is not ("true" or "false"))
+            {
+                return AdminApi.Problem(StatusCodes.Status400BadRequest, "Invalid request", null, [new FieldError("force", "must be true or false")]);
+            }
+
+            force = text.ToString() == "true";
+        }
+
+        var identity = http.Items[typeof(OperatorIdentity)] as OperatorIdentity
+            ?? throw new InvalidOperationException("A fire endpoint ran without an authenticated operator.");
+        try
+        {
+            var result = await pipeline.ResetFireAsync(identity.Operator, force, http.RequestAborted);
+            return result.Outcome switch
+            {
+                FireResetOutcome.NotCleared => AdminApi.Problem(StatusCodes.Status409Conflict, "Fire alarm not cleared",
+                    $"Panel(s) {string.Join(", ", result.PanelsInAlarm)} have not sent clear since their alarm; nothing was relocked. Use force=true only when the panel is known to be faulty."),
+                FireResetOutcome.NotReleased => AdminApi.Problem(StatusCodes.Status409Conflict, "Not released", "No door is released by a fire alarm."),
+                _ => Results.Json(new { relocked = result.Relocked, forced = force }, AdminJson.Options),
+            };
+        }
+        catch (EntryLogUnavailableException)
+        {
+            return AdminApi.Problem(StatusCodes.Status503ServiceUnavailable, "Unavailable", "The entry log could not be written; nothing was relocked.");
+        }
+    }
+}

@@ -1,0 +1,154 @@
+using System.Collections.Immutable;
+using System.Text.Json;
+using AccessControl.EntryLog;
+using AccessControl.Protocol;
+using AccessControl.Storage;
+using NodaTime;
+
+namespace AccessControl.LifeSafety;
+
+/// <summary>Reason codes of the entry-log rows about fire releases (kind <see cref="LogKinds.Safety"/>).</summary>
+public static class FireReasons
+{
+    /// <summary>The fail-safe doors of a site were released by a fire alarm; detail lists the panel and the doors.</summary>
+    public const string Release = "fire_release";
+
+    /// <summary>A fire panel reported its alarm cleared. Nothing relocks.</summary>
+    public const string Clear = "fire_clear";
+
+    /// <summary>An operator reset the release: the doors are relocked. Actor is the operator; detail says whether it was forced.</summary>
+    public const string Reset = "fire_reset";
+}
+
+/// <summary>
+/// One site's fire release: since when, which panel raised it, the doors released, and the panels whose alarm has
+/// not cleared since (an operator reset is refused while any is left, unless forced).
+/// </summary>
+public sealed record FireRelease(string SiteId, string Panel, Instant Since, ImmutableArray<string> Doors, ImmutableSortedSet<string> PanelsInAlarm)
+{
+    public bool Cleared => PanelsInAlarm.IsEmpty;
+}
+
+/// <summary>
+/// The fire release state of every site, immutable. It lives only in the entry log: the pipeline folds each fire row
+/// into it as it commits, and <see cref="Load"/> folds the same rows at start-up, so a restart (or a crash in the
+/// middle of a release) comes back released and never relocks on its own.
+/// </summary>
+public sealed record FireState(ImmutableDictionary<string, FireRelease> Sites, ImmutableDictionary<string, ImmutableSortedSet<string>> PanelsInAlarm)
+{
+    public static FireState Empty { get; } = new(
+        ImmutableDictionary<string, FireRelease>.Empty.WithComparers(StringComparer.Ordinal),
+        ImmutableDictionary<string, ImmutableSortedSet<string>>.Empty.WithComparers(StringComparer.Ordinal));
+
+    /// <summary>Every door held released now, over all sites.</summary>
+    public IEnumerable<string> ReleasedDoors => Sites.Values.SelectMany(s => s.Doors).Distinct(StringComparer.Ordinal);
+
+    /// <summary>Whether any site is released.</summary>
+    public bool IsReleased => !Sites.IsEmpty;
+
+    /// <summary>A panel of <paramref name="site"/> reports an alarm (remembered as not cleared, released or not).</summary>
+    public FireState Alarm(string site, string panel)
+    {
+        var panels = PanelsInAlarm.GetValueOrDefault(site, ImmutableSortedSet<string>.Empty.WithComparer(StringComparer.Ordinal)).Add(panel);
+        var sites = Sites.TryGetValue(site, out var release) ? Sites.SetItem(site, release with { PanelsInAlarm = panels }) : Sites;
+        return new FireState(sites, PanelsInAlarm.SetItem(site, panels));
+    }
+
+    /// <summary>The site's fail-safe doors are released (the <see cref="FireReasons.Release"/> row).</summary>
+    public FireState Release(string site, string panel, Instant since, ImmutableArray<string> doors) =>
+        this with
+        {
+            Sites = Sites.SetItem(site, new FireRelease(site, panel, since, doors,
+                PanelsInAlarm.GetValueOrDefault(site, ImmutableSortedSet<string>.Empty.WithComparer(StringComparer.Ordinal)))),
+        };
+
+    /// <summary>A panel's alarm cleared; the release, if any, stays.</summary>
+    public FireState Clear(string site, string panel)
+    {
+        var panels = PanelsInAlarm.GetValueOrDefault(site, ImmutableSortedSet<string>.Empty.WithComparer(StringComparer.Ordinal)).Remove(panel);
+        var sites = Sites.TryGetValue(site, out var release) ? Sites.SetItem(site, release with { PanelsInAlarm = panels }) : Sites;
+        return new FireState(sites, panels.IsEmpty ? PanelsInAlarm.Remove(site) : PanelsInAlarm.SetItem(site, panels));
+    }
+
+    /// <summary>An operator reset the site's release (a forced reset also forgets the panels not cleared).</summary>
+    public FireState Reset(string site) => new(Sites.Remove(site), PanelsInAlarm.Remove(site));
+
+    /// <summary>Folds one committed row in; rows that are not about fire leave the state as it is.</summary>
+    public FireState Apply(LogEntry row)
+    {
+        if (row.SiteId is not { } site)
+        {
+            return this;
+        }
+
+        if (row.Kind == LogKinds.Alarm && row.Reason == AlarmTypes.FireAlarm && row.Source is { } source && source.StartsWith(FireSourcePrefix, StringComparison.Ordinal))
+        {
+            return Alarm(site, source[FireSourcePrefix.Length..]);
+        }
+
+        if (row.Kind != LogKinds.Safety)
+        {
+            return this;
+        }
+
+        return row.Reason switch
+        {
+            FireReasons.Release => Release(site, ReadDetail(row.Detail, "panel") ?? "", row.At,
+                [.. (ReadDetail(row.Detail, "doors") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries)]),
+            FireReasons.Clear when row.Source is { } s && s.StartsWith(FireSourcePrefix, StringComparison.Ordinal) => Clear(site, s[FireSourcePrefix.Length..]),
+            FireReasons.Reset => Reset(site),
+            _ => this,
+        };
+    }
+
+    /// <summary>The <c>source</c> of rows about a fire panel's events: <c>fire/{panelId}</c>.</summary>
+    public const string FireSourcePrefix = "fire/";
+
+    // The WHERE clause is exactly that of the partial index ix_entry_log_fire (Migrations/0013_fire_rows_index.sql).
+    private const string LoadSql =
+        $"SELECT {EntryLogQuery.Columns} FROM entry_log WHERE kind = 'safety' OR (kind = 'alarm' AND reason = 'fire_alarm') ORDER BY seq";
+
+    /// <summary>Rebuilds the state from the entry log (at start-up, before the pipeline runs).</summary>
+    public static FireState Load(Database database)
+    {
+        ArgumentNullException.ThrowIfNull(database);
+        using var connection = database.OpenReadOnly();
+        using var command = connection.CreateCommand();
+        command.CommandText = LoadSql;
+        using var reader = command.ExecuteReader();
+        var state = Empty;
+        while (reader.Read())
+        {
+            state = state.Apply(EntryLogQuery.Read(reader));
+        }
+
+        return state;
+    }
+
+    private static string? ReadDetail(string? detail, string name)
+    {
+        if (detail is null)
+        {
+            return null;
+        }
+
+        using var document = JsonDocument.Parse(detail);
+        return document.RootElement.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+    }
+}
+
+/// <summary>What an operator's reset did.</summary>
+public enum FireResetOutcome
+{
+    /// <summary>The released doors were relocked (a <see cref="FireReasons.Reset"/> row per site).</summary>
+    Reset,
+
+    /// <summary>Nothing is released: nothing to do, nothing logged.</summary>
+    NotReleased,
+
+    /// <summary>A panel has not sent <c>clear</c> since its last alarm, and the reset was not forced: nothing changed.</summary>
+    NotCleared,
+}
+
+/// <summary>The answer to a reset: the outcome, and the doors relocked (empty unless reset).</summary>
+public sealed record FireResetResult(FireResetOutcome Outcome, ImmutableArray<string> Relocked, ImmutableArray<string> PanelsInAlarm);
