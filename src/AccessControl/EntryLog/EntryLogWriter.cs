@@ -248,6 +248,25 @@ public sealed class EntryLogWriter : IDisposable
         command.ExecuteNonQuery();
     }
 
+    /// <summary>
+    /// Test hook for a full disk: caps the database at its current number of pages (SQLite <c>max_page_count</c>, on
+    /// the writer's connection), so the next insert that needs a new page fails with <c>SQLITE_FULL</c> the way a full
+    /// filesystem makes it fail; false lifts the cap. Returns the page count.
+    /// </summary>
+    internal long SimulateFullDatabase(bool full)
+    {
+        lock (gate)
+        {
+            using var count = connection.CreateCommand();
+            count.CommandText = "PRAGMA page_count";
+            var pages = (long)count.ExecuteScalar()!;
+            using var cap = connection.CreateCommand();
+            cap.CommandText = $"PRAGMA max_page_count = {(full ? pages : 4294967294L)}";
+            cap.ExecuteNonQuery();
+            return pages;
+        }
+    }
+
     public void Dispose()
     {
         insert.Dispose();

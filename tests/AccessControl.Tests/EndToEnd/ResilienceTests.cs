@@ -105,6 +105,37 @@ public class ResilienceTests
 
     [Fact]
     [Trait("control", "NIST-AU-5")]
+    [Trait("control", "PCI-10.2")]
+    public async Task DatabaseFull_SwipesAreDeniedLogFailureWithAnAlarm_NeverGranted_AndTheServiceRecoversWhenSpaceReturns()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        var alarms = await edge.AlarmsAsync();
+        var lobby = await edge.ReaderAsync("rdr-lobby-in");
+        Assert.True((await lobby.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout)).Grant);
+
+        edge.Edge.Writer.SimulateFullDatabase(true);
+        var whileFull = new List<DecisionMessage>();
+        while (whileFull.Count < 2000 && (whileFull.Count == 0 || whileFull[^1].Reason != "log_failure"))
+        {
+            // Rows fit into the last page's free space for a while; the first that needs a new page fails with SQLITE_FULL.
+            whileFull.Add(await lobby.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout));
+        }
+
+        var alarm = await alarms.Reader.ReadAsync().AsTask().WaitAsync(EdgeHarness.Timeout);
+        var stillFull = await lobby.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
+        edge.Edge.Writer.SimulateFullDatabase(false);
+        var afterwards = await lobby.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
+
+        Assert.Equal((false, "log_failure", 0), (whileFull[^1].Grant, whileFull[^1].Reason, whileFull[^1].UnlockSeconds));
+        Assert.Equal(AlarmTypes.LogFailure, alarm.Type);
+        Assert.Equal((false, "log_failure"), (stillFull.Grant, stillFull.Reason));
+        Assert.True(afterwards.Grant);
+        var granted = edge.Rows(new LogFilter { Kind = LogKinds.Access, Decision = "grant", Limit = 10_000 }).Count;
+        Assert.Equal(whileFull.Count(d => d.Grant) + 2, granted); // every grant a reader heard has its row; no other
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AU-5")]
     [Trait("control", "NIST-PE-3")]
     public async Task LogCannotBeWritten_SwipesAreDeniedWithLogFailureAndAnAlarm_ThenRecover()
     {
