@@ -1,4 +1,4 @@
-// Composition root of the lab: picks the system clock. Commands: demo, bench.
+// Composition root of the lab: picks the system clock. Commands: demo, visit-day, bench, echo, chaos.
 using AccessControl.Lab.Bench;
 using AccessControl.Lab.Demo;
 
@@ -33,11 +33,18 @@ switch (args.FirstOrDefault())
         var seconds = double.Parse(flags.GetValueOrDefault("seconds", "10"), System.Globalization.CultureInfo.InvariantCulture);
         return await new BenchCommand(clock, Console.Out)
             .RunAsync(flags.GetValueOrDefault("broker", "both"), rates, TimeSpan.FromSeconds(seconds), flags.GetValueOrDefault("out"), stopping.Token);
+    case "chaos":
+        return await new AccessControl.Lab.Chaos.ChaosCommand(clock, TimeProvider.System, Console.Out).RunAsync(
+            int.Parse(flags.GetValueOrDefault("events", "10000"), System.Globalization.CultureInfo.InvariantCulture),
+            int.Parse(flags.GetValueOrDefault("broker-restarts", "3"), System.Globalization.CultureInfo.InvariantCulture),
+            int.Parse(flags.GetValueOrDefault("kills", "2"), System.Globalization.CultureInfo.InvariantCulture),
+            stopping.Token);
     default:
         Console.Error.WriteLine("""
             usage: aclab demo [--data DIR] [--once]
                    aclab visit-day
                    aclab bench [--broker embedded|mosquitto|both] [--rates 100,1000] [--seconds 10] [--out FILE.md]
+                   aclab chaos [--events 10000] [--broker-restarts 3] [--kills 2]
             """);
         return 64;
 }

@@ -12,7 +12,9 @@ namespace AccessControl.Lab.Bench;
 internal sealed class BenchBroker : IAsyncDisposable
 {
     private readonly EmbeddedBroker? embedded;
-    private readonly Process? mosquitto;
+    private Process? mosquitto;
+    private string? configFile;
+    private DeviceSecrets? secrets;
 
     private BenchBroker(int port, EmbeddedBroker? embedded, Process? mosquitto)
     {
@@ -34,7 +36,31 @@ internal sealed class BenchBroker : IAsyncDisposable
 
         var port = FreePort();
         var files = MosquittoConfig.Write(topology, secrets, port, directory, topics);
-        var process = Process.Start(new ProcessStartInfo("mosquitto", ["-c", files.ConfigFile])
+        var process = await StartMosquittoAsync(files.ConfigFile, port, secrets);
+        return new BenchBroker(port, null, process) { configFile = files.ConfigFile, secrets = secrets };
+    }
+
+    /// <summary>Stops the broker (Mosquitto: SIGKILL, as a crash would) and starts it again on the same port.</summary>
+    public async Task RestartAsync(TimeSpan down)
+    {
+        if (embedded is not null)
+        {
+            await embedded.StopAsync();
+            await Task.Delay(down);
+            await embedded.StartAsync();
+            return;
+        }
+
+        mosquitto!.Kill();
+        await mosquitto.WaitForExitAsync();
+        mosquitto.Dispose();
+        await Task.Delay(down);
+        mosquitto = await StartMosquittoAsync(configFile!, Port, secrets!);
+    }
+
+    private static async Task<Process> StartMosquittoAsync(string configFile, int port, DeviceSecrets secrets)
+    {
+        var process = Process.Start(new ProcessStartInfo("mosquitto", ["-c", configFile])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -56,7 +82,7 @@ internal sealed class BenchBroker : IAsyncDisposable
                 if (result.ResultCode == MqttClientConnectResultCode.Success)
                 {
                     await probe.DisconnectAsync();
-                    return new BenchBroker(port, null, process);
+                    return process;
                 }
             }
             catch (MQTTnet.Exceptions.MqttCommunicationException)
