@@ -3,6 +3,7 @@ using AccessControl.Devices;
 using AccessControl.EntryLog;
 using AccessControl.HardwareSim.Devices;
 using AccessControl.HardwareSim.Readers;
+using AccessControl.Lab.Bench;
 using AccessControl.Protocol;
 using AccessControl.SiteFiles;
 using AccessControl.Storage;
@@ -48,7 +49,7 @@ public class ServiceKillTests
         const int PerReader = 60;
         try
         {
-            var service = await ServiceProcess.StartAsync(directory, EdgeHarness.DemoSiteFile, mosquitto.Port);
+            var service = await StartServiceAsync(directory, mosquitto.Port);
             foreach (var reader in readers)
             {
                 await reader.StartAsync().WaitAsync(TimeSpan.FromSeconds(30));
@@ -73,7 +74,7 @@ public class ServiceKillTests
             await killAt.Task.WaitAsync(TimeSpan.FromSeconds(120));
             await service.KillAsync();
             await service.DisposeAsync();
-            service = await ServiceProcess.StartAsync(directory, EdgeHarness.DemoSiteFile, mosquitto.Port);
+            service = await StartServiceAsync(directory, mosquitto.Port);
             await Task.WhenAll(swipes).WaitAsync(TimeSpan.FromSeconds(240));
             await service.StopAsync();
             await service.DisposeAsync();
@@ -105,6 +106,12 @@ public class ServiceKillTests
             Directory.Delete(directory, recursive: true);
         }
     }
+
+    /// <summary>The service (<c>accesscontrol run</c>) as a process of its own, connected to the test's Mosquitto.</summary>
+    private static Task<ChildProcess> StartServiceAsync(string directory, int brokerPort) =>
+        ChildProcess.StartAsync("accesscontrol.dll",
+            ["run", "--site", EdgeHarness.DemoSiteFile, "--data", directory, "--external-broker", $"127.0.0.1:{brokerPort}", "--http", "http://127.0.0.1:0"],
+            "AccessControl edge running");
 }
 
 /// <summary>Chaos tests start and kill whole service processes: they run alone, not beside tests that wait on real time.</summary>
