@@ -317,7 +317,7 @@ public sealed class EventPipeline : IAsyncDisposable
                         foreach (var expired in verifications.Values.Where(v => v.Deadline <= now).ToList())
                         {
                             verifications = verifications.Remove(expired.FingerprintReader);
-                            StageVerificationEnd(expired, AccessReason.FingerprintTimeout, $"no fingerprint within {expired.TimeoutSeconds} s", now, cancel: true);
+                            StageVerificationEnd(expired, $"no fingerprint within {expired.TimeoutSeconds} s", now);
                         }
                     }
 
@@ -577,7 +577,7 @@ public sealed class EventPipeline : IAsyncDisposable
         if (verifications.TryGetValue(fingerprintReader.Id.Value, out var previous))
         {
             verifications = verifications.Remove(previous.FingerprintReader);
-            StageVerificationEnd(previous, AccessReason.FingerprintTimeout, "superseded by another card at the same fingerprint reader", now, cancel: true);
+            StageVerificationEnd(previous, "superseded by another card at the same fingerprint reader", now);
         }
 
         var requestId = Guid.NewGuid().ToString("N");
@@ -651,18 +651,28 @@ public sealed class EventPipeline : IAsyncDisposable
     }
 
     /// <summary>Ends a verification without a finger (timed out, or superseded): a deny row for the card, its final answer, and a cancel to the fingerprint reader.</summary>
-    private void StageVerificationEnd(Verification v, AccessReason reason, string why, Instant now, bool cancel)
+    private void StageVerificationEnd(Verification v, string why, Instant now)
+    {
+        var cancel = new ReaderCommand(Guid.NewGuid().ToString("N"), ReaderCommands.CancelFingerprint, v.RequestId, v.CardEventId, 0, []);
+        StageCardWaitEnd(v.CardReader, v.CardEventId, v.Card, v.Technology, v.Person, why, now,
+            [("requestId", v.RequestId), ("fingerprintReader", v.FingerprintReader)],
+            [(topics.ReaderCommands(v.FingerprintReader), WireFormat.Write(cancel))]);
+    }
+
+    /// <summary>
+    /// Ends a card's wait for its finger as a deny <c>fingerprint_timeout</c>: a row of its own (the card event's row
+    /// already says pending), the card reader's final answer under its eventId, and any <paramref name="commands"/>.
+    /// </summary>
+    private void StageCardWaitEnd(string cardReaderId, string cardEventId, string card, string? technology, PersonId? person, string why, Instant now,
+        (string Name, object? Value)[] detail, ImmutableArray<(string Topic, byte[] Payload)> commands)
     {
         var topology = configuration.Topology;
-        topology.Readers.TryGetValue(new ReaderId(v.CardReader), out var cardReader);
+        topology.Readers.TryGetValue(new ReaderId(cardReaderId), out var cardReader);
         Door? door = cardReader is not null && topology.Doors.TryGetValue(cardReader.Door, out var d) ? d : null;
-        var decision = AccessDecision.Deny(reason, door?.Site, door?.Id, door?.Destination(cardReader!.Direction), v.Person);
-        var row = new AccessRow(v.CardReader, null, null, null, null, false, v.Card, NullIfEmpty(v.Technology));
-        var command = new ReaderCommand(Guid.NewGuid().ToString("N"), ReaderCommands.CancelFingerprint, v.RequestId, v.CardEventId, 0, []);
-        StageAccess(row, decision, now, configuration.Current,
-            [("requestId", NullIfEmpty(v.RequestId)), ("cardEventId", v.CardEventId), ("fingerprintReader", NullIfEmpty(v.FingerprintReader)), ("why", why)],
-            (v.CardReader, v.CardEventId),
-            commands: cancel ? [(topics.ReaderCommands(v.FingerprintReader), WireFormat.Write(command))] : []);
+        var decision = AccessDecision.Deny(AccessReason.FingerprintTimeout, door?.Site, door?.Id, door?.Destination(cardReader!.Direction), person);
+        var row = new AccessRow(cardReaderId, null, null, null, null, false, card, technology);
+        StageAccess(row, decision, now, configuration.Current, [.. detail, ("cardEventId", cardEventId), ("why", why)],
+            (cardReaderId, cardEventId), commands: commands);
     }
 
     private void StageDoorEvent(string doorId, DoorEvent e, Instant now)
@@ -1083,8 +1093,8 @@ public sealed class EventPipeline : IAsyncDisposable
             {
                 // The card was waiting for a finger when the service stopped: that wait is over. It ends the way a wait
                 // ends, logged as a timeout, so the reader hears a final answer instead of waiting for ever.
-                var orphan = new Verification("", "", readerId, eventId, row.Card, "", new PersonId(row.PersonId ?? ""), 0, 0, row.At);
-                StageVerificationEnd(orphan, AccessReason.FingerprintTimeout, "the service restarted while the card waited for its fingerprint", clock.GetCurrentInstant(), cancel: false);
+                StageCardWaitEnd(readerId, eventId, row.Card, null, row.PersonId is null ? null : new PersonId(row.PersonId),
+                    "the service restarted while the card waited for its fingerprint", clock.GetCurrentInstant(), [], []);
                 return true;
             }
         }
@@ -1322,8 +1332,6 @@ public sealed class EventPipeline : IAsyncDisposable
 
         return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
-
-    private static string? NullIfEmpty(string text) => text.Length == 0 ? null : text;
 
     private static string NameOf(People.Person? person) => person is null ? "" : $" ({person.Name})";
 
