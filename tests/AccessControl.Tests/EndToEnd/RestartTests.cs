@@ -12,42 +12,35 @@ public class RestartTests
     [Trait("control", "NIST-PE-3")]
     public async Task AFingerprintLockout_HoldsAcrossARestart_UntilItEnds()
     {
-        var directory = Directory.CreateTempSubdirectory("ac-e2e-restart-").FullName;
-        try
+        using var folder = new DataFolder();
+        var directory = folder.Path;
+        await using (var before = await EdgeHarness.StartAsync(directory: directory))
         {
-            await using (var before = await EdgeHarness.StartAsync(directory: directory))
+            var card = await RawReader.ConnectAsync(before, "rdr-sr1-in");
+            var finger = await RawReader.ConnectAsync(before, EdgeHarness.DemoFingerprintReader);
+            for (var attempt = 0; attempt < 3; attempt++)
             {
-                var card = await RawReader.ConnectAsync(before, "rdr-sr1-in");
-                var finger = await RawReader.ConnectAsync(before, EdgeHarness.DemoFingerprintReader);
-                for (var attempt = 0; attempt < 3; attempt++)
-                {
-                    await card.CardAsync(Operator);
-                    Assert.True((await card.NextDecisionAsync()).Pending);
-                    var verify = await finger.NextCommandAsync();
-                    await finger.FingerprintAsync(verify.RequestId, 5);
-                    Assert.Equal("fingerprint_mismatch", (await card.NextDecisionAsync()).Reason);
-                }
-
-                var alarm = await before.AlarmRowAsync(global::AccessControl.Protocol.AlarmTypes.FingerprintFailures);
-                Assert.Equal((Operator, "p-mkoch"), (alarm.Card, alarm.PersonId));
+                await card.CardAsync(Operator);
+                Assert.True((await card.NextDecisionAsync()).Pending);
+                var verify = await finger.NextCommandAsync();
+                await finger.FingerprintAsync(verify.RequestId, 5);
+                Assert.Equal("fingerprint_mismatch", (await card.NextDecisionAsync()).Reason);
             }
 
-            var restartedAt = EdgeHarness.BusinessHours + Duration.FromMinutes(1);
-            await using var after = await EdgeHarness.StartAsync(now: restartedAt, directory: directory);
-            var lobby = await after.ReaderAsync("rdr-lobby-in");
-
-            var locked = await lobby.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
-            after.Clock.Advance(Duration.FromMinutes(5));
-            var unlocked = await lobby.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
-
-            Assert.Equal((false, "fingerprint_lockout"), (locked.Grant, locked.Reason));
-            Assert.True(unlocked.Grant);
+            var alarm = await before.AlarmRowAsync(global::AccessControl.Protocol.AlarmTypes.FingerprintFailures);
+            Assert.Equal((Operator, "p-mkoch"), (alarm.Card, alarm.PersonId));
         }
-        finally
-        {
-            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-            Directory.Delete(directory, recursive: true);
-        }
+
+        var restartedAt = EdgeHarness.BusinessHours + Duration.FromMinutes(1);
+        await using var after = await EdgeHarness.StartAsync(now: restartedAt, directory: directory);
+        var lobby = await after.ReaderAsync("rdr-lobby-in");
+
+        var locked = await lobby.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
+        after.Clock.Advance(Duration.FromMinutes(5));
+        var unlocked = await lobby.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
+
+        Assert.Equal((false, "fingerprint_lockout"), (locked.Grant, locked.Reason));
+        Assert.True(unlocked.Grant);
     }
 
     [Fact]
@@ -55,32 +48,25 @@ public class RestartTests
     [Trait("control", "PCI-9.2")]
     public async Task HardAntiPassback_HoldsAcrossARestart_TheCardInsideIsNotPassedBackIn()
     {
-        var directory = Directory.CreateTempSubdirectory("ac-e2e-restart-").FullName;
-        try
+        using var folder = new DataFolder();
+        var directory = folder.Path;
+        await using (var before = await EdgeHarness.StartAsync(directory: directory))
         {
-            await using (var before = await EdgeHarness.StartAsync(directory: directory))
-            {
-                var entry = await before.ReaderAsync("rdr-dh1-in");
-                Assert.True((await entry.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout)).Grant);
-            }
-
-            await using var after = await EdgeHarness.StartAsync(now: EdgeHarness.BusinessHours + Duration.FromHours(1), directory: directory);
-            var again = await after.ReaderAsync("rdr-dh1-in");
-            var exit = await after.ReaderAsync("rdr-dh1-out");
-
-            var passedBack = await again.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
-            var leaving = await exit.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
-            var back = await again.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
-
-            Assert.Equal((false, "anti_passback"), (passedBack.Grant, passedBack.Reason));
-            Assert.True(leaving.Grant);
-            Assert.True(back.Grant);
+            var entry = await before.ReaderAsync("rdr-dh1-in");
+            Assert.True((await entry.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout)).Grant);
         }
-        finally
-        {
-            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-            Directory.Delete(directory, recursive: true);
-        }
+
+        await using var after = await EdgeHarness.StartAsync(now: EdgeHarness.BusinessHours + Duration.FromHours(1), directory: directory);
+        var again = await after.ReaderAsync("rdr-dh1-in");
+        var exit = await after.ReaderAsync("rdr-dh1-out");
+
+        var passedBack = await again.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
+        var leaving = await exit.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
+        var back = await again.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
+
+        Assert.Equal((false, "anti_passback"), (passedBack.Grant, passedBack.Reason));
+        Assert.True(leaving.Grant);
+        Assert.True(back.Grant);
     }
 
     [Fact]

@@ -368,37 +368,30 @@ public class TwoFactorTests
     [Trait("control", "NIST-PE-3")]
     public async Task ACardStillPendingWhenTheServiceStops_IsEndedOnItsRedelivery_AsALoggedTimeout_WithoutAskingForAFinger()
     {
-        var directory = Directory.CreateTempSubdirectory("ac-e2e-restart-").FullName;
-        try
+        using var folder = new DataFolder();
+        var directory = folder.Path;
+        string cardEvent;
+        await using (var before = await EdgeHarness.StartAsync(directory: directory))
         {
-            string cardEvent;
-            await using (var before = await EdgeHarness.StartAsync(directory: directory))
-            {
-                var card = await RawReader.ConnectAsync(before, CardReader);
-                var finger = await RawReader.ConnectAsync(before, FingerReader);
-                (cardEvent, _) = await CardThenVerifyRequestAsync(card, finger);
-            }
-
-            await using var after = await EdgeHarness.StartAsync(directory: directory);
-            var reader = await RawReader.ConnectAsync(after, CardReader);
-            var fingerprints = await RawReader.ConnectAsync(after, FingerReader);
-            await reader.CardAsync(Operator, eventId: cardEvent);
-            var answer = await reader.NextDecisionAsync();
-            await reader.CardAsync(Operator, eventId: cardEvent);
-            var again = await reader.NextDecisionAsync();
-
-            Assert.Equal((cardEvent, false, false, "fingerprint_timeout"), (answer.EventId, answer.Grant, answer.Pending, answer.Reason));
-            Assert.Equal(answer, again);
-            var rows = after.Rows(new LogFilter { Kind = LogKinds.Access, ReaderId = CardReader }).OrderBy(r => r.Seq).ToList();
-            Assert.Equal([("pending", "fingerprint_required"), ("deny", "fingerprint_timeout")], rows.Select(r => (r.Decision!, r.Reason!)));
-            Assert.Contains("restarted", rows[1].Detail, StringComparison.Ordinal);
-            Assert.Equal(0, fingerprints.Commands.Reader.Count);
+            var card = await RawReader.ConnectAsync(before, CardReader);
+            var finger = await RawReader.ConnectAsync(before, FingerReader);
+            (cardEvent, _) = await CardThenVerifyRequestAsync(card, finger);
         }
-        finally
-        {
-            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-            Directory.Delete(directory, recursive: true);
-        }
+
+        await using var after = await EdgeHarness.StartAsync(directory: directory);
+        var reader = await RawReader.ConnectAsync(after, CardReader);
+        var fingerprints = await RawReader.ConnectAsync(after, FingerReader);
+        await reader.CardAsync(Operator, eventId: cardEvent);
+        var answer = await reader.NextDecisionAsync();
+        await reader.CardAsync(Operator, eventId: cardEvent);
+        var again = await reader.NextDecisionAsync();
+
+        Assert.Equal((cardEvent, false, false, "fingerprint_timeout"), (answer.EventId, answer.Grant, answer.Pending, answer.Reason));
+        Assert.Equal(answer, again);
+        var rows = after.Rows(new LogFilter { Kind = LogKinds.Access, ReaderId = CardReader }).OrderBy(r => r.Seq).ToList();
+        Assert.Equal([("pending", "fingerprint_required"), ("deny", "fingerprint_timeout")], rows.Select(r => (r.Decision!, r.Reason!)));
+        Assert.Contains("restarted", rows[1].Detail, StringComparison.Ordinal);
+        Assert.Equal(0, fingerprints.Commands.Reader.Count);
     }
 
     /// <summary>The operator's card at the server room: answered pending, and the fingerprint reader asked to verify.</summary>
