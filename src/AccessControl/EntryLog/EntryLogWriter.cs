@@ -40,6 +40,9 @@ public sealed class EntryLogWriter : IDisposable
 
     private readonly SqliteConnection connection;
     private readonly SqliteCommand insert;
+
+    // Asked for every new event (is it a redelivery?): prepared once, like the insert.
+    private readonly SqliteCommand find;
     private readonly SqliteParameter[] parameters;
     private readonly object?[] values = new object?[LogChain.ColumnCount];
     private readonly LogChain chain = new();
@@ -74,6 +77,11 @@ public sealed class EntryLogWriter : IDisposable
             "$device_seq", "$device_at", "$offline", "$decision", "$reason", "$unlock_seconds", "$actor", "$detail", "$hash"];
         parameters = [.. names.Select(n => insert.Parameters.Add(new SqliteParameter { ParameterName = n }))];
         insert.Prepare();
+        find = connection.CreateCommand();
+        find.CommandText = $"SELECT {EntryLogQuery.Columns} FROM entry_log WHERE source = $source AND event_id = $event_id";
+        find.Parameters.Add(new SqliteParameter { ParameterName = "$source" });
+        find.Parameters.Add(new SqliteParameter { ParameterName = "$event_id" });
+        find.Prepare();
 
         LoadHead();
         SealUnchainedRows();
@@ -227,11 +235,9 @@ public sealed class EntryLogWriter : IDisposable
     /// <summary>The row already written for a device's event, if any (the idempotency lookup).</summary>
     public LogEntry? FindByEvent(string source, string eventId)
     {
-        using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT {EntryLogQuery.Columns} FROM entry_log WHERE source = $source AND event_id = $event_id";
-        command.Parameters.AddWithValue("$source", source);
-        command.Parameters.AddWithValue("$event_id", eventId);
-        using var reader = command.ExecuteReader();
+        find.Parameters[0].Value = source;
+        find.Parameters[1].Value = eventId;
+        using var reader = find.ExecuteReader();
         return reader.Read() ? EntryLogQuery.Read(reader) : null;
     }
 
@@ -270,6 +276,7 @@ public sealed class EntryLogWriter : IDisposable
     public void Dispose()
     {
         insert.Dispose();
+        find.Dispose();
         connection.Dispose();
     }
 

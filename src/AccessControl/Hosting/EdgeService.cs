@@ -211,13 +211,10 @@ public sealed class EdgeService : IAsyncDisposable
         loops.Add(Task.Run(() => RecordSecurityEventsAsync(stopping.Token), CancellationToken.None));
 
         // The WAL is moved into the database file in the background, so that no swipe's commit pays for a checkpoint
-        // (the writer's automatic checkpoint is off; see EntryLogWriter). PASSIVE never blocks the writer.
+        // (the writer's automatic checkpoint is off; see EntryLogWriter and WalCheckpoints).
         AddPeriodic("wal-checkpoint", TimeSpan.FromSeconds(1), _ =>
         {
-            using var db = Database.Open();
-            using var command = db.CreateCommand();
-            command.CommandText = "PRAGMA wal_checkpoint(PASSIVE)";
-            command.ExecuteNonQuery();
+            WalCheckpoints.Run(Database);
             return Task.CompletedTask;
         });
         AddPeriodic("supervision", settings.SupervisionInterval, SuperviseOnceAsync);
