@@ -102,11 +102,15 @@ public sealed class BenchCommand(IClock clock, TextWriter output)
         await using (var service = await ChildProcess.StartAsync("accesscontrol.dll",
             ["run", "--site", siteFile, "--data", directory, "--external-broker", $"127.0.0.1:{broker.Port}", "--http", "http://127.0.0.1:0"], "AccessControl edge running"))
         {
+            using var metrics = ServiceMetrics.Connect(service.ReadyLine, Path.Combine(directory, "accesscontrol.db"), clock);
             await WaitAnsweredAsync(readers, cancellationToken);
             await RunLoadAsync("warm-up", readers, 500, TimeSpan.FromSeconds(1), cancellationToken);
             foreach (var rate in rates)
             {
+                var before = await metrics.ReadAsync(cancellationToken);
                 var decision = await RunLoadAsync($"decision@{rate}", readers, rate, duration, cancellationToken);
+                var inside = (await metrics.ReadAsync(cancellationToken)).Since(before);
+                await output.WriteLineAsync(ServiceMetrics.Format(inside));
                 results.Add((rate, floors[rate], decision));
             }
         }

@@ -7,7 +7,14 @@ internal sealed class ChildProcess : IAsyncDisposable
 {
     private readonly Process process;
 
-    private ChildProcess(Process process) => this.process = process;
+    private ChildProcess(Process process, string readyLine)
+    {
+        this.process = process;
+        ReadyLine = readyLine;
+    }
+
+    /// <summary>The line of output that carried the ready marker (it may say where the program listens).</summary>
+    public string ReadyLine { get; }
 
     public static async Task<ChildProcess> StartAsync(string dll, string[] args, string readyMarker)
     {
@@ -19,12 +26,12 @@ internal sealed class ChildProcess : IAsyncDisposable
         };
         start.Environment["DOTNET_gcServer"] = "0";
         var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {dll}");
-        var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var ready = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         process.OutputDataReceived += (_, e) =>
         {
             if (e.Data?.Contains(readyMarker, StringComparison.Ordinal) == true)
             {
-                ready.TrySetResult();
+                ready.TrySetResult(e.Data);
             }
         };
         process.ErrorDataReceived += (_, _) => { };
@@ -32,8 +39,8 @@ internal sealed class ChildProcess : IAsyncDisposable
         process.Exited += (_, _) => ready.TrySetException(new InvalidOperationException($"{dll} exited with {process.ExitCode} before it was ready"));
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        await ready.Task.WaitAsync(TimeSpan.FromSeconds(60));
-        return new ChildProcess(process);
+        var line = await ready.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        return new ChildProcess(process, line);
     }
 
     /// <summary>SIGKILL: ends the process at once, whatever it was doing (a power cut, the OOM killer).</summary>

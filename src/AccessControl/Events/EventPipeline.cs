@@ -42,6 +42,9 @@ public sealed class EventPipeline : IAsyncDisposable
     private readonly ReaderWatch readers;
     private readonly List<Staged> batch = [];
     private readonly Dictionary<(string Source, string EventId), int> batchEvents = [];
+
+    // When each staged item's message was received (0: not a message), for the Decision metric; parallel to batch.
+    private readonly List<long> batchReceived = [];
     private readonly IFingerprintTemplates templates;
     private readonly ReplayGuard replay;
     private PassbackState passback = PassbackState.Empty;
@@ -116,6 +119,9 @@ public sealed class EventPipeline : IAsyncDisposable
     /// <summary>Publishes that failed (broker down); the reader re-sends and gets the logged decision again.</summary>
     public long PublishFailures => Interlocked.Read(ref publishFailures);
 
+    /// <summary>Stage latencies inside the service (docs/operations.md, "Metrics").</summary>
+    public PipelineMetrics Metrics { get; } = new();
+
     /// <summary>
     /// Starts the loop on a thread of its own: every swipe waits for it, so it must not queue behind the thread pool's
     /// other work (MQTT client loops, HTTP requests, publishes) when the two cores of an edge box are busy.
@@ -151,7 +157,7 @@ public sealed class EventPipeline : IAsyncDisposable
 
     /// <summary>Hands a received MQTT message to the pipeline. Copies nothing: the caller passes memory it no longer touches.</summary>
     public ValueTask EnqueueAsync(string topic, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default) =>
-        queue.Writer.WriteAsync(new Inbound(topic, payload), cancellationToken);
+        queue.Writer.WriteAsync(new Inbound(topic, payload, time.GetTimestamp()), cancellationToken);
 
     /// <summary>Appends a row (admin change, security event) in log order; completes when it is durable.</summary>
     public async Task<LogEntry> AppendAsync(LogEntry entry, CancellationToken cancellationToken = default)
@@ -242,7 +248,17 @@ public sealed class EventPipeline : IAsyncDisposable
                 var committed = new DecisionStateCopy(passback, escorts, fingerprints, verifications);
                 while (batch.Count < options.MaxBatch && reader.TryRead(out var item))
                 {
+                    var received = item is Inbound inbound ? inbound.Received : 0;
+                    if (received != 0)
+                    {
+                        Metrics.QueueWait.Record(time.GetElapsedTime(received));
+                    }
+
                     Stage(item);
+                    while (batchReceived.Count < batch.Count)
+                    {
+                        batchReceived.Add(received);
+                    }
                 }
 
                 // Completes synchronously unless the commit is retried after a busy database.
@@ -1131,7 +1147,13 @@ public sealed class EventPipeline : IAsyncDisposable
         try
         {
             IReadOnlyList<LogEntry> toWrite = late.Count == 0 ? rows : [.. late, .. rows];
+            var started = time.GetTimestamp();
             written = rows.Count == 0 ? [] : await commitRetry.ExecuteAsync(_ => ValueTask.FromResult(writer.Append(toWrite)), stopping);
+            if (rows.Count > 0)
+            {
+                Metrics.Commit.Record(time.GetElapsedTime(started));
+                Metrics.Committed(toWrite.Count);
+            }
         }
         catch (Exception ex) when (ex is SqliteException or IOException or InvalidOperationException)
         {
@@ -1172,6 +1194,7 @@ public sealed class EventPipeline : IAsyncDisposable
         var unlocks = new List<(string Topic, byte[] Payload, bool Retain)>();
         var commands = new List<(string Topic, byte[] Payload, bool Retain)>();
         var replies = new DecisionMessage?[batch.Count];
+        var decided = new List<long>(batch.Count);
         var rowIndex = 0;
         for (var i = 0; i < batch.Count; i++)
         {
@@ -1269,6 +1292,10 @@ public sealed class EventPipeline : IAsyncDisposable
             if (reply is not null && staged.ReaderId is not null)
             {
                 outgoing.Add((topics.ReaderDecisions(staged.ReaderId), WireFormat.Write(reply), false));
+                if (i < batchReceived.Count && batchReceived[i] != 0 && reply.Pending is not true)
+                {
+                    decided.Add(batchReceived[i]);
+                }
             }
         }
 
@@ -1282,6 +1309,12 @@ public sealed class EventPipeline : IAsyncDisposable
         Volatile.Write(ref fireCommitted, fire);
         batch.Clear();
         batchEvents.Clear();
+        batchReceived.Clear();
+        foreach (var received in decided)
+        {
+            Metrics.Decision.Record(time.GetElapsedTime(received));
+        }
+
         foreach (var (topic, payload, retain) in outgoing.Where(o => o.Topic.EndsWith("/decisions", StringComparison.Ordinal))
             .Concat(unlocks)
             .Concat(commands)
@@ -1307,7 +1340,12 @@ public sealed class EventPipeline : IAsyncDisposable
     {
         try
         {
+            var started = time.GetTimestamp();
             await publisher.PublishAsync(topic, payload, retain, cancellationToken);
+            if (topic.EndsWith("/decisions", StringComparison.Ordinal))
+            {
+                Metrics.PublishAck.Record(time.GetElapsedTime(started));
+            }
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
@@ -1377,7 +1415,7 @@ public sealed class EventPipeline : IAsyncDisposable
 
     private abstract record Item;
 
-    private sealed record Inbound(string Topic, ReadOnlyMemory<byte> Payload) : Item;
+    private sealed record Inbound(string Topic, ReadOnlyMemory<byte> Payload, long Received) : Item;
 
     private sealed record Append(LogEntry Entry, TaskCompletionSource<LogEntry> Done) : Item;
 

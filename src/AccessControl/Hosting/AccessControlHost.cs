@@ -92,6 +92,7 @@ public sealed class AccessControlHost : IAsyncDisposable
         app.MapFingerprintApi();
         app.MapHrFeedApi();
         app.MapDeviceSeqApi();
+        app.MapPipelineMetricsApi();
         LifeSafety.FireApi.MapFireApi(app);
         var visitors = app.Services.GetRequiredService<AccessControl.Visitors.VisitorService>();
         edge.AddSupervision(visitors.CheckOverdueBadgesAsync);

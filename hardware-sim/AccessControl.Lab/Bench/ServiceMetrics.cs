@@ -1,0 +1,57 @@
+using System.Globalization;
+using System.Net.Http.Headers;
+using System.Text.Json;
+using AccessControl.Admin;
+using AccessControl.Events;
+using AccessControl.Storage;
+using NodaTime;
+
+namespace AccessControl.Lab.Bench;
+
+/// <summary>
+/// Reads the service's own stage latencies (<c>GET /api/v1/metrics/pipeline</c>) so the bench can say where the
+/// decision round trip's time went: the queue, the durable commit, all the service adds, and the broker's PUBACK.
+/// The service's histograms are cumulative; the bench reads them before and after a phase and reports the difference.
+/// </summary>
+internal sealed class ServiceMetrics : IDisposable
+{
+    private readonly HttpClient http;
+
+    private ServiceMetrics(HttpClient http) => this.http = http;
+
+    /// <summary>From the service's ready line (<c>... HTTP http://127.0.0.1:PORT/, database ...</c>) and its database (for an auditor token).</summary>
+    public static ServiceMetrics Connect(string readyLine, string databasePath, IClock clock)
+    {
+        var start = readyLine.IndexOf("HTTP ", StringComparison.Ordinal) + 5;
+        var end = readyLine.IndexOf(", ", start, StringComparison.Ordinal);
+        var address = new Uri(readyLine[start..end].Trim());
+        var token = new ApiTokens(new Database(databasePath), clock).CreateToken("aclab-bench", OperatorRole.Auditor, "aclab bench");
+        var http = new HttpClient { BaseAddress = address };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        return new ServiceMetrics(http);
+    }
+
+    public async Task<PipelineMetricsSnapshot> ReadAsync(CancellationToken cancellationToken)
+    {
+        using var document = JsonDocument.Parse(await http.GetStringAsync("/api/v1/metrics/pipeline", cancellationToken));
+        var root = document.RootElement;
+        return new PipelineMetricsSnapshot(Stage(root, "queueWait"), Stage(root, "commit"), Stage(root, "decision"), Stage(root, "publishAck"),
+            root.GetProperty("batches").GetInt64(), root.GetProperty("rows").GetInt64());
+    }
+
+    public static string Format(PipelineMetricsSnapshot window) => string.Format(CultureInfo.InvariantCulture,
+        "    inside the service: queue p50 {0:0.000} p99 {1:0.000} | commit p50 {2:0.000} p99 {3:0.000} ({4:0.0} rows each) | " +
+        "event to decision sent p50 {5:0.000} p99 {6:0.000} | PUBACK p50 {7:0.000} p99 {8:0.000} ms",
+        window.QueueWait.Percentile(0.5), window.QueueWait.Percentile(0.99), window.Commit.Percentile(0.5), window.Commit.Percentile(0.99),
+        window.Batches == 0 ? 0 : (double)window.Rows / window.Batches, window.Decision.Percentile(0.5), window.Decision.Percentile(0.99),
+        window.PublishAck.Percentile(0.5), window.PublishAck.Percentile(0.99));
+
+    public void Dispose() => http.Dispose();
+
+    private static HistogramSnapshot Stage(JsonElement root, string name)
+    {
+        var stage = root.GetProperty(name);
+        var buckets = stage.GetProperty("buckets").EnumerateArray().Select(b => (b.GetProperty("le").GetInt64(), b.GetProperty("count").GetInt64())).ToList();
+        return HistogramSnapshot.FromBuckets(buckets, (long)(stage.GetProperty("maxMs").GetDouble() * 1000));
+    }
+}

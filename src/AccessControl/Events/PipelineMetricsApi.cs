@@ -1,0 +1,45 @@
+using AccessControl.Admin;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Routing;
+
+namespace AccessControl.Events;
+
+/// <summary>
+/// <c>GET /api/v1/metrics/pipeline</c> (auditor or admin): the pipeline's stage latencies since the service started,
+/// as counts and percentiles in milliseconds. Counts only grow: a monitor (or <c>aclab bench</c>) reads twice and
+/// compares; each stage carries its non-empty buckets (<c>le</c>: the bucket's upper bound in microseconds) so that the
+/// percentiles of a window can be computed from two readings. Holds no personal data.
+/// </summary>
+public static class PipelineMetricsApi
+{
+    public static IEndpointRouteBuilder MapPipelineMetricsApi(this IEndpointRouteBuilder app)
+    {
+        app.MapGroup(AdminApi.Prefix).AddEndpointFilter(new AdminApi.OperatorFilter(OperatorRole.Auditor, OperatorRole.Admin))
+            .MapGet("/metrics/pipeline", ([FromServices] EventPipeline pipeline) => Results.Json(Describe(pipeline.Metrics.Snapshot()), AdminJson.Options));
+        return app;
+    }
+
+    /// <summary>The JSON shape of a snapshot (or of a window between two).</summary>
+    public static object Describe(PipelineMetricsSnapshot snapshot) => new
+    {
+        batches = snapshot.Batches,
+        rows = snapshot.Rows,
+        queueWait = Stage(snapshot.QueueWait),
+        commit = Stage(snapshot.Commit),
+        decision = Stage(snapshot.Decision),
+        publishAck = Stage(snapshot.PublishAck),
+    };
+
+    private static object Stage(HistogramSnapshot h) => new
+    {
+        count = h.Count,
+        p50Ms = h.Percentile(0.50),
+        p90Ms = h.Percentile(0.90),
+        p99Ms = h.Percentile(0.99),
+        p999Ms = h.Percentile(0.999),
+        maxMs = h.MaxMicros / 1000.0,
+        buckets = h.Buckets().Select(b => new { le = b.UpperMicros, count = b.Count }),
+    };
+}
