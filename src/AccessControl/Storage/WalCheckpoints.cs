@@ -9,21 +9,23 @@ namespace AccessControl.Storage;
 /// for ever (hundreds of MB an hour at 1000 events/s), each commit then extending the file (a costlier fsync).
 /// </summary>
 /// <remarks>
-/// So: PASSIVE first (copies nearly everything, concurrently); then, if the WAL still holds more than
-/// <see cref="RestartFrames"/> frames, RESTART, which copies the few frames written meanwhile while it holds the writer
-/// off for that moment (the writer's busy timeout waits it out), and makes the next commit write from the WAL's start.
+/// So: PASSIVE first (copies nearly everything, concurrently); then, if the WAL holds more than
+/// <see cref="DefaultRestartFrames"/> frames, RESTART, which copies the few frames written meanwhile while it holds the
+/// writer off for that moment, and makes the next commit write from the WAL's start. The writer waits that out in
+/// SQLite's busy handler, which sleeps at least a millisecond: hence a threshold that makes it rare (every ~10 s at
+/// 1000 events/s) rather than every round, and a WAL of a few tens of MB at the most.
 /// </remarks>
 public static class WalCheckpoints
 {
-    /// <summary>Frames (pages) in the WAL above which a RESTART checkpoint is run after the PASSIVE one.</summary>
-    public const int RestartFrames = 1000;
+    /// <summary>Frames (4 KiB pages) in the WAL above which a RESTART checkpoint follows the PASSIVE one: 32 MiB.</summary>
+    public const int DefaultRestartFrames = 8192;
 
     /// <summary>Runs one round; returns the number of frames the WAL held (SQLite starts it over at the next commit after a RESTART).</summary>
-    public static long Run(Database database)
+    public static long Run(Database database, int restartFrames = DefaultRestartFrames)
     {
         using var connection = database.Open();
         var (_, frames, _) = Checkpoint(connection, "PASSIVE");
-        if (frames > RestartFrames)
+        if (frames > restartFrames)
         {
             (_, frames, _) = Checkpoint(connection, "RESTART");
         }

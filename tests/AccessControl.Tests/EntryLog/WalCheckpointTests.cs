@@ -35,7 +35,7 @@ public class WalCheckpointTests
         var rounds = 0;
         await foreach (var begun in due.Reader.ReadAllAsync())
         {
-            var round = Task.Run(() => WalCheckpoints.Run(log.Database));
+            var round = Task.Run(() => WalCheckpoints.Run(log.Database, restartFrames: 1000));
             begun.Release();
             await round;
             rounds++;
