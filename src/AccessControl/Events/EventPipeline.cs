@@ -37,6 +37,7 @@ public sealed class EventPipeline : IAsyncDisposable
     private readonly ILogger logger;
     private readonly ResiliencePipeline commitRetry;
     private readonly RecentDecisions recent;
+    private readonly LateRows lateRows;
     private readonly DoorWatch doors = new();
     private readonly ReaderWatch readers;
     private readonly List<Staged> batch = [];
@@ -93,6 +94,7 @@ public sealed class EventPipeline : IAsyncDisposable
         this.options = options;
         this.logger = logger;
         recent = new RecentDecisions(options.RecentEvents);
+        lateRows = new LateRows(options.LateRowsCapacity);
         readers = new ReaderWatch(clock.GetCurrentInstant());
 
         // The clock check starts now, not at the first supervision tick: a step in the first interval after a start
@@ -682,7 +684,8 @@ public sealed class EventPipeline : IAsyncDisposable
     private void StageDoorEvent(string doorId, DoorEvent e, Instant now)
     {
         var source = "doors/" + doorId;
-        if (recent.TryGet(source, e.EventId, out _) || batchEvents.ContainsKey((source, e.EventId)) || writer.FindByEvent(source, e.EventId) is not null)
+        if (recent.TryGet(source, e.EventId, out _) || batchEvents.ContainsKey((source, e.EventId)) || lateRows.Find(source, e.EventId) is not null
+            || writer.FindByEvent(source, e.EventId) is not null)
         {
             return;
         }
@@ -729,7 +732,8 @@ public sealed class EventPipeline : IAsyncDisposable
     private void StageFireEvent(string panelId, FireEvent e, Instant now)
     {
         var source = FireState.FireSourcePrefix + panelId;
-        if (recent.TryGet(source, e.EventId, out _) || batchEvents.ContainsKey((source, e.EventId)) || writer.FindByEvent(source, e.EventId) is not null)
+        if (recent.TryGet(source, e.EventId, out _) || batchEvents.ContainsKey((source, e.EventId)) || lateRows.Find(source, e.EventId) is not null
+            || writer.FindByEvent(source, e.EventId) is not null)
         {
             return;
         }
@@ -1079,7 +1083,7 @@ public sealed class EventPipeline : IAsyncDisposable
 
         if (!recent.TryGet(source, eventId, out var answer))
         {
-            var row = writer.FindByEvent(source, eventId);
+            var row = lateRows.Find(source, eventId) ?? writer.FindByEvent(source, eventId);
             if (row is null)
             {
                 return false;
@@ -1124,11 +1128,14 @@ public sealed class EventPipeline : IAsyncDisposable
             }
         }
 
+        // After an outage, what happened meanwhile is written first, in the same transaction as this batch.
+        var late = lateRows.IsEmpty || rows.Count == 0 ? [] : lateRows.Flush(clock.GetCurrentInstant());
         IReadOnlyList<LogEntry> written;
         Exception? failure = null;
         try
         {
-            written = rows.Count == 0 ? [] : await commitRetry.ExecuteAsync(_ => ValueTask.FromResult(writer.Append(rows)), stopping);
+            IReadOnlyList<LogEntry> toWrite = late.Count == 0 ? rows : [.. late, .. rows];
+            written = rows.Count == 0 ? [] : await commitRetry.ExecuteAsync(_ => ValueTask.FromResult(writer.Append(toWrite)), stopping);
         }
         catch (Exception ex) when (ex is SqliteException or IOException or InvalidOperationException)
         {
@@ -1136,6 +1143,11 @@ public sealed class EventPipeline : IAsyncDisposable
             written = [];
             (passback, escorts, fingerprints, verifications) = committed;
             logger.LogCritical(ex, "Entry log commit of {Count} rows failed; failing closed.", rows.Count);
+            var now = clock.GetCurrentInstant();
+            foreach (var staged in batch.Where(b => b.Entry is not null && b.Appended is null))
+            {
+                lateRows.Keep(staged.Entry!, now, ex);
+            }
 
             // Life safety is the exception to failing closed: a fire release goes out even without its row (and stays
             // in memory, so an operator can reset it); a reset without its row does not happen.
@@ -1149,6 +1161,14 @@ public sealed class EventPipeline : IAsyncDisposable
             {
                 doors.Released(new DoorId(door));
             }
+        }
+
+        var committedRows = written;
+        if (failure is null && late.Count > 0)
+        {
+            logger.LogWarning("The entry log is writable again: {Count} rows kept during the outage were written late.", late.Count - 1);
+            lateRows.Clear();
+            written = written.Skip(late.Count).ToList();
         }
 
         // Readers hear their decision first (they are what a person waits for), then the strikes, then everyone else.
@@ -1208,7 +1228,8 @@ public sealed class EventPipeline : IAsyncDisposable
                 var final = failure is null ? decision : decision.FailClosed();
                 var eventId = staged.Entry?.EventId ?? staged.ReplyEventId;
                 reply = Reply(eventId, final);
-                if (failure is null && staged.Entry?.Source is { } source && eventId is not null)
+                // A failed row is kept for logging late (unless its caller waits for it): a redelivery hears the same deny.
+                if ((failure is null || staged.Appended is null) && staged.Entry?.Source is { } source && eventId is not null)
                 {
                     recent.Set(source, eventId, reply);
                 }
@@ -1218,10 +1239,7 @@ public sealed class EventPipeline : IAsyncDisposable
                     // The card waiting for this finger hears the final answer under its own eventId.
                     var cardReply = Reply(linked.EventId, final);
                     outgoing.Add((topics.ReaderDecisions(linked.ReaderId), WireFormat.Write(cardReply), false));
-                    if (failure is null)
-                    {
-                        recent.Set("readers/" + linked.ReaderId, linked.EventId, cardReply);
-                    }
+                    recent.Set("readers/" + linked.ReaderId, linked.EventId, cardReply);
                 }
 
                 if (final.IsGranted && final.Door is { } doorId && final.UnlockFor > Duration.Zero
@@ -1241,7 +1259,7 @@ public sealed class EventPipeline : IAsyncDisposable
                     }
                 }
             }
-            else if (staged.Entry?.Source is { } src && staged.Entry.EventId is { } id && failure is null)
+            else if (staged.Entry?.Source is { } src && staged.Entry.EventId is { } id && (failure is null || staged.Appended is null))
             {
                 recent.Add(src, id, null);
             }
@@ -1276,11 +1294,11 @@ public sealed class EventPipeline : IAsyncDisposable
             _ = PublishAsync(topic, payload, retain, stopping);
         }
 
-        if (written.Count > 0)
+        if (committedRows.Count > 0)
         {
             try
             {
-                Committed?.Invoke(written);
+                Committed?.Invoke(committedRows);
             }
             catch (Exception ex) when (ex is not OutOfMemoryException)
             {

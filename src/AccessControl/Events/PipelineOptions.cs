@@ -14,6 +14,12 @@ public sealed record PipelineOptions
     /// <summary>How many recent (source, eventId) decisions are kept in memory for answering redeliveries without a query.</summary>
     public int RecentEvents { get; init; } = 65_536;
 
+    /// <summary>
+    /// How many rows are kept in memory while the entry log cannot be written, to be written once it can (every event that
+    /// was answered deny/<c>log_failure</c>, door events, alarms). Beyond it rows are only counted, in the outage row.
+    /// </summary>
+    public int LateRowsCapacity { get; init; } = 50_000;
+
     /// <summary>Queue length before producers wait (back-pressure on the MQTT receive loop).</summary>
     public int QueueCapacity { get; init; } = 100_000;
 

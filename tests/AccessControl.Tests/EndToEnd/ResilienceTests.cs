@@ -9,6 +9,8 @@ namespace AccessControl.Tests.EndToEnd;
 /// <summary>Broker restarts lose nothing; a log that cannot be written denies everything.</summary>
 public class ResilienceTests
 {
+    private const string ReaderId = "rdr-lobby-in";
+
     public static TheoryData<BrokerKind> Brokers => TestBrokers.Kinds;
 
     [Theory]
@@ -143,7 +145,6 @@ public class ResilienceTests
         var alarms = await edge.AlarmsAsync();
         var reader = await edge.ReaderAsync("rdr-lobby-in");
         Assert.True((await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout)).Grant);
-        var before = edge.Rows(new LogFilter { Kind = LogKinds.Access }).Count;
 
         edge.Edge.Writer.SimulateWriteFailure(true);
         var denied = await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
@@ -157,8 +158,46 @@ public class ResilienceTests
         Assert.Equal(0, denied.UnlockSeconds);
         Assert.True(after.Grant);
         var rows = edge.Rows(new LogFilter { Kind = LogKinds.Access });
-        Assert.Equal(before + 1, rows.Count);    // the denied swipe left no row: it was never granted
-        Assert.DoesNotContain(rows, r => r.Reason == "log_failure");
+        Assert.Equal(["grant", "deny", "grant"], rows.Select(r => r.Decision));
+        Assert.Equal("log_failure", rows[1].Reason);    // logged late, as the reader heard it: never as a grant
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AU-5")]
+    [Trait("control", "PCI-10.2")]
+    public async Task EventsAnsweredWhileTheLogWasUnwritable_AreLoggedOnceWhenItRecovers_BehindAnOutageRow()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        var raw = await edge.RawClientAsync(ReaderId);
+        var decisions = await edge.DecisionsAsync(raw, ReaderId);
+        var now = edge.Clock.GetCurrentInstant();
+
+        edge.Edge.Writer.SimulateWriteFailure(true);
+        var first = await SendAsync(edge, raw, decisions, new ReaderEvent("during-1", 1, now, ReaderEventType.Card, Operator, Ev3, false, null));
+        var redelivered = await SendAsync(edge, raw, decisions, new ReaderEvent("during-1", 1, now, ReaderEventType.Card, Operator, Ev3, false, null));
+        var unknown = await SendAsync(edge, raw, decisions, new ReaderEvent("during-2", 2, now, ReaderEventType.Card, "04DEADBEEF0001", Ev3, false, null));
+        edge.Edge.Writer.SimulateWriteFailure(false);
+        var recovered = await SendAsync(edge, raw, decisions, new ReaderEvent("after-1", 3, now, ReaderEventType.Card, Operator, Ev3, false, null));
+        var redeliveredAfter = await SendAsync(edge, raw, decisions, new ReaderEvent("during-1", 1, now, ReaderEventType.Card, Operator, Ev3, false, null));
+
+        Assert.Equal(("deny", "log_failure"), (first.Grant ? "grant" : "deny", first.Reason));
+        Assert.Equal(first.Reason, redelivered.Reason);
+        Assert.Equal("log_failure", unknown.Reason);
+        Assert.True(recovered.Grant);
+        Assert.Equal(("deny", "log_failure"), (redeliveredAfter.Grant ? "grant" : "deny", redeliveredAfter.Reason));
+
+        var rows = edge.Rows(new LogFilter { Limit = 1000 }).Where(r => r.Kind is LogKinds.Access or LogKinds.Integrity).ToList();
+        var outage = Assert.Single(rows, r => r.Kind == LogKinds.Integrity && r.Reason == "outage");
+        Assert.Contains("\"rows\":2", outage.Detail, StringComparison.Ordinal);
+        Assert.Contains("\"lost\":0", outage.Detail, StringComparison.Ordinal);
+        Assert.Equal(["during-1", "during-2", "after-1"], rows.Where(r => r.Kind == LogKinds.Access).Select(r => r.EventId));
+        var late = rows.Single(r => r.EventId == "during-1");
+        Assert.True(late.Seq > outage.Seq);
+        Assert.Equal(("deny", "log_failure", 0), (late.Decision, late.Reason, late.UnlockSeconds));
+        Assert.Contains("\"loggedLate\":true", late.Detail, StringComparison.Ordinal);
+        Assert.Contains("\"decided\":\"grant/granted\"", late.Detail, StringComparison.Ordinal);
+        Assert.Equal(now, late.At);
+        Assert.Contains("\"decided\":\"deny/unknown_credential\"", rows.Single(r => r.EventId == "during-2").Detail, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -182,5 +221,12 @@ public class ResilienceTests
         Assert.Equal("rdr-lobby-in", publish.Actor);
         Assert.Empty(edge.Rows(new LogFilter { ReaderId = "rdr-dh1-in" }));
         intruder.Dispose();
+    }
+
+    private static async Task<DecisionMessage> SendAsync(EdgeHarness edge, IMqttClient raw, System.Threading.Channels.Channel<DecisionMessage> decisions, ReaderEvent e)
+    {
+        await raw.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(edge.Edge.Topics.ReaderEvents(ReaderId))
+            .WithPayload(WireFormat.Write(e)).WithQualityOfServiceLevel(MQTTnet.Protocol.MqttQualityOfServiceLevel.AtLeastOnce).Build());
+        return await decisions.Reader.ReadAsync().AsTask().WaitAsync(EdgeHarness.Timeout);
     }
 }
