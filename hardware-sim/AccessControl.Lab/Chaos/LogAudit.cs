@@ -41,14 +41,21 @@ internal sealed record LogAudit
     /// <summary>reader_offline alarm rows raised by a last will (or the reader's own offline status), not by silence.</summary>
     public required int LastWillAlarms { get; init; }
 
-    public required int LogFailureAlarms { get; init; }
+    /// <summary>
+    /// Rows <c>integrity</c>/<c>outage</c>: each heads the rows the service kept while the log could not be written and
+    /// wrote once it could (the swipes it refused meanwhile, as the deny/log_failure the readers heard).
+    /// </summary>
+    public required int OutageRows { get; init; }
 
     public bool EachHeardDecisionLoggedOnce => Missing.Count == 0 && LoggedTwice == 0 && Mismatched.Count == 0;
 
-    public static LogAudit Of(IReadOnlyList<HeardDecision> heard, IReadOnlyList<LogEntry> access, IReadOnlyList<LogEntry> alarms)
+    /// <param name="rows">The whole log, every kind, in log order.</param>
+    public static LogAudit Of(IReadOnlyList<HeardDecision> heard, IReadOnlyList<LogEntry> rows)
     {
+        var access = rows.Where(r => r.Kind == LogKinds.Access).ToList();
+        var alarms = rows.Where(r => r.Kind == LogKinds.Alarm).ToList();
         var byEvent = access.Where(r => r.EventId is not null).GroupBy(r => (r.ReaderId, r.EventId)).ToDictionary(g => g.Key, g => g.ToList());
-        LogEntry? RowOf(HeardDecision h) => byEvent.TryGetValue((h.Reader, h.EventId), out var rows) ? rows[0] : null;
+        LogEntry? RowOf(HeardDecision h) => byEvent.TryGetValue((h.Reader, h.EventId), out var found) ? found[0] : null;
         var perReader = access.Where(r => r.DeviceSeq is not null).GroupBy(r => r.ReaderId).Select(g => g.OrderBy(r => r.Seq).ToList()).ToList();
         var offline = alarms.Where(a => a.Reason == AlarmTypes.ReaderOffline).ToList();
         return new LogAudit
@@ -58,17 +65,17 @@ internal sealed record LogAudit
             Mismatched = [.. heard.Where(h => RowOf(h) is { } row && row.Decision != (h.Decision.Grant ? "grant" : "deny"))],
             MadeOffline = heard.Count(h => h.Offline),
             NotMarkedOffline = [.. heard.Where(h => h.Offline && RowOf(h) is { Offline: false })],
-            OutOfSeqOrder = perReader.Sum(rows => rows.Zip(rows.Skip(1)).Count(p => p.Second.DeviceSeq <= p.First.DeviceSeq)),
-            StampedEarlier = perReader.Sum(rows => rows.Zip(rows.Skip(1)).Count(p => p.Second.At < p.First.At)),
+            OutOfSeqOrder = perReader.Sum(ordered => ordered.Zip(ordered.Skip(1)).Count(p => p.Second.DeviceSeq <= p.First.DeviceSeq)),
+            StampedEarlier = perReader.Sum(ordered => ordered.Zip(ordered.Skip(1)).Count(p => p.Second.At < p.First.At)),
             ClockAnomalyAlarms = alarms.Count(a => a.Reason == AlarmTypes.ClockAnomaly),
             ReaderOfflineAlarms = offline.Count,
             LastWillAlarms = offline.Count(a => a.Detail?.Contains("last will", StringComparison.Ordinal) == true),
-            LogFailureAlarms = alarms.Count(a => a.Reason == AlarmTypes.LogFailure),
+            OutageRows = rows.Count(r => r.Kind == LogKinds.Integrity && r.Reason == "outage"),
         };
     }
 
-    /// <summary>Every row of one kind, in log order, page by page.</summary>
-    public static IReadOnlyList<LogEntry> ReadAll(Database database, string kind)
+    /// <summary>Every row of the log (or of one <paramref name="kind"/>), in log order, page by page.</summary>
+    public static IReadOnlyList<LogEntry> ReadAll(Database database, string? kind = null)
     {
         var rows = new List<LogEntry>();
         var query = new EntryLogQuery(database);

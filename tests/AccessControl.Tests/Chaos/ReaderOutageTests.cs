@@ -37,21 +37,18 @@ public class ReaderOutageTests
         }
 
         await others.WaitAsync(ServiceRig.Timeout);
-        var (audit, access, alarms, chain) = await rig.StopAndAuditAsync();
+        var log = await rig.StopAndAuditAsync();
 
         Assert.All(wave, e => Assert.True(e.Offline, $"{e.EventId} was made while the reader was cut off but not as an offline event"));
         Assert.Contains("last will", offline.Detail, StringComparison.Ordinal);
         Assert.Equal(cutOff.ReaderId, online.ReaderId);
         Assert.Equal(Wave + (3 * 30), rig.Heard.Count);
-        Assert.Empty(audit.Missing);
-        Assert.Empty(audit.Mismatched);
-        Assert.Equal(0, audit.LoggedTwice);
-        Assert.Equal(rig.Heard.Count, access.Count);
-        Assert.Equal(Wave, audit.MadeOffline);
-        Assert.Empty(audit.NotMarkedOffline);
-        Assert.Equal(Wave, access.Count(r => r.Offline));
-        Assert.Equal(0, audit.OutOfSeqOrder);
-        Assert.Contains(alarms, a => a.Reason == AlarmTypes.ReaderOffline && a.ReaderId == cutOff.ReaderId);
-        Assert.True(chain.Ok, $"chain: {chain.FirstBroken} {string.Join("; ", chain.CheckpointProblems)}");
+        log.AssertEachHeardDecisionLoggedOnce(rig.Heard.Count);
+        Assert.Equal(Wave, log.Audit.MadeOffline);
+        Assert.Empty(log.Audit.NotMarkedOffline);
+        Assert.Equal(Wave, log.Access.Count(r => r.Offline));
+        Assert.Equal(0, log.Audit.OutOfSeqOrder);
+        Assert.Contains(log.Alarms, a => a.Reason == AlarmTypes.ReaderOffline && a.ReaderId == cutOff.ReaderId);
+        log.AssertChainVerifies();
     }
 }

@@ -24,14 +24,11 @@ public class ServiceKillTests
         await rig.Heard.WhenAsync("a third of the decisions", _ => true, ServiceRig.Timeout, from: (PerReader * rig.Readers.Count / 3) - 1);
         await rig.KillAndRestartServiceAsync();
         await swipes.WaitAsync(TimeSpan.FromSeconds(240));
-        var (audit, access, _, chain) = await rig.StopAndAuditAsync();
+        var log = await rig.StopAndAuditAsync();
 
         Assert.Equal(PerReader * 4, rig.Heard.Count);
-        Assert.Empty(audit.Missing);
-        Assert.Empty(audit.Mismatched);
-        Assert.Equal(0, audit.LoggedTwice);
-        Assert.Equal(rig.Heard.Count, access.Count);
-        Assert.True(chain.Ok, $"chain: {chain.FirstBroken} {string.Join("; ", chain.CheckpointProblems)}");
+        log.AssertEachHeardDecisionLoggedOnce(rig.Heard.Count);
+        log.AssertChainVerifies();
     }
 }
 

@@ -115,20 +115,19 @@ internal sealed class ServiceRig : IAsyncDisposable
     }
 
     /// <summary>
-    /// Stops the readers, then the service cleanly (SIGTERM: it signs its final checkpoint), and reads what it left:
-    /// the audit of <see cref="Heard"/> against the log, and the chain's verification.
+    /// Stops the service cleanly (SIGTERM: it signs its final checkpoint), then the readers, and reads what it left:
+    /// the whole log, the audit of <see cref="Heard"/> against it, and the chain's verification.
     /// </summary>
-    public async Task<(LogAudit Audit, IReadOnlyList<LogEntry> Access, IReadOnlyList<LogEntry> Alarms, LogVerification Chain)> StopAndAuditAsync()
+    public async Task<ServiceLog> StopAndAuditAsync()
     {
-        await DisposeReadersAsync();
         await service!.StopAsync();
         await service.DisposeAsync();
         service = null;
+        await DisposeReadersAsync();
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         var database = new Database(Path.Combine(directory, "accesscontrol.db"));
-        var access = LogAudit.ReadAll(database, LogKinds.Access);
-        var alarms = LogAudit.ReadAll(database, LogKinds.Alarm);
-        return (LogAudit.Of(Heard.Snapshot(), access, alarms), access, alarms, new LogVerifier(database).Verify());
+        var rows = LogAudit.ReadAll(database);
+        return new ServiceLog(rows, LogAudit.Of(Heard.Snapshot(), rows), new LogVerifier(database).Verify());
     }
 
     private Task<ChildProcess> StartServiceAsync() =>
@@ -156,5 +155,25 @@ internal sealed class ServiceRig : IAsyncDisposable
 
         await Mosquitto.DisposeAsync();
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+    }
+}
+
+/// <summary>What a stopped service left: its whole log, the audit of what the readers heard against it, and the chain's verification.</summary>
+internal sealed record ServiceLog(IReadOnlyList<LogEntry> Rows, LogAudit Audit, LogVerification Chain)
+{
+    public IReadOnlyList<LogEntry> Access => [.. Rows.Where(r => r.Kind == LogKinds.Access)];
+
+    public IReadOnlyList<LogEntry> Alarms => [.. Rows.Where(r => r.Kind == LogKinds.Alarm)];
+
+    /// <summary>Fails with the first broken row and the checkpoint problems unless the chain verifies.</summary>
+    public void AssertChainVerifies() => Assert.True(Chain.Ok, $"chain: {Chain.FirstBroken} {string.Join("; ", Chain.CheckpointProblems)}");
+
+    /// <summary>Every decision heard has exactly one row with the same outcome, and there is no row nobody heard.</summary>
+    public void AssertEachHeardDecisionLoggedOnce(int heard)
+    {
+        Assert.Empty(Audit.Missing);
+        Assert.Empty(Audit.Mismatched);
+        Assert.Equal(0, Audit.LoggedTwice);
+        Assert.Equal(heard, Access.Count);
     }
 }
