@@ -1,6 +1,8 @@
+using AccessControl.EntryLog;
 using AccessControl.Lab.Chaos;
 using AccessControl.Protocol;
 using AccessControl.Tests.Support;
+using NodaTime;
 
 namespace AccessControl.Tests.Chaos;
 
@@ -52,5 +54,38 @@ public class DiskFullTests
         Assert.Equal(whileFull.Count, log.Access.Count(r => r.Reason == "log_failure"));
         Assert.Equal(1, log.Audit.OutageRows);
         log.AssertChainVerifies();
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AU-9")]
+    public async Task CheckpointFileAppend_CutShortByAFullFilesystem_LeavesTheFileAsItWas_AndTheRetryAppendsAWholeLine()
+    {
+        using var folder = new DataFolder();
+        await using var tmpfs = await Tmpfs.MountAsync(folder.Path, 16);
+        var file = CheckpointFile.PathIn(folder.Path);
+        static LogCheckpoint Checkpoint(long seq) => new(seq, new byte[32], seq, Instant.FromUnixTimeSeconds(1_800_000_000), "0123456789abcdef", new byte[71]);
+        var line = Checkpoint(1000).ToJsonLine().Length + 1;
+
+        // Lines until the next one straddles a page: on a full tmpfs, its first part still fits in the last page.
+        var seq = 1000L;
+        long Room() => 4096 - (new FileInfo(file).Length % 4096);
+        do
+        {
+            CheckpointFile.Append(file, Checkpoint(seq++));
+        }
+        while (Room() >= line || Room() < 16);
+
+        var before = new FileInfo(file).Length;
+        await tmpfs.FillAsync();
+        Assert.Throws<IOException>(() => CheckpointFile.Append(file, Checkpoint(seq)));
+        var afterFailure = new FileInfo(file).Length;
+        await tmpfs.FreeAsync();
+        CheckpointFile.Append(file, Checkpoint(seq));
+
+        Assert.Equal(before, afterFailure);
+        var lines = CheckpointFile.ReadAll(file);
+        Assert.All(lines, l => Assert.Null(l.Error));
+        Assert.Equal(seq, lines[^1].Checkpoint!.Seq);
+        Assert.Equal(seq - 1000 + 1, lines.Count);
     }
 }
