@@ -59,11 +59,11 @@ public sealed class ChaosCommand(IClock clock, TimeProvider time, TextWriter out
     }
 
     /// <summary>
-    /// A ceiling, not an allocation: room for the log and its WAL (the WAL grows by some 20 KiB a card while the readers
-    /// never pause, because the background checkpoints never catch up with it) with the cards presented while faults
-    /// last, several times the cards between them.
+    /// A ceiling, not an allocation (tmpfs takes memory as files grow): room for the log and its WAL with the cards
+    /// presented while faults last, several times the cards between them. The WAL grows by some 20 KiB a card while
+    /// the readers never pause, because the background checkpoints never let it start over under such a load.
     /// </summary>
-    private static int TmpfsMegabytes(ChaosOptions options) => 256 + (options.Events / 10);
+    private static int TmpfsMegabytes(ChaosOptions options) => 1024 + (options.Events / 5);
 
     private static void CopyFolder(string from, string to)
     {

@@ -83,6 +83,7 @@ internal sealed class ChaosRun(string directory, Tmpfs? disk, ChaosOptions optio
         {
             await AnsweredAsync(heard.Count + stretch, swipes);
             var at = heard.Count;
+            var began = time.GetTimestamp();
             var what = fault switch
             {
                 ChaosFault.BrokerRestart => await RestartBrokerAsync(),
@@ -91,7 +92,7 @@ internal sealed class ChaosRun(string directory, Tmpfs? disk, ChaosOptions optio
                 ChaosFault.ReaderOutage => await CutOffReaderAsync(readers[tally.Outages % readers.Count], cancellationToken),
                 _ => await FillDiskAsync(),
             };
-            output.WriteLine($"  {at,6} answered: {what}");
+            output.WriteLine($"  {at,6} answered: {what} [{time.GetElapsedTime(began).TotalSeconds:0.0} s]");
         }
 
         Volatile.Write(ref stopAt, heard.Count + stretch);
