@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# Runs every test. Installs what the tests need when it is missing (Mosquitto for the interoperability suite);
+# Runs every test. Installs what the tests need when it is missing (Mosquitto for the interoperability suite,
+# libfaketime for the clock-jump chaos test);
 # a missing dependency is installed, never a reason to skip a test. Ends with "tests: N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
+# libfaketime's library, wherever the Debian package put it (hardware-sim/AccessControl.Lab/Chaos/FakeWallClock.cs looks in the same places).
+have_faketime() { for f in /usr/lib/*/faketime/libfaketime.so.1 /usr/lib/faketime/libfaketime.so.1; do [ -e "$f" ] && return 0; done; return 1; }
 need_apt=()
 command -v mosquitto >/dev/null 2>&1 || need_apt+=(mosquitto)
 command -v mosquitto_passwd >/dev/null 2>&1 || need_apt+=(mosquitto)
 command -v mosquitto_sub >/dev/null 2>&1 || need_apt+=(mosquitto-clients)
+have_faketime || need_apt+=(faketime)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing: ${need_apt[*]}"
   sudo_cmd=""
@@ -17,6 +21,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   # The package's post-install hook may fail to start the daemon without an init system; that is harmless.
   $sudo_cmd apt-get install -y -qq "${need_apt[@]}" >/dev/null || true
   command -v mosquitto >/dev/null 2>&1 || { echo "mosquitto could not be installed"; echo "tests: 0 passed, 1 failed"; exit 1; }
+  have_faketime || { echo "faketime could not be installed"; echo "tests: 0 passed, 1 failed"; exit 1; }
 fi
 # The daemon the package may have started is not ours: tests start their own brokers on free ports.
 

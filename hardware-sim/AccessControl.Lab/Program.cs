@@ -5,10 +5,13 @@ using AccessControl.Lab.Demo;
 var stopping = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) => { e.Cancel = true; stopping.Cancel(); };
 var clock = NodaTime.SystemClock.Instance;
+// Switches stand alone; every other flag takes a value.
+string[] switches = ["--once", "--disk-full"];
 var flags = new Dictionary<string, string>();
-for (var i = 1; i + 1 < args.Length; i += 2)
+var valued = args.Skip(1).Where(a => !switches.Contains(a)).ToList();
+for (var i = 0; i + 1 < valued.Count; i += 2)
 {
-    flags[args[i].TrimStart('-')] = args[i + 1];
+    flags[valued[i].TrimStart('-')] = valued[i + 1];
 }
 
 switch (args.FirstOrDefault())
@@ -34,17 +37,25 @@ switch (args.FirstOrDefault())
         return await new BenchCommand(clock, Console.Out)
             .RunAsync(flags.GetValueOrDefault("broker", "both"), rates, TimeSpan.FromSeconds(seconds), flags.GetValueOrDefault("out"), stopping.Token);
     case "chaos":
+        int Count(string name, int fallback) => int.Parse(flags.GetValueOrDefault(name, fallback.ToString(System.Globalization.CultureInfo.InvariantCulture)), System.Globalization.CultureInfo.InvariantCulture);
+        var chaos = new AccessControl.Lab.Chaos.ChaosOptions();
         return await new AccessControl.Lab.Chaos.ChaosCommand(clock, TimeProvider.System, Console.Out).RunAsync(
-            int.Parse(flags.GetValueOrDefault("events", "10000"), System.Globalization.CultureInfo.InvariantCulture),
-            int.Parse(flags.GetValueOrDefault("broker-restarts", "3"), System.Globalization.CultureInfo.InvariantCulture),
-            int.Parse(flags.GetValueOrDefault("kills", "2"), System.Globalization.CultureInfo.InvariantCulture),
+            new AccessControl.Lab.Chaos.ChaosOptions
+            {
+                Events = Count("events", chaos.Events),
+                BrokerRestarts = Count("broker-restarts", chaos.BrokerRestarts),
+                ServiceKills = Count("kills", chaos.ServiceKills),
+                ClockJumps = Count("clock-jumps", chaos.ClockJumps),
+                ReaderOutages = Count("reader-outages", chaos.ReaderOutages),
+                DiskFull = args.Contains("--disk-full"),
+            },
             stopping.Token);
     default:
         Console.Error.WriteLine("""
             usage: aclab demo [--data DIR] [--once]
                    aclab visit-day
                    aclab bench [--broker embedded|mosquitto|both] [--rates 100,1000] [--seconds 10] [--out FILE.md]
-                   aclab chaos [--events 10000] [--broker-restarts 3] [--kills 2]
+                   aclab chaos [--events 10000] [--broker-restarts 3] [--kills 2] [--clock-jumps 0] [--reader-outages 0] [--disk-full]
             """);
         return 64;
 }

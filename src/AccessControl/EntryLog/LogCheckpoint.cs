@@ -112,19 +112,34 @@ public static class CheckpointFile
     /// <summary>The file's place in a data folder.</summary>
     public static string PathIn(string dataDirectory) => System.IO.Path.Combine(dataDirectory, DefaultRelativePath);
 
-    /// <summary>Appends one line and flushes it to the disk (fsync). Creates the folder and file as needed (owner read/write).</summary>
+    /// <summary>
+    /// Appends one line and flushes it to the disk (fsync). Creates the folder and file as needed (owner read/write).
+    /// A write that fails (a full disk) leaves the file as it was, not with part of the line: the caller retries later.
+    /// </summary>
     public static void Append(string path, LogCheckpoint checkpoint)
     {
         Directory.CreateDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!);
-        var options = new FileStreamOptions { Mode = FileMode.Append, Access = FileAccess.Write, Share = FileShare.Read };
+        var options = new FileStreamOptions { Mode = FileMode.Append, Access = FileAccess.Write, Share = FileShare.Read, BufferSize = 0 };
         if (!OperatingSystem.IsWindows() && !File.Exists(path))
         {
             options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
         }
 
         using var stream = new FileStream(path, options);
-        stream.Write(Encoding.UTF8.GetBytes(checkpoint.ToJsonLine() + "\n"));
-        stream.Flush(flushToDisk: true);
+        var end = stream.Length;
+        try
+        {
+            stream.Write(Encoding.UTF8.GetBytes(checkpoint.ToJsonLine() + "\n"));
+            stream.Flush(flushToDisk: true);
+        }
+        catch (IOException)
+        {
+            // ENOSPC can come after part of the line was written (the rest of the last page had room): the retry would
+            // append a whole line behind that part, and the file would hold a line that is no checkpoint.
+            using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Write);
+            RandomAccess.SetLength(handle, end);
+            throw;
+        }
     }
 
     /// <summary>Every line of the file in order: a checkpoint, or the 1-based line number and why it is not one.</summary>

@@ -51,7 +51,7 @@ public sealed class EventPipeline : IAsyncDisposable
     private EscortState escorts = EscortState.Empty;
     private FingerprintState fingerprints = FingerprintState.Empty;
     private readonly TimeProvider time;
-    private (Instant Clock, long Stamp)? lastCheck;
+    private (Instant Clock, long Stamp) lastCheck;
 
     // Fire release state: as staged, and as of the last commit (what Fire shows and what a failed commit returns to).
     private FireState fire;
@@ -99,6 +99,10 @@ public sealed class EventPipeline : IAsyncDisposable
         recent = new RecentDecisions(options.RecentEvents);
         lateRows = new LateRows(options.LateRowsCapacity);
         readers = new ReaderWatch(clock.GetCurrentInstant());
+
+        // The clock check starts now, not at the first supervision tick: a step in the first interval after a start
+        // (or a restart after a crash) is caught too.
+        lastCheck = (clock.GetCurrentInstant(), timeProvider.GetTimestamp());
         queue = Channel.CreateBounded<Item>(new BoundedChannelOptions(options.QueueCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
 
         // Transient lock contention (a reader holding the WAL during a checkpoint) is retried; anything else fails the batch closed.
@@ -279,9 +283,9 @@ public sealed class EventPipeline : IAsyncDisposable
     private Alarm? CheckClock(Instant now)
     {
         var stamp = time.GetTimestamp();
-        var previous = lastCheck;
+        var last = lastCheck;
         lastCheck = (now, stamp);
-        if (options.ClockJumpThreshold is not { } threshold || previous is not { } last)
+        if (options.ClockJumpThreshold is not { } threshold)
         {
             return null;
         }

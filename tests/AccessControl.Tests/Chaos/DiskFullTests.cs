@@ -1,0 +1,91 @@
+using AccessControl.EntryLog;
+using AccessControl.Lab.Chaos;
+using AccessControl.Protocol;
+using AccessControl.Tests.Support;
+using NodaTime;
+
+namespace AccessControl.Tests.Chaos;
+
+/// <summary>
+/// Issue 5, item 2: the service's data folder on a real filesystem that runs out of space (a tmpfs filled with a
+/// filler file until ENOSPC), not SQLite's page cap. Once the log cannot take a row, swipes are denied log_failure
+/// with a log_failure alarm, never granted; when the filler is deleted swipes are granted again, and the events that
+/// were refused are in the log as the deny/log_failure the readers heard, each once, behind one integrity/outage row.
+/// </summary>
+[Collection(ChaosCollection.Name)]
+public class DiskFullTests
+{
+    [Fact]
+    [Trait("control", "NIST-AU-5")]
+    [Trait("control", "PCI-10.2")]
+    [Trait("control", "PCI-10.7")]
+    public async Task DataFolderOnAFullFilesystem_SwipesAreDeniedLogFailureWithAnAlarm_NeverGranted_AndGrantedAgainWhenSpaceReturns()
+    {
+        using var folder = new DataFolder();
+        await using var tmpfs = await Tmpfs.MountAsync(folder.Path, 256);
+        await using var rig = await ServiceRig.StartAsync(folder.Path);
+        await using var monitor = await rig.MonitorAsync();
+        var lobby = rig.Readers[0];
+        await rig.PresentAsync([lobby], 20);
+
+        await tmpfs.FillAsync();
+
+        // SQLite may still have room in the WAL file for some commits: present until the log refuses one.
+        HeardDecision answer;
+        do
+        {
+            answer = await rig.HeardAsync(lobby, lobby.PresentCard(EndToEnd.DemoCards.Operator, EndToEnd.DemoCards.Ev3));
+        }
+        while (answer.Decision.Reason != "log_failure" && rig.Heard.Count < 2000);
+
+        var alarm = await monitor.WhenHeardAsync(AlarmTypes.LogFailure, ServiceRig.Timeout);
+        var refused = rig.Heard.Count - 1;
+        await rig.PresentAsync([lobby], 30);
+        var whileFull = rig.Heard.Snapshot().Skip(refused).ToList();
+        await tmpfs.FreeAsync();
+        var afterwards = await rig.HeardAsync(lobby, lobby.PresentCard(EndToEnd.DemoCards.Operator, EndToEnd.DemoCards.Ev3));
+        var log = await rig.StopAndAuditAsync();
+
+        Assert.Equal((false, "log_failure"), (answer.Decision.Grant, answer.Decision.Reason));
+        Assert.Equal(AlarmTypes.LogFailure, alarm.Type);
+        Assert.All(whileFull, h => Assert.Equal((false, "log_failure", 0), (h.Decision.Grant, h.Decision.Reason, h.Decision.UnlockSeconds)));
+        Assert.True(afterwards.Decision.Grant, $"after the filler was deleted: {afterwards.Decision.Reason}");
+        log.AssertEachHeardDecisionLoggedOnce(rig.Heard.Count);
+        Assert.Equal(whileFull.Count, log.Access.Count(r => r.Reason == "log_failure"));
+        Assert.Equal(1, log.Audit.OutageRows);
+        log.AssertChainVerifies();
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AU-9")]
+    public async Task CheckpointFileAppend_CutShortByAFullFilesystem_LeavesTheFileAsItWas_AndTheRetryAppendsAWholeLine()
+    {
+        using var folder = new DataFolder();
+        await using var tmpfs = await Tmpfs.MountAsync(folder.Path, 16);
+        var file = CheckpointFile.PathIn(folder.Path);
+        static LogCheckpoint Checkpoint(long seq) => new(seq, new byte[32], seq, Instant.FromUnixTimeSeconds(1_800_000_000), "0123456789abcdef", new byte[71]);
+        var line = Checkpoint(1000).ToJsonLine().Length + 1;
+
+        // Lines until the next one straddles a page: on a full tmpfs, its first part still fits in the last page.
+        var seq = 1000L;
+        long Room() => 4096 - (new FileInfo(file).Length % 4096);
+        do
+        {
+            CheckpointFile.Append(file, Checkpoint(seq++));
+        }
+        while (Room() >= line || Room() < 16);
+
+        var before = new FileInfo(file).Length;
+        await tmpfs.FillAsync();
+        Assert.Throws<IOException>(() => CheckpointFile.Append(file, Checkpoint(seq)));
+        var afterFailure = new FileInfo(file).Length;
+        await tmpfs.FreeAsync();
+        CheckpointFile.Append(file, Checkpoint(seq));
+
+        Assert.Equal(before, afterFailure);
+        var lines = CheckpointFile.ReadAll(file);
+        Assert.All(lines, l => Assert.Null(l.Error));
+        Assert.Equal(seq, lines[^1].Checkpoint!.Seq);
+        Assert.Equal(seq - 1000 + 1, lines.Count);
+    }
+}
