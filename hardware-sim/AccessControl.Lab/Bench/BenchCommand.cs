@@ -109,8 +109,7 @@ public sealed class BenchCommand(IClock clock, TextWriter output)
             {
                 var before = await metrics.ReadAsync(cancellationToken);
                 var decision = await RunLoadAsync($"decision@{rate}", readers, rate, duration, cancellationToken);
-                var inside = (await metrics.ReadAsync(cancellationToken)).Since(before);
-                await output.WriteLineAsync(ServiceMetrics.Format(inside));
+                await output.WriteLineAsync(ServiceMetrics.Format(before, await metrics.ReadAsync(cancellationToken)));
                 results.Add((rate, floors[rate], decision));
             }
         }

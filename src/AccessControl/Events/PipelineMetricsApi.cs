@@ -26,6 +26,7 @@ public static class PipelineMetricsApi
     {
         batches = snapshot.Batches,
         rows = snapshot.Rows,
+        processCpuMs = Environment.CpuUsage.TotalTime.TotalMilliseconds,
         queueWait = Stage(snapshot.QueueWait),
         commit = Stage(snapshot.Commit),
         decision = Stage(snapshot.Decision),
