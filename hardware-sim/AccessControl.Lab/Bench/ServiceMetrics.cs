@@ -31,29 +31,37 @@ internal sealed class ServiceMetrics : IDisposable
         return new ServiceMetrics(http);
     }
 
-    public async Task<(PipelineMetricsSnapshot Metrics, double CpuMs)> ReadAsync(CancellationToken cancellationToken)
+    public async Task<(PipelineMetricsSnapshot Metrics, double CpuMs, GcReading Gc)> ReadAsync(CancellationToken cancellationToken)
     {
         using var document = JsonDocument.Parse(await http.GetStringAsync("/api/v1/metrics/pipeline", cancellationToken));
         var root = document.RootElement;
         var metrics = new PipelineMetricsSnapshot(Stage(root, "queueWait"), Stage(root, "commit"), Stage(root, "decision"), Stage(root, "publishAck"),
             root.GetProperty("batches").GetInt64(), root.GetProperty("rows").GetInt64());
-        return (metrics, root.GetProperty("processCpuMs").GetDouble());
+        var gc = root.GetProperty("gc");
+        return (metrics, root.GetProperty("processCpuMs").GetDouble(),
+            new GcReading(gc.GetProperty("gen0").GetInt32(), gc.GetProperty("totalPauseMs").GetDouble(), gc.GetProperty("allocatedMb").GetInt64(),
+                gc.GetProperty("lastEphemeralPauseMs").GetDouble(), gc.GetProperty("lastEphemeralPromotedKb").GetInt64()));
     }
 
     /// <summary>One line for a phase: the window between two readings, and the service's CPU time per decision in it.</summary>
-    public static string Format((PipelineMetricsSnapshot Metrics, double CpuMs) before, (PipelineMetricsSnapshot Metrics, double CpuMs) after)
+    public static string Format((PipelineMetricsSnapshot Metrics, double CpuMs, GcReading Gc) before, (PipelineMetricsSnapshot Metrics, double CpuMs, GcReading Gc) after)
     {
         var window = after.Metrics.Since(before.Metrics);
         return string.Format(CultureInfo.InvariantCulture,
             "    inside the service: queue p50 {0:0.000} p99 {1:0.000} | commit p50 {2:0.000} p99 {3:0.000} ({4:0.0} rows each) | " +
-            "event to decision sent p50 {5:0.000} p99 {6:0.000} | PUBACK p50 {7:0.000} p99 {8:0.000} ms | CPU {9:0} us per decision",
+            "event to decision sent p50 {5:0.000} p99 {6:0.000} | PUBACK p50 {7:0.000} p99 {8:0.000} ms | CPU {9:0} us per decision | " +
+            "GC: {10} collections, {11:0.0} ms paused (last {12:0.0} ms, {13} KB promoted), {14} MB allocated",
             window.QueueWait.Percentile(0.5), window.QueueWait.Percentile(0.99), window.Commit.Percentile(0.5), window.Commit.Percentile(0.99),
             window.Batches == 0 ? 0 : (double)window.Rows / window.Batches, window.Decision.Percentile(0.5), window.Decision.Percentile(0.99),
             window.PublishAck.Percentile(0.5), window.PublishAck.Percentile(0.99),
-            window.Decision.Count == 0 ? 0 : (after.CpuMs - before.CpuMs) * 1000 / window.Decision.Count);
+            window.Decision.Count == 0 ? 0 : (after.CpuMs - before.CpuMs) * 1000 / window.Decision.Count,
+            after.Gc.Collections - before.Gc.Collections, after.Gc.PauseMs - before.Gc.PauseMs, after.Gc.LastPauseMs, after.Gc.LastPromotedKb,
+            after.Gc.AllocatedMb - before.Gc.AllocatedMb);
     }
 
     public void Dispose() => http.Dispose();
+
+    public sealed record GcReading(int Collections, double PauseMs, long AllocatedMb, double LastPauseMs, long LastPromotedKb);
 
     private static HistogramSnapshot Stage(JsonElement root, string name)
     {

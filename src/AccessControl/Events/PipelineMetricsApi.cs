@@ -27,11 +27,29 @@ public static class PipelineMetricsApi
         batches = snapshot.Batches,
         rows = snapshot.Rows,
         processCpuMs = Environment.CpuUsage.TotalTime.TotalMilliseconds,
+        gc = Gc(),
         queueWait = Stage(snapshot.QueueWait),
         commit = Stage(snapshot.Commit),
         decision = Stage(snapshot.Decision),
         publishAck = Stage(snapshot.PublishAck),
     };
+
+    // Collections stop every thread, the pipeline's too: their pauses show up in every stage's tail.
+    private static object Gc()
+    {
+        var ephemeral = GC.GetGCMemoryInfo(GCKind.Ephemeral);
+        return new
+        {
+            gen0 = GC.CollectionCount(0),
+            gen1 = GC.CollectionCount(1),
+            gen2 = GC.CollectionCount(2),
+            totalPauseMs = GC.GetTotalPauseDuration().TotalMilliseconds,
+            lastEphemeralPauseMs = ephemeral.PauseDurations.Length > 0 ? ephemeral.PauseDurations[0].TotalMilliseconds : 0,
+            lastEphemeralPromotedKb = ephemeral.PromotedBytes / 1024,
+            allocatedMb = GC.GetTotalAllocatedBytes() / (1024 * 1024),
+            heapMb = GC.GetGCMemoryInfo().HeapSizeBytes / (1024 * 1024),
+        };
+    }
 
     private static object Stage(HistogramSnapshot h) => new
     {
