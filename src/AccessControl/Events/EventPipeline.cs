@@ -291,9 +291,15 @@ public sealed class EventPipeline : IAsyncDisposable
         }
 
         var jump = (now - last.Clock).ToTimeSpan() - time.GetElapsedTime(last.Stamp, stamp);
-        return jump.Duration() <= threshold
-            ? null
-            : new Alarm(AlarmTypes.ClockAnomaly, null, null, null,
+        if (jump.Duration() <= threshold)
+        {
+            return null;
+        }
+
+        // Supervision counts silence and open time; a step of the wall clock is not time that passed.
+        readers.ClockStepped(now);
+        doors.ClockStepped(now);
+        return new Alarm(AlarmTypes.ClockAnomaly, null, null, null,
                 $"the service clock jumped {(jump > TimeSpan.Zero ? "forward" : "back")} by {jump.Duration().TotalSeconds:0} s between two checks " +
                 $"({WireFormat.FormatInstant(last.Clock)} to {WireFormat.FormatInstant(now)}); decisions use the new time, device events stay ordered by their seq");
     }

@@ -88,6 +88,19 @@ public sealed class DoorWatch
         }
     }
 
+    /// <summary>
+    /// The service clock stepped: a door open now is counted as open from <paramref name="now"/>, so that a step forward
+    /// does not turn a door open for a second into one held open for minutes (held-open is then reported up to its limit
+    /// later). Unlock windows are seconds long and left as they are.
+    /// </summary>
+    public void ClockStepped(Instant now)
+    {
+        foreach (var state in doors.Values.Where(s => s.OpenSince is not null))
+        {
+            state.OpenSince = now;
+        }
+    }
+
     private static Instant Max(Instant a, Instant b) => a > b ? a : b;
 
     private DoorState State(DoorId id)

@@ -11,6 +11,8 @@ namespace AccessControl.Supervision;
 /// </summary>
 public sealed class ReaderWatch(Instant startedAt)
 {
+    private Instant startedAt = startedAt;
+
     /// <summary>Missed heartbeat intervals before a reader is declared offline.</summary>
     public const int MissedHeartbeats = 3;
 
@@ -31,6 +33,21 @@ public sealed class ReaderWatch(Instant startedAt)
         offline.Add(reader.Id)
             ? new Alarm(AlarmTypes.ReaderOffline, door.Site.Value, door.Id.Value, reader.Id.Value, why)
             : null;
+
+    /// <summary>
+    /// The service clock stepped (NTP, an operator): silence is counted again from <paramref name="now"/> for every
+    /// reader not already reported offline. A step forward would otherwise make every quiet reader look silent at once,
+    /// and a step back would hide a silent one; the price is that a reader that fell silent just before the step is
+    /// reported up to three heartbeat intervals later. Readers already offline stay offline until heard from.
+    /// </summary>
+    public void ClockStepped(Instant now)
+    {
+        startedAt = now;
+        foreach (var id in lastSeen.Keys.ToList())
+        {
+            lastSeen[id] = now;
+        }
+    }
 
     /// <summary>Readers silent for more than three heartbeat intervals, each reported once until heard from again.</summary>
     public IEnumerable<Alarm> Check(Instant now, SiteTopology topology)
