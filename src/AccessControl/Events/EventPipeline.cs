@@ -38,6 +38,8 @@ public sealed class EventPipeline : IAsyncDisposable
     private readonly ResiliencePipeline commitRetry;
     private readonly RecentDecisions recent;
     private readonly LateRows lateRows;
+    private readonly ManualResetEventSlim itemQueued = new(false, spinCount: 0);
+    private readonly Action signalItemQueued;
     private readonly DoorWatch doors = new();
     private readonly ReaderWatch readers;
     private readonly List<Staged> batch = [];
@@ -98,6 +100,7 @@ public sealed class EventPipeline : IAsyncDisposable
         this.logger = logger;
         recent = new RecentDecisions(options.RecentEvents);
         lateRows = new LateRows(options.LateRowsCapacity);
+        signalItemQueued = itemQueued.Set;
         readers = new ReaderWatch(clock.GetCurrentInstant());
 
         // The clock check starts now, not at the first supervision tick: a step in the first interval after a start
@@ -239,6 +242,7 @@ public sealed class EventPipeline : IAsyncDisposable
         if (loop is not null)
         {
             await loop.ConfigureAwait(false);
+            itemQueued.Dispose();
         }
     }
 
@@ -305,10 +309,23 @@ public sealed class EventPipeline : IAsyncDisposable
     }
 
     /// <summary>Blocks the pipeline's thread until an item is queued (true) or the queue is completed (false).</summary>
-    private static bool WaitToRead(ChannelReader<Item> reader, CancellationToken stopping)
+    /// <remarks>
+    /// Sleeps without spinning first (a blocking wait on a task spins, calling sched_yield, before it sleeps): on two cores
+    /// shared with the broker, spinning while the queue is empty takes CPU from what would fill it.
+    /// </remarks>
+    private bool WaitToRead(ChannelReader<Item> reader, CancellationToken stopping)
     {
         var wait = reader.WaitToReadAsync(stopping);
-        return wait.IsCompletedSuccessfully ? wait.Result : wait.AsTask().GetAwaiter().GetResult();
+        if (wait.IsCompleted)
+        {
+            return wait.GetAwaiter().GetResult();
+        }
+
+        itemQueued.Reset();
+        var awaiter = wait.GetAwaiter();
+        awaiter.UnsafeOnCompleted(signalItemQueued);
+        itemQueued.Wait(CancellationToken.None);
+        return awaiter.GetResult();
     }
 
     // ---- staging: decide and build the rows; nothing leaves the process yet ----------------------------
