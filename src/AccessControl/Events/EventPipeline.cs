@@ -38,6 +38,7 @@ public sealed class EventPipeline : IAsyncDisposable
     private readonly ResiliencePipeline commitRetry;
     private readonly RecentDecisions recent;
     private readonly LateRows lateRows;
+    private readonly Dictionary<(string Prefix, string Device), string> sources = [];
     private readonly ManualResetEventSlim itemQueued = new(false, spinCount: 0);
     private readonly Action signalItemQueued;
     private readonly DoorWatch doors = new();
@@ -309,6 +310,22 @@ public sealed class EventPipeline : IAsyncDisposable
     }
 
     /// <summary>Blocks the pipeline's thread until an item is queued (true) or the queue is completed (false).</summary>
+    /// <summary>
+    /// The log's <c>source</c> of a known device, made once: it is kept with every recent event, so a string per event
+    /// would be one more object per event for the collector to copy.
+    /// </summary>
+    private string SourceOf(string prefix, string deviceId)
+    {
+        var key = (prefix, deviceId);
+        if (!sources.TryGetValue(key, out var source))
+        {
+            source = prefix + deviceId;
+            sources[key] = source;
+        }
+
+        return source;
+    }
+
     /// <remarks>
     /// Sleeps without spinning first (a blocking wait on a task spins, calling sched_yield, before it sleeps): on two cores
     /// shared with the broker, spinning while the queue is empty takes CPU from what would fill it.
@@ -448,8 +465,8 @@ public sealed class EventPipeline : IAsyncDisposable
     private void StageReaderEvent(string readerId, ReaderEvent e, Instant now)
     {
         var snapshot = configuration.Current;
-        var source = "readers/" + readerId;
         var known = snapshot.Topology.Readers.TryGetValue(new ReaderId(readerId), out var reader);
+        var source = known ? SourceOf("readers/", reader!.Id.Value) : "readers/" + readerId;
         Door? door = known && snapshot.Topology.Doors.TryGetValue(reader!.Door, out var d) ? d : null;
         if (known && door is not null)
         {
@@ -722,7 +739,7 @@ public sealed class EventPipeline : IAsyncDisposable
 
     private void StageDoorEvent(string doorId, DoorEvent e, Instant now)
     {
-        var source = "doors/" + doorId;
+        var source = configuration.Topology.Doors.TryGetValue(new DoorId(doorId), out var known) ? SourceOf("doors/", known.Id.Value) : "doors/" + doorId;
         if (recent.TryGet(source, e.EventId, out _) || batchEvents.ContainsKey((source, e.EventId)) || lateRows.Find(source, e.EventId) is not null
             || writer.FindByEvent(source, e.EventId) is not null)
         {
