@@ -12,8 +12,8 @@ namespace AccessControl.Decisions;
 /// </summary>
 /// <remarks>
 /// Windows expire on their own (<see cref="EscortWindow.Until"/>); <see cref="Prune"/> drops expired ones so the state
-/// stays as small as the number of recent escort entries. Occupancy is kept in memory only, as anti-passback is: after
-/// a restart nobody is known to be inside.
+/// stays as small as the number of recent escort entries. After a restart the service rebuilds occupancy from the entry
+/// log (its <c>EscortHistory</c>), not the windows, which last seconds.
 /// </remarks>
 public sealed class EscortState
 {

@@ -78,9 +78,11 @@ public sealed class EventPipeline : IAsyncDisposable
         IReadOnlyDictionary<string, IReadOnlyCollection<long>>? seqHistory = null,
         PassbackState? passbackHistory = null,
         FingerprintState? fingerprintHistory = null,
-        FireState? fireState = null)
+        FireState? fireState = null,
+        EscortState? escortHistory = null)
     {
         passback = passbackHistory ?? PassbackState.Empty;
+        escorts = escortHistory ?? EscortState.Empty;
         this.fingerprints = fingerprintHistory ?? FingerprintState.Empty;
         fire = fireCommitted = fireState ?? FireState.Empty;
         foreach (var door in fire.ReleasedDoors)

@@ -20,6 +20,12 @@ public sealed record PipelineOptions
     /// </summary>
     public int LateRowsCapacity { get; init; } = 50_000;
 
+    /// <summary>
+    /// How far back the entry log is replayed at start to know who is inside the escort-tracked zones (see
+    /// <c>EscortHistory</c>): a visit lasts a day at most.
+    /// </summary>
+    public Duration EscortRebuildWindow { get; init; } = Duration.FromHours(24);
+
     /// <summary>Queue length before producers wait (back-pressure on the MQTT receive loop).</summary>
     public int QueueCapacity { get; init; } = 100_000;
 

@@ -55,7 +55,8 @@ public sealed class EdgeService : IAsyncDisposable
         var templates = new FingerprintTemplates(FingerprintStore, fingerprintKeys, loggers.CreateLogger<FingerprintTemplates>());
         Pipeline = new EventPipeline(configuration, Writer, Publisher, clock, Topics, settings.Pipeline, loggers.CreateLogger<EventPipeline>(), time, templates,
             DeviceSeqBaselines.Load(database, settings.Pipeline.ReplayWindow), PassbackHistory.Load(database, configuration.Topology),
-            FingerprintLockHistory.Load(database, clock.GetCurrentInstant()), LifeSafety.FireState.Load(database));
+            FingerprintLockHistory.Load(database, clock.GetCurrentInstant()), LifeSafety.FireState.Load(database),
+            EscortHistory.Load(database, configuration.Topology, clock.GetCurrentInstant() - settings.Pipeline.EscortRebuildWindow));
         Cardholders = new CardholderStore(database);
         Admin = new AdminService(Cardholders, configuration, Pipeline.AppendAsync, clock, loggers.CreateLogger<AdminService>());
         Fingerprints = new FingerprintService(FingerprintStore, templates, configuration, Pipeline.AppendAsync, settings.Fingerprints,

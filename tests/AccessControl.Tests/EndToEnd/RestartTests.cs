@@ -1,3 +1,6 @@
+using AccessControl.People;
+using AccessControl.Sites;
+using AccessControl.Protocol;
 using AccessControl.Tests.Support;
 using NodaTime;
 using static AccessControl.Tests.EndToEnd.DemoCards;
@@ -67,6 +70,63 @@ public class RestartTests
         Assert.Equal((false, "anti_passback"), (passedBack.Grant, passedBack.Reason));
         Assert.True(leaving.Grant);
         Assert.True(back.Grant);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-PE-3")]
+    [Trait("control", "PCI-9.3.3")]
+    public async Task AVisitorEscortedInBeforeARestart_IsStillKnownInside_SoTheEscortLeavingAloneRaisesVisitorUnescorted()
+    {
+        using var folder = new DataFolder();
+        var directory = folder.Path;
+        await using (var before = await EdgeHarness.StartAsync(directory: directory))
+        {
+            var entry = await before.ReaderAsync("rdr-sr1-in");
+            await before.PresentCardAndFingerAsync(entry, Operator);
+            Assert.True((await entry.PresentCardAsync(Visitor1, Ev3).WaitAsync(EdgeHarness.Timeout)).Grant);
+        }
+
+        await using var after = await EdgeHarness.StartAsync(now: EdgeHarness.BusinessHours + Duration.FromMinutes(30), directory: directory);
+        var alarms = await after.AlarmsAsync();
+        var exit = await after.ReaderAsync("rdr-sr1-out");
+
+        var leaving = await exit.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
+
+        Assert.True(leaving.Grant);
+        var alarm = await alarms.Reader.ReadAsync().AsTask().WaitAsync(EdgeHarness.Timeout);
+        while (alarm.Type != AlarmTypes.VisitorUnescorted)
+        {
+            alarm = await alarms.Reader.ReadAsync().AsTask().WaitAsync(EdgeHarness.Timeout);
+        }
+
+        Assert.Contains("v-ewagner", alarm.Detail, StringComparison.Ordinal);
+        Assert.Contains("p-mkoch", alarm.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-PE-3")]
+    public async Task EscortOccupancy_IsRebuiltOnlyFromTheLastDay_AndFromLiveGrants()
+    {
+        using var folder = new DataFolder();
+        var directory = folder.Path;
+        await using (var before = await EdgeHarness.StartAsync(directory: directory))
+        {
+            var entry = await before.ReaderAsync("rdr-sr1-in");
+            var exit = await before.ReaderAsync("rdr-sr1-out");
+            await before.PresentCardAndFingerAsync(entry, Operator);
+            await entry.PresentCardAsync(Visitor1, Ev3).WaitAsync(EdgeHarness.Timeout);
+            await exit.PresentCardAsync(Visitor1, Ev3).WaitAsync(EdgeHarness.Timeout);
+            var topology = before.Edge.Configuration.Topology;
+            var now = before.Clock.GetCurrentInstant();
+
+            var recent = global::AccessControl.Events.EscortHistory.Load(before.Edge.Database, topology, now - Duration.FromHours(24));
+            var tooOld = global::AccessControl.Events.EscortHistory.Load(before.Edge.Database, topology, now + Duration.FromMinutes(1));
+
+            var serverRoom = new ZoneId("demo-sr1");
+            Assert.True(recent.IsInside(new PersonId("p-mkoch"), serverRoom));
+            Assert.False(recent.IsInside(new PersonId("v-ewagner"), serverRoom)); // went out again
+            Assert.Empty(tooOld.Inside(serverRoom));
+        }
     }
 
     [Fact]

@@ -1,0 +1,81 @@
+using System.Collections.Immutable;
+using System.Text.Json;
+using AccessControl.Decisions;
+using AccessControl.Sites;
+using AccessControl.Storage;
+using Dapper;
+using NodaTime;
+
+namespace AccessControl.Events;
+
+/// <summary>
+/// Who is inside the escort-tracked zones, and who brought them, rebuilt from the entry log when the service starts:
+/// without it a restart forgets that a visitor is in the server room, and the escort who then walks out alone raises no
+/// <c>visitor_unescorted</c> alarm (NIST PE-2(3), PCI DSS 9.3).
+/// </summary>
+/// <remarks>
+/// The granted, live (not offline-replayed) access rows of the last <see cref="PipelineOptions.EscortRebuildWindow"/> are
+/// replayed in log order through the same occupancy rules the engine applies (<see cref="DecisionEngine"/>: through a
+/// door's in-reader into an escort-required zone, or under an escort, the person is inside; through its out-reader they
+/// leave, and whoever they brought in and left behind stays inside unescorted). The escort comes from the row's
+/// <c>escort</c> detail. Escort windows are not rebuilt: they last seconds, and without one a visitor is refused
+/// (<c>escort_required</c>) until the escort badges again, which fails closed.
+/// </remarks>
+public static class EscortHistory
+{
+    private const string GrantsSql = """
+        SELECT reader_id AS Reader, person_id AS Person, detail AS Detail FROM entry_log
+        WHERE kind = 'access' AND decision = 'grant' AND offline = 0 AND person_id IS NOT NULL AND reader_id IS NOT NULL AND at >= @since
+        ORDER BY seq
+        """;
+
+    public static EscortState Load(Database database, SiteTopology topology, Instant since)
+    {
+        ArgumentNullException.ThrowIfNull(database);
+        ArgumentNullException.ThrowIfNull(topology);
+        using var connection = database.Open();
+        var state = EscortState.Empty;
+        var rows = connection.Query<(string Reader, string Person, string? Detail)>(GrantsSql, new { since = since.ToUnixTimeMilliseconds() });
+        foreach (var (readerId, personId, detail) in rows)
+        {
+            if (!topology.Readers.TryGetValue(new ReaderId(readerId), out var reader) || !topology.Doors.TryGetValue(reader.Door, out var door))
+            {
+                continue;
+            }
+
+            var person = new PersonId(personId);
+            var tracked = topology.Zones.TryGetValue(door.To, out var inner) && inner.EscortRequired;
+            EscortOutcome outcome;
+            if (reader.Direction == Direction.In)
+            {
+                var escort = EscortOf(detail);
+                var used = escort is null ? null : new EscortWindow(escort.Value, door.Id, reader.Direction, door.To, Instant.MinValue, Instant.MinValue, 0, []);
+                outcome = new EscortOutcome(person, null, used, tracked || used is not null ? door.To : null, null, []);
+            }
+            else
+            {
+                var leftBehind = state.BroughtIn(person, door.To);
+                var left = tracked || !leftBehind.IsEmpty || state.IsInside(person, door.To) ? door.To : (ZoneId?)null;
+                outcome = new EscortOutcome(person, null, null, null, left, leftBehind);
+            }
+
+            state = state.Apply(outcome);
+        }
+
+        return state;
+    }
+
+    private static PersonId? EscortOf(string? detail)
+    {
+        if (detail is null)
+        {
+            return null;
+        }
+
+        using var json = JsonDocument.Parse(detail);
+        return json.RootElement.ValueKind == JsonValueKind.Object && json.RootElement.TryGetProperty("escort", out var escort)
+            && escort.ValueKind == JsonValueKind.String && escort.GetString() is { Length: > 0 } id
+            ? new PersonId(id)
+            : null;
+    }
+}
