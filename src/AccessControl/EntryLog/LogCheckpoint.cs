@@ -125,6 +125,11 @@ public static class CheckpointFile
             options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
         }
 
+        if (File.Exists(path))
+        {
+            CutTornTail(path);
+        }
+
         using var stream = new FileStream(path, options);
         var end = stream.Length;
         try
@@ -139,6 +144,32 @@ public static class CheckpointFile
             using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Write);
             RandomAccess.SetLength(handle, end);
             throw;
+        }
+    }
+
+    /// <summary>
+    /// A file that does not end with a newline was cut in the middle of an append (the process killed, the machine off):
+    /// the part after the last newline is no checkpoint, and the line appended next would be glued to it. It is cut
+    /// off; the checkpoint it was is still in the database, and the writer files it again (see
+    /// <c>EntryLogWriter.FileMissingCheckpoints</c>).
+    /// </summary>
+    private static void CutTornTail(string path)
+    {
+        using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite);
+        var length = RandomAccess.GetLength(handle);
+        var tail = new byte[(int)Math.Min(length, 8192)];
+        var read = RandomAccess.Read(handle, tail, length - tail.Length);
+        if (read == 0 || tail[read - 1] == (byte)'\n')
+        {
+            return;
+        }
+
+        // A checkpoint line is a few hundred bytes: no newline in the last 8 KiB of a longer file is not a torn append
+        // but something else, left for verify to report.
+        var lastNewline = Array.LastIndexOf(tail, (byte)'\n', read - 1);
+        if (lastNewline >= 0 || length <= tail.Length)
+        {
+            RandomAccess.SetLength(handle, length - read + lastNewline + 1);
         }
     }
 

@@ -201,6 +201,26 @@ public sealed class LogIntegrityTests : IDisposable
 
     [Fact]
     [Trait("control", "NIST-AU-9")]
+    public void ACheckpointLineTornByACrash_IsCutOff_AndTheCheckpointFiledAgainFromTheDatabase()
+    {
+        // The process died in the middle of appending the last checkpoint line: half of it is in the file.
+        var text = File.ReadAllText(log.CheckpointPath);
+        var lastLine = text.TrimEnd('\n').Split('\n')[^1];
+        File.WriteAllText(log.CheckpointPath, text[..^1][..^(lastLine.Length / 2)]);
+        var torn = log.Verify();
+
+        log.Restart();
+        log.AppendRows(12);
+        var result = log.Verify();
+
+        Assert.False(torn.Ok);
+        Assert.True(result.Ok, Describe(result));
+        Assert.All(CheckpointFile.ReadAll(log.CheckpointPath), line => Assert.Null(line.Error));
+        Assert.Contains(CheckpointFile.ReadAll(log.CheckpointPath), line => line.Checkpoint!.Seq == 36);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AU-9")]
     public void FailedCommit_LeavesTheChainConsistent()
     {
         log.Writer.SimulateWriteFailure(true);
