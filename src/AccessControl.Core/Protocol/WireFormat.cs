@@ -643,16 +643,24 @@ public static partial class WireFormat
         return parsed.Value;
     }
 
+    // One buffer and writer per thread, reused: every decision writes two or three payloads, and the service's
+    // allocation rate is what sets how often the collector stops it.
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? threadBuffer;
+
+    [ThreadStatic]
+    private static Utf8JsonWriter? threadWriter;
+
     private static byte[] WriteObject(Action<Utf8JsonWriter> body)
     {
-        var buffer = new ArrayBufferWriter<byte>(256);
-        using (var writer = new Utf8JsonWriter(buffer))
-        {
-            writer.WriteStartObject();
-            body(writer);
-            writer.WriteEndObject();
-        }
-
+        var buffer = threadBuffer ??= new ArrayBufferWriter<byte>(512);
+        buffer.ResetWrittenCount();
+        var writer = threadWriter ??= new Utf8JsonWriter(buffer);
+        writer.Reset(buffer);
+        writer.WriteStartObject();
+        body(writer);
+        writer.WriteEndObject();
+        writer.Flush();
         return buffer.WrittenSpan.ToArray();
     }
 
