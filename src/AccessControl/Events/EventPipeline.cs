@@ -37,7 +37,11 @@ public sealed class EventPipeline : IAsyncDisposable
     private readonly ILogger logger;
     private readonly ResiliencePipeline commitRetry;
     private readonly RecentDecisions recent;
+    /// <summary>At most one <c>log_failure</c> alarm per this interval while the log stays unwritable.</summary>
+    private static readonly Duration LogFailureAlarmInterval = Duration.FromMinutes(1);
+
     private readonly LateRows lateRows;
+    private Instant? lastLogFailureAlarm;
     private readonly Dictionary<(string Prefix, string Device), string> sources = [];
     private readonly ManualResetEventSlim itemQueued = new(false, spinCount: 0);
     private readonly Action signalItemQueued;
@@ -1230,6 +1234,7 @@ public sealed class EventPipeline : IAsyncDisposable
         var committedRows = written;
         if (failure is null && late.Count > 0)
         {
+            lastLogFailureAlarm = null;
             logger.LogWarning("The entry log is writable again: {Count} rows kept during the outage were written late.", late.Count - 1);
             lateRows.Clear();
             written = written.Skip(late.Count).ToList();
@@ -1347,9 +1352,7 @@ public sealed class EventPipeline : IAsyncDisposable
 
         if (failure is not null)
         {
-            var alarm = new AlarmMessage(Guid.NewGuid().ToString("N"), clock.GetCurrentInstant(), AlarmTypes.LogFailure, null, null, null,
-                $"entry log commit failed ({failure.GetType().Name}); {rows.Count} events answered deny/log_failure");
-            outgoing.Add((topics.Alarms, WireFormat.Write(alarm), false));
+            RaiseLogFailure(failure, rows.Count, outgoing);
         }
 
         Volatile.Write(ref fireCommitted, fire);
@@ -1380,6 +1383,33 @@ public sealed class EventPipeline : IAsyncDisposable
                 logger.LogError(ex, "A Committed handler failed.");
             }
         }
+    }
+
+    /// <summary>
+    /// The <c>log_failure</c> alarm of a failed commit: the first of an outage at once, then at most one per
+    /// <see cref="LogFailureAlarmInterval"/> (at a thousand swipes a second every batch fails: one alarm per batch would
+    /// bury the console). Each one is also kept for the log, which gets it once it can be written.
+    /// </summary>
+    private void RaiseLogFailure(Exception failure, int rows, List<(string Topic, byte[] Payload, bool Retain)> outgoing)
+    {
+        var now = clock.GetCurrentInstant();
+        if (lastLogFailureAlarm is { } last && now - last < LogFailureAlarmInterval)
+        {
+            return;
+        }
+
+        lastLogFailureAlarm = now;
+        var detail = $"entry log commit failed ({failure.GetType().Name}); {rows} events answered deny/log_failure in this batch, " +
+            $"{lateRows.Count} rows kept to be logged when it recovers";
+        var alarm = new AlarmMessage(Guid.NewGuid().ToString("N"), now, AlarmTypes.LogFailure, null, null, null, detail);
+        outgoing.Add((topics.Alarms, WireFormat.Write(alarm), false));
+        lateRows.Keep(new LogEntry
+        {
+            At = now,
+            Kind = LogKinds.Alarm,
+            Reason = AlarmTypes.LogFailure,
+            Detail = Json(("alarmId", alarm.AlarmId), ("detail", detail)),
+        }, now, failure);
     }
 
     private async Task PublishAsync(string topic, byte[] payload, bool retain, CancellationToken cancellationToken)

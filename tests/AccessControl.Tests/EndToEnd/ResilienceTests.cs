@@ -1,7 +1,9 @@
+using System.Text.Json;
 using AccessControl.EntryLog;
 using AccessControl.Protocol;
 using AccessControl.Tests.Support;
 using MQTTnet;
+using NodaTime;
 using static AccessControl.Tests.EndToEnd.DemoCards;
 
 namespace AccessControl.Tests.EndToEnd;
@@ -164,6 +166,38 @@ public class ResilienceTests
 
     [Fact]
     [Trait("control", "NIST-AU-5")]
+    public async Task ALongLogOutage_RaisesOneLogFailureAlarmAMinute_NotOnePerSwipe_AndEachIsLoggedWhenTheLogRecovers()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        var alarms = await edge.AlarmsAsync();
+        var raw = await edge.RawClientAsync(ReaderId);
+        var decisions = await edge.DecisionsAsync(raw, ReaderId);
+        var now = edge.Clock.GetCurrentInstant();
+
+        edge.Edge.Writer.SimulateWriteFailure(true);
+        for (var i = 1; i <= 3; i++)
+        {
+            await SendAsync(edge, raw, decisions, new ReaderEvent($"out-{i}", i, now, ReaderEventType.Card, Operator, Ev3, false, null));
+        }
+
+        edge.Clock.Advance(Duration.FromMinutes(2));
+        await SendAsync(edge, raw, decisions, new ReaderEvent("out-4", 4, now + Duration.FromMinutes(2), ReaderEventType.Card, Operator, Ev3, false, null));
+        var first = await alarms.Reader.ReadAsync().AsTask().WaitAsync(EdgeHarness.Timeout);
+        var second = await alarms.Reader.ReadAsync().AsTask().WaitAsync(EdgeHarness.Timeout);
+        edge.Edge.Writer.SimulateWriteFailure(false);
+        var recovered = await SendAsync(edge, raw, decisions, new ReaderEvent("after", 5, now + Duration.FromMinutes(2), ReaderEventType.Card, Operator, Ev3, false, null));
+
+        // Alarms keep their order: had the second or third swipe raised one, it would have come before the fourth's.
+        Assert.Equal((AlarmTypes.LogFailure, AlarmTypes.LogFailure), (first.Type, second.Type));
+        Assert.Equal(now + Duration.FromMinutes(2), second.At);
+        Assert.Contains("1 events answered deny/log_failure in this batch", second.Detail, StringComparison.Ordinal);
+        Assert.True(recovered.Grant);
+        var logged = edge.Rows(new LogFilter { Kind = LogKinds.Alarm, Reason = AlarmTypes.LogFailure });
+        Assert.Equal([first.AlarmId, second.AlarmId], logged.Select(r => JsonDocument.Parse(r.Detail!).RootElement.GetProperty("alarmId").GetString()));
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AU-5")]
     [Trait("control", "PCI-10.2")]
     public async Task EventsAnsweredWhileTheLogWasUnwritable_AreLoggedOnceWhenItRecovers_BehindAnOutageRow()
     {
@@ -188,7 +222,7 @@ public class ResilienceTests
 
         var rows = edge.Rows(new LogFilter { Limit = 1000 }).Where(r => r.Kind is LogKinds.Access or LogKinds.Integrity).ToList();
         var outage = Assert.Single(rows, r => r.Kind == LogKinds.Integrity && r.Reason == "outage");
-        Assert.Contains("\"rows\":2", outage.Detail, StringComparison.Ordinal);
+        Assert.Contains("\"rows\":3", outage.Detail, StringComparison.Ordinal);    // the two swipes and the log_failure alarm
         Assert.Contains("\"lost\":0", outage.Detail, StringComparison.Ordinal);
         Assert.Equal(["during-1", "during-2", "after-1"], rows.Where(r => r.Kind == LogKinds.Access).Select(r => r.EventId));
         var late = rows.Single(r => r.EventId == "during-1");
