@@ -207,7 +207,17 @@ public sealed class EdgeService : IAsyncDisposable
         // A fire release outlives the process: whenever the connection comes up (first start, restart after a crash,
         // broker back), every released door gets its retained release again. Nothing ever relocks from here.
         connection.Connected += () => _ = ReassertFireReleaseAsync();
-        connection.Disconnected += why => logger.LogWarning("Lost the MQTT broker: {Why}", why);
+        connection.Disconnected += why =>
+        {
+            if (stopping.IsCancellationRequested)
+            {
+                logger.LogInformation("Disconnected from the MQTT broker (stopping).");
+            }
+            else
+            {
+                logger.LogWarning("Lost the MQTT broker: {Why}", why);
+            }
+        };
         connection.ConnectFailed += why => logger.LogWarning("Could not connect to the MQTT broker: {Why}", why);
         loops.Add(Task.Run(() => RecordSecurityEventsAsync(stopping.Token), CancellationToken.None));
 
