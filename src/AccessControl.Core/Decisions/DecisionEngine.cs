@@ -176,23 +176,29 @@ public static class DecisionEngine
             opened = new EscortWindow(person.Id, door.Id, direction, zone.Id, at, at + policy.Window, policy.MaxEscorted, []);
         }
 
-        var innerTracked = topology.Zones.TryGetValue(door.To, out var inner) && inner.EscortRequired;
-        ZoneId? entered = null;
-        ZoneId? left = null;
-        ImmutableArray<PersonId> leftBehind = [];
-        if (direction == Direction.In)
-        {
-            entered = innerTracked || used is not null ? door.To : null;
-        }
-        else
-        {
-            // An escort is not tracked inside a zone that is not escort-required, but whom they brought in is.
-            leftBehind = escorts.BroughtIn(person.Id, door.To);
-            left = innerTracked || !leftBehind.IsEmpty || escorts.IsInside(person.Id, door.To) ? door.To : null;
-        }
-
+        var (entered, left, leftBehind) = Occupancy(person.Id, door, direction, used is not null, topology, escorts);
         var outcome = new EscortOutcome(person.Id, opened, used, entered, left, leftBehind);
         return outcome.IsEmpty ? null : outcome;
+    }
+
+    /// <summary>
+    /// How a granted passage changes who is inside an escort-tracked zone: occupancy is tracked for the door's inner
+    /// zone when it is escort-required or the person came in under escort. Also what the service replays from the log
+    /// at start to rebuild occupancy (its <c>EscortHistory</c>).
+    /// </summary>
+    public static (ZoneId? Entered, ZoneId? Left, ImmutableArray<PersonId> LeftBehind) Occupancy(
+        PersonId person, Door door, Direction direction, bool escorted, SiteTopology topology, EscortState escorts)
+    {
+        var innerTracked = topology.Zones.TryGetValue(door.To, out var inner) && inner.EscortRequired;
+        if (direction == Direction.In)
+        {
+            return (innerTracked || escorted ? door.To : null, null, []);
+        }
+
+        // An escort is not tracked inside a zone that is not escort-required, but whom they brought in is.
+        var leftBehind = escorts.BroughtIn(person, door.To);
+        var left = innerTracked || !leftBehind.IsEmpty || escorts.IsInside(person, door.To) ? door.To : (ZoneId?)null;
+        return (null, left, leftBehind);
     }
 
     private static ZoneRights CheckAccessLevels(Person person, ZoneId zone, in AccessRequest request, Site site, SiteTopology topology, Cardholders cardholders)

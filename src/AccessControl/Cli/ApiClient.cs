@@ -16,6 +16,29 @@ internal sealed record ApiRequest(HttpMethod Method, string Path, JsonNode? Body
 /// </summary>
 internal static class ApiClient
 {
+    /// <summary>
+    /// Sends what a command built, or, when its words did not make a request, prints why and the command's usage.
+    /// </summary>
+    public static async Task<int> SendOrExplainAsync(
+        (ApiRequest? Request, string? Problem) built,
+        string usage,
+        CliArgs args,
+        TextWriter output,
+        TextWriter error,
+        Func<string, string?> environment,
+        HttpMessageHandler? handler,
+        CancellationToken cancellationToken)
+    {
+        if (built.Request is not { } request)
+        {
+            await error.WriteLineAsync("error: " + built.Problem);
+            await error.WriteLineAsync(usage);
+            return ExitCodes.Usage;
+        }
+
+        return await SendAsync(request, args, output, error, environment, handler, cancellationToken);
+    }
+
     public static async Task<int> SendAsync(
         ApiRequest request,
         CliArgs args,

@@ -23,15 +23,8 @@ public static class DeviceCommands
         HttpMessageHandler? handler = null,
         CancellationToken cancellationToken = default)
     {
-        var (request, problem) = Build(args);
-        if (request is null)
-        {
-            await error.WriteLineAsync("error: " + problem);
-            await error.WriteLineAsync(Usage);
-            return ExitCodes.Usage;
-        }
-
-        return await ApiClient.SendAsync(request, args, output, error, environment, handler, cancellationToken);
+        var built = Build(args);
+        return await ApiClient.SendOrExplainAsync(built, Usage, args, output, error, environment, handler, cancellationToken);
     }
 
     private static (Request?, string?) Build(CliArgs a)

@@ -47,21 +47,14 @@ public static class RemoteCommands
         HttpMessageHandler? handler = null,
         CancellationToken cancellationToken = default)
     {
-        var (request, problem) = noun switch
+        var built = noun switch
         {
             "person" => Person(args),
             "credential" => Credential(args),
             "level" => Level(args),
             _ => (null, $"unknown command '{noun}'"),
         };
-        if (request is null)
-        {
-            error.WriteLine("error: " + problem);
-            error.WriteLine(Usage);
-            return ExitCodes.Usage;
-        }
-
-        return await ApiClient.SendAsync(request, args, output, error, environment, handler, cancellationToken);
+        return await ApiClient.SendOrExplainAsync(built, Usage, args, output, error, environment, handler, cancellationToken);
     }
 
 

@@ -40,15 +40,8 @@ public static class VisitCommands
         HttpMessageHandler? handler = null,
         CancellationToken cancellationToken = default)
     {
-        var (request, problem) = await BuildAsync(args, input);
-        if (request is null)
-        {
-            await error.WriteLineAsync("error: " + problem);
-            await error.WriteLineAsync(Usage);
-            return ExitCodes.Usage;
-        }
-
-        return await ApiClient.SendAsync(request, args, output, error, environment, handler, cancellationToken);
+        var built = await BuildAsync(args, input);
+        return await ApiClient.SendOrExplainAsync(built, Usage, args, output, error, environment, handler, cancellationToken);
     }
 
 

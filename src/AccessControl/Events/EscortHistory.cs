@@ -1,4 +1,3 @@
-using System.Collections.Immutable;
 using System.Text.Json;
 using AccessControl.Decisions;
 using AccessControl.Sites;
@@ -15,9 +14,7 @@ namespace AccessControl.Events;
 /// </summary>
 /// <remarks>
 /// The granted, live (not offline-replayed) access rows of the last <see cref="PipelineOptions.EscortRebuildWindow"/> are
-/// replayed in log order through the same occupancy rules the engine applies (<see cref="DecisionEngine"/>: through a
-/// door's in-reader into an escort-required zone, or under an escort, the person is inside; through its out-reader they
-/// leave, and whoever they brought in and left behind stays inside unescorted). The escort comes from the row's
+/// replayed in log order through the engine's own occupancy rule (<see cref="DecisionEngine.Occupancy"/>). The escort comes from the row's
 /// <c>escort</c> detail. Escort windows are not rebuilt: they last seconds, and without one a visitor is refused
 /// (<c>escort_required</c>) until the escort badges again, which fails closed.
 /// </remarks>
@@ -44,21 +41,10 @@ public static class EscortHistory
             }
 
             var person = new PersonId(personId);
-            var tracked = topology.Zones.TryGetValue(door.To, out var inner) && inner.EscortRequired;
-            EscortOutcome outcome;
-            if (reader.Direction == Direction.In)
-            {
-                var escort = EscortOf(detail);
-                var used = escort is null ? null : new EscortWindow(escort.Value, door.Id, reader.Direction, door.To, Instant.MinValue, Instant.MinValue, 0, []);
-                outcome = new EscortOutcome(person, null, used, tracked || used is not null ? door.To : null, null, []);
-            }
-            else
-            {
-                var leftBehind = state.BroughtIn(person, door.To);
-                var left = tracked || !leftBehind.IsEmpty || state.IsInside(person, door.To) ? door.To : (ZoneId?)null;
-                outcome = new EscortOutcome(person, null, null, null, left, leftBehind);
-            }
-
+            var escort = reader.Direction == Direction.In ? EscortOf(detail) : null;
+            var used = escort is null ? null : new EscortWindow(escort.Value, door.Id, reader.Direction, door.To, Instant.MinValue, Instant.MinValue, 0, []);
+            var (entered, left, leftBehind) = DecisionEngine.Occupancy(person, door, reader.Direction, used is not null, topology, state);
+            var outcome = new EscortOutcome(person, null, used, entered, left, leftBehind);
             state = state.Apply(outcome);
         }
 
@@ -67,7 +53,8 @@ public static class EscortHistory
 
     private static PersonId? EscortOf(string? detail)
     {
-        if (detail is null)
+        // Most grants came in without an escort: only those rows are worth parsing (start-up reads a day of grants).
+        if (detail is null || !detail.Contains("\"escort\":", StringComparison.Ordinal))
         {
             return null;
         }

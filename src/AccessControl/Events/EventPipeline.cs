@@ -746,8 +746,7 @@ public sealed class EventPipeline : IAsyncDisposable
     private void StageDoorEvent(string doorId, DoorEvent e, Instant now)
     {
         var source = configuration.Topology.Doors.TryGetValue(new DoorId(doorId), out var known) ? SourceOf("doors/", known.Id.Value) : "doors/" + doorId;
-        if (recent.TryGet(source, e.EventId, out _) || batchEvents.ContainsKey((source, e.EventId)) || lateRows.Find(source, e.EventId) is not null
-            || writer.FindByEvent(source, e.EventId) is not null)
+        if (AlreadySeen(source, e.EventId))
         {
             return;
         }
@@ -794,8 +793,7 @@ public sealed class EventPipeline : IAsyncDisposable
     private void StageFireEvent(string panelId, FireEvent e, Instant now)
     {
         var source = FireState.FireSourcePrefix + panelId;
-        if (recent.TryGet(source, e.EventId, out _) || batchEvents.ContainsKey((source, e.EventId)) || lateRows.Find(source, e.EventId) is not null
-            || writer.FindByEvent(source, e.EventId) is not null)
+        if (AlreadySeen(source, e.EventId))
         {
             return;
         }
@@ -1132,6 +1130,16 @@ public sealed class EventPipeline : IAsyncDisposable
     }
 
     /// <summary>
+    /// Whether an unanswered event (a door's, a fire panel's) was handled before: in memory, in the batch being built,
+    /// among the rows kept during a log outage, or in the log itself.
+    /// </summary>
+    private bool AlreadySeen(string source, string eventId) =>
+        recent.TryGet(source, eventId, out _) || batchEvents.ContainsKey((source, eventId)) || LoggedOrKept(source, eventId) is not null;
+
+    /// <summary>The row of an event, from those kept during a log outage or from the log.</summary>
+    private LogEntry? LoggedOrKept(string source, string eventId) => lateRows.Find(source, eventId) ?? writer.FindByEvent(source, eventId);
+
+    /// <summary>
     /// A redelivered event (same reader, same eventId) gets the original decision again and no new row.
     /// Looks in the batch being built, then in memory, then in the log itself.
     /// </summary>
@@ -1145,7 +1153,7 @@ public sealed class EventPipeline : IAsyncDisposable
 
         if (!recent.TryGet(source, eventId, out var answer))
         {
-            var row = lateRows.Find(source, eventId) ?? writer.FindByEvent(source, eventId);
+            var row = LoggedOrKept(source, eventId);
             if (row is null)
             {
                 return false;

@@ -42,11 +42,9 @@ public sealed class ReaderWatch(Instant startedAt)
     /// </summary>
     public void ClockStepped(Instant now)
     {
+        // Every reader then counts as last heard at the step, as readers never heard do from the start.
         startedAt = now;
-        foreach (var id in lastSeen.Keys.ToList())
-        {
-            lastSeen[id] = now;
-        }
+        lastSeen.Clear();
     }
 
     /// <summary>Readers silent for more than three heartbeat intervals, each reported once until heard from again.</summary>
