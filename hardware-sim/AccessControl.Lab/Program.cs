@@ -6,7 +6,7 @@ var stopping = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) => { e.Cancel = true; stopping.Cancel(); };
 var clock = NodaTime.SystemClock.Instance;
 // Switches stand alone; every other flag takes a value.
-string[] switches = ["--once", "--disk-full"];
+string[] switches = ["--once", "--disk-full", "--timeline"];
 var flags = new Dictionary<string, string>();
 var valued = args.Skip(1).Where(a => !switches.Contains(a)).ToList();
 for (var i = 0; i + 1 < valued.Count; i += 2)
@@ -35,6 +35,10 @@ switch (args.FirstOrDefault())
         var rates = flags.GetValueOrDefault("rates", "100,1000").Split(',').Select(int.Parse).ToArray();
         var seconds = double.Parse(flags.GetValueOrDefault("seconds", "10"), System.Globalization.CultureInfo.InvariantCulture);
         return await new BenchCommand(clock, Console.Out)
+            {
+                WarmUpSeconds = double.Parse(flags.GetValueOrDefault("warmup", "5"), System.Globalization.CultureInfo.InvariantCulture),
+                Timeline = args.Contains("--timeline"),
+            }
             .RunAsync(flags.GetValueOrDefault("broker", "both"), rates, TimeSpan.FromSeconds(seconds), flags.GetValueOrDefault("out"), stopping.Token);
     case "chaos":
         int Count(string name, int fallback) => int.Parse(flags.GetValueOrDefault(name, fallback.ToString(System.Globalization.CultureInfo.InvariantCulture)), System.Globalization.CultureInfo.InvariantCulture);
@@ -54,7 +58,7 @@ switch (args.FirstOrDefault())
         Console.Error.WriteLine("""
             usage: aclab demo [--data DIR] [--once]
                    aclab visit-day
-                   aclab bench [--broker embedded|mosquitto|both] [--rates 100,1000] [--seconds 10] [--out FILE.md]
+                   aclab bench [--broker embedded|mosquitto|both] [--rates 100,1000] [--seconds 10] [--warmup 5] [--timeline] [--out FILE.md]
                    aclab chaos [--events 10000] [--broker-restarts 3] [--kills 2] [--clock-jumps 0] [--reader-outages 0] [--disk-full]
             """);
         return 64;
