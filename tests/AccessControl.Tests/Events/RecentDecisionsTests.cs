@@ -1,0 +1,80 @@
+using AccessControl.Events;
+using AccessControl.Protocol;
+
+namespace AccessControl.Tests.Events;
+
+public class RecentDecisionsTests
+{
+    private static DecisionMessage Grant(string eventId) => new(eventId, true, "granted", "door-lobby", 5);
+
+    [Fact]
+    [Trait("control", "NIST-PE-3")]
+    public void ARedelivery_GetsTheAnswerFirstSent_AndOnlyTheSameReaderAndEventIdMatch()
+    {
+        var recent = new RecentDecisions(capacity: 16);
+        recent.Add("readers/rdr-a", "e-1", Grant("e-1"));
+
+        Assert.True(recent.TryGet("readers/rdr-a", "e-1", out var again));
+        Assert.Equal(Grant("e-1"), again);
+        Assert.False(recent.TryGet("readers/rdr-b", "e-1", out _));
+        Assert.False(recent.TryGet("readers/rdr-a", "e-10", out _));
+
+        // The key separates source and eventId: "readers/rdr-a" + "e-1" is not "readers/rdr-" + "ae-1".
+        Assert.False(recent.TryGet("readers/rdr-", "ae-1", out _));
+    }
+
+    [Fact]
+    public void AnUnansweredEvent_IsRemembered_WithoutAnAnswer()
+    {
+        var recent = new RecentDecisions(capacity: 16);
+        recent.Add("doors/door-lobby", "d-1", null);
+
+        Assert.True(recent.TryGet("doors/door-lobby", "d-1", out var answer));
+        Assert.Null(answer);
+    }
+
+    [Fact]
+    public void APendingCard_IsAnsweredWithItsFinalDecision_OnceSet()
+    {
+        var recent = new RecentDecisions(capacity: 16);
+        recent.Add("readers/rdr-sr", "c-1", new DecisionMessage("c-1", false, "fingerprint_required", "door-sr", 0) { Pending = true });
+        recent.Set("readers/rdr-sr", "c-1", new DecisionMessage("c-1", true, "granted", "door-sr", 5));
+
+        Assert.True(recent.TryGet("readers/rdr-sr", "c-1", out var answer));
+        Assert.Equal((true, "granted", false), (answer!.Grant, answer.Reason, answer.Pending));
+    }
+
+    [Fact]
+    public void TheOldestEntry_GoesFirst_WhenFull()
+    {
+        var recent = new RecentDecisions(capacity: 2);
+        recent.Add("readers/r", "1", Grant("1"));
+        recent.Add("readers/r", "2", Grant("2"));
+        recent.Add("readers/r", "3", Grant("3"));
+
+        Assert.False(recent.TryGet("readers/r", "1", out _));
+        Assert.True(recent.TryGet("readers/r", "2", out _));
+        Assert.True(recent.TryGet("readers/r", "3", out _));
+    }
+
+    [Fact]
+    public void AnEventIdLongerThanTheStackBuffer_IsKeyedToo()
+    {
+        var recent = new RecentDecisions(capacity: 4);
+        var id = new string('x', 600);
+        recent.Add("readers/r", id, Grant(id));
+
+        Assert.True(recent.TryGet("readers/r", id, out _));
+        Assert.False(recent.TryGet("readers/r", id[..599], out _));
+    }
+
+    [Fact]
+    public void ZeroCapacity_RemembersNothing()
+    {
+        var recent = new RecentDecisions(capacity: 0);
+        recent.Add("readers/r", "1", Grant("1"));
+        recent.Set("readers/r", "1", Grant("1"));
+
+        Assert.False(recent.TryGet("readers/r", "1", out _));
+    }
+}
