@@ -11,8 +11,9 @@ namespace AccessControl.Decisions;
 /// log row is durable (tentatively within a batch, rolled back if the commit fails).
 /// </summary>
 /// <remarks>
-/// Windows expire on their own (<see cref="EscortWindow.Until"/>); <see cref="Prune"/> drops expired ones so the state
-/// stays as small as the number of recent escort entries. After a restart the service rebuilds occupancy from the entry
+/// Windows expire on their own (<see cref="EscortWindow.Until"/>); <see cref="Prune"/> drops expired ones, and an escort
+/// has at most one window at a door side (their newer entry replaces it), so the state stays as small as the number of
+/// escorts recently at each door. After a restart the service rebuilds occupancy from the entry
 /// log (its <c>EscortHistory</c>), not the windows, which last seconds.
 /// </remarks>
 public sealed class EscortState
@@ -98,6 +99,19 @@ public sealed class EscortState
         {
             var side = new DoorSide(opened.Door, opened.Direction);
             var list = nextWindows.TryGetValue(side, out var existing) ? existing : [];
+
+            // One open window per escort at a door side: a newer entry replaces the escort's earlier window there. A
+            // double badge does not double the places behind one escort, and the state stays as small as the number
+            // of escorts at the door, not the number of their swipes.
+            for (var index = list.Count - 1; index >= 0; index--)
+            {
+                if (list[index].Escort == opened.Escort)
+                {
+                    list = list.RemoveAt(index);
+                    break;
+                }
+            }
+
             nextWindows = nextWindows.SetItem(side, list.Add(opened with { Entry = entry ?? opened.Entry }));
         }
 

@@ -114,6 +114,25 @@ public class EscortStateTests
     }
 
     [Fact]
+    [Trait("control", "NIST-PE-3")]
+    public void AnEscortsNewerEntry_ReplacesTheirWindowAtThatDoorSide_ADoubleBadgeDoesNotDoubleThePlaces()
+    {
+        var first = Window(Escort, T0, capacity: 1);
+        var second = Window(Escort, T0 + Second, capacity: 1);
+        var elsewhere = Window(Escort, T0 + Second, capacity: 1, door: OtherDoor);
+        var state = EscortState.Empty.Apply(Opens(first)).Apply(Opens(Window(Escort2, T0, capacity: 1))).Apply(Opens(second)).Apply(Opens(elsewhere));
+
+        Assert.Equal([Escort2, Escort], state.WindowsAt(Door, Direction.In).Select(w => w.Escort));
+        Assert.Equal(T0 + Second, state.WindowsAt(Door, Direction.In)[1].Opened);
+        Assert.Single(state.WindowsAt(OtherDoor, Direction.In));
+
+        // Two places in all at this door (one per escort), not three.
+        state = state.Apply(Enters(Visitor, state.FindWindow(Door, Direction.In, Room, Visitor, T0 + Second)!));
+        state = state.Apply(Enters(Visitor2, state.FindWindow(Door, Direction.In, Room, Visitor2, T0 + Second)!));
+        Assert.Null(state.FindWindow(Door, Direction.In, Room, new PersonId("v-3"), T0 + Second));
+    }
+
+    [Fact]
     public void Prune_DropsClosedWindowsOnly_AndIsANoOpWhenNothingClosed()
     {
         var state = EscortState.Empty.Apply(Opens(Window(Escort, T0))).Apply(Opens(Window(Escort2, T0 + (Second * 5), door: OtherDoor)));
