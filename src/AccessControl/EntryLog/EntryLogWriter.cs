@@ -39,11 +39,11 @@ public sealed class EntryLogWriter : IDisposable
     private static readonly InstantPattern Rfc3339 = InstantPattern.CreateWithInvariantCulture("uuuu'-'MM'-'dd'T'HH':'mm':'ss.fff'Z'");
 
     private readonly SqliteConnection connection;
-    private readonly SqliteCommand insert;
 
-    // Asked for every new event (is it a redelivery?): prepared once, like the insert.
+    // Run for every row and every new event: prepared once and bound without allocating (see RawStatement).
+    private readonly RawStatement insert;
+    private readonly RawStatement exists;
     private readonly SqliteCommand find;
-    private readonly SqliteParameter[] parameters;
     private readonly object?[] values = new object?[LogChain.ColumnCount];
     private readonly LogChain chain = new();
     private readonly Lock gate = new();
@@ -71,12 +71,8 @@ public sealed class EntryLogWriter : IDisposable
             pragma.ExecuteNonQuery();
         }
 
-        insert = connection.CreateCommand();
-        insert.CommandText = InsertSql;
-        string[] names = ["$seq", "$at", "$kind", "$site_id", "$reader_id", "$door_id", "$zone_id", "$person_id", "$card", "$source", "$event_id",
-            "$device_seq", "$device_at", "$offline", "$decision", "$reason", "$unlock_seconds", "$actor", "$detail", "$hash"];
-        parameters = [.. names.Select(n => insert.Parameters.Add(new SqliteParameter { ParameterName = n }))];
-        insert.Prepare();
+        insert = new RawStatement(connection, InsertSql);
+        exists = new RawStatement(connection, "SELECT 1 FROM entry_log WHERE source = $source AND event_id = $event_id");
         find = connection.CreateCommand();
         find.CommandText = $"SELECT {EntryLogQuery.Columns} FROM entry_log WHERE source = $source AND event_id = $event_id";
         find.Parameters.Add(new SqliteParameter { ParameterName = "$source" });
@@ -235,6 +231,14 @@ public sealed class EntryLogWriter : IDisposable
     /// <summary>The row already written for a device's event, if any (the idempotency lookup).</summary>
     public LogEntry? FindByEvent(string source, string eventId)
     {
+        // Nearly always asked of a new event, which is not there: an allocation-free check first, the row only on a hit.
+        exists.Bind(1, source);
+        exists.Bind(2, eventId);
+        if (!exists.Any())
+        {
+            return null;
+        }
+
         find.Parameters[0].Value = source;
         find.Parameters[1].Value = eventId;
         using var reader = find.ExecuteReader();
@@ -276,6 +280,7 @@ public sealed class EntryLogWriter : IDisposable
     public void Dispose()
     {
         insert.Dispose();
+        exists.Dispose();
         find.Dispose();
         connection.Dispose();
     }
@@ -308,24 +313,18 @@ public sealed class EntryLogWriter : IDisposable
     /// <summary>Inserts and chains the rows after the head, in the caller's transaction; returns the new head (not yet adopted).</summary>
     private (long Seq, byte[] Hash) WriteRows(IReadOnlyList<LogEntry> entries, LogEntry[] written, SqliteTransaction transaction)
     {
+        // The raw statement runs in the connection's open transaction, which is this one.
+        _ = transaction;
         var seq = headSeq;
         var hash = headHash;
-        insert.Transaction = transaction;
-        try
+        for (var i = 0; i < entries.Count; i++)
         {
-            for (var i = 0; i < entries.Count; i++)
-            {
-                seq++;
-                Bind(entries[i], seq);
-                hash = chain.Hash(hash, values);
-                parameters[LogChain.ColumnCount].Value = hash;
-                insert.ExecuteNonQuery();
-                written[i] = entries[i] with { Seq = seq };
-            }
-        }
-        finally
-        {
-            insert.Transaction = null;
+            seq++;
+            Bind(entries[i], seq);
+            hash = chain.Hash(hash, values);
+            insert.Bind(LogChain.ColumnCount + 1, hash);
+            insert.Execute();
+            written[i] = entries[i] with { Seq = seq };
         }
 
         return (seq, hash);
@@ -550,7 +549,7 @@ public sealed class EntryLogWriter : IDisposable
         values[18] = e.Detail;
         for (var i = 0; i < LogChain.ColumnCount; i++)
         {
-            parameters[i].Value = values[i] ?? DBNull.Value;
+            insert.Bind(i + 1, values[i]);
         }
     }
 
