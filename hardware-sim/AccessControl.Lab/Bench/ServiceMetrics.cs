@@ -39,7 +39,7 @@ internal sealed class ServiceMetrics : IDisposable
             root.GetProperty("batches").GetInt64(), root.GetProperty("rows").GetInt64());
         var gc = root.GetProperty("gc");
         return (metrics, root.GetProperty("processCpuMs").GetDouble(),
-            new GcReading(gc.GetProperty("gen0").GetInt32(), gc.GetProperty("totalPauseMs").GetDouble(), gc.GetProperty("allocatedMb").GetInt64(),
+            new GcReading(gc.GetProperty("gen0").GetInt32(), gc.GetProperty("gen1").GetInt32(), gc.GetProperty("totalPauseMs").GetDouble(), gc.GetProperty("allocatedMb").GetInt64(),
                 gc.GetProperty("lastEphemeralPauseMs").GetDouble(), gc.GetProperty("lastEphemeralPromotedKb").GetInt64()));
     }
 
@@ -61,7 +61,7 @@ internal sealed class ServiceMetrics : IDisposable
 
     public void Dispose() => http.Dispose();
 
-    public sealed record GcReading(int Collections, double PauseMs, long AllocatedMb, double LastPauseMs, long LastPromotedKb);
+    public sealed record GcReading(int Collections, int Gen1Collections, double PauseMs, long AllocatedMb, double LastPauseMs, long LastPromotedKb);
 
     private static HistogramSnapshot Stage(JsonElement root, string name)
     {
