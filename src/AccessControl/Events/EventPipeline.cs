@@ -1441,34 +1441,42 @@ public sealed class EventPipeline : IAsyncDisposable
     private static DecisionMessage Reply(string? eventId, AccessDecision decision) =>
         new(eventId, decision.IsGranted, decision.Reason.ToCode(), decision.Door?.Value, (int)decision.UnlockFor.TotalSeconds) { Pending = decision.IsPending };
 
+    [ThreadStatic]
+    private static System.Buffers.ArrayBufferWriter<byte>? detailBuffer;
+
+    [ThreadStatic]
+    private static Utf8JsonWriter? detailWriter;
+
     private static string? Json(params (string Name, object? Value)[] fields)
     {
-        if (fields.All(f => f.Value is null))
+        if (Array.TrueForAll(fields, f => f.Value is null))
         {
             return null;
         }
 
-        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
-        using (var w = new Utf8JsonWriter(buffer))
+        // A row's detail is built on the pipeline thread, one at a time: one buffer and writer serve them all.
+        var buffer = detailBuffer ??= new System.Buffers.ArrayBufferWriter<byte>(256);
+        var w = detailWriter ??= new Utf8JsonWriter(buffer);
+        buffer.ResetWrittenCount();
+        w.Reset(buffer);
+        w.WriteStartObject();
+        foreach (var (name, value) in fields)
         {
-            w.WriteStartObject();
-            foreach (var (name, value) in fields)
+            switch (value)
             {
-                switch (value)
-                {
-                    case null:
-                        break;
-                    case long number:
-                        w.WriteNumber(name, number);
-                        break;
-                    default:
-                        w.WriteString(name, Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture));
-                        break;
-                }
+                case null:
+                    break;
+                case long number:
+                    w.WriteNumber(name, number);
+                    break;
+                default:
+                    w.WriteString(name, Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture));
+                    break;
             }
-
-            w.WriteEndObject();
         }
+
+        w.WriteEndObject();
+        w.Flush();
 
         return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
