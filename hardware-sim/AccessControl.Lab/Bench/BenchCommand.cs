@@ -31,6 +31,9 @@ public sealed class BenchCommand(IClock clock, TextWriter output)
     /// </summary>
     public double WarmUpSeconds { get; init; } = 5;
 
+    /// <summary>Variables added to the service's environment only (runtime or service settings to compare; the floor's echo is untouched).</summary>
+    public IReadOnlyDictionary<string, string> ServiceEnvironment { get; init; } = new Dictionary<string, string>();
+
     /// <summary>Also print p50/p99/max of each second of each phase, to tell a spread tail from a clustered one.</summary>
     public bool Timeline { get; init; }
 
@@ -110,7 +113,8 @@ public sealed class BenchCommand(IClock clock, TextWriter output)
 
         // Decision: the real service (`accesscontrol run`), connected to the same broker.
         await using (var service = await ChildProcess.StartAsync("accesscontrol.dll",
-            ["run", "--site", siteFile, "--data", directory, "--external-broker", $"127.0.0.1:{broker.Port}", "--http", "http://127.0.0.1:0"], "AccessControl edge running"))
+            ["run", "--site", siteFile, "--data", directory, "--external-broker", $"127.0.0.1:{broker.Port}", "--http", "http://127.0.0.1:0"], "AccessControl edge running",
+            ServiceEnvironment))
         {
             using var metrics = ServiceMetrics.Connect(service.ReadyLine, Path.Combine(directory, "accesscontrol.db"), clock);
             await WaitAnsweredAsync(readers, cancellationToken);

@@ -11,7 +11,10 @@ public sealed record PipelineOptions
     /// <summary>Largest accepted payload.</summary>
     public int MaxPayloadBytes { get; init; } = Protocol.WireFormat.DefaultMaxPayloadBytes;
 
-    /// <summary>How many recent (source, eventId) decisions are kept in memory for answering redeliveries without a query.</summary>
+    /// <summary>Upper bound of <see cref="RecentEvents"/>: its memory is taken at start, about 60 bytes an event (240 MB here).</summary>
+    public const int MaxRecentEvents = 4_194_304;
+
+    /// <summary>How many recent (source, eventId) decisions are kept in memory for answering redeliveries without a query (about 4 MB at the default, taken at start).</summary>
     public int RecentEvents { get; init; } = 65_536;
 
     /// <summary>
@@ -66,9 +69,9 @@ public sealed record PipelineOptions
             throw new ArgumentOutOfRangeException(nameof(MaxPayloadBytes), MaxPayloadBytes, "MaxPayloadBytes must be 256..1048576.");
         }
 
-        if (RecentEvents < 0 || QueueCapacity < 1 || OfflineWindow <= Duration.Zero)
+        if (RecentEvents is < 0 or > MaxRecentEvents || QueueCapacity < 1 || OfflineWindow <= Duration.Zero)
         {
-            throw new ArgumentOutOfRangeException(nameof(RecentEvents), "RecentEvents >= 0, QueueCapacity >= 1 and a positive OfflineWindow are required.");
+            throw new ArgumentOutOfRangeException(nameof(RecentEvents), $"RecentEvents 0..{MaxRecentEvents}, QueueCapacity >= 1 and a positive OfflineWindow are required.");
         }
 
         if (MaxClockSkew <= Duration.Zero || ReplayAlarmInterval < Duration.Zero || ReplayWindow is < 1 or > 65_536)

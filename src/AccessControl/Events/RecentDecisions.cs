@@ -19,8 +19,10 @@ namespace AccessControl.Events;
 /// </remarks>
 internal sealed class RecentDecisions(int capacity)
 {
-    private readonly Dictionary<UInt128, Answer> answers = new(Math.Min(capacity, 4096));
-    private readonly Queue<UInt128> order = new();
+    // Sized once, at start: grown on demand, each doubling allocated a large-object array (up to 7 MB) that set off a
+    // gen2 collection, over and over in the service's first minute at 1000 events/s.
+    private readonly Dictionary<UInt128, Answer> answers = new(capacity);
+    private readonly Queue<UInt128> order = new(capacity);
 
     public bool TryGet(string source, string eventId, out DecisionMessage? answer)
     {
@@ -62,14 +64,19 @@ internal sealed class RecentDecisions(int capacity)
 
     private void Add(UInt128 key, DecisionMessage? answer)
     {
-        if (answers.TryAdd(key, Answer.Of(answer)))
+        if (answers.ContainsKey(key))
         {
-            order.Enqueue(key);
-            if (order.Count > capacity)
-            {
-                answers.Remove(order.Dequeue());
-            }
+            return;
         }
+
+        // The oldest goes first, so that neither collection ever holds more than it was sized for.
+        if (order.Count == capacity)
+        {
+            answers.Remove(order.Dequeue());
+        }
+
+        answers.Add(key, Answer.Of(answer));
+        order.Enqueue(key);
     }
 
     /// <summary>SHA-256 of UTF-8 <c>source NUL eventId</c>, first 16 bytes. No allocation for ids of ordinary length.</summary>

@@ -77,4 +77,27 @@ public class RecentDecisionsTests
 
         Assert.False(recent.TryGet("readers/r", "1", out _));
     }
+
+    [Fact]
+    public void AMillionEvents_ThroughAFullCache_KeepExactlyTheNewest()
+    {
+        var recent = new RecentDecisions(capacity: 1000);
+        for (var i = 0; i < 1_000_000; i++)
+        {
+            recent.Add("readers/r", i.ToString(System.Globalization.CultureInfo.InvariantCulture), null);
+        }
+
+        Assert.False(recent.TryGet("readers/r", "998999", out _));
+        Assert.True(recent.TryGet("readers/r", "999000", out _));
+        Assert.True(recent.TryGet("readers/r", "999999", out _));
+    }
+
+    [Fact]
+    public void TooLargeACache_IsRefusedByTheSettings()
+    {
+        var options = new PipelineOptions { RecentEvents = PipelineOptions.MaxRecentEvents + 1 };
+
+        var refused = Assert.Throws<ArgumentOutOfRangeException>(options.Validate);
+        Assert.Contains("RecentEvents 0..4194304", refused.Message, StringComparison.Ordinal);
+    }
 }
