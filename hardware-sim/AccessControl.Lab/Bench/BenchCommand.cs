@@ -31,6 +31,12 @@ public sealed class BenchCommand(IClock clock, TextWriter output)
     /// </summary>
     public double WarmUpSeconds { get; init; } = 5;
 
+    /// <summary>
+    /// A quiet second before every measured phase, floor and decision alike: without it the decision phase started in
+    /// the wake of the metrics request read just before it (its first second had 15-55 answers over 3 ms, the floor's 0).
+    /// </summary>
+    private static readonly TimeSpan QuietBeforePhase = TimeSpan.FromSeconds(1);
+
     /// <summary>Variables added to the service's environment only (runtime or service settings to compare; the floor's echo is untouched).</summary>
     public IReadOnlyDictionary<string, string> ServiceEnvironment { get; init; } = new Dictionary<string, string>();
 
@@ -107,6 +113,7 @@ public sealed class BenchCommand(IClock clock, TextWriter output)
             await RunLoadAsync("warm-up", readers, 500, TimeSpan.FromSeconds(WarmUpSeconds), cancellationToken);
             foreach (var rate in rates)
             {
+                await Task.Delay(QuietBeforePhase, cancellationToken);
                 floors[rate] = await RunLoadAsync($"floor@{rate}", readers, rate, duration, cancellationToken);
             }
         }
@@ -133,6 +140,7 @@ public sealed class BenchCommand(IClock clock, TextWriter output)
             foreach (var rate in rates)
             {
                 var before = await metrics.ReadAsync(cancellationToken);
+                await Task.Delay(QuietBeforePhase, cancellationToken);
                 var decision = await RunLoadAsync($"decision@{rate}", readers, rate, duration, cancellationToken);
                 await output.WriteLineAsync(ServiceMetrics.Format(before, await metrics.ReadAsync(cancellationToken)));
                 results.Add((rate, floors[rate], decision));
