@@ -1,6 +1,16 @@
 // Composition root: the only place that picks the system clock. Everything else takes an IClock.
 using AccessControl.Hosting;
 
+// Socket completions run on the socket engine's own thread instead of being handed to the thread pool: one thread hop
+// less for every MQTT packet the service receives (decision p99 0.1-0.2 ms lower at 1000 events/s, docs/benchmarks.md).
+// Safe here because nothing the service runs on a socket continuation blocks (MQTTnet and Kestrel are async throughout;
+// the pipeline's blocking waits are on its own thread). Read by .NET when the first socket is made, so it is set first;
+// an operator's own value (0 turns it off) is kept.
+if (Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS") is null)
+{
+    Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
+}
+
 var (words, flags) = ServiceCommands.Parse(args);
 var stopping = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) => { e.Cancel = true; stopping.Cancel(); };
