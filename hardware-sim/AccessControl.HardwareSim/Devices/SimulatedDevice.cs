@@ -890,9 +890,16 @@ public abstract class SimulatedDevice : IAsyncDisposable
             Log($"broker rejected event {item.EventId}: {result.ReasonCode} {result.ReasonString}");
             return PublishOutcome.Rejected;
         }
-        catch (Exception ex) when (IsConnectionFailure(ex) && !cancellationToken.IsCancellationRequested)
+        catch (Exception ex) when (IsConnectionFailure(ex))
         {
-            Log($"could not publish event {item.EventId}, kept in buffer: {ex.GetType().Name}: {ex.Message}");
+            // While stopping, StopAsync disconnects the client under an event in flight and only then cancels: the
+            // publish may fail either way, and the event stays in the buffer (StopAsync abandons what is left). Before,
+            // a disconnect noticed after the cancellation escaped the send loop and failed the device's DisposeAsync.
+            if (!cancellationToken.IsCancellationRequested)
+            {
+                Log($"could not publish event {item.EventId}, kept in buffer: {ex.GetType().Name}: {ex.Message}");
+            }
+
             return PublishOutcome.Failed;
         }
     }
