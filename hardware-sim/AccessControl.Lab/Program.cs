@@ -4,6 +4,11 @@ using AccessControl.Lab.Demo;
 
 var stopping = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) => { e.Cancel = true; stopping.Cancel(); };
+
+// SIGTERM (timeout, docker stop, systemd) stops the lab like Ctrl+C. Without it, the in-process service's host took
+// the signal for itself and the demo ran on: `timeout 40 ... demo` was still printing decisions nine minutes later.
+using var terminate = System.Runtime.InteropServices.PosixSignalRegistration.Create(
+    System.Runtime.InteropServices.PosixSignal.SIGTERM, context => { context.Cancel = true; stopping.Cancel(); });
 var clock = NodaTime.SystemClock.Instance;
 // Switches stand alone; every other flag takes a value.
 string[] switches = ["--once", "--disk-full", "--timeline"];
