@@ -215,7 +215,7 @@ public sealed class EntryLogWriter : IDisposable
 
             var written = new LogEntry[1];
             using var transaction = connection.BeginTransaction();
-            var (seq, hash) = WriteRows([entry], written, transaction);
+            var (seq, hash) = WriteRows([entry], written);
             Execute(transaction, "INSERT INTO log_purge (up_to_seq, purge_seq, at, actor) VALUES ($bound, $purge, $at, $actor)",
                 ("$bound", bound.Value), ("$purge", seq), ("$at", now.ToUnixTimeMilliseconds()), ("$actor", actor));
             Execute(transaction, "DELETE FROM entry_log WHERE seq <= $bound", ("$bound", bound.Value));
@@ -290,7 +290,7 @@ public sealed class EntryLogWriter : IDisposable
         var written = new LogEntry[entries.Count];
         LogCheckpoint? checkpoint = null;
         using var transaction = connection.BeginTransaction();
-        var (seq, hash) = WriteRows(entries, written, transaction);
+        var (seq, hash) = WriteRows(entries, written);
         if (checkpointing is not null && seq - lastCheckpointSeq >= checkpointing.Options.CheckpointEveryRows)
         {
             checkpoint = checkpointing.Key.Sign(seq, hash, seq - purgedUpTo, checkpointing.Clock.GetCurrentInstant());
@@ -310,11 +310,9 @@ public sealed class EntryLogWriter : IDisposable
         return written;
     }
 
-    /// <summary>Inserts and chains the rows after the head, in the caller's transaction; returns the new head (not yet adopted).</summary>
-    private (long Seq, byte[] Hash) WriteRows(IReadOnlyList<LogEntry> entries, LogEntry[] written, SqliteTransaction transaction)
+    /// <summary>Inserts and chains the rows after the head, in the transaction the caller has open on the connection; returns the new head (not yet adopted).</summary>
+    private (long Seq, byte[] Hash) WriteRows(IReadOnlyList<LogEntry> entries, LogEntry[] written)
     {
-        // The raw statement runs in the connection's open transaction, which is this one.
-        _ = transaction;
         var seq = headSeq;
         var hash = headHash;
         for (var i = 0; i < entries.Count; i++)
@@ -494,7 +492,7 @@ public sealed class EntryLogWriter : IDisposable
             Detail = JsonSerializer.Serialize(new { chain = LogChain.Version1, sealedRows, fromSeq = first, toSeq = after }),
         };
         var written = new LogEntry[1];
-        var (seq, hash) = WriteRows([genesis], written, transaction);
+        var (seq, hash) = WriteRows([genesis], written);
         transaction.Commit();
         headSeq = seq;
         headHash = hash;

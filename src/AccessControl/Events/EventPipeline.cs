@@ -42,7 +42,6 @@ public sealed class EventPipeline : IAsyncDisposable
 
     private readonly LateRows lateRows;
     private Instant? lastLogFailureAlarm;
-    private readonly Dictionary<(string Prefix, string Device), string> sources = [];
     private readonly ManualResetEventSlim itemQueued = new(false, spinCount: 0);
     private readonly Action signalItemQueued;
     private readonly DoorWatch doors = new();
@@ -316,22 +315,6 @@ public sealed class EventPipeline : IAsyncDisposable
     }
 
     /// <summary>Blocks the pipeline's thread until an item is queued (true) or the queue is completed (false).</summary>
-    /// <summary>
-    /// The log's <c>source</c> of a known device, made once: it is kept with every recent event, so a string per event
-    /// would be one more object per event for the collector to copy.
-    /// </summary>
-    private string SourceOf(string prefix, string deviceId)
-    {
-        var key = (prefix, deviceId);
-        if (!sources.TryGetValue(key, out var source))
-        {
-            source = prefix + deviceId;
-            sources[key] = source;
-        }
-
-        return source;
-    }
-
     /// <remarks>
     /// Sleeps without spinning first (a blocking wait on a task spins, calling sched_yield, before it sleeps): on two cores
     /// shared with the broker, spinning while the queue is empty takes CPU from what would fill it.
@@ -472,7 +455,7 @@ public sealed class EventPipeline : IAsyncDisposable
     {
         var snapshot = configuration.Current;
         var known = snapshot.Topology.Readers.TryGetValue(new ReaderId(readerId), out var reader);
-        var source = known ? SourceOf("readers/", reader!.Id.Value) : "readers/" + readerId;
+        var source = "readers/" + readerId;
         Door? door = known && snapshot.Topology.Doors.TryGetValue(reader!.Door, out var d) ? d : null;
         if (known && door is not null)
         {
@@ -745,7 +728,7 @@ public sealed class EventPipeline : IAsyncDisposable
 
     private void StageDoorEvent(string doorId, DoorEvent e, Instant now)
     {
-        var source = configuration.Topology.Doors.TryGetValue(new DoorId(doorId), out var known) ? SourceOf("doors/", known.Id.Value) : "doors/" + doorId;
+        var source = "doors/" + doorId;
         if (AlreadySeen(source, e.EventId))
         {
             return;
