@@ -86,7 +86,10 @@ public sealed class ServiceConnection : IAsyncDisposable
             .WithProtocolVersion(MqttProtocolVersion.V500)
             .WithCleanStart(true)
             .WithKeepAlivePeriod(options.KeepAlive)
-            .WithTimeout(options.ConnectTimeout);
+            .WithTimeout(options.ConnectTimeout)
+            // One write per packet: MQTTnet otherwise writes a PUBLISH's header and payload separately, two segments
+            // (TCP_NODELAY) that wake the broker twice per decision (docs/benchmarks.md, fifth session).
+            .WithoutPacketFragmentation();
         if (options.Tls is { Enabled: true } tls)
         {
             // The files are read once here; a renewed service certificate applies when the service restarts.
