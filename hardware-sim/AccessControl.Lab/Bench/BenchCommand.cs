@@ -43,6 +43,12 @@ public sealed class BenchCommand(IClock clock, TextWriter output)
     /// <summary>Also print p50/p99/max of each second of each phase, to tell a spread tail from a clustered one.</summary>
     public bool Timeline { get; init; }
 
+    /// <summary>
+    /// Also split each decision phase's round trips into their legs (<see cref="LatencyBreakdown"/>), from the service's
+    /// latency trace (<c>AccessControl__Pipeline__TraceFile</c>, which the service then writes: a line per decision).
+    /// </summary>
+    public bool Breakdown { get; init; }
+
     private const string Card = "04A1B2C3D4E5F6";
 
     public async Task<int> RunAsync(string brokerKind, int[] rates, TimeSpan duration, string? markdownFile, CancellationToken cancellationToken)
@@ -94,10 +100,11 @@ public sealed class BenchCommand(IClock clock, TextWriter output)
         await using var broker = await BenchBroker.StartAsync(kind, topology, secrets, topics, clock, directory);
         await output.WriteLineAsync($"[{kind}] broker on 127.0.0.1:{broker.Port}");
 
+        var answered = Breakdown ? new ConcurrentQueue<LatencyBreakdown.Answered>() : null;
         var readers = new List<BenchReader>();
         foreach (var reader in topology.Readers.Values.Where(r => r.Kind == ReaderKind.Card).OrderBy(r => r.Id.Value))
         {
-            readers.Add(await BenchReader.ConnectAsync(reader.Id.Value, broker.Port, secrets, topics));
+            readers.Add(await BenchReader.ConnectAsync(reader.Id.Value, broker.Port, secrets, topics, answered));
         }
 
         var results = new List<(int, Latencies, Latencies)>();
@@ -119,9 +126,13 @@ public sealed class BenchCommand(IClock clock, TextWriter output)
         }
 
         // Decision: the real service (`accesscontrol run`), connected to the same broker.
+        var traceFile = Path.Combine(directory, "latency-trace.tsv");
+        var environment = Breakdown
+            ? new Dictionary<string, string>(ServiceEnvironment) { ["AccessControl__Pipeline__TraceFile"] = traceFile }
+            : ServiceEnvironment;
         await using (var service = await ChildProcess.StartAsync("accesscontrol.dll",
             ["run", "--site", siteFile, "--data", directory, "--external-broker", $"127.0.0.1:{broker.Port}", "--http", "http://127.0.0.1:0"], "AccessControl edge running",
-            ServiceEnvironment))
+            environment))
         {
             using var metrics = ServiceMetrics.Connect(service.ReadyLine, Path.Combine(directory, "accesscontrol.db"), clock);
             await WaitAnsweredAsync(readers, cancellationToken);
@@ -141,8 +152,13 @@ public sealed class BenchCommand(IClock clock, TextWriter output)
             {
                 var before = await metrics.ReadAsync(cancellationToken);
                 await Task.Delay(QuietBeforePhase, cancellationToken);
+                answered?.Clear();
                 var decision = await RunLoadAsync($"decision@{rate}", readers, rate, duration, cancellationToken);
                 await output.WriteLineAsync(ServiceMetrics.Format(before, await metrics.ReadAsync(cancellationToken)));
+                if (answered is not null)
+                {
+                    await output.WriteAsync(LatencyBreakdown.Format(answered, ReadTrace(traceFile)));
+                }
                 results.Add((rate, floors[rate], decision));
             }
         }
@@ -155,6 +171,22 @@ public sealed class BenchCommand(IClock clock, TextWriter output)
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         Directory.Delete(directory, recursive: true);
         return results;
+    }
+
+    /// <summary>The service's latency trace so far (it keeps the file open and writing).</summary>
+    private static List<AccessControl.Events.LatencyTrace.Line> ReadTrace(string path)
+    {
+        using var reader = new StreamReader(new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete));
+        var lines = new List<AccessControl.Events.LatencyTrace.Line>();
+        while (reader.ReadLine() is { } text)
+        {
+            if (AccessControl.Events.LatencyTrace.Parse(text) is { } line)
+            {
+                lines.Add(line);
+            }
+        }
+
+        return lines;
     }
 
     /// <summary>Whether the service has made, since it took traffic, two collections and one of them of gen1.</summary>
@@ -248,7 +280,7 @@ public sealed class BenchCommand(IClock clock, TextWriter output)
         private readonly ConcurrentDictionary<string, (long Started, TaskCompletionSource<double> Done)> pending = new();
         private long seq;
 
-        private BenchReader(IMqttClient client, string readerId, Topics topics)
+        private BenchReader(IMqttClient client, string readerId, Topics topics, ConcurrentQueue<LatencyBreakdown.Answered>? answered)
         {
             this.client = client;
             this.readerId = readerId;
@@ -259,6 +291,7 @@ public sealed class BenchCommand(IClock clock, TextWriter output)
                 var eventId = EventIdOf(e.ApplicationMessage.Payload);
                 if (eventId is not null && pending.TryRemove(eventId, out var entry))
                 {
+                    answered?.Enqueue(new LatencyBreakdown.Answered(readerId + "\t" + eventId, entry.Started, received));
                     entry.Done.TrySetResult(Stopwatch.GetElapsedTime(entry.Started, received).TotalMilliseconds);
                 }
 
@@ -266,7 +299,7 @@ public sealed class BenchCommand(IClock clock, TextWriter output)
             };
         }
 
-        public static async Task<BenchReader> ConnectAsync(string readerId, int port, DeviceSecrets secrets, Topics topics)
+        public static async Task<BenchReader> ConnectAsync(string readerId, int port, DeviceSecrets secrets, Topics topics, ConcurrentQueue<LatencyBreakdown.Answered>? answered = null)
         {
             var client = new MqttClientFactory().CreateMqttClient();
             var result = await client.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", port)
@@ -277,7 +310,7 @@ public sealed class BenchCommand(IClock clock, TextWriter output)
             }
 
             await client.SubscribeAsync(topics.ReaderDecisions(readerId), MqttQualityOfServiceLevel.AtLeastOnce);
-            return new BenchReader(client, readerId, topics);
+            return new BenchReader(client, readerId, topics, answered);
         }
 
         public Task<double> SendAsync(Instant at)

@@ -37,6 +37,7 @@ public sealed class EventPipeline : IAsyncDisposable
     private readonly ILogger logger;
     private readonly ResiliencePipeline commitRetry;
     private readonly RecentDecisions recent;
+    private readonly LatencyTrace? trace;
     /// <summary>At most one <c>log_failure</c> alarm per this interval while the log stays unwritable.</summary>
     private static readonly Duration LogFailureAlarmInterval = Duration.FromMinutes(1);
 
@@ -105,6 +106,7 @@ public sealed class EventPipeline : IAsyncDisposable
         this.options = options;
         this.logger = logger;
         recent = new RecentDecisions(options.RecentEvents);
+        trace = options.TraceFile is { } traceFile ? new LatencyTrace(traceFile) : null;
         lateRows = new LateRows(options.LateRowsCapacity);
         signalItemQueued = itemQueued.Set;
         readers = new ReaderWatch(clock.GetCurrentInstant());
@@ -250,6 +252,8 @@ public sealed class EventPipeline : IAsyncDisposable
             await loop.ConfigureAwait(false);
             itemQueued.Dispose();
         }
+
+        trace?.Dispose();
     }
 
     private void Run(CancellationToken stopping)
@@ -1185,14 +1189,16 @@ public sealed class EventPipeline : IAsyncDisposable
         var late = lateRows.IsEmpty || rows.Count == 0 ? [] : lateRows.Flush(clock.GetCurrentInstant());
         IReadOnlyList<LogEntry> written;
         Exception? failure = null;
+        long commitStarted = 0, committedAt = 0;
         try
         {
             IReadOnlyList<LogEntry> toWrite = late.Count == 0 ? rows : [.. late, .. rows];
-            var started = time.GetTimestamp();
+            commitStarted = time.GetTimestamp();
             written = rows.Count == 0 ? [] : await commitRetry.ExecuteAsync(_ => ValueTask.FromResult(writer.Append(toWrite)), stopping);
+            committedAt = time.GetTimestamp();
             if (rows.Count > 0)
             {
-                Metrics.Commit.Record(time.GetElapsedTime(started));
+                Metrics.Commit.Record(time.GetElapsedTime(commitStarted, committedAt));
                 Metrics.Committed(toWrite.Count);
             }
         }
@@ -1237,6 +1243,7 @@ public sealed class EventPipeline : IAsyncDisposable
         var commands = new List<(string Topic, byte[] Payload, bool Retain)>();
         var replies = new DecisionMessage?[batch.Count];
         var decided = new List<long>(batch.Count);
+        var traced = trace is null ? null : new List<(int Outgoing, string ReaderId, string EventId, long Received)>();
         var rowIndex = 0;
         for (var i = 0; i < batch.Count; i++)
         {
@@ -1337,6 +1344,10 @@ public sealed class EventPipeline : IAsyncDisposable
                 if (i < batchReceived.Count && batchReceived[i] != 0 && reply.Pending is not true)
                 {
                     decided.Add(batchReceived[i]);
+                    if (reply.EventId is { } tracedId)
+                    {
+                        traced?.Add((outgoing.Count - 1, staged.ReaderId, tracedId, batchReceived[i]));
+                    }
                 }
             }
         }
@@ -1355,12 +1366,30 @@ public sealed class EventPipeline : IAsyncDisposable
             Metrics.Decision.Record(time.GetElapsedTime(received));
         }
 
-        foreach (var (topic, payload, retain) in outgoing.Where(o => o.Topic.EndsWith("/decisions", StringComparison.Ordinal))
-            .Concat(unlocks)
-            .Concat(commands)
-            .Concat(outgoing.Where(o => !o.Topic.EndsWith("/decisions", StringComparison.Ordinal))))
+        var handed = traced is null ? null : new long[outgoing.Count];
+        for (var k = 0; k < outgoing.Count; k++)
+        {
+            if (IsDecision(outgoing[k].Topic))
+            {
+                _ = PublishAsync(outgoing[k].Topic, outgoing[k].Payload, outgoing[k].Retain, stopping);
+                handed?[k] = time.GetTimestamp();
+            }
+        }
+
+        foreach (var (topic, payload, retain) in unlocks.Concat(commands).Concat(outgoing.Where(o => !IsDecision(o.Topic))))
         {
             _ = PublishAsync(topic, payload, retain, stopping);
+        }
+
+        if (traced is { Count: > 0 })
+        {
+            // After every publish of the batch, so the trace's writing delays none of them.
+            foreach (var (k, readerId, eventId, received) in traced)
+            {
+                trace!.Record(readerId, eventId, received, commitStarted, committedAt, handed![k]);
+            }
+
+            trace!.Flush();
         }
 
         if (committedRows.Count > 0)
@@ -1403,13 +1432,15 @@ public sealed class EventPipeline : IAsyncDisposable
         }, now, failure);
     }
 
+    private static bool IsDecision(string topic) => topic.EndsWith("/decisions", StringComparison.Ordinal);
+
     private async Task PublishAsync(string topic, byte[] payload, bool retain, CancellationToken cancellationToken)
     {
         try
         {
             var started = time.GetTimestamp();
             await publisher.PublishAsync(topic, payload, retain, cancellationToken);
-            if (topic.EndsWith("/decisions", StringComparison.Ordinal))
+            if (IsDecision(topic))
             {
                 Metrics.PublishAck.Record(time.GetElapsedTime(started));
             }

@@ -57,6 +57,12 @@ public sealed record PipelineOptions
     /// </summary>
     public TimeSpan? ClockJumpThreshold { get; init; } = TimeSpan.FromMinutes(1);
 
+    /// <summary>
+    /// A file to write one <see cref="LatencyTrace"/> line per decision to (replaced at start), for latency breakdowns;
+    /// null (the default) writes none.
+    /// </summary>
+    public string? TraceFile { get; init; }
+
     public void Validate()
     {
         if (MaxBatch is < 1 or > 10_000)

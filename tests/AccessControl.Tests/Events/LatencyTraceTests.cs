@@ -1,0 +1,86 @@
+using System.Diagnostics;
+using AccessControl.Events;
+using AccessControl.Lab.Bench;
+using AccessControl.Tests.EndToEnd;
+using static AccessControl.Tests.EndToEnd.DemoCards;
+
+namespace AccessControl.Tests.Events;
+
+public class LatencyTraceTests
+{
+    [Fact]
+    public async Task WithATraceFile_EachAnsweredSwipe_GetsALine_WithItsReaderEventIdAndStampsInPathOrder()
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "ac-trace-" + Guid.NewGuid().ToString("N")[..12]);
+        Directory.CreateDirectory(directory);
+        var file = Path.Combine(directory, "trace.tsv");
+        try
+        {
+            var before = Stopwatch.GetTimestamp();
+            var answers = new List<AccessControl.Protocol.DecisionMessage>();
+            await using (var edge = await EdgeHarness.StartAsync(configure: s => s with { Pipeline = s.Pipeline with { TraceFile = file } }))
+            {
+                var reader = await edge.ReaderAsync("rdr-lobby-in");
+                answers.Add(await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout));
+                answers.Add(await reader.PresentCardAsync(Unknown, Ev3).WaitAsync(EdgeHarness.Timeout));
+            }
+
+            var after = Stopwatch.GetTimestamp();
+            var lines = File.ReadAllLines(file).Select(LatencyTrace.Parse).ToList();
+
+            Assert.All(lines, Assert.NotNull);
+            Assert.Equal(answers.Select(a => a.EventId), lines.Select(l => l!.EventId));
+            Assert.All(lines, l =>
+            {
+                Assert.Equal("rdr-lobby-in", l!.ReaderId);
+                Assert.InRange(l.Received, before, l.CommitStarted);
+                Assert.InRange(l.CommitStarted, l.Received, l.Committed);
+                Assert.InRange(l.Handed, l.Committed, after);
+            });
+            Assert.DoesNotContain(Operator, File.ReadAllText(file));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void Parse_RefusesWhatIsNotATraceLine()
+    {
+        Assert.Null(LatencyTrace.Parse(""));
+        Assert.Null(LatencyTrace.Parse("rdr\tev\t1\t2\t3"));
+        Assert.Null(LatencyTrace.Parse("rdr\tev\t1\t2\t3\tx"));
+        Assert.Null(LatencyTrace.Parse("rdr\tev\t1\t-2\t3\t4"));
+        Assert.Equal(new LatencyTrace.Line("rdr", "ev", 1, 2, 3, 4), LatencyTrace.Parse("rdr\tev\t1\t2\t3\t4"));
+    }
+
+    [Fact]
+    public void Breakdown_JoinsReadersAndServiceByReaderAndEventId_AndSplitsTheRoundTripIntoItsLegs()
+    {
+        var ms = Stopwatch.Frequency / 1000;
+        // Reader sends at 0; service receives at 1 ms, commits 3..7 ms, hands over at 8 ms; reader hears it at 10 ms.
+        var answered = new[]
+        {
+            new LatencyBreakdown.Answered("rdr-a\te1", 0, 10 * ms),
+            new LatencyBreakdown.Answered("rdr-b\te1", 0, 2 * ms), // the same eventId from another reader: its own row
+            new LatencyBreakdown.Answered("rdr-a\tunknown", 0, 1 * ms), // no trace line: not counted
+        };
+        var trace = new[]
+        {
+            new LatencyTrace.Line("rdr-a", "e1", 1 * ms, 3 * ms, 7 * ms, 8 * ms),
+            new LatencyTrace.Line("rdr-b", "e1", 0, 0, 1 * ms, 1 * ms),
+        };
+
+        var text = LatencyBreakdown.Format(answered, trace);
+
+        Assert.Contains("breakdown of 2 decisions", text);
+        var slowest = text.Split('\n').Select(l => l.Trim()).ToList();
+        Assert.Contains(slowest, l => l.StartsWith("reader -> service's MQTT client", StringComparison.Ordinal) && l.EndsWith("1.000", StringComparison.Ordinal));
+        Assert.Contains(slowest, l => l.StartsWith("waiting for the pipeline", StringComparison.Ordinal) && l.EndsWith("2.000", StringComparison.Ordinal));
+        Assert.Contains(slowest, l => l.StartsWith("durable commit of its batch", StringComparison.Ordinal) && l.EndsWith("4.000", StringComparison.Ordinal));
+        Assert.Contains(slowest, l => l.StartsWith("answer built and handed over", StringComparison.Ordinal) && l.EndsWith("1.000", StringComparison.Ordinal));
+        Assert.Contains(slowest, l => l.StartsWith("service's MQTT client -> reader", StringComparison.Ordinal) && l.EndsWith("2.000", StringComparison.Ordinal));
+        Assert.Contains(slowest, l => l.StartsWith("round trip", StringComparison.Ordinal) && l.Contains("10.000", StringComparison.Ordinal));
+    }
+}
