@@ -17,9 +17,10 @@ namespace AccessControl.EntryLog;
 /// once at open, assigns each row's seq itself and hashes it before the INSERT, so the hot path costs one SHA-256 of
 /// a few hundred bytes per row and no extra query. The head moves only after a commit: a failed batch leaves it where
 /// the database is. With <see cref="LogCheckpointing"/>, every N rows a signed checkpoint is written in the same
-/// transaction and then appended to the checkpoint file; <see cref="CheckpointIfDue"/> (a periodic job) covers quiet
-/// periods. A lock guards the few methods other threads call (periodic checkpoints); the pipeline never contends for it
-/// except then. See docs/log-integrity.md.
+/// transaction and then appended to the checkpoint file by a thread-pool thread (<see cref="FileCheckpoints"/>: the
+/// file's fsync is not the swipe's to wait for); <see cref="CheckpointIfDue"/> (a periodic job) covers quiet periods.
+/// A lock guards the few methods other threads call (periodic checkpoints); the pipeline never contends for it except
+/// then, and never for the file. See docs/log-integrity.md.
 /// </remarks>
 public sealed class EntryLogWriter : IDisposable
 {
@@ -49,6 +50,8 @@ public sealed class EntryLogWriter : IDisposable
     private readonly Lock gate = new();
     private readonly LogCheckpointing? checkpointing;
     private readonly List<LogCheckpoint> unfiled = [];
+    private readonly Lock filing = new();
+    private bool disposed;
     private long headSeq;
     private byte[] headHash = LogChain.Start;
     private long purgedUpTo;
@@ -149,14 +152,17 @@ public sealed class EntryLogWriter : IDisposable
             return null;
         }
 
+        LogCheckpoint? checkpoint;
         lock (gate)
         {
-            FileUnfiled();
             var now = checkpointing.Clock.GetCurrentInstant();
-            return headSeq > lastCheckpointSeq && now - lastCheckpointAt >= Duration.FromTimeSpan(checkpointing.Options.CheckpointInterval)
+            checkpoint = headSeq > lastCheckpointSeq && now - lastCheckpointAt >= Duration.FromTimeSpan(checkpointing.Options.CheckpointInterval)
                 ? CheckpointLocked(now)
                 : null;
         }
+
+        FileCheckpoints();
+        return checkpoint;
     }
 
     /// <summary>Signs a checkpoint of the head now, if rows were added since the last one (at a clean stop, in tests).</summary>
@@ -167,10 +173,66 @@ public sealed class EntryLogWriter : IDisposable
             return null;
         }
 
+        LogCheckpoint? checkpoint;
         lock (gate)
         {
-            FileUnfiled();
-            return headSeq > lastCheckpointSeq ? CheckpointLocked(checkpointing.Clock.GetCurrentInstant()) : null;
+            checkpoint = headSeq > lastCheckpointSeq ? CheckpointLocked(checkpointing.Clock.GetCurrentInstant()) : null;
+        }
+
+        FileCheckpoints();
+        return checkpoint;
+    }
+
+    /// <summary>
+    /// Appends the checkpoints committed so far and not yet in the checkpoint file to it, each line fsync'ed; returns
+    /// how many are still pending (0 unless the file cannot be written). When it returns, every checkpoint committed
+    /// before the call is in the file or pending. <see cref="Append"/> starts one on the thread pool after a commit that
+    /// made a checkpoint; the periodic job and a clean stop call it too. It takes the writer's lock only to copy and
+    /// trim the pending list, so appends never wait for the file.
+    /// </summary>
+    public int FileCheckpoints()
+    {
+        if (checkpointing is null)
+        {
+            return 0;
+        }
+
+        lock (filing)
+        {
+            List<LogCheckpoint> pending;
+            lock (gate)
+            {
+                if (disposed)
+                {
+                    return unfiled.Count;
+                }
+
+                pending = [.. unfiled];
+            }
+
+            // A file that cannot be written must not fail the swipe whose commit already succeeded: the line stays
+            // pending (see UnfiledCheckpoints) and is retried, and `verify` reports the gap meanwhile.
+            var filed = 0;
+            foreach (var checkpoint in pending)
+            {
+                try
+                {
+                    CheckpointFile.Append(checkpointing.File, checkpoint);
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                {
+                    break;
+                }
+
+                filed++;
+            }
+
+            lock (gate)
+            {
+                // Only this method removes, under `filing`: the first `filed` entries are the ones just written.
+                unfiled.RemoveRange(0, filed);
+                return unfiled.Count;
+            }
         }
     }
 
@@ -279,6 +341,15 @@ public sealed class EntryLogWriter : IDisposable
 
     public void Dispose()
     {
+        // A filing in flight finishes first; none starts after (the folder may be deleted next).
+        lock (filing)
+        {
+            lock (gate)
+            {
+                disposed = true;
+            }
+        }
+
         insert.Dispose();
         exists.Dispose();
         find.Dispose();
@@ -305,6 +376,7 @@ public sealed class EntryLogWriter : IDisposable
         if (checkpoint is not null)
         {
             Filed(checkpoint);
+            ThreadPool.UnsafeQueueUserWorkItem(static writer => writer.FileCheckpoints(), this, preferLocal: false);
         }
 
         return written;
@@ -345,35 +417,12 @@ public sealed class EntryLogWriter : IDisposable
         Execute(transaction, InsertCheckpointSql, ("$seq", checkpoint.Seq), ("$hash", checkpoint.Hash), ("$rows", checkpoint.Rows),
             ("$at", checkpoint.At.ToUnixTimeMilliseconds()), ("$key_id", checkpoint.KeyId), ("$signature", checkpoint.Signature));
 
-    /// <summary>A committed checkpoint: remembered, then appended to the file (fsync'ed) after the database has it.</summary>
+    /// <summary>A committed checkpoint: remembered, and pending for the file (<see cref="FileCheckpoints"/>), which the database already has.</summary>
     private void Filed(LogCheckpoint checkpoint)
     {
         lastCheckpointSeq = checkpoint.Seq;
         lastCheckpointAt = checkpoint.At;
         unfiled.Add(checkpoint);
-        FileUnfiled();
-    }
-
-    /// <summary>
-    /// Appends pending checkpoints to the file. A file that cannot be written must not fail the swipe whose commit
-    /// already succeeded: the line stays pending (see <see cref="UnfiledCheckpoints"/>) and is retried, and <c>verify</c>
-    /// reports the gap meanwhile.
-    /// </summary>
-    private void FileUnfiled()
-    {
-        while (unfiled.Count > 0)
-        {
-            try
-            {
-                CheckpointFile.Append(checkpointing!.File, unfiled[0]);
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                return;
-            }
-
-            unfiled.RemoveAt(0);
-        }
     }
 
     /// <summary>After a crash between the commit and the file append, the file lacks the newest checkpoints: add them.</summary>
@@ -392,7 +441,7 @@ public sealed class EntryLogWriter : IDisposable
             }
         }
 
-        FileUnfiled();
+        FileCheckpoints();
     }
 
     private void LoadHead()

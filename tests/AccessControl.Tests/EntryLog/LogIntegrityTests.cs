@@ -31,6 +31,26 @@ public sealed class LogIntegrityTests : IDisposable
 
     [Fact]
     [Trait("control", "NIST-AU-9")]
+    public async Task AnAppendThatMakesACheckpoint_IsFiledInTheBackground_WithoutTheAppenderWaitingForTheFile()
+    {
+        var entries = Enumerable.Range(100, TestLog.Options.CheckpointEveryRows).Select(log.Entry).ToList();
+
+        var written = log.Writer.Append(entries); // no FileCheckpoints call: the writer's own background filing
+
+        var head = written[^1].Seq;
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (!CheckpointFile.ReadAll(log.CheckpointPath).Any(l => l.Checkpoint?.Seq == head) && waited.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            await Task.Delay(10);
+        }
+
+        Assert.Contains(CheckpointFile.ReadAll(log.CheckpointPath), l => l.Checkpoint?.Seq == head);
+        Assert.Equal(0, log.Writer.UnfiledCheckpoints);
+        Assert.True(log.Verify().Ok);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AU-9")]
     public void Database_RefusesUpdateAndDelete_OfLogRowsAndCheckpoints()
     {
         using var connection = log.Database.Open();
