@@ -38,6 +38,7 @@ public sealed class EventPipeline : IAsyncDisposable
     private readonly ResiliencePipeline commitRetry;
     private readonly RecentDecisions recent;
     private readonly LatencyTrace? trace;
+    private bool traceFailureLogged;
     /// <summary>At most one <c>log_failure</c> alarm per this interval while the log stays unwritable.</summary>
     private static readonly Duration LogFailureAlarmInterval = Duration.FromMinutes(1);
 
@@ -1204,6 +1205,7 @@ public sealed class EventPipeline : IAsyncDisposable
         }
         catch (Exception ex) when (ex is SqliteException or IOException or InvalidOperationException)
         {
+            committedAt = time.GetTimestamp();
             failure = ex;
             written = [];
             (passback, escorts, fingerprints, verifications) = committed;
@@ -1390,6 +1392,11 @@ public sealed class EventPipeline : IAsyncDisposable
             }
 
             trace!.Flush();
+            if (trace.Error is { } traceError && !traceFailureLogged)
+            {
+                traceFailureLogged = true;
+                logger.LogWarning("The latency trace stopped: {Error}. Decisions are not affected.", traceError.Message);
+            }
         }
 
         if (committedRows.Count > 0)

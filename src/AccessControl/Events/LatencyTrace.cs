@@ -17,19 +17,36 @@ namespace AccessControl.Events;
 public sealed class LatencyTrace : IDisposable
 {
     private readonly StreamWriter writer;
+    private Exception? error;
 
     public LatencyTrace(string path)
     {
         writer = new StreamWriter(new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.Read), System.Text.Encoding.UTF8, 64 * 1024);
     }
 
+    /// <summary>
+    /// The write error that stopped the trace (a full disk, say), or null. A diagnostic never fails the pipeline: after
+    /// the first error nothing more is written, and the pipeline logs it once.
+    /// </summary>
+    public Exception? Error => error;
+
     public void Record(string readerId, string eventId, long received, long commitStarted, long committed, long handed) =>
-        writer.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{readerId}\t{eventId}\t{received}\t{commitStarted}\t{committed}\t{handed}"));
+        Try(() => writer.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{readerId}\t{eventId}\t{received}\t{commitStarted}\t{committed}\t{handed}")));
 
     /// <summary>Makes the lines so far readable by another process (once per batch).</summary>
-    public void Flush() => writer.Flush();
+    public void Flush() => Try(writer.Flush);
 
-    public void Dispose() => writer.Dispose();
+    public void Dispose()
+    {
+        try
+        {
+            writer.Dispose();
+        }
+        catch (IOException)
+        {
+            // What could not be flushed is lost; the trace is a diagnostic.
+        }
+    }
 
     /// <summary>One line read back; null when it is not a trace line.</summary>
     public static Line? Parse(string text)
@@ -50,6 +67,23 @@ public sealed class LatencyTrace : IDisposable
         }
 
         return new Line(parts[0], parts[1], stamps[0], stamps[1], stamps[2], stamps[3]);
+    }
+
+    private void Try(Action write)
+    {
+        if (error is not null)
+        {
+            return;
+        }
+
+        try
+        {
+            write();
+        }
+        catch (IOException ex)
+        {
+            error = ex;
+        }
     }
 
     public sealed record Line(string ReaderId, string EventId, long Received, long CommitStarted, long Committed, long Handed);

@@ -46,6 +46,20 @@ public class LatencyTraceTests
     }
 
     [Fact]
+    public void ATraceThatCannotBeWritten_StopsWithItsError_AndNeverThrowsIntoThePipeline()
+    {
+        // /dev/full: every write that reaches it fails with ENOSPC, as on a full disk.
+        using var trace = new LatencyTrace("/dev/full");
+
+        trace.Record("rdr-lobby-in", "ev-1", 1, 2, 3, 4);
+        trace.Flush();
+        trace.Record("rdr-lobby-in", "ev-2", 5, 6, 7, 8);
+        trace.Flush();
+
+        Assert.IsAssignableFrom<IOException>(trace.Error);
+    }
+
+    [Fact]
     public void Parse_RefusesWhatIsNotATraceLine()
     {
         Assert.Null(LatencyTrace.Parse(""));
