@@ -51,6 +51,7 @@ public sealed class EntryLogWriter : IDisposable
     private readonly LogCheckpointing? checkpointing;
     private readonly List<LogCheckpoint> unfiled = [];
     private readonly Lock filing = new();
+    private Task backgroundFiling = Task.CompletedTask;
     private bool disposed;
     private long headSeq;
     private byte[] headHash = LogChain.Start;
@@ -182,6 +183,9 @@ public sealed class EntryLogWriter : IDisposable
         FileCheckpoints();
         return checkpoint;
     }
+
+    /// <summary>The filing <see cref="Append"/> started last (filings run one at a time, so the earlier ones are done when it is).</summary>
+    internal Task BackgroundFiling => Volatile.Read(ref backgroundFiling);
 
     /// <summary>
     /// Appends the checkpoints committed so far and not yet in the checkpoint file to it, each line fsync'ed; returns
@@ -376,7 +380,7 @@ public sealed class EntryLogWriter : IDisposable
         if (checkpoint is not null)
         {
             Filed(checkpoint);
-            ThreadPool.UnsafeQueueUserWorkItem(static writer => writer.FileCheckpoints(), this, preferLocal: false);
+            Volatile.Write(ref backgroundFiling, Task.Run(FileCheckpoints));
         }
 
         return written;

@@ -38,11 +38,7 @@ public sealed class LogIntegrityTests : IDisposable
         var written = log.Writer.Append(entries); // no FileCheckpoints call: the writer's own background filing
 
         var head = written[^1].Seq;
-        var waited = System.Diagnostics.Stopwatch.StartNew();
-        while (!CheckpointFile.ReadAll(log.CheckpointPath).Any(l => l.Checkpoint?.Seq == head) && waited.Elapsed < TimeSpan.FromSeconds(10))
-        {
-            await Task.Delay(10);
-        }
+        await log.Writer.BackgroundFiling.WaitAsync(TimeSpan.FromSeconds(10));
 
         Assert.Contains(CheckpointFile.ReadAll(log.CheckpointPath), l => l.Checkpoint?.Seq == head);
         Assert.Equal(0, log.Writer.UnfiledCheckpoints);
