@@ -297,31 +297,39 @@ public sealed class EntryLogWriter : IDisposable
     /// <summary>The row already written for a device's event, if any (the idempotency lookup).</summary>
     public LogEntry? FindByEvent(string source, string eventId)
     {
-        // Nearly always asked of a new event, which is not there: an allocation-free check first, the row only on a hit.
-        exists.Bind(1, source);
-        exists.Bind(2, eventId);
-        if (!exists.Any())
+        // Under the lock like every use of the connection: the periodic checkpoint commits on another thread.
+        lock (gate)
         {
-            return null;
-        }
+            // Nearly always asked of a new event, which is not there: an allocation-free check first, the row only on a hit.
+            exists.Bind(1, source);
+            exists.Bind(2, eventId);
+            if (!exists.Any())
+            {
+                return null;
+            }
 
-        find.Parameters[0].Value = source;
-        find.Parameters[1].Value = eventId;
-        using var reader = find.ExecuteReader();
-        return reader.Read() ? EntryLogQuery.Read(reader) : null;
+            find.Parameters[0].Value = source;
+            find.Parameters[1].Value = eventId;
+            using var reader = find.ExecuteReader();
+            return reader.Read() ? EntryLogQuery.Read(reader) : null;
+        }
     }
 
     /// <summary>
     /// Test hook for the fail-closed path: a connection-local trigger makes every insert fail inside SQLite, the
     /// way a full disk or an I/O error would surface (a <see cref="SqliteException"/> from the commit); false removes it.
+    /// Under the writer's lock: created inside a batch in flight, the trigger would fail that batch and be rolled back with it.
     /// </summary>
     internal void SimulateWriteFailure(bool failing)
     {
-        using var command = connection.CreateCommand();
-        command.CommandText = failing
-            ? "CREATE TEMP TRIGGER IF NOT EXISTS simulated_write_failure BEFORE INSERT ON main.entry_log BEGIN SELECT RAISE(ABORT, 'simulated write failure'); END"
-            : "DROP TRIGGER IF EXISTS temp.simulated_write_failure";
-        command.ExecuteNonQuery();
+        lock (gate)
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = failing
+                ? "CREATE TEMP TRIGGER IF NOT EXISTS simulated_write_failure BEFORE INSERT ON main.entry_log BEGIN SELECT RAISE(ABORT, 'simulated write failure'); END"
+                : "DROP TRIGGER IF EXISTS temp.simulated_write_failure";
+            command.ExecuteNonQuery();
+        }
     }
 
     /// <summary>
