@@ -55,6 +55,83 @@ public class ServiceConnectionTests
 
     [Theory]
     [MemberData(nameof(Kinds))]
+    public async Task Deliver_GetsEveryMessageOnce_InTheOrderPublished(BrokerKind kind)
+    {
+        // The pipeline's path (a delivery callback instead of the Received queue): each message exactly once, in order.
+        await using var broker = await TestBrokers.StartAsync(kind);
+        var inbox = new Inbox();
+        await using var connection = new ServiceConnection(OptionsFor(broker), Secrets, RealTime.Instance, inbox.DeliverAsync);
+        await connection.StartAsync(CancellationToken.None);
+        await using var reader = await TestMqttClient.ConnectAsDeviceAsync(broker.Port, MainReaderIn);
+        await using var controller = await TestMqttClient.ConnectAsDeviceAsync(broker.Port, HallController);
+
+        var sent = Enumerable.Range(0, 200).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        foreach (var payload in sent)
+        {
+            await reader.PublishAsync(Topics.ReaderEvents(MainReaderIn), payload);
+        }
+
+        await inbox.Arrived("199");
+        await controller.PublishAsync(Topics.DoorEvents(HallDoor), "after");
+        await inbox.Arrived("after");
+
+        // A second hand-over of any of the 200 would have come before "after", which was published once they had all arrived.
+        Assert.Equal([.. sent, "after"], inbox.Payloads);
+    }
+
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    public async Task Deliver_ThatWaits_HoldsBackTheNextMessages_AndLosesNone(BrokerKind kind)
+    {
+        await using var broker = await TestBrokers.StartAsync(kind);
+        var full = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var inbox = new Inbox(full.Task); // the pipeline's queue is full until `full` completes
+        await using var connection = new ServiceConnection(OptionsFor(broker), Secrets, RealTime.Instance, inbox.DeliverAsync);
+        await connection.StartAsync(CancellationToken.None);
+        await using var reader = await TestMqttClient.ConnectAsDeviceAsync(broker.Port, MainReaderIn);
+
+        await reader.PublishAsync(Topics.ReaderEvents(MainReaderIn), "e0");
+        await inbox.Arrived("e0");
+        for (var i = 1; i <= 5; i++)
+        {
+            await reader.PublishAsync(Topics.ReaderEvents(MainReaderIn), "e" + i);
+        }
+
+        var whileFull = inbox.Payloads.ToList();
+        full.SetResult();
+        await inbox.Arrived("e5");
+
+        Assert.Equal(["e0"], whileFull);
+        Assert.Equal(["e0", "e1", "e2", "e3", "e4", "e5"], inbox.Payloads);
+    }
+
+    /// <summary>A stand-in for the event pipeline: records what is delivered, in order, and lets a test await a payload.</summary>
+    private sealed class Inbox(Task? full = null)
+    {
+        private readonly ConcurrentQueue<string> payloads = new();
+        private readonly ConcurrentDictionary<string, TaskCompletionSource> arrivals = new(StringComparer.Ordinal);
+
+        public IReadOnlyCollection<string> Payloads => payloads;
+
+        public async ValueTask DeliverAsync(ReceivedMessage message, CancellationToken cancellationToken)
+        {
+            var payload = Encoding.UTF8.GetString(message.Payload.Span);
+            payloads.Enqueue(payload);
+            Signal(payload).TrySetResult();
+            if (full is not null)
+            {
+                await full.WaitAsync(cancellationToken);
+            }
+        }
+
+        public Task Arrived(string payload) => Signal(payload).Task.WaitAsync(TestTimeouts.Signal);
+
+        private TaskCompletionSource Signal(string payload) =>
+            arrivals.GetOrAdd(payload, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+    }
+
+    [Theory]
+    [MemberData(nameof(Kinds))]
     public async Task PublishAsync_ReachesTheReaderAndReturnsAcceptedAfterThePubAck(BrokerKind kind)
     {
         await using var broker = await TestBrokers.StartAsync(kind);
