@@ -121,7 +121,12 @@ public sealed class BenchCommand(IClock clock, TextWriter output)
             foreach (var rate in rates)
             {
                 await Task.Delay(QuietBeforePhase, cancellationToken);
+                answered?.Clear();
                 floors[rate] = await RunLoadAsync($"floor@{rate}", readers, rate, duration, cancellationToken);
+                if (answered is not null)
+                {
+                    await output.WriteAsync(LatencyBreakdown.Bursts([.. answered]));
+                }
             }
         }
 
@@ -158,6 +163,7 @@ public sealed class BenchCommand(IClock clock, TextWriter output)
                 if (answered is not null)
                 {
                     await output.WriteAsync(LatencyBreakdown.Format(answered, ReadTrace(traceFile)));
+                    await output.WriteAsync(LatencyBreakdown.Bursts([.. answered]));
                 }
                 results.Add((rate, floors[rate], decision));
             }

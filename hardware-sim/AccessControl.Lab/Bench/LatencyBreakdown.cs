@@ -9,7 +9,7 @@ namespace AccessControl.Lab.Bench;
 /// Splits each decision's round trip into its legs, joining the readers' send and receive times with the service's
 /// <see cref="LatencyTrace"/> (same machine, same monotonic clock): to the service, waiting for the pipeline, the durable
 /// commit, building and handing over the answer, and back to the reader. Printed as p50, p99 and the mean over the
-/// slowest 1 % of round trips, which says what the tail is made of.
+/// slowest 1 % of round trips, which says what the tail is made of; then when the slowest 1 % happened (<see cref="Bursts"/>).
 /// </summary>
 public static class LatencyBreakdown
 {
@@ -59,6 +59,43 @@ public static class LatencyBreakdown
         }
 
         return text.ToString();
+    }
+
+    /// <summary>Slow round trips sent within this of the previous slow one belong to the same burst.</summary>
+    public static readonly TimeSpan BurstGap = TimeSpan.FromMilliseconds(20);
+
+    /// <summary>
+    /// The slowest 1 % by when they were sent: how many bursts they came in, and the largest bursts with their time since
+    /// the first event and their worst round trip. Bursts that recur at the same fraction of a second point at a periodic
+    /// job (a WAL checkpoint, supervision); a tail spread evenly over time points at scheduling.
+    /// </summary>
+    public static string Bursts(IReadOnlyList<Answered> answered, int largest = 6)
+    {
+        if (answered.Count == 0)
+        {
+            return "";
+        }
+
+        var start = answered.Min(a => a.Sent);
+        var slowest = answered.OrderByDescending(a => a.Received - a.Sent).Take(Math.Max(1, answered.Count / 100)).OrderBy(a => a.Sent).ToList();
+        var gap = (long)(BurstGap.TotalSeconds * Stopwatch.Frequency);
+        var bursts = new List<List<Answered>>();
+        foreach (var a in slowest)
+        {
+            if (bursts.Count > 0 && a.Sent - bursts[^1][^1].Sent <= gap)
+            {
+                bursts[^1].Add(a);
+            }
+            else
+            {
+                bursts.Add([a]);
+            }
+        }
+
+        var top = bursts.OrderByDescending(b => b.Count).ThenBy(b => b[0].Sent).Take(largest)
+            .Select(b => string.Format(CultureInfo.InvariantCulture, "{0} at +{1:0.000} s (worst {2:0.0} ms)", b.Count, Ms(start, b[0].Sent) / 1000, b.Max(a => Ms(a.Sent, a.Received))));
+        return string.Format(CultureInfo.InvariantCulture, "    slowest 1 %: {0} round trips in {1} bursts (gaps under {2:0} ms); largest: {3}",
+            slowest.Count, bursts.Count, BurstGap.TotalMilliseconds, string.Join(", ", top)) + Environment.NewLine;
     }
 
     private static double Ms(long from, long to) => (to - from) * 1000.0 / Stopwatch.Frequency;

@@ -97,4 +97,22 @@ public class LatencyTraceTests
         Assert.Contains(slowest, l => l.StartsWith("service's MQTT client -> reader", StringComparison.Ordinal) && l.EndsWith("2.000", StringComparison.Ordinal));
         Assert.Contains(slowest, l => l.StartsWith("round trip", StringComparison.Ordinal) && l.Contains("10.000", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public void Bursts_GroupsTheSlowestOnePercentBySendTime_AndNamesTheLargestBurstFirst()
+    {
+        var ms = Stopwatch.Frequency / 1000;
+        // 300 round trips of 1 ms, one sent every 10 ms; three of them (1 %) slow: two 5 ms apart at +1 s, one at +2 s.
+        var answered = Enumerable.Range(0, 300).Select(i =>
+        {
+            var sent = i * 10 * ms;
+            var slow = i switch { 100 => 9, 101 => 7, 200 => 5, _ => 1 };
+            return new LatencyBreakdown.Answered("rdr\te" + i, sent, sent + (slow * ms));
+        }).ToList();
+
+        var text = LatencyBreakdown.Bursts(answered);
+
+        Assert.Contains("slowest 1 %: 3 round trips in 2 bursts", text, StringComparison.Ordinal);
+        Assert.Contains("largest: 2 at +1.000 s (worst 9.0 ms), 1 at +2.000 s (worst 5.0 ms)", text, StringComparison.Ordinal);
+    }
 }
