@@ -11,7 +11,7 @@ using var terminate = System.Runtime.InteropServices.PosixSignalRegistration.Cre
     System.Runtime.InteropServices.PosixSignal.SIGTERM, context => { context.Cancel = true; stopping.Cancel(); });
 var clock = NodaTime.SystemClock.Instance;
 // Switches stand alone; every other flag takes a value.
-string[] switches = ["--once", "--disk-full", "--timeline", "--breakdown"];
+string[] switches = ["--once", "--disk-full", "--timeline", "--breakdown", "--durable-floor"];
 var flags = new Dictionary<string, string>();
 var valued = args.Skip(1).Where(a => !switches.Contains(a)).ToList();
 for (var i = 0; i + 1 < valued.Count; i += 2)
@@ -29,7 +29,10 @@ switch (args.FirstOrDefault())
     case "echo":
         // The bench's floor responder, in a process of its own.
         var key = new AccessControl.Devices.DeviceSecrets(Convert.FromBase64String(File.ReadAllText(flags["key-file"]).Trim()));
-        await using (var echo = await BenchCommand.Echo.StartAsync(int.Parse(flags["port"], System.Globalization.CultureInfo.InvariantCulture), key, new AccessControl.Protocol.Topics()))
+        var port = int.Parse(flags["port"], System.Globalization.CultureInfo.InvariantCulture);
+        await using (IAsyncDisposable echo = flags.TryGetValue("durable", out var durableDirectory)
+            ? await DurableEcho.StartAsync(port, key, new AccessControl.Protocol.Topics(), durableDirectory)
+            : await BenchCommand.Echo.StartAsync(port, key, new AccessControl.Protocol.Topics()))
         {
             Console.WriteLine("echo ready");
             await Task.Delay(Timeout.InfiniteTimeSpan, stopping.Token).ContinueWith(_ => { }, TaskScheduler.Default);
@@ -44,6 +47,7 @@ switch (args.FirstOrDefault())
                 WarmUpSeconds = double.Parse(flags.GetValueOrDefault("warmup", "5"), System.Globalization.CultureInfo.InvariantCulture),
                 Timeline = args.Contains("--timeline"),
                 Breakdown = args.Contains("--breakdown"),
+                DurableFloor = args.Contains("--durable-floor"),
                 ServiceEnvironment = (flags.GetValueOrDefault("service-env") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries)
                     .Select(pair => pair.Split('=', 2)).ToDictionary(pair => pair[0], pair => pair.Length > 1 ? pair[1] : ""),
             }
@@ -66,7 +70,7 @@ switch (args.FirstOrDefault())
         Console.Error.WriteLine("""
             usage: aclab demo [--data DIR] [--once]
                    aclab visit-day
-                   aclab bench [--broker embedded|mosquitto|both] [--rates 100,1000] [--seconds 10] [--warmup 5] [--timeline] [--breakdown] [--service-env NAME=VALUE,...] [--out FILE.md]
+                   aclab bench [--broker embedded|mosquitto|both] [--rates 100,1000] [--seconds 10] [--warmup 5] [--timeline] [--breakdown] [--durable-floor] [--service-env NAME=VALUE,...] [--out FILE.md]
                    aclab chaos [--events 10000] [--broker-restarts 3] [--kills 2] [--clock-jumps 0] [--reader-outages 0] [--disk-full]
             """);
         return 64;

@@ -49,18 +49,35 @@ public sealed class BenchCommand(IClock clock, TextWriter output)
     /// </summary>
     public bool Breakdown { get; init; }
 
+    /// <summary>
+    /// Also measure the durable floor (<see cref="DurableEcho"/>: the echo, answering only after a group-committed fsync),
+    /// between the floor and the decision: what durability alone costs on this machine, apart from the service's own work.
+    /// </summary>
+    public bool DurableFloor { get; init; }
+
     private const string Card = "04A1B2C3D4E5F6";
 
     public async Task<int> RunAsync(string brokerKind, int[] rates, TimeSpan duration, string? markdownFile, CancellationToken cancellationToken)
     {
         var kinds = brokerKind == "both" ? new[] { "embedded", "mosquitto" } : [brokerKind];
         var table = new StringBuilder();
+        var durable = new StringBuilder();
+        durable.AppendLine("| broker | rate (ev/s) | floor p50 | floor p99 | durable floor p50 | durable floor p99 | decision p50 | decision p99 | durable p99 ratio | decision p99 ratio | durable p50 delta |");
+        durable.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         table.AppendLine("| broker | rate (ev/s) | events | floor p50 | floor p99 | decision p50 | decision p99 | p50 ratio | p99 ratio | p50 delta |");
         table.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var kind in kinds)
         {
-            foreach (var (rate, floor, decision) in await RunBrokerAsync(kind, rates, duration, cancellationToken))
+            foreach (var (rate, floor, decision, durableFloor) in await RunBrokerAsync(kind, rates, duration, cancellationToken))
             {
+                if (durableFloor is not null)
+                {
+                    durable.AppendLine(string.Format(CultureInfo.InvariantCulture,
+                        "| {0} | {1} | {2:0.000} ms | {3:0.000} ms | {4:0.000} ms | {5:0.000} ms | {6:0.000} ms | {7:0.000} ms | {8:0.00} | {9:0.00} | {10:+0.000;-0.000} ms |",
+                        kind, rate, floor.P50, floor.P99, durableFloor.P50, durableFloor.P99, decision.P50, decision.P99,
+                        durableFloor.P99 / floor.P99, decision.P99 / floor.P99, durableFloor.P50 - floor.P50));
+                }
+
                 var row = string.Format(CultureInfo.InvariantCulture,
                     "| {0} | {1} | {2} | {3:0.000} ms | {4:0.000} ms | {5:0.000} ms | {6:0.000} ms | {7:0.00} | {8:0.00} | {9:+0.000;-0.000} ms |",
                     kind, rate, decision.Received, floor.P50, floor.P99, decision.P50, decision.P99,
@@ -74,6 +91,10 @@ public sealed class BenchCommand(IClock clock, TextWriter output)
         }
 
         await output.WriteLineAsync(table.ToString());
+        if (DurableFloor)
+        {
+            await output.WriteLineAsync(durable.ToString());
+        }
         if (markdownFile is not null)
         {
             await File.WriteAllTextAsync(markdownFile, table.ToString(), cancellationToken);
@@ -82,7 +103,7 @@ public sealed class BenchCommand(IClock clock, TextWriter output)
         return 0;
     }
 
-    private async Task<List<(int Rate, Latencies Floor, Latencies Decision)>> RunBrokerAsync(string kind, int[] rates, TimeSpan duration, CancellationToken cancellationToken)
+    private async Task<List<(int Rate, Latencies Floor, Latencies Decision, Latencies? DurableFloor)>> RunBrokerAsync(string kind, int[] rates, TimeSpan duration, CancellationToken cancellationToken)
     {
         var directory = Directory.CreateTempSubdirectory("aclab-bench-").FullName;
         var siteFile = Path.Combine(AppContext.BaseDirectory, "sites", "demo.yaml");
@@ -107,28 +128,17 @@ public sealed class BenchCommand(IClock clock, TextWriter output)
             readers.Add(await BenchReader.ConnectAsync(reader.Id.Value, broker.Port, secrets, topics, answered));
         }
 
-        var results = new List<(int, Latencies, Latencies)>();
-        var floors = new Dictionary<int, Latencies>();
+        var results = new List<(int, Latencies, Latencies, Latencies?)>();
 
         // Floor: an echo client in the service's place answers each event on the reader's decisions topic. Both the echo
         // and the service run in processes of their own, so neither shares cores' scheduling or a thread pool with the
         // load generator (this process) in a way the other does not.
         var keyFile = Path.Combine(directory, "provisioning.key");
-        await using (var echo = await ChildProcess.StartAsync("aclab.dll", ["echo", "--port", broker.Port.ToString(CultureInfo.InvariantCulture), "--key-file", keyFile], "echo ready"))
-        {
-            await WaitAnsweredAsync(readers, cancellationToken);
-            await RunLoadAsync("warm-up", readers, 500, TimeSpan.FromSeconds(WarmUpSeconds), cancellationToken);
-            foreach (var rate in rates)
-            {
-                await Task.Delay(QuietBeforePhase, cancellationToken);
-                answered?.Clear();
-                floors[rate] = await RunLoadAsync($"floor@{rate}", readers, rate, duration, cancellationToken);
-                if (answered is not null)
-                {
-                    await output.WriteAsync(LatencyBreakdown.Bursts([.. answered]));
-                }
-            }
-        }
+        string[] echo = ["echo", "--port", broker.Port.ToString(CultureInfo.InvariantCulture), "--key-file", keyFile];
+        var floors = await RunEchoPhasesAsync("floor", echo, readers, rates, duration, answered, cancellationToken);
+        var durableFloors = DurableFloor
+            ? await RunEchoPhasesAsync("durable", [.. echo, "--durable", directory], readers, rates, duration, answered, cancellationToken)
+            : [];
 
         // Decision: the real service (`accesscontrol run`), connected to the same broker.
         var traceFile = Path.Combine(directory, "latency-trace.tsv");
@@ -165,7 +175,7 @@ public sealed class BenchCommand(IClock clock, TextWriter output)
                     await output.WriteAsync(LatencyBreakdown.Format(answered, ReadTrace(traceFile)));
                     await output.WriteAsync(LatencyBreakdown.Bursts([.. answered]));
                 }
-                results.Add((rate, floors[rate], decision));
+                results.Add((rate, floors[rate], decision, durableFloors.GetValueOrDefault(rate)));
             }
         }
 
@@ -177,6 +187,28 @@ public sealed class BenchCommand(IClock clock, TextWriter output)
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         Directory.Delete(directory, recursive: true);
         return results;
+    }
+
+    /// <summary>An echo process (plain or durable) as the responder: a warm-up, then a measured phase at each rate.</summary>
+    private async Task<Dictionary<int, Latencies>> RunEchoPhasesAsync(string name, string[] echoArguments, List<BenchReader> readers, int[] rates,
+        TimeSpan duration, ConcurrentQueue<LatencyBreakdown.Answered>? answered, CancellationToken cancellationToken)
+    {
+        var phases = new Dictionary<int, Latencies>();
+        await using var echo = await ChildProcess.StartAsync("aclab.dll", echoArguments, "echo ready");
+        await WaitAnsweredAsync(readers, cancellationToken);
+        await RunLoadAsync("warm-up", readers, 500, TimeSpan.FromSeconds(WarmUpSeconds), cancellationToken);
+        foreach (var rate in rates)
+        {
+            await Task.Delay(QuietBeforePhase, cancellationToken);
+            answered?.Clear();
+            phases[rate] = await RunLoadAsync($"{name}@{rate}", readers, rate, duration, cancellationToken);
+            if (answered is not null)
+            {
+                await output.WriteAsync(LatencyBreakdown.Bursts([.. answered]));
+            }
+        }
+
+        return phases;
     }
 
     /// <summary>The service's latency trace so far (it keeps the file open and writing).</summary>
@@ -196,7 +228,7 @@ public sealed class BenchCommand(IClock clock, TextWriter output)
     }
 
     /// <summary>Whether the service has made, since it took traffic, two collections and one of them of gen1.</summary>
-    private static bool Settled(ServiceMetrics.GcReading started, ServiceMetrics.GcReading now) =>
+    private static bool Settled(ServiceMetrics.RuntimeReading started, ServiceMetrics.RuntimeReading now) =>
         now.Collections - started.Collections >= 2 && now.Gen1Collections > started.Gen1Collections;
 
     /// <summary>Until the responder is subscribed, events go unanswered: send one at a time until one is answered.</summary>

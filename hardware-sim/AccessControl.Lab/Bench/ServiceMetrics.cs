@@ -31,7 +31,7 @@ internal sealed class ServiceMetrics : IDisposable
         return new ServiceMetrics(http);
     }
 
-    public async Task<(PipelineMetricsSnapshot Metrics, double CpuMs, GcReading Gc)> ReadAsync(CancellationToken cancellationToken)
+    public async Task<(PipelineMetricsSnapshot Metrics, double CpuMs, RuntimeReading Gc)> ReadAsync(CancellationToken cancellationToken)
     {
         using var document = JsonDocument.Parse(await http.GetStringAsync("/api/v1/metrics/pipeline", cancellationToken));
         var root = document.RootElement;
@@ -39,29 +39,30 @@ internal sealed class ServiceMetrics : IDisposable
             root.GetProperty("batches").GetInt64(), root.GetProperty("rows").GetInt64());
         var gc = root.GetProperty("gc");
         return (metrics, root.GetProperty("processCpuMs").GetDouble(),
-            new GcReading(gc.GetProperty("gen0").GetInt32(), gc.GetProperty("gen1").GetInt32(), gc.GetProperty("totalPauseMs").GetDouble(), gc.GetProperty("allocatedMb").GetInt64(),
-                gc.GetProperty("lastEphemeralPauseMs").GetDouble(), gc.GetProperty("lastEphemeralPromotedKb").GetInt64()));
+            new RuntimeReading(gc.GetProperty("gen0").GetInt32(), gc.GetProperty("gen1").GetInt32(), gc.GetProperty("totalPauseMs").GetDouble(), gc.GetProperty("allocatedMb").GetInt64(),
+                gc.GetProperty("lastEphemeralPauseMs").GetDouble(), gc.GetProperty("lastEphemeralPromotedKb").GetInt64(),
+                root.GetProperty("jit").GetProperty("methods").GetInt64(), root.GetProperty("jit").GetProperty("compileMs").GetDouble()));
     }
 
     /// <summary>One line for a phase: the window between two readings, and the service's CPU time per decision in it.</summary>
-    public static string Format((PipelineMetricsSnapshot Metrics, double CpuMs, GcReading Gc) before, (PipelineMetricsSnapshot Metrics, double CpuMs, GcReading Gc) after)
+    public static string Format((PipelineMetricsSnapshot Metrics, double CpuMs, RuntimeReading Gc) before, (PipelineMetricsSnapshot Metrics, double CpuMs, RuntimeReading Gc) after)
     {
         var window = after.Metrics.Since(before.Metrics);
         return string.Format(CultureInfo.InvariantCulture,
             "    inside the service: queue p50 {0:0.000} p99 {1:0.000} | commit p50 {2:0.000} p99 {3:0.000} ({4:0.0} rows each) | " +
             "event to decision sent p50 {5:0.000} p99 {6:0.000} | PUBACK p50 {7:0.000} p99 {8:0.000} ms | CPU {9:0} us per decision | " +
-            "GC: {10} collections, {11:0.0} ms paused (last {12:0.0} ms, {13} KB promoted), {14} MB allocated",
+            "GC: {10} collections, {11:0.0} ms paused (last {12:0.0} ms, {13} KB promoted), {14} MB allocated | JIT: {15} methods, {16:0.0} ms",
             window.QueueWait.Percentile(0.5), window.QueueWait.Percentile(0.99), window.Commit.Percentile(0.5), window.Commit.Percentile(0.99),
             window.Batches == 0 ? 0 : (double)window.Rows / window.Batches, window.Decision.Percentile(0.5), window.Decision.Percentile(0.99),
             window.PublishAck.Percentile(0.5), window.PublishAck.Percentile(0.99),
             window.Decision.Count == 0 ? 0 : (after.CpuMs - before.CpuMs) * 1000 / window.Decision.Count,
             after.Gc.Collections - before.Gc.Collections, after.Gc.PauseMs - before.Gc.PauseMs, after.Gc.LastPauseMs, after.Gc.LastPromotedKb,
-            after.Gc.AllocatedMb - before.Gc.AllocatedMb);
+            after.Gc.AllocatedMb - before.Gc.AllocatedMb, after.Gc.JitMethods - before.Gc.JitMethods, after.Gc.JitMs - before.Gc.JitMs);
     }
 
     public void Dispose() => http.Dispose();
 
-    public sealed record GcReading(int Collections, int Gen1Collections, double PauseMs, long AllocatedMb, double LastPauseMs, long LastPromotedKb);
+    public sealed record RuntimeReading(int Collections, int Gen1Collections, double PauseMs, long AllocatedMb, double LastPauseMs, long LastPromotedKb, long JitMethods, double JitMs);
 
     private static HistogramSnapshot Stage(JsonElement root, string name)
     {

@@ -28,6 +28,7 @@ public static class PipelineMetricsApi
         rows = snapshot.Rows,
         processCpuMs = Environment.CpuUsage.TotalTime.TotalMilliseconds,
         gc = Gc(),
+        jit = Jit(),
         queueWait = Stage(snapshot.QueueWait),
         commit = Stage(snapshot.Commit),
         decision = Stage(snapshot.Decision),
@@ -50,6 +51,14 @@ public static class PipelineMetricsApi
             heapMb = GC.GetGCMemoryInfo().HeapSizeBytes / (1024 * 1024),
         };
     }
+
+    // Methods compiled again at a higher tier (tiered compilation, on a background thread) take CPU from the decisions
+    // long after start: a method called once a second reaches the call-count threshold only after half a minute.
+    private static object Jit() => new
+    {
+        methods = System.Runtime.JitInfo.GetCompiledMethodCount(),
+        compileMs = System.Runtime.JitInfo.GetCompilationTime().TotalMilliseconds,
+    };
 
     private static object Stage(HistogramSnapshot h) => new
     {

@@ -86,6 +86,8 @@ public class PipelineMetricsApiTests
         Assert.True(root.GetProperty("rows").GetInt64() >= 3);
         Assert.True(root.GetProperty("decision").GetProperty("p50Ms").GetDouble() > 0);
         Assert.NotEmpty(root.GetProperty("queueWait").GetProperty("buckets").EnumerateArray());
+        Assert.True(root.GetProperty("jit").GetProperty("methods").GetInt64() > 0);
+        Assert.True(root.GetProperty("jit").GetProperty("compileMs").GetDouble() > 0);
         Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
     }
 }
