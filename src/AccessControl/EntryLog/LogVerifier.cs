@@ -117,15 +117,67 @@ public sealed class LogVerifier(Database database, string checkpointFile, string
 
     public string PublicKeyPath { get; } = publicKeyFile;
 
+    /// <summary>How many times <see cref="Verify()"/> waits for the newest checkpoints' lines before it reports them missing.</summary>
+    public const int FilingWaits = 10;
+
+    /// <summary>One wait for the writer to file a checkpoint's line (by default 100 ms; tests file the line instead).</summary>
+    internal Action WaitForFiling { get; init; } = () => Thread.Sleep(TimeSpan.FromMilliseconds(100));
+
     /// <summary>Verifies the database with the configured checkpoint file and public key.</summary>
+    /// <remarks>
+    /// The service appends a checkpoint's line to the file just after the checkpoint's commit, from another thread
+    /// (<see cref="EntryLogWriter.FileCheckpoints"/>). A verify of a running log that reads in between finds the newest
+    /// checkpoints in the database only. When that is all it finds wrong, it reads the file again, up to
+    /// <see cref="FilingWaits"/> times; a line still missing then is reported (and the service files it at its next start).
+    /// </remarks>
     public LogVerification Verify()
     {
-        var inputs = LogVerifyInputs.FromFiles(CheckpointFilePath, PublicKeyPath);
-        using (inputs.PublicKey)
+        for (var waits = 0; ; waits++)
         {
-            using var connection = database.OpenReadOnly();
-            return Verify(connection, inputs);
+            var inputs = LogVerifyInputs.FromFiles(CheckpointFilePath, PublicKeyPath);
+            using (inputs.PublicKey)
+            {
+                LogVerification result;
+                using (var connection = database.OpenReadOnly())
+                {
+                    result = Verify(connection, inputs);
+                }
+
+                if (!AwaitsFiling(result, inputs))
+                {
+                    return result;
+                }
+
+                if (waits == FilingWaits)
+                {
+                    return result with { Notes = [.. result.Notes, $"the newest checkpoints were still missing from the file after {FilingWaits} waits for the service to file them"] };
+                }
+            }
+
+            WaitForFiling();
         }
+    }
+
+    /// <summary>
+    /// Whether the only things wrong are checkpoints newer than every line in the file, and perhaps a last line read while
+    /// it was being appended: lines not yet filed.
+    /// </summary>
+    private static bool AwaitsFiling(LogVerification result, LogVerifyInputs inputs)
+    {
+        if (result.FirstBroken is not null || result.CheckpointProblems.Count == 0 || inputs.FileCheckpoints is not { Count: > 0 } lines)
+        {
+            return false;
+        }
+
+        var newestFiled = lines.Select(l => l.Checkpoint?.Seq ?? 0).Max();
+        var lastLineTorn = lines[^1].Checkpoint is null && lines.Count(l => l.Checkpoint is null) == 1;
+        return result.CheckpointProblems.Any(p => p.Problem == CheckpointProblems.MissingFromFile)
+            && result.CheckpointProblems.All(p => p switch
+            {
+                { Problem: CheckpointProblems.MissingFromFile } => p.Seq > newestFiled,
+                { Problem: CheckpointProblems.FileLineInvalid } => lastLineTorn,
+                _ => false,
+            });
     }
 
     /// <summary>Verifies the log in <paramref name="connection"/> (it only reads).</summary>
