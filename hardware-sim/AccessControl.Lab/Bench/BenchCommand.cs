@@ -158,7 +158,7 @@ public sealed class BenchCommand(IClock clock, TextWriter output)
             // and the first requests built (a few MB) to the oldest generation, gen0 to gen1 then gen1 to gen2, 12-30 ms
             // each on this VM, once in the service's life (a steady-state gen0 collection copies tens of KB, 2-4 ms).
             // Keep the load on, at the top rate, until a gen1 collection is behind us (a minute at most).
-            for (var round = 0; round < 12 && !Settled(started.Gc, (await metrics.ReadAsync(cancellationToken)).Gc); round++)
+            for (var round = 0; round < 12 && !Settled(started.Runtime, (await metrics.ReadAsync(cancellationToken)).Runtime); round++)
             {
                 await RunLoadAsync("warm-up (GC)", readers, rates.Max(), TimeSpan.FromSeconds(5), cancellationToken);
             }
@@ -395,13 +395,25 @@ public sealed class BenchCommand(IClock clock, TextWriter output)
         public static async Task<Echo> StartAsync(int port, DeviceSecrets secrets, Topics topics)
         {
             var client = new MqttClientFactory().CreateMqttClient();
+            await ConnectInServicePlaceAsync(client, port, secrets, topics, "echo", (readerId, payload) =>
+                _ = client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(topics.ReaderDecisions(readerId))
+                    .WithPayload(payload).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build()));
+            return new Echo(client);
+        }
+
+        /// <summary>
+        /// Connects <paramref name="client"/> as the service would (its username, QoS 1 on every reader's events) and hands
+        /// each reader event to <paramref name="onReaderEvent"/> on the client's own task: the echoes' common part.
+        /// </summary>
+        internal static async Task ConnectInServicePlaceAsync(IMqttClient client, int port, DeviceSecrets secrets, Topics topics, string who,
+            Action<string, System.Buffers.ReadOnlySequence<byte>> onReaderEvent)
+        {
             client.ApplicationMessageReceivedAsync += e =>
             {
                 var address = topics.Parse(e.ApplicationMessage.Topic);
                 if (address.Kind == TopicKind.ReaderEvents)
                 {
-                    _ = client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(topics.ReaderDecisions(address.DeviceId))
-                        .WithPayload(e.ApplicationMessage.Payload).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build());
+                    onReaderEvent(address.DeviceId, e.ApplicationMessage.Payload);
                 }
 
                 return Task.CompletedTask;
@@ -411,11 +423,10 @@ public sealed class BenchCommand(IClock clock, TextWriter output)
                 .WithCleanSession(true).Build());
             if (result.ResultCode != MqttClientConnectResultCode.Success)
             {
-                throw new InvalidOperationException($"echo could not connect: {result.ResultCode}");
+                throw new InvalidOperationException($"{who} could not connect: {result.ResultCode}");
             }
 
             await client.SubscribeAsync(topics.Root + "/readers/+/events", MqttQualityOfServiceLevel.AtLeastOnce);
-            return new Echo(client);
         }
 
         public async ValueTask DisposeAsync()

@@ -50,26 +50,11 @@ internal sealed class DurableEcho : IAsyncDisposable
     {
         var client = new MqttClientFactory().CreateMqttClient();
         var echo = new DurableEcho(client, topics, Path.Combine(directory, "durable-echo.bin"));
-        client.ApplicationMessageReceivedAsync += e =>
+        await BenchCommand.Echo.ConnectInServicePlaceAsync(client, port, secrets, topics, "durable echo", (readerId, payload) =>
         {
-            var address = topics.Parse(e.ApplicationMessage.Topic);
-            if (address.Kind == TopicKind.ReaderEvents)
-            {
-                echo.queue.Enqueue((address.DeviceId, System.Buffers.BuffersExtensions.ToArray(e.ApplicationMessage.Payload)));
-                echo.queued.Set();
-            }
-
-            return Task.CompletedTask;
-        };
-        var result = await client.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", port)
-            .WithClientId(DeviceSecrets.ServiceUsername).WithCredentials(DeviceSecrets.ServiceUsername, secrets.For(DeviceSecrets.ServiceUsername))
-            .WithCleanSession(true).Build());
-        if (result.ResultCode != MqttClientConnectResultCode.Success)
-        {
-            throw new InvalidOperationException($"durable echo could not connect: {result.ResultCode}");
-        }
-
-        await client.SubscribeAsync(topics.Root + "/readers/+/events", MqttQualityOfServiceLevel.AtLeastOnce);
+            echo.queue.Enqueue((readerId, System.Buffers.BuffersExtensions.ToArray(payload)));
+            echo.queued.Set();
+        });
         return echo;
     }
 

@@ -31,7 +31,7 @@ internal sealed class ServiceMetrics : IDisposable
         return new ServiceMetrics(http);
     }
 
-    public async Task<(PipelineMetricsSnapshot Metrics, double CpuMs, RuntimeReading Gc)> ReadAsync(CancellationToken cancellationToken)
+    public async Task<(PipelineMetricsSnapshot Metrics, double CpuMs, RuntimeReading Runtime)> ReadAsync(CancellationToken cancellationToken)
     {
         using var document = JsonDocument.Parse(await http.GetStringAsync("/api/v1/metrics/pipeline", cancellationToken));
         var root = document.RootElement;
@@ -45,7 +45,7 @@ internal sealed class ServiceMetrics : IDisposable
     }
 
     /// <summary>One line for a phase: the window between two readings, and the service's CPU time per decision in it.</summary>
-    public static string Format((PipelineMetricsSnapshot Metrics, double CpuMs, RuntimeReading Gc) before, (PipelineMetricsSnapshot Metrics, double CpuMs, RuntimeReading Gc) after)
+    public static string Format((PipelineMetricsSnapshot Metrics, double CpuMs, RuntimeReading Runtime) before, (PipelineMetricsSnapshot Metrics, double CpuMs, RuntimeReading Runtime) after)
     {
         var window = after.Metrics.Since(before.Metrics);
         return string.Format(CultureInfo.InvariantCulture,
@@ -56,8 +56,8 @@ internal sealed class ServiceMetrics : IDisposable
             window.Batches == 0 ? 0 : (double)window.Rows / window.Batches, window.Decision.Percentile(0.5), window.Decision.Percentile(0.99),
             window.PublishAck.Percentile(0.5), window.PublishAck.Percentile(0.99),
             window.Decision.Count == 0 ? 0 : (after.CpuMs - before.CpuMs) * 1000 / window.Decision.Count,
-            after.Gc.Collections - before.Gc.Collections, after.Gc.PauseMs - before.Gc.PauseMs, after.Gc.LastPauseMs, after.Gc.LastPromotedKb,
-            after.Gc.AllocatedMb - before.Gc.AllocatedMb, after.Gc.JitMethods - before.Gc.JitMethods, after.Gc.JitMs - before.Gc.JitMs);
+            after.Runtime.Collections - before.Runtime.Collections, after.Runtime.PauseMs - before.Runtime.PauseMs, after.Runtime.LastPauseMs, after.Runtime.LastPromotedKb,
+            after.Runtime.AllocatedMb - before.Runtime.AllocatedMb, after.Runtime.JitMethods - before.Runtime.JitMethods, after.Runtime.JitMs - before.Runtime.JitMs);
     }
 
     public void Dispose() => http.Dispose();

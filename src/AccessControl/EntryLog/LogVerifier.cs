@@ -127,57 +127,71 @@ public sealed class LogVerifier(Database database, string checkpointFile, string
     /// <remarks>
     /// The service appends a checkpoint's line to the file just after the checkpoint's commit, from another thread
     /// (<see cref="EntryLogWriter.FileCheckpoints"/>). A verify of a running log that reads in between finds the newest
-    /// checkpoints in the database only. When that is all it finds wrong, it reads the file again, up to
-    /// <see cref="FilingWaits"/> times; a line still missing then is reported (and the service files it at its next start).
+    /// checkpoints in the database only. When that is all it finds wrong, it waits for those lines (re-reading the file,
+    /// up to <see cref="FilingWaits"/> times in all) and walks the chain again once they are there; a line still missing
+    /// then is reported (and the service files it at its next start).
     /// </remarks>
     public LogVerification Verify()
     {
-        for (var waits = 0; ; waits++)
+        var waits = 0;
+        for (var pass = 0; ; pass++)
         {
             var inputs = LogVerifyInputs.FromFiles(CheckpointFilePath, PublicKeyPath);
+            LogVerification result;
             using (inputs.PublicKey)
+            using (var connection = database.OpenReadOnly())
             {
-                LogVerification result;
-                using (var connection = database.OpenReadOnly())
-                {
-                    result = Verify(connection, inputs);
-                }
-
-                if (!AwaitsFiling(result, inputs))
-                {
-                    return result;
-                }
-
-                if (waits == FilingWaits)
-                {
-                    return result with { Notes = [.. result.Notes, $"the newest checkpoints were still missing from the file after {FilingWaits} waits for the service to file them"] };
-                }
+                result = Verify(connection, inputs);
             }
 
-            WaitForFiling();
+            if (Unfiled(result, inputs) is not { } unfiled)
+            {
+                return result;
+            }
+
+            // Re-reading the file is cheap; walking the chain is not: walk again only once the lines are there.
+            while (waits < FilingWaits && !Filed(unfiled))
+            {
+                WaitForFiling();
+                waits++;
+            }
+
+            if (pass == FilingWaits || !Filed(unfiled))
+            {
+                return result with { Notes = [.. result.Notes, $"the newest checkpoints were still missing from the file after {waits} waits for the service to file them"] };
+            }
         }
     }
 
     /// <summary>
-    /// Whether the only things wrong are checkpoints newer than every line in the file, and perhaps a last line read while
-    /// it was being appended: lines not yet filed.
+    /// The checkpoints missing from the file, when the only things wrong are checkpoints newer than every line in it and
+    /// perhaps a last line read while it was being appended: lines not yet filed. Null otherwise.
     /// </summary>
-    private static bool AwaitsFiling(LogVerification result, LogVerifyInputs inputs)
+    private static IReadOnlyList<long>? Unfiled(LogVerification result, LogVerifyInputs inputs)
     {
-        if (result.FirstBroken is not null || result.CheckpointProblems.Count == 0 || inputs.FileCheckpoints is not { Count: > 0 } lines)
+        if (result.FirstBroken is not null || inputs.FileCheckpoints is not { Count: > 0 } lines)
         {
-            return false;
+            return null;
         }
 
         var newestFiled = lines.Select(l => l.Checkpoint?.Seq ?? 0).Max();
         var lastLineTorn = lines[^1].Checkpoint is null && lines.Count(l => l.Checkpoint is null) == 1;
-        return result.CheckpointProblems.Any(p => p.Problem == CheckpointProblems.MissingFromFile)
-            && result.CheckpointProblems.All(p => p switch
-            {
-                { Problem: CheckpointProblems.MissingFromFile } => p.Seq > newestFiled,
-                { Problem: CheckpointProblems.FileLineInvalid } => lastLineTorn,
-                _ => false,
-            });
+        var awaiting = result.CheckpointProblems.All(p => p switch
+        {
+            { Problem: CheckpointProblems.MissingFromFile } => p.Seq > newestFiled,
+            { Problem: CheckpointProblems.FileLineInvalid } => lastLineTorn,
+            _ => false,
+        });
+        var missing = result.CheckpointProblems.Where(p => p.Problem == CheckpointProblems.MissingFromFile).Select(p => p.Seq).ToList();
+        return awaiting && missing.Count > 0 ? missing : null;
+    }
+
+    private bool Filed(IReadOnlyList<long> seqs)
+    {
+        var filed = File.Exists(CheckpointFilePath)
+            ? CheckpointFile.ReadAll(CheckpointFilePath).Select(l => l.Checkpoint?.Seq).OfType<long>().ToHashSet()
+            : [];
+        return seqs.All(filed.Contains);
     }
 
     /// <summary>Verifies the log in <paramref name="connection"/> (it only reads).</summary>
