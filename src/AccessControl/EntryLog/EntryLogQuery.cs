@@ -45,7 +45,12 @@ public sealed class EntryLogQuery(Database database)
 
     public const int MaxLimit = 10_000;
 
-    /// <summary>Rows matching the filter in log order.</summary>
+    private static readonly string IndexedColumns = string.Join(", ", Columns.Split(", ").Select(c => "e." + c));
+
+    /// <summary>
+    /// Rows matching the filter in log order. A filter on time, site, door or person goes through the log's index
+    /// (<see cref="LogIndex"/>) for the rows it holds, and scans the few rows past its watermark.
+    /// </summary>
     public IReadOnlyList<LogEntry> Find(LogFilter filter)
     {
         if (filter.Limit is < 1 or > MaxLimit)
@@ -53,28 +58,17 @@ public sealed class EntryLogQuery(Database database)
             throw new ArgumentOutOfRangeException(nameof(filter), $"Limit must be between 1 and {MaxLimit}.");
         }
 
-        using var connection = database.OpenReadOnly();
-        using var command = connection.CreateCommand();
-        var sql = new StringBuilder($"SELECT {Columns} FROM entry_log WHERE 1 = 1");
-        Add(command, sql, "at >= $from", "$from", filter.From?.ToUnixTimeMilliseconds());
-        Add(command, sql, "at < $to", "$to", filter.To?.ToUnixTimeMilliseconds());
-        Add(command, sql, "site_id = $site", "$site", filter.SiteId);
-        Add(command, sql, "door_id = $door", "$door", filter.DoorId);
-        Add(command, sql, "reader_id = $reader", "$reader", filter.ReaderId);
-        Add(command, sql, "person_id = $person", "$person", filter.PersonId);
-        Add(command, sql, "kind = $kind", "$kind", filter.Kind);
-        Add(command, sql, "decision = $decision", "$decision", filter.Decision);
-        Add(command, sql, "reason = $reason", "$reason", filter.Reason);
-        Add(command, sql, "seq > $after", "$after", filter.AfterSeq);
-        sql.Append(" ORDER BY seq LIMIT $limit");
-        command.Parameters.AddWithValue("$limit", filter.Limit);
-        command.CommandText = sql.ToString();
-
+        using var snapshot = LogSnapshot.Open(database);
         var rows = new List<LogEntry>();
-        using var reader = command.ExecuteReader();
-        while (reader.Read())
+        var indexable = filter.From is not null || filter.To is not null || filter.SiteId is not null || filter.DoorId is not null || filter.PersonId is not null;
+        if (indexable && snapshot.Indexed)
         {
-            rows.Add(Read(reader));
+            Read(IndexedCommand(snapshot, filter), rows);
+        }
+
+        if (rows.Count < filter.Limit)
+        {
+            Read(ScanCommand(snapshot, filter, indexable && snapshot.Indexed ? snapshot.Watermark : null, filter.Limit - rows.Count), rows);
         }
 
         return rows;
@@ -87,6 +81,59 @@ public sealed class EntryLogQuery(Database database)
         using var command = connection.CreateCommand();
         command.CommandText = "SELECT COUNT(*) FROM entry_log";
         return (long)command.ExecuteScalar()!;
+    }
+
+    /// <summary>The indexed rows (seq up to the watermark): the index picks them, the log supplies them and the other filters.</summary>
+    private static SqliteCommand IndexedCommand(LogSnapshot snapshot, LogFilter filter)
+    {
+        var command = snapshot.Command("");
+        var sql = new StringBuilder($"SELECT {IndexedColumns} FROM ix.log_index i CROSS JOIN entry_log e ON e.seq = i.seq WHERE i.seq <= $w");
+        command.Parameters.AddWithValue("$w", snapshot.Watermark);
+        AddFilters(command, sql, filter, indexed: "i.", row: "e.");
+        sql.Append(" ORDER BY i.seq LIMIT $limit");
+        command.Parameters.AddWithValue("$limit", filter.Limit);
+        command.CommandText = sql.ToString();
+        return command;
+    }
+
+    /// <summary>The log itself, scanned in seq order: all of it, or only past the index's watermark.</summary>
+    private static SqliteCommand ScanCommand(LogSnapshot snapshot, LogFilter filter, long? pastSeq, int limit)
+    {
+        var command = snapshot.Command("");
+        var sql = new StringBuilder($"SELECT {Columns} FROM entry_log WHERE 1 = 1");
+        Add(command, sql, "seq > $w", "$w", pastSeq);
+        AddFilters(command, sql, filter, indexed: "", row: "");
+        sql.Append(" ORDER BY seq LIMIT $limit");
+        command.Parameters.AddWithValue("$limit", limit);
+        command.CommandText = sql.ToString();
+        return command;
+    }
+
+    /// <summary>The filter's conditions; <paramref name="indexed"/> prefixes the columns the index holds, <paramref name="row"/> the others.</summary>
+    private static void AddFilters(SqliteCommand command, StringBuilder sql, LogFilter filter, string indexed, string row)
+    {
+        Add(command, sql, $"{indexed}at >= $from", "$from", filter.From?.ToUnixTimeMilliseconds());
+        Add(command, sql, $"{indexed}at < $to", "$to", filter.To?.ToUnixTimeMilliseconds());
+        Add(command, sql, $"{indexed}site_id = $site", "$site", filter.SiteId);
+        Add(command, sql, $"{indexed}door_id = $door", "$door", filter.DoorId);
+        Add(command, sql, $"{indexed}person_id = $person", "$person", filter.PersonId);
+        Add(command, sql, $"{indexed}seq > $after", "$after", filter.AfterSeq);
+        Add(command, sql, $"{row}reader_id = $reader", "$reader", filter.ReaderId);
+        Add(command, sql, $"{row}kind = $kind", "$kind", filter.Kind);
+        Add(command, sql, $"{row}decision = $decision", "$decision", filter.Decision);
+        Add(command, sql, $"{row}reason = $reason", "$reason", filter.Reason);
+    }
+
+    private static void Read(SqliteCommand command, List<LogEntry> rows)
+    {
+        using (command)
+        {
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                rows.Add(Read(reader));
+            }
+        }
     }
 
     internal static LogEntry Read(DbDataReader r) => new()

@@ -39,6 +39,7 @@ public sealed class EntryLogWriter : IDisposable
 
     private static readonly InstantPattern Rfc3339 = InstantPattern.CreateWithInvariantCulture("uuuu'-'MM'-'dd'T'HH':'mm':'ss.fff'Z'");
 
+    private readonly Database database;
     private readonly SqliteConnection connection;
 
     // Run for every row and every new event: prepared once and bound without allocating (see RawStatement).
@@ -66,6 +67,7 @@ public sealed class EntryLogWriter : IDisposable
     public EntryLogWriter(Database database, LogCheckpointing? checkpointing = null)
     {
         this.checkpointing = checkpointing;
+        this.database = database;
         connection = database.Open();
 
         // Checkpoints run in the background (EdgeService), not inside a swipe's commit.
@@ -250,17 +252,27 @@ public sealed class EntryLogWriter : IDisposable
     public LogPurgeResult Purge(Instant before, string actor, Instant now)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(actor);
+
+        // The bound is found outside the lock, through the log's time index (LogSnapshot), so that the pipeline's
+        // appends do not wait for it. Checkpoints and rows are only ever added, so a bound found a moment ago is still
+        // covered by a checkpoint and still before the cut-off.
+        long? lastCheckpoint;
+        long? bound;
+        using (var log = LogSnapshot.Open(database))
+        {
+            using var checkpoint = log.Command("SELECT MAX(seq) FROM log_checkpoints");
+            lastCheckpoint = checkpoint.ExecuteScalar() as long?;
+            bound = lastCheckpoint is null ? null : log.LastSeqBefore(before, lastCheckpoint.Value);
+        }
+
         lock (gate)
         {
             LoadHead();
-            var lastCheckpoint = Scalar<long?>("SELECT MAX(seq) FROM log_checkpoints");
             if (lastCheckpoint is null)
             {
                 return new LogPurgeResult(LogPurgeOutcome.Refused, 0, 0, 0, null, "no signed checkpoint yet: rows are purged only up to the last checkpoint");
             }
 
-            var bound = Scalar<long?>("SELECT MAX(seq) FROM entry_log WHERE at < $before AND seq <= $checkpoint",
-                ("$before", before.ToUnixTimeMilliseconds()), ("$checkpoint", lastCheckpoint.Value));
             if (bound is null || bound <= purgedUpTo)
             {
                 return new LogPurgeResult(LogPurgeOutcome.NothingToPurge, 0, 0, 0, null,

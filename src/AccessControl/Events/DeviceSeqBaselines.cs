@@ -1,3 +1,4 @@
+using AccessControl.EntryLog;
 using AccessControl.Storage;
 using Dapper;
 
@@ -20,37 +21,54 @@ public static class DeviceSeqBaselines
         GROUP BY source
         """;
 
+    // Each reads the log's index up to its watermark and the log itself past it (LogSnapshot); "+source" keeps SQLite
+    // from walking the redelivery index for the few rows past the watermark.
     private const string SourcesSql = """
-        SELECT DISTINCT source FROM entry_log WHERE device_seq IS NOT NULL AND source IS NOT NULL
+        SELECT source FROM ix.log_index WHERE device_seq IS NOT NULL AND source IS NOT NULL AND seq <= @w
+        UNION
+        SELECT source FROM entry_log WHERE seq > @w AND device_seq IS NOT NULL AND source IS NOT NULL
         """;
 
     private const string MaxSinceSql = """
-        SELECT MAX(device_seq) FROM entry_log
-        WHERE source = @source AND device_seq IS NOT NULL AND seq >= @row
+        SELECT MAX(m) FROM (
+            SELECT MAX(device_seq) AS m FROM ix.log_index WHERE source = @source AND device_seq IS NOT NULL AND seq >= @row AND seq <= @w
+            UNION ALL
+            SELECT MAX(device_seq) FROM entry_log WHERE +source = @source AND device_seq IS NOT NULL AND seq >= @row AND seq > @w)
         """;
 
     private const string RecentSql = """
-        SELECT device_seq FROM entry_log
-        WHERE source = @source AND device_seq IS NOT NULL AND device_seq > @floor AND seq >= @row
+        SELECT device_seq FROM ix.log_index WHERE source = @source AND device_seq > @floor AND seq >= @row AND seq <= @w
+        UNION ALL
+        SELECT device_seq FROM entry_log WHERE +source = @source AND device_seq > @floor AND seq >= @row AND seq > @w
         """;
+
+    // Without an index (a log no service has indexed yet), the same over the log alone.
+    private const string SourcesScanSql = "SELECT DISTINCT source FROM entry_log WHERE device_seq IS NOT NULL AND source IS NOT NULL";
+
+    private const string MaxSinceScanSql = "SELECT MAX(device_seq) FROM entry_log WHERE source = @source AND device_seq IS NOT NULL AND seq >= @row";
+
+    private const string RecentScanSql = "SELECT device_seq FROM entry_log WHERE source = @source AND device_seq > @floor AND seq >= @row";
 
     /// <summary>Reads the history; sources never seen (or reset to nothing and silent since) are absent.</summary>
     /// <param name="window">How many seqs below the highest to keep (<see cref="PipelineOptions.ReplayWindow"/>).</param>
     public static IReadOnlyDictionary<string, IReadOnlyCollection<long>> Load(Database database, int window)
     {
         ArgumentNullException.ThrowIfNull(database);
-        using var connection = database.Open();
-        var resets = connection.Query<(string Source, long Row)>(ResetsSql).ToDictionary(r => r.Source, r => r.Row, StringComparer.Ordinal);
+        using var log = LogSnapshot.Open(database);
+        var (sources, maxSince, recent) = log.Indexed ? (SourcesSql, MaxSinceSql, RecentSql) : (SourcesScanSql, MaxSinceScanSql, RecentScanSql);
+        var w = log.Watermark;
+        var resets = log.Connection.Query<(string Source, long Row)>(ResetsSql, transaction: log.Transaction)
+            .ToDictionary(r => r.Source, r => r.Row, StringComparer.Ordinal);
         var history = new Dictionary<string, IReadOnlyCollection<long>>(StringComparer.Ordinal);
-        foreach (var source in connection.Query<string>(SourcesSql).Concat(resets.Keys).Distinct(StringComparer.Ordinal))
+        foreach (var source in log.Connection.Query<string>(sources, new { w }, log.Transaction).Concat(resets.Keys).Distinct(StringComparer.Ordinal))
         {
             var row = resets.GetValueOrDefault(source);
-            if (connection.ExecuteScalar<long?>(MaxSinceSql, new { source, row }) is not { } max)
+            if (log.Connection.ExecuteScalar<long?>(maxSince, new { source, row, w }, log.Transaction) is not { } max)
             {
                 continue;
             }
 
-            history[source] = connection.Query<long>(RecentSql, new { source, floor = max - window, row }).ToList();
+            history[source] = log.Connection.Query<long>(recent, new { source, floor = max - window, row, w }, log.Transaction).ToList();
         }
 
         return history;

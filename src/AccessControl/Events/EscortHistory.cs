@@ -1,5 +1,6 @@
 using System.Text.Json;
 using AccessControl.Decisions;
+using AccessControl.EntryLog;
 using AccessControl.Sites;
 using AccessControl.Storage;
 using Dapper;
@@ -22,7 +23,8 @@ public static class EscortHistory
 {
     private const string GrantsSql = """
         SELECT reader_id AS Reader, person_id AS Person, detail AS Detail FROM entry_log
-        WHERE kind = 'access' AND decision = 'grant' AND offline = 0 AND person_id IS NOT NULL AND reader_id IS NOT NULL AND at >= @since
+        WHERE kind = 'access' AND decision = 'grant' AND offline = 0 AND person_id IS NOT NULL AND reader_id IS NOT NULL
+          AND seq >= @first AND at >= @since
         ORDER BY seq
         """;
 
@@ -30,9 +32,14 @@ public static class EscortHistory
     {
         ArgumentNullException.ThrowIfNull(database);
         ArgumentNullException.ThrowIfNull(topology);
-        using var connection = database.Open();
+        using var log = LogSnapshot.Open(database);
         var state = EscortState.Empty;
-        var rows = connection.Query<(string Reader, string Person, string? Detail)>(GrantsSql, new { since = since.ToUnixTimeMilliseconds() });
+        if (log.FirstSeqSince(since) is not { } first)
+        {
+            return state;
+        }
+
+        var rows = log.Connection.Query<(string Reader, string Person, string? Detail)>(GrantsSql, new { first, since = since.ToUnixTimeMilliseconds() }, log.Transaction);
         foreach (var (readerId, personId, detail) in rows)
         {
             if (!topology.Readers.TryGetValue(new ReaderId(readerId), out var reader) || !topology.Doors.TryGetValue(reader.Door, out var door))

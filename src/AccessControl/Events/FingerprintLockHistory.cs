@@ -1,5 +1,6 @@
 using System.Text.Json;
 using AccessControl.Decisions;
+using AccessControl.EntryLog;
 using AccessControl.Protocol;
 using AccessControl.Storage;
 using Dapper;
@@ -20,16 +21,22 @@ public static class FingerprintLockHistory
 
     private const string LocksSql = """
         SELECT card AS Card, detail AS Detail FROM entry_log
-        WHERE kind = 'alarm' AND reason = @reason AND card IS NOT NULL AND at >= @since
+        WHERE seq >= @first AND kind = 'alarm' AND reason = @reason AND card IS NOT NULL AND at >= @since
         """;
 
     public static FingerprintState Load(Database database, Instant now)
     {
         ArgumentNullException.ThrowIfNull(database);
-        using var connection = database.Open();
+        using var log = LogSnapshot.Open(database);
         var state = FingerprintState.Empty;
-        var rows = connection.Query<(string Card, string? Detail)>(LocksSql,
-            new { reason = AlarmTypes.FingerprintFailures, since = (now - Horizon).ToUnixTimeMilliseconds() });
+        var since = now - Horizon;
+        if (log.FirstSeqSince(since) is not { } first)
+        {
+            return state;
+        }
+
+        var rows = log.Connection.Query<(string Card, string? Detail)>(LocksSql,
+            new { first, reason = AlarmTypes.FingerprintFailures, since = since.ToUnixTimeMilliseconds() }, log.Transaction);
         foreach (var (card, detail) in rows)
         {
             if (Until(detail) is { } until && until > now)

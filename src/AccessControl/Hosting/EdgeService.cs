@@ -50,6 +50,16 @@ public sealed class EdgeService : IAsyncDisposable
         Topics = new Topics(settings.Broker.TopicRoot);
         Log = new EntryLogQuery(database);
         Writer = new EntryLogWriter(database, LogCheckpointing.ForDataFolder(settings.DataDirectory, clock, settings.LogIntegrity));
+
+        // The query index is brought up to date before the history below is read through it (a new or replaced
+        // database has its index built here, once), then kept up to date by a periodic job.
+        Index = new LogIndex(database);
+        var indexed = Index.CatchUpFully();
+        if (indexed.Rebuilt)
+        {
+            logger.LogInformation("Log index {Path} built: {Rows} rows, because {Why}.", Index.Path, indexed.Copied, indexed.Why);
+        }
+
         Publisher = new ConnectionPublisher(this);
         FingerprintStore = new FingerprintStore(database);
         var templates = new FingerprintTemplates(FingerprintStore, fingerprintKeys, loggers.CreateLogger<FingerprintTemplates>());
@@ -82,6 +92,9 @@ public sealed class EdgeService : IAsyncDisposable
     public Topics Topics { get; }
 
     public EntryLogQuery Log { get; }
+
+    /// <summary>The entry log's query index, beside the database; derived data, rebuilt from the log when needed.</summary>
+    public LogIndex Index { get; }
 
     public EventPipeline Pipeline { get; }
 
@@ -229,6 +242,17 @@ public sealed class EdgeService : IAsyncDisposable
             return Task.CompletedTask;
         });
         AddPeriodic("supervision", settings.SupervisionInterval, SuperviseOnceAsync);
+
+        // The rows of the last second go into the query index in one transaction of the index file, off the swipe's path.
+        AddPeriodic("log-index", TimeSpan.FromSeconds(1), _ =>
+        {
+            if (Index.CatchUp() is { Rebuilt: true } round)
+            {
+                logger.LogWarning("Log index {Path} rebuilt from the log, because {Why}.", Index.Path, round.Why);
+            }
+
+            return Task.CompletedTask;
+        });
 
         // Quiet periods still get a signed checkpoint (every N rows is the writer's own rule); see docs/log-integrity.md.
         AddPeriodic("log-checkpoint", TimeSpan.FromSeconds(1), _ =>

@@ -1,0 +1,251 @@
+using AccessControl.Storage;
+using Microsoft.Data.Sqlite;
+
+namespace AccessControl.EntryLog;
+
+/// <summary>
+/// The entry log's query indexes (by time, site, door, person, and each device's seqs), kept in a file of their own
+/// beside the database (<c>accesscontrol.index.db</c> for <c>accesscontrol.db</c>) and filled in bulk by a background
+/// job, so that a swipe's commit writes the log row and its redelivery index only, not seven b-trees.
+/// </summary>
+/// <remarks>
+/// <para>
+/// The index is derived data. It is rebuilt from the log whenever it is missing, damaged, of another schema version, or
+/// of another log (the row at its watermark must have the hash the index recorded for it). So it is not fsync'ed per
+/// round (WAL, <c>synchronous=NORMAL</c>: a power cut may lose its last rounds, never its consistency) and it is not
+/// part of a backup.
+/// </para>
+/// <para>
+/// Readers (<see cref="LogSnapshot"/>) use it up to its watermark and scan the log itself past it, in one read
+/// transaction, so a row can be found the moment it is committed, whether it is indexed yet or not.
+/// </para>
+/// </remarks>
+public sealed class LogIndex(Database database)
+{
+    /// <summary>The layout of the index file; a file of another version is rebuilt.</summary>
+    public const int SchemaVersion = 1;
+
+    /// <summary>Rows copied per round at most: a round is one transaction of the index file, not the log's.</summary>
+    public const int DefaultBatchRows = 20_000;
+
+    private const string SchemaSql = """
+        CREATE TABLE index_meta (
+            id              INTEGER PRIMARY KEY CHECK (id = 1),
+            schema_version  INTEGER NOT NULL,
+            watermark       INTEGER NOT NULL,   -- every log row with seq <= watermark is indexed
+            watermark_hash  BLOB,               -- that row's chain hash: which log this index belongs to
+            purged_up_to    INTEGER NOT NULL    -- rows up to here were purged from the log and dropped from the index
+        );
+        CREATE TABLE log_index (
+            seq         INTEGER PRIMARY KEY,
+            at          INTEGER NOT NULL,
+            site_id     TEXT,
+            door_id     TEXT,
+            person_id   TEXT,
+            source      TEXT,
+            device_seq  INTEGER
+        );
+        CREATE INDEX ix_log_index_at ON log_index (at);
+        CREATE INDEX ix_log_index_site_at ON log_index (site_id, at);
+        CREATE INDEX ix_log_index_door_at ON log_index (door_id, at) WHERE door_id IS NOT NULL;
+        CREATE INDEX ix_log_index_person_at ON log_index (person_id, at) WHERE person_id IS NOT NULL;
+        CREATE INDEX ix_log_index_source_device_seq ON log_index (source, device_seq) WHERE device_seq IS NOT NULL;
+        """;
+
+    private const string CopySql = """
+        INSERT INTO log_index (seq, at, site_id, door_id, person_id, source, device_seq)
+        SELECT seq, at, site_id, door_id, person_id, source, device_seq FROM log.entry_log
+        WHERE seq > $from AND seq <= $to
+        """;
+
+    /// <summary>SQLITE_CORRUPT and SQLITE_NOTADB: the file is not a usable database; it is deleted and built again.</summary>
+    private static readonly int[] Damaged = [11, 26];
+
+    public string Path { get; } = PathFor(database);
+
+    /// <summary>Where the index of <paramref name="database"/> lives: beside it, <c>name.index.db</c>.</summary>
+    public static string PathFor(Database database)
+    {
+        ArgumentNullException.ThrowIfNull(database);
+        return System.IO.Path.ChangeExtension(database.Path, ".index.db");
+    }
+
+    /// <summary>
+    /// One round: drops the rows the log has purged, then copies up to <paramref name="batchRows"/> rows written since the
+    /// last round. An index that does not belong to the log (or cannot be read) is rebuilt from scratch first.
+    /// </summary>
+    public LogIndexRound CatchUp(int batchRows = DefaultBatchRows)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchRows, 1);
+        try
+        {
+            return CatchUpOnce(batchRows);
+        }
+        catch (SqliteException ex) when (Damaged.Contains(ex.SqliteErrorCode))
+        {
+            SqliteConnection.ClearAllPools();
+            foreach (var suffix in new[] { "", "-wal", "-shm" })
+            {
+                File.Delete(Path + suffix);
+            }
+
+            return CatchUpOnce(batchRows) with { Rebuilt = true, Why = $"the index file was damaged ({ex.Message})" };
+        }
+    }
+
+    /// <summary>Rounds until the index holds every row committed when the last round began: for start-up, before the history is read.</summary>
+    public LogIndexRound CatchUpFully(int batchRows = DefaultBatchRows)
+    {
+        var total = CatchUp(batchRows);
+        for (var last = total; last.Copied == batchRows;)
+        {
+            last = CatchUp(batchRows);
+            total = new LogIndexRound(total.Copied + last.Copied, total.Dropped + last.Dropped, last.Watermark,
+                total.Rebuilt || last.Rebuilt, total.Why ?? last.Why);
+        }
+
+        return total;
+    }
+
+    private LogIndexRound CatchUpOnce(int batchRows)
+    {
+        using var connection = OpenWritable();
+        var why = EnsureSchema(connection);
+
+        // Deferred: only the index file is written; the log is only read, in a snapshot, beside its writer.
+        using var transaction = connection.BeginTransaction(deferred: true);
+        var (watermark, watermarkHash, purgedUpTo) = ReadMeta(connection, transaction);
+        var logPurgedUpTo = Scalar<long>(connection, transaction, "SELECT COALESCE(MAX(up_to_seq), 0) FROM log.log_purge");
+        if (watermark > 0 && !BelongsToLog(connection, transaction, watermark, watermarkHash, logPurgedUpTo))
+        {
+            why ??= $"the index's row {watermark} is not the log's row {watermark} (the database was replaced or restored)";
+            Execute(connection, transaction, "DELETE FROM log_index");
+            (watermark, purgedUpTo) = (0, 0);
+        }
+
+        long dropped = 0;
+        if (logPurgedUpTo > purgedUpTo)
+        {
+            dropped = Execute(connection, transaction, "DELETE FROM log_index WHERE seq <= $to", ("$to", logPurgedUpTo));
+            purgedUpTo = logPurgedUpTo;
+        }
+
+        var to = Scalar<long?>(connection, transaction,
+            "SELECT MAX(seq) FROM (SELECT seq FROM log.entry_log WHERE seq > $from ORDER BY seq LIMIT $rows)",
+            ("$from", watermark), ("$rows", batchRows));
+        long copied = 0;
+        if (to is { } last)
+        {
+            copied = Execute(connection, transaction, CopySql, ("$from", watermark), ("$to", last));
+            watermark = last;
+            watermarkHash = Scalar<byte[]?>(connection, transaction, "SELECT hash FROM log.entry_log WHERE seq = $seq", ("$seq", last));
+        }
+
+        Execute(connection, transaction,
+            "UPDATE index_meta SET watermark = $w, watermark_hash = $hash, purged_up_to = $purged WHERE id = 1",
+            ("$w", watermark), ("$hash", watermarkHash), ("$purged", purgedUpTo));
+        transaction.Commit();
+        return new LogIndexRound(copied, dropped, watermark, why is not null, why);
+    }
+
+    /// <summary>
+    /// The index belongs to the log when the log's row at the watermark has the recorded hash, or when that row is gone
+    /// because the log purged it (its successors are then checked as they are copied).
+    /// </summary>
+    private static bool BelongsToLog(SqliteConnection connection, SqliteTransaction transaction, long watermark, byte[]? hash, long logPurgedUpTo)
+    {
+        using var command = Command(connection, transaction, "SELECT hash FROM log.entry_log WHERE seq = $seq", ("$seq", watermark));
+        using var reader = command.ExecuteReader();
+        if (!reader.Read())
+        {
+            return watermark <= logPurgedUpTo;
+        }
+
+        var actual = reader.IsDBNull(0) ? null : (byte[])reader.GetValue(0);
+        return actual is null ? hash is null : hash is not null && actual.AsSpan().SequenceEqual(hash);
+    }
+
+    private SqliteConnection OpenWritable()
+    {
+        // Not pooled: a pooled connection would keep the log attached for its next user (one open a second is cheap).
+        var connection = new SqliteConnection(new SqliteConnectionStringBuilder(database.ConnectionString) { DataSource = Path, Pooling = false }.ToString());
+        connection.Open();
+        using (var pragma = connection.CreateCommand())
+        {
+            pragma.CommandText = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;";
+            pragma.ExecuteNonQuery();
+        }
+
+        using (var attach = connection.CreateCommand())
+        {
+            attach.CommandText = "ATTACH DATABASE $path AS log";
+            attach.Parameters.AddWithValue("$path", database.Path);
+            attach.ExecuteNonQuery();
+        }
+
+        return connection;
+    }
+
+    /// <summary>Creates the index's tables, or starts them over when they are of another version. Returns why it started over.</summary>
+    private static string? EnsureSchema(SqliteConnection connection)
+    {
+        var version = Scalar<long>(connection, null, "SELECT COUNT(*) FROM main.sqlite_master WHERE name = 'index_meta'") == 0
+            ? null
+            : Scalar<long?>(connection, null, "SELECT MAX(schema_version) FROM main.index_meta");
+        if (version == SchemaVersion)
+        {
+            return null;
+        }
+
+        using var transaction = connection.BeginTransaction();
+        Execute(connection, transaction, "DROP TABLE IF EXISTS index_meta; DROP TABLE IF EXISTS log_index;");
+        Execute(connection, transaction, SchemaSql);
+        Execute(connection, transaction,
+            "INSERT INTO index_meta (id, schema_version, watermark, watermark_hash, purged_up_to) VALUES (1, $v, 0, NULL, 0)", ("$v", SchemaVersion));
+        transaction.Commit();
+        return version is null ? "there was no index yet" : $"the index was of schema version {version}, not {SchemaVersion}";
+    }
+
+    private static (long Watermark, byte[]? Hash, long PurgedUpTo) ReadMeta(SqliteConnection connection, SqliteTransaction transaction)
+    {
+        using var command = Command(connection, transaction, "SELECT watermark, watermark_hash, purged_up_to FROM index_meta WHERE id = 1");
+        using var reader = command.ExecuteReader();
+        return reader.Read()
+            ? (reader.GetInt64(0), reader.IsDBNull(1) ? null : (byte[])reader.GetValue(1), reader.GetInt64(2))
+            : throw new InvalidOperationException("The log index has no index_meta row.");
+    }
+
+    private static T Scalar<T>(SqliteConnection connection, SqliteTransaction? transaction, string sql, params (string Name, object? Value)[] parameters)
+    {
+        using var command = Command(connection, transaction, sql, parameters);
+        var value = command.ExecuteScalar();
+        return value is null or DBNull ? default! : (T)value;
+    }
+
+    private static int Execute(SqliteConnection connection, SqliteTransaction transaction, string sql, params (string Name, object? Value)[] parameters)
+    {
+        using var command = Command(connection, transaction, sql, parameters);
+        return command.ExecuteNonQuery();
+    }
+
+    private static SqliteCommand Command(SqliteConnection connection, SqliteTransaction? transaction, string sql, params (string Name, object? Value)[] parameters)
+    {
+        var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.AddWithValue(name, value ?? DBNull.Value);
+        }
+
+        return command;
+    }
+}
+
+/// <summary>What one round of <see cref="LogIndex.CatchUp"/> did.</summary>
+/// <param name="Copied">Log rows added to the index.</param>
+/// <param name="Dropped">Index rows removed because the log purged them.</param>
+/// <param name="Watermark">Every log row up to this seq is indexed now.</param>
+/// <param name="Rebuilt">The index was (re)started from nothing in this round.</param>
+/// <param name="Why">Why it was, when it was.</param>
+public sealed record LogIndexRound(long Copied, long Dropped, long Watermark, bool Rebuilt, string? Why);

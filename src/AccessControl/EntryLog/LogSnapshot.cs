@@ -1,0 +1,175 @@
+using AccessControl.Storage;
+using Microsoft.Data.Sqlite;
+using NodaTime;
+
+namespace AccessControl.EntryLog;
+
+/// <summary>
+/// A read transaction over the entry log, with its query index (<see cref="LogIndex"/>) attached as schema <c>ix</c>
+/// when there is a usable one. Rows up to <see cref="Watermark"/> are found through the index; later rows, which the
+/// background job has not copied yet, by scanning the log past the watermark (a second's worth, normally). Without a
+/// usable index the watermark is 0 and every query scans the log, which is slower and just as correct.
+/// </summary>
+/// <remarks>
+/// The index is read first and the log after it, in one transaction: the log's snapshot is then at least as new as the
+/// index's, so every row the index names is in it (or purged since, and then not joined), and no row falls between the
+/// two. Read-only, like every query connection.
+/// </remarks>
+public sealed class LogSnapshot : IDisposable
+{
+    private readonly bool attached;
+
+    private LogSnapshot(SqliteConnection connection, bool attached)
+    {
+        Connection = connection;
+        this.attached = attached;
+        Transaction = connection.BeginTransaction(deferred: true);
+        Watermark = attached ? UsableWatermark() : 0;
+    }
+
+    public SqliteConnection Connection { get; }
+
+    public SqliteTransaction Transaction { get; }
+
+    /// <summary>Every log row up to this seq is in the index; 0 when there is no usable index.</summary>
+    public long Watermark { get; }
+
+    public bool Indexed => Watermark > 0;
+
+    /// <summary>Opens a snapshot of <paramref name="database"/>'s log (the database file must exist).</summary>
+    public static LogSnapshot Open(Database database)
+    {
+        ArgumentNullException.ThrowIfNull(database);
+        var connection = database.OpenReadOnly();
+        try
+        {
+            return new LogSnapshot(connection, TryAttach(connection, LogIndex.PathFor(database)));
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>A command inside this snapshot's transaction.</summary>
+    public SqliteCommand Command(string sql)
+    {
+        var command = Connection.CreateCommand();
+        command.Transaction = Transaction;
+        command.CommandText = sql;
+        return command;
+    }
+
+    /// <summary>
+    /// The first row recorded at or after <paramref name="since"/> (by seq; the service's clock may have stepped back
+    /// meanwhile, so later rows can be older), or null when there is none. Start-up history reads from there.
+    /// </summary>
+    public long? FirstSeqSince(Instant since)
+    {
+        using var command = Command(Indexed
+            ? """
+              SELECT MIN(seq) FROM (
+                  SELECT MIN(seq) AS seq FROM ix.log_index WHERE at >= $since AND seq <= $w
+                  UNION ALL
+                  SELECT MIN(seq) FROM entry_log WHERE seq > $w AND at >= $since)
+              """
+            : "SELECT MIN(seq) FROM entry_log WHERE at >= $since");
+        command.Parameters.AddWithValue("$since", since.ToUnixTimeMilliseconds());
+        command.Parameters.AddWithValue("$w", Watermark);
+        return command.ExecuteScalar() is long seq ? seq : null;
+    }
+
+    /// <summary>The last row up to <paramref name="upTo"/> recorded before <paramref name="before"/>, or null (retention purges).</summary>
+    public long? LastSeqBefore(Instant before, long upTo)
+    {
+        using var command = Command(Indexed
+            ? """
+              SELECT MAX(seq) FROM (
+                  SELECT MAX(seq) AS seq FROM ix.log_index WHERE at < $before AND seq <= $w AND seq <= $upTo
+                  UNION ALL
+                  SELECT MAX(seq) FROM entry_log WHERE seq > $w AND seq <= $upTo AND at < $before)
+              """
+            : "SELECT MAX(seq) FROM entry_log WHERE at < $before AND seq <= $upTo");
+        command.Parameters.AddWithValue("$before", before.ToUnixTimeMilliseconds());
+        command.Parameters.AddWithValue("$upTo", upTo);
+        command.Parameters.AddWithValue("$w", Watermark);
+        return command.ExecuteScalar() is long seq ? seq : null;
+    }
+
+    public void Dispose()
+    {
+        Transaction.Dispose();
+        if (attached)
+        {
+            try
+            {
+                // Connections are pooled: the next user of this one must not find the index attached.
+                using var detach = Connection.CreateCommand();
+                detach.CommandText = "DETACH DATABASE ix";
+                detach.ExecuteNonQuery();
+            }
+            catch (SqliteException)
+            {
+                SqliteConnection.ClearPool(Connection);
+            }
+        }
+
+        Connection.Dispose();
+    }
+
+    private static bool TryAttach(SqliteConnection connection, string indexPath)
+    {
+        if (!File.Exists(indexPath))
+        {
+            return false;
+        }
+
+        try
+        {
+            using var attach = connection.CreateCommand();
+            attach.CommandText = "ATTACH DATABASE $path AS ix";
+            attach.Parameters.AddWithValue("$path", indexPath);
+            attach.ExecuteNonQuery();
+            return true;
+        }
+        catch (SqliteException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>The index's watermark if the index is of this version and belongs to this log (see <see cref="LogIndex"/>); else 0.</summary>
+    private long UsableWatermark()
+    {
+        try
+        {
+            // Two statements, index first: a statement opens its databases' snapshots main first.
+            long watermark;
+            byte[]? hash;
+            using (var meta = Command("SELECT watermark, watermark_hash FROM ix.index_meta WHERE id = 1 AND schema_version = $version"))
+            {
+                meta.Parameters.AddWithValue("$version", LogIndex.SchemaVersion);
+                using var reader = meta.ExecuteReader();
+                if (!reader.Read() || reader.GetInt64(0) <= 0)
+                {
+                    return 0;
+                }
+
+                (watermark, hash) = (reader.GetInt64(0), reader.IsDBNull(1) ? null : (byte[])reader.GetValue(1));
+            }
+
+            using var check = Command("""
+                SELECT CASE WHEN EXISTS (SELECT 1 FROM entry_log WHERE seq = $w) THEN (SELECT hash IS $hash FROM entry_log WHERE seq = $w)
+                            ELSE $w <= (SELECT COALESCE(MAX(up_to_seq), 0) FROM log_purge) END
+                """);
+            check.Parameters.AddWithValue("$w", watermark);
+            check.Parameters.AddWithValue("$hash", (object?)hash ?? DBNull.Value);
+            return check.ExecuteScalar() is 1L ? watermark : 0;
+        }
+        catch (SqliteException)
+        {
+            return 0;
+        }
+    }
+}

@@ -1,0 +1,359 @@
+using AccessControl.EntryLog;
+using AccessControl.Events;
+using Microsoft.Data.Sqlite;
+using NodaTime;
+
+namespace AccessControl.Tests.EntryLog;
+
+/// <summary>
+/// The entry log's query index lives in a file of its own, filled in the background (LogIndex). Whatever state it is in
+/// (behind, missing, damaged, of another log), a query gives exactly the rows the log itself holds.
+/// </summary>
+public sealed class LogIndexTests : IDisposable
+{
+    private static readonly string[] Sites = ["dc1", "dc2"];
+    private static readonly string[] Doors = ["door-hall-a", "door-hall-b", "door-sr1"];
+
+    private readonly TestLog log = TestLog.Create();
+    private readonly LogIndex index;
+    private int next;
+
+    public LogIndexTests()
+    {
+        index = new LogIndex(log.Database);
+        AppendVaried(200);
+    }
+
+    public void Dispose() => log.Dispose();
+
+    /// <summary>Filters over every indexed column and the others, alone and combined, with ranges that cut through the log.</summary>
+    public static TheoryData<string> FilterNames => [.. Filters().Keys];
+
+    [Fact]
+    public void CatchUp_CopiesEveryCommittedRow_AndRecordsItsWatermark()
+    {
+        var round = index.CatchUp();
+
+        Assert.True(round.Rebuilt); // there was no index yet
+        Assert.Equal(log.Writer.HeadSeq, round.Watermark);
+        Assert.Equal(log.Writer.HeadSeq, round.Copied);
+        Assert.Equal(0, index.CatchUp().Copied);
+        using var snapshot = LogSnapshot.Open(log.Database);
+        Assert.Equal(log.Writer.HeadSeq, snapshot.Watermark);
+    }
+
+    [Fact]
+    public void CatchUp_CopiesAtMostOneBatchPerRound_AndCatchUpFullyRunsRoundsUntilTheHead()
+    {
+        var first = index.CatchUp(batchRows: 50);
+        Assert.Equal(50, first.Copied);
+        Assert.Equal(50, first.Watermark);
+
+        var rest = index.CatchUpFully(batchRows: 50);
+
+        Assert.Equal(log.Writer.HeadSeq - 50, rest.Copied);
+        Assert.Equal(log.Writer.HeadSeq, rest.Watermark);
+    }
+
+    [Theory]
+    [MemberData(nameof(FilterNames))]
+    [Trait("control", "NIST-AU-6")]
+    public void Find_GivesTheRowsOfAScan_WhenTheIndexIsBehindTheLog(string name)
+    {
+        var filter = Filters()[name];
+        var scanned = Ids(new EntryLogQuery(log.Database).Find(filter)); // no index file yet: the log alone
+
+        index.CatchUp(batchRows: 120); // the index holds the first 120 rows; the rest are past its watermark
+
+        var found = Ids(new EntryLogQuery(log.Database).Find(filter));
+        Assert.NotEmpty(scanned);
+        Assert.Equal(scanned, found);
+    }
+
+    [Theory]
+    [MemberData(nameof(FilterNames))]
+    [Trait("control", "NIST-AU-6")]
+    public void Find_GivesTheRowsOfAScan_WhenTheIndexHoldsTheWholeLog(string name)
+    {
+        var filter = Filters()[name];
+        var scanned = Ids(new EntryLogQuery(log.Database).Find(filter));
+
+        index.CatchUpFully();
+
+        Assert.Equal(scanned, Ids(new EntryLogQuery(log.Database).Find(filter)));
+    }
+
+    [Fact]
+    public void Find_SeesARowTheMomentItIsCommitted_BeforeAnyRoundIndexesIt()
+    {
+        index.CatchUpFully();
+        var written = log.Writer.Append([new LogEntry { At = log.Clock.GetCurrentInstant(), Kind = LogKinds.Access, SiteId = "dc1", PersonId = "p-new", Decision = "grant", Reason = "granted" }]);
+
+        var found = new EntryLogQuery(log.Database).Find(new LogFilter { PersonId = "p-new", From = log.Clock.GetCurrentInstant() - Duration.FromMinutes(1) });
+
+        Assert.Equal(written.Single().Seq, Assert.Single(found).Seq);
+    }
+
+    [Fact]
+    public void Find_WithALimit_TakesTheIndexedRowsFirst_ThenTheRowsPastTheWatermark_InLogOrder()
+    {
+        index.CatchUp(batchRows: 150);
+        var all = Ids(new EntryLogQuery(log.Database).Find(new LogFilter { SiteId = "dc1", Limit = EntryLogQuery.MaxLimit }));
+
+        var pages = new List<long>();
+        long? after = null;
+        while (true)
+        {
+            var page = new EntryLogQuery(log.Database).Find(new LogFilter { SiteId = "dc1", AfterSeq = after, Limit = 7 });
+            if (page.Count == 0)
+            {
+                break;
+            }
+
+            pages.AddRange(page.Select(r => r.Seq));
+            after = page[^1].Seq;
+        }
+
+        Assert.Equal(all, pages);
+        Assert.Contains(all, seq => seq <= 150);
+        Assert.Contains(all, seq => seq > 150);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AU-9")]
+    public void AnIndexOfAnotherLog_IsNotUsed_AndTheNextRoundRebuildsIt()
+    {
+        index.CatchUpFully();
+        var filter = new LogFilter { PersonId = "p-3" };
+        var before = Ids(new EntryLogQuery(log.Database).Find(filter));
+        Assert.NotEmpty(before);
+
+        // The database is replaced by another log (a restore, a copy from another edge): same seqs, other rows.
+        using (var other = TestLog.Create(rows: 250))
+        {
+            using (var connection = other.Database.Open())
+            {
+                TestLog.Execute(connection, "PRAGMA wal_checkpoint(TRUNCATE)");
+            }
+
+            log.Writer.Dispose();
+            SqliteConnection.ClearAllPools();
+            File.Copy(other.Database.Path, log.Database.Path, overwrite: true);
+            File.Delete(log.Database.Path + "-wal");
+            File.Delete(log.Database.Path + "-shm");
+        }
+
+        using (var snapshot = LogSnapshot.Open(log.Database))
+        {
+            Assert.Equal(0, snapshot.Watermark);
+        }
+
+        var scanned = Ids(new EntryLogQuery(log.Database).Find(filter));
+        var round = index.CatchUp();
+
+        Assert.True(round.Rebuilt);
+        Assert.Contains("replaced or restored", round.Why, StringComparison.Ordinal);
+        Assert.Equal(scanned, Ids(new EntryLogQuery(log.Database).Find(filter)));
+        Assert.NotEqual(before, scanned);
+    }
+
+    [Fact]
+    public void ADamagedIndexFile_IsNotUsed_AndTheNextRoundBuildsItAgain()
+    {
+        index.CatchUpFully();
+        var filter = new LogFilter { DoorId = "door-sr1" };
+        var expected = Ids(new EntryLogQuery(log.Database).Find(filter));
+        SqliteConnection.ClearAllPools();
+        File.WriteAllBytes(index.Path, [.. Enumerable.Repeat((byte)0x5A, 8192)]);
+        File.Delete(index.Path + "-wal");
+        File.Delete(index.Path + "-shm");
+
+        Assert.Equal(expected, Ids(new EntryLogQuery(log.Database).Find(filter)));
+        var round = index.CatchUp();
+
+        Assert.True(round.Rebuilt);
+        Assert.Contains("damaged", round.Why, StringComparison.Ordinal);
+        Assert.Equal(log.Writer.HeadSeq, round.Watermark);
+        Assert.Equal(expected, Ids(new EntryLogQuery(log.Database).Find(filter)));
+    }
+
+    [Fact]
+    public void AnIndexOfAnotherSchemaVersion_IsRebuilt()
+    {
+        index.CatchUpFully();
+        using (var connection = new SqliteConnection($"Data Source={index.Path};Pooling=False"))
+        {
+            connection.Open();
+            TestLog.Execute(connection, "UPDATE index_meta SET schema_version = 0");
+        }
+
+        using (var snapshot = LogSnapshot.Open(log.Database))
+        {
+            Assert.Equal(0, snapshot.Watermark);
+        }
+
+        var round = index.CatchUp();
+
+        Assert.True(round.Rebuilt);
+        Assert.Contains("schema version 0", round.Why, StringComparison.Ordinal);
+        Assert.Equal(log.Writer.HeadSeq, round.Copied);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AU-11")]
+    public void PurgedRows_LeaveTheIndex_AndTheIndexStaysUsable()
+    {
+        index.CatchUpFully();
+        log.Writer.Checkpoint();
+        var cutOff = TestLog.Start + Duration.FromMinutes(10);
+        var expectedBound = Ids(new EntryLogQuery(log.Database).Find(new LogFilter { To = cutOff, Limit = EntryLogQuery.MaxLimit })).Max();
+
+        var purge = log.Writer.Purge(cutOff, "retention-job", log.Clock.GetCurrentInstant());
+        var round = index.CatchUp();
+
+        Assert.Equal(LogPurgeOutcome.Purged, purge.Outcome);
+        Assert.Equal(expectedBound, purge.ToSeq);
+        Assert.Equal(purge.Rows, round.Dropped);
+        Assert.Empty(new EntryLogQuery(log.Database).Find(new LogFilter { To = cutOff }));
+        using var snapshot = LogSnapshot.Open(log.Database);
+        Assert.True(snapshot.Indexed);
+    }
+
+    [Fact]
+    public void TheSwipesCommit_UpdatesNoQueryIndex_OnlyTheRedeliveryIndexAndTwoPartialOnes()
+    {
+        using var connection = log.Database.OpenReadOnly();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'entry_log' AND sql IS NOT NULL ORDER BY name";
+        var names = new List<string>();
+        using (var reader = command.ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                names.Add(reader.GetString(0));
+            }
+        }
+
+        // A new index here costs every swipe's commit its pages: put it in LogIndex instead (docs/benchmarks.md).
+        Assert.Equal(["ix_entry_log_device_seq_reset", "ix_entry_log_fire", "ux_entry_log_source_event"], names);
+    }
+
+    [Theory]
+    [InlineData("person", "ix_log_index_person_at")]
+    [InlineData("door", "ix_log_index_door_at")]
+    public void AFilterOnPersonOrDoor_IsAnsweredThroughItsIndex(string column, string expectedIndex)
+    {
+        index.CatchUpFully();
+        using var snapshot = LogSnapshot.Open(log.Database);
+        using var command = snapshot.Command($"EXPLAIN QUERY PLAN SELECT i.seq FROM ix.log_index i CROSS JOIN entry_log e ON e.seq = i.seq WHERE i.seq <= 1000 AND i.{column}_id = 'x' AND i.at >= 0 ORDER BY i.seq LIMIT 10");
+        var plan = new List<string>();
+        using (var reader = command.ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                plan.Add(reader.GetString(3));
+            }
+        }
+
+        Assert.Contains(plan, line => line.Contains(expectedIndex, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void FirstSeqSince_IsTheFirstRowAtOrAfterTheInstant_EvenWhenTheClockSteppedBack()
+    {
+        var since = log.Clock.GetCurrentInstant();
+        log.Clock.Advance(Duration.FromMinutes(5));
+        var late = log.Writer.Append([new LogEntry { At = log.Clock.GetCurrentInstant(), Kind = LogKinds.Admin, Reason = "late" }]).Single();
+        log.Clock.Advance(Duration.FromMinutes(-10)); // the service's clock was corrected backwards
+        log.Writer.Append([new LogEntry { At = log.Clock.GetCurrentInstant(), Kind = LogKinds.Admin, Reason = "earlier" }]);
+
+        long? scanned;
+        using (var snapshot = LogSnapshot.Open(log.Database))
+        {
+            scanned = snapshot.FirstSeqSince(since);
+        }
+
+        index.CatchUpFully();
+        using var indexed = LogSnapshot.Open(log.Database);
+        Assert.True(indexed.Indexed);
+        Assert.Equal(late.Seq, scanned);
+        Assert.Equal(late.Seq, indexed.FirstSeqSince(since));
+        Assert.Null(indexed.FirstSeqSince(log.Clock.GetCurrentInstant() + Duration.FromHours(1)));
+    }
+
+    [Fact]
+    [Trait("control", "NIST-SC-23")]
+    public void DeviceSeqBaselines_AreTheSameReadThroughTheIndexAsFromTheLogAlone()
+    {
+        var scanned = DeviceSeqBaselines.Load(log.Database, window: 16);
+
+        index.CatchUp(batchRows: 100);
+        var half = DeviceSeqBaselines.Load(log.Database, window: 16);
+        index.CatchUpFully();
+        var whole = DeviceSeqBaselines.Load(log.Database, window: 16);
+
+        Assert.NotEmpty(scanned);
+        foreach (var loaded in new[] { half, whole })
+        {
+            Assert.Equal(scanned.Keys.Order(), loaded.Keys.Order());
+            foreach (var (source, seqs) in scanned)
+            {
+                Assert.Equal(seqs.Order(), loaded[source].Order());
+            }
+        }
+    }
+
+    private static Dictionary<string, LogFilter> Filters()
+    {
+        var t = TestLog.Start;
+        return new()
+        {
+            ["time range"] = new LogFilter { From = t + Duration.FromMinutes(8), To = t + Duration.FromMinutes(18) },
+            ["from only"] = new LogFilter { From = t + Duration.FromMinutes(12) },
+            ["to only"] = new LogFilter { To = t + Duration.FromMinutes(10) },
+            ["site"] = new LogFilter { SiteId = "dc2" },
+            ["door"] = new LogFilter { DoorId = "door-sr1" },
+            ["person"] = new LogFilter { PersonId = "p-3" },
+            ["person and range"] = new LogFilter { PersonId = "p-2", From = t + Duration.FromMinutes(4), To = t + Duration.FromMinutes(20) },
+            ["site, door and decision"] = new LogFilter { SiteId = "dc1", DoorId = "door-hall-b", Decision = "deny" },
+            ["site and reader"] = new LogFilter { SiteId = "dc2", ReaderId = "rdr-door-sr1" },
+            ["site and kind"] = new LogFilter { SiteId = "dc1", Kind = LogKinds.Door },
+            ["range and reason"] = new LogFilter { From = t + Duration.FromMinutes(6), Reason = "granted" },
+            ["door with a small limit"] = new LogFilter { DoorId = "door-hall-a", Limit = 5 },
+            ["site after a seq"] = new LogFilter { SiteId = "dc1", AfterSeq = 130 },
+            ["reason alone (not indexed)"] = new LogFilter { Reason = "granted" },
+        };
+    }
+
+    private static List<long> Ids(IReadOnlyList<LogEntry> rows) => [.. rows.Select(r => r.Seq)];
+
+    /// <summary>Rows over two sites, three doors, five people and two devices' seqs, with the clock going back once.</summary>
+    private void AppendVaried(int count)
+    {
+        for (var batch = 0; batch < count / 4; batch++)
+        {
+            var entries = new List<LogEntry>();
+            for (var k = 0; k < 4; k++, next++)
+            {
+                var door = Doors[next % Doors.Length];
+                entries.Add(new LogEntry
+                {
+                    At = log.Clock.GetCurrentInstant(),
+                    Kind = next % 5 == 0 ? LogKinds.Door : LogKinds.Access,
+                    SiteId = Sites[next / 3 % Sites.Length],
+                    DoorId = next % 7 == 0 ? null : door,
+                    ReaderId = "rdr-" + door,
+                    PersonId = next % 4 == 0 ? null : "p-" + (next % 5),
+                    Source = next % 5 == 0 ? "doors/" + door : "readers/rdr-" + door,
+                    EventId = "varied-" + next,
+                    DeviceSeq = next,
+                    Decision = next % 3 == 0 ? "grant" : "deny",
+                    Reason = next % 3 == 0 ? "granted" : "no_access_to_zone",
+                });
+            }
+
+            log.Clock.Advance(batch == 20 ? Duration.FromMinutes(-3) : Duration.FromSeconds(30));
+            log.Writer.Append(entries);
+        }
+    }
+}
