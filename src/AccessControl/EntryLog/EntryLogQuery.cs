@@ -68,7 +68,9 @@ public sealed class EntryLogQuery(Database database)
 
         if (rows.Count < filter.Limit)
         {
-            Read(ScanCommand(snapshot, filter, indexable && snapshot.Indexed ? snapshot.Watermark : null, filter.Limit - rows.Count), rows);
+            // Past the watermark, and past AfterSeq: one lower bound (given two, SQLite may scan from the lower one).
+            var past = indexable && snapshot.Indexed ? Math.Max(snapshot.Watermark, filter.AfterSeq ?? 0) : filter.AfterSeq;
+            Read(ScanCommand(snapshot, filter with { AfterSeq = past }, filter.Limit - rows.Count), rows);
         }
 
         return rows;
@@ -87,8 +89,7 @@ public sealed class EntryLogQuery(Database database)
     private static SqliteCommand IndexedCommand(LogSnapshot snapshot, LogFilter filter)
     {
         var command = snapshot.Command("");
-        var sql = new StringBuilder($"SELECT {IndexedColumns} FROM ix.log_index i CROSS JOIN entry_log e ON e.seq = i.seq WHERE i.seq <= $w");
-        command.Parameters.AddWithValue("$w", snapshot.Watermark);
+        var sql = new StringBuilder($"SELECT {IndexedColumns} FROM ix.log_index i CROSS JOIN entry_log e ON e.seq = i.seq WHERE 1 = 1");
         AddFilters(command, sql, filter, indexed: "i.", row: "e.");
         sql.Append(" ORDER BY i.seq LIMIT $limit");
         command.Parameters.AddWithValue("$limit", filter.Limit);
@@ -96,12 +97,11 @@ public sealed class EntryLogQuery(Database database)
         return command;
     }
 
-    /// <summary>The log itself, scanned in seq order: all of it, or only past the index's watermark.</summary>
-    private static SqliteCommand ScanCommand(LogSnapshot snapshot, LogFilter filter, long? pastSeq, int limit)
+    /// <summary>The log itself, scanned in seq order: all of it, or only past the index's watermark (as the filter's AfterSeq).</summary>
+    private static SqliteCommand ScanCommand(LogSnapshot snapshot, LogFilter filter, int limit)
     {
         var command = snapshot.Command("");
         var sql = new StringBuilder($"SELECT {Columns} FROM entry_log WHERE 1 = 1");
-        Add(command, sql, "seq > $w", "$w", pastSeq);
         AddFilters(command, sql, filter, indexed: "", row: "");
         sql.Append(" ORDER BY seq LIMIT $limit");
         command.Parameters.AddWithValue("$limit", limit);

@@ -13,7 +13,8 @@ namespace AccessControl.EntryLog;
 /// <remarks>
 /// The index is read first and the log after it, in one transaction: the log's snapshot is then at least as new as the
 /// index's, so every row the index names is in it (or purged since, and then not joined), and no row falls between the
-/// two. Read-only, like every query connection.
+/// two. The index holds no row past its watermark, so its side of a query needs no bound on seq. Read-only, like every
+/// query connection.
 /// </remarks>
 public sealed class LogSnapshot : IDisposable
 {
@@ -70,7 +71,7 @@ public sealed class LogSnapshot : IDisposable
         using var command = Command(Indexed
             ? """
               SELECT MIN(seq) FROM (
-                  SELECT MIN(seq) AS seq FROM ix.log_index WHERE at >= $since AND seq <= $w
+                  SELECT MIN(seq) AS seq FROM ix.log_index WHERE at >= $since
                   UNION ALL
                   SELECT MIN(seq) FROM entry_log WHERE seq > $w AND at >= $since)
               """
@@ -86,7 +87,7 @@ public sealed class LogSnapshot : IDisposable
         using var command = Command(Indexed
             ? """
               SELECT MAX(seq) FROM (
-                  SELECT MAX(seq) AS seq FROM ix.log_index WHERE at < $before AND seq <= $w AND seq <= $upTo
+                  SELECT MAX(seq) AS seq FROM ix.log_index WHERE at < $before AND seq <= $upTo
                   UNION ALL
                   SELECT MAX(seq) FROM entry_log WHERE seq > $w AND seq <= $upTo AND at < $before)
               """

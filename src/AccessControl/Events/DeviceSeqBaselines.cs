@@ -21,25 +21,26 @@ public static class DeviceSeqBaselines
         GROUP BY source
         """;
 
-    // Each reads the log's index up to its watermark and the log itself past it (LogSnapshot); "+source" keeps SQLite
-    // from walking the redelivery index for the few rows past the watermark.
+    // Each reads the log's index up to its watermark and the log itself past it (LogSnapshot). Past it, "+source" keeps
+    // SQLite from walking the redelivery index, and one lower bound on seq (@tail: the later of @row and the watermark's
+    // successor) keeps it from scanning from the wrong one: given two, it may pick either.
     private const string SourcesSql = """
-        SELECT source FROM ix.log_index WHERE device_seq IS NOT NULL AND source IS NOT NULL AND seq <= @w
+        SELECT source FROM ix.log_index WHERE device_seq IS NOT NULL AND source IS NOT NULL
         UNION
         SELECT source FROM entry_log WHERE seq > @w AND device_seq IS NOT NULL AND source IS NOT NULL
         """;
 
     private const string MaxSinceSql = """
         SELECT MAX(m) FROM (
-            SELECT MAX(device_seq) AS m FROM ix.log_index WHERE source = @source AND device_seq IS NOT NULL AND seq >= @row AND seq <= @w
+            SELECT MAX(device_seq) AS m FROM ix.log_index WHERE source = @source AND device_seq IS NOT NULL AND seq >= @row
             UNION ALL
-            SELECT MAX(device_seq) FROM entry_log WHERE +source = @source AND device_seq IS NOT NULL AND seq >= @row AND seq > @w)
+            SELECT MAX(device_seq) FROM entry_log WHERE +source = @source AND device_seq IS NOT NULL AND seq >= @tail)
         """;
 
     private const string RecentSql = """
-        SELECT device_seq FROM ix.log_index WHERE source = @source AND device_seq > @floor AND seq >= @row AND seq <= @w
+        SELECT device_seq FROM ix.log_index WHERE source = @source AND device_seq > @floor AND seq >= @row
         UNION ALL
-        SELECT device_seq FROM entry_log WHERE +source = @source AND device_seq > @floor AND seq >= @row AND seq > @w
+        SELECT device_seq FROM entry_log WHERE +source = @source AND device_seq > @floor AND seq >= @tail
         """;
 
     // Without an index (a log no service has indexed yet), the same over the log alone.
@@ -63,12 +64,12 @@ public static class DeviceSeqBaselines
         foreach (var source in log.Connection.Query<string>(sources, new { w }, log.Transaction).Concat(resets.Keys).Distinct(StringComparer.Ordinal))
         {
             var row = resets.GetValueOrDefault(source);
-            if (log.Connection.ExecuteScalar<long?>(maxSince, new { source, row, w }, log.Transaction) is not { } max)
+            if (log.Connection.ExecuteScalar<long?>(maxSince, new { source, row, w, tail = Math.Max(row, w + 1) }, log.Transaction) is not { } max)
             {
                 continue;
             }
 
-            history[source] = log.Connection.Query<long>(recent, new { source, floor = max - window, row, w }, log.Transaction).ToList();
+            history[source] = log.Connection.Query<long>(recent, new { source, floor = max - window, row, w, tail = Math.Max(row, w + 1) }, log.Transaction).ToList();
         }
 
         return history;
