@@ -52,10 +52,16 @@ public sealed class LogIndex(Database database)
         CREATE INDEX ix_log_index_source_device_seq ON log_index (source, device_seq) WHERE device_seq IS NOT NULL;
         """;
 
-    private const string CopySql = """
-        INSERT INTO log_index (seq, at, site_id, door_id, person_id, source, device_seq)
+    private const string PendingSql = """
+        CREATE TEMP TABLE pending (
+            seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, site_id TEXT, door_id TEXT, person_id TEXT, source TEXT, device_seq INTEGER
+        )
+        """;
+
+    private const string ReadNewRowsSql = """
+        INSERT INTO temp.pending (seq, at, site_id, door_id, person_id, source, device_seq)
         SELECT seq, at, site_id, door_id, person_id, source, device_seq FROM log.entry_log
-        WHERE seq > $from AND seq <= $to
+        WHERE seq > $from ORDER BY seq LIMIT $rows
         """;
 
     /// <summary>SQLITE_CORRUPT and SQLITE_NOTADB: the file is not a usable database; it is deleted and built again.</summary>
@@ -112,39 +118,55 @@ public sealed class LogIndex(Database database)
         using var connection = OpenWritable();
         var why = EnsureSchema(connection);
 
-        // Deferred: only the index file is written; the log is only read, in a snapshot, beside its writer.
-        using var transaction = connection.BeginTransaction(deferred: true);
-        var (watermark, watermarkHash, purgedUpTo) = ReadMeta(connection, transaction);
-        var logPurgedUpTo = Scalar<long>(connection, transaction, "SELECT COALESCE(MAX(up_to_seq), 0) FROM log.log_purge");
-        if (watermark > 0 && !BelongsToLog(connection, transaction, watermark, watermarkHash, logPurgedUpTo))
+        // 1. A short read of the log: what the index holds, and the new rows, copied to a table in memory. The log's
+        //    RESTART checkpoint waits for its readers while it holds off the swipes' commits, so no b-tree work here.
+        long watermark, purgedUpTo, logPurgedUpTo, copied;
+        byte[]? watermarkHash;
+        bool foreign;
+        using (var read = connection.BeginTransaction(deferred: true))
         {
-            why ??= $"the index's row {watermark} is not the log's row {watermark} (the database was replaced or restored)";
-            Execute(connection, transaction, "DELETE FROM log_index");
-            (watermark, purgedUpTo) = (0, 0);
+            (watermark, watermarkHash, purgedUpTo) = ReadMeta(connection, read);
+            logPurgedUpTo = Scalar<long>(connection, read, "SELECT COALESCE(MAX(up_to_seq), 0) FROM log.log_purge");
+            foreign = watermark > 0 && !BelongsToLog(connection, read, watermark, watermarkHash, logPurgedUpTo);
+            if (foreign)
+            {
+                why ??= $"the index's row {watermark} is not the log's row {watermark} (the database was replaced or restored)";
+                (watermark, watermarkHash, purgedUpTo) = (0, null, 0);
+            }
+
+            Execute(connection, read, "DELETE FROM temp.pending");
+            copied = Execute(connection, read, ReadNewRowsSql, ("$from", watermark), ("$rows", batchRows));
+            if (copied > 0)
+            {
+                watermark = Scalar<long>(connection, read, "SELECT MAX(seq) FROM temp.pending");
+                watermarkHash = Scalar<byte[]?>(connection, read, "SELECT hash FROM log.entry_log WHERE seq = $seq", ("$seq", watermark));
+            }
+
+            read.Commit();
         }
 
+        // 2. The index alone: its own transaction, not fsync'ed (synchronous=NORMAL), the log untouched.
         long dropped = 0;
-        if (logPurgedUpTo > purgedUpTo)
+        using (var write = connection.BeginTransaction(deferred: true))
         {
-            dropped = Execute(connection, transaction, "DELETE FROM log_index WHERE seq <= $to", ("$to", logPurgedUpTo));
-            purgedUpTo = logPurgedUpTo;
+            if (foreign)
+            {
+                Execute(connection, write, "DELETE FROM log_index");
+            }
+
+            if (logPurgedUpTo > purgedUpTo)
+            {
+                dropped = Execute(connection, write, "DELETE FROM log_index WHERE seq <= $to", ("$to", logPurgedUpTo));
+                purgedUpTo = logPurgedUpTo;
+            }
+
+            Execute(connection, write, "INSERT INTO log_index SELECT * FROM temp.pending");
+            Execute(connection, write,
+                "UPDATE index_meta SET watermark = $w, watermark_hash = $hash, purged_up_to = $purged WHERE id = 1",
+                ("$w", watermark), ("$hash", watermarkHash), ("$purged", purgedUpTo));
+            write.Commit();
         }
 
-        var to = Scalar<long?>(connection, transaction,
-            "SELECT MAX(seq) FROM (SELECT seq FROM log.entry_log WHERE seq > $from ORDER BY seq LIMIT $rows)",
-            ("$from", watermark), ("$rows", batchRows));
-        long copied = 0;
-        if (to is { } last)
-        {
-            copied = Execute(connection, transaction, CopySql, ("$from", watermark), ("$to", last));
-            watermark = last;
-            watermarkHash = Scalar<byte[]?>(connection, transaction, "SELECT hash FROM log.entry_log WHERE seq = $seq", ("$seq", last));
-        }
-
-        Execute(connection, transaction,
-            "UPDATE index_meta SET watermark = $w, watermark_hash = $hash, purged_up_to = $purged WHERE id = 1",
-            ("$w", watermark), ("$hash", watermarkHash), ("$purged", purgedUpTo));
-        transaction.Commit();
         return new LogIndexRound(copied, dropped, watermark, why is not null, why);
     }
 
@@ -172,7 +194,9 @@ public sealed class LogIndex(Database database)
         connection.Open();
         using (var pragma = connection.CreateCommand())
         {
-            pragma.CommandText = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;";
+            pragma.CommandText = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000; PRAGMA temp_store=MEMORY;";
+            pragma.ExecuteNonQuery();
+            pragma.CommandText = PendingSql;
             pragma.ExecuteNonQuery();
         }
 

@@ -234,18 +234,14 @@ public sealed class EdgeService : IAsyncDisposable
         connection.ConnectFailed += why => logger.LogWarning("Could not connect to the MQTT broker: {Why}", why);
         loops.Add(Task.Run(() => RecordSecurityEventsAsync(stopping.Token), CancellationToken.None));
 
-        // The WAL is moved into the database file in the background, so that no swipe's commit pays for a checkpoint
-        // (the writer's automatic checkpoint is off; see EntryLogWriter and WalCheckpoints).
-        AddPeriodic("wal-checkpoint", TimeSpan.FromSeconds(1), _ =>
+        // Every second, one after the other (a RESTART checkpoint waits for the log's readers, the index among them,
+        // and holds the swipes' commits off meanwhile):
+        // - the WAL is moved into the database file, so that no swipe's commit pays for a checkpoint (the writer's
+        //   automatic checkpoint is off; see EntryLogWriter and WalCheckpoints);
+        // - the rows of the last second go into the query index, in one transaction of the index file (LogIndex).
+        AddPeriodic("log-maintenance", TimeSpan.FromSeconds(1), _ =>
         {
             WalCheckpoints.Run(Database);
-            return Task.CompletedTask;
-        });
-        AddPeriodic("supervision", settings.SupervisionInterval, SuperviseOnceAsync);
-
-        // The rows of the last second go into the query index in one transaction of the index file, off the swipe's path.
-        AddPeriodic("log-index", TimeSpan.FromSeconds(1), _ =>
-        {
             if (Index.CatchUp() is { Rebuilt: true } round)
             {
                 logger.LogWarning("Log index {Path} rebuilt from the log, because {Why}.", Index.Path, round.Why);
@@ -253,6 +249,7 @@ public sealed class EdgeService : IAsyncDisposable
 
             return Task.CompletedTask;
         });
+        AddPeriodic("supervision", settings.SupervisionInterval, SuperviseOnceAsync);
 
         // Quiet periods still get a signed checkpoint (every N rows is the writer's own rule); see docs/log-integrity.md.
         AddPeriodic("log-checkpoint", TimeSpan.FromSeconds(1), _ =>
