@@ -72,6 +72,65 @@ public class RestartTests
         Assert.True(back.Grant);
     }
 
+    [Theory]
+    [InlineData("deleted")]
+    [InlineData("damaged")]
+    [InlineData("behind")]
+    [Trait("control", "NIST-PE-3")]
+    [Trait("control", "PCI-9.2")]
+    public async Task TheHistoryHoldsAcrossARestart_WhateverStateTheLogIndexIsIn_AndTheIndexIsUpToDateOnceStarted(string state)
+    {
+        using var folder = new DataFolder();
+        var directory = folder.Path;
+        string indexPath;
+        byte[] stale;
+        await using (var before = await EdgeHarness.StartAsync(directory: directory))
+        {
+            indexPath = before.Edge.Index.Path;
+            var lobby = await before.ReaderAsync("rdr-lobby-in");
+            Assert.True((await lobby.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout)).Grant);
+            before.Edge.Index.CatchUp();
+            using (var index = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={indexPath};Pooling=False"))
+            {
+                index.Open();
+                using var checkpoint = index.CreateCommand();
+                checkpoint.CommandText = "PRAGMA wal_checkpoint(TRUNCATE)"; // the whole index in its file, so that the copy is a usable one
+                checkpoint.ExecuteNonQuery();
+            }
+
+            stale = File.ReadAllBytes(indexPath); // after start-up and the lobby, before the data hall
+            var entry = await before.ReaderAsync("rdr-dh1-in");
+            Assert.True((await entry.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout)).Grant);
+        }
+
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        File.Delete(indexPath + "-wal");
+        File.Delete(indexPath + "-shm");
+        switch (state)
+        {
+            case "deleted":
+                File.Delete(indexPath);
+                break;
+            case "damaged":
+                File.WriteAllBytes(indexPath, [.. Enumerable.Repeat((byte)0xA5, stale.Length)]);
+                break;
+            default:
+                File.WriteAllBytes(indexPath, stale);
+                break;
+        }
+
+        await using var after = await EdgeHarness.StartAsync(now: EdgeHarness.BusinessHours + Duration.FromHours(1), directory: directory);
+        var again = await after.ReaderAsync("rdr-dh1-in");
+        var passedBack = await again.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
+
+        Assert.Equal((false, "anti_passback"), (passedBack.Grant, passedBack.Reason));
+        using var log = global::AccessControl.EntryLog.LogSnapshot.Open(after.Edge.Database);
+        Assert.True(log.Indexed);
+        var entered = after.Rows(new() { ReaderId = "rdr-dh1-in", Decision = "grant", From = EdgeHarness.BusinessHours - Duration.FromHours(1) });
+        Assert.Single(entered);
+        Assert.True(log.Watermark >= entered[0].Seq, $"index watermark {log.Watermark}, data-hall grant at row {entered[0].Seq}");
+    }
+
     [Fact]
     [Trait("control", "NIST-PE-3")]
     [Trait("control", "PCI-9.3.3")]
