@@ -21,7 +21,7 @@ public static class LogIntegrityCommands
     public const string VerifyUsage = "usage: log verify --db PATH [--checkpoints FILE] [--public-key FILE] [--json]";
     public const string PurgeUsage = "usage: log purge --db PATH --before RFC3339 --actor NAME";
 
-    /// <summary>Exit code 0: the log verifies; 1: it is broken (or cannot be read); 2: usage error.</summary>
+    /// <summary>Exit code 0: the log verifies (and its query index matches it); 1: it is broken, the index was altered, or it cannot be read; 2: usage error.</summary>
     public static int Verify(CliArgs args, TextWriter output, TextWriter error)
     {
         if (args.CheckOptions(["db", "checkpoints", "public-key", "json"]) is { } problem)
@@ -69,7 +69,7 @@ public static class LogIntegrityCommands
             Write(result, output);
         }
 
-        return result.Ok ? ExitCodes.Ok : ExitCodes.Failed;
+        return result.Ok && !result.IndexAltered ? ExitCodes.Ok : ExitCodes.Failed;
     }
 
     /// <summary>Exit code 0: purged (or nothing left to purge); 1: refused or failed; 2: usage error.</summary>
@@ -139,6 +139,14 @@ public static class LogIntegrityCommands
         foreach (var note in result.Notes)
         {
             output.WriteLine("note: " + note);
+        }
+
+        if (result.Index is { } index)
+        {
+            output.WriteLine(index.Differing == 0
+                ? $"log index OK: {index.RowsChecked} rows up to seq {index.Watermark} match the log"
+                : $"log index ALTERED: {index.Differing} rows missing, extra or different (first at seq {index.FirstDifferingSeq}); "
+                  + "queries through it could miss rows. Keep a copy for the investigation, then delete it: the service builds it again from the log.");
         }
     }
 

@@ -64,6 +64,21 @@ public sealed class LogIndex(Database database)
         WHERE seq > $from ORDER BY seq LIMIT $rows
         """;
 
+    // Log rows up to the watermark that the index lacks or holds otherwise, then index rows the log does not have
+    // (beyond its purges): each arm walks one table by seq and looks the other up by seq.
+    private const string CheckSql = """
+        WITH differing (seq) AS (
+            SELECT e.seq FROM entry_log e LEFT JOIN ix.log_index i ON i.seq = e.seq
+            WHERE e.seq <= $w
+              AND (i.seq IS NULL OR i.at IS NOT e.at OR i.site_id IS NOT e.site_id OR i.door_id IS NOT e.door_id
+                   OR i.person_id IS NOT e.person_id OR i.source IS NOT e.source OR i.device_seq IS NOT e.device_seq)
+            UNION ALL
+            SELECT i.seq FROM ix.log_index i
+            WHERE i.seq > (SELECT COALESCE(MAX(up_to_seq), 0) FROM log_purge)
+              AND NOT EXISTS (SELECT 1 FROM entry_log e WHERE e.seq = i.seq))
+        SELECT (SELECT COUNT(*) FROM entry_log WHERE seq <= $w), COUNT(*), MIN(seq) FROM differing
+        """;
+
     /// <summary>SQLITE_CORRUPT and SQLITE_NOTADB: the file is not a usable database; it is deleted and built again.</summary>
     private static readonly int[] Damaged = [11, 26];
 
@@ -111,6 +126,26 @@ public sealed class LogIndex(Database database)
         }
 
         return total;
+    }
+
+    /// <summary>
+    /// Compares the index with the log, row by row up to its watermark. A row missing from it, extra in it or different
+    /// means the file was altered or damaged, and queries through it could miss rows (the log itself is not affected:
+    /// <see cref="LogVerifier"/> checks that). Null when there is no usable index to compare.
+    /// </summary>
+    public LogIndexCheck? Check()
+    {
+        using var log = LogSnapshot.Open(database);
+        if (!log.Indexed)
+        {
+            return null;
+        }
+
+        using var command = log.Command(CheckSql);
+        command.Parameters.AddWithValue("$w", log.Watermark);
+        using var reader = command.ExecuteReader();
+        reader.Read();
+        return new LogIndexCheck(log.Watermark, reader.GetInt64(0), reader.GetInt64(1), reader.IsDBNull(2) ? null : reader.GetInt64(2));
     }
 
     private LogIndexRound CatchUpOnce(int batchRows)
@@ -273,3 +308,10 @@ public sealed class LogIndex(Database database)
 /// <param name="Rebuilt">The index was (re)started from nothing in this round.</param>
 /// <param name="Why">Why it was, when it was.</param>
 public sealed record LogIndexRound(long Copied, long Dropped, long Watermark, bool Rebuilt, string? Why);
+
+/// <summary>What <see cref="LogIndex.Check"/> found.</summary>
+/// <param name="Watermark">The index's watermark: rows up to it were compared.</param>
+/// <param name="RowsChecked">Log rows up to the watermark.</param>
+/// <param name="Differing">Rows missing from the index, extra in it, or different from the log's.</param>
+/// <param name="FirstDifferingSeq">The first of them.</param>
+public sealed record LogIndexCheck(long Watermark, long RowsChecked, long Differing, long? FirstDifferingSeq);

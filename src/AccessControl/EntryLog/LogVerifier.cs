@@ -84,6 +84,12 @@ public sealed record LogVerification
 
     /// <summary>What was not checked and why (no checkpoint file, checkpoints older than a purge).</summary>
     public IReadOnlyList<string> Notes { get; init; } = [];
+
+    /// <summary>The query index compared with the log (<see cref="LogIndex"/>); null when there was none to compare.</summary>
+    public LogIndexCheck? Index { get; init; }
+
+    /// <summary>The query index differs from the log: the log is as <see cref="Ok"/> says, but queries could miss rows.</summary>
+    public bool IndexAltered => Index is { Differing: > 0 };
 }
 
 /// <summary>
@@ -123,7 +129,7 @@ public sealed class LogVerifier(Database database, string checkpointFile, string
     /// <summary>One wait for the writer to file a checkpoint's line (by default 100 ms; tests file the line instead).</summary>
     internal Action WaitForFiling { get; init; } = () => Thread.Sleep(TimeSpan.FromMilliseconds(100));
 
-    /// <summary>Verifies the database with the configured checkpoint file and public key.</summary>
+    /// <summary>Verifies the database with the configured checkpoint file and public key, and compares the query index with it.</summary>
     /// <remarks>
     /// The service appends a checkpoint's line to the file just after the checkpoint's commit, from another thread
     /// (<see cref="EntryLogWriter.FileCheckpoints"/>). A verify of a running log that reads in between finds the newest
@@ -132,6 +138,12 @@ public sealed class LogVerifier(Database database, string checkpointFile, string
     /// then is reported (and the service files it at its next start).
     /// </remarks>
     public LogVerification Verify()
+    {
+        var result = VerifyChain();
+        return new LogIndex(database).Check() is { } index ? result with { Index = index } : result;
+    }
+
+    private LogVerification VerifyChain()
     {
         var waits = 0;
         for (var pass = 0; ; pass++)

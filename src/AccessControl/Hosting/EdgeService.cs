@@ -239,13 +239,21 @@ public sealed class EdgeService : IAsyncDisposable
         // - the WAL is moved into the database file, so that no swipe's commit pays for a checkpoint (the writer's
         //   automatic checkpoint is off; see EntryLogWriter and WalCheckpoints);
         // - the rows of the last second go into the query index, in one transaction of the index file (LogIndex).
-        AddPeriodic("log-maintenance", TimeSpan.FromSeconds(1), _ =>
+        // An index rebuilt while the service runs (its file deleted or damaged) catches up in full rounds, one after
+        // the other, with a WAL checkpoint between them.
+        AddPeriodic("log-maintenance", TimeSpan.FromSeconds(1), ct =>
         {
-            WalCheckpoints.Run(Database);
-            if (Index.CatchUp() is { Rebuilt: true } round)
+            LogIndexRound round;
+            do
             {
-                logger.LogWarning("Log index {Path} rebuilt from the log, because {Why}.", Index.Path, round.Why);
+                WalCheckpoints.Run(Database);
+                round = Index.CatchUp();
+                if (round.Rebuilt)
+                {
+                    logger.LogWarning("Log index {Path} is being rebuilt from the log, because {Why}.", Index.Path, round.Why);
+                }
             }
+            while (round.Copied == LogIndex.DefaultBatchRows && !ct.IsCancellationRequested);
 
             return Task.CompletedTask;
         });

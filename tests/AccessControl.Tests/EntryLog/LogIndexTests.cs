@@ -178,6 +178,30 @@ public sealed class LogIndexTests : IDisposable
     }
 
     [Fact]
+    public void AnIndexFileDeletedWhileAQueryHasItOpen_IsBuiltAgainByTheNextRound()
+    {
+        index.CatchUpFully();
+        var filter = new LogFilter { PersonId = "p-1" };
+        var expected = Ids(new EntryLogQuery(log.Database).Find(filter));
+        using var reading = LogSnapshot.Open(log.Database);
+        Assert.True(reading.Indexed);
+
+        File.Delete(index.Path);
+        File.Delete(index.Path + "-wal");
+        File.Delete(index.Path + "-shm");
+        var round = index.CatchUpFully();
+
+        Assert.True(round.Rebuilt);
+        Assert.Equal(log.Writer.HeadSeq, round.Watermark);
+        using (var after = LogSnapshot.Open(log.Database))
+        {
+            Assert.Equal(log.Writer.HeadSeq, after.Watermark);
+        }
+
+        Assert.Equal(expected, Ids(new EntryLogQuery(log.Database).Find(filter)));
+    }
+
+    [Fact]
     public void AnIndexOfAnotherSchemaVersion_IsRebuilt()
     {
         index.CatchUpFully();

@@ -106,6 +106,37 @@ public sealed class LogVerifyCommandTests
         Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
     }
 
+    [Theory]
+    [InlineData("DELETE FROM log_index WHERE person_id = 'p-9'", "missing")]
+    [InlineData("UPDATE log_index SET person_id = 'p-else' WHERE seq = 12", "different")]
+    [InlineData("INSERT INTO log_index (seq, at, person_id) VALUES (1000, 0, 'p-ghost')", "extra")]
+    [Trait("control", "NIST-AU-9")]
+    public async Task LogVerify_Cli_ComparesTheQueryIndexWithTheLog_AndExitsOneWhenItWasAltered(string tampering, string kind)
+    {
+        using var log = TestLog.Create();
+        var index = new LogIndex(log.Database);
+        index.CatchUpFully();
+        log.Writer.Dispose();
+
+        var (code, output, _) = await RunAsync(log.Clock, "log", "verify", "--db", log.Database.Path);
+        Assert.Equal(0, code);
+        Assert.Contains("log index OK: 36 rows up to seq 36 match the log", output, StringComparison.Ordinal);
+
+        SqliteConnection.ClearAllPools();
+        using (var connection = new SqliteConnection($"Data Source={index.Path};Pooling=False"))
+        {
+            connection.Open();
+            TestLog.Execute(connection, tampering);
+        }
+
+        (code, output, _) = await RunAsync(log.Clock, "log", "verify", "--db", log.Database.Path);
+
+        Assert.Equal(1, code);
+        Assert.StartsWith("entry log OK: 36 rows", output, StringComparison.Ordinal); // the log itself is intact
+        Assert.Contains("log index ALTERED: 1 rows missing, extra or different", output, StringComparison.Ordinal);
+        Assert.Contains(kind switch { "missing" => "first at seq 10", "different" => "first at seq 12", _ => "first at seq 1000" }, output, StringComparison.Ordinal);
+    }
+
     private static async Task<(int Code, string Output, string Error)> RunAsync(IClock clock, params string[] args)
     {
         using var output = new StringWriter();
