@@ -4,7 +4,8 @@ using Microsoft.Data.Sqlite;
 namespace AccessControl.EntryLog;
 
 /// <summary>
-/// The entry log's query indexes (by time, site, door, person, and each device's seqs), kept in a file of their own
+/// The entry log's query indexes (by time, site, door, person, and each device's seqs), and what start-up needs from the
+/// whole log (the newest grant of each person at each reader, the devices), kept in a file of their own
 /// beside the database (<c>accesscontrol.index.db</c> for <c>accesscontrol.db</c>) and filled in bulk by a background
 /// job, so that a swipe's commit writes the log row and its redelivery index only, not seven b-trees.
 /// </summary>
@@ -23,7 +24,7 @@ namespace AccessControl.EntryLog;
 public sealed class LogIndex(Database database)
 {
     /// <summary>The layout of the index file; a file of another version is rebuilt.</summary>
-    public const int SchemaVersion = 1;
+    public const int SchemaVersion = 2;
 
     /// <summary>Rows copied per round at most: a round is one transaction of the index file, not the log's.</summary>
     public const int DefaultBatchRows = 20_000;
@@ -50,32 +51,74 @@ public sealed class LogIndex(Database database)
         CREATE INDEX ix_log_index_door_at ON log_index (door_id, at) WHERE door_id IS NOT NULL;
         CREATE INDEX ix_log_index_person_at ON log_index (person_id, at) WHERE person_id IS NOT NULL;
         CREATE INDEX ix_log_index_source_device_seq ON log_index (source, device_seq) WHERE device_seq IS NOT NULL;
+
+        -- The newest live grant of each person at each reader: what the anti-passback state is rebuilt from at start-up
+        -- (PassbackHistory), one row per person and reader however long the log.
+        CREATE TABLE latest_grants (
+            person_id   TEXT    NOT NULL,
+            reader_id   TEXT    NOT NULL,
+            seq         INTEGER NOT NULL,
+            PRIMARY KEY (person_id, reader_id)
+        ) WITHOUT ROWID;
+
+        -- Every device that has sent a seq (DeviceSeqBaselines).
+        CREATE TABLE device_sources (source TEXT PRIMARY KEY) WITHOUT ROWID;
         """;
 
     private const string PendingSql = """
         CREATE TEMP TABLE pending (
-            seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, site_id TEXT, door_id TEXT, person_id TEXT, source TEXT, device_seq INTEGER
+            seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, site_id TEXT, door_id TEXT, person_id TEXT, source TEXT, device_seq INTEGER,
+            grant_reader TEXT   -- the reader of a live grant (a person let in or out), else null
         )
         """;
 
-    private const string ReadNewRowsSql = """
-        INSERT INTO temp.pending (seq, at, site_id, door_id, person_id, source, device_seq)
-        SELECT seq, at, site_id, door_id, person_id, source, device_seq FROM log.entry_log
+    /// <summary>A live grant: an access row granted to a person at a reader, not replayed from a reader's buffer.</summary>
+    internal const string LiveGrant = "kind = 'access' AND decision = 'grant' AND offline = 0 AND person_id IS NOT NULL AND reader_id IS NOT NULL";
+
+    private const string ReadNewRowsSql = $$"""
+        INSERT INTO temp.pending (seq, at, site_id, door_id, person_id, source, device_seq, grant_reader)
+        SELECT seq, at, site_id, door_id, person_id, source, device_seq, CASE WHEN {{LiveGrant}} THEN reader_id END
+        FROM log.entry_log
         WHERE seq > $from ORDER BY seq LIMIT $rows
         """;
 
+    private const string WriteNewRowsSql = """
+        INSERT INTO log_index (seq, at, site_id, door_id, person_id, source, device_seq)
+        SELECT seq, at, site_id, door_id, person_id, source, device_seq FROM temp.pending;
+        INSERT INTO latest_grants (person_id, reader_id, seq)
+        SELECT person_id, grant_reader, MAX(seq) FROM temp.pending WHERE grant_reader IS NOT NULL GROUP BY person_id, grant_reader
+        ON CONFLICT (person_id, reader_id) DO UPDATE SET seq = MAX(seq, excluded.seq);
+        INSERT OR IGNORE INTO device_sources (source)
+        SELECT DISTINCT source FROM temp.pending WHERE device_seq IS NOT NULL AND source IS NOT NULL;
+        """;
+
     // Log rows up to the watermark that the index lacks or holds otherwise, then index rows the log does not have
-    // (beyond its purges): each arm walks one table by seq and looks the other up by seq.
-    private const string CheckSql = """
-        WITH differing (seq) AS (
+    // (beyond its purges): each arm walks one table by seq and looks the other up by seq. Then the same for the
+    // newest grants and the devices (one seq named for each difference).
+    private const string CheckSql = $$"""
+        WITH purged (up_to) AS (SELECT COALESCE(MAX(up_to_seq), 0) FROM log_purge),
+        differing (seq) AS (
             SELECT e.seq FROM entry_log e LEFT JOIN ix.log_index i ON i.seq = e.seq
             WHERE e.seq <= $w
               AND (i.seq IS NULL OR i.at IS NOT e.at OR i.site_id IS NOT e.site_id OR i.door_id IS NOT e.door_id
                    OR i.person_id IS NOT e.person_id OR i.source IS NOT e.source OR i.device_seq IS NOT e.device_seq)
             UNION ALL
             SELECT i.seq FROM ix.log_index i
-            WHERE i.seq > (SELECT COALESCE(MAX(up_to_seq), 0) FROM log_purge)
-              AND NOT EXISTS (SELECT 1 FROM entry_log e WHERE e.seq = i.seq))
+            WHERE i.seq > (SELECT up_to FROM purged) AND NOT EXISTS (SELECT 1 FROM entry_log e WHERE e.seq = i.seq)
+            UNION ALL
+            SELECT g.seq FROM (SELECT person_id, reader_id, MAX(seq) AS seq FROM entry_log WHERE seq <= $w AND {{LiveGrant}}
+                               GROUP BY person_id, reader_id) g
+            LEFT JOIN ix.latest_grants l ON l.person_id = g.person_id AND l.reader_id = g.reader_id
+            WHERE l.seq IS NOT g.seq
+            UNION ALL
+            SELECT l.seq FROM ix.latest_grants l
+            WHERE l.seq > (SELECT up_to FROM purged)
+              AND NOT EXISTS (SELECT 1 FROM entry_log e WHERE e.seq = l.seq AND e.person_id = l.person_id AND e.reader_id = l.reader_id
+                              AND e.kind = 'access' AND e.decision = 'grant' AND e.offline = 0)
+            UNION ALL
+            SELECT MIN(seq) FROM entry_log
+            WHERE seq <= $w AND device_seq IS NOT NULL AND source IS NOT NULL AND source NOT IN (SELECT source FROM ix.device_sources)
+            GROUP BY source)
         SELECT (SELECT COUNT(*) FROM entry_log WHERE seq <= $w), COUNT(*), MIN(seq) FROM differing
         """;
 
@@ -186,16 +229,17 @@ public sealed class LogIndex(Database database)
         {
             if (foreign)
             {
-                Execute(connection, write, "DELETE FROM log_index");
+                Execute(connection, write, "DELETE FROM log_index; DELETE FROM latest_grants; DELETE FROM device_sources;");
             }
 
             if (logPurgedUpTo > purgedUpTo)
             {
                 dropped = Execute(connection, write, "DELETE FROM log_index WHERE seq <= $to", ("$to", logPurgedUpTo));
+                Execute(connection, write, "DELETE FROM latest_grants WHERE seq <= $to", ("$to", logPurgedUpTo));
                 purgedUpTo = logPurgedUpTo;
             }
 
-            Execute(connection, write, "INSERT INTO log_index SELECT * FROM temp.pending");
+            Execute(connection, write, WriteNewRowsSql);
             Execute(connection, write,
                 "UPDATE index_meta SET watermark = $w, watermark_hash = $hash, purged_up_to = $purged WHERE id = 1",
                 ("$w", watermark), ("$hash", watermarkHash), ("$purged", purgedUpTo));
@@ -257,7 +301,7 @@ public sealed class LogIndex(Database database)
         }
 
         using var transaction = connection.BeginTransaction();
-        Execute(connection, transaction, "DROP TABLE IF EXISTS index_meta; DROP TABLE IF EXISTS log_index;");
+        Execute(connection, transaction, "DROP TABLE IF EXISTS index_meta; DROP TABLE IF EXISTS log_index; DROP TABLE IF EXISTS latest_grants; DROP TABLE IF EXISTS device_sources;");
         Execute(connection, transaction, SchemaSql);
         Execute(connection, transaction,
             "INSERT INTO index_meta (id, schema_version, watermark, watermark_hash, purged_up_to) VALUES (1, $v, 0, NULL, 0)", ("$v", SchemaVersion));

@@ -25,7 +25,7 @@ public static class DeviceSeqBaselines
     // SQLite from walking the redelivery index, and one lower bound on seq (@tail: the later of @row and the watermark's
     // successor) keeps it from scanning from the wrong one: given two, it may pick either.
     private const string SourcesSql = """
-        SELECT source FROM ix.log_index WHERE device_seq IS NOT NULL AND source IS NOT NULL
+        SELECT source FROM ix.device_sources
         UNION
         SELECT source FROM entry_log WHERE seq > @w AND device_seq IS NOT NULL AND source IS NOT NULL
         """;

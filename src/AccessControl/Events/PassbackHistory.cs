@@ -1,4 +1,5 @@
 using AccessControl.Decisions;
+using AccessControl.EntryLog;
 using AccessControl.Sites;
 using AccessControl.Storage;
 using Dapper;
@@ -9,13 +10,25 @@ namespace AccessControl.Events;
 /// Who is inside which anti-passback zone, rebuilt from the entry log at start-up, so that a restart does not let a
 /// card be passed back through a hard anti-passback door: for each person and zone, the latest live grant at a reader
 /// of a door into that zone says whether they went in or came out. Offline replays never moved anyone (they open
-/// nothing) and are left out, as the pipeline leaves them out.
+/// nothing) and are left out, as the pipeline leaves them out. The log's index keeps the newest grant of each person at
+/// each reader (<see cref="LogIndex"/>), so a start reads one row per person and reader, not every grant ever logged.
 /// </summary>
 public static class PassbackHistory
 {
-    private const string LatestGrantsSql = """
-        SELECT person_id AS Person, reader_id AS Reader, MAX(seq) AS Seq FROM entry_log
-        WHERE kind = 'access' AND decision = 'grant' AND offline = 0 AND person_id IS NOT NULL AND reader_id IS NOT NULL
+    // Past the index's watermark the log itself; up to it the index's newest grant per person and reader (not purged).
+    private const string IndexedLatestGrantsSql = $"""
+        SELECT person_id, reader_id, seq FROM ix.latest_grants
+        WHERE seq > (SELECT COALESCE(MAX(up_to_seq), 0) FROM log_purge)
+        UNION ALL
+        SELECT person_id, reader_id, MAX(seq) FROM entry_log
+        WHERE seq > @w AND {LogIndex.LiveGrant}
+        GROUP BY person_id, reader_id
+        """;
+
+    // Without an index (a log no service has indexed yet), every grant of the log.
+    private const string LatestGrantsSql = $"""
+        SELECT person_id, reader_id, MAX(seq) FROM entry_log
+        WHERE {LogIndex.LiveGrant}
         GROUP BY person_id, reader_id
         """;
 
@@ -24,9 +37,8 @@ public static class PassbackHistory
     {
         ArgumentNullException.ThrowIfNull(database);
         ArgumentNullException.ThrowIfNull(topology);
-        using var connection = database.Open();
         var latest = new Dictionary<(PersonId Person, ZoneId Zone), (long Seq, bool Inside)>();
-        foreach (var (person, readerId, seq) in connection.Query<(string Person, string Reader, long Seq)>(LatestGrantsSql))
+        foreach (var (person, readerId, seq) in LatestGrants(database))
         {
             if (!topology.Readers.TryGetValue(new ReaderId(readerId), out var reader)
                 || !topology.Doors.TryGetValue(reader.Door, out var door)
@@ -44,5 +56,16 @@ public static class PassbackHistory
         }
 
         return latest.Aggregate(PassbackState.Empty, (state, entry) => state.Apply(new PassbackMove(entry.Key.Person, entry.Key.Zone, entry.Value.Inside)));
+    }
+
+    /// <summary>The newest live grant of each person at each reader (through the log's index when there is one).</summary>
+    internal static IReadOnlyList<(string Person, string Reader, long Seq)> LatestGrants(Database database)
+    {
+        using var log = LogSnapshot.Open(database);
+        var rows = log.Connection.Query<(string Person, string Reader, long Seq)>(
+            log.Indexed ? IndexedLatestGrantsSql : LatestGrantsSql, new { w = log.Watermark }, log.Transaction);
+
+        // A person and reader can come from both sides (indexed, and granted again since): the newer one counts.
+        return [.. rows.GroupBy(r => (r.Person, r.Reader)).Select(g => g.MaxBy(r => r.Seq))];
     }
 }

@@ -110,6 +110,8 @@ public sealed class LogVerifyCommandTests
     [InlineData("DELETE FROM log_index WHERE person_id = 'p-9'", "missing")]
     [InlineData("UPDATE log_index SET person_id = 'p-else' WHERE seq = 12", "different")]
     [InlineData("INSERT INTO log_index (seq, at, person_id) VALUES (1000, 0, 'p-ghost')", "extra")]
+    [InlineData("DELETE FROM latest_grants WHERE person_id = 'p-12'", "grant")]
+    [InlineData("DELETE FROM device_sources WHERE source = 'doors/ctl-1'", "device")]
     [Trait("control", "NIST-AU-9")]
     public async Task LogVerify_Cli_ComparesTheQueryIndexWithTheLog_AndExitsOneWhenItWasAltered(string tampering, string kind)
     {
@@ -134,7 +136,14 @@ public sealed class LogVerifyCommandTests
         Assert.Equal(1, code);
         Assert.StartsWith("entry log OK: 36 rows", output, StringComparison.Ordinal); // the log itself is intact
         Assert.Contains("log index ALTERED: 1 rows missing, extra or different", output, StringComparison.Ordinal);
-        Assert.Contains(kind switch { "missing" => "first at seq 10", "different" => "first at seq 12", _ => "first at seq 1000" }, output, StringComparison.Ordinal);
+        Assert.Contains(kind switch
+        {
+            "missing" => "first at seq 10",
+            "different" => "first at seq 12",
+            "grant" => "first at seq 13",
+            "device" => "first at seq 2",
+            _ => "first at seq 1000",
+        }, output, StringComparison.Ordinal);
     }
 
     private static async Task<(int Code, string Output, string Error)> RunAsync(IClock clock, params string[] args)
