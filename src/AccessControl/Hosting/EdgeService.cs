@@ -53,11 +53,20 @@ public sealed class EdgeService : IAsyncDisposable
 
         // The query index is brought up to date before the history below is read through it (a new or replaced
         // database has its index built here, once), then kept up to date by a periodic job.
+        // An index that cannot be written (a full disk, a file in the way) does not stop the service: queries and the
+        // history then read the log itself, and the periodic job keeps trying.
         Index = new LogIndex(database);
-        var indexed = Index.CatchUpFully();
-        if (indexed.Rebuilt)
+        try
         {
-            logger.LogInformation("Log index {Path} built: {Rows} rows, because {Why}.", Index.Path, indexed.Copied, indexed.Why);
+            var indexed = Index.CatchUpFully();
+            if (indexed.Rebuilt)
+            {
+                logger.LogInformation("Log index {Path} built: {Rows} rows, because {Why}.", Index.Path, indexed.Copied, indexed.Why);
+            }
+        }
+        catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or IOException or UnauthorizedAccessException)
+        {
+            logger.LogError(ex, "Log index {Path} could not be brought up to date; queries and start-up read the log itself until it can.", Index.Path);
         }
 
         Publisher = new ConnectionPublisher(this);

@@ -72,6 +72,25 @@ public class RestartTests
         Assert.True(back.Grant);
     }
 
+    [Fact]
+    [Trait("control", "NIST-PE-3")]
+    public async Task ALogIndexThatCannotBeWritten_DoesNotStopTheService_SwipesAreDecidedAndFoundInTheLog()
+    {
+        using var folder = new DataFolder();
+        var inTheWay = Path.Combine(folder.Path, "accesscontrol.index.db");
+        Directory.CreateDirectory(inTheWay); // a directory where the index file should be: it cannot be opened
+
+        await using var edge = await EdgeHarness.StartAsync(directory: folder.Path);
+        var lobby = await edge.ReaderAsync("rdr-lobby-in");
+        var decision = await lobby.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
+
+        Assert.Equal(inTheWay, edge.Edge.Index.Path);
+        Assert.True(decision.Grant);
+        Assert.Single(edge.Rows(new() { ReaderId = "rdr-lobby-in", Decision = "grant", From = EdgeHarness.BusinessHours - Duration.FromHours(1) }));
+        using var log = global::AccessControl.EntryLog.LogSnapshot.Open(edge.Edge.Database);
+        Assert.False(log.Indexed);
+    }
+
     [Theory]
     [InlineData("deleted")]
     [InlineData("damaged")]
