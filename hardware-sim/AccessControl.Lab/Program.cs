@@ -48,6 +48,7 @@ switch (args.FirstOrDefault())
                 Timeline = args.Contains("--timeline"),
                 Breakdown = args.Contains("--breakdown"),
                 DurableFloor = args.Contains("--durable-floor"),
+                SeedRows = int.Parse(flags.GetValueOrDefault("seed-rows", "0"), System.Globalization.CultureInfo.InvariantCulture),
                 ServiceEnvironment = (flags.GetValueOrDefault("service-env") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries)
                     .Select(pair => pair.Split('=', 2)).ToDictionary(pair => pair[0], pair => pair.Length > 1 ? pair[1] : ""),
             }
@@ -70,7 +71,7 @@ switch (args.FirstOrDefault())
         Console.Error.WriteLine("""
             usage: aclab demo [--data DIR] [--once]
                    aclab visit-day
-                   aclab bench [--broker embedded|mosquitto|both] [--rates 100,1000] [--seconds 10] [--warmup 5] [--timeline] [--breakdown] [--durable-floor] [--service-env NAME=VALUE,...] [--out FILE.md]
+                   aclab bench [--broker embedded|mosquitto|both] [--rates 100,1000] [--seconds 10] [--warmup 5] [--timeline] [--breakdown] [--durable-floor] [--seed-rows N] [--service-env NAME=VALUE,...] [--out FILE.md]
                    aclab chaos [--events 10000] [--broker-restarts 3] [--kills 2] [--clock-jumps 0] [--reader-outages 0] [--disk-full]
             """);
         return 64;

@@ -55,6 +55,13 @@ public sealed class BenchCommand(IClock clock, TextWriter output)
     /// </summary>
     public bool DurableFloor { get; init; }
 
+    /// <summary>
+    /// Rows written to the entry log before the service starts, so that the decision phase runs against a log of that
+    /// size (its b-trees deeper and mostly out of the page cache) instead of a new one. They come from devices and
+    /// people of their own (<see cref="LogSeed"/>), so the bench's readers and card are not affected by them.
+    /// </summary>
+    public int SeedRows { get; init; }
+
     private const string Card = "04A1B2C3D4E5F6";
 
     public async Task<int> RunAsync(string brokerKind, int[] rates, TimeSpan duration, string? markdownFile, CancellationToken cancellationToken)
@@ -139,6 +146,13 @@ public sealed class BenchCommand(IClock clock, TextWriter output)
         var durableFloors = DurableFloor
             ? await RunEchoPhasesAsync("durable", [.. echo, "--durable", directory], readers, rates, duration, answered, cancellationToken)
             : [];
+
+        if (SeedRows > 0)
+        {
+            var seeding = Stopwatch.StartNew();
+            LogSeed.Write(Path.Combine(directory, "accesscontrol.db"), SeedRows, clock.GetCurrentInstant());
+            await output.WriteLineAsync($"  seeded the entry log with {SeedRows} rows in {seeding.Elapsed.TotalSeconds:0.0} s");
+        }
 
         // Decision: the real service (`accesscontrol run`), connected to the same broker.
         var traceFile = Path.Combine(directory, "latency-trace.tsv");
