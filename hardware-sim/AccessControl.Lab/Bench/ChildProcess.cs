@@ -85,7 +85,8 @@ internal sealed class ChildProcess : IAsyncDisposable
         };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        var line = await ready.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        // Generous: a service started on a seeded log (bench --seed-rows) first indexes it.
+        var line = await ready.Task.WaitAsync(TimeSpan.FromMinutes(5));
         return new ChildProcess(process, tail, line);
     }
 
