@@ -30,6 +30,7 @@ public sealed class EdgeService : IAsyncDisposable
     private readonly Channel<SecurityEvent> securityEvents = Channel.CreateBounded<SecurityEvent>(
         new BoundedChannelOptions(10_000) { FullMode = BoundedChannelFullMode.DropOldest });
     private readonly List<Task> loops = [];
+    private readonly LowPriorityWorker maintenance = new("ac-log-maintenance");
     private readonly List<Func<CancellationToken, Task<IReadOnlyList<Supervision.Alarm>>>> supervisors = [];
     private ServiceConnection? connection;
     private SiteDefinition? siteToImport;
@@ -250,7 +251,9 @@ public sealed class EdgeService : IAsyncDisposable
         // - the rows of the last second go into the query index, in one transaction of the index file (LogIndex).
         // An index rebuilt while the service runs (its file deleted or damaged) catches up in full rounds, one after
         // the other, with a WAL checkpoint between them.
-        AddPeriodic("log-maintenance", TimeSpan.FromSeconds(1), ct =>
+        // Both on a thread of the lowest priority (LowPriorityWorker): on a large log the index round is the heaviest
+        // background work the service does.
+        AddPeriodic("log-maintenance", TimeSpan.FromSeconds(1), ct => maintenance.RunAsync(() =>
         {
             LogIndexRound round;
             do
@@ -263,9 +266,7 @@ public sealed class EdgeService : IAsyncDisposable
                 }
             }
             while (round.Copied == LogIndex.DefaultBatchRows && !ct.IsCancellationRequested);
-
-            return Task.CompletedTask;
-        });
+        }));
         AddPeriodic("supervision", settings.SupervisionInterval, SuperviseOnceAsync);
 
         // Quiet periods still get a signed checkpoint (every N rows is the writer's own rule); see docs/log-integrity.md.
@@ -350,6 +351,7 @@ public sealed class EdgeService : IAsyncDisposable
         }
 
         await Task.WhenAll(loops).ConfigureAwait(false);
+        maintenance.Dispose();
         await Pipeline.DisposeAsync();
         if (Broker is not null)
         {
