@@ -317,7 +317,7 @@ public sealed class EdgeService : IAsyncDisposable
                     {
                         await job(stopping.Token);
                     }
-                    catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or EntryLogUnavailableException or InvalidOperationException)
+                    catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or EntryLogUnavailableException or InvalidOperationException or IOException or UnauthorizedAccessException)
                     {
                         logger.LogError(ex, "Periodic job {Name} failed; it runs again in {Interval}.", name, interval);
                     }
