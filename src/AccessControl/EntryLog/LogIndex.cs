@@ -114,7 +114,7 @@ public sealed class LogIndex(Database database)
             SELECT l.seq FROM ix.latest_grants l
             WHERE l.seq > (SELECT up_to FROM purged)
               AND NOT EXISTS (SELECT 1 FROM entry_log e WHERE e.seq = l.seq AND e.person_id = l.person_id AND e.reader_id = l.reader_id
-                              AND e.kind = 'access' AND e.decision = 'grant' AND e.offline = 0)
+                              AND {{LiveGrant}})
             UNION ALL
             SELECT MIN(seq) FROM entry_log
             WHERE seq <= $w AND device_seq IS NOT NULL AND source IS NOT NULL AND source NOT IN (SELECT source FROM ix.device_sources)

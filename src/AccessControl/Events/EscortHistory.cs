@@ -21,10 +21,9 @@ namespace AccessControl.Events;
 /// </remarks>
 public static class EscortHistory
 {
-    private const string GrantsSql = """
+    private const string GrantsSql = $"""
         SELECT reader_id AS Reader, person_id AS Person, detail AS Detail FROM entry_log
-        WHERE kind = 'access' AND decision = 'grant' AND offline = 0 AND person_id IS NOT NULL AND reader_id IS NOT NULL
-          AND seq >= @first AND at >= @since
+        WHERE {LogIndex.LiveGrant} AND seq >= @first AND at >= @since
         ORDER BY seq
         """;
 
