@@ -1,4 +1,4 @@
-// Composition root of the lab: picks the system clock. Commands: demo, visit-day, bench, echo, chaos.
+// Composition root of the lab: picks the system clock. Commands: demo, visit-day, bench, echo, broker, chaos.
 using AccessControl.Lab.Bench;
 using AccessControl.Lab.Demo;
 
@@ -35,6 +35,26 @@ switch (args.FirstOrDefault())
             : await BenchCommand.Echo.StartAsync(port, key, new AccessControl.Protocol.Topics()))
         {
             Console.WriteLine("echo ready");
+            await Task.Delay(Timeout.InfiniteTimeSpan, stopping.Token).ContinueWith(_ => { }, TaskScheduler.Default);
+        }
+
+        return 0;
+    case "broker":
+        // The bench's embedded broker for the floor, in a process of its own: the demo site's logins and rights.
+        var brokerSite = AccessControl.SiteFiles.SiteFileLoader.Load(flags.GetValueOrDefault("site") ?? Path.Combine(AppContext.BaseDirectory, "sites", "demo.yaml"));
+        if (!brokerSite.Success)
+        {
+            Console.Error.WriteLine(string.Join(Environment.NewLine, brokerSite.Errors));
+            return 2;
+        }
+
+        var brokerTopology = brokerSite.Site!.Topology;
+        await using (var broker = new AccessControl.Broker.EmbeddedBroker(
+            int.Parse(flags["port"], System.Globalization.CultureInfo.InvariantCulture), new AccessControl.Protocol.Topics(), () => brokerTopology,
+            new AccessControl.Devices.DeviceSecrets(Convert.FromBase64String(File.ReadAllText(flags["key-file"]).Trim())), clock))
+        {
+            await broker.StartAsync(stopping.Token);
+            Console.WriteLine($"broker ready on 127.0.0.1:{broker.Port}");
             await Task.Delay(Timeout.InfiniteTimeSpan, stopping.Token).ContinueWith(_ => { }, TaskScheduler.Default);
         }
 

@@ -4,19 +4,23 @@ using AccessControl.Devices;
 using AccessControl.Protocol;
 using AccessControl.Sites;
 using MQTTnet;
-using NodaTime;
 
 namespace AccessControl.Lab.Bench;
 
-/// <summary>The broker under test: our embedded MQTTnet broker, or a Mosquitto process with the generated config.</summary>
+/// <summary>
+/// The broker under test, in a process of its own: our embedded MQTTnet broker (<c>aclab broker</c>, the same
+/// <see cref="EmbeddedBroker"/> the service hosts, with the demo site's logins and rights), or Mosquitto with the
+/// generated config.
+/// </summary>
 internal sealed class BenchBroker : IAsyncDisposable
 {
-    private readonly EmbeddedBroker? embedded;
+    private ChildProcess? embedded;
     private Process? mosquitto;
     private string? configFile;
     private DeviceSecrets? secrets;
+    private string[] embeddedArguments = [];
 
-    private BenchBroker(int port, EmbeddedBroker? embedded, Process? mosquitto)
+    private BenchBroker(int port, ChildProcess? embedded, Process? mosquitto)
     {
         Port = port;
         this.embedded = embedded;
@@ -25,16 +29,16 @@ internal sealed class BenchBroker : IAsyncDisposable
 
     public int Port { get; }
 
-    public static async Task<BenchBroker> StartAsync(string kind, SiteTopology topology, DeviceSecrets secrets, Topics topics, IClock clock, string directory)
+    /// <param name="keyFile">The provisioning key <paramref name="secrets"/> came from (the embedded broker's process reads it).</param>
+    public static async Task<BenchBroker> StartAsync(string kind, SiteTopology topology, DeviceSecrets secrets, Topics topics, string siteFile, string keyFile, string directory)
     {
+        var port = FreePort();
         if (kind == "embedded")
         {
-            var broker = new EmbeddedBroker(0, topics, () => topology, secrets, clock);
-            await broker.StartAsync();
-            return new BenchBroker(broker.Port, broker, null);
+            string[] arguments = ["broker", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--site", siteFile, "--key-file", keyFile];
+            return new BenchBroker(port, await ChildProcess.StartAsync("aclab.dll", arguments, "broker ready"), null) { embeddedArguments = arguments };
         }
 
-        var port = FreePort();
         var files = MosquittoConfig.Write(topology, secrets, port, directory, topics);
         var process = await StartMosquittoAsync(files.ConfigFile, port, secrets);
         return new BenchBroker(port, null, process) { configFile = files.ConfigFile, secrets = secrets };
@@ -45,9 +49,10 @@ internal sealed class BenchBroker : IAsyncDisposable
     {
         if (embedded is not null)
         {
-            await embedded.StopAsync();
+            await embedded.KillAsync();
+            await embedded.DisposeAsync();
             await Task.Delay(down);
-            await embedded.StartAsync();
+            embedded = await ChildProcess.StartAsync("aclab.dll", embeddedArguments, "broker ready");
             return;
         }
 
@@ -100,6 +105,7 @@ internal sealed class BenchBroker : IAsyncDisposable
         if (embedded is not null)
         {
             await embedded.DisposeAsync();
+            embedded = null;
         }
 
         if (mosquitto is not null)
@@ -107,6 +113,7 @@ internal sealed class BenchBroker : IAsyncDisposable
             mosquitto.Kill();
             await mosquitto.WaitForExitAsync();
             mosquitto.Dispose();
+            mosquitto = null;
         }
     }
 

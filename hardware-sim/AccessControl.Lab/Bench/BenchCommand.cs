@@ -125,22 +125,19 @@ public sealed class BenchCommand(IClock clock, TextWriter output)
         await File.WriteAllTextAsync(Path.Combine(directory, "provisioning.key"), Convert.ToBase64String(key), cancellationToken);
         var secrets = new DeviceSecrets(key);
         var topics = new Topics();
-        await using var broker = await BenchBroker.StartAsync(kind, topology, secrets, topics, clock, directory);
+        var keyFile = Path.Combine(directory, "provisioning.key");
+        await using var broker = await BenchBroker.StartAsync(kind, topology, secrets, topics, siteFile, keyFile, directory);
         await output.WriteLineAsync($"[{kind}] broker on 127.0.0.1:{broker.Port}");
 
         var answered = Breakdown ? new ConcurrentQueue<LatencyBreakdown.Answered>() : null;
-        var readers = new List<BenchReader>();
-        foreach (var reader in topology.Readers.Values.Where(r => r.Kind == ReaderKind.Card).OrderBy(r => r.Id.Value))
-        {
-            readers.Add(await BenchReader.ConnectAsync(reader.Id.Value, broker.Port, secrets, topics, answered));
-        }
+        var cardReaders = topology.Readers.Values.Where(r => r.Kind == ReaderKind.Card).OrderBy(r => r.Id.Value).Select(r => r.Id.Value).ToList();
+        var readers = await BenchReader.ConnectAllAsync(cardReaders, broker.Port, secrets, topics, answered);
 
         var results = new List<(int, Latencies, Latencies, Latencies?)>();
 
-        // Floor: an echo client in the service's place answers each event on the reader's decisions topic. Both the echo
-        // and the service run in processes of their own, so neither shares cores' scheduling or a thread pool with the
-        // load generator (this process) in a way the other does not.
-        var keyFile = Path.Combine(directory, "provisioning.key");
+        // Floor: an echo client in the service's place answers each event on the reader's decisions topic. The broker,
+        // the echo and the service run in processes of their own, so none shares cores' scheduling or a thread pool with
+        // the load generator (this process) in a way another does not.
         string[] echo = ["echo", "--port", broker.Port.ToString(CultureInfo.InvariantCulture), "--key-file", keyFile];
         var floors = await RunEchoPhasesAsync("floor", echo, readers, rates, duration, answered, cancellationToken);
         var durableFloors = DurableFloor
@@ -154,15 +151,31 @@ public sealed class BenchCommand(IClock clock, TextWriter output)
             await output.WriteLineAsync($"  seeded the entry log with {SeedRows} rows in {seeding.Elapsed.TotalSeconds:0.0} s");
         }
 
-        // Decision: the real service (`accesscontrol run`), connected to the same broker.
+        // Decision: the real service (`accesscontrol run`). With Mosquitto, it connects to the same broker as a client.
+        // With the embedded broker, it runs as it does by default: the broker inside the service's process, on the same
+        // port, the service inside the broker (InProcessLink); the floor's broker process makes way for it, and the readers
+        // log in again.
+        var inService = kind == "embedded";
+        if (inService)
+        {
+            await DisposeAllAsync(readers);
+            await broker.DisposeAsync();
+        }
+
         var traceFile = Path.Combine(directory, "latency-trace.tsv");
         var environment = Breakdown
             ? new Dictionary<string, string>(ServiceEnvironment) { ["AccessControl__Pipeline__TraceFile"] = traceFile }
             : ServiceEnvironment;
+        string[] where = inService ? ["--broker-port", $"{broker.Port}"] : ["--external-broker", $"127.0.0.1:{broker.Port}"];
         await using (var service = await ChildProcess.StartAsync("accesscontrol.dll",
-            ["run", "--site", siteFile, "--data", directory, "--external-broker", $"127.0.0.1:{broker.Port}", "--http", "http://127.0.0.1:0"], "AccessControl edge running",
+            ["run", "--site", siteFile, "--data", directory, .. where, "--http", "http://127.0.0.1:0"], "AccessControl edge running",
             environment))
         {
+            if (inService)
+            {
+                readers = await BenchReader.ConnectAllAsync(cardReaders, broker.Port, secrets, topics, answered);
+            }
+
             using var metrics = ServiceMetrics.Connect(service.ReadyLine, Path.Combine(directory, "accesscontrol.db"), clock);
             await WaitAnsweredAsync(readers, cancellationToken);
             var started = await metrics.ReadAsync(cancellationToken);
@@ -193,14 +206,21 @@ public sealed class BenchCommand(IClock clock, TextWriter output)
             }
         }
 
+        await DisposeAllAsync(readers);
+
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        Directory.Delete(directory, recursive: true);
+        return results;
+    }
+
+    private static async Task DisposeAllAsync(List<BenchReader> readers)
+    {
         foreach (var reader in readers)
         {
             await reader.DisposeAsync();
         }
 
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        Directory.Delete(directory, recursive: true);
-        return results;
+        readers.Clear();
     }
 
     /// <summary>An echo process (plain or durable) as the responder: a warm-up, then a measured phase at each rate.</summary>
@@ -349,6 +369,17 @@ public sealed class BenchCommand(IClock clock, TextWriter output)
 
                 return Task.CompletedTask;
             };
+        }
+
+        public static async Task<List<BenchReader>> ConnectAllAsync(IEnumerable<string> readerIds, int port, DeviceSecrets secrets, Topics topics, ConcurrentQueue<LatencyBreakdown.Answered>? answered)
+        {
+            var readers = new List<BenchReader>();
+            foreach (var readerId in readerIds)
+            {
+                readers.Add(await ConnectAsync(readerId, port, secrets, topics, answered));
+            }
+
+            return readers;
         }
 
         public static async Task<BenchReader> ConnectAsync(string readerId, int port, DeviceSecrets secrets, Topics topics, ConcurrentQueue<LatencyBreakdown.Answered>? answered = null)

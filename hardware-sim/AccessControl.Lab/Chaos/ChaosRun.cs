@@ -56,7 +56,7 @@ internal sealed class ChaosRun(string directory, Tmpfs? disk, ChaosOptions optio
         var siteFile = Path.Combine(AppContext.BaseDirectory, "sites", "demo.yaml");
         var topology = SiteFileLoader.Load(siteFile).Site!.Topology;
         await File.WriteAllTextAsync(Path.Combine(directory, "provisioning.key"), Convert.ToBase64String(key), cancellationToken);
-        broker = await BenchBroker.StartAsync("mosquitto", topology, Secrets, topics, clock, directory);
+        broker = await BenchBroker.StartAsync("mosquitto", topology, Secrets, topics, siteFile, Path.Combine(directory, "provisioning.key"), directory);
         wallClock = options.ClockJumps > 0 ? FakeWallClock.Create(directory) : null;
         string[] serviceArgs = ["run", "--site", siteFile, "--data", directory, "--external-broker", $"127.0.0.1:{broker.Port}", "--http", "http://127.0.0.1:0"];
         service = await StartServiceAsync(serviceArgs);

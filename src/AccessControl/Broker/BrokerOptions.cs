@@ -13,16 +13,33 @@ public enum BrokerMode
     External,
 }
 
+/// <summary>How the service meets the embedded broker (<see cref="IServiceLink"/>); an external broker is always met as a client.</summary>
+public enum ServiceLinkKind
+{
+    /// <summary>Inside the embedded broker, without a socket (<see cref="InProcessLink"/>): the default.</summary>
+    InProcess,
+
+    /// <summary>As an MQTT client over loopback TCP (<see cref="ServiceConnection"/>), as with an external broker.</summary>
+    Client,
+}
+
 /// <summary>
 /// MQTT settings, bound from the <c>Broker</c> configuration section and checked with <see cref="Validate"/> at start-up.
 /// In <see cref="BrokerMode.Embedded"/> mode the composition root starts the embedded broker on <see cref="Port"/>
-/// (0 = any free port) and hands <see cref="ServiceConnection"/> these options with the port it actually got.
+/// (0 = any free port) and, unless <see cref="ServiceLink"/> says otherwise, runs the service inside it; a
+/// <see cref="ServiceConnection"/> gets these options (with the port the embedded broker actually got, if any).
 /// </summary>
 public sealed record BrokerOptions
 {
     public const string Section = "Broker";
 
     public BrokerMode Mode { get; init; } = BrokerMode.Embedded;
+
+    /// <summary>
+    /// In embedded mode, whether the service runs inside the broker (<see cref="ServiceLinkKind.InProcess"/>, the default)
+    /// or connects to it as a client (for comparison and diagnosis). Ignored with an external broker.
+    /// </summary>
+    public ServiceLinkKind ServiceLink { get; init; } = ServiceLinkKind.InProcess;
 
     public string Host { get; init; } = "127.0.0.1";
 

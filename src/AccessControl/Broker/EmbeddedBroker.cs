@@ -7,6 +7,7 @@ using AccessControl.Broker.Tls;
 using AccessControl.Devices;
 using AccessControl.Protocol;
 using AccessControl.Sites;
+using MQTTnet;
 using MQTTnet.Packets;
 using MQTTnet.Protocol;
 using MQTTnet.Server;
@@ -44,6 +45,13 @@ namespace AccessControl.Broker;
 /// <see cref="SecurityEvent.ConnectRefused"/> with the certificate's CN as username. The plain listener is off
 /// unless <see cref="BrokerTlsOptions.PlainPort"/> is set; on it, the password rules above apply as without TLS.
 /// </para>
+/// <para>
+/// The service of this process can live inside the broker (<see cref="InProcessLink"/>, attached with
+/// <see cref="AttachService"/>): what devices publish on the service's subscriptions goes from the publish hook straight
+/// to the service, and the service's answers go straight into the broker's dispatch. While it is attached, no network
+/// client may log in as <see cref="DeviceSecrets.ServiceUsername"/> (nobody else needs the service's rights, and a second
+/// service would decide the same swipes).
+/// </para>
 /// <para>Not safe for concurrent StartAsync/StopAsync calls; the host starts and stops it once.</para>
 /// </remarks>
 public sealed class EmbeddedBroker : IAsyncDisposable
@@ -56,6 +64,7 @@ public sealed class EmbeddedBroker : IAsyncDisposable
     private readonly BrokerTlsOptions? tls;
     private ClientCertificateValidator? validator;
     private MqttServer? server;
+    private InProcessLink? service;
 
     /// <param name="port">TCP port on 127.0.0.1; 0 picks a free one on the first start (see <see cref="Port"/>).</param>
     /// <param name="topology">Read on every connect and message, so a reloaded site file applies at once.</param>
@@ -102,6 +111,65 @@ public sealed class EmbeddedBroker : IAsyncDisposable
 
     public bool IsRunning => server?.IsStarted == true;
 
+    /// <summary>Raised after every start (the first one and restarts).</summary>
+    public event Action? Started;
+
+    /// <summary>Raised after every stop.</summary>
+    public event Action? Stopped;
+
+    /// <summary>
+    /// Puts the service of this process inside the broker (once, before or after the start): from now on it receives what
+    /// devices publish on <see cref="Topics.ServiceSubscriptions"/>, and the service's username is refused to network clients.
+    /// </summary>
+    internal void AttachService(InProcessLink link)
+    {
+        if (Interlocked.CompareExchange(ref service, link, null) is not null)
+        {
+            throw new InvalidOperationException("A service is already attached to this broker.");
+        }
+    }
+
+    /// <summary>
+    /// Publishes as the attached service: through the same dispatch (and the same topic policy) as a client's publish,
+    /// without a socket. Completes when the message is queued for every subscriber, which is when a client would get its PUBACK.
+    /// </summary>
+    internal async Task<PublishOutcome> PublishAsServiceAsync(MqttApplicationMessage message, CancellationToken cancellationToken)
+    {
+        var running = server;
+        if (running is null || !running.IsStarted)
+        {
+            return PublishOutcome.Failed("the embedded broker is not running");
+        }
+
+        try
+        {
+            await running.InjectApplicationMessage(new InjectedMqttApplicationMessage(message)
+            {
+                SenderClientId = DeviceSecrets.ServiceUsername,
+                SenderUserName = DeviceSecrets.ServiceUsername,
+            }, cancellationToken);
+            return PublishOutcome.Ok;
+        }
+        catch (InvalidOperationException e)
+        {
+            // Stopped or disposed between the check and the dispatch (ObjectDisposedException is one of these).
+            return PublishOutcome.Failed("the embedded broker stopped: " + e.Message);
+        }
+    }
+
+    /// <summary>The retained messages on the given topic filters (what a new subscription to them would get first).</summary>
+    internal async Task<IReadOnlyList<MqttApplicationMessage>> RetainedAsync(IReadOnlyList<string> filters)
+    {
+        var running = server;
+        if (running is null || !running.IsStarted)
+        {
+            return [];
+        }
+
+        var all = await running.GetRetainedMessagesAsync();
+        return [.. all.Where(m => filters.Any(f => MqttTopicFilterComparer.Compare(m.Topic, f) == MqttTopicFilterCompareResult.IsMatch))];
+    }
+
     /// <summary>The address clients connect to.</summary>
     public static string Host => IPAddress.Loopback.ToString();
 
@@ -145,6 +213,7 @@ public sealed class EmbeddedBroker : IAsyncDisposable
         }
 
         server = created;
+        Started?.Invoke();
     }
 
     /// <summary>Stops listening and disconnects every client. Their last wills are published.</summary>
@@ -159,6 +228,7 @@ public sealed class EmbeddedBroker : IAsyncDisposable
 
         await running.StopAsync();
         running.Dispose();
+        Stopped?.Invoke();
     }
 
     public async ValueTask DisposeAsync() => await StopAsync();
@@ -273,6 +343,13 @@ public sealed class EmbeddedBroker : IAsyncDisposable
             return Task.CompletedTask;
         }
 
+        if (service is not null && string.Equals(username, DeviceSecrets.ServiceUsername, StringComparison.Ordinal))
+        {
+            e.ReasonCode = MqttConnectReasonCode.NotAuthorized;
+            Report(e.ClientId, username, SecurityEvent.ConnectRefused, "the service runs inside this broker; its identity is not for network clients");
+            return Task.CompletedTask;
+        }
+
         if (!string.Equals(e.ClientId, username, StringComparison.Ordinal))
         {
             e.ReasonCode = MqttConnectReasonCode.ClientIdentifierNotValid;
@@ -298,7 +375,11 @@ public sealed class EmbeddedBroker : IAsyncDisposable
         var principal = string.Equals(e.ClientId, e.UserName, StringComparison.Ordinal) ? policy.Identify(current, e.UserName) : null;
         if (principal is not null && policy.MayPublish(current, principal.Value, topic))
         {
-            return Task.CompletedTask;
+            // A device's message for the service goes to it here, on this client's receive task: a full pipeline holds
+            // back this one device (and its PUBACK), as a full service connection would hold back the broker.
+            return service is { } inProcess && principal.Value.Kind != PrincipalKind.Service && inProcess.Wants(topic!)
+                ? inProcess.DeliverAsync(e)
+                : Task.CompletedTask;
         }
 
         e.ProcessPublish = false;

@@ -38,7 +38,7 @@ public readonly record struct PublishOutcome(bool Accepted, string? Failure)
 /// Event handlers (<see cref="Connected"/>, <see cref="Disconnected"/>, <see cref="ConnectFailed"/>) run on the loop
 /// or the client's task and must return quickly.
 /// </remarks>
-public sealed class ServiceConnection : IAsyncDisposable
+public sealed class ServiceConnection : IServiceLink
 {
     private readonly BrokerOptions options;
     private readonly TimeProvider time;

@@ -32,7 +32,7 @@ public sealed class EdgeService : IAsyncDisposable
     private readonly List<Task> loops = [];
     private readonly LowPriorityWorker maintenance = new("ac-log-maintenance");
     private readonly List<Func<CancellationToken, Task<IReadOnlyList<Supervision.Alarm>>>> supervisors = [];
-    private ServiceConnection? connection;
+    private IServiceLink? connection;
     private SiteDefinition? siteToImport;
     private string? siteFileName;
     private (string Site, string Sha256)? siteFileChanged;
@@ -131,8 +131,8 @@ public sealed class EdgeService : IAsyncDisposable
 
     public string BrokerHost => Broker is null ? settings.Broker.Host : EmbeddedBroker.Host;
 
-    /// <summary>The service's own MQTT connection (null until started).</summary>
-    public ServiceConnection? Connection => connection;
+    /// <summary>How the service meets its broker: inside the embedded one, or as an MQTT client (null until started).</summary>
+    public IServiceLink? Connection => connection;
 
     internal EntryLogWriter Writer { get; }
 
@@ -224,8 +224,12 @@ public sealed class EdgeService : IAsyncDisposable
         }
 
         var options = settings.Broker with { Host = BrokerHost, Port = BrokerPort };
-        connection = new ServiceConnection(options, Secrets, time, (message, ct) => Pipeline.EnqueueAsync(message.Topic, message.Payload, ct));
-        connection.Connected += () => logger.LogInformation("Connected to the MQTT broker at {Host}:{Port}", options.Host, options.Port);
+        Func<ReceivedMessage, CancellationToken, ValueTask> deliver = (message, ct) => Pipeline.EnqueueAsync(message.Topic, message.Payload, ct);
+        connection = Broker is not null && settings.Broker.ServiceLink == ServiceLinkKind.InProcess
+            ? new InProcessLink(Broker, Topics, deliver)
+            : new ServiceConnection(options, Secrets, time, deliver);
+        var where = connection is InProcessLink ? "inside the embedded MQTT broker" : $"to the MQTT broker at {options.Host}:{options.Port}";
+        connection.Connected += () => logger.LogInformation("Connected {Where}", where);
 
         // A fire release outlives the process: whenever the connection comes up (first start, restart after a crash,
         // broker back), every released door gets its retained release again. Nothing ever relocks from here.
