@@ -141,6 +141,13 @@ public sealed class EmbeddedBroker : IAsyncDisposable
             return PublishOutcome.Failed("the embedded broker is not running");
         }
 
+        // The dispatch below checks the topic policy again (the publish hook), but refuses without telling the injector.
+        var current = topology();
+        if (policy.Identify(current, DeviceSecrets.ServiceUsername) is not { } self || !policy.MayPublish(current, self, message.Topic))
+        {
+            return PublishOutcome.Failed($"the service may not publish on '{SecurityEvent.Clean(message.Topic)}'");
+        }
+
         try
         {
             await running.InjectApplicationMessage(new InjectedMqttApplicationMessage(message)

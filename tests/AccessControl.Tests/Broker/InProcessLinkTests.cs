@@ -73,6 +73,20 @@ public class InProcessLinkTests
     }
 
     [Fact]
+    [Trait("control", "NIST-AC-3")]
+    public async Task ServicePublish_OutsideItsRights_IsAFailure_NotASilentDrop()
+    {
+        await using var broker = await EmbeddedBrokerFixture.StartAsync(Topology, Secrets);
+        await using var link = new InProcessLink(broker.Broker, Topics, Deliver);
+        await link.StartAsync(CancellationToken.None);
+
+        var outcome = await link.PublishAsync("other-app/commands", "{}"u8.ToArray(), retain: false, CancellationToken.None);
+
+        Assert.False(outcome.Accepted);
+        Assert.Contains("may not publish on 'other-app/commands'", outcome.Failure, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task BeforeTheServiceStarts_ADevicesEventIsRefused_SoTheReaderKeepsIt()
     {
         await using var broker = await EmbeddedBrokerFixture.StartAsync(Topology, Secrets);

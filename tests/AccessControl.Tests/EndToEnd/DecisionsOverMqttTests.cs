@@ -1,6 +1,9 @@
+using AccessControl.Broker;
+using AccessControl.Devices;
 using AccessControl.EntryLog;
 using AccessControl.HardwareSim.Doors;
 using AccessControl.Tests.Support;
+using MQTTnet;
 using NodaTime;
 using static AccessControl.Tests.EndToEnd.DemoCards;
 
@@ -44,6 +47,33 @@ public class DecisionsOverMqttTests
         Assert.Equal("demo-dh1", row.ZoneId);
         Assert.Equal("demo", row.SiteId);
         Assert.Equal(edge.Clock.GetCurrentInstant(), row.At);
+    }
+
+    [Theory]
+    [InlineData(ServiceLinkKind.InProcess)]
+    [InlineData(ServiceLinkKind.Client)]
+    [Trait("control", "NIST-PE-3")]
+    public async Task EmbeddedBroker_DecidesTheSame_WithTheServiceInsideIt_OrConnectedAsAClient(ServiceLinkKind link)
+    {
+        await using var edge = await EdgeHarness.StartAsync(configure: s => s with { Broker = s.Broker with { ServiceLink = link } });
+        var reader = await edge.ReaderAsync("rdr-dh1-in");
+
+        var decision = await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
+
+        Assert.Equal(link == ServiceLinkKind.InProcess, edge.Edge.Connection is InProcessLink);
+        Assert.True(decision.Grant);
+        Assert.Equal("grant", Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Access, ReaderId = "rdr-dh1-in" })).Decision);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AC-6")]
+    public async Task ServiceInsideTheEmbeddedBroker_ItsIdentityIsRefusedOnTheNetwork()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+
+        await using var impostor = await TestMqttClient.ConnectAsync(edge.BrokerPort, DeviceSecrets.ServiceUsername, edge.Secrets.For(DeviceSecrets.ServiceUsername));
+
+        Assert.Equal(MqttClientConnectResultCode.NotAuthorized, impostor.Result.ResultCode);
     }
 
     public static TheoryData<BrokerKind, string, string, string, string, string> DenyCases()
