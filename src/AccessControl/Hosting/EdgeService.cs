@@ -187,6 +187,14 @@ public sealed class EdgeService : IAsyncDisposable
     /// <summary>Starts the broker (embedded mode), the pipeline, the service connection and supervision.</summary>
     public async Task StartAsync(CancellationToken cancellationToken)
     {
+        Func<ReceivedMessage, CancellationToken, ValueTask> deliver = (message, ct) => Pipeline.EnqueueAsync(message.Topic, message.Payload, ct);
+        if (Broker is not null && settings.Broker.ServiceLink == ServiceLinkKind.InProcess)
+        {
+            // Inside the broker before it listens: until the link starts (below, once the site is loaded), a device's
+            // event is refused and kept by the device, never taken by a broker with nobody to decide it.
+            connection = new InProcessLink(Broker, Topics, deliver);
+        }
+
         if (Broker is not null)
         {
             await Broker.StartAsync(cancellationToken);
@@ -224,10 +232,7 @@ public sealed class EdgeService : IAsyncDisposable
         }
 
         var options = settings.Broker with { Host = BrokerHost, Port = BrokerPort };
-        Func<ReceivedMessage, CancellationToken, ValueTask> deliver = (message, ct) => Pipeline.EnqueueAsync(message.Topic, message.Payload, ct);
-        connection = Broker is not null && settings.Broker.ServiceLink == ServiceLinkKind.InProcess
-            ? new InProcessLink(Broker, Topics, deliver)
-            : new ServiceConnection(options, Secrets, time, deliver);
+        connection ??= new ServiceConnection(options, Secrets, time, deliver);
         var where = connection is InProcessLink ? "inside the embedded MQTT broker" : $"to the MQTT broker at {options.Host}:{options.Port}";
         connection.Connected += () => logger.LogInformation("Connected {Where}", where);
 
