@@ -199,8 +199,10 @@ public sealed class BenchCommand(IClock clock, TextWriter output)
                 await output.WriteLineAsync(ServiceMetrics.Format(before, await metrics.ReadAsync(cancellationToken)));
                 if (answered is not null)
                 {
-                    await output.WriteAsync(LatencyBreakdown.Format(answered, ReadTrace(traceFile)));
+                    var (lines, spans) = ReadTrace(traceFile);
+                    await output.WriteAsync(LatencyBreakdown.Format(answered, lines));
                     await output.WriteAsync(LatencyBreakdown.Bursts([.. answered]));
+                    await output.WriteAsync(LatencyBreakdown.Beside([.. answered], spans));
                 }
                 results.Add((rate, floors[rate], decision, durableFloors.GetValueOrDefault(rate)));
             }
@@ -245,20 +247,25 @@ public sealed class BenchCommand(IClock clock, TextWriter output)
         return phases;
     }
 
-    /// <summary>The service's latency trace so far (it keeps the file open and writing).</summary>
-    private static List<AccessControl.Events.LatencyTrace.Line> ReadTrace(string path)
+    /// <summary>The service's latency trace so far (it keeps the file open and writing): decisions, and what ran beside them.</summary>
+    private static (List<AccessControl.Events.LatencyTrace.Line> Lines, List<AccessControl.Events.LatencyTrace.SpanLine> Spans) ReadTrace(string path)
     {
         using var reader = new StreamReader(new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete));
         var lines = new List<AccessControl.Events.LatencyTrace.Line>();
+        var spans = new List<AccessControl.Events.LatencyTrace.SpanLine>();
         while (reader.ReadLine() is { } text)
         {
             if (AccessControl.Events.LatencyTrace.Parse(text) is { } line)
             {
                 lines.Add(line);
             }
+            else if (AccessControl.Events.LatencyTrace.ParseSpan(text) is { } span)
+            {
+                spans.Add(span);
+            }
         }
 
-        return lines;
+        return (lines, spans);
     }
 
     /// <summary>Whether the service has made, since it took traffic, two collections and one of them of gen1.</summary>

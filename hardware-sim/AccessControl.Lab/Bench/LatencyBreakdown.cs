@@ -98,6 +98,36 @@ public static class LatencyBreakdown
             slowest.Count, bursts.Count, BurstGap.TotalMilliseconds, string.Join(", ", top)) + Environment.NewLine;
     }
 
+    /// <summary>
+    /// What the service was running while each of the slowest 1 % was under way (<see cref="LatencyTrace.SpanLine"/>: its
+    /// periodic jobs, the WAL checkpoint and index round, garbage-collection pauses): how many of them overlapped each
+    /// kind of span, and how many overlapped none. A round trip may count under several names.
+    /// </summary>
+    public static string Beside(IReadOnlyList<Answered> answered, IReadOnlyList<LatencyTrace.SpanLine> spans)
+    {
+        if (answered.Count == 0 || spans.Count == 0)
+        {
+            return "";
+        }
+
+        var slowest = answered.OrderByDescending(a => a.Received - a.Sent).Take(Math.Max(1, answered.Count / 100)).ToList();
+        var counts = new Dictionary<string, int>(StringComparer.Ordinal);
+        var alone = 0;
+        foreach (var a in slowest)
+        {
+            var names = spans.Where(s => s.Start < a.Received && s.End > a.Sent).Select(s => s.Name).Distinct(StringComparer.Ordinal).ToList();
+            alone += names.Count == 0 ? 1 : 0;
+            foreach (var name in names)
+            {
+                counts[name] = counts.GetValueOrDefault(name) + 1;
+            }
+        }
+
+        var listed = counts.OrderByDescending(c => c.Value).ThenBy(c => c.Key, StringComparer.Ordinal).Select(c => $"{c.Key} {c.Value}");
+        return string.Format(CultureInfo.InvariantCulture, "    slowest 1 % beside: {0}; beside nothing the service ran: {1}",
+            counts.Count == 0 ? "-" : string.Join(", ", listed), alone) + Environment.NewLine;
+    }
+
     private static double Ms(long from, long to) => (to - from) * 1000.0 / Stopwatch.Frequency;
 
     /// <summary>Nearest rank, as the round trips' own percentiles.</summary>

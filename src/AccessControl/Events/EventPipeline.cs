@@ -138,6 +138,9 @@ public sealed class EventPipeline : IAsyncDisposable
     /// <summary>Stage latencies inside the service (docs/operations.md, "Metrics").</summary>
     public PipelineMetrics Metrics { get; } = new();
 
+    /// <summary>The latency trace (<see cref="PipelineOptions.TraceFile"/>), null when off; others add their spans to it.</summary>
+    public LatencyTrace? Trace => trace;
+
     /// <summary>
     /// Starts the loop on a thread of its own: every swipe waits for it, so it must not queue behind the thread pool's
     /// other work (MQTT client loops, HTTP requests, publishes) when the two cores of an edge box are busy.

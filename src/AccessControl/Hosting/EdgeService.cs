@@ -33,6 +33,7 @@ public sealed class EdgeService : IAsyncDisposable
     private readonly LowPriorityWorker maintenance = new("ac-log-maintenance");
     private readonly List<Func<CancellationToken, Task<IReadOnlyList<Supervision.Alarm>>>> supervisors = [];
     private IServiceLink? connection;
+    private GcPauseTrace? gcPauses;
     private SiteDefinition? siteToImport;
     private string? siteFileName;
     private (string Site, string Sha256)? siteFileChanged;
@@ -201,6 +202,7 @@ public sealed class EdgeService : IAsyncDisposable
             logger.LogInformation("Embedded MQTT broker listening on {Host}:{Port}", EmbeddedBroker.Host, Broker.Port);
         }
 
+        gcPauses = Pipeline.Trace is { } trace ? new GcPauseTrace(trace, time) : null;
         Pipeline.Start(stopping.Token);
         loops.Add(Task.Run(() => Fingerprints.Templates.RunAsync(stopping.Token), CancellationToken.None));
         if (siteFileChanged is { } changed)
@@ -267,8 +269,12 @@ public sealed class EdgeService : IAsyncDisposable
             LogIndexRound round;
             do
             {
+                var started = time.GetTimestamp();
                 WalCheckpoints.Run(Database);
+                var checkpointed = time.GetTimestamp();
                 round = Index.CatchUp();
+                Pipeline.Trace?.Span("wal-checkpoint", started, checkpointed);
+                Pipeline.Trace?.Span("index-round", checkpointed, time.GetTimestamp());
                 if (round.Rebuilt)
                 {
                     logger.LogWarning("Log index {Path} is being rebuilt from the log, because {Why}.", Index.Path, round.Why);
@@ -324,7 +330,9 @@ public sealed class EdgeService : IAsyncDisposable
                 {
                     try
                     {
+                        var started = time.GetTimestamp();
                         await job(stopping.Token);
+                        Pipeline.Trace?.Span("job:" + name, started, time.GetTimestamp());
                     }
                     catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or EntryLogUnavailableException or InvalidOperationException or IOException or UnauthorizedAccessException)
                     {
@@ -361,6 +369,7 @@ public sealed class EdgeService : IAsyncDisposable
 
         await Task.WhenAll(loops).ConfigureAwait(false);
         maintenance.Dispose();
+        gcPauses?.Dispose();
         await Pipeline.DisposeAsync();
         if (Broker is not null)
         {

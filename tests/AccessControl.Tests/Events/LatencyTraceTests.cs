@@ -2,6 +2,7 @@ using System.Diagnostics;
 using AccessControl.Events;
 using AccessControl.Lab.Bench;
 using AccessControl.Tests.EndToEnd;
+using AccessControl.Tests.Support;
 using static AccessControl.Tests.EndToEnd.DemoCards;
 
 namespace AccessControl.Tests.Events;
@@ -26,7 +27,8 @@ public class LatencyTraceTests
             }
 
             var after = Stopwatch.GetTimestamp();
-            var lines = File.ReadAllLines(file).Select(LatencyTrace.Parse).ToList();
+            // What ran beside the decisions (periodic jobs, collections) is in the same file, as span lines.
+            var lines = File.ReadAllLines(file).Where(l => LatencyTrace.ParseSpan(l) is null).Select(LatencyTrace.Parse).ToList();
 
             Assert.All(lines, Assert.NotNull);
             Assert.Equal(answers.Select(a => a.EventId), lines.Select(l => l!.EventId));
@@ -57,6 +59,100 @@ public class LatencyTraceTests
         trace.Flush();
 
         Assert.IsAssignableFrom<IOException>(trace.Error);
+    }
+
+    [Fact]
+    public void Span_IsReadBackAsASpan_AndNeverAsADecision()
+    {
+        var file = Path.Combine(Path.GetTempPath(), "ac-trace-" + Guid.NewGuid().ToString("N")[..12] + ".tsv");
+        try
+        {
+            using (var trace = new LatencyTrace(file))
+            {
+                trace.Record("rdr-lobby-in", "ev-1", 1, 2, 3, 4);
+                trace.Span("index-round", 10, 25);
+            }
+
+            var lines = File.ReadAllLines(file);
+
+            Assert.Equal([new LatencyTrace.Line("rdr-lobby-in", "ev-1", 1, 2, 3, 4), null], lines.Select(LatencyTrace.Parse));
+            Assert.Equal([null, new LatencyTrace.SpanLine("index-round", 10, 25)], lines.Select(LatencyTrace.ParseSpan));
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
+    public void Span_AfterTheTraceIsClosed_IsDropped_WithoutAnException()
+    {
+        var file = Path.Combine(Path.GetTempPath(), "ac-trace-" + Guid.NewGuid().ToString("N")[..12] + ".tsv");
+        try
+        {
+            var trace = new LatencyTrace(file);
+            trace.Dispose();
+
+            trace.Span("job:supervision", 1, 2);
+
+            Assert.Empty(File.ReadAllLines(file));
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
+    public async Task GcPauseTrace_WritesAForcedCollection_AsAGcSpan()
+    {
+        var file = Path.Combine(Path.GetTempPath(), "ac-trace-" + Guid.NewGuid().ToString("N")[..12] + ".tsv");
+        try
+        {
+            var before = Stopwatch.GetTimestamp();
+            LatencyTrace.SpanLine pause;
+            using (var trace = new LatencyTrace(file))
+            using (var pauses = new GcPauseTrace(trace, RealTime.Instance))
+            {
+                var recorded = new TaskCompletionSource<LatencyTrace.SpanLine>(TaskCreationOptions.RunContinuationsAsynchronously);
+                pauses.Recorded += span => recorded.TrySetResult(span);
+                GC.Collect();
+                pause = await recorded.Task.WaitAsync(TestTimeouts.Signal);
+            }
+
+            Assert.Equal("gc", pause.Name);
+            Assert.InRange(pause.End, pause.Start, long.MaxValue);
+            // Within a few milliseconds of the monotonic clock: the wall-clock stamp is converted, not read late.
+            Assert.InRange(pause.Start, before - (Stopwatch.Frequency / 100), Stopwatch.GetTimestamp());
+            Assert.Contains(pause, File.ReadAllLines(file).Select(LatencyTrace.ParseSpan));
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
+    public void Beside_CountsTheSlowestOnePercent_ByWhatRanDuringThem()
+    {
+        var ms = Stopwatch.Frequency / 1000;
+        // 200 round trips of 1 ms, one every 10 ms; two slow ones (1 %): at +500 ms during a collection and an index
+        // round, at +1500 ms during nothing. A collection elsewhere is not counted.
+        var answered = Enumerable.Range(0, 200).Select(i =>
+        {
+            var sent = i * 10 * ms;
+            return new LatencyBreakdown.Answered("rdr\te" + i, sent, sent + ((i is 50 or 150 ? 6 : 1) * ms));
+        }).ToList();
+        LatencyTrace.SpanLine[] spans =
+        [
+            new("gc", 502 * ms, 505 * ms),
+            new("index-round", 490 * ms, 520 * ms),
+            new("gc", 1000 * ms, 1004 * ms),
+        ];
+
+        var text = LatencyBreakdown.Beside(answered, spans);
+
+        Assert.Contains("slowest 1 % beside: gc 1, index-round 1; beside nothing the service ran: 1", text, StringComparison.Ordinal);
     }
 
     [Fact]
