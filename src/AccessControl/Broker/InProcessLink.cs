@@ -138,8 +138,9 @@ public sealed class InProcessLink : IServiceLink
 
         try
         {
-            using var both = CancellationTokenSource.CreateLinkedTokenSource(stopping.Token, e.CancellationToken);
-            await deliver(Copy(e.ApplicationMessage), both.Token);
+            // Only the service's stopping ends a wait for room in the pipeline (no linked token per message on this path):
+            // a device that drops meanwhile has its event delivered, and its re-send is answered as a redelivery.
+            await deliver(Copy(e.ApplicationMessage), stopping.Token);
         }
         catch (Exception ex) when (ex is OperationCanceledException or System.Threading.Channels.ChannelClosedException)
         {

@@ -17,7 +17,7 @@ using NodaTime;
 namespace AccessControl.Hosting;
 
 /// <summary>
-/// One site edge, composed: database, live configuration, embedded broker (or none), the service's MQTT connection,
+/// One site edge, composed: database, live configuration, embedded broker (or none), the service's link to its broker,
 /// the event pipeline and the supervision ticker. Start it, and card swipes are decided; dispose it, and it stops.
 /// The HTTP admin API is layered on top by <c>AccessControlHost</c>.
 /// </summary>
