@@ -21,7 +21,7 @@ namespace AccessControl.EntryLog;
 /// transaction, so a row can be found the moment it is committed, whether it is indexed yet or not.
 /// </para>
 /// </remarks>
-public sealed class LogIndex(Database database)
+public sealed class LogIndex(Database database) : IDisposable
 {
     /// <summary>The layout of the index file; a file of another version is rebuilt.</summary>
     public const int SchemaVersion = 2;
@@ -127,6 +127,11 @@ public sealed class LogIndex(Database database)
 
     public string Path { get; } = PathFor(database);
 
+    // The index file held open between rounds, and how the last round left the file and its WAL (see KeepOpen).
+    private readonly object gate = new();
+    private SqliteConnection? keeper;
+    private FileStamp? leftAs;
+
     /// <summary>Where the index of <paramref name="database"/> lives: beside it, <c>name.index.db</c>.</summary>
     public static string PathFor(Database database)
     {
@@ -141,19 +146,98 @@ public sealed class LogIndex(Database database)
     public LogIndexRound CatchUp(int batchRows = DefaultBatchRows)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(batchRows, 1);
-        try
+        lock (gate)
         {
-            return CatchUpOnce(batchRows);
-        }
-        catch (SqliteException ex) when (Damaged.Contains(ex.SqliteErrorCode))
-        {
-            SqliteConnection.ClearAllPools();
-            foreach (var suffix in new[] { "", "-wal", "-shm" })
+            string? why = null;
+            if (keeper is not null && FileStamp.Of(Path) != leftAs)
             {
-                File.Delete(Path + suffix);
+                // Deleted, replaced or written by someone else since the last round: its WAL (kept beside it between
+                // rounds) no longer belongs to it, and must never be read with it. Start over.
+                why = "the index file was changed or removed outside the service";
+                DeleteFiles();
             }
 
-            return CatchUpOnce(batchRows) with { Rebuilt = true, Why = $"the index file was damaged ({ex.Message})" };
+            LogIndexRound round;
+            try
+            {
+                round = CatchUpOnce(batchRows);
+            }
+            catch (SqliteException ex) when (Damaged.Contains(ex.SqliteErrorCode))
+            {
+                DeleteFiles();
+                round = CatchUpOnce(batchRows) with { Rebuilt = true, Why = $"the index file was damaged ({ex.Message})" };
+            }
+
+            KeepOpen();
+            return why is null ? round : round with { Rebuilt = true, Why = why };
+        }
+    }
+
+    /// <summary>Closes the index file held open between rounds; SQLite then moves its WAL into it.</summary>
+    public void Dispose()
+    {
+        lock (gate)
+        {
+            keeper?.Dispose();
+            keeper = null;
+            leftAs = null;
+        }
+    }
+
+    /// <summary>
+    /// Holds one connection to the index file between rounds. A round opens a connection of its own (so that a file
+    /// deleted or replaced under the service is noticed); without this one, that connection would be the file's last when
+    /// it closes, and SQLite would then move the index's WAL into the file and delete the WAL: two fsyncs and a file
+    /// created and deleted every second, on the disk the swipes' commits sync to. With it, the WAL is moved at SQLite's
+    /// automatic threshold (1,000 pages) and when the service stops. The price: the WAL stays beside the file between
+    /// rounds, so a file deleted, replaced or written behind the service's back would meet a WAL that is not its own.
+    /// Each round therefore first compares the file and its WAL with how the last round left them, and starts over on
+    /// any difference (the index is derived data).
+    /// </summary>
+    private void KeepOpen()
+    {
+        if (keeper is null && File.Exists(Path))
+        {
+            var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = Path, Mode = SqliteOpenMode.ReadWrite, Pooling = false }.ToString());
+            connection.Open();
+            using (var read = connection.CreateCommand())
+            {
+                // A connection joins the WAL, and holds the shared lock that marks it as one of the file's users, at its first read.
+                read.CommandText = "SELECT COUNT(*) FROM sqlite_master";
+                read.ExecuteScalar();
+            }
+
+            keeper = connection;
+        }
+
+        leftAs = FileStamp.Of(Path);
+    }
+
+    private void DeleteFiles()
+    {
+        keeper?.Dispose();
+        keeper = null;
+        leftAs = null;
+        SqliteConnection.ClearAllPools();
+        foreach (var suffix in new[] { "", "-wal", "-shm" })
+        {
+            File.Delete(Path + suffix);
+        }
+    }
+
+    /// <summary>The index file and its WAL as seen from outside: only this class's rounds change them while it holds the file open.</summary>
+    private readonly record struct FileStamp(long Length, DateTime Written, long WalLength, DateTime WalWritten)
+    {
+        public static FileStamp? Of(string path)
+        {
+            var file = new FileInfo(path);
+            if (!file.Exists)
+            {
+                return null;
+            }
+
+            var wal = new FileInfo(path + "-wal");
+            return new FileStamp(file.Length, file.LastWriteTimeUtc, wal.Exists ? wal.Length : -1, wal.Exists ? wal.LastWriteTimeUtc : default);
         }
     }
 

@@ -369,6 +369,7 @@ public sealed class EdgeService : IAsyncDisposable
 
         await Task.WhenAll(loops).ConfigureAwait(false);
         maintenance.Dispose();
+        Index.Dispose();
         gcPauses?.Dispose();
         await Pipeline.DisposeAsync();
         if (Broker is not null)

@@ -24,7 +24,11 @@ public sealed class LogIndexTests : IDisposable
         AppendVaried(200);
     }
 
-    public void Dispose() => log.Dispose();
+    public void Dispose()
+    {
+        index.Dispose();
+        log.Dispose();
+    }
 
     /// <summary>Filters over every indexed column and the others, alone and combined, with ranges that cut through the log.</summary>
     public static TheoryData<string> FilterNames => [.. Filters().Keys];
@@ -158,9 +162,63 @@ public sealed class LogIndexTests : IDisposable
     }
 
     [Fact]
+    public void BetweenRounds_TheIndexFileStaysOpen_SoItsWalIsNotMovedAndDeletedEverySecond_AndDisposeMovesIt()
+    {
+        index.CatchUpFully();
+        AppendVaried(50);
+        index.CatchUp();
+
+        var keptBetweenRounds = File.Exists(index.Path + "-wal") && new FileInfo(index.Path + "-wal").Length > 0;
+        index.Dispose();
+
+        Assert.True(keptBetweenRounds);
+        Assert.False(File.Exists(index.Path + "-wal") && new FileInfo(index.Path + "-wal").Length > 0);
+        using var snapshot = LogSnapshot.Open(log.Database);
+        Assert.Equal(log.Writer.HeadSeq, snapshot.Watermark);
+    }
+
+    [Theory]
+    [InlineData("overwritten with another index file")]
+    [InlineData("deleted alone")]
+    [Trait("control", "NIST-AU-9")]
+    public void AnIndexFileChangedBehindTheService_IsBuiltAgain_NeverReadWithTheWalItKeptBetweenRounds(string change)
+    {
+        index.CatchUpFully();
+        AppendVaried(120);
+        index.CatchUp(); // these rows now sit in the index's WAL, beside the file
+        var filter = new LogFilter { PersonId = "p-2" };
+        var expected = Ids(new EntryLogQuery(log.Database).Find(filter));
+
+        if (change == "deleted alone")
+        {
+            File.Delete(index.Path);
+        }
+        else
+        {
+            // Another edge's index, whole (its WAL moved into it): with our WAL beside it, SQLite would read a mixture.
+            using var other = TestLog.Create(rows: 250);
+            using (var otherIndex = new LogIndex(other.Database))
+            {
+                otherIndex.CatchUpFully();
+            }
+
+            File.Copy(LogIndex.PathFor(other.Database), index.Path, overwrite: true);
+        }
+
+        var round = index.CatchUp();
+
+        Assert.True(round.Rebuilt);
+        Assert.Equal("the index file was changed or removed outside the service", round.Why);
+        Assert.Equal(log.Writer.HeadSeq, round.Watermark);
+        Assert.Equal(0, index.Check()!.Differing);
+        Assert.Equal(expected, Ids(new EntryLogQuery(log.Database).Find(filter)));
+    }
+
+    [Fact]
     public void ADamagedIndexFile_IsNotUsed_AndTheNextRoundBuildsItAgain()
     {
         index.CatchUpFully();
+        index.Dispose(); // damaged while the service is stopped; a change while it runs is the test above
         var filter = new LogFilter { DoorId = "door-sr1" };
         var expected = Ids(new EntryLogQuery(log.Database).Find(filter));
         SqliteConnection.ClearAllPools();
@@ -205,6 +263,7 @@ public sealed class LogIndexTests : IDisposable
     public void AnIndexOfAnotherSchemaVersion_IsRebuilt()
     {
         index.CatchUpFully();
+        index.Dispose(); // an index file left by another version, found at start
         using (var connection = new SqliteConnection($"Data Source={index.Path};Pooling=False"))
         {
             connection.Open();

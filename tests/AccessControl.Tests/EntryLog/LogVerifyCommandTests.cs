@@ -116,7 +116,7 @@ public sealed class LogVerifyCommandTests
     public async Task LogVerify_Cli_ComparesTheQueryIndexWithTheLog_AndExitsOneWhenItWasAltered(string tampering, string kind)
     {
         using var log = TestLog.Create();
-        var index = new LogIndex(log.Database);
+        using var index = new LogIndex(log.Database);
         index.CatchUpFully();
         log.Writer.Dispose();
 
