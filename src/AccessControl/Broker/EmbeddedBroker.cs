@@ -164,8 +164,8 @@ public sealed class EmbeddedBroker : IAsyncDisposable
         }
     }
 
-    /// <summary>The retained messages on the given topic filters (what a new subscription to them would get first).</summary>
-    internal async Task<IReadOnlyList<MqttApplicationMessage>> RetainedAsync(IReadOnlyList<string> filters)
+    /// <summary>The retained messages on the topics <paramref name="wanted"/> takes (what a new subscription would get first).</summary>
+    internal async Task<IReadOnlyList<MqttApplicationMessage>> RetainedAsync(Func<string, bool> wanted)
     {
         var running = server;
         if (running is null || !running.IsStarted)
@@ -174,7 +174,7 @@ public sealed class EmbeddedBroker : IAsyncDisposable
         }
 
         var all = await running.GetRetainedMessagesAsync();
-        return [.. all.Where(m => filters.Any(f => MqttTopicFilterComparer.Compare(m.Topic, f) == MqttTopicFilterCompareResult.IsMatch))];
+        return [.. all.Where(m => wanted(m.Topic))];
     }
 
     /// <summary>The address clients connect to.</summary>

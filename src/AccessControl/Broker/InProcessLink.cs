@@ -82,7 +82,7 @@ public sealed class InProcessLink : IServiceLink
 
         // Retained first, then live: a status published in between may arrive twice, never not at all.
         started = true;
-        foreach (var message in await broker.RetainedAsync(filters))
+        foreach (var message in await broker.RetainedAsync(Wants))
         {
             await deliver(Copy(message), cancellationToken);
         }
@@ -119,8 +119,19 @@ public sealed class InProcessLink : IServiceLink
         return ValueTask.CompletedTask;
     }
 
-    internal bool Wants(string topic) =>
-        filters.Any(f => MqttTopicFilterComparer.Compare(topic, f) == MqttTopicFilterCompareResult.IsMatch);
+    /// <summary>Whether a topic is on one of the service's subscriptions (on every device message: no allocation).</summary>
+    internal bool Wants(string topic)
+    {
+        foreach (var filter in filters)
+        {
+            if (MqttTopicFilterComparer.Compare(topic, filter) == MqttTopicFilterCompareResult.IsMatch)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 
     internal async Task DeliverAsync(InterceptingPublishEventArgs e)
     {

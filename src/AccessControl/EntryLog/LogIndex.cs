@@ -178,9 +178,7 @@ public sealed class LogIndex(Database database) : IDisposable
     {
         lock (gate)
         {
-            keeper?.Dispose();
-            keeper = null;
-            leftAs = null;
+            CloseKeeper();
         }
     }
 
@@ -213,11 +211,16 @@ public sealed class LogIndex(Database database) : IDisposable
         leftAs = FileStamp.Of(Path);
     }
 
-    private void DeleteFiles()
+    private void CloseKeeper()
     {
         keeper?.Dispose();
         keeper = null;
         leftAs = null;
+    }
+
+    private void DeleteFiles()
+    {
+        CloseKeeper();
         SqliteConnection.ClearAllPools();
         foreach (var suffix in new[] { "", "-wal", "-shm" })
         {
