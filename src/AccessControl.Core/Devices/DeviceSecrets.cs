@@ -13,6 +13,12 @@ public sealed class DeviceSecrets
     /// <summary>The MQTT username of the access-control service itself.</summary>
     public const string ServiceUsername = "ac-service";
 
+    /// <summary>
+    /// The MQTT username of the service's second connection to an external broker, over which it only publishes
+    /// (decisions, commands, alarms), so that its answers never queue behind what it receives. Publish rights only.
+    /// </summary>
+    public const string ServicePublisherUsername = "ac-service-out";
+
     /// <summary>The MQTT username of read-only monitors (alarm consoles, the demo's printer).</summary>
     public const string MonitorUsername = "ac-monitor";
 

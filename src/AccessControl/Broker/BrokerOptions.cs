@@ -53,6 +53,19 @@ public sealed record BrokerOptions
     /// </summary>
     public string ClientId { get; init; } = DeviceSecrets.ServiceUsername;
 
+    /// <summary>
+    /// When the service is a client of its broker (an external one such as Mosquitto, or <see cref="ServiceLinkKind.Client"/>),
+    /// it also logs in as <see cref="DeviceSecrets.ServicePublisherUsername"/> and publishes over that second connection:
+    /// its answers then never wait for the socket or the receive loop its incoming events use (docs/benchmarks.md, tenth
+    /// session). While that connection is down, or if the broker refuses it (a Mosquitto config generated before it
+    /// existed), the service publishes over its main connection. Not with a TLS client certificate: the certificate names
+    /// the identity, so there is one connection.
+    /// </summary>
+    public bool PublisherConnection { get; init; } = true;
+
+    /// <summary>The client id (and username) of the publishing connection; the brokers tie it to the username.</summary>
+    public string PublisherClientId { get; init; } = DeviceSecrets.ServicePublisherUsername;
+
     /// <summary>MQTT keep-alive the service announces; the broker drops it after 1.5 times this without traffic.</summary>
     public TimeSpan KeepAlive { get; init; } = TimeSpan.FromSeconds(15);
 
@@ -102,6 +115,11 @@ public sealed record BrokerOptions
         if (string.IsNullOrWhiteSpace(ClientId))
         {
             errors.Add("Broker:ClientId is required.");
+        }
+
+        if (PublisherConnection && string.IsNullOrWhiteSpace(PublisherClientId))
+        {
+            errors.Add("Broker:PublisherClientId is required while Broker:PublisherConnection is on.");
         }
 
         Positive(KeepAlive, nameof(KeepAlive));

@@ -350,10 +350,10 @@ public sealed class EmbeddedBroker : IAsyncDisposable
             return Task.CompletedTask;
         }
 
-        if (service is not null && string.Equals(username, DeviceSecrets.ServiceUsername, StringComparison.Ordinal))
+        if (service is not null && principal is { Kind: PrincipalKind.Service or PrincipalKind.ServicePublisher })
         {
             e.ReasonCode = MqttConnectReasonCode.NotAuthorized;
-            Report(e.ClientId, username, SecurityEvent.ConnectRefused, "the service runs inside this broker; its identity is not for network clients");
+            Report(e.ClientId, username, SecurityEvent.ConnectRefused, "the service runs inside this broker; its identities are not for network clients");
             return Task.CompletedTask;
         }
 
@@ -384,7 +384,7 @@ public sealed class EmbeddedBroker : IAsyncDisposable
         {
             // A device's message for the service goes to it here, on this client's receive task: a full pipeline holds
             // back this one device (and its PUBACK), as a full service connection would hold back the broker.
-            return service is { } inProcess && principal.Value.Kind != PrincipalKind.Service && inProcess.Wants(topic!)
+            return service is { } inProcess && principal.Value.Kind is not (PrincipalKind.Service or PrincipalKind.ServicePublisher) && inProcess.Wants(topic!)
                 ? inProcess.DeliverAsync(e)
                 : Task.CompletedTask;
         }

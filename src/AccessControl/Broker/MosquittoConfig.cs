@@ -110,7 +110,7 @@ public static class MosquittoConfig
             throw new ArgumentException($"Ids used by both a fire panel and a reader or controller: {string.Join(", ", panelShared)}.", nameof(topology));
         }
 
-        return [DeviceSecrets.ServiceUsername, DeviceSecrets.MonitorUsername, .. readers, .. controllers, .. panels];
+        return [DeviceSecrets.ServiceUsername, DeviceSecrets.ServicePublisherUsername, DeviceSecrets.MonitorUsername, .. readers, .. controllers, .. panels];
     }
 
     /// <summary>

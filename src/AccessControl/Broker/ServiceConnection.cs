@@ -32,6 +32,11 @@ public readonly record struct PublishOutcome(bool Accepted, string? Failure)
 /// elsewhere, because MQTTnet delivers one message at a time per client and a slow handler would stall the reader.
 /// </summary>
 /// <remarks>
+/// With <see cref="BrokerOptions.PublisherConnection"/> (the default) the service also logs in as
+/// <see cref="DeviceSecrets.ServicePublisherUsername"/> and publishes over that second connection, which subscribes to
+/// nothing: an answer then never waits for the main connection's send lock (taken by the PUBACK of every event received)
+/// and its PUBACK never queues in the loop that reads the events. The same background loop keeps it up; while it is
+/// down, publishes go over the main connection, so it can only make answers quicker, never stop them.
 /// Reconnection happens only in the background loop, never inside MQTTnet's DisconnectedAsync handler (re-entering
 /// the client from its own disconnect path deadlocks or races it); the handler only wakes the loop. The session is
 /// clean: messages published while the service is away are not queued for it; readers keep and replay offline events.
@@ -45,6 +50,9 @@ public sealed class ServiceConnection : IServiceLink
     private readonly Topics topics;
     private readonly IMqttClient client;
     private readonly MqttClientOptions clientOptions;
+    private readonly IMqttClient? publisher;
+    private readonly MqttClientOptions? publisherOptions;
+    private string? publisherProblem;
     private readonly ResiliencePipeline<MqttClientConnectResult> connectPipeline;
     private readonly Channel<ReceivedMessage> received;
     private readonly CancellationTokenSource stopping = new();
@@ -79,10 +87,27 @@ public sealed class ServiceConnection : IServiceLink
             FullMode = BoundedChannelFullMode.Wait,
         });
 
+        clientOptions = BuildClientOptions(options, secrets, options.ClientId, DeviceSecrets.ServiceUsername);
+        client = new MqttClientFactory().CreateMqttClient();
+        client.ApplicationMessageReceivedAsync += OnMessageReceivedAsync;
+        client.DisconnectedAsync += OnDisconnectedAsync;
+        // With a client certificate the certificate names the identity (Mosquitto: use_identity_as_username), and a
+        // second login with the same certificate would take over the first one's session: one connection then.
+        if (options.PublisherConnection && string.IsNullOrWhiteSpace(options.Tls?.ClientCertFile))
+        {
+            publisherOptions = BuildClientOptions(options, secrets, options.PublisherClientId, options.PublisherClientId);
+            publisher = new MqttClientFactory().CreateMqttClient();
+        }
+
+        connectPipeline = BuildConnectPipeline();
+    }
+
+    private static MqttClientOptions BuildClientOptions(BrokerOptions options, DeviceSecrets secrets, string clientId, string username)
+    {
         var builder = new MqttClientOptionsBuilder()
             .WithTcpServer(options.Host, options.Port)
-            .WithClientId(options.ClientId)
-            .WithCredentials(DeviceSecrets.ServiceUsername, secrets.For(DeviceSecrets.ServiceUsername))
+            .WithClientId(clientId)
+            .WithCredentials(username, secrets.For(username))
             .WithProtocolVersion(MqttProtocolVersion.V500)
             .WithCleanStart(true)
             .WithKeepAlivePeriod(options.KeepAlive)
@@ -96,12 +121,7 @@ public sealed class ServiceConnection : IServiceLink
             builder.WithTlsOptions(ClientTls(tls, options.Host));
         }
 
-        clientOptions = builder.Build();
-
-        client = new MqttClientFactory().CreateMqttClient();
-        client.ApplicationMessageReceivedAsync += OnMessageReceivedAsync;
-        client.DisconnectedAsync += OnDisconnectedAsync;
-        connectPipeline = BuildConnectPipeline();
+        return builder.Build();
     }
 
     /// <summary>Raised when connected and subscribed (first time and after every reconnection).</summary>
@@ -130,10 +150,14 @@ public sealed class ServiceConnection : IServiceLink
         await firstRound.Task.WaitAsync(cancellationToken);
     }
 
-    /// <summary>Publishes with QoS 1 and waits for the broker's PUBACK.</summary>
+    /// <summary>Whether publishes currently go over the second, publish-only connection.</summary>
+    public bool PublishesSeparately => publisher is { IsConnected: true };
+
+    /// <summary>Publishes with QoS 1 (over the publishing connection when it is up) and waits for the broker's PUBACK.</summary>
     public async Task<PublishOutcome> PublishAsync(string topic, ReadOnlyMemory<byte> payload, bool retain, CancellationToken cancellationToken)
     {
-        if (!client.IsConnected)
+        var over = publisher is { IsConnected: true } separate ? separate : client;
+        if (!over.IsConnected)
         {
             return PublishOutcome.Failed("not connected to the broker");
         }
@@ -148,7 +172,7 @@ public sealed class ServiceConnection : IServiceLink
 
         try
         {
-            var result = await client.PublishAsync(message, cancellationToken);
+            var result = await over.PublishAsync(message, cancellationToken);
             return result.IsSuccess ? PublishOutcome.Ok : PublishOutcome.Failed($"broker answered {result.ReasonCode}");
         }
         catch (MqttCommunicationException e)
@@ -170,26 +194,38 @@ public sealed class ServiceConnection : IServiceLink
             await loop;
         }
 
-        if (client.IsConnected)
+        await SayGoodbyeAsync(client);
+        if (publisher is not null)
         {
-            try
-            {
-                using var timeout = new CancellationTokenSource(options.ConnectTimeout, time);
-                await client.DisconnectAsync(new MqttClientDisconnectOptionsBuilder().WithReason(MqttClientDisconnectOptionsReason.NormalDisconnection).Build(), timeout.Token);
-            }
-            catch (MqttCommunicationException)
-            {
-                // The broker is already gone; there is nobody left to say goodbye to.
-            }
-            catch (OperationCanceledException)
-            {
-                // Same: the goodbye timed out.
-            }
+            await SayGoodbyeAsync(publisher);
+            publisher.Dispose();
         }
 
         client.Dispose();
         received.Writer.TryComplete();
         stopping.Dispose();
+    }
+
+    private async Task SayGoodbyeAsync(IMqttClient which)
+    {
+        if (!which.IsConnected)
+        {
+            return;
+        }
+
+        try
+        {
+            using var timeout = new CancellationTokenSource(options.ConnectTimeout, time);
+            await which.DisconnectAsync(new MqttClientDisconnectOptionsBuilder().WithReason(MqttClientDisconnectOptionsReason.NormalDisconnection).Build(), timeout.Token);
+        }
+        catch (MqttCommunicationException)
+        {
+            // The broker is already gone; there is nobody left to say goodbye to.
+        }
+        catch (OperationCanceledException)
+        {
+            // Same: the goodbye timed out.
+        }
     }
 
     /// <summary>
@@ -264,6 +300,11 @@ public sealed class ServiceConnection : IServiceLink
                     {
                         await ReconnectAsync(stop);
                     }
+
+                    if (subscribed && publisher is not null && !(publisher.IsConnected && await publisher.TryPingAsync(stop)))
+                    {
+                        await ConnectPublisherAsync(publisher, stop);
+                    }
                 }
                 catch (Exception e) when (!stop.IsCancellationRequested)
                 {
@@ -288,6 +329,38 @@ public sealed class ServiceConnection : IServiceLink
         {
             firstRound.TrySetResult();
         }
+    }
+
+    /// <summary>
+    /// One attempt per round (the main connection has the retries): a refusal is reported once, not every round, and
+    /// publishes meanwhile go over the main connection.
+    /// </summary>
+    private async Task ConnectPublisherAsync(IMqttClient publishing, CancellationToken stop)
+    {
+        string? problem;
+        try
+        {
+            if (publishing.IsConnected)
+            {
+                await publishing.DisconnectAsync(new MqttClientDisconnectOptionsBuilder().Build(), stop);
+            }
+
+            using var attempt = CancellationTokenSource.CreateLinkedTokenSource(stop);
+            attempt.CancelAfter(options.ConnectTimeout);
+            var result = await publishing.ConnectAsync(publisherOptions!, attempt.Token);
+            problem = result.ResultCode == MqttClientConnectResultCode.Success ? null : $"the broker refused it ({result.ResultCode})";
+        }
+        catch (Exception e) when (IsTransient(e, stop))
+        {
+            problem = $"{e.GetType().Name}: {e.Message}";
+        }
+
+        if (problem is not null && problem != publisherProblem)
+        {
+            ConnectFailed?.Invoke($"publishing connection as {options.PublisherClientId}: {problem}; publishing over the main connection meanwhile");
+        }
+
+        publisherProblem = problem;
     }
 
     private async Task<bool> IsAliveAsync(CancellationToken stop) =>

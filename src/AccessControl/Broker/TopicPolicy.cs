@@ -16,6 +16,12 @@ public enum PrincipalKind
     /// <summary>The access-control service itself (<see cref="DeviceSecrets.ServiceUsername"/>).</summary>
     Service,
 
+    /// <summary>
+    /// The service's publishing connection (<see cref="DeviceSecrets.ServicePublisherUsername"/>): it may publish
+    /// anywhere under the root, and subscribe to nothing.
+    /// </summary>
+    ServicePublisher,
+
     /// <summary>A read-only monitor such as an alarm console (<see cref="DeviceSecrets.MonitorUsername"/>).</summary>
     Monitor,
 
@@ -67,7 +73,7 @@ public sealed class TopicPolicy
     /// </summary>
     public static bool IsValidDeviceId(string? id)
     {
-        if (string.IsNullOrEmpty(id) || id.Length > 64 || id is DeviceSecrets.ServiceUsername or DeviceSecrets.MonitorUsername)
+        if (string.IsNullOrEmpty(id) || id.Length > 64 || id is DeviceSecrets.ServiceUsername or DeviceSecrets.ServicePublisherUsername or DeviceSecrets.MonitorUsername)
         {
             return false;
         }
@@ -93,6 +99,8 @@ public sealed class TopicPolicy
         {
             case DeviceSecrets.ServiceUsername:
                 return new Principal(PrincipalKind.Service, username);
+            case DeviceSecrets.ServicePublisherUsername:
+                return new Principal(PrincipalKind.ServicePublisher, username);
             case DeviceSecrets.MonitorUsername:
                 return new Principal(PrincipalKind.Monitor, username);
         }
@@ -122,6 +130,9 @@ public sealed class TopicPolicy
             case PrincipalKind.Service:
                 var everything = Topics.Root + "/#";
                 return [new(TopicAccess.Publish, everything), new(TopicAccess.Subscribe, everything)];
+
+            case PrincipalKind.ServicePublisher:
+                return [new(TopicAccess.Publish, Topics.Root + "/#")];
 
             case PrincipalKind.Monitor:
                 return [new(TopicAccess.Subscribe, Topics.Alarms), new(TopicAccess.Subscribe, Topics.ReaderDecisions("+"))];

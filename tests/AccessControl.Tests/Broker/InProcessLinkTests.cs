@@ -133,15 +133,17 @@ public class InProcessLinkTests
         Assert.Equal("offline", Encoding.UTF8.GetString(will.Payload.Span));
     }
 
-    [Fact]
+    [Theory]
+    [InlineData(DeviceSecrets.ServiceUsername)]
+    [InlineData(DeviceSecrets.ServicePublisherUsername)]
     [Trait("control", "NIST-AC-6")]
-    public async Task WhileAttached_TheServicesIdentityIsRefusedToNetworkClients_AndReported()
+    public async Task WhileAttached_TheServicesIdentitiesAreRefusedToNetworkClients_AndReported(string identity)
     {
         await using var broker = await EmbeddedBrokerFixture.StartAsync(Topology, Secrets);
         await using var link = new InProcessLink(broker.Broker, Topics, Deliver);
         await link.StartAsync(CancellationToken.None);
 
-        await using var impostor = await TestMqttClient.ConnectAsDeviceAsync(broker.Port, DeviceSecrets.ServiceUsername);
+        await using var impostor = await TestMqttClient.ConnectAsDeviceAsync(broker.Port, identity);
 
         Assert.Equal(MqttClientConnectResultCode.NotAuthorized, impostor.Result.ResultCode);
         var refusal = Assert.Single(broker.SecurityEvents);

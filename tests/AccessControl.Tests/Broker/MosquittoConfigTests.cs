@@ -40,7 +40,7 @@ public class MosquittoConfigTests
     [Fact]
     public void Usernames_AreServiceMonitorThenReadersThenControllers_EachSorted() =>
         Assert.Equal(
-            [DeviceSecrets.ServiceUsername, DeviceSecrets.MonitorUsername, HallReaderIn, MainReaderIn, MainReaderOut, HallController, MainController],
+            [DeviceSecrets.ServiceUsername, DeviceSecrets.ServicePublisherUsername, DeviceSecrets.MonitorUsername, HallReaderIn, MainReaderIn, MainReaderOut, HallController, MainController],
             MosquittoConfig.Usernames(Topology));
 
     [Fact]
@@ -56,8 +56,9 @@ public class MosquittoConfigTests
             ["topic write ac/v1/doors/door-main/events", "topic write ac/v1/doors/door-main/status", "topic read ac/v1/doors/door-main/commands"],
             blocks[MainController]);
         Assert.Equal(["topic readwrite ac/v1/#"], blocks[DeviceSecrets.ServiceUsername]);
+        Assert.Equal(["topic write ac/v1/#"], blocks[DeviceSecrets.ServicePublisherUsername]);
         Assert.Equal(["topic read ac/v1/alarms", "topic read ac/v1/readers/+/decisions"], blocks[DeviceSecrets.MonitorUsername]);
-        foreach (var device in blocks.Keys.Except([DeviceSecrets.ServiceUsername, DeviceSecrets.MonitorUsername]))
+        foreach (var device in blocks.Keys.Except([DeviceSecrets.ServiceUsername, DeviceSecrets.ServicePublisherUsername, DeviceSecrets.MonitorUsername]))
         {
             Assert.All(blocks[device], line => Assert.DoesNotMatch("[+#]", line));
             Assert.All(blocks[device], line => Assert.Contains("/" + (Topology.Readers.Keys.Any(r => r.Value == device) ? device : "door-"), line, StringComparison.Ordinal));

@@ -150,6 +150,47 @@ public class ServiceConnectionTests
 
     [Theory]
     [MemberData(nameof(Kinds))]
+    public async Task PublishAsync_GoesOverThePublishOnlyConnection_WhenTheBrokerKnowsIt(BrokerKind kind)
+    {
+        await using var broker = await TestBrokers.StartAsync(kind);
+        await using var connection = new ServiceConnection(OptionsFor(broker), Secrets, RealTime.Instance);
+        await connection.StartAsync(CancellationToken.None);
+        await using var reader = await TestMqttClient.ConnectAsDeviceAsync(broker.Port, MainReaderIn);
+        await reader.SubscribeGrantedAsync(Topics.ReaderDecisions(MainReaderIn));
+
+        var outcome = await connection.PublishAsync(Topics.ReaderDecisions(MainReaderIn), Encoding.UTF8.GetBytes("grant"), retain: false, CancellationToken.None);
+
+        Assert.True(connection.PublishesSeparately);
+        Assert.Equal(PublishOutcome.Ok, outcome);
+        Assert.Equal("grant", Encoding.UTF8.GetString((await reader.NextMessageAsync()).Payload.Span));
+    }
+
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    public async Task PublishAsync_WhenTheBrokerRefusesThePublishingLogin_GoesOverTheMainConnection_AndSaysSo(BrokerKind kind)
+    {
+        // A broker whose config predates the publishing identity: the login is refused, the answers still go out.
+        await using var broker = await TestBrokers.StartAsync(kind);
+        var failures = System.Threading.Channels.Channel.CreateUnbounded<string>();
+        await using var connection = new ServiceConnection(OptionsFor(broker) with { PublisherClientId = "ac-service-unknown" }, Secrets, RealTime.Instance);
+        connection.ConnectFailed += why => failures.Writer.TryWrite(why);
+        await connection.StartAsync(CancellationToken.None);
+        await using var reader = await TestMqttClient.ConnectAsDeviceAsync(broker.Port, MainReaderIn);
+        await reader.SubscribeGrantedAsync(Topics.ReaderDecisions(MainReaderIn));
+
+        var outcome = await connection.PublishAsync(Topics.ReaderDecisions(MainReaderIn), Encoding.UTF8.GetBytes("grant"), retain: false, CancellationToken.None);
+
+        var reported = await failures.Reader.ReadAsync().AsTask().WaitAsync(TestTimeouts.Signal);
+        Assert.Contains("publishing connection as ac-service-unknown", reported, StringComparison.Ordinal);
+        Assert.Contains("over the main connection", reported, StringComparison.Ordinal);
+        Assert.False(connection.PublishesSeparately);
+        Assert.True(connection.IsConnected);
+        Assert.Equal(PublishOutcome.Ok, outcome);
+        Assert.Equal("grant", Encoding.UTF8.GetString((await reader.NextMessageAsync()).Payload.Span));
+    }
+
+    [Theory]
+    [MemberData(nameof(Kinds))]
     public async Task PublishAsync_WhenNotConnected_ReturnsAFailureInsteadOfThrowing(BrokerKind kind)
     {
         await using var broker = await TestBrokers.StartAsync(kind);

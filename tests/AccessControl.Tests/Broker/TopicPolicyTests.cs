@@ -19,6 +19,7 @@ public class TopicPolicyTests
     [InlineData(MainReaderIn, PrincipalKind.Reader)]
     [InlineData(HallController, PrincipalKind.DoorController)]
     [InlineData(DeviceSecrets.ServiceUsername, PrincipalKind.Service)]
+    [InlineData(DeviceSecrets.ServicePublisherUsername, PrincipalKind.ServicePublisher)]
     [InlineData(DeviceSecrets.MonitorUsername, PrincipalKind.Monitor)]
     [Trait("control", "NIST-IA-3")]
     public void Identify_KnownUsername_ReturnsItsKind(string username, PrincipalKind kind) =>
@@ -55,10 +56,26 @@ public class TopicPolicyTests
     [InlineData("a:b", false)]
     [InlineData("a\nb", false)]
     [InlineData(DeviceSecrets.ServiceUsername, false)]
+    [InlineData(DeviceSecrets.ServicePublisherUsername, false)]
     [InlineData(DeviceSecrets.MonitorUsername, false)]
     [Trait("control", "NIST-AC-3")]
     public void IsValidDeviceId_RejectsIdsThatCouldEscapeTheirTopics(string id, bool valid) =>
         Assert.Equal(valid, TopicPolicy.IsValidDeviceId(id));
+
+    [Theory]
+    [InlineData("ac/v1/readers/rdr-main-in/decisions", true)]
+    [InlineData("ac/v1/doors/door-main/commands", true)]
+    [InlineData("ac/v1/alarms", true)]
+    [InlineData("ac/v2/alarms", false)]
+    [Trait("control", "NIST-AC-6")]
+    public void ServicePublisher_MayPublishUnderTheRoot_ButSubscribeToNothing(string topic, bool mayPublish)
+    {
+        var publisher = Policy.Identify(Topology, DeviceSecrets.ServicePublisherUsername)!.Value;
+
+        Assert.Equal(mayPublish, Policy.MayPublish(Topology, publisher, topic));
+        Assert.False(Policy.MaySubscribe(Topology, publisher, topic));
+        Assert.False(Policy.MaySubscribe(Topology, publisher, "ac/v1/#"));
+    }
 
     [Fact]
     public void IsValidDeviceId_RejectsOverlongIds() =>
@@ -226,6 +243,7 @@ public class TopicPolicyTests
     [InlineData(HallController, "ac/v1/doors/door-main/status", false)]
     [InlineData(DeviceSecrets.MonitorUsername, "ac/v1/alarms", false)]
     [InlineData(DeviceSecrets.ServiceUsername, "ac/v1/alarms", true)]
+    [InlineData(DeviceSecrets.ServicePublisherUsername, "ac/v1/alarms", false)]
     [Trait("control", "NIST-AC-3")]
     public void MayUseWill_DeviceWillMustBeItsOwnStatus(string username, string willTopic, bool allowed)
     {

@@ -61,6 +61,23 @@ public class DecisionsOverMqttTests
         var decision = await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
 
         Assert.Equal(link == ServiceLinkKind.InProcess, edge.Edge.Connection is InProcessLink);
+        Assert.Equal(link == ServiceLinkKind.Client, edge.Edge.Connection is ServiceConnection { PublishesSeparately: true });
+        Assert.True(decision.Grant);
+        Assert.Equal("grant", Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Access, ReaderId = "rdr-dh1-in" })).Decision);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    [Trait("control", "NIST-PE-3")]
+    public async Task Mosquitto_DecidesTheSame_WithOrWithoutThePublishOnlyConnection(bool separately)
+    {
+        await using var edge = await EdgeHarness.StartAsync(BrokerKind.Mosquitto, configure: s => s with { Broker = s.Broker with { PublisherConnection = separately } });
+        var reader = await edge.ReaderAsync("rdr-dh1-in");
+
+        var decision = await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
+
+        Assert.Equal(separately, Assert.IsType<ServiceConnection>(edge.Edge.Connection).PublishesSeparately);
         Assert.True(decision.Grant);
         Assert.Equal("grant", Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Access, ReaderId = "rdr-dh1-in" })).Decision);
     }
