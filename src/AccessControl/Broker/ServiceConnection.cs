@@ -53,6 +53,7 @@ public sealed class ServiceConnection : IServiceLink
     private readonly IMqttClient? publisher;
     private readonly MqttClientOptions? publisherOptions;
     private string? publisherProblem;
+    private long publisherRefusedAt;
     private readonly ResiliencePipeline<MqttClientConnectResult> connectPipeline;
     private readonly Channel<ReceivedMessage> received;
     private readonly CancellationTokenSource stopping = new();
@@ -331,13 +332,23 @@ public sealed class ServiceConnection : IServiceLink
         }
     }
 
+    /// <summary>How long the publishing login waits after the broker refused it: the broker's config will not change by itself.</summary>
+    internal static readonly TimeSpan PublisherRetryAfterRefusal = TimeSpan.FromMinutes(1);
+
     /// <summary>
-    /// One attempt per round (the main connection has the retries): a refusal is reported once, not every round, and
-    /// publishes meanwhile go over the main connection.
+    /// One attempt per round (the main connection has the retries): a problem is reported once, not every round, and
+    /// publishes meanwhile go over the main connection. After a refusal the next attempt waits
+    /// <see cref="PublisherRetryAfterRefusal"/>, so a broker without the identity does not log a refused login every round.
     /// </summary>
     private async Task ConnectPublisherAsync(IMqttClient publishing, CancellationToken stop)
     {
+        if (publisherRefusedAt != 0 && time.GetElapsedTime(publisherRefusedAt) < PublisherRetryAfterRefusal)
+        {
+            return;
+        }
+
         string? problem;
+        var refused = false;
         try
         {
             if (publishing.IsConnected)
@@ -345,10 +356,10 @@ public sealed class ServiceConnection : IServiceLink
                 await publishing.DisconnectAsync(new MqttClientDisconnectOptionsBuilder().Build(), stop);
             }
 
-            using var attempt = CancellationTokenSource.CreateLinkedTokenSource(stop);
-            attempt.CancelAfter(options.ConnectTimeout);
-            var result = await publishing.ConnectAsync(publisherOptions!, attempt.Token);
-            problem = result.ResultCode == MqttClientConnectResultCode.Success ? null : $"the broker refused it ({result.ResultCode})";
+            // MQTTnet bounds the attempt itself (WithTimeout: ConnectTimeout).
+            var result = await publishing.ConnectAsync(publisherOptions!, stop);
+            refused = result.ResultCode != MqttClientConnectResultCode.Success;
+            problem = refused ? $"the broker refused it ({result.ResultCode})" : null;
         }
         catch (Exception e) when (IsTransient(e, stop))
         {
@@ -361,6 +372,7 @@ public sealed class ServiceConnection : IServiceLink
         }
 
         publisherProblem = problem;
+        publisherRefusedAt = refused ? time.GetTimestamp() : 0;
     }
 
     private async Task<bool> IsAliveAsync(CancellationToken stop) =>

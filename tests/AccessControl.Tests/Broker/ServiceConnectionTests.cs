@@ -183,10 +183,43 @@ public class ServiceConnectionTests
         var reported = await failures.Reader.ReadAsync().AsTask().WaitAsync(TestTimeouts.Signal);
         Assert.Contains("publishing connection as ac-service-unknown", reported, StringComparison.Ordinal);
         Assert.Contains("over the main connection", reported, StringComparison.Ordinal);
+        Assert.Contains("the broker refused it", reported, StringComparison.Ordinal);
         Assert.False(connection.PublishesSeparately);
         Assert.True(connection.IsConnected);
         Assert.Equal(PublishOutcome.Ok, outcome);
         Assert.Equal("grant", Encoding.UTF8.GetString((await reader.NextMessageAsync()).Payload.Span));
+    }
+
+    [Fact]
+    public async Task RefusedPublishingLogin_IsTriedAgainOnlyAfterAMinute_AndReportedOnce()
+    {
+        // A broker without the identity must not get (and log) a refused login on every ping round.
+        await using var broker = await EmbeddedBrokerFixture.StartAsync(Topology, Secrets);
+        var time = new HardwareSim.Support.ManualTimeProvider(EmbeddedBrokerFixture.Now);
+        var refusedAt = new ConcurrentQueue<DateTimeOffset>();
+        var secondRefusal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        broker.Refused += refusal =>
+        {
+            if (refusal.Username == "ac-service-unknown")
+            {
+                refusedAt.Enqueue(time.GetUtcNow());
+                if (refusedAt.Count == 2)
+                {
+                    secondRefusal.TrySetResult();
+                }
+            }
+        };
+        var reports = new ConcurrentQueue<string>();
+        await using var connection = new ServiceConnection(OptionsFor(broker) with { PublisherClientId = "ac-service-unknown" }, Secrets, time);
+        connection.ConnectFailed += reports.Enqueue;
+
+        await connection.StartAsync(CancellationToken.None);
+        await time.AdvanceUntilAsync(secondRefusal.Task);
+
+        var attempts = refusedAt.ToArray();
+        Assert.True(attempts[1] - attempts[0] >= ServiceConnection.PublisherRetryAfterRefusal, $"retried after {attempts[1] - attempts[0]}");
+        Assert.Single(reports, r => r.Contains("ac-service-unknown", StringComparison.Ordinal));
+        Assert.True(connection.IsConnected);
     }
 
     [Theory]

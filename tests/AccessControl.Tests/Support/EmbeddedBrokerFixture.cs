@@ -20,8 +20,11 @@ public sealed class EmbeddedBrokerFixture : ITestBroker
     private EmbeddedBrokerFixture(SiteTopology topology, DeviceSecrets secrets, Topics topics, IClock clock, BrokerTlsOptions? tls)
     {
         this.topology = topology;
-        Broker = new EmbeddedBroker(0, topics, () => Volatile.Read(ref this.topology), secrets, clock, securityEvents.Enqueue, tls);
+        Broker = new EmbeddedBroker(0, topics, () => Volatile.Read(ref this.topology), secrets, clock, Record, tls);
     }
+
+    /// <summary>Raised for each refusal, after it is in <see cref="SecurityEvents"/> (on the broker's task).</summary>
+    public event Action<SecurityEvent>? Refused;
 
     public static Instant Now { get; } = Instant.FromUtc(2026, 11, 28, 12, 0);
 
@@ -53,4 +56,10 @@ public sealed class EmbeddedBrokerFixture : ITestBroker
     public Task StartAgainAsync() => Broker.StartAsync();
 
     public ValueTask DisposeAsync() => Broker.DisposeAsync();
+
+    private void Record(SecurityEvent refusal)
+    {
+        securityEvents.Enqueue(refusal);
+        Refused?.Invoke(refusal);
+    }
 }
