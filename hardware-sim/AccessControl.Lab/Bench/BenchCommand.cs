@@ -417,7 +417,15 @@ public sealed class BenchCommand(IClock clock, TextWriter output)
 
         public async ValueTask DisposeAsync()
         {
-            await client.DisconnectAsync();
+            try
+            {
+                await client.DisconnectAsync();
+            }
+            catch (MQTTnet.Exceptions.MqttCommunicationException)
+            {
+                // The broker went first (with the embedded broker it lives in the service, which has just stopped).
+            }
+
             client.Dispose();
         }
 

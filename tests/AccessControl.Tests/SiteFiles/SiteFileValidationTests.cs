@@ -110,6 +110,7 @@ public class SiteFileValidationTests
 
     [Theory]
     [InlineData("ac-service")]
+    [InlineData("ac-service-out")]
     [InlineData("ac-monitor")]
     public void Parse_DeviceWithReservedUsername_IsAnError(string reserved)
     {
