@@ -15,7 +15,7 @@ public sealed class DeviceSecrets
 
     /// <summary>
     /// The MQTT username of the service's second connection to an external broker, over which it only publishes
-    /// (decisions, commands, alarms), so that its answers never queue behind what it receives. Publish rights only.
+    /// (decisions, commands, alarms), so that its answers never queue behind what it receives. It may only publish what the service sends.
     /// </summary>
     public const string ServicePublisherUsername = "ac-service-out";
 

@@ -17,8 +17,9 @@ public enum PrincipalKind
     Service,
 
     /// <summary>
-    /// The service's publishing connection (<see cref="DeviceSecrets.ServicePublisherUsername"/>): it may publish
-    /// anywhere under the root, and subscribe to nothing.
+    /// The service's publishing connection (<see cref="DeviceSecrets.ServicePublisherUsername"/>): it may publish only
+    /// what the service sends (decisions, reader and door commands, alarms), never a device's topic, and subscribe to
+    /// nothing.
     /// </summary>
     ServicePublisher,
 
@@ -132,7 +133,14 @@ public sealed class TopicPolicy
                 return [new(TopicAccess.Publish, everything), new(TopicAccess.Subscribe, everything)];
 
             case PrincipalKind.ServicePublisher:
-                return [new(TopicAccess.Publish, Topics.Root + "/#")];
+                // What the pipeline publishes; a leaked password of this identity cannot forge a device's event.
+                return
+                [
+                    new(TopicAccess.Publish, Topics.ReaderDecisions("+")),
+                    new(TopicAccess.Publish, Topics.ReaderCommands("+")),
+                    new(TopicAccess.Publish, Topics.DoorCommands("+")),
+                    new(TopicAccess.Publish, Topics.Alarms),
+                ];
 
             case PrincipalKind.Monitor:
                 return [new(TopicAccess.Subscribe, Topics.Alarms), new(TopicAccess.Subscribe, Topics.ReaderDecisions("+"))];

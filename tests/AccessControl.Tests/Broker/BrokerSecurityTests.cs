@@ -60,7 +60,7 @@ public class BrokerSecurityTests
     {
         await using var broker = await TestBrokers.StartAsync(kind);
 
-        foreach (var username in new[] { MainReaderIn, HallController, DeviceSecrets.ServiceUsername, DeviceSecrets.MonitorUsername })
+        foreach (var username in new[] { MainReaderIn, HallController, DeviceSecrets.ServiceUsername, DeviceSecrets.ServicePublisherUsername, DeviceSecrets.MonitorUsername })
         {
             await using var client = await TestMqttClient.ConnectAsDeviceAsync(broker.Port, username);
             Assert.Equal(MqttClientConnectResultCode.Success, client.Result.ResultCode);
@@ -204,6 +204,26 @@ public class BrokerSecurityTests
 
         Assert.Equal(Topics.DoorCommands(HallDoor), (await controller.NextMessageAsync()).Topic);
         Assert.Equal(Topics.DoorCommands(HallEmergencyExit), (await controller.NextMessageAsync()).Topic);
+    }
+
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    [Trait("control", "NIST-AC-3")]
+    [Trait("control", "NIST-AC-6")]
+    public async Task ServicePublisher_PublishesAnswers_ButCannotForgeADevicesEvent(BrokerKind kind)
+    {
+        await using var broker = await TestBrokers.StartAsync(kind);
+        await using var service = await TestMqttClient.ConnectAsDeviceAsync(broker.Port, DeviceSecrets.ServiceUsername);
+        await service.SubscribeGrantedAsync(Topics.Root + "/#");
+        await using var publisher = await TestMqttClient.ConnectAsDeviceAsync(broker.Port, DeviceSecrets.ServicePublisherUsername);
+
+        var swipe = await publisher.PublishAsync(Topics.ReaderEvents(MainReaderIn), "forged swipe");
+        var opened = await publisher.PublishAsync(Topics.DoorEvents(MainEntrance), "forged exit request");
+        var decision = await publisher.PublishAsync(Topics.ReaderDecisions(MainReaderIn), "grant");
+
+        Assert.All([swipe, opened], r => Assert.Equal(MqttClientPublishReasonCode.NotAuthorized, r.ReasonCode));
+        Assert.True(decision.IsSuccess);
+        Assert.Equal(Topics.ReaderDecisions(MainReaderIn), (await service.NextMessageAsync()).Topic);
     }
 
     [Theory]

@@ -56,7 +56,9 @@ public class MosquittoConfigTests
             ["topic write ac/v1/doors/door-main/events", "topic write ac/v1/doors/door-main/status", "topic read ac/v1/doors/door-main/commands"],
             blocks[MainController]);
         Assert.Equal(["topic readwrite ac/v1/#"], blocks[DeviceSecrets.ServiceUsername]);
-        Assert.Equal(["topic write ac/v1/#"], blocks[DeviceSecrets.ServicePublisherUsername]);
+        Assert.Equal(
+            ["topic write ac/v1/readers/+/decisions", "topic write ac/v1/readers/+/commands", "topic write ac/v1/doors/+/commands", "topic write ac/v1/alarms"],
+            blocks[DeviceSecrets.ServicePublisherUsername]);
         Assert.Equal(["topic read ac/v1/alarms", "topic read ac/v1/readers/+/decisions"], blocks[DeviceSecrets.MonitorUsername]);
         foreach (var device in blocks.Keys.Except([DeviceSecrets.ServiceUsername, DeviceSecrets.ServicePublisherUsername, DeviceSecrets.MonitorUsername]))
         {

@@ -65,10 +65,15 @@ public class TopicPolicyTests
     [Theory]
     [InlineData("ac/v1/readers/rdr-main-in/decisions", true)]
     [InlineData("ac/v1/doors/door-main/commands", true)]
+    [InlineData("ac/v1/readers/rdr-main-in/commands", true)]
     [InlineData("ac/v1/alarms", true)]
+    [InlineData("ac/v1/readers/rdr-main-in/events", false)]
+    [InlineData("ac/v1/readers/rdr-main-in/status", false)]
+    [InlineData("ac/v1/doors/door-main/events", false)]
+    [InlineData("ac/v1/fire/fire-panel-a/events", false)]
     [InlineData("ac/v2/alarms", false)]
     [Trait("control", "NIST-AC-6")]
-    public void ServicePublisher_MayPublishUnderTheRoot_ButSubscribeToNothing(string topic, bool mayPublish)
+    public void ServicePublisher_MayPublishOnlyWhatTheServiceSends_AndSubscribeToNothing(string topic, bool mayPublish)
     {
         var publisher = Policy.Identify(Topology, DeviceSecrets.ServicePublisherUsername)!.Value;
 
