@@ -65,6 +65,7 @@ public sealed class AccessControlHost : IAsyncDisposable
         builder.Services.AddSingleton(settings);
         builder.Services.AddSingleton(edge.Database);
         builder.Services.AddSingleton(edge.Configuration);
+        builder.Services.AddSingleton(edge);
         builder.Services.AddSingleton(edge.Pipeline);
         builder.Services.AddSingleton(edge.Log);
         builder.Services.AddSingleton(new EntryLog.LogVerifier(edge.Database, EntryLog.CheckpointFile.PathIn(settings.DataDirectory),
@@ -93,6 +94,7 @@ public sealed class AccessControlHost : IAsyncDisposable
         app.MapHrFeedApi();
         app.MapDeviceSeqApi();
         app.MapPipelineMetricsApi();
+        Broker.BrokerStatusApi.MapBrokerStatusApi(app);
         LifeSafety.FireApi.MapFireApi(app);
         var visitors = app.Services.GetRequiredService<AccessControl.Visitors.VisitorService>();
         edge.AddSupervision(visitors.CheckOverdueBadgesAsync);
