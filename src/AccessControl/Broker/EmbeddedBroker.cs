@@ -350,7 +350,7 @@ public sealed class EmbeddedBroker : IAsyncDisposable
             return Task.CompletedTask;
         }
 
-        if (service is not null && principal is { Kind: PrincipalKind.Service or PrincipalKind.ServicePublisher })
+        if (service is not null && principal is { IsService: true })
         {
             e.ReasonCode = MqttConnectReasonCode.NotAuthorized;
             Report(e.ClientId, username, SecurityEvent.ConnectRefused, "the service runs inside this broker; its identities are not for network clients");
@@ -384,7 +384,7 @@ public sealed class EmbeddedBroker : IAsyncDisposable
         {
             // A device's message for the service goes to it here, on this client's receive task: a full pipeline holds
             // back this one device (and its PUBACK), as a full service connection would hold back the broker.
-            return service is { } inProcess && principal.Value.Kind is not (PrincipalKind.Service or PrincipalKind.ServicePublisher) && inProcess.Wants(topic!)
+            return service is { } inProcess && !principal.Value.IsService && inProcess.Wants(topic!)
                 ? inProcess.DeliverAsync(e)
                 : Task.CompletedTask;
         }

@@ -31,7 +31,11 @@ public enum PrincipalKind
 }
 
 /// <summary>An identified MQTT user: what it is and the username (= device id) it logged in with.</summary>
-public readonly record struct Principal(PrincipalKind Kind, string Username);
+public readonly record struct Principal(PrincipalKind Kind, string Username)
+{
+    /// <summary>One of the service's own identities (its main connection or its publishing one), not a device.</summary>
+    public bool IsService => Kind is PrincipalKind.Service or PrincipalKind.ServicePublisher;
+}
 
 /// <summary>Direction of a grant. Mosquitto calls these <c>write</c> and <c>read</c>.</summary>
 public enum TopicAccess
