@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Net.Security;
 using System.Net.Sockets;
 using System.Threading.Channels;
 using AccessControl.Devices;
@@ -62,6 +63,7 @@ public sealed class ServiceConnection : IServiceLink
     private Task? loop;
     private volatile bool subscribed;
     private readonly Func<ReceivedMessage, CancellationToken, ValueTask>? deliver;
+    private bool deliveryWaiting;
 
     /// <param name="options">Must be valid (<see cref="BrokerOptions.Validate"/>); Host/Port are where to connect.</param>
     /// <param name="time">Drives retry delays, attempt timeouts and the ping interval.</param>
@@ -89,7 +91,11 @@ public sealed class ServiceConnection : IServiceLink
         });
 
         clientOptions = BuildClientOptions(options, secrets, options.ClientId, DeviceSecrets.ServiceUsername);
-        client = new MqttClientFactory().CreateMqttClient();
+        var factory = new MqttClientFactory();
+        var tls = options.Tls is { Enabled: true } enabled ? ClientSsl(enabled, options.Host) : null;
+        client = options.ReceiveThreads
+            ? factory.CreateMqttClient(new ServiceAdapterFactory(tls, "ac-mqtt-in", deliver is null ? null : DeliverDirectlyAsync))
+            : factory.CreateMqttClient();
         client.ApplicationMessageReceivedAsync += OnMessageReceivedAsync;
         client.DisconnectedAsync += OnDisconnectedAsync;
         // With a client certificate the certificate names the identity (Mosquitto: use_identity_as_username), and a
@@ -97,7 +103,7 @@ public sealed class ServiceConnection : IServiceLink
         if (options.PublisherConnection && string.IsNullOrWhiteSpace(options.Tls?.ClientCertFile))
         {
             publisherOptions = BuildClientOptions(options, secrets, options.PublisherClientId, options.PublisherClientId);
-            publisher = new MqttClientFactory().CreateMqttClient();
+            publisher = options.ReceiveThreads ? factory.CreateMqttClient(new ServiceAdapterFactory(tls, "ac-mqtt-out", null)) : factory.CreateMqttClient();
         }
 
         connectPipeline = BuildConnectPipeline();
@@ -249,9 +255,31 @@ public sealed class ServiceConnection : IServiceLink
         return builder.Build();
     }
 
-    private ResiliencePipeline<MqttClientConnectResult> BuildConnectPipeline() =>
-        new ResiliencePipelineBuilder<MqttClientConnectResult> { TimeProvider = time }
-            .AddRetry(new RetryStrategyOptions<MqttClientConnectResult>
+    /// <summary>The same trust as <see cref="ClientTls"/>, for <see cref="BlockingTcpChannel"/>, which runs the TLS handshake itself.</summary>
+    private static SslClientAuthenticationOptions ClientSsl(BrokerTlsOptions tls, string host)
+    {
+        var ca = Tls.TlsFiles.LoadCertificate(tls.CaFile);
+        var ssl = new SslClientAuthenticationOptions
+        {
+            TargetHost = tls.TargetHost ?? host,
+            EnabledSslProtocols = System.Security.Authentication.SslProtocols.Tls12 | System.Security.Authentication.SslProtocols.Tls13,
+            RemoteCertificateValidationCallback = (_, certificate, _, errors) => Tls.TlsFiles.IsTrustedServer(certificate, errors, ca),
+        };
+        if (!string.IsNullOrWhiteSpace(tls.ClientCertFile))
+        {
+            ssl.ClientCertificates = [Tls.TlsFiles.LoadCertificateWithKey(tls.ClientCertFile, tls.ClientKeyFile, tls.ClientCertPassword)];
+        }
+
+        return ssl;
+    }
+
+    private ResiliencePipeline<MqttClientConnectResult> BuildConnectPipeline()
+    {
+        var builder = new ResiliencePipelineBuilder<MqttClientConnectResult> { TimeProvider = time };
+        // One attempt per round is a valid setting; Polly refuses a retry strategy with no retries.
+        if (options.ConnectAttempts > 1)
+        {
+            builder.AddRetry(new RetryStrategyOptions<MqttClientConnectResult>
             {
                 ShouldHandle = args => ValueTask.FromResult(args.Outcome switch
                 {
@@ -269,9 +297,11 @@ public sealed class ServiceConnection : IServiceLink
                     ConnectFailed?.Invoke($"connect attempt {args.AttemptNumber + 1} failed: {Describe(args.Outcome)}; retrying in {args.RetryDelay.TotalMilliseconds:0} ms");
                     return ValueTask.CompletedTask;
                 },
-            })
-            .AddTimeout(options.ConnectTimeout)
-            .Build();
+            });
+        }
+
+        return builder.AddTimeout(options.ConnectTimeout).Build();
+    }
 
     private static bool IsTransient(Exception e, CancellationToken stop) => e switch
     {
@@ -375,8 +405,9 @@ public sealed class ServiceConnection : IServiceLink
         publisherRefusedAt = refused ? time.GetTimestamp() : 0;
     }
 
+    /// <summary>Connected, subscribed and answering a ping; or held up by a full pipeline, when the ping's answer waits behind the messages not yet taken.</summary>
     private async Task<bool> IsAliveAsync(CancellationToken stop) =>
-        subscribed && client.IsConnected && await client.TryPingAsync(stop);
+        subscribed && client.IsConnected && (Volatile.Read(ref deliveryWaiting) || await client.TryPingAsync(stop));
 
     private async Task ReconnectAsync(CancellationToken stop)
     {
@@ -447,6 +478,34 @@ public sealed class ServiceConnection : IServiceLink
         }
 
         return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Where <see cref="DirectDeliveryAdapter"/> hands each received message, on the connection's reading thread. While
+    /// <c>deliver</c> waits (a full pipeline), the reading stops and a ping would go unanswered: the loop then does not
+    /// count that as a dead connection (see <see cref="IsAliveAsync"/>).
+    /// </summary>
+    private async ValueTask DeliverDirectlyAsync(MQTTnet.Packets.MqttPublishPacket packet)
+    {
+        var delivery = deliver!(new ReceivedMessage(packet.Topic, packet.Payload.ToArray(), packet.Retain), stopping.Token);
+        if (delivery.IsCompletedSuccessfully)
+        {
+            return;
+        }
+
+        Volatile.Write(ref deliveryWaiting, true);
+        try
+        {
+            await delivery;
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+            // Shutting down: the device re-sends what was not acknowledged.
+        }
+        finally
+        {
+            Volatile.Write(ref deliveryWaiting, false);
+        }
     }
 
     private async Task OnMessageReceivedAsync(MqttApplicationMessageReceivedEventArgs e)

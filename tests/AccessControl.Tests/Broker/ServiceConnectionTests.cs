@@ -12,9 +12,19 @@ public class ServiceConnectionTests
 {
     public static TheoryData<BrokerKind> Kinds => TestBrokers.Kinds;
 
-    /// <summary>Short delays so a reconnection takes well under a second; the tests still only await signals.</summary>
-    private static BrokerOptions OptionsFor(ITestBroker broker) => new()
+    /// <summary>Both brokers, each with the connections read by threads of their own (the default) and by MQTTnet's own channel.</summary>
+    public static TheoryData<BrokerKind, bool> KindsAndReading => new()
     {
+        { BrokerKind.Embedded, true },
+        { BrokerKind.Embedded, false },
+        { BrokerKind.Mosquitto, true },
+        { BrokerKind.Mosquitto, false },
+    };
+
+    /// <summary>Short delays so a reconnection takes well under a second; the tests still only await signals.</summary>
+    private static BrokerOptions OptionsFor(ITestBroker broker, bool receiveThreads = true) => new()
+    {
+        ReceiveThreads = receiveThreads,
         Mode = broker.Kind == BrokerKind.Embedded ? BrokerMode.Embedded : BrokerMode.External,
         Host = "127.0.0.1",
         Port = broker.Port,
@@ -26,11 +36,11 @@ public class ServiceConnectionTests
     };
 
     [Theory]
-    [MemberData(nameof(Kinds))]
-    public async Task StartAsync_ConnectsAndReceivesWhatDevicesPublish(BrokerKind kind)
+    [MemberData(nameof(KindsAndReading))]
+    public async Task StartAsync_ConnectsAndReceivesWhatDevicesPublish(BrokerKind kind, bool receiveThreads)
     {
         await using var broker = await TestBrokers.StartAsync(kind);
-        await using var connection = new ServiceConnection(OptionsFor(broker), Secrets, RealTime.Instance);
+        await using var connection = new ServiceConnection(OptionsFor(broker, receiveThreads), Secrets, RealTime.Instance);
 
         await connection.StartAsync(CancellationToken.None);
         await using var reader = await TestMqttClient.ConnectAsDeviceAsync(broker.Port, MainReaderIn);
@@ -54,13 +64,13 @@ public class ServiceConnectionTests
     }
 
     [Theory]
-    [MemberData(nameof(Kinds))]
-    public async Task Deliver_GetsEveryMessageOnce_InTheOrderPublished(BrokerKind kind)
+    [MemberData(nameof(KindsAndReading))]
+    public async Task Deliver_GetsEveryMessageOnce_InTheOrderPublished_OnTheReadingThreadWhenOn(BrokerKind kind, bool receiveThreads)
     {
         // The pipeline's path (a delivery callback instead of the Received queue): each message exactly once, in order.
         await using var broker = await TestBrokers.StartAsync(kind);
         var inbox = new Inbox();
-        await using var connection = new ServiceConnection(OptionsFor(broker), Secrets, RealTime.Instance, inbox.DeliverAsync);
+        await using var connection = new ServiceConnection(OptionsFor(broker, receiveThreads), Secrets, RealTime.Instance, inbox.DeliverAsync);
         await connection.StartAsync(CancellationToken.None);
         await using var reader = await TestMqttClient.ConnectAsDeviceAsync(broker.Port, MainReaderIn);
         await using var controller = await TestMqttClient.ConnectAsDeviceAsync(broker.Port, HallController);
@@ -77,16 +87,27 @@ public class ServiceConnectionTests
 
         // A second hand-over of any of the 200 would have come before "after", which was published once they had all arrived.
         Assert.Equal([.. sent, "after"], inbox.Payloads);
+
+        // The point of the reading thread: an event goes from recv to the pipeline on one thread, with no hand-over to
+        // .NET's socket thread, a thread-pool worker or the client's message task on the way.
+        if (receiveThreads)
+        {
+            Assert.All(inbox.Threads, name => Assert.Equal("ac-mqtt-in", name));
+        }
+        else
+        {
+            Assert.DoesNotContain("ac-mqtt-in", inbox.Threads);
+        }
     }
 
     [Theory]
-    [MemberData(nameof(Kinds))]
-    public async Task Deliver_ThatWaits_HoldsBackTheNextMessages_AndLosesNone(BrokerKind kind)
+    [MemberData(nameof(KindsAndReading))]
+    public async Task Deliver_ThatWaits_HoldsBackTheNextMessages_AndLosesNone(BrokerKind kind, bool receiveThreads)
     {
         await using var broker = await TestBrokers.StartAsync(kind);
         var full = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var inbox = new Inbox(full.Task); // the pipeline's queue is full until `full` completes
-        await using var connection = new ServiceConnection(OptionsFor(broker), Secrets, RealTime.Instance, inbox.DeliverAsync);
+        await using var connection = new ServiceConnection(OptionsFor(broker, receiveThreads), Secrets, RealTime.Instance, inbox.DeliverAsync);
         await connection.StartAsync(CancellationToken.None);
         await using var reader = await TestMqttClient.ConnectAsDeviceAsync(broker.Port, MainReaderIn);
 
@@ -105,6 +126,55 @@ public class ServiceConnectionTests
         Assert.Equal(["e0", "e1", "e2", "e3", "e4", "e5"], inbox.Payloads);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Connect_ToABrokerThatTakesTheConnectionAndNeverAnswers_GivesUpAtTheConnectTimeout_AndSaysSo(bool tls)
+    {
+        // The reading thread blocks in recv, which no cancellation token reaches: the connect timeout must still end
+        // the attempt (for CONNACK by closing the socket, for the TLS handshake by the socket's receive timeout).
+        using var pki = tls ? TestPki.Create(Topology) : null;
+        using var silent = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        silent.Start();
+        var held = new ConcurrentQueue<System.Net.Sockets.Socket>();
+        using var stopAccepting = new CancellationTokenSource();
+        var accepting = Task.Run(async () =>
+        {
+            while (!stopAccepting.IsCancellationRequested)
+            {
+                held.Enqueue(await silent.AcceptSocketAsync(stopAccepting.Token));
+            }
+        });
+        var options = new BrokerOptions
+        {
+            Mode = BrokerMode.External,
+            Host = "127.0.0.1",
+            Port = ((System.Net.IPEndPoint)silent.LocalEndpoint).Port,
+            ConnectTimeout = TimeSpan.FromMilliseconds(300),
+            ConnectAttempts = 1,
+            Tls = pki?.BrokerTls,
+        };
+        var failures = new ConcurrentQueue<string>();
+        await using (var connection = new ServiceConnection(options, Secrets, RealTime.Instance))
+        {
+            connection.ConnectFailed += failures.Enqueue;
+
+            await connection.StartAsync(CancellationToken.None).WaitAsync(TestTimeouts.Signal);
+
+            Assert.False(connection.IsConnected);
+        }
+
+        await stopAccepting.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => accepting);
+        foreach (var socket in held)
+        {
+            socket.Dispose();
+        }
+
+        Assert.NotEmpty(held);
+        Assert.Contains(failures, f => f.StartsWith("could not connect to 127.0.0.1:", StringComparison.Ordinal));
+    }
+
     /// <summary>A stand-in for the event pipeline: records what is delivered, in order, and lets a test await a payload.</summary>
     private sealed class Inbox(Task? full = null)
     {
@@ -113,9 +183,13 @@ public class ServiceConnectionTests
 
         public IReadOnlyCollection<string> Payloads => payloads;
 
+        /// <summary>The name of the thread each delivery ran on.</summary>
+        public ConcurrentQueue<string?> Threads { get; } = new();
+
         public async ValueTask DeliverAsync(ReceivedMessage message, CancellationToken cancellationToken)
         {
             var payload = Encoding.UTF8.GetString(message.Payload.Span);
+            Threads.Enqueue(Thread.CurrentThread.Name);
             payloads.Enqueue(payload);
             Signal(payload).TrySetResult();
             if (full is not null)
@@ -131,11 +205,11 @@ public class ServiceConnectionTests
     }
 
     [Theory]
-    [MemberData(nameof(Kinds))]
-    public async Task PublishAsync_OverThePublishOnlyConnection_ReachesTheReaderAndReturnsAcceptedAfterThePubAck(BrokerKind kind)
+    [MemberData(nameof(KindsAndReading))]
+    public async Task PublishAsync_OverThePublishOnlyConnection_ReachesTheReaderAndReturnsAcceptedAfterThePubAck(BrokerKind kind, bool receiveThreads)
     {
         await using var broker = await TestBrokers.StartAsync(kind);
-        await using var connection = new ServiceConnection(OptionsFor(broker), Secrets, RealTime.Instance);
+        await using var connection = new ServiceConnection(OptionsFor(broker, receiveThreads), Secrets, RealTime.Instance);
         await connection.StartAsync(CancellationToken.None);
         await using var reader = await DecisionsReaderAsync(broker);
 
@@ -258,11 +332,11 @@ public class ServiceConnectionTests
     }
 
     [Theory]
-    [MemberData(nameof(Kinds))]
-    public async Task BrokerRestart_ReconnectsAndResubscribes(BrokerKind kind)
+    [MemberData(nameof(KindsAndReading))]
+    public async Task BrokerRestart_ReconnectsAndResubscribes(BrokerKind kind, bool receiveThreads)
     {
         await using var broker = await TestBrokers.StartAsync(kind);
-        await using var connection = new ServiceConnection(OptionsFor(broker), Secrets, RealTime.Instance);
+        await using var connection = new ServiceConnection(OptionsFor(broker, receiveThreads), Secrets, RealTime.Instance);
         await connection.StartAsync(CancellationToken.None);
         Assert.True(connection.IsConnected);
         var lost = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
