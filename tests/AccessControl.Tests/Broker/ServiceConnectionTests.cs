@@ -223,6 +223,70 @@ public class ServiceConnectionTests
     }
 
     [Theory]
+    [MemberData(nameof(KindsAndReading))]
+    public async Task PublishAsync_ManyAtOnce_EachSettledByItsOwnPubAck_AndEachDeliveredOnce(BrokerKind kind, bool receiveThreads)
+    {
+        // Packet identifiers: 300 publishes in flight together, each answered by its own PUBACK, none lost or doubled.
+        await using var broker = await TestBrokers.StartAsync(kind);
+        await using var connection = new ServiceConnection(OptionsFor(broker, receiveThreads), Secrets, RealTime.Instance);
+        await connection.StartAsync(CancellationToken.None);
+        await using var reader = await DecisionsReaderAsync(broker);
+        var sent = Enumerable.Range(0, 300).Select(i => "d" + i).ToList();
+
+        var outcomes = await Task.WhenAll(sent.Select(payload =>
+            connection.PublishAsync(Topics.ReaderDecisions(MainReaderIn), Encoding.UTF8.GetBytes(payload), retain: false, CancellationToken.None)));
+
+        Assert.All(outcomes, outcome => Assert.Equal(PublishOutcome.Ok, outcome));
+        var received = new List<string>();
+        for (var i = 0; i < sent.Count; i++)
+        {
+            received.Add(Encoding.UTF8.GetString((await reader.NextMessageAsync()).Payload.Span));
+        }
+
+        Assert.Equal(sent.Order(StringComparer.Ordinal), received.Order(StringComparer.Ordinal));
+    }
+
+    [Theory]
+    [MemberData(nameof(KindsAndReading))]
+    [Trait("control", "NIST-AC-3")]
+    public async Task PublishAsync_OnATopicTheServiceMayNotPublish_IsRefusedByTheBroker_AndSaysWhy(BrokerKind kind, bool receiveThreads)
+    {
+        // The publishing identity cannot forge a reader's event: the broker answers the PUBACK with "not authorized".
+        await using var broker = await TestBrokers.StartAsync(kind);
+        await using var connection = new ServiceConnection(OptionsFor(broker, receiveThreads), Secrets, RealTime.Instance);
+        await connection.StartAsync(CancellationToken.None);
+
+        var outcome = await connection.PublishAsync(Topics.ReaderEvents(MainReaderIn), Encoding.UTF8.GetBytes("forged"), retain: false, CancellationToken.None);
+
+        Assert.True(connection.PublishesSeparately);
+        Assert.False(outcome.Accepted);
+        Assert.Equal("broker answered NotAuthorized", outcome.Failure);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task PublishAsync_InFlightWhenTheBrokerDies_FailsInsteadOfWaitingForever(bool receiveThreads)
+    {
+        // Mosquitto is frozen (SIGSTOP), so the PUBLISH reaches its socket and no PUBACK comes; then it is killed.
+        await using var broker = await MosquittoProcess.StartAsync(Topology, Secrets, new AccessControl.Protocol.Topics());
+        await using var connection = new ServiceConnection(OptionsFor(broker, receiveThreads), Secrets, RealTime.Instance);
+        await connection.StartAsync(CancellationToken.None);
+        Assert.True(connection.PublishesSeparately);
+        using (var freeze = System.Diagnostics.Process.Start("kill", ["-STOP", broker.LastProcessId!.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await freeze.WaitForExitAsync();
+        }
+
+        var publishing = PublishGrantAsync(connection);
+        await broker.StopAsync();
+        var outcome = await publishing.WaitAsync(TestTimeouts.Signal);
+
+        Assert.False(outcome.Accepted);
+        Assert.StartsWith("connection lost while publishing", outcome.Failure, StringComparison.Ordinal);
+    }
+
+    [Theory]
     [MemberData(nameof(Kinds))]
     public async Task PublishAsync_WhenTheBrokerRefusesThePublishingLogin_GoesOverTheMainConnection_AndSaysSo(BrokerKind kind)
     {
