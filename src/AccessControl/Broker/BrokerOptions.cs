@@ -66,8 +66,8 @@ public sealed record BrokerOptions
     /// <summary>
     /// When the service is a client of its broker, each of its connections is read by a thread of its own with blocking
     /// calls (<see cref="BlockingTcpChannel"/>), and the events it receives go from that thread straight to the pipeline
-    /// (<see cref="DirectDeliveryAdapter"/>): two wake-ups per event instead of four, 8 % less CPU per decision
-    /// (docs/benchmarks.md, eleventh session). False: MQTTnet's own asynchronous channel and message queue.
+    /// (<see cref="DirectDeliveryAdapter"/>): no socket-engine thread, thread-pool worker or client task is woken on an
+    /// event's way in (docs/benchmarks.md, eleventh session). False: MQTTnet's own asynchronous channel and message queue.
     /// </summary>
     public bool ReceiveThreads { get; init; } = true;
 

@@ -52,7 +52,6 @@ public sealed class ServiceConnection : IServiceLink
     private readonly IMqttClient client;
     private readonly MqttClientOptions clientOptions;
     private readonly IMqttClient? publisher;
-    private readonly DirectPublisher? directPublisher;
     private readonly MqttClientOptions? publisherOptions;
     private string? publisherProblem;
     private long publisherRefusedAt;
@@ -104,8 +103,7 @@ public sealed class ServiceConnection : IServiceLink
         if (options.PublisherConnection && string.IsNullOrWhiteSpace(options.Tls?.ClientCertFile))
         {
             publisherOptions = BuildClientOptions(options, secrets, options.PublisherClientId, options.PublisherClientId);
-            directPublisher = options.ReceiveThreads ? new DirectPublisher() : null;
-            publisher = options.ReceiveThreads ? factory.CreateMqttClient(new ServiceAdapterFactory(tls, "ac-mqtt-out", publisher: directPublisher)) : factory.CreateMqttClient();
+            publisher = options.ReceiveThreads ? factory.CreateMqttClient(new ServiceAdapterFactory(tls, "ac-mqtt-out", null)) : factory.CreateMqttClient();
         }
 
         connectPipeline = BuildConnectPipeline();
@@ -162,28 +160,10 @@ public sealed class ServiceConnection : IServiceLink
     /// <summary>Whether publishes currently go over the second, publish-only connection.</summary>
     public bool PublishesSeparately => publisher is { IsConnected: true };
 
-    /// <summary>
-    /// Publishes with QoS 1 (over the publishing connection when it is up, through <see cref="DirectPublisher"/> with
-    /// <see cref="BrokerOptions.ReceiveThreads"/>) and waits for the broker's PUBACK.
-    /// </summary>
+    /// <summary>Publishes with QoS 1 (over the publishing connection when it is up) and waits for the broker's PUBACK.</summary>
     public async Task<PublishOutcome> PublishAsync(string topic, ReadOnlyMemory<byte> payload, bool retain, CancellationToken cancellationToken)
     {
-        IMqttClient over;
-        if (directPublisher is not null)
-        {
-            if (publisher!.IsConnected && directPublisher.TryPublish(topic, payload, retain, cancellationToken) is { } direct)
-            {
-                return await direct;
-            }
-
-            // Never through the client on that connection: its packet identifiers are the direct publisher's.
-            over = client;
-        }
-        else
-        {
-            over = publisher is { IsConnected: true } separate ? separate : client;
-        }
-
+        var over = publisher is { IsConnected: true } separate ? separate : client;
         if (!over.IsConnected)
         {
             return PublishOutcome.Failed("not connected to the broker");
