@@ -41,8 +41,10 @@ public readonly record struct PublishOutcome(bool Accepted, string? Failure)
 /// Reconnection happens only in the background loop, never inside MQTTnet's DisconnectedAsync handler (re-entering
 /// the client from its own disconnect path deadlocks or races it); the handler only wakes the loop. The session is
 /// clean: messages published while the service is away are not queued for it; readers keep and replay offline events.
-/// Event handlers (<see cref="Connected"/>, <see cref="Disconnected"/>, <see cref="ConnectFailed"/>) run on the loop
-/// or the client's task and must return quickly.
+/// With <see cref="BrokerOptions.ReceiveThreads"/> (the default) each connection is read by a thread of its own
+/// (<see cref="BlockingTcpChannel"/>), and <c>deliver</c> runs on the subscribing connection's (<see cref="DirectDeliveryAdapter"/>).
+/// Event handlers (<see cref="Connected"/>, <see cref="Disconnected"/>, <see cref="ConnectFailed"/>) run on the loop,
+/// the client's task or a reading thread, and must return quickly and never wait synchronously on the connection.
 /// </remarks>
 public sealed class ServiceConnection : IServiceLink
 {
