@@ -22,6 +22,9 @@ public sealed class DeviceSecrets
     /// <summary>The MQTT username of read-only monitors (alarm consoles, the demo's printer).</summary>
     public const string MonitorUsername = "ac-monitor";
 
+    /// <summary>The usernames that are not devices: a device with one of these ids could log in as the service or a monitor.</summary>
+    public static IReadOnlyList<string> ReservedUsernames { get; } = [ServiceUsername, ServicePublisherUsername, MonitorUsername];
+
     private readonly byte[] key;
 
     public DeviceSecrets(byte[] key)

@@ -102,7 +102,7 @@ internal sealed partial class SiteFileReader
 
     /// <summary>MQTT usernames of the service itself; a device with one of these ids could log in as the service.</summary>
     private static readonly ImmutableHashSet<string> ReservedDeviceIds =
-        ImmutableHashSet.Create(StringComparer.OrdinalIgnoreCase, DeviceSecrets.ServiceUsername, DeviceSecrets.ServicePublisherUsername, DeviceSecrets.MonitorUsername);
+        ImmutableHashSet.CreateRange(StringComparer.OrdinalIgnoreCase, DeviceSecrets.ReservedUsernames);
 
     private static readonly LocalTimePattern TimePattern = LocalTimePattern.CreateWithInvariantCulture("HH':'mm");
 

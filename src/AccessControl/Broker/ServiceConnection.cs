@@ -94,7 +94,8 @@ public sealed class ServiceConnection : IServiceLink
 
         clientOptions = BuildClientOptions(options, secrets, options.ClientId, DeviceSecrets.ServiceUsername);
         var factory = new MqttClientFactory();
-        var tls = options.Tls is { Enabled: true } enabled ? ClientSsl(enabled, options.Host) : null;
+        // The TLS material is loaded once, for the channel in use: ours (ClientSsl) or MQTTnet's (ClientTls, in BuildClientOptions).
+        var tls = options.ReceiveThreads && options.Tls is { Enabled: true } enabled ? ClientSsl(enabled, options.Host) : null;
         client = options.ReceiveThreads
             ? factory.CreateMqttClient(new ServiceAdapterFactory(tls, "ac-mqtt-in", deliver is null ? null : DeliverDirectlyAsync))
             : factory.CreateMqttClient();
@@ -124,7 +125,7 @@ public sealed class ServiceConnection : IServiceLink
             // One write per packet: MQTTnet otherwise writes a PUBLISH's header and payload separately, two segments
             // (TCP_NODELAY) that wake the broker twice per decision (docs/benchmarks.md, fifth session).
             .WithoutPacketFragmentation();
-        if (options.Tls is { Enabled: true } tls)
+        if (!options.ReceiveThreads && options.Tls is { Enabled: true } tls)
         {
             // The files are read once here; a renewed service certificate applies when the service restarts.
             builder.WithTlsOptions(ClientTls(tls, options.Host));
@@ -237,6 +238,8 @@ public sealed class ServiceConnection : IServiceLink
         }
     }
 
+    private const System.Security.Authentication.SslProtocols TlsProtocols = System.Security.Authentication.SslProtocols.Tls12 | System.Security.Authentication.SslProtocols.Tls13;
+
     /// <summary>
     /// TLS with the service's own certificate (CN <c>ac-service</c>), trusting only the site CA for the broker's
     /// certificate, which must also carry the host name connected to. Shared with tools that connect like the service.
@@ -246,7 +249,7 @@ public sealed class ServiceConnection : IServiceLink
         var ca = Tls.TlsFiles.LoadCertificate(tls.CaFile);
         var builder = new MqttClientTlsOptionsBuilder()
             .UseTls()
-            .WithSslProtocols(System.Security.Authentication.SslProtocols.Tls12 | System.Security.Authentication.SslProtocols.Tls13)
+            .WithSslProtocols(TlsProtocols)
             .WithTargetHost(tls.TargetHost ?? host)
             .WithCertificateValidationHandler(args => Tls.TlsFiles.IsTrustedServer(args.Certificate, args.SslPolicyErrors, ca));
         if (!string.IsNullOrWhiteSpace(tls.ClientCertFile))
@@ -264,7 +267,7 @@ public sealed class ServiceConnection : IServiceLink
         var ssl = new SslClientAuthenticationOptions
         {
             TargetHost = tls.TargetHost ?? host,
-            EnabledSslProtocols = System.Security.Authentication.SslProtocols.Tls12 | System.Security.Authentication.SslProtocols.Tls13,
+            EnabledSslProtocols = TlsProtocols,
             RemoteCertificateValidationCallback = (_, certificate, _, errors) => Tls.TlsFiles.IsTrustedServer(certificate, errors, ca),
         };
         if (!string.IsNullOrWhiteSpace(tls.ClientCertFile))

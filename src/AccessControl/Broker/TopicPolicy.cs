@@ -78,7 +78,7 @@ public sealed class TopicPolicy
     /// </summary>
     public static bool IsValidDeviceId(string? id)
     {
-        if (string.IsNullOrEmpty(id) || id.Length > 64 || id is DeviceSecrets.ServiceUsername or DeviceSecrets.ServicePublisherUsername or DeviceSecrets.MonitorUsername)
+        if (string.IsNullOrEmpty(id) || id.Length > 64 || DeviceSecrets.ReservedUsernames.Contains(id))
         {
             return false;
         }
