@@ -91,7 +91,10 @@ public sealed record BrokerOptions
 
     public TimeSpan MaxRetryDelay { get; init; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>Received messages waiting for the service; when full, the MQTT client stops reading (back-pressure).</summary>
+    /// <summary>
+    /// Received messages waiting for the service; when full, the MQTT client stops reading (back-pressure). With the
+    /// reading threads, the messages read while the pipeline's own queue is full wait here, unacknowledged.
+    /// </summary>
     public int ReceiveQueueCapacity { get; init; } = 10_000;
 
     /// <summary>TLS and device certificates (section <c>Broker:Tls</c>); null or not enabled: plain MQTT with passwords.</summary>

@@ -18,12 +18,31 @@ namespace AccessControl.Broker;
 /// goes on to the client as before.
 /// </summary>
 /// <remarks>
+/// <para>
 /// The PUBACK goes out once <c>deliver</c> has taken the message, as the client would send it once its handler
-/// returned. A <c>deliver</c> that waits (a full pipeline queue) holds back this connection's reading, and so the
-/// broker's next messages, until it takes the message: back-pressure, with nothing lost.
+/// returned. A <c>deliver</c> that waits (a full or stalled pipeline) holds back that message's PUBACK and the delivery
+/// of every message after it, in order: back-pressure, with nothing lost. The broker sends no more than its in-flight
+/// window of unacknowledged messages meanwhile.
+/// </para>
+/// <para>
+/// The reading goes on while a delivery waits: the messages read meanwhile wait here, unacknowledged and in order, and
+/// every other packet still reaches the client. Without that, a pipeline held up for longer than the keep-alive and
+/// its ping's timeout (15 + 7.5 s by default) would leave MQTTnet's keep-alive ping unanswered behind the unread
+/// messages; the client would then drop the connection, and with it (clean start) everything the broker had queued
+/// for the service. Past <c>maxHeld</c> waiting messages (a broker that ignores its in-flight window, or QoS 0 floods)
+/// the reading stops until the delivery completes, so memory stays bounded.
+/// </para>
+/// <para>
+/// Only <see cref="ReceivePacketAsync"/> touches the state below, and the client calls it one call at a time. A
+/// delivery completed elsewhere (the pipeline's thread) is noticed here, at the next read or while a read waits.
+/// </para>
 /// </remarks>
-internal sealed class DirectDeliveryAdapter(IMqttChannelAdapter inner, Func<MqttPublishPacket, ValueTask> deliver) : IMqttChannelAdapter
+internal sealed class DirectDeliveryAdapter(IMqttChannelAdapter inner, Func<MqttPublishPacket, ValueTask> deliver, int maxHeld) : IMqttChannelAdapter
 {
+    private readonly Queue<MqttPublishPacket> held = new();
+    private Task<MqttPacket>? reading;
+    private (MqttPublishPacket Packet, Task Delivery)? waiting;
+
     public long BytesReceived => inner.BytesReceived;
 
     public long BytesSent => inner.BytesSent;
@@ -38,6 +57,9 @@ internal sealed class DirectDeliveryAdapter(IMqttChannelAdapter inner, Func<Mqtt
 
     public MqttPacketFormatterAdapter PacketFormatterAdapter => inner.PacketFormatterAdapter;
 
+    /// <summary>Messages read while a delivery waits, not yet handed to <c>deliver</c> (for tests).</summary>
+    internal int Held => held.Count;
+
     public Task ConnectAsync(CancellationToken cancellationToken) => inner.ConnectAsync(cancellationToken);
 
     public Task DisconnectAsync(CancellationToken cancellationToken) => inner.DisconnectAsync(cancellationToken);
@@ -50,28 +72,96 @@ internal sealed class DirectDeliveryAdapter(IMqttChannelAdapter inner, Func<Mqtt
     {
         while (true)
         {
-            var packet = await inner.ReceivePacketAsync(cancellationToken);
+            await SettleAsync(cancellationToken);
+            if (waiting is { } full && held.Count >= maxHeld)
+            {
+                // Bounded: stop reading until the pipeline takes the waiting message.
+                await full.Delivery;
+                continue;
+            }
+
+            reading ??= inner.ReceivePacketAsync(cancellationToken);
+            if (waiting is { } pending && !reading.IsCompleted)
+            {
+                // Whichever comes first: the next packet, or the pipeline taking the waiting message.
+                await Task.WhenAny(reading, pending.Delivery);
+                if (!reading.IsCompleted)
+                {
+                    continue;
+                }
+            }
+
+            var packet = await reading;
+            reading = null;
             if (packet is not MqttPublishPacket { QualityOfServiceLevel: MqttQualityOfServiceLevel.AtMostOnce or MqttQualityOfServiceLevel.AtLeastOnce } publish)
             {
                 return packet;
             }
 
-            await deliver(publish);
-            if (publish.QualityOfServiceLevel == MqttQualityOfServiceLevel.AtLeastOnce)
+            if (waiting is null && held.Count == 0)
             {
-                await inner.SendPacketAsync(new MqttPubAckPacket { PacketIdentifier = publish.PacketIdentifier, ReasonCode = MqttPubAckReasonCode.Success }, cancellationToken);
+                await HandOverAsync(publish, cancellationToken);
+            }
+            else
+            {
+                held.Enqueue(publish);
             }
         }
     }
 
     public void Dispose() => inner.Dispose();
+
+    /// <summary>Acknowledges the waiting message once the pipeline took it, then hands over those read meanwhile, in order.</summary>
+    private async ValueTask SettleAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            if (waiting is { } pending)
+            {
+                if (!pending.Delivery.IsCompleted)
+                {
+                    return;
+                }
+
+                waiting = null;
+                await pending.Delivery;
+                await AcknowledgeAsync(pending.Packet, cancellationToken);
+            }
+
+            if (!held.TryDequeue(out var next))
+            {
+                return;
+            }
+
+            await HandOverAsync(next, cancellationToken);
+        }
+    }
+
+    /// <summary>Hands a message to <c>deliver</c>: acknowledged at once if taken at once (the usual case), else remembered as waiting.</summary>
+    private async ValueTask HandOverAsync(MqttPublishPacket publish, CancellationToken cancellationToken)
+    {
+        var delivery = deliver(publish);
+        if (!delivery.IsCompleted)
+        {
+            waiting = (publish, delivery.AsTask());
+            return;
+        }
+
+        await delivery;
+        await AcknowledgeAsync(publish, cancellationToken);
+    }
+
+    private Task AcknowledgeAsync(MqttPublishPacket publish, CancellationToken cancellationToken) =>
+        publish.QualityOfServiceLevel == MqttQualityOfServiceLevel.AtLeastOnce
+            ? inner.SendPacketAsync(new MqttPubAckPacket { PacketIdentifier = publish.PacketIdentifier, ReasonCode = MqttPubAckReasonCode.Success }, cancellationToken)
+            : Task.CompletedTask;
 }
 
 /// <summary>
 /// Builds the channel adapters of the service's connections to an external broker: a <see cref="BlockingTcpChannel"/>
 /// read by a thread of its own, and, for the subscribing connection, <see cref="DirectDeliveryAdapter"/>.
 /// </summary>
-internal sealed class ServiceAdapterFactory(SslClientAuthenticationOptions? tls, string threadName, Func<MqttPublishPacket, ValueTask>? deliver) : IMqttClientAdapterFactory
+internal sealed class ServiceAdapterFactory(SslClientAuthenticationOptions? tls, string threadName, Func<MqttPublishPacket, ValueTask>? deliver, int maxHeld = 0) : IMqttClientAdapterFactory
 {
     public IMqttChannelAdapter CreateClientAdapter(MqttClientOptions options, MqttPacketInspector packetInspector, IMqttNetLogger logger)
     {
@@ -83,6 +173,6 @@ internal sealed class ServiceAdapterFactory(SslClientAuthenticationOptions? tls,
             AllowPacketFragmentation = options.AllowPacketFragmentation,
             PacketInspector = packetInspector,
         };
-        return deliver is null ? adapter : new DirectDeliveryAdapter(adapter, deliver);
+        return deliver is null ? adapter : new DirectDeliveryAdapter(adapter, deliver, maxHeld);
     }
 }

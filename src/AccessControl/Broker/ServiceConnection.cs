@@ -97,7 +97,7 @@ public sealed class ServiceConnection : IServiceLink
         // The TLS material is loaded once, for the channel in use: ours (ClientSsl) or MQTTnet's (ClientTls, in BuildClientOptions).
         var tls = options.ReceiveThreads && options.Tls is { Enabled: true } enabled ? ClientSsl(enabled, options.Host) : null;
         client = options.ReceiveThreads
-            ? factory.CreateMqttClient(new ServiceAdapterFactory(tls, "ac-mqtt-in", deliver is null ? null : DeliverDirectlyAsync))
+            ? factory.CreateMqttClient(new ServiceAdapterFactory(tls, "ac-mqtt-in", deliver is null ? null : DeliverDirectlyAsync, options.ReceiveQueueCapacity))
             : factory.CreateMqttClient();
         client.ApplicationMessageReceivedAsync += OnMessageReceivedAsync;
         client.DisconnectedAsync += OnDisconnectedAsync;
@@ -410,7 +410,7 @@ public sealed class ServiceConnection : IServiceLink
         publisherRefusedAt = refused ? time.GetTimestamp() : 0;
     }
 
-    /// <summary>Connected, subscribed and answering a ping; or held up by a full pipeline, when the ping's answer waits behind the messages not yet taken.</summary>
+    /// <summary>Connected, subscribed and answering a ping; or held up by a full pipeline, when the ping's answer may wait behind the messages not yet taken.</summary>
     private async Task<bool> IsAliveAsync(CancellationToken stop) =>
         subscribed && client.IsConnected && (Volatile.Read(ref deliveryWaiting) || await client.TryPingAsync(stop));
 
@@ -487,8 +487,9 @@ public sealed class ServiceConnection : IServiceLink
 
     /// <summary>
     /// Where <see cref="DirectDeliveryAdapter"/> hands each received message, on the connection's reading thread. While
-    /// <c>deliver</c> waits (a full pipeline), the reading stops and a ping would go unanswered: the loop then does not
-    /// count that as a dead connection (see <see cref="IsAliveAsync"/>).
+    /// <c>deliver</c> waits (a full pipeline), the adapter goes on reading and keeps the messages that follow, so pings are
+    /// still answered; only past <see cref="BrokerOptions.ReceiveQueueCapacity"/> kept messages does the reading stop, and
+    /// a ping then goes unanswered: the loop does not count that as a dead connection (see <see cref="IsAliveAsync"/>).
     /// </summary>
     private async ValueTask DeliverDirectlyAsync(MQTTnet.Packets.MqttPublishPacket packet)
     {

@@ -127,6 +127,71 @@ public class ServiceConnectionTests
     }
 
     [Theory]
+    [MemberData(nameof(KindsAndReading))]
+    public async Task Deliver_ThatWaitsLongerThanTheKeepAlive_KeepsTheConnection_AndLosesNone(BrokerKind kind, bool receiveThreads)
+    {
+        // A pipeline held up for longer than the keep-alive and the ping's timeout together (a disk that stalls its
+        // commit): while the reading waits, MQTTnet's own keep-alive ping gets no answer read. The connection must
+        // still hold, or the broker would drop the messages it queued for the service (clean start).
+        await using var broker = await TestBrokers.StartAsync(kind);
+        var full = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var inbox = new Inbox(full.Task);
+        var options = OptionsFor(broker, receiveThreads) with { KeepAlive = TimeSpan.FromSeconds(1), ConnectTimeout = TimeSpan.FromSeconds(1) };
+        await using var connection = new ServiceConnection(options, Secrets, RealTime.Instance, inbox.DeliverAsync);
+        var drops = new ConcurrentQueue<string>();
+        connection.Disconnected += drops.Enqueue;
+        await connection.StartAsync(CancellationToken.None);
+        await using var reader = await TestMqttClient.ConnectAsDeviceAsync(broker.Port, MainReaderIn);
+
+        await reader.PublishAsync(Topics.ReaderEvents(MainReaderIn), "e0");
+        await inbox.Arrived("e0");
+        for (var i = 1; i <= 5; i++)
+        {
+            await reader.PublishAsync(Topics.ReaderEvents(MainReaderIn), "e" + i);
+        }
+
+        // The stall itself: four keep-alive periods, twice the keep-alive and the ping's timeout together. Not a wait for
+        // a signal: nothing happens during it, which is the point.
+        await Task.Delay(TimeSpan.FromSeconds(4));
+        full.SetResult();
+        await inbox.Arrived("e5");
+
+        Assert.Empty(drops);
+        Assert.Equal(["e0", "e1", "e2", "e3", "e4", "e5"], inbox.Payloads);
+        Assert.True(connection.IsConnected);
+    }
+
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    public async Task Deliver_ThatWaits_WithMoreMessagesBehindItThanTheServiceKeeps_StopsReading_AndLosesNone(BrokerKind kind)
+    {
+        // The reading thread keeps at most ReceiveQueueCapacity messages behind a waiting delivery, then stops reading
+        // and leaves the rest to the broker: all of them still arrive, once each, in order.
+        await using var broker = await TestBrokers.StartAsync(kind);
+        var full = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var inbox = new Inbox(full.Task);
+        var options = OptionsFor(broker) with { ReceiveQueueCapacity = 2 };
+        await using var connection = new ServiceConnection(options, Secrets, RealTime.Instance, inbox.DeliverAsync);
+        await connection.StartAsync(CancellationToken.None);
+        await using var reader = await TestMqttClient.ConnectAsDeviceAsync(broker.Port, MainReaderIn);
+
+        await reader.PublishAsync(Topics.ReaderEvents(MainReaderIn), "e0");
+        await inbox.Arrived("e0");
+        var sent = Enumerable.Range(1, 12).Select(i => "e" + i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        foreach (var payload in sent)
+        {
+            await reader.PublishAsync(Topics.ReaderEvents(MainReaderIn), payload);
+        }
+
+        var whileFull = inbox.Payloads.ToList();
+        full.SetResult();
+        await inbox.Arrived("e12");
+
+        Assert.Equal(["e0"], whileFull);
+        Assert.Equal(["e0", .. sent], inbox.Payloads);
+    }
+
+    [Theory]
     [InlineData(false)]
     [InlineData(true)]
     public async Task Connect_ToABrokerThatTakesTheConnectionAndNeverAnswers_GivesUpAtTheConnectTimeout_AndSaysSo(bool tls)
