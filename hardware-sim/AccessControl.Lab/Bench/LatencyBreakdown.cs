@@ -123,9 +123,36 @@ public static class LatencyBreakdown
             }
         }
 
-        var listed = counts.OrderByDescending(c => c.Value).ThenBy(c => c.Key, StringComparer.Ordinal).Select(c => $"{c.Key} {c.Value}");
+        // Against how often any round trip overlapped the same kind of span: a slow round trip lasts longer, so it
+        // overlaps more by chance alone; a cause shows as a share among the slowest well above the share among all.
+        var listed = counts.OrderByDescending(c => c.Value).ThenBy(c => c.Key, StringComparer.Ordinal)
+            .Select(c => string.Format(CultureInfo.InvariantCulture, "{0} {1} ({2:0.0} % of all)", c.Key, c.Value, 100.0 * Overlapping(answered, spans, c.Key) / answered.Count));
         return string.Format(CultureInfo.InvariantCulture, "    slowest 1 % beside: {0}; beside nothing the service ran: {1}",
             counts.Count == 0 ? "-" : string.Join(", ", listed), alone) + Environment.NewLine;
+    }
+
+    /// <summary>How many round trips overlapped at least one span of that name.</summary>
+    private static int Overlapping(IReadOnlyList<Answered> answered, IReadOnlyList<LatencyTrace.SpanLine> spans, string name)
+    {
+        var named = spans.Where(s => s.Name == name).OrderBy(s => s.Start).ToList();
+        var starts = named.Select(s => s.Start).ToArray();
+        var longest = named.Count == 0 ? 0 : named.Max(s => s.End - s.Start);
+        var count = 0;
+        foreach (var a in answered)
+        {
+            // Only spans that start at most the longest span's length before the round trip can still be running then.
+            var i = Array.BinarySearch(starts, a.Sent - longest);
+            for (i = i < 0 ? ~i : i; i < named.Count && named[i].Start < a.Received; i++)
+            {
+                if (named[i].End > a.Sent)
+                {
+                    count++;
+                    break;
+                }
+            }
+        }
+
+        return count;
     }
 
     private static double Ms(long from, long to) => (to - from) * 1000.0 / Stopwatch.Frequency;
