@@ -170,6 +170,25 @@ public sealed class EscortState
         return ReferenceEquals(next, windows) ? this : new EscortState(next, inside);
     }
 
+    /// <summary>
+    /// Moves every window by <paramref name="by"/>: the service's wall clock was stepped by that much (NTP correcting a
+    /// bad clock) while no time passed. A window then keeps the real time it had left. Without it, a step back would
+    /// refuse the visitors an escort has just let in (the window would open in the future), and would open the window
+    /// again once the clock caught up, minutes after the escort's swipe; a step forward would close it early.
+    /// </summary>
+    public EscortState Shift(Duration by)
+    {
+        if (by == Duration.Zero || windows.IsEmpty)
+        {
+            return this;
+        }
+
+        var shifted = windows.ToImmutableDictionary(
+            w => w.Key,
+            w => w.Value.ConvertAll(window => window with { Opened = window.Opened + by, Until = window.Until + by }));
+        return new EscortState(shifted, inside);
+    }
+
     private static ImmutableDictionary<DoorSide, ImmutableList<EscortWindow>> Replace(
         ImmutableDictionary<DoorSide, ImmutableList<EscortWindow>> windows, EscortWindow target, Func<EscortWindow, EscortWindow> change)
     {

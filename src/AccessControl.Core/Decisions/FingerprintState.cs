@@ -59,6 +59,16 @@ public sealed class FingerprintState
     public FingerprintState Lock(string card, Instant until) =>
         lockedUntil.TryGetValue(card, out var known) && known >= until ? this : new(mismatches.Remove(card), lockedUntil.SetItem(card, until));
 
+    /// <summary>
+    /// Moves every lock's end by <paramref name="by"/>: the service's wall clock was stepped by that much while no time
+    /// passed, and a lock keeps the real time it had left (a step forward would otherwise shorten it, a step back
+    /// lengthen it).
+    /// </summary>
+    public FingerprintState Shift(Duration by) =>
+        by == Duration.Zero || lockedUntil.IsEmpty
+            ? this
+            : new(mismatches, lockedUntil.ToImmutableDictionary(l => l.Key, l => l.Value + by, lockedUntil.KeyComparer));
+
     /// <summary>Forgets locks that have run out.</summary>
     public FingerprintState Prune(Instant now)
     {

@@ -267,7 +267,20 @@ public sealed class EventPipeline : IAsyncDisposable
         {
             while (WaitToRead(reader, stopping))
             {
+                // Before the state is copied: a step of the wall clock moves the decision windows whatever becomes of
+                // this batch, and before any of its decisions, which then see the windows moved.
+                var checkedAt = clock.GetCurrentInstant();
+                var stepped = CheckClock(checkedAt);
                 var committed = new DecisionStateCopy(passback, escorts, fingerprints, verifications);
+                if (stepped is { } step)
+                {
+                    StageAlarm(step, checkedAt);
+                    while (batchReceived.Count < batch.Count)
+                    {
+                        batchReceived.Add(0);
+                    }
+                }
+
                 while (batch.Count < options.MaxBatch && reader.TryRead(out var item))
                 {
                     var received = item is Inbound inbound ? inbound.Received : 0;
@@ -294,9 +307,10 @@ public sealed class EventPipeline : IAsyncDisposable
     }
 
     /// <summary>
-    /// Compares how far the service clock moved since the last supervision check with how much time really passed
-    /// (the monotonic clock): a difference beyond <see cref="PipelineOptions.ClockJumpThreshold"/> is a step of the wall
-    /// clock. Decisions go on with the new time (schedules need wall time); device events stay ordered by their seq.
+    /// Compares how far the service clock moved since the last check (before each batch) with how much time really
+    /// passed (the monotonic clock): a difference beyond <see cref="PipelineOptions.ClockJumpThreshold"/> is a step of the
+    /// wall clock. Decisions go on with the new time (schedules need wall time); the open escort windows, fingerprint
+    /// checks and fingerprint locks move with the step; device events stay ordered by their seq.
     /// </summary>
     private Alarm? CheckClock(Instant now)
     {
@@ -314,12 +328,19 @@ public sealed class EventPipeline : IAsyncDisposable
             return null;
         }
 
-        // Supervision counts silence and open time; a step of the wall clock is not time that passed.
+        // Supervision counts silence and open time; a step of the wall clock is not time that passed. Nor for the
+        // decisions' short windows: each keeps the real time it had left (an escort's window would otherwise open again
+        // once the clock caught up after a step back, or a fingerprint lock end early after a step forward).
         readers.ClockStepped(now);
         doors.ClockStepped(now);
+        var by = Duration.FromTimeSpan(jump);
+        escorts = escorts.Shift(by);
+        fingerprints = fingerprints.Shift(by);
+        verifications = verifications.ToImmutableDictionary(v => v.Key, v => v.Value with { Deadline = v.Value.Deadline + by }, verifications.KeyComparer);
         return new Alarm(AlarmTypes.ClockAnomaly, null, null, null,
                 $"the service clock jumped {(jump > TimeSpan.Zero ? "forward" : "back")} by {jump.Duration().TotalSeconds:0} s between two checks " +
-                $"({WireFormat.FormatInstant(last.Clock)} to {WireFormat.FormatInstant(now)}); decisions use the new time, device events stay ordered by their seq");
+                $"({WireFormat.FormatInstant(last.Clock)} to {WireFormat.FormatInstant(now)}); decisions use the new time, open escort windows, " +
+                "fingerprint checks and lockouts keep the real time they had left, device events stay ordered by their seq");
     }
 
     /// <summary>Blocks the pipeline's thread until an item is queued (true) or the queue is completed (false).</summary>
@@ -371,7 +392,6 @@ public sealed class EventPipeline : IAsyncDisposable
                     escorts = escorts.Prune(now);
                     if (tick.Alarms is null)
                     {
-                        StageAlarmIfAny(CheckClock(now), now);
                         fingerprints = fingerprints.Prune(now);
                         foreach (var expired in verifications.Values.Where(v => v.Deadline <= now).ToList())
                         {

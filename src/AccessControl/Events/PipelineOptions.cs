@@ -51,7 +51,7 @@ public sealed record PipelineOptions
     public Duration ReplayAlarmInterval { get; init; } = Duration.FromMinutes(1);
 
     /// <summary>
-    /// How far the service clock may move apart from the machine's monotonic time between two supervision checks before
+    /// How far the service clock may move apart from the machine's monotonic time between two checks (before each batch of events) before
     /// a <c>clock_anomaly</c> alarm is raised (a step of the wall clock: NTP correcting a bad clock, an operator setting
     /// it, a VM resumed). Null turns the check off (tests that drive a fake clock by hand).
     /// </summary>

@@ -38,6 +38,24 @@ public class EscortStateTests
     }
 
     [Fact]
+    [Trait("control", "NIST-PE-3")]
+    public void Shift_MovesEveryWindow_WhoIsInsideStays()
+    {
+        var state = EscortState.Empty.Apply(Opens(Window())).Apply(Opens(Window(Escort2, door: OtherDoor))).Apply(Enters(Visitor, Window()));
+        var back = Duration.FromMinutes(-5);
+
+        var shifted = state.Shift(back);
+
+        Assert.Null(state.FindWindow(Door, Direction.In, Room, Visitor2, T0 + back));
+        Assert.NotNull(shifted.FindWindow(Door, Direction.In, Room, Visitor2, T0 + back));
+        Assert.NotNull(shifted.FindWindow(OtherDoor, Direction.In, Room, Visitor2, T0 + back + Duration.FromSeconds(10)));
+        Assert.Null(shifted.FindWindow(Door, Direction.In, Room, Visitor2, T0));
+        Assert.Equal(state.WindowCount, shifted.WindowCount);
+        Assert.True(shifted.IsInside(Visitor, Room));
+        Assert.Same(state, state.Shift(Duration.Zero));
+    }
+
+    [Fact]
     public void Apply_IsImmutable_TheOriginalStateIsUnchanged()
     {
         var before = EscortState.Empty;

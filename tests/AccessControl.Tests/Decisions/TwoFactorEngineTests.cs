@@ -192,4 +192,23 @@ public sealed class TwoFactorEngineTests
         Assert.False(state.IsLocked("FFFF", WorkingHours));
         Assert.False(state.Prune(WorkingHours + Duration.FromMinutes(5)).IsLocked(AliceCard, WorkingHours));
     }
+
+    [Fact]
+    [Trait("control", "PCI-8.3.4")]
+    public void FingerprintState_Shift_MovesEveryLocksEnd_AndKeepsTheCounts()
+    {
+        var rules = new FingerprintRules(2, Duration.FromMinutes(5), VisitorFingerprintFallback.EscortOnly);
+        var state = FingerprintState.Empty
+            .Mismatch(AliceCard, WorkingHours, rules, out _).Mismatch(AliceCard, WorkingHours, rules, out _)
+            .Mismatch("FFFF", WorkingHours, rules, out _);
+
+        var ahead = state.Shift(Duration.FromMinutes(10));
+        var back = state.Shift(Duration.FromMinutes(-10));
+
+        Assert.Equal(WorkingHours + Duration.FromMinutes(15), ahead.LockedUntil(AliceCard, WorkingHours + Duration.FromMinutes(10)));
+        Assert.False(back.IsLocked(AliceCard, WorkingHours - Duration.FromMinutes(5)));
+        Assert.True(back.IsLocked(AliceCard, WorkingHours - Duration.FromMinutes(6)));
+        Assert.Equal(1, ahead.Mismatches("FFFF"));
+        Assert.Same(state, state.Shift(Duration.Zero));
+    }
 }
