@@ -174,7 +174,8 @@ public sealed class EscortState
     /// Moves every window by <paramref name="by"/>: the service's wall clock was stepped by that much (NTP correcting a
     /// bad clock) while no time passed. A window then keeps the real time it had left. Without it, a step back would
     /// refuse the visitors an escort has just let in (the window would open in the future), and would open the window
-    /// again once the clock caught up, minutes after the escort's swipe; a step forward would close it early.
+    /// again once the clock caught up, minutes after the escort's swipe. (The pipeline moves windows back only: a step
+    /// forward may be time that really passed, and a window that closes early fails closed.)
     /// </summary>
     public EscortState Shift(Duration by)
     {

@@ -310,7 +310,8 @@ public sealed class EventPipeline : IAsyncDisposable
     /// Compares how far the service clock moved since the last check (before each batch) with how much time really
     /// passed (the monotonic clock): a difference beyond <see cref="PipelineOptions.ClockJumpThreshold"/> is a step of the
     /// wall clock. Decisions go on with the new time (schedules need wall time); the open escort windows, fingerprint
-    /// checks and fingerprint locks move with the step; device events stay ordered by their seq.
+    /// checks and fingerprint locks move with a step back, the locks alone with a step forward; device events stay
+    /// ordered by their seq.
     /// </summary>
     private Alarm? CheckClock(Instant now)
     {
@@ -329,18 +330,30 @@ public sealed class EventPipeline : IAsyncDisposable
         }
 
         // Supervision counts silence and open time; a step of the wall clock is not time that passed. Nor for the
-        // decisions' short windows: each keeps the real time it had left (an escort's window would otherwise open again
-        // once the clock caught up after a step back, or a fingerprint lock end early after a step forward).
+        // decisions' short windows, but only as far as that never lets anyone in later than a window's real end:
+        // - a step back moves the windows back: an escort's window would otherwise open again once the clock caught up
+        //   (a visitor let in alone, minutes after the escort's swipe), and a card would wait minutes for its finger;
+        // - a step forward may be time that passed unseen (a machine resumed from suspend), so the windows that let
+        //   someone in are left to close early (the escort or the card swipes again), and only the fingerprint locks,
+        //   which keep people out, move with it.
         readers.ClockStepped(now);
         doors.ClockStepped(now);
         var by = Duration.FromTimeSpan(jump);
-        escorts = escorts.Shift(by);
+        var back = by < Duration.Zero ? by : Duration.Zero;
+        escorts = escorts.Shift(back);
         fingerprints = fingerprints.Shift(by);
-        verifications = verifications.ToImmutableDictionary(v => v.Key, v => v.Value with { Deadline = v.Value.Deadline + by }, verifications.KeyComparer);
+        if (back != Duration.Zero)
+        {
+            verifications = verifications.ToImmutableDictionary(v => v.Key, v => v.Value with { Deadline = v.Value.Deadline + back }, verifications.KeyComparer);
+        }
+
         return new Alarm(AlarmTypes.ClockAnomaly, null, null, null,
                 $"the service clock jumped {(jump > TimeSpan.Zero ? "forward" : "back")} by {jump.Duration().TotalSeconds:0} s between two checks " +
-                $"({WireFormat.FormatInstant(last.Clock)} to {WireFormat.FormatInstant(now)}); decisions use the new time, open escort windows, " +
-                "fingerprint checks and lockouts keep the real time they had left, device events stay ordered by their seq");
+                $"({WireFormat.FormatInstant(last.Clock)} to {WireFormat.FormatInstant(now)}); decisions use the new time, " +
+                (jump < TimeSpan.Zero
+                    ? "open escort windows, fingerprint checks and lockouts keep the real time they had left"
+                    : "fingerprint lockouts keep the real time they had left, open escort windows and fingerprint checks may close early") +
+                ", device events stay ordered by their seq");
     }
 
     /// <summary>Blocks the pipeline's thread until an item is queued (true) or the queue is completed (false).</summary>

@@ -88,8 +88,35 @@ public class ClockStepWindowTests
     [Fact]
     [Trait("control", "PCI-9.2")]
     [Trait("control", "NIST-AU-8")]
-    public async Task ClockSteppedForward_WhileACardWaitsForItsFinger_TheFingerGivenAtOnceStillCounts()
+    public async Task ClockSteppedBack_WhileACardWaitsForItsFinger_TheWaitKeepsItsRealLength()
     {
+        await using var edge = await StartAsync();
+        var card = await RawReader.ConnectAsync(edge, ServerRoomIn);
+        var finger = await RawReader.ConnectAsync(edge, FingerReader);
+
+        await card.CardAsync(Operator);
+        Assert.True((await card.NextDecisionAsync()).Pending);
+        var verify = await finger.NextCommandAsync();
+        edge.Clock.Advance(Duration.FromMinutes(-5));
+        await edge.TickAsync();
+        edge.Clock.Advance(Duration.FromSeconds(50)); // time passing, longer than the card may wait
+        await edge.TickAsync();
+        var timedOut = await card.NextDecisionAsync();
+        await finger.FingerprintAsync(verify.RequestId, 95);
+        var late = await finger.NextDecisionAsync();
+
+        // Before, the card's wait stayed at the clock's old time: five more minutes in which a finger completed it.
+        Assert.Equal((false, "fingerprint_timeout"), (timedOut.Grant, timedOut.Reason));
+        Assert.Equal("fingerprint_unexpected", late.Reason);
+    }
+
+    [Fact]
+    [Trait("control", "PCI-9.2")]
+    [Trait("control", "NIST-AU-8")]
+    public async Task ClockSteppedForward_WhileACardWaitsForItsFinger_TheWaitEnds_FailingClosed()
+    {
+        // A step forward may be time that passed unseen (a machine resumed from suspend): the windows that let
+        // someone in are not stretched over it. The holder presents the card again.
         await using var edge = await StartAsync();
         var card = await RawReader.ConnectAsync(edge, ServerRoomIn);
         var finger = await RawReader.ConnectAsync(edge, FingerReader);
@@ -101,7 +128,8 @@ public class ClockStepWindowTests
         await finger.FingerprintAsync(verify.RequestId, 95);
         var decision = await card.NextDecisionAsync();
 
-        // Before, the step ran out the card's wait and the finger was answered fingerprint_timeout.
-        Assert.Equal((true, "granted"), (decision.Grant, decision.Reason));
+        Assert.Equal((false, "fingerprint_timeout"), (decision.Grant, decision.Reason));
+        var step = Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Alarm, Reason = AlarmTypes.ClockAnomaly }));
+        Assert.Contains("may close early", step.Detail, StringComparison.Ordinal);
     }
 }
