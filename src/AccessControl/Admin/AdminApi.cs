@@ -26,7 +26,7 @@ public sealed record EntryLogAppender(Func<LogEntry, CancellationToken, Task<Log
 /// The HTTP/JSON admin API under <c>/api/v1</c>: people, credentials, access levels and the entry log.
 /// </summary>
 /// <remarks>
-/// Every endpoint but <c>/health</c> needs <c>Authorization: Bearer &lt;token&gt;</c> (see <see cref="ApiTokens"/>).
+/// Every endpoint but <c>/health</c> (Health/HealthApi.cs) needs <c>Authorization: Bearer &lt;token&gt;</c> (see <see cref="ApiTokens"/>).
 /// Auditors read; only admins write. A missing or unknown token (401) and a wrong role (403) are recorded as
 /// <c>security</c> rows in the entry log, without the token. Changes go through <see cref="AdminService"/>, which
 /// records each one as an <c>admin</c> row. Errors are <c>application/problem+json</c> bodies whose <c>errors</c>
@@ -66,8 +66,6 @@ public static class AdminApi
     /// <summary>Maps the admin API's endpoints under <see cref="Prefix"/>.</summary>
     public static IEndpointRouteBuilder MapAdminApi(this IEndpointRouteBuilder app)
     {
-        app.MapGet(Prefix + "/health", () => Results.Json(new { status = "ok" }, AdminJson.Options));
-
         var read = app.MapGroup(Prefix).AddEndpointFilter(new OperatorFilter(OperatorRole.Auditor, OperatorRole.Admin));
         var write = app.MapGroup(Prefix).AddEndpointFilter(new OperatorFilter(OperatorRole.Admin));
 

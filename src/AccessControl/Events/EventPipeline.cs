@@ -48,6 +48,8 @@ public sealed class EventPipeline : IAsyncDisposable
     private readonly Action signalItemQueued;
     private readonly DoorWatch doors = new();
     private readonly ReaderWatch readers;
+    private LogHealth logHealth = LogHealth.Writable;
+    private int readersOffline;
     private readonly List<Staged> batch = [];
     private readonly Dictionary<(string Source, string EventId), int> batchEvents = [];
 
@@ -137,6 +139,18 @@ public sealed class EventPipeline : IAsyncDisposable
 
     /// <summary>Stage latencies inside the service (docs/operations.md, "Metrics").</summary>
     public PipelineMetrics Metrics { get; } = new();
+
+    /// <summary>Whether the entry log takes rows, as of the last commit (published by the pipeline's thread).</summary>
+    public LogHealth LogState => Volatile.Read(ref logHealth);
+
+    /// <summary>Events and other items waiting for the pipeline now.</summary>
+    public int QueueDepth => queue.Reader.Count;
+
+    /// <summary>How many items the queue holds before the broker connection stops reading (back-pressure).</summary>
+    public int QueueCapacity => options.QueueCapacity;
+
+    /// <summary>Readers reported offline and not heard from since, as of the last batch.</summary>
+    public int ReadersOffline => Volatile.Read(ref readersOffline);
 
     /// <summary>The latency trace (<see cref="PipelineOptions.TraceFile"/>), null when off; others add their spans to it.</summary>
     public LatencyTrace? Trace => trace;
@@ -1275,6 +1289,8 @@ public sealed class EventPipeline : IAsyncDisposable
             written = written.Skip(late.Count).ToList();
         }
 
+        PublishHealth();
+
         // Readers hear their decision first (they are what a person waits for), then the strikes, then everyone else.
         var outgoing = new List<(string Topic, byte[] Payload, bool Retain)>();
         var unlocks = new List<(string Topic, byte[] Payload, bool Retain)>();
@@ -1473,6 +1489,18 @@ public sealed class EventPipeline : IAsyncDisposable
             Reason = AlarmTypes.LogFailure,
             Detail = Json(("alarmId", alarm.AlarmId), ("detail", detail)),
         }, now, failure);
+    }
+
+    /// <summary>What a health check reads from other threads; a new value only when something changed.</summary>
+    private void PublishHealth()
+    {
+        var current = logHealth;
+        if (current.OutageSince != lateRows.Since || current.RowsKept != lateRows.Count || current.RowsLost != lateRows.Lost)
+        {
+            Volatile.Write(ref logHealth, lateRows.Since is null ? LogHealth.Writable : new LogHealth(lateRows.Since, lateRows.Count, lateRows.Lost, lateRows.FirstError));
+        }
+
+        Volatile.Write(ref readersOffline, readers.OfflineCount);
     }
 
     private static bool IsDecision(string topic) => topic.EndsWith("/decisions", StringComparison.Ordinal);

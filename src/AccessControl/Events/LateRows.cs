@@ -41,6 +41,15 @@ internal sealed class LateRows(int capacity)
 
     public bool IsEmpty => since is null;
 
+    /// <summary>When the outage began (the first row kept), or null while the log is writable.</summary>
+    public Instant? Since => since;
+
+    /// <summary>Rows past <see cref="Capacity"/>, counted but not kept.</summary>
+    public long Lost => lost;
+
+    /// <summary>What the first failure of the outage was (a type and SQLite's code: no path, no value).</summary>
+    public string? FirstError => firstError;
+
     /// <summary>Keeps a row the log refused. Returns false when <see cref="Capacity"/> is reached (the row is only counted).</summary>
     public bool Keep(LogEntry row, Instant now, Exception failure)
     {
@@ -113,4 +122,14 @@ internal sealed class LateRows(int capacity)
     // The type and SQLite's code name the failure without carrying a path or a value into the log.
     private static string Describe(Exception failure) =>
         failure is Microsoft.Data.Sqlite.SqliteException sqlite ? $"SqliteException {sqlite.SqliteErrorCode}" : failure.GetType().Name;
+}
+
+/// <summary>
+/// Whether the entry log takes rows, for a health check: <paramref name="OutageSince"/> null while it does; during an
+/// outage, since when, how many rows are kept in memory to be written late, how many were lost past the capacity, and
+/// what the first failure was (a type and SQLite's code).
+/// </summary>
+public sealed record LogHealth(Instant? OutageSince, int RowsKept, long RowsLost, string? Error)
+{
+    public static LogHealth Writable { get; } = new(null, 0, 0, null);
 }

@@ -95,6 +95,7 @@ public sealed class AccessControlHost : IAsyncDisposable
         app.MapDeviceSeqApi();
         app.MapPipelineMetricsApi();
         Broker.BrokerStatusApi.MapBrokerStatusApi(app);
+        Health.HealthApi.MapHealthApi(app);
         LifeSafety.FireApi.MapFireApi(app);
         var visitors = app.Services.GetRequiredService<AccessControl.Visitors.VisitorService>();
         edge.AddSupervision(visitors.CheckOverdueBadgesAsync);

@@ -24,6 +24,7 @@ namespace AccessControl.Hosting;
 public sealed class EdgeService : IAsyncDisposable
 {
     private readonly ServiceSettings settings;
+    private long indexWatermark = -1;
     private readonly TimeProvider time;
     private readonly ILogger logger;
     private readonly CancellationTokenSource stopping = new();
@@ -136,6 +137,12 @@ public sealed class EdgeService : IAsyncDisposable
     public IServiceLink? Connection => connection;
 
     internal EntryLogWriter Writer { get; }
+
+    /// <summary>The folder of the database, the index and the checkpoint file.</summary>
+    public string DataDirectory => settings.DataDirectory;
+
+    /// <summary>The query index's watermark after its last round; null until the first round since the start.</summary>
+    public long? IndexWatermark => Interlocked.Read(ref indexWatermark) is var w and >= 0 ? w : null;
 
     private ConnectionPublisher Publisher { get; }
 
@@ -273,6 +280,7 @@ public sealed class EdgeService : IAsyncDisposable
                 WalCheckpoints.Run(Database);
                 var checkpointed = time.GetTimestamp();
                 round = Index.CatchUp();
+                Interlocked.Exchange(ref indexWatermark, round.Watermark);
                 Pipeline.Trace?.Span("wal-checkpoint", started, checkpointed);
                 Pipeline.Trace?.Span("index-round", checkpointed, time.GetTimestamp());
                 if (round.Rebuilt)

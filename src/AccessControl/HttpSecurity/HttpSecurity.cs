@@ -137,5 +137,6 @@ public static class HttpSecurityExtensions
     /// <summary>The client's address: the key of both limits (behind a reverse proxy, configure forwarded headers first).</summary>
     public static string ClientKey(HttpContext http) => http.Connection.RemoteIpAddress?.ToString() ?? "unknown";
 
-    private static bool IsHealth(HttpContext http) => http.Request.Path.StartsWithSegments(AdminApi.Prefix + "/health", StringComparison.Ordinal);
+    // Exactly the token-free status: /health/checks takes a token, so a lockout must cover it like every other endpoint.
+    private static bool IsHealth(HttpContext http) => string.Equals(http.Request.Path.Value?.TrimEnd('/'), AdminApi.Prefix + "/health", StringComparison.Ordinal);
 }

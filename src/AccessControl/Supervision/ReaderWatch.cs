@@ -13,6 +13,9 @@ public sealed class ReaderWatch(Instant startedAt)
 {
     private Instant startedAt = startedAt;
 
+    /// <summary>Readers reported offline and not heard from since.</summary>
+    public int OfflineCount => offline.Count;
+
     /// <summary>Missed heartbeat intervals before a reader is declared offline.</summary>
     public const int MissedHeartbeats = 3;
 

@@ -1,0 +1,119 @@
+using AccessControl.Events;
+using AccessControl.Health;
+using NodaTime;
+
+namespace AccessControl.Tests.Health;
+
+/// <summary>The health checks as a pure function of what the probe read.</summary>
+public class EdgeHealthTests
+{
+    private static readonly HealthInputs Well = new()
+    {
+        Log = LogHealth.Writable,
+        BrokerConnected = true,
+        QueueDepth = 3,
+        QueueCapacity = 100_000,
+        DiskFreeBytes = 50L << 30,
+        DiskTotalBytes = 100L << 30,
+        LogHead = 1_000_000,
+        IndexWatermark = 999_000,
+        Readers = 12,
+        ReadersOffline = 0,
+        DoorsReleased = 0,
+    };
+
+    private static HealthCheck Check(HealthInputs inputs, string name) => EdgeHealth.Evaluate(inputs).Checks.Single(c => c.Name == name);
+
+    [Fact]
+    public void AllWell_IsOk_AndNamesEveryCheck()
+    {
+        var report = EdgeHealth.Evaluate(Well);
+
+        Assert.Equal(HealthStatus.Ok, report.Status);
+        Assert.Equal(["entry-log", "broker", "pipeline-queue", "disk", "log-index", "readers", "life-safety"], report.Checks.Select(c => c.Name));
+        Assert.All(report.Checks, c => Assert.Equal(HealthStatus.Ok, c.Status));
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AU-5")]
+    public void LogOutage_IsFailing_AndSaysSinceWhenWhatAndThatSwipesAreDenied()
+    {
+        var since = Instant.FromUtc(2026, 11, 29, 10, 15, 2);
+        var report = EdgeHealth.Evaluate(Well with { Log = new LogHealth(since, 42, 7, "SqliteException 13") });
+
+        var log = report.Checks.Single(c => c.Name == "entry-log");
+        Assert.Equal((HealthStatus.Failing, HealthStatus.Failing), (report.Status, log.Status));
+        Assert.Contains("since 2026-11-29T10:15:02", log.Detail, StringComparison.Ordinal);
+        Assert.Contains("SqliteException 13", log.Detail, StringComparison.Ordinal);
+        Assert.Contains("denied log_failure", log.Detail, StringComparison.Ordinal);
+        Assert.Contains("42 rows kept", log.Detail, StringComparison.Ordinal);
+        Assert.Contains("7 more lost", log.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void BrokerNotConnected_IsFailing()
+    {
+        Assert.Equal(HealthStatus.Failing, EdgeHealth.Evaluate(Well with { BrokerConnected = false }).Status);
+    }
+
+    [Fact]
+    public void TheWorstCheckIsTheWholes()
+    {
+        var degraded = Well with { ReadersOffline = 2 };
+
+        Assert.Equal(HealthStatus.Degraded, EdgeHealth.Evaluate(degraded).Status);
+        Assert.Equal(HealthStatus.Failing, EdgeHealth.Evaluate(degraded with { BrokerConnected = false }).Status);
+        Assert.Contains("2 of 12 readers offline", Check(degraded, "readers").Detail, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(50_000, HealthStatus.Ok)]
+    [InlineData(50_001, HealthStatus.Degraded)]
+    [InlineData(99_999, HealthStatus.Degraded)]
+    [InlineData(100_000, HealthStatus.Failing)]
+    public void PipelineQueue_DegradedPastHalf_FailingWhenFull(int depth, HealthStatus expected)
+    {
+        Assert.Equal(expected, Check(Well with { QueueDepth = depth }, "pipeline-queue").Status);
+    }
+
+    [Theory]
+    [InlineData(50L << 30, 100L << 30, HealthStatus.Ok)]
+    [InlineData(9L << 30, 100L << 30, HealthStatus.Degraded)]      // under a tenth
+    [InlineData(3L << 30, 10L << 30, HealthStatus.Ok)]              // over a tenth and over 2 GiB
+    [InlineData((2L << 30) - 1, 4L << 30, HealthStatus.Degraded)]  // under 2 GiB
+    [InlineData((256L << 20) - 1, 4L << 30, HealthStatus.Failing)] // under 256 MiB
+    public void Disk_DegradedWhenLow_FailingWhenTheNextCommitsMayNotFit(long free, long total, HealthStatus expected)
+    {
+        Assert.Equal(expected, Check(Well with { DiskFreeBytes = free, DiskTotalBytes = total }, "disk").Status);
+    }
+
+    [Fact]
+    public void Disk_NotMeasured_IsNoReasonForAlarm()
+    {
+        var disk = Check(Well with { DiskFreeBytes = null, DiskTotalBytes = null }, "disk");
+
+        Assert.Equal((HealthStatus.Ok, "free space not measured"), (disk.Status, disk.Detail));
+    }
+
+    [Fact]
+    public void LogIndex_FarBehind_IsDegraded_AndNotMeasuredBeforeItsFirstRound()
+    {
+        var behind = Check(Well with { IndexWatermark = 1_000_000 - 100_001 }, "log-index");
+        var notYet = Check(Well with { IndexWatermark = null }, "log-index");
+
+        Assert.Equal(HealthStatus.Degraded, behind.Status);
+        Assert.Contains("100001 rows behind", behind.Detail, StringComparison.Ordinal);
+        Assert.Equal(HealthStatus.Ok, notYet.Status);
+        Assert.Equal(HealthStatus.Ok, Check(Well, "log-index").Status);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-PE-3")]
+    public void DoorsReleasedByAFireAlarm_AreDegraded_UntilReset()
+    {
+        var fire = Check(Well with { DoorsReleased = 4 }, "life-safety");
+
+        Assert.Equal(HealthStatus.Degraded, fire.Status);
+        Assert.Contains("4 doors released", fire.Detail, StringComparison.Ordinal);
+    }
+}

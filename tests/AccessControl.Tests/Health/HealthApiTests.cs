@@ -1,0 +1,99 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text.Json;
+using AccessControl.Admin;
+using AccessControl.Tests.EndToEnd;
+using AccessControl.Tests.Support;
+using static AccessControl.Tests.EndToEnd.DemoCards;
+
+namespace AccessControl.Tests.Health;
+
+/// <summary>
+/// <c>GET /api/v1/health</c> (no token: the status alone, 503 when failing) and <c>GET /api/v1/health/checks</c>
+/// (auditor, security or admin: every check) over real HTTP, with the service's real parts behind them.
+/// </summary>
+public class HealthApiTests
+{
+    [Fact]
+    [Trait("control", "NIST-AU-5")]
+    [Trait("control", "NIST-SI-4")]
+    public async Task WhileTheLogCannotBeWritten_HealthIsFailing503_AndTheChecksSayWhy_ThenOkAgain()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        using var anyone = new HttpClient { BaseAddress = edge.Host.HttpAddress };
+        using var auditor = Client(edge, OperatorRole.Auditor);
+        var reader = await edge.ReaderAsync("rdr-lobby-in");
+
+        var before = await StatusAsync(anyone, "/api/v1/health");
+        edge.Edge.Writer.SimulateWriteFailure(true);
+        Assert.Equal("log_failure", (await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout)).Reason);
+        var during = await StatusAsync(anyone, "/api/v1/health");
+        var checks = await StatusAsync(auditor, "/api/v1/health/checks");
+        edge.Edge.Writer.SimulateWriteFailure(false);
+        Assert.True((await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout)).Grant);
+        var after = await StatusAsync(anyone, "/api/v1/health");
+
+        Assert.Equal((HttpStatusCode.OK, """{"status":"ok"}"""), before);
+        Assert.Equal((HttpStatusCode.ServiceUnavailable, """{"status":"failing"}"""), during);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, checks.Code);
+        using var json = JsonDocument.Parse(checks.Body);
+        var log = json.RootElement.GetProperty("checks").EnumerateArray().Single(c => c.GetProperty("name").GetString() == "entry-log");
+        Assert.Equal("failing", log.GetProperty("status").GetString());
+        Assert.Contains("denied log_failure", log.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Equal((HttpStatusCode.OK, """{"status":"ok"}"""), after);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AC-6")]
+    public async Task Checks_NeedAnAuditorSecurityOrAdminToken_TheStatusNone()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        using var anyone = new HttpClient { BaseAddress = edge.Host.HttpAddress };
+        using var security = Client(edge, OperatorRole.Security);
+        using var frontdesk = Client(edge, OperatorRole.Frontdesk);
+
+        var withoutToken = await anyone.GetAsync("/api/v1/health/checks");
+        var wrongRole = await frontdesk.GetAsync("/api/v1/health/checks");
+        var (code, body) = await StatusAsync(security, "/api/v1/health/checks");
+
+        Assert.Equal(HttpStatusCode.Unauthorized, withoutToken.StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, wrongRole.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, code);
+        using var json = JsonDocument.Parse(body);
+        Assert.Equal("ok", json.RootElement.GetProperty("status").GetString());
+        Assert.Equal(7, json.RootElement.GetProperty("checks").GetArrayLength());
+    }
+
+    [Fact]
+    [Trait("control", "NIST-SI-4")]
+    public async Task WhileTheBrokerIsDown_TheBrokerCheckIsFailing()
+    {
+        await using var edge = await EdgeHarness.StartAsync(BrokerKind.Mosquitto);
+        using var auditor = Client(edge, OperatorRole.Auditor);
+        var down = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        edge.Edge.Connection!.Disconnected += _ => down.TrySetResult();
+
+        await edge.StopBrokerAsync();
+        await down.Task.WaitAsync(EdgeHarness.Timeout);
+        var (code, body) = await StatusAsync(auditor, "/api/v1/health/checks");
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, code);
+        using var json = JsonDocument.Parse(body);
+        var broker = json.RootElement.GetProperty("checks").EnumerateArray().Single(c => c.GetProperty("name").GetString() == "broker");
+        Assert.Equal("failing", broker.GetProperty("status").GetString());
+    }
+
+    private static HttpClient Client(EdgeHarness edge, OperatorRole role)
+    {
+        var http = new HttpClient { BaseAddress = edge.Host.HttpAddress };
+        var token = new ApiTokens(edge.Edge.Database, edge.Clock).CreateToken("op-" + role.ToString().ToLowerInvariant(), role, "test");
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        return http;
+    }
+
+    private static async Task<(HttpStatusCode Code, string Body)> StatusAsync(HttpClient http, string path)
+    {
+        using var response = await http.GetAsync(path);
+        return (response.StatusCode, await response.Content.ReadAsStringAsync());
+    }
+}
