@@ -21,16 +21,17 @@ namespace AccessControl.Broker;
 /// <para>
 /// The PUBACK goes out once <c>deliver</c> has taken the message, as the client would send it once its handler
 /// returned. A <c>deliver</c> that waits (a full or stalled pipeline) holds back that message's PUBACK and the delivery
-/// of every message after it, in order: back-pressure, with nothing lost. The broker sends no more than its in-flight
-/// window of unacknowledged messages meanwhile.
+/// of every message after it, in order: back-pressure, with nothing lost.
 /// </para>
 /// <para>
 /// The reading goes on while a delivery waits: the messages read meanwhile wait here, unacknowledged and in order, and
 /// every other packet still reaches the client. Without that, a pipeline held up for longer than the keep-alive and
 /// its ping's timeout (15 + 7.5 s by default) would leave MQTTnet's keep-alive ping unanswered behind the unread
 /// messages; the client would then drop the connection, and with it (clean start) everything the broker had queued
-/// for the service. Past <c>maxHeld</c> waiting messages (a broker that ignores its in-flight window, or QoS 0 floods)
-/// the reading stops until the delivery completes, so memory stays bounded.
+/// for the service. The service announces <c>maxHeld</c> as its MQTT 5 Receive Maximum, so a broker that honours it
+/// (Mosquitto does) never has more unacknowledged messages in flight to it; past <c>maxHeld</c> waiting messages (a
+/// broker that does not, MQTTnet's server among them, or QoS 0 floods) the reading stops until the delivery completes,
+/// so memory stays bounded.
 /// </para>
 /// <para>
 /// Only <see cref="ReceivePacketAsync"/> touches the state below, and the client calls it one call at a time. A
@@ -57,8 +58,8 @@ internal sealed class DirectDeliveryAdapter(IMqttChannelAdapter inner, Func<Mqtt
 
     public MqttPacketFormatterAdapter PacketFormatterAdapter => inner.PacketFormatterAdapter;
 
-    /// <summary>Messages read while a delivery waits, not yet handed to <c>deliver</c> (for tests).</summary>
-    internal int Held => held.Count;
+    /// <summary>The most messages ever read and kept behind a waiting delivery (the broker's flow control bounds it).</summary>
+    internal int HeldPeak { get; private set; }
 
     public Task ConnectAsync(CancellationToken cancellationToken) => inner.ConnectAsync(cancellationToken);
 
@@ -105,6 +106,7 @@ internal sealed class DirectDeliveryAdapter(IMqttChannelAdapter inner, Func<Mqtt
             else
             {
                 held.Enqueue(publish);
+                HeldPeak = Math.Max(HeldPeak, held.Count);
             }
         }
     }
@@ -173,6 +175,19 @@ internal sealed class ServiceAdapterFactory(SslClientAuthenticationOptions? tls,
             AllowPacketFragmentation = options.AllowPacketFragmentation,
             PacketInspector = packetInspector,
         };
-        return deliver is null ? adapter : new DirectDeliveryAdapter(adapter, deliver, maxHeld);
+        if (deliver is null)
+        {
+            return adapter;
+        }
+
+        earlierPeak = HeldPeak;
+        current = new DirectDeliveryAdapter(adapter, deliver, maxHeld);
+        return current;
     }
+
+    private DirectDeliveryAdapter? current;
+    private int earlierPeak;
+
+    /// <summary>The most messages kept behind a waiting delivery on any of this factory's connections.</summary>
+    internal int HeldPeak => Math.Max(earlierPeak, current?.HeldPeak ?? 0);
 }

@@ -66,6 +66,7 @@ public sealed class ServiceConnection : IServiceLink
     private volatile bool subscribed;
     private readonly Func<ReceivedMessage, CancellationToken, ValueTask>? deliver;
     private bool deliveryWaiting;
+    private readonly ServiceAdapterFactory? adapters;
 
     /// <param name="options">Must be valid (<see cref="BrokerOptions.Validate"/>); Host/Port are where to connect.</param>
     /// <param name="time">Drives retry delays, attempt timeouts and the ping interval.</param>
@@ -97,7 +98,7 @@ public sealed class ServiceConnection : IServiceLink
         // The TLS material is loaded once, for the channel in use: ours (ClientSsl) or MQTTnet's (ClientTls, in BuildClientOptions).
         var tls = options.ReceiveThreads && options.Tls is { Enabled: true } enabled ? ClientSsl(enabled, options.Host) : null;
         client = options.ReceiveThreads
-            ? factory.CreateMqttClient(new ServiceAdapterFactory(tls, "ac-mqtt-in", deliver is null ? null : DeliverDirectlyAsync, options.ReceiveQueueCapacity))
+            ? factory.CreateMqttClient(adapters = new ServiceAdapterFactory(tls, "ac-mqtt-in", deliver is null ? null : DeliverDirectlyAsync, options.ReceiveQueueCapacity))
             : factory.CreateMqttClient();
         client.ApplicationMessageReceivedAsync += OnMessageReceivedAsync;
         client.DisconnectedAsync += OnDisconnectedAsync;
@@ -122,6 +123,9 @@ public sealed class ServiceConnection : IServiceLink
             .WithCleanStart(true)
             .WithKeepAlivePeriod(options.KeepAlive)
             .WithTimeout(options.ConnectTimeout)
+            // MQTT 5 flow control: the broker keeps no more unacknowledged messages in flight to the service than it can
+            // hold while its pipeline is full (DirectDeliveryAdapter), instead of the 65,535 a client allows by default.
+            .WithReceiveMaximum((ushort)Math.Clamp(options.ReceiveQueueCapacity, 1, ushort.MaxValue))
             // One write per packet: MQTTnet otherwise writes a PUBLISH's header and payload separately, two segments
             // (TCP_NODELAY) that wake the broker twice per decision (docs/benchmarks.md, fifth session).
             .WithoutPacketFragmentation();
@@ -145,6 +149,9 @@ public sealed class ServiceConnection : IServiceLink
 
     /// <summary>Connected and subscribed: messages for the service will arrive.</summary>
     public bool IsConnected => subscribed && client.IsConnected;
+
+    /// <summary>With the reading threads: the most events ever kept behind a held-up delivery (MQTT 5 flow control bounds it).</summary>
+    internal int HeldPeak => adapters?.HeldPeak ?? 0;
 
     /// <summary>Messages from the subscribed topics, in arrival order. Read it continuously; a full queue stops the MQTT client.</summary>
     public ChannelReader<ReceivedMessage> Received => received.Reader;
