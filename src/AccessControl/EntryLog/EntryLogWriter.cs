@@ -242,16 +242,32 @@ public sealed class EntryLogWriter : IDisposable
         }
     }
 
+    /// <summary>Rows deleted per step of a purge, at most (<see cref="Purge(Instant, string, Instant)"/>).</summary>
+    public const int PurgeStepRows = 20_000;
+
+    /// <summary>How long a purge leaves the database to the service's commits between two steps.</summary>
+    internal static readonly TimeSpan PurgePause = TimeSpan.FromMilliseconds(30);
+
     /// <summary>
     /// The retention purge, the only way rows leave the log: deletes the rows recorded before <paramref name="before"/>,
     /// but never a row after the last signed checkpoint (so the purged range's last hash is vouched for by a signature).
-    /// In one transaction it appends an <c>integrity</c>/<c>purge</c> row naming the range and the hash of the last
-    /// purged row (where <c>verify</c> starts from afterwards), records the bound in <c>log_purge</c> (which is what lets
-    /// the delete trigger through), then deletes.
     /// </summary>
-    public LogPurgeResult Purge(Instant before, string actor, Instant now)
+    /// <remarks>
+    /// It goes in steps of at most <see cref="PurgeStepRows"/> rows, oldest first, each a purge of its own in one short
+    /// transaction: an <c>integrity</c>/<c>purge</c> row naming the step's range and the hash of its last row (where
+    /// <c>verify</c> starts from afterwards), the bound in <c>log_purge</c> (which is what lets the delete trigger
+    /// through), then the delete. Between steps the database is left to the service's commits for a moment: one
+    /// transaction over millions of rows would hold the write lock for as long as the whole delete takes, the service
+    /// waits 5 s for it (busy_timeout), and every swipe after that would be denied <c>log_failure</c>. A purge stopped between steps leaves a log that
+    /// verifies; running it again goes on from there.
+    /// </remarks>
+    public LogPurgeResult Purge(Instant before, string actor, Instant now) => Purge(before, actor, now, PurgeStepRows, int.MaxValue);
+
+    /// <summary><see cref="Purge(Instant, string, Instant)"/> with its step size, and at most <paramref name="maxSteps"/> steps (tests).</summary>
+    internal LogPurgeResult Purge(Instant before, string actor, Instant now, int stepRows, int maxSteps)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(actor);
+        ArgumentOutOfRangeException.ThrowIfLessThan(stepRows, 1);
 
         // The bound is found outside the lock, through the log's time index (LogSnapshot), so that the pipeline's
         // appends do not wait for it. Checkpoints and rows are only ever added, so a bound found a moment ago is still
@@ -265,44 +281,72 @@ public sealed class EntryLogWriter : IDisposable
             bound = lastCheckpoint is null ? null : log.LastSeqBefore(before, lastCheckpoint.Value);
         }
 
+        if (lastCheckpoint is null)
+        {
+            return new LogPurgeResult(LogPurgeOutcome.Refused, 0, 0, 0, null, "no signed checkpoint yet: rows are purged only up to the last checkpoint");
+        }
+
+        long first = 0, last = 0, rows = 0, steps = 0;
+        long? firstPurgeSeq = null, purgeSeq = null;
+        while (steps < maxSteps && PurgeStep(bound, before, actor, now, stepRows) is { } step)
+        {
+            first = steps == 0 ? step.FromSeq : first;
+            (last, rows, steps) = (step.ToSeq, rows + step.Rows, steps + 1);
+            firstPurgeSeq ??= step.PurgeSeq;
+            purgeSeq = step.PurgeSeq;
+            if (step.ToSeq < bound)
+            {
+                Thread.Sleep(PurgePause);
+            }
+        }
+
+        if (steps == 0)
+        {
+            return new LogPurgeResult(LogPurgeOutcome.NothingToPurge, 0, 0, 0, null,
+                $"no row before {Rfc3339.Format(before)} up to the last checkpoint (seq {lastCheckpoint}) is left to purge");
+        }
+
+        var recorded = firstPurgeSeq == purgeSeq ? $"row {purgeSeq}" : $"rows {firstPurgeSeq}..{purgeSeq}";
+        var left = last < bound ? $"; stopped before seq {bound}: run it again to go on" : "";
+        return new LogPurgeResult(LogPurgeOutcome.Purged, first, last, rows, purgeSeq,
+            $"purged {rows} rows (seq {first}..{last}){(steps > 1 ? $" in {steps} steps" : "")}; recorded as {recorded}{left}");
+    }
+
+    /// <summary>One step of a purge: the oldest rows up to <paramref name="bound"/>, at most <paramref name="stepRows"/>; null when none are left.</summary>
+    private LogPurgeResult? PurgeStep(long? bound, Instant before, string actor, Instant now, int stepRows)
+    {
         lock (gate)
         {
             LoadHead();
-            if (lastCheckpoint is null)
+            if (bound is not { } upTo || upTo <= purgedUpTo)
             {
-                return new LogPurgeResult(LogPurgeOutcome.Refused, 0, 0, 0, null, "no signed checkpoint yet: rows are purged only up to the last checkpoint");
+                return null;
             }
 
-            if (bound is null || bound <= purgedUpTo)
-            {
-                return new LogPurgeResult(LogPurgeOutcome.NothingToPurge, 0, 0, 0, null,
-                    $"no row before {Rfc3339.Format(before)} up to the last checkpoint (seq {lastCheckpoint}) is left to purge");
-            }
-
-            var first = Scalar<long>("SELECT MIN(seq) FROM entry_log WHERE seq <= $bound", ("$bound", bound.Value));
-            var rows = Scalar<long>("SELECT COUNT(*) FROM entry_log WHERE seq <= $bound", ("$bound", bound.Value));
-            var lastHash = Scalar<byte[]>("SELECT hash FROM entry_log WHERE seq = $bound", ("$bound", bound.Value));
+            var first = Scalar<long>("SELECT MIN(seq) FROM entry_log WHERE seq <= $bound", ("$bound", upTo));
+            var to = Scalar<long?>("SELECT seq FROM entry_log WHERE seq <= $bound ORDER BY seq LIMIT 1 OFFSET $skip", ("$bound", upTo), ("$skip", stepRows - 1)) ?? upTo;
+            var rows = Scalar<long>("SELECT COUNT(*) FROM entry_log WHERE seq <= $to", ("$to", to));
+            var lastHash = Scalar<byte[]>("SELECT hash FROM entry_log WHERE seq = $to", ("$to", to));
             var entry = new LogEntry
             {
                 At = now,
                 Kind = LogKinds.Integrity,
                 Reason = LogKinds.PurgeReason,
                 Actor = actor,
-                Detail = JsonSerializer.Serialize(new PurgeDetail(first, bound.Value, rows, Rfc3339.Format(before), Convert.ToHexStringLower(lastHash)), PurgeDetail.Json),
+                Detail = JsonSerializer.Serialize(new PurgeDetail(first, to, rows, Rfc3339.Format(before), Convert.ToHexStringLower(lastHash)), PurgeDetail.Json),
             };
 
             var written = new LogEntry[1];
             using var transaction = connection.BeginTransaction();
             var (seq, hash) = WriteRows([entry], written);
             Execute(transaction, "INSERT INTO log_purge (up_to_seq, purge_seq, at, actor) VALUES ($bound, $purge, $at, $actor)",
-                ("$bound", bound.Value), ("$purge", seq), ("$at", now.ToUnixTimeMilliseconds()), ("$actor", actor));
-            Execute(transaction, "DELETE FROM entry_log WHERE seq <= $bound", ("$bound", bound.Value));
+                ("$bound", to), ("$purge", seq), ("$at", now.ToUnixTimeMilliseconds()), ("$actor", actor));
+            Execute(transaction, "DELETE FROM entry_log WHERE seq <= $bound", ("$bound", to));
             transaction.Commit();
             headSeq = seq;
             headHash = hash;
-            purgedUpTo = bound.Value;
-            return new LogPurgeResult(LogPurgeOutcome.Purged, first, bound.Value, rows, seq,
-                $"purged {rows} rows (seq {first}..{bound}); recorded as row {seq}");
+            purgedUpTo = to;
+            return new LogPurgeResult(LogPurgeOutcome.Purged, first, to, rows, seq, "");
         }
     }
 

@@ -299,6 +299,50 @@ public sealed class LogIntegrityTests : IDisposable
 
     [Fact]
     [Trait("control", "NIST-AU-9")]
+    [Trait("control", "PCI-10.3")]
+    public void Purge_GoesInSteps_EachRecordedInTheChain_AndTheLogVerifies()
+    {
+        // A purge of millions of rows in one transaction would hold the write lock longer than the service waits for it.
+        log.AppendRows(4); // rows 37..40, after the last checkpoint
+        var before = log.Clock.GetCurrentInstant() + Duration.FromMinutes(1);
+
+        var purge = log.Writer.Purge(before, "retention-job", log.Clock.GetCurrentInstant(), stepRows: 10, maxSteps: int.MaxValue);
+        log.Writer.Checkpoint();
+        var result = log.Verify();
+
+        Assert.Equal((LogPurgeOutcome.Purged, 1L, 36L, 36L, 44L), (purge.Outcome, purge.FromSeq, purge.ToSeq, purge.Rows, purge.PurgeSeq!.Value));
+        Assert.Equal("purged 36 rows (seq 1..36) in 4 steps; recorded as rows 41..44", purge.Message);
+        Assert.True(result.Ok, Describe(result));
+        Assert.Equal((37L, 44L, 36L), (result.FirstSeq, result.HeadSeq, result.PurgedUpTo));
+        var steps = new EntryLogQuery(log.Database).Find(new LogFilter { Kind = LogKinds.Integrity }).OrderBy(r => r.Seq)
+            .Select(r => { using var d = JsonDocument.Parse(r.Detail!); return (d.RootElement.GetProperty("fromSeq").GetInt64(), d.RootElement.GetProperty("toSeq").GetInt64()); })
+            .ToList();
+        Assert.Equal([(1L, 10L), (11L, 20L), (21L, 30L), (31L, 36L)], steps);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AU-9")]
+    public void Purge_StoppedBetweenSteps_LeavesALogThatVerifies_AndGoesOnWhenRunAgain()
+    {
+        var before = log.Clock.GetCurrentInstant() + Duration.FromMinutes(1);
+
+        var stopped = log.Writer.Purge(before, "retention-job", log.Clock.GetCurrentInstant(), stepRows: 10, maxSteps: 2);
+        var between = log.Verify();
+        var rest = log.Writer.Purge(before, "retention-job", log.Clock.GetCurrentInstant());
+        log.Writer.Checkpoint();
+        var after = log.Verify();
+
+        Assert.Equal((1L, 20L, 20L), (stopped.FromSeq, stopped.ToSeq, stopped.Rows));
+        Assert.Contains("stopped before seq 36: run it again to go on", stopped.Message, StringComparison.Ordinal);
+        Assert.True(between.Ok, Describe(between));
+        Assert.Equal((21L, 20L), (between.FirstSeq, between.PurgedUpTo));
+        Assert.Equal((21L, 36L, 16L), (rest.FromSeq, rest.ToSeq, rest.Rows));
+        Assert.True(after.Ok, Describe(after));
+        Assert.Equal(36L, after.PurgedUpTo);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AU-9")]
     public void Purge_ThenDeletingTheFirstKeptRow_IsDetected()
     {
         log.Writer.Purge(TestLog.Start + Duration.FromMinutes(1), "retention-job", log.Clock.GetCurrentInstant());
