@@ -113,7 +113,8 @@ public static class LogIntegrityCommands
         }
         catch (SqliteException ex)
         {
-            error.WriteLine($"error: the purge of {path} failed, nothing was deleted: {ex.Message}");
+            // Each step is its own transaction: the failed one left nothing behind, the ones before it are done and recorded.
+            error.WriteLine($"error: the purge of {path} stopped: {ex.Message}. Steps done before it are recorded in the log (purge rows); run it again to go on");
             return ExitCodes.Failed;
         }
     }

@@ -315,6 +315,21 @@ public sealed class EntryLogWriter : IDisposable
     /// <summary>One step of a purge: the oldest rows up to <paramref name="bound"/>, at most <paramref name="stepRows"/>; null when none are left.</summary>
     private LogPurgeResult? PurgeStep(long? bound, Instant before, string actor, Instant now, int stepRows)
     {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return PurgeStepOnce(bound, before, actor, now, stepRows);
+            }
+            catch (SqliteException ex) when (ex.SqliteExtendedErrorCode == PrimaryKeyConflict && attempt < 10)
+            {
+                // The service appended between this step's reading of the head and its own row: read it again.
+            }
+        }
+    }
+
+    private LogPurgeResult? PurgeStepOnce(long? bound, Instant before, string actor, Instant now, int stepRows)
+    {
         lock (gate)
         {
             LoadHead();
