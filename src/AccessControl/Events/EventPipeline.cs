@@ -1236,8 +1236,10 @@ public sealed class EventPipeline : IAsyncDisposable
             }
         }
 
-        // After an outage, what happened meanwhile is written first, in the same transaction as this batch.
-        var late = lateRows.IsEmpty || rows.Count == 0 ? [] : lateRows.Flush(clock.GetCurrentInstant());
+        // After an outage, what happened meanwhile is written first, in the same transaction as this batch; on a quiet
+        // site, by the next supervision tick (at most a second after the disk is back), not only with the next event:
+        // until then the rows are only in memory, and the health check reports the log failing.
+        var late = lateRows.IsEmpty || (rows.Count == 0 && !batch.Exists(b => b.Ticked is not null)) ? [] : lateRows.Flush(clock.GetCurrentInstant());
         IReadOnlyList<LogEntry> written;
         Exception? failure = null;
         long commitStarted = 0, committedAt = 0;
@@ -1245,7 +1247,7 @@ public sealed class EventPipeline : IAsyncDisposable
         {
             IReadOnlyList<LogEntry> toWrite = late.Count == 0 ? rows : [.. late, .. rows];
             commitStarted = time.GetTimestamp();
-            written = rows.Count == 0 ? [] : await commitRetry.ExecuteAsync(_ => ValueTask.FromResult(writer.Append(toWrite)), stopping);
+            written = toWrite.Count == 0 ? [] : await commitRetry.ExecuteAsync(_ => ValueTask.FromResult(writer.Append(toWrite)), stopping);
             committedAt = time.GetTimestamp();
             if (rows.Count > 0)
             {
@@ -1259,7 +1261,7 @@ public sealed class EventPipeline : IAsyncDisposable
             failure = ex;
             written = [];
             (passback, escorts, fingerprints, verifications) = committed;
-            logger.LogCritical(ex, "Entry log commit of {Count} rows failed; failing closed.", rows.Count);
+            logger.LogCritical(ex, "Entry log commit of {Count} rows failed; failing closed.", rows.Count + late.Count);
             var now = clock.GetCurrentInstant();
             foreach (var staged in batch.Where(b => b.Entry is not null && b.Appended is null))
             {

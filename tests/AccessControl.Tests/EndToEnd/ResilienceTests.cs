@@ -200,6 +200,33 @@ public class ResilienceTests
     [Fact]
     [Trait("control", "NIST-AU-5")]
     [Trait("control", "PCI-10.2")]
+    public async Task AfterAnOutage_AQuietSiteLogsWhatItKept_AtTheNextSupervisionTick_WithoutWaitingForAnEvent()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        var raw = await edge.RawClientAsync(ReaderId);
+        var decisions = await edge.DecisionsAsync(raw, ReaderId);
+        var now = edge.Clock.GetCurrentInstant();
+
+        edge.Edge.Writer.SimulateWriteFailure(true);
+        var denied = await SendAsync(edge, raw, decisions, new ReaderEvent("quiet-1", 1, now, ReaderEventType.Card, Operator, Ev3, false, null));
+        await edge.TickAsync(); // the disk still refuses: the rows stay kept
+        var during = edge.Edge.Pipeline.LogState;
+        edge.Edge.Writer.SimulateWriteFailure(false);
+        await edge.TickAsync(); // the disk is back; no event comes
+
+        Assert.Equal("log_failure", denied.Reason);
+        Assert.NotNull(during.OutageSince);
+        Assert.True(during.RowsKept >= 1);
+        // Before, the kept rows waited in memory for the site's next event (and the health check said failing).
+        Assert.Null(edge.Edge.Pipeline.LogState.OutageSince);
+        var rows = edge.Rows(new LogFilter { Limit = 1000 });
+        Assert.Single(rows, r => r.Kind == LogKinds.Integrity && r.Reason == "outage");
+        Assert.Equal(("deny", "log_failure"), rows.Where(r => r.EventId == "quiet-1").Select(r => (r.Decision, r.Reason)).Single());
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AU-5")]
+    [Trait("control", "PCI-10.2")]
     public async Task EventsAnsweredWhileTheLogWasUnwritable_AreLoggedOnceWhenItRecovers_BehindAnOutageRow()
     {
         await using var edge = await EdgeHarness.StartAsync();
