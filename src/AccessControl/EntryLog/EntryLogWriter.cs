@@ -258,8 +258,8 @@ public sealed class EntryLogWriter : IDisposable
     /// <c>verify</c> starts from afterwards), the bound in <c>log_purge</c> (which is what lets the delete trigger
     /// through), then the delete. Between steps the database is left to the service's commits for a moment: one
     /// transaction over millions of rows would hold the write lock for as long as the whole delete takes, the service
-    /// waits 5 s for it (busy_timeout), and every swipe after that would be denied <c>log_failure</c>. A purge stopped between steps leaves a log that
-    /// verifies; running it again goes on from there.
+    /// waits 5 s for it (busy_timeout), and every swipe after that would be denied <c>log_failure</c>. A purge stopped
+    /// between steps leaves a log that verifies; running it again goes on from there.
     /// </remarks>
     public LogPurgeResult Purge(Instant before, string actor, Instant now) => Purge(before, actor, now, PurgeStepRows, int.MaxValue);
 

@@ -1493,15 +1493,10 @@ public sealed class EventPipeline : IAsyncDisposable
         }, now, failure);
     }
 
-    /// <summary>What a health check reads from other threads; a new value only when something changed.</summary>
+    /// <summary>What a health check reads from other threads (a new record only during an outage).</summary>
     private void PublishHealth()
     {
-        var current = logHealth;
-        if (current.OutageSince != lateRows.Since || current.RowsKept != lateRows.Count || current.RowsLost != lateRows.Lost)
-        {
-            Volatile.Write(ref logHealth, lateRows.Since is null ? LogHealth.Writable : new LogHealth(lateRows.Since, lateRows.Count, lateRows.Lost, lateRows.FirstError));
-        }
-
+        Volatile.Write(ref logHealth, lateRows.Health());
         Volatile.Write(ref readersOffline, readers.OfflineCount);
     }
 

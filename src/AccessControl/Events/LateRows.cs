@@ -41,14 +41,8 @@ internal sealed class LateRows(int capacity)
 
     public bool IsEmpty => since is null;
 
-    /// <summary>When the outage began (the first row kept), or null while the log is writable.</summary>
-    public Instant? Since => since;
-
-    /// <summary>Rows past <see cref="Capacity"/>, counted but not kept.</summary>
-    public long Lost => lost;
-
-    /// <summary>What the first failure of the outage was (a type and SQLite's code: no path, no value).</summary>
-    public string? FirstError => firstError;
+    /// <summary>The outage as a health check sees it: <see cref="LogHealth.Writable"/> while nothing is kept.</summary>
+    public LogHealth Health() => since is null ? LogHealth.Writable : new LogHealth(since, rows.Count, lost, firstError);
 
     /// <summary>Keeps a row the log refused. Returns false when <see cref="Capacity"/> is reached (the row is only counted).</summary>
     public bool Keep(LogEntry row, Instant now, Exception failure)

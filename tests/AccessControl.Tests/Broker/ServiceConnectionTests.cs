@@ -111,12 +111,7 @@ public class ServiceConnectionTests
         await connection.StartAsync(CancellationToken.None);
         await using var reader = await TestMqttClient.ConnectAsDeviceAsync(broker.Port, MainReaderIn);
 
-        await reader.PublishAsync(Topics.ReaderEvents(MainReaderIn), "e0");
-        await inbox.Arrived("e0");
-        for (var i = 1; i <= 5; i++)
-        {
-            await reader.PublishAsync(Topics.ReaderEvents(MainReaderIn), "e" + i);
-        }
+        await HoldUpAsync(reader, inbox, behind: 5);
 
         var whileFull = inbox.Payloads.ToList();
         full.SetResult();
@@ -143,12 +138,7 @@ public class ServiceConnectionTests
         await connection.StartAsync(CancellationToken.None);
         await using var reader = await TestMqttClient.ConnectAsDeviceAsync(broker.Port, MainReaderIn);
 
-        await reader.PublishAsync(Topics.ReaderEvents(MainReaderIn), "e0");
-        await inbox.Arrived("e0");
-        for (var i = 1; i <= 5; i++)
-        {
-            await reader.PublishAsync(Topics.ReaderEvents(MainReaderIn), "e" + i);
-        }
+        await HoldUpAsync(reader, inbox, behind: 5);
 
         // The stall itself: four keep-alive periods, twice the keep-alive and the ping's timeout together. Not a wait for
         // a signal: nothing happens during it, which is the point.
@@ -176,13 +166,7 @@ public class ServiceConnectionTests
         await connection.StartAsync(CancellationToken.None);
         await using var reader = await TestMqttClient.ConnectAsDeviceAsync(broker.Port, MainReaderIn);
 
-        await reader.PublishAsync(Topics.ReaderEvents(MainReaderIn), "e0");
-        await inbox.Arrived("e0");
-        var sent = Enumerable.Range(1, 12).Select(i => "e" + i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToList();
-        foreach (var payload in sent)
-        {
-            await reader.PublishAsync(Topics.ReaderEvents(MainReaderIn), payload);
-        }
+        var sent = await HoldUpAsync(reader, inbox, behind: 12);
 
         var whileFull = inbox.Payloads.ToList();
         full.SetResult();
@@ -510,6 +494,23 @@ public class ServiceConnectionTests
 
     [Fact]
     public void DefaultOptions_AreValid() => Assert.Empty(new BrokerOptions().Validate());
+
+    /// <summary>
+    /// Publishes e0 and waits until the inbox holds it (its delivery then waits while the inbox is full), then publishes
+    /// e1..e<paramref name="behind"/> behind it; returns those.
+    /// </summary>
+    private static async Task<List<string>> HoldUpAsync(TestMqttClient reader, Inbox inbox, int behind)
+    {
+        await reader.PublishAsync(Topics.ReaderEvents(MainReaderIn), "e0");
+        await inbox.Arrived("e0");
+        var sent = Enumerable.Range(1, behind).Select(i => "e" + i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        foreach (var payload in sent)
+        {
+            await reader.PublishAsync(Topics.ReaderEvents(MainReaderIn), payload);
+        }
+
+        return sent;
+    }
 
     /// <summary>The main entrance reader, subscribed to its decisions.</summary>
     private static async Task<TestMqttClient> DecisionsReaderAsync(ITestBroker broker)

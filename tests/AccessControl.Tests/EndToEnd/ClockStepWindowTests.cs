@@ -20,6 +20,16 @@ public class ClockStepWindowTests
     private static Task<EdgeHarness> StartAsync() =>
         EdgeHarness.StartAsync(configure: s => s with { Pipeline = s.Pipeline with { ClockJumpThreshold = TimeSpan.FromMinutes(1) } });
 
+    /// <summary>The operator's card presented at the server room: pending, and the fingerprint reader asked for a finger.</summary>
+    private static async Task<(RawReader Card, RawReader Finger, ReaderCommand Verify)> CardWaitingForItsFingerAsync(EdgeHarness edge)
+    {
+        var card = await RawReader.ConnectAsync(edge, ServerRoomIn);
+        var finger = await RawReader.ConnectAsync(edge, FingerReader);
+        await card.CardAsync(Operator);
+        Assert.True((await card.NextDecisionAsync()).Pending);
+        return (card, finger, await finger.NextCommandAsync());
+    }
+
     [Fact]
     [Trait("control", "NIST-PE-3")]
     [Trait("control", "PCI-9.3.3")]
@@ -91,12 +101,7 @@ public class ClockStepWindowTests
     public async Task ClockSteppedBack_WhileACardWaitsForItsFinger_TheWaitKeepsItsRealLength()
     {
         await using var edge = await StartAsync();
-        var card = await RawReader.ConnectAsync(edge, ServerRoomIn);
-        var finger = await RawReader.ConnectAsync(edge, FingerReader);
-
-        await card.CardAsync(Operator);
-        Assert.True((await card.NextDecisionAsync()).Pending);
-        var verify = await finger.NextCommandAsync();
+        var (card, finger, verify) = await CardWaitingForItsFingerAsync(edge);
         edge.Clock.Advance(Duration.FromMinutes(-5));
         await edge.TickAsync();
         edge.Clock.Advance(Duration.FromSeconds(50)); // time passing, longer than the card may wait
@@ -118,12 +123,7 @@ public class ClockStepWindowTests
         // A step forward may be time that passed unseen (a machine resumed from suspend): the windows that let
         // someone in are not stretched over it. The holder presents the card again.
         await using var edge = await StartAsync();
-        var card = await RawReader.ConnectAsync(edge, ServerRoomIn);
-        var finger = await RawReader.ConnectAsync(edge, FingerReader);
-
-        await card.CardAsync(Operator);
-        Assert.True((await card.NextDecisionAsync()).Pending);
-        var verify = await finger.NextCommandAsync();
+        var (card, finger, verify) = await CardWaitingForItsFingerAsync(edge);
         edge.Clock.Advance(Duration.FromMinutes(5));
         await finger.FingerprintAsync(verify.RequestId, 95);
         var decision = await card.NextDecisionAsync();
