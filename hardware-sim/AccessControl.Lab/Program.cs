@@ -62,17 +62,25 @@ switch (args.FirstOrDefault())
     case "bench":
         var rates = flags.GetValueOrDefault("rates", "100,1000").Split(',').Select(int.Parse).ToArray();
         var seconds = double.Parse(flags.GetValueOrDefault("seconds", "10"), System.Globalization.CultureInfo.InvariantCulture);
-        return await new BenchCommand(clock, Console.Out)
-            {
-                WarmUpSeconds = double.Parse(flags.GetValueOrDefault("warmup", "5"), System.Globalization.CultureInfo.InvariantCulture),
-                Timeline = args.Contains("--timeline"),
-                Breakdown = args.Contains("--breakdown"),
-                DurableFloor = args.Contains("--durable-floor"),
-                SeedRows = int.Parse(flags.GetValueOrDefault("seed-rows", "0"), System.Globalization.CultureInfo.InvariantCulture),
-                ServiceEnvironment = (flags.GetValueOrDefault("service-env") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries)
-                    .Select(pair => pair.Split('=', 2)).ToDictionary(pair => pair[0], pair => pair.Length > 1 ? pair[1] : ""),
-            }
-            .RunAsync(flags.GetValueOrDefault("broker", "both"), rates, TimeSpan.FromSeconds(seconds), flags.GetValueOrDefault("out"), stopping.Token);
+        try
+        {
+            return await new BenchCommand(clock, Console.Out)
+                {
+                    WarmUpSeconds = double.Parse(flags.GetValueOrDefault("warmup", "5"), System.Globalization.CultureInfo.InvariantCulture),
+                    Timeline = args.Contains("--timeline"),
+                    Breakdown = args.Contains("--breakdown"),
+                    DurableFloor = args.Contains("--durable-floor"),
+                    SeedRows = int.Parse(flags.GetValueOrDefault("seed-rows", "0"), System.Globalization.CultureInfo.InvariantCulture),
+                    ServiceEnvironment = (flags.GetValueOrDefault("service-env") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries)
+                        .Select(pair => pair.Split('=', 2)).ToDictionary(pair => pair[0], pair => pair.Length > 1 ? pair[1] : ""),
+                }
+                .RunAsync(flags.GetValueOrDefault("broker", "both"), rates, TimeSpan.FromSeconds(seconds), flags.GetValueOrDefault("out"), stopping.Token);
+        }
+        catch (BenchSetupException ex)
+        {
+            Console.Error.WriteLine($"bench: {ex.Message}");
+            return 1;
+        }
     case "chaos":
         int Count(string name, int fallback) => int.Parse(flags.GetValueOrDefault(name, fallback.ToString(System.Globalization.CultureInfo.InvariantCulture)), System.Globalization.CultureInfo.InvariantCulture);
         var chaos = new AccessControl.Lab.Chaos.ChaosOptions();

@@ -63,14 +63,25 @@ internal sealed class BenchBroker : IAsyncDisposable
         mosquitto = await StartMosquittoAsync(configFile!, Port, secrets!);
     }
 
+    private const string NoMosquitto = "mosquitto could not be started (not installed? tests/run.sh installs it; or run the bench with --broker embedded)";
+
     private static async Task<Process> StartMosquittoAsync(string configFile, int port, DeviceSecrets secrets)
     {
-        var process = Process.Start(new ProcessStartInfo("mosquitto", ["-c", configFile])
+        Process process;
+        try
         {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        }) ?? throw new InvalidOperationException("mosquitto could not be started (is it installed? tests/run.sh installs it)");
+            process = Process.Start(new ProcessStartInfo("mosquitto", ["-c", configFile])
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                UseShellExecute = false,
+            }) ?? throw new BenchSetupException(NoMosquitto);
+        }
+        catch (System.ComponentModel.Win32Exception ex)
+        {
+            throw new BenchSetupException($"{NoMosquitto}: {ex.Message}", ex);
+        }
+
         process.OutputDataReceived += (_, _) => { };
         process.ErrorDataReceived += (_, _) => { };
         process.BeginOutputReadLine();
@@ -124,3 +135,6 @@ internal sealed class BenchBroker : IAsyncDisposable
         return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
     }
 }
+
+/// <summary>The bench cannot start (a broker missing from the machine): the lab prints the message, not a stack trace.</summary>
+public sealed class BenchSetupException(string message, Exception? inner = null) : Exception(message, inner);

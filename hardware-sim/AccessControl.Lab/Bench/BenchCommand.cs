@@ -203,6 +203,7 @@ public sealed class BenchCommand(IClock clock, TextWriter output)
                     await output.WriteAsync(LatencyBreakdown.Format(answered, lines));
                     await output.WriteAsync(LatencyBreakdown.Bursts([.. answered]));
                     await output.WriteAsync(LatencyBreakdown.Beside([.. answered], spans));
+                    await output.WriteAsync(LatencyBreakdown.Durations([.. answered], spans));
                 }
                 results.Add((rate, floors[rate], decision, durableFloors.GetValueOrDefault(rate)));
             }

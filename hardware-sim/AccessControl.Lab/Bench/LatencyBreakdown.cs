@@ -131,6 +131,28 @@ public static class LatencyBreakdown
             counts.Count == 0 ? "-" : string.Join(", ", listed), alone) + Environment.NewLine;
     }
 
+    /// <summary>
+    /// How long each kind of span lasted while the phase ran (count, p50, p90, longest, and its share of the phase's
+    /// time): what a change to the background work itself did, beside what it did to the round trips.
+    /// </summary>
+    public static string Durations(IReadOnlyList<Answered> answered, IReadOnlyList<LatencyTrace.SpanLine> spans)
+    {
+        if (answered.Count == 0 || spans.Count == 0)
+        {
+            return "";
+        }
+
+        var (from, to) = (answered.Min(a => a.Sent), answered.Max(a => a.Received));
+        var kinds = spans.Where(s => s.Start < to && s.End > from).GroupBy(s => s.Name, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal)
+            .Select(g =>
+            {
+                var ms = g.Select(s => Ms(s.Start, s.End)).Order().ToList();
+                return string.Format(CultureInfo.InvariantCulture, "{0} {1}x p50 {2:0.00} p90 {3:0.00} max {4:0.00} ms ({5:0.00} % of the time)",
+                    g.Key, ms.Count, Rank(ms, 0.50), Rank(ms, 0.90), ms[^1], 100 * ms.Sum() / Ms(from, to));
+            });
+        return "    background work: " + string.Join(", ", kinds) + Environment.NewLine;
+    }
+
     /// <summary>How many round trips overlapped at least one span of that name.</summary>
     private static int Overlapping(IReadOnlyList<Answered> answered, IReadOnlyList<LatencyTrace.SpanLine> spans, string name)
     {
