@@ -40,7 +40,9 @@ internal sealed class ChildProcess : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        start.Environment["DOTNET_gcServer"] = "0";
+        // Each program runs with the garbage collector it is built for (the service: server GC; see GcReport). Until the
+        // thirteenth session this forced the workstation collector on all of them, so the bench measured the service
+        // with another collector than it runs with (docs/benchmarks.md).
         foreach (var (name, value) in environment ?? new Dictionary<string, string>())
         {
             start.Environment[name] = value;

@@ -78,6 +78,7 @@ public static class ServiceCommands
 
         await using (host)
         {
+            Console.WriteLine(GcReport.Describe(GC.GetConfigurationVariables()));
             await host.StartAsync(stopping);
             Console.WriteLine($"AccessControl edge running: MQTT {host.Edge.BrokerHost}:{host.Edge.BrokerPort}, HTTP {host.HttpAddress}, database {host.Edge.Database.Path}");
             try
