@@ -14,6 +14,8 @@ namespace AccessControl.Lab.Bench;
 /// </summary>
 internal sealed class BenchBroker : IAsyncDisposable
 {
+    private const string NoMosquitto = "mosquitto could not be started (not installed? tests/run.sh installs it; or run the bench with --broker embedded)";
+
     private ChildProcess? embedded;
     private Process? mosquitto;
     private string? configFile;
@@ -62,8 +64,6 @@ internal sealed class BenchBroker : IAsyncDisposable
         await Task.Delay(down);
         mosquitto = await StartMosquittoAsync(configFile!, Port, secrets!);
     }
-
-    private const string NoMosquitto = "mosquitto could not be started (not installed? tests/run.sh installs it; or run the bench with --broker embedded)";
 
     private static async Task<Process> StartMosquittoAsync(string configFile, int port, DeviceSecrets secrets)
     {

@@ -11,7 +11,7 @@ namespace AccessControl.Hosting;
 /// with one heap and grows only when it must). On the 2-core VM of docs/benchmarks.md it collected two or three times a
 /// second at 1000 events/s, 1-2 ms each, with two threads. The workstation collector sizes its gen0 budget from the CPU
 /// cache: where a VM hides its cache it falls to about 2 MiB (4-5 collections a second), and with a larger budget
-/// (<c>DOTNET_GCgen0size</c>) each pause grew to 4-20 ms; the decision p99 was higher either way (thirteenth session).
+/// (<c>DOTNET_GCgen0size</c>) each pause grew to 4-5 ms, some to 8-22 ms; the decision p99 was higher either way (thirteenth session).
 /// </remarks>
 public static class GcReport
 {

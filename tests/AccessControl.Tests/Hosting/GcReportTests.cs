@@ -19,8 +19,8 @@ public sealed class GcReportTests
 
     /// <summary>
     /// The service as built and started by <c>accesscontrol run</c> (and by the bench, which measures it): the server
-    /// collector the latency figures in docs/benchmarks.md were taken with, not the workstation collector a console
-    /// program gets by default.
+    /// collector that docs/benchmarks.md's figures from the thirteenth session on were taken with, not the workstation
+    /// collector a console program gets by default.
     /// </summary>
     [Fact]
     public async Task Run_StartsWithTheServerCollector_ItIsBuiltFor_AndSaysSo()
