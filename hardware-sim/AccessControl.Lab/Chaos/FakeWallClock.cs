@@ -12,6 +12,15 @@ namespace AccessControl.Lab.Chaos;
 /// <c>FAKETIME_FORCE_MONOTONIC_FIX=0</c> is needed for .NET: with libfaketime's default, <c>Thread.Sleep</c> and the
 /// runtime's timers stop sleeping. <c>FAKETIME_DONT_FAKE_MONOTONIC=1</c> keeps <c>Stopwatch</c> on the real
 /// monotonic clock, which is what the service's clock check compares against.
+/// <para>
+/// Not atomic across threads: libfaketime parses the offset file on every call into state all threads share, so for a
+/// few seconds after a step, threads that read the clock at the same moment can see the old offset again (a .NET
+/// program with 4 threads reading <c>DateTime.UtcNow</c>: 104 steps seen for 60, 46 of them a step back within 200 ms
+/// of a step forward; 1 thread: none). A real step of the kernel's clock is seen by every thread at once. The service
+/// checks its clock before every batch, so under load it raises a <c>clock_anomaly</c> for each such flap (the chaos
+/// run counts 10-18 alarm rows for 4 steps), and each flap back moves its escort windows back: they close early, never
+/// late.
+/// </para>
 /// </remarks>
 internal sealed class FakeWallClock
 {
