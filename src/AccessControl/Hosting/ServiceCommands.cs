@@ -79,7 +79,16 @@ public static class ServiceCommands
         await using (host)
         {
             Console.WriteLine(GcReport.Describe(GC.GetConfigurationVariables()));
-            await host.StartAsync(stopping);
+            try
+            {
+                await host.StartAsync(stopping);
+            }
+            catch (Exception ex) when (PortInUse(ex, settings) is { } message)
+            {
+                await Console.Error.WriteLineAsync(message);
+                return 2;
+            }
+
             Console.WriteLine($"AccessControl edge running: MQTT {host.Edge.BrokerHost}:{host.Edge.BrokerPort}, HTTP {host.HttpAddress}, database {host.Edge.Database.Path}");
             try
             {
@@ -92,6 +101,33 @@ public static class ServiceCommands
         }
 
         return 0;
+    }
+
+    /// <summary>
+    /// What to tell the operator when a port the service listens on is taken: most often a Mosquitto daemon that the
+    /// package started on 1883, or a second service on the same host. Null for any other failure (thrown as it is).
+    /// </summary>
+    internal static string? PortInUse(Exception failure, ServiceSettings settings)
+    {
+        var chain = new List<Exception>();
+        for (var e = failure; e is not null; e = e.InnerException)
+        {
+            chain.Add(e);
+        }
+
+        if (!chain.OfType<System.Net.Sockets.SocketException>().Any(e => e.SocketErrorCode == System.Net.Sockets.SocketError.AddressAlreadyInUse))
+        {
+            return null;
+        }
+
+        // Kestrel wraps its bind failure; the embedded broker's comes straight from its listening socket.
+        return chain.Any(e => e is Microsoft.AspNetCore.Connections.AddressInUseException)
+            ? $"Cannot start the admin API: {settings.HttpUrl} is already in use. Choose another address with --http URL (AccessControl__HttpUrl)."
+            : $"Cannot start the embedded MQTT broker: port {settings.Broker.Port}"
+              + (settings.Broker.Tls is { Enabled: true, PlainPort: { } plain } ? $" or {plain}" : "")
+              + " is already in use (another MQTT broker, such as a "
+              + "Mosquitto daemon started by its package, may be listening there). Stop it, choose another port with --broker-port N, "
+              + "or let the service use that broker with --external-broker HOST:PORT (docs/operations.md, section 3).";
     }
 
     public static int ValidateSite(string file, TextWriter output)

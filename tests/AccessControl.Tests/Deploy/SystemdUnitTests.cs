@@ -1,4 +1,4 @@
-using System.Diagnostics;
+using AccessControl.Tests.Support;
 
 namespace AccessControl.Tests.Deploy;
 
@@ -21,7 +21,7 @@ public sealed class SystemdUnitTests
             var service = Path.Combine(AppContext.BaseDirectory, "accesscontrol");
             await File.WriteAllTextAsync(copy, (await File.ReadAllTextAsync(Unit)).Replace("/opt/accesscontrol/accesscontrol", service, StringComparison.Ordinal));
 
-            var (exit, output) = await RunAsync("systemd-analyze", "verify", copy);
+            var (exit, output) = await ProgramRun.RunAsync("systemd-analyze", ["verify", copy], TimeSpan.FromSeconds(60));
 
             Assert.True(File.Exists(service), $"{service} is not built");
             Assert.Equal("", output);
@@ -52,19 +52,5 @@ public sealed class SystemdUnitTests
         Assert.Equal(["0077"], settings["UMask"]);
         Assert.Contains("--data /var/lib/accesscontrol", settings["ExecStart"].Single(), StringComparison.Ordinal);
         Assert.Equal(["SIGTERM"], settings["KillSignal"]);
-    }
-
-    private static async Task<(int Exit, string Output)> RunAsync(string program, params string[] arguments)
-    {
-        using var process = Process.Start(new ProcessStartInfo(program, arguments)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        })!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        return (process.ExitCode, (await output + await error).Trim());
     }
 }

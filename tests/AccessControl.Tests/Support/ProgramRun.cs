@@ -1,0 +1,30 @@
+using System.Diagnostics;
+
+namespace AccessControl.Tests.Support;
+
+/// <summary>A program run to its end: its exit code and everything it printed (standard output, then error).</summary>
+internal static class ProgramRun
+{
+    public static async Task<(int Exit, string Output)> RunAsync(string program, IEnumerable<string> arguments, TimeSpan timeout)
+    {
+        using var process = Process.Start(new ProcessStartInfo(program, arguments)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        })!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        try
+        {
+            await process.WaitForExitAsync().WaitAsync(timeout);
+        }
+        catch (TimeoutException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{program} {string.Join(' ', arguments)} did not end within {timeout}: {await output}{await error}");
+        }
+
+        return (process.ExitCode, (await output + await error).Trim());
+    }
+}
