@@ -75,6 +75,11 @@ public static class ServiceCommands
             await Console.Error.WriteLineAsync(ex.Message);
             return 2;
         }
+        catch (Exception ex) when (UnusableData(ex, settings) is { } message)
+        {
+            await Console.Error.WriteLineAsync(message);
+            return 2;
+        }
 
         await using (host)
         {
@@ -102,6 +107,36 @@ public static class ServiceCommands
 
         return 0;
     }
+
+    /// <summary>
+    /// What to tell the operator when the data folder or the database in it cannot be used: a path that is a file, a
+    /// folder the service's account cannot write, a file that is not a SQLite database. Null for any other failure.
+    /// Nothing is written in either case: a damaged database is left as it was found, for a restore or a look.
+    /// </summary>
+    internal static string? UnusableData(Exception failure, ServiceSettings settings)
+    {
+        const int CantOpen = 14, ReadOnly = 8, Corrupt = 11, NotADatabase = 26;
+        if (File.Exists(settings.DataDirectory))
+        {
+            return $"Cannot start: --data {settings.DataDirectory} is a file. It must be a folder (created if missing) that the service's account can write.";
+        }
+
+        return failure switch
+        {
+            Microsoft.Data.Sqlite.SqliteException { SqliteErrorCode: Corrupt or NotADatabase } e =>
+                $"Cannot start: {settings.DatabasePath} is not a usable SQLite database ({e.Message}). The service does not start on it, "
+                + "so nothing in it is changed: restore it from a backup (docs/operations.md, section 8), or move it aside to start an empty log.",
+            Microsoft.Data.Sqlite.SqliteException { SqliteErrorCode: CantOpen or ReadOnly } e =>
+                $"Cannot start: the database {settings.DatabasePath} cannot be opened for writing ({e.Message}). {WritableFolder(settings)}",
+            // A key file or the folder itself (a TLS certificate elsewhere, say, is thrown as it is).
+            UnauthorizedAccessException or IOException when failure.Message.Contains(settings.DataDirectory, StringComparison.Ordinal) =>
+                $"Cannot start: {failure.Message} {WritableFolder(settings)}",
+            _ => null,
+        };
+    }
+
+    private static string WritableFolder(ServiceSettings settings) =>
+        $"The data folder {settings.DataDirectory} must be one the service's account can create and write (docs/operations.md, section 1).";
 
     /// <summary>
     /// What to tell the operator when a port the service listens on is taken: most often a Mosquitto daemon that the

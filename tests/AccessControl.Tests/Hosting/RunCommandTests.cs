@@ -6,8 +6,9 @@ using AccessControl.Tests.Support;
 namespace AccessControl.Tests.Hosting;
 
 /// <summary>
-/// <c>accesscontrol run</c> on a host where a port it needs is taken (a Mosquitto daemon its package started on 1883,
-/// a second service): a sentence that says which port and what to do, exit code 2, not an unhandled exception.
+/// <c>accesscontrol run</c> where it cannot start: a port it needs is taken (a Mosquitto daemon its package started on
+/// 1883, a second service), the data folder cannot be used, the database is not one. Each time a sentence that says what
+/// and what to do, exit code 2, not an unhandled exception; and nothing written.
 /// </summary>
 public sealed class RunCommandTests
 {
@@ -40,6 +41,60 @@ public sealed class RunCommandTests
         Assert.DoesNotContain("Unhandled exception", output, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Run_WhenTheDataPathIsAFile_SaysSo_AndExitsWithTwo()
+    {
+        var file = Path.GetTempFileName();
+        try
+        {
+            var (exit, output) = await RunServiceOnAsync(file);
+
+            Assert.Equal(2, exit);
+            Assert.Contains($"--data {file} is a file", output, StringComparison.Ordinal);
+            Assert.DoesNotContain("Unhandled exception", output, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
+    public async Task Run_WhenTheDataFolderCannotBeCreated_SaysWhichFolder_AndExitsWithTwo()
+    {
+        // Not even root can create a folder in /proc (a permission test would pass as root, which CI runs as).
+        var (exit, output) = await RunServiceOnAsync("/proc/accesscontrol-test-data");
+
+        Assert.Equal(2, exit);
+        Assert.Contains("The data folder /proc/accesscontrol-test-data must be one the service's account can create and write", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AU-9")]
+    public async Task Run_OnADatabaseThatIsNotOne_RefusesToStart_AndLeavesTheFileAsItWas()
+    {
+        var directory = Directory.CreateTempSubdirectory("ac-run-").FullName;
+        try
+        {
+            var database = Path.Combine(directory, "accesscontrol.db");
+            var garbage = new byte[8192];
+            new Random(42).NextBytes(garbage);
+            await File.WriteAllBytesAsync(database, garbage);
+
+            var (exit, output) = await RunServiceOnAsync(directory);
+
+            Assert.Equal(2, exit);
+            Assert.Contains($"{database} is not a usable SQLite database", output, StringComparison.Ordinal);
+            Assert.DoesNotContain("Unhandled exception", output, StringComparison.Ordinal);
+            Assert.Equal(garbage, await File.ReadAllBytesAsync(database));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
     private static TcpListener Occupy()
     {
         var listener = new TcpListener(IPAddress.Loopback, 0);
@@ -52,12 +107,16 @@ public sealed class RunCommandTests
         var directory = Directory.CreateTempSubdirectory("ac-run-").FullName;
         try
         {
-            return await ProgramRun.RunAsync("dotnet",
-                [Path.Combine(AppContext.BaseDirectory, "accesscontrol.dll"), "run", "--site", EdgeHarness.DemoSiteFile, "--data", directory, .. arguments], Timeout);
+            return await RunServiceOnAsync(directory, arguments);
         }
         finally
         {
             Directory.Delete(directory, recursive: true);
         }
     }
+
+    private static Task<(int Exit, string Output)> RunServiceOnAsync(string data, params string[] arguments) =>
+        ProgramRun.RunAsync("dotnet",
+            [Path.Combine(AppContext.BaseDirectory, "accesscontrol.dll"), "run", "--site", EdgeHarness.DemoSiteFile, "--data", data,
+             .. arguments.Length > 0 ? arguments : ["--broker-port", "0", "--http", "http://127.0.0.1:0"]], Timeout);
 }
