@@ -35,7 +35,15 @@ public sealed class LogSigningKey : IDisposable
         if (File.Exists(privatePath))
         {
             key = ECDsa.Create();
-            key.ImportFromPem(File.ReadAllText(privatePath));
+            try
+            {
+                key.ImportFromPem(File.ReadAllText(privatePath));
+            }
+            catch (Exception ex) when (ex is ArgumentException or CryptographicException)
+            {
+                key.Dispose();
+                throw new Storage.KeyFileException(privatePath, "does not hold a PEM private key", ex);
+            }
         }
         else
         {
@@ -46,7 +54,7 @@ public sealed class LogSigningKey : IDisposable
         if (key.KeySize != 256)
         {
             key.Dispose();
-            throw new InvalidOperationException($"{privatePath} is not an ECDSA P-256 key.");
+            throw new Storage.KeyFileException(privatePath, "is not an ECDSA P-256 key");
         }
 
         // Re-exported on every start, so that a deleted or damaged public copy is restored from the private key.

@@ -136,7 +136,7 @@ public sealed partial class FingerprintKeyring
         var fromEnvironment = (environment ?? Environment.GetEnvironmentVariable)(EnvironmentVariable);
         if (!string.IsNullOrWhiteSpace(fromEnvironment))
         {
-            return Parse(fromEnvironment.Replace(';', '\n'), EnvironmentVariable);
+            return ParseKey(fromEnvironment.Replace(';', '\n'), EnvironmentVariable, $"the environment variable {EnvironmentVariable}");
         }
 
         if (!File.Exists(keyFile))
@@ -150,7 +150,20 @@ public sealed partial class FingerprintKeyring
             Storage.SecretFiles.CreateNew(keyFile, text);
         }
 
-        return Parse(File.ReadAllText(keyFile), keyFile);
+        return ParseKey(File.ReadAllText(keyFile), keyFile, keyFile);
+    }
+
+    private static FingerprintKeyring ParseKey(string text, string source, string named)
+    {
+        try
+        {
+            return Parse(text, source);
+        }
+        catch (FormatException ex)
+        {
+            // Parse names the line and what it expected, never the key.
+            throw new Storage.KeyFileException(named, $"is not a fingerprint keyring: {ex.Message}", ex);
+        }
     }
 
     /// <summary>Parses the text form (see the class remarks). <paramref name="source"/> names it in error messages.</summary>

@@ -16,7 +16,7 @@ public static class ProvisioningKey
         var fromEnvironment = Environment.GetEnvironmentVariable(EnvironmentVariable);
         if (!string.IsNullOrWhiteSpace(fromEnvironment))
         {
-            return new DeviceSecrets(Convert.FromBase64String(fromEnvironment.Trim()));
+            return new DeviceSecrets(Storage.SecretFiles.DecodeBase64Key(fromEnvironment, $"the environment variable {EnvironmentVariable}"));
         }
 
         return new DeviceSecrets(Storage.SecretFiles.LoadOrCreateBase64Key(keyFile));

@@ -75,6 +75,11 @@ public static class ServiceCommands
             await Console.Error.WriteLineAsync(ex.Message);
             return 2;
         }
+        catch (Storage.KeyFileException ex)
+        {
+            await Console.Error.WriteLineAsync(ex.Message);
+            return 2;
+        }
         catch (Exception ex) when (UnusableData(ex, settings) is { } message)
         {
             await Console.Error.WriteLineAsync(message);

@@ -87,11 +87,11 @@ public static class HrFeedKey
 
     /// <summary>A client's key (the CSV import): the environment variable, else an existing file; never creates one.</summary>
     public static HrFeedSigner Read(string keyFile, Func<string, string?>? environment = null) =>
-        FromEnvironment(environment) ?? new HrFeedSigner(Convert.FromBase64String(File.ReadAllText(keyFile).Trim()));
+        FromEnvironment(environment) ?? new HrFeedSigner(Storage.SecretFiles.DecodeBase64Key(File.ReadAllText(keyFile), keyFile));
 
     private static HrFeedSigner? FromEnvironment(Func<string, string?>? environment)
     {
         var text = (environment ?? Environment.GetEnvironmentVariable)(EnvironmentVariable);
-        return string.IsNullOrWhiteSpace(text) ? null : new HrFeedSigner(Convert.FromBase64String(text.Trim()));
+        return string.IsNullOrWhiteSpace(text) ? null : new HrFeedSigner(Storage.SecretFiles.DecodeBase64Key(text, $"the environment variable {EnvironmentVariable}"));
     }
 }

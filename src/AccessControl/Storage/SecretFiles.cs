@@ -25,6 +25,21 @@ public static class SecretFiles
         stream.Flush(flushToDisk: true);
     }
 
+    /// <summary>A key given as base64 text; <paramref name="source"/> (a path, a variable's name) names it if it is not one.</summary>
+    public static byte[] DecodeBase64Key(string text, string source)
+    {
+        var trimmed = text.Trim();
+        try
+        {
+            var key = Convert.FromBase64String(trimmed);
+            return key.Length > 0 ? key : throw new KeyFileException(source, "is empty; it should hold a base64 key");
+        }
+        catch (FormatException ex)
+        {
+            throw new KeyFileException(source, "does not hold a base64 key", ex);
+        }
+    }
+
     /// <summary>
     /// A symmetric key kept as base64 in a file: read when the file exists, else <paramref name="bytes"/> random bytes
     /// written to a new owner-only file.
@@ -33,7 +48,7 @@ public static class SecretFiles
     {
         if (File.Exists(path))
         {
-            return Convert.FromBase64String(File.ReadAllText(path).Trim());
+            return DecodeBase64Key(File.ReadAllText(path), path);
         }
 
         var key = RandomNumberGenerator.GetBytes(bytes);

@@ -45,7 +45,7 @@ public static class PiiKey
         var fromEnvironment = Environment.GetEnvironmentVariable(EnvironmentVariable);
         if (!string.IsNullOrWhiteSpace(fromEnvironment))
         {
-            return new DocumentNumberHasher(Convert.FromBase64String(fromEnvironment.Trim()));
+            return new DocumentNumberHasher(Storage.SecretFiles.DecodeBase64Key(fromEnvironment, $"the environment variable {EnvironmentVariable}"));
         }
 
         return new DocumentNumberHasher(Storage.SecretFiles.LoadOrCreateBase64Key(keyFile));

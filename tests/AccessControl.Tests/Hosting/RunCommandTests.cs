@@ -95,6 +95,34 @@ public sealed class RunCommandTests
         }
     }
 
+    [Theory]
+    [InlineData("provisioning.key")]
+    [InlineData("pii.key")]
+    [InlineData("hr-feed.key")]
+    [InlineData("fingerprint.keys")]
+    [InlineData("log-signing.key")]
+    public async Task Run_WithAKeyFileThatHoldsNoKey_NamesTheFile_AndExitsWithTwo(string keyFile)
+    {
+        var directory = Directory.CreateTempSubdirectory("ac-run-").FullName;
+        try
+        {
+            var path = Path.Combine(directory, keyFile);
+            await File.WriteAllTextAsync(path, "not a key!\n");
+
+            var (exit, output) = await RunServiceOnAsync(directory);
+
+            Assert.Equal(2, exit);
+            Assert.Contains($"Cannot start: {path} ", output, StringComparison.Ordinal);
+            Assert.Contains("Restore it from the backup", output, StringComparison.Ordinal);
+            Assert.DoesNotContain("Unhandled exception", output, StringComparison.Ordinal);
+            Assert.Equal("not a key!\n", await File.ReadAllTextAsync(path)); // not replaced by a new key
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
     private static TcpListener Occupy()
     {
         var listener = new TcpListener(IPAddress.Loopback, 0);
