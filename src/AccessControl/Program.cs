@@ -19,7 +19,17 @@ Console.CancelKeyPress += (_, e) => { e.Cancel = true; stopping.Cancel(); };
 // its final checkpoint. Without this the runtime would end the process as soon as the handlers returned.
 using var terminate = System.Runtime.InteropServices.PosixSignalRegistration.Create(
     System.Runtime.InteropServices.PosixSignal.SIGTERM, context => { context.Cancel = true; stopping.Cancel(); });
-var settings = ServiceCommands.Settings(flags);
+ServiceSettings settings;
+try
+{
+    settings = ServiceCommands.Settings(flags);
+}
+catch (SettingsException ex)
+{
+    Console.Error.WriteLine(ex.Message);
+    return 2;
+}
+
 
 // log, token, person, credential, level: the admin and audit commands.
 var adminExit = await AccessControl.Cli.AdminCommands.RunAsync(args, NodaTime.SystemClock.Instance, Console.Out, Console.Error,

@@ -155,7 +155,7 @@ public sealed class EdgeService : IAsyncDisposable
         var errors = settings.Validate();
         if (errors.Count > 0)
         {
-            throw new InvalidOperationException("Invalid settings: " + string.Join(" ", errors));
+            throw new SettingsException("Invalid settings: " + string.Join(" ", errors));
         }
 
         Directory.CreateDirectory(settings.DataDirectory);

@@ -33,7 +33,17 @@ public static class ServiceCommands
             .AddJsonFile("appsettings.json", optional: true)
             .AddEnvironmentVariables()
             .Build();
-        var settings = configuration.GetSection(ServiceSettings.Section).Get<ServiceSettings>() ?? new ServiceSettings();
+        ServiceSettings settings;
+        try
+        {
+            settings = configuration.GetSection(ServiceSettings.Section).Get<ServiceSettings>() ?? new ServiceSettings();
+        }
+        catch (InvalidOperationException ex)
+        {
+            // "Failed to convert configuration value 'abc' at 'AccessControl:Broker:Port' to type 'System.Int32'."
+            throw new SettingsException($"Invalid settings: {ex.Message}", ex);
+        }
+
         if (flags.TryGetValue("site", out var site))
         {
             settings = settings with { SiteFile = site };
@@ -51,17 +61,30 @@ public static class ServiceCommands
 
         if (flags.TryGetValue("broker-port", out var port))
         {
-            settings = settings with { Broker = settings.Broker with { Port = int.Parse(port) } };
+            settings = settings with { Broker = settings.Broker with { Port = PortNumber(port, "--broker-port N") } };
         }
 
         if (flags.TryGetValue("external-broker", out var external))
         {
-            var parts = external.Split(':');
-            settings = settings with { Broker = settings.Broker with { Mode = BrokerMode.External, Host = parts[0], Port = int.Parse(parts[1]) } };
+            var colon = external.LastIndexOf(':');
+            if (colon <= 0)
+            {
+                throw new SettingsException($"Invalid settings: --external-broker takes HOST:PORT, not '{external}'.");
+            }
+
+            settings = settings with
+            {
+                Broker = settings.Broker with { Mode = BrokerMode.External, Host = external[..colon], Port = PortNumber(external[(colon + 1)..], "--external-broker HOST:PORT") },
+            };
         }
 
         return settings;
     }
+
+    private static int PortNumber(string text, string flag) =>
+        int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var port) && port <= 65535
+            ? port
+            : throw new SettingsException($"Invalid settings: {flag} takes a port number (0-65535), not '{text}'.");
 
     public static async Task<int> RunAsync(ServiceSettings settings, IClock clock, TimeProvider time, CancellationToken stopping)
     {
@@ -75,7 +98,7 @@ public static class ServiceCommands
             await Console.Error.WriteLineAsync(ex.Message);
             return 2;
         }
-        catch (Storage.KeyFileException ex)
+        catch (Exception ex) when (ex is SettingsException or Storage.KeyFileException)
         {
             await Console.Error.WriteLineAsync(ex.Message);
             return 2;

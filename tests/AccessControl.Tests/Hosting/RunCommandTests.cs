@@ -7,7 +7,8 @@ namespace AccessControl.Tests.Hosting;
 
 /// <summary>
 /// <c>accesscontrol run</c> where it cannot start: a port it needs is taken (a Mosquitto daemon its package started on
-/// 1883, a second service), the data folder cannot be used, the database is not one. Each time a sentence that says what
+/// 1883, a second service), the data folder cannot be used, the database is not one, a key file holds no key, a setting
+/// cannot be used. Each time a sentence that says what
 /// and what to do, exit code 2, not an unhandled exception; and nothing written.
 /// </summary>
 public sealed class RunCommandTests
@@ -74,25 +75,19 @@ public sealed class RunCommandTests
     [Trait("control", "NIST-AU-9")]
     public async Task Run_OnADatabaseThatIsNotOne_RefusesToStart_AndLeavesTheFileAsItWas()
     {
-        var directory = Directory.CreateTempSubdirectory("ac-run-").FullName;
-        try
-        {
-            var database = Path.Combine(directory, "accesscontrol.db");
-            var garbage = new byte[8192];
-            new Random(42).NextBytes(garbage);
-            await File.WriteAllBytesAsync(database, garbage);
+        using var folder = new DataFolder();
+        var directory = folder.Path;
+        var database = Path.Combine(directory, "accesscontrol.db");
+        var garbage = new byte[8192];
+        new Random(42).NextBytes(garbage);
+        await File.WriteAllBytesAsync(database, garbage);
 
-            var (exit, output) = await RunServiceOnAsync(directory);
+        var (exit, output) = await RunServiceOnAsync(directory);
 
-            Assert.Equal(2, exit);
-            Assert.Contains($"{database} is not a usable SQLite database", output, StringComparison.Ordinal);
-            Assert.DoesNotContain("Unhandled exception", output, StringComparison.Ordinal);
-            Assert.Equal(garbage, await File.ReadAllBytesAsync(database));
-        }
-        finally
-        {
-            Directory.Delete(directory, recursive: true);
-        }
+        Assert.Equal(2, exit);
+        Assert.Contains($"{database} is not a usable SQLite database", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", output, StringComparison.Ordinal);
+        Assert.Equal(garbage, await File.ReadAllBytesAsync(database));
     }
 
     [Theory]
@@ -103,24 +98,50 @@ public sealed class RunCommandTests
     [InlineData("log-signing.key")]
     public async Task Run_WithAKeyFileThatHoldsNoKey_NamesTheFile_AndExitsWithTwo(string keyFile)
     {
-        var directory = Directory.CreateTempSubdirectory("ac-run-").FullName;
-        try
-        {
-            var path = Path.Combine(directory, keyFile);
-            await File.WriteAllTextAsync(path, "not a key!\n");
+        using var folder = new DataFolder();
+        var directory = folder.Path;
+        var path = Path.Combine(directory, keyFile);
+        await File.WriteAllTextAsync(path, "not a key!\n");
 
-            var (exit, output) = await RunServiceOnAsync(directory);
+        var (exit, output) = await RunServiceOnAsync(directory);
 
-            Assert.Equal(2, exit);
-            Assert.Contains($"Cannot start: {path} ", output, StringComparison.Ordinal);
-            Assert.Contains("Restore it from the backup", output, StringComparison.Ordinal);
-            Assert.DoesNotContain("Unhandled exception", output, StringComparison.Ordinal);
-            Assert.Equal("not a key!\n", await File.ReadAllTextAsync(path)); // not replaced by a new key
-        }
-        finally
-        {
-            Directory.Delete(directory, recursive: true);
-        }
+        Assert.Equal(2, exit);
+        Assert.Contains($"Cannot start: {path} ", output, StringComparison.Ordinal);
+        Assert.Contains("Restore it from the backup", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", output, StringComparison.Ordinal);
+        Assert.Equal("not a key!\n", await File.ReadAllTextAsync(path)); // not replaced by a new key
+    }
+
+    [Theory]
+    [InlineData("--broker-port abc", "--broker-port N takes a port number (0-65535), not 'abc'")]
+    [InlineData("--broker-port 70000", "--broker-port N takes a port number (0-65535), not '70000'")]
+    [InlineData("--external-broker nocolon", "--external-broker takes HOST:PORT, not 'nocolon'")]
+    [InlineData("--external-broker host:port", "--external-broker HOST:PORT takes a port number (0-65535), not 'port'")]
+    [InlineData("--http notaurl", "AccessControl:HttpUrl 'notaurl' is not an absolute URL")]
+    public async Task Run_WithASettingItCannotUse_NamesIt_ExitsWithTwo_AndWritesNothing(string flags, string expected)
+    {
+        using var folder = new DataFolder();
+        var directory = folder.Path;
+        var (exit, output) = await RunServiceOnAsync(directory, flags.Split(' '));
+
+        Assert.Equal(2, exit);
+        Assert.Contains($"Invalid settings: {expected}", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", output, StringComparison.Ordinal);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(directory));
+    }
+
+    [Fact]
+    public async Task Run_WithAnEnvironmentSettingOfTheWrongType_NamesIt_AndExitsWithTwo()
+    {
+        using var folder = new DataFolder();
+        var directory = folder.Path;
+        var (exit, output) = await ProgramRun.RunAsync("dotnet",
+            [Path.Combine(AppContext.BaseDirectory, "accesscontrol.dll"), "run", "--site", EdgeHarness.DemoSiteFile, "--data", directory],
+            Timeout, new Dictionary<string, string> { ["AccessControl__Broker__Port"] = "abc" });
+
+        Assert.Equal(2, exit);
+        Assert.Contains("Invalid settings: Failed to convert configuration value 'abc' at 'AccessControl:Broker:Port'", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", output, StringComparison.Ordinal);
     }
 
     private static TcpListener Occupy()
@@ -132,15 +153,9 @@ public sealed class RunCommandTests
 
     private static async Task<(int Exit, string Output)> RunServiceAsync(params string[] arguments)
     {
-        var directory = Directory.CreateTempSubdirectory("ac-run-").FullName;
-        try
-        {
-            return await RunServiceOnAsync(directory, arguments);
-        }
-        finally
-        {
-            Directory.Delete(directory, recursive: true);
-        }
+        using var folder = new DataFolder();
+        var directory = folder.Path;
+        return await RunServiceOnAsync(directory, arguments);
     }
 
     private static Task<(int Exit, string Output)> RunServiceOnAsync(string data, params string[] arguments) =>
