@@ -93,17 +93,7 @@ public static class ServiceCommands
         {
             host = AccessControlHost.Create(settings, clock, time);
         }
-        catch (SiteFileException ex)
-        {
-            await Console.Error.WriteLineAsync(ex.Message);
-            return 2;
-        }
-        catch (Exception ex) when (ex is SettingsException or Storage.KeyFileException)
-        {
-            await Console.Error.WriteLineAsync(ex.Message);
-            return 2;
-        }
-        catch (Exception ex) when (UnusableData(ex, settings) is { } message)
+        catch (Exception ex) when (CannotStart(ex, settings) is { } message)
         {
             await Console.Error.WriteLineAsync(message);
             return 2;
@@ -116,7 +106,7 @@ public static class ServiceCommands
             {
                 await host.StartAsync(stopping);
             }
-            catch (Exception ex) when (PortInUse(ex, settings) is { } message)
+            catch (Exception ex) when (CannotStart(ex, settings) is { } message)
             {
                 await Console.Error.WriteLineAsync(message);
                 return 2;
@@ -137,11 +127,21 @@ public static class ServiceCommands
     }
 
     /// <summary>
+    /// The one sentence (exit code 2) for a start that cannot go on, or null for a failure that is thrown as it is: a bad
+    /// site file, setting or key file, an unusable data folder or database, a port already taken. Nothing is written then.
+    /// </summary>
+    internal static string? CannotStart(Exception failure, ServiceSettings settings) => failure switch
+    {
+        SiteFileException or SettingsException or Storage.KeyFileException => failure.Message,
+        _ => PortInUse(failure, settings) ?? UnusableData(failure, settings),
+    };
+
+    /// <summary>
     /// What to tell the operator when the data folder or the database in it cannot be used: a path that is a file, a
     /// folder the service's account cannot write, a file that is not a SQLite database. Null for any other failure.
     /// Nothing is written in either case: a damaged database is left as it was found, for a restore or a look.
     /// </summary>
-    internal static string? UnusableData(Exception failure, ServiceSettings settings)
+    private static string? UnusableData(Exception failure, ServiceSettings settings)
     {
         const int CantOpen = 14, ReadOnly = 8, Corrupt = 11, NotADatabase = 26;
         if (File.Exists(settings.DataDirectory))
@@ -170,7 +170,7 @@ public static class ServiceCommands
     /// What to tell the operator when a port the service listens on is taken: most often a Mosquitto daemon that the
     /// package started on 1883, or a second service on the same host. Null for any other failure (thrown as it is).
     /// </summary>
-    internal static string? PortInUse(Exception failure, ServiceSettings settings)
+    private static string? PortInUse(Exception failure, ServiceSettings settings)
     {
         var chain = new List<Exception>();
         for (var e = failure; e is not null; e = e.InnerException)

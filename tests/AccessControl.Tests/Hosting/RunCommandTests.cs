@@ -135,9 +135,7 @@ public sealed class RunCommandTests
     {
         using var folder = new DataFolder();
         var directory = folder.Path;
-        var (exit, output) = await ProgramRun.RunAsync("dotnet",
-            [Path.Combine(AppContext.BaseDirectory, "accesscontrol.dll"), "run", "--site", EdgeHarness.DemoSiteFile, "--data", directory],
-            Timeout, new Dictionary<string, string> { ["AccessControl__Broker__Port"] = "abc" });
+        var (exit, output) = await RunServiceOnAsync(directory, [], new Dictionary<string, string> { ["AccessControl__Broker__Port"] = "abc" });
 
         Assert.Equal(2, exit);
         Assert.Contains("Invalid settings: Failed to convert configuration value 'abc' at 'AccessControl:Broker:Port'", output, StringComparison.Ordinal);
@@ -158,8 +156,9 @@ public sealed class RunCommandTests
         return await RunServiceOnAsync(directory, arguments);
     }
 
-    private static Task<(int Exit, string Output)> RunServiceOnAsync(string data, params string[] arguments) =>
+    /// <summary>The service on <paramref name="data"/>; without arguments on free ports (with an environment, on its defaults).</summary>
+    private static Task<(int Exit, string Output)> RunServiceOnAsync(string data, string[]? arguments = null, IReadOnlyDictionary<string, string>? environment = null) =>
         ProgramRun.RunAsync("dotnet",
             [Path.Combine(AppContext.BaseDirectory, "accesscontrol.dll"), "run", "--site", EdgeHarness.DemoSiteFile, "--data", data,
-             .. arguments.Length > 0 ? arguments : ["--broker-port", "0", "--http", "http://127.0.0.1:0"]], Timeout);
+             .. arguments ?? ["--broker-port", "0", "--http", "http://127.0.0.1:0"]], Timeout, environment);
 }
