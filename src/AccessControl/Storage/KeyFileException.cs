@@ -10,8 +10,4 @@ namespace AccessControl.Storage;
 /// document numbers, the log's checkpoints, sealed fingerprint templates), so the remedy is the backup.
 /// </remarks>
 public sealed class KeyFileException(string source, string problem, Exception? inner = null)
-    : Exception($"Cannot start: {source} {problem}. Restore it from the backup of the data folder's keys; a new key would not match what the old one derived or signed (docs/operations.md, section 8).", inner)
-{
-    /// <summary>The file's path, or the environment variable's name.</summary>
-    public string KeySource { get; } = source;
-}
+    : Exception($"Cannot start: {source} {problem}. Restore it from the backup of the data folder's keys; a new key would not match what the old one derived or signed (docs/operations.md, section 8).", inner);
