@@ -387,6 +387,36 @@ public sealed class EntryLogWriter : IDisposable
     }
 
     /// <summary>
+    /// Whether one of the last <paramref name="lookback"/> rows is the outage row that names this outage journal
+    /// (<c>integrity</c>/<c>outage</c>, <c>"journal":"&lt;id&gt;"</c>): at start, tells rows the service wrote just before
+    /// it died from rows it never wrote. A range of the primary key, read once at start.
+    /// </summary>
+    internal bool OutageLogged(string journalId, long lookback)
+    {
+        lock (gate)
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = """
+                SELECT detail FROM entry_log
+                WHERE seq > $from AND kind = 'integrity' AND reason = 'outage' AND detail LIKE '%' || $id || '%'
+                """;
+            command.Parameters.AddWithValue("$from", headSeq - lookback);
+            command.Parameters.AddWithValue("$id", journalId);
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                using var detail = JsonDocument.Parse(reader.GetString(0));
+                if (detail.RootElement.TryGetProperty("journal", out var named) && named.GetString() == journalId)
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+    }
+
+    /// <summary>
     /// Test hook for the fail-closed path: a connection-local trigger makes every insert fail inside SQLite, the
     /// way a full disk or an I/O error would surface (a <see cref="SqliteException"/> from the commit); false removes it.
     /// Under the writer's lock: created inside a batch in flight, the trigger would fail that batch and be rolled back with it.

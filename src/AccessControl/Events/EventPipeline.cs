@@ -43,6 +43,8 @@ public sealed class EventPipeline : IAsyncDisposable
     private static readonly Duration LogFailureAlarmInterval = Duration.FromMinutes(1);
 
     private readonly LateRows lateRows;
+    private readonly OutageJournal? journal;
+    private bool journalFailureLogged;
     private Instant? lastLogFailureAlarm;
     private readonly ManualResetEventSlim itemQueued = new(false, spinCount: 0);
     private readonly Action signalItemQueued;
@@ -86,7 +88,8 @@ public sealed class EventPipeline : IAsyncDisposable
         PassbackState? passbackHistory = null,
         FingerprintState? fingerprintHistory = null,
         FireState? fireState = null,
-        EscortState? escortHistory = null)
+        EscortState? escortHistory = null,
+        OutageJournal? outageJournal = null)
     {
         passback = passbackHistory ?? PassbackState.Empty;
         escorts = escortHistory ?? EscortState.Empty;
@@ -110,7 +113,9 @@ public sealed class EventPipeline : IAsyncDisposable
         this.logger = logger;
         recent = new RecentDecisions(options.RecentEvents);
         trace = options.TraceFile is { } traceFile ? new LatencyTrace(traceFile) : null;
-        lateRows = new LateRows(options.LateRowsCapacity);
+        lateRows = new LateRows(options.LateRowsCapacity, outageJournal);
+        journal = outageJournal;
+        RestoreLateRows(writer, options);
         signalItemQueued = itemQueued.Set;
         readers = new ReaderWatch(clock.GetCurrentInstant());
 
@@ -272,6 +277,7 @@ public sealed class EventPipeline : IAsyncDisposable
         }
 
         trace?.Dispose();
+        journal?.Dispose();
     }
 
     private void Run(CancellationToken stopping)
@@ -1287,8 +1293,12 @@ public sealed class EventPipeline : IAsyncDisposable
         {
             lastLogFailureAlarm = null;
             logger.LogWarning("The entry log is writable again: {Count} rows kept during the outage were written late.", late.Count - 1);
-            lateRows.Clear();
+            ClearLateRows();
             written = written.Skip(late.Count).ToList();
+        }
+        else if (failure is null && lateRows.JournalStale && lateRows.IsEmpty)
+        {
+            ClearLateRows();
         }
 
         PublishHealth();
@@ -1411,6 +1421,13 @@ public sealed class EventPipeline : IAsyncDisposable
         if (failure is not null)
         {
             RaiseLogFailure(failure, rows.Count, outgoing);
+
+            // Before anyone hears the batch's denies: what the log refused goes to the outage journal on disk.
+            if (lateRows.Persist() is { } journalFailure && !journalFailureLogged)
+            {
+                journalFailureLogged = true;
+                logger.LogError(journalFailure, "The outage journal could not be written: the rows kept during this outage are in memory only, and lost if the service stops before the log is writable again.");
+            }
         }
 
         Volatile.Write(ref fireCommitted, fire);
@@ -1491,6 +1508,41 @@ public sealed class EventPipeline : IAsyncDisposable
             Reason = AlarmTypes.LogFailure,
             Detail = Json(("alarmId", alarm.AlarmId), ("detail", detail)),
         }, now, failure);
+    }
+
+    /// <summary>
+    /// At start: the rows of an outage the last run kept in the journal and did not live to write are taken back, to be
+    /// written with the first commit (at the latest the first supervision tick), behind their outage row.
+    /// </summary>
+    private void RestoreLateRows(EntryLogWriter log, PipelineOptions settings)
+    {
+        if (journal?.Found.Outage is null)
+        {
+            return;
+        }
+
+        // The commit that wrote an outage's rows holds the outage row, the rows kept and one batch: the service can only
+        // have died after it and before the journal was emptied, with nothing committed in between.
+        var lookback = journal.Found.Rows.Count + settings.LateRowsCapacity + (4L * settings.MaxBatch) + 64;
+        var taken = lateRows.Restore(
+            id => log.OutageLogged(id, lookback),
+            row => row.Source is { } source && row.EventId is { } eventId && log.FindByEvent(source, eventId) is not null);
+        if (taken > 0)
+        {
+            logger.LogWarning("The outage journal {Path} held {Count} rows of an entry-log outage that began {Since}; they are written to the log with the first commit.",
+                journal.Path, taken, lateRows.Health().OutageSince);
+        }
+
+        logHealth = lateRows.Health();
+    }
+
+    private void ClearLateRows()
+    {
+        journalFailureLogged = false;
+        if (lateRows.Clear() is { } failure)
+        {
+            logger.LogError(failure, "The outage journal could not be emptied after its rows were written to the log; tried again after the next commit.");
+        }
     }
 
     /// <summary>What a health check reads from other threads (a new record only during an outage).</summary>

@@ -21,28 +21,49 @@ namespace AccessControl.Events;
 /// <para>
 /// A redelivery of a kept event is answered from here (the same deny), so it is neither decided again nor logged twice.
 /// Rows whose caller waits for the outcome (an admin change through the API) are not kept: the caller is told the change
-/// did not happen. Memory is the limit: a service that dies during the outage loses what is kept (docs/reliability.md).
+/// did not happen.
+/// </para>
+/// <para>
+/// With an <see cref="OutageJournal"/>, what a failed batch kept is also written to that file (<see cref="Persist"/>)
+/// before the batch's denies are published, so a service that dies or is restarted during the outage takes the rows
+/// back at its next start (<see cref="Restore"/>) instead of losing them. Without one, or past its size, memory is the
+/// only copy (docs/reliability.md).
 /// </para>
 /// </remarks>
-internal sealed class LateRows(int capacity)
+internal sealed class LateRows
 {
     /// <summary>Reason of the <see cref="LogKinds.Integrity"/> row that heads the rows written after an outage.</summary>
     public const string OutageReason = "outage";
 
     private readonly List<LogEntry> rows = [];
     private readonly Dictionary<(string Source, string EventId), LogEntry> byEvent = [];
+    private readonly OutageJournal? journal;
+    private readonly List<LogEntry> unjournalled = [];
     private Instant? since;
     private string? firstError;
     private long lost;
+    private string? journalId;
+    private int onDisk;
+    private int restored;
+    private bool journalStale;
 
-    public int Capacity { get; } = capacity;
+    public LateRows(int capacity, OutageJournal? journal = null)
+    {
+        Capacity = capacity;
+        this.journal = journal;
+    }
+
+    public int Capacity { get; }
 
     public int Count => rows.Count;
 
     public bool IsEmpty => since is null;
 
     /// <summary>The outage as a health check sees it: <see cref="LogHealth.Writable"/> while nothing is kept.</summary>
-    public LogHealth Health() => since is null ? LogHealth.Writable : new LogHealth(since, rows.Count, lost, firstError);
+    public LogHealth Health() => since is null ? LogHealth.Writable : new LogHealth(since, rows.Count, lost, firstError) { RowsOnDisk = onDisk };
+
+    /// <summary>Whether the journal still holds rows already written to the log (it could not be emptied): <see cref="Clear"/> again.</summary>
+    public bool JournalStale => journalStale;
 
     /// <summary>Keeps a row the log refused. Returns false when <see cref="Capacity"/> is reached (the row is only counted).</summary>
     public bool Keep(LogEntry row, Instant now, Exception failure)
@@ -60,12 +81,85 @@ internal sealed class LateRows(int capacity)
             ? row with { Decision = "deny", Reason = AccessReason.LogFailure.ToCode(), UnlockSeconds = 0, Detail = MarkLate(row.Detail, $"{row.Decision}/{row.Reason}") }
             : row with { Detail = MarkLate(row.Detail, null) };
         rows.Add(kept);
+        if (journal is not null)
+        {
+            unjournalled.Add(kept);
+        }
+
         if (kept.Source is { } source && kept.EventId is { } eventId)
         {
             byEvent.TryAdd((source, eventId), kept);
         }
 
         return true;
+    }
+
+    /// <summary>
+    /// Writes what was kept since the last call to the journal, with one sync: called once per failed batch, before its
+    /// answers go out. Returns the failure when the journal could not be written (the rows stay in memory only).
+    /// </summary>
+    public Exception? Persist()
+    {
+        if (journal is null || unjournalled.Count == 0 || since is not { } from)
+        {
+            return null;
+        }
+
+        try
+        {
+            if (journalStale)
+            {
+                journal.Clear();
+                journalStale = false;
+            }
+
+            journalId ??= Guid.NewGuid().ToString("N");
+            onDisk += journal.Append(new OutageJournal.Header(journalId, from, firstError), unjournalled);
+            return null;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return ex;
+        }
+        finally
+        {
+            unjournalled.Clear();
+        }
+    }
+
+    /// <summary>
+    /// At start: takes back the rows the journal holds, those of an outage the service did not live to write to the log.
+    /// An outage whose row is already in the log (<paramref name="outageLogged"/>: the service died after writing it and
+    /// before emptying the journal) is only emptied, and a row already in the log (<paramref name="rowLogged"/>) is not
+    /// taken twice. Returns how many rows were taken back.
+    /// </summary>
+    public int Restore(Func<string, bool> outageLogged, Func<LogEntry, bool> rowLogged)
+    {
+        if (journal?.Found is not { Outage: { } outage } found)
+        {
+            return 0;
+        }
+
+        if (outageLogged(outage.Id))
+        {
+            ClearJournal();
+            return 0;
+        }
+
+        since = outage.Since;
+        firstError = outage.Error;
+        journalId = outage.Id;
+        foreach (var row in found.Rows.Where(r => !rowLogged(r)))
+        {
+            rows.Add(row);
+            if (row.Source is { } source && row.EventId is { } eventId)
+            {
+                byEvent.TryAdd((source, eventId), row);
+            }
+        }
+
+        restored = onDisk = rows.Count;
+        return restored;
     }
 
     /// <summary>The kept row of this event, if it is waiting here to be logged.</summary>
@@ -87,18 +181,58 @@ internal sealed class LateRows(int capacity)
             ["lost"] = lost,
             ["error"] = firstError,
         };
+        if (journalId is not null)
+        {
+            // Names the journal, so a service that dies before emptying it knows at its next start that these rows are in the log.
+            detail["journal"] = journalId;
+            detail["onDisk"] = onDisk;
+        }
+
+        if (restored > 0)
+        {
+            detail["restoredAtStart"] = restored;
+        }
+
         var outage = new LogEntry { At = now, Kind = LogKinds.Integrity, Reason = OutageReason, Detail = detail.ToJsonString() };
         return [outage, .. rows];
     }
 
-    /// <summary>Forgets everything kept: called once the rows from <see cref="Flush"/> are committed.</summary>
-    public void Clear()
+    /// <summary>
+    /// Forgets everything kept and empties the journal: called once the rows from <see cref="Flush"/> are committed.
+    /// Returns the failure when the journal could not be emptied (<see cref="JournalStale"/>: tried again).
+    /// </summary>
+    public Exception? Clear()
     {
         rows.Clear();
         byEvent.Clear();
+        unjournalled.Clear();
         since = null;
         firstError = null;
         lost = 0;
+        journalId = null;
+        onDisk = 0;
+        restored = 0;
+        return ClearJournal();
+    }
+
+    private Exception? ClearJournal()
+    {
+        if (journal is null || (!journal.InUse && !journalStale))
+        {
+            return null;
+        }
+
+        try
+        {
+            journal.Clear();
+            journalStale = false;
+            return null;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            journalStale = true;
+            return ex;
+        }
     }
 
     private static string MarkLate(string? detail, string? decided)
@@ -125,5 +259,8 @@ internal sealed class LateRows(int capacity)
 /// </summary>
 public sealed record LogHealth(Instant? OutageSince, int RowsKept, long RowsLost, string? Error)
 {
+    /// <summary>How many of the kept rows are also in the outage journal on disk, so that a restart does not lose them.</summary>
+    public int RowsOnDisk { get; init; }
+
     public static LogHealth Writable { get; } = new(null, 0, 0, null);
 }

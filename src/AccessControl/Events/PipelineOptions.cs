@@ -24,6 +24,13 @@ public sealed record PipelineOptions
     public int LateRowsCapacity { get; init; } = 50_000;
 
     /// <summary>
+    /// Size of the outage journal (<see cref="OutageJournal"/>, <c>entry-log.outage</c> in the data folder): the rows kept
+    /// during an outage are also written there, so a restart does not lose them. Allocated in full when the file is
+    /// created, so that it can be written on a full disk. 0 keeps the rows in memory only.
+    /// </summary>
+    public long OutageJournalBytes { get; init; } = OutageJournal.DefaultSize;
+
+    /// <summary>
     /// How far back the entry log is replayed at start to know who is inside the escort-tracked zones (see
     /// <c>EscortHistory</c>): a visit lasts a day at most.
     /// </summary>
@@ -78,6 +85,11 @@ public sealed record PipelineOptions
         if (RecentEvents is < 0 or > MaxRecentEvents || QueueCapacity < 1 || OfflineWindow <= Duration.Zero)
         {
             throw new ArgumentOutOfRangeException(nameof(RecentEvents), $"RecentEvents 0..{MaxRecentEvents}, QueueCapacity >= 1 and a positive OfflineWindow are required.");
+        }
+
+        if (OutageJournalBytes is not 0 and (< 4096 or > 1L << 32))
+        {
+            throw new ArgumentOutOfRangeException(nameof(OutageJournalBytes), OutageJournalBytes, "OutageJournalBytes must be 0 (none) or 4096..4294967296.");
         }
 
         if (MaxClockSkew <= Duration.Zero || ReplayAlarmInterval < Duration.Zero || ReplayWindow is < 1 or > 65_536)

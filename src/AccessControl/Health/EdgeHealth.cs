@@ -93,7 +93,8 @@ public static class EdgeHealth
         ? new("entry-log", HealthStatus.Ok, "every commit succeeds")
         : new("entry-log", HealthStatus.Failing,
             $"commits fail since {WireFormat.FormatInstant(since)} ({log.Error ?? "unknown error"}): every swipe is denied {AccessReason.LogFailure.ToCode()}; " +
-            $"{log.RowsKept} rows kept in memory to be logged late" + (log.RowsLost > 0 ? $", {log.RowsLost} more lost past the capacity" : ""));
+            $"{log.RowsKept} rows kept to be logged late ({(log.RowsOnDisk > 0 ? $"{log.RowsOnDisk} of them also in the outage journal on disk" : "in memory only")})" +
+            (log.RowsLost > 0 ? $", {log.RowsLost} more lost past the capacity" : ""));
 
     private static HealthCheck Broker(bool connected) => connected
         ? new("broker", HealthStatus.Ok, "connected: device messages reach the service")

@@ -78,7 +78,8 @@ public sealed class EdgeService : IAsyncDisposable
         Pipeline = new EventPipeline(configuration, Writer, Publisher, clock, Topics, settings.Pipeline, loggers.CreateLogger<EventPipeline>(), time, templates,
             DeviceSeqBaselines.Load(database, settings.Pipeline.ReplayWindow), PassbackHistory.Load(database, configuration.Topology),
             FingerprintLockHistory.Load(database, clock.GetCurrentInstant()), LifeSafety.FireState.Load(database),
-            EscortHistory.Load(database, configuration.Topology, clock.GetCurrentInstant() - settings.Pipeline.EscortRebuildWindow));
+            EscortHistory.Load(database, configuration.Topology, clock.GetCurrentInstant() - settings.Pipeline.EscortRebuildWindow),
+            OpenOutageJournal(settings.Pipeline, settings.DataDirectory, logger));
         Cardholders = new CardholderStore(database);
         Admin = new AdminService(Cardholders, configuration, Pipeline.AppendAsync, clock, loggers.CreateLogger<AdminService>());
         Fingerprints = new FingerprintService(FingerprintStore, templates, configuration, Pipeline.AppendAsync, settings.Fingerprints,
@@ -361,6 +362,29 @@ public sealed class EdgeService : IAsyncDisposable
         foreach (var check in supervisors)
         {
             await Pipeline.RaiseAsync(await check(cancellationToken), cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// The outage journal of the data folder, created on the first start (its whole size allocated). Without it the
+    /// service still runs: the rows of a log outage are then kept in memory only, which the log says.
+    /// </summary>
+    private static OutageJournal? OpenOutageJournal(PipelineOptions options, string dataDirectory, ILogger logger)
+    {
+        if (options.OutageJournalBytes == 0)
+        {
+            return null;
+        }
+
+        var path = Path.Combine(dataDirectory, OutageJournal.FileName);
+        try
+        {
+            return OutageJournal.Open(path, options.OutageJournalBytes);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            logger.LogError(ex, "The outage journal {Path} could not be opened or created: during an entry-log outage, the rows kept to be logged late are in memory only.", path);
+            return null;
         }
     }
 

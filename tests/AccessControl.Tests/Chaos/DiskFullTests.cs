@@ -30,13 +30,7 @@ public class DiskFullTests
 
         await tmpfs.FillAsync();
 
-        // SQLite may still have room in the WAL file for some commits: present until the log refuses one.
-        HeardDecision answer;
-        do
-        {
-            answer = await rig.HeardAsync(lobby, lobby.PresentCard(EndToEnd.DemoCards.Operator, EndToEnd.DemoCards.Ev3));
-        }
-        while (answer.Decision.Reason != "log_failure" && rig.Heard.Count < 2000);
+        var answer = await PresentUntilRefusedAsync(rig, lobby);
 
         var alarm = await monitor.WhenHeardAsync(AlarmTypes.LogFailure, ServiceRig.Timeout);
         var refused = rig.Heard.Count - 1;
@@ -53,6 +47,44 @@ public class DiskFullTests
         log.AssertEachHeardDecisionLoggedOnce(rig.Heard.Count);
         Assert.Equal(whileFull.Count, log.Access.Count(r => r.Reason == "log_failure"));
         Assert.Equal(1, log.Audit.OutageRows);
+        log.AssertChainVerifies();
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AU-5")]
+    [Trait("control", "PCI-10.2")]
+    [Trait("control", "PCI-10.5")]
+    public async Task ServiceKilledWhileTheFilesystemIsFull_StartsAgain_AndEveryDenyItHadAnswered_IsLoggedOnceWhenSpaceReturns()
+    {
+        using var folder = new DataFolder();
+        await using var tmpfs = await Tmpfs.MountAsync(folder.Path, 256);
+        await using var rig = await ServiceRig.StartAsync(folder.Path);
+        var lobby = rig.Readers[0];
+        await rig.PresentAsync([lobby], 5);
+        await tmpfs.FillAsync();
+        var answer = await PresentUntilRefusedAsync(rig, lobby);
+
+        var refused = rig.Heard.Count - 1;
+        await rig.PresentAsync([lobby], 20);
+
+        // The rows of those denies exist only in the service's memory and its outage journal when it is killed; it
+        // starts again on the same, still full, filesystem and goes on denying.
+        var deniedBeforeKill = rig.Heard.Count - refused;
+        await rig.KillAndRestartServiceAsync();
+        await rig.PresentAsync([lobby], 5);
+        var whileFull = rig.Heard.Snapshot().Skip(refused).ToList();
+        await tmpfs.FreeAsync();
+        var afterwards = await rig.HeardAsync(lobby, lobby.PresentCard(EndToEnd.DemoCards.Operator, EndToEnd.DemoCards.Ev3));
+        var log = await rig.StopAndAuditAsync();
+
+        Assert.Equal((false, "log_failure"), (answer.Decision.Grant, answer.Decision.Reason));
+        Assert.All(whileFull, h => Assert.Equal((false, "log_failure"), (h.Decision.Grant, h.Decision.Reason)));
+        Assert.True(afterwards.Decision.Grant, $"after the filler was deleted: {afterwards.Decision.Reason}");
+        log.AssertEachHeardDecisionLoggedOnce(rig.Heard.Count);
+        Assert.Equal(whileFull.Count, log.Access.Count(r => r.Reason == "log_failure"));
+        var outage = Assert.Single(log.Rows, r => r.Kind == LogKinds.Integrity && r.Reason == "outage");
+        using var detail = System.Text.Json.JsonDocument.Parse(outage.Detail!);
+        Assert.InRange(detail.RootElement.GetProperty("restoredAtStart").GetInt32(), deniedBeforeKill, deniedBeforeKill + 10);
         log.AssertChainVerifies();
     }
 
@@ -87,5 +119,18 @@ public class DiskFullTests
         Assert.All(lines, l => Assert.Null(l.Error));
         Assert.Equal(seq, lines[^1].Checkpoint!.Seq);
         Assert.Equal(seq - 1000 + 1, lines.Count);
+    }
+
+    /// <summary>Presents the operator's card until the log refuses a row (SQLite may still have room in its WAL file for some commits).</summary>
+    private static async Task<HeardDecision> PresentUntilRefusedAsync(ServiceRig rig, global::AccessControl.HardwareSim.Readers.CardReader lobby)
+    {
+        HeardDecision answer;
+        do
+        {
+            answer = await rig.HeardAsync(lobby, lobby.PresentCard(EndToEnd.DemoCards.Operator, EndToEnd.DemoCards.Ev3));
+        }
+        while (answer.Decision.Reason != "log_failure" && rig.Heard.Count < 2000);
+
+        return answer;
     }
 }

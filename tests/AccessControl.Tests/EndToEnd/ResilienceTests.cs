@@ -166,6 +166,52 @@ public class ResilienceTests
     }
 
     [Fact]
+    [Trait("control", "NIST-AU-9")]
+    public async Task AServiceThatDiedAfterLoggingAnOutagesRows_ButBeforeEmptyingItsJournal_DoesNotLogThemTwice()
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "ac-outage-" + Guid.NewGuid().ToString("N")[..12]);
+        var journal = Path.Combine(directory, global::AccessControl.Events.OutageJournal.FileName);
+        try
+        {
+            byte[] duringOutage;
+            await using (var edge = await EdgeHarness.StartAsync(directory: directory))
+            {
+                var lobby = await edge.ReaderAsync("rdr-lobby-in");
+                Assert.True((await lobby.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout)).Grant);
+                edge.Edge.Writer.SimulateWriteFailure(true);
+                Assert.Equal("log_failure", (await lobby.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout)).Reason);
+
+                // The deny was on disk before the reader heard it.
+                duringOutage = await File.ReadAllBytesAsync(journal);
+                edge.Edge.Writer.SimulateWriteFailure(false);
+                Assert.True((await lobby.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout)).Grant);
+            }
+
+            // As if the service had died between the commit of the outage's rows and the emptying of its journal.
+            await File.WriteAllBytesAsync(journal, duringOutage);
+            await using (var again = await EdgeHarness.StartAsync(directory: directory))
+            {
+                // A supervision tick writes any rows taken back from a journal, even on a quiet site.
+                await again.TickAsync();
+
+                var access = again.Rows(new LogFilter { Kind = LogKinds.Access });
+                Assert.Equal(["grant", "deny", "grant"], access.Select(r => r.Decision));
+                Assert.Single(again.Rows(new LogFilter { Kind = LogKinds.Integrity, Reason = "outage" }));
+                Assert.Single(again.Rows(new LogFilter { Kind = LogKinds.Alarm, Reason = AlarmTypes.LogFailure }));
+                Assert.True(again.Edge.Pipeline.LogState.OutageSince is null);
+            }
+
+            using var emptied = global::AccessControl.Events.OutageJournal.Open(journal);
+            Assert.Null(emptied.Found.Outage);
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
     [Trait("control", "NIST-AU-5")]
     public async Task ALongLogOutage_RaisesOneLogFailureAlarmAMinute_NotOnePerSwipe_AndEachIsLoggedWhenTheLogRecovers()
     {

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using AccessControl.EntryLog;
 using AccessControl.Events;
+using AccessControl.Tests.Support;
 using NodaTime;
 
 namespace AccessControl.Tests.Events;
@@ -62,5 +63,72 @@ public class LateRowsTests
         Assert.True(late.IsEmpty);
         Assert.Empty(late.Flush(T0));
         Assert.Null(late.Find("readers/rdr-lobby-in", "e1"));
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AU-5")]
+    [Trait("control", "PCI-10.2")]
+    public void PersistedRows_AreTakenBackAfterARestart_AndWrittenBehindAnOutageRowThatSaysSo()
+    {
+        using var folder = new DataFolder();
+        var path = Path.Combine(folder.Path, OutageJournal.FileName);
+        Assert.Equal(2, KeepAndPersist(path, "e1", "e2").RowsOnDisk);
+
+        // The service died; the next one opens the journal.
+        using var reopened = OutageJournal.Open(path, 64 * 1024);
+        var restarted = new LateRows(capacity: 10, reopened);
+        var taken = restarted.Restore(_ => false, _ => false);
+        var rows = restarted.Flush(T0 + Duration.FromMinutes(5));
+
+        Assert.Equal(2, taken);
+        Assert.Equal(3, rows.Count);
+        Assert.Equal(("e1", "deny", "log_failure"), (rows[1].EventId, rows[1].Decision, rows[1].Reason));
+        Assert.NotNull(restarted.Find("readers/rdr-lobby-in", "e2"));
+        using var detail = JsonDocument.Parse(rows[0].Detail!);
+        Assert.Equal(global::AccessControl.Protocol.WireFormat.FormatInstant(T0), detail.RootElement.GetProperty("from").GetString());
+        Assert.Equal(2, detail.RootElement.GetProperty("restoredAtStart").GetInt32());
+        Assert.Equal(reopened.Found.Outage!.Id, detail.RootElement.GetProperty("journal").GetString());
+
+        Assert.Null(restarted.Clear());
+        Assert.False(reopened.InUse);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AU-9")]
+    public void AJournalWhoseOutageRowIsAlreadyInTheLog_IsOnlyEmptied_AndRowsAlreadyLoggedAreNotTakenTwice()
+    {
+        using var folder = new DataFolder();
+        var path = Path.Combine(folder.Path, OutageJournal.FileName);
+        KeepAndPersist(path, "e1", "e2");
+
+        using (var written = OutageJournal.Open(path, 64 * 1024))
+        {
+            var id = written.Found.Outage!.Id;
+            var late = new LateRows(capacity: 10, written);
+            Assert.Equal(0, late.Restore(named => named == id, _ => false));
+            Assert.True(late.IsEmpty);
+            Assert.False(written.InUse);
+        }
+
+        KeepAndPersist(path, "e3", "e4");
+
+        using var partly = OutageJournal.Open(path, 64 * 1024);
+        var restarted = new LateRows(capacity: 10, partly);
+        Assert.Equal(1, restarted.Restore(_ => false, row => row.EventId == "e3"));
+        Assert.Equal(["e4"], restarted.Flush(T0).Skip(1).Select(r => r.EventId));
+    }
+
+    /// <summary>A service's outage: the swipes kept, one a second from T0, and written to the journal; then the service is gone.</summary>
+    private static LogHealth KeepAndPersist(string journalPath, params string[] eventIds)
+    {
+        using var journal = OutageJournal.Open(journalPath, 64 * 1024);
+        var late = new LateRows(capacity: 10, journal);
+        for (var i = 0; i < eventIds.Length; i++)
+        {
+            late.Keep(Swipe(eventIds[i], "grant", "granted"), T0 + Duration.FromSeconds(i), DiskFull);
+        }
+
+        Assert.Null(late.Persist());
+        return late.Health();
     }
 }
