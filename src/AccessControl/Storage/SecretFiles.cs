@@ -25,26 +25,41 @@ public static class SecretFiles
         stream.Flush(flushToDisk: true);
     }
 
-    /// <summary>A key given as base64 text; <paramref name="source"/> (a path, a variable's name) names it if it is not one.</summary>
+    /// <summary>The shortest symmetric key the service takes: 256 bits, the size of the keys it makes itself.</summary>
+    public const int MinimumKeyBytes = 32;
+
+    /// <summary>
+    /// A key given as base64 text, of at least <see cref="MinimumKeyBytes"/> bytes; <paramref name="source"/> (a path, a
+    /// variable's name) names it if it is not one. A short key is refused rather than used: an HMAC takes any length,
+    /// so a key cut short by a bad copy would otherwise only weaken it, silently.
+    /// </summary>
     public static byte[] DecodeBase64Key(string text, string source)
     {
         var trimmed = text.Trim();
+        byte[] key;
         try
         {
-            var key = Convert.FromBase64String(trimmed);
-            return key.Length > 0 ? key : throw new KeyFileException(source, "is empty; it should hold a base64 key");
+            key = Convert.FromBase64String(trimmed);
         }
         catch (FormatException ex)
         {
             throw new KeyFileException(source, "does not hold a base64 key", ex);
         }
+
+        return key.Length switch
+        {
+            0 => throw new KeyFileException(source, "is empty; it should hold a base64 key"),
+            < MinimumKeyBytes => throw new KeyFileException(source,
+                $"holds a key of {key.Length} bytes; a key must be at least {MinimumKeyBytes} bytes (256 bits), e.g. the output of 'openssl rand -base64 {MinimumKeyBytes}'"),
+            _ => key,
+        };
     }
 
     /// <summary>
     /// A symmetric key kept as base64 in a file: read when the file exists, else <paramref name="bytes"/> random bytes
     /// written to a new owner-only file.
     /// </summary>
-    public static byte[] LoadOrCreateBase64Key(string path, int bytes = 32)
+    public static byte[] LoadOrCreateBase64Key(string path, int bytes = MinimumKeyBytes)
     {
         if (File.Exists(path))
         {

@@ -113,6 +113,30 @@ public sealed class RunCommandTests
     }
 
     [Theory]
+    [InlineData("provisioning.key", "{0}")]
+    [InlineData("pii.key", "{0}")]
+    [InlineData("hr-feed.key", "{0}")]
+    [InlineData("fingerprint.keys", "k1 {0}")]
+    [Trait("control", "NIST-SC-12")]
+    public async Task Run_WithAKeyFileThatHoldsAShortKey_RefusesIt_SayingHowLongAKeyMustBe(string keyFile, string format)
+    {
+        using var folder = new DataFolder();
+        var directory = folder.Path;
+        var path = Path.Combine(directory, keyFile);
+        var text = string.Format(System.Globalization.CultureInfo.InvariantCulture, format, Convert.ToBase64String(new byte[16] { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 })) + "\n";
+        await File.WriteAllTextAsync(path, text);
+
+        var (exit, output) = await RunServiceOnAsync(directory);
+
+        Assert.Equal(2, exit);
+        Assert.Contains($"Cannot start: {path}", output, StringComparison.Ordinal);
+        Assert.Contains("32 bytes", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", output, StringComparison.Ordinal);
+        Assert.DoesNotContain(Convert.ToBase64String(new byte[16] { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 }), output, StringComparison.Ordinal);
+        Assert.Equal(text, await File.ReadAllTextAsync(path)); // not replaced by a new key
+    }
+
+    [Theory]
     [InlineData("--broker-port abc", "--broker-port N takes a port number (0-65535), not 'abc'")]
     [InlineData("--broker-port 70000", "--broker-port N takes a port number (0-65535), not '70000'")]
     [InlineData("--external-broker nocolon", "--external-broker takes HOST:PORT, not 'nocolon'")]
