@@ -47,7 +47,20 @@ public class EdgeHealthTests
         Assert.Contains("SqliteException 13", log.Detail, StringComparison.Ordinal);
         Assert.Contains("denied log_failure", log.Detail, StringComparison.Ordinal);
         Assert.Contains("42 rows kept", log.Detail, StringComparison.Ordinal);
+        Assert.Contains("in memory only", log.Detail, StringComparison.Ordinal);
         Assert.Contains("7 more lost", log.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AU-5")]
+    public void LogOutage_WithItsRowsInTheOutageJournal_SaysHowManyAreOnDisk()
+    {
+        var since = Instant.FromUtc(2026, 11, 29, 10, 15, 2);
+        var report = EdgeHealth.Evaluate(Well with { Log = new LogHealth(since, 42, 0, "SqliteException 13") { RowsOnDisk = 42 } });
+
+        var log = report.Checks.Single(c => c.Name == "entry-log");
+        Assert.Contains("42 rows kept to be logged late (42 of them also in the outage journal on disk)", log.Detail, StringComparison.Ordinal);
+        Assert.DoesNotContain("lost", log.Detail, StringComparison.Ordinal);
     }
 
     [Fact]
