@@ -151,13 +151,14 @@ public sealed class OutageJournal : IDisposable
         var temporary = path + ".new";
         try
         {
-            using (var stream = new FileStream(temporary, new FileStreamOptions
+            // Owner-only, like the key files: the rows carry card numbers and person ids outside the database.
+            var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write, Share = FileShare.None, PreallocationSize = size };
+            if (!OperatingSystem.IsWindows())
             {
-                Mode = FileMode.Create,
-                Access = FileAccess.Write,
-                Share = FileShare.None,
-                PreallocationSize = size,
-            }))
+                options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+            }
+
+            using (var stream = new FileStream(temporary, options))
             {
                 // The allocation gives blocks, not written ones: zeros are written so that no later write has to
                 // convert them (which can need metadata blocks a full filesystem no longer has).

@@ -54,7 +54,8 @@ public class OutageJournalTests
     }
 
     [Fact]
-    public void ANewJournal_HasItsWholeSizeWrittenUpFront_AndNoOutage()
+    [Trait("control", "NIST-AC-6")]
+    public void ANewJournal_HasItsWholeSizeWrittenUpFront_IsTheOwnersAlone_AndHoldsNoOutage()
     {
         using var folder = new DataFolder();
         var path = Path.Combine(folder.Path, OutageJournal.FileName);
@@ -62,6 +63,7 @@ public class OutageJournalTests
         using var journal = OutageJournal.Open(path, 256 * 1024);
 
         Assert.Equal(256 * 1024, new FileInfo(path).Length);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, OperatingSystem.IsWindows() ? UnixFileMode.UserRead | UnixFileMode.UserWrite : File.GetUnixFileMode(path));
         Assert.Null(journal.Found.Outage);
         Assert.Empty(journal.Found.Rows);
         Assert.False(File.Exists(path + ".new"));
