@@ -159,7 +159,7 @@ public sealed class EdgeService : IAsyncDisposable
             throw new SettingsException("Invalid settings: " + string.Join(" ", errors));
         }
 
-        Directory.CreateDirectory(settings.DataDirectory);
+        PrepareDataFolder(settings.DataDirectory, loggers.CreateLogger<EdgeService>());
         var database = new Database(settings.DatabasePath);
         database.Migrate();
         var secrets = ProvisioningKey.Load(settings.KeyPath);
@@ -362,6 +362,35 @@ public sealed class EdgeService : IAsyncDisposable
         foreach (var check in supervisors)
         {
             await Pipeline.RaiseAsync(await check(cancellationToken), cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// The data folder holds the entry log (card numbers, person ids), the outage journal and the keys: a new one is
+    /// created for the service's account alone (0700). One that other accounts can enter is left as it is (an operator
+    /// may have reasons) and named in a warning at every start.
+    /// </summary>
+    private static void PrepareDataFolder(string path, ILogger logger)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(path);
+            return;
+        }
+
+        if (!Directory.Exists(path))
+        {
+            Directory.CreateDirectory(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            return;
+        }
+
+        const UnixFileMode Others = UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute
+            | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
+        var mode = File.GetUnixFileMode(path);
+        if ((mode & Others) != 0)
+        {
+            logger.LogWarning("The data folder {Path} is open to other accounts (mode {Mode}): it holds the entry log, with card numbers and person ids, and the keys. Make it the service account's alone: chmod 700 {Path}",
+                path, Convert.ToString((int)mode, 8), path);
         }
     }
 

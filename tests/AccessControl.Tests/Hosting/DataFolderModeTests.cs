@@ -1,0 +1,65 @@
+using System.Runtime.Versioning;
+using AccessControl.Lab.Bench;
+using AccessControl.Tests.EndToEnd;
+
+namespace AccessControl.Tests.Hosting;
+
+/// <summary>
+/// The data folder holds the entry log (card numbers, person ids), the outage journal and the keys: <c>accesscontrol
+/// run</c> creates it for the service's account alone, and names one that other accounts can enter.
+/// </summary>
+[SupportedOSPlatform("linux")]
+public sealed class DataFolderModeTests
+{
+    private const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+
+    [Fact]
+    [Trait("control", "NIST-AC-6")]
+    public async Task Run_OnANewDataFolder_CreatesItForTheServiceAccountAlone()
+    {
+        var parent = Directory.CreateTempSubdirectory("ac-mode-").FullName;
+        var directory = Path.Combine(parent, "data");
+        try
+        {
+            var output = await StartAndStopAsync(directory);
+
+            Assert.Equal(OwnerOnly, File.GetUnixFileMode(directory));
+            Assert.DoesNotContain("is open to other accounts", output, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(parent, recursive: true);
+        }
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AC-6")]
+    public async Task Run_OnADataFolderOtherAccountsCanRead_StartsAndNamesIt_LeavingItsModeAlone()
+    {
+        var directory = Directory.CreateTempSubdirectory("ac-mode-").FullName;
+        var readable = OwnerOnly | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute;
+        File.SetUnixFileMode(directory, readable);
+        try
+        {
+            var output = await StartAndStopAsync(directory);
+
+            Assert.Contains($"The data folder {directory} is open to other accounts (mode 755)", output, StringComparison.Ordinal);
+            Assert.Contains($"chmod 700 {directory}", output, StringComparison.Ordinal);
+            Assert.Equal(readable, File.GetUnixFileMode(directory));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    private static async Task<string> StartAndStopAsync(string directory)
+    {
+        await using var service = await ChildProcess.StartAsync("accesscontrol.dll",
+            ["run", "--site", EdgeHarness.DemoSiteFile, "--data", directory, "--broker-port", "0", "--http", "http://127.0.0.1:0"],
+            "AccessControl edge running");
+        var output = service.RecentOutput;
+        await service.StopAsync();
+        return output;
+    }
+}
