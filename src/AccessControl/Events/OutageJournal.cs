@@ -94,6 +94,21 @@ public sealed class OutageJournal : IDisposable
     }
 
     /// <summary>
+    /// What the journal at <paramref name="path"/> holds, read without changing or creating anything (for
+    /// <c>log verify</c>, with the service running or not): <see cref="Contents.Empty"/> when there is no journal.
+    /// </summary>
+    public static Contents Peek(string path)
+    {
+        if (!File.Exists(path))
+        {
+            return Contents.Empty;
+        }
+
+        using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        return ReadAll(file).Contents;
+    }
+
+    /// <summary>
     /// Writes the rows behind those already in the journal (after a header for <paramref name="outage"/> when the
     /// journal is empty) and syncs the file. Returns how many rows it took: fewer than given when the journal is full.
     /// Throws <see cref="IOException"/> when the file cannot be written; then the journal is as it was.

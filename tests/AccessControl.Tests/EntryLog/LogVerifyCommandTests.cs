@@ -40,6 +40,31 @@ public sealed class LogVerifyCommandTests
         Assert.Equal(21, json.RootElement.GetProperty("firstBroken").GetProperty("seq").GetInt64());
     }
 
+    [Fact]
+    [Trait("control", "NIST-AU-5")]
+    public async Task LogVerify_Cli_NamesTheRowsAnOutageJournalStillHolds_AndCreatesNoJournalWhereThereIsNone()
+    {
+        using var log = TestLog.Create();
+        log.Writer.Dispose();
+        var journal = Path.Combine(log.Directory, global::AccessControl.Events.OutageJournal.FileName);
+
+        var (code, output, _) = await RunAsync(log.Clock, "log", "verify", "--db", log.Database.Path);
+        Assert.Equal(0, code);
+        Assert.DoesNotContain("outage journal", output, StringComparison.Ordinal);
+        Assert.False(File.Exists(journal));
+
+        using (var open = global::AccessControl.Events.OutageJournal.Open(journal, 64 * 1024))
+        {
+            var since = Instant.FromUtc(2026, 11, 28, 9, 0);
+            LogEntry Denied(string eventId) => new() { At = since, Kind = LogKinds.Access, Source = "readers/rdr-lobby-in", EventId = eventId, Decision = "deny", Reason = "log_failure" };
+            open.Append(new global::AccessControl.Events.OutageJournal.Header("0123456789abcdef0123456789abcdef", since, "SqliteException 13"), [Denied("e1"), Denied("e2")]);
+        }
+
+        (code, output, _) = await RunAsync(log.Clock, "log", "verify", "--db", log.Database.Path);
+        Assert.Equal(0, code);
+        Assert.Contains("outage journal: 2 rows of an entry-log outage since 2026-11-28T09:00:00Z are not in the log yet", output, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("log", "verify")]
     [InlineData("log", "verify", "--db", "x.db", "--nope", "1")]
