@@ -387,11 +387,11 @@ public sealed class EntryLogWriter : IDisposable
     }
 
     /// <summary>
-    /// Whether one of the last <paramref name="lookback"/> rows is the outage row that names this outage journal
+    /// Whether a row after <paramref name="afterSeq"/> is the outage row that names this outage journal
     /// (<c>integrity</c>/<c>outage</c>, <c>"journal":"&lt;id&gt;"</c>): at start, tells rows the service wrote just before
     /// it died from rows it never wrote. A range of the primary key, read once at start.
     /// </summary>
-    internal bool OutageLogged(string journalId, long lookback)
+    internal bool OutageLogged(string journalId, long afterSeq)
     {
         lock (gate)
         {
@@ -400,7 +400,7 @@ public sealed class EntryLogWriter : IDisposable
                 SELECT detail FROM entry_log
                 WHERE seq > $from AND kind = 'integrity' AND reason = 'outage' AND detail LIKE '%' || $id || '%'
                 """;
-            command.Parameters.AddWithValue("$from", headSeq - lookback);
+            command.Parameters.AddWithValue("$from", afterSeq);
             command.Parameters.AddWithValue("$id", journalId);
             using var reader = command.ExecuteReader();
             while (reader.Read())

@@ -1423,7 +1423,7 @@ public sealed class EventPipeline : IAsyncDisposable
             RaiseLogFailure(failure, rows.Count, outgoing);
 
             // Before anyone hears the batch's denies: what the log refused goes to the outage journal on disk.
-            if (lateRows.Persist() is { } journalFailure && !journalFailureLogged)
+            if (lateRows.Persist(writer.HeadSeq) is { } journalFailure && !journalFailureLogged)
             {
                 journalFailureLogged = true;
                 logger.LogError(journalFailure, "The outage journal could not be written: the rows kept during this outage are in memory only, and lost if the service stops before the log is writable again.");
@@ -1521,11 +1521,12 @@ public sealed class EventPipeline : IAsyncDisposable
             return;
         }
 
-        // The commit that wrote an outage's rows holds the outage row, the rows kept and one batch: the service can only
-        // have died after it and before the journal was emptied, with nothing committed in between.
-        var lookback = journal.Found.Rows.Count + settings.LateRowsCapacity + (4L * settings.MaxBatch) + 64;
+        // The outage row comes after the log's last row when the outage began (the header says which). A header that
+        // does not say: the commit that wrote an outage's rows holds the outage row, the rows kept and one batch, and the
+        // service can only have died after it and before the journal was emptied, with nothing committed in between.
+        var fallback = journal.Found.Rows.Count + settings.LateRowsCapacity + (4L * settings.MaxBatch) + 64;
         var taken = lateRows.Restore(
-            id => log.OutageLogged(id, lookback),
+            outage => log.OutageLogged(outage.Id, outage.LogHead >= 0 ? outage.LogHead : log.HeadSeq - fallback),
             row => row.Source is { } source && row.EventId is { } eventId && log.FindByEvent(source, eventId) is not null);
         if (taken > 0)
         {

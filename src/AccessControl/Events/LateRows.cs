@@ -96,9 +96,10 @@ internal sealed class LateRows
 
     /// <summary>
     /// Writes what was kept since the last call to the journal, with one sync: called once per failed batch, before its
-    /// answers go out. Returns the failure when the journal could not be written (the rows stay in memory only).
+    /// answers go out, with the log's last row (<paramref name="logHead"/>: no row has been written since the outage
+    /// began). Returns the failure when the journal could not be written (the rows stay in memory only).
     /// </summary>
-    public Exception? Persist()
+    public Exception? Persist(long logHead)
     {
         if (journal is null || unjournalled.Count == 0 || since is not { } from)
         {
@@ -114,7 +115,7 @@ internal sealed class LateRows
             }
 
             journalId ??= Guid.NewGuid().ToString("N");
-            onDisk += journal.Append(new OutageJournal.Header(journalId, from, firstError), unjournalled);
+            onDisk += journal.Append(new OutageJournal.Header(journalId, from, firstError, logHead), unjournalled);
             return null;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
@@ -129,18 +130,18 @@ internal sealed class LateRows
 
     /// <summary>
     /// At start: takes back the rows the journal holds, those of an outage the service did not live to write to the log.
-    /// An outage whose row is already in the log (<paramref name="outageLogged"/>: the service died after writing it and
-    /// before emptying the journal) is only emptied, and a row already in the log (<paramref name="rowLogged"/>) is not
-    /// taken twice. Returns how many rows were taken back.
+    /// An outage whose row is already in the log (<paramref name="outageLogged"/>, given the journal's header: the
+    /// service died after writing it and before emptying the journal) is only emptied, and a row already in the log
+    /// (<paramref name="rowLogged"/>) is not taken twice. Returns how many rows were taken back.
     /// </summary>
-    public int Restore(Func<string, bool> outageLogged, Func<LogEntry, bool> rowLogged)
+    public int Restore(Func<OutageJournal.Header, bool> outageLogged, Func<LogEntry, bool> rowLogged)
     {
         if (journal?.Found is not { Outage: { } outage } found)
         {
             return 0;
         }
 
-        if (outageLogged(outage.Id))
+        if (outageLogged(outage))
         {
             ClearJournal();
             return 0;

@@ -267,6 +267,7 @@ public sealed class OutageJournal : IDisposable
             json.WriteString("journal", header.Id);
             json.WriteNumber("since", header.Since.ToUnixTimeTicks());
             json.WriteString("error", header.Error);
+            json.WriteNumber("logHead", header.LogHead);
             json.WriteEndObject();
         }
 
@@ -277,7 +278,8 @@ public sealed class OutageJournal : IDisposable
     {
         using var document = JsonDocument.Parse(payload);
         var root = document.RootElement;
-        return new Header(root.GetProperty("journal").GetString()!, Instant.FromUnixTimeTicks(root.GetProperty("since").GetInt64()), root.GetProperty("error").GetString());
+        return new Header(root.GetProperty("journal").GetString()!, Instant.FromUnixTimeTicks(root.GetProperty("since").GetInt64()), root.GetProperty("error").GetString(),
+            root.TryGetProperty("logHead", out var head) ? head.GetInt64() : UnknownHead);
     }
 
     private static byte[] Serialize(LogEntry row)
@@ -358,8 +360,14 @@ public sealed class OutageJournal : IDisposable
         }
     }
 
-    /// <summary>An outage as the journal's header records it: its id (named by the outage row), when it began, its first error.</summary>
-    public sealed record Header(string Id, Instant Since, string? Error);
+    /// <summary>The log's head is not known (a header that does not say).</summary>
+    public const long UnknownHead = -1;
+
+    /// <summary>
+    /// An outage as the journal's header records it: its id (named by the outage row), when it began, its first error, and
+    /// the log's last row when it began (the outage row, once written, comes after it).
+    /// </summary>
+    public sealed record Header(string Id, Instant Since, string? Error, long LogHead = UnknownHead);
 
     /// <summary>What a journal holds: an outage's header and its rows, or nothing.</summary>
     public sealed record Contents(Header? Outage, IReadOnlyList<LogEntry> Rows)

@@ -105,7 +105,7 @@ public class LateRowsTests
         {
             var id = written.Found.Outage!.Id;
             var late = new LateRows(capacity: 10, written);
-            Assert.Equal(0, late.Restore(named => named == id, _ => false));
+            Assert.Equal(0, late.Restore(outage => outage.Id == id && outage.LogHead == 41, _ => false));
             Assert.True(late.IsEmpty);
             Assert.False(written.InUse);
         }
@@ -128,7 +128,7 @@ public class LateRowsTests
             late.Keep(Swipe(eventIds[i], "grant", "granted"), T0 + Duration.FromSeconds(i), DiskFull);
         }
 
-        Assert.Null(late.Persist());
+        Assert.Null(late.Persist(logHead: 41));
         return late.Health();
     }
 }

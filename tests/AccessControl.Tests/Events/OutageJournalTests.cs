@@ -8,7 +8,7 @@ namespace AccessControl.Tests.Events;
 public class OutageJournalTests
 {
     private static readonly Instant T0 = Instant.FromUtc(2026, 11, 28, 9, 0);
-    private static readonly OutageJournal.Header Outage = new("0123456789abcdef0123456789abcdef", T0, "SqliteException 13");
+    private static readonly OutageJournal.Header Outage = new("0123456789abcdef0123456789abcdef", T0, "SqliteException 13", LogHead: 1234);
 
     private static LogEntry Swipe(int n) => new()
     {
