@@ -45,6 +45,7 @@ public sealed class EventPipeline : IAsyncDisposable
     private readonly LateRows lateRows;
     private readonly OutageJournal? journal;
     private bool journalFailureLogged;
+    private bool journalClearFailureLogged;
     private Instant? lastLogFailureAlarm;
     private readonly ManualResetEventSlim itemQueued = new(false, spinCount: 0);
     private readonly Action signalItemQueued;
@@ -1540,9 +1541,15 @@ public sealed class EventPipeline : IAsyncDisposable
     private void ClearLateRows()
     {
         journalFailureLogged = false;
-        if (lateRows.Clear() is { } failure)
+        if (lateRows.Clear() is not { } failure)
         {
-            logger.LogError(failure, "The outage journal could not be emptied after its rows were written to the log; tried again after the next commit.");
+            journalClearFailureLogged = false;
+        }
+        else if (!journalClearFailureLogged)
+        {
+            // Once, not after every commit that tries again.
+            journalClearFailureLogged = true;
+            logger.LogError(failure, "The outage journal could not be emptied after its rows were written to the log; tried again after each commit.");
         }
     }
 
