@@ -81,6 +81,23 @@ public sealed class LogSigningKey : IDisposable
     /// <summary>The key id of any ECDSA key (see <see cref="KeyId"/>).</summary>
     public static string IdOf(ECDsa key) => Convert.ToHexStringLower(SHA256.HashData(key.ExportSubjectPublicKeyInfo()))[..16];
 
+    /// <summary>
+    /// A 32-byte key for <paramref name="purpose"/>, derived from the private key (HKDF-SHA256): what the signing key
+    /// vouches for beside the checkpoints (the outage journal's records), without a key file of its own to lose.
+    /// </summary>
+    public byte[] DeriveKey(string purpose)
+    {
+        var secret = key.ExportParameters(includePrivateParameters: true).D!;
+        try
+        {
+            return HKDF.DeriveKey(HashAlgorithmName.SHA256, secret, 32, salt: null, info: System.Text.Encoding.UTF8.GetBytes(purpose));
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(secret);
+        }
+    }
+
     /// <summary>The public half, for verifying.</summary>
     public ECDsa PublicKey()
     {

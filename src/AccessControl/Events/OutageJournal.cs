@@ -18,11 +18,16 @@ namespace AccessControl.Events;
 /// stay inside that size and never extend the file.
 /// </para>
 /// <para>
-/// Layout: a sequence of records from offset 0, each a 4-byte little-endian length, the first 8 bytes of the SHA-256 of
-/// the payload and the payload (UTF-8 JSON), then a 4-byte zero that ends the sequence (each write carries it, and the
-/// next record overwrites it). The first record is the header (the outage's id, since when, the first error), the others
-/// are rows. A torn or damaged record ends the sequence too: what follows it is not trusted. An empty journal starts
-/// with a zero length.
+/// Layout: a sequence of records from offset 0, each a 4-byte little-endian length, a 16-byte tag (HMAC-SHA256 of the
+/// payload, truncated) and the payload (UTF-8 JSON), then a 4-byte zero that ends the sequence (each write carries it,
+/// and the next record overwrites it). The first record is the header (the outage's id, since when, the first error,
+/// the log's last row then), the others are rows. A torn, damaged or altered record ends the sequence: what follows it
+/// is not trusted. An empty journal starts with a zero length.
+/// </para>
+/// <para>
+/// The tag's key is derived from the log signing key (<see cref="EntryLog.LogSigningKey.DeriveKey"/>): rows taken back
+/// from the journal enter the hash chain as the service's own, so without it anyone who could write the data folder
+/// could have the service chain rows of their making. With it, that takes the signing key, as forging a checkpoint does.
 /// </para>
 /// <para>
 /// Written by the pipeline's thread only: once per failed batch, with one <c>fsync</c>, before its denies are published.
@@ -39,15 +44,20 @@ public sealed class OutageJournal : IDisposable
     public const long DefaultSize = 16L * 1024 * 1024;
 
     private const int LengthBytes = 4;
-    private const int HashBytes = 8;
-    private const int RecordOverhead = LengthBytes + HashBytes;
+    private const int TagBytes = 16;
+    private const int RecordOverhead = LengthBytes + TagBytes;
+
+    /// <summary>What the tag's key is derived for (HKDF info).</summary>
+    public const string KeyPurpose = "accesscontrol outage journal v1";
 
     private readonly FileStream file;
+    private readonly byte[] key;
     private long end;
 
-    private OutageJournal(FileStream file, Contents contents, long end)
+    private OutageJournal(FileStream file, byte[] key, Contents contents, long end)
     {
         this.file = file;
+        this.key = key;
         this.end = end;
         Found = contents;
     }
@@ -65,14 +75,33 @@ public sealed class OutageJournal : IDisposable
     public bool InUse => end > 0;
 
     /// <summary>
-    /// Opens the journal at <paramref name="path"/>, or creates it with <paramref name="size"/> bytes allocated. Throws
-    /// <see cref="IOException"/> when it cannot be created (no room for it) or read.
+    /// Where a journal was moved to that began with a record that does not authenticate (a crash during its first write,
+    /// or an alteration), so that it can be looked at; null when there was none.
     /// </summary>
-    public static OutageJournal Open(string path, long size = DefaultSize)
+    public string? SetAside { get; private init; }
+
+    /// <summary>
+    /// Opens the journal at <paramref name="path"/>, or creates it with <paramref name="size"/> bytes allocated; its
+    /// records are tagged with <paramref name="key"/> (32 bytes). Throws <see cref="IOException"/> when it cannot be
+    /// created (no room for it) or read.
+    /// </summary>
+    public static OutageJournal Open(string path, byte[] key, long size = DefaultSize)
     {
+        if (key.Length < 32)
+        {
+            throw new ArgumentException("The outage journal's key must be at least 32 bytes.", nameof(key));
+        }
+
         if (size < 4096)
         {
             throw new ArgumentOutOfRangeException(nameof(size), size, "The outage journal needs at least 4096 bytes.");
+        }
+
+        string? aside = null;
+        if (File.Exists(path) && StartsUnauthenticated(path, key))
+        {
+            aside = $"{path}.unreadable-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4))}";
+            File.Move(path, aside);
         }
 
         if (!File.Exists(path))
@@ -83,8 +112,8 @@ public sealed class OutageJournal : IDisposable
         var file = new FileStream(path, new FileStreamOptions { Mode = FileMode.Open, Access = FileAccess.ReadWrite, Share = FileShare.Read });
         try
         {
-            var (contents, end) = ReadAll(file);
-            return new OutageJournal(file, contents, end);
+            var (contents, end) = ReadAll(file, key);
+            return new OutageJournal(file, key, contents, end) { SetAside = aside };
         }
         catch
         {
@@ -94,8 +123,9 @@ public sealed class OutageJournal : IDisposable
     }
 
     /// <summary>
-    /// What the journal at <paramref name="path"/> holds, read without changing or creating anything (for
-    /// <c>log verify</c>, with the service running or not): <see cref="Contents.Empty"/> when there is no journal.
+    /// What the journal at <paramref name="path"/> holds, read without changing or creating anything and without its
+    /// key (for <c>log verify</c>, which has only the public key; with the service running or not): the records are
+    /// counted by their structure, not authenticated. <see cref="Contents.Empty"/> when there is no journal.
     /// </summary>
     public static Contents Peek(string path)
     {
@@ -105,7 +135,7 @@ public sealed class OutageJournal : IDisposable
         }
 
         using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-        return ReadAll(file).Contents;
+        return ReadAll(file, key: null).Contents;
     }
 
     /// <summary>
@@ -119,7 +149,7 @@ public sealed class OutageJournal : IDisposable
         var at = end;
         if (at == 0)
         {
-            WriteRecord(buffer, Serialize(outage));
+            WriteRecord(buffer, Serialize(outage), key);
         }
 
         var taken = 0;
@@ -131,7 +161,7 @@ public sealed class OutageJournal : IDisposable
                 break;
             }
 
-            WriteRecord(buffer, payload);
+            WriteRecord(buffer, payload, key);
             taken++;
         }
 
@@ -195,14 +225,21 @@ public sealed class OutageJournal : IDisposable
         }
     }
 
-    private static (Contents Contents, long End) ReadAll(FileStream file)
+    /// <summary>Whether the file holds a first record (a non-zero length) that does not authenticate.</summary>
+    private static bool StartsUnauthenticated(string path, byte[] key)
+    {
+        var data = File.ReadAllBytes(path);
+        return data.Length >= LengthBytes && BinaryPrimitives.ReadInt32LittleEndian(data) != 0 && !TryReadRecord(data, 0, key, out _);
+    }
+
+    private static (Contents Contents, long End) ReadAll(FileStream file, byte[]? key)
     {
         var data = new byte[file.Length];
         file.Position = 0;
         file.ReadExactly(data);
         var records = new List<byte[]>();
         var at = 0L;
-        while (TryReadRecord(data, at, out var payload))
+        while (TryReadRecord(data, at, key, out var payload))
         {
             records.Add(payload);
             at += RecordOverhead + payload.Length;
@@ -225,7 +262,8 @@ public sealed class OutageJournal : IDisposable
         }
     }
 
-    private static bool TryReadRecord(byte[] data, long at, out byte[] payload)
+    /// <summary>The record at <paramref name="at"/>, if it is whole and (given a key) its tag is right.</summary>
+    private static bool TryReadRecord(byte[] data, long at, byte[]? key, out byte[] payload)
     {
         payload = [];
         if (at + RecordOverhead > data.Length)
@@ -240,7 +278,7 @@ public sealed class OutageJournal : IDisposable
         }
 
         var body = data.AsSpan((int)at + RecordOverhead, length);
-        if (!SHA256.HashData(body).AsSpan(0, HashBytes).SequenceEqual(data.AsSpan((int)at + LengthBytes, HashBytes)))
+        if (key is not null && !CryptographicOperations.FixedTimeEquals(HMACSHA256.HashData(key, body).AsSpan(0, TagBytes), data.AsSpan((int)at + LengthBytes, TagBytes)))
         {
             return false;
         }
@@ -249,11 +287,11 @@ public sealed class OutageJournal : IDisposable
         return true;
     }
 
-    private static void WriteRecord(MemoryStream buffer, byte[] payload)
+    private static void WriteRecord(MemoryStream buffer, byte[] payload, byte[] key)
     {
         Span<byte> head = stackalloc byte[RecordOverhead];
         BinaryPrimitives.WriteInt32LittleEndian(head, payload.Length);
-        SHA256.HashData(payload).AsSpan(0, HashBytes).CopyTo(head[LengthBytes..]);
+        HMACSHA256.HashData(key, payload).AsSpan(0, TagBytes).CopyTo(head[LengthBytes..]);
         buffer.Write(head);
         buffer.Write(payload);
     }

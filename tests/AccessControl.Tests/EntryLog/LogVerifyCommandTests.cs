@@ -53,7 +53,7 @@ public sealed class LogVerifyCommandTests
         Assert.DoesNotContain("outage journal", output, StringComparison.Ordinal);
         Assert.False(File.Exists(journal));
 
-        using (var open = global::AccessControl.Events.OutageJournal.Open(journal, 64 * 1024))
+        using (var open = global::AccessControl.Events.OutageJournal.Open(journal, new byte[32], 64 * 1024))
         {
             var since = Instant.FromUtc(2026, 11, 28, 9, 0);
             LogEntry Denied(string eventId) => new() { At = since, Kind = LogKinds.Access, Source = "readers/rdr-lobby-in", EventId = eventId, Decision = "deny", Reason = "log_failure" };
