@@ -29,8 +29,8 @@ public static class LogKinds
 }
 
 /// <summary>
-/// One row of the entry log, as appended. Immutable; <see cref="Seq"/> is assigned by the database
-/// (0 until the row is written).
+/// One row of the entry log, as appended. Immutable; <see cref="Seq"/> is assigned by the writer, one more than the
+/// chain's head (0 until the row is written).
 /// </summary>
 public sealed record LogEntry
 {
