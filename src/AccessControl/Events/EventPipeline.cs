@@ -116,7 +116,7 @@ public sealed class EventPipeline : IAsyncDisposable
         trace = options.TraceFile is { } traceFile ? new LatencyTrace(traceFile) : null;
         lateRows = new LateRows(options.LateRowsCapacity, outageJournal);
         journal = outageJournal;
-        RestoreLateRows(writer, options);
+        RestoreLateRows(writer);
         signalItemQueued = itemQueued.Set;
         readers = new ReaderWatch(clock.GetCurrentInstant());
 
@@ -1515,19 +1515,16 @@ public sealed class EventPipeline : IAsyncDisposable
     /// At start: the rows of an outage the last run kept in the journal and did not live to write are taken back, to be
     /// written with the first commit (at the latest the first supervision tick), behind their outage row.
     /// </summary>
-    private void RestoreLateRows(EntryLogWriter log, PipelineOptions settings)
+    private void RestoreLateRows(EntryLogWriter log)
     {
         if (journal?.Found.Outage is null)
         {
             return;
         }
 
-        // The outage row comes after the log's last row when the outage began (the header says which). A header that
-        // does not say: the commit that wrote an outage's rows holds the outage row, the rows kept and one batch, and the
-        // service can only have died after it and before the journal was emptied, with nothing committed in between.
-        var fallback = journal.Found.Rows.Count + settings.LateRowsCapacity + (4L * settings.MaxBatch) + 64;
+        // The outage row, if the last run wrote it, comes after the log's last row when the outage began (the header's).
         var taken = lateRows.Restore(
-            outage => log.OutageLogged(outage.Id, outage.LogHead >= 0 ? outage.LogHead : log.HeadSeq - fallback),
+            outage => log.OutageLogged(outage.Id, outage.LogHead),
             row => row.Source is { } source && row.EventId is { } eventId && log.FindByEvent(source, eventId) is not null);
         if (taken > 0)
         {

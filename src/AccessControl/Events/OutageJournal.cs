@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
 using AccessControl.EntryLog;
 using NodaTime;
@@ -65,9 +64,6 @@ public sealed class OutageJournal : IDisposable
     /// <summary>The journal's path.</summary>
     public string Path => file.Name;
 
-    /// <summary>The journal's size in bytes (all of it allocated).</summary>
-    public long Size => file.Length;
-
     /// <summary>What the journal held when it was opened: rows of an outage the service did not live to write (usually none).</summary>
     public Contents Found { get; private set; }
 
@@ -98,27 +94,32 @@ public sealed class OutageJournal : IDisposable
         }
 
         string? aside = null;
-        if (File.Exists(path) && StartsUnauthenticated(path, key))
+        while (true)
         {
+            if (!File.Exists(path))
+            {
+                Create(path, size);
+            }
+
+            var file = new FileStream(path, new FileStreamOptions { Mode = FileMode.Open, Access = FileAccess.ReadWrite, Share = FileShare.Read });
+            try
+            {
+                var (contents, end) = ReadAll(file, key);
+                if (end > 0 || aside is not null || !StartsWithRecord(file))
+                {
+                    return new OutageJournal(file, key, contents, end) { SetAside = aside };
+                }
+            }
+            catch
+            {
+                file.Dispose();
+                throw;
+            }
+
+            // A first record that does not authenticate: kept whole for someone to look at, and a new journal made.
+            file.Dispose();
             aside = $"{path}.unreadable-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4))}";
             File.Move(path, aside);
-        }
-
-        if (!File.Exists(path))
-        {
-            Create(path, size);
-        }
-
-        var file = new FileStream(path, new FileStreamOptions { Mode = FileMode.Open, Access = FileAccess.ReadWrite, Share = FileShare.Read });
-        try
-        {
-            var (contents, end) = ReadAll(file, key);
-            return new OutageJournal(file, key, contents, end) { SetAside = aside };
-        }
-        catch
-        {
-            file.Dispose();
-            throw;
         }
     }
 
@@ -225,15 +226,23 @@ public sealed class OutageJournal : IDisposable
         }
     }
 
-    /// <summary>Whether the file holds a first record (a non-zero length) that does not authenticate.</summary>
-    private static bool StartsUnauthenticated(string path, byte[] key)
+    /// <summary>Whether the file begins with a record's length (not the zero of an empty journal).</summary>
+    private static bool StartsWithRecord(FileStream file)
     {
-        var data = File.ReadAllBytes(path);
-        return data.Length >= LengthBytes && BinaryPrimitives.ReadInt32LittleEndian(data) != 0 && !TryReadRecord(data, 0, key, out _);
+        Span<byte> length = stackalloc byte[LengthBytes];
+        file.Position = 0;
+        return file.Read(length) == LengthBytes && BinaryPrimitives.ReadInt32LittleEndian(length) != 0;
     }
 
+    /// <summary>The records up to the first that is not whole (or, given a key, does not authenticate), and where they end.</summary>
     private static (Contents Contents, long End) ReadAll(FileStream file, byte[]? key)
     {
+        // An empty journal (every start but one after an outage) is known from its first bytes, not read whole.
+        if (!StartsWithRecord(file))
+        {
+            return (Contents.Empty, 0);
+        }
+
         var data = new byte[file.Length];
         file.Position = 0;
         file.ReadExactly(data);
@@ -317,7 +326,7 @@ public sealed class OutageJournal : IDisposable
         using var document = JsonDocument.Parse(payload);
         var root = document.RootElement;
         return new Header(root.GetProperty("journal").GetString()!, Instant.FromUnixTimeTicks(root.GetProperty("since").GetInt64()), root.GetProperty("error").GetString(),
-            root.TryGetProperty("logHead", out var head) ? head.GetInt64() : UnknownHead);
+            root.GetProperty("logHead").GetInt64());
     }
 
     private static byte[] Serialize(LogEntry row)
@@ -398,14 +407,11 @@ public sealed class OutageJournal : IDisposable
         }
     }
 
-    /// <summary>The log's head is not known (a header that does not say).</summary>
-    public const long UnknownHead = -1;
-
     /// <summary>
     /// An outage as the journal's header records it: its id (named by the outage row), when it began, its first error, and
     /// the log's last row when it began (the outage row, once written, comes after it).
     /// </summary>
-    public sealed record Header(string Id, Instant Since, string? Error, long LogHead = UnknownHead);
+    public sealed record Header(string Id, Instant Since, string? Error, long LogHead);
 
     /// <summary>What a journal holds: an outage's header and its rows, or nothing.</summary>
     public sealed record Contents(Header? Outage, IReadOnlyList<LogEntry> Rows)

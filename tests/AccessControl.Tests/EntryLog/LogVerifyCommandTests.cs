@@ -57,7 +57,7 @@ public sealed class LogVerifyCommandTests
         {
             var since = Instant.FromUtc(2026, 11, 28, 9, 0);
             LogEntry Denied(string eventId) => new() { At = since, Kind = LogKinds.Access, Source = "readers/rdr-lobby-in", EventId = eventId, Decision = "deny", Reason = "log_failure" };
-            open.Append(new global::AccessControl.Events.OutageJournal.Header("0123456789abcdef0123456789abcdef", since, "SqliteException 13"), [Denied("e1"), Denied("e2")]);
+            open.Append(new global::AccessControl.Events.OutageJournal.Header("0123456789abcdef0123456789abcdef", since, "SqliteException 13", LogHead: 36), [Denied("e1"), Denied("e2")]);
         }
 
         (code, output, _) = await RunAsync(log.Clock, "log", "verify", "--db", log.Database.Path);

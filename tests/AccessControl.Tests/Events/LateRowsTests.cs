@@ -8,9 +8,6 @@ namespace AccessControl.Tests.Events;
 
 public class LateRowsTests
 {
-    /// <summary>What the service derives from its log signing key; any 32 bytes here.</summary>
-    internal static readonly byte[] Key = [.. Enumerable.Range(1, 32).Select(i => (byte)i)];
-
     private static readonly Instant T0 = Instant.FromUtc(2026, 11, 28, 9, 0);
     private static readonly Exception DiskFull = new IOException("No space left on device");
 
@@ -78,7 +75,7 @@ public class LateRowsTests
         Assert.Equal(2, KeepAndPersist(path, "e1", "e2").RowsOnDisk);
 
         // The service died; the next one opens the journal.
-        using var reopened = OutageJournal.Open(path, Key, 64 * 1024);
+        using var reopened = OutageJournal.Open(path, OutageJournalTests.Key, 64 * 1024);
         var restarted = new LateRows(capacity: 10, reopened);
         var taken = restarted.Restore(_ => false, _ => false);
         var rows = restarted.Flush(T0 + Duration.FromMinutes(5));
@@ -104,7 +101,7 @@ public class LateRowsTests
         var path = Path.Combine(folder.Path, OutageJournal.FileName);
         KeepAndPersist(path, "e1", "e2");
 
-        using (var written = OutageJournal.Open(path, Key, 64 * 1024))
+        using (var written = OutageJournal.Open(path, OutageJournalTests.Key, 64 * 1024))
         {
             var id = written.Found.Outage!.Id;
             var late = new LateRows(capacity: 10, written);
@@ -115,7 +112,7 @@ public class LateRowsTests
 
         KeepAndPersist(path, "e3", "e4");
 
-        using var partly = OutageJournal.Open(path, Key, 64 * 1024);
+        using var partly = OutageJournal.Open(path, OutageJournalTests.Key, 64 * 1024);
         var restarted = new LateRows(capacity: 10, partly);
         Assert.Equal(1, restarted.Restore(_ => false, row => row.EventId == "e3"));
         Assert.Equal(["e4"], restarted.Flush(T0).Skip(1).Select(r => r.EventId));
@@ -124,7 +121,7 @@ public class LateRowsTests
     /// <summary>A service's outage: the swipes kept, one a second from T0, and written to the journal; then the service is gone.</summary>
     private static LogHealth KeepAndPersist(string journalPath, params string[] eventIds)
     {
-        using var journal = OutageJournal.Open(journalPath, Key, 64 * 1024);
+        using var journal = OutageJournal.Open(journalPath, OutageJournalTests.Key, 64 * 1024);
         var late = new LateRows(capacity: 10, journal);
         for (var i = 0; i < eventIds.Length; i++)
         {
