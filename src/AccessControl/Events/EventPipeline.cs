@@ -47,8 +47,10 @@ public sealed class EventPipeline : IAsyncDisposable
     private bool journalFailureLogged;
     private bool journalClearFailureLogged;
     private Instant? lastLogFailureAlarm;
+
+    // Set by whoever queues an item, on their own thread (see PostAsync). Never disposed: it holds no OS handle unless
+    // its WaitHandle is asked for, and a writer racing the pipeline's end may still set it.
     private readonly ManualResetEventSlim itemQueued = new(false, spinCount: 0);
-    private readonly Action signalItemQueued;
     private readonly DoorWatch doors = new();
     private readonly ReaderWatch readers;
     private LogHealth logHealth = LogHealth.Writable;
@@ -117,7 +119,6 @@ public sealed class EventPipeline : IAsyncDisposable
         lateRows = new LateRows(options.LateRowsCapacity, outageJournal);
         journal = outageJournal;
         RestoreLateRows(writer);
-        signalItemQueued = itemQueued.Set;
         readers = new ReaderWatch(clock.GetCurrentInstant());
 
         // The clock check starts now, not at the first supervision tick: a step in the first interval after a start
@@ -196,13 +197,13 @@ public sealed class EventPipeline : IAsyncDisposable
 
     /// <summary>Hands a received MQTT message to the pipeline. Copies nothing: the caller passes memory it no longer touches.</summary>
     public ValueTask EnqueueAsync(string topic, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default) =>
-        queue.Writer.WriteAsync(new Inbound(topic, payload, time.GetTimestamp()), cancellationToken);
+        PostAsync(new Inbound(topic, payload, time.GetTimestamp()), cancellationToken);
 
     /// <summary>Appends a row (admin change, security event) in log order; completes when it is durable.</summary>
     public async Task<LogEntry> AppendAsync(LogEntry entry, CancellationToken cancellationToken = default)
     {
         var done = new TaskCompletionSource<LogEntry>(TaskCreationOptions.RunContinuationsAsynchronously);
-        await queue.Writer.WriteAsync(new Append(entry, done), cancellationToken);
+        await PostAsync(new Append(entry, done), cancellationToken);
         return await done.Task.WaitAsync(cancellationToken);
     }
 
@@ -216,7 +217,7 @@ public sealed class EventPipeline : IAsyncDisposable
         ArgumentException.ThrowIfNullOrWhiteSpace(source);
         ArgumentException.ThrowIfNullOrWhiteSpace(actor);
         var done = new TaskCompletionSource<LogEntry>(TaskCreationOptions.RunContinuationsAsynchronously);
-        await queue.Writer.WriteAsync(new SeqReset(source, baseline, actor, done), cancellationToken);
+        await PostAsync(new SeqReset(source, baseline, actor, done), cancellationToken);
         return await done.Task.WaitAsync(cancellationToken);
     }
 
@@ -232,7 +233,7 @@ public sealed class EventPipeline : IAsyncDisposable
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(actor);
         var done = new TaskCompletionSource<FireResetResult>(TaskCreationOptions.RunContinuationsAsynchronously);
-        await queue.Writer.WriteAsync(new FireReset(actor, force, done), cancellationToken);
+        await PostAsync(new FireReset(actor, force, done), cancellationToken);
         return await done.Task.WaitAsync(cancellationToken);
     }
 
@@ -243,7 +244,7 @@ public sealed class EventPipeline : IAsyncDisposable
     public async Task ReassertFireReleaseAsync(CancellationToken cancellationToken = default)
     {
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await queue.Writer.WriteAsync(new FireReassert(done), cancellationToken);
+        await PostAsync(new FireReassert(done), cancellationToken);
         await done.Task.WaitAsync(cancellationToken);
     }
 
@@ -251,7 +252,7 @@ public sealed class EventPipeline : IAsyncDisposable
     public async Task TickAsync(CancellationToken cancellationToken = default)
     {
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await queue.Writer.WriteAsync(new Tick(done), cancellationToken);
+        await PostAsync(new Tick(done), cancellationToken);
         await done.Task.WaitAsync(cancellationToken);
     }
 
@@ -264,17 +265,17 @@ public sealed class EventPipeline : IAsyncDisposable
         }
 
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await queue.Writer.WriteAsync(new Tick(done) { Alarms = alarms }, cancellationToken);
+        await PostAsync(new Tick(done) { Alarms = alarms }, cancellationToken);
         await done.Task.WaitAsync(cancellationToken);
     }
 
     public async ValueTask DisposeAsync()
     {
         queue.Writer.TryComplete();
+        itemQueued.Set();
         if (loop is not null)
         {
             await loop.ConfigureAwait(false);
-            itemQueued.Dispose();
         }
 
         trace?.Dispose();
@@ -377,24 +378,56 @@ public sealed class EventPipeline : IAsyncDisposable
                 ", device events stay ordered by their seq");
     }
 
-    /// <summary>Blocks the pipeline's thread until an item is queued (true) or the queue is completed (false).</summary>
+    /// <summary>
+    /// Queues an item and wakes the pipeline's thread from the caller's own thread: a received event goes from the
+    /// connection's reading thread to the pipeline's with one wake-up. (The channel's own wake-up of a waiting reader
+    /// runs on a thread-pool worker, which would have to wake first.) Waits for room only when the queue is full.
+    /// </summary>
+    private ValueTask PostAsync(Item item, CancellationToken cancellationToken)
+    {
+        if (queue.Writer.TryWrite(item))
+        {
+            itemQueued.Set();
+            return ValueTask.CompletedTask;
+        }
+
+        return PostWhenRoomAsync(item, cancellationToken);
+    }
+
+    private async ValueTask PostWhenRoomAsync(Item item, CancellationToken cancellationToken)
+    {
+        await queue.Writer.WriteAsync(item, cancellationToken);
+        itemQueued.Set();
+    }
+
+    /// <summary>Blocks the pipeline's thread until an item is queued (true) or the queue is completed and empty (false).</summary>
     /// <remarks>
     /// Sleeps without spinning first (a blocking wait on a task spins, calling sched_yield, before it sleeps): on two cores
     /// shared with the broker, spinning while the queue is empty takes CPU from what would fill it.
     /// </remarks>
     private bool WaitToRead(ChannelReader<Item> reader, CancellationToken stopping)
     {
-        var wait = reader.WaitToReadAsync(stopping);
-        if (wait.IsCompleted)
+        while (true)
         {
-            return wait.GetAwaiter().GetResult();
-        }
+            if (reader.TryPeek(out _))
+            {
+                return true;
+            }
 
-        itemQueued.Reset();
-        var awaiter = wait.GetAwaiter();
-        awaiter.UnsafeOnCompleted(signalItemQueued);
-        itemQueued.Wait(CancellationToken.None);
-        return awaiter.GetResult();
+            if (reader.Completion.IsCompleted)
+            {
+                return false;
+            }
+
+            // Reset, then look again: an item queued in between has set the event after the reset.
+            itemQueued.Reset();
+            if (reader.TryPeek(out _) || reader.Completion.IsCompleted)
+            {
+                continue;
+            }
+
+            itemQueued.Wait(stopping);
+        }
     }
 
     // ---- staging: decide and build the rows; nothing leaves the process yet ----------------------------
