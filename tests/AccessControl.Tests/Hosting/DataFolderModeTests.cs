@@ -53,11 +53,50 @@ public sealed class DataFolderModeTests
         }
     }
 
-    private static async Task<string> StartAndStopAsync(string directory)
+    [Fact]
+    [Trait("control", "NIST-AC-6")]
+    [Trait("control", "PCI-3.5")]
+    public async Task Run_InADataFolderOtherAccountsCanEnter_CreatesTheLogItsIndexAndEveryPrivateFileForTheServiceAccountAlone()
+    {
+        var directory = Directory.CreateTempSubdirectory("ac-mode-").FullName;
+        File.SetUnixFileMode(directory, OwnerOnly | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+        try
+        {
+            // Long enough for the first index round, which creates the index file beside the log.
+            await StartAndStopAsync(directory, untilFile: Path.Combine(directory, "accesscontrol.index.db"));
+
+            var files = Directory.GetFiles(directory).Select(Path.GetFileName).ToList();
+            Assert.Contains("accesscontrol.db", files);
+            Assert.Contains("accesscontrol.db-wal", files);
+            Assert.Contains("accesscontrol.index.db", files);
+            const UnixFileMode Others = UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.OtherRead | UnixFileMode.OtherWrite;
+            var open = Directory.GetFiles(directory)
+                .Where(f => !f.EndsWith(".pub.pem", StringComparison.Ordinal))
+                .Where(f => (File.GetUnixFileMode(f) & Others) != 0)
+                .Select(f => $"{Path.GetFileName(f)} {Convert.ToString((int)File.GetUnixFileMode(f), 8)}")
+                .ToList();
+            Assert.Empty(open);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    private static async Task<string> StartAndStopAsync(string directory, string? untilFile = null)
     {
         await using var service = await ChildProcess.StartAsync("accesscontrol.dll",
             ["run", "--site", EdgeHarness.DemoSiteFile, "--data", directory, "--broker-port", "0", "--http", "http://127.0.0.1:0"],
             "AccessControl edge running");
+        if (untilFile is not null)
+        {
+            using var patience = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            while (!File.Exists(untilFile))
+            {
+                await Task.Delay(25, patience.Token);
+            }
+        }
+
         var output = service.RecentOutput;
         await service.StopAsync();
         return output;
