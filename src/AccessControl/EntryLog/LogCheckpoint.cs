@@ -1,3 +1,4 @@
+using AccessControl.Storage;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
@@ -118,7 +119,7 @@ public static class CheckpointFile
     /// </summary>
     public static void Append(string path, LogCheckpoint checkpoint)
     {
-        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!);
+        OwnerOnly.CreateFolderOf(path);
         var options = new FileStreamOptions { Mode = FileMode.Append, Access = FileAccess.Write, Share = FileShare.Read, BufferSize = 0 };
         if (!OperatingSystem.IsWindows() && !File.Exists(path))
         {

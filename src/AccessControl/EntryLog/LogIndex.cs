@@ -356,7 +356,7 @@ public sealed class LogIndex(Database database) : IDisposable
     private SqliteConnection OpenWritable()
     {
         // Not pooled: a pooled connection would keep the log attached for its next user (one open a second is cheap).
-        Database.CreateForOwnerOnly(Path);
+        OwnerOnly.CreateEmptyFile(Path);
         var connection = new SqliteConnection(new SqliteConnectionStringBuilder(database.ConnectionString) { DataSource = Path, Pooling = false }.ToString());
         connection.Open();
         using (var pragma = connection.CreateCommand())

@@ -373,15 +373,9 @@ public sealed class EdgeService : IAsyncDisposable
     /// </summary>
     private static void PrepareDataFolder(string path, ILogger logger)
     {
-        if (OperatingSystem.IsWindows())
+        if (OperatingSystem.IsWindows() || !Directory.Exists(path))
         {
-            Directory.CreateDirectory(path);
-            return;
-        }
-
-        if (!Directory.Exists(path))
-        {
-            Directory.CreateDirectory(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            OwnerOnly.CreateFolder(path);
             return;
         }
 

@@ -39,40 +39,12 @@ public sealed partial class Database
     /// </summary>
     public SqliteConnection Open()
     {
-        CreateForOwnerOnly(Path);
+        // 0600 whatever the umask (it was 0644 with the usual 022), and so are its -wal and -shm.
+        OwnerOnly.CreateEmptyFile(Path);
         var connection = new SqliteConnection(ConnectionString);
         connection.Open();
         connection.Execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;");
         return connection;
-    }
-
-    /// <summary>
-    /// Creates a database file that does not exist yet, empty (SQLite takes an empty file as a new database), readable
-    /// and writable by the service's account alone (0600), whatever the process's umask. SQLite gives the file's
-    /// <c>-wal</c> and <c>-shm</c> the database file's own mode, so those follow. The log holds card numbers and person
-    /// ids: with the usual umask of 022 it was created readable by every local account (0644), which only a data folder
-    /// of mode 0700 kept from them. An existing file is left as it is.
-    /// </summary>
-    public static void CreateForOwnerOnly(string path)
-    {
-        if (OperatingSystem.IsWindows() || File.Exists(path))
-        {
-            return;
-        }
-
-        try
-        {
-            using var created = new FileStream(path, new FileStreamOptions
-            {
-                Mode = FileMode.CreateNew,
-                Access = FileAccess.Write,
-                UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-            });
-        }
-        catch (IOException) when (File.Exists(path))
-        {
-            // Another connection created it meanwhile, through this same method.
-        }
     }
 
     /// <summary>
@@ -90,11 +62,7 @@ public sealed partial class Database
     /// <summary>Creates the file if needed and applies every migration not yet applied. Returns the versions applied now.</summary>
     public IReadOnlyList<int> Migrate()
     {
-        var directory = System.IO.Path.GetDirectoryName(Path);
-        if (!string.IsNullOrEmpty(directory))
-        {
-            Directory.CreateDirectory(directory);
-        }
+        OwnerOnly.CreateFolderOf(Path);
 
         using var connection = Open();
         connection.Execute("""

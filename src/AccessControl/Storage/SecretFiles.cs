@@ -13,7 +13,7 @@ public static class SecretFiles
     /// <summary>Creates <paramref name="path"/> (and its folder) with <paramref name="text"/>; fails if it exists.</summary>
     public static void CreateNew(string path, string text)
     {
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        OwnerOnly.CreateFolderOf(path);
         var create = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
         if (!OperatingSystem.IsWindows())
         {

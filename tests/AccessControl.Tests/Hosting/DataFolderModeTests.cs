@@ -56,7 +56,7 @@ public sealed class DataFolderModeTests
     [Fact]
     [Trait("control", "NIST-AC-6")]
     [Trait("control", "PCI-3.5")]
-    public async Task Run_InADataFolderOtherAccountsCanEnter_CreatesTheLogItsIndexAndEveryPrivateFileForTheServiceAccountAlone()
+    public async Task Run_InADataFolderOtherAccountsCanEnter_CreatesTheLogItsIndexItsCheckpointsAndEveryPrivateFileForTheServiceAccountAlone()
     {
         var directory = Directory.CreateTempSubdirectory("ac-mode-").FullName;
         File.SetUnixFileMode(directory, OwnerOnly | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
@@ -69,8 +69,9 @@ public sealed class DataFolderModeTests
             Assert.Contains("accesscontrol.db", files);
             Assert.Contains("accesscontrol.db-wal", files);
             Assert.Contains("accesscontrol.index.db", files);
+            Assert.True(Directory.Exists(Path.Combine(directory, "checkpoints")));
             const UnixFileMode Others = UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.OtherRead | UnixFileMode.OtherWrite;
-            var open = Directory.GetFiles(directory)
+            var open = Directory.GetFileSystemEntries(directory, "*", SearchOption.AllDirectories)
                 .Where(f => !f.EndsWith(".pub.pem", StringComparison.Ordinal))
                 .Where(f => (File.GetUnixFileMode(f) & Others) != 0)
                 .Select(f => $"{Path.GetFileName(f)} {Convert.ToString((int)File.GetUnixFileMode(f), 8)}")
