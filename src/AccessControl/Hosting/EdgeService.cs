@@ -369,7 +369,8 @@ public sealed class EdgeService : IAsyncDisposable
     /// <summary>
     /// The data folder holds the entry log (card numbers, person ids), the outage journal and the keys: a new one is
     /// created for the service's account alone (0700). One that other accounts can enter is left as it is (an operator
-    /// may have reasons) and named in a warning at every start.
+    /// may have reasons) and named in a warning at every start, as are files in it that others may read (a log made by a
+    /// version that created it 0644): a folder of mode 0700 hides them, but a copy that keeps modes (a backup) does not.
     /// </summary>
     private static void PrepareDataFolder(string path, ILogger logger)
     {
@@ -386,6 +387,23 @@ public sealed class EdgeService : IAsyncDisposable
         {
             logger.LogWarning("The data folder {Path} is open to other accounts (mode {Mode}): it holds the entry log, with card numbers and person ids, and the keys. Make it the service account's alone: chmod 700 {Path}",
                 path, Convert.ToString((int)mode, 8), path);
+        }
+
+        // The public key is for auditors; everything else in the folder is private.
+        var readable = new List<string>();
+        foreach (var file in Directory.EnumerateFiles(path))
+        {
+            if (!file.EndsWith(".pub.pem", StringComparison.Ordinal) && (File.GetUnixFileMode(file) & Others) != 0)
+            {
+                readable.Add(file);
+            }
+        }
+
+        if (readable.Count > 0)
+        {
+            readable.Sort(StringComparer.Ordinal);
+            logger.LogWarning("Files in the data folder {Path} are readable by other accounts: {Files}. They hold card numbers, person ids or keys, and a copy that keeps their mode (a backup) keeps them readable. Make them the service account's alone: chmod 600 {Chmod}",
+                path, string.Join(", ", readable.Select(Path.GetFileName)), string.Join(" ", readable));
         }
     }
 

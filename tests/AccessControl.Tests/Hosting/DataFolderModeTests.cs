@@ -25,6 +25,7 @@ public sealed class DataFolderModeTests
 
             Assert.Equal(OwnerOnly, File.GetUnixFileMode(directory));
             Assert.DoesNotContain("is open to other accounts", output, StringComparison.Ordinal);
+            Assert.DoesNotContain("readable by other accounts", output, StringComparison.Ordinal);
         }
         finally
         {
@@ -81,6 +82,32 @@ public sealed class DataFolderModeTests
         finally
         {
             Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AC-6")]
+    [Trait("control", "PCI-3.5")]
+    public async Task Run_WithALogThatOthersCanRead_NamesItsFilesAndTheChmod_LeavingTheirModeAlone()
+    {
+        var directory = Path.Combine(Directory.CreateTempSubdirectory("ac-mode-").FullName, "data");
+        try
+        {
+            await StartAndStopAsync(directory);
+            var log = Path.Combine(directory, "accesscontrol.db");
+            const UnixFileMode Readable = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
+            File.SetUnixFileMode(log, Readable);
+
+            var output = await StartAndStopAsync(directory);
+
+            Assert.Contains($"Files in the data folder {directory} are readable by other accounts: accesscontrol.db.", output, StringComparison.Ordinal);
+            Assert.Contains($"chmod 600 {log}", output, StringComparison.Ordinal);
+            Assert.DoesNotContain("log-signing.pub.pem", output, StringComparison.Ordinal);
+            Assert.Equal(Readable, File.GetUnixFileMode(log));
+        }
+        finally
+        {
+            Directory.Delete(Path.GetDirectoryName(directory)!, recursive: true);
         }
     }
 
