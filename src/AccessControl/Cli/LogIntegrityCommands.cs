@@ -120,7 +120,6 @@ public static class LogIntegrityCommands
         }
     }
 
-    /// <summary>The human-readable report: one line when ok; else the first broken row and each checkpoint that no longer matches.</summary>
     /// <summary>
     /// Rows the service kept in its outage journal and has not written to the log yet (it was stopped during an
     /// outage): not part of what was verified, but part of what happened, so an auditor is told. Counts only.
@@ -142,6 +141,7 @@ public static class LogIntegrityCommands
         }
     }
 
+    /// <summary>The human-readable report: one line when ok; else the first broken row and each checkpoint that no longer matches.</summary>
     public static void Write(LogVerification result, TextWriter output)
     {
         var range = result.Rows == 0 ? "empty" : $"seq {result.FirstSeq}..{result.HeadSeq}";

@@ -1,8 +1,8 @@
-using AccessControl.Storage;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using AccessControl.Storage;
 using NodaTime;
 using NodaTime.Text;
 

@@ -80,7 +80,7 @@ public sealed class EdgeService : IAsyncDisposable
             DeviceSeqBaselines.Load(database, settings.Pipeline.ReplayWindow), PassbackHistory.Load(database, configuration.Topology),
             FingerprintLockHistory.Load(database, clock.GetCurrentInstant()), LifeSafety.FireState.Load(database),
             EscortHistory.Load(database, configuration.Topology, clock.GetCurrentInstant() - settings.Pipeline.EscortRebuildWindow),
-            OpenOutageJournal(settings.Pipeline, settings.DataDirectory, checkpointing.Key.DeriveKey(OutageJournal.KeyPurpose), logger));
+            OpenOutageJournal(settings.Pipeline, settings.DataDirectory, checkpointing.Key, logger));
         Cardholders = new CardholderStore(database);
         Admin = new AdminService(Cardholders, configuration, Pipeline.AppendAsync, clock, loggers.CreateLogger<AdminService>());
         Fingerprints = new FingerprintService(FingerprintStore, templates, configuration, Pipeline.AppendAsync, settings.Fingerprints,
@@ -411,7 +411,7 @@ public sealed class EdgeService : IAsyncDisposable
     /// The outage journal of the data folder, created on the first start (its whole size allocated). Without it the
     /// service still runs: the rows of a log outage are then kept in memory only, which the log says.
     /// </summary>
-    private static OutageJournal? OpenOutageJournal(PipelineOptions options, string dataDirectory, byte[] key, ILogger logger)
+    private static OutageJournal? OpenOutageJournal(PipelineOptions options, string dataDirectory, LogSigningKey signingKey, ILogger logger)
     {
         if (options.OutageJournalBytes == 0)
         {
@@ -421,7 +421,7 @@ public sealed class EdgeService : IAsyncDisposable
         var path = Path.Combine(dataDirectory, OutageJournal.FileName);
         try
         {
-            var journal = OutageJournal.Open(path, key, options.OutageJournalBytes);
+            var journal = OutageJournal.Open(path, signingKey.DeriveKey(OutageJournal.KeyPurpose), options.OutageJournalBytes);
             if (journal.SetAside is { } aside)
             {
                 logger.LogError("The outage journal {Path} began with a record that does not authenticate (torn by a crash during its first write, or altered): nothing was taken back from it. It is kept as {Aside}; a new journal is in its place.", path, aside);

@@ -124,6 +124,7 @@ public sealed class ComplianceMatrixTests
         foreach (var type in typeof(ComplianceMatrixTests).Assembly.GetTypes().Where(t => t.IsClass && !t.IsAbstract))
         {
             var classControls = Controls(type);
+            var className = type.FullName!.Replace("AccessControl.Tests.", "", StringComparison.Ordinal).Replace('+', '.');
             foreach (var method in type.GetMethods(BindingFlags.Public | BindingFlags.Instance | BindingFlags.Static | BindingFlags.DeclaredOnly))
             {
                 if (!method.GetCustomAttributes<FactAttribute>().Any())
@@ -131,7 +132,6 @@ public sealed class ComplianceMatrixTests
                     continue;
                 }
 
-                var className = type.FullName!.Replace("AccessControl.Tests.", "", StringComparison.Ordinal).Replace('+', '.');
                 found.AddRange(classControls.Concat(Controls(method)).Distinct().Select(c => new ControlledTest(c, className, method.Name)));
             }
         }

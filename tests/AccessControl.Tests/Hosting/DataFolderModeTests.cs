@@ -13,6 +13,9 @@ public sealed class DataFolderModeTests
 {
     private const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
 
+    /// <summary>755: others may enter and list.</summary>
+    private const UnixFileMode OpenToOthers = OwnerOnly | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute;
+
     [Fact]
     [Trait("control", "NIST-AC-6")]
     public async Task Run_OnANewDataFolder_CreatesItForTheServiceAccountAlone()
@@ -38,15 +41,14 @@ public sealed class DataFolderModeTests
     public async Task Run_OnADataFolderOtherAccountsCanRead_StartsAndNamesIt_LeavingItsModeAlone()
     {
         var directory = Directory.CreateTempSubdirectory("ac-mode-").FullName;
-        var readable = OwnerOnly | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute;
-        File.SetUnixFileMode(directory, readable);
+        File.SetUnixFileMode(directory, OpenToOthers);
         try
         {
             var output = await StartAndStopAsync(directory);
 
             Assert.Contains($"The data folder {directory} is open to other accounts (mode 755)", output, StringComparison.Ordinal);
             Assert.Contains($"chmod 700 {directory}", output, StringComparison.Ordinal);
-            Assert.Equal(readable, File.GetUnixFileMode(directory));
+            Assert.Equal(OpenToOthers, File.GetUnixFileMode(directory));
         }
         finally
         {
@@ -60,7 +62,7 @@ public sealed class DataFolderModeTests
     public async Task Run_InADataFolderOtherAccountsCanEnter_CreatesTheLogItsIndexItsCheckpointsAndEveryPrivateFileForTheServiceAccountAlone()
     {
         var directory = Directory.CreateTempSubdirectory("ac-mode-").FullName;
-        File.SetUnixFileMode(directory, OwnerOnly | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+        File.SetUnixFileMode(directory, OpenToOthers);
         try
         {
             // Long enough for the first index round, which creates the index file beside the log.
