@@ -140,7 +140,7 @@ public static class SiteFileLoader
     }
 
     /// <summary>
-    /// Runs the YAML event parser once over the text to find syntax errors and excessive nesting before the
+    /// Runs the YAML event parser once over the text to find syntax errors, excessive nesting and aliases before the
     /// (recursive) node tree is built.
     /// </summary>
     private static bool CheckSyntax(string text, ErrorCollector errors)
@@ -164,9 +164,16 @@ public static class SiteFileLoader
                 {
                     depth--;
                 }
+
+                // An alias repeats what its anchor holds wherever it stands: a small file of aliases to aliases would
+                // grow into millions of entries (and errors) once read. A site file writes each value out.
+                if (current is AnchorAlias alias)
+                {
+                    errors.Add(current.Start, "(yaml)", $"YAML aliases (*{alias.Value}) are not supported in a site file; write the value out where it is needed");
+                }
             }
 
-            return true;
+            return !errors.HasErrors;
         }
         catch (YamlException ex)
         {

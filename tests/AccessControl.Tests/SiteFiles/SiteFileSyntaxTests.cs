@@ -83,6 +83,49 @@ public class SiteFileSyntaxTests
         Assert.Contains("nesting", error.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Parse_AnAlias_IsRefusedAtItsLine()
+    {
+        var yaml = With("accessLevels: [building, hall-office] }", "accessLevels: &alice [building, hall-office] }")
+            .Replace("status: suspended, accessLevels: [building] }", "status: suspended, accessLevels: *alice }", StringComparison.Ordinal);
+
+        var error = SingleError(Parse(yaml));
+
+        Assert.Equal("(yaml)", error.Path);
+        Assert.Equal(PositionOf(yaml, "*alice").Line, error.Line);
+        Assert.Contains("aliases (*alice) are not supported", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Parse_ASmallFileOfAliasesToAliases_IsRefusedBeforeItIsExpanded()
+    {
+        // 30 lines of aliases, each twice the one before: read as a node tree, 2^30 sequences.
+        var bomb = new System.Text.StringBuilder("x0: &a0 [lol]\n");
+        for (var i = 1; i <= 30; i++)
+        {
+            bomb.Append($"x{i}: &a{i} [*a{i - 1}, *a{i - 1}]\n");
+        }
+
+        var result = Parse(Valid + bomb);
+
+        Assert.False(result.Success);
+        Assert.Equal(60, result.Errors.Length);
+        Assert.All(result.Errors, e => Assert.Contains("aliases", e.Message, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Parse_AFileWithThousandsOfErrors_ListsTheFirstThousandAndCountsTheRest()
+    {
+        var people = string.Concat(Enumerable.Range(0, 1500).Select(i => $"  - {{ id: p-{i}, name: P {i}, kind: employee, accessLevels: [nowhere] }}\n"));
+        var yaml = With("people:\n", "people:\n" + people);
+
+        var result = Parse(yaml);
+
+        Assert.Equal(1001, result.Errors.Length);
+        Assert.Equal("and 500 more errors not listed; fix these first", result.Errors[^1].Message);
+        Assert.All(result.Errors.SkipLast(1), e => Assert.Contains("nowhere", e.Message, StringComparison.Ordinal));
+    }
+
     [Theory]
     [InlineData("")]
     [InlineData("# nothing but a comment\n")]
