@@ -17,7 +17,9 @@ namespace AccessControl.Admin;
 /// <para>Each change is validated against the current topology and cardholders, then, in this order:
 /// (1) its audit row (kind <c>admin</c>: actor, time, action code, before/after) is appended to the entry log,
 /// (2) the cardholder tables are written in one transaction, (3) the new snapshot is swapped into
-/// <see cref="LiveConfiguration"/>, so the very next swipe is decided with it.</para>
+/// <see cref="LiveConfiguration"/>, so the very next swipe is decided with it. From before (1) until (3) the change is
+/// in flight (<see cref="LiveConfiguration.BeginChange"/>): a swipe meanwhile is granted only if it would be both with
+/// and without the change, so a leaver's card queued behind the termination's audit row is not let in.</para>
 /// <para>Audit first is the fail-closed order: no change ever exists, in the database or in memory, without its
 /// audit row. If the audit append fails, nothing is written and the caller gets <see cref="AdminOutcome.Unavailable"/>.
 /// If the database write fails after the row was appended, a second row <c>&lt;action&gt;.failed</c> says so and nothing
@@ -607,6 +609,8 @@ public sealed class AdminService
             Detail = AdminJson.Serialize(new { before = beforeView, after = afterView, reference }),
         };
 
+        // In flight from here: until it is in force, a swipe is granted only if it is granted both with and without it.
+        using var change = configuration.BeginChange(apply);
         LogEntry audited;
         try
         {
@@ -629,7 +633,7 @@ public sealed class AdminService
             return AdminResult<T>.Unavailable("The cardholder database could not be written; nothing was changed.");
         }
 
-        configuration.UpdateCardholders(apply);
+        change.Complete();
         return AdminResult<T>.Ok(after, changed: true);
     }
 

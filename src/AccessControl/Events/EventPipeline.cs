@@ -596,7 +596,7 @@ public sealed class EventPipeline : IAsyncDisposable
         var decideAt = e.Offline && e.At <= now && now - e.At <= options.OfflineWindow ? e.At : now;
         var request = new AccessRequest(new ReaderId(readerId), e.Card!, e.Technology!, decideAt);
         escorts = escorts.Prune(now);
-        var decision = DecisionEngine.Decide(request, snapshot.Topology, snapshot.Cardholders, passback, escorts, fingerprints);
+        var (decision, stricter) = Decide(request, snapshot);
         if (e.Offline)
         {
             decision = decision with { Move = null, UnlockFor = Duration.Zero, Escort = null };
@@ -610,7 +610,30 @@ public sealed class EventPipeline : IAsyncDisposable
         }
 
         StageAccess(new AccessRow(readerId, source, e.EventId, e.Seq, e.At, e.Offline, e.Card!, e.Technology), decision, now, snapshot,
-            [(decision.IsPending ? "fingerprintRequest" : "why", verifyDetail)], commands: commands);
+            [(decision.IsPending ? "fingerprintRequest" : "why", verifyDetail), (ChangeInFlight, stricter ? "true" : null)], commands: commands);
+    }
+
+    /// <summary>In a row's detail: decided by a cardholder change not yet in force (its audit row not yet durable).</summary>
+    private const string ChangeInFlight = "changeInFlight";
+
+    /// <summary>
+    /// Decides with the cardholders in force and, while an admin change is in flight (<see cref="LiveConfiguration.Snapshot.Pending"/>:
+    /// its audit row not yet durable, or its tables not yet written), also with the cardholders as they will be. The
+    /// stricter answer stands (deny, then pending, then grant): a change takes access away no later than its audit row,
+    /// and gives it no earlier. <c>Stricter</c>: the answer is the one the change in flight gave.
+    /// </summary>
+    private (AccessDecision Decision, bool Stricter) Decide(in AccessRequest request, LiveConfiguration.Snapshot snapshot)
+    {
+        var decision = DecisionEngine.Decide(request, snapshot.Topology, snapshot.Cardholders, passback, escorts, fingerprints);
+        if (snapshot.Pending is not { } pending || Strictness(decision) == 2)
+        {
+            return (decision, false);
+        }
+
+        var after = DecisionEngine.Decide(request, snapshot.Topology, pending, passback, escorts, fingerprints);
+        return Strictness(after) > Strictness(decision) ? (after, true) : (decision, false);
+
+        static int Strictness(AccessDecision d) => d.IsGranted ? 0 : d.IsPending ? 1 : 2;
     }
 
     /// <summary>
@@ -792,8 +815,8 @@ public sealed class EventPipeline : IAsyncDisposable
         fingerprints = fingerprints.Matched(v.Card);
         escorts = escorts.Prune(now);
         var request = new AccessRequest(new ReaderId(v.CardReader), v.Card, v.Technology, now) { FingerprintVerified = true };
-        var decision = DecisionEngine.Decide(request, snapshot.Topology, snapshot.Cardholders, passback, escorts, fingerprints);
-        StageAccess(cardRow, decision, now, snapshot, detail, linked, decision.IsGranted ? e.TemplateId : null);
+        var (decision, stricter) = Decide(request, snapshot);
+        StageAccess(cardRow, decision, now, snapshot, [.. detail, (ChangeInFlight, stricter ? "true" : null)], linked, decision.IsGranted ? e.TemplateId : null);
     }
 
     /// <summary>Ends a verification without a finger (timed out, or superseded): a deny row for the card, its final answer, and a cancel to the fingerprint reader.</summary>

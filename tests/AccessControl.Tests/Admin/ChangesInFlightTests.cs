@@ -1,0 +1,154 @@
+using AccessControl.EntryLog;
+using AccessControl.People;
+using AccessControl.Protocol;
+using AccessControl.Sites;
+using AccessControl.Tests.EndToEnd;
+using static AccessControl.Tests.EndToEnd.DemoCards;
+
+namespace AccessControl.Tests.Admin;
+
+/// <summary>
+/// An admin change is in force once its audit row is durable and its tables written; in between it is in flight, and a
+/// swipe is granted only if it would be both with and without it. p-mkoch (card 04A1B2C3D4E5F6) at the lobby.
+/// </summary>
+public class ChangesInFlightTests
+{
+    [Fact]
+    [Trait("control", "NIST-PS-4")]
+    [Trait("control", "PCI-9.2")]
+    public async Task ALeaversCard_QueuedBehindTheTerminationsAuditRow_IsDenied()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        await using (var held = await HeldPipeline.HoldAsync(edge))
+        {
+            var terminate = edge.Edge.Admin.SetPersonStatusAsync("hr-feed", "p-mkoch", "terminated");
+            await held.WhenQueuedAsync(1);
+            await SwipeAsync(edge, "leaver-1");
+            held.Release();
+            Assert.True((await terminate.WaitAsync(EdgeHarness.Timeout)).IsOk);
+        }
+
+        var access = await edge.RowAsync(r => r.Kind == LogKinds.Access && r.EventId == "leaver-1");
+        var termination = edge.Rows(new LogFilter { Kind = LogKinds.Admin, Limit = 1000 }).Single(r => r.Reason == "person.terminate");
+        Assert.True(termination.Seq < access.Seq, "the swipe is logged after the termination");
+        Assert.Equal(("deny", "credential_revoked"), (access.Decision, access.Reason));
+        Assert.Contains("\"changeInFlight\":\"true\"", access.Detail, StringComparison.Ordinal);
+        Assert.Null(edge.Edge.Configuration.Current.Pending);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-PE-2")]
+    public async Task ACardReinstated_IsNotLetInBeforeTheReinstatementIsInForce()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        Assert.True((await edge.Edge.Admin.SetPersonStatusAsync("admin", "p-mkoch", "suspended")).IsOk);
+        await using (var held = await HeldPipeline.HoldAsync(edge))
+        {
+            var reinstate = edge.Edge.Admin.SetPersonStatusAsync("admin", "p-mkoch", "active");
+            await held.WhenQueuedAsync(1);
+            await SwipeAsync(edge, "early-1");
+            held.Release();
+            Assert.True((await reinstate.WaitAsync(EdgeHarness.Timeout)).IsOk);
+        }
+
+        var early = await edge.RowAsync(r => r.Kind == LogKinds.Access && r.EventId == "early-1");
+        await SwipeAsync(edge, "after-1");
+        var after = await edge.RowAsync(r => r.Kind == LogKinds.Access && r.EventId == "after-1");
+
+        Assert.Equal("deny", early.Decision);
+        Assert.Equal("grant", after.Decision);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AU-5")]
+    public async Task AChangeWhoseAuditRowCannotBeWritten_IsWithdrawn_AndDecisionsStayAsTheyWere()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        edge.Edge.Writer.SimulateWriteFailure(true);
+        var refused = await edge.Edge.Admin.SetPersonStatusAsync("hr-feed", "p-mkoch", "terminated").WaitAsync(EdgeHarness.Timeout);
+        edge.Edge.Writer.SimulateWriteFailure(false);
+
+        await SwipeAsync(edge, "still-1");
+        var swipe = await edge.RowAsync(r => r.Kind == LogKinds.Access && r.EventId == "still-1");
+
+        Assert.False(refused.IsOk);
+        Assert.Null(edge.Edge.Configuration.Current.Pending);
+        Assert.Equal(("grant", "granted"), (swipe.Decision, swipe.Reason));
+    }
+
+    [Fact]
+    public void AChangeInFlight_IsPendingUntilCompleted_AndFoldsOverLaterUpdates()
+    {
+        var live = new LiveConfiguration(SiteTopology.Empty, Cardholders.Empty);
+        var alice = new Person(new PersonId("p-alice"), "Alice", PersonKind.Employee, PersonStatus.Active, []);
+        var bob = new Person(new PersonId("p-bob"), "Bob", PersonKind.Employee, PersonStatus.Active, []);
+
+        var change = live.BeginChange(c => c.With(alice));
+        live.UpdateCardholders(c => c.With(bob));
+
+        Assert.Equal(["p-bob"], live.Cardholders.People.Keys.Select(k => k.Value));
+        Assert.Equal(["p-alice", "p-bob"], live.Current.Pending!.People.Keys.Select(k => k.Value).Order());
+        change.Complete();
+        change.Dispose();
+        Assert.Null(live.Current.Pending);
+        Assert.Equal(["p-alice", "p-bob"], live.Cardholders.People.Keys.Select(k => k.Value).Order());
+
+        using (live.BeginChange(c => c.With(alice with { Name = "Alice B." })))
+        {
+            Assert.Equal("Alice B.", live.Current.Pending!.People[alice.Id].Name);
+        }
+
+        Assert.Null(live.Current.Pending);
+        Assert.Equal("Alice", live.Cardholders.People[alice.Id].Name);
+    }
+
+    private static long seq;
+
+    private static async Task SwipeAsync(EdgeHarness edge, string eventId)
+    {
+        var swipe = new ReaderEvent(eventId, Interlocked.Increment(ref seq), edge.Clock.GetCurrentInstant(), ReaderEventType.Card, Operator, Ev3, false, null);
+        await edge.Edge.Pipeline.EnqueueAsync(edge.Edge.Topics.ReaderEvents("rdr-lobby-in"), WireFormat.Write(swipe));
+    }
+
+    /// <summary>Holds the pipeline's thread after a marker row's commit, so that what is queued meanwhile shares one batch.</summary>
+    private sealed class HeldPipeline : IAsyncDisposable
+    {
+        private readonly ManualResetEventSlim hold = new(false);
+        private readonly TaskCompletionSource holding = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly EdgeHarness edge;
+        private Task marker = Task.CompletedTask;
+
+        private HeldPipeline(EdgeHarness edge) => this.edge = edge;
+
+        public static async Task<HeldPipeline> HoldAsync(EdgeHarness edge)
+        {
+            var held = new HeldPipeline(edge);
+            edge.Edge.Pipeline.Committed += held.OnCommitted;
+            held.marker = edge.Edge.Pipeline.AppendAsync(new LogEntry { At = edge.Clock.GetCurrentInstant(), Kind = LogKinds.Admin, Actor = "test", Reason = "test.hold" });
+            await held.holding.Task.WaitAsync(EdgeHarness.Timeout);
+            return held;
+        }
+
+        /// <summary>Waits until <paramref name="items"/> items are queued behind the held batch.</summary>
+        public Task WhenQueuedAsync(int items) =>
+            Task.Run(() => Assert.True(SpinWait.SpinUntil(() => edge.Edge.Pipeline.QueueDepth >= items, EdgeHarness.Timeout), $"{items} items queued"));
+
+        public void Release() => hold.Set();
+
+        public async ValueTask DisposeAsync()
+        {
+            hold.Set();
+            edge.Edge.Pipeline.Committed -= OnCommitted;
+            await marker.WaitAsync(EdgeHarness.Timeout);
+        }
+
+        private void OnCommitted(IReadOnlyList<LogEntry> rows)
+        {
+            if (rows.Any(r => r.Reason == "test.hold"))
+            {
+                holding.TrySetResult();
+                hold.Wait(EdgeHarness.Timeout);
+            }
+        }
+    }
+}
