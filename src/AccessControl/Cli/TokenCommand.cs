@@ -1,17 +1,21 @@
 using AccessControl.Admin;
+using AccessControl.EntryLog;
 using AccessControl.Storage;
+using Microsoft.Data.Sqlite;
 using NodaTime;
 
 namespace AccessControl.Cli;
 
 /// <summary>
 /// <c>accesscontrol token create --db PATH --operator NAME --role ROLE [--person ID] [--site SITE] [--by NAME]</c> and
-/// <c>accesscontrol token revoke --db PATH --operator NAME</c>.
+/// <c>accesscontrol token revoke --db PATH --operator NAME [--by NAME]</c>.
 /// </summary>
 /// <remarks>
 /// Works on the database file, because the first admin token cannot come from the API it protects. The token is
 /// printed once, alone on standard output (so <c>export AC_TOKEN=$(accesscontrol token create ...)</c> works);
-/// only its hash is stored, with who created it and when.
+/// only its hash is stored, with who created it and when. Each command is first recorded in the entry log (an
+/// <c>admin</c> row <c>operator_token.create</c> or <c>operator_token.revoke</c>: who, the operator, role, person and site,
+/// never the token), chained after the running service's rows; if that row cannot be written, nothing is changed.
 /// </remarks>
 public static class TokenCommand
 {
@@ -43,8 +47,14 @@ public static class TokenCommand
         var database = new Database(path);
         database.Migrate();
         var tokens = new ApiTokens(database, clock);
+        var by = args.Get("by") ?? createdBy;
         if (verb == "revoke")
         {
+            if (!Audit(database, clock, by, "operator_token.revoke", new { operators = new[] { operatorName } }, error))
+            {
+                return ExitCodes.Failed;
+            }
+
             var count = tokens.RevokeAll(operatorName);
             error.WriteLine($"revoked {count} token(s) of {operatorName}");
             return ExitCodes.Ok;
@@ -67,10 +77,31 @@ public static class TokenCommand
             return Usage(error, "--site must be a site id");
         }
 
-        var token = tokens.CreateToken(operatorName, role, args.Get("by") ?? createdBy, person, site);
+        if (!Audit(database, clock, by, "operator_token.create", new { @operator = operatorName, role = ApiTokens.RoleCode(role), person, site }, error))
+        {
+            return ExitCodes.Failed;
+        }
+
+        var token = tokens.CreateToken(operatorName, role, by, person, site);
         output.WriteLine(token);
         error.WriteLine($"token for {operatorName} ({ApiTokens.RoleCode(role)}) created; it is shown only this once.");
         return ExitCodes.Ok;
+    }
+
+    /// <summary>Appends the command's audit row (chained after whatever the running service wrote); false after saying why not.</summary>
+    private static bool Audit(Database database, IClock clock, string actor, string action, object detail, TextWriter error)
+    {
+        try
+        {
+            using var writer = new EntryLogWriter(database);
+            writer.Append([new LogEntry { At = clock.GetCurrentInstant(), Kind = LogKinds.Admin, Actor = actor, Reason = action, Detail = AdminJson.Serialize(detail) }]);
+            return true;
+        }
+        catch (SqliteException ex)
+        {
+            error.WriteLine($"error: the entry log could not be written ({ex.Message}); nothing was changed");
+            return false;
+        }
     }
 
     private static int Usage(TextWriter error, string message)
@@ -78,7 +109,7 @@ public static class TokenCommand
         error.WriteLine("error: " + message);
         error.WriteLine($"usage: token create --db PATH --operator NAME --role {Roles} [--person ID] [--site SITE] [--by NAME]");
         error.WriteLine("       (--person is required for host and approver tokens)");
-        error.WriteLine("       token revoke --db PATH --operator NAME");
+        error.WriteLine("       token revoke --db PATH --operator NAME [--by NAME]");
         return ExitCodes.Usage;
     }
 }

@@ -4,6 +4,7 @@ using AccessControl.Cli;
 using AccessControl.EntryLog;
 using AccessControl.People;
 using AccessControl.Sites;
+using Dapper;
 
 namespace AccessControl.Tests.Admin;
 
@@ -76,6 +77,50 @@ public sealed class CliTests : IAsyncLifetime
         Assert.Equal(43, token.Length); // 32 bytes, base64url without padding
         Assert.Equal(new OperatorIdentity("carol", OperatorRole.Auditor), host.Tokens.Authenticate(token));
         Assert.DoesNotContain(token, error.ToString());
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AC-2")]
+    [Trait("control", "NIST-AU-2")]
+    public async Task TokenCreateAndRevoke_AreAuditedInTheEntryLog_WithWhoButNeverTheToken_ChainedWithTheServicesRows()
+    {
+        var (output, error) = (new StringWriter(), new StringWriter());
+
+        var created = TokenCommand.Run(Parse("create", "--db", host.DatabasePath, "--operator", "dora", "--role", "approver", "--person", "p-dora", "--site", "fra1"), host.Clock, output, error, "cli:root");
+        await host.AppendAsync(new LogEntry { At = host.Clock.GetCurrentInstant(), Kind = LogKinds.Admin, Actor = "service", Reason = "test.between" });
+        var revoked = TokenCommand.Run(Parse("revoke", "--db", host.DatabasePath, "--operator", "dora", "--by", "sec-officer"), host.Clock, output, error, "cli:root");
+        await host.AppendAsync(new LogEntry { At = host.Clock.GetCurrentInstant(), Kind = LogKinds.Admin, Actor = "service", Reason = "test.after" });
+
+        Assert.Equal((0, 0), (created, revoked));
+        var token = Assert.Single(Lines(output));
+        var rows = host.Rows(LogKinds.Admin).Where(r => r.Reason is "operator_token.create" or "operator_token.revoke" or "test.between" or "test.after").OrderBy(r => r.Seq).ToList();
+        Assert.Equal(["operator_token.create", "test.between", "operator_token.revoke", "test.after"], rows.Select(r => r.Reason));
+        Assert.Equal(["cli:root", "service", "sec-officer", "service"], rows.Select(r => r.Actor));
+        Assert.Equal("""{"operator":"dora","role":"approver","person":"p-dora","site":"fra1"}""", rows[0].Detail);
+        Assert.Equal("""{"operators":["dora"]}""", rows[2].Detail);
+        Assert.All(rows, r => Assert.DoesNotContain(token, r.Detail ?? "", StringComparison.Ordinal));
+        Assert.Equal(Enumerable.Range((int)rows[0].Seq, 4).Select(i => (long)i), rows.Select(r => r.Seq));
+        Assert.Null(host.Tokens.Authenticate(token));
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AU-5")]
+    public void TokenCreate_WhenTheEntryLogCannotBeWritten_CreatesNoToken()
+    {
+        var (output, error) = (new StringWriter(), new StringWriter());
+        using (var connection = host.Database.Open())
+        {
+            // Every connection's insert of this row fails inside SQLite, as a full disk or an I/O error would.
+            connection.Execute("CREATE TRIGGER refuse_token_rows BEFORE INSERT ON entry_log WHEN NEW.reason = 'operator_token.create' BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END");
+        }
+
+        var code = TokenCommand.Run(Parse("create", "--db", host.DatabasePath, "--operator", "erin", "--role", "auditor"), host.Clock, output, error, "cli:root");
+
+        Assert.Equal(1, code);
+        Assert.Empty(Lines(output));
+        Assert.Contains("the entry log could not be written", error.ToString(), StringComparison.Ordinal);
+        using var check = host.Database.Open();
+        Assert.Equal(0L, check.ExecuteScalar<long>("SELECT count(*) FROM operator_tokens WHERE operator = 'erin'"));
     }
 
     [Fact]
