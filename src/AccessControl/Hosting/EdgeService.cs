@@ -37,7 +37,6 @@ public sealed class EdgeService : IAsyncDisposable
     private GcPauseTrace? gcPauses;
     private SiteDefinition? siteToImport;
     private string? siteFileName;
-    private (string Site, string Sha256)? siteFileChanged;
 
     private EdgeService(ServiceSettings settings, IClock clock, TimeProvider time, ILoggerFactory loggers, Database database,
         DeviceSecrets secrets, LiveConfiguration configuration, FingerprintKeyring fingerprintKeys)
@@ -82,6 +81,7 @@ public sealed class EdgeService : IAsyncDisposable
             EscortHistory.Load(database, configuration.Topology, clock.GetCurrentInstant() - settings.Pipeline.EscortRebuildWindow),
             OpenOutageJournal(settings.Pipeline, settings.DataDirectory, checkpointing.Key, logger));
         Cardholders = new CardholderStore(database);
+        StoredSites = new SiteStore(database, clock);
         Admin = new AdminService(Cardholders, configuration, Pipeline.AppendAsync, clock, loggers.CreateLogger<AdminService>());
         Fingerprints = new FingerprintService(FingerprintStore, templates, configuration, Pipeline.AppendAsync, settings.Fingerprints,
             () => FingerprintKeyring.Load(settings.FingerprintKeyPath), clock, loggers.CreateLogger<FingerprintService>());
@@ -114,6 +114,9 @@ public sealed class EdgeService : IAsyncDisposable
 
     /// <summary>Where people, credentials and access levels are stored.</summary>
     public CardholderStore Cardholders { get; }
+
+    /// <summary>Every site file loaded, whole; the newest of each site is the layout the service decides with.</summary>
+    public SiteStore StoredSites { get; }
 
     /// <summary>The one place admin changes happen (validated, audited, then live).</summary>
     public AdminService Admin { get; }
@@ -168,7 +171,6 @@ public sealed class EdgeService : IAsyncDisposable
         var store = new SiteStore(database, clock);
         var sites = store.LoadNewest().ToDictionary(s => s.Topology.Sites.Keys.Single());
         SiteDefinition? loaded = null;
-        (string Site, string Sha256)? siteChanged = null;
         if (settings.SiteFile is not null)
         {
             var result = SiteFileLoader.Load(settings.SiteFile);
@@ -180,7 +182,7 @@ public sealed class EdgeService : IAsyncDisposable
             loaded = result.Site!;
             var siteId = loaded.Topology.Sites.Keys.Single();
             var content = File.ReadAllText(settings.SiteFile);
-            siteChanged = store.Save(siteId, settings.SiteFile, content, LoadedBy(settings.SiteFile)) is { } sha ? (siteId.Value, sha) : null;
+            store.Save(siteId, settings.SiteFile, content, LoadedBy(settings.SiteFile));
             sites[siteId] = loaded;
         }
 
@@ -190,7 +192,6 @@ public sealed class EdgeService : IAsyncDisposable
         {
             siteToImport = loaded,
             siteFileName = settings.SiteFile,
-            siteFileChanged = siteChanged,
         };
     }
 
@@ -214,19 +215,21 @@ public sealed class EdgeService : IAsyncDisposable
         gcPauses = Pipeline.Trace is { } trace ? new GcPauseTrace(trace, time) : null;
         Pipeline.Start(stopping.Token);
         loops.Add(Task.Run(() => Fingerprints.Templates.RunAsync(stopping.Token), CancellationToken.None));
-        if (siteFileChanged is { } changed)
+        // A new layout (zones, doors, readers, schedules) is an admin change like any other: logged with who and when.
+        // Create stored the file; its row is written now that the pipeline runs, for each site whose newest file has
+        // none yet, so a start that fails in between (a port taken) leaves the row to the next start, never loses it.
+        foreach (var file in StoredSites.Unlogged())
         {
-            // A new layout (zones, doors, readers, schedules) is an admin change like any other: logged with who and when.
-            await Pipeline.AppendAsync(new LogEntry
+            var row = await Pipeline.AppendAsync(new LogEntry
             {
                 At = Clock.GetCurrentInstant(),
                 Kind = LogKinds.Admin,
-                SiteId = changed.Site,
+                SiteId = file.Site,
                 Reason = "site.load",
-                Actor = LoadedBy(siteFileName!),
-                Detail = System.Text.Json.JsonSerializer.Serialize(new { file = Path.GetFileName(siteFileName), sha256 = changed.Sha256 }),
+                Actor = file.LoadedBy,
+                Detail = System.Text.Json.JsonSerializer.Serialize(new { file = file.FileName, sha256 = file.Sha256 }),
             }, cancellationToken);
-            siteFileChanged = null;
+            StoredSites.MarkLogged(file, row.Seq);
         }
 
         if (siteToImport is { } site)

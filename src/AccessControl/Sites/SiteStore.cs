@@ -35,6 +35,27 @@ public sealed class SiteStore(Database database, IClock clock)
         return sha;
     }
 
+    /// <summary>
+    /// The newest stored file of each site whose <c>site.load</c> row is not in the entry log yet: stored by a start that
+    /// failed before the pipeline ran, or just now by this one. Oldest first.
+    /// </summary>
+    public IReadOnlyList<StoredSiteFile> Unlogged()
+    {
+        using var connection = database.Open();
+        return [.. connection.Query<StoredSiteFile>("""
+            SELECT f.id, f.site_id AS Site, f.file_name AS FileName, f.sha256, f.loaded_by AS LoadedBy FROM site_files f
+            WHERE f.id = (SELECT MAX(id) FROM site_files g WHERE g.site_id = f.site_id) AND f.logged_seq IS NULL
+            ORDER BY f.id
+            """)];
+    }
+
+    /// <summary>Notes the entry-log row that records a stored file, so that no later start records it again.</summary>
+    public void MarkLogged(StoredSiteFile file, long seq)
+    {
+        using var connection = database.Open();
+        connection.Execute("UPDATE site_files SET logged_seq = @seq WHERE id = @id", new { seq, id = file.Id });
+    }
+
     /// <summary>The newest stored file of every site, parsed again. A stored file that no longer parses is an error, not skipped.</summary>
     public IReadOnlyList<SiteDefinition> LoadNewest()
     {
@@ -59,3 +80,6 @@ public sealed class SiteStore(Database database, IClock clock)
         return sites;
     }
 }
+
+/// <summary>A stored site file as its <c>site.load</c> row names it: who loaded it, the file's name and its SHA-256.</summary>
+public sealed record StoredSiteFile(long Id, string Site, string FileName, string Sha256, string LoadedBy);
