@@ -216,8 +216,9 @@ public static class DecisionEngine
 
             hasZone = true;
 
-            // A schedule the topology does not know is never active: fail closed.
-            if (topology.Schedules.TryGetValue(level.Schedule, out var schedule) && schedule.IsActive(request.At, site.TimeZone))
+            // The level's schedule is the one of that id at this door's site (each site has its own hours); one the site
+            // does not have is never active: fail closed.
+            if (topology.ScheduleOf(site.Id, level.Schedule) is { } schedule && schedule.IsActive(request.At, site.TimeZone))
             {
                 active = true;
 

@@ -18,7 +18,8 @@ public readonly record struct TimeOfDayRange(LocalTime Start, LocalTime? End)
 public readonly record struct WeeklyInterval(IsoDayOfWeek Day, TimeOfDayRange Range);
 
 /// <summary>
-/// When an access level applies: weekly intervals in the site's local time, with holidays.
+/// When an access level applies: weekly intervals in the site's local time, with holidays. A schedule belongs to one
+/// site (<see cref="Site"/>): an access level names a schedule by id, and the id is read at the site of the door.
 /// </summary>
 /// <remarks>
 /// Evaluated on the local date and time the instant maps to in the site's zone, so that "07:00-19:00" means
@@ -34,6 +35,12 @@ public sealed record Schedule(
     ImmutableHashSet<LocalDate> Holidays,
     ImmutableArray<TimeOfDayRange> HolidayIntervals)
 {
+    /// <summary>
+    /// The site that declares the schedule; its hours and holidays are that site's. Two sites may each have a
+    /// <c>business-hours</c> of their own. Null only for the built-in <see cref="Always"/>, which every site shares.
+    /// </summary>
+    public SiteId? Site { get; init; }
+
     /// <summary>The built-in schedule that is active at all times, holidays included.</summary>
     public static Schedule Always { get; } = new(
         ScheduleId.Always,

@@ -482,7 +482,7 @@ internal sealed partial class SiteFileReader
             var holidayIntervals = ReadHolidayIntervals(map);
             if (id is { } i && name is not null && intervals is not null && holidays is not null && holidayIntervals is not null)
             {
-                schedules.Add(new Schedule(new ScheduleId(i.Text), name, intervals.Value, holidays, holidayIntervals.Value));
+                schedules.Add(new Schedule(new ScheduleId(i.Text), name, intervals.Value, holidays, holidayIntervals.Value) { Site = siteId });
             }
         }
     }

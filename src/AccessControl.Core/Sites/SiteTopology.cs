@@ -4,7 +4,7 @@ using AccessControl.Schedules;
 namespace AccessControl.Sites;
 
 /// <summary>
-/// The physical layout of one or more sites: zones, doors, readers, controllers and schedules.
+/// The physical layout of one or more sites: zones, doors, readers, controllers and schedules, each of one site.
 /// Immutable; a new snapshot replaces the old one when a site file is loaded.
 /// </summary>
 public sealed class SiteTopology
@@ -24,8 +24,8 @@ public sealed class SiteTopology
         Doors = doors.ToImmutableDictionary(d => d.Id);
         Readers = readers.ToImmutableDictionary(r => r.Id);
         Controllers = controllers.ToImmutableDictionary(c => c.Id);
-        var all = schedules.ToImmutableDictionary(s => s.Id);
-        Schedules = all.ContainsKey(ScheduleId.Always) ? all : all.Add(ScheduleId.Always, Schedule.Always);
+        Schedules = schedules.Where(s => s.Id != ScheduleId.Always).ToImmutableDictionary(s =>
+            (s.Site ?? throw new ArgumentException($"Schedule '{s.Id}' belongs to no site.", nameof(schedules)), s.Id));
     }
 
     public ImmutableDictionary<SiteId, Site> Sites { get; }
@@ -38,10 +38,18 @@ public sealed class SiteTopology
 
     public ImmutableDictionary<ControllerId, DoorController> Controllers { get; }
 
-    public ImmutableDictionary<ScheduleId, Schedule> Schedules { get; }
+    /// <summary>Each site's own schedules, by site and id; the built-in <c>always</c>, shared, is not among them (<see cref="ScheduleOf"/>).</summary>
+    public ImmutableDictionary<(SiteId Site, ScheduleId Id), Schedule> Schedules { get; }
 
     /// <summary>Fire alarm panels by id (their MQTT usernames); empty when no site declares one.</summary>
     public ImmutableDictionary<string, FirePanel> FirePanels { get; init; } = ImmutableDictionary<string, FirePanel>.Empty.WithComparers(StringComparer.Ordinal);
+
+    /// <summary>
+    /// The schedule an access level names, read at <paramref name="site"/> (the site of the door being decided): that
+    /// site's own schedule of that id, or the built-in <c>always</c>; null when the site has none (never active).
+    /// </summary>
+    public Schedule? ScheduleOf(SiteId site, ScheduleId id) =>
+        id == ScheduleId.Always ? Schedule.Always : Schedules.GetValueOrDefault((site, id));
 
     /// <summary>The doors a controller drives.</summary>
     public IEnumerable<Door> DoorsOf(ControllerId controller) => Doors.Values.Where(d => d.Controller == controller);
@@ -59,7 +67,7 @@ public sealed class SiteTopology
             Doors.Values.Where(d => !replaced.Contains(d.Site)).Concat(other.Doors.Values),
             Readers.Values.Where(r => !replaced.Contains(Doors[r.Door].Site)).Concat(other.Readers.Values),
             Controllers.Values.Where(c => !replaced.Contains(c.Site)).Concat(other.Controllers.Values),
-            Schedules.Values.Where(s => !other.Schedules.ContainsKey(s.Id)).Concat(other.Schedules.Values))
+            Schedules.Values.Where(s => !replaced.Contains(s.Site!.Value)).Concat(other.Schedules.Values))
         {
             FirePanels = FirePanels.Values.Where(p => !replaced.Contains(p.Site)).Concat(other.FirePanels.Values)
                 .ToImmutableDictionary(p => p.Id, StringComparer.Ordinal),

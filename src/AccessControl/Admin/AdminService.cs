@@ -301,9 +301,9 @@ public sealed class AdminService
             }
 
             var schedule = CheckId(input.Schedule, "schedule", errors);
-            if (schedule is not null && !snapshot.Topology.Schedules.ContainsKey(new ScheduleId(schedule)))
+            if (schedule is not null)
             {
-                errors.Add(new FieldError("schedule", $"no schedule '{schedule}'"));
+                CheckSchedule(snapshot.Topology, new ScheduleId(schedule), zones, "schedule", errors);
             }
 
             if (input.Escort == true && input.EscortedOnly == true)
@@ -478,10 +478,7 @@ public sealed class AdminService
                 }
             }
 
-            if (!snapshot.Topology.Schedules.ContainsKey(level.Schedule))
-            {
-                errors.Add(new FieldError(at + ".schedule", $"no schedule '{level.Schedule}'"));
-            }
+            CheckSchedule(snapshot.Topology, level.Schedule, level.Zones, at + ".schedule", errors);
 
             if (level.Escort && level.EscortedOnly)
             {
@@ -674,6 +671,24 @@ public sealed class AdminService
     /// <summary>Access levels in a stable order without duplicates: what <see cref="CardholderStore.LoadAll"/> gives back.</summary>
     private static Person Normalize(Person person) =>
         person with { AccessLevels = [.. person.AccessLevels.OrEmpty().Distinct().OrderBy(l => l.Value, StringComparer.Ordinal)] };
+
+    /// <summary>
+    /// A level's schedule is read at the site of the door being decided, and each site has its own schedules: every
+    /// site of the level's zones must have one of that id (or it is <c>always</c>), or the level would never apply there.
+    /// </summary>
+    private static void CheckSchedule(SiteTopology topology, ScheduleId schedule, IEnumerable<ZoneId> zones, string field, List<FieldError> errors)
+    {
+        var sites = zones.Where(topology.Zones.ContainsKey).Select(z => topology.Zones[z].Site).Distinct().OrderBy(s => s.Value, StringComparer.Ordinal).ToList();
+        if (sites.Count == 0 && schedule != ScheduleId.Always && !topology.Schedules.Keys.Any(k => k.Id == schedule))
+        {
+            errors.Add(new FieldError(field, $"no schedule '{schedule}'"));
+        }
+
+        foreach (var site in sites.Where(s => topology.ScheduleOf(s, schedule) is null))
+        {
+            errors.Add(new FieldError(field, $"no schedule '{schedule}' at site '{site}'"));
+        }
+    }
 
     private static string? CheckId(string? id, string field, List<FieldError> errors)
     {

@@ -87,7 +87,7 @@ internal sealed class AdminHost : IAsyncDisposable
         ],
         [new Reader(new ReaderId("rdr-hall-a-in"), ReaderKind.Card, new DoorId("door-hall-a"), Direction.In, Duration.FromSeconds(30))],
         [new DoorController(new ControllerId("ctl-1"), new SiteId("dc1"), "Controller 1")],
-        [new Schedule(new ScheduleId("office-hours"), "Office hours", [], [], [])]);
+        [new Schedule(new ScheduleId("office-hours"), "Office hours", [], [], []) { Site = new SiteId("dc1") }]);
 
     public static async Task<AdminHost> StartAsync()
     {

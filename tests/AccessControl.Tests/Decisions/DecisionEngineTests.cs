@@ -549,9 +549,9 @@ public class DecisionEngineTests
     }
 
     [Fact]
-    public void SiteTopology_WithoutAlwaysSchedule_AddsTheBuiltInOne()
+    public void SiteTopology_AtAnySite_HasTheBuiltInAlwaysSchedule()
     {
-        Assert.Same(AccessControl.Schedules.Schedule.Always, Topology.Schedules[ScheduleId.Always]);
-        Assert.Same(AccessControl.Schedules.Schedule.Always, SiteTopology.Empty.Schedules[ScheduleId.Always]);
+        Assert.Same(AccessControl.Schedules.Schedule.Always, Topology.ScheduleOf(Dc1, ScheduleId.Always));
+        Assert.Same(AccessControl.Schedules.Schedule.Always, SiteTopology.Empty.ScheduleOf(new SiteId("anywhere"), ScheduleId.Always));
     }
 }

@@ -106,7 +106,7 @@ internal static class TestSite
                 [.. new[] { IsoDayOfWeek.Monday, IsoDayOfWeek.Tuesday, IsoDayOfWeek.Wednesday, IsoDayOfWeek.Thursday, IsoDayOfWeek.Friday }
                     .Select(d => new WeeklyInterval(d, new TimeOfDayRange(new LocalTime(7, 0), new LocalTime(19, 0))))],
                 [],
-                []),
+                []) { Site = Dc1 },
         ]);
 
     public static Person AlicePerson { get; } = new(Alice, "Alice", PersonKind.Employee, PersonStatus.Active, [CampusAlways, HallOfficeHours, CageAlways]);

@@ -71,7 +71,7 @@ public class DemoSiteFileTests
     [Fact]
     public void Load_DemoBusinessHours_MatchesTheFile()
     {
-        var schedule = Demo.Topology.Schedules[new ScheduleId("business-hours")];
+        var schedule = Demo.Topology.ScheduleOf(new SiteId("demo"), new ScheduleId("business-hours"))!;
 
         var hours = new TimeOfDayRange(new LocalTime(7, 0), new LocalTime(19, 0));
         Assert.Equal(
@@ -97,7 +97,7 @@ public class DemoSiteFileTests
     public void Load_DemoBusinessHours_AreReadInTheSiteTimeZone(string instant, bool active)
     {
         var site = Assert.Single(Demo.Topology.Sites.Values);
-        var schedule = Demo.Topology.Schedules[new ScheduleId("business-hours")];
+        var schedule = Demo.Topology.ScheduleOf(new SiteId("demo"), new ScheduleId("business-hours"))!;
 
         Assert.Equal(active, schedule.IsActive(NodaTime.Text.InstantPattern.ExtendedIso.Parse(instant).Value, site.TimeZone));
     }

@@ -71,7 +71,7 @@ public class SiteFileModelTests
     [Fact]
     public void Parse_Schedule_HasOneIntervalPerDayWithTwentyFourHundredAsEndOfDay()
     {
-        var office = Site.Topology.Schedules[new ScheduleId("office")];
+        var office = Site.Topology.ScheduleOf(new SiteId("fra1"), new ScheduleId("office"))!;
 
         var weekday = new TimeOfDayRange(new LocalTime(7, 0), new LocalTime(19, 0));
         Assert.Equal<WeeklyInterval>(
@@ -89,9 +89,10 @@ public class SiteFileModelTests
     }
 
     [Fact]
-    public void Parse_Topology_AlwaysContainsTheBuiltInAlwaysSchedule()
+    public void Parse_Schedules_BelongToTheSite_AndAlwaysIsTheSharedBuiltIn()
     {
-        Assert.Same(Schedule.Always, Site.Topology.Schedules[ScheduleId.Always]);
+        Assert.All(Site.Topology.Schedules.Values, s => Assert.Equal(new SiteId("fra1"), s.Site));
+        Assert.Same(Schedule.Always, Site.Topology.ScheduleOf(new SiteId("fra1"), ScheduleId.Always));
     }
 
     [Fact]
