@@ -25,7 +25,8 @@ public static class SiteFileLoader
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
     /// <summary>Reads and parses a site file. A missing or unreadable file gives one error (line 0, path <c>(file)</c>).</summary>
-    public static SiteFileResult Load(string path)
+    /// <param name="otherSites">Ids the service's other sites hold (a zone, door or device id of one is an error); none by default.</param>
+    public static SiteFileResult Load(string path, SiteIdsInUse? otherSites = null)
     {
         ArgumentNullException.ThrowIfNull(path);
         string text;
@@ -53,17 +54,18 @@ public static class SiteFileLoader
             return FileError(path, $"the file cannot be read: {ex.Message}");
         }
 
-        return Parse(text, path);
+        return Parse(text, path, otherSites);
     }
 
     /// <summary>Parses the text of a site file. Pure: <paramref name="fileName"/> only labels the errors.</summary>
-    public static SiteFileResult Parse(string yamlText, string fileName)
+    /// <param name="otherSites">Ids the service's other sites hold (a zone, door or device id of one is an error); none by default.</param>
+    public static SiteFileResult Parse(string yamlText, string fileName, SiteIdsInUse? otherSites = null)
     {
         ArgumentNullException.ThrowIfNull(yamlText);
         ArgumentNullException.ThrowIfNull(fileName);
         var errors = new ErrorCollector(fileName);
         var root = ReadYaml(yamlText, errors);
-        var site = root is null ? null : SiteFileReader.Read(root, errors);
+        var site = root is null ? null : SiteFileReader.Read(root, errors, otherSites ?? SiteIdsInUse.None);
         return errors.HasErrors || site is null
             ? new SiteFileResult(null, errors.ToImmutable())
             : new SiteFileResult(site, []);

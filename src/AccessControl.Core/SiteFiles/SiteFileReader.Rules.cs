@@ -22,6 +22,16 @@ internal sealed partial class SiteFileReader
             return null;
         }
 
+        // Held by another site: an error, but declared here all the same, so that this file's references to it resolve
+        // and the one collision is the one error.
+        if (space.AcrossSites is { } idNamespace && otherSites.HeldElsewhere(idNamespace, value.Text, siteId) is { } holder)
+        {
+            var why = idNamespace == SiteIdsInUse.Device
+                ? "a device's id is its MQTT username, unique across every site of this service"
+                : $"{space.Noun} ids are unique across every site of this service (topics, alarms and log rows name them by id)";
+            errors.Add(value.Node, value.Path, $"{space.Noun} id '{value.Text}' is already used by the {holder}; {why}");
+        }
+
         space.Declared.Add(value.Text, value);
         return value;
     }
@@ -215,8 +225,11 @@ internal sealed partial class SiteFileReader
     }
 
     /// <summary>The ids declared for one kind of thing, and how to name it in messages.</summary>
-    private sealed class IdSpace(string noun, string section)
+    /// <param name="acrossSites">The namespace (<see cref="SiteIdsInUse"/>) in which the id must also be unique across the service's sites; null for ids of one site.</param>
+    private sealed class IdSpace(string noun, string section, string? acrossSites = null)
     {
+        public string? AcrossSites => acrossSites;
+
         public Dictionary<string, Located> Declared { get; } = new(StringComparer.Ordinal);
 
         public string Noun => noun;

@@ -108,11 +108,13 @@ internal sealed partial class SiteFileReader
 
     private readonly ErrorCollector errors;
 
-    private readonly IdSpace zoneIds = new("zone", "zones");
-    private readonly IdSpace controllerIds = new("controller", "controllers");
-    private readonly IdSpace doorIds = new("door", "doors");
-    private readonly IdSpace readerIds = new("reader", "readers");
-    private readonly IdSpace firePanelIds = new("fire panel", "firePanels");
+    private readonly SiteIdsInUse otherSites;
+
+    private readonly IdSpace zoneIds = new("zone", "zones", SiteIdsInUse.Zone);
+    private readonly IdSpace controllerIds = new("controller", "controllers", SiteIdsInUse.Device);
+    private readonly IdSpace doorIds = new("door", "doors", SiteIdsInUse.Door);
+    private readonly IdSpace readerIds = new("reader", "readers", SiteIdsInUse.Device);
+    private readonly IdSpace firePanelIds = new("fire panel", "firePanels", SiteIdsInUse.Device);
     private readonly IdSpace scheduleIds = new("schedule", "schedules");
     private readonly IdSpace accessLevelIds = new("access level", "accessLevels");
     private readonly IdSpace personIds = new("person", "people");
@@ -138,10 +140,17 @@ internal sealed partial class SiteFileReader
     // problem with it is an error, so a model with the placeholder is never returned).
     private SiteId siteId = new("");
 
-    private SiteFileReader(ErrorCollector errors) => this.errors = errors;
+    private SiteFileReader(ErrorCollector errors, SiteIdsInUse otherSites)
+    {
+        this.errors = errors;
+        this.otherSites = otherSites;
+    }
 
-    /// <summary>Reads the document; null (with errors collected) unless the file is entirely valid.</summary>
-    public static SiteDefinition? Read(YamlNode root, ErrorCollector errors) => new SiteFileReader(errors).ReadDocument(root);
+    /// <summary>
+    /// Reads the document; null (with errors collected) unless the file is entirely valid, its zone, door and device ids
+    /// included: none may be one that <paramref name="otherSites"/> holds at a site other than this file's.
+    /// </summary>
+    public static SiteDefinition? Read(YamlNode root, ErrorCollector errors, SiteIdsInUse otherSites) => new SiteFileReader(errors, otherSites).ReadDocument(root);
 
     private SiteDefinition? ReadDocument(YamlNode rootNode)
     {

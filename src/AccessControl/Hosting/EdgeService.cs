@@ -154,6 +154,9 @@ public sealed class EdgeService : IAsyncDisposable
     /// <summary>
     /// Opens (and migrates) the database, loads the provisioning key and the site: the site file if one is given
     /// (a bad file stops the start with every error listed; nothing is changed), else the newest stored site files.
+    /// A site file is checked against the other stored sites before it is stored: a zone, door or device id that one
+    /// of them holds is an error of the file (<see cref="SiteFileException"/>). Stored sites that share ids (stored by a
+    /// version that did not check) stop the start with <see cref="StoredSitesConflictException"/>, which says how to fix them.
     /// </summary>
     public static EdgeService Create(ServiceSettings settings, IClock clock, TimeProvider time, ILoggerFactory loggers)
     {
@@ -173,17 +176,25 @@ public sealed class EdgeService : IAsyncDisposable
         SiteDefinition? loaded = null;
         if (settings.SiteFile is not null)
         {
-            var result = SiteFileLoader.Load(settings.SiteFile);
+            var result = SiteFileLoader.Load(settings.SiteFile, new SiteIdsInUse(sites.Values.Select(s => s.Topology)));
             if (!result.Success)
             {
                 throw new SiteFileException(settings.SiteFile, result.Errors);
             }
 
             loaded = result.Site!;
-            var siteId = loaded.Topology.Sites.Keys.Single();
-            var content = File.ReadAllText(settings.SiteFile);
-            store.Save(siteId, settings.SiteFile, content, LoadedBy(settings.SiteFile));
-            sites[siteId] = loaded;
+            sites[loaded.Topology.Sites.Keys.Single()] = loaded;
+        }
+
+        if (new SiteIdsInUse(sites.Values.Select(s => s.Topology)).Conflicts() is { Count: > 0 } conflicts)
+        {
+            throw new StoredSitesConflictException(conflicts);
+        }
+
+        if (loaded is not null)
+        {
+            var content = File.ReadAllText(settings.SiteFile!);
+            store.Save(loaded.Topology.Sites.Keys.Single(), settings.SiteFile!, content, LoadedBy(settings.SiteFile!));
         }
 
         var topology = sites.Values.Aggregate(SiteTopology.Empty, (all, site) => all.ReplaceSites(site.Topology));
@@ -517,6 +528,22 @@ public sealed class EdgeService : IAsyncDisposable
             }
         }
     }
+}
+
+/// <summary>
+/// The stored site files share zone, door or device ids between sites (stored by a version that did not check it), so
+/// they cannot be merged into one layout: which site would a reader of that id belong to? The service does not start
+/// on them and changes nothing; a corrected file for one of the sites, given with <c>--site</c>, replaces that site's.
+/// </summary>
+public sealed class StoredSitesConflictException(IReadOnlyList<SiteIdConflict> conflicts)
+    : Exception($"The stored site files use {conflicts.Count} id(s) at more than one site (stored by an earlier version, which did not check this), "
+        + $"so the service cannot tell which site they belong to:{Environment.NewLine}"
+        + string.Join(Environment.NewLine, conflicts.Select(c => "  " + c)) + Environment.NewLine
+        + "Nothing was changed. Rename these ids in the site file of one of the sites named (zone, door and device ids are unique "
+        + "across all sites; a device's id is its MQTT username), then start the service once with --site FILE: that file "
+        + "replaces its site's stored one and is checked against the others.")
+{
+    public IReadOnlyList<SiteIdConflict> Conflicts { get; } = conflicts;
 }
 
 /// <summary>A site file that does not load; carries every error found.</summary>

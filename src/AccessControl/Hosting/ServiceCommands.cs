@@ -132,7 +132,7 @@ public static class ServiceCommands
     /// </summary>
     internal static string? CannotStart(Exception failure, ServiceSettings settings) => failure switch
     {
-        SiteFileException or SettingsException or Storage.KeyFileException => failure.Message,
+        SiteFileException or StoredSitesConflictException or SettingsException or Storage.KeyFileException => failure.Message,
         _ => PortInUse(failure, settings) ?? UnusableData(failure, settings),
     };
 

@@ -1,0 +1,90 @@
+using System.Collections.Immutable;
+using AccessControl.Sites;
+
+namespace AccessControl.SiteFiles;
+
+/// <summary>
+/// The ids the sites of one service hold that must be unique across all of them, for a new site file to be checked
+/// against the others before it is stored: zones and doors (each kind its own namespace, as within one file; topics,
+/// alarms and log rows name them by id) and devices (readers, controllers and fire panels share one: a device's id is
+/// its MQTT username). Schedules belong to their site and may repeat; <c>always</c> is shared.
+/// </summary>
+public sealed class SiteIdsInUse
+{
+    internal const string Zone = "zone";
+    internal const string Door = "door";
+    internal const string Device = "device";
+
+    private readonly Dictionary<(string Namespace, string Id), List<SiteIdHolder>> holders = [];
+
+    /// <summary>Holds the ids of <paramref name="sites"/> (topologies of one site each, or merged ones).</summary>
+    public SiteIdsInUse(IEnumerable<SiteTopology> sites)
+    {
+        ArgumentNullException.ThrowIfNull(sites);
+        foreach (var site in sites)
+        {
+            foreach (var zone in site.Zones.Values)
+            {
+                Add(Zone, zone.Id.Value, new SiteIdHolder(zone.Site, "zone"));
+            }
+
+            foreach (var door in site.Doors.Values)
+            {
+                Add(Door, door.Id.Value, new SiteIdHolder(door.Site, "door"));
+            }
+
+            foreach (var reader in site.Readers.Values)
+            {
+                Add(Device, reader.Id.Value, new SiteIdHolder(site.Doors[reader.Door].Site, "reader"));
+            }
+
+            foreach (var controller in site.Controllers.Values)
+            {
+                Add(Device, controller.Id.Value, new SiteIdHolder(controller.Site, "controller"));
+            }
+
+            foreach (var panel in site.FirePanels.Values)
+            {
+                Add(Device, panel.Id, new SiteIdHolder(panel.Site, "fire panel"));
+            }
+        }
+    }
+
+    /// <summary>No other site: a service that holds one.</summary>
+    public static SiteIdsInUse None { get; } = new([]);
+
+    /// <summary>
+    /// Every id held by more than one site, in id order: a set of stored sites that has any cannot be merged into one
+    /// layout (which site would a reader of that id belong to?).
+    /// </summary>
+    public IReadOnlyList<SiteIdConflict> Conflicts() =>
+        [.. holders.Where(h => h.Value.Select(s => s.Site).Distinct().Count() > 1)
+            .OrderBy(h => h.Key.Namespace, StringComparer.Ordinal).ThenBy(h => h.Key.Id, StringComparer.Ordinal)
+            .Select(h => new SiteIdConflict(h.Key.Namespace, h.Key.Id, [.. h.Value]))];
+
+    /// <summary>Who, at a site other than <paramref name="site"/>, holds <paramref name="id"/> in a namespace; null if nobody.</summary>
+    internal SiteIdHolder? HeldElsewhere(string idNamespace, string id, SiteId site) =>
+        holders.TryGetValue((idNamespace, id), out var held) ? held.Where(h => h.Site != site).Select(h => (SiteIdHolder?)h).FirstOrDefault() : null;
+
+    private void Add(string idNamespace, string id, SiteIdHolder holder)
+    {
+        if (!holders.TryGetValue((idNamespace, id), out var held))
+        {
+            holders[(idNamespace, id)] = held = [];
+        }
+
+        held.Add(holder);
+    }
+}
+
+/// <summary>A site that holds an id, and as what (zone, door, reader, controller, fire panel).</summary>
+public readonly record struct SiteIdHolder(SiteId Site, string What)
+{
+    public override string ToString() => $"{What} of site '{Site}'";
+}
+
+/// <summary>One id held by several sites of one service: a zone, a door or a device id (reader, controller, fire panel).</summary>
+public sealed record SiteIdConflict(string Namespace, string Id, ImmutableArray<SiteIdHolder> Holders)
+{
+    public override string ToString() => $"{Namespace} id '{Id}': {string.Join(", ", Holders)}";
+}

@@ -1,0 +1,97 @@
+using AccessControl.Devices;
+using AccessControl.Hosting;
+using AccessControl.Sites;
+using AccessControl.Storage;
+using AccessControl.Tests.EndToEnd;
+using AccessControl.Tests.SiteFiles;
+using AccessControl.Tests.Support;
+using Microsoft.Extensions.Logging.Abstractions;
+using NodaTime.Testing;
+
+namespace AccessControl.Tests.Hosting;
+
+/// <summary>
+/// A service that holds several sites: a second site file whose zone, door or device ids another stored site holds is
+/// refused before anything is stored, and stored sites that already share ids (an earlier version stored them) stop
+/// the start with the ids, the sites and the way out, which works.
+/// </summary>
+public sealed class MultiSiteStartTests : IDisposable
+{
+    private readonly DataFolder folder = new();
+    private readonly FakeClock clock = new(EdgeHarness.BusinessHours);
+
+    public MultiSiteStartTests() =>
+        File.WriteAllText(Path.Combine(folder.Path, "provisioning.key"), Convert.ToBase64String(DeviceSecrets.NewKey()));
+
+    public void Dispose() => folder.Dispose();
+
+    [Fact]
+    [Trait("control", "NIST-CM-3")]
+    public async Task SecondSiteFile_ReusingAZoneIdOfAStoredSite_IsRefusedWithAClearError_AndStoresNothing()
+    {
+        await StartAndStopAsync(EdgeHarness.DemoSiteFile);
+        var siteB = WriteSiteB(SecondSite.Yaml(zone: "demo-campus"));
+
+        var refused = await Assert.ThrowsAsync<SiteFileException>(() => StartAndStopAsync(siteB));
+
+        var error = Assert.Single(refused.Errors);
+        Assert.Equal((siteB, "zones[0].id"), (error.File, error.Path));
+        Assert.True(error.Line > 0);
+        Assert.Contains("already used by the zone of site 'demo'", error.Message, StringComparison.Ordinal);
+        Assert.Equal(["demo"], StoredSites());
+        await StartAndStopAsync(null);
+    }
+
+    [Fact]
+    public async Task StoredSites_SharingIds_StopTheStartSayingWhichAndHow_AndACorrectedFileForOneOfThemStarts()
+    {
+        // As an earlier version stored them: the demo, then site B with the demo's campus zone and lobby controller id.
+        var store = new SiteStore(OpenDatabase(), clock);
+        store.Save(new SiteId("demo"), "demo.yaml", File.ReadAllText(EdgeHarness.DemoSiteFile), "site-file:demo.yaml (test)");
+        store.Save(new SiteId(SecondSite.Id), "site-b.yaml", SecondSite.Yaml(zone: "demo-campus", controller: "ctl-lobby"), "site-file:site-b.yaml (test)");
+
+        var refused = await Assert.ThrowsAsync<StoredSitesConflictException>(() => StartAndStopAsync(null));
+
+        Assert.Equal(
+            [
+                "device id 'ctl-lobby': controller of site 'demo', controller of site 'site-b'",
+                "zone id 'demo-campus': zone of site 'demo', zone of site 'site-b'",
+            ],
+            refused.Conflicts.Select(c => c.ToString()));
+        Assert.Contains("--site FILE", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(refused.Message, ServiceCommands.CannotStart(refused, new ServiceSettings { DataDirectory = folder.Path }));
+        Assert.Equal(2, StoredSites().Count);
+
+        await StartAndStopAsync(WriteSiteB(SecondSite.Yaml()));
+        await StartAndStopAsync(null);
+    }
+
+    private Database OpenDatabase()
+    {
+        var database = new Database(new ServiceSettings { DataDirectory = folder.Path }.DatabasePath);
+        database.Migrate();
+        return database;
+    }
+
+    private List<string> StoredSites() =>
+        [.. new SiteStore(OpenDatabase(), clock).LoadNewest().Select(s => s.Topology.Sites.Keys.Single().Value)];
+
+    private string WriteSiteB(string yaml)
+    {
+        var path = Path.Combine(folder.Path, "site-b.yaml");
+        File.WriteAllText(path, yaml);
+        return path;
+    }
+
+    private async Task StartAndStopAsync(string? siteFile)
+    {
+        var settings = new ServiceSettings
+        {
+            DataDirectory = folder.Path,
+            SiteFile = siteFile,
+            HttpUrl = "http://127.0.0.1:0",
+            Broker = new AccessControl.Broker.BrokerOptions { Port = 0 },
+        };
+        await EdgeService.Create(settings, clock, RealTime.Instance, NullLoggerFactory.Instance).DisposeAsync();
+    }
+}
