@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using AccessControl.EntryLog;
 using AccessControl.Tests.EndToEnd;
+using AccessControl.Tests.Support;
 
 namespace AccessControl.Tests.Hosting;
 
@@ -11,13 +12,9 @@ namespace AccessControl.Tests.Hosting;
 /// </summary>
 public sealed class SiteLoadRecordTests : IDisposable
 {
-    private readonly string directory = Path.Combine(Path.GetTempPath(), "ac-site-load-" + Guid.NewGuid().ToString("N")[..12]);
+    private readonly DataFolder folder = new();
 
-    public void Dispose()
-    {
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        Directory.Delete(directory, recursive: true);
-    }
+    public void Dispose() => folder.Dispose();
 
     [Fact]
     [Trait("control", "NIST-CM-3")]
@@ -27,11 +24,11 @@ public sealed class SiteLoadRecordTests : IDisposable
         {
             taken.Start();
             var port = ((IPEndPoint)taken.LocalEndpoint).Port;
-            await Assert.ThrowsAnyAsync<Exception>(() => EdgeHarness.StartAsync(directory: directory,
+            await Assert.ThrowsAnyAsync<Exception>(() => EdgeHarness.StartAsync(directory: folder.Path,
                 configure: s => s with { Broker = s.Broker with { Port = port } }));
         }
 
-        await using var edge = await EdgeHarness.StartAsync(directory: directory);
+        await using var edge = await EdgeHarness.StartAsync(directory: folder.Path);
 
         var load = Assert.Single(SiteLoads(edge));
         Assert.Equal("demo", load.SiteId);
@@ -43,9 +40,9 @@ public sealed class SiteLoadRecordTests : IDisposable
     [Trait("control", "NIST-CM-3")]
     public async Task SameSiteFile_LoadedAgain_IsRecordedOnce()
     {
-        await (await EdgeHarness.StartAsync(directory: directory)).DisposeAsync();
+        await (await EdgeHarness.StartAsync(directory: folder.Path)).DisposeAsync();
 
-        await using var edge = await EdgeHarness.StartAsync(directory: directory);
+        await using var edge = await EdgeHarness.StartAsync(directory: folder.Path);
 
         Assert.Single(SiteLoads(edge));
     }
