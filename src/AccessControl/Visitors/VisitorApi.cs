@@ -27,6 +27,8 @@ namespace AccessControl.Visitors;
 /// and runs the retention purge; <c>auditor</c> reads.</para>
 /// <para>A rule's refusal is <c>422</c> (segregation of duties: <c>403</c>) with a problem body whose <c>code</c> is one
 /// of <see cref="VisitRefusals"/>.</para>
+/// <para>A token limited to one site (<c>--site</c>) acts only on that site's visits (any other: <c>403</c>
+/// <c>not_approver_for_site</c> and a <c>security</c> row), and its listings and reads show only that site.</para>
 /// </remarks>
 public static class VisitorApi
 {
@@ -92,8 +94,9 @@ public static class VisitorApi
         desk.MapPost("/visits/badges/{card}/check-out", ReturnBadge);
 
         var watchers = Group(OperatorRole.Frontdesk, OperatorRole.Security, OperatorRole.Auditor);
-        watchers.MapGet("/visits/on-site", (HttpRequest r, [FromServices] VisitorService s) => Json(s.OnSite(r.Query["site"].FirstOrDefault())));
-        watchers.MapGet("/visits/overdue-badges", ([FromServices] VisitorService s) => Json(s.OverdueBadges()));
+        watchers.MapGet("/visits/on-site", (HttpContext http, [FromServices] VisitorService s) =>
+            Scoped(http, http.Request.Query["site"].FirstOrDefault(), site => Json(s.OnSite(site)), Json<OnSiteView[]>([])));
+        watchers.MapGet("/visits/overdue-badges", (HttpContext http, [FromServices] VisitorService s) => Json(s.OverdueBadges(Identity(http).Site)));
 
         Group(OperatorRole.Auditor, OperatorRole.Security).MapGet("/visits/log", VisitorLog);
 
@@ -103,7 +106,8 @@ public static class VisitorApi
         security.MapDelete("/watchlist/{id:long}", async (long id, HttpContext http, [FromServices] VisitorService s) =>
             ToHttp(await s.RemoveFromWatchlistAsync(Identity(http), id, http.RequestAborted)));
 
-        Group(OperatorRole.Admin, OperatorRole.Frontdesk).MapGet("/badge-pool", (HttpRequest r, [FromServices] VisitorService s) => Json(s.Badges(r.Query["site"].FirstOrDefault())));
+        Group(OperatorRole.Admin, OperatorRole.Frontdesk).MapGet("/badge-pool", (HttpContext http, [FromServices] VisitorService s) =>
+            Scoped(http, http.Request.Query["site"].FirstOrDefault(), site => Json(s.Badges(site)), Json<PooledBadgeView[]>([])));
         var admin = Group(OperatorRole.Admin);
         admin.MapPut("/badge-pool/{card}", PutBadge);
         admin.MapDelete("/badge-pool/{card}", async (string card, HttpContext http, [FromServices] VisitorService s) =>
@@ -125,11 +129,12 @@ public static class VisitorApi
         return result.IsOk ? Results.Json(result.Value, AdminJson.Options, statusCode: StatusCodes.Status201Created) : ToHttp(result);
     }
 
-    private static IResult ListVisits(HttpRequest request, [FromServices] VisitorService visitors, [FromServices] IClock clock, [FromServices] LiveConfiguration configuration)
+    private static IResult ListVisits(HttpContext http, [FromServices] VisitorService visitors, [FromServices] IClock clock, [FromServices] LiveConfiguration configuration)
     {
+        var request = http.Request;
         var errors = new List<FieldError>();
         CheckParameters(request.Query, ["date", "site", "status"], errors);
-        var site = request.Query["site"].FirstOrDefault();
+        var site = request.Query["site"].FirstOrDefault() ?? Identity(http).Site;
         var status = request.Query["status"].FirstOrDefault();
         if (status is not null and not ("requested" or "approved" or "rejected" or "withdrawn"))
         {
@@ -154,11 +159,14 @@ public static class VisitorApi
             date = clock.GetCurrentInstant().InZone(zone).Date;
         }
 
-        return errors.Count > 0 ? InvalidQuery(errors) : Json(visitors.List(date, site, status));
+        return errors.Count > 0 ? InvalidQuery(errors) : Scoped(http, site, s => Json(visitors.List(date, s, status)), Json<VisitView[]>([]));
     }
 
-    private static IResult GetVisit(long id, [FromServices] VisitorService visitors) =>
-        visitors.Get(id) is { } visit ? Json(visit) : AdminApi.Problem(StatusCodes.Status404NotFound, "Not found", $"No visit {id}.");
+    /// <summary>A visit of a site the token does not act for is not found, as if it were not there.</summary>
+    private static IResult GetVisit(long id, HttpContext http, [FromServices] VisitorService visitors) =>
+        visitors.Get(id) is { } visit && Identity(http).ActsFor(visit.Site)
+            ? Json(visit)
+            : AdminApi.Problem(StatusCodes.Status404NotFound, "Not found", $"No visit {id}.");
 
     private static async Task<IResult> Decide(
         HttpContext http,
@@ -213,8 +221,9 @@ public static class VisitorApi
         return error ?? ToHttp(await visitors.AddBadgeAsync(Identity(http).Operator, card, body!, http.RequestAborted));
     }
 
-    private static IResult VisitorLog(HttpRequest request, [FromServices] VisitorService visitors)
+    private static IResult VisitorLog(HttpContext http, [FromServices] VisitorService visitors)
     {
+        var request = http.Request;
         var errors = new List<FieldError>();
         CheckParameters(request.Query, ["from", "to", "site", "limit"], errors);
         var from = InstantParameter(request.Query, "from", errors);
@@ -236,7 +245,9 @@ public static class VisitorApi
             errors.Add(new FieldError("to", "is required (an RFC 3339 instant)"));
         }
 
-        return errors.Count > 0 ? InvalidQuery(errors) : Json(visitors.VisitorLog(from!.Value, to!.Value, request.Query["site"].FirstOrDefault(), limit));
+        return errors.Count > 0
+            ? InvalidQuery(errors)
+            : Scoped(http, request.Query["site"].FirstOrDefault(), site => Json(visitors.VisitorLog(from!.Value, to!.Value, site, limit)), Json<VisitorLogRow[]>([]));
     }
 
     // ---- plumbing ----------------------------------------------------------------------------------
@@ -244,6 +255,18 @@ public static class VisitorApi
     private static OperatorIdentity Identity(HttpContext http) =>
         http.Items[typeof(OperatorIdentity)] as OperatorIdentity
         ?? throw new InvalidOperationException("A visitor endpoint ran without an authenticated operator.");
+
+    /// <summary>
+    /// A listing narrowed to the token's site (<c>--site</c>): a site-limited token sees only its own site, and asking
+    /// for another site gives <paramref name="none"/> (an empty list); any other token sees the site asked for, or all.
+    /// </summary>
+    private static IResult Scoped(HttpContext http, string? asked, Func<string?, IResult> list, IResult none)
+    {
+        var limit = Identity(http).Site;
+        return limit is null ? list(asked)
+            : asked is null || asked == limit ? list(limit)
+            : none;
+    }
 
     private static Instant? InstantParameter(IQueryCollection query, string name, List<FieldError> errors)
     {

@@ -157,6 +157,11 @@ public sealed class VisitorService
 
             var visit = new Visit(store.NextVisitId(), site!.Id, host!.Value, requester.Operator, requester.PersonId, now, purpose!, window!, interval, zones, escorts.ToImmutable(),
                 VisitStatus.Requested, null, null, null, null, visitors.ToImmutable());
+            if (!requester.ActsFor(visit.Site.Value))
+            {
+                return await NotForThisSiteAsync(requester, "visit.request", visit, null);
+            }
+
             foreach (var visitor in visit.Visitors)
             {
                 if (Watchlisted(visitor.Name, visitor.Organization) is { } entry)
@@ -226,8 +231,7 @@ public sealed class VisitorService
 
             if (!approver.ActsFor(visit.Site.Value))
             {
-                await SecurityAsync(approver, action + ".refused", visit, null, VisitRefusals.NotForThisSite, null);
-                return VisitResult<VisitView>.Forbidden(VisitRefusals.NotForThisSite, $"This approver approves visits for site {approver.Site} only.");
+                return await NotForThisSiteAsync(approver, action, visit, null);
             }
 
             if (!MayDecide(approver, visit))
@@ -263,7 +267,11 @@ public sealed class VisitorService
         }
     }
 
-    /// <summary>Withdraws an approval while nobody has checked in (action <c>visit.withdraw</c>); the visit can no longer be checked in.</summary>
+    /// <summary>
+    /// Withdraws an approval while nobody has checked in (action <c>visit.withdraw</c>); the visit can no longer be checked in.
+    /// Only an approver for the visit's site withdraws. Segregation of duties (<see cref="MayDecide"/>) is not asked:
+    /// a withdrawal only takes access away, so an approver who hosts or requested the visit may call it off.
+    /// </summary>
     public async Task<VisitResult<VisitView>> WithdrawAsync(OperatorIdentity approver, long id, DecisionInput? input, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(approver);
@@ -281,6 +289,11 @@ public sealed class VisitorService
             if (visit is null)
             {
                 return VisitResult<VisitView>.NotFound($"No visit {id}.");
+            }
+
+            if (!approver.ActsFor(visit.Site.Value))
+            {
+                return await NotForThisSiteAsync(approver, "visit.withdraw", visit, null);
             }
 
             if (visit.Status != VisitStatus.Approved)
@@ -343,6 +356,11 @@ public sealed class VisitorService
             if (visit is null || visitor is null)
             {
                 return VisitResult<VisitView>.NotFound(visit is null ? $"No visit {id}." : $"Visit {id} has no visitor {number}.");
+            }
+
+            if (!desk.ActsFor(visit.Site.Value))
+            {
+                return await NotForThisSiteAsync(desk, "visit.check_in", visit, number);
             }
 
             if (visitor.Status != VisitorStatus.Expected)
@@ -525,6 +543,11 @@ public sealed class VisitorService
         if (visit is null || visitor is null)
         {
             return VisitResult<VisitView>.NotFound(visit is null ? $"No visit {id}." : $"Visit {id} has no visitor {number}.");
+        }
+
+        if (!desk.ActsFor(visit.Site.Value))
+        {
+            return await NotForThisSiteAsync(desk, "visit.check_out", visit, number);
         }
 
         if (visitor.Status != VisitorStatus.OnSite || visitor.Badge is null)
@@ -753,6 +776,16 @@ public sealed class VisitorService
             : (null, VisitResult<VisitView>.Refused(VisitRefusals.NoBadgeAvailable, $"No free visitor badge in the pool of site '{site}'."));
     }
 
+    /// <summary>
+    /// An action on a visit of a site the token does not act for (<c>--site</c> limits a token to one site): a
+    /// <c>security</c> row <c>&lt;action&gt;.refused</c> and 403 <c>not_approver_for_site</c>, whatever the role.
+    /// </summary>
+    private async Task<VisitResult<VisitView>> NotForThisSiteAsync(OperatorIdentity who, string action, Visit visit, int? visitor)
+    {
+        await SecurityAsync(who, action + ".refused", visit, visitor, VisitRefusals.NotForThisSite, null);
+        return VisitResult<VisitView>.Forbidden(VisitRefusals.NotForThisSite, $"This token acts for site {who.Site} only.");
+    }
+
     private async Task<VisitResult<VisitView>> RefuseCheckInAsync(OperatorIdentity desk, Visit visit, int number, string code, string message, long? watchlistEntry = null)
     {
         await SecurityAsync(desk, "visit.check_in.refused", visit, number, code, watchlistEntry);
@@ -808,11 +841,11 @@ public sealed class VisitorService
     }
 
     /// <summary>Badges still out after their visit's window ended (their credentials have expired; the badges are missing).</summary>
-    public IReadOnlyList<OverdueBadgeView> OverdueBadges()
+    public IReadOnlyList<OverdueBadgeView> OverdueBadges(string? site = null)
     {
         var now = clock.GetCurrentInstant();
         return [.. store.WithVisitorsOnSite()
-            .Where(v => v.Interval.End <= now)
+            .Where(v => v.Interval.End <= now && (site is null || v.Site.Value == site))
             .SelectMany(v => v.Visitors.Where(x => x.Status == VisitorStatus.OnSite)
                 .Select(x => new OverdueBadgeView(x.Badge!, v.Id, x.Number, x.Name, x.Organization, v.Host.Value, v.Interval.End, x.OverdueAlarmAt)))];
     }

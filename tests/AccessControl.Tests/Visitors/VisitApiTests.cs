@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using AccessControl.Admin;
 using AccessControl.EntryLog;
+using AccessControl.People;
 using AccessControl.Tests.EndToEnd;
 using AccessControl.Visitors;
 using Microsoft.Extensions.DependencyInjection;
@@ -401,5 +402,121 @@ public sealed class VisitApiTests : IAsyncLifetime
         Assert.Throws<ArgumentException>(() => desk.Tokens.CreateToken("someone", OperatorRole.Host, "test"));
         Assert.Throws<ArgumentException>(() => desk.Tokens.CreateToken("someone", OperatorRole.Approver, "test"));
         Assert.Equal("p-jweber", desk.Tokens.Authenticate(desk.HostToken)!.PersonId);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AC-3")]
+    [Trait("control", "PCI-9.3.2")]
+    public async Task Request_ByAHostForAnotherSite_IsRefused_AndNothingIsStored()
+    {
+        var (otherHost, thisHost) = SiteLimited("jweber", OperatorRole.Host, "p-jweber");
+
+        var refused = await otherHost.PostAsJsonAsync("api/v1/visits", VisitDesk.Request());
+        var accepted = await thisHost.PostAsJsonAsync("api/v1/visits", VisitDesk.Request());
+
+        await AssertNotForThisSiteAsync(refused, "visit.request.refused", "jweber-par1");
+        Assert.Equal(HttpStatusCode.Created, accepted.StatusCode);
+        Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Admin, Reason = "visit.request" }));
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AC-3")]
+    [Trait("control", "PCI-9.3.2")]
+    public async Task Withdraw_ByAnApproverForAnotherSite_IsRefused_AndTheApprovalStands()
+    {
+        var visit = await desk.RequestAsync();
+        await desk.ApproveAsync(visit.Id);
+        using var elsewhere = desk.As("lfaure", OperatorRole.Approver, "p-aschulz", site: "par1");
+
+        var withdraw = await elsewhere.PostAsync($"api/v1/visits/{visit.Id}/withdraw", null);
+
+        await AssertNotForThisSiteAsync(withdraw, "visit.withdraw.refused", "lfaure");
+        Assert.Equal("approved", desk.Get(edge, visit.Id).Status);
+        Assert.Empty(edge.Rows(new LogFilter { Kind = LogKinds.Admin, Reason = "visit.withdraw" }));
+    }
+
+    [Fact]
+    [Trait("control", "PCI-9.3.2")]
+    public async Task Withdraw_ByAnApproverWhoHostsTheVisit_IsAccepted_BecauseItOnlyTakesAccessAway()
+    {
+        var visit = await desk.RequestAsync(VisitDesk.Request(host: "p-aschulz"));
+        await desk.ApproveAsync(visit.Id);
+        using var hostAsApprover = desk.As("aschulz", OperatorRole.Approver, "p-aschulz", site: "demo");
+
+        var withdraw = await hostAsApprover.PostAsync($"api/v1/visits/{visit.Id}/withdraw", null);
+
+        Assert.Equal(HttpStatusCode.OK, withdraw.StatusCode);
+        Assert.Equal("withdrawn", desk.Get(edge, visit.Id).Status);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AC-3")]
+    [Trait("control", "NIST-PE-2")]
+    [Trait("control", "PCI-9.3.2")]
+    public async Task CheckIn_ByAFrontDeskForAnotherSite_IsRefused_AndNoBadgeIsIssued()
+    {
+        await desk.AddBadgeAsync();
+        var visit = await desk.RequestAsync();
+        await desk.ApproveAsync(visit.Id);
+        using var otherDesk = desk.As("desk-par1", OperatorRole.Frontdesk, null, site: "par1");
+
+        var checkIn = await otherDesk.PostAsJsonAsync($"api/v1/visits/{visit.Id}/check-in", VisitDesk.CheckIn());
+
+        await AssertNotForThisSiteAsync(checkIn, "visit.check_in.refused", "desk-par1");
+        Assert.Equal("expected", Assert.Single(desk.Get(edge, visit.Id).Visitors).Status);
+        Assert.False(edge.Edge.Configuration.Cardholders.Credentials.ContainsKey(VisitDesk.Badge1));
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AC-3")]
+    [Trait("control", "PCI-9.3.2")]
+    public async Task CheckOut_AndBadgeReturn_ByAFrontDeskForAnotherSite_AreRefused_AndTheVisitorStaysCheckedIn()
+    {
+        var visit = await desk.CheckedInVisitAsync();
+        var (otherDesk, thisDesk) = SiteLimited("desk", OperatorRole.Frontdesk);
+
+        var checkOut = await otherDesk.PostAsJsonAsync($"api/v1/visits/{visit.Id}/check-out", new { visitor = 1 });
+        var returned = await otherDesk.PostAsync($"api/v1/visits/badges/{VisitDesk.Badge1}/check-out", null);
+
+        await AssertNotForThisSiteAsync(checkOut, "visit.check_out.refused", "desk-par1");
+        await AssertNotForThisSiteAsync(returned, "visit.check_out.refused", "desk-par1");
+        Assert.Equal("on_site", Assert.Single(desk.Get(edge, visit.Id).Visitors).Status);
+        Assert.Equal(CredentialStatus.Active, edge.Edge.Configuration.Cardholders.Credentials[VisitDesk.Badge1].Status);
+        Assert.Equal(HttpStatusCode.OK, (await thisDesk.PostAsync($"api/v1/visits/badges/{VisitDesk.Badge1}/check-out", null)).StatusCode);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AC-3")]
+    [Trait("control", "PCI-9.3.4")]
+    public async Task Listings_AndReads_OfASiteLimitedToken_ShowOnlyItsSite()
+    {
+        var visit = await desk.CheckedInVisitAsync();
+        var (other, here) = SiteLimited("audit", OperatorRole.Auditor);
+        const string Log = "api/v1/visits/log?from=2026-12-01T00:00:00Z&to=2026-12-02T00:00:00Z";
+
+        Assert.Equal(HttpStatusCode.NotFound, (await other.GetAsync($"api/v1/visits/{visit.Id}")).StatusCode);
+        Assert.Empty((await other.GetFromJsonAsync<VisitView[]>("api/v1/visits?date=2026-12-01", AdminJson.Options))!);
+        Assert.Empty((await other.GetFromJsonAsync<VisitView[]>("api/v1/visits?date=2026-12-01&site=demo", AdminJson.Options))!);
+        Assert.Empty((await other.GetFromJsonAsync<OnSiteView[]>("api/v1/visits/on-site", AdminJson.Options))!);
+        Assert.Empty((await other.GetFromJsonAsync<VisitorLogRow[]>(Log, AdminJson.Options))!);
+
+        Assert.Equal(HttpStatusCode.OK, (await here.GetAsync($"api/v1/visits/{visit.Id}")).StatusCode);
+        Assert.Single((await here.GetFromJsonAsync<VisitView[]>("api/v1/visits?date=2026-12-01", AdminJson.Options))!);
+        Assert.Single((await here.GetFromJsonAsync<OnSiteView[]>("api/v1/visits/on-site", AdminJson.Options))!);
+        Assert.Single((await here.GetFromJsonAsync<VisitorLogRow[]>(Log, AdminJson.Options))!);
+    }
+
+    /// <summary>Clients of tokens limited to site par1 (not the demo site) and to site demo, named NAME-par1 and NAME-demo.</summary>
+    private (HttpClient Par1, HttpClient Demo) SiteLimited(string name, OperatorRole role, string? person = null) =>
+        (desk.As(name + "-par1", role, person, site: "par1"), desk.As(name + "-demo", role, person, site: "demo"));
+
+    /// <summary>403 <c>not_approver_for_site</c>, and <c>security</c> rows naming the token's operator and the demo site.</summary>
+    private async Task AssertNotForThisSiteAsync(HttpResponseMessage response, string reason, string actor)
+    {
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        Assert.Equal(VisitRefusals.NotForThisSite, await VisitDesk.RefusalCodeAsync(response));
+        var rows = edge.Rows(new LogFilter { Kind = LogKinds.Security, Reason = reason });
+        Assert.NotEmpty(rows);
+        Assert.All(rows, r => Assert.Equal((actor, "demo"), (r.Actor, r.SiteId)));
     }
 }

@@ -75,11 +75,11 @@ internal sealed class VisitDesk : IDisposable
         return desk;
     }
 
-    /// <summary>Another client, for a token made by the test.</summary>
-    public HttpClient As(string operatorName, OperatorRole role, string? person)
+    /// <summary>Another client, for a token made by the test (limited to <paramref name="site"/> when given).</summary>
+    public HttpClient As(string operatorName, OperatorRole role, string? person, string? site = null)
     {
         var http = new HttpClient { BaseAddress = address };
-        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Tokens.CreateToken(operatorName, role, "test", person));
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Tokens.CreateToken(operatorName, role, "test", person, site));
         clients.Add(http);
         return http;
     }
