@@ -52,6 +52,13 @@ namespace AccessControl.Broker;
 /// client may log in as <see cref="DeviceSecrets.ServiceUsername"/> (nobody else needs the service's rights, and a second
 /// service would decide the same swipes).
 /// </para>
+/// <para>
+/// A PUBLISH whose payload is larger than the largest any client legitimately sends
+/// (<see cref="MosquittoConfig.MaxPublishPayloadBytes"/>, the same limit as Mosquitto's <c>message_size_limit</c>) is
+/// refused (QoS 1: PUBACK 0x95 packet too large, as Mosquitto answers), reported as
+/// <see cref="SecurityEvent.PublishRefused"/>, and never reaches the service; the connection stays up. MQTTnet 5.2 has
+/// no server-side packet size limit, so such a packet is still read whole before it is refused.
+/// </para>
 /// <para>Not safe for concurrent StartAsync/StopAsync calls; the host starts and stops it once.</para>
 /// </remarks>
 public sealed class EmbeddedBroker : IAsyncDisposable
@@ -62,6 +69,14 @@ public sealed class EmbeddedBroker : IAsyncDisposable
     private readonly IClock clock;
     private readonly Action<SecurityEvent> onSecurityEvent;
     private readonly BrokerTlsOptions? tls;
+    private readonly int maxPayloadBytes;
+
+    /// <summary>
+    /// 0x95 "packet too large": what Mosquitto 2.0 answers a PUBLISH over its <c>message_size_limit</c>, so devices see
+    /// one code from either broker. MQTT 5 lists it for DISCONNECT, not PUBACK, hence not in MQTTnet's enum; unlike the
+    /// PUBACK codes a device re-sends on (0x83, reader-protocol.md §3), it tells the device never to re-send.
+    /// </summary>
+    internal const MqttPubAckReasonCode PacketTooLarge = (MqttPubAckReasonCode)0x95;
     private ClientCertificateValidator? validator;
     private MqttServer? server;
     private InProcessLink? service;
@@ -76,6 +91,7 @@ public sealed class EmbeddedBroker : IAsyncDisposable
     /// When enabled, <paramref name="port"/> is the TLS port. Its files are read at every <see cref="StartAsync"/>, so a
     /// rotated server certificate applies on restart.
     /// </param>
+    /// <param name="maxPayloadBytes">The largest payload accepted; by default <see cref="MosquittoConfig.MaxPublishPayloadBytes"/> of the service's default limit.</param>
     public EmbeddedBroker(
         int port,
         Topics topics,
@@ -83,7 +99,8 @@ public sealed class EmbeddedBroker : IAsyncDisposable
         DeviceSecrets secrets,
         IClock clock,
         Action<SecurityEvent>? onSecurityEvent = null,
-        BrokerTlsOptions? tls = null)
+        BrokerTlsOptions? tls = null,
+        int? maxPayloadBytes = null)
     {
         this.tls = tls is { Enabled: true } ? tls : null;
         PlainPort = this.tls?.PlainPort;
@@ -95,6 +112,8 @@ public sealed class EmbeddedBroker : IAsyncDisposable
         this.secrets = secrets;
         this.clock = clock;
         this.onSecurityEvent = onSecurityEvent ?? (_ => { });
+        this.maxPayloadBytes = maxPayloadBytes ?? MosquittoConfig.MaxPublishPayloadBytes(WireFormat.DefaultMaxPayloadBytes);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(this.maxPayloadBytes, nameof(maxPayloadBytes));
     }
 
     /// <summary>
@@ -379,6 +398,15 @@ public sealed class EmbeddedBroker : IAsyncDisposable
         // Re-identified on every message rather than cached at login: a topology reload applies immediately.
         var current = topology();
         var topic = e.ApplicationMessage?.Topic;
+        if (e.ApplicationMessage?.Payload.Length > maxPayloadBytes)
+        {
+            e.ProcessPublish = false;
+            e.Response.ReasonCode = PacketTooLarge;
+            Report(e.ClientId, e.UserName, SecurityEvent.PublishRefused,
+                $"publish of {e.ApplicationMessage.Payload.Length} bytes on '{SecurityEvent.Clean(topic)}' exceeds the limit of {maxPayloadBytes} bytes");
+            return Task.CompletedTask;
+        }
+
         var principal = string.Equals(e.ClientId, e.UserName, StringComparison.Ordinal) ? policy.Identify(current, e.UserName) : null;
         if (principal is not null && policy.MayPublish(current, principal.Value, topic))
         {

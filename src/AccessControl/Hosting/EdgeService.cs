@@ -89,7 +89,7 @@ public sealed class EdgeService : IAsyncDisposable
         if (settings.Broker.Mode == BrokerMode.Embedded)
         {
             Broker = new EmbeddedBroker(settings.Broker.Port, Topics, () => Configuration.Topology, secrets, clock,
-                e => securityEvents.Writer.TryWrite(e), settings.Broker.Tls);
+                e => securityEvents.Writer.TryWrite(e), settings.Broker.Tls, MosquittoConfig.MaxPublishPayloadBytes(settings.Pipeline.MaxPayloadBytes));
         }
     }
 

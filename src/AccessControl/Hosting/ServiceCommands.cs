@@ -230,7 +230,8 @@ public static class ServiceCommands
             return 2;
         }
 
-        MosquittoConfig.Write(result.Site!.Topology, ProvisioningKey.Load(settings.KeyPath), port, outDirectory, new Protocol.Topics(settings.Broker.TopicRoot), tls);
+        MosquittoConfig.Write(result.Site!.Topology, ProvisioningKey.Load(settings.KeyPath), port, outDirectory, new Protocol.Topics(settings.Broker.TopicRoot), tls,
+            settings.Pipeline.MaxPayloadBytes);
         output.WriteLine($"wrote mosquitto.conf, password and ACL files to {outDirectory} (port {port}{(tls is null ? "" : ", mutual TLS")})");
         return 0;
     }

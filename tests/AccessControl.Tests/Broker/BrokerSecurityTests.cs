@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.NetworkInformation;
 using System.Net.Sockets;
 using System.Text;
+using AccessControl.Broker;
 using AccessControl.Devices;
 using AccessControl.Tests.Support;
 using MQTTnet;
@@ -114,6 +115,65 @@ public class BrokerSecurityTests
         Assert.True(own.IsSuccess);
         var first = await service.NextMessageAsync();
         Assert.Equal(Topics.ReaderEvents(MainReaderIn), first.Topic);
+    }
+
+    /// <summary>
+    /// A payload over the brokers' limit (MosquittoConfig.MaxPublishPayloadBytes: no client sends more) is refused by
+    /// both with PUBACK 0x95, and the same connection goes on serving the reader.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    [Trait("control", "NIST-SC-5")]
+    public async Task Reader_PublishingAPayloadOverTheLimit_IsRefused_AndItsNextEventIsDelivered(BrokerKind kind)
+    {
+        await using var broker = await TestBrokers.StartAsync(kind);
+        await using var service = await TestMqttClient.ConnectAsDeviceAsync(broker.Port, DeviceSecrets.ServiceUsername);
+        await service.SubscribeGrantedAsync(Topics.ReaderEvents("+"));
+        await using var reader = await TestMqttClient.ConnectAsDeviceAsync(broker.Port, MainReaderIn);
+
+        var oversized = await reader.PublishAsync(Topics.ReaderEvents(MainReaderIn), new string('x', MosquittoConfig.MaxPublishPayloadBytes(AccessControl.Protocol.WireFormat.DefaultMaxPayloadBytes) + 1));
+
+        // 0x95 "packet too large" from both (Mosquitto 2.0's answer; not in MQTTnet's PUBACK enum): never re-send.
+        Assert.Equal(0x95, (int)oversized.ReasonCode);
+        await AssertOwnEventIsDeliveredFirstAsync(reader, service);
+    }
+
+    /// <summary>
+    /// 4 MiB, a thousand times what a reader event may be. The embedded broker refuses it like any payload over the limit
+    /// (MQTTnet has no packet size limit, so it reads it first); Mosquitto's max_packet_size ends the connection before
+    /// reading it. Either way the service never gets it, and the reader's next event (after reconnecting) is delivered.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    [Trait("control", "NIST-SC-5")]
+    public async Task Reader_PublishingFourMebibytes_IsRefused_AndItsNextEventIsDelivered(BrokerKind kind)
+    {
+        await using var broker = await TestBrokers.StartAsync(kind);
+        await using var service = await TestMqttClient.ConnectAsDeviceAsync(broker.Port, DeviceSecrets.ServiceUsername);
+        await service.SubscribeGrantedAsync(Topics.ReaderEvents("+"));
+        await using var reader = await TestMqttClient.ConnectAsDeviceAsync(broker.Port, MainReaderIn);
+
+        var huge = await Record.ExceptionAsync(() => reader.PublishAsync(Topics.ReaderEvents(MainReaderIn), new string('x', 4 * 1024 * 1024)));
+
+        if (kind == BrokerKind.Embedded)
+        {
+            Assert.Null(huge);
+            Assert.True(reader.IsConnected);
+        }
+        else
+        {
+            await reader.Disconnected.WaitAsync(TestTimeouts.Signal);
+        }
+
+        await using var again = reader.IsConnected ? null : await TestMqttClient.ConnectAsDeviceAsync(broker.Port, MainReaderIn);
+        await AssertOwnEventIsDeliveredFirstAsync(again ?? reader, service);
+    }
+
+    /// <summary>The reader's own, allowed event is taken, and it is the first thing the service receives.</summary>
+    private static async Task AssertOwnEventIsDeliveredFirstAsync(TestMqttClient reader, TestMqttClient service)
+    {
+        Assert.True((await reader.PublishAsync(Topics.ReaderEvents(MainReaderIn), "own swipe")).IsSuccess);
+        Assert.Equal("own swipe", Encoding.UTF8.GetString((await service.NextMessageAsync()).Payload.Span));
     }
 
     [Theory]

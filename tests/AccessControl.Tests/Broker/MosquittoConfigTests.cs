@@ -86,6 +86,20 @@ public class MosquittoConfigTests
     }
 
     [Fact]
+    [Trait("control", "NIST-SC-5")]
+    public void RenderConfig_LimitsPayloadsToTheLargestAnyClientSends_AndFollowsARaisedServiceLimit()
+    {
+        var byDefault = MosquittoConfig.RenderConfig(18830, "/etc/ac/passwords", "/etc/ac/acl", "mosquitto").Split('\n');
+        var raised = MosquittoConfig.RenderConfig(18830, "/etc/ac/passwords", "/etc/ac/acl", "mosquitto", serviceMaxPayloadBytes: 1_048_576).Split('\n');
+
+        // Reader commands (fingerprint templates, 65536 bytes) are the largest messages unless the service allows more.
+        Assert.Contains("message_size_limit 65536", byDefault);
+        Assert.Contains("max_packet_size 69632", byDefault);
+        Assert.Contains("message_size_limit 1048576", raised);
+        Assert.Contains("max_packet_size 1052672", raised);
+    }
+
+    [Fact]
     [Trait("control", "NIST-IA-3")]
     [UnsupportedOSPlatform("windows")]
     public void Write_CreatesTheThreeFiles_ReadableOnlyByTheirOwner()
