@@ -48,6 +48,9 @@ public sealed class AccessControlHost : IAsyncDisposable
         }
 
         builder.WebHost.UseUrls(settings.HttpUrl);
+
+        // Not Kestrel's 30 MB: every JSON body is small, and is refused 413 before it is parsed (UseHttpSecurity).
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = settings.Http.MaxRequestBodyBytes);
         var loggers = LoggerFactory.Create(l =>
         {
             if (logging is null)

@@ -59,7 +59,7 @@ public static class HrFeedApi
 
     public static IEndpointRouteBuilder MapHrFeedApi(this IEndpointRouteBuilder app)
     {
-        app.MapPost(Path, (Delegate)ReceiveAsync);
+        app.MapPost(Path, (Delegate)ReceiveAsync).WithMetadata(new HttpSecurity.BodySizeLimit(MaxBodyBytes));
         return app;
     }
 
@@ -69,7 +69,7 @@ public static class HrFeedApi
         var body = await ReadBodyAsync(http.Request.Body, http.RequestAborted);
         if (body is null)
         {
-            return AdminApi.Problem(StatusCodes.Status413PayloadTooLarge, "Payload too large", $"At most {MaxBodyBytes} bytes.");
+            return HttpSecurity.HttpSecurityExtensions.BodyTooLarge(MaxBodyBytes);
         }
 
         var timestamp = http.Request.Headers[TimestampHeader].ToString();

@@ -3,6 +3,7 @@ using AccessControl.Admin;
 using AccessControl.EntryLog;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -56,7 +57,10 @@ public static class HttpSecurityExtensions
         return services;
     }
 
-    /// <summary>Security headers on every response, then the lockout check, then the rate limiter. Call before mapping endpoints.</summary>
+    /// <summary>
+    /// Security headers on every response, then the lockout check, then the body size limit, then the rate limiter.
+    /// Call before mapping endpoints.
+    /// </summary>
     public static WebApplication UseHttpSecurity(this WebApplication app)
     {
         app.Use(async (http, next) =>
@@ -82,11 +86,43 @@ public static class HttpSecurityExtensions
                 return;
             }
 
-            await next(http);
+            // Kestrel's limit (MaxRequestBodyBytes, or the endpoint's BodySizeLimit, applied by routing) refuses a
+            // body while it is read; this answers it in the API's shape, and at once when Content-Length says so.
+            var size = http.Features.Get<IHttpMaxRequestBodySizeFeature>();
+            var limit = size?.MaxRequestBodySize;
+            if (http.Request.ContentLength is { } length && length > limit)
+            {
+                // Discarded unread (never buffered or parsed), so that the client, still sending, gets the 413 rather
+                // than a reset connection; past Kestrel's former default the connection is simply closed.
+                if (length <= DrainBytes && !size!.IsReadOnly)
+                {
+                    size.MaxRequestBodySize = length;
+                    await http.Request.Body.CopyToAsync(Stream.Null, http.RequestAborted);
+                }
+
+                await BodyTooLarge(limit).ExecuteAsync(http);
+                return;
+            }
+
+            try
+            {
+                await next(http);
+            }
+            catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge && !http.Response.HasStarted)
+            {
+                await BodyTooLarge(limit).ExecuteAsync(http);
+            }
         });
         app.UseRateLimiter();
         return app;
     }
+
+    /// <summary>The most of an oversized body with a Content-Length that is read and discarded before the 413 (Kestrel's former 30 MB default).</summary>
+    private const long DrainBytes = 30_000_000;
+
+    /// <summary>413 in the API's problem shape.</summary>
+    internal static IResult BodyTooLarge(long? limit) =>
+        AdminApi.Problem(StatusCodes.Status413PayloadTooLarge, "Payload too large", $"At most {limit} bytes.");
 
     /// <summary>
     /// Counts a failed sign-in of the request's client; the failure that starts a lockout is recorded as an

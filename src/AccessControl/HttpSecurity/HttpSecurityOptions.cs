@@ -18,9 +18,21 @@ public sealed record HttpSecurityOptions
     /// <summary>How long a locked-out address is refused (429) on every endpoint but <c>/health</c>.</summary>
     public TimeSpan LockoutFor { get; init; } = TimeSpan.FromMinutes(15);
 
+    /// <summary>
+    /// The largest request body any endpoint takes unless it says otherwise (the HR feed takes
+    /// <c>HrFeedApi.MaxBodyBytes</c>); a larger one is refused 413 before it is read. The largest legitimate bodies
+    /// (a visit of 20 visitors with long non-Latin names, a fingerprint template) are well under 64 KiB.
+    /// </summary>
+    public int MaxRequestBodyBytes { get; init; } = 64 * 1024;
+
     public IReadOnlyList<string> Validate()
     {
         var errors = new List<string>();
+        if (MaxRequestBodyBytes is < 16 * 1024 or > 1024 * 1024)
+        {
+            errors.Add("AccessControl:Http:MaxRequestBodyBytes must be 16384..1048576.");
+        }
+
         if (RequestsPerWindow < 1 || RequestWindow <= TimeSpan.Zero)
         {
             errors.Add("AccessControl:Http:RequestsPerWindow and RequestWindow must be positive.");

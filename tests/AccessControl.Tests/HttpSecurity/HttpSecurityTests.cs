@@ -1,9 +1,15 @@
 using System.Net;
 using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text;
 using AccessControl.Admin;
 using AccessControl.EntryLog;
+using AccessControl.Hr;
 using AccessControl.HttpSecurity;
 using AccessControl.Tests.EndToEnd;
+using AccessControl.Tests.Hr;
+using AccessControl.Tests.Visitors;
+using AccessControl.Visitors;
 using NodaTime;
 using NodaTime.Testing;
 
@@ -107,6 +113,68 @@ public class HttpSecurityTests
         }
 
         Assert.Equal([HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests], statuses);
+    }
+
+    /// <summary>
+    /// 8 MiB in a field capped at 500 characters: refused 413 in the API's problem shape before the endpoint reads it.
+    /// A chunked body (no Content-Length) is cut off by Kestrel at the limit, and answered the same way; it is just
+    /// over the limit here, so that the client has finished sending when the answer comes (else it sees a closed connection).
+    /// </summary>
+    [Fact]
+    [Trait("control", "NIST-SC-5")]
+    [Trait("control", "NIST-SI-10")]
+    public async Task AnOversizedJsonBody_IsRefused413_BeforeItIsParsed_WithOrWithoutContentLength()
+    {
+        var (edge, http) = await StartAsync();
+        await using var _ = edge;
+        using var __ = http;
+        using var desk = VisitDesk.For(edge);
+        static byte[] Body(int purpose) => Encoding.UTF8.GetBytes($$"""{"site":"demo","purpose":"{{new string('x', purpose)}}"}""");
+
+        using var announced = await desk.Host.PostAsync("api/v1/visits", new ByteArrayContent(Body(8 * 1024 * 1024)) { Headers = { ContentType = new("application/json") } });
+        using var chunked = await desk.Host.PostAsync("api/v1/visits",
+            new StreamContent(new ChunkedOnly(Body(new HttpSecurityOptions().MaxRequestBodyBytes))) { Headers = { ContentType = new("application/json") } });
+
+        foreach (var response in new[] { announced, chunked })
+        {
+            Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+            Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+            var problem = (await response.Content.ReadFromJsonAsync<AdminApi.ApiProblem>(AdminJson.Options))!;
+            Assert.Equal((413, $"At most {new HttpSecurityOptions().MaxRequestBodyBytes} bytes."), (problem.Status, problem.Detail));
+        }
+
+        Assert.Empty(edge.Rows(new LogFilter { Kind = LogKinds.Admin, Reason = "visit.request" }));
+    }
+
+    /// <summary>
+    /// The largest bodies the API legitimately takes still go through: a visit of the most visitors allowed with the
+    /// longest names (non-Latin, three bytes a character), and an HR feed batch just under its own 1 MiB limit.
+    /// </summary>
+    [Fact]
+    [Trait("control", "NIST-SC-5")]
+    public async Task TheLargestLegitimateBodies_AreAccepted()
+    {
+        var (edge, http) = await StartAsync();
+        await using var _ = edge;
+        using var __ = http;
+        using var desk = VisitDesk.For(edge);
+        using var hr = new HrFeedClient(edge);
+        var longest = new string('語', AdminService.MaxNameLength);
+        var visitors = Enumerable.Range(0, new VisitorOptions().MaxVisitorsPerVisit).Select(_ => (object)new { name = longest, organization = longest }).ToArray();
+        var batch = HrFeedClient.Body(HrFeedClient.Termination("hr-big-1"));
+        var padded = batch.Concat(Enumerable.Repeat((byte)' ', HrFeedApi.MaxBodyBytes - batch.Length)).ToArray();
+
+        var visit = await desk.Host.PostAsJsonAsync("api/v1/visits", VisitDesk.Request(visitors: visitors));
+        using var feed = await hr.PostSignedAsync(padded);
+
+        Assert.True(visit.StatusCode == HttpStatusCode.Created, await visit.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.OK, feed.StatusCode);
+    }
+
+    /// <summary>A body stream of unknown length, so that HttpClient sends it chunked, without Content-Length.</summary>
+    private sealed class ChunkedOnly(byte[] bytes) : MemoryStream(bytes)
+    {
+        public override bool CanSeek => false;
     }
 }
 
