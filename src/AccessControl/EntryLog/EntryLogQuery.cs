@@ -76,6 +76,56 @@ public sealed class EntryLogQuery(Database database)
         return rows;
     }
 
+    /// <summary>
+    /// The row that carries the final decision of a card answered <c>pending</c> (<paramref name="pending"/> is the card's own
+    /// row), or null while there is none: the fingerprint event's row (its detail names <c>cardReader</c> and
+    /// <c>cardEventId</c>) or a timeout's row of its own (the card reader's, without a source, naming <c>cardEventId</c>).
+    /// </summary>
+    /// <remarks>
+    /// Asked only when a duplicate of such a card is no longer answered from memory (after a restart, or once evicted).
+    /// Both rows come after the card's and carry its holder, so the index's (person, at) b-tree picks the candidates: that
+    /// person's rows, not the log's. Past the index's watermark (or without a usable index) the log is read by its primary
+    /// key from the card's row on, which is the rows written since then.
+    /// </remarks>
+    public LogEntry? FindFinalAnswer(LogEntry pending)
+    {
+        ArgumentNullException.ThrowIfNull(pending);
+        if (pending.PersonId is null || pending.ReaderId is null || pending.EventId is null)
+        {
+            return null;
+        }
+
+        const string Linked = """
+            e.kind = 'access' AND e.decision <> 'pending' AND e.person_id = $person
+            AND json_extract(e.detail, '$.cardEventId') = $event
+            AND (json_extract(e.detail, '$.cardReader') = $reader OR (e.source IS NULL AND e.reader_id = $reader))
+            """;
+        using var snapshot = LogSnapshot.Open(database);
+        var indexed = $"""
+            SELECT {IndexedColumns} FROM ix.log_index i CROSS JOIN entry_log e ON e.seq = i.seq
+            WHERE i.person_id = $person AND i.seq > $after AND {Linked}
+            ORDER BY i.seq LIMIT 1
+            """;
+        var past = $"SELECT {IndexedColumns} FROM entry_log e WHERE e.seq > $past AND {Linked} ORDER BY e.seq LIMIT 1";
+        string[] queries = snapshot.Indexed ? [indexed, past] : [past];
+        foreach (var sql in queries)
+        {
+            using var command = snapshot.Command(sql);
+            command.Parameters.AddWithValue("$person", pending.PersonId);
+            command.Parameters.AddWithValue("$event", pending.EventId);
+            command.Parameters.AddWithValue("$reader", pending.ReaderId);
+            command.Parameters.AddWithValue("$after", pending.Seq);
+            command.Parameters.AddWithValue("$past", Math.Max(pending.Seq, snapshot.Watermark));
+            using var reader = command.ExecuteReader();
+            if (reader.Read())
+            {
+                return Read(reader);
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>Number of rows (all kinds).</summary>
     public long Count()
     {

@@ -386,6 +386,9 @@ public sealed class EntryLogWriter : IDisposable
         }
     }
 
+    /// <summary>The final decision's row of a card answered pending (see <see cref="EntryLogQuery.FindFinalAnswer"/>), read on a connection of its own.</summary>
+    public LogEntry? FindFinalAnswer(LogEntry pending) => new EntryLogQuery(database).FindFinalAnswer(pending);
+
     /// <summary>
     /// Whether a row after <paramref name="afterSeq"/> is the outage row that names this outage journal
     /// (<c>integrity</c>/<c>outage</c>, <c>"journal":"&lt;id&gt;"</c>): at start, tells rows the service wrote just before

@@ -1260,15 +1260,19 @@ public sealed class EventPipeline : IAsyncDisposable
                 return false;
             }
 
+            // A card answered pending has its final decision on another row (the fingerprint event's, or a timeout's):
+            // that is its latest answer, and a duplicate hears it.
+            var latest = row.Decision == "pending" && readerId is not null ? writer.FindFinalAnswer(row) ?? row : row;
             answer = row.Kind is LogKinds.Access or LogKinds.Malformed
-                ? new DecisionMessage(eventId, row.Decision == "grant", row.Reason ?? AccessReason.MalformedEvent.ToCode(), row.DoorId, row.UnlockSeconds ?? 0)
+                ? new DecisionMessage(eventId, latest.Decision == "grant", latest.Reason ?? AccessReason.MalformedEvent.ToCode(), latest.DoorId, latest.UnlockSeconds ?? 0)
                 {
-                    Pending = row.Decision == "pending",
+                    Pending = latest.Decision == "pending",
                 }
                 : null;
             recent.Add(source, eventId, answer);
             if (answer is { Pending: true } && readerId is not null && row.Card is not null
-                && !verifications.Values.Any(v => v.CardReader == readerId && v.CardEventId == eventId))
+                && !verifications.Values.Any(v => v.CardReader == readerId && v.CardEventId == eventId)
+                && !batch.Exists(b => b.Linked is { } l && l.ReaderId == readerId && l.EventId == eventId))
             {
                 // The card was waiting for a finger when the service stopped: that wait is over. It ends the way a wait
                 // ends, logged as a timeout, so the reader hears a final answer instead of waiting for ever.

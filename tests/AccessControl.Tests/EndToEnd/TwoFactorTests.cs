@@ -394,6 +394,58 @@ public class TwoFactorTests
         Assert.Equal(0, fingerprints.Commands.Reader.Count);
     }
 
+    [Theory]
+    [InlineData(91, true, "granted")]
+    [InlineData(12, false, "fingerprint_mismatch")]
+    [Trait("control", "PCI-10.2")]
+    public async Task ADuplicateOfACardAlreadyDecided_AfterARestart_HearsTheFinalDecision_AndNothingIsLogged(int score, bool grant, string reason)
+    {
+        using var folder = new DataFolder();
+        string cardEvent;
+        long headBefore;
+        await using (var before = await EdgeHarness.StartAsync(directory: folder.Path))
+        {
+            var card = await RawReader.ConnectAsync(before, CardReader);
+            var finger = await RawReader.ConnectAsync(before, FingerReader);
+            (cardEvent, var verify) = await CardThenVerifyRequestAsync(card, finger);
+            await finger.FingerprintAsync(verify.RequestId, score, verify.Templates[0].TemplateId);
+            var final = await card.NextDecisionAsync();
+            Assert.Equal((grant, reason), (final.Grant, final.Reason));
+            headBefore = before.Edge.Writer.HeadSeq;
+        }
+
+        await using var after = await EdgeHarness.StartAsync(directory: folder.Path);
+        var reader = await RawReader.ConnectAsync(after, CardReader);
+        var fingerprints = await RawReader.ConnectAsync(after, FingerReader);
+        await reader.CardAsync(Operator, eventId: cardEvent); // the reader never heard the answers (its connection dropped) and re-sends
+        var answer = await reader.NextDecisionAsync();
+
+        Assert.Equal((cardEvent, grant, false, reason), (answer.EventId, answer.Grant, answer.Pending, answer.Reason));
+        var access = after.Rows(new LogFilter { Kind = LogKinds.Access, DoorId = "door-sr1" }).OrderBy(r => r.Seq).Select(r => (r.Decision!, r.Reason!));
+        Assert.Equal([("pending", "fingerprint_required"), (grant ? "grant" : "deny", reason)], access);
+        Assert.Equal(0, fingerprints.Commands.Reader.Count);
+        Assert.DoesNotContain(after.Rows(new LogFilter { AfterSeq = headBefore }), r => r.Kind is LogKinds.Access or LogKinds.Malformed);
+    }
+
+    [Fact]
+    [Trait("control", "PCI-10.2")]
+    public async Task ADuplicateOfACardAlreadyGranted_WithoutRecentAnswersInMemory_HearsTheGrant_NotATimeout()
+    {
+        await using var edge = await EdgeHarness.StartAsync(configure: s => s with { Pipeline = s.Pipeline with { RecentEvents = 0 } });
+        var card = await RawReader.ConnectAsync(edge, CardReader);
+        var finger = await RawReader.ConnectAsync(edge, FingerReader);
+        var (cardEvent, verify) = await CardThenVerifyRequestAsync(card, finger);
+        await finger.FingerprintAsync(verify.RequestId, 91, verify.Templates[0].TemplateId);
+        Assert.True((await card.NextDecisionAsync()).Grant);
+
+        await card.CardAsync(Operator, eventId: cardEvent);
+        var answer = await card.NextDecisionAsync();
+
+        Assert.Equal((cardEvent, true, "granted"), (answer.EventId, answer.Grant, answer.Reason));
+        var access = edge.Rows(new LogFilter { Kind = LogKinds.Access, DoorId = "door-sr1" }).OrderBy(r => r.Seq).Select(r => (r.Decision!, r.Reason!));
+        Assert.Equal([("pending", "fingerprint_required"), ("grant", "granted")], access);
+    }
+
     /// <summary>The operator's card at the server room: answered pending, and the fingerprint reader asked to verify.</summary>
     private static async Task<(string CardEventId, ReaderCommand Verify)> CardThenVerifyRequestAsync(RawReader card, RawReader finger)
     {
