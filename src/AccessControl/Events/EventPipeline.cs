@@ -62,6 +62,7 @@ public sealed class EventPipeline : IAsyncDisposable
     private readonly List<long> batchReceived = [];
     private readonly IFingerprintTemplates templates;
     private readonly ReplayGuard replay;
+    private readonly AlarmThrottle malformedAlarms;
     private PassbackState passback = PassbackState.Empty;
     private EscortState escorts = EscortState.Empty;
     private FingerprintState fingerprints = FingerprintState.Empty;
@@ -107,6 +108,7 @@ public sealed class EventPipeline : IAsyncDisposable
         time = timeProvider;
         options.Validate();
         replay = new ReplayGuard(options, seqHistory);
+        malformedAlarms = new AlarmThrottle(options.MalformedAlarmInterval);
         this.configuration = configuration;
         this.writer = writer;
         this.publisher = publisher;
@@ -1156,19 +1158,26 @@ public sealed class EventPipeline : IAsyncDisposable
         StageAlarmIfAny(alarm, now);
     }
 
+    /// <summary>
+    /// A payload the service could not understand: a <c>malformed</c> row (the error and the byte count, never the
+    /// payload), the deny to a reader, and a <c>malformed_event</c> alarm at most once per device per
+    /// <see cref="PipelineOptions.MalformedAlarmInterval"/>, so that a device sending garbage cannot flood the alarms.
+    /// </summary>
     private void StageMalformed(Inbound inbound, TopicAddress address, string? eventId, string error, Instant now)
     {
         var isReader = address.Kind is TopicKind.ReaderEvents or TopicKind.ReaderStatus;
-        var source = address.Kind is TopicKind.ReaderEvents ? "readers/" + address.DeviceId
-            : address.Kind is TopicKind.DoorEvents ? "doors/" + address.DeviceId
+        var device = isReader ? "readers/" + address.DeviceId
+            : address.Kind is TopicKind.DoorEvents or TopicKind.DoorStatus ? "doors/" + address.DeviceId
             : address.Kind is TopicKind.FireEvents ? FireState.FireSourcePrefix + address.DeviceId
             : null;
+        var source = address.Kind is TopicKind.ReaderEvents or TopicKind.DoorEvents or TopicKind.FireEvents ? device : null;
         if (source is not null && eventId is not null && AnswerDuplicate(source, eventId, isReader ? address.DeviceId : null))
         {
             return;
         }
 
         logger.LogWarning("Malformed {Kind} message from {Device}: {Error}", address.Kind, address.DeviceId, error);
+        var bytes = inbound.Payload.Length.ToString(System.Globalization.CultureInfo.InvariantCulture);
         var entry = new LogEntry
         {
             At = now,
@@ -1179,7 +1188,7 @@ public sealed class EventPipeline : IAsyncDisposable
             EventId = source is null ? null : eventId,
             Decision = address.Kind == TopicKind.ReaderEvents ? "deny" : null,
             Reason = AccessReason.MalformedEvent.ToCode(),
-            Detail = Json(("error", error), ("bytes", inbound.Payload.Length.ToString(System.Globalization.CultureInfo.InvariantCulture))),
+            Detail = Json(("error", error), ("bytes", bytes)),
         };
         if (source is not null && eventId is not null)
         {
@@ -1192,6 +1201,20 @@ public sealed class EventPipeline : IAsyncDisposable
             ReaderId = address.Kind == TopicKind.ReaderEvents ? address.DeviceId : null,
             ReplyEventId = eventId,
         });
+
+        // A message on a topic of no device (only the internal-error path gets here with one) is logged, not alarmed.
+        if (device is not null && malformedAlarms.ShouldAlarm(device, now))
+        {
+            var topology = configuration.Topology;
+            var isFirePanel = address.Kind == TopicKind.FireEvents;
+            var doorId = isReader ? topology.Readers.GetValueOrDefault(new ReaderId(address.DeviceId))?.Door : isFirePanel ? (DoorId?)null : new DoorId(address.DeviceId);
+            var door = doorId is { } known ? topology.Doors.GetValueOrDefault(known) : null;
+            var what = isReader ? "reader" : isFirePanel ? "fire panel" : "door";
+            var id = eventId is null ? "no readable eventId" : "eventId " + eventId;
+            StageAlarm(new Alarm(AlarmTypes.MalformedEvent, door?.Site.Value, doorId?.Value, isReader ? address.DeviceId : null,
+                $"{what} {address.DeviceId} sent a payload the service could not understand ({bytes} bytes, {id}): {error}; "
+                + $"further malformed payloads from this device within {malformedAlarms.Interval.TotalSeconds:0} s are logged without an alarm"), now);
+        }
     }
 
     private void StageAlarmIfAny(Alarm? alarm, Instant now)

@@ -57,6 +57,9 @@ public sealed record PipelineOptions
     /// <summary>At most one <c>replay_suspected</c> alarm per device in this time; every refused event is still logged.</summary>
     public Duration ReplayAlarmInterval { get; init; } = Duration.FromMinutes(1);
 
+    /// <summary>At most one <c>malformed_event</c> alarm per device in this time; every malformed payload is still logged (and a reader still answered).</summary>
+    public Duration MalformedAlarmInterval { get; init; } = Duration.FromMinutes(1);
+
     /// <summary>
     /// How far the service clock may move apart from the machine's monotonic time between two checks (before each batch of events) before
     /// a <c>clock_anomaly</c> alarm is raised (a step of the wall clock: NTP correcting a bad clock, an operator setting
@@ -92,9 +95,10 @@ public sealed record PipelineOptions
             throw new ArgumentOutOfRangeException(nameof(OutageJournalBytes), OutageJournalBytes, "OutageJournalBytes must be 0 (none) or 4096..4294967296.");
         }
 
-        if (MaxClockSkew <= Duration.Zero || ReplayAlarmInterval < Duration.Zero || ReplayWindow is < 1 or > 65_536)
+        if (MaxClockSkew <= Duration.Zero || ReplayAlarmInterval < Duration.Zero || MalformedAlarmInterval < Duration.Zero || ReplayWindow is < 1 or > 65_536)
         {
-            throw new ArgumentOutOfRangeException(nameof(MaxClockSkew), "A positive MaxClockSkew, a non-negative ReplayAlarmInterval and a ReplayWindow of 1..65536 are required.");
+            throw new ArgumentOutOfRangeException(nameof(MaxClockSkew),
+                "A positive MaxClockSkew, a non-negative ReplayAlarmInterval and MalformedAlarmInterval, and a ReplayWindow of 1..65536 are required.");
         }
     }
 }

@@ -18,10 +18,9 @@ namespace AccessControl.Events;
 public sealed class ReplayGuard
 {
     private readonly Dictionary<string, Window> windows = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, Instant> lastAlarm = new(StringComparer.Ordinal);
+    private readonly AlarmThrottle alarms;
     private readonly Duration maxSkew;
     private readonly Duration offlineWindow;
-    private readonly Duration alarmInterval;
     private readonly int width;
 
     /// <param name="history">Per source, the seqs accepted lately (at least the highest; the ones within <see cref="PipelineOptions.ReplayWindow"/> below it for late deliveries).</param>
@@ -30,7 +29,7 @@ public sealed class ReplayGuard
         ArgumentNullException.ThrowIfNull(options);
         maxSkew = options.MaxClockSkew;
         offlineWindow = options.OfflineWindow;
-        alarmInterval = options.ReplayAlarmInterval;
+        alarms = new AlarmThrottle(options.ReplayAlarmInterval);
         width = options.ReplayWindow;
         foreach (var (source, seqs) in history ?? new Dictionary<string, IReadOnlyCollection<long>>())
         {
@@ -105,20 +104,11 @@ public sealed class ReplayGuard
             windows.Remove(source);
         }
 
-        lastAlarm.Remove(source);
+        alarms.Forget(source);
     }
 
     /// <summary>Whether a replay_suspected alarm for this device may be raised now (one per <see cref="PipelineOptions.ReplayAlarmInterval"/>); notes it if so.</summary>
-    public bool ShouldAlarm(string source, Instant now)
-    {
-        if (lastAlarm.TryGetValue(source, out var previous) && now >= previous && now - previous < alarmInterval)
-        {
-            return false;
-        }
-
-        lastAlarm[source] = now;
-        return true;
-    }
+    public bool ShouldAlarm(string source, Instant now) => alarms.ShouldAlarm(source, now);
 
     private static string FormatMinutes(Duration d) =>
         d.TotalMinutes >= 1 ? $"{d.TotalMinutes.ToString("0.#", System.Globalization.CultureInfo.InvariantCulture)} min"

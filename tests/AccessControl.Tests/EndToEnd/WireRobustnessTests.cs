@@ -4,6 +4,7 @@ using AccessControl.Protocol;
 using AccessControl.Tests.Support;
 using MQTTnet;
 using MQTTnet.Protocol;
+using NodaTime;
 using static AccessControl.Tests.EndToEnd.DemoCards;
 
 namespace AccessControl.Tests.EndToEnd;
@@ -79,5 +80,99 @@ public class WireRobustnessTests
         Assert.Equal(first, third);
         Assert.True(first.Grant);
         Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Access }));
+    }
+
+    [Fact]
+    [Trait("control", "NIST-SI-4")]
+    [Trait("control", "NIST-SI-10")]
+    public async Task MalformedReaderEvent_IsDenied_AndRaisesTheMalformedEventAlarm_InTheSameCommit()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        var raw = await edge.RawClientAsync("rdr-lobby-in");
+        var decisions = await edge.DecisionsAsync(raw, "rdr-lobby-in");
+
+        await PublishAsync(raw, edge.Edge.Topics.ReaderEvents("rdr-lobby-in"),
+            "{\"eventId\":\"bad-1\",\"seq\":1,\"at\":\"2026-12-01T09:00:00Z\",\"type\":\"card\",\"card\":\"XYZ\",\"technology\":\"desfire-ev3\"}");
+        var answer = await decisions.Reader.ReadAsync().AsTask().WaitAsync(EdgeHarness.Timeout);
+
+        Assert.Equal(("bad-1", "malformed_event"), (answer.EventId, answer.Reason));
+        // The decision is published only after its batch committed; the alarm staged with it is in the log by now.
+        var alarm = Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Alarm, Reason = AlarmTypes.MalformedEvent }));
+        Assert.Equal(("rdr-lobby-in", "door-lobby"), (alarm.ReaderId, alarm.DoorId));
+        Assert.Contains("eventId bad-1", alarm.Detail, StringComparison.Ordinal);
+        Assert.DoesNotContain("XYZ", alarm.Detail, StringComparison.Ordinal); // the error and the size, never the payload
+    }
+
+    [Fact]
+    [Trait("control", "NIST-SI-4")]
+    [Trait("control", "NIST-SI-10")]
+    public async Task MalformedDoorEvent_RaisesTheMalformedEventAlarm()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        var controller = await edge.RawClientAsync("ctl-lobby");
+        var alarms = await edge.AlarmsAsync();
+
+        await PublishAsync(controller, edge.Edge.Topics.DoorEvents("door-lobby"), "{\"eventId\":\"d-1\",\"seq\":1,\"at\":\"2026-12-01T09:00:00Z\",\"type\":\"slammed\"}");
+        await TamperMarkerAsync(edge, await edge.RawClientAsync("rdr-lobby-out"));
+        var seen = await AlarmsUntilTamperAsync(alarms);
+
+        var alarm = Assert.Single(seen, a => a.Type == AlarmTypes.MalformedEvent);
+        Assert.Equal(("door-lobby", null), (alarm.DoorId, alarm.ReaderId));
+    }
+
+    [Fact]
+    [Trait("control", "NIST-SC-5")]
+    [Trait("control", "NIST-SI-4")]
+    public async Task ADeviceSendingGarbage_RaisesOneMalformedEventAlarmAMinute_AndEveryPayloadIsStillLoggedAndAnswered()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        var raw = await edge.RawClientAsync("rdr-lobby-in");
+        var decisions = await edge.DecisionsAsync(raw, "rdr-lobby-in");
+        var alarms = await edge.AlarmsAsync();
+        var marker = await edge.RawClientAsync("rdr-lobby-out");
+
+        async Task GarbageAsync(int times)
+        {
+            for (var i = 0; i < times; i++)
+            {
+                await PublishAsync(raw, edge.Edge.Topics.ReaderEvents("rdr-lobby-in"), "not json at all");
+                Assert.Equal("malformed_event", (await decisions.Reader.ReadAsync().AsTask().WaitAsync(EdgeHarness.Timeout)).Reason);
+            }
+        }
+
+        await GarbageAsync(5);
+        await TamperMarkerAsync(edge, marker);
+        var firstMinute = await AlarmsUntilTamperAsync(alarms);
+        edge.Clock.Advance(Duration.FromMinutes(1));
+        await GarbageAsync(2);
+        await TamperMarkerAsync(edge, marker, "t-2", 2);
+        var secondMinute = await AlarmsUntilTamperAsync(alarms);
+
+        Assert.Single(firstMinute, a => a.Type == AlarmTypes.MalformedEvent);
+        Assert.Single(secondMinute, a => a.Type == AlarmTypes.MalformedEvent);
+        Assert.Equal(7, edge.Rows(new LogFilter { Kind = LogKinds.Malformed }).Count);
+        Assert.Equal(2, edge.Rows(new LogFilter { Kind = LogKinds.Alarm, Reason = AlarmTypes.MalformedEvent }).Count);
+    }
+
+    private static async Task PublishAsync(IMqttClient client, string topic, string payload) =>
+        await client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(topic).WithPayload(Encoding.UTF8.GetBytes(payload))
+            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build()).WaitAsync(EdgeHarness.Timeout);
+
+    /// <summary>A tamper from another reader: an alarm the service certainly raises, after whatever came before it.</summary>
+    private static async Task TamperMarkerAsync(EdgeHarness edge, IMqttClient reader, string eventId = "t-1", int seq = 1)
+    {
+        var at = WireFormat.FormatInstant(edge.Clock.GetCurrentInstant());
+        await PublishAsync(reader, edge.Edge.Topics.ReaderEvents("rdr-lobby-out"), $"{{\"eventId\":\"{eventId}\",\"seq\":{seq},\"at\":\"{at}\",\"type\":\"tamper\"}}");
+    }
+
+    private static async Task<List<AlarmMessage>> AlarmsUntilTamperAsync(System.Threading.Channels.Channel<AlarmMessage> alarms)
+    {
+        var seen = new List<AlarmMessage>();
+        while (seen.Count == 0 || seen[^1].Type != AlarmTypes.Tamper)
+        {
+            seen.Add(await alarms.Reader.ReadAsync().AsTask().WaitAsync(EdgeHarness.Timeout));
+        }
+
+        return seen;
     }
 }
