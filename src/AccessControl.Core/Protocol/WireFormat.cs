@@ -19,8 +19,15 @@ public static partial class WireFormat
     private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 8 };
     private static readonly InstantPattern Rfc3339 = InstantPattern.ExtendedIso;
 
-    /// <summary>Whether a device or event id is acceptable: 1 to 64 characters of <c>A-Z a-z 0-9 . _ : -</c>.</summary>
+    /// <summary>Whether an id (an eventId, a door's, a person's ...) is acceptable: 1 to 64 characters of <c>A-Z a-z 0-9 . _ : -</c>.</summary>
     public static bool IsValidId(ReadOnlySpan<char> id) => IdPattern().IsMatch(id);
+
+    /// <summary>
+    /// Whether an id can name a device (a reader, a door controller, a fire panel): an id (<see cref="IsValidId"/>)
+    /// without <c>:</c>. A device's id is its MQTT username, and a username cannot hold a <c>:</c> on every broker:
+    /// Mosquitto's password file separates the username from its hash with one.
+    /// </summary>
+    public static bool IsValidDeviceId(ReadOnlySpan<char> id) => IsValidId(id) && !id.Contains(':');
 
     public static WireResult<ReaderEvent> ParseReaderEvent(ReadOnlySequence<byte> payload, int maxBytes = DefaultMaxPayloadBytes) =>
         Parse(payload, maxBytes, ReadReaderEvent);

@@ -53,6 +53,13 @@ internal sealed partial class SiteFileReader
             return null;
         }
 
+        if (!Protocol.WireFormat.IsValidDeviceId(value.Text))
+        {
+            errors.Add(value.Node, value.Path,
+                $"'{value.Text}' cannot name a device: a device's id is its MQTT username, and ':' separates a username from its password hash in Mosquitto's password file; use . _ or - instead");
+            return null;
+        }
+
         foreach (var other in new[] { readerIds, controllerIds, firePanelIds }.Where(s => !ReferenceEquals(s, space)))
         {
             if (other.Declared.TryGetValue(value.Text, out var first))

@@ -72,27 +72,12 @@ public sealed class TopicPolicy
     public Topics Topics { get; }
 
     /// <summary>
-    /// Whether an id can safely be a username and a topic level: non-empty, at most 64 characters, no MQTT wildcard or
-    /// level separator, no whitespace or control character, no ':' (Mosquitto's password file separator) and not one
-    /// of the service's reserved usernames. Anything else would let an id reach beyond its own topics.
+    /// Whether an id can be a device's username and topic level: the protocol's device id rule
+    /// (<see cref="WireFormat.IsValidDeviceId"/>: no wildcard, level separator, whitespace or ':'), and not one of the
+    /// service's reserved usernames. Anything else would let an id reach beyond its own topics, or not log in at all.
     /// </summary>
-    public static bool IsValidDeviceId(string? id)
-    {
-        if (string.IsNullOrEmpty(id) || id.Length > 64 || DeviceSecrets.ReservedUsernames.Contains(id))
-        {
-            return false;
-        }
-
-        foreach (var c in id)
-        {
-            if (c is '/' or '+' or '#' or ':' || char.IsWhiteSpace(c) || char.IsControl(c))
-            {
-                return false;
-            }
-        }
-
-        return true;
-    }
+    public static bool IsValidDeviceId(string? id) =>
+        id is not null && WireFormat.IsValidDeviceId(id) && !DeviceSecrets.ReservedUsernames.Contains(id);
 
     /// <summary>
     /// Who a username is in this topology, or null when it is unknown, malformed, or names both a reader and a
@@ -171,7 +156,7 @@ public sealed class TopicPolicy
                 }
 
                 var grants = new List<TopicGrant>();
-                foreach (var door in topology.DoorsOf(controller).Select(d => d.Id.Value).Where(IsValidDeviceId).Order(StringComparer.Ordinal))
+                foreach (var door in topology.DoorsOf(controller).Select(d => d.Id.Value).Where(d => WireFormat.IsValidId(d)).Order(StringComparer.Ordinal))
                 {
                     grants.Add(new(TopicAccess.Publish, Topics.DoorEvents(door)));
                     grants.Add(new(TopicAccess.Publish, Topics.DoorStatus(door)));

@@ -297,4 +297,16 @@ public class WireFormatMessageTests
     {
         Assert.Equal(expected, WireFormat.IsValidId(id));
     }
+
+    [Theory]
+    [InlineData("rdr-hall-a-in", true)]
+    [InlineData("A.b_c-0", true)]
+    [InlineData("rdr:main:in2", false)] // a valid eventId, but a device's id is its MQTT username
+    [InlineData("", false)]
+    [InlineData("r/1", false)]
+    public void IsValidDeviceId_IsAnIdWithoutAColon(string id, bool expected)
+    {
+        Assert.Equal(expected, WireFormat.IsValidDeviceId(id));
+        Assert.True(!expected || WireFormat.IsValidId(id));
+    }
 }

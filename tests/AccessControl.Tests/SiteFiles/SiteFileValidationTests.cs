@@ -123,6 +123,46 @@ public class SiteFileValidationTests
         Assert.Contains("reserved", error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("id: rdr-hall-in,", "id: rdr:hall:in,", "readers[1].id", "rdr:hall:in")]
+    [InlineData("id: ctl-lobby,", "id: ctl:lobby,", "controllers[0].id", "ctl:lobby")]
+    [Trait("control", "NIST-IA-3")]
+    public void Parse_DeviceIdWithAColon_IsRefusedAtItsLine_BecauseItIsAnMqttUsername(string oldText, string newText, string path, string at)
+    {
+        var yaml = With(oldText, newText).Replace("controller: ctl-lobby", "controller: ctl:lobby", StringComparison.Ordinal);
+
+        // The device is then missing where it is referred to (a door's controller, a door's reader): those errors follow.
+        var result = Parse(yaml);
+
+        Assert.Null(result.Site);
+        var error = Assert.Single(result.Errors, e => e.Path == path);
+        Assert.Equal(PositionOf(yaml, at), (error.Line, error.Column));
+        Assert.Contains("cannot name a device", error.Message, StringComparison.Ordinal);
+        Assert.Contains("MQTT username", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-IA-3")]
+    public void Parse_FirePanelIdWithAColon_IsRefusedAtItsLine()
+    {
+        var yaml = Valid + "firePanels: [fire:panel-a]\n";
+
+        AssertOneError(yaml, "firePanels[0]", "fire:panel-a", "cannot name a device");
+    }
+
+    [Fact]
+    public void Parse_IdsWithAColon_OfDoorsZonesAndPeople_AreValid_TheyAreNoUsernames()
+    {
+        var yaml = Valid.Replace("door-hall", "door:hall", StringComparison.Ordinal).Replace("p-alice", "p:alice", StringComparison.Ordinal)
+            .Replace("id: hall,", "id: hall:1,", StringComparison.Ordinal).Replace("to: hall,", "to: hall:1,", StringComparison.Ordinal)
+            .Replace("zones: [hall]", "zones: [hall:1]", StringComparison.Ordinal);
+
+        var result = Parse(yaml);
+
+        Assert.Empty(result.Errors);
+        Assert.Contains(result.Site!.Topology.Doors.Keys, d => d.Value == "door:hall");
+    }
+
     [Fact]
     public void Parse_InvalidId_IsAnError()
     {
