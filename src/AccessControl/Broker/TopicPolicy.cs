@@ -58,7 +58,7 @@ public readonly record struct TopicGrant(TopicAccess Access, string Filter);
 /// <remarks>
 /// Everything not granted is refused (fail closed): a reader may only publish its own events and status and only
 /// receive its own decisions and commands; a door controller the same for the doors it drives; the monitor only
-/// reads alarms and decisions; only the service may reach every topic under the root, and nobody may reach topics
+/// reads alarms, decisions and device status; only the service may reach every topic under the root, and nobody may reach topics
 /// outside it (<c>$SYS</c>, <c>$share</c>, other roots). Grants are computed from the current topology each time,
 /// so a device removed from the site file loses its rights on its next message.
 /// </remarks>
@@ -132,7 +132,15 @@ public sealed class TopicPolicy
                 ];
 
             case PrincipalKind.Monitor:
-                return [new(TopicAccess.Subscribe, Topics.Alarms), new(TopicAccess.Subscribe, Topics.ReaderDecisions("+"))];
+                // Read-only: what a security console shows. Device status (online state, firmware version) is the
+                // inventory it watches; events, commands and fire topics stay the service's.
+                return
+                [
+                    new(TopicAccess.Subscribe, Topics.Alarms),
+                    new(TopicAccess.Subscribe, Topics.ReaderDecisions("+")),
+                    new(TopicAccess.Subscribe, Topics.ReaderStatus("+")),
+                    new(TopicAccess.Subscribe, Topics.DoorStatus("+")),
+                ];
 
             case PrincipalKind.Reader:
                 if (!IsValidDeviceId(principal.Username) || !topology.Readers.ContainsKey(new ReaderId(principal.Username)))

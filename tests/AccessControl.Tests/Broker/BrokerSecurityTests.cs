@@ -334,6 +334,33 @@ public class BrokerSecurityTests
 
     [Theory]
     [MemberData(nameof(Kinds))]
+    [Trait("control", "NIST-AC-6")]
+    public async Task Monitor_ReadsDeviceStatus_RetainedIncluded_ButNoDeviceEvents(BrokerKind kind)
+    {
+        await using var broker = await TestBrokers.StartAsync(kind);
+        await using var reader = await TestMqttClient.ConnectAsDeviceAsync(broker.Port, MainReaderIn);
+        await using var controller = await TestMqttClient.ConnectAsDeviceAsync(broker.Port, HallController);
+        await reader.PublishAsync(Topics.ReaderStatus(MainReaderIn), "{\"state\":\"online\",\"at\":\"2026-11-28T12:00:00Z\"}", retain: true);
+        await using var monitor = await TestMqttClient.ConnectAsDeviceAsync(broker.Port, DeviceSecrets.MonitorUsername);
+
+        await monitor.SubscribeGrantedAsync(Topics.ReaderStatus("+"));
+        var retained = await monitor.NextMessageAsync(); // published before the monitor came: retained, delivered at subscribe
+        await monitor.SubscribeGrantedAsync(Topics.DoorStatus("+"));
+        var doorEvents = await monitor.SubscribeAsync(Topics.DoorEvents("+"));
+        if (kind == BrokerKind.Embedded)
+        {
+            Assert.Equal(MqttClientSubscribeResultCode.NotAuthorized, doorEvents);
+        }
+
+        await controller.PublishAsync(Topics.DoorEvents(HallDoor), "{\"type\":\"opened\"}");
+        await controller.PublishAsync(Topics.DoorStatus(HallDoor), "{\"state\":\"online\",\"at\":\"2026-11-28T12:00:00Z\"}", retain: true);
+
+        Assert.Equal(Topics.ReaderStatus(MainReaderIn), retained.Topic);
+        Assert.Equal(Topics.DoorStatus(HallDoor), (await monitor.NextMessageAsync()).Topic);
+    }
+
+    [Theory]
+    [MemberData(nameof(Kinds))]
     [Trait("control", "NIST-AC-3")]
     public async Task Service_PublishesAndSubscribesEverythingUnderTheRoot(BrokerKind kind)
     {

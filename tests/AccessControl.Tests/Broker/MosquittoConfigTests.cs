@@ -59,7 +59,8 @@ public class MosquittoConfigTests
         Assert.Equal(
             ["topic write ac/v1/readers/+/decisions", "topic write ac/v1/readers/+/commands", "topic write ac/v1/doors/+/commands", "topic write ac/v1/alarms"],
             blocks[DeviceSecrets.ServicePublisherUsername]);
-        Assert.Equal(["topic read ac/v1/alarms", "topic read ac/v1/readers/+/decisions"], blocks[DeviceSecrets.MonitorUsername]);
+        Assert.Equal(["topic read ac/v1/alarms", "topic read ac/v1/readers/+/decisions", "topic read ac/v1/readers/+/status", "topic read ac/v1/doors/+/status"],
+            blocks[DeviceSecrets.MonitorUsername]);
         foreach (var device in blocks.Keys.Except([DeviceSecrets.ServiceUsername, DeviceSecrets.ServicePublisherUsername, DeviceSecrets.MonitorUsername]))
         {
             Assert.All(blocks[device], line => Assert.DoesNotMatch("[+#]", line));

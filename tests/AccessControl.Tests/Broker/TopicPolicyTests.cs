@@ -221,11 +221,20 @@ public class TopicPolicyTests
     [InlineData("ac/v1/alarms", true)]
     [InlineData("ac/v1/readers/+/decisions", true)]
     [InlineData("ac/v1/readers/rdr-main-in/decisions", true)]
+    [InlineData("ac/v1/readers/+/status", true)]
+    [InlineData("ac/v1/readers/rdr-main-in/status", true)]
+    [InlineData("ac/v1/doors/+/status", true)]
     [InlineData("ac/v1/readers/+/events", false)]
+    [InlineData("ac/v1/readers/+/commands", false)]
+    [InlineData("ac/v1/doors/+/events", false)]
+    [InlineData("ac/v1/doors/+/commands", false)]
+    [InlineData("ac/v1/fire/+/events", false)]
     [InlineData("ac/v1/readers/#", false)]
+    [InlineData("ac/v1/+/+/status", false)]
     [InlineData("ac/v1/#", false)]
     [Trait("control", "NIST-AC-3")]
-    public void MaySubscribe_Monitor_OnlyAlarmsAndDecisions(string filter, bool allowed) =>
+    [Trait("control", "NIST-AC-6")]
+    public void MaySubscribe_Monitor_OnlyAlarmsDecisionsAndDeviceStatus(string filter, bool allowed) =>
         Assert.Equal(allowed, Policy.MaySubscribe(Topology, Monitor, filter));
 
     [Theory]
