@@ -640,8 +640,10 @@ public static partial class WireFormat
             return default;
         }
 
-        var parsed = Rfc3339.Parse(text);
-        if (!parsed.Success)
+        // The documented shape first (asyncapi.yaml's pattern): NodaTime's ExtendedIso also takes a ',' before the
+        // fraction, which the protocol does not. NodaTime then checks that the date and time exist.
+        var parsed = InstantShape().IsMatch(text) ? Rfc3339.Parse(text) : null;
+        if (parsed is not { Success: true })
         {
             error = $"{name} must be an RFC 3339 UTC instant such as 2026-11-28T09:15:02.123Z";
             return default;
@@ -684,4 +686,8 @@ public static partial class WireFormat
     // \z, not $: in .NET, $ also matches before a trailing newline, which would let "e-1\n" through.
     [GeneratedRegex(@"^[A-Za-z0-9._:-]{1,64}\z")]
     private static partial Regex IdPattern();
+
+    // The pattern of asyncapi.yaml's Instant, with \z for $ as above.
+    [GeneratedRegex(@"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?Z\z")]
+    private static partial Regex InstantShape();
 }

@@ -231,6 +231,8 @@ public class WireFormatReaderEventTests
     [InlineData("-1")]
     [InlineData("1.5")]
     [InlineData("1e3")]
+    [InlineData("42.0")]
+    [InlineData("4.2e1")]
     [InlineData("9223372036854775808")]
     [InlineData("null")]
     [InlineData("true")]
@@ -257,6 +259,12 @@ public class WireFormatReaderEventTests
     [Theory]
     [InlineData("\"2026-11-28T09:15:02.123\"")] // no zone designator
     [InlineData("\"2026-11-28T10:15:02.123+01:00\"")] // an offset, not UTC
+    [InlineData("\"2026-11-28T09:15:02+00:00\"")] // UTC, but not written Z
+    [InlineData("\"2026-11-28T09:15:02,123Z\"")] // §4: fraction digits after a '.' only (ISO 8601 also allows ',')
+    [InlineData("\"2026-11-28T09:15:02.Z\"")]
+    [InlineData("\"2026-11-28T09:15:02.123z\"")]
+    [InlineData("\"2026-11-28T09:15Z\"")] // seconds required
+    [InlineData("\"2026-11-28T09:15:02.1234567890Z\"")] // at most 9 fraction digits
     [InlineData("\"2026-11-28 09:15:02Z\"")]
     [InlineData("\"2026-11-28\"")]
     [InlineData("\"2026-13-28T09:15:02Z\"")]
@@ -440,6 +448,48 @@ public class WireFormatReaderEventTests
 
         Assert.Equal("detail is longer than 256 characters", result.Error);
         Assert.Equal("e-1", result.EventId);
+    }
+
+    [Fact]
+    public void ParseReaderEvent_InstantWithNineFractionDigits_IsAccepted()
+    {
+        var result = WireFormat.ParseReaderEvent(Payload("""{"eventId":"e-1","seq":1,"at":"2026-11-28T09:15:02.123456789Z","type":"heartbeat"}"""));
+
+        Assert.True(result.Success, result.Error);
+        Assert.Equal(Instant.FromUtc(2026, 11, 28, 9, 15, 2) + Duration.FromNanoseconds(123_456_789), result.Value!.At);
+    }
+
+    [Theory]
+    [InlineData("87.0")]
+    [InlineData("0.87")]
+    [InlineData("8.7e1")]
+    [InlineData("101")]
+    [InlineData("-1")]
+    [InlineData("\"87\"")]
+    public void ParseReaderEvent_ScoreNotAnIntegerFrom0To100_FailsWithEventId(string score)
+    {
+        var result = WireFormat.ParseReaderEvent(Payload(
+            $$"""{"eventId":"fp-1","seq":1,"at":"2026-11-28T09:15:02Z","type":"fingerprint_match","requestId":"r1","score":{{score}}}"""));
+
+        Assert.False(result.Success);
+        Assert.Equal("fp-1", result.EventId);
+    }
+
+    [Fact]
+    public void ParseReaderEvent_ByteOrderMark_Fails()
+    {
+        var body = """{"eventId":"e-1","seq":1,"at":"2026-11-28T09:15:02Z","type":"heartbeat"}"""u8;
+
+        Assert.False(WireFormat.ParseReaderEvent(new ReadOnlySequence<byte>([0xEF, 0xBB, 0xBF, .. body])).Success);
+    }
+
+    [Fact]
+    public void ParseReaderEvent_RepeatedMember_TheLastOneWins()
+    {
+        var result = WireFormat.ParseReaderEvent(Payload("""{"eventId":"e-1","seq":1,"at":"2026-11-28T09:15:02Z","type":"tamper","type":"heartbeat"}"""));
+
+        Assert.True(result.Success, result.Error);
+        Assert.Equal(ReaderEventType.Heartbeat, result.Value!.Type);
     }
 
     private static string Nest(int levels) => string.Concat(Enumerable.Repeat("{\"x\":", levels - 1)) + "{}" + new string('}', levels - 1);
