@@ -421,6 +421,35 @@ public class BrokerSecurityTests
         Assert.Equal(Topics.ReaderStatus(MainReaderIn), (await service.NextMessageAsync()).Topic);
     }
 
+    /// <summary>
+    /// A will is checked as a publish by the device. On its own events topic the device may publish, so Mosquitto
+    /// accepts the will and delivers it when the connection drops; the embedded broker accepts a will only on the
+    /// device's status topic and refuses the CONNECT. What reaches the service is then an event the device could have
+    /// published anyway (and a will's payload is no valid event: it is answered and alarmed as malformed).
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    [Trait("control", "NIST-AC-3")]
+    public async Task ReaderWillOnItsOwnEventsTopic_IsRefusedByTheEmbeddedBroker_AndDeliveredByMosquitto(BrokerKind kind)
+    {
+        await using var broker = await TestBrokers.StartAsync(kind);
+        await using var service = await TestMqttClient.ConnectAsDeviceAsync(broker.Port, DeviceSecrets.ServiceUsername);
+        await service.SubscribeGrantedAsync(Topics.ReaderEvents("+"));
+
+        await using var reader = await TestMqttClient.ConnectAsDeviceAsync(broker.Port, MainReaderIn, willTopic: Topics.ReaderEvents(MainReaderIn));
+
+        if (kind == BrokerKind.Embedded)
+        {
+            Assert.Equal(MqttClientConnectResultCode.NotAuthorized, reader.Result.ResultCode);
+            return;
+        }
+
+        Assert.Equal(MqttClientConnectResultCode.Success, reader.Result.ResultCode);
+        reader.DropConnection();
+        var will = await service.NextMessageAsync();
+        Assert.Equal((Topics.ReaderEvents(MainReaderIn), "offline"), (will.Topic, Encoding.UTF8.GetString(will.Payload.Span)));
+    }
+
     [Theory]
     [MemberData(nameof(Kinds))]
     [Trait("control", "NIST-SC-7")]

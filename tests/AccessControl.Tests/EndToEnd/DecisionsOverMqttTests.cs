@@ -2,8 +2,10 @@ using AccessControl.Broker;
 using AccessControl.Devices;
 using AccessControl.EntryLog;
 using AccessControl.HardwareSim.Doors;
+using AccessControl.Protocol;
 using AccessControl.Tests.Support;
 using MQTTnet;
+using MQTTnet.Protocol;
 using NodaTime;
 using static AccessControl.Tests.EndToEnd.DemoCards;
 
@@ -166,5 +168,30 @@ public class DecisionsOverMqttTests
 
         Assert.Equal("unknown_reader", decision.Reason);
         Assert.False(decision.Grant);
+    }
+
+    /// <summary>
+    /// With the embedded broker the topic rights follow the live site file: a reader removed by a reload loses its
+    /// rights at once, and its next event is refused with PUBACK 0x87 before it reaches the service (so no decision,
+    /// not even unknown_reader, and nothing logged). reader-protocol.md §3 tells firmware not to re-send that for ever.
+    /// </summary>
+    [Fact]
+    [Trait("control", "NIST-AC-3")]
+    public async Task ReaderRemovedByAReloadWhileConnected_IsRefusedNotAuthorized_AndGetsNoDecision()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        var raw = await edge.RawClientAsync("rdr-lobby-in");
+        var decisions = await edge.DecisionsAsync(raw, "rdr-lobby-in");
+        var t = edge.Edge.Configuration.Topology;
+        edge.Edge.Configuration.SetTopology(new Sites.SiteTopology(t.Sites.Values, t.Zones.Values, t.Doors.Values,
+            t.Readers.Values.Where(r => r.Id.Value != "rdr-lobby-in"), t.Controllers.Values, t.Schedules.Values) { FirePanels = t.FirePanels });
+
+        var payload = WireFormat.Write(new ReaderEvent("gone-1", 1, edge.Clock.GetCurrentInstant(), ReaderEventType.Card, Operator, Ev3, false, null));
+        var result = await raw.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(edge.Edge.Topics.ReaderEvents("rdr-lobby-in"))
+            .WithPayload(payload).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build()).WaitAsync(EdgeHarness.Timeout);
+
+        Assert.Equal(MqttClientPublishReasonCode.NotAuthorized, result.ReasonCode);
+        Assert.Equal(0, decisions.Reader.Count);
+        Assert.Empty(edge.Rows(new LogFilter { ReaderId = "rdr-lobby-in" }));
     }
 }
