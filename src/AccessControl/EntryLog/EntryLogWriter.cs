@@ -55,6 +55,7 @@ public sealed class EntryLogWriter : IDisposable
     private Task backgroundFiling = Task.CompletedTask;
     private bool disposed;
     private long headSeq;
+    private Exception? unexpectedFailure;
     private byte[] headHash = LogChain.Start;
     private long purgedUpTo;
     private long lastCheckpointSeq;
@@ -437,6 +438,18 @@ public sealed class EntryLogWriter : IDisposable
     }
 
     /// <summary>
+    /// Test hook for a failure nobody foresaw (a bug, an exception type the callers do not expect): every append throws
+    /// <paramref name="failure"/> before touching the database; null removes it.
+    /// </summary>
+    internal void SimulateUnexpectedFailure(Exception? failure)
+    {
+        lock (gate)
+        {
+            unexpectedFailure = failure;
+        }
+    }
+
+    /// <summary>
     /// Test hook for a full disk: caps the database at its current number of pages (SQLite <c>max_page_count</c>, on
     /// the writer's connection), so the next insert that needs a new page fails with <c>SQLITE_FULL</c> the way a full
     /// filesystem makes it fail; false lifts the cap. Returns the page count.
@@ -474,6 +487,11 @@ public sealed class EntryLogWriter : IDisposable
 
     private IReadOnlyList<LogEntry> AppendOnce(IReadOnlyList<LogEntry> entries)
     {
+        if (unexpectedFailure is { } failure)
+        {
+            throw failure;
+        }
+
         var written = new LogEntry[entries.Count];
         LogCheckpoint? checkpoint = null;
         using var transaction = connection.BeginTransaction();

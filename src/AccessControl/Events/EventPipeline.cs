@@ -1345,8 +1345,10 @@ public sealed class EventPipeline : IAsyncDisposable
                 Metrics.Committed(toWrite.Count);
             }
         }
-        catch (Exception ex) when (ex is SqliteException or IOException or InvalidOperationException)
+        catch (Exception ex) when (ex is not OutOfMemoryException && !(ex is OperationCanceledException && stopping.IsCancellationRequested))
         {
+            // Whatever it was (a full disk, an I/O error, or a bug): nothing of the batch is durable, so it fails closed,
+            // and the pipeline's thread goes on to the next batch instead of ending with every swipe unanswered.
             committedAt = time.GetTimestamp();
             failure = ex;
             written = [];

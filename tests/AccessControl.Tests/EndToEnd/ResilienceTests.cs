@@ -166,6 +166,28 @@ public class ResilienceTests
     }
 
     [Fact]
+    [Trait("control", "NIST-AU-5")]
+    public async Task AnUnforeseenFailureOfTheLog_FailsClosedLikeAnyOther_AndThePipelineGoesOn()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        var alarms = await edge.AlarmsAsync();
+        var reader = await edge.ReaderAsync("rdr-lobby-in");
+
+        // Not a SqliteException nor an IOException: before, it ended the pipeline's thread, and no swipe was answered again.
+        edge.Edge.Writer.SimulateUnexpectedFailure(new ArgumentException("a bug in building a row"));
+        var denied = await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
+        var alarm = await alarms.Reader.ReadAsync().AsTask().WaitAsync(EdgeHarness.Timeout);
+        edge.Edge.Writer.SimulateUnexpectedFailure(null);
+        var after = await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
+
+        Assert.Equal(AlarmTypes.LogFailure, alarm.Type);
+        Assert.Equal((false, "log_failure"), (denied.Grant, denied.Reason));
+        Assert.True(after.Grant);
+        var rows = edge.Rows(new LogFilter { Kind = LogKinds.Access });
+        Assert.Equal(["deny", "grant"], rows.Select(r => r.Decision));
+    }
+
+    [Fact]
     [Trait("control", "NIST-AU-9")]
     public async Task AServiceThatDiedAfterLoggingAnOutagesRows_ButBeforeEmptyingItsJournal_DoesNotLogThemTwice()
     {
