@@ -33,7 +33,7 @@ catch (SettingsException ex)
 
 // log, token, person, credential, level: the admin and audit commands.
 var adminExit = await AccessControl.Cli.AdminCommands.RunAsync(args, NodaTime.SystemClock.Instance, Console.Out, Console.Error,
-    Environment.GetEnvironmentVariable, Environment.UserName, stopping.Token);
+    Environment.GetEnvironmentVariable, Environment.UserName, stopping.Token, logIntegrity: settings.LogIntegrity);
 if (adminExit is { } exit)
 {
     return exit;

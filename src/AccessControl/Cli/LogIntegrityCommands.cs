@@ -73,8 +73,13 @@ public static class LogIntegrityCommands
         return result.Ok && !result.IndexAltered ? ExitCodes.Ok : ExitCodes.Failed;
     }
 
-    /// <summary>Exit code 0: purged (or nothing left to purge); 1: refused or failed; 2: usage error.</summary>
-    public static int Purge(CliArgs args, IClock clock, TextWriter output, TextWriter error)
+    /// <summary>
+    /// Exit code 0: purged (or nothing left to purge); 1: refused (a <c>--before</c> within the minimum retention, no
+    /// checkpoint yet) or failed; 2: usage error, or a minimum retention in <paramref name="options"/> that is not allowed.
+    /// </summary>
+    /// <param name="options">The service configuration's <c>AccessControl:LogIntegrity</c>, read the way the service reads it
+    /// (appsettings.json, <c>AccessControl__LogIntegrity__MinimumRetention</c>): its minimum retention is the purge's.</param>
+    public static int Purge(CliArgs args, IClock clock, LogIntegrityOptions options, TextWriter output, TextWriter error)
     {
         if (args.CheckOptions(["db", "before", "actor"]) is { } problem)
         {
@@ -99,6 +104,12 @@ public static class LogIntegrityCommands
             return UsageError(error, $"--before: '{beforeText}' is not an RFC 3339 time with an offset (2025-01-01T00:00:00Z)", PurgeUsage);
         }
 
+        if (options.Validate() is { Count: > 0 } invalid)
+        {
+            error.WriteLine("error: invalid settings: " + string.Join(" ", invalid));
+            return ExitCodes.Usage;
+        }
+
         if (!File.Exists(path))
         {
             error.WriteLine($"error: no database at {path}");
@@ -108,7 +119,7 @@ public static class LogIntegrityCommands
         try
         {
             using var writer = new EntryLogWriter(new Database(path));
-            var result = writer.Purge(before.Value.ToInstant(), actor, clock.GetCurrentInstant());
+            var result = writer.Purge(before.Value.ToInstant(), actor, clock.GetCurrentInstant(), options.Retention);
             (result.Outcome == LogPurgeOutcome.Refused ? error : output).WriteLine(result.Message);
             return result.Outcome == LogPurgeOutcome.Refused ? ExitCodes.Failed : ExitCodes.Ok;
         }

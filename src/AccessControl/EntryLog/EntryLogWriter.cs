@@ -243,7 +243,7 @@ public sealed class EntryLogWriter : IDisposable
         }
     }
 
-    /// <summary>Rows deleted per step of a purge, at most (<see cref="Purge(Instant, string, Instant)"/>).</summary>
+    /// <summary>Rows deleted per step of a purge, at most (<see cref="Purge(Instant, string, Instant, LogRetention)"/>).</summary>
     public const int PurgeStepRows = 20_000;
 
     /// <summary>How long a purge leaves the database to the service's commits between two steps.</summary>
@@ -251,7 +251,9 @@ public sealed class EntryLogWriter : IDisposable
 
     /// <summary>
     /// The retention purge, the only way rows leave the log: deletes the rows recorded before <paramref name="before"/>,
-    /// but never a row after the last signed checkpoint (so the purged range's last hash is vouched for by a signature).
+    /// but never a row after the last signed checkpoint (so the purged range's last hash is vouched for by a signature),
+    /// and never a row younger than <paramref name="retention"/>'s minimum: a <paramref name="before"/> within it is
+    /// refused and nothing is deleted. Each purge row records the minimum applied and its reason.
     /// </summary>
     /// <remarks>
     /// It goes in steps of at most <see cref="PurgeStepRows"/> rows, oldest first, each a purge of its own in one short
@@ -262,13 +264,18 @@ public sealed class EntryLogWriter : IDisposable
     /// waits 5 s for it (busy_timeout), and every swipe after that would be denied <c>log_failure</c>. A purge stopped
     /// between steps leaves a log that verifies; running it again goes on from there.
     /// </remarks>
-    public LogPurgeResult Purge(Instant before, string actor, Instant now) => Purge(before, actor, now, PurgeStepRows, int.MaxValue);
+    public LogPurgeResult Purge(Instant before, string actor, Instant now, LogRetention retention) => Purge(before, actor, now, retention, PurgeStepRows, int.MaxValue);
 
-    /// <summary><see cref="Purge(Instant, string, Instant)"/> with its step size, and at most <paramref name="maxSteps"/> steps (tests).</summary>
-    internal LogPurgeResult Purge(Instant before, string actor, Instant now, int stepRows, int maxSteps)
+    /// <summary><see cref="Purge(Instant, string, Instant, LogRetention)"/> with its step size, and at most <paramref name="maxSteps"/> steps (tests).</summary>
+    internal LogPurgeResult Purge(Instant before, string actor, Instant now, LogRetention retention, int stepRows, int maxSteps)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(actor);
+        ArgumentNullException.ThrowIfNull(retention);
         ArgumentOutOfRangeException.ThrowIfLessThan(stepRows, 1);
+        if (before > retention.LatestCutOff(now))
+        {
+            return new LogPurgeResult(LogPurgeOutcome.Refused, 0, 0, 0, null, retention.Refusal(before, now));
+        }
 
         // The bound is found outside the lock, through the log's time index (LogSnapshot), so that the pipeline's
         // appends do not wait for it. Checkpoints and rows are only ever added, so a bound found a moment ago is still
@@ -289,7 +296,7 @@ public sealed class EntryLogWriter : IDisposable
 
         long first = 0, last = 0, rows = 0, steps = 0;
         long? firstPurgeSeq = null, purgeSeq = null;
-        while (steps < maxSteps && PurgeStep(bound, before, actor, now, stepRows) is { } step)
+        while (steps < maxSteps && PurgeStep(bound, before, actor, now, retention, stepRows) is { } step)
         {
             first = steps == 0 ? step.FromSeq : first;
             (last, rows, steps) = (step.ToSeq, rows + step.Rows, steps + 1);
@@ -310,17 +317,17 @@ public sealed class EntryLogWriter : IDisposable
         var recorded = firstPurgeSeq == purgeSeq ? $"row {purgeSeq}" : $"rows {firstPurgeSeq}..{purgeSeq}";
         var left = last < bound ? $"; stopped before seq {bound}: run it again to go on" : "";
         return new LogPurgeResult(LogPurgeOutcome.Purged, first, last, rows, purgeSeq,
-            $"purged {rows} rows (seq {first}..{last}){(steps > 1 ? $" in {steps} steps" : "")}; recorded as {recorded}{left}");
+            $"purged {rows} rows (seq {first}..{last}){(steps > 1 ? $" in {steps} steps" : "")}; recorded as {recorded}; minimum retention {retention}{left}");
     }
 
     /// <summary>One step of a purge: the oldest rows up to <paramref name="bound"/>, at most <paramref name="stepRows"/>; null when none are left.</summary>
-    private LogPurgeResult? PurgeStep(long? bound, Instant before, string actor, Instant now, int stepRows)
+    private LogPurgeResult? PurgeStep(long? bound, Instant before, string actor, Instant now, LogRetention retention, int stepRows)
     {
         for (var attempt = 1; ; attempt++)
         {
             try
             {
-                return PurgeStepOnce(bound, before, actor, now, stepRows);
+                return PurgeStepOnce(bound, before, actor, now, retention, stepRows);
             }
             catch (SqliteException ex) when (ex.SqliteExtendedErrorCode == PrimaryKeyConflict && attempt < 10)
             {
@@ -329,7 +336,7 @@ public sealed class EntryLogWriter : IDisposable
         }
     }
 
-    private LogPurgeResult? PurgeStepOnce(long? bound, Instant before, string actor, Instant now, int stepRows)
+    private LogPurgeResult? PurgeStepOnce(long? bound, Instant before, string actor, Instant now, LogRetention retention, int stepRows)
     {
         lock (gate)
         {
@@ -349,7 +356,7 @@ public sealed class EntryLogWriter : IDisposable
                 Kind = LogKinds.Integrity,
                 Reason = LogKinds.PurgeReason,
                 Actor = actor,
-                Detail = JsonSerializer.Serialize(new PurgeDetail(first, to, rows, Rfc3339.Format(before), Convert.ToHexStringLower(lastHash)), PurgeDetail.Json),
+                Detail = JsonSerializer.Serialize(new PurgeDetail(first, to, rows, Rfc3339.Format(before), Convert.ToHexStringLower(lastHash), retention.Iso, retention.Reason), PurgeDetail.Json),
             };
 
             var written = new LogEntry[1];
@@ -734,8 +741,11 @@ public sealed class EntryLogWriter : IDisposable
         }
     }
 
-    /// <summary>The <c>detail</c> of a purge row: the range purged and the hash of its last row, where the chain resumes.</summary>
-    internal sealed record PurgeDetail(long FromSeq, long ToSeq, long Rows, string Before, string LastHash)
+    /// <summary>
+    /// The <c>detail</c> of a purge row: the range purged and the hash of its last row, where the chain resumes; the
+    /// minimum retention it was checked against (ISO 8601) and the reason for a shorter one (null in rows of older versions).
+    /// </summary>
+    internal sealed record PurgeDetail(long FromSeq, long ToSeq, long Rows, string Before, string LastHash, string? MinimumRetention = null, string? RetentionReason = null)
     {
         /// <summary>camelCase, like the other rows' detail.</summary>
         public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);

@@ -4,13 +4,26 @@ namespace AccessControl.EntryLog;
 
 /// <summary>
 /// When the entry-log writer signs a checkpoint (section <c>AccessControl:LogIntegrity</c>): after every
-/// <see cref="CheckpointEveryRows"/> rows, and after <see cref="CheckpointInterval"/> when rows were added since the last one.
+/// <see cref="CheckpointEveryRows"/> rows, and after <see cref="CheckpointInterval"/> when rows were added since the last one;
+/// and how long rows are kept at least before <c>log purge</c> may delete them (<see cref="MinimumRetention"/>).
 /// </summary>
 public sealed record LogIntegrityOptions
 {
     public int CheckpointEveryRows { get; init; } = 1000;
 
     public TimeSpan CheckpointInterval { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// The purge refuses to delete rows younger than this (default 365 days; longer is always allowed, shorter needs
+    /// <see cref="MinimumRetentionReason"/>, and 92 days is the least). See <see cref="LogRetention"/>.
+    /// </summary>
+    public TimeSpan MinimumRetention { get; init; } = LogRetention.Standard.ToTimeSpan();
+
+    /// <summary>Why <see cref="MinimumRetention"/> is shorter than 365 days (the decision's reference); written into every purge row.</summary>
+    public string? MinimumRetentionReason { get; init; }
+
+    /// <summary>The retention rule the purge applies; valid only when <see cref="Validate"/> found nothing.</summary>
+    public LogRetention Retention => new(Duration.FromTimeSpan(MinimumRetention), MinimumRetentionReason);
 
     public IReadOnlyList<string> Validate()
     {
@@ -23,6 +36,11 @@ public sealed record LogIntegrityOptions
         if (CheckpointInterval <= TimeSpan.Zero)
         {
             errors.Add("AccessControl:LogIntegrity:CheckpointInterval must be positive.");
+        }
+
+        if (LogRetention.Problem(Duration.FromTimeSpan(MinimumRetention), MinimumRetentionReason) is { } retention)
+        {
+            errors.Add($"AccessControl:LogIntegrity:MinimumRetention: {retention} (AccessControl:LogIntegrity:MinimumRetentionReason).");
         }
 
         return errors;

@@ -291,7 +291,7 @@ public sealed class LogIndexTests : IDisposable
         var cutOff = TestLog.Start + Duration.FromMinutes(10);
         var expectedBound = Ids(new EntryLogQuery(log.Database).Find(new LogFilter { To = cutOff, Limit = EntryLogQuery.MaxLimit })).Max();
 
-        var purge = log.Writer.Purge(cutOff, "retention-job", log.Clock.GetCurrentInstant());
+        var purge = log.PurgeAYearOn(cutOff);
         var round = index.CatchUp();
 
         Assert.Equal(LogPurgeOutcome.Purged, purge.Outcome);
@@ -402,7 +402,7 @@ public sealed class LogIndexTests : IDisposable
         Assert.Equal(scanned, whole);
 
         log.Writer.Checkpoint();
-        Assert.Equal(LogPurgeOutcome.Purged, log.Writer.Purge(TestLog.Start + Duration.FromMinutes(12), "retention-job", log.Clock.GetCurrentInstant()).Outcome);
+        Assert.Equal(LogPurgeOutcome.Purged, log.PurgeAYearOn(TestLog.Start + Duration.FromMinutes(12)).Outcome);
         // The index has not seen the purge yet: its grants up to the purge bound must not count.
         var purgedScan = ScanOnly(() => PassbackHistory.LatestGrants(log.Database).Order().ToList());
         Assert.NotEqual(scanned, purgedScan);

@@ -277,7 +277,7 @@ public sealed class LogIntegrityTests : IDisposable
         log.AppendRows(4); // rows 37..40, after the last checkpoint: never purged
         var before = log.Clock.GetCurrentInstant() + Duration.FromMinutes(1);
 
-        var purge = log.Writer.Purge(before, "retention-job", log.Clock.GetCurrentInstant());
+        var purge = log.PurgeAYearOn(before);
         log.Writer.Checkpoint();
         var result = log.Verify();
 
@@ -293,7 +293,7 @@ public sealed class LogIntegrityTests : IDisposable
         Assert.Equal(64, detail.RootElement.GetProperty("lastHash").GetString()!.Length);
 
         // Nothing is left to purge before that time; the next append chains after the purge row.
-        Assert.Equal(LogPurgeOutcome.NothingToPurge, log.Writer.Purge(TestLog.Start + Duration.FromMinutes(1), "retention-job", log.Clock.GetCurrentInstant()).Outcome);
+        Assert.Equal(LogPurgeOutcome.NothingToPurge, log.PurgeAYearOn(TestLog.Start + Duration.FromMinutes(1)).Outcome);
         Assert.Equal(42, log.AppendRows(1)[0].Seq);
     }
 
@@ -306,12 +306,12 @@ public sealed class LogIntegrityTests : IDisposable
         log.AppendRows(4); // rows 37..40, after the last checkpoint
         var before = log.Clock.GetCurrentInstant() + Duration.FromMinutes(1);
 
-        var purge = log.Writer.Purge(before, "retention-job", log.Clock.GetCurrentInstant(), stepRows: 10, maxSteps: int.MaxValue);
+        var purge = log.PurgeAYearOn(before, stepRows: 10, maxSteps: int.MaxValue);
         log.Writer.Checkpoint();
         var result = log.Verify();
 
         Assert.Equal((LogPurgeOutcome.Purged, 1L, 36L, 36L, 44L), (purge.Outcome, purge.FromSeq, purge.ToSeq, purge.Rows, purge.PurgeSeq!.Value));
-        Assert.Equal("purged 36 rows (seq 1..36) in 4 steps; recorded as rows 41..44", purge.Message);
+        Assert.Equal("purged 36 rows (seq 1..36) in 4 steps; recorded as rows 41..44; minimum retention 365 days", purge.Message);
         Assert.True(result.Ok, Describe(result));
         Assert.Equal((37L, 44L, 36L), (result.FirstSeq, result.HeadSeq, result.PurgedUpTo));
         var steps = new EntryLogQuery(log.Database).Find(new LogFilter { Kind = LogKinds.Integrity }).OrderBy(r => r.Seq)
@@ -351,7 +351,7 @@ public sealed class LogIntegrityTests : IDisposable
         });
 
         appender.Start();
-        var purge = big.Writer.Purge(before, "retention-job", big.Clock.GetCurrentInstant(), stepRows: 100, maxSteps: int.MaxValue);
+        var purge = big.PurgeAYearOn(before, stepRows: 100, maxSteps: int.MaxValue);
         stop.Cancel();
         appender.Join();
         service.Checkpoint();
@@ -371,9 +371,9 @@ public sealed class LogIntegrityTests : IDisposable
     {
         var before = log.Clock.GetCurrentInstant() + Duration.FromMinutes(1);
 
-        var stopped = log.Writer.Purge(before, "retention-job", log.Clock.GetCurrentInstant(), stepRows: 10, maxSteps: 2);
+        var stopped = log.PurgeAYearOn(before, stepRows: 10, maxSteps: 2);
         var between = log.Verify();
-        var rest = log.Writer.Purge(before, "retention-job", log.Clock.GetCurrentInstant());
+        var rest = log.PurgeAYearOn(before);
         log.Writer.Checkpoint();
         var after = log.Verify();
 
@@ -390,7 +390,7 @@ public sealed class LogIntegrityTests : IDisposable
     [Trait("control", "NIST-AU-9")]
     public void Purge_ThenDeletingTheFirstKeptRow_IsDetected()
     {
-        log.Writer.Purge(TestLog.Start + Duration.FromMinutes(1), "retention-job", log.Clock.GetCurrentInstant());
+        log.PurgeAYearOn(TestLog.Start + Duration.FromMinutes(1));
         using (var connection = log.Tamper())
         {
             TestLog.Execute(connection, "DELETE FROM entry_log WHERE seq = (SELECT MIN(seq) FROM entry_log)");
@@ -409,7 +409,7 @@ public sealed class LogIntegrityTests : IDisposable
         try
         {
             fresh.Append([log.Entry(0)]);
-            var result = fresh.Purge(TestLog.Start + Duration.FromDays(1), "ops", TestLog.Start);
+            var result = fresh.Purge(TestLog.Start, "ops", TestLog.Start + LogRetention.Standard, LogRetention.Default);
             Assert.Equal(LogPurgeOutcome.Refused, result.Outcome);
         }
         finally

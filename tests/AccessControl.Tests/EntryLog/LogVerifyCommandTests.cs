@@ -81,18 +81,53 @@ public sealed class LogVerifyCommandTests
     [Trait("control", "PCI-10.3")]
     public async Task LogPurge_Cli_PurgesUpToTheLastCheckpoint_AndTheLogStillVerifies()
     {
-        using var log = TestLog.Create();
-        log.Writer.Dispose();
-        SqliteConnection.ClearAllPools();
-        log.Clock.Advance(Duration.FromDays(400));
+        using var log = ClosedLog(Duration.FromDays(400));
 
-        var (code, output, _) = await RunAsync(log.Clock, "log", "purge", "--db", log.Database.Path, "--before", "2025-03-03T09:01:00Z", "--actor", "ops");
+        var (code, output, _) = await RunAsync(log.Clock, PurgeFirstMinute(log));
         Assert.Equal(0, code);
         Assert.Matches(@"^purged \d+ rows \(seq 1\.\.\d+\); recorded as row 37", output);
 
         (code, output, _) = await RunAsync(log.Clock, "log", "verify", "--db", log.Database.Path);
         Assert.Equal(0, code);
         Assert.Contains("purged up to seq", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AU-11")]
+    [Trait("control", "PCI-10.5")]
+    public async Task LogPurge_Cli_WithinTheMinimumRetention_ExitsOne_NamingIt_AndPurgesNothing()
+    {
+        using var log = ClosedLog(Duration.FromDays(30));
+
+        var (code, _, error) = await RunAsync(log.Clock, PurgeFirstMinute(log));
+        Assert.Equal(1, code);
+        Assert.Contains("minimum retention of the entry log, 365 days: --before must be 2024-04-02T09:01:45Z or earlier. Nothing was purged", error, StringComparison.Ordinal);
+
+        (code, var output, _) = await RunAsync(log.Clock, "log", "verify", "--db", log.Database.Path);
+        Assert.Equal(0, code);
+        Assert.StartsWith("entry log OK: 36 rows (seq 1..36)", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AU-11")]
+    [Trait("control", "PCI-10.5")]
+    public async Task LogPurge_Cli_TakesTheMinimumFromTheServiceConfiguration_AndRefusesAShorterOneWithoutAReason()
+    {
+        using var log = ClosedLog(Duration.FromDays(200));
+        var purge = PurgeFirstMinute(log);
+
+        var (code, _, error) = await RunAsync(log.Clock, new LogIntegrityOptions { MinimumRetention = TimeSpan.FromDays(180) }, purge);
+        Assert.Equal(2, code);
+        Assert.Contains("needs a reason", error, StringComparison.Ordinal);
+
+        (code, _, error) = await RunAsync(log.Clock, new LogIntegrityOptions { MinimumRetention = TimeSpan.FromDays(730) }, purge);
+        Assert.Equal(1, code);
+        Assert.Contains("730 days", error, StringComparison.Ordinal);
+
+        var shorter = new LogIntegrityOptions { MinimumRetention = TimeSpan.FromDays(180), MinimumRetentionReason = "CHG-4711: the central SIEM keeps 12 months" };
+        (code, var output, _) = await RunAsync(log.Clock, shorter, purge);
+        Assert.Equal(0, code);
+        Assert.Contains("minimum retention 180 days", output, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -171,11 +206,27 @@ public sealed class LogVerifyCommandTests
         }, output, StringComparison.Ordinal);
     }
 
-    private static async Task<(int Code, string Output, string Error)> RunAsync(IClock clock, params string[] args)
+    /// <summary>A test log <paramref name="age"/> old, its writer closed (the service stopped).</summary>
+    private static TestLog ClosedLog(Duration age)
+    {
+        var log = TestLog.Create();
+        log.Writer.Dispose();
+        SqliteConnection.ClearAllPools();
+        log.Clock.Advance(age);
+        return log;
+    }
+
+    /// <summary><c>log purge</c> of the rows of the log's first minute.</summary>
+    private static string[] PurgeFirstMinute(TestLog log) =>
+        ["log", "purge", "--db", log.Database.Path, "--before", "2025-03-03T09:01:00Z", "--actor", "ops"];
+
+    private static Task<(int Code, string Output, string Error)> RunAsync(IClock clock, params string[] args) => RunAsync(clock, null, args);
+
+    private static async Task<(int Code, string Output, string Error)> RunAsync(IClock clock, LogIntegrityOptions? options, params string[] args)
     {
         using var output = new StringWriter();
         using var error = new StringWriter();
-        var code = await AdminCommands.RunAsync(args, clock, output, error, _ => null, "tester");
+        var code = await AdminCommands.RunAsync(args, clock, output, error, _ => null, "tester", logIntegrity: options);
         return (code!.Value, output.ToString(), error.ToString());
     }
 }

@@ -39,6 +39,13 @@ internal sealed class TestLog : IDisposable
 
     public string PublicKeyPath => Path.Combine(Directory, LogSigningKey.PublicKeyFileName);
 
+    /// <summary>
+    /// A purge by the retention job with the standard minimum retention, run when it first allows <paramref name="before"/>:
+    /// a year after it (the purge row is dated then).
+    /// </summary>
+    public LogPurgeResult PurgeAYearOn(Instant before, int stepRows = EntryLogWriter.PurgeStepRows, int maxSteps = int.MaxValue) =>
+        Writer.Purge(before, "retention-job", before + LogRetention.Standard, LogRetention.Default, stepRows, maxSteps);
+
     public static LogIntegrityOptions Options { get; } = new() { CheckpointEveryRows = 10, CheckpointInterval = TimeSpan.FromMinutes(1) };
 
     /// <summary>

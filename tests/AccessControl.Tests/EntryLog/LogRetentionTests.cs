@@ -1,0 +1,93 @@
+using System.Text.Json;
+using AccessControl.EntryLog;
+using NodaTime;
+
+namespace AccessControl.Tests.EntryLog;
+
+/// <summary>The retention purge keeps every row younger than the minimum retention (365 days unless a recorded decision says otherwise).</summary>
+public sealed class LogRetentionTests : IDisposable
+{
+    private static readonly Instant Cut = TestLog.Start + Duration.FromMinutes(1);
+
+    private readonly TestLog log = TestLog.Create();
+
+    public void Dispose() => log.Dispose();
+
+    [Fact]
+    [Trait("control", "NIST-AU-11")]
+    [Trait("control", "PCI-10.5")]
+    public void Purge_WithinTheMinimumRetention_IsRefused_NamingTheMinimumAndTheLatestCutOff_AndDeletesNothing()
+    {
+        // An operator, or someone with a shell, a day later: "everything before yesterday".
+        var now = TestLog.Start + Duration.FromDays(1);
+
+        var purge = log.Writer.Purge(now - Duration.FromDays(1), "ops", now, LogRetention.Default);
+
+        Assert.Equal(LogPurgeOutcome.Refused, purge.Outcome);
+        Assert.Equal("refused: --before 2025-03-03T09:00:00Z is within the minimum retention of the entry log, 365 days: "
+            + "--before must be 2024-03-04T09:00:00Z or earlier. Nothing was purged", purge.Message);
+        var result = log.Verify();
+        Assert.Equal((36L, 0L), (result.Rows, result.PurgedUpTo));
+        Assert.Empty(new EntryLogQuery(log.Database).Find(new LogFilter { Kind = LogKinds.Integrity }));
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AU-11")]
+    [Trait("control", "PCI-10.5")]
+    public void Purge_OneTickInsideTheMinimum_IsRefused_AndAtIt_PurgesAndRecordsTheMinimumInThePurgeRow()
+    {
+        var atMinimum = Cut + LogRetention.Standard;
+
+        Assert.Equal(LogPurgeOutcome.Refused, log.Writer.Purge(Cut, "retention-job", atMinimum - Duration.Epsilon, LogRetention.Default).Outcome);
+        var purge = log.Writer.Purge(Cut, "retention-job", atMinimum, LogRetention.Default);
+
+        Assert.Equal(LogPurgeOutcome.Purged, purge.Outcome);
+        Assert.EndsWith("; minimum retention 365 days", purge.Message, StringComparison.Ordinal);
+        var detail = PurgeDetail();
+        Assert.Equal("P365D", detail.GetProperty("minimumRetention").GetString());
+        Assert.Equal(JsonValueKind.Null, detail.GetProperty("retentionReason").ValueKind);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AU-11")]
+    [Trait("control", "PCI-10.5")]
+    public void Purge_UnderAShorterMinimum_RecordsTheMinimumAndTheReasonForIt_InTheChain()
+    {
+        var shorter = new LogRetention(Duration.FromDays(180), "CHG-4711: the central SIEM keeps 12 months");
+
+        var purge = log.Writer.Purge(Cut, "retention-job", Cut + Duration.FromDays(180), shorter);
+        log.Writer.Checkpoint();
+
+        Assert.Equal(LogPurgeOutcome.Purged, purge.Outcome);
+        var detail = PurgeDetail();
+        Assert.Equal("P180D", detail.GetProperty("minimumRetention").GetString());
+        Assert.Equal("CHG-4711: the central SIEM keeps 12 months", detail.GetProperty("retentionReason").GetString());
+        Assert.True(log.Verify().Ok);
+    }
+
+    [Theory]
+    [Trait("control", "NIST-AU-11")]
+    [Trait("control", "PCI-10.5")]
+    [InlineData(365, null, true)]
+    [InlineData(2557, null, true)]                 // seven years: a longer minimum is always allowed
+    [InlineData(180, null, false)]                 // shorter than a year: only with a reason
+    [InlineData(180, " ", false)]
+    [InlineData(180, "CHG-4711: SIEM keeps 12 months", true)]
+    [InlineData(91, "CHG-4712", false)]            // below 3 months: never
+    public void MinimumRetention_ShorterThanAYear_NeedsAReason_AndThreeMonthsIsTheLeast(int days, string? reason, bool valid)
+    {
+        var options = new LogIntegrityOptions { MinimumRetention = TimeSpan.FromDays(days), MinimumRetentionReason = reason };
+
+        var errors = options.Validate();
+
+        Assert.Equal(valid, errors.Count == 0);
+        Assert.All(errors, e => Assert.StartsWith("AccessControl:LogIntegrity:MinimumRetention: ", e, StringComparison.Ordinal));
+        Assert.Equal(valid, LogRetention.Problem(Duration.FromDays(days), reason) is null);
+    }
+
+    private JsonElement PurgeDetail()
+    {
+        var row = Assert.Single(new EntryLogQuery(log.Database).Find(new LogFilter { Kind = LogKinds.Integrity, Reason = LogKinds.PurgeReason }));
+        return JsonDocument.Parse(row.Detail!).RootElement.Clone();
+    }
+}
