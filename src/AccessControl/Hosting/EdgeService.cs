@@ -35,8 +35,6 @@ public sealed class EdgeService : IAsyncDisposable
     private readonly List<Func<CancellationToken, Task<IReadOnlyList<Supervision.Alarm>>>> supervisors = [];
     private IServiceLink? connection;
     private GcPauseTrace? gcPauses;
-    private SiteDefinition? siteToImport;
-    private string? siteFileName;
 
     private EdgeService(ServiceSettings settings, IClock clock, TimeProvider time, ILoggerFactory loggers, Database database,
         DeviceSecrets secrets, LiveConfiguration configuration, FingerprintKeyring fingerprintKeys)
@@ -199,11 +197,7 @@ public sealed class EdgeService : IAsyncDisposable
 
         var topology = sites.Values.Aggregate(SiteTopology.Empty, (all, site) => all.ReplaceSites(site.Topology));
         var cardholders = new CardholderStore(database).LoadAll();
-        return new EdgeService(settings, clock, time, loggers, database, secrets, new LiveConfiguration(topology, cardholders), fingerprintKeys)
-        {
-            siteToImport = loaded,
-            siteFileName = settings.SiteFile,
-        };
+        return new EdgeService(settings, clock, time, loggers, database, secrets, new LiveConfiguration(topology, cardholders), fingerprintKeys);
     }
 
     /// <summary>Starts the broker (embedded mode), the pipeline, the service connection and supervision.</summary>
@@ -243,17 +237,19 @@ public sealed class EdgeService : IAsyncDisposable
             StoredSites.MarkLogged(file, row.Seq);
         }
 
-        if (siteToImport is { } site)
+        // People, credentials and access levels declared in the site file, upserted through the audited admin path. Like
+        // the row above, for each site whose newest file is not imported yet: the one given now, or one a start left
+        // unimported (it failed before the import, or during it: the import applies only what differs, so it goes on).
+        foreach (var (file, site) in StoredSites.Unimported())
         {
-            // People, credentials and access levels declared in the site file, upserted through the audited admin path.
-            var imported = await Admin.ImportSiteDefinitionAsync(Path.GetFileName(siteFileName!), site.AccessLevels, site.People, site.Credentials, cancellationToken);
+            var imported = await Admin.ImportSiteDefinitionAsync(file.FileName, site.AccessLevels, site.People, site.Credentials, cancellationToken);
             if (!imported.IsOk)
             {
-                throw new InvalidOperationException($"Importing the cardholders of {siteFileName} failed: {imported.Message} {string.Join("; ", imported.Errors)}");
+                throw new InvalidOperationException($"Importing the cardholders of {file.FileName} (site {file.Site}) failed: {imported.Message} {string.Join("; ", imported.Errors)}");
             }
 
-            logger.LogInformation("Site file {File}: {Summary}", siteFileName, imported.Value);
-            siteToImport = null;
+            StoredSites.MarkImported(file);
+            logger.LogInformation("Site file {File}: {Summary}", file.FileName, imported.Value);
         }
 
         var options = settings.Broker with { Host = BrokerHost, Port = BrokerPort };

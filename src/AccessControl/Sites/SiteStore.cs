@@ -14,16 +14,22 @@ namespace AccessControl.Sites;
 /// </summary>
 public sealed class SiteStore(Database database, IClock clock)
 {
-    /// <summary>Records a validated site file and returns its SHA-256; null when the newest stored file of that site is identical.</summary>
+    /// <summary>
+    /// Records a validated site file and returns its SHA-256; null when the newest stored file of that site is identical.
+    /// Either way the file's cardholders are to be imported at this start (<see cref="Unimported"/>): a file given
+    /// again with <c>--site</c> is applied again, as it always was.
+    /// </summary>
     public string? Save(SiteId site, string fileName, string content, string loadedBy)
     {
         var sha = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(content)));
         using var connection = database.Open();
         using var transaction = connection.BeginTransaction();
-        var newest = connection.QuerySingleOrDefault<string>(
-            "SELECT sha256 FROM site_files WHERE site_id = @site ORDER BY id DESC LIMIT 1", new { site = site.Value }, transaction);
-        if (newest == sha)
+        var newest = connection.QueryFirstOrDefault<(long Id, string? Sha256)>(
+            "SELECT id, sha256 FROM site_files WHERE site_id = @site ORDER BY id DESC LIMIT 1", new { site = site.Value }, transaction);
+        if (newest.Sha256 == sha)
         {
+            connection.Execute("UPDATE site_files SET imported_at = NULL WHERE id = @id", new { id = newest.Id }, transaction);
+            transaction.Commit();
             return null;
         }
 
@@ -56,6 +62,28 @@ public sealed class SiteStore(Database database, IClock clock)
         connection.Execute("UPDATE site_files SET logged_seq = @seq WHERE id = @id", new { seq, id = file.Id });
     }
 
+    /// <summary>
+    /// The newest stored file of each site whose people, credentials and access levels are not (all) imported yet:
+    /// just stored by this start, or left by a start that failed before its import or during it. Oldest first, parsed.
+    /// </summary>
+    public IReadOnlyList<(StoredSiteFile File, SiteDefinition Site)> Unimported()
+    {
+        using var connection = database.Open();
+        var rows = connection.Query<(long Id, string Site, string FileName, string Sha256, string LoadedBy, string Content)>("""
+            SELECT f.id, f.site_id, f.file_name, f.sha256, f.loaded_by, f.content FROM site_files f
+            WHERE f.id = (SELECT MAX(id) FROM site_files g WHERE g.site_id = f.site_id) AND f.imported_at IS NULL
+            ORDER BY f.id
+            """);
+        return [.. rows.Select(r => (new StoredSiteFile(r.Id, r.Site, r.FileName, r.Sha256, r.LoadedBy), Parse(r.Site, r.FileName, r.Content)))];
+    }
+
+    /// <summary>Notes that a stored file's cardholders are all imported, so that no later start imports them again.</summary>
+    public void MarkImported(StoredSiteFile file)
+    {
+        using var connection = database.Open();
+        connection.Execute("UPDATE site_files SET imported_at = @at WHERE id = @id", new { at = clock.GetCurrentInstant(), id = file.Id });
+    }
+
     /// <summary>The newest stored file of every site, parsed again. A stored file that no longer parses is an error, not skipped.</summary>
     public IReadOnlyList<SiteDefinition> LoadNewest()
     {
@@ -65,19 +93,15 @@ public sealed class SiteStore(Database database, IClock clock)
             WHERE f.id = (SELECT MAX(id) FROM site_files g WHERE g.site_id = f.site_id)
             ORDER BY f.site_id
             """);
-        var sites = new List<SiteDefinition>();
-        foreach (var (site, file, content) in rows)
-        {
-            var parsed = SiteFileLoader.Parse(content, $"{file} (stored copy of site {site})");
-            if (!parsed.Success)
-            {
-                throw new InvalidDataException($"The stored site file of site {site} does not load any more: {string.Join("; ", parsed.Errors)}");
-            }
+        return [.. rows.Select(r => Parse(r.Site, r.File, r.Content))];
+    }
 
-            sites.Add(parsed.Site!);
-        }
-
-        return sites;
+    private static SiteDefinition Parse(string site, string file, string content)
+    {
+        var parsed = SiteFileLoader.Parse(content, $"{file} (stored copy of site {site})");
+        return parsed.Success
+            ? parsed.Site!
+            : throw new InvalidDataException($"The stored site file of site {site} does not load any more: {string.Join("; ", parsed.Errors)}");
     }
 }
 

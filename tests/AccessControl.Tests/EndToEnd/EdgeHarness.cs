@@ -132,7 +132,17 @@ public sealed class EdgeHarness : IAsyncDisposable
                 logging.AddProvider(logs);
             }
         });
-        await host.StartAsync();
+        try
+        {
+            await host.StartAsync();
+        }
+        catch (Exception)
+        {
+            // A start that failed part-way (a port taken, an import that failed) leaves nothing running into the next start.
+            await host.DisposeAsync();
+            throw;
+        }
+
         var harness = new EdgeHarness(directory, clock, host, secrets, mosquitto, kind) { keepDirectory = keep, logLines = captured, pki = pki };
         foreach (var person in EnrolledDemoPeople.Where(p => host.Edge.Fingerprints.List(p).Value is not { Count: > 0 }))
         {
