@@ -11,6 +11,7 @@ using AccessControl.Protocol;
 using AccessControl.SiteFiles;
 using AccessControl.Sites;
 using AccessControl.Storage;
+using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
 using NodaTime;
 
@@ -35,6 +36,9 @@ public sealed class EdgeService : IAsyncDisposable
     private readonly List<Func<CancellationToken, Task<IReadOnlyList<Supervision.Alarm>>>> supervisors = [];
     private IServiceLink? connection;
     private GcPauseTrace? gcPauses;
+
+    /// <summary>The site file given with <c>--site</c> at this start, imported again even when it is stored already.</summary>
+    private SiteDefinition? givenSite;
 
     private EdgeService(ServiceSettings settings, IClock clock, TimeProvider time, ILoggerFactory loggers, Database database,
         DeviceSecrets secrets, LiveConfiguration configuration, FingerprintKeyring fingerprintKeys)
@@ -197,7 +201,21 @@ public sealed class EdgeService : IAsyncDisposable
 
         var topology = sites.Values.Aggregate(SiteTopology.Empty, (all, site) => all.ReplaceSites(site.Topology));
         var cardholders = new CardholderStore(database).LoadAll();
-        return new EdgeService(settings, clock, time, loggers, database, secrets, new LiveConfiguration(topology, cardholders), fingerprintKeys);
+        return new EdgeService(settings, clock, time, loggers, database, secrets, new LiveConfiguration(topology, cardholders), fingerprintKeys)
+        {
+            givenSite = loaded,
+        };
+    }
+
+    private async Task ImportAsync(string fileName, string siteId, SiteDefinition site, CancellationToken cancellationToken)
+    {
+        var imported = await Admin.ImportSiteDefinitionAsync(fileName, site.AccessLevels, site.People, site.Credentials, cancellationToken);
+        if (!imported.IsOk)
+        {
+            throw new InvalidOperationException($"Importing the cardholders of {fileName} (site {siteId}) failed: {imported.Message} {string.Join("; ", imported.Errors)}");
+        }
+
+        logger.LogInformation("Site file {File}: {Summary}", fileName, imported.Value);
     }
 
     /// <summary>Starts the broker (embedded mode), the pipeline, the service connection and supervision.</summary>
@@ -240,16 +258,27 @@ public sealed class EdgeService : IAsyncDisposable
         // People, credentials and access levels declared in the site file, upserted through the audited admin path. Like
         // the row above, for each site whose newest file is not imported yet: the one given now, or one a start left
         // unimported (it failed before the import, or during it: the import applies only what differs, so it goes on).
-        foreach (var (file, site) in StoredSites.Unimported())
+        // A file given again with --site (already stored and imported) is imported again, as it always was: what an
+        // operator changed through the API since goes back to what the file says. Neither writes anything when nothing differs.
+        var unimported = StoredSites.Unimported();
+        foreach (var (file, site) in unimported)
         {
-            var imported = await Admin.ImportSiteDefinitionAsync(file.FileName, site.AccessLevels, site.People, site.Credentials, cancellationToken);
-            if (!imported.IsOk)
+            await ImportAsync(file.FileName, file.Site, site, cancellationToken);
+            try
             {
-                throw new InvalidOperationException($"Importing the cardholders of {file.FileName} (site {file.Site}) failed: {imported.Message} {string.Join("; ", imported.Errors)}");
+                StoredSites.MarkImported(file);
             }
+            catch (SqliteException ex)
+            {
+                // Imported, but not noted: the next start imports it again, which changes nothing.
+                logger.LogWarning("Site file {File}: imported, but that could not be noted ({Error}); the next start imports it again.", file.FileName, ex.Message);
+            }
+        }
 
-            StoredSites.MarkImported(file);
-            logger.LogInformation("Site file {File}: {Summary}", file.FileName, imported.Value);
+        if (givenSite is { } given && settings.SiteFile is { } givenFile
+            && !unimported.Any(u => u.File.Site == given.Topology.Sites.Keys.Single().Value))
+        {
+            await ImportAsync(Path.GetFileName(givenFile), given.Topology.Sites.Keys.Single().Value, given, cancellationToken);
         }
 
         var options = settings.Broker with { Host = BrokerHost, Port = BrokerPort };

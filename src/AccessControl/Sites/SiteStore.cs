@@ -15,9 +15,9 @@ namespace AccessControl.Sites;
 public sealed class SiteStore(Database database, IClock clock)
 {
     /// <summary>
-    /// Records a validated site file and returns its SHA-256; null when the newest stored file of that site is identical.
-    /// Either way the file's cardholders are to be imported at this start (<see cref="Unimported"/>): a file given
-    /// again with <c>--site</c> is applied again, as it always was.
+    /// Records a validated site file and returns its SHA-256; null when the newest stored file of that site is identical,
+    /// and then writes nothing (a restart with the same <c>--site</c> must work on a full disk). A new file's cardholders
+    /// are imported at this start (<see cref="Unimported"/>); a file given again is imported again by the caller.
     /// </summary>
     public string? Save(SiteId site, string fileName, string content, string loadedBy)
     {
@@ -28,8 +28,6 @@ public sealed class SiteStore(Database database, IClock clock)
             "SELECT id, sha256 FROM site_files WHERE site_id = @site ORDER BY id DESC LIMIT 1", new { site = site.Value }, transaction);
         if (newest.Sha256 == sha)
         {
-            connection.Execute("UPDATE site_files SET imported_at = NULL WHERE id = @id", new { id = newest.Id }, transaction);
-            transaction.Commit();
             return null;
         }
 
