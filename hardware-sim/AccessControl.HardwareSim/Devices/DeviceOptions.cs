@@ -44,8 +44,14 @@ public sealed record DeviceOptions
     /// </summary>
     public bool SeqFromClock { get; init; } = true;
 
-    /// <summary>An event that awaits a decision is re-sent (same eventId and seq) when none came within this time.</summary>
+    /// <summary>
+    /// An event that awaits a decision is re-sent (same eventId and seq) when none came within this time; the wait
+    /// then doubles at each re-send up to <see cref="MaxResendInterval"/> (reader-protocol §7.2).
+    /// </summary>
     public TimeSpan ResendInterval { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>The longest wait between two re-sends of an event: firmware keeps re-sending at this pace until the decision arrives.</summary>
+    public TimeSpan MaxResendInterval { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
     /// After a <c>pending</c> decision (card accepted, fingerprint wanted), how long the device waits for the final
@@ -54,13 +60,10 @@ public sealed record DeviceOptions
     /// </summary>
     public TimeSpan FinalDecisionTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
-    /// <summary>Re-sends per connection before the event is parked in the buffer until the next reconnection.</summary>
-    public int MaxResends { get; init; } = 3;
-
     /// <summary>Events held (unsent or unacknowledged) at most; the oldest is overwritten when full, like a ring buffer.</summary>
     public int BufferCapacity { get; init; } = 1000;
 
-    /// <summary>Receives one line per notable thing the device does (connections, retries, parked events). Null: silent.</summary>
+    /// <summary>Receives one line per notable thing the device does (connections, re-sends, faults). Null: silent.</summary>
     public Action<string>? Log { get; init; }
 
     /// <summary>Throws when a value would make the device misbehave; called by every device constructor.</summary>
@@ -74,8 +77,8 @@ public sealed record DeviceOptions
         Positive(ConnectTimeout, nameof(ConnectTimeout));
         Positive(KeepAlive, nameof(KeepAlive));
         Positive(ResendInterval, nameof(ResendInterval));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxResendInterval, ResendInterval);
         Positive(FinalDecisionTimeout, nameof(FinalDecisionTimeout));
-        ArgumentOutOfRangeException.ThrowIfNegative(MaxResends);
         ArgumentOutOfRangeException.ThrowIfLessThan(BufferCapacity, 1);
     }
 

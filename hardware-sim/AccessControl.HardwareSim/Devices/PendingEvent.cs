@@ -14,9 +14,6 @@ public enum PendingEventState
     /// <summary>Published; waiting for the decision that acknowledges it.</summary>
     AwaitingDecision,
 
-    /// <summary>Re-sent as often as allowed without a decision; kept until the next reconnection re-sends it.</summary>
-    Parked,
-
     /// <summary>
     /// Acknowledged by a <c>pending</c> decision (two-factor entry): no longer re-sent, waiting for the final decision
     /// with the same eventId.
@@ -103,7 +100,7 @@ public sealed class PendingEvent
     /// <summary>Successful publishes so far.</summary>
     internal int Publishes { get; set; }
 
-    /// <summary>Re-sends on the current connection (reset by a reconnection).</summary>
+    /// <summary>Re-sends on the current connection (reset by a reconnection); each one doubles the wait before the next.</summary>
     internal int ResendsThisConnection { get; set; }
 
     internal ITimer? ResendTimer { get; set; }

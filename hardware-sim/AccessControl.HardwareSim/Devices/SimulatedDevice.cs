@@ -30,9 +30,10 @@ namespace AccessControl.HardwareSim.Devices;
 /// <para>
 /// Events: every event goes through one ordered buffer and one sender, so the broker sees them in the order they
 /// were made. An event made while disconnected is held and later replayed with <c>"offline":true</c>. A card event
-/// stays in the buffer until its decision arrives; without one it is re-sent, identical, every
-/// <see cref="DeviceOptions.ResendInterval"/>, at most <see cref="DeviceOptions.MaxResends"/> times per
-/// connection, then parked until the next reconnection. A <c>pending</c> decision (two-factor entry) acknowledges
+/// stays in the buffer until its decision arrives; without one it is re-sent, identical, after
+/// <see cref="DeviceOptions.ResendInterval"/>, then after twice as long each time up to
+/// <see cref="DeviceOptions.MaxResendInterval"/>, for as long as it takes (reader-protocol §7.2); a reconnection
+/// re-sends it at once and starts the back-off again. A <c>pending</c> decision (two-factor entry) acknowledges
 /// the event too, but its final decision is the next grant or deny with the same eventId. The buffer is a ring of
 /// <see cref="DeviceOptions.BufferCapacity"/> events: when full the oldest is overwritten.
 /// </para>
@@ -930,7 +931,7 @@ public abstract class SimulatedDevice : IAsyncDisposable
                 else if (item.AwaitsDecision)
                 {
                     item.State = PendingEventState.AwaitingDecision;
-                    item.ResendTimer = Time.CreateTimer(OnResendDue, item, Options.ResendInterval, Timeout.InfiniteTimeSpan);
+                    item.ResendTimer = Time.CreateTimer(OnResendDue, item, NextResendDelay(item), Timeout.InfiniteTimeSpan);
                 }
                 else
                 {
@@ -955,19 +956,19 @@ public abstract class SimulatedDevice : IAsyncDisposable
                 return;
             }
 
-            if (item.ResendsThisConnection >= Options.MaxResends)
-            {
-                item.State = PendingEventState.Parked;
-                Log($"no decision for event {item.EventId} after {Options.MaxResends} re-sends; kept until the next reconnection");
-                return;
-            }
-
             item.ResendsThisConnection++;
             item.State = PendingEventState.Queued;
         }
 
-        Log($"no decision for event {item.EventId} within {Options.ResendInterval.TotalSeconds:0.###} s; re-sending");
+        Log($"no decision for event {item.EventId} yet; re-sending (re-send {item.ResendsThisConnection} on this connection)");
         sendWake.Writer.TryWrite(true);
+    }
+
+    /// <summary>The wait before the next re-send: <see cref="DeviceOptions.ResendInterval"/>, doubled per re-send so far, at most <see cref="DeviceOptions.MaxResendInterval"/>.</summary>
+    private TimeSpan NextResendDelay(PendingEvent item)
+    {
+        var delay = Options.ResendInterval * Math.Pow(2, Math.Min(item.ResendsThisConnection, 30));
+        return delay < Options.MaxResendInterval ? delay : Options.MaxResendInterval;
     }
 
     private void RequeueAfterReconnectLocked()
@@ -975,7 +976,7 @@ public abstract class SimulatedDevice : IAsyncDisposable
         foreach (var item in buffer)
         {
             item.ResendsThisConnection = 0;
-            if (item.State is PendingEventState.AwaitingDecision or PendingEventState.Parked)
+            if (item.State == PendingEventState.AwaitingDecision)
             {
                 item.ResendTimer?.Dispose();
                 item.ResendTimer = null;

@@ -66,7 +66,7 @@ internal sealed class ChaosRun(string directory, Tmpfs? disk, ChaosOptions optio
             ResendInterval = TimeSpan.FromMilliseconds(500),
             ReconnectDelay = TimeSpan.FromMilliseconds(100),
             MaxReconnectDelay = TimeSpan.FromSeconds(1),
-            MaxResends = 1_000_000,
+            MaxResendInterval = TimeSpan.FromMilliseconds(500),
         };
         foreach (var id in ReaderIds)
         {

@@ -62,7 +62,7 @@ internal sealed class ServiceRig : IAsyncDisposable
                 ConnectionCheckInterval = TimeSpan.FromMilliseconds(200),
                 ReconnectDelay = TimeSpan.FromMilliseconds(50),
                 MaxReconnectDelay = TimeSpan.FromMilliseconds(500),
-                MaxResends = 1000,
+                MaxResendInterval = TimeSpan.FromMilliseconds(500),
             };
             var clock = new WallClock(RealTime.Instance);
             foreach (var id in ReaderIds)

@@ -73,24 +73,30 @@ public class CardReaderTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task PresentCard_UnansweredAfterMaxResends_IsKeptAndResentAfterReconnection()
+    public async Task PresentCard_Unanswered_IsResentWithAWaitThatDoublesUpToTheLongestInterval()
     {
         await using var h = await SimHarness.StartAsync(output);
+        // No connection checks in the way: the re-send timer is the only one that can fire.
         var reader = h.Track(new AccessControl.HardwareSim.Readers.CardReader(
-            "rdr-dh1-in", h.Options with { MaxResends = 0 }, h.Secrets, h.Time, h.Time, new() { HeartbeatInterval = TimeSpan.Zero }));
+            "rdr-dh1-in", h.Options with { ConnectionCheckInterval = TimeSpan.FromDays(1) }, h.Secrets, h.Time, h.Time, new() { HeartbeatInterval = TimeSpan.Zero }));
         await reader.StartAsync().Guarded();
 
         var swipe = reader.PresentCard(Card, Technology);
-        await swipe.HandedOff.Guarded();
         var first = await h.Service.WaitForReaderEventAsync("rdr-dh1-in", ReaderEventType.Card).Guarded();
-        h.Time.Advance(h.Options.ResendInterval);
-        Assert.Equal((0L, 1), (reader.Counters.Resent, reader.Counters.Pending));
 
-        await reader.DropConnectionAsync();
-        await reader.RestoreConnectionAsync().Guarded();
+        // 2 s, then 4, 8, 16 and from then on the longest interval, 30 s: §7.2, "until the decision arrives".
+        int[] waits = [2, 4, 8, 16, 30, 30, 30];
+        for (var i = 0; i < waits.Length; i++)
+        {
+            await ResendTimerArmedAsync(h, reader, publishes: i + 1);
+            var wait = TimeSpan.FromSeconds(waits[i]);
+            Assert.Equal(0, h.Time.Advance(wait - TimeSpan.FromMilliseconds(1)));
+            Assert.Equal(1, h.Time.Advance(TimeSpan.FromMilliseconds(1)));
+            await h.Service.WaitForReaderEventAsync("rdr-dh1-in", ReaderEventType.Card, occurrence: i + 2).Guarded();
+        }
 
-        var second = await h.Service.WaitForReaderEventAsync("rdr-dh1-in", ReaderEventType.Card, occurrence: 2).Guarded();
-        Assert.Equal(first.Json, second.Json);
+        Assert.All(h.Service.All(m => m.ReaderEvent?.Type == ReaderEventType.Card), m => Assert.Equal(first.Json, m.Json));
+        Assert.False(swipe.Decision.IsCompleted);
     }
 
     [Fact]
@@ -226,5 +232,20 @@ public class CardReaderTests(ITestOutputHelper output)
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => oldest.Decision.Guarded());
         Assert.Equal((1L, 2), (reader.Counters.Dropped, reader.Counters.Pending));
+    }
+
+    /// <summary>Waits until the reader has counted <paramref name="publishes"/> publishes: it arms the re-send timer under the same lock.</summary>
+    private static async Task ResendTimerArmedAsync(SimHarness h, AccessControl.HardwareSim.Devices.SimulatedDevice reader, int publishes)
+    {
+        while (true)
+        {
+            var changed = h.Time.TimersChanged;
+            if (reader.Counters.Sent + reader.Counters.Resent >= publishes)
+            {
+                return;
+            }
+
+            await changed.Guarded();
+        }
     }
 }
