@@ -54,6 +54,12 @@ public sealed record DeviceOptions
     public TimeSpan MaxResendInterval { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
+    /// How long a device goes on re-sending (every <see cref="MaxResendInterval"/>) while the broker answers PUBACK
+    /// <c>0x87</c> before it stops and disconnects (reader-protocol §3): re-sending does not change a <c>0x87</c>.
+    /// </summary>
+    public TimeSpan NotAuthorizedTimeout { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>
     /// After a <c>pending</c> decision (card accepted, fingerprint wanted), how long the device waits for the final
     /// decision before it gives up on the event and goes back to idle, as a reader's display does. Longer than the
     /// service's fingerprint timeout (10 s by default), after which the service sends the final deny itself.
@@ -79,6 +85,7 @@ public sealed record DeviceOptions
         Positive(ResendInterval, nameof(ResendInterval));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxResendInterval, ResendInterval);
         Positive(FinalDecisionTimeout, nameof(FinalDecisionTimeout));
+        Positive(NotAuthorizedTimeout, nameof(NotAuthorizedTimeout));
         ArgumentOutOfRangeException.ThrowIfLessThan(BufferCapacity, 1);
     }
 

@@ -14,6 +14,9 @@ public enum PendingEventState
     /// <summary>Published; waiting for the decision that acknowledges it.</summary>
     AwaitingDecision,
 
+    /// <summary>Refused by the broker (PUBACK <c>0x80</c> or above, but not <c>0x95</c>): kept, and re-sent when its timer fires.</summary>
+    Refused,
+
     /// <summary>
     /// Acknowledged by a <c>pending</c> decision (two-factor entry): no longer re-sent, waiting for the final decision
     /// with the same eventId.
@@ -72,6 +75,9 @@ public sealed class PendingEvent
     /// <summary>What the device subclass wants to remember about the event (e.g. the card).</summary>
     public object? Tag { get; }
 
+    /// <summary>Means nothing later (a heartbeat): not made while offline, and dropped rather than kept when the broker refuses it.</summary>
+    internal bool Perishable { get; init; }
+
     /// <summary>
     /// Completes with the final decision (grant or deny); canceled when the event is overwritten in a full buffer, the
     /// device stops, or a <c>pending</c> decision is not followed by the final one within
@@ -104,6 +110,9 @@ public sealed class PendingEvent
     internal int ResendsThisConnection { get; set; }
 
     internal ITimer? ResendTimer { get; set; }
+
+    /// <summary>The broker's last refusal of the event (PUBACK reason code and string); null while none.</summary>
+    internal string? LastRefusal { get; set; }
 
     /// <summary>Gives up on the final decision after a pending one (see <see cref="DeviceOptions.FinalDecisionTimeout"/>).</summary>
     internal ITimer? FinalDecisionTimer { get; set; }

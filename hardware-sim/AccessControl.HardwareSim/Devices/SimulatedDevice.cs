@@ -38,6 +38,17 @@ namespace AccessControl.HardwareSim.Devices;
 /// <see cref="DeviceOptions.BufferCapacity"/> events: when full the oldest is overwritten.
 /// </para>
 /// <para>
+/// PUBACK reason codes (reader-protocol §3): below <c>0x80</c> the broker took the event. From <c>0x80</c> up it did
+/// not: the event is kept and re-sent like an unanswered one, except for two codes that re-sending cannot change.
+/// <c>0x95</c> (packet too large) drops the event and reports a <see cref="DeviceFaultKind.PayloadTooLarge"/> fault.
+/// <c>0x87</c> (not authorized: e.g. the device was removed by a site reload while connected) keeps the event, re-sends
+/// it only every <see cref="DeviceOptions.MaxResendInterval"/>, reports a <see cref="DeviceFaultKind.NotAuthorized"/>
+/// fault, and after <see cref="DeviceOptions.NotAuthorizedTimeout"/> of <c>0x87</c> stops re-sending and disconnects
+/// (<see cref="DeviceFaultKind.GaveUpNotAuthorized"/>): a removed device is then refused at CONNECT, one that was not
+/// resumes from its buffer once connected again. This holds for every device and every event: card readers, fingerprint
+/// readers and door controllers alike. Faults are raised through <see cref="FaultReported"/> and logged.
+/// </para>
+/// <para>
 /// Time: <c>at</c> stamps come from the injected <see cref="IClock"/> (to the millisecond); resend, back-off and
 /// connection-check timers run on the injected <see cref="TimeProvider"/>, so tests drive them without sleeping.
 /// Only the timeout of a network operation (<see cref="DeviceOptions.ConnectTimeout"/>) is real time.
@@ -68,6 +79,9 @@ public abstract class SimulatedDevice : IAsyncDisposable
     private Task sendLoop = Task.CompletedTask;
     private TaskCompletionSource connectedSignal = NewSignal();
     private TaskCompletionSource disconnectedSignal = NewCompletedSignal();
+
+    // Time.GetTimestamp() of the first PUBACK 0x87 since the broker last took a message or the device last connected.
+    private long? notAuthorizedSince;
 
     private long sent;
     private long acked;
@@ -127,6 +141,12 @@ public abstract class SimulatedDevice : IAsyncDisposable
 
     /// <summary>Raised (outside any lock) when the device comes online (true) or loses its connection (false).</summary>
     public event Action<SimulatedDevice, bool>? ConnectionChanged;
+
+    /// <summary>
+    /// Raised (outside any lock) when the device would show a fault: the broker refused one of its events with a
+    /// reason code that re-sending does not change (PUBACK <c>0x95</c> or <c>0x87</c>, see the remarks).
+    /// </summary>
+    public event Action<DeviceFault>? FaultReported;
 
     protected Topics Topics { get; }
 
@@ -243,18 +263,7 @@ public abstract class SimulatedDevice : IAsyncDisposable
             stopped = true;
         }
 
-        await connectionGate.WaitAsync();
-        try
-        {
-            await AnnounceOfflineAndDisconnectAsync();
-            DisposeClient();
-        }
-        finally
-        {
-            connectionGate.Release();
-        }
-
-        MarkDisconnected();
+        await DisconnectCleanlyAsync(CancellationToken.None);
         await lifetime.CancelAsync();
         await Task.WhenAll(connectionLoop, sendLoop);
 
@@ -345,7 +354,7 @@ public abstract class SimulatedDevice : IAsyncDisposable
             ObjectDisposedException.ThrowIf(stopped, this);
 
             var stamp = new EventStamp($"{bootId}-{++eventCounter:D6}", nextSeq(), Now(), offline);
-            item = new PendingEvent(topic, stamp.EventId, stamp.Seq, offline, render(stamp), awaitsDecision, Time.GetTimestamp(), tag);
+            item = new PendingEvent(topic, stamp.EventId, stamp.Seq, offline, render(stamp), awaitsDecision, Time.GetTimestamp(), tag) { Perishable = !keepWhileOffline };
             if (buffer.Count >= Options.BufferCapacity)
             {
                 evicted = EvictOldestLocked();
@@ -823,10 +832,24 @@ public abstract class SimulatedDevice : IAsyncDisposable
 
     private enum PublishOutcome
     {
+        /// <summary>PUBACK below 0x80 (0x00, or 0x10 no matching subscribers): the broker took it.</summary>
         Accepted,
-        Rejected,
+
+        /// <summary>PUBACK 0x80 or above, other than the two below: not taken, re-send it.</summary>
+        Refused,
+
+        /// <summary>PUBACK 0x95 packet too large: never taken, whatever happens.</summary>
+        TooLarge,
+
+        /// <summary>PUBACK 0x87 not authorized: the device may not use the topic (now).</summary>
+        NotAuthorized,
+
+        /// <summary>No PUBACK: the connection failed or the publish timed out.</summary>
         Failed,
     }
+
+    // Mosquitto 2.0 and the embedded broker answer an over-limit payload with 0x95, which MQTTnet's enum does not name.
+    private const MqttClientPublishReasonCode PacketTooLarge = (MqttClientPublishReasonCode)0x95;
 
     private async Task SendLoopAsync(CancellationToken cancellationToken)
     {
@@ -838,7 +861,12 @@ public abstract class SimulatedDevice : IAsyncDisposable
                 while (TryTakeNextToSend(out var item, out var current))
                 {
                     var outcome = await PublishEventAsync(current, item, cancellationToken);
-                    CompletePublish(item, outcome);
+                    if (CompletePublish(item, outcome))
+                    {
+                        await GiveUpConnectionAsync(cancellationToken);
+                        break;
+                    }
+
                     if (outcome == PublishOutcome.Failed)
                     {
                         connectionWake.Writer.TryWrite(true);
@@ -883,13 +911,19 @@ public abstract class SimulatedDevice : IAsyncDisposable
         try
         {
             var result = await current.PublishAsync(Message(item.Topic, item.Payload, retain: false), io.Token);
-            if (result.IsSuccess)
+            if ((int)result.ReasonCode < 0x80)
             {
                 return PublishOutcome.Accepted;
             }
 
-            Log($"broker rejected event {item.EventId}: {result.ReasonCode} {result.ReasonString}");
-            return PublishOutcome.Rejected;
+            item.LastRefusal = $"PUBACK 0x{(int)result.ReasonCode:x2} {result.ReasonString}".TrimEnd();
+            Log($"broker refused event {item.EventId}: {item.LastRefusal}");
+            return result.ReasonCode switch
+            {
+                PacketTooLarge => PublishOutcome.TooLarge,
+                MqttClientPublishReasonCode.NotAuthorized => PublishOutcome.NotAuthorized,
+                _ => PublishOutcome.Refused,
+            };
         }
         catch (Exception ex) when (IsConnectionFailure(ex))
         {
@@ -905,12 +939,17 @@ public abstract class SimulatedDevice : IAsyncDisposable
         }
     }
 
-    private void CompletePublish(PendingEvent item, PublishOutcome outcome)
+    /// <returns>True when the device must stop re-sending and disconnect: <see cref="DeviceOptions.NotAuthorizedTimeout"/> of 0x87 has passed.</returns>
+    private bool CompletePublish(PendingEvent item, PublishOutcome outcome)
     {
+        DeviceFault? fault = null;
+        var giveUp = false;
         lock (gate)
         {
-            if (outcome != PublishOutcome.Failed)
+            if (outcome == PublishOutcome.Accepted)
             {
+                notAuthorizedSince = null;
+                item.LastRefusal = null;
                 item.Publishes++;
                 if (item.Publishes == 1)
                 {
@@ -924,24 +963,107 @@ public abstract class SimulatedDevice : IAsyncDisposable
 
             if (item.State == PendingEventState.InFlight)
             {
-                if (outcome == PublishOutcome.Failed)
+                switch (outcome)
                 {
-                    item.State = PendingEventState.Queued;
-                }
-                else if (item.AwaitsDecision)
-                {
-                    item.State = PendingEventState.AwaitingDecision;
-                    item.ResendTimer = Time.CreateTimer(OnResendDue, item, NextResendDelay(item), Timeout.InfiniteTimeSpan);
-                }
-                else
-                {
-                    RetireLocked(item);
-                    acked++;
+                    case PublishOutcome.Failed:
+                        item.State = PendingEventState.Queued;
+                        break;
+                    case PublishOutcome.Accepted when item.AwaitsDecision:
+                        item.State = PendingEventState.AwaitingDecision;
+                        ArmResendLocked(item, NextResendDelay(item));
+                        break;
+                    case PublishOutcome.Accepted:
+                        RetireLocked(item);
+                        acked++;
+                        break;
+                    case PublishOutcome.TooLarge:
+                        RetireLocked(item);
+                        fault = FaultLocked(DeviceFaultKind.PayloadTooLarge, item);
+                        break;
+                    case PublishOutcome.NotAuthorized:
+                        notAuthorizedSince ??= Time.GetTimestamp();
+                        giveUp = Time.GetElapsedTime(notAuthorizedSince.Value) >= Options.NotAuthorizedTimeout;
+                        fault = FaultLocked(giveUp ? DeviceFaultKind.GaveUpNotAuthorized : DeviceFaultKind.NotAuthorized, item);
+                        KeepRefusedLocked(item, giveUp ? null : Options.MaxResendInterval);
+                        break;
+                    case PublishOutcome.Refused:
+                        KeepRefusedLocked(item, NextResendDelay(item));
+                        break;
                 }
             }
         }
 
+        if (fault is not null)
+        {
+            Log($"fault {fault.Kind}: event {fault.EventId} (seq {fault.Seq}) {fault.Detail}"
+                + (fault.Kind switch
+                {
+                    DeviceFaultKind.PayloadTooLarge => "; dropped, never re-sent",
+                    DeviceFaultKind.NotAuthorized => $"; kept, re-sent every {Options.MaxResendInterval.TotalSeconds:0.###} s",
+                    _ => $"; refused for {Options.NotAuthorizedTimeout.TotalMinutes:0.###} min, stopped re-sending and disconnecting",
+                }));
+            FaultReported?.Invoke(fault);
+        }
+
+        if (fault?.Kind == DeviceFaultKind.PayloadTooLarge)
+        {
+            item.Abandon();
+        }
+
         item.MarkHandedOff();
+        return giveUp;
+    }
+
+    private DeviceFault FaultLocked(DeviceFaultKind kind, PendingEvent item) =>
+        new(kind, item.EventId, item.Seq, Time.GetElapsedTime(item.CreatedTimestamp), item.LastRefusal ?? "");
+
+    /// <summary>
+    /// A refused event stays in the buffer and is re-sent after <paramref name="delay"/>; with none, only after the next
+    /// reconnection. A perishable one (a heartbeat) is dropped: it would mean nothing later.
+    /// </summary>
+    private void KeepRefusedLocked(PendingEvent item, TimeSpan? delay)
+    {
+        if (item.Perishable)
+        {
+            RetireLocked(item);
+            return;
+        }
+
+        item.State = PendingEventState.Refused;
+        if (delay is { } due)
+        {
+            ArmResendLocked(item, due);
+        }
+    }
+
+    private void ArmResendLocked(PendingEvent item, TimeSpan delay)
+    {
+        item.ResendTimer?.Dispose();
+        item.ResendTimer = Time.CreateTimer(OnResendDue, item, delay, Timeout.InfiniteTimeSpan);
+    }
+
+    /// <summary>Stops re-sending after <see cref="DeviceOptions.NotAuthorizedTimeout"/> of 0x87: disconnects cleanly and lets the connection loop try again.</summary>
+    private async Task GiveUpConnectionAsync(CancellationToken cancellationToken)
+    {
+        await DisconnectCleanlyAsync(cancellationToken);
+        connectionWake.Writer.TryWrite(true);
+    }
+
+    /// <summary>Announces offline status, sends MQTT DISCONNECT (so the broker drops the last will) and closes the client.</summary>
+    private async Task DisconnectCleanlyAsync(CancellationToken cancellationToken)
+    {
+        await connectionGate.WaitAsync(cancellationToken);
+        try
+        {
+            await AnnounceOfflineAndDisconnectAsync();
+            DisposeClient();
+        }
+        finally
+        {
+            connectionGate.Release();
+        }
+
+        MarkDisconnected();
     }
 
     private void OnResendDue(object? state)
@@ -951,7 +1073,7 @@ public abstract class SimulatedDevice : IAsyncDisposable
         {
             item.ResendTimer?.Dispose();
             item.ResendTimer = null;
-            if (item.State != PendingEventState.AwaitingDecision)
+            if (item.State is not (PendingEventState.AwaitingDecision or PendingEventState.Refused))
             {
                 return;
             }
@@ -960,7 +1082,7 @@ public abstract class SimulatedDevice : IAsyncDisposable
             item.State = PendingEventState.Queued;
         }
 
-        Log($"no decision for event {item.EventId} yet; re-sending (re-send {item.ResendsThisConnection} on this connection)");
+        Log($"{(item.LastRefusal is null ? "no decision" : "refused")} for event {item.EventId}; re-sending (re-send {item.ResendsThisConnection} on this connection)");
         sendWake.Writer.TryWrite(true);
     }
 
@@ -973,10 +1095,11 @@ public abstract class SimulatedDevice : IAsyncDisposable
 
     private void RequeueAfterReconnectLocked()
     {
+        notAuthorizedSince = null;
         foreach (var item in buffer)
         {
             item.ResendsThisConnection = 0;
-            if (item.State == PendingEventState.AwaitingDecision)
+            if (item.State is PendingEventState.AwaitingDecision or PendingEventState.Refused)
             {
                 item.ResendTimer?.Dispose();
                 item.ResendTimer = null;
