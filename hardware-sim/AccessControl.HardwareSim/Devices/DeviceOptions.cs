@@ -54,6 +54,13 @@ public sealed record DeviceOptions
     public TimeSpan MaxResendInterval { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
+    /// An event still held this long after it was made (no decision, or not taken by the broker) is re-sent with
+    /// <c>"offline":true</c>, otherwise unchanged (reader-protocol §7.2): the service refuses a live event whose <c>at</c>
+    /// is more than 5 minutes old (<c>replay_suspected</c>), but takes an offline replay up to 24 hours old.
+    /// </summary>
+    public TimeSpan MarkOfflineAfter { get; init; } = TimeSpan.FromMinutes(4);
+
+    /// <summary>
     /// How long a device goes on re-sending (every <see cref="MaxResendInterval"/>) while the broker answers PUBACK
     /// <c>0x87</c> before it stops and disconnects (reader-protocol §3): re-sending does not change a <c>0x87</c>.
     /// </summary>
@@ -86,6 +93,7 @@ public sealed record DeviceOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxResendInterval, ResendInterval);
         Positive(FinalDecisionTimeout, nameof(FinalDecisionTimeout));
         Positive(NotAuthorizedTimeout, nameof(NotAuthorizedTimeout));
+        Positive(MarkOfflineAfter, nameof(MarkOfflineAfter));
         ArgumentOutOfRangeException.ThrowIfLessThan(BufferCapacity, 1);
     }
 

@@ -30,21 +30,26 @@ public enum PendingEventState
 /// <summary>
 /// One event held by a device until it is acknowledged. Its payload is fixed when it is made, so a re-send is
 /// byte-for-byte the same message: same eventId, same seq, same <c>at</c>, and <c>"offline":true</c> when it was
-/// made while the device was disconnected.
+/// made while the device was disconnected. The one change a re-send may make (reader-protocol §7.2) is
+/// <c>"offline":true</c> on a live event that has waited too long (<see cref="MarkOffline"/>).
 /// </summary>
 public sealed class PendingEvent
 {
     private readonly TaskCompletionSource<DecisionMessage>? decision;
     private readonly TaskCompletionSource<DecisionMessage>? acknowledgement;
     private readonly TaskCompletionSource handedOff = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly EventStamp stamp;
+    private readonly Func<EventStamp, byte[]> render;
 
-    internal PendingEvent(string topic, string eventId, long seq, bool offline, byte[] payload, bool awaitsDecision, long createdTimestamp, object? tag)
+    internal PendingEvent(string topic, EventStamp stamp, Func<EventStamp, byte[]> render, bool awaitsDecision, long createdTimestamp, object? tag)
     {
+        this.stamp = stamp;
+        this.render = render;
         Topic = topic;
-        EventId = eventId;
-        Seq = seq;
-        Offline = offline;
-        Payload = payload;
+        EventId = stamp.EventId;
+        Seq = stamp.Seq;
+        Offline = stamp.Offline;
+        Payload = render(stamp);
         AwaitsDecision = awaitsDecision;
         CreatedTimestamp = createdTimestamp;
         Tag = tag;
@@ -61,10 +66,13 @@ public sealed class PendingEvent
 
     public long Seq { get; }
 
-    /// <summary>Made while disconnected, and so marked <c>"offline":true</c> on the wire.</summary>
-    public bool Offline { get; }
+    /// <summary>
+    /// Marked <c>"offline":true</c> on the wire: made while disconnected, or still unanswered
+    /// <see cref="DeviceOptions.MarkOfflineAfter"/> after it was made (see <see cref="MarkOffline"/>).
+    /// </summary>
+    public bool Offline { get; private set; }
 
-    public ReadOnlyMemory<byte> Payload { get; }
+    public ReadOnlyMemory<byte> Payload { get; private set; }
 
     /// <summary>Whether only a decision acknowledges it (card events); otherwise the broker's PUBACK does.</summary>
     public bool AwaitsDecision { get; }
@@ -120,6 +128,16 @@ public sealed class PendingEvent
     internal LinkedListNode<PendingEvent>? Node { get; set; }
 
     internal void MarkHandedOff() => handedOff.TrySetResult();
+
+    /// <summary>
+    /// Re-renders the payload with <c>"offline":true</c>, all else unchanged: the service refuses a live event whose
+    /// <c>at</c> is more than 5 minutes old as a replay, but takes an offline replay up to 24 hours old.
+    /// </summary>
+    internal void MarkOffline()
+    {
+        Offline = true;
+        Payload = render(stamp with { Offline = true });
+    }
 
     internal bool CompleteDecision(DecisionMessage message)
     {

@@ -33,7 +33,9 @@ namespace AccessControl.HardwareSim.Devices;
 /// stays in the buffer until its decision arrives; without one it is re-sent, identical, after
 /// <see cref="DeviceOptions.ResendInterval"/>, then after twice as long each time up to
 /// <see cref="DeviceOptions.MaxResendInterval"/>, for as long as it takes (reader-protocol §7.2); a reconnection
-/// re-sends it at once and starts the back-off again. A <c>pending</c> decision (two-factor entry) acknowledges
+/// re-sends it at once and starts the back-off again. An event still held <see cref="DeviceOptions.MarkOfflineAfter"/>
+/// (4 minutes) after it was made is re-sent with <c>"offline":true</c>, otherwise unchanged: the service would refuse
+/// it as a replay once its <c>at</c> is 5 minutes old, but takes an offline replay for 24 hours. A <c>pending</c> decision (two-factor entry) acknowledges
 /// the event too, but its final decision is the next grant or deny with the same eventId. The buffer is a ring of
 /// <see cref="DeviceOptions.BufferCapacity"/> events: when full the oldest is overwritten.
 /// </para>
@@ -354,7 +356,7 @@ public abstract class SimulatedDevice : IAsyncDisposable
             ObjectDisposedException.ThrowIf(stopped, this);
 
             var stamp = new EventStamp($"{bootId}-{++eventCounter:D6}", nextSeq(), Now(), offline);
-            item = new PendingEvent(topic, stamp.EventId, stamp.Seq, offline, render(stamp), awaitsDecision, Time.GetTimestamp(), tag) { Perishable = !keepWhileOffline };
+            item = new PendingEvent(topic, stamp, render, awaitsDecision, Time.GetTimestamp(), tag) { Perishable = !keepWhileOffline };
             if (buffer.Count >= Options.BufferCapacity)
             {
                 evicted = EvictOldestLocked();
@@ -893,6 +895,12 @@ public abstract class SimulatedDevice : IAsyncDisposable
                     {
                         item = node.Value;
                         item.State = PendingEventState.InFlight;
+                        if (!item.Offline && !item.Perishable && Time.GetElapsedTime(item.CreatedTimestamp) >= Options.MarkOfflineAfter)
+                        {
+                            item.MarkOffline();
+                            Log($"event {item.EventId} unanswered for {Options.MarkOfflineAfter.TotalMinutes:0.###} min; re-sent with \"offline\":true from now on");
+                        }
+
                         current = client;
                         return true;
                     }

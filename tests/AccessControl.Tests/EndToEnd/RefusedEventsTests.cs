@@ -55,13 +55,11 @@ public class RefusedEventsTests
     {
         await using var edge = await EdgeHarness.StartAsync();
         var time = new ManualTimeProvider(EdgeHarness.BusinessHours);
-        await using var reader = await StartReaderAsync(edge, time);
-        var faults = Faults(reader);
-        var site = edge.Edge.Configuration.Topology;
-        edge.Edge.Configuration.SetTopology(Without(site, ReaderId));
+        await using var removed = await StartThenRemoveReaderAsync(edge, time);
+        var reader = removed.Reader;
 
         var swipe = reader.PresentCard(Operator, Ev3);
-        var seen = await FaultsUntilGivingUpAsync(faults, time);
+        var seen = await FaultsUntilGivingUpAsync(removed.Faults, time);
 
         Assert.Equal(Enumerable.Range(0, 11).Select(i => TimeSpan.FromSeconds(30 * i)), seen.Select(f => f.Elapsed));
         Assert.All(seen[..^1], f => Assert.Equal(DeviceFaultKind.NotAuthorized, f.Kind));
@@ -77,6 +75,33 @@ public class RefusedEventsTests
         Assert.Empty(edge.Rows(new LogFilter { Kind = LogKinds.Access, ReaderId = ReaderId }));
     }
 
+    /// <summary>
+    /// A reader cut off from the service (here: removed by a reload, then put back) for longer than the 5 minutes the
+    /// service allows a live event's <c>at</c>: after 4 minutes without a decision the reader re-sends the event with
+    /// <c>"offline": true</c>, so the service takes it as an offline replay and decides it instead of refusing it as
+    /// <c>replay_suspected</c>.
+    /// </summary>
+    [Fact]
+    public async Task AReaderCutOffForMoreThan4Minutes_ResendsItsEventOffline_AndIsDecided_NotRefusedAsAReplay()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        var time = new ManualTimeProvider(EdgeHarness.BusinessHours);
+        await using var removed = await StartThenRemoveReaderAsync(edge, time);
+        var swipe = removed.Reader.PresentCard(Operator, Ev3);
+        await FaultsUntilGivingUpAsync(removed.Faults, time);
+
+        edge.Clock.Advance(NodaTime.Duration.FromMinutes(6));
+        edge.Edge.Configuration.SetTopology(removed.Site);
+        await time.AdvanceUntilAsync(swipe.Decision, EdgeHarness.Timeout);
+
+        var decision = await swipe.Decision;
+        Assert.Equal(("granted", true), (decision.Reason, swipe.Offline));
+        var row = await edge.RowAsync(r => r.Kind == LogKinds.Access && r.EventId == swipe.EventId);
+        Assert.True(row.Offline);
+        Assert.Equal(EdgeHarness.BusinessHours, row.DeviceAt);
+        Assert.Empty(edge.Rows(new LogFilter { Kind = LogKinds.Access, Reason = "replay_suspected" }));
+    }
+
     /// <summary>A reader whose timers run on <paramref name="time"/> and whose <c>at</c> stamps come from the service's clock; no connection checks or heartbeats in the way.</summary>
     private static async Task<CardReader> StartReaderAsync(EdgeHarness edge, ManualTimeProvider time)
     {
@@ -84,6 +109,15 @@ public class RefusedEventsTests
             new CardReaderOptions { HeartbeatInterval = TimeSpan.Zero });
         await reader.StartAsync().WaitAsync(EdgeHarness.Timeout);
         return reader;
+    }
+
+    /// <summary>A started reader, then a site reload without it (the site before is kept, to put it back).</summary>
+    private static async Task<RemovedReader> StartThenRemoveReaderAsync(EdgeHarness edge, ManualTimeProvider time)
+    {
+        var reader = await StartReaderAsync(edge, time);
+        var removed = new RemovedReader(reader, Faults(reader), edge.Edge.Configuration.Topology);
+        edge.Edge.Configuration.SetTopology(Without(removed.Site, ReaderId));
+        return removed;
     }
 
     private static Channel<DeviceFault> Faults(SimulatedDevice device)
@@ -112,4 +146,9 @@ public class RefusedEventsTests
 
     private static Sites.SiteTopology Without(Sites.SiteTopology t, string readerId) =>
         new(t.Sites.Values, t.Zones.Values, t.Doors.Values, t.Readers.Values.Where(r => r.Id.Value != readerId), t.Controllers.Values, t.Schedules.Values) { FirePanels = t.FirePanels };
+
+    private sealed record RemovedReader(CardReader Reader, Channel<DeviceFault> Faults, Sites.SiteTopology Site) : IAsyncDisposable
+    {
+        public ValueTask DisposeAsync() => Reader.DisposeAsync();
+    }
 }

@@ -100,6 +100,31 @@ public class CardReaderTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task PresentCard_UnansweredFor4Minutes_IsResentMarkedOffline_WithTheSameEventIdSeqAndAt()
+    {
+        await using var h = await SimHarness.StartAsync(output);
+        var reader = h.Reader("rdr-dh1-in");
+        await reader.StartAsync().Guarded();
+
+        var swipe = reader.PresentCard(Card, Technology);
+        var first = await h.Service.WaitForReaderEventAsync("rdr-dh1-in", ReaderEventType.Card).Guarded();
+        var offline = h.Service.WaitForAsync(m => m.ReaderEvent is { Type: ReaderEventType.Card, Offline: true });
+        await h.Time.AdvanceUntilAsync(offline);
+        h.Service.Answer = e => new DecisionMessage(e.EventId, true, "granted", "door-dh1", 5);
+        await h.Time.AdvanceUntilAsync(swipe.Decision);
+
+        var marked = (await offline).Json;
+        Assert.True(h.Time.GetCurrentInstant() - SimHarness.Start >= NodaTime.Duration.FromMinutes(4));
+        Assert.Equal(
+            $$"""{"eventId":"{{swipe.EventId}}","seq":1,"at":"2026-11-28T09:15:02Z","type":"card","card":"04A1B2C3D4E5F6","technology":"desfire-ev3","offline":true}""",
+            marked);
+        var cards = h.Service.All(m => m.ReaderEvent?.Type == ReaderEventType.Card);
+        Assert.All(cards.TakeWhile(m => !m.ReaderEvent!.Offline), m => Assert.Equal(first.Json, m.Json));
+        Assert.All(cards.SkipWhile(m => !m.ReaderEvent!.Offline), m => Assert.Equal(marked, m.Json));
+        Assert.True(swipe.Offline);
+    }
+
+    [Fact]
     public async Task PresentCard_WhileTheBrokerIsDown_IsReplayedMarkedOfflineWhenItReturns()
     {
         await using var h = await SimHarness.StartAsync(output);
