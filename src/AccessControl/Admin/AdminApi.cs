@@ -233,10 +233,7 @@ public static class AdminApi
 
     // ---- plumbing ----------------------------------------------------------------------------------
 
-    private static string Operator(HttpContext http) =>
-        http.Items[typeof(OperatorIdentity)] is OperatorIdentity identity
-            ? identity.Operator
-            : throw new InvalidOperationException("An admin endpoint ran without an authenticated operator.");
+    private static string Operator(HttpContext http) => Identity(http).Operator;
 
     private static (string? After, int Limit, List<FieldError> Errors) PageParameters(IQueryCollection query)
     {
@@ -311,6 +308,34 @@ public static class AdminApi
     /// <summary>An RFC 9457 problem body, with the invalid fields when there are any.</summary>
     public sealed record ApiProblem(string Type, string Title, int Status, string? Detail, IReadOnlyList<FieldError>? Errors);
 
+    /// <summary>A refusal by a rule: a problem body with the rule's closed code (<see cref="Visitors.VisitRefusals"/>, <see cref="SiteLimit.Code"/>).</summary>
+    internal static IResult Refusal(int status, string title, string? detail, string code) =>
+        Results.Json(new RefusalProblem("about:blank", title, status, detail, code), AdminJson.Options, "application/problem+json", status);
+
+    /// <summary>An RFC 9457 problem body with the refusal's closed code.</summary>
+    public sealed record RefusalProblem(string Type, string Title, int Status, string? Detail, string Code);
+
+    /// <summary>
+    /// Appends the <c>security</c> row of a refused request. The request is refused either way, so a failed append is
+    /// not thrown: losing the record of it is logged as an error, worth an operator's attention.
+    /// </summary>
+    internal static async Task RecordRefusalAsync(Func<LogEntry, CancellationToken, Task<LogEntry>> append, LogEntry row, ILogger logger)
+    {
+        try
+        {
+            await append(row, CancellationToken.None);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            logger.LogError(ex, "A refused request ({Reason}) could not be recorded in the entry log.", row.Reason);
+        }
+    }
+
+    /// <summary>The operator the <see cref="OperatorFilter"/> authenticated for this request.</summary>
+    internal static OperatorIdentity Identity(HttpContext http) =>
+        http.Items[typeof(OperatorIdentity)] as OperatorIdentity
+        ?? throw new InvalidOperationException("An API endpoint ran without an authenticated operator.");
+
     /// <summary>
     /// Authenticates the bearer token and checks that its role is one of <paramref name="allowed"/>; refusals are
     /// recorded as <c>security</c> rows. The token never leaves this method: not in the log row, not in ILogger output.
@@ -372,15 +397,7 @@ public static class AdminApi
                     role = identity is null ? null : ApiTokens.RoleCode(identity.Role),
                 }),
             };
-            try
-            {
-                await services.GetRequiredService<EntryLogAppender>().Append(entry, CancellationToken.None);
-            }
-            catch (Exception ex) when (ex is not OutOfMemoryException)
-            {
-                // The request is refused either way; losing the record of it is worth an operator's attention.
-                services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(AdminApi)).LogError(ex, "A refused admin API request ({Reason}) could not be recorded in the entry log.", reason);
-            }
+            await RecordRefusalAsync(services.GetRequiredService<EntryLogAppender>().Append, entry, services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(AdminApi)));
         }
 
         private static string Truncate(string text) => text.Length <= 256 ? text : text[..256] + "...";

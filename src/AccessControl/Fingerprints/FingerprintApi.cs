@@ -144,6 +144,5 @@ public static class FingerprintApi
         _ => AdminApi.Problem(StatusCodes.Status503ServiceUnavailable, "Unavailable", result.Message),
     };
 
-    private static IResult Refusal<T>(int status, string title, FingerprintResult<T> result) =>
-        Results.Json(new Visitors.VisitorApi.RefusalProblem("about:blank", title, status, result.Message, result.Code!), AdminJson.Options, "application/problem+json", status);
+    private static IResult Refusal<T>(int status, string title, FingerprintResult<T> result) => AdminApi.Refusal(status, title, result.Message, result.Code!);
 }

@@ -155,8 +155,8 @@ public static class VisitRefusals
     public const string NameMismatch = "name_mismatch";
     public const string NoBadgeAvailable = "no_badge_available";
     public const string SegregationOfDuties = "segregation_of_duties";
-    /// <summary>The token is limited to another site (<c>--site</c>); the name is historical: every role gets it.</summary>
-    public const string NotForThisSite = "not_approver_for_site";
+    /// <summary>The token is limited to another site (<c>--site</c>): <see cref="Admin.SiteLimit.Code"/>.</summary>
+    public const string NotForThisSite = Admin.SiteLimit.Code;
     public const string WindowStarted = "window_started";
 }
 

@@ -111,9 +111,11 @@ public static class VisitorApi
         var admin = Group(OperatorRole.Admin);
         admin.MapPut("/badge-pool/{card}", PutBadge);
         admin.MapDelete("/badge-pool/{card}", async (string card, HttpContext http, [FromServices] VisitorService s) =>
-            ToHttp(await s.RemoveBadgeAsync(Identity(http).Operator, card, http.RequestAborted)));
-        admin.MapPost("/visits/purge", async (HttpContext http, [FromServices] VisitorService s) =>
-            ToHttp(await s.PurgeAsync(Identity(http).Operator, http.RequestAborted)));
+            ToHttp(await s.RemoveBadgeAsync(Identity(http), card, http.RequestAborted)));
+        // The retention purge runs over every site at once: only a token for every site runs it by hand.
+        admin.MapPost("/visits/purge", async (HttpContext http, [FromServices] VisitorService s) => Identity(http) is { Site: not null } limited
+            ? await SiteLimit.RefuseAsync(http, limited, "visit.purge", null)
+            : ToHttp(await s.PurgeAsync(Identity(http).Operator, http.RequestAborted)));
         return app;
     }
 
@@ -218,7 +220,7 @@ public static class VisitorApi
     private static async Task<IResult> PutBadge(string card, HttpContext http, [FromServices] VisitorService visitors)
     {
         var (body, error) = await ReadBodyAsync<PooledBadgeInput>(http);
-        return error ?? ToHttp(await visitors.AddBadgeAsync(Identity(http).Operator, card, body!, http.RequestAborted));
+        return error ?? ToHttp(await visitors.AddBadgeAsync(Identity(http), card, body!, http.RequestAborted));
     }
 
     private static IResult VisitorLog(HttpContext http, [FromServices] VisitorService visitors)
@@ -252,9 +254,7 @@ public static class VisitorApi
 
     // ---- plumbing ----------------------------------------------------------------------------------
 
-    private static OperatorIdentity Identity(HttpContext http) =>
-        http.Items[typeof(OperatorIdentity)] as OperatorIdentity
-        ?? throw new InvalidOperationException("A visitor endpoint ran without an authenticated operator.");
+    private static OperatorIdentity Identity(HttpContext http) => AdminApi.Identity(http);
 
     /// <summary>
     /// A listing narrowed to the token's site (<c>--site</c>): a site-limited token sees only its own site, and asking
@@ -327,9 +327,5 @@ public static class VisitorApi
         _ => AdminApi.Problem(StatusCodes.Status503ServiceUnavailable, "Unavailable", result.Message),
     };
 
-    private static IResult Refusal<T>(int status, string title, VisitResult<T> result) =>
-        Results.Json(new RefusalProblem("about:blank", title, status, result.Message, result.Code!), AdminJson.Options, "application/problem+json", status);
-
-    /// <summary>An RFC 9457 problem body with the refusal's closed code (<see cref="VisitRefusals"/>).</summary>
-    public sealed record RefusalProblem(string Type, string Title, int Status, string? Detail, string Code);
+    private static IResult Refusal<T>(int status, string title, VisitResult<T> result) => AdminApi.Refusal(status, title, result.Message, result.Code!);
 }

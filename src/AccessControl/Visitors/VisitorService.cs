@@ -780,10 +780,15 @@ public sealed class VisitorService
     /// An action on a visit of a site the token does not act for (<c>--site</c> limits a token to one site): a
     /// <c>security</c> row <c>&lt;action&gt;.refused</c> and 403 <c>not_approver_for_site</c>, whatever the role.
     /// </summary>
-    private async Task<VisitResult<VisitView>> NotForThisSiteAsync(OperatorIdentity who, string action, Visit visit, int? visitor)
+    private Task<VisitResult<VisitView>> NotForThisSiteAsync(OperatorIdentity who, string action, Visit visit, int? visitor) =>
+        NotForThisSiteAsync<VisitView>(who, action, visit.Site.Value,
+            new { visit = action == "visit.request" ? (long?)null : visit.Id, visitor }, visit.Host.Value); // a refused request is never stored
+
+    /// <summary>The refusal of a token limited to another site (<see cref="SiteLimit"/>), on anything this service keeps per site.</summary>
+    private async Task<VisitResult<T>> NotForThisSiteAsync<T>(OperatorIdentity who, string action, string site, object named, string? person = null)
     {
-        await SecurityAsync(who, action + ".refused", visit, visitor, VisitRefusals.NotForThisSite, null);
-        return VisitResult<VisitView>.Forbidden(VisitRefusals.NotForThisSite, $"This token acts for site {who.Site} only.");
+        await AdminApi.RecordRefusalAsync(appendLog, SiteLimit.Row(who, action, clock.GetCurrentInstant(), site, named) with { PersonId = person }, logger);
+        return VisitResult<T>.Forbidden(SiteLimit.Code, SiteLimit.Message(who));
     }
 
     private async Task<VisitResult<VisitView>> RefuseCheckInAsync(OperatorIdentity desk, Visit visit, int number, string code, string message, long? watchlistEntry = null)
@@ -1052,10 +1057,14 @@ public sealed class VisitorService
             busy.TryGetValue(b.Card, out var h) ? h.Visit : null, busy.TryGetValue(b.Card, out var h2) ? h2.Visitor : null))];
     }
 
-    /// <summary>Adds a card to a site's badge pool, or moves it (action <c>badge_pool.add</c>). A card that is an employee's credential is refused.</summary>
-    public async Task<VisitResult<PooledBadgeView>> AddBadgeAsync(string actor, string card, PooledBadgeInput input, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Adds a card to a site's badge pool, or moves it (action <c>badge_pool.add</c>). A card that is an employee's
+    /// credential is refused. A site-limited token adds only to its site and moves only its site's badges.
+    /// </summary>
+    public async Task<VisitResult<PooledBadgeView>> AddBadgeAsync(OperatorIdentity admin, string card, PooledBadgeInput input, CancellationToken cancellationToken = default)
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(actor);
+        ArgumentNullException.ThrowIfNull(admin);
+        var actor = admin.Operator;
         ArgumentNullException.ThrowIfNull(input);
         var snapshot = configuration.Current;
         var errors = new List<FieldError>();
@@ -1088,6 +1097,16 @@ public sealed class VisitorService
         await gate.WaitAsync(cancellationToken);
         try
         {
+            if (store.Badge(uid!) is { } moved && !admin.ActsFor(moved.Site.Value))
+            {
+                return await NotForThisSiteAsync<PooledBadgeView>(admin, "badge_pool.add", moved.Site.Value, new { card = uid, site = input.Site });
+            }
+
+            if (!admin.ActsFor(input.Site!))
+            {
+                return await NotForThisSiteAsync<PooledBadgeView>(admin, "badge_pool.add", input.Site!, new { card = uid });
+            }
+
             if (store.BadgesOut().ContainsKey(uid!))
             {
                 return VisitResult<PooledBadgeView>.Conflict($"Badge {uid} is out with a visitor; change it after it is returned.");
@@ -1108,10 +1127,14 @@ public sealed class VisitorService
         }
     }
 
-    /// <summary>Takes a card out of the pool (action <c>badge_pool.remove</c>); not while it is out with a visitor.</summary>
-    public async Task<VisitResult<PooledBadgeView>> RemoveBadgeAsync(string actor, string card, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Takes a card out of the pool (action <c>badge_pool.remove</c>); not while it is out with a visitor. A site-limited
+    /// token removes only its site's badges.
+    /// </summary>
+    public async Task<VisitResult<PooledBadgeView>> RemoveBadgeAsync(OperatorIdentity admin, string card, CancellationToken cancellationToken = default)
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(actor);
+        ArgumentNullException.ThrowIfNull(admin);
+        var actor = admin.Operator;
         var uid = CardUid.Normalize(card);
         if (uid is null)
         {
@@ -1125,6 +1148,11 @@ public sealed class VisitorService
             if (badge is null)
             {
                 return VisitResult<PooledBadgeView>.NotFound($"Badge {uid} is not in a pool.");
+            }
+
+            if (!admin.ActsFor(badge.Site.Value))
+            {
+                return await NotForThisSiteAsync<PooledBadgeView>(admin, "badge_pool.remove", badge.Site.Value, new { card = uid });
             }
 
             if (store.BadgesOut().ContainsKey(uid))
@@ -1235,15 +1263,7 @@ public sealed class VisitorService
                 watchlistEntry,
             }),
         };
-        try
-        {
-            await appendLog(entry, CancellationToken.None);
-        }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
-        {
-            // The request is refused either way; losing the record of it is worth an operator's attention.
-            logger.LogError(ex, "A refused visitor request ({Action}: {Code}) could not be recorded in the entry log.", action, code);
-        }
+        await AdminApi.RecordRefusalAsync(appendLog, entry, logger);
     }
 
     // ---- validation --------------------------------------------------------------------------------

@@ -506,6 +506,29 @@ public sealed class VisitApiTests : IAsyncLifetime
         Assert.Single((await here.GetFromJsonAsync<VisitorLogRow[]>(Log, AdminJson.Options))!);
     }
 
+    [Fact]
+    [Trait("control", "NIST-AC-3")]
+    [Trait("control", "NIST-AC-6")]
+    [Trait("control", "PCI-9.3.2")]
+    public async Task BadgePool_AndPurge_ByAnAdminForAnotherSite_AreRefused_AndThePoolIsUnchanged()
+    {
+        await desk.AddBadgeAsync();
+        var (otherAdmin, thisAdmin) = SiteLimited("admin", OperatorRole.Admin);
+
+        var add = await otherAdmin.PutAsJsonAsync($"api/v1/badge-pool/{VisitDesk.Badge2}", new { site = "demo", technology = "desfire-ev3" });
+        var remove = await otherAdmin.DeleteAsync($"api/v1/badge-pool/{VisitDesk.Badge1}");
+        var purge = await thisAdmin.PostAsync("api/v1/visits/purge", null);
+
+        await AssertNotForThisSiteAsync(add, "badge_pool.add.refused", "admin-par1");
+        await AssertNotForThisSiteAsync(remove, "badge_pool.remove.refused", "admin-par1");
+        Assert.Equal(HttpStatusCode.Forbidden, purge.StatusCode);
+        var purgeRow = Assert.Single(edge.Rows(new LogFilter { Reason = "visit.purge.refused" }));
+        Assert.Equal(("admin-demo", null), (purgeRow.Actor, purgeRow.SiteId));
+        var pool = await desk.Admin.GetFromJsonAsync<PooledBadgeView[]>("api/v1/badge-pool", AdminJson.Options);
+        Assert.Equal([VisitDesk.Badge1], pool!.Select(b => b.Card));
+        Assert.Equal(HttpStatusCode.OK, (await thisAdmin.DeleteAsync($"api/v1/badge-pool/{VisitDesk.Badge1}")).StatusCode);
+    }
+
     /// <summary>Clients of tokens limited to site par1 (not the demo site) and to site demo, named NAME-par1 and NAME-demo.</summary>
     private (HttpClient Par1, HttpClient Demo) SiteLimited(string name, OperatorRole role, string? person = null) =>
         (desk.As(name + "-par1", role, person, site: "par1"), desk.As(name + "-demo", role, person, site: "demo"));
