@@ -231,11 +231,14 @@ public sealed class EventPipeline : IAsyncDisposable
     /// sent <c>clear</c> since its last alarm, unless <paramref name="force"/>; otherwise a <c>fire_reset</c> row per
     /// released site and, once durable, <c>relock</c> (retained) to every released door.
     /// </summary>
-    public async Task<FireResetResult> ResetFireAsync(string actor, bool force, CancellationToken cancellationToken = default)
+    /// <param name="site">The one site the operator acts for (a site-limited token): only its release is reset, and
+    /// only its panels are asked; a release at other sites only is <see cref="FireResetOutcome.OtherSitesOnly"/>.
+    /// Null for every site.</param>
+    public async Task<FireResetResult> ResetFireAsync(string actor, bool force, string? site = null, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(actor);
         var done = new TaskCompletionSource<FireResetResult>(TaskCreationOptions.RunContinuationsAsynchronously);
-        await PostAsync(new FireReset(actor, force, done), cancellationToken);
+        await PostAsync(new FireReset(actor, force, site, done), cancellationToken);
         return await done.Task.WaitAsync(cancellationToken);
     }
 
@@ -996,21 +999,25 @@ public sealed class EventPipeline : IAsyncDisposable
     private void StageFireReset(FireReset reset)
     {
         var now = clock.GetCurrentInstant();
-        var inAlarm = fire.PanelsInAlarm.Values.SelectMany(p => p).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToImmutableArray();
-        if (!fire.IsReleased)
+        var scope = fire.Scope(reset.Site);
+        var inAlarm = scope.PanelsInAlarm.Values.SelectMany(p => p).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToImmutableArray();
+        var releases = scope.Sites.Values.OrderBy(s => s.SiteId, StringComparer.Ordinal).ToList();
+        if (!fire.IsReleased || !scope.IsReleased)
         {
-            reset.Done.TrySetResult(new FireResetResult(FireResetOutcome.NotReleased, [], inAlarm));
+            var others = fire.Sites.Keys.Order(StringComparer.Ordinal).ToImmutableArray();
+            reset.Done.TrySetResult(new FireResetResult(fire.IsReleased ? FireResetOutcome.OtherSitesOnly : FireResetOutcome.NotReleased, [], inAlarm, others));
             return;
         }
 
-        if (!reset.Force && fire.Sites.Values.Any(s => !s.Cleared))
+        if (!reset.Force && releases.Any(s => !s.Cleared))
         {
-            reset.Done.TrySetResult(new FireResetResult(FireResetOutcome.NotCleared, [], inAlarm));
+            reset.Done.TrySetResult(new FireResetResult(FireResetOutcome.NotCleared, [], inAlarm, []));
             return;
         }
 
-        var relocked = fire.ReleasedDoors.Order(StringComparer.Ordinal).ToImmutableArray();
-        var releases = fire.Sites.Values.OrderBy(s => s.SiteId, StringComparer.Ordinal).ToList();
+        var relocked = scope.ReleasedDoors.Order(StringComparer.Ordinal).ToImmutableArray();
+        var sites = releases.Select(r => r.SiteId).ToImmutableArray();
+        var othersReleased = fire.Sites.Count - releases.Count;
         for (var i = 0; i < releases.Count; i++)
         {
             var release = releases[i];
@@ -1033,11 +1040,13 @@ public sealed class EventPipeline : IAsyncDisposable
                     ("since", WireFormat.FormatInstant(release.Since)),
                     ("doors", string.Join(',', release.Doors)),
                     ("forced", reset.Force ? "true" : null),
-                    ("panelsInAlarm", release.Cleared ? null : string.Join(',', release.PanelsInAlarm))),
+                    ("panelsInAlarm", release.Cleared ? null : string.Join(',', release.PanelsInAlarm)),
+                    ("tokenSite", reset.Site),
+                    ("otherSitesReleased", reset.Site is null ? null : (long?)othersReleased)),
             })
             {
                 Retained = last ? RetainedDoorCommands(relocked, DoorCommands.Relock) : [],
-                FireResetDone = last ? (reset.Done, new FireResetResult(FireResetOutcome.Reset, relocked, inAlarm)) : null,
+                FireResetDone = last ? (reset.Done, new FireResetResult(FireResetOutcome.Reset, relocked, inAlarm, sites)) : null,
             });
         }
     }
@@ -1737,7 +1746,7 @@ public sealed class EventPipeline : IAsyncDisposable
 
     private sealed record SeqReset(string Source, long? Baseline, string Actor, TaskCompletionSource<LogEntry> Done) : Item;
 
-    private sealed record FireReset(string Actor, bool Force, TaskCompletionSource<FireResetResult> Done) : Item;
+    private sealed record FireReset(string Actor, bool Force, string? Site, TaskCompletionSource<FireResetResult> Done) : Item;
 
     private sealed record FireReassert(TaskCompletionSource Done) : Item;
 

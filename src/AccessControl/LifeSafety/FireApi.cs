@@ -11,6 +11,9 @@ namespace AccessControl.LifeSafety;
 /// <c>GET /api/v1/fire</c> (the release state) and <c>POST /api/v1/fire/reset[?force=true]</c> (roles admin or security):
 /// the only way a fire release ends. A reset is refused with 409 while a panel has not sent <c>clear</c> since its last
 /// alarm, unless forced (logged as forced); otherwise it writes a <c>fire_reset</c> row naming the operator and then relocks.
+/// A token limited to one site sees and resets only that site's release (its <c>fire_reset</c> row says so, with the
+/// number of other sites left released); when only other sites are released it is refused (403
+/// <c>not_approver_for_site</c>, a <c>security</c> row <c>fire.reset.refused</c>).
 /// </summary>
 public static class FireApi
 {
@@ -18,7 +21,8 @@ public static class FireApi
     public static IEndpointRouteBuilder MapFireApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup(AdminApi.Prefix).AddEndpointFilter(new AdminApi.OperatorFilter(OperatorRole.Admin, OperatorRole.Security));
-        group.MapGet("/fire", ([FromServices] EventPipeline pipeline) => Results.Json(Status(pipeline.Fire), AdminJson.Options));
+        group.MapGet("/fire", (HttpContext http, [FromServices] EventPipeline pipeline) =>
+            Results.Json(Status(pipeline.Fire.Scope(AdminApi.Identity(http).Site)), AdminJson.Options));
         group.MapPost("/fire/reset", ResetAsync);
         return app;
     }
@@ -48,17 +52,17 @@ public static class FireApi
             force = text.ToString() == "true";
         }
 
-        var identity = http.Items[typeof(OperatorIdentity)] as OperatorIdentity
-            ?? throw new InvalidOperationException("A fire endpoint ran without an authenticated operator.");
+        var identity = AdminApi.Identity(http);
         try
         {
-            var result = await pipeline.ResetFireAsync(identity.Operator, force, http.RequestAborted);
+            var result = await pipeline.ResetFireAsync(identity.Operator, force, identity.Site, http.RequestAborted);
             return result.Outcome switch
             {
+                FireResetOutcome.OtherSitesOnly => await SiteLimit.RefuseAsync(http, identity, "fire.reset", null, new { released = string.Join(',', result.Sites), forced = force }),
                 FireResetOutcome.NotCleared => AdminApi.Problem(StatusCodes.Status409Conflict, "Fire alarm not cleared",
                     $"Panel(s) {string.Join(", ", result.PanelsInAlarm)} have not sent clear since their alarm; nothing was relocked. Use force=true only when the panel is known to be faulty."),
                 FireResetOutcome.NotReleased => AdminApi.Problem(StatusCodes.Status409Conflict, "Not released", "No door is released by a fire alarm."),
-                _ => Results.Json(new { relocked = result.Relocked, forced = force }, AdminJson.Options),
+                _ => Results.Json(new { relocked = result.Relocked, forced = force, sites = result.Sites }, AdminJson.Options),
             };
         }
         catch (EntryLogUnavailableException)

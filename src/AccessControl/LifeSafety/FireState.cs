@@ -70,6 +70,12 @@ public sealed record FireState(ImmutableDictionary<string, FireRelease> Sites, I
         return new FireState(sites, panels.IsEmpty ? PanelsInAlarm.Remove(site) : PanelsInAlarm.SetItem(site, panels));
     }
 
+    /// <summary>The state of one site only (what a token limited to that site sees and resets); the whole state for null.</summary>
+    public FireState Scope(string? site) => site is null
+        ? this
+        : new FireState(Sites.Where(s => s.Key == site).ToImmutableDictionary(StringComparer.Ordinal),
+            PanelsInAlarm.Where(p => p.Key == site).ToImmutableDictionary(StringComparer.Ordinal));
+
     /// <summary>An operator reset the site's release (a forced reset also forgets the panels not cleared).</summary>
     public FireState Reset(string site) => new(Sites.Remove(site), PanelsInAlarm.Remove(site));
 
@@ -148,7 +154,14 @@ public enum FireResetOutcome
 
     /// <summary>A panel has not sent <c>clear</c> since its last alarm, and the reset was not forced: nothing changed.</summary>
     NotCleared,
+
+    /// <summary>The operator acts for one site, and only other sites are released: nothing changed (refused, 403).</summary>
+    OtherSitesOnly,
 }
 
-/// <summary>The answer to a reset: the outcome, and the doors relocked (empty unless reset).</summary>
-public sealed record FireResetResult(FireResetOutcome Outcome, ImmutableArray<string> Relocked, ImmutableArray<string> PanelsInAlarm);
+/// <summary>
+/// The answer to a reset: the outcome, the doors relocked (empty unless reset), the panels in alarm (of the operator's
+/// site, for a site-limited operator) and the sites: those reset, or for <see cref="FireResetOutcome.OtherSitesOnly"/>
+/// those released.
+/// </summary>
+public sealed record FireResetResult(FireResetOutcome Outcome, ImmutableArray<string> Relocked, ImmutableArray<string> PanelsInAlarm, ImmutableArray<string> Sites);

@@ -1,11 +1,14 @@
+using System.Net;
 using System.Text;
 using System.Threading.Channels;
+using AccessControl.Admin;
 using AccessControl.EntryLog;
 using AccessControl.HardwareSim.Doors;
 using AccessControl.LifeSafety;
 using AccessControl.Protocol;
 using AccessControl.Tests.EndToEnd;
 using AccessControl.Tests.Support;
+using AccessControl.Tests.Visitors;
 using MQTTnet;
 using MQTTnet.Protocol;
 using NodaTime;
@@ -282,6 +285,90 @@ public sealed class FireReleaseTests
         Assert.Equal(0, reset);
         Assert.Contains("door-dh1", resetOut, StringComparison.Ordinal);
         Assert.Equal("guard-kim", Assert.Single(edge.Rows(new LogFilter { Reason = FireReasons.Reset })).Actor);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AC-3")]
+    [Trait("control", "NIST-PE-3")]
+    public async Task FireReset_ByATokenLimitedToAnotherSite_IsRefusedAndLogged_AndItsOwnSitesTokenResets()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        var desk = VisitDesk.For(edge);
+        using var elsewhere = desk.As("guard-par1", OperatorRole.Security, null, site: "par1");
+        using var here = desk.As("guard-demo", OperatorRole.Security, null, site: "demo");
+        var panel = await edge.RawClientAsync(Panel);
+        await PublishFireAsync(edge, panel, "fpa-1", 1, "alarm");
+        await PublishFireAsync(edge, panel, "fpa-2", 2, "clear");
+        await edge.RowAsync(r => r.Reason == FireReasons.Clear);
+
+        var unseen = await elsewhere.GetStringAsync("api/v1/fire");
+        var refused = await elsewhere.PostAsync("api/v1/fire/reset?force=true", null);
+        var stillReleased = edge.Edge.Pipeline.Fire.IsReleased;
+        var reset = await here.PostAsync("api/v1/fire/reset", null);
+
+        Assert.Contains("\"released\":false", unseen, StringComparison.Ordinal);
+        Assert.DoesNotContain("door-lobby", unseen, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+        Assert.Equal(SiteLimit.Code, await VisitDesk.RefusalCodeAsync(refused));
+        var refusal = Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Security, Reason = "fire.reset.refused" }));
+        Assert.Equal(("guard-par1", null), (refusal.Actor, refusal.SiteId));
+        Assert.Contains("\"released\":\"demo\"", refusal.Detail, StringComparison.Ordinal);
+        Assert.True(stillReleased);
+        Assert.Equal(HttpStatusCode.OK, reset.StatusCode);
+        Assert.Contains("\"sites\":[\"demo\"]", await reset.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        var row = Assert.Single(edge.Rows(new LogFilter { Reason = FireReasons.Reset }));
+        Assert.Equal(("guard-demo", "demo"), (row.Actor, row.SiteId));
+        Assert.Contains("\"tokenSite\":\"demo\",\"otherSitesReleased\":0", row.Detail, StringComparison.Ordinal);
+        Assert.False(edge.Edge.Pipeline.Fire.IsReleased);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AC-3")]
+    [Trait("control", "NIST-PE-3")]
+    [Trait("control", "NFPA-101")]
+    public async Task FireReset_ByASiteLimitedToken_RelocksOnlyItsSite_AndOtherSitesStayReleased()
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "ac-fire-" + Guid.NewGuid().ToString("N")[..12]);
+        try
+        {
+            await using (var edge = await EdgeHarness.StartAsync(directory: directory))
+            {
+                // Another site's release, as its own service would have logged it; it is folded in at the next start.
+                await edge.Edge.Pipeline.AppendAsync(new LogEntry
+                {
+                    At = edge.Clock.GetCurrentInstant(),
+                    Kind = LogKinds.Safety,
+                    SiteId = "par1",
+                    Reason = FireReasons.Release,
+                    Detail = "{\"panel\":\"fire-panel-p\",\"doors\":\"door-par1-lobby\"}",
+                }).WaitAsync(EdgeHarness.Timeout);
+                var panel = await edge.RawClientAsync(Panel);
+                await PublishFireAsync(edge, panel, "fpa-1", 1, "alarm");
+                await PublishFireAsync(edge, panel, "fpa-2", 2, "clear");
+                await edge.RowAsync(r => r.Reason == FireReasons.Clear);
+            }
+
+            await using var again = await EdgeHarness.StartAsync(directory: directory);
+            using var here = VisitDesk.For(again).As("guard-demo", OperatorRole.Security, null, site: "demo");
+            var (lobby, activity) = await ControllerAsync(again, "ctl-lobby", "door-lobby");
+
+            var status = await here.GetStringAsync("api/v1/fire");
+            var reset = await here.PostAsync("api/v1/fire/reset", null);
+            await NextAsync(activity, DoorActivityKind.Relocked);
+
+            Assert.DoesNotContain("par1", status, StringComparison.Ordinal);
+            Assert.Equal(HttpStatusCode.OK, reset.StatusCode);
+            Assert.DoesNotContain("door-par1-lobby", await reset.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+            var row = Assert.Single(again.Rows(new LogFilter { Reason = FireReasons.Reset }));
+            Assert.Equal("demo", row.SiteId);
+            Assert.Contains("\"otherSitesReleased\":1", row.Detail, StringComparison.Ordinal);
+            Assert.Equal(["par1"], again.Edge.Pipeline.Fire.Sites.Keys);
+            Assert.False(lobby.GetDoor("door-lobby").Released);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
     }
 
     private static async Task<(int Code, string Output, string Error)> CliAsync(EdgeHarness edge, string token, params string[] args)
