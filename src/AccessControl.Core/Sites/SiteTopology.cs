@@ -51,6 +51,12 @@ public sealed class SiteTopology
     public Schedule? ScheduleOf(SiteId site, ScheduleId id) =>
         id == ScheduleId.Always ? Schedule.Always : Schedules.GetValueOrDefault((site, id));
 
+    /// <summary>The site of a door, or of a reader through its door; null when this topology has no such device.</summary>
+    public SiteId? SiteOf(DoorId door) => Doors.TryGetValue(door, out var d) ? d.Site : null;
+
+    /// <inheritdoc cref="SiteOf(DoorId)"/>
+    public SiteId? SiteOf(ReaderId reader) => Readers.TryGetValue(reader, out var r) ? SiteOf(r.Door) : null;
+
     /// <summary>The doors a controller drives.</summary>
     public IEnumerable<Door> DoorsOf(ControllerId controller) => Doors.Values.Where(d => d.Controller == controller);
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using AccessControl.Admin;
 using AccessControl.Protocol;
+using AccessControl.Sites;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
@@ -11,7 +12,9 @@ namespace AccessControl.Events;
 /// <summary>
 /// <c>POST /api/v1/devices/{readers|doors}/{id}/seq-reset[?baseline=N]</c> (admin only): lets a device whose
 /// <c>seq</c> really restarted (firmware wiped) back in after replay protection refuses it. Audited by a
-/// <c>device_seq_reset</c> admin row naming the operator, the new baseline and the previous one.
+/// <c>device_seq_reset</c> admin row naming the operator, the new baseline and the previous one. A token limited to one
+/// site resets only that site's devices (another site's, or a device the topology does not know: 403
+/// <c>not_approver_for_site</c> and a <c>security</c> row <c>device_seq_reset.refused</c>).
 /// </summary>
 public static class DeviceSeqApi
 {
@@ -23,7 +26,7 @@ public static class DeviceSeqApi
         return app;
     }
 
-    private static async Task<IResult> ResetAsync(string kind, string id, HttpContext http, [FromServices] EventPipeline pipeline)
+    private static async Task<IResult> ResetAsync(string kind, string id, HttpContext http, [FromServices] EventPipeline pipeline, [FromServices] LiveConfiguration configuration)
     {
         if (kind is not ("readers" or "doors"))
         {
@@ -46,11 +49,17 @@ public static class DeviceSeqApi
             baseline = value;
         }
 
-        var identity = http.Items[typeof(OperatorIdentity)] as OperatorIdentity
-            ?? throw new InvalidOperationException("A device endpoint ran without an authenticated operator.");
+        var identity = AdminApi.Identity(http);
+        var topology = configuration.Topology;
+        var site = (kind == "readers" ? topology.SiteOf(new ReaderId(id)) : topology.SiteOf(new DoorId(id)))?.Value;
+        if (identity.Site is not null && (site is null || !identity.ActsFor(site)))
+        {
+            return await SiteLimit.RefuseAsync(http, identity, DeviceSeqBaselines.ResetReason, site, new { source = kind + "/" + id, baseline });
+        }
+
         try
         {
-            var row = await pipeline.ResetDeviceSeqAsync(kind + "/" + id, baseline, identity.Operator, http.RequestAborted);
+            var row = await pipeline.ResetDeviceSeqAsync(kind + "/" + id, baseline, identity.Operator, site, http.RequestAborted);
             return Results.Json(row, AdminJson.Options);
         }
         catch (EntryLogUnavailableException)

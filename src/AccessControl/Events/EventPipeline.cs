@@ -214,12 +214,13 @@ public sealed class EventPipeline : IAsyncDisposable
     /// <paramref name="baseline"/> (any seq when null). Audited by an admin row in log order; completes when it is durable.
     /// </summary>
     /// <param name="source"><c>readers/{id}</c> or <c>doors/{id}</c>.</param>
-    public async Task<LogEntry> ResetDeviceSeqAsync(string source, long? baseline, string actor, CancellationToken cancellationToken = default)
+    /// <param name="site">The device's site, for the row (so that a token limited to that site reads it); null when unknown.</param>
+    public async Task<LogEntry> ResetDeviceSeqAsync(string source, long? baseline, string actor, string? site = null, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(source);
         ArgumentException.ThrowIfNullOrWhiteSpace(actor);
         var done = new TaskCompletionSource<LogEntry>(TaskCreationOptions.RunContinuationsAsynchronously);
-        await PostAsync(new SeqReset(source, baseline, actor, done), cancellationToken);
+        await PostAsync(new SeqReset(source, baseline, actor, site, done), cancellationToken);
         return await done.Task.WaitAsync(cancellationToken);
     }
 
@@ -1122,6 +1123,7 @@ public sealed class EventPipeline : IAsyncDisposable
         {
             At = clock.GetCurrentInstant(),
             Kind = LogKinds.Admin,
+            SiteId = reset.Site,
             ReaderId = id,
             DoorId = id is null && reset.Source.StartsWith("doors/", StringComparison.Ordinal) ? reset.Source["doors/".Length..] : null,
             Source = reset.Source,
@@ -1744,7 +1746,7 @@ public sealed class EventPipeline : IAsyncDisposable
 
     private sealed record Append(LogEntry Entry, TaskCompletionSource<LogEntry> Done) : Item;
 
-    private sealed record SeqReset(string Source, long? Baseline, string Actor, TaskCompletionSource<LogEntry> Done) : Item;
+    private sealed record SeqReset(string Source, long? Baseline, string Actor, string? Site, TaskCompletionSource<LogEntry> Done) : Item;
 
     private sealed record FireReset(string Actor, bool Force, string? Site, TaskCompletionSource<FireResetResult> Done) : Item;
 

@@ -1,8 +1,10 @@
+using System.Net;
 using System.Net.Http.Headers;
 using System.Threading.Channels;
 using AccessControl.Admin;
 using AccessControl.EntryLog;
 using AccessControl.Protocol;
+using AccessControl.Tests.Visitors;
 using MQTTnet;
 using MQTTnet.Protocol;
 using NodaTime;
@@ -119,6 +121,29 @@ public class ReplayProtectionTests
         {
             Directory.Delete(directory, recursive: true);
         }
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AC-3")]
+    [Trait("control", "NIST-AC-6")]
+    public async Task SeqReset_ByAnAdminForAnotherSite_OrOfAnUnknownDevice_IsRefusedAndLogged_AndItsOwnSitesAdminResets()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        using var desk = VisitDesk.For(edge);
+        using var elsewhere = desk.As("ops-par1", OperatorRole.Admin, null, site: "par1");
+        using var here = desk.As("ops-demo", OperatorRole.Admin, null, site: "demo");
+
+        var refused = await elsewhere.PostAsync($"/api/v1/devices/readers/{ReaderId}/seq-reset", null);
+        var unknown = await here.PostAsync("/api/v1/devices/doors/door-nowhere/seq-reset", null);
+        var reset = await here.PostAsync($"/api/v1/devices/readers/{ReaderId}/seq-reset?baseline=7", null);
+
+        Assert.Equal((HttpStatusCode.Forbidden, HttpStatusCode.Forbidden), (refused.StatusCode, unknown.StatusCode));
+        Assert.Equal(SiteLimit.Code, await VisitDesk.RefusalCodeAsync(refused));
+        var refusals = edge.Rows(new LogFilter { Kind = LogKinds.Security, Reason = "device_seq_reset.refused" });
+        Assert.Equal([("ops-par1", "demo"), ("ops-demo", null)], refusals.Select(r => (r.Actor, r.SiteId)));
+        Assert.True(reset.IsSuccessStatusCode, await reset.Content.ReadAsStringAsync());
+        var audit = Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Admin, Reason = "device_seq_reset" }));
+        Assert.Equal(("ops-demo", "demo", 7L), (audit.Actor, audit.SiteId, audit.DeviceSeq));
     }
 
     private static ReaderEvent Card(string eventId, long seq, Instant at) =>
