@@ -27,7 +27,8 @@ public sealed record EntryLogAppender(Func<LogEntry, CancellationToken, Task<Log
 /// </summary>
 /// <remarks>
 /// Every endpoint but <c>/health</c> (Health/HealthApi.cs) needs <c>Authorization: Bearer &lt;token&gt;</c> (see <see cref="ApiTokens"/>).
-/// Auditors read; only admins write. A missing or unknown token (401) and a wrong role (403) are recorded as
+/// Auditors read; only admins write. A site-limited token (<see cref="SiteLimit"/>) may not use the cardholder endpoints
+/// nor <c>/log/verify</c>, and reads only its site's rows from <c>/log</c>. A missing or unknown token (401) and a wrong role (403) are recorded as
 /// <c>security</c> rows in the entry log, without the token. Changes go through <see cref="AdminService"/>, which
 /// records each one as an <c>admin</c> row. Errors are <c>application/problem+json</c> bodies whose <c>errors</c>
 /// name the offending field or query parameter.
@@ -66,8 +67,11 @@ public static class AdminApi
     /// <summary>Maps the admin API's endpoints under <see cref="Prefix"/>.</summary>
     public static IEndpointRouteBuilder MapAdminApi(this IEndpointRouteBuilder app)
     {
-        var read = app.MapGroup(Prefix).AddEndpointFilter(new OperatorFilter(OperatorRole.Auditor, OperatorRole.Admin));
-        var write = app.MapGroup(Prefix).AddEndpointFilter(new OperatorFilter(OperatorRole.Admin));
+        // Cardholders are global (a person's levels may name zones of any site): a site-limited token neither reads nor changes them.
+        var cardholders = new SiteLimit.EverySiteOnly("cardholders");
+        var read = app.MapGroup(Prefix).AddEndpointFilter(new OperatorFilter(OperatorRole.Auditor, OperatorRole.Admin)).AddEndpointFilter(cardholders);
+        var write = app.MapGroup(Prefix).AddEndpointFilter(new OperatorFilter(OperatorRole.Admin)).AddEndpointFilter(cardholders);
+        var log = app.MapGroup(Prefix).AddEndpointFilter(new OperatorFilter(OperatorRole.Auditor, OperatorRole.Admin));
 
         read.MapGet("/people", ListPeople);
         read.MapGet("/people/{id}", GetPerson);
@@ -84,8 +88,8 @@ public static class AdminApi
         write.MapPut("/access-levels/{id}", PutAccessLevel);
         write.MapDelete("/access-levels/{id}", DeleteAccessLevel);
 
-        read.MapGet("/log", QueryLog);
-        read.MapGet("/log/verify", VerifyLog);
+        log.MapGet("/log", QueryLog);
+        log.MapGet("/log/verify", VerifyLog).AddEndpointFilter(new SiteLimit.EverySiteOnly("log.verify")); // it walks, and may quote, every site's rows
         return app;
     }
 
@@ -215,16 +219,26 @@ public static class AdminApi
 
     // ---- log ---------------------------------------------------------------------------------------
 
-    private static IResult QueryLog(HttpRequest request, [FromServices] EntryLogQuery query)
+    /// <summary>
+    /// The rows matching the query. A site-limited token reads only rows of its site: asking for another site gives an
+    /// empty page, and rows with no site (admin changes of cardholders, refusals, service rows) are not among them.
+    /// </summary>
+    private static IResult QueryLog(HttpContext http, [FromServices] EntryLogQuery query)
     {
         var (filter, errors) = LogQueryParameters.Parse(
-            request.Query.Select(q => new KeyValuePair<string, IReadOnlyList<string>>(q.Key, [.. q.Value.Select(v => v ?? "")])));
+            http.Request.Query.Select(q => new KeyValuePair<string, IReadOnlyList<string>>(q.Key, [.. q.Value.Select(v => v ?? "")])));
         if (filter is null)
         {
             return Problem(StatusCodes.Status400BadRequest, "Invalid query", null, errors);
         }
 
-        var rows = query.Find(filter);
+        var limit = Identity(http).Site;
+        if (limit is not null && filter.SiteId is not null && filter.SiteId != limit)
+        {
+            return Json(new Page<LogEntry>([], null));
+        }
+
+        var rows = query.Find(limit is null ? filter : filter with { SiteId = limit });
         return Json(new Page<LogEntry>(rows, rows.Count == filter.Limit ? rows[^1].Seq.ToString(System.Globalization.CultureInfo.InvariantCulture) : null));
     }
 

@@ -75,6 +75,22 @@ public static class SiteLimit
         return Forbidden(who);
     }
 
+    /// <summary>
+    /// An endpoint filter, after <see cref="AdminApi.OperatorFilter"/>, that refuses every site-limited token: for what
+    /// spans all sites at once (cardholders, the whole log's verification, the retention purge). The refusal's row is
+    /// <c>&lt;action&gt;.refused</c> with no site, naming the method and path.
+    /// </summary>
+    internal sealed class EverySiteOnly(string action) : IEndpointFilter
+    {
+        public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+        {
+            var http = context.HttpContext;
+            return AdminApi.Identity(http) is { Site: not null } limited
+                ? await RefuseAsync(http, limited, action, null, new { method = http.Request.Method, path = http.Request.Path.Value })
+                : await next(context);
+        }
+    }
+
     /// <summary>403 with code <see cref="Code"/>, in the problem shape of every refusal with a code.</summary>
     public static IResult Forbidden(OperatorIdentity who) => AdminApi.Refusal(StatusCodes.Status403Forbidden, "Forbidden", Message(who), Code);
 }

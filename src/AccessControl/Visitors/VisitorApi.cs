@@ -112,10 +112,8 @@ public static class VisitorApi
         admin.MapPut("/badge-pool/{card}", PutBadge);
         admin.MapDelete("/badge-pool/{card}", async (string card, HttpContext http, [FromServices] VisitorService s) =>
             ToHttp(await s.RemoveBadgeAsync(Identity(http), card, http.RequestAborted)));
-        // The retention purge runs over every site at once: only a token for every site runs it by hand.
-        admin.MapPost("/visits/purge", async (HttpContext http, [FromServices] VisitorService s) => Identity(http) is { Site: not null } limited
-            ? await SiteLimit.RefuseAsync(http, limited, "visit.purge", null)
-            : ToHttp(await s.PurgeAsync(Identity(http).Operator, http.RequestAborted)));
+        admin.MapPost("/visits/purge", async (HttpContext http, [FromServices] VisitorService s) =>
+            ToHttp(await s.PurgeAsync(Identity(http).Operator, http.RequestAborted))).AddEndpointFilter(new SiteLimit.EverySiteOnly("visit.purge")); // every site at once
         return app;
     }
 

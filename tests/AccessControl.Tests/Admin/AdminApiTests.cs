@@ -226,6 +226,40 @@ public sealed class AdminApiTests : IAsyncLifetime
         Assert.Null(second.Next);
     }
 
+    [Fact]
+    [Trait("control", "NIST-AC-3")]
+    [Trait("control", "NIST-AC-6")]
+    public async Task Cardholders_ForASiteLimitedToken_AreRefusedAndLogged_EvenAtItsOwnSite()
+    {
+        await SeedAsync();
+        var before = Snapshot();
+        var admin = host.Tokens.CreateToken("admin-dc1", OperatorRole.Admin, "test", site: "dc1");
+        var auditor = host.Tokens.CreateToken("audit-dc1", OperatorRole.Auditor, "test", site: "dc1");
+
+        HttpResponseMessage[] responses =
+        [
+            await host.SendAsync(HttpMethod.Post, "/people/p-100/status", new { status = "terminated" }, admin),
+            await host.SendAsync(HttpMethod.Put, "/people/p-100/access-levels", new[] { "hall-a" }, admin),
+            await host.SendAsync(HttpMethod.Post, "/credentials/04A1B2C3/status", new { status = "revoked" }, admin),
+            await host.SendAsync(HttpMethod.Put, "/access-levels/hall-a", new { name = "Hall A", zones = new[] { "dc1-hall-a" }, schedule = "always" }, admin),
+            await host.SendAsync(HttpMethod.Delete, "/access-levels/hall-a", token: admin),
+            await host.SendAsync(HttpMethod.Get, "/people", token: auditor),
+            await host.SendAsync(HttpMethod.Get, "/access-levels/hall-a", token: auditor),
+        ];
+
+        foreach (var response in responses)
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+            Assert.Equal(SiteLimit.Code, (await response.Content.ReadFromJsonAsync<AdminApi.RefusalProblem>(AdminJson.Options))!.Code);
+        }
+
+        Assert.Equal(before, Snapshot());
+        var refusals = host.Query.Find(new LogFilter { Kind = LogKinds.Security, Reason = "cardholders.refused" });
+        Assert.Equal(responses.Length, refusals.Count);
+        Assert.Contains(refusals, r => r.Actor == "admin-dc1" && r.Detail!.Contains("\"path\":\"/api/v1/people/p-100/status\"", StringComparison.Ordinal));
+        Assert.All(refusals, r => Assert.Null(r.SiteId));
+    }
+
     private async Task SeedAsync()
     {
         await OkAsync(await host.AsAdminAsync(HttpMethod.Put, "/access-levels/hall-a", new { name = "Hall A", zones = new[] { "dc1-hall-a" }, schedule = "always" }));

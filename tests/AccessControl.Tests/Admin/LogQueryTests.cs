@@ -70,6 +70,29 @@ public sealed class LogQueryTests : IAsyncLifetime
         Assert.Equal(T0 + Duration.FromHours(2), second.Items[0].At);
     }
 
+    [Fact]
+    [Trait("control", "NIST-AC-3")]
+    [Trait("control", "NIST-AC-6")]
+    [Trait("control", "NIST-AU-9")]
+    public async Task Log_ForASiteLimitedToken_ShowsOnlyItsSitesRows_AndRefusesTheWholeLogsVerification()
+    {
+        var dc1 = host.Tokens.CreateToken("audit-dc1", OperatorRole.Auditor, "test", site: "dc1");
+        var dc2 = host.Tokens.CreateToken("audit-dc2", OperatorRole.Auditor, "test", site: "dc2");
+
+        var own = await SeqsAsync("/log", dc1);
+        var askedForAnother = await SeqsAsync("/log?site=dc2", dc1);
+        var other = await SeqsAsync("/log?kind=access", dc2);
+        var verify = await host.SendAsync(HttpMethod.Get, "/log/verify", token: dc1);
+
+        Assert.Equal([1L, 2L, 4L], own); // not dc2's swipe (3), not the admin row without a site (5)
+        Assert.Empty(askedForAnother);
+        Assert.Equal([3L], other);
+        Assert.Equal(HttpStatusCode.Forbidden, verify.StatusCode);
+        var refusal = Assert.Single(host.Query.Find(new LogFilter { Reason = "log.verify.refused" }));
+        Assert.Equal(("audit-dc1", null), (refusal.Actor, refusal.SiteId));
+        Assert.Contains("\"code\":\"not_approver_for_site\"", refusal.Detail, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("from=yesterday", "from")]
     [InlineData("to=2025-03-03T10:00:00", "to")]
@@ -90,6 +113,13 @@ public sealed class LogQueryTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         var problem = await response.Content.ReadFromJsonAsync<AdminApi.ApiProblem>(AdminJson.Options);
         Assert.Equal(parameter, Assert.Single(problem!.Errors!).Field);
+    }
+
+    private async Task<IEnumerable<long>> SeqsAsync(string path, string token)
+    {
+        var response = await host.SendAsync(HttpMethod.Get, path, token: token);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return (await response.Content.ReadFromJsonAsync<Page<LogEntry>>(AdminJson.Options))!.Items.Select(r => r.Seq);
     }
 
     private static LogEntry Access(Instant at, string door, string reader, string person, string decision, string reason) => new()
