@@ -81,21 +81,16 @@ public sealed class LogSnapshot : IDisposable
         return command.ExecuteScalar() is long seq ? seq : null;
     }
 
-    /// <summary>The last row up to <paramref name="upTo"/> recorded before <paramref name="before"/>, or null (retention purges).</summary>
+    /// <summary>
+    /// Where a retention purge up to <paramref name="upTo"/> may stop so that it deletes nothing recorded at or after
+    /// <paramref name="before"/>: the row before the first one recorded at or after it, or null when there is none. Rows
+    /// are in seq order but their times need not be (the clock may have stepped back): an old-dated row written after
+    /// recent ones does not carry the purge past them; it is purged later, with the rows around it.
+    /// </summary>
     public long? LastSeqBefore(Instant before, long upTo)
     {
-        using var command = Command(Indexed
-            ? """
-              SELECT MAX(seq) FROM (
-                  SELECT MAX(seq) AS seq FROM ix.log_index WHERE at < $before AND seq <= $upTo
-                  UNION ALL
-                  SELECT MAX(seq) FROM entry_log WHERE seq > $w AND seq <= $upTo AND at < $before)
-              """
-            : "SELECT MAX(seq) FROM entry_log WHERE at < $before AND seq <= $upTo");
-        command.Parameters.AddWithValue("$before", before.ToUnixTimeMilliseconds());
-        command.Parameters.AddWithValue("$upTo", upTo);
-        command.Parameters.AddWithValue("$w", Watermark);
-        return command.ExecuteScalar() is long seq ? seq : null;
+        var bound = FirstSeqSince(before) is { } firstRecent ? Math.Min(firstRecent - 1, upTo) : upTo;
+        return bound > 0 ? bound : null;
     }
 
     public void Dispose()

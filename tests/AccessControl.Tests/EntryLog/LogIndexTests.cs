@@ -289,7 +289,10 @@ public sealed class LogIndexTests : IDisposable
         index.CatchUpFully();
         log.Writer.Checkpoint();
         var cutOff = TestLog.Start + Duration.FromMinutes(10);
-        var expectedBound = Ids(new EntryLogQuery(log.Database).Find(new LogFilter { To = cutOff, Limit = EntryLogQuery.MaxLimit })).Max();
+
+        // The purge stops before the first row recorded at or after the cut-off; this log's clock stepped back, so
+        // older-dated rows after it stay (LogSnapshot.LastSeqBefore).
+        var expectedBound = new EntryLogQuery(log.Database).Find(new LogFilter { Limit = EntryLogQuery.MaxLimit }).Where(r => r.At >= cutOff).Min(r => r.Seq) - 1;
 
         var purge = log.PurgeAYearOn(cutOff);
         var round = index.CatchUp();
@@ -297,7 +300,7 @@ public sealed class LogIndexTests : IDisposable
         Assert.Equal(LogPurgeOutcome.Purged, purge.Outcome);
         Assert.Equal(expectedBound, purge.ToSeq);
         Assert.Equal(purge.Rows, round.Dropped);
-        Assert.Empty(new EntryLogQuery(log.Database).Find(new LogFilter { To = cutOff }));
+        Assert.All(new EntryLogQuery(log.Database).Find(new LogFilter { To = cutOff, Limit = EntryLogQuery.MaxLimit }), r => Assert.True(r.Seq > expectedBound));
         using var snapshot = LogSnapshot.Open(log.Database);
         Assert.True(snapshot.Indexed);
     }

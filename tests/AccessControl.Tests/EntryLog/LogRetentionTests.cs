@@ -16,6 +16,29 @@ public sealed class LogRetentionTests : IDisposable
     [Fact]
     [Trait("control", "NIST-AU-11")]
     [Trait("control", "PCI-10.5")]
+    public void Purge_AfterTheClockWentBack_KeepsEveryRowRecordedWithinTheMinimumRetention()
+    {
+        var now = TestLog.Start + Duration.FromDays(400);
+        log.Clock.Reset(now - Duration.FromDays(1));
+        var recent = log.AppendRows(4);
+
+        // The edge box's clock jumps back (a dead RTC battery before NTP): a row dated long ago, written after the recent ones.
+        log.Clock.Reset(TestLog.Start - Duration.FromDays(10));
+        log.AppendRows(1);
+        log.Writer.Checkpoint();
+        log.Writer.FileCheckpoints();
+
+        var purge = log.Writer.Purge(now - LogRetention.Standard, "retention-job", now, LogRetention.Default);
+
+        Assert.Equal(LogPurgeOutcome.Purged, purge.Outcome);
+        Assert.Equal(recent[0].Seq - 1, purge.ToSeq);
+        var kept = new EntryLogQuery(log.Database).Find(new LogFilter { Limit = EntryLogQuery.MaxLimit }).Select(r => r.Seq).ToHashSet();
+        Assert.All(recent, r => Assert.Contains(r.Seq, kept));
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AU-11")]
+    [Trait("control", "PCI-10.5")]
     public void Purge_WithinTheMinimumRetention_IsRefused_NamingTheMinimumAndTheLatestCutOff_AndDeletesNothing()
     {
         // An operator, or someone with a shell, a day later: "everything before yesterday".
