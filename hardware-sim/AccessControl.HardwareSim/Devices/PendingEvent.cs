@@ -46,8 +46,6 @@ public sealed class PendingEvent
         this.stamp = stamp;
         this.render = render;
         Topic = topic;
-        EventId = stamp.EventId;
-        Seq = stamp.Seq;
         Offline = stamp.Offline;
         Payload = render(stamp);
         AwaitsDecision = awaitsDecision;
@@ -62,9 +60,9 @@ public sealed class PendingEvent
 
     public string Topic { get; }
 
-    public string EventId { get; }
+    public string EventId => stamp.EventId;
 
-    public long Seq { get; }
+    public long Seq => stamp.Seq;
 
     /// <summary>
     /// Marked <c>"offline":true</c> on the wire: made while disconnected, or still unanswered

@@ -37,8 +37,11 @@ public sealed class EdgeService : IAsyncDisposable
     private IServiceLink? connection;
     private GcPauseTrace? gcPauses;
 
-    /// <summary>The site file given with <c>--site</c> at this start, imported again even when it is stored already.</summary>
-    private SiteDefinition? givenSite;
+    /// <summary>The newest site file of each site, as Create read them (the one given with <c>--site</c> among them).</summary>
+    private IReadOnlyDictionary<SiteId, SiteDefinition> newestSites = new Dictionary<SiteId, SiteDefinition>();
+
+    /// <summary>The site given with <c>--site</c> at this start, imported again even when it is stored already.</summary>
+    private SiteId? givenSite;
 
     private EdgeService(ServiceSettings settings, IClock clock, TimeProvider time, ILoggerFactory loggers, Database database,
         DeviceSecrets secrets, LiveConfiguration configuration, FingerprintKeyring fingerprintKeys)
@@ -203,7 +206,8 @@ public sealed class EdgeService : IAsyncDisposable
         var cardholders = new CardholderStore(database).LoadAll();
         return new EdgeService(settings, clock, time, loggers, database, secrets, new LiveConfiguration(topology, cardholders), fingerprintKeys)
         {
-            givenSite = loaded,
+            newestSites = sites,
+            givenSite = loaded?.Topology.Sites.Keys.Single(),
         };
     }
 
@@ -261,9 +265,9 @@ public sealed class EdgeService : IAsyncDisposable
         // A file given again with --site (already stored and imported) is imported again, as it always was: what an
         // operator changed through the API since goes back to what the file says. Neither writes anything when nothing differs.
         var unimported = StoredSites.Unimported();
-        foreach (var (file, site) in unimported)
+        foreach (var file in unimported)
         {
-            await ImportAsync(file.FileName, file.Site, site, cancellationToken);
+            await ImportAsync(file.FileName, file.Site, newestSites[new SiteId(file.Site)], cancellationToken);
             try
             {
                 StoredSites.MarkImported(file);
@@ -275,10 +279,9 @@ public sealed class EdgeService : IAsyncDisposable
             }
         }
 
-        if (givenSite is { } given && settings.SiteFile is { } givenFile
-            && !unimported.Any(u => u.File.Site == given.Topology.Sites.Keys.Single().Value))
+        if (givenSite is { } given && settings.SiteFile is { } givenFile && !unimported.Any(u => u.Site == given.Value))
         {
-            await ImportAsync(Path.GetFileName(givenFile), given.Topology.Sites.Keys.Single().Value, given, cancellationToken);
+            await ImportAsync(Path.GetFileName(givenFile), given.Value, newestSites[given], cancellationToken);
         }
 
         var options = settings.Broker with { Host = BrokerHost, Port = BrokerPort };

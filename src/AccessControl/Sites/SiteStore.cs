@@ -24,9 +24,9 @@ public sealed class SiteStore(Database database, IClock clock)
         var sha = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(content)));
         using var connection = database.Open();
         using var transaction = connection.BeginTransaction();
-        var newest = connection.QueryFirstOrDefault<(long Id, string? Sha256)>(
-            "SELECT id, sha256 FROM site_files WHERE site_id = @site ORDER BY id DESC LIMIT 1", new { site = site.Value }, transaction);
-        if (newest.Sha256 == sha)
+        var newest = connection.QuerySingleOrDefault<string>(
+            "SELECT sha256 FROM site_files WHERE site_id = @site ORDER BY id DESC LIMIT 1", new { site = site.Value }, transaction);
+        if (newest == sha)
         {
             return null;
         }
@@ -43,15 +43,7 @@ public sealed class SiteStore(Database database, IClock clock)
     /// The newest stored file of each site whose <c>site.load</c> row is not in the entry log yet: stored by a start that
     /// failed before the pipeline ran, or just now by this one. Oldest first.
     /// </summary>
-    public IReadOnlyList<StoredSiteFile> Unlogged()
-    {
-        using var connection = database.Open();
-        return [.. connection.Query<StoredSiteFile>("""
-            SELECT f.id, f.site_id AS Site, f.file_name AS FileName, f.sha256, f.loaded_by AS LoadedBy FROM site_files f
-            WHERE f.id = (SELECT MAX(id) FROM site_files g WHERE g.site_id = f.site_id) AND f.logged_seq IS NULL
-            ORDER BY f.id
-            """)];
-    }
+    public IReadOnlyList<StoredSiteFile> Unlogged() => NewestWithout("logged_seq");
 
     /// <summary>Notes the entry-log row that records a stored file, so that no later start records it again.</summary>
     public void MarkLogged(StoredSiteFile file, long seq)
@@ -62,18 +54,9 @@ public sealed class SiteStore(Database database, IClock clock)
 
     /// <summary>
     /// The newest stored file of each site whose people, credentials and access levels are not (all) imported yet:
-    /// just stored by this start, or left by a start that failed before its import or during it. Oldest first, parsed.
+    /// just stored by this start, or left by a start that failed before its import or during it. Oldest first.
     /// </summary>
-    public IReadOnlyList<(StoredSiteFile File, SiteDefinition Site)> Unimported()
-    {
-        using var connection = database.Open();
-        var rows = connection.Query<(long Id, string Site, string FileName, string Sha256, string LoadedBy, string Content)>("""
-            SELECT f.id, f.site_id, f.file_name, f.sha256, f.loaded_by, f.content FROM site_files f
-            WHERE f.id = (SELECT MAX(id) FROM site_files g WHERE g.site_id = f.site_id) AND f.imported_at IS NULL
-            ORDER BY f.id
-            """);
-        return [.. rows.Select(r => (new StoredSiteFile(r.Id, r.Site, r.FileName, r.Sha256, r.LoadedBy), Parse(r.Site, r.FileName, r.Content)))];
-    }
+    public IReadOnlyList<StoredSiteFile> Unimported() => NewestWithout("imported_at");
 
     /// <summary>Notes that a stored file's cardholders are all imported, so that no later start imports them again.</summary>
     public void MarkImported(StoredSiteFile file)
@@ -92,6 +75,17 @@ public sealed class SiteStore(Database database, IClock clock)
             ORDER BY f.site_id
             """);
         return [.. rows.Select(r => Parse(r.Site, r.File, r.Content))];
+    }
+
+    /// <summary>The newest stored file of each site whose <paramref name="column"/> (a fixed name, not input) is not set yet, oldest first.</summary>
+    private IReadOnlyList<StoredSiteFile> NewestWithout(string column)
+    {
+        using var connection = database.Open();
+        return [.. connection.Query<StoredSiteFile>($"""
+            SELECT f.id, f.site_id AS Site, f.file_name AS FileName, f.sha256, f.loaded_by AS LoadedBy FROM site_files f
+            WHERE f.id = (SELECT MAX(id) FROM site_files g WHERE g.site_id = f.site_id) AND f.{column} IS NULL
+            ORDER BY f.id
+            """)];
     }
 
     private static SiteDefinition Parse(string site, string file, string content)
