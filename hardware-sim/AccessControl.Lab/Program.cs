@@ -71,6 +71,7 @@ switch (args.FirstOrDefault())
                     Breakdown = args.Contains("--breakdown"),
                     DurableFloor = args.Contains("--durable-floor"),
                     SeedRows = int.Parse(flags.GetValueOrDefault("seed-rows", "0"), System.Globalization.CultureInfo.InvariantCulture),
+                    Arrivals = Enum.Parse<AccessControl.Lab.Bench.Arrivals>(flags.GetValueOrDefault("arrivals", "poisson"), ignoreCase: true),
                     ServiceEnvironment = (flags.GetValueOrDefault("service-env") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries)
                         .Select(pair => pair.Split('=', 2)).ToDictionary(pair => pair[0], pair => pair.Length > 1 ? pair[1] : ""),
                 }
@@ -99,7 +100,7 @@ switch (args.FirstOrDefault())
         Console.Error.WriteLine("""
             usage: aclab demo [--data DIR] [--once]
                    aclab visit-day
-                   aclab bench [--broker embedded|mosquitto|both] [--rates 100,1000] [--seconds 10] [--warmup 5] [--timeline] [--breakdown] [--durable-floor] [--seed-rows N] [--service-env NAME=VALUE,...] [--out FILE.md]
+                   aclab bench [--broker embedded|mosquitto|both] [--rates 100,1000] [--seconds 10] [--warmup 5] [--timeline] [--breakdown] [--durable-floor] [--seed-rows N] [--arrivals poisson|paced|ticks] [--service-env NAME=VALUE,...] [--out FILE.md]
                    aclab chaos [--events 10000] [--broker-restarts 3] [--kills 2] [--clock-jumps 0] [--reader-outages 0] [--disk-full]
             """);
         return 64;

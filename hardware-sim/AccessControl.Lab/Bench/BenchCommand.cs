@@ -62,6 +62,9 @@ public sealed class BenchCommand(IClock clock, TextWriter output)
     /// </summary>
     public int SeedRows { get; init; }
 
+    /// <summary>How events are spaced at a rate (<see cref="Bench.Arrivals"/>).</summary>
+    public Arrivals Arrivals { get; init; } = Arrivals.Poisson;
+
     private const string Card = "04A1B2C3D4E5F6";
 
     public async Task<int> RunAsync(string brokerKind, int[] rates, TimeSpan duration, string? markdownFile, CancellationToken cancellationToken)
@@ -127,7 +130,7 @@ public sealed class BenchCommand(IClock clock, TextWriter output)
         var topics = new Topics();
         var keyFile = Path.Combine(directory, "provisioning.key");
         await using var broker = await BenchBroker.StartAsync(kind, topology, secrets, topics, siteFile, keyFile, directory);
-        await output.WriteLineAsync($"[{kind}] broker on 127.0.0.1:{broker.Port}");
+        await output.WriteLineAsync($"[{kind}] broker on 127.0.0.1:{broker.Port}, arrivals {Arrivals.ToString().ToLowerInvariant()}");
 
         var answered = Breakdown ? new ConcurrentQueue<LatencyBreakdown.Answered>() : null;
         var cardReaders = topology.Readers.Values.Where(r => r.Kind == ReaderKind.Card).OrderBy(r => r.Id.Value).Select(r => r.Id.Value).ToList();
@@ -296,25 +299,37 @@ public sealed class BenchCommand(IClock clock, TextWriter output)
     private async Task<Latencies> RunLoadAsync(string name, List<BenchReader> readers, int rate, TimeSpan duration, CancellationToken cancellationToken)
     {
         var total = (int)(rate * duration.TotalSeconds);
-        var pending = new List<Task<double>>(total);
+        var pending = new Task<double>[total];
+        var sentAt = new long[total];
         var clockStart = Stopwatch.GetTimestamp();
-        var sent = 0;
-        while (sent < total)
+        void Send(int i)
         {
-            var due = Math.Min(total, (int)(Stopwatch.GetElapsedTime(clockStart).TotalSeconds * rate) + 1);
-            while (sent < due)
-            {
-                var reader = readers[sent % readers.Count];
-                pending.Add(reader.SendAsync(clock.GetCurrentInstant()));
-                sent++;
-            }
+            sentAt[i] = Stopwatch.GetTimestamp();
+            pending[i] = readers[i % readers.Count].SendAsync(clock.GetCurrentInstant());
+        }
 
-            await Task.Delay(1, cancellationToken);
+        if (Arrivals == Arrivals.Ticks)
+        {
+            var sent = 0;
+            while (sent < total)
+            {
+                var due = Math.Min(total, (int)(Stopwatch.GetElapsedTime(clockStart).TotalSeconds * rate) + 1);
+                while (sent < due)
+                {
+                    Send(sent++);
+                }
+
+                await Task.Delay(1, cancellationToken);
+            }
+        }
+        else
+        {
+            await SendSchedule.RunAsync(SendSchedule.Plan(Arrivals, rate, total), Send, cancellationToken);
         }
 
         var latencies = new List<double>(total);
         var bySecond = new List<List<double>>();
-        for (var i = 0; i < pending.Count; i++)
+        for (var i = 0; i < pending.Length; i++)
         {
             try
             {
@@ -336,8 +351,8 @@ public sealed class BenchCommand(IClock clock, TextWriter output)
 
         var seconds = Stopwatch.GetElapsedTime(clockStart).TotalSeconds;
         var result = new Latencies(name, latencies, total, seconds);
-        await output.WriteLineAsync(string.Format(CultureInfo.InvariantCulture, "  {0,-16} {1,6} sent {2,6} answered  p50 {3:0.000} ms  p99 {4:0.000} ms  max {5:0.000} ms",
-            name, result.Sent, result.Received, result.P50, result.P99, result.Max));
+        await output.WriteLineAsync(string.Format(CultureInfo.InvariantCulture, "  {0,-16} {1,6} sent {2,6} answered  p50 {3:0.000} ms  p99 {4:0.000} ms  max {5:0.000} ms  {6}",
+            name, result.Sent, result.Received, result.P50, result.P99, result.Max, Spacing(sentAt)));
         if (Timeline)
         {
             for (var second = 0; second < bySecond.Count; second++)
@@ -349,6 +364,26 @@ public sealed class BenchCommand(IClock clock, TextWriter output)
         }
 
         return result;
+    }
+
+    /// <summary>How the events actually left: the gaps between sends, and the share sent within 50 µs of the one before.</summary>
+    private static string Spacing(long[] sentAt)
+    {
+        if (sentAt.Length < 2)
+        {
+            return "";
+        }
+
+        var gaps = new double[sentAt.Length - 1];
+        for (var i = 1; i < sentAt.Length; i++)
+        {
+            gaps[i - 1] = (sentAt[i] - sentAt[i - 1]) * 1000.0 / Stopwatch.Frequency;
+        }
+
+        var together = gaps.Count(g => g < 0.05) * 100.0 / gaps.Length;
+        Array.Sort(gaps);
+        return string.Format(CultureInfo.InvariantCulture, "(gaps p50 {0:0.000} p99 {1:0.000} ms, {2:0}% within 50 us)",
+            gaps[gaps.Length / 2], gaps[(int)(gaps.Length * 0.99)], together);
     }
 
     /// <summary>A reader: publishes card events, matches answers by eventId, reports each round trip in ms.</summary>
