@@ -79,6 +79,26 @@ public sealed class CliTests : IAsyncLifetime
         Assert.DoesNotContain(token, error.ToString());
     }
 
+    public static TheoryData<string> RoleCodes => [.. Enum.GetValues<OperatorRole>().Select(ApiTokens.RoleCode)];
+
+    [Theory]
+    [MemberData(nameof(RoleCodes))]
+    [Trait("control", "NIST-PS-4")]
+    [Trait("control", "NIST-AC-2")]
+    public void TokenCreate_WithoutAPerson_IsAUsageError_WhateverTheRole_AndCreatesAndRecordsNothing(string role)
+    {
+        var (output, error) = (new StringWriter(), new StringWriter());
+
+        var code = TokenCommand.Run(Parse("create", "--db", host.DatabasePath, "--operator", "frank", "--role", role), host.Clock, output, error, "cli:root");
+
+        Assert.Equal(ExitCodes.Usage, code);
+        Assert.Empty(Lines(output));
+        Assert.Contains("--person ID is required", error.ToString(), StringComparison.Ordinal);
+        Assert.DoesNotContain(host.Rows(LogKinds.Admin), r => r.Reason == "operator_token.create");
+        using var connection = host.Database.Open();
+        Assert.Equal(0L, connection.ExecuteScalar<long>("SELECT count(*) FROM operator_tokens WHERE operator = 'frank'"));
+    }
+
     [Fact]
     [Trait("control", "NIST-AC-2")]
     [Trait("control", "NIST-AU-2")]

@@ -74,6 +74,34 @@ public class TerminationTests
         Assert.True(rows.Single(r => r.Reason == "person.terminate").Seq < access[^1].Seq);
     }
 
+    [Fact]
+    [Trait("control", "NIST-PS-4")]
+    [Trait("control", "ISO27001-A.7.3")]
+    public async Task Termination_OfAnAdmin_RevokesTheirAdminToken_WhichIsRefusedFromThenOn()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        using var hr = new HrFeedClient(edge);
+        var token = new ApiTokens(edge.Edge.Database, edge.Clock).CreateToken("mkoch-admin", OperatorRole.Admin, "test", "p-mkoch");
+        edge.TreatAsSecret("an operator token", token);
+        using var admin = new HttpClient { BaseAddress = edge.Host.HttpAddress };
+        admin.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        Assert.Equal(HttpStatusCode.OK, (await admin.GetAsync("api/v1/people/p-mkoch")).StatusCode);
+
+        var result = Assert.Single(await hr.SendAsync(HrFeedClient.Termination("hr-2026-000150")));
+        var read = await admin.GetAsync("api/v1/people/p-mkoch");
+        var reinstate = await admin.PostAsJsonAsync("api/v1/people/p-mkoch/status", new { status = "active" });
+
+        Assert.Equal(HrOutcomes.Applied, result.Outcome);
+        Assert.Equal(["mkoch-admin"], result.Changes!.OperatorsDisabled);
+        Assert.Equal(HttpStatusCode.Unauthorized, read.StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, reinstate.StatusCode);
+        Assert.Equal("terminated", PersonView.From(edge.Edge.Configuration.Cardholders.People[new PersonId("p-mkoch")]).Status);
+        var revoke = Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Admin, Reason = "operator_token.revoke" }));
+        Assert.Equal((HrFeedService.Actor, "p-mkoch"), (revoke.Actor, revoke.PersonId));
+        Assert.Contains("\"operators\":[\"mkoch-admin\"]", revoke.Detail, StringComparison.Ordinal);
+        Assert.Contains("hr-2026-000150", revoke.Detail, StringComparison.Ordinal);
+    }
+
     [Theory]
     [MemberData(nameof(Brokers))]
     [Trait("control", "NIST-PS-4")]

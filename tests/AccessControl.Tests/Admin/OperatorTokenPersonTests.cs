@@ -1,0 +1,129 @@
+using AccessControl.Admin;
+using AccessControl.Devices;
+using AccessControl.Hosting;
+using AccessControl.Storage;
+using AccessControl.Tests.EndToEnd;
+using AccessControl.Tests.Support;
+using Dapper;
+using Microsoft.Extensions.Logging;
+using NodaTime.Testing;
+
+namespace AccessControl.Tests.Admin;
+
+/// <summary>
+/// "A person who leaves loses access at once": the HR feed's termination revokes the operator tokens that name the
+/// person, so every token must name one, whatever its role. Tokens stored without one by an older version are named
+/// at every start, until they are revoked and issued again with a person.
+/// </summary>
+public sealed class OperatorTokenPersonTests : IDisposable
+{
+    /// <summary>The newest migration of the versions that stored tokens without a person (admin, auditor, frontdesk, security).</summary>
+    private const int LastVersionWithoutThePersonRule = 17;
+
+    private readonly DataFolder folder = new();
+    private readonly FakeClock clock = new(EdgeHarness.BusinessHours);
+
+    public void Dispose() => folder.Dispose();
+
+    public static TheoryData<OperatorRole> Roles => [.. Enum.GetValues<OperatorRole>()];
+
+    [Theory]
+    [MemberData(nameof(Roles))]
+    [Trait("control", "NIST-PS-4")]
+    [Trait("control", "NIST-AC-2")]
+    public void CreateToken_WithoutAPerson_IsRefused_WhateverTheRole(OperatorRole role)
+    {
+        var tokens = new ApiTokens(MigratedDatabase(), clock);
+
+        var refused = Assert.Throws<ArgumentException>(() => tokens.CreateToken("frank", role, "test", personId: null!));
+
+        Assert.Contains("must name the person it belongs to", refused.Message, StringComparison.Ordinal);
+        using var connection = MigratedDatabase().Open();
+        Assert.Equal(0L, connection.ExecuteScalar<long>("SELECT count(*) FROM operator_tokens"));
+    }
+
+    [Theory]
+    [MemberData(nameof(Roles))]
+    [Trait("control", "NIST-PS-4")]
+    public void TokenTable_RefusesARowWithoutAPerson_WhateverTheRole(OperatorRole role)
+    {
+        using var connection = MigratedDatabase().Open();
+
+        Assert.Throws<Microsoft.Data.Sqlite.SqliteException>(() => connection.Execute(
+            "INSERT INTO operator_tokens (token_hash, operator, role, created_at, created_by) VALUES ('x', 'frank', @role, 0, 'test')",
+            new { role = ApiTokens.RoleCode(role) }));
+    }
+
+    [Fact]
+    [Trait("control", "NIST-PS-4")]
+    [Trait("control", "NIST-AC-2")]
+    public async Task Start_WithValidTokensThatNameNoPerson_WarnsNamingTheirOperatorsAndRoles_NeverTheTokens()
+    {
+        // As a version that did not ask for a person stored them.
+        var database = new Database(Settings().DatabasePath);
+        using (var connection = database.Open())
+        {
+            connection.Execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL)");
+            foreach (var (version, name, sql) in Database.Scripts().Where(s => s.Version <= LastVersionWithoutThePersonRule))
+            {
+                connection.Execute(sql);
+                connection.Execute("INSERT INTO schema_migrations (version, name) VALUES (@version, @name)", new { version, name });
+            }
+
+            foreach (var (token, operatorName, role, person, revokedAt) in Legacy)
+            {
+                connection.Execute(
+                    "INSERT INTO operator_tokens (token_hash, operator, role, person_id, created_at, created_by, revoked_at) VALUES (@hash, @operatorName, @role, @person, 0, 'setup', @revokedAt)",
+                    new { hash = Hash(token), operatorName, role, person, revokedAt });
+            }
+        }
+
+        var logs = new CapturingLoggerProvider();
+        using (var loggers = LoggerFactory.Create(l => l.SetMinimumLevel(LogLevel.Trace).AddProvider(logs)))
+        {
+            await EdgeService.Create(Settings(), clock, RealTime.Instance, loggers).DisposeAsync();
+        }
+
+        var warning = Assert.Single(logs.Lines, l => l.StartsWith("Warning ", StringComparison.Ordinal) && l.Contains("name no person", StringComparison.Ordinal));
+        Assert.Contains("alice (admin), bob (auditor)", warning, StringComparison.Ordinal);
+        Assert.Contains("token revoke", warning, StringComparison.Ordinal);
+        Assert.Contains("--person", warning, StringComparison.Ordinal);
+        Assert.DoesNotContain("carol", warning, StringComparison.Ordinal);   // revoked
+        Assert.DoesNotContain("dora", warning, StringComparison.Ordinal);    // names her person
+        Assert.All(Legacy, t => Assert.DoesNotContain(logs.Lines, l => l.Contains(t.Token, StringComparison.Ordinal) || l.Contains(Hash(t.Token), StringComparison.Ordinal)));
+    }
+
+    private static readonly (string Token, string Operator, string Role, string? Person, long? RevokedAt)[] Legacy =
+    [
+        ("legacy-admin-token-0123456789abcdefghijklmnopq", "alice", "admin", null, null),
+        ("legacy-audit-token-0123456789abcdefghijklmnopq", "bob", "auditor", null, null),
+        ("legacy-desk-token-0123456789abcdefghijklmnopqr", "carol", "frontdesk", null, 1),
+        ("legacy-host-token-0123456789abcdefghijklmnopqr", "dora", "host", "p-dora", null),
+    ];
+
+    private ServiceSettings Settings()
+    {
+        var key = Path.Combine(folder.Path, "provisioning.key");
+        if (!File.Exists(key))
+        {
+            File.WriteAllText(key, Convert.ToBase64String(DeviceSecrets.NewKey()));
+        }
+
+        return new ServiceSettings
+        {
+            DataDirectory = folder.Path,
+            SiteFile = EdgeHarness.DemoSiteFile,
+            HttpUrl = "http://127.0.0.1:0",
+            Broker = new AccessControl.Broker.BrokerOptions { Port = 0 },
+        };
+    }
+
+    private Database MigratedDatabase()
+    {
+        var database = new Database(Settings().DatabasePath);
+        database.Migrate();
+        return database;
+    }
+
+    private static string Hash(string token) => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(token)));
+}
