@@ -25,7 +25,7 @@ internal sealed class ServiceMetrics : IDisposable
         var start = readyLine.IndexOf("HTTP ", StringComparison.Ordinal) + 5;
         var end = readyLine.IndexOf(", ", start, StringComparison.Ordinal);
         var address = new Uri(readyLine[start..end].Trim());
-        var token = new ApiTokens(new Database(databasePath), clock).CreateToken("aclab-bench", OperatorRole.Auditor, "aclab bench");
+        var token = new ApiTokens(new Database(databasePath), clock).CreateToken("aclab-bench", OperatorRole.Auditor, "aclab bench", "p-aclab-bench");
         var http = new HttpClient { BaseAddress = address };
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
         return new ServiceMetrics(http);

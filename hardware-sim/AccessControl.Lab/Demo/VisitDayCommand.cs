@@ -54,8 +54,8 @@ public sealed class VisitDayCommand(IClock clock, TimeProvider time, TextWriter 
         var tokens = new ApiTokens(host.Edge.Database, clock);
         using var hostApi = Client(host.HttpAddress, tokens.CreateToken("jweber", OperatorRole.Host, "visit-day", "p-jweber"));
         using var approver = Client(host.HttpAddress, tokens.CreateToken("mkoch", OperatorRole.Approver, "visit-day", "p-mkoch"));
-        using var desk = Client(host.HttpAddress, tokens.CreateToken("desk-1", OperatorRole.Frontdesk, "visit-day"));
-        using var admin = Client(host.HttpAddress, tokens.CreateToken("admin-1", OperatorRole.Admin, "visit-day"));
+        using var desk = Client(host.HttpAddress, tokens.CreateToken("desk-1", OperatorRole.Frontdesk, "visit-day", "p-aschulz"));
+        using var admin = Client(host.HttpAddress, tokens.CreateToken("admin-1", OperatorRole.Admin, "visit-day", "p-mkoch"));
 
         var options = new DeviceOptions { Broker = new BrokerEndpoint("127.0.0.1", host.Edge.BrokerPort) };
         await using var devices = SimulatedSite.FromTopology(host.Edge.Configuration.Topology, options, host.Edge.Secrets, clock, time,

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -22,10 +23,11 @@ public sealed class ApiTokens(Database database, IClock clock)
     private const int TokenBytes = 32;
 
     /// <summary>Creates a token for an operator and returns it. It cannot be retrieved later: only its hash is kept.</summary>
-    /// <param name="personId">The person behind the token; required for <see cref="OperatorRole.Host"/>,
-    /// <see cref="OperatorRole.Approver"/> and <see cref="OperatorRole.Enrollment"/> (see <see cref="RequiresPerson"/>), optional for the others.</param>
+    /// <param name="personId">The person behind the token, whatever its role: the HR feed's termination of that person
+    /// revokes it (a token that names nobody would outlive its holder's employment). Hosts, approvers and enrollment
+    /// operators are also compared by it (the visit's host, segregation of duties, nobody enrolls their own fingers).</param>
     /// <param name="site">The one site the operator acts for (e.g. an approver for that site); null for every site.</param>
-    public string CreateToken(string operatorName, OperatorRole role, string createdBy, string? personId = null, string? site = null)
+    public string CreateToken(string operatorName, OperatorRole role, string createdBy, string personId, string? site = null)
     {
         if (site is not null && !WireFormat.IsValidId(site))
         {
@@ -43,14 +45,14 @@ public sealed class ApiTokens(Database database, IClock clock)
             throw new ArgumentOutOfRangeException(nameof(role), role, "Not a defined role.");
         }
 
-        if (personId is not null && !WireFormat.IsValidId(personId))
+        if (personId is null)
         {
-            throw new ArgumentException("A person id is 1 to 64 characters of A-Z a-z 0-9 . _ : -", nameof(personId));
+            throw new ArgumentException($"A token of role '{RoleCode(role)}' must name the person it belongs to, so that their termination revokes it.", nameof(personId));
         }
 
-        if (personId is null && RequiresPerson(role))
+        if (!WireFormat.IsValidId(personId))
         {
-            throw new ArgumentException($"A token of role '{RoleCode(role)}' must name the person it belongs to.", nameof(personId));
+            throw new ArgumentException("A person id is 1 to 64 characters of A-Z a-z 0-9 . _ : -", nameof(personId));
         }
 
         var token = WebEncoders.Base64UrlEncode(RandomNumberGenerator.GetBytes(TokenBytes));
@@ -107,13 +109,18 @@ public sealed class ApiTokens(Database database, IClock clock)
     }
 
     /// <summary>
-    /// Whether tokens of a role must name their person: hosts (the visit's host is that person), approvers
-    /// (segregation of duties compares the approver's person with the requester's and the host) and enrollment
-    /// operators (nobody enrolls their own fingerprints).
+    /// The operators and roles of the valid tokens that name no person, stored by a version that asked a person only of
+    /// hosts, approvers and enrollment operators. A termination cannot find them: they are to be revoked and issued
+    /// again with a person.
     /// </summary>
-    public static bool RequiresPerson(OperatorRole role) => role is OperatorRole.Host or OperatorRole.Approver or OperatorRole.Enrollment;
+    public IReadOnlyList<(string Operator, string Role)> WithoutPerson()
+    {
+        using var connection = database.Open();
+        return [.. connection.Query<(string, string)>(
+            "SELECT DISTINCT operator, role FROM operator_tokens WHERE person_id IS NULL AND revoked_at IS NULL ORDER BY operator, role")];
+    }
 
-    public static bool IsValidOperatorName(string? name) => name is not null && WireFormat.IsValidId(name);
+    public static bool IsValidOperatorName([NotNullWhen(true)] string? name) => name is not null && WireFormat.IsValidId(name);
 
     public static string RoleCode(OperatorRole role) => JsonNamingPolicy.KebabCaseLower.ConvertName(role.ToString());
 

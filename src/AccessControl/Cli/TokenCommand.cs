@@ -7,7 +7,7 @@ using NodaTime;
 namespace AccessControl.Cli;
 
 /// <summary>
-/// <c>accesscontrol token create --db PATH --operator NAME --role ROLE [--person ID] [--site SITE] [--by NAME]</c> and
+/// <c>accesscontrol token create --db PATH --operator NAME --role ROLE --person ID [--site SITE] [--by NAME]</c> and
 /// <c>accesscontrol token revoke --db PATH --operator NAME [--by NAME]</c>.
 /// </summary>
 /// <remarks>
@@ -16,6 +16,8 @@ namespace AccessControl.Cli;
 /// only its hash is stored, with who created it and when. Each command is first recorded in the entry log (an
 /// <c>admin</c> row <c>operator_token.create</c> or <c>operator_token.revoke</c>: who, the operator, role, person and site,
 /// never the token), chained after the running service's rows; if that row cannot be written, nothing is changed.
+/// Every token names the employee behind it (<c>--person</c>), whatever its role: the HR feed's termination of that
+/// person revokes it.
 /// </remarks>
 public static class TokenCommand
 {
@@ -66,9 +68,9 @@ public static class TokenCommand
         }
 
         var person = args.Get("person");
-        if (person is null ? ApiTokens.RequiresPerson(role) : !ApiTokens.IsValidOperatorName(person))
+        if (!ApiTokens.IsValidOperatorName(person))
         {
-            return Usage(error, $"--person ID is required for the role {ApiTokens.RoleCode(role)} (the employee behind the token), and must be a valid id");
+            return Usage(error, "--person ID is required (the employee behind the token, whose termination revokes it), and must be a valid id");
         }
 
         var site = args.Get("site");
@@ -107,8 +109,8 @@ public static class TokenCommand
     private static int Usage(TextWriter error, string message)
     {
         error.WriteLine("error: " + message);
-        error.WriteLine($"usage: token create --db PATH --operator NAME --role {Roles} [--person ID] [--site SITE] [--by NAME]");
-        error.WriteLine("       (--person is required for host and approver tokens)");
+        error.WriteLine($"usage: token create --db PATH --operator NAME --role {Roles} --person ID [--site SITE] [--by NAME]");
+        error.WriteLine("       (--person: the employee behind the token, whatever its role; their termination revokes it)");
         error.WriteLine("       token revoke --db PATH --operator NAME [--by NAME]");
         return ExitCodes.Usage;
     }

@@ -171,9 +171,11 @@ public sealed class EdgeService : IAsyncDisposable
             throw new SettingsException("Invalid settings: " + string.Join(" ", errors));
         }
 
-        PrepareDataFolder(settings.DataDirectory, loggers.CreateLogger<EdgeService>());
+        var startLogger = loggers.CreateLogger<EdgeService>();
+        PrepareDataFolder(settings.DataDirectory, startLogger);
         var database = new Database(settings.DatabasePath);
         database.Migrate();
+        WarnOfTokensWithoutPerson(new ApiTokens(database, clock), startLogger);
         var secrets = ProvisioningKey.Load(settings.KeyPath);
         var fingerprintKeys = FingerprintKeyring.Load(settings.FingerprintKeyPath);
         var store = new SiteStore(database, clock);
@@ -446,6 +448,22 @@ public sealed class EdgeService : IAsyncDisposable
             readable.Sort(StringComparer.Ordinal);
             logger.LogWarning("Files in the data folder {Path} are readable by other accounts: {Files}. They hold card numbers, person ids or keys, and a copy that keeps their mode (a backup) keeps them readable. Make them the service account's alone: chmod 600 {Chmod}",
                 path, string.Join(", ", readable.Select(Path.GetFileName)), string.Join(" ", readable));
+        }
+    }
+
+    /// <summary>
+    /// Tokens that name no person (stored by a version that asked a person only of hosts, approvers and enrollment
+    /// operators) outlive their holder: the HR feed's termination revokes the tokens that name the leaver, and cannot
+    /// find these. They keep working, so as not to lock operators out at an upgrade, and are named (operator and role,
+    /// never the token) at every start until they are revoked and issued again with a person.
+    /// </summary>
+    private static void WarnOfTokensWithoutPerson(ApiTokens tokens, ILogger logger)
+    {
+        var without = tokens.WithoutPerson();
+        if (without.Count > 0)
+        {
+            logger.LogWarning("Operator tokens that name no person, so that no termination revokes them: {Tokens}. Revoke them (accesscontrol token revoke --operator NAME) and issue new ones with --person ID.",
+                string.Join(", ", without.Select(t => $"{t.Operator} ({t.Role})")));
         }
     }
 

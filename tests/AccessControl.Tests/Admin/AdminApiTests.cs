@@ -233,8 +233,8 @@ public sealed class AdminApiTests : IAsyncLifetime
     {
         await SeedAsync();
         var before = Snapshot();
-        var admin = host.Tokens.CreateToken("admin-dc1", OperatorRole.Admin, "test", site: "dc1");
-        var auditor = host.Tokens.CreateToken("audit-dc1", OperatorRole.Auditor, "test", site: "dc1");
+        var admin = host.Tokens.CreateToken("admin-dc1", OperatorRole.Admin, "test", "p-admin-dc1", "dc1");
+        var auditor = host.Tokens.CreateToken("audit-dc1", OperatorRole.Auditor, "test", "p-audit-dc1", "dc1");
 
         HttpResponseMessage[] responses =
         [

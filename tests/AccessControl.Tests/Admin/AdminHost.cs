@@ -44,8 +44,8 @@ internal sealed class AdminHost : IAsyncDisposable
         Query = new EntryLogQuery(database);
         Tokens = app.Services.GetRequiredService<ApiTokens>();
         Admin = app.Services.GetRequiredService<AdminService>();
-        AdminToken = Tokens.CreateToken("alice", OperatorRole.Admin, "test-setup");
-        AuditorToken = Tokens.CreateToken("bob", OperatorRole.Auditor, "test-setup");
+        AdminToken = Tokens.CreateToken("alice", OperatorRole.Admin, "test-setup", "p-alice");
+        AuditorToken = Tokens.CreateToken("bob", OperatorRole.Auditor, "test-setup", "p-bob");
     }
 
     public Database Database { get; }

@@ -70,12 +70,12 @@ public sealed class CliTests : IAsyncLifetime
     {
         var (output, error) = (new StringWriter(), new StringWriter());
 
-        var code = TokenCommand.Run(Parse("create", "--db", host.DatabasePath, "--operator", "carol", "--role", "auditor"), host.Clock, output, error, "root");
+        var code = TokenCommand.Run(Parse("create", "--db", host.DatabasePath, "--operator", "carol", "--role", "auditor", "--person", "p-carol"), host.Clock, output, error, "root");
 
         Assert.Equal(0, code);
         var token = Assert.Single(Lines(output));
         Assert.Equal(43, token.Length); // 32 bytes, base64url without padding
-        Assert.Equal(new OperatorIdentity("carol", OperatorRole.Auditor), host.Tokens.Authenticate(token));
+        Assert.Equal(new OperatorIdentity("carol", OperatorRole.Auditor, "p-carol"), host.Tokens.Authenticate(token));
         Assert.DoesNotContain(token, error.ToString());
     }
 
@@ -134,7 +134,7 @@ public sealed class CliTests : IAsyncLifetime
             connection.Execute("CREATE TRIGGER refuse_token_rows BEFORE INSERT ON entry_log WHEN NEW.reason = 'operator_token.create' BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END");
         }
 
-        var code = TokenCommand.Run(Parse("create", "--db", host.DatabasePath, "--operator", "erin", "--role", "auditor"), host.Clock, output, error, "cli:root");
+        var code = TokenCommand.Run(Parse("create", "--db", host.DatabasePath, "--operator", "erin", "--role", "auditor", "--person", "p-erin"), host.Clock, output, error, "cli:root");
 
         Assert.Equal(1, code);
         Assert.Empty(Lines(output));

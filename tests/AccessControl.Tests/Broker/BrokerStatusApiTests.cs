@@ -18,8 +18,8 @@ public class BrokerStatusApiTests
     {
         await using var edge = await EdgeHarness.StartAsync(kind);
         var tokens = new ApiTokens(edge.Edge.Database, edge.Clock);
-        using var auditor = Client(edge, tokens.CreateToken("audit-lee", OperatorRole.Auditor, "test"));
-        using var frontdesk = Client(edge, tokens.CreateToken("desk-kai", OperatorRole.Frontdesk, "test"));
+        using var auditor = Client(edge, tokens.CreateToken("audit-lee", OperatorRole.Auditor, "test", "p-lee"));
+        using var frontdesk = Client(edge, tokens.CreateToken("desk-kai", OperatorRole.Frontdesk, "test", "p-kai"));
 
         using var json = JsonDocument.Parse(await auditor.GetStringAsync("/api/v1/broker"));
         var refused = await frontdesk.GetAsync("/api/v1/broker");
@@ -39,7 +39,7 @@ public class BrokerStatusApiTests
     {
         await using var edge = await EdgeHarness.StartAsync(BrokerKind.Mosquitto);
         var tokens = new ApiTokens(edge.Edge.Database, edge.Clock);
-        using var auditor = Client(edge, tokens.CreateToken("audit-lee", OperatorRole.Auditor, "test"));
+        using var auditor = Client(edge, tokens.CreateToken("audit-lee", OperatorRole.Auditor, "test", "p-lee"));
 
         await edge.StopBrokerAsync();
         await WaitUntilDisconnectedAsync(edge);

@@ -19,7 +19,7 @@ public class AdminOverHttpTests
         await using var edge = await EdgeHarness.StartAsync();
         var reader = await edge.ReaderAsync("rdr-lobby-in");
         Assert.True((await reader.PresentCardAsync(Engineer, Ev3).WaitAsync(EdgeHarness.Timeout)).Grant);
-        using var http = Client(edge, new ApiTokens(edge.Edge.Database, edge.Clock).CreateToken("hr-alice", OperatorRole.Admin, "test"));
+        using var http = Client(edge, new ApiTokens(edge.Edge.Database, edge.Clock).CreateToken("hr-alice", OperatorRole.Admin, "test", "p-alice"));
 
         var response = await http.PostAsJsonAsync("api/v1/people/p-jweber/status", new { status = "terminated" });
         var after = await reader.PresentCardAsync(Engineer, Ev3).WaitAsync(EdgeHarness.Timeout);
@@ -39,7 +39,7 @@ public class AdminOverHttpTests
     {
         await using var edge = await EdgeHarness.StartAsync();
         var reader = await edge.ReaderAsync("rdr-lobby-in");
-        using var http = Client(edge, new ApiTokens(edge.Edge.Database, edge.Clock).CreateToken("bob", OperatorRole.Auditor, "test"));
+        using var http = Client(edge, new ApiTokens(edge.Edge.Database, edge.Clock).CreateToken("bob", OperatorRole.Auditor, "test", "p-bob"));
 
         var response = await http.PostAsJsonAsync($"api/v1/credentials/{Operator}/status", new { status = "revoked" });
 
@@ -56,7 +56,7 @@ public class AdminOverHttpTests
         var reader = await edge.ReaderAsync("rdr-dh1-in");
         await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
         await reader.PresentCardAsync(Contractor, Ev2).WaitAsync(EdgeHarness.Timeout);
-        using var http = Client(edge, new ApiTokens(edge.Edge.Database, edge.Clock).CreateToken("auditor", OperatorRole.Auditor, "test"));
+        using var http = Client(edge, new ApiTokens(edge.Edge.Database, edge.Clock).CreateToken("auditor", OperatorRole.Auditor, "test", "p-auditor"));
 
         var denied = await http.GetStringAsync("api/v1/log?door=door-dh1&decision=deny");
 

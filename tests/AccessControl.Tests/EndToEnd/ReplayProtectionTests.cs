@@ -98,7 +98,7 @@ public class ReplayProtectionTests
 
                 using var http = new HttpClient { BaseAddress = edge.Host.HttpAddress };
                 http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer",
-                    new ApiTokens(edge.Edge.Database, edge.Clock).CreateToken("ops-anna", OperatorRole.Admin, "test"));
+                    new ApiTokens(edge.Edge.Database, edge.Clock).CreateToken("ops-anna", OperatorRole.Admin, "test", "p-anna"));
                 var response = await http.PostAsync($"/api/v1/devices/readers/{ReaderId}/seq-reset", null);
                 Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
 
@@ -130,8 +130,8 @@ public class ReplayProtectionTests
     {
         await using var edge = await EdgeHarness.StartAsync();
         using var desk = VisitDesk.For(edge);
-        using var elsewhere = desk.As("ops-par1", OperatorRole.Admin, null, site: "par1");
-        using var here = desk.As("ops-demo", OperatorRole.Admin, null, site: "demo");
+        using var elsewhere = desk.As("ops-par1", OperatorRole.Admin, "p-ops-par1", site: "par1");
+        using var here = desk.As("ops-demo", OperatorRole.Admin, "p-ops-demo", site: "demo");
 
         var refused = await elsewhere.PostAsync($"/api/v1/devices/readers/{ReaderId}/seq-reset", null);
         var unknown = await here.PostAsync("/api/v1/devices/doors/door-nowhere/seq-reset", null);

@@ -74,10 +74,10 @@ public class PipelineMetricsApiTests
 
         var tokens = new ApiTokens(edge.Edge.Database, edge.Clock);
         using var http = new HttpClient { BaseAddress = edge.Host.HttpAddress };
-        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", tokens.CreateToken("audit-lee", OperatorRole.Auditor, "test"));
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", tokens.CreateToken("audit-lee", OperatorRole.Auditor, "test", "p-lee"));
         using var json = JsonDocument.Parse(await http.GetStringAsync("/api/v1/metrics/pipeline"));
         using var frontdesk = new HttpClient { BaseAddress = edge.Host.HttpAddress };
-        frontdesk.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", tokens.CreateToken("desk-kai", OperatorRole.Frontdesk, "test"));
+        frontdesk.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", tokens.CreateToken("desk-kai", OperatorRole.Frontdesk, "test", "p-kai"));
         var refused = await frontdesk.GetAsync("/api/v1/metrics/pipeline");
 
         var root = json.RootElement;

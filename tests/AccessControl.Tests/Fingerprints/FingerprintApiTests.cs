@@ -55,7 +55,7 @@ public class FingerprintApiTests
         await using var desk = await FingerprintDesk.StartHttpAsync();
         await desk.EnrollAsync(FingerprintDesk.Alice, "right-index");
         var id = desk.Store.ListActive()[0].TemplateId;
-        using var auditor = desk.ClientFor(desk.Tokens!.CreateToken("audrey", OperatorRole.Auditor, "test"));
+        using var auditor = desk.ClientFor(desk.Tokens!.CreateToken("audrey", OperatorRole.Auditor, "test", "p-audrey"));
         using var host = desk.ClientFor(desk.Tokens.CreateToken("jweber", OperatorRole.Host, "test", "p-jweber"));
 
         Assert.Equal(HttpStatusCode.OK, (await auditor.GetAsync("/api/v1/people/p-alice/fingerprints")).StatusCode);
@@ -112,7 +112,7 @@ public class FingerprintApiTests
             database.Migrate();
             var tokens = new ApiTokens(database, new NodaTime.Testing.FakeClock(FingerprintDesk.Start));
 
-            Assert.Throws<ArgumentException>(() => tokens.CreateToken("erik", OperatorRole.Enrollment, "test"));
+            Assert.Throws<ArgumentException>(() => tokens.CreateToken("erik", OperatorRole.Enrollment, "test", personId: null!));
             Assert.Equal(new OperatorIdentity("erik", OperatorRole.Enrollment, "p-erik"), tokens.Authenticate(tokens.CreateToken("erik", OperatorRole.Enrollment, "test", "p-erik")));
             using var connection = database.Open();
             Assert.Throws<Microsoft.Data.Sqlite.SqliteException>(() => connection.Execute(
@@ -209,7 +209,7 @@ public class FingerprintApiTests
     {
         await using var desk = await FingerprintDesk.StartHttpAsync();
         var enrollToken = desk.Tokens!.CreateToken("erik", OperatorRole.Enrollment, "test", "p-erik");
-        var auditToken = desk.Tokens.CreateToken("audrey", OperatorRole.Auditor, "test");
+        var auditToken = desk.Tokens.CreateToken("audrey", OperatorRole.Auditor, "test", "p-audrey");
         var file = Path.Combine(desk.Directory, "alice-right-index.tpl");
         await File.WriteAllBytesAsync(file, FingerprintDesk.NewTemplate());
         var url = desk.Address!.ToString();

@@ -86,7 +86,7 @@ public class HealthApiTests
     private static HttpClient Client(EdgeHarness edge, OperatorRole role)
     {
         var http = new HttpClient { BaseAddress = edge.Host.HttpAddress };
-        var token = new ApiTokens(edge.Edge.Database, edge.Clock).CreateToken("op-" + role.ToString().ToLowerInvariant(), role, "test");
+        var token = new ApiTokens(edge.Edge.Database, edge.Clock).CreateToken("op-" + role.ToString().ToLowerInvariant(), role, "test", "p-op");
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
         return http;
     }

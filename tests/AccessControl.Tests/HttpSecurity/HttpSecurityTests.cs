@@ -35,7 +35,7 @@ public class HttpSecurityTests
         return request;
     }
 
-    private static string AdminToken(EdgeHarness edge) => new ApiTokens(edge.Edge.Database, edge.Clock).CreateToken("admin-1", OperatorRole.Admin, "test");
+    private static string AdminToken(EdgeHarness edge) => new ApiTokens(edge.Edge.Database, edge.Clock).CreateToken("admin-1", OperatorRole.Admin, "test", "p-admin-1");
 
     [Fact]
     [Trait("control", "PCI-6.4")]

@@ -263,8 +263,8 @@ public sealed class FireReleaseTests
     {
         await using var edge = await EdgeHarness.StartAsync();
         var tokens = new AccessControl.Admin.ApiTokens(edge.Edge.Database, edge.Clock);
-        var security = tokens.CreateToken("guard-kim", AccessControl.Admin.OperatorRole.Security, "test");
-        var auditor = tokens.CreateToken("audit-lee", AccessControl.Admin.OperatorRole.Auditor, "test");
+        var security = tokens.CreateToken("guard-kim", AccessControl.Admin.OperatorRole.Security, "test", "p-kim");
+        var auditor = tokens.CreateToken("audit-lee", AccessControl.Admin.OperatorRole.Auditor, "test", "p-lee");
         var panel = await edge.RawClientAsync(Panel);
         await PublishFireAsync(edge, panel, "fpa-1", 1, "alarm");
         await edge.RowAsync(r => r.Reason == FireReasons.Release);
@@ -294,8 +294,8 @@ public sealed class FireReleaseTests
     {
         await using var edge = await EdgeHarness.StartAsync();
         var desk = VisitDesk.For(edge);
-        using var elsewhere = desk.As("guard-par1", OperatorRole.Security, null, site: "par1");
-        using var here = desk.As("guard-demo", OperatorRole.Security, null, site: "demo");
+        using var elsewhere = desk.As("guard-par1", OperatorRole.Security, "p-guard-par1", site: "par1");
+        using var here = desk.As("guard-demo", OperatorRole.Security, "p-guard-demo", site: "demo");
         var panel = await edge.RawClientAsync(Panel);
         await PublishFireAsync(edge, panel, "fpa-1", 1, "alarm");
         await PublishFireAsync(edge, panel, "fpa-2", 2, "clear");
@@ -349,7 +349,7 @@ public sealed class FireReleaseTests
             }
 
             await using var again = await EdgeHarness.StartAsync(directory: directory);
-            using var here = VisitDesk.For(again).As("guard-demo", OperatorRole.Security, null, site: "demo");
+            using var here = VisitDesk.For(again).As("guard-demo", OperatorRole.Security, "p-guard-demo", site: "demo");
             var (lobby, activity) = await ControllerAsync(again, "ctl-lobby", "door-lobby");
 
             var status = await here.GetStringAsync("api/v1/fire");

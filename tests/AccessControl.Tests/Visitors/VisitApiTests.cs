@@ -399,8 +399,8 @@ public sealed class VisitApiTests : IAsyncLifetime
     [Fact]
     public void Tokens_OfHostsAndApprovers_MustNameTheirPerson()
     {
-        Assert.Throws<ArgumentException>(() => desk.Tokens.CreateToken("someone", OperatorRole.Host, "test"));
-        Assert.Throws<ArgumentException>(() => desk.Tokens.CreateToken("someone", OperatorRole.Approver, "test"));
+        Assert.Throws<ArgumentException>(() => desk.Tokens.CreateToken("someone", OperatorRole.Host, "test", personId: null!));
+        Assert.Throws<ArgumentException>(() => desk.Tokens.CreateToken("someone", OperatorRole.Approver, "test", personId: null!));
         Assert.Equal("p-jweber", desk.Tokens.Authenticate(desk.HostToken)!.PersonId);
     }
 
@@ -458,7 +458,7 @@ public sealed class VisitApiTests : IAsyncLifetime
         await desk.AddBadgeAsync();
         var visit = await desk.RequestAsync();
         await desk.ApproveAsync(visit.Id);
-        using var otherDesk = desk.As("desk-par1", OperatorRole.Frontdesk, null, site: "par1");
+        using var otherDesk = desk.As("desk-par1", OperatorRole.Frontdesk, "p-desk-par1", site: "par1");
 
         var checkIn = await otherDesk.PostAsJsonAsync($"api/v1/visits/{visit.Id}/check-in", VisitDesk.CheckIn());
 
@@ -531,7 +531,7 @@ public sealed class VisitApiTests : IAsyncLifetime
 
     /// <summary>Clients of tokens limited to site par1 (not the demo site) and to site demo, named NAME-par1 and NAME-demo.</summary>
     private (HttpClient Par1, HttpClient Demo) SiteLimited(string name, OperatorRole role, string? person = null) =>
-        (desk.As(name + "-par1", role, person, site: "par1"), desk.As(name + "-demo", role, person, site: "demo"));
+        (desk.As(name + "-par1", role, person ?? "p-" + name + "-par1", site: "par1"), desk.As(name + "-demo", role, person ?? "p-" + name + "-demo", site: "demo"));
 
     /// <summary>403 <c>not_approver_for_site</c>, and <c>security</c> rows naming the token's operator and the demo site.</summary>
     private async Task AssertNotForThisSiteAsync(HttpResponseMessage response, string reason, string actor)

@@ -23,7 +23,7 @@ public class VisitCliTests
             "--purpose", "Audit walk-through", "--visitor", "Åsa Ødegård|Nordic Audit AB", "--escorts", "p-mkoch"]);
         var id = JsonDocument.Parse(request.Output).RootElement.GetProperty("id").GetInt64();
         var approver = tokens.CreateToken("mkoch", OperatorRole.Approver, "test", "p-mkoch");
-        var frontdesk = tokens.CreateToken("desk-1", OperatorRole.Frontdesk, "test");
+        var frontdesk = tokens.CreateToken("desk-1", OperatorRole.Frontdesk, "test", "p-desk-1");
         var approve = await RunAsync(url, approver, ["visit", "approve", id.ToString(), "--note", "fine"]);
         var refused = await RunAsync(url, frontdesk, ["visit", "check-in", id.ToString(), "--visitor", "1", "--name", "ODEGARD ASA", "--doc-type", "passport",
             "--doc-country", "NOR", "--doc-expiry", "2020-01-01"], "NO1234567\n");
@@ -31,7 +31,7 @@ public class VisitCliTests
             "--doc-country", "NOR", "--doc-expiry", "2030-01-01"], "NO1234567\n");
         edge.Clock.AdvanceMinutes(30);
         var checkOut = await RunAsync(url, frontdesk, ["visit", "return", VisitDesk.Badge1]);
-        var log = await RunAsync(url, tokens.CreateToken("audit-2", OperatorRole.Auditor, "test"), ["visit", "log", "--from", "2026-12-01T00:00:00Z", "--to", "2026-12-02T00:00:00Z"]);
+        var log = await RunAsync(url, tokens.CreateToken("audit-2", OperatorRole.Auditor, "test", "p-audit-2"), ["visit", "log", "--from", "2026-12-01T00:00:00Z", "--to", "2026-12-02T00:00:00Z"]);
 
         Assert.Equal(0, request.Code);
         Assert.Equal(0, approve.Code);

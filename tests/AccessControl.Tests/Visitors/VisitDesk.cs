@@ -37,10 +37,10 @@ internal sealed class VisitDesk : IDisposable
         HostToken = tokens.CreateToken("jweber", OperatorRole.Host, "test", "p-jweber");
         Host = Client(HostToken);
         Approver = Client(tokens.CreateToken("mkoch", OperatorRole.Approver, "test", "p-mkoch"));
-        Frontdesk = Client(tokens.CreateToken("desk-1", OperatorRole.Frontdesk, "test"));
-        Security = Client(tokens.CreateToken("sec-1", OperatorRole.Security, "test"));
-        Admin = Client(tokens.CreateToken("admin-1", OperatorRole.Admin, "test"));
-        Auditor = Client(tokens.CreateToken("audit-1", OperatorRole.Auditor, "test"));
+        Frontdesk = Client(tokens.CreateToken("desk-1", OperatorRole.Frontdesk, "test", "p-desk-1"));
+        Security = Client(tokens.CreateToken("sec-1", OperatorRole.Security, "test", "p-sec-1"));
+        Admin = Client(tokens.CreateToken("admin-1", OperatorRole.Admin, "test", "p-admin-1"));
+        Auditor = Client(tokens.CreateToken("audit-1", OperatorRole.Auditor, "test", "p-audit-1"));
         this.address = address;
     }
 
@@ -76,7 +76,7 @@ internal sealed class VisitDesk : IDisposable
     }
 
     /// <summary>Another client, for a token made by the test (limited to <paramref name="site"/> when given).</summary>
-    public HttpClient As(string operatorName, OperatorRole role, string? person, string? site = null)
+    public HttpClient As(string operatorName, OperatorRole role, string person, string? site = null)
     {
         var http = new HttpClient { BaseAddress = address };
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Tokens.CreateToken(operatorName, role, "test", person, site));
