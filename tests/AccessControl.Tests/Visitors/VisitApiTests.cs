@@ -529,6 +529,62 @@ public sealed class VisitApiTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.OK, (await thisAdmin.DeleteAsync($"api/v1/badge-pool/{VisitDesk.Badge1}")).StatusCode);
     }
 
+    [Fact]
+    [Trait("control", "NIST-AC-3")]
+    [Trait("control", "NIST-AC-6")]
+    [Trait("control", "PCI-9.3.2")]
+    public async Task Watchlist_AddAndRemove_ByASiteLimitedSecurityToken_AreRefused_AndTheListIsUnchanged()
+    {
+        var entry = await AddToWatchlistAsync(desk.Security, "Shady Ltd");
+        var (otherGuard, thisGuard) = SiteLimited("guard", OperatorRole.Security);
+
+        var add = await thisGuard.PostAsJsonAsync("api/v1/watchlist", new { kind = "organization", value = "Acme Ltd" });
+        var remove = await thisGuard.DeleteAsync($"api/v1/watchlist/{entry.Id}");
+        var removeElsewhere = await otherGuard.DeleteAsync($"api/v1/watchlist/{entry.Id}");
+        var read = await thisGuard.GetFromJsonAsync<WatchlistView[]>("api/v1/watchlist", AdminJson.Options);
+
+        foreach (var refused in new[] { add, remove, removeElsewhere })
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+            Assert.Equal(VisitRefusals.NotForThisSite, await VisitDesk.RefusalCodeAsync(refused));
+        }
+
+        // The watch list serves every site: the rows name none, and the token's own site in their detail.
+        var addRow = Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Security, Reason = "watchlist.add.refused" }));
+        Assert.Equal(("guard-demo", null), (addRow.Actor, addRow.SiteId));
+        Assert.Contains("\"tokenSite\":\"demo\"", addRow.Detail, StringComparison.Ordinal);
+        var removeRows = edge.Rows(new LogFilter { Kind = LogKinds.Security, Reason = "watchlist.remove.refused" });
+        Assert.Equal(["guard-demo", "guard-par1"], removeRows.Select(r => r.Actor).Order(StringComparer.Ordinal));
+        Assert.All(removeRows, r => Assert.Null(r.SiteId));
+
+        Assert.Equal([entry.Id], read!.Select(e => e.Id));     // reading stays allowed
+        var list = await desk.Security.GetFromJsonAsync<WatchlistView[]>("api/v1/watchlist", AdminJson.Options);
+        Assert.Equal(["Shady Ltd"], list!.Select(e => e.Value));
+        Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Admin, Reason = "watchlist.add" }));
+        Assert.Empty(edge.Rows(new LogFilter { Kind = LogKinds.Admin, Reason = "watchlist.remove" }));
+    }
+
+    [Fact]
+    [Trait("control", "PCI-9.3.2")]
+    public async Task Watchlist_AddAndRemove_ByASecurityTokenForEverySite_AreAcceptedAndAudited()
+    {
+        var entry = await AddToWatchlistAsync(desk.Security, "Shady Ltd");
+
+        var remove = await desk.Security.DeleteAsync($"api/v1/watchlist/{entry.Id}");
+
+        Assert.Equal(HttpStatusCode.OK, remove.StatusCode);
+        Assert.Empty((await desk.Security.GetFromJsonAsync<WatchlistView[]>("api/v1/watchlist", AdminJson.Options))!);
+        Assert.Equal("sec-1", Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Admin, Reason = "watchlist.add" })).Actor);
+        Assert.Equal("sec-1", Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Admin, Reason = "watchlist.remove" })).Actor);
+    }
+
+    private static async Task<WatchlistView> AddToWatchlistAsync(HttpClient security, string organization)
+    {
+        var response = await security.PostAsJsonAsync("api/v1/watchlist", new { kind = "organization", value = organization });
+        Assert.True(response.StatusCode == HttpStatusCode.Created, await response.Content.ReadAsStringAsync());
+        return (await response.Content.ReadFromJsonAsync<WatchlistView>(AdminJson.Options))!;
+    }
+
     /// <summary>Clients of tokens limited to site par1 (not the demo site) and to site demo, named NAME-par1 and NAME-demo.</summary>
     private (HttpClient Par1, HttpClient Demo) SiteLimited(string name, OperatorRole role, string? person = null) =>
         (desk.As(name + "-par1", role, person ?? "p-" + name + "-par1", site: "par1"), desk.As(name + "-demo", role, person ?? "p-" + name + "-demo", site: "demo"));
