@@ -28,7 +28,8 @@ namespace AccessControl.Visitors;
 /// <para>A rule's refusal is <c>422</c> (segregation of duties: <c>403</c>) with a problem body whose <c>code</c> is one
 /// of <see cref="VisitRefusals"/>.</para>
 /// <para>A token limited to one site (<c>--site</c>) acts only on that site's visits (any other: <c>403</c>
-/// <c>not_approver_for_site</c> and a <c>security</c> row), and its listings and reads show only that site.</para>
+/// <c>not_approver_for_site</c> and a <c>security</c> row), and its listings and reads show only that site. What
+/// spans every site (the watch list's changes, the retention purge) is refused to it the same way.</para>
 /// </remarks>
 public static class VisitorApi
 {
@@ -100,11 +101,12 @@ public static class VisitorApi
 
         Group(OperatorRole.Auditor, OperatorRole.Security).MapGet("/visits/log", VisitorLog);
 
+        // The watch list is checked at every site's front desk: a site-limited token reads it but does not change it.
         var security = Group(OperatorRole.Security);
         security.MapGet("/watchlist", ([FromServices] VisitorService s) => Json(s.Watchlist()));
-        security.MapPost("/watchlist", AddToWatchlist);
+        security.MapPost("/watchlist", AddToWatchlist).AddEndpointFilter(new SiteLimit.EverySiteOnly("watchlist.add"));
         security.MapDelete("/watchlist/{id:long}", async (long id, HttpContext http, [FromServices] VisitorService s) =>
-            ToHttp(await s.RemoveFromWatchlistAsync(Identity(http), id, http.RequestAborted)));
+            ToHttp(await s.RemoveFromWatchlistAsync(Identity(http), id, http.RequestAborted))).AddEndpointFilter(new SiteLimit.EverySiteOnly("watchlist.remove"));
 
         Group(OperatorRole.Admin, OperatorRole.Frontdesk).MapGet("/badge-pool", (HttpContext http, [FromServices] VisitorService s) =>
             Scoped(http, http.Request.Query["site"].FirstOrDefault(), site => Json(s.Badges(site)), Json<PooledBadgeView[]>([])));
