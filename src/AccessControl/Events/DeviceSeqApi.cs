@@ -66,5 +66,9 @@ public static class DeviceSeqApi
         {
             return AdminApi.Problem(StatusCodes.Status503ServiceUnavailable, "Unavailable", "The entry log could not be written; the reset is not recorded.");
         }
+        catch (PipelineItemFailedException)
+        {
+            return AdminApi.Problem(StatusCodes.Status500InternalServerError, "Internal error", "The service failed to handle the reset (see its log); the baseline is unchanged.");
+        }
     }
 }

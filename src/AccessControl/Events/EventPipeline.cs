@@ -78,6 +78,9 @@ public sealed class EventPipeline : IAsyncDisposable
     private Task? loop;
     private long publishFailures;
 
+    // Test hook (SimulateStagingFailure); set by a test's thread, read by the pipeline's.
+    private volatile StagingFailure? simulatedStagingFailure;
+
     public EventPipeline(
         LiveConfiguration configuration,
         EntryLogWriter writer,
@@ -275,6 +278,36 @@ public sealed class EventPipeline : IAsyncDisposable
         await done.Task.WaitAsync(cancellationToken);
     }
 
+    /// <summary>Item kinds <see cref="SimulateStagingFailure"/> takes.</summary>
+    private static readonly IReadOnlySet<string> SimulatedStagingKinds = new HashSet<string>(StringComparer.Ordinal)
+    {
+        nameof(Append), nameof(SeqReset), nameof(FireReset), nameof(FireReassert), nameof(Tick),
+    };
+
+    /// <summary>
+    /// Test hook for a bug in staging an item: every item of <paramref name="kind"/> throws <paramref name="failure"/>
+    /// when the pipeline stages it (before anything of it is staged); null removes it. Kinds: <c>Append</c>
+    /// (<see cref="AppendAsync"/>), <c>SeqReset</c>, <c>FireReset</c>, <c>FireReassert</c>, <c>Tick</c>
+    /// (<see cref="TickAsync"/> and <see cref="RaiseAsync"/>).
+    /// </summary>
+    internal void SimulateStagingFailure(string kind, Exception? failure)
+    {
+        if (!SimulatedStagingKinds.Contains(kind))
+        {
+            throw new ArgumentException($"Not an item kind the hook knows: '{kind}'.", nameof(kind));
+        }
+
+        simulatedStagingFailure = failure is null ? null : new StagingFailure(kind, failure);
+    }
+
+    private void ThrowIfSimulated(string kind)
+    {
+        if (simulatedStagingFailure is { } simulated && simulated.Kind == kind)
+        {
+            throw simulated.Failure;
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         queue.Writer.TryComplete();
@@ -442,6 +475,11 @@ public sealed class EventPipeline : IAsyncDisposable
     {
         try
         {
+            if (simulatedStagingFailure is not null)
+            {
+                ThrowIfSimulated(item.GetType().Name);
+            }
+
             switch (item)
             {
                 case Inbound inbound:
@@ -485,11 +523,17 @@ public sealed class EventPipeline : IAsyncDisposable
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            // A bug in handling one message must not stop the pipeline; the message is logged as malformed.
+            // A bug in handling one item must not stop the pipeline, nor leave anyone waiting for an answer that never
+            // comes: a device's message is logged as malformed, and whoever waits for any other item hears that it
+            // failed. The items staged before it are kept.
             logger.LogError(ex, "Unexpected failure handling a pipeline item.");
             if (item is Inbound inbound)
             {
                 StageMalformed(inbound, topics.Parse(inbound.Topic), null, "internal error while handling the event", clock.GetCurrentInstant());
+            }
+            else
+            {
+                item.Fail(new PipelineItemFailedException("The event pipeline failed to handle the request (an internal error, in the service's log).", ex));
             }
         }
     }
@@ -1740,23 +1784,49 @@ public sealed class EventPipeline : IAsyncDisposable
         int TimeoutSeconds,
         Instant Deadline);
 
-    private abstract record Item;
+    private abstract record Item
+    {
+        /// <summary>Tells whoever waits for the item that the pipeline failed to handle it (a bug in staging it).</summary>
+        public abstract void Fail(Exception failure);
+    }
 
-    private sealed record Inbound(string Topic, ReadOnlyMemory<byte> Payload, long Received) : Item;
+    private sealed record Inbound(string Topic, ReadOnlyMemory<byte> Payload, long Received) : Item
+    {
+        // Nobody waits on a device's message in the process: a reader hears its deny over MQTT (see Stage).
+        public override void Fail(Exception failure)
+        {
+        }
+    }
 
-    private sealed record Append(LogEntry Entry, TaskCompletionSource<LogEntry> Done) : Item;
+    private sealed record Append(LogEntry Entry, TaskCompletionSource<LogEntry> Done) : Item
+    {
+        public override void Fail(Exception failure) => Done.TrySetException(failure);
+    }
 
-    private sealed record SeqReset(string Source, long? Baseline, string Actor, string? Site, TaskCompletionSource<LogEntry> Done) : Item;
+    private sealed record SeqReset(string Source, long? Baseline, string Actor, string? Site, TaskCompletionSource<LogEntry> Done) : Item
+    {
+        public override void Fail(Exception failure) => Done.TrySetException(failure);
+    }
 
-    private sealed record FireReset(string Actor, bool Force, string? Site, TaskCompletionSource<FireResetResult> Done) : Item;
+    private sealed record FireReset(string Actor, bool Force, string? Site, TaskCompletionSource<FireResetResult> Done) : Item
+    {
+        public override void Fail(Exception failure) => Done.TrySetException(failure);
+    }
 
-    private sealed record FireReassert(TaskCompletionSource Done) : Item;
+    private sealed record FireReassert(TaskCompletionSource Done) : Item
+    {
+        public override void Fail(Exception failure) => Done.TrySetException(failure);
+    }
 
     private sealed record Tick(TaskCompletionSource Done) : Item
     {
         /// <summary>Alarms to raise instead of running the checks; null for a regular supervision tick.</summary>
         public IReadOnlyList<Alarm>? Alarms { get; init; }
+
+        public override void Fail(Exception failure) => Done.TrySetException(failure);
     }
+
+    private sealed record StagingFailure(string Kind, Exception Failure);
 
     private sealed record Staged(LogEntry? Entry)
     {
@@ -1801,3 +1871,9 @@ public sealed class EventPipeline : IAsyncDisposable
 
 /// <summary>The entry log could not be written; whatever asked for the row must not proceed.</summary>
 public sealed class EntryLogUnavailableException(string message, Exception? inner) : Exception(message, inner);
+
+/// <summary>
+/// The pipeline failed to handle a request (a bug, logged by the service; the inner exception says where): the request
+/// did not complete, and the row it would have written was not. The pipeline goes on with the next items.
+/// </summary>
+public sealed class PipelineItemFailedException(string message, Exception inner) : Exception(message, inner);

@@ -362,6 +362,10 @@ public sealed class EdgeService : IAsyncDisposable
         {
             logger.LogDebug("Not re-sending the fire release: the service is stopping.");
         }
+        catch (PipelineItemFailedException ex)
+        {
+            logger.LogError(ex, "The fire release could not be sent again to the released doors; it is sent again at the next connection to the broker.");
+        }
     }
 
     /// <summary>
@@ -388,7 +392,8 @@ public sealed class EdgeService : IAsyncDisposable
                         await job(stopping.Token);
                         Pipeline.Trace?.Span("job:" + name, started, time.GetTimestamp());
                     }
-                    catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or EntryLogUnavailableException or InvalidOperationException or IOException or UnauthorizedAccessException)
+                    catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or EntryLogUnavailableException or PipelineItemFailedException
+                        or InvalidOperationException or IOException or UnauthorizedAccessException)
                     {
                         logger.LogError(ex, "Periodic job {Name} failed; it runs again in {Interval}.", name, interval);
                     }
@@ -549,7 +554,7 @@ public sealed class EdgeService : IAsyncDisposable
                         Detail = System.Text.Json.JsonSerializer.Serialize(new { clientId = SecurityEvent.Clean(e.ClientId), detail = e.Detail }),
                     }, cancellationToken);
                 }
-                catch (EntryLogUnavailableException ex)
+                catch (Exception ex) when (ex is EntryLogUnavailableException or PipelineItemFailedException)
                 {
                     logger.LogError(ex, "A security event could not be logged.");
                 }

@@ -69,5 +69,9 @@ public static class FireApi
         {
             return AdminApi.Problem(StatusCodes.Status503ServiceUnavailable, "Unavailable", "The entry log could not be written; nothing was relocked.");
         }
+        catch (PipelineItemFailedException)
+        {
+            return AdminApi.Problem(StatusCodes.Status500InternalServerError, "Internal error", "The service failed to handle the reset (see its log); nothing was relocked.");
+        }
     }
 }

@@ -1,5 +1,10 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
 using System.Text.Json;
+using AccessControl.Admin;
 using AccessControl.EntryLog;
+using AccessControl.Events;
 using AccessControl.Protocol;
 using AccessControl.Tests.Support;
 using MQTTnet;
@@ -185,6 +190,95 @@ public class ResilienceTests
         Assert.True(after.Grant);
         var rows = edge.Rows(new LogFilter { Kind = LogKinds.Access });
         Assert.Equal(["deny", "grant"], rows.Select(r => r.Decision));
+    }
+
+    /// <summary>
+    /// A bug in staging a request someone waits for (an admin, visitor or HR row, a device seq reset, a fire reset, the
+    /// fire release sent again, a supervision tick, alarms raised from outside): the caller hears that it failed at once
+    /// (before, it waited for ever, or for its HTTP request's end), nothing of it happens, and the pipeline goes on.
+    /// </summary>
+    [Theory]
+    [InlineData("append")]
+    [InlineData("seq reset")]
+    [InlineData("fire reset")]
+    [InlineData("fire reassert")]
+    [InlineData("tick")]
+    [InlineData("raise")]
+    [Trait("control", "PCI-10.7")]
+    public async Task AnUnforeseenFailureStagingARequest_FailsItsCaller_AndThePipelineGoesOn(string request)
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        var reader = await edge.ReaderAsync(ReaderId);
+        var pipeline = edge.Edge.Pipeline;
+        var kind = request switch
+        {
+            "append" => "Append",
+            "seq reset" => "SeqReset",
+            "fire reset" => "FireReset",
+            "fire reassert" => "FireReassert",
+            _ => "Tick",
+        };
+
+        pipeline.SimulateStagingFailure(kind, new ArgumentException("a bug in staging " + request));
+        Task asked = request switch
+        {
+            "append" => pipeline.AppendAsync(new LogEntry { At = edge.Clock.GetCurrentInstant(), Kind = LogKinds.Admin, Reason = "test.change", Actor = "op-test" }),
+            // Had it taken effect, the reader's next event (a seq far below) would be refused as a replay.
+            "seq reset" => pipeline.ResetDeviceSeqAsync("readers/" + ReaderId, 1_000_000, "op-test"),
+            "fire reset" => pipeline.ResetFireAsync("op-test", force: true),
+            "fire reassert" => pipeline.ReassertFireReleaseAsync(),
+            "tick" => pipeline.TickAsync(),
+            _ => pipeline.RaiseAsync([new global::AccessControl.Supervision.Alarm(AlarmTypes.VisitorBadgeNotReturned, "demo", null, null, "test: a badge not returned")]),
+        };
+        var failure = await Assert.ThrowsAsync<PipelineItemFailedException>(() => asked.WaitAsync(EdgeHarness.Timeout));
+        pipeline.SimulateStagingFailure(kind, null);
+        var after = await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
+
+        Assert.IsType<ArgumentException>(failure.InnerException);
+        Assert.True(after.Grant, after.Reason);
+        Assert.Equal(["grant"], edge.Rows(new LogFilter { Kind = LogKinds.Access }).Select(r => r.Decision));
+        Assert.DoesNotContain(edge.Rows(new LogFilter { Kind = LogKinds.Admin }), r => r.Reason is "test.change" or "device_seq_reset");
+        Assert.Empty(edge.Rows(new LogFilter { Kind = LogKinds.Alarm, Reason = AlarmTypes.VisitorBadgeNotReturned }));
+    }
+
+    /// <summary>Over the API, such a failure is a 5xx answer in the problem shape (the CLI exits non-zero on it), never a hang.</summary>
+    [Fact]
+    [Trait("control", "PCI-10.7")]
+    public async Task AnUnforeseenFailureStagingARequest_IsAnswered5xxInTheProblemShape_OverTheApi()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        using var http = new HttpClient { BaseAddress = edge.Host.HttpAddress };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer",
+            new ApiTokens(edge.Edge.Database, edge.Clock).CreateToken("ops-admin", OperatorRole.Admin, "test"));
+        var pipeline = edge.Edge.Pipeline;
+
+        async Task<HttpResponseMessage> FailingAsync(string kind, Func<Task<HttpResponseMessage>> send)
+        {
+            pipeline.SimulateStagingFailure(kind, new ArgumentException("a bug in staging " + kind));
+            try
+            {
+                return await send().WaitAsync(EdgeHarness.Timeout);
+            }
+            finally
+            {
+                pipeline.SimulateStagingFailure(kind, null);
+            }
+        }
+
+        using var seqReset = await FailingAsync("SeqReset", () => http.PostAsync($"api/v1/devices/readers/{ReaderId}/seq-reset?baseline=7", null));
+        using var fireReset = await FailingAsync("FireReset", () => http.PostAsync("api/v1/fire/reset?force=true", null));
+        using var terminate = await FailingAsync("Append", () => http.PostAsJsonAsync("api/v1/people/p-jweber/status", new { status = "terminated" }));
+
+        Assert.Equal((HttpStatusCode.InternalServerError, HttpStatusCode.InternalServerError, HttpStatusCode.ServiceUnavailable),
+            (seqReset.StatusCode, fireReset.StatusCode, terminate.StatusCode));
+        foreach (var response in new[] { seqReset, fireReset, terminate })
+        {
+            Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        }
+
+        Assert.Contains("the baseline is unchanged", await seqReset.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Contains("nothing was relocked", await fireReset.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.DoesNotContain(edge.Rows(new LogFilter { Kind = LogKinds.Admin }), r => r.Reason is "device_seq_reset" or "person.terminate");
     }
 
     [Fact]
