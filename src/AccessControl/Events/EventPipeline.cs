@@ -78,6 +78,9 @@ public sealed class EventPipeline : IAsyncDisposable
     private Task? loop;
     private long publishFailures;
 
+    // The eventId of the reader event being staged, once its payload is parsed: a failure after that answers under it.
+    private string? stagingEventId;
+
     // Test hook (SimulateStagingFailure); set by a test's thread, read by the pipeline's.
     private volatile StagingFailure? simulatedStagingFailure;
 
@@ -281,14 +284,14 @@ public sealed class EventPipeline : IAsyncDisposable
     /// <summary>Item kinds <see cref="SimulateStagingFailure"/> takes.</summary>
     private static readonly IReadOnlySet<string> SimulatedStagingKinds = new HashSet<string>(StringComparer.Ordinal)
     {
-        nameof(Append), nameof(SeqReset), nameof(FireReset), nameof(FireReassert), nameof(Tick),
+        nameof(Append), nameof(SeqReset), nameof(FireReset), nameof(FireReassert), nameof(Tick), "ReaderEvent",
     };
 
     /// <summary>
     /// Test hook for a bug in staging an item: every item of <paramref name="kind"/> throws <paramref name="failure"/>
-    /// when the pipeline stages it (before anything of it is staged); null removes it. Kinds: <c>Append</c>
-    /// (<see cref="AppendAsync"/>), <c>SeqReset</c>, <c>FireReset</c>, <c>FireReassert</c>, <c>Tick</c>
-    /// (<see cref="TickAsync"/> and <see cref="RaiseAsync"/>).
+    /// when the pipeline stages it (before anything of it is staged; a reader's event once its payload is parsed); null
+    /// removes it. Kinds: <c>Append</c> (<see cref="AppendAsync"/>), <c>SeqReset</c>, <c>FireReset</c>,
+    /// <c>FireReassert</c>, <c>Tick</c> (<see cref="TickAsync"/> and <see cref="RaiseAsync"/>), <c>ReaderEvent</c>.
     /// </summary>
     internal void SimulateStagingFailure(string kind, Exception? failure)
     {
@@ -473,6 +476,7 @@ public sealed class EventPipeline : IAsyncDisposable
 
     private void Stage(Item item)
     {
+        stagingEventId = null;
         try
         {
             if (simulatedStagingFailure is not null)
@@ -524,18 +528,44 @@ public sealed class EventPipeline : IAsyncDisposable
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             // A bug in handling one item must not stop the pipeline, nor leave anyone waiting for an answer that never
-            // comes: a device's message is logged as malformed, and whoever waits for any other item hears that it
-            // failed. The items staged before it are kept.
+            // comes: a device's message is logged as malformed (a reader hears deny), and whoever waits for any other
+            // item hears that it failed. The items staged before it are kept.
             logger.LogError(ex, "Unexpected failure handling a pipeline item.");
             if (item is Inbound inbound)
             {
-                StageMalformed(inbound, topics.Parse(inbound.Topic), null, "internal error while handling the event", clock.GetCurrentInstant());
+                StageFailedMessage(inbound);
             }
             else
             {
                 item.Fail(new PipelineItemFailedException("The event pipeline failed to handle the request (an internal error, in the service's log).", ex));
             }
         }
+    }
+
+    /// <summary>
+    /// A device's message the pipeline failed to handle: a <c>malformed</c> row, and to a reader, deny under the eventId of
+    /// its event when it was read (a deny without it would match none of the reader's events: it would go on waiting).
+    /// </summary>
+    private void StageFailedMessage(Inbound inbound)
+    {
+        const string Error = "internal error while handling the event";
+        var address = topics.Parse(inbound.Topic);
+        var now = clock.GetCurrentInstant();
+        if (stagingEventId is { } eventId)
+        {
+            try
+            {
+                StageMalformed(inbound, address, eventId, Error, now);
+                return;
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                // Looking for an earlier answer to the event (in the log) failed as well: logged as if no eventId was read.
+                logger.LogError(ex, "Unexpected failure logging event {EventId} as malformed; logging it without its eventId.", eventId);
+            }
+        }
+
+        StageMalformed(inbound, address, null, Error, now);
     }
 
     private void StageInbound(Inbound inbound)
@@ -553,7 +583,8 @@ public sealed class EventPipeline : IAsyncDisposable
                     return;
                 }
 
-                StageReaderEvent(address.DeviceId, parsed.Value!, now);
+                stagingEventId = parsed.Value!.EventId;
+                StageReaderEvent(address.DeviceId, parsed.Value, now);
                 return;
 
             case TopicKind.DoorEvents:
@@ -598,6 +629,7 @@ public sealed class EventPipeline : IAsyncDisposable
 
     private void StageReaderEvent(string readerId, ReaderEvent e, Instant now)
     {
+        ThrowIfSimulated("ReaderEvent");
         var snapshot = configuration.Current;
         var known = snapshot.Topology.Readers.TryGetValue(new ReaderId(readerId), out var reader);
         var source = "readers/" + readerId;

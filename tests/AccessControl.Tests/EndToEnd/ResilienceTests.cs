@@ -281,6 +281,32 @@ public class ResilienceTests
         Assert.DoesNotContain(edge.Rows(new LogFilter { Kind = LogKinds.Admin }), r => r.Reason is "device_seq_reset" or "person.terminate");
     }
 
+    /// <summary>
+    /// A bug in deciding a reader's event: the event is logged as malformed and the reader hears deny under its own
+    /// eventId (before, the deny carried no eventId, so the reader matched it to nothing and went on waiting).
+    /// </summary>
+    [Fact]
+    [Trait("control", "NIST-PE-3")]
+    [Trait("control", "PCI-10.7")]
+    public async Task AnUnforeseenFailureDecidingASwipe_IsAnsweredDenyUnderItsEventId_AndThePipelineGoesOn()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        var reader = await edge.ReaderAsync(ReaderId);
+
+        edge.Edge.Pipeline.SimulateStagingFailure("ReaderEvent", new ArgumentException("a bug in deciding"));
+        var swipe = reader.PresentCard(Operator, Ev3);
+        var denied = await swipe.Decision.WaitAsync(EdgeHarness.Timeout);
+        edge.Edge.Pipeline.SimulateStagingFailure("ReaderEvent", null);
+        var after = await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
+
+        Assert.Equal((false, "malformed_event", 0), (denied.Grant, denied.Reason, denied.UnlockSeconds));
+        Assert.True(after.Grant, after.Reason);
+        var row = Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Malformed }));
+        Assert.Equal(("deny", "readers/" + ReaderId, swipe.EventId), (row.Decision, row.Source, row.EventId));
+        Assert.Contains("internal error", row.Detail, StringComparison.Ordinal);
+        Assert.Equal(["grant"], edge.Rows(new LogFilter { Kind = LogKinds.Access }).Select(r => r.Decision));
+    }
+
     [Fact]
     [Trait("control", "NIST-AU-9")]
     public async Task AServiceThatDiedAfterLoggingAnOutagesRows_ButBeforeEmptyingItsJournal_DoesNotLogThemTwice()
