@@ -1095,17 +1095,15 @@ public sealed class EventPipeline : IAsyncDisposable
         var relocked = scope.ReleasedDoors.Order(StringComparer.Ordinal).ToImmutableArray();
         var sites = releases.Select(r => r.SiteId).ToImmutableArray();
         var othersReleased = fire.Sites.Count - releases.Count;
+
+        // Every row is built before anything changes: a failure building one (a bug) leaves every release as it was,
+        // as the operator is told, instead of some sites reset in memory with no row and no relock sent.
+        var rows = new List<Staged>(releases.Count);
         for (var i = 0; i < releases.Count; i++)
         {
             var release = releases[i];
-            fire = fire.Reset(release.SiteId);
-            foreach (var door in release.Doors)
-            {
-                doors.Relocked(new DoorId(door), now);
-            }
-
             var last = i == releases.Count - 1;
-            batch.Add(new Staged(new LogEntry
+            rows.Add(new Staged(new LogEntry
             {
                 At = now,
                 Kind = LogKinds.Safety,
@@ -1126,6 +1124,17 @@ public sealed class EventPipeline : IAsyncDisposable
                 FireResetDone = last ? (reset.Done, new FireResetResult(FireResetOutcome.Reset, relocked, inAlarm, sites)) : null,
             });
         }
+
+        foreach (var release in releases)
+        {
+            fire = fire.Reset(release.SiteId);
+            foreach (var door in release.Doors)
+            {
+                doors.Relocked(new DoorId(door), now);
+            }
+        }
+
+        batch.AddRange(rows);
     }
 
     private ImmutableArray<(string Topic, byte[] Payload)> ReleaseCommands(IEnumerable<string> doorIds) => RetainedDoorCommands(doorIds, DoorCommands.Release);
@@ -1193,9 +1202,10 @@ public sealed class EventPipeline : IAsyncDisposable
     private void StageSeqReset(SeqReset reset)
     {
         var previous = replay.LastSeq(reset.Source);
-        replay.Reset(reset.Source, reset.Baseline);
         var id = reset.Source.StartsWith("readers/", StringComparison.Ordinal) ? reset.Source["readers/".Length..] : null;
-        batch.Add(new Staged(new LogEntry
+
+        // The row first: a failure building it (a bug) leaves the baseline as it was, as the operator is told.
+        var row = new Staged(new LogEntry
         {
             At = clock.GetCurrentInstant(),
             Kind = LogKinds.Admin,
@@ -1208,7 +1218,9 @@ public sealed class EventPipeline : IAsyncDisposable
             Actor = reset.Actor,
             Detail = Json(("baseline", reset.Baseline), ("previous", previous)),
         })
-        { Appended = reset.Done });
+        { Appended = reset.Done };
+        replay.Reset(reset.Source, reset.Baseline);
+        batch.Add(row);
     }
 
     private void StageStatus(TopicAddress address, DeviceStatus status, Instant now)
