@@ -49,7 +49,8 @@ public sealed class AccessControlHost : IAsyncDisposable
 
         builder.WebHost.UseUrls(settings.HttpUrl);
 
-        // Not Kestrel's 30 MB: every JSON body is small, and is refused 413 before it is parsed (UseHttpSecurity).
+        // Not Kestrel's 30 MB: every JSON body is small, and is refused 413 before it is parsed (UseHttpSecurity). The
+        // one larger limit, the HR feed's 1 MiB (BodySizeLimit), is set by routing for that endpoint alone.
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = settings.Http.MaxRequestBodyBytes);
         var loggers = LoggerFactory.Create(l =>
         {

@@ -88,19 +88,14 @@ public static class HttpSecurityExtensions
 
             // Kestrel's limit (MaxRequestBodyBytes, or the endpoint's BodySizeLimit, applied by routing) refuses a
             // body while it is read; this answers it in the API's shape, and at once when Content-Length says so.
-            var size = http.Features.Get<IHttpMaxRequestBodySizeFeature>();
-            var limit = size?.MaxRequestBodySize;
+            var limit = http.Features.Get<IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize;
             if (http.Request.ContentLength is { } length && length > limit)
             {
-                // Discarded unread (never buffered or parsed), so that the client, still sending, gets the 413 rather
-                // than a reset connection; past Kestrel's former default the connection is simply closed.
-                if (length <= DrainBytes && !size!.IsReadOnly)
-                {
-                    size.MaxRequestBodySize = length;
-                    await http.Request.Body.CopyToAsync(Stream.Null, http.RequestAborted);
-                }
-
-                await BodyTooLarge(limit).ExecuteAsync(http);
+                // Not a byte of the body is read (before, up to 30 MB were read and discarded first): the answer goes
+                // out at once and the connection is closed after it, Kestrel reading no more of a body over its limit.
+                // A client that waits for 100 Continue never sends the body; one that sends all of it before reading
+                // an answer (HttpClient without Expect: 100-continue) sees the connection reset instead.
+                await BodyTooLarge(http, limit);
                 return;
             }
 
@@ -110,19 +105,24 @@ public static class HttpSecurityExtensions
             }
             catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge && !http.Response.HasStarted)
             {
-                await BodyTooLarge(limit).ExecuteAsync(http);
+                // A chunked body cut off at the limit: what follows it is never read, and the connection is closed.
+                await BodyTooLarge(http, limit);
             }
         });
         app.UseRateLimiter();
         return app;
     }
 
-    /// <summary>The most of an oversized body with a Content-Length that is read and discarded before the 413 (Kestrel's former 30 MB default).</summary>
-    private const long DrainBytes = 30_000_000;
-
     /// <summary>413 in the API's problem shape.</summary>
     internal static IResult BodyTooLarge(long? limit) =>
         AdminApi.Problem(StatusCodes.Status413PayloadTooLarge, "Payload too large", $"At most {limit} bytes.");
+
+    /// <summary>The 413, on a connection that ends with it: the rest of the body is never read.</summary>
+    private static Task BodyTooLarge(HttpContext http, long? limit)
+    {
+        http.Response.Headers.Connection = "close";
+        return BodyTooLarge(limit).ExecuteAsync(http);
+    }
 
     /// <summary>
     /// Counts a failed sign-in of the request's client; the failure that starts a lockout is recorded as an

@@ -118,7 +118,8 @@ public class HttpSecurityTests
     /// <summary>
     /// 8 MiB in a field capped at 500 characters: refused 413 in the API's problem shape before the endpoint reads it.
     /// A chunked body (no Content-Length) is cut off by Kestrel at the limit, and answered the same way; it is just
-    /// over the limit here, so that the client has finished sending when the answer comes (else it sees a closed connection).
+    /// over the limit here, so that HttpClient, which reads no answer before it has sent the whole body, has finished
+    /// sending when the answer comes (else it sees a closed connection).
     /// </summary>
     [Fact]
     [Trait("control", "NIST-SC-5")]
@@ -131,7 +132,15 @@ public class HttpSecurityTests
         using var desk = VisitDesk.For(edge);
         static byte[] Body(int purpose) => Encoding.UTF8.GetBytes($$"""{"site":"demo","purpose":"{{new string('x', purpose)}}"}""");
 
-        using var announced = await desk.Host.PostAsync("api/v1/visits", new ByteArrayContent(Body(8 * 1024 * 1024)) { Headers = { ContentType = new("application/json") } });
+        // A client that announces a large body waits for 100 Continue before sending it: it gets the 413 instead, and sends nothing.
+        using var waiting = new HttpClient(new SocketsHttpHandler { Expect100ContinueTimeout = EdgeHarness.Timeout }) { BaseAddress = edge.Host.HttpAddress };
+        waiting.DefaultRequestHeaders.Authorization = desk.Host.DefaultRequestHeaders.Authorization;
+        using var announcedRequest = new HttpRequestMessage(HttpMethod.Post, "api/v1/visits")
+        {
+            Content = new ByteArrayContent(Body(8 * 1024 * 1024)) { Headers = { ContentType = new("application/json") } },
+            Headers = { ExpectContinue = true },
+        };
+        using var announced = await waiting.SendAsync(announcedRequest);
         using var chunked = await desk.Host.PostAsync("api/v1/visits",
             new StreamContent(new ChunkedOnly(Body(new HttpSecurityOptions().MaxRequestBodyBytes))) { Headers = { ContentType = new("application/json") } });
 
@@ -169,6 +178,68 @@ public class HttpSecurityTests
 
         Assert.True(visit.StatusCode == HttpStatusCode.Created, await visit.Content.ReadAsStringAsync());
         Assert.Equal(HttpStatusCode.OK, feed.StatusCode);
+    }
+
+    /// <summary>
+    /// A Content-Length of 20 MB, and a few bytes of it sent: the 413 comes at once, in the problem shape, with no more of
+    /// the body sent, and the connection is closed after it. Before, the service read (and discarded) up to 30 MB of an
+    /// announced body before answering, so the client had to send it all.
+    /// </summary>
+    [Theory]
+    [InlineData("/api/v1/visits", 64 * 1024)]
+    [InlineData(HrFeedApi.Path, HrFeedApi.MaxBodyBytes)]
+    [Trait("control", "NIST-SC-5")]
+    public async Task AnAnnouncedBodyOverTheLimit_IsRefused413AtOnce_WithoutTheRestBeingSent(string path, int limit)
+    {
+        var (edge, http) = await StartAsync();
+        await using var _ = edge;
+        using var __ = http;
+        using var connection = new System.Net.Sockets.TcpClient();
+        await connection.ConnectAsync(edge.Host.HttpAddress.Host, edge.Host.HttpAddress.Port);
+        var stream = connection.GetStream();
+
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(
+            $"POST {path} HTTP/1.1\r\nHost: {edge.Host.HttpAddress.Authority}\r\nContent-Type: application/json\r\nContent-Length: 20000000\r\n\r\n{{\"site\":\"demo\","));
+        var response = await RawHttp.ReadResponseAsync(stream).WaitAsync(EdgeHarness.Timeout);
+        var closed = await RawHttp.ClosedAsync(stream).WaitAsync(EdgeHarness.Timeout);
+
+        Assert.Equal(413, response.Status);
+        Assert.Equal("application/problem+json", response.Headers["Content-Type"].Split(';')[0]);
+        Assert.Equal("close", response.Headers["Connection"]);
+        var problem = System.Text.Json.JsonSerializer.Deserialize<AdminApi.ApiProblem>(response.Body, AdminJson.Options)!;
+        Assert.Equal((413, $"At most {limit} bytes."), (problem.Status, problem.Detail));
+        Assert.True(closed);
+    }
+
+    /// <summary>
+    /// A chunked body (no Content-Length to refuse it by) that goes on past the endpoint's 1 MiB: cut off with 413 at the
+    /// limit, the connection closed, and the server has taken no more off the connection than the limit and Kestrel's
+    /// request buffer, though the client would have sent 64 MiB.
+    /// </summary>
+    [Fact]
+    [Trait("control", "NIST-SC-5")]
+    public async Task AChunkedBodyGrowingPastTheLimit_IsCut413_AndTheServerReadsNoMoreThanTheLimitAndABuffer()
+    {
+        const int Limit = HrFeedApi.MaxBodyBytes;
+        await using var host = await CountingHost.StartAsync(Limit);
+        using var connection = new System.Net.Sockets.TcpClient();
+        await connection.ConnectAsync(System.Net.IPAddress.Loopback, host.Port);
+        var stream = connection.GetStream();
+        await stream.WriteAsync("POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"u8.ToArray());
+        using var stop = new CancellationTokenSource();
+
+        var sending = RawHttp.SendChunksAsync(stream, 64 * 1024 * 1024, stop.Token);
+        var response = await RawHttp.ReadResponseAsync(stream).WaitAsync(EdgeHarness.Timeout);
+        await stop.CancelAsync();
+        var sent = await sending.WaitAsync(EdgeHarness.Timeout);
+        var received = await host.ConnectionEnded.WaitAsync(EdgeHarness.Timeout);
+
+        Assert.Equal(413, response.Status);
+        Assert.Equal("close", response.Headers["Connection"]);
+        var problem = System.Text.Json.JsonSerializer.Deserialize<AdminApi.ApiProblem>(response.Body, AdminJson.Options)!;
+        Assert.Equal((413, $"At most {Limit} bytes."), (problem.Status, problem.Detail));
+        Assert.True(sent > Limit, $"the client sent {sent} bytes only");
+        Assert.True(received <= Limit + host.RequestBufferBytes + 64 * 1024, $"the server took {received} bytes off the connection");
     }
 
     /// <summary>A body stream of unknown length, so that HttpClient sends it chunked, without Content-Length.</summary>
