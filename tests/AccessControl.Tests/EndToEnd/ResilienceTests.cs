@@ -249,7 +249,7 @@ public class ResilienceTests
         await using var edge = await EdgeHarness.StartAsync();
         using var http = new HttpClient { BaseAddress = edge.Host.HttpAddress };
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer",
-            new ApiTokens(edge.Edge.Database, edge.Clock).CreateToken("ops-admin", OperatorRole.Admin, "test"));
+            new ApiTokens(edge.Edge.Database, edge.Clock).CreateToken("ops-admin", OperatorRole.Admin, "test", "p-ops-admin"));
         var pipeline = edge.Edge.Pipeline;
 
         async Task<HttpResponseMessage> FailingAsync(string kind, Func<Task<HttpResponseMessage>> send)
