@@ -19,6 +19,16 @@ Console.CancelKeyPress += (_, e) => { e.Cancel = true; stopping.Cancel(); };
 // its final checkpoint. Without this the runtime would end the process as soon as the handlers returned.
 using var terminate = System.Runtime.InteropServices.PosixSignalRegistration.Create(
     System.Runtime.InteropServices.PosixSignal.SIGTERM, context => { context.Cancel = true; stopping.Cancel(); });
+
+// log, token, person, credential, level: the admin and audit commands. They do not take the service's settings
+// (log purge reads the file it is given with --config itself).
+var adminExit = await AccessControl.Cli.AdminCommands.RunAsync(args, NodaTime.SystemClock.Instance, Console.Out, Console.Error,
+    Environment.GetEnvironmentVariable, Environment.UserName, stopping.Token);
+if (adminExit is { } exit)
+{
+    return exit;
+}
+
 ServiceSettings settings;
 try
 {
@@ -28,15 +38,6 @@ catch (SettingsException ex)
 {
     Console.Error.WriteLine(ex.Message);
     return 2;
-}
-
-
-// log, token, person, credential, level: the admin and audit commands.
-var adminExit = await AccessControl.Cli.AdminCommands.RunAsync(args, NodaTime.SystemClock.Instance, Console.Out, Console.Error,
-    Environment.GetEnvironmentVariable, Environment.UserName, stopping.Token, logIntegrity: settings.LogIntegrity);
-if (adminExit is { } exit)
-{
-    return exit;
 }
 
 return words switch

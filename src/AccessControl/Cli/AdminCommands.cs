@@ -1,4 +1,3 @@
-using AccessControl.EntryLog;
 using NodaTime;
 
 namespace AccessControl.Cli;
@@ -18,7 +17,6 @@ public static class AdminCommands
     /// <param name="environment">Reads an environment variable (<c>AC_URL</c>, <c>AC_TOKEN</c>).</param>
     /// <param name="user">Recorded as the creator of tokens made without <c>--by</c> (the OS user name).</param>
     /// <param name="input">Standard input (the document number of <c>visit check-in</c>); null for <see cref="Console.In"/>.</param>
-    /// <param name="logIntegrity">The service configuration's <c>AccessControl:LogIntegrity</c> (the minimum retention <c>log purge</c> applies); null for the defaults.</param>
     public static async Task<int?> RunAsync(
         IReadOnlyList<string> args,
         IClock clock,
@@ -27,8 +25,7 @@ public static class AdminCommands
         Func<string, string?> environment,
         string user,
         CancellationToken cancellationToken = default,
-        TextReader? input = null,
-        LogIntegrityOptions? logIntegrity = null)
+        TextReader? input = null)
     {
         if (args.Count == 0 || !Names.Contains(args[0]))
         {
@@ -51,7 +48,7 @@ public static class AdminCommands
         return noun switch
         {
             "log" when parsed.Positionals is ["verify", ..] => LogIntegrityCommands.Verify(parsed, output, error),
-            "log" when parsed.Positionals is ["purge", ..] => LogIntegrityCommands.Purge(parsed, clock, logIntegrity ?? new LogIntegrityOptions(), output, error),
+            "log" when parsed.Positionals is ["purge", ..] => LogIntegrityCommands.Purge(parsed, clock, output, error),
             "log" => LogCommand.Run(parsed, output, error),
             "token" => TokenCommand.Run(parsed, clock, output, error, "cli:" + user),
             "visit" => await VisitCommands.RunAsync(parsed, input ?? Console.In, output, error, environment, null, cancellationToken),

@@ -1,5 +1,6 @@
 using AccessControl.Admin;
 using AccessControl.EntryLog;
+using AccessControl.Hosting;
 using AccessControl.Storage;
 using Microsoft.Data.Sqlite;
 using NodaTime;
@@ -9,7 +10,7 @@ namespace AccessControl.Cli;
 
 /// <summary>
 /// <c>accesscontrol log verify --db PATH [--checkpoints FILE] [--public-key FILE] [--json]</c> and
-/// <c>accesscontrol log purge --db PATH --before RFC3339 --actor NAME</c> (docs/log-integrity.md).
+/// <c>accesscontrol log purge --db PATH --config FILE --before RFC3339 --actor NAME</c> (docs/log-integrity.md).
 /// </summary>
 /// <remarks>
 /// Both work on the database file directly, with the service running or not. <c>verify</c> only reads; the checkpoint
@@ -19,7 +20,7 @@ namespace AccessControl.Cli;
 public static class LogIntegrityCommands
 {
     public const string VerifyUsage = "usage: log verify --db PATH [--checkpoints FILE] [--public-key FILE] [--json]";
-    public const string PurgeUsage = "usage: log purge --db PATH --before RFC3339 --actor NAME";
+    public const string PurgeUsage = "usage: log purge --db PATH --config FILE --before RFC3339 --actor NAME";
 
     /// <summary>Exit code 0: the log verifies (and its query index matches it); 1: it is broken, the index was altered, or it cannot be read; 2: usage error.</summary>
     public static int Verify(CliArgs args, TextWriter output, TextWriter error)
@@ -75,13 +76,18 @@ public static class LogIntegrityCommands
 
     /// <summary>
     /// Exit code 0: purged (or nothing left to purge); 1: refused (a <c>--before</c> within the minimum retention, no
-    /// checkpoint yet) or failed; 2: usage error, or a minimum retention in <paramref name="options"/> that is not allowed.
+    /// checkpoint yet) or failed; 2: usage error, a settings file that cannot be read, or a minimum retention in it that
+    /// is not allowed.
     /// </summary>
-    /// <param name="options">The service configuration's <c>AccessControl:LogIntegrity</c>, read the way the service reads it
-    /// (appsettings.json, <c>AccessControl__LogIntegrity__MinimumRetention</c>): its minimum retention is the purge's.</param>
-    public static int Purge(CliArgs args, IClock clock, LogIntegrityOptions options, TextWriter output, TextWriter error)
+    /// <remarks>
+    /// The minimum retention is the service's (<c>AccessControl:LogIntegrity:MinimumRetention</c>), read as the service
+    /// reads it (<see cref="ServiceSettings.Load"/>): from <c>--config FILE</c>, the file the service is started with, then
+    /// the <c>AccessControl__...</c> environment variables. The file is required, and the working directory's
+    /// <c>appsettings.json</c> is never read: a purge run from another folder would apply another minimum than the service's.
+    /// </remarks>
+    public static int Purge(CliArgs args, IClock clock, TextWriter output, TextWriter error)
     {
-        if (args.CheckOptions(["db", "before", "actor"]) is { } problem)
+        if (args.CheckOptions(["db", "config", "before", "actor"]) is { } problem)
         {
             return UsageError(error, problem, PurgeUsage);
         }
@@ -93,15 +99,28 @@ public static class LogIntegrityCommands
 
         var path = args.Get("db");
         var actor = args.Get("actor");
-        if (string.IsNullOrWhiteSpace(path) || string.IsNullOrWhiteSpace(actor) || args.Get("before") is not { } beforeText)
+        var config = args.Get("config");
+        if (string.IsNullOrWhiteSpace(path) || string.IsNullOrWhiteSpace(actor) || string.IsNullOrWhiteSpace(config) || args.Get("before") is not { } beforeText)
         {
-            return UsageError(error, "--db, --before and --actor are required", PurgeUsage);
+            return UsageError(error, "--db, --config, --before and --actor are required (--config: the settings file the service is started with, "
+                + "whose minimum retention the purge applies)", PurgeUsage);
         }
 
         var before = OffsetDateTimePattern.ExtendedIso.Parse(beforeText);
         if (!before.Success)
         {
             return UsageError(error, $"--before: '{beforeText}' is not an RFC 3339 time with an offset (2025-01-01T00:00:00Z)", PurgeUsage);
+        }
+
+        LogIntegrityOptions options;
+        try
+        {
+            options = ServiceSettings.Load(config).LogIntegrity;
+        }
+        catch (SettingsException ex)
+        {
+            error.WriteLine("error: " + ex.Message);
+            return ExitCodes.Usage;
         }
 
         if (options.Validate() is { Count: > 0 } invalid)

@@ -82,7 +82,8 @@ public sealed class AccessControlHost : IAsyncDisposable
         builder.Services.AddSingleton(edge.Fingerprints);
 
         // Visitor management (issue 3): requests, approvals, front desk, badge pool, watch list.
-        builder.Services.AddVisitors(VisitorApi.Options(builder.Configuration), settings.DataDirectory);
+        // From the service's settings, not the web builder's configuration: that reads the working directory's appsettings.json.
+        builder.Services.AddVisitors(settings.Visitors, settings.DataDirectory);
 
         // HR feed (issue 5): signed terminations and transfers; future-dated ones applied by a periodic job.
         builder.Services.AddHrFeed(settings.DataDirectory);

@@ -1,6 +1,5 @@
 using AccessControl.Broker;
 using AccessControl.SiteFiles;
-using Microsoft.Extensions.Configuration;
 using NodaTime;
 
 namespace AccessControl.Hosting;
@@ -10,8 +9,9 @@ public static class ServiceCommands
 {
     public const string Usage = """
         usage: accesscontrol <command> [options]
-          run [--site FILE] [--data DIR] [--http URL] [--broker-port N] [--external-broker HOST:PORT]
-                                    run the edge service (embedded MQTT broker unless --external-broker)
+          run [--config FILE] [--site FILE] [--data DIR] [--http URL] [--broker-port N] [--external-broker HOST:PORT]
+                                    run the edge service (embedded MQTT broker unless --external-broker); settings from
+                                    --config FILE (else appsettings.json in the working directory) and AccessControl__...
           site validate FILE        check a site file; prints every error with file:line:column
           device secret ID [--data DIR]
                                     print the MQTT password of one device (for provisioning it)
@@ -26,24 +26,10 @@ public static class ServiceCommands
                                     fingerprint templates, through the HTTP API ('accesscontrol fingerprints' for usage)
         """;
 
-    /// <summary>Settings from appsettings.json / environment (section AccessControl), then flags.</summary>
+    /// <summary>Settings from the settings file (<c>--config FILE</c>, see <see cref="ServiceSettings.Load"/>) and the environment, then flags.</summary>
     public static ServiceSettings Settings(IReadOnlyDictionary<string, string> flags)
     {
-        var configuration = new ConfigurationBuilder()
-            .AddJsonFile("appsettings.json", optional: true)
-            .AddEnvironmentVariables()
-            .Build();
-        ServiceSettings settings;
-        try
-        {
-            settings = configuration.GetSection(ServiceSettings.Section).Get<ServiceSettings>() ?? new ServiceSettings();
-        }
-        catch (InvalidOperationException ex)
-        {
-            // "Failed to convert configuration value 'abc' at 'AccessControl:Broker:Port' to type 'System.Int32'."
-            throw new SettingsException($"Invalid settings: {ex.Message}", ex);
-        }
-
+        var settings = ServiceSettings.Load(flags.GetValueOrDefault("config"));
         if (flags.TryGetValue("site", out var site))
         {
             settings = settings with { SiteFile = site };

@@ -2,16 +2,21 @@ using AccessControl.Broker;
 using AccessControl.EntryLog;
 using AccessControl.Events;
 using AccessControl.Fingerprints;
+using AccessControl.Visitors;
+using Microsoft.Extensions.Configuration;
 
 namespace AccessControl.Hosting;
 
 /// <summary>
 /// Everything the service needs to start, bound from the <c>AccessControl</c> configuration section
-/// (appsettings.json, environment <c>AccessControl__...</c>) and overridden by command-line flags.
+/// (the settings file, environment <c>AccessControl__...</c>; see <see cref="Load"/>) and overridden by command-line flags.
 /// </summary>
 public sealed record ServiceSettings
 {
     public const string Section = "AccessControl";
+
+    /// <summary>The settings file read when no <c>--config FILE</c> is given: in the working directory.</summary>
+    public const string DefaultFile = "appsettings.json";
 
     /// <summary>Folder for the database, the provisioning key and generated broker files.</summary>
     public string DataDirectory { get; init; } = "data";
@@ -35,6 +40,9 @@ public sealed record ServiceSettings
     /// <summary>The fingerprint template store (section <c>AccessControl:Fingerprints</c>).</summary>
     public FingerprintOptions Fingerprints { get; init; } = new();
 
+    /// <summary>Visitor management (section <c>AccessControl:Visitors</c>), from the same settings as the rest.</summary>
+    public VisitorOptions Visitors { get; init; } = new();
+
     /// <summary>Request rate limit and failed sign-in lockout of the HTTP API.</summary>
     public HttpSecurity.HttpSecurityOptions Http { get; init; } = new();
 
@@ -43,6 +51,54 @@ public sealed record ServiceSettings
 
     /// <summary>How often supervision runs (held-open doors, silent readers).</summary>
     public TimeSpan SupervisionInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// Reads the settings the way the service does, for the service and for the commands that must apply its settings
+    /// (<c>log purge</c>, its minimum retention): <paramref name="file"/> (<c>--config FILE</c>), which must exist and be
+    /// JSON; without one, <see cref="DefaultFile"/> in the working directory if there is one. Then the environment's
+    /// <c>AccessControl__...</c> variables over it. Throws <see cref="SettingsException"/> naming the file or the setting.
+    /// </summary>
+    /// <remarks>
+    /// The working directory is a weak default: the systemd unit sets it, an operator's shell does not. So the unit names
+    /// its file (<c>--config /etc/accesscontrol/appsettings.json</c>), and <c>log purge</c> must be given that same file:
+    /// run from another folder, it would otherwise apply the defaults, or whatever file happens to lie there.
+    /// </remarks>
+    public static ServiceSettings Load(string? file)
+    {
+        var builder = new ConfigurationBuilder();
+        if (file is null)
+        {
+            builder.AddJsonFile(DefaultFile, optional: true);
+        }
+        else if (File.Exists(file))
+        {
+            builder.AddJsonFile(Path.GetFullPath(file), optional: false);
+        }
+        else
+        {
+            throw new SettingsException($"Invalid settings: --config {file}: there is no such file.");
+        }
+
+        IConfigurationRoot configuration;
+        try
+        {
+            configuration = builder.AddEnvironmentVariables().Build();
+        }
+        catch (Exception ex) when (ex is InvalidDataException or FormatException or IOException or UnauthorizedAccessException)
+        {
+            throw new SettingsException($"Invalid settings: {file ?? Path.GetFullPath(DefaultFile)} cannot be read: {ex.Message}", ex);
+        }
+
+        try
+        {
+            return configuration.GetSection(Section).Get<ServiceSettings>() ?? new ServiceSettings();
+        }
+        catch (InvalidOperationException ex)
+        {
+            // "Failed to convert configuration value 'abc' at 'AccessControl:Broker:Port' to type 'System.Int32'."
+            throw new SettingsException($"Invalid settings: {ex.Message}", ex);
+        }
+    }
 
     public string DatabasePath => Path.IsPathRooted(Database) ? Database : Path.Combine(DataDirectory, Database);
 
@@ -66,6 +122,7 @@ public sealed record ServiceSettings
 
         errors.AddRange(Fingerprints.Validate());
         errors.AddRange(Http.Validate());
+        errors.AddRange(Visitors.Validate());
         errors.AddRange(LogIntegrity.Validate());
         if (SupervisionInterval <= TimeSpan.Zero)
         {

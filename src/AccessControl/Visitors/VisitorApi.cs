@@ -7,7 +7,6 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
@@ -65,10 +64,6 @@ public static class VisitorApi
             sp.GetRequiredService<ILogger<VisitorService>>()));
         return services;
     }
-
-    /// <summary>The visitor settings of a configuration (section <see cref="VisitorOptions.Section"/>), defaults where absent.</summary>
-    public static VisitorOptions Options(IConfiguration configuration) =>
-        configuration.GetSection(VisitorOptions.Section).Get<VisitorOptions>() ?? new VisitorOptions();
 
     /// <summary>Maps the visitor endpoints under <c>/api/v1</c>.</summary>
     public static IEndpointRouteBuilder MapVisitorApi(this IEndpointRouteBuilder app)

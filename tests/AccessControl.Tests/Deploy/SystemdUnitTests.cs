@@ -53,4 +53,19 @@ public sealed class SystemdUnitTests
         Assert.Contains("--data /var/lib/accesscontrol", settings["ExecStart"].Single(), StringComparison.Ordinal);
         Assert.Equal(["SIGTERM"], settings["KillSignal"]);
     }
+
+    [Fact]
+    [Trait("control", "NIST-AU-11")]
+    public void Unit_NamesTheSettingsFileItsHeaderInstalls_AndTheShippedFileIsValid()
+    {
+        var unit = File.ReadAllText(Unit);
+        var execStart = File.ReadAllLines(Unit).Single(line => line.StartsWith("ExecStart=", StringComparison.Ordinal));
+
+        // Named, so that `log purge --config` can be given the very file the service runs with (docs/operations.md, section 6).
+        Assert.Contains(" run --config /etc/accesscontrol/appsettings.json ", execStart, StringComparison.Ordinal);
+        Assert.Contains("install -m 0640 -g accesscontrol deploy/appsettings.json /etc/accesscontrol/appsettings.json", unit, StringComparison.Ordinal);
+        var shipped = AccessControl.Hosting.ServiceSettings.Load(Path.Combine(AppContext.BaseDirectory, "deploy", "appsettings.json"));
+        Assert.Empty(shipped.Validate());
+        Assert.Equal(TimeSpan.FromDays(365), shipped.LogIntegrity.MinimumRetention);
+    }
 }

@@ -114,18 +114,17 @@ public sealed class LogVerifyCommandTests
     public async Task LogPurge_Cli_TakesTheMinimumFromTheServiceConfiguration_AndRefusesAShorterOneWithoutAReason()
     {
         using var log = ClosedLog(Duration.FromDays(200));
-        var purge = PurgeFirstMinute(log);
 
-        var (code, _, error) = await RunAsync(log.Clock, new LogIntegrityOptions { MinimumRetention = TimeSpan.FromDays(180) }, purge);
+        var (code, _, error) = await RunAsync(log.Clock, PurgeFirstMinute(log, """{"MinimumRetention":"180.00:00:00"}"""));
         Assert.Equal(2, code);
         Assert.Contains("needs a reason", error, StringComparison.Ordinal);
 
-        (code, _, error) = await RunAsync(log.Clock, new LogIntegrityOptions { MinimumRetention = TimeSpan.FromDays(730) }, purge);
+        (code, _, error) = await RunAsync(log.Clock, PurgeFirstMinute(log, """{"MinimumRetention":"730.00:00:00"}"""));
         Assert.Equal(1, code);
         Assert.Contains("730 days", error, StringComparison.Ordinal);
 
-        var shorter = new LogIntegrityOptions { MinimumRetention = TimeSpan.FromDays(180), MinimumRetentionReason = "CHG-4711: the central SIEM keeps 12 months" };
-        (code, var output, _) = await RunAsync(log.Clock, shorter, purge);
+        var shorter = """{"MinimumRetention":"180.00:00:00","MinimumRetentionReason":"CHG-4711: the central SIEM keeps 12 months"}""";
+        (code, var output, _) = await RunAsync(log.Clock, PurgeFirstMinute(log, shorter));
         Assert.Equal(0, code);
         Assert.Contains("minimum retention 180 days", output, StringComparison.Ordinal);
     }
@@ -216,17 +215,15 @@ public sealed class LogVerifyCommandTests
         return log;
     }
 
-    /// <summary><c>log purge</c> of the rows of the log's first minute.</summary>
-    private static string[] PurgeFirstMinute(TestLog log) =>
-        ["log", "purge", "--db", log.Database.Path, "--before", "2025-03-03T09:01:00Z", "--actor", "ops"];
+    /// <summary><c>log purge</c> of the rows of the log's first minute, under a settings file with this <c>LogIntegrity</c> section.</summary>
+    private static string[] PurgeFirstMinute(TestLog log, string logIntegrity = "{}") =>
+        ["log", "purge", "--db", log.Database.Path, "--config", log.SettingsFile(logIntegrity), "--before", "2025-03-03T09:01:00Z", "--actor", "ops"];
 
-    private static Task<(int Code, string Output, string Error)> RunAsync(IClock clock, params string[] args) => RunAsync(clock, null, args);
-
-    private static async Task<(int Code, string Output, string Error)> RunAsync(IClock clock, LogIntegrityOptions? options, params string[] args)
+    private static async Task<(int Code, string Output, string Error)> RunAsync(IClock clock, params string[] args)
     {
         using var output = new StringWriter();
         using var error = new StringWriter();
-        var code = await AdminCommands.RunAsync(args, clock, output, error, _ => null, "tester", logIntegrity: options);
+        var code = await AdminCommands.RunAsync(args, clock, output, error, _ => null, "tester");
         return (code!.Value, output.ToString(), error.ToString());
     }
 }

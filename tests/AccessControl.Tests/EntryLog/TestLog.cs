@@ -46,6 +46,18 @@ internal sealed class TestLog : IDisposable
     public LogPurgeResult PurgeAYearOn(Instant before, int stepRows = EntryLogWriter.PurgeStepRows, int maxSteps = int.MaxValue) =>
         Writer.Purge(before, "retention-job", before + LogRetention.Standard, LogRetention.Default, stepRows, maxSteps);
 
+    /// <summary>
+    /// A settings file as the service is started with one (<c>--config FILE</c>), in a folder of its own beside the data
+    /// folder, holding <paramref name="logIntegrity"/> as its <c>AccessControl:LogIntegrity</c> section.
+    /// </summary>
+    public string SettingsFile(string logIntegrity = "{}")
+    {
+        var folder = System.IO.Directory.CreateDirectory(Path.Combine(Directory, "etc")).FullName;
+        var path = Path.Combine(folder, $"appsettings-{Guid.NewGuid():N}.json");
+        File.WriteAllText(path, """{"AccessControl":{"LogIntegrity":""" + logIntegrity + "}}");
+        return path;
+    }
+
     public static LogIntegrityOptions Options { get; } = new() { CheckpointEveryRows = 10, CheckpointInterval = TimeSpan.FromMinutes(1) };
 
     /// <summary>

@@ -166,6 +166,30 @@ public sealed class RunCommandTests
         Assert.DoesNotContain("Unhandled exception", output, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("""{"AccessControl":{"SupervisionInterval":"00:00:00"}}""", "Invalid settings: AccessControl:SupervisionInterval must be positive")]
+    [InlineData("""{"AccessControl":{"Visitors":{"Retention":"10.00:00:00"}}}""", "Invalid settings: AccessControl:Visitors:Retention must be at least 92 days")]
+    [InlineData("""{"AccessControl": """, "cannot be read")]
+    [InlineData(null, "there is no such file")]
+    public async Task Run_WithASettingsFile_ReadsThatFileWhateverTheWorkingDirectory_AndNamesOneItCannotUse(string? content, string expected)
+    {
+        using var data = new DataFolder();
+        using var etc = new DataFolder();
+        using var elsewhere = new DataFolder();
+        var settings = Path.Combine(etc.Path, "appsettings.json");
+        if (content is not null)
+        {
+            await File.WriteAllTextAsync(settings, content);
+        }
+
+        var (exit, output) = await RunServiceOnAsync(data.Path, ["--config", settings, "--broker-port", "0", "--http", "http://127.0.0.1:0"], workingDirectory: elsewhere.Path);
+
+        Assert.Equal(2, exit);
+        Assert.Contains(expected, output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", output, StringComparison.Ordinal);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(data.Path));
+    }
+
     private static TcpListener Occupy()
     {
         var listener = new TcpListener(IPAddress.Loopback, 0);
@@ -181,8 +205,9 @@ public sealed class RunCommandTests
     }
 
     /// <summary>The service on <paramref name="data"/>; without arguments on free ports (with an environment, on its defaults).</summary>
-    private static Task<(int Exit, string Output)> RunServiceOnAsync(string data, string[]? arguments = null, IReadOnlyDictionary<string, string>? environment = null) =>
+    private static Task<(int Exit, string Output)> RunServiceOnAsync(string data, string[]? arguments = null, IReadOnlyDictionary<string, string>? environment = null,
+        string? workingDirectory = null) =>
         ProgramRun.RunAsync("dotnet",
             [Path.Combine(AppContext.BaseDirectory, "accesscontrol.dll"), "run", "--site", EdgeHarness.DemoSiteFile, "--data", data,
-             .. arguments ?? ["--broker-port", "0", "--http", "http://127.0.0.1:0"]], Timeout, environment);
+             .. arguments ?? ["--broker-port", "0", "--http", "http://127.0.0.1:0"]], Timeout, environment, workingDirectory);
 }
