@@ -75,9 +75,10 @@ public static class LogIntegrityCommands
     }
 
     /// <summary>
-    /// Exit code 0: purged (or nothing left to purge); 1: refused (a <c>--before</c> within the minimum retention, no
-    /// checkpoint yet) or failed; 2: usage error, a settings file that cannot be read, or a minimum retention in it that
-    /// is not allowed.
+    /// Exit code 0: purged (or nothing left to purge); 1: refused (a <c>--before</c> within the minimum retention, a
+    /// configured minimum that is not allowed, no checkpoint yet) or failed; 2: usage error, or a settings file that
+    /// cannot be read. Every refusal is recorded in the log (<see cref="LogPurgeRefusal"/>); when even that row cannot be
+    /// written, exit code 1 and an error that says so.
     /// </summary>
     /// <remarks>
     /// The minimum retention is the service's (<c>AccessControl:LogIntegrity:MinimumRetention</c>), read as the service
@@ -123,24 +124,29 @@ public static class LogIntegrityCommands
             return ExitCodes.Usage;
         }
 
-        if (options.Validate() is { Count: > 0 } invalid)
-        {
-            error.WriteLine("error: invalid settings: " + string.Join(" ", invalid));
-            return ExitCodes.Usage;
-        }
-
         if (!File.Exists(path))
         {
             error.WriteLine($"error: no database at {path}");
             return ExitCodes.Failed;
         }
 
+        var now = clock.GetCurrentInstant();
+        var cutOff = before.Value.ToInstant();
         try
         {
             using var writer = new EntryLogWriter(new Database(path));
-            var result = writer.Purge(before.Value.ToInstant(), actor, clock.GetCurrentInstant(), options.Retention);
+
+            // A minimum the service would not start with is a refusal like any other: recorded, nothing deleted.
+            var result = LogPurgeRefusal.ForSettings(cutOff, actor, Duration.FromTimeSpan(options.MinimumRetention), options.MinimumRetentionReason) is { } refusal
+                ? writer.Refuse(refusal, now)
+                : writer.Purge(cutOff, actor, now, options.Retention);
             (result.Outcome == LogPurgeOutcome.Refused ? error : output).WriteLine(result.Message);
             return result.Outcome == LogPurgeOutcome.Refused ? ExitCodes.Failed : ExitCodes.Ok;
+        }
+        catch (LogPurgeRefusalNotRecordedException ex)
+        {
+            error.WriteLine("error: " + ex.Message);
+            return ExitCodes.Failed;
         }
         catch (SqliteException ex)
         {

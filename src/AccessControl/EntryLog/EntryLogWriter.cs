@@ -37,7 +37,8 @@ public sealed class EntryLogWriter : IDisposable
     /// <summary>SQLITE_CONSTRAINT_PRIMARYKEY: another process (a purge from the CLI) appended since the head was read.</summary>
     private const int PrimaryKeyConflict = 1555;
 
-    private static readonly InstantPattern Rfc3339 = InstantPattern.CreateWithInvariantCulture("uuuu'-'MM'-'dd'T'HH':'mm':'ss.fff'Z'");
+    /// <summary>How the log's own rows write a time (purge and refusal rows).</summary>
+    internal static readonly InstantPattern Rfc3339 = InstantPattern.CreateWithInvariantCulture("uuuu'-'MM'-'dd'T'HH':'mm':'ss.fff'Z'");
 
     private readonly Database database;
     private readonly SqliteConnection connection;
@@ -253,7 +254,8 @@ public sealed class EntryLogWriter : IDisposable
     /// The retention purge, the only way rows leave the log: deletes the rows recorded before <paramref name="before"/>,
     /// but never a row after the last signed checkpoint (so the purged range's last hash is vouched for by a signature),
     /// and never a row younger than <paramref name="retention"/>'s minimum: a <paramref name="before"/> within it is
-    /// refused and nothing is deleted. Each purge row records the minimum applied and its reason.
+    /// refused and nothing is deleted. Each purge row records the minimum applied and its reason; each refusal is
+    /// recorded too (<see cref="Refuse"/>), so that an attempt to cut the log short is seen.
     /// </summary>
     /// <remarks>
     /// It goes in steps of at most <see cref="PurgeStepRows"/> rows, oldest first, each a purge of its own in one short
@@ -264,6 +266,7 @@ public sealed class EntryLogWriter : IDisposable
     /// waits 5 s for it (busy_timeout), and every swipe after that would be denied <c>log_failure</c>. A purge stopped
     /// between steps leaves a log that verifies; running it again goes on from there.
     /// </remarks>
+    /// <exception cref="LogPurgeRefusalNotRecordedException">Refused, and the refusal's row could not be written.</exception>
     public LogPurgeResult Purge(Instant before, string actor, Instant now, LogRetention retention) => Purge(before, actor, now, retention, PurgeStepRows, int.MaxValue);
 
     /// <summary><see cref="Purge(Instant, string, Instant, LogRetention)"/> with its step size, and at most <paramref name="maxSteps"/> steps (tests).</summary>
@@ -274,7 +277,7 @@ public sealed class EntryLogWriter : IDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(stepRows, 1);
         if (before > retention.LatestCutOff(now))
         {
-            return new LogPurgeResult(LogPurgeOutcome.Refused, 0, 0, 0, null, retention.Refusal(before, now));
+            return Refuse(new LogPurgeRefusal(LogPurgeRefusal.WithinMinimumRetention, before, actor, retention.Minimum, retention.Reason, retention.Refusal(before, now)), now);
         }
 
         // The bound is found outside the lock, through the log's time index (LogSnapshot), so that the pipeline's
@@ -291,7 +294,8 @@ public sealed class EntryLogWriter : IDisposable
 
         if (lastCheckpoint is null)
         {
-            return new LogPurgeResult(LogPurgeOutcome.Refused, 0, 0, 0, null, "no signed checkpoint yet: rows are purged only up to the last checkpoint");
+            return Refuse(new LogPurgeRefusal(LogPurgeRefusal.NoCheckpoint, before, actor, retention.Minimum, retention.Reason,
+                "refused: no signed checkpoint yet: rows are purged only up to the last checkpoint. Nothing was purged"), now);
         }
 
         long first = 0, last = 0, rows = 0, steps = 0;
@@ -318,6 +322,30 @@ public sealed class EntryLogWriter : IDisposable
         var left = last < bound ? $"; stopped before seq {bound}: run it again to go on" : "";
         return new LogPurgeResult(LogPurgeOutcome.Purged, first, last, rows, purgeSeq,
             $"purged {rows} rows (seq {first}..{last}){(steps > 1 ? $" in {steps} steps" : "")}; recorded as {recorded}; minimum retention {retention}{left}");
+    }
+
+    /// <summary>
+    /// Records a refused purge in the chain, as a <c>security</c> row (<see cref="LogPurgeRefusal.ToEntry"/>), and returns
+    /// the refusal with that row's seq as <see cref="LogPurgeResult.PurgeSeq"/>. Nothing is deleted.
+    /// <see cref="Purge(Instant, string, Instant, LogRetention)"/> records its own refusals; a caller that refuses before
+    /// it can call it (a configured minimum retention that is not allowed, <see cref="LogPurgeRefusal.ForSettings"/>)
+    /// records its refusal here.
+    /// </summary>
+    /// <exception cref="LogPurgeRefusalNotRecordedException">The row could not be written (the log is unavailable).</exception>
+    public LogPurgeResult Refuse(LogPurgeRefusal refusal, Instant now)
+    {
+        ArgumentNullException.ThrowIfNull(refusal);
+        IReadOnlyList<LogEntry> written;
+        try
+        {
+            written = Append([refusal.ToEntry(now)]);
+        }
+        catch (SqliteException ex)
+        {
+            throw new LogPurgeRefusalNotRecordedException(refusal.Message, ex);
+        }
+
+        return new LogPurgeResult(LogPurgeOutcome.Refused, 0, 0, 0, written[0].Seq, refusal.Message);
     }
 
     /// <summary>One step of a purge: the oldest rows up to <paramref name="bound"/>, at most <paramref name="stepRows"/>; null when none are left.</summary>
@@ -759,5 +787,8 @@ public enum LogPurgeOutcome
     Refused,
 }
 
-/// <summary>What a retention purge did: the range deleted and the chain row that records it.</summary>
+/// <summary>
+/// What a retention purge did: the range deleted and the chain row that records it (<see cref="PurgeSeq"/>: the last
+/// step's purge row, or the row that records a refusal).
+/// </summary>
 public sealed record LogPurgeResult(LogPurgeOutcome Outcome, long FromSeq, long ToSeq, long Rows, long? PurgeSeq, string Message);

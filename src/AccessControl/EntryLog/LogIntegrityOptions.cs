@@ -9,6 +9,9 @@ namespace AccessControl.EntryLog;
 /// </summary>
 public sealed record LogIntegrityOptions
 {
+    /// <summary>The setting of <see cref="MinimumRetention"/>, as messages name it.</summary>
+    public const string MinimumRetentionSetting = "AccessControl:LogIntegrity:MinimumRetention";
+
     public int CheckpointEveryRows { get; init; } = 1000;
 
     public TimeSpan CheckpointInterval { get; init; } = TimeSpan.FromSeconds(60);
@@ -40,7 +43,7 @@ public sealed record LogIntegrityOptions
 
         if (LogRetention.Problem(Duration.FromTimeSpan(MinimumRetention), MinimumRetentionReason) is { } retention)
         {
-            errors.Add($"AccessControl:LogIntegrity:MinimumRetention: {retention} (AccessControl:LogIntegrity:MinimumRetentionReason).");
+            errors.Add($"{MinimumRetentionSetting}: {retention} (AccessControl:LogIntegrity:MinimumRetentionReason).");
         }
 
         return errors;

@@ -46,15 +46,20 @@ public sealed record LogRetention
     public string? Reason { get; }
 
     /// <summary>What is wrong with this minimum and reason, or null: below <see cref="Floor"/>, or below <see cref="Standard"/> without a reason.</summary>
-    public static string? Problem(Duration minimum, string? reason)
+    public static string? Problem(Duration minimum, string? reason) => Check(minimum, reason)?.Message;
+
+    /// <summary><see cref="Problem"/>, with the code a refused purge records it under (<see cref="LogPurgeRefusal"/>).</summary>
+    internal static (string Code, string Message)? Check(Duration minimum, string? reason)
     {
         if (minimum < Floor)
         {
-            return $"the minimum retention of the entry log must be at least {Format(Floor)} (PCI DSS 10.5.1: the last 3 months immediately available); {Format(minimum)} is shorter";
+            return (LogPurgeRefusal.MinimumBelowFloor,
+                $"the minimum retention of the entry log must be at least {Format(Floor)} (PCI DSS 10.5.1: the last 3 months immediately available); {Format(minimum)} is shorter");
         }
 
         return minimum < Standard && string.IsNullOrWhiteSpace(reason)
-            ? $"a minimum retention of the entry log shorter than {Format(Standard)} (PCI DSS 10.5.1: 12 months) needs a reason, which every purge records; {Format(minimum)} has none"
+            ? (LogPurgeRefusal.MinimumWithoutReason,
+                $"a minimum retention of the entry log shorter than {Format(Standard)} (PCI DSS 10.5.1: 12 months) needs a reason, which every purge records; {Format(minimum)} has none")
             : null;
     }
 
@@ -62,7 +67,10 @@ public sealed record LogRetention
     public Instant LatestCutOff(Instant now) => now - Minimum;
 
     /// <summary>The minimum as ISO 8601 (<c>P365D</c>), for the purge row's detail.</summary>
-    public string Iso => XmlConvert.ToString(Minimum.ToTimeSpan());
+    public string Iso => Iso8601(Minimum);
+
+    /// <summary>A minimum as ISO 8601 (<c>P365D</c>), for the rows that record it.</summary>
+    internal static string Iso8601(Duration minimum) => XmlConvert.ToString(minimum.ToTimeSpan());
 
     public override string ToString() => Format(Minimum);
 

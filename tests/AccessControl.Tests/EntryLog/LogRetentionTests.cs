@@ -50,8 +50,33 @@ public sealed class LogRetentionTests : IDisposable
         Assert.Equal("refused: --before 2025-03-03T09:00:00Z is within the minimum retention of the entry log, 365 days: "
             + "--before must be 2024-03-04T09:00:00Z or earlier. Nothing was purged", purge.Message);
         var result = log.Verify();
-        Assert.Equal((36L, 0L), (result.Rows, result.PurgedUpTo));
+        Assert.Equal((37L, 0L), (result.Rows, result.PurgedUpTo)); // the 36 rows, and the row that records the refusal
         Assert.Empty(new EntryLogQuery(log.Database).Find(new LogFilter { Kind = LogKinds.Integrity }));
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AU-9")]
+    [Trait("control", "PCI-10.2")]
+    public void Purge_Refused_IsRecordedInTheChain_WithWhoAskedTheCutOffTheMinimumInForceAndWhy()
+    {
+        var now = TestLog.Start + Duration.FromDays(1);
+        var shorter = new LogRetention(Duration.FromDays(180), "CHG-4711: the central SIEM keeps 12 months");
+
+        var purge = log.Writer.Purge(TestLog.Start + Duration.FromMinutes(1), "mallory", now, shorter);
+
+        Assert.Equal(LogPurgeOutcome.Refused, purge.Outcome);
+        var row = Assert.Single(new EntryLogQuery(log.Database).Find(new LogFilter { Reason = LogPurgeRefusal.Action }));
+        Assert.Equal((37L, LogKinds.Security, "mallory", now), (row.Seq, row.Kind, row.Actor, row.At));
+        Assert.Equal(row.Seq, purge.PurgeSeq);
+        var detail = JsonDocument.Parse(row.Detail!).RootElement;
+        Assert.Equal(LogPurgeRefusal.WithinMinimumRetention, detail.GetProperty("code").GetString());
+        Assert.Equal("2025-03-03T09:01:00.000Z", detail.GetProperty("before").GetString());
+        Assert.Equal("P180D", detail.GetProperty("minimumRetention").GetString());
+        Assert.Equal("CHG-4711: the central SIEM keeps 12 months", detail.GetProperty("retentionReason").GetString());
+        Assert.Equal(purge.Message, detail.GetProperty("message").GetString());
+        var result = log.Verify();
+        Assert.True(result.Ok, string.Join("; ", result.Notes));
+        Assert.Equal((37L, 37L, 0L), (result.Rows, result.HeadSeq, result.PurgedUpTo));
     }
 
     [Fact]

@@ -50,9 +50,12 @@ internal sealed class TestLog : IDisposable
     /// A settings file as the service is started with one (<c>--config FILE</c>), in a folder of its own beside the data
     /// folder, holding <paramref name="logIntegrity"/> as its <c>AccessControl:LogIntegrity</c> section.
     /// </summary>
-    public string SettingsFile(string logIntegrity = "{}")
+    public string SettingsFile(string logIntegrity = "{}") => SettingsFileIn(Directory, logIntegrity);
+
+    /// <summary><see cref="SettingsFile"/> for a data folder without a <see cref="TestLog"/>.</summary>
+    public static string SettingsFileIn(string dataFolder, string logIntegrity = "{}")
     {
-        var folder = System.IO.Directory.CreateDirectory(Path.Combine(Directory, "etc")).FullName;
+        var folder = System.IO.Directory.CreateDirectory(Path.Combine(dataFolder, "etc")).FullName;
         var path = Path.Combine(folder, $"appsettings-{Guid.NewGuid():N}.json");
         File.WriteAllText(path, """{"AccessControl":{"LogIntegrity":""" + logIntegrity + "}}");
         return path;
