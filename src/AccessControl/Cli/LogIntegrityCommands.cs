@@ -113,6 +113,13 @@ public static class LogIntegrityCommands
             return UsageError(error, $"--before: '{beforeText}' is not an RFC 3339 time with an offset (2025-01-01T00:00:00Z)", PurgeUsage);
         }
 
+        // Within these years every offset still gives a time: 9999-12-31T23:59:59-01:00 is past the last one there is,
+        // and turning it into an instant would throw (an overflow) instead of saying what is wrong.
+        if (before.Value.Year is < 1 or > 9998)
+        {
+            return UsageError(error, $"--before: '{beforeText}' is outside the years a purge can name (0001 to 9998)", PurgeUsage);
+        }
+
         LogIntegrityOptions options;
         try
         {

@@ -12,6 +12,11 @@ public sealed record LogIntegrityOptions
     /// <summary>The setting of <see cref="MinimumRetention"/>, as messages name it.</summary>
     public const string MinimumRetentionSetting = "AccessControl:LogIntegrity:MinimumRetention";
 
+    /// <summary>What <see cref="MinimumRetentionSetting"/> may be, for the messages that refuse a value.</summary>
+    public static readonly string MinimumRetentionRange =
+        $"allowed: {LogRetention.Floor.Days} to {LogRetention.Ceiling.Days} days, as days.hh:mm:ss; "
+        + $"under {LogRetention.Standard.Days} days only with AccessControl:LogIntegrity:MinimumRetentionReason";
+
     public int CheckpointEveryRows { get; init; } = 1000;
 
     public TimeSpan CheckpointInterval { get; init; } = TimeSpan.FromSeconds(60);
@@ -43,11 +48,21 @@ public sealed record LogIntegrityOptions
 
         if (LogRetention.Problem(Duration.FromTimeSpan(MinimumRetention), MinimumRetentionReason) is { } retention)
         {
-            errors.Add($"{MinimumRetentionSetting}: {retention} (AccessControl:LogIntegrity:MinimumRetentionReason).");
+            errors.Add($"{MinimumRetentionSetting}: {retention} ({MinimumRetentionRange}).");
         }
 
         return errors;
     }
+
+    /// <summary>
+    /// What is wrong with the text of <see cref="MinimumRetentionSetting"/> in the settings, before it is bound, or null:
+    /// one that is not a <see cref="TimeSpan"/> at all, such as <c>100000000.00:00:00</c> (which overflows it), would
+    /// otherwise only be "failed to convert"; its range is <see cref="Validate"/>'s.
+    /// </summary>
+    public static string? MinimumRetentionTextProblem(string? text) =>
+        text is null || TimeSpan.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, out _)
+            ? null
+            : $"{MinimumRetentionSetting}: '{text}' is not a duration the entry log can be kept for ({MinimumRetentionRange}).";
 }
 
 /// <summary>What the writer needs to sign checkpoints: the key, the file outside the database, the clock and the cadence.</summary>

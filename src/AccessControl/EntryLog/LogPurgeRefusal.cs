@@ -22,6 +22,9 @@ public sealed record LogPurgeRefusal(string Code, Instant Before, string Actor, 
     /// <summary>The configured minimum is shorter than <see cref="LogRetention.Floor"/>.</summary>
     public const string MinimumBelowFloor = "minimum_below_floor";
 
+    /// <summary>The configured minimum is longer than <see cref="LogRetention.Ceiling"/>.</summary>
+    public const string MinimumAboveCeiling = "minimum_above_ceiling";
+
     /// <summary>The configured minimum is shorter than <see cref="LogRetention.Standard"/> and no reason is configured for it.</summary>
     public const string MinimumWithoutReason = "minimum_without_reason";
 
@@ -32,12 +35,12 @@ public sealed record LogPurgeRefusal(string Code, Instant Before, string Actor, 
 
     /// <summary>
     /// The refusal of a purge under a configured minimum retention that is not allowed (<see cref="LogRetention.Problem"/>:
-    /// below the floor, or shorter than a year without a reason); null when the minimum is allowed.
+    /// below the floor, above the ceiling, or shorter than a year without a reason); null when the minimum is allowed.
     /// </summary>
     public static LogPurgeRefusal? ForSettings(Instant before, string actor, Duration minimum, string? reason) =>
         LogRetention.Check(minimum, reason) is { } problem
             ? new(problem.Code, before, actor, minimum, string.IsNullOrWhiteSpace(reason) ? null : reason.Trim(),
-                $"refused: {LogIntegrityOptions.MinimumRetentionSetting}: {problem.Message}. Nothing was purged")
+                $"refused: {LogIntegrityOptions.MinimumRetentionSetting}: {problem.Message} ({LogIntegrityOptions.MinimumRetentionRange}). Nothing was purged")
             : null;
 
     /// <summary>The <c>security</c> row that records the refusal, dated <paramref name="now"/>.</summary>

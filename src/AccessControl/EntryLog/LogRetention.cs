@@ -23,6 +23,12 @@ public sealed record LogRetention
     /// <summary>PCI DSS 10.5.1's 3 months immediately available, as 92 days so that any three calendar months are covered.</summary>
     public static readonly Duration Floor = Duration.FromDays(92);
 
+    /// <summary>
+    /// The longest minimum, 100 years (36525 days): more than any retention law asks, and far enough from the ends of
+    /// time that <c>now - minimum</c> is always a time (a minimum of 10,000,000 days would overflow it).
+    /// </summary>
+    public static readonly Duration Ceiling = Duration.FromDays(36_525);
+
     private static readonly InstantPattern Rfc3339 = InstantPattern.CreateWithInvariantCulture("uuuu'-'MM'-'dd'T'HH':'mm':'ss'Z'");
 
     /// <summary>Throws <see cref="ArgumentException"/> when <see cref="Problem"/> finds one.</summary>
@@ -45,7 +51,10 @@ public sealed record LogRetention
     /// <summary>Why the minimum is shorter than <see cref="Standard"/> (null when it is not, or none was given for a longer one).</summary>
     public string? Reason { get; }
 
-    /// <summary>What is wrong with this minimum and reason, or null: below <see cref="Floor"/>, or below <see cref="Standard"/> without a reason.</summary>
+    /// <summary>
+    /// What is wrong with this minimum and reason, or null: below <see cref="Floor"/>, above <see cref="Ceiling"/>, or
+    /// below <see cref="Standard"/> without a reason.
+    /// </summary>
     public static string? Problem(Duration minimum, string? reason) => Check(minimum, reason)?.Message;
 
     /// <summary><see cref="Problem"/>, with the code a refused purge records it under (<see cref="LogPurgeRefusal"/>).</summary>
@@ -55,6 +64,12 @@ public sealed record LogRetention
         {
             return (LogPurgeRefusal.MinimumBelowFloor,
                 $"the minimum retention of the entry log must be at least {Format(Floor)} (PCI DSS 10.5.1: the last 3 months immediately available); {Format(minimum)} is shorter");
+        }
+
+        if (minimum > Ceiling)
+        {
+            return (LogPurgeRefusal.MinimumAboveCeiling,
+                $"the minimum retention of the entry log must be at most {Format(Ceiling)} (100 years); {Format(minimum)} is longer");
         }
 
         return minimum < Standard && string.IsNullOrWhiteSpace(reason)

@@ -89,6 +89,11 @@ public sealed record ServiceSettings
             throw new SettingsException($"Invalid settings: {file ?? Path.GetFullPath(DefaultFile)} cannot be read: {ex.Message}", ex);
         }
 
+        if (LogIntegrityOptions.MinimumRetentionTextProblem(configuration[LogIntegrityOptions.MinimumRetentionSetting]) is { } retention)
+        {
+            throw new SettingsException($"Invalid settings: {retention}");
+        }
+
         try
         {
             return configuration.GetSection(Section).Get<ServiceSettings>() ?? new ServiceSettings();

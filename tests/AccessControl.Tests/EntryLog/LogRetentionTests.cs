@@ -133,6 +133,25 @@ public sealed class LogRetentionTests : IDisposable
         Assert.Equal(valid, LogRetention.Problem(Duration.FromDays(days), reason) is null);
     }
 
+    [Theory]
+    [Trait("control", "NIST-AU-11")]
+    [Trait("control", "NIST-SI-10")]
+    [InlineData(36_525, true)]                     // 100 years
+    [InlineData(36_526, false)]
+    [InlineData(10_000_000, false)]                // 27,000 years: now minus it is before the first time there is
+    public void MinimumRetention_LongerThanACentury_IsRefusedByValidation_NamingTheSettingAndItsRange(int days, bool valid)
+    {
+        var options = new LogIntegrityOptions { MinimumRetention = TimeSpan.FromDays(days) };
+
+        var errors = options.Validate();
+
+        Assert.Equal(valid, errors.Count == 0);
+        Assert.All(errors, e => Assert.Equal(
+            $"AccessControl:LogIntegrity:MinimumRetention: the minimum retention of the entry log must be at most 36525 days (100 years); {days} days is longer "
+            + "(allowed: 92 to 36525 days, as days.hh:mm:ss; under 365 days only with AccessControl:LogIntegrity:MinimumRetentionReason).", e));
+        Assert.Equal(valid, LogRetention.Problem(Duration.FromDays(days), null) is null);
+    }
+
     private JsonElement PurgeDetail()
     {
         var row = Assert.Single(new EntryLogQuery(log.Database).Find(new LogFilter { Kind = LogKinds.Integrity, Reason = LogKinds.PurgeReason }));

@@ -129,6 +129,41 @@ public sealed class LogVerifyCommandTests
         Assert.Contains("minimum retention 180 days", output, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [Trait("control", "NIST-AU-11")]
+    [Trait("control", "NIST-SI-10")]
+    [InlineData("100000000.00:00:00", 2)]   // not a duration at all: the settings cannot be read
+    [InlineData("10000000.00:00:00", 1)]    // a duration past the ceiling: refused (and recorded)
+    public async Task LogPurge_Cli_WithAnAbsurdMinimumRetention_ExitsNonZero_NamingTheSettingAndItsRange_AndPurgesNothing(string minimum, int exit)
+    {
+        using var log = ClosedLog(Duration.FromDays(400));
+
+        var (code, _, error) = await RunAsync(log.Clock, PurgeFirstMinute(log, $$"""{"MinimumRetention":"{{minimum}}"}"""));
+
+        Assert.Equal(exit, code);
+        Assert.Contains("AccessControl:LogIntegrity:MinimumRetention: ", error, StringComparison.Ordinal);
+        Assert.Contains("allowed: 92 to 36525 days", error, StringComparison.Ordinal);
+        Assert.Equal(0, log.Verify().PurgedUpTo);
+    }
+
+    [Theory]
+    [Trait("control", "NIST-SI-10")]
+    [InlineData("9999-12-31T23:59:59-01:00")]   // past the last time there is
+    [InlineData("9999-01-01T00:00:00Z")]
+    [InlineData("-9998-01-01T00:00:00+01:00")]  // before the first
+    [InlineData("0000-01-01T00:00:00Z")]
+    public async Task LogPurge_Cli_WithABeforeFarInThePastOrFuture_IsAUsageError_NamingTheYearsAllowed(string before)
+    {
+        using var log = ClosedLog(Duration.FromDays(400));
+
+        var (code, _, error) = await RunAsync(log.Clock, "log", "purge", "--db", log.Database.Path, "--config", log.SettingsFile(), "--before", before, "--actor", "ops");
+
+        Assert.Equal(2, code);
+        Assert.Contains($"--before: '{before}' is outside the years a purge can name (0001 to 9998)", error, StringComparison.Ordinal);
+        var result = log.Verify();
+        Assert.Equal((36L, 0L), (result.Rows, result.PurgedUpTo));
+    }
+
     [Fact]
     [Trait("control", "NIST-AU-9")]
     [Trait("control", "PCI-10.3")]

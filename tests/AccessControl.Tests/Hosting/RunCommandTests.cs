@@ -167,6 +167,23 @@ public sealed class RunCommandTests
     }
 
     [Theory]
+    [Trait("control", "NIST-AU-11")]
+    [Trait("control", "NIST-SI-10")]
+    [InlineData("100000000.00:00:00")]   // past what a TimeSpan holds: the binder could only say it failed to convert it
+    [InlineData("10000000.00:00:00")]    // a TimeSpan, but now minus it is before the first time there is
+    public async Task Run_WithAnAbsurdMinimumRetention_RefusesToStart_NamingTheSettingAndItsRange(string minimum)
+    {
+        using var folder = new DataFolder();
+        var (exit, output) = await RunServiceOnAsync(folder.Path, environment: new Dictionary<string, string> { ["AccessControl__LogIntegrity__MinimumRetention"] = minimum });
+
+        Assert.Equal(2, exit);
+        Assert.Contains("Invalid settings: AccessControl:LogIntegrity:MinimumRetention: ", output, StringComparison.Ordinal);
+        Assert.Contains("allowed: 92 to 36525 days", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", output, StringComparison.Ordinal);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(folder.Path));
+    }
+
+    [Theory]
     [InlineData("""{"AccessControl":{"SupervisionInterval":"00:00:00"}}""", "Invalid settings: AccessControl:SupervisionInterval must be positive")]
     [InlineData("""{"AccessControl":{"Visitors":{"Retention":"10.00:00:00"}}}""", "Invalid settings: AccessControl:Visitors:Retention must be at least 92 days")]
     [InlineData("""{"AccessControl": """, "cannot be read")]
