@@ -123,6 +123,46 @@ public class ReplayProtectionTests
         }
     }
 
+    /// <summary>
+    /// No change without a durable log row: a reset answered 503 ("not recorded") must not have moved the baseline either,
+    /// or the service would accept (null: any seq) or refuse (a high baseline) seqs by a reset that is not in the log and
+    /// that a restart forgets. Once the log is back, the same reset is recorded and takes effect.
+    /// </summary>
+    [Theory]
+    [Trait("control", "NIST-AU-5")]
+    [InlineData(null, 1L, 2L)]            // would let an old seq in
+    [InlineData(1_000_000L, 5001L, 5002L)] // would shut the reader out
+    public async Task SeqReset_WhoseRowCannotBeWritten_IsAnswered503_AndTheBaselineStaysAsItWas_UntilItIsRecorded(long? baseline, long probe, long probeAfter)
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        var (raw, decisions) = await RawReaderAsync(edge);
+        using var http = new HttpClient { BaseAddress = edge.Host.HttpAddress };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer",
+            new ApiTokens(edge.Edge.Database, edge.Clock).CreateToken("ops-anna", OperatorRole.Admin, "test", "p-anna"));
+        var reset = $"/api/v1/devices/readers/{ReaderId}/seq-reset" + (baseline is { } b ? $"?baseline={b}" : "");
+        var now = edge.Clock.GetCurrentInstant();
+        Assert.True((await SendAsync(edge, raw, decisions, Card("before-1", 5000, now))).Grant);
+
+        edge.Edge.Writer.SimulateWriteFailure(true);
+        using var failed = await http.PostAsync(reset, null);
+        edge.Edge.Writer.SimulateWriteFailure(false);
+        var without = await SendAsync(edge, raw, decisions, Card("probe-1", probe, now));
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, failed.StatusCode);
+        Assert.Contains("not recorded", await failed.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(baseline is null ? "replay_suspected" : "granted", without.Reason);
+        Assert.Empty(edge.Rows(new LogFilter { Kind = LogKinds.Admin, Reason = "device_seq_reset" }));
+
+        using var recorded = await http.PostAsync(reset, null);
+        var with = await SendAsync(edge, raw, decisions, Card("probe-2", probeAfter, now));
+
+        Assert.True(recorded.IsSuccessStatusCode, await recorded.Content.ReadAsStringAsync());
+        Assert.Equal(baseline is null ? "granted" : "replay_suspected", with.Reason);
+        var audit = Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Admin, Reason = "device_seq_reset" }));
+        Assert.Equal(baseline, audit.DeviceSeq);
+        Assert.Contains($"\"previous\":{(without.Grant ? probe : 5000)}", audit.Detail, StringComparison.Ordinal);
+    }
+
     [Fact]
     [Trait("control", "NIST-AC-3")]
     [Trait("control", "NIST-AC-6")]
