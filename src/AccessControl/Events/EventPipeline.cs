@@ -78,6 +78,9 @@ public sealed class EventPipeline : IAsyncDisposable
     private Task? loop;
     private long publishFailures;
 
+    // A seq reset staged in this batch, applied only once its row is durable; while set, the batch takes no more items.
+    private SeqReset? seqResetStaged;
+
     // The eventId of the reader event being staged, once its payload is parsed: a failure after that answers under it.
     private string? stagingEventId;
 
@@ -217,7 +220,8 @@ public sealed class EventPipeline : IAsyncDisposable
 
     /// <summary>
     /// Resets a device's seq baseline (its firmware lost its counter): the next event must carry a seq above
-    /// <paramref name="baseline"/> (any seq when null). Audited by an admin row in log order; completes when it is durable.
+    /// <paramref name="baseline"/> (any seq when null). Audited by an admin row in log order; completes when it is durable,
+    /// and takes effect only then (an <see cref="EntryLogUnavailableException"/> leaves the baseline as it was).
     /// </summary>
     /// <param name="source"><c>readers/{id}</c> or <c>doors/{id}</c>.</param>
     /// <param name="site">The device's site, for the row (so that a token limited to that site reads it); null when unknown.</param>
@@ -345,7 +349,7 @@ public sealed class EventPipeline : IAsyncDisposable
                     }
                 }
 
-                while (batch.Count < options.MaxBatch && reader.TryRead(out var item))
+                while (batch.Count < options.MaxBatch && seqResetStaged is null && reader.TryRead(out var item))
                 {
                     var received = item is Inbound inbound ? inbound.Received : 0;
                     if (received != 0)
@@ -1204,7 +1208,11 @@ public sealed class EventPipeline : IAsyncDisposable
         var previous = replay.LastSeq(reset.Source);
         var id = reset.Source.StartsWith("readers/", StringComparison.Ordinal) ? reset.Source["readers/".Length..] : null;
 
-        // The row first: a failure building it (a bug) leaves the baseline as it was, as the operator is told.
+        // The baseline changes only once the row is durable (CommitAsync), and the reset closes its batch: the items
+        // before it were decided with the old baseline, as its row's "previous" says, and no item after it is decided
+        // with a baseline that a failed commit takes back. Undoing the reset instead would not be enough: the seqs that
+        // later events of the batch used under the new baseline would be forgotten with it, though their rows are
+        // logged late. An admin reset is rare; a batch ending early costs one more commit.
         var row = new Staged(new LogEntry
         {
             At = clock.GetCurrentInstant(),
@@ -1219,8 +1227,8 @@ public sealed class EventPipeline : IAsyncDisposable
             Detail = Json(("baseline", reset.Baseline), ("previous", previous)),
         })
         { Appended = reset.Done };
-        replay.Reset(reset.Source, reset.Baseline);
         batch.Add(row);
+        seqResetStaged = reset;
     }
 
     private void StageStatus(TopicAddress address, DeviceStatus status, Instant now)
@@ -1470,6 +1478,16 @@ public sealed class EventPipeline : IAsyncDisposable
             foreach (var door in fire.ReleasedDoors)
             {
                 doors.Released(new DoorId(door));
+            }
+        }
+
+        if (seqResetStaged is { } seqReset)
+        {
+            // No change without a durable row: the operator hears 503 "not recorded", and the baseline is as it was.
+            seqResetStaged = null;
+            if (failure is null)
+            {
+                replay.Reset(seqReset.Source, seqReset.Baseline);
             }
         }
 
