@@ -1548,7 +1548,10 @@ public sealed class EventPipeline : IAsyncDisposable
                 }
             }
 
-            if (staged.Alarm is not null && failure is null)
+            // An alarm goes out even when its row could not be written (it is kept and written late, under the same
+            // alarmId): a full disk must not blind the security console to a forced door. Grants fail closed; alarms
+            // fail loud.
+            if (staged.Alarm is not null)
             {
                 outgoing.Add((topics.Alarms, WireFormat.Write(staged.Alarm), false));
             }

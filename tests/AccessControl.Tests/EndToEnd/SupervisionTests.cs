@@ -33,6 +33,35 @@ public class SupervisionTests
         Assert.Contains(alarm.AlarmId, row.Detail);
     }
 
+    [Fact]
+    [Trait("control", "NIST-PE-6")]
+    [Trait("control", "NIST-AU-5")]
+    public async Task DoorForcedDuringALogOutage_StillReachesTheAlarmsTopic_AndIsLoggedWhenTheLogRecovers()
+    {
+        // Filling the disk must not blind the security console: an alarm is published whether or not its row could be
+        // written yet (a grant is not: it fails closed). The row is kept and written late, under the same alarmId.
+        await using var edge = await EdgeHarness.StartAsync();
+        var alarms = await edge.AlarmsAsync();
+        var controller = await edge.ControllerAsync("ctl-sr1", ["door-sr1"]);
+        var reader = await edge.ReaderAsync("rdr-lobby-in");
+
+        edge.Edge.Writer.SimulateWriteFailure(true);
+        await controller.ForceOpenAsync("door-sr1").WaitAsync(EdgeHarness.Timeout);
+        var heard = new List<AlarmMessage>();
+        while (!heard.Exists(a => a.Type == AlarmTypes.DoorForced) || !heard.Exists(a => a.Type == AlarmTypes.LogFailure))
+        {
+            heard.Add(await alarms.Reader.ReadAsync().AsTask().WaitAsync(EdgeHarness.Timeout));
+        }
+
+        edge.Edge.Writer.SimulateWriteFailure(false);
+        Assert.True((await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout)).Grant);
+
+        var forced = heard.Single(a => a.Type == AlarmTypes.DoorForced);
+        Assert.Equal("door-sr1", forced.DoorId);
+        var row = await edge.AlarmRowAsync(AlarmTypes.DoorForced);
+        Assert.Contains(forced.AlarmId, row.Detail);
+    }
+
     [Theory]
     [MemberData(nameof(Brokers))]
     [Trait("control", "NIST-PE-6")]
