@@ -25,7 +25,8 @@ internal sealed class ServiceMetrics : IDisposable
         var start = readyLine.IndexOf("HTTP ", StringComparison.Ordinal) + 5;
         var end = readyLine.IndexOf(", ", start, StringComparison.Ordinal);
         var address = new Uri(readyLine[start..end].Trim());
-        var token = new ApiTokens(new Database(databasePath), clock).CreateToken("aclab-bench", OperatorRole.Auditor, "aclab bench", "p-aclab-bench");
+        // A token names a known person: the demo site's NOC shift lead, who runs the bench.
+        var token = new ApiTokens(new Database(databasePath), clock).CreateToken("aclab-bench", OperatorRole.Auditor, "aclab bench", "p-mkoch");
         var http = new HttpClient { BaseAddress = address };
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
         return new ServiceMetrics(http);

@@ -5,9 +5,11 @@ using AccessControl.Admin;
 using AccessControl.Cardholding;
 using AccessControl.EntryLog;
 using AccessControl.Events;
+using AccessControl.People;
 using AccessControl.Schedules;
 using AccessControl.Sites;
 using AccessControl.Storage;
+using AccessControl.Tests.Support;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -47,6 +49,12 @@ internal sealed class AdminHost : IAsyncDisposable
         AdminToken = Tokens.CreateToken("alice", OperatorRole.Admin, "test-setup", "p-alice");
         AuditorToken = Tokens.CreateToken("bob", OperatorRole.Auditor, "test-setup", "p-bob");
     }
+
+    /// <summary>The people behind <see cref="AdminToken"/> and <see cref="AuditorToken"/> (a token names a known person).</summary>
+    public static string[] OperatorPeople { get; } = ["p-alice", "p-bob"];
+
+    /// <summary>The live people other than <see cref="OperatorPeople"/>: the cardholders a test has added.</summary>
+    public IEnumerable<PersonId> PeopleBesidesTheOperators => Configuration.Cardholders.People.Keys.Where(p => !OperatorPeople.Contains(p.Value));
 
     public Database Database { get; }
 
@@ -96,6 +104,7 @@ internal sealed class AdminHost : IAsyncDisposable
         database.Migrate();
         var writer = new EntryLogWriter(database);
         var clock = new FakeClock(Start);
+        TestPeople.Add(database, OperatorPeople); // before the snapshot is loaded, so the database and the snapshot agree
         var configuration = new LiveConfiguration(Topology, new CardholderStore(database).LoadAll());
 
         AdminHost? host = null;
@@ -113,6 +122,16 @@ internal sealed class AdminHost : IAsyncDisposable
         var client = new HttpClient { BaseAddress = new Uri(address) };
         host = new AdminHost(directory, database, writer, clock, configuration, app, client);
         return host;
+    }
+
+    /// <summary>Adds a person without access levels through the admin service (audited, live and stored), e.g. the person behind a token.</summary>
+    public async Task AddPersonAsync(string id, string status = "active")
+    {
+        var result = await Admin.UpsertPersonAsync("test-setup", id, new PersonInput(id, "employee", status));
+        if (!result.IsOk)
+        {
+            throw new InvalidOperationException($"test setup: person {id} could not be added: {result.Message}");
+        }
     }
 
     /// <summary>What the pipeline's AppendAsync does, minus the batching: one durable row.</summary>

@@ -76,6 +76,8 @@ public sealed class LogQueryTests : IAsyncLifetime
     [Trait("control", "NIST-AU-9")]
     public async Task Log_ForASiteLimitedToken_ShowsOnlyItsSitesRows_AndRefusesTheWholeLogsVerification()
     {
+        await host.AddPersonAsync("p-audit-dc1");
+        await host.AddPersonAsync("p-audit-dc2");
         var dc1 = host.Tokens.CreateToken("audit-dc1", OperatorRole.Auditor, "test", "p-audit-dc1", "dc1");
         var dc2 = host.Tokens.CreateToken("audit-dc2", OperatorRole.Auditor, "test", "p-audit-dc2", "dc2");
 

@@ -77,7 +77,7 @@ public sealed class SiteImportTests : IAsyncLifetime
 
         Assert.Equal(AdminOutcome.Invalid, result.Outcome);
         Assert.Equal("credentials[2].person", Assert.Single(result.Errors).Field);
-        Assert.Empty(host.Configuration.Cardholders.People);
+        Assert.Empty(host.PeopleBesidesTheOperators);
         Assert.Empty(host.Rows(LogKinds.Admin));
     }
 
@@ -94,7 +94,7 @@ public sealed class SiteImportTests : IAsyncLifetime
         var result = await host.Admin.UpsertPersonAsync("alice", "p-1", new PersonInput("Ada", "employee"));
 
         Assert.Equal(AdminOutcome.Unavailable, result.Outcome);
-        Assert.Empty(host.Configuration.Cardholders.People);
+        Assert.Empty(host.PeopleBesidesTheOperators);
         Assert.Equal(["person.upsert", "person.upsert.failed"], host.Rows(LogKinds.Admin).Select(r => r.Reason));
     }
 }

@@ -17,6 +17,7 @@ public class BrokerStatusApiTests
     public async Task Status_SaysHowTheServiceMeetsItsBroker_ToAnAuditorOnly(BrokerKind kind, string mode, string link, bool? separately)
     {
         await using var edge = await EdgeHarness.StartAsync(kind);
+        TestPeople.Add(edge.Edge.Database, "p-lee", "p-kai");
         var tokens = new ApiTokens(edge.Edge.Database, edge.Clock);
         using var auditor = Client(edge, tokens.CreateToken("audit-lee", OperatorRole.Auditor, "test", "p-lee"));
         using var frontdesk = Client(edge, tokens.CreateToken("desk-kai", OperatorRole.Frontdesk, "test", "p-kai"));
@@ -38,6 +39,7 @@ public class BrokerStatusApiTests
     public async Task Status_WhileTheBrokerIsDown_SaysNotConnected()
     {
         await using var edge = await EdgeHarness.StartAsync(BrokerKind.Mosquitto);
+        TestPeople.Add(edge.Edge.Database, "p-lee", "p-kai");
         var tokens = new ApiTokens(edge.Edge.Database, edge.Clock);
         using var auditor = Client(edge, tokens.CreateToken("audit-lee", OperatorRole.Auditor, "test", "p-lee"));
 

@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using AccessControl.Admin;
 using AccessControl.EntryLog;
+using AccessControl.Tests.Support;
 using static AccessControl.Tests.EndToEnd.DemoCards;
 
 namespace AccessControl.Tests.EndToEnd;
@@ -19,6 +20,7 @@ public class AdminOverHttpTests
         await using var edge = await EdgeHarness.StartAsync();
         var reader = await edge.ReaderAsync("rdr-lobby-in");
         Assert.True((await reader.PresentCardAsync(Engineer, Ev3).WaitAsync(EdgeHarness.Timeout)).Grant);
+        TestPeople.Add(edge.Edge.Database, "p-alice");
         using var http = Client(edge, new ApiTokens(edge.Edge.Database, edge.Clock).CreateToken("hr-alice", OperatorRole.Admin, "test", "p-alice"));
 
         var response = await http.PostAsJsonAsync("api/v1/people/p-jweber/status", new { status = "terminated" });
@@ -39,6 +41,7 @@ public class AdminOverHttpTests
     {
         await using var edge = await EdgeHarness.StartAsync();
         var reader = await edge.ReaderAsync("rdr-lobby-in");
+        TestPeople.Add(edge.Edge.Database, "p-bob");
         using var http = Client(edge, new ApiTokens(edge.Edge.Database, edge.Clock).CreateToken("bob", OperatorRole.Auditor, "test", "p-bob"));
 
         var response = await http.PostAsJsonAsync($"api/v1/credentials/{Operator}/status", new { status = "revoked" });
@@ -56,6 +59,7 @@ public class AdminOverHttpTests
         var reader = await edge.ReaderAsync("rdr-dh1-in");
         await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
         await reader.PresentCardAsync(Contractor, Ev2).WaitAsync(EdgeHarness.Timeout);
+        TestPeople.Add(edge.Edge.Database, "p-auditor");
         using var http = Client(edge, new ApiTokens(edge.Edge.Database, edge.Clock).CreateToken("auditor", OperatorRole.Auditor, "test", "p-auditor"));
 
         var denied = await http.GetStringAsync("api/v1/log?door=door-dh1&decision=deny");

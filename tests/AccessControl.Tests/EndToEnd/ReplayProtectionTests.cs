@@ -4,6 +4,7 @@ using System.Threading.Channels;
 using AccessControl.Admin;
 using AccessControl.EntryLog;
 using AccessControl.Protocol;
+using AccessControl.Tests.Support;
 using AccessControl.Tests.Visitors;
 using MQTTnet;
 using MQTTnet.Protocol;
@@ -96,6 +97,7 @@ public class ReplayProtectionTests
                 // The reader's flash was wiped: it starts again at 1 and is refused.
                 Assert.Equal("replay_suspected", (await SendAsync(edge, raw, decisions, Card("wiped-1", 1, now))).Reason);
 
+                TestPeople.Add(edge.Edge.Database, "p-anna");
                 using var http = new HttpClient { BaseAddress = edge.Host.HttpAddress };
                 http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer",
                     new ApiTokens(edge.Edge.Database, edge.Clock).CreateToken("ops-anna", OperatorRole.Admin, "test", "p-anna"));

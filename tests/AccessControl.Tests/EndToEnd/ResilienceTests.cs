@@ -247,6 +247,7 @@ public class ResilienceTests
     public async Task AnUnforeseenFailureStagingARequest_IsAnswered5xxInTheProblemShape_OverTheApi()
     {
         await using var edge = await EdgeHarness.StartAsync();
+        TestPeople.Add(edge.Edge.Database, "p-ops-admin");
         using var http = new HttpClient { BaseAddress = edge.Host.HttpAddress };
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer",
             new ApiTokens(edge.Edge.Database, edge.Clock).CreateToken("ops-admin", OperatorRole.Admin, "test", "p-ops-admin"));

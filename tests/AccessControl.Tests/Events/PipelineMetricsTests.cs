@@ -4,6 +4,7 @@ using System.Text.Json;
 using AccessControl.Admin;
 using AccessControl.Events;
 using AccessControl.Tests.EndToEnd;
+using AccessControl.Tests.Support;
 using static AccessControl.Tests.EndToEnd.DemoCards;
 
 namespace AccessControl.Tests.Events;
@@ -72,6 +73,7 @@ public class PipelineMetricsApiTests
             await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
         }
 
+        TestPeople.Add(edge.Edge.Database, "p-lee", "p-kai");
         var tokens = new ApiTokens(edge.Edge.Database, edge.Clock);
         using var http = new HttpClient { BaseAddress = edge.Host.HttpAddress };
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", tokens.CreateToken("audit-lee", OperatorRole.Auditor, "test", "p-lee"));

@@ -5,6 +5,7 @@ using AccessControl.Admin;
 using AccessControl.Cli;
 using AccessControl.EntryLog;
 using AccessControl.Fingerprints;
+using AccessControl.Tests.Support;
 using Dapper;
 using NodaTime;
 
@@ -110,6 +111,7 @@ public class FingerprintApiTests
         {
             var database = new Storage.Database(path);
             database.Migrate();
+            TestPeople.Add(database, "p-erik");
             var tokens = new ApiTokens(database, new NodaTime.Testing.FakeClock(FingerprintDesk.Start));
 
             Assert.Throws<ArgumentException>(() => tokens.CreateToken("erik", OperatorRole.Enrollment, "test", personId: null!));

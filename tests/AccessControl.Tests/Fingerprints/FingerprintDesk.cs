@@ -9,6 +9,7 @@ using AccessControl.People;
 using AccessControl.Schedules;
 using AccessControl.Sites;
 using AccessControl.Storage;
+using AccessControl.Tests.Support;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -65,6 +66,9 @@ internal sealed class FingerprintDesk : IAsyncDisposable
             Templates = app.Services.GetRequiredService<FingerprintTemplates>();
             Service = app.Services.GetRequiredService<FingerprintService>();
             Tokens = app.Services.GetRequiredService<ApiTokens>();
+
+            // A token names a person of the people table: the desk's cardholders (kept in the snapshot only), an auditor and a host.
+            TestPeople.Add(database, [.. configuration.Cardholders.People.Keys.Select(p => p.Value), "p-audrey", "p-jweber"]);
             var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single();
             Address = new Uri(address);
             Client = new HttpClient { BaseAddress = Address };

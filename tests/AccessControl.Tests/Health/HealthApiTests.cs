@@ -85,6 +85,7 @@ public class HealthApiTests
 
     private static HttpClient Client(EdgeHarness edge, OperatorRole role)
     {
+        TestPeople.Add(edge.Edge.Database, "p-op");
         var http = new HttpClient { BaseAddress = edge.Host.HttpAddress };
         var token = new ApiTokens(edge.Edge.Database, edge.Clock).CreateToken("op-" + role.ToString().ToLowerInvariant(), role, "test", "p-op");
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);

@@ -8,6 +8,7 @@ using AccessControl.Hr;
 using AccessControl.HttpSecurity;
 using AccessControl.Tests.EndToEnd;
 using AccessControl.Tests.Hr;
+using AccessControl.Tests.Support;
 using AccessControl.Tests.Visitors;
 using AccessControl.Visitors;
 using NodaTime;
@@ -35,7 +36,11 @@ public class HttpSecurityTests
         return request;
     }
 
-    private static string AdminToken(EdgeHarness edge) => new ApiTokens(edge.Edge.Database, edge.Clock).CreateToken("admin-1", OperatorRole.Admin, "test", "p-admin-1");
+    private static string AdminToken(EdgeHarness edge)
+    {
+        TestPeople.Add(edge.Edge.Database, "p-admin-1");
+        return new ApiTokens(edge.Edge.Database, edge.Clock).CreateToken("admin-1", OperatorRole.Admin, "test", "p-admin-1");
+    }
 
     [Fact]
     [Trait("control", "PCI-6.4")]

@@ -262,6 +262,7 @@ public sealed class FireReleaseTests
     public async Task Cli_FireStatusAndReset_OverTheApi_OnlyForSecurityOrAdmin_RefusedUntilClear()
     {
         await using var edge = await EdgeHarness.StartAsync();
+        TestPeople.Add(edge.Edge.Database, "p-kim", "p-lee");
         var tokens = new AccessControl.Admin.ApiTokens(edge.Edge.Database, edge.Clock);
         var security = tokens.CreateToken("guard-kim", AccessControl.Admin.OperatorRole.Security, "test", "p-kim");
         var auditor = tokens.CreateToken("audit-lee", AccessControl.Admin.OperatorRole.Auditor, "test", "p-lee");

@@ -46,7 +46,7 @@ public class DocumentPrivacyTests
             await using (var host = AccessControlHost.Create(settings, clock, RealTime.Instance, l => l.SetMinimumLevel(LogLevel.Trace).AddProvider(logs)))
             {
                 await host.StartAsync();
-                using var desk = new VisitDesk(host.HttpAddress, new ApiTokens(host.Edge.Database, clock));
+                using var desk = new VisitDesk(host.HttpAddress, host.Edge.Database, clock);
                 await desk.AddBadgeAsync();
                 var visit = await desk.RequestAsync();
                 await desk.ApproveAsync(visit.Id);

@@ -1,5 +1,6 @@
 using AccessControl.Admin;
 using AccessControl.Storage;
+using AccessControl.Tests.Support;
 using Dapper;
 using NodaTime;
 using NodaTime.Testing;
@@ -41,6 +42,7 @@ public class OperatorRolesMigrationTests
             }
 
             var applied = database.Migrate();
+            TestPeople.Add(database, "p-jweber");
             var tokens = new ApiTokens(database, clock);
             var host = tokens.CreateToken("jweber", OperatorRole.Host, "test", "p-jweber");
 

@@ -2,6 +2,7 @@ using System.Text.Json;
 using AccessControl.Admin;
 using AccessControl.Cli;
 using AccessControl.Tests.EndToEnd;
+using AccessControl.Tests.Support;
 
 namespace AccessControl.Tests.Visitors;
 
@@ -16,6 +17,7 @@ public class VisitCliTests
         await using var edge = await EdgeHarness.StartAsync();
         using var desk = VisitDesk.For(edge);
         await desk.AddBadgeAsync();
+        TestPeople.Add(edge.Edge.Database, "p-audit-2"); // the desk added p-desk-1
         var tokens = new ApiTokens(edge.Edge.Database, edge.Clock);
         var url = edge.Host.HttpAddress.ToString();
 

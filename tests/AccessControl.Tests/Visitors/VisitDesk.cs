@@ -3,7 +3,9 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using AccessControl.Admin;
+using AccessControl.Storage;
 using AccessControl.Tests.EndToEnd;
+using AccessControl.Tests.Support;
 using AccessControl.Visitors;
 using Microsoft.Extensions.DependencyInjection;
 using NodaTime;
@@ -23,7 +25,8 @@ internal sealed class VisitDesk : IDisposable
 
     private readonly List<HttpClient> clients = [];
 
-    public VisitDesk(Uri address, ApiTokens tokens)
+    /// <remarks>The operators who are not demo cardholders (desk, security, admin, auditor) are added as people, since a token must name one.</remarks>
+    public VisitDesk(Uri address, Database database, IClock clock)
     {
         HttpClient Client(string token)
         {
@@ -33,6 +36,9 @@ internal sealed class VisitDesk : IDisposable
             return http;
         }
 
+        this.database = database;
+        var tokens = new ApiTokens(database, clock);
+        TestPeople.Add(database, "p-desk-1", "p-sec-1", "p-admin-1", "p-audit-1");
         Tokens = tokens;
         HostToken = tokens.CreateToken("jweber", OperatorRole.Host, "test", "p-jweber");
         Host = Client(HostToken);
@@ -45,6 +51,7 @@ internal sealed class VisitDesk : IDisposable
     }
 
     private readonly Uri address;
+    private readonly Database database;
 
     public ApiTokens Tokens { get; }
 
@@ -65,7 +72,7 @@ internal sealed class VisitDesk : IDisposable
     /// <summary>A desk on a harness, whose log scan then also looks for the desk's tokens and the test passport's number.</summary>
     public static VisitDesk For(EdgeHarness edge)
     {
-        var desk = new VisitDesk(edge.Host.HttpAddress, new ApiTokens(edge.Edge.Database, edge.Clock));
+        var desk = new VisitDesk(edge.Host.HttpAddress, edge.Edge.Database, edge.Clock);
         edge.TreatAsSecret("the test passport's number", Passport);
         foreach (var client in desk.clients)
         {
@@ -75,9 +82,13 @@ internal sealed class VisitDesk : IDisposable
         return desk;
     }
 
-    /// <summary>Another client, for a token made by the test (limited to <paramref name="site"/> when given).</summary>
+    /// <summary>
+    /// Another client, for a token made by the test (limited to <paramref name="site"/> when given). An unknown
+    /// <paramref name="person"/> is added first, as an active employee.
+    /// </summary>
     public HttpClient As(string operatorName, OperatorRole role, string person, string? site = null)
     {
+        TestPeople.Add(database, person);
         var http = new HttpClient { BaseAddress = address };
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Tokens.CreateToken(operatorName, role, "test", person, site));
         clients.Add(http);
