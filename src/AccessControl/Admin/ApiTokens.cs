@@ -1,7 +1,10 @@
+using System.Data;
 using System.Diagnostics.CodeAnalysis;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using AccessControl.Cardholding;
+using AccessControl.People;
 using AccessControl.Protocol;
 using AccessControl.Storage;
 using Dapper;
@@ -24,7 +27,8 @@ public sealed class ApiTokens(Database database, IClock clock)
 
     /// <summary>Creates a token for an operator and returns it. It cannot be retrieved later: only its hash is kept.</summary>
     /// <param name="personId">The person behind the token, whatever its role: the HR feed's termination of that person
-    /// revokes it (a token that names nobody would outlive its holder's employment). Hosts, approvers and enrollment
+    /// revokes it (a token that names nobody would outlive its holder's employment). It must be a person of the
+    /// <c>people</c> table who is not terminated (see <see cref="PersonProblem(string)"/>). Hosts, approvers and enrollment
     /// operators are also compared by it (the visit's host, segregation of duties, nobody enrolls their own fingers).</param>
     /// <param name="site">The one site the operator acts for (e.g. an approver for that site); null for every site.</param>
     public string CreateToken(string operatorName, OperatorRole role, string createdBy, string personId, string? site = null)
@@ -55,16 +59,48 @@ public sealed class ApiTokens(Database database, IClock clock)
             throw new ArgumentException("A person id is 1 to 64 characters of A-Z a-z 0-9 . _ : -", nameof(personId));
         }
 
-        var token = WebEncoders.Base64UrlEncode(RandomNumberGenerator.GetBytes(TokenBytes));
         using var connection = database.Open();
-        connection.Execute(
+        if (PersonProblem(connection, personId) is { } problem)
+        {
+            throw new ArgumentException(problem, nameof(personId));
+        }
+
+        // The person is checked again in the insert itself: a termination between the check above and the insert
+        // finds no token to revoke, so the insert must not happen after it.
+        var token = WebEncoders.Base64UrlEncode(RandomNumberGenerator.GetBytes(TokenBytes));
+        var inserted = connection.Execute(
             """
             INSERT INTO operator_tokens (token_hash, operator, role, person_id, site_id, created_at, created_by, revoked_at)
-            VALUES (@hash, @operatorName, @role, @personId, @site, @at, @createdBy, NULL)
+            SELECT @hash, @operatorName, @role, @personId, @site, @at, @createdBy, NULL
+            FROM people WHERE id = @personId AND status <> @terminated
             """,
-            new { hash = Hash(token), operatorName, role = RoleCode(role), personId, site, at = clock.GetCurrentInstant(), createdBy });
+            new { hash = Hash(token), operatorName, role = RoleCode(role), personId, site, at = clock.GetCurrentInstant(), createdBy, terminated = PersonStatus.Terminated.ToCode() });
+        if (inserted != 1)
+        {
+            throw new ArgumentException(PersonProblem(connection, personId) ?? $"person '{personId}' changed while the token was created; try again", nameof(personId));
+        }
+
         return token;
     }
+
+    /// <summary>
+    /// Why no token may name <paramref name="personId"/>, or null when one may. A person id nobody has (a typo such as
+    /// <c>p-mkcoh</c> for <c>p-mkoch</c>) would give a token that the real person's termination never revokes, and a person
+    /// HR has already terminated must not get a token at all.
+    /// </summary>
+    public string? PersonProblem(string personId)
+    {
+        using var connection = database.Open();
+        return PersonProblem(connection, personId);
+    }
+
+    private static string? PersonProblem(IDbConnection connection, string personId) =>
+        connection.QuerySingleOrDefault<string?>("SELECT status FROM people WHERE id = @personId", new { personId }) switch
+        {
+            null => $"there is no person '{personId}': a token must name a known person (check the id; people come from the site file, the admin API or the HR feed)",
+            var status when status == PersonStatus.Terminated.ToCode() => $"person '{personId}' is terminated: no token may be issued to them",
+            _ => null,
+        };
 
     /// <summary>The operator a token belongs to, or null when the token is unknown, revoked or malformed.</summary>
     public OperatorIdentity? Authenticate(string? token)

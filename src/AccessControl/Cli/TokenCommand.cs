@@ -17,7 +17,8 @@ namespace AccessControl.Cli;
 /// <c>admin</c> row <c>operator_token.create</c> or <c>operator_token.revoke</c>: who, the operator, role, person and site,
 /// never the token), chained after the running service's rows; if that row cannot be written, nothing is changed.
 /// Every token names the employee behind it (<c>--person</c>), whatever its role: the HR feed's termination of that
-/// person revokes it.
+/// person revokes it. So the person must be known (in the database's people, e.g. from the site file the service has
+/// imported) and not terminated; otherwise it is a usage error and nothing is created or recorded.
 /// </remarks>
 public static class TokenCommand
 {
@@ -77,6 +78,12 @@ public static class TokenCommand
         if (site is not null && !ApiTokens.IsValidOperatorName(site))
         {
             return Usage(error, "--site must be a site id");
+        }
+
+        // Before the audit row: a refused person creates and records nothing, like every other bad input here.
+        if (tokens.PersonProblem(person) is { } refused)
+        {
+            return Usage(error, "--person: " + refused);
         }
 
         if (!Audit(database, clock, by, "operator_token.create", new { @operator = operatorName, role = ApiTokens.RoleCode(role), person, site }, error))

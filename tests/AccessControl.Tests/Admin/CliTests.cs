@@ -100,6 +100,27 @@ public sealed class CliTests : IAsyncLifetime
         Assert.Equal(0L, connection.ExecuteScalar<long>("SELECT count(*) FROM operator_tokens WHERE operator = 'frank'"));
     }
 
+    [Theory]
+    [InlineData("p-mkcoh", "there is no person 'p-mkcoh'")]      // a typo of p-mkoch: her termination would never revoke it
+    [InlineData("p-tfischer", "person 'p-tfischer' is terminated")]
+    [Trait("control", "NIST-PS-4")]
+    [Trait("control", "NIST-AC-2")]
+    public async Task TokenCreate_ForAnUnknownOrTerminatedPerson_IsAUsageErrorNamingTheId_AndCreatesAndRecordsNothing(string person, string why)
+    {
+        await host.AddPersonAsync("p-mkoch");
+        await host.AddPersonAsync("p-tfischer", "terminated");
+        var (output, error) = (new StringWriter(), new StringWriter());
+
+        var code = TokenCommand.Run(Parse("create", "--db", host.DatabasePath, "--operator", "frank", "--role", "admin", "--person", person), host.Clock, output, error, "cli:root");
+
+        Assert.Equal(ExitCodes.Usage, code);
+        Assert.Empty(Lines(output));
+        Assert.Contains(why, error.ToString(), StringComparison.Ordinal);
+        Assert.DoesNotContain(host.Rows(LogKinds.Admin), r => r.Reason == "operator_token.create");
+        using var connection = host.Database.Open();
+        Assert.Equal(0L, connection.ExecuteScalar<long>("SELECT count(*) FROM operator_tokens WHERE operator = 'frank'"));
+    }
+
     [Fact]
     [Trait("control", "NIST-AC-2")]
     [Trait("control", "NIST-AU-2")]

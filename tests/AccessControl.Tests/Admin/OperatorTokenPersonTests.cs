@@ -1,6 +1,7 @@
 using AccessControl.Admin;
 using AccessControl.Devices;
 using AccessControl.Hosting;
+using AccessControl.People;
 using AccessControl.Storage;
 using AccessControl.Tests.EndToEnd;
 using AccessControl.Tests.Support;
@@ -40,6 +41,38 @@ public sealed class OperatorTokenPersonTests : IDisposable
         Assert.Contains("must name the person it belongs to", refused.Message, StringComparison.Ordinal);
         using var connection = MigratedDatabase().Open();
         Assert.Equal(0L, connection.ExecuteScalar<long>("SELECT count(*) FROM operator_tokens"));
+    }
+
+    [Theory]
+    [InlineData("p-mkcoh", "there is no person 'p-mkcoh'")]      // a typo of p-mkoch: her termination would never find the token
+    [InlineData("p-tfischer", "person 'p-tfischer' is terminated")]
+    [Trait("control", "NIST-PS-4")]
+    [Trait("control", "NIST-AC-2")]
+    public void CreateToken_ForAnUnknownOrTerminatedPerson_IsRefusedNamingTheId_AndCreatesNothing(string person, string why)
+    {
+        var database = MigratedDatabase();
+        TestPeople.Add(database, "p-mkoch");
+        TestPeople.Add(database, PersonStatus.Terminated, "p-tfischer");
+        var tokens = new ApiTokens(database, clock);
+
+        var refused = Assert.Throws<ArgumentException>(() => tokens.CreateToken("frank", OperatorRole.Admin, "test", person));
+
+        Assert.Contains(why, refused.Message, StringComparison.Ordinal);
+        using var connection = database.Open();
+        Assert.Equal(0L, connection.ExecuteScalar<long>("SELECT count(*) FROM operator_tokens"));
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AC-2")]
+    public void CreateToken_ForAKnownActivePerson_GivesATokenThatNamesThem()
+    {
+        var database = MigratedDatabase();
+        TestPeople.Add(database, "p-mkoch");
+        var tokens = new ApiTokens(database, clock);
+
+        var token = tokens.CreateToken("mkoch", OperatorRole.Admin, "test", "p-mkoch");
+
+        Assert.Equal(new OperatorIdentity("mkoch", OperatorRole.Admin, "p-mkoch"), tokens.Authenticate(token));
     }
 
     [Theory]
