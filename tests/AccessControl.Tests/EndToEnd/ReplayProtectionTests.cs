@@ -138,6 +138,7 @@ public class ReplayProtectionTests
     {
         await using var edge = await EdgeHarness.StartAsync();
         var (raw, decisions) = await RawReaderAsync(edge);
+        TestPeople.Add(edge.Edge.Database, "p-anna");
         using var http = new HttpClient { BaseAddress = edge.Host.HttpAddress };
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer",
             new ApiTokens(edge.Edge.Database, edge.Clock).CreateToken("ops-anna", OperatorRole.Admin, "test", "p-anna"));
