@@ -139,12 +139,18 @@ public sealed class EntryLogWriter : IDisposable
             }
             catch (SqliteException ex) when (ex.SqliteExtendedErrorCode == PrimaryKeyConflict)
             {
-                // Another process appended (a purge from the CLI): take its head and chain after it.
-                LoadHead();
-                return AppendOnce(entries);
+                // Another process appended (a purge from the CLI, whose steps append one after the other): take its head
+                // again inside the retry's own write transaction, where no other writer can append before this one's rows.
+                // (Taking it before the transaction left a window: the purge's next row took the number again, and the
+                // swipe failed closed for no fault of the disk.)
+                AfterConflict?.Invoke();
+                return AppendOnce(entries, reloadHead: true);
             }
         }
     }
+
+    /// <summary>Test hook: runs when <see cref="Append"/> found its row number taken by another writer, before it tries again.</summary>
+    internal Action? AfterConflict { get; set; }
 
     /// <summary>
     /// Signs a checkpoint when rows were added and <see cref="LogIntegrityOptions.CheckpointInterval"/> has passed since
@@ -520,7 +526,7 @@ public sealed class EntryLogWriter : IDisposable
         connection.Dispose();
     }
 
-    private IReadOnlyList<LogEntry> AppendOnce(IReadOnlyList<LogEntry> entries)
+    private IReadOnlyList<LogEntry> AppendOnce(IReadOnlyList<LogEntry> entries, bool reloadHead = false)
     {
         if (unexpectedFailure is { } failure)
         {
@@ -530,6 +536,11 @@ public sealed class EntryLogWriter : IDisposable
         var written = new LogEntry[entries.Count];
         LogCheckpoint? checkpoint = null;
         using var transaction = connection.BeginTransaction();
+        if (reloadHead)
+        {
+            LoadHead(transaction);
+        }
+
         var (seq, hash) = WriteRows(entries, written);
         if (checkpointing is not null && seq - lastCheckpointSeq >= checkpointing.Options.CheckpointEveryRows)
         {
@@ -613,9 +624,10 @@ public sealed class EntryLogWriter : IDisposable
         FileCheckpoints();
     }
 
-    private void LoadHead()
+    private void LoadHead(SqliteTransaction? transaction = null)
     {
         using var command = connection.CreateCommand();
+        command.Transaction = transaction;
         command.CommandText = "SELECT seq, hash FROM entry_log ORDER BY seq DESC LIMIT 1";
         using (var reader = command.ExecuteReader())
         {
@@ -631,7 +643,7 @@ public sealed class EntryLogWriter : IDisposable
             }
         }
 
-        purgedUpTo = Scalar<long>("SELECT COALESCE(MAX(up_to_seq), 0) FROM log_purge");
+        purgedUpTo = Scalar<long>(transaction, "SELECT COALESCE(MAX(up_to_seq), 0) FROM log_purge");
     }
 
     private void LoadLastCheckpoint(Instant now)
@@ -716,9 +728,12 @@ public sealed class EntryLogWriter : IDisposable
         headHash = hash;
     }
 
-    private T Scalar<T>(string sql, params (string Name, object Value)[] arguments)
+    private T Scalar<T>(string sql, params (string Name, object Value)[] arguments) => Scalar<T>(null, sql, arguments);
+
+    private T Scalar<T>(SqliteTransaction? transaction, string sql, params (string Name, object Value)[] arguments)
     {
         using var command = connection.CreateCommand();
+        command.Transaction = transaction;
         command.CommandText = sql;
         foreach (var (name, value) in arguments)
         {

@@ -367,6 +367,32 @@ public sealed class LogIntegrityTests : IDisposable
 
     [Fact]
     [Trait("control", "NIST-AU-9")]
+    public void Append_BehindAnotherWriterThatAppendsAgainBeforeTheRetry_ChainsAfterBoth_AndTheLogVerifies()
+    {
+        // The CLI's purge steps append their rows one after the other while the service appends: the service's writer,
+        // having found its row number taken, could find it taken again by the purge's next row before it retried (the
+        // helper's full run met it: "UNIQUE constraint failed: entry_log.seq"), and a swipe then failed closed, denied
+        // log_failure, for no fault of the disk.
+        using var log = TestLog.Create(rows: 10);
+        using var service = log.OpenWriter();
+        using var cli = log.OpenWriter();
+        var conflicts = 0;
+        service.AfterConflict = () =>
+        {
+            conflicts++;
+            cli.Append([log.Entry(500)]); // the other writer appends again between the conflict and the retry
+        };
+        cli.Append([log.Entry(400)]); // the service's head is stale: its first try conflicts
+
+        var written = service.Append([log.Entry(600)]);
+
+        Assert.Equal(1, conflicts);
+        Assert.Equal(13L, written.Single().Seq);
+        Assert.True(log.Verify().Ok);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AU-9")]
     public void Purge_StoppedBetweenSteps_LeavesALogThatVerifies_AndGoesOnWhenRunAgain()
     {
         var before = log.Clock.GetCurrentInstant() + Duration.FromMinutes(1);
