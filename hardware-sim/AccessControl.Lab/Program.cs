@@ -62,6 +62,13 @@ switch (args.FirstOrDefault())
     case "bench":
         var rates = flags.GetValueOrDefault("rates", "100,1000").Split(',').Select(int.Parse).ToArray();
         var seconds = double.Parse(flags.GetValueOrDefault("seconds", "10"), System.Globalization.CultureInfo.InvariantCulture);
+        if (!Enum.TryParse<AccessControl.Lab.Bench.Arrivals>(flags.GetValueOrDefault("arrivals", "poisson"), ignoreCase: true, out var arrivals)
+            || !Enum.IsDefined(arrivals))
+        {
+            Console.Error.WriteLine("bench: --arrivals is poisson, paced or ticks");
+            return 64;
+        }
+
         try
         {
             return await new BenchCommand(clock, Console.Out)
@@ -71,7 +78,7 @@ switch (args.FirstOrDefault())
                     Breakdown = args.Contains("--breakdown"),
                     DurableFloor = args.Contains("--durable-floor"),
                     SeedRows = int.Parse(flags.GetValueOrDefault("seed-rows", "0"), System.Globalization.CultureInfo.InvariantCulture),
-                    Arrivals = Enum.Parse<AccessControl.Lab.Bench.Arrivals>(flags.GetValueOrDefault("arrivals", "poisson"), ignoreCase: true),
+                    Arrivals = arrivals,
                     ServiceEnvironment = (flags.GetValueOrDefault("service-env") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries)
                         .Select(pair => pair.Split('=', 2)).ToDictionary(pair => pair[0], pair => pair.Length > 1 ? pair[1] : ""),
                 }

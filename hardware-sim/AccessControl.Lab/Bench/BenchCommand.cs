@@ -325,6 +325,7 @@ public sealed class BenchCommand(IClock clock, TextWriter output)
         else
         {
             await SendSchedule.RunAsync(SendSchedule.Plan(Arrivals, rate, total), Send, cancellationToken);
+            cancellationToken.ThrowIfCancellationRequested(); // as Task.Delay does for ticks: the events not sent have no task
         }
 
         var latencies = new List<double>(total);
