@@ -1460,6 +1460,7 @@ public sealed class EventPipeline : IAsyncDisposable
             failure = ex;
             written = [];
             (passback, escorts, fingerprints, verifications) = committed;
+            EndAnsweredWaits();
             logger.LogCritical(ex, "Entry log commit of {Count} rows failed; failing closed.", rows.Count + late.Count);
             var now = clock.GetCurrentInstant();
             foreach (var staged in batch.Where(b => b.Entry is not null && b.Appended is null))
@@ -1685,6 +1686,33 @@ public sealed class EventPipeline : IAsyncDisposable
             catch (Exception ex) when (ex is not OutOfMemoryException)
             {
                 logger.LogError(ex, "A Committed handler failed.");
+            }
+        }
+    }
+
+    /// <summary>
+    /// After a failed commit, ends again the fingerprint waits that this batch answered (timed out, superseded, or a
+    /// finger): their card reader hears that final answer, deny/<c>log_failure</c>, and its row is kept to be logged late.
+    /// Given back with the rest of the decision state, such a wait would time out again at the next tick: a second row
+    /// for one wait, and a second, different answer. Ending a wait never opens anything; a wait this batch began is
+    /// not given back at all (its verify command was never sent).
+    /// </summary>
+    private void EndAnsweredWaits()
+    {
+        foreach (var staged in batch)
+        {
+            if (staged.Linked is not { } card)
+            {
+                continue;
+            }
+
+            foreach (var (fingerprintReader, v) in verifications)
+            {
+                if (v.CardReader == card.ReaderId && v.CardEventId == card.EventId)
+                {
+                    verifications = verifications.Remove(fingerprintReader);
+                    break;
+                }
             }
         }
     }

@@ -279,6 +279,51 @@ public class TwoFactorTests
     }
 
     [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    [Trait("control", "NIST-AU-5")]
+    [Trait("control", "PCI-10.2")]
+    public async Task AFingerprintWaitTimingOutDuringALogOutage_IsLoggedOnceWhenTheLogRecovers_AndTheCardReaderHearsOneAnswer(bool endedByALateFinger)
+    {
+        var (edge, card, finger, unlocks, _) = await StartAsync(BrokerKind.Embedded);
+        await using var __ = edge;
+        var (cardEvent, verify) = await CardThenVerifyRequestAsync(card, finger);
+
+        edge.Edge.Writer.SimulateWriteFailure(true);
+        edge.Clock.Advance(Duration.FromSeconds(11));
+        if (endedByALateFinger)
+        {
+            await finger.FingerprintAsync(verify.RequestId, 95, verify.Templates[0].TemplateId);
+            Assert.Equal("log_failure", (await finger.NextDecisionAsync()).Reason);
+        }
+        else
+        {
+            await edge.TickAsync();
+        }
+
+        var answer = await card.NextDecisionAsync();
+        edge.Edge.Writer.SimulateWriteFailure(false);
+        await edge.TickAsync(); // the log takes what was kept during the outage
+
+        // The card reader re-sends its event: the next message it gets is the answer it already had, not another one.
+        await card.CardAsync(Operator, eventId: cardEvent);
+        var again = await card.NextDecisionAsync();
+
+        Assert.Equal((cardEvent, false, false, "log_failure"), (answer.EventId, answer.Grant, answer.Pending, answer.Reason));
+        Assert.Equal(answer, again);
+        var rows = edge.Rows(new LogFilter { Kind = LogKinds.Access, DoorId = "door-sr1" }).OrderBy(r => r.Seq).ToList();
+        Assert.Equal([("pending", "fingerprint_required"), ("deny", "log_failure")], rows.Select(r => (r.Decision!, r.Reason!)));
+        using var detail = JsonDocument.Parse(rows[1].Detail!);
+        Assert.Equal("deny/fingerprint_timeout", detail.RootElement.GetProperty("decided").GetString());
+        Assert.Equal(cardEvent, detail.RootElement.GetProperty("cardEventId").GetString());
+
+        // The wait is over: the finger arriving now opens nothing.
+        await finger.FingerprintAsync(verify.RequestId, 95, verify.Templates[0].TemplateId);
+        Assert.Equal("fingerprint_unexpected", (await finger.NextDecisionAsync()).Reason);
+        await AssertNoUnlockAsync(edge, unlocks);
+    }
+
+    [Theory]
     [MemberData(nameof(Brokers))]
     [Trait("control", "PCI-9.2")]
     [Trait("control", "NIST-PE-3")]
