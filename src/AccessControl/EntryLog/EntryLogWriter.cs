@@ -354,36 +354,29 @@ public sealed class EntryLogWriter : IDisposable
         return new LogPurgeResult(LogPurgeOutcome.Refused, 0, 0, 0, written[0].Seq, refusal.Message);
     }
 
+    /// <summary>Test hook: runs in each step of a purge just before the step begins its write transaction.</summary>
+    internal Action? BeforePurgeStepTransaction { get; set; }
+
     /// <summary>One step of a purge: the oldest rows up to <paramref name="bound"/>, at most <paramref name="stepRows"/>; null when none are left.</summary>
     private LogPurgeResult? PurgeStep(long? bound, Instant before, string actor, Instant now, LogRetention retention, int stepRows)
     {
-        for (var attempt = 1; ; attempt++)
-        {
-            try
-            {
-                return PurgeStepOnce(bound, before, actor, now, retention, stepRows);
-            }
-            catch (SqliteException ex) when (ex.SqliteExtendedErrorCode == PrimaryKeyConflict && attempt < 10)
-            {
-                // The service appended between this step's reading of the head and its own row: read it again.
-            }
-        }
-    }
-
-    private LogPurgeResult? PurgeStepOnce(long? bound, Instant before, string actor, Instant now, LogRetention retention, int stepRows)
-    {
         lock (gate)
         {
-            LoadHead();
+            // The head is taken inside the step's own write transaction (BEGIN IMMEDIATE), where the service cannot append
+            // before the step's row. (Taken before it, every swipe committed in between took the step's row number: the
+            // step tried again, and on a busy site gave up after ten tries.)
+            BeforePurgeStepTransaction?.Invoke();
+            using var transaction = connection.BeginTransaction();
+            LoadHead(transaction);
             if (bound is not { } upTo || upTo <= purgedUpTo)
             {
                 return null;
             }
 
-            var first = Scalar<long>("SELECT MIN(seq) FROM entry_log WHERE seq <= $bound", ("$bound", upTo));
-            var to = Scalar<long?>("SELECT seq FROM entry_log WHERE seq <= $bound ORDER BY seq LIMIT 1 OFFSET $skip", ("$bound", upTo), ("$skip", stepRows - 1)) ?? upTo;
-            var rows = Scalar<long>("SELECT COUNT(*) FROM entry_log WHERE seq <= $to", ("$to", to));
-            var lastHash = Scalar<byte[]>("SELECT hash FROM entry_log WHERE seq = $to", ("$to", to));
+            var first = Scalar<long>(transaction, "SELECT MIN(seq) FROM entry_log WHERE seq <= $bound", ("$bound", upTo));
+            var to = Scalar<long?>(transaction, "SELECT seq FROM entry_log WHERE seq <= $bound ORDER BY seq LIMIT 1 OFFSET $skip", ("$bound", upTo), ("$skip", stepRows - 1)) ?? upTo;
+            var rows = Scalar<long>(transaction, "SELECT COUNT(*) FROM entry_log WHERE seq <= $to", ("$to", to));
+            var lastHash = Scalar<byte[]>(transaction, "SELECT hash FROM entry_log WHERE seq = $to", ("$to", to));
             var entry = new LogEntry
             {
                 At = now,
@@ -394,7 +387,6 @@ public sealed class EntryLogWriter : IDisposable
             };
 
             var written = new LogEntry[1];
-            using var transaction = connection.BeginTransaction();
             var (seq, hash) = WriteRows([entry], written);
             Execute(transaction, "INSERT INTO log_purge (up_to_seq, purge_seq, at, actor) VALUES ($bound, $purge, $at, $actor)",
                 ("$bound", to), ("$purge", seq), ("$at", now.ToUnixTimeMilliseconds()), ("$actor", actor));

@@ -324,8 +324,9 @@ public sealed class LogIntegrityTests : IDisposable
     [Trait("control", "NIST-AU-9")]
     public void Purge_WhileTheServiceAppends_Succeeds_AndSoDoesEveryAppend_AndTheLogVerifies()
     {
-        // The CLI purges while the service runs: two writers on one file. A step that read the head just before the
-        // service appended takes the head again (before, such a purge failed on the row number it had meant to use).
+        // The CLI purges while the service runs: two writers on one file. A purge step takes the head inside its own
+        // write transaction, and the service's writer, finding its row number taken, takes it again inside its retry's
+        // (before, such a purge failed on the row number it had meant to use).
         using var big = TestLog.Create(rows: 3000);
         using var service = big.OpenWriter();
         var before = big.Clock.GetCurrentInstant() + Duration.FromMinutes(1);
@@ -389,6 +390,32 @@ public sealed class LogIntegrityTests : IDisposable
         Assert.Equal(1, conflicts);
         Assert.Equal(13L, written.Single().Seq);
         Assert.True(log.Verify().Ok);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AU-9")]
+    public void PurgeStep_BehindAServiceThatAppendsJustBeforeTheStepsTransaction_ChainsAfterIt_WithoutTryingAgain_AndTheLogVerifies()
+    {
+        // The CLI purges while the service appends. A step that read the head before its own write transaction lost its
+        // row number to every swipe committed in between, and tried again: on a busy site, up to ten times, and then the
+        // purge failed ("UNIQUE constraint failed: entry_log.seq").
+        using var service = log.OpenWriter();
+        var swipes = 0;
+        log.Writer.BeforePurgeStepTransaction = () => service.Append([log.Entry(900 + ++swipes)]); // a swipe committed just then
+        var before = log.Clock.GetCurrentInstant() + Duration.FromMinutes(1);
+
+        var purge = log.PurgeAYearOn(before, stepRows: 20);
+        log.Writer.Checkpoint();
+        var result = log.Verify();
+
+        Assert.Equal((LogPurgeOutcome.Purged, 1L, 36L, 36L, 40L), (purge.Outcome, purge.FromSeq, purge.ToSeq, purge.Rows, purge.PurgeSeq!.Value));
+        Assert.True(result.Ok, Describe(result));
+        Assert.Equal((37L, 41L, 36L), (result.FirstSeq, result.HeadSeq, result.PurgedUpTo));
+
+        // Each step's row right behind the one swipe before it (a step that tried again would sit behind two), and the
+        // last swipe, before the look that found nothing left to purge.
+        var rows = new EntryLogQuery(log.Database).Find(new LogFilter()).OrderBy(r => r.Seq).Select(r => r.Kind == LogKinds.Integrity ? "step" : "swipe");
+        Assert.Equal(["swipe", "step", "swipe", "step", "swipe"], rows);
     }
 
     [Fact]
