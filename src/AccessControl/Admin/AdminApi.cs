@@ -28,7 +28,9 @@ public sealed record EntryLogAppender(Func<LogEntry, CancellationToken, Task<Log
 /// <remarks>
 /// Every endpoint but <c>/health</c> (Health/HealthApi.cs) needs <c>Authorization: Bearer &lt;token&gt;</c> (see <see cref="ApiTokens"/>).
 /// Auditors read; only admins write. A site-limited token (<see cref="SiteLimit"/>) may not use the cardholder endpoints
-/// nor <c>/log/verify</c>, and reads only its site's rows from <c>/log</c>. A missing or unknown token (401) and a wrong role (403) are recorded as
+/// nor <c>/log/verify</c>, and reads only its site's rows from <c>/log</c>. A token works only while the person it names
+/// is active (<see cref="ApiTokens.Check"/>). A missing or unknown token (401), a token refused for its person
+/// (<see cref="TokenRefusals"/>: 401 for one that names nobody, else 403) and a wrong role (403) are recorded as
 /// <c>security</c> rows in the entry log, without the token. Changes go through <see cref="AdminService"/>, which
 /// records each one as an <c>admin</c> row. Errors are <c>application/problem+json</c> bodies whose <c>errors</c>
 /// name the offending field or query parameter.
@@ -361,7 +363,7 @@ public static class AdminApi
         {
             var http = context.HttpContext;
             var header = http.Request.Headers.Authorization;
-            OperatorIdentity? identity = null;
+            var check = TokenCheck.Unknown;
             string refusal;
             if (header.Count == 0)
             {
@@ -371,10 +373,19 @@ public static class AdminApi
             {
                 var text = header.Count == 1 ? header[0] : null;
                 var token = text is not null && text.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? text["Bearer ".Length..].Trim() : null;
-                identity = http.RequestServices.GetRequiredService<ApiTokens>().Authenticate(token);
+                check = http.RequestServices.GetRequiredService<ApiTokens>().Check(token);
                 refusal = "auth.invalid_token";
             }
 
+            // A known token refused for its person: not a failed sign-in (nothing was guessed, and counting it would lock
+            // out everyone else behind the same address), nor a successful one.
+            if (check is { Holder: { } holder, Refusal: { } refused })
+            {
+                await RecordAsync(http, "auth." + refused, holder);
+                return Refuse(http, holder, refused);
+            }
+
+            var identity = check.Identity;
             if (identity is null)
             {
                 await RecordAsync(http, refusal, null);
@@ -394,6 +405,26 @@ public static class AdminApi
             return await next(context);
         }
 
+        /// <summary>The answer to a token refused for its person: what happened and what to do, with the refusal's code.</summary>
+        private static IResult Refuse(HttpContext http, OperatorIdentity holder, string refused)
+        {
+            if (refused == TokenRefusals.WithoutPerson)
+            {
+                http.Response.Headers.WWWAuthenticate = "Bearer error=\"invalid_token\"";
+                return Refusal(StatusCodes.Status401Unauthorized, "Unauthorized",
+                    $"This token names no person, so no termination could revoke it: such tokens are refused. Revoke it (accesscontrol token revoke --operator {holder.Operator}) and create a new one that names the person behind it (accesscontrol token create ... --person ID).",
+                    refused);
+            }
+
+            var why = refused switch
+            {
+                TokenRefusals.PersonSuspended => "is suspended: their tokens are refused until they are reinstated",
+                TokenRefusals.PersonTerminated => "is terminated: their tokens no longer work",
+                _ => "is not a known person: the token no longer works",
+            };
+            return Refusal(StatusCodes.Status403Forbidden, "Forbidden", $"The person behind this token, {holder.PersonId}, {why}.", refused);
+        }
+
         private static async Task RecordAsync(HttpContext http, string reason, OperatorIdentity? identity)
         {
             var services = http.RequestServices;
@@ -409,6 +440,7 @@ public static class AdminApi
                     path = Truncate(http.Request.Path.Value ?? ""),
                     remote = http.Connection.RemoteIpAddress?.ToString(),
                     role = identity is null ? null : ApiTokens.RoleCode(identity.Role),
+                    person = identity?.PersonId,
                 }),
             };
             await RecordRefusalAsync(services.GetRequiredService<EntryLogAppender>().Append, entry, services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(AdminApi)));

@@ -28,7 +28,7 @@ public sealed class ApiTokens(Database database, IClock clock)
     /// <summary>Creates a token for an operator and returns it. It cannot be retrieved later: only its hash is kept.</summary>
     /// <param name="personId">The person behind the token, whatever its role: the HR feed's termination of that person
     /// revokes it (a token that names nobody would outlive its holder's employment). It must be a person of the
-    /// <c>people</c> table who is not terminated (see <see cref="PersonProblem(string)"/>). Hosts, approvers and enrollment
+    /// <c>people</c> table who is active (see <see cref="PersonProblem(string)"/>). Hosts, approvers and enrollment
     /// operators are also compared by it (the visit's host, segregation of duties, nobody enrolls their own fingers).</param>
     /// <param name="site">The one site the operator acts for (e.g. an approver for that site); null for every site.</param>
     public string CreateToken(string operatorName, OperatorRole role, string createdBy, string personId, string? site = null)
@@ -72,9 +72,9 @@ public sealed class ApiTokens(Database database, IClock clock)
             """
             INSERT INTO operator_tokens (token_hash, operator, role, person_id, site_id, created_at, created_by, revoked_at)
             SELECT @hash, @operatorName, @role, @personId, @site, @at, @createdBy, NULL
-            FROM people WHERE id = @personId AND status <> @terminated
+            FROM people WHERE id = @personId AND status = @active
             """,
-            new { hash = Hash(token), operatorName, role = RoleCode(role), personId, site, at = clock.GetCurrentInstant(), createdBy, terminated = PersonStatus.Terminated.ToCode() });
+            new { hash = Hash(token), operatorName, role = RoleCode(role), personId, site, at = clock.GetCurrentInstant(), createdBy, active = PersonStatus.Active.ToCode() });
         if (inserted != 1)
         {
             throw new ArgumentException(PersonProblem(connection, personId) ?? $"person '{personId}' changed while the token was created; try again", nameof(personId));
@@ -85,8 +85,9 @@ public sealed class ApiTokens(Database database, IClock clock)
 
     /// <summary>
     /// Why no token may name <paramref name="personId"/>, or null when one may. A person id nobody has (a typo such as
-    /// <c>p-mkcoh</c> for <c>p-mkoch</c>) would give a token that the real person's termination never revokes, and a person
-    /// HR has already terminated must not get a token at all.
+    /// <c>p-mkcoh</c> for <c>p-mkoch</c>) would give a token that the real person's termination never revokes, a person
+    /// HR has already terminated must not get a token at all, and a suspended one's tokens are refused until they are
+    /// reinstated (<see cref="Check"/>), so a new one would be a token that does not work.
     /// </summary>
     public string? PersonProblem(string personId)
     {
@@ -99,23 +100,47 @@ public sealed class ApiTokens(Database database, IClock clock)
         {
             null => $"there is no person '{personId}': a token must name a known person (check the id; people come from the site file, the admin API or the HR feed)",
             var status when status == PersonStatus.Terminated.ToCode() => $"person '{personId}' is terminated: no token may be issued to them",
+            var status when status == PersonStatus.Suspended.ToCode() => $"person '{personId}' is suspended: no token may be issued to them until they are reinstated (their existing tokens are refused meanwhile)",
             _ => null,
         };
 
-    /// <summary>The operator a token belongs to, or null when the token is unknown, revoked or malformed.</summary>
-    public OperatorIdentity? Authenticate(string? token)
+    /// <summary>The operator a token belongs to, or null when the token is unknown, revoked or malformed, or refused (<see cref="Check"/>).</summary>
+    public OperatorIdentity? Authenticate(string? token) => Check(token).Identity;
+
+    /// <summary>
+    /// Whose token this is, and whether it may be used now: only while the person it names is active. The person's
+    /// status is read with the token, in the same query (no cache), so a suspension or termination refuses the token
+    /// from the next request on, and a reinstatement lets it work again.
+    /// </summary>
+    public TokenCheck Check(string? token)
     {
         if (string.IsNullOrEmpty(token) || token.Length > 128)
         {
-            return null;
+            return TokenCheck.Unknown;
         }
 
         using var connection = database.Open();
-        var rows = connection.Query<(string Operator, string Role, string? PersonId, string? Site)>(
-            "SELECT operator, role, person_id, site_id FROM operator_tokens WHERE token_hash = @hash AND revoked_at IS NULL",
+        var rows = connection.Query<(string Operator, string Role, string? PersonId, string? Site, string? PersonStatus)>(
+            """
+            SELECT t.operator, t.role, t.person_id, t.site_id, p.status
+            FROM operator_tokens t LEFT JOIN people p ON p.id = t.person_id
+            WHERE t.token_hash = @hash AND t.revoked_at IS NULL
+            """,
             new { hash = Hash(token) }).ToList();
-        return rows is [var row] && TryParseRole(row.Role, out var role) ? new OperatorIdentity(row.Operator, role, row.PersonId, row.Site) : null;
+        return rows is [var row] && TryParseRole(row.Role, out var role)
+            ? new TokenCheck(new OperatorIdentity(row.Operator, role, row.PersonId, row.Site), RefusalOf(row.PersonId, row.PersonStatus))
+            : TokenCheck.Unknown;
     }
+
+    /// <summary>Why a valid token is refused for its person (<see cref="TokenRefusals"/>), or null when it is not. Anything but an active person refuses it.</summary>
+    private static string? RefusalOf(string? personId, string? personStatus) => (personId, personStatus) switch
+    {
+        (null, _) => TokenRefusals.WithoutPerson,
+        (_, null) => TokenRefusals.PersonUnknown,
+        _ when personStatus == PersonStatus.Active.ToCode() => null,
+        _ when personStatus == PersonStatus.Suspended.ToCode() => TokenRefusals.PersonSuspended,
+        _ => TokenRefusals.PersonTerminated,
+    };
 
     /// <summary>Revokes every token of an operator (someone who leaves). Returns how many were revoked.</summary>
     public int RevokeAll(string operatorName)
@@ -145,9 +170,9 @@ public sealed class ApiTokens(Database database, IClock clock)
     }
 
     /// <summary>
-    /// The operators and roles of the valid tokens that name no person, stored by a version that asked a person only of
-    /// hosts, approvers and enrollment operators. A termination cannot find them: they are to be revoked and issued
-    /// again with a person.
+    /// The operators and roles of the unrevoked tokens that name no person, stored by a version that asked a person only
+    /// of hosts, approvers and enrollment operators. A termination cannot find them, so they are refused
+    /// (<see cref="TokenRefusals.WithoutPerson"/>): they are to be revoked and issued again with a person.
     /// </summary>
     public IReadOnlyList<(string Operator, string Role)> WithoutPerson()
     {
@@ -176,4 +201,35 @@ public sealed class ApiTokens(Database database, IClock clock)
     }
 
     private static string Hash(string token) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(token)));
+}
+
+/// <summary>
+/// What a presented token is worth: nothing (<see cref="Holder"/> null: unknown, revoked or malformed), or the operator
+/// it belongs to and, when it may not be used now, why (<see cref="Refusal"/>, one of <see cref="TokenRefusals"/>).
+/// </summary>
+public sealed record TokenCheck(OperatorIdentity? Holder, string? Refusal = null)
+{
+    public static TokenCheck Unknown { get; } = new(Holder: null);
+
+    /// <summary>The operator the request acts as: the holder of a token that is not refused.</summary>
+    public OperatorIdentity? Identity => Refusal is null ? Holder : null;
+}
+
+/// <summary>
+/// Why a known token that is not revoked is refused: the <c>code</c> of the API's answer, and the <c>security</c> row
+/// <c>auth.&lt;code&gt;</c>. Every one but <see cref="WithoutPerson"/> follows the person's status and may change back.
+/// </summary>
+public static class TokenRefusals
+{
+    /// <summary>Stored by an older version without a person: no termination could ever revoke it. It is to be replaced (401).</summary>
+    public const string WithoutPerson = "token_without_person";
+
+    /// <summary>The person is suspended: their tokens work again once they are reinstated (403).</summary>
+    public const string PersonSuspended = "person_suspended";
+
+    /// <summary>The person is terminated (by the admin API or the site file; the HR feed's termination also revokes the token) (403).</summary>
+    public const string PersonTerminated = "person_terminated";
+
+    /// <summary>The person is no longer in the people table (403).</summary>
+    public const string PersonUnknown = "person_unknown";
 }

@@ -458,16 +458,16 @@ public sealed class EdgeService : IAsyncDisposable
 
     /// <summary>
     /// Tokens that name no person (stored by a version that asked a person only of hosts, approvers and enrollment
-    /// operators) outlive their holder: the HR feed's termination revokes the tokens that name the leaver, and cannot
-    /// find these. They keep working, so as not to lock operators out at an upgrade, and are named (operator and role,
-    /// never the token) at every start until they are revoked and issued again with a person.
+    /// operators) would outlive their holder: the HR feed's termination revokes the tokens that name the leaver, and
+    /// cannot find these. So they are refused (<see cref="TokenRefusals.WithoutPerson"/>), and named (operator and role,
+    /// never the token) at every start until they are revoked, so that an operator locked out at an upgrade learns why.
     /// </summary>
     private static void WarnOfTokensWithoutPerson(ApiTokens tokens, ILogger logger)
     {
         var without = tokens.WithoutPerson();
         if (without.Count > 0)
         {
-            logger.LogWarning("Operator tokens that name no person, so that no termination revokes them: {Tokens}. Revoke them (accesscontrol token revoke --operator NAME) and issue new ones with --person ID.",
+            logger.LogWarning("Operator tokens that name no person, so that no termination would revoke them, are refused: {Tokens}. Revoke them (accesscontrol token revoke --operator NAME) and issue new ones with --person ID.",
                 string.Join(", ", without.Select(t => $"{t.Operator} ({t.Role})")));
         }
     }

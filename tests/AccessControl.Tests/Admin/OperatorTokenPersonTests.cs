@@ -13,8 +13,8 @@ namespace AccessControl.Tests.Admin;
 
 /// <summary>
 /// "A person who leaves loses access at once": the HR feed's termination revokes the operator tokens that name the
-/// person, so every token must name one, whatever its role. Tokens stored without one by an older version are named
-/// at every start, until they are revoked and issued again with a person.
+/// person, so every token must name one, whatever its role. Tokens stored without one by an older version are refused
+/// (OperatorTokenRefusalTests) and named at every start, until they are revoked and issued again with a person.
 /// </summary>
 public sealed class OperatorTokenPersonTests : IDisposable
 {
@@ -90,7 +90,7 @@ public sealed class OperatorTokenPersonTests : IDisposable
     [Fact]
     [Trait("control", "NIST-PS-4")]
     [Trait("control", "NIST-AC-2")]
-    public async Task Start_WithValidTokensThatNameNoPerson_WarnsNamingTheirOperatorsAndRoles_NeverTheTokens()
+    public async Task Start_WithValidTokensThatNameNoPerson_WarnsThatTheyAreRefused_NamingTheirOperatorsAndRoles_NeverTheTokens()
     {
         // As a version that did not ask for a person stored them.
         var database = new Database(Settings().DatabasePath);
@@ -119,6 +119,7 @@ public sealed class OperatorTokenPersonTests : IDisposable
 
         var warning = Assert.Single(logs.Lines, l => l.StartsWith("Warning ", StringComparison.Ordinal) && l.Contains("name no person", StringComparison.Ordinal));
         Assert.Contains("alice (admin), bob (auditor)", warning, StringComparison.Ordinal);
+        Assert.Contains("are refused", warning, StringComparison.Ordinal);
         Assert.Contains("token revoke", warning, StringComparison.Ordinal);
         Assert.Contains("--person", warning, StringComparison.Ordinal);
         Assert.DoesNotContain("carol", warning, StringComparison.Ordinal);   // revoked

@@ -98,6 +98,39 @@ public class HttpSecurityTests
     }
 
     [Fact]
+    [Trait("control", "NIST-AC-7")]
+    [Trait("control", "NIST-AC-2")]
+    public async Task TheTokenOfASuspendedPerson_IsRefused403_WithoutCountingAsAFailedSignIn()
+    {
+        // The token is known, not guessed: a script of a suspended operator on a shared jump host must not lock everyone
+        // else on that address out.
+        var options = new HttpSecurityOptions { FailuresBeforeLockout = 3, FailureWindow = TimeSpan.FromMinutes(15), LockoutFor = TimeSpan.FromMinutes(10) };
+        var (edge, http) = await StartAsync(options);
+        await using var _ = edge;
+        using var __ = http;
+        var token = AdminToken(edge);
+        TestPeople.Add(edge.Edge.Database, "p-sam");
+        var suspended = new ApiTokens(edge.Edge.Database, edge.Clock).CreateToken("sam", OperatorRole.Auditor, "test", "p-sam");
+        using (var connection = edge.Edge.Database.Open())
+        {
+            Dapper.SqlMapper.Execute(connection, "UPDATE people SET status = 'suspended' WHERE id = 'p-sam'");
+        }
+
+        var statuses = new List<HttpStatusCode>();
+        for (var i = 0; i < 5; i++)
+        {
+            using var refused = await http.SendAsync(Get("api/v1/people", suspended));
+            statuses.Add(refused.StatusCode);
+        }
+
+        using var other = await http.SendAsync(Get("api/v1/people", token));
+
+        Assert.All(statuses, s => Assert.Equal(HttpStatusCode.Forbidden, s));
+        Assert.Equal(HttpStatusCode.OK, other.StatusCode);
+        Assert.Empty(edge.Rows(new LogFilter { Kind = LogKinds.Security, Reason = "auth.lockout" }));
+    }
+
+    [Fact]
     [Trait("control", "NIST-SC-5")]
     public async Task MoreRequestsThanTheWindowAllows_AreRefused429_WithRetryAfter()
     {
