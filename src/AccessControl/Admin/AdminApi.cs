@@ -23,7 +23,7 @@ namespace AccessControl.Admin;
 public sealed record EntryLogAppender(Func<LogEntry, CancellationToken, Task<LogEntry>> Append);
 
 /// <summary>
-/// The HTTP/JSON admin API under <c>/api/v1</c>: people, credentials, access levels and the entry log.
+/// The HTTP/JSON admin API under <c>/api/v1</c>: people, credentials, access levels, the operator tokens (read only) and the entry log.
 /// </summary>
 /// <remarks>
 /// Every endpoint but <c>/health</c> (Health/HealthApi.cs) needs <c>Authorization: Bearer &lt;token&gt;</c> (see <see cref="ApiTokens"/>).
@@ -89,6 +89,9 @@ public static class AdminApi
         read.MapGet("/access-levels/{id}", GetAccessLevel);
         write.MapPut("/access-levels/{id}", PutAccessLevel);
         write.MapDelete("/access-levels/{id}", DeleteAccessLevel);
+
+        // Who holds access, for a review: every site's operators, so not for a site-limited token.
+        log.MapGet("/tokens", ListTokens).AddEndpointFilter(new SiteLimit.EverySiteOnly("tokens"));
 
         log.MapGet("/log", QueryLog);
         log.MapGet("/log/verify", VerifyLog).AddEndpointFilter(new SiteLimit.EverySiteOnly("log.verify")); // it walks, and may quote, every site's rows
@@ -217,6 +220,21 @@ public static class AdminApi
     {
         var result = await admin.DeleteAccessLevelAsync(Operator(http), id, http.RequestAborted);
         return result.IsOk ? Results.NoContent() : ToHttp(result, AccessLevelView.From);
+    }
+
+    // ---- operator tokens ---------------------------------------------------------------------------
+
+    /// <summary>The operator tokens (<see cref="ApiTokens.List"/>), revoked ones too, in the order they were made; never a token or its hash.</summary>
+    private static IResult ListTokens(HttpRequest request, [FromServices] ApiTokens tokens)
+    {
+        var (after, limit, errors) = PageParameters(request.Query);
+        if (errors.Count > 0)
+        {
+            return Problem(StatusCodes.Status400BadRequest, "Invalid query", null, errors);
+        }
+
+        var page = tokens.List(after, limit);
+        return Json(new Page<OperatorToken>(page, page.Count == limit ? page[^1].Id : null));
     }
 
     // ---- log ---------------------------------------------------------------------------------------

@@ -143,12 +143,14 @@ public sealed class ApiTokens(Database database, IClock clock)
     };
 
     /// <summary>Revokes every token of an operator (someone who leaves). Returns how many were revoked.</summary>
-    public int RevokeAll(string operatorName)
+    /// <param name="revokedBy">Who revokes them, kept with each token (<see cref="List"/>).</param>
+    public int RevokeAll(string operatorName, string revokedBy)
     {
+        ArgumentException.ThrowIfNullOrWhiteSpace(revokedBy);
         using var connection = database.Open();
         return connection.Execute(
-            "UPDATE operator_tokens SET revoked_at = @at WHERE operator = @operatorName AND revoked_at IS NULL",
-            new { operatorName, at = clock.GetCurrentInstant() });
+            "UPDATE operator_tokens SET revoked_at = @at, revoked_by = @revokedBy WHERE operator = @operatorName AND revoked_at IS NULL",
+            new { operatorName, revokedBy, at = clock.GetCurrentInstant() });
     }
 
     /// <summary>The operator accounts with a token still valid that names <paramref name="personId"/> (someone who leaves), by name.</summary>
@@ -161,12 +163,38 @@ public sealed class ApiTokens(Database database, IClock clock)
     }
 
     /// <summary>Revokes every token that names a person, whatever its operator name. Returns how many were revoked.</summary>
-    public int RevokeAllOfPerson(string personId)
+    /// <param name="revokedBy">Who revokes them, kept with each token (<see cref="List"/>).</param>
+    public int RevokeAllOfPerson(string personId, string revokedBy)
     {
+        ArgumentException.ThrowIfNullOrWhiteSpace(revokedBy);
         using var connection = database.Open();
         return connection.Execute(
-            "UPDATE operator_tokens SET revoked_at = @at WHERE person_id = @personId AND revoked_at IS NULL",
-            new { personId, at = clock.GetCurrentInstant() });
+            "UPDATE operator_tokens SET revoked_at = @at, revoked_by = @revokedBy WHERE person_id = @personId AND revoked_at IS NULL",
+            new { personId, revokedBy, at = clock.GetCurrentInstant() });
+    }
+
+    /// <summary>
+    /// The tokens, revoked ones too, in the order they were made (ties by id): who holds which role for which site, since
+    /// when and from whom, and whether each works now (<see cref="OperatorToken.State"/>). Never a token or its hash.
+    /// </summary>
+    /// <param name="after">The id of the last token of the previous page; null for the first page (an unknown id gives an empty page).</param>
+    /// <param name="limit">At most this many; null for all.</param>
+    public IReadOnlyList<OperatorToken> List(string? after = null, int? limit = null)
+    {
+        using var connection = database.Open();
+        return [.. connection.Query<TokenRow>(
+            """
+            SELECT t.id, t.operator, t.role, t.person_id AS PersonId, t.site_id AS SiteId, t.created_at AS CreatedAt,
+                   t.created_by AS CreatedBy, t.revoked_at AS RevokedAt, t.revoked_by AS RevokedBy, p.status AS PersonStatus
+            FROM operator_tokens t LEFT JOIN people p ON p.id = t.person_id
+            WHERE @after IS NULL OR (t.created_at, t.id) > (SELECT created_at, id FROM operator_tokens WHERE id = @after)
+            ORDER BY t.created_at, t.id
+            LIMIT @limit
+            """,
+            new { after, limit = limit ?? -1 })
+            .Select(r => new OperatorToken(
+                r.Id, r.Operator, r.Role, r.PersonId, r.SiteId, r.CreatedAt, r.CreatedBy, r.RevokedAt, r.RevokedBy,
+                r.RevokedAt is not null ? OperatorToken.Revoked : RefusalOf(r.PersonId, r.PersonStatus) ?? OperatorToken.Valid))];
     }
 
     /// <summary>
@@ -201,6 +229,52 @@ public sealed class ApiTokens(Database database, IClock clock)
     }
 
     private static string Hash(string token) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(token)));
+
+    private sealed class TokenRow
+    {
+        public string Id { get; init; } = "";
+
+        public string Operator { get; init; } = "";
+
+        public string Role { get; init; } = "";
+
+        public string? PersonId { get; init; }
+
+        public string? SiteId { get; init; }
+
+        public Instant CreatedAt { get; init; }
+
+        public string CreatedBy { get; init; } = "";
+
+        public Instant? RevokedAt { get; init; }
+
+        public string? RevokedBy { get; init; }
+
+        public string? PersonStatus { get; init; }
+    }
+}
+
+/// <summary>
+/// A token as <c>token list</c> and <c>GET /api/v1/tokens</c> show it: its id, never the token or any hash of it.
+/// </summary>
+/// <param name="Site">The one site it acts for; null for every site.</param>
+/// <param name="RevokedBy">Null also for a token revoked by a version that did not keep who (the entry log's row says).</param>
+/// <param name="State"><see cref="Valid"/>, <see cref="Revoked"/>, or why it is refused for its person (<see cref="TokenRefusals"/>).</param>
+public sealed record OperatorToken(
+    string Id,
+    string Operator,
+    string Role,
+    string? Person,
+    string? Site,
+    Instant CreatedAt,
+    string CreatedBy,
+    Instant? RevokedAt,
+    string? RevokedBy,
+    string State)
+{
+    public const string Valid = "valid";
+
+    public const string Revoked = "revoked";
 }
 
 /// <summary>

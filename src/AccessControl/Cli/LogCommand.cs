@@ -128,13 +128,7 @@ public static class LogCommand
             r.Reason ?? "-",
             r.Actor ?? "-",
         }));
-
-        var widths = Enumerable.Range(0, header.Length).Select(c => table.Max(row => row[c].Length)).ToArray();
-        foreach (var row in table)
-        {
-            var cells = row.Select((cell, c) => c == row.Length - 1 ? cell : cell.PadRight(widths[c]));
-            output.WriteLine(string.Join("  ", cells).TrimEnd());
-        }
+        TextTable.Write(table, output);
     }
 
     private static int UsageError(TextWriter error, string message)

@@ -1,5 +1,6 @@
 using AccessControl.Admin;
 using AccessControl.EntryLog;
+using AccessControl.Protocol;
 using AccessControl.Storage;
 using Microsoft.Data.Sqlite;
 using NodaTime;
@@ -7,8 +8,8 @@ using NodaTime;
 namespace AccessControl.Cli;
 
 /// <summary>
-/// <c>accesscontrol token create --db PATH --operator NAME --role ROLE --person ID [--site SITE] [--by NAME]</c> and
-/// <c>accesscontrol token revoke --db PATH --operator NAME [--by NAME]</c>.
+/// <c>accesscontrol token create --db PATH --operator NAME --role ROLE --person ID [--site SITE] [--by NAME]</c>,
+/// <c>accesscontrol token revoke --db PATH --operator NAME [--by NAME]</c> and <c>accesscontrol token list --db PATH [--json]</c>.
 /// </summary>
 /// <remarks>
 /// Works on the database file, because the first admin token cannot come from the API it protects. The token is
@@ -18,28 +19,38 @@ namespace AccessControl.Cli;
 /// never the token), chained after the running service's rows; if that row cannot be written, nothing is changed.
 /// Every token names the employee behind it (<c>--person</c>), whatever its role: the HR feed's termination of that
 /// person revokes it. So the person must be known (in the database's people, e.g. from the site file the service has
-/// imported) and not terminated; otherwise it is a usage error and nothing is created or recorded.
+/// imported) and active; otherwise it is a usage error and nothing is created or recorded. <c>list</c> only reads: one
+/// token a line (<see cref="ApiTokens.List"/>), or one JSON object a line with <c>--json</c>, the fields of
+/// <c>GET /api/v1/tokens</c>; never a token or its hash.
 /// </remarks>
 public static class TokenCommand
 {
     private static readonly string[] Known = ["db", "operator", "role", "person", "site", "by"];
+
+    /// <summary>The options that take no value.</summary>
+    public static IReadOnlyCollection<string> Flags { get; } = ["json"];
 
     private static string Roles => string.Join("|", Enum.GetValues<OperatorRole>().Select(ApiTokens.RoleCode));
 
     /// <param name="createdBy">Recorded as the creator when <c>--by</c> is not given (the composition root passes the OS user).</param>
     public static int Run(CliArgs args, IClock clock, TextWriter output, TextWriter error, string createdBy = "cli")
     {
+        var verb = args.Positionals.Count == 1 ? args.Positionals[0] : null;
+        if (verb == "list")
+        {
+            return List(args, clock, output, error);
+        }
+
         if (args.CheckOptions(Known) is { } problem)
         {
             return Usage(error, problem);
         }
 
-        var verb = args.Positionals.Count == 1 ? args.Positionals[0] : null;
         var path = args.Get("db");
         var operatorName = args.Get("operator");
         if (verb is not ("create" or "revoke") || string.IsNullOrWhiteSpace(path) || operatorName is null)
         {
-            return Usage(error, "expected 'create' or 'revoke' with --db and --operator");
+            return Usage(error, "expected 'create' or 'revoke' with --db and --operator, or 'list' with --db");
         }
 
         if (!ApiTokens.IsValidOperatorName(operatorName))
@@ -58,7 +69,7 @@ public static class TokenCommand
                 return ExitCodes.Failed;
             }
 
-            var count = tokens.RevokeAll(operatorName);
+            var count = tokens.RevokeAll(operatorName, by);
             error.WriteLine($"revoked {count} token(s) of {operatorName}");
             return ExitCodes.Ok;
         }
@@ -97,6 +108,65 @@ public static class TokenCommand
         return ExitCodes.Ok;
     }
 
+    /// <summary>Every token, revoked ones too, as a table or (<c>--json</c>) one object a line. Reads only: a missing file is an error, not a new database.</summary>
+    private static int List(CliArgs args, IClock clock, TextWriter output, TextWriter error)
+    {
+        if (args.CheckOptions(["db", "json"]) is { } problem)
+        {
+            return Usage(error, problem);
+        }
+
+        var path = args.Get("db");
+        if (string.IsNullOrWhiteSpace(path))
+        {
+            return Usage(error, "expected 'list' with --db");
+        }
+
+        if (!File.Exists(path))
+        {
+            error.WriteLine($"error: no database at {path}");
+            return ExitCodes.Failed;
+        }
+
+        IReadOnlyList<OperatorToken> tokens;
+        try
+        {
+            tokens = new ApiTokens(new Database(path), clock).List();
+        }
+        catch (SqliteException ex)
+        {
+            error.WriteLine($"error: cannot read the tokens in {path} ({ex.Message}); a database of an older version is migrated by the service's first start");
+            return ExitCodes.Failed;
+        }
+
+        if (args.Has("json"))
+        {
+            foreach (var token in tokens)
+            {
+                output.WriteLine(AdminJson.Serialize(token));
+            }
+
+            return ExitCodes.Ok;
+        }
+
+        List<string[]> table = [["ID", "OPERATOR", "ROLE", "PERSON", "SITE", "CREATED", "CREATED-BY", "REVOKED", "REVOKED-BY", "STATE"]];
+        table.AddRange(tokens.Select(t => new[]
+        {
+            t.Id,
+            t.Operator,
+            t.Role,
+            t.Person ?? "-",
+            t.Site ?? "all",
+            WireFormat.FormatInstant(t.CreatedAt),
+            t.CreatedBy,
+            t.RevokedAt is { } revoked ? WireFormat.FormatInstant(revoked) : "-",
+            t.RevokedBy ?? "-",
+            t.State,
+        }));
+        TextTable.Write(table, output);
+        return ExitCodes.Ok;
+    }
+
     /// <summary>Appends the command's audit row (chained after whatever the running service wrote); false after saying why not.</summary>
     private static bool Audit(Database database, IClock clock, string actor, string action, object detail, TextWriter error)
     {
@@ -119,6 +189,7 @@ public static class TokenCommand
         error.WriteLine($"usage: token create --db PATH --operator NAME --role {Roles} --person ID [--site SITE] [--by NAME]");
         error.WriteLine("       (--person: the employee behind the token, whatever its role; their termination revokes it)");
         error.WriteLine("       token revoke --db PATH --operator NAME [--by NAME]");
+        error.WriteLine("       token list --db PATH [--json]");
         return ExitCodes.Usage;
     }
 }

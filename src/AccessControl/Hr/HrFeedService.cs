@@ -371,7 +371,7 @@ public sealed class HrFeedService
 
             try
             {
-                tokens.RevokeAllOfPerson(person.Value);
+                tokens.RevokeAllOfPerson(person.Value, Actor);
             }
             catch (SqliteException ex)
             {

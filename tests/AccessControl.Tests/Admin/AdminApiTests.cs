@@ -120,7 +120,7 @@ public sealed class AdminApiTests : IAsyncLifetime
     {
         const string forged = "forged-token-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
         Assert.Equal(HttpStatusCode.Unauthorized, (await host.SendAsync(HttpMethod.Put, "/people/p-1", new { name = "X", kind = "visitor" }, forged)).StatusCode);
-        host.Tokens.RevokeAll("alice");
+        host.Tokens.RevokeAll("alice", "test");
         Assert.Equal(HttpStatusCode.Unauthorized, (await host.AsAdminAsync(HttpMethod.Get, "/people")).StatusCode);
 
         var rows = host.Rows(LogKinds.Security);

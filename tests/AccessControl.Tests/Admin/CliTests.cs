@@ -169,6 +169,63 @@ public sealed class CliTests : IAsyncLifetime
 
     [Fact]
     [Trait("control", "NIST-AC-2")]
+    public async Task TokenList_PrintsATokenALine_WithItsPersonRoleSiteCreationRevocationAndState_NeverTheTokenNorItsHash()
+    {
+        var tokens = await OperatorTokenListTests.SeedAsync(host);
+        var (output, error) = (new StringWriter(), new StringWriter());
+
+        var code = await AdminCommands.RunAsync(["token", "list", "--db", host.DatabasePath], host.Clock, output, error, _ => null, "tester");
+
+        Assert.Equal((ExitCodes.Ok, ""), (code, error.ToString()));
+        OperatorTokenListTests.AssertNoSecret(output.ToString(), tokens);
+        var lines = Lines(output);
+        Assert.Equal(7, lines.Length);
+        Assert.Matches(@"^ID\s+OPERATOR\s+ROLE\s+PERSON\s+SITE\s+CREATED\s+CREATED-BY\s+REVOKED\s+REVOKED-BY\s+STATE$", lines[0]);
+        Assert.Matches(@"^tok-[0-9a-f]{16}\s+zed\s+admin\s+-\s+all\s+1970-01-01T00:00:00Z\s+setup\s+-\s+-\s+token_without_person$", lines[1]);
+        Assert.Single(lines, l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^tok-[0-9a-f]{16}\s+alice\s+admin\s+p-alice\s+all\s+2025-03-03T09:00:00Z\s+test-setup\s+-\s+-\s+valid$"));
+        Assert.Single(lines, l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^tok-[0-9a-f]{16}\s+dora\s+approver\s+p-dora\s+dc1\s+2025-03-03T09:01:00Z\s+sec-officer\s+-\s+-\s+valid$"));
+        Assert.Single(lines, l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^tok-[0-9a-f]{16}\s+erin\s+host\s+p-erin\s+all\s+2025-03-03T09:01:00Z\s+sec-officer\s+2025-03-03T09:02:00Z\s+sec-officer\s+revoked$"));
+        Assert.Single(lines, l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^tok-[0-9a-f]{16}\s+sam\s+auditor\s+p-sam\s+all\s+2025-03-03T09:01:00Z\s+sec-officer\s+-\s+-\s+person_suspended$"));
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AC-2")]
+    public async Task TokenList_Json_PrintsOneObjectPerToken_WithTheApisFields_NeverTheTokenNorItsHash()
+    {
+        var tokens = await OperatorTokenListTests.SeedAsync(host);
+        var (output, error) = (new StringWriter(), new StringWriter());
+
+        var code = await AdminCommands.RunAsync(["token", "list", "--db", host.DatabasePath, "--json"], host.Clock, output, error, _ => null, "tester");
+
+        Assert.Equal(ExitCodes.Ok, code);
+        OperatorTokenListTests.AssertNoSecret(output.ToString(), tokens);
+        var rows = Lines(output).Select(l => JsonDocument.Parse(l).RootElement).ToDictionary(r => r.GetProperty("operator").GetString()!);
+        Assert.Equal(6, rows.Count);
+        var erin = rows["erin"];
+        Assert.Equal(
+            ["id", "operator", "role", "person", "createdAt", "createdBy", "revokedAt", "revokedBy", "state"],
+            erin.EnumerateObject().Select(p => p.Name));
+        Assert.Equal(("host", "p-erin", "2025-03-03T09:02:00Z", "sec-officer", "revoked"),
+            (erin.GetProperty("role").GetString(), erin.GetProperty("person").GetString(), erin.GetProperty("revokedAt").GetString(), erin.GetProperty("revokedBy").GetString(), erin.GetProperty("state").GetString()));
+        Assert.Equal("dc1", rows["dora"].GetProperty("site").GetString());
+    }
+
+    [Fact]
+    public void TokenList_OfAMissingDatabase_FailsWithAMessage_AndMakesNone()
+    {
+        var path = Path.Combine(Path.GetDirectoryName(host.DatabasePath)!, "elsewhere", "ac.db");
+        var (output, error) = (new StringWriter(), new StringWriter());
+
+        var code = TokenCommand.Run(Parse("list", "--db", path), host.Clock, output, error);
+
+        Assert.Equal(ExitCodes.Failed, code);
+        Assert.Equal($"error: no database at {path}", error.ToString().Trim());
+        Assert.Empty(output.ToString());
+        Assert.False(File.Exists(path));
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AC-2")]
     public async Task PersonAndCredentialCommands_ChangeCardholdersThroughTheApi()
     {
         var env = Environment(host.AdminToken);

@@ -92,24 +92,7 @@ public sealed class OperatorTokenPersonTests : IDisposable
     [Trait("control", "NIST-AC-2")]
     public async Task Start_WithValidTokensThatNameNoPerson_WarnsThatTheyAreRefused_NamingTheirOperatorsAndRoles_NeverTheTokens()
     {
-        // As a version that did not ask for a person stored them.
-        var database = new Database(Settings().DatabasePath);
-        using (var connection = database.Open())
-        {
-            connection.Execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL)");
-            foreach (var (version, name, sql) in Database.Scripts().Where(s => s.Version <= LastVersionWithoutThePersonRule))
-            {
-                connection.Execute(sql);
-                connection.Execute("INSERT INTO schema_migrations (version, name) VALUES (@version, @name)", new { version, name });
-            }
-
-            foreach (var (token, operatorName, role, person, revokedAt) in Legacy)
-            {
-                connection.Execute(
-                    "INSERT INTO operator_tokens (token_hash, operator, role, person_id, created_at, created_by, revoked_at) VALUES (@hash, @operatorName, @role, @person, 0, 'setup', @revokedAt)",
-                    new { hash = Hash(token), operatorName, role, person, revokedAt });
-            }
-        }
+        StoreAsAnOlderVersion();
 
         var logs = new CapturingLoggerProvider();
         using (var loggers = LoggerFactory.Create(l => l.SetMinimumLevel(LogLevel.Trace).AddProvider(logs)))
@@ -125,6 +108,44 @@ public sealed class OperatorTokenPersonTests : IDisposable
         Assert.DoesNotContain("carol", warning, StringComparison.Ordinal);   // revoked
         Assert.DoesNotContain("dora", warning, StringComparison.Ordinal);    // names her person
         Assert.All(Legacy, t => Assert.DoesNotContain(logs.Lines, l => l.Contains(t.Token, StringComparison.Ordinal) || l.Contains(Hash(t.Token), StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AC-2")]
+    public void Migrate_GivesEveryStoredTokenAnId_SoThatTheListNamesThem_WithWhyEachIsRefused()
+    {
+        var database = StoreAsAnOlderVersion();
+
+        database.Migrate();
+        var listed = new ApiTokens(database, clock).List().OrderBy(t => t.Operator, StringComparer.Ordinal).ToList();
+
+        Assert.Equal(["alice", "bob", "carol", "dora"], listed.Select(t => t.Operator));
+        Assert.All(listed, t => Assert.Matches("^tok-[0-9a-f]{16}$", t.Id));
+        Assert.Equal(4, listed.Select(t => t.Id).Distinct().Count());
+        Assert.Equal(["token_without_person", "token_without_person", "revoked", "person_unknown"], listed.Select(t => t.State));   // p-dora is nobody in this database
+        Assert.Null(listed[2].RevokedBy);   // revoked before who was kept
+    }
+
+    /// <summary>The <see cref="Legacy"/> tokens, stored as a version that did not ask for a person stored them.</summary>
+    private Database StoreAsAnOlderVersion()
+    {
+        var database = new Database(Settings().DatabasePath);
+        using var connection = database.Open();
+        connection.Execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL)");
+        foreach (var (version, name, sql) in Database.Scripts().Where(s => s.Version <= LastVersionWithoutThePersonRule))
+        {
+            connection.Execute(sql);
+            connection.Execute("INSERT INTO schema_migrations (version, name) VALUES (@version, @name)", new { version, name });
+        }
+
+        foreach (var (token, operatorName, role, person, revokedAt) in Legacy)
+        {
+            connection.Execute(
+                "INSERT INTO operator_tokens (token_hash, operator, role, person_id, created_at, created_by, revoked_at) VALUES (@hash, @operatorName, @role, @person, 0, 'setup', @revokedAt)",
+                new { hash = Hash(token), operatorName, role, person, revokedAt });
+        }
+
+        return database;
     }
 
     private static readonly (string Token, string Operator, string Role, string? Person, long? RevokedAt)[] Legacy =
@@ -159,5 +180,5 @@ public sealed class OperatorTokenPersonTests : IDisposable
         return database;
     }
 
-    private static string Hash(string token) => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(token)));
+    private static string Hash(string token) => AdminHost.TokenHash(token);
 }

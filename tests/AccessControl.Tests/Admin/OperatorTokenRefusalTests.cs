@@ -83,7 +83,7 @@ public sealed class OperatorTokenRefusalTests : IAsyncLifetime
     public async Task TokenThatNamesNoPerson_StoredByAnOlderVersion_Is401_SayingWhatToDo_AndLogged()
     {
         const string legacy = "legacy-admin-token-0123456789abcdefghijklmnopq";
-        StoreWithoutPerson(legacy, "zed");
+        host.StoreTokenWithoutPerson(legacy, "zed");
 
         var refused = await host.SendAsync(HttpMethod.Get, "/people", token: legacy);
 
@@ -102,15 +102,5 @@ public sealed class OperatorTokenRefusalTests : IAsyncLifetime
     {
         await host.AddPersonAsync(person);
         return host.Tokens.CreateToken(operatorName, OperatorRole.Auditor, "test-setup", person);
-    }
-
-    /// <summary>As a version that did not ask every token for a person stored it (migration 0018's trigger refuses it now).</summary>
-    private void StoreWithoutPerson(string token, string operatorName)
-    {
-        using var connection = host.Database.Open();
-        connection.Execute("DROP TRIGGER operator_tokens_name_a_person");
-        connection.Execute(
-            "INSERT INTO operator_tokens (token_hash, operator, role, created_at, created_by) VALUES (@hash, @operatorName, 'admin', 0, 'setup')",
-            new { hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(token))), operatorName });
     }
 }

@@ -100,6 +100,8 @@ public class TerminationTests
         Assert.Equal((HrFeedService.Actor, "p-mkoch"), (revoke.Actor, revoke.PersonId));
         Assert.Contains("\"operators\":[\"mkoch-admin\"]", revoke.Detail, StringComparison.Ordinal);
         Assert.Contains("hr-2026-000150", revoke.Detail, StringComparison.Ordinal);
+        var listed = Assert.Single(new ApiTokens(edge.Edge.Database, edge.Clock).List(), t => t.Operator == "mkoch-admin");
+        Assert.Equal((OperatorToken.Revoked, HrFeedService.Actor), (listed.State, listed.RevokedBy));
     }
 
     [Theory]
