@@ -11,6 +11,7 @@ using MQTTnet;
 using MQTTnet.Packets;
 using MQTTnet.Protocol;
 using MQTTnet.Server;
+using MQTTnet.Server.Internal.Adapter;
 using NodaTime;
 
 namespace AccessControl.Broker;
@@ -56,8 +57,15 @@ namespace AccessControl.Broker;
 /// A PUBLISH whose payload is larger than the largest any client legitimately sends
 /// (<see cref="MosquittoConfig.MaxPublishPayloadBytes"/>, the same limit as Mosquitto's <c>message_size_limit</c>) is
 /// refused (QoS 1: PUBACK 0x95 packet too large, as Mosquitto answers), reported as
-/// <see cref="SecurityEvent.PublishRefused"/>, and never reaches the service; the connection stays up. MQTTnet 5.2 has
-/// no server-side packet size limit, so such a packet is still read whole before it is refused.
+/// <see cref="SecurityEvent.PublishRefused"/>, and never reaches the service; the connection stays up.
+/// </para>
+/// <para>
+/// A packet of any kind larger than <see cref="MaxPacketBytes"/> (that payload limit plus
+/// <see cref="MosquittoConfig.PacketHeadroomBytes"/>, Mosquitto's <c>max_packet_size</c>) ends the connection as soon as
+/// its fixed header announces the size, before its body is read (<see cref="PacketLimitChannel"/>), and is reported as
+/// <see cref="SecurityEvent.PacketRefused"/>: before a login with the remote endpoint only, after it with the client's
+/// id and username. MQTTnet 5.2 itself has no such limit: it allocates whatever a header announces, up to 256 MB from
+/// five bytes sent by anyone who can open a connection.
 /// </para>
 /// <para>Not safe for concurrent StartAsync/StopAsync calls; the host starts and stops it once.</para>
 /// </remarks>
@@ -114,7 +122,11 @@ public sealed class EmbeddedBroker : IAsyncDisposable
         this.onSecurityEvent = onSecurityEvent ?? (_ => { });
         this.maxPayloadBytes = maxPayloadBytes ?? MosquittoConfig.MaxPublishPayloadBytes(WireFormat.DefaultMaxPayloadBytes);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(this.maxPayloadBytes, nameof(maxPayloadBytes));
+        MaxPacketBytes = this.maxPayloadBytes + MosquittoConfig.PacketHeadroomBytes;
     }
+
+    /// <summary>The largest packet, header included, a client may send; a larger one ends its connection unread.</summary>
+    internal int MaxPacketBytes { get; }
 
     /// <summary>
     /// The port it listens on (the TLS port when TLS is on). After the first start with port 0, the port the OS
@@ -210,7 +222,9 @@ public sealed class EmbeddedBroker : IAsyncDisposable
         cancellationToken.ThrowIfCancellationRequested();
         var options = tls is null ? PlainOptions() : TlsOptions(tls);
 
-        var created = new MqttServerFactory().CreateMqttServer(options);
+        // MQTTnet's own TCP listeners, every connection read through the packet size limit.
+        var listeners = new PacketLimitServerAdapter(new MqttTcpServerAdapter(), MaxPacketBytes, OnPacketTooLarge);
+        var created = new MqttServerFactory().CreateMqttServer(options, [listeners]);
         created.ValidatingConnectionAsync += OnValidatingConnectionAsync;
         created.InterceptingPublishAsync += OnInterceptingPublishAsync;
         created.InterceptingSubscriptionAsync += OnInterceptingSubscriptionAsync;
@@ -388,10 +402,18 @@ public sealed class EmbeddedBroker : IAsyncDisposable
         {
             e.ReasonCode = MqttConnectReasonCode.NotAuthorized;
             Report(e.ClientId, username, SecurityEvent.WillRefused, $"last will on '{SecurityEvent.Clean(connect.WillTopic)}' not allowed");
+            return Task.CompletedTask;
         }
 
+        // Accepted: a packet over the size limit from now on is this device's.
+        PacketLimitChannel.Of(e.ChannelAdapter)?.LoggedIn(e.ClientId, username ?? "");
         return Task.CompletedTask;
     }
+
+    // On the connection's receive task, which then closes the connection.
+    private void OnPacketTooLarge(OversizedPacket packet) =>
+        Report(packet.ClientId, packet.Username, SecurityEvent.PacketRefused,
+            $"{packet.Type.ToString().ToUpperInvariant()} packet of {packet.Bytes} bytes from {packet.From} exceeds the limit of {MaxPacketBytes} bytes; connection closed before reading it");
 
     private Task OnInterceptingPublishAsync(InterceptingPublishEventArgs e)
     {

@@ -55,7 +55,11 @@ public static class MosquittoConfig
     /// <summary>Per-client queue limit, shared with the embedded broker: a disconnected reader's backlog, not a memory leak.</summary>
     public const int MaxQueuedMessages = 1000;
 
-    /// <summary>What a PUBLISH packet holds besides its payload (fixed header, topic, packet id, MQTT 5 properties), at most.</summary>
+    /// <summary>
+    /// What a PUBLISH packet holds besides its payload (fixed header, topic, packet id, MQTT 5 properties), at most: the
+    /// publish limit plus this is the largest packet either broker reads (<c>max_packet_size</c>,
+    /// <see cref="EmbeddedBroker.MaxPacketBytes"/>). A CONNECT (ids, password, a status will) stays far below it.
+    /// </summary>
     public const int PacketHeadroomBytes = 4096;
 
     /// <summary>
@@ -155,7 +159,7 @@ public static class MosquittoConfig
         set_tcp_nodelay true
         max_queued_messages {MaxQueuedMessages}
         # No client sends more than this payload: a larger PUBLISH is refused (QoS 1: an error PUBACK, 0x95), and a
-        # packet larger than the next line ends the connection before it is read into memory.
+        # packet larger than the next line ends the connection before it is read into memory (as in the embedded broker).
         message_size_limit {MaxPublishPayloadBytes(serviceMaxPayloadBytes)}
         max_packet_size {MaxPublishPayloadBytes(serviceMaxPayloadBytes) + PacketHeadroomBytes}
 

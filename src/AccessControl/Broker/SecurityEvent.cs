@@ -4,10 +4,10 @@ using NodaTime;
 namespace AccessControl.Broker;
 
 /// <summary>
-/// Something the broker refused: a login, a publish, a subscription or a last will. The service writes each one to
-/// the entry log as kind <c>security</c>, because probing for other devices' topics is exactly what an attacker with
-/// one stolen reader would do. Never carries a password; client id and username are as presented (untrusted) and
-/// are cleaned with <see cref="Clean"/> so a hostile client cannot forge log lines.
+/// Something the broker refused: a login, a publish, a subscription, a last will, or a packet too large to read. The
+/// service writes each one to the entry log as kind <c>security</c>, because probing for other devices' topics is
+/// exactly what an attacker with one stolen reader would do. Never carries a password; client id and username are as
+/// presented (untrusted) and are cleaned with <see cref="Clean"/> so a hostile client cannot forge log lines.
 /// </summary>
 /// <param name="What">One of the <c>*Refused</c> constants.</param>
 /// <param name="Detail">Why, in words, for the log.</param>
@@ -17,6 +17,9 @@ public sealed record SecurityEvent(Instant At, string ClientId, string Username,
     public const string WillRefused = "will_refused";
     public const string PublishRefused = "publish_refused";
     public const string SubscribeRefused = "subscribe_refused";
+
+    /// <summary>A packet over the broker's size limit: the connection is closed before its body is read.</summary>
+    public const string PacketRefused = "packet_refused";
 
     private const int MaxLength = 128;
 

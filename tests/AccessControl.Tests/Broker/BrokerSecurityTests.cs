@@ -139,34 +139,27 @@ public class BrokerSecurityTests
     }
 
     /// <summary>
-    /// 4 MiB, a thousand times what a reader event may be. The embedded broker refuses it like any payload over the limit
-    /// (MQTTnet has no packet size limit, so it reads it first); Mosquitto's max_packet_size ends the connection before
-    /// reading it. Either way the service never gets it, and the reader's next event (after reconnecting) is delivered.
+    /// 4 MiB, a thousand times what a reader event may be, and far over both brokers' packet limit (the payload limit
+    /// plus headroom: Mosquitto's max_packet_size, the embedded broker's MaxPacketBytes): both end the connection on
+    /// the packet's header instead of reading it. The service never gets it, and the reader's next event (after
+    /// reconnecting) is delivered.
     /// </summary>
     [Theory]
     [MemberData(nameof(Kinds))]
     [Trait("control", "NIST-SC-5")]
-    public async Task Reader_PublishingFourMebibytes_IsRefused_AndItsNextEventIsDelivered(BrokerKind kind)
+    public async Task Reader_PublishingFourMebibytes_IsDisconnected_AndItsNextEventIsDelivered(BrokerKind kind)
     {
         await using var broker = await TestBrokers.StartAsync(kind);
         await using var service = await TestMqttClient.ConnectAsDeviceAsync(broker.Port, DeviceSecrets.ServiceUsername);
         await service.SubscribeGrantedAsync(Topics.ReaderEvents("+"));
         await using var reader = await TestMqttClient.ConnectAsDeviceAsync(broker.Port, MainReaderIn);
 
-        var huge = await Record.ExceptionAsync(() => reader.PublishAsync(Topics.ReaderEvents(MainReaderIn), new string('x', 4 * 1024 * 1024)));
+        // The client may or may not finish writing before the broker's close reaches it.
+        await Record.ExceptionAsync(() => reader.PublishAsync(Topics.ReaderEvents(MainReaderIn), new string('x', 4 * 1024 * 1024)));
+        await reader.Disconnected.WaitAsync(TestTimeouts.Signal);
 
-        if (kind == BrokerKind.Embedded)
-        {
-            Assert.Null(huge);
-            Assert.True(reader.IsConnected);
-        }
-        else
-        {
-            await reader.Disconnected.WaitAsync(TestTimeouts.Signal);
-        }
-
-        await using var again = reader.IsConnected ? null : await TestMqttClient.ConnectAsDeviceAsync(broker.Port, MainReaderIn);
-        await AssertOwnEventIsDeliveredFirstAsync(again ?? reader, service);
+        await using var again = await TestMqttClient.ConnectAsDeviceAsync(broker.Port, MainReaderIn);
+        await AssertOwnEventIsDeliveredFirstAsync(again, service);
     }
 
     /// <summary>The reader's own, allowed event is taken, and it is the first thing the service receives.</summary>

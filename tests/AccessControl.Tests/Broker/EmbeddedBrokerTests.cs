@@ -148,4 +148,46 @@ public class EmbeddedBrokerTests
         await using var client = await TestMqttClient.ConnectAsDeviceAsync(broker.Port, MainReaderIn);
         Assert.Equal(MqttClientConnectResultCode.Success, client.Result.ResultCode);
     }
+
+    [Fact]
+    [Trait("control", "NIST-SC-5")]
+    public async Task AHeaderAnnouncingAHugeConnect_IsClosedBeforeItsBody_AndReportedWithTheRemoteEndpoint()
+    {
+        await using var broker = await EmbeddedBrokerFixture.StartAsync(Topology, Secrets);
+        using var stranger = await RawMqttSocket.OpenAsync(broker.Port);
+
+        await stranger.SendAsync(RawMqttSocket.Header(RawMqttSocket.Connect, RawMqttSocket.LargestRemainingLength));
+        await stranger.ClosedByServerAsync();
+
+        Assert.Equal(5, stranger.BytesSent);
+        var refusal = Assert.Single(broker.SecurityEvents);
+        Assert.Equal((SecurityEvent.PacketRefused, "", ""), (refusal.What, refusal.ClientId, refusal.Username));
+        Assert.Equal(
+            $"CONNECT packet of 268435460 bytes from {stranger.LocalEndPoint} exceeds the limit of 69632 bytes; connection closed before reading it",
+            refusal.Detail);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-SC-5")]
+    public async Task APacketOfExactlyTheLimit_IsRead_AndOneByteMore_EndsTheConnectionUnread_ReportedAsTheDevice()
+    {
+        await using var broker = await EmbeddedBrokerFixture.StartAsync(Topology, Secrets);
+        using var reader = await RawMqttSocket.LoginAsync(broker.Port, MainReaderIn, Secrets.For(MainReaderIn));
+        var limit = broker.Broker.MaxPacketBytes;
+
+        await reader.SendAsync(RawMqttSocket.PublishOfSize(Topics.ReaderEvents(MainReaderIn), limit));
+        var (type, body) = await reader.ReadPacketAsync();
+        var beforeHeader = reader.BytesSent;
+        await reader.SendAsync(RawMqttSocket.HeaderOfSize(RawMqttSocket.PublishQos1, limit + 1));
+        await reader.ClosedByServerAsync();
+
+        // The packet at the limit was read whole and answered (its payload is over the payload limit: 0x95), the
+        // connection still up; the one a byte larger ended it with nothing but its 4-byte header sent.
+        Assert.Equal((RawMqttSocket.PubAck, (byte)0x95), (type, body[2]));
+        Assert.Equal(4, reader.BytesSent - beforeHeader);
+        Assert.Equal([SecurityEvent.PublishRefused, SecurityEvent.PacketRefused], broker.SecurityEvents.Select(e => e.What));
+        var refusal = broker.SecurityEvents[^1];
+        Assert.Equal((MainReaderIn, MainReaderIn), (refusal.ClientId, refusal.Username));
+        Assert.StartsWith($"PUBLISH packet of {limit + 1} bytes from {reader.LocalEndPoint} exceeds the limit of {limit} bytes", refusal.Detail, StringComparison.Ordinal);
+    }
 }

@@ -1,4 +1,5 @@
 using System.Text;
+using AccessControl.Broker;
 using AccessControl.EntryLog;
 using AccessControl.Protocol;
 using AccessControl.Tests.Support;
@@ -152,6 +153,43 @@ public class WireRobustnessTests
         Assert.Single(secondMinute, a => a.Type == AlarmTypes.MalformedEvent);
         Assert.Equal(7, edge.Rows(new LogFilter { Kind = LogKinds.Malformed }).Count);
         Assert.Equal(2, edge.Rows(new LogFilter { Kind = LogKinds.Alarm, Reason = AlarmTypes.MalformedEvent }).Count);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-SC-5")]
+    public async Task AHeaderAnnouncingAHugePacket_BeforeAnyLogin_IsClosedUnread_Logged_AndReadersStillGetDecisions()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        var reader = await edge.ReaderAsync("rdr-lobby-out");
+        using var stranger = await RawMqttSocket.OpenAsync(edge.BrokerPort);
+
+        await stranger.SendAsync(RawMqttSocket.Header(RawMqttSocket.Connect, RawMqttSocket.LargestRemainingLength));
+        await stranger.ClosedByServerAsync();
+
+        Assert.Equal(5, stranger.BytesSent);
+        var refused = await edge.RowAsync(r => r.Kind == LogKinds.Security && r.Reason == SecurityEvent.PacketRefused);
+        Assert.True(string.IsNullOrEmpty(refused.Actor));
+        Assert.Contains($"CONNECT packet of 268435460 bytes from {stranger.LocalEndPoint}", refused.Detail, StringComparison.Ordinal);
+        Assert.True((await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout)).Grant);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-SC-5")]
+    public async Task AReaderSendingAPacketOverTheLimit_IsDisconnectedUnread_LoggedAsThatReader_AndOthersStillGetDecisions()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        var other = await edge.ReaderAsync("rdr-lobby-out");
+        using var reader = await RawMqttSocket.LoginAsync(edge.BrokerPort, "rdr-lobby-in", edge.Secrets.For("rdr-lobby-in"));
+        var loggedIn = reader.BytesSent;
+
+        await reader.SendAsync(RawMqttSocket.HeaderOfSize(RawMqttSocket.PublishQos1, 16 * 1024 * 1024));
+        await reader.ClosedByServerAsync();
+
+        Assert.Equal(5, reader.BytesSent - loggedIn);
+        var refused = await edge.RowAsync(r => r.Kind == LogKinds.Security && r.Reason == SecurityEvent.PacketRefused);
+        Assert.Equal("rdr-lobby-in", refused.Actor);
+        Assert.Contains($"PUBLISH packet of {16 * 1024 * 1024} bytes", refused.Detail, StringComparison.Ordinal);
+        Assert.True((await other.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout)).Grant);
     }
 
     private static async Task PublishAsync(IMqttClient client, string topic, string payload) =>

@@ -1,0 +1,182 @@
+using System.Buffers;
+using System.Net;
+using System.Runtime.CompilerServices;
+using System.Security.Cryptography.X509Certificates;
+using MQTTnet.Adapter;
+using MQTTnet.Channel;
+using MQTTnet.Diagnostics.Logger;
+using MQTTnet.Exceptions;
+using MQTTnet.Protocol;
+using MQTTnet.Server;
+
+namespace AccessControl.Broker;
+
+/// <summary>A packet refused by <see cref="PacketLimitChannel"/>: its type and announced size, and who sent it (client id and username once logged in).</summary>
+internal readonly record struct OversizedPacket(MqttControlPacketType Type, long Bytes, EndPoint? From, string? ClientId, string? Username);
+
+/// <summary>
+/// MQTTnet's TCP server adapter (listeners, TLS), with every accepted connection's channel wrapped in a
+/// <see cref="PacketLimitChannel"/> before the server reads its first byte.
+/// </summary>
+/// <remarks>
+/// MQTTnet 5.2 offers no way in between its socket and its packet reader: the listener builds the
+/// <see cref="MqttChannelAdapter"/> around its own channel and hands it over ready. So the channel is swapped inside that
+/// adapter (its private <c>_channel</c>), before the adapter reaches the server. Should a later MQTTnet rename the
+/// field or hand over another adapter type, every connection is refused (fail closed), and the tests say so.
+/// </remarks>
+internal sealed class PacketLimitServerAdapter : IMqttServerAdapter
+{
+    private readonly IMqttServerAdapter inner;
+    private readonly int maxPacketBytes;
+    private readonly Action<OversizedPacket> onRefused;
+
+    public PacketLimitServerAdapter(IMqttServerAdapter inner, int maxPacketBytes, Action<OversizedPacket> onRefused)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxPacketBytes);
+        this.inner = inner;
+        this.maxPacketBytes = maxPacketBytes;
+        this.onRefused = onRefused;
+        inner.ClientHandler = OnClientAcceptedAsync;
+    }
+
+    public Func<IMqttChannelAdapter, Task>? ClientHandler { get; set; }
+
+    public Task StartAsync(MqttServerOptions options, IMqttNetLogger logger) => inner.StartAsync(options, logger);
+
+    public Task StopAsync() => inner.StopAsync();
+
+    public void Dispose() => inner.Dispose();
+
+    private Task OnClientAcceptedAsync(IMqttChannelAdapter accepted)
+    {
+        if (accepted is not MqttChannelAdapter adapter)
+        {
+            throw new InvalidOperationException($"MQTTnet handed over a {accepted.GetType().Name}, whose packet size cannot be limited; the connection is refused.");
+        }
+
+        ref var channel = ref PacketLimitChannel.ChannelOf(adapter);
+        channel = new PacketLimitChannel(channel, maxPacketBytes, onRefused);
+        return ClientHandler?.Invoke(adapter) ?? Task.CompletedTask;
+    }
+}
+
+/// <summary>
+/// A client's connection to the embedded broker, read through a check on each packet's size: a packet whose fixed
+/// header announces more than the limit (header included, as MQTT 5's Maximum Packet Size and Mosquitto's
+/// <c>max_packet_size</c> count) fails the read that would complete that header, so MQTTnet never allocates or reads its
+/// body, and the server closes the connection. Without it MQTTnet allocates whatever a header announces (up to 256 MB
+/// from five bytes, before any login) and waits for the body.
+/// </summary>
+/// <remarks>
+/// MQTTnet reads a packet's header byte by byte and then exactly its body, but the check follows the stream itself
+/// (type byte, remaining length, body), so it holds for reads of any size. Only the connection's receive loop reads.
+/// </remarks>
+internal sealed class PacketLimitChannel(IMqttChannel inner, int maxPacketBytes, Action<OversizedPacket> onRefused) : IMqttChannel
+{
+    // Where the stream stands: before a packet's type byte (type < 0), in its remaining length, or in its body.
+    private int type = -1;
+    private int lengthBytes;
+    private long length;
+    private long multiplier;
+    private long bodyLeft;
+    private bool refused;
+    private volatile Login? login;
+
+    public X509Certificate2 ClientCertificate => inner.ClientCertificate;
+
+    public EndPoint RemoteEndPoint => inner.RemoteEndPoint;
+
+    public EndPoint LocalEndPoint => inner.LocalEndPoint;
+
+    public bool IsSecureConnection => inner.IsSecureConnection;
+
+    /// <summary>The channel MQTTnet's adapter reads from (see <see cref="PacketLimitServerAdapter"/>).</summary>
+    [UnsafeAccessor(UnsafeAccessorKind.Field, Name = "_channel")]
+    internal static extern ref IMqttChannel ChannelOf(MqttChannelAdapter adapter);
+
+    /// <summary>The limit on a connection of the embedded broker, or null for an adapter that is not one.</summary>
+    internal static PacketLimitChannel? Of(IMqttChannelAdapter? adapter) =>
+        adapter is MqttChannelAdapter mqtt ? ChannelOf(mqtt) as PacketLimitChannel : null;
+
+    /// <summary>From now on a refused packet is reported as this client's (the broker accepted its login).</summary>
+    internal void LoggedIn(string clientId, string username) => login = new Login(clientId, username);
+
+    public Task ConnectAsync(CancellationToken cancellationToken) => inner.ConnectAsync(cancellationToken);
+
+    public Task DisconnectAsync(CancellationToken cancellationToken) => inner.DisconnectAsync(cancellationToken);
+
+    public Task WriteAsync(ReadOnlySequence<byte> buffer, bool isEndOfPacket, CancellationToken cancellationToken) =>
+        inner.WriteAsync(buffer, isEndOfPacket, cancellationToken);
+
+    public Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
+    {
+        if (refused)
+        {
+            return Task.FromException<int>(new MqttProtocolViolationException("The connection sent a packet over the size limit."));
+        }
+
+        var read = inner.ReadAsync(buffer, offset, count, cancellationToken);
+        if (!read.IsCompletedSuccessfully)
+        {
+            return CheckedAsync(read, buffer, offset);
+        }
+
+        // The usual case: the bytes were there already; no second task.
+        return Check(buffer.AsSpan(offset, read.Result)) is { } refusal ? Task.FromException<int>(refusal) : read;
+    }
+
+    public void Dispose() => inner.Dispose();
+
+    private async Task<int> CheckedAsync(Task<int> read, byte[] buffer, int offset)
+    {
+        var count = await read;
+        return Check(buffer.AsSpan(offset, count)) is { } refusal ? throw refusal : count;
+    }
+
+    /// <summary>Follows the stream through the bytes just read; the refusal when they complete a header over the limit.</summary>
+    private MqttProtocolViolationException? Check(ReadOnlySpan<byte> read)
+    {
+        var i = 0;
+        while (i < read.Length)
+        {
+            if (bodyLeft > 0)
+            {
+                var skipped = (int)Math.Min(bodyLeft, read.Length - i);
+                bodyLeft -= skipped;
+                i += skipped;
+                continue;
+            }
+
+            var next = read[i++];
+            if (type < 0)
+            {
+                (type, lengthBytes, length, multiplier) = (next >> 4, 0, 0, 1);
+                continue;
+            }
+
+            length += (next & 0x7F) * multiplier;
+            multiplier *= 128;
+            lengthBytes++;
+            if ((next & 0x80) != 0)
+            {
+                // More length to come. MQTTnet refuses a fifth length byte before reading it, so this stays within four.
+                continue;
+            }
+
+            var size = 1 + lengthBytes + length;
+            if (size > maxPacketBytes)
+            {
+                refused = true;
+                var who = login;
+                onRefused(new OversizedPacket((MqttControlPacketType)type, size, inner.RemoteEndPoint, who?.ClientId, who?.Username));
+                return new MqttProtocolViolationException($"A packet of {size} bytes exceeds the limit of {maxPacketBytes} bytes.");
+            }
+
+            (type, bodyLeft) = (-1, length);
+        }
+
+        return null;
+    }
+
+    private sealed record Login(string ClientId, string Username);
+}
