@@ -1,6 +1,7 @@
 using System.Reflection;
 using System.Text;
 using System.Text.RegularExpressions;
+using AccessControl.Broker;
 using AccessControl.Decisions;
 using AccessControl.Protocol;
 using YamlDotNet.RepresentationModel;
@@ -176,6 +177,8 @@ public class ReaderProtocolDocTests
 
         Assert.Contains($"**{WireFormat.DefaultMaxPayloadBytes} bytes**", text, StringComparison.Ordinal);
         Assert.Contains($"**{WireFormat.MaxReaderCommandBytes} bytes**", text, StringComparison.Ordinal);
+        var maxPacketBytes = MosquittoConfig.MaxPublishPayloadBytes(WireFormat.DefaultMaxPayloadBytes) + MosquittoConfig.PacketHeadroomBytes;
+        Assert.Contains($"**{maxPacketBytes} bytes**", text, StringComparison.Ordinal);
         Assert.Contains($"{AccessControl.Fingerprints.FingerprintTemplate.MaxBytes} bytes", text, StringComparison.Ordinal);
     }
 
