@@ -97,6 +97,12 @@ public sealed record BrokerOptions
     /// </summary>
     public int ReceiveQueueCapacity { get; init; } = 10_000;
 
+    /// <summary>
+    /// How many of the embedded broker's refusals (logins, publishes, subscriptions, oversized packets) get an entry-log
+    /// row of their own before the rest of a flood is written as counts (section <c>Broker:SecurityEvents</c>).
+    /// </summary>
+    public SecurityEventLimits SecurityEvents { get; init; } = new();
+
     /// <summary>TLS and device certificates (section <c>Broker:Tls</c>); null or not enabled: plain MQTT with passwords.</summary>
     public BrokerTlsOptions? Tls { get; init; }
 
@@ -157,6 +163,7 @@ public sealed record BrokerOptions
             errors.AddRange(Tls.Validate(Mode));
         }
 
+        errors.AddRange(SecurityEvents.Validate());
         return errors;
 
         void Positive(TimeSpan value, string name)

@@ -365,7 +365,7 @@ public sealed class EmbeddedBroker : IAsyncDisposable
             if (refusal is not null)
             {
                 e.ReasonCode = MqttConnectReasonCode.BadUserNameOrPassword;
-                Report(e.ClientId, username, SecurityEvent.ConnectRefused, refusal);
+                Report(e.ClientId, username, SecurityEvent.ConnectRefused, refusal, e.ChannelAdapter?.RemoteEndPoint);
                 return Task.CompletedTask;
             }
         }
@@ -373,27 +373,27 @@ public sealed class EmbeddedBroker : IAsyncDisposable
         {
             // Unreachable while the handshake requires a certificate; fail closed should that ever change.
             e.ReasonCode = MqttConnectReasonCode.NotAuthorized;
-            Report(e.ClientId, username, SecurityEvent.ConnectRefused, "no client certificate");
+            Report(e.ClientId, username, SecurityEvent.ConnectRefused, "no client certificate", e.ChannelAdapter?.RemoteEndPoint);
             return Task.CompletedTask;
         }
         else if (principal is null || !passwordOk)
         {
             e.ReasonCode = MqttConnectReasonCode.BadUserNameOrPassword;
-            Report(e.ClientId, username, SecurityEvent.ConnectRefused, principal is null ? "unknown username" : "wrong password");
+            Report(e.ClientId, username, SecurityEvent.ConnectRefused, principal is null ? "unknown username" : "wrong password", e.ChannelAdapter?.RemoteEndPoint);
             return Task.CompletedTask;
         }
 
         if (service is not null && principal is { IsService: true })
         {
             e.ReasonCode = MqttConnectReasonCode.NotAuthorized;
-            Report(e.ClientId, username, SecurityEvent.ConnectRefused, "the service runs inside this broker; its identities are not for network clients");
+            Report(e.ClientId, username, SecurityEvent.ConnectRefused, "the service runs inside this broker; its identities are not for network clients", e.ChannelAdapter?.RemoteEndPoint);
             return Task.CompletedTask;
         }
 
         if (!string.Equals(e.ClientId, username, StringComparison.Ordinal))
         {
             e.ReasonCode = MqttConnectReasonCode.ClientIdentifierNotValid;
-            Report(e.ClientId, username, SecurityEvent.ConnectRefused, "client id must equal the username");
+            Report(e.ClientId, username, SecurityEvent.ConnectRefused, "client id must equal the username", e.ChannelAdapter?.RemoteEndPoint);
             return Task.CompletedTask;
         }
 
@@ -401,7 +401,7 @@ public sealed class EmbeddedBroker : IAsyncDisposable
         if (connect.WillFlag && (principal is null || !policy.MayUseWill(current, principal.Value, connect.WillTopic)))
         {
             e.ReasonCode = MqttConnectReasonCode.NotAuthorized;
-            Report(e.ClientId, username, SecurityEvent.WillRefused, $"last will on '{SecurityEvent.Clean(connect.WillTopic)}' not allowed");
+            Report(e.ClientId, username, SecurityEvent.WillRefused, $"last will on '{SecurityEvent.Clean(connect.WillTopic)}' not allowed", e.ChannelAdapter?.RemoteEndPoint);
             return Task.CompletedTask;
         }
 
@@ -413,7 +413,7 @@ public sealed class EmbeddedBroker : IAsyncDisposable
     // On the connection's receive task, which then closes the connection.
     private void OnPacketTooLarge(OversizedPacket packet) =>
         Report(packet.ClientId, packet.Username, SecurityEvent.PacketRefused,
-            $"{packet.Type.ToString().ToUpperInvariant()} packet of {packet.Bytes} bytes from {packet.From} exceeds the limit of {MaxPacketBytes} bytes; connection closed before reading it");
+            $"{packet.Type.ToString().ToUpperInvariant()} packet of {packet.Bytes} bytes from {packet.From} exceeds the limit of {MaxPacketBytes} bytes; connection closed before reading it", packet.From);
 
     private Task OnInterceptingPublishAsync(InterceptingPublishEventArgs e)
     {
@@ -461,6 +461,6 @@ public sealed class EmbeddedBroker : IAsyncDisposable
         return Task.CompletedTask;
     }
 
-    private void Report(string? clientId, string? username, string what, string detail) =>
-        onSecurityEvent(new SecurityEvent(clock.GetCurrentInstant(), SecurityEvent.Clean(clientId), SecurityEvent.Clean(username), what, detail));
+    private void Report(string? clientId, string? username, string what, string detail, EndPoint? from = null) =>
+        onSecurityEvent(new SecurityEvent(clock.GetCurrentInstant(), SecurityEvent.Clean(clientId), SecurityEvent.Clean(username), what, detail, SecurityEvent.AddressOf(from)));
 }

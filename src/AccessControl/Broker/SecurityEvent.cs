@@ -11,7 +11,8 @@ namespace AccessControl.Broker;
 /// </summary>
 /// <param name="What">One of the <c>*Refused</c> constants.</param>
 /// <param name="Detail">Why, in words, for the log.</param>
-public sealed record SecurityEvent(Instant At, string ClientId, string Username, string What, string Detail)
+/// <param name="From">The remote address (no port) the refused packet came from, when the broker knows it; null when not.</param>
+public sealed record SecurityEvent(Instant At, string ClientId, string Username, string What, string Detail, string? From = null)
 {
     public const string ConnectRefused = "connect_refused";
     public const string WillRefused = "will_refused";
@@ -21,7 +22,21 @@ public sealed record SecurityEvent(Instant At, string ClientId, string Username,
     /// <summary>A packet over the broker's size limit: the connection is closed before its body is read.</summary>
     public const string PacketRefused = "packet_refused";
 
+    /// <summary>
+    /// Refusals that got no row of their own (<see cref="SecurityEventBudget"/>): one row per kind and source and window,
+    /// with how many, the first and the last.
+    /// </summary>
+    public const string Suppressed = "security_events_suppressed";
+
     private const int MaxLength = 128;
+
+    /// <summary>The address of a remote endpoint without its port (connections from one host count together), or null.</summary>
+    public static string? AddressOf(System.Net.EndPoint? endPoint) => endPoint switch
+    {
+        System.Net.IPEndPoint ip => ip.Address.ToString(),
+        null => null,
+        _ => Clean(endPoint.ToString()),
+    };
 
     /// <summary>
     /// Makes an untrusted string safe to log: at most 128 characters, control characters replaced by '?', and

@@ -29,8 +29,8 @@ public sealed class EdgeService : IAsyncDisposable
     private readonly TimeProvider time;
     private readonly ILogger logger;
     private readonly CancellationTokenSource stopping = new();
-    private readonly Channel<SecurityEvent> securityEvents = Channel.CreateBounded<SecurityEvent>(
-        new BoundedChannelOptions(10_000) { FullMode = BoundedChannelFullMode.DropOldest });
+    private readonly Channel<SecurityEvent> securityEvents;
+    private readonly SecurityEventBudget securityBudget;
     private readonly List<Task> loops = [];
     private readonly LowPriorityWorker maintenance = new("ac-log-maintenance");
     private readonly List<Func<CancellationToken, Task<IReadOnlyList<Supervision.Alarm>>>> supervisors = [];
@@ -48,6 +48,9 @@ public sealed class EdgeService : IAsyncDisposable
     {
         this.settings = settings;
         this.time = time;
+        securityBudget = new SecurityEventBudget(settings.Broker.SecurityEvents);
+        securityEvents = Channel.CreateBounded<SecurityEvent>(new BoundedChannelOptions(10_000) { FullMode = BoundedChannelFullMode.DropOldest },
+            dropped => { lock (securityBudget) { securityBudget.Dropped(dropped); } });
         Clock = clock;
         Loggers = loggers;
         logger = loggers.CreateLogger<EdgeService>();
@@ -307,6 +310,7 @@ public sealed class EdgeService : IAsyncDisposable
         };
         connection.ConnectFailed += why => logger.LogWarning("Could not connect to the MQTT broker: {Why}", why);
         loops.Add(Task.Run(() => RecordSecurityEventsAsync(stopping.Token), CancellationToken.None));
+        AddPeriodic("security-event-counts", TimeSpan.FromSeconds(10), RecordSuppressedSecurityEventsAsync);
 
         // Every second, one after the other (a RESTART checkpoint waits for the log's readers, the index among them,
         // and holds the swipes' commits off meanwhile):
@@ -536,33 +540,70 @@ public sealed class EdgeService : IAsyncDisposable
         stopping.Dispose();
     }
 
+    /// <summary>
+    /// Writes each refusal the broker reports to the entry log (kind <c>security</c>), within the limits of
+    /// <see cref="SecurityEventBudget"/>: a flood beyond them is written as counts when its window has passed, here when
+    /// refusals go on, else by the periodic job <c>security-event-counts</c>.
+    /// </summary>
     private async Task RecordSecurityEventsAsync(CancellationToken cancellationToken)
     {
         try
         {
             await foreach (var e in securityEvents.Reader.ReadAllAsync(cancellationToken))
             {
-                logger.LogWarning("Broker refused {What} from client '{Client}': {Detail}", e.What, SecurityEvent.Clean(e.ClientId), e.Detail);
-                try
+                await RecordSuppressedSecurityEventsAsync(e.At, cancellationToken);
+                bool admitted;
+                lock (securityBudget)
                 {
-                    await Pipeline.AppendAsync(new LogEntry
-                    {
-                        At = e.At,
-                        Kind = LogKinds.Security,
-                        Reason = e.What,
-                        Actor = SecurityEvent.Clean(e.Username),
-                        Detail = System.Text.Json.JsonSerializer.Serialize(new { clientId = SecurityEvent.Clean(e.ClientId), detail = e.Detail }),
-                    }, cancellationToken);
+                    admitted = securityBudget.Admit(e);
                 }
-                catch (Exception ex) when (ex is EntryLogUnavailableException or PipelineItemFailedException)
+
+                if (admitted)
                 {
-                    logger.LogError(ex, "A security event could not be logged.");
+                    logger.LogWarning("Broker refused {What} from client '{Client}'{From}: {Detail}", e.What, SecurityEvent.Clean(e.ClientId),
+                        e.From is null ? "" : " at " + e.From, e.Detail);
+                    await AppendSecurityRowAsync(e.At, e.What, e.Username,
+                        System.Text.Json.JsonSerializer.Serialize(new { clientId = SecurityEvent.Clean(e.ClientId), from = e.From, detail = e.Detail }), cancellationToken);
                 }
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             logger.LogDebug("Security event recorder stopped.");
+        }
+    }
+
+    private Task RecordSuppressedSecurityEventsAsync(CancellationToken cancellationToken) =>
+        RecordSuppressedSecurityEventsAsync(Clock.GetCurrentInstant(), cancellationToken);
+
+    /// <summary>One row per kind and source of the refusals a window that has passed by <paramref name="now"/> counted without rows.</summary>
+    private async Task RecordSuppressedSecurityEventsAsync(Instant now, CancellationToken cancellationToken)
+    {
+        IReadOnlyList<SuppressedSecurityEvents> closed;
+        lock (securityBudget)
+        {
+            closed = securityBudget.Close(now);
+        }
+
+        foreach (var s in closed)
+        {
+            logger.LogWarning("Broker refused {Count} more {What} from '{Source}' between {First} and {Last} ({Dropped} of them dropped unread); written as one row.",
+                s.Count, s.What, s.Source, s.First, s.Last, s.Dropped);
+            await AppendSecurityRowAsync(s.Last, SecurityEvent.Suppressed, s.Source,
+                System.Text.Json.JsonSerializer.Serialize(new { what = s.What, source = s.Source, count = s.Count, dropped = s.Dropped, first = s.First.ToString(), last = s.Last.ToString() }),
+                cancellationToken);
+        }
+    }
+
+    private async Task AppendSecurityRowAsync(Instant at, string reason, string actor, string detail, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Pipeline.AppendAsync(new LogEntry { At = at, Kind = LogKinds.Security, Reason = reason, Actor = SecurityEvent.Clean(actor), Detail = detail }, cancellationToken);
+        }
+        catch (Exception ex) when (ex is EntryLogUnavailableException or PipelineItemFailedException)
+        {
+            logger.LogError(ex, "A security event could not be logged.");
         }
     }
 

@@ -21,7 +21,7 @@ public class EmbeddedBrokerTests
 
         Assert.Equal(MqttClientConnectResultCode.BadUserNameOrPassword, client.Result.ResultCode);
         var refusal = Assert.Single(broker.SecurityEvents);
-        Assert.Equal(new SecurityEvent(EmbeddedBrokerFixture.Now, MainReaderIn, MainReaderIn, SecurityEvent.ConnectRefused, "wrong password"), refusal);
+        Assert.Equal(new SecurityEvent(EmbeddedBrokerFixture.Now, MainReaderIn, MainReaderIn, SecurityEvent.ConnectRefused, "wrong password", "127.0.0.1"), refusal);
         Assert.DoesNotContain(presented, refusal.ToString(), StringComparison.Ordinal);
         Assert.DoesNotContain(Secrets.For(MainReaderIn), refusal.ToString(), StringComparison.Ordinal);
     }
@@ -50,7 +50,7 @@ public class EmbeddedBrokerTests
 
         Assert.Equal(MqttClientConnectResultCode.ClientIdentifierNotValid, client.Result.ResultCode);
         Assert.Equal(
-            new SecurityEvent(EmbeddedBrokerFixture.Now, "door-sensor-7", MainReaderIn, SecurityEvent.ConnectRefused, "client id must equal the username"),
+            new SecurityEvent(EmbeddedBrokerFixture.Now, "door-sensor-7", MainReaderIn, SecurityEvent.ConnectRefused, "client id must equal the username", "127.0.0.1"),
             Assert.Single(broker.SecurityEvents));
     }
 

@@ -1,0 +1,60 @@
+using System.Text.Json;
+using AccessControl.Broker;
+using AccessControl.EntryLog;
+using MQTTnet;
+using NodaTime;
+using static AccessControl.Tests.EndToEnd.DemoCards;
+
+namespace AccessControl.Tests.EndToEnd;
+
+/// <summary>
+/// Anyone who can reach the broker's port can make it refuse things without a login. Each refusal used to be a row of
+/// its own, durable and chained, in a log kept for a year: a loop of wrong passwords filled the disk, and then every door
+/// failed closed. A flood is now written as its first rows and a count.
+/// </summary>
+public class SecurityEventFloodTests
+{
+    private const string Reader = "rdr-lobby-in";
+
+    private static readonly SecurityEventLimits Limits = new() { Window = TimeSpan.FromMinutes(1), PerSource = 3, PerWindow = 10 };
+
+    [Fact]
+    [Trait("control", "NIST-SC-5")]
+    [Trait("control", "NIST-AU-4")]
+    public async Task AFloodOfWrongPasswords_IsLoggedAsItsFirstRowsAndOneCount_AndReadersStillGetDecisions()
+    {
+        await using var edge = await EdgeHarness.StartAsync(configure: s => s with { Broker = s.Broker with { SecurityEvents = Limits } });
+        for (var i = 0; i < 12; i++)
+        {
+            await RefusedLoginAsync(edge);
+        }
+
+        var reader = await edge.ReaderAsync(Reader);
+        Assert.Equal("granted", (await reader.PresentCard(Operator, Ev3).Decision.WaitAsync(EdgeHarness.Timeout)).Reason);
+
+        // The window passes; the next refusal first closes it (the service also closes it within 10 s on its own).
+        edge.Clock.Advance(Duration.FromMinutes(1));
+        await RefusedLoginAsync(edge);
+
+        var counted = await edge.RowAsync(r => r.Kind == LogKinds.Security && r.Reason == SecurityEvent.Suppressed);
+        var after = await edge.RowAsync(r => r.Kind == LogKinds.Security && r.Reason == SecurityEvent.ConnectRefused && r.Seq > counted.Seq);
+        using var detail = JsonDocument.Parse(counted.Detail!);
+        Assert.Equal((SecurityEvent.ConnectRefused, Reader, 9, 0),
+            (detail.RootElement.GetProperty("what").GetString(), detail.RootElement.GetProperty("source").GetString(),
+                detail.RootElement.GetProperty("count").GetInt32(), detail.RootElement.GetProperty("dropped").GetInt32()));
+        var refusedRows = edge.Rows(new LogFilter { Kind = LogKinds.Security }).Where(r => r.Reason == SecurityEvent.ConnectRefused).ToList();
+        Assert.Equal(4, refusedRows.Count);
+        Assert.Contains(after, refusedRows);
+        Assert.All(refusedRows, r => Assert.Equal(Reader, r.Actor));
+        Assert.All(refusedRows, r => Assert.Contains("\"from\":\"127.0.0.1\"", r.Detail, StringComparison.Ordinal));
+    }
+
+    private static async Task RefusedLoginAsync(EdgeHarness edge)
+    {
+        using var client = new MqttClientFactory().CreateMqttClient();
+        var options = new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", edge.BrokerPort).WithClientId(Reader)
+            .WithCredentials(Reader, "not-the-password").Build();
+        var result = await client.ConnectAsync(options).WaitAsync(EdgeHarness.Timeout);
+        Assert.Equal(MqttClientConnectResultCode.BadUserNameOrPassword, result.ResultCode);
+    }
+}
