@@ -330,6 +330,8 @@ public sealed class HrFeedService
     private async Task<(HrChanges? Changes, string? Unavailable)> TerminateAsync(string eventId, PersonId person)
     {
         // Once started, nothing here is cancelled: a half-done termination is finished by a retry, not abandoned.
+        // The operators are read first: the status change itself revokes the person's tokens (migration 0020).
+        var operators = tokens.ActiveOperatorsOf(person.Value);
         var status = await admin.SetPersonStatusAsync(Actor, person.Value, PersonStatus.Terminated.ToCode(), CancellationToken.None, eventId);
         if (!status.IsOk)
         {
@@ -360,13 +362,12 @@ public sealed class HrFeedService
             return (null, visits.Message);
         }
 
-        var operators = tokens.ActiveOperatorsOf(person.Value);
         if (operators.Count > 0)
         {
             var audited = await AuditAsync("operator_token.revoke", person.Value, new { operators, reference = eventId });
             if (audited is null)
             {
-                return (null, "The audit log is unavailable; the operator tokens were not disabled.");
+                return (null, "The audit log is unavailable; the operator tokens are revoked (with the termination), but the row naming them was not written.");
             }
 
             try

@@ -126,6 +126,37 @@ public sealed class OperatorTokenPersonTests : IDisposable
         Assert.Null(listed[2].RevokedBy);   // revoked before who was kept
     }
 
+    [Fact]
+    [Trait("control", "NIST-PS-4")]
+    public void Migrate_RevokesTheTokensOfPeopleTerminatedBefore_AsOfTheirTermination_AndNoOneElses()
+    {
+        // Up to version 19 only the HR feed's termination revoked tokens; one made another way left them unrevoked.
+        var database = new Database(Settings().DatabasePath);
+        using (var connection = database.Open())
+        {
+            connection.Execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL)");
+            foreach (var (version, name, sql) in Database.Scripts().Where(s => s.Version <= 19))
+            {
+                connection.Execute(sql);
+                connection.Execute("INSERT INTO schema_migrations (version, name) VALUES (@version, @name)", new { version, name });
+            }
+
+            connection.Execute(
+                """
+                INSERT INTO people (id, name, kind, status, updated_at, updated_by) VALUES
+                    ('p-gone', 'Gone', 'employee', 'terminated', 1000, 'alice'), ('p-here', 'Here', 'employee', 'active', 0, 'setup');
+                INSERT INTO operator_tokens (token_hash, operator, role, person_id, created_at, created_by) VALUES
+                    ('h1', 'gone', 'auditor', 'p-gone', 0, 'setup'), ('h2', 'here', 'auditor', 'p-here', 0, 'setup');
+                """);
+        }
+
+        database.Migrate();
+        var listed = new ApiTokens(database, clock).List().ToDictionary(t => t.Operator);
+
+        Assert.Equal((OperatorToken.Revoked, NodaTime.Instant.FromUnixTimeMilliseconds(1000), "alice"), (listed["gone"].State, listed["gone"].RevokedAt, listed["gone"].RevokedBy));
+        Assert.Equal(OperatorToken.Valid, listed["here"].State);
+    }
+
     /// <summary>The <see cref="Legacy"/> tokens, stored as a version that did not ask for a person stored them.</summary>
     private Database StoreAsAnOlderVersion()
     {

@@ -50,18 +50,21 @@ public sealed class OperatorTokenRefusalTests : IAsyncLifetime
     [Fact]
     [Trait("control", "NIST-AC-2")]
     [Trait("control", "NIST-PS-4")]
-    public async Task TokenOfAPersonTerminatedThroughTheAdminApi_IsRefused()
+    public async Task TokenOfAPersonTerminatedThroughTheAdminApi_IsRevokedByTheTermination_AndStaysRevokedIfTheyAreSetActiveAgain()
     {
-        // Only the HR feed's termination revokes tokens; one made with `person status ... terminated` must not leave them working.
+        // Terminated any way at all (here `person status ... terminated`, not the HR feed), a leaver's tokens are revoked
+        // with the termination itself: a rehire must not bring a leaver's old tokens back.
         var carol = await AuditorTokenOfAsync("carol", "p-carol");
 
         Assert.Equal(HttpStatusCode.OK, (await host.AsAdminAsync(HttpMethod.Post, "/people/p-carol/status", new { status = "terminated" })).StatusCode);
         var refused = await host.SendAsync(HttpMethod.Get, "/people", token: carol);
+        Assert.Equal(HttpStatusCode.OK, (await host.AsAdminAsync(HttpMethod.Post, "/people/p-carol/status", new { status = "active" })).StatusCode);
+        var afterRehire = await host.SendAsync(HttpMethod.Get, "/people", token: carol);
 
-        Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
-        Assert.Contains("\"code\":\"person_terminated\"", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
-        var row = Assert.Single(host.Rows(LogKinds.Security));
-        Assert.Equal(("auth.person_terminated", "carol"), (row.Reason, row.Actor));
+        Assert.Equal((HttpStatusCode.Unauthorized, HttpStatusCode.Unauthorized), (refused.StatusCode, afterRehire.StatusCode));
+        var token = Assert.Single(host.Tokens.List(), t => t.Operator == "carol");
+        Assert.Equal((OperatorToken.Revoked, "alice"), (token.State, token.RevokedBy));
+        Assert.Equal(2, host.Rows(LogKinds.Security).Count(r => r.Reason == "auth.invalid_token"));
     }
 
     [Fact]
