@@ -430,7 +430,7 @@ public static class AdminApi
             {
                 http.Response.Headers.WWWAuthenticate = "Bearer error=\"invalid_token\"";
                 return Refusal(StatusCodes.Status401Unauthorized, "Unauthorized",
-                    $"This token names no person, so no termination could revoke it: such tokens are refused. Revoke it (accesscontrol token revoke --operator {holder.Operator}) and create a new one that names the person behind it (accesscontrol token create ... --person ID).",
+                    $"This token names no person, so no termination could revoke it: such tokens are refused. Create a new one that names the person behind it (accesscontrol token create ... --person ID), then revoke this one (accesscontrol token list shows its id; accesscontrol token revoke --id ID).",
                     refused);
             }
 

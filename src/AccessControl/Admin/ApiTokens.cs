@@ -153,6 +153,27 @@ public sealed class ApiTokens(Database database, IClock clock)
             new { operatorName, revokedBy, at = clock.GetCurrentInstant() });
     }
 
+    /// <summary>
+    /// Revokes one token, by the id <see cref="List"/> shows: the operator name may hold other tokens (a replacement
+    /// made before the old one is revoked), which stay valid. Returns the token's operator, or null when no unrevoked
+    /// token has that id.
+    /// </summary>
+    public string? Revoke(string id, string revokedBy)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(revokedBy);
+        using var connection = database.Open();
+        return connection.QuerySingleOrDefault<string>(
+            "UPDATE operator_tokens SET revoked_at = @at, revoked_by = @revokedBy WHERE id = @id AND revoked_at IS NULL RETURNING operator",
+            new { id, revokedBy, at = clock.GetCurrentInstant() });
+    }
+
+    /// <summary>The operator of the unrevoked token with this id, or null.</summary>
+    public string? OperatorOf(string id)
+    {
+        using var connection = database.Open();
+        return connection.QuerySingleOrDefault<string>("SELECT operator FROM operator_tokens WHERE id = @id AND revoked_at IS NULL", new { id });
+    }
+
     /// <summary>The operator accounts with a token still valid that names <paramref name="personId"/> (someone who leaves), by name.</summary>
     public IReadOnlyList<string> ActiveOperatorsOf(string personId)
     {

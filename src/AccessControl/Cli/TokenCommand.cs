@@ -9,7 +9,7 @@ namespace AccessControl.Cli;
 
 /// <summary>
 /// <c>accesscontrol token create --db PATH --operator NAME --role ROLE --person ID [--site SITE] [--by NAME]</c>,
-/// <c>accesscontrol token revoke --db PATH --operator NAME [--by NAME]</c> and <c>accesscontrol token list --db PATH [--json]</c>.
+/// <c>accesscontrol token revoke --db PATH (--operator NAME | --id ID) [--by NAME]</c> and <c>accesscontrol token list --db PATH [--json]</c>.
 /// </summary>
 /// <remarks>
 /// Works on the database file, because the first admin token cannot come from the API it protects. The token is
@@ -25,7 +25,7 @@ namespace AccessControl.Cli;
 /// </remarks>
 public static class TokenCommand
 {
-    private static readonly string[] Known = ["db", "operator", "role", "person", "site", "by"];
+    private static readonly string[] Known = ["db", "operator", "role", "person", "site", "by", "id"];
 
     /// <summary>The options that take no value.</summary>
     public static IReadOnlyCollection<string> Flags { get; } = ["json"];
@@ -47,6 +47,13 @@ public static class TokenCommand
         }
 
         var path = args.Get("db");
+        if (verb == "revoke" && args.Get("id") is { } id)
+        {
+            return args.Get("operator") is not null || string.IsNullOrWhiteSpace(path)
+                ? Usage(error, "'revoke' takes --db and either --operator NAME (every token of that name) or --id ID (one token, from 'token list'), not both")
+                : RevokeOne(path, id, args.Get("by") ?? createdBy, clock, error);
+        }
+
         var operatorName = args.Get("operator");
         if (verb is not ("create" or "revoke") || string.IsNullOrWhiteSpace(path) || operatorName is null)
         {
@@ -105,6 +112,30 @@ public static class TokenCommand
         var token = tokens.CreateToken(operatorName, role, by, person, site);
         output.WriteLine(token);
         error.WriteLine($"token for {operatorName} ({ApiTokens.RoleCode(role)}) created; it is shown only this once.");
+        return ExitCodes.Ok;
+    }
+
+    /// <summary>Revokes the one token with this id (<c>token list</c> shows it): its operator's other tokens stay valid.</summary>
+    private static int RevokeOne(string path, string id, string by, IClock clock, TextWriter error)
+    {
+        var database = new Database(path);
+        database.Migrate();
+        var tokens = new ApiTokens(database, clock);
+
+        // Before the audit row: an id that names no valid token records nothing.
+        if (tokens.OperatorOf(id) is not { } operatorName)
+        {
+            error.WriteLine($"error: no valid token has the id '{id}' (see 'token list'); nothing was revoked");
+            return ExitCodes.Failed;
+        }
+
+        if (!Audit(database, clock, by, "operator_token.revoke", new { operators = new[] { operatorName }, id }, error))
+        {
+            return ExitCodes.Failed;
+        }
+
+        var revoked = tokens.Revoke(id, by);
+        error.WriteLine(revoked is null ? $"token {id} was revoked meanwhile" : $"revoked token {id} of {operatorName}");
         return ExitCodes.Ok;
     }
 
@@ -188,7 +219,8 @@ public static class TokenCommand
         error.WriteLine("error: " + message);
         error.WriteLine($"usage: token create --db PATH --operator NAME --role {Roles} --person ID [--site SITE] [--by NAME]");
         error.WriteLine("       (--person: the employee behind the token, whatever its role; their termination revokes it)");
-        error.WriteLine("       token revoke --db PATH --operator NAME [--by NAME]");
+        error.WriteLine("       token revoke --db PATH (--operator NAME | --id ID) [--by NAME]");
+        error.WriteLine("       (--operator: every token of that name; --id: the one token 'token list' shows with that id)");
         error.WriteLine("       token list --db PATH [--json]");
         return ExitCodes.Usage;
     }

@@ -471,7 +471,7 @@ public sealed class EdgeService : IAsyncDisposable
         var without = tokens.WithoutPerson();
         if (without.Count > 0)
         {
-            logger.LogWarning("Operator tokens that name no person, so that no termination would revoke them, are refused: {Tokens}. Revoke them (accesscontrol token revoke --operator NAME) and issue new ones with --person ID.",
+            logger.LogWarning("Operator tokens that name no person, so that no termination would revoke them, are refused: {Tokens}. Issue new ones with --person ID, then revoke these (token list shows their ids; token revoke --id ID).",
                 string.Join(", ", without.Select(t => $"{t.Operator} ({t.Role})")));
         }
     }

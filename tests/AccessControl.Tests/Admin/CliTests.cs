@@ -190,6 +190,57 @@ public sealed class CliTests : IAsyncLifetime
 
     [Fact]
     [Trait("control", "NIST-AC-2")]
+    public async Task TokenRevoke_ById_RevokesThatTokenOnly_SoAReplacementMadeFirstKeepsWorking_AndIsAudited()
+    {
+        string[] made = [host.Tokens.CreateToken("amy", OperatorRole.Admin, "test", "p-alice"), host.Tokens.CreateToken("amy", OperatorRole.Admin, "test", "p-alice")];
+        var id = host.Tokens.List().First(t => t.Operator == "amy").Id;
+        var (output, error) = (new StringWriter(), new StringWriter());
+
+        var code = await AdminCommands.RunAsync(["token", "revoke", "--db", host.DatabasePath, "--id", id, "--by", "sec-officer"], host.Clock, output, error, _ => null, "tester");
+
+        Assert.Equal(ExitCodes.Ok, code);
+        Assert.Contains($"revoked token {id} of amy", error.ToString(), StringComparison.Ordinal);
+        Assert.Single(made, token => host.Tokens.Authenticate(token) is not null);
+        Assert.Equal([(id, OperatorToken.Revoked, "sec-officer")],
+            host.Tokens.List().Where(t => t.Operator == "amy" && t.State == OperatorToken.Revoked).Select(t => (t.Id, t.State, t.RevokedBy)));
+        var row = Assert.Single(host.Rows(LogKinds.Admin), r => r.Reason == "operator_token.revoke");
+        Assert.Equal("sec-officer", row.Actor);
+        Assert.Contains(id, row.Detail, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("tok-0000000000000000")]
+    [InlineData("revoked")]
+    public async Task TokenRevoke_OfAnIdNoValidTokenHas_Fails_AndRecordsNothing(string which)
+    {
+        host.Tokens.CreateToken("carl", OperatorRole.Auditor, "test", "p-alice");
+        var id = host.Tokens.List().Single(t => t.Operator == "carl").Id;
+        if (which == "revoked")
+        {
+            host.Tokens.RevokeAll("carl", "test");
+        }
+
+        var (output, error) = (new StringWriter(), new StringWriter());
+        var code = await AdminCommands.RunAsync(["token", "revoke", "--db", host.DatabasePath, "--id", which == "revoked" ? id : which], host.Clock, output, error, _ => null, "tester");
+
+        Assert.Equal(ExitCodes.Failed, code);
+        Assert.Contains("no valid token has the id", error.ToString(), StringComparison.Ordinal);
+        Assert.DoesNotContain(host.Rows(LogKinds.Admin), r => r.Reason == "operator_token.revoke");
+    }
+
+    [Fact]
+    public async Task TokenRevoke_WithBothOperatorAndId_IsAUsageError()
+    {
+        var (output, error) = (new StringWriter(), new StringWriter());
+
+        var code = await AdminCommands.RunAsync(["token", "revoke", "--db", host.DatabasePath, "--id", "tok-0000000000000000", "--operator", "alice"], host.Clock, output, error, _ => null, "tester");
+
+        Assert.Equal(ExitCodes.Usage, code);
+        Assert.Contains("not both", error.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AC-2")]
     public async Task TokenList_Json_PrintsOneObjectPerToken_WithTheApisFields_NeverTheTokenNorItsHash()
     {
         var tokens = await OperatorTokenListTests.SeedAsync(host);
