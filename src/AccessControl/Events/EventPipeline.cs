@@ -872,7 +872,9 @@ public sealed class EventPipeline : IAsyncDisposable
         snapshot.Topology.Doors.TryGetValue(reader.Door, out var door);
         snapshot.Topology.Sites.TryGetValue(door?.Site ?? default, out var site);
         var zone = door?.Destination(reader.Direction);
-        if (now > v.Deadline)
+        // At the deadline the wait is over, as the tick ends it (Deadline <= now): which of the two comes first at that
+        // very instant must not decide between a grant and a timeout.
+        if (now >= v.Deadline)
         {
             StageAccess(cardRow, AccessDecision.Deny(AccessReason.FingerprintTimeout, door?.Site, door?.Id, zone, v.Person), now, snapshot, detail, linked);
             return;

@@ -123,6 +123,22 @@ public class TwoFactorTests
         await AssertNoUnlockAsync(edge, unlocks);
     }
 
+    [Fact]
+    [Trait("control", "PCI-9.2")]
+    public async Task AMatchingFingerArrivingAtExactlyTheDeadline_IsTooLate_AsTheTickWouldHaveEndedTheWait()
+    {
+        var (edge, card, finger, unlocks, _) = await StartAsync(BrokerKind.Embedded);
+        await using var __ = edge;
+
+        var (cardEvent, verify) = await CardThenVerifyRequestAsync(card, finger);
+        edge.Clock.Advance(Duration.FromSeconds(verify.TimeoutSeconds));
+        await finger.FingerprintAsync(verify.RequestId, 95);
+        var final = await card.NextDecisionAsync();
+
+        Assert.Equal((cardEvent, false, "fingerprint_timeout"), (final.EventId, final.Grant, final.Reason));
+        await AssertNoUnlockAsync(edge, unlocks);
+    }
+
     [Theory]
     [MemberData(nameof(Brokers))]
     [Trait("control", "NIST-SP800-63B-5.2.3")]
