@@ -183,17 +183,6 @@ public sealed class ApiTokens(Database database, IClock clock)
             new { personId })];
     }
 
-    /// <summary>Revokes every token that names a person, whatever its operator name. Returns how many were revoked.</summary>
-    /// <param name="revokedBy">Who revokes them, kept with each token (<see cref="List"/>).</param>
-    public int RevokeAllOfPerson(string personId, string revokedBy)
-    {
-        ArgumentException.ThrowIfNullOrWhiteSpace(revokedBy);
-        using var connection = database.Open();
-        return connection.Execute(
-            "UPDATE operator_tokens SET revoked_at = @at, revoked_by = @revokedBy WHERE person_id = @personId AND revoked_at IS NULL",
-            new { personId, revokedBy, at = clock.GetCurrentInstant() });
-    }
-
     /// <summary>
     /// The tokens, revoked ones too, in the order they were made (ties by id): who holds which role for which site, since
     /// when and from whom, and whether each works now (<see cref="OperatorToken.State"/>). Never a token or its hash.
@@ -322,7 +311,10 @@ public static class TokenRefusals
     /// <summary>The person is suspended: their tokens work again once they are reinstated (403).</summary>
     public const string PersonSuspended = "person_suspended";
 
-    /// <summary>The person is terminated (by the admin API or the site file; the HR feed's termination also revokes the token) (403).</summary>
+    /// <summary>
+    /// The person is terminated (403). A termination revokes the person's tokens (migration 0020), so only a token left
+    /// unrevoked some other way (a database edited by hand) meets this.
+    /// </summary>
     public const string PersonTerminated = "person_terminated";
 
     /// <summary>The person is no longer in the people table (403).</summary>

@@ -348,6 +348,7 @@ public sealed class EmbeddedBroker : IAsyncDisposable
     private Task OnValidatingConnectionAsync(ValidatingConnectionEventArgs e)
     {
         var username = e.UserName;
+        var from = e.ChannelAdapter?.RemoteEndPoint;
         var current = topology();
         var principal = policy.Identify(current, username);
         var certificate = e.ChannelAdapter?.IsSecureConnection == true ? e.ChannelAdapter.ClientCertificate : null;
@@ -365,7 +366,7 @@ public sealed class EmbeddedBroker : IAsyncDisposable
             if (refusal is not null)
             {
                 e.ReasonCode = MqttConnectReasonCode.BadUserNameOrPassword;
-                Report(e.ClientId, username, SecurityEvent.ConnectRefused, refusal, e.ChannelAdapter?.RemoteEndPoint);
+                Report(e.ClientId, username, SecurityEvent.ConnectRefused, refusal, from);
                 return Task.CompletedTask;
             }
         }
@@ -373,27 +374,27 @@ public sealed class EmbeddedBroker : IAsyncDisposable
         {
             // Unreachable while the handshake requires a certificate; fail closed should that ever change.
             e.ReasonCode = MqttConnectReasonCode.NotAuthorized;
-            Report(e.ClientId, username, SecurityEvent.ConnectRefused, "no client certificate", e.ChannelAdapter?.RemoteEndPoint);
+            Report(e.ClientId, username, SecurityEvent.ConnectRefused, "no client certificate", from);
             return Task.CompletedTask;
         }
         else if (principal is null || !passwordOk)
         {
             e.ReasonCode = MqttConnectReasonCode.BadUserNameOrPassword;
-            Report(e.ClientId, username, SecurityEvent.ConnectRefused, principal is null ? "unknown username" : "wrong password", e.ChannelAdapter?.RemoteEndPoint);
+            Report(e.ClientId, username, SecurityEvent.ConnectRefused, principal is null ? "unknown username" : "wrong password", from);
             return Task.CompletedTask;
         }
 
         if (service is not null && principal is { IsService: true })
         {
             e.ReasonCode = MqttConnectReasonCode.NotAuthorized;
-            Report(e.ClientId, username, SecurityEvent.ConnectRefused, "the service runs inside this broker; its identities are not for network clients", e.ChannelAdapter?.RemoteEndPoint);
+            Report(e.ClientId, username, SecurityEvent.ConnectRefused, "the service runs inside this broker; its identities are not for network clients", from);
             return Task.CompletedTask;
         }
 
         if (!string.Equals(e.ClientId, username, StringComparison.Ordinal))
         {
             e.ReasonCode = MqttConnectReasonCode.ClientIdentifierNotValid;
-            Report(e.ClientId, username, SecurityEvent.ConnectRefused, "client id must equal the username", e.ChannelAdapter?.RemoteEndPoint);
+            Report(e.ClientId, username, SecurityEvent.ConnectRefused, "client id must equal the username", from);
             return Task.CompletedTask;
         }
 
@@ -401,7 +402,7 @@ public sealed class EmbeddedBroker : IAsyncDisposable
         if (connect.WillFlag && (principal is null || !policy.MayUseWill(current, principal.Value, connect.WillTopic)))
         {
             e.ReasonCode = MqttConnectReasonCode.NotAuthorized;
-            Report(e.ClientId, username, SecurityEvent.WillRefused, $"last will on '{SecurityEvent.Clean(connect.WillTopic)}' not allowed", e.ChannelAdapter?.RemoteEndPoint);
+            Report(e.ClientId, username, SecurityEvent.WillRefused, $"last will on '{SecurityEvent.Clean(connect.WillTopic)}' not allowed", from);
             return Task.CompletedTask;
         }
 

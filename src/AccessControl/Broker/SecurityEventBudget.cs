@@ -13,9 +13,9 @@ namespace AccessControl.Broker;
 /// <remarks>
 /// Without it, anyone who can reach the broker's port (no login needed: a wrong password is enough) wrote one chained,
 /// durable row per attempt: thousands a second, competing with the swipes for the log's commits, into a log that may
-/// not be purged for a year. The disk fills, the log fails, and every door fails closed. Pure: the caller gives the
-/// instants (the events' own, and the clock's for a window that passes in silence). Not thread-safe: one recorder
-/// uses it.
+/// not be purged for a year. The disk fills, the log fails, and every door fails closed. No clock of its own: the caller
+/// gives the instants (the events' own, and the clock's for a window that passes in silence). Thread-safe: the recorder,
+/// the periodic job that closes a silent window and the queue that drops a refusal call it from their own threads.
 /// </remarks>
 public sealed class SecurityEventBudget
 {
@@ -26,6 +26,7 @@ public sealed class SecurityEventBudget
     public const string OtherSources = "(other sources)";
 
     private readonly SecurityEventLimits limits;
+    private readonly Lock gate = new();
     private readonly Dictionary<(string What, string Source), int> admitted = [];
     private readonly Dictionary<(string What, string Source), SuppressedSecurityEvents> suppressed = [];
     private Instant? windowStart;
@@ -41,26 +42,32 @@ public sealed class SecurityEventBudget
     public bool Admit(SecurityEvent e)
     {
         ArgumentNullException.ThrowIfNull(e);
-        windowStart ??= e.At;
-        var key = (e.What, SourceOf(e));
-        var bySource = admitted.GetValueOrDefault(key);
-        if (bySource < limits.PerSource && admittedInWindow < limits.PerWindow)
+        lock (gate)
         {
-            admitted[key] = bySource + 1;
-            admittedInWindow++;
-            return true;
-        }
+            windowStart ??= e.At;
+            var key = (e.What, SourceOf(e));
+            var bySource = admitted.GetValueOrDefault(key);
+            if (bySource < limits.PerSource && admittedInWindow < limits.PerWindow)
+            {
+                admitted[key] = bySource + 1;
+                admittedInWindow++;
+                return true;
+            }
 
-        Count(key, e.At, dropped: false);
-        return false;
+            Count(key, e.At, dropped: false);
+            return false;
+        }
     }
 
     /// <summary>Counts a refusal that never reached the recorder (its queue was full).</summary>
     public void Dropped(SecurityEvent e)
     {
         ArgumentNullException.ThrowIfNull(e);
-        windowStart ??= e.At;
-        Count((e.What, SourceOf(e)), e.At, dropped: true);
+        lock (gate)
+        {
+            windowStart ??= e.At;
+            Count((e.What, SourceOf(e)), e.At, dropped: true);
+        }
     }
 
     /// <summary>
@@ -69,17 +76,20 @@ public sealed class SecurityEventBudget
     /// </summary>
     public IReadOnlyList<SuppressedSecurityEvents> Close(Instant now)
     {
-        if (windowStart is not { } start || now < start + Duration.FromTimeSpan(limits.Window))
+        lock (gate)
         {
-            return [];
-        }
+            if (windowStart is not { } start || now < start + Duration.FromTimeSpan(limits.Window))
+            {
+                return [];
+            }
 
-        var closed = suppressed.Values.OrderBy(s => s.First).ThenBy(s => s.What, StringComparer.Ordinal).ThenBy(s => s.Source, StringComparer.Ordinal).ToList();
-        admitted.Clear();
-        suppressed.Clear();
-        admittedInWindow = 0;
-        windowStart = null;
-        return closed;
+            var closed = suppressed.Values.OrderBy(s => s.First).ThenBy(s => s.What, StringComparer.Ordinal).ThenBy(s => s.Source, StringComparer.Ordinal).ToList();
+            admitted.Clear();
+            suppressed.Clear();
+            admittedInWindow = 0;
+            windowStart = null;
+            return closed;
+        }
     }
 
     /// <summary>Who a refusal counts against: the username presented, else the remote address (a packet refused before any login).</summary>

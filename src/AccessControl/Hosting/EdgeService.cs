@@ -50,7 +50,7 @@ public sealed class EdgeService : IAsyncDisposable
         this.time = time;
         securityBudget = new SecurityEventBudget(settings.Broker.SecurityEvents);
         securityEvents = Channel.CreateBounded<SecurityEvent>(new BoundedChannelOptions(10_000) { FullMode = BoundedChannelFullMode.DropOldest },
-            dropped => { lock (securityBudget) { securityBudget.Dropped(dropped); } });
+            securityBudget.Dropped);
         Clock = clock;
         Loggers = loggers;
         logger = loggers.CreateLogger<EdgeService>();
@@ -462,8 +462,8 @@ public sealed class EdgeService : IAsyncDisposable
 
     /// <summary>
     /// Tokens that name no person (stored by a version that asked a person only of hosts, approvers and enrollment
-    /// operators) would outlive their holder: the HR feed's termination revokes the tokens that name the leaver, and
-    /// cannot find these. So they are refused (<see cref="TokenRefusals.WithoutPerson"/>), and named (operator and role,
+    /// operators) would outlive their holder: a termination revokes the tokens that name the leaver, and cannot find
+    /// these. So they are refused (<see cref="TokenRefusals.WithoutPerson"/>), and named (operator and role,
     /// never the token) at every start until they are revoked, so that an operator locked out at an upgrade learns why.
     /// </summary>
     private static void WarnOfTokensWithoutPerson(ApiTokens tokens, ILogger logger)
@@ -552,13 +552,7 @@ public sealed class EdgeService : IAsyncDisposable
             await foreach (var e in securityEvents.Reader.ReadAllAsync(cancellationToken))
             {
                 await RecordSuppressedSecurityEventsAsync(e.At, cancellationToken);
-                bool admitted;
-                lock (securityBudget)
-                {
-                    admitted = securityBudget.Admit(e);
-                }
-
-                if (admitted)
+                if (securityBudget.Admit(e))
                 {
                     logger.LogWarning("Broker refused {What} from client '{Client}'{From}: {Detail}", e.What, SecurityEvent.Clean(e.ClientId),
                         e.From is null ? "" : " at " + e.From, e.Detail);
@@ -579,13 +573,7 @@ public sealed class EdgeService : IAsyncDisposable
     /// <summary>One row per kind and source of the refusals a window that has passed by <paramref name="now"/> counted without rows.</summary>
     private async Task RecordSuppressedSecurityEventsAsync(Instant now, CancellationToken cancellationToken)
     {
-        IReadOnlyList<SuppressedSecurityEvents> closed;
-        lock (securityBudget)
-        {
-            closed = securityBudget.Close(now);
-        }
-
-        foreach (var s in closed)
+        foreach (var s in securityBudget.Close(now))
         {
             logger.LogWarning("Broker refused {Count} more {What} from '{Source}' between {First} and {Last} ({Dropped} of them dropped unread); written as one row.",
                 s.Count, s.What, s.Source, s.First, s.Last, s.Dropped);

@@ -25,9 +25,10 @@ namespace AccessControl.Hr;
 /// <para>A termination is one audited sequence, each step through the service that owns it and each with its own
 /// <c>admin</c> row (actor <c>hr-feed</c>, the HR event id in the detail), in this order: the event itself
 /// (<c>hr.event</c>); the person terminated (<c>person.terminate</c>), which alone denies every card of theirs at the very
-/// next swipe; each credential revoked (<c>credential.revoke</c>); every fingerprint template revoked
-/// (<c>fingerprint.revoke</c>); their visits cancelled, or them removed as escort, or them checked out as a visitor
-/// (<c>visit.cancel</c>, <c>visit.escort_remove</c>, <c>visit.check_out</c>); their operator tokens disabled
+/// next swipe and, in the same database statement, revokes their operator tokens (migration 0020); each credential
+/// revoked (<c>credential.revoke</c>); every fingerprint template revoked (<c>fingerprint.revoke</c>); their visits
+/// cancelled, or them removed as escort, or them checked out as a visitor (<c>visit.cancel</c>,
+/// <c>visit.escort_remove</c>, <c>visit.check_out</c>); the operator tokens the termination revoked, named
 /// (<c>operator_token.revoke</c>); and last <c>hr.applied</c> with the summary. Every step is audit row, then database,
 /// then live snapshot, so nothing is live that is not durable and audited, whether or not the broker is up.</para>
 /// <para>If a step fails (audit log or database unavailable), the steps done stay done (each is a revocation: the safe
@@ -368,17 +369,6 @@ public sealed class HrFeedService
             if (audited is null)
             {
                 return (null, "The audit log is unavailable; the operator tokens are revoked (with the termination), but the row naming them was not written.");
-            }
-
-            try
-            {
-                tokens.RevokeAllOfPerson(person.Value, Actor);
-            }
-            catch (SqliteException ex)
-            {
-                logger.LogError(ex, "The operator tokens of a terminated person could not be disabled after audit row {Seq}.", audited.Seq);
-                await FailedRowAsync(audited, ex);
-                return (null, "The operator tokens could not be disabled.");
             }
         }
 
