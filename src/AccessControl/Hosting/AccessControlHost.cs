@@ -7,6 +7,7 @@ using AccessControl.Visitors;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -36,7 +37,12 @@ public sealed class AccessControlHost : IAsyncDisposable
 
     public static AccessControlHost Create(ServiceSettings settings, NodaTime.IClock clock, TimeProvider time, Action<ILoggingBuilder>? logging = null)
     {
-        var builder = WebApplication.CreateSlimBuilder();
+        // The service's settings are the only configuration: ASP.NET Core's defaults would also read the working
+        // directory's appsettings.json and every environment variable, where a Kestrel section opens endpoints of its own
+        // (plain HTTP, any interface) in place of HttpUrl, and ASPNETCORE_ENVIRONMENT=Development shows exception pages.
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { EnvironmentName = Environments.Production });
+        builder.Configuration.Sources.Clear();
+        builder.Configuration.AddInMemoryCollection(); // where UseUrls below writes its one setting
         builder.Logging.ClearProviders();
         if (logging is null)
         {

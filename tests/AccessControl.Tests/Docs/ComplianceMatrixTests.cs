@@ -30,6 +30,7 @@ public sealed class ComplianceMatrixTests
         new("NIST-AU-10", Nist, "Non-repudiation"),
         new("NIST-AU-11", Nist, "Audit record retention"),
         new("NIST-CM-3", Nist, "Configuration change control"),
+        new("NIST-CM-7", Nist, "Least functionality"),
         new("NIST-CP-10", Nist, "System recovery and reconstitution"),
         new("NIST-IA-3", Nist, "Device identification and authentication"),
         new("NIST-IA-9", Nist, "Service identification and authentication"),

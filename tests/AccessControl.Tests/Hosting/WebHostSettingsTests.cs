@@ -1,0 +1,113 @@
+using System.Net;
+using System.Net.Sockets;
+using AccessControl.Tests.EndToEnd;
+using AccessControl.Tests.Support;
+
+namespace AccessControl.Tests.Hosting;
+
+/// <summary>
+/// The admin API listens where the service's settings say (<c>--http</c>, <c>AccessControl:HttpUrl</c>) and nowhere
+/// else: not where an <c>appsettings.json</c> that happens to lie in the working directory, or a <c>Kestrel__...</c>
+/// variable, would have ASP.NET Core's defaults open another endpoint (plain HTTP, on any interface, past the
+/// loopback default the operations guide relies on).
+/// </summary>
+public sealed class WebHostSettingsTests
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
+
+    [Fact]
+    [Trait("control", "NIST-CM-7")]
+    public async Task Run_FromAFolderHoldingAnotherAppsettingsJson_OpensNoEndpointThatFileNames()
+    {
+        using var data = new DataFolder();
+        using var elsewhere = new DataFolder();
+        var stray = FreePort();
+        await File.WriteAllTextAsync(Path.Combine(elsewhere.Path, "appsettings.json"),
+            $$$"""{"Kestrel": {"Endpoints": {"Stray": {"Url": "http://127.0.0.1:{{{stray}}}"} } } }""");
+        var settings = Path.Combine(data.Path, "service.json");
+        await File.WriteAllTextAsync(settings, "{}");
+
+        var (running, output, listens) = await WhileRunningAsync(data.Path, ["--config", settings], environment: null, workingDirectory: elsewhere.Path,
+            () => Listens(stray));
+
+        Assert.True(running, output);
+        Assert.DoesNotContain($":{stray}", output, StringComparison.Ordinal);
+        Assert.False(listens, $"the service listens on {stray}, the port the working directory's appsettings.json named");
+    }
+
+    [Fact]
+    [Trait("control", "NIST-CM-7")]
+    public async Task Run_WithAKestrelEndpointVariable_OpensNoEndpointThatVariableNames()
+    {
+        using var data = new DataFolder();
+        var stray = FreePort();
+
+        var (running, output, listens) = await WhileRunningAsync(data.Path, [], new Dictionary<string, string>
+        {
+            ["Kestrel__Endpoints__Stray__Url"] = $"http://127.0.0.1:{stray}",
+        }, workingDirectory: null, () => Listens(stray));
+
+        Assert.True(running, output);
+        Assert.DoesNotContain($":{stray}", output, StringComparison.Ordinal);
+        Assert.False(listens, $"the service listens on {stray}, the port a Kestrel__ variable named");
+    }
+
+    /// <summary>
+    /// Starts <c>accesscontrol run</c> on free ports; once it says it is running, asks <paramref name="probe"/>, then
+    /// stops it. Running is false when it exited instead; Output is what it printed until then.
+    /// </summary>
+    private static async Task<(bool Running, string Output, bool Probe)> WhileRunningAsync(string data, string[] arguments,
+        IReadOnlyDictionary<string, string>? environment, string? workingDirectory, Func<bool> probe)
+    {
+        using var process = ProgramRun.Start("dotnet",
+            [Path.Combine(AppContext.BaseDirectory, "accesscontrol.dll"), "run", "--site", EdgeHarness.DemoSiteFile, "--data", data,
+             "--broker-port", "0", "--http", "http://127.0.0.1:0", .. arguments], environment, workingDirectory);
+        var error = process.StandardError.ReadToEndAsync();
+        var printed = new System.Text.StringBuilder();
+        try
+        {
+            while (await process.StandardOutput.ReadLineAsync().WaitAsync(Timeout) is { } line)
+            {
+                printed.AppendLine(line);
+                if (line.StartsWith("AccessControl edge running", StringComparison.Ordinal))
+                {
+                    return (true, printed.ToString(), probe());
+                }
+            }
+
+            await process.WaitForExitAsync().WaitAsync(Timeout);
+            return (false, printed + await error, false);
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+                await process.WaitForExitAsync();
+            }
+        }
+    }
+
+    private static int FreePort()
+    {
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+
+    private static bool Listens(int port)
+    {
+        using var client = new TcpClient();
+        try
+        {
+            client.Connect(IPAddress.Loopback, port);
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+}
