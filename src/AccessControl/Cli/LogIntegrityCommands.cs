@@ -202,6 +202,11 @@ public static class LogIntegrityCommands
             output.WriteLine(p.Seq > 0 ? $"checkpoint seq {p.Seq}: {p.Problem}: {p.Detail}" : $"checkpoints: {p.Problem}: {p.Detail}");
         }
 
+        foreach (var p in result.ProtectionProblems)
+        {
+            output.WriteLine($"protection: {p.Problem}: {p.Detail}");
+        }
+
         foreach (var note in result.Notes)
         {
             output.WriteLine("note: " + note);

@@ -46,7 +46,26 @@ public static class CheckpointProblems
     public const string FileMissing = "file_missing";
     public const string NoPublicKey = "no_public_key";
     public const string Malformed = "malformed";
+
+    /// <summary>The log has rows but no checkpoint in the database or the file: no signature vouches for any row.</summary>
+    public const string NoCheckpoint = "no_checkpoint";
 }
+
+/// <summary>What is wrong with the triggers that make the log's tables append-only.</summary>
+public static class ProtectionProblems
+{
+    /// <summary>A trigger the migrations made is gone: the database no longer refuses what it refused.</summary>
+    public const string TriggerMissing = "trigger_missing";
+
+    /// <summary>A trigger is there under its name but is not the one the migrations made (a WHEN that never holds, say).</summary>
+    public const string TriggerAltered = "trigger_altered";
+
+    /// <summary>A trigger on a log table that no migration made.</summary>
+    public const string TriggerAdded = "trigger_added";
+}
+
+/// <summary>A trigger of the log's tables that is not as the migrations made it (<see cref="ProtectionProblems"/>).</summary>
+public sealed record ProtectionProblem(string Trigger, string Problem, string Detail);
 
 /// <summary>The first broken row: its seq and what is wrong (<see cref="LogBreaks"/>).</summary>
 public sealed record LogBreak(long Seq, string Problem, string Detail);
@@ -81,6 +100,23 @@ public sealed record LogVerification
     public LogBreak? FirstBroken { get; init; }
 
     public IReadOnlyList<CheckpointProblem> CheckpointProblems { get; init; } = [];
+
+    /// <summary>
+    /// The append-only triggers of <c>entry_log</c>, <c>log_checkpoints</c> and <c>log_purge</c> that are missing, altered
+    /// or added. Not evidence that a row changed (the chain says that), but the database no longer stops an UPDATE or
+    /// DELETE by mistake, and whoever could drop them had the file.
+    /// </summary>
+    public IReadOnlyList<ProtectionProblem> ProtectionProblems { get; init; } = [];
+
+    /// <summary>The last row a valid checkpoint vouches for (0: none).</summary>
+    public long SignedUpTo { get; init; }
+
+    /// <summary>
+    /// Rows after <see cref="SignedUpTo"/>: only the chain vouches for them, so whoever has the file can cut, change or add
+    /// them (recomputing the chain) without a trace. A running service has a few (it signs every 60 s or 1000 rows); a
+    /// service stopped cleanly has none (it signs the head at its stop) but for the rows of a <c>log purge</c> run since.
+    /// </summary>
+    public long UnsignedRows { get; init; }
 
     /// <summary>What was not checked and why (no checkpoint file, checkpoints older than a purge).</summary>
     public IReadOnlyList<string> Notes { get; init; } = [];
@@ -230,6 +266,9 @@ public sealed class LogVerifier(Database database, string checkpointFile, string
         private int databaseCheckpoints;
         private int fileCheckpoints;
         private int matched;
+        private long signedUpTo;
+        private long unsignedRows;
+        private IReadOnlyList<ProtectionProblem> protection = [];
 
         public long Expected { get; private set; } = 1;
 
@@ -307,7 +346,9 @@ public sealed class LogVerifier(Database database, string checkpointFile, string
                     {
                         if (seq <= purgedUpTo)
                         {
-                            broken = new LogBreak(seq, LogBreaks.RowInserted, $"row {seq} is inside the range purged up to seq {purgedUpTo}");
+                            broken = new LogBreak(seq, LogBreaks.RowInserted, purgedUpTo > 0
+                                ? $"row {seq} is inside the range purged up to seq {purgedUpTo}"
+                                : $"row {seq} comes before the log's first row, seq 1");
                         }
                         else if (seq != Expected)
                         {
@@ -341,10 +382,16 @@ public sealed class LogVerifier(Database database, string checkpointFile, string
                 {
                     problems.Add(new CheckpointProblem(0, CheckpointProblems.FileMissing, "no checkpoint file to compare the database's checkpoints with"));
                 }
-                else
-                {
-                    notes.Add("no checkpoint file and no checkpoints: only the chain itself was checked");
-                }
+            }
+
+            // No checkpoint anywhere: nothing but the (public) algorithm vouches for the rows, so a rewritten log with a
+            // recomputed chain would pass. The service signs the head within a minute and at every clean stop, so a log
+            // with rows and no checkpoint is either seconds old or has lost them; either way it is not verified.
+            if (wanted.Count == 0 && rows > 0)
+            {
+                problems.Add(new CheckpointProblem(0, CheckpointProblems.NoCheckpoint,
+                    $"the log has {rows} rows but no signed checkpoint, in the database or the file: nothing vouches for them "
+                    + "(the service signs the head within a minute of a new row and at a clean stop; one that does not have lost its checkpoints)"));
             }
 
             if (inputs.PublicKey is null && wanted.Count > 0)
@@ -420,7 +467,18 @@ public sealed class LogVerifier(Database database, string checkpointFile, string
                 }
 
                 matched += ok ? 1 : 0;
+                signedUpTo = ok && seq <= headSeq ? Math.Max(signedUpTo, seq) : signedUpTo;
             }
+
+            unsignedRows = CountAfter(connection, Math.Max(signedUpTo, purgedUpTo));
+            if (unsignedRows > 0 && rows > 0)
+            {
+                notes.Add(signedUpTo > 0
+                    ? $"{unsignedRows} rows after seq {signedUpTo}, the last signed checkpoint, are vouched for by the chain only (the service signs the head within a minute and at a clean stop)"
+                    : $"{unsignedRows} rows are vouched for by the chain only: no checkpoint matched");
+            }
+
+            protection = LogProtection.Check(connection);
 
             if (olderThanPurge > 0)
             {
@@ -437,7 +495,7 @@ public sealed class LogVerifier(Database database, string checkpointFile, string
 
         public LogVerification Result(LogBreak? broken, IReadOnlyList<CheckpointProblem> problems, IReadOnlyList<string> notes) => new()
         {
-            Ok = broken is null && problems.Count == 0,
+            Ok = broken is null && problems.Count == 0 && protection.Count == 0,
             Rows = rows,
             FirstSeq = firstSeq,
             HeadSeq = headSeq,
@@ -447,8 +505,19 @@ public sealed class LogVerifier(Database database, string checkpointFile, string
             CheckpointsMatched = matched,
             FirstBroken = broken,
             CheckpointProblems = problems,
+            ProtectionProblems = protection,
+            SignedUpTo = signedUpTo,
+            UnsignedRows = unsignedRows,
             Notes = notes,
         };
+
+        private static long CountAfter(SqliteConnection connection, long seq)
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = "SELECT COUNT(*) FROM entry_log WHERE seq > $seq";
+            command.Parameters.AddWithValue("$seq", seq);
+            return (long)command.ExecuteScalar()!;
+        }
 
         /// <summary>
         /// Only when a row's content does not match: is it the row of another seq? That is, does its content, given that

@@ -456,6 +456,95 @@ public sealed class LogIntegrityTests : IDisposable
     }
 
     [Fact]
+    [Trait("control", "NIST-AU-9")]
+    [Trait("control", "NIST-AU-10")]
+    [Trait("control", "PCI-10.3")]
+    public void ChangedRow_WithTheChainRecomputed_AndEveryCheckpointRemoved_IsNotVerified()
+    {
+        // The auditor's public key alone catches a forger's own signatures; removing the signatures altogether must not pass.
+        using (var connection = log.Tamper())
+        {
+            TestLog.Execute(connection, "UPDATE entry_log SET decision = 'grant', reason = 'granted' WHERE seq = 7; DELETE FROM log_checkpoints");
+            Rechain(connection);
+            TestLog.RestoreTriggers(connection);
+        }
+
+        File.Delete(log.CheckpointPath);
+
+        var result = log.Verify();
+
+        Assert.False(result.Ok, Describe(result));
+        Assert.Null(result.FirstBroken);
+        var problem = Assert.Single(result.CheckpointProblems);
+        Assert.Equal(CheckpointProblems.NoCheckpoint, problem.Problem);
+        Assert.Contains("36 rows but no signed checkpoint", problem.Detail, StringComparison.Ordinal);
+        Assert.Equal((0L, 36L), (result.SignedUpTo, result.UnsignedRows));
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AU-9")]
+    [Trait("control", "PCI-10.3")]
+    public void RowsForgedAfterTheLastCheckpoint_WithTheChainRecomputed_AreCountedAsVouchedForByTheChainOnly()
+    {
+        // With the service stopped after a clean stop every row is signed: a row added behind its back is the only unsigned one.
+        using (var connection = log.Tamper())
+        {
+            TestLog.Execute(connection, $"INSERT INTO entry_log ({LogChain.Columns}) SELECT 37, at + 1000, kind, site_id, reader_id, door_id, zone_id, "
+                + "person_id, card, source, 'ev-forged', device_seq, device_at, offline, 'grant', 'granted', 5, actor, detail FROM entry_log WHERE seq = 31");
+            Rechain(connection);
+            TestLog.RestoreTriggers(connection);
+        }
+
+        var result = log.Verify();
+
+        Assert.True(result.Ok, Describe(result)); // no signature covers it yet (docs/log-integrity.md, section 4)
+        Assert.Equal((36L, 1L), (result.SignedUpTo, result.UnsignedRows));
+        Assert.Contains(result.Notes, n => n.StartsWith("1 rows after seq 36, the last signed checkpoint, are vouched for by the chain only", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [Trait("control", "NIST-AU-9")]
+    [InlineData("DROP TRIGGER entry_log_no_delete", "entry_log_no_delete", ProtectionProblems.TriggerMissing, "DELETE of entry_log")]
+    [InlineData("DROP TRIGGER log_checkpoints_no_update", "log_checkpoints_no_update", ProtectionProblems.TriggerMissing, "UPDATE of log_checkpoints")]
+    [InlineData("DROP TRIGGER log_purge_no_delete; CREATE TRIGGER log_purge_no_delete BEFORE DELETE ON log_purge WHEN 0 BEGIN SELECT RAISE(ABORT, 'refused'); END",
+        "log_purge_no_delete", ProtectionProblems.TriggerAltered, "DELETE of log_purge")]
+    [InlineData("CREATE TRIGGER entry_log_quietly AFTER INSERT ON entry_log BEGIN SELECT 1; END", "entry_log_quietly", ProtectionProblems.TriggerAdded, "made by no migration")]
+    public void AppendOnlyTriggerDroppedAlteredOrAdded_IsReported_ThoughNoRowChanged(string sql, string trigger, string problem, string names)
+    {
+        using (var connection = new SqliteConnection($"Data Source={log.Database.Path};Pooling=False"))
+        {
+            log.Writer.Dispose();
+            connection.Open();
+            TestLog.Execute(connection, sql);
+        }
+
+        var result = log.Verify();
+
+        Assert.False(result.Ok, Describe(result));
+        Assert.Null(result.FirstBroken);
+        Assert.Empty(result.CheckpointProblems);
+        var found = Assert.Single(result.ProtectionProblems);
+        Assert.Equal((trigger, problem), (found.Trigger, found.Problem));
+        Assert.Contains(names, found.Detail, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [Trait("control", "NIST-AU-9")]
+    [InlineData(0)]
+    [InlineData(-5)]
+    public void RowBeforeTheFirstSeq_IsReportedAsInserted_NamingTheStartOfTheLog(long seq)
+    {
+        using (var connection = log.Tamper())
+        {
+            TestLog.Execute(connection, $"INSERT INTO entry_log (seq, at, kind, decision, reason) VALUES ({seq}, 0, 'access', 'grant', 'granted')");
+        }
+
+        var result = log.Verify();
+
+        Assert.Equal(new LogBreak(seq, LogBreaks.RowInserted, $"row {seq} comes before the log's first row, seq 1"), result.FirstBroken);
+    }
+
+    [Fact]
     public void Purge_WithoutACheckpoint_IsRefused()
     {
         using var fresh = new EntryLogWriter(NewDatabase(out var directory));
@@ -509,7 +598,7 @@ public sealed class LogIntegrityTests : IDisposable
             }
 
             var result = new LogVerifier(database, Path.Combine(directory, "none.jsonl"), Path.Combine(directory, "none.pem")).Verify();
-            Assert.True(result.Ok, Describe(result));
+            TestLog.AssertChainWholeButUnsigned(result); // a writer without a signing key
             var genesis = new EntryLogQuery(database).Find(new LogFilter { Kind = LogKinds.Integrity }).Single();
             Assert.Equal((6L, "genesis"), (genesis.Seq, genesis.Reason));
             Assert.Contains("\"sealedRows\":5", genesis.Detail, StringComparison.Ordinal);

@@ -2,6 +2,7 @@ using System.Net;
 using System.Text.Json;
 using AccessControl.Cli;
 using AccessControl.EntryLog;
+using AccessControl.Storage;
 using AccessControl.Tests.Admin;
 using Microsoft.Data.Sqlite;
 using NodaTime;
@@ -173,6 +174,14 @@ public sealed class LogVerifyCommandTests
         for (var i = 0; i < 5; i++)
         {
             await host.AppendAsync(new LogEntry { At = host.Clock.GetCurrentInstant(), Kind = LogKinds.Admin, Actor = "alice", Reason = "person.upsert", PersonId = "p-" + i });
+        }
+
+        // The host's writer signs nothing; sign its head as the service's periodic job would.
+        var dataFolder = Path.GetDirectoryName(host.DatabasePath)!;
+        using (var signer = new EntryLogWriter(new Database(host.DatabasePath), new LogCheckpointing(LogSigningKey.LoadOrCreate(dataFolder), CheckpointFile.PathIn(dataFolder), host.Clock, TestLog.Options)))
+        {
+            signer.Checkpoint();
+            signer.FileCheckpoints();
         }
 
         using (var ok = await host.SendAsync(HttpMethod.Get, "/log/verify", token: host.AuditorToken))

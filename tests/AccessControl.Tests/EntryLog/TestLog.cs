@@ -140,6 +140,28 @@ internal sealed class TestLog : IDisposable
         return connection;
     }
 
+    /// <summary>What a careful attacker does when done: the append-only triggers made again, exactly as the migrations made them.</summary>
+    public static void RestoreTriggers(SqliteConnection connection)
+    {
+        foreach (var (name, sql) in LogProtection.Made)
+        {
+            Execute(connection, $"DROP TRIGGER IF EXISTS {name}; {sql}");
+        }
+    }
+
+    /// <summary>
+    /// For a log written by a writer that signs nothing (no <see cref="LogCheckpointing"/>): its chain is whole and its
+    /// triggers are in place, and the one thing verify finds is that no checkpoint vouches for it.
+    /// </summary>
+    public static void AssertChainWholeButUnsigned(LogVerification result)
+    {
+        var all = System.Text.Json.JsonSerializer.Serialize(result);
+        Assert.Null(result.FirstBroken);
+        Assert.Empty(result.ProtectionProblems);
+        Assert.Equal(CheckpointProblems.NoCheckpoint, Assert.Single(result.CheckpointProblems).Problem);
+        Assert.False(result.Ok, all);
+    }
+
     public static void Execute(SqliteConnection connection, string sql)
     {
         using var command = connection.CreateCommand();
