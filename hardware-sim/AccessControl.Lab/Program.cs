@@ -51,7 +51,7 @@ switch (args.FirstOrDefault())
         var brokerTopology = brokerSite.Site!.Topology;
         await using (var broker = new AccessControl.Broker.EmbeddedBroker(
             int.Parse(flags["port"], System.Globalization.CultureInfo.InvariantCulture), new AccessControl.Protocol.Topics(), () => brokerTopology,
-            new AccessControl.Devices.DeviceSecrets(Convert.FromBase64String(File.ReadAllText(flags["key-file"]).Trim())), clock))
+            new AccessControl.Devices.DeviceSecrets(Convert.FromBase64String(File.ReadAllText(flags["key-file"]).Trim())), clock, TimeProvider.System))
         {
             await broker.StartAsync(stopping.Token);
             Console.WriteLine($"broker ready on 127.0.0.1:{broker.Port}");

@@ -103,6 +103,12 @@ public sealed record BrokerOptions
     /// </summary>
     public SecurityEventLimits SecurityEvents { get; init; } = new();
 
+    /// <summary>
+    /// The embedded broker's deadline for a connection to log in, and how many may wait to log in from one address and
+    /// in all (section <c>Broker:PreLogin</c>).
+    /// </summary>
+    public PreLoginLimits PreLogin { get; init; } = new();
+
     /// <summary>TLS and device certificates (section <c>Broker:Tls</c>); null or not enabled: plain MQTT with passwords.</summary>
     public BrokerTlsOptions? Tls { get; init; }
 
@@ -164,6 +170,7 @@ public sealed record BrokerOptions
         }
 
         errors.AddRange(SecurityEvents.Validate());
+        errors.AddRange(PreLogin.Validate());
         return errors;
 
         void Positive(TimeSpan value, string name)

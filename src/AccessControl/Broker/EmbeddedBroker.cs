@@ -67,6 +67,13 @@ namespace AccessControl.Broker;
 /// id and username. MQTTnet 5.2 itself has no such limit: it allocates whatever a header announces, up to 256 MB from
 /// five bytes sent by anyone who can open a connection.
 /// </para>
+/// <para>
+/// A connection must log in within <see cref="PreLoginLimits.ConnectDeadline"/> of its accept (after the TLS handshake),
+/// and only so many may wait to log in, from one address and in all (<see cref="PreLoginLimits"/>): one past its
+/// deadline, or over a count, is closed without a CONNACK and reported as <see cref="SecurityEvent.ConnectionClosed"/>
+/// with its remote address. Logged-in connections are not counted. MQTTnet 5.2 itself waits 100 s for a CONNECT and
+/// counts nothing.
+/// </para>
 /// <para>Not safe for concurrent StartAsync/StopAsync calls; the host starts and stops it once.</para>
 /// </remarks>
 public sealed class EmbeddedBroker : IAsyncDisposable
@@ -78,6 +85,8 @@ public sealed class EmbeddedBroker : IAsyncDisposable
     private readonly Action<SecurityEvent> onSecurityEvent;
     private readonly BrokerTlsOptions? tls;
     private readonly int maxPayloadBytes;
+    private readonly PreLoginLimits preLogin;
+    private readonly TimeProvider time;
 
     /// <summary>
     /// 0x95 "packet too large": what Mosquitto 2.0 answers a PUBLISH over its <c>message_size_limit</c>, so devices see
@@ -100,15 +109,19 @@ public sealed class EmbeddedBroker : IAsyncDisposable
     /// rotated server certificate applies on restart.
     /// </param>
     /// <param name="maxPayloadBytes">The largest payload accepted; by default <see cref="MosquittoConfig.MaxPublishPayloadBytes"/> of the service's default limit.</param>
+    /// <param name="time">Drives the deadline of connections that have not logged in yet.</param>
+    /// <param name="preLogin">The limits on connections that have not logged in yet; by default <see cref="PreLoginLimits"/>'s.</param>
     public EmbeddedBroker(
         int port,
         Topics topics,
         Func<SiteTopology> topology,
         DeviceSecrets secrets,
         IClock clock,
+        TimeProvider time,
         Action<SecurityEvent>? onSecurityEvent = null,
         BrokerTlsOptions? tls = null,
-        int? maxPayloadBytes = null)
+        int? maxPayloadBytes = null,
+        PreLoginLimits? preLogin = null)
     {
         this.tls = tls is { Enabled: true } ? tls : null;
         PlainPort = this.tls?.PlainPort;
@@ -119,6 +132,13 @@ public sealed class EmbeddedBroker : IAsyncDisposable
         this.topology = topology;
         this.secrets = secrets;
         this.clock = clock;
+        this.time = time;
+        this.preLogin = preLogin ?? new PreLoginLimits();
+        if (this.preLogin.Validate() is [var problem, ..])
+        {
+            throw new ArgumentException(problem, nameof(preLogin));
+        }
+
         this.onSecurityEvent = onSecurityEvent ?? (_ => { });
         this.maxPayloadBytes = maxPayloadBytes ?? MosquittoConfig.MaxPublishPayloadBytes(WireFormat.DefaultMaxPayloadBytes);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(this.maxPayloadBytes, nameof(maxPayloadBytes));
@@ -222,8 +242,8 @@ public sealed class EmbeddedBroker : IAsyncDisposable
         cancellationToken.ThrowIfCancellationRequested();
         var options = tls is null ? PlainOptions() : TlsOptions(tls);
 
-        // MQTTnet's own TCP listeners, every connection read through the packet size limit.
-        var listeners = new PacketLimitServerAdapter(new MqttTcpServerAdapter(), MaxPacketBytes, OnPacketTooLarge);
+        // MQTTnet's own TCP listeners, every connection counted and read through the packet size limit until its login.
+        var listeners = new PacketLimitServerAdapter(new MqttTcpServerAdapter(), MaxPacketBytes, OnPacketTooLarge, preLogin, time, OnConnectionClosed);
         var created = new MqttServerFactory().CreateMqttServer(options, [listeners]);
         created.ValidatingConnectionAsync += OnValidatingConnectionAsync;
         created.InterceptingPublishAsync += OnInterceptingPublishAsync;
@@ -406,10 +426,19 @@ public sealed class EmbeddedBroker : IAsyncDisposable
             return Task.CompletedTask;
         }
 
-        // Accepted: a packet over the size limit from now on is this device's.
-        PacketLimitChannel.Of(e.ChannelAdapter)?.LoggedIn(e.ClientId, username ?? "");
+        // Accepted: a packet over the size limit from now on is this device's. Unless its deadline passed meanwhile:
+        // then the connection is already reported and being closed.
+        if (PacketLimitChannel.Of(e.ChannelAdapter)?.LoggedIn(e.ClientId, username ?? "") == false)
+        {
+            e.ReasonCode = MqttConnectReasonCode.ServerBusy;
+        }
+
         return Task.CompletedTask;
     }
+
+    // On the connection's task (over a count) or a timer thread (past its deadline).
+    private void OnConnectionClosed(RefusedConnection closed) =>
+        Report(null, null, SecurityEvent.ConnectionClosed, closed.Why, closed.From);
 
     // On the connection's receive task, which then closes the connection.
     private void OnPacketTooLarge(OversizedPacket packet) =>

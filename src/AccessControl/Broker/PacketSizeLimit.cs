@@ -14,28 +14,44 @@ namespace AccessControl.Broker;
 /// <summary>A packet refused by <see cref="PacketLimitChannel"/>: its type and announced size, and who sent it (client id and username once logged in).</summary>
 internal readonly record struct OversizedPacket(MqttControlPacketType Type, long Bytes, EndPoint? From, string? ClientId, string? Username);
 
+/// <summary>A connection the embedded broker closed before its login: why, and where it came from.</summary>
+internal readonly record struct RefusedConnection(string Why, EndPoint? From);
+
 /// <summary>
-/// MQTTnet's TCP server adapter (listeners, TLS), with every accepted connection's channel wrapped in a
-/// <see cref="PacketLimitChannel"/> before the server reads its first byte.
+/// MQTTnet's TCP server adapter (listeners, TLS), with every accepted connection admitted by a <see cref="PreLoginGate"/>
+/// and its channel wrapped in a <see cref="PacketLimitChannel"/> with a <see cref="PendingLogin"/> deadline before the
+/// server reads its first byte. A connection over the gate's counts is closed at once, unread.
 /// </summary>
 /// <remarks>
 /// MQTTnet 5.2 offers no way in between its socket and its packet reader: the listener builds the
 /// <see cref="MqttChannelAdapter"/> around its own channel and hands it over ready. So the channel is swapped inside that
 /// adapter (its private <c>_channel</c>), before the adapter reaches the server. Should a later MQTTnet rename the
-/// field or hand over another adapter type, every connection is refused (fail closed), and the tests say so.
+/// field or hand over another adapter type, every connection is refused (fail closed), and the tests say so. The
+/// listener hands a connection over after its TLS handshake, which MQTTnet 5.2 does not bound in time; the deadline and
+/// the counts start there.
 /// </remarks>
 internal sealed class PacketLimitServerAdapter : IMqttServerAdapter
 {
     private readonly IMqttServerAdapter inner;
     private readonly int maxPacketBytes;
     private readonly Action<OversizedPacket> onRefused;
+    private readonly PreLoginLimits preLogin;
+    private readonly PreLoginGate gate;
+    private readonly TimeProvider time;
+    private readonly Action<RefusedConnection> onClosed;
 
-    public PacketLimitServerAdapter(IMqttServerAdapter inner, int maxPacketBytes, Action<OversizedPacket> onRefused)
+    /// <param name="onClosed">Receives each connection closed before its login: over the counts, or past its deadline.</param>
+    public PacketLimitServerAdapter(IMqttServerAdapter inner, int maxPacketBytes, Action<OversizedPacket> onRefused,
+        PreLoginLimits preLogin, TimeProvider time, Action<RefusedConnection> onClosed)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxPacketBytes);
         this.inner = inner;
         this.maxPacketBytes = maxPacketBytes;
         this.onRefused = onRefused;
+        this.preLogin = preLogin;
+        gate = new PreLoginGate(preLogin);
+        this.time = time;
+        this.onClosed = onClosed;
         inner.ClientHandler = OnClientAcceptedAsync;
     }
 
@@ -47,16 +63,31 @@ internal sealed class PacketLimitServerAdapter : IMqttServerAdapter
 
     public void Dispose() => inner.Dispose();
 
-    private Task OnClientAcceptedAsync(IMqttChannelAdapter accepted)
+    // Completes when the connection ends: MQTTnet's listener then closes the socket.
+    private async Task OnClientAcceptedAsync(IMqttChannelAdapter accepted)
     {
         if (accepted is not MqttChannelAdapter adapter)
         {
             throw new InvalidOperationException($"MQTTnet handed over a {accepted.GetType().Name}, whose packet size cannot be limited; the connection is refused.");
         }
 
+        var from = adapter.RemoteEndPoint;
+        var address = SecurityEvent.AddressOf(from) ?? "";
+        if (gate.TryEnter(address) is { } full)
+        {
+            onClosed(new RefusedConnection(full + "; connection closed unread", from));
+            return;
+        }
+
+        var deadline = preLogin.ConnectDeadline;
+        using var pending = new PendingLogin(gate, address, deadline, time,
+            () => onClosed(new RefusedConnection($"no login within {deadline.TotalSeconds:0.###} s of connecting; connection closed", from)));
         ref var channel = ref PacketLimitChannel.ChannelOf(adapter);
-        channel = new PacketLimitChannel(channel, maxPacketBytes, onRefused);
-        return ClientHandler?.Invoke(adapter) ?? Task.CompletedTask;
+        channel = new PacketLimitChannel(channel, maxPacketBytes, onRefused, pending);
+        if (ClientHandler is { } handler)
+        {
+            await handler(adapter);
+        }
     }
 }
 
@@ -70,8 +101,10 @@ internal sealed class PacketLimitServerAdapter : IMqttServerAdapter
 /// <remarks>
 /// MQTTnet reads a packet's header byte by byte and then exactly its body, but the check follows the stream itself
 /// (type byte, remaining length, body), so it holds for reads of any size. Only the connection's receive loop reads.
+/// Until the login, each read also ends when the connection's <see cref="PendingLogin"/> deadline passes: MQTTnet takes
+/// the cancelled read for a connection that sent no CONNECT and closes it.
 /// </remarks>
-internal sealed class PacketLimitChannel(IMqttChannel inner, int maxPacketBytes, Action<OversizedPacket> onRefused) : IMqttChannel
+internal sealed class PacketLimitChannel(IMqttChannel inner, int maxPacketBytes, Action<OversizedPacket> onRefused, PendingLogin? pending = null) : IMqttChannel
 {
     // Where the stream stands: before a packet's type byte (type < 0), in its remaining length, or in its body.
     private int type = -1;
@@ -98,8 +131,20 @@ internal sealed class PacketLimitChannel(IMqttChannel inner, int maxPacketBytes,
     internal static PacketLimitChannel? Of(IMqttChannelAdapter? adapter) =>
         adapter is MqttChannelAdapter mqtt ? ChannelOf(mqtt) as PacketLimitChannel : null;
 
-    /// <summary>From now on a refused packet is reported as this client's (the broker accepted its login).</summary>
-    internal void LoggedIn(string clientId, string username) => login = new Login(clientId, username);
+    /// <summary>
+    /// The broker accepts the login: from now on a refused packet is reported as this client's, and the deadline and
+    /// count of connections waiting to log in no longer apply. False when the deadline passed first: refuse the login.
+    /// </summary>
+    internal bool LoggedIn(string clientId, string username)
+    {
+        if (pending is not null && !pending.TryLogIn())
+        {
+            return false;
+        }
+
+        login = new Login(clientId, username);
+        return true;
+    }
 
     public Task ConnectAsync(CancellationToken cancellationToken) => inner.ConnectAsync(cancellationToken);
 
@@ -115,6 +160,12 @@ internal sealed class PacketLimitChannel(IMqttChannel inner, int maxPacketBytes,
             return Task.FromException<int>(new MqttProtocolViolationException("The connection sent a packet over the size limit."));
         }
 
+        // Also past the deadline: the read then ends at once.
+        if (pending is not null && login is null)
+        {
+            return ReadBeforeLoginAsync(buffer, offset, count, cancellationToken);
+        }
+
         var read = inner.ReadAsync(buffer, offset, count, cancellationToken);
         if (!read.IsCompletedSuccessfully)
         {
@@ -126,6 +177,12 @@ internal sealed class PacketLimitChannel(IMqttChannel inner, int maxPacketBytes,
     }
 
     public void Dispose() => inner.Dispose();
+
+    private async Task<int> ReadBeforeLoginAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
+    {
+        using var either = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, pending!.Expired);
+        return await CheckedAsync(inner.ReadAsync(buffer, offset, count, either.Token), buffer, offset);
+    }
 
     private async Task<int> CheckedAsync(Task<int> read, byte[] buffer, int offset)
     {

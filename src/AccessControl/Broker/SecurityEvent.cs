@@ -4,12 +4,13 @@ using NodaTime;
 namespace AccessControl.Broker;
 
 /// <summary>
-/// Something the broker refused: a login, a publish, a subscription, a last will, or a packet too large to read. The
+/// Something the broker refused: a login, a publish, a subscription, a last will, a packet too large to read, or a
+/// connection that did not log in in time or came over the count of those waiting to. The
 /// service writes each one to the entry log as kind <c>security</c>, because probing for other devices' topics is
 /// exactly what an attacker with one stolen reader would do. Never carries a password; client id and username are as
 /// presented (untrusted) and are cleaned with <see cref="Clean"/> so a hostile client cannot forge log lines.
 /// </summary>
-/// <param name="What">One of the <c>*Refused</c> constants.</param>
+/// <param name="What">One of the <c>*Refused</c> constants, or <see cref="ConnectionClosed"/>.</param>
 /// <param name="Detail">Why, in words, for the log.</param>
 /// <param name="From">The remote address (no port) the refused packet came from, when the broker knows it; null when not.</param>
 public sealed record SecurityEvent(Instant At, string ClientId, string Username, string What, string Detail, string? From = null)
@@ -21,6 +22,12 @@ public sealed record SecurityEvent(Instant At, string ClientId, string Username,
 
     /// <summary>A packet over the broker's size limit: the connection is closed before its body is read.</summary>
     public const string PacketRefused = "packet_refused";
+
+    /// <summary>
+    /// A connection closed before it logged in: past its deadline, or over the count of connections waiting to log in
+    /// (<see cref="PreLoginLimits"/>). No client id or username: it never presented any.
+    /// </summary>
+    public const string ConnectionClosed = "connection_closed";
 
     /// <summary>
     /// Refusals that got no row of their own (<see cref="SecurityEventBudget"/>): one row per kind and source and window,

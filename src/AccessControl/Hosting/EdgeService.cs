@@ -96,8 +96,9 @@ public sealed class EdgeService : IAsyncDisposable
         Fingerprints.Load();
         if (settings.Broker.Mode == BrokerMode.Embedded)
         {
-            Broker = new EmbeddedBroker(settings.Broker.Port, Topics, () => Configuration.Topology, secrets, clock,
-                e => securityEvents.Writer.TryWrite(e), settings.Broker.Tls, MosquittoConfig.MaxPublishPayloadBytes(settings.Pipeline.MaxPayloadBytes));
+            Broker = new EmbeddedBroker(settings.Broker.Port, Topics, () => Configuration.Topology, secrets, clock, time,
+                e => securityEvents.Writer.TryWrite(e), settings.Broker.Tls, MosquittoConfig.MaxPublishPayloadBytes(settings.Pipeline.MaxPayloadBytes),
+                settings.Broker.PreLogin);
         }
     }
 

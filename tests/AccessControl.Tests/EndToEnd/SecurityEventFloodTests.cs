@@ -1,6 +1,7 @@
 using System.Text.Json;
 using AccessControl.Broker;
 using AccessControl.EntryLog;
+using AccessControl.Tests.Support;
 using MQTTnet;
 using NodaTime;
 using static AccessControl.Tests.EndToEnd.DemoCards;
@@ -47,6 +48,43 @@ public class SecurityEventFloodTests
         Assert.Contains(after, refusedRows);
         Assert.All(refusedRows, r => Assert.Equal(Reader, r.Actor));
         Assert.All(refusedRows, r => Assert.Contains("\"from\":\"127.0.0.1\"", r.Detail, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    [Trait("control", "NIST-SC-5")]
+    [Trait("control", "NIST-AU-4")]
+    public async Task AFloodOfConnectionsThatNeverLogIn_IsClosed_LoggedAsItsFirstRowsAndOneCount_AndAConnectedReaderStillGetsDecisions()
+    {
+        var preLogin = new PreLoginLimits { ConnectDeadline = TimeSpan.FromSeconds(1), PerAddress = 5, Total = 10 };
+        await using var edge = await EdgeHarness.StartAsync(configure: s => s with { Broker = s.Broker with { SecurityEvents = Limits, PreLogin = preLogin } });
+        var reader = await edge.ReaderAsync(Reader);
+
+        // Twelve connections from one address that never log in: five wait (until their deadline), seven are over the count.
+        var strangers = new List<RawMqttSocket>();
+        for (var i = 0; i < 12; i++)
+        {
+            strangers.Add(await RawMqttSocket.OpenAsync(edge.BrokerPort));
+        }
+
+        Assert.Equal("granted", (await reader.PresentCard(Operator, Ev3).Decision.WaitAsync(EdgeHarness.Timeout)).Reason);
+        await Task.WhenAll(strangers.Select(s => s.ClosedByServerAsync()));
+        Assert.Equal("granted", (await reader.PresentCard(Operator, Ev3).Decision.WaitAsync(EdgeHarness.Timeout)).Reason);
+
+        edge.Clock.Advance(Duration.FromMinutes(1));
+        await RefusedLoginAsync(edge);
+
+        var counted = await edge.RowAsync(r => r.Kind == LogKinds.Security && r.Reason == SecurityEvent.Suppressed);
+        using var detail = JsonDocument.Parse(counted.Detail!);
+        Assert.Equal((SecurityEvent.ConnectionClosed, "127.0.0.1", 9),
+            (detail.RootElement.GetProperty("what").GetString(), detail.RootElement.GetProperty("source").GetString(), detail.RootElement.GetProperty("count").GetInt32()));
+        var closedRows = edge.Rows(new LogFilter { Kind = LogKinds.Security }).Where(r => r.Reason == SecurityEvent.ConnectionClosed).ToList();
+        Assert.Equal(3, closedRows.Count);
+        Assert.All(closedRows, r => Assert.True(string.IsNullOrEmpty(r.Actor)));
+        Assert.All(closedRows, r => Assert.Contains("\"from\":\"127.0.0.1\"", r.Detail, StringComparison.Ordinal));
+        foreach (var s in strangers)
+        {
+            s.Dispose();
+        }
     }
 
     private static async Task RefusedLoginAsync(EdgeHarness edge)

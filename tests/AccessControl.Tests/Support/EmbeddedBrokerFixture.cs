@@ -17,10 +17,10 @@ public sealed class EmbeddedBrokerFixture : ITestBroker
     private readonly ConcurrentQueue<SecurityEvent> securityEvents = new();
     private SiteTopology topology;
 
-    private EmbeddedBrokerFixture(SiteTopology topology, DeviceSecrets secrets, Topics topics, IClock clock, BrokerTlsOptions? tls)
+    private EmbeddedBrokerFixture(SiteTopology topology, DeviceSecrets secrets, Topics topics, IClock clock, BrokerTlsOptions? tls, TimeProvider time, PreLoginLimits? preLogin)
     {
         this.topology = topology;
-        Broker = new EmbeddedBroker(0, topics, () => Volatile.Read(ref this.topology), secrets, clock, Record, tls);
+        Broker = new EmbeddedBroker(0, topics, () => Volatile.Read(ref this.topology), secrets, clock, time, Record, tls, preLogin: preLogin);
     }
 
     /// <summary>Raised for each refusal, after it is in <see cref="SecurityEvents"/> (on the broker's task).</summary>
@@ -44,9 +44,11 @@ public sealed class EmbeddedBrokerFixture : ITestBroker
     /// <summary>Everything refused so far, in order.</summary>
     public IReadOnlyList<SecurityEvent> SecurityEvents => securityEvents.ToArray();
 
-    public static async Task<EmbeddedBrokerFixture> StartAsync(SiteTopology topology, DeviceSecrets secrets, Topics? topics = null, IClock? clock = null, BrokerTlsOptions? tls = null)
+    /// <param name="time">Drives the deadline of connections that have not logged in; real time by default.</param>
+    public static async Task<EmbeddedBrokerFixture> StartAsync(SiteTopology topology, DeviceSecrets secrets, Topics? topics = null, IClock? clock = null, BrokerTlsOptions? tls = null,
+        TimeProvider? time = null, PreLoginLimits? preLogin = null)
     {
-        var fixture = new EmbeddedBrokerFixture(topology, secrets, topics ?? new Topics(), clock ?? new FakeClock(Now), tls);
+        var fixture = new EmbeddedBrokerFixture(topology, secrets, topics ?? new Topics(), clock ?? new FakeClock(Now), tls, time ?? RealTime.Instance, preLogin);
         await fixture.Broker.StartAsync();
         return fixture;
     }

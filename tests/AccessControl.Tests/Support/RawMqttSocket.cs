@@ -27,9 +27,15 @@ public sealed class RawMqttSocket : IDisposable
     /// <summary>Every byte sent so far.</summary>
     public long BytesSent { get; private set; }
 
-    public static async Task<RawMqttSocket> OpenAsync(int port)
+    /// <param name="from">The loopback address to connect from (any of 127.0.0.0/8), so the broker sees several hosts; 127.0.0.1 by default.</param>
+    public static async Task<RawMqttSocket> OpenAsync(int port, IPAddress? from = null)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        if (from is not null)
+        {
+            socket.Bind(new IPEndPoint(from, 0));
+        }
+
         await socket.ConnectAsync(IPAddress.Loopback, port).WaitAsync(TestTimeouts.Signal);
         return new RawMqttSocket(socket);
     }
@@ -38,6 +44,13 @@ public sealed class RawMqttSocket : IDisposable
     public static async Task<RawMqttSocket> LoginAsync(int port, string username, string password)
     {
         var raw = await OpenAsync(port);
+        await raw.LogInAsync(username, password);
+        return raw;
+    }
+
+    /// <summary>Logs in on this open connection (CONNECT, then a successful CONNACK) with client id = username.</summary>
+    public async Task LogInAsync(string username, string password)
+    {
         var body = new List<byte> { 0, 4, (byte)'M', (byte)'Q', (byte)'T', (byte)'T', 5, 0xC2, 0, 60, 0 };
         foreach (var field in new[] { username, username, password })
         {
@@ -45,11 +58,10 @@ public sealed class RawMqttSocket : IDisposable
             body.AddRange([(byte)(bytes.Length >> 8), (byte)bytes.Length, .. bytes]);
         }
 
-        await raw.SendAsync([.. Header(Connect, body.Count), .. body]);
-        var (type, connAck) = await raw.ReadPacketAsync();
+        await SendAsync([.. Header(Connect, body.Count), .. body]);
+        var (type, connAck) = await ReadPacketAsync();
         Assert.Equal(0x20, type);
         Assert.Equal(0, connAck[1]);
-        return raw;
     }
 
     /// <summary>An MQTT fixed header: the type byte, then the remaining length as a variable byte integer.</summary>

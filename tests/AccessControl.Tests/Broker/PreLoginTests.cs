@@ -1,0 +1,108 @@
+using System.Net;
+using AccessControl.Broker;
+using AccessControl.Tests.HardwareSim.Support;
+using AccessControl.Tests.Support;
+using static AccessControl.Tests.Support.TestSite;
+
+namespace AccessControl.Tests.Broker;
+
+/// <summary>
+/// Connections that have not logged in: anyone who can reach the port can open them. MQTTnet waited 100 s for each
+/// one's CONNECT and counted none; the embedded broker now gives each a deadline and counts them by address and in all.
+/// The deadline runs on a manual time provider: a test moves it past the deadline and waits for the close.
+/// </summary>
+public class PreLoginTests
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(5);
+
+    [Fact]
+    [Trait("control", "NIST-SC-5")]
+    public async Task AConnectionSendingItsConnectTooSlowly_IsClosedAtTheDeadline_AndReported_WhileALoggedInReaderStays()
+    {
+        var time = new ManualTimeProvider(EmbeddedBrokerFixture.Now);
+        await using var broker = await EmbeddedBrokerFixture.StartAsync(Topology, Secrets, time: time, preLogin: new PreLoginLimits { ConnectDeadline = Deadline });
+        using var reader = await RawMqttSocket.LoginAsync(broker.Port, MainReaderIn, Secrets.For(MainReaderIn));
+
+        var admitted = time.TimersChanged;
+        using var stranger = await RawMqttSocket.OpenAsync(broker.Port);
+        await admitted.WaitAsync(TestTimeouts.Signal);
+        await stranger.SendAsync([.. RawMqttSocket.Header(RawMqttSocket.Connect, 60_000), 0, 4]);
+        time.Advance(Deadline);
+        await stranger.ClosedByServerAsync();
+
+        var closed = Assert.Single(broker.SecurityEvents);
+        Assert.Equal((SecurityEvent.ConnectionClosed, "", "", "127.0.0.1"), (closed.What, closed.ClientId, closed.Username, closed.From));
+        Assert.Equal("no login within 5 s of connecting; connection closed", closed.Detail);
+
+        // The reader logged in before the deadline: it no longer applies to it.
+        await reader.SendAsync(RawMqttSocket.PublishOfSize(Topics.ReaderEvents(MainReaderIn), 200));
+        Assert.Equal(RawMqttSocket.PubAck, (await reader.ReadPacketAsync()).Type);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-SC-5")]
+    public async Task ConnectionsWaitingToLogIn_OverTheCountOfTheirAddress_OrOverTheTotal_AreClosedAtOnce_AndReported()
+    {
+        var time = new ManualTimeProvider(EmbeddedBrokerFixture.Now);
+        await using var broker = await EmbeddedBrokerFixture.StartAsync(Topology, Secrets, time: time,
+            preLogin: new PreLoginLimits { ConnectDeadline = Deadline, PerAddress = 2, Total = 3 });
+        using var reader = await RawMqttSocket.LoginAsync(broker.Port, MainReaderIn, Secrets.For(MainReaderIn));
+        var waiting = new List<RawMqttSocket>();
+        foreach (var from in new[] { "127.0.0.1", "127.0.0.1" })
+        {
+            waiting.Add(await OpenAdmittedAsync(broker, time, IPAddress.Parse(from)));
+        }
+
+        using var thirdFromOneAddress = await RawMqttSocket.OpenAsync(broker.Port);
+        await thirdFromOneAddress.ClosedByServerAsync();
+        waiting.Add(await OpenAdmittedAsync(broker, time, IPAddress.Parse("127.0.0.2")));
+        using var overTheTotal = await RawMqttSocket.OpenAsync(broker.Port, IPAddress.Parse("127.0.0.3"));
+        await overTheTotal.ClosedByServerAsync();
+
+        Assert.Equal(
+            [
+                new SecurityEvent(EmbeddedBrokerFixture.Now, "", "", SecurityEvent.ConnectionClosed,
+                    "2 connections from 127.0.0.1 are already waiting to log in (at most 2 from one address); connection closed unread", "127.0.0.1"),
+                new SecurityEvent(EmbeddedBrokerFixture.Now, "", "", SecurityEvent.ConnectionClosed,
+                    "3 connections are already waiting to log in (at most 3 in all); connection closed unread", "127.0.0.3"),
+            ],
+            broker.SecurityEvents);
+
+        // A logged-in device is not counted: one that logs in gives its place to the next.
+        await waiting[0].LogInAsync(MainReaderOut, Secrets.For(MainReaderOut));
+        using var next = await OpenAdmittedAsync(broker, time, IPAddress.Loopback);
+        Assert.Equal(2, broker.SecurityEvents.Count);
+        foreach (var w in waiting)
+        {
+            w.Dispose();
+        }
+    }
+
+    [Fact]
+    [Trait("control", "NIST-SC-5")]
+    public async Task HundredsOfReadersLoggingInAtOnceFromOneAddress_AsAfterABrokerRestartBehindAProxy_AreAllAccepted()
+    {
+        // The default limits, with time standing still: only the counts could refuse anyone here.
+        var readers = Enumerable.Range(1, 400).Select(i => NewReader($"rdr-burst-{i:000}")).ToArray();
+        await using var broker = await EmbeddedBrokerFixture.StartAsync(Build(readers), Secrets, time: new ManualTimeProvider(EmbeddedBrokerFixture.Now));
+
+        var logins = readers.Select(r => r.Id.Value).Select(id => Task.Run(() => RawMqttSocket.LoginAsync(broker.Port, id, Secrets.For(id)))).ToList();
+        var connected = await Task.WhenAll(logins);
+
+        Assert.Equal(400, connected.Length);
+        Assert.Empty(broker.SecurityEvents);
+        foreach (var c in connected)
+        {
+            c.Dispose();
+        }
+    }
+
+    /// <summary>Opens a connection and waits until the broker admitted it (its deadline's timer is armed).</summary>
+    private static async Task<RawMqttSocket> OpenAdmittedAsync(EmbeddedBrokerFixture broker, ManualTimeProvider time, IPAddress from)
+    {
+        var admitted = time.TimersChanged;
+        var raw = await RawMqttSocket.OpenAsync(broker.Port, from);
+        await admitted.WaitAsync(TestTimeouts.Signal);
+        return raw;
+    }
+}
