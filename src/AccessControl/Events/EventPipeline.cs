@@ -1162,6 +1162,13 @@ public sealed class EventPipeline : IAsyncDisposable
         var decision = AccessDecision.Deny(AccessReason.ReplaySuspected, door?.Site, door?.Id);
         StageAccess(new AccessRow(readerId, source, e.EventId, null, e.At, e.Offline, e.Card, e.Technology), decision, now, snapshot, ReplayDetail(e.Type.ToString(), rejection));
         StageReplayAlarm(source, door?.Site.Value, door?.Id.Value, readerId, $"reader {readerId}: event {e.EventId}", rejection, now);
+        if (e.Type == ReaderEventType.Tamper)
+        {
+            // A tamper changes no state, so refusing it protects nothing, and the replay alarm is throttled and does not
+            // say tamper: a reader whose clock or seq went wrong (a power cut) must not be opened unseen. Alarms fail loud.
+            StageAlarm(new Alarm(AlarmTypes.Tamper, door?.Site.Value, door?.Id.Value, readerId,
+                $"{e.Detail ?? "reader reports tamper"}; the event was refused as a suspected replay: {rejection.Detail}"), now);
+        }
     }
 
     /// <summary>A door event refused as a suspected replay: a security row (nothing reaches door supervision) and the rate-limited alarm.</summary>

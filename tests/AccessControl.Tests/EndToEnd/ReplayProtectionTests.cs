@@ -61,6 +61,45 @@ public class ReplayProtectionTests
     }
 
     [Fact]
+    [Trait("control", "NIST-PE-6")]
+    public async Task ATamperRefusedAsASuspectedReplay_StillRaisesTheTamperAlarm_EvenWhenTheReplayAlarmIsThrottled()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        var alarms = await edge.AlarmsAsync();
+        var (raw, decisions) = await RawReaderAsync(edge);
+        var now = edge.Clock.GetCurrentInstant();
+
+        // A reader whose clock is off (its RTC lost after a power cut): its card is refused, which uses up the minute's
+        // replay alarm; then its housing is opened. Both tampers are refused too, but the switch is never silenced.
+        var card = await SendAsync(edge, raw, decisions, Card("skewed-card", 1, now - Duration.FromMinutes(10)));
+        var skewed = await SendAsync(edge, raw, decisions, Tamper("skewed-tamper", 2, now - Duration.FromMinutes(10)));
+        var first = await SendAsync(edge, raw, decisions, Card("fresh-card", 3, now));
+        var usedSeq = await SendAsync(edge, raw, decisions, Tamper("used-seq-tamper", 3, now));
+        var resent = await SendAsync(edge, raw, decisions, Tamper("used-seq-tamper", 3, now));
+
+        Assert.Equal(("replay_suspected", "replay_suspected", "replay_suspected"), (card.Reason, skewed.Reason, usedSeq.Reason));
+        Assert.True(first.Grant);
+        Assert.Equal(usedSeq, resent);   // a re-send is a duplicate: the same answer, no second alarm
+
+        // A tamper from another reader, which certainly raises its alarm, after whatever came before it.
+        var marker = await edge.ReaderAsync("rdr-lobby-out");
+        await marker.TamperAsync("marker").WaitAsync(EdgeHarness.Timeout);
+        var seen = new List<AlarmMessage>();
+        while (seen.LastOrDefault()?.ReaderId != "rdr-lobby-out")
+        {
+            seen.Add(await alarms.Reader.ReadAsync().AsTask().WaitAsync(EdgeHarness.Timeout));
+        }
+
+        Assert.Single(seen, a => a.Type == AlarmTypes.ReplaySuspected);
+        var tampers = seen.Where(a => a.Type == AlarmTypes.Tamper && a.ReaderId == ReaderId).ToList();
+        Assert.Equal(2, tampers.Count);
+        Assert.All(tampers, a => Assert.Equal((ReaderId, "door-lobby"), (a.ReaderId, a.DoorId)));
+        Assert.StartsWith("housing opened; the event was refused as a suspected replay: at is 10 min behind", tampers[0].Detail, StringComparison.Ordinal);
+        Assert.StartsWith("housing opened; the event was refused as a suspected replay: seq 3 was already used", tampers[1].Detail, StringComparison.Ordinal);
+        Assert.Equal(2, edge.Rows(new LogFilter { Kind = LogKinds.Alarm, Reason = AlarmTypes.Tamper, ReaderId = ReaderId }).Count);
+    }
+
+    [Fact]
     public async Task OfflineReplayWithinTheWindow_IsDecided_AndADuplicateKeepsItsOriginalDecision()
     {
         await using var edge = await EdgeHarness.StartAsync();
@@ -191,6 +230,9 @@ public class ReplayProtectionTests
 
     private static ReaderEvent Card(string eventId, long seq, Instant at) =>
         new(eventId, seq, at, ReaderEventType.Card, Operator, Ev3, false, null);
+
+    private static ReaderEvent Tamper(string eventId, long seq, Instant at) =>
+        new(eventId, seq, at, ReaderEventType.Tamper, null, null, false, "housing opened");
 
     private static async Task<(IMqttClient Raw, Channel<DecisionMessage> Decisions)> RawReaderAsync(EdgeHarness edge)
     {
