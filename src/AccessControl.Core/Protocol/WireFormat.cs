@@ -212,7 +212,7 @@ public static partial class WireFormat
 
         if (payload.Length > maxBytes)
         {
-            return WireResult<T>.Fail($"payload of {payload.Length} bytes exceeds the limit of {maxBytes} bytes");
+            return WireResult<T>.Fail($"payload of {payload.Length} bytes exceeds the limit of {maxBytes} bytes", EventIdOf(payload));
         }
 
         JsonDocument document;
@@ -233,6 +233,51 @@ public static partial class WireFormat
             }
 
             return read(document.RootElement);
+        }
+    }
+
+    /// <summary>
+    /// The eventId of a payload refused for its size, where a parse would have read it (the last top-level
+    /// <c>eventId</c> of valid JSON, a valid id): the deny then answers the device's event, and its re-sends are
+    /// duplicates. Without it a device cannot match the deny and re-sends the event for ever, each time a new row. A
+    /// forward scan that builds nothing, and only up to the largest message of the protocol.
+    /// </summary>
+    private static string? EventIdOf(ReadOnlySequence<byte> payload)
+    {
+        if (payload.Length > MaxReaderCommandBytes)
+        {
+            return null;
+        }
+
+        try
+        {
+            var reader = new Utf8JsonReader(payload, new JsonReaderOptions { MaxDepth = DocumentOptions.MaxDepth });
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                return null;
+            }
+
+            string? eventId = null;
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var isEventId = reader.ValueTextEquals("eventId"u8);
+                reader.Read();
+                if (isEventId)
+                {
+                    eventId = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                }
+                else
+                {
+                    reader.Skip();
+                }
+            }
+
+            // The object must end the payload, as for a parse: anything after it is not valid JSON.
+            return reader.TokenType == JsonTokenType.EndObject && !reader.Read() && IsValidId(eventId) ? eventId : null;
+        }
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
+        {
+            return null;
         }
     }
 

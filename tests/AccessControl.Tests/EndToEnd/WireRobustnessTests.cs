@@ -21,8 +21,7 @@ public class WireRobustnessTests
     public async Task MalformedPayload_IsDeniedLoggedAndTheServiceKeepsDeciding(BrokerKind broker)
     {
         await using var edge = await EdgeHarness.StartAsync(broker);
-        var raw = await edge.RawClientAsync("rdr-lobby-in");
-        var decisions = await edge.DecisionsAsync(raw, "rdr-lobby-in");
+        var (raw, decisions) = await LobbyReaderAsync(edge);
         string[] payloads =
         [
             "not json at all",
@@ -155,6 +154,35 @@ public class WireRobustnessTests
         Assert.Equal(2, edge.Rows(new LogFilter { Kind = LogKinds.Alarm, Reason = AlarmTypes.MalformedEvent }).Count);
     }
 
+    [Theory]
+    [MemberData(nameof(Brokers))]
+    [Trait("control", "NIST-SI-10")]
+    public async Task AnEventOverThePayloadLimit_IsAnsweredUnderItsEventId_AndItsResendIsADuplicate_NeitherLoggedNorAlarmedAgain(BrokerKind broker)
+    {
+        await using var edge = await EdgeHarness.StartAsync(broker);
+        var (raw, decisions) = await LobbyReaderAsync(edge);
+        var alarms = await edge.AlarmsAsync();
+        var at = WireFormat.FormatInstant(edge.Clock.GetCurrentInstant());
+
+        // A card event with a member the firmware added for diagnostics (§12), which takes it over 4096 bytes.
+        var oversized = $$"""{"eventId":"big-1","seq":1,"at":"{{at}}","type":"card","card":"{{Operator}}","technology":"{{Ev3}}","diag":"{{new string('x', 4200)}}"}""";
+        await PublishAsync(raw, edge.Edge.Topics.ReaderEvents("rdr-lobby-in"), oversized);
+        var answer = await decisions.Reader.ReadAsync().AsTask().WaitAsync(EdgeHarness.Timeout);
+        edge.Clock.Advance(Duration.FromMinutes(2));   // past the malformed alarm's minute: a re-send would alarm again if it were new
+        await PublishAsync(raw, edge.Edge.Topics.ReaderEvents("rdr-lobby-in"), oversized);
+        var resent = await decisions.Reader.ReadAsync().AsTask().WaitAsync(EdgeHarness.Timeout);
+        await TamperMarkerAsync(edge, await edge.RawClientAsync("rdr-lobby-out"));
+        var seen = await AlarmsUntilTamperAsync(alarms);
+
+        Assert.Equal(("big-1", "malformed_event", false), (answer.EventId, answer.Reason, answer.Grant));
+        Assert.Equal(answer, resent);
+        var row = Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Malformed }));
+        Assert.Equal("big-1", row.EventId);
+        Assert.Contains("exceeds the limit of 4096 bytes", row.Detail, StringComparison.Ordinal);
+        var alarm = Assert.Single(seen, a => a.Type == AlarmTypes.MalformedEvent);
+        Assert.Contains("eventId big-1", alarm.Detail, StringComparison.Ordinal);
+    }
+
     [Fact]
     [Trait("control", "NIST-SC-5")]
     public async Task AHeaderAnnouncingAHugePacket_BeforeAnyLogin_IsClosedUnread_Logged_AndReadersStillGetDecisions()
@@ -190,6 +218,13 @@ public class WireRobustnessTests
         Assert.Equal("rdr-lobby-in", refused.Actor);
         Assert.Contains($"PUBLISH packet of {16 * 1024 * 1024} bytes", refused.Detail, StringComparison.Ordinal);
         Assert.True((await other.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout)).Grant);
+    }
+
+    /// <summary>The lobby's entry reader as a raw client, with the channel of its decisions.</summary>
+    private static async Task<(IMqttClient Raw, System.Threading.Channels.Channel<DecisionMessage> Decisions)> LobbyReaderAsync(EdgeHarness edge)
+    {
+        var raw = await edge.RawClientAsync("rdr-lobby-in");
+        return (raw, await edge.DecisionsAsync(raw, "rdr-lobby-in"));
     }
 
     private static async Task PublishAsync(IMqttClient client, string topic, string payload) =>

@@ -172,7 +172,27 @@ public class WireFormatReaderEventTests
 
         Assert.False(result.Success);
         Assert.Equal("payload of 4097 bytes exceeds the limit of 4096 bytes", result.Error);
-        Assert.Null(result.EventId); // not parsed at all
+        Assert.Equal("e-1", result.EventId); // not parsed, but its eventId read, so that the deny answers the device's event
+    }
+
+    [Theory]
+    [InlineData("""{"pad":"#","eventId":"e-2"}""", "e-2")]
+    [InlineData("""{"eventId":"e-1","pad":{"a":["#",{"b":1}]},"eventId":"e-2"}""", "e-2")] // the last one wins, as when parsed
+    [InlineData("""{"event\u0049d":"e-2","pad":"#"}""", "e-2")]
+    [InlineData("""{"eventId":"e 2","pad":"#"}""", null)]   // not a valid id
+    [InlineData("""{"eventId":"e-1","eventId":2,"pad":"#"}""", null)]
+    [InlineData("""{"eventId":"e-2","pad":"#"} trailing""", null)]   // not valid JSON
+    [InlineData("""{"eventId":"e-2","pad":"#""", null)]
+    [InlineData("""[{"eventId":"e-2","pad":"#"}]""", null)]
+    [InlineData("""{"pad":[[[[[[[[["#"]]]]]]]]],"eventId":"e-2"}""", null)]   // deeper than 8 levels
+    public void ParseReaderEvent_OverSizeLimit_EchoesTheEventIdOnlyWhereAParseWouldHaveReadIt(string shape, string? eventId)
+    {
+        var json = shape.Replace("#", new string('a', WireFormat.DefaultMaxPayloadBytes), StringComparison.Ordinal);
+
+        var result = WireFormat.ParseReaderEvent(Payload(json));
+
+        Assert.StartsWith("payload of ", result.Error, StringComparison.Ordinal);
+        Assert.Equal(eventId, result.EventId);
     }
 
     [Fact]
