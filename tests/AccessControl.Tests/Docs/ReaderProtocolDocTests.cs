@@ -276,7 +276,18 @@ public class ReaderProtocolDocTests
             // AsyncAPI 3: an operation's messages must be messages of its channel.
             var messages = Assert.IsType<YamlSequenceNode>(Get(operation, "messages"));
             Assert.All(messages.Children, m => Assert.StartsWith(channelRef + "/messages/", GetString(m, "$ref")));
-            Assert.Equal("1", GetString(GetMap(GetMap(operation, "bindings"), "mqtt"), "qos"));
+            var mqtt = GetMap(GetMap(operation, "bindings"), "mqtt");
+            Assert.Equal("1", GetString(mqtt, "qos"));
+
+            // As §5 says: statuses are retained; door commands are both (unlock not, release and relock retained), so
+            // no one flag may claim them; everything else is not retained.
+            var retain = mqtt.Children.TryGetValue(new YamlScalarNode("retain"), out var flag) ? ((YamlScalarNode)flag).Value : null;
+            Assert.True(kind switch
+            {
+                TopicKind.ReaderStatus or TopicKind.DoorStatus => retain == "true",
+                TopicKind.DoorCommands => retain is null,
+                _ => retain is null or "false",
+            }, $"operation '{name}': retain {retain ?? "(none)"} is not what §5 says of {kind}");
         }
 
         var expected = Enum.GetValues<TopicKind>().Where(k => k != TopicKind.Unknown);
