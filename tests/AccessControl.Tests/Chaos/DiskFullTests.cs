@@ -82,9 +82,13 @@ public class DiskFullTests
         Assert.True(afterwards.Decision.Grant, $"after the filler was deleted: {afterwards.Decision.Reason}");
         log.AssertEachHeardDecisionLoggedOnce(rig.Heard.Count);
         Assert.Equal(whileFull.Count, log.Access.Count(r => r.Reason == "log_failure"));
-        var outage = Assert.Single(log.Rows, r => r.Kind == LogKinds.Integrity && r.Reason == "outage");
-        using var detail = System.Text.Json.JsonDocument.Parse(outage.Detail!);
-        Assert.InRange(detail.RootElement.GetProperty("restoredAtStart").GetInt32(), deniedBeforeKill, deniedBeforeKill + 10);
+        // Usually one outage. But a checkpoint during it can free WAL space on the full filesystem, and a batch of
+        // another kind (a status or security row) then commits, ending that outage with its row; the next commit that
+        // needs space starts another. Then only the rows kept since are in the journal at the kill.
+        var outages = log.Rows.Where(r => r.Kind == LogKinds.Integrity && r.Reason == "outage").ToList();
+        var restored = Assert.Single(outages, r => r.Detail!.Contains("\"restoredAtStart\"", StringComparison.Ordinal));
+        using var detail = System.Text.Json.JsonDocument.Parse(restored.Detail!);
+        Assert.InRange(detail.RootElement.GetProperty("restoredAtStart").GetInt32(), outages.Count == 1 ? deniedBeforeKill : 1, deniedBeforeKill + 10);
         log.AssertChainVerifies();
     }
 

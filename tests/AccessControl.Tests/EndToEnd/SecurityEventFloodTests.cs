@@ -60,10 +60,17 @@ public class SecurityEventFloodTests
         var reader = await edge.ReaderAsync(Reader);
 
         // Twelve connections from one address that never log in: five wait (until their deadline), seven are over the count.
+        // One over the count may be closed so soon that its own connect already sees the broken pipe: closed too.
         var strangers = new List<RawMqttSocket>();
         for (var i = 0; i < 12; i++)
         {
-            strangers.Add(await RawMqttSocket.OpenAsync(edge.BrokerPort));
+            try
+            {
+                strangers.Add(await RawMqttSocket.OpenAsync(edge.BrokerPort));
+            }
+            catch (System.Net.Sockets.SocketException e) when (e.SocketErrorCode is System.Net.Sockets.SocketError.Shutdown or System.Net.Sockets.SocketError.ConnectionReset)
+            {
+            }
         }
 
         Assert.Equal("granted", (await reader.PresentCard(Operator, Ev3).Decision.WaitAsync(EdgeHarness.Timeout)).Reason);
