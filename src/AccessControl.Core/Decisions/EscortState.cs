@@ -68,6 +68,10 @@ public sealed class EscortState
         return null;
     }
 
+    /// <summary>Whether an escort has a window open into a zone, at any door side (expired ones included until pruned).</summary>
+    public bool HasWindowInto(PersonId escort, ZoneId zone) =>
+        windows.Values.Any(list => list.Exists(w => w.Escort == escort && w.Zone == zone));
+
     /// <summary>Whether a person is known to be inside a tracked zone.</summary>
     public bool IsInside(PersonId person, ZoneId zone) => inside.TryGetValue(zone, out var people) && people.ContainsKey(person);
 
@@ -93,6 +97,19 @@ public sealed class EscortState
         if (outcome.Used is { } used)
         {
             nextWindows = Replace(nextWindows, used, w => w.Admitted.Contains(outcome.Person) ? w : w with { Admitted = w.Admitted.Add(outcome.Person) });
+        }
+
+        // An escort who left a zone brings nobody into it any more: the windows they opened into it close at once.
+        if (outcome.ClosesWindowsInto is { } exited)
+        {
+            foreach (var (side, list) in nextWindows)
+            {
+                var kept = list.RemoveAll(w => w.Escort == outcome.Person && w.Zone == exited);
+                if (kept.Count != list.Count)
+                {
+                    nextWindows = kept.IsEmpty ? nextWindows.Remove(side) : nextWindows.SetItem(side, kept);
+                }
+            }
         }
 
         if (outcome.Opened is { } opened)
@@ -268,5 +285,11 @@ public sealed record EscortOutcome(
     ZoneId? Left,
     ImmutableArray<PersonId> LeftUnescorted)
 {
-    public bool IsEmpty => Opened is null && Used is null && Entered is null && Left is null && LeftUnescorted.IsDefaultOrEmpty;
+    /// <summary>
+    /// The zone the cardholder just left (through an <c>out</c> reader) while they had an escort window open into it:
+    /// those windows close, so nobody follows an escort who is no longer inside.
+    /// </summary>
+    public ZoneId? ClosesWindowsInto { get; init; }
+
+    public bool IsEmpty => Opened is null && Used is null && Entered is null && Left is null && LeftUnescorted.IsDefaultOrEmpty && ClosesWindowsInto is null;
 }

@@ -460,6 +460,22 @@ public class EscortEngineTests
 
     [Fact]
     [Trait("control", "NIST-PE-3")]
+    [Trait("control", "PCI-9.3.3")]
+    public void Decide_EscortWhoLeftTheZoneWithinTheirWindow_BringsNobodyIn()
+    {
+        var state = EscortState.Empty;
+        DecideAndApply(ref state, Eddie, VaultIn, T0);
+        var escortOut = DecideAndApply(ref state, Eddie, VaultOut, T0 + Second);
+
+        var visitor = DecideAndApply(ref state, Vic, VaultIn, T0 + (Second * 2));
+
+        Assert.True(escortOut.IsGranted);
+        Assert.Equal(AccessReason.EscortRequired, visitor.Reason);
+        Assert.Empty(state.WindowsAt(VaultDoor, Direction.In));
+    }
+
+    [Fact]
+    [Trait("control", "NIST-PE-3")]
     public void Decide_VisitorReenteringAfterTheEscortLeft_IsDenied()
     {
         var state = EscortState.Empty;

@@ -182,6 +182,27 @@ public class EscortTests
     [Theory]
     [MemberData(nameof(Brokers))]
     [Trait("control", "NIST-PE-3")]
+    [Trait("control", "PCI-9.3.3")]
+    public async Task OperatorBadgingInThenStraightOut_LeavesNoWindow_TheVisitorIsNotLetInAlone(BrokerKind broker)
+    {
+        await using var edge = await EdgeHarness.StartAsync(broker);
+        var entry = await edge.ReaderAsync(In);
+        var exit = await edge.ReaderAsync(Out);
+
+        var escort = await edge.PresentCardAndFingerAsync(entry, Operator);
+        edge.Clock.Advance(Duration.FromSeconds(2));
+        var leaving = await exit.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
+        edge.Clock.Advance(Duration.FromSeconds(2));
+        var visitor = await entry.PresentCardAsync(Visitor1, Ev3).WaitAsync(EdgeHarness.Timeout);
+
+        Assert.Equal((true, true), (escort.Grant, leaving.Grant));
+        Assert.Equal((false, "escort_required", 0), (visitor.Grant, visitor.Reason, visitor.UnlockSeconds));
+        Assert.Empty(edge.Rows(new LogFilter { Kind = LogKinds.Access, PersonId = "v-ewagner", Decision = "grant" }));
+    }
+
+    [Theory]
+    [MemberData(nameof(Brokers))]
+    [Trait("control", "NIST-PE-3")]
     public async Task VisitorsLeavingFirst_ThenTheOperator_RaiseNoAlarm(BrokerKind broker)
     {
         await using var edge = await EdgeHarness.StartAsync(broker);
