@@ -864,10 +864,13 @@ public sealed class EventPipeline : IAsyncDisposable
             return;
         }
 
+        // The card's final decision, taken now for a card presented live: a live row even when the finger came from the
+        // reader's buffer (offline) in time, as it unlocks the door now; restarts rebuild anti-passback and escorts from
+        // live grants. What the device said stays in the detail.
         verifications = verifications.Remove(readerId);
-        var cardRow = row with { Card = v.Card, Technology = v.Technology };
+        var cardRow = row with { Card = v.Card, Technology = v.Technology, Offline = false };
         (string, object?)[] detail = [.. answer, ("threshold", v.Threshold.ToString(System.Globalization.CultureInfo.InvariantCulture)),
-            ("cardReader", v.CardReader), ("cardEventId", v.CardEventId)];
+            ("cardReader", v.CardReader), ("cardEventId", v.CardEventId), ("fingerOffline", e.Offline ? "true" : null)];
         var linked = (v.CardReader, v.CardEventId);
         snapshot.Topology.Doors.TryGetValue(reader.Door, out var door);
         snapshot.Topology.Sites.TryGetValue(door?.Site ?? default, out var site);

@@ -59,8 +59,8 @@ internal sealed class RawReader
         PublishAsync(eventId, (id, s, at) => new ReaderEvent(id, s, at, ReaderEventType.Card, card, technology, false, null));
 
     /// <summary>Publishes a fingerprint_match answer; returns its eventId.</summary>
-    public Task<string> FingerprintAsync(string requestId, int score, string? templateId = null, string? eventId = null) =>
-        PublishAsync(eventId, (id, s, at) => new ReaderEvent(id, s, at, ReaderEventType.FingerprintMatch, null, null, false, null)
+    public Task<string> FingerprintAsync(string requestId, int score, string? templateId = null, string? eventId = null, bool offline = false) =>
+        PublishAsync(eventId, (id, s, at) => new ReaderEvent(id, s, at, ReaderEventType.FingerprintMatch, null, null, offline, null)
         {
             RequestId = requestId,
             Score = score,

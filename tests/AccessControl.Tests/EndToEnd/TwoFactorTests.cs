@@ -124,6 +124,30 @@ public class TwoFactorTests
     }
 
     [Fact]
+    [Trait("control", "NIST-PE-6")]
+    [Trait("control", "PCI-10.2")]
+    public async Task AFingerSentFromTheReadersBuffer_ThatAnswersALiveCardInTime_IsLoggedAsTheLiveGrantItIs()
+    {
+        // The fingerprint reader lost its connection for a moment and sent the finger from its buffer (offline: true),
+        // still within the card's wait: the door unlocks now, so its row is a live grant. Logged as offline, the restart
+        // would rebuild anti-passback and escorts without it, and an auditor would read that it opened nothing.
+        var (edge, card, finger, unlocks, _) = await StartAsync(BrokerKind.Embedded);
+        await using var __ = edge;
+
+        var (cardEvent, verify) = await CardThenVerifyRequestAsync(card, finger);
+        var fingerEvent = await finger.FingerprintAsync(verify.RequestId, 91, offline: true);
+        var final = await card.NextDecisionAsync();
+        var unlock = await unlocks.Reader.ReadAsync().AsTask().WaitAsync(EdgeHarness.Timeout);
+
+        Assert.Equal((cardEvent, true, "granted"), (final.EventId, final.Grant, final.Reason));
+        Assert.Equal("unlock", unlock.Command);
+        var row = Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Access, DoorId = "door-sr1" }), r => r.Decision == "grant");
+        Assert.Equal((fingerEvent, false), (row.EventId, row.Offline));
+        using var detail = JsonDocument.Parse(row.Detail!);
+        Assert.Equal("true", detail.RootElement.GetProperty("fingerOffline").GetString());
+    }
+
+    [Fact]
     [Trait("control", "PCI-9.2")]
     public async Task AMatchingFingerArrivingAtExactlyTheDeadline_IsTooLate_AsTheTickWouldHaveEndedTheWait()
     {
