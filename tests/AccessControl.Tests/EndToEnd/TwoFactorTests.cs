@@ -124,6 +124,26 @@ public class TwoFactorTests
     }
 
     [Fact]
+    [Trait("control", "NIST-PE-3")]
+    [Trait("control", "NIST-SP800-63B-5.2.3")]
+    public async Task ACardGivenToAnotherPersonWhileItWaitsForItsFinger_IsNotGrantedToThemOnTheFirstHoldersFinger()
+    {
+        // The templates sent were the first holder's, so a match proves the first holder is at the reader, not the card's
+        // new holder: the card is decided again when the finger comes, and must not let the new holder in on it.
+        var (edge, card, finger, unlocks, _) = await StartAsync(BrokerKind.Embedded);
+        await using var __ = edge;
+        Assert.True((await edge.Edge.Admin.SetPersonAccessLevelsAsync("admin-test", "p-jweber", ["lobby-24x7", "serverroom-operators"])).IsOk);
+
+        var (cardEvent, verify) = await CardThenVerifyRequestAsync(card, finger);
+        Assert.True((await edge.Edge.Admin.UpsertCredentialAsync("admin-test", Operator, new global::AccessControl.Admin.CredentialInput("desfire-ev3", "p-jweber"))).IsOk);
+        await finger.FingerprintAsync(verify.RequestId, 95);
+        var final = await card.NextDecisionAsync();
+
+        Assert.Equal((cardEvent, false, "fingerprint_mismatch"), (final.EventId, final.Grant, final.Reason));
+        await AssertNoUnlockAsync(edge, unlocks);
+    }
+
+    [Fact]
     [Trait("control", "NIST-PE-6")]
     [Trait("control", "PCI-10.2")]
     public async Task AFingerSentFromTheReadersBuffer_ThatAnswersALiveCardInTime_IsLoggedAsTheLiveGrantItIs()
