@@ -117,19 +117,22 @@ public sealed class EscortState
             var side = new DoorSide(opened.Door, opened.Direction);
             var list = nextWindows.TryGetValue(side, out var existing) ? existing : [];
 
-            // One open window per escort at a door side: a newer entry replaces the escort's earlier window there. A
-            // double badge does not double the places behind one escort, and the state stays as small as the number
-            // of escorts at the door, not the number of their swipes.
+            // One open window per escort at a door side: a newer entry replaces the escort's earlier window there, and
+            // takes over the places already taken while that one is still open. A double badge does not double the
+            // places behind one escort, and the state stays as small as the number of escorts at the door, not the
+            // number of their swipes.
+            var admitted = opened.Admitted;
             for (var index = list.Count - 1; index >= 0; index--)
             {
                 if (list[index].Escort == opened.Escort)
                 {
+                    admitted = list[index].Until >= opened.Opened ? admitted.Union(list[index].Admitted) : admitted;
                     list = list.RemoveAt(index);
                     break;
                 }
             }
 
-            nextWindows = nextWindows.SetItem(side, list.Add(opened with { Entry = entry ?? opened.Entry }));
+            nextWindows = nextWindows.SetItem(side, list.Add(opened with { Entry = entry ?? opened.Entry, Admitted = admitted }));
         }
 
         // Whoever was left behind is now unescorted: the alarm is raised once, not again at the escort's next exit.

@@ -151,6 +151,26 @@ public class EscortStateTests
     }
 
     [Fact]
+    [Trait("control", "NIST-PE-3")]
+    [Trait("control", "PCI-9.3.2")]
+    public void AnEscortBadgingAgainWhileTheirWindowIsOpen_KeepsThePlacesAlreadyTaken_ButNotAfterItClosed()
+    {
+        // Capacity 1: one visitor follows, then the escort badges again at the same door. The new window must not hand
+        // out a fresh place while the first is still open; that would double the places behind one escort.
+        var first = Window(Escort, T0, capacity: 1);
+        var state = EscortState.Empty.Apply(Opens(first)).Apply(Enters(Visitor, first));
+
+        var again = state.Apply(Opens(Window(Escort, T0 + Second, capacity: 1)));
+
+        Assert.Null(again.FindWindow(Door, Direction.In, Room, Visitor2, T0 + Second));
+        Assert.NotNull(again.FindWindow(Door, Direction.In, Room, Visitor, T0 + Second)); // the one admitted may present again
+
+        // Once the first window has closed, a new badge opens a new window with its own places.
+        var later = state.Apply(Opens(Window(Escort, T0 + Duration.FromSeconds(11), capacity: 1)));
+        Assert.NotNull(later.FindWindow(Door, Direction.In, Room, Visitor2, T0 + Duration.FromSeconds(11)));
+    }
+
+    [Fact]
     public void Prune_DropsClosedWindowsOnly_AndIsANoOpWhenNothingClosed()
     {
         var state = EscortState.Empty.Apply(Opens(Window(Escort, T0))).Apply(Opens(Window(Escort2, T0 + (Second * 5), door: OtherDoor)));
