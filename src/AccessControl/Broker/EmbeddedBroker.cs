@@ -11,7 +11,6 @@ using MQTTnet;
 using MQTTnet.Packets;
 using MQTTnet.Protocol;
 using MQTTnet.Server;
-using MQTTnet.Server.Internal.Adapter;
 using NodaTime;
 
 namespace AccessControl.Broker;
@@ -68,11 +67,12 @@ namespace AccessControl.Broker;
 /// five bytes sent by anyone who can open a connection.
 /// </para>
 /// <para>
-/// A connection must log in within <see cref="PreLoginLimits.ConnectDeadline"/> of its accept (after the TLS handshake),
-/// and only so many may wait to log in, from one address and in all (<see cref="PreLoginLimits"/>): one past its
-/// deadline, or over a count, is closed without a CONNACK and reported as <see cref="SecurityEvent.ConnectionClosed"/>
-/// with its remote address. Logged-in connections are not counted. MQTTnet 5.2 itself waits 100 s for a CONNECT and
-/// counts nothing.
+/// A connection must complete its TLS handshake and log in within <see cref="PreLoginLimits.ConnectDeadline"/> of its
+/// TCP accept, and only so many may wait to log in, from one address and in all (<see cref="PreLoginLimits"/>): one past
+/// its deadline, over a count, or whose handshake fails, is closed without a CONNACK and reported as
+/// <see cref="SecurityEvent.ConnectionClosed"/> with its remote address (<see cref="BrokerListeners"/>). Logged-in
+/// connections are not counted. MQTTnet 5.2 itself puts no limit on the handshake, waits 100 s for a CONNECT and counts
+/// nothing.
 /// </para>
 /// <para>Not safe for concurrent StartAsync/StopAsync calls; the host starts and stops it once.</para>
 /// </remarks>
@@ -96,6 +96,7 @@ public sealed class EmbeddedBroker : IAsyncDisposable
     internal const MqttPubAckReasonCode PacketTooLarge = (MqttPubAckReasonCode)0x95;
     private ClientCertificateValidator? validator;
     private MqttServer? server;
+    private BrokerListeners? listeners;
     private InProcessLink? service;
 
     /// <param name="port">TCP port on 127.0.0.1; 0 picks a free one on the first start (see <see cref="Port"/>).</param>
@@ -242,12 +243,14 @@ public sealed class EmbeddedBroker : IAsyncDisposable
         cancellationToken.ThrowIfCancellationRequested();
         var options = tls is null ? PlainOptions() : TlsOptions(tls);
 
-        // MQTTnet's own TCP listeners, every connection counted and read through the packet size limit until its login.
-        var listeners = new PacketLimitServerAdapter(new MqttTcpServerAdapter(), MaxPacketBytes, OnPacketTooLarge, preLogin, time, OnConnectionClosed);
+        // The broker's own TCP listeners on the endpoints of the options: every connection counted from its accept,
+        // its TLS handshake and login under one deadline, and every packet read through the size limit.
+        var listeners = new BrokerListeners(MaxPacketBytes, OnPacketTooLarge, preLogin, time, OnConnectionClosed);
         var created = new MqttServerFactory().CreateMqttServer(options, [listeners]);
         created.ValidatingConnectionAsync += OnValidatingConnectionAsync;
         created.InterceptingPublishAsync += OnInterceptingPublishAsync;
         created.InterceptingSubscriptionAsync += OnInterceptingSubscriptionAsync;
+        this.listeners = listeners;
         try
         {
             await created.StartAsync();
@@ -258,7 +261,7 @@ public sealed class EmbeddedBroker : IAsyncDisposable
             throw;
         }
 
-        // MQTTnet writes the port the OS picked back into the endpoint options when asked for port 0.
+        // The listeners write the port the OS picked back into the endpoint options when asked for port 0.
         Port = tls is null ? options.DefaultEndpointOptions.Port : options.TlsEndpointOptions.Port;
         if (PlainPort is not null)
         {
@@ -269,7 +272,7 @@ public sealed class EmbeddedBroker : IAsyncDisposable
         {
             await created.StopAsync();
             created.Dispose();
-            throw new InvalidOperationException("MQTTnet did not report the port it bound; the embedded broker cannot say where it listens.");
+            throw new InvalidOperationException("The listeners did not report the port they bound; the embedded broker cannot say where it listens.");
         }
 
         server = created;
@@ -427,8 +430,9 @@ public sealed class EmbeddedBroker : IAsyncDisposable
         }
 
         // Accepted: a packet over the size limit from now on is this device's. Unless its deadline passed meanwhile:
-        // then the connection is already reported and being closed.
-        if (PacketLimitChannel.Of(e.ChannelAdapter)?.LoggedIn(e.ClientId, username ?? "") == false)
+        // then the connection is already reported and being closed. Every network connection comes through the
+        // listeners; one that did not (or after a restart) is refused rather than left outside the limits.
+        if (listeners?.LimitOf(e.ChannelAdapter) is not { } limit || !limit.LoggedIn(e.ClientId, username ?? ""))
         {
             e.ReasonCode = MqttConnectReasonCode.ServerBusy;
         }

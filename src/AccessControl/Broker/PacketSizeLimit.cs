@@ -1,95 +1,14 @@
 using System.Buffers;
 using System.Net;
-using System.Runtime.CompilerServices;
 using System.Security.Cryptography.X509Certificates;
-using MQTTnet.Adapter;
 using MQTTnet.Channel;
-using MQTTnet.Diagnostics.Logger;
 using MQTTnet.Exceptions;
 using MQTTnet.Protocol;
-using MQTTnet.Server;
 
 namespace AccessControl.Broker;
 
 /// <summary>A packet refused by <see cref="PacketLimitChannel"/>: its type and announced size, and who sent it (client id and username once logged in).</summary>
 internal readonly record struct OversizedPacket(MqttControlPacketType Type, long Bytes, EndPoint? From, string? ClientId, string? Username);
-
-/// <summary>A connection the embedded broker closed before its login: why, and where it came from.</summary>
-internal readonly record struct RefusedConnection(string Why, EndPoint? From);
-
-/// <summary>
-/// MQTTnet's TCP server adapter (listeners, TLS), with every accepted connection admitted by a <see cref="PreLoginGate"/>
-/// and its channel wrapped in a <see cref="PacketLimitChannel"/> with a <see cref="PendingLogin"/> deadline before the
-/// server reads its first byte. A connection over the gate's counts is closed at once, unread.
-/// </summary>
-/// <remarks>
-/// MQTTnet 5.2 offers no way in between its socket and its packet reader: the listener builds the
-/// <see cref="MqttChannelAdapter"/> around its own channel and hands it over ready. So the channel is swapped inside that
-/// adapter (its private <c>_channel</c>), before the adapter reaches the server. Should a later MQTTnet rename the
-/// field or hand over another adapter type, every connection is refused (fail closed), and the tests say so. The
-/// listener hands a connection over after its TLS handshake, which MQTTnet 5.2 does not bound in time; the deadline and
-/// the counts start there.
-/// </remarks>
-internal sealed class PacketLimitServerAdapter : IMqttServerAdapter
-{
-    private readonly IMqttServerAdapter inner;
-    private readonly int maxPacketBytes;
-    private readonly Action<OversizedPacket> onRefused;
-    private readonly PreLoginLimits preLogin;
-    private readonly PreLoginGate gate;
-    private readonly TimeProvider time;
-    private readonly Action<RefusedConnection> onClosed;
-
-    /// <param name="onClosed">Receives each connection closed before its login: over the counts, or past its deadline.</param>
-    public PacketLimitServerAdapter(IMqttServerAdapter inner, int maxPacketBytes, Action<OversizedPacket> onRefused,
-        PreLoginLimits preLogin, TimeProvider time, Action<RefusedConnection> onClosed)
-    {
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxPacketBytes);
-        this.inner = inner;
-        this.maxPacketBytes = maxPacketBytes;
-        this.onRefused = onRefused;
-        this.preLogin = preLogin;
-        gate = new PreLoginGate(preLogin);
-        this.time = time;
-        this.onClosed = onClosed;
-        inner.ClientHandler = OnClientAcceptedAsync;
-    }
-
-    public Func<IMqttChannelAdapter, Task>? ClientHandler { get; set; }
-
-    public Task StartAsync(MqttServerOptions options, IMqttNetLogger logger) => inner.StartAsync(options, logger);
-
-    public Task StopAsync() => inner.StopAsync();
-
-    public void Dispose() => inner.Dispose();
-
-    // Completes when the connection ends: MQTTnet's listener then closes the socket.
-    private async Task OnClientAcceptedAsync(IMqttChannelAdapter accepted)
-    {
-        if (accepted is not MqttChannelAdapter adapter)
-        {
-            throw new InvalidOperationException($"MQTTnet handed over a {accepted.GetType().Name}, whose packet size cannot be limited; the connection is refused.");
-        }
-
-        var from = adapter.RemoteEndPoint;
-        var address = SecurityEvent.AddressOf(from) ?? "";
-        if (gate.TryEnter(address) is { } full)
-        {
-            onClosed(new RefusedConnection(full + "; connection closed unread", from));
-            return;
-        }
-
-        var deadline = preLogin.ConnectDeadline;
-        using var pending = new PendingLogin(gate, address, deadline, time,
-            () => onClosed(new RefusedConnection($"no login within {deadline.TotalSeconds:0.###} s of connecting; connection closed", from)));
-        ref var channel = ref PacketLimitChannel.ChannelOf(adapter);
-        channel = new PacketLimitChannel(channel, maxPacketBytes, onRefused, pending);
-        if (ClientHandler is { } handler)
-        {
-            await handler(adapter);
-        }
-    }
-}
 
 /// <summary>
 /// A client's connection to the embedded broker, read through a check on each packet's size: a packet whose fixed
@@ -122,14 +41,6 @@ internal sealed class PacketLimitChannel(IMqttChannel inner, int maxPacketBytes,
     public EndPoint LocalEndPoint => inner.LocalEndPoint;
 
     public bool IsSecureConnection => inner.IsSecureConnection;
-
-    /// <summary>The channel MQTTnet's adapter reads from (see <see cref="PacketLimitServerAdapter"/>).</summary>
-    [UnsafeAccessor(UnsafeAccessorKind.Field, Name = "_channel")]
-    internal static extern ref IMqttChannel ChannelOf(MqttChannelAdapter adapter);
-
-    /// <summary>The limit on a connection of the embedded broker, or null for an adapter that is not one.</summary>
-    internal static PacketLimitChannel? Of(IMqttChannelAdapter? adapter) =>
-        adapter is MqttChannelAdapter mqtt ? ChannelOf(mqtt) as PacketLimitChannel : null;
 
     /// <summary>
     /// The broker accepts the login: from now on a refused packet is reported as this client's, and the deadline and

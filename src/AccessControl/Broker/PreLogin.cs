@@ -4,15 +4,15 @@ namespace AccessControl.Broker;
 /// The limits of the embedded broker on connections that have not logged in yet, section <c>Broker:PreLogin</c>.
 /// </summary>
 /// <remarks>
-/// Anyone who can reach the broker's port can open connections without knowing any secret. Each one holds a socket, a
-/// task and, once its first header announces a size, up to <see cref="EmbeddedBroker.MaxPacketBytes"/> of memory; MQTTnet
+/// Anyone who can reach the broker's port can open connections without knowing any secret (and with TLS, without
+/// finishing the handshake). Each one holds a socket, a task and, once its first header announces a size, up to <see cref="EmbeddedBroker.MaxPacketBytes"/> of memory; MQTTnet
 /// itself waits 100 s for the CONNECT and counts nothing. A device logs in within a round trip of connecting, so the
 /// deadline is short, and the counts are high enough that every device of a large site reconnecting at the same moment
 /// (after a broker restart, all through one address when they come through a proxy) is never refused.
 /// </remarks>
 public sealed record PreLoginLimits
 {
-    /// <summary>From the connection's accept (after the TLS handshake) to its accepted login; then the connection is closed.</summary>
+    /// <summary>From the connection's TCP accept, through its TLS handshake, to its accepted login; then the connection is closed.</summary>
     public TimeSpan ConnectDeadline { get; init; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Connections waiting to log in from one remote address; one more is closed at once.</summary>
@@ -95,8 +95,8 @@ internal sealed class PreLoginGate(PreLoginLimits limits)
 
 /// <summary>
 /// One admitted connection from its accept until it logs in or ends: its place in the <see cref="PreLoginGate"/> and its
-/// deadline. Past the deadline without a login, <see cref="Expired"/> is cancelled, which ends the read the connection
-/// waits in (see <see cref="PacketLimitChannel"/>), and MQTTnet closes it.
+/// deadline. Past the deadline without a login, <see cref="Expired"/> is cancelled, which ends the TLS handshake or the
+/// read the connection waits in (see <see cref="BrokerListeners"/>, <see cref="PacketLimitChannel"/>), and the connection is closed.
 /// </summary>
 internal sealed class PendingLogin : IDisposable
 {

@@ -1,7 +1,11 @@
 using System.Net;
+using System.Text;
 using AccessControl.Broker;
+using AccessControl.Devices;
 using AccessControl.Tests.HardwareSim.Support;
 using AccessControl.Tests.Support;
+using MQTTnet;
+using MQTTnet.Exceptions;
 using static AccessControl.Tests.Support.TestSite;
 
 namespace AccessControl.Tests.Broker;
@@ -9,7 +13,9 @@ namespace AccessControl.Tests.Broker;
 /// <summary>
 /// Connections that have not logged in: anyone who can reach the port can open them. MQTTnet waited 100 s for each
 /// one's CONNECT and counted none; the embedded broker now gives each a deadline and counts them by address and in all.
-/// The deadline runs on a manual time provider: a test moves it past the deadline and waits for the close.
+/// The deadline runs on a manual time provider: a test moves it past the deadline and waits for the close. With TLS
+/// the deadline and the counts start at the TCP accept: MQTTnet's own listener put no limit on the handshake and
+/// counted a connection only once it was done, so one that never finished held its socket for ever.
 /// </summary>
 public class PreLoginTests
 {
@@ -53,11 +59,9 @@ public class PreLoginTests
             waiting.Add(await OpenAdmittedAsync(broker, time, IPAddress.Parse(from)));
         }
 
-        using var thirdFromOneAddress = await RawMqttSocket.OpenAsync(broker.Port);
-        await thirdFromOneAddress.ClosedByServerAsync();
+        await RawMqttSocket.ClosedAtOnceAsync(broker.Port);
         waiting.Add(await OpenAdmittedAsync(broker, time, IPAddress.Parse("127.0.0.2")));
-        using var overTheTotal = await RawMqttSocket.OpenAsync(broker.Port, IPAddress.Parse("127.0.0.3"));
-        await overTheTotal.ClosedByServerAsync();
+        await RawMqttSocket.ClosedAtOnceAsync(broker.Port, IPAddress.Parse("127.0.0.3"));
 
         Assert.Equal(
             [
@@ -95,6 +99,111 @@ public class PreLoginTests
         {
             c.Dispose();
         }
+    }
+
+    /// <summary>The start of a TLS record with a ClientHello of 512 bytes, of which only the first few follow.</summary>
+    private static readonly byte[] HalfAClientHello = [0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xFC, 0x03, 0x03];
+
+    public static TheoryData<string, byte[]> UnfinishedHandshakes => new()
+    {
+        { "no ClientHello", [] },
+        { "half a ClientHello", HalfAClientHello },
+    };
+
+    [Theory]
+    [MemberData(nameof(UnfinishedHandshakes))]
+    [Trait("control", "NIST-SC-5")]
+    public async Task ATlsConnectionThatNeverFinishesItsHandshake_IsClosedAtTheDeadline_AndReported_WhileAReaderWithItsCertificateGetsDecisions(string what, byte[] sent)
+    {
+        using var pki = TestPki.Create(Topology);
+        var time = new ManualTimeProvider(EmbeddedBrokerFixture.Now);
+        await using var broker = await EmbeddedBrokerFixture.StartAsync(Topology, Secrets, tls: pki.BrokerTls, time: time, preLogin: new PreLoginLimits { ConnectDeadline = Deadline });
+
+        var admitted = time.TimersChanged;
+        using var stranger = await RawMqttSocket.OpenAsync(broker.Port);
+        await admitted.WaitAsync(TestTimeouts.Signal);
+        await stranger.SendAsync(sent);
+
+        // Meanwhile a reader connects with its certificate, sends a swipe and gets its decision.
+        await using var service = await TestMqttClient.ConnectAsync(broker.Port, DeviceSecrets.ServiceUsername, null, tls: pki.ClientTls(DeviceSecrets.ServiceUsername));
+        await service.SubscribeGrantedAsync(Topics.ReaderEvents(MainReaderIn));
+        await using var reader = await TestMqttClient.ConnectAsync(broker.Port, MainReaderIn, null, tls: pki.ClientTls(MainReaderIn));
+        await reader.SubscribeGrantedAsync(Topics.ReaderDecisions(MainReaderIn));
+        Assert.True((await reader.PublishAsync(Topics.ReaderEvents(MainReaderIn), "swipe")).IsSuccess);
+        Assert.Equal("swipe", Encoding.UTF8.GetString((await service.NextMessageAsync()).Payload.Span));
+        await service.PublishAsync(Topics.ReaderDecisions(MainReaderIn), "decision");
+        Assert.Equal("decision", Encoding.UTF8.GetString((await reader.NextMessageAsync()).Payload.Span));
+
+        time.Advance(Deadline);
+        await stranger.ClosedByServerAsync();
+
+        var closed = Assert.Single(broker.SecurityEvents);
+        Assert.Equal((SecurityEvent.ConnectionClosed, "", "", "127.0.0.1"), (closed.What, closed.ClientId, closed.Username, closed.From));
+        Assert.Equal("no TLS handshake within 5 s of connecting; connection closed", closed.Detail);
+        Assert.True(reader.IsConnected, what);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-SC-5")]
+    public async Task TlsConnectionsThatHaveNotFinishedTheirHandshake_AreCounted_OneOverTheCountOfItsAddressIsClosedAtOnce()
+    {
+        using var pki = TestPki.Create(Topology);
+        var time = new ManualTimeProvider(EmbeddedBrokerFixture.Now);
+        await using var broker = await EmbeddedBrokerFixture.StartAsync(Topology, Secrets, tls: pki.BrokerTls, time: time,
+            preLogin: new PreLoginLimits { ConnectDeadline = Deadline, PerAddress = 2, Total = 3 });
+        var flooder = IPAddress.Parse("127.0.0.2");
+        using var first = await OpenAdmittedAsync(broker, time, flooder);
+        using var second = await OpenAdmittedAsync(broker, time, flooder);
+
+        await RawMqttSocket.ClosedAtOnceAsync(broker.Port, flooder);
+
+        Assert.Equal(
+            [
+                new SecurityEvent(EmbeddedBrokerFixture.Now, "", "", SecurityEvent.ConnectionClosed,
+                    "2 connections from 127.0.0.2 are already waiting to log in (at most 2 from one address); connection closed unread", "127.0.0.2"),
+            ],
+            broker.SecurityEvents);
+
+        // A reader from another address still has its place within the total.
+        await using var reader = await TestMqttClient.ConnectAsync(broker.Port, MainReaderIn, null, tls: pki.ClientTls(MainReaderIn));
+        Assert.Equal(MqttClientConnectResultCode.Success, reader.Result.ResultCode);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-SC-5")]
+    public async Task APlainMqttConnectSentToTheTlsPort_FailsTheHandshake_AndIsReported_ACertificateRefusalOnlyOnce()
+    {
+        using var pki = TestPki.Create(Topology);
+        using var rogue = TestPki.Create(Topology, "Rogue CA");
+        await using var broker = await EmbeddedBrokerFixture.StartAsync(Topology, Secrets, tls: pki.BrokerTls, time: new ManualTimeProvider(EmbeddedBrokerFixture.Now));
+
+        using var plain = await RawMqttSocket.OpenAsync(broker.Port);
+        await plain.SendAsync([.. RawMqttSocket.Header(RawMqttSocket.Connect, 20), .. new byte[20]]);
+        await plain.ClosedByServerAsync();
+        await Assert.ThrowsAnyAsync<MqttCommunicationException>(() =>
+            TestMqttClient.ConnectAsync(broker.Port, MainReaderIn, null, tls: pki.ClientTls(rogue.ClientCertificate(MainReaderIn))));
+
+        Assert.Collection(broker.SecurityEvents,
+            handshake =>
+            {
+                Assert.Equal((SecurityEvent.ConnectionClosed, "", "127.0.0.1"), (handshake.What, handshake.Username, handshake.From));
+                Assert.StartsWith("TLS handshake failed (", handshake.Detail, StringComparison.Ordinal);
+            },
+            certificate => Assert.Equal((SecurityEvent.ConnectRefused, MainReaderIn), (certificate.What, certificate.Username)));
+    }
+
+    [Fact]
+    public async Task Stopping_ClosesTlsConnectionsStillInTheirHandshake()
+    {
+        using var pki = TestPki.Create(Topology);
+        var time = new ManualTimeProvider(EmbeddedBrokerFixture.Now);
+        await using var broker = await EmbeddedBrokerFixture.StartAsync(Topology, Secrets, tls: pki.BrokerTls, time: time);
+        using var stranger = await OpenAdmittedAsync(broker, time, IPAddress.Loopback);
+
+        await broker.StopAsync();
+
+        await stranger.ClosedByServerAsync();
+        Assert.Empty(broker.SecurityEvents);
     }
 
     /// <summary>Opens a connection and waits until the broker admitted it (its deadline's timer is armed).</summary>

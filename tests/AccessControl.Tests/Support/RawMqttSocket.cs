@@ -40,6 +40,29 @@ public sealed class RawMqttSocket : IDisposable
         return new RawMqttSocket(socket);
     }
 
+    /// <summary>
+    /// Opens a connection and completes when the broker closes it unread; a close so quick that it fails the connect
+    /// itself counts too (a refused connect does not: nothing listened).
+    /// </summary>
+    public static async Task ClosedAtOnceAsync(int port, IPAddress? from = null)
+    {
+        RawMqttSocket raw;
+        try
+        {
+            raw = await OpenAsync(port, from);
+        }
+        catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionReset or SocketError.Shutdown)
+        {
+            // Reset (or, on Linux, EPIPE) as the connect completed: the broker closed it before the client had it.
+            return;
+        }
+
+        using (raw)
+        {
+            await raw.ClosedByServerAsync();
+        }
+    }
+
     /// <summary>Opens a connection and logs in (CONNECT, then a successful CONNACK) with client id = username.</summary>
     public static async Task<RawMqttSocket> LoginAsync(int port, string username, string password)
     {
