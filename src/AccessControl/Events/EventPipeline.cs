@@ -51,7 +51,7 @@ public sealed class EventPipeline : IAsyncDisposable
     // Set by whoever queues an item, on their own thread (see PostAsync). Never disposed: it holds no OS handle unless
     // its WaitHandle is asked for, and a writer racing the pipeline's end may still set it.
     private readonly ManualResetEventSlim itemQueued = new(false, spinCount: 0);
-    private readonly DoorWatch doors = new();
+    private readonly DoorWatch doors;
     private readonly ReaderWatch readers;
     private LogHealth logHealth = LogHealth.Writable;
     private int readersOffline;
@@ -63,6 +63,7 @@ public sealed class EventPipeline : IAsyncDisposable
     private readonly IFingerprintTemplates templates;
     private readonly ReplayGuard replay;
     private readonly AlarmThrottle malformedAlarms;
+    private readonly AlarmThrottle unverifiedReplays;
     private PassbackState passback = PassbackState.Empty;
     private EscortState escorts = EscortState.Empty;
     private FingerprintState fingerprints = FingerprintState.Empty;
@@ -108,6 +109,8 @@ public sealed class EventPipeline : IAsyncDisposable
         escorts = escortHistory ?? EscortState.Empty;
         this.fingerprints = fingerprintHistory ?? FingerprintState.Empty;
         fire = fireCommitted = fireState ?? FireState.Empty;
+        ArgumentNullException.ThrowIfNull(options);
+        doors = new DoorWatch(options.OfflineWindow);
         foreach (var door in fire.ReleasedDoors)
         {
             doors.Released(new DoorId(door));
@@ -118,6 +121,7 @@ public sealed class EventPipeline : IAsyncDisposable
         options.Validate();
         replay = new ReplayGuard(options, seqHistory);
         malformedAlarms = new AlarmThrottle(options.MalformedAlarmInterval);
+        unverifiedReplays = new AlarmThrottle(options.ReplayAlarmInterval);
         this.configuration = configuration;
         this.writer = writer;
         this.publisher = publisher;
@@ -959,6 +963,7 @@ public sealed class EventPipeline : IAsyncDisposable
             StageReplayedDoorEvent(doorId, door, e, rejection, now);
             return;
         }
+
         var at = e.Offline ? e.At : now;
         var entry = new LogEntry
         {
@@ -978,7 +983,7 @@ public sealed class EventPipeline : IAsyncDisposable
         batch.Add(new Staged(entry));
         if (door is not null)
         {
-            StageAlarmIfAny(doors.Report(door, e.Type, at), now);
+            StageAlarmIfAny(doors.Report(door, e.Type, at, now), now);
         }
     }
 
@@ -1203,6 +1208,17 @@ public sealed class EventPipeline : IAsyncDisposable
             Detail = Json(ReplayDetail(e.Type.ToString(), rejection)),
         }));
         StageReplayAlarm(source, door?.Site.Value, doorId, null, $"door {doorId}: event {e.EventId}", rejection, now);
+
+        // The refused event cannot open anything, but a door really forced on a controller whose clock drifted must not
+        // go unseen behind the throttled replay alarm. A live one happened now, and doors open only so often: each
+        // alarms. Refused buffered ones (an outage longer than the offline window) are history: one a minute per door.
+        if (door is not null && doors.Unverified(door, e.Type, !e.Offline, now, rejection.Detail) is { } forced
+            && (!e.Offline || unverifiedReplays.ShouldAlarm(source, now)))
+        {
+            StageAlarm(e.Offline
+                ? forced with { Detail = $"{forced.Detail}; further refused buffered openings of this door within {unverifiedReplays.Interval.TotalSeconds:0} s are logged without an alarm" }
+                : forced, now);
+        }
     }
 
     private void StageReplayAlarm(string source, string? siteId, string? doorId, string? readerId, string what, ReplayRejection rejection, Instant now)
@@ -1607,7 +1623,7 @@ public sealed class EventPipeline : IAsyncDisposable
                 if (final.IsGranted && final.Door is { } doorId && final.UnlockFor > Duration.Zero
                     && configuration.Topology.Doors.TryGetValue(doorId, out var door))
                 {
-                    doors.Granted(doorId, row!.At + final.UnlockFor);
+                    doors.Granted(doorId, row!.At, row.At + final.UnlockFor);
                     var command = new DoorCommand(Guid.NewGuid().ToString("N"), "unlock", (int)final.UnlockFor.TotalSeconds);
                     unlocks.Add((topics.DoorCommands(door.Id.Value), WireFormat.Write(command), false));
                 }

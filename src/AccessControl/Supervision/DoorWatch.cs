@@ -5,14 +5,25 @@ using NodaTime;
 namespace AccessControl.Supervision;
 
 /// <summary>
-/// Watches door-position reports against what the service allowed: a door that opens without a recent grant or
-/// exit request was forced; a door open longer than its held-open time is held open. One alarm per episode.
-/// Not thread-safe: owned by the event pipeline.
+/// Watches door-position reports against what the service allowed: a door that opens without a grant or exit request
+/// that held at the time it opened was forced; a door open longer than its held-open time is held open. One alarm per
+/// episode. Not thread-safe: owned by the event pipeline.
 /// </summary>
-public sealed class DoorWatch
+/// <remarks>
+/// Each grant and exit request is kept as an interval (from when it was given to when its unlock ends), so that an
+/// opening replayed from a controller's buffer is judged at its own time: one from before a grant is forced, and it does
+/// not use up that later grant. The intervals are bounded per door, in number (<see cref="MaxAllowances"/>) and in age
+/// (<paramref name="remember"/>, the offline window: no event older than that is accepted); a forgotten interval can
+/// only turn a legitimate opening into an alarm, never the other way round.
+/// </remarks>
+/// <param name="remember">How long an allowance is kept after it ended.</param>
+public sealed class DoorWatch(Duration remember)
 {
     /// <summary>Slack for the controller's and the network's latency between a grant and the door opening.</summary>
     public static readonly Duration Grace = Duration.FromSeconds(2);
+
+    /// <summary>The most allowances kept per door; the earliest given go first.</summary>
+    public const int MaxAllowances = 32;
 
     private readonly Dictionary<DoorId, DoorState> doors = [];
     private readonly HashSet<DoorId> released = [];
@@ -33,31 +44,37 @@ public sealed class DoorWatch
         }
     }
 
-    /// <summary>A grant was published for this door: opening it until <paramref name="until"/> is legitimate.</summary>
-    public void Granted(DoorId door, Instant until) => State(door).AllowedUntil = Max(State(door).AllowedUntil, until);
+    /// <summary>A grant was published for this door at <paramref name="from"/>: one opening until <paramref name="until"/> is legitimate.</summary>
+    public void Granted(DoorId door, Instant from, Instant until) => State(door).Allow(from, until, from - remember);
 
-    /// <summary>Reports a door event and returns the alarm it raises, if any.</summary>
-    public Alarm? Report(Door door, DoorEventType type, Instant at)
+    /// <summary>
+    /// Reports a door event that happened at <paramref name="at"/> (the controller's time for a replay from its buffer)
+    /// and returns the alarm it raises, if any.
+    /// </summary>
+    public Alarm? Report(Door door, DoorEventType type, Instant at, Instant now)
     {
+        // A controller clock ahead of the service's: the event happened no later than now, and opens nothing beyond it.
+        var ahead = at > now;
+        var when = ahead ? now : at;
         var state = State(door.Id);
         switch (type)
         {
             case DoorEventType.ExitRequest:
-                state.AllowedUntil = Max(state.AllowedUntil, at + door.UnlockFor);
+                state.Allow(when, ahead ? now : when + door.UnlockFor, now - remember);
                 return null;
 
             case DoorEventType.Opened:
                 var wasOpen = state.OpenSince is not null;
-                state.OpenSince ??= at;
+                state.OpenSince ??= when;
                 state.HeldOpenRaised = wasOpen && state.HeldOpenRaised;
-                if (!wasOpen && at > state.AllowedUntil + Grace && !released.Contains(door.Id))
+                if (wasOpen || released.Contains(door.Id) || state.Consume(when))
                 {
-                    return new Alarm(AlarmTypes.DoorForced, door.Site.Value, door.Id.Value, null, "door opened without a grant or exit request");
+                    return null;
                 }
 
-                // Each grant admits one opening.
-                state.AllowedUntil = Instant.MinValue;
-                return null;
+                return new Alarm(AlarmTypes.DoorForced, door.Site.Value, door.Id.Value, null, when < now - Grace
+                    ? $"door opened at {when} (reported late, from the controller's buffer) without a grant or exit request holding at that time"
+                    : "door opened without a grant or exit request");
 
             case DoorEventType.Closed:
                 state.OpenSince = null;
@@ -67,6 +84,24 @@ public sealed class DoorWatch
             default:
                 return null;
         }
+    }
+
+    /// <summary>
+    /// A door event the service refused (a suspected replay: the controller's clock is off, or its seq was used): its
+    /// time cannot be trusted and it may not even be the controller's, so it changes nothing here. It can only raise an
+    /// alarm: an <c>opened</c> is forced unless the door is released, known to be open, or (for a live event, which
+    /// happened about now) an allowance holds now. A refused exit request allows nothing.
+    /// </summary>
+    public Alarm? Unverified(Door door, DoorEventType type, bool live, Instant now, string why)
+    {
+        if (type != DoorEventType.Opened || released.Contains(door.Id)
+            || (doors.GetValueOrDefault(door.Id) is { } state && (state.OpenSince is not null || (live && state.Holds(now)))))
+        {
+            return null;
+        }
+
+        return new Alarm(AlarmTypes.DoorForced, door.Site.Value, door.Id.Value, null,
+            $"door reported opened, but the event could not be verified (refused as a suspected replay: {why}); treated as forced");
     }
 
     /// <summary>Doors open longer than their held-open time, each reported once per opening.</summary>
@@ -101,8 +136,6 @@ public sealed class DoorWatch
         }
     }
 
-    private static Instant Max(Instant a, Instant b) => a > b ? a : b;
-
     private DoorState State(DoorId id)
     {
         if (!doors.TryGetValue(id, out var state))
@@ -116,10 +149,46 @@ public sealed class DoorWatch
 
     private sealed class DoorState
     {
-        public Instant AllowedUntil { get; set; } = Instant.MinValue;
+        // Grants and exit requests not yet used by an opening, in the order they were given.
+        private readonly List<(Instant From, Instant Until)> allowances = [];
 
         public Instant? OpenSince { get; set; }
 
         public bool HeldOpenRaised { get; set; }
+
+        public void Allow(Instant from, Instant until, Instant forgetBefore)
+        {
+            allowances.RemoveAll(a => a.Until < forgetBefore);
+            if (allowances.Count >= MaxAllowances)
+            {
+                allowances.RemoveAt(0);
+            }
+
+            allowances.Add((from, until));
+        }
+
+        public bool Holds(Instant at) => allowances.Exists(a => Covers(a, at));
+
+        /// <summary>Uses up the allowance that holds at <paramref name="at"/> and ends first (each admits one opening); false when none holds.</summary>
+        public bool Consume(Instant at)
+        {
+            var index = -1;
+            for (var i = 0; i < allowances.Count; i++)
+            {
+                if (Covers(allowances[i], at) && (index < 0 || allowances[i].Until < allowances[index].Until))
+                {
+                    index = i;
+                }
+            }
+
+            if (index >= 0)
+            {
+                allowances.RemoveAt(index);
+            }
+
+            return index >= 0;
+        }
+
+        private static bool Covers((Instant From, Instant Until) a, Instant at) => a.From - Grace <= at && at <= a.Until + Grace;
     }
 }

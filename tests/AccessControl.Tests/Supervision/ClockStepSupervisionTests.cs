@@ -40,9 +40,9 @@ public class ClockStepSupervisionTests
     [Trait("control", "NIST-PE-6")]
     public void AClockStepForward_WhileADoorIsOpen_IsNotHeldOpen_UntilItsLimitPassesAfterTheStep()
     {
-        var watch = new DoorWatch();
-        watch.Granted(Main.Id, T0 + Duration.FromSeconds(5));
-        watch.Report(Main, DoorEventType.Opened, T0 + Duration.FromSeconds(1));
+        var watch = new DoorWatch(Duration.FromHours(24));
+        watch.Granted(Main.Id, T0, T0 + Duration.FromSeconds(5));
+        watch.Report(Main, DoorEventType.Opened, T0 + Duration.FromSeconds(1), T0 + Duration.FromSeconds(1));
 
         var stepped = T0 + Duration.FromMinutes(10);
         watch.ClockStepped(stepped);
