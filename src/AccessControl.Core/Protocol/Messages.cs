@@ -141,6 +141,9 @@ public static class AlarmTypes
     public const string DoorHeldOpen = "door_held_open";
     public const string ReaderOffline = "reader_offline";
     public const string ReaderOnline = "reader_online";
+
+    /// <summary>A door controller's status turned offline (its MQTT last will, or a deliberate disconnect).</summary>
+    public const string DoorControllerOffline = "door_controller_offline";
     public const string Tamper = "tamper";
     public const string LogFailure = "log_failure";
     public const string MalformedEvent = "malformed_event";

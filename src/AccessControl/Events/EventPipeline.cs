@@ -983,6 +983,7 @@ public sealed class EventPipeline : IAsyncDisposable
         batch.Add(new Staged(entry));
         if (door is not null)
         {
+            doors.ControllerSeen(door.Id);
             StageAlarmIfAny(doors.Report(door, e.Type, at, now), now);
         }
     }
@@ -1278,6 +1279,10 @@ public sealed class EventPipeline : IAsyncDisposable
         {
             topology.Doors.TryGetValue(reader.Door, out door);
         }
+        else if (!isReader)
+        {
+            topology.Doors.TryGetValue(new DoorId(address.DeviceId), out door);
+        }
 
         batch.Add(new Staged(new LogEntry
         {
@@ -1290,6 +1295,21 @@ public sealed class EventPipeline : IAsyncDisposable
             Reason = status.State == DeviceState.Online ? "online" : "offline",
             Detail = Json(("firmware", status.Firmware)),
         }));
+
+        if (!isReader && door is not null)
+        {
+            // Door controllers send no heartbeat: their will (or a deliberate offline) is all there is to supervise.
+            if (status.State == DeviceState.Online)
+            {
+                doors.ControllerSeen(door.Id);
+            }
+            else
+            {
+                StageAlarmIfAny(doors.ControllerOffline(door, "door controller reported offline (status or MQTT last will): the door's position and exit button are not reported until it is back"), now);
+            }
+
+            return;
+        }
 
         if (reader is null || door is null)
         {

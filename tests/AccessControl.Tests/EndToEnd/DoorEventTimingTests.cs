@@ -1,5 +1,6 @@
 using AccessControl.EntryLog;
 using AccessControl.Protocol;
+using AccessControl.Tests.Support;
 using MQTTnet;
 using MQTTnet.Protocol;
 using NodaTime;
@@ -9,7 +10,8 @@ namespace AccessControl.Tests.EndToEnd;
 
 /// <summary>
 /// Door supervision when a controller's events come late, early or refused: each door event is judged against the
-/// grants and exit requests that held at its own time, and a refused one can only raise an alarm.
+/// grants and exit requests that held at its own time, a refused one can only raise an alarm, and a controller's last
+/// will raises <c>door_controller_offline</c>.
 /// </summary>
 [Trait("control", "NIST-PE-6")]
 public class DoorEventTimingTests
@@ -105,6 +107,22 @@ public class DoorEventTimingTests
         var forced = Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Alarm, Reason = AlarmTypes.DoorForced }));
         Assert.Contains("logged without an alarm", forced.Detail, StringComparison.Ordinal);
         Assert.Equal(6, edge.Rows(new LogFilter { Kind = LogKinds.Security, Reason = "replay_suspected", Limit = 100 }).Count);
+    }
+
+    public static TheoryData<BrokerKind> Brokers => TestBrokers.Kinds;
+
+    [Theory]
+    [MemberData(nameof(Brokers))]
+    public async Task ControllerConnectionLost_LastWillRaisesDoorControllerOffline(BrokerKind broker)
+    {
+        await using var edge = await EdgeHarness.StartAsync(broker);
+        var controller = await edge.ControllerAsync(Controller, [DoorId]);
+        await edge.RowAsync(r => r.Kind == LogKinds.Device && r.DoorId == DoorId && r.Reason == "online");
+
+        await controller.DropConnectionAsync();   // unclean: the broker publishes the controller's last will
+
+        var alarm = await edge.AlarmRowAsync(AlarmTypes.DoorControllerOffline);
+        Assert.Equal((DoorId, "demo"), (alarm.DoorId, alarm.SiteId));
     }
 
     private static async Task<LogEntry> PublishAsync(EdgeHarness edge, IMqttClient controller, DoorEvent e)
