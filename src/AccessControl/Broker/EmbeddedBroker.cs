@@ -87,6 +87,7 @@ public sealed class EmbeddedBroker : IAsyncDisposable
     private readonly int maxPayloadBytes;
     private readonly PreLoginLimits preLogin;
     private readonly TimeProvider time;
+    private readonly MqttNetLog? log;
 
     /// <summary>
     /// 0x95 "packet too large": what Mosquitto 2.0 answers a PUBLISH over its <c>message_size_limit</c>, so devices see
@@ -112,6 +113,7 @@ public sealed class EmbeddedBroker : IAsyncDisposable
     /// <param name="maxPayloadBytes">The largest payload accepted; by default <see cref="MosquittoConfig.MaxPublishPayloadBytes"/> of the service's default limit.</param>
     /// <param name="time">Drives the deadline of connections that have not logged in yet.</param>
     /// <param name="preLogin">The limits on connections that have not logged in yet; by default <see cref="PreLoginLimits"/>'s.</param>
+    /// <param name="logger">Receives the broker's own warnings and errors (MQTTnet's, and its listeners'); none without it.</param>
     public EmbeddedBroker(
         int port,
         Topics topics,
@@ -122,8 +124,10 @@ public sealed class EmbeddedBroker : IAsyncDisposable
         Action<SecurityEvent>? onSecurityEvent = null,
         BrokerTlsOptions? tls = null,
         int? maxPayloadBytes = null,
-        PreLoginLimits? preLogin = null)
+        PreLoginLimits? preLogin = null,
+        Microsoft.Extensions.Logging.ILogger? logger = null)
     {
+        log = logger is null ? null : new MqttNetLog(logger, time);
         this.tls = tls is { Enabled: true } ? tls : null;
         PlainPort = this.tls?.PlainPort;
         ArgumentOutOfRangeException.ThrowIfNegative(port);
@@ -246,7 +250,7 @@ public sealed class EmbeddedBroker : IAsyncDisposable
         // The broker's own TCP listeners on the endpoints of the options: every connection counted from its accept,
         // its TLS handshake and login under one deadline, and every packet read through the size limit.
         var listeners = new BrokerListeners(MaxPacketBytes, OnPacketTooLarge, preLogin, time, OnConnectionClosed);
-        var created = new MqttServerFactory().CreateMqttServer(options, [listeners]);
+        var created = (log is null ? new MqttServerFactory() : new MqttServerFactory(log)).CreateMqttServer(options, [listeners]);
         created.ValidatingConnectionAsync += OnValidatingConnectionAsync;
         created.InterceptingPublishAsync += OnInterceptingPublishAsync;
         created.InterceptingSubscriptionAsync += OnInterceptingSubscriptionAsync;

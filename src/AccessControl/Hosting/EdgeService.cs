@@ -98,7 +98,7 @@ public sealed class EdgeService : IAsyncDisposable
         {
             Broker = new EmbeddedBroker(settings.Broker.Port, Topics, () => Configuration.Topology, secrets, clock, time,
                 e => securityEvents.Writer.TryWrite(e), settings.Broker.Tls, MosquittoConfig.MaxPublishPayloadBytes(settings.Pipeline.MaxPayloadBytes),
-                settings.Broker.PreLogin);
+                settings.Broker.PreLogin, loggers.CreateLogger<EmbeddedBroker>());
         }
     }
 

@@ -17,10 +17,11 @@ public sealed class EmbeddedBrokerFixture : ITestBroker
     private readonly ConcurrentQueue<SecurityEvent> securityEvents = new();
     private SiteTopology topology;
 
-    private EmbeddedBrokerFixture(SiteTopology topology, DeviceSecrets secrets, Topics topics, IClock clock, BrokerTlsOptions? tls, TimeProvider time, PreLoginLimits? preLogin)
+    private EmbeddedBrokerFixture(SiteTopology topology, DeviceSecrets secrets, Topics topics, IClock clock, BrokerTlsOptions? tls, TimeProvider time, PreLoginLimits? preLogin,
+        Microsoft.Extensions.Logging.ILogger? logger)
     {
         this.topology = topology;
-        Broker = new EmbeddedBroker(0, topics, () => Volatile.Read(ref this.topology), secrets, clock, time, Record, tls, preLogin: preLogin);
+        Broker = new EmbeddedBroker(0, topics, () => Volatile.Read(ref this.topology), secrets, clock, time, Record, tls, preLogin: preLogin, logger: logger);
     }
 
     /// <summary>Raised for each refusal, after it is in <see cref="SecurityEvents"/> (on the broker's task).</summary>
@@ -45,10 +46,11 @@ public sealed class EmbeddedBrokerFixture : ITestBroker
     public IReadOnlyList<SecurityEvent> SecurityEvents => securityEvents.ToArray();
 
     /// <param name="time">Drives the deadline of connections that have not logged in; real time by default.</param>
+    /// <param name="logger">Receives the broker's own warnings and errors.</param>
     public static async Task<EmbeddedBrokerFixture> StartAsync(SiteTopology topology, DeviceSecrets secrets, Topics? topics = null, IClock? clock = null, BrokerTlsOptions? tls = null,
-        TimeProvider? time = null, PreLoginLimits? preLogin = null)
+        TimeProvider? time = null, PreLoginLimits? preLogin = null, Microsoft.Extensions.Logging.ILogger? logger = null)
     {
-        var fixture = new EmbeddedBrokerFixture(topology, secrets, topics ?? new Topics(), clock ?? new FakeClock(Now), tls, time ?? RealTime.Instance, preLogin);
+        var fixture = new EmbeddedBrokerFixture(topology, secrets, topics ?? new Topics(), clock ?? new FakeClock(Now), tls, time ?? RealTime.Instance, preLogin, logger);
         await fixture.Broker.StartAsync();
         return fixture;
     }
