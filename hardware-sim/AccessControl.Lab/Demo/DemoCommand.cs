@@ -79,7 +79,7 @@ public sealed class DemoCommand(IClock clock, TimeProvider time, TextWriter outp
         while (!once && !stopping.IsCancellationRequested);
 
         // The devices stop before the service: each one's going away is a real event, so it is logged as one.
-        output.WriteLine("--- stopping: the simulated devices disconnect first, and the service logs each reader going offline ---");
+        output.WriteLine("--- stopping: the simulated devices disconnect first, and the service logs each reader and door controller going offline ---");
         return exit;
     }
 
