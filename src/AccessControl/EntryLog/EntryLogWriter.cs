@@ -176,6 +176,43 @@ public sealed class EntryLogWriter : IDisposable
         return checkpoint;
     }
 
+    /// <summary>
+    /// At the service's start: records the rows written after the last signed checkpoint, if any, in an
+    /// <c>integrity</c>/<c>unsigned_at_start</c> row (their range and count), before the next checkpoint signs them with
+    /// the rest. A clean stop signs the head, so only a crash, the CLI (an admin row, a purge) or someone with the file
+    /// leaves such rows; once signed, the last could not be told from the others, so the log says it first. Returns
+    /// the row, or null when every row is signed (or checkpoints are off).
+    /// </summary>
+    public LogEntry? RecordUnsignedAtStart()
+    {
+        if (checkpointing is null)
+        {
+            return null;
+        }
+
+        long from, to;
+        lock (gate)
+        {
+            (from, to) = (Math.Max(lastCheckpointSeq, purgedUpTo) + 1, headSeq);
+        }
+
+        if (to < from)
+        {
+            return null;
+        }
+
+        var rows = Scalar<long>("SELECT COUNT(*) FROM entry_log WHERE seq >= $from", ("$from", from));
+        var entry = new LogEntry
+        {
+            At = checkpointing.Clock.GetCurrentInstant(),
+            Kind = LogKinds.Integrity,
+            Reason = LogKinds.UnsignedAtStartReason,
+            Actor = "entry-log-writer",
+            Detail = JsonSerializer.Serialize(new { fromSeq = from, toSeq = to, rows, lastCheckpointSeq }),
+        };
+        return Append([entry])[0];
+    }
+
     /// <summary>Signs a checkpoint of the head now, if rows were added since the last one (at a clean stop, in tests).</summary>
     public LogCheckpoint? Checkpoint()
     {

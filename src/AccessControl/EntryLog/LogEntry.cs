@@ -22,6 +22,12 @@ public static class LogKinds
     /// <summary>Reason of the <see cref="Integrity"/> row that records a retention purge.</summary>
     public const string PurgeReason = "purge";
 
+    /// <summary>
+    /// Reason of the <see cref="Integrity"/> row the service writes at start when it finds rows after the last signed
+    /// checkpoint: the checkpoint it is about to make will sign them, so the log says first that they were found so.
+    /// </summary>
+    public const string UnsignedAtStartReason = "unsigned_at_start";
+
     /// <summary>Life safety: fire releases of fail-safe doors, panel clears and operator resets (docs/operations.md).</summary>
     public const string Safety = "safety";
 

@@ -61,6 +61,18 @@ public sealed class EdgeService : IAsyncDisposable
         Log = new EntryLogQuery(database);
         var checkpointing = LogCheckpointing.ForDataFolder(settings.DataDirectory, clock, settings.LogIntegrity);
         Writer = new EntryLogWriter(database, checkpointing);
+        try
+        {
+            if (Writer.RecordUnsignedAtStart() is { } unsigned)
+            {
+                logger.LogWarning("The entry log had rows after its last signed checkpoint at start ({Detail}); a clean stop leaves none but those of the CLI. Recorded in row {Seq}, then signed with the rest.", unsigned.Detail, unsigned.Seq);
+            }
+        }
+        catch (Microsoft.Data.Sqlite.SqliteException ex)
+        {
+            // Not a reason to keep the doors shut: the rows are still there, and the next checkpoint signs them.
+            logger.LogError(ex, "The rows after the entry log's last signed checkpoint could not be recorded at start.");
+        }
 
         // The query index is brought up to date before the history below is read through it (a new or replaced
         // database has its index built here, once), then kept up to date by a periodic job.

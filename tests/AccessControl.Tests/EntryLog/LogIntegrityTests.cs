@@ -487,19 +487,53 @@ public sealed class LogIntegrityTests : IDisposable
     public void RowsForgedAfterTheLastCheckpoint_WithTheChainRecomputed_AreCountedAsVouchedForByTheChainOnly()
     {
         // With the service stopped after a clean stop every row is signed: a row added behind its back is the only unsigned one.
-        using (var connection = log.Tamper())
-        {
-            TestLog.Execute(connection, $"INSERT INTO entry_log ({LogChain.Columns}) SELECT 37, at + 1000, kind, site_id, reader_id, door_id, zone_id, "
-                + "person_id, card, source, 'ev-forged', device_seq, device_at, offline, 'grant', 'granted', 5, actor, detail FROM entry_log WHERE seq = 31");
-            Rechain(connection);
-            TestLog.RestoreTriggers(connection);
-        }
+        ForgeRow37();
 
         var result = log.Verify();
 
         Assert.True(result.Ok, Describe(result)); // no signature covers it yet (docs/log-integrity.md, section 4)
         Assert.Equal((36L, 1L), (result.SignedUpTo, result.UnsignedRows));
         Assert.Contains(result.Notes, n => n.StartsWith("1 rows after seq 36, the last signed checkpoint, are vouched for by the chain only", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AU-9")]
+    [Trait("control", "PCI-10.3")]
+    public void RowsForgedWhileTheServiceWasStopped_AreNamedInTheLogAtItsStart_BeforeItsCheckpointSignsThem()
+    {
+        // After a clean stop every row is signed; a row added behind the service's back would be signed by its next
+        // checkpoint like any other. So at start the service records what it found unsigned, and that row is signed too.
+        ForgeRow37();
+
+        log.Restart();
+        var recorded = log.Writer.RecordUnsignedAtStart();
+        log.Writer.Checkpoint();
+        var result = log.Verify();
+
+        Assert.NotNull(recorded);
+        Assert.Equal((38L, LogKinds.Integrity, LogKinds.UnsignedAtStartReason), (recorded.Seq, recorded.Kind, recorded.Reason));
+        Assert.Equal("""{"fromSeq":37,"toSeq":37,"rows":1,"lastCheckpointSeq":36}""", recorded.Detail);
+        Assert.True(result.Ok, Describe(result));
+        Assert.Equal((38L, 0L), (result.SignedUpTo, result.UnsignedRows));
+    }
+
+    /// <summary>A grant forged as row 37, behind the last signed checkpoint (36), the chain recomputed and the triggers restored.</summary>
+    private void ForgeRow37()
+    {
+        using var connection = log.Tamper();
+        TestLog.Execute(connection, $"INSERT INTO entry_log ({LogChain.Columns}) SELECT 37, at + 1000, kind, site_id, reader_id, door_id, zone_id, "
+            + "person_id, card, source, 'ev-forged', device_seq, device_at, offline, 'grant', 'granted', 5, actor, detail FROM entry_log WHERE seq = 31");
+        Rechain(connection);
+        TestLog.RestoreTriggers(connection);
+    }
+
+    [Fact]
+    public void AStartAfterACleanStop_RecordsNothing_EveryRowIsSigned()
+    {
+        log.Restart();
+
+        Assert.Null(log.Writer.RecordUnsignedAtStart());
+        Assert.Equal(36L, log.Writer.HeadSeq);
     }
 
     [Theory]
