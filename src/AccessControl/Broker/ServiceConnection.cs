@@ -454,10 +454,14 @@ public sealed class ServiceConnection : IServiceLink
             return;
         }
 
+        // Statuses are retained on purpose (who is offline, learnt at subscribe); events never are, so one a device
+        // published retained anyway is not handed over again at every (re)subscribe: MQTT 5's retain handling.
         var subscribe = new MqttClientSubscribeOptionsBuilder();
         foreach (var filter in topics.ServiceSubscriptions)
         {
-            subscribe.WithTopicFilter(filter, MqttQualityOfServiceLevel.AtLeastOnce);
+            subscribe.WithTopicFilter(new MqttTopicFilterBuilder().WithTopic(filter).WithAtLeastOnceQoS()
+                .WithRetainHandling(filter.EndsWith("/events", StringComparison.Ordinal) ? MqttRetainHandling.DoNotSendOnSubscribe : MqttRetainHandling.SendAtSubscribe)
+                .Build());
         }
 
         try

@@ -36,6 +36,32 @@ public class ServiceConnectionTests
     };
 
     [Theory]
+    [MemberData(nameof(Kinds))]
+    [Trait("control", "NIST-SI-10")]
+    public async Task AnEventADevicePublishedRetained_IsNotDeliveredAgainWhenTheServiceSubscribes_WhileARetainedStatusIs(BrokerKind kind)
+    {
+        // Events are never retained (docs/reader-protocol.md); a device that sets the flag anyway would have the broker
+        // keep the event and hand it to the service again at every (re)connect, a duplicate, or a replay once purged.
+        // Statuses are retained on purpose: the service learns at subscribe who is offline.
+        await using var broker = await TestBrokers.StartAsync(kind);
+        await using (var reader = await TestMqttClient.ConnectAsDeviceAsync(broker.Port, MainReaderIn))
+        {
+            await reader.PublishAsync(Topics.ReaderEvents(MainReaderIn), "retained-swipe", retain: true);
+            await reader.PublishAsync(Topics.ReaderStatus(MainReaderIn), "retained-status", retain: true);
+        }
+
+        var inbox = new Inbox();
+        await using var connection = new ServiceConnection(OptionsFor(broker), Secrets, RealTime.Instance, inbox.DeliverAsync);
+        await connection.StartAsync(CancellationToken.None);
+        await inbox.Arrived("retained-status");
+        await using var again = await TestMqttClient.ConnectAsDeviceAsync(broker.Port, MainReaderIn);
+        await again.PublishAsync(Topics.ReaderEvents(MainReaderIn), "live-swipe");
+        await inbox.Arrived("live-swipe");
+
+        Assert.Equal(["retained-status", "live-swipe"], inbox.Payloads);
+    }
+
+    [Theory]
     [MemberData(nameof(KindsAndReading))]
     public async Task StartAsync_ConnectsAndReceivesWhatDevicesPublish(BrokerKind kind, bool receiveThreads)
     {
