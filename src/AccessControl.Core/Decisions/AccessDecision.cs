@@ -13,6 +13,12 @@ public readonly record struct AccessRequest(ReaderId Reader, string CardUid, str
     /// two-factor zone answers <see cref="AccessReason.FingerprintRequired"/> at best.
     /// </summary>
     public bool FingerprintVerified { get; init; }
+
+    /// <summary>
+    /// Whose templates the finger matched (the card's holder when the verification was asked for). When set, the card
+    /// must still be that person's: one given to someone else meanwhile is <see cref="AccessReason.FingerprintMismatch"/>.
+    /// </summary>
+    public PersonId? FingerprintOf { get; init; }
 }
 
 /// <summary>

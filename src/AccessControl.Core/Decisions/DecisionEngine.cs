@@ -108,6 +108,12 @@ public static class DecisionEngine
         // person whose card this is (NIST SP 800-63B 5.2.3). Nobody enrolled means no second factor: denied, except a
         // visitor, who may enter right behind an escort if the site allows it.
         // Asked on the way in only: whoever leaves a zone into a two-factor zone around it gave their finger entering it.
+        // A finger matched for the card's former holder proves nothing about its new one (it changed hands meanwhile).
+        if (request.FingerprintVerified && request.FingerprintOf is { } verifiedFor && verifiedFor != person.Id)
+        {
+            return deny(AccessReason.FingerprintMismatch, person.Id);
+        }
+
         var secondFactor = zone?.Fingerprint is not null && reader.Direction == Direction.In && !request.FingerprintVerified;
         var enrolled = cardholders.FingerprintEnrolled.Contains(person.Id);
         var escortInsteadOfFinger = false;

@@ -65,13 +65,7 @@ internal sealed class MqttNetLog(ILogger logger, TimeProvider time) : IMqttNetLo
         var text = parameters is { Length: > 0 } ? string.Format(CultureInfo.InvariantCulture, message, parameters) : message;
         var peer = exception is MqttProtocolViolationException or IOException or SocketException or OperationCanceledException;
         logger.Log(logLevel == MqttNetLogLevel.Error ? LogLevel.Error : LogLevel.Warning, peer ? null : exception,
-            "MQTT broker ({Source}): {Message}", Safe(source), Safe(peer && !text.Contains(exception!.Message, StringComparison.Ordinal) ? $"{text} ({exception.GetType().Name}: {exception.Message})" : text));
-    }
-
-    private static string Safe(string? value)
-    {
-        var text = value ?? "";
-        text = text.Length > MaxLength ? text[..MaxLength] + "…" : text;
-        return text.Any(char.IsControl) ? string.Concat(text.Select(c => char.IsControl(c) ? '?' : c)) : text;
+            "MQTT broker ({Source}): {Message}", SecurityEvent.CleanUpTo(source, MaxLength),
+            SecurityEvent.CleanUpTo(peer && !text.Contains(exception!.Message, StringComparison.Ordinal) ? $"{text} ({exception.GetType().Name}: {exception.Message})" : text, MaxLength));
     }
 }

@@ -49,14 +49,18 @@ public sealed record SecurityEvent(Instant At, string ClientId, string Username,
     /// Makes an untrusted string safe to log: at most 128 characters, control characters replaced by '?', and
     /// null shown as empty.
     /// </summary>
-    public static string Clean(string? value)
+    public static string Clean(string? value) => CleanUpTo(value, MaxLength);
+
+    /// <summary>As <see cref="Clean"/>, at most <paramref name="maxLength"/> characters (a name of its own, so that
+    /// <c>Select(SecurityEvent.Clean)</c> never binds the index to the length).</summary>
+    public static string CleanUpTo(string? value, int maxLength)
     {
         if (string.IsNullOrEmpty(value))
         {
             return "";
         }
 
-        var text = value.Length > MaxLength ? value[..MaxLength] + "…" : value;
+        var text = value.Length > maxLength ? value[..maxLength] + "…" : value;
         if (!text.Any(char.IsControl))
         {
             return text;

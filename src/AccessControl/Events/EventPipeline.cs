@@ -909,17 +909,8 @@ public sealed class EventPipeline : IAsyncDisposable
 
         fingerprints = fingerprints.Matched(v.Card);
         escorts = escorts.Prune(now);
-        var request = new AccessRequest(new ReaderId(v.CardReader), v.Card, v.Technology, now) { FingerprintVerified = true };
+        var request = new AccessRequest(new ReaderId(v.CardReader), v.Card, v.Technology, now) { FingerprintVerified = true, FingerprintOf = v.Person };
         var (decision, stricter) = Decide(request, snapshot);
-        if (decision.IsGranted && decision.Person != v.Person)
-        {
-            // The card was given to someone else while it waited: the finger matched the templates of the holder it was
-            // presented for, which proves nothing about the new one.
-            StageAccess(cardRow, AccessDecision.Deny(AccessReason.FingerprintMismatch, door?.Site, door?.Id, zone, v.Person), now, snapshot,
-                [.. detail, ("cardNowHeldBy", decision.Person?.Value)], linked);
-            return;
-        }
-
         StageAccess(cardRow, decision, now, snapshot, [.. detail, (ChangeInFlight, stricter ? "true" : null)], linked, decision.IsGranted ? e.TemplateId : null);
     }
 

@@ -49,6 +49,17 @@ public sealed class TwoFactorEngineTests
     }
 
     [Fact]
+    [Trait("control", "NIST-SP800-63B-5.2.3")]
+    public void Card_WithTheFingerVerifiedForSomeoneElse_IsAMismatch_AndMovesNothing()
+    {
+        var decision = Decide2(TestSite.Swipe(CageIn) with { FingerprintVerified = true, FingerprintOf = new PersonId("p-former-holder") });
+
+        Assert.Equal((AccessReason.FingerprintMismatch, Alice), (decision.Reason, decision.Person!.Value));
+        Assert.Null(decision.Move);
+        Assert.Equal(Duration.Zero, decision.UnlockFor);
+    }
+
+    [Fact]
     [Trait("control", "PCI-9.2")]
     public void Card_WithTheFingerVerified_IsGranted_WithTheDoorsUnlockAndPassbackMove()
     {
