@@ -162,8 +162,8 @@ public sealed class EntryLogQuery(Database database)
     /// <summary>The filter's conditions; <paramref name="indexed"/> prefixes the columns the index holds, <paramref name="row"/> the others.</summary>
     private static void AddFilters(SqliteCommand command, StringBuilder sql, LogFilter filter, string indexed, string row)
     {
-        Add(command, sql, $"{indexed}at >= $from", "$from", filter.From?.ToUnixTimeMilliseconds());
-        Add(command, sql, $"{indexed}at < $to", "$to", filter.To?.ToUnixTimeMilliseconds());
+        Add(command, sql, $"{indexed}at >= $from", "$from", CeilingMilliseconds(filter.From));
+        Add(command, sql, $"{indexed}at < $to", "$to", CeilingMilliseconds(filter.To));
         Add(command, sql, $"{indexed}site_id = $site", "$site", filter.SiteId);
         Add(command, sql, $"{indexed}door_id = $door", "$door", filter.DoorId);
         Add(command, sql, $"{indexed}person_id = $person", "$person", filter.PersonId);
@@ -172,6 +172,22 @@ public sealed class EntryLogQuery(Database database)
         Add(command, sql, $"{row}kind = $kind", "$kind", filter.Kind);
         Add(command, sql, $"{row}decision = $decision", "$decision", filter.Decision);
         Add(command, sql, $"{row}reason = $reason", "$reason", filter.Reason);
+    }
+
+    /// <summary>
+    /// The first whole millisecond at or after <paramref name="instant"/>. Rows are recorded to the millisecond, so
+    /// <c>at &gt;= ceiling(from)</c> is exactly <c>at &gt;= from</c> and <c>at &lt; ceiling(to)</c> exactly <c>at &lt; to</c>;
+    /// rounding down would take in a row recorded before a <c>from</c> with a finer fraction (and leave out one before such a <c>to</c>).
+    /// </summary>
+    private static long? CeilingMilliseconds(Instant? instant)
+    {
+        if (instant is not { } given)
+        {
+            return null;
+        }
+
+        var milliseconds = given.ToUnixTimeMilliseconds();
+        return Instant.FromUnixTimeMilliseconds(milliseconds) < given ? milliseconds + 1 : milliseconds;
     }
 
     private static void Read(SqliteCommand command, List<LogEntry> rows)

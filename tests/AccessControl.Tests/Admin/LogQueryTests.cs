@@ -58,6 +58,16 @@ public sealed class LogQueryTests : IAsyncLifetime
         Assert.Equal(expectedSeqs.Select(s => (long)s), page!.Items.Select(r => r.Seq));
     }
 
+    [Theory]
+    [Trait("control", "NIST-AU-6")]
+    [InlineData("from=2025-03-03T09:00:00.0005Z&to=2025-03-03T10:00:00.0005Z", new[] { 2 })] // 09:00:00.000 is before from, 10:00:00.000 before to
+    [InlineData("from=2025-03-03T08:59:59.9999999Z&to=2025-03-03T09:59:59.9999999Z", new[] { 1 })]
+    [InlineData("from=2025-03-03T09:00:00Z&to=2025-03-03T10:00:00Z", new[] { 1 })] // from inclusive, to exclusive at the exact instant
+    public async Task Log_SubMillisecondFromAndTo_AreComparedExactly_NotRoundedToTheMillisecond(string query, int[] expectedSeqs)
+    {
+        Assert.Equal(expectedSeqs.Select(s => (long)s), await SeqsAsync("/log?" + query, host.AuditorToken));
+    }
+
     [Fact]
     [Trait("control", "NIST-AU-6")]
     public async Task Log_PagesWithLimitAndTheNextCursor()
