@@ -523,6 +523,11 @@ public sealed class LogVerifier(Database database, string checkpointFile, string
         /// Only when a row's content does not match: is it the row of another seq? That is, does its content, given that
         /// seq and the hash before it, give the hash it carries. One more pass, on the failure path only.
         /// </summary>
+        /// <remarks>
+        /// The hash before seq M is the one stored at M-1, except when M-1 is the broken row itself: rows exchanged with
+        /// their neighbour (the broken row holds M's row, M holds the broken row's) have the broken row's own hash at M.
+        /// A match is a SHA-256 preimage of the stored hash, so an edited row is never taken for a moved one.
+        /// </remarks>
         private long? FindSwap(SqliteConnection connection, long brokenSeq, long purgedUpTo)
         {
             object[]? suspect = null;
@@ -554,10 +559,11 @@ public sealed class LogVerifier(Database database, string checkpointFile, string
             while (rows.Read())
             {
                 var seq = rows.GetInt64(0);
-                if (seq != brokenSeq && previous is not null && previousSeq == seq - 1)
+                var before = previousSeq == brokenSeq ? rows.GetValue(1) as byte[] : previous;
+                if (seq != brokenSeq && before is not null && previousSeq == seq - 1)
                 {
                     candidate[0] = seq;
-                    if (chain.Hash(previous, candidate.AsSpan(0, LogChain.ColumnCount)).AsSpan().SequenceEqual(suspectHash))
+                    if (chain.Hash(before, candidate.AsSpan(0, LogChain.ColumnCount)).AsSpan().SequenceEqual(suspectHash))
                     {
                         return seq;
                     }

@@ -99,25 +99,41 @@ public sealed class LogIntegrityTests : IDisposable
         Assert.Contains("row 12 is missing", result.FirstBroken.Detail, StringComparison.Ordinal);
     }
 
-    [Fact]
+    [Theory]
     [Trait("control", "NIST-AU-9")]
     [Trait("control", "PCI-10.3")]
-    public void SwappedRows_AreReportedAsOrderSwapped()
+    [InlineData(5, 9)]
+    [InlineData(5, 6)] // neighbours: the hash before 6 is then 5's own, which sits at 6
+    public void SwappedRows_AreReportedAsOrderSwapped_AtTheFirst(long first, long second)
     {
         using (var connection = log.Tamper())
         {
-            // Every column but seq exchanged between rows 5 and 9, hashes included.
+            // Every column but seq exchanged between the two rows, hashes included.
             var columns = LogChain.Columns.Split(", ").Skip(1).Append("hash").ToArray();
-            TestLog.Execute(connection, $"CREATE TEMP TABLE swapped AS SELECT * FROM entry_log WHERE seq IN (5, 9)");
-            TestLog.Execute(connection, $"UPDATE entry_log SET {string.Join(", ", columns.Select(c => $"{c} = (SELECT {c} FROM temp.swapped s WHERE s.seq = 14 - entry_log.seq)"))} WHERE seq IN (5, 9)");
+            TestLog.Execute(connection, $"CREATE TEMP TABLE swapped AS SELECT * FROM entry_log WHERE seq IN ({first}, {second})");
+            TestLog.Execute(connection, $"UPDATE entry_log SET {string.Join(", ", columns.Select(c => $"{c} = (SELECT {c} FROM temp.swapped s WHERE s.seq = {first + second} - entry_log.seq)"))} WHERE seq IN ({first}, {second})");
         }
 
         var result = log.Verify();
 
         Assert.False(result.Ok);
-        Assert.Equal(5, result.FirstBroken!.Seq);
-        Assert.Equal(LogBreaks.OrderSwapped, result.FirstBroken.Problem);
-        Assert.Contains("seq 9", result.FirstBroken.Detail, StringComparison.Ordinal);
+        Assert.Equal(new LogBreak(first, LogBreaks.OrderSwapped, $"row {first} holds the row of seq {second} (rows out of order)"), result.FirstBroken);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AU-9")]
+    public void ChangedRowBesideAnUntouchedOne_IsContentChanged_NotTakenForASwap()
+    {
+        using (var connection = log.Tamper())
+        {
+            // Row 6's content copied into row 5 but 5 keeps its own hash: an edit, not a move.
+            var columns = LogChain.Columns.Split(", ").Skip(1).ToArray();
+            TestLog.Execute(connection, $"UPDATE entry_log SET {string.Join(", ", columns.Select(c => $"{c} = (SELECT {c} FROM entry_log s WHERE s.seq = 6)"))} WHERE seq = 5");
+        }
+
+        var result = log.Verify();
+
+        Assert.Equal(new LogBreak(5, LogBreaks.ContentChanged, "row 5's content does not match its hash"), result.FirstBroken);
     }
 
     [Fact]
