@@ -967,7 +967,7 @@ public sealed class EventPipeline : IAsyncDisposable
             DeviceSeq = e.Seq,
             DeviceAt = e.At,
             Offline = e.Offline,
-            Reason = e.Type switch { DoorEventType.Opened => "opened", DoorEventType.Closed => "closed", _ => "exit_request" },
+            Reason = e.Type switch { DoorEventType.Opened => LogReasons.DoorOpened, DoorEventType.Closed => LogReasons.DoorClosed, _ => LogReasons.ExitRequest },
             Detail = door is null ? Json(("error", "unknown door")) : null,
         };
         batchEvents[(source, e.EventId)] = batch.Count;
@@ -1009,7 +1009,7 @@ public sealed class EventPipeline : IAsyncDisposable
                 EventId = e.EventId,
                 DeviceSeq = e.Seq,
                 DeviceAt = e.At,
-                Reason = "unknown_fire_panel",
+                Reason = LogReasons.UnknownFirePanel,
                 Detail = Json(("type", e.Type == FireEventType.Alarm ? "alarm" : "clear"), ("detail", e.Detail)),
             }));
             return;
@@ -1283,7 +1283,7 @@ public sealed class EventPipeline : IAsyncDisposable
             ReaderId = isReader ? address.DeviceId : null,
             DoorId = isReader ? door?.Id.Value : address.DeviceId,
             DeviceAt = status.At,
-            Reason = status.State == DeviceState.Online ? "online" : "offline",
+            Reason = status.State == DeviceState.Online ? LogReasons.DeviceOnline : LogReasons.DeviceOffline,
             Detail = Json(("firmware", status.Firmware)),
         }));
 

@@ -192,7 +192,9 @@ internal sealed class AdminHost : IAsyncDisposable
         await app.StopAsync();
         await app.DisposeAsync();
         Writer.Dispose();
+        var unknownReasons = WrittenReasons.Unknown(Database);
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         Directory.Delete(directory, recursive: true);
+        Assert.True(unknownReasons.Count == 0, "The service wrote reasons a log query refuses (add them to LogReasons): " + string.Join(", ", unknownReasons));
     }
 }

@@ -338,6 +338,21 @@ public sealed class CliTests : IAsyncLifetime
         Assert.Null(await AdminCommands.RunAsync(["serve"], host.Clock, output, error, _ => null, "tester"));
     }
 
+    [Fact]
+    [Trait("control", "NIST-AU-6")]
+    public async Task Log_AMisspeltReason_IsAUsageErrorNamingTheValueAndTheKnownCodes_NotAnEmptyTable()
+    {
+        await LogQueryTests.SeedAsync(host);
+        var (output, error) = (new StringWriter(), new StringWriter());
+
+        var code = await AdminCommands.RunAsync(["log", "--db", host.DatabasePath, "--reason", "granetd"], host.Clock, output, error, _ => null, "tester");
+
+        Assert.Equal(ExitCodes.Usage, code);
+        Assert.Empty(output.ToString());
+        Assert.StartsWith("error: --reason: 'granetd' is not a reason code (known: ", error.ToString(), StringComparison.Ordinal);
+        Assert.Contains(" granted,", error.ToString(), StringComparison.Ordinal);
+    }
+
     private Func<string, string?> Environment(string token) =>
         name => name switch
         {

@@ -127,6 +127,37 @@ public sealed class LogQueryTests : IAsyncLifetime
         Assert.Equal(parameter, Assert.Single(problem!.Errors!).Field);
     }
 
+    [Theory]
+    [Trait("control", "NIST-AU-6")]
+    [InlineData("reason=granetd", "reason", "granetd", "granted")] // no row is granetd: "no rows" would read as "never granted"
+    [InlineData("kind=admin&reason=person.upsret", "reason", "person.upsret", "person.upsert")]
+    [InlineData("kind=acces", "kind", "acces", "access")]
+    [InlineData("decision=granted", "decision", "granted", "grant")]
+    public async Task Log_MisspeltCode_Is400NamingTheParameterTheValueAndTheKnownCodes(string query, string parameter, string value, string aKnownCode)
+    {
+        var response = await host.SendAsync(HttpMethod.Get, "/log?" + query, token: host.AuditorToken);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var error = Assert.Single((await response.Content.ReadFromJsonAsync<AdminApi.ApiProblem>(AdminJson.Options))!.Errors!);
+        Assert.Equal(parameter, error.Field);
+        Assert.StartsWith($"'{value}' is not a ", error.Message, StringComparison.Ordinal);
+        Assert.Contains($" {aKnownCode},", error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [Trait("control", "NIST-AU-6")]
+    [InlineData("kind=alarm&reason=door_forced")]
+    [InlineData("kind=security&reason=visit.approve.refused")]
+    [InlineData("kind=security&reason=log.purge.refused")]
+    [InlineData("kind=security&reason=connect_refused")]
+    [InlineData("kind=integrity&reason=unsigned_at_start")]
+    [InlineData("kind=safety&reason=fire_release")]
+    [InlineData("kind=device&reason=offline")]
+    public async Task Log_AReasonOfAnyKind_IsAccepted_EvenWithNoRows(string query)
+    {
+        Assert.Empty(await SeqsAsync("/log?" + query, host.AuditorToken));
+    }
+
     private async Task<IEnumerable<long>> SeqsAsync(string path, string token)
     {
         var response = await host.SendAsync(HttpMethod.Get, path, token: token);

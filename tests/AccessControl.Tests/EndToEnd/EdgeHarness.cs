@@ -355,6 +355,9 @@ public sealed class EdgeHarness : IAsyncDisposable
 
         // Whatever the test did, the entry log it leaves must verify: chain, signed checkpoints, the file outside the database.
         var verification = new LogVerifier(Edge.Database).Verify();
+
+        // ... and every reason it wrote must be one a log query accepts, or an auditor could not ask for those rows.
+        var unknownReasons = WrittenReasons.Unknown(Edge.Database);
         if (mosquitto is not null)
         {
             await mosquitto.DisposeAsync();
@@ -368,6 +371,7 @@ public sealed class EdgeHarness : IAsyncDisposable
 
         Assert.True(leaked.Count == 0, "The service's log output holds secrets: " + string.Join(", ", leaked));
         Assert.True(verification.Ok, "The entry log does not verify: " + verification.FirstBroken + " " + string.Join("; ", verification.CheckpointProblems));
+        Assert.True(unknownReasons.Count == 0, "The service wrote reasons a log query refuses (add them to LogReasons): " + string.Join(", ", unknownReasons));
     }
 
     /// <summary>Adds a value the service must never write to its log (a token, an ID number) to the scan at dispose.</summary>
