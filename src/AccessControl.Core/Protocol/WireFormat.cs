@@ -321,7 +321,8 @@ public static partial class WireFormat
             }
 
             score = s;
-            templateId = GetOptionalString(root, "templateId", 64, out var templateError);
+            // Optional but not nullable (reader-protocol.md §4): a null where the id of a template belongs is a firmware fault, not "no template".
+            templateId = GetOptionalString(root, "templateId", 64, out var templateError, nullAllowed: false);
             if (templateError is not null || (templateId is not null && !IsValidId(templateId)))
             {
                 return WireResult<ReaderEvent>.Fail(templateError ?? "templateId must be 1 to 64 characters of A-Z a-z 0-9 . _ : -", common.EventId);
@@ -632,10 +633,10 @@ public static partial class WireFormat
         return value;
     }
 
-    private static string? GetOptionalString(JsonElement root, string name, int maxLength, out string? error)
+    private static string? GetOptionalString(JsonElement root, string name, int maxLength, out string? error, bool nullAllowed = true)
     {
         error = null;
-        if (!root.TryGetProperty(name, out var element) || element.ValueKind == JsonValueKind.Null)
+        if (!root.TryGetProperty(name, out var element) || (nullAllowed && element.ValueKind == JsonValueKind.Null))
         {
             return null;
         }

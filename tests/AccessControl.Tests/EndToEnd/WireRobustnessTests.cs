@@ -56,6 +56,24 @@ public class WireRobustnessTests
 
     [Theory]
     [MemberData(nameof(Brokers))]
+    [Trait("control", "NIST-SI-10")]
+    public async Task AFingerprintMatchWithANullTemplateId_IsMalformed_AndDeniedUnderItsEventId(BrokerKind broker)
+    {
+        await using var edge = await EdgeHarness.StartAsync(broker);
+        var (raw, decisions) = await LobbyReaderAsync(edge);
+        var at = WireFormat.FormatInstant(edge.Clock.GetCurrentInstant());
+
+        await PublishAsync(raw, edge.Edge.Topics.ReaderEvents("rdr-lobby-in"),
+            $$"""{"eventId":"fp-null-1","seq":1,"at":"{{at}}","type":"fingerprint_match","requestId":"r1","score":97,"templateId":null}""");
+        var answer = await decisions.Reader.ReadAsync().AsTask().WaitAsync(EdgeHarness.Timeout);
+
+        Assert.Equal(("fp-null-1", false, "malformed_event"), (answer.EventId, answer.Grant, answer.Reason));
+        var row = Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Malformed }));
+        Assert.Contains("templateId must be a string, not Null", row.Detail, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [MemberData(nameof(Brokers))]
     [Trait("control", "NIST-AU-10")]
     public async Task Redelivery_SameEventIdGetsTheOriginalDecisionAndNoSecondRow(BrokerKind broker)
     {

@@ -496,6 +496,19 @@ public class WireFormatReaderEventTests
     }
 
     [Fact]
+    public void ParseReaderEvent_TemplateIdNull_FailsWithEventId_WhileAnAbsentOneIsAccepted()
+    {
+        const string Match = """{"eventId":"fp-1","seq":1,"at":"2026-11-28T09:15:02Z","type":"fingerprint_match","requestId":"r1","score":12""";
+
+        var withNull = WireFormat.ParseReaderEvent(Payload(Match + ""","templateId":null}"""));
+        var without = WireFormat.ParseReaderEvent(Payload(Match + "}"));
+
+        Assert.Equal(("templateId must be a string, not Null", "fp-1"), (withNull.Error, withNull.EventId));
+        Assert.True(without.Success, without.Error);
+        Assert.Null(without.Value!.TemplateId);
+    }
+
+    [Fact]
     public void ParseReaderEvent_ByteOrderMark_Fails()
     {
         var body = """{"eventId":"e-1","seq":1,"at":"2026-11-28T09:15:02Z","type":"heartbeat"}"""u8;
