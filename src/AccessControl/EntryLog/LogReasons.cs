@@ -34,6 +34,9 @@ public static class LogReasons
 
     public const string DeviceOffline = "offline";
 
+    /// <summary>Device row: an empty retained payload on a status topic (MQTT's way to clear a retained status); no sign of life.</summary>
+    public const string DeviceStatusCleared = "status_cleared";
+
     /// <summary>Security row: a fire event from a panel the site does not name.</summary>
     public const string UnknownFirePanel = "unknown_fire_panel";
 
@@ -82,7 +85,7 @@ public static class LogReasons
             .. Actions.Concat(EverySiteReads).Select(a => a + ".refused"),
             .. Actions.Select(a => a + ".failed"),
             .. SecurityReasons,
-            DoorOpened, DoorClosed, ExitRequest, DeviceOnline, DeviceOffline,
+            DoorOpened, DoorClosed, ExitRequest, DeviceOnline, DeviceOffline, DeviceStatusCleared,
             LogKinds.GenesisReason, LogKinds.PurgeReason, LogKinds.UnsignedAtStartReason, LateRows.OutageReason,
         ];
         return codes.ToFrozenSet(StringComparer.Ordinal);

@@ -619,6 +619,14 @@ public sealed class EventPipeline : IAsyncDisposable
 
             case TopicKind.ReaderStatus:
             case TopicKind.DoorStatus:
+                if (inbound.Payload.IsEmpty)
+                {
+                    // MQTT's own way to clear a retained status (a device taken out of service tidies up after itself):
+                    // not garbage, so no malformed alarm, and not a sign of life either.
+                    StageDeviceRow(address, LogReasons.DeviceStatusCleared, null, now);
+                    return;
+                }
+
                 var status = WireFormat.ParseDeviceStatus(payload, options.MaxPayloadBytes);
                 if (!status.Success)
                 {
@@ -642,9 +650,15 @@ public sealed class EventPipeline : IAsyncDisposable
         var known = snapshot.Topology.Readers.TryGetValue(new ReaderId(readerId), out var reader);
         var source = "readers/" + readerId;
         Door? door = known && snapshot.Topology.Doors.TryGetValue(reader!.Door, out var d) ? d : null;
-        if (known && door is not null)
+
+        // Only an event the replay guard accepted shows the reader alive: heartbeats captured earlier and replayed (or
+        // a redelivery answered from the log) would otherwise keep a dead or unplugged reader looking online.
+        void Heard()
         {
-            StageAlarmIfAny(readers.Seen(reader!, door, now), now);
+            if (known && door is not null)
+            {
+                StageAlarmIfAny(readers.Seen(reader!, door, now), now);
+            }
         }
 
         if (e.Type == ReaderEventType.Heartbeat)
@@ -653,6 +667,10 @@ public sealed class EventPipeline : IAsyncDisposable
             if (replay.Check(source, e.Seq, e.At, e.Offline, now) is { } stale)
             {
                 logger.LogDebug("Ignoring a heartbeat from {Reader}: {Why}", readerId, stale.Detail);
+            }
+            else
+            {
+                Heard();
             }
 
             return;
@@ -668,6 +686,8 @@ public sealed class EventPipeline : IAsyncDisposable
             StageReplayedReaderEvent(readerId, door, e, rejection, now, snapshot);
             return;
         }
+
+        Heard();
 
         if (e.Type == ReaderEventType.Tamper)
         {
@@ -1262,31 +1282,8 @@ public sealed class EventPipeline : IAsyncDisposable
 
     private void StageStatus(TopicAddress address, DeviceStatus status, Instant now)
     {
-        var topology = configuration.Topology;
         var isReader = address.Kind == TopicKind.ReaderStatus;
-        Reader? reader = null;
-        Door? door = null;
-        if (isReader && topology.Readers.TryGetValue(new ReaderId(address.DeviceId), out reader))
-        {
-            topology.Doors.TryGetValue(reader.Door, out door);
-        }
-        else if (!isReader)
-        {
-            topology.Doors.TryGetValue(new DoorId(address.DeviceId), out door);
-        }
-
-        batch.Add(new Staged(new LogEntry
-        {
-            At = now,
-            Kind = LogKinds.Device,
-            SiteId = door?.Site.Value,
-            ReaderId = isReader ? address.DeviceId : null,
-            DoorId = isReader ? door?.Id.Value : address.DeviceId,
-            DeviceAt = status.At,
-            Reason = status.State == DeviceState.Online ? LogReasons.DeviceOnline : LogReasons.DeviceOffline,
-            Detail = Json(("firmware", status.Firmware)),
-        }));
-
+        var (reader, door) = StageDeviceRow(address, status.State == DeviceState.Online ? LogReasons.DeviceOnline : LogReasons.DeviceOffline, status, now);
         if (!isReader && door is not null)
         {
             // Door controllers send no heartbeat: their will (or a deliberate offline) is all there is to supervise.
@@ -1311,6 +1308,36 @@ public sealed class EventPipeline : IAsyncDisposable
             ? readers.Seen(reader, door, now)
             : readers.WentOffline(reader, door, "reader reported offline (status or MQTT last will)");
         StageAlarmIfAny(alarm, now);
+    }
+
+    /// <summary>A <c>device</c> row for a message on a status topic (<paramref name="status"/> null when it was cleared); the reader and door it is about, when known.</summary>
+    private (Reader? Reader, Door? Door) StageDeviceRow(TopicAddress address, string reason, DeviceStatus? status, Instant now)
+    {
+        var topology = configuration.Topology;
+        var isReader = address.Kind == TopicKind.ReaderStatus;
+        Reader? reader = null;
+        Door? door = null;
+        if (isReader && topology.Readers.TryGetValue(new ReaderId(address.DeviceId), out reader))
+        {
+            topology.Doors.TryGetValue(reader.Door, out door);
+        }
+        else if (!isReader)
+        {
+            topology.Doors.TryGetValue(new DoorId(address.DeviceId), out door);
+        }
+
+        batch.Add(new Staged(new LogEntry
+        {
+            At = now,
+            Kind = LogKinds.Device,
+            SiteId = door?.Site.Value,
+            ReaderId = isReader ? address.DeviceId : null,
+            DoorId = isReader ? door?.Id.Value : address.DeviceId,
+            DeviceAt = status?.At,
+            Reason = reason,
+            Detail = status is null ? null : Json(("firmware", status.Firmware)),
+        }));
+        return (reader, door);
     }
 
     /// <summary>

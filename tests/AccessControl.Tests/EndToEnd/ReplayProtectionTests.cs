@@ -100,6 +100,29 @@ public class ReplayProtectionTests
     }
 
     [Fact]
+    [Trait("control", "NIST-PE-6")]
+    public async Task RefusedEvents_DoNotCountAsTheReadersLiveness_SoReplayedHeartbeatsCannotHideADeadReader()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        var (raw, decisions) = await RawReaderAsync(edge);
+        Assert.True((await SendAsync(edge, raw, decisions, Card("swipe-1", 10, edge.Clock.GetCurrentInstant()))).Grant);
+
+        // A minute later, captured messages are replayed: a heartbeat with a used seq, one stamped far behind, and a card
+        // with a used seq (its answer shows that the pipeline handled the heartbeats before it).
+        edge.Clock.Advance(Duration.FromSeconds(60));
+        var now = edge.Clock.GetCurrentInstant();
+        await PublishAsync(edge, raw, new ReaderEvent("hb-replayed", 10, now, ReaderEventType.Heartbeat, null, null, false, null));
+        await PublishAsync(edge, raw, new ReaderEvent("hb-stale", 11, now - Duration.FromHours(1), ReaderEventType.Heartbeat, null, null, false, null));
+        Assert.Equal("replay_suspected", (await SendAsync(edge, raw, decisions, Card("swipe-1-replayed", 10, now))).Reason);
+
+        // Three heartbeat intervals (30 s) after the last accepted event, the reader is reported offline.
+        edge.Clock.Advance(Duration.FromSeconds(31));
+        await edge.TickAsync();
+
+        Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Alarm, Reason = AlarmTypes.ReaderOffline }), r => r.ReaderId == ReaderId);
+    }
+
+    [Fact]
     public async Task OfflineReplayWithinTheWindow_IsDecided_AndADuplicateKeepsItsOriginalDecision()
     {
         await using var edge = await EdgeHarness.StartAsync();
@@ -242,8 +265,11 @@ public class ReplayProtectionTests
 
     private static async Task<DecisionMessage> SendAsync(EdgeHarness edge, IMqttClient raw, Channel<DecisionMessage> decisions, ReaderEvent e)
     {
-        await raw.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(edge.Edge.Topics.ReaderEvents(ReaderId))
-            .WithPayload(WireFormat.Write(e)).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build());
+        await PublishAsync(edge, raw, e);
         return await decisions.Reader.ReadAsync().AsTask().WaitAsync(EdgeHarness.Timeout);
     }
+
+    private static Task PublishAsync(EdgeHarness edge, IMqttClient raw, ReaderEvent e) =>
+        raw.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(edge.Edge.Topics.ReaderEvents(ReaderId))
+            .WithPayload(WireFormat.Write(e)).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build());
 }

@@ -124,6 +124,36 @@ public class SupervisionTests
         Assert.Equal("rdr-lobby-in", row.ReaderId);
     }
 
+    [Theory]
+    [MemberData(nameof(Brokers))]
+    [Trait("control", "NIST-PE-6")]
+    public async Task AnEmptyRetainedStatus_IsLoggedAsAClearedStatus_NotAsMalformed_AndIsNoSignOfLife(BrokerKind broker)
+    {
+        await using var edge = await EdgeHarness.StartAsync(broker);
+        var reader = await edge.RawClientAsync("rdr-lobby-out");
+        var controller = await edge.RawClientAsync("ctl-lobby");
+        edge.Clock.Advance(Duration.FromSeconds(60));
+
+        // The standard MQTT way to clear a retained message: a retained publish with a zero-length payload.
+        await ClearRetainedAsync(reader, edge.Edge.Topics.ReaderStatus("rdr-lobby-out"));
+        await ClearRetainedAsync(controller, edge.Edge.Topics.DoorStatus("door-lobby"));
+        var readerRow = await edge.RowAsync(r => r.ReaderId == "rdr-lobby-out" && r.Kind is LogKinds.Device or LogKinds.Malformed);
+        var doorRow = await edge.RowAsync(r => r.DoorId == "door-lobby" && r.ReaderId is null && r.Kind is LogKinds.Device or LogKinds.Malformed);
+
+        Assert.Equal((LogKinds.Device, "status_cleared", null), (readerRow.Kind, readerRow.Reason, readerRow.DeviceAt));
+        Assert.Equal((LogKinds.Device, "status_cleared"), (doorRow.Kind, doorRow.Reason));
+        Assert.Empty(edge.Rows(new LogFilter { Kind = LogKinds.Alarm, Reason = AlarmTypes.MalformedEvent }));
+
+        // Not a sign of life: three heartbeat intervals after the start, the reader that only cleared its status is offline.
+        edge.Clock.Advance(Duration.FromSeconds(31));
+        await edge.TickAsync();
+        Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Alarm, Reason = AlarmTypes.ReaderOffline }), r => r.ReaderId == "rdr-lobby-out");
+    }
+
+    private static Task ClearRetainedAsync(IMqttClient client, string topic) =>
+        client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(topic).WithPayload(Array.Empty<byte>()).WithRetainFlag()
+            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build()).WaitAsync(EdgeHarness.Timeout);
+
     [Fact]
     [Trait("control", "NIST-PE-6")]
     public async Task ReaderSilentForThreeHeartbeats_RaisesReaderOfflineThenOnlineWhenBack()
