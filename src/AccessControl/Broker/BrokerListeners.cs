@@ -43,7 +43,7 @@ internal sealed class BrokerListeners : IMqttServerAdapter
     private readonly List<Task> accepting = [];
     private CancellationTokenSource? stopping;
 
-    /// <param name="onClosed">Receives each connection closed before its login: over the counts, past its deadline, or a failed TLS handshake.</param>
+    /// <param name="onClosed">Receives each connection closed before its login: over the counts, past its deadline, a failed TLS handshake, a first packet that is not a CONNECT, or one over the pre-login size limit.</param>
     public BrokerListeners(int maxPacketBytes, Action<OversizedPacket> onRefused, PreLoginLimits preLogin, TimeProvider time, Action<RefusedConnection> onClosed)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxPacketBytes);
@@ -240,7 +240,8 @@ internal sealed class BrokerListeners : IMqttServerAdapter
                 return;
             }
 
-            var channel = new PacketLimitChannel(new MqttTcpChannel(stream, client.LocalEndPoint, from, certificate), maxPacketBytes, onRefused, pending);
+            var channel = new PacketLimitChannel(new MqttTcpChannel(stream, client.LocalEndPoint, from, certificate), maxPacketBytes, onRefused, pending,
+                Math.Min(preLogin.MaxPacketBytes, maxPacketBytes), why => onClosed(new RefusedConnection(why, from)));
             var formatter = new MqttPacketFormatterAdapter(new MqttBufferWriter(listener.Options.WriterBufferSize, listener.Options.WriterBufferSizeMax));
             using var adapter = new MqttChannelAdapter(channel, formatter, listener.Logger)
             {

@@ -62,14 +62,16 @@ namespace AccessControl.Broker;
 /// A packet of any kind larger than <see cref="MaxPacketBytes"/> (that payload limit plus
 /// <see cref="MosquittoConfig.PacketHeadroomBytes"/>, Mosquitto's <c>max_packet_size</c>) ends the connection as soon as
 /// its fixed header announces the size, before its body is read (<see cref="PacketLimitChannel"/>), and is reported as
-/// <see cref="SecurityEvent.PacketRefused"/>: before a login with the remote endpoint only, after it with the client's
-/// id and username. MQTTnet 5.2 itself has no such limit: it allocates whatever a header announces, up to 256 MB from
+/// <see cref="SecurityEvent.PacketRefused"/> with the client's id and username. Before a login the limit is
+/// <see cref="PreLoginLimits.MaxPacketBytes"/> and the first packet must be a CONNECT; a connection that breaks either
+/// is closed at that header and reported as <see cref="SecurityEvent.ConnectionClosed"/> with its remote address.
+/// MQTTnet 5.2 itself has no such limit: it allocates whatever a header announces, up to 256 MB from
 /// five bytes sent by anyone who can open a connection.
 /// </para>
 /// <para>
 /// A connection must complete its TLS handshake and log in within <see cref="PreLoginLimits.ConnectDeadline"/> of its
 /// TCP accept, and only so many may wait to log in, from one address and in all (<see cref="PreLoginLimits"/>): one past
-/// its deadline, over a count, or whose handshake fails, is closed without a CONNACK and reported as
+/// its deadline, over a count, whose handshake fails, or whose first packet is not a CONNECT or too large, is closed without a CONNACK and reported as
 /// <see cref="SecurityEvent.ConnectionClosed"/> with its remote address (<see cref="BrokerListeners"/>). Logged-in
 /// connections are not counted. MQTTnet 5.2 itself puts no limit on the handshake, waits 100 s for a CONNECT and counts
 /// nothing.

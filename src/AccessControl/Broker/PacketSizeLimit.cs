@@ -21,9 +21,19 @@ internal readonly record struct OversizedPacket(MqttControlPacketType Type, long
 /// MQTTnet reads a packet's header byte by byte and then exactly its body, but the check follows the stream itself
 /// (type byte, remaining length, body), so it holds for reads of any size. Only the connection's receive loop reads.
 /// Until the login, each read also ends when the connection's <see cref="PendingLogin"/> deadline passes: MQTTnet takes
-/// the cancelled read for a connection that sent no CONNECT and closes it.
+/// the cancelled read for a connection that sent no CONNECT and closes it. Until the login, too, the first packet must be
+/// a CONNECT and no packet may announce more than <see cref="PreLoginLimits.MaxPacketBytes"/>: a connection that breaks
+/// either is closed at that byte and reported as closed before its login (MQTTnet would read a first PUBLISH whole, up
+/// to the general limit, and close the connection without a word).
 /// </remarks>
-internal sealed class PacketLimitChannel(IMqttChannel inner, int maxPacketBytes, Action<OversizedPacket> onRefused, PendingLogin? pending = null) : IMqttChannel
+/// <param name="closedBeforeLogin">Receives why a connection is closed before its login by the checks above.</param>
+internal sealed class PacketLimitChannel(
+    IMqttChannel inner,
+    int maxPacketBytes,
+    Action<OversizedPacket> onRefused,
+    PendingLogin? pending = null,
+    int maxPreLoginPacketBytes = int.MaxValue,
+    Action<string>? closedBeforeLogin = null) : IMqttChannel
 {
     // Where the stream stands: before a packet's type byte (type < 0), in its remaining length, or in its body.
     private int type = -1;
@@ -32,6 +42,7 @@ internal sealed class PacketLimitChannel(IMqttChannel inner, int maxPacketBytes,
     private long multiplier;
     private long bodyLeft;
     private bool refused;
+    private bool started;
     private volatile Login? login;
 
     public X509Certificate2 ClientCertificate => inner.ClientCertificate;
@@ -116,9 +127,16 @@ internal sealed class PacketLimitChannel(IMqttChannel inner, int maxPacketBytes,
             }
 
             var next = read[i++];
+            var beforeLogin = pending is not null && login is null;
             if (type < 0)
             {
                 (type, lengthBytes, length, multiplier) = (next >> 4, 0, 0, 1);
+                if (beforeLogin && !started && (MqttControlPacketType)type != MqttControlPacketType.Connect)
+                {
+                    return CloseBeforeLogin($"first packet is {NameOf(type)} (type {type}), not CONNECT; connection closed before reading it");
+                }
+
+                started = true;
                 continue;
             }
 
@@ -132,6 +150,11 @@ internal sealed class PacketLimitChannel(IMqttChannel inner, int maxPacketBytes,
             }
 
             var size = 1 + lengthBytes + length;
+            if (beforeLogin && size > maxPreLoginPacketBytes)
+            {
+                return CloseBeforeLogin($"{NameOf(type)} packet of {size} bytes before login exceeds the limit of {maxPreLoginPacketBytes} bytes before login; connection closed before reading it");
+            }
+
             if (size > maxPacketBytes)
             {
                 refused = true;
@@ -144,6 +167,21 @@ internal sealed class PacketLimitChannel(IMqttChannel inner, int maxPacketBytes,
         }
 
         return null;
+    }
+
+    private static string NameOf(int type) => ((MqttControlPacketType)type).ToString().ToUpperInvariant();
+
+    private MqttProtocolViolationException CloseBeforeLogin(string why)
+    {
+        refused = true;
+
+        // Unless the deadline passed first: then the connection was reported already.
+        if (pending!.TryClose())
+        {
+            closedBeforeLogin?.Invoke(why);
+        }
+
+        return new MqttProtocolViolationException($"Closed before login: {why}.");
     }
 
     private sealed record Login(string ClientId, string Username);

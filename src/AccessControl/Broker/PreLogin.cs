@@ -5,7 +5,7 @@ namespace AccessControl.Broker;
 /// </summary>
 /// <remarks>
 /// Anyone who can reach the broker's port can open connections without knowing any secret (and with TLS, without
-/// finishing the handshake). Each one holds a socket, a task and, once its first header announces a size, up to <see cref="EmbeddedBroker.MaxPacketBytes"/> of memory; MQTTnet
+/// finishing the handshake). Each one holds a socket, a task and, once its first header announces a size, up to <see cref="MaxPacketBytes"/> of memory; MQTTnet
 /// itself waits 100 s for the CONNECT and counts nothing. A device logs in within a round trip of connecting, so the
 /// deadline is short, and the counts are high enough that every device of a large site reconnecting at the same moment
 /// (after a broker restart, all through one address when they come through a proxy) is never refused.
@@ -21,6 +21,15 @@ public sealed record PreLoginLimits
     /// <summary>Connections waiting to log in, from all addresses together; one more is closed at once.</summary>
     public int Total { get; init; } = 2048;
 
+    /// <summary>
+    /// The largest packet, fixed header included, a connection may announce before its login (its CONNECT); a larger one
+    /// closes the connection unread. Without it each waiting connection could make the broker hold a buffer of the
+    /// general packet limit (69632 bytes): 2048 of them about 140 MB. A device's CONNECT is far smaller: client id and
+    /// username of at most 64 characters, its password, a will on its status topic whose payload is a status (within the
+    /// 4096-byte payload limit) and a few properties, under 5 KB however long each part may legally be.
+    /// </summary>
+    public int MaxPacketBytes { get; init; } = 8192;
+
     /// <summary>Every problem with these limits, empty when they are usable.</summary>
     public IReadOnlyList<string> Validate()
     {
@@ -30,6 +39,12 @@ public sealed record PreLoginLimits
         if (ConnectDeadline <= TimeSpan.Zero || ConnectDeadline > TimeSpan.FromMinutes(1))
         {
             errors.Add($"Broker:PreLogin:ConnectDeadline {ConnectDeadline} must be positive and at most a minute.");
+        }
+
+        // Below 1 KiB a legitimate CONNECT with a will could be refused; above 1 MiB the limit protects nothing.
+        if (MaxPacketBytes is < 1024 or > 1024 * 1024)
+        {
+            errors.Add($"Broker:PreLogin:MaxPacketBytes {MaxPacketBytes} must be from 1024 to 1048576.");
         }
 
         if (PerAddress < 1 || Total < PerAddress)
@@ -143,6 +158,12 @@ internal sealed class PendingLogin : IDisposable
         Leave();
         return true;
     }
+
+    /// <summary>
+    /// The connection is closed before its login for a reason of its own (see <see cref="PacketLimitChannel"/>): the
+    /// deadline no longer reports it. False when the deadline passed first and reported it.
+    /// </summary>
+    public bool TryClose() => Interlocked.CompareExchange(ref state, Ended, Waiting) == Waiting;
 
     /// <summary>The connection ended.</summary>
     public void Dispose()

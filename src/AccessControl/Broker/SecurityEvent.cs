@@ -24,8 +24,8 @@ public sealed record SecurityEvent(Instant At, string ClientId, string Username,
     public const string PacketRefused = "packet_refused";
 
     /// <summary>
-    /// A connection closed before it logged in: past its deadline, or over the count of connections waiting to log in
-    /// (<see cref="PreLoginLimits"/>). No client id or username: it never presented any.
+    /// A connection closed before it logged in: past its deadline, over the count of connections waiting to log in,
+    /// a failed TLS handshake, a first packet that is not a CONNECT or over the pre-login size limit (<see cref="PreLoginLimits"/>). No client id or username: it never presented any.
     /// </summary>
     public const string ConnectionClosed = "connection_closed";
 

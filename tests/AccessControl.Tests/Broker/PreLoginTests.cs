@@ -36,9 +36,7 @@ public class PreLoginTests
         time.Advance(Deadline);
         await stranger.ClosedByServerAsync();
 
-        var closed = Assert.Single(broker.SecurityEvents);
-        Assert.Equal((SecurityEvent.ConnectionClosed, "", "", "127.0.0.1"), (closed.What, closed.ClientId, closed.Username, closed.From));
-        Assert.Equal("no login within 5 s of connecting; connection closed", closed.Detail);
+        AssertClosedBeforeLogin(broker, "no login within 5 s of connecting; connection closed");
 
         // The reader logged in before the deadline: it no longer applies to it.
         await reader.SendAsync(RawMqttSocket.PublishOfSize(Topics.ReaderEvents(MainReaderIn), 200));
@@ -101,6 +99,38 @@ public class PreLoginTests
         }
     }
 
+    [Fact]
+    [Trait("control", "NIST-SC-5")]
+    public async Task AConnectionWhoseFirstPacketIsNotAConnect_IsClosedAtItsFirstByte_AndReported_WhileALoggedInReaderStays()
+    {
+        await using var broker = await EmbeddedBrokerFixture.StartAsync(Topology, Secrets, time: new ManualTimeProvider(EmbeddedBrokerFixture.Now));
+        using var reader = await RawMqttSocket.LoginAsync(broker.Port, MainReaderIn, Secrets.For(MainReaderIn));
+        using var stranger = await RawMqttSocket.OpenAsync(broker.Port);
+
+        await stranger.SendAsync(RawMqttSocket.PublishOfSize(Topics.ReaderEvents(MainReaderIn), 200));
+        await stranger.ClosedByServerAsync();
+
+        AssertClosedBeforeLogin(broker, "first packet is PUBLISH (type 3), not CONNECT; connection closed before reading it");
+        await reader.SendAsync(RawMqttSocket.PublishOfSize(Topics.ReaderEvents(MainReaderIn), 200));
+        Assert.Equal(RawMqttSocket.PubAck, (await reader.ReadPacketAsync()).Type);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-SC-5")]
+    public async Task AConnectAnnouncingMoreThanThePreLoginLimit_IsClosedBeforeItsBody_AndReported_ThoughUnderTheGeneralPacketLimit()
+    {
+        await using var broker = await EmbeddedBrokerFixture.StartAsync(Topology, Secrets, time: new ManualTimeProvider(EmbeddedBrokerFixture.Now));
+        using var stranger = await RawMqttSocket.OpenAsync(broker.Port);
+        var size = new PreLoginLimits().MaxPacketBytes + 1;
+        Assert.True(size < broker.Broker.MaxPacketBytes);
+
+        await stranger.SendAsync(RawMqttSocket.HeaderOfSize(RawMqttSocket.Connect, size));
+        await stranger.ClosedByServerAsync();
+
+        Assert.Equal(3, stranger.BytesSent);
+        AssertClosedBeforeLogin(broker, "CONNECT packet of 8193 bytes before login exceeds the limit of 8192 bytes before login; connection closed before reading it");
+    }
+
     /// <summary>The start of a TLS record with a ClientHello of 512 bytes, of which only the first few follow.</summary>
     private static readonly byte[] HalfAClientHello = [0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xFC, 0x03, 0x03];
 
@@ -137,9 +167,7 @@ public class PreLoginTests
         time.Advance(Deadline);
         await stranger.ClosedByServerAsync();
 
-        var closed = Assert.Single(broker.SecurityEvents);
-        Assert.Equal((SecurityEvent.ConnectionClosed, "", "", "127.0.0.1"), (closed.What, closed.ClientId, closed.Username, closed.From));
-        Assert.Equal("no TLS handshake within 5 s of connecting; connection closed", closed.Detail);
+        AssertClosedBeforeLogin(broker, "no TLS handshake within 5 s of connecting; connection closed");
         Assert.True(reader.IsConnected, what);
     }
 
@@ -204,6 +232,13 @@ public class PreLoginTests
 
         await stranger.ClosedByServerAsync();
         Assert.Empty(broker.SecurityEvents);
+    }
+
+    /// <summary>The one security event: a connection from 127.0.0.1 closed before its login (no client id or username), and why.</summary>
+    private static void AssertClosedBeforeLogin(EmbeddedBrokerFixture broker, string why)
+    {
+        var closed = Assert.Single(broker.SecurityEvents);
+        Assert.Equal((SecurityEvent.ConnectionClosed, "", "", "127.0.0.1", why), (closed.What, closed.ClientId, closed.Username, closed.From, closed.Detail));
     }
 
     /// <summary>Opens a connection and waits until the broker admitted it (its deadline's timer is armed).</summary>

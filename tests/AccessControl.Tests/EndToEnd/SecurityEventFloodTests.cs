@@ -77,6 +77,40 @@ public class SecurityEventFloodTests
         await Task.WhenAll(strangers.Select(s => s.ClosedByServerAsync()));
         Assert.Equal("granted", (await reader.PresentCard(Operator, Ev3).Decision.WaitAsync(EdgeHarness.Timeout)).Reason);
 
+        var closedRows = await ThreeClosedRowsAndNineCountedAsync(edge);
+        Assert.All(closedRows, r => Assert.True(string.IsNullOrEmpty(r.Actor)));
+        Assert.All(closedRows, r => Assert.Contains("\"from\":\"127.0.0.1\"", r.Detail, StringComparison.Ordinal));
+        foreach (var s in strangers)
+        {
+            s.Dispose();
+        }
+    }
+
+    [Fact]
+    [Trait("control", "NIST-SC-5")]
+    [Trait("control", "NIST-AU-4")]
+    public async Task AFloodOfConnectionsWhoseFirstPacketIsNotAConnect_IsClosed_LoggedAsItsFirstRowsAndOneCount()
+    {
+        await using var edge = await EdgeHarness.StartAsync(configure: s => s with { Broker = s.Broker with { SecurityEvents = Limits } });
+        var reader = await edge.ReaderAsync(Reader);
+        for (var i = 0; i < 12; i++)
+        {
+            using var stranger = await RawMqttSocket.OpenAsync(edge.BrokerPort);
+            await stranger.SendAsync(RawMqttSocket.PublishOfSize(edge.Edge.Topics.ReaderEvents(Reader), 200));
+            await stranger.ClosedByServerAsync();
+        }
+
+        Assert.Equal("granted", (await reader.PresentCard(Operator, Ev3).Decision.WaitAsync(EdgeHarness.Timeout)).Reason);
+        var closedRows = await ThreeClosedRowsAndNineCountedAsync(edge);
+        Assert.All(closedRows, r => Assert.Contains("first packet is PUBLISH (type 3), not CONNECT", r.Detail, StringComparison.Ordinal));
+    }
+
+    /// <summary>
+    /// Lets the window pass and closes it: the connection_closed rows of the twelve closes from 127.0.0.1 in it, three
+    /// of their own (<see cref="Limits"/>), the other nine counted in one row.
+    /// </summary>
+    private static async Task<List<LogEntry>> ThreeClosedRowsAndNineCountedAsync(EdgeHarness edge)
+    {
         edge.Clock.Advance(Duration.FromMinutes(1));
         await RefusedLoginAsync(edge);
 
@@ -86,12 +120,7 @@ public class SecurityEventFloodTests
             (detail.RootElement.GetProperty("what").GetString(), detail.RootElement.GetProperty("source").GetString(), detail.RootElement.GetProperty("count").GetInt32()));
         var closedRows = edge.Rows(new LogFilter { Kind = LogKinds.Security }).Where(r => r.Reason == SecurityEvent.ConnectionClosed).ToList();
         Assert.Equal(3, closedRows.Count);
-        Assert.All(closedRows, r => Assert.True(string.IsNullOrEmpty(r.Actor)));
-        Assert.All(closedRows, r => Assert.Contains("\"from\":\"127.0.0.1\"", r.Detail, StringComparison.Ordinal));
-        foreach (var s in strangers)
-        {
-            s.Dispose();
-        }
+        return closedRows;
     }
 
     private static async Task RefusedLoginAsync(EdgeHarness edge)
