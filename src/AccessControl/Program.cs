@@ -23,7 +23,7 @@ using var terminate = System.Runtime.InteropServices.PosixSignalRegistration.Cre
 // log, token, person, credential, level: the admin and audit commands. They do not take the service's settings
 // (log purge reads the file it is given with --config itself).
 var adminExit = await AccessControl.Cli.AdminCommands.RunAsync(args, NodaTime.SystemClock.Instance, Console.Out, Console.Error,
-    Environment.GetEnvironmentVariable, Environment.UserName, stopping.Token);
+    Environment.GetEnvironmentVariable, AccessControl.EntryLog.OsAccount.Current(), stopping.Token);
 if (adminExit is { } exit)
 {
     return exit;

@@ -1,3 +1,4 @@
+using AccessControl.EntryLog;
 using NodaTime;
 
 namespace AccessControl.Cli;
@@ -15,7 +16,9 @@ public static class AdminCommands
     /// Runs the command named by <c>args[0]</c> and returns its exit code, or null when it is not one of <see cref="Names"/>.
     /// </summary>
     /// <param name="environment">Reads an environment variable (<c>AC_URL</c>, <c>AC_TOKEN</c>).</param>
-    /// <param name="user">Recorded as the creator of tokens made without <c>--by</c> (the OS user name).</param>
+    /// <param name="account">The OS account the process runs as (<see cref="OsAccount.Current"/>): recorded in every row a
+    /// command writes to the log itself (<c>token</c>, <c>log purge</c>) beside the name typed with <c>--by</c> or <c>--actor</c>,
+    /// and the actor when none is typed.</param>
     /// <param name="input">Standard input (the document number of <c>visit check-in</c>); null for <see cref="Console.In"/>.</param>
     public static async Task<int?> RunAsync(
         IReadOnlyList<string> args,
@@ -23,7 +26,7 @@ public static class AdminCommands
         TextWriter output,
         TextWriter error,
         Func<string, string?> environment,
-        string user,
+        OsAccount account,
         CancellationToken cancellationToken = default,
         TextReader? input = null)
     {
@@ -48,9 +51,9 @@ public static class AdminCommands
         return noun switch
         {
             "log" when parsed.Positionals is ["verify", ..] => LogIntegrityCommands.Verify(parsed, output, error),
-            "log" when parsed.Positionals is ["purge", ..] => LogIntegrityCommands.Purge(parsed, clock, output, error),
+            "log" when parsed.Positionals is ["purge", ..] => LogIntegrityCommands.Purge(parsed, clock, account, output, error),
             "log" => LogCommand.Run(parsed, output, error),
-            "token" => TokenCommand.Run(parsed, clock, output, error, "cli:" + user),
+            "token" => TokenCommand.Run(parsed, clock, account, output, error),
             "visit" => await VisitCommands.RunAsync(parsed, input ?? Console.In, output, error, environment, null, cancellationToken),
             "fingerprints" => await FingerprintCommands.RunAsync(parsed, output, error, environment, null, cancellationToken),
             "hr" => await HrCommands.RunAsync(parsed, clock, output, error, environment, null, cancellationToken),

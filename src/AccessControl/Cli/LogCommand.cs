@@ -126,9 +126,39 @@ public static class LogCommand
             r.Card ?? "-",
             r.Decision ?? "-",
             r.Reason ?? "-",
-            r.Actor ?? "-",
+            ActorOf(r),
         }));
         TextTable.Write(table, output);
+    }
+
+    /// <summary>
+    /// The row's actor, and for a row a CLI command wrote to the log itself the OS account it ran as (<c>osUser</c>,
+    /// <c>osUid</c> in the detail): <c>ops-bob (os: alice, uid 1000)</c>. The typed name alone proves nothing.
+    /// </summary>
+    private static string ActorOf(LogEntry row)
+    {
+        var actor = row.Actor ?? "-";
+        if (row.Detail is not { } detail || !detail.Contains("\"osUser\"", StringComparison.Ordinal))
+        {
+            return actor;
+        }
+
+        try
+        {
+            using var json = System.Text.Json.JsonDocument.Parse(detail);
+            if (json.RootElement.ValueKind != System.Text.Json.JsonValueKind.Object
+                || !json.RootElement.TryGetProperty("osUser", out var user) || user.ValueKind != System.Text.Json.JsonValueKind.String)
+            {
+                return actor;
+            }
+
+            var uid = json.RootElement.TryGetProperty("osUid", out var id) && id.ValueKind == System.Text.Json.JsonValueKind.Number ? $", uid {id.GetRawText()}" : "";
+            return $"{actor} (os: {user.GetString()}{uid})";
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return actor;
+        }
     }
 
     private static int UsageError(TextWriter error, string message)

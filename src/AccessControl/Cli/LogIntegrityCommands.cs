@@ -10,7 +10,7 @@ namespace AccessControl.Cli;
 
 /// <summary>
 /// <c>accesscontrol log verify --db PATH [--checkpoints FILE] [--public-key FILE] [--json]</c> and
-/// <c>accesscontrol log purge --db PATH --config FILE --before RFC3339 --actor NAME</c> (docs/log-integrity.md).
+/// <c>accesscontrol log purge --db PATH --config FILE --before RFC3339 [--actor NAME]</c> (docs/log-integrity.md).
 /// </summary>
 /// <remarks>
 /// Both work on the database file directly, with the service running or not. <c>verify</c> only reads; the checkpoint
@@ -20,7 +20,7 @@ namespace AccessControl.Cli;
 public static class LogIntegrityCommands
 {
     public const string VerifyUsage = "usage: log verify --db PATH [--checkpoints FILE] [--public-key FILE] [--json]";
-    public const string PurgeUsage = "usage: log purge --db PATH --config FILE --before RFC3339 --actor NAME";
+    public const string PurgeUsage = "usage: log purge --db PATH --config FILE --before RFC3339 [--actor NAME]";
 
     /// <summary>Exit code 0: the log verifies (and its query index matches it); 1: it is broken, the index was altered, or it cannot be read; 2: usage error.</summary>
     public static int Verify(CliArgs args, TextWriter output, TextWriter error)
@@ -85,9 +85,12 @@ public static class LogIntegrityCommands
     /// reads it (<see cref="ServiceSettings.Load"/>): from <c>--config FILE</c>, the file the service is started with, then
     /// the <c>AccessControl__...</c> environment variables. The file is required, and the working directory's
     /// <c>appsettings.json</c> is never read: a purge run from another folder would apply another minimum than the service's.
+    /// <para><c>--actor</c> is a name the caller types; every row the purge writes (purges and refusals) also records
+    /// <paramref name="account"/>, the OS account it ran as, which is the actor when <c>--actor</c> is not given.</para>
     /// </remarks>
-    public static int Purge(CliArgs args, IClock clock, TextWriter output, TextWriter error)
+    public static int Purge(CliArgs args, IClock clock, OsAccount account, TextWriter output, TextWriter error)
     {
+        ArgumentNullException.ThrowIfNull(account);
         if (args.CheckOptions(["db", "config", "before", "actor"]) is { } problem)
         {
             return UsageError(error, problem, PurgeUsage);
@@ -99,12 +102,17 @@ public static class LogIntegrityCommands
         }
 
         var path = args.Get("db");
-        var actor = args.Get("actor");
+        var actor = args.Get("actor") ?? account.ActorName;
         var config = args.Get("config");
-        if (string.IsNullOrWhiteSpace(path) || string.IsNullOrWhiteSpace(actor) || string.IsNullOrWhiteSpace(config) || args.Get("before") is not { } beforeText)
+        if (string.IsNullOrWhiteSpace(path) || string.IsNullOrWhiteSpace(config) || args.Get("before") is not { } beforeText)
         {
-            return UsageError(error, "--db, --config, --before and --actor are required (--config: the settings file the service is started with, "
+            return UsageError(error, "--db, --config and --before are required (--config: the settings file the service is started with, "
                 + "whose minimum retention the purge applies)", PurgeUsage);
+        }
+
+        if (string.IsNullOrWhiteSpace(actor))
+        {
+            return UsageError(error, "--actor, when given, must name who asks for the purge", PurgeUsage);
         }
 
         var before = OffsetDateTimePattern.ExtendedIso.Parse(beforeText);
@@ -145,8 +153,8 @@ public static class LogIntegrityCommands
 
             // A minimum the service would not start with is a refusal like any other: recorded, nothing deleted.
             var result = LogPurgeRefusal.ForSettings(cutOff, actor, Duration.FromTimeSpan(options.MinimumRetention), options.MinimumRetentionReason) is { } refusal
-                ? writer.Refuse(refusal, now)
-                : writer.Purge(cutOff, actor, now, options.Retention);
+                ? writer.Refuse(refusal with { OsAccount = account }, now)
+                : writer.Purge(cutOff, actor, now, options.Retention, account);
             (result.Outcome == LogPurgeOutcome.Refused ? error : output).WriteLine(result.Message);
             return result.Outcome == LogPurgeOutcome.Refused ? ExitCodes.Failed : ExitCodes.Ok;
         }

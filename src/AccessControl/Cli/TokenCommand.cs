@@ -17,6 +17,8 @@ namespace AccessControl.Cli;
 /// only its hash is stored, with who created it and when. Each command is first recorded in the entry log (an
 /// <c>admin</c> row <c>operator_token.create</c> or <c>operator_token.revoke</c>: who, the operator, role, person and site,
 /// never the token), chained after the running service's rows; if that row cannot be written, nothing is changed.
+/// Who is the name given with <c>--by</c> (free text: anyone with shell access can type any name), and always, in the
+/// detail, the OS account the command ran as (<c>osUser</c>, <c>osUid</c>); without <c>--by</c> that account is the actor too.
 /// Every token names the employee behind it (<c>--person</c>), whatever its role: the HR feed's termination of that
 /// person revokes it. So the person must be known (in the database's people, e.g. from the site file the service has
 /// imported) and active; otherwise it is a usage error and nothing is created or recorded. <c>list</c> only reads: one
@@ -32,9 +34,10 @@ public static class TokenCommand
 
     private static string Roles => string.Join("|", Enum.GetValues<OperatorRole>().Select(ApiTokens.RoleCode));
 
-    /// <param name="createdBy">Recorded as the creator when <c>--by</c> is not given (the composition root passes the OS user).</param>
-    public static int Run(CliArgs args, IClock clock, TextWriter output, TextWriter error, string createdBy = "cli")
+    /// <param name="account">The OS account the command runs as: in every audit row, and the creator when <c>--by</c> is not given.</param>
+    public static int Run(CliArgs args, IClock clock, OsAccount account, TextWriter output, TextWriter error)
     {
+        ArgumentNullException.ThrowIfNull(account);
         var verb = args.Positionals.Count == 1 ? args.Positionals[0] : null;
         if (verb == "list")
         {
@@ -51,7 +54,7 @@ public static class TokenCommand
         {
             return args.Get("operator") is not null || string.IsNullOrWhiteSpace(path)
                 ? Usage(error, "'revoke' takes --db and either --operator NAME (every token of that name) or --id ID (one token, from 'token list'), not both")
-                : RevokeOne(path, id, args.Get("by") ?? createdBy, clock, error);
+                : RevokeOne(path, id, args.Get("by") ?? account.ActorName, account, clock, error);
         }
 
         var operatorName = args.Get("operator");
@@ -68,10 +71,10 @@ public static class TokenCommand
         var database = new Database(path);
         database.Migrate();
         var tokens = new ApiTokens(database, clock);
-        var by = args.Get("by") ?? createdBy;
+        var by = args.Get("by") ?? account.ActorName;
         if (verb == "revoke")
         {
-            if (!Audit(database, clock, by, "operator_token.revoke", new { operators = new[] { operatorName } }, error))
+            if (!Audit(database, clock, by, account, "operator_token.revoke", new { operators = new[] { operatorName } }, error))
             {
                 return ExitCodes.Failed;
             }
@@ -104,7 +107,7 @@ public static class TokenCommand
             return Usage(error, "--person: " + refused);
         }
 
-        if (!Audit(database, clock, by, "operator_token.create", new { @operator = operatorName, role = ApiTokens.RoleCode(role), person, site }, error))
+        if (!Audit(database, clock, by, account, "operator_token.create", new { @operator = operatorName, role = ApiTokens.RoleCode(role), person, site }, error))
         {
             return ExitCodes.Failed;
         }
@@ -116,7 +119,7 @@ public static class TokenCommand
     }
 
     /// <summary>Revokes the one token with this id (<c>token list</c> shows it): its operator's other tokens stay valid.</summary>
-    private static int RevokeOne(string path, string id, string by, IClock clock, TextWriter error)
+    private static int RevokeOne(string path, string id, string by, OsAccount account, IClock clock, TextWriter error)
     {
         var database = new Database(path);
         database.Migrate();
@@ -129,7 +132,7 @@ public static class TokenCommand
             return ExitCodes.Failed;
         }
 
-        if (!Audit(database, clock, by, "operator_token.revoke", new { operators = new[] { operatorName }, id }, error))
+        if (!Audit(database, clock, by, account, "operator_token.revoke", new { operators = new[] { operatorName }, id }, error))
         {
             return ExitCodes.Failed;
         }
@@ -198,13 +201,19 @@ public static class TokenCommand
         return ExitCodes.Ok;
     }
 
-    /// <summary>Appends the command's audit row (chained after whatever the running service wrote); false after saying why not.</summary>
-    private static bool Audit(Database database, IClock clock, string actor, string action, object detail, TextWriter error)
+    /// <summary>
+    /// Appends the command's audit row (chained after whatever the running service wrote), its detail followed by the OS
+    /// account (<c>osUser</c>, <c>osUid</c>); false after saying why not.
+    /// </summary>
+    private static bool Audit(Database database, IClock clock, string actor, OsAccount account, string action, object detail, TextWriter error)
     {
         try
         {
+            var fields = System.Text.Json.JsonSerializer.SerializeToNode(detail, AdminJson.Options)!.AsObject();
+            fields["osUser"] = account.User;
+            fields["osUid"] = account.Uid;
             using var writer = new EntryLogWriter(database);
-            writer.Append([new LogEntry { At = clock.GetCurrentInstant(), Kind = LogKinds.Admin, Actor = actor, Reason = action, Detail = AdminJson.Serialize(detail) }]);
+            writer.Append([new LogEntry { At = clock.GetCurrentInstant(), Kind = LogKinds.Admin, Actor = actor, Reason = action, Detail = fields.ToJsonString(AdminJson.Options) }]);
             return true;
         }
         catch (SqliteException ex)

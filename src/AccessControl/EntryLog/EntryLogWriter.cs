@@ -287,7 +287,7 @@ public sealed class EntryLogWriter : IDisposable
         }
     }
 
-    /// <summary>Rows deleted per step of a purge, at most (<see cref="Purge(Instant, string, Instant, LogRetention)"/>).</summary>
+    /// <summary>Rows deleted per step of a purge, at most (<see cref="Purge(Instant, string, Instant, LogRetention, OsAccount)"/>).</summary>
     public const int PurgeStepRows = 20_000;
 
     /// <summary>How long a purge leaves the database to the service's commits between two steps.</summary>
@@ -309,18 +309,20 @@ public sealed class EntryLogWriter : IDisposable
     /// waits 5 s for it (busy_timeout), and every swipe after that would be denied <c>log_failure</c>. A purge stopped
     /// between steps leaves a log that verifies; running it again goes on from there.
     /// </remarks>
+    /// <param name="osAccount">The OS account the purge runs as, recorded beside <paramref name="actor"/> in each row it writes (refusals too).</param>
     /// <exception cref="LogPurgeRefusalNotRecordedException">Refused, and the refusal's row could not be written.</exception>
-    public LogPurgeResult Purge(Instant before, string actor, Instant now, LogRetention retention) => Purge(before, actor, now, retention, PurgeStepRows, int.MaxValue);
+    public LogPurgeResult Purge(Instant before, string actor, Instant now, LogRetention retention, OsAccount? osAccount = null) =>
+        Purge(before, actor, now, retention, PurgeStepRows, int.MaxValue, osAccount);
 
-    /// <summary><see cref="Purge(Instant, string, Instant, LogRetention)"/> with its step size, and at most <paramref name="maxSteps"/> steps (tests).</summary>
-    internal LogPurgeResult Purge(Instant before, string actor, Instant now, LogRetention retention, int stepRows, int maxSteps)
+    /// <summary><see cref="Purge(Instant, string, Instant, LogRetention, OsAccount)"/> with its step size, and at most <paramref name="maxSteps"/> steps (tests).</summary>
+    internal LogPurgeResult Purge(Instant before, string actor, Instant now, LogRetention retention, int stepRows, int maxSteps, OsAccount? osAccount = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(actor);
         ArgumentNullException.ThrowIfNull(retention);
         ArgumentOutOfRangeException.ThrowIfLessThan(stepRows, 1);
         if (before > retention.LatestCutOff(now))
         {
-            return Refuse(new LogPurgeRefusal(LogPurgeRefusal.WithinMinimumRetention, before, actor, retention.Minimum, retention.Reason, retention.Refusal(before, now)), now);
+            return Refuse(new LogPurgeRefusal(LogPurgeRefusal.WithinMinimumRetention, before, actor, retention.Minimum, retention.Reason, retention.Refusal(before, now)) { OsAccount = osAccount }, now);
         }
 
         // The bound is found outside the lock, through the log's time index (LogSnapshot), so that the pipeline's
@@ -338,12 +340,12 @@ public sealed class EntryLogWriter : IDisposable
         if (lastCheckpoint is null)
         {
             return Refuse(new LogPurgeRefusal(LogPurgeRefusal.NoCheckpoint, before, actor, retention.Minimum, retention.Reason,
-                "refused: no signed checkpoint yet: rows are purged only up to the last checkpoint. Nothing was purged"), now);
+                "refused: no signed checkpoint yet: rows are purged only up to the last checkpoint. Nothing was purged") { OsAccount = osAccount }, now);
         }
 
         long first = 0, last = 0, rows = 0, steps = 0;
         long? firstPurgeSeq = null, purgeSeq = null;
-        while (steps < maxSteps && PurgeStep(bound, before, actor, now, retention, stepRows) is { } step)
+        while (steps < maxSteps && PurgeStep(bound, before, actor, osAccount, now, retention, stepRows) is { } step)
         {
             first = steps == 0 ? step.FromSeq : first;
             (last, rows, steps) = (step.ToSeq, rows + step.Rows, steps + 1);
@@ -370,7 +372,7 @@ public sealed class EntryLogWriter : IDisposable
     /// <summary>
     /// Records a refused purge in the chain, as a <c>security</c> row (<see cref="LogPurgeRefusal.ToEntry"/>), and returns
     /// the refusal with that row's seq as <see cref="LogPurgeResult.PurgeSeq"/>. Nothing is deleted.
-    /// <see cref="Purge(Instant, string, Instant, LogRetention)"/> records its own refusals; a caller that refuses before
+    /// <see cref="Purge(Instant, string, Instant, LogRetention, OsAccount)"/> records its own refusals; a caller that refuses before
     /// it can call it (a configured minimum retention that is not allowed, <see cref="LogPurgeRefusal.ForSettings"/>)
     /// records its refusal here.
     /// </summary>
@@ -395,7 +397,7 @@ public sealed class EntryLogWriter : IDisposable
     internal Action? BeforePurgeStepTransaction { get; set; }
 
     /// <summary>One step of a purge: the oldest rows up to <paramref name="bound"/>, at most <paramref name="stepRows"/>; null when none are left.</summary>
-    private LogPurgeResult? PurgeStep(long? bound, Instant before, string actor, Instant now, LogRetention retention, int stepRows)
+    private LogPurgeResult? PurgeStep(long? bound, Instant before, string actor, OsAccount? osAccount, Instant now, LogRetention retention, int stepRows)
     {
         lock (gate)
         {
@@ -420,7 +422,7 @@ public sealed class EntryLogWriter : IDisposable
                 Kind = LogKinds.Integrity,
                 Reason = LogKinds.PurgeReason,
                 Actor = actor,
-                Detail = JsonSerializer.Serialize(new PurgeDetail(first, to, rows, Rfc3339.Format(before), Convert.ToHexStringLower(lastHash), retention.Iso, retention.Reason), PurgeDetail.Json),
+                Detail = JsonSerializer.Serialize(new PurgeDetail(first, to, rows, Rfc3339.Format(before), Convert.ToHexStringLower(lastHash), retention.Iso, retention.Reason, osAccount?.User, osAccount?.Uid), PurgeDetail.Json),
             };
 
             var written = new LogEntry[1];
@@ -815,9 +817,11 @@ public sealed class EntryLogWriter : IDisposable
 
     /// <summary>
     /// The <c>detail</c> of a purge row: the range purged and the hash of its last row, where the chain resumes; the
-    /// minimum retention it was checked against (ISO 8601) and the reason for a shorter one (null in rows of older versions).
+    /// minimum retention it was checked against (ISO 8601) and the reason for a shorter one, and the OS account the purge
+    /// ran as (<see cref="OsAccount"/>; each null in rows of older versions).
     /// </summary>
-    internal sealed record PurgeDetail(long FromSeq, long ToSeq, long Rows, string Before, string LastHash, string? MinimumRetention = null, string? RetentionReason = null)
+    internal sealed record PurgeDetail(long FromSeq, long ToSeq, long Rows, string Before, string LastHash, string? MinimumRetention = null, string? RetentionReason = null,
+        string? OsUser = null, long? OsUid = null)
     {
         /// <summary>camelCase, like the other rows' detail.</summary>
         public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);

@@ -13,6 +13,9 @@ namespace AccessControl.EntryLog;
 /// <param name="RetentionReason">The configured reason for a shorter minimum (null when none).</param>
 public sealed record LogPurgeRefusal(string Code, Instant Before, string Actor, Duration MinimumRetention, string? RetentionReason, string Message)
 {
+    /// <summary>The OS account the purge ran as (<see cref="EntryLog.OsAccount"/>), recorded beside <see cref="Actor"/>; null when unknown.</summary>
+    public OsAccount? OsAccount { get; init; }
+
     /// <summary>The row's <c>reason</c>, like the other refusals' <c>&lt;action&gt;.refused</c>.</summary>
     public const string Action = "log.purge.refused";
 
@@ -51,11 +54,11 @@ public sealed record LogPurgeRefusal(string Code, Instant Before, string Actor, 
         Actor = Actor,
         Reason = Action,
         Detail = JsonSerializer.Serialize(
-            new Detail(Code, EntryLogWriter.Rfc3339.Format(Before), LogRetention.Iso8601(MinimumRetention), RetentionReason, Message), Json),
+            new Detail(Code, EntryLogWriter.Rfc3339.Format(Before), LogRetention.Iso8601(MinimumRetention), RetentionReason, Message, OsAccount?.User, OsAccount?.Uid), Json),
     };
 
-    /// <summary>The row's <c>detail</c>: <c>{"code","before","minimumRetention","retentionReason","message"}</c>.</summary>
-    internal sealed record Detail(string Code, string Before, string MinimumRetention, string? RetentionReason, string Message);
+    /// <summary>The row's <c>detail</c>: <c>{"code","before","minimumRetention","retentionReason","message","osUser","osUid"}</c>.</summary>
+    internal sealed record Detail(string Code, string Before, string MinimumRetention, string? RetentionReason, string Message, string? OsUser, long? OsUid);
 }
 
 /// <summary>A purge was refused, and the row that records the refusal could not be written either. Nothing was deleted.</summary>

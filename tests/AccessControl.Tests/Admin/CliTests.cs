@@ -10,6 +10,9 @@ namespace AccessControl.Tests.Admin;
 
 public sealed class CliTests : IAsyncLifetime
 {
+    /// <summary>The OS account the token commands run as in these tests.</summary>
+    private static readonly OsAccount Root = new("root", 0);
+
     private AdminHost host = null!;
 
     public async Task InitializeAsync() => host = await AdminHost.StartAsync();
@@ -71,7 +74,7 @@ public sealed class CliTests : IAsyncLifetime
         await host.AddPersonAsync("p-carol");
         var (output, error) = (new StringWriter(), new StringWriter());
 
-        var code = TokenCommand.Run(Parse("create", "--db", host.DatabasePath, "--operator", "carol", "--role", "auditor", "--person", "p-carol"), host.Clock, output, error, "root");
+        var code = TokenCommand.Run(Parse("create", "--db", host.DatabasePath, "--operator", "carol", "--role", "auditor", "--person", "p-carol"), host.Clock, Root, output, error);
 
         Assert.Equal(0, code);
         var token = Assert.Single(Lines(output));
@@ -90,7 +93,7 @@ public sealed class CliTests : IAsyncLifetime
     {
         var (output, error) = (new StringWriter(), new StringWriter());
 
-        var code = TokenCommand.Run(Parse("create", "--db", host.DatabasePath, "--operator", "frank", "--role", role), host.Clock, output, error, "cli:root");
+        var code = TokenCommand.Run(Parse("create", "--db", host.DatabasePath, "--operator", "frank", "--role", role), host.Clock, Root, output, error);
 
         Assert.Equal(ExitCodes.Usage, code);
         Assert.Empty(Lines(output));
@@ -111,7 +114,7 @@ public sealed class CliTests : IAsyncLifetime
         await host.AddPersonAsync("p-tfischer", "terminated");
         var (output, error) = (new StringWriter(), new StringWriter());
 
-        var code = TokenCommand.Run(Parse("create", "--db", host.DatabasePath, "--operator", "frank", "--role", "admin", "--person", person), host.Clock, output, error, "cli:root");
+        var code = TokenCommand.Run(Parse("create", "--db", host.DatabasePath, "--operator", "frank", "--role", "admin", "--person", person), host.Clock, Root, output, error);
 
         Assert.Equal(ExitCodes.Usage, code);
         Assert.Empty(Lines(output));
@@ -129,9 +132,9 @@ public sealed class CliTests : IAsyncLifetime
         await host.AddPersonAsync("p-dora");
         var (output, error) = (new StringWriter(), new StringWriter());
 
-        var created = TokenCommand.Run(Parse("create", "--db", host.DatabasePath, "--operator", "dora", "--role", "approver", "--person", "p-dora", "--site", "fra1"), host.Clock, output, error, "cli:root");
+        var created = TokenCommand.Run(Parse("create", "--db", host.DatabasePath, "--operator", "dora", "--role", "approver", "--person", "p-dora", "--site", "fra1"), host.Clock, Root, output, error);
         await host.AppendAsync(new LogEntry { At = host.Clock.GetCurrentInstant(), Kind = LogKinds.Admin, Actor = "service", Reason = "test.between" });
-        var revoked = TokenCommand.Run(Parse("revoke", "--db", host.DatabasePath, "--operator", "dora", "--by", "sec-officer"), host.Clock, output, error, "cli:root");
+        var revoked = TokenCommand.Run(Parse("revoke", "--db", host.DatabasePath, "--operator", "dora", "--by", "sec-officer"), host.Clock, Root, output, error);
         await host.AppendAsync(new LogEntry { At = host.Clock.GetCurrentInstant(), Kind = LogKinds.Admin, Actor = "service", Reason = "test.after" });
 
         Assert.Equal((0, 0), (created, revoked));
@@ -139,8 +142,8 @@ public sealed class CliTests : IAsyncLifetime
         var rows = host.Rows(LogKinds.Admin).Where(r => r.Reason is "operator_token.create" or "operator_token.revoke" or "test.between" or "test.after").OrderBy(r => r.Seq).ToList();
         Assert.Equal(["operator_token.create", "test.between", "operator_token.revoke", "test.after"], rows.Select(r => r.Reason));
         Assert.Equal(["cli:root", "service", "sec-officer", "service"], rows.Select(r => r.Actor));
-        Assert.Equal("""{"operator":"dora","role":"approver","person":"p-dora","site":"fra1"}""", rows[0].Detail);
-        Assert.Equal("""{"operators":["dora"]}""", rows[2].Detail);
+        Assert.Equal("""{"operator":"dora","role":"approver","person":"p-dora","site":"fra1","osUser":"root","osUid":0}""", rows[0].Detail);
+        Assert.Equal("""{"operators":["dora"],"osUser":"root","osUid":0}""", rows[2].Detail);
         Assert.All(rows, r => Assert.DoesNotContain(token, r.Detail ?? "", StringComparison.Ordinal));
         Assert.Equal(Enumerable.Range((int)rows[0].Seq, 4).Select(i => (long)i), rows.Select(r => r.Seq));
         Assert.Null(host.Tokens.Authenticate(token));
@@ -158,7 +161,7 @@ public sealed class CliTests : IAsyncLifetime
             connection.Execute("CREATE TRIGGER refuse_token_rows BEFORE INSERT ON entry_log WHEN NEW.reason = 'operator_token.create' BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END");
         }
 
-        var code = TokenCommand.Run(Parse("create", "--db", host.DatabasePath, "--operator", "erin", "--role", "auditor", "--person", "p-erin"), host.Clock, output, error, "cli:root");
+        var code = TokenCommand.Run(Parse("create", "--db", host.DatabasePath, "--operator", "erin", "--role", "auditor", "--person", "p-erin"), host.Clock, Root, output, error);
 
         Assert.Equal(1, code);
         Assert.Empty(Lines(output));
@@ -174,7 +177,7 @@ public sealed class CliTests : IAsyncLifetime
         var tokens = await OperatorTokenListTests.SeedAsync(host);
         var (output, error) = (new StringWriter(), new StringWriter());
 
-        var code = await AdminCommands.RunAsync(["token", "list", "--db", host.DatabasePath], host.Clock, output, error, _ => null, "tester");
+        var code = await AdminCommands.RunAsync(["token", "list", "--db", host.DatabasePath], host.Clock, output, error, _ => null, new AccessControl.EntryLog.OsAccount("tester", 1000));
 
         Assert.Equal((ExitCodes.Ok, ""), (code, error.ToString()));
         OperatorTokenListTests.AssertNoSecret(output.ToString(), tokens);
@@ -196,7 +199,7 @@ public sealed class CliTests : IAsyncLifetime
         var id = host.Tokens.List().First(t => t.Operator == "amy").Id;
         var (output, error) = (new StringWriter(), new StringWriter());
 
-        var code = await AdminCommands.RunAsync(["token", "revoke", "--db", host.DatabasePath, "--id", id, "--by", "sec-officer"], host.Clock, output, error, _ => null, "tester");
+        var code = await AdminCommands.RunAsync(["token", "revoke", "--db", host.DatabasePath, "--id", id, "--by", "sec-officer"], host.Clock, output, error, _ => null, new AccessControl.EntryLog.OsAccount("tester", 1000));
 
         Assert.Equal(ExitCodes.Ok, code);
         Assert.Contains($"revoked token {id} of amy", error.ToString(), StringComparison.Ordinal);
@@ -206,6 +209,30 @@ public sealed class CliTests : IAsyncLifetime
         var row = Assert.Single(host.Rows(LogKinds.Admin), r => r.Reason == "operator_token.revoke");
         Assert.Equal("sec-officer", row.Actor);
         Assert.Contains(id, row.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AU-10")]
+    [Trait("control", "NIST-AC-2")]
+    public async Task TokenCommands_RecordTheOsAccountThatRanThem_BesideTheTypedBy_AndTheLogShowsIt()
+    {
+        await host.AddPersonAsync("p-dora");
+        var alice = new OsAccount("alice", 1001);
+        var (output, error) = (new StringWriter(), new StringWriter());
+
+        var created = await AdminCommands.RunAsync(["token", "create", "--db", host.DatabasePath, "--operator", "dora", "--role", "auditor", "--person", "p-dora"],
+            host.Clock, output, error, _ => null, alice);
+        var revoked = await AdminCommands.RunAsync(["token", "revoke", "--db", host.DatabasePath, "--operator", "dora", "--by", "the-ciso"],
+            host.Clock, output, error, _ => null, alice);
+        var table = new StringWriter();
+        var listed = LogCommand.Run(Parse("--db", host.DatabasePath, "--kind", "admin"), table, error);
+
+        Assert.Equal((0, 0, 0), (created, revoked, listed));
+        var rows = host.Rows(LogKinds.Admin).Where(r => r.Reason is "operator_token.create" or "operator_token.revoke").OrderBy(r => r.Seq).ToList();
+        Assert.Equal(["cli:alice", "the-ciso"], rows.Select(r => r.Actor));
+        Assert.All(rows, r => Assert.EndsWith(""","osUser":"alice","osUid":1001}""", r.Detail, StringComparison.Ordinal));
+        Assert.Contains("cli:alice (os: alice, uid 1001)", table.ToString(), StringComparison.Ordinal);
+        Assert.Contains("the-ciso (os: alice, uid 1001)", table.ToString(), StringComparison.Ordinal);
     }
 
     [Theory]
@@ -221,7 +248,7 @@ public sealed class CliTests : IAsyncLifetime
         }
 
         var (output, error) = (new StringWriter(), new StringWriter());
-        var code = await AdminCommands.RunAsync(["token", "revoke", "--db", host.DatabasePath, "--id", which == "revoked" ? id : which], host.Clock, output, error, _ => null, "tester");
+        var code = await AdminCommands.RunAsync(["token", "revoke", "--db", host.DatabasePath, "--id", which == "revoked" ? id : which], host.Clock, output, error, _ => null, new AccessControl.EntryLog.OsAccount("tester", 1000));
 
         Assert.Equal(ExitCodes.Failed, code);
         Assert.Contains("no valid token has the id", error.ToString(), StringComparison.Ordinal);
@@ -233,7 +260,7 @@ public sealed class CliTests : IAsyncLifetime
     {
         var (output, error) = (new StringWriter(), new StringWriter());
 
-        var code = await AdminCommands.RunAsync(["token", "revoke", "--db", host.DatabasePath, "--id", "tok-0000000000000000", "--operator", "alice"], host.Clock, output, error, _ => null, "tester");
+        var code = await AdminCommands.RunAsync(["token", "revoke", "--db", host.DatabasePath, "--id", "tok-0000000000000000", "--operator", "alice"], host.Clock, output, error, _ => null, new AccessControl.EntryLog.OsAccount("tester", 1000));
 
         Assert.Equal(ExitCodes.Usage, code);
         Assert.Contains("not both", error.ToString(), StringComparison.Ordinal);
@@ -246,7 +273,7 @@ public sealed class CliTests : IAsyncLifetime
         var tokens = await OperatorTokenListTests.SeedAsync(host);
         var (output, error) = (new StringWriter(), new StringWriter());
 
-        var code = await AdminCommands.RunAsync(["token", "list", "--db", host.DatabasePath, "--json"], host.Clock, output, error, _ => null, "tester");
+        var code = await AdminCommands.RunAsync(["token", "list", "--db", host.DatabasePath, "--json"], host.Clock, output, error, _ => null, new AccessControl.EntryLog.OsAccount("tester", 1000));
 
         Assert.Equal(ExitCodes.Ok, code);
         OperatorTokenListTests.AssertNoSecret(output.ToString(), tokens);
@@ -267,7 +294,7 @@ public sealed class CliTests : IAsyncLifetime
         var path = Path.Combine(Path.GetDirectoryName(host.DatabasePath)!, "elsewhere", "ac.db");
         var (output, error) = (new StringWriter(), new StringWriter());
 
-        var code = TokenCommand.Run(Parse("list", "--db", path), host.Clock, output, error);
+        var code = TokenCommand.Run(Parse("list", "--db", path), host.Clock, new AccessControl.EntryLog.OsAccount("tester", 1000), output, error);
 
         Assert.Equal(ExitCodes.Failed, code);
         Assert.Equal($"error: no database at {path}", error.ToString().Trim());
@@ -331,11 +358,11 @@ public sealed class CliTests : IAsyncLifetime
         await LogQueryTests.SeedAsync(host);
         var (output, error) = (new StringWriter(), new StringWriter());
 
-        var code = await AdminCommands.RunAsync(["log", "--db", host.DatabasePath, "--kind", "admin", "--json"], host.Clock, output, error, _ => null, "tester");
+        var code = await AdminCommands.RunAsync(["log", "--db", host.DatabasePath, "--kind", "admin", "--json"], host.Clock, output, error, _ => null, new AccessControl.EntryLog.OsAccount("tester", 1000));
 
         Assert.Equal(0, code);
         Assert.Contains("\"reason\":\"person.upsert\"", Assert.Single(Lines(output)));
-        Assert.Null(await AdminCommands.RunAsync(["serve"], host.Clock, output, error, _ => null, "tester"));
+        Assert.Null(await AdminCommands.RunAsync(["serve"], host.Clock, output, error, _ => null, new AccessControl.EntryLog.OsAccount("tester", 1000)));
     }
 
     [Fact]

@@ -34,7 +34,7 @@ public sealed class OperatorTokenListTests : IAsyncLifetime
         var sam = host.Tokens.CreateToken("sam", OperatorRole.Auditor, "sec-officer", "p-sam");
         var erin = host.Tokens.CreateToken("erin", OperatorRole.Host, "sec-officer", "p-erin");
         host.Clock.Advance(Duration.FromMinutes(1));
-        var revoked = TokenCommand.Run(CliArgs.Parse(["revoke", "--db", host.DatabasePath, "--operator", "erin", "--by", "sec-officer"]).Args!, host.Clock, TextWriter.Null, TextWriter.Null);
+        var revoked = TokenCommand.Run(CliArgs.Parse(["revoke", "--db", host.DatabasePath, "--operator", "erin", "--by", "sec-officer"]).Args!, host.Clock, new AccessControl.EntryLog.OsAccount("tester", 1000), TextWriter.Null, TextWriter.Null);
         Assert.Equal(ExitCodes.Ok, revoked);
         Assert.Equal(HttpStatusCode.OK, (await host.AsAdminAsync(HttpMethod.Post, "/people/p-sam/status", new { status = "suspended" })).StatusCode);
         const string zed = "legacy-admin-token-0123456789abcdefghijklmnopq";

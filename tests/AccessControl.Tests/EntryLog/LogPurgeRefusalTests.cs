@@ -128,7 +128,7 @@ public sealed class LogPurgeRefusalTests
         using var output = new StringWriter();
         using var error = new StringWriter();
         var exit = await AdminCommands.RunAsync(["log", "purge", "--db", database, "--config", settings, "--before", FirstMinute, "--actor", "ops"],
-            clock, output, error, _ => null, "tester");
+            clock, output, error, _ => null, new AccessControl.EntryLog.OsAccount("tester", 1000));
         return (exit!.Value, error.ToString());
     }
 }

@@ -94,6 +94,36 @@ public sealed class LogVerifyCommandTests
     }
 
     [Fact]
+    [Trait("control", "NIST-AU-10")]
+    [Trait("control", "PCI-10.2")]
+    public async Task LogPurge_Cli_RecordsTheOsAccountThatRanIt_BesideTheTypedActor_AndWithoutOneTheAccountIsTheActor()
+    {
+        using var log = ClosedLog(Duration.FromDays(400));
+
+        // Anyone with shell access can type any name: a refused purge under someone else's name still says who ran it.
+        var before = (log.Clock.GetCurrentInstant() - Duration.FromDays(1)).ToString();
+        var (code, _, _) = await RunAsync(log.Clock, "log", "purge", "--db", log.Database.Path, "--config", log.SettingsFile(), "--before", before, "--actor", "ceo");
+        Assert.Equal(1, code);
+        (code, _, _) = await RunAsync(log.Clock, "log", "purge", "--db", log.Database.Path, "--config", log.SettingsFile(), "--before", "2025-03-03T09:01:00Z");
+        Assert.Equal(0, code);
+
+        var query = new EntryLogQuery(log.Database);
+        var refused = Assert.Single(query.Find(new LogFilter { Reason = LogPurgeRefusal.Action }));
+        var purged = Assert.Single(query.Find(new LogFilter { Kind = LogKinds.Integrity, Reason = LogKinds.PurgeReason }));
+        Assert.Equal(("ceo", "cli:tester"), (refused.Actor, purged.Actor));
+        foreach (var row in new[] { refused, purged })
+        {
+            using var detail = JsonDocument.Parse(row.Detail!);
+            Assert.Equal(("tester", 1000L), (detail.RootElement.GetProperty("osUser").GetString(), detail.RootElement.GetProperty("osUid").GetInt64()));
+        }
+
+        (code, var output, _) = await RunAsync(log.Clock, "log", "--db", log.Database.Path);
+        Assert.Equal(0, code);
+        Assert.Contains("ceo (os: tester, uid 1000)", output, StringComparison.Ordinal);
+        Assert.Contains("cli:tester (os: tester, uid 1000)", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     [Trait("control", "NIST-AU-11")]
     [Trait("control", "PCI-10.5")]
     public async Task LogPurge_Cli_WithinTheMinimumRetention_ExitsOne_NamingIt_AndPurgesNothing()
@@ -267,7 +297,7 @@ public sealed class LogVerifyCommandTests
     {
         using var output = new StringWriter();
         using var error = new StringWriter();
-        var code = await AdminCommands.RunAsync(args, clock, output, error, _ => null, "tester");
+        var code = await AdminCommands.RunAsync(args, clock, output, error, _ => null, new AccessControl.EntryLog.OsAccount("tester", 1000));
         return (code!.Value, output.ToString(), error.ToString());
     }
 }

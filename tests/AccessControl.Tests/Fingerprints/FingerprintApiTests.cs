@@ -238,7 +238,7 @@ public class FingerprintApiTests
         using var output = new StringWriter();
         using var error = new StringWriter();
         var code = await AdminCommands.RunAsync([.. args, "--url", url], new NodaTime.Testing.FakeClock(FingerprintDesk.Start), output, error,
-            name => name == RemoteCommands.TokenVariable ? token : null, "tester");
+            name => name == RemoteCommands.TokenVariable ? token : null, new AccessControl.EntryLog.OsAccount("tester", 1000));
         return (code ?? -1, output.ToString(), error.ToString());
     }
 

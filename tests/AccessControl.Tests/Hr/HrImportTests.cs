@@ -99,7 +99,7 @@ public class HrImportTests
         using var error = new StringWriter();
         var code = await AdminCommands.RunAsync(
             ["hr", "import", "--url", edge.Host.HttpAddress.ToString(), "--data", edge.Directory, .. args],
-            edge.Clock, output, error, _ => null, "test").WaitAsync(EdgeHarness.Timeout);
+            edge.Clock, output, error, _ => null, new AccessControl.EntryLog.OsAccount("test", 1000)).WaitAsync(EdgeHarness.Timeout);
         return (code!.Value, output.ToString(), error.ToString());
     }
 }

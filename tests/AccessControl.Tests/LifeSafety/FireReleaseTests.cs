@@ -380,7 +380,7 @@ public sealed class FireReleaseTests
             AccessControl.Cli.RemoteCommands.UrlVariable => edge.Host.HttpAddress.ToString(),
             AccessControl.Cli.RemoteCommands.TokenVariable => token,
             _ => null,
-        }, "tester").WaitAsync(EdgeHarness.Timeout);
+        }, new AccessControl.EntryLog.OsAccount("tester", 1000)).WaitAsync(EdgeHarness.Timeout);
         return (code ?? -1, output.ToString(), error.ToString());
     }
 

@@ -65,7 +65,7 @@ public class VisitCliTests
     {
         var (output, error) = (new StringWriter(), new StringWriter());
         var environment = new Dictionary<string, string> { ["AC_URL"] = url, ["AC_TOKEN"] = token };
-        var code = await AdminCommands.RunAsync(args, new NodaTime.Testing.FakeClock(EdgeHarness.BusinessHours), output, error, k => environment.GetValueOrDefault(k), "tester",
+        var code = await AdminCommands.RunAsync(args, new NodaTime.Testing.FakeClock(EdgeHarness.BusinessHours), output, error, k => environment.GetValueOrDefault(k), new AccessControl.EntryLog.OsAccount("tester", 1000),
             CancellationToken.None, new StringReader(input));
         return (code ?? -1, output.ToString(), error.ToString());
     }
