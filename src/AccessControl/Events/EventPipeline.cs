@@ -752,7 +752,7 @@ public sealed class EventPipeline : IAsyncDisposable
     /// </summary>
     private void StageAccess(AccessRow access, AccessDecision decision, Instant now, LiveConfiguration.Snapshot snapshot,
         (string Name, object? Value)[] extra, (string ReaderId, string EventId)? linked = null, string? matchedTemplate = null,
-        ImmutableArray<(string Topic, byte[] Payload)> commands = default)
+        ImmutableArray<(string Topic, byte[] Payload)> commands = default, ImmutableArray<(string Topic, byte[] Payload)> cancels = default)
     {
         if (decision.Move is { } move)
         {
@@ -805,6 +805,7 @@ public sealed class EventPipeline : IAsyncDisposable
             Linked = linked,
             MatchedTemplate = matchedTemplate,
             Commands = commands.IsDefault ? [] : commands,
+            Cancels = cancels.IsDefault ? [] : cancels,
         });
 
         if (escort is { Left: { } zone, LeftUnescorted: { IsDefaultOrEmpty: false } leftBehind })
@@ -934,7 +935,10 @@ public sealed class EventPipeline : IAsyncDisposable
         StageAccess(cardRow, decision, now, snapshot, [.. detail, (ChangeInFlight, stricter ? "true" : null)], linked, decision.IsGranted ? e.TemplateId : null);
     }
 
-    /// <summary>Ends a verification without a finger (timed out, or superseded): a deny row for the card, its final answer, and a cancel to the fingerprint reader.</summary>
+    /// <summary>
+    /// Ends a verification without a finger (timed out, or superseded): a deny row for the card, its final answer, and a
+    /// cancel to the fingerprint reader, which goes out even if the row cannot be written (<see cref="Staged.Cancels"/>).
+    /// </summary>
     private void StageVerificationEnd(Verification v, string why, Instant now)
     {
         var cancel = new ReaderCommand(Guid.NewGuid().ToString("N"), ReaderCommands.CancelFingerprint, v.RequestId, v.CardEventId, 0, []);
@@ -945,10 +949,10 @@ public sealed class EventPipeline : IAsyncDisposable
 
     /// <summary>
     /// Ends a card's wait for its finger as a deny <c>fingerprint_timeout</c>: a row of its own (the card event's row
-    /// already says pending), the card reader's final answer under its eventId, and any <paramref name="commands"/>.
+    /// already says pending), the card reader's final answer under its eventId, and any <paramref name="cancels"/>.
     /// </summary>
     private void StageCardWaitEnd(string cardReaderId, string cardEventId, string card, string? technology, PersonId? person, string why, Instant now,
-        (string Name, object? Value)[] detail, ImmutableArray<(string Topic, byte[] Payload)> commands)
+        (string Name, object? Value)[] detail, ImmutableArray<(string Topic, byte[] Payload)> cancels)
     {
         var topology = configuration.Topology;
         topology.Readers.TryGetValue(new ReaderId(cardReaderId), out var cardReader);
@@ -956,7 +960,7 @@ public sealed class EventPipeline : IAsyncDisposable
         var decision = AccessDecision.Deny(AccessReason.FingerprintTimeout, door?.Site, door?.Id, door?.Destination(cardReader!.Direction), person);
         var row = new AccessRow(cardReaderId, null, null, null, null, false, card, technology);
         StageAccess(row, decision, now, configuration.Current, [.. detail, ("cardEventId", cardEventId), ("why", why)],
-            (cardReaderId, cardEventId), commands: commands);
+            (cardReaderId, cardEventId), cancels: cancels);
     }
 
     private void StageDoorEvent(string doorId, DoorEvent e, Instant now)
@@ -1666,6 +1670,8 @@ public sealed class EventPipeline : IAsyncDisposable
                     unlocks.Add((topics.DoorCommands(door.Id.Value), WireFormat.Write(command), false));
                 }
 
+                // After the outage journal has what the log refused (the publishes below come after it), like every other message.
+                commands.AddRange(staged.Cancels.Select(c => (c.Topic, c.Payload, false)));
                 if (failure is null)
                 {
                     commands.AddRange(staged.Commands.Select(c => (c.Topic, c.Payload, false)));
@@ -2020,8 +2026,15 @@ public sealed class EventPipeline : IAsyncDisposable
         /// <summary>The fingerprint template that matched, noted as used once the grant is durable.</summary>
         public string? MatchedTemplate { get; init; }
 
-        /// <summary>Reader commands (verify, cancel) sent only once the row is durable.</summary>
+        /// <summary>Reader commands (verify) sent only once the row is durable.</summary>
         public ImmutableArray<(string Topic, byte[] Payload)> Commands { get; init; } = [];
+
+        /// <summary>
+        /// <c>cancel_fingerprint</c> to the fingerprint reader of a wait this row ends: sent whether or not the row is
+        /// durable. The wait is over either way (its card hears deny), and a reader left prompting for a finger that
+        /// can open nothing any more is worse than a cancel without its row: a cancel never opens anything.
+        /// </summary>
+        public ImmutableArray<(string Topic, byte[] Payload)> Cancels { get; init; } = [];
 
         /// <summary>Door commands published retained (fire release, relock) once the row is durable (or at once, when <see cref="LifeSafety"/>).</summary>
         public ImmutableArray<(string Topic, byte[] Payload)> Retained { get; init; } = [];

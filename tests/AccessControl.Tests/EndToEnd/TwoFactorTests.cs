@@ -384,6 +384,39 @@ public class TwoFactorTests
     }
 
     [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    [Trait("control", "NIST-AU-5")]
+    [Trait("control", "PCI-9.2")]
+    public async Task AFingerprintWaitEndedDuringALogOutage_StillTellsTheFingerprintReaderToForget_AndItsFingerOpensNothing(bool supersededByAnotherCard)
+    {
+        var (edge, card, finger, unlocks, _) = await StartAsync(BrokerKind.Embedded);
+        await using var __ = edge;
+        var (cardEvent, verify) = await CardThenVerifyRequestAsync(card, finger);
+
+        edge.Edge.Writer.SimulateWriteFailure(true);
+        if (supersededByAnotherCard)
+        {
+            // A second card at the same door ends the first one's wait; its own pending row cannot be written, so it is never asked for.
+            await card.CardAsync(Operator);
+            Assert.Equal("log_failure", (await card.NextDecisionAsync()).Reason);
+        }
+        else
+        {
+            edge.Clock.Advance(Duration.FromSeconds(11));
+            await edge.TickAsync();
+        }
+
+        var cancel = await finger.NextCommandAsync();
+        edge.Edge.Writer.SimulateWriteFailure(false);
+
+        Assert.Equal((ReaderCommands.CancelFingerprint, verify.RequestId, cardEvent), (cancel.Command, cancel.RequestId, cancel.CardEventId));
+        await finger.FingerprintAsync(verify.RequestId, 95, verify.Templates[0].TemplateId);
+        Assert.Equal("fingerprint_unexpected", (await finger.NextDecisionAsync()).Reason);
+        await AssertNoUnlockAsync(edge, unlocks);
+    }
+
+    [Theory]
     [MemberData(nameof(Brokers))]
     [Trait("control", "PCI-9.2")]
     [Trait("control", "NIST-PE-3")]
