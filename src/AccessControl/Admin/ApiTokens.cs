@@ -184,6 +184,23 @@ public sealed class ApiTokens(Database database, IClock clock)
     }
 
     /// <summary>
+    /// The operator accounts whose tokens the termination of <paramref name="personId"/> by <paramref name="terminatedBy"/>
+    /// revoked (migration 0020: with the person's status, at its time and by its author), by name; none while they are not terminated.
+    /// </summary>
+    public IReadOnlyList<string> OperatorsRevokedByTermination(string personId, string terminatedBy)
+    {
+        using var connection = database.Open();
+        return [.. connection.Query<string>(
+            """
+            SELECT DISTINCT t.operator FROM operator_tokens t JOIN people p ON p.id = t.person_id
+            WHERE t.person_id = @personId AND p.status = 'terminated' AND p.updated_by = @terminatedBy
+              AND t.revoked_at = p.updated_at AND t.revoked_by = p.updated_by
+            ORDER BY t.operator
+            """,
+            new { personId, terminatedBy })];
+    }
+
+    /// <summary>
     /// The tokens, revoked ones too, in the order they were made (ties by id): who holds which role for which site, since
     /// when and from whom, and whether each works now (<see cref="OperatorToken.State"/>). Never a token or its hash.
     /// </summary>

@@ -80,6 +80,23 @@ public sealed class HrEventStore(Database database)
             new { eventId, status, at, result }) == 1;
     }
 
+    /// <summary>
+    /// The seq of the <c>operator_token.revoke</c> row written for this termination (<c>Migrations/0021</c>); null while
+    /// there is none.
+    /// </summary>
+    public long? OperatorsLoggedSeq(string eventId)
+    {
+        using var connection = database.Open();
+        return connection.ExecuteScalar<long?>("SELECT operators_logged_seq FROM hr_events WHERE event_id = @eventId", new { eventId });
+    }
+
+    /// <summary>Notes that the termination's <c>operator_token.revoke</c> row is written, as row <paramref name="seq"/>.</summary>
+    public void OperatorsLogged(string eventId, long seq)
+    {
+        using var connection = database.Open();
+        connection.Execute("UPDATE hr_events SET operators_logged_seq = @seq WHERE event_id = @eventId", new { eventId, seq });
+    }
+
     private sealed class Row
     {
         public string EventId { get; set; } = "";

@@ -33,7 +33,9 @@ namespace AccessControl.Hr;
 /// then live snapshot, so nothing is live that is not durable and audited, whether or not the broker is up.</para>
 /// <para>If a step fails (audit log or database unavailable), the steps done stay done (each is a revocation: the safe
 /// direction), the event stays <c>scheduled</c>, and the caller gets <see cref="HrOutcomes.Unavailable"/>; resending it or
-/// the next run of <see cref="ApplyDueAsync"/> does the rest (a step already done changes and records nothing).</para>
+/// the next run of <see cref="ApplyDueAsync"/> does the rest (a step already done changes and records nothing). The
+/// tokens' row is the one step whose change comes before it (with the status): the event notes when that row is
+/// written (<see cref="HrEventStore.OperatorsLoggedSeq"/>), so a retry writes it if missing, and once.</para>
 /// <para>Events are idempotent by id: a resend of the same event answers <see cref="HrOutcomes.AlreadyApplied"/> and
 /// records nothing; the same id with other content is a <see cref="HrOutcomes.Conflict"/>. Calls are serialized.</para>
 /// </remarks>
@@ -363,12 +365,29 @@ public sealed class HrFeedService
             return (null, visits.Message);
         }
 
-        if (operators.Count > 0)
+        // On a retry the tokens are revoked already (with the status, above): the row names those this termination
+        // revoked, unless an earlier attempt wrote it.
+        if (operators.Count == 0)
+        {
+            operators = tokens.OperatorsRevokedByTermination(person.Value, Actor);
+        }
+
+        if (operators.Count > 0 && store.OperatorsLoggedSeq(eventId) is null)
         {
             var audited = await AuditAsync("operator_token.revoke", person.Value, new { operators, reference = eventId });
             if (audited is null)
             {
                 return (null, "The audit log is unavailable; the operator tokens are revoked (with the termination), but the row naming them was not written.");
+            }
+
+            try
+            {
+                store.OperatorsLogged(eventId, audited.Seq);
+            }
+            catch (SqliteException ex)
+            {
+                // The row is true and the termination goes on; only if a later step fails too does a retry write it again.
+                logger.LogError(ex, "HR event {EventId}: row {Seq} names the operator tokens revoked, but could not be noted as written.", eventId, audited.Seq);
             }
         }
 

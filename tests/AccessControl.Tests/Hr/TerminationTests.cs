@@ -104,6 +104,43 @@ public class TerminationTests
         Assert.Equal((OperatorToken.Revoked, HrFeedService.Actor), (listed.State, listed.RevokedBy));
     }
 
+    [Fact]
+    [Trait("control", "NIST-PS-4")]
+    [Trait("control", "NIST-AU-5")]
+    public async Task Termination_WhoseTokensRowCouldNotBeWritten_WritesItOnTheRetry_ExactlyOnce()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        using var hr = new HrFeedClient(edge);
+        edge.TreatAsSecret("an operator token", new ApiTokens(edge.Edge.Database, edge.Clock).CreateToken("mkoch-admin", OperatorRole.Admin, "test", "p-mkoch"));
+        var termination = HrFeedClient.Termination("hr-2026-000151");
+
+        // The log refuses the tokens' row (a full disk, an I/O error), then, on the retry, the last row.
+        RefuseRows(edge, "operator_token.revoke");
+        var first = Assert.Single(await hr.SendAsync(termination));
+        RefuseRows(edge, "hr.applied");
+        var second = Assert.Single(await hr.SendAsync(termination));
+        RefuseRows(edge, null);
+        var third = Assert.Single(await hr.SendAsync(termination));
+        var fourth = Assert.Single(await hr.SendAsync(termination));
+
+        Assert.Equal([HrOutcomes.Unavailable, HrOutcomes.Unavailable, HrOutcomes.Applied, HrOutcomes.AlreadyApplied],
+            new[] { first, second, third, fourth }.Select(r => r.Outcome));
+        Assert.Equal(["mkoch-admin"], third.Changes!.OperatorsDisabled);
+        var revoke = Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Admin, Reason = "operator_token.revoke" }));
+        Assert.Equal((HrFeedService.Actor, "p-mkoch"), (revoke.Actor, revoke.PersonId));
+        Assert.Equal("""{"operators":["mkoch-admin"],"reference":"hr-2026-000151"}""", revoke.Detail);
+    }
+
+    /// <summary>Makes every insert of an entry-log row with this reason fail inside SQLite, as a full disk would; null: none.</summary>
+    private static void RefuseRows(EdgeHarness edge, string? reason)
+    {
+        using var connection = edge.Edge.Database.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "DROP TRIGGER IF EXISTS refuse_rows;" + (reason is null ? "" :
+            $"CREATE TRIGGER refuse_rows BEFORE INSERT ON entry_log WHEN NEW.reason = '{reason}' BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END;");
+        command.ExecuteNonQuery();
+    }
+
     [Theory]
     [MemberData(nameof(Brokers))]
     [Trait("control", "NIST-PS-4")]
