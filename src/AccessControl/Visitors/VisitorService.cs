@@ -785,7 +785,8 @@ public sealed class VisitorService
             new { visit = action == "visit.request" ? (long?)null : visit.Id, visitor }, visit.Host.Value); // a refused request is never stored
 
     /// <summary>The refusal of a token limited to another site (<see cref="SiteLimit"/>), on anything this service keeps per site.</summary>
-    private async Task<VisitResult<T>> NotForThisSiteAsync<T>(OperatorIdentity who, string action, string site, object named, string? person = null)
+    /// <param name="site">The site aimed at; null for what spans every site (the watch list).</param>
+    private async Task<VisitResult<T>> NotForThisSiteAsync<T>(OperatorIdentity who, string action, string? site, object named, string? person = null)
     {
         await AdminApi.RecordRefusalAsync(appendLog, SiteLimit.Row(who, action, clock.GetCurrentInstant(), site, named) with { PersonId = person }, logger);
         return VisitResult<T>.Forbidden(SiteLimit.Code, SiteLimit.Message(who));
@@ -976,11 +977,18 @@ public sealed class VisitorService
 
     public IReadOnlyList<WatchlistView> Watchlist() => [.. store.Watchlist().Select(WatchlistView.From)];
 
-    /// <summary>Adds a person or an organization to the watch list (action <c>watchlist.add</c>).</summary>
+    /// <summary>
+    /// Adds a person or an organization to the watch list (action <c>watchlist.add</c>). Refused to a token limited to
+    /// one site (<see cref="SiteLimit"/>): the list is checked at every site's front desk.
+    /// </summary>
     public async Task<VisitResult<WatchlistView>> AddToWatchlistAsync(OperatorIdentity security, WatchlistInput input, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(security);
         ArgumentNullException.ThrowIfNull(input);
+        if (security.Site is not null)
+        {
+            return await NotForThisSiteAsync<WatchlistView>(security, "watchlist.add", null, new { kind = input.Kind });
+        }
         var errors = new List<FieldError>();
         if (!VisitCodes.TryParseWatchlistKind(input.Kind, out var kind))
         {
@@ -1015,10 +1023,14 @@ public sealed class VisitorService
         }
     }
 
-    /// <summary>Removes a watch-list entry (action <c>watchlist.remove</c>).</summary>
+    /// <summary>Removes a watch-list entry (action <c>watchlist.remove</c>). Refused to a site-limited token, like <see cref="AddToWatchlistAsync"/>.</summary>
     public async Task<VisitResult<WatchlistView>> RemoveFromWatchlistAsync(OperatorIdentity security, long id, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(security);
+        if (security.Site is not null)
+        {
+            return await NotForThisSiteAsync<WatchlistView>(security, "watchlist.remove", null, new { id });
+        }
         await gate.WaitAsync(cancellationToken);
         try
         {

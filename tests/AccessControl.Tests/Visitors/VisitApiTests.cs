@@ -532,6 +532,25 @@ public sealed class VisitApiTests : IAsyncLifetime
     [Fact]
     [Trait("control", "NIST-AC-3")]
     [Trait("control", "NIST-AC-6")]
+    public async Task Watchlist_ChangedThroughTheServiceItself_ByASiteLimitedIdentity_IsRefused_AsOverTheApi()
+    {
+        var entry = await AddToWatchlistAsync(desk.Security, "Shady Ltd");
+        var visitors = edge.Host.Services.GetRequiredService<VisitorService>();
+        var limited = new OperatorIdentity("guard-demo", OperatorRole.Security, "p-guard", "demo");
+
+        var add = await visitors.AddToWatchlistAsync(limited, new WatchlistInput("organization", "Acme Ltd"));
+        var remove = await visitors.RemoveFromWatchlistAsync(limited, entry.Id);
+
+        Assert.Equal((VisitRefusals.NotForThisSite, VisitRefusals.NotForThisSite), (add.Code, remove.Code));
+        Assert.Equal(["Shady Ltd"], visitors.Watchlist().Select(e => e.Value));
+        Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Security, Reason = "watchlist.add.refused" }));
+        var removed = Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Security, Reason = "watchlist.remove.refused" }));
+        Assert.Equal(("guard-demo", null), (removed.Actor, removed.SiteId));
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AC-3")]
+    [Trait("control", "NIST-AC-6")]
     [Trait("control", "PCI-9.3.2")]
     public async Task Watchlist_AddAndRemove_ByASiteLimitedSecurityToken_AreRefused_AndTheListIsUnchanged()
     {
