@@ -13,6 +13,9 @@ public sealed class CliTests : IAsyncLifetime
     /// <summary>The OS account the token commands run as in these tests.</summary>
     private static readonly OsAccount Root = new("root", 0);
 
+    /// <summary>The OS account the other commands run as.</summary>
+    private static readonly OsAccount Tester = new("tester", 1000);
+
     private AdminHost host = null!;
 
     public async Task InitializeAsync() => host = await AdminHost.StartAsync();
@@ -177,7 +180,7 @@ public sealed class CliTests : IAsyncLifetime
         var tokens = await OperatorTokenListTests.SeedAsync(host);
         var (output, error) = (new StringWriter(), new StringWriter());
 
-        var code = await AdminCommands.RunAsync(["token", "list", "--db", host.DatabasePath], host.Clock, output, error, _ => null, new AccessControl.EntryLog.OsAccount("tester", 1000));
+        var code = await AdminCommands.RunAsync(["token", "list", "--db", host.DatabasePath], host.Clock, output, error, _ => null, Tester);
 
         Assert.Equal((ExitCodes.Ok, ""), (code, error.ToString()));
         OperatorTokenListTests.AssertNoSecret(output.ToString(), tokens);
@@ -199,7 +202,7 @@ public sealed class CliTests : IAsyncLifetime
         var id = host.Tokens.List().First(t => t.Operator == "amy").Id;
         var (output, error) = (new StringWriter(), new StringWriter());
 
-        var code = await AdminCommands.RunAsync(["token", "revoke", "--db", host.DatabasePath, "--id", id, "--by", "sec-officer"], host.Clock, output, error, _ => null, new AccessControl.EntryLog.OsAccount("tester", 1000));
+        var code = await AdminCommands.RunAsync(["token", "revoke", "--db", host.DatabasePath, "--id", id, "--by", "sec-officer"], host.Clock, output, error, _ => null, Tester);
 
         Assert.Equal(ExitCodes.Ok, code);
         Assert.Contains($"revoked token {id} of amy", error.ToString(), StringComparison.Ordinal);
@@ -248,7 +251,7 @@ public sealed class CliTests : IAsyncLifetime
         }
 
         var (output, error) = (new StringWriter(), new StringWriter());
-        var code = await AdminCommands.RunAsync(["token", "revoke", "--db", host.DatabasePath, "--id", which == "revoked" ? id : which], host.Clock, output, error, _ => null, new AccessControl.EntryLog.OsAccount("tester", 1000));
+        var code = await AdminCommands.RunAsync(["token", "revoke", "--db", host.DatabasePath, "--id", which == "revoked" ? id : which], host.Clock, output, error, _ => null, Tester);
 
         Assert.Equal(ExitCodes.Failed, code);
         Assert.Contains("no valid token has the id", error.ToString(), StringComparison.Ordinal);
@@ -260,7 +263,7 @@ public sealed class CliTests : IAsyncLifetime
     {
         var (output, error) = (new StringWriter(), new StringWriter());
 
-        var code = await AdminCommands.RunAsync(["token", "revoke", "--db", host.DatabasePath, "--id", "tok-0000000000000000", "--operator", "alice"], host.Clock, output, error, _ => null, new AccessControl.EntryLog.OsAccount("tester", 1000));
+        var code = await AdminCommands.RunAsync(["token", "revoke", "--db", host.DatabasePath, "--id", "tok-0000000000000000", "--operator", "alice"], host.Clock, output, error, _ => null, Tester);
 
         Assert.Equal(ExitCodes.Usage, code);
         Assert.Contains("not both", error.ToString(), StringComparison.Ordinal);
@@ -273,7 +276,7 @@ public sealed class CliTests : IAsyncLifetime
         var tokens = await OperatorTokenListTests.SeedAsync(host);
         var (output, error) = (new StringWriter(), new StringWriter());
 
-        var code = await AdminCommands.RunAsync(["token", "list", "--db", host.DatabasePath, "--json"], host.Clock, output, error, _ => null, new AccessControl.EntryLog.OsAccount("tester", 1000));
+        var code = await AdminCommands.RunAsync(["token", "list", "--db", host.DatabasePath, "--json"], host.Clock, output, error, _ => null, Tester);
 
         Assert.Equal(ExitCodes.Ok, code);
         OperatorTokenListTests.AssertNoSecret(output.ToString(), tokens);
@@ -294,7 +297,7 @@ public sealed class CliTests : IAsyncLifetime
         var path = Path.Combine(Path.GetDirectoryName(host.DatabasePath)!, "elsewhere", "ac.db");
         var (output, error) = (new StringWriter(), new StringWriter());
 
-        var code = TokenCommand.Run(Parse("list", "--db", path), host.Clock, new AccessControl.EntryLog.OsAccount("tester", 1000), output, error);
+        var code = TokenCommand.Run(Parse("list", "--db", path), host.Clock, Tester, output, error);
 
         Assert.Equal(ExitCodes.Failed, code);
         Assert.Equal($"error: no database at {path}", error.ToString().Trim());
@@ -358,11 +361,11 @@ public sealed class CliTests : IAsyncLifetime
         await LogQueryTests.SeedAsync(host);
         var (output, error) = (new StringWriter(), new StringWriter());
 
-        var code = await AdminCommands.RunAsync(["log", "--db", host.DatabasePath, "--kind", "admin", "--json"], host.Clock, output, error, _ => null, new AccessControl.EntryLog.OsAccount("tester", 1000));
+        var code = await AdminCommands.RunAsync(["log", "--db", host.DatabasePath, "--kind", "admin", "--json"], host.Clock, output, error, _ => null, Tester);
 
         Assert.Equal(0, code);
         Assert.Contains("\"reason\":\"person.upsert\"", Assert.Single(Lines(output)));
-        Assert.Null(await AdminCommands.RunAsync(["serve"], host.Clock, output, error, _ => null, new AccessControl.EntryLog.OsAccount("tester", 1000)));
+        Assert.Null(await AdminCommands.RunAsync(["serve"], host.Clock, output, error, _ => null, Tester));
     }
 
     [Fact]
@@ -372,7 +375,7 @@ public sealed class CliTests : IAsyncLifetime
         await LogQueryTests.SeedAsync(host);
         var (output, error) = (new StringWriter(), new StringWriter());
 
-        var code = await AdminCommands.RunAsync(["log", "--db", host.DatabasePath, "--reason", "granetd"], host.Clock, output, error, _ => null, "tester");
+        var code = await AdminCommands.RunAsync(["log", "--db", host.DatabasePath, "--reason", "granetd"], host.Clock, output, error, _ => null, Tester);
 
         Assert.Equal(ExitCodes.Usage, code);
         Assert.Empty(output.ToString());
