@@ -17,7 +17,8 @@ namespace AccessControl.HardwareSim.Doors;
 /// A simulated person walks through after each unlock when <see cref="DoorControllerOptions.AutoOpenOnUnlock"/>
 /// is set; tests and scenarios can also open, force, prop open and close a door and press its exit button.
 /// An MQTT connection has one last will, so only the first door's status topic gets the offline will; every
-/// door's status topic is announced online on connection and offline on a clean stop.
+/// door's status topic is announced online on connection and offline on a clean stop. With a
+/// <see cref="DoorControllerOptions.HeartbeatInterval"/> it sends heartbeats on the first door's events topic.
 /// </remarks>
 public class DoorController : SimulatedDevice
 {
@@ -31,6 +32,7 @@ public class DoorController : SimulatedDevice
     private readonly Queue<string> recentCommands = new();
     private readonly HashSet<string> recentCommandIds = new(StringComparer.Ordinal);
     private bool stopping;
+    private ITimer? heartbeatTimer;
 
     public DoorController(
         string controllerId,
@@ -172,6 +174,30 @@ public class DoorController : SimulatedDevice
         return RaiseAsync(changes, cancellationToken);
     }
 
+    /// <summary>
+    /// Sends a heartbeat now on the first door's events topic (the timer sends them every
+    /// <see cref="DoorControllerOptions.HeartbeatInterval"/>). None is made while offline; the result is false then.
+    /// </summary>
+    public async Task<bool> SendHeartbeatAsync(CancellationToken cancellationToken = default)
+    {
+        if (EnqueueHeartbeat() is not { } item)
+        {
+            return false;
+        }
+
+        await item.HandedOff.WaitAsync(cancellationToken);
+        return true;
+    }
+
+    protected override void OnStarted()
+    {
+        var interval = doorOptions.HeartbeatInterval;
+        if (interval > TimeSpan.Zero)
+        {
+            heartbeatTimer = Time.CreateTimer(_ => EnqueueHeartbeat(), null, interval, interval);
+        }
+    }
+
     protected override Task HandleDoorCommandAsync(string doorId, DoorCommand command)
     {
         var changes = new Changes();
@@ -259,6 +285,7 @@ public class DoorController : SimulatedDevice
 
     protected override void OnStopping()
     {
+        heartbeatTimer?.Dispose();
         lock (doorGate)
         {
             stopping = true;
@@ -350,13 +377,18 @@ public class DoorController : SimulatedDevice
         changes.Activity(ControllerId, door.Id, DoorActivityKind.Closed, Now());
     }
 
-    private PendingEvent Publish(Door door, DoorEventType type) =>
+    private PendingEvent Publish(Door door, DoorEventType type) => Enqueue(door, type)!;
+
+    // A heartbeat means nothing later: not made while offline (null then).
+    private PendingEvent? EnqueueHeartbeat() => Enqueue(doors[DoorIds[0]], DoorEventType.Heartbeat);
+
+    private PendingEvent? Enqueue(Door door, DoorEventType type) =>
         Enqueue(
             Topics.DoorEvents(door.Id),
             awaitsDecision: false,
-            keepWhileOffline: true,
-            () => door.Seq = door.Seq == 0 ? BootSeq() + 1 : door.Seq + 1,   // never back across restarts, like the readers
-            s => WireFormat.Write(new DoorEvent(s.EventId, s.Seq, s.At, type, s.Offline)))!;
+            keepWhileOffline: type != DoorEventType.Heartbeat,
+            () => door.Seq = door.Seq == 0 ? BootSeq() + 1 : door.Seq + 1,   // never back across restarts, like the readers; under the base's buffer lock
+            s => WireFormat.Write(new DoorEvent(s.EventId, s.Seq, s.At, type, s.Offline)));
 
     private bool Remember(string commandId)
     {

@@ -18,10 +18,17 @@ public sealed record DoorControllerOptions
     /// <summary>Strike release used when an unlock command gives no positive <c>seconds</c>.</summary>
     public TimeSpan DefaultUnlock { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// How often the controller says it is alive (on its first door's events topic). <see cref="TimeSpan.Zero"/>, the
+    /// default, sends none, like a controller whose site file entry has no <c>heartbeatSeconds</c>.
+    /// </summary>
+    public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.Zero;
+
     public void Validate()
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(OpenDelay, TimeSpan.Zero);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(OpenFor, TimeSpan.Zero);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(DefaultUnlock, TimeSpan.Zero);
+        ArgumentOutOfRangeException.ThrowIfLessThan(HeartbeatInterval, TimeSpan.Zero);
     }
 }

@@ -8,8 +8,11 @@ namespace AccessControl.HardwareSim.Sites;
 /// </summary>
 public sealed record ReaderLayout(string ReaderId, TimeSpan? HeartbeatInterval = null, ReaderKind Kind = ReaderKind.Card);
 
-/// <summary>A door controller to simulate and the doors it drives.</summary>
-public sealed record ControllerLayout(string ControllerId, IReadOnlyList<string> DoorIds);
+/// <summary>
+/// A door controller to simulate and the doors it drives. A null heartbeat interval takes the controller options' (none
+/// by default).
+/// </summary>
+public sealed record ControllerLayout(string ControllerId, IReadOnlyList<string> DoorIds, TimeSpan? HeartbeatInterval = null);
 
 /// <summary>
 /// Which devices to simulate. Usually made from a site's <see cref="SiteTopology"/>; a scenario without a site
@@ -34,7 +37,8 @@ public sealed record DeviceLayout(IReadOnlyList<ReaderLayout> Readers, IReadOnly
         var controllers = topology.Controllers.Values
             .Where(c => site is null || c.Site == site.Value)
             .OrderBy(c => c.Id.Value, StringComparer.Ordinal)
-            .Select(c => new ControllerLayout(c.Id.Value, [.. topology.DoorsOf(c.Id).Select(d => d.Id.Value).Order(StringComparer.Ordinal)]))
+            .Select(c => new ControllerLayout(c.Id.Value, [.. topology.DoorsOf(c.Id).Select(d => d.Id.Value).Order(StringComparer.Ordinal)],
+                c.HeartbeatInterval?.ToTimeSpan()))
             .Where(c => c.DoorIds.Count > 0)
             .ToList();
         return new DeviceLayout(readers, controllers);

@@ -30,6 +30,7 @@ public sealed class SimulatedSite : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(layout);
         var defaults = readerOptions ?? new CardReaderOptions();
         var fingerprintDefaults = fingerprintOptions ?? new FingerprintReaderOptions();
+        var controllerDefaults = doorOptions ?? new DoorControllerOptions();
         Readers = layout.Readers.Where(r => r.Kind == ReaderKind.Card).ToDictionary(
             r => r.ReaderId,
             r => new CardReader(r.ReaderId, options, secrets, clock, time, r.HeartbeatInterval is { } beat ? defaults with { HeartbeatInterval = beat } : defaults),
@@ -40,7 +41,7 @@ public sealed class SimulatedSite : IAsyncDisposable
             StringComparer.Ordinal);
         Controllers = layout.Controllers.ToDictionary(
             c => c.ControllerId,
-            c => new DoorController(c.ControllerId, c.DoorIds, options, secrets, clock, time, doorOptions),
+            c => new DoorController(c.ControllerId, c.DoorIds, options, secrets, clock, time, c.HeartbeatInterval is { } beat ? controllerDefaults with { HeartbeatInterval = beat } : controllerDefaults),
             StringComparer.Ordinal);
         foreach (var controller in Controllers.Values)
         {

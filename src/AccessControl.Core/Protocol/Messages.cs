@@ -54,6 +54,9 @@ public enum DoorEventType
     Opened,
     Closed,
     ExitRequest,
+
+    /// <summary>The controller is alive (optional: only a controller with a heartbeat interval in the site file sends it).</summary>
+    Heartbeat,
 }
 
 /// <summary>An event from a door controller about one door.</summary>
@@ -142,8 +145,14 @@ public static class AlarmTypes
     public const string ReaderOffline = "reader_offline";
     public const string ReaderOnline = "reader_online";
 
-    /// <summary>A door controller's status turned offline (its MQTT last will, or a deliberate disconnect).</summary>
+    /// <summary>
+    /// A door controller's status turned offline (its MQTT last will, or a deliberate disconnect), or it missed three
+    /// heartbeat intervals: one per door it drives.
+    /// </summary>
     public const string DoorControllerOffline = "door_controller_offline";
+
+    /// <summary>A door controller reported offline is heard from again: one per door it drives.</summary>
+    public const string DoorControllerOnline = "door_controller_online";
     public const string Tamper = "tamper";
     public const string LogFailure = "log_failure";
     public const string MalformedEvent = "malformed_event";

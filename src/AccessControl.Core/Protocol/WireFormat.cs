@@ -115,7 +115,13 @@ public static partial class WireFormat
         w.WriteString("eventId", e.EventId);
         w.WriteNumber("seq", e.Seq);
         w.WriteString("at", FormatInstant(e.At));
-        w.WriteString("type", e.Type switch { DoorEventType.Opened => "opened", DoorEventType.Closed => "closed", _ => "exit_request" });
+        w.WriteString("type", e.Type switch
+        {
+            DoorEventType.Opened => "opened",
+            DoorEventType.Closed => "closed",
+            DoorEventType.Heartbeat => "heartbeat",
+            _ => "exit_request",
+        });
         if (e.Offline)
         {
             w.WriteBoolean("offline", true);
@@ -380,11 +386,12 @@ public static partial class WireFormat
             "opened" => DoorEventType.Opened,
             "closed" => DoorEventType.Closed,
             "exit_request" => DoorEventType.ExitRequest,
+            "heartbeat" => DoorEventType.Heartbeat,
             _ => null,
         };
         if (type is null)
         {
-            return WireResult<DoorEvent>.Fail(typeError ?? $"type '{Truncate(typeText)}' is not one of opened, closed, exit_request", common.EventId);
+            return WireResult<DoorEvent>.Fail(typeError ?? $"type '{Truncate(typeText)}' is not one of opened, closed, exit_request, heartbeat", common.EventId);
         }
 
         return WireResult<DoorEvent>.Ok(new DoorEvent(common.EventId!, common.Seq, common.At, type.Value, common.Offline));

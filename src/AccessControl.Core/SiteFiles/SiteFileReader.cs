@@ -24,7 +24,7 @@ internal sealed partial class SiteFileReader
     private static readonly string[] SiteKeys = ["id", "name", "timeZone", "fingerprintLockoutAfter", "fingerprintLockoutMinutes", "visitorsWithoutFingerprint"];
     private static readonly string[] ZoneKeys = ["id", "name", "kind", "parent", "securityLevel", "antiPassback", "technologies", "escortRequired", "escortWindowSeconds", "escortMaxVisitors",
         "twoFactor", "fingerprintThreshold", "fingerprintTimeoutSeconds"];
-    private static readonly string[] ControllerKeys = ["id", "name"];
+    private static readonly string[] ControllerKeys = ["id", "name", "heartbeatSeconds"];
     private static readonly string[] DoorKeys = ["id", "name", "from", "to", "controller", "unlockSeconds", "heldOpenSeconds", "failSafe"];
     private static readonly string[] ReaderKeys = ["id", "type", "door", "direction", "heartbeatSeconds"];
     private static readonly string[] ScheduleKeys = ["id", "name", "intervals", "holidays", "holidayIntervals"];
@@ -390,9 +390,16 @@ internal sealed partial class SiteFileReader
 
             var id = DeclareDevice(controllerIds, map.Id("id"));
             var name = map.Text("name");
-            if (id is { } i && name is not null)
+
+            // Optional with no default: a controller whose firmware sends no heartbeat is supervised by its will alone.
+            var beats = map.Has("heartbeatSeconds");
+            var heartbeat = beats ? map.Integer("heartbeatSeconds", null, 5, 3600, "seconds") : null;
+            if (id is { } i && name is not null && (!beats || heartbeat is not null))
             {
-                controllers.Add(new DoorController(new ControllerId(i.Text), siteId, name));
+                controllers.Add(new DoorController(new ControllerId(i.Text), siteId, name)
+                {
+                    HeartbeatInterval = heartbeat is { } h ? Duration.FromSeconds(h) : null,
+                });
             }
         }
     }

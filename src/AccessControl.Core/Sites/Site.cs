@@ -133,4 +133,12 @@ public sealed record Reader(
 public sealed record FirePanel(string Id, SiteId Site);
 
 /// <summary>A door controller: drives the strike and reports door position and exit requests for its doors.</summary>
-public sealed record DoorController(ControllerId Id, SiteId Site, string Name);
+public sealed record DoorController(ControllerId Id, SiteId Site, string Name)
+{
+    /// <summary>
+    /// How often the controller sends a heartbeat; null when it sends none (firmware of before controller heartbeats),
+    /// and then only its MQTT last will tells that it is gone: a controller that hangs with its connection up is not
+    /// noticed. With an interval, three missed ones raise <c>door_controller_offline</c> as for a reader.
+    /// </summary>
+    public Duration? HeartbeatInterval { get; init; }
+}

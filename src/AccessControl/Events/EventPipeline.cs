@@ -53,6 +53,7 @@ public sealed class EventPipeline : IAsyncDisposable
     private readonly ManualResetEventSlim itemQueued = new(false, spinCount: 0);
     private readonly DoorWatch doors;
     private readonly ReaderWatch readers;
+    private readonly ControllerWatch controllers;
     private LogHealth logHealth = LogHealth.Writable;
     private int readersOffline;
     private readonly List<Staged> batch = [];
@@ -135,6 +136,7 @@ public sealed class EventPipeline : IAsyncDisposable
         journal = outageJournal;
         RestoreLateRows(writer);
         readers = new ReaderWatch(clock.GetCurrentInstant());
+        controllers = new ControllerWatch(clock.GetCurrentInstant());
 
         // The clock check starts now, not at the first supervision tick: a step in the first interval after a start
         // (or a restart after a crash) is caught too.
@@ -409,6 +411,7 @@ public sealed class EventPipeline : IAsyncDisposable
         //   someone in are left to close early (the escort or the card swipes again), and only the fingerprint locks,
         //   which keep people out, move with it.
         readers.ClockStepped(now);
+        controllers.ClockStepped(now);
         doors.ClockStepped(now);
         var by = Duration.FromTimeSpan(jump);
         var back = by < Duration.Zero ? by : Duration.Zero;
@@ -523,7 +526,7 @@ public sealed class EventPipeline : IAsyncDisposable
                         }
                     }
 
-                    var alarms = tick.Alarms ?? [.. doors.Check(now, topology), .. readers.Check(now, topology)];
+                    var alarms = tick.Alarms ?? [.. doors.Check(now, topology), .. readers.Check(now, topology), .. controllers.Check(now, topology)];
                     foreach (var alarm in alarms)
                     {
                         StageAlarm(alarm, now);
@@ -966,13 +969,29 @@ public sealed class EventPipeline : IAsyncDisposable
     private void StageDoorEvent(string doorId, DoorEvent e, Instant now)
     {
         var source = "doors/" + doorId;
+        var topology = configuration.Topology;
+        topology.Doors.TryGetValue(new DoorId(doorId), out var door);
+        if (e.Type == DoorEventType.Heartbeat)
+        {
+            // As a reader's: seq advances the baseline, nothing is logged. Only an accepted one says the controller is
+            // alive now; a stale one (an MQTT redelivery, a captured one sent again) is dropped and proves nothing.
+            if (replay.Check(source, e.Seq, e.At, e.Offline, now) is { } stale)
+            {
+                logger.LogDebug("Ignoring a heartbeat on door {Door}: {Why}", doorId, stale.Detail);
+            }
+            else
+            {
+                ControllerSeen(door, now, topology);
+            }
+
+            return;
+        }
+
         if (AlreadySeen(source, e.EventId))
         {
             return;
         }
 
-        var topology = configuration.Topology;
-        topology.Doors.TryGetValue(new DoorId(doorId), out var door);
         if (replay.Check(source, e.Seq, e.At, e.Offline, now) is { } rejection)
         {
             StageReplayedDoorEvent(doorId, door, e, rejection, now);
@@ -998,8 +1017,20 @@ public sealed class EventPipeline : IAsyncDisposable
         batch.Add(new Staged(entry));
         if (door is not null)
         {
-            doors.ControllerSeen(door.Id);
+            ControllerSeen(door, now, topology);
             StageAlarmIfAny(doors.Report(door, e.Type, at, now), now);
+        }
+    }
+
+    /// <summary>The controller of <paramref name="door"/> was heard from: door_controller_online for each of its doors if it was offline.</summary>
+    private void ControllerSeen(Door? door, Instant now, SiteTopology topology)
+    {
+        if (door is not null && topology.Controllers.TryGetValue(door.Controller, out var controller))
+        {
+            foreach (var alarm in controllers.Seen(controller, now, topology))
+            {
+                StageAlarm(alarm, now);
+            }
         }
     }
 
@@ -1290,14 +1321,17 @@ public sealed class EventPipeline : IAsyncDisposable
         var (reader, door) = StageDeviceRow(address, status.State == DeviceState.Online ? LogReasons.DeviceOnline : LogReasons.DeviceOffline, status, now);
         if (!isReader && door is not null)
         {
-            // Door controllers send no heartbeat: their will (or a deliberate offline) is all there is to supervise.
+            // A controller has one will, on one of its doors' status topics: it speaks for every door the controller drives.
             if (status.State == DeviceState.Online)
             {
-                doors.ControllerSeen(door.Id);
+                ControllerSeen(door, now, topology);
             }
-            else
+            else if (topology.Controllers.TryGetValue(door.Controller, out var controller))
             {
-                StageAlarmIfAny(doors.ControllerOffline(door, "door controller reported offline (status or MQTT last will): the door's position and exit button are not reported until it is back"), now);
+                foreach (var offline in controllers.WentOffline(controller, door.Id, topology))
+                {
+                    StageAlarm(offline, now);
+                }
             }
 
             return;

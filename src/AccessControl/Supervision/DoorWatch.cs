@@ -27,7 +27,6 @@ public sealed class DoorWatch(Duration remember)
 
     private readonly Dictionary<DoorId, DoorState> doors = [];
     private readonly HashSet<DoorId> released = [];
-    private readonly HashSet<DoorId> controllersOffline = [];
 
     /// <summary>
     /// A fire release holds the door unlocked for egress: while released, opening it is not forced and leaving it open
@@ -104,15 +103,6 @@ public sealed class DoorWatch(Duration remember)
         return new Alarm(AlarmTypes.DoorForced, door.Site.Value, door.Id.Value, null,
             $"door reported opened, but the event could not be verified (refused as a suspected replay: {why}); treated as forced");
     }
-
-    /// <summary>The door's controller reported offline (its status or last will): returns a door_controller_offline alarm once until it is back.</summary>
-    public Alarm? ControllerOffline(Door door, string why) =>
-        controllersOffline.Add(door.Id)
-            ? new Alarm(AlarmTypes.DoorControllerOffline, door.Site.Value, door.Id.Value, null, why)
-            : null;
-
-    /// <summary>The door's controller reported online or sent an event: a later offline alarms again.</summary>
-    public void ControllerSeen(DoorId door) => controllersOffline.Remove(door);
 
     /// <summary>Doors open longer than their held-open time, each reported once per opening.</summary>
     public IEnumerable<Alarm> Check(Instant now, SiteTopology topology)

@@ -59,6 +59,23 @@ public class DoorControllerTests(ITestOutputHelper output)
     }
 
     [Fact]
+    [Trait("control", "NIST-PE-6")]
+    public async Task Heartbeat_WithAnInterval_IsSentOnTheFirstDoorsEventsTopic_AndNotMadeWhileOffline()
+    {
+        await using var h = await SimHarness.StartAsync(output);
+        var controller = h.Controller("ctl-dh1", ["door-dh1", "door-dh1-b"], new DoorControllerOptions { HeartbeatInterval = TimeSpan.FromSeconds(30) });
+        await controller.StartAsync().Guarded();
+
+        h.Time.Advance(TimeSpan.FromSeconds(30));
+
+        var beat = await h.Service.WaitForDoorEventAsync("door-dh1", DoorEventType.Heartbeat).Guarded();
+        Assert.Equal($$"""{"eventId":"{{beat.DoorEvent!.EventId}}","seq":1,"at":"2026-11-28T09:15:32Z","type":"heartbeat"}""", beat.Json);
+        await controller.DropConnectionAsync();
+        Assert.False(await controller.SendHeartbeatAsync().Guarded());
+        Assert.Equal(0, controller.Counters.Buffered);
+    }
+
+    [Fact]
     public async Task Open_WhileLocked_IsRefusedAndReportsNothing()
     {
         await using var h = await SimHarness.StartAsync(output);

@@ -30,7 +30,7 @@ public class SimulatedSiteTests
             ],
             [
                 new AccessControl.Sites.DoorController(new ControllerId("ctl-lobby"), site, "Lobby"),
-                new AccessControl.Sites.DoorController(new ControllerId("ctl-dh1"), site, "Hall 1"),
+                new AccessControl.Sites.DoorController(new ControllerId("ctl-dh1"), site, "Hall 1") { HeartbeatInterval = Duration.FromSeconds(20) },
                 new AccessControl.Sites.DoorController(new ControllerId("ctl-spare"), site, "Spare, no doors"),
             ],
             []);
@@ -46,6 +46,9 @@ public class SimulatedSiteTests
         Assert.Equal(["door-dh1", "door-dh1-b"], simulated.Controllers["ctl-dh1"].DoorIds);
         Assert.True(simulated.TryGetControllerOf("door-dh1-b", out var controller));
         Assert.Equal("ctl-dh1", controller.ControllerId);
+        Assert.Equal(
+            [("ctl-dh1", TimeSpan.FromSeconds(20)), ("ctl-lobby", (TimeSpan?)null)],
+            DeviceLayout.FromTopology(topology).Controllers.Select(c => (c.ControllerId, c.HeartbeatInterval)));
     }
 
     private static Door Door(string id, SiteId site, ZoneId to, string controller) =>

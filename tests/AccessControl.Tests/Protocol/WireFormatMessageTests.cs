@@ -72,6 +72,7 @@ public class WireFormatMessageTests
     [InlineData("opened", DoorEventType.Opened)]
     [InlineData("closed", DoorEventType.Closed)]
     [InlineData("exit_request", DoorEventType.ExitRequest)]
+    [InlineData("heartbeat", DoorEventType.Heartbeat)]
     [Trait("control", "NIST-PE-3")]
     public void ParseDoorEvent_EveryType_Reads(string type, DoorEventType expected)
     {
@@ -93,8 +94,8 @@ public class WireFormatMessageTests
     }
 
     [Theory]
-    [InlineData("""{"eventId":"d-7","seq":7,"at":"2026-11-28T09:15:02Z","type":"forced"}""", "type 'forced' is not one of opened, closed, exit_request", "d-7")]
-    [InlineData("""{"eventId":"d-7","seq":7,"at":"2026-11-28T09:15:02Z","type":"card"}""", "type 'card' is not one of opened, closed, exit_request", "d-7")]
+    [InlineData("""{"eventId":"d-7","seq":7,"at":"2026-11-28T09:15:02Z","type":"forced"}""", "type 'forced' is not one of opened, closed, exit_request, heartbeat", "d-7")]
+    [InlineData("""{"eventId":"d-7","seq":7,"at":"2026-11-28T09:15:02Z","type":"card"}""", "type 'card' is not one of opened, closed, exit_request, heartbeat", "d-7")]
     [InlineData("""{"eventId":"d-7","seq":"7","at":"2026-11-28T09:15:02Z","type":"opened"}""", "seq must be a non-negative integer", "d-7")]
     [InlineData("""{"eventId":"d 7","seq":7,"at":"2026-11-28T09:15:02Z","type":"opened"}""", "eventId must be 1 to 64 characters of A-Z a-z 0-9 . _ : -", null)]
     [InlineData("""{"seq":7,"at":"2026-11-28T09:15:02Z","type":"opened"}""", "eventId is missing", null)]
@@ -254,6 +255,7 @@ public class WireFormatMessageTests
     [InlineData(DoorEventType.Opened, false)]
     [InlineData(DoorEventType.Closed, true)]
     [InlineData(DoorEventType.ExitRequest, false)]
+    [InlineData(DoorEventType.Heartbeat, false)]
     public void DoorEvent_WriteThenParse_RoundTrips(DoorEventType type, bool offline)
     {
         var e = new DoorEvent("d-1", 99, At, type, offline);

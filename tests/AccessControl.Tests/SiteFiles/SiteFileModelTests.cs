@@ -65,7 +65,15 @@ public class SiteFileModelTests
         Assert.Equal(Duration.FromSeconds(60), topology.Readers[new ReaderId("rdr-hall-in")].HeartbeatInterval);
         Assert.Equal(ReaderKind.Fingerprint, topology.Readers[new ReaderId("rdr-hall-out")].Kind);
         Assert.Equal(Direction.Out, topology.Readers[new ReaderId("rdr-hall-out")].Direction);
-        Assert.Equal(new DoorController(new ControllerId("ctl-hall"), new SiteId("fra1"), "Hall controller"), topology.Controllers[new ControllerId("ctl-hall")]);
+        Assert.Equal(
+            new DoorController(new ControllerId("ctl-hall"), new SiteId("fra1"), "Hall controller") { HeartbeatInterval = Duration.FromSeconds(45) },
+            topology.Controllers[new ControllerId("ctl-hall")]);
+    }
+
+    [Fact]
+    public void Parse_ControllerWithoutHeartbeatSeconds_HasNoHeartbeat_AndIsSupervisedByItsWillAlone()
+    {
+        Assert.Null(Site.Topology.Controllers[new ControllerId("ctl-lobby")].HeartbeatInterval);
     }
 
     [Fact]

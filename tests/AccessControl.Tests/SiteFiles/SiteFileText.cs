@@ -16,7 +16,7 @@ internal static class SiteFileText
           - { id: hall, name: Hall, kind: data-hall, parent: bldg, securityLevel: 3, antiPassback: hard, technologies: [desfire-ev3] }
         controllers:
           - { id: ctl-lobby, name: Lobby controller }
-          - { id: ctl-hall, name: Hall controller }
+          - { id: ctl-hall, name: Hall controller, heartbeatSeconds: 45 }
         doors:
           - { id: door-lobby, name: Lobby, to: bldg, controller: ctl-lobby }
           - { id: door-hall, name: Hall door, from: bldg, to: hall, controller: ctl-hall, unlockSeconds: 7, heldOpenSeconds: 45 }

@@ -328,6 +328,7 @@ public class SiteFileValidationTests
     [InlineData("heldOpenSeconds: 45", "heldOpenSeconds: 3601", "3601", "doors[1].heldOpenSeconds", "from 5 to 3600")]
     [InlineData("heartbeatSeconds: 60", "heartbeatSeconds: 2", "2 }", "readers[1].heartbeatSeconds", "from 5 to 3600")]
     [InlineData("heartbeatSeconds: 60", "heartbeatSeconds: 1m", "1m", "readers[1].heartbeatSeconds", "not '1m'")]
+    [InlineData("heartbeatSeconds: 45", "heartbeatSeconds: 4", "4 }", "controllers[1].heartbeatSeconds", "from 5 to 3600")]
     [InlineData("securityLevel: 3", "securityLevel: -1", "-1", "zones[2].securityLevel", "from 0 to 9")]
     public void Parse_NumberOutOfRange_IsAnError(string oldText, string newText, string at, string path, string message)
     {

@@ -1,0 +1,82 @@
+using AccessControl.Protocol;
+using AccessControl.Sites;
+using NodaTime;
+
+namespace AccessControl.Supervision;
+
+/// <summary>
+/// Tracks when each door controller was last heard from. A controller is offline when its status says so (its last will,
+/// on the status topic of one of its doors, or a deliberate offline) or, if the site file gives it a heartbeat interval,
+/// after three missed intervals; it is back when heard from again. Alarms are per door: a controller that goes away
+/// takes every door it drives with it, and an operator watches doors. Owned by the event pipeline.
+/// </summary>
+/// <remarks>
+/// A controller without a heartbeat interval (firmware of before controller heartbeats) is supervised by its will
+/// alone, as it always was: its silence means nothing. Controllers never heard from since the service started count
+/// from the start, as readers do, so one with an interval that never connects is reported too.
+/// </remarks>
+public sealed class ControllerWatch(Instant startedAt)
+{
+    /// <summary>Missed heartbeat intervals before a controller is declared offline (as for readers).</summary>
+    public const int MissedHeartbeats = ReaderWatch.MissedHeartbeats;
+
+    private Instant startedAt = startedAt;
+    private readonly Dictionary<ControllerId, Instant> lastSeen = [];
+    private readonly HashSet<ControllerId> offline = [];
+
+    /// <summary>
+    /// The controller sent something the service accepted (its online status, a door event, a heartbeat). Returns a
+    /// door_controller_online alarm per door it drives if it had been reported offline.
+    /// </summary>
+    public IEnumerable<Alarm> Seen(DoorController controller, Instant at, SiteTopology topology)
+    {
+        lastSeen[controller.Id] = at;
+        return offline.Remove(controller.Id)
+            ? PerDoor(AlarmTypes.DoorControllerOnline, controller, topology, $"door controller {controller.Id} is back online")
+            : [];
+    }
+
+    /// <summary>
+    /// The controller's last will or its own offline status arrived, on the status topic of <paramref name="door"/>:
+    /// a door_controller_offline alarm per door it drives, once until it is heard from again.
+    /// </summary>
+    public IEnumerable<Alarm> WentOffline(DoorController controller, DoorId door, SiteTopology topology) =>
+        offline.Add(controller.Id)
+            ? PerDoor(AlarmTypes.DoorControllerOffline, controller, topology,
+                $"door controller {controller.Id} reported offline (status or MQTT last will, on the status topic of {door}): the door's position and exit button are not reported until it is back")
+            : [];
+
+    /// <summary>The service clock stepped: silence is counted again from <paramref name="now"/>, as for readers (<see cref="ReaderWatch.ClockStepped"/>).</summary>
+    public void ClockStepped(Instant now)
+    {
+        startedAt = now;
+        lastSeen.Clear();
+    }
+
+    /// <summary>Controllers with a heartbeat interval silent for more than three of them: each door alarmed once until the controller is heard from again.</summary>
+    public IEnumerable<Alarm> Check(Instant now, SiteTopology topology)
+    {
+        var alarms = new List<Alarm>();
+        foreach (var controller in topology.Controllers.Values)
+        {
+            if (controller.HeartbeatInterval is not { } interval || offline.Contains(controller.Id))
+            {
+                continue;
+            }
+
+            var seen = lastSeen.TryGetValue(controller.Id, out var at) ? at : startedAt;
+            if (now - seen > interval * MissedHeartbeats)
+            {
+                offline.Add(controller.Id);
+                alarms.AddRange(PerDoor(AlarmTypes.DoorControllerOffline, controller, topology,
+                    $"door controller {controller.Id}: no message for {MissedHeartbeats} heartbeat intervals ({(interval * MissedHeartbeats).TotalSeconds:0} s); the door's position and exit button are not reported until it is back"));
+            }
+        }
+
+        return alarms;
+    }
+
+    private static IEnumerable<Alarm> PerDoor(string type, DoorController controller, SiteTopology topology, string detail) =>
+        [.. topology.DoorsOf(controller.Id).OrderBy(d => d.Id.Value, StringComparer.Ordinal)
+            .Select(door => new Alarm(type, door.Site.Value, door.Id.Value, null, detail))];
+}

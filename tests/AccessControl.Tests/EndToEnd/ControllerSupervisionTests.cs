@@ -1,0 +1,119 @@
+using AccessControl.EntryLog;
+using AccessControl.Protocol;
+using AccessControl.Tests.Support;
+using MQTTnet;
+using MQTTnet.Protocol;
+using NodaTime;
+
+namespace AccessControl.Tests.EndToEnd;
+
+/// <summary>
+/// A door controller that is gone, by its last will or by its silence, is known for every door it drives; its return is
+/// announced for each.
+/// </summary>
+[Trait("control", "NIST-PE-6")]
+public class ControllerSupervisionTests
+{
+    private const string Controller = "ctl-dh1";
+    private const string HallDoor = "door-dh1";
+    private const string ServerRoomDoor = "door-sr1";
+
+    [Fact]
+    public async Task ControllerLastWill_RaisesDoorControllerOfflineForEveryDoorItDrives_AndItsReturnRaisesOnlineForEach()
+    {
+        using var folder = new DataFolder();
+        await using var edge = await EdgeHarness.StartAsync(configure: s => s with { SiteFile = SharedControllerSite(folder.Path) });
+        var controller = await edge.ControllerAsync(Controller, [HallDoor, ServerRoomDoor]);
+        await edge.RowAsync(r => r.Kind == LogKinds.Device && r.DoorId == ServerRoomDoor && r.Reason == "online");
+
+        await controller.DropConnectionAsync();   // its one will is on the hall door's status topic
+
+        var offline = await ForBothDoorsAsync(edge, AlarmTypes.DoorControllerOffline);
+        Assert.All(offline, a => Assert.Contains($"door controller {Controller} ", a.Detail, StringComparison.Ordinal));
+
+        await controller.RestoreConnectionAsync().WaitAsync(EdgeHarness.Timeout);
+        var online = await ForBothDoorsAsync(edge, AlarmTypes.DoorControllerOnline);
+        Assert.All(online, a => Assert.Contains($"door controller {Controller} ", a.Detail, StringComparison.Ordinal));
+
+        // A clean stop says offline on each door's status topic: still one alarm per door for the episode.
+        await controller.StopAsync().WaitAsync(EdgeHarness.Timeout);
+        await edge.RowAsync(r => r.Kind == LogKinds.Device && r.DoorId == ServerRoomDoor && r.Reason == "offline");
+        await edge.TickAsync();
+        Assert.Equal(2, edge.Rows(new LogFilter { Kind = LogKinds.Alarm, Reason = AlarmTypes.DoorControllerOffline, DoorId = ServerRoomDoor }).Count);
+        Assert.Equal(2, edge.Rows(new LogFilter { Kind = LogKinds.Alarm, Reason = AlarmTypes.DoorControllerOffline, DoorId = HallDoor }).Count);
+    }
+
+    [Fact]
+    public async Task ControllerSilentForThreeHeartbeats_RaisesDoorControllerOfflineForEachDoorOnce_AndAHeartbeatOnAnyDoorBringsItBack()
+    {
+        using var folder = new DataFolder();
+        await using var edge = await EdgeHarness.StartAsync(configure: s => s with { SiteFile = SharedControllerSite(folder.Path) });
+        var controller = await edge.RawClientAsync(Controller);   // connected, so no will: only its heartbeats tell
+
+        // Never heard from since the start: silent from the start, as a reader is.
+        edge.Clock.Advance(Duration.FromSeconds(91));
+        await edge.TickAsync();
+        var first = await ForBothDoorsAsync(edge, AlarmTypes.DoorControllerOffline);
+        Assert.All(first, a => Assert.Contains("no message for 3 heartbeat intervals (90 s)", a.Detail, StringComparison.Ordinal));
+
+        // A heartbeat on the events topic of either of its doors brings both back.
+        await PublishAsync(edge, controller, ServerRoomDoor, new DoorEvent("hb-1", 1, edge.Clock.GetCurrentInstant(), DoorEventType.Heartbeat, false));
+        await ForBothDoorsAsync(edge, AlarmTypes.DoorControllerOnline);
+
+        edge.Clock.Advance(Duration.FromSeconds(90));
+        await edge.TickAsync();
+        Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Alarm, Reason = AlarmTypes.DoorControllerOffline, DoorId = HallDoor }));
+
+        edge.Clock.Advance(Duration.FromSeconds(1));
+        await edge.TickAsync();
+        edge.Clock.Advance(Duration.FromSeconds(60));
+        await edge.TickAsync();
+        Assert.Equal(2, edge.Rows(new LogFilter { Kind = LogKinds.Alarm, Reason = AlarmTypes.DoorControllerOffline, DoorId = HallDoor }).Count);
+        Assert.Equal(2, edge.Rows(new LogFilter { Kind = LogKinds.Alarm, Reason = AlarmTypes.DoorControllerOffline, DoorId = ServerRoomDoor }).Count);
+        Assert.Empty(edge.Rows(new LogFilter { Kind = LogKinds.Malformed }));
+    }
+
+    [Fact]
+    [Trait("control", "NIST-SC-23")]
+    public async Task RefusedHeartbeat_DoesNotBringASilentControllerBack()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        var controller = await edge.RawClientAsync(Controller);
+        edge.Clock.Advance(Duration.FromSeconds(91));
+        await edge.TickAsync();
+        await edge.RowAsync(r => r.Kind == LogKinds.Alarm && r.Reason == AlarmTypes.DoorControllerOffline && r.DoorId == HallDoor);
+
+        // Stamped ten minutes back (a captured one sent again, or a stuck clock): refused, it proves nothing. The refused
+        // closed behind it on the same topic is logged, so once its row is in, the heartbeat was handled.
+        var stale = edge.Clock.GetCurrentInstant() - Duration.FromMinutes(10);
+        await PublishAsync(edge, controller, HallDoor, new DoorEvent("hb-stale", 1, stale, DoorEventType.Heartbeat, false));
+        await PublishAsync(edge, controller, HallDoor, new DoorEvent("closed-stale", 2, stale, DoorEventType.Closed, false));
+        await edge.RowAsync(r => r.Kind == LogKinds.Security && r.EventId == "closed-stale");
+
+        Assert.Empty(edge.Rows(new LogFilter { Kind = LogKinds.Alarm, Reason = AlarmTypes.DoorControllerOnline }));
+    }
+
+    /// <summary>The demo site with the server room door driven by the data hall's controller (one will, two doors).</summary>
+    private static string SharedControllerSite(string folder)
+    {
+        var demo = File.ReadAllText(EdgeHarness.DemoSiteFile);
+        var shared = demo
+            .Replace("    controller: ctl-sr1\n", $"    controller: {Controller}\n", StringComparison.Ordinal)
+            .Replace("  - { id: ctl-sr1, name: Server room 1 door controller, heartbeatSeconds: 30 }\n", "", StringComparison.Ordinal);
+        Assert.DoesNotContain("ctl-sr1", shared, StringComparison.Ordinal);
+        var path = Path.Combine(folder, "demo.yaml");
+        File.WriteAllText(path, shared);
+        return path;
+    }
+
+    /// <summary>Waits for an alarm of <paramref name="type"/> on each of the controller's two doors.</summary>
+    private static async Task<LogEntry[]> ForBothDoorsAsync(EdgeHarness edge, string type) =>
+    [
+        await edge.RowAsync(r => r.Kind == LogKinds.Alarm && r.Reason == type && r.DoorId == HallDoor),
+        await edge.RowAsync(r => r.Kind == LogKinds.Alarm && r.Reason == type && r.DoorId == ServerRoomDoor),
+    ];
+
+    private static Task PublishAsync(EdgeHarness edge, IMqttClient controller, string door, DoorEvent e) =>
+        controller.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(edge.Edge.Topics.DoorEvents(door))
+            .WithPayload(WireFormat.Write(e)).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build());
+}
