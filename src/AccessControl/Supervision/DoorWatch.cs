@@ -40,6 +40,7 @@ public sealed class DoorWatch(Duration remember)
         if (released.Remove(door) && State(door) is { OpenSince: not null } state)
         {
             state.OpenSince = now;
+            state.OpenedLate = null;
             state.HeldOpenRaised = false;
         }
     }
@@ -64,8 +65,17 @@ public sealed class DoorWatch(Duration remember)
                 return null;
 
             case DoorEventType.Opened:
+                // Held open counts from when the service heard of the opening, not from the controller's time: a
+                // replayed opening's closed may still be in the controller's buffer, right behind it, and counting
+                // from its old time would raise door_held_open at once for a door closed long ago. A door really
+                // left open is still reported, at most the held-open time after the replay arrived.
                 var wasOpen = state.OpenSince is not null;
-                state.OpenSince ??= when;
+                if (!wasOpen)
+                {
+                    state.OpenSince = now;
+                    state.OpenedLate = when < now - Grace ? when : null;
+                }
+
                 state.HeldOpenRaised = wasOpen && state.HeldOpenRaised;
                 if (wasOpen || released.Contains(door.Id) || state.Consume(when))
                 {
@@ -118,7 +128,9 @@ public sealed class DoorWatch(Duration remember)
             {
                 state.HeldOpenRaised = true;
                 yield return new Alarm(AlarmTypes.DoorHeldOpen, door.Site.Value, door.Id.Value, null,
-                    $"door open for more than {door.HeldOpenAfter.TotalSeconds:0} s");
+                    state.OpenedLate is { } openedAt
+                        ? $"door open for more than {door.HeldOpenAfter.TotalSeconds:0} s since its opening was reported (late, from the controller's buffer: opened at {openedAt})"
+                        : $"door open for more than {door.HeldOpenAfter.TotalSeconds:0} s");
             }
         }
     }
@@ -133,6 +145,7 @@ public sealed class DoorWatch(Duration remember)
         foreach (var state in doors.Values.Where(s => s.OpenSince is not null))
         {
             state.OpenSince = now;
+            state.OpenedLate = null;
         }
     }
 
@@ -152,7 +165,11 @@ public sealed class DoorWatch(Duration remember)
         // Grants and exit requests not yet used by an opening, in the order they were given.
         private readonly List<(Instant From, Instant Until)> allowances = [];
 
+        /// <summary>Since when the door counts as open for held-open: when the service heard of the opening (or a relock, a clock step).</summary>
         public Instant? OpenSince { get; set; }
+
+        /// <summary>When an opening replayed from the controller's buffer happened (its time, long before <see cref="OpenSince"/>); null for a live one.</summary>
+        public Instant? OpenedLate { get; set; }
 
         public bool HeldOpenRaised { get; set; }
 

@@ -9,7 +9,7 @@ namespace AccessControl.Tests.EndToEnd;
 
 /// <summary>
 /// A door controller that is gone, by its last will or by its silence, is known for every door it drives; its return is
-/// announced for each.
+/// announced for each; and a door replayed open from its buffer is not held open from the controller's old time.
 /// </summary>
 [Trait("control", "NIST-PE-6")]
 public class ControllerSupervisionTests
@@ -91,6 +91,32 @@ public class ControllerSupervisionTests
         await edge.RowAsync(r => r.Kind == LogKinds.Security && r.EventId == "closed-stale");
 
         Assert.Empty(edge.Rows(new LogFilter { Kind = LogKinds.Alarm, Reason = AlarmTypes.DoorControllerOnline }));
+    }
+
+    [Fact]
+    public async Task ReplayedOpening_CountsAsHeldOpenFromWhenItArrived_NotFromItsOldTime()
+    {
+        // Back from an outage, the controller replays an exit and the opening it caused ten minutes ago; the closed that
+        // followed is still in its buffer. The door was open for seconds: no door_held_open at once. Had it really
+        // stayed open, the alarm comes the held-open time (30 s) after the replay arrived.
+        await using var edge = await EdgeHarness.StartAsync();
+        var controller = await edge.RawClientAsync(Controller);
+        var then = edge.Clock.GetCurrentInstant() - Duration.FromMinutes(10);
+        await PublishAsync(edge, controller, HallDoor, new DoorEvent("exit-then", 1, then, DoorEventType.ExitRequest, true));
+        await PublishAsync(edge, controller, HallDoor, new DoorEvent("open-then", 2, then + Duration.FromSeconds(1), DoorEventType.Opened, true));
+        await edge.RowAsync(r => r.Kind == LogKinds.Door && r.EventId == "open-then");
+
+        await edge.TickAsync();
+        edge.Clock.Advance(Duration.FromSeconds(30));
+        await edge.TickAsync();
+        Assert.Empty(edge.Rows(new LogFilter { Kind = LogKinds.Alarm, Reason = AlarmTypes.DoorHeldOpen }));
+
+        edge.Clock.Advance(Duration.FromSeconds(1));
+        await edge.TickAsync();
+        var held = await edge.AlarmRowAsync(AlarmTypes.DoorHeldOpen);
+        Assert.Equal(HallDoor, held.DoorId);
+        Assert.Contains("since its opening was reported (late, from the controller", held.Detail, StringComparison.Ordinal);
+        Assert.Empty(edge.Rows(new LogFilter { Kind = LogKinds.Alarm, Reason = AlarmTypes.DoorForced }));
     }
 
     /// <summary>The demo site with the server room door driven by the data hall's controller (one will, two doors).</summary>
