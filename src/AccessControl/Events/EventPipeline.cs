@@ -1321,6 +1321,8 @@ public sealed class EventPipeline : IAsyncDisposable
         var (reader, door) = StageDeviceRow(address, status.State == DeviceState.Online ? LogReasons.DeviceOnline : LogReasons.DeviceOffline, status, now);
         if (!isReader && door is not null)
         {
+            var topology = configuration.Topology;
+
             // A controller has one will, on one of its doors' status topics: it speaks for every door the controller drives.
             if (status.State == DeviceState.Online)
             {
