@@ -18,7 +18,7 @@ namespace AccessControl.Admin;
 /// (1) its audit row (kind <c>admin</c>: actor, time, action code, before/after) is appended to the entry log,
 /// (2) the cardholder tables are written in one transaction, (3) the new snapshot is swapped into
 /// <see cref="LiveConfiguration"/>, so the very next swipe is decided with it. From before (1) until (3) the change is
-/// in flight (<see cref="LiveConfiguration.BeginChange"/>): a swipe meanwhile is granted only if it would be both with
+/// in flight (<see cref="LiveConfiguration.BeginChangeAsync"/>): a swipe meanwhile is granted only if it would be both with
 /// and without the change, so a leaver's card queued behind the termination's audit row is not let in.</para>
 /// <para>Audit first is the fail-closed order: no change ever exists, in the database or in memory, without its
 /// audit row. If the audit append fails, nothing is written and the caller gets <see cref="AdminOutcome.Unavailable"/>.
@@ -607,7 +607,7 @@ public sealed class AdminService
         };
 
         // In flight from here: until it is in force, a swipe is granted only if it is granted both with and without it.
-        using var change = configuration.BeginChange(apply);
+        using var change = await configuration.BeginChangeAsync(apply);
         LogEntry audited;
         try
         {

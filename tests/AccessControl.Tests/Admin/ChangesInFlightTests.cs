@@ -9,7 +9,8 @@ namespace AccessControl.Tests.Admin;
 
 /// <summary>
 /// An admin change is in force once its audit row is durable and its tables written; in between it is in flight, and a
-/// swipe is granted only if it would be both with and without it. p-mkoch (card 04A1B2C3D4E5F6) at the lobby.
+/// swipe is granted only if it would be both with and without it; one at a time, or the second could hide the first.
+/// p-mkoch (card 04A1B2C3D4E5F6) at the lobby.
 /// </summary>
 public class ChangesInFlightTests
 {
@@ -76,14 +77,70 @@ public class ChangesInFlightTests
         Assert.Equal(("grant", "granted"), (swipe.Decision, swipe.Reason));
     }
 
+    /// <summary>A takes access away, B (asked for from the same before) gives it back: folded, B(A(now)) hides A.</summary>
+    [Theory]
+    [Trait("control", "NIST-PS-4")]
+    [InlineData("person suspended, then active")]
+    [InlineData("credential revoked, then upserted")]
+    public async Task ASwipeWhileARemovalAndAGrantOfTheSamePersonAreBothAsked_IsDenied(string changes)
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        var live = edge.Edge.Configuration;
+        var person = live.Cardholders.People[new PersonId("p-mkoch")];
+        var card = live.Cardholders.Credentials[Operator];
+        Func<Cardholders, Cardholders> remove = changes.StartsWith("person", StringComparison.Ordinal)
+            ? c => c.With(person with { Status = PersonStatus.Suspended })
+            : c => c.With(card with { Status = CredentialStatus.Revoked });
+        Func<Cardholders, Cardholders> grant = changes.StartsWith("person", StringComparison.Ordinal) ? c => c.With(person) : c => c.With(card);
+
+        var removal = await live.BeginChangeAsync(remove);
+        var regrant = live.BeginChangeAsync(grant);
+        await SwipeAsync(edge, "overlap-1");
+        var during = await edge.RowAsync(r => r.Kind == LogKinds.Access && r.EventId == "overlap-1");
+        var grantWaited = !regrant.IsCompleted;
+        removal.Dispose();
+        using (await regrant.WaitAsync(EdgeHarness.Timeout))
+        {
+            await SwipeAsync(edge, "overlap-2");
+        }
+
+        var afterWithdrawn = await edge.RowAsync(r => r.Kind == LogKinds.Access && r.EventId == "overlap-2");
+
+        Assert.Equal("deny", during.Decision);
+        Assert.Contains("\"changeInFlight\":\"true\"", during.Detail, StringComparison.Ordinal);
+        Assert.True(grantWaited, "the grant waits until the removal is in force or withdrawn");
+        Assert.Equal("grant", afterWithdrawn.Decision);
+        Assert.Null(live.Current.Pending);
+    }
+
     [Fact]
-    public void AChangeInFlight_IsPendingUntilCompleted_AndFoldsOverLaterUpdates()
+    public async Task ASecondChange_IsInFlightOnlyOnceTheFirstIsInForce_AndThenAppliesOverIt()
+    {
+        var live = new LiveConfiguration(SiteTopology.Empty, Cardholders.Empty);
+        var alice = new Person(new PersonId("p-alice"), "Alice", PersonKind.Employee, PersonStatus.Active, []);
+
+        var first = await live.BeginChangeAsync(c => c.With(alice with { Status = PersonStatus.Suspended }));
+        var second = live.BeginChangeAsync(c => c.With(alice));
+        var pendingWhileFirst = live.Current.Pending!.People[alice.Id].Status;
+        var secondWaited = !second.IsCompleted;
+        first.Complete();
+        first.Dispose();
+        using var begun = await second.WaitAsync(EdgeHarness.Timeout);
+
+        Assert.Equal(PersonStatus.Suspended, pendingWhileFirst);
+        Assert.True(secondWaited);
+        Assert.Equal(PersonStatus.Suspended, live.Cardholders.People[alice.Id].Status);
+        Assert.Equal(PersonStatus.Active, live.Current.Pending!.People[alice.Id].Status);
+    }
+
+    [Fact]
+    public async Task AChangeInFlight_IsPendingUntilCompleted_AndFoldsOverLaterUpdates()
     {
         var live = new LiveConfiguration(SiteTopology.Empty, Cardholders.Empty);
         var alice = new Person(new PersonId("p-alice"), "Alice", PersonKind.Employee, PersonStatus.Active, []);
         var bob = new Person(new PersonId("p-bob"), "Bob", PersonKind.Employee, PersonStatus.Active, []);
 
-        var change = live.BeginChange(c => c.With(alice));
+        var change = await live.BeginChangeAsync(c => c.With(alice));
         live.UpdateCardholders(c => c.With(bob));
 
         Assert.Equal(["p-bob"], live.Cardholders.People.Keys.Select(k => k.Value));
@@ -93,7 +150,7 @@ public class ChangesInFlightTests
         Assert.Null(live.Current.Pending);
         Assert.Equal(["p-alice", "p-bob"], live.Cardholders.People.Keys.Select(k => k.Value).Order());
 
-        using (live.BeginChange(c => c.With(alice with { Name = "Alice B." })))
+        using (await live.BeginChangeAsync(c => c.With(alice with { Name = "Alice B." })))
         {
             Assert.Equal("Alice B.", live.Current.Pending!.People[alice.Id].Name);
         }
