@@ -1,5 +1,6 @@
 using System.Reflection;
 using System.Text;
+using AccessControl.Tests.Support;
 
 namespace AccessControl.Tests.Docs;
 
@@ -86,7 +87,7 @@ public sealed class ComplianceMatrixTests
     [Fact]
     public void TheCommittedMatrix_ListsEveryTestThatDemonstratesAControl()
     {
-        var path = Path.Combine(RepositoryRoot(), MatrixFile);
+        var path = Path.Combine(RepositoryRoot.Path, MatrixFile);
         var expected = Render(ControlledTests());
         if (Environment.GetEnvironmentVariable(UpdateVariable) == "1" && Environment.GetEnvironmentVariable("CI") != "true")
         {
@@ -207,19 +208,6 @@ public sealed class ComplianceMatrixTests
         }
 
         return anchor.ToString();
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "AccessControl.sln")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("The repository root (AccessControl.sln) is not above " + AppContext.BaseDirectory);
     }
 
     private sealed record Control(string Id, string Framework, string Title);
