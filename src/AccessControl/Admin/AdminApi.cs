@@ -70,7 +70,7 @@ public static class AdminApi
     public static IEndpointRouteBuilder MapAdminApi(this IEndpointRouteBuilder app)
     {
         // Cardholders are global (a person's levels may name zones of any site): a site-limited token neither reads nor changes them.
-        var cardholders = new SiteLimit.EverySiteOnly("cardholders");
+        var cardholders = new SiteLimit.EverySiteOnly(EverySiteActions.Cardholders);
         var read = app.MapGroup(Prefix).AddEndpointFilter(new OperatorFilter(OperatorRole.Auditor, OperatorRole.Admin)).AddEndpointFilter(cardholders);
         var write = app.MapGroup(Prefix).AddEndpointFilter(new OperatorFilter(OperatorRole.Admin)).AddEndpointFilter(cardholders);
         var log = app.MapGroup(Prefix).AddEndpointFilter(new OperatorFilter(OperatorRole.Auditor, OperatorRole.Admin));
@@ -91,10 +91,10 @@ public static class AdminApi
         write.MapDelete("/access-levels/{id}", DeleteAccessLevel);
 
         // Who holds access, for a review: every site's operators, so not for a site-limited token.
-        log.MapGet("/tokens", ListTokens).AddEndpointFilter(new SiteLimit.EverySiteOnly("tokens"));
+        log.MapGet("/tokens", ListTokens).AddEndpointFilter(new SiteLimit.EverySiteOnly(EverySiteActions.Tokens));
 
         log.MapGet("/log", QueryLog);
-        log.MapGet("/log/verify", VerifyLog).AddEndpointFilter(new SiteLimit.EverySiteOnly("log.verify")); // it walks, and may quote, every site's rows
+        log.MapGet("/log/verify", VerifyLog).AddEndpointFilter(new SiteLimit.EverySiteOnly(EverySiteActions.LogVerify)); // it walks, and may quote, every site's rows
         return app;
     }
 

@@ -88,7 +88,7 @@ public sealed class AdminService
             }
 
             var after = Normalize(new Person(personId!.Value, name!, kind, status, levels));
-            return await ChangePersonAsync(actor, "person.upsert", existing, after, (at, ct) => store.UpsertPersonAsync(after, at, actor, ct));
+            return await ChangePersonAsync(actor, CardholderActions.PersonUpsert, existing, after, (at, ct) => store.UpsertPersonAsync(after, at, actor, ct));
         }
         finally
         {
@@ -124,9 +124,9 @@ public sealed class AdminService
             var after = existing with { Status = newStatus };
             var action = newStatus switch
             {
-                PersonStatus.Active => "person.activate",
-                PersonStatus.Suspended => "person.suspend",
-                _ => "person.terminate",
+                PersonStatus.Active => CardholderActions.PersonActivate,
+                PersonStatus.Suspended => CardholderActions.PersonSuspend,
+                _ => CardholderActions.PersonTerminate,
             };
             return await ChangePersonAsync(actor, action, existing, after, async (at, ct) =>
                 Found(await store.SetPersonStatusAsync(after.Id, newStatus, at, actor, ct), "person", id), reference);
@@ -166,7 +166,7 @@ public sealed class AdminService
             }
 
             var after = Normalize(existing with { AccessLevels = levels });
-            return await ChangePersonAsync(actor, "person.access_levels", existing, after, async (at, ct) =>
+            return await ChangePersonAsync(actor, CardholderActions.PersonAccessLevels, existing, after, async (at, ct) =>
                 Found(await store.SetPersonAccessLevelsAsync(after.Id, after.AccessLevels, at, actor, ct), "person", id), reference);
         }
         finally
@@ -213,7 +213,7 @@ public sealed class AdminService
             }
 
             var after = new Credential(cardUid!, input.Technology!, personId!.Value, input.ValidFrom, input.ValidUntil, status);
-            return await ChangeCredentialAsync(actor, "credential.upsert", existing, after, (at, ct) => store.UpsertCredentialAsync(after, at, actor, ct));
+            return await ChangeCredentialAsync(actor, CardholderActions.CredentialUpsert, existing, after, (at, ct) => store.UpsertCredentialAsync(after, at, actor, ct));
         }
         finally
         {
@@ -249,9 +249,9 @@ public sealed class AdminService
             var after = existing with { Status = newStatus };
             var action = newStatus switch
             {
-                CredentialStatus.Active => "credential.activate",
-                CredentialStatus.Suspended => "credential.suspend",
-                _ => "credential.revoke",
+                CredentialStatus.Active => CardholderActions.CredentialActivate,
+                CredentialStatus.Suspended => CardholderActions.CredentialSuspend,
+                _ => CardholderActions.CredentialRevoke,
             };
             return await ChangeCredentialAsync(actor, action, existing, after, async (at, ct) =>
                 Found(await store.SetCredentialStatusAsync(after.CardUid, newStatus, at, actor, ct), "credential", after.CardUid), reference);
@@ -355,7 +355,7 @@ public sealed class AdminService
 
             return await CommitAsync(
                 actor,
-                "access_level.delete",
+                CardholderActions.AccessLevelDelete,
                 existing,
                 person: null,
                 card: null,
@@ -425,7 +425,7 @@ public sealed class AdminService
                     person = person with { Status = PersonStatus.Terminated };
                 }
 
-                var result = await ChangePersonAsync(actor, "person.upsert", existing, person, (at, ct) => store.UpsertPersonAsync(person, at, actor, ct));
+                var result = await ChangePersonAsync(actor, CardholderActions.PersonUpsert, existing, person, (at, ct) => store.UpsertPersonAsync(person, at, actor, ct));
                 if (!result.IsOk)
                 {
                     return result.Cast<ImportSummary>();
@@ -438,7 +438,7 @@ public sealed class AdminService
             {
                 configuration.Cardholders.Credentials.TryGetValue(fileCredential.CardUid, out var existing);
                 var credential = existing?.Status == CredentialStatus.Revoked ? fileCredential with { Status = CredentialStatus.Revoked } : fileCredential;
-                var result = await ChangeCredentialAsync(actor, "credential.upsert", existing, credential, (at, ct) => store.UpsertCredentialAsync(credential, at, actor, ct));
+                var result = await ChangeCredentialAsync(actor, CardholderActions.CredentialUpsert, existing, credential, (at, ct) => store.UpsertCredentialAsync(credential, at, actor, ct));
                 if (!result.IsOk)
                 {
                     return result.Cast<ImportSummary>();
@@ -578,7 +578,7 @@ public sealed class AdminService
         var afterView = AccessLevelView.From(after);
         return Same(before, afterView)
             ? Task.FromResult(AdminResult<AccessLevel>.Ok(existing!, changed: false))
-            : CommitAsync(actor, "access_level.upsert", after, null, null, before, afterView, write, c => c.With(after));
+            : CommitAsync(actor, CardholderActions.AccessLevelUpsert, after, null, null, before, afterView, write, c => c.With(after));
     }
 
     /// <summary>Audit row, then database, then memory; see the class remarks for why in this order.</summary>
@@ -642,7 +642,7 @@ public sealed class AdminService
                 entry with
                 {
                     At = clock.GetCurrentInstant(),
-                    Reason = entry.Reason + ".failed",
+                    Reason = LogReasons.Failed(entry.Reason!),
                     Detail = AdminJson.Serialize(new { failedSeq = auditSeq, error = failure.GetType().Name }),
                 },
                 CancellationToken.None);

@@ -55,7 +55,7 @@ public static class SiteLimit
             At = at,
             Kind = LogKinds.Security,
             Actor = who.Operator,
-            Reason = action + ".refused",
+            Reason = LogReasons.Refused(action),
             SiteId = site,
             Detail = detail.ToJsonString(AdminJson.Options),
         };

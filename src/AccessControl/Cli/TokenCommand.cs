@@ -74,7 +74,7 @@ public static class TokenCommand
         var by = args.Get("by") ?? account.ActorName;
         if (verb == "revoke")
         {
-            if (!Audit(database, clock, by, account, "operator_token.revoke", new { operators = new[] { operatorName } }, error))
+            if (!Audit(database, clock, by, account, OperatorTokenActions.Revoke, new { operators = new[] { operatorName } }, error))
             {
                 return ExitCodes.Failed;
             }
@@ -107,7 +107,7 @@ public static class TokenCommand
             return Usage(error, "--person: " + refused);
         }
 
-        if (!Audit(database, clock, by, account, "operator_token.create", new { @operator = operatorName, role = ApiTokens.RoleCode(role), person, site }, error))
+        if (!Audit(database, clock, by, account, OperatorTokenActions.Create, new { @operator = operatorName, role = ApiTokens.RoleCode(role), person, site }, error))
         {
             return ExitCodes.Failed;
         }
@@ -132,7 +132,7 @@ public static class TokenCommand
             return ExitCodes.Failed;
         }
 
-        if (!Audit(database, clock, by, account, "operator_token.revoke", new { operators = new[] { operatorName }, id }, error))
+        if (!Audit(database, clock, by, account, OperatorTokenActions.Revoke, new { operators = new[] { operatorName }, id }, error))
         {
             return ExitCodes.Failed;
         }

@@ -2,10 +2,15 @@ using System.Collections.Frozen;
 using System.Reflection;
 using AccessControl.Admin;
 using AccessControl.Broker;
+using AccessControl.Cardholding;
 using AccessControl.Decisions;
 using AccessControl.Events;
+using AccessControl.Fingerprints;
+using AccessControl.Hr;
 using AccessControl.LifeSafety;
 using AccessControl.Protocol;
+using AccessControl.Sites;
+using AccessControl.Visitors;
 
 namespace AccessControl.EntryLog;
 
@@ -16,9 +21,10 @@ namespace AccessControl.EntryLog;
 /// <remarks>
 /// Reasons are not one closed set: an access row carries an <see cref="AccessReason"/>, an alarm row its
 /// <see cref="AlarmTypes"/> type, a security row a broker event or a refused action, an admin row the action. The set
-/// is built from the constants that write them, so a reason added there is known here; the actions are written as
-/// literals where they are audited, so they are listed here (the end-to-end harness fails a test whose service wrote a
-/// reason missing from this set: docs/operations.md §6).
+/// is built from the constants that write them, so a reason added there is known here: the actions from their
+/// features' action classes, each in the forms it is marked as written in (<see cref="WrittenAsAttribute"/>). A
+/// source test keeps action codes out of string literals, and the end-to-end harness fails a test whose service wrote
+/// a reason missing from this set (docs/operations.md §6).
 /// </remarks>
 public static class LogReasons
 {
@@ -40,34 +46,31 @@ public static class LogReasons
     /// <summary>Security row: a fire event from a panel the site does not name.</summary>
     public const string UnknownFirePanel = "unknown_fire_panel";
 
-    /// <summary>
-    /// What an operator's change is recorded as (kind <c>admin</c>). Refused to a token limited to another site it is
-    /// <c>&lt;action&gt;.refused</c> (kind <c>security</c>); a change whose row could not follow it, <c>&lt;action&gt;.failed</c>.
-    /// </summary>
-    public static IReadOnlyList<string> Actions { get; } =
+    /// <summary>The classes whose constants are action codes, or hold some (<see cref="WrittenAsAttribute"/> on the class or on the constant).</summary>
+    private static readonly Type[] ActionClasses =
     [
-        "person.upsert", "person.activate", "person.suspend", "person.terminate", "person.access_levels",
-        "credential.upsert", "credential.activate", "credential.suspend", "credential.revoke",
-        "access_level.upsert", "access_level.delete",
-        "operator_token.create", "operator_token.revoke",
-        "visit.request", "visit.approve", "visit.reject", "visit.withdraw", "visit.check_in", "visit.check_out",
-        "visit.escort_remove", "visit.cancel", "visit.purge",
-        "watchlist.add", "watchlist.remove", "badge_pool.add", "badge_pool.remove",
-        "hr.event", "hr.applied", "hr.failed", "hr.rejected",
-        "fingerprint.enroll", "fingerprint.revoke", "fingerprint.rekey", "fingerprint.self_enrollment",
-        "fire.reset", DeviceSeqBaselines.ResetReason,
+        typeof(CardholderActions), typeof(VisitActions), typeof(HrActions), typeof(FingerprintActions), typeof(OperatorTokenActions),
+        typeof(EverySiteActions), typeof(FireActions), typeof(SiteActions), typeof(DeviceSeqBaselines),
     ];
 
-    /// <summary>Reads a token limited to one site may not make: only their refusal is written, as <c>&lt;read&gt;.refused</c>.</summary>
-    private static readonly string[] EverySiteReads = ["cardholders", "tokens", "log.verify"];
+    /// <summary>Each action code with the rows it is written as.</summary>
+    private static readonly IReadOnlyList<(string Code, ActionRows Rows)> ActionCodes = [.. ActionClasses.SelectMany(MarkedConstants)];
 
-    /// <summary>Security rows that are not a refused action: the admin API's sign-in, the HR feed's signature, the site's load.</summary>
+    /// <summary>The action codes: what an operator's change is recorded as (kind <c>admin</c>), and what a refusal is named for.</summary>
+    public static IReadOnlyList<string> Actions { get; } = [.. ActionCodes.Select(a => a.Code)];
+
+    /// <summary>Security rows that are not a refused action: the admin API's sign-in, a refused purge, a fire panel the site does not name.</summary>
     private static readonly string[] SecurityReasons =
     [
         "auth.missing_token", "auth.invalid_token", "auth.forbidden", "auth.lockout",
-        "hr.missing_signature", "hr.invalid_signature", "hr.stale_timestamp", "site.load",
         LogPurgeRefusal.Action, UnknownFirePanel,
     ];
+
+    /// <summary>The <c>security</c> row of an action refused to a token limited to another site, or by a rule of the action.</summary>
+    public static string Refused(string action) => action + ".refused";
+
+    /// <summary>The row that says a change was not made: its write failed after its audit row.</summary>
+    public static string Failed(string action) => action + ".failed";
 
     /// <summary>Every reason code a row can carry.</summary>
     public static FrozenSet<string> Known { get; } = Build();
@@ -81,9 +84,8 @@ public static class LogReasons
             .. Constants(typeof(FireReasons)),
             .. Constants(typeof(SecurityEvent)),
             .. Constants(typeof(TokenRefusals)).Select(r => "auth." + r),
-            .. Actions,
-            .. Actions.Concat(EverySiteReads).Select(a => a + ".refused"),
-            .. Actions.Select(a => a + ".failed"),
+            .. Constants(typeof(HrFeedRefusals)),
+            .. ActionCodes.SelectMany(a => Forms(a.Code, a.Rows)),
             .. SecurityReasons,
             DoorOpened, DoorClosed, ExitRequest, DeviceOnline, DeviceOffline, DeviceStatusCleared,
             LogKinds.GenesisReason, LogKinds.PurgeReason, LogKinds.UnsignedAtStartReason, LateRows.OutageReason,
@@ -91,9 +93,34 @@ public static class LogReasons
         return codes.ToFrozenSet(StringComparer.Ordinal);
     }
 
+    private static IEnumerable<string> Forms(string action, ActionRows rows)
+    {
+        if (rows.HasFlag(ActionRows.Itself))
+        {
+            yield return action;
+        }
+
+        if (rows.HasFlag(ActionRows.Refused))
+        {
+            yield return Refused(action);
+        }
+
+        if (rows.HasFlag(ActionRows.Failed))
+        {
+            yield return Failed(action);
+        }
+    }
+
     /// <summary>The public string constants of a class of codes.</summary>
-    private static IEnumerable<string> Constants(Type codes) =>
-        codes.GetFields(BindingFlags.Public | BindingFlags.Static)
-            .Where(f => f is { IsLiteral: true } && f.FieldType == typeof(string))
-            .Select(f => (string)f.GetRawConstantValue()!);
+    private static IEnumerable<string> Constants(Type codes) => StringConstants(codes).Select(f => (string)f.GetRawConstantValue()!);
+
+    /// <summary>The public string constants of a class that are marked with the rows they are written as, themselves or by their class.</summary>
+    private static IEnumerable<(string Code, ActionRows Rows)> MarkedConstants(Type codes) =>
+        from field in StringConstants(codes)
+        let marked = field.GetCustomAttribute<WrittenAsAttribute>() ?? codes.GetCustomAttribute<WrittenAsAttribute>()
+        where marked is not null
+        select ((string)field.GetRawConstantValue()!, marked.Rows);
+
+    private static IEnumerable<FieldInfo> StringConstants(Type codes) =>
+        codes.GetFields(BindingFlags.Public | BindingFlags.Static).Where(f => f is { IsLiteral: true } && f.FieldType == typeof(string));
 }

@@ -12,7 +12,8 @@ namespace AccessControl.Events;
 /// </summary>
 public static class DeviceSeqBaselines
 {
-    /// <summary>The reason code of the admin row that resets a device's seq baseline.</summary>
+    /// <summary>The reason code of the admin row that resets a device's seq baseline; refused to a token limited to another site.</summary>
+    [WrittenAs(ActionRows.Itself | ActionRows.Refused)]
     public const string ResetReason = "device_seq_reset";
 
     private const string ResetsSql = """

@@ -26,9 +26,6 @@ namespace AccessControl.Fingerprints;
 /// </remarks>
 public sealed class FingerprintService
 {
-    public const string EnrollAction = "fingerprint.enroll";
-    public const string RevokeAction = "fingerprint.revoke";
-    public const string RekeyAction = "fingerprint.rekey";
     public const int MaxReasonLength = 200;
 
     private readonly FingerprintStore store;
@@ -168,7 +165,7 @@ public sealed class FingerprintService
             var record = new FingerprintRecord(NewTemplateId(), person, finger, format, keyring.Current.Id, at, actor.Operator, station!);
             var encrypted = new EncryptedTemplate(record, keyring.Seal(record.Binding, template.Span));
             var replaced = sameFinger?.Record;
-            var entry = Audit(at, actor.Operator, EnrollAction, person, new
+            var entry = Audit(at, actor.Operator, FingerprintActions.Enroll, person, new
             {
                 templateId = record.TemplateId,
                 finger,
@@ -338,7 +335,7 @@ public sealed class FingerprintService
                 return FingerprintResult<RekeySummary>.Ok(summary, changed: false);
             }
 
-            var entry = Audit(clock.GetCurrentInstant(), actor, RekeyAction, null, new { keyId = current, templates = changes.Count, previousKeys = previous });
+            var entry = Audit(clock.GetCurrentInstant(), actor, FingerprintActions.Rekey, null, new { keyId = current, templates = changes.Count, previousKeys = previous });
             var failure = await CommitAsync(entry, async ct => await store.ReplaceCiphertextsAsync(changes, ct));
             if (failure is not null)
             {
@@ -423,7 +420,7 @@ public sealed class FingerprintService
     {
         var at = clock.GetCurrentInstant();
         var ids = records.Select(r => r.TemplateId).ToList();
-        var entry = Audit(at, actor, RevokeAction, person, new
+        var entry = Audit(at, actor, FingerprintActions.Revoke, person, new
         {
             templateIds = ids,
             fingers = records.Select(r => r.Finger).ToList(),
@@ -484,7 +481,7 @@ public sealed class FingerprintService
                 await appendLog(entry with
                 {
                     At = clock.GetCurrentInstant(),
-                    Reason = entry.Reason + ".failed",
+                    Reason = LogReasons.Failed(entry.Reason!),
                     Detail = AdminJson.Serialize(new { failedSeq = audited.Seq, error = ex.GetType().Name }),
                 }, CancellationToken.None);
             }
@@ -509,7 +506,7 @@ public sealed class FingerprintService
                 At = clock.GetCurrentInstant(),
                 Kind = LogKinds.Security,
                 Actor = actor.Operator,
-                Reason = "fingerprint.self_enrollment",
+                Reason = FingerprintActions.SelfEnrollment,
                 PersonId = person.Value,
                 Detail = AdminJson.Serialize(new { finger }),
             }, CancellationToken.None);

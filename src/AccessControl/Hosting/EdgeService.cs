@@ -270,7 +270,7 @@ public sealed class EdgeService : IAsyncDisposable
                 At = Clock.GetCurrentInstant(),
                 Kind = LogKinds.Admin,
                 SiteId = file.Site,
-                Reason = "site.load",
+                Reason = SiteActions.Load,
                 Actor = file.LoadedBy,
                 Detail = System.Text.Json.JsonSerializer.Serialize(new { file = file.FileName, sha256 = file.Sha256 }),
             }, cancellationToken);

@@ -20,7 +20,7 @@ namespace AccessControl.Hr;
 /// </summary>
 /// <remarks>
 /// A missing or wrong signature, or a timestamp more than <see cref="MaxClockSkew"/> from the service clock, is a 401
-/// recorded as a <c>security</c> row (<c>hr.missing_signature</c>, <c>hr.invalid_signature</c>, <c>hr.stale_timestamp</c>)
+/// recorded as a <c>security</c> row (<see cref="HrFeedRefusals"/>)
 /// and nothing is read further. A signed body that is not a batch is a 400. A signed batch is answered 200 with one
 /// result per event (<see cref="HrOutcomes"/>): the HR system reads outcomes per event, not the status code.
 /// </remarks>
@@ -109,16 +109,16 @@ public static class HrFeedApi
     {
         if (timestamp.Length == 0 || signature.Length == 0)
         {
-            return "hr.missing_signature";
+            return HrFeedRefusals.MissingSignature;
         }
 
         if (!signer.Verify(timestamp, body, signature))
         {
-            return "hr.invalid_signature";
+            return HrFeedRefusals.InvalidSignature;
         }
 
         // Checked after the MAC, so an attacker cannot learn anything from which of the two failed.
-        return HrFeedService.ParseInstant(timestamp) is { } at && Duration.Max(at - now, now - at) <= MaxClockSkew ? null : "hr.stale_timestamp";
+        return HrFeedService.ParseInstant(timestamp) is { } at && Duration.Max(at - now, now - at) <= MaxClockSkew ? null : HrFeedRefusals.StaleTimestamp;
     }
 
     private static async Task<byte[]?> ReadBodyAsync(Stream body, CancellationToken cancellationToken)
@@ -164,4 +164,14 @@ public static class HrFeedApi
             services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(HrFeedApi)).LogError(ex, "A refused HR feed request ({Reason}) could not be recorded in the entry log.", reason);
         }
     }
+}
+
+/// <summary>Why a request to the HR feed was refused before it was read: the reason of its <c>security</c> row.</summary>
+public static class HrFeedRefusals
+{
+    public const string MissingSignature = "hr.missing_signature";
+    public const string InvalidSignature = "hr.invalid_signature";
+
+    /// <summary>The timestamp is more than <see cref="HrFeedApi.MaxClockSkew"/> from the service clock.</summary>
+    public const string StaleTimestamp = "hr.stale_timestamp";
 }

@@ -164,7 +164,7 @@ public sealed class HrFeedService
                 [new FieldError("personId", "is terminated: a transfer does not give access back (reactivate them through the admin API first)")]);
         }
 
-        var audited = await AuditAsync("hr.event", record.PersonId, new
+        var audited = await AuditAsync(HrActions.Event, record.PersonId, new
         {
             eventId = record.EventId,
             type = record.Type,
@@ -309,7 +309,7 @@ public sealed class HrFeedService
             return Result(record, HrOutcomes.Unavailable, applied.Unavailable + " What was done stays done; send the event again (or wait for the periodic job) to finish it.");
         }
 
-        var audited = await AuditAsync("hr.applied", record.PersonId, new { eventId = record.EventId, type = record.Type, changes });
+        var audited = await AuditAsync(HrActions.Applied, record.PersonId, new { eventId = record.EventId, type = record.Type, changes });
         if (audited is null)
         {
             return Result(record, HrOutcomes.Unavailable, "The audit log is unavailable. What was done stays done; send the event again to finish it.");
@@ -374,7 +374,7 @@ public sealed class HrFeedService
 
         if (operators.Count > 0 && store.OperatorsLoggedSeq(eventId) is null)
         {
-            var audited = await AuditAsync("operator_token.revoke", person.Value, new { operators, reference = eventId });
+            var audited = await AuditAsync(OperatorTokenActions.Revoke, person.Value, new { operators, reference = eventId });
             if (audited is null)
             {
                 return (null, "The audit log is unavailable; the operator tokens are revoked (with the termination), but the row naming them was not written.");
@@ -408,7 +408,7 @@ public sealed class HrFeedService
 
     private async Task<HrEventResult> FinishFailedAsync(HrEventRecord record, string why)
     {
-        var audited = await AuditAsync("hr.failed", record.PersonId, new { eventId = record.EventId, type = record.Type, why });
+        var audited = await AuditAsync(HrActions.Failed, record.PersonId, new { eventId = record.EventId, type = record.Type, why });
         if (audited is null)
         {
             return Result(record, HrOutcomes.Unavailable, "The audit log is unavailable; nothing was changed.");
@@ -435,7 +435,7 @@ public sealed class HrFeedService
     {
         var cleanId = eventId is not null && WireFormat.IsValidId(eventId) ? eventId : null;
         var cleanPerson = personId is not null && WireFormat.IsValidId(personId) ? personId : null;
-        await AuditAsync("hr.rejected", cleanPerson, new { eventId = cleanId, outcome, errors = errors?.Select(e => e.Field + ": " + e.Message) });
+        await AuditAsync(HrActions.Rejected, cleanPerson, new { eventId = cleanId, outcome, errors = errors?.Select(e => e.Field + ": " + e.Message) });
         return new HrEventResult(cleanId, outcome, cleanPerson, null, message, errors is { Count: > 0 } ? errors : null);
     }
 
@@ -472,7 +472,7 @@ public sealed class HrFeedService
             {
                 Seq = 0,
                 At = clock.GetCurrentInstant(),
-                Reason = audited.Reason + ".failed",
+                Reason = LogReasons.Failed(audited.Reason!),
                 Detail = AdminJson.Serialize(new { failedSeq = audited.Seq, error = failure.GetType().Name }),
             }, CancellationToken.None);
         }

@@ -58,7 +58,7 @@ public static class FireApi
             var result = await pipeline.ResetFireAsync(identity.Operator, force, identity.Site, http.RequestAborted);
             return result.Outcome switch
             {
-                FireResetOutcome.OtherSitesOnly => await SiteLimit.RefuseAsync(http, identity, "fire.reset", null, new { released = string.Join(',', result.Sites), forced = force }),
+                FireResetOutcome.OtherSitesOnly => await SiteLimit.RefuseAsync(http, identity, FireActions.Reset, null, new { released = string.Join(',', result.Sites), forced = force }),
                 FireResetOutcome.NotCleared => AdminApi.Problem(StatusCodes.Status409Conflict, "Fire alarm not cleared",
                     $"Panel(s) {string.Join(", ", result.PanelsInAlarm)} have not sent clear since their alarm; nothing was relocked. Use force=true only when the panel is known to be faulty."),
                 FireResetOutcome.NotReleased => AdminApi.Problem(StatusCodes.Status409Conflict, "Not released", "No door is released by a fire alarm."),

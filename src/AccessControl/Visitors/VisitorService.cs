@@ -159,19 +159,19 @@ public sealed class VisitorService
                 VisitStatus.Requested, null, null, null, null, visitors.ToImmutable());
             if (!requester.ActsFor(visit.Site.Value))
             {
-                return await NotForThisSiteAsync(requester, "visit.request", visit, null);
+                return await NotForThisSiteAsync(requester, VisitActions.Request, visit, null);
             }
 
             foreach (var visitor in visit.Visitors)
             {
                 if (Watchlisted(visitor.Name, visitor.Organization) is { } entry)
                 {
-                    await SecurityAsync(requester, "visit.request.refused", visit, visitor.Number, VisitRefusals.Watchlisted, entry.Id);
+                    await SecurityAsync(requester, LogReasons.Refused(VisitActions.Request), visit, visitor.Number, VisitRefusals.Watchlisted, entry.Id);
                     return VisitResult<VisitView>.Refused(VisitRefusals.Watchlisted, $"Visitor {visitor.Number} is on the watch list; ask security.");
                 }
             }
 
-            return await ChangeAsync(requester.Operator, "visit.request", visit.Site, visit.Host.Value, null, new { after = VisitSnapshot.From(visit) }, () =>
+            return await ChangeAsync(requester.Operator, VisitActions.Request, visit.Site, visit.Host.Value, null, new { after = VisitSnapshot.From(visit) }, () =>
             {
                 store.InsertVisit(visit);
                 return VisitView.From(store.Get(visit.Id)!);
@@ -212,7 +212,7 @@ public sealed class VisitorService
     private async Task<VisitResult<VisitView>> DecideAsync(OperatorIdentity approver, long id, DecisionInput? input, VisitStatus decision, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(approver);
-        var action = decision == VisitStatus.Approved ? "visit.approve" : "visit.reject";
+        var action = decision == VisitStatus.Approved ? VisitActions.Approve : VisitActions.Reject;
         var errors = new List<FieldError>();
         var note = input?.Note is null ? null : CheckText(input.Note, "note", MaxNoteLength, errors);
         if (errors.Count > 0)
@@ -236,7 +236,7 @@ public sealed class VisitorService
 
             if (!MayDecide(approver, visit))
             {
-                await SecurityAsync(approver, action + ".refused", visit, null, VisitRefusals.SegregationOfDuties, null);
+                await SecurityAsync(approver, LogReasons.Refused(action), visit, null, VisitRefusals.SegregationOfDuties, null);
                 return VisitResult<VisitView>.Forbidden(VisitRefusals.SegregationOfDuties, "Nobody approves or rejects a visit they requested or host.");
             }
 
@@ -248,7 +248,7 @@ public sealed class VisitorService
             var now = clock.GetCurrentInstant();
             if (decision == VisitStatus.Approved && now >= visit.Interval.Start)
             {
-                await SecurityAsync(approver, action + ".refused", visit, null, VisitRefusals.WindowStarted, null);
+                await SecurityAsync(approver, LogReasons.Refused(action), visit, null, VisitRefusals.WindowStarted, null);
                 return VisitResult<VisitView>.Refused(VisitRefusals.WindowStarted, "The visit has started: it can no longer be approved. Request it again.");
             }
 
@@ -293,7 +293,7 @@ public sealed class VisitorService
 
             if (!approver.ActsFor(visit.Site.Value))
             {
-                return await NotForThisSiteAsync(approver, "visit.withdraw", visit, null);
+                return await NotForThisSiteAsync(approver, VisitActions.Withdraw, visit, null);
             }
 
             if (visit.Status != VisitStatus.Approved)
@@ -307,7 +307,7 @@ public sealed class VisitorService
             }
 
             var now = clock.GetCurrentInstant();
-            return await ChangeAsync(approver.Operator, "visit.withdraw", visit.Site, visit.Host.Value, null,
+            return await ChangeAsync(approver.Operator, VisitActions.Withdraw, visit.Site, visit.Host.Value, null,
                 new { visit = id, by = approver.Operator, byPerson = approver.PersonId, note },
                 () => store.Withdraw(id, approver.Operator, now)
                     ? VisitView.From(store.Get(id)!)
@@ -360,7 +360,7 @@ public sealed class VisitorService
 
             if (!desk.ActsFor(visit.Site.Value))
             {
-                return await NotForThisSiteAsync(desk, "visit.check_in", visit, number);
+                return await NotForThisSiteAsync(desk, VisitActions.CheckIn, visit, number);
             }
 
             if (visitor.Status != VisitorStatus.Expected)
@@ -453,7 +453,7 @@ public sealed class VisitorService
                 document = DocumentView.From(record),
                 validUntil = visit.Interval.End,
             };
-            var audited = await AuditAsync(desk.Operator, "visit.check_in", visit.Site, personId, badge.Card, detail);
+            var audited = await AuditAsync(desk.Operator, VisitActions.CheckIn, visit.Site, personId, badge.Card, detail);
             if (audited is null)
             {
                 return VisitResult<VisitView>.Unavailable("The audit log is unavailable; nothing was changed.");
@@ -547,7 +547,7 @@ public sealed class VisitorService
 
         if (!desk.ActsFor(visit.Site.Value))
         {
-            return await NotForThisSiteAsync(desk, "visit.check_out", visit, number);
+            return await NotForThisSiteAsync(desk, VisitActions.CheckOut, visit, number);
         }
 
         if (visitor.Status != VisitorStatus.OnSite || visitor.Badge is null)
@@ -556,7 +556,7 @@ public sealed class VisitorService
         }
 
         var now = clock.GetCurrentInstant();
-        var audited = await AuditAsync(desk.Operator, "visit.check_out", visit.Site, visitor.PersonId, visitor.Badge, new
+        var audited = await AuditAsync(desk.Operator, VisitActions.CheckOut, visit.Site, visitor.PersonId, visitor.Badge, new
         {
             visit = id,
             visitor = number,
@@ -646,7 +646,7 @@ public sealed class VisitorService
                 var remaining = visit.Escorts.Remove(person);
                 if (!hosts && !remaining.IsEmpty)
                 {
-                    var removed = await ChangeAsync(actor, "visit.escort_remove", visit.Site, person.Value, null,
+                    var removed = await ChangeAsync(actor, VisitActions.EscortRemove, visit.Site, person.Value, null,
                         new { visit = visit.Id, escort = person.Value, remaining = remaining.Select(e => e.Value), reference },
                         () => store.SetEscorts(visit.Id, remaining) ? visit.Id : throw new InvalidOperationException($"Visit {visit.Id} disappeared."));
                     if (!removed.IsOk)
@@ -667,7 +667,7 @@ public sealed class VisitorService
                 }
                 else
                 {
-                    var done = await ChangeAsync(actor, "visit.cancel", visit.Site, visit.Host.Value, null,
+                    var done = await ChangeAsync(actor, VisitActions.Cancel, visit.Site, visit.Host.Value, null,
                         new { visit = visit.Id, was = VisitCodes.Code(visit.Status), why = hosts ? "host_left" : "escort_left", person = person.Value, reference },
                         () => store.Cancel(visit.Id, actor, now) ? visit.Id : throw new InvalidOperationException($"Visit {visit.Id} changed while being cancelled."));
                     if (!done.IsOk)
@@ -782,7 +782,7 @@ public sealed class VisitorService
     /// </summary>
     private Task<VisitResult<VisitView>> NotForThisSiteAsync(OperatorIdentity who, string action, Visit visit, int? visitor) =>
         NotForThisSiteAsync<VisitView>(who, action, visit.Site.Value,
-            new { visit = action == "visit.request" ? (long?)null : visit.Id, visitor }, visit.Host.Value); // a refused request is never stored
+            new { visit = action == VisitActions.Request ? (long?)null : visit.Id, visitor }, visit.Host.Value); // a refused request is never stored
 
     /// <summary>The refusal of a token limited to another site (<see cref="SiteLimit"/>), on anything this service keeps per site.</summary>
     /// <param name="site">The site aimed at; null for what spans every site (the watch list).</param>
@@ -794,7 +794,7 @@ public sealed class VisitorService
 
     private async Task<VisitResult<VisitView>> RefuseCheckInAsync(OperatorIdentity desk, Visit visit, int number, string code, string message, long? watchlistEntry = null)
     {
-        await SecurityAsync(desk, "visit.check_in.refused", visit, number, code, watchlistEntry);
+        await SecurityAsync(desk, LogReasons.Refused(VisitActions.CheckIn), visit, number, code, watchlistEntry);
         return VisitResult<VisitView>.Refused(code, message);
     }
 
@@ -931,7 +931,7 @@ public sealed class VisitorService
                 return VisitResult<PurgeSummary>.Ok(summary);
             }
 
-            var audited = await AuditAsync(actor, "visit.purge", null, null, null, new { cutoff, retentionDays = options.Retention.TotalDays, visits = summary.Visits, visitors = summary.Visitors });
+            var audited = await AuditAsync(actor, VisitActions.Purge, null, null, null, new { cutoff, retentionDays = options.Retention.TotalDays, visits = summary.Visits, visitors = summary.Visitors });
             if (audited is null)
             {
                 return VisitResult<PurgeSummary>.Unavailable("The audit log is unavailable; nothing was purged.");
@@ -987,7 +987,7 @@ public sealed class VisitorService
         ArgumentNullException.ThrowIfNull(input);
         if (security.Site is not null)
         {
-            return await NotForThisSiteAsync<WatchlistView>(security, "watchlist.add", null, new { kind = input.Kind });
+            return await NotForThisSiteAsync<WatchlistView>(security, VisitActions.WatchlistAdd, null, new { kind = input.Kind });
         }
         var errors = new List<FieldError>();
         if (!VisitCodes.TryParseWatchlistKind(input.Kind, out var kind))
@@ -1007,7 +1007,7 @@ public sealed class VisitorService
         {
             var normalized = VisitorNames.Normalize(value);
             var now = clock.GetCurrentInstant();
-            var added = await ChangeAsync(security.Operator, "watchlist.add", null, null, null, new { kind = VisitCodes.Code(kind), value, normalized, note }, () =>
+            var added = await ChangeAsync(security.Operator, VisitActions.WatchlistAdd, null, null, null, new { kind = VisitCodes.Code(kind), value, normalized, note }, () =>
             {
                 var id = store.AddToWatchlist(kind, value!, normalized, note, now, security.Operator);
                 return WatchlistView.From(store.Watchlist().Single(e => e.Id == id));
@@ -1029,7 +1029,7 @@ public sealed class VisitorService
         ArgumentNullException.ThrowIfNull(security);
         if (security.Site is not null)
         {
-            return await NotForThisSiteAsync<WatchlistView>(security, "watchlist.remove", null, new { id });
+            return await NotForThisSiteAsync<WatchlistView>(security, VisitActions.WatchlistRemove, null, new { id });
         }
         await gate.WaitAsync(cancellationToken);
         try
@@ -1040,7 +1040,7 @@ public sealed class VisitorService
                 return VisitResult<WatchlistView>.NotFound($"No watch-list entry {id}.");
             }
 
-            var removed = await ChangeAsync(security.Operator, "watchlist.remove", null, null, null, new { before = WatchlistView.From(entry) }, () =>
+            var removed = await ChangeAsync(security.Operator, VisitActions.WatchlistRemove, null, null, null, new { before = WatchlistView.From(entry) }, () =>
             {
                 store.RemoveFromWatchlist(id);
                 return WatchlistView.From(entry);
@@ -1111,12 +1111,12 @@ public sealed class VisitorService
         {
             if (store.Badge(uid!) is { } moved && !admin.ActsFor(moved.Site.Value))
             {
-                return await NotForThisSiteAsync<PooledBadgeView>(admin, "badge_pool.add", moved.Site.Value, new { card = uid, site = input.Site });
+                return await NotForThisSiteAsync<PooledBadgeView>(admin, VisitActions.BadgePoolAdd, moved.Site.Value, new { card = uid, site = input.Site });
             }
 
             if (!admin.ActsFor(input.Site!))
             {
-                return await NotForThisSiteAsync<PooledBadgeView>(admin, "badge_pool.add", input.Site!, new { card = uid });
+                return await NotForThisSiteAsync<PooledBadgeView>(admin, VisitActions.BadgePoolAdd, input.Site!, new { card = uid });
             }
 
             if (store.BadgesOut().ContainsKey(uid!))
@@ -1125,7 +1125,7 @@ public sealed class VisitorService
             }
 
             var badge = new PooledBadge(uid!, new SiteId(input.Site!), input.Technology!, clock.GetCurrentInstant(), actor);
-            var added = await ChangeAsync(actor, "badge_pool.add", badge.Site, null, uid, new { card = uid, site = input.Site, technology = input.Technology }, () =>
+            var added = await ChangeAsync(actor, VisitActions.BadgePoolAdd, badge.Site, null, uid, new { card = uid, site = input.Site, technology = input.Technology }, () =>
             {
                 store.UpsertBadge(badge);
                 return new PooledBadgeView(badge.Card, badge.Site.Value, badge.Technology, badge.AddedAt, badge.AddedBy);
@@ -1164,7 +1164,7 @@ public sealed class VisitorService
 
             if (!admin.ActsFor(badge.Site.Value))
             {
-                return await NotForThisSiteAsync<PooledBadgeView>(admin, "badge_pool.remove", badge.Site.Value, new { card = uid });
+                return await NotForThisSiteAsync<PooledBadgeView>(admin, VisitActions.BadgePoolRemove, badge.Site.Value, new { card = uid });
             }
 
             if (store.BadgesOut().ContainsKey(uid))
@@ -1173,7 +1173,7 @@ public sealed class VisitorService
             }
 
             var view = new PooledBadgeView(badge.Card, badge.Site.Value, badge.Technology, badge.AddedAt, badge.AddedBy);
-            var removed = await ChangeAsync(actor, "badge_pool.remove", badge.Site, null, uid, new { before = view }, () =>
+            var removed = await ChangeAsync(actor, VisitActions.BadgePoolRemove, badge.Site, null, uid, new { before = view }, () =>
             {
                 store.DeleteBadge(uid);
                 return view;
@@ -1243,7 +1243,7 @@ public sealed class VisitorService
                 {
                     Seq = 0,
                     At = clock.GetCurrentInstant(),
-                    Reason = audited.Reason + ".failed",
+                    Reason = LogReasons.Failed(audited.Reason!),
                     Detail = AdminJson.Serialize(new { failedSeq = audited.Seq, error = failure.GetType().Name }),
                 },
                 CancellationToken.None);
@@ -1267,7 +1267,7 @@ public sealed class VisitorService
             PersonId = visit.Host.Value,
             Detail = AdminJson.Serialize(new
             {
-                visit = action.StartsWith("visit.request", StringComparison.Ordinal) ? (long?)null : visit.Id, // a refused request is never stored
+                visit = action.StartsWith(VisitActions.Request, StringComparison.Ordinal) ? (long?)null : visit.Id, // a refused request is never stored
                 visitor,
                 code,
                 role = ApiTokens.RoleCode(who.Role),

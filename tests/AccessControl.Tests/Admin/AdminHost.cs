@@ -195,6 +195,6 @@ internal sealed class AdminHost : IAsyncDisposable
         var unknownReasons = WrittenReasons.Unknown(Database);
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         Directory.Delete(directory, recursive: true);
-        Assert.True(unknownReasons.Count == 0, "The service wrote reasons a log query refuses (add them to LogReasons): " + string.Join(", ", unknownReasons));
+        Assert.True(unknownReasons.Count == 0, "The service wrote reasons a log query refuses (add them to their feature's *Actions class, or to LogReasons): " + string.Join(", ", unknownReasons));
     }
 }

@@ -157,6 +157,9 @@ public sealed class LogQueryTests : IAsyncLifetime
     [Trait("control", "NIST-AU-6")]
     [InlineData("reason=granetd", "reason", "granetd", "granted")] // no row is granetd: "no rows" would read as "never granted"
     [InlineData("kind=admin&reason=person.upsret", "reason", "person.upsret", "person.upsert")]
+    [InlineData("kind=security&reason=person.upsert.refused", "reason", "person.upsert.refused", "cardholders.refused")] // never written: people are refused as a whole
+    [InlineData("reason=fire.reset", "reason", "fire.reset", "fire_reset")] // the reset's row is fire_reset; fire.reset is only ever refused
+    [InlineData("reason=hr.rejected.failed", "reason", "hr.rejected.failed", "hr.failed.failed")] // a rejection changes nothing that could fail
     [InlineData("kind=acces", "kind", "acces", "access")]
     [InlineData("decision=granted", "decision", "granted", "grant")]
     public async Task Log_MisspeltCode_Is400NamingTheParameterTheValueAndTheKnownCodes(string query, string parameter, string value, string aKnownCode)
@@ -175,6 +178,9 @@ public sealed class LogQueryTests : IAsyncLifetime
     [InlineData("kind=alarm&reason=door_forced")]
     [InlineData("kind=security&reason=visit.approve.refused")]
     [InlineData("kind=security&reason=log.purge.refused")]
+    [InlineData("kind=security&reason=cardholders.refused")]
+    [InlineData("kind=security&reason=fire.reset.refused")]
+    [InlineData("kind=admin&reason=hr.failed.failed")]
     [InlineData("kind=security&reason=connect_refused")]
     [InlineData("kind=integrity&reason=unsigned_at_start")]
     [InlineData("kind=safety&reason=fire_release")]

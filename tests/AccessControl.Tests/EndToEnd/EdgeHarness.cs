@@ -371,7 +371,7 @@ public sealed class EdgeHarness : IAsyncDisposable
 
         Assert.True(leaked.Count == 0, "The service's log output holds secrets: " + string.Join(", ", leaked));
         Assert.True(verification.Ok, "The entry log does not verify: " + verification.FirstBroken + " " + string.Join("; ", verification.CheckpointProblems));
-        Assert.True(unknownReasons.Count == 0, "The service wrote reasons a log query refuses (add them to LogReasons): " + string.Join(", ", unknownReasons));
+        Assert.True(unknownReasons.Count == 0, "The service wrote reasons a log query refuses (add them to their feature's *Actions class, or to LogReasons): " + string.Join(", ", unknownReasons));
     }
 
     /// <summary>Adds a value the service must never write to its log (a token, an ID number) to the scan at dispose.</summary>

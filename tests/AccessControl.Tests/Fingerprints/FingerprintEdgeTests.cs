@@ -18,7 +18,7 @@ public class FingerprintEdgeTests
         var template = FingerprintDesk.NewTemplate();
 
         var result = await edge.Edge.Fingerprints.EnrollAsync(new OperatorIdentity("enroller", OperatorRole.Enrollment, "p-enroller"), "p-lromano", "right-index", "enroll-1", "ac-sim-v1", template);
-        var row = await edge.RowAsync(r => r.Kind == LogKinds.Admin && r.Reason == FingerprintService.EnrollAction && r.PersonId == "p-lromano");
+        var row = await edge.RowAsync(r => r.Kind == LogKinds.Admin && r.Reason == FingerprintActions.Enroll && r.PersonId == "p-lromano");
 
         Assert.True(result.IsOk, result.Message);
         Assert.True(File.Exists(keyFile));

@@ -31,7 +31,7 @@ public class FingerprintServiceTests
         Assert.True(result.IsOk, result.Message);
         Assert.Equal(0, rowsWhenAudited);
         var row = Assert.Single(desk.Rows(LogKinds.Admin));
-        Assert.Equal(FingerprintService.EnrollAction, row.Reason);
+        Assert.Equal(FingerprintActions.Enroll, row.Reason);
         Assert.Equal("erik", row.Actor);
         Assert.Equal(FingerprintDesk.Alice.Value, row.PersonId);
         Assert.Equal(FingerprintDesk.Start, row.At);
@@ -179,8 +179,8 @@ public class FingerprintServiceTests
         Assert.Equal((FingerprintDesk.Start + Duration.FromMinutes(5)).ToUnixTimeMilliseconds(), row.RevokedAt);
         Assert.Equal(("erik", "finger injured", "erik", "enroll-station-1"), (row.RevokedBy, row.Reason, row.EnrolledBy, row.Station));
         var audit = desk.Rows(LogKinds.Admin)[^1];
-        Assert.Equal((FingerprintService.RevokeAction, "p-alice"), (audit.Reason, audit.PersonId));
-        Assert.Single(desk.Rows(LogKinds.Admin), r => r.Reason == FingerprintService.RevokeAction);
+        Assert.Equal((FingerprintActions.Revoke, "p-alice"), (audit.Reason, audit.PersonId));
+        Assert.Single(desk.Rows(LogKinds.Admin), r => r.Reason == FingerprintActions.Revoke);
     }
 
     [Fact]
@@ -199,7 +199,7 @@ public class FingerprintServiceTests
         Assert.False(none.Changed);
         Assert.All(desk.Store.List(FingerprintDesk.Alice), r => Assert.False(r.Active));
         Assert.Equal([FingerprintDesk.Bob], desk.Configuration.Cardholders.FingerprintEnrolled);
-        Assert.Single(desk.Rows(LogKinds.Admin), r => r.Reason == FingerprintService.RevokeAction);
+        Assert.Single(desk.Rows(LogKinds.Admin), r => r.Reason == FingerprintActions.Revoke);
     }
 
     [Fact]
@@ -276,7 +276,7 @@ public class FingerprintServiceTests
         var onlyOld = new FingerprintTemplates(new FingerprintStore(desk.Database), FingerprintKeyring.Parse($"k1 {k1}", "keys"), NullLogger<FingerprintTemplates>.Instance);
         onlyOld.Load();
         Assert.Empty(onlyOld.ActiveTemplates(FingerprintDesk.Bob));
-        var audit = Assert.Single(desk.Rows(LogKinds.Admin), r => r.Reason == FingerprintService.RekeyAction);
+        var audit = Assert.Single(desk.Rows(LogKinds.Admin), r => r.Reason == FingerprintActions.Rekey);
         Assert.Equal("admin-1", audit.Actor);
     }
 
@@ -294,7 +294,7 @@ public class FingerprintServiceTests
         Assert.Equal((FingerprintOutcome.Conflict, FingerprintRefusals.KeyMissing), (result.Outcome, result.Code));
         Assert.Equal("k1", Assert.Single(desk.Store.ListActive()).KeyId);
         Assert.Equal(template, desk.Templates.ActiveTemplates(FingerprintDesk.Alice)[0].Data.ToArray());
-        Assert.DoesNotContain(desk.Rows(LogKinds.Admin), r => r.Reason == FingerprintService.RekeyAction);
+        Assert.DoesNotContain(desk.Rows(LogKinds.Admin), r => r.Reason == FingerprintActions.Rekey);
     }
 
     [Fact]
