@@ -56,6 +56,8 @@ public sealed class EventPipeline : IAsyncDisposable
     private readonly ControllerWatch controllers;
     private LogHealth logHealth = LogHealth.Writable;
     private int readersOffline;
+    private int controllersOffline;
+    private int doorsOffline;
     private readonly List<Staged> batch = [];
     private readonly Dictionary<(string Source, string EventId), int> batchEvents = [];
 
@@ -175,6 +177,12 @@ public sealed class EventPipeline : IAsyncDisposable
 
     /// <summary>Readers reported offline and not heard from since, as of the last batch.</summary>
     public int ReadersOffline => Volatile.Read(ref readersOffline);
+
+    /// <summary>Door controllers reported offline and not heard from since, as of the last batch.</summary>
+    public int ControllersOffline => Volatile.Read(ref controllersOffline);
+
+    /// <summary>Doors whose controller is reported offline, as of the last batch.</summary>
+    public int DoorsOffline => Volatile.Read(ref doorsOffline);
 
     /// <summary>The latency trace (<see cref="PipelineOptions.TraceFile"/>), null when off; others add their spans to it.</summary>
     public LatencyTrace? Trace => trace;
@@ -1905,6 +1913,9 @@ public sealed class EventPipeline : IAsyncDisposable
     {
         Volatile.Write(ref logHealth, lateRows.Health());
         Volatile.Write(ref readersOffline, readers.OfflineCount);
+        var topology = configuration.Topology;
+        Volatile.Write(ref controllersOffline, controllers.OfflineCount(topology));
+        Volatile.Write(ref doorsOffline, controllers.DoorsOfflineCount(topology));
     }
 
     private static bool IsDecision(string topic) => topic.EndsWith("/decisions", StringComparison.Ordinal);

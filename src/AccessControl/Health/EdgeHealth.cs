@@ -51,6 +51,15 @@ public sealed record HealthInputs
 
     public required int ReadersOffline { get; init; }
 
+    public required int Controllers { get; init; }
+
+    public required int ControllersOffline { get; init; }
+
+    public required int Doors { get; init; }
+
+    /// <summary>Doors driven by a controller that is offline.</summary>
+    public required int DoorsOffline { get; init; }
+
     public required int DoorsReleased { get; init; }
 }
 
@@ -84,6 +93,7 @@ public static class EdgeHealth
             Disk(inputs.DiskFreeBytes, inputs.DiskTotalBytes),
             Index(inputs.LogHead, inputs.IndexWatermark),
             Readers(inputs.Readers, inputs.ReadersOffline),
+            Controllers(inputs.Controllers, inputs.ControllersOffline, inputs.Doors, inputs.DoorsOffline),
             Fire(inputs.DoorsReleased),
         ];
         return new HealthReport(checks.Max(c => c.Status), checks);
@@ -134,6 +144,11 @@ public static class EdgeHealth
     private static HealthCheck Readers(int readers, int offline) => offline > 0
         ? new("readers", HealthStatus.Degraded, $"{offline} of {readers} readers offline ({AlarmTypes.ReaderOffline} alarms name them)")
         : new("readers", HealthStatus.Ok, $"none of {readers} readers offline");
+
+    private static HealthCheck Controllers(int controllers, int offline, int doors, int doorsOffline) => offline > 0
+        ? new("door-controllers", HealthStatus.Degraded,
+            $"{offline} of {controllers} door controllers offline, {doorsOffline} of {doors} doors with them: their position and exit button are not reported ({AlarmTypes.DoorControllerOffline} alarms name them)")
+        : new("door-controllers", HealthStatus.Ok, $"none of {controllers} door controllers offline");
 
     private static HealthCheck Fire(int released) => released > 0
         ? new("life-safety", HealthStatus.Degraded, $"{released} doors released by a fire alarm until an operator resets it")

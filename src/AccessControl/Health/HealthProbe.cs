@@ -21,6 +21,10 @@ public static class HealthProbe
             IndexWatermark = edge.IndexWatermark,
             Readers = edge.Configuration.Topology.Readers.Count,
             ReadersOffline = edge.Pipeline.ReadersOffline,
+            Controllers = edge.Configuration.Topology.Controllers.Count,
+            ControllersOffline = edge.Pipeline.ControllersOffline,
+            Doors = edge.Configuration.Topology.Doors.Count,
+            DoorsOffline = edge.Pipeline.DoorsOffline,
             DoorsReleased = edge.Pipeline.Fire.ReleasedDoors.Count(),
         };
     }

@@ -24,6 +24,12 @@ public sealed class ControllerWatch(Instant startedAt)
     private readonly Dictionary<ControllerId, Instant> lastSeen = [];
     private readonly HashSet<ControllerId> offline = [];
 
+    /// <summary>Controllers of <paramref name="topology"/> reported offline and not heard from since.</summary>
+    public int OfflineCount(SiteTopology topology) => offline.Count(topology.Controllers.ContainsKey);
+
+    /// <summary>Doors of <paramref name="topology"/> whose controller is reported offline: their position and exit button go unreported.</summary>
+    public int DoorsOfflineCount(SiteTopology topology) => topology.Doors.Values.Count(d => offline.Contains(d.Controller));
+
     /// <summary>
     /// The controller sent something the service accepted (its online status, a door event, a heartbeat). Returns a
     /// door_controller_online alarm per door it drives if it had been reported offline.

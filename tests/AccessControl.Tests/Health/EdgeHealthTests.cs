@@ -19,6 +19,10 @@ public class EdgeHealthTests
         IndexWatermark = 999_000,
         Readers = 12,
         ReadersOffline = 0,
+        Controllers = 3,
+        ControllersOffline = 0,
+        Doors = 4,
+        DoorsOffline = 0,
         DoorsReleased = 0,
     };
 
@@ -30,7 +34,7 @@ public class EdgeHealthTests
         var report = EdgeHealth.Evaluate(Well);
 
         Assert.Equal(HealthStatus.Ok, report.Status);
-        Assert.Equal(["entry-log", "broker", "pipeline-queue", "disk", "log-index", "readers", "life-safety"], report.Checks.Select(c => c.Name));
+        Assert.Equal(["entry-log", "broker", "pipeline-queue", "disk", "log-index", "readers", "door-controllers", "life-safety"], report.Checks.Select(c => c.Name));
         Assert.All(report.Checks, c => Assert.Equal(HealthStatus.Ok, c.Status));
     }
 
@@ -118,6 +122,20 @@ public class EdgeHealthTests
         Assert.Contains("100001 rows behind", behind.Detail, StringComparison.Ordinal);
         Assert.Equal(HealthStatus.Ok, notYet.Status);
         Assert.Equal(HealthStatus.Ok, Check(Well, "log-index").Status);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-PE-6")]
+    public void DoorControllersOffline_AreDegradedAsReadersOfflineAre_AndSayHowManyDoorsGoUnreported()
+    {
+        var report = EdgeHealth.Evaluate(Well with { ControllersOffline = 1, DoorsOffline = 2 });
+        var controllers = report.Checks.Single(c => c.Name == "door-controllers");
+
+        Assert.Equal(HealthStatus.Degraded, report.Status);
+        Assert.Equal(Check(Well with { ReadersOffline = 1 }, "readers").Status, controllers.Status);
+        Assert.Equal("1 of 3 door controllers offline, 2 of 4 doors with them: their position and exit button are not reported (door_controller_offline alarms name them)",
+            controllers.Detail);
+        Assert.Equal("none of 3 door controllers offline", Check(Well, "door-controllers").Detail);
     }
 
     [Fact]

@@ -61,7 +61,7 @@ public class HealthApiTests
         Assert.Equal(HttpStatusCode.OK, code);
         using var json = JsonDocument.Parse(body);
         Assert.Equal("ok", json.RootElement.GetProperty("status").GetString());
-        Assert.Equal(7, json.RootElement.GetProperty("checks").GetArrayLength());
+        Assert.Equal(8, json.RootElement.GetProperty("checks").GetArrayLength());
     }
 
     [Fact]
@@ -81,6 +81,36 @@ public class HealthApiTests
         using var json = JsonDocument.Parse(body);
         var broker = json.RootElement.GetProperty("checks").EnumerateArray().Single(c => c.GetProperty("name").GetString() == "broker");
         Assert.Equal("failing", broker.GetProperty("status").GetString());
+    }
+
+    [Fact]
+    [Trait("control", "NIST-PE-6")]
+    [Trait("control", "NIST-SI-4")]
+    public async Task WhileADoorControllerIsOffline_HealthIsDegraded_AndTheChecksNameHowManyControllersAndDoors_ThenOkAgain()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        using var anyone = new HttpClient { BaseAddress = edge.Host.HttpAddress };
+        using var auditor = Client(edge, OperatorRole.Auditor);
+        var controller = await edge.ControllerAsync("ctl-dh1", ["door-dh1"]);
+        await edge.RowAsync(r => r.Kind == AccessControl.EntryLog.LogKinds.Device && r.DoorId == "door-dh1" && r.Reason == "online");
+
+        await controller.DropConnectionAsync();
+        await edge.AlarmRowAsync(AccessControl.Protocol.AlarmTypes.DoorControllerOffline);
+        await edge.TickAsync();   // the health read after the alarm's batch
+        var during = await StatusAsync(anyone, "/api/v1/health");
+        var (code, body) = await StatusAsync(auditor, "/api/v1/health/checks");
+        await controller.RestoreConnectionAsync().WaitAsync(EdgeHarness.Timeout);
+        await edge.AlarmRowAsync(AccessControl.Protocol.AlarmTypes.DoorControllerOnline);
+        await edge.TickAsync();
+        var after = await StatusAsync(anyone, "/api/v1/health");
+
+        Assert.Equal((HttpStatusCode.OK, """{"status":"degraded"}"""), during);
+        Assert.Equal(HttpStatusCode.OK, code);
+        using var json = JsonDocument.Parse(body);
+        var controllers = json.RootElement.GetProperty("checks").EnumerateArray().Single(c => c.GetProperty("name").GetString() == "door-controllers");
+        Assert.Equal("degraded", controllers.GetProperty("status").GetString());
+        Assert.StartsWith("1 of 3 door controllers offline, 1 of ", controllers.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Equal((HttpStatusCode.OK, """{"status":"ok"}"""), after);
     }
 
     private static HttpClient Client(EdgeHarness edge, OperatorRole role)
