@@ -135,7 +135,14 @@ public sealed record AlarmMessage(
     string? SiteId,
     string? DoorId,
     string? ReaderId,
-    string? Detail);
+    string? Detail)
+{
+    /// <summary>
+    /// The door controller the alarm is about (door_controller_offline, door_controller_online), so that a console can
+    /// group a controller's per-door alarms without reading <see cref="Detail"/>; null (absent on the wire) on other alarms.
+    /// </summary>
+    public string? ControllerId { get; init; }
+}
 
 /// <summary>Alarm type codes. The set is open for later issues; these are the ones the core raises.</summary>
 public static class AlarmTypes

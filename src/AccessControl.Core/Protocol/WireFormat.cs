@@ -197,6 +197,7 @@ public static partial class WireFormat
         WriteOptional(w, "siteId", a.SiteId);
         WriteOptional(w, "doorId", a.DoorId);
         WriteOptional(w, "readerId", a.ReaderId);
+        WriteOptional(w, "controllerId", a.ControllerId);
         WriteOptional(w, "detail", a.Detail);
     });
 
@@ -566,7 +567,10 @@ public static partial class WireFormat
             GetOptionalString(root, "siteId", 64, out _),
             GetOptionalString(root, "doorId", 64, out _),
             GetOptionalString(root, "readerId", 64, out _),
-            GetOptionalString(root, "detail", 1024, out _)));
+            GetOptionalString(root, "detail", 1024, out _))
+        {
+            ControllerId = GetOptionalString(root, "controllerId", 64, out _),
+        });
     }
 
     private readonly record struct EventHeader(string? EventId, long Seq, Instant At, bool Offline, string? Error);

@@ -1457,7 +1457,10 @@ public sealed class EventPipeline : IAsyncDisposable
 
     private void StageAlarm(Alarm alarm, Instant now, string? source = null, ReaderEvent? cause = null)
     {
-        var message = new AlarmMessage(Guid.NewGuid().ToString("N"), now, alarm.Type, alarm.SiteId, alarm.DoorId, alarm.ReaderId, alarm.Detail);
+        var message = new AlarmMessage(Guid.NewGuid().ToString("N"), now, alarm.Type, alarm.SiteId, alarm.DoorId, alarm.ReaderId, alarm.Detail)
+        {
+            ControllerId = alarm.ControllerId,
+        };
         if (source is not null && cause is not null)
         {
             batchEvents[(source, cause.EventId)] = batch.Count;
@@ -1478,7 +1481,8 @@ public sealed class EventPipeline : IAsyncDisposable
             Card = alarm.Card,
             PersonId = alarm.PersonId,
             Reason = alarm.Type,
-            Detail = Json(("alarmId", message.AlarmId), ("detail", alarm.Detail), ("until", alarm.Until is { } until ? WireFormat.FormatInstant(until) : null)),
+            Detail = Json(("alarmId", message.AlarmId), ("detail", alarm.Detail), ("until", alarm.Until is { } until ? WireFormat.FormatInstant(until) : null),
+                ("controllerId", alarm.ControllerId)),
         })
         { Alarm = message });
     }

@@ -6,6 +6,9 @@ public readonly record struct Alarm(string Type, string? SiteId, string? DoorId,
     /// <summary>The card the alarm is about, if any (kept in the row's card column, e.g. for a fingerprint lockout).</summary>
     public string? Card { get; init; }
 
+    /// <summary>The door controller the alarm is about, if any (the entry log has no column for it: kept in the row's detail).</summary>
+    public string? ControllerId { get; init; }
+
     /// <summary>The person the alarm is about, if any.</summary>
     public string? PersonId { get; init; }
 

@@ -84,5 +84,5 @@ public sealed class ControllerWatch(Instant startedAt)
 
     private static IEnumerable<Alarm> PerDoor(string type, DoorController controller, SiteTopology topology, string detail) =>
         [.. topology.DoorsOf(controller.Id).OrderBy(d => d.Id.Value, StringComparer.Ordinal)
-            .Select(door => new Alarm(type, door.Site.Value, door.Id.Value, null, detail))];
+            .Select(door => new Alarm(type, door.Site.Value, door.Id.Value, null, detail) { ControllerId = controller.Id.Value })];
 }

@@ -23,6 +23,7 @@ public class ControllerSupervisionTests
     {
         using var folder = new DataFolder();
         await using var edge = await EdgeHarness.StartAsync(configure: s => s with { SiteFile = SharedControllerSite(folder.Path) });
+        var alarms = await edge.AlarmsAsync();
         var controller = await edge.ControllerAsync(Controller, [HallDoor, ServerRoomDoor]);
         await edge.RowAsync(r => r.Kind == LogKinds.Device && r.DoorId == ServerRoomDoor && r.Reason == "online");
 
@@ -34,6 +35,18 @@ public class ControllerSupervisionTests
         await controller.RestoreConnectionAsync().WaitAsync(EdgeHarness.Timeout);
         var online = await ForBothDoorsAsync(edge, AlarmTypes.DoorControllerOnline);
         Assert.All(online, a => Assert.Contains($"door controller {Controller} ", a.Detail, StringComparison.Ordinal));
+
+        // The console gets the controller as a member of its own, the row keeps it in its detail (no column for it).
+        Assert.All([.. offline, .. online], r => Assert.Equal(Controller, ControllerIdOf(r)));
+        var published = new List<AlarmMessage>();
+        while (published.Count(a => a.Type == AlarmTypes.DoorControllerOnline) < 2)
+        {
+            published.Add(await alarms.Reader.ReadAsync().AsTask().WaitAsync(EdgeHarness.Timeout));
+        }
+
+        Assert.Equal(4, published.Count(a => a.Type is AlarmTypes.DoorControllerOffline or AlarmTypes.DoorControllerOnline));
+        Assert.All(published.Where(a => a.Type is AlarmTypes.DoorControllerOffline or AlarmTypes.DoorControllerOnline), a => Assert.Equal(Controller, a.ControllerId));
+        Assert.All(published.Where(a => a.Type is not (AlarmTypes.DoorControllerOffline or AlarmTypes.DoorControllerOnline)), a => Assert.Null(a.ControllerId));
 
         // A clean stop says offline on each door's status topic: still one alarm per door for the episode.
         await controller.StopAsync().WaitAsync(EdgeHarness.Timeout);
@@ -55,6 +68,7 @@ public class ControllerSupervisionTests
         await edge.TickAsync();
         var first = await ForBothDoorsAsync(edge, AlarmTypes.DoorControllerOffline);
         Assert.All(first, a => Assert.Contains("no message for 3 heartbeat intervals (90 s)", a.Detail, StringComparison.Ordinal));
+        Assert.All(first, a => Assert.Equal(Controller, ControllerIdOf(a)));
 
         // A heartbeat on the events topic of either of its doors brings both back.
         await PublishAsync(edge, controller, ServerRoomDoor, new DoorEvent("hb-1", 1, edge.Clock.GetCurrentInstant(), DoorEventType.Heartbeat, false));
@@ -130,6 +144,13 @@ public class ControllerSupervisionTests
         var path = Path.Combine(folder, "demo.yaml");
         File.WriteAllText(path, shared);
         return path;
+    }
+
+    /// <summary>The controller an alarm row names in its detail (the entry log has no column for it).</summary>
+    private static string? ControllerIdOf(LogEntry row)
+    {
+        using var detail = System.Text.Json.JsonDocument.Parse(row.Detail!);
+        return detail.RootElement.TryGetProperty("controllerId", out var id) ? id.GetString() : null;
     }
 
     /// <summary>Waits for an alarm of <paramref name="type"/> on each of the controller's two doors.</summary>

@@ -218,6 +218,22 @@ public class WireFormatMessageTests
     }
 
     [Fact]
+    public void WriteAlarm_AboutADoorController_NamesItInControllerId_AndReadsItBack()
+    {
+        var alarm = new AlarmMessage("a-3", At, AlarmTypes.DoorControllerOffline, "dc1", "dc1-hall-a-door", null, "door controller ctl-hall-a reported offline")
+        {
+            ControllerId = "ctl-hall-a",
+        };
+
+        var written = WireFormat.Write(alarm);
+
+        Assert.Equal(
+            """{"alarmId":"a-3","at":"2026-11-28T09:15:02.123Z","type":"door_controller_offline","siteId":"dc1","doorId":"dc1-hall-a-door","controllerId":"ctl-hall-a","detail":"door controller ctl-hall-a reported offline"}""",
+            Text(written));
+        Assert.Equal(alarm, WireFormat.ParseAlarm(Payload(Text(written))).Value);
+    }
+
+    [Fact]
     public void ParseAlarm_MissingAt_Fails()
     {
         Assert.Equal("at is missing", WireFormat.ParseAlarm(Payload("""{"alarmId":"a-1","type":"tamper"}""")).Error);
