@@ -672,12 +672,22 @@ public sealed class EventPipeline : IAsyncDisposable
             }
         }
 
+        // A refused one is no sign of life either, but it did arrive: the reader's silence alarm says so.
+        void Refused(ReplayRejection rejection)
+        {
+            if (known)
+            {
+                readers.Refused(reader!, now, rejection.Detail);
+            }
+        }
+
         if (e.Type == ReaderEventType.Heartbeat)
         {
             // Heartbeats carry seq and advance the baseline; they are not logged, so a stale one (an MQTT redelivery) is dropped quietly.
             if (replay.Check(source, e.Seq, e.At, e.Offline, now) is { } stale)
             {
                 logger.LogDebug("Ignoring a heartbeat from {Reader}: {Why}", readerId, stale.Detail);
+                Refused(stale);
             }
             else
             {
@@ -694,6 +704,7 @@ public sealed class EventPipeline : IAsyncDisposable
 
         if (replay.Check(source, e.Seq, e.At, e.Offline, now) is { } rejection)
         {
+            Refused(rejection);
             StageReplayedReaderEvent(readerId, door, e, rejection, now, snapshot);
             return;
         }
@@ -986,6 +997,7 @@ public sealed class EventPipeline : IAsyncDisposable
             if (replay.Check(source, e.Seq, e.At, e.Offline, now) is { } stale)
             {
                 logger.LogDebug("Ignoring a heartbeat on door {Door}: {Why}", doorId, stale.Detail);
+                ControllerRefused(door, stale, now, topology);
             }
             else
             {
@@ -1002,6 +1014,7 @@ public sealed class EventPipeline : IAsyncDisposable
 
         if (replay.Check(source, e.Seq, e.At, e.Offline, now) is { } rejection)
         {
+            ControllerRefused(door, rejection, now, topology);
             StageReplayedDoorEvent(doorId, door, e, rejection, now);
             return;
         }
@@ -1039,6 +1052,15 @@ public sealed class EventPipeline : IAsyncDisposable
             {
                 StageAlarm(alarm, now);
             }
+        }
+    }
+
+    /// <summary>A message on a door of the controller was refused as a suspected replay: no sign of life, but its silence alarms say it arrived.</summary>
+    private void ControllerRefused(Door? door, ReplayRejection rejection, Instant now, SiteTopology topology)
+    {
+        if (door is not null && topology.Controllers.TryGetValue(door.Controller, out var controller))
+        {
+            controllers.Refused(controller, now, rejection.Detail);
         }
     }
 

@@ -23,6 +23,7 @@ public sealed class ControllerWatch(Instant startedAt)
     private Instant startedAt = startedAt;
     private readonly Dictionary<ControllerId, Instant> lastSeen = [];
     private readonly HashSet<ControllerId> offline = [];
+    private readonly RefusedMessages<ControllerId> refused = new();
 
     /// <summary>Controllers of <paramref name="topology"/> reported offline and not heard from since.</summary>
     public int OfflineCount(SiteTopology topology) => offline.Count(topology.Controllers.ContainsKey);
@@ -37,10 +38,17 @@ public sealed class ControllerWatch(Instant startedAt)
     public IEnumerable<Alarm> Seen(DoorController controller, Instant at, SiteTopology topology)
     {
         lastSeen[controller.Id] = at;
+        refused.Forget(controller.Id);
         return offline.Remove(controller.Id)
             ? PerDoor(AlarmTypes.DoorControllerOnline, controller, topology, $"door controller {controller.Id} is back online")
             : [];
     }
+
+    /// <summary>
+    /// A heartbeat or door event of the controller was refused as a suspected replay, <paramref name="why"/>: not a sign
+    /// of life, but its silence alarms will say that its messages arrive and are refused.
+    /// </summary>
+    public void Refused(DoorController controller, Instant at, string why) => refused.Note(controller.Id, at, why);
 
     /// <summary>
     /// The controller's last will or its own offline status arrived, on the status topic of <paramref name="door"/>:
@@ -57,6 +65,7 @@ public sealed class ControllerWatch(Instant startedAt)
     {
         startedAt = now;
         lastSeen.Clear();
+        refused.Clear();
     }
 
     /// <summary>Controllers with a heartbeat interval silent for more than three of them: each door alarmed once until the controller is heard from again.</summary>
@@ -75,7 +84,7 @@ public sealed class ControllerWatch(Instant startedAt)
             {
                 offline.Add(controller.Id);
                 alarms.AddRange(PerDoor(AlarmTypes.DoorControllerOffline, controller, topology,
-                    $"door controller {controller.Id}: no message for {MissedHeartbeats} heartbeat intervals ({(interval * MissedHeartbeats).TotalSeconds:0} s); the door's position and exit button are not reported until it is back"));
+                    $"door controller {controller.Id}: {refused.Silence(controller.Id, "controller", MissedHeartbeats, interval * MissedHeartbeats, now)}; the door's position and exit button are not reported until it is back"));
             }
         }
 

@@ -21,15 +21,23 @@ public sealed class ReaderWatch(Instant startedAt)
 
     private readonly Dictionary<ReaderId, Instant> lastSeen = [];
     private readonly HashSet<ReaderId> offline = [];
+    private readonly RefusedMessages<ReaderId> refused = new();
 
     /// <summary>The reader sent something. Returns a reader_online alarm if it had been reported offline.</summary>
     public Alarm? Seen(Reader reader, Door door, Instant at)
     {
         lastSeen[reader.Id] = at;
+        refused.Forget(reader.Id);
         return offline.Remove(reader.Id)
             ? new Alarm(AlarmTypes.ReaderOnline, door.Site.Value, door.Id.Value, reader.Id.Value, "reader is back online")
             : null;
     }
+
+    /// <summary>
+    /// A heartbeat or event of the reader was refused as a suspected replay, <paramref name="why"/>: not a sign of life,
+    /// but its silence alarm will say that its messages arrive and are refused.
+    /// </summary>
+    public void Refused(Reader reader, Instant at, string why) => refused.Note(reader.Id, at, why);
 
     /// <summary>The reader's last will or its own offline status arrived.</summary>
     public Alarm? WentOffline(Reader reader, Door door, string why) =>
@@ -48,6 +56,7 @@ public sealed class ReaderWatch(Instant startedAt)
         // Every reader then counts as last heard at the step, as readers never heard do from the start.
         startedAt = now;
         lastSeen.Clear();
+        refused.Clear();
     }
 
     /// <summary>Readers silent for more than three heartbeat intervals, each reported once until heard from again.</summary>
@@ -65,7 +74,7 @@ public sealed class ReaderWatch(Instant startedAt)
             {
                 offline.Add(reader.Id);
                 yield return new Alarm(AlarmTypes.ReaderOffline, door.Site.Value, door.Id.Value, reader.Id.Value,
-                    $"no message for {MissedHeartbeats} heartbeat intervals ({(reader.HeartbeatInterval * MissedHeartbeats).TotalSeconds:0} s)");
+                    refused.Silence(reader.Id, "reader", MissedHeartbeats, reader.HeartbeatInterval * MissedHeartbeats, now));
             }
         }
     }

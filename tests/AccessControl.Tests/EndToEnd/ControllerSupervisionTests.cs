@@ -108,6 +108,28 @@ public class ControllerSupervisionTests
     }
 
     [Fact]
+    [Trait("control", "NIST-SC-23")]
+    public async Task AControllerWhoseHeartbeatsAreAllRefused_IsReportedOffline_WithADetailSayingTheyArriveAndAreRefused()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        var controller = await edge.RawClientAsync(Controller);
+
+        // Its clock is ten minutes behind: its heartbeat and the closed behind it are refused (the closed's row shows both were handled).
+        edge.Clock.Advance(Duration.FromSeconds(60));
+        var behind = edge.Clock.GetCurrentInstant() - Duration.FromMinutes(10);
+        await PublishAsync(edge, controller, HallDoor, new DoorEvent("hb-behind", 1, behind, DoorEventType.Heartbeat, false));
+        await PublishAsync(edge, controller, HallDoor, new DoorEvent("closed-behind", 2, behind, DoorEventType.Closed, false));
+        await edge.RowAsync(r => r.Kind == LogKinds.Security && r.EventId == "closed-behind");
+        edge.Clock.Advance(Duration.FromSeconds(31));
+        await edge.TickAsync();
+
+        var offline = await edge.RowAsync(r => r.Kind == LogKinds.Alarm && r.Reason == AlarmTypes.DoorControllerOffline && r.DoorId == HallDoor);
+        Assert.Contains(
+            $"door controller {Controller}: no message accepted for 3 heartbeat intervals (90 s), but 2 arrived in that time and were refused as suspected replays (the last 31 s ago: at is 10 min behind the service clock (allowed 5 min)): the controller is sending;",
+            offline.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task ReplayedOpening_CountsAsHeldOpenFromWhenItArrived_NotFromItsOldTime()
     {
         // Back from an outage, the controller replays an exit and the opening it caused ten minutes ago; the closed that

@@ -123,6 +123,36 @@ public class ReplayProtectionTests
     }
 
     [Fact]
+    [Trait("control", "NIST-PE-6")]
+    public async Task AReaderWhoseClockDrifted_IsReportedOffline_WithADetailSayingItsMessagesArriveAndAreRefused_NotThatNothingCame()
+    {
+        // The reader is alive, but its clock runs ten minutes ahead: every heartbeat is refused, and none counts as a sign
+        // of life. Its offline alarm must send the technician to its clock, not to a dead reader.
+        await using var edge = await EdgeHarness.StartAsync();
+        var (raw, decisions) = await RawReaderAsync(edge);
+        var skew = Duration.FromMinutes(10);
+        for (var seq = 1; seq <= 3; seq++)
+        {
+            edge.Clock.Advance(Duration.FromSeconds(30));
+            await PublishAsync(edge, raw, new ReaderEvent($"hb-{seq}", seq, edge.Clock.GetCurrentInstant() + skew, ReaderEventType.Heartbeat, null, null, false, null));
+        }
+
+        // Its card answers once the heartbeats before it were handled.
+        Assert.Equal("replay_suspected", (await SendAsync(edge, raw, decisions, Card("swipe-skewed", 4, edge.Clock.GetCurrentInstant() + skew))).Reason);
+        edge.Clock.Advance(Duration.FromSeconds(1));
+        await edge.TickAsync();
+
+        var offline = Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Alarm, Reason = AlarmTypes.ReaderOffline }), r => r.ReaderId == ReaderId);
+        Assert.Contains(
+            "no message accepted for 3 heartbeat intervals (90 s), but 4 arrived in that time and were refused as suspected replays (the last 1 s ago: at is 10 min ahead of the service clock (allowed 5 min)): the reader is sending; look at its clock (NTP) or its seq, not its power or network",
+            offline.Detail, StringComparison.Ordinal);
+
+        // A reader really silent says so, as before.
+        var other = Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Alarm, Reason = AlarmTypes.ReaderOffline }), r => r.ReaderId == "rdr-lobby-out");
+        Assert.Contains("\"no message for 3 heartbeat intervals (90 s)\"", other.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task OfflineReplayWithinTheWindow_IsDecided_AndADuplicateKeepsItsOriginalDecision()
     {
         await using var edge = await EdgeHarness.StartAsync();
