@@ -131,6 +131,48 @@ public class PreLoginTests
         AssertClosedBeforeLogin(broker, "CONNECT packet of 8193 bytes before login exceeds the limit of 8192 bytes before login; connection closed before reading it");
     }
 
+    // Pinning tests: the limits' validation and the clamp below were right before these tests; they keep them so.
+    [Theory]
+    [InlineData(0, 8192, 512, 2048)]
+    [InlineData(61, 8192, 512, 2048)]
+    [InlineData(5, 1023, 512, 2048)]
+    [InlineData(5, 1024 * 1024 + 1, 512, 2048)]
+    [InlineData(5, 8192, 0, 2048)]
+    [InlineData(5, 8192, 512, 511)]
+    public void UnusableLimits_AreSettingsErrors(int deadlineSeconds, int maxPacketBytes, int perAddress, int total)
+    {
+        var limits = new PreLoginLimits { ConnectDeadline = TimeSpan.FromSeconds(deadlineSeconds), MaxPacketBytes = maxPacketBytes, PerAddress = perAddress, Total = total };
+
+        Assert.Single(limits.Validate());
+        Assert.Contains(new BrokerOptions { PreLogin = limits }.Validate(), e => e.StartsWith("Broker:PreLogin", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData(1, 1024, 1, 1)]
+    [InlineData(60, 1024 * 1024, 512, 512)]
+    public void LimitsAtTheirBounds_AreValid(int deadlineSeconds, int maxPacketBytes, int perAddress, int total)
+    {
+        var limits = new PreLoginLimits { ConnectDeadline = TimeSpan.FromSeconds(deadlineSeconds), MaxPacketBytes = maxPacketBytes, PerAddress = perAddress, Total = total };
+
+        Assert.Empty(limits.Validate());
+    }
+
+    [Fact]
+    [Trait("control", "NIST-SC-5")]
+    public async Task APreLoginLimitAboveTheGeneralPacketLimit_IsClampedToIt_AConnectOverTheGeneralLimitIsClosedBeforeLogin()
+    {
+        // A valid pre-login limit (up to 1 MiB) may be above the general packet limit: before login the lower one applies.
+        await using var broker = await EmbeddedBrokerFixture.StartAsync(Topology, Secrets, time: new ManualTimeProvider(EmbeddedBrokerFixture.Now),
+            preLogin: new PreLoginLimits { MaxPacketBytes = 1024 * 1024 });
+        using var stranger = await RawMqttSocket.OpenAsync(broker.Port);
+        var general = broker.Broker.MaxPacketBytes;
+
+        await stranger.SendAsync(RawMqttSocket.HeaderOfSize(RawMqttSocket.Connect, general + 1));
+        await stranger.ClosedByServerAsync();
+
+        AssertClosedBeforeLogin(broker, $"CONNECT packet of {general + 1} bytes before login exceeds the limit of {general} bytes before login; connection closed before reading it");
+    }
+
     /// <summary>The start of a TLS record with a ClientHello of 512 bytes, of which only the first few follow.</summary>
     private static readonly byte[] HalfAClientHello = [0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xFC, 0x03, 0x03];
 
