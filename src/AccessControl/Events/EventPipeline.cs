@@ -1938,10 +1938,11 @@ public sealed class EventPipeline : IAsyncDisposable
     private void PublishHealth()
     {
         Volatile.Write(ref logHealth, lateRows.Health());
-        Volatile.Write(ref readersOffline, readers.OfflineCount);
         var topology = configuration.Topology;
-        Volatile.Write(ref controllersOffline, controllers.OfflineCount(topology));
-        Volatile.Write(ref doorsOffline, controllers.DoorsOfflineCount(topology));
+        Volatile.Write(ref readersOffline, readers.OfflineCount(topology));
+        var (controllersDown, doorsDown) = controllers.OfflineCounts(topology);
+        Volatile.Write(ref controllersOffline, controllersDown);
+        Volatile.Write(ref doorsOffline, doorsDown);
     }
 
     private static bool IsDecision(string topic) => topic.EndsWith("/decisions", StringComparison.Ordinal);

@@ -25,11 +25,30 @@ public sealed class ControllerWatch(Instant startedAt)
     private readonly HashSet<ControllerId> offline = [];
     private readonly RefusedMessages<ControllerId> refused = new();
 
-    /// <summary>Controllers of <paramref name="topology"/> reported offline and not heard from since.</summary>
-    public int OfflineCount(SiteTopology topology) => offline.Count(topology.Controllers.ContainsKey);
+    // The counts for /health, read after every commit: counted again only when the offline set or the topology changed.
+    private (SiteTopology? Topology, int Version, int Controllers, int Doors) counted;
+    private int offlineVersion;
 
-    /// <summary>Doors of <paramref name="topology"/> whose controller is reported offline: their position and exit button go unreported.</summary>
-    public int DoorsOfflineCount(SiteTopology topology) => topology.Doors.Values.Count(d => offline.Contains(d.Controller));
+    /// <summary>
+    /// Controllers of <paramref name="topology"/> reported offline and not heard from since, and the doors they drive
+    /// (whose position and exit button go unreported). Asked after every commit, so it costs nothing while all are
+    /// online, and counts the site's doors only when the set of offline controllers or the topology changed.
+    /// </summary>
+    public (int Controllers, int Doors) OfflineCounts(SiteTopology topology)
+    {
+        if (offline.Count == 0)
+        {
+            return (0, 0);
+        }
+
+        if (!ReferenceEquals(counted.Topology, topology) || counted.Version != offlineVersion)
+        {
+            counted = (topology, offlineVersion, offline.Count(topology.Controllers.ContainsKey),
+                topology.Doors.Values.Count(d => offline.Contains(d.Controller)));
+        }
+
+        return (counted.Controllers, counted.Doors);
+    }
 
     /// <summary>
     /// The controller sent something the service accepted (its online status, a door event, a heartbeat). Returns a
@@ -39,7 +58,7 @@ public sealed class ControllerWatch(Instant startedAt)
     {
         lastSeen[controller.Id] = at;
         refused.Forget(controller.Id);
-        return offline.Remove(controller.Id)
+        return MarkOnline(controller.Id)
             ? PerDoor(AlarmTypes.DoorControllerOnline, controller, topology, $"door controller {controller.Id} is back online")
             : [];
     }
@@ -55,7 +74,7 @@ public sealed class ControllerWatch(Instant startedAt)
     /// a door_controller_offline alarm per door it drives, once until it is heard from again.
     /// </summary>
     public IEnumerable<Alarm> WentOffline(DoorController controller, DoorId door, SiteTopology topology) =>
-        offline.Add(controller.Id)
+        MarkOffline(controller.Id)
             ? PerDoor(AlarmTypes.DoorControllerOffline, controller, topology,
                 $"door controller {controller.Id} reported offline (status or MQTT last will, on the status topic of {door}): the door's position and exit button are not reported until it is back")
             : [];
@@ -82,13 +101,35 @@ public sealed class ControllerWatch(Instant startedAt)
             var seen = lastSeen.TryGetValue(controller.Id, out var at) ? at : startedAt;
             if (now - seen > interval * MissedHeartbeats)
             {
-                offline.Add(controller.Id);
+                MarkOffline(controller.Id);
                 alarms.AddRange(PerDoor(AlarmTypes.DoorControllerOffline, controller, topology,
                     $"door controller {controller.Id}: {refused.Silence(controller.Id, "controller", MissedHeartbeats, interval * MissedHeartbeats, now)}; the door's position and exit button are not reported until it is back"));
             }
         }
 
         return alarms;
+    }
+
+    private bool MarkOffline(ControllerId id)
+    {
+        if (!offline.Add(id))
+        {
+            return false;
+        }
+
+        offlineVersion++;
+        return true;
+    }
+
+    private bool MarkOnline(ControllerId id)
+    {
+        if (!offline.Remove(id))
+        {
+            return false;
+        }
+
+        offlineVersion++;
+        return true;
     }
 
     private static IEnumerable<Alarm> PerDoor(string type, DoorController controller, SiteTopology topology, string detail) =>

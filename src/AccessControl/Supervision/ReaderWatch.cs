@@ -13,8 +13,11 @@ public sealed class ReaderWatch(Instant startedAt)
 {
     private Instant startedAt = startedAt;
 
-    /// <summary>Readers reported offline and not heard from since.</summary>
-    public int OfflineCount => offline.Count;
+    /// <summary>
+    /// Readers of <paramref name="topology"/> reported offline and not heard from since (one taken out of the site file
+    /// while offline is no longer counted). Asked after every commit: nothing to count while all are online.
+    /// </summary>
+    public int OfflineCount(SiteTopology topology) => offline.Count == 0 ? 0 : offline.Count(topology.Readers.ContainsKey);
 
     /// <summary>Missed heartbeat intervals before a reader is declared offline.</summary>
     public const int MissedHeartbeats = 3;
