@@ -885,7 +885,7 @@ public sealed class EventPipeline : IAsyncDisposable
         var requestId = Guid.NewGuid().ToString("N");
         var timeout = (int)policy.Timeout.TotalSeconds;
         var verification = new Verification(requestId, fingerprintReader.Id.Value, cardReaderId, e.EventId, e.Card!, e.Technology!, pending.Person.Value,
-            policy.Threshold, timeout, now + policy.Timeout);
+            policy.Threshold, timeout, now + policy.Timeout, [.. enrolled.Select(t => t.TemplateId)]);
         verifications = verifications.SetItem(fingerprintReader.Id.Value, verification);
         var command = new ReaderCommand(Guid.NewGuid().ToString("N"), ReaderCommands.VerifyFingerprint, requestId, e.EventId, timeout, [.. enrolled]);
         return (pending, requestId, [(topics.ReaderCommands(fingerprintReader.Id.Value), WireFormat.Write(command))]);
@@ -950,11 +950,39 @@ public sealed class EventPipeline : IAsyncDisposable
             return;
         }
 
+        if (!MayMatch(v, e.TemplateId, out var revoking))
+        {
+            // Revoked since the request (or being revoked: its audit row may already be durable): the finger proves nothing.
+            StageAccess(cardRow, AccessDecision.Deny(AccessReason.FingerprintNotEnrolled, door?.Site, door?.Id, zone, v.Person), now, snapshot,
+                [.. detail, ("why", "template revoked"), (ChangeInFlight, revoking ? "true" : null)], linked);
+            return;
+        }
+
         fingerprints = fingerprints.Matched(v.Card);
         escorts = escorts.Prune(now);
         var request = new AccessRequest(new ReaderId(v.CardReader), v.Card, v.Technology, now) { FingerprintVerified = true, FingerprintOf = v.Person };
         var (decision, stricter) = Decide(request, snapshot);
         StageAccess(cardRow, decision, now, snapshot, [.. detail, (ChangeInFlight, stricter ? "true" : null)], linked, decision.IsGranted ? e.TemplateId : null);
+    }
+
+    /// <summary>
+    /// Whether the templates the finger may have matched are all still in force: the one the reader names, or, when it
+    /// names none of those sent, every one sent. <paramref name="revoking"/>: one is refused only because its revocation is in flight.
+    /// </summary>
+    private bool MayMatch(Verification v, string? matched, out bool revoking)
+    {
+        revoking = false;
+        ImmutableArray<string> candidates = matched is not null && v.Templates.Contains(matched) ? [matched] : v.Templates;
+        foreach (var templateId in candidates)
+        {
+            if (!templates.MayMatch(v.Person, templateId, out var inFlight))
+            {
+                revoking = inFlight;
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>
@@ -2030,7 +2058,8 @@ public sealed class EventPipeline : IAsyncDisposable
         PersonId Person,
         int Threshold,
         int TimeoutSeconds,
-        Instant Deadline);
+        Instant Deadline,
+        ImmutableArray<string> Templates);
 
     private abstract record Item
     {

@@ -21,6 +21,10 @@ namespace AccessControl.Fingerprints;
 /// encrypted templates and <see cref="Cardholders.FingerprintEnrolled"/> are swapped, so the next card at a two-factor
 /// door sees the change. If the audit append fails nothing is written; if the write fails after the row,
 /// a <c>&lt;action&gt;.failed</c> row says so and nothing becomes visible. Calls are serialized.</para>
+/// <para>A revocation (also the old template of an enrollment with replace) is in flight from before (1) until (3), as
+/// an admin change is: its templates are <see cref="FingerprintTemplates.Withhold">withheld</see> meanwhile (not sent
+/// to readers, and a finger matched on one opens nothing), so it takes effect no later than its audit row; if it is not
+/// recorded (either failure above) they are given back. A new template is live only at (3), no earlier than its row.</para>
 /// <para>Plaintext templates exist only in memory: in the request, while being encrypted, and (decrypted on demand)
 /// in <see cref="FingerprintTemplates.ActiveTemplates"/>.</para>
 /// </remarks>
@@ -174,6 +178,7 @@ public sealed class FingerprintService
                 keyId = record.KeyId,
                 replaces = replaced?.TemplateId,
             });
+            using var withheld = replaced is null ? null : templates.Withhold([replaced.TemplateId]);
             var failure = await CommitAsync(entry, ct => store.InsertAsync(encrypted, replaced, "replaced by " + record.TemplateId, ct));
             if (failure is not null)
             {
@@ -426,6 +431,9 @@ public sealed class FingerprintService
             fingers = records.Select(r => r.Finger).ToList(),
             reason,
         });
+
+        // In flight from here: until it is in force or withdrawn, a finger matched on these templates opens nothing.
+        using var withheld = templates.Withhold(ids);
         var failure = await CommitAsync(entry, ct => store.RevokeAsync(ids, at, actor, reason, ct));
         if (failure is not null)
         {

@@ -16,6 +16,9 @@ namespace AccessControl.Fingerprints;
 /// I/O. A template that does not decrypt (key missing from the key file, tampered or moved ciphertext) makes the
 /// person's lookup empty: they are treated as not enrolled (fail closed), and an error naming the template and key
 /// ids, never any bytes, is logged.</para>
+/// <para>A template being revoked is <see cref="Withhold">withheld</see> from before the revocation's audit row until it is
+/// in force or withdrawn: it is no longer sent to readers, and a finger matched on it opens nothing
+/// (<see cref="MayMatch"/>), so a revocation takes effect no later than its audit row, as an admin change does.</para>
 /// <para><see cref="Matched"/> only queues; <see cref="RunAsync"/> writes <c>last_matched_at</c> in batches.</para>
 /// </remarks>
 public sealed class FingerprintTemplates : IFingerprintTemplates
@@ -31,7 +34,7 @@ public sealed class FingerprintTemplates : IFingerprintTemplates
     {
         this.store = store;
         this.logger = logger;
-        state = new State(keyring, ImmutableDictionary<PersonId, ImmutableArray<EncryptedTemplate>>.Empty);
+        state = new State(keyring, ImmutableDictionary<PersonId, ImmutableArray<EncryptedTemplate>>.Empty, ImmutableHashSet.Create<string>(StringComparer.Ordinal));
     }
 
     /// <summary>Raised on the writer's thread after a batch of matches was written (how many). For tests and metrics.</summary>
@@ -66,6 +69,11 @@ public sealed class FingerprintTemplates : IFingerprintTemplates
         foreach (var template in encrypted)
         {
             var record = template.Record;
+            if (!current.Revoking.IsEmpty && current.Revoking.Contains(record.TemplateId))
+            {
+                continue;
+            }
+
             var plaintext = current.Keyring.TryOpen(record.Binding, template.Sealed);
             if (plaintext is null)
             {
@@ -79,6 +87,27 @@ public sealed class FingerprintTemplates : IFingerprintTemplates
         }
 
         return templates;
+    }
+
+    /// <inheritdoc />
+    public bool MayMatch(PersonId person, string templateId, out bool revoking)
+    {
+        var current = state;
+        revoking = !current.Revoking.IsEmpty && current.Revoking.Contains(templateId);
+        if (revoking || !current.ByPerson.TryGetValue(person, out var encrypted))
+        {
+            return false;
+        }
+
+        foreach (var template in encrypted)
+        {
+            if (string.Equals(template.Record.TemplateId, templateId, StringComparison.Ordinal))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <inheritdoc />
@@ -106,7 +135,18 @@ public sealed class FingerprintTemplates : IFingerprintTemplates
 
     /// <summary>Replaces the keyring and every template (after a rekey was written).</summary>
     internal void Replace(FingerprintKeyring keyring, IEnumerable<EncryptedTemplate> templates) =>
-        state = new State(keyring, templates.GroupBy(t => t.Record.Person).ToImmutableDictionary(g => g.Key, g => g.ToImmutableArray()));
+        state = state with { Keyring = keyring, ByPerson = templates.GroupBy(t => t.Record.Person).ToImmutableDictionary(g => g.Key, g => g.ToImmutableArray()) };
+
+    /// <summary>
+    /// Withholds templates whose revocation starts now, before its audit row (see the remarks). Dispose once the
+    /// revocation is in force (after <see cref="Set"/>) or withdrawn (not recorded): they are then gone, or back.
+    /// </summary>
+    internal IDisposable Withhold(IReadOnlyCollection<string> templateIds)
+    {
+        var current = state;
+        state = current with { Revoking = current.Revoking.Union(templateIds) };
+        return new Withheld(this, templateIds);
+    }
 
     /// <summary>
     /// Writes queued matches until <paramref name="cancellationToken"/> is cancelled, then writes what is left.
@@ -153,5 +193,21 @@ public sealed class FingerprintTemplates : IFingerprintTemplates
         MatchesWritten?.Invoke(batch.Count);
     }
 
-    private sealed record State(FingerprintKeyring Keyring, ImmutableDictionary<PersonId, ImmutableArray<EncryptedTemplate>> ByPerson);
+    /// <param name="Revoking">Template ids withheld while their revocation is in flight; empty when none is.</param>
+    private sealed record State(FingerprintKeyring Keyring, ImmutableDictionary<PersonId, ImmutableArray<EncryptedTemplate>> ByPerson, ImmutableHashSet<string> Revoking);
+
+    private sealed class Withheld(FingerprintTemplates owner, IReadOnlyCollection<string> templateIds) : IDisposable
+    {
+        private bool disposed;
+
+        public void Dispose()
+        {
+            if (!disposed)
+            {
+                disposed = true;
+                var current = owner.state;
+                owner.state = current with { Revoking = current.Revoking.Except(templateIds) };
+            }
+        }
+    }
 }

@@ -15,6 +15,14 @@ public interface IFingerprintTemplates
     /// </summary>
     IReadOnlyList<FingerprintTemplate> ActiveTemplates(PersonId person);
 
+    /// <summary>
+    /// Whether a finger matched on this template of the person may still open a door: false once the template is revoked,
+    /// and already while its revocation is in flight (<paramref name="revoking"/>: from before its audit row is written
+    /// until it is in force or withdrawn), so a revocation takes effect no later than its audit row. Called on the
+    /// pipeline's thread for each finger that matches: fast, no blocking I/O.
+    /// </summary>
+    bool MayMatch(PersonId person, string templateId, out bool revoking);
+
     /// <summary>A template matched for a grant at <paramref name="at"/> (for "unused for 90 days"). Must not block.</summary>
     void Matched(string templateId, Instant at);
 }
@@ -25,6 +33,12 @@ public sealed class NoFingerprintTemplates : IFingerprintTemplates
     public static NoFingerprintTemplates Instance { get; } = new();
 
     public IReadOnlyList<FingerprintTemplate> ActiveTemplates(PersonId person) => [];
+
+    public bool MayMatch(PersonId person, string templateId, out bool revoking)
+    {
+        revoking = false;
+        return false;
+    }
 
     public void Matched(string templateId, Instant at)
     {

@@ -1,8 +1,11 @@
 using AccessControl.Admin;
 using AccessControl.EntryLog;
 using AccessControl.Fingerprints;
+using AccessControl.Protocol;
 using AccessControl.Sites;
 using AccessControl.Tests.EndToEnd;
+using Dapper;
+using static AccessControl.Tests.EndToEnd.DemoCards;
 
 namespace AccessControl.Tests.Fingerprints;
 
@@ -30,5 +33,89 @@ public class FingerprintEdgeTests
         Assert.Equal("p-lromano", row.PersonId);
         Assert.Contains(new PersonId("p-lromano"), edge.Edge.Configuration.Cardholders.FingerprintEnrolled);
         Assert.Equal(template, Assert.Single(edge.Edge.Fingerprints.Templates.ActiveTemplates(new PersonId("p-lromano"))).Data.ToArray());
+    }
+
+    /// <summary>
+    /// p-mkoch's card is waiting for her finger at server room 1 when her template is revoked: the finger, decided while
+    /// the revocation's audit row is already in the same commit, must not open the door. If the store then refuses the
+    /// revocation, a <c>.failed</c> row says so and the template works again.
+    /// </summary>
+    [Theory]
+    [Trait("control", "ISO-IEC-24745")]
+    [Trait("control", "NIST-PE-3")]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task AFingerMatchedOnATemplateWhoseRevocationIsInFlight_IsDenied_AndARevocationNotStoredIsWithdrawn(bool storeRefuses)
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        var card = await RawReader.ConnectAsync(edge, "rdr-sr1-in");
+        var finger = await RawReader.ConnectAsync(edge, EdgeHarness.DemoFingerprintReader);
+        var verify = await CardThenVerifyRequestAsync(card, finger);
+        var template = Assert.Single(verify.Templates).TemplateId;
+        if (storeRefuses)
+        {
+            using var connection = edge.Edge.Database.Open();
+            connection.Execute("CREATE TRIGGER refuse_revoke BEFORE UPDATE OF revoked_at ON fingerprint_templates BEGIN SELECT RAISE(ABORT, 'test: disk I/O error'); END");
+        }
+
+        Task<FingerprintResult<FingerprintRecord>> revoke;
+        string fingerEvent;
+        await using (var held = await HeldPipeline.HoldAsync(edge))
+        {
+            revoke = edge.Edge.Fingerprints.RevokeAsync("enroller-test", template, "finger injured");
+            await held.WhenQueuedAsync(1);
+            fingerEvent = await finger.FingerprintAsync(verify.RequestId, 95, template);
+            await held.WhenQueuedAsync(2);
+            held.Release();
+        }
+
+        var result = await revoke.WaitAsync(EdgeHarness.Timeout);
+        var final = await card.NextDecisionAsync();
+        var during = await edge.RowAsync(r => r.Kind == LogKinds.Access && r.EventId == fingerEvent);
+        var revocation = Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Admin, Reason = FingerprintService.RevokeAction }));
+
+        Assert.True(revocation.Seq < during.Seq, "the finger is logged after the revocation's audit row");
+        Assert.Equal(("deny", "fingerprint_not_enrolled"), (during.Decision, during.Reason));
+        Assert.Contains("\"changeInFlight\":\"true\"", during.Detail, StringComparison.Ordinal);
+        Assert.Equal((false, "fingerprint_not_enrolled"), (final.Grant, final.Reason));
+        if (!storeRefuses)
+        {
+            Assert.True(result.IsOk, result.Message);
+            return;
+        }
+
+        var failed = Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Admin, Reason = FingerprintService.RevokeAction + ".failed" }));
+        Assert.Equal(FingerprintOutcome.Unavailable, result.Outcome);
+        Assert.Contains($"\"failedSeq\":{revocation.Seq}", failed.Detail, StringComparison.Ordinal);
+        var again = await CardThenVerifyRequestAsync(card, finger);
+        Assert.Equal(template, Assert.Single(again.Templates).TemplateId);
+        await finger.FingerprintAsync(again.RequestId, 95, template);
+        var granted = await card.NextDecisionAsync();
+        Assert.Equal((true, "granted"), (granted.Grant, granted.Reason));
+    }
+
+    /// <summary>The verify request went out with the template before it was revoked: the reader may still match on it.</summary>
+    [Fact]
+    [Trait("control", "ISO-IEC-24745")]
+    [Trait("control", "NIST-PE-3")]
+    public async Task AFingerMatchedOnATemplateRevokedAfterTheRequestWasSent_IsDenied()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        var card = await RawReader.ConnectAsync(edge, "rdr-sr1-in");
+        var finger = await RawReader.ConnectAsync(edge, EdgeHarness.DemoFingerprintReader);
+        var verify = await CardThenVerifyRequestAsync(card, finger);
+
+        await edge.RevokeFingerprintsAsync("p-mkoch");
+        await finger.FingerprintAsync(verify.RequestId, 95);
+        var final = await card.NextDecisionAsync();
+
+        Assert.Equal((false, "fingerprint_not_enrolled"), (final.Grant, final.Reason));
+    }
+
+    private static async Task<ReaderCommand> CardThenVerifyRequestAsync(RawReader card, RawReader finger)
+    {
+        await card.CardAsync(Operator);
+        Assert.True((await card.NextDecisionAsync()).Pending);
+        return await finger.NextCommandAsync();
     }
 }
