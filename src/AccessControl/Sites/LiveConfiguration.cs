@@ -19,10 +19,14 @@ namespace AccessControl.Sites;
 /// reachable states are now, A, B, B over A and A over B; cardholders with both folded in hide A when B undoes it (a
 /// suspension and a reactivation, a revocation and an upsert of the same card: both applied, the card opens while the
 /// suspension's row is already in the log and the reactivation may still fail). Deciding against every reachable state
-/// instead would cost 5 decisions a swipe with two in flight and 16 with three, on the hot path, for a case the only
-/// writer (<c>AdminService</c>, one change at a time) never produces; the queue costs it nothing and makes the pair
-/// exact. <see cref="UpdateCardholders"/> is not in flight (in force at once) and may run meanwhile: the change in
-/// flight is applied over its result.</para>
+/// instead would cost 5 decisions a swipe with two in flight and 16 with three, on the hot path, for a case the
+/// writers (<c>AdminService</c>; <c>VisitorService</c> for the watch list and escort removals; each one change at a
+/// time) produce only across each other; the queue costs them little and makes the pair exact.
+/// <see cref="UpdateCardholders"/> is not in flight (in force at once) and may run meanwhile: the change in flight is
+/// applied over its result; it is for what gives nothing new after an audit row or nothing at all (start-up, an
+/// enrollment, a restriction already applied in flight).</para>
+/// <para>Fingerprint templates are not cardholders: a template's revocation is held in flight by
+/// <c>FingerprintTemplates.Withhold</c> in the same way (a finger matched on it is denied from before its audit row).</para>
 /// </remarks>
 public sealed class LiveConfiguration
 {

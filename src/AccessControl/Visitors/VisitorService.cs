@@ -23,7 +23,13 @@ namespace AccessControl.Visitors;
 /// action <c>visit.request</c>, <c>visit.approve</c>, <c>visit.reject</c>, <c>visit.withdraw</c>, <c>visit.check_in</c>,
 /// <c>visit.check_out</c>, <c>visit.purge</c>, <c>watchlist.add</c>, <c>watchlist.remove</c>, <c>badge_pool.add</c>,
 /// <c>badge_pool.remove</c>), then write. A failed audit append changes nothing; a failed write after it is recorded
-/// as <c>&lt;action&gt;.failed</c>. Refusals that matter to security (watch list, segregation of duties, a check-in
+/// as <c>&lt;action&gt;.failed</c>. A change that takes access away at the doors is in flight from before its audit
+/// row (<see cref="LiveConfiguration.BeginChangeAsync"/>: a swipe meanwhile is granted only if granted with it too), so it
+/// takes effect no later than its row: <c>watchlist.add</c> (visitors on site who match are refused) and
+/// <c>visit.escort_remove</c> (the visitors on site can no longer follow that escort). What gives access is live only
+/// after its row: a check-in, <c>watchlist.remove</c>. Neither kind is <c>badge_pool.*</c>, which only tells an unbound
+/// pool card's deny reason (<c>visit_not_checked_in</c> rather than <c>unknown_credential</c>), nor clearing a visitor's
+/// designated escorts at check-out, which follows the badge's revocation. Refusals that matter to security (watch list, segregation of duties, a check-in
 /// refused) are <c>security</c> rows with their code.</para>
 /// <para>The badge itself is an ordinary credential: at check-in,
 /// <see cref="AdminService"/> creates (audited, and live for the very next swipe) a per-visit access level with exactly
@@ -646,17 +652,16 @@ public sealed class VisitorService
                 var remaining = visit.Escorts.Remove(person);
                 if (!hosts && !remaining.IsEmpty)
                 {
+                    // Its visitors on site can no longer follow this escort from before the row on (an escort window they
+                    // opened before their termination would still admit them).
+                    var onSite = visit.Visitors.Where(v => v.Status == VisitorStatus.OnSite && v.PersonId is not null).Select(v => new PersonId(v.PersonId!)).ToList();
                     var removed = await ChangeAsync(actor, VisitActions.EscortRemove, visit.Site, person.Value, null,
                         new { visit = visit.Id, escort = person.Value, remaining = remaining.Select(e => e.Value), reference },
-                        () => store.SetEscorts(visit.Id, remaining) ? visit.Id : throw new InvalidOperationException($"Visit {visit.Id} disappeared."));
+                        () => store.SetEscorts(visit.Id, remaining) ? visit.Id : throw new InvalidOperationException($"Visit {visit.Id} disappeared."),
+                        c => onSite.Aggregate(c, (next, visitor) => next.WithDesignatedEscorts(visitor, [.. remaining])));
                     if (!removed.IsOk)
                     {
                         return removed.Cast<VisitsEnded>();
-                    }
-
-                    foreach (var onSite in visit.Visitors.Where(v => v.Status == VisitorStatus.OnSite && v.PersonId is not null))
-                    {
-                        configuration.UpdateCardholders(c => c.WithDesignatedEscorts(new PersonId(onSite.PersonId!), [.. remaining]));
                     }
 
                     escortRemoved.Add(visit.Id);
@@ -695,14 +700,17 @@ public sealed class VisitorService
     public VisitorRules RefreshDoorRules()
     {
         var pooled = store.Badges(null).Select(b => b.Card).ToImmutableHashSet(StringComparer.Ordinal);
-        var watchlisted = store.WithVisitorsOnSite()
-            .SelectMany(v => v.Visitors.Where(x => x.Status == VisitorStatus.OnSite && x.PersonId is not null && Watchlisted(x.Name, x.Organization) is not null))
-            .Select(x => new PersonId(x.PersonId!))
-            .ToImmutableHashSet();
-        var rules = new VisitorRules(pooled, watchlisted);
+        var rules = new VisitorRules(pooled, OnSiteMatching(x => Watchlisted(x.Name, x.Organization) is not null));
         configuration.UpdateCardholders(c => c.With(rules));
         return rules;
     }
+
+    /// <summary>The people of the visitors on site who match.</summary>
+    private ImmutableHashSet<PersonId> OnSiteMatching(Func<VisitVisitor, bool> match) =>
+        store.WithVisitorsOnSite()
+            .SelectMany(v => v.Visitors.Where(x => x.Status == VisitorStatus.OnSite && x.PersonId is not null && match(x)))
+            .Select(x => new PersonId(x.PersonId!))
+            .ToImmutableHashSet();
 
     /// <summary>
     /// Puts the designated escorts of every visitor still checked in back into the live configuration; called once at
@@ -1007,13 +1015,13 @@ public sealed class VisitorService
         {
             var normalized = VisitorNames.Normalize(value);
             var now = clock.GetCurrentInstant();
+            // Someone already on site who now matches is refused at every door from before the row on.
+            var onSite = OnSiteMatching(x => Matches(kind, value!, x.Name, x.Organization));
             var added = await ChangeAsync(security.Operator, VisitActions.WatchlistAdd, null, null, null, new { kind = VisitCodes.Code(kind), value, normalized, note }, () =>
             {
                 var id = store.AddToWatchlist(kind, value!, normalized, note, now, security.Operator);
                 return WatchlistView.From(store.Watchlist().Single(e => e.Id == id));
-            });
-
-            // Someone already on site who now matches is refused at the very next door.
+            }, onSite.IsEmpty ? null : c => c.With(c.Visitors with { Watchlisted = c.Visitors.Watchlisted.Union(onSite) }));
             RefreshDoorRules();
             return added;
         }
@@ -1056,9 +1064,11 @@ public sealed class VisitorService
 
     /// <summary>The first watch-list entry matching a visitor's name (as a person's name) or organization.</summary>
     private WatchlistEntry? Watchlisted(string name, string organization) =>
-        store.Watchlist().FirstOrDefault(e => e.Kind == WatchlistKind.Person
-            ? VisitorNames.Matches(name, e.Value)
-            : VisitorNames.SameOrganization(organization, e.Value));
+        store.Watchlist().FirstOrDefault(e => Matches(e.Kind, e.Value, name, organization));
+
+    /// <summary>Whether a visitor matches a watch-list entry: by their name as a person's name, or by organization.</summary>
+    private static bool Matches(WatchlistKind kind, string value, string name, string organization) =>
+        kind == WatchlistKind.Person ? VisitorNames.Matches(name, value) : VisitorNames.SameOrganization(organization, value);
 
     // ---- badge pool --------------------------------------------------------------------------------
 
@@ -1190,8 +1200,14 @@ public sealed class VisitorService
     // ---- audit -------------------------------------------------------------------------------------
 
     /// <summary>Audit row, then the write; see the class remarks.</summary>
-    private async Task<VisitResult<T>> ChangeAsync<T>(string actor, string action, SiteId? site, string? person, string? card, object detail, Func<T> write)
+    /// <param name="restrict">
+    /// What the change takes away at the doors, when it does: in flight from before the audit row (a decision meanwhile
+    /// is granted only if granted with it too), in force once written, withdrawn if it could not be recorded.
+    /// </param>
+    private async Task<VisitResult<T>> ChangeAsync<T>(string actor, string action, SiteId? site, string? person, string? card, object detail, Func<T> write,
+        Func<Cardholders, Cardholders>? restrict = null)
     {
+        using var change = restrict is null ? null : await configuration.BeginChangeAsync(restrict);
         var audited = await AuditAsync(actor, action, site, person, card, detail);
         if (audited is null)
         {
@@ -1200,7 +1216,9 @@ public sealed class VisitorService
 
         try
         {
-            return VisitResult<T>.Ok(write());
+            var written = write();
+            change?.Complete();
+            return VisitResult<T>.Ok(written);
         }
         catch (Exception ex) when (ex is SqliteException or InvalidOperationException)
         {

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using AccessControl.Admin;
 using AccessControl.EntryLog;
+using AccessControl.Sites;
 using AccessControl.Tests.EndToEnd;
 using AccessControl.Visitors;
 using Microsoft.Extensions.DependencyInjection;
@@ -181,5 +182,86 @@ public class VisitsOverMqttTests
 
         var here = Assert.Single(onSite!).LastSeen!;
         Assert.Equal(("demo-sr1", "rdr-sr1-in", "p-mkoch"), (here.Zone, here.Reader, here.EscortedBy));
+    }
+
+    /// <summary>The watch-list entry's audit row is already in the commit the swipe is decided in.</summary>
+    [Fact]
+    [Trait("control", "NIST-PE-8")]
+    [Trait("control", "NIST-PE-3")]
+    public async Task AVisitorOnSite_SwipingWhileTheirOrganizationIsBeingWatchListed_IsRefused()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        using var desk = VisitDesk.For(edge);
+        var lobby = await RawReader.ConnectAsync(edge, "rdr-lobby-in");
+        await desk.CheckedInVisitAsync();
+        var visitors = edge.Host.Services.GetRequiredService<VisitorService>();
+
+        var row = await BadgeSwipedWhileInFlightAsync(edge, lobby, "watchlist.add", async () =>
+            (await visitors.AddToWatchlistAsync(new OperatorIdentity("sec-1", OperatorRole.Security, "p-sec-1"), new WatchlistInput("organization", "Kältetechnik Rhein-Main GmbH"))).IsOk);
+
+        Assert.Equal(("deny", "watchlisted"), (row.Decision, row.Reason));
+        Assert.Contains("\"changeInFlight\":\"true\"", row.Detail, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// A co-escort who leaves (HR: <c>visit.escort_remove</c>) had opened an escort window into server room 1: the visit's
+    /// visitor on site must not follow them in on it once the removal's row is in the commit.
+    /// </summary>
+    [Fact]
+    [Trait("control", "NIST-PS-4")]
+    [Trait("control", "PCI-9.3.3")]
+    public async Task AVisitorFollowingACoEscortWhoseRemovalIsInFlight_IsDeniedEscortRequired()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        using var desk = VisitDesk.For(edge);
+        var card = await RawReader.ConnectAsync(edge, "rdr-sr1-in");
+        var finger = await RawReader.ConnectAsync(edge, EdgeHarness.DemoFingerprintReader);
+        await desk.CheckedInVisitAsync(new
+        {
+            site = "demo",
+            purpose = "Replace a failed PSU in rack A-07",
+            date = "2026-12-01",
+            start = "10:15",
+            end = "12:00",
+            zones = new[] { "demo-campus", "demo-bldg-a", "demo-dh1", "demo-sr1" },
+            visitors = new[] { new { name = "José María Pérez-García", organization = "Kältetechnik Rhein-Main GmbH" } },
+            escorts = new[] { "p-mkoch", "p-aschulz" },
+        });
+        await card.CardAsync(Operator);
+        Assert.True((await card.NextDecisionAsync()).Pending);
+        var verify = await finger.NextCommandAsync();
+        await finger.FingerprintAsync(verify.RequestId, 95, verify.Templates[0].TemplateId);
+        Assert.True((await card.NextDecisionAsync()).Grant);          // p-mkoch is in: her escort window is open
+        var visitors = edge.Host.Services.GetRequiredService<VisitorService>();
+
+        var row = await BadgeSwipedWhileInFlightAsync(edge, card, "visit.escort_remove", async () =>
+            (await visitors.EndInvolvementAsync("hr-feed", new PersonId("p-mkoch"), "hr-test")).IsOk);
+
+        Assert.Equal(("deny", "escort_required"), (row.Decision, row.Reason));
+        Assert.Contains("\"changeInFlight\":\"true\"", row.Detail, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// Starts a change, presents the visitor's badge while the change's audit row waits in the held commit, and returns
+    /// the swipe's row, logged after that audit row (asserted), once the change succeeded.
+    /// </summary>
+    private static async Task<LogEntry> BadgeSwipedWhileInFlightAsync(EdgeHarness edge, RawReader reader, string action, Func<Task<bool>> change)
+    {
+        Task<bool> changed;
+        string swipe;
+        await using (var held = await HeldPipeline.HoldAsync(edge))
+        {
+            changed = change();
+            await held.WhenQueuedAsync(1);
+            swipe = await reader.CardAsync(VisitDesk.Badge1);
+            await held.WhenQueuedAsync(2);
+            held.Release();
+        }
+
+        Assert.True(await changed.WaitAsync(EdgeHarness.Timeout), action);
+        var row = await edge.RowAsync(r => r.Kind == LogKinds.Access && r.EventId == swipe);
+        var audit = Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Admin, Reason = action }));
+        Assert.True(audit.Seq < row.Seq, $"the swipe is logged after the {action} row");
+        return row;
     }
 }
