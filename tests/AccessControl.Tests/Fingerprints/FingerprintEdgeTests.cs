@@ -72,7 +72,7 @@ public class FingerprintEdgeTests
         var result = await revoke.WaitAsync(EdgeHarness.Timeout);
         var final = await card.NextDecisionAsync();
         var during = await edge.RowAsync(r => r.Kind == LogKinds.Access && r.EventId == fingerEvent);
-        var revocation = Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Admin, Reason = FingerprintService.RevokeAction }));
+        var revocation = Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Admin, Reason = FingerprintActions.Revoke }));
 
         Assert.True(revocation.Seq < during.Seq, "the finger is logged after the revocation's audit row");
         Assert.Equal(("deny", "fingerprint_not_enrolled"), (during.Decision, during.Reason));
@@ -84,7 +84,7 @@ public class FingerprintEdgeTests
             return;
         }
 
-        var failed = Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Admin, Reason = FingerprintService.RevokeAction + ".failed" }));
+        var failed = Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Admin, Reason = FingerprintActions.Revoke + ".failed" }));
         Assert.Equal(FingerprintOutcome.Unavailable, result.Outcome);
         Assert.Contains($"\"failedSeq\":{revocation.Seq}", failed.Detail, StringComparison.Ordinal);
         var again = await CardThenVerifyRequestAsync(card, finger);
