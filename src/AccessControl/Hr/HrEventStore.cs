@@ -1,4 +1,5 @@
 using System.Text.Json;
+using AccessControl.Cardholding;
 using AccessControl.Storage;
 using Dapper;
 using NodaTime;
@@ -95,6 +96,28 @@ public sealed class HrEventStore(Database database)
     {
         using var connection = database.Open();
         connection.Execute("UPDATE hr_events SET operators_logged_seq = @seq WHERE event_id = @eventId", new { eventId, seq });
+    }
+
+    /// <summary>
+    /// Whether the person's termination now in force is this event's: the <c>person.terminate</c> row stamped with the
+    /// person's last change (<c>people.updated_at</c>, the same instant) names it. A second termination of a leaver (a new
+    /// event id for the same person) finds the tokens an earlier one revoked, and must not name them as its own.
+    /// </summary>
+    /// <remarks>
+    /// The entry log has no index on person or time (they moved to the log index), so this reads it through: asked only
+    /// when tokens were revoked by a termination and no row names them for this event, which is rare.
+    /// </remarks>
+    public bool TerminatedBy(string eventId, string personId)
+    {
+        using var connection = database.Open();
+        return connection.ExecuteScalar<bool>(
+            """
+            SELECT EXISTS (
+                SELECT 1 FROM people p JOIN entry_log e ON e.person_id = p.id AND e.at = p.updated_at AND e.actor = p.updated_by
+                WHERE p.id = @personId AND p.status = 'terminated' AND e.kind = 'admin' AND e.reason = @reason
+                  AND json_extract(e.detail, '$.reference') = @eventId)
+            """,
+            new { eventId, personId, reason = CardholderActions.PersonTerminate });
     }
 
     private sealed class Row

@@ -366,10 +366,12 @@ public sealed class HrFeedService
         }
 
         // On a retry the tokens are revoked already (with the status, above): the row names those this termination
-        // revoked, unless an earlier attempt wrote it.
-        if (operators.Count == 0)
+        // revoked, unless an earlier attempt wrote it. Only this event's: a leaver terminated again under another id
+        // finds the first termination's tokens, which its row names already.
+        if (operators.Count == 0 && tokens.OperatorsRevokedByTermination(person.Value, Actor) is { Count: > 0 } revokedBefore
+            && store.TerminatedBy(eventId, person.Value))
         {
-            operators = tokens.OperatorsRevokedByTermination(person.Value, Actor);
+            operators = revokedBefore;
         }
 
         if (operators.Count > 0 && store.OperatorsLoggedSeq(eventId) is null)

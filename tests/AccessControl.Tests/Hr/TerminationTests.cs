@@ -131,6 +131,26 @@ public class TerminationTests
         Assert.Equal("""{"operators":["mkoch-admin"],"reference":"hr-2026-000151"}""", revoke.Detail);
     }
 
+    [Fact]
+    [Trait("control", "NIST-PS-4")]
+    [Trait("control", "NIST-AU-5")]
+    public async Task SecondTermination_OfSomeoneAlreadyTerminated_NamesNoTokens_TheFirstOneRevoked()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        using var hr = new HrFeedClient(edge);
+        edge.TreatAsSecret("an operator token", new ApiTokens(edge.Edge.Database, edge.Clock).CreateToken("mkoch-admin", OperatorRole.Admin, "test", "p-mkoch"));
+
+        // HR sends the leaver again under a new id (a correction, a second system): the first termination did it all.
+        var first = Assert.Single(await hr.SendAsync(HrFeedClient.Termination("hr-2026-000160")));
+        var second = Assert.Single(await hr.SendAsync(HrFeedClient.Termination("hr-2026-000161")));
+
+        Assert.Equal([HrOutcomes.Applied, HrOutcomes.Applied], new[] { first, second }.Select(r => r.Outcome));
+        Assert.Equal(["mkoch-admin"], first.Changes!.OperatorsDisabled);
+        Assert.Empty(second.Changes!.OperatorsDisabled);
+        var revoke = Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Admin, Reason = "operator_token.revoke" }));
+        Assert.Contains("hr-2026-000160", revoke.Detail, StringComparison.Ordinal);
+    }
+
     /// <summary>Makes every insert of an entry-log row with this reason fail inside SQLite, as a full disk would; null: none.</summary>
     private static void RefuseRows(EdgeHarness edge, string? reason)
     {
