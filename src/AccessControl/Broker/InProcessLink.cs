@@ -84,7 +84,7 @@ public sealed class InProcessLink : IServiceLink
         started = true;
         foreach (var message in await broker.RetainedAsync(Wants))
         {
-            await deliver(Copy(message), cancellationToken);
+            await deliver(Copy(message, fromRetainedStore: true), cancellationToken);
         }
 
         if (broker.IsRunning)
@@ -151,7 +151,7 @@ public sealed class InProcessLink : IServiceLink
         {
             // Only the service's stopping ends a wait for room in the pipeline (no linked token per message on this path):
             // a device that drops meanwhile has its event delivered, and its re-send is answered as a redelivery.
-            await deliver(Copy(e.ApplicationMessage), stopping.Token);
+            await deliver(Copy(e.ApplicationMessage, fromRetainedStore: false), stopping.Token);
         }
         catch (Exception ex) when (ex is OperationCanceledException or System.Threading.Channels.ChannelClosedException)
         {
@@ -166,7 +166,8 @@ public sealed class InProcessLink : IServiceLink
         e.Response.ReasonString = why;
     }
 
-    // The broker reuses its buffers once the hook returns; the pipeline keeps the message longer.
-    private static ReceivedMessage Copy(MqttApplicationMessage message) =>
-        new(message.Topic, message.Payload.ToArray(), message.Retain);
+    // The broker reuses its buffers once the hook returns; the pipeline keeps the message longer. Retained means from the
+    // broker's store, as a client subscribing hears it: a live publish with the retain flag is as live as any other.
+    private static ReceivedMessage Copy(MqttApplicationMessage message, bool fromRetainedStore) =>
+        new(message.Topic, message.Payload.ToArray(), fromRetainedStore);
 }

@@ -15,6 +15,10 @@ using Polly.Timeout;
 namespace AccessControl.Broker;
 
 /// <summary>A message the service received, copied out of the MQTT client's buffers so it can outlive the handler.</summary>
+/// <param name="Retained">
+/// Delivered from the broker's retained store (at subscribe), not as it was published: the service subscribes without
+/// retain-as-published, so a broker clears the flag on what it forwards live (MQTT 5, 3.3.1.3).
+/// </param>
 public sealed record ReceivedMessage(string Topic, ReadOnlyMemory<byte> Payload, bool Retained);
 
 /// <summary>Whether the broker took a message (PUBACK received), or why not. Not being connected is an expected outcome, not an exception.</summary>

@@ -222,7 +222,15 @@ public sealed class EventPipeline : IAsyncDisposable
 
     /// <summary>Hands a received MQTT message to the pipeline. Copies nothing: the caller passes memory it no longer touches.</summary>
     public ValueTask EnqueueAsync(string topic, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default) =>
-        PostAsync(new Inbound(topic, payload, time.GetTimestamp()), cancellationToken);
+        EnqueueAsync(topic, payload, fromRetainedStore: false, cancellationToken);
+
+    /// <summary>
+    /// Hands a received MQTT message to the pipeline; <paramref name="fromRetainedStore"/> when the broker delivered it
+    /// from its retained store (at the service's subscribe or start), not as it was published: a device's status kept
+    /// from the past, which tells its last known state but is no sign that it is alive now.
+    /// </summary>
+    public ValueTask EnqueueAsync(string topic, ReadOnlyMemory<byte> payload, bool fromRetainedStore, CancellationToken cancellationToken) =>
+        PostAsync(new Inbound(topic, payload, time.GetTimestamp(), fromRetainedStore), cancellationToken);
 
     /// <summary>Appends a row (admin change, security event) in log order; completes when it is durable.</summary>
     public async Task<LogEntry> AppendAsync(LogEntry entry, CancellationToken cancellationToken = default)
@@ -645,7 +653,7 @@ public sealed class EventPipeline : IAsyncDisposable
                     return;
                 }
 
-                StageStatus(address, status.Value!, now);
+                StageStatus(address, status.Value!, inbound.FromRetainedStore, now);
                 return;
 
             default:
@@ -1373,10 +1381,21 @@ public sealed class EventPipeline : IAsyncDisposable
         seqResetStaged = reset;
     }
 
-    private void StageStatus(TopicAddress address, DeviceStatus status, Instant now)
+    /// <param name="stored">
+    /// Delivered from the broker's retained store (at the service's subscribe or start): the device's last known state.
+    /// A stored <c>offline</c> still counts (nothing newer was published, or it would have replaced it), but a stored
+    /// <c>online</c> is no sign of life: it may be hours old, from a device that hung with its connection up since, and
+    /// taking it as one would report such a device back online at every reconnect of the service.
+    /// </param>
+    private void StageStatus(TopicAddress address, DeviceStatus status, bool stored, Instant now)
     {
         var isReader = address.Kind == TopicKind.ReaderStatus;
-        var (reader, door) = StageDeviceRow(address, status.State == DeviceState.Online ? LogReasons.DeviceOnline : LogReasons.DeviceOffline, status, now);
+        var (reader, door) = StageDeviceRow(address, status.State == DeviceState.Online ? LogReasons.DeviceOnline : LogReasons.DeviceOffline, status, now, stored);
+        if (stored && status.State == DeviceState.Online)
+        {
+            return;
+        }
+
         if (!isReader && door is not null)
         {
             var topology = configuration.Topology;
@@ -1409,7 +1428,7 @@ public sealed class EventPipeline : IAsyncDisposable
     }
 
     /// <summary>A <c>device</c> row for a message on a status topic (<paramref name="status"/> null when it was cleared); the reader and door it is about, when known.</summary>
-    private (Reader? Reader, Door? Door) StageDeviceRow(TopicAddress address, string reason, DeviceStatus? status, Instant now)
+    private (Reader? Reader, Door? Door) StageDeviceRow(TopicAddress address, string reason, DeviceStatus? status, Instant now, bool stored = false)
     {
         var topology = configuration.Topology;
         var isReader = address.Kind == TopicKind.ReaderStatus;
@@ -1433,7 +1452,7 @@ public sealed class EventPipeline : IAsyncDisposable
             DoorId = isReader ? door?.Id.Value : address.DeviceId,
             DeviceAt = status?.At,
             Reason = reason,
-            Detail = status is null ? null : Json(("firmware", status.Firmware)),
+            Detail = status is null ? null : Json(("firmware", status.Firmware), ("retained", stored ? "true" : null)),
         }));
         return (reader, door);
     }
@@ -2067,7 +2086,7 @@ public sealed class EventPipeline : IAsyncDisposable
         public abstract void Fail(Exception failure);
     }
 
-    private sealed record Inbound(string Topic, ReadOnlyMemory<byte> Payload, long Received) : Item
+    private sealed record Inbound(string Topic, ReadOnlyMemory<byte> Payload, long Received, bool FromRetainedStore = false) : Item
     {
         // Nobody waits on a device's message in the process: a reader hears its deny over MQTT (see Stage).
         public override void Fail(Exception failure)

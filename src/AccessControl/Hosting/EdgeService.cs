@@ -243,7 +243,7 @@ public sealed class EdgeService : IAsyncDisposable
     /// <summary>Starts the broker (embedded mode), the pipeline, the service connection and supervision.</summary>
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        Func<ReceivedMessage, CancellationToken, ValueTask> deliver = (message, ct) => Pipeline.EnqueueAsync(message.Topic, message.Payload, ct);
+        Func<ReceivedMessage, CancellationToken, ValueTask> deliver = (message, ct) => Pipeline.EnqueueAsync(message.Topic, message.Payload, message.Retained, ct);
         if (Broker is not null && settings.Broker.ServiceLink == ServiceLinkKind.InProcess)
         {
             // Inside the broker before it listens: until the link starts (below, once the site is loaded), a device's

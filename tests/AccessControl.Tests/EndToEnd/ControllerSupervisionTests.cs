@@ -88,6 +88,31 @@ public class ControllerSupervisionTests
     }
 
     [Fact]
+    public async Task AnOnlineStatusFromTheBrokersRetainedStore_DoesNotBringASilentControllerBack_ALiveOneDoes()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        var controller = await edge.RawClientAsync(Controller);
+        edge.Clock.Advance(Duration.FromSeconds(91));
+        await edge.TickAsync();
+        await edge.RowAsync(r => r.Kind == LogKinds.Alarm && r.Reason == AlarmTypes.DoorControllerOffline && r.DoorId == HallDoor);
+
+        // What a broker hands the service at its (re)subscribe: the status the controller published hours ago, before it
+        // hung with its connection up. Logged as the device row it is, marked retained; no sign of life.
+        var stored = new DeviceStatus(DeviceState.Online, edge.Clock.GetCurrentInstant() - Duration.FromHours(3), "1.0.0");
+        await edge.Edge.Pipeline.EnqueueAsync(edge.Edge.Topics.DoorStatus(HallDoor), WireFormat.Write(stored), fromRetainedStore: true, CancellationToken.None);
+        var row = await edge.RowAsync(r => r.Kind == LogKinds.Device && r.Reason == "online" && r.DoorId == HallDoor);
+        Assert.Contains("\"retained\":\"true\"", row.Detail, StringComparison.Ordinal);
+        Assert.Empty(edge.Rows(new LogFilter { Kind = LogKinds.Alarm, Reason = AlarmTypes.DoorControllerOnline }));
+
+        // The same status published now, live (with the retain flag, as the protocol asks), is one.
+        var live = new MqttApplicationMessageBuilder().WithTopic(edge.Edge.Topics.DoorStatus(HallDoor))
+            .WithPayload(WireFormat.Write(stored with { At = edge.Clock.GetCurrentInstant() }))
+            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).WithRetainFlag().Build();
+        await controller.PublishAsync(live);
+        await edge.RowAsync(r => r.Kind == LogKinds.Alarm && r.Reason == AlarmTypes.DoorControllerOnline && r.DoorId == HallDoor);
+    }
+
+    [Fact]
     [Trait("control", "NIST-SC-23")]
     public async Task RefusedHeartbeat_DoesNotBringASilentControllerBack()
     {
