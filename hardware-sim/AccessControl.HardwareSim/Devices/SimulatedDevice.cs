@@ -58,6 +58,7 @@ namespace AccessControl.HardwareSim.Devices;
 /// </remarks>
 public abstract class SimulatedDevice : IAsyncDisposable
 {
+    private ITimer? heartbeatTimer;
     private readonly object gate = new();
     private readonly LinkedList<PendingEvent> buffer = new();
     private readonly Dictionary<string, PendingEvent> byEventId = new(StringComparer.Ordinal);
@@ -178,6 +179,12 @@ public abstract class SimulatedDevice : IAsyncDisposable
             ObjectDisposedException.ThrowIf(stopped, this);
         }
 
+        var interval = HeartbeatInterval;
+        if (interval > TimeSpan.Zero)
+        {
+            heartbeatTimer = Time.CreateTimer(_ => EnqueueHeartbeat(), null, interval, interval);
+        }
+
         OnStarted();
         var token = lifetime.Token;
         connectionLoop = Task.Run(() => ConnectionLoopAsync(token), CancellationToken.None);
@@ -259,6 +266,7 @@ public abstract class SimulatedDevice : IAsyncDisposable
         }
 
         // Device timers stop first, so that none of them makes an event on a stopped device.
+        heartbeatTimer?.Dispose();
         OnStopping();
         lock (gate)
         {
@@ -292,7 +300,28 @@ public abstract class SimulatedDevice : IAsyncDisposable
         GC.SuppressFinalize(this);
     }
 
+    /// <summary>
+    /// Sends a heartbeat now (a timer sends one every <see cref="HeartbeatInterval"/>). A heartbeat means nothing later,
+    /// so none is made while offline; the result is false then.
+    /// </summary>
+    public async Task<bool> SendHeartbeatAsync(CancellationToken cancellationToken = default)
+    {
+        if (EnqueueHeartbeat() is not { } item)
+        {
+            return false;
+        }
+
+        await item.HandedOff.WaitAsync(cancellationToken);
+        return true;
+    }
+
     // ---- for subclasses ---------------------------------------------------------------------------
+
+    /// <summary>How often the device sends a heartbeat by itself, from <see cref="Start"/> to <see cref="StopAsync"/>; zero for never.</summary>
+    protected abstract TimeSpan HeartbeatInterval { get; }
+
+    /// <summary>Queues one heartbeat on the device's events topic; null when none is made (offline).</summary>
+    protected abstract PendingEvent? EnqueueHeartbeat();
 
     /// <summary>Called once by <see cref="Start"/>, before the loops run: start device timers here.</summary>
     protected virtual void OnStarted()

@@ -32,7 +32,6 @@ public class DoorController : SimulatedDevice
     private readonly Queue<string> recentCommands = new();
     private readonly HashSet<string> recentCommandIds = new(StringComparer.Ordinal);
     private bool stopping;
-    private ITimer? heartbeatTimer;
 
     public DoorController(
         string controllerId,
@@ -174,29 +173,8 @@ public class DoorController : SimulatedDevice
         return RaiseAsync(changes, cancellationToken);
     }
 
-    /// <summary>
-    /// Sends a heartbeat now on the first door's events topic (the timer sends them every
-    /// <see cref="DoorControllerOptions.HeartbeatInterval"/>). None is made while offline; the result is false then.
-    /// </summary>
-    public async Task<bool> SendHeartbeatAsync(CancellationToken cancellationToken = default)
-    {
-        if (EnqueueHeartbeat() is not { } item)
-        {
-            return false;
-        }
 
-        await item.HandedOff.WaitAsync(cancellationToken);
-        return true;
-    }
-
-    protected override void OnStarted()
-    {
-        var interval = doorOptions.HeartbeatInterval;
-        if (interval > TimeSpan.Zero)
-        {
-            heartbeatTimer = Time.CreateTimer(_ => EnqueueHeartbeat(), null, interval, interval);
-        }
-    }
+    protected override TimeSpan HeartbeatInterval => doorOptions.HeartbeatInterval;
 
     protected override Task HandleDoorCommandAsync(string doorId, DoorCommand command)
     {
@@ -285,7 +263,6 @@ public class DoorController : SimulatedDevice
 
     protected override void OnStopping()
     {
-        heartbeatTimer?.Dispose();
         lock (doorGate)
         {
             stopping = true;
@@ -380,7 +357,8 @@ public class DoorController : SimulatedDevice
     private PendingEvent Publish(Door door, DoorEventType type) => Enqueue(door, type)!;
 
     // A heartbeat means nothing later: not made while offline (null then).
-    private PendingEvent? EnqueueHeartbeat() => Enqueue(doors[DoorIds[0]], DoorEventType.Heartbeat);
+    // One for the whole controller, on its first door's events topic (with that door's seq).
+    protected override PendingEvent? EnqueueHeartbeat() => Enqueue(doors[DoorIds[0]], DoorEventType.Heartbeat);
 
     private PendingEvent? Enqueue(Door door, DoorEventType type) =>
         Enqueue(

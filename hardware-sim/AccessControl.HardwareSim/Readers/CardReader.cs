@@ -20,7 +20,6 @@ public class CardReader : SimulatedDevice
     private readonly CardReaderOptions readerOptions;
     private readonly IReadOnlyList<string> statusTopics;
     private readonly IReadOnlyList<string> subscriptions;
-    private ITimer? heartbeatTimer;
     // Like firmware that persists its counter, seq never goes back across restarts (replay protection refuses a used seq):
     // it starts from the first event's time in microseconds, which is above every seq an earlier boot used at fewer than a million events a second.
     private long seq = -1;
@@ -95,32 +94,9 @@ public class CardReader : SimulatedDevice
         return item.HandedOff.WaitAsync(cancellationToken);
     }
 
-    /// <summary>
-    /// Sends a heartbeat now (the timer sends them every <see cref="CardReaderOptions.HeartbeatInterval"/>).
-    /// A heartbeat means nothing later, so none is made while offline; the result is false then.
-    /// </summary>
-    public async Task<bool> SendHeartbeatAsync(CancellationToken cancellationToken = default)
-    {
-        var item = EnqueueHeartbeat();
-        if (item is null)
-        {
-            return false;
-        }
 
-        await item.HandedOff.WaitAsync(cancellationToken);
-        return true;
-    }
+    protected override TimeSpan HeartbeatInterval => readerOptions.HeartbeatInterval;
 
-    protected override void OnStarted()
-    {
-        var interval = readerOptions.HeartbeatInterval;
-        if (interval > TimeSpan.Zero)
-        {
-            heartbeatTimer = Time.CreateTimer(_ => EnqueueHeartbeat(), null, interval, interval);
-        }
-    }
-
-    protected override void OnStopping() => heartbeatTimer?.Dispose();
 
     protected override Task HandleDecisionAsync(string readerId, DecisionMessage decision)
     {
@@ -152,7 +128,7 @@ public class CardReader : SimulatedDevice
         return Task.CompletedTask;
     }
 
-    private PendingEvent? EnqueueHeartbeat() =>
+    protected override PendingEvent? EnqueueHeartbeat() =>
         Enqueue(
             Topics.ReaderEvents(ReaderId),
             awaitsDecision: false,

@@ -35,7 +35,6 @@ public class FingerprintReader : SimulatedDevice
     private ActiveRequest? active;
     private RestingFinger? resting;
     private TaskCompletionSource<VerifyRequest> nextRequest = NewRequestSignal();
-    private ITimer? heartbeatTimer;
     // Like firmware that persists its counter, seq never goes back across restarts (replay protection refuses a used seq):
     // it starts from the first event's time in microseconds, which is above every seq an earlier boot used at fewer than a million events a second.
     private long seq = -1;
@@ -153,31 +152,10 @@ public class FingerprintReader : SimulatedDevice
         lifted?.Finish(null);
     }
 
-    /// <summary>Sends a heartbeat now; false (none made) while offline.</summary>
-    public async Task<bool> SendHeartbeatAsync(CancellationToken cancellationToken = default)
-    {
-        var item = EnqueueHeartbeat();
-        if (item is null)
-        {
-            return false;
-        }
-
-        await item.HandedOff.WaitAsync(cancellationToken);
-        return true;
-    }
-
-    protected override void OnStarted()
-    {
-        var interval = readerOptions.HeartbeatInterval;
-        if (interval > TimeSpan.Zero)
-        {
-            heartbeatTimer = Time.CreateTimer(_ => EnqueueHeartbeat(), null, interval, interval);
-        }
-    }
+    protected override TimeSpan HeartbeatInterval => readerOptions.HeartbeatInterval;
 
     protected override void OnStopping()
     {
-        heartbeatTimer?.Dispose();
         ActiveRequest? ended;
         RestingFinger? lifted;
         lock (state)
@@ -386,7 +364,7 @@ public class FingerprintReader : SimulatedDevice
         VerifyRequestEnded?.Invoke(new VerifyRequestEnded(answer.Request.Request, VerifyRequestEnd.Answered));
     }
 
-    private PendingEvent? EnqueueHeartbeat() =>
+    protected override PendingEvent? EnqueueHeartbeat() =>
         Enqueue(
             Topics.ReaderEvents(ReaderId),
             awaitsDecision: false,
