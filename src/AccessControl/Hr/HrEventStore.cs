@@ -1,5 +1,6 @@
 using System.Text.Json;
 using AccessControl.Cardholding;
+using AccessControl.EntryLog;
 using AccessControl.Storage;
 using Dapper;
 using NodaTime;
@@ -100,24 +101,55 @@ public sealed class HrEventStore(Database database)
 
     /// <summary>
     /// Whether the person's termination now in force is this event's: the <c>person.terminate</c> row stamped with the
-    /// person's last change (<c>people.updated_at</c>, the same instant) names it. A second termination of a leaver (a new
-    /// event id for the same person) finds the tokens an earlier one revoked, and must not name them as its own.
+    /// person's last change (<c>people.updated_at</c>, the same instant, by <c>updated_by</c>) names it. A second
+    /// termination of a leaver (a new event id for the same person) finds the tokens an earlier one revoked, and must
+    /// not name them as its own.
     /// </summary>
-    /// <remarks>
-    /// The entry log has no index on person or time (they moved to the log index), so this reads it through: asked only
-    /// when tokens were revoked by a termination and no row names them for this event, which is rare.
-    /// </remarks>
+    /// <remarks>Read through the log query, so the log index finds that person's rows at that instant, not a scan of the log.</remarks>
     public bool TerminatedBy(string eventId, string personId)
     {
-        using var connection = database.Open();
-        return connection.ExecuteScalar<bool>(
-            """
-            SELECT EXISTS (
-                SELECT 1 FROM people p JOIN entry_log e ON e.person_id = p.id AND e.at = p.updated_at AND e.actor = p.updated_by
-                WHERE p.id = @personId AND p.status = 'terminated' AND e.kind = 'admin' AND e.reason = @reason
-                  AND json_extract(e.detail, '$.reference') = @eventId)
-            """,
-            new { eventId, personId, reason = CardholderActions.PersonTerminate });
+        Stamp? terminated;
+        using (var connection = database.Open())
+        {
+            terminated = connection.QuerySingleOrDefault<Stamp>(
+                "SELECT updated_at AS At, updated_by AS By FROM people WHERE id = @personId AND status = 'terminated'", new { personId });
+        }
+
+        if (terminated is null)
+        {
+            return false;
+        }
+
+        var at = Instant.FromUnixTimeMilliseconds(terminated.At);
+        var rows = new EntryLogQuery(database).Find(new LogFilter
+        {
+            PersonId = personId,
+            Kind = LogKinds.Admin,
+            Reason = CardholderActions.PersonTerminate,
+            From = at,
+            To = at + Duration.FromMilliseconds(1),
+        });
+        return rows.Any(r => r.Actor == terminated.By && Reference(r.Detail) == eventId);
+    }
+
+    /// <summary>The <c>reference</c> an admin row's detail names (an HR event id), if any.</summary>
+    private static string? Reference(string? detail)
+    {
+        if (detail is null)
+        {
+            return null;
+        }
+
+        using var json = JsonDocument.Parse(detail);
+        return json.RootElement.ValueKind == JsonValueKind.Object && json.RootElement.TryGetProperty("reference", out var reference)
+            && reference.ValueKind == JsonValueKind.String ? reference.GetString() : null;
+    }
+
+    private sealed class Stamp
+    {
+        public long At { get; set; }
+
+        public string By { get; set; } = "";
     }
 
     private sealed class Row
