@@ -70,6 +70,8 @@ public static class AdminApi
     public static IEndpointRouteBuilder MapAdminApi(this IEndpointRouteBuilder app)
     {
         // Cardholders are global (a person's levels may name zones of any site): a site-limited token neither reads nor changes them.
+        // AdminService refuses such a change itself, whoever asks; the filter also refuses the reads, and refuses a change
+        // before its body is read, with a row naming the method and path.
         var cardholders = new SiteLimit.EverySiteOnly(EverySiteActions.Cardholders);
         var read = app.MapGroup(Prefix).AddEndpointFilter(new OperatorFilter(OperatorRole.Auditor, OperatorRole.Admin)).AddEndpointFilter(cardholders);
         var write = app.MapGroup(Prefix).AddEndpointFilter(new OperatorFilter(OperatorRole.Admin)).AddEndpointFilter(cardholders);
@@ -137,19 +139,19 @@ public static class AdminApi
     private static async Task<IResult> PutPerson(string id, HttpContext http, [FromServices] AdminService admin)
     {
         var (body, error) = await ReadBodyAsync<PersonInput>(http);
-        return error ?? ToHttp(await admin.UpsertPersonAsync(Operator(http), id, body!, http.RequestAborted), PersonView.From);
+        return error ?? ToHttp(await admin.UpsertPersonAsync(Actor(http), id, body!, http.RequestAborted), PersonView.From);
     }
 
     private static async Task<IResult> PostPersonStatus(string id, HttpContext http, [FromServices] AdminService admin)
     {
         var (body, error) = await ReadBodyAsync<StatusInput>(http);
-        return error ?? ToHttp(await admin.SetPersonStatusAsync(Operator(http), id, body!.Status, http.RequestAborted), PersonView.From);
+        return error ?? ToHttp(await admin.SetPersonStatusAsync(Actor(http), id, body!.Status, http.RequestAborted), PersonView.From);
     }
 
     private static async Task<IResult> PutPersonAccessLevels(string id, HttpContext http, [FromServices] AdminService admin)
     {
         var (body, error) = await ReadBodyAsync<List<string?>>(http, "accessLevels");
-        return error ?? ToHttp(await admin.SetPersonAccessLevelsAsync(Operator(http), id, body!, http.RequestAborted), PersonView.From);
+        return error ?? ToHttp(await admin.SetPersonAccessLevelsAsync(Actor(http), id, body!, http.RequestAborted), PersonView.From);
     }
 
     // ---- credentials -------------------------------------------------------------------------------
@@ -170,13 +172,13 @@ public static class AdminApi
     private static async Task<IResult> PutCredential(string card, HttpContext http, [FromServices] AdminService admin)
     {
         var (body, error) = await ReadBodyAsync<CredentialInput>(http);
-        return error ?? ToHttp(await admin.UpsertCredentialAsync(Operator(http), card, body!, http.RequestAborted), CredentialView.From);
+        return error ?? ToHttp(await admin.UpsertCredentialAsync(Actor(http), card, body!, http.RequestAborted), CredentialView.From);
     }
 
     private static async Task<IResult> PostCredentialStatus(string card, HttpContext http, [FromServices] AdminService admin)
     {
         var (body, error) = await ReadBodyAsync<StatusInput>(http);
-        return error ?? ToHttp(await admin.SetCredentialStatusAsync(Operator(http), card, body!.Status, http.RequestAborted), CredentialView.From);
+        return error ?? ToHttp(await admin.SetCredentialStatusAsync(Actor(http), card, body!.Status, http.RequestAborted), CredentialView.From);
     }
 
     // ---- access levels -----------------------------------------------------------------------------
@@ -213,12 +215,12 @@ public static class AdminApi
     private static async Task<IResult> PutAccessLevel(string id, HttpContext http, [FromServices] AdminService admin)
     {
         var (body, error) = await ReadBodyAsync<AccessLevelInput>(http);
-        return error ?? ToHttp(await admin.UpsertAccessLevelAsync(Operator(http), id, body!, http.RequestAborted), AccessLevelView.From);
+        return error ?? ToHttp(await admin.UpsertAccessLevelAsync(Actor(http), id, body!, http.RequestAborted), AccessLevelView.From);
     }
 
     private static async Task<IResult> DeleteAccessLevel(string id, HttpContext http, [FromServices] AdminService admin)
     {
-        var result = await admin.DeleteAccessLevelAsync(Operator(http), id, http.RequestAborted);
+        var result = await admin.DeleteAccessLevelAsync(Actor(http), id, http.RequestAborted);
         return result.IsOk ? Results.NoContent() : ToHttp(result, AccessLevelView.From);
     }
 
@@ -267,7 +269,7 @@ public static class AdminApi
 
     // ---- plumbing ----------------------------------------------------------------------------------
 
-    private static string Operator(HttpContext http) => Identity(http).Operator;
+    private static AdminActor Actor(HttpContext http) => AdminActor.Of(Identity(http));
 
     private static (string? After, int Limit, List<FieldError> Errors) PageParameters(IQueryCollection query)
     {
@@ -324,6 +326,7 @@ public static class AdminApi
         AdminOutcome.NotFound => Problem(StatusCodes.Status404NotFound, "Not found", result.Message),
         AdminOutcome.Invalid => Problem(StatusCodes.Status400BadRequest, "Invalid request", result.Message, result.Errors),
         AdminOutcome.Conflict => Problem(StatusCodes.Status409Conflict, "Conflict", result.Message),
+        AdminOutcome.NotForThisSite => Refusal(StatusCodes.Status403Forbidden, "Forbidden", result.Message, SiteLimit.Code),
         _ => Problem(StatusCodes.Status503ServiceUnavailable, "Unavailable", result.Message),
     };
 

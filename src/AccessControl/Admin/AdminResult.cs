@@ -19,6 +19,9 @@ public enum AdminOutcome
 
     /// <summary>The audit row or the database write failed: nothing became visible (fail closed).</summary>
     Unavailable,
+
+    /// <summary>Refused to a token limited to one site (<see cref="SiteLimit"/>): cardholders are global. Recorded as a <c>security</c> row.</summary>
+    NotForThisSite,
 }
 
 /// <summary>One invalid field of a request, named as the client wrote it (<c>accessLevels[1]</c>, <c>validUntil</c>).</summary>
@@ -62,6 +65,8 @@ public sealed record AdminResult<T>
     public static AdminResult<T> Conflict(string message) => new(AdminOutcome.Conflict, default, false, [], message);
 
     public static AdminResult<T> Unavailable(string message) => new(AdminOutcome.Unavailable, default, false, [], message);
+
+    public static AdminResult<T> NotForThisSite(string message) => new(AdminOutcome.NotForThisSite, default, false, [], message);
 
     /// <summary>The same failure for another result type.</summary>
     public AdminResult<TOther> Cast<TOther>() =>

@@ -11,9 +11,13 @@ namespace AccessControl.Admin;
 
 /// <summary>
 /// The one place a change to people, credentials or access levels happens, whoever asks for it (the HTTP API,
-/// the CLI through the API, a site file being loaded).
+/// the CLI through the API, a site file being loaded, the HR feed, the visitor desk's per-visit cardholders).
 /// </summary>
 /// <remarks>
+/// <para>Who asks is an <see cref="AdminActor"/>. A token limited to one site (<see cref="SiteLimit"/>) changes no
+/// cardholders, since they are global: the service refuses it here, whoever passes its request on, before reading
+/// anything, with the API's answer (<see cref="AdminOutcome.NotForThisSite"/>: 403 <c>not_approver_for_site</c>) and
+/// row (<c>cardholders.refused</c>).</para>
 /// <para>Each change is validated against the current topology and cardholders, then, in this order:
 /// (1) its audit row (kind <c>admin</c>: actor, time, action code, before/after) is appended to the entry log,
 /// (2) the cardholder tables are written in one transaction, (3) the new snapshot is swapped into
@@ -56,9 +60,14 @@ public sealed class AdminService
     // ---- people ------------------------------------------------------------------------------------
 
     /// <summary>Creates or replaces a person (action <c>person.upsert</c>).</summary>
-    public async Task<AdminResult<Person>> UpsertPersonAsync(string actor, string id, PersonInput input, CancellationToken cancellationToken = default)
+    public async Task<AdminResult<Person>> UpsertPersonAsync(AdminActor who, string id, PersonInput input, CancellationToken cancellationToken = default)
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(actor);
+        if (await RefuseSiteLimitedAsync<Person>(who, CardholderActions.PersonUpsert, id) is { } refused)
+        {
+            return refused;
+        }
+
+        var actor = who.Name;
         ArgumentNullException.ThrowIfNull(input);
         await gate.WaitAsync(cancellationToken);
         try
@@ -98,9 +107,14 @@ public sealed class AdminService
 
     /// <summary>Activates, suspends or terminates a person (actions <c>person.activate</c>, <c>person.suspend</c>, <c>person.terminate</c>).</summary>
     /// <param name="reference">Recorded in the audit row's detail: what the change answers (an HR event id); null for none.</param>
-    public async Task<AdminResult<Person>> SetPersonStatusAsync(string actor, string id, string? status, CancellationToken cancellationToken = default, string? reference = null)
+    public async Task<AdminResult<Person>> SetPersonStatusAsync(AdminActor who, string id, string? status, CancellationToken cancellationToken = default, string? reference = null)
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(actor);
+        if (await RefuseSiteLimitedAsync<Person>(who, CardholderCodes.TryParse(status, out PersonStatus asked) ? PersonStatusAction(asked) : null, id) is { } refused)
+        {
+            return refused;
+        }
+
+        var actor = who.Name;
         var errors = new List<FieldError>();
         var personId = CheckId(id, "id", errors) is { } pidText ? new PersonId(pidText) : (PersonId?)null;
         if (!CardholderCodes.TryParse(status, out PersonStatus newStatus))
@@ -122,13 +136,7 @@ public sealed class AdminService
             }
 
             var after = existing with { Status = newStatus };
-            var action = newStatus switch
-            {
-                PersonStatus.Active => CardholderActions.PersonActivate,
-                PersonStatus.Suspended => CardholderActions.PersonSuspend,
-                _ => CardholderActions.PersonTerminate,
-            };
-            return await ChangePersonAsync(actor, action, existing, after, async (at, ct) =>
+            return await ChangePersonAsync(actor, PersonStatusAction(newStatus), existing, after, async (at, ct) =>
                 Found(await store.SetPersonStatusAsync(after.Id, newStatus, at, actor, ct), "person", id), reference);
         }
         finally
@@ -139,9 +147,14 @@ public sealed class AdminService
 
     /// <summary>Replaces the access levels a person holds (action <c>person.access_levels</c>).</summary>
     /// <param name="reference">Recorded in the audit row's detail (an HR event id); null for none.</param>
-    public async Task<AdminResult<Person>> SetPersonAccessLevelsAsync(string actor, string id, IReadOnlyList<string?> accessLevels, CancellationToken cancellationToken = default, string? reference = null)
+    public async Task<AdminResult<Person>> SetPersonAccessLevelsAsync(AdminActor who, string id, IReadOnlyList<string?> accessLevels, CancellationToken cancellationToken = default, string? reference = null)
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(actor);
+        if (await RefuseSiteLimitedAsync<Person>(who, CardholderActions.PersonAccessLevels, id) is { } refused)
+        {
+            return refused;
+        }
+
+        var actor = who.Name;
         ArgumentNullException.ThrowIfNull(accessLevels);
         var errors = new List<FieldError>();
         var personId = CheckId(id, "id", errors) is { } pidText ? new PersonId(pidText) : (PersonId?)null;
@@ -178,9 +191,14 @@ public sealed class AdminService
     // ---- credentials -------------------------------------------------------------------------------
 
     /// <summary>Creates or replaces a credential (action <c>credential.upsert</c>). The card UID is normalized first.</summary>
-    public async Task<AdminResult<Credential>> UpsertCredentialAsync(string actor, string card, CredentialInput input, CancellationToken cancellationToken = default)
+    public async Task<AdminResult<Credential>> UpsertCredentialAsync(AdminActor who, string card, CredentialInput input, CancellationToken cancellationToken = default)
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(actor);
+        if (await RefuseSiteLimitedAsync<Credential>(who, CardholderActions.CredentialUpsert, card) is { } refused)
+        {
+            return refused;
+        }
+
+        var actor = who.Name;
         ArgumentNullException.ThrowIfNull(input);
         await gate.WaitAsync(cancellationToken);
         try
@@ -223,9 +241,14 @@ public sealed class AdminService
 
     /// <summary>Activates, suspends or revokes a credential (actions <c>credential.activate</c>, <c>credential.suspend</c>, <c>credential.revoke</c>).</summary>
     /// <param name="reference">Recorded in the audit row's detail (an HR event id); null for none.</param>
-    public async Task<AdminResult<Credential>> SetCredentialStatusAsync(string actor, string card, string? status, CancellationToken cancellationToken = default, string? reference = null)
+    public async Task<AdminResult<Credential>> SetCredentialStatusAsync(AdminActor who, string card, string? status, CancellationToken cancellationToken = default, string? reference = null)
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(actor);
+        if (await RefuseSiteLimitedAsync<Credential>(who, CardholderCodes.TryParse(status, out CredentialStatus asked) ? CredentialStatusAction(asked) : null, card) is { } refused)
+        {
+            return refused;
+        }
+
+        var actor = who.Name;
         var errors = new List<FieldError>();
         var cardUid = CheckCard(card, "card", errors);
         if (!CardholderCodes.TryParse(status, out CredentialStatus newStatus))
@@ -247,13 +270,7 @@ public sealed class AdminService
             }
 
             var after = existing with { Status = newStatus };
-            var action = newStatus switch
-            {
-                CredentialStatus.Active => CardholderActions.CredentialActivate,
-                CredentialStatus.Suspended => CardholderActions.CredentialSuspend,
-                _ => CardholderActions.CredentialRevoke,
-            };
-            return await ChangeCredentialAsync(actor, action, existing, after, async (at, ct) =>
+            return await ChangeCredentialAsync(actor, CredentialStatusAction(newStatus), existing, after, async (at, ct) =>
                 Found(await store.SetCredentialStatusAsync(after.CardUid, newStatus, at, actor, ct), "credential", after.CardUid), reference);
         }
         finally
@@ -265,9 +282,14 @@ public sealed class AdminService
     // ---- access levels -----------------------------------------------------------------------------
 
     /// <summary>Creates or replaces an access level (action <c>access_level.upsert</c>). Its zones and schedule must exist in the topology.</summary>
-    public async Task<AdminResult<AccessLevel>> UpsertAccessLevelAsync(string actor, string id, AccessLevelInput input, CancellationToken cancellationToken = default)
+    public async Task<AdminResult<AccessLevel>> UpsertAccessLevelAsync(AdminActor who, string id, AccessLevelInput input, CancellationToken cancellationToken = default)
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(actor);
+        if (await RefuseSiteLimitedAsync<AccessLevel>(who, CardholderActions.AccessLevelUpsert, id) is { } refused)
+        {
+            return refused;
+        }
+
+        var actor = who.Name;
         ArgumentNullException.ThrowIfNull(input);
         await gate.WaitAsync(cancellationToken);
         try
@@ -327,9 +349,14 @@ public sealed class AdminService
     }
 
     /// <summary>Deletes an access level (action <c>access_level.delete</c>). A level someone still holds is a conflict: remove it from them first.</summary>
-    public async Task<AdminResult<AccessLevel>> DeleteAccessLevelAsync(string actor, string id, CancellationToken cancellationToken = default)
+    public async Task<AdminResult<AccessLevel>> DeleteAccessLevelAsync(AdminActor who, string id, CancellationToken cancellationToken = default)
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(actor);
+        if (await RefuseSiteLimitedAsync<AccessLevel>(who, CardholderActions.AccessLevelDelete, id) is { } refused)
+        {
+            return refused;
+        }
+
+        var actor = who.Name;
         var errors = new List<FieldError>();
         var levelId = CheckId(id, "id", errors) is { } valid ? new AccessLevelId(valid) : default;
         if (errors.Count > 0)
@@ -652,6 +679,41 @@ public sealed class AdminService
             logger.LogCritical(ex, "Audit row {Seq} records an admin change that was not applied, and the failure could not be recorded.", auditSeq);
         }
     }
+
+    // ---- the site limit ----------------------------------------------------------------------------
+
+    /// <summary>
+    /// The refusal of a token limited to one site (<see cref="SiteLimit"/>), or null for an actor of every site.
+    /// Cardholders are global (a person's levels may name zones of any site), so such a token changes none of them,
+    /// whatever it asks: checked before anything is read, the refusal tells nothing about them. The row is the API's
+    /// (<c>cardholders.refused</c>, no site), naming the change asked for and its target.
+    /// </summary>
+    private async Task<AdminResult<T>?> RefuseSiteLimitedAsync<T>(AdminActor who, string? change, string? target)
+    {
+        ArgumentNullException.ThrowIfNull(who);
+        if (who.Token is not { Site: not null } limited)
+        {
+            return null;
+        }
+
+        var row = SiteLimit.Row(limited, EverySiteActions.Cardholders, clock.GetCurrentInstant(), null, new { change, target });
+        await AdminApi.RecordRefusalAsync(appendLog, row, logger);
+        return AdminResult<T>.NotForThisSite(SiteLimit.Message(limited));
+    }
+
+    private static string PersonStatusAction(PersonStatus status) => status switch
+    {
+        PersonStatus.Active => CardholderActions.PersonActivate,
+        PersonStatus.Suspended => CardholderActions.PersonSuspend,
+        _ => CardholderActions.PersonTerminate,
+    };
+
+    private static string CredentialStatusAction(CredentialStatus status) => status switch
+    {
+        CredentialStatus.Active => CardholderActions.CredentialActivate,
+        CredentialStatus.Suspended => CardholderActions.CredentialSuspend,
+        _ => CardholderActions.CredentialRevoke,
+    };
 
     // ---- validation helpers ------------------------------------------------------------------------
 

@@ -9,7 +9,10 @@ namespace AccessControl.Admin;
 [WrittenAs(ActionRows.Refused)]
 public static class EverySiteActions
 {
-    /// <summary>People, credentials and access levels, read and written: a person's levels may name zones of any site.</summary>
+    /// <summary>
+    /// People, credentials and access levels, read and written: a person's levels may name zones of any site. A change
+    /// is refused by <see cref="AdminService"/> too, whoever asks it.
+    /// </summary>
     public const string Cardholders = "cardholders";
 
     /// <summary>The list of operator tokens: every site's operators.</summary>

@@ -42,6 +42,9 @@ namespace AccessControl.Hr;
 public sealed class HrFeedService
 {
     public const string Actor = "hr-feed";
+
+    /// <summary>The feed changes cardholders of every site, as the HR system's word on who works here.</summary>
+    private static readonly AdminActor AdminAs = AdminActor.EverySite(Actor);
     public const int MaxEventsPerBatch = 1000;
 
     /// <summary>How often due future-dated events are looked for.</summary>
@@ -295,7 +298,7 @@ public sealed class HrFeedService
                 return await FinishFailedAsync(record, $"Person '{record.PersonId}' was terminated before this transfer became due.");
             }
 
-            var levels = await admin.SetPersonAccessLevelsAsync(Actor, record.PersonId, [.. record.AccessLevels ?? []], CancellationToken.None, record.EventId);
+            var levels = await admin.SetPersonAccessLevelsAsync(AdminAs, record.PersonId, [.. record.AccessLevels ?? []], CancellationToken.None, record.EventId);
             if (levels.Outcome is AdminOutcome.Invalid or AdminOutcome.NotFound)
             {
                 return await FinishFailedAsync(record, $"{levels.Message} {string.Join("; ", levels.Errors.Select(e => $"{e.Field}: {e.Message}"))}".Trim());
@@ -335,7 +338,7 @@ public sealed class HrFeedService
         // Once started, nothing here is cancelled: a half-done termination is finished by a retry, not abandoned.
         // The operators are read first: the status change itself revokes the person's tokens (migration 0020).
         var operators = tokens.ActiveOperatorsOf(person.Value);
-        var status = await admin.SetPersonStatusAsync(Actor, person.Value, PersonStatus.Terminated.ToCode(), CancellationToken.None, eventId);
+        var status = await admin.SetPersonStatusAsync(AdminAs, person.Value, PersonStatus.Terminated.ToCode(), CancellationToken.None, eventId);
         if (!status.IsOk)
         {
             return (null, status.Message);
@@ -344,7 +347,7 @@ public sealed class HrFeedService
         var revoked = new List<string>();
         foreach (var credential in configuration.Cardholders.CredentialsOf(person).Where(c => c.Status != CredentialStatus.Revoked).OrderBy(c => c.CardUid, StringComparer.Ordinal).ToList())
         {
-            var result = await admin.SetCredentialStatusAsync(Actor, credential.CardUid, CredentialStatus.Revoked.ToCode(), CancellationToken.None, eventId);
+            var result = await admin.SetCredentialStatusAsync(AdminAs, credential.CardUid, CredentialStatus.Revoked.ToCode(), CancellationToken.None, eventId);
             if (!result.IsOk)
             {
                 return (null, result.Message);

@@ -479,7 +479,7 @@ public sealed class VisitorService
                 return VisitResult<VisitView>.Unavailable("The visit could not be written; nothing was changed.");
             }
 
-            var granted = await GrantBadgeAsync(desk.Operator, visit, visitor, personId, badge, now);
+            var granted = await GrantBadgeAsync(PerVisit(desk), visit, visitor, personId, badge, now);
             if (granted is not null)
             {
                 store.UndoCheckIn(id, number);
@@ -576,7 +576,7 @@ public sealed class VisitorService
             return VisitResult<VisitView>.Unavailable("The audit log is unavailable; nothing was changed.");
         }
 
-        var revoked = await admin.SetCredentialStatusAsync(desk.Operator, visitor.Badge, CredentialStatus.Revoked.ToCode());
+        var revoked = await admin.SetCredentialStatusAsync(PerVisit(desk), visitor.Badge, CredentialStatus.Revoked.ToCode());
         if (!revoked.IsOk && revoked.Outcome != AdminOutcome.NotFound)
         {
             await FailedAsync(audited, new InvalidOperationException(revoked.Message));
@@ -731,8 +731,16 @@ public sealed class VisitorService
         return restored;
     }
 
+    /// <summary>
+    /// Who changes a visit's own cardholders (its access level, visitors and badges) in <see cref="AdminService"/>: the
+    /// desk, for every site. A token limited to one site changes no cardholders of its own accord, but this service has
+    /// checked the visit's site against the desk's token (<see cref="OperatorIdentity.ActsFor"/>) and makes them for that
+    /// visit alone: a level of the visit's zones, its visitors, badges of the site's pool.
+    /// </summary>
+    private static AdminActor PerVisit(OperatorIdentity desk) => AdminActor.EverySite(desk.Operator);
+
     /// <summary>Creates the per-visit access level, person and credential through <see cref="AdminService"/>. Null on success, else why not.</summary>
-    private async Task<string?> GrantBadgeAsync(string actor, Visit visit, VisitVisitor visitor, string personId, PooledBadge badge, Instant now)
+    private async Task<string?> GrantBadgeAsync(AdminActor actor, Visit visit, VisitVisitor visitor, string personId, PooledBadge badge, Instant now)
     {
         var level = await admin.UpsertAccessLevelAsync(actor, visit.AccessLevel.Value,
             new AccessLevelInput($"Visit {visit.Id} ({visit.Site})", [.. visit.Zones.Select(z => z.Value)], ScheduleId.Always.Value));
@@ -945,13 +953,14 @@ public sealed class VisitorService
                 return VisitResult<PurgeSummary>.Unavailable("The audit log is unavailable; nothing was purged.");
             }
 
+            var everySite = AdminActor.EverySite(actor); // the purge spans every site: a site-limited token is refused it (VisitorApi)
             foreach (var visit in visits)
             {
                 foreach (var visitor in visit.Visitors.Where(v => v.PersonId is not null))
                 {
                     if (configuration.Cardholders.People.ContainsKey(new PersonId(visitor.PersonId!)))
                     {
-                        var stripped = await admin.UpsertPersonAsync(actor, visitor.PersonId!, new PersonInput("purged visitor", "visitor", "terminated", []), cancellationToken);
+                        var stripped = await admin.UpsertPersonAsync(everySite, visitor.PersonId!, new PersonInput("purged visitor", "visitor", "terminated", []), cancellationToken);
                         if (!stripped.IsOk)
                         {
                             await FailedAsync(audited, new InvalidOperationException(stripped.Message));
@@ -962,7 +971,7 @@ public sealed class VisitorService
 
                 if (configuration.Cardholders.AccessLevels.ContainsKey(visit.AccessLevel))
                 {
-                    var deleted = await admin.DeleteAccessLevelAsync(actor, visit.AccessLevel.Value, cancellationToken);
+                    var deleted = await admin.DeleteAccessLevelAsync(everySite, visit.AccessLevel.Value, cancellationToken);
                     if (!deleted.IsOk)
                     {
                         await FailedAsync(audited, new InvalidOperationException(deleted.Message));

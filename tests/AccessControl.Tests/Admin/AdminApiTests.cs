@@ -265,6 +265,35 @@ public sealed class AdminApiTests : IAsyncLifetime
         Assert.All(refusals, r => Assert.Null(r.SiteId));
     }
 
+    [Fact]
+    [Trait("control", "NIST-AC-3")]
+    [Trait("control", "NIST-AC-6")]
+    public async Task Cardholders_ChangedThroughTheServiceItself_ByASiteLimitedIdentity_AreRefusedAndLogged_AsOverTheApi()
+    {
+        await SeedAsync();
+        var before = Snapshot();
+        var limited = AdminActor.Of(new OperatorIdentity("admin-dc1", OperatorRole.Admin, "p-admin-dc1", "dc1"));
+
+        AdminOutcome[] outcomes =
+        [
+            (await host.Admin.UpsertPersonAsync(limited, "p-100", new PersonInput("Ada King", "employee"))).Outcome,
+            (await host.Admin.SetPersonStatusAsync(limited, "p-100", "terminated")).Outcome,
+            (await host.Admin.SetPersonAccessLevelsAsync(limited, "p-100", [])).Outcome,
+            (await host.Admin.UpsertCredentialAsync(limited, Card, new CredentialInput("desfire-ev3", "p-100", Status: "suspended"))).Outcome,
+            (await host.Admin.SetCredentialStatusAsync(limited, Card, "revoked")).Outcome,
+            (await host.Admin.UpsertAccessLevelAsync(limited, "hall-a", new AccessLevelInput("Hall A", ["dc1-hall-a", "dc1-campus"], "always"))).Outcome,
+            (await host.Admin.DeleteAccessLevelAsync(limited, "hall-a")).Outcome,
+        ];
+
+        Assert.All(outcomes, o => Assert.Equal(AdminOutcome.NotForThisSite, o));
+        Assert.Equal(before, Snapshot());
+        var refusals = host.Query.Find(new LogFilter { Kind = LogKinds.Security, Reason = "cardholders.refused" });
+        Assert.Equal(outcomes.Length, refusals.Count);
+        Assert.All(refusals, r => Assert.Equal(("admin-dc1", null), (r.Actor, r.SiteId)));
+        Assert.Contains(refusals, r => r.Detail!.Contains("\"tokenSite\":\"dc1\"", StringComparison.Ordinal)
+            && r.Detail.Contains("\"change\":\"person.terminate\",\"target\":\"p-100\"", StringComparison.Ordinal));
+    }
+
     private async Task SeedAsync()
     {
         await OkAsync(await host.AsAdminAsync(HttpMethod.Put, "/access-levels/hall-a", new { name = "Hall A", zones = new[] { "dc1-hall-a" }, schedule = "always" }));

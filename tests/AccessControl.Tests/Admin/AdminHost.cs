@@ -128,7 +128,7 @@ internal sealed class AdminHost : IAsyncDisposable
     /// <summary>Adds a person without access levels through the admin service (audited, live and stored), e.g. the person behind a token.</summary>
     public async Task AddPersonAsync(string id, string status = "active")
     {
-        var result = await Admin.UpsertPersonAsync("test-setup", id, new PersonInput(id, "employee", status));
+        var result = await Admin.UpsertPersonAsync(AdminActor.EverySite("test-setup"), id, new PersonInput(id, "employee", status));
         if (!result.IsOk)
         {
             throw new InvalidOperationException($"test setup: person {id} could not be added: {result.Message}");

@@ -1,3 +1,4 @@
+using AccessControl.Admin;
 using AccessControl.EntryLog;
 using AccessControl.People;
 using AccessControl.Protocol;
@@ -22,7 +23,7 @@ public class ChangesInFlightTests
         await using var edge = await EdgeHarness.StartAsync();
         await using (var held = await HeldPipeline.HoldAsync(edge))
         {
-            var terminate = edge.Edge.Admin.SetPersonStatusAsync("hr-feed", "p-mkoch", "terminated");
+            var terminate = edge.Edge.Admin.SetPersonStatusAsync(AdminActor.EverySite("hr-feed"), "p-mkoch", "terminated");
             await held.WhenQueuedAsync(1);
             await SwipeAsync(edge, "leaver-1");
             held.Release();
@@ -42,10 +43,10 @@ public class ChangesInFlightTests
     public async Task ACardReinstated_IsNotLetInBeforeTheReinstatementIsInForce()
     {
         await using var edge = await EdgeHarness.StartAsync();
-        Assert.True((await edge.Edge.Admin.SetPersonStatusAsync("admin", "p-mkoch", "suspended")).IsOk);
+        Assert.True((await edge.Edge.Admin.SetPersonStatusAsync(AdminActor.EverySite("admin"), "p-mkoch", "suspended")).IsOk);
         await using (var held = await HeldPipeline.HoldAsync(edge))
         {
-            var reinstate = edge.Edge.Admin.SetPersonStatusAsync("admin", "p-mkoch", "active");
+            var reinstate = edge.Edge.Admin.SetPersonStatusAsync(AdminActor.EverySite("admin"), "p-mkoch", "active");
             await held.WhenQueuedAsync(1);
             await SwipeAsync(edge, "early-1");
             held.Release();
@@ -66,7 +67,7 @@ public class ChangesInFlightTests
     {
         await using var edge = await EdgeHarness.StartAsync();
         edge.Edge.Writer.SimulateWriteFailure(true);
-        var refused = await edge.Edge.Admin.SetPersonStatusAsync("hr-feed", "p-mkoch", "terminated").WaitAsync(EdgeHarness.Timeout);
+        var refused = await edge.Edge.Admin.SetPersonStatusAsync(AdminActor.EverySite("hr-feed"), "p-mkoch", "terminated").WaitAsync(EdgeHarness.Timeout);
         edge.Edge.Writer.SimulateWriteFailure(false);
 
         await SwipeAsync(edge, "still-1");

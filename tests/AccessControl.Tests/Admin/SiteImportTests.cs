@@ -91,7 +91,7 @@ public sealed class SiteImportTests : IAsyncLifetime
             command.ExecuteNonQuery();
         }
 
-        var result = await host.Admin.UpsertPersonAsync("alice", "p-1", new PersonInput("Ada", "employee"));
+        var result = await host.Admin.UpsertPersonAsync(AdminActor.EverySite("alice"), "p-1", new PersonInput("Ada", "employee"));
 
         Assert.Equal(AdminOutcome.Unavailable, result.Outcome);
         Assert.Empty(host.PeopleBesidesTheOperators);

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using AccessControl.Admin;
 using AccessControl.Cardholding;
 using AccessControl.EntryLog;
 using AccessControl.People;
@@ -231,7 +232,7 @@ public class EscortTests
         var reader = await edge.ReaderAsync(In);
 
         var changed = await edge.Edge.Admin.UpsertAccessLevelAsync(
-            "admin:test",
+            AdminActor.EverySite("admin:test"),
             "serverroom-operators",
             new AccessControl.Admin.AccessLevelInput("Data hall 1 and server room 1, around the clock (NOC operators)", ["demo-dh1", "demo-sr1"], "always", Escort: false));
         await edge.PresentCardAndFingerAsync(reader, Operator);

@@ -1,3 +1,4 @@
+using AccessControl.Admin;
 using System.Text.Json;
 using System.Threading.Channels;
 using AccessControl.EntryLog;
@@ -132,10 +133,10 @@ public class TwoFactorTests
         // new holder: the card is decided again when the finger comes, and must not let the new holder in on it.
         var (edge, card, finger, unlocks, _) = await StartAsync(BrokerKind.Embedded);
         await using var __ = edge;
-        Assert.True((await edge.Edge.Admin.SetPersonAccessLevelsAsync("admin-test", "p-jweber", ["lobby-24x7", "serverroom-operators"])).IsOk);
+        Assert.True((await edge.Edge.Admin.SetPersonAccessLevelsAsync(AdminActor.EverySite("admin-test"), "p-jweber", ["lobby-24x7", "serverroom-operators"])).IsOk);
 
         var (cardEvent, verify) = await CardThenVerifyRequestAsync(card, finger);
-        Assert.True((await edge.Edge.Admin.UpsertCredentialAsync("admin-test", Operator, new global::AccessControl.Admin.CredentialInput("desfire-ev3", "p-jweber"))).IsOk);
+        Assert.True((await edge.Edge.Admin.UpsertCredentialAsync(AdminActor.EverySite("admin-test"), Operator, new global::AccessControl.Admin.CredentialInput("desfire-ev3", "p-jweber"))).IsOk);
         await finger.FingerprintAsync(verify.RequestId, 95);
         var final = await card.NextDecisionAsync();
 
