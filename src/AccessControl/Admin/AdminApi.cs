@@ -2,6 +2,7 @@ using System.Text.Json;
 using AccessControl.Cardholding;
 using AccessControl.EntryLog;
 using AccessControl.Events;
+using AccessControl.HttpSecurity;
 using AccessControl.People;
 using AccessControl.Protocol;
 using AccessControl.Sites;
@@ -388,21 +389,21 @@ public static class AdminApi
             string refusal;
             if (header.Count == 0)
             {
-                refusal = "auth.missing_token";
+                refusal = AuthReasons.MissingToken;
             }
             else
             {
                 var text = header.Count == 1 ? header[0] : null;
                 var token = text is not null && text.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? text["Bearer ".Length..].Trim() : null;
                 check = http.RequestServices.GetRequiredService<ApiTokens>().Check(token);
-                refusal = "auth.invalid_token";
+                refusal = AuthReasons.InvalidToken;
             }
 
             // A known token refused for its person: not a failed sign-in (nothing was guessed, and counting it would lock
             // out everyone else behind the same address), nor a successful one.
             if (check is { Holder: { } holder, Refusal: { } refused })
             {
-                await RecordAsync(http, "auth." + refused, holder);
+                await RecordAsync(http, AuthReasons.TokenRefused(refused), holder);
                 return Refuse(http, holder, refused);
             }
 
@@ -418,7 +419,7 @@ public static class AdminApi
             HttpSecurity.HttpSecurityExtensions.RecordSignIn(http);
             if (!allowed.Contains(identity.Role))
             {
-                await RecordAsync(http, "auth.forbidden", identity);
+                await RecordAsync(http, AuthReasons.Forbidden, identity);
                 return Problem(StatusCodes.Status403Forbidden, "Forbidden", $"The role '{ApiTokens.RoleCode(identity.Role)}' may not do this.");
             }
 

@@ -474,10 +474,11 @@ public sealed class EntryLogWriter : IDisposable
             using var command = connection.CreateCommand();
             command.CommandText = """
                 SELECT detail FROM entry_log
-                WHERE seq > $from AND kind = 'integrity' AND reason = 'outage' AND detail LIKE '%' || $id || '%'
+                WHERE seq > $from AND kind = 'integrity' AND reason = $outage AND detail LIKE '%' || $id || '%'
                 """;
             command.Parameters.AddWithValue("$from", afterSeq);
             command.Parameters.AddWithValue("$id", journalId);
+            command.Parameters.AddWithValue("$outage", Events.LateRows.OutageReason);
             using var reader = command.ExecuteReader();
             while (reader.Read())
             {

@@ -7,6 +7,7 @@ using AccessControl.Decisions;
 using AccessControl.Events;
 using AccessControl.Fingerprints;
 using AccessControl.Hr;
+using AccessControl.HttpSecurity;
 using AccessControl.LifeSafety;
 using AccessControl.Protocol;
 using AccessControl.Sites;
@@ -46,11 +47,11 @@ public static class LogReasons
     /// <summary>Security row: a fire event from a panel the site does not name.</summary>
     public const string UnknownFirePanel = "unknown_fire_panel";
 
-    /// <summary>The classes whose constants are action codes, or hold some (<see cref="WrittenAsAttribute"/> on the class or on the constant).</summary>
+    /// <summary>The classes whose constants are action codes (or the API's sign-in reasons), or hold some (<see cref="WrittenAsAttribute"/> on the class or on the constant).</summary>
     private static readonly Type[] ActionClasses =
     [
         typeof(CardholderActions), typeof(VisitActions), typeof(HrActions), typeof(FingerprintActions), typeof(OperatorTokenActions),
-        typeof(EverySiteActions), typeof(FireActions), typeof(SiteActions), typeof(DeviceSeqBaselines),
+        typeof(EverySiteActions), typeof(FireActions), typeof(SiteActions), typeof(DeviceSeqBaselines), typeof(AuthReasons),
     ];
 
     /// <summary>Each action code with the rows it is written as.</summary>
@@ -59,12 +60,8 @@ public static class LogReasons
     /// <summary>The action codes: what an operator's change is recorded as (kind <c>admin</c>), and what a refusal is named for.</summary>
     public static IReadOnlyList<string> Actions { get; } = [.. ActionCodes.Select(a => a.Code)];
 
-    /// <summary>Security rows that are not a refused action: the admin API's sign-in, a refused purge, a fire panel the site does not name.</summary>
-    private static readonly string[] SecurityReasons =
-    [
-        "auth.missing_token", "auth.invalid_token", "auth.forbidden", "auth.lockout",
-        LogPurgeRefusal.Action, UnknownFirePanel,
-    ];
+    /// <summary>Security rows that are neither a refused action nor the API's sign-in: a refused purge, a fire panel the site does not name.</summary>
+    private static readonly string[] SecurityReasons = [LogPurgeRefusal.Action, UnknownFirePanel];
 
     /// <summary>The <c>security</c> row of an action refused to a token limited to another site, or by a rule of the action.</summary>
     public static string Refused(string action) => action + ".refused";
@@ -83,7 +80,7 @@ public static class LogReasons
             .. Constants(typeof(AlarmTypes)),
             .. Constants(typeof(FireReasons)),
             .. Constants(typeof(SecurityEvent)),
-            .. Constants(typeof(TokenRefusals)).Select(r => "auth." + r),
+            .. Constants(typeof(TokenRefusals)).Select(AuthReasons.TokenRefused),
             .. Constants(typeof(HrFeedRefusals)),
             .. ActionCodes.SelectMany(a => Forms(a.Code, a.Rows)),
             .. SecurityReasons,

@@ -16,9 +16,11 @@ public static class DeviceSeqBaselines
     [WrittenAs(ActionRows.Itself | ActionRows.Refused)]
     public const string ResetReason = "device_seq_reset";
 
+    // @reason is ResetReason: SQLite matches a bound value against the literal of the partial index
+    // ix_entry_log_device_seq_reset (Migrations/0011_device_seq_index.sql), so the index still serves it.
     private const string ResetsSql = """
         SELECT source AS Source, MAX(seq) AS Row FROM entry_log
-        WHERE reason = 'device_seq_reset' AND source IS NOT NULL
+        WHERE reason = @reason AND source IS NOT NULL
         GROUP BY source
         """;
 
@@ -59,7 +61,7 @@ public static class DeviceSeqBaselines
         using var log = LogSnapshot.Open(database);
         var (sources, maxSince, recent) = log.Indexed ? (SourcesSql, MaxSinceSql, RecentSql) : (SourcesScanSql, MaxSinceScanSql, RecentScanSql);
         var w = log.Watermark;
-        var resets = log.Connection.Query<(string Source, long Row)>(ResetsSql, transaction: log.Transaction)
+        var resets = log.Connection.Query<(string Source, long Row)>(ResetsSql, new { reason = ResetReason }, log.Transaction)
             .ToDictionary(r => r.Source, r => r.Row, StringComparer.Ordinal);
         var history = new Dictionary<string, IReadOnlyCollection<long>>(StringComparer.Ordinal);
         foreach (var source in log.Connection.Query<string>(sources, new { w }, log.Transaction).Concat(resets.Keys).Distinct(StringComparer.Ordinal))

@@ -150,7 +150,7 @@ public static class HttpSecurityExtensions
             {
                 At = now,
                 Kind = LogKinds.Security,
-                Reason = "auth.lockout",
+                Reason = AuthReasons.Lockout,
                 Detail = AdminJson.Serialize(new
                 {
                     remote = ClientKey(http),

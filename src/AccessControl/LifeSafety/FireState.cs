@@ -110,9 +110,10 @@ public sealed record FireState(ImmutableDictionary<string, FireRelease> Sites, I
     /// <summary>The <c>source</c> of rows about a fire panel's events: <c>fire/{panelId}</c>.</summary>
     public const string FireSourcePrefix = "fire/";
 
-    // The WHERE clause is exactly that of the partial index ix_entry_log_fire (Migrations/0013_fire_rows_index.sql).
+    // The WHERE clause is exactly that of the partial index ix_entry_log_fire (Migrations/0013_fire_rows_index.sql),
+    // $fire being AlarmTypes.FireAlarm: SQLite matches a bound value against the index's literal.
     private const string LoadSql =
-        $"SELECT {EntryLogQuery.Columns} FROM entry_log WHERE kind = 'safety' OR (kind = 'alarm' AND reason = 'fire_alarm') ORDER BY seq";
+        $"SELECT {EntryLogQuery.Columns} FROM entry_log WHERE kind = 'safety' OR (kind = 'alarm' AND reason = $fire) ORDER BY seq";
 
     /// <summary>Rebuilds the state from the entry log (at start-up, before the pipeline runs).</summary>
     public static FireState Load(Database database)
@@ -121,6 +122,7 @@ public sealed record FireState(ImmutableDictionary<string, FireRelease> Sites, I
         using var connection = database.OpenReadOnly();
         using var command = connection.CreateCommand();
         command.CommandText = LoadSql;
+        command.Parameters.AddWithValue("$fire", AlarmTypes.FireAlarm);
         using var reader = command.ExecuteReader();
         var state = Empty;
         while (reader.Read())

@@ -15,11 +15,44 @@ public sealed partial class LogReasonsTests
     /// <summary>Dotted names in an action's namespace that are not reason codes.</summary>
     private static readonly string[] NotCodes = ["fingerprint.keys"]; // FingerprintOptions.KeyFile's default, a file name
 
+    /// <summary>The files that build a code's forms from its parts: <c>.refused</c>, <c>.failed</c>, <c>auth.&lt;refusal&gt;</c>.</summary>
+    private static readonly string[] FormBuilders = ["LogReasons.cs", "AuthReasons.cs"];
+
     [Fact]
     public void Sources_WriteNoActionCodeAsALiteral()
     {
         var namespaces = Namespaces(LogReasons.Actions);
-        var literals = new List<string>();
+        var literals = SourceLines().SelectMany(line =>
+        {
+            var codes = DottedLiteral().Matches(line.Text).Select(m => m.Groups[1].Value)
+                .Where(c => namespaces.Contains(c[..c.IndexOf('.', StringComparison.Ordinal)]) && !NotCodes.Contains(c) && !IsKnownConstant(line.Text, c));
+            var parts = FormBuilders.Contains(Path.GetFileName(line.File))
+                ? []
+                : SuffixLiteral().Matches(line.Text).Select(m => m.Value)
+                    .Concat(PrefixLiteral().Matches(line.Text).Where(m => namespaces.Contains(m.Groups[1].Value)).Select(m => m.Value));
+            return codes.Concat(parts).Select(c => $"{line.Where}: {c}");
+        }).ToList();
+
+        Assert.True(literals.Count == 0,
+            "Action codes written as literals (use the feature's *Actions constant, LogReasons.Refused/Failed and AuthReasons.TokenRefused for its forms):"
+            + Environment.NewLine + string.Join(Environment.NewLine, literals));
+    }
+
+    [Fact]
+    public void Sources_CompareNoReasonWithALiteralInSql()
+    {
+        var literals = SourceLines()
+            .SelectMany(line => SqlReasonLiteral().Matches(line.Text).Where(m => LogReasons.Known.Contains(m.Groups[1].Value)).Select(m => $"{line.Where}: {m.Value}"))
+            .ToList();
+
+        Assert.True(literals.Count == 0,
+            "SQL comparing reason with a literal (pass the reason's constant as a parameter; SQLite still matches a partial index's literal):"
+            + Environment.NewLine + string.Join(Environment.NewLine, literals));
+    }
+
+    /// <summary>The lines of the service's C# sources but comment lines (migrations are .sql: they keep the codes of their day).</summary>
+    private static IEnumerable<(string File, string Where, string Text)> SourceLines()
+    {
         var src = Path.Combine(RepositoryRoot.Path, "src");
         foreach (var file in Directory.EnumerateFiles(src, "*.cs", SearchOption.AllDirectories).Where(f => !IsBuildOutput(src, f)))
         {
@@ -27,21 +60,12 @@ public sealed partial class LogReasonsTests
             var lines = File.ReadAllLines(file);
             for (var i = 0; i < lines.Length; i++)
             {
-                if (lines[i].TrimStart().StartsWith("//", StringComparison.Ordinal))
+                if (!lines[i].TrimStart().StartsWith("//", StringComparison.Ordinal))
                 {
-                    continue;
+                    yield return (file, $"{name}:{i + 1}", lines[i]);
                 }
-
-                var codes = DottedLiteral().Matches(lines[i]).Select(m => m.Groups[1].Value)
-                    .Where(c => namespaces.Contains(c[..c.IndexOf('.', StringComparison.Ordinal)]) && !NotCodes.Contains(c) && !IsKnownConstant(lines[i], c));
-                var suffixes = Path.GetFileName(file) == "LogReasons.cs" ? [] : SuffixLiteral().Matches(lines[i]).Select(m => m.Value);
-                literals.AddRange(codes.Concat(suffixes).Select(c => $"{name}:{i + 1}: {c}"));
             }
         }
-
-        Assert.True(literals.Count == 0,
-            "Action codes written as literals (use the feature's *Actions constant, and LogReasons.Refused/Failed for its forms):"
-            + Environment.NewLine + string.Join(Environment.NewLine, literals));
     }
 
     [Fact]
@@ -75,6 +99,13 @@ public sealed partial class LogReasonsTests
 
     [GeneratedRegex("\"\\.(?:refused|failed)\"")]
     private static partial Regex SuffixLiteral();
+
+    /// <summary>A code's namespace with its dot, to be completed: <c>"auth." + refusal</c>, <c>$"auth.{refusal}"</c>.</summary>
+    [GeneratedRegex("\"([a-z_]+)\\.[\"{]")]
+    private static partial Regex PrefixLiteral();
+
+    [GeneratedRegex("reason\\s*(?:=|<>|!=)\\s*'([^']+)'", RegexOptions.IgnoreCase)]
+    private static partial Regex SqlReasonLiteral();
 
     [GeneratedRegex("^\\s*(?:public |internal |private )?const string \\w+ = \"([^\"]+)\";")]
     private static partial Regex ConstantDeclaration();
