@@ -133,7 +133,9 @@ public static class LogCommand
 
     /// <summary>
     /// The row's actor, and for a row a CLI command wrote to the log itself the OS account it ran as (<c>osUser</c>,
-    /// <c>osUid</c> in the detail): <c>ops-bob (os: alice, uid 1000)</c>. The typed name alone proves nothing.
+    /// <c>osUid</c> in the detail): <c>ops-bob (os: alice, uid 1000)</c>. The typed name alone proves nothing. When the
+    /// account someone logged in as is another one (<c>loginUid</c>, <c>loginUser</c>: a <c>sudo -u</c>), it follows:
+    /// <c>ops-bob (os: accesscontrol, uid 998; login: alice, uid 1000)</c>.
     /// </summary>
     private static string ActorOf(LogEntry row)
     {
@@ -146,19 +148,28 @@ public static class LogCommand
         try
         {
             using var json = System.Text.Json.JsonDocument.Parse(detail);
-            if (json.RootElement.ValueKind != System.Text.Json.JsonValueKind.Object
-                || !json.RootElement.TryGetProperty("osUser", out var user) || user.ValueKind != System.Text.Json.JsonValueKind.String)
+            var root = json.RootElement;
+            if (root.ValueKind != System.Text.Json.JsonValueKind.Object || Text(root, "osUser") is not { } user)
             {
                 return actor;
             }
 
-            var uid = json.RootElement.TryGetProperty("osUid", out var id) && id.ValueKind == System.Text.Json.JsonValueKind.Number ? $", uid {id.GetRawText()}" : "";
-            return $"{actor} (os: {user.GetString()}{uid})";
+            var uid = Number(root, "osUid");
+            var login = Number(root, "loginUid") is { } loginUid && loginUid != uid
+                ? Text(root, "loginUser") is { } loginUser ? $"; login: {loginUser}, uid {loginUid}" : $"; login uid {loginUid}"
+                : "";
+            return $"{actor} (os: {user}{(uid is null ? "" : $", uid {uid}")}{login})";
         }
         catch (System.Text.Json.JsonException)
         {
             return actor;
         }
+
+        static string? Text(System.Text.Json.JsonElement root, string name) =>
+            root.TryGetProperty(name, out var value) && value.ValueKind == System.Text.Json.JsonValueKind.String ? value.GetString() : null;
+
+        static string? Number(System.Text.Json.JsonElement root, string name) =>
+            root.TryGetProperty(name, out var value) && value.ValueKind == System.Text.Json.JsonValueKind.Number ? value.GetRawText() : null;
     }
 
     private static int UsageError(TextWriter error, string message)

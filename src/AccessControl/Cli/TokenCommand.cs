@@ -203,7 +203,7 @@ public static class TokenCommand
 
     /// <summary>
     /// Appends the command's audit row (chained after whatever the running service wrote), its detail followed by the OS
-    /// account (<c>osUser</c>, <c>osUid</c>); false after saying why not.
+    /// account (<c>osUser</c>, <c>osUid</c>, and <c>loginUid</c>, <c>loginUser</c> when set); false after saying why not.
     /// </summary>
     private static bool Audit(Database database, IClock clock, string actor, OsAccount account, string action, object detail, TextWriter error)
     {
@@ -212,6 +212,15 @@ public static class TokenCommand
             var fields = System.Text.Json.JsonSerializer.SerializeToNode(detail, AdminJson.Options)!.AsObject();
             fields["osUser"] = account.User;
             fields["osUid"] = account.Uid;
+            if (account.LoginUid is { } loginUid)
+            {
+                fields["loginUid"] = loginUid;
+            }
+
+            if (account.LoginUser is { } loginUser)
+            {
+                fields["loginUser"] = loginUser;
+            }
             using var writer = new EntryLogWriter(database);
             writer.Append([new LogEntry { At = clock.GetCurrentInstant(), Kind = LogKinds.Admin, Actor = actor, Reason = action, Detail = fields.ToJsonString(AdminJson.Options) }]);
             return true;

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using AccessControl.Storage;
 using Microsoft.Data.Sqlite;
 using NodaTime;
@@ -422,7 +423,7 @@ public sealed class EntryLogWriter : IDisposable
                 Kind = LogKinds.Integrity,
                 Reason = LogKinds.PurgeReason,
                 Actor = actor,
-                Detail = JsonSerializer.Serialize(new PurgeDetail(first, to, rows, Rfc3339.Format(before), Convert.ToHexStringLower(lastHash), retention.Iso, retention.Reason, osAccount?.User, osAccount?.Uid), PurgeDetail.Json),
+                Detail = JsonSerializer.Serialize(new PurgeDetail(first, to, rows, Rfc3339.Format(before), Convert.ToHexStringLower(lastHash), retention.Iso, retention.Reason, osAccount?.User, osAccount?.Uid, osAccount?.LoginUid, osAccount?.LoginUser), PurgeDetail.Json),
             };
 
             var written = new LogEntry[1];
@@ -819,10 +820,12 @@ public sealed class EntryLogWriter : IDisposable
     /// <summary>
     /// The <c>detail</c> of a purge row: the range purged and the hash of its last row, where the chain resumes; the
     /// minimum retention it was checked against (ISO 8601) and the reason for a shorter one, and the OS account the purge
-    /// ran as (<see cref="OsAccount"/>; each null in rows of older versions).
+    /// ran as (<see cref="OsAccount"/>; each null in rows of older versions; the login's only when it has one).
     /// </summary>
     internal sealed record PurgeDetail(long FromSeq, long ToSeq, long Rows, string Before, string LastHash, string? MinimumRetention = null, string? RetentionReason = null,
-        string? OsUser = null, long? OsUid = null)
+        string? OsUser = null, long? OsUid = null,
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? LoginUid = null,
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? LoginUser = null)
     {
         /// <summary>camelCase, like the other rows' detail.</summary>
         public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);

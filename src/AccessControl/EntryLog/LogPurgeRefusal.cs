@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using NodaTime;
 
 namespace AccessControl.EntryLog;
@@ -54,11 +55,13 @@ public sealed record LogPurgeRefusal(string Code, Instant Before, string Actor, 
         Actor = Actor,
         Reason = Action,
         Detail = JsonSerializer.Serialize(
-            new Detail(Code, EntryLogWriter.Rfc3339.Format(Before), LogRetention.Iso8601(MinimumRetention), RetentionReason, Message, OsAccount?.User, OsAccount?.Uid), Json),
+            new Detail(Code, EntryLogWriter.Rfc3339.Format(Before), LogRetention.Iso8601(MinimumRetention), RetentionReason, Message, OsAccount?.User, OsAccount?.Uid, OsAccount?.LoginUid, OsAccount?.LoginUser), Json),
     };
 
-    /// <summary>The row's <c>detail</c>: <c>{"code","before","minimumRetention","retentionReason","message","osUser","osUid"}</c>.</summary>
-    internal sealed record Detail(string Code, string Before, string MinimumRetention, string? RetentionReason, string Message, string? OsUser, long? OsUid);
+    /// <summary>The row's <c>detail</c>: <c>{"code","before","minimumRetention","retentionReason","message","osUser","osUid"}</c>, then <c>"loginUid"</c> and <c>"loginUser"</c> when set.</summary>
+    internal sealed record Detail(string Code, string Before, string MinimumRetention, string? RetentionReason, string Message, string? OsUser, long? OsUid,
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? LoginUid,
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? LoginUser);
 }
 
 /// <summary>A purge was refused, and the row that records the refusal could not be written either. Nothing was deleted.</summary>

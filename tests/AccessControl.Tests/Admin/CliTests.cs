@@ -238,6 +238,32 @@ public sealed class CliTests : IAsyncLifetime
         Assert.Contains("the-ciso (os: alice, uid 1001)", table.ToString(), StringComparison.Ordinal);
     }
 
+    [Fact]
+    [Trait("control", "NIST-AU-10")]
+    [Trait("control", "NIST-AC-2")]
+    public async Task TokenCommands_UnderSudo_RecordTheLoginAccount_AndTheLogShowsItOnlyWhenItIsAnother()
+    {
+        await host.AddPersonAsync("p-dora");
+        var aliceThroughSudo = new OsAccount("accesscontrol", 998, LoginUid: 1000, LoginUser: "alice");
+        var loggedInAsItself = new OsAccount("accesscontrol", 998, LoginUid: 998);
+        var (output, error) = (new StringWriter(), new StringWriter());
+
+        var created = await AdminCommands.RunAsync(["token", "create", "--db", host.DatabasePath, "--operator", "dora", "--role", "auditor", "--person", "p-dora", "--by", "the-ciso"],
+            host.Clock, output, error, _ => null, aliceThroughSudo);
+        var revoked = await AdminCommands.RunAsync(["token", "revoke", "--db", host.DatabasePath, "--operator", "dora", "--by", "the-cto"],
+            host.Clock, output, error, _ => null, loggedInAsItself);
+        var table = new StringWriter();
+        var listed = LogCommand.Run(Parse("--db", host.DatabasePath, "--kind", "admin"), table, error);
+
+        Assert.Equal((0, 0, 0), (created, revoked, listed));
+        var rows = host.Rows(LogKinds.Admin).Where(r => r.Reason is "operator_token.create" or "operator_token.revoke").OrderBy(r => r.Seq).ToList();
+        Assert.EndsWith(""","osUser":"accesscontrol","osUid":998,"loginUid":1000,"loginUser":"alice"}""", rows[0].Detail, StringComparison.Ordinal);
+        Assert.EndsWith(""","osUser":"accesscontrol","osUid":998,"loginUid":998}""", rows[1].Detail, StringComparison.Ordinal);
+        Assert.Contains("the-ciso (os: accesscontrol, uid 998; login: alice, uid 1000)", table.ToString(), StringComparison.Ordinal);
+        Assert.Contains("the-cto (os: accesscontrol, uid 998)", table.ToString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("login uid 998", table.ToString(), StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("tok-0000000000000000")]
     [InlineData("revoked")]

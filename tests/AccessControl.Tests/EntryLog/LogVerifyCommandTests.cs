@@ -124,6 +124,35 @@ public sealed class LogVerifyCommandTests
     }
 
     [Fact]
+    [Trait("control", "NIST-AU-10")]
+    [Trait("control", "PCI-10.2")]
+    public async Task LogPurge_Cli_UnderSudo_RecordsTheLoginAccountBesideTheOsAccount_InTheRefusalAndThePurge()
+    {
+        using var log = ClosedLog(Duration.FromDays(400));
+        var aliceThroughSudo = new OsAccount("accesscontrol", 998, LoginUid: 1000, LoginUser: "alice");
+
+        var before = (log.Clock.GetCurrentInstant() - Duration.FromDays(1)).ToString();
+        var (code, _, _) = await RunAsync(aliceThroughSudo, log.Clock, "log", "purge", "--db", log.Database.Path, "--config", log.SettingsFile(), "--before", before, "--actor", "ceo");
+        Assert.Equal(1, code);
+        (code, _, _) = await RunAsync(aliceThroughSudo, log.Clock, "log", "purge", "--db", log.Database.Path, "--config", log.SettingsFile(), "--before", "2025-03-03T09:01:00Z");
+        Assert.Equal(0, code);
+
+        var query = new EntryLogQuery(log.Database);
+        var refused = Assert.Single(query.Find(new LogFilter { Reason = LogPurgeRefusal.Action }));
+        var purged = Assert.Single(query.Find(new LogFilter { Kind = LogKinds.Integrity, Reason = LogKinds.PurgeReason }));
+        foreach (var row in new[] { refused, purged })
+        {
+            using var detail = JsonDocument.Parse(row.Detail!);
+            Assert.Equal((998L, 1000L, "alice"),
+                (detail.RootElement.GetProperty("osUid").GetInt64(), detail.RootElement.GetProperty("loginUid").GetInt64(), detail.RootElement.GetProperty("loginUser").GetString()));
+        }
+
+        (code, var output, _) = await RunAsync(log.Clock, "log", "--db", log.Database.Path);
+        Assert.Equal(0, code);
+        Assert.Contains("ceo (os: accesscontrol, uid 998; login: alice, uid 1000)", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     [Trait("control", "NIST-AU-11")]
     [Trait("control", "PCI-10.5")]
     public async Task LogPurge_Cli_WithinTheMinimumRetention_ExitsOne_NamingIt_AndPurgesNothing()
@@ -293,11 +322,14 @@ public sealed class LogVerifyCommandTests
     private static string[] PurgeFirstMinute(TestLog log, string logIntegrity = "{}") =>
         ["log", "purge", "--db", log.Database.Path, "--config", log.SettingsFile(logIntegrity), "--before", "2025-03-03T09:01:00Z", "--actor", "ops"];
 
-    private static async Task<(int Code, string Output, string Error)> RunAsync(IClock clock, params string[] args)
+    private static Task<(int Code, string Output, string Error)> RunAsync(IClock clock, params string[] args) =>
+        RunAsync(new OsAccount("tester", 1000), clock, args);
+
+    private static async Task<(int Code, string Output, string Error)> RunAsync(OsAccount account, IClock clock, params string[] args)
     {
         using var output = new StringWriter();
         using var error = new StringWriter();
-        var code = await AdminCommands.RunAsync(args, clock, output, error, _ => null, new AccessControl.EntryLog.OsAccount("tester", 1000));
+        var code = await AdminCommands.RunAsync(args, clock, output, error, _ => null, account);
         return (code!.Value, output.ToString(), error.ToString());
     }
 }
