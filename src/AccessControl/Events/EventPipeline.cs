@@ -958,6 +958,15 @@ public sealed class EventPipeline : IAsyncDisposable
             return;
         }
 
+        if (e.TemplateId is { } named && !v.Templates.Contains(named))
+        {
+            // A template this request did not send (another person's, or none at all): the finger proves nothing about
+            // this cardholder. A faulty or forged answer, not a wrong finger, so it does not count toward the lockout.
+            StageAccess(cardRow, AccessDecision.Deny(AccessReason.FingerprintMismatch, door?.Site, door?.Id, zone, v.Person), now, snapshot,
+                [.. detail, ("why", "template not sent")], linked);
+            return;
+        }
+
         if (!MayMatch(v, e.TemplateId, out var revoking))
         {
             // Revoked since the request (or being revoked: its audit row may already be durable): the finger proves nothing.
@@ -974,13 +983,13 @@ public sealed class EventPipeline : IAsyncDisposable
     }
 
     /// <summary>
-    /// Whether the templates the finger may have matched are all still in force: the one the reader names, or, when it
-    /// names none of those sent, every one sent. <paramref name="revoking"/>: one is refused only because its revocation is in flight.
+    /// Whether the templates the finger may have matched are all still in force: the one the reader names (one it was
+    /// sent), or, when it names none, every one sent. <paramref name="revoking"/>: one is refused only because its revocation is in flight.
     /// </summary>
     private bool MayMatch(Verification v, string? matched, out bool revoking)
     {
         revoking = false;
-        ImmutableArray<string> candidates = matched is not null && v.Templates.Contains(matched) ? [matched] : v.Templates;
+        ImmutableArray<string> candidates = matched is not null ? [matched] : v.Templates;
         foreach (var templateId in candidates)
         {
             if (!templates.MayMatch(v.Person, templateId, out var inFlight))

@@ -112,6 +112,38 @@ public class FingerprintEdgeTests
         Assert.Equal((false, "fingerprint_not_enrolled"), (final.Grant, final.Reason));
     }
 
+    /// <summary>
+    /// The reader answers p-mkoch's request with a match on p-jweber's template, which it was never sent for it (a faulty
+    /// or forged answer): the finger proves nothing about her, and does not count toward her card's lockout.
+    /// </summary>
+    [Fact]
+    [Trait("control", "NIST-PE-3")]
+    [Trait("control", "NIST-SP800-63B-5.2.3")]
+    public async Task AFingerMatchedOnATemplateTheReaderWasNotSent_IsDeniedFingerprintMismatch_WithoutCountingTowardTheLockout()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        var card = await RawReader.ConnectAsync(edge, "rdr-sr1-in");
+        var finger = await RawReader.ConnectAsync(edge, EdgeHarness.DemoFingerprintReader);
+        var someoneElses = edge.Edge.Fingerprints.List("p-jweber").Value![0].TemplateId;
+
+        var lockoutAfter = edge.Edge.Configuration.Topology.Sites[new SiteId("demo")].Fingerprints.LockoutAfter;
+        for (var attempt = 0; attempt < lockoutAfter; attempt++)
+        {
+            var verify = await CardThenVerifyRequestAsync(card, finger);
+            var fingerEvent = await finger.FingerprintAsync(verify.RequestId, 95, someoneElses);
+            var final = await card.NextDecisionAsync();
+            var row = await edge.RowAsync(r => r.Kind == LogKinds.Access && r.EventId == fingerEvent);
+
+            Assert.DoesNotContain(someoneElses, verify.Templates.Select(t => t.TemplateId));
+            Assert.Equal((false, "fingerprint_mismatch"), (final.Grant, final.Reason));
+            Assert.Equal(("deny", "fingerprint_mismatch"), (row.Decision, row.Reason));
+            Assert.Contains("\"why\":\"template not sent\"", row.Detail, StringComparison.Ordinal);
+        }
+
+        await card.CardAsync(Operator);
+        Assert.Equal("fingerprint_required", (await card.NextDecisionAsync()).Reason);
+    }
+
     private static async Task<ReaderCommand> CardThenVerifyRequestAsync(RawReader card, RawReader finger)
     {
         await card.CardAsync(Operator);
