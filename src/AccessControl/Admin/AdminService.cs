@@ -28,6 +28,9 @@ namespace AccessControl.Admin;
 /// audit row. If the audit append fails, nothing is written and the caller gets <see cref="AdminOutcome.Unavailable"/>.
 /// If the database write fails after the row was appended, a second row <c>&lt;action&gt;.failed</c> says so and nothing
 /// becomes visible. Once started, steps 1-3 are not cancelled, so the log, the tables and memory stay in step.</para>
+/// <para>A credential change can be part of another feature's change recorded first (a visitor's check-out revokes the
+/// badge): that row is written inside the credential change's flight (<see cref="PrecedingChange"/>), so both take
+/// effect no later than the first row, and a failure of either gives both back.</para>
 /// <para>Changes are serialized (one at a time): admin changes are rare, and it makes each "before" exact.
 /// A request that asks for the state that already holds writes and records nothing.</para>
 /// </remarks>
@@ -241,7 +244,12 @@ public sealed class AdminService
 
     /// <summary>Activates, suspends or revokes a credential (actions <c>credential.activate</c>, <c>credential.suspend</c>, <c>credential.revoke</c>).</summary>
     /// <param name="reference">Recorded in the audit row's detail (an HR event id); null for none.</param>
-    public async Task<AdminResult<Credential>> SetCredentialStatusAsync(AdminActor who, string card, string? status, CancellationToken cancellationToken = default, string? reference = null)
+    /// <param name="precededBy">
+    /// The caller's own change this one is part of: its row is written first, inside this change's flight, and it is
+    /// made (in flight from before its row) even when the credential is already in that state or is not found.
+    /// </param>
+    public async Task<AdminResult<Credential>> SetCredentialStatusAsync(
+        AdminActor who, string card, string? status, CancellationToken cancellationToken = default, string? reference = null, PrecedingChange? precededBy = null)
     {
         if (await RefuseSiteLimitedAsync<Credential>(who, CardholderCodes.TryParse(status, out CredentialStatus asked) ? CredentialStatusAction(asked) : null, card) is { } refused)
         {
@@ -266,12 +274,12 @@ public sealed class AdminService
         {
             if (!configuration.Cardholders.Credentials.TryGetValue(cardUid!, out var existing))
             {
-                return AdminResult<Credential>.NotFound($"No credential '{cardUid}'.");
+                return await WithoutChangeAsync(precededBy, AdminResult<Credential>.NotFound($"No credential '{cardUid}'."));
             }
 
             var after = existing with { Status = newStatus };
             return await ChangeCredentialAsync(actor, CredentialStatusAction(newStatus), existing, after, async (at, ct) =>
-                Found(await store.SetCredentialStatusAsync(after.CardUid, newStatus, at, actor, ct), "credential", after.CardUid), reference);
+                Found(await store.SetCredentialStatusAsync(after.CardUid, newStatus, at, actor, ct), "credential", after.CardUid), reference, precededBy);
         }
         finally
         {
@@ -590,13 +598,14 @@ public sealed class AdminService
             : CommitAsync(actor, action, after, after.Id, null, before, afterView, write, c => c.With(after), reference);
     }
 
-    private Task<AdminResult<Credential>> ChangeCredentialAsync(string actor, string action, Credential? existing, Credential after, Func<Instant, CancellationToken, Task> write, string? reference = null)
+    private Task<AdminResult<Credential>> ChangeCredentialAsync(
+        string actor, string action, Credential? existing, Credential after, Func<Instant, CancellationToken, Task> write, string? reference = null, PrecedingChange? precededBy = null)
     {
         var before = existing is null ? null : CredentialView.From(existing);
         var afterView = CredentialView.From(after);
         return Same(before, afterView)
-            ? Task.FromResult(AdminResult<Credential>.Ok(existing!, changed: false))
-            : CommitAsync(actor, action, after, after.Person, after.CardUid, before, afterView, write, c => c.With(after), reference);
+            ? WithoutChangeAsync(precededBy, AdminResult<Credential>.Ok(existing!, changed: false))
+            : CommitAsync(actor, action, after, after.Person, after.CardUid, before, afterView, write, c => c.With(after), reference, precededBy);
     }
 
     private Task<AdminResult<AccessLevel>> ChangeAccessLevelAsync(string actor, AccessLevel? existing, AccessLevel after, Func<Instant, CancellationToken, Task> write)
@@ -619,7 +628,8 @@ public sealed class AdminService
         object? afterView,
         Func<Instant, CancellationToken, Task> write,
         Func<Cardholders, Cardholders> apply,
-        string? reference = null)
+        string? reference = null,
+        PrecedingChange? precededBy = null)
     {
         var at = clock.GetCurrentInstant();
         var entry = new LogEntry
@@ -633,8 +643,14 @@ public sealed class AdminService
             Detail = AdminJson.Serialize(new { before = beforeView, after = afterView, reference }),
         };
 
-        // In flight from here: until it is in force, a swipe is granted only if it is granted both with and without it.
-        using var change = await configuration.BeginChangeAsync(apply);
+        // In flight from here (with what a preceding change takes away, from before its row): until it is in force, a
+        // swipe is granted only if it is granted both with and without it.
+        using var change = await configuration.BeginChangeAsync(precededBy is null ? apply : c => precededBy.Restrict(apply(c)));
+        if (precededBy is not null && !await precededBy.RecordAsync())
+        {
+            return AdminResult<T>.Unavailable("The audit log is unavailable; nothing was changed.");
+        }
+
         LogEntry audited;
         try
         {
@@ -643,6 +659,11 @@ public sealed class AdminService
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             logger.LogError(ex, "The audit row of an admin change ({Action} by {Actor}) could not be written; nothing was changed.", action, actor);
+            if (precededBy is not null)
+            {
+                await precededBy.FailedAsync(ex);
+            }
+
             return AdminResult<T>.Unavailable("The audit log is unavailable; nothing was changed.");
         }
 
@@ -654,11 +675,37 @@ public sealed class AdminService
         {
             logger.LogError(ex, "An admin change ({Action} by {Actor}) could not be written to the database after its audit row {Seq}; nothing was changed.", action, actor, audited.Seq);
             await RecordFailureAsync(entry, audited.Seq, ex);
+            if (precededBy is not null)
+            {
+                await precededBy.FailedAsync(ex);
+            }
+
             return AdminResult<T>.Unavailable("The cardholder database could not be written; nothing was changed.");
         }
 
         change.Complete();
         return AdminResult<T>.Ok(after, changed: true);
+    }
+
+    /// <summary>
+    /// Nothing to change (already so, or not found): a preceding change is still made, in flight from before its row, and
+    /// <paramref name="result"/> answered once it is in force.
+    /// </summary>
+    private async Task<AdminResult<T>> WithoutChangeAsync<T>(PrecedingChange? precededBy, AdminResult<T> result)
+    {
+        if (precededBy is null)
+        {
+            return result;
+        }
+
+        using var change = await configuration.BeginChangeAsync(precededBy.Restrict);
+        if (!await precededBy.RecordAsync())
+        {
+            return AdminResult<T>.Unavailable("The audit log is unavailable; nothing was changed.");
+        }
+
+        change.Complete();
+        return result;
     }
 
     private async Task RecordFailureAsync(LogEntry entry, long auditSeq, Exception failure)

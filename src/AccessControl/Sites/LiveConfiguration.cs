@@ -20,8 +20,9 @@ namespace AccessControl.Sites;
 /// suspension and a reactivation, a revocation and an upsert of the same card: both applied, the card opens while the
 /// suspension's row is already in the log and the reactivation may still fail). Deciding against every reachable state
 /// instead would cost 5 decisions a swipe with two in flight and 16 with three, on the hot path, for a case the
-/// writers (<c>AdminService</c>; <c>VisitorService</c> for the watch list and escort removals; each one change at a
-/// time) produce only across each other; the queue costs them little and makes the pair exact.
+/// writers (<c>AdminService</c>, also for a visitor's check-out recorded inside its badge revocation's flight;
+/// <c>VisitorService</c> for the watch list and escort removals; each one change at a time) produce only across each
+/// other; the queue costs them little and makes the pair exact.
 /// <see cref="UpdateCardholders"/> is not in flight (in force at once) and may run meanwhile: the change in flight is
 /// applied over its result; it is for what gives nothing new after an audit row or nothing at all (start-up, an
 /// enrollment, a restriction already applied in flight).</para>

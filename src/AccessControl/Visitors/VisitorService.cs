@@ -25,12 +25,13 @@ namespace AccessControl.Visitors;
 /// <c>badge_pool.remove</c>), then write. A failed audit append changes nothing; a failed write after it is recorded
 /// as <c>&lt;action&gt;.failed</c>. A change that takes access away at the doors is in flight from before its audit
 /// row (<see cref="LiveConfiguration.BeginChangeAsync"/>: a swipe meanwhile is granted only if granted with it too), so it
-/// takes effect no later than its row: <c>watchlist.add</c> (visitors on site who match are refused) and
-/// <c>visit.escort_remove</c> (the visitors on site can no longer follow that escort). What gives access is live only
-/// after its row: a check-in, <c>watchlist.remove</c>. Neither kind is <c>badge_pool.*</c>, which only tells an unbound
-/// pool card's deny reason (<c>visit_not_checked_in</c> rather than <c>unknown_credential</c>), nor clearing a visitor's
-/// designated escorts at check-out, which follows the badge's revocation. Refusals that matter to security (watch list, segregation of duties, a check-in
-/// refused) are <c>security</c> rows with their code.</para>
+/// takes effect no later than its row: <c>watchlist.add</c> (visitors on site who match are refused),
+/// <c>visit.escort_remove</c> (the visitors on site can no longer follow that escort) and <c>visit.check_out</c> (the
+/// badge's <c>credential.revoke</c>, written after it by <see cref="AdminService"/>, is in flight from before it with the
+/// visitor's designated escorts cleared: <see cref="PrecedingChange"/>). What gives access is live only after its row: a
+/// check-in, <c>watchlist.remove</c>. Neither kind is <c>badge_pool.*</c>, which only tells an unbound pool card's deny
+/// reason (<c>visit_not_checked_in</c> rather than <c>unknown_credential</c>). Refusals that matter to security (watch
+/// list, segregation of duties, a check-in refused) are <c>security</c> rows with their code.</para>
 /// <para>The badge itself is an ordinary credential: at check-in,
 /// <see cref="AdminService"/> creates (audited, and live for the very next swipe) a per-visit access level with exactly
 /// the approved zones, a per-visit person of kind visitor holding it, and the badge's credential valid from the
@@ -497,8 +498,8 @@ public sealed class VisitorService
     }
 
     /// <summary>
-    /// Checks a visitor out (action <c>visit.check_out</c>): the badge's credential is revoked at once (the next swipe is
-    /// denied), the badge is free again, and the visitor's out-time is recorded.
+    /// Checks a visitor out (action <c>visit.check_out</c>): the badge's credential is revoked, from before the check-out's
+    /// row on (a swipe decided meanwhile is denied), the badge is free again, and the visitor's out-time is recorded.
     /// </summary>
     public async Task<VisitResult<VisitView>> CheckOutAsync(OperatorIdentity desk, long id, int? number, CancellationToken cancellationToken = default)
     {
@@ -562,30 +563,32 @@ public sealed class VisitorService
         }
 
         var now = clock.GetCurrentInstant();
-        var audited = await AuditAsync(desk.Operator, VisitActions.CheckOut, visit.Site, visitor.PersonId, visitor.Badge, new
-        {
-            visit = id,
-            visitor = number,
-            badge = visitor.Badge,
-            checkedInAt = visitor.CheckedInAt,
-            late = now >= visit.Interval.End,
-            reference,
-        });
+        LogEntry? audited = null;
+
+        // The check-out's row, then the badge's revocation, both in flight from before that row (the badge and, once it
+        // is dead, the visitor's designated escorts): a swipe decided once the row is durable is refused, and if the
+        // revocation is not recorded the badge works again, with a visit.check_out.failed row.
+        var checkOut = new PrecedingChange(
+            c => visitor.PersonId is { } visitorPerson ? c.WithDesignatedEscorts(new PersonId(visitorPerson), null) : c,
+            async () => (audited = await AuditAsync(desk.Operator, VisitActions.CheckOut, visit.Site, visitor.PersonId, visitor.Badge, new
+            {
+                visit = id,
+                visitor = number,
+                badge = visitor.Badge,
+                checkedInAt = visitor.CheckedInAt,
+                late = now >= visit.Interval.End,
+                reference,
+            })) is not null,
+            failure => FailedAsync(audited!, failure));
+        var revoked = await admin.SetCredentialStatusAsync(PerVisit(desk), visitor.Badge, CredentialStatus.Revoked.ToCode(), CancellationToken.None, precededBy: checkOut);
         if (audited is null)
         {
-            return VisitResult<VisitView>.Unavailable("The audit log is unavailable; nothing was changed.");
+            return VisitResult<VisitView>.Unavailable(revoked.Message ?? "The audit log is unavailable; nothing was changed.");
         }
 
-        var revoked = await admin.SetCredentialStatusAsync(PerVisit(desk), visitor.Badge, CredentialStatus.Revoked.ToCode());
         if (!revoked.IsOk && revoked.Outcome != AdminOutcome.NotFound)
         {
-            await FailedAsync(audited, new InvalidOperationException(revoked.Message));
             return VisitResult<VisitView>.Unavailable("The badge could not be deactivated; the visitor is still checked in. Try again.");
-        }
-
-        if (visitor.PersonId is { } visitorPerson)
-        {
-            configuration.UpdateCardholders(c => c.WithDesignatedEscorts(new PersonId(visitorPerson), null));
         }
 
         try

@@ -1,10 +1,12 @@
 using System.Net;
 using System.Net.Http.Json;
 using AccessControl.Admin;
+using AccessControl.Cardholding;
 using AccessControl.EntryLog;
 using AccessControl.Sites;
 using AccessControl.Tests.EndToEnd;
 using AccessControl.Visitors;
+using Dapper;
 using Microsoft.Extensions.DependencyInjection;
 using NodaTime;
 using static AccessControl.Tests.EndToEnd.DemoCards;
@@ -239,6 +241,55 @@ public class VisitsOverMqttTests
 
         Assert.Equal(("deny", "escort_required"), (row.Decision, row.Reason));
         Assert.Contains("\"changeInFlight\":\"true\"", row.Detail, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// The desk checks the visitor out while their badge is at the lobby: the swipe, decided in the commit that makes the
+    /// check-out's row durable, is refused. If the badge's revocation then cannot be stored, a <c>.failed</c> row says so,
+    /// the visitor is still on site and the badge works again.
+    /// </summary>
+    [Theory]
+    [Trait("control", "PCI-9.3.2")]
+    [Trait("control", "NIST-PE-3")]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task AVisitorBadgeSwipedWhileTheCheckOutIsInFlight_IsDeniedBadgeReturned_AndARevocationNotStoredIsWithdrawn(bool storeRefuses)
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        using var desk = VisitDesk.For(edge);
+        var lobby = await RawReader.ConnectAsync(edge, "rdr-lobby-in");
+        var visit = await desk.CheckedInVisitAsync();
+        var visitors = edge.Host.Services.GetRequiredService<VisitorService>();
+        if (storeRefuses)
+        {
+            using var connection = edge.Edge.Database.Open();
+            connection.Execute("CREATE TRIGGER refuse_revoke BEFORE UPDATE OF status ON credentials BEGIN SELECT RAISE(ABORT, 'test: disk I/O error'); END");
+        }
+
+        VisitResult<VisitView>? result = null;
+        var row = await BadgeSwipedWhileInFlightAsync(edge, lobby, VisitActions.CheckOut, async () =>
+        {
+            result = await visitors.CheckOutAsync(new OperatorIdentity("desk-1", OperatorRole.Frontdesk, "p-desk-1"), visit.Id, 1);
+            return true;
+        });
+
+        Assert.Equal(("deny", "badge_returned"), (row.Decision, row.Reason));
+        Assert.Contains("\"changeInFlight\":\"true\"", row.Detail, StringComparison.Ordinal);
+        if (!storeRefuses)
+        {
+            Assert.True(result!.IsOk, result.Message);
+            return;
+        }
+
+        var checkOut = Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Admin, Reason = VisitActions.CheckOut }));
+        var failed = Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Admin, Reason = LogReasons.Failed(VisitActions.CheckOut) }));
+        var swipe = await lobby.CardAsync(VisitDesk.Badge1);
+        var after = await edge.RowAsync(r => r.Kind == LogKinds.Access && r.EventId == swipe);
+        Assert.Equal(VisitOutcome.Unavailable, result!.Outcome);
+        Assert.Contains($"\"failedSeq\":{checkOut.Seq}", failed.Detail, StringComparison.Ordinal);
+        Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Admin, Reason = LogReasons.Failed(CardholderActions.CredentialRevoke) }));
+        Assert.Equal("on_site", desk.Get(edge, visit.Id).Visitors[0].Status);
+        Assert.Equal(("grant", "granted"), (after.Decision, after.Reason));
     }
 
     /// <summary>
