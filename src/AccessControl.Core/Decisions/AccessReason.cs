@@ -49,7 +49,8 @@ public enum AccessReason
     /// <summary>
     /// The holder may enter this zone only under escort (a visitor, or an access level marked escorted-only), and no
     /// eligible escort was granted at the same door in the same direction within the zone's escort window, or the
-    /// escort's window is full. The engine's last check, after anti-passback (appended: codes are never renumbered).
+    /// escort's window is full, or its escort is no longer active (terminated or suspended since). The engine's last
+    /// check, after anti-passback (appended: codes are never renumbered).
     /// </summary>
     EscortRequired,
 

@@ -149,7 +149,10 @@ public static class DecisionEngine
         EscortWindow? used = null;
         if (needsEscort)
         {
-            used = escorts.FindWindow(door.Id, reader.Direction, zone!.Id, person.Id, request.At, cardholders.DesignatedEscorts.GetValueOrDefault(person.Id));
+            // Only behind an escort still active: a window opened before its escort's termination (or suspension) admits
+            // nobody from the moment that is in flight, as their own card is refused (a removal in force no later than its row).
+            used = escorts.FindWindow(door.Id, reader.Direction, zone!.Id, person.Id, request.At, cardholders.DesignatedEscorts.GetValueOrDefault(person.Id),
+                escort => cardholders.People.TryGetValue(escort, out var holder) && holder.Status == PersonStatus.Active);
             if (used is null)
             {
                 return deny(AccessReason.EscortRequired, person.Id);

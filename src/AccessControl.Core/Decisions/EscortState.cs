@@ -47,7 +47,12 @@ public sealed class EscortState
     /// closed takes no second place); otherwise it needs a free place. The most recent such window wins.
     /// </summary>
     /// <param name="allowed">The only escorts who may bring this person in (a visit that names its escorts); null: any eligible escort.</param>
-    public EscortWindow? FindWindow(DoorId door, Direction direction, ZoneId zone, PersonId person, Instant at, ImmutableHashSet<PersonId>? allowed = null)
+    /// <param name="escorting">
+    /// Whether a window's escort may still bring anyone in; null: every escort may. The engine admits only behind an
+    /// active person, so a termination or suspension closes the windows its person opened before it.
+    /// </param>
+    public EscortWindow? FindWindow(
+        DoorId door, Direction direction, ZoneId zone, PersonId person, Instant at, ImmutableHashSet<PersonId>? allowed = null, Func<PersonId, bool>? escorting = null)
     {
         if (!windows.TryGetValue(new DoorSide(door, direction), out var list))
         {
@@ -59,7 +64,8 @@ public sealed class EscortState
             var window = list[i];
             if (window.Zone == zone && window.Escort != person && window.Opened <= at && at <= window.Until
                 && (allowed is null || allowed.Contains(window.Escort))
-                && (window.Admitted.Contains(person) || window.Remaining > 0))
+                && (window.Admitted.Contains(person) || window.Remaining > 0)
+                && (escorting is null || escorting(window.Escort)))
             {
                 return window;
             }

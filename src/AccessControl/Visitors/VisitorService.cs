@@ -616,7 +616,8 @@ public sealed class VisitorService
     /// (<c>visit.escort_remove</c>); a visit where they are a visitor on site is checked out (<c>visit.check_out</c>,
     /// badge revoked). A visit already in progress that they host or solely escort is left to the front desk and reported
     /// in <see cref="VisitsEnded.InProgress"/>: its visitors are on site, and only the desk can hand them to someone else
-    /// (a terminated escort can no longer badge anyone in, so nothing is widened meanwhile).
+    /// (nothing is widened meanwhile: a terminated escort can no longer badge anyone in, and the escort windows they
+    /// opened before admit nobody from their <c>person.terminate</c> row on, as the engine admits only behind an active person).
     /// </summary>
     /// <param name="reference">Put in each audit row's detail (the HR event id).</param>
     public async Task<VisitResult<VisitsEnded>> EndInvolvementAsync(string actor, PersonId person, string? reference, CancellationToken cancellationToken = default)
@@ -655,8 +656,8 @@ public sealed class VisitorService
                 var remaining = visit.Escorts.Remove(person);
                 if (!hosts && !remaining.IsEmpty)
                 {
-                    // Its visitors on site can no longer follow this escort from before the row on (an escort window they
-                    // opened before their termination would still admit them).
+                    // Its visitors on site can no longer follow this escort from before the row on (the escort windows they
+                    // opened before are already closed by their termination; this keeps the visit's escorts in step).
                     var onSite = visit.Visitors.Where(v => v.Status == VisitorStatus.OnSite && v.PersonId is not null).Select(v => new PersonId(v.PersonId!)).ToList();
                     var removed = await ChangeAsync(actor, VisitActions.EscortRemove, visit.Site, person.Value, null,
                         new { visit = visit.Id, escort = person.Value, remaining = remaining.Select(e => e.Value), reference },

@@ -95,7 +95,8 @@ internal sealed class VisitDesk : IDisposable
         return http;
     }
 
-    public static object Request(string[]? zones = null, string start = "10:15", string end = "12:00", string date = "2026-12-01", object[]? visitors = null, string? host = null) => new
+    public static object Request(
+        string[]? zones = null, string start = "10:15", string end = "12:00", string date = "2026-12-01", object[]? visitors = null, string? host = null, string[]? escorts = null) => new
     {
         site = "demo",
         purpose = "Replace a failed PSU in rack A-07",
@@ -104,7 +105,7 @@ internal sealed class VisitDesk : IDisposable
         end,
         zones = zones ?? ["demo-campus", "demo-bldg-a", "demo-dh1"],
         visitors = visitors ?? [new { name = "José María Pérez-García", organization = "Kältetechnik Rhein-Main GmbH" }],
-        escorts = new[] { "p-mkoch" },
+        escorts = escorts ?? ["p-mkoch"],
         host,
     };
 
@@ -130,19 +131,19 @@ internal sealed class VisitDesk : IDisposable
         return (await response.Content.ReadFromJsonAsync<VisitView>(AdminJson.Options))!;
     }
 
-    public async Task<VisitView> ApproveAsync(long id)
+    public async Task<VisitView> ApproveAsync(long id, HttpClient? approver = null)
     {
-        var response = await Approver.PostAsJsonAsync($"api/v1/visits/{id}/approve", new { note = "ok, escorted by Martina" });
+        var response = await (approver ?? Approver).PostAsJsonAsync($"api/v1/visits/{id}/approve", new { note = "ok, escorted by Martina" });
         Assert.True(response.StatusCode == HttpStatusCode.OK, await response.Content.ReadAsStringAsync());
         return (await response.Content.ReadFromJsonAsync<VisitView>(AdminJson.Options))!;
     }
 
-    /// <summary>A badge in the pool, a visit requested and approved, visitor 1 checked in with a badge.</summary>
-    public async Task<VisitView> CheckedInVisitAsync(object? request = null)
+    /// <summary>A badge in the pool, a visit requested and approved (by <see cref="Approver"/> unless another is given), visitor 1 checked in with a badge.</summary>
+    public async Task<VisitView> CheckedInVisitAsync(object? request = null, HttpClient? approver = null)
     {
         await AddBadgeAsync();
         var visit = await RequestAsync(request);
-        await ApproveAsync(visit.Id);
+        await ApproveAsync(visit.Id, approver);
         var response = await Frontdesk.PostAsJsonAsync($"api/v1/visits/{visit.Id}/check-in", CheckIn());
         Assert.True(response.StatusCode == HttpStatusCode.OK, await response.Content.ReadAsStringAsync());
         return (await response.Content.ReadFromJsonAsync<VisitView>(AdminJson.Options))!;

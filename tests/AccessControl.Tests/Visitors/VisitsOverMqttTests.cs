@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using AccessControl.Admin;
 using AccessControl.Cardholding;
 using AccessControl.EntryLog;
+using AccessControl.Hr;
 using AccessControl.Sites;
 using AccessControl.Tests.EndToEnd;
 using AccessControl.Visitors;
@@ -290,6 +291,45 @@ public class VisitsOverMqttTests
         Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Admin, Reason = LogReasons.Failed(CardholderActions.CredentialRevoke) }));
         Assert.Equal("on_site", desk.Get(edge, visit.Id).Visitors[0].Status);
         Assert.Equal(("grant", "granted"), (after.Decision, after.Reason));
+    }
+
+    /// <summary>
+    /// p-mkoch badged into server room 1 before she was terminated: the visitor must not follow her in on that window from
+    /// the termination's row on (a swipe decided in its commit, then one after), whatever her part in the visit.
+    /// </summary>
+    [Theory]
+    [Trait("control", "NIST-PS-4")]
+    [Trait("control", "PCI-9.3.3")]
+    [Trait("control", "NIST-PE-2(3)")]
+    [InlineData("sole escort")]
+    [InlineData("co-escort")]
+    [InlineData("host, no escorts named")]
+    public async Task AVisitorFollowingAnEscortWhoseTerminationIsInFlight_IsDeniedEscortRequired_AndStaysDenied(string part)
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        using var desk = VisitDesk.For(edge);
+        var card = await RawReader.ConnectAsync(edge, "rdr-sr1-in");
+        var finger = await RawReader.ConnectAsync(edge, EdgeHarness.DemoFingerprintReader);
+        var hosts = part.StartsWith("host", StringComparison.Ordinal);
+        var request = VisitDesk.Request(
+            zones: ["demo-campus", "demo-bldg-a", "demo-dh1", "demo-sr1"],
+            host: hosts ? "p-mkoch" : null,
+            escorts: hosts ? [] : part == "co-escort" ? ["p-mkoch", "p-aschulz"] : ["p-mkoch"]);
+        await desk.CheckedInVisitAsync(request, hosts ? desk.As("aschulz", OperatorRole.Approver, "p-aschulz") : null);   // she may not approve what she hosts
+        await card.CardAsync(Operator);
+        Assert.True((await card.NextDecisionAsync()).Pending);
+        var verify = await finger.NextCommandAsync();
+        await finger.FingerprintAsync(verify.RequestId, 95, verify.Templates[0].TemplateId);
+        Assert.True((await card.NextDecisionAsync()).Grant);          // p-mkoch is in: her escort window is open
+
+        var during = await BadgeSwipedWhileInFlightAsync(edge, card, CardholderActions.PersonTerminate, async () =>
+            (await edge.Edge.Admin.SetPersonStatusAsync(HrFeedService.Actor, "p-mkoch", "terminated")).IsOk);
+        var swipe = await card.CardAsync(VisitDesk.Badge1);
+        var after = await edge.RowAsync(r => r.Kind == LogKinds.Access && r.EventId == swipe);
+
+        Assert.Equal(("deny", "escort_required"), (during.Decision, during.Reason));
+        Assert.Contains("\"changeInFlight\":\"true\"", during.Detail, StringComparison.Ordinal);
+        Assert.Equal(("deny", "escort_required"), (after.Decision, after.Reason));
     }
 
     /// <summary>
