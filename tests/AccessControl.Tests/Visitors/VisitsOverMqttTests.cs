@@ -323,7 +323,7 @@ public class VisitsOverMqttTests
         Assert.True((await card.NextDecisionAsync()).Grant);          // p-mkoch is in: her escort window is open
 
         var during = await BadgeSwipedWhileInFlightAsync(edge, card, CardholderActions.PersonTerminate, async () =>
-            (await edge.Edge.Admin.SetPersonStatusAsync(HrFeedService.Actor, "p-mkoch", "terminated")).IsOk);
+            (await edge.Edge.Admin.SetPersonStatusAsync(AdminActor.EverySite(HrFeedService.Actor), "p-mkoch", "terminated")).IsOk);
         var swipe = await card.CardAsync(VisitDesk.Badge1);
         var after = await edge.RowAsync(r => r.Kind == LogKinds.Access && r.EventId == swipe);
 
