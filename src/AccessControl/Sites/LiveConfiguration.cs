@@ -14,7 +14,8 @@ namespace AccessControl.Sites;
 /// granted only if the cardholders both before and after grant it (<c>EventPipeline</c>): a termination takes effect no
 /// later than its audit row, and a new grant no earlier.</para>
 /// <para>That holds only if "before" and "after" are every state the cardholders can end up in, so changes are in
-/// flight one at a time: a change begun while another is waits until that one is in force or withdrawn. With two in
+/// flight one at a time: a change begun while another is waits until that one is in force or withdrawn (begun by the
+/// holder of the one in flight, it would wait for itself: it fails at once instead). With two in
 /// flight, either may fail after the other's audit row is durable, and they may complete in either order, so the
 /// reachable states are now, A, B, B over A and A over B; cardholders with both folded in hide A when B undoes it (a
 /// suspension and a reactivation, a revocation and an upsert of the same card: both applied, the card opens while the
@@ -34,6 +35,10 @@ public sealed class LiveConfiguration
     private readonly Lock writeLock = new();
     private readonly SemaphoreSlim turn = new(1, 1);
     private Change? inFlight;
+
+    // The flow that began the change in flight (see BeginChangeAsync): its own next begin would wait for itself.
+    private static readonly AsyncLocal<object?> Flow = new();
+    private object? inFlightFlow;
     private volatile Snapshot current = new(SiteTopology.Empty, Cardholders.Empty);
 
     public LiveConfiguration()
@@ -74,9 +79,27 @@ public sealed class LiveConfiguration
     /// change could not be recorded: it is then as if it had never been asked for. Waits while another change is in
     /// flight (see the remarks), so the change must not wait for anything that may itself begin one.
     /// </summary>
-    public async Task<Change> BeginChangeAsync(Func<Cardholders, Cardholders> apply, CancellationToken cancellationToken = default)
+    /// <exception cref="InvalidOperationException">
+    /// The calling flow (an async call chain, and the tasks it started) holds the change in flight: it would wait for
+    /// itself for ever. A begin from another flow the holder waits on (a loop of its own) cannot be told apart and waits.
+    /// </exception>
+    public Task<Change> BeginChangeAsync(Func<Cardholders, Cardholders> apply, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(apply);
+
+        // Marked here, before the first await, so that the mark is in the caller's flow and not only in this method's.
+        var flow = Flow.Value ??= new object();
+        if (ReferenceEquals(flow, Volatile.Read(ref inFlightFlow)))
+        {
+            throw new InvalidOperationException("A change was begun by the flow that holds the change in flight: it would wait for itself. " +
+                "Complete or dispose the change in flight first.");
+        }
+
+        return BeginAsync(apply, flow, cancellationToken);
+    }
+
+    private async Task<Change> BeginAsync(Func<Cardholders, Cardholders> apply, object flow, CancellationToken cancellationToken)
+    {
         await turn.WaitAsync(cancellationToken);
         var change = new Change(this, apply);
         try
@@ -85,6 +108,7 @@ public sealed class LiveConfiguration
             {
                 current = current with { Pending = apply(current.Cardholders) };
                 inFlight = change;
+                inFlightFlow = flow;
             }
         }
         catch
@@ -106,6 +130,7 @@ public sealed class LiveConfiguration
             }
 
             inFlight = null;
+            inFlightFlow = null;
             try
             {
                 current = new Snapshot(current.Topology, inForce ? change.Apply(current.Cardholders) : current.Cardholders);

@@ -94,7 +94,7 @@ public class ChangesInFlightTests
             : c => c.With(card with { Status = CredentialStatus.Revoked });
         Func<Cardholders, Cardholders> grant = changes.StartsWith("person", StringComparison.Ordinal) ? c => c.With(person) : c => c.With(card);
 
-        var removal = await live.BeginChangeAsync(remove);
+        var removal = await InAnotherFlowAsync(() => live.BeginChangeAsync(remove));
         var regrant = live.BeginChangeAsync(grant);
         await SwipeAsync(edge, "overlap-1");
         var during = await edge.RowAsync(r => r.Kind == LogKinds.Access && r.EventId == "overlap-1");
@@ -120,7 +120,7 @@ public class ChangesInFlightTests
         var live = new LiveConfiguration(SiteTopology.Empty, Cardholders.Empty);
         var alice = new Person(new PersonId("p-alice"), "Alice", PersonKind.Employee, PersonStatus.Active, []);
 
-        var first = await live.BeginChangeAsync(c => c.With(alice with { Status = PersonStatus.Suspended }));
+        var first = await InAnotherFlowAsync(() => live.BeginChangeAsync(c => c.With(alice with { Status = PersonStatus.Suspended })));
         var second = live.BeginChangeAsync(c => c.With(alice));
         var pendingWhileFirst = live.Current.Pending!.People[alice.Id].Status;
         var secondWaited = !second.IsCompleted;
@@ -158,6 +158,44 @@ public class ChangesInFlightTests
 
         Assert.Null(live.Current.Pending);
         Assert.Equal("Alice", live.Cardholders.People[alice.Id].Name);
+    }
+
+    [Fact]
+    public async Task AChangeBegunByTheHolderOfTheChangeInFlight_FailsAtOnce_AnotherFlowStillWaitsItsTurn()
+    {
+        var live = new LiveConfiguration(SiteTopology.Empty, Cardholders.Empty);
+        var alice = new Person(new PersonId("p-alice"), "Alice", PersonKind.Employee, PersonStatus.Active, []);
+        var held = await live.BeginChangeAsync(c => c.With(alice with { Status = PersonStatus.Suspended }));
+
+        // Nested: the holder begins another (its audit or write step calling something that changes cardholders too).
+        async Task BeginNestedAsync()
+        {
+            using var again = await live.BeginChangeAsync(c => c.With(alice));
+        }
+
+        var nested = BeginNestedAsync();
+        var answered = await Task.WhenAny(nested, Task.Delay(EdgeHarness.Timeout));
+        Assert.True(answered == nested, "a change begun by the holder of the change in flight must not wait for itself (it waited for ever)");
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => nested);
+
+        var other = InAnotherFlowAsync(() => live.BeginChangeAsync(c => c.With(alice)));
+        var otherWaited = !other.IsCompleted;
+        held.Complete();
+        held.Dispose();
+        using var begun = await other.WaitAsync(EdgeHarness.Timeout);
+
+        Assert.Contains("would wait for itself", refused.Message, StringComparison.Ordinal);
+        Assert.True(otherWaited, "a change begun by another flow waits until the one in flight is in force");
+        Assert.Equal(PersonStatus.Active, live.Current.Pending!.People[alice.Id].Status);
+    }
+
+    /// <summary>Begins a change as a flow of its own does (another admin request), not one the caller started: the caller may wait for it.</summary>
+    private static Task<LiveConfiguration.Change> InAnotherFlowAsync(Func<Task<LiveConfiguration.Change>> begin)
+    {
+        using (ExecutionContext.SuppressFlow())
+        {
+            return Task.Run(begin);
+        }
     }
 
     private static long seq;
