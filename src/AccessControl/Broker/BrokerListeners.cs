@@ -36,6 +36,7 @@ internal sealed class BrokerListeners : IMqttServerAdapter
     private readonly PreLoginGate gate;
     private readonly TimeProvider time;
     private readonly Action<RefusedConnection> onClosed;
+    private readonly Func<Socket, CancellationToken, ValueTask<Socket>> accept;
 
     // The limit of each connection handed to the server, for the login check: MQTTnet's adapter does not show its channel.
     private readonly ConcurrentDictionary<IMqttChannelAdapter, PacketLimitChannel> limits = new(ReferenceEqualityComparer.Instance);
@@ -43,8 +44,13 @@ internal sealed class BrokerListeners : IMqttServerAdapter
     private readonly List<Task> accepting = [];
     private CancellationTokenSource? stopping;
 
+    /// <summary>How long accepting waits after an accept failed (out of file descriptors, say) before it tries again.</summary>
+    internal static readonly TimeSpan AcceptRetryDelay = TimeSpan.FromSeconds(1);
+
     /// <param name="onClosed">Receives each connection closed before its login: over the counts, past its deadline, a failed TLS handshake, a first packet that is not a CONNECT, or one over the pre-login size limit.</param>
-    public BrokerListeners(int maxPacketBytes, Action<OversizedPacket> onRefused, PreLoginLimits preLogin, TimeProvider time, Action<RefusedConnection> onClosed)
+    /// <param name="accept">Accepts a connection on a listening socket; <see cref="Socket.AcceptAsync(CancellationToken)"/> but in tests that make it fail.</param>
+    public BrokerListeners(int maxPacketBytes, Action<OversizedPacket> onRefused, PreLoginLimits preLogin, TimeProvider time, Action<RefusedConnection> onClosed,
+        Func<Socket, CancellationToken, ValueTask<Socket>>? accept = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxPacketBytes);
         this.maxPacketBytes = maxPacketBytes;
@@ -53,6 +59,7 @@ internal sealed class BrokerListeners : IMqttServerAdapter
         gate = new PreLoginGate(preLogin);
         this.time = time;
         this.onClosed = onClosed;
+        this.accept = accept ?? (static (listening, stop) => listening.AcceptAsync(stop));
     }
 
     public Func<IMqttChannelAdapter, Task>? ClientHandler { get; set; }
@@ -172,14 +179,18 @@ internal sealed class BrokerListeners : IMqttServerAdapter
         }
     }
 
+    // A failing accept is logged when it starts failing and when it succeeds again, not at every retry: out of file
+    // descriptors for minutes, a line a second would fill the broker's share of the log (MqttNetLog) and hide the rest.
     private async Task AcceptAsync(Listener listener, CancellationToken stop)
     {
+        var failures = 0;
+        var failingSince = 0L;
         while (!stop.IsCancellationRequested)
         {
             Socket client;
             try
             {
-                client = await listener.Socket.AcceptAsync(stop);
+                client = await accept(listener.Socket, stop);
             }
             catch (Exception e) when (stop.IsCancellationRequested || e is ObjectDisposedException)
             {
@@ -187,10 +198,23 @@ internal sealed class BrokerListeners : IMqttServerAdapter
             }
             catch (SocketException e)
             {
+                if (failures++ == 0)
+                {
+                    failingSince = time.GetTimestamp();
+                    listener.Log.Error(e, "Accepting connections on {0} fails; no device can connect until it succeeds again (tried every {1:0.###} s)",
+                        listener.Socket.LocalEndPoint, AcceptRetryDelay.TotalSeconds);
+                }
+
                 // Out of file descriptors, say: give the connections that hold them time to end rather than spin.
-                listener.Log.Error(e, "Accepting a connection on {0} failed", listener.Socket.LocalEndPoint);
-                await Task.Delay(TimeSpan.FromSeconds(1), time, stop).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                await Task.Delay(AcceptRetryDelay, time, stop).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
                 continue;
+            }
+
+            if (failures > 0)
+            {
+                listener.Log.Publish(MqttNetLogLevel.Warning, "Accepting connections on {0} again, after {1} failed attempts over {2:0.#} s",
+                    [listener.Socket.LocalEndPoint!, failures, time.GetElapsedTime(failingSince).TotalSeconds], null!);
+                failures = 0;
             }
 
             _ = Task.Run(() => ServeAsync(client, listener, stop), CancellationToken.None);

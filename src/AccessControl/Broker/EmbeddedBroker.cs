@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Sockets;
 using System.Net.Security;
 using System.Runtime.CompilerServices;
 using System.Security.Authentication;
@@ -97,6 +98,9 @@ public sealed class EmbeddedBroker : IAsyncDisposable
     /// PUBACK codes a device re-sends on (0x83, reader-protocol.md §3), it tells the device never to re-send.
     /// </summary>
     internal const MqttPubAckReasonCode PacketTooLarge = (MqttPubAckReasonCode)0x95;
+    /// <summary>How the listeners accept a connection; null for <see cref="Socket.AcceptAsync(CancellationToken)"/>. Tests make it fail.</summary>
+    internal Func<Socket, CancellationToken, ValueTask<Socket>>? Accept { get; init; }
+
     private ClientCertificateValidator? validator;
     private MqttServer? server;
     private BrokerListeners? listeners;
@@ -251,7 +255,7 @@ public sealed class EmbeddedBroker : IAsyncDisposable
 
         // The broker's own TCP listeners on the endpoints of the options: every connection counted from its accept,
         // its TLS handshake and login under one deadline, and every packet read through the size limit.
-        var listeners = new BrokerListeners(MaxPacketBytes, OnPacketTooLarge, preLogin, time, OnConnectionClosed);
+        var listeners = new BrokerListeners(MaxPacketBytes, OnPacketTooLarge, preLogin, time, OnConnectionClosed, Accept);
         var created = (log is null ? new MqttServerFactory() : new MqttServerFactory(log)).CreateMqttServer(options, [listeners]);
         created.ValidatingConnectionAsync += OnValidatingConnectionAsync;
         created.InterceptingPublishAsync += OnInterceptingPublishAsync;

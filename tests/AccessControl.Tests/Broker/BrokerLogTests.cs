@@ -1,3 +1,4 @@
+using System.Net.Sockets;
 using System.Text;
 using AccessControl.Broker;
 using AccessControl.Tests.HardwareSim.Support;
@@ -50,6 +51,41 @@ public sealed class BrokerLogTests
         Assert.Equal(
             ["Warning broker: MQTT broker: 5 more warnings and errors were left out of the log in the minute before", "Protocol 'after' not supported."],
             capture.Lines.Skip(whileFlooded).Select(l => l.Contains("'after'", StringComparison.Ordinal) ? "Protocol 'after' not supported." : l[..l.IndexOf(" [", StringComparison.Ordinal)]));
+    }
+
+    [Fact]
+    [Trait("control", "NIST-SC-5")]
+    [Trait("control", "NIST-SI-4")]
+    public async Task AnAcceptThatKeepsFailing_AsOutOfFileDescriptors_IsLoggedWhenItStartsAndWhenItEnds_AndDevicesConnectAgain()
+    {
+        // More failures than MqttNetLog.PerMinute lines: one line each would crowd every other broker warning out.
+        const int failures = MqttNetLog.PerMinute + 10;
+        var capture = new CapturingLoggerProvider();
+        var time = new ManualTimeProvider(EmbeddedBrokerFixture.Now);
+        var attempts = 0;
+        var acceptingAgain = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        ValueTask<Socket> Accept(Socket listening, CancellationToken stop)
+        {
+            if (Interlocked.Increment(ref attempts) <= failures)
+            {
+                throw new SocketException((int)SocketError.TooManyOpenSockets);
+            }
+
+            acceptingAgain.TrySetResult();
+            return listening.AcceptAsync(stop);
+        }
+
+        await using var broker = await EmbeddedBrokerFixture.StartAsync(TestSite.Topology, TestSite.Secrets, time: time, logger: capture.CreateLogger("broker"), accept: Accept);
+        await time.AdvanceUntilAsync(acceptingAgain.Task);
+        await using var reader = await TestMqttClient.ConnectAsDeviceAsync(broker.Port, TestSite.MainReaderIn);
+
+        var at = $"127.0.0.1:{broker.Port}";
+        Assert.Equal(
+            [
+                $"Error broker: MQTT broker (BrokerListeners): Accepting connections on {at} fails; no device can connect until it succeeds again (tried every 1 s) (SocketException: {new SocketException((int)SocketError.TooManyOpenSockets).Message})",
+                $"Warning broker: MQTT broker (BrokerListeners): Accepting connections on {at} again, after {failures} failed attempts over {failures} s",
+            ],
+            capture.Lines.Select(l => l[..l.IndexOf(" [", StringComparison.Ordinal)]));
     }
 
     /// <summary>A CONNECT whose protocol name is <paramref name="protocol"/>: the broker refuses it and closes the connection.</summary>

@@ -18,10 +18,10 @@ public sealed class EmbeddedBrokerFixture : ITestBroker
     private SiteTopology topology;
 
     private EmbeddedBrokerFixture(SiteTopology topology, DeviceSecrets secrets, Topics topics, IClock clock, BrokerTlsOptions? tls, TimeProvider time, PreLoginLimits? preLogin,
-        Microsoft.Extensions.Logging.ILogger? logger)
+        Microsoft.Extensions.Logging.ILogger? logger, Func<System.Net.Sockets.Socket, CancellationToken, ValueTask<System.Net.Sockets.Socket>>? accept)
     {
         this.topology = topology;
-        Broker = new EmbeddedBroker(0, topics, () => Volatile.Read(ref this.topology), secrets, clock, time, Record, tls, preLogin: preLogin, logger: logger);
+        Broker = new EmbeddedBroker(0, topics, () => Volatile.Read(ref this.topology), secrets, clock, time, Record, tls, preLogin: preLogin, logger: logger) { Accept = accept };
     }
 
     /// <summary>Raised for each refusal, after it is in <see cref="SecurityEvents"/> (on the broker's task).</summary>
@@ -47,10 +47,12 @@ public sealed class EmbeddedBrokerFixture : ITestBroker
 
     /// <param name="time">Drives the deadline of connections that have not logged in; real time by default.</param>
     /// <param name="logger">Receives the broker's own warnings and errors.</param>
+    /// <param name="accept">How the listeners accept a connection (to make it fail); the socket's own by default.</param>
     public static async Task<EmbeddedBrokerFixture> StartAsync(SiteTopology topology, DeviceSecrets secrets, Topics? topics = null, IClock? clock = null, BrokerTlsOptions? tls = null,
-        TimeProvider? time = null, PreLoginLimits? preLogin = null, Microsoft.Extensions.Logging.ILogger? logger = null)
+        TimeProvider? time = null, PreLoginLimits? preLogin = null, Microsoft.Extensions.Logging.ILogger? logger = null,
+        Func<System.Net.Sockets.Socket, CancellationToken, ValueTask<System.Net.Sockets.Socket>>? accept = null)
     {
-        var fixture = new EmbeddedBrokerFixture(topology, secrets, topics ?? new Topics(), clock ?? new FakeClock(Now), tls, time ?? RealTime.Instance, preLogin, logger);
+        var fixture = new EmbeddedBrokerFixture(topology, secrets, topics ?? new Topics(), clock ?? new FakeClock(Now), tls, time ?? RealTime.Instance, preLogin, logger, accept);
         await fixture.Broker.StartAsync();
         return fixture;
     }
