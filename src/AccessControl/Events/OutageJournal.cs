@@ -419,3 +419,15 @@ public sealed class OutageJournal : IDisposable
         public static Contents Empty { get; } = new(null, []);
     }
 }
+
+/// <summary>Whether the outage journal (<see cref="OutageJournal"/>) is there to keep an entry-log outage's rows across a restart.</summary>
+public enum OutageJournalState
+{
+    Open,
+
+    /// <summary>Turned off (<c>Pipeline:OutageJournalBytes</c> 0).</summary>
+    Off,
+
+    /// <summary>It could not be made or opened at start (no room for it, say); it is tried again at the next start.</summary>
+    Unavailable,
+}

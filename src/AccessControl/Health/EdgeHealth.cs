@@ -61,6 +61,8 @@ public sealed record HealthInputs
     public required int DoorsOffline { get; init; }
 
     public required int DoorsReleased { get; init; }
+
+    public required OutageJournalState OutageJournal { get; init; }
 }
 
 /// <summary>
@@ -95,6 +97,7 @@ public static class EdgeHealth
             Readers(inputs.Readers, inputs.ReadersOffline),
             Controllers(inputs.Controllers, inputs.ControllersOffline, inputs.Doors, inputs.DoorsOffline),
             Fire(inputs.DoorsReleased),
+            Journal(inputs.OutageJournal),
         ];
         return new HealthReport(checks.Max(c => c.Status), checks);
     }
@@ -153,6 +156,16 @@ public static class EdgeHealth
     private static HealthCheck Fire(int released) => released > 0
         ? new("life-safety", HealthStatus.Degraded, $"{released} doors released by a fire alarm until an operator resets it")
         : new("life-safety", HealthStatus.Ok, "no door released by a fire alarm");
+
+    // Not failing: swipes are decided and logged as ever; what is at stake is the rows of an outage that may never come.
+    private static HealthCheck Journal(OutageJournalState state) => state switch
+    {
+        OutageJournalState.Unavailable => new("outage-journal", HealthStatus.Degraded,
+            "could not be made or opened at start (no room for it, say; the log says why): the rows of an entry-log outage would be kept in memory only, " +
+            "and lost if the service stopped before the log could be written again; it is made at the next start with room for it"),
+        OutageJournalState.Off => new("outage-journal", HealthStatus.Ok, "off: the rows of an entry-log outage are kept in memory only"),
+        _ => new("outage-journal", HealthStatus.Ok, "ready: the rows of an entry-log outage are kept on disk too"),
+    };
 
     private static string Size(long bytes) => bytes >= 1L << 30
         ? (bytes / (double)(1L << 30)).ToString("0.0 GiB", CultureInfo.InvariantCulture)

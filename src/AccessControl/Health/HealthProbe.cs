@@ -26,6 +26,7 @@ public static class HealthProbe
             Doors = edge.Configuration.Topology.Doors.Count,
             DoorsOffline = edge.Pipeline.DoorsOffline,
             DoorsReleased = edge.Pipeline.Fire.ReleasedDoors.Count(),
+            OutageJournal = edge.OutageJournalState,
         };
     }
 

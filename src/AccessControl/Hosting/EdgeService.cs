@@ -95,11 +95,13 @@ public sealed class EdgeService : IAsyncDisposable
         Publisher = new ConnectionPublisher(this);
         FingerprintStore = new FingerprintStore(database);
         var templates = new FingerprintTemplates(FingerprintStore, fingerprintKeys, loggers.CreateLogger<FingerprintTemplates>());
+        var (journal, journalState) = OpenOutageJournal(settings.Pipeline, settings.DataDirectory, checkpointing.Key, logger);
+        OutageJournalState = journalState;
         Pipeline = new EventPipeline(configuration, Writer, Publisher, clock, Topics, settings.Pipeline, loggers.CreateLogger<EventPipeline>(), time, templates,
             DeviceSeqBaselines.Load(database, settings.Pipeline.ReplayWindow), PassbackHistory.Load(database, configuration.Topology),
             FingerprintLockHistory.Load(database, clock.GetCurrentInstant()), LifeSafety.FireState.Load(database),
             EscortHistory.Load(database, configuration.Topology, clock.GetCurrentInstant() - settings.Pipeline.EscortRebuildWindow),
-            OpenOutageJournal(settings.Pipeline, settings.DataDirectory, checkpointing.Key, logger));
+            journal);
         Cardholders = new CardholderStore(database);
         StoredSites = new SiteStore(database, clock);
         Admin = new AdminService(Cardholders, configuration, Pipeline.AppendAsync, clock, loggers.CreateLogger<AdminService>());
@@ -166,6 +168,9 @@ public sealed class EdgeService : IAsyncDisposable
 
     /// <summary>The folder of the database, the index and the checkpoint file.</summary>
     public string DataDirectory => settings.DataDirectory;
+
+    /// <summary>Whether the outage journal was made or opened at start (the health check <c>outage-journal</c>).</summary>
+    public OutageJournalState OutageJournalState { get; }
 
     /// <summary>The query index's watermark after its last round; null until the first round since the start.</summary>
     public long? IndexWatermark => Interlocked.Read(ref indexWatermark) is var w and >= 0 ? w : null;
@@ -491,13 +496,14 @@ public sealed class EdgeService : IAsyncDisposable
 
     /// <summary>
     /// The outage journal of the data folder, created on the first start (its whole size allocated). Without it the
-    /// service still runs: the rows of a log outage are then kept in memory only, which the log says.
+    /// service still runs (decisions do not depend on it): the rows of a log outage are then kept in memory only, which
+    /// the log says once and the health check <c>outage-journal</c> for as long as it lasts.
     /// </summary>
-    private static OutageJournal? OpenOutageJournal(PipelineOptions options, string dataDirectory, LogSigningKey signingKey, ILogger logger)
+    private static (OutageJournal? Journal, OutageJournalState State) OpenOutageJournal(PipelineOptions options, string dataDirectory, LogSigningKey signingKey, ILogger logger)
     {
         if (options.OutageJournalBytes == 0)
         {
-            return null;
+            return (null, OutageJournalState.Off);
         }
 
         var path = Path.Combine(dataDirectory, OutageJournal.FileName);
@@ -509,12 +515,13 @@ public sealed class EdgeService : IAsyncDisposable
                 logger.LogError("The outage journal {Path} began with a record that does not authenticate (torn by a crash during its first write, or altered): nothing was taken back from it. It is kept as {Aside}; a new journal is in its place.", path, aside);
             }
 
-            return journal;
+            return (journal, OutageJournalState.Open);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            logger.LogError(ex, "The outage journal {Path} could not be opened or created: during an entry-log outage, the rows kept to be logged late are in memory only.", path);
-            return null;
+            logger.LogError(ex, "The outage journal {Path} could not be opened or created ({Bytes} bytes allocated up front): during an entry-log outage, the rows kept to be logged late are in memory only, and lost if the service stops. It is tried again at the next start; make room for it and restart.",
+                path, options.OutageJournalBytes);
+            return (null, OutageJournalState.Unavailable);
         }
     }
 

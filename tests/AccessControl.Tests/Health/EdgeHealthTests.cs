@@ -24,6 +24,7 @@ public class EdgeHealthTests
         Doors = 4,
         DoorsOffline = 0,
         DoorsReleased = 0,
+        OutageJournal = OutageJournalState.Open,
     };
 
     private static HealthCheck Check(HealthInputs inputs, string name) => EdgeHealth.Evaluate(inputs).Checks.Single(c => c.Name == name);
@@ -34,7 +35,7 @@ public class EdgeHealthTests
         var report = EdgeHealth.Evaluate(Well);
 
         Assert.Equal(HealthStatus.Ok, report.Status);
-        Assert.Equal(["entry-log", "broker", "pipeline-queue", "disk", "log-index", "readers", "door-controllers", "life-safety"], report.Checks.Select(c => c.Name));
+        Assert.Equal(["entry-log", "broker", "pipeline-queue", "disk", "log-index", "readers", "door-controllers", "life-safety", "outage-journal"], report.Checks.Select(c => c.Name));
         Assert.All(report.Checks, c => Assert.Equal(HealthStatus.Ok, c.Status));
     }
 
@@ -65,6 +66,19 @@ public class EdgeHealthTests
         var log = report.Checks.Single(c => c.Name == "entry-log");
         Assert.Contains("42 rows kept to be logged late (42 of them also in the outage journal on disk)", log.Detail, StringComparison.Ordinal);
         Assert.DoesNotContain("lost", log.Detail, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(OutageJournalState.Open, HealthStatus.Ok, "kept on disk too")]
+    [InlineData(OutageJournalState.Off, HealthStatus.Ok, "in memory only")]
+    [InlineData(OutageJournalState.Unavailable, HealthStatus.Degraded, "could not be made or opened at start")]
+    [Trait("control", "NIST-AU-5")]
+    public void AnOutageJournalThatCouldNotBeMade_IsDegraded_AndSaysAnOutagesRowsWouldBeInMemoryOnly(OutageJournalState state, HealthStatus expected, string says)
+    {
+        var journal = Check(Well with { OutageJournal = state }, "outage-journal");
+
+        Assert.Equal(expected, journal.Status);
+        Assert.Contains(says, journal.Detail, StringComparison.Ordinal);
     }
 
     [Fact]

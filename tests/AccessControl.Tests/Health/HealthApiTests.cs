@@ -44,6 +44,39 @@ public class HealthApiTests
     }
 
     [Fact]
+    [Trait("control", "NIST-AU-5")]
+    public async Task AnOutageJournalThatCouldNotBeMadeAtStart_LeavesTheServiceDeciding_WithHealthDegraded_AndTheLogSayingWhy()
+    {
+        // The journal cannot be put in place (as with no room for it on a full disk): it goes through the same path.
+        var directory = Path.Combine(Path.GetTempPath(), "ac-e2e-" + Guid.NewGuid().ToString("N")[..12]);
+        Directory.CreateDirectory(Path.Combine(directory, AccessControl.Events.OutageJournal.FileName));
+        var logs = new CapturingLoggerProvider();
+        try
+        {
+            await using var edge = await EdgeHarness.StartAsync(directory: directory, logs: logs,
+                configure: s => s with { Pipeline = s.Pipeline with { OutageJournalBytes = 4096 } });
+            using var auditor = Client(edge, OperatorRole.Auditor);
+            var reader = await edge.ReaderAsync("rdr-lobby-in");
+
+            var swipe = await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
+            var checks = await StatusAsync(auditor, "/api/v1/health/checks");
+
+            Assert.True(swipe.Grant);
+            Assert.Equal(HttpStatusCode.OK, checks.Code);
+            using var json = JsonDocument.Parse(checks.Body);
+            Assert.Equal("degraded", json.RootElement.GetProperty("status").GetString());
+            var journal = json.RootElement.GetProperty("checks").EnumerateArray().Single(c => c.GetProperty("name").GetString() == "outage-journal");
+            Assert.Equal("degraded", journal.GetProperty("status").GetString());
+            Assert.Contains("in memory only", journal.GetProperty("detail").GetString(), StringComparison.Ordinal);
+            Assert.Single(logs.Lines, l => l.StartsWith("Error", StringComparison.Ordinal) && l.Contains("could not be opened or created", StringComparison.Ordinal));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
     [Trait("control", "NIST-AC-6")]
     public async Task Checks_NeedAnAuditorSecurityOrAdminToken_TheStatusNone()
     {
@@ -61,7 +94,7 @@ public class HealthApiTests
         Assert.Equal(HttpStatusCode.OK, code);
         using var json = JsonDocument.Parse(body);
         Assert.Equal("ok", json.RootElement.GetProperty("status").GetString());
-        Assert.Equal(8, json.RootElement.GetProperty("checks").GetArrayLength());
+        Assert.Equal(9, json.RootElement.GetProperty("checks").GetArrayLength());
     }
 
     [Fact]
