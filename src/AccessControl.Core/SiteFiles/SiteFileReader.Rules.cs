@@ -26,9 +26,12 @@ internal sealed partial class SiteFileReader
         // and the one collision is the one error.
         if (space.AcrossSites is { } idNamespace && otherSites.HeldElsewhere(idNamespace, value.Text, siteId) is { } holder)
         {
-            var why = idNamespace == SiteIdsInUse.Device
-                ? "a device's id is its MQTT username, unique across every site of this service"
-                : $"{space.Noun} ids are unique across every site of this service (topics, alarms and log rows name them by id)";
+            var why = idNamespace switch
+            {
+                SiteIdsInUse.Device => "a device's id is its MQTT username, unique across every site of this service",
+                SiteIdsInUse.AccessLevel => $"it gives access at site '{holder.Site}', and importing this file would replace it with this site's zones, for everyone who holds it; give this site's level an id of its own",
+                _ => $"{space.Noun} ids are unique across every site of this service (topics, alarms and log rows name them by id)",
+            };
             errors.Add(value.Node, value.Path, $"{space.Noun} id '{value.Text}' is already used by the {holder}; {why}");
         }
 

@@ -116,7 +116,7 @@ internal sealed partial class SiteFileReader
     private readonly IdSpace readerIds = new("reader", "readers", SiteIdsInUse.Device);
     private readonly IdSpace firePanelIds = new("fire panel", "firePanels", SiteIdsInUse.Device);
     private readonly IdSpace scheduleIds = new("schedule", "schedules");
-    private readonly IdSpace accessLevelIds = new("access level", "accessLevels");
+    private readonly IdSpace accessLevelIds = new("access level", "accessLevels", SiteIdsInUse.AccessLevel);
     private readonly IdSpace personIds = new("person", "people");
     private readonly Dictionary<string, Located> cardUids = new(StringComparer.Ordinal);
     private readonly List<(IdSpace Space, Located At)> references = [];

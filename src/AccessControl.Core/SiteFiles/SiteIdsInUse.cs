@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using AccessControl.People;
 using AccessControl.Sites;
 
 namespace AccessControl.SiteFiles;
@@ -7,13 +8,16 @@ namespace AccessControl.SiteFiles;
 /// The ids the sites of one service hold that must be unique across all of them, for a new site file to be checked
 /// against the others before it is stored: zones and doors (each kind its own namespace, as within one file; topics,
 /// alarms and log rows name them by id) and devices (readers, controllers and fire panels share one: a device's id is
-/// its MQTT username). Schedules belong to their site and may repeat; <c>always</c> is shared.
+/// its MQTT username). Schedules belong to their site and may repeat; <c>always</c> is shared. Access levels are global
+/// (cardholders, not topology), but one that gives access at another site is that site's: a site file that declares its
+/// id would replace it on import, moving its holders' access to this file's site (<see cref="SiteIdsInUse(IEnumerable{SiteTopology}, IEnumerable{AccessLevel})"/>).
 /// </summary>
 public sealed class SiteIdsInUse
 {
     internal const string Zone = "zone";
     internal const string Door = "door";
     internal const string Device = "device";
+    internal const string AccessLevel = "access level";
 
     private readonly Dictionary<(string Namespace, string Id), List<SiteIdHolder>> holders = [];
 
@@ -50,15 +54,37 @@ public sealed class SiteIdsInUse
         }
     }
 
+    /// <summary>
+    /// Also holds the ids of <paramref name="accessLevels"/> (the stored ones): each at every site of <paramref name="sites"/>
+    /// where one of its zones lies. A level created through the admin API may span sites; it is held by each of them.
+    /// </summary>
+    public SiteIdsInUse(IEnumerable<SiteTopology> sites, IEnumerable<AccessLevel> accessLevels)
+        : this(sites = [.. sites])
+    {
+        ArgumentNullException.ThrowIfNull(accessLevels);
+        // A zone id that stored sites share (Conflicts, which the start reports) says nothing of whose a level is: the
+        // corrected file of one of those sites must be able to keep its level's id.
+        var siteOfZone = sites.SelectMany(s => s.Zones.Values).GroupBy(z => z.Id)
+            .Where(g => g.Select(z => z.Site).Distinct().Count() == 1).ToDictionary(g => g.Key, g => g.First().Site);
+        foreach (var level in accessLevels)
+        {
+            foreach (var site in level.Zones.Where(siteOfZone.ContainsKey).Select(z => siteOfZone[z]).Distinct())
+            {
+                Add(AccessLevel, level.Id.Value, new SiteIdHolder(site, "access level"));
+            }
+        }
+    }
+
     /// <summary>No other site: a service that holds one.</summary>
     public static SiteIdsInUse None { get; } = new([]);
 
     /// <summary>
     /// Every id held by more than one site, in id order: a set of stored sites that has any cannot be merged into one
-    /// layout (which site would a reader of that id belong to?).
+    /// layout (which site would a reader of that id belong to?). Access levels are left out: one created through the
+    /// admin API may give access at several sites.
     /// </summary>
     public IReadOnlyList<SiteIdConflict> Conflicts() =>
-        [.. holders.Where(h => h.Value.Select(s => s.Site).Distinct().Count() > 1)
+        [.. holders.Where(h => h.Key.Namespace != AccessLevel && h.Value.Select(s => s.Site).Distinct().Count() > 1)
             .OrderBy(h => h.Key.Namespace, StringComparer.Ordinal).ThenBy(h => h.Key.Id, StringComparer.Ordinal)
             .Select(h => new SiteIdConflict(h.Key.Namespace, h.Key.Id, [.. h.Value]))];
 

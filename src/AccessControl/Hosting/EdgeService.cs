@@ -181,7 +181,8 @@ public sealed class EdgeService : IAsyncDisposable
     /// Opens (and migrates) the database, loads the provisioning key and the site: the site file if one is given
     /// (a bad file stops the start with every error listed; nothing is changed), else the newest stored site files.
     /// A site file is checked against the other stored sites before it is stored: a zone, door or device id that one
-    /// of them holds is an error of the file (<see cref="SiteFileException"/>). Stored sites that share ids (stored by a
+    /// of them holds, or the id of an access level that gives access at one of them, is an error of the file
+    /// (<see cref="SiteFileException"/>). Stored sites that share ids (stored by a
     /// version that did not check) stop the start with <see cref="StoredSitesConflictException"/>, which says how to fix them.
     /// </summary>
     public static EdgeService Create(ServiceSettings settings, IClock clock, TimeProvider time, ILoggerFactory loggers)
@@ -201,10 +202,13 @@ public sealed class EdgeService : IAsyncDisposable
         var fingerprintKeys = FingerprintKeyring.Load(settings.FingerprintKeyPath);
         var store = new SiteStore(database, clock);
         var sites = store.LoadNewest().ToDictionary(s => s.Topology.Sites.Keys.Single());
+        var cardholders = new CardholderStore(database).LoadAll();
         SiteDefinition? loaded = null;
         if (settings.SiteFile is not null)
         {
-            var result = SiteFileLoader.Load(settings.SiteFile, new SiteIdsInUse(sites.Values.Select(s => s.Topology)));
+            // The stored levels, and those of stored files not imported yet: a level of another site is that site's.
+            var levels = cardholders.AccessLevels.Values.Concat(sites.Values.SelectMany(s => s.AccessLevels));
+            var result = SiteFileLoader.Load(settings.SiteFile, new SiteIdsInUse(sites.Values.Select(s => s.Topology), levels));
             if (!result.Success)
             {
                 throw new SiteFileException(settings.SiteFile, result.Errors);
@@ -226,7 +230,6 @@ public sealed class EdgeService : IAsyncDisposable
         }
 
         var topology = sites.Values.Aggregate(SiteTopology.Empty, (all, site) => all.ReplaceSites(site.Topology));
-        var cardholders = new CardholderStore(database).LoadAll();
         return new EdgeService(settings, clock, time, loggers, database, secrets, new LiveConfiguration(topology, cardholders), fingerprintKeys)
         {
             newestSites = sites,

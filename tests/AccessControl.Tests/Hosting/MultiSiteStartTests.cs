@@ -1,5 +1,8 @@
+using AccessControl.Cardholding;
+using AccessControl.Decisions;
 using AccessControl.Devices;
 using AccessControl.Hosting;
+using AccessControl.People;
 using AccessControl.Sites;
 using AccessControl.Storage;
 using AccessControl.Tests.EndToEnd;
@@ -43,6 +46,28 @@ public sealed class MultiSiteStartTests : IDisposable
     }
 
     [Fact]
+    [Trait("control", "NIST-AC-3")]
+    public async Task SecondSiteFile_RedeclaringAnAccessLevelOfAStoredSite_IsRefused_AndItsHoldersGainNoDoorOfTheSecondSite()
+    {
+        // Started for real, so that each file's cardholders are imported.
+        await (await EdgeHarness.StartAsync(directory: folder.Path)).DisposeAsync();
+        var siteB = WriteSiteB(SecondSite.Yaml(level: "lobby-24x7", levelSchedule: "always"));
+
+        var refused = await Record.ExceptionAsync(async () =>
+            await (await EdgeHarness.StartAsync(directory: folder.Path, configure: s => s with { SiteFile = siteB })).DisposeAsync());
+
+        // Luca Romano (a contractor of the demo site) holds the demo's lobby-24x7; site B's file names no one of the demo.
+        var atSiteB = Decide("047C19D24A5B81", "desfire-ev2", SecondSite.Reader);
+        Assert.False(atSiteB.IsGranted, $"the demo's contractor is {atSiteB.Reason.ToCode()} at site B's door");
+        var error = Assert.Single(Assert.IsType<SiteFileException>(refused).Errors);
+        Assert.Equal((siteB, "accessLevels[0].id"), (error.File, error.Path));
+        Assert.Contains("already used by the access level of site 'demo'", error.Message, StringComparison.Ordinal);
+        Assert.Equal(["demo"], StoredSites());
+        var lobby = new CardholderStore(OpenDatabase()).LoadAll().AccessLevels[new AccessLevelId("lobby-24x7")];
+        Assert.Equal(["demo-bldg-a", "demo-campus"], lobby.Zones.Select(z => z.Value).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
     public async Task StoredSites_SharingIds_StopTheStartSayingWhichAndHow_AndACorrectedFileForOneOfThemStarts()
     {
         // As an earlier version stored them: the demo, then site B with the demo's campus zone and lobby controller id.
@@ -75,6 +100,14 @@ public sealed class MultiSiteStartTests : IDisposable
 
     private List<string> StoredSites() =>
         [.. new SiteStore(OpenDatabase(), clock).LoadNewest().Select(s => s.Topology.Sites.Keys.Single().Value)];
+
+    /// <summary>A swipe decided with what the service would start with now: the stored sites and cardholders.</summary>
+    private AccessDecision Decide(string card, string technology, string reader)
+    {
+        var topology = new SiteStore(OpenDatabase(), clock).LoadNewest().Aggregate(SiteTopology.Empty, (all, site) => all.ReplaceSites(site.Topology));
+        var request = new AccessRequest(new ReaderId(reader), card, technology, clock.GetCurrentInstant());
+        return DecisionEngine.Decide(request, topology, new CardholderStore(OpenDatabase()).LoadAll(), PassbackState.Empty);
+    }
 
     private string WriteSiteB(string yaml)
     {

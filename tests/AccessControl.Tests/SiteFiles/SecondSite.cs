@@ -11,7 +11,7 @@ internal static class SecondSite
     public const string StaffCard = "04B0000000B001";
 
     public static string Yaml(string zone = "b-campus", string door = "door-b", string reader = Reader, string controller = "ctl-b",
-        string firePanel = "fire-b", string schedule = "b-hours") => $$"""
+        string firePanel = "fire-b", string schedule = "b-hours", string level = "b-staff", string? levelSchedule = null) => $$"""
         version: 1
         site: { id: {{Id}}, name: Site B, timeZone: America/New_York }
         zones:
@@ -29,9 +29,9 @@ internal static class SecondSite
             intervals:
               - { days: [sat, sun], from: "07:00", to: "08:00" }
         accessLevels:
-          - { id: b-staff, name: Site B staff, zones: [{{zone}}], schedule: {{schedule}} }
+          - { id: {{level}}, name: Site B staff, zones: [{{zone}}], schedule: {{levelSchedule ?? schedule}} }
         people:
-          - { id: p-bnewman, name: Bea Newman, kind: employee, accessLevels: [b-staff] }
+          - { id: p-bnewman, name: Bea Newman, kind: employee, accessLevels: [{{level}}] }
         credentials:
           - { card: "{{StaffCard}}", technology: desfire-ev3, person: p-bnewman }
         """;
