@@ -12,7 +12,10 @@ namespace AccessControl.Admin;
 /// <summary>Body of <c>PUT /api/v1/people/{id}</c>. Omitted status keeps the current one (new: active); omitted access levels keep the current ones (new: none).</summary>
 public sealed record PersonInput(string? Name, string? Kind, string? Status = null, IReadOnlyList<string>? AccessLevels = null);
 
-/// <summary>Body of <c>PUT /api/v1/credentials/{card}</c>. Validity is the half-open range [validFrom, validUntil).</summary>
+/// <summary>
+/// Body of <c>PUT /api/v1/credentials/{card}</c>. Validity is the half-open range [validFrom, validUntil). Omitted status,
+/// validFrom and validUntil keep the current ones (new: active, unbounded): a bound is moved, never lifted by leaving it out.
+/// </summary>
 public sealed record CredentialInput(string? Technology, string? PersonId, Instant? ValidFrom = null, Instant? ValidUntil = null, string? Status = null);
 
 /// <summary>

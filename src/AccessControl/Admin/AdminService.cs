@@ -193,7 +193,10 @@ public sealed class AdminService
 
     // ---- credentials -------------------------------------------------------------------------------
 
-    /// <summary>Creates or replaces a credential (action <c>credential.upsert</c>). The card UID is normalized first.</summary>
+    /// <summary>
+    /// Creates or replaces a credential (action <c>credential.upsert</c>). The card UID is normalized first. An omitted
+    /// status, validFrom or validUntil keeps the current one (new: active, unbounded).
+    /// </summary>
     public async Task<AdminResult<Credential>> UpsertCredentialAsync(AdminActor who, string card, CredentialInput input, CancellationToken cancellationToken = default)
     {
         if (await RefuseSiteLimitedAsync<Credential>(who, CardholderActions.CredentialUpsert, card) is { } refused)
@@ -220,8 +223,12 @@ public sealed class AdminService
                 errors.Add(new FieldError("personId", $"no person '{p}'"));
             }
 
-            CheckValidity(input.ValidFrom, input.ValidUntil, "validUntil", errors);
+            // Omitted bounds keep the current ones, as an omitted status does: an edit that does not mention the validity
+            // (a corrected technology) must not turn a card that expires into one that never does.
             var existing = cardUid is not null && current.Credentials.TryGetValue(cardUid, out var found) ? found : null;
+            var validFrom = input.ValidFrom ?? existing?.ValidFrom;
+            var validUntil = input.ValidUntil ?? existing?.ValidUntil;
+            CheckValidity(validFrom, validUntil, "validUntil", errors);
             var status = existing?.Status ?? CredentialStatus.Active;
             if (input.Status is not null && !CardholderCodes.TryParse(input.Status, out status))
             {
@@ -233,7 +240,7 @@ public sealed class AdminService
                 return AdminResult<Credential>.Invalid(errors);
             }
 
-            var after = new Credential(cardUid!, input.Technology!, personId!.Value, input.ValidFrom, input.ValidUntil, status);
+            var after = new Credential(cardUid!, input.Technology!, personId!.Value, validFrom, validUntil, status);
             return await ChangeCredentialAsync(actor, CardholderActions.CredentialUpsert, existing, after, (at, ct) => store.UpsertCredentialAsync(after, at, actor, ct));
         }
         finally

@@ -91,6 +91,22 @@ public sealed class AdminApiTests : IAsyncLifetime
 
     [Fact]
     [Trait("control", "NIST-PE-2")]
+    public async Task PutCredential_ThatLeavesOutItsValidity_KeepsTheExpiry_AndTheCardExpiresAsBefore()
+    {
+        await SeedAsync();
+        var until = AdminHost.Start + Duration.FromDays(30);
+        await OkAsync(await host.AsAdminAsync(HttpMethod.Put, $"/credentials/{Card}", new { technology = "desfire-ev2", personId = "p-100", validUntil = until.ToString() }));
+
+        // A later correction of the technology (credential set CARD --person p-100 --technology desfire-ev3) names no validity.
+        await OkAsync(await host.AsAdminAsync(HttpMethod.Put, $"/credentials/{Card}", new { technology = "desfire-ev3", personId = "p-100" }));
+        host.Clock.Advance(Duration.FromDays(31));
+
+        Assert.Equal(AccessReason.CredentialExpired, Decide().Reason);
+        Assert.Equal(until, host.Store.LoadAll().Credentials[Card].ValidUntil);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-PE-2")]
     public async Task TerminatePerson_TheNextSwipeIsDenied()
     {
         await SeedAsync();
