@@ -53,11 +53,7 @@ public class RestartTests
     {
         using var folder = new DataFolder();
         var directory = folder.Path;
-        await using (var before = await EdgeHarness.StartAsync(directory: directory))
-        {
-            var entry = await before.ReaderAsync("rdr-dh1-in");
-            Assert.True((await entry.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout)).Grant);
-        }
+        await EnterTheDataHallAsync(directory);
 
         await using var after = await EdgeHarness.StartAsync(now: EdgeHarness.BusinessHours + Duration.FromHours(1), directory: directory);
         var again = await after.ReaderAsync("rdr-dh1-in");
@@ -70,6 +66,33 @@ public class RestartTests
         Assert.Equal((false, "anti_passback"), (passedBack.Grant, passedBack.Reason));
         Assert.True(leaving.Grant);
         Assert.True(back.Grant);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-PE-3")]
+    [Trait("control", "PCI-9.2")]
+    public async Task HardAntiPassback_HoldsAcrossASiteFileThatMovesTheEntryReaderToAnotherDoor()
+    {
+        using var folder = new DataFolder();
+        var directory = folder.Path;
+        await EnterTheDataHallAsync(directory);
+
+        // The data hall's entry reader goes to the lobby door; a new one takes its place at the data hall.
+        var moved = Path.Combine(directory, "demo.yaml");
+        File.WriteAllText(moved, File.ReadAllText(EdgeHarness.DemoSiteFile).Replace(
+            "  - { id: rdr-dh1-in, type: card, door: door-dh1, direction: in, heartbeatSeconds: 30 }",
+            "  - { id: rdr-dh1-in, type: card, door: door-lobby, direction: in, heartbeatSeconds: 30 }\n" +
+            "  - { id: rdr-dh1-in-2, type: card, door: door-dh1, direction: in, heartbeatSeconds: 30 }",
+            StringComparison.Ordinal));
+        await using var after = await EdgeHarness.StartAsync(now: EdgeHarness.BusinessHours + Duration.FromHours(1), directory: directory,
+            configure: s => s with { SiteFile = moved });
+        Assert.Equal(new DoorId("door-lobby"), after.Edge.Configuration.Topology.Readers[new ReaderId("rdr-dh1-in")].Door);
+        var newEntry = await after.ReaderAsync("rdr-dh1-in-2");
+
+        // The log says the card went into the data hall (through door-dh1), whichever door its reader is on now.
+        var passedBack = await newEntry.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
+
+        Assert.Equal((false, "anti_passback"), (passedBack.Grant, passedBack.Reason));
     }
 
     [Fact]
@@ -231,5 +254,13 @@ public class RestartTests
         Assert.Contains("forward by 4", forward.Detail, StringComparison.Ordinal);
         Assert.Equal(2, edge.Rows(new global::AccessControl.EntryLog.LogFilter { Kind = global::AccessControl.EntryLog.LogKinds.Alarm, Reason = global::AccessControl.Protocol.AlarmTypes.ClockAnomaly }).Count);
         Assert.True(swipe.Grant);
+    }
+
+    /// <summary>Starts the service on <paramref name="directory"/>, lets the operator into the data hall (hard anti-passback) and stops it.</summary>
+    private static async Task EnterTheDataHallAsync(string directory)
+    {
+        await using var before = await EdgeHarness.StartAsync(directory: directory);
+        var entry = await before.ReaderAsync("rdr-dh1-in");
+        Assert.True((await entry.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout)).Grant);
     }
 }
