@@ -22,15 +22,12 @@ namespace AccessControl.HardwareSim.Doors;
 /// </remarks>
 public class DoorController : SimulatedDevice
 {
-    private const int RememberedCommands = 64;
-
     private readonly object doorGate = new();
     private readonly DoorControllerOptions doorOptions;
     private readonly Dictionary<string, Door> doors;
     private readonly IReadOnlyList<string> statusTopics;
     private readonly IReadOnlyList<string> subscriptions;
-    private readonly Queue<string> recentCommands = new();
-    private readonly HashSet<string> recentCommandIds = new(StringComparer.Ordinal);
+    private readonly RecentCommandIds recentCommands = new();
     private bool stopping;
 
     public DoorController(
@@ -191,10 +188,10 @@ public class DoorController : SimulatedDevice
             {
                 // State commands, retained by the service: applied every time they arrive (a reconnect delivers the
                 // retained one again), never treated as a duplicate.
-                Remember(command.CommandId);
+                recentCommands.Add(command.CommandId);
                 ApplyReleaseLocked(door, command.Command == DoorCommands.Release, now, changes);
             }
-            else if (!Remember(command.CommandId))
+            else if (!recentCommands.Add(command.CommandId))
             {
                 changes.Activity(ControllerId, doorId, DoorActivityKind.CommandIgnored, now, $"duplicate commandId {command.CommandId}");
             }
@@ -367,22 +364,6 @@ public class DoorController : SimulatedDevice
             keepWhileOffline: type != DoorEventType.Heartbeat,
             () => door.Seq = door.Seq == 0 ? BootSeq() + 1 : door.Seq + 1,   // never back across restarts, like the readers; under the base's buffer lock
             s => WireFormat.Write(new DoorEvent(s.EventId, s.Seq, s.At, type, s.Offline)));
-
-    private bool Remember(string commandId)
-    {
-        if (!recentCommandIds.Add(commandId))
-        {
-            return false;
-        }
-
-        recentCommands.Enqueue(commandId);
-        if (recentCommands.Count > RememberedCommands)
-        {
-            recentCommandIds.Remove(recentCommands.Dequeue());
-        }
-
-        return true;
-    }
 
     private Door Find(string doorId) =>
         doors.TryGetValue(doorId, out var door)

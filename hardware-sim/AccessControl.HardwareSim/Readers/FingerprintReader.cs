@@ -21,7 +21,9 @@ namespace AccessControl.HardwareSim.Readers;
 /// </summary>
 /// <remarks>
 /// The reader holds one request at a time (a new one supersedes the old) and forgets its templates when it answers,
-/// is cancelled (<c>cancel_fingerprint</c>) or its <c>timeoutSeconds</c> pass. A finger presented with no request
+/// is cancelled (<c>cancel_fingerprint</c>) or its <c>timeoutSeconds</c> pass. It reads only templates in the
+/// <see cref="SyntheticFingers.Format"/>: others are skipped, and a request with none it can read asks for no finger
+/// and sends nothing. A repeated commandId (a QoS 1 redelivery) is ignored. A finger presented with no request
 /// rests on the sensor for <see cref="FingerprintReaderOptions.FingerDwell"/> and is captured if a request arrives
 /// meanwhile. It sends heartbeats and status like a card reader.
 /// </remarks>
@@ -31,6 +33,7 @@ public class FingerprintReader : SimulatedDevice
     private readonly IReadOnlyList<string> statusTopics;
     private readonly IReadOnlyList<string> subscriptions;
     private readonly object state = new();
+    private readonly RecentCommandIds recentCommands = new();
     private readonly Random random;
     private ActiveRequest? active;
     private RestingFinger? resting;
@@ -181,6 +184,16 @@ public class FingerprintReader : SimulatedDevice
             return Task.CompletedTask;
         }
 
+        lock (state)
+        {
+            if (!recentCommands.Add(command.CommandId))
+            {
+                // Handled already: a verify delivered again would ask for a finger for a request it has answered.
+                Log($"repeated command {command.CommandId} ({command.Command} {command.RequestId}): ignored");
+                return Task.CompletedTask;
+            }
+        }
+
         if (command.Command == ReaderCommands.VerifyFingerprint)
         {
             Verify(command);
@@ -223,7 +236,8 @@ public class FingerprintReader : SimulatedDevice
     {
         var timeout = command.TimeoutSeconds > 0 ? TimeSpan.FromSeconds(command.TimeoutSeconds) : readerOptions.DefaultRequestTimeout;
         var info = new VerifyRequest(command.RequestId, command.CommandId, command.CardEventId, timeout, [.. command.Templates.Select(t => t.TemplateId)]);
-        var request = new ActiveRequest(info, command.Templates);
+        var usable = command.Templates.Where(t => t.Format == SyntheticFingers.Format).ToImmutableArray();
+        var request = new ActiveRequest(info, usable);
         ActiveRequest? superseded;
         TaskCompletionSource<VerifyRequest> signal;
         Answer? answer = null;
@@ -233,7 +247,13 @@ public class FingerprintReader : SimulatedDevice
             superseded?.Timeout?.Dispose();
             signal = nextRequest;
             nextRequest = NewRequestSignal();
-            if (resting is { } touch)
+            if (usable.IsEmpty)
+            {
+                // Nothing to score against: a score of 0 would be a mismatch, and three lock the card. The finger
+                // resting on the sensor stays for a request the reader can answer.
+                active = null;
+            }
+            else if (resting is { } touch)
             {
                 resting = null;
                 active = null;
@@ -254,6 +274,12 @@ public class FingerprintReader : SimulatedDevice
 
         signal.TrySetResult(info);
         VerifyRequested?.Invoke(info);
+        if (usable.IsEmpty)
+        {
+            Log($"fault: verify request {info.RequestId} has no template in a format this reader reads ({string.Join(", ", command.Templates.Select(t => t.Format).Distinct())}); nothing sent");
+            VerifyRequestEnded?.Invoke(new VerifyRequestEnded(info, VerifyRequestEnd.NoUsableTemplate));
+        }
+
         if (answer is not null)
         {
             Raise(answer);
@@ -331,7 +357,7 @@ public class FingerprintReader : SimulatedDevice
         string? bestTemplate = null;
         foreach (var template in request.Templates)
         {
-            var score = template.Format == SyntheticFingers.Format ? SyntheticFingers.Score(sample, template.Data.Span) : 0;
+            var score = SyntheticFingers.Score(sample, template.Data.Span);
             if (score > best)
             {
                 best = score;

@@ -28,6 +28,12 @@ public enum VerifyRequestEnd
 
     /// <summary>The reader was stopped.</summary>
     Stopped,
+
+    /// <summary>
+    /// None of its templates is in a format the reader reads: it asked for no finger, sent nothing and showed a fault
+    /// (the service times the card out). A score for templates it cannot read would be a mismatch counting toward a lockout.
+    /// </summary>
+    NoUsableTemplate,
 }
 
 /// <summary>A verify request that ended, and how; its templates are gone from the reader.</summary>

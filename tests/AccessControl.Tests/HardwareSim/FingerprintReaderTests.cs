@@ -163,6 +163,56 @@ public class FingerprintReaderTests(ITestOutputHelper output)
         Assert.Equal("req-8", (await reader.WhenVerifyRequestedAsync().Guarded()).RequestId);
     }
 
+    [Fact]
+    [Trait("control", "NIST-SP800-63B-5.2.3")]
+    public async Task Verify_WithNoTemplateInAFormatItReads_PublishesNothing_AndReportsAFault()
+    {
+        // reader-protocol §6.7: templates in a format the reader does not support are skipped; if none is usable it
+        // publishes nothing. A score of 0 for them would be a fingerprint_mismatch, and the third one locks the card.
+        await using var h = await SimHarness.StartAsync(output);
+        var reader = h.FingerprintReader(Fp, new FingerprintReaderOptions { HeartbeatInterval = TimeSpan.Zero, FingerDwell = TimeSpan.FromSeconds(3) });
+        var requested = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var ended = new TaskCompletionSource<VerifyRequestEnded>(TaskCreationOptions.RunContinuationsAsynchronously);
+        reader.VerifyRequested += _ => requested.TrySetResult();
+        reader.VerifyRequestEnded += e => ended.TrySetResult(e);
+        await reader.StartAsync().Guarded();
+        var unreadable = new FingerprintTemplate("tpl-iso", "right-index", "iso-19794-2", RightIndex.Data);
+
+        await h.Service.SendReaderCommandAsync(Fp, Verify("req-9", unreadable));
+        await requested.Task.Guarded();
+        var touch = reader.PresentFingerAsync(Person, "right-index");
+        h.Time.Advance(TimeSpan.FromSeconds(3));
+
+        Assert.Null(await touch.Guarded());
+        Assert.Equal(("req-9", VerifyRequestEnd.NoUsableTemplate), ((await ended.Task.Guarded()).Request.RequestId, (await ended.Task).How));
+        Assert.Null(reader.CurrentRequest);
+        Assert.Equal((0L, 0), (reader.Counters.Sent, reader.Counters.Pending));
+    }
+
+    [Fact]
+    public async Task RepeatedVerifyCommandId_IsIgnored_SoAnAnsweredRequestDoesNotAskForAFingerAgain()
+    {
+        // reader-protocol §6.7: QoS 1 may deliver a command twice; a reader ignores a commandId it has already handled.
+        await using var h = await SimHarness.StartAsync(output);
+        var reader = h.FingerprintReader(Fp);
+        var requested = System.Threading.Channels.Channel.CreateUnbounded<string>();
+        reader.VerifyRequested += r => requested.Writer.TryWrite(r.RequestId);
+        await reader.StartAsync().Guarded();
+
+        await h.Service.SendReaderCommandAsync(Fp, Verify("req-10", RightIndex));
+        await reader.WhenVerifyRequestedAsync().Guarded();
+        await reader.PresentFingerAsync(Person, "right-index").Guarded();
+        await h.Service.SendReaderCommandAsync(Fp, Verify("req-10", RightIndex));
+        await h.Service.SendReaderCommandAsync(Fp, Verify("req-11", RightIndex));
+        var seen = new List<string>();
+        while (seen.LastOrDefault() != "req-11")
+        {
+            seen.Add(await requested.Reader.ReadAsync().AsTask().Guarded());
+        }
+
+        Assert.Equal(["req-10", "req-11"], seen);
+    }
+
     private static ReaderCommand Verify(string requestId, params FingerprintTemplate[] templates) =>
         new($"cmd-{requestId}", ReaderCommands.VerifyFingerprint, requestId, "card-ev-1", 10, [.. templates]);
 }
