@@ -204,9 +204,15 @@ public class DoorController : SimulatedDevice
                 // Released for egress: an unlock changes nothing, and above all starts no relock timer.
                 changes.Activity(ControllerId, doorId, DoorActivityKind.CommandIgnored, now, "unlock while released by a fire alarm");
             }
+            else if (command.Seconds <= 0)
+            {
+                // reader-protocol §6.5: a value <= 0 means do nothing. A default of the controller's own would open the
+                // door on a command that asks for no opening (and "seconds" missing reads as 0).
+                changes.Activity(ControllerId, doorId, DoorActivityKind.CommandIgnored, now, $"unlock for {command.Seconds} s");
+            }
             else
             {
-                var duration = command.Seconds > 0 ? TimeSpan.FromSeconds(command.Seconds) : doorOptions.DefaultUnlock;
+                var duration = TimeSpan.FromSeconds(command.Seconds);
                 door.Unlocked = true;
                 Cancel(ref door.RelockTimer);
                 door.RelockTimer = Time.CreateTimer(_ => OnRelockDue(door), null, duration, Timeout.InfiniteTimeSpan);

@@ -15,9 +15,6 @@ public sealed record DoorControllerOptions
     /// <summary>How long the door stays open when a person walks through (or forces it) before it swings shut.</summary>
     public TimeSpan OpenFor { get; init; } = TimeSpan.FromSeconds(3);
 
-    /// <summary>Strike release used when an unlock command gives no positive <c>seconds</c>.</summary>
-    public TimeSpan DefaultUnlock { get; init; } = TimeSpan.FromSeconds(5);
-
     /// <summary>
     /// How often the controller says it is alive (on its first door's events topic). <see cref="TimeSpan.Zero"/>, the
     /// default, sends none, like a controller whose site file entry has no <c>heartbeatSeconds</c>.
@@ -28,7 +25,6 @@ public sealed record DoorControllerOptions
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(OpenDelay, TimeSpan.Zero);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(OpenFor, TimeSpan.Zero);
-        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(DefaultUnlock, TimeSpan.Zero);
         ArgumentOutOfRangeException.ThrowIfLessThan(HeartbeatInterval, TimeSpan.Zero);
     }
 }

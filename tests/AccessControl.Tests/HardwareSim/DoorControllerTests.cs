@@ -166,6 +166,28 @@ public class DoorControllerTests(ITestOutputHelper output)
         Assert.Contains("duplicate", (await ignored.Task.Guarded()).Detail, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(-5)]
+    [Trait("control", "NIST-PE-3")]
+    public async Task UnlockCommand_WithoutPositiveSeconds_DoesNothing_AndTheStrikeStaysLocked(int seconds)
+    {
+        // reader-protocol §6.5: "A value <= 0 means do nothing." A controller that read it as "its own default" would
+        // open the door on a command that asks for no opening.
+        await using var h = await SimHarness.StartAsync(output);
+        var controller = h.Controller("ctl-dh1", ["door-dh1"], new DoorControllerOptions { AutoOpenOnUnlock = false });
+        var activities = System.Threading.Channels.Channel.CreateUnbounded<DoorActivity>();
+        controller.Activity += a => activities.Writer.TryWrite(a);
+        await controller.StartAsync().Guarded();
+
+        await h.Service.SendDoorCommandAsync("door-dh1", new DoorCommand("cmd-1", "unlock", seconds));
+        var first = await activities.Reader.ReadAsync().AsTask().Guarded();
+
+        Assert.Equal(DoorActivityKind.CommandIgnored, first.Kind);
+        Assert.False(controller.GetDoor("door-dh1").Unlocked);
+        Assert.Equal(DoorOpenResult.Locked, await controller.OpenAsync("door-dh1").Guarded());
+    }
+
     [Fact]
     public async Task DoorEventsWhileOffline_AreReplayedMarkedOffline()
     {
