@@ -68,10 +68,11 @@ public sealed record DeviceOptions
 
     /// <summary>
     /// After a <c>pending</c> decision (card accepted, fingerprint wanted), how long the device waits for the final
-    /// decision before it gives up on the event and goes back to idle, as a reader's display does. Longer than the
-    /// service's fingerprint timeout (10 s by default), after which the service sends the final deny itself.
+    /// decision before it gives up on the event and goes back to idle, as a reader's display does. 70 s, as
+    /// reader-protocol §6.3 says: longer than the longest fingerprint timeout a zone may have (60 s), after which the
+    /// service sends the final deny itself, a moment later (it checks about once a second).
     /// </summary>
-    public TimeSpan FinalDecisionTimeout { get; init; } = TimeSpan.FromSeconds(60);
+    public TimeSpan FinalDecisionTimeout { get; init; } = TimeSpan.FromSeconds(70);
 
     /// <summary>Events held (unsent or unacknowledged) at most; the oldest is overwritten when full, like a ring buffer.</summary>
     public int BufferCapacity { get; init; } = 1000;

@@ -67,18 +67,39 @@ public class CardReaderPendingTests(ITestOutputHelper output)
     }
 
     [Fact]
+    [Trait("control", "NIST-PE-3")]
+    public async Task Pending_ThenTheFinalDenyOfTheLongestZoneTimeout_IsStillTheSwipesAnswer()
+    {
+        // reader-protocol §6.3: the zone's timeout is at most 60 s, and the reader waits 70 s for the final decision.
+        // One that gave up at 60 s would miss the fingerprint_timeout of a 60 s zone, which comes a moment after it.
+        await using var h = await SimHarness.StartAsync(output);
+        var swipe = await PendingSwipeAsync(h);
+        h.Time.Advance(TimeSpan.FromSeconds(61));
+        var timeout = new DecisionMessage(swipe.EventId, false, "fingerprint_timeout", "door-sr1", 0);
+        await h.Service.SendDecisionAsync(Reader, timeout);
+
+        Assert.Equal(timeout, await swipe.Decision.Guarded());
+    }
+
+    [Fact]
     public async Task Pending_WithoutFinalDecision_GivesUpAfterTheFinalDecisionTimeout()
     {
         await using var h = await SimHarness.StartAsync(output);
+        var swipe = await PendingSwipeAsync(h);
+        h.Time.Advance(h.Options.FinalDecisionTimeout);
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => swipe.Decision.Guarded());
+    }
+
+    /// <summary>A card presented at a started reader and answered <c>pending</c>: the swipe waits for its final decision.</summary>
+    private static async Task<AccessControl.HardwareSim.Devices.PendingEvent> PendingSwipeAsync(SimHarness h)
+    {
         var reader = h.Reader(Reader);
         await reader.StartAsync().Guarded();
-
         var swipe = reader.PresentCard(Card, "desfire-ev3");
         await h.Service.WaitForReaderEventAsync(Reader, ReaderEventType.Card).Guarded();
         await h.Service.SendDecisionAsync(Reader, new DecisionMessage(swipe.EventId, false, "fingerprint_required", "door-sr1", 0) { Pending = true });
         await swipe.Acknowledgement.Guarded();
-        h.Time.Advance(h.Options.FinalDecisionTimeout);
-
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => swipe.Decision.Guarded());
+        return swipe;
     }
 }
