@@ -15,14 +15,16 @@ namespace AccessControl.Events;
 /// </summary>
 /// <remarks>
 /// The granted, live (not offline-replayed) access rows of the last <see cref="PipelineOptions.EscortRebuildWindow"/> are
-/// replayed in log order through the engine's own occupancy rule (<see cref="DecisionEngine.Occupancy"/>). The escort comes from the row's
+/// replayed in log order through the engine's own occupancy rule (<see cref="DecisionEngine.Occupancy"/>), each at the
+/// door its row names and in the way its row's zone says (into the door's inner zone, or out to its outer one), not where
+/// its reader is now, as <see cref="PassbackHistory"/> does. The escort comes from the row's
 /// <c>escort</c> detail. Escort windows are not rebuilt: they last seconds, and without one a visitor is refused
 /// (<c>escort_required</c>) until the escort badges again, which fails closed.
 /// </remarks>
 public static class EscortHistory
 {
     private const string GrantsSql = $"""
-        SELECT reader_id AS Reader, person_id AS Person, detail AS Detail FROM entry_log
+        SELECT door_id AS Door, zone_id AS Zone, person_id AS Person, detail AS Detail FROM entry_log
         WHERE {LogIndex.LiveGrant} AND seq >= @first AND at >= @since
         ORDER BY seq
         """;
@@ -38,24 +40,36 @@ public static class EscortHistory
             return state;
         }
 
-        var rows = log.Connection.Query<(string Reader, string Person, string? Detail)>(GrantsSql, new { first, since = since.ToUnixTimeMilliseconds() }, log.Transaction);
-        foreach (var (readerId, personId, detail) in rows)
+        var rows = log.Connection.Query<(string? Door, string? Zone, string Person, string? Detail)>(GrantsSql, new { first, since = since.ToUnixTimeMilliseconds() }, log.Transaction);
+        foreach (var (doorId, zoneId, personId, detail) in rows)
         {
-            if (!topology.Readers.TryGetValue(new ReaderId(readerId), out var reader) || !topology.Doors.TryGetValue(reader.Door, out var door))
+            // Read from the row (the door it opened, the zone it led into), not from where its reader is now: a site file
+            // that moved the reader to another door, or turned it round, must not rewrite who went where. Otherwise a
+            // visitor escorted in through a reader since moved away counts as somewhere else, and their escort walks out
+            // alone with no visitor_unescorted alarm. A row whose door leads neither into nor out of its zone any more
+            // (the door's zones changed) says nothing about the door as it is now.
+            if (doorId is null || !topology.Doors.TryGetValue(new DoorId(doorId), out var door)
+                || Way(door, zoneId) is not { } direction)
             {
                 continue;
             }
 
             var person = new PersonId(personId);
-            var escort = reader.Direction == Direction.In ? EscortOf(detail) : null;
-            var used = escort is null ? null : new EscortWindow(escort.Value, door.Id, reader.Direction, door.To, Instant.MinValue, Instant.MinValue, 0, []);
-            var (entered, left, leftBehind) = DecisionEngine.Occupancy(person, door, reader.Direction, used is not null, topology, state);
+            var escort = direction == Direction.In ? EscortOf(detail) : null;
+            var used = escort is null ? null : new EscortWindow(escort.Value, door.Id, direction, door.To, Instant.MinValue, Instant.MinValue, 0, []);
+            var (entered, left, leftBehind) = DecisionEngine.Occupancy(person, door, direction, used is not null, topology, state);
             var outcome = new EscortOutcome(person, null, used, entered, left, leftBehind);
             state = state.Apply(outcome);
         }
 
         return state;
     }
+
+    /// <summary>Which way a grant at <paramref name="door"/> into <paramref name="zone"/> (null: off the site) went through it, if it still leads there.</summary>
+    private static Direction? Way(Door door, string? zone) =>
+        zone == door.To.Value ? Direction.In
+        : zone == door.From?.Value ? Direction.Out
+        : null;
 
     private static PersonId? EscortOf(string? detail)
     {

@@ -78,12 +78,7 @@ public class RestartTests
         await EnterTheDataHallAsync(directory);
 
         // The data hall's entry reader goes to the lobby door; a new one takes its place at the data hall.
-        var moved = Path.Combine(directory, "demo.yaml");
-        File.WriteAllText(moved, File.ReadAllText(EdgeHarness.DemoSiteFile).Replace(
-            "  - { id: rdr-dh1-in, type: card, door: door-dh1, direction: in, heartbeatSeconds: 30 }",
-            "  - { id: rdr-dh1-in, type: card, door: door-lobby, direction: in, heartbeatSeconds: 30 }\n" +
-            "  - { id: rdr-dh1-in-2, type: card, door: door-dh1, direction: in, heartbeatSeconds: 30 }",
-            StringComparison.Ordinal));
+        var moved = SiteFileMovingEntryReader(directory, "rdr-dh1-in", "door-dh1", "door-lobby");
         await using var after = await EdgeHarness.StartAsync(now: EdgeHarness.BusinessHours + Duration.FromHours(1), directory: directory,
             configure: s => s with { SiteFile = moved });
         Assert.Equal(new DoorId("door-lobby"), after.Edge.Configuration.Topology.Readers[new ReaderId("rdr-dh1-in")].Door);
@@ -180,12 +175,7 @@ public class RestartTests
     {
         using var folder = new DataFolder();
         var directory = folder.Path;
-        await using (var before = await EdgeHarness.StartAsync(directory: directory))
-        {
-            var entry = await before.ReaderAsync("rdr-sr1-in");
-            await before.PresentCardAndFingerAsync(entry, Operator);
-            Assert.True((await entry.PresentCardAsync(Visitor1, Ev3).WaitAsync(EdgeHarness.Timeout)).Grant);
-        }
+        await EscortTheVisitorIntoTheServerRoomAsync(directory);
 
         await using var after = await EdgeHarness.StartAsync(now: EdgeHarness.BusinessHours + Duration.FromMinutes(30), directory: directory);
         var alarms = await after.AlarmsAsync();
@@ -202,6 +192,31 @@ public class RestartTests
 
         Assert.Contains("v-ewagner", alarm.Detail, StringComparison.Ordinal);
         Assert.Contains("p-mkoch", alarm.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-PE-3")]
+    [Trait("control", "PCI-9.3.3")]
+    public async Task EscortOccupancy_HoldsAcrossASiteFileThatMovesTheEntryReaderToAnotherDoor_TheEscortLeavingAloneRaisesVisitorUnescorted()
+    {
+        using var folder = new DataFolder();
+        var directory = folder.Path;
+        await EscortTheVisitorIntoTheServerRoomAsync(directory);
+
+        // The server room's entry reader goes to the data hall door; a new one takes its place at the server room.
+        var moved = SiteFileMovingEntryReader(directory, "rdr-sr1-in", "door-sr1", "door-dh1");
+        await using var after = await EdgeHarness.StartAsync(now: EdgeHarness.BusinessHours + Duration.FromMinutes(30), directory: directory,
+            configure: s => s with { SiteFile = moved });
+        Assert.Equal(new DoorId("door-dh1"), after.Edge.Configuration.Topology.Readers[new ReaderId("rdr-sr1-in")].Door);
+        var exit = await after.ReaderAsync("rdr-sr1-out");
+
+        // The log says the visitor went into the server room (through door-sr1) behind the operator, who now leaves alone.
+        var leaving = await exit.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
+
+        Assert.True(leaving.Grant);
+        var alarm = Assert.Single(after.Rows(new() { Kind = global::AccessControl.EntryLog.LogKinds.Alarm, Reason = AlarmTypes.VisitorUnescorted }));
+        Assert.Equal("door-sr1", alarm.DoorId);
+        Assert.Contains("v-ewagner", alarm.Detail, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -254,6 +269,31 @@ public class RestartTests
         Assert.Contains("forward by 4", forward.Detail, StringComparison.Ordinal);
         Assert.Equal(2, edge.Rows(new global::AccessControl.EntryLog.LogFilter { Kind = global::AccessControl.EntryLog.LogKinds.Alarm, Reason = global::AccessControl.Protocol.AlarmTypes.ClockAnomaly }).Count);
         Assert.True(swipe.Grant);
+    }
+
+    /// <summary>
+    /// The demo site file, written into <paramref name="directory"/>, with the card reader <paramref name="reader"/> moved
+    /// from the in-side of <paramref name="door"/> to the in-side of <paramref name="toDoor"/>, and a new reader
+    /// (<paramref name="reader"/>-2) in its place.
+    /// </summary>
+    private static string SiteFileMovingEntryReader(string directory, string reader, string door, string toDoor)
+    {
+        var moved = Path.Combine(directory, "demo.yaml");
+        File.WriteAllText(moved, File.ReadAllText(EdgeHarness.DemoSiteFile).Replace(
+            $"  - {{ id: {reader}, type: card, door: {door}, direction: in, heartbeatSeconds: 30 }}",
+            $"  - {{ id: {reader}, type: card, door: {toDoor}, direction: in, heartbeatSeconds: 30 }}\n" +
+            $"  - {{ id: {reader}-2, type: card, door: {door}, direction: in, heartbeatSeconds: 30 }}",
+            StringComparison.Ordinal));
+        return moved;
+    }
+
+    /// <summary>Starts the service on <paramref name="directory"/>, lets the operator escort a visitor into server room 1 and stops it.</summary>
+    private static async Task EscortTheVisitorIntoTheServerRoomAsync(string directory)
+    {
+        await using var before = await EdgeHarness.StartAsync(directory: directory);
+        var entry = await before.ReaderAsync("rdr-sr1-in");
+        await before.PresentCardAndFingerAsync(entry, Operator);
+        Assert.True((await entry.PresentCardAsync(Visitor1, Ev3).WaitAsync(EdgeHarness.Timeout)).Grant);
     }
 
     /// <summary>Starts the service on <paramref name="directory"/>, lets the operator into the data hall (hard anti-passback) and stops it.</summary>
