@@ -1,9 +1,10 @@
 namespace AccessControl.Admin;
 
 /// <summary>
-/// Who asks <see cref="AdminService"/> for a change: the name its audit rows record and, when an operator's token asks,
-/// that token's identity, so that the service itself refuses a token limited to one site (<see cref="SiteLimit"/>)
-/// whoever passes its request on. Cardholders are global: such a token changes none of them.
+/// Who asks <see cref="AdminService"/> for a change (or the visitor service for its retention purge, which changes
+/// cardholders through it): the name its audit rows record and, when an operator's token asks, that token's identity, so
+/// that the service itself refuses a token limited to one site (<see cref="SiteLimit"/>) whoever passes its request on.
+/// Cardholders are global: such a token changes none of them.
 /// </summary>
 public sealed record AdminActor
 {
@@ -27,8 +28,8 @@ public sealed record AdminActor
     }
 
     /// <summary>
-    /// A caller that acts for every site, as it did before tokens had sites: the HR feed, a site file, and the visitor
-    /// service for the per-visit cardholders of a visit whose site it has checked against the desk's token. Never the
+    /// A caller that acts for every site, as it did before tokens had sites: the HR feed, a site file, the daily visitor
+    /// retention purge, and the visitor service for the per-visit cardholders of a visit whose site it has checked against the desk's token. Never the
     /// token of a request: that is <see cref="Of"/>.
     /// </summary>
     public static AdminActor EverySite(string name)

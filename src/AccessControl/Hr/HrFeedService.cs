@@ -362,7 +362,7 @@ public sealed class HrFeedService
             return (null, templates.Message);
         }
 
-        var visits = await visitors.EndInvolvementAsync(Actor, person, eventId, CancellationToken.None);
+        var visits = await visitors.EndInvolvementAsync(AdminAs, person, eventId, CancellationToken.None);
         if (!visits.IsOk)
         {
             return (null, visits.Message);

@@ -22,11 +22,14 @@ public static class VisitActions
     public const string BadgePoolAdd = "badge_pool.add";
     public const string BadgePoolRemove = "badge_pool.remove";
 
-    /// <summary>A person who left is no longer a visit's co-escort (<see cref="VisitorService.EndInvolvementAsync"/>, for the HR feed: no token to refuse).</summary>
+    /// <summary>A person who left is no longer a visit's co-escort (<see cref="VisitorService.EndInvolvementAsync"/>, for the HR feed).</summary>
     [WrittenAs(ActionRows.Itself | ActionRows.Failed)]
     public const string EscortRemove = "visit.escort_remove";
 
-    /// <summary>A visit whose host or only escort left is withdrawn (<see cref="VisitorService.EndInvolvementAsync"/>, for the HR feed: no token to refuse).</summary>
-    [WrittenAs(ActionRows.Itself | ActionRows.Failed)]
+    /// <summary>
+    /// A visit whose host or only escort left is withdrawn (<see cref="VisitorService.EndInvolvementAsync"/>, for the HR
+    /// feed); refused, as the whole of that call, to a token limited to one site.
+    /// </summary>
+    [WrittenAs(ActionRows.Itself | ActionRows.Refused | ActionRows.Failed)]
     public const string Cancel = "visit.cancel";
 }

@@ -619,10 +619,18 @@ public sealed class VisitorService
     /// (nothing is widened meanwhile: a terminated escort can no longer badge anyone in, and the escort windows they
     /// opened before admit nobody from their <c>person.terminate</c> row on, as the engine admits only behind an active person).
     /// </summary>
+    /// <param name="by">The HR feed (<see cref="AdminActor.EverySite"/>): a person's visits may be at any site, so a token
+    /// limited to one site is refused (<c>visit.cancel.refused</c>) before anything is read, whoever passes its request on.</param>
     /// <param name="reference">Put in each audit row's detail (the HR event id).</param>
-    public async Task<VisitResult<VisitsEnded>> EndInvolvementAsync(string actor, PersonId person, string? reference, CancellationToken cancellationToken = default)
+    public async Task<VisitResult<VisitsEnded>> EndInvolvementAsync(AdminActor by, PersonId person, string? reference, CancellationToken cancellationToken = default)
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(actor);
+        ArgumentNullException.ThrowIfNull(by);
+        if (by.Token is { Site: not null } limited)
+        {
+            return await NotForThisSiteAsync<VisitsEnded>(limited, VisitActions.Cancel, null, new { person = person.Value });
+        }
+
+        var actor = by.Name;
         var who = new OperatorIdentity(actor, OperatorRole.Frontdesk);
         await gate.WaitAsync(cancellationToken);
         try
@@ -935,11 +943,19 @@ public sealed class VisitorService
     /// Deletes the visit records (visits, visitors, document hashes) of visits that ended more than the retention period
     /// ago and have nobody on site (action <c>visit.purge</c>, listing the visits purged). The per-visit cardholders are
     /// stripped of their name and access (through <see cref="AdminService"/>) and their access levels deleted. The entry
-    /// log is append-only and keeps its rows.
+    /// log is append-only and keeps its rows. The purge spans every site: refused to a token limited to one site
+    /// (<see cref="SiteLimit"/>) here, before anything is read, whoever passes its request on.
     /// </summary>
-    public async Task<VisitResult<PurgeSummary>> PurgeAsync(string actor, CancellationToken cancellationToken = default)
+    /// <param name="who">An admin's token (<see cref="AdminActor.Of"/>), or the daily retention job (<see cref="AdminActor.EverySite"/>).</param>
+    public async Task<VisitResult<PurgeSummary>> PurgeAsync(AdminActor who, CancellationToken cancellationToken = default)
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(actor);
+        ArgumentNullException.ThrowIfNull(who);
+        if (who.Token is { Site: not null } limited)
+        {
+            return await NotForThisSiteAsync<PurgeSummary>(limited, VisitActions.Purge, null, new { });
+        }
+
+        var actor = who.Name;
         await gate.WaitAsync(cancellationToken);
         try
         {
@@ -957,14 +973,13 @@ public sealed class VisitorService
                 return VisitResult<PurgeSummary>.Unavailable("The audit log is unavailable; nothing was purged.");
             }
 
-            var everySite = AdminActor.EverySite(actor); // the purge spans every site: a site-limited token is refused it (VisitorApi)
             foreach (var visit in visits)
             {
                 foreach (var visitor in visit.Visitors.Where(v => v.PersonId is not null))
                 {
                     if (configuration.Cardholders.People.ContainsKey(new PersonId(visitor.PersonId!)))
                     {
-                        var stripped = await admin.UpsertPersonAsync(everySite, visitor.PersonId!, new PersonInput("purged visitor", "visitor", "terminated", []), cancellationToken);
+                        var stripped = await admin.UpsertPersonAsync(who, visitor.PersonId!, new PersonInput("purged visitor", "visitor", "terminated", []), cancellationToken);
                         if (!stripped.IsOk)
                         {
                             await FailedAsync(audited, new InvalidOperationException(stripped.Message));
@@ -975,7 +990,7 @@ public sealed class VisitorService
 
                 if (configuration.Cardholders.AccessLevels.ContainsKey(visit.AccessLevel))
                 {
-                    var deleted = await admin.DeleteAccessLevelAsync(everySite, visit.AccessLevel.Value, cancellationToken);
+                    var deleted = await admin.DeleteAccessLevelAsync(who, visit.AccessLevel.Value, cancellationToken);
                     if (!deleted.IsOk)
                     {
                         await FailedAsync(audited, new InvalidOperationException(deleted.Message));

@@ -532,6 +532,44 @@ public sealed class VisitApiTests : IAsyncLifetime
     [Fact]
     [Trait("control", "NIST-AC-3")]
     [Trait("control", "NIST-AC-6")]
+    public async Task Purge_ThroughTheServiceItself_ByASiteLimitedIdentity_IsRefused_AsOverTheApi_AndNothingIsPurged()
+    {
+        var old = await desk.CheckedInVisitAsync();
+        await desk.Frontdesk.PostAsJsonAsync($"api/v1/visits/{old.Id}/check-out", new { visitor = 1 });
+        edge.Clock.Reset(VisitDesk.At(12, 0) + Duration.FromTimeSpan(edge.Host.Services.GetRequiredService<VisitorOptions>().Retention) + Duration.FromMinutes(1));
+        var visitors = edge.Host.Services.GetRequiredService<VisitorService>();
+        var limited = new OperatorIdentity("admin-demo", OperatorRole.Admin, "p-admin", "demo");
+
+        var purge = await visitors.PurgeAsync(AdminActor.Of(limited));
+
+        Assert.Equal(VisitRefusals.NotForThisSite, purge.Code);
+        Assert.NotNull(visitors.Get(old.Id));
+        Assert.NotEqual("purged visitor", edge.Edge.Configuration.Cardholders.People[new Sites.PersonId($"visitor-{old.Id}-1")].Name);
+        Assert.Empty(edge.Rows(new LogFilter { Kind = LogKinds.Admin, Reason = "visit.purge" }));
+        var refused = Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Security, Reason = "visit.purge.refused" }));
+        Assert.Equal(("admin-demo", null), (refused.Actor, refused.SiteId));
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AC-3")]
+    [Trait("control", "NIST-AC-6")]
+    public async Task EndInvolvement_ThroughTheServiceItself_ByASiteLimitedIdentity_IsRefused_AndTheHostsVisitStands()
+    {
+        var visit = await desk.RequestAsync();
+        var visitors = edge.Host.Services.GetRequiredService<VisitorService>();
+        var limited = new OperatorIdentity("admin-demo", OperatorRole.Admin, "p-admin", "demo");
+
+        var ended = await visitors.EndInvolvementAsync(AdminActor.Of(limited), new Sites.PersonId(visit.Host), "hr-test");
+
+        Assert.Equal(VisitRefusals.NotForThisSite, ended.Code);
+        Assert.Equal("requested", visitors.Get(visit.Id)!.Status);
+        var refused = Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Security, Reason = "visit.cancel.refused" }));
+        Assert.Equal(("admin-demo", null), (refused.Actor, refused.SiteId));
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AC-3")]
+    [Trait("control", "NIST-AC-6")]
     public async Task Watchlist_ChangedThroughTheServiceItself_ByASiteLimitedIdentity_IsRefused_AsOverTheApi()
     {
         var entry = await AddToWatchlistAsync(desk.Security, "Shady Ltd");

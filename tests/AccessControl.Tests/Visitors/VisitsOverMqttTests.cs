@@ -238,7 +238,7 @@ public class VisitsOverMqttTests
         var visitors = edge.Host.Services.GetRequiredService<VisitorService>();
 
         var row = await BadgeSwipedWhileInFlightAsync(edge, card, "visit.escort_remove", async () =>
-            (await visitors.EndInvolvementAsync("hr-feed", new PersonId("p-mkoch"), "hr-test")).IsOk);
+            (await visitors.EndInvolvementAsync(AdminActor.EverySite("hr-feed"), new PersonId("p-mkoch"), "hr-test")).IsOk);
 
         Assert.Equal(("deny", "escort_required"), (row.Decision, row.Reason));
         Assert.Contains("\"changeInFlight\":\"true\"", row.Detail, StringComparison.Ordinal);
