@@ -30,6 +30,7 @@ internal sealed partial class SiteFileReader
             {
                 SiteIdsInUse.Device => "a device's id is its MQTT username, unique across every site of this service",
                 SiteIdsInUse.AccessLevel => $"it gives access at site '{holder.Site}', and importing this file would replace it with this site's zones, for everyone who holds it; give this site's level an id of its own",
+                SiteIdsInUse.Person => $"a site file changes only its own site's cardholders, and importing this one would replace their access levels and status, at site '{holder.Site}' too; take them out of that site's file first, or give them access here through the admin API",
                 _ => $"{space.Noun} ids are unique across every site of this service (topics, alarms and log rows name them by id)",
             };
             errors.Add(value.Node, value.Path, $"{space.Noun} id '{value.Text}' is already used by the {holder}; {why}");

@@ -117,7 +117,7 @@ internal sealed partial class SiteFileReader
     private readonly IdSpace firePanelIds = new("fire panel", "firePanels", SiteIdsInUse.Device);
     private readonly IdSpace scheduleIds = new("schedule", "schedules");
     private readonly IdSpace accessLevelIds = new("access level", "accessLevels", SiteIdsInUse.AccessLevel);
-    private readonly IdSpace personIds = new("person", "people");
+    private readonly IdSpace personIds = new("person", "people", SiteIdsInUse.Person);
     private readonly Dictionary<string, Located> cardUids = new(StringComparer.Ordinal);
     private readonly List<(IdSpace Space, Located At)> references = [];
 
@@ -726,6 +726,12 @@ internal sealed partial class SiteFileReader
         {
             errors.Add(value.Node, value.Path, $"card {uid} is already declared at {first.Path} (line {first.Node.Start.Line}); a card belongs to one credential");
             return null;
+        }
+
+        if (otherSites.HeldElsewhere(SiteIdsInUse.Card, uid, siteId) is { } holder)
+        {
+            errors.Add(value.Node, value.Path, $"card {uid} is already used by the {holder}; a site file changes only its own site's cardholders, "
+                + "and importing this one would bind the card to this file's person: take it out of the other site's file first (or revoke it there)");
         }
 
         cardUids.Add(uid, value);

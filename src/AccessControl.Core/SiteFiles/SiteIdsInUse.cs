@@ -11,6 +11,9 @@ namespace AccessControl.SiteFiles;
 /// its MQTT username). Schedules belong to their site and may repeat; <c>always</c> is shared. Access levels are global
 /// (cardholders, not topology), but one that gives access at another site is that site's: a site file that declares its
 /// id would replace it on import, moving its holders' access to this file's site (<see cref="SiteIdsInUse(IEnumerable{SiteTopology}, IEnumerable{AccessLevel})"/>).
+/// People and cards are global too, but one that another site's file declares is that site's: importing a file that
+/// declares it would replace the person's levels and status, or bind the card to this file's person
+/// (<see cref="SiteIdsInUse(IEnumerable{SiteDefinition}, IEnumerable{AccessLevel}, IEnumerable{Credential})"/>).
 /// </summary>
 public sealed class SiteIdsInUse
 {
@@ -18,6 +21,8 @@ public sealed class SiteIdsInUse
     internal const string Door = "door";
     internal const string Device = "device";
     internal const string AccessLevel = "access level";
+    internal const string Person = "person";
+    internal const string Card = "card";
 
     private readonly Dictionary<(string Namespace, string Id), List<SiteIdHolder>> holders = [];
 
@@ -75,16 +80,47 @@ public sealed class SiteIdsInUse
         }
     }
 
+    /// <summary>
+    /// Also holds the people and cards the files of <paramref name="sites"/> declare, each at its file's site, and the
+    /// stored <paramref name="credentials"/> bound to one of those people (a card an operator gave them through the API
+    /// is theirs, and so their site's).
+    /// </summary>
+    public SiteIdsInUse(IEnumerable<SiteDefinition> sites, IEnumerable<AccessLevel> accessLevels, IEnumerable<Credential> credentials)
+        : this((sites = [.. sites]).Select(s => s.Topology), accessLevels)
+    {
+        ArgumentNullException.ThrowIfNull(credentials);
+        var siteOfPerson = new Dictionary<PersonId, SiteId>();
+        foreach (var site in sites)
+        {
+            var id = site.Topology.Sites.Keys.Single();
+            foreach (var person in site.People)
+            {
+                Add(Person, person.Id.Value, new SiteIdHolder(id, "person"));
+                siteOfPerson.TryAdd(person.Id, id);
+            }
+
+            foreach (var credential in site.Credentials)
+            {
+                Add(Card, credential.CardUid, new SiteIdHolder(id, "card"));
+            }
+        }
+
+        foreach (var credential in credentials.Where(c => siteOfPerson.ContainsKey(c.Person)))
+        {
+            Add(Card, credential.CardUid, new SiteIdHolder(siteOfPerson[credential.Person], $"card of person '{credential.Person}'"));
+        }
+    }
+
     /// <summary>No other site: a service that holds one.</summary>
     public static SiteIdsInUse None { get; } = new([]);
 
     /// <summary>
     /// Every id held by more than one site, in id order: a set of stored sites that has any cannot be merged into one
-    /// layout (which site would a reader of that id belong to?). Access levels are left out: one created through the
-    /// admin API may give access at several sites.
+    /// layout (which site would a reader of that id belong to?). Access levels are left out (one created through the
+    /// admin API may give access at several sites), and so are people and cards (cardholders, not layout).
     /// </summary>
     public IReadOnlyList<SiteIdConflict> Conflicts() =>
-        [.. holders.Where(h => h.Key.Namespace != AccessLevel && h.Value.Select(s => s.Site).Distinct().Count() > 1)
+        [.. holders.Where(h => h.Key.Namespace is Zone or Door or Device && h.Value.Select(s => s.Site).Distinct().Count() > 1)
             .OrderBy(h => h.Key.Namespace, StringComparer.Ordinal).ThenBy(h => h.Key.Id, StringComparer.Ordinal)
             .Select(h => new SiteIdConflict(h.Key.Namespace, h.Key.Id, [.. h.Value]))];
 
@@ -103,7 +139,7 @@ public sealed class SiteIdsInUse
     }
 }
 
-/// <summary>A site that holds an id, and as what (zone, door, reader, controller, fire panel).</summary>
+/// <summary>A site that holds an id, and as what (zone, door, reader, controller, fire panel, access level, person, card).</summary>
 public readonly record struct SiteIdHolder(SiteId Site, string What)
 {
     public override string ToString() => $"{What} of site '{Site}'";

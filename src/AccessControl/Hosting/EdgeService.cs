@@ -181,7 +181,8 @@ public sealed class EdgeService : IAsyncDisposable
     /// Opens (and migrates) the database, loads the provisioning key and the site: the site file if one is given
     /// (a bad file stops the start with every error listed; nothing is changed), else the newest stored site files.
     /// A site file is checked against the other stored sites before it is stored: a zone, door or device id that one
-    /// of them holds, or the id of an access level that gives access at one of them, is an error of the file
+    /// of them holds, the id of an access level that gives access at one of them, or a person or card that one of their
+    /// files declares (or a card of such a person), is an error of the file
     /// (<see cref="SiteFileException"/>). Stored sites that share ids (stored by a
     /// version that did not check) stop the start with <see cref="StoredSitesConflictException"/>, which says how to fix them.
     /// </summary>
@@ -206,9 +207,10 @@ public sealed class EdgeService : IAsyncDisposable
         SiteDefinition? loaded = null;
         if (settings.SiteFile is not null)
         {
-            // The stored levels, and those of stored files not imported yet: a level of another site is that site's.
+            // The stored levels, and those of stored files not imported yet: a level of another site is that site's; so
+            // are the people and cards another site's file declares, and the cards of those people.
             var levels = cardholders.AccessLevels.Values.Concat(sites.Values.SelectMany(s => s.AccessLevels));
-            var result = SiteFileLoader.Load(settings.SiteFile, new SiteIdsInUse(sites.Values.Select(s => s.Topology), levels));
+            var result = SiteFileLoader.Load(settings.SiteFile, new SiteIdsInUse(sites.Values, levels, cardholders.Credentials.Values));
             if (!result.Success)
             {
                 throw new SiteFileException(settings.SiteFile, result.Errors);

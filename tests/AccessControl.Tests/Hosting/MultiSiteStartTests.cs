@@ -3,6 +3,7 @@ using AccessControl.Decisions;
 using AccessControl.Devices;
 using AccessControl.Hosting;
 using AccessControl.People;
+using AccessControl.SiteFiles;
 using AccessControl.Sites;
 using AccessControl.Storage;
 using AccessControl.Tests.EndToEnd;
@@ -68,6 +69,34 @@ public sealed class MultiSiteStartTests : IDisposable
     }
 
     [Fact]
+    [Trait("control", "NIST-AC-3")]
+    [Trait("control", "NIST-PE-2")]
+    public async Task SecondSiteFile_DeclaringAPersonOfAStoredSite_IsRefused_AndTheirAccessThereIsUnchanged()
+    {
+        // Luca Romano is the demo's; site B's file would give him site B's level only, narrowing his access at the demo.
+        var error = await RefusedAfterTheDemoAsync(SecondSite.Yaml(person: "p-lromano"));
+
+        Assert.Equal("people[0].id", error.Path);
+        Assert.Contains("already used by the person of site 'demo'", error.Message, StringComparison.Ordinal);
+        Assert.Equal(["demo"], StoredSites());
+        Assert.True(Decide("047C19D24A5B81", "desfire-ev2", "rdr-lobby-in").IsGranted);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AC-3")]
+    [Trait("control", "NIST-PE-2")]
+    public async Task SecondSiteFile_DeclaringACardOfAStoredSite_IsRefused_AndTheCardStaysItsHolders()
+    {
+        // Martina Koch's card, bound in site B's file to site B's own person.
+        var error = await RefusedAfterTheDemoAsync(SecondSite.Yaml(card: "04A1B2C3D4E5F6"));
+
+        Assert.Equal("credentials[0].card", error.Path);
+        Assert.Contains("site 'demo'", error.Message, StringComparison.Ordinal);
+        Assert.Equal(new PersonId("p-mkoch"), new CardholderStore(OpenDatabase()).LoadAll().Credentials["04A1B2C3D4E5F6"].Person);
+        Assert.True(Decide("04A1B2C3D4E5F6", "desfire-ev3", "rdr-lobby-in").IsGranted);
+    }
+
+    [Fact]
     public async Task StoredSites_SharingIds_StopTheStartSayingWhichAndHow_AndACorrectedFileForOneOfThemStarts()
     {
         // As an earlier version stored them: the demo, then site B with the demo's campus zone and lobby controller id.
@@ -89,6 +118,20 @@ public sealed class MultiSiteStartTests : IDisposable
 
         await StartAndStopAsync(WriteSiteB(SecondSite.Yaml()));
         await StartAndStopAsync(null);
+    }
+
+    /// <summary>Starts with the demo (its cardholders imported), then with site B's <paramref name="yaml"/>: the one error it is refused with.</summary>
+    private async Task<SiteFileError> RefusedAfterTheDemoAsync(string yaml)
+    {
+        await (await EdgeHarness.StartAsync(directory: folder.Path)).DisposeAsync();
+        var siteB = WriteSiteB(yaml);
+
+        var refused = await Record.ExceptionAsync(async () =>
+            await (await EdgeHarness.StartAsync(directory: folder.Path, configure: s => s with { SiteFile = siteB })).DisposeAsync());
+
+        var error = Assert.Single(Assert.IsType<SiteFileException>(refused).Errors);
+        Assert.Equal(siteB, error.File);
+        return error;
     }
 
     private Database OpenDatabase()
