@@ -52,10 +52,17 @@ public sealed record AccessLevelView(string Id, string Name, IReadOnlyList<strin
 public sealed record Page<T>(IReadOnlyList<T> Items, string? Next);
 
 /// <summary>What an import of a site file's cardholders changed. Unchanged items write nothing and record nothing.</summary>
-public sealed record ImportSummary(int AccessLevelsChanged, int PeopleChanged, int CredentialsChanged, int Unchanged)
+/// <param name="Removed">Changes that took away what the site's previous file declared and this one does not.</param>
+public sealed record ImportSummary(int AccessLevelsChanged, int PeopleChanged, int CredentialsChanged, int Unchanged, int Removed = 0)
 {
-    public int Changed => AccessLevelsChanged + PeopleChanged + CredentialsChanged;
+    public int Changed => AccessLevelsChanged + PeopleChanged + CredentialsChanged + Removed;
 }
+
+/// <summary>
+/// A site file's import against the site's previous one: the file's SHA-256 (named in the row of each removal) and what
+/// the site's last imported file declared (the file itself when given again; null for a site's first file).
+/// </summary>
+public sealed record SiteFileVersion(string Sha256, SiteFiles.SiteDefinition? Previous);
 
 /// <summary>An authenticated operator and what they may do.</summary>
 /// <param name="PersonId">The person (employee) behind the token, when the token names one: required for hosts and

@@ -417,24 +417,36 @@ public sealed class AdminService
     /// <summary>
     /// Upserts the access levels, people and credentials of a loaded site file, with actor <c>site-file:&lt;name&gt;</c>.
     /// Only real differences are written and audited: loading the same file twice records nothing the second time.
-    /// Nothing is deleted. The whole definition is validated first (zones and schedules against the current topology,
+    /// The whole definition is validated first (zones and schedules against the current topology,
     /// so set the file's topology before importing); when anything is invalid, nothing is applied.
-    /// A person already terminated stays terminated and a credential already revoked stays revoked, whatever the file
-    /// says: restarting the service with its site file must not undo a termination (the HR feed's, or an operator's).
-    /// Bringing someone back is an explicit admin change.
     /// </summary>
+    /// <remarks>
+    /// <para>What the site's previous file declared and this one does not (<paramref name="version"/>) is taken away
+    /// first, each with its own row naming this file and its SHA-256 (<c>removedFrom</c>): a card is revoked; a person
+    /// loses the levels that file gave them and is suspended. Nothing else is touched: a card an operator bound to someone
+    /// else since, or levels granted through the API. A person the file declares holds its levels and keeps those the
+    /// previous file did not give (the API's).</para>
+    /// <para>A person already terminated stays terminated and a credential already revoked stays revoked, whatever the
+    /// file says: restarting the service with its site file must not undo a termination (the HR feed's, or an
+    /// operator's). A suspension stays too, unless the previous file declared it: the file lifts only its own (an
+    /// operator's, the HR feed's or a removal's is lifted through the API). Bringing someone back is an explicit admin change.</para>
+    /// </remarks>
     public async Task<AdminResult<ImportSummary>> ImportSiteDefinitionAsync(
         string siteFileName,
         ImmutableArray<AccessLevel> accessLevels,
         ImmutableArray<Person> people,
         ImmutableArray<Credential> credentials,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default,
+        SiteFileVersion? version = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(siteFileName);
         var actor = "site-file:" + siteFileName;
         accessLevels = accessLevels.OrEmpty();
         people = people.OrEmpty();
         credentials = credentials.OrEmpty();
+        var previous = version?.Previous;
+        var previousPeople = previous?.People.ToDictionary(p => p.Id) ?? [];
+        var previousCards = previous?.Credentials.ToDictionary(c => c.CardUid) ?? [];
         await gate.WaitAsync(cancellationToken);
         try
         {
@@ -446,6 +458,17 @@ public sealed class AdminService
             }
 
             var summary = new ImportSummary(0, 0, 0, 0);
+            if (version?.Previous is not null)
+            {
+                var removed = await RemoveUndeclaredAsync(actor, siteFileName, version, people, credentials);
+                if (!removed.IsOk)
+                {
+                    return removed;
+                }
+
+                summary = removed.Value!;
+            }
+
             foreach (var level in accessLevels)
             {
                 configuration.Cardholders.AccessLevels.TryGetValue(level.Id, out var existing);
@@ -460,13 +483,15 @@ public sealed class AdminService
 
             foreach (var filePerson in people)
             {
-                var person = Normalize(filePerson);
-                configuration.Cardholders.People.TryGetValue(person.Id, out var existing);
-                if (existing?.Status == PersonStatus.Terminated)
+                configuration.Cardholders.People.TryGetValue(filePerson.Id, out var existing);
+                previousPeople.TryGetValue(filePerson.Id, out var declared);
+                // Levels the previous file did not give them are the API's: kept.
+                var kept = existing?.AccessLevels.Except(declared?.AccessLevels ?? []) ?? [];
+                var person = Normalize(filePerson with
                 {
-                    person = person with { Status = PersonStatus.Terminated };
-                }
-
+                    AccessLevels = [.. filePerson.AccessLevels.Concat(kept)],
+                    Status = StatusAfterImport(existing?.Status, filePerson.Status, declared?.Status, PersonStatus.Suspended, PersonStatus.Terminated),
+                });
                 var result = await ChangePersonAsync(actor, CardholderActions.PersonUpsert, existing, person, (at, ct) => store.UpsertPersonAsync(person, at, actor, ct));
                 if (!result.IsOk)
                 {
@@ -479,7 +504,11 @@ public sealed class AdminService
             foreach (var fileCredential in credentials)
             {
                 configuration.Cardholders.Credentials.TryGetValue(fileCredential.CardUid, out var existing);
-                var credential = existing?.Status == CredentialStatus.Revoked ? fileCredential with { Status = CredentialStatus.Revoked } : fileCredential;
+                previousCards.TryGetValue(fileCredential.CardUid, out var declared);
+                var credential = fileCredential with
+                {
+                    Status = StatusAfterImport(existing?.Status, fileCredential.Status, declared?.Status, CredentialStatus.Suspended, CredentialStatus.Revoked),
+                };
                 var result = await ChangeCredentialAsync(actor, CardholderActions.CredentialUpsert, existing, credential, (at, ct) => store.UpsertCredentialAsync(credential, at, actor, ct));
                 if (!result.IsOk)
                 {
@@ -495,6 +524,85 @@ public sealed class AdminService
         {
             gate.Release();
         }
+    }
+
+    /// <summary>
+    /// The status a site file's import leaves: an end (terminated, revoked) stays; a suspension stays unless the
+    /// previous file declared it (<paramref name="previouslyDeclared"/>), which makes it the file's own to lift.
+    /// </summary>
+    private static TStatus StatusAfterImport<TStatus>(TStatus? current, TStatus declared, TStatus? previouslyDeclared, TStatus suspended, TStatus ended)
+        where TStatus : struct, Enum =>
+        current is { } now && (now.Equals(ended) || (now.Equals(suspended) && !Equals(previouslyDeclared, suspended) && !declared.Equals(ended)))
+            ? now
+            : declared;
+
+    /// <summary>
+    /// Takes away what the site's previous file declared and this one does not, before anything of this file is applied
+    /// (access goes first): each card revoked, each person's levels of that file removed and the person suspended, one row
+    /// each with <c>removedFrom</c>. What an operator changed since is not the file's: a card bound to someone else stays.
+    /// Already so: nothing written, so an import that stopped part-way goes on where it stopped.
+    /// </summary>
+    private async Task<AdminResult<ImportSummary>> RemoveUndeclaredAsync(
+        string actor, string siteFileName, SiteFileVersion version, ImmutableArray<Person> people, ImmutableArray<Credential> credentials)
+    {
+        var removedFrom = new { file = siteFileName, sha256 = version.Sha256 };
+        var removed = 0;
+        var cards = credentials.Select(c => c.CardUid).ToHashSet(StringComparer.Ordinal);
+        foreach (var gone in version.Previous!.Credentials.Where(c => !cards.Contains(c.CardUid)))
+        {
+            if (configuration.Cardholders.Credentials.TryGetValue(gone.CardUid, out var existing) && existing.Person == gone.Person
+                && existing.Status != CredentialStatus.Revoked)
+            {
+                var after = existing with { Status = CredentialStatus.Revoked };
+                var result = await ChangeCredentialAsync(actor, CardholderActions.CredentialRevoke, existing, after, async (at, ct) =>
+                    Found(await store.SetCredentialStatusAsync(after.CardUid, after.Status, at, actor, ct), "credential", after.CardUid), removedFrom: removedFrom);
+                if (!result.IsOk)
+                {
+                    return result.Cast<ImportSummary>();
+                }
+
+                removed++;
+            }
+        }
+
+        var declared = people.Select(p => p.Id).ToHashSet();
+        foreach (var gone in version.Previous.People.Where(p => !declared.Contains(p.Id)))
+        {
+            if (!configuration.Cardholders.People.TryGetValue(gone.Id, out var existing))
+            {
+                continue;
+            }
+
+            if (existing.Status == PersonStatus.Active)
+            {
+                var suspended = existing with { Status = PersonStatus.Suspended };
+                var result = await ChangePersonAsync(actor, CardholderActions.PersonSuspend, existing, suspended, async (at, ct) =>
+                    Found(await store.SetPersonStatusAsync(suspended.Id, suspended.Status, at, actor, ct), "person", suspended.Id.Value), removedFrom: removedFrom);
+                if (!result.IsOk)
+                {
+                    return result.Cast<ImportSummary>();
+                }
+
+                removed++;
+                existing = suspended;
+            }
+
+            var levels = existing.AccessLevels.Except(gone.AccessLevels).ToImmutableArray();
+            if (levels.Length != existing.AccessLevels.Length)
+            {
+                var after = existing with { AccessLevels = levels };
+                var result = await ChangePersonAsync(actor, CardholderActions.PersonAccessLevels, existing, after, async (at, ct) =>
+                    Found(await store.SetPersonAccessLevelsAsync(after.Id, after.AccessLevels, at, actor, ct), "person", after.Id.Value), removedFrom: removedFrom);
+                if (!result.IsOk)
+                {
+                    return result.Cast<ImportSummary>();
+                }
+
+                removed++;
+            }
+        }
+
+        return AdminResult<ImportSummary>.Ok(new ImportSummary(0, 0, 0, 0, removed), removed > 0);
     }
 
     private static List<FieldError> ValidateDefinition(
@@ -596,23 +704,25 @@ public sealed class AdminService
 
     // ---- the change itself -------------------------------------------------------------------------
 
-    private Task<AdminResult<Person>> ChangePersonAsync(string actor, string action, Person? existing, Person after, Func<Instant, CancellationToken, Task> write, string? reference = null)
+    private Task<AdminResult<Person>> ChangePersonAsync(
+        string actor, string action, Person? existing, Person after, Func<Instant, CancellationToken, Task> write, string? reference = null, object? removedFrom = null)
     {
         var before = existing is null ? null : PersonView.From(existing);
         var afterView = PersonView.From(after);
         return Same(before, afterView)
             ? Task.FromResult(AdminResult<Person>.Ok(existing!, changed: false))
-            : CommitAsync(actor, action, after, after.Id, null, before, afterView, write, c => c.With(after), reference);
+            : CommitAsync(actor, action, after, after.Id, null, before, afterView, write, c => c.With(after), reference, removedFrom: removedFrom);
     }
 
     private Task<AdminResult<Credential>> ChangeCredentialAsync(
-        string actor, string action, Credential? existing, Credential after, Func<Instant, CancellationToken, Task> write, string? reference = null, PrecedingChange? precededBy = null)
+        string actor, string action, Credential? existing, Credential after, Func<Instant, CancellationToken, Task> write, string? reference = null,
+        PrecedingChange? precededBy = null, object? removedFrom = null)
     {
         var before = existing is null ? null : CredentialView.From(existing);
         var afterView = CredentialView.From(after);
         return Same(before, afterView)
             ? WithoutChangeAsync(precededBy, AdminResult<Credential>.Ok(existing!, changed: false))
-            : CommitAsync(actor, action, after, after.Person, after.CardUid, before, afterView, write, c => c.With(after), reference, precededBy);
+            : CommitAsync(actor, action, after, after.Person, after.CardUid, before, afterView, write, c => c.With(after), reference, precededBy, removedFrom);
     }
 
     private Task<AdminResult<AccessLevel>> ChangeAccessLevelAsync(string actor, AccessLevel? existing, AccessLevel after, Func<Instant, CancellationToken, Task> write)
@@ -625,6 +735,7 @@ public sealed class AdminService
     }
 
     /// <summary>Audit row, then database, then memory; see the class remarks for why in this order.</summary>
+    /// <param name="removedFrom">The site file whose import takes this away (it is no longer declared there); null for other changes.</param>
     private async Task<AdminResult<T>> CommitAsync<T>(
         string actor,
         string action,
@@ -636,7 +747,8 @@ public sealed class AdminService
         Func<Instant, CancellationToken, Task> write,
         Func<Cardholders, Cardholders> apply,
         string? reference = null,
-        PrecedingChange? precededBy = null)
+        PrecedingChange? precededBy = null,
+        object? removedFrom = null)
     {
         var at = clock.GetCurrentInstant();
         var entry = new LogEntry
@@ -647,7 +759,7 @@ public sealed class AdminService
             Reason = action,
             PersonId = person?.Value,
             Card = card,
-            Detail = AdminJson.Serialize(new { before = beforeView, after = afterView, reference }),
+            Detail = AdminJson.Serialize(new { before = beforeView, after = afterView, reference, removedFrom }),
         };
 
         // In flight from here (with what a preceding change takes away, from before its row): until it is in force, a

@@ -239,9 +239,15 @@ public sealed class EdgeService : IAsyncDisposable
         };
     }
 
-    private async Task ImportAsync(string fileName, string siteId, SiteDefinition site, CancellationToken cancellationToken)
+    /// <summary>
+    /// Imports a site's newest file (of SHA-256 <paramref name="sha256"/>) against the site's last imported one: what that
+    /// one declared and this one does not is taken away (<see cref="AdminService.ImportSiteDefinitionAsync"/>).
+    /// </summary>
+    private async Task ImportAsync(string fileName, string siteId, string sha256, SiteDefinition site, CancellationToken cancellationToken)
     {
-        var imported = await Admin.ImportSiteDefinitionAsync(fileName, site.AccessLevels, site.People, site.Credentials, cancellationToken);
+        var previous = StoredSites.LastImported(new SiteId(siteId));
+        var imported = await Admin.ImportSiteDefinitionAsync(fileName, site.AccessLevels, site.People, site.Credentials, cancellationToken,
+            new SiteFileVersion(sha256, previous?.Site));
         if (!imported.IsOk)
         {
             throw new InvalidOperationException($"Importing the cardholders of {fileName} (site {siteId}) failed: {imported.Message} {string.Join("; ", imported.Errors)}");
@@ -290,12 +296,14 @@ public sealed class EdgeService : IAsyncDisposable
         // People, credentials and access levels declared in the site file, upserted through the audited admin path. Like
         // the row above, for each site whose newest file is not imported yet: the one given now, or one a start left
         // unimported (it failed before the import, or during it: the import applies only what differs, so it goes on).
-        // A file given again with --site (already stored and imported) is imported again, as it always was: what an
-        // operator changed through the API since goes back to what the file says. Neither writes anything when nothing differs.
+        // A file given again with --site (already stored and imported) is imported again, as it always was: a name or a
+        // level the file declares goes back to what it says, but what an operator ended or suspended stays so. Each import
+        // first takes away what the site's previously imported file declared and this one does not (a new file only: a file
+        // given again is its own previous one). Neither writes anything when nothing differs.
         var unimported = StoredSites.Unimported();
         foreach (var file in unimported)
         {
-            await ImportAsync(file.FileName, file.Site, newestSites[new SiteId(file.Site)], cancellationToken);
+            await ImportAsync(file.FileName, file.Site, file.Sha256, newestSites[new SiteId(file.Site)], cancellationToken);
             try
             {
                 StoredSites.MarkImported(file);
@@ -309,7 +317,8 @@ public sealed class EdgeService : IAsyncDisposable
 
         if (givenSite is { } given && settings.SiteFile is { } givenFile && !unimported.Any(u => u.Site == given.Value))
         {
-            await ImportAsync(Path.GetFileName(givenFile), given.Value, newestSites[given], cancellationToken);
+            // Stored and imported already: the site's last imported file is this one.
+            await ImportAsync(Path.GetFileName(givenFile), given.Value, StoredSites.LastImported(given)!.Sha256, newestSites[given], cancellationToken);
         }
 
         var options = settings.Broker with { Host = BrokerHost, Port = BrokerPort };

@@ -65,6 +65,22 @@ public sealed class SiteStore(Database database, IClock clock)
         connection.Execute("UPDATE site_files SET imported_at = @at WHERE id = @id", new { at = clock.GetCurrentInstant(), id = file.Id });
     }
 
+    /// <summary>
+    /// The newest file of <paramref name="site"/> whose cardholders were imported, parsed again, with its SHA-256: what the
+    /// site last declared. Asked before a file is marked imported, it is the previous file of a new one (whose import
+    /// takes away what this one declared and the new one does not), or the file itself when it is given again. Null
+    /// when none of the site's files was imported yet.
+    /// </summary>
+    public ImportedSiteFile? LastImported(SiteId site)
+    {
+        using var connection = database.Open();
+        return connection.Query<(string File, string Sha256, string Content)>(
+                "SELECT file_name, sha256, content FROM site_files WHERE site_id = @site AND imported_at IS NOT NULL ORDER BY id DESC LIMIT 1",
+                new { site = site.Value })
+            .Select(r => new ImportedSiteFile(r.Sha256, Parse(site.Value, r.File, r.Content)))
+            .SingleOrDefault();
+    }
+
     /// <summary>The newest stored file of every site, parsed again. A stored file that no longer parses is an error, not skipped.</summary>
     public IReadOnlyList<SiteDefinition> LoadNewest()
     {
@@ -99,3 +115,6 @@ public sealed class SiteStore(Database database, IClock clock)
 
 /// <summary>A stored site file as its <c>site.load</c> row names it: who loaded it, the file's name and its SHA-256.</summary>
 public sealed record StoredSiteFile(long Id, string Site, string FileName, string Sha256, string LoadedBy);
+
+/// <summary>A stored site file whose cardholders were imported: its SHA-256 and what it declares.</summary>
+public sealed record ImportedSiteFile(string Sha256, SiteDefinition Site);
