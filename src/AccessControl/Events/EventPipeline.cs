@@ -43,7 +43,7 @@ public sealed class EventPipeline : IAsyncDisposable
     private static readonly Duration LogFailureAlarmInterval = Duration.FromMinutes(1);
 
     private readonly LateRows lateRows;
-    private readonly OutageJournal? journal;
+    private OutageJournal? journal;
     private bool journalFailureLogged;
     private bool journalClearFailureLogged;
     private Instant? lastLogFailureAlarm;
@@ -307,6 +307,19 @@ public sealed class EventPipeline : IAsyncDisposable
         await done.Task.WaitAsync(cancellationToken);
     }
 
+    /// <summary>
+    /// Hands the pipeline an outage journal made while the service runs (it could not be made at start): the rows of an
+    /// entry-log outage are kept in it from then on, those of an outage in progress at once. False, and the journal is
+    /// the caller's still, when the pipeline has one already or when it holds an outage of an earlier run, whose rows
+    /// only a start takes back (before anything else is written to the log).
+    /// </summary>
+    public async Task<bool> AdoptOutageJournalAsync(OutageJournal made, CancellationToken cancellationToken = default)
+    {
+        var done = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await PostAsync(new AdoptJournal(made, done), cancellationToken);
+        return await done.Task.WaitAsync(cancellationToken);
+    }
+
     /// <summary>Item kinds <see cref="SimulateStagingFailure"/> takes.</summary>
     private static readonly IReadOnlySet<string> SimulatedStagingKinds = new HashSet<string>(StringComparer.Ordinal)
     {
@@ -527,6 +540,9 @@ public sealed class EventPipeline : IAsyncDisposable
                     break;
                 case FireReassert reassert:
                     batch.Add(new Staged(null) { Ticked = reassert.Done, Retained = ReleaseCommands(fire.ReleasedDoors), LifeSafety = true });
+                    break;
+                case AdoptJournal adopt:
+                    adopt.Done.TrySetResult(Adopt(adopt.Journal));
                     break;
                 case Tick tick:
                     var now = clock.GetCurrentInstant();
@@ -1837,11 +1853,7 @@ public sealed class EventPipeline : IAsyncDisposable
             RaiseLogFailure(failure, rows.Count, outgoing);
 
             // Before anyone hears the batch's denies: what the log refused goes to the outage journal on disk.
-            if (lateRows.Persist(writer.HeadSeq) is { } journalFailure && !journalFailureLogged)
-            {
-                journalFailureLogged = true;
-                logger.LogError(journalFailure, "The outage journal could not be written: the rows kept during this outage are in memory only, and lost if the service stops before the log is writable again.");
-            }
+            PersistLateRows();
         }
 
         Volatile.Write(ref fireCommitted, fire);
@@ -1973,6 +1985,31 @@ public sealed class EventPipeline : IAsyncDisposable
         }
 
         logHealth = lateRows.Health();
+    }
+
+    private void PersistLateRows()
+    {
+        if (lateRows.Persist(writer.HeadSeq) is { } failure && !journalFailureLogged)
+        {
+            journalFailureLogged = true;
+            logger.LogError(failure, "The outage journal could not be written: the rows kept during this outage are in memory only, and lost if the service stops before the log is writable again.");
+        }
+    }
+
+    /// <summary>Takes a journal made while the service runs (<see cref="AdoptOutageJournalAsync"/>).</summary>
+    private bool Adopt(OutageJournal made)
+    {
+        if (journal is not null || made.Found.Outage is not null)
+        {
+            return false;
+        }
+
+        journal = made;
+        lateRows.Adopt(made);
+
+        // During an outage no row has been written since it began: the log's head is still the one the header names.
+        PersistLateRows();
+        return true;
     }
 
     private void ClearLateRows()
@@ -2119,6 +2156,11 @@ public sealed class EventPipeline : IAsyncDisposable
     }
 
     private sealed record FireReassert(TaskCompletionSource Done) : Item
+    {
+        public override void Fail(Exception failure) => Done.TrySetException(failure);
+    }
+
+    private sealed record AdoptJournal(OutageJournal Journal, TaskCompletionSource<bool> Done) : Item
     {
         public override void Fail(Exception failure) => Done.TrySetException(failure);
     }

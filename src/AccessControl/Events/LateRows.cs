@@ -37,7 +37,7 @@ internal sealed class LateRows
 
     private readonly List<LogEntry> rows = [];
     private readonly Dictionary<(string Source, string EventId), LogEntry> byEvent = [];
-    private readonly OutageJournal? journal;
+    private OutageJournal? journal;
     private readonly List<LogEntry> unjournalled = [];
     private Instant? since;
     private string? firstError;
@@ -92,6 +92,21 @@ internal sealed class LateRows
         }
 
         return true;
+    }
+
+    /// <summary>
+    /// While the service runs: takes a journal made since the start (it could not be made then). What an outage in
+    /// progress has kept so far goes into it with the next <see cref="Persist"/>, as if it had been there all along.
+    /// </summary>
+    public void Adopt(OutageJournal made)
+    {
+        if (journal is not null)
+        {
+            throw new InvalidOperationException("An outage journal is in use already.");
+        }
+
+        journal = made;
+        unjournalled.AddRange(rows);
     }
 
     /// <summary>

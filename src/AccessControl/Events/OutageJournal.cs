@@ -428,6 +428,6 @@ public enum OutageJournalState
     /// <summary>Turned off (<c>Pipeline:OutageJournalBytes</c> 0).</summary>
     Off,
 
-    /// <summary>It could not be made or opened at start (no room for it, say); it is tried again at the next start.</summary>
+    /// <summary>It could not be made or opened at start (no room for it, say), nor since: it is tried again while the service runs.</summary>
     Unavailable,
 }

@@ -162,7 +162,7 @@ public static class EdgeHealth
     {
         OutageJournalState.Unavailable => new("outage-journal", HealthStatus.Degraded,
             "could not be made or opened at start (no room for it, say; the log says why): the rows of an entry-log outage would be kept in memory only, " +
-            "and lost if the service stopped before the log could be written again; it is made at the next start with room for it"),
+            "and lost if the service stopped before the log could be written again; it is tried again every minute, and made once there is room for it"),
         OutageJournalState.Off => new("outage-journal", HealthStatus.Ok, "off: the rows of an entry-log outage are kept in memory only"),
         _ => new("outage-journal", HealthStatus.Ok, "ready: the rows of an entry-log outage are kept on disk too"),
     };

@@ -36,6 +36,10 @@ public sealed class EdgeService : IAsyncDisposable
     private readonly List<Func<CancellationToken, Task<IReadOnlyList<Supervision.Alarm>>>> supervisors = [];
     private IServiceLink? connection;
     private GcPauseTrace? gcPauses;
+    private readonly byte[] journalKey;
+    private readonly SemaphoreSlim journalRetry = new(1, 1);
+    private volatile OutageJournalState outageJournalState;
+    private bool journalHeldEarlierOutage;
 
     /// <summary>The newest site file of each site, as Create read them (the one given with <c>--site</c> among them).</summary>
     private IReadOnlyDictionary<SiteId, SiteDefinition> newestSites = new Dictionary<SiteId, SiteDefinition>();
@@ -95,8 +99,9 @@ public sealed class EdgeService : IAsyncDisposable
         Publisher = new ConnectionPublisher(this);
         FingerprintStore = new FingerprintStore(database);
         var templates = new FingerprintTemplates(FingerprintStore, fingerprintKeys, loggers.CreateLogger<FingerprintTemplates>());
-        var (journal, journalState) = OpenOutageJournal(settings.Pipeline, settings.DataDirectory, checkpointing.Key, logger);
-        OutageJournalState = journalState;
+        journalKey = checkpointing.Key.DeriveKey(OutageJournal.KeyPurpose);
+        var (journal, journalState) = OpenOutageJournal(settings.Pipeline, settings.DataDirectory, journalKey, logger);
+        outageJournalState = journalState;
         Pipeline = new EventPipeline(configuration, Writer, Publisher, clock, Topics, settings.Pipeline, loggers.CreateLogger<EventPipeline>(), time, templates,
             DeviceSeqBaselines.Load(database, settings.Pipeline.ReplayWindow), PassbackHistory.Load(database, configuration.Topology),
             FingerprintLockHistory.Load(database, clock.GetCurrentInstant()), LifeSafety.FireState.Load(database),
@@ -169,8 +174,8 @@ public sealed class EdgeService : IAsyncDisposable
     /// <summary>The folder of the database, the index and the checkpoint file.</summary>
     public string DataDirectory => settings.DataDirectory;
 
-    /// <summary>Whether the outage journal was made or opened at start (the health check <c>outage-journal</c>).</summary>
-    public OutageJournalState OutageJournalState { get; }
+    /// <summary>Whether the outage journal is made or opened, at start or since (the health check <c>outage-journal</c>).</summary>
+    public OutageJournalState OutageJournalState => outageJournalState;
 
     /// <summary>The query index's watermark after its last round; null until the first round since the start.</summary>
     public long? IndexWatermark => Interlocked.Read(ref indexWatermark) is var w and >= 0 ? w : null;
@@ -373,6 +378,10 @@ public sealed class EdgeService : IAsyncDisposable
             while (round.Copied == LogIndex.DefaultBatchRows && !ct.IsCancellationRequested);
         }));
         AddPeriodic("supervision", settings.SupervisionInterval, SuperviseOnceAsync);
+        if (OutageJournalState == OutageJournalState.Unavailable)
+        {
+            AddPeriodic("outage-journal", OutageJournalRetryInterval, RetryOutageJournalAsync);
+        }
 
         // Quiet periods still get a signed checkpoint (every N rows is the writer's own rule); see docs/log-integrity.md.
         AddPeriodic("log-checkpoint", TimeSpan.FromSeconds(1), _ =>
@@ -440,6 +449,74 @@ public sealed class EdgeService : IAsyncDisposable
                 logger.LogDebug("Periodic job {Name} stopped.", name);
             }
         }, CancellationToken.None));
+
+    /// <summary>How often an outage journal that could not be made is tried again while the service runs.</summary>
+    public static readonly TimeSpan OutageJournalRetryInterval = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// Makes the outage journal that could not be made at start (<see cref="OutageJournalState.Unavailable"/>) and hands
+    /// it to the pipeline, which keeps an outage's rows in it from then on: run by the periodic job
+    /// <c>outage-journal</c>, every <see cref="OutageJournalRetryInterval"/> until it succeeds, which the log says once.
+    /// Its space is written whole (16 MiB by default): on the low-priority thread of the log's maintenance, never on the
+    /// pipeline's. A failure is only a debug line, the start's error said it and the health check says it still.
+    /// </summary>
+    public async Task RetryOutageJournalAsync(CancellationToken cancellationToken = default)
+    {
+        await journalRetry.WaitAsync(cancellationToken);
+        try
+        {
+            if (OutageJournalState != OutageJournalState.Unavailable)
+            {
+                return;
+            }
+
+            var path = Path.Combine(settings.DataDirectory, OutageJournal.FileName);
+            OutageJournal? made = null;
+            try
+            {
+                await maintenance.RunAsync(() => made = MakeOutageJournal(path, journalKey, settings.Pipeline.OutageJournalBytes, logger));
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                logger.LogDebug(ex, "The outage journal {Path} still cannot be made; tried again in {Interval}.", path, OutageJournalRetryInterval);
+                return;
+            }
+
+            var adopted = false;
+            try
+            {
+                adopted = await Pipeline.AdoptOutageJournalAsync(made!, cancellationToken);
+            }
+            finally
+            {
+                if (!adopted)
+                {
+                    made!.Dispose();
+                }
+            }
+
+            if (!adopted)
+            {
+                // A journal the start could not open, holding the rows of an outage the last run did not live to write:
+                // left as it is for the next start (said once; tried again all the same, as nothing else would change it).
+                if (!journalHeldEarlierOutage)
+                {
+                    journalHeldEarlierOutage = true;
+                    logger.LogWarning("The outage journal {Path} can be opened now, but holds the rows of an entry-log outage of an earlier run, which only a start takes back: restart the service.", path);
+                }
+
+                return;
+            }
+
+            outageJournalState = OutageJournalState.Open;
+            logger.LogInformation("The outage journal {Path} is made now ({Bytes} bytes allocated up front): the rows of an entry-log outage are kept on disk again.",
+                path, settings.Pipeline.OutageJournalBytes);
+        }
+        finally
+        {
+            journalRetry.Release();
+        }
+    }
 
     /// <summary>One round of supervision at the clock's current time: doors, readers, escorts, then the added checks.</summary>
     public async Task SuperviseOnceAsync(CancellationToken cancellationToken = default)
@@ -511,9 +588,10 @@ public sealed class EdgeService : IAsyncDisposable
     /// <summary>
     /// The outage journal of the data folder, created on the first start (its whole size allocated). Without it the
     /// service still runs (decisions do not depend on it): the rows of a log outage are then kept in memory only, which
-    /// the log says once and the health check <c>outage-journal</c> for as long as it lasts.
+    /// the log says once and the health check <c>outage-journal</c> for as long as it lasts (tried again every
+    /// <see cref="OutageJournalRetryInterval"/>).
     /// </summary>
-    private static (OutageJournal? Journal, OutageJournalState State) OpenOutageJournal(PipelineOptions options, string dataDirectory, LogSigningKey signingKey, ILogger logger)
+    private static (OutageJournal? Journal, OutageJournalState State) OpenOutageJournal(PipelineOptions options, string dataDirectory, byte[] key, ILogger logger)
     {
         if (options.OutageJournalBytes == 0)
         {
@@ -523,20 +601,26 @@ public sealed class EdgeService : IAsyncDisposable
         var path = Path.Combine(dataDirectory, OutageJournal.FileName);
         try
         {
-            var journal = OutageJournal.Open(path, signingKey.DeriveKey(OutageJournal.KeyPurpose), options.OutageJournalBytes);
-            if (journal.SetAside is { } aside)
-            {
-                logger.LogError("The outage journal {Path} began with a record that does not authenticate (torn by a crash during its first write, or altered): nothing was taken back from it. It is kept as {Aside}; a new journal is in its place.", path, aside);
-            }
-
-            return (journal, OutageJournalState.Open);
+            return (MakeOutageJournal(path, key, options.OutageJournalBytes, logger), OutageJournalState.Open);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            logger.LogError(ex, "The outage journal {Path} could not be opened or created ({Bytes} bytes allocated up front): during an entry-log outage, the rows kept to be logged late are in memory only, and lost if the service stops. It is tried again at the next start; make room for it and restart.",
+            logger.LogError(ex, "The outage journal {Path} could not be opened or created ({Bytes} bytes allocated up front): during an entry-log outage, the rows kept to be logged late are in memory only, and lost if the service stops. It is tried again every minute while the service runs: make room for it.",
                 path, options.OutageJournalBytes);
             return (null, OutageJournalState.Unavailable);
         }
+    }
+
+    /// <summary>Opens or creates the outage journal (<see cref="OutageJournal.Open"/>); throws what it throws.</summary>
+    private static OutageJournal MakeOutageJournal(string path, byte[] key, long size, ILogger logger)
+    {
+        var journal = OutageJournal.Open(path, key, size);
+        if (journal.SetAside is { } aside)
+        {
+            logger.LogError("The outage journal {Path} began with a record that does not authenticate (torn by a crash during its first write, or altered): nothing was taken back from it. It is kept as {Aside}; a new journal is in its place.", path, aside);
+        }
+
+        return journal;
     }
 
     /// <summary>Who a site file load is recorded as: the file, and the operating-system account that started the service.</summary>
@@ -552,6 +636,7 @@ public sealed class EdgeService : IAsyncDisposable
 
         await Task.WhenAll(loops).ConfigureAwait(false);
         maintenance.Dispose();
+        journalRetry.Dispose();
         Index.Dispose();
         gcPauses?.Dispose();
         await Pipeline.DisposeAsync();

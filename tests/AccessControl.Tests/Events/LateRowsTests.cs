@@ -94,6 +94,29 @@ public class LateRowsTests
     }
 
     [Fact]
+    [Trait("control", "NIST-AU-5")]
+    public void AJournalMadeDuringAnOutage_TakesTheRowsKeptBeforeIt_AtTheNextPersist()
+    {
+        using var folder = new DataFolder();
+        var path = Path.Combine(folder.Path, OutageJournal.FileName);
+        var late = new LateRows(capacity: 10);
+        late.Keep(Swipe("e1", "grant", "granted"), T0, DiskFull);
+        late.Persist(logHead: 7);
+
+        using (var made = OutageJournal.Open(path, OutageJournalTests.Key, 64 * 1024))
+        {
+            late.Adopt(made);
+            late.Keep(Swipe("e2", "deny", "unknown_credential"), T0 + Duration.FromSeconds(1), DiskFull);
+            Assert.Null(late.Persist(logHead: 7));
+            Assert.Equal(2, late.Health().RowsOnDisk);
+        }
+
+        var found = OutageJournal.Peek(path);
+        Assert.Equal((T0, 7L), (found.Outage!.Since, found.Outage.LogHead));
+        Assert.Equal(["e1", "e2"], found.Rows.Select(r => r.EventId));
+    }
+
+    [Fact]
     [Trait("control", "NIST-AU-9")]
     public void AJournalWhoseOutageRowIsAlreadyInTheLog_IsOnlyEmptied_AndRowsAlreadyLoggedAreNotTakenTwice()
     {

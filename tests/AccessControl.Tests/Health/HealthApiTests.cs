@@ -77,6 +77,56 @@ public class HealthApiTests
     }
 
     [Fact]
+    [Trait("control", "NIST-AU-5")]
+    public async Task AnOutageJournalThatCouldNotBeMadeAtStart_IsMadeWhileTheServiceRuns_OnceThereIsRoom_AndKeepsALaterOutagesRowsAcrossARestart()
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "ac-e2e-" + Guid.NewGuid().ToString("N")[..12]);
+        var obstacle = Path.Combine(directory, AccessControl.Events.OutageJournal.FileName);
+        Directory.CreateDirectory(obstacle);
+        var logs = new CapturingLoggerProvider();
+        Func<AccessControl.Hosting.ServiceSettings, AccessControl.Hosting.ServiceSettings> journalOf64KiB =
+            s => s with { Pipeline = s.Pipeline with { OutageJournalBytes = 64 * 1024 } };
+        try
+        {
+            await using (var edge = await EdgeHarness.StartAsync(directory: directory, logs: logs, configure: journalOf64KiB))
+            {
+                using var anyone = new HttpClient { BaseAddress = edge.Host.HttpAddress };
+                using var auditor = Client(edge, OperatorRole.Auditor);
+                var reader = await edge.ReaderAsync("rdr-lobby-in");
+                var atStart = await StatusAsync(auditor, "/api/v1/health/checks");
+
+                // Room again (the obstacle gone), and the periodic job's round.
+                Directory.Delete(obstacle);
+                await edge.Edge.RetryOutageJournalAsync().WaitAsync(EdgeHarness.Timeout);
+                var after = await StatusAsync(auditor, "/api/v1/health/checks");
+                var status = await StatusAsync(anyone, "/api/v1/health");
+
+                // A log outage now: its deny is kept in the journal, and the service stops before the log is writable again.
+                edge.Edge.Writer.SimulateWriteFailure(true);
+                Assert.Equal("log_failure", (await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout)).Reason);
+
+                Assert.Equal("degraded", OutageJournalCheck(atStart.Body));
+                Assert.Equal((HttpStatusCode.OK, "ok"), (after.Code, OutageJournalCheck(after.Body)));
+                Assert.Equal((HttpStatusCode.OK, """{"status":"ok"}"""), status);
+                Assert.Single(logs.Lines, l => l.Contains("is made now", StringComparison.Ordinal));
+            }
+
+            await using var again = await EdgeHarness.StartAsync(directory: directory, configure: journalOf64KiB);
+            await again.TickAsync();
+
+            var denied = Assert.Single(again.Rows(new AccessControl.EntryLog.LogFilter { Kind = AccessControl.EntryLog.LogKinds.Access }));
+            Assert.Equal(("deny", "log_failure"), (denied.Decision, denied.Reason));
+            var outage = Assert.Single(again.Rows(new AccessControl.EntryLog.LogFilter { Kind = AccessControl.EntryLog.LogKinds.Integrity, Reason = "outage" }));
+            Assert.Contains("restoredAtStart", outage.Detail, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
     [Trait("control", "NIST-AC-6")]
     public async Task Checks_NeedAnAuditorSecurityOrAdminToken_TheStatusNone()
     {
@@ -153,6 +203,12 @@ public class HealthApiTests
         var token = new ApiTokens(edge.Edge.Database, edge.Clock).CreateToken("op-" + role.ToString().ToLowerInvariant(), role, "test", "p-op");
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
         return http;
+    }
+
+    private static string? OutageJournalCheck(string checks)
+    {
+        using var json = JsonDocument.Parse(checks);
+        return json.RootElement.GetProperty("checks").EnumerateArray().Single(c => c.GetProperty("name").GetString() == "outage-journal").GetProperty("status").GetString();
     }
 
     private static async Task<(HttpStatusCode Code, string Body)> StatusAsync(HttpClient http, string path)
