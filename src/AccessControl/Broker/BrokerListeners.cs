@@ -196,6 +196,12 @@ internal sealed class BrokerListeners : IMqttServerAdapter
             {
                 return;
             }
+            catch (SocketException e) when (OfOneConnection(e.SocketErrorCode))
+            {
+                // That client went away between its SYN and the accept (or its network did): the listener is fine and
+                // the next connection is waiting. Not logged, as the broker's log keeps nothing below a warning.
+                continue;
+            }
             catch (SocketException e)
             {
                 if (failures++ == 0)
@@ -220,6 +226,15 @@ internal sealed class BrokerListeners : IMqttServerAdapter
             _ = Task.Run(() => ServeAsync(client, listener, stop), CancellationToken.None);
         }
     }
+
+    /// <summary>
+    /// An accept's error that belongs to the one connection it would have returned, not to the listener: Linux's
+    /// accept(2) passes a pending connection's network error on, and asks that it be retried at once. Any other error
+    /// (out of file descriptors or buffers, or one not foreseen) waits <see cref="AcceptRetryDelay"/>, so a listener
+    /// that keeps failing does not spin.
+    /// </summary>
+    internal static bool OfOneConnection(SocketError error) => error is SocketError.ConnectionAborted or SocketError.ConnectionReset
+        or SocketError.NetworkDown or SocketError.NetworkUnreachable or SocketError.HostDown or SocketError.HostUnreachable;
 
     // Completes when the connection ends, which closes its socket.
     private async Task ServeAsync(Socket client, Listener listener, CancellationToken stop)

@@ -88,6 +88,27 @@ public sealed class BrokerLogTests
             capture.Lines.Select(l => l[..l.IndexOf(" [", StringComparison.Ordinal)]));
     }
 
+    [Theory]
+    [InlineData(SocketError.ConnectionAborted)]
+    [InlineData(SocketError.ConnectionReset)]
+    [Trait("control", "NIST-SC-5")]
+    public async Task AnAcceptThatFailsForOneConnection_AsAClientGoneBeforeItWasAccepted_IsSkippedAtOnce_WithoutPauseOrErrorLine(SocketError error)
+    {
+        var capture = new CapturingLoggerProvider();
+
+        // Never advanced: a pause after any of these failures would hold every device back for good.
+        var time = new ManualTimeProvider(EmbeddedBrokerFixture.Now);
+        var attempts = 0;
+        ValueTask<Socket> Accept(Socket listening, CancellationToken stop) => Interlocked.Increment(ref attempts) <= MqttNetLog.PerMinute + 10
+            ? throw new SocketException((int)error)
+            : listening.AcceptAsync(stop);
+
+        await using var broker = await EmbeddedBrokerFixture.StartAsync(TestSite.Topology, TestSite.Secrets, time: time, logger: capture.CreateLogger("broker"), accept: Accept);
+        await using var reader = await TestMqttClient.ConnectAsDeviceAsync(broker.Port, TestSite.MainReaderIn);
+
+        Assert.Empty(capture.Lines);
+    }
+
     /// <summary>A CONNECT whose protocol name is <paramref name="protocol"/>: the broker refuses it and closes the connection.</summary>
     private static async Task SendConnectAsync(int port, string protocol)
     {
