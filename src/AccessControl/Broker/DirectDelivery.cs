@@ -26,12 +26,13 @@ namespace AccessControl.Broker;
 /// <para>
 /// The reading goes on while a delivery waits: the messages read meanwhile wait here, unacknowledged and in order, and
 /// every other packet still reaches the client. Without that, a pipeline held up for longer than the keep-alive and
-/// its ping's timeout (15 + 7.5 s by default) would leave MQTTnet's keep-alive ping unanswered behind the unread
-/// messages; the client would then drop the connection, and with it (clean start) everything the broker had queued
-/// for the service. The service announces <c>maxHeld</c> as its MQTT 5 Receive Maximum, so a broker that honours it
-/// (Mosquitto does) never has more unacknowledged messages in flight to it; past <c>maxHeld</c> waiting messages (a
-/// broker that does not, MQTTnet's server among them, or QoS 0 floods) the reading stops until the delivery completes,
-/// so memory stays bounded.
+/// its ping's timeout (15 + 5 s by default: MQTTnet pings once it has sent nothing for <c>Broker:KeepAlive</c>, and
+/// waits its <c>Timeout</c>, which the service sets to <c>Broker:ConnectTimeout</c>, for the answer) would leave that
+/// ping unanswered behind the unread messages; the client would then drop the connection, and with it (clean start)
+/// everything the broker had queued for the service. The service announces <c>maxHeld</c> as its MQTT 5 Receive
+/// Maximum, so a broker that honours it (Mosquitto does) never has more unacknowledged messages in flight to it; past
+/// <c>maxHeld</c> waiting messages (a broker that does not, MQTTnet's server among them, or QoS 0 floods) the reading
+/// stops until the delivery completes, so memory stays bounded.
 /// </para>
 /// <para>
 /// Only <see cref="ReceivePacketAsync"/> touches the state below, and the client calls it one call at a time. A
