@@ -104,6 +104,15 @@ public sealed record Door(
     public ZoneId? Destination(Direction direction) => direction == Direction.In ? To : From;
 
     /// <summary>
+    /// The way through this door that ends in <paramref name="zone"/> (null: leaving the site), the inverse of
+    /// <see cref="Destination"/>; null when the door leads neither into nor out of it (its zones changed since).
+    /// </summary>
+    public Direction? DirectionInto(string? zone) =>
+        zone == To.Value ? Direction.In
+        : zone == From?.Value ? Direction.Out
+        : null;
+
+    /// <summary>
     /// Released (held unlocked) for egress while a fire alarm of its site is active, until an operator resets it.
     /// False (fail-secure) unless the site file says otherwise: a door that must stay shut in a fire (a server room
     /// with gas suppression) is never released.

@@ -49,7 +49,7 @@ public static class EscortHistory
             // alone with no visitor_unescorted alarm. A row whose door leads neither into nor out of its zone any more
             // (the door's zones changed) says nothing about the door as it is now.
             if (doorId is null || !topology.Doors.TryGetValue(new DoorId(doorId), out var door)
-                || Way(door, zoneId) is not { } direction)
+                || door.DirectionInto(zoneId) is not { } direction)
             {
                 continue;
             }
@@ -64,12 +64,6 @@ public static class EscortHistory
 
         return state;
     }
-
-    /// <summary>Which way a grant at <paramref name="door"/> into <paramref name="zone"/> (null: off the site) went through it, if it still leads there.</summary>
-    private static Direction? Way(Door door, string? zone) =>
-        zone == door.To.Value ? Direction.In
-        : zone == door.From?.Value ? Direction.Out
-        : null;
 
     private static PersonId? EscortOf(string? detail)
     {

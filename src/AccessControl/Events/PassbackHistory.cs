@@ -59,7 +59,7 @@ public static class PassbackHistory
             var key = (new PersonId(person), zone.Id);
             if (!latest.TryGetValue(key, out var known) || known.Seq < seq)
             {
-                latest[key] = (seq, zoneId == zone.Id.Value);
+                latest[key] = (seq, door.DirectionInto(zoneId) == Direction.In);
             }
         }
 
