@@ -30,7 +30,9 @@ internal static class LogProtection
         return Read(connection);
     });
 
-    public static IReadOnlyList<ProtectionProblem> Check(SqliteConnection connection)
+    /// <param name="purgedUpTo">The last row the newest purge row of the chain purged (0: none), which is the only bound
+    /// <c>log_purge</c> should hold: each purge step records its row and its bound in one transaction.</param>
+    public static IReadOnlyList<ProtectionProblem> Check(SqliteConnection connection, long purgedUpTo)
     {
         var found = Read(connection);
         var problems = new List<ProtectionProblem>();
@@ -49,6 +51,17 @@ internal static class LogProtection
         foreach (var name in found.Keys.Where(n => !Expected.Value.ContainsKey(n)).Order(StringComparer.Ordinal))
         {
             problems.Add(new ProtectionProblem(name, ProtectionProblems.TriggerAdded, $"trigger {name} on a log table was made by no migration"));
+        }
+
+        // The delete trigger compares with MAX(up_to_seq) of log_purge, a table that takes inserts: one row there with a
+        // bound beyond the purges leaves every trigger as the migrations made it and yet lets a DELETE through.
+        using var bound = connection.CreateCommand();
+        bound.CommandText = "SELECT COALESCE(MAX(up_to_seq), 0) FROM log_purge";
+        if (bound.ExecuteScalar() is long upTo && upTo != purgedUpTo)
+        {
+            problems.Add(new ProtectionProblem("entry_log_no_delete", ProtectionProblems.PurgeBoundAltered,
+                $"log_purge lets a DELETE of entry_log through up to seq {upTo}, but the log's newest purge row purged up to seq {purgedUpTo}: "
+                + "a bound no purge recorded, written by someone with the file"));
         }
 
         return problems;

@@ -62,6 +62,12 @@ public static class ProtectionProblems
 
     /// <summary>A trigger on a log table that no migration made.</summary>
     public const string TriggerAdded = "trigger_added";
+
+    /// <summary>
+    /// <c>log_purge</c> lets the delete trigger pass other rows than the newest purge row of the chain purged: a row
+    /// inserted there (the table takes inserts) opens every row up to it to a <c>DELETE</c>, the trigger left as it was.
+    /// </summary>
+    public const string PurgeBoundAltered = "purge_bound_altered";
 }
 
 /// <summary>A trigger of the log's tables that is not as the migrations made it (<see cref="ProtectionProblems"/>).</summary>
@@ -478,7 +484,7 @@ public sealed class LogVerifier(Database database, string checkpointFile, string
                     : $"{unsignedRows} rows are vouched for by the chain only: no checkpoint matched");
             }
 
-            protection = LogProtection.Check(connection);
+            protection = LogProtection.Check(connection, purgedUpTo);
 
             if (olderThanPurge > 0)
             {

@@ -578,6 +578,28 @@ public sealed class LogIntegrityTests : IDisposable
         Assert.Contains(names, found.Detail, StringComparison.Ordinal);
     }
 
+    [Fact]
+    [Trait("control", "NIST-AU-9")]
+    [Trait("control", "PCI-10.3")]
+    public void PurgeBoundNoPurgeRecorded_IsReported_ThoughEveryTriggerIsAsMadeAndNoRowChanged()
+    {
+        using (var connection = new SqliteConnection($"Data Source={log.Database.Path};Pooling=False"))
+        {
+            log.Writer.Dispose();
+            connection.Open();
+            // log_purge takes inserts: one bound past the head, and the untouched delete trigger lets every row go.
+            TestLog.Execute(connection, "INSERT INTO log_purge (up_to_seq, purge_seq, at, actor) VALUES (1000000, 1, 0, 'ops')");
+        }
+
+        var result = log.Verify();
+
+        Assert.False(result.Ok, Describe(result));
+        Assert.Null(result.FirstBroken);
+        var found = Assert.Single(result.ProtectionProblems);
+        Assert.Equal(("entry_log_no_delete", ProtectionProblems.PurgeBoundAltered), (found.Trigger, found.Problem));
+        Assert.Contains("up to seq 1000000", found.Detail, StringComparison.Ordinal);
+    }
+
     [Theory]
     [Trait("control", "NIST-AU-9")]
     [InlineData(0)]
