@@ -193,39 +193,49 @@ public static class LogIntegrityCommands
     }
 
     /// <summary>The human-readable report: one line when ok; else the first broken row and each checkpoint that no longer matches.</summary>
+    /// <remarks>Each line through <see cref="TerminalText"/>: a trigger named with <c>ESC[1A</c> (cursor up) and
+    /// <c>ESC[2K</c> (erase the line) by whoever altered the file would otherwise erase the report's own verdict.</remarks>
     public static void Write(LogVerification result, TextWriter output)
+    {
+        foreach (var line in Lines(result))
+        {
+            output.WriteLine(TerminalText.Show(line));
+        }
+    }
+
+    private static IEnumerable<string> Lines(LogVerification result)
     {
         var range = result.Rows == 0 ? "empty" : $"seq {result.FirstSeq}..{result.HeadSeq}";
         var purged = result.PurgedUpTo > 0 ? $", purged up to seq {result.PurgedUpTo}" : "";
-        output.WriteLine(result.Ok
+        yield return result.Ok
             ? $"entry log OK: {result.Rows} rows ({range}{purged}), {result.CheckpointsMatched} checkpoints matched ({result.DatabaseCheckpoints} in the database, {result.FileCheckpoints} in the file)"
-            : $"entry log BROKEN: {result.Rows} rows ({range}{purged})");
+            : $"entry log BROKEN: {result.Rows} rows ({range}{purged})";
         if (result.FirstBroken is { } broken)
         {
-            output.WriteLine($"first broken row: seq {broken.Seq}: {broken.Problem}: {broken.Detail}");
+            yield return $"first broken row: seq {broken.Seq}: {broken.Problem}: {broken.Detail}";
         }
 
         foreach (var p in result.CheckpointProblems)
         {
-            output.WriteLine(p.Seq > 0 ? $"checkpoint seq {p.Seq}: {p.Problem}: {p.Detail}" : $"checkpoints: {p.Problem}: {p.Detail}");
+            yield return p.Seq > 0 ? $"checkpoint seq {p.Seq}: {p.Problem}: {p.Detail}" : $"checkpoints: {p.Problem}: {p.Detail}";
         }
 
         foreach (var p in result.ProtectionProblems)
         {
-            output.WriteLine($"protection: {p.Problem}: {p.Detail}");
+            yield return $"protection: {p.Problem}: {p.Detail}";
         }
 
         foreach (var note in result.Notes)
         {
-            output.WriteLine("note: " + note);
+            yield return "note: " + note;
         }
 
         if (result.Index is { } index)
         {
-            output.WriteLine(index.Differing == 0
+            yield return index.Differing == 0
                 ? $"log index OK: {index.RowsChecked} rows up to seq {index.Watermark} match the log"
                 : $"log index ALTERED: {index.Differing} rows missing, extra or different (first at seq {index.FirstDifferingSeq}); "
-                  + "queries through it could miss rows. Keep a copy for the investigation, then delete it: the service builds it again from the log.");
+                  + "queries through it could miss rows. Keep a copy for the investigation, then delete it: the service builds it again from the log.";
         }
     }
 

@@ -322,6 +322,48 @@ public sealed class LogVerifyCommandTests
     private static string[] PurgeFirstMinute(TestLog log, string logIntegrity = "{}") =>
         ["log", "purge", "--db", log.Database.Path, "--config", log.SettingsFile(logIntegrity), "--before", "2025-03-03T09:01:00Z", "--actor", "ops"];
 
+    [Fact]
+    [Trait("control", "NIST-AU-9")]
+    [Trait("control", "NIST-AU-6")]
+    public async Task LogTable_ActorWithANewlineEscapesAndABidiOverride_IsShownEscapedOnItsOwnRow_AndStoredExactly()
+    {
+        using var log = TestLog.Create();
+        // What `log purge --actor` or a token's `--by` takes: a second table row, a colour, a cursor return, a reversal.
+        const string Actor = "jdoe\n40  2025-03-03 09:05:00.000 +00:00  admin  -  -  -  -  -  -  person.upsert  ceo\u001b[8m\r\u202Etxt.exe";
+        var written = log.Writer.Append([new LogEntry { At = log.Clock.GetCurrentInstant(), Kind = LogKinds.Admin, Actor = Actor, Reason = "person.upsert" }]);
+        log.Writer.Dispose();
+
+        var (code, output, _) = await RunAsync(log.Clock, "log", "--db", log.Database.Path, "--after", "36");
+
+        Assert.Equal(0, code);
+        var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(2, lines.Length); // the header and the one row
+        Assert.DoesNotContain(output, c => c is '\u001b' or '\r' or '\u202E');
+        Assert.EndsWith(@"jdoe\n40  2025-03-03 09:05:00.000 +00:00  admin  -  -  -  -  -  -  person.upsert  ceo\x1B[8m\r\u202Etxt.exe", lines[1], StringComparison.Ordinal);
+        Assert.Equal(Actor, new EntryLogQuery(log.Database).Find(new LogFilter { AfterSeq = written[0].Seq - 1, Limit = 1 })[0].Actor);
+        Assert.True(log.Verify().Ok);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AU-9")]
+    public async Task LogVerify_TriggerNamedToEraseTheVerdict_IsReportedWithItsEscapesShown()
+    {
+        using var log = TestLog.Create();
+        using (var connection = log.Tamper())
+        {
+            TestLog.RestoreTriggers(connection);
+            // Cursor up, erase the line, and a verdict of its own in place of "entry log BROKEN".
+            TestLog.Execute(connection, "CREATE TRIGGER \"x\u001b[1A\u001b[2K\rentry log OK: 36 rows (seq 1..36)\" AFTER INSERT ON entry_log BEGIN SELECT 1; END");
+        }
+
+        var (code, output, _) = await RunAsync(log.Clock, "log", "verify", "--db", log.Database.Path);
+
+        Assert.Equal(1, code);
+        Assert.StartsWith("entry log BROKEN", output, StringComparison.Ordinal);
+        Assert.DoesNotContain(output, c => c is '\u001b' or '\r');
+        Assert.Contains(@"protection: trigger_added: trigger x\x1B[1A\x1B[2K\rentry log OK: 36 rows (seq 1..36) on a log table", output, StringComparison.Ordinal);
+    }
+
     private static Task<(int Code, string Output, string Error)> RunAsync(IClock clock, params string[] args) =>
         RunAsync(new OsAccount("tester", 1000), clock, args);
 
