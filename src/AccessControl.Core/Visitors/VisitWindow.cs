@@ -42,6 +42,13 @@ public sealed record VisitWindow(LocalDate Date, LocalTime Start, LocalTime End)
     /// <summary>The local date and time the window ends (on the next day when it spans midnight).</summary>
     public LocalDateTime LocalEnd => (SpansMidnight ? Date.PlusDays(1) : Date) + End;
 
+    /// <summary>
+    /// Whether <paramref name="date"/> can hold a visit: a day with a day either side. A window past midnight ends the
+    /// next day, and a day's instants reach 14 hours into its neighbours in some zone; NodaTime's calendar has neither
+    /// beyond its first and last day.
+    /// </summary>
+    public static bool IsVisitDay(LocalDate date) => date > LocalDate.MinIsoValue && date < LocalDate.MaxIsoValue;
+
     /// <summary>Whether the window is well formed: its start and end differ (a window is shorter than a day).</summary>
     public bool IsValid => Start != End;
 

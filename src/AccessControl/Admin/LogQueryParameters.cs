@@ -102,10 +102,18 @@ public static class LogQueryParameters
             return null;
         }
 
+        // An offset can carry a time on the calendar's first or last day past its end (9999-12-31T23:00:00-05:00), which
+        // no instant is: those days are refused whole, as no row is ever that far from now.
         var result = Rfc3339.Parse(text);
-        if (result.Success)
+        if (result.Success && result.Value.Date > LocalDate.MinIsoValue && result.Value.Date < LocalDate.MaxIsoValue)
         {
             return result.Value.ToInstant();
+        }
+
+        if (result.Success)
+        {
+            errors.Add(new FieldError(name, "must be a time after -9998-01-01 and before 9999-12-31"));
+            return null;
         }
 
         errors.Add(new FieldError(name, "must be an RFC 3339 instant with an offset, such as 2025-03-01T08:00:00Z (in a URL, write '+' as %2B)"));

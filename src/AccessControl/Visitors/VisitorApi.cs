@@ -147,6 +147,10 @@ public static class VisitorApi
             {
                 errors.Add(new FieldError("date", "must be a date yyyy-MM-dd"));
             }
+            else if (!VisitWindow.IsVisitDay(parsed.Value))
+            {
+                errors.Add(new FieldError("date", "must be a day after -9998-01-01 and before 9999-12-31"));
+            }
 
             date = parsed.Success ? parsed.Value : default;
         }

@@ -1387,6 +1387,11 @@ public sealed class VisitorService
         {
             errors.Add(new FieldError("date", date is null ? "is required (yyyy-MM-dd, in the site's time zone)" : "must be a date yyyy-MM-dd"));
         }
+        else if (!VisitWindow.IsVisitDay(d.Value))
+        {
+            errors.Add(new FieldError("date", "must be a day before 9999-12-31"));
+            d = null;
+        }
 
         if (s is not { Success: true })
         {

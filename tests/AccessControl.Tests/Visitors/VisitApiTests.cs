@@ -64,6 +64,38 @@ public sealed class VisitApiTests : IAsyncLifetime
         Assert.Equal(["end", "escorts[0]", "purpose", "visitors", "zones[1]"], problem.Errors!.Select(e => e.Field).Order(StringComparer.Ordinal));
     }
 
+    /// <summary>
+    /// A window past midnight on the calendar's last day ends on a day NodaTime has not got: the request was a 500. Neither
+    /// end's day can hold a visit, so both are refused as the date, and nothing is recorded.
+    /// </summary>
+    [Theory]
+    [Trait("control", "NIST-SI-10")]
+    [InlineData("9999-12-31", "22:00", "06:00")]
+    [InlineData("9999-12-31", "10:00", "12:00")]
+    public async Task Request_OnTheCalendarsLastDay_Is400NamingTheDate_AndRecordsNothing(string date, string start, string end)
+    {
+        var response = await desk.Host.PostAsJsonAsync("api/v1/visits", VisitDesk.Request(date: date, start: start, end: end));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var problem = (await response.Content.ReadFromJsonAsync<AdminApi.ApiProblem>(AdminJson.Options))!;
+        Assert.Equal("date", Assert.Single(problem.Errors!).Field);
+        Assert.Empty(edge.Rows(new LogFilter { Kind = LogKinds.Admin, Reason = "visit.request" }));
+    }
+
+    /// <summary>The day's listing reads 14 hours either side of the day (every zone's offset): at the calendar's ends that was a 500.</summary>
+    [Theory]
+    [Trait("control", "NIST-SI-10")]
+    [InlineData("9999-12-31")]
+    [InlineData("-9998-01-01")]
+    public async Task List_DateAtTheCalendarsEnds_Is400NamingIt(string date)
+    {
+        var response = await desk.Auditor.GetAsync($"api/v1/visits?date={date}");
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var problem = (await response.Content.ReadFromJsonAsync<AdminApi.ApiProblem>(AdminJson.Options))!;
+        Assert.Equal("date", Assert.Single(problem.Errors!).Field);
+    }
+
     [Fact]
     [Trait("control", "PCI-9.3.2")]
     public async Task Approve_RecordsWhoWhenAndExactlyWhat()
