@@ -40,16 +40,24 @@ catch (SettingsException ex)
     return 2;
 }
 
-return words switch
+try
 {
-    ["run"] => await ServiceCommands.RunAsync(settings, NodaTime.SystemClock.Instance, TimeProvider.System, stopping.Token),
-    ["site", "validate", var file] => ServiceCommands.ValidateSite(file, Console.Out),
-    ["device", "secret", var id] => ServiceCommands.DeviceSecret(settings, id, Console.Out),
-    ["mosquitto-config"] when flags.ContainsKey("site") && flags.ContainsKey("out") =>
-        ServiceCommands.MosquittoConfiguration(settings, flags["site"], flags["out"], int.Parse(flags.GetValueOrDefault("port", "1883")), Console.Out,
-            flags.TryGetValue("pki", out var pki) ? AccessControl.Broker.MosquittoTls.FromPkiDirectory(pki, flags.GetValueOrDefault("listen", "127.0.0.1")) : null),
-    _ => Usage(),
-};
+    return words switch
+    {
+        ["run"] => await ServiceCommands.RunAsync(settings, NodaTime.SystemClock.Instance, TimeProvider.System, stopping.Token),
+        ["site", "validate", var file] => ServiceCommands.ValidateSite(file, Console.Out),
+        ["device", "secret", var id] => ServiceCommands.DeviceSecret(settings, id, Console.Out),
+        ["mosquitto-config"] when flags.ContainsKey("site") && flags.ContainsKey("out") =>
+            ServiceCommands.MosquittoConfiguration(settings, flags["site"], flags["out"], ServiceCommands.PortNumber(flags.GetValueOrDefault("port", "1883"), "--port N"), Console.Out,
+                flags.TryGetValue("pki", out var pki) ? AccessControl.Broker.MosquittoTls.FromPkiDirectory(pki, flags.GetValueOrDefault("listen", "127.0.0.1")) : null),
+        _ => Usage(),
+    };
+}
+catch (Exception ex) when (ex is SettingsException or ProvisioningKeyMissingException or AccessControl.Storage.KeyFileException)
+{
+    Console.Error.WriteLine(ex.Message);
+    return 2;
+}
 
 static int Usage()
 {

@@ -67,7 +67,7 @@ public static class ServiceCommands
         return settings;
     }
 
-    private static int PortNumber(string text, string flag) =>
+    internal static int PortNumber(string text, string flag) =>
         int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var port) && port <= 65535
             ? port
             : throw new SettingsException($"Invalid settings: {flag} takes a port number (0-65535), not '{text}'.");
@@ -199,7 +199,7 @@ public static class ServiceCommands
 
     public static int DeviceSecret(ServiceSettings settings, string deviceId, TextWriter output)
     {
-        output.WriteLine(ProvisioningKey.Load(settings.KeyPath).For(deviceId));
+        output.WriteLine(ProvisioningKey.LoadExisting(settings.KeyPath).For(deviceId));
         return 0;
     }
 
@@ -216,7 +216,7 @@ public static class ServiceCommands
             return 2;
         }
 
-        MosquittoConfig.Write(result.Site!.Topology, ProvisioningKey.Load(settings.KeyPath), port, outDirectory, new Protocol.Topics(settings.Broker.TopicRoot), tls,
+        MosquittoConfig.Write(result.Site!.Topology, ProvisioningKey.LoadExisting(settings.KeyPath), port, outDirectory, new Protocol.Topics(settings.Broker.TopicRoot), tls,
             settings.Pipeline.MaxPayloadBytes);
         output.WriteLine($"wrote mosquitto.conf, password and ACL files to {outDirectory} (port {port}{(tls is null ? "" : ", mutual TLS")})");
         return 0;

@@ -1,0 +1,62 @@
+using AccessControl.Tests.EndToEnd;
+using AccessControl.Tests.Support;
+
+namespace AccessControl.Tests.Hosting;
+
+/// <summary>
+/// <c>device secret</c> and <c>mosquitto-config</c> hand out what the provisioning key derives. Pointed at a folder
+/// without the key (a mistyped <c>--data</c>, none at all, an account that cannot read the service's folder) they must
+/// say so and write nothing: a key made there would give passwords that neither broker of the site accepts.
+/// </summary>
+public sealed class ProvisioningCommandTests
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
+
+    [Fact]
+    [Trait("control", "NIST-SC-12")]
+    public async Task DeviceSecret_WithoutAProvisioningKeyInData_RefusesAndMakesNoKey()
+    {
+        using var folder = new DataFolder();
+        var data = Path.Combine(folder.Path, "wrong-folder");
+
+        var (exit, output) = await RunAsync(["device", "secret", "rdr-dh1-in", "--data", data]);
+
+        Assert.Equal(2, exit);
+        Assert.Contains($"There is no provisioning key at {Path.Combine(data, "provisioning.key")}", output, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(data), "no folder and no key may be made");
+    }
+
+    [Fact]
+    [Trait("control", "NIST-SC-12")]
+    public async Task MosquittoConfig_WithoutAProvisioningKeyInData_RefusesAndWritesNoFiles()
+    {
+        using var folder = new DataFolder();
+        var data = Path.Combine(folder.Path, "wrong-folder");
+        var output = Path.Combine(folder.Path, "mosquitto");
+
+        var (exit, printed) = await RunAsync(["mosquitto-config", "--site", EdgeHarness.DemoSiteFile, "--out", output, "--data", data]);
+
+        Assert.Equal(2, exit);
+        Assert.Contains("There is no provisioning key at", printed, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(data), "no key may be made");
+        Assert.False(Directory.Exists(output), "no password file from a key made up on the spot");
+    }
+
+    [Fact]
+    public async Task MosquittoConfig_WithAPortThatIsNoNumber_NamesTheFlag_AndExitsWithTwo()
+    {
+        using var folder = new DataFolder();
+        await File.WriteAllTextAsync(Path.Combine(folder.Path, "provisioning.key"), Convert.ToBase64String(global::AccessControl.Devices.DeviceSecrets.NewKey()));
+
+        var (exit, output) = await RunAsync(
+            ["mosquitto-config", "--site", EdgeHarness.DemoSiteFile, "--out", Path.Combine(folder.Path, "mosquitto"), "--data", folder.Path, "--port", "abc"]);
+
+        Assert.Equal(2, exit);
+        Assert.Contains("--port N takes a port number (0-65535), not 'abc'", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", output, StringComparison.Ordinal);
+    }
+
+    private static Task<(int Exit, string Output)> RunAsync(string[] arguments) =>
+        ProgramRun.RunAsync("dotnet", [Path.Combine(AppContext.BaseDirectory, "accesscontrol.dll"), .. arguments], Timeout,
+            new Dictionary<string, string> { ["AC_PROVISIONING_KEY"] = "" });
+}
