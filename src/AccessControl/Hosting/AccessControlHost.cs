@@ -32,6 +32,11 @@ public sealed class AccessControlHost : IAsyncDisposable
     /// <summary>The HTTP host's services (the visitor service, for one).</summary>
     public IServiceProvider Services => app.Services;
 
+    /// <summary>The HTTP routes the admin API answers, known from <see cref="Create"/> on (the docs are checked against them).</summary>
+    internal IEnumerable<string> RoutePatterns =>
+        ((Microsoft.AspNetCore.Routing.IEndpointRouteBuilder)app).DataSources.SelectMany(source => source.Endpoints)
+            .OfType<Microsoft.AspNetCore.Routing.RouteEndpoint>().Select(endpoint => "/" + endpoint.RoutePattern.RawText!.TrimStart('/'));
+
     /// <summary>The base address the HTTP API listens on (the real port when configured with port 0).</summary>
     public Uri HttpAddress => new(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
 

@@ -1,0 +1,68 @@
+using System.Text.RegularExpressions;
+using AccessControl.Broker;
+using AccessControl.Hosting;
+using AccessControl.Tests.EndToEnd;
+using AccessControl.Tests.Support;
+using NodaTime.Testing;
+
+namespace AccessControl.Tests.Docs;
+
+/// <summary>
+/// The operator's documents and the service's HTTP route table agree: every <c>/api/v1</c> path a document names is
+/// one the service answers, and every path the service answers is named in docs/operations.md, where an operator looks.
+/// </summary>
+public sealed partial class OperationsDocTests
+{
+    [Fact]
+    public async Task ApiPathsNamedInTheDocs_AreAllInTheRouteTable()
+    {
+        var routes = await RouteTemplatesAsync();
+        var documents = Directory.GetFiles(Path.Combine(AppContext.BaseDirectory, "docs"), "*.md").Append(Path.Combine(AppContext.BaseDirectory, "README.md"));
+
+        var unknown = documents
+            .SelectMany(file => DocumentedPaths(File.ReadAllText(file)).Select(path => $"{Path.GetFileName(file)}: {path}"))
+            .Where(named => !routes.Contains(Normalize(named[(named.IndexOf(": ", StringComparison.Ordinal) + 2)..])))
+            .ToList();
+
+        Assert.NotEmpty(routes);
+        Assert.True(unknown.Count == 0, "named in the docs but not answered by the service:\n" + string.Join("\n", unknown));
+    }
+
+    [Fact]
+    public async Task EveryRouteOfTheService_IsNamedInOperationsDoc()
+    {
+        var documented = DocumentedPaths(File.ReadAllText(ProtocolDocs.PathOf("operations.md"))).Select(Normalize).ToHashSet(StringComparer.Ordinal);
+
+        var missing = (await RouteTemplatesAsync()).Where(route => !documented.Contains(route)).Order(StringComparer.Ordinal).ToList();
+
+        Assert.True(missing.Count == 0, "answered by the service but named nowhere in docs/operations.md:\n" + string.Join('\n', missing));
+    }
+
+    private static IEnumerable<string> DocumentedPaths(string text) =>
+        ApiPath().Matches(text).Select(m => m.Value.TrimEnd('.', '/'));
+
+    /// <summary>Parameters compared by position only: <c>{id:long}</c>, <c>{templateId}</c> and <c>{readers|doors}</c> are all <c>{}</c>.</summary>
+    private static string Normalize(string path) => Parameter().Replace(path, "{}");
+
+    private static async Task<HashSet<string>> RouteTemplatesAsync()
+    {
+        using var folder = new DataFolder();
+        await File.WriteAllTextAsync(Path.Combine(folder.Path, "provisioning.key"), Convert.ToBase64String(global::AccessControl.Devices.DeviceSecrets.NewKey()));
+        var settings = new ServiceSettings
+        {
+            DataDirectory = folder.Path,
+            SiteFile = EdgeHarness.DemoSiteFile,
+            HttpUrl = "http://127.0.0.1:0",
+            Broker = new BrokerOptions { Port = 0 },
+            SupervisionInterval = TimeSpan.FromDays(1),
+        };
+        await using var host = AccessControlHost.Create(settings, new FakeClock(EdgeHarness.BusinessHours), RealTime.Instance);
+        return host.RoutePatterns.Select(Normalize).ToHashSet(StringComparer.Ordinal);
+    }
+
+    [GeneratedRegex(@"/api/v1/[A-Za-z0-9_{}|/.-]+")]
+    private static partial Regex ApiPath();
+
+    [GeneratedRegex(@"\{[^}]*\}")]
+    private static partial Regex Parameter();
+}
