@@ -24,7 +24,19 @@ public static class ServiceCommands
                                     made by deploy/pki/issue-certs.sh) a mutual-TLS listener on ADDR (default 127.0.0.1)
           fingerprints enroll|list|revoke|rekey|reconcile ...
                                     fingerprint templates, through the HTTP API ('accesscontrol fingerprints' for usage)
+          log --db PATH [--from T] [--to T] [--kind K] ... | log verify|purge --db PATH ...
+                                    query, verify and purge the entry log on the database file ('accesscontrol log' for usage)
+          token create|revoke|list --db PATH ...
+                                    operator tokens of the admin API, on the database file ('accesscontrol token' for usage)
+          person|credential|level ...
+                                    cardholders, through the HTTP API ('accesscontrol person' for usage)
+          visit ...                 visitors: requests, approvals, front desk, watch list, badge pool, through the HTTP API
+          hr import --file FILE.csv terminations and transfers, signed with the HR feed key ('accesscontrol hr' for usage)
+        The commands through the HTTP API take the server from AC_URL (or --url) and the token from AC_TOKEN.
         """;
+
+    /// <summary>The first words of the commands <see cref="Usage"/> lists that this program runs itself (the others are <c>Cli.AdminCommands.Names</c>).</summary>
+    public static IReadOnlyCollection<string> Names { get; } = ["run", "site", "device", "mosquitto-config"];
 
     /// <summary>Settings from the settings file (<c>--config FILE</c>, see <see cref="ServiceSettings.Load"/>) and the environment, then flags.</summary>
     public static ServiceSettings Settings(IReadOnlyDictionary<string, string> flags)

@@ -38,6 +38,32 @@ public sealed partial class OperationsDocTests
         Assert.True(missing.Count == 0, "answered by the service but named nowhere in docs/operations.md:\n" + string.Join('\n', missing));
     }
 
+    [Fact]
+    public void CommandsNamedInTheOperatorDocs_AreCommandsTheCliKnows()
+    {
+        var known = Cli.AdminCommands.Names.Concat(ServiceCommands.Names).ToHashSet(StringComparer.Ordinal);
+        var documents = new[] { ProtocolDocs.PathOf("operations.md"), Path.Combine(AppContext.BaseDirectory, "README.md"),
+            Path.Combine(AppContext.BaseDirectory, "deploy", "mosquitto", "README.md") };
+
+        var unknown = documents
+            .SelectMany(file => Command().Matches(File.ReadAllText(file)).Select(m => (File: Path.GetFileName(file), Word: m.Groups[1].Value)))
+            .Where(named => !known.Contains(named.Word))
+            .Select(named => $"{named.File}: accesscontrol {named.Word}")
+            .ToList();
+
+        Assert.True(unknown.Count == 0, "commands the CLI does not know:\n" + string.Join('\n', unknown));
+    }
+
+    [Fact]
+    public void TheUsageText_ListsEveryCommand()
+    {
+        var missing = Cli.AdminCommands.Names.Concat(ServiceCommands.Names)
+            .Where(name => !Regex.IsMatch(ServiceCommands.Usage, $@"^  (\S+\|)?{Regex.Escape(name)}[ |]", RegexOptions.Multiline))
+            .ToList();
+
+        Assert.True(missing.Count == 0, "commands 'accesscontrol' runs but its usage does not list: " + string.Join(", ", missing));
+    }
+
     private static IEnumerable<string> DocumentedPaths(string text) =>
         ApiPath().Matches(text).Select(m => m.Value.TrimEnd('.', '/'));
 
@@ -62,6 +88,10 @@ public sealed partial class OperationsDocTests
 
     [GeneratedRegex(@"/api/v1/[A-Za-z0-9_{}|/.-]+")]
     private static partial Regex ApiPath();
+
+    /// <summary><c>accesscontrol WORD</c> where it is a command line, not a path such as <c>/etc/accesscontrol deploy/...</c>.</summary>
+    [GeneratedRegex(@"(?<![/\w.-])accesscontrol ([a-z][a-z-]*)")]
+    private static partial Regex Command();
 
     [GeneratedRegex(@"\{[^}]*\}")]
     private static partial Regex Parameter();
