@@ -16,7 +16,17 @@ public sealed record SiteDefinition(
     SiteTopology Topology,
     ImmutableArray<AccessLevel> AccessLevels,
     ImmutableArray<Person> People,
-    ImmutableArray<Credential> Credentials);
+    ImmutableArray<Credential> Credentials)
+{
+    /// <summary>
+    /// Stored people no site file declared, that this file takes over (<c>adopt: true</c>); their import is recorded as an
+    /// adoption. Empty when the file was read without the stored cardholders (a stored file read again at a start).
+    /// </summary>
+    public ImmutableHashSet<PersonId> AdoptedPeople { get; init; } = [];
+
+    /// <summary>Stored cards no site file declared, that this file takes over (<c>adopt: true</c>).</summary>
+    public ImmutableHashSet<string> AdoptedCards { get; init; } = ImmutableHashSet.Create<string>(StringComparer.Ordinal);
+}
 
 /// <summary>
 /// One problem in a site file, located well enough that an operator can fix it without guessing:

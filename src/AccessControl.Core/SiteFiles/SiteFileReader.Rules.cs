@@ -41,6 +41,30 @@ internal sealed partial class SiteFileReader
     }
 
     /// <summary>
+    /// Whether this entry takes over a stored person or card that no site file declares (one made through the admin API, or
+    /// left out of its file since): only with <c>adopt: true</c>. Without it the file is refused at the entry, saying
+    /// who changed the record last: an import would quietly overwrite what an operator made by hand, and from then on
+    /// the file would own it.
+    /// </summary>
+    /// <param name="adopt">The entry's <c>adopt</c>; null when it is not a flag (reported).</param>
+    /// <param name="loss">What importing the entry would do to the record, for the error.</param>
+    private bool Adopts(string idNamespace, string id, Located at, string what, bool? adopt, string loss)
+    {
+        if (otherSites.Undeclared(idNamespace, id) is not { } change)
+        {
+            return false;
+        }
+
+        if (adopt == false)
+        {
+            errors.Add(at.Node, at.Path, $"{what} is stored but no site file declares it: it was made through the admin API (or left out of its site's file since), "
+                + $"{change}; importing this file {loss}. Add 'adopt: true' to this entry to hand it to this file (the import records the adoption), or leave it out");
+        }
+
+        return adopt == true;
+    }
+
+    /// <summary>
     /// Registers a reader or controller id. Both log in to the broker with their id as MQTT username, so the two
     /// share one namespace, and the service's own usernames are off limits.
     /// </summary>

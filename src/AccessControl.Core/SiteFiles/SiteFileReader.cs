@@ -31,8 +31,8 @@ internal sealed partial class SiteFileReader
     private static readonly string[] IntervalKeys = ["days", "from", "to"];
     private static readonly string[] RangeKeys = ["from", "to"];
     private static readonly string[] AccessLevelKeys = ["id", "name", "zones", "schedule", "escort", "escortedOnly"];
-    private static readonly string[] PersonKeys = ["id", "name", "kind", "status", "accessLevels"];
-    private static readonly string[] CredentialKeys = ["card", "technology", "person", "validFrom", "validUntil", "status"];
+    private static readonly string[] PersonKeys = ["id", "name", "kind", "status", "accessLevels", "adopt"];
+    private static readonly string[] CredentialKeys = ["card", "technology", "person", "validFrom", "validUntil", "status", "adopt"];
 
     private static readonly Dictionary<string, ZoneKind> ZoneKinds = new(StringComparer.Ordinal)
     {
@@ -135,6 +135,8 @@ internal sealed partial class SiteFileReader
     private readonly List<AccessLevel> accessLevels = [];
     private readonly List<Person> people = [];
     private readonly List<Credential> credentials = [];
+    private readonly HashSet<PersonId> adoptedPeople = [];
+    private readonly HashSet<string> adoptedCards = new(StringComparer.Ordinal);
 
     // Zones, doors and controllers carry their site's id; a placeholder until the site section is read (any
     // problem with it is an error, so a model with the placeholder is never returned).
@@ -192,7 +194,11 @@ internal sealed partial class SiteFileReader
         {
             FirePanels = firePanels.ToImmutableDictionary(p => p.Id, StringComparer.Ordinal),
         };
-        return new SiteDefinition(topology, [.. accessLevels], [.. people], [.. credentials]);
+        return new SiteDefinition(topology, [.. accessLevels], [.. people], [.. credentials])
+        {
+            AdoptedPeople = [.. adoptedPeople],
+            AdoptedCards = [.. adoptedCards],
+        };
     }
 
     /// <summary>
@@ -663,6 +669,12 @@ internal sealed partial class SiteFileReader
             }
 
             var id = Declare(personIds, map.Id("id"));
+            if (id is { } declared && Adopts(SiteIdsInUse.Person, declared.Text, declared, $"person '{declared.Text}'", map.Boolean("adopt", false),
+                    "would replace their name, kind, status and access levels, and a later file that leaves them out would suspend them"))
+            {
+                adoptedPeople.Add(new PersonId(declared.Text));
+            }
+
             var name = map.Text("name");
             var kind = map.Token("kind", PersonKinds, null);
             var status = map.Token("status", PersonStatuses, PersonStatus.Active);
@@ -732,6 +744,11 @@ internal sealed partial class SiteFileReader
         {
             errors.Add(value.Node, value.Path, $"card {uid} is already used by the {holder}; a site file changes only its own site's cardholders, "
                 + "and importing this one would bind the card to this file's person: take it out of the other site's file first (or revoke it there)");
+        }
+        else if (Adopts(SiteIdsInUse.Card, uid, value, $"card {uid}", map.Boolean("adopt", false),
+            "would replace its person, validity and status, and a later file that leaves it out would revoke it"))
+        {
+            adoptedCards.Add(uid);
         }
 
         cardUids.Add(uid, value);

@@ -13,7 +13,9 @@ namespace AccessControl.SiteFiles;
 /// id would replace it on import, moving its holders' access to this file's site (<see cref="SiteIdsInUse(IEnumerable{SiteTopology}, IEnumerable{AccessLevel})"/>).
 /// People and cards are global too, but one that another site's file declares is that site's: importing a file that
 /// declares it would replace the person's levels and status, or bind the card to this file's person
-/// (<see cref="SiteIdsInUse(IEnumerable{SiteDefinition}, IEnumerable{AccessLevel}, IEnumerable{Credential})"/>).
+/// (<see cref="SiteIdsInUse(IEnumerable{SiteDefinition}, IEnumerable{AccessLevel}, IEnumerable{Credential}, IReadOnlyDictionary{PersonId, LastChange}?, IReadOnlyDictionary{string, LastChange}?)"/>).
+/// A stored person or card that no site's file declares is nobody's file's (made through the admin API, or left out of
+/// its file since): a file takes it over only when its entry says so (<c>adopt: true</c>).
 /// </summary>
 public sealed class SiteIdsInUse
 {
@@ -25,6 +27,7 @@ public sealed class SiteIdsInUse
     internal const string Card = "card";
 
     private readonly Dictionary<(string Namespace, string Id), List<SiteIdHolder>> holders = [];
+    private readonly Dictionary<(string Namespace, string Id), LastChange> undeclared = [];
 
     /// <summary>Holds the ids of <paramref name="sites"/> (topologies of one site each, or merged ones).</summary>
     public SiteIdsInUse(IEnumerable<SiteTopology> sites)
@@ -83,9 +86,16 @@ public sealed class SiteIdsInUse
     /// <summary>
     /// Also holds the people and cards the files of <paramref name="sites"/> declare, each at its file's site, and the
     /// stored <paramref name="credentials"/> bound to one of those people (a card an operator gave them through the API
-    /// is theirs, and so their site's).
+    /// is theirs, and so their site's). Of <paramref name="storedPeople"/> and <paramref name="storedCards"/> (every stored
+    /// person and card, with who changed it last), those no file of <paramref name="sites"/> declares are held by no site
+    /// (<see cref="Undeclared"/>).
     /// </summary>
-    public SiteIdsInUse(IEnumerable<SiteDefinition> sites, IEnumerable<AccessLevel> accessLevels, IEnumerable<Credential> credentials)
+    public SiteIdsInUse(
+        IEnumerable<SiteDefinition> sites,
+        IEnumerable<AccessLevel> accessLevels,
+        IEnumerable<Credential> credentials,
+        IReadOnlyDictionary<PersonId, LastChange>? storedPeople = null,
+        IReadOnlyDictionary<string, LastChange>? storedCards = null)
         : this((sites = [.. sites]).Select(s => s.Topology), accessLevels)
     {
         ArgumentNullException.ThrowIfNull(credentials);
@@ -109,6 +119,19 @@ public sealed class SiteIdsInUse
         {
             Add(Card, credential.CardUid, new SiteIdHolder(siteOfPerson[credential.Person], $"card of person '{credential.Person}'"));
         }
+
+        // Declared by a file, not merely bound to someone a file declares: a card an operator gave one of the file's people
+        // through the API is the site's (above), but no file's yet.
+        var declaredCards = sites.SelectMany(s => s.Credentials).Select(c => c.CardUid).ToHashSet(StringComparer.Ordinal);
+        foreach (var (person, change) in (storedPeople ?? new Dictionary<PersonId, LastChange>()).Where(p => !siteOfPerson.ContainsKey(p.Key)))
+        {
+            undeclared[(Person, person.Value)] = change;
+        }
+
+        foreach (var (card, change) in (storedCards ?? new Dictionary<string, LastChange>()).Where(c => !declaredCards.Contains(c.Key)))
+        {
+            undeclared[(Card, card)] = change;
+        }
     }
 
     /// <summary>No other site: a service that holds one.</summary>
@@ -128,6 +151,13 @@ public sealed class SiteIdsInUse
     internal SiteIdHolder? HeldElsewhere(string idNamespace, string id, SiteId site) =>
         holders.TryGetValue((idNamespace, id), out var held) ? held.Where(h => h.Site != site).Select(h => (SiteIdHolder?)h).FirstOrDefault() : null;
 
+    /// <summary>
+    /// Who last changed a stored person or card (<see cref="Person"/>, <see cref="Card"/>) that no site's file declares;
+    /// null if it is not stored, or a file declares it.
+    /// </summary>
+    internal LastChange? Undeclared(string idNamespace, string id) =>
+        undeclared.TryGetValue((idNamespace, id), out var change) ? change : null;
+
     private void Add(string idNamespace, string id, SiteIdHolder holder)
     {
         if (!holders.TryGetValue((idNamespace, id), out var held))
@@ -143,6 +173,12 @@ public sealed class SiteIdsInUse
 public readonly record struct SiteIdHolder(SiteId Site, string What)
 {
     public override string ToString() => $"{What} of site '{Site}'";
+}
+
+/// <summary>Who last changed a stored record and when (its <c>updated_by</c> and <c>updated_at</c>).</summary>
+public readonly record struct LastChange(string By, NodaTime.Instant At)
+{
+    public override string ToString() => $"last changed by '{By}' at {NodaTime.Text.InstantPattern.General.Format(At)}";
 }
 
 /// <summary>One id held by several sites of one service: a zone, a door or a device id (reader, controller, fire panel).</summary>

@@ -62,7 +62,20 @@ public sealed record ImportSummary(int AccessLevelsChanged, int PeopleChanged, i
 /// A site file's import against the site's previous one: the file's SHA-256 (named in the row of each removal) and what
 /// the site's last imported file declared (the file itself when given again; null for a site's first file).
 /// </summary>
-public sealed record SiteFileVersion(string Sha256, SiteFiles.SiteDefinition? Previous);
+public sealed record SiteFileVersion(string Sha256, SiteFiles.SiteDefinition? Previous)
+{
+    /// <summary>Who loaded the file (the actor of its <c>site.load</c> row), named in the row of each adoption; null if unknown.</summary>
+    public string? LoadedBy { get; init; }
+
+    /// <summary>
+    /// Stored people no site file declared, that this file takes over (<c>adopt: true</c>,
+    /// <see cref="SiteFiles.SiteDefinition.AdoptedPeople"/>): each one's import is recorded, even when it changes nothing.
+    /// </summary>
+    public ImmutableHashSet<Sites.PersonId> AdoptedPeople { get; init; } = [];
+
+    /// <summary>Stored cards no site file declared, that this file takes over (<c>adopt: true</c>).</summary>
+    public ImmutableHashSet<string> AdoptedCards { get; init; } = ImmutableHashSet.Create<string>(StringComparer.Ordinal);
+}
 
 /// <summary>An authenticated operator and what they may do.</summary>
 /// <param name="PersonId">The person (employee) behind the token, when the token names one: required for hosts and

@@ -423,9 +423,12 @@ public sealed class AdminService
     /// <remarks>
     /// <para>What the site's previous file declared and this one does not (<paramref name="version"/>) is taken away
     /// first, each with its own row naming this file and its SHA-256 (<c>removedFrom</c>): a card is revoked; a person
-    /// loses the levels that file gave them and is suspended. Nothing else is touched: a card an operator bound to someone
-    /// else since, or levels granted through the API. A person the file declares holds its levels and keeps those the
-    /// previous file did not give (the API's).</para>
+    /// loses the levels that file gave them and is suspended; an access level is deleted, every holder losing it first
+    /// (the API's too: the level is gone). Nothing else is touched: a card an operator bound to someone else since, or
+    /// other levels granted through the API. A person the file declares holds its levels and keeps those the previous
+    /// file did not give (the API's).</para>
+    /// <para>A person or card that no site file declared is taken over only when the loader let it through
+    /// (<c>adopt: true</c>, <see cref="SiteFileVersion.AdoptedPeople"/>): its row names the adoption, even when nothing differs.</para>
     /// <para>A person already terminated stays terminated and a credential already revoked stays revoked, whatever the
     /// file says: restarting the service with its site file must not undo a termination (the HR feed's, or an
     /// operator's). A suspension stays too, unless the previous file declared it: the file lifts only its own (an
@@ -460,7 +463,7 @@ public sealed class AdminService
             var summary = new ImportSummary(0, 0, 0, 0);
             if (version?.Previous is not null)
             {
-                var removed = await RemoveUndeclaredAsync(actor, siteFileName, version, people, credentials);
+                var removed = await RemoveUndeclaredAsync(actor, siteFileName, version, accessLevels, people, credentials);
                 if (!removed.IsOk)
                 {
                     return removed;
@@ -492,7 +495,8 @@ public sealed class AdminService
                     AccessLevels = [.. filePerson.AccessLevels.Concat(kept)],
                     Status = StatusAfterImport(existing?.Status, filePerson.Status, declared?.Status, PersonStatus.Suspended, PersonStatus.Terminated),
                 });
-                var result = await ChangePersonAsync(actor, CardholderActions.PersonUpsert, existing, person, (at, ct) => store.UpsertPersonAsync(person, at, actor, ct));
+                var adopted = existing is not null && version?.AdoptedPeople.Contains(person.Id) == true ? Adoption(siteFileName, version) : null;
+                var result = await ChangePersonAsync(actor, CardholderActions.PersonUpsert, existing, person, (at, ct) => store.UpsertPersonAsync(person, at, actor, ct), adopted: adopted);
                 if (!result.IsOk)
                 {
                     return result.Cast<ImportSummary>();
@@ -509,7 +513,9 @@ public sealed class AdminService
                 {
                     Status = StatusAfterImport(existing?.Status, fileCredential.Status, declared?.Status, CredentialStatus.Suspended, CredentialStatus.Revoked),
                 };
-                var result = await ChangeCredentialAsync(actor, CardholderActions.CredentialUpsert, existing, credential, (at, ct) => store.UpsertCredentialAsync(credential, at, actor, ct));
+                var adopted = existing is not null && version?.AdoptedCards.Contains(credential.CardUid) == true ? Adoption(siteFileName, version) : null;
+                var result = await ChangeCredentialAsync(
+                    actor, CardholderActions.CredentialUpsert, existing, credential, (at, ct) => store.UpsertCredentialAsync(credential, at, actor, ct), adopted: adopted);
                 if (!result.IsOk)
                 {
                     return result.Cast<ImportSummary>();
@@ -527,6 +533,13 @@ public sealed class AdminService
     }
 
     /// <summary>
+    /// What the row of an adoption names (<c>adopted</c>): the file that takes over a person or card no site file declared,
+    /// and who loaded it. The row's <c>before</c> is the record as an operator left it.
+    /// </summary>
+    private static object Adoption(string siteFileName, SiteFileVersion version) =>
+        new { file = siteFileName, sha256 = version.Sha256, loadedBy = version.LoadedBy };
+
+    /// <summary>
     /// The status a site file's import leaves: an end (terminated, revoked) stays; a suspension stays unless the
     /// previous file declared it (<paramref name="previouslyDeclared"/>), which makes it the file's own to lift.
     /// </summary>
@@ -538,12 +551,14 @@ public sealed class AdminService
 
     /// <summary>
     /// Takes away what the site's previous file declared and this one does not, before anything of this file is applied
-    /// (access goes first): each card revoked, each person's levels of that file removed and the person suspended, one row
-    /// each with <c>removedFrom</c>. What an operator changed since is not the file's: a card bound to someone else stays.
-    /// Already so: nothing written, so an import that stopped part-way goes on where it stopped.
+    /// (access goes first): each card revoked, each person's levels of that file removed and the person suspended, and
+    /// each access level deleted once every holder has lost it; one row each with <c>removedFrom</c>. What an operator
+    /// changed since is not the file's: a card bound to someone else stays. Already so: nothing written, so an import that
+    /// stopped part-way goes on where it stopped.
     /// </summary>
     private async Task<AdminResult<ImportSummary>> RemoveUndeclaredAsync(
-        string actor, string siteFileName, SiteFileVersion version, ImmutableArray<Person> people, ImmutableArray<Credential> credentials)
+        string actor, string siteFileName, SiteFileVersion version, ImmutableArray<AccessLevel> accessLevels, ImmutableArray<Person> people,
+        ImmutableArray<Credential> credentials)
     {
         var removedFrom = new { file = siteFileName, sha256 = version.Sha256 };
         var removed = 0;
@@ -587,22 +602,66 @@ public sealed class AdminService
                 existing = suspended;
             }
 
-            var levels = existing.AccessLevels.Except(gone.AccessLevels).ToImmutableArray();
-            if (levels.Length != existing.AccessLevels.Length)
+            var taken = await TakeAccessLevelsAsync(actor, existing, gone.AccessLevels, removedFrom);
+            if (!taken.IsOk)
             {
-                var after = existing with { AccessLevels = levels };
-                var result = await ChangePersonAsync(actor, CardholderActions.PersonAccessLevels, existing, after, async (at, ct) =>
-                    Found(await store.SetPersonAccessLevelsAsync(after.Id, after.AccessLevels, at, actor, ct), "person", after.Id.Value), removedFrom: removedFrom);
-                if (!result.IsOk)
+                return taken.Cast<ImportSummary>();
+            }
+
+            removed += taken.Changed ? 1 : 0;
+        }
+
+        // A level left out (and named by none of this file's people) gives no access any more, to anyone: every holder
+        // loses it, those the API granted it to as well, each in a row of their own, then it is deleted. A level that
+        // only hides its zones would still be there for an operator to hand out by mistake.
+        var kept = accessLevels.Select(l => l.Id).Concat(people.SelectMany(p => p.AccessLevels.OrEmpty())).ToHashSet();
+        foreach (var gone in version.Previous.AccessLevels.Where(l => !kept.Contains(l.Id)))
+        {
+            if (!configuration.Cardholders.AccessLevels.TryGetValue(gone.Id, out var level))
+            {
+                continue;
+            }
+
+            var holders = configuration.Cardholders.People.Values.Where(p => p.AccessLevels.Contains(gone.Id)).OrderBy(p => p.Id.Value, StringComparer.Ordinal).ToList();
+            foreach (var holder in holders)
+            {
+                var taken = await TakeAccessLevelsAsync(actor, holder, [gone.Id], removedFrom);
+                if (!taken.IsOk)
                 {
-                    return result.Cast<ImportSummary>();
+                    return taken.Cast<ImportSummary>();
                 }
 
                 removed++;
             }
+
+            var deleted = await CommitAsync(
+                actor,
+                CardholderActions.AccessLevelDelete,
+                level,
+                person: null,
+                card: null,
+                AccessLevelView.From(level),
+                null,
+                async (at, ct) => Found(await store.DeleteAccessLevelAsync(level.Id, ct), "access level", level.Id.Value),
+                c => c.WithoutAccessLevel(level.Id),
+                removedFrom: removedFrom);
+            if (!deleted.IsOk)
+            {
+                return deleted.Cast<ImportSummary>();
+            }
+
+            removed++;
         }
 
         return AdminResult<ImportSummary>.Ok(new ImportSummary(0, 0, 0, 0, removed), removed > 0);
+    }
+
+    /// <summary>Takes <paramref name="levels"/> away from a person (<c>person.access_levels</c>, with <c>removedFrom</c>); nothing when they hold none of them.</summary>
+    private Task<AdminResult<Person>> TakeAccessLevelsAsync(string actor, Person existing, IEnumerable<AccessLevelId> levels, object removedFrom)
+    {
+        var after = existing with { AccessLevels = existing.AccessLevels.Except(levels).ToImmutableArray() };
+        return ChangePersonAsync(actor, CardholderActions.PersonAccessLevels, existing, after, async (at, ct) =>
+            Found(await store.SetPersonAccessLevelsAsync(after.Id, after.AccessLevels, at, actor, ct), "person", after.Id.Value), removedFrom: removedFrom);
     }
 
     private static List<FieldError> ValidateDefinition(
@@ -704,25 +763,28 @@ public sealed class AdminService
 
     // ---- the change itself -------------------------------------------------------------------------
 
+    /// <param name="adopted">The site file that takes this person over (<see cref="Adoption"/>): recorded even when nothing differs.</param>
     private Task<AdminResult<Person>> ChangePersonAsync(
-        string actor, string action, Person? existing, Person after, Func<Instant, CancellationToken, Task> write, string? reference = null, object? removedFrom = null)
+        string actor, string action, Person? existing, Person after, Func<Instant, CancellationToken, Task> write, string? reference = null, object? removedFrom = null,
+        object? adopted = null)
     {
         var before = existing is null ? null : PersonView.From(existing);
         var afterView = PersonView.From(after);
-        return Same(before, afterView)
+        return Same(before, afterView) && adopted is null
             ? Task.FromResult(AdminResult<Person>.Ok(existing!, changed: false))
-            : CommitAsync(actor, action, after, after.Id, null, before, afterView, write, c => c.With(after), reference, removedFrom: removedFrom);
+            : CommitAsync(actor, action, after, after.Id, null, before, afterView, write, c => c.With(after), reference, removedFrom: removedFrom, adopted: adopted);
     }
 
+    /// <param name="adopted">The site file that takes this card over (<see cref="Adoption"/>): recorded even when nothing differs.</param>
     private Task<AdminResult<Credential>> ChangeCredentialAsync(
         string actor, string action, Credential? existing, Credential after, Func<Instant, CancellationToken, Task> write, string? reference = null,
-        PrecedingChange? precededBy = null, object? removedFrom = null)
+        PrecedingChange? precededBy = null, object? removedFrom = null, object? adopted = null)
     {
         var before = existing is null ? null : CredentialView.From(existing);
         var afterView = CredentialView.From(after);
-        return Same(before, afterView)
+        return Same(before, afterView) && adopted is null
             ? WithoutChangeAsync(precededBy, AdminResult<Credential>.Ok(existing!, changed: false))
-            : CommitAsync(actor, action, after, after.Person, after.CardUid, before, afterView, write, c => c.With(after), reference, precededBy, removedFrom);
+            : CommitAsync(actor, action, after, after.Person, after.CardUid, before, afterView, write, c => c.With(after), reference, precededBy, removedFrom, adopted);
     }
 
     private Task<AdminResult<AccessLevel>> ChangeAccessLevelAsync(string actor, AccessLevel? existing, AccessLevel after, Func<Instant, CancellationToken, Task> write)
@@ -736,6 +798,7 @@ public sealed class AdminService
 
     /// <summary>Audit row, then database, then memory; see the class remarks for why in this order.</summary>
     /// <param name="removedFrom">The site file whose import takes this away (it is no longer declared there); null for other changes.</param>
+    /// <param name="adopted">The site file that takes this record over from the admin API (<see cref="Adoption"/>); null for other changes.</param>
     private async Task<AdminResult<T>> CommitAsync<T>(
         string actor,
         string action,
@@ -748,7 +811,8 @@ public sealed class AdminService
         Func<Cardholders, Cardholders> apply,
         string? reference = null,
         PrecedingChange? precededBy = null,
-        object? removedFrom = null)
+        object? removedFrom = null,
+        object? adopted = null)
     {
         var at = clock.GetCurrentInstant();
         var entry = new LogEntry
@@ -759,7 +823,7 @@ public sealed class AdminService
             Reason = action,
             PersonId = person?.Value,
             Card = card,
-            Detail = AdminJson.Serialize(new { before = beforeView, after = afterView, reference, removedFrom }),
+            Detail = AdminJson.Serialize(new { before = beforeView, after = afterView, reference, removedFrom, adopted }),
         };
 
         // In flight from here (with what a preceding change takes away, from before its row): until it is in force, a

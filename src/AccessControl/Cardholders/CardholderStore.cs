@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using System.Data;
 using AccessControl.People;
+using AccessControl.SiteFiles;
 using AccessControl.Sites;
 using AccessControl.Storage;
 using Dapper;
@@ -49,6 +50,21 @@ public sealed class CardholderStore(Database database)
                 Parse<CredentialStatus>(r.Status, CardholderCodes.TryParse)));
 
         return Cardholders.Create([.. people], [.. credentials], [.. levels]);
+    }
+
+    /// <summary>
+    /// Who changed each stored person and card last, and when: what a site file that declares one no file owns is told
+    /// (<see cref="SiteFiles.SiteIdsInUse"/>).
+    /// </summary>
+    public (IReadOnlyDictionary<PersonId, LastChange> People, IReadOnlyDictionary<string, LastChange> Cards) LastChanges()
+    {
+        using var connection = database.Open();
+        using var transaction = connection.BeginTransaction();
+        var people = connection.Query<(string Id, string By, long At)>("SELECT id, updated_by, updated_at FROM people", transaction: transaction)
+            .ToDictionary(r => new PersonId(r.Id), r => new LastChange(r.By, Instant.FromUnixTimeMilliseconds(r.At)));
+        var cards = connection.Query<(string Card, string By, long At)>("SELECT card_uid, updated_by, updated_at FROM credentials", transaction: transaction)
+            .ToDictionary(r => r.Card, r => new LastChange(r.By, Instant.FromUnixTimeMilliseconds(r.At)), StringComparer.Ordinal);
+        return (people, cards);
     }
 
     /// <summary>Inserts or replaces a person, including the set of access levels they hold.</summary>

@@ -215,7 +215,9 @@ public sealed class EdgeService : IAsyncDisposable
             // The stored levels, and those of stored files not imported yet: a level of another site is that site's; so
             // are the people and cards another site's file declares, and the cards of those people.
             var levels = cardholders.AccessLevels.Values.Concat(sites.Values.SelectMany(s => s.AccessLevels));
-            var result = SiteFileLoader.Load(settings.SiteFile, new SiteIdsInUse(sites.Values, levels, cardholders.Credentials.Values));
+            // And a person or card no stored file declares (an operator's, through the API) is taken over only on purpose.
+            var (people, cards) = new CardholderStore(database).LastChanges();
+            var result = SiteFileLoader.Load(settings.SiteFile, new SiteIdsInUse(sites.Values, levels, cardholders.Credentials.Values, people, cards));
             if (!result.Success)
             {
                 throw new SiteFileException(settings.SiteFile, result.Errors);
@@ -248,11 +250,11 @@ public sealed class EdgeService : IAsyncDisposable
     /// Imports a site's newest file (of SHA-256 <paramref name="sha256"/>) against the site's last imported one: what that
     /// one declared and this one does not is taken away (<see cref="AdminService.ImportSiteDefinitionAsync"/>).
     /// </summary>
-    private async Task ImportAsync(string fileName, string siteId, string sha256, SiteDefinition site, CancellationToken cancellationToken)
+    private async Task ImportAsync(string fileName, string siteId, string sha256, SiteDefinition site, CancellationToken cancellationToken, string? loadedBy = null)
     {
         var previous = StoredSites.LastImported(new SiteId(siteId));
         var imported = await Admin.ImportSiteDefinitionAsync(fileName, site.AccessLevels, site.People, site.Credentials, cancellationToken,
-            new SiteFileVersion(sha256, previous?.Site));
+            new SiteFileVersion(sha256, previous?.Site) { LoadedBy = loadedBy, AdoptedPeople = site.AdoptedPeople, AdoptedCards = site.AdoptedCards });
         if (!imported.IsOk)
         {
             throw new InvalidOperationException($"Importing the cardholders of {fileName} (site {siteId}) failed: {imported.Message} {string.Join("; ", imported.Errors)}");
@@ -308,7 +310,7 @@ public sealed class EdgeService : IAsyncDisposable
         var unimported = StoredSites.Unimported();
         foreach (var file in unimported)
         {
-            await ImportAsync(file.FileName, file.Site, file.Sha256, newestSites[new SiteId(file.Site)], cancellationToken);
+            await ImportAsync(file.FileName, file.Site, file.Sha256, newestSites[new SiteId(file.Site)], cancellationToken, file.LoadedBy);
             try
             {
                 StoredSites.MarkImported(file);

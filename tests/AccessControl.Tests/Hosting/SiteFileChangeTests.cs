@@ -1,13 +1,17 @@
 using System.Security.Cryptography;
 using System.Text;
 using AccessControl.Admin;
+using AccessControl.Cardholding;
 using AccessControl.EntryLog;
+using AccessControl.Hosting;
 using AccessControl.HardwareSim.Readers;
 using AccessControl.People;
 using AccessControl.Sites;
+using AccessControl.Storage;
 using AccessControl.Tests.EndToEnd;
 using AccessControl.Tests.Support;
 using NodaTime;
+using NodaTime.Testing;
 using static AccessControl.Tests.EndToEnd.DemoCards;
 
 namespace AccessControl.Tests.Hosting;
@@ -102,6 +106,93 @@ public sealed class SiteFileChangeTests : IDisposable
         await AssertSuspendedAsync(lobby);
         var sabine = await lobby.PresentCardAsync(Suspended, Ev3).WaitAsync(EdgeHarness.Timeout);
         Assert.True(sabine.Grant, sabine.Reason);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-PE-2")]
+    [Trait("control", "NIST-CM-3")]
+    public async Task ACardMadeThroughTheApi_DeclaredByTheSiteFile_IsRefusedNamingItsMaker_AndNothingIsStoredOrChanged()
+    {
+        await MakeSpareCardThroughTheApiAsync();
+        DeclareSpareCardForMartina(adopt: false);
+        var refused = await Record.ExceptionAsync(async () => await (await StartAsync()).DisposeAsync());
+
+        var error = Assert.Single(Assert.IsType<SiteFileException>(refused).Errors);
+        Assert.Equal((siteFile, "credentials[9].card"), (error.File, error.Path));
+        Assert.Contains($"card {SpareCard} is stored but no site file declares it: it was made through the admin API", error.Message, StringComparison.Ordinal);
+        Assert.Contains("last changed by 'ops' at ", error.Message, StringComparison.Ordinal);
+        Assert.Contains("adopt: true", error.Message, StringComparison.Ordinal);
+        var database = OpenDatabase();
+        Assert.Equal(new PersonId("p-lromano"), new CardholderStore(database).LoadAll().Credentials[SpareCard].Person);
+        Assert.DoesNotContain(new SiteStore(database, new FakeClock(EdgeHarness.BusinessHours)).LoadNewest().Single().Credentials, c => c.CardUid == SpareCard);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-PE-2")]
+    [Trait("control", "NIST-CM-3")]
+    public async Task ACardMadeThroughTheApi_DeclaredWithAdopt_IsTakenOverByTheFile_InARowNamingTheFileAndWhatItWasBefore()
+    {
+        await MakeSpareCardThroughTheApiAsync();
+        DeclareSpareCardForMartina(adopt: true);
+        await using var edge = await StartAsync();
+
+        Assert.Equal(new PersonId("p-mkoch"), edge.Edge.Cardholders.LoadAll().Credentials[SpareCard].Person);
+        var row = Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Admin, Reason = "credential.upsert" }), r => r.Card == SpareCard && r.Actor == "site-file:demo.yaml");
+        Assert.Contains($"\"adopted\":{{\"file\":\"demo.yaml\",\"sha256\":\"{Sha256(siteFile)}\",\"loadedBy\":\"site-file:demo.yaml (", row.Detail, StringComparison.Ordinal);
+        using var detail = System.Text.Json.JsonDocument.Parse(row.Detail!);
+        Assert.Equal("p-lromano", detail.RootElement.GetProperty("before").GetProperty("personId").GetString());
+    }
+
+    [Fact]
+    [Trait("control", "NIST-PE-2")]
+    [Trait("control", "NIST-AC-2")]
+    public async Task AnAccessLevelLeftOutOfTheSiteFile_IsDeleted_AndOpensItsZonesNeitherForAHolderOfTheFileNorForOneOfTheApi()
+    {
+        await using (var first = await StartAsync())
+        {
+            // Luca Romano (lobby only in the file) is given the data hall by an operator; Jonas Weber has it from the file.
+            var luca = new PersonInput("Luca Romano", "contractor", AccessLevels: ["lobby-24x7", "datahall-business-hours"]);
+            Assert.True((await first.Edge.Admin.UpsertPersonAsync(AdminActor.EverySite("ops"), "p-lromano", luca)).IsOk);
+        }
+
+        File.WriteAllText(siteFile, File.ReadAllText(siteFile)
+            .Replace("  - id: datahall-business-hours\n    name: Data hall 1, business hours\n    zones: [demo-dh1]\n    schedule: business-hours\n\n", "", StringComparison.Ordinal)
+            .Replace(", datahall-business-hours", "", StringComparison.Ordinal));
+        await using var edge = await StartAsync();
+
+        var hall = await edge.ReaderAsync("rdr-dh1-in");
+        var engineer = await hall.PresentCardAsync(Engineer, Ev3).WaitAsync(EdgeHarness.Timeout);
+        var contractor = await hall.PresentCardAsync(Contractor, Ev2).WaitAsync(EdgeHarness.Timeout);
+        Assert.False(engineer.Grant, "the file's holder of a level left out of the file still enters the data hall");
+        Assert.False(contractor.Grant, "the API's holder of a level left out of the file still enters the data hall");
+        Assert.DoesNotContain(new AccessLevelId("datahall-business-hours"), edge.Edge.Cardholders.LoadAll().AccessLevels.Keys);
+        var removedFrom = $"\"removedFrom\":{{\"file\":\"demo.yaml\",\"sha256\":\"{Sha256(siteFile)}\"}}";
+        var lost = edge.Rows(new LogFilter { Kind = LogKinds.Admin, Reason = "person.access_levels" }).Where(r => r.Detail!.Contains(removedFrom, StringComparison.Ordinal));
+        Assert.Contains(lost, r => r.PersonId == "p-lromano");
+        Assert.Contains(lost, r => r.PersonId == "p-jweber");
+        var deleted = Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Admin, Reason = "access_level.delete" }));
+        Assert.Equal("site-file:demo.yaml", deleted.Actor);
+        Assert.Contains(removedFrom, deleted.Detail, StringComparison.Ordinal);
+    }
+
+    private const string SpareCard = "04AA0000C0DE01";
+
+    /// <summary>A start with the demo file, in which an operator gives Luca Romano a spare card through the API.</summary>
+    private async Task MakeSpareCardThroughTheApiAsync()
+    {
+        await using var first = await StartAsync();
+        Assert.True((await first.Edge.Admin.UpsertCredentialAsync(AdminActor.EverySite("ops"), SpareCard, new CredentialInput(Ev3, "p-lromano"))).IsOk);
+    }
+
+    /// <summary>Adds to the file's credentials (its last section) the spare card, bound to Martina Koch.</summary>
+    private void DeclareSpareCardForMartina(bool adopt) =>
+        File.AppendAllText(siteFile, $"\n  - card: \"{SpareCard}\"\n    technology: desfire-ev3\n    person: p-mkoch\n" + (adopt ? "    adopt: true\n" : ""));
+
+    private Database OpenDatabase()
+    {
+        var database = new Database(new ServiceSettings { DataDirectory = folder.Path }.DatabasePath);
+        database.Migrate();
+        return database;
     }
 
     private static async Task AssertSuspendedAsync(CardReader lobby)

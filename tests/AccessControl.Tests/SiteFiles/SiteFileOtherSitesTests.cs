@@ -39,6 +39,24 @@ public class SiteFileOtherSitesTests
     }
 
     [Fact]
+    [Trait("control", "NIST-PE-2")]
+    public void Parse_DeclaringAStoredPersonNoSiteFileDeclares_IsAnErrorAtTheIdNamingWhoMadeIt_UnlessTheEntryAdoptsThem()
+    {
+        var madeByOps = new LastChange("ops", NodaTime.Instant.FromUtc(2026, 11, 30, 8, 15));
+        var stored = new SiteIdsInUse([], [], [], new Dictionary<AccessControl.Sites.PersonId, LastChange> { [new("p-bnewman")] = madeByOps });
+        var yaml = SecondSite.Yaml();
+
+        var error = SiteFileText.SingleError(SiteFileLoader.Parse(yaml, "site-b.yaml", stored));
+        var adopted = SiteFileLoader.Parse(yaml.Replace("kind: employee,", "kind: employee, adopt: true,", StringComparison.Ordinal), "site-b.yaml", stored);
+
+        Assert.Equal(("people[0].id", SiteFileText.PositionOf(yaml, "id: p-bnewman").Line), (error.Path, error.Line));
+        Assert.Contains("person 'p-bnewman' is stored but no site file declares it: it was made through the admin API", error.Message, StringComparison.Ordinal);
+        Assert.Contains("last changed by 'ops' at 2026-11-30T08:15:00Z", error.Message, StringComparison.Ordinal);
+        Assert.True(adopted.Success, string.Join("; ", adopted.Errors));
+        Assert.Equal([new AccessControl.Sites.PersonId("p-bnewman")], adopted.Site!.AdoptedPeople);
+    }
+
+    [Fact]
     public void Parse_WithAScheduleIdAnotherSiteHas_IsValid()
     {
         Assert.True(SiteFileLoader.Parse(SecondSite.Yaml(schedule: "business-hours"), "site-b.yaml", DemoSite).Success);
