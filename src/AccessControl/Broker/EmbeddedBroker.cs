@@ -28,7 +28,8 @@ namespace AccessControl.Broker;
 /// <see cref="DeviceSecrets.For"/> that username; and the client id must equal the username. The last rule is what
 /// stops one device from taking over another's session: MQTT lets a new connection with an existing client id kick
 /// the old one off, so a stolen reader presenting client id "r2" could otherwise silence reader r2. It also means
-/// that one device can hold one connection at a time.
+/// that one device can hold one connection at a time: a second login as the same device closes the first, and is
+/// reported as <see cref="SecurityEvent.SessionTakenOver"/> (a reconnect, or a second holder of its credentials).
 /// </para>
 /// <para>
 /// Refusals are returned to the client with a reason code (BadUserNameOrPassword, ClientIdentifierNotValid,
@@ -260,6 +261,7 @@ public sealed class EmbeddedBroker : IAsyncDisposable
         created.ValidatingConnectionAsync += OnValidatingConnectionAsync;
         created.InterceptingPublishAsync += OnInterceptingPublishAsync;
         created.InterceptingSubscriptionAsync += OnInterceptingSubscriptionAsync;
+        created.ClientDisconnectedAsync += OnClientDisconnectedAsync;
         this.listeners = listeners;
         try
         {
@@ -502,6 +504,21 @@ public sealed class EmbeddedBroker : IAsyncDisposable
         e.ProcessSubscription = false;
         e.Response.ReasonCode = MqttSubscribeReasonCode.NotAuthorized;
         Report(e.ClientId, e.UserName, SecurityEvent.SubscribeRefused, $"subscription to '{SecurityEvent.Clean(filter)}' not allowed");
+        return Task.CompletedTask;
+    }
+
+    // MQTT lets a new connection with a client id in use close the old one, and a device's client id is its username, so
+    // only its own credentials can do it: the device reconnecting before the broker saw its old connection die, or a
+    // second holder of its secret (a cloned reader) taking its decisions. Two holders knock each other off in turn, and
+    // each turn is reported, so the log shows who was connected from where.
+    private Task OnClientDisconnectedAsync(ClientDisconnectedEventArgs e)
+    {
+        if (e.DisconnectType == MqttClientDisconnectType.Takeover)
+        {
+            Report(e.ClientId, e.UserName, SecurityEvent.SessionTakenOver,
+                $"a new connection logged in as this device; its connection from {SecurityEvent.AddressOf(e.RemoteEndPoint) ?? "an unknown address"} was closed", e.RemoteEndPoint);
+        }
+
         return Task.CompletedTask;
     }
 

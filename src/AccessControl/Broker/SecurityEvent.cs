@@ -10,7 +10,7 @@ namespace AccessControl.Broker;
 /// exactly what an attacker with one stolen reader would do. Never carries a password; client id and username are as
 /// presented (untrusted) and are cleaned with <see cref="Clean"/> so a hostile client cannot forge log lines.
 /// </summary>
-/// <param name="What">One of the <c>*Refused</c> constants, or <see cref="ConnectionClosed"/>.</param>
+/// <param name="What">One of the <c>*Refused</c> constants, <see cref="ConnectionClosed"/> or <see cref="SessionTakenOver"/>.</param>
 /// <param name="Detail">Why, in words, for the log.</param>
 /// <param name="From">The remote address (no port) the refused packet came from, when the broker knows it; null when not.</param>
 public sealed record SecurityEvent(Instant At, string ClientId, string Username, string What, string Detail, string? From = null)
@@ -28,6 +28,13 @@ public sealed record SecurityEvent(Instant At, string ClientId, string Username,
     /// a failed TLS handshake, a first packet that is not a CONNECT or over the pre-login size limit (<see cref="PreLoginLimits"/>). No client id or username: it never presented any.
     /// </summary>
     public const string ConnectionClosed = "connection_closed";
+
+    /// <summary>
+    /// A device's connection closed because a new one logged in with the same identity (MQTT's session takeover). Not a
+    /// refusal: the device may just have reconnected before its old connection was seen to die; but a device whose
+    /// sessions keep being taken over has a second holder of its credentials. <see cref="From"/> is the closed connection's address.
+    /// </summary>
+    public const string SessionTakenOver = "session_taken_over";
 
     /// <summary>
     /// Refusals that got no row of their own (<see cref="SecurityEventBudget"/>): one row per kind and source and window,

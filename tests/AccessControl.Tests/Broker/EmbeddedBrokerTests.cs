@@ -54,6 +54,35 @@ public class EmbeddedBrokerTests
             Assert.Single(broker.SecurityEvents));
     }
 
+    /// <summary>
+    /// A second connection with a reader's own credentials takes over its session (MQTT's rule) and hears its decisions.
+    /// The broker cannot tell a reconnect from a clone, but it must not let the real device be knocked off unseen.
+    /// </summary>
+    [Fact]
+    [Trait("control", "NIST-IA-3")]
+    [Trait("control", "NIST-SI-4")]
+    public async Task SecondConnectionWithADevicesOwnCredentials_TakesOverItsSession_AndIsReported()
+    {
+        await using var broker = await EmbeddedBrokerFixture.StartAsync(Topology, Secrets);
+        var takeover = new TaskCompletionSource<SecurityEvent>(TaskCreationOptions.RunContinuationsAsynchronously);
+        broker.Refused += e =>
+        {
+            if (e.What == SecurityEvent.SessionTakenOver)
+            {
+                takeover.TrySetResult(e);
+            }
+        };
+        await using var device = await TestMqttClient.ConnectAsDeviceAsync(broker.Port, MainReaderIn);
+
+        await using var clone = await TestMqttClient.ConnectAsDeviceAsync(broker.Port, MainReaderIn);
+
+        Assert.Equal(MqttClientConnectResultCode.Success, clone.Result.ResultCode);
+        await device.Disconnected.WaitAsync(TestTimeouts.Signal);
+        var reported = await takeover.Task.WaitAsync(TestTimeouts.Signal);
+        Assert.Equal((MainReaderIn, MainReaderIn, "127.0.0.1"), (reported.ClientId, reported.Username, reported.From));
+        Assert.Contains("a new connection logged in as this device", reported.Detail, StringComparison.Ordinal);
+    }
+
     [Fact]
     [Trait("control", "NIST-AC-3")]
     public async Task WillOnADevicesOwnEventsTopic_IsRefusedAtConnect()
