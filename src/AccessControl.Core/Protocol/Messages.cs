@@ -171,6 +171,12 @@ public static class AlarmTypes
     /// <summary>A device sent an event with a stale <c>seq</c> or an implausible <c>at</c>; rate-limited per device.</summary>
     public const string ReplaySuspected = "replay_suspected";
 
+    /// <summary>
+    /// A device sent more messages than its rate allows (PipelineOptions.DeviceBurst, DeviceInterval); the rest were
+    /// dropped unanswered and unlogged. Rate-limited per device.
+    /// </summary>
+    public const string DeviceFlood = "device_flood";
+
     /// <summary>A fire panel reports an active fire alarm; the site's fail-safe doors are released.</summary>
     public const string FireAlarm = "fire_alarm";
 }

@@ -66,6 +66,8 @@ public sealed class EventPipeline : IAsyncDisposable
     private readonly IFingerprintTemplates templates;
     private readonly ReplayGuard replay;
     private readonly AlarmThrottle malformedAlarms;
+    private readonly AlarmThrottle floodAlarms;
+    private readonly DeviceRateLimit deviceRate;
     private readonly AlarmThrottle unverifiedReplays;
     private PassbackState passback = PassbackState.Empty;
     private EscortState escorts = EscortState.Empty;
@@ -124,6 +126,8 @@ public sealed class EventPipeline : IAsyncDisposable
         options.Validate();
         replay = new ReplayGuard(options, seqHistory);
         malformedAlarms = new AlarmThrottle(options.MalformedAlarmInterval);
+        floodAlarms = new AlarmThrottle(options.MalformedAlarmInterval);
+        deviceRate = new DeviceRateLimit(options.DeviceBurst, options.DeviceInterval);
         unverifiedReplays = new AlarmThrottle(options.ReplayAlarmInterval);
         this.configuration = configuration;
         this.writer = writer;
@@ -616,6 +620,11 @@ public sealed class EventPipeline : IAsyncDisposable
         var now = clock.GetCurrentInstant();
         var address = topics.Parse(inbound.Topic);
         var payload = new System.Buffers.ReadOnlySequence<byte>(inbound.Payload);
+        if (!inbound.FromRetainedStore && Paced(address, inbound, now))
+        {
+            return;
+        }
+
         switch (address.Kind)
         {
             case TopicKind.ReaderEvents:
@@ -676,6 +685,40 @@ public sealed class EventPipeline : IAsyncDisposable
                 logger.LogWarning("Ignoring a message on a topic the service does not handle: {Topic}", Truncate(inbound.Topic));
                 return;
         }
+    }
+
+    /// <summary>
+    /// Whether a reader's or door's message came over its rate (<see cref="DeviceRateLimit"/>): then it is dropped before
+    /// it is read, costing neither a row nor a decision, and a <c>device_flood</c> alarm says so at most once per device per
+    /// interval. A fire panel's message is never dropped: it may release doors for a fire.
+    /// </summary>
+    private bool Paced(TopicAddress address, Inbound inbound, Instant now)
+    {
+        var isReader = address.Kind is TopicKind.ReaderEvents or TopicKind.ReaderStatus;
+        if (!isReader && address.Kind is not (TopicKind.DoorEvents or TopicKind.DoorStatus))
+        {
+            return false;
+        }
+
+        var device = (isReader ? "readers/" : "doors/") + address.DeviceId;
+        if (deviceRate.TryTake(device, inbound.Received, time))
+        {
+            return false;
+        }
+
+        if (floodAlarms.ShouldAlarm(device, now))
+        {
+            var topology = configuration.Topology;
+            var doorId = isReader ? topology.Readers.GetValueOrDefault(new ReaderId(address.DeviceId))?.Door : new DoorId(address.DeviceId);
+            var door = doorId is { } known ? topology.Doors.GetValueOrDefault(known) : null;
+            var detail = $"{(isReader ? "reader" : "door")} {address.DeviceId} sends more than {options.DeviceBurst} messages at once and then one per "
+                + $"{options.DeviceInterval.TotalMilliseconds:0.###} ms: {deviceRate.Dropped(device)} dropped unanswered and unlogged so far; a real device never does, "
+                + "look at it (a stolen secret, a firmware fault)";
+            logger.LogWarning("Dropping messages of {Device}: {Detail}", device, detail);
+            StageAlarm(new Alarm(AlarmTypes.DeviceFlood, door?.Site.Value, doorId?.Value, isReader ? address.DeviceId : null, detail), now);
+        }
+
+        return true;
     }
 
     private void StageReaderEvent(string readerId, ReaderEvent e, Instant now)

@@ -61,6 +61,17 @@ public sealed record PipelineOptions
     public Duration MalformedAlarmInterval { get; init; } = Duration.FromMinutes(1);
 
     /// <summary>
+    /// How many messages one device (a reader, the events and status of one door) may send at once before
+    /// <see cref="DeviceInterval"/> paces it: enough for a reader's buffer replayed after an outage. Beyond it a message is
+    /// dropped unanswered and unlogged (a reader re-sends a card event that has no decision) and a <c>device_flood</c>
+    /// alarm is raised, at most once per <see cref="MalformedAlarmInterval"/>. Fire panels are never paced.
+    /// </summary>
+    public int DeviceBurst { get; init; } = 1000;
+
+    /// <summary>How often a device that used up its <see cref="DeviceBurst"/> may send one more message: 100 a second by default.</summary>
+    public TimeSpan DeviceInterval { get; init; } = TimeSpan.FromMilliseconds(10);
+
+    /// <summary>
     /// How far the service clock may move apart from the machine's monotonic time between two checks (before each batch of events) before
     /// a <c>clock_anomaly</c> alarm is raised (a step of the wall clock: NTP correcting a bad clock, an operator setting
     /// it, a VM resumed). Null turns the check off (tests that drive a fake clock by hand).
@@ -93,6 +104,11 @@ public sealed record PipelineOptions
         if (OutageJournalBytes is not 0 and (< 4096 or > 1L << 32))
         {
             throw new ArgumentOutOfRangeException(nameof(OutageJournalBytes), OutageJournalBytes, "OutageJournalBytes must be 0 (none) or 4096..4294967296.");
+        }
+
+        if (DeviceBurst is < 1 or > 1_000_000 || DeviceInterval <= TimeSpan.Zero || DeviceInterval > TimeSpan.FromDays(1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(DeviceBurst), "DeviceBurst must be 1..1000000 and DeviceInterval positive and at most a day.");
         }
 
         if (MaxClockSkew <= Duration.Zero || ReplayAlarmInterval < Duration.Zero || MalformedAlarmInterval < Duration.Zero || ReplayWindow is < 1 or > 65_536)
