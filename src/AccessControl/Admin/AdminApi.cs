@@ -87,6 +87,7 @@ public static class AdminApi
         read.MapGet("/credentials/{card}", GetCredential);
         write.MapPut("/credentials/{card}", PutCredential);
         write.MapPost("/credentials/{card}/status", PostCredentialStatus);
+        write.MapPost("/credentials/{card}/reissue", PostCredentialReissue);
 
         read.MapGet("/access-levels", ListAccessLevels);
         read.MapGet("/access-levels/{id}", GetAccessLevel);
@@ -180,6 +181,12 @@ public static class AdminApi
     {
         var (body, error) = await ReadBodyAsync<StatusInput>(http);
         return error ?? ToHttp(await admin.SetCredentialStatusAsync(Actor(http), card, body!.Status, http.RequestAborted), CredentialView.From);
+    }
+
+    private static async Task<IResult> PostCredentialReissue(string card, HttpContext http, [FromServices] AdminService admin)
+    {
+        var (body, error) = await ReadBodyAsync<CredentialReissueInput>(http);
+        return error ?? ToHttp(await admin.ReissueCredentialAsync(Actor(http), card, body!.Binding, body.Reason, http.RequestAborted), CredentialView.From);
     }
 
     // ---- access levels -----------------------------------------------------------------------------

@@ -19,6 +19,15 @@ public sealed record PersonInput(string? Name, string? Kind, string? Status = nu
 public sealed record CredentialInput(string? Technology, string? PersonId, Instant? ValidFrom = null, Instant? ValidUntil = null, string? Status = null);
 
 /// <summary>
+/// Body of <c>POST /api/v1/credentials/{card}/reissue</c>: a new binding (active; omitted bounds are unbounded, nothing is
+/// kept from the card's previous binding) and why it is made, recorded in the <c>credential.reissue</c> row.
+/// </summary>
+public sealed record CredentialReissueInput(string? Technology, string? PersonId, Instant? ValidFrom = null, Instant? ValidUntil = null, string? Reason = null)
+{
+    public CredentialInput Binding => new(Technology, PersonId, ValidFrom, ValidUntil);
+}
+
+/// <summary>
 /// Body of <c>PUT /api/v1/access-levels/{id}</c>. <see cref="Escort"/> and <see cref="EscortedOnly"/> default to false
 /// (a PUT replaces the level, so leaving them out clears them); a level cannot be both.
 /// </summary>

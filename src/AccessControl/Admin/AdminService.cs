@@ -195,11 +195,25 @@ public sealed class AdminService
 
     /// <summary>
     /// Creates or replaces a credential (action <c>credential.upsert</c>). The card UID is normalized first. An omitted
-    /// status, validFrom or validUntil keeps the current one (new: active, unbounded).
+    /// status, validFrom or validUntil keeps the current one (new: active, unbounded). A revoked credential is not made
+    /// active or suspended here (<see cref="AdminOutcome.Conflict"/>): see <see cref="ReissueCredentialAsync"/>.
     /// </summary>
-    public async Task<AdminResult<Credential>> UpsertCredentialAsync(AdminActor who, string card, CredentialInput input, CancellationToken cancellationToken = default)
+    public Task<AdminResult<Credential>> UpsertCredentialAsync(AdminActor who, string card, CredentialInput input, CancellationToken cancellationToken = default) =>
+        BindCredentialAsync(who, card, input, reason: null, cancellationToken);
+
+    /// <summary>
+    /// Binds a card afresh (action <c>credential.reissue</c>, with <paramref name="reason"/> in the row's detail): the
+    /// only way back from a revocation. Nothing is kept from a previous binding (omitted: active, unbounded). The visitor
+    /// desk re-issues a pooled badge at each check-in, since the previous check-out revoked it.
+    /// </summary>
+    public Task<AdminResult<Credential>> ReissueCredentialAsync(AdminActor who, string card, CredentialInput input, string? reason, CancellationToken cancellationToken = default) =>
+        BindCredentialAsync(who, card, input, reason ?? "", cancellationToken);
+
+    /// <param name="reason">Null for an upsert; otherwise a re-issue, which must give one.</param>
+    private async Task<AdminResult<Credential>> BindCredentialAsync(AdminActor who, string card, CredentialInput input, string? reason, CancellationToken cancellationToken)
     {
-        if (await RefuseSiteLimitedAsync<Credential>(who, CardholderActions.CredentialUpsert, card) is { } refused)
+        var action = reason is null ? CardholderActions.CredentialUpsert : CardholderActions.CredentialReissue;
+        if (await RefuseSiteLimitedAsync<Credential>(who, action, card) is { } refused)
         {
             return refused;
         }
@@ -223,13 +237,17 @@ public sealed class AdminService
                 errors.Add(new FieldError("personId", $"no person '{p}'"));
             }
 
+            var reissue = reason is null ? null : CheckName(reason, "reason", errors);
+
             // Omitted bounds keep the current ones, as an omitted status does: an edit that does not mention the validity
-            // (a corrected technology) must not turn a card that expires into one that never does.
+            // (a corrected technology) must not turn a card that expires into one that never does. A re-issue is a new
+            // binding and keeps nothing.
             var existing = cardUid is not null && current.Credentials.TryGetValue(cardUid, out var found) ? found : null;
-            var validFrom = input.ValidFrom ?? existing?.ValidFrom;
-            var validUntil = input.ValidUntil ?? existing?.ValidUntil;
+            var kept = reason is null ? existing : null;
+            var validFrom = input.ValidFrom ?? kept?.ValidFrom;
+            var validUntil = input.ValidUntil ?? kept?.ValidUntil;
             CheckValidity(validFrom, validUntil, "validUntil", errors);
-            var status = existing?.Status ?? CredentialStatus.Active;
+            var status = kept?.Status ?? CredentialStatus.Active;
             if (input.Status is not null && !CardholderCodes.TryParse(input.Status, out status))
             {
                 errors.Add(OneOf<CredentialStatus>("status", input.Status));
@@ -240,8 +258,13 @@ public sealed class AdminService
                 return AdminResult<Credential>.Invalid(errors);
             }
 
+            if (reason is null && Unrevoked(existing, status, actor) is { } final)
+            {
+                return final;
+            }
+
             var after = new Credential(cardUid!, input.Technology!, personId!.Value, validFrom, validUntil, status);
-            return await ChangeCredentialAsync(actor, CardholderActions.CredentialUpsert, existing, after, (at, ct) => store.UpsertCredentialAsync(after, at, actor, ct));
+            return await ChangeCredentialAsync(actor, action, existing, after, (at, ct) => store.UpsertCredentialAsync(after, at, actor, ct), reason: reissue);
         }
         finally
         {
@@ -284,6 +307,11 @@ public sealed class AdminService
                 return await WithoutChangeAsync(precededBy, AdminResult<Credential>.NotFound($"No credential '{cardUid}'."));
             }
 
+            if (Unrevoked(existing, newStatus, actor) is { } final)
+            {
+                return await WithoutChangeAsync(precededBy, final);
+            }
+
             var after = existing with { Status = newStatus };
             return await ChangeCredentialAsync(actor, CredentialStatusAction(newStatus), existing, after, async (at, ct) =>
                 Found(await store.SetCredentialStatusAsync(after.CardUid, newStatus, at, actor, ct), "credential", after.CardUid), reference, precededBy);
@@ -292,6 +320,22 @@ public sealed class AdminService
         {
             gate.Release();
         }
+    }
+
+    /// <summary>
+    /// The refusal to bring a revoked credential back (active or suspended), or null. Revocation is final for a binding:
+    /// a card revoked when lost or at a termination must not quietly work again; a re-issue says so, with a reason.
+    /// </summary>
+    private AdminResult<Credential>? Unrevoked(Credential? existing, CredentialStatus status, string actor)
+    {
+        if (existing is not { Status: CredentialStatus.Revoked } || status == CredentialStatus.Revoked)
+        {
+            return null;
+        }
+
+        logger.LogWarning("{Actor} asked to make revoked credential {Card} {Status}; refused (a re-issue is needed).", actor, existing.CardUid, status.ToCode());
+        return AdminResult<Credential>.Conflict(
+            $"Credential '{existing.CardUid}' is revoked, and a revocation is final. To bind the card again, re-issue it with a reason (POST /credentials/{existing.CardUid}/reissue, or credential reissue).");
     }
 
     // ---- access levels -----------------------------------------------------------------------------
@@ -778,13 +822,13 @@ public sealed class AdminService
     /// <param name="adopted">The site file that takes this card over (<see cref="Adoption"/>): recorded even when nothing differs.</param>
     private Task<AdminResult<Credential>> ChangeCredentialAsync(
         string actor, string action, Credential? existing, Credential after, Func<Instant, CancellationToken, Task> write, string? reference = null,
-        PrecedingChange? precededBy = null, object? removedFrom = null, object? adopted = null)
+        PrecedingChange? precededBy = null, object? removedFrom = null, object? adopted = null, string? reason = null)
     {
         var before = existing is null ? null : CredentialView.From(existing);
         var afterView = CredentialView.From(after);
         return Same(before, afterView) && adopted is null
             ? WithoutChangeAsync(precededBy, AdminResult<Credential>.Ok(existing!, changed: false))
-            : CommitAsync(actor, action, after, after.Person, after.CardUid, before, afterView, write, c => c.With(after), reference, precededBy, removedFrom, adopted);
+            : CommitAsync(actor, action, after, after.Person, after.CardUid, before, afterView, write, c => c.With(after), reference, precededBy, removedFrom, adopted, reason);
     }
 
     private Task<AdminResult<AccessLevel>> ChangeAccessLevelAsync(string actor, AccessLevel? existing, AccessLevel after, Func<Instant, CancellationToken, Task> write)
@@ -799,6 +843,7 @@ public sealed class AdminService
     /// <summary>Audit row, then database, then memory; see the class remarks for why in this order.</summary>
     /// <param name="removedFrom">The site file whose import takes this away (it is no longer declared there); null for other changes.</param>
     /// <param name="adopted">The site file that takes this record over from the admin API (<see cref="Adoption"/>); null for other changes.</param>
+    /// <param name="reason">Why a card is re-issued (<c>credential.reissue</c>); null for other changes.</param>
     private async Task<AdminResult<T>> CommitAsync<T>(
         string actor,
         string action,
@@ -812,7 +857,8 @@ public sealed class AdminService
         string? reference = null,
         PrecedingChange? precededBy = null,
         object? removedFrom = null,
-        object? adopted = null)
+        object? adopted = null,
+        string? reason = null)
     {
         var at = clock.GetCurrentInstant();
         var entry = new LogEntry
@@ -823,7 +869,7 @@ public sealed class AdminService
             Reason = action,
             PersonId = person?.Value,
             Card = card,
-            Detail = AdminJson.Serialize(new { before = beforeView, after = afterView, reference, removedFrom, adopted }),
+            Detail = AdminJson.Serialize(new { before = beforeView, after = afterView, reference, removedFrom, adopted, reason }),
         };
 
         // In flight from here (with what a preceding change takes away, from before its row): until it is in force, a

@@ -19,6 +19,9 @@ public static class CardholderActions
     public const string CredentialActivate = "credential.activate";
     public const string CredentialSuspend = "credential.suspend";
     public const string CredentialRevoke = "credential.revoke";
+
+    /// <summary>A card bound afresh, with a reason: the only way back from a revocation (<see cref="Admin.AdminService.ReissueCredentialAsync"/>).</summary>
+    public const string CredentialReissue = "credential.reissue";
     public const string AccessLevelUpsert = "access_level.upsert";
     public const string AccessLevelDelete = "access_level.delete";
 }

@@ -26,6 +26,7 @@ public static class RemoteCommands
           person show ID | person list [--after ID] [--limit N]
           credential add|set CARD --person ID --technology T [--from T] [--until T] [--status S]
           credential status CARD active|suspended|revoked
+          credential reissue CARD --person ID --technology T --reason TEXT [--from T] [--until T]
           credential revoke|suspend|activate CARD
           credential show CARD
           level add|set ID --name NAME --zones Z1,Z2 --schedule S
@@ -110,6 +111,16 @@ public static class RemoteCommands
                 AddIfGiven(body, "validUntil", a.Get("until"));
                 AddIfGiven(body, "status", a.Get("status"));
                 return (new Request(HttpMethod.Put, "/credentials/" + Segment(a, 1), body), null);
+            case "reissue":
+                if (Check(a, 2, ["url", "person", "technology", "from", "until", "reason"]) is { } pi)
+                {
+                    return (null, pi);
+                }
+
+                var reissue = new JsonObject { ["personId"] = a.Get("person"), ["technology"] = a.Get("technology"), ["reason"] = a.Get("reason") };
+                AddIfGiven(reissue, "validFrom", a.Get("from"));
+                AddIfGiven(reissue, "validUntil", a.Get("until"));
+                return (new Request(HttpMethod.Post, $"/credentials/{Segment(a, 1)}/reissue", reissue), null);
             case "status":
                 return Check(a, 3, ["url"]) is { } ps
                     ? (null, ps)
@@ -122,7 +133,7 @@ public static class RemoteCommands
             case "show":
                 return Check(a, 2, ["url"]) is { } pg ? (null, pg) : (new Request(HttpMethod.Get, "/credentials/" + Segment(a, 1)), null);
             default:
-                return (null, "expected credential add|set|status|revoke|suspend|activate|show");
+                return (null, "expected credential add|set|reissue|status|revoke|suspend|activate|show");
         }
     }
 

@@ -769,7 +769,9 @@ public sealed class VisitorService
 
         // A visit that names its escorts: only they can bring this visitor into escort-required zones.
         configuration.UpdateCardholders(c => c.WithDesignatedEscorts(new PersonId(personId), visit.Escorts.IsEmpty ? null : [.. visit.Escorts]));
-        var credential = await admin.UpsertCredentialAsync(actor, badge.Card, new CredentialInput(badge.Technology, personId, now, visit.Interval.End, "active"));
+        // A re-issue: the badge's previous check-out revoked it, and only a re-issue binds a revoked card again.
+        var credential = await admin.ReissueCredentialAsync(
+            actor, badge.Card, new CredentialInput(badge.Technology, personId, now, visit.Interval.End, "active"), $"check-in of visitor {visitor.Number} of visit {visit.Id}");
         return credential.IsOk ? null : $"credential: {credential.Message} {string.Join("; ", credential.Errors)}";
     }
 

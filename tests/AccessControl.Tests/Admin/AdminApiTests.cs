@@ -89,6 +89,67 @@ public sealed class AdminApiTests : IAsyncLifetime
         Assert.Equal(("credential.revoke", "alice", Card, "p-100"), (row.Reason, row.Actor, row.Card, row.PersonId));
     }
 
+    [Theory]
+    [Trait("control", "NIST-PE-2")]
+    [InlineData("active")]
+    [InlineData("suspended")]
+    public async Task RevokedCredential_StatusChangedBack_Is409_AndTheCardStaysRevoked(string status)
+    {
+        await SeedAsync();
+        await OkAsync(await host.AsAdminAsync(HttpMethod.Post, $"/credentials/{Card}/status", new { status = "revoked" }));
+        var rows = host.Rows(LogKinds.Admin).Count;
+
+        var response = await host.AsAdminAsync(HttpMethod.Post, $"/credentials/{Card}/status", new { status });
+
+        Assert.Equal(HttpStatusCode.Conflict, response.StatusCode);
+        Assert.Contains("reissue", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(AccessReason.CredentialRevoked, Decide().Reason);
+        Assert.Equal(CredentialStatus.Revoked, host.Store.LoadAll().Credentials[Card].Status);
+        Assert.Equal(rows, host.Rows(LogKinds.Admin).Count);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-PE-2")]
+    public async Task RevokedCredential_PutAsActive_Is409_ButAnEditThatKeepsItRevokedIsAccepted()
+    {
+        await SeedAsync();
+        await OkAsync(await host.AsAdminAsync(HttpMethod.Post, $"/credentials/{Card}/status", new { status = "revoked" }));
+
+        var revived = await host.AsAdminAsync(HttpMethod.Put, $"/credentials/{Card}", new { technology = "desfire-ev3", personId = "p-100", status = "active" });
+        Assert.Equal(HttpStatusCode.Conflict, revived.StatusCode);
+
+        // A correction that names no status keeps the revocation.
+        await OkAsync(await host.AsAdminAsync(HttpMethod.Put, $"/credentials/{Card}", new { technology = "desfire-ev2", personId = "p-100" }));
+        Assert.Equal(AccessReason.CredentialRevoked, Decide().Reason);
+        Assert.Equal(CredentialStatus.Revoked, host.Store.LoadAll().Credentials[Card].Status);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-PE-2")]
+    [Trait("control", "NIST-AC-2")]
+    public async Task RevokedCredential_Reissued_WithAReason_IsANewBindingAuditedAsReissue()
+    {
+        await SeedAsync();
+        await OkAsync(await host.AsAdminAsync(HttpMethod.Put, $"/credentials/{Card}", new { technology = "desfire-ev3", personId = "p-100", validUntil = (AdminHost.Start + Duration.FromDays(1)).ToString() }));
+        await OkAsync(await host.AsAdminAsync(HttpMethod.Post, $"/credentials/{Card}/status", new { status = "revoked" }));
+
+        var noReason = await host.AsAdminAsync(HttpMethod.Post, $"/credentials/{Card}/reissue", new { technology = "desfire-ev3", personId = "p-100" });
+        Assert.Equal(HttpStatusCode.BadRequest, noReason.StatusCode);
+        Assert.Contains("reason", await noReason.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(AccessReason.CredentialRevoked, Decide().Reason);
+
+        await OkAsync(await host.AsAdminAsync(HttpMethod.Post, $"/credentials/{Card}/reissue", new { technology = "desfire-ev3", personId = "p-100", reason = "card found, identity checked" }));
+
+        host.Clock.Advance(Duration.FromDays(2));
+        Assert.True(Decide().IsGranted); // a new binding: the old one's expiry is not carried over
+        var row = host.Rows(LogKinds.Admin)[^1];
+        Assert.Equal(("credential.reissue", "alice", Card, "p-100"), (row.Reason, row.Actor, row.Card, row.PersonId));
+        using var detail = JsonDocument.Parse(row.Detail!);
+        Assert.Equal("card found, identity checked", detail.RootElement.GetProperty("reason").GetString());
+        Assert.Equal("revoked", detail.RootElement.GetProperty("before").GetProperty("status").GetString());
+        Assert.Equal("active", detail.RootElement.GetProperty("after").GetProperty("status").GetString());
+    }
+
     [Fact]
     [Trait("control", "NIST-PE-2")]
     public async Task PutCredential_ThatLeavesOutItsValidity_KeepsTheExpiry_AndTheCardExpiresAsBefore()

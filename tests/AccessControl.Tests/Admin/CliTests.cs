@@ -355,6 +355,28 @@ public sealed class CliTests : IAsyncLifetime
     }
 
     [Fact]
+    [Trait("control", "NIST-PE-2")]
+    public async Task CredentialActivate_OfARevokedCard_IsRefused_AndCredentialReissue_BindsItAgainWithItsReason()
+    {
+        var env = Environment(host.AdminToken);
+        var (output, error) = (new StringWriter(), new StringWriter());
+        Assert.Equal(0, await Remote("level", ["add", "hall-a", "--name", "Hall A", "--zones", "dc1-hall-a", "--schedule", "always"], env, output, error));
+        Assert.Equal(0, await Remote("person", ["add", "p-7", "--name", "Katherine Johnson", "--kind", "employee", "--levels", "hall-a"], env, output, error));
+        Assert.Equal(0, await Remote("credential", ["add", "04AABB", "--person", "p-7", "--technology", "desfire-ev3"], env, output, error));
+        Assert.Equal(0, await Remote("credential", ["revoke", "04AABB"], env, output, error));
+
+        Assert.Equal(1, await Remote("credential", ["activate", "04AABB"], env, output, error));
+        Assert.Contains("error: 409", error.ToString(), StringComparison.Ordinal);
+        Assert.Equal(CredentialStatus.Revoked, host.Configuration.Cardholders.Credentials["04AABB"].Status);
+
+        Assert.Equal(0, await Remote("credential", ["reissue", "04AABB", "--person", "p-7", "--technology", "desfire-ev3", "--reason", "found at the gate"], env, output, error));
+        Assert.Equal(CredentialStatus.Active, host.Configuration.Cardholders.Credentials["04AABB"].Status);
+        var row = host.Rows(LogKinds.Admin)[^1];
+        Assert.Equal("credential.reissue", row.Reason);
+        Assert.Contains("found at the gate", row.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task RemoteCommand_Refused_ExitsOneAndPrintsTheFieldOrStatus()
     {
         var (output, error) = (new StringWriter(), new StringWriter());

@@ -354,6 +354,12 @@ public sealed class VisitApiTests : IAsyncLifetime
         var after = desk.Get(edge, visit.Id);
         Assert.Equal(("left", "on_site", VisitDesk.Badge1), (after.Visitors[0].Status, after.Visitors[1].Status, after.Visitors[1].Badge));
         Assert.Equal("visitor-" + visit.Id + "-2", edge.Edge.Configuration.Cardholders.Credentials[VisitDesk.Badge1].Person.Value);
+        Assert.Equal(CredentialStatus.Active, edge.Edge.Configuration.Cardholders.Credentials[VisitDesk.Badge1].Status);
+
+        // The check-out revoked the badge; binding it to the next visitor is an explicit re-issue, with its reason.
+        var reissues = edge.Rows(new LogFilter { Kind = LogKinds.Admin, Reason = "credential.reissue" });
+        Assert.Equal(2, reissues.Count);
+        Assert.Contains($"check-in of visitor 2 of visit {visit.Id}", reissues[^1].Detail, StringComparison.Ordinal);
     }
 
     [Fact]
