@@ -18,8 +18,11 @@ namespace AccessControl.Broker;
 /// <para>
 /// Until <see cref="StartAsync"/> (the service still starting: site file, cardholders), a device's message for the
 /// service is refused with reason code 0x83 (implementation specific error, "not ready"); readers re-send events that
-/// have no decision (docs/reader-protocol.md §7.2). Retained messages (device status, last wills) are the exception:
-/// the broker keeps them, and the start delivers them first, as a new subscription would get them.
+/// have no decision (docs/reader-protocol.md §7.2). Retained statuses (a device's status, its last will) are the
+/// exception: the broker keeps them, and the start delivers them first, as a new subscription would get them. Events are
+/// never taken from the retained store (as <see cref="ServiceConnection"/> subscribes to them): a swipe or a fire alarm a
+/// device published retained, or one left there before the service attached, would otherwise be decided at the start,
+/// long after it happened, as if it were new.
 /// </para>
 /// <para>
 /// A device whose message cannot be handed over (the service stopping) gets the same refusal, so it keeps the event.
@@ -32,6 +35,7 @@ public sealed class InProcessLink : IServiceLink
     private readonly EmbeddedBroker broker;
     private readonly Func<ReceivedMessage, CancellationToken, ValueTask> deliver;
     private readonly IReadOnlyList<string> filters;
+    private readonly Topics topics;
     private readonly CancellationTokenSource stopping = new();
     private volatile bool started;
 
@@ -40,6 +44,7 @@ public sealed class InProcessLink : IServiceLink
     {
         this.broker = broker;
         this.deliver = deliver;
+        this.topics = topics;
         filters = topics.ServiceSubscriptions;
         broker.AttachService(this);
         broker.Started += () =>
@@ -71,7 +76,7 @@ public sealed class InProcessLink : IServiceLink
 
     public bool IsConnected => started && !stopping.IsCancellationRequested && broker.IsRunning;
 
-    /// <summary>Delivers the retained messages on the service's subscriptions, then every new message; raises <see cref="Connected"/> when the broker runs.</summary>
+    /// <summary>Delivers the retained statuses on the service's subscriptions, then every new message; raises <see cref="Connected"/> when the broker runs.</summary>
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(stopping.IsCancellationRequested, this);
@@ -82,7 +87,7 @@ public sealed class InProcessLink : IServiceLink
 
         // Retained first, then live: a status published in between may arrive twice, never not at all.
         started = true;
-        foreach (var message in await broker.RetainedAsync(Wants))
+        foreach (var message in await broker.RetainedAsync(topic => Wants(topic) && IsStatus(topic)))
         {
             await deliver(Copy(message, fromRetainedStore: true), cancellationToken);
         }
@@ -137,9 +142,10 @@ public sealed class InProcessLink : IServiceLink
     {
         if (!started || stopping.IsCancellationRequested)
         {
-            // A retained message (a device's status, its will) is kept by the broker and delivered at the start; refusing
-            // it would keep it out of the retained store. Anything else is refused, and readers re-send events.
-            if (!e.ApplicationMessage.Retain)
+            // A retained status (a device's status, its will) is kept by the broker and delivered at the start; refusing
+            // it would keep it out of the retained store. Anything else, a retained event too, is refused, and readers
+            // re-send events.
+            if (!e.ApplicationMessage.Retain || !IsStatus(e.ApplicationMessage.Topic))
             {
                 Refuse(e, started ? "the access-control service is stopping" : "the access-control service is not ready yet");
             }
@@ -158,6 +164,8 @@ public sealed class InProcessLink : IServiceLink
             Refuse(e, "the access-control service is stopping");
         }
     }
+
+    private bool IsStatus(string topic) => topics.Parse(topic).Kind is TopicKind.ReaderStatus or TopicKind.DoorStatus;
 
     private static void Refuse(InterceptingPublishEventArgs e, string why)
     {

@@ -18,6 +18,18 @@ public class InProcessLinkTests
 
     private ValueTask Deliver(ReceivedMessage message, CancellationToken cancellationToken) => delivered.Writer.WriteAsync(message, cancellationToken);
 
+    // StartAsync returns once the retained messages it replays are delivered, so what it delivered is all here.
+    private List<string> DeliveredSoFar()
+    {
+        var topics = new List<string>();
+        while (delivered.Reader.TryRead(out var message))
+        {
+            topics.Add(message.Topic);
+        }
+
+        return topics;
+    }
+
     private async Task<ReceivedMessage> NextDeliveredAsync() => await delivered.Reader.ReadAsync().AsTask().WaitAsync(TestTimeouts.Signal);
 
     [Fact]
@@ -116,6 +128,40 @@ public class InProcessLinkTests
         var status = await NextDeliveredAsync();
         Assert.Equal(Topics.ReaderStatus(MainReaderIn), status.Topic);
         Assert.True(status.Retained);
+    }
+
+    [Fact]
+    public async Task RetainedEvent_PublishedBeforeTheStart_IsRefusedAsNotReady_AndNotDecidedAtTheStart()
+    {
+        await using var broker = await EmbeddedBrokerFixture.StartAsync(Topology, Secrets);
+        await using var link = new InProcessLink(broker.Broker, Topics, Deliver);
+        await using var reader = await TestMqttClient.ConnectAsDeviceAsync(broker.Port, MainReaderIn);
+        var early = await reader.PublishAsync(Topics.ReaderEvents(MainReaderIn), "{\"eventId\":\"e-1\"}", retain: true);
+        await reader.PublishAsync(Topics.ReaderStatus(MainReaderIn), "{\"state\":\"online\"}", retain: true);
+
+        await link.StartAsync(CancellationToken.None);
+
+        // Refused like any other early event, so the reader keeps it and re-sends it (docs/reader-protocol.md §7.2).
+        Assert.False(early.IsSuccess);
+        Assert.Contains("not ready", early.ReasonString, StringComparison.Ordinal);
+        Assert.Equal([Topics.ReaderStatus(MainReaderIn)], DeliveredSoFar());
+    }
+
+    [Fact]
+    public async Task RetainedEvent_LeftInTheBrokersStore_IsNotReplayedAtTheStart_ButRetainedStatusesAre()
+    {
+        await using var broker = await EmbeddedBrokerFixture.StartAsync(Topology, Secrets);
+        await using (var reader = await TestMqttClient.ConnectAsDeviceAsync(broker.Port, MainReaderIn))
+        {
+            // Before any service is attached the broker keeps whatever is published retained, events too.
+            Assert.True((await reader.PublishAsync(Topics.ReaderEvents(MainReaderIn), "{\"eventId\":\"e-1\"}", retain: true)).IsSuccess);
+            Assert.True((await reader.PublishAsync(Topics.ReaderStatus(MainReaderIn), "{\"state\":\"online\"}", retain: true)).IsSuccess);
+        }
+
+        await using var link = new InProcessLink(broker.Broker, Topics, Deliver);
+        await link.StartAsync(CancellationToken.None);
+
+        Assert.Equal([Topics.ReaderStatus(MainReaderIn)], DeliveredSoFar());
     }
 
     [Fact]
