@@ -94,9 +94,10 @@ public abstract class SimulatedDevice : IAsyncDisposable
 
     protected SimulatedDevice(string deviceId, DeviceOptions options, DeviceSecrets secrets, IClock clock, TimeProvider time)
     {
-        if (!WireFormat.IsValidId(deviceId))
+        // A device id is its MQTT username and client id (docs/reader-protocol.md §3): no ':' (Mosquitto's password file).
+        if (!WireFormat.IsValidDeviceId(deviceId))
         {
-            throw new ArgumentException($"Device id '{deviceId}' must be 1 to 64 characters of A-Z a-z 0-9 . _ : -", nameof(deviceId));
+            throw new ArgumentException($"Device id '{deviceId}' must be 1 to 64 characters of A-Z a-z 0-9 . _ -", nameof(deviceId));
         }
 
         ArgumentNullException.ThrowIfNull(options);

@@ -117,7 +117,7 @@ public static class ScenarioFile
         var result = new List<ControllerLayout>();
         foreach (var (entry, index) in (wiring ?? []).Select((w, i) => (w, i + 1)))
         {
-            if (!WireFormat.IsValidId(entry.Controller) || entry.Doors is not { Count: > 0 } || !entry.Doors.All(d => WireFormat.IsValidId(d)))
+            if (!WireFormat.IsValidDeviceId(entry.Controller) || entry.Doors is not { Count: > 0 } || !entry.Doors.All(d => WireFormat.IsValidId(d)))
             {
                 errors.Add($"wiring {index}: needs a valid controller id and at least one valid door id");
                 continue;
@@ -183,7 +183,7 @@ public static class ScenarioFile
             return new DoorStep(number, at, dto.Door, action.Value);
         }
 
-        if (!WireFormat.IsValidId(dto.Reader))
+        if (!WireFormat.IsValidDeviceId(dto.Reader))
         {
             error = $"reader '{dto.Reader}' is not a valid id";
             return null;

@@ -488,7 +488,18 @@ public static partial class WireFormat
             return WireResult<DoorCommand>.Fail(idError ?? commandError!);
         }
 
-        var seconds = root.TryGetProperty("seconds", out var s) && s.ValueKind == JsonValueKind.Number && s.TryGetInt32(out var v) ? v : 0;
+        // Required (docs/reader-protocol.md §6.5): a command without it is malformed, not "0 seconds", which would turn a
+        // sender's omission into a silently ignored unlock, or a release without a word about it.
+        if (!root.TryGetProperty("seconds", out var s))
+        {
+            return WireResult<DoorCommand>.Fail("seconds is missing");
+        }
+
+        if (s.ValueKind != JsonValueKind.Number || !s.TryGetInt32(out var seconds))
+        {
+            return WireResult<DoorCommand>.Fail("seconds must be an integer");
+        }
+
         return WireResult<DoorCommand>.Ok(new DoorCommand(id, command, seconds));
     }
 

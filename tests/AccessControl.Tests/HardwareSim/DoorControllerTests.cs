@@ -188,6 +188,20 @@ public class DoorControllerTests(ITestOutputHelper output)
         Assert.Equal(DoorOpenResult.Locked, await controller.OpenAsync("door-dh1").Guarded());
     }
 
+    [Theory]
+    [InlineData("ctl:dh1")] // a device id is its MQTT username: Mosquitto's password file splits at ':'
+    [InlineData("ctl/dh1")]
+    [InlineData("ctl+")]
+    [InlineData("ctl#")]
+    public async Task DeviceId_OutsideTheDocumentedAlphabet_IsRefused(string id)
+    {
+        await using var h = await SimHarness.StartAsync(output);
+
+        var refused = Assert.Throws<ArgumentException>(() => h.Controller(id, ["door-dh1"]));
+        Assert.Contains("A-Z a-z 0-9 . _ -", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(new[] { "door:dh1" }, h.Controller("ctl-dh1", ["door:dh1"]).DoorIds); // a door id is no username: ':' is fine
+    }
+
     [Fact]
     public async Task DoorEventsWhileOffline_AreReplayedMarkedOffline()
     {

@@ -79,12 +79,22 @@ public class ScenarioFileTests
     [InlineData("- { at: 0s, reader: rdr-1, card: 04A1, expect: maybe }", "step 1: expect must be grant or deny")]
     [InlineData("- { at: 0s, reader: rdr-1, card: 04A1, reason: granted }", "step 1: reason is only checked together with expect")]
     [InlineData("- { at: 0s, reader: rdr-1, action: disconnect, detail: x }", "step 1: only a tamper step takes a detail")]
+    [InlineData("- { at: 0s, reader: 'rdr:1', card: 04A1 }", "step 1: reader 'rdr:1' is not a valid id")] // a device id: no ':'
     public void Parse_InvalidStep_SaysWhichStepAndWhy(string steps, string expected)
     {
         var result = ScenarioFile.Parse($"steps:\n  {steps}\n");
 
         Assert.False(result.Success);
         Assert.Contains(result.Errors, e => e.StartsWith(expected, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Parse_WiringOfAControllerWhoseIdHasAColon_IsRefused()
+    {
+        var result = ScenarioFile.Parse("wiring:\n  - { controller: 'ctl:1', doors: [door-1] }\nsteps:\n  - { at: 0s, say: x }\n");
+
+        Assert.False(result.Success);
+        Assert.Contains(result.Errors, e => e.StartsWith("wiring 1: needs a valid controller id", StringComparison.Ordinal));
     }
 
     [Fact]

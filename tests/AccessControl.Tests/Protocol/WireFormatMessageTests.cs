@@ -201,6 +201,11 @@ public class WireFormatMessageTests
     [Theory]
     [InlineData("""{"commandId":"c-1","seconds":5}""", "command is missing")]
     [InlineData("""{"command":"unlock","seconds":5}""", "commandId is missing")]
+    [InlineData("""{"commandId":"c-1","command":"unlock"}""", "seconds is missing")]
+    [InlineData("""{"commandId":"c-1","command":"release"}""", "seconds is missing")]
+    [InlineData("""{"commandId":"c-1","command":"unlock","seconds":"5"}""", "seconds must be an integer")]
+    [InlineData("""{"commandId":"c-1","command":"unlock","seconds":5.5}""", "seconds must be an integer")]
+    [InlineData("""{"commandId":"c-1","command":"unlock","seconds":null}""", "seconds must be an integer")]
     public void ParseDoorCommand_Invalid_FailsWithReason(string json, string error)
     {
         Assert.Equal(error, WireFormat.ParseDoorCommand(Payload(json)).Error);
