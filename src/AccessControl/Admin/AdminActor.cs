@@ -2,7 +2,7 @@ namespace AccessControl.Admin;
 
 /// <summary>
 /// Who asks <see cref="AdminService"/> for a change (or the visitor service for its retention purge, which changes
-/// cardholders through it): the name its audit rows record and, when an operator's token asks, that token's identity, so
+/// cardholders through it, or the fingerprint service for a rekey, which re-encrypts every site's templates): the name its audit rows record and, when an operator's token asks, that token's identity, so
 /// that the service itself refuses a token limited to one site (<see cref="SiteLimit"/>) whoever passes its request on.
 /// Cardholders are global: such a token changes none of them.
 /// </summary>

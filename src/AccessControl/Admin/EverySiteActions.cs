@@ -20,4 +20,7 @@ public static class EverySiteActions
 
     /// <summary>The log's verification: it walks, and may quote, every site's rows.</summary>
     public const string LogVerify = "log.verify";
+
+    /// <summary>The fingerprint reconciliation: every person with a template, or with a two-factor zone of any site and none.</summary>
+    public const string FingerprintReconciliation = "fingerprints.reconciliation";
 }

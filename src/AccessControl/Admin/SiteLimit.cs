@@ -77,8 +77,9 @@ public static class SiteLimit
 
     /// <summary>
     /// An endpoint filter, after <see cref="AdminApi.OperatorFilter"/>, that refuses every site-limited token: for what
-    /// spans all sites at once (cardholders, the whole log's verification, the list of tokens; the visitor service refuses
-    /// the retention purge and the watch list's changes itself). The refusal's row is
+    /// spans all sites at once (cardholders, the whole log's verification, the list of tokens, the fingerprint
+    /// reconciliation; the visitor service refuses the retention purge and the watch list's changes itself, the fingerprint
+    /// service the rekey). The refusal's row is
     /// <c>&lt;action&gt;.refused</c> with no site, naming the method and path.
     /// </summary>
     internal sealed class EverySiteOnly(string action) : IEndpointFilter

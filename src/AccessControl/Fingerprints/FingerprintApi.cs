@@ -62,9 +62,13 @@ public static class FingerprintApi
         enrollers.MapDelete("/fingerprints/{templateId}", Revoke);
 
         Group(OperatorRole.Enrollment, OperatorRole.Admin, OperatorRole.Auditor).MapGet("/people/{personId}/fingerprints", List);
-        Group(OperatorRole.Admin, OperatorRole.Auditor).MapGet("/fingerprints/reconciliation", ([FromServices] FingerprintService s) => Json(s.Reconcile()));
+
+        // Both span every site: the reconciliation names every person with a template or a two-factor zone, the rekey
+        // re-encrypts every template (FingerprintService refuses a site-limited token itself, whoever asks).
+        Group(OperatorRole.Admin, OperatorRole.Auditor).MapGet("/fingerprints/reconciliation", ([FromServices] FingerprintService s) => Json(s.Reconcile()))
+            .AddEndpointFilter(new SiteLimit.EverySiteOnly(EverySiteActions.FingerprintReconciliation));
         Group(OperatorRole.Admin).MapPost("/fingerprints/rekey", async (HttpContext http, [FromServices] FingerprintService s) =>
-            ToHttp(await s.RekeyAsync(Identity(http).Operator, http.RequestAborted), v => v));
+            ToHttp(await s.RekeyAsync(AdminActor.Of(Identity(http)), http.RequestAborted), v => v));
         return app;
     }
 

@@ -279,11 +279,21 @@ public sealed class FingerprintService
     /// <summary>
     /// Reads the keys again and re-encrypts every active template not yet under the current key (action
     /// <c>fingerprint.rekey</c>, recorded only when a template was re-encrypted). Refused, changing nothing, when a
-    /// template's key is no longer in the key file (removed too early) or a template does not decrypt.
+    /// template's key is no longer in the key file (removed too early) or a template does not decrypt. It re-encrypts
+    /// every site's templates at once: refused to a token limited to one site (<see cref="SiteLimit"/>, a
+    /// <c>fingerprint.rekey.refused</c> row) here, before the keys are read, whoever passes its request on.
     /// </summary>
-    public async Task<FingerprintResult<RekeySummary>> RekeyAsync(string actor, CancellationToken cancellationToken = default)
+    /// <param name="who">An admin's token (<see cref="AdminActor.Of"/>).</param>
+    public async Task<FingerprintResult<RekeySummary>> RekeyAsync(AdminActor who, CancellationToken cancellationToken = default)
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(actor);
+        ArgumentNullException.ThrowIfNull(who);
+        if (who.Token is { Site: not null } limited)
+        {
+            await AdminApi.RecordRefusalAsync(appendLog, SiteLimit.Row(limited, FingerprintActions.Rekey, clock.GetCurrentInstant(), null), logger);
+            return FingerprintResult<RekeySummary>.Forbidden(SiteLimit.Code, SiteLimit.Message(limited));
+        }
+
+        var actor = who.Name;
         await gate.WaitAsync(cancellationToken);
         try
         {

@@ -103,6 +103,51 @@ public class FingerprintApiTests
     }
 
     [Fact]
+    [Trait("control", "NIST-AC-3")]
+    [Trait("control", "NIST-AC-6")]
+    public async Task Rekey_ByAnAdminLimitedToOneSite_OverTheApiAndTheCli_IsRefused_AndNoTemplateIsReencrypted()
+    {
+        var (before, after) = FingerprintDesk.KeyRotation();
+        await using var desk = await FingerprintDesk.StartHttpAsync(before);
+        await desk.EnrollAsync(FingerprintDesk.Alice, "right-index");
+        desk.KeyringSource = () => after;
+        var token = desk.Tokens!.CreateToken("root-dc1", OperatorRole.Admin, "test", "p-frida", site: "dc1");
+        using var limited = desk.ClientFor(token);
+
+        var rekey = await limited.PostAsync("/api/v1/fingerprints/rekey", null);
+        var cli = await RunAsync(desk.Address!.ToString(), token, ["fingerprints", "rekey"]);
+
+        Assert.Equal(HttpStatusCode.Forbidden, rekey.StatusCode);
+        Assert.Contains("\"code\":\"not_approver_for_site\"", await rekey.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(ExitCodes.Failed, cli.Code);
+        Assert.Contains("not_approver_for_site", cli.Error, StringComparison.Ordinal);
+        Assert.Equal("k1", Assert.Single(desk.Store.ListActive()).KeyId);
+        Assert.DoesNotContain(desk.Rows(LogKinds.Admin), r => r.Reason == FingerprintActions.Rekey);
+        var refused = desk.Rows(LogKinds.Security).Where(r => r.Reason == "fingerprint.rekey.refused").ToList();
+        Assert.Equal(2, refused.Count);
+        Assert.All(refused, r => Assert.Equal(("root-dc1", null), (r.Actor, r.SiteId)));
+        Assert.Contains("\"tokenSite\":\"dc1\"", refused[0].Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AC-3")]
+    [Trait("control", "NIST-AC-6")]
+    public async Task TheReconciliation_ForAnAuditorLimitedToOneSite_IsRefused_ForItNamesEverySitesPeople()
+    {
+        await using var desk = await FingerprintDesk.StartHttpAsync();
+        using var limited = desk.ClientFor(desk.Tokens!.CreateToken("audrey-dc1", OperatorRole.Auditor, "test", "p-audrey", site: "dc1"));
+
+        var reconciliation = await limited.GetAsync("/api/v1/fingerprints/reconciliation");
+
+        Assert.Equal(HttpStatusCode.Forbidden, reconciliation.StatusCode);
+        var body = await reconciliation.Content.ReadAsStringAsync();
+        Assert.Contains("\"code\":\"not_approver_for_site\"", body, StringComparison.Ordinal);
+        Assert.DoesNotContain("p-bob", body, StringComparison.Ordinal);
+        var refused = Assert.Single(desk.Rows(LogKinds.Security), r => r.Reason == "fingerprints.reconciliation.refused");
+        Assert.Equal(("audrey-dc1", null), (refused.Actor, refused.SiteId));
+    }
+
+    [Fact]
     [Trait("control", "NIST-AC-2")]
     public void EnrollmentTokens_MustNameTheirPerson()
     {

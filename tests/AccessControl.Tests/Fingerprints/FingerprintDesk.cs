@@ -200,6 +200,14 @@ internal sealed class FingerprintDesk : IAsyncDisposable
     public IReadOnlyList<LogEntry> Rows(string kind) => Query.Find(new LogFilter { Kind = kind });
 
     /// <summary>Recognisable random template bytes: 300 bytes that appear nowhere by chance.</summary>
+    /// <summary>A key file with one key, and the same file after a new key was appended (step 1 of a rotation).</summary>
+    public static (FingerprintKeyring Before, FingerprintKeyring After) KeyRotation()
+    {
+        var k1 = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+        var k2 = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+        return (FingerprintKeyring.Parse($"k1 {k1}", "keys"), FingerprintKeyring.Parse($"k1 {k1}\nk2 {k2}", "keys"));
+    }
+
     public static byte[] NewTemplate() => System.Security.Cryptography.RandomNumberGenerator.GetBytes(300);
 
     public Task<FingerprintResult<FingerprintRecord>> EnrollAsync(PersonId person, string finger, byte[]? template = null, bool replace = false) =>

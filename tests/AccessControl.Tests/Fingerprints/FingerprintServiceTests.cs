@@ -260,8 +260,8 @@ public class FingerprintServiceTests
         await desk.EnrollAsync(FingerprintDesk.Bob, "right-index", bob);
         desk.KeyringSource = () => FingerprintKeyring.Parse($"k1 {k1}\nk2 {k2}", "keys");
 
-        var result = await desk.Service.RekeyAsync("admin-1");
-        var second = await desk.Service.RekeyAsync("admin-1");
+        var result = await desk.Service.RekeyAsync(AdminActor.EverySite("admin-1"));
+        var second = await desk.Service.RekeyAsync(AdminActor.EverySite("admin-1"));
 
         Assert.True(result.IsOk, result.Message);
         Assert.Equal(("k2", 2, 2), (result.Value!.KeyId, result.Value.Rekeyed, result.Value.Active));
@@ -281,6 +281,26 @@ public class FingerprintServiceTests
     }
 
     [Fact]
+    [Trait("control", "NIST-AC-3")]
+    [Trait("control", "NIST-AC-6")]
+    public async Task Rekey_ThroughTheServiceItself_ByASiteLimitedIdentity_IsRefused_AndChangesNothing()
+    {
+        var (before, after) = FingerprintDesk.KeyRotation();
+        await using var desk = await FingerprintDesk.OpenAsync(before);
+        await desk.EnrollAsync(FingerprintDesk.Alice, "right-index");
+        desk.KeyringSource = () => after;
+        var limited = new OperatorIdentity("root-dc1", OperatorRole.Admin, FingerprintDesk.Frida.Value, "dc1");
+
+        var result = await desk.Service.RekeyAsync(AdminActor.Of(limited));
+
+        Assert.Equal((FingerprintOutcome.Forbidden, SiteLimit.Code), (result.Outcome, result.Code));
+        Assert.Equal("k1", Assert.Single(desk.Store.ListActive()).KeyId);
+        Assert.DoesNotContain(desk.Rows(LogKinds.Admin), r => r.Reason == FingerprintActions.Rekey);
+        var refused = Assert.Single(desk.Rows(LogKinds.Security), r => r.Reason == "fingerprint.rekey.refused");
+        Assert.Equal(("root-dc1", null), (refused.Actor, refused.SiteId));
+    }
+
+    [Fact]
     [Trait("control", "ISO-IEC-24745")]
     public async Task Rekey_WhenTheOldKeyWasRemovedTooEarly_IsRefused_AndChangesNothing()
     {
@@ -289,7 +309,7 @@ public class FingerprintServiceTests
         await desk.EnrollAsync(FingerprintDesk.Alice, "right-index", template);
         desk.KeyringSource = () => FingerprintKeyring.NewRandom("k2");
 
-        var result = await desk.Service.RekeyAsync("admin-1");
+        var result = await desk.Service.RekeyAsync(AdminActor.EverySite("admin-1"));
 
         Assert.Equal((FingerprintOutcome.Conflict, FingerprintRefusals.KeyMissing), (result.Outcome, result.Code));
         Assert.Equal("k1", Assert.Single(desk.Store.ListActive()).KeyId);
