@@ -17,6 +17,12 @@ public sealed record VisitorOptions
     /// <summary>How long visit records (the visitor log) are kept after the visit ends; at least <see cref="MinimumRetention"/>.</summary>
     public TimeSpan Retention { get; init; } = TimeSpan.FromDays(365);
 
+    /// <summary>
+    /// How far ahead a visit may start. The retention purge counts from a visit's end, so a visit booked years ahead
+    /// would keep its visitors' names and organisations that long: a front desk books weeks ahead, not years.
+    /// </summary>
+    public TimeSpan MaxLeadTime { get; init; } = TimeSpan.FromDays(180);
+
     /// <summary>The most visitors one request may name.</summary>
     public int MaxVisitorsPerVisit { get; init; } = 20;
 
@@ -34,6 +40,11 @@ public sealed record VisitorOptions
         if (Retention < MinimumRetention)
         {
             errors.Add($"{Section}:Retention must be at least {MinimumRetention.TotalDays} days (3 months).");
+        }
+
+        if (MaxLeadTime < TimeSpan.FromDays(1) || MaxLeadTime > TimeSpan.FromDays(366))
+        {
+            errors.Add($"{Section}:MaxLeadTime must be between 1 and 366 days.");
         }
 
         if (MaxVisitorsPerVisit is < 1 or > 100)

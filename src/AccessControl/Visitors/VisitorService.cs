@@ -155,6 +155,11 @@ public sealed class VisitorService
                 {
                     errors.Add(new FieldError("start", "must be in the future: a visit is approved before it starts"));
                 }
+                else if (interval.Start - now > Duration.FromTimeSpan(options.MaxLeadTime))
+                {
+                    errors.Add(new FieldError("date", string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                        $"must be at most {options.MaxLeadTime.TotalDays:0.##} days ahead (AccessControl:Visitors:MaxLeadTime)")));
+                }
             }
 
             if (errors.Count > 0)

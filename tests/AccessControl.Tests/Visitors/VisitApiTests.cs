@@ -82,6 +82,28 @@ public sealed class VisitApiTests : IAsyncLifetime
         Assert.Empty(edge.Rows(new LogFilter { Kind = LogKinds.Admin, Reason = "visit.request" }));
     }
 
+    /// <summary>
+    /// The retention purge counts from a visit's end: a visit booked years ahead kept its visitors' names that long.
+    /// A start further ahead than MaxLeadTime (180 days by default) is refused, naming the date and the limit.
+    /// </summary>
+    [Theory]
+    [Trait("control", "PCI-9.3.4")]
+    [Trait("control", "NIST-SI-10")]
+    [InlineData("3000-12-31")]
+    [InlineData("2027-06-30")]
+    public async Task Request_FurtherAheadThanTheMaxLeadTime_Is400NamingTheDateAndTheLimit_AndRecordsNothing(string date)
+    {
+        var response = await desk.Host.PostAsJsonAsync("api/v1/visits", VisitDesk.Request(date: date));
+        var withinTheLimit = await desk.Host.PostAsJsonAsync("api/v1/visits", VisitDesk.Request(date: "2027-05-01"));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var error = Assert.Single((await response.Content.ReadFromJsonAsync<AdminApi.ApiProblem>(AdminJson.Options))!.Errors!);
+        Assert.Equal("date", error.Field);
+        Assert.Contains("180 days", error.Message, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Created, withinTheLimit.StatusCode);
+        Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Admin, Reason = "visit.request" }));
+    }
+
     /// <summary>The day's listing reads 14 hours either side of the day (every zone's offset): at the calendar's ends that was a 500.</summary>
     [Theory]
     [Trait("control", "NIST-SI-10")]
