@@ -230,6 +230,7 @@ public static class VisitorApi
         CheckParameters(request.Query, ["from", "to", "site", "limit"], errors);
         var from = InstantParameter(request.Query, "from", errors);
         var to = InstantParameter(request.Query, "to", errors);
+        LogQueryParameters.CheckRange(from, to, errors);
         var limit = 1000;
         if (request.Query["limit"].FirstOrDefault() is { } l
             && (!int.TryParse(l, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit is < 1 or > 10_000))

@@ -104,6 +104,25 @@ public sealed class VisitApiTests : IAsyncLifetime
         Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Admin, Reason = "visit.request" }));
     }
 
+    /// <summary>The visitor log answered a range with from after to with an empty 200, which reads as "nobody came"; /log refuses it.</summary>
+    [Theory]
+    [Trait("control", "NIST-SI-10")]
+    [InlineData("2026-12-02T00:00:00Z", "2026-12-01T00:00:00Z")]
+    [InlineData("2026-12-01T00:00:00Z", "2026-12-01T00:00:00Z")]
+    public async Task VisitorLog_FromNotBeforeTo_Is400NamingTo_AsTheEntryLogs(string from, string to)
+    {
+        await desk.CheckedInVisitAsync();
+
+        var visitors = await desk.Auditor.GetAsync($"api/v1/visits/log?from={from}&to={to}");
+        var log = await desk.Auditor.GetAsync($"api/v1/log?from={from}&to={to}");
+
+        Assert.Equal((HttpStatusCode.BadRequest, HttpStatusCode.BadRequest), (visitors.StatusCode, log.StatusCode));
+        var problem = (await visitors.Content.ReadFromJsonAsync<AdminApi.ApiProblem>(AdminJson.Options))!;
+        var expected = (await log.Content.ReadFromJsonAsync<AdminApi.ApiProblem>(AdminJson.Options))!;
+        Assert.Equal(("to", "must be after from (the range is [from, to))"), (Assert.Single(problem.Errors!).Field, problem.Errors![0].Message));
+        Assert.Equal(expected.Errors, problem.Errors);
+    }
+
     /// <summary>The day's listing reads 14 hours either side of the day (every zone's offset): at the calendar's ends that was a 500.</summary>
     [Theory]
     [Trait("control", "NIST-SI-10")]
