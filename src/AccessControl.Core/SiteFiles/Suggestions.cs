@@ -1,7 +1,7 @@
 namespace AccessControl.SiteFiles;
 
 /// <summary>"Did you mean" hints for misspelt keys and ids: the cheapest way to make a strict file format pleasant.</summary>
-internal static class Suggestions
+public static class Suggestions
 {
     /// <summary>
     /// A hint naming the closest candidate (differing only in case, or within one edit for names of 3 to 7 characters and
@@ -31,6 +31,14 @@ internal static class Suggestions
         return best is not null && bestDistance <= limit ? $" (did you mean '{best}'?)" : "";
     }
 
+    /// <summary>The <paramref name="count"/> candidates nearest to <paramref name="text"/> (fewest edits, then ordinal), for "known ids" lists.</summary>
+    public static IReadOnlyList<string> Closest(string text, IEnumerable<string> candidates, int count) =>
+        [.. candidates
+            .Select(c => (Id: c, Distance: string.Equals(text, c, StringComparison.OrdinalIgnoreCase) ? 0 : FullDistance(text, c)))
+            .OrderBy(c => c.Distance).ThenBy(c => c.Id, StringComparer.Ordinal)
+            .Take(count)
+            .Select(c => c.Id)];
+
     private static bool DiffersOnlyInDigits(string a, string b)
     {
         if (a.Length != b.Length)
@@ -50,13 +58,10 @@ internal static class Suggestions
     }
 
     /// <summary>Edit distance counting a swap of two neighbours as one edit (<c>form</c> for <c>from</c>); inputs are short keys and ids.</summary>
-    private static int Distance(string a, string b)
-    {
-        if (Math.Abs(a.Length - b.Length) > 2)
-        {
-            return int.MaxValue;
-        }
+    private static int Distance(string a, string b) => Math.Abs(a.Length - b.Length) > 2 ? int.MaxValue : FullDistance(a, b);
 
+    private static int FullDistance(string a, string b)
+    {
         var d = new int[a.Length + 1, b.Length + 1];
         for (var i = 0; i <= a.Length; i++)
         {

@@ -13,8 +13,8 @@ public static class ServiceCommands
                                     run the edge service (embedded MQTT broker unless --external-broker); settings from
                                     --config FILE (else appsettings.json in the working directory) and AccessControl__...
           site validate FILE        check a site file; prints every error with file:line:column
-          device secret ID [--data DIR]
-                                    print the MQTT password of one device (for provisioning it)
+          device secret ID [--data DIR] [--site FILE]
+                                    print the MQTT password of one device the site has (for provisioning it)
           device reset-seq (--reader ID | --door ID) [--baseline N]
                                     let a device whose seq restarted back in (replay protection), audited, through the HTTP API
           fire status | fire reset [--force]
@@ -209,10 +209,62 @@ public static class ServiceCommands
         return 2;
     }
 
-    public static int DeviceSecret(ServiceSettings settings, string deviceId, TextWriter output)
+    /// <summary>
+    /// Prints the device's MQTT password, only for a device the site has: a password derives from any text, so a
+    /// mistyped id would otherwise give a secret the broker refuses with nothing to say why. The ids come from
+    /// <c>--site FILE</c>, else from the site files the service stored in its database.
+    /// </summary>
+    public static int DeviceSecret(ServiceSettings settings, string deviceId, IClock clock, TextWriter output, TextWriter error)
     {
-        output.WriteLine(ProvisioningKey.LoadExisting(settings.KeyPath).For(deviceId));
+        var key = ProvisioningKey.LoadExisting(settings.KeyPath);
+        if (KnownDevices(settings, clock, error) is not { } known)
+        {
+            return 2;
+        }
+
+        if (!known.Contains(deviceId))
+        {
+            var closest = Suggestions.Closest(deviceId, known, 3);
+            error.WriteLine($"error: the site has no device '{deviceId}'"
+                + (closest.Count > 0 ? $"; the closest ids it has: {string.Join(", ", closest)}" : "")
+                + ". No secret was printed.");
+            return 2;
+        }
+
+        output.WriteLine(key.For(deviceId));
         return 0;
+    }
+
+    /// <summary>Every reader, door controller and fire panel id (the devices that log in to MQTT), or null after saying why there are none to check with.</summary>
+    private static HashSet<string>? KnownDevices(ServiceSettings settings, IClock clock, TextWriter error)
+    {
+        IReadOnlyList<Sites.SiteTopology> topologies;
+        if (settings.SiteFile is { } file)
+        {
+            var result = SiteFileLoader.Load(file);
+            if (!result.Success)
+            {
+                foreach (var problem in result.Errors)
+                {
+                    error.WriteLine(problem);
+                }
+
+                return null;
+            }
+
+            topologies = [result.Site!.Topology];
+        }
+        else if (File.Exists(settings.DatabasePath))
+        {
+            topologies = [.. new Sites.SiteStore(new Storage.Database(settings.DatabasePath), clock).LoadNewest().Select(s => s.Topology)];
+        }
+        else
+        {
+            error.WriteLine($"error: there is no database at {settings.DatabasePath} to check the device id against: name the site file with --site FILE, or the data folder with --data DIR");
+            return null;
+        }
+
+        return [.. topologies.SelectMany(t => t.Readers.Keys.Select(r => r.Value).Concat(t.Controllers.Keys.Select(c => c.Value)).Concat(t.FirePanels.Keys))];
     }
 
     public static int MosquittoConfiguration(ServiceSettings settings, string siteFile, string outDirectory, int port, TextWriter output, MosquittoTls? tls = null)

@@ -28,6 +28,36 @@ public sealed class ProvisioningCommandTests
 
     [Fact]
     [Trait("control", "NIST-SC-12")]
+    public async Task DeviceSecret_ForAnIdTheSiteDoesNotHave_RefusesWithTwo_NamingTheClosestIds_AndPrintsNoSecret()
+    {
+        using var folder = new DataFolder();
+        await WriteKeyAsync(folder.Path);
+
+        var (typo, typoOutput) = await RunAsync(["device", "secret", "rdr-dh1-inn", "--data", folder.Path, "--site", EdgeHarness.DemoSiteFile]);
+        var (known, knownOutput) = await RunAsync(["device", "secret", "rdr-dh1-in", "--data", folder.Path, "--site", EdgeHarness.DemoSiteFile]);
+
+        Assert.Equal(2, typo);
+        Assert.Contains("the site has no device 'rdr-dh1-inn'; the closest ids it has: rdr-dh1-in, ", typoOutput, StringComparison.Ordinal);
+        Assert.Contains("No secret was printed", typoOutput, StringComparison.Ordinal);
+        Assert.Equal(0, known);
+        Assert.Matches("^[A-Za-z0-9_-]{32}$", knownOutput.Trim());
+    }
+
+    [Fact]
+    [Trait("control", "NIST-SC-12")]
+    public async Task DeviceSecret_WithoutSiteFileOrDatabase_RefusesWithTwo_SinceTheIdCannotBeChecked()
+    {
+        using var folder = new DataFolder();
+        await WriteKeyAsync(folder.Path);
+
+        var (exit, output) = await RunAsync(["device", "secret", "rdr-dh1-in", "--data", folder.Path]);
+
+        Assert.Equal(2, exit);
+        Assert.Contains("to check the device id against: name the site file with --site FILE", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-SC-12")]
     public async Task MosquittoConfig_WithoutAProvisioningKeyInData_RefusesAndWritesNoFiles()
     {
         using var folder = new DataFolder();
@@ -46,7 +76,7 @@ public sealed class ProvisioningCommandTests
     public async Task MosquittoConfig_WithAPortThatIsNoNumber_NamesTheFlag_AndExitsWithTwo()
     {
         using var folder = new DataFolder();
-        await File.WriteAllTextAsync(Path.Combine(folder.Path, "provisioning.key"), Convert.ToBase64String(global::AccessControl.Devices.DeviceSecrets.NewKey()));
+        await WriteKeyAsync(folder.Path);
 
         var (exit, output) = await RunAsync(
             ["mosquitto-config", "--site", EdgeHarness.DemoSiteFile, "--out", Path.Combine(folder.Path, "mosquitto"), "--data", folder.Path, "--port", "abc"]);
@@ -55,6 +85,9 @@ public sealed class ProvisioningCommandTests
         Assert.Contains("--port N takes a port number (0-65535), not 'abc'", output, StringComparison.Ordinal);
         Assert.DoesNotContain("Unhandled exception", output, StringComparison.Ordinal);
     }
+
+    private static Task WriteKeyAsync(string data) =>
+        File.WriteAllTextAsync(Path.Combine(data, "provisioning.key"), Convert.ToBase64String(global::AccessControl.Devices.DeviceSecrets.NewKey()));
 
     private static Task<(int Exit, string Output)> RunAsync(string[] arguments) =>
         ProgramRun.RunAsync("dotnet", [Path.Combine(AppContext.BaseDirectory, "accesscontrol.dll"), .. arguments], Timeout,
