@@ -64,6 +64,38 @@ public sealed partial class OperationsDocTests
         Assert.True(missing.Count == 0, "commands 'accesscontrol' runs but its usage does not list: " + string.Join(", ", missing));
     }
 
+    [Fact]
+    public void EverySetting_HasARowInTheSettingsReference()
+    {
+        var rows = SettingsRow().Matches(File.ReadAllText(ProtocolDocs.PathOf("operations.md"))).Select(m => m.Groups[1].Value).ToHashSet(StringComparer.Ordinal);
+
+        var missing = Settings(typeof(ServiceSettings), new ServiceSettings(), "").Where(setting => !rows.Contains(setting.Key)).ToList();
+
+        Assert.True(missing.Count == 0, "settings with no row in the settings reference of docs/operations.md (key | environment variable | default):\n"
+            + string.Join('\n', missing.Select(s => $"| `{s.Key}` | `{ServiceSettings.Section}__{s.Key.Replace(":", "__", StringComparison.Ordinal)}` | `{s.Default}` |")));
+    }
+
+    /// <summary>Every setting the binder fills, as its configuration key under <c>AccessControl</c>, with its default.</summary>
+    private static IEnumerable<(string Key, string? Default)> Settings(Type type, object? defaults, string prefix)
+    {
+        foreach (var property in type.GetProperties(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance).Where(p => p.CanWrite))
+        {
+            var propertyType = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
+            var value = defaults is null ? null : property.GetValue(defaults);
+            if (propertyType.IsClass && propertyType != typeof(string) && propertyType.Namespace?.StartsWith("AccessControl", StringComparison.Ordinal) == true)
+            {
+                foreach (var nested in Settings(propertyType, value ?? Activator.CreateInstance(propertyType), $"{prefix}{property.Name}:"))
+                {
+                    yield return nested;
+                }
+            }
+            else
+            {
+                yield return ($"{prefix}{property.Name}", value?.ToString());
+            }
+        }
+    }
+
     private static IEnumerable<string> DocumentedPaths(string text) =>
         ApiPath().Matches(text).Select(m => m.Value.TrimEnd('.', '/'));
 
@@ -92,6 +124,10 @@ public sealed partial class OperationsDocTests
     /// <summary><c>accesscontrol WORD</c> where it is a command line, not a path such as <c>/etc/accesscontrol deploy/...</c>.</summary>
     [GeneratedRegex(@"(?<![/\w.-])accesscontrol ([a-z][a-z-]*)")]
     private static partial Regex Command();
+
+    /// <summary>A row of the settings reference: its first cell is the key, in backticks.</summary>
+    [GeneratedRegex(@"^\| `([A-Za-z:]+)` \|", RegexOptions.Multiline)]
+    private static partial Regex SettingsRow();
 
     [GeneratedRegex(@"\{[^}]*\}")]
     private static partial Regex Parameter();
