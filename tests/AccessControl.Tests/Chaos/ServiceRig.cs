@@ -114,6 +114,21 @@ internal sealed class ServiceRig : IAsyncDisposable
         service = await StartServiceAsync();
     }
 
+    /// <summary>The admin API's address, from the service's start-up line (<c>HTTP http://127.0.0.1:PORT</c>).</summary>
+    public string HttpUrl => System.Text.RegularExpressions.Regex.Match(service!.ReadyLine, @"HTTP (\S+),").Groups[1].Value;
+
+    /// <summary>Stops the service cleanly (SIGTERM); the broker and the readers stay up.</summary>
+    public async Task StopServiceAsync()
+    {
+        await service!.StopAsync();
+        await service.DisposeAsync();
+        service = null;
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+    }
+
+    /// <summary>Starts the service again, on another data folder (a restored one).</summary>
+    public async Task StartServiceOnAsync(string dataDirectory) => service = await StartServiceAsync(dataDirectory);
+
     /// <summary>
     /// Stops the service cleanly (SIGTERM: it signs its final checkpoint), then the readers, and reads what it left:
     /// the whole log, the audit of <see cref="Heard"/> against it, and the chain's verification.
@@ -130,9 +145,9 @@ internal sealed class ServiceRig : IAsyncDisposable
         return new ServiceLog(rows, LogAudit.Of(Heard.Snapshot(), rows), new LogVerifier(database).Verify());
     }
 
-    private Task<ChildProcess> StartServiceAsync() =>
+    private Task<ChildProcess> StartServiceAsync(string? dataDirectory = null) =>
         ChildProcess.StartAsync("accesscontrol.dll",
-            ["run", "--site", EdgeHarness.DemoSiteFile, "--data", directory, "--external-broker", $"127.0.0.1:{Mosquitto.Port}", "--http", "http://127.0.0.1:0"],
+            ["run", "--site", EdgeHarness.DemoSiteFile, "--data", dataDirectory ?? directory, "--external-broker", $"127.0.0.1:{Mosquitto.Port}", "--http", "http://127.0.0.1:0"],
             "AccessControl edge running", environment);
 
     private async Task DisposeReadersAsync()

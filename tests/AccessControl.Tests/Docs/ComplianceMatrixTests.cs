@@ -32,6 +32,7 @@ public sealed class ComplianceMatrixTests
         new("NIST-AU-11", Nist, "Audit record retention"),
         new("NIST-CM-3", Nist, "Configuration change control"),
         new("NIST-CM-7", Nist, "Least functionality"),
+        new("NIST-CP-9", Nist, "System backup"),
         new("NIST-CP-10", Nist, "System recovery and reconstitution"),
         new("NIST-IA-3", Nist, "Device identification and authentication"),
         new("NIST-IA-9", Nist, "Service identification and authentication"),
