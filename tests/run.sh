@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test. Installs what the tests need when it is missing (Mosquitto for the interoperability suite,
-# libfaketime for the clock-jump chaos test, systemd-analyze to check the deploy/systemd unit);
+# libfaketime for the clock-jump chaos test, sqlite3 for the backup-and-restore test, systemd-analyze to check the deploy/systemd unit);
 # a missing dependency is installed, never a reason to skip a test. Ends with "tests: N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +12,7 @@ command -v mosquitto >/dev/null 2>&1 || need_apt+=(mosquitto)
 command -v mosquitto_passwd >/dev/null 2>&1 || need_apt+=(mosquitto)
 command -v mosquitto_sub >/dev/null 2>&1 || need_apt+=(mosquitto-clients)
 have_faketime || need_apt+=(faketime)
+command -v sqlite3 >/dev/null 2>&1 || need_apt+=(sqlite3)
 command -v systemd-analyze >/dev/null 2>&1 || need_apt+=(systemd)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing: ${need_apt[*]}"
@@ -23,6 +24,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   $sudo_cmd apt-get install -y -qq "${need_apt[@]}" >/dev/null || true
   command -v mosquitto >/dev/null 2>&1 || { echo "mosquitto could not be installed"; echo "tests: 0 passed, 1 failed"; exit 1; }
   have_faketime || { echo "faketime could not be installed"; echo "tests: 0 passed, 1 failed"; exit 1; }
+  command -v sqlite3 >/dev/null 2>&1 || { echo "sqlite3 could not be installed"; echo "tests: 0 passed, 1 failed"; exit 1; }
   command -v systemd-analyze >/dev/null 2>&1 || { echo "systemd-analyze could not be installed"; echo "tests: 0 passed, 1 failed"; exit 1; }
 fi
 # The daemon the package may have started is not ours: tests start their own brokers on free ports.
