@@ -1,4 +1,4 @@
-// Composition root of the lab: picks the system clock. Commands: demo, visit-day, bench, echo, broker, chaos.
+// Composition root of the lab: picks the system clock. Commands: demo, visit-day, bench, echo, broker, gen-site, chaos.
 using AccessControl.Lab.Bench;
 using AccessControl.Lab.Demo;
 
@@ -89,6 +89,25 @@ switch (args.FirstOrDefault())
             Console.Error.WriteLine($"bench: {ex.Message}");
             return 1;
         }
+    case "gen-site":
+        // A site file of many cardholders (see SiteFileGenerator), for timing start and import.
+        var generated = new AccessControl.Lab.Scale.SiteFileGenerator
+        {
+            ChangedPercent = double.Parse(flags.GetValueOrDefault("changed", "0"), System.Globalization.CultureInfo.InvariantCulture),
+            SiteId = flags.GetValueOrDefault("site", "scale"),
+        };
+        var peopleCount = int.Parse(flags.GetValueOrDefault("people", "1000"), System.Globalization.CultureInfo.InvariantCulture);
+        if (flags.TryGetValue("out", out var siteOut))
+        {
+            await using var siteFile = new StreamWriter(siteOut);
+            generated.Write(peopleCount, siteFile);
+        }
+        else
+        {
+            generated.Write(peopleCount, Console.Out);
+        }
+
+        return 0;
     case "chaos":
         int Count(string name, int fallback) => int.Parse(flags.GetValueOrDefault(name, fallback.ToString(System.Globalization.CultureInfo.InvariantCulture)), System.Globalization.CultureInfo.InvariantCulture);
         var chaos = new AccessControl.Lab.Chaos.ChaosOptions();
@@ -108,6 +127,7 @@ switch (args.FirstOrDefault())
             usage: aclab demo [--data DIR] [--once]
                    aclab visit-day
                    aclab bench [--broker embedded|mosquitto|both] [--rates 100,1000] [--seconds 10] [--warmup 5] [--timeline] [--breakdown] [--durable-floor] [--seed-rows N] [--arrivals poisson|paced|ticks] [--service-env NAME=VALUE,...] [--out FILE.md]
+                   aclab gen-site [--people 1000] [--changed PERCENT] [--site ID] [--out FILE.yaml]
                    aclab chaos [--events 10000] [--broker-restarts 3] [--kills 2] [--clock-jumps 0] [--reader-outages 0] [--disk-full]
             """);
         return 64;
