@@ -38,24 +38,34 @@ public sealed class AdminService
 {
     public const int MaxNameLength = 200;
 
+    /// <summary>How many changes of a site file's import share one flight, one log commit, one transaction and one swap.</summary>
+    internal const int ImportBatchSize = 1_000;
+
     private readonly CardholderStore store;
     private readonly LiveConfiguration configuration;
     private readonly Func<LogEntry, CancellationToken, Task<LogEntry>> appendLog;
+    private readonly Func<IReadOnlyList<LogEntry>, CancellationToken, Task<IReadOnlyList<LogEntry>>>? appendLogAll;
     private readonly IClock clock;
     private readonly ILogger<AdminService> logger;
     private readonly SemaphoreSlim gate = new(1, 1);
 
     /// <param name="appendLog">Appends a row to the entry log and completes when it is durable (in the service: <c>EventPipeline.AppendAsync</c>).</param>
+    /// <param name="appendLogAll">
+    /// Appends rows in one commit, all durable or none (in the service: <c>EventPipeline.AppendAllAsync</c>); null
+    /// appends them one by one with <paramref name="appendLog"/>.
+    /// </param>
     public AdminService(
         CardholderStore store,
         LiveConfiguration configuration,
         Func<LogEntry, CancellationToken, Task<LogEntry>> appendLog,
         IClock clock,
-        ILogger<AdminService> logger)
+        ILogger<AdminService> logger,
+        Func<IReadOnlyList<LogEntry>, CancellationToken, Task<IReadOnlyList<LogEntry>>>? appendLogAll = null)
     {
         this.store = store;
         this.configuration = configuration;
         this.appendLog = appendLog;
+        this.appendLogAll = appendLogAll;
         this.clock = clock;
         this.logger = logger;
     }
@@ -516,16 +526,23 @@ public sealed class AdminService
                 summary = removed.Value!;
             }
 
+            // What differs, planned against the cardholders as they are now (after the removals above), then put in force
+            // a batch at a time (CommitImportAsync): a row per change, as if each were made on its own.
+            var planned = new List<ImportChange>();
+            var unchanged = 0;
+            var now = clock.GetCurrentInstant(); // each batch's rows get the time it is committed at
             foreach (var level in accessLevels)
             {
                 configuration.Cardholders.AccessLevels.TryGetValue(level.Id, out var existing);
-                var result = await ChangeAccessLevelAsync(actor, existing, level, (at, ct) => store.UpsertAccessLevelAsync(level, at, actor, ct));
-                if (!result.IsOk)
+                var before = existing is null ? null : AccessLevelView.From(existing);
+                var after = AccessLevelView.From(level);
+                if (Same(before, after))
                 {
-                    return result.Cast<ImportSummary>();
+                    unchanged++;
+                    continue;
                 }
 
-                summary = result.Changed ? summary with { AccessLevelsChanged = summary.AccessLevelsChanged + 1 } : summary with { Unchanged = summary.Unchanged + 1 };
+                planned.Add(new ImportChange(AuditRow(now, actor, CardholderActions.AccessLevelUpsert, null, null, before, after), c => c.With(level)) { Level = level });
             }
 
             foreach (var filePerson in people)
@@ -540,13 +557,15 @@ public sealed class AdminService
                     Status = StatusAfterImport(existing?.Status, filePerson.Status, declared?.Status, PersonStatus.Suspended, PersonStatus.Terminated),
                 });
                 var adopted = existing is not null && version?.AdoptedPeople.Contains(person.Id) == true ? Adoption(siteFileName, version) : null;
-                var result = await ChangePersonAsync(actor, CardholderActions.PersonUpsert, existing, person, (at, ct) => store.UpsertPersonAsync(person, at, actor, ct), adopted: adopted);
-                if (!result.IsOk)
+                var before = existing is null ? null : PersonView.From(existing);
+                var after = PersonView.From(person);
+                if (Same(before, after) && adopted is null)
                 {
-                    return result.Cast<ImportSummary>();
+                    unchanged++;
+                    continue;
                 }
 
-                summary = result.Changed ? summary with { PeopleChanged = summary.PeopleChanged + 1 } : summary with { Unchanged = summary.Unchanged + 1 };
+                planned.Add(new ImportChange(AuditRow(now, actor, CardholderActions.PersonUpsert, person.Id, null, before, after, adopted: adopted), c => c.With(person)) { Person = person });
             }
 
             foreach (var fileCredential in credentials)
@@ -558,14 +577,36 @@ public sealed class AdminService
                     Status = StatusAfterImport(existing?.Status, fileCredential.Status, declared?.Status, CredentialStatus.Suspended, CredentialStatus.Revoked),
                 };
                 var adopted = existing is not null && version?.AdoptedCards.Contains(credential.CardUid) == true ? Adoption(siteFileName, version) : null;
-                var result = await ChangeCredentialAsync(
-                    actor, CardholderActions.CredentialUpsert, existing, credential, (at, ct) => store.UpsertCredentialAsync(credential, at, actor, ct), adopted: adopted);
-                if (!result.IsOk)
+                var before = existing is null ? null : CredentialView.From(existing);
+                var after = CredentialView.From(credential);
+                if (Same(before, after) && adopted is null)
                 {
-                    return result.Cast<ImportSummary>();
+                    unchanged++;
+                    continue;
                 }
 
-                summary = result.Changed ? summary with { CredentialsChanged = summary.CredentialsChanged + 1 } : summary with { Unchanged = summary.Unchanged + 1 };
+                planned.Add(new ImportChange(
+                    AuditRow(now, actor, CardholderActions.CredentialUpsert, credential.Person, credential.CardUid, before, after, adopted: adopted), c => c.With(credential))
+                {
+                    Credential = credential,
+                });
+            }
+
+            summary = summary with { Unchanged = summary.Unchanged + unchanged };
+            foreach (var batch in planned.Chunk(ImportBatchSize))
+            {
+                var committed = await CommitImportAsync(actor, batch);
+                if (!committed.IsOk)
+                {
+                    return committed.Cast<ImportSummary>();
+                }
+
+                summary = summary with
+                {
+                    AccessLevelsChanged = summary.AccessLevelsChanged + batch.Count(c => c.Level is not null),
+                    PeopleChanged = summary.PeopleChanged + batch.Count(c => c.Person is not null),
+                    CredentialsChanged = summary.CredentialsChanged + batch.Count(c => c.Credential is not null),
+                };
             }
 
             return AdminResult<ImportSummary>.Ok(summary, summary.Changed > 0);
@@ -861,16 +902,7 @@ public sealed class AdminService
         string? reason = null)
     {
         var at = clock.GetCurrentInstant();
-        var entry = new LogEntry
-        {
-            At = at,
-            Kind = LogKinds.Admin,
-            Actor = actor,
-            Reason = action,
-            PersonId = person?.Value,
-            Card = card,
-            Detail = AdminJson.Serialize(new { before = beforeView, after = afterView, reference, removedFrom, adopted, reason }),
-        };
+        var entry = AuditRow(at, actor, action, person, card, beforeView, afterView, reference, removedFrom, adopted, reason);
 
         // In flight from here (with what a preceding change takes away, from before its row): until it is in force, a
         // swipe is granted only if it is granted both with and without it.
@@ -914,6 +946,114 @@ public sealed class AdminService
 
         change.Complete();
         return AdminResult<T>.Ok(after, changed: true);
+    }
+
+    /// <summary>The audit row of a change (kind <c>admin</c>).</summary>
+    private static LogEntry AuditRow(
+        Instant at,
+        string actor, string action, PersonId? person, string? card, object? beforeView, object? afterView, string? reference = null, object? removedFrom = null,
+        object? adopted = null, string? reason = null) => new()
+    {
+        At = at,
+        Kind = LogKinds.Admin,
+        Actor = actor,
+        Reason = action,
+        PersonId = person?.Value,
+        Card = card,
+        Detail = AdminJson.Serialize(new { before = beforeView, after = afterView, reference, removedFrom, adopted, reason }),
+    };
+
+    /// <summary>
+    /// Puts a batch of a site file's import in force as <see cref="CommitAsync{T}"/> does one change: in flight together
+    /// (a swipe meanwhile is granted only if it is granted both with and without the whole batch), their rows appended
+    /// in one commit, their records stored in one transaction, one snapshot swap. A row per change, as made one by one;
+    /// one commit, one transaction and one swap per batch instead of per change, which is what makes a file of
+    /// 200,000 people importable at start. If the log or the database fails, none of the batch is in force (earlier
+    /// batches are, each with its rows); the site file is then not noted as imported, and the next start imports it again,
+    /// going on with what still differs.
+    /// </summary>
+    private async Task<AdminResult<ImportSummary>> CommitImportAsync(string actor, IReadOnlyList<ImportChange> batch)
+    {
+        var at = clock.GetCurrentInstant();
+        var rows = batch.Select(c => c.Row with { At = at }).ToList();
+        using var change = await configuration.BeginChangeAsync(c => batch.Aggregate(c, (all, one) => one.Apply(all)));
+        IReadOnlyList<LogEntry> audited;
+        try
+        {
+            audited = await AppendAllAsync(rows);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            logger.LogError(ex, "The audit rows of {Count} changes of a site file's import ({Actor}) could not be written; none of them was made.", rows.Count, actor);
+            return AdminResult<ImportSummary>.Unavailable("The audit log is unavailable; the import stopped and what it had not put in force was not changed.");
+        }
+
+        try
+        {
+            await store.UpsertAllAsync(
+                [.. batch.Select(c => c.Level).OfType<AccessLevel>()],
+                [.. batch.Select(c => c.Person).OfType<Person>()],
+                [.. batch.Select(c => c.Credential).OfType<Credential>()],
+                at,
+                actor,
+                CancellationToken.None);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            logger.LogError(ex, "{Count} changes of a site file's import ({Actor}) could not be written to the database after their audit rows (from {Seq}); none of them was made.",
+                rows.Count, actor, audited[0].Seq);
+            for (var i = 0; i < rows.Count; i++)
+            {
+                await RecordFailureAsync(rows[i], audited[i].Seq, ex);
+            }
+
+            return AdminResult<ImportSummary>.Unavailable("The cardholder database could not be written; the import stopped and what it had not put in force was not changed.");
+        }
+
+        change.Complete();
+        return AdminResult<ImportSummary>.Ok(new ImportSummary(0, 0, 0, 0), changed: true);
+    }
+
+    /// <summary>
+    /// Rows in one commit, through <c>appendLogAll</c>; without it one by one, and then a row that failed after others
+    /// were durable leaves those recorded as failed (<c>&lt;action&gt;.failed</c>), since their changes are not made.
+    /// </summary>
+    private async Task<IReadOnlyList<LogEntry>> AppendAllAsync(IReadOnlyList<LogEntry> rows)
+    {
+        if (appendLogAll is not null)
+        {
+            return await appendLogAll(rows, CancellationToken.None);
+        }
+
+        var audited = new List<LogEntry>(rows.Count);
+        try
+        {
+            foreach (var row in rows)
+            {
+                audited.Add(await appendLog(row, CancellationToken.None));
+            }
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            for (var i = 0; i < audited.Count; i++)
+            {
+                await RecordFailureAsync(rows[i], audited[i].Seq, ex);
+            }
+
+            throw;
+        }
+
+        return audited;
+    }
+
+    /// <summary>One change of a site file's import: its row (stamped again when committed), how it changes the cardholders, and its record.</summary>
+    private sealed record ImportChange(LogEntry Row, Func<Cardholders, Cardholders> Apply)
+    {
+        public AccessLevel? Level { get; init; }
+
+        public Person? Person { get; init; }
+
+        public Credential? Credential { get; init; }
     }
 
     /// <summary>

@@ -14,7 +14,7 @@ namespace AccessControl.Cardholding;
 /// </summary>
 /// <remarks>
 /// The store neither validates nor audits: <see cref="Admin.AdminService"/> does both and is the only caller of the
-/// write methods. Each write method is one SQLite transaction, so the tables never hold half a change.
+/// write methods. Each write method is one SQLite transaction, so the tables never hold half a change (or half a batch of them).
 /// Every written row is stamped with <c>updated_at</c>/<c>updated_by</c>.
 /// </remarks>
 public sealed class CardholderStore(Database database)
@@ -69,20 +69,46 @@ public sealed class CardholderStore(Database database)
 
     /// <summary>Inserts or replaces a person, including the set of access levels they hold.</summary>
     public Task UpsertPersonAsync(Person person, Instant at, string actor, CancellationToken cancellationToken = default) =>
+        InTransactionAsync((connection, transaction) => UpsertPersonAsync(connection, transaction, person, at, actor, cancellationToken), cancellationToken);
+
+    /// <summary>
+    /// Inserts or replaces access levels, then people, then credentials, all in one transaction (a site file's import,
+    /// a batch at a time): the tables hold all of them or none.
+    /// </summary>
+    public Task UpsertAllAsync(
+        IReadOnlyList<AccessLevel> levels, IReadOnlyList<Person> people, IReadOnlyList<Credential> credentials, Instant at, string actor, CancellationToken cancellationToken = default) =>
         InTransactionAsync(async (connection, transaction) =>
         {
-            await connection.ExecuteAsync(new CommandDefinition(
-                """
-                INSERT INTO people (id, name, kind, status, updated_at, updated_by)
-                VALUES (@id, @name, @kind, @status, @at, @actor)
-                ON CONFLICT (id) DO UPDATE SET name = excluded.name, kind = excluded.kind, status = excluded.status,
-                                              updated_at = excluded.updated_at, updated_by = excluded.updated_by
-                """,
-                new { id = person.Id.Value, name = person.Name, kind = person.Kind.ToCode(), status = person.Status.ToCode(), at, actor },
-                transaction,
-                cancellationToken: cancellationToken));
-            await ReplaceAccessLevelsAsync(connection, transaction, person.Id, person.AccessLevels, at, actor, cancellationToken);
+            foreach (var level in levels)
+            {
+                await UpsertAccessLevelAsync(connection, transaction, level, at, actor, cancellationToken);
+            }
+
+            foreach (var person in people)
+            {
+                await UpsertPersonAsync(connection, transaction, person, at, actor, cancellationToken);
+            }
+
+            foreach (var credential in credentials)
+            {
+                await UpsertCredentialAsync(connection, transaction, credential, at, actor, cancellationToken);
+            }
         }, cancellationToken);
+
+    private static async Task UpsertPersonAsync(IDbConnection connection, IDbTransaction transaction, Person person, Instant at, string actor, CancellationToken cancellationToken)
+    {
+        await connection.ExecuteAsync(new CommandDefinition(
+            """
+            INSERT INTO people (id, name, kind, status, updated_at, updated_by)
+            VALUES (@id, @name, @kind, @status, @at, @actor)
+            ON CONFLICT (id) DO UPDATE SET name = excluded.name, kind = excluded.kind, status = excluded.status,
+                                          updated_at = excluded.updated_at, updated_by = excluded.updated_by
+            """,
+            new { id = person.Id.Value, name = person.Name, kind = person.Kind.ToCode(), status = person.Status.ToCode(), at, actor },
+            transaction,
+            cancellationToken: cancellationToken));
+        await ReplaceAccessLevelsAsync(connection, transaction, person.Id, person.AccessLevels, at, actor, cancellationToken);
+    }
 
     /// <summary>Changes a person's status. False when there is no such person.</summary>
     public Task<bool> SetPersonStatusAsync(PersonId id, PersonStatus status, Instant at, string actor, CancellationToken cancellationToken = default) =>
@@ -112,7 +138,10 @@ public sealed class CardholderStore(Database database)
 
     /// <summary>Inserts or replaces a credential, keyed by its normalized card UID.</summary>
     public Task UpsertCredentialAsync(Credential credential, Instant at, string actor, CancellationToken cancellationToken = default) =>
-        InTransactionAsync(async (connection, transaction) => await connection.ExecuteAsync(new CommandDefinition(
+        InTransactionAsync((connection, transaction) => UpsertCredentialAsync(connection, transaction, credential, at, actor, cancellationToken), cancellationToken);
+
+    private static Task UpsertCredentialAsync(IDbConnection connection, IDbTransaction transaction, Credential credential, Instant at, string actor, CancellationToken cancellationToken) =>
+        connection.ExecuteAsync(new CommandDefinition(
             """
             INSERT INTO credentials (card_uid, technology, person_id, valid_from, valid_until, status, updated_at, updated_by)
             VALUES (@card, @technology, @person, @validFrom, @validUntil, @status, @at, @actor)
@@ -132,7 +161,7 @@ public sealed class CardholderStore(Database database)
                 actor,
             },
             transaction,
-            cancellationToken: cancellationToken)), cancellationToken);
+            cancellationToken: cancellationToken));
 
     /// <summary>Changes a credential's status. False when there is no such credential.</summary>
     public Task<bool> SetCredentialStatusAsync(string cardUid, CredentialStatus status, Instant at, string actor, CancellationToken cancellationToken = default) =>
@@ -144,35 +173,37 @@ public sealed class CardholderStore(Database database)
 
     /// <summary>Inserts or replaces an access level and its zones.</summary>
     public Task UpsertAccessLevelAsync(AccessLevel level, Instant at, string actor, CancellationToken cancellationToken = default) =>
-        InTransactionAsync(async (connection, transaction) =>
-        {
-            var id = level.Id.Value;
-            await connection.ExecuteAsync(new CommandDefinition(
-                """
-                INSERT INTO access_levels (id, name, schedule_id, escort, escorted_only, updated_at, updated_by)
-                VALUES (@id, @name, @schedule, @escort, @escortedOnly, @at, @actor)
-                ON CONFLICT (id) DO UPDATE SET name = excluded.name, schedule_id = excluded.schedule_id,
-                                              escort = excluded.escort, escorted_only = excluded.escorted_only,
-                                              updated_at = excluded.updated_at, updated_by = excluded.updated_by
-                """,
-                new { id, name = level.Name, schedule = level.Schedule.Value, escort = level.Escort ? 1 : 0, escortedOnly = level.EscortedOnly ? 1 : 0, at, actor },
-                transaction,
-                cancellationToken: cancellationToken));
-            var zones = level.Zones.Select(z => z.Value).ToArray();
-            await connection.ExecuteAsync(new CommandDefinition(
-                "DELETE FROM access_level_zones WHERE level_id = @id AND zone_id NOT IN @zones",
-                new { id, zones },
-                transaction,
-                cancellationToken: cancellationToken));
-            await connection.ExecuteAsync(new CommandDefinition(
-                """
-                INSERT INTO access_level_zones (level_id, zone_id, updated_at, updated_by) VALUES (@id, @zone, @at, @actor)
-                ON CONFLICT (level_id, zone_id) DO NOTHING
-                """,
-                zones.Select(zone => new { id, zone, at, actor }),
-                transaction,
-                cancellationToken: cancellationToken));
-        }, cancellationToken);
+        InTransactionAsync((connection, transaction) => UpsertAccessLevelAsync(connection, transaction, level, at, actor, cancellationToken), cancellationToken);
+
+    private static async Task UpsertAccessLevelAsync(IDbConnection connection, IDbTransaction transaction, AccessLevel level, Instant at, string actor, CancellationToken cancellationToken)
+    {
+        var id = level.Id.Value;
+        await connection.ExecuteAsync(new CommandDefinition(
+            """
+            INSERT INTO access_levels (id, name, schedule_id, escort, escorted_only, updated_at, updated_by)
+            VALUES (@id, @name, @schedule, @escort, @escortedOnly, @at, @actor)
+            ON CONFLICT (id) DO UPDATE SET name = excluded.name, schedule_id = excluded.schedule_id,
+                                          escort = excluded.escort, escorted_only = excluded.escorted_only,
+                                          updated_at = excluded.updated_at, updated_by = excluded.updated_by
+            """,
+            new { id, name = level.Name, schedule = level.Schedule.Value, escort = level.Escort ? 1 : 0, escortedOnly = level.EscortedOnly ? 1 : 0, at, actor },
+            transaction,
+            cancellationToken: cancellationToken));
+        var zones = level.Zones.Select(z => z.Value).ToArray();
+        await connection.ExecuteAsync(new CommandDefinition(
+            "DELETE FROM access_level_zones WHERE level_id = @id AND zone_id NOT IN @zones",
+            new { id, zones },
+            transaction,
+            cancellationToken: cancellationToken));
+        await connection.ExecuteAsync(new CommandDefinition(
+            """
+            INSERT INTO access_level_zones (level_id, zone_id, updated_at, updated_by) VALUES (@id, @zone, @at, @actor)
+            ON CONFLICT (level_id, zone_id) DO NOTHING
+            """,
+            zones.Select(zone => new { id, zone, at, actor }),
+            transaction,
+            cancellationToken: cancellationToken));
+    }
 
     /// <summary>
     /// Deletes an access level and its zones. False when there is no such level. Throws (foreign key) when

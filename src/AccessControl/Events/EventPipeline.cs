@@ -245,6 +245,23 @@ public sealed class EventPipeline : IAsyncDisposable
     }
 
     /// <summary>
+    /// Appends rows (a batch of a site file's import) in log order, all in the same commit: when it completes every one
+    /// is durable; when it throws, none is. Completes when they are durable, with the rows as written.
+    /// </summary>
+    public async Task<IReadOnlyList<LogEntry>> AppendAllAsync(IReadOnlyList<LogEntry> entries, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(entries);
+        var done = new TaskCompletionSource<LogEntry>[entries.Count];
+        for (var i = 0; i < done.Length; i++)
+        {
+            done[i] = new TaskCompletionSource<LogEntry>(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+
+        await PostAsync(new AppendAll(entries, done), cancellationToken);
+        return await Task.WhenAll(done.Select(d => d.Task)).WaitAsync(cancellationToken);
+    }
+
+    /// <summary>
     /// Resets a device's seq baseline (its firmware lost its counter): the next event must carry a seq above
     /// <paramref name="baseline"/> (any seq when null). Audited by an admin row in log order; completes when it is durable,
     /// and takes effect only then (an <see cref="EntryLogUnavailableException"/> leaves the baseline as it was).
@@ -327,13 +344,13 @@ public sealed class EventPipeline : IAsyncDisposable
     /// <summary>Item kinds <see cref="SimulateStagingFailure"/> takes.</summary>
     private static readonly IReadOnlySet<string> SimulatedStagingKinds = new HashSet<string>(StringComparer.Ordinal)
     {
-        nameof(Append), nameof(SeqReset), nameof(FireReset), nameof(FireReassert), nameof(Tick), "ReaderEvent",
+        nameof(Append), nameof(AppendAll), nameof(SeqReset), nameof(FireReset), nameof(FireReassert), nameof(Tick), "ReaderEvent",
     };
 
     /// <summary>
     /// Test hook for a bug in staging an item: every item of <paramref name="kind"/> throws <paramref name="failure"/>
     /// when the pipeline stages it (before anything of it is staged; a reader's event once its payload is parsed); null
-    /// removes it. Kinds: <c>Append</c> (<see cref="AppendAsync"/>), <c>SeqReset</c>, <c>FireReset</c>,
+    /// removes it. Kinds: <c>Append</c> (<see cref="AppendAsync"/>), <c>AppendAll</c> (<see cref="AppendAllAsync"/>), <c>SeqReset</c>, <c>FireReset</c>,
     /// <c>FireReassert</c>, <c>Tick</c> (<see cref="TickAsync"/> and <see cref="RaiseAsync"/>), <c>ReaderEvent</c>.
     /// </summary>
     internal void SimulateStagingFailure(string kind, Exception? failure)
@@ -535,6 +552,14 @@ public sealed class EventPipeline : IAsyncDisposable
                     break;
                 case Append append:
                     batch.Add(new Staged(append.Entry) { Appended = append.Done });
+                    break;
+                case AppendAll appendAll:
+                    // One item, staged whole into this batch (past MaxBatch if it must): its rows share one commit.
+                    for (var i = 0; i < appendAll.Entries.Count; i++)
+                    {
+                        batch.Add(new Staged(appendAll.Entries[i]) { Appended = appendAll.Done[i] });
+                    }
+
                     break;
                 case SeqReset reset:
                     StageSeqReset(reset);
@@ -2186,6 +2211,17 @@ public sealed class EventPipeline : IAsyncDisposable
     private sealed record Append(LogEntry Entry, TaskCompletionSource<LogEntry> Done) : Item
     {
         public override void Fail(Exception failure) => Done.TrySetException(failure);
+    }
+
+    private sealed record AppendAll(IReadOnlyList<LogEntry> Entries, TaskCompletionSource<LogEntry>[] Done) : Item
+    {
+        public override void Fail(Exception failure)
+        {
+            foreach (var done in Done)
+            {
+                done.TrySetException(failure);
+            }
+        }
     }
 
     private sealed record SeqReset(string Source, long? Baseline, string Actor, string? Site, TaskCompletionSource<LogEntry> Done) : Item

@@ -109,7 +109,7 @@ public sealed class EdgeService : IAsyncDisposable
             journal);
         Cardholders = new CardholderStore(database);
         StoredSites = new SiteStore(database, clock);
-        Admin = new AdminService(Cardholders, configuration, Pipeline.AppendAsync, clock, loggers.CreateLogger<AdminService>());
+        Admin = new AdminService(Cardholders, configuration, Pipeline.AppendAsync, clock, loggers.CreateLogger<AdminService>(), Pipeline.AppendAllAsync);
         Fingerprints = new FingerprintService(FingerprintStore, templates, configuration, Pipeline.AppendAsync, settings.Fingerprints,
             () => FingerprintKeyring.Load(settings.FingerprintKeyPath), clock, loggers.CreateLogger<FingerprintService>());
         Fingerprints.Load();

@@ -84,6 +84,14 @@ internal sealed class AdminHost : IAsyncDisposable
     /// <summary>When set, the audit append throws (the entry log cannot be written).</summary>
     public bool FailAppends { get; set; }
 
+    /// <summary>When set, only the append of that number (1 for the next one) throws, as a log that fails for a moment.</summary>
+    public int? FailAppendNumber { get; set; }
+
+    /// <summary>When set, each append awaits it first (with the row), before the row is written.</summary>
+    public Func<LogEntry, Task>? BeforeAppend { get; set; }
+
+    private int appends;
+
     public static SiteTopology Topology { get; } = new(
         [new Site(new SiteId("dc1"), "DC One", DateTimeZoneProviders.Tzdb["Europe/Amsterdam"])],
         [
@@ -152,16 +160,21 @@ internal sealed class AdminHost : IAsyncDisposable
     public static string TokenHash(string token) => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(token)));
 
     /// <summary>What the pipeline's AppendAsync does, minus the batching: one durable row.</summary>
-    public Task<LogEntry> AppendAsync(LogEntry entry)
+    public async Task<LogEntry> AppendAsync(LogEntry entry)
     {
-        if (FailAppends)
+        if (BeforeAppend is { } before)
+        {
+            await before(entry);
+        }
+
+        if (FailAppends || Interlocked.Increment(ref appends) == FailAppendNumber)
         {
             throw new EntryLogUnavailableException("test: the entry log cannot be written", null);
         }
 
         lock (writeLock)
         {
-            return Task.FromResult(Writer.Append([entry])[0]);
+            return Writer.Append([entry])[0];
         }
     }
 

@@ -82,6 +82,63 @@ public sealed class SiteImportTests : IAsyncLifetime
     }
 
     [Fact]
+    [Trait("control", "NIST-AC-2")]
+    public async Task Import_LogFailsInTheMiddleOfABatch_PutsNoneOfItInForceAndTheNextImportCompletesIt()
+    {
+        host.FailAppendNumber = 4; // the two levels' rows and Ada's are durable; Grace's is not
+
+        var failed = await host.Admin.ImportSiteDefinitionAsync("dc1.yaml", Levels(), People(), Credentials());
+
+        Assert.Equal(AdminOutcome.Unavailable, failed.Outcome);
+        Assert.Empty(host.PeopleBesidesTheOperators);
+        Assert.Empty(host.Configuration.Cardholders.AccessLevels);
+        Assert.Empty(host.Store.LoadAll().AccessLevels);
+        Assert.Equal(
+            ["access_level.upsert", "access_level.upsert", "person.upsert", "access_level.upsert.failed", "access_level.upsert.failed", "person.upsert.failed"],
+            host.Rows(LogKinds.Admin).Select(r => r.Reason));
+
+        var next = await host.Admin.ImportSiteDefinitionAsync("dc1.yaml", Levels(), People(), Credentials());
+
+        Assert.Equal(new ImportSummary(2, 2, 2, 0), next.Value);
+        var rows = host.Rows(LogKinds.Admin).Skip(6).ToList();
+        Assert.Equal(["access_level.upsert", "access_level.upsert", "person.upsert", "person.upsert", "credential.upsert", "credential.upsert"], rows.Select(r => r.Reason));
+        Assert.Equal(["p-1", "p-2"], host.PeopleBesidesTheOperators.Select(p => p.Value).Order());
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AC-2")]
+    public async Task Import_WhileABatchsRowsAreWritten_ASwipeSeesAllOfItOrNoneOfIt()
+    {
+        var third = new TaskCompletionSource<LiveConfiguration.Snapshot>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var seen = 0;
+        host.BeforeAppend = async _ =>
+        {
+            if (Interlocked.Increment(ref seen) == 3)
+            {
+                third.SetResult(host.Configuration.Current);
+                await release.Task;
+            }
+        };
+
+        var import = host.Admin.ImportSiteDefinitionAsync("dc1.yaml", Levels(), People(), Credentials());
+        var during = await third.Task;
+        release.SetResult();
+        await import;
+
+        // What a swipe is decided with while the rows are being written: the cardholders in force (none of the file's
+        // yet), and the batch in flight (all of it), granted only if both grant.
+        Assert.Empty(during.Cardholders.AccessLevels);
+        Assert.DoesNotContain(during.Cardholders.People.Keys, p => p.Value is "p-1" or "p-2");
+        Assert.Empty(during.Cardholders.Credentials);
+        Assert.NotNull(during.Pending);
+        Assert.Equal(2, during.Pending.AccessLevels.Count);
+        Assert.Contains(new PersonId("p-2"), during.Pending.People.Keys);
+        Assert.Equal(["04A1B2C3", "0A0B0C0D"], during.Pending.Credentials.Keys.Order());
+        Assert.Equal(2, host.Configuration.Cardholders.Credentials.Count);
+    }
+
+    [Fact]
     public async Task DatabaseWriteFails_AfterTheAuditRow_RecordsTheFailureAndChangesNothing()
     {
         using (var connection = host.Database.Open())
