@@ -268,7 +268,7 @@ public sealed class AdminService
                 return AdminResult<Credential>.Invalid(errors);
             }
 
-            if (reason is null && Unrevoked(existing, status, actor) is { } final)
+            if (reason is null && await RefuseUnrevokingAsync(who, action, existing, status) is { } final)
             {
                 return final;
             }
@@ -317,7 +317,7 @@ public sealed class AdminService
                 return await WithoutChangeAsync(precededBy, AdminResult<Credential>.NotFound($"No credential '{cardUid}'."));
             }
 
-            if (Unrevoked(existing, newStatus, actor) is { } final)
+            if (await RefuseUnrevokingAsync(who, CredentialStatusAction(newStatus), existing, newStatus) is { } final)
             {
                 return await WithoutChangeAsync(precededBy, final);
             }
@@ -335,15 +335,34 @@ public sealed class AdminService
     /// <summary>
     /// The refusal to bring a revoked credential back (active or suspended), or null. Revocation is final for a binding:
     /// a card revoked when lost or at a termination must not quietly work again; a re-issue says so, with a reason.
+    /// The attempt is recorded as a <c>security</c> row (<see cref="CardholderActions.CredentialReactivate"/>) naming
+    /// the change and the status asked for: someone trying to bring such a card back is what an auditor wants to see.
     /// </summary>
-    private AdminResult<Credential>? Unrevoked(Credential? existing, CredentialStatus status, string actor)
+    private async Task<AdminResult<Credential>?> RefuseUnrevokingAsync(AdminActor who, string change, Credential? existing, CredentialStatus status)
     {
         if (existing is not { Status: CredentialStatus.Revoked } || status == CredentialStatus.Revoked)
         {
             return null;
         }
 
-        logger.LogWarning("{Actor} asked to make revoked credential {Card} {Status}; refused (a re-issue is needed).", actor, existing.CardUid, status.ToCode());
+        logger.LogWarning("{Actor} asked to make revoked credential {Card} {Status}; refused (a re-issue is needed).", who.Name, existing.CardUid, status.ToCode());
+        var row = new LogEntry
+        {
+            At = clock.GetCurrentInstant(),
+            Kind = LogKinds.Security,
+            Actor = who.Name,
+            Reason = LogReasons.Refused(CardholderActions.CredentialReactivate),
+            PersonId = existing.Person.Value,
+            Card = existing.CardUid,
+            Detail = AdminJson.Serialize(new
+            {
+                change,
+                status = status.ToCode(),
+                role = who.Token is { } token ? ApiTokens.RoleCode(token.Role) : null,
+                person = who.Token?.PersonId,
+            }),
+        };
+        await AdminApi.RecordRefusalAsync(appendLog, row, logger);
         return AdminResult<Credential>.Conflict(
             $"Credential '{existing.CardUid}' is revoked, and a revocation is final. To bind the card again, re-issue it with a reason (POST /credentials/{existing.CardUid}/reissue, or credential reissue).");
     }

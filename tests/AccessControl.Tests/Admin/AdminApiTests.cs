@@ -126,6 +126,33 @@ public sealed class AdminApiTests : IAsyncLifetime
 
     [Fact]
     [Trait("control", "NIST-PE-2")]
+    [Trait("control", "PCI-10.2")]
+    public async Task RevokedCredential_AskedBack_IsRecordedAsASecurityRow_NamingTheActorTheCardAndTheStatusAskedFor()
+    {
+        await SeedAsync();
+        await OkAsync(await host.AsAdminAsync(HttpMethod.Post, $"/credentials/{Card}/status", new { status = "revoked" }));
+        host.Clock.Advance(Duration.FromMinutes(1));
+        var askedAt = host.Clock.GetCurrentInstant();
+
+        Assert.Equal(HttpStatusCode.Conflict, (await host.AsAdminAsync(HttpMethod.Post, $"/credentials/{Card}/status", new { status = "active" })).StatusCode);
+        Assert.Equal(HttpStatusCode.Conflict, (await host.AsAdminAsync(HttpMethod.Put, $"/credentials/{Card}", new { technology = "desfire-ev3", personId = "p-100", status = "suspended" })).StatusCode);
+        await OkAsync(await host.AsAdminAsync(HttpMethod.Put, $"/credentials/{Card}", new { technology = "desfire-ev2", personId = "p-100" })); // stays revoked: no refusal
+
+        var refusals = host.Query.Find(new LogFilter { Kind = LogKinds.Security, Reason = "credential.reactivate.refused" });
+        Assert.Equal(2, refusals.Count);
+        Assert.All(refusals, r => Assert.Equal(("alice", Card, "p-100", null, askedAt), (r.Actor, r.Card, r.PersonId, r.SiteId, r.At)));
+        Assert.Equal(
+            [("credential.activate", "active"), ("credential.upsert", "suspended")],
+            refusals.Select(r =>
+            {
+                using var detail = JsonDocument.Parse(r.Detail!);
+                return (detail.RootElement.GetProperty("change").GetString(), detail.RootElement.GetProperty("status").GetString());
+            }));
+        Assert.Equal(CredentialStatus.Revoked, host.Store.LoadAll().Credentials[Card].Status);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-PE-2")]
     [Trait("control", "NIST-AC-2")]
     public async Task RevokedCredential_Reissued_WithAReason_IsANewBindingAuditedAsReissue()
     {

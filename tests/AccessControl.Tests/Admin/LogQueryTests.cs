@@ -161,6 +161,7 @@ public sealed class LogQueryTests : IAsyncLifetime
     [InlineData("reason=granetd", "reason", "granetd", "granted")] // no row is granetd: "no rows" would read as "never granted"
     [InlineData("kind=admin&reason=person.upsret", "reason", "person.upsret", "person.upsert")]
     [InlineData("kind=security&reason=person.upsert.refused", "reason", "person.upsert.refused", "cardholders.refused")] // never written: people are refused as a whole
+    [InlineData("kind=security&reason=credential.activate.refused", "reason", "credential.activate.refused", "credential.reactivate.refused")] // a revoked card asked back, however asked
     [InlineData("reason=fire.reset", "reason", "fire.reset", "fire_reset")] // the reset's row is fire_reset; fire.reset is only ever refused
     [InlineData("reason=hr.rejected.failed", "reason", "hr.rejected.failed", "hr.failed.failed")] // a rejection changes nothing that could fail
     [InlineData("kind=acces", "kind", "acces", "access")]
@@ -182,6 +183,7 @@ public sealed class LogQueryTests : IAsyncLifetime
     [InlineData("kind=security&reason=visit.approve.refused")]
     [InlineData("kind=security&reason=log.purge.refused")]
     [InlineData("kind=security&reason=cardholders.refused")]
+    [InlineData("kind=security&reason=credential.reactivate.refused")]
     [InlineData("kind=security&reason=fire.reset.refused")]
     [InlineData("kind=admin&reason=hr.failed.failed")]
     [InlineData("kind=security&reason=connect_refused")]
