@@ -475,7 +475,19 @@ public static partial class WireFormat
         }
 
         var doorId = GetOptionalString(root, "doorId", 64, out _);
-        var seconds = root.TryGetProperty("unlockSeconds", out var s) && s.ValueKind == JsonValueKind.Number && s.TryGetInt32(out var v) ? v : 0;
+
+        // Always present (docs/reader-protocol.md §6.3): a decision without it is malformed, not "unlocked for 0 seconds",
+        // so that a sender's omission is seen, as a door command's missing seconds is.
+        if (!root.TryGetProperty("unlockSeconds", out var s))
+        {
+            return WireResult<DecisionMessage>.Fail("unlockSeconds is missing", eventId);
+        }
+
+        if (s.ValueKind != JsonValueKind.Number || !s.TryGetInt32(out var seconds))
+        {
+            return WireResult<DecisionMessage>.Fail("unlockSeconds must be an integer", eventId);
+        }
+
         return WireResult<DecisionMessage>.Ok(new DecisionMessage(eventId, decision == "grant", reason, doorId, seconds) { Pending = decision == "pending" });
     }
 

@@ -181,6 +181,10 @@ public class WireFormatMessageTests
     [InlineData("""{"eventId":"e-1","reason":"granted"}""", "decision is missing", "e-1")]
     [InlineData("""{"eventId":"e-1","decision":"grant"}""", "reason is missing", "e-1")]
     [InlineData("""{"eventId":7,"decision":"grant","reason":"granted"}""", "eventId must be a string, not Number", null)]
+    [InlineData("""{"eventId":"e-1","decision":"grant","reason":"granted"}""", "unlockSeconds is missing", "e-1")] // not "open for 0 seconds"
+    [InlineData("""{"eventId":"e-1","decision":"grant","reason":"granted","unlockSeconds":"5"}""", "unlockSeconds must be an integer", "e-1")]
+    [InlineData("""{"eventId":"e-1","decision":"grant","reason":"granted","unlockSeconds":null}""", "unlockSeconds must be an integer", "e-1")]
+    [InlineData("""{"eventId":"e-1","decision":"deny","reason":"outside_schedule"}""", "unlockSeconds is missing", "e-1")]
     public void ParseDecision_Invalid_FailsWithReason(string json, string error, string? eventId)
     {
         var result = WireFormat.ParseDecision(Payload(json));
