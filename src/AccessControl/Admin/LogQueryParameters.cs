@@ -47,8 +47,8 @@ public static class LogQueryParameters
             }
         }
 
-        var from = ParseInstant(values, "from", errors);
-        var to = ParseInstant(values, "to", errors);
+        var from = ParseInstant("from", values.GetValueOrDefault("from"), errors);
+        var to = ParseInstant("to", values.GetValueOrDefault("to"), errors);
         CheckRange(from, to, errors);
 
         var kind = OneOf(values, "kind", "kind", LogKinds.All, errors);
@@ -105,9 +105,14 @@ public static class LogQueryParameters
         }
     }
 
-    private static Instant? ParseInstant(Dictionary<string, string> values, string name, List<FieldError> errors)
+    /// <summary>
+    /// The instant of parameter <paramref name="name"/> (null when not given), or an error naming it. Shared by every
+    /// query of a time range (the visitor log too), so that each takes the same times.
+    /// </summary>
+    internal static Instant? ParseInstant(string name, string? text, List<FieldError> errors)
     {
-        if (!values.TryGetValue(name, out var text))
+        ArgumentNullException.ThrowIfNull(errors);
+        if (text is null)
         {
             return null;
         }

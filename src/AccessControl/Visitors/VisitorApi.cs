@@ -228,8 +228,8 @@ public static class VisitorApi
         var request = http.Request;
         var errors = new List<FieldError>();
         CheckParameters(request.Query, ["from", "to", "site", "limit"], errors);
-        var from = InstantParameter(request.Query, "from", errors);
-        var to = InstantParameter(request.Query, "to", errors);
+        var from = LogQueryParameters.ParseInstant("from", request.Query["from"].FirstOrDefault(), errors);
+        var to = LogQueryParameters.ParseInstant("to", request.Query["to"].FirstOrDefault(), errors);
         LogQueryParameters.CheckRange(from, to, errors);
         var limit = 1000;
         if (request.Query["limit"].FirstOrDefault() is { } l
@@ -267,23 +267,6 @@ public static class VisitorApi
         return limit is null ? list(asked)
             : asked is null || asked == limit ? list(limit)
             : none;
-    }
-
-    private static Instant? InstantParameter(IQueryCollection query, string name, List<FieldError> errors)
-    {
-        if (query[name].FirstOrDefault() is not { } text)
-        {
-            return null;
-        }
-
-        var parsed = InstantPattern.ExtendedIso.Parse(text);
-        if (!parsed.Success)
-        {
-            errors.Add(new FieldError(name, "must be an RFC 3339 instant such as 2026-12-01T00:00:00Z"));
-            return null;
-        }
-
-        return parsed.Value;
     }
 
     private static void CheckParameters(IQueryCollection query, string[] known, List<FieldError> errors)

@@ -109,6 +109,7 @@ public sealed class VisitApiTests : IAsyncLifetime
     [Trait("control", "NIST-SI-10")]
     [InlineData("2026-12-02T00:00:00Z", "2026-12-01T00:00:00Z")]
     [InlineData("2026-12-01T00:00:00Z", "2026-12-01T00:00:00Z")]
+    [InlineData("2026-12-01T01:00:00%2B01:00", "2026-12-01T00:00:00Z")] // the same instant
     public async Task VisitorLog_FromNotBeforeTo_Is400NamingTo_AsTheEntryLogs(string from, string to)
     {
         await desk.CheckedInVisitAsync();
@@ -121,6 +122,21 @@ public sealed class VisitApiTests : IAsyncLifetime
         var expected = (await log.Content.ReadFromJsonAsync<AdminApi.ApiProblem>(AdminJson.Options))!;
         Assert.Equal(("to", "must be after from (the range is [from, to))"), (Assert.Single(problem.Errors!).Field, problem.Errors![0].Message));
         Assert.Equal(expected.Errors, problem.Errors);
+    }
+
+    /// <summary>The visitor log took only times ending in Z; /log takes any RFC 3339 offset, and so does it now.</summary>
+    [Fact]
+    [Trait("control", "NIST-SI-10")]
+    public async Task VisitorLog_TimesWithAnOffset_AreRead_AsTheEntryLogReadsThem()
+    {
+        await desk.CheckedInVisitAsync();
+
+        var inUtc = await desk.Auditor.GetStringAsync("api/v1/visits/log?from=2026-12-01T00:00:00Z&to=2026-12-02T00:00:00Z");
+        var withOffsets = await desk.Auditor.GetAsync("api/v1/visits/log?from=2026-12-01T01:00:00%2B01:00&to=2026-12-01T19:00:00-05:00");
+
+        Assert.Equal(HttpStatusCode.OK, withOffsets.StatusCode);
+        Assert.Single((await withOffsets.Content.ReadFromJsonAsync<VisitorLogRow[]>(AdminJson.Options))!);
+        Assert.Equal(inUtc, await withOffsets.Content.ReadAsStringAsync());
     }
 
     /// <summary>The day's listing reads 14 hours either side of the day (every zone's offset): at the calendar's ends that was a 500.</summary>
