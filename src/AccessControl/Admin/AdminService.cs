@@ -345,7 +345,8 @@ public sealed class AdminService
             return null;
         }
 
-        logger.LogWarning("{Actor} asked to make revoked credential {Card} {Status}; refused (a re-issue is needed).", who.Name, existing.CardUid, status.ToCode());
+        // The card is named in the security row below, not in the service's own log (which carries no card UIDs).
+        logger.LogWarning("{Actor} asked to make a revoked credential {Status}; refused (a re-issue is needed; see the credential.reactivate.refused row).", who.Name, status.ToCode());
         var row = new LogEntry
         {
             At = clock.GetCurrentInstant(),
