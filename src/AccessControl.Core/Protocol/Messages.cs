@@ -142,6 +142,13 @@ public sealed record AlarmMessage(
     /// group a controller's per-door alarms without reading <see cref="Detail"/>; null (absent on the wire) on other alarms.
     /// </summary>
     public string? ControllerId { get; init; }
+
+    /// <summary>
+    /// In an alarm storm (<see cref="AlarmTypes.Coalesced"/>), how many earlier alarms of the same type about the same
+    /// device this one stands for besides itself: raised and logged since the previous one published, but not published,
+    /// so that one device cannot bury every other door's alarms on a console. Null (absent on the wire) otherwise.
+    /// </summary>
+    public int? Coalesced { get; init; }
 }
 
 /// <summary>Alarm type codes. The set is open for later issues; these are the ones the core raises.</summary>
@@ -179,4 +186,19 @@ public static class AlarmTypes
 
     /// <summary>A fire panel reports an active fire alarm; the site's fail-safe doors are released.</summary>
     public const string FireAlarm = "fire_alarm";
+
+    /// <summary>
+    /// A reader saw more unknown cards within a window than a busy entrance ever does (PipelineOptions.ProbingUnknownCards,
+    /// ProbingWindow): someone is trying card numbers to learn which exist. Once per window per reader.
+    /// </summary>
+    public const string CredentialProbing = "credential_probing";
+
+    /// <summary>
+    /// The types a misbehaving device can raise once per message (a tamper switch, a door position sensor, a status
+    /// that flaps): coalesced per device and type on the alarms topic (<see cref="AlarmMessage.Coalesced"/>), each still logged.
+    /// </summary>
+    public static readonly IReadOnlySet<string> Coalesced = new HashSet<string>(StringComparer.Ordinal)
+    {
+        Tamper, DoorForced, ReaderOffline, ReaderOnline, DoorControllerOffline, DoorControllerOnline,
+    };
 }

@@ -199,6 +199,10 @@ public static partial class WireFormat
         WriteOptional(w, "readerId", a.ReaderId);
         WriteOptional(w, "controllerId", a.ControllerId);
         WriteOptional(w, "detail", a.Detail);
+        if (a.Coalesced is { } coalesced)
+        {
+            w.WriteNumber("coalesced", coalesced);
+        }
     });
 
     /// <summary>Formats an instant as RFC 3339 UTC with as many fraction digits as it needs (none to nine), e.g. <c>2026-11-28T09:15:02.123Z</c> or <c>2026-11-28T09:15:02Z</c>.</summary>
@@ -593,6 +597,7 @@ public static partial class WireFormat
             GetOptionalString(root, "detail", 1024, out _))
         {
             ControllerId = GetOptionalString(root, "controllerId", 64, out _),
+            Coalesced = root.TryGetProperty("coalesced", out var c) && c.ValueKind == JsonValueKind.Number && c.TryGetInt32(out var n) && n >= 0 ? n : null,
         });
     }
 

@@ -69,6 +69,12 @@ public sealed class EventPipeline : IAsyncDisposable
     private readonly AlarmThrottle floodAlarms;
     private readonly DeviceRateLimit deviceRate;
     private readonly AlarmThrottle unverifiedReplays;
+
+    // Alarm storms (AlarmTypes.Coalesced), per type and device, and the last alarm held back of each: it goes out late
+    // when the storm ends, standing for the others.
+    private readonly AlarmThrottle storms;
+    private readonly Dictionary<string, AlarmMessage> heldBack = new(StringComparer.Ordinal);
+    private readonly CredentialProbing probing;
     private PassbackState passback = PassbackState.Empty;
     private EscortState escorts = EscortState.Empty;
     private FingerprintState fingerprints = FingerprintState.Empty;
@@ -129,6 +135,8 @@ public sealed class EventPipeline : IAsyncDisposable
         floodAlarms = new AlarmThrottle(options.MalformedAlarmInterval);
         deviceRate = new DeviceRateLimit(options.DeviceBurst, options.DeviceInterval);
         unverifiedReplays = new AlarmThrottle(options.ReplayAlarmInterval);
+        storms = new AlarmThrottle(options.AlarmStormInterval);
+        probing = new CredentialProbing(options.ProbingUnknownCards, options.ProbingWindow);
         this.configuration = configuration;
         this.writer = writer;
         this.publisher = publisher;
@@ -593,6 +601,7 @@ public sealed class EventPipeline : IAsyncDisposable
                         StageAlarm(alarm, now);
                     }
 
+                    StageStormEnds(now);
                     batch.Add(new Staged(null) { Ticked = tick.Done });
                     break;
             }
@@ -835,6 +844,10 @@ public sealed class EventPipeline : IAsyncDisposable
 
         StageAccess(new AccessRow(readerId, source, e.EventId, e.Seq, e.At, e.Offline, e.Card!, e.Technology), decision, now, snapshot,
             [(decision.IsPending ? "fingerprintRequest" : "why", verifyDetail), (ChangeInFlight, stricter ? "true" : null)], commands: commands);
+        if (decision.Reason == AccessReason.UnknownCredential && known && door is not null)
+        {
+            StageAlarmIfAny(probing.Unknown(reader!, door, now), now);
+        }
     }
 
     /// <summary>In a row's detail: decided by a cardholder change not yet in force (its audit row not yet durable).</summary>
@@ -1617,12 +1630,34 @@ public sealed class EventPipeline : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Logs an alarm and publishes it, unless it is one of a storm (<see cref="AlarmTypes.Coalesced"/>: the same type about
+    /// the same device within <see cref="PipelineOptions.AlarmStormInterval"/> of the last one published): then it is
+    /// logged and held back, and the next one published says how many it stands for.
+    /// </summary>
     private void StageAlarm(Alarm alarm, Instant now, string? source = null, ReaderEvent? cause = null)
     {
         var message = new AlarmMessage(Guid.NewGuid().ToString("N"), now, alarm.Type, alarm.SiteId, alarm.DoorId, alarm.ReaderId, alarm.Detail)
         {
             ControllerId = alarm.ControllerId,
         };
+        var published = message;
+        if (AlarmTypes.Coalesced.Contains(alarm.Type))
+        {
+            var storm = $"{alarm.Type} {alarm.ReaderId ?? alarm.DoorId ?? alarm.ControllerId}";
+            var heldBefore = storms.Take(storm, now);
+            heldBack.Remove(storm);
+            if (heldBefore is null)
+            {
+                heldBack[storm] = message;
+                published = null;
+            }
+            else if (heldBefore > 0)
+            {
+                published = message with { Coalesced = heldBefore };
+            }
+        }
+
         if (source is not null && cause is not null)
         {
             batchEvents[(source, cause.EventId)] = batch.Count;
@@ -1644,9 +1679,25 @@ public sealed class EventPipeline : IAsyncDisposable
             PersonId = alarm.PersonId,
             Reason = alarm.Type,
             Detail = Json(("alarmId", message.AlarmId), ("detail", alarm.Detail), ("until", alarm.Until is { } until ? WireFormat.FormatInstant(until) : null),
-                ("controllerId", alarm.ControllerId)),
+                ("controllerId", alarm.ControllerId), ("heldBack", published is null ? "true" : null), ("coalesced", (long?)published?.Coalesced)),
         })
-        { Alarm = message });
+        { Alarm = published });
+    }
+
+    /// <summary>
+    /// Storms that went quiet for <see cref="PipelineOptions.AlarmStormInterval"/>: the last alarm held back of each is
+    /// published now (already logged, under its own alarmId and time), standing for the others held back since the
+    /// last one published, so that the console learns how the storm ended and how big it was.
+    /// </summary>
+    private void StageStormEnds(Instant now)
+    {
+        foreach (var (storm, held) in storms.Quieted(now).OrderBy(s => heldBack.GetValueOrDefault(s.Device)?.At))
+        {
+            if (heldBack.Remove(storm, out var last))
+            {
+                batch.Add(new Staged(null) { Alarm = last with { Coalesced = held - 1 } });
+            }
+        }
     }
 
     /// <summary>

@@ -61,6 +61,24 @@ public sealed record PipelineOptions
     public Duration MalformedAlarmInterval { get; init; } = Duration.FromMinutes(1);
 
     /// <summary>
+    /// At most one published alarm per device and type in this time for the types a device raises once per message
+    /// (<see cref="Protocol.AlarmTypes.Coalesced"/>: tamper, door_forced, status flapping): the first goes out at once,
+    /// the rest are logged and held back, and the next one published (at the latest the last one, at the first
+    /// supervision tick after the interval) says how many it stands for. Zero publishes every one.
+    /// </summary>
+    public Duration AlarmStormInterval { get; init; } = Duration.FromMinutes(1);
+
+    /// <summary>
+    /// More unknown cards than this at one reader within <see cref="ProbingWindow"/> raise <c>credential_probing</c>
+    /// (once per window per reader): someone is trying card numbers. A busy entrance sees a few foreign or mistyped
+    /// cards an hour, never eleven a minute; a guessing tool or a cloner tries several a second.
+    /// </summary>
+    public int ProbingUnknownCards { get; init; } = 10;
+
+    /// <summary>The window of <see cref="ProbingUnknownCards"/>.</summary>
+    public Duration ProbingWindow { get; init; } = Duration.FromMinutes(1);
+
+    /// <summary>
     /// How many messages one device (a reader, the events and status of one door) may send at once before
     /// <see cref="DeviceInterval"/> paces it: enough for a reader's buffer replayed after an outage. Beyond it a message is
     /// dropped unanswered and unlogged (a reader re-sends a card event that has no decision) and a <c>device_flood</c>
@@ -109,6 +127,13 @@ public sealed record PipelineOptions
         if (DeviceBurst is < 1 or > 1_000_000 || DeviceInterval <= TimeSpan.Zero || DeviceInterval > TimeSpan.FromDays(1))
         {
             throw new ArgumentOutOfRangeException(nameof(DeviceBurst), "DeviceBurst must be 1..1000000 and DeviceInterval positive and at most a day.");
+        }
+
+        if (AlarmStormInterval < Duration.Zero || AlarmStormInterval > Duration.FromDays(1) || ProbingUnknownCards is < 1 or > 100_000
+            || ProbingWindow <= Duration.Zero || ProbingWindow > Duration.FromDays(1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(AlarmStormInterval),
+                "AlarmStormInterval must be 0..1 day, ProbingUnknownCards 1..100000 and ProbingWindow positive and at most a day.");
         }
 
         if (MaxClockSkew <= Duration.Zero || ReplayAlarmInterval < Duration.Zero || MalformedAlarmInterval < Duration.Zero || ReplayWindow is < 1 or > 65_536)
