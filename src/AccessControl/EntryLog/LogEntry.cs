@@ -28,6 +28,12 @@ public static class LogKinds
     /// </summary>
     public const string UnsignedAtStartReason = "unsigned_at_start";
 
+    /// <summary>
+    /// Reason of the <see cref="Integrity"/> row the service writes at a start the operator allowed on a database older
+    /// than its checkpoint file (<see cref="LogRollback"/>): the rows after its head were lost, and the log says so.
+    /// </summary>
+    public const string RollbackAcceptedReason = "log_rollback_accepted";
+
     /// <summary>Life safety: fire releases of fail-safe doors, panel clears and operator resets (docs/operations.md).</summary>
     public const string Safety = "safety";
 

@@ -30,6 +30,12 @@ public sealed record LogIntegrityOptions
     /// <summary>Why <see cref="MinimumRetention"/> is shorter than 365 days (the decision's reference); written into every purge row.</summary>
     public string? MinimumRetentionReason { get; init; }
 
+    /// <summary>
+    /// The seq of the checkpoint beyond the database's head that the operator accepts to start past (<see cref="LogRollback"/>;
+    /// <c>--accept-log-rollback SEQ</c>). It names one rollback, the one the refusal named: left set, it accepts no other.
+    /// </summary>
+    public long? AcceptRollback { get; init; }
+
     /// <summary>The retention rule the purge applies; valid only when <see cref="Validate"/> found nothing.</summary>
     public LogRetention Retention => new(Duration.FromTimeSpan(MinimumRetention), MinimumRetentionReason);
 

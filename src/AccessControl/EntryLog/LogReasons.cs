@@ -85,7 +85,7 @@ public static class LogReasons
             .. ActionCodes.SelectMany(a => Forms(a.Code, a.Rows)),
             .. SecurityReasons,
             DoorOpened, DoorClosed, ExitRequest, DeviceOnline, DeviceOffline, DeviceStatusCleared,
-            LogKinds.GenesisReason, LogKinds.PurgeReason, LogKinds.UnsignedAtStartReason, LateRows.OutageReason,
+            LogKinds.GenesisReason, LogKinds.PurgeReason, LogKinds.UnsignedAtStartReason, LogKinds.RollbackAcceptedReason, LateRows.OutageReason,
         ];
         return codes.ToFrozenSet(StringComparer.Ordinal);
     }

@@ -48,7 +48,7 @@ public sealed class EdgeService : IAsyncDisposable
     private SiteId? givenSite;
 
     private EdgeService(ServiceSettings settings, IClock clock, TimeProvider time, ILoggerFactory loggers, Database database,
-        DeviceSecrets secrets, LiveConfiguration configuration, FingerprintKeyring fingerprintKeys)
+        DeviceSecrets secrets, LiveConfiguration configuration, FingerprintKeyring fingerprintKeys, (LogRollback Found, OsAccount AcceptedBy)? rollback = null)
     {
         this.settings = settings;
         this.time = time;
@@ -64,6 +64,10 @@ public sealed class EdgeService : IAsyncDisposable
         Topics = new Topics(settings.Broker.TopicRoot);
         Log = new EntryLogQuery(database);
         var checkpointing = LogCheckpointing.ForDataFolder(settings.DataDirectory, clock, settings.LogIntegrity);
+
+        // An accepted rollback: the old file goes aside first, so that the writer files the database's own checkpoints
+        // into a new one and never appends to a file that signs other rows at the same seqs.
+        var movedTo = rollback?.Found.MoveAside(clock.GetCurrentInstant());
         Writer = new EntryLogWriter(database, checkpointing);
         try
         {
@@ -76,6 +80,15 @@ public sealed class EdgeService : IAsyncDisposable
         {
             // Not a reason to keep the doors shut: the rows are still there, and the next checkpoint signs them.
             logger.LogError(ex, "The rows after the entry log's last signed checkpoint could not be recorded at start.");
+        }
+
+        if (rollback is { } accepted)
+        {
+            // After unsigned_at_start, which names the restored log's own unsigned rows, not this one. A failure here
+            // stops the start: a rollback accepted without its row would be one nobody can see.
+            var row = Writer.Append([accepted.Found.Entry(clock.GetCurrentInstant(), movedTo!, accepted.AcceptedBy)])[0];
+            logger.LogWarning("The entry log was rolled back: it ends at seq {Head} but checkpoints signed up to seq {Seq}; accepted by {Who}, recorded in row {Row}. The old checkpoint file was moved to {MovedTo}.",
+                accepted.Found.Head, accepted.Found.Checkpoint.Seq, accepted.AcceptedBy, row.Seq, movedTo);
         }
 
         // The query index is brought up to date before the history below is read through it (a new or replaced
@@ -203,6 +216,21 @@ public sealed class EdgeService : IAsyncDisposable
         PrepareDataFolder(settings.DataDirectory, startLogger);
         var database = new Database(settings.DatabasePath);
         database.Migrate();
+
+        // Before the writer opens (it may sign and file checkpoints) and before any row: a database older than its
+        // checkpoint file would be written over seqs the file signed, and the rollback would be lost among new rows.
+        var rollback = LogRollback.Find(database, CheckpointFile.PathIn(settings.DataDirectory));
+        if (rollback is not null && settings.LogIntegrity.AcceptRollback != rollback.Checkpoint.Seq)
+        {
+            throw new LogRollbackException(rollback, settings.LogIntegrity.AcceptRollback);
+        }
+
+        if (rollback is null && settings.LogIntegrity.AcceptRollback is { } accepted)
+        {
+            startLogger.LogWarning("--{Flag} {Seq} was given, but the entry log is not older than its checkpoint file: nothing to accept. Remove it from the service's settings.",
+                LogRollback.AcceptFlag, accepted);
+        }
+
         WarnOfTokensWithoutPerson(new ApiTokens(database, clock), startLogger);
         var secrets = ProvisioningKey.Load(settings.KeyPath);
         var fingerprintKeys = FingerprintKeyring.Load(settings.FingerprintKeyPath);
@@ -239,7 +267,8 @@ public sealed class EdgeService : IAsyncDisposable
         }
 
         var topology = sites.Values.Aggregate(SiteTopology.Empty, (all, site) => all.ReplaceSites(site.Topology));
-        return new EdgeService(settings, clock, time, loggers, database, secrets, new LiveConfiguration(topology, cardholders), fingerprintKeys)
+        return new EdgeService(settings, clock, time, loggers, database, secrets, new LiveConfiguration(topology, cardholders), fingerprintKeys,
+            rollback is null ? null : (rollback, OsAccount.Current()))
         {
             newestSites = sites,
             givenSite = loaded?.Topology.Sites.Keys.Single(),

@@ -10,6 +10,7 @@ public static class ServiceCommands
     public const string Usage = """
         usage: accesscontrol <command> [options]
           run [--config FILE] [--site FILE] [--data DIR] [--http URL] [--broker-port N] [--external-broker HOST:PORT]
+              [--accept-log-rollback SEQ]
                                     run the edge service (embedded MQTT broker unless --external-broker); settings from
                                     --config FILE (else appsettings.json in the working directory) and AccessControl__...
           site validate FILE        check a site file; prints every error with file:line:column
@@ -60,6 +61,19 @@ public static class ServiceCommands
         if (flags.TryGetValue("broker-port", out var port))
         {
             settings = settings with { Broker = settings.Broker with { Port = PortNumber(port, "--broker-port N") } };
+        }
+
+        if (flags.TryGetValue(EntryLog.LogRollback.AcceptFlag, out var rollback))
+        {
+            settings = settings with
+            {
+                LogIntegrity = settings.LogIntegrity with
+                {
+                    AcceptRollback = long.TryParse(rollback, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var seq)
+                        ? seq
+                        : throw new SettingsException($"Invalid settings: --{EntryLog.LogRollback.AcceptFlag} takes the seq of the checkpoint the refusal named, not '{rollback}'."),
+                },
+            };
         }
 
         if (flags.TryGetValue("external-broker", out var external))
@@ -130,7 +144,7 @@ public static class ServiceCommands
     /// </summary>
     internal static string? CannotStart(Exception failure, ServiceSettings settings) => failure switch
     {
-        SiteFileException or StoredSitesConflictException or SettingsException or Storage.KeyFileException => failure.Message,
+        SiteFileException or StoredSitesConflictException or SettingsException or Storage.KeyFileException or EntryLog.LogRollbackException => failure.Message,
         _ => PortInUse(failure, settings) ?? UnusableData(failure, settings),
     };
 
