@@ -162,6 +162,14 @@ public sealed class SimulatorCli
             return UsageError;
         }
 
+        if (rate / readerCount > 100 && rate * seconds / readerCount > 1000)
+        {
+            // The service paces each device (docs/reader-protocol.md 7.8): past its burst, what a reader sends faster than
+            // that is dropped unanswered, and this run would measure the limit, not the service.
+            errors.WriteLine($"note: {rate / readerCount:0.#} events/s per reader is over the service's default pace for one device (100/s after a burst of 1000): "
+                + "start the service with AccessControl__Pipeline__DeviceBurst raised (as aclab bench does), or use more readers");
+        }
+
         var drain = TimeSpan.FromSeconds(10);
         if (arguments.Get("drain") is { } drainText && !Durations.TryParse(drainText, out drain))
         {

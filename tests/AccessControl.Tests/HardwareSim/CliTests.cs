@@ -39,6 +39,24 @@ public class CliTests(ITestOutputHelper output)
     }
 
     [Theory]
+    [InlineData("1", "500", true)]
+    [InlineData("6", "500", false)]
+    [InlineData("1", "500", false, "1")]
+    public async Task Load_FasterPerReaderThanTheServicePacesADevice_SaysSoBeforeItStarts(string readers, string rate, bool noted, string seconds = "10")
+    {
+        // Stops at the missing cards file, after the note and before any connection.
+        using var files = new TempFiles();
+        var keyFile = files.Write("site.key", Convert.ToHexString(new byte[32]));
+        var time = new ManualTimeProvider(SimHarness.Start);
+        var stderr = new StringWriter();
+
+        await new SimulatorCli(time, time, new StringWriter(), stderr, SiteLoading.Load)
+            .RunAsync(["load", "--readers", readers, "--rate", rate, "--seconds", seconds, "--key-file", keyFile, "--cards", "/nonexistent/cards.txt"], CancellationToken.None);
+
+        Assert.Equal(noted, stderr.ToString().Contains("over the service's default pace", StringComparison.Ordinal));
+    }
+
+    [Theory]
     [InlineData(new[] { "scenario", "--key-file", "k", "--scenario", "s", "--bogus", "1" }, "scenario does not take --bogus")]
     [InlineData(new[] { "load", "--readers", "2", "--rate", "10", "--seconds", "1" }, "--key-file FILE is required")]
     [InlineData(new[] { "dance" }, "unknown command 'dance'")]
