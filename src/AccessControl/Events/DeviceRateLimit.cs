@@ -1,7 +1,7 @@
 namespace AccessControl.Events;
 
 /// <summary>
-/// How fast one device's messages are taken: a token bucket per device (<c>readers/{id}</c>, <c>doors/{id}</c>) over the
+/// How fast one device's messages are taken: a token bucket per device id (one instance for readers, one for doors) over the
 /// machine's monotonic time of each message's arrival, <see cref="PipelineOptions.DeviceBurst"/> deep and refilled one
 /// token per <see cref="PipelineOptions.DeviceInterval"/>.
 /// </summary>

@@ -67,7 +67,10 @@ public sealed class EventPipeline : IAsyncDisposable
     private readonly ReplayGuard replay;
     private readonly AlarmThrottle malformedAlarms;
     private readonly AlarmThrottle floodAlarms;
-    private readonly DeviceRateLimit deviceRate;
+
+    // Readers and doors apart (a door's id may equal a reader's): keyed by the topic's own id, no key built per message.
+    private readonly DeviceRateLimit readerRate;
+    private readonly DeviceRateLimit doorRate;
     private readonly AlarmThrottle unverifiedReplays;
 
     // Alarm storms (AlarmTypes.Coalesced), per type and device, and the last alarm held back of each: it goes out late
@@ -133,7 +136,8 @@ public sealed class EventPipeline : IAsyncDisposable
         replay = new ReplayGuard(options, seqHistory);
         malformedAlarms = new AlarmThrottle(options.MalformedAlarmInterval);
         floodAlarms = new AlarmThrottle(options.MalformedAlarmInterval);
-        deviceRate = new DeviceRateLimit(options.DeviceBurst, options.DeviceInterval);
+        readerRate = new DeviceRateLimit(options.DeviceBurst, options.DeviceInterval);
+        doorRate = new DeviceRateLimit(options.DeviceBurst, options.DeviceInterval);
         unverifiedReplays = new AlarmThrottle(options.ReplayAlarmInterval);
         storms = new AlarmThrottle(options.AlarmStormInterval);
         probing = new CredentialProbing(options.ProbingUnknownCards, options.ProbingWindow);
@@ -734,19 +738,20 @@ public sealed class EventPipeline : IAsyncDisposable
             return false;
         }
 
-        var device = (isReader ? "readers/" : "doors/") + address.DeviceId;
-        if (deviceRate.TryTake(device, inbound.Received, time))
+        var rate = isReader ? readerRate : doorRate;
+        if (rate.TryTake(address.DeviceId, inbound.Received, time))
         {
             return false;
         }
 
+        var device = (isReader ? "readers/" : "doors/") + address.DeviceId;
         if (floodAlarms.ShouldAlarm(device, now))
         {
             var topology = configuration.Topology;
             var doorId = isReader ? topology.Readers.GetValueOrDefault(new ReaderId(address.DeviceId))?.Door : new DoorId(address.DeviceId);
             var door = doorId is { } known ? topology.Doors.GetValueOrDefault(known) : null;
             var detail = $"{(isReader ? "reader" : "door")} {address.DeviceId} sends more than {options.DeviceBurst} messages at once and then one per "
-                + $"{options.DeviceInterval.TotalMilliseconds:0.###} ms: {deviceRate.Dropped(device)} dropped unanswered and unlogged so far; a real device never does, "
+                + $"{options.DeviceInterval.TotalMilliseconds:0.###} ms: {rate.Dropped(address.DeviceId)} dropped unanswered and unlogged so far; a real device never does, "
                 + "look at it (a stolen secret, a firmware fault)";
             logger.LogWarning("Dropping messages of {Device}: {Detail}", device, detail);
             StageAlarm(new Alarm(AlarmTypes.DeviceFlood, door?.Site.Value, doorId?.Value, isReader ? address.DeviceId : null, detail), now);
