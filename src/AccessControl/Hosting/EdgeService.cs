@@ -281,9 +281,13 @@ public sealed class EdgeService : IAsyncDisposable
     /// </summary>
     private async Task ImportAsync(string fileName, string siteId, string sha256, SiteDefinition site, CancellationToken cancellationToken, string? loadedBy = null)
     {
-        var previous = StoredSites.LastImported(new SiteId(siteId));
+        // A file given again is its own previous one, read already: parsed a second time only when it differs (a
+        // site file of many cardholders takes seconds to parse).
+        var id = new SiteId(siteId);
+        var previousSha256 = StoredSites.LastImportedSha256(id);
+        var previous = previousSha256 is null ? null : previousSha256 == sha256 ? site : StoredSites.LastImported(id)?.Site;
         var imported = await Admin.ImportSiteDefinitionAsync(fileName, site.AccessLevels, site.People, site.Credentials, cancellationToken,
-            new SiteFileVersion(sha256, previous?.Site) { LoadedBy = loadedBy, AdoptedPeople = site.AdoptedPeople, AdoptedCards = site.AdoptedCards });
+            new SiteFileVersion(sha256, previous) { LoadedBy = loadedBy, AdoptedPeople = site.AdoptedPeople, AdoptedCards = site.AdoptedCards });
         if (!imported.IsOk)
         {
             throw new InvalidOperationException($"Importing the cardholders of {fileName} (site {siteId}) failed: {imported.Message} {string.Join("; ", imported.Errors)}");
@@ -354,7 +358,7 @@ public sealed class EdgeService : IAsyncDisposable
         if (givenSite is { } given && settings.SiteFile is { } givenFile && !unimported.Any(u => u.Site == given.Value))
         {
             // Stored and imported already: the site's last imported file is this one.
-            await ImportAsync(Path.GetFileName(givenFile), given.Value, StoredSites.LastImported(given)!.Sha256, newestSites[given], cancellationToken);
+            await ImportAsync(Path.GetFileName(givenFile), given.Value, StoredSites.LastImportedSha256(given)!, newestSites[given], cancellationToken);
         }
 
         var options = settings.Broker with { Host = BrokerHost, Port = BrokerPort };

@@ -81,6 +81,15 @@ public sealed class SiteStore(Database database, IClock clock)
             .SingleOrDefault();
     }
 
+    /// <summary>The SHA-256 of <see cref="LastImported"/>'s file without reading it again; null when none was imported yet.</summary>
+    public string? LastImportedSha256(SiteId site)
+    {
+        using var connection = database.Open();
+        return connection.QuerySingleOrDefault<string?>(
+            "SELECT sha256 FROM site_files WHERE site_id = @site AND imported_at IS NOT NULL ORDER BY id DESC LIMIT 1",
+            new { site = site.Value });
+    }
+
     /// <summary>The newest stored file of every site, parsed again. A stored file that no longer parses is an error, not skipped.</summary>
     public IReadOnlyList<SiteDefinition> LoadNewest()
     {
