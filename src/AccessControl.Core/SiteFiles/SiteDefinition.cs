@@ -49,3 +49,19 @@ public sealed record SiteFileResult(SiteDefinition? Site, ImmutableArray<SiteFil
 {
     public bool Success => Site is not null && Errors.IsEmpty;
 }
+
+/// <summary>
+/// What a site file declares of its site's layout (<see cref="SiteFileLoader.ParseLayout"/>): the topology and the access
+/// levels, without the people and credentials. Not a <see cref="SiteDefinition"/>, so that it can never be imported as
+/// a file that declares nobody.
+/// </summary>
+public sealed record SiteLayout(SiteTopology Topology, ImmutableArray<AccessLevel> AccessLevels);
+
+/// <summary>The outcome of reading a site file's layout: a layout, or every error found and no layout.</summary>
+public sealed record SiteLayoutResult(SiteLayout? Layout, ImmutableArray<SiteFileError> Errors)
+{
+    public bool Success => Layout is not null && Errors.IsEmpty;
+}
+
+/// <summary>A site file's text as <see cref="SiteFileLoader.ReadText"/> read it, or why it could not (one <c>(file)</c> error).</summary>
+public sealed record SiteFileContent(string? Text, ImmutableArray<SiteFileError> Errors);

@@ -28,8 +28,17 @@ public static class SiteFileLoader
     /// <param name="otherSites">Ids the service's other sites hold (a zone, door or device id of one is an error); none by default.</param>
     public static SiteFileResult Load(string path, SiteIdsInUse? otherSites = null)
     {
+        var read = ReadText(path);
+        return read.Text is { } text ? Parse(text, path, otherSites) : new SiteFileResult(null, read.Errors);
+    }
+
+    /// <summary>
+    /// Reads a site file's text, strictly as UTF-8, at most <see cref="MaxFileBytes"/>: what <see cref="Load"/> parses.
+    /// Parse and keep this one text: reading the file again could read another (an editor saving it meanwhile).
+    /// </summary>
+    public static SiteFileContent ReadText(string path)
+    {
         ArgumentNullException.ThrowIfNull(path);
-        string text;
         try
         {
             using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
@@ -39,7 +48,7 @@ public static class SiteFileLoader
             }
 
             using var reader = new StreamReader(stream, StrictUtf8, detectEncodingFromByteOrderMarks: true);
-            text = reader.ReadToEnd();
+            return new SiteFileContent(reader.ReadToEnd(), []);
         }
         catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
         {
@@ -53,8 +62,6 @@ public static class SiteFileLoader
         {
             return FileError(path, $"the file cannot be read: {ex.Message}");
         }
-
-        return Parse(text, path, otherSites);
     }
 
     /// <summary>Parses the text of a site file. Pure: <paramref name="fileName"/> only labels the errors.</summary>
@@ -64,18 +71,43 @@ public static class SiteFileLoader
         ArgumentNullException.ThrowIfNull(yamlText);
         ArgumentNullException.ThrowIfNull(fileName);
         var errors = new ErrorCollector(fileName);
-        var root = ReadYaml(yamlText, errors);
+        var root = ReadYaml(yamlText, errors, NothingSkipped);
         var site = root is null ? null : SiteFileReader.Read(root, errors, otherSites ?? SiteIdsInUse.None);
         return errors.HasErrors || site is null
             ? new SiteFileResult(null, errors.ToImmutable())
             : new SiteFileResult(site, []);
     }
 
-    private static SiteFileResult FileError(string path, string message) =>
+    /// <summary>
+    /// Parses a site file's layout only: its site, zones, doors, devices, schedules and access levels, not its people and
+    /// credentials, which are scanned past (a YAML error among them is still an error) but not read or checked. For a
+    /// stored file whose cardholders are in the cardholder store already, read again at every start: at 200,000 people
+    /// the people and cards are nearly all of the file, and of the time it takes to read it. Pure, like <see cref="Parse"/>.
+    /// </summary>
+    public static SiteLayoutResult ParseLayout(string yamlText, string fileName)
+    {
+        ArgumentNullException.ThrowIfNull(yamlText);
+        ArgumentNullException.ThrowIfNull(fileName);
+        var errors = new ErrorCollector(fileName);
+        var root = ReadYaml(yamlText, errors, CardholderKeys);
+        var site = root is null ? null : SiteFileReader.ReadLayout(root, errors);
+        return errors.HasErrors || site is null
+            ? new SiteLayoutResult(null, errors.ToImmutable())
+            : new SiteLayoutResult(new SiteLayout(site.Topology, site.AccessLevels), []);
+    }
+
+    private static readonly IReadOnlySet<string> NothingSkipped = new HashSet<string>(StringComparer.Ordinal);
+
+    private static readonly IReadOnlySet<string> CardholderKeys = new HashSet<string>(["people", "credentials"], StringComparer.Ordinal);
+
+    private static SiteFileContent FileError(string path, string message) =>
         new(null, [new SiteFileError(path, 0, 0, "(file)", message)]);
 
-    /// <summary>The root node of the file's single YAML document, or null after reporting why there is none.</summary>
-    private static YamlNode? ReadYaml(string text, ErrorCollector errors)
+    /// <summary>
+    /// The root node of the file's single YAML document, or null after reporting why there is none. One pass of the YAML
+    /// parser finds syntax errors, excessive nesting and aliases (<see cref="CheckedParser"/>) as the node tree is built.
+    /// </summary>
+    private static YamlNode? ReadYaml(string text, ErrorCollector errors, IReadOnlySet<string> skippedRootKeys)
     {
         if (text.Length > MaxFileBytes)
         {
@@ -83,21 +115,33 @@ public static class SiteFileLoader
             return null;
         }
 
-        if (!CheckSyntax(text, errors))
-        {
-            return null;
-        }
-
+        var parser = new CheckedParser(new Parser(new StringReader(text)), errors, skippedRootKeys);
         var stream = new YamlStream();
         try
         {
-            stream.Load(new StringReader(text));
+            stream.Load(parser);
+        }
+        catch (CheckedParser.TooDeepException)
+        {
+            return null;
         }
         catch (YamlException ex)
         {
-            // Duplicate keys and unknown aliases are found only while building the node tree.
-            errors.Add(ex.Start, "(yaml)", ex.Message);
+            // Syntax errors, and duplicate keys and unknown anchors, found only while the node tree is built.
+            errors.Add(PositionOf(ex, text), "(yaml)", ex.Message);
             return null;
+        }
+        catch (InvalidOperationException)
+        {
+            // YamlDotNet 18.1 throws this from its scanner, without a position, for some malformed input such as a
+            // flow list left open across lines ("a: [1, 2" then a new key). The last good event is the best position we have.
+            errors.Add(parser.Last, "(yaml)", "malformed YAML after this point (an unclosed [ or { or quote?)");
+            return null;
+        }
+
+        if (errors.HasErrors)
+        {
+            return null; // aliases
         }
 
         if (stream.Documents.Count == 0)
@@ -139,55 +183,5 @@ public static class SiteFileLoader
         }
 
         return ex.Start;
-    }
-
-    /// <summary>
-    /// Runs the YAML event parser once over the text to find syntax errors, excessive nesting and aliases before the
-    /// (recursive) node tree is built.
-    /// </summary>
-    private static bool CheckSyntax(string text, ErrorCollector errors)
-    {
-        var parser = new Parser(new StringReader(text));
-        var last = new Mark(0, 1, 1);
-        var depth = 0;
-        try
-        {
-            while (parser.MoveNext())
-            {
-                var current = parser.Current!;
-                last = current.End;
-                if (current is MappingStart or SequenceStart && ++depth > MaxDepth)
-                {
-                    errors.Add(current.Start, "(yaml)", $"nesting is deeper than {MaxDepth} levels");
-                    return false;
-                }
-
-                if (current is MappingEnd or SequenceEnd)
-                {
-                    depth--;
-                }
-
-                // An alias repeats what its anchor holds wherever it stands: a small file of aliases to aliases would
-                // grow into millions of entries (and errors) once read. A site file writes each value out.
-                if (current is AnchorAlias alias)
-                {
-                    errors.Add(current.Start, "(yaml)", $"YAML aliases (*{alias.Value}) are not supported in a site file; write the value out where it is needed");
-                }
-            }
-
-            return !errors.HasErrors;
-        }
-        catch (YamlException ex)
-        {
-            errors.Add(PositionOf(ex, text), "(yaml)", ex.Message);
-            return false;
-        }
-        catch (InvalidOperationException)
-        {
-            // YamlDotNet 18.1 throws this from its scanner, without a position, for some malformed input such as a
-            // flow list left open across lines ("a: [1, 2" then a new key). The last good event is the best position we have.
-            errors.Add(last, "(yaml)", "malformed YAML after this point (an unclosed [ or { or quote?)");
-            return false;
-        }
     }
 }

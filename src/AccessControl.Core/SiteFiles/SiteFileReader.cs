@@ -152,9 +152,15 @@ internal sealed partial class SiteFileReader
     /// Reads the document; null (with errors collected) unless the file is entirely valid, its zone, door and device ids
     /// included: none may be one that <paramref name="otherSites"/> holds at a site other than this file's.
     /// </summary>
-    public static SiteDefinition? Read(YamlNode root, ErrorCollector errors, SiteIdsInUse otherSites) => new SiteFileReader(errors, otherSites).ReadDocument(root);
+    public static SiteDefinition? Read(YamlNode root, ErrorCollector errors, SiteIdsInUse otherSites) => new SiteFileReader(errors, otherSites).ReadDocument(root, layoutOnly: false);
 
-    private SiteDefinition? ReadDocument(YamlNode rootNode)
+    /// <summary>
+    /// Reads the document without its people and credentials (<see cref="SiteFileLoader.ParseLayout"/>): the definition it
+    /// returns declares none, which says nothing of the file's cardholders. Its ids are not checked against other sites.
+    /// </summary>
+    public static SiteDefinition? ReadLayout(YamlNode root, ErrorCollector errors) => new SiteFileReader(errors, SiteIdsInUse.None).ReadDocument(root, layoutOnly: true);
+
+    private SiteDefinition? ReadDocument(YamlNode rootNode, bool layoutOnly)
     {
         if (rootNode is not YamlMappingNode)
         {
@@ -178,8 +184,11 @@ internal sealed partial class SiteFileReader
         ReadFirePanels(root);
         ReadSchedules(root);
         ReadAccessLevels(root);
-        ReadPeople(root);
-        ReadCredentials(root);
+        if (!layoutOnly)
+        {
+            ReadPeople(root);
+            ReadCredentials(root);
+        }
 
         ResolveReferences();
         CheckZoneTree(root);

@@ -235,38 +235,59 @@ public sealed class EdgeService : IAsyncDisposable
         var secrets = ProvisioningKey.Load(settings.KeyPath);
         var fingerprintKeys = FingerprintKeyring.Load(settings.FingerprintKeyPath);
         var store = new SiteStore(database, clock);
-        var sites = store.LoadNewest().ToDictionary(s => s.Topology.Sites.Keys.Single());
         var cardholders = new CardholderStore(database).LoadAll();
+        string? givenText = null;
+        if (settings.SiteFile is not null)
+        {
+            var read = SiteFileLoader.ReadText(settings.SiteFile);
+            givenText = read.Text ?? throw new SiteFileException(settings.SiteFile, read.Errors);
+        }
+
+        // A stored file is read in full only when its people and cards matter at this start: to import them (a file not
+        // imported yet), or to check a given file against them (another site's declares its own). Else its layout is all
+        // the start needs: its cardholders are in the store. The stored copy of a file given again is not read at all:
+        // the given file is read instead, once.
+        var givenSha256 = givenText is null ? null : SiteStore.Sha256Of(givenText);
+        var givenAgain = store.Newest().Any(f => f.Sha256 == givenSha256);
+        var unimported = store.Unimported().Select(f => f.Site).ToHashSet(StringComparer.Ordinal);
+        var stored = store.LoadNewest(file =>
+            file.Sha256 == givenSha256 ? SiteReading.Skip
+            : givenText is not null || unimported.Contains(file.Site) ? SiteReading.Full
+            : SiteReading.Layout);
+        var layouts = stored.ToDictionary(s => s.Site, s => s.Layout);
+        var sites = stored.Where(s => s.Definition is not null).ToDictionary(s => s.Site, s => s.Definition!);
         SiteDefinition? loaded = null;
         if (settings.SiteFile is not null)
         {
             // The stored levels, and those of stored files not imported yet: a level of another site is that site's; so
             // are the people and cards another site's file declares, and the cards of those people.
-            var levels = cardholders.AccessLevels.Values.Concat(sites.Values.SelectMany(s => s.AccessLevels));
+            var levels = cardholders.AccessLevels.Values.Concat(layouts.Values.SelectMany(s => s.AccessLevels));
             // And a person or card no stored file declares (an operator's, through the API) is taken over only on purpose.
-            var (people, cards) = new CardholderStore(database).LastChanges();
-            var result = SiteFileLoader.Load(settings.SiteFile, new SiteIdsInUse(sites.Values, levels, cardholders.Credentials.Values, people, cards));
+            // A file given again is its site's newest stored copy: everything it declares, that copy declared already.
+            var (people, cards) = givenAgain ? (null, null) : new CardholderStore(database).LastChanges();
+            var result = SiteFileLoader.Parse(givenText!, settings.SiteFile, new SiteIdsInUse(sites.Values, levels, cardholders.Credentials.Values, people, cards));
             if (!result.Success)
             {
                 throw new SiteFileException(settings.SiteFile, result.Errors);
             }
 
             loaded = result.Site!;
-            sites[loaded.Topology.Sites.Keys.Single()] = loaded;
+            var given = loaded.Topology.Sites.Keys.Single();
+            sites[given] = loaded;
+            layouts[given] = new SiteLayout(loaded.Topology, loaded.AccessLevels);
         }
 
-        if (new SiteIdsInUse(sites.Values.Select(s => s.Topology)).Conflicts() is { Count: > 0 } conflicts)
+        if (new SiteIdsInUse(layouts.Values.Select(s => s.Topology)).Conflicts() is { Count: > 0 } conflicts)
         {
             throw new StoredSitesConflictException(conflicts);
         }
 
         if (loaded is not null)
         {
-            var content = File.ReadAllText(settings.SiteFile!);
-            store.Save(loaded.Topology.Sites.Keys.Single(), settings.SiteFile!, content, LoadedBy(settings.SiteFile!));
+            store.Save(loaded.Topology.Sites.Keys.Single(), settings.SiteFile!, givenText!, LoadedBy(settings.SiteFile!));
         }
 
-        var topology = sites.Values.Aggregate(SiteTopology.Empty, (all, site) => all.ReplaceSites(site.Topology));
+        var topology = layouts.Values.Aggregate(SiteTopology.Empty, (all, site) => all.ReplaceSites(site.Topology));
         return new EdgeService(settings, clock, time, loggers, database, secrets, new LiveConfiguration(topology, cardholders), fingerprintKeys,
             rollback is null ? null : (rollback, OsAccount.Current()))
         {

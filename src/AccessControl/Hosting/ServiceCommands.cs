@@ -270,7 +270,7 @@ public static class ServiceCommands
         }
         else if (File.Exists(settings.DatabasePath))
         {
-            topologies = [.. new Sites.SiteStore(new Storage.Database(settings.DatabasePath), clock).LoadNewest().Select(s => s.Topology)];
+            topologies = [.. new Sites.SiteStore(new Storage.Database(settings.DatabasePath), clock).LoadNewest(_ => Sites.SiteReading.Layout).Select(s => s.Layout.Topology)];
         }
         else
         {

@@ -21,7 +21,7 @@ public sealed class SiteStore(Database database, IClock clock)
     /// </summary>
     public string? Save(SiteId site, string fileName, string content, string loadedBy)
     {
-        var sha = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(content)));
+        var sha = Sha256Of(content);
         using var connection = database.Open();
         using var transaction = connection.BeginTransaction();
         var newest = connection.QuerySingleOrDefault<string>(
@@ -91,16 +91,56 @@ public sealed class SiteStore(Database database, IClock clock)
     }
 
     /// <summary>The newest stored file of every site, parsed again. A stored file that no longer parses is an error, not skipped.</summary>
-    public IReadOnlyList<SiteDefinition> LoadNewest()
+    public IReadOnlyList<SiteDefinition> LoadNewest() => [.. LoadNewest(_ => SiteReading.Full).Select(s => s.Definition!)];
+
+    /// <summary>
+    /// The newest stored file of every site, read again as <paramref name="reading"/> says for each (oldest site first;
+    /// <see cref="SiteReading.Skip"/> leaves a file out). A file's layout is a fraction of the time its people and cards
+    /// take to read, at a site of many. A stored file that no longer parses is an error, not skipped.
+    /// </summary>
+    public IReadOnlyList<StoredSite> LoadNewest(Func<StoredSiteFile, SiteReading> reading)
+    {
+        ArgumentNullException.ThrowIfNull(reading);
+        using var connection = database.Open();
+        var sites = new List<StoredSite>();
+        foreach (var file in Newest())
+        {
+            var how = reading(file);
+            if (how == SiteReading.Skip)
+            {
+                continue;
+            }
+
+            var content = connection.QuerySingle<string>("SELECT content FROM site_files WHERE id = @id", new { id = file.Id });
+            var label = $"{file.FileName} (stored copy of site {file.Site})";
+            if (how == SiteReading.Full)
+            {
+                var definition = Parse(file.Site, file.FileName, content);
+                sites.Add(new StoredSite(file, new SiteLayout(definition.Topology, definition.AccessLevels), definition));
+            }
+            else
+            {
+                var layout = SiteFileLoader.ParseLayout(content, label);
+                sites.Add(new StoredSite(file, layout.Success ? layout.Layout! : throw NoLongerLoads(file.Site, layout.Errors), null));
+            }
+        }
+
+        return sites;
+    }
+
+    /// <summary>The newest stored file of every site (without its text), by site id.</summary>
+    public IReadOnlyList<StoredSiteFile> Newest()
     {
         using var connection = database.Open();
-        var rows = connection.Query<(string Site, string File, string Content)>("""
-            SELECT f.site_id, f.file_name, f.content FROM site_files f
+        return [.. connection.Query<StoredSiteFile>("""
+            SELECT f.id, f.site_id AS Site, f.file_name AS FileName, f.sha256, f.loaded_by AS LoadedBy FROM site_files f
             WHERE f.id = (SELECT MAX(id) FROM site_files g WHERE g.site_id = f.site_id)
             ORDER BY f.site_id
-            """);
-        return [.. rows.Select(r => Parse(r.Site, r.File, r.Content))];
+            """)];
     }
+
+    /// <summary>The SHA-256 a site file's text is stored under (of its UTF-8 bytes, lower-case hex).</summary>
+    public static string Sha256Of(string content) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(content)));
 
     /// <summary>The newest stored file of each site whose <paramref name="column"/> (a fixed name, not input) is not set yet, oldest first.</summary>
     private IReadOnlyList<StoredSiteFile> NewestWithout(string column)
@@ -116,10 +156,30 @@ public sealed class SiteStore(Database database, IClock clock)
     private static SiteDefinition Parse(string site, string file, string content)
     {
         var parsed = SiteFileLoader.Parse(content, $"{file} (stored copy of site {site})");
-        return parsed.Success
-            ? parsed.Site!
-            : throw new InvalidDataException($"The stored site file of site {site} does not load any more: {string.Join("; ", parsed.Errors)}");
+        return parsed.Success ? parsed.Site! : throw NoLongerLoads(site, parsed.Errors);
     }
+
+    private static InvalidDataException NoLongerLoads(string site, IEnumerable<SiteFileError> errors) =>
+        new($"The stored site file of site {site} does not load any more: {string.Join("; ", errors)}");
+}
+
+/// <summary>How much of a stored site file <see cref="SiteStore.LoadNewest(Func{StoredSiteFile, SiteReading})"/> reads again.</summary>
+public enum SiteReading
+{
+    /// <summary>Not at all: the file is left out.</summary>
+    Skip,
+
+    /// <summary>Its layout (<see cref="SiteFileLoader.ParseLayout"/>): enough to decide with, once its cardholders are imported.</summary>
+    Layout,
+
+    /// <summary>All of it, people and credentials too: to import it, or to check another file against what it declares.</summary>
+    Full,
+}
+
+/// <summary>A site's newest stored file, read again: its layout always, the whole definition when read in full.</summary>
+public sealed record StoredSite(StoredSiteFile File, SiteLayout Layout, SiteDefinition? Definition)
+{
+    public SiteId Site => Layout.Topology.Sites.Keys.Single();
 }
 
 /// <summary>A stored site file as its <c>site.load</c> row names it: who loaded it, the file's name and its SHA-256.</summary>
