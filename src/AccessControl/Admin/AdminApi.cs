@@ -64,6 +64,18 @@ public static class AdminApi
             sp.GetRequiredService<EntryLogAppender>().Append,
             sp.GetRequiredService<IClock>(),
             sp.GetRequiredService<ILogger<AdminService>>()));
+
+        // A termination takes away cards, fingerprint templates and visits too, whoever makes it (the HR feed registers
+        // the same): resolved when first used, so the fingerprint and visitor services of the host are found if it has them.
+        services.TryAddSingleton(sp => new Hr.Termination(
+            sp.GetRequiredService<AdminService>(),
+            sp.GetService<Fingerprints.FingerprintService>(),
+            sp.GetService<Visitors.VisitorService>(),
+            sp.GetRequiredService<ApiTokens>(),
+            sp.GetRequiredService<LiveConfiguration>(),
+            sp.GetRequiredService<EntryLogAppender>().Append,
+            sp.GetRequiredService<IClock>(),
+            sp.GetRequiredService<ILogger<Hr.Termination>>()));
         return services;
     }
 
@@ -144,10 +156,19 @@ public static class AdminApi
         return error ?? ToHttp(await admin.UpsertPersonAsync(Actor(http), id, body!, http.RequestAborted), PersonView.From);
     }
 
-    private static async Task<IResult> PostPersonStatus(string id, HttpContext http, [FromServices] AdminService admin)
+    /// <summary>A termination is the whole of <see cref="Hr.Termination"/> (cards, templates, visits, tokens), as the HR feed's is.</summary>
+    private static async Task<IResult> PostPersonStatus(string id, HttpContext http, [FromServices] AdminService admin, [FromServices] Hr.Termination termination)
     {
         var (body, error) = await ReadBodyAsync<StatusInput>(http);
-        return error ?? ToHttp(await admin.SetPersonStatusAsync(Actor(http), id, body!.Status, http.RequestAborted), PersonView.From);
+        if (error is not null)
+        {
+            return error;
+        }
+
+        var result = CardholderCodes.TryParse(body!.Status, out PersonStatus status) && status == PersonStatus.Terminated
+            ? await termination.ByOperatorAsync(Actor(http), id)
+            : await admin.SetPersonStatusAsync(Actor(http), id, body.Status, http.RequestAborted);
+        return ToHttp(result, PersonView.From);
     }
 
     private static async Task<IResult> PutPersonAccessLevels(string id, HttpContext http, [FromServices] AdminService admin)

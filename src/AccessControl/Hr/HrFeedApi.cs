@@ -47,8 +47,7 @@ public static class HrFeedApi
         services.TryAddSingleton(sp => new HrFeedService(
             sp.GetRequiredService<HrEventStore>(),
             sp.GetRequiredService<AdminService>(),
-            sp.GetRequiredService<FingerprintService>(),
-            sp.GetRequiredService<VisitorService>(),
+            sp.GetRequiredService<Termination>(),
             sp.GetRequiredService<ApiTokens>(),
             sp.GetRequiredService<LiveConfiguration>(),
             sp.GetRequiredService<EntryLogAppender>().Append,

@@ -4,7 +4,6 @@ using System.Text;
 using AccessControl.Admin;
 using AccessControl.Cardholding;
 using AccessControl.EntryLog;
-using AccessControl.Fingerprints;
 using AccessControl.People;
 using AccessControl.Protocol;
 using AccessControl.Sites;
@@ -24,11 +23,12 @@ namespace AccessControl.Hr;
 /// <remarks>
 /// <para>A termination is one audited sequence, each step through the service that owns it and each with its own
 /// <c>admin</c> row (actor <c>hr-feed</c>, the HR event id in the detail), in this order: the event itself
-/// (<c>hr.event</c>); the person terminated (<c>person.terminate</c>), which alone denies every card of theirs at the very
-/// next swipe and, in the same database statement, revokes their operator tokens (migration 0020); each credential
-/// revoked (<c>credential.revoke</c>); every fingerprint template revoked (<c>fingerprint.revoke</c>); their visits
-/// cancelled, or them removed as escort, or them checked out as a visitor (<c>visit.cancel</c>,
-/// <c>visit.escort_remove</c>, <c>visit.check_out</c>); the operator tokens the termination revoked, named
+/// (<c>hr.event</c>); the steps of <see cref="Termination"/>, the same as an operator's termination: the person terminated
+/// (<c>person.terminate</c>), which alone denies every card of theirs at the very next swipe and, in the same database
+/// statement, revokes their operator tokens (migration 0020); each credential revoked (<c>credential.revoke</c>); every
+/// fingerprint template revoked (<c>fingerprint.revoke</c>); their visits cancelled, or them removed as escort, or them
+/// checked out as a visitor (<c>visit.cancel</c>, <c>visit.escort_remove</c>, <c>visit.check_out</c>); then the operator
+/// tokens the termination revoked, named
 /// (<c>operator_token.revoke</c>); and last <c>hr.applied</c> with the summary. Every step is audit row, then database,
 /// then live snapshot, so nothing is live that is not durable and audited, whether or not the broker is up.</para>
 /// <para>If a step fails (audit log or database unavailable), the steps done stay done (each is a revocation: the safe
@@ -52,8 +52,7 @@ public sealed class HrFeedService
 
     private readonly HrEventStore store;
     private readonly AdminService admin;
-    private readonly FingerprintService fingerprints;
-    private readonly VisitorService visitors;
+    private readonly Termination termination;
     private readonly ApiTokens tokens;
     private readonly LiveConfiguration configuration;
     private readonly Func<LogEntry, CancellationToken, Task<LogEntry>> appendLog;
@@ -65,8 +64,7 @@ public sealed class HrFeedService
     public HrFeedService(
         HrEventStore store,
         AdminService admin,
-        FingerprintService fingerprints,
-        VisitorService visitors,
+        Termination termination,
         ApiTokens tokens,
         LiveConfiguration configuration,
         Func<LogEntry, CancellationToken, Task<LogEntry>> appendLog,
@@ -75,8 +73,7 @@ public sealed class HrFeedService
     {
         this.store = store;
         this.admin = admin;
-        this.fingerprints = fingerprints;
-        this.visitors = visitors;
+        this.termination = termination;
         this.tokens = tokens;
         this.configuration = configuration;
         this.appendLog = appendLog;
@@ -335,39 +332,13 @@ public sealed class HrFeedService
     /// <summary>The termination sequence (see the class remarks). Returns what changed, or why it stopped.</summary>
     private async Task<(HrChanges? Changes, string? Unavailable)> TerminateAsync(string eventId, PersonId person)
     {
-        // Once started, nothing here is cancelled: a half-done termination is finished by a retry, not abandoned.
-        // The operators are read first: the status change itself revokes the person's tokens (migration 0020).
-        var operators = tokens.ActiveOperatorsOf(person.Value);
-        var status = await admin.SetPersonStatusAsync(AdminAs, person.Value, PersonStatus.Terminated.ToCode(), CancellationToken.None, eventId);
-        if (!status.IsOk)
+        var steps = await termination.TakeAwayAsync(AdminAs, person, eventId, $"HR termination {eventId}");
+        if (!steps.Status.IsOk || steps.Unavailable is not null)
         {
-            return (null, status.Message);
+            return (null, steps.Unavailable ?? steps.Status.Message);
         }
 
-        var revoked = new List<string>();
-        foreach (var credential in configuration.Cardholders.CredentialsOf(person).Where(c => c.Status != CredentialStatus.Revoked).OrderBy(c => c.CardUid, StringComparer.Ordinal).ToList())
-        {
-            var result = await admin.SetCredentialStatusAsync(AdminAs, credential.CardUid, CredentialStatus.Revoked.ToCode(), CancellationToken.None, eventId);
-            if (!result.IsOk)
-            {
-                return (null, result.Message);
-            }
-
-            revoked.Add(credential.CardUid);
-        }
-
-        var templates = await fingerprints.RevokeAllAsync(Actor, person, $"HR termination {eventId}", CancellationToken.None);
-        if (!templates.IsOk)
-        {
-            return (null, templates.Message);
-        }
-
-        var visits = await visitors.EndInvolvementAsync(AdminAs, person, eventId, CancellationToken.None);
-        if (!visits.IsOk)
-        {
-            return (null, visits.Message);
-        }
-
+        var operators = steps.Operators;
         // On a retry the tokens are revoked already (with the status, above): the row names those this termination
         // revoked, unless an earlier attempt wrote it. Only this event's: a leaver terminated again under another id
         // finds the first termination's tokens, which its row names already.
@@ -379,7 +350,7 @@ public sealed class HrFeedService
 
         if (operators.Count > 0 && store.OperatorsLoggedSeq(eventId) is null)
         {
-            var audited = await AuditAsync(OperatorTokenActions.Revoke, person.Value, new { operators, reference = eventId });
+            var audited = await termination.NameRevokedTokensAsync(Actor, person.Value, operators, eventId);
             if (audited is null)
             {
                 return (null, "The audit log is unavailable; the operator tokens are revoked (with the termination), but the row naming them was not written.");
@@ -397,7 +368,7 @@ public sealed class HrFeedService
         }
 
         var after = configuration.Cardholders.People[person];
-        return (Changes(after, revoked, templates.Value!.Count, operators, visits.Value), null);
+        return (Changes(after, steps.CredentialsRevoked, steps.TemplatesRevoked, operators, steps.Visits), null);
     }
 
     private static HrChanges Changes(Person person, IReadOnlyList<string> credentials, int templates, IReadOnlyList<string> operators, VisitsEnded? visits) => new(

@@ -615,7 +615,7 @@ public sealed class VisitorService
     }
 
     /// <summary>
-    /// Ends a person's part in visits when they leave (HR termination; NIST PS-4): each requested or approved visit not yet
+    /// Ends a person's part in visits when they leave (a termination, by the HR feed or an operator; NIST PS-4): each requested or approved visit not yet
     /// ended that they host, or of which they are the only designated escort, is cancelled while nobody has checked in
     /// (action <c>visit.cancel</c>, status <c>withdrawn</c>); a visit they co-escort loses them as escort
     /// (<c>visit.escort_remove</c>); a visit where they are a visitor on site is checked out (<c>visit.check_out</c>,
@@ -624,8 +624,8 @@ public sealed class VisitorService
     /// (nothing is widened meanwhile: a terminated escort can no longer badge anyone in, and the escort windows they
     /// opened before admit nobody from their <c>person.terminate</c> row on, as the engine admits only behind an active person).
     /// </summary>
-    /// <param name="by">The HR feed (<see cref="AdminActor.EverySite"/>): a person's visits may be at any site, so a token
-    /// limited to one site is refused (<c>visit.cancel.refused</c>) before anything is read, whoever passes its request on.</param>
+    /// <param name="by">The HR feed (<see cref="AdminActor.EverySite"/>) or the operator who terminates the person
+    /// (<c>Hr.Termination</c>): a person's visits may be at any site, so a token limited to one site is refused (<c>visit.cancel.refused</c>) before anything is read, whoever passes its request on.</param>
     /// <param name="reference">Put in each audit row's detail (the HR event id).</param>
     public async Task<VisitResult<VisitsEnded>> EndInvolvementAsync(AdminActor by, PersonId person, string? reference, CancellationToken cancellationToken = default)
     {

@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using AccessControl.Admin;
 using AccessControl.EntryLog;
 using AccessControl.Hr;
+using AccessControl.People;
 using AccessControl.Sites;
 using AccessControl.Tests.EndToEnd;
 using AccessControl.Tests.Support;
@@ -72,6 +73,34 @@ public class TerminationTests
         Assert.All(rows, r => Assert.Contains("hr-2026-000123", r.Detail, StringComparison.Ordinal));
         var access = edge.Rows(new LogFilter { Kind = LogKinds.Access, PersonId = "p-mkoch" });
         Assert.True(rows.Single(r => r.Reason == "person.terminate").Seq < access[^1].Seq);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-PS-4")]
+    [Trait("control", "ISO27001-A.7.3")]
+    [Trait("control", "ISO-IEC-24745")]
+    public async Task TerminationByAnOperatorThroughTheApi_RevokesCardsTemplatesAndVisitsAsTheHrFeedDoes_SoARehireGetsNoneBack()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        using var desk = VisitDesk.For(edge);
+        var reader = await edge.ReaderAsync("rdr-lobby-in");
+        var hosted = await RequestAsync(desk.As("mkoch-host", OperatorRole.Host, "p-mkoch"), escorts: []);
+
+        // `accesscontrol person status p-mkoch terminated`: the CLI sends exactly this.
+        var response = await desk.Admin.PostAsJsonAsync("api/v1/people/p-mkoch/status", new { status = "terminated" });
+        var rehire = await desk.Admin.PostAsJsonAsync("api/v1/people/p-mkoch/status", new { status = "active" });
+        var swipe = await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
+
+        Assert.Equal((HttpStatusCode.OK, HttpStatusCode.OK), (response.StatusCode, rehire.StatusCode));
+        Assert.Equal("credential_revoked", swipe.Reason);
+        Assert.Equal(CredentialStatus.Revoked, edge.Edge.Configuration.Cardholders.Credentials[Operator].Status);
+        Assert.All(edge.Edge.Fingerprints.List("p-mkoch").Value!, t => Assert.NotNull(t.RevokedAt));
+        Assert.DoesNotContain(edge.Edge.Fingerprints.Reconcile().Orphans, o => o.Template.PersonId == "p-mkoch");
+        Assert.Equal("withdrawn", desk.Get(edge, hosted.Id).Status);
+        var rows = edge.Rows(new LogFilter { Kind = LogKinds.Admin, Limit = 10_000 }).Where(r => r.Actor == "admin-1").ToList();
+        Assert.Equal(["person.terminate", "credential.revoke", "fingerprint.revoke", "visit.cancel", "operator_token.revoke", "person.activate"], rows.Select(r => r.Reason));
+        Assert.All(rows, r => Assert.Equal(edge.Clock.GetCurrentInstant(), r.At));
+        Assert.Contains("\"operators\":[\"mkoch\",\"mkoch-host\"]", rows.Single(r => r.Reason == "operator_token.revoke").Detail, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -1,0 +1,179 @@
+using AccessControl.Admin;
+using AccessControl.Cardholding;
+using AccessControl.EntryLog;
+using AccessControl.Fingerprints;
+using AccessControl.People;
+using AccessControl.Sites;
+using AccessControl.Visitors;
+using Microsoft.Extensions.Logging;
+using NodaTime;
+
+namespace AccessControl.Hr;
+
+/// <summary>
+/// What a termination takes away, whoever makes it: the HR feed (<see cref="HrFeedService"/>, which records the event
+/// around it) or an operator through the admin API or CLI (<c>person status ID terminated</c>, <see cref="ByOperatorAsync"/>).
+/// A person who leaves loses access at once (NIST PS-4, ISO 27001 A.7.3) and keeps nothing that a later
+/// <c>active</c> (a rehire, or a mistake) would bring back: the same steps either way.
+/// </summary>
+/// <remarks>
+/// <para>In this order, each through the service that owns it and each with its own <c>admin</c> row naming who and when:
+/// the person terminated (<c>person.terminate</c>), which alone denies every card of theirs at the very next swipe and, in
+/// the same database statement, revokes their operator tokens (migration 0020); each credential revoked
+/// (<c>credential.revoke</c>), so no card of theirs works again without a re-issue; every fingerprint template revoked
+/// (<c>fingerprint.revoke</c>); their visits cancelled, or them removed as escort, or them checked out as a visitor
+/// (<see cref="VisitorService.EndInvolvementAsync"/>).</para>
+/// <para>A step that fails (audit log or database unavailable) stops the sequence; the steps done stay done (each only
+/// takes access away) and asking again does the rest: a step already done changes and records nothing.</para>
+/// <para>The fingerprint and visitor services are null only in a host composed without those features (the admin API's
+/// own tests): there is then nothing of theirs to take away.</para>
+/// </remarks>
+public sealed class Termination
+{
+    private readonly AdminService admin;
+    private readonly FingerprintService? fingerprints;
+    private readonly VisitorService? visitors;
+    private readonly ApiTokens tokens;
+    private readonly LiveConfiguration configuration;
+    private readonly Func<LogEntry, CancellationToken, Task<LogEntry>> appendLog;
+    private readonly IClock clock;
+    private readonly ILogger<Termination> logger;
+
+    /// <param name="appendLog">Appends a row to the entry log and completes when it is durable (<c>EventPipeline.AppendAsync</c>).</param>
+    public Termination(
+        AdminService admin,
+        FingerprintService? fingerprints,
+        VisitorService? visitors,
+        ApiTokens tokens,
+        LiveConfiguration configuration,
+        Func<LogEntry, CancellationToken, Task<LogEntry>> appendLog,
+        IClock clock,
+        ILogger<Termination> logger)
+    {
+        this.admin = admin;
+        this.fingerprints = fingerprints;
+        this.visitors = visitors;
+        this.tokens = tokens;
+        this.configuration = configuration;
+        this.appendLog = appendLog;
+        this.clock = clock;
+        this.logger = logger;
+    }
+
+    /// <summary>
+    /// The steps (see the class remarks). <see cref="TerminationSteps.Status"/> is the status change's own result: when
+    /// it is not ok nothing was done; otherwise <see cref="TerminationSteps.Unavailable"/> says why a later step stopped.
+    /// </summary>
+    /// <param name="reference">Recorded in the rows' detail (the HR event id); null for none.</param>
+    /// <param name="templateReason">The reason each template's revocation records.</param>
+    public async Task<TerminationSteps> TakeAwayAsync(AdminActor who, PersonId person, string? reference, string templateReason)
+    {
+        ArgumentNullException.ThrowIfNull(who);
+
+        // Once started, nothing here is cancelled: a half-done termination is finished by a retry, not abandoned.
+        // The operators are read first: the status change itself revokes the person's tokens (migration 0020).
+        var operators = tokens.ActiveOperatorsOf(person.Value);
+        var status = await admin.SetPersonStatusAsync(who, person.Value, PersonStatus.Terminated.ToCode(), CancellationToken.None, reference);
+        var steps = new TerminationSteps(status, status.Changed ? operators : [], [], 0, null, null);
+        if (!status.IsOk)
+        {
+            return steps;
+        }
+
+        var revoked = new List<string>();
+        foreach (var credential in configuration.Cardholders.CredentialsOf(person).Where(c => c.Status != CredentialStatus.Revoked).OrderBy(c => c.CardUid, StringComparer.Ordinal).ToList())
+        {
+            var result = await admin.SetCredentialStatusAsync(who, credential.CardUid, CredentialStatus.Revoked.ToCode(), CancellationToken.None, reference);
+            if (!result.IsOk)
+            {
+                return steps with { CredentialsRevoked = revoked, Unavailable = result.Message };
+            }
+
+            revoked.Add(credential.CardUid);
+        }
+
+        steps = steps with { CredentialsRevoked = revoked };
+        if (fingerprints is not null)
+        {
+            var templates = await fingerprints.RevokeAllAsync(who.Name, person, templateReason, CancellationToken.None);
+            if (!templates.IsOk)
+            {
+                return steps with { Unavailable = templates.Message };
+            }
+
+            steps = steps with { TemplatesRevoked = templates.Value!.Count };
+        }
+
+        if (visitors is not null)
+        {
+            var visits = await visitors.EndInvolvementAsync(who, person, reference, CancellationToken.None);
+            if (!visits.IsOk)
+            {
+                return steps with { Unavailable = visits.Message };
+            }
+
+            steps = steps with { Visits = visits.Value };
+        }
+
+        return steps;
+    }
+
+    /// <summary>
+    /// An operator's termination (<c>POST /people/{id}/status</c> with <c>terminated</c>): the steps, then the row naming the
+    /// operator tokens it revoked (<c>operator_token.revoke</c>). A failure after the status change is
+    /// <see cref="AdminOutcome.Unavailable"/> saying that the person is terminated and what is left to do.
+    /// </summary>
+    public async Task<AdminResult<Person>> ByOperatorAsync(AdminActor who, string id)
+    {
+        ArgumentNullException.ThrowIfNull(who);
+        var steps = await TakeAwayAsync(who, new PersonId(id), null, $"termination of {id} by {who.Name}");
+        if (!steps.Status.IsOk)
+        {
+            return steps.Status;
+        }
+
+        if (steps.Unavailable is { } why)
+        {
+            return AdminResult<Person>.Unavailable(
+                $"'{id}' is terminated (every card of theirs is denied), but the rest could not be done: {why} Terminate them again to finish it.");
+        }
+
+        if (steps.Operators.Count > 0 && await NameRevokedTokensAsync(who.Name, id, steps.Operators, null) is null)
+        {
+            return AdminResult<Person>.Unavailable(
+                $"'{id}' is terminated and their operator tokens are revoked with it, but the row naming the tokens could not be written (the token list shows them revoked).");
+        }
+
+        return AdminResult<Person>.Ok(configuration.Cardholders.People[new PersonId(id)], steps.Status.Changed);
+    }
+
+    /// <summary>The row naming the operator tokens a termination revoked (<c>operator_token.revoke</c>); null when it could not be written.</summary>
+    public async Task<LogEntry?> NameRevokedTokensAsync(string actor, string personId, IReadOnlyList<string> operators, string? reference)
+    {
+        var entry = new LogEntry
+        {
+            At = clock.GetCurrentInstant(),
+            Kind = LogKinds.Admin,
+            Actor = actor,
+            Reason = OperatorTokenActions.Revoke,
+            PersonId = personId,
+            Detail = AdminJson.Serialize(new { operators, reference }),
+        };
+        try
+        {
+            return await appendLog(entry, CancellationToken.None);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            logger.LogError(ex, "The row naming the operator tokens revoked with the termination of {Person} could not be written.", personId);
+            return null;
+        }
+    }
+}
+
+/// <summary>What <see cref="Termination.TakeAwayAsync"/> did.</summary>
+/// <param name="Status">The status change's result; nothing else was done unless it is ok.</param>
+/// <param name="Operators">The operator accounts whose tokens the status change revoked (read just before it); none when the person was terminated already.</param>
+/// <param name="Unavailable">Why a step after the status change stopped the sequence; null when every step was done.</param>
+public sealed record TerminationSteps(
+    AdminResult<Person> Status, IReadOnlyList<string> Operators, IReadOnlyList<string> CredentialsRevoked, int TemplatesRevoked, VisitsEnded? Visits, string? Unavailable);
