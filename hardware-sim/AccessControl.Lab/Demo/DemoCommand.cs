@@ -32,7 +32,7 @@ public sealed class DemoCommand(IClock clock, TimeProvider time, TextWriter outp
             Broker = new Broker.BrokerOptions { Port = 0 },
         };
 
-        await using var host = AccessControlHost.Create(settings, clock, time, l => l.SetMinimumLevel(LogLevel.Warning).AddSimpleConsole(o => o.SingleLine = true));
+        await using var host = AccessControlHost.Create(settings, clock, time, l => l.SetMinimumLevel(LogLevel.Warning).AddServiceConsole(time, timestampFormat: null));
         var zone = host.Edge.Configuration.Topology.Sites.Values.First().TimeZone;
         host.Edge.Pipeline.Committed += rows =>
         {

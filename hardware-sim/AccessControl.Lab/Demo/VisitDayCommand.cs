@@ -38,7 +38,7 @@ public sealed class VisitDayCommand(IClock clock, TimeProvider time, TextWriter 
             HttpUrl = "http://127.0.0.1:0",
             Broker = new Broker.BrokerOptions { Port = 0 },
         };
-        await using var host = AccessControlHost.Create(settings, clock, time, l => l.SetMinimumLevel(LogLevel.Warning).AddSimpleConsole(o => o.SingleLine = true));
+        await using var host = AccessControlHost.Create(settings, clock, time, l => l.SetMinimumLevel(LogLevel.Warning).AddServiceConsole(time, timestampFormat: null));
         var zone = host.Edge.Configuration.Topology.Sites.Values.First().TimeZone;
         host.Edge.Pipeline.Committed += rows =>
         {

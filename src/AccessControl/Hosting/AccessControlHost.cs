@@ -51,7 +51,7 @@ public sealed class AccessControlHost : IAsyncDisposable
         builder.Logging.ClearProviders();
         if (logging is null)
         {
-            builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
+            builder.Logging.AddServiceConsole(time);
         }
         else
         {
@@ -67,7 +67,7 @@ public sealed class AccessControlHost : IAsyncDisposable
         {
             if (logging is null)
             {
-                l.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
+                l.AddServiceConsole(time);
             }
             else
             {
