@@ -111,14 +111,16 @@ internal static class ApiClient
             // Not a problem body (a proxy's error page): show the status alone.
         }
 
+        // Shown through TerminalText: a title, detail or field error may quote what someone typed (and JSON's \u001b
+        // arrives here as the ESC itself), and whatever answers at the address is not necessarily the service.
         string? Text(string name) => problem is { ValueKind: JsonValueKind.Object } p && p.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
         var code = Text("code");
-        await error.WriteLineAsync($"error: {status} {Text("title")}{(code is null ? "" : $" [{code}]")}{(Text("detail") is { } d ? ": " + d : "")}");
+        await error.WriteLineAsync(TerminalText.Show($"error: {status} {Text("title")}{(code is null ? "" : $" [{code}]")}{(Text("detail") is { } d ? ": " + d : "")}"));
         if (problem is { ValueKind: JsonValueKind.Object } body && body.TryGetProperty("errors", out var errors) && errors.ValueKind == JsonValueKind.Array)
         {
             foreach (var e in errors.EnumerateArray())
             {
-                await error.WriteLineAsync($"  {e.GetProperty("field").GetString()}: {e.GetProperty("message").GetString()}");
+                await error.WriteLineAsync(TerminalText.Show($"  {e.GetProperty("field").GetString()}: {e.GetProperty("message").GetString()}"));
             }
         }
     }
