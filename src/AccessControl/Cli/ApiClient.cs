@@ -88,7 +88,9 @@ internal static class ApiClient
             {
                 if (text.Length > 0)
                 {
-                    await output.WriteLineAsync(text);
+                    // The service's JSON escapes every control and non-ASCII character; an answer from anything else
+                    // at that address is shown so that it cannot act on the terminal either.
+                    await output.WriteLineAsync(TerminalText.Show(text));
                 }
 
                 return ExitCodes.Ok;

@@ -132,11 +132,12 @@ public static class FingerprintCommands
     }
 
     /// <summary>The reconciliation as three short sections a reviewer can read; <c>--json</c> gives the full answer.</summary>
+    /// <remarks>Each value through <see cref="TerminalText"/>: a name given at enrollment arrives JSON-escaped, and is an ESC or a newline again once parsed.</remarks>
     private static async Task WriteReconciliationAsync(TextWriter output, string json)
     {
         using var document = JsonDocument.Parse(json);
         var root = document.RootElement;
-        string S(JsonElement e, string name) => e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString()! : "";
+        string S(JsonElement e, string name) => e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? TerminalText.Show(v.GetString()!) : "";
 
         await output.WriteLineAsync($"Fingerprint reconciliation at {S(root, "at")}");
         var orphans = root.GetProperty("orphans");
@@ -151,7 +152,7 @@ public static class FingerprintCommands
         await output.WriteLineAsync($"People with access to a two-factor zone but no template: {people.GetArrayLength()}");
         foreach (var p in people.EnumerateArray())
         {
-            var zones = string.Join(",", p.GetProperty("twoFactorZones").EnumerateArray().Select(z => z.GetString()));
+            var zones = TerminalText.Show(string.Join(",", p.GetProperty("twoFactorZones").EnumerateArray().Select(z => z.GetString())));
             await output.WriteLineAsync($"  {S(p, "personId")}  {S(p, "name")}  zones {zones}");
         }
 

@@ -73,7 +73,7 @@ public static class HrCommands
             await error.WriteLineAsync($"error: {file} has {errors.Count} bad line(s); nothing was sent:");
             foreach (var e in errors)
             {
-                await error.WriteLineAsync("  " + e);
+                await error.WriteLineAsync("  " + TerminalText.Show(e)); // it quotes the file's values
             }
 
             return ExitCodes.Failed;
@@ -105,7 +105,7 @@ public static class HrCommands
                 var answer = await response.Content.ReadAsStringAsync(cancellationToken);
                 if (!response.IsSuccessStatusCode)
                 {
-                    await error.WriteLineAsync($"error: {(int)response.StatusCode} {answer}");
+                    await error.WriteLineAsync($"error: {(int)response.StatusCode} {TerminalText.Show(answer)}");
                     return ExitCodes.Failed;
                 }
 
@@ -125,14 +125,15 @@ public static class HrCommands
                         line.Append("; ").Append(e.Field).Append(": ").Append(e.Message);
                     }
 
+                    // The file's values and the service's messages, through TerminalText: either may hold an ESC or a newline.
                     if (HrOutcomes.IsSuccess(outcome))
                     {
-                        await output.WriteLineAsync(line.ToString());
+                        await output.WriteLineAsync(TerminalText.Show(line.ToString()));
                     }
                     else
                     {
                         failed++;
-                        await error.WriteLineAsync(line.ToString());
+                        await error.WriteLineAsync(TerminalText.Show(line.ToString()));
                     }
                 }
             }

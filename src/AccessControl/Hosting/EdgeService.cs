@@ -802,8 +802,9 @@ public sealed class StoredSitesConflictException(IReadOnlyList<SiteIdConflict> c
 }
 
 /// <summary>A site file that does not load; carries every error found.</summary>
+/// <remarks>An error quotes the file's values, shown through <see cref="Cli.TerminalText"/>: one line each, printed as they are at start.</remarks>
 public sealed class SiteFileException(string file, IReadOnlyList<SiteFileError> errors)
-    : Exception($"Site file {file} has {errors.Count} error(s):{Environment.NewLine}{string.Join(Environment.NewLine, errors)}")
+    : Exception($"Site file {Cli.TerminalText.Show(file)} has {errors.Count} error(s):{Environment.NewLine}{string.Join(Environment.NewLine, errors.Select(e => Cli.TerminalText.Show(e.ToString())))}")
 {
     public IReadOnlyList<SiteFileError> Errors { get; } = errors;
 }

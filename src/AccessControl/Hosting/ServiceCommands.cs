@@ -217,7 +217,7 @@ public static class ServiceCommands
 
         foreach (var error in result.Errors)
         {
-            output.WriteLine(error);
+            output.WriteLine(Cli.TerminalText.Show(error.ToString()));
         }
 
         return 2;
@@ -260,7 +260,7 @@ public static class ServiceCommands
             {
                 foreach (var problem in result.Errors)
                 {
-                    error.WriteLine(problem);
+                    error.WriteLine(Cli.TerminalText.Show(problem.ToString()));
                 }
 
                 return null;
@@ -288,7 +288,7 @@ public static class ServiceCommands
         {
             foreach (var error in result.Errors)
             {
-                output.WriteLine(error);
+                output.WriteLine(Cli.TerminalText.Show(error.ToString()));
             }
 
             return 2;

@@ -37,10 +37,95 @@ public sealed class CliServerTextTests
             error.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries));
     }
 
+    [Fact]
+    [Trait("control", "NIST-AU-9")]
+    public async Task RemoteCommand_AnAnswerThatIsNotTheServicesJson_IsPrintedWithControlCharactersEscaped()
+    {
+        var (output, error) = (new StringWriter(), new StringWriter());
+
+        var code = await RemoteCommands.RunAsync("person", Args("show", "p-7"), output, error, Environment, new Answering(HttpStatusCode.OK, Crafted));
+
+        Assert.Equal(0, code);
+        Assert.Equal(Shown + "\n", output.ToString());
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AU-9")]
+    public async Task FingerprintReconcile_PrintsNamesAndIdsFromTheServer_WithControlCharactersEscaped()
+    {
+        var reconciliation = JsonSerializer.Serialize(new
+        {
+            at = "2025-03-03T10:00:00Z",
+            orphans = new[] { new { template = new { templateId = "t-1", personId = "p-" + Crafted, finger = "left-index" }, reason = "person_left" } },
+            notEnrolled = new[] { new { personId = "p-2", name = "Ada " + Crafted, twoFactorZones = new[] { "z-" + Crafted } } },
+            unusedSince = "2024-12-03T10:00:00Z",
+            unused = Array.Empty<object>(),
+        });
+        var (output, error) = (new StringWriter(), new StringWriter());
+
+        var code = await FingerprintCommands.RunAsync(CliArgs.Parse(["reconcile"], FingerprintCommands.Flags).Args!, output, error, Environment,
+            new Answering(HttpStatusCode.OK, reconciliation));
+
+        Assert.Equal(0, code);
+        var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(6, lines.Length);
+        Assert.Contains($"  t-1  p-{Shown}  left-index  person_left", lines);
+        Assert.Contains($"  p-2  Ada {Shown}  zones z-{Shown}", lines);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AU-9")]
+    public async Task HrImport_PrintsTheFilesBadValuesAndTheServersAnswer_WithControlCharactersEscaped()
+    {
+        var file = Path.GetTempFileName();
+        try
+        {
+            await File.WriteAllTextAsync(file, $"eventId,type,personId,effectiveAt,accessLevels\ne-1,x\rforged\x1B[2K\u202Eevil,p-1,,\n");
+            var (output, error) = (new StringWriter(), new StringWriter());
+
+            Assert.Equal(1, await HrCommands.RunAsync(Args("import", "--file", file), Clock, output, error, Environment, new Answering(HttpStatusCode.OK, "{}")));
+            Assert.Equal(@"  line 2: type: must be termination or transfer, not 'x\rforged\x1B[2K\u202Eevil'", error.ToString().Split('\n')[1]);
+
+            await File.WriteAllTextAsync(file, "eventId,type,personId,effectiveAt,accessLevels\ne-1,termination,p-1,,\n");
+            (output, error) = (new StringWriter(), new StringWriter());
+            Assert.Equal(1, await HrCommands.RunAsync(Args("import", "--file", file), Clock, output, error, Environment, new Answering(HttpStatusCode.BadRequest, Crafted)));
+            Assert.Equal($"error: 400 {Shown}\n", error.ToString());
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AU-9")]
+    public void SiteValidate_PrintsTheFilesValuesInItsErrors_WithControlCharactersEscaped()
+    {
+        var file = Path.GetTempFileName();
+        try
+        {
+            var demo = File.ReadAllText(EndToEnd.EdgeHarness.DemoSiteFile);
+            File.WriteAllText(file, demo.Replace("parent: demo-campus", """parent: "x\r\nforged\e[2K\u202Eevil" """, StringComparison.Ordinal));
+            var output = new StringWriter();
+
+            Assert.Equal(2, AccessControl.Hosting.ServiceCommands.ValidateSite(file, output));
+
+            var line = Assert.Single(output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries));
+            Assert.Contains(@"zone 'x\r\nforged\x1B[2K\u202Eevil' is not declared", line, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    private static readonly NodaTime.Testing.FakeClock Clock = new(NodaTime.Instant.FromUtc(2025, 3, 3, 10, 0));
+
     private static string? Environment(string name) => name switch
     {
         RemoteCommands.UrlVariable => "http://127.0.0.1:9/",
         RemoteCommands.TokenVariable => "token",
+        AccessControl.Hr.HrFeedKey.EnvironmentVariable => Convert.ToBase64String(new byte[32]),
         _ => null,
     };
 
