@@ -72,7 +72,7 @@ public static class DeviceSeqBaselines
                 continue;
             }
 
-            history[source] = log.Connection.Query<long>(recent, new { source, floor = max - window, row, w, tail = Math.Max(row, w + 1) }, log.Transaction).ToList();
+            history[source] = log.Connection.Query<long>(recent, new { source, floor = max - window - 1, row, w, tail = Math.Max(row, w + 1) }, log.Transaction).ToList();
         }
 
         return history;

@@ -36,7 +36,7 @@ public sealed class ReplayGuard
             if (seqs.Count > 0)
             {
                 var window = new Window(seqs.Max());
-                foreach (var seq in seqs.Where(s => s > window.Last - width))
+                foreach (var seq in seqs.Where(s => s >= window.Last - width))
                 {
                     window.Seen.Add(seq);
                 }
@@ -54,15 +54,16 @@ public sealed class ReplayGuard
     /// accepted, or why it is refused.
     /// </summary>
     /// <remarks>
-    /// A seq above the highest accepted one is accepted. One at or below it is accepted only if it is within
-    /// <see cref="PipelineOptions.ReplayWindow"/> of the highest and was never accepted before: an event the broker lost and
+    /// A seq above the highest accepted one is accepted. One at or below it is accepted only if it is at most
+    /// <see cref="PipelineOptions.ReplayWindow"/> below the highest (reader-protocol.md §7.7 refuses "more than 1024
+    /// below") and was never accepted before: an event the broker lost and
     /// the reader re-sent after later ones got through (the anti-replay window of IPsec, RFC 4303 §3.4.3). A seq used
     /// before, or older than the window, is refused.
     /// </remarks>
     public ReplayRejection? Check(string source, long seq, Instant at, bool offline, Instant now)
     {
         windows.TryGetValue(source, out var window);
-        if (window is not null && seq <= window.Last && (seq <= window.Last - width || window.Seen.Contains(seq)))
+        if (window is not null && seq <= window.Last && (seq < window.Last - width || window.Seen.Contains(seq)))
         {
             var why = window.Seen.Contains(seq) ? $"seq {seq} was already used by an earlier event" : $"seq {seq} is more than {width} below the last seen seq {window.Last}";
             return new ReplayRejection(ReplayRule.StaleSeq, seq, window.Last, why);
@@ -96,7 +97,7 @@ public sealed class ReplayGuard
         if (baseline is { } b)
         {
             var window = new Window(b);
-            window.Seen.UnionWith(Enumerable.Range(0, (int)Math.Min(width, b + 1)).Select(i => b - i));
+            window.Seen.UnionWith(Enumerable.Range(0, (int)Math.Min(width + 1L, b + 1)).Select(i => b - i));
             windows[source] = window;
         }
         else
@@ -129,7 +130,7 @@ public sealed class ReplayGuard
                 Last = seq;
                 if (Seen.Count > 2 * width)
                 {
-                    Seen.RemoveWhere(s => s <= Last - width);
+                    Seen.RemoveWhere(s => s < Last - width);
                 }
             }
         }

@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Threading.Channels;
 using AccessControl.Admin;
 using AccessControl.EntryLog;
+using AccessControl.Events;
 using AccessControl.Protocol;
 using AccessControl.Tests.Support;
 using AccessControl.Tests.Visitors;
@@ -215,6 +216,47 @@ public class ReplayProtectionTests
                 var decision = await SendAsync(edge, raw, decisions, Card("wiped-3", 3, edge.Clock.GetCurrentInstant()));
                 Assert.NotEqual("replay_suspected", decision.Reason);
                 Assert.Equal("replay_suspected", (await SendAsync(edge, raw, decisions, Card("wiped-2-again", 2, edge.Clock.GetCurrentInstant()))).Reason);
+            }
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// reader-protocol.md §7.7 refuses a seq "more than 1024 below the highest seen" (and operations.md: how far below the
+    /// highest an unused seq is "still accepted"): one exactly 1024 below is inside the window, before a restart and after it,
+    /// where its use must be remembered, and one 1025 below is not.
+    /// </summary>
+    [Fact]
+    public async Task AnUnusedSeqExactlyTheReplayWindowBelowTheHighest_IsAccepted_OneMoreBelowIsNot_AndItsUseSurvivesARestart()
+    {
+        const long highest = 5000;
+        var window = new PipelineOptions().ReplayWindow;
+        Assert.Equal(1024, window);   // the number reader-protocol.md states
+        var directory = Path.Combine(Path.GetTempPath(), "ac-replay-" + Guid.NewGuid().ToString("N")[..12]);
+        try
+        {
+            await using (var edge = await EdgeHarness.StartAsync(directory: directory))
+            {
+                var (raw, decisions) = await RawReaderAsync(edge);
+                var now = edge.Clock.GetCurrentInstant();
+                Assert.True((await SendAsync(edge, raw, decisions, Card("highest", highest, now))).Grant);
+
+                var atTheEdge = await SendAsync(edge, raw, decisions, Card("lost-and-resent", highest - window, now));
+                var beyond = await SendAsync(edge, raw, decisions, Card("too-old", highest - window - 1, now));
+
+                Assert.Equal("granted", atTheEdge.Reason);
+                Assert.Equal("replay_suspected", beyond.Reason);
+            }
+
+            await using (var edge = await EdgeHarness.StartAsync(directory: directory))
+            {
+                var (raw, decisions) = await RawReaderAsync(edge);
+                var replayed = await SendAsync(edge, raw, decisions, Card("lost-and-resent-replayed", highest - window, edge.Clock.GetCurrentInstant()));
+
+                Assert.Equal("replay_suspected", replayed.Reason);
             }
         }
         finally

@@ -38,7 +38,8 @@ public class ReplayGuardTests
         guard.Check(Reader, 10, Now, false, Now);
         Assert.Null(guard.Check(Reader, 7, Now, false, Now));      // lost by the broker, re-sent late
         Assert.NotNull(guard.Check(Reader, 7, Now, false, Now));   // but only once
-        Assert.NotNull(guard.Check(Reader, 2, Now, false, Now));   // older than the window
+        Assert.Null(guard.Check(Reader, 2, Now, false, Now));      // exactly the window (8) below: still in it
+        Assert.NotNull(guard.Check(Reader, 1, Now, false, Now));   // more than the window below
     }
 
     [Fact]
