@@ -233,7 +233,9 @@ public static partial class WireFormat
         }
         catch (JsonException ex)
         {
-            return WireResult<T>.Fail($"payload is not valid JSON: {Truncate(ex.Message)}");
+            // Nested deeper than the protocol allows is still valid JSON, whose eventId the answer carries (§7.6), as for
+            // one over the size limit; any other failure here is not valid JSON, and the scan finds nothing.
+            return WireResult<T>.Fail($"payload is not valid JSON: {Truncate(ex.Message)}", EventIdOf(payload));
         }
 
         using (document)
@@ -248,10 +250,11 @@ public static partial class WireFormat
     }
 
     /// <summary>
-    /// The eventId of a payload refused for its size, where a parse would have read it (the last top-level
+    /// The eventId of a payload refused for its size or its depth, where a parse would have read it (the last top-level
     /// <c>eventId</c> of valid JSON, a valid id): the deny then answers the device's event, and its re-sends are
     /// duplicates. Without it a device cannot match the deny and re-sends the event for ever, each time a new row. A
-    /// forward scan that builds nothing, and only up to the largest message of the protocol.
+    /// forward scan that builds nothing, and only up to the largest message of the protocol, at any depth (the reader
+    /// keeps its depth in a bit stack, without recursion).
     /// </summary>
     private static string? EventIdOf(ReadOnlySequence<byte> payload)
     {
@@ -262,7 +265,7 @@ public static partial class WireFormat
 
         try
         {
-            var reader = new Utf8JsonReader(payload, new JsonReaderOptions { MaxDepth = DocumentOptions.MaxDepth });
+            var reader = new Utf8JsonReader(payload, new JsonReaderOptions { MaxDepth = MaxReaderCommandBytes });
             if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
             {
                 return null;

@@ -138,6 +138,39 @@ public class WireRobustnessTests
         Assert.Equal(("door-lobby", null), (alarm.DoorId, alarm.ReaderId));
     }
 
+    /// <summary>
+    /// A payload nested deeper than §4 allows is malformed, but it is valid JSON, and §7.6 answers under the eventId of
+    /// valid JSON ("even one over the size limit"): without it the reader cannot drop the event, and each re-send would be
+    /// a new row.
+    /// </summary>
+    [Fact]
+    [Trait("control", "NIST-SI-10")]
+    public async Task AnEventNestedDeeperThanAllowed_IsAnsweredUnderItsEventId_AndItsResendIsADuplicate_NeitherLoggedNorAlarmedAgain()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        var (raw, decisions) = await LobbyReaderAsync(edge);
+        var alarms = await edge.AlarmsAsync();
+        var at = WireFormat.FormatInstant(edge.Clock.GetCurrentInstant());
+
+        // A diagnostic member (§12) that takes the event to 9 levels, the top-level object counting as 1.
+        var diag = string.Concat(Enumerable.Repeat("{\"d\":", 7)) + "{}" + new string('}', 7);
+        var deep = $$"""{"eventId":"deep-1","seq":1,"at":"{{at}}","type":"card","card":"{{Operator}}","technology":"{{Ev3}}","diag":{{diag}}}""";
+        await PublishAsync(raw, edge.Edge.Topics.ReaderEvents("rdr-lobby-in"), deep);
+        var answer = await decisions.Reader.ReadAsync().AsTask().WaitAsync(EdgeHarness.Timeout);
+        edge.Clock.Advance(Duration.FromMinutes(2));   // past the malformed alarm's minute: a re-send would alarm again if it were new
+        await PublishAsync(raw, edge.Edge.Topics.ReaderEvents("rdr-lobby-in"), deep);
+        var resent = await decisions.Reader.ReadAsync().AsTask().WaitAsync(EdgeHarness.Timeout);
+        await TamperMarkerAsync(edge, await edge.RawClientAsync("rdr-lobby-out"));
+        var seen = await AlarmsUntilTamperAsync(alarms);
+
+        Assert.Equal(("deep-1", "malformed_event", false), (answer.EventId, answer.Reason, answer.Grant));
+        Assert.Equal(answer, resent);
+        var row = Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Malformed }));
+        Assert.Equal("deep-1", row.EventId);
+        Assert.Contains("depth of 8", row.Detail, StringComparison.Ordinal);
+        Assert.Single(seen, a => a.Type == AlarmTypes.MalformedEvent);
+    }
+
     [Fact]
     [Trait("control", "NIST-SC-5")]
     [Trait("control", "NIST-SI-4")]

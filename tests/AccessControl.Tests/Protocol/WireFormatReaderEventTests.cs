@@ -148,6 +148,7 @@ public class WireFormatReaderEventTests
 
         Assert.False(result.Success);
         Assert.StartsWith("payload is not valid JSON", result.Error);
+        Assert.Equal("e-1", result.EventId);   // it is JSON, only too deep: the answer carries its eventId (§7.6)
     }
 
     [Fact]
@@ -184,7 +185,7 @@ public class WireFormatReaderEventTests
     [InlineData("""{"eventId":"e-2","pad":"#"} trailing""", null)]   // not valid JSON
     [InlineData("""{"eventId":"e-2","pad":"#""", null)]
     [InlineData("""[{"eventId":"e-2","pad":"#"}]""", null)]
-    [InlineData("""{"pad":[[[[[[[[["#"]]]]]]]]],"eventId":"e-2"}""", null)]   // deeper than 8 levels
+    [InlineData("""{"pad":[[[[[[[[["#"]]]]]]]]],"eventId":"e-2"}""", "e-2")]   // deeper than 8 levels: still valid JSON, answered under its eventId as when not oversized
     public void ParseReaderEvent_OverSizeLimit_EchoesTheEventIdOnlyWhereAParseWouldHaveReadIt(string shape, string? eventId)
     {
         var json = shape.Replace("#", new string('a', WireFormat.DefaultMaxPayloadBytes), StringComparison.Ordinal);
