@@ -148,20 +148,12 @@ public class WireRobustnessTests
     public async Task AnEventNestedDeeperThanAllowed_IsAnsweredUnderItsEventId_AndItsResendIsADuplicate_NeitherLoggedNorAlarmedAgain()
     {
         await using var edge = await EdgeHarness.StartAsync();
-        var (raw, decisions) = await LobbyReaderAsync(edge);
-        var alarms = await edge.AlarmsAsync();
         var at = WireFormat.FormatInstant(edge.Clock.GetCurrentInstant());
 
         // A diagnostic member (§12) that takes the event to 9 levels, the top-level object counting as 1.
         var diag = string.Concat(Enumerable.Repeat("{\"d\":", 7)) + "{}" + new string('}', 7);
         var deep = $$"""{"eventId":"deep-1","seq":1,"at":"{{at}}","type":"card","card":"{{Operator}}","technology":"{{Ev3}}","diag":{{diag}}}""";
-        await PublishAsync(raw, edge.Edge.Topics.ReaderEvents("rdr-lobby-in"), deep);
-        var answer = await decisions.Reader.ReadAsync().AsTask().WaitAsync(EdgeHarness.Timeout);
-        edge.Clock.Advance(Duration.FromMinutes(2));   // past the malformed alarm's minute: a re-send would alarm again if it were new
-        await PublishAsync(raw, edge.Edge.Topics.ReaderEvents("rdr-lobby-in"), deep);
-        var resent = await decisions.Reader.ReadAsync().AsTask().WaitAsync(EdgeHarness.Timeout);
-        await TamperMarkerAsync(edge, await edge.RawClientAsync("rdr-lobby-out"));
-        var seen = await AlarmsUntilTamperAsync(alarms);
+        var (answer, resent, seen) = await SentTwiceAsync(edge, deep);
 
         Assert.Equal(("deep-1", "malformed_event", false), (answer.EventId, answer.Reason, answer.Grant));
         Assert.Equal(answer, resent);
@@ -211,19 +203,11 @@ public class WireRobustnessTests
     public async Task AnEventOverThePayloadLimit_IsAnsweredUnderItsEventId_AndItsResendIsADuplicate_NeitherLoggedNorAlarmedAgain(BrokerKind broker)
     {
         await using var edge = await EdgeHarness.StartAsync(broker);
-        var (raw, decisions) = await LobbyReaderAsync(edge);
-        var alarms = await edge.AlarmsAsync();
         var at = WireFormat.FormatInstant(edge.Clock.GetCurrentInstant());
 
         // A card event with a member the firmware added for diagnostics (§12), which takes it over 4096 bytes.
         var oversized = $$"""{"eventId":"big-1","seq":1,"at":"{{at}}","type":"card","card":"{{Operator}}","technology":"{{Ev3}}","diag":"{{new string('x', 4200)}}"}""";
-        await PublishAsync(raw, edge.Edge.Topics.ReaderEvents("rdr-lobby-in"), oversized);
-        var answer = await decisions.Reader.ReadAsync().AsTask().WaitAsync(EdgeHarness.Timeout);
-        edge.Clock.Advance(Duration.FromMinutes(2));   // past the malformed alarm's minute: a re-send would alarm again if it were new
-        await PublishAsync(raw, edge.Edge.Topics.ReaderEvents("rdr-lobby-in"), oversized);
-        var resent = await decisions.Reader.ReadAsync().AsTask().WaitAsync(EdgeHarness.Timeout);
-        await TamperMarkerAsync(edge, await edge.RawClientAsync("rdr-lobby-out"));
-        var seen = await AlarmsUntilTamperAsync(alarms);
+        var (answer, resent, seen) = await SentTwiceAsync(edge, oversized);
 
         Assert.Equal(("big-1", "malformed_event", false), (answer.EventId, answer.Reason, answer.Grant));
         Assert.Equal(answer, resent);
@@ -276,6 +260,23 @@ public class WireRobustnessTests
     {
         var raw = await edge.RawClientAsync("rdr-lobby-in");
         return (raw, await edge.DecisionsAsync(raw, "rdr-lobby-in"));
+    }
+
+    /// <summary>
+    /// Sends a malformed event from rdr-lobby-in, and again two minutes later (past the malformed alarm's minute: a re-send
+    /// would alarm again if it were new), then the alarms up to a tamper marker from rdr-lobby-out.
+    /// </summary>
+    private static async Task<(DecisionMessage Answer, DecisionMessage Resent, List<AlarmMessage> Alarms)> SentTwiceAsync(EdgeHarness edge, string payload)
+    {
+        var (raw, decisions) = await LobbyReaderAsync(edge);
+        var alarms = await edge.AlarmsAsync();
+        await PublishAsync(raw, edge.Edge.Topics.ReaderEvents("rdr-lobby-in"), payload);
+        var answer = await decisions.Reader.ReadAsync().AsTask().WaitAsync(EdgeHarness.Timeout);
+        edge.Clock.Advance(Duration.FromMinutes(2));
+        await PublishAsync(raw, edge.Edge.Topics.ReaderEvents("rdr-lobby-in"), payload);
+        var resent = await decisions.Reader.ReadAsync().AsTask().WaitAsync(EdgeHarness.Timeout);
+        await TamperMarkerAsync(edge, await edge.RawClientAsync("rdr-lobby-out"));
+        return (answer, resent, await AlarmsUntilTamperAsync(alarms));
     }
 
     private static async Task PublishAsync(IMqttClient client, string topic, string payload) =>
