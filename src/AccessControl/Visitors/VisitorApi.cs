@@ -127,7 +127,7 @@ public static class VisitorApi
         return result.IsOk ? Results.Json(result.Value, AdminJson.Options, statusCode: StatusCodes.Status201Created) : ToHttp(result);
     }
 
-    private static IResult ListVisits(HttpContext http, [FromServices] VisitorService visitors, [FromServices] IClock clock, [FromServices] LiveConfiguration configuration)
+    private static IResult ListVisits(HttpContext http, [FromServices] VisitorService visitors)
     {
         var request = http.Request;
         var errors = new List<FieldError>();
@@ -139,7 +139,7 @@ public static class VisitorApi
             errors.Add(new FieldError("status", "must be requested, approved, rejected or withdrawn"));
         }
 
-        LocalDate date;
+        LocalDate? date = null;
         if (request.Query["date"].FirstOrDefault() is { } text)
         {
             var parsed = LocalDatePattern.Iso.Parse(text);
@@ -152,13 +152,7 @@ public static class VisitorApi
                 errors.Add(new FieldError("date", "must be a day after -9998-01-01 and before 9999-12-31"));
             }
 
-            date = parsed.Success ? parsed.Value : default;
-        }
-        else
-        {
-            // Today where the site is, or in UTC when no site is named.
-            var zone = site is not null && configuration.Topology.Sites.TryGetValue(new SiteId(site), out var s) ? s.TimeZone : DateTimeZone.Utc;
-            date = clock.GetCurrentInstant().InZone(zone).Date;
+            date = parsed.Success ? parsed.Value : null;
         }
 
         return errors.Count > 0 ? InvalidQuery(errors) : Scoped(http, site, s => Json(visitors.List(date, s, status)), Json<VisitView[]>([]));

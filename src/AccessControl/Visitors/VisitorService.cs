@@ -333,13 +333,30 @@ public sealed class VisitorService
 
     public VisitView? Get(long id) => store.Get(id) is { } visit ? VisitView.From(visit) : null;
 
-    /// <summary>Visits whose window starts on a local date of their site (the site's zone), optionally of one site and status.</summary>
-    public IReadOnlyList<VisitView> List(LocalDate date, string? site, string? status)
+    /// <summary>
+    /// Visits whose window starts on a local date of their site (the site's zone), optionally of one site and status.
+    /// Without a date, each visit's own site says what today is: a desk in Berlin just after midnight sees the day that
+    /// has begun there, though UTC is still on the day before.
+    /// </summary>
+    public IReadOnlyList<VisitView> List(LocalDate? date, string? site, string? status)
     {
-        // A day in any zone lies within [date 00:00 UTC - 14 h, date + 1 00:00 UTC + 14 h): read that, then keep the site-local matches.
-        var from = date.AtStartOfDayInZone(DateTimeZone.Utc).ToInstant() - Duration.FromHours(14);
-        var to = date.PlusDays(1).AtStartOfDayInZone(DateTimeZone.Utc).ToInstant() + Duration.FromHours(14);
-        return [.. store.List(from, to, site, status, 10_000).Where(v => v.Window.Date == date).Select(VisitView.From)];
+        Instant from, to;
+        var now = clock.GetCurrentInstant();
+        if (date is { } day)
+        {
+            // A day in any zone lies within [date 00:00 UTC - 14 h, date + 1 00:00 UTC + 14 h): read that, then keep the site-local matches.
+            from = day.AtStartOfDayInZone(DateTimeZone.Utc).ToInstant() - Duration.FromHours(14);
+            to = day.PlusDays(1).AtStartOfDayInZone(DateTimeZone.Utc).ToInstant() + Duration.FromHours(14);
+        }
+        else
+        {
+            // Today, wherever a site is, starts and ends within a day of now.
+            (from, to) = (now - Duration.FromDays(2), now + Duration.FromDays(2));
+        }
+
+        var sites = configuration.Topology.Sites;
+        LocalDate TodayAt(SiteId visitSite) => now.InZone(sites.TryGetValue(visitSite, out var s) ? s.TimeZone : DateTimeZone.Utc).Date;
+        return [.. store.List(from, to, site, status, 10_000).Where(v => v.Window.Date == (date ?? TodayAt(v.Site))).Select(VisitView.From)];
     }
 
     // ---- check-in and check-out --------------------------------------------------------------------

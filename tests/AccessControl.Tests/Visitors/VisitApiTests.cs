@@ -745,6 +745,21 @@ public sealed class VisitApiTests : IAsyncLifetime
     }
 
     /// <summary>Clients of tokens limited to site par1 (not the demo site) and to site demo, named NAME-par1 and NAME-demo.</summary>
+    [Fact]
+    [Trait("control", "PCI-9.3.4")]
+    public async Task List_WithoutADate_IsTodayWhereTheSiteIs_EvenWhenUtcIsStillYesterday()
+    {
+        // 00:30 on Wednesday 2 December in Berlin is still Tuesday 1 December in UTC: the night desk asks for today's visits.
+        edge.Clock.Reset(Instant.FromUtc(2026, 12, 1, 23, 30));
+        var visit = await desk.RequestAsync(VisitDesk.Request(date: "2026-12-02", start: "08:00", end: "10:00"));
+
+        var today = await desk.Frontdesk.GetFromJsonAsync<VisitView[]>("api/v1/visits", AdminJson.Options);
+        var demoToday = await desk.Frontdesk.GetFromJsonAsync<VisitView[]>("api/v1/visits?site=demo", AdminJson.Options);
+
+        Assert.Equal([visit.Id], demoToday!.Select(v => v.Id));
+        Assert.Equal([visit.Id], today!.Select(v => v.Id));
+    }
+
     private (HttpClient Par1, HttpClient Demo) SiteLimited(string name, OperatorRole role, string? person = null) =>
         (desk.As(name + "-par1", role, person ?? "p-" + name + "-par1", site: "par1"), desk.As(name + "-demo", role, person ?? "p-" + name + "-demo", site: "demo"));
 
