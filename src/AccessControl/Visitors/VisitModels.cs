@@ -158,6 +158,9 @@ public static class VisitRefusals
     /// <summary>The token is limited to another site (<c>--site</c>): <see cref="Admin.SiteLimit.Code"/>.</summary>
     public const string NotForThisSite = Admin.SiteLimit.Code;
     public const string WindowStarted = "window_started";
+
+    /// <summary>The visit's host is no longer an active employee (suspended or terminated since the request).</summary>
+    public const string HostNotActive = "host_not_active";
 }
 
 /// <summary>Alarm types raised by visitor management (see <see cref="VisitorService.CheckOverdueBadgesAsync"/>).</summary>

@@ -257,6 +257,12 @@ public sealed class VisitorService
                 return VisitResult<VisitView>.Conflict($"Visit {id} is already {VisitCodes.Code(visit.Status)}.");
             }
 
+            if (decision == VisitStatus.Approved && InactiveHost(visit, configuration.Cardholders) is { } inactive)
+            {
+                await SecurityAsync(approver, LogReasons.Refused(action), visit, null, VisitRefusals.HostNotActive, null);
+                return VisitResult<VisitView>.Refused(VisitRefusals.HostNotActive, $"{inactive} Reject this request; another host requests the visit again.");
+            }
+
             var now = clock.GetCurrentInstant();
             if (decision == VisitStatus.Approved && now >= visit.Interval.Start)
             {
@@ -407,6 +413,12 @@ public sealed class VisitorService
             if (visit.Status != VisitStatus.Approved)
             {
                 return await RefuseCheckInAsync(desk, visit, number, VisitRefusals.NotApproved, $"Visit {id} is {VisitCodes.Code(visit.Status)}, not approved.");
+            }
+
+            if (InactiveHost(visit, snapshot.Cardholders) is { } inactive)
+            {
+                return await RefuseCheckInAsync(desk, visit, number, VisitRefusals.HostNotActive,
+                    $"{inactive} Ask an approver to withdraw visit {id}; another host requests it again.");
             }
 
             var lead = Duration.FromTimeSpan(options.CheckInLead);
@@ -796,6 +808,15 @@ public sealed class VisitorService
             actor, badge.Card, new CredentialInput(badge.Technology, personId, now, visit.Interval.End, "active"), $"check-in of visitor {visitor.Number} of visit {visit.Id}");
         return credential.IsOk ? null : $"credential: {credential.Message} {string.Join("; ", credential.Errors)}";
     }
+
+    /// <summary>
+    /// Why the visit's host can no longer be responsible for its visitors (suspended, terminated or gone since the
+    /// request: an administrator's change does not cancel visits, only the HR feed's termination does), or null.
+    /// </summary>
+    private static string? InactiveHost(Visit visit, Cardholders cardholders) =>
+        cardholders.People.TryGetValue(visit.Host, out var host) && host.Kind == PersonKind.Employee && host.Status == PersonStatus.Active
+            ? null
+            : $"The host {visit.Host} of visit {visit.Id} is no longer an active employee.";
 
     private (PooledBadge? Badge, VisitResult<VisitView>? Problem) PickBadge(SiteId site, string? wanted, Cardholders cardholders)
     {

@@ -760,6 +760,34 @@ public sealed class VisitApiTests : IAsyncLifetime
         Assert.Equal([visit.Id], today!.Select(v => v.Id));
     }
 
+    [Fact]
+    [Trait("control", "PCI-9.3.2")]
+    [Trait("control", "NIST-PS-4")]
+    public async Task AVisit_WhoseHostIsNoLongerActive_IsNeitherApprovedNorCheckedIn_AndTheDeskIsToldWhy()
+    {
+        await desk.AddBadgeAsync();
+        var approved = await desk.RequestAsync();
+        var pending = await desk.RequestAsync();
+        await desk.ApproveAsync(approved.Id);
+        // The host is suspended by an administrator (not through the HR feed, which would cancel the visits).
+        var admin = edge.Host.Services.GetRequiredService<AdminService>();
+        Assert.True((await admin.SetPersonStatusAsync(AdminActor.EverySite("admin-1"), "p-jweber", "suspended")).IsOk);
+
+        var approve = await desk.Approver.PostAsJsonAsync($"api/v1/visits/{pending.Id}/approve", new { note = "ok" });
+        var checkIn = await desk.Frontdesk.PostAsJsonAsync($"api/v1/visits/{approved.Id}/check-in", VisitDesk.CheckIn());
+
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, approve.StatusCode);
+        Assert.Equal(VisitRefusals.HostNotActive, await VisitDesk.RefusalCodeAsync(approve));
+        Assert.Equal("requested", desk.Get(edge, pending.Id).Status);
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, checkIn.StatusCode);
+        Assert.Equal(VisitRefusals.HostNotActive, await VisitDesk.RefusalCodeAsync(checkIn));
+        Assert.Contains("p-jweber", await checkIn.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal("expected", desk.Get(edge, approved.Id).Visitors[0].Status);
+        Assert.False(edge.Edge.Configuration.Cardholders.Credentials.ContainsKey(VisitDesk.Badge1));
+        Assert.Contains(edge.Rows(new LogFilter { Kind = LogKinds.Security, Reason = "visit.check_in.refused" }),
+            r => r.Actor == "desk-1" && r.Detail!.Contains(VisitRefusals.HostNotActive, StringComparison.Ordinal));
+    }
+
     private (HttpClient Par1, HttpClient Demo) SiteLimited(string name, OperatorRole role, string? person = null) =>
         (desk.As(name + "-par1", role, person ?? "p-" + name + "-par1", site: "par1"), desk.As(name + "-demo", role, person ?? "p-" + name + "-demo", site: "demo"));
 
