@@ -161,6 +161,9 @@ public static class VisitRefusals
 
     /// <summary>The visit's host is no longer an active employee (suspended or terminated since the request).</summary>
     public const string HostNotActive = "host_not_active";
+
+    /// <summary>The presented document is already checked in on a visit whose badge is still out.</summary>
+    public const string AlreadyOnSite = "already_on_site";
 }
 
 /// <summary>Alarm types raised by visitor management (see <see cref="VisitorService.CheckOverdueBadgesAsync"/>).</summary>

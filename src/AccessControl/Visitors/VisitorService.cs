@@ -470,6 +470,17 @@ public sealed class VisitorService
                 return await RefuseCheckInAsync(desk, visit, number, VisitRefusals.Watchlisted, "The visitor is on the watch list; call security.", entry.Id);
             }
 
+            // One person, one badge out: the same document (same issuer, same number however typed) is not checked in
+            // again, at this site or another, until the badge it holds is back.
+            var document = check.Document!;
+            var numberHmac = hasher.Hash(document.IssuingCountry, document.Number);
+            if (store.OnSiteWithDocument(numberHmac) is { } holder)
+            {
+                var where = desk.ActsFor(holder.Site) ? $"visit {holder.Visit} (visitor {holder.Visitor}) at site '{holder.Site}'" : "a visit of another site";
+                return await RefuseCheckInAsync(desk, visit, number, VisitRefusals.AlreadyOnSite,
+                    $"This document is already checked in on {where}, and that badge is still out: check the visitor out there first (return the badge).");
+            }
+
             var (badge, badgeProblem) = PickBadge(visit.Site, input.Badge, snapshot.Cardholders);
             if (badge is null)
             {
@@ -478,9 +489,7 @@ public sealed class VisitorService
                     : badgeProblem;
             }
 
-            var document = check.Document!;
-            var record = new DocumentRecord(document.Type, document.IssuingCountry, hasher.Hash(document.IssuingCountry, document.Number), document.LastFour,
-                document.Expiry);
+            var record = new DocumentRecord(document.Type, document.IssuingCountry, numberHmac, document.LastFour, document.Expiry);
             var personId = VisitCodes.PersonOf(id, number);
             var detail = new
             {

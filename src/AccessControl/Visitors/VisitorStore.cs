@@ -289,6 +289,19 @@ public sealed class VisitorStore(Database database)
             .Take(limit)];
     }
 
+    /// <summary>The visitor on site now who checked in with the document of this keyed hash, if any: (visit, number, site).</summary>
+    public (long Visit, int Visitor, string Site)? OnSiteWithDocument(string numberHmac)
+    {
+        using var connection = database.Open();
+        var rows = connection.Query<(long Visit, long Number, string Site)>(
+            """
+            SELECT vv.visit_id, vv.number, v.site_id FROM visit_visitors vv JOIN visits v ON v.id = vv.visit_id
+            WHERE vv.status = 'on_site' AND vv.doc_number_hmac = @numberHmac ORDER BY vv.visit_id, vv.number LIMIT 1
+            """,
+            new { numberHmac }).ToList();
+        return rows.Count == 0 ? null : (rows[0].Visit, (int)rows[0].Number, rows[0].Site);
+    }
+
     // ---- badge pool --------------------------------------------------------------------------------
 
     public IReadOnlyList<PooledBadge> Badges(string? site)

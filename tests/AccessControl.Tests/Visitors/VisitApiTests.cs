@@ -788,6 +788,36 @@ public sealed class VisitApiTests : IAsyncLifetime
             r => r.Actor == "desk-1" && r.Detail!.Contains(VisitRefusals.HostNotActive, StringComparison.Ordinal));
     }
 
+    [Fact]
+    [Trait("control", "PCI-9.3.2")]
+    [Trait("control", "NIST-PE-8")]
+    public async Task TheSameDocument_IsNotCheckedInTwice_WhileItsFirstBadgeIsOut_HoweverTheNumberIsTyped()
+    {
+        await desk.AddBadgeAsync(VisitDesk.Badge1);
+        await desk.AddBadgeAsync(VisitDesk.Badge2);
+        var morning = await desk.RequestAsync(VisitDesk.Request(start: "10:15", end: "12:00"));
+        var noon = await desk.RequestAsync(VisitDesk.Request(start: "11:00", end: "13:00"));
+        await desk.ApproveAsync(morning.Id);
+        await desk.ApproveAsync(noon.Id);
+        var first = await desk.Frontdesk.PostAsJsonAsync($"api/v1/visits/{morning.Id}/check-in", VisitDesk.CheckIn());
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        edge.Clock.AdvanceMinutes(45); // 10:45: the noon visit's check-in has opened
+
+        var again = await desk.Frontdesk.PostAsJsonAsync($"api/v1/visits/{noon.Id}/check-in", VisitDesk.CheckIn(number: "c01x 00-t47"));
+        var body = await again.Content.ReadAsStringAsync();
+
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, again.StatusCode);
+        Assert.Equal(VisitRefusals.AlreadyOnSite, await VisitDesk.RefusalCodeAsync(again));
+        Assert.Contains($"visit {morning.Id}", body, StringComparison.Ordinal);
+        Assert.Equal("expected", desk.Get(edge, noon.Id).Visitors[0].Status);
+        Assert.False(edge.Edge.Configuration.Cardholders.Credentials.ContainsKey(VisitDesk.Badge2));
+
+        // Once the first badge is back, the same visitor checks in for the second visit.
+        Assert.Equal(HttpStatusCode.OK, (await desk.Frontdesk.PostAsync($"api/v1/visits/badges/{VisitDesk.Badge1}/check-out", null)).StatusCode);
+        var afterReturn = await desk.Frontdesk.PostAsJsonAsync($"api/v1/visits/{noon.Id}/check-in", VisitDesk.CheckIn());
+        Assert.True(afterReturn.StatusCode == HttpStatusCode.OK, await afterReturn.Content.ReadAsStringAsync());
+    }
+
     private (HttpClient Par1, HttpClient Demo) SiteLimited(string name, OperatorRole role, string? person = null) =>
         (desk.As(name + "-par1", role, person ?? "p-" + name + "-par1", site: "par1"), desk.As(name + "-demo", role, person ?? "p-" + name + "-demo", site: "demo"));
 

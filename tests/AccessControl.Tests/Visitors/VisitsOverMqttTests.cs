@@ -132,7 +132,7 @@ public class VisitsOverMqttTests
         var next = await desk.RequestAsync(VisitDesk.Request(start: "14:00", end: "15:00"));
         await desk.ApproveAsync(next.Id);
         edge.Clock.Reset(VisitDesk.At(13, 45));
-        var refused = await desk.Frontdesk.PostAsJsonAsync($"api/v1/visits/{next.Id}/check-in", VisitDesk.CheckIn());
+        var refused = await desk.Frontdesk.PostAsJsonAsync($"api/v1/visits/{next.Id}/check-in", VisitDesk.CheckIn(number: "C02Y11U58")); // another visitor's passport
         Assert.Equal(VisitRefusals.NoBadgeAvailable, await VisitDesk.RefusalCodeAsync(refused));
     }
 
