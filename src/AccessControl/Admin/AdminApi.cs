@@ -150,10 +150,11 @@ public static class AdminApi
         return Json(PersonView.From(person) with { Credentials = credentials });
     }
 
-    private static async Task<IResult> PutPerson(string id, HttpContext http, [FromServices] AdminService admin)
+    /// <summary>A PUT that terminates someone is a termination like any other (<see cref="Hr.Termination.UpsertByOperatorAsync"/>).</summary>
+    private static async Task<IResult> PutPerson(string id, HttpContext http, [FromServices] Hr.Termination termination)
     {
         var (body, error) = await ReadBodyAsync<PersonInput>(http);
-        return error ?? ToHttp(await admin.UpsertPersonAsync(Actor(http), id, body!, http.RequestAborted), PersonView.From);
+        return error ?? ToHttp(await termination.UpsertByOperatorAsync(Actor(http), id, body!, http.RequestAborted), PersonView.From);
     }
 
     /// <summary>A termination is the whole of <see cref="Hr.Termination"/> (cards, templates, visits, tokens), as the HR feed's is.</summary>
@@ -165,7 +166,7 @@ public static class AdminApi
             return error;
         }
 
-        var result = CardholderCodes.TryParse(body!.Status, out PersonStatus status) && status == PersonStatus.Terminated
+        var result = Hr.Termination.Terminates(body!.Status)
             ? await termination.ByOperatorAsync(Actor(http), id)
             : await admin.SetPersonStatusAsync(Actor(http), id, body.Status, http.RequestAborted);
         return ToHttp(result, PersonView.From);

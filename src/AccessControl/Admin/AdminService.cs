@@ -72,7 +72,10 @@ public sealed class AdminService
 
     // ---- people ------------------------------------------------------------------------------------
 
-    /// <summary>Creates or replaces a person (action <c>person.upsert</c>).</summary>
+    /// <summary>
+    /// Creates or replaces a person (action <c>person.upsert</c>). This alone takes nothing else away from a person it
+    /// terminates: the admin API's PUT goes through <c>Hr.Termination.UpsertByOperatorAsync</c>, which does.
+    /// </summary>
     public async Task<AdminResult<Person>> UpsertPersonAsync(AdminActor who, string id, PersonInput input, CancellationToken cancellationToken = default)
     {
         if (await RefuseSiteLimitedAsync<Person>(who, CardholderActions.PersonUpsert, id) is { } refused)
@@ -85,37 +88,50 @@ public sealed class AdminService
         await gate.WaitAsync(cancellationToken);
         try
         {
-            var current = configuration.Cardholders;
-            var errors = new List<FieldError>();
-            var personId = CheckId(id, "id", errors) is { } pidText ? new PersonId(pidText) : (PersonId?)null;
-            var name = CheckName(input.Name, "name", errors);
-            if (!CardholderCodes.TryParse(input.Kind, out PersonKind kind))
-            {
-                errors.Add(OneOf<PersonKind>("kind", input.Kind));
-            }
-
-            var existing = personId is { } pid && current.People.TryGetValue(pid, out var found) ? found : null;
-            var status = existing?.Status ?? PersonStatus.Active;
-            if (input.Status is not null && !CardholderCodes.TryParse(input.Status, out status))
-            {
-                errors.Add(OneOf<PersonStatus>("status", input.Status));
-            }
-
-            var levels = input.AccessLevels is null
-                ? existing?.AccessLevels ?? []
-                : CheckLevels(input.AccessLevels, "accessLevels", current.AccessLevels.ContainsKey, errors);
-            if (errors.Count > 0)
-            {
-                return AdminResult<Person>.Invalid(errors);
-            }
-
-            var after = Normalize(new Person(personId!.Value, name!, kind, status, levels));
-            return await ChangePersonAsync(actor, CardholderActions.PersonUpsert, existing, after, (at, ct) => store.UpsertPersonAsync(after, at, actor, ct));
+            var (existing, after, errors) = PlanPerson(configuration.Cardholders, id, input);
+            return after is null
+                ? AdminResult<Person>.Invalid(errors)
+                : await ChangePersonAsync(actor, CardholderActions.PersonUpsert, existing, after, (at, ct) => store.UpsertPersonAsync(after, at, actor, ct));
         }
         finally
         {
             gate.Release();
         }
+    }
+
+    /// <summary>
+    /// What <see cref="UpsertPersonAsync"/> would refuse as invalid (400), checked against the cardholders as they are now
+    /// without changing anything: a termination asked for in the same request is made first (<c>Hr.Termination</c>) only
+    /// when the rest of it would be accepted.
+    /// </summary>
+    public IReadOnlyList<FieldError> CheckPerson(string id, PersonInput input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        return PlanPerson(configuration.Cardholders, id, input).Errors;
+    }
+
+    /// <summary>The person as stored, and as an upsert of <paramref name="input"/> leaves them (null when it is invalid: see the errors).</summary>
+    private static (Person? Existing, Person? After, List<FieldError> Errors) PlanPerson(Cardholders current, string id, PersonInput input)
+    {
+        var errors = new List<FieldError>();
+        var personId = CheckId(id, "id", errors) is { } pidText ? new PersonId(pidText) : (PersonId?)null;
+        var name = CheckName(input.Name, "name", errors);
+        if (!CardholderCodes.TryParse(input.Kind, out PersonKind kind))
+        {
+            errors.Add(OneOf<PersonKind>("kind", input.Kind));
+        }
+
+        var existing = personId is { } pid && current.People.TryGetValue(pid, out var found) ? found : null;
+        var status = existing?.Status ?? PersonStatus.Active;
+        if (input.Status is not null && !CardholderCodes.TryParse(input.Status, out status))
+        {
+            errors.Add(OneOf<PersonStatus>("status", input.Status));
+        }
+
+        var levels = input.AccessLevels is null
+            ? existing?.AccessLevels ?? []
+            : CheckLevels(input.AccessLevels, "accessLevels", current.AccessLevels.ContainsKey, errors);
+        return (existing, errors.Count > 0 ? null : Normalize(new Person(personId!.Value, name!, kind, status, levels)), errors);
     }
 
     /// <summary>Activates, suspends or terminates a person (actions <c>person.activate</c>, <c>person.suspend</c>, <c>person.terminate</c>).</summary>
@@ -507,6 +523,8 @@ public sealed class AdminService
     /// file says: restarting the service with its site file must not undo a termination (the HR feed's, or an
     /// operator's). A suspension stays too, unless the previous file declared it: the file lifts only its own (an
     /// operator's, the HR feed's or a removal's is lifted through the API). Bringing someone back is an explicit admin change.</para>
+    /// <para>A stored person the file terminates gets a <c>person.terminate</c> row; the rest of that termination (cards,
+    /// templates, visits) is <c>Hr.Termination.ImportSiteFileAsync</c>'s, which runs this import.</para>
     /// </remarks>
     public async Task<AdminResult<ImportSummary>> ImportSiteDefinitionAsync(
         string siteFileName,
@@ -517,7 +535,7 @@ public sealed class AdminService
         SiteFileVersion? version = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(siteFileName);
-        var actor = "site-file:" + siteFileName;
+        var actor = SiteFileActor(siteFileName);
         accessLevels = accessLevels.OrEmpty();
         people = people.OrEmpty();
         credentials = credentials.OrEmpty();
@@ -585,7 +603,11 @@ public sealed class AdminService
                     continue;
                 }
 
-                planned.Add(new ImportChange(AuditRow(now, actor, CardholderActions.PersonUpsert, person.Id, null, before, after, adopted: adopted), c => c.With(person)) { Person = person });
+                // A stored person the file terminates: their row is a termination's, like every other (Hr.Termination then takes the rest away).
+                var action = existing is not null && existing.Status != PersonStatus.Terminated && person.Status == PersonStatus.Terminated
+                    ? CardholderActions.PersonTerminate
+                    : CardholderActions.PersonUpsert;
+                planned.Add(new ImportChange(AuditRow(now, actor, action, person.Id, null, before, after, adopted: adopted), c => c.With(person)) { Person = person });
             }
 
             foreach (var fileCredential in credentials)
@@ -636,6 +658,9 @@ public sealed class AdminService
             gate.Release();
         }
     }
+
+    /// <summary>The actor of the rows of a site file's import (and of the terminations it makes): <c>site-file:NAME</c>.</summary>
+    public static string SiteFileActor(string siteFileName) => "site-file:" + siteFileName;
 
     /// <summary>
     /// What the row of an adoption names (<c>adopted</c>): the file that takes over a person or card no site file declared,

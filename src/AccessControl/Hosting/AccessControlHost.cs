@@ -113,6 +113,7 @@ public sealed class AccessControlHost : IAsyncDisposable
         Broker.BrokerStatusApi.MapBrokerStatusApi(app);
         Health.HealthApi.MapHealthApi(app);
         LifeSafety.FireApi.MapFireApi(app);
+        edge.Termination = app.Services.GetRequiredService<Termination>();
         var visitors = app.Services.GetRequiredService<AccessControl.Visitors.VisitorService>();
         edge.AddSupervision(visitors.CheckOverdueBadgesAsync);
         visitors.RestoreDesignatedEscorts();

@@ -307,8 +307,12 @@ public sealed class EdgeService : IAsyncDisposable
         var id = new SiteId(siteId);
         var previousSha256 = StoredSites.LastImportedSha256(id);
         var previous = previousSha256 is null ? null : previousSha256 == sha256 ? site : StoredSites.LastImported(id)?.Site;
-        var imported = await Admin.ImportSiteDefinitionAsync(fileName, site.AccessLevels, site.People, site.Credentials, cancellationToken,
-            new SiteFileVersion(sha256, previous) { LoadedBy = loadedBy, AdoptedPeople = site.AdoptedPeople, AdoptedCards = site.AdoptedCards });
+        // A person the file terminates loses what any termination takes away (Hr.Termination): if a step of it cannot be
+        // written, the start is refused like a failed import, and the next one imports the file again and finishes it.
+        var termination = Termination ?? throw new InvalidOperationException("No Hr.Termination given: a site file's terminations would take nothing away.");
+        var imported = await termination.ImportSiteFileAsync(fileName, sha256, site, previous, () => Admin.ImportSiteDefinitionAsync(
+            fileName, site.AccessLevels, site.People, site.Credentials, cancellationToken,
+            new SiteFileVersion(sha256, previous) { LoadedBy = loadedBy, AdoptedPeople = site.AdoptedPeople, AdoptedCards = site.AdoptedCards }));
         if (!imported.IsOk)
         {
             throw new InvalidOperationException($"Importing the cardholders of {fileName} (site {siteId}) failed: {imported.Message} {string.Join("; ", imported.Errors)}");
@@ -316,6 +320,12 @@ public sealed class EdgeService : IAsyncDisposable
 
         logger.LogInformation("Site file {File}: {Summary}", fileName, imported.Value);
     }
+
+    /// <summary>
+    /// What a termination takes away besides the status, for the people a site file terminates (<see cref="ImportAsync"/>):
+    /// set by the host before <see cref="StartAsync"/>, since it needs the visitor service the host composes.
+    /// </summary>
+    internal Hr.Termination? Termination { get; set; }
 
     /// <summary>Starts the broker (embedded mode), the pipeline, the service connection and supervision.</summary>
     public async Task StartAsync(CancellationToken cancellationToken)

@@ -3,6 +3,7 @@ using AccessControl.Cardholding;
 using AccessControl.EntryLog;
 using AccessControl.Fingerprints;
 using AccessControl.People;
+using AccessControl.SiteFiles;
 using AccessControl.Sites;
 using AccessControl.Visitors;
 using Microsoft.Extensions.Logging;
@@ -12,7 +13,9 @@ namespace AccessControl.Hr;
 
 /// <summary>
 /// What a termination takes away, whoever makes it: the HR feed (<see cref="HrFeedService"/>, which records the event
-/// around it) or an operator through the admin API or CLI (<c>person status ID terminated</c>, <see cref="ByOperatorAsync"/>).
+/// around it), an operator through the admin API or CLI (<c>person status ID terminated</c>, <see cref="ByOperatorAsync"/>;
+/// <c>person set ID ... --status terminated</c>, <see cref="UpsertByOperatorAsync"/>) or a site file that declares a
+/// person terminated (<see cref="ImportSiteFileAsync"/>).
 /// A person who leaves loses access at once (NIST PS-4, ISO 27001 A.7.3) and keeps nothing that a later
 /// <c>active</c> (a rehire, or a mistake) would bring back: the same steps either way.
 /// </summary>
@@ -126,7 +129,7 @@ public sealed class Termination
     public async Task<AdminResult<Person>> ByOperatorAsync(AdminActor who, string id)
     {
         ArgumentNullException.ThrowIfNull(who);
-        var steps = await TakeAwayAsync(who, new PersonId(id), null, $"termination of {id} by {who.Name}");
+        var steps = await TakeAwayAsync(who, new PersonId(id), null, TemplateReason(id, who));
         if (!steps.Status.IsOk)
         {
             return steps.Status;
@@ -146,6 +149,96 @@ public sealed class Termination
 
         return AdminResult<Person>.Ok(configuration.Cardholders.People[new PersonId(id)], steps.Status.Changed);
     }
+
+    /// <summary>Whether a request's status is <c>terminated</c>: the admin API then terminates through this class.</summary>
+    public static bool Terminates(string? status) => CardholderCodes.TryParse(status, out PersonStatus asked) && asked == PersonStatus.Terminated;
+
+    /// <summary>
+    /// <c>PUT /people/{id}</c> (<c>person add|set</c>): when it terminates a stored person who is not terminated yet, that is
+    /// <see cref="ByOperatorAsync"/> first (every step, each row by the operator, the status change a <c>person.terminate</c>
+    /// row), then the rest of the request (name, kind, access levels: a <c>person.upsert</c> row when anything differs), so
+    /// no leaver is ever given anything while active. A request that would be refused as invalid changes nothing.
+    /// Anything else is <see cref="AdminService.UpsertPersonAsync"/> alone.
+    /// </summary>
+    public async Task<AdminResult<Person>> UpsertByOperatorAsync(AdminActor who, string id, PersonInput input, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        if (!Terminates(input.Status) || !configuration.Cardholders.People.TryGetValue(new PersonId(id), out var stored) || stored.Status == PersonStatus.Terminated)
+        {
+            return await admin.UpsertPersonAsync(who, id, input, cancellationToken);
+        }
+
+        if (admin.CheckPerson(id, input) is { Count: > 0 } errors)
+        {
+            return AdminResult<Person>.Invalid(errors);
+        }
+
+        var terminated = await ByOperatorAsync(who, id);
+        if (!terminated.IsOk)
+        {
+            return terminated;
+        }
+
+        var rest = await admin.UpsertPersonAsync(who, id, input, CancellationToken.None);
+        return rest.IsOk
+            ? AdminResult<Person>.Ok(rest.Value!, changed: true)
+            : AdminResult<Person>.Unavailable(
+                $"'{id}' is terminated (every step of it done), but the rest of the change was not made: {rest.Message ?? string.Join("; ", rest.Errors.Select(e => $"{e.Field} {e.Message}"))}");
+    }
+
+    /// <summary>
+    /// A site file's import (<paramref name="import"/>, <see cref="AdminService.ImportSiteDefinitionAsync"/>), then the
+    /// steps for each person the file terminates, each row by the file (<c>site-file:NAME</c>, the file's SHA-256 as the
+    /// reference): a person stored and not terminated before this import, or one the site's previously imported file
+    /// (<paramref name="previous"/>) declared not terminated. The import's own row for the status is <c>person.terminate</c>.
+    /// </summary>
+    /// <remarks>
+    /// Fail closed: a step that cannot be written stops this (Unavailable; the person is terminated, every card denied) and
+    /// the caller does not note the file as imported (<c>EdgeService</c> refuses to start). Its next start imports the file
+    /// again against the same previous file, so the person is again one this file terminates, and the steps left are done
+    /// (those done change and record nothing). A person a file declares terminated from the first (never stored as
+    /// anything else) gets nothing taken away: the file declares their cards itself.
+    /// </remarks>
+    public async Task<AdminResult<ImportSummary>> ImportSiteFileAsync(
+        string siteFileName, string sha256, SiteDefinition site, SiteDefinition? previous, Func<Task<AdminResult<ImportSummary>>> import)
+    {
+        ArgumentNullException.ThrowIfNull(site);
+        ArgumentNullException.ThrowIfNull(import);
+        var who = AdminActor.EverySite(AdminService.SiteFileActor(siteFileName));
+        var reference = "sha256:" + sha256;
+        var activeBefore = previous?.People.Where(p => p.Status != PersonStatus.Terminated).Select(p => p.Id).ToHashSet() ?? [];
+        var leavers = site.People.Where(p => p.Status == PersonStatus.Terminated).Select(p => p.Id).ToList();
+        var now = leavers.Where(p => configuration.Cardholders.People.TryGetValue(p, out var stored) && stored.Status != PersonStatus.Terminated).ToHashSet();
+
+        // The operators first: the import's status change revokes their tokens (migration 0020).
+        var operators = now.ToDictionary(p => p, p => tokens.ActiveOperatorsOf(p.Value));
+        var imported = await import();
+        if (!imported.IsOk)
+        {
+            return imported;
+        }
+
+        foreach (var person in leavers.Where(p => now.Contains(p) || activeBefore.Contains(p)))
+        {
+            var steps = await TakeAwayAsync(who, person, reference, TemplateReason(person.Value, who));
+            if ((steps.Unavailable ?? steps.Status.Message) is { } why)
+            {
+                return AdminResult<ImportSummary>.Unavailable(
+                    $"The site file terminates '{person}' (every card of theirs is denied), but the rest could not be done: {why} The next start finishes it.");
+            }
+
+            if (operators.GetValueOrDefault(person) is { Count: > 0 } names && await NameRevokedTokensAsync(who.Name, person.Value, names, reference) is null)
+            {
+                return AdminResult<ImportSummary>.Unavailable(
+                    $"The site file terminates '{person}' and their operator tokens are revoked with it, but the row naming the tokens could not be written (the token list shows them revoked).");
+            }
+        }
+
+        return imported;
+    }
+
+    /// <summary>The reason each template's revocation records when an operator or a site file terminates someone.</summary>
+    private static string TemplateReason(string id, AdminActor who) => $"termination of {id} by {who.Name}";
 
     /// <summary>The row naming the operator tokens a termination revoked (<c>operator_token.revoke</c>); null when it could not be written.</summary>
     public async Task<LogEntry?> NameRevokedTokensAsync(string actor, string personId, IReadOnlyList<string> operators, string? reference)

@@ -106,6 +106,36 @@ public class TerminationTests
     [Fact]
     [Trait("control", "NIST-PS-4")]
     [Trait("control", "ISO27001-A.7.3")]
+    [Trait("control", "ISO-IEC-24745")]
+    public async Task TerminationThroughAPersonPut_IsTheWholeTermination_ThenTheRestOfTheChange_SoARehireGetsNoneBack()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        using var desk = VisitDesk.For(edge);
+        var reader = await edge.ReaderAsync("rdr-lobby-in");
+        var hosted = await RequestAsync(desk.As("mkoch-host", OperatorRole.Host, "p-mkoch"), escorts: []);
+
+        // `accesscontrol person set p-mkoch --name "Martina Berger" --kind employee --status terminated`: the CLI sends exactly this.
+        var response = await desk.Admin.PutAsJsonAsync("api/v1/people/p-mkoch", new { name = "Martina Berger", kind = "employee", status = "terminated" });
+        var rehire = await desk.Admin.PostAsJsonAsync("api/v1/people/p-mkoch/status", new { status = "active" });
+        var swipe = await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
+
+        Assert.Equal((HttpStatusCode.OK, HttpStatusCode.OK), (response.StatusCode, rehire.StatusCode));
+        Assert.Equal("credential_revoked", swipe.Reason);
+        Assert.Equal(CredentialStatus.Revoked, edge.Edge.Configuration.Cardholders.Credentials[Operator].Status);
+        Assert.Equal("Martina Berger", edge.Edge.Configuration.Cardholders.People[new PersonId("p-mkoch")].Name);
+        Assert.All(edge.Edge.Fingerprints.List("p-mkoch").Value!, t => Assert.NotNull(t.RevokedAt));
+        Assert.Equal("withdrawn", desk.Get(edge, hosted.Id).Status);
+        // The termination first (no leaver is given anything while active), then the rest of the request.
+        var rows = edge.Rows(new LogFilter { Kind = LogKinds.Admin, Limit = 10_000 }).Where(r => r.Actor == "admin-1").ToList();
+        Assert.Equal(
+            ["person.terminate", "credential.revoke", "fingerprint.revoke", "visit.cancel", "operator_token.revoke", "person.upsert", "person.activate"],
+            rows.Select(r => r.Reason));
+        Assert.All(rows, r => Assert.Equal(edge.Clock.GetCurrentInstant(), r.At));
+    }
+
+    [Fact]
+    [Trait("control", "NIST-PS-4")]
+    [Trait("control", "ISO27001-A.7.3")]
     public async Task Termination_OfAnAdmin_RevokesTheirAdminToken_WhichIsRefusedFromThenOn()
     {
         await using var edge = await EdgeHarness.StartAsync();

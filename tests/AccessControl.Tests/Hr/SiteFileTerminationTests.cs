@@ -1,0 +1,139 @@
+using System.Net.Http.Json;
+using AccessControl.Admin;
+using AccessControl.EntryLog;
+using AccessControl.Hosting;
+using AccessControl.People;
+using AccessControl.Storage;
+using AccessControl.Tests.EndToEnd;
+using AccessControl.Tests.Support;
+using AccessControl.Tests.Visitors;
+using AccessControl.Visitors;
+using Dapper;
+using Microsoft.Extensions.DependencyInjection;
+using NodaTime;
+using static AccessControl.Tests.EndToEnd.DemoCards;
+
+namespace AccessControl.Tests.Hr;
+
+/// <summary>
+/// A site file that terminates someone (a stored person it now declares <c>status: terminated</c>) takes away what every
+/// termination does: p-mkoch (card 04A1B2C3D4E5F6, right index enrolled, hosting a visit) leaves, by the demo file.
+/// </summary>
+public sealed class SiteFileTerminationTests : IDisposable
+{
+    private const string Actor = "site-file:demo.yaml";
+
+    private readonly DataFolder folder = new();
+    private readonly string siteFile;
+    private int starts;
+
+    public SiteFileTerminationTests()
+    {
+        // A copy the test can edit, under the demo's name (the actor of its rows is site-file:demo.yaml).
+        Directory.CreateDirectory(Path.Combine(folder.Path, "sites"));
+        siteFile = Path.Combine(folder.Path, "sites", "demo.yaml");
+        File.Copy(EdgeHarness.DemoSiteFile, siteFile);
+    }
+
+    public void Dispose() => folder.Dispose();
+
+    [Fact]
+    [Trait("control", "NIST-PS-4")]
+    [Trait("control", "ISO27001-A.7.3")]
+    [Trait("control", "ISO-IEC-24745")]
+    public async Task ASiteFileThatTerminatesSomeone_RevokesTheirCardsTemplatesAndVisits_SoARehireGetsNoneBack()
+    {
+        var visit = await HostAVisitAsync();
+
+        TerminateMartinaInTheFile();
+        await using var edge = await StartAsync();
+        Assert.True((await edge.Edge.Admin.SetPersonStatusAsync(AdminActor.EverySite("ops"), "p-mkoch", "active")).IsOk);
+        var swipe = await (await edge.ReaderAsync("rdr-lobby-in")).PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
+
+        Assert.Equal((false, "credential_revoked"), (swipe.Grant, swipe.Reason));
+        AssertTakenAway(edge, visit);
+        var rows = TerminationRows(edge);
+        Assert.Equal(["person.terminate", "credential.revoke", "fingerprint.revoke", "visit.cancel", "operator_token.revoke"], rows.Select(r => r.Reason));
+        Assert.All(rows, r => Assert.Equal(edge.Clock.GetCurrentInstant(), r.At));
+        Assert.Contains("\"operators\":[\"mkoch\",\"mkoch-host\"]", rows[^1].Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-PS-4")]
+    [Trait("control", "ISO27001-A.7.3")]
+    [Trait("control", "NIST-AU-5")]
+    public async Task ASiteFileTerminationThatCouldNotBeFinished_RefusesTheStart_AndTheNextStartFinishesIt()
+    {
+        var visit = await HostAVisitAsync();
+
+        // The log refuses the templates' row (a full disk, an I/O error) at the start that loads the changed file.
+        TerminateMartinaInTheFile();
+        RefuseRows("fingerprint.revoke");
+        var refused = await Record.ExceptionAsync(async () => await (await StartAsync()).DisposeAsync());
+        RefuseRows(null);
+        await using var edge = await StartAsync();
+        Assert.True((await edge.Edge.Admin.SetPersonStatusAsync(AdminActor.EverySite("ops"), "p-mkoch", "active")).IsOk);
+        var swipe = await (await edge.ReaderAsync("rdr-lobby-in")).PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
+
+        Assert.Contains("terminates 'p-mkoch'", Assert.IsType<InvalidOperationException>(refused).Message, StringComparison.Ordinal);
+        Assert.Equal((false, "credential_revoked"), (swipe.Grant, swipe.Reason));
+        AssertTakenAway(edge, visit);
+        Assert.Equal(["person.terminate", "credential.revoke", "fingerprint.revoke", "visit.cancel"], TerminationRows(edge).Select(r => r.Reason));
+    }
+
+    /// <summary>A first start with the demo file, in which Martina Koch (still employed) hosts a visit this afternoon; its id.</summary>
+    private async Task<long> HostAVisitAsync()
+    {
+        await using var first = await StartAsync();
+        using var desk = VisitDesk.For(first);
+        var response = await desk.As("mkoch-host", OperatorRole.Host, "p-mkoch").PostAsJsonAsync("api/v1/visits", new
+        {
+            site = "demo",
+            purpose = "Audit of the cooling plant",
+            date = "2026-12-01",
+            start = "14:00",
+            end = "16:00",
+            zones = new[] { "demo-campus", "demo-bldg-a", "demo-dh1" },
+            visitors = new[] { new { name = "Anna Berg", organization = "Audit GmbH" } },
+            escorts = Array.Empty<string>(),
+        });
+        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+        return (await response.Content.ReadFromJsonAsync<VisitView>(AdminJson.Options))!.Id;
+    }
+
+    private static void AssertTakenAway(EdgeHarness edge, long visit)
+    {
+        Assert.Equal(CredentialStatus.Revoked, edge.Edge.Configuration.Cardholders.Credentials[Operator].Status);
+        Assert.NotEmpty(edge.Edge.Fingerprints.List("p-mkoch").Value!);
+        Assert.All(edge.Edge.Fingerprints.List("p-mkoch").Value!, t => Assert.NotNull(t.RevokedAt));
+        Assert.Equal("withdrawn", edge.Host.Services.GetRequiredService<VisitorService>().Get(visit)!.Status);
+    }
+
+    /// <summary>The file's rows of a termination's steps, in order (the first start, which declared her, wrote none of them).</summary>
+    private static List<LogEntry> TerminationRows(EdgeHarness edge) =>
+    [
+        .. edge.Rows(new LogFilter { Kind = LogKinds.Admin, Limit = 10_000 }).Where(r => r.Actor == Actor
+            && r.Reason is "person.terminate" or "credential.revoke" or "fingerprint.revoke" or "visit.cancel" or "operator_token.revoke"),
+    ];
+
+    private void TerminateMartinaInTheFile()
+    {
+        var text = File.ReadAllText(siteFile);
+        const string Martina = "    kind: employee              # NOC shift lead\n";
+        Assert.Contains(Martina, text, StringComparison.Ordinal);
+        File.WriteAllText(siteFile, text.Replace(Martina, Martina + "    status: terminated\n", StringComparison.Ordinal));
+    }
+
+    /// <summary>Makes every insert of an entry-log row with this reason fail inside SQLite, as a full disk would; null: none.</summary>
+    private void RefuseRows(string? reason)
+    {
+        var database = new Database(new ServiceSettings { DataDirectory = folder.Path }.DatabasePath);
+        using var connection = database.Open();
+        connection.Execute("DROP TRIGGER IF EXISTS refuse_rows;" + (reason is null ? "" :
+            $"CREATE TRIGGER refuse_rows BEFORE INSERT ON entry_log WHEN NEW.reason = '{reason}' BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END;"));
+    }
+
+    /// <summary>Each start ten minutes after the last: a reader's events of a new start are not taken for replays of the last one's.</summary>
+    private Task<EdgeHarness> StartAsync() => EdgeHarness.StartAsync(
+        now: EdgeHarness.BusinessHours + Duration.FromMinutes(10 * starts++), directory: folder.Path, configure: s => s with { SiteFile = siteFile });
+}
