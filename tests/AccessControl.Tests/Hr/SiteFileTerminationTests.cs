@@ -1,4 +1,3 @@
-using System.Net.Http.Json;
 using AccessControl.Admin;
 using AccessControl.EntryLog;
 using AccessControl.Hosting;
@@ -86,19 +85,7 @@ public sealed class SiteFileTerminationTests : IDisposable
     {
         await using var first = await StartAsync();
         using var desk = VisitDesk.For(first);
-        var response = await desk.As("mkoch-host", OperatorRole.Host, "p-mkoch").PostAsJsonAsync("api/v1/visits", new
-        {
-            site = "demo",
-            purpose = "Audit of the cooling plant",
-            date = "2026-12-01",
-            start = "14:00",
-            end = "16:00",
-            zones = new[] { "demo-campus", "demo-bldg-a", "demo-dh1" },
-            visitors = new[] { new { name = "Anna Berg", organization = "Audit GmbH" } },
-            escorts = Array.Empty<string>(),
-        });
-        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
-        return (await response.Content.ReadFromJsonAsync<VisitView>(AdminJson.Options))!.Id;
+        return (await TerminationTests.RequestAsync(desk.As("mkoch-host", OperatorRole.Host, "p-mkoch"), escorts: [])).Id;
     }
 
     private static void AssertTakenAway(EdgeHarness edge, long visit)

@@ -324,7 +324,8 @@ public class TerminationTests
         Assert.Equal(3, edge.Rows(new LogFilter { Kind = LogKinds.Admin, Reason = "hr.rejected" }).Count);
     }
 
-    private static async Task<VisitView> RequestAsync(HttpClient host, string[] escorts)
+    /// <summary>A visit at the demo site this afternoon, asked for by <paramref name="host"/> (a host's client).</summary>
+    internal static async Task<VisitView> RequestAsync(HttpClient host, string[] escorts)
     {
         var response = await host.PostAsJsonAsync("api/v1/visits", new
         {
