@@ -30,6 +30,7 @@ public sealed class ComplianceMatrixTests
         new("NIST-AU-9", Nist, "Protection of audit information"),
         new("NIST-AU-10", Nist, "Non-repudiation"),
         new("NIST-AU-11", Nist, "Audit record retention"),
+        new("NIST-AU-12", Nist, "Audit record generation"),
         new("NIST-CM-3", Nist, "Configuration change control"),
         new("NIST-CM-7", Nist, "Least functionality"),
         new("NIST-CP-9", Nist, "System backup"),
