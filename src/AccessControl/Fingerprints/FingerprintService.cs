@@ -278,7 +278,8 @@ public sealed class FingerprintService
 
     /// <summary>
     /// Reads the keys again and re-encrypts every active template not yet under the current key (action
-    /// <c>fingerprint.rekey</c>, recorded only when a template was re-encrypted). Refused, changing nothing, when a
+    /// <c>fingerprint.rekey</c>, recorded whenever the keys the service holds change: a template re-encrypted, a new
+    /// current key, a key retired from the file; a rekey that changes nothing writes no row). Refused, changing nothing, when a
     /// template's key is no longer in the key file (removed too early) or a template does not decrypt. It re-encrypts
     /// every site's templates at once: refused to a token limited to one site (<see cref="SiteLimit"/>, a
     /// <c>fingerprint.rekey.refused</c> row) here, before the keys are read, whoever passes its request on.
@@ -344,14 +345,26 @@ public sealed class FingerprintService
 
             var previous = stale.Select(t => t.Sealed.KeyId).Distinct().Order(StringComparer.Ordinal).ToList();
             var summary = new RekeySummary(current, changes.Count, previous, all.Count);
-            if (changes.Count == 0)
+
+            // Retiring a key (rotation step 3) or making a new one current re-encrypts nothing, yet changes the keys the
+            // service holds: it is recorded like any rekey. Only a rekey that changes nothing at all writes no row.
+            var held = templates.Keyring;
+            var retired = held.KeyIds.Where(id => !keyring.Contains(id)).Order(StringComparer.Ordinal).ToList();
+            if (changes.Count == 0 && retired.Count == 0 && held.Current.Id == current && held.KeyIds.Length == keyring.KeyIds.Length)
             {
-                templates.Replace(keyring, updated); // forget keys removed from the file
+                templates.Replace(keyring, updated);
                 return FingerprintResult<RekeySummary>.Ok(summary, changed: false);
             }
 
-            var entry = Audit(clock.GetCurrentInstant(), actor, FingerprintActions.Rekey, null, new { keyId = current, templates = changes.Count, previousKeys = previous });
-            var failure = await CommitAsync(entry, async ct => await store.ReplaceCiphertextsAsync(changes, ct));
+            var entry = Audit(clock.GetCurrentInstant(), actor, FingerprintActions.Rekey, null,
+                new { keyId = current, templates = changes.Count, previousKeys = previous, retiredKeys = retired });
+            var failure = await CommitAsync(entry, async ct =>
+            {
+                if (changes.Count > 0)
+                {
+                    await store.ReplaceCiphertextsAsync(changes, ct);
+                }
+            });
             if (failure is not null)
             {
                 return FingerprintResult<RekeySummary>.Unavailable(failure);

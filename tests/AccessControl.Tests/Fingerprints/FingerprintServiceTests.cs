@@ -281,6 +281,28 @@ public class FingerprintServiceTests
     }
 
     [Fact]
+    [Trait("control", "NIST-AU-12")]
+    [Trait("control", "NIST-SC-12")]
+    public async Task Rekey_ThatOnlyRetiresTheOldKey_IsRecordedWithWhoAndWhen()
+    {
+        var (before, after) = FingerprintDesk.KeyRotation();
+        await using var desk = await FingerprintDesk.OpenAsync(before);
+        await desk.EnrollAsync(FingerprintDesk.Alice, "right-index");
+        desk.KeyringSource = () => after;
+        Assert.True((await desk.Service.RekeyAsync(AdminActor.EverySite("admin-1"))).IsOk);
+        desk.KeyringSource = () => new FingerprintKeyring([after.Current]); // rotation step 3: the old line removed from the key file
+        desk.Clock.Advance(Duration.FromMinutes(5));
+
+        var retired = await desk.Service.RekeyAsync(AdminActor.EverySite("admin-2"));
+
+        Assert.Equal((true, 0), (retired.IsOk, retired.Value!.Rekeyed));
+        Assert.False(desk.Templates.Keyring.Contains("k1"));
+        var row = Assert.Single(desk.Rows(LogKinds.Admin), r => r.Reason == FingerprintActions.Rekey && r.Actor == "admin-2");
+        Assert.Equal(desk.Clock.GetCurrentInstant(), row.At);
+        Assert.Contains("\"retiredKeys\":[\"k1\"]", row.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
     [Trait("control", "NIST-AC-3")]
     [Trait("control", "NIST-AC-6")]
     public async Task Rekey_ThroughTheServiceItself_ByASiteLimitedIdentity_IsRefused_AndChangesNothing()
