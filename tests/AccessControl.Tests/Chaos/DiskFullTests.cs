@@ -78,10 +78,14 @@ public class DiskFullTests
         var log = await rig.StopAndAuditAsync();
 
         Assert.Equal((false, "log_failure"), (answer.Decision.Grant, answer.Decision.Reason));
-        Assert.All(whileFull, h => Assert.Equal((false, "log_failure"), (h.Decision.Grant, h.Decision.Reason)));
+        // While full, every answer is log_failure, unless a WAL checkpoint freed a little room and a commit went through
+        // (see below): then that swipe was decided as usual, and its row is in the log like every other answer's.
+        var failures = whileFull.Where(h => h.Decision.Reason == "log_failure").ToList();
+        Assert.All(whileFull.Except(failures), h => Assert.True(h.Decision.Reason == "granted" || !h.Decision.Grant, h.Decision.Reason));
+        Assert.NotEmpty(failures);
         Assert.True(afterwards.Decision.Grant, $"after the filler was deleted: {afterwards.Decision.Reason}");
         log.AssertEachHeardDecisionLoggedOnce(rig.Heard.Count);
-        Assert.Equal(whileFull.Count, log.Access.Count(r => r.Reason == "log_failure"));
+        Assert.Equal(failures.Count, log.Access.Count(r => r.Reason == "log_failure"));
         // Usually one outage. But a checkpoint during it can free WAL space on the full filesystem, and a batch of
         // another kind (a status or security row) then commits, ending that outage with its row; the next commit that
         // needs space starts another. Then only the rows kept since are in the journal at the kill.
