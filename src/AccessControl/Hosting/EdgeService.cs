@@ -48,7 +48,7 @@ public sealed class EdgeService : IAsyncDisposable
     private SiteId? givenSite;
 
     private EdgeService(ServiceSettings settings, IClock clock, TimeProvider time, ILoggerFactory loggers, Database database,
-        DeviceSecrets secrets, LiveConfiguration configuration, FingerprintKeyring fingerprintKeys, (LogRollback Found, OsAccount AcceptedBy)? rollback = null)
+        DeviceSecrets secrets, LiveConfiguration configuration, FingerprintKeyring fingerprintKeys, (IReadOnlyList<LogRollback> Found, OsAccount AcceptedBy)? rollbacks = null)
     {
         this.settings = settings;
         this.time = time;
@@ -66,8 +66,12 @@ public sealed class EdgeService : IAsyncDisposable
         var checkpointing = LogCheckpointing.ForDataFolder(settings.DataDirectory, clock, settings.LogIntegrity);
 
         // An accepted rollback: the old file goes aside first, so that the writer files the database's own checkpoints
-        // into a new one and never appends to a file that signs other rows at the same seqs.
-        var movedTo = rollback?.Found.MoveAside(clock.GetCurrentInstant());
+        // into a new one and never appends to a file that signs other rows at the same seqs. It goes aside under a name
+        // that says its rollback is not in the log yet, and takes its final name only after its row (LogRollback's
+        // remarks): a start that stops in between leaves a rollback the next one refuses again, never one it goes past.
+        // (A file found so, moved by an earlier start, is already aside.)
+        var movedAt = clock.GetCurrentInstant();
+        var aside = rollbacks?.Found.Select(r => r.MovedAsideAt is null ? (Rollback: r.MoveAside(movedAt), Earlier: false) : (Rollback: r, Earlier: true)).ToList() ?? [];
         Writer = new EntryLogWriter(database, checkpointing);
         try
         {
@@ -82,13 +86,14 @@ public sealed class EdgeService : IAsyncDisposable
             logger.LogError(ex, "The rows after the entry log's last signed checkpoint could not be recorded at start.");
         }
 
-        if (rollback is { } accepted)
+        foreach (var (rolledBack, earlier) in aside)
         {
             // After unsigned_at_start, which names the restored log's own unsigned rows, not this one. A failure here
-            // stops the start: a rollback accepted without its row would be one nobody can see.
-            var row = Writer.Append([accepted.Found.Entry(clock.GetCurrentInstant(), movedTo!, accepted.AcceptedBy)])[0];
-            logger.LogWarning("The entry log was rolled back: it ends at seq {Head} but checkpoints signed up to seq {Seq}; accepted by {Who}, recorded in row {Row}. The old checkpoint file was moved to {MovedTo}.",
-                accepted.Found.Head, accepted.Found.Checkpoint.Seq, accepted.AcceptedBy, row.Seq, movedTo);
+            // stops the start, the file still named unrecorded: a rollback accepted without its row would be one nobody can see.
+            var row = Writer.Append([rolledBack.Entry(clock.GetCurrentInstant(), rollbacks!.Value.AcceptedBy, earlier)])[0];
+            var movedTo = rolledBack.MarkRecorded();
+            logger.LogWarning("The entry log was rolled back: it ended at seq {Head} but checkpoints signed up to seq {Seq}; accepted by {Who}, recorded in row {Row}. The old checkpoint file was moved to {MovedTo}{Earlier}.",
+                rolledBack.Head, rolledBack.Checkpoint.Seq, rollbacks.Value.AcceptedBy, row.Seq, movedTo, earlier ? " by an earlier start that stopped before recording it" : "");
         }
 
         // The query index is brought up to date before the history below is read through it (a new or replaced
@@ -219,13 +224,20 @@ public sealed class EdgeService : IAsyncDisposable
 
         // Before the writer opens (it may sign and file checkpoints) and before any row: a database older than its
         // checkpoint file would be written over seqs the file signed, and the rollback would be lost among new rows.
-        var rollback = LogRollback.Find(database, CheckpointFile.PathIn(settings.DataDirectory));
-        if (rollback is not null && settings.LogIntegrity.AcceptRollback != rollback.Checkpoint.Seq)
+        // A file an earlier start moved aside without recording its rollback is a rollback still to accept, as the file was.
+        var checkpointFile = CheckpointFile.PathIn(settings.DataDirectory);
+        var rollbacks = LogRollback.FindUnrecorded(database, checkpointFile).ToList();
+        if (LogRollback.Find(database, checkpointFile) is { } found)
         {
-            throw new LogRollbackException(rollback, settings.LogIntegrity.AcceptRollback);
+            rollbacks.Add(found);
         }
 
-        if (rollback is null && settings.LogIntegrity.AcceptRollback is { } accepted)
+        if (rollbacks.FirstOrDefault(r => settings.LogIntegrity.AcceptRollback != r.Checkpoint.Seq) is { } refused)
+        {
+            throw new LogRollbackException(refused.Refusal(settings.LogIntegrity.AcceptRollback));
+        }
+
+        if (rollbacks.Count == 0 && settings.LogIntegrity.AcceptRollback is { } accepted)
         {
             startLogger.LogWarning("--{Flag} {Seq} was given, but the entry log is not older than its checkpoint file: nothing to accept. Remove it from the service's settings.",
                 LogRollback.AcceptFlag, accepted);
@@ -289,7 +301,7 @@ public sealed class EdgeService : IAsyncDisposable
 
         var topology = layouts.Values.Aggregate(SiteTopology.Empty, (all, site) => all.ReplaceSites(site.Topology));
         return new EdgeService(settings, clock, time, loggers, database, secrets, new LiveConfiguration(topology, cardholders), fingerprintKeys,
-            rollback is null ? null : (rollback, OsAccount.Current()))
+            rollbacks.Count == 0 ? null : (rollbacks, OsAccount.Current()))
         {
             newestSites = sites,
             givenSite = loaded?.Topology.Sites.Keys.Single(),

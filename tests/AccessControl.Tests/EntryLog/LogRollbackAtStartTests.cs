@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text.Json;
 using AccessControl.EntryLog;
+using AccessControl.Hosting;
 using AccessControl.Storage;
 using AccessControl.Tests.EndToEnd;
 using AccessControl.Tests.Support;
@@ -75,15 +76,13 @@ public sealed class LogRollbackAtStartTests : IDisposable
     public async Task Start_WithTheRollbackAccepted_RecordsItInTheLog_VerifiesOk_AndTheMovedFileStillShowsTheLostRowsAsTruncated()
     {
         string movedTo;
-        await using (var edge = await EdgeHarness.StartAsync(directory: log.Directory,
-            configure: s => s with { LogIntegrity = s.LogIntegrity with { AcceptRollback = Signed } }))
+        await using (var edge = await EdgeHarness.StartAsync(directory: log.Directory, configure: AcceptSigned))
         {
-            var row = Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Integrity }), r => r.Reason == LogKinds.RollbackAcceptedReason);
+            var (row, detail) = RollbackRow(edge);
             Assert.Equal(Head + 1, row.Seq);
-            using var detail = JsonDocument.Parse(row.Detail!);
-            Assert.Equal((Head, Signed), (detail.RootElement.GetProperty("head").GetInt64(), detail.RootElement.GetProperty("checkpointSeq").GetInt64()));
             Assert.StartsWith("cli:", row.Actor, StringComparison.Ordinal);
-            movedTo = detail.RootElement.GetProperty("movedTo").GetString()!;
+            Assert.False(detail.GetProperty("movedByEarlierStart").GetBoolean());
+            movedTo = detail.GetProperty("movedTo").GetString()!;
         }
 
         var now = new LogVerifier(log.Database).Verify();
@@ -93,6 +92,83 @@ public sealed class LogRollbackAtStartTests : IDisposable
         Assert.Equal(LogBreaks.Truncated, moved.FirstBroken?.Problem);
         Assert.Contains($"a checkpoint covers up to seq {Signed}", moved.FirstBroken!.Detail, StringComparison.Ordinal);
         Assert.DoesNotContain(moved.CheckpointProblems, p => p.Problem == CheckpointProblems.HashMismatch);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AU-9")]
+    [Trait("control", "NIST-CP-10")]
+    public async Task Start_WithTheRollbackAccepted_WhoseRowCannotBeWritten_IsRefusedAtTheNextStart_AndRecordedWhenAcceptedAgain()
+    {
+        var original = await File.ReadAllBytesAsync(log.CheckpointPath);
+
+        // The database refuses that one row, as a full disk or a read-only file would, after the file went aside.
+        Execute("CREATE TRIGGER rollback_row_fails BEFORE INSERT ON entry_log WHEN NEW.reason = 'log_rollback_accepted' BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END");
+        await Assert.ThrowsAnyAsync<SqliteException>(() => EdgeHarness.StartAsync(directory: log.Directory, configure: AcceptSigned));
+        Execute("DROP TRIGGER rollback_row_fails");
+
+        // The rollback is not in the log: the next start without the flag must not go past it.
+        var refused = await Assert.ThrowsAsync<LogRollbackException>(() => EdgeHarness.StartAsync(directory: log.Directory));
+        Assert.Contains($"signs rows up to seq {Signed}", refused.Message, StringComparison.Ordinal);
+        Assert.Contains("stopped before it recorded the rollback in the log", refused.Message, StringComparison.Ordinal);
+        Assert.Contains($"--accept-log-rollback {Signed}", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(0, Scalar("SELECT COUNT(*) FROM entry_log WHERE reason = 'log_rollback_accepted'"));
+
+        // Accepted again: recorded once, saying an earlier start moved the file, which is whole under its final name.
+        await using (var edge = await EdgeHarness.StartAsync(directory: log.Directory, configure: AcceptSigned))
+        {
+            var (_, detail) = RollbackRow(edge);
+            Assert.True(detail.GetProperty("movedByEarlierStart").GetBoolean());
+            var movedTo = detail.GetProperty("movedTo").GetString()!;
+            Assert.StartsWith("entry-log.checkpoints.rolled-back-", Path.GetFileName(movedTo), StringComparison.Ordinal);
+            Assert.Equal(original, await File.ReadAllBytesAsync(movedTo));
+            Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(original)), detail.GetProperty("fileSha256").GetString());
+        }
+
+        Assert.True(new LogVerifier(log.Database).Verify().Ok);
+        Assert.Empty(Directory.GetFiles(Path.GetDirectoryName(log.CheckpointPath)!, "*unrecorded*"));
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AU-9")]
+    [Trait("control", "NIST-CP-10")]
+    public async Task Start_AfterAStartThatRecordedTheRollbackButStoppedBeforeRenamingTheFile_RenamesIt_WithoutASecondRow()
+    {
+        string movedTo;
+        await using (var edge = await EdgeHarness.StartAsync(directory: log.Directory, configure: AcceptSigned))
+        {
+            movedTo = RollbackRow(edge).Detail.GetProperty("movedTo").GetString()!;
+        }
+
+        // The state a start leaves when it stops between the row's commit and the file's last rename.
+        var unrecorded = movedTo.Replace(".rolled-back-", ".unrecorded-rollback-", StringComparison.Ordinal);
+        File.Move(movedTo, unrecorded);
+
+        await using (var edge = await EdgeHarness.StartAsync(directory: log.Directory))
+        {
+            RollbackRow(edge);
+        }
+
+        Assert.True(File.Exists(movedTo));
+        Assert.False(File.Exists(unrecorded));
+    }
+
+    /// <summary>The one <c>log_rollback_accepted</c> row, which names the head and the checkpoint beyond it.</summary>
+    private static (LogEntry Row, JsonElement Detail) RollbackRow(EdgeHarness edge)
+    {
+        var row = Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Integrity }), r => r.Reason == LogKinds.RollbackAcceptedReason);
+        using var document = JsonDocument.Parse(row.Detail!);
+        var detail = document.RootElement.Clone();
+        Assert.Equal((Head, Signed), (detail.GetProperty("head").GetInt64(), detail.GetProperty("checkpointSeq").GetInt64()));
+        return (row, detail);
+    }
+
+    private static ServiceSettings AcceptSigned(ServiceSettings settings) => settings with { LogIntegrity = settings.LogIntegrity with { AcceptRollback = Signed } };
+
+    private void Execute(string sql)
+    {
+        using var connection = new SqliteConnection($"Data Source={log.Database.Path};Pooling=False");
+        connection.Open();
+        TestLog.Execute(connection, sql);
     }
 
     private void AppendDoorEvents(long from, long to)
