@@ -23,7 +23,7 @@ public static class VisitCommands
           visit check-in ID --visitor N --name "NAME AS ON DOCUMENT" --doc-type passport|id_card|driving_licence|residence_permit
                         --doc-country ISO3 --doc-expiry YYYY-MM-DD [--badge CARD]     (the document number is read from standard input)
           visit check-out ID --visitor N | visit return CARD
-          visit on-site [--site S] | visit overdue | visit log --from INSTANT --to INSTANT [--site S] [--limit N]
+          visit on-site [--site S] | visit overdue | visit log --from INSTANT --to INSTANT [--site S] [--after NEXT] [--limit N]
           visit purge
           visit watchlist list | visit watchlist add --kind person|organization --value TEXT [--note TEXT] | visit watchlist remove ID
           visit badges [--site S] | visit badge add CARD --site S --technology T | visit badge remove CARD
@@ -145,9 +145,9 @@ public static class VisitCommands
             case "overdue":
                 return Check(a, 1, ["url"]) is { } pv ? (null, pv) : (new Request(HttpMethod.Get, "/visits/overdue-badges"), null);
             case "log":
-                return Check(a, 1, ["url", "from", "to", "site", "limit"]) is { } pg
+                return Check(a, 1, ["url", "from", "to", "site", "after", "limit"]) is { } pg
                     ? (null, pg)
-                    : (new Request(HttpMethod.Get, "/visits/log" + Query(a, "from", "to", "site", "limit")), null);
+                    : (new Request(HttpMethod.Get, "/visits/log" + Query(a, "from", "to", "site", "after", "limit")), null);
             case "purge":
                 return Check(a, 1, ["url"]) is { } pp ? (null, pp) : (new Request(HttpMethod.Post, "/visits/purge"), null);
             case "watchlist":

@@ -221,7 +221,7 @@ public static class VisitorApi
     {
         var request = http.Request;
         var errors = new List<FieldError>();
-        CheckParameters(request.Query, ["from", "to", "site", "limit"], errors);
+        CheckParameters(request.Query, ["from", "to", "site", "after", "limit"], errors);
         var from = LogQueryParameters.ParseInstant("from", request.Query["from"].FirstOrDefault(), errors);
         var to = LogQueryParameters.ParseInstant("to", request.Query["to"].FirstOrDefault(), errors);
         LogQueryParameters.CheckRange(from, to, errors);
@@ -230,6 +230,12 @@ public static class VisitorApi
             && (!int.TryParse(l, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit is < 1 or > 10_000))
         {
             errors.Add(new FieldError("limit", "must be an integer from 1 to 10000"));
+        }
+
+        VisitorLogCursor? after = null;
+        if (request.Query["after"].FirstOrDefault() is { } cursor && (after = VisitorLogCursor.Parse(cursor)) is null)
+        {
+            errors.Add(new FieldError("after", "must be the next cursor of the previous page"));
         }
 
         if (from is null && !errors.Any(e => e.Field == "from"))
@@ -244,7 +250,7 @@ public static class VisitorApi
 
         return errors.Count > 0
             ? InvalidQuery(errors)
-            : Scoped(http, request.Query["site"].FirstOrDefault(), site => Json(visitors.VisitorLog(from!.Value, to!.Value, site, limit)), Json<VisitorLogRow[]>([]));
+            : Scoped(http, request.Query["site"].FirstOrDefault(), site => Json(visitors.VisitorLog(from!.Value, to!.Value, site, limit, after)), Json(new Page<VisitorLogRow>([], null)));
     }
 
     // ---- plumbing ----------------------------------------------------------------------------------

@@ -774,7 +774,7 @@ public sealed class VisitorService
     public int RestoreDesignatedEscorts()
     {
         var restored = 0;
-        foreach (var (visit, visitor) in store.CheckedInBetween(Instant.MinValue, Instant.MaxValue, null, int.MaxValue))
+        foreach (var (visit, visitor) in store.CheckedInBetween(Instant.MinValue, Instant.MaxValue, null, null, int.MaxValue))
         {
             if (visitor.CheckedOutAt is null && visitor.PersonId is { } person && !visit.Escorts.IsEmpty)
             {
@@ -968,11 +968,17 @@ public sealed class VisitorService
         }
     }
 
-    /// <summary>The visitor log (PCI DSS 9.3.4): visitors checked in within [from, to), in check-in order.</summary>
-    public IReadOnlyList<VisitorLogRow> VisitorLog(Instant from, Instant to, string? site = null, int limit = 1000)
+    /// <summary>
+    /// The visitor log (PCI DSS 9.3.4): visitors checked in within [from, to), in check-in order, after <paramref name="after"/>.
+    /// A page holds at most <paramref name="limit"/> rows; its <c>next</c> is the cursor of the rows left, null when none is.
+    /// </summary>
+    public Page<VisitorLogRow> VisitorLog(Instant from, Instant to, string? site = null, int limit = 1000, VisitorLogCursor? after = null)
     {
         var people = configuration.Cardholders.People;
-        return [.. store.CheckedInBetween(from, to, site, limit).Select(p => new VisitorLogRow(
+        var found = store.CheckedInBetween(from, to, site, after, limit + 1);
+        var page = found.Take(limit).ToList();
+        var next = found.Count > limit ? VisitorLogCursor.Of(page[^1].Visitor.CheckedInAt!.Value, page[^1].Visit.Id, page[^1].Visitor.Number).ToString() : null;
+        return new Page<VisitorLogRow>([.. page.Select(p => new VisitorLogRow(
             p.Visit.Id,
             p.Visitor.Number,
             p.Visit.Site.Value,
@@ -988,7 +994,7 @@ public sealed class VisitorService
             p.Visitor.CheckedInBy,
             p.Visitor.CheckedOutAt,
             p.Visitor.CheckedOutBy,
-            VisitCodes.Code(p.Visitor.Status)))];
+            VisitCodes.Code(p.Visitor.Status)))], next);
     }
 
     // ---- retention ---------------------------------------------------------------------------------

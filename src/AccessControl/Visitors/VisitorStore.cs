@@ -268,8 +268,11 @@ public sealed class VisitorStore(Database database)
         return deleted;
     }
 
-    /// <summary>The visitor log: visitors checked in within [from, to), optionally of one site, in check-in order.</summary>
-    public IReadOnlyList<(Visit Visit, VisitVisitor Visitor)> CheckedInBetween(Instant from, Instant to, string? site, int limit)
+    /// <summary>
+    /// The visitor log: visitors checked in within [from, to), optionally of one site, in check-in order (then visit and
+    /// number), after <paramref name="after"/> when given; at most <paramref name="limit"/> of them.
+    /// </summary>
+    public IReadOnlyList<(Visit Visit, VisitVisitor Visitor)> CheckedInBetween(Instant from, Instant to, string? site, VisitorLogCursor? after, int limit)
     {
         using var connection = database.Open();
         var visits = Load(
@@ -282,7 +285,9 @@ public sealed class VisitorStore(Database database)
                 new { from, to, site })
             .ToList();
         return [.. visits
-            .SelectMany(v => v.Visitors.Where(x => x.CheckedInAt is { } at && at >= from && at < to).Select(x => (v, x)))
+            .SelectMany(v => v.Visitors
+                .Where(x => x.CheckedInAt is { } at && at >= from && at < to && (after is not { } cursor || cursor.IsBefore(at, v.Id, x.Number)))
+                .Select(x => (v, x)))
             .OrderBy(p => p.x.CheckedInAt)
             .ThenBy(p => p.v.Id)
             .ThenBy(p => p.x.Number)

@@ -135,7 +135,7 @@ public sealed class VisitApiTests : IAsyncLifetime
         var withOffsets = await desk.Auditor.GetAsync("api/v1/visits/log?from=2026-12-01T01:00:00%2B01:00&to=2026-12-01T19:00:00-05:00");
 
         Assert.Equal(HttpStatusCode.OK, withOffsets.StatusCode);
-        Assert.Single((await withOffsets.Content.ReadFromJsonAsync<VisitorLogRow[]>(AdminJson.Options))!);
+        Assert.Single((await withOffsets.Content.ReadFromJsonAsync<Page<VisitorLogRow>>(AdminJson.Options))!.Items);
         Assert.Equal(inUtc, await withOffsets.Content.ReadAsStringAsync());
     }
 
@@ -429,8 +429,8 @@ public sealed class VisitApiTests : IAsyncLifetime
         edge.Clock.AdvanceMinutes(75);
         await desk.Frontdesk.PostAsJsonAsync($"api/v1/visits/{visit.Id}/check-out", new { visitor = 1 });
 
-        var rows = await desk.Auditor.GetFromJsonAsync<List<VisitorLogRow>>(
-            "api/v1/visits/log?from=2026-12-01T00:00:00Z&to=2026-12-02T00:00:00Z", AdminJson.Options);
+        var rows = (await desk.Auditor.GetFromJsonAsync<Page<VisitorLogRow>>(
+            "api/v1/visits/log?from=2026-12-01T00:00:00Z&to=2026-12-02T00:00:00Z", AdminJson.Options))!.Items;
         var denied = await desk.Host.GetAsync("api/v1/visits/log?from=2026-12-01T00:00:00Z&to=2026-12-02T00:00:00Z");
 
         var row = Assert.Single(rows!);
@@ -438,6 +438,36 @@ public sealed class VisitApiTests : IAsyncLifetime
         Assert.Equal(("Replace a failed PSU in rack A-07", "mkoch", "p-mkoch", VisitDesk.Badge1), (row.Purpose, row.AuthorizedBy, row.AuthorizedByPerson, row.Badge));
         Assert.Equal((checkedInAt, checkedInAt + Duration.FromMinutes(75), "left"), (row.CheckedInAt!.Value, row.CheckedOutAt!.Value, row.Status));
         Assert.Equal(HttpStatusCode.Forbidden, denied.StatusCode);
+    }
+
+    [Fact]
+    [Trait("control", "PCI-9.3.4")]
+    [Trait("control", "NIST-AU-6")]
+    public async Task TheVisitorLog_PastItsLimit_GivesTheNextCursor_AndTheNextPageHasTheRest()
+    {
+        // Two visitors checked in at the same instant: a limit of one used to return the first and say nothing more.
+        await desk.AddBadgeAsync(VisitDesk.Badge2);
+        var visit = await desk.CheckedInVisitAsync(VisitDesk.Request(visitors:
+        [
+            new { name = "José María Pérez-García", organization = "Kältetechnik Rhein-Main GmbH" },
+            new { name = "Jürgen Müller", organization = "Kältetechnik Rhein-Main GmbH" },
+        ]));
+        var second = await desk.Frontdesk.PostAsJsonAsync($"api/v1/visits/{visit.Id}/check-in", VisitDesk.CheckIn(visitor: 2, name: "MUELLER JUERGEN", number: "L01X00T47", badge: VisitDesk.Badge2));
+        Assert.Equal(HttpStatusCode.OK, second.StatusCode);
+        const string Range = "api/v1/visits/log?from=2026-12-01T00:00:00Z&to=2026-12-02T00:00:00Z&limit=1";
+
+        var first = (await desk.Auditor.GetFromJsonAsync<Page<VisitorLogRow>>(Range, AdminJson.Options))!;
+        var rest = (await desk.Auditor.GetFromJsonAsync<Page<VisitorLogRow>>(Range + "&after=" + first.Next, AdminJson.Options))!;
+        var whole = (await desk.Auditor.GetFromJsonAsync<Page<VisitorLogRow>>(Range.Replace("limit=1", "limit=2", StringComparison.Ordinal), AdminJson.Options))!;
+        var badCursor = await desk.Auditor.GetAsync(Range + "&after=yesterday");
+
+        Assert.Equal([1], first.Items.Select(r => r.Visitor));
+        Assert.NotNull(first.Next);
+        Assert.Equal([2], rest.Items.Select(r => r.Visitor));
+        Assert.Null(rest.Next); // nothing is left: no empty page to fetch
+        Assert.Equal([1, 2], whole.Items.Select(r => r.Visitor));
+        Assert.Null(whole.Next);
+        Assert.Equal(HttpStatusCode.BadRequest, badCursor.StatusCode);
     }
 
     [Fact]
@@ -593,12 +623,12 @@ public sealed class VisitApiTests : IAsyncLifetime
         Assert.Empty((await other.GetFromJsonAsync<VisitView[]>("api/v1/visits?date=2026-12-01", AdminJson.Options))!);
         Assert.Empty((await other.GetFromJsonAsync<VisitView[]>("api/v1/visits?date=2026-12-01&site=demo", AdminJson.Options))!);
         Assert.Empty((await other.GetFromJsonAsync<OnSiteView[]>("api/v1/visits/on-site", AdminJson.Options))!);
-        Assert.Empty((await other.GetFromJsonAsync<VisitorLogRow[]>(Log, AdminJson.Options))!);
+        Assert.Empty((await other.GetFromJsonAsync<Page<VisitorLogRow>>(Log, AdminJson.Options))!.Items);
 
         Assert.Equal(HttpStatusCode.OK, (await here.GetAsync($"api/v1/visits/{visit.Id}")).StatusCode);
         Assert.Single((await here.GetFromJsonAsync<VisitView[]>("api/v1/visits?date=2026-12-01", AdminJson.Options))!);
         Assert.Single((await here.GetFromJsonAsync<OnSiteView[]>("api/v1/visits/on-site", AdminJson.Options))!);
-        Assert.Single((await here.GetFromJsonAsync<VisitorLogRow[]>(Log, AdminJson.Options))!);
+        Assert.Single((await here.GetFromJsonAsync<Page<VisitorLogRow>>(Log, AdminJson.Options))!.Items);
     }
 
     [Fact]

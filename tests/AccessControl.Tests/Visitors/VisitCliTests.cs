@@ -42,7 +42,7 @@ public class VisitCliTests
         Assert.True(checkIn.Code == 0, checkIn.Error);
         Assert.DoesNotContain("NO1234567", checkIn.Output, StringComparison.Ordinal);
         Assert.Equal(0, checkOut.Code);
-        var row = Assert.Single(JsonDocument.Parse(log.Output).RootElement.EnumerateArray());
+        var row = Assert.Single(JsonDocument.Parse(log.Output).RootElement.GetProperty("items").EnumerateArray());
         Assert.Equal(("Åsa Ødegård", "Nordic Audit AB", "mkoch", VisitDesk.Badge1), (row.GetProperty("name").GetString(), row.GetProperty("organization").GetString(),
             row.GetProperty("authorizedBy").GetString(), row.GetProperty("badge").GetString()));
         Assert.True(row.TryGetProperty("checkedOutAt", out _));
