@@ -272,10 +272,11 @@ public static class AdminApi
     // ---- log ---------------------------------------------------------------------------------------
 
     /// <summary>
-    /// The rows matching the query. A site-limited token reads only rows of its site: asking for another site gives an
-    /// empty page, and rows with no site (admin changes of cardholders, refusals, service rows) are not among them.
+    /// The rows matching the query. A site-limited token reads only rows of its site, and rows with no site (admin
+    /// changes of cardholders, refusals, service rows) are not among them. Asking for another site is refused
+    /// (<see cref="LogQueryActions.Query"/>): an empty page would tell an auditor nothing happened there.
     /// </summary>
-    private static IResult QueryLog(HttpContext http, [FromServices] EntryLogQuery query)
+    private static async Task<IResult> QueryLog(HttpContext http, [FromServices] EntryLogQuery query)
     {
         var (filter, errors) = LogQueryParameters.Parse(
             http.Request.Query.Select(q => new KeyValuePair<string, IReadOnlyList<string>>(q.Key, [.. q.Value.Select(v => v ?? "")])));
@@ -284,10 +285,11 @@ public static class AdminApi
             return Problem(StatusCodes.Status400BadRequest, "Invalid query", null, errors);
         }
 
-        var limit = Identity(http).Site;
+        var who = Identity(http);
+        var limit = who.Site;
         if (limit is not null && filter.SiteId is not null && filter.SiteId != limit)
         {
-            return Json(new Page<LogEntry>([], null));
+            return await SiteLimit.RefuseAsync(http, who, LogQueryActions.Query, filter.SiteId);
         }
 
         var rows = query.Find(limit is null ? filter : filter with { SiteId = limit });

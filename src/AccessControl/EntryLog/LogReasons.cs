@@ -51,7 +51,7 @@ public static class LogReasons
     private static readonly Type[] ActionClasses =
     [
         typeof(CardholderActions), typeof(VisitActions), typeof(HrActions), typeof(FingerprintActions), typeof(OperatorTokenActions),
-        typeof(EverySiteActions), typeof(FireActions), typeof(SiteActions), typeof(DeviceSeqBaselines), typeof(AuthReasons),
+        typeof(EverySiteActions), typeof(LogQueryActions), typeof(FireActions), typeof(SiteActions), typeof(DeviceSeqBaselines), typeof(AuthReasons),
     ];
 
     /// <summary>Each action code with the rows it is written as.</summary>

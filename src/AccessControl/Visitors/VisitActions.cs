@@ -22,6 +22,10 @@ public static class VisitActions
     public const string BadgePoolAdd = "badge_pool.add";
     public const string BadgePoolRemove = "badge_pool.remove";
 
+    /// <summary>The visitor log (<c>GET /visits/log</c>) of another site than a site-limited token's: only ever refused.</summary>
+    [WrittenAs(ActionRows.Refused)]
+    public const string Log = "visit.log";
+
     /// <summary>A person who left is no longer a visit's co-escort (<see cref="VisitorService.EndInvolvementAsync"/>, for the HR feed).</summary>
     [WrittenAs(ActionRows.Itself | ActionRows.Failed)]
     public const string EscortRemove = "visit.escort_remove";

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using AccessControl.Admin;
 using AccessControl.EntryLog;
+using AccessControl.Protocol;
 using AccessControl.Sites;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -217,7 +218,11 @@ public static class VisitorApi
         return error ?? ToHttp(await visitors.AddBadgeAsync(Identity(http), card, body!, http.RequestAborted));
     }
 
-    private static IResult VisitorLog(HttpContext http, [FromServices] VisitorService visitors)
+    /// <summary>
+    /// The visitor log of a range. A site-limited token reads its site's; asking for another site is refused
+    /// (<see cref="VisitActions.Log"/>): an empty page would tell an auditor no visitor came there.
+    /// </summary>
+    private static async Task<IResult> VisitorLog(HttpContext http, [FromServices] VisitorService visitors)
     {
         var request = http.Request;
         var errors = new List<FieldError>();
@@ -248,9 +253,22 @@ public static class VisitorApi
             errors.Add(new FieldError("to", "is required (an RFC 3339 instant)"));
         }
 
-        return errors.Count > 0
-            ? InvalidQuery(errors)
-            : Scoped(http, request.Query["site"].FirstOrDefault(), site => Json(visitors.VisitorLog(from!.Value, to!.Value, site, limit, after)), Json(new Page<VisitorLogRow>([], null)));
+        // The site asked for names the refusal's row when another site's: an id, as in the entry log's query.
+        var asked = request.Query["site"].FirstOrDefault();
+        if (asked is not null && !WireFormat.IsValidId(asked))
+        {
+            errors.Add(new FieldError("site", "must be 1 to 64 characters of A-Z a-z 0-9 . _ : -"));
+        }
+
+        if (errors.Count > 0)
+        {
+            return InvalidQuery(errors);
+        }
+
+        var who = Identity(http);
+        return who.Site is not null && asked is not null && asked != who.Site
+            ? await SiteLimit.RefuseAsync(http, who, VisitActions.Log, asked)
+            : Json(visitors.VisitorLog(from!.Value, to!.Value, who.Site ?? asked, limit, after));
     }
 
     // ---- plumbing ----------------------------------------------------------------------------------

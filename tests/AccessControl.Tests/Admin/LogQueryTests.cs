@@ -118,17 +118,35 @@ public sealed class LogQueryTests : IAsyncLifetime
         var dc2 = host.Tokens.CreateToken("audit-dc2", OperatorRole.Auditor, "test", "p-audit-dc2", "dc2");
 
         var own = await SeqsAsync("/log", dc1);
-        var askedForAnother = await SeqsAsync("/log?site=dc2", dc1);
         var other = await SeqsAsync("/log?kind=access", dc2);
         var verify = await host.SendAsync(HttpMethod.Get, "/log/verify", token: dc1);
 
         Assert.Equal([1L, 2L, 4L], own); // not dc2's swipe (3), not the admin row without a site (5)
-        Assert.Empty(askedForAnother);
         Assert.Equal([3L], other);
         Assert.Equal(HttpStatusCode.Forbidden, verify.StatusCode);
         var refusal = Assert.Single(host.Query.Find(new LogFilter { Reason = "log.verify.refused" }));
         Assert.Equal(("audit-dc1", null), (refusal.Actor, refusal.SiteId));
         Assert.Contains("\"code\":\"not_approver_for_site\"", refusal.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AC-3")]
+    [Trait("control", "NIST-AU-6")]
+    [Trait("control", "NIST-AU-9")]
+    public async Task Log_OfAnotherSite_AskedByASiteLimitedToken_IsRefusedWithASecurityRow_NotAnEmptyPage()
+    {
+        await host.AddPersonAsync("p-audit-dc1");
+        var dc1 = host.Tokens.CreateToken("audit-dc1", OperatorRole.Auditor, "test", "p-audit-dc1", "dc1");
+
+        var askedForAnother = await host.SendAsync(HttpMethod.Get, "/log?site=dc2&decision=deny", token: dc1);
+
+        // An empty page would read as "no denials at dc2", which the token cannot know.
+        Assert.Equal(HttpStatusCode.Forbidden, askedForAnother.StatusCode);
+        Assert.Contains($"\"code\":\"{SiteLimit.Code}\"", await askedForAnother.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        var refusal = Assert.Single(host.Query.Find(new LogFilter { Kind = LogKinds.Security, Reason = "log.query.refused" }));
+        Assert.Equal(("audit-dc1", "dc2"), (refusal.Actor, refusal.SiteId));
+        Assert.Contains("\"tokenSite\":\"dc1\"", refusal.Detail, StringComparison.Ordinal);
+        Assert.Equal([1L, 2L, 4L], await SeqsAsync("/log?site=dc1", dc1)); // its own site, named, is still read
     }
 
     [Theory]

@@ -624,6 +624,7 @@ public sealed class VisitApiTests : IAsyncLifetime
         Assert.Empty((await other.GetFromJsonAsync<VisitView[]>("api/v1/visits?date=2026-12-01&site=demo", AdminJson.Options))!);
         Assert.Empty((await other.GetFromJsonAsync<OnSiteView[]>("api/v1/visits/on-site", AdminJson.Options))!);
         Assert.Empty((await other.GetFromJsonAsync<Page<VisitorLogRow>>(Log, AdminJson.Options))!.Items);
+        await AssertNotForThisSiteAsync(await other.GetAsync(Log + "&site=demo"), "visit.log.refused", "audit-par1"); // not "no visitor at demo"
 
         Assert.Equal(HttpStatusCode.OK, (await here.GetAsync($"api/v1/visits/{visit.Id}")).StatusCode);
         Assert.Single((await here.GetFromJsonAsync<VisitView[]>("api/v1/visits?date=2026-12-01", AdminJson.Options))!);
