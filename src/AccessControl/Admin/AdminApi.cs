@@ -274,7 +274,8 @@ public static class AdminApi
     /// <summary>
     /// The rows matching the query. A site-limited token reads only rows of its site, and rows with no site (admin
     /// changes of cardholders, refusals, service rows) are not among them. Asking for another site is refused
-    /// (<see cref="LogQueryActions.Query"/>): an empty page would tell an auditor nothing happened there.
+    /// (<see cref="LogQueryActions.Query"/>): an empty page would tell an auditor nothing happened there. A query that
+    /// reaches into what the retention purge deleted says so (<see cref="LogPage.Purged"/>).
     /// </summary>
     private static async Task<IResult> QueryLog(HttpContext http, [FromServices] EntryLogQuery query)
     {
@@ -292,8 +293,8 @@ public static class AdminApi
             return await SiteLimit.RefuseAsync(http, who, LogQueryActions.Query, filter.SiteId);
         }
 
-        var rows = query.Find(limit is null ? filter : filter with { SiteId = limit });
-        return Json(new Page<LogEntry>(rows, rows.Count == filter.Limit ? rows[^1].Seq.ToString(System.Globalization.CultureInfo.InvariantCulture) : null));
+        var (rows, purged) = query.Answer(limit is null ? filter : filter with { SiteId = limit });
+        return Json(new LogPage(rows, rows.Count == filter.Limit ? rows[^1].Seq.ToString(System.Globalization.CultureInfo.InvariantCulture) : null, purged));
     }
 
     /// <summary>Walks the chain and checks the checkpoints (docs/log-integrity.md); a broken log is a 200 with <c>ok: false</c>.</summary>

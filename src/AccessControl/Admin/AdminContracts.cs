@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using AccessControl.Cardholding;
+using AccessControl.EntryLog;
 using AccessControl.People;
 using NodaTime;
 
@@ -59,6 +60,12 @@ public sealed record AccessLevelView(string Id, string Name, IReadOnlyList<strin
 
 /// <summary>One page of a listing; <see cref="Next"/> is the cursor for the following page (null on the last).</summary>
 public sealed record Page<T>(IReadOnlyList<T> Items, string? Next);
+
+/// <summary>
+/// One page of the entry log (<c>GET /log</c>): a <see cref="Page{T}"/>, and <see cref="Purged"/> (omitted when null)
+/// when the query reaches into rows the retention purge deleted, so that "no rows" there is not read as "none happened".
+/// </summary>
+public sealed record LogPage(IReadOnlyList<LogEntry> Items, string? Next, PurgeHorizon? Purged);
 
 /// <summary>What an import of a site file's cardholders changed. Unchanged items write nothing and record nothing.</summary>
 /// <param name="Removed">Changes that took away what the site's previous file declared and this one does not.</param>

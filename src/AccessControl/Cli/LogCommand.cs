@@ -78,9 +78,10 @@ public static class LogCommand
         }
 
         IReadOnlyList<LogEntry> rows;
+        PurgeHorizon? purged;
         try
         {
-            rows = new EntryLogQuery(new Database(path)).Find(filter);
+            (rows, purged) = new EntryLogQuery(new Database(path)).Answer(filter);
         }
         catch (SqliteException ex)
         {
@@ -98,6 +99,13 @@ public static class LogCommand
         else
         {
             WriteTable(rows, zone, output);
+        }
+
+        if (purged is not null)
+        {
+            // On stderr, so that the table and --json stay rows only; said even with rows, as part of the range is gone.
+            error.WriteLine($"(rows recorded before {InstantPattern.ExtendedIso.Format(purged.Before)}, up to seq {purged.UpToSeq}, were purged (row {purged.PurgeSeq}): "
+                + "this answer has none of them, whatever happened then)");
         }
 
         if (rows.Count == filter.Limit)

@@ -3,6 +3,7 @@ using System.Text;
 using AccessControl.Storage;
 using Microsoft.Data.Sqlite;
 using NodaTime;
+using NodaTime.Text;
 
 namespace AccessControl.EntryLog;
 
@@ -35,6 +36,28 @@ public sealed record LogFilter
 }
 
 /// <summary>
+/// Where the retention purge has cut the log (<c>log purge</c>): every row up to <see cref="UpToSeq"/> is gone, all
+/// of them recorded before <see cref="Before"/> (the cut-off the newest purge recorded in its row,
+/// <see cref="PurgeSeq"/>).
+/// </summary>
+public sealed record PurgeHorizon(Instant Before, long UpToSeq, long PurgeSeq)
+{
+    /// <summary>
+    /// Whether a purged row could have matched <paramref name="filter"/>: its range does not start at or after
+    /// <see cref="Before"/>, and its <c>after</c> is below <see cref="UpToSeq"/>. Then "no rows" there is not "none
+    /// happened", and the answer must say so.
+    /// </summary>
+    public bool Reaches(LogFilter filter)
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        return (filter.From is null || filter.From < Before) && (filter.AfterSeq is null || filter.AfterSeq < UpToSeq);
+    }
+}
+
+/// <summary>The rows of a query, and the purge horizon when the query reaches into what was purged (else null).</summary>
+public sealed record LogAnswer(IReadOnlyList<LogEntry> Rows, PurgeHorizon? Purged);
+
+/// <summary>
 /// Reads the entry log, on its own connection (WAL lets readers run beside the writer).
 /// Used by the HTTP API, the CLI and tests.
 /// </summary>
@@ -53,12 +76,51 @@ public sealed class EntryLogQuery(Database database)
     /// </summary>
     public IReadOnlyList<LogEntry> Find(LogFilter filter)
     {
+        ArgumentNullException.ThrowIfNull(filter);
+        using var snapshot = LogSnapshot.Open(database);
+        return Find(snapshot, filter);
+    }
+
+    /// <summary>
+    /// <see cref="Find(LogFilter)"/> for a reader of the log as evidence: with the purge horizon, read in the same
+    /// snapshot, when a purged row could have matched the filter (<see cref="PurgeHorizon.Reaches"/>).
+    /// </summary>
+    public LogAnswer Answer(LogFilter filter)
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        using var snapshot = LogSnapshot.Open(database);
+        var rows = Find(snapshot, filter);
+        return new LogAnswer(rows, Horizon(snapshot) is { } horizon && horizon.Reaches(filter) ? horizon : null);
+    }
+
+    /// <summary>
+    /// The newest purge's horizon, or null when the log was never purged. The newest purge row is never purged
+    /// itself (a purge deletes only rows before its own), so its cut-off is always there to read.
+    /// </summary>
+    private static PurgeHorizon? Horizon(LogSnapshot snapshot)
+    {
+        using var command = snapshot.Command("""
+            SELECT p.up_to_seq, p.purge_seq, json_extract(e.detail, '$.before')
+            FROM log_purge p JOIN entry_log e ON e.seq = p.purge_seq
+            ORDER BY p.up_to_seq DESC LIMIT 1
+            """);
+        using var reader = command.ExecuteReader();
+        if (!reader.Read())
+        {
+            return null;
+        }
+
+        var before = InstantPattern.ExtendedIso.Parse(reader.GetString(2)).GetValueOrThrow();
+        return new PurgeHorizon(before, reader.GetInt64(0), reader.GetInt64(1));
+    }
+
+    private static List<LogEntry> Find(LogSnapshot snapshot, LogFilter filter)
+    {
         if (filter.Limit is < 1 or > MaxLimit)
         {
             throw new ArgumentOutOfRangeException(nameof(filter), $"Limit must be between 1 and {MaxLimit}.");
         }
 
-        using var snapshot = LogSnapshot.Open(database);
         var rows = new List<LogEntry>();
         var indexable = filter.From is not null || filter.To is not null || filter.SiteId is not null || filter.DoorId is not null || filter.PersonId is not null;
         if (indexable && snapshot.Indexed)

@@ -149,6 +149,31 @@ public sealed class LogQueryTests : IAsyncLifetime
         Assert.Equal([1L, 2L, 4L], await SeqsAsync("/log?site=dc1", dc1)); // its own site, named, is still read
     }
 
+    [Fact]
+    [Trait("control", "NIST-AU-6")]
+    [Trait("control", "NIST-AU-9")]
+    [Trait("control", "PCI-10.2")]
+    public async Task Log_IntoAPurgedPeriod_AnswersWithThePurgeHorizon_NotJustAnEmptyPage()
+    {
+        // The retention purge, as `log purge` runs it on the file: signed checkpoints first, then rows before 10:30 go.
+        var folder = Path.GetDirectoryName(host.DatabasePath)!;
+        using (var purging = new EntryLogWriter(host.Database, new LogCheckpointing(LogSigningKey.LoadOrCreate(folder), CheckpointFile.PathIn(folder), host.Clock, Tests.EntryLog.TestLog.Options)))
+        {
+            purging.Checkpoint();
+            var cut = T0 + Duration.FromMinutes(90);
+            Assert.Equal(LogPurgeOutcome.Purged, purging.Purge(cut, "retention-job", cut + LogRetention.Standard, LogRetention.Default).Outcome);
+        }
+
+        var purged = await host.SendAsync(HttpMethod.Get, "/log?from=2025-03-03T09:00:00Z&to=2025-03-03T10:00:00Z", token: host.AuditorToken);
+        var kept = await host.SendAsync(HttpMethod.Get, "/log?from=2025-03-03T10:30:00Z", token: host.AuditorToken);
+
+        var page = (await purged.Content.ReadFromJsonAsync<LogPage>(AdminJson.Options))!;
+        Assert.Empty(page.Items);
+        Assert.Equal((T0 + Duration.FromMinutes(90), 2L), (page.Purged!.Before, page.Purged.UpToSeq));
+        Assert.Contains("\"purged\":{\"before\":\"2025-03-03T10:30:00Z\",\"upToSeq\":2,", await purged.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.DoesNotContain("\"purged\"", await kept.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
     [Theory]
     [Trait("control", "NIST-SI-10")]
     [InlineData("from=yesterday", "from")]
