@@ -198,6 +198,9 @@ public class ServiceConnectionTests
         await using var reader = await TestMqttClient.ConnectAsDeviceAsync(broker.Port, MainReaderIn);
 
         var sent = await HoldUpAsync(reader, inbox, behind: 12);
+        // The reader's publishes are acknowledged by the broker, which forwards them to the service on its own time:
+        // released before the next one reached the reading thread, the delivery would have held nothing behind it.
+        await Task.Run(() => Assert.True(SpinWait.SpinUntil(() => connection.HeldPeak >= 1, TimeSpan.FromSeconds(30)), "an event held behind the waiting delivery"));
 
         var whileFull = inbox.Payloads.ToList();
         full.SetResult();
