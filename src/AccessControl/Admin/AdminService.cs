@@ -574,7 +574,7 @@ public sealed class AdminService
                 configuration.Cardholders.AccessLevels.TryGetValue(level.Id, out var existing);
                 var before = existing is null ? null : AccessLevelView.From(existing);
                 var after = AccessLevelView.From(level);
-                if (Same(before, after))
+                if (ViewEquality.Same(before, after))
                 {
                     unchanged++;
                     continue;
@@ -597,7 +597,7 @@ public sealed class AdminService
                 var adopted = existing is not null && version?.AdoptedPeople.Contains(person.Id) == true ? Adoption(siteFileName, version) : null;
                 var before = existing is null ? null : PersonView.From(existing);
                 var after = PersonView.From(person);
-                if (Same(before, after) && adopted is null)
+                if (ViewEquality.Same(before, after) && adopted is null)
                 {
                     unchanged++;
                     continue;
@@ -621,7 +621,7 @@ public sealed class AdminService
                 var adopted = existing is not null && version?.AdoptedCards.Contains(credential.CardUid) == true ? Adoption(siteFileName, version) : null;
                 var before = existing is null ? null : CredentialView.From(existing);
                 var after = CredentialView.From(credential);
-                if (Same(before, after) && adopted is null)
+                if (ViewEquality.Same(before, after) && adopted is null)
                 {
                     unchanged++;
                     continue;
@@ -900,7 +900,7 @@ public sealed class AdminService
     {
         var before = existing is null ? null : PersonView.From(existing);
         var afterView = PersonView.From(after);
-        return Same(before, afterView) && adopted is null
+        return ViewEquality.Same(before, afterView) && adopted is null
             ? Task.FromResult(AdminResult<Person>.Ok(existing!, changed: false))
             : CommitAsync(actor, action, after, after.Id, null, before, afterView, write, c => c.With(after), reference, removedFrom: removedFrom, adopted: adopted);
     }
@@ -912,7 +912,7 @@ public sealed class AdminService
     {
         var before = existing is null ? null : CredentialView.From(existing);
         var afterView = CredentialView.From(after);
-        return Same(before, afterView) && adopted is null
+        return ViewEquality.Same(before, afterView) && adopted is null
             ? WithoutChangeAsync(precededBy, AdminResult<Credential>.Ok(existing!, changed: false))
             : CommitAsync(actor, action, after, after.Person, after.CardUid, before, afterView, write, c => c.With(after), reference, precededBy, removedFrom, adopted, reason);
     }
@@ -921,7 +921,7 @@ public sealed class AdminService
     {
         var before = existing is null ? null : AccessLevelView.From(existing);
         var afterView = AccessLevelView.From(after);
-        return Same(before, afterView)
+        return ViewEquality.Same(before, afterView)
             ? Task.FromResult(AdminResult<AccessLevel>.Ok(existing!, changed: false))
             : CommitAsync(actor, CardholderActions.AccessLevelUpsert, after, null, null, before, afterView, write, c => c.With(after));
     }
@@ -1186,10 +1186,6 @@ public sealed class AdminService
             throw new InvalidOperationException($"The {what} '{id}' is in memory but not in the database.");
         }
     }
-
-    private static bool Same<TView>(TView? before, TView after)
-        where TView : class =>
-        before is not null && string.Equals(AdminJson.Serialize(before), AdminJson.Serialize(after), StringComparison.Ordinal);
 
     /// <summary>Access levels in a stable order without duplicates: what <see cref="CardholderStore.LoadAll"/> gives back.</summary>
     private static Person Normalize(Person person) =>
