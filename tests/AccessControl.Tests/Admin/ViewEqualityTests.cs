@@ -169,6 +169,22 @@ public sealed class ViewEqualityTests : IAsyncLifetime
         _ => v with { Zones = [.. v.Zones] },
     };
 
+    /// <summary>
+    /// The members the comparer and the variations above cover, view by view. A member added to a view fails this until
+    /// it is compared in <see cref="ViewEquality"/> and varied here: else an import could call a change of it "unchanged".
+    /// </summary>
+    [Theory]
+    [InlineData(typeof(PersonView), "AccessLevels,Credentials,Id,Kind,Name,Status")]
+    [InlineData(typeof(CredentialView), "Card,PersonId,Status,Technology,ValidFrom,ValidUntil")]
+    [InlineData(typeof(AccessLevelView), "Escort,EscortedOnly,Id,Name,Schedule,Zones")]
+    public void View_HasOnlyTheMembersTheComparerCompares(Type view, string members)
+    {
+        var actual = view.GetProperties(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance)
+            .Select(p => p.Name).Order(StringComparer.Ordinal);
+
+        Assert.Equal(members, string.Join(',', actual));
+    }
+
     private static bool SameJson<T>(T? before, T after) =>
         before is not null && AdminJson.Serialize(before) == AdminJson.Serialize(after);
 
