@@ -152,9 +152,16 @@ public static class LogQueryParameters
         return null;
     }
 
-    private static string? Id(Dictionary<string, string> values, string name, List<FieldError> errors)
+    private static string? Id(Dictionary<string, string> values, string name, List<FieldError> errors) =>
+        ParseId(name, values.GetValueOrDefault(name), errors);
+
+    /// <summary>
+    /// The id of parameter <paramref name="name"/> (null when not given), or an error naming it. Shared by every query
+    /// that takes a site (the visitor listings too): a site asked for is named in the row of its refusal.
+    /// </summary>
+    internal static string? ParseId(string name, string? id, List<FieldError> errors)
     {
-        var id = values.GetValueOrDefault(name);
+        ArgumentNullException.ThrowIfNull(errors);
         if (id is not null && !WireFormat.IsValidId(id))
         {
             errors.Add(new FieldError(name, "must be 1 to 64 characters of A-Z a-z 0-9 . _ : -"));

@@ -23,7 +23,7 @@ public static class VisitCommands
           visit check-in ID --visitor N --name "NAME AS ON DOCUMENT" --doc-type passport|id_card|driving_licence|residence_permit
                         --doc-country ISO3 --doc-expiry YYYY-MM-DD [--badge CARD]     (the document number is read from standard input)
           visit check-out ID --visitor N | visit return CARD
-          visit on-site [--site S] | visit overdue | visit log --from INSTANT --to INSTANT [--site S] [--after NEXT] [--limit N]
+          visit on-site [--site S] | visit overdue [--site S] | visit log --from INSTANT --to INSTANT [--site S] [--after NEXT] [--limit N]
           visit purge
           visit watchlist list | visit watchlist add --kind person|organization --value TEXT [--note TEXT] | visit watchlist remove ID
           visit badges [--site S] | visit badge add CARD --site S --technology T | visit badge remove CARD
@@ -143,7 +143,7 @@ public static class VisitCommands
             case "on-site":
                 return Check(a, 1, ["url", "site"]) is { } pn ? (null, pn) : (new Request(HttpMethod.Get, "/visits/on-site" + Query(a, "site")), null);
             case "overdue":
-                return Check(a, 1, ["url"]) is { } pv ? (null, pv) : (new Request(HttpMethod.Get, "/visits/overdue-badges"), null);
+                return Check(a, 1, ["url", "site"]) is { } pv ? (null, pv) : (new Request(HttpMethod.Get, "/visits/overdue-badges" + Query(a, "site")), null);
             case "log":
                 return Check(a, 1, ["url", "from", "to", "site", "after", "limit"]) is { } pg
                     ? (null, pg)

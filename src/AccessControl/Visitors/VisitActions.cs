@@ -26,6 +26,22 @@ public static class VisitActions
     [WrittenAs(ActionRows.Refused)]
     public const string Log = "visit.log";
 
+    /// <summary>The day's visits (<c>GET /visits</c>) of another site than a site-limited token's: only ever refused.</summary>
+    [WrittenAs(ActionRows.Refused)]
+    public const string List = "visit.list";
+
+    /// <summary>Who is on site (<c>GET /visits/on-site</c>) at another site than a site-limited token's: only ever refused.</summary>
+    [WrittenAs(ActionRows.Refused)]
+    public const string OnSite = "visit.on_site";
+
+    /// <summary>The overdue badges (<c>GET /visits/overdue-badges</c>) of another site than a site-limited token's: only ever refused.</summary>
+    [WrittenAs(ActionRows.Refused)]
+    public const string OverdueBadges = "visit.overdue_badges";
+
+    /// <summary>The badge pool (<c>GET /badge-pool</c>) of another site than a site-limited token's: only ever refused.</summary>
+    [WrittenAs(ActionRows.Refused)]
+    public const string BadgePoolList = "badge_pool.list";
+
     /// <summary>A person who left is no longer a visit's co-escort (<see cref="VisitorService.EndInvolvementAsync"/>, for the HR feed).</summary>
     [WrittenAs(ActionRows.Itself | ActionRows.Failed)]
     public const string EscortRemove = "visit.escort_remove";

@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Text.Json;
 using AccessControl.Admin;
 using AccessControl.EntryLog;
-using AccessControl.Protocol;
 using AccessControl.Sites;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -28,8 +27,9 @@ namespace AccessControl.Visitors;
 /// <para>A rule's refusal is <c>422</c> (segregation of duties: <c>403</c>) with a problem body whose <c>code</c> is one
 /// of <see cref="VisitRefusals"/>.</para>
 /// <para>A token limited to one site (<c>--site</c>) acts only on that site's visits (any other: <c>403</c>
-/// <c>not_approver_for_site</c> and a <c>security</c> row), and its listings and reads show only that site. What
-/// spans every site (the watch list's changes, the retention purge) is refused to it the same way.</para>
+/// <c>not_approver_for_site</c> and a <c>security</c> row), and its listings and reads show only that site: a listing
+/// asked for another site is refused the same way, not answered with an empty list. What spans every site (the watch
+/// list's changes, the retention purge) is refused to it the same way.</para>
 /// </remarks>
 public static class VisitorApi
 {
@@ -92,8 +92,9 @@ public static class VisitorApi
 
         var watchers = Group(OperatorRole.Frontdesk, OperatorRole.Security, OperatorRole.Auditor);
         watchers.MapGet("/visits/on-site", (HttpContext http, [FromServices] VisitorService s) =>
-            Scoped(http, http.Request.Query["site"].FirstOrDefault(), site => Json(s.OnSite(site)), Json<OnSiteView[]>([])));
-        watchers.MapGet("/visits/overdue-badges", (HttpContext http, [FromServices] VisitorService s) => Json(s.OverdueBadges(Identity(http).Site)));
+            SiteListingAsync(http, VisitActions.OnSite, site => Json(s.OnSite(site))));
+        watchers.MapGet("/visits/overdue-badges", (HttpContext http, [FromServices] VisitorService s) =>
+            SiteListingAsync(http, VisitActions.OverdueBadges, site => Json(s.OverdueBadges(site))));
 
         Group(OperatorRole.Auditor, OperatorRole.Security).MapGet("/visits/log", VisitorLog);
 
@@ -106,7 +107,7 @@ public static class VisitorApi
             ToHttp(await s.RemoveFromWatchlistAsync(Identity(http), id, http.RequestAborted)));
 
         Group(OperatorRole.Admin, OperatorRole.Frontdesk).MapGet("/badge-pool", (HttpContext http, [FromServices] VisitorService s) =>
-            Scoped(http, http.Request.Query["site"].FirstOrDefault(), site => Json(s.Badges(site)), Json<PooledBadgeView[]>([])));
+            SiteListingAsync(http, VisitActions.BadgePoolList, site => Json(s.Badges(site))));
         var admin = Group(OperatorRole.Admin);
         admin.MapPut("/badge-pool/{card}", PutBadge);
         admin.MapDelete("/badge-pool/{card}", async (string card, HttpContext http, [FromServices] VisitorService s) =>
@@ -128,12 +129,12 @@ public static class VisitorApi
         return result.IsOk ? Results.Json(result.Value, AdminJson.Options, statusCode: StatusCodes.Status201Created) : ToHttp(result);
     }
 
-    private static IResult ListVisits(HttpContext http, [FromServices] VisitorService visitors)
+    private static Task<IResult> ListVisits(HttpContext http, [FromServices] VisitorService visitors)
     {
         var request = http.Request;
         var errors = new List<FieldError>();
         CheckParameters(request.Query, ["date", "site", "status"], errors);
-        var site = request.Query["site"].FirstOrDefault() ?? Identity(http).Site;
+        var site = AskedSite(request.Query, errors);
         var status = request.Query["status"].FirstOrDefault();
         if (status is not null and not ("requested" or "approved" or "rejected" or "withdrawn"))
         {
@@ -156,7 +157,7 @@ public static class VisitorApi
             date = parsed.Success ? parsed.Value : null;
         }
 
-        return errors.Count > 0 ? InvalidQuery(errors) : Scoped(http, site, s => Json(visitors.List(date, s, status)), Json<VisitView[]>([]));
+        return errors.Count > 0 ? Task.FromResult(InvalidQuery(errors)) : ScopedAsync(http, VisitActions.List, site, s => Json(visitors.List(date, s, status)));
     }
 
     /// <summary>A visit of a site the token does not act for is not found, as if it were not there.</summary>
@@ -222,7 +223,7 @@ public static class VisitorApi
     /// The visitor log of a range. A site-limited token reads its site's; asking for another site is refused
     /// (<see cref="VisitActions.Log"/>): an empty page would tell an auditor no visitor came there.
     /// </summary>
-    private static async Task<IResult> VisitorLog(HttpContext http, [FromServices] VisitorService visitors)
+    private static Task<IResult> VisitorLog(HttpContext http, [FromServices] VisitorService visitors)
     {
         var request = http.Request;
         var errors = new List<FieldError>();
@@ -253,22 +254,10 @@ public static class VisitorApi
             errors.Add(new FieldError("to", "is required (an RFC 3339 instant)"));
         }
 
-        // The site asked for names the refusal's row when another site's: an id, as in the entry log's query.
-        var asked = request.Query["site"].FirstOrDefault();
-        if (asked is not null && !WireFormat.IsValidId(asked))
-        {
-            errors.Add(new FieldError("site", "must be 1 to 64 characters of A-Z a-z 0-9 . _ : -"));
-        }
-
-        if (errors.Count > 0)
-        {
-            return InvalidQuery(errors);
-        }
-
-        var who = Identity(http);
-        return who.Site is not null && asked is not null && asked != who.Site
-            ? await SiteLimit.RefuseAsync(http, who, VisitActions.Log, asked)
-            : Json(visitors.VisitorLog(from!.Value, to!.Value, who.Site ?? asked, limit, after));
+        var asked = AskedSite(request.Query, errors);
+        return errors.Count > 0
+            ? Task.FromResult(InvalidQuery(errors))
+            : ScopedAsync(http, VisitActions.Log, asked, site => Json(visitors.VisitorLog(from!.Value, to!.Value, site, limit, after)));
     }
 
     // ---- plumbing ----------------------------------------------------------------------------------
@@ -277,15 +266,29 @@ public static class VisitorApi
 
     /// <summary>
     /// A listing narrowed to the token's site (<c>--site</c>): a site-limited token sees only its own site, and asking
-    /// for another site gives <paramref name="none"/> (an empty list); any other token sees the site asked for, or all.
+    /// for another site is refused (<paramref name="action"/><c>.refused</c>, as <c>/log</c>): an empty list would tell
+    /// a front desk or a security officer that nobody is there. Any other token sees the site asked for, or all.
     /// </summary>
-    private static IResult Scoped(HttpContext http, string? asked, Func<string?, IResult> list, IResult none)
+    private static async Task<IResult> ScopedAsync(HttpContext http, string action, string? asked, Func<string?, IResult> list)
     {
-        var limit = Identity(http).Site;
-        return limit is null ? list(asked)
-            : asked is null || asked == limit ? list(limit)
-            : none;
+        var who = Identity(http);
+        return who.Site is not null && asked is not null && asked != who.Site
+            ? await SiteLimit.RefuseAsync(http, who, action, asked)
+            : list(who.Site ?? asked);
     }
+
+    /// <summary>A listing whose only parameter is <c>site</c> (<see cref="ScopedAsync"/>); any other is refused, naming it.</summary>
+    private static Task<IResult> SiteListingAsync(HttpContext http, string action, Func<string?, IResult> list)
+    {
+        var errors = new List<FieldError>();
+        CheckParameters(http.Request.Query, ["site"], errors);
+        var asked = AskedSite(http.Request.Query, errors);
+        return errors.Count > 0 ? Task.FromResult(InvalidQuery(errors)) : ScopedAsync(http, action, asked, list);
+    }
+
+    /// <summary>The site a listing is asked for (<c>site=</c>), or null; an id, as in the entry log's query, since a refusal's row names it.</summary>
+    private static string? AskedSite(IQueryCollection query, List<FieldError> errors) =>
+        LogQueryParameters.ParseId("site", query["site"].FirstOrDefault(), errors);
 
     private static void CheckParameters(IQueryCollection query, string[] known, List<FieldError> errors)
     {

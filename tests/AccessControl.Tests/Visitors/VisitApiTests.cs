@@ -621,7 +621,7 @@ public sealed class VisitApiTests : IAsyncLifetime
 
         Assert.Equal(HttpStatusCode.NotFound, (await other.GetAsync($"api/v1/visits/{visit.Id}")).StatusCode);
         Assert.Empty((await other.GetFromJsonAsync<VisitView[]>("api/v1/visits?date=2026-12-01", AdminJson.Options))!);
-        Assert.Empty((await other.GetFromJsonAsync<VisitView[]>("api/v1/visits?date=2026-12-01&site=demo", AdminJson.Options))!);
+        await AssertNotForThisSiteAsync(await other.GetAsync("api/v1/visits?date=2026-12-01&site=demo"), "visit.list.refused", "audit-par1");
         Assert.Empty((await other.GetFromJsonAsync<OnSiteView[]>("api/v1/visits/on-site", AdminJson.Options))!);
         Assert.Empty((await other.GetFromJsonAsync<Page<VisitorLogRow>>(Log, AdminJson.Options))!.Items);
         await AssertNotForThisSiteAsync(await other.GetAsync(Log + "&site=demo"), "visit.log.refused", "audit-par1"); // not "no visitor at demo"
@@ -630,6 +630,72 @@ public sealed class VisitApiTests : IAsyncLifetime
         Assert.Single((await here.GetFromJsonAsync<VisitView[]>("api/v1/visits?date=2026-12-01", AdminJson.Options))!);
         Assert.Single((await here.GetFromJsonAsync<OnSiteView[]>("api/v1/visits/on-site", AdminJson.Options))!);
         Assert.Single((await here.GetFromJsonAsync<Page<VisitorLogRow>>(Log, AdminJson.Options))!.Items);
+    }
+
+    /// <summary>
+    /// A front desk limited to par1 asking who is at demo got an empty list, read as "nobody there"; it is refused, as
+    /// <c>/log</c> and <c>/visits/log</c> refuse it, and the token's own site, named or not, is still listed.
+    /// </summary>
+    [Theory]
+    [Trait("control", "NIST-AC-3")]
+    [Trait("control", "NIST-PE-8")]
+    [InlineData("api/v1/visits?date=2026-12-01", "visit.list.refused")]
+    [InlineData("api/v1/visits/on-site", "visit.on_site.refused")]
+    [InlineData("api/v1/visits/overdue-badges", "visit.overdue_badges.refused")]
+    [InlineData("api/v1/badge-pool", "badge_pool.list.refused")]
+    public async Task Listing_OfAnotherSite_AskedByASiteLimitedToken_IsRefusedWithASecurityRow_NotAnEmptyList(string listing, string reason)
+    {
+        await desk.CheckedInVisitAsync();
+        var (other, here) = SiteLimited("desk", OperatorRole.Frontdesk);
+        var separator = listing.Contains('?', StringComparison.Ordinal) ? "&" : "?";
+
+        var refused = await other.GetAsync(listing + separator + "site=demo");
+        var own = await here.GetAsync(listing);
+        var ownNamed = await here.GetAsync(listing + separator + "site=demo");
+
+        await AssertNotForThisSiteAsync(refused, reason, "desk-par1");
+        Assert.Contains("\"tokenSite\":\"par1\"", Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Security, Reason = reason })).Detail, StringComparison.Ordinal);
+        Assert.Equal((HttpStatusCode.OK, HttpStatusCode.OK), (own.StatusCode, ownNamed.StatusCode));
+        Assert.Equal(await own.Content.ReadAsStringAsync(), await ownNamed.Content.ReadAsStringAsync());
+    }
+
+    /// <summary>The overdue badges ignored <c>site=</c> and listed every site's: a desk asking for its site read another's missing badges.</summary>
+    [Fact]
+    [Trait("control", "NIST-AC-3")]
+    [Trait("control", "PCI-9.3.3")]
+    public async Task OverdueBadges_AskedForASite_ListOnlyThatSitesBadges()
+    {
+        await desk.CheckedInVisitAsync();
+        edge.Clock.Reset(VisitDesk.At(12, 0));   // the visit's window has ended, its badge is still out
+        var (_, here) = SiteLimited("desk", OperatorRole.Frontdesk);
+
+        var atDemo = await desk.Frontdesk.GetFromJsonAsync<OverdueBadgeView[]>("api/v1/visits/overdue-badges?site=demo", AdminJson.Options);
+        var atPar1 = await desk.Frontdesk.GetFromJsonAsync<OverdueBadgeView[]>("api/v1/visits/overdue-badges?site=par1", AdminJson.Options);
+        var ownSite = await here.GetFromJsonAsync<OverdueBadgeView[]>("api/v1/visits/overdue-badges?site=demo", AdminJson.Options);
+
+        Assert.Equal(VisitDesk.Badge1, Assert.Single(atDemo!).Badge);
+        Assert.Empty(atPar1!);
+        Assert.Equal(VisitDesk.Badge1, Assert.Single(ownSite!).Badge);
+    }
+
+    /// <summary>A misspelt parameter was ignored: <c>on-site?sit=B</c> listed every site's visitors, read as site B's.</summary>
+    [Theory]
+    [Trait("control", "NIST-SI-10")]
+    [InlineData("api/v1/visits/on-site?sit=demo")]
+    [InlineData("api/v1/visits/overdue-badges?sit=demo")]
+    [InlineData("api/v1/badge-pool?sit=demo")]
+    [InlineData("api/v1/visits?sit=demo")]   // as this listing already did
+    public async Task Listing_WithAnUnknownParameter_Is400NamingIt(string listing)
+    {
+        await desk.CheckedInVisitAsync();
+
+        var response = await desk.Frontdesk.GetAsync(listing);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var error = Assert.Single((await response.Content.ReadFromJsonAsync<AdminApi.ApiProblem>(AdminJson.Options))!.Errors!);
+        Assert.Equal("sit", error.Field);
+        Assert.StartsWith("is not a parameter of this listing (known: ", error.Message, StringComparison.Ordinal);
+        Assert.Contains("site", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
