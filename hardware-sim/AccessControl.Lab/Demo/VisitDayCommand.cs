@@ -53,7 +53,7 @@ public sealed class VisitDayCommand(IClock clock, TimeProvider time, TextWriter 
 
         var tokens = new ApiTokens(host.Edge.Database, clock);
         using var hostApi = Client(host.HttpAddress, tokens.CreateToken("jweber", OperatorRole.Host, "visit-day", "p-jweber"));
-        using var approver = Client(host.HttpAddress, tokens.CreateToken("mkoch", OperatorRole.Approver, "visit-day", "p-mkoch"));
+        using var approver = Client(host.HttpAddress, tokens.CreateToken("aschulz", OperatorRole.Approver, "visit-day", "p-aschulz"));
         using var desk = Client(host.HttpAddress, tokens.CreateToken("desk-1", OperatorRole.Frontdesk, "visit-day", "p-aschulz"));
         using var admin = Client(host.HttpAddress, tokens.CreateToken("admin-1", OperatorRole.Admin, "visit-day", "p-mkoch"));
 
@@ -80,15 +80,18 @@ public sealed class VisitDayCommand(IClock clock, TimeProvider time, TextWriter 
         }, stopping));
         output.WriteLine($"      visit {visit.Id}: {visit.Status}, {visit.Window.Date} {visit.Window.Start}-{visit.Window.End}");
 
-        Step("the host tries to approve their own visit (segregation of duties)");
+        Step("the host, then the escort, try to approve the visit (segregation of duties: neither approves their own duty)");
         using (var self = Client(host.HttpAddress, tokens.CreateToken("jweber-approver", OperatorRole.Approver, "visit-day", "p-jweber")))
+        using (var escort = Client(host.HttpAddress, tokens.CreateToken("mkoch", OperatorRole.Approver, "visit-day", "p-mkoch")))
         {
             var refused = await self.PostAsJsonAsync($"api/v1/visits/{visit.Id}/approve", new { note = "self" }, stopping);
-            output.WriteLine($"      refused: HTTP {(int)refused.StatusCode}");
+            output.WriteLine($"      host refused: HTTP {(int)refused.StatusCode}");
+            refused = await escort.PostAsJsonAsync($"api/v1/visits/{visit.Id}/approve", new { note = "escorted by me" }, stopping);
+            output.WriteLine($"      escort refused: HTTP {(int)refused.StatusCode}");
         }
 
-        Step("approver p-mkoch approves it before it starts");
-        visit = await Read<VisitView>(await approver.PostAsJsonAsync($"api/v1/visits/{visit.Id}/approve", new { note = "escorted by me" }, stopping));
+        Step("approver p-aschulz approves it before it starts");
+        visit = await Read<VisitView>(await approver.PostAsJsonAsync($"api/v1/visits/{visit.Id}/approve", new { note = "escort p-mkoch confirmed" }, stopping));
         output.WriteLine($"      visit {visit.Id}: {visit.Status}");
 
         Step("front desk: the visitor shows an expired passport, then a valid one");

@@ -197,7 +197,7 @@ public sealed class VisitorService
 
     /// <summary>
     /// Approves a request before its window starts (action <c>visit.approve</c>), recording who, when and a snapshot of
-    /// exactly what was approved. Segregation of duties: the approver must be neither the requester nor the host.
+    /// exactly what was approved. Segregation of duties: the approver must be neither the requester, nor the host, nor an escort.
     /// </summary>
     public Task<VisitResult<VisitView>> ApproveAsync(OperatorIdentity approver, long id, DecisionInput? input, CancellationToken cancellationToken = default) =>
         DecideAsync(approver, id, input, VisitStatus.Approved, cancellationToken);
@@ -207,18 +207,21 @@ public sealed class VisitorService
         DecideAsync(approver, id, input, VisitStatus.Rejected, cancellationToken);
 
     /// <summary>
-    /// Whether <paramref name="approver"/> may decide on <paramref name="visit"/>: nobody decides on a request they made
-    /// or a visit they host. Identities are compared by account and by person, so a second account of the same person
-    /// does not get around it, and an approver without a person is refused.
+    /// Whether <paramref name="approver"/> may decide on <paramref name="visit"/>: nobody decides on a request they made,
+    /// a visit they host or a visit they escort (the escort answers for the visitor in the escort-required zones:
+    /// approving the visit would be approving their own duty). Identities are compared by account and by person, so a
+    /// second account of the same person does not get around it, and an approver without a person is refused. Host
+    /// and escorts are people, so they are compared with the token's person.
     /// </summary>
     public static bool MayDecide(OperatorIdentity approver, Visit visit)
     {
         ArgumentNullException.ThrowIfNull(approver);
         ArgumentNullException.ThrowIfNull(visit);
-        return approver.PersonId is not null
+        return approver.PersonId is { } person
             && !string.Equals(approver.Operator, visit.RequestedBy, StringComparison.Ordinal)
-            && !string.Equals(approver.PersonId, visit.RequestedByPerson, StringComparison.Ordinal)
-            && !string.Equals(approver.PersonId, visit.Host.Value, StringComparison.Ordinal);
+            && !string.Equals(person, visit.RequestedByPerson, StringComparison.Ordinal)
+            && !string.Equals(person, visit.Host.Value, StringComparison.Ordinal)
+            && !visit.Escorts.Any(e => string.Equals(person, e.Value, StringComparison.Ordinal));
     }
 
     private async Task<VisitResult<VisitView>> DecideAsync(OperatorIdentity approver, long id, DecisionInput? input, VisitStatus decision, CancellationToken cancellationToken)
@@ -249,7 +252,7 @@ public sealed class VisitorService
             if (!MayDecide(approver, visit))
             {
                 await SecurityAsync(approver, LogReasons.Refused(action), visit, null, VisitRefusals.SegregationOfDuties, null);
-                return VisitResult<VisitView>.Forbidden(VisitRefusals.SegregationOfDuties, "Nobody approves or rejects a visit they requested or host.");
+                return VisitResult<VisitView>.Forbidden(VisitRefusals.SegregationOfDuties, "Nobody approves or rejects a visit they requested, host or escort.");
             }
 
             if (visit.Status != VisitStatus.Requested)

@@ -377,7 +377,6 @@ public sealed class StateChangingRoutesTests(StateChangingRoutesTests.Service se
                 var person = role switch
                 {
                     OperatorRole.Host => "p-jweber",
-                    OperatorRole.Approver => "p-mkoch",
                     _ => "p-sweep-" + ApiTokens.RoleCode(role),
                 };
                 TestPeople.Add(Edge.Edge.Database, person);

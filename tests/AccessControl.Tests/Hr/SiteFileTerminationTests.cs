@@ -80,11 +80,12 @@ public sealed class SiteFileTerminationTests : IDisposable
         Assert.Equal(["person.terminate", "credential.revoke", "fingerprint.revoke", "visit.cancel"], TerminationRows(edge).Select(r => r.Reason));
     }
 
-    /// <summary>A first start with the demo file, in which Martina Koch (still employed) hosts a visit this afternoon; its id.</summary>
+    /// <summary>A first start with the demo file, in which Martina Koch (still employed, an approver too) hosts a visit this afternoon; its id.</summary>
     private async Task<long> HostAVisitAsync()
     {
         await using var first = await StartAsync();
         using var desk = VisitDesk.For(first);
+        desk.As("mkoch", OperatorRole.Approver, "p-mkoch");
         return (await TerminationTests.RequestAsync(desk.As("mkoch-host", OperatorRole.Host, "p-mkoch"), escorts: [])).Id;
     }
 

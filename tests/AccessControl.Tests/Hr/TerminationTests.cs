@@ -32,12 +32,13 @@ public class TerminationTests
         var reader = await edge.ReaderAsync("rdr-lobby-in");
         Assert.True((await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout)).Grant);
 
+        var mkochApprover = desk.As("mkoch", OperatorRole.Approver, "p-mkoch");
         var mkochHost = desk.As("mkoch-host", OperatorRole.Host, "p-mkoch");
         var hosted = await RequestAsync(mkochHost, escorts: []);                               // she hosts: cancelled
         var escorted = await desk.RequestAsync();                                               // she is the only escort: cancelled
-        await desk.ApproveAsync(escorted.Id);                                                   // (approved by her, while she can)
+        await desk.ApproveAsync(escorted.Id);                                                   // (approved by another: she escorts it)
         var coEscorted = await RequestAsync(desk.Host, escorts: ["p-mkoch", "p-aschulz"]);      // she co-escorts: loses her
-        Assert.Equal(HttpStatusCode.OK, (await desk.Approver.GetAsync($"api/v1/visits/{hosted.Id}")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await mkochApprover.GetAsync($"api/v1/visits/{hosted.Id}")).StatusCode);
 
         var result = Assert.Single(await hr.SendAsync(HrFeedClient.Termination("hr-2026-000123")));
         var swipe = await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
@@ -55,7 +56,7 @@ public class TerminationTests
         Assert.DoesNotContain(edge.Edge.Fingerprints.Reconcile().Orphans, o => o.Template.PersonId == "p-mkoch");
 
         // Her operator tokens no longer authenticate.
-        Assert.Equal(HttpStatusCode.Unauthorized, (await desk.Approver.GetAsync($"api/v1/visits/{hosted.Id}")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await mkochApprover.GetAsync($"api/v1/visits/{hosted.Id}")).StatusCode);
         Assert.Equal(HttpStatusCode.Unauthorized, (await mkochHost.GetAsync($"api/v1/visits/{hosted.Id}")).StatusCode);
 
         // Visits: the ones she hosts or alone escorts are cancelled; the co-escorted one goes on without her.
@@ -84,6 +85,7 @@ public class TerminationTests
         await using var edge = await EdgeHarness.StartAsync();
         using var desk = VisitDesk.For(edge);
         var reader = await edge.ReaderAsync("rdr-lobby-in");
+        desk.As("mkoch", OperatorRole.Approver, "p-mkoch");
         var hosted = await RequestAsync(desk.As("mkoch-host", OperatorRole.Host, "p-mkoch"), escorts: []);
 
         // `accesscontrol person status p-mkoch terminated`: the CLI sends exactly this.

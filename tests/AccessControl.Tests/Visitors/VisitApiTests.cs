@@ -162,12 +162,12 @@ public sealed class VisitApiTests : IAsyncLifetime
         var approved = await desk.ApproveAsync(visit.Id);
 
         Assert.Equal("approved", approved.Status);
-        Assert.Equal(("mkoch", "p-mkoch", edge.Clock.GetCurrentInstant(), "ok, escorted by Martina"),
+        Assert.Equal(("approver-1", "p-approver-1", edge.Clock.GetCurrentInstant(), "ok, escorted by Martina"),
             (approved.Decision!.By, approved.Decision.ByPerson, approved.Decision.At, approved.Decision.Note));
         Assert.Equal(["demo-campus", "demo-bldg-a", "demo-dh1"], approved.Approved!.Zones);
         Assert.Equal("José María Pérez-García", Assert.Single(approved.Approved.Visitors).Name);
         var audit = Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Admin, Reason = "visit.approve" }));
-        Assert.Equal("mkoch", audit.Actor);
+        Assert.Equal("approver-1", audit.Actor);
         Assert.Contains("Replace a failed PSU", audit.Detail, StringComparison.Ordinal);
     }
 
@@ -229,6 +229,34 @@ public sealed class VisitApiTests : IAsyncLifetime
 
         Assert.Equal(HttpStatusCode.Forbidden, approve.StatusCode);
         Assert.Equal(HttpStatusCode.Forbidden, reject.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, byOther.StatusCode);
+    }
+
+    /// <summary>
+    /// The escort answers for the visitor in the server room: approving the visit they escort is approving their own
+    /// duty. Refused like the host's and the requester's decision, a co-escort and a second account of theirs too.
+    /// </summary>
+    [Fact]
+    [Trait("control", "NIST-AC-5")]
+    [Trait("control", "PCI-9.3.2")]
+    public async Task Approve_OrReject_ByAnEscort_IsRefused_EvenAsCoEscortFromASecondAccount()
+    {
+        var visit = await desk.RequestAsync(VisitDesk.Request(escorts: ["p-aschulz", "p-mkoch"]));
+        using var escort = desk.As("mkoch", OperatorRole.Approver, "p-mkoch");
+        using var secondAccount = desk.As("martina.koch", OperatorRole.Approver, "p-mkoch");
+
+        var approve = await escort.PostAsync($"api/v1/visits/{visit.Id}/approve", null);
+        var reject = await secondAccount.PostAsync($"api/v1/visits/{visit.Id}/reject", null);
+        var stillRequested = desk.Get(edge, visit.Id).Status;
+        var byOther = await desk.Approver.PostAsync($"api/v1/visits/{visit.Id}/approve", null);
+
+        Assert.Equal((HttpStatusCode.Forbidden, HttpStatusCode.Forbidden), (approve.StatusCode, reject.StatusCode));
+        Assert.Equal(VisitRefusals.SegregationOfDuties, await VisitDesk.RefusalCodeAsync(approve));
+        Assert.Equal(VisitRefusals.SegregationOfDuties, await VisitDesk.RefusalCodeAsync(reject));
+        Assert.Equal("requested", stillRequested);
+        Assert.Equal(("mkoch", "demo"), Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Security, Reason = "visit.approve.refused" })) is var a ? (a.Actor, a.SiteId) : default);
+        Assert.Equal("martina.koch", Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Security, Reason = "visit.reject.refused" })).Actor);
+        Assert.Empty(edge.Rows(new LogFilter { Kind = LogKinds.Admin, Reason = "visit.reject" }));
         Assert.Equal(HttpStatusCode.OK, byOther.StatusCode);
     }
 
@@ -435,7 +463,7 @@ public sealed class VisitApiTests : IAsyncLifetime
 
         var row = Assert.Single(rows!);
         Assert.Equal(("José María Pérez-García", "Kältetechnik Rhein-Main GmbH", "p-jweber", "Jonas Weber"), (row.Name, row.Organization, row.Host, row.HostName));
-        Assert.Equal(("Replace a failed PSU in rack A-07", "mkoch", "p-mkoch", VisitDesk.Badge1), (row.Purpose, row.AuthorizedBy, row.AuthorizedByPerson, row.Badge));
+        Assert.Equal(("Replace a failed PSU in rack A-07", "approver-1", "p-approver-1", VisitDesk.Badge1), (row.Purpose, row.AuthorizedBy, row.AuthorizedByPerson, row.Badge));
         Assert.Equal((checkedInAt, checkedInAt + Duration.FromMinutes(75), "left"), (row.CheckedInAt!.Value, row.CheckedOutAt!.Value, row.Status));
         Assert.Equal(HttpStatusCode.Forbidden, denied.StatusCode);
     }

@@ -24,7 +24,7 @@ public class VisitCliTests
         var request = await RunAsync(url, desk.HostToken, ["visit", "request", "--site", "demo", "--date", "2026-12-01", "--start", "10:15", "--end", "12:00", "--zones", "demo-campus,demo-bldg-a",
             "--purpose", "Audit walk-through", "--visitor", "Åsa Ødegård|Nordic Audit AB", "--escorts", "p-mkoch"]);
         var id = JsonDocument.Parse(request.Output).RootElement.GetProperty("id").GetInt64();
-        var approver = tokens.CreateToken("mkoch", OperatorRole.Approver, "test", "p-mkoch");
+        var approver = tokens.CreateToken("aschulz", OperatorRole.Approver, "test", "p-aschulz"); // not the escort
         var frontdesk = tokens.CreateToken("desk-1", OperatorRole.Frontdesk, "test", "p-desk-1");
         var approve = await RunAsync(url, approver, ["visit", "approve", id.ToString(), "--note", "fine"]);
         var refused = await RunAsync(url, frontdesk, ["visit", "check-in", id.ToString(), "--visitor", "1", "--name", "ODEGARD ASA", "--doc-type", "passport",
@@ -43,7 +43,7 @@ public class VisitCliTests
         Assert.DoesNotContain("NO1234567", checkIn.Output, StringComparison.Ordinal);
         Assert.Equal(0, checkOut.Code);
         var row = Assert.Single(JsonDocument.Parse(log.Output).RootElement.GetProperty("items").EnumerateArray());
-        Assert.Equal(("Åsa Ødegård", "Nordic Audit AB", "mkoch", VisitDesk.Badge1), (row.GetProperty("name").GetString(), row.GetProperty("organization").GetString(),
+        Assert.Equal(("Åsa Ødegård", "Nordic Audit AB", "aschulz", VisitDesk.Badge1), (row.GetProperty("name").GetString(), row.GetProperty("organization").GetString(),
             row.GetProperty("authorizedBy").GetString(), row.GetProperty("badge").GetString()));
         Assert.True(row.TryGetProperty("checkedOutAt", out _));
     }

@@ -14,7 +14,8 @@ namespace AccessControl.Tests.Visitors;
 
 /// <summary>
 /// The people of a visit day at the demo site, each with an API client of their role: Jonas Weber (p-jweber) hosts,
-/// Martina Koch (p-mkoch) approves, a front desk, security, an admin and an auditor. The demo clock is Tuesday
+/// Martina Koch (p-mkoch) escorts (<see cref="Request"/>), an approver who is neither (segregation of duties), a front
+/// desk, security, an admin and an auditor. The demo clock is Tuesday
 /// 1 December 2026, 10:00 in Berlin; <see cref="Request"/> asks for a visit 10:15-12:00 that day.
 /// </summary>
 internal sealed class VisitDesk : IDisposable
@@ -25,7 +26,7 @@ internal sealed class VisitDesk : IDisposable
 
     private readonly List<HttpClient> clients = [];
 
-    /// <remarks>The operators who are not demo cardholders (desk, security, admin, auditor) are added as people, since a token must name one.</remarks>
+    /// <remarks>The operators who are not demo cardholders (approver, desk, security, admin, auditor) are added as people, since a token must name one.</remarks>
     public VisitDesk(Uri address, Database database, IClock clock)
     {
         HttpClient Client(string token)
@@ -38,11 +39,11 @@ internal sealed class VisitDesk : IDisposable
 
         this.database = database;
         var tokens = new ApiTokens(database, clock);
-        TestPeople.Add(database, "p-desk-1", "p-sec-1", "p-admin-1", "p-audit-1");
+        TestPeople.Add(database, "p-approver-1", "p-desk-1", "p-sec-1", "p-admin-1", "p-audit-1");
         Tokens = tokens;
         HostToken = tokens.CreateToken("jweber", OperatorRole.Host, "test", "p-jweber");
         Host = Client(HostToken);
-        Approver = Client(tokens.CreateToken("mkoch", OperatorRole.Approver, "test", "p-mkoch"));
+        Approver = Client(tokens.CreateToken("approver-1", OperatorRole.Approver, "test", "p-approver-1"));
         Frontdesk = Client(tokens.CreateToken("desk-1", OperatorRole.Frontdesk, "test", "p-desk-1"));
         Security = Client(tokens.CreateToken("sec-1", OperatorRole.Security, "test", "p-sec-1"));
         Admin = Client(tokens.CreateToken("admin-1", OperatorRole.Admin, "test", "p-admin-1"));
