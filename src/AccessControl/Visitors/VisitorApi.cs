@@ -296,6 +296,12 @@ public static class VisitorApi
         {
             errors.Add(new FieldError(key, $"is not a parameter of this listing (known: {string.Join(", ", known)})"));
         }
+
+        // site=A&site=B would be read as A alone: refused as the entry log's query refuses it.
+        foreach (var key in known.Where(k => query[k].Count > 1))
+        {
+            errors.Add(new FieldError(key, "must be given once"));
+        }
     }
 
     private static async Task<(T? Body, IResult? Error)> ReadBodyAsync<T>(HttpContext http)
