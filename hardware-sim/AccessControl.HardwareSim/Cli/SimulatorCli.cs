@@ -48,7 +48,8 @@ public sealed class SimulatorCli
           --pfx-password P       password of the .pfx files in --cert-dir
           --tls-host NAME        the name the broker's certificate carries, if not the --broker host
           --connect-timeout D    how long to wait for every device to come online (default 30s)
-          --verbose              print device log lines (connections, retries) to stderr
+          --verbose              print device log lines (connections, retries) to stderr; what the broker sent is
+                                 quoted with control and bidi characters escaped (\x1B, \n, \u202E)
 
         exit codes: 0 ok, 1 an expectation failed or events went unanswered, 2 usage or input error, 3 devices could not connect.
         """;

@@ -77,7 +77,10 @@ public sealed record DeviceOptions
     /// <summary>Events held (unsent or unacknowledged) at most; the oldest is overwritten when full, like a ring buffer.</summary>
     public int BufferCapacity { get; init; } = 1000;
 
-    /// <summary>Receives one line per notable thing the device does (connections, re-sends, faults). Null: silent.</summary>
+    /// <summary>
+    /// Receives one line per notable thing the device does (connections, re-sends, faults), with control, bidi and other
+    /// invisible characters already escaped (<c>\x1B</c>, <c>\n</c>, <c>\u202E</c>): safe to print. Null: silent.
+    /// </summary>
     public Action<string>? Log { get; init; }
 
     /// <summary>Throws when a value would make the device misbehave; called by every device constructor.</summary>

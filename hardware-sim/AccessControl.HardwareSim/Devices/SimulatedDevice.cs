@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Security.Cryptography;
 using System.Threading.Channels;
 using AccessControl.Devices;
+using AccessControl.Display;
 using AccessControl.Protocol;
 using MQTTnet;
 using MQTTnet.Exceptions;
@@ -491,7 +492,12 @@ public abstract class SimulatedDevice : IAsyncDisposable
 
     protected Instant Now() => Instant.FromUnixTimeMilliseconds(Clock.GetCurrentInstant().ToUnixTimeMilliseconds());
 
-    protected void Log(string message) => Options.Log?.Invoke($"{DeviceId}: {message}");
+    /// <summary>
+    /// One line of the device log, through <see cref="TerminalText"/>: much of it quotes what the broker or the service
+    /// sent (a decision's reason, a topic, a parse error, the broker's reason string), and <c>--verbose</c> prints it
+    /// on the terminal, where an ESC, a newline or a bidi override would act instead of being read.
+    /// </summary>
+    protected void Log(string message) => Options.Log?.Invoke(TerminalText.Show($"{DeviceId}: {message}"));
 
     // ---- connection -------------------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
 using System.Globalization;
+using AccessControl.Display;
 using AccessControl.Fingerprints;
 using AccessControl.HardwareSim.Doors;
 using AccessControl.HardwareSim.Readers;
@@ -316,11 +317,12 @@ public sealed class ScenarioRunner
             CultureInfo.InvariantCulture,
             $"+{(int)result.Offset.TotalMinutes:00}:{result.Offset.Seconds:00}.{result.Offset.Milliseconds:000}  #{result.Step,-3} {result.Device,-15} {result.Subject,-16}  {result.Outcome}  {(result.Passed ? "OK" : "FAIL")}");
 
+    /// <summary>Prints a report line through <see cref="TerminalText"/>: it quotes the decision's reason, which the service (or whatever answers on the broker) chose.</summary>
     private void Print(string line)
     {
         lock (outputGate)
         {
-            output.WriteLine(line);
+            output.WriteLine(TerminalText.Show(line));
             output.Flush();
         }
     }

@@ -1,8 +1,10 @@
 using System.Net.Http.Headers;
 using System.Text;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using AccessControl.Admin;
+using AccessControl.Display;
 
 namespace AccessControl.Cli;
 
@@ -16,6 +18,8 @@ internal sealed record ApiRequest(HttpMethod Method, string Path, JsonNode? Body
 /// </summary>
 internal static class ApiClient
 {
+    private static readonly JsonWriterOptions ReadableJson = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, Indented = true, NewLine = "\n" };
+
     /// <summary>
     /// Sends what a command built, or, when its words did not make a request, prints why and the command's usage.
     /// </summary>
@@ -88,9 +92,7 @@ internal static class ApiClient
             {
                 if (text.Length > 0)
                 {
-                    // The service's JSON escapes every control and non-ASCII character; an answer from anything else
-                    // at that address is shown so that it cannot act on the terminal either.
-                    await output.WriteLineAsync(TerminalText.Show(text));
+                    await output.WriteLineAsync(Readable(text));
                 }
 
                 return ExitCodes.Ok;
@@ -99,6 +101,35 @@ internal static class ApiClient
             await WriteProblemAsync(error, (int)response.StatusCode, text);
             return ExitCodes.Failed;
         }
+    }
+
+    /// <summary>
+    /// The service's JSON answer as a person reads it: indented, letters as letters ("José", not the service's
+    /// <c>Jos\u00E9</c>). Controls, bidi and other invisible characters stay JSON escapes (the relaxed encoder escapes
+    /// them all: Cc, Cf, Zl, Zp), so the terminal shows <c>\u202E</c> instead of acting on it. Each line goes through
+    /// <see cref="TerminalText"/> all the same, and an answer that is not JSON (anything else at that address) is shown
+    /// through it as it is.
+    /// </summary>
+    private static string Readable(string text)
+    {
+        string json;
+        try
+        {
+            using var document = JsonDocument.Parse(text);
+            using var buffer = new MemoryStream();
+            using (var writer = new Utf8JsonWriter(buffer, ReadableJson))
+            {
+                document.WriteTo(writer);
+            }
+
+            json = Encoding.UTF8.GetString(buffer.ToArray());
+        }
+        catch (JsonException)
+        {
+            return TerminalText.Show(text);
+        }
+
+        return string.Join('\n', json.Split('\n').Select(TerminalText.Show));
     }
 
     private static async Task WriteProblemAsync(TextWriter error, int status, string text)

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using AccessControl.Display;
 using AccessControl.Fingerprints;
 using Request = AccessControl.Cli.ApiRequest;
 

@@ -2,6 +2,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using AccessControl.Admin;
+using AccessControl.Display;
 using AccessControl.Hr;
 using NodaTime;
 using NodaTime.Text;

@@ -1,4 +1,5 @@
 using AccessControl.Admin;
+using AccessControl.Display;
 using AccessControl.EntryLog;
 using AccessControl.Hosting;
 using AccessControl.Storage;

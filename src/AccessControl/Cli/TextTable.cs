@@ -1,3 +1,5 @@
+using AccessControl.Display;
+
 namespace AccessControl.Cli;
 
 /// <summary>Rows of cells as a table with aligned columns, for a person to read (the commands' <c>--json</c> is for programs).</summary>

@@ -1,5 +1,5 @@
 using System.Globalization;
-using AccessControl.Cli;
+using AccessControl.Display;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;

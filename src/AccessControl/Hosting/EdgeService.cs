@@ -3,6 +3,7 @@ using AccessControl.Admin;
 using AccessControl.Broker;
 using AccessControl.Cardholding;
 using AccessControl.Devices;
+using AccessControl.Display;
 using AccessControl.EntryLog;
 using AccessControl.Events;
 using AccessControl.Fingerprints;
@@ -824,9 +825,9 @@ public sealed class StoredSitesConflictException(IReadOnlyList<SiteIdConflict> c
 }
 
 /// <summary>A site file that does not load; carries every error found.</summary>
-/// <remarks>An error quotes the file's values, shown through <see cref="Cli.TerminalText"/>: one line each, printed as they are at start.</remarks>
+/// <remarks>An error quotes the file's values, shown through <see cref="TerminalText"/>: one line each, printed as they are at start.</remarks>
 public sealed class SiteFileException(string file, IReadOnlyList<SiteFileError> errors)
-    : Exception($"Site file {Cli.TerminalText.Show(file)} has {errors.Count} error(s):{Environment.NewLine}{string.Join(Environment.NewLine, errors.Select(e => Cli.TerminalText.Show(e.ToString())))}")
+    : Exception($"Site file {TerminalText.Show(file)} has {errors.Count} error(s):{Environment.NewLine}{string.Join(Environment.NewLine, errors.Select(e => TerminalText.Show(e.ToString())))}")
 {
     public IReadOnlyList<SiteFileError> Errors { get; } = errors;
 }

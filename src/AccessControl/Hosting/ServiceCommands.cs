@@ -1,4 +1,5 @@
 using AccessControl.Broker;
+using AccessControl.Display;
 using AccessControl.SiteFiles;
 using NodaTime;
 
@@ -217,7 +218,7 @@ public static class ServiceCommands
 
         foreach (var error in result.Errors)
         {
-            output.WriteLine(Cli.TerminalText.Show(error.ToString()));
+            output.WriteLine(TerminalText.Show(error.ToString()));
         }
 
         return 2;
@@ -260,7 +261,7 @@ public static class ServiceCommands
             {
                 foreach (var problem in result.Errors)
                 {
-                    error.WriteLine(Cli.TerminalText.Show(problem.ToString()));
+                    error.WriteLine(TerminalText.Show(problem.ToString()));
                 }
 
                 return null;
@@ -288,7 +289,7 @@ public static class ServiceCommands
         {
             foreach (var error in result.Errors)
             {
-                output.WriteLine(Cli.TerminalText.Show(error.ToString()));
+                output.WriteLine(TerminalText.Show(error.ToString()));
             }
 
             return 2;

@@ -49,6 +49,28 @@ public sealed class CliServerTextTests
         Assert.Equal(Shown + "\n", output.ToString());
     }
 
+    /// <summary>
+    /// The service's JSON escapes every non-ASCII letter ("Jos\u00E9"): printed as it came, a visitor's name is unreadable at
+    /// the front desk. The CLI prints the letters, and only the letters: controls and bidi characters stay escapes.
+    /// </summary>
+    [Fact]
+    [Trait("control", "NIST-AU-9")]
+    public async Task VisitShow_PrintsAccentedAndOtherScriptsLettersReadably_AndControlAndBidiCharactersStillEscaped()
+    {
+        var visit = JsonSerializer.Serialize(new { id = 1, visitors = new[] { new { name = "José Ødegård 山田", organization = "Org " + Crafted } } });
+        Assert.Contains(@"Jos\u00E9", visit, StringComparison.Ordinal); // as the service sends it
+        var (output, error) = (new StringWriter(), new StringWriter());
+
+        var code = await VisitCommands.RunAsync(Args("show", "1"), TextReader.Null, output, error, Environment, new Answering(HttpStatusCode.OK, visit));
+
+        Assert.Equal(0, code);
+        var printed = output.ToString();
+        Assert.Contains("\"name\": \"José Ødegård 山田\"", printed, StringComparison.Ordinal);
+        Assert.Contains(@"""organization"": ""Org x\r\nerror: forged\u001B[2K\u202Eevil""", printed, StringComparison.Ordinal);
+        Assert.DoesNotContain(printed, c => (char.IsControl(c) && c != '\n') || c == '\u202E');
+        Assert.Equal("José Ødegård 山田", JsonDocument.Parse(printed).RootElement.GetProperty("visitors")[0].GetProperty("name").GetString());
+    }
+
     [Fact]
     [Trait("control", "NIST-AU-9")]
     public async Task FingerprintReconcile_PrintsNamesAndIdsFromTheServer_WithControlCharactersEscaped()

@@ -52,6 +52,33 @@ public class CardReaderTests(ITestOutputHelper output)
         Assert.Equal((1L, 1L, 0L, 0), (reader.Counters.Sent, reader.Counters.Acked, reader.Counters.Resent, reader.Counters.Pending));
     }
 
+    /// <summary>
+    /// <c>--verbose</c> prints the device log on the operator's terminal, and it quotes what arrived from the broker: a
+    /// reason with an ESC sequence, a newline or a bidi override must be read there, not obeyed.
+    /// </summary>
+    [Fact]
+    [Trait("control", "NIST-AU-9")]
+    public async Task DeviceLog_QuotingTextFromTheBroker_ShowsControlAndBidiCharactersEscaped()
+    {
+        await using var h = await SimHarness.StartAsync(output);
+        var lines = System.Threading.Channels.Channel.CreateUnbounded<string>();
+        var reader = h.Track(new AccessControl.HardwareSim.Readers.CardReader(
+            "rdr-dh1-in", h.Options with { Log = line => lines.Writer.TryWrite(line) }, h.Secrets, h.Time, h.Time, new() { HeartbeatInterval = TimeSpan.Zero }));
+        await reader.StartAsync().Guarded();
+
+        await h.Service.SendDecisionAsync("rdr-dh1-in", new DecisionMessage("no-such-event", false, "x\x1B[2J\r\nforged\u202Eevil", "door-dh1", 0));
+
+        string line;
+        do
+        {
+            line = await lines.Reader.ReadAsync().AsTask().Guarded();
+        }
+        while (!line.Contains("no-such-event", StringComparison.Ordinal));
+
+        Assert.EndsWith(@"deny x\x1B[2J\r\nforged\u202Eevil", line, StringComparison.Ordinal);
+        Assert.DoesNotContain(line, c => char.IsControl(c) || c == '\u202E');
+    }
+
     [Fact]
     public async Task PresentCard_WithoutDecision_IsResentWithTheSameEventIdAndSeq()
     {
