@@ -10,6 +10,8 @@ namespace AccessControl.Display;
 /// </summary>
 /// <remarks>
 /// It lives in Core so that every program of the tree (the service, its CLI, hardware-sim) shows peer text the same way.
+/// What it escapes is exactly what <see cref="ReadableText"/> refuses in names and other stored free text, so a value
+/// the service accepted is printed as it is.
 /// </remarks>
 public static class TerminalText
 {

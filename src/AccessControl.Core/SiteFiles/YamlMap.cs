@@ -1,4 +1,5 @@
 using System.Globalization;
+using AccessControl.Display;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
@@ -102,7 +103,7 @@ internal sealed class YamlMap
         return node is null ? null : AsScalar(node, PathOf(key), errors);
     }
 
-    /// <summary>A human-readable name: not blank, at most 200 characters, no control characters.</summary>
+    /// <summary>A human-readable name: not blank, at most 200 characters, nothing <see cref="ReadableText"/> refuses (controls, bidi and other invisible characters).</summary>
     public string? Text(string key, bool required = true)
     {
         if (Scalar(key, required) is not { } value)
@@ -123,9 +124,9 @@ internal sealed class YamlMap
             return null;
         }
 
-        if (text.Any(char.IsControl))
+        if (ReadableText.Problem(text) is { } problem)
         {
-            errors.Add(value.Node, value.Path, $"{key} must not contain control characters");
+            errors.Add(value.Node, value.Path, $"{key} {problem}");
             return null;
         }
 

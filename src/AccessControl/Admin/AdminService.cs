@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using AccessControl.Cardholding;
+using AccessControl.Display;
 using AccessControl.EntryLog;
 using AccessControl.People;
 using AccessControl.Protocol;
@@ -1229,9 +1230,15 @@ public sealed class AdminService
             return null;
         }
 
-        if (trimmed.Length > MaxNameLength || trimmed.Any(char.IsControl) || (mustBeTrimmed && trimmed.Length != name!.Length))
+        if (trimmed.Length > MaxNameLength || (mustBeTrimmed && trimmed.Length != name!.Length))
         {
-            errors.Add(new FieldError(field, $"must be at most {MaxNameLength} characters without control characters or surrounding spaces"));
+            errors.Add(new FieldError(field, $"must be at most {MaxNameLength} characters without surrounding spaces"));
+            return null;
+        }
+
+        if (ReadableText.Problem(trimmed) is { } problem)
+        {
+            errors.Add(new FieldError(field, problem));
             return null;
         }
 

@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using System.Security.Cryptography;
 using AccessControl.Admin;
+using AccessControl.Display;
 using AccessControl.EntryLog;
 using AccessControl.People;
 using AccessControl.Protocol;
@@ -551,9 +552,15 @@ public sealed class FingerprintService
     private static string? CheckReason(string? reason, List<FieldError> errors)
     {
         var trimmed = reason?.Trim();
-        if (string.IsNullOrEmpty(trimmed) || trimmed.Length > MaxReasonLength || trimmed.Any(char.IsControl))
+        if (string.IsNullOrEmpty(trimmed) || trimmed.Length > MaxReasonLength)
         {
-            errors.Add(new FieldError("reason", $"is required: 1 to {MaxReasonLength} characters without control characters"));
+            errors.Add(new FieldError("reason", $"is required: 1 to {MaxReasonLength} characters"));
+            return null;
+        }
+
+        if (ReadableText.Problem(trimmed) is { } problem)
+        {
+            errors.Add(new FieldError("reason", problem));
             return null;
         }
 

@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using AccessControl.Admin;
 using AccessControl.Cardholding;
+using AccessControl.Display;
 using AccessControl.EntryLog;
 using AccessControl.People;
 using AccessControl.Protocol;
@@ -1409,9 +1410,15 @@ public sealed class VisitorService
             return null;
         }
 
-        if (trimmed.Length > maxLength || trimmed.Any(char.IsControl))
+        if (trimmed.Length > maxLength)
         {
-            errors.Add(new FieldError(field, $"must be at most {maxLength} characters without control characters"));
+            errors.Add(new FieldError(field, $"must be at most {maxLength} characters"));
+            return null;
+        }
+
+        if (ReadableText.Problem(trimmed) is { } problem)
+        {
+            errors.Add(new FieldError(field, problem));
             return null;
         }
 

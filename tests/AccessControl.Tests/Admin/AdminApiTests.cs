@@ -282,6 +282,44 @@ public sealed class AdminApiTests : IAsyncLifetime
         Assert.Equal(rowsBefore, host.Query.Count());
     }
 
+    /// <summary>"Alice\u202Egpj.exe" reads "Aliceexe.jpg": a name that can pass for another person's in the review and the log.</summary>
+    [Theory]
+    [Trait("control", "NIST-SI-10")]
+    [InlineData("/people/p-9", "Alice\u202Egpj.exe", "name", "U+202E")]
+    [InlineData("/people/p-9", "\u2067Eve\u2069", "name", "U+2067")]
+    [InlineData("/people/p-9", "E\u200Bve", "name", "U+200B")]
+    [InlineData("/access-levels/hall-b", "Hall\u200F B", "name", "U+200F")]
+    public async Task Put_WithABidiOrInvisibleCharacterInAName_Is400NamingTheFieldAndTheCharacter_AndNothingChanges(string path, string name, string field, string named)
+    {
+        await SeedAsync();
+        var before = Snapshot();
+        var rowsBefore = host.Query.Count();
+
+        object body = path.StartsWith("/people/", StringComparison.Ordinal) ? new { name, kind = "visitor" } : new { name, zones = new[] { "dc1-hall-a" }, schedule = "always" };
+
+        var response = await host.AsAdminAsync(HttpMethod.Put, path, body);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var problem = await response.Content.ReadFromJsonAsync<AdminApi.ApiProblem>(AdminJson.Options);
+        var error = Assert.Single(problem!.Errors!);
+        Assert.Equal(field, error.Field);
+        Assert.Contains(named, error.Message, StringComparison.Ordinal);
+        Assert.Equal(before, Snapshot());
+        Assert.Equal(rowsBefore, host.Query.Count());
+    }
+
+    [Theory]
+    [InlineData("José María Pérez-García")]
+    [InlineData("山田 太郎")]
+    [InlineData("محمد عبد الله")]
+    [InlineData("דוד כהן")]
+    public async Task PutPerson_WithANameInAnyScript_StoresItAsTyped(string name)
+    {
+        await OkAsync(await host.AsAdminAsync(HttpMethod.Put, "/people/p-9", new { name, kind = "visitor" }));
+
+        Assert.Equal(name, host.Store.LoadAll().People[new PersonId("p-9")].Name);
+    }
+
     [Fact]
     public async Task AuditAppendFails_Is503_AndTheChangeIsNeitherVisibleNorStored()
     {

@@ -28,6 +28,25 @@ public class SiteFileValidationTests
         Assert.NotNull(result.Site);
     }
 
+    [Theory]
+    [Trait("control", "NIST-SI-10")]
+    [InlineData("name: Alice Adams", "name: \"Alice\\u202Egpj.exe\"", "people[0].name", "U+202E (right-to-left override)")]
+    [InlineData("name: Alice Adams", "name: \"Ali\\u200Bce Adams\"", "people[0].name", "U+200B (zero-width space)")]
+    [InlineData("name: Lobby controller", "name: \"\\u2066Lobby controller\"", "controllers[0].name", "U+2066 (left-to-right isolate)")]
+    public void Parse_NameWithABidiOrInvisibleCharacter_IsAnErrorNamingTheFieldAndTheCharacter(string oldText, string newText, string path, string named)
+    {
+        var yaml = With(oldText, newText);
+
+        var error = AssertOneError(yaml, path, newText[6..], named);
+
+        Assert.Contains("must not contain control characters or invisible formatting characters", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Parse_NamesInOtherScripts_HaveNoErrors() =>
+        Assert.Empty(Parse(With("name: Alice Adams", "name: 山田 太郎").Replace("name: Bob Brown", "name: محمد عبد الله", StringComparison.Ordinal)
+            .Replace("name: Carol Clark", "name: דוד כהן", StringComparison.Ordinal)).Errors);
+
     [Fact]
     public void Parse_MisspeltKey_NamesKeyLineAndSuggestion()
     {

@@ -64,6 +64,30 @@ public sealed class VisitApiTests : IAsyncLifetime
         Assert.Equal(["end", "escorts[0]", "purpose", "visitors", "zones[1]"], problem.Errors!.Select(e => e.Field).Order(StringComparer.Ordinal));
     }
 
+    /// <summary>The front desk matches a visitor by the name it reads: a bidi override would make one name pass for another.</summary>
+    [Fact]
+    [Trait("control", "NIST-SI-10")]
+    [Trait("control", "PCI-9.3.2")]
+    public async Task Request_WithABidiOrInvisibleCharacterInAVisitorsNameOrOrganizationOrThePurpose_Is400NamingEachField()
+    {
+        var rowsBefore = edge.Rows(new LogFilter { Kind = LogKinds.Admin }).Count;
+        var request = VisitDesk.Request(visitors:
+        [
+            new { name = "José María Pérez-García", organization = "Kältetechnik Rhein-Main GmbH" },
+            new { name = "Alice\u202Egpj.exe", organization = "Rhein\u200BMain" },
+        ]);
+        var json = System.Text.Json.JsonSerializer.SerializeToNode(request)!;
+        json["purpose"] = "Replace a PSU\u2067 in A-07\u2069";
+
+        var response = await desk.Host.PostAsJsonAsync("api/v1/visits", json);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var problem = (await response.Content.ReadFromJsonAsync<AdminApi.ApiProblem>(AdminJson.Options))!;
+        Assert.Equal(["purpose", "visitors[1].name", "visitors[1].organization"], problem.Errors!.Select(e => e.Field).Order(StringComparer.Ordinal));
+        Assert.Contains("U+202E (right-to-left override) at character 6", problem.Errors!.Single(e => e.Field == "visitors[1].name").Message, StringComparison.Ordinal);
+        Assert.Equal(rowsBefore, edge.Rows(new LogFilter { Kind = LogKinds.Admin }).Count);
+    }
+
     /// <summary>
     /// A window past midnight on the calendar's last day ends on a day NodaTime has not got: the request was a 500. Neither
     /// end's day can hold a visit, so both are refused as the date, and nothing is recorded.
