@@ -73,6 +73,7 @@ public static class AdminApi
             sp.GetService<Visitors.VisitorService>(),
             sp.GetRequiredService<ApiTokens>(),
             sp.GetRequiredService<LiveConfiguration>(),
+            sp.GetRequiredService<EntryLogQuery>(),
             sp.GetRequiredService<EntryLogAppender>().Append,
             sp.GetRequiredService<IClock>(),
             sp.GetRequiredService<ILogger<Hr.Termination>>()));

@@ -38,10 +38,12 @@ public sealed class Termination
     private readonly VisitorService? visitors;
     private readonly ApiTokens tokens;
     private readonly LiveConfiguration configuration;
+    private readonly EntryLogQuery log;
     private readonly Func<LogEntry, CancellationToken, Task<LogEntry>> appendLog;
     private readonly IClock clock;
     private readonly ILogger<Termination> logger;
 
+    /// <param name="log">Read to tell whether the row naming the tokens a termination revoked is written already (<see cref="TokensLeftUnnamed"/>).</param>
     /// <param name="appendLog">Appends a row to the entry log and completes when it is durable (<c>EventPipeline.AppendAsync</c>).</param>
     public Termination(
         AdminService admin,
@@ -49,6 +51,7 @@ public sealed class Termination
         VisitorService? visitors,
         ApiTokens tokens,
         LiveConfiguration configuration,
+        EntryLogQuery log,
         Func<LogEntry, CancellationToken, Task<LogEntry>> appendLog,
         IClock clock,
         ILogger<Termination> logger)
@@ -58,6 +61,7 @@ public sealed class Termination
         this.visitors = visitors;
         this.tokens = tokens;
         this.configuration = configuration;
+        this.log = log;
         this.appendLog = appendLog;
         this.clock = clock;
         this.logger = logger;
@@ -141,7 +145,8 @@ public sealed class Termination
                 $"'{id}' is terminated (every card of theirs is denied), but the rest could not be done: {why} Terminate them again to finish it.");
         }
 
-        if (steps.Operators.Count > 0 && await NameRevokedTokensAsync(who.Name, id, steps.Operators, null) is null)
+        var operators = steps.Status.Changed ? steps.Operators : TokensLeftUnnamed(who.Name, new PersonId(id));
+        if (operators.Count > 0 && await NameRevokedTokensAsync(who.Name, id, operators, null) is null)
         {
             return AdminResult<Person>.Unavailable(
                 $"'{id}' is terminated and their operator tokens are revoked with it, but the row naming the tokens could not be written (the token list shows them revoked).");
@@ -191,13 +196,18 @@ public sealed class Termination
     /// steps for each person the file terminates, each row by the file (<c>site-file:NAME</c>, the file's SHA-256 as the
     /// reference): a person stored and not terminated before this import, or one the site's previously imported file
     /// (<paramref name="previous"/>) declared not terminated. The import's own row for the status is <c>person.terminate</c>.
+    /// And for each person the file declares whom the import leaves terminated (the file's own leavers, and those who stay
+    /// terminated whatever it says) while a card of theirs is not revoked: a person it declares terminated from the first
+    /// (never stored as anything else), or a card it gives to someone terminated. The import stores such a card as the file
+    /// declares it (denied at once: its holder is terminated), and the steps revoke it before the start goes on, with the
+    /// same rows as any termination's, so a later reactivation brings no card back.
     /// </summary>
     /// <remarks>
     /// Fail closed: a step that cannot be written stops this (Unavailable; the person is terminated, every card denied) and
     /// the caller does not note the file as imported (<c>EdgeService</c> refuses to start). Its next start imports the file
     /// again against the same previous file, so the person is again one this file terminates, and the steps left are done
-    /// (those done change and record nothing). A person a file declares terminated from the first (never stored as
-    /// anything else) gets nothing taken away: the file declares their cards itself.
+    /// (those done change and record nothing), the row naming the operator tokens the first start's status change
+    /// revoked too, unless that start wrote it (<see cref="TokensLeftUnnamed"/>).
     /// </remarks>
     public async Task<AdminResult<ImportSummary>> ImportSiteFileAsync(
         string siteFileName, string sha256, SiteDefinition site, SiteDefinition? previous, Func<Task<AdminResult<ImportSummary>>> import)
@@ -207,7 +217,7 @@ public sealed class Termination
         var who = AdminActor.EverySite(AdminService.SiteFileActor(siteFileName));
         var reference = "sha256:" + sha256;
         var activeBefore = previous?.People.Where(p => p.Status != PersonStatus.Terminated).Select(p => p.Id).ToHashSet() ?? [];
-        var leavers = site.People.Where(p => p.Status == PersonStatus.Terminated).Select(p => p.Id).ToList();
+        var leavers = site.People.Where(p => p.Status == PersonStatus.Terminated).Select(p => p.Id).ToHashSet();
         var now = leavers.Where(p => configuration.Cardholders.People.TryGetValue(p, out var stored) && stored.Status != PersonStatus.Terminated).ToHashSet();
 
         // The operators first: the import's status change revokes their tokens (migration 0020).
@@ -218,7 +228,7 @@ public sealed class Termination
             return imported;
         }
 
-        foreach (var person in leavers.Where(p => now.Contains(p) || activeBefore.Contains(p)))
+        foreach (var person in site.People.Select(p => p.Id).Where(p => now.Contains(p) || (leavers.Contains(p) && activeBefore.Contains(p)) || HoldsCardWhileTerminated(p)))
         {
             var steps = await TakeAwayAsync(who, person, reference, TemplateReason(person.Value, who));
             if ((steps.Unavailable ?? steps.Status.Message) is { } why)
@@ -227,14 +237,39 @@ public sealed class Termination
                     $"The site file terminates '{person}' (every card of theirs is denied), but the rest could not be done: {why} The next start finishes it.");
             }
 
-            if (operators.GetValueOrDefault(person) is { Count: > 0 } names && await NameRevokedTokensAsync(who.Name, person.Value, names, reference) is null)
+            var names = operators.GetValueOrDefault(person) ?? TokensLeftUnnamed(who.Name, person);
+            if (names.Count > 0 && await NameRevokedTokensAsync(who.Name, person.Value, names, reference) is null)
             {
                 return AdminResult<ImportSummary>.Unavailable(
-                    $"The site file terminates '{person}' and their operator tokens are revoked with it, but the row naming the tokens could not be written (the token list shows them revoked).");
+                    $"The site file terminates '{person}' and their operator tokens are revoked with it, but the row naming the tokens could not be written (the token list shows them revoked). The next start writes it.");
             }
         }
 
         return imported;
+    }
+
+    /// <summary>Whether the store holds <paramref name="person"/> terminated and a card of theirs not revoked.</summary>
+    private bool HoldsCardWhileTerminated(PersonId person) =>
+        configuration.Cardholders.People.TryGetValue(person, out var stored) && stored.Status == PersonStatus.Terminated
+        && configuration.Cardholders.CredentialsOf(person).Any(c => c.Status != CredentialStatus.Revoked);
+
+    /// <summary>
+    /// The operators whose tokens the termination of <paramref name="person"/> by <paramref name="actor"/> revoked (with
+    /// the status, migration 0020) when no row names them yet: the row of an attempt that changed the status and then
+    /// stopped (a step failed, the process ended) before writing it. The attempt that finishes the termination writes it
+    /// then, once: a row by the same actor after their last <c>person.terminate</c> row is that row.
+    /// </summary>
+    private IReadOnlyList<string> TokensLeftUnnamed(string actor, PersonId person)
+    {
+        var revoked = tokens.OperatorsRevokedByTermination(person.Value, actor);
+        if (revoked.Count == 0)
+        {
+            return [];
+        }
+
+        var rows = log.Find(new LogFilter { Kind = LogKinds.Admin, PersonId = person.Value, Limit = EntryLogQuery.MaxLimit });
+        var terminated = rows.LastOrDefault(r => r.Actor == actor && r.Reason == CardholderActions.PersonTerminate);
+        return terminated is not null && !rows.Any(r => r.Seq > terminated.Seq && r.Actor == actor && r.Reason == OperatorTokenActions.Revoke) ? revoked : [];
     }
 
     /// <summary>The reason each template's revocation records when an operator or a site file terminates someone.</summary>

@@ -21,6 +21,7 @@ namespace AccessControl.Tests.Hr;
 public sealed class SiteFileTerminationTests : IDisposable
 {
     private const string Actor = "site-file:demo.yaml";
+    private const string NewLeaversCard = "04C0FFEE000001";
 
     private readonly DataFolder folder = new();
     private readonly string siteFile;
@@ -77,7 +78,47 @@ public sealed class SiteFileTerminationTests : IDisposable
         Assert.Contains("terminates 'p-mkoch'", Assert.IsType<InvalidOperationException>(refused).Message, StringComparison.Ordinal);
         Assert.Equal((false, "credential_revoked"), (swipe.Grant, swipe.Reason));
         AssertTakenAway(edge, visit);
-        Assert.Equal(["person.terminate", "credential.revoke", "fingerprint.revoke", "visit.cancel"], TerminationRows(edge).Select(r => r.Reason));
+        // The same rows as a termination done at once: the start that finished it names the tokens the first one's status
+        // change revoked.
+        var rows = TerminationRows(edge);
+        Assert.Equal(["person.terminate", "credential.revoke", "fingerprint.revoke", "visit.cancel", "operator_token.revoke"], rows.Select(r => r.Reason));
+        Assert.Contains("\"operators\":[\"mkoch\",\"mkoch-host\"]", rows[^1].Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-PS-4")]
+    [Trait("control", "ISO27001-A.7.3")]
+    public async Task ASiteFileThatDeclaresSomeoneTerminatedFromTheStart_StoresTheirActiveCardsRevoked_SoAReactivationBringsNoneBack()
+    {
+        // The demo file declares p-tfischer terminated, and his card (not handed back yet) active, from its first import.
+        // A later file adds a leaver it never declared before, with a card of his own.
+        await using (var first = await StartAsync())
+        {
+            Assert.Equal(CredentialStatus.Revoked, first.Edge.Configuration.Cardholders.Credentials[Terminated].Status);
+        }
+
+        var text = File.ReadAllText(siteFile);
+        File.WriteAllText(siteFile, text
+            .Replace("people:\n", "people:\n  - id: p-leaver\n    name: Lea Ver\n    kind: contractor\n    status: terminated\n    accessLevels: [lobby-24x7]\n\n", StringComparison.Ordinal)
+            .Replace("credentials:\n", $"credentials:\n  - card: \"{NewLeaversCard}\"\n    technology: desfire-ev3\n    person: p-leaver\n\n", StringComparison.Ordinal));
+        await using var edge = await StartAsync();
+        var ops = AdminActor.EverySite("ops");
+        Assert.True((await edge.Edge.Admin.SetPersonStatusAsync(ops, "p-tfischer", "active")).IsOk);
+        Assert.True((await edge.Edge.Admin.SetPersonStatusAsync(ops, "p-leaver", "active")).IsOk);
+        var reader = await edge.ReaderAsync("rdr-lobby-in");
+        var his = await reader.PresentCardAsync(Terminated, Ev2).WaitAsync(EdgeHarness.Timeout);
+        var hers = await reader.PresentCardAsync(NewLeaversCard, Ev3).WaitAsync(EdgeHarness.Timeout);
+
+        Assert.Equal((false, "credential_revoked"), (his.Grant, his.Reason));
+        Assert.Equal((false, "credential_revoked"), (hers.Grant, hers.Reason));
+        foreach (var (person, card) in new[] { ("p-tfischer", Terminated), ("p-leaver", NewLeaversCard) })
+        {
+            Assert.Equal(CredentialStatus.Revoked, edge.Edge.Configuration.Cardholders.Credentials[card].Status);
+            // The card as the file declares it, then revoked as every termination revokes one, by the file and naming it.
+            var rows = edge.Rows(new LogFilter { Kind = LogKinds.Admin, PersonId = person, Limit = 10_000 }).Where(r => r.Actor == Actor).ToList();
+            Assert.Equal(["person.upsert", "credential.upsert", "credential.revoke"], rows.Select(r => r.Reason));
+            Assert.Contains("\"reference\":\"sha256:", rows[^1].Detail, StringComparison.Ordinal);
+        }
     }
 
     /// <summary>A first start with the demo file, in which Martina Koch (still employed, an approver too) hosts a visit this afternoon; its id.</summary>
@@ -97,10 +138,13 @@ public sealed class SiteFileTerminationTests : IDisposable
         Assert.Equal("withdrawn", edge.Host.Services.GetRequiredService<VisitorService>().Get(visit)!.Status);
     }
 
-    /// <summary>The file's rows of a termination's steps, in order (the first start, which declared her, wrote none of them).</summary>
+    /// <summary>
+    /// The file's rows of a termination's steps, in order (the first start, which declared her, wrote none of them; it
+    /// revoked the card of p-tfischer, whom the demo file declares terminated from the first).
+    /// </summary>
     private static List<LogEntry> TerminationRows(EdgeHarness edge) =>
     [
-        .. edge.Rows(new LogFilter { Kind = LogKinds.Admin, Limit = 10_000 }).Where(r => r.Actor == Actor
+        .. edge.Rows(new LogFilter { Kind = LogKinds.Admin, Limit = 10_000 }).Where(r => r.Actor == Actor && r.PersonId != "p-tfischer"
             && r.Reason is "person.terminate" or "credential.revoke" or "fingerprint.revoke" or "visit.cancel" or "operator_token.revoke"),
     ];
 

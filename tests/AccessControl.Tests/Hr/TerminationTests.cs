@@ -195,6 +195,28 @@ public class TerminationTests
     [Fact]
     [Trait("control", "NIST-PS-4")]
     [Trait("control", "NIST-AU-5")]
+    public async Task TerminationByAnOperator_ThatStoppedPartWay_NamesTheRevokedTokensWhenAskedAgain_ExactlyOnce()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        using var desk = VisitDesk.For(edge);
+        edge.TreatAsSecret("an operator token", new ApiTokens(edge.Edge.Database, edge.Clock).CreateToken("mkoch-admin", OperatorRole.Admin, "test", "p-mkoch"));
+
+        // The log refuses the templates' row: the status (and with it the tokens) and the cards are done, the rest is not.
+        RefuseRows(edge, "fingerprint.revoke");
+        var first = await desk.Admin.PostAsJsonAsync("api/v1/people/p-mkoch/status", new { status = "terminated" });
+        RefuseRows(edge, null);
+        var second = await desk.Admin.PostAsJsonAsync("api/v1/people/p-mkoch/status", new { status = "terminated" });
+        var third = await desk.Admin.PostAsJsonAsync("api/v1/people/p-mkoch/status", new { status = "terminated" });
+
+        Assert.Equal([HttpStatusCode.ServiceUnavailable, HttpStatusCode.OK, HttpStatusCode.OK], new[] { first, second, third }.Select(r => r.StatusCode));
+        var rows = edge.Rows(new LogFilter { Kind = LogKinds.Admin, Limit = 10_000 }).Where(r => r.Actor == "admin-1").ToList();
+        Assert.Equal(["person.terminate", "credential.revoke", "fingerprint.revoke", "operator_token.revoke"], rows.Select(r => r.Reason));
+        Assert.Equal("""{"operators":["mkoch","mkoch-admin"]}""", rows[^1].Detail);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-PS-4")]
+    [Trait("control", "NIST-AU-5")]
     public async Task SecondTermination_OfSomeoneAlreadyTerminated_NamesNoTokens_TheFirstOneRevoked()
     {
         await using var edge = await EdgeHarness.StartAsync();
