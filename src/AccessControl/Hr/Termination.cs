@@ -73,7 +73,8 @@ public sealed class Termination
     /// </summary>
     /// <param name="reference">Recorded in the rows' detail (the HR event id); null for none.</param>
     /// <param name="templateReason">The reason each template's revocation records.</param>
-    public async Task<TerminationSteps> TakeAwayAsync(AdminActor who, PersonId person, string? reference, string templateReason)
+    /// <param name="endVisits">False only for the visitor desk's own retention purge (<see cref="OfPurgedVisitorAsync"/>).</param>
+    public async Task<TerminationSteps> TakeAwayAsync(AdminActor who, PersonId person, string? reference, string templateReason, bool endVisits = true)
     {
         ArgumentNullException.ThrowIfNull(who);
 
@@ -111,7 +112,7 @@ public sealed class Termination
             steps = steps with { TemplatesRevoked = templates.Value!.Count };
         }
 
-        if (visitors is not null)
+        if (visitors is not null && endVisits)
         {
             var visits = await visitors.EndInvolvementAsync(who, person, reference, CancellationToken.None);
             if (!visits.IsOk)
@@ -270,6 +271,19 @@ public sealed class Termination
         var rows = log.Find(new LogFilter { Kind = LogKinds.Admin, PersonId = person.Value, Limit = EntryLogQuery.MaxLimit });
         var terminated = rows.LastOrDefault(r => r.Actor == actor && r.Reason == CardholderActions.PersonTerminate);
         return terminated is not null && !rows.Any(r => r.Seq > terminated.Seq && r.Actor == actor && r.Reason == OperatorTokenActions.Revoke) ? revoked : [];
+    }
+
+    /// <summary>
+    /// The visitor desk's retention purge (<see cref="VisitorService.PurgeAsync"/>) of a per-visit cardholder: the steps
+    /// but the visits one, each row by whoever runs the purge, with <paramref name="reference"/> (the purge's row). The
+    /// visits are the purge's own: it holds the desk, and deletes the visit, on which the visitor is no longer on site.
+    /// Null when every step was done; otherwise why one was not.
+    /// </summary>
+    public async Task<string?> OfPurgedVisitorAsync(AdminActor who, PersonId visitor, string reference)
+    {
+        ArgumentNullException.ThrowIfNull(who);
+        var steps = await TakeAwayAsync(who, visitor, reference, $"retention purge of {visitor} by {who.Name}", endVisits: false);
+        return steps.Status.IsOk ? steps.Unavailable : steps.Status.Message ?? "the status could not be changed";
     }
 
     /// <summary>The reason each template's revocation records when an operator or a site file terminates someone.</summary>

@@ -62,7 +62,9 @@ public static class VisitorApi
             options,
             sp.GetRequiredService<EntryLogAppender>().Append,
             sp.GetRequiredService<IClock>(),
-            sp.GetRequiredService<ILogger<VisitorService>>()));
+            sp.GetRequiredService<ILogger<VisitorService>>(),
+            // Resolved when a purge runs: the termination finds this service (its visits step) when it is made.
+            (who, person, reference) => sp.GetRequiredService<Hr.Termination>().OfPurgedVisitorAsync(who, person, reference)));
         return services;
     }
 

@@ -57,9 +57,14 @@ public sealed class VisitorService
     private readonly Func<LogEntry, CancellationToken, Task<LogEntry>> appendLog;
     private readonly IClock clock;
     private readonly ILogger<VisitorService> logger;
+    private readonly Func<AdminActor, PersonId, string, Task<string?>> terminatePurged;
     private readonly SemaphoreSlim gate = new(1, 1);
 
     /// <param name="appendLog">Appends a row to the entry log and completes when it is durable (<c>EventPipeline.AppendAsync</c>).</param>
+    /// <param name="terminatePurged">
+    /// A termination's steps for a visitor the retention purge strips (<c>Hr.Termination.OfPurgedVisitorAsync</c>: by whom,
+    /// whom, the purge's reference; null when done, else why not). A function, since a termination ends visits through this service.
+    /// </param>
     public VisitorService(
         VisitorStore store,
         AdminService admin,
@@ -69,7 +74,8 @@ public sealed class VisitorService
         VisitorOptions options,
         Func<LogEntry, CancellationToken, Task<LogEntry>> appendLog,
         IClock clock,
-        ILogger<VisitorService> logger)
+        ILogger<VisitorService> logger,
+        Func<AdminActor, PersonId, string, Task<string?>> terminatePurged)
     {
         var errors = options.Validate();
         if (errors.Count > 0)
@@ -86,6 +92,7 @@ public sealed class VisitorService
         this.appendLog = appendLog;
         this.clock = clock;
         this.logger = logger;
+        this.terminatePurged = terminatePurged;
     }
 
     public VisitorOptions Options => options;
@@ -1005,9 +1012,11 @@ public sealed class VisitorService
 
     /// <summary>
     /// Deletes the visit records (visits, visitors, document hashes) of visits that ended more than the retention period
-    /// ago and have nobody on site (action <c>visit.purge</c>, listing the visits purged). The per-visit cardholders are
-    /// stripped of their name and access (through <see cref="AdminService"/>) and their access levels deleted. The entry
-    /// log is append-only and keeps its rows. The purge spans every site: refused to a token limited to one site
+    /// ago and have nobody on site (action <c>visit.purge</c>, listing the visits purged). Every run writes its row, one
+    /// that finds nothing to purge too (no visits, no visitors): who ran it, when, and the cut-off are on record each time.
+    /// The per-visit cardholders are terminated as anyone is (a termination's steps: each card revoked, each fingerprint
+    /// template revoked, every row naming the purge's), then stripped of their name and access (through
+    /// <see cref="AdminService"/>), and their access levels deleted. The entry log is append-only and keeps its rows. The purge spans every site: refused to a token limited to one site
     /// (<see cref="SiteLimit"/>) here, before anything is read, whoever passes its request on.
     /// </summary>
     /// <param name="who">An admin's token (<see cref="AdminActor.Of"/>), or the daily retention job (<see cref="AdminActor.EverySite"/>).</param>
@@ -1026,24 +1035,28 @@ public sealed class VisitorService
             var cutoff = clock.GetCurrentInstant() - Duration.FromTimeSpan(options.Retention);
             var visits = store.EndedBefore(cutoff);
             var summary = new PurgeSummary(cutoff, [.. visits.Select(v => v.Id)], visits.Sum(v => v.Visitors.Length));
-            if (visits.Count == 0)
-            {
-                return VisitResult<PurgeSummary>.Ok(summary);
-            }
-
             var audited = await AuditAsync(actor, VisitActions.Purge, null, null, null, new { cutoff, retentionDays = options.Retention.TotalDays, visits = summary.Visits, visitors = summary.Visitors });
             if (audited is null)
             {
                 return VisitResult<PurgeSummary>.Unavailable("The audit log is unavailable; nothing was purged.");
             }
 
+            if (visits.Count == 0)
+            {
+                return VisitResult<PurgeSummary>.Ok(summary);
+            }
+
             foreach (var visit in visits)
             {
                 foreach (var visitor in visit.Visitors.Where(v => v.PersonId is not null))
                 {
-                    if (configuration.Cardholders.People.ContainsKey(new PersonId(visitor.PersonId!)))
+                    var person = new PersonId(visitor.PersonId!);
+                    if (configuration.Cardholders.People.ContainsKey(person))
                     {
-                        var stripped = await admin.UpsertPersonAsync(who, visitor.PersonId!, new PersonInput("purged visitor", "visitor", "terminated", []), cancellationToken);
+                        var why = await terminatePurged(who, person, $"visit.purge row {audited.Seq}");
+                        var stripped = why is null
+                            ? await admin.UpsertPersonAsync(who, person.Value, new PersonInput("purged visitor", "visitor", "terminated", []), cancellationToken)
+                            : AdminResult<Person>.Unavailable(why);
                         if (!stripped.IsOk)
                         {
                             await FailedAsync(audited, new InvalidOperationException(stripped.Message));

@@ -540,11 +540,58 @@ public sealed class VisitApiTests : IAsyncLifetime
         Assert.Equal([old.Id], (await purge.Content.ReadFromJsonAsync<PurgeSummary>(AdminJson.Options))!.Visits);
         Assert.Null(edge.Host.Services.GetRequiredService<VisitorService>().Get(old.Id));
         Assert.NotNull(edge.Host.Services.GetRequiredService<VisitorService>().Get(recent.Id));
-        var audit = Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Admin, Reason = "visit.purge" }));
+        var audit = edge.Rows(new LogFilter { Kind = LogKinds.Admin, Reason = "visit.purge" })[^1]; // the early one has its row too
         Assert.Contains($"\"visits\":[{old.Id}]", audit.Detail, StringComparison.Ordinal);
         var person = edge.Edge.Configuration.Cardholders.People[new Sites.PersonId($"visitor-{old.Id}-1")];
         Assert.Equal(("purged visitor", People.PersonStatus.Terminated), (person.Name, person.Status));
         Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Admin, Reason = "visit.request" }), r => r.Detail!.Contains($"\"visit\":{old.Id},", StringComparison.Ordinal)); // the entry log keeps its rows
+    }
+
+    [Fact]
+    [Trait("control", "PCI-9.3.4")]
+    [Trait("control", "PCI-10.2")]
+    public async Task Purge_ThatFindsNothingToPurge_IsRecordedAnyway_WithWhoWhenAndTheCutOff()
+    {
+        var response = await desk.Admin.PostAsync("api/v1/visits/purge", null);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var summary = (await response.Content.ReadFromJsonAsync<PurgeSummary>(AdminJson.Options))!;
+        Assert.Equal((0, 0), (summary.Visits.Count, summary.Visitors));
+        var row = Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Admin, Reason = "visit.purge" }));
+        Assert.Equal(("admin-1", edge.Clock.GetCurrentInstant()), (row.Actor, row.At));
+        using var detail = System.Text.Json.JsonDocument.Parse(row.Detail!);
+        Assert.Equal(summary.Cutoff, NodaTime.Text.InstantPattern.ExtendedIso.Parse(detail.RootElement.GetProperty("cutoff").GetString()!).Value);
+        Assert.Equal((0, 0), (detail.RootElement.GetProperty("visits").GetArrayLength(), detail.RootElement.GetProperty("visitors").GetInt32()));
+    }
+
+    [Fact]
+    [Trait("control", "NIST-PS-4")]
+    [Trait("control", "PCI-9.3.4")]
+    public async Task Purge_TerminatesEachVisitorAsAnyLeaver_RevokingEveryCardOfTheirs_SoAReactivationBringsNoneBack()
+    {
+        const string Bound = "04C0FFEE000002";
+        var old = await desk.CheckedInVisitAsync();
+        await desk.Frontdesk.PostAsJsonAsync($"api/v1/visits/{old.Id}/check-out", new { visitor = 1 });
+        var visitor = new Sites.PersonId($"visitor-{old.Id}-1");
+        // A card an operator bound to the visitor's cardholder, besides the desk's badge (which the check-out revoked).
+        var bound = await desk.Admin.PutAsJsonAsync($"api/v1/credentials/{Bound}", new { technology = "desfire-ev3", personId = visitor.Value });
+        Assert.Equal(HttpStatusCode.OK, bound.StatusCode);
+        edge.Clock.Reset(VisitDesk.At(12, 0) + Duration.FromTimeSpan(edge.Host.Services.GetRequiredService<VisitorOptions>().Retention) + Duration.FromMinutes(1));
+
+        var purge = await desk.Admin.PostAsync("api/v1/visits/purge", null);
+        var reactivated = await edge.Edge.Admin.SetPersonStatusAsync(AdminActor.EverySite("ops"), visitor.Value, "active");
+
+        Assert.Equal(HttpStatusCode.OK, purge.StatusCode);
+        Assert.True(reactivated.IsOk);
+        var cards = edge.Edge.Configuration.Cardholders.CredentialsOf(visitor);
+        Assert.Equal([VisitDesk.Badge1, Bound], cards.Select(c => c.CardUid).Order(StringComparer.Ordinal));
+        Assert.All(cards, c => Assert.Equal(CredentialStatus.Revoked, c.Status));
+        // A termination's rows, by whoever ran the purge and naming its row, then the purge's stripping of name and access.
+        var rows = edge.Rows(new LogFilter { Kind = LogKinds.Admin, PersonId = visitor.Value, Limit = 10_000 })
+            .Where(r => r.Actor == "admin-1" && r.Reason is "person.terminate" or "credential.revoke" or "person.upsert").ToList();
+        Assert.Equal([("person.terminate", null), ("credential.revoke", Bound), ("person.upsert", null)], rows.Select(r => (r.Reason, r.Card)));
+        var purgeRow = Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Admin, Reason = "visit.purge" }));
+        Assert.Contains($"visit.purge row {purgeRow.Seq}", rows[1].Detail, StringComparison.Ordinal);
     }
 
     [Fact]
