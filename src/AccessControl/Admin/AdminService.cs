@@ -224,6 +224,7 @@ public sealed class AdminService
     /// Creates or replaces a credential (action <c>credential.upsert</c>). The card UID is normalized first. An omitted
     /// status, validFrom or validUntil keeps the current one (new: active, unbounded). A revoked credential is not made
     /// active or suspended here (<see cref="AdminOutcome.Conflict"/>): see <see cref="ReissueCredentialAsync"/>.
+    /// Nor is a card bound, active or suspended, to a terminated person (<see cref="AdminOutcome.Conflict"/>, as is a re-issue to one).
     /// </summary>
     public Task<AdminResult<Credential>> UpsertCredentialAsync(AdminActor who, string card, CredentialInput input, CancellationToken cancellationToken = default) =>
         BindCredentialAsync(who, card, input, reason: null, cancellationToken);
@@ -288,6 +289,14 @@ public sealed class AdminService
             if (reason is null && await RefuseUnrevokingAsync(who, action, existing, status) is { } final)
             {
                 return final;
+            }
+
+            // A terminated person holds no card that a later reactivation would bring back (every termination revokes
+            // theirs, a site file's too): a card is bound to them again once they are active again, an explicit change.
+            if (status != CredentialStatus.Revoked && current.People[personId!.Value].Status == PersonStatus.Terminated)
+            {
+                return AdminResult<Credential>.Conflict(
+                    $"'{personId}' is terminated: no card is bound to them but revoked. Set them active first (a rehire is an explicit change), then bind or re-issue the card.");
             }
 
             var after = new Credential(cardUid!, input.Technology!, personId!.Value, validFrom, validUntil, status);

@@ -216,6 +216,25 @@ public class TerminationTests
 
     [Fact]
     [Trait("control", "NIST-PS-4")]
+    [Trait("control", "ISO27001-A.7.3")]
+    public async Task ACardBoundOrReissuedToATerminatedPerson_IsRefused_SoARehireFindsNoneActive()
+    {
+        const string Another = "04C0FFEE000003";
+        await using var edge = await EdgeHarness.StartAsync();
+        using var desk = VisitDesk.For(edge);
+        Assert.Equal(HttpStatusCode.OK, (await desk.Admin.PostAsJsonAsync("api/v1/people/p-mkoch/status", new { status = "terminated" })).StatusCode);
+
+        var bound = await desk.Admin.PutAsJsonAsync($"api/v1/credentials/{Another}", new { technology = "desfire-ev3", personId = "p-mkoch" });
+        var reissued = await desk.Admin.PostAsJsonAsync($"api/v1/credentials/{Operator}/reissue", new { technology = "desfire-ev3", personId = "p-mkoch", reason = "found again" });
+        var rehire = await desk.Admin.PostAsJsonAsync("api/v1/people/p-mkoch/status", new { status = "active" });
+
+        Assert.Equal((HttpStatusCode.Conflict, HttpStatusCode.Conflict, HttpStatusCode.OK), (bound.StatusCode, reissued.StatusCode, rehire.StatusCode));
+        Assert.False(edge.Edge.Configuration.Cardholders.Credentials.ContainsKey(Another));
+        Assert.All(edge.Edge.Configuration.Cardholders.CredentialsOf(new PersonId("p-mkoch")), c => Assert.Equal(CredentialStatus.Revoked, c.Status));
+    }
+
+    [Fact]
+    [Trait("control", "NIST-PS-4")]
     [Trait("control", "NIST-AU-5")]
     public async Task SecondTermination_OfSomeoneAlreadyTerminated_NamesNoTokens_TheFirstOneRevoked()
     {
