@@ -66,6 +66,38 @@ public static class ReadableText
         return $"must not contain control characters or invisible formatting characters such as bidirectional overrides: {what} at character {at + 1}";
     }
 
+    /// <summary>
+    /// <paramref name="text"/> with each character <see cref="Problem"/> would name (and each lone surrogate) read as
+    /// <paramref name="replacement"/>: for text the service composes from a peer's or a file's, such as a reason naming
+    /// a site file, which must be stored, not refused.
+    /// </summary>
+    public static string Replaced(string text, char replacement = '?')
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        if (TerminalText.FirstHidden(text) < 0)
+        {
+            return text;
+        }
+
+        var result = new StringBuilder(text.Length);
+        for (var i = 0; i < text.Length;)
+        {
+            var ok = Rune.DecodeFromUtf16(text.AsSpan(i), out var rune, out var length) == System.Buffers.OperationStatus.Done;
+            if (ok && !TerminalText.IsHidden(rune))
+            {
+                result.Append(text, i, length);
+            }
+            else
+            {
+                result.Append(replacement);
+            }
+
+            i += Math.Max(length, 1);
+        }
+
+        return result.ToString();
+    }
+
     private static string Describe(Rune rune) => Names.TryGetValue(rune.Value, out var name) ? name : Rune.GetUnicodeCategory(rune) switch
     {
         UnicodeCategory.Control => "a control character",

@@ -1,5 +1,6 @@
 using AccessControl.Admin;
 using AccessControl.Cardholding;
+using AccessControl.Display;
 using AccessControl.EntryLog;
 using AccessControl.Fingerprints;
 using AccessControl.People;
@@ -287,12 +288,13 @@ public sealed class Termination
     }
 
     /// <summary>The reason each template's revocation records when an operator or a site file terminates someone.</summary>
-    /// A site file's name may hold control characters (its actor names it as it is), which a reason may not (they read as
-    /// '?'), and be longer than a reason may be (cut): a file that terminates someone must not be refused for its name.
+    /// A site file's name may hold characters a reason may not (controls, bidi and other invisible characters: its actor
+    /// names it as it is), which read as '?', and be longer than a reason may be (cut, then read so: a cut between a
+    /// surrogate pair leaves a lone one): a file that terminates someone must not be refused for its name.
     private static string TemplateReason(string id, AdminActor who)
     {
-        var reason = $"termination of {id} by {string.Concat(who.Name.Select(c => char.IsControl(c) ? '?' : c))}";
-        return reason.Length <= FingerprintService.MaxReasonLength ? reason : reason[..FingerprintService.MaxReasonLength];
+        var reason = $"termination of {id} by {who.Name}";
+        return ReadableText.Replaced(reason.Length <= FingerprintService.MaxReasonLength ? reason : reason[..FingerprintService.MaxReasonLength]);
     }
 
     /// <summary>The row naming the operator tokens a termination revoked (<c>operator_token.revoke</c>); null when it could not be written.</summary>

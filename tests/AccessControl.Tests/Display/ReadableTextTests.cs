@@ -53,4 +53,20 @@ public class ReadableTextTests
     [InlineData("Дмитрий Иванов")]
     [InlineData("Kältetechnik Rhein-Main GmbH")]
     public void Problem_OfNamesInAnyScript_IsNone(string name) => Assert.Null(ReadableText.Problem(name));
+
+    /// <summary>Text the service composes from a file's or a peer's (a reason naming a site file) is stored with '?' where a name would be refused.
+    /// (Escaped in the attributes: a lone surrogate does not survive an attribute's UTF-8.)</summary>
+    [Theory]
+    [Trait("control", "NIST-SI-10")]
+    [InlineData("by site-file:a\\u202Eb.yaml", "by site-file:a?b.yaml")]
+    [InlineData("x\\u200Dy\\r\\n", "x?y??")]
+    [InlineData("cut \\uD83D", "cut ?")]
+    [InlineData("Jos\\u00E9 \\uD83D\\uDE00 \\u05D0", "Jos\\u00E9 \\uD83D\\uDE00 \\u05D0")]
+    public void Replaced_ReadsEveryRefusedCharacterAsAQuestionMark_AndKeepsLetters(string text, string expected)
+    {
+        var replaced = ReadableText.Replaced(System.Text.RegularExpressions.Regex.Unescape(text));
+
+        Assert.Equal(System.Text.RegularExpressions.Regex.Unescape(expected), replaced);
+        Assert.Null(ReadableText.Problem(replaced));
+    }
 }
