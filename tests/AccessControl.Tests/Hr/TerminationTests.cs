@@ -199,6 +199,7 @@ public class TerminationTests
     {
         await using var edge = await EdgeHarness.StartAsync();
         using var desk = VisitDesk.For(edge);
+        desk.As("mkoch", OperatorRole.Approver, "p-mkoch");
         edge.TreatAsSecret("an operator token", new ApiTokens(edge.Edge.Database, edge.Clock).CreateToken("mkoch-admin", OperatorRole.Admin, "test", "p-mkoch"));
 
         // The log refuses the templates' row: the status (and with it the tokens) and the cards are done, the rest is not.
