@@ -77,7 +77,8 @@ public static class LogIntegrityCommands
 
     /// <summary>
     /// Exit code 0: purged (or nothing left to purge); 1: refused (a <c>--before</c> within the minimum retention, a
-    /// configured minimum that is not allowed, no checkpoint yet) or failed; 2: usage error, or a settings file that
+    /// configured minimum that is not allowed, no checkpoint yet), failed, or refused unrecorded because the database is
+    /// older than its checkpoint file (<see cref="CliLogWriter"/>); 2: usage error, or a settings file that
     /// cannot be read. Every refusal is recorded in the log (<see cref="LogPurgeRefusal"/>); when even that row cannot be
     /// written, exit code 1 and an error that says so.
     /// </summary>
@@ -150,7 +151,11 @@ public static class LogIntegrityCommands
         var cutOff = before.Value.ToInstant();
         try
         {
-            using var writer = new EntryLogWriter(new Database(path));
+            using var writer = CliLogWriter.Open(new Database(path), error);
+            if (writer is null)
+            {
+                return ExitCodes.Failed;
+            }
 
             // A minimum the service would not start with is a refusal like any other: recorded, nothing deleted.
             var result = LogPurgeRefusal.ForSettings(cutOff, actor, Duration.FromTimeSpan(options.MinimumRetention), options.MinimumRetentionReason) is { } refusal

@@ -16,7 +16,8 @@ namespace AccessControl.Cli;
 /// printed once, alone on standard output (so <c>export AC_TOKEN=$(accesscontrol token create ...)</c> works);
 /// only its hash is stored, with who created it and when. Each command is first recorded in the entry log (an
 /// <c>admin</c> row <c>operator_token.create</c> or <c>operator_token.revoke</c>: who, the operator, role, person and site,
-/// never the token), chained after the running service's rows; if that row cannot be written, nothing is changed.
+/// never the token), chained after the running service's rows; if that row cannot be written, nothing is changed. Nor
+/// is it written on a database older than its checkpoint file until the service has recorded that rollback (<see cref="CliLogWriter"/>).
 /// Who is the name given with <c>--by</c> (free text: anyone with shell access can type any name), and always, in the
 /// detail, the OS account the command ran as (<c>osUser</c>, <c>osUid</c>); without <c>--by</c> that account is the actor too.
 /// Every token names the employee behind it (<c>--person</c>), whatever its role: the HR feed's termination of that
@@ -221,7 +222,13 @@ public static class TokenCommand
             {
                 fields["loginUser"] = loginUser;
             }
-            using var writer = new EntryLogWriter(database);
+
+            using var writer = CliLogWriter.Open(database, error);
+            if (writer is null)
+            {
+                return false;
+            }
+
             writer.Append([new LogEntry { At = clock.GetCurrentInstant(), Kind = LogKinds.Admin, Actor = actor, Reason = action, Detail = fields.ToJsonString(AdminJson.Options) }]);
             return true;
         }

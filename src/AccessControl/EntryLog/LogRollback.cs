@@ -46,6 +46,23 @@ public sealed partial record LogRollback(long Head, LogCheckpoint Checkpoint, st
     /// <summary>The name of a file moved aside whose rollback a <c>log_rollback_accepted</c> row records.</summary>
     public const string RecordedPrefix = "entry-log.checkpoints.rolled-back-";
 
+    /// <summary>
+    /// Every rollback to accept before the log is written, by a start or by a CLI command that appends: the files an
+    /// earlier start moved aside without recording their rollback (<see cref="FindUnrecorded"/>), then the file at
+    /// <paramref name="checkpointFile"/> when it signs beyond the head (<see cref="Find"/>). None when the folder holds
+    /// no checkpoint file. Throws <see cref="LogRollbackException"/> for a file moved aside that holds no checkpoint.
+    /// </summary>
+    public static IReadOnlyList<LogRollback> FindAll(Database database, string checkpointFile)
+    {
+        var found = FindUnrecorded(database, checkpointFile).ToList();
+        if (Find(database, checkpointFile) is { } rollback)
+        {
+            found.Add(rollback);
+        }
+
+        return found;
+    }
+
     /// <summary>The database's head against the newest checkpoint of the file; null when the file signs nothing beyond it.</summary>
     public static LogRollback? Find(Database database, string checkpointFile)
     {
@@ -116,6 +133,19 @@ public sealed partial record LogRollback(long Head, LogCheckpoint Checkpoint, st
             + $"Nothing was written. Follow the restore procedure (docs/operations.md, section 8): run `accesscontrol log verify --db ... --checkpoints {CheckpointFile}` "
             + $"for the incident record, then move that file out of the data folder; or start once with --{AcceptFlag} {Checkpoint.Seq} "
             + "to have the service record the rollback in the log and move the file aside itself.";
+
+    /// <summary>
+    /// Why a CLI command that appends to the log (<c>token create</c>, <c>token revoke</c>, <c>log purge</c>) does not:
+    /// its rows would take seqs the file signed for other rows, and bury the rollback. Only a start records one.
+    /// </summary>
+    public string CommandRefusal() =>
+        $"the entry log is older than its checkpoint file: the log ends at seq {Head} but the checkpoint file {CheckpointFile} signs rows up to seq {Checkpoint.Seq} "
+        + $"(checkpoint of {EntryLogWriter.Rfc3339.Format(Checkpoint.At)})"
+        + (MovedAsideAt is { } movedAt
+            ? $"; a start given --{AcceptFlag} {Checkpoint.Seq} moved it aside at {EntryLogWriter.Rfc3339.Format(movedAt)} and stopped before it recorded the rollback in the log. "
+            : ": the database was restored from a backup, or replaced. ")
+        + $"Rows written now would take seqs that file signed for other rows and hide the rollback. Nothing was changed. "
+        + $"Start the service once with --{AcceptFlag} {Checkpoint.Seq} first, which records the rollback in the log (docs/operations.md, section 8), then run this command again.";
 
     /// <summary>
     /// Moves the old checkpoint file aside in its folder (<c>entry-log.checkpoints.unrecorded-rollback-{head}-{time}.jsonl</c>),

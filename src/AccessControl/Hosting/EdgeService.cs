@@ -226,13 +226,7 @@ public sealed class EdgeService : IAsyncDisposable
         // Before the writer opens (it may sign and file checkpoints) and before any row: a database older than its
         // checkpoint file would be written over seqs the file signed, and the rollback would be lost among new rows.
         // A file an earlier start moved aside without recording its rollback is a rollback still to accept, as the file was.
-        var checkpointFile = CheckpointFile.PathIn(settings.DataDirectory);
-        var rollbacks = LogRollback.FindUnrecorded(database, checkpointFile).ToList();
-        if (LogRollback.Find(database, checkpointFile) is { } found)
-        {
-            rollbacks.Add(found);
-        }
-
+        var rollbacks = LogRollback.FindAll(database, CheckpointFile.PathIn(settings.DataDirectory));
         if (rollbacks.FirstOrDefault(r => settings.LogIntegrity.AcceptRollback != r.Checkpoint.Seq) is { } refused)
         {
             throw new LogRollbackException(refused.Refusal(settings.LogIntegrity.AcceptRollback));

@@ -19,33 +19,7 @@ public sealed class LogRollbackAtStartTests : IDisposable
 {
     private const long Head = 12;
     private const long Signed = Head + 300;
-    private readonly TestLog log = TestLog.Create(rows: 0);
-
-    public LogRollbackAtStartTests()
-    {
-        // Rows of a reason the service writes too (the harness checks every reason it finds), signed at seq 12.
-        AppendDoorEvents(1, Head);
-
-        // The backup at seq 12, then 300 rows more, signed; then the backup put back in the database's place.
-        var backup = Path.Combine(log.Directory, "backup.db");
-        using (var source = new SqliteConnection($"Data Source={log.Database.Path};Pooling=False"))
-        using (var target = new SqliteConnection($"Data Source={backup};Pooling=False"))
-        {
-            source.Open();
-            target.Open();
-            source.BackupDatabase(target);
-        }
-
-        AppendDoorEvents(Head + 1, Signed);
-        log.Writer.Dispose();
-        SqliteConnection.ClearAllPools();
-        foreach (var file in new[] { "", "-wal", "-shm" }.Select(s => log.Database.Path + s).Where(File.Exists))
-        {
-            File.Delete(file);
-        }
-
-        File.Move(backup, log.Database.Path);
-    }
+    private readonly TestLog log = TestLog.RolledBack(Head, Signed);
 
     public void Dispose() => log.Dispose();
 
@@ -169,15 +143,6 @@ public sealed class LogRollbackAtStartTests : IDisposable
         using var connection = new SqliteConnection($"Data Source={log.Database.Path};Pooling=False");
         connection.Open();
         TestLog.Execute(connection, sql);
-    }
-
-    private void AppendDoorEvents(long from, long to)
-    {
-        log.Writer.Append([.. Enumerable.Range((int)from, (int)(to - from + 1)).Select(i => new LogEntry
-        {
-            At = log.Clock.GetCurrentInstant(), Kind = LogKinds.Door, SiteId = "dc1", DoorId = "door-hall-a", Source = "doors/ctl-1", EventId = "door-" + i, Reason = "opened",
-        })]);
-        log.Writer.Checkpoint();
     }
 
     private long Scalar(string sql)

@@ -103,6 +103,38 @@ internal sealed class TestLog : IDisposable
         return log;
     }
 
+    /// <summary>
+    /// A database older than the checkpoint file beside it (a backup restored with the newer file left in place, or an
+    /// older copy put there to hide rows): rows signed up to <paramref name="head"/>, a backup taken then, rows signed up
+    /// to <paramref name="signed"/>, then the backup put back in the database's place. The writer is closed.
+    /// </summary>
+    public static TestLog RolledBack(long head, long signed)
+    {
+        var log = Create(rows: 0);
+
+        // Rows of a reason the service writes too (the harness checks every reason it finds).
+        log.AppendDoorEvents(1, head);
+        var backup = Path.Combine(log.Directory, "backup.db");
+        using (var source = new SqliteConnection($"Data Source={log.Database.Path};Pooling=False"))
+        using (var target = new SqliteConnection($"Data Source={backup};Pooling=False"))
+        {
+            source.Open();
+            target.Open();
+            source.BackupDatabase(target);
+        }
+
+        log.AppendDoorEvents(head + 1, signed);
+        log.Writer.Dispose();
+        SqliteConnection.ClearAllPools();
+        foreach (var file in new[] { "", "-wal", "-shm" }.Select(s => log.Database.Path + s).Where(File.Exists))
+        {
+            File.Delete(file);
+        }
+
+        File.Move(backup, log.Database.Path);
+        return log;
+    }
+
     public EntryLogWriter OpenWriter() => new(Database, new LogCheckpointing(LogSigningKey.LoadOrCreate(Directory), CheckpointPath, Clock, Options));
 
     /// <summary>Closes and reopens the writer (a service restart).</summary>
@@ -121,6 +153,16 @@ internal sealed class TestLog : IDisposable
         // As the service's periodic job would within a second: the checkpoints made are in the file before the test looks.
         Writer.FileCheckpoints();
         return written;
+    }
+
+    /// <summary>Door events with seqs <paramref name="from"/> to <paramref name="to"/>, then a checkpoint at the head.</summary>
+    private void AppendDoorEvents(long from, long to)
+    {
+        Writer.Append([.. Enumerable.Range((int)from, (int)(to - from + 1)).Select(i => new LogEntry
+        {
+            At = Clock.GetCurrentInstant(), Kind = LogKinds.Door, SiteId = "dc1", DoorId = "door-hall-a", Source = "doors/ctl-1", EventId = "door-" + i, Reason = "opened",
+        })]);
+        Writer.Checkpoint();
     }
 
     /// <summary>Verifies the log; when the newest checkpoints' lines are missing, it reads the file again at once instead of waiting.</summary>

@@ -1,0 +1,43 @@
+using AccessControl.EntryLog;
+using AccessControl.Storage;
+
+namespace AccessControl.Cli;
+
+/// <summary>
+/// The one way a CLI command opens the entry log to append to it itself, without the service (<c>token create</c>,
+/// <c>token revoke</c>, <c>log purge</c>): first the check the service makes at start (<see cref="LogRollback.FindAll"/>),
+/// against the checkpoint file of the database's folder (the data folder, where <c>log verify</c> looks too). On a
+/// database older than that file the command's rows would take seqs the file signed for other rows, and the next start
+/// and <c>log verify</c> would see <c>hash_mismatch</c> among new rows instead of the rollback; so the command writes
+/// nothing until a start given <c>--accept-log-rollback</c> has recorded it. A folder without a checkpoint file has
+/// nothing to compare with, for the CLI as for the service.
+/// </summary>
+internal static class CliLogWriter
+{
+    /// <summary>The writer; null after saying on <paramref name="error"/> why the log must not be written now.</summary>
+    public static EntryLogWriter? Open(Database database, TextWriter error)
+    {
+        var checkpointFile = CheckpointFile.PathIn(Path.GetDirectoryName(database.Path)!);
+        try
+        {
+            if (LogRollback.FindAll(database, checkpointFile) is [var rollback, ..])
+            {
+                error.WriteLine("error: " + rollback.CommandRefusal());
+                return null;
+            }
+        }
+        catch (LogRollbackException ex)
+        {
+            error.WriteLine("error: " + ex.Message);
+            return null;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // Fail closed: a log that cannot be compared with its checkpoint file may be a rolled-back one.
+            error.WriteLine($"error: cannot read the checkpoint file {checkpointFile} to check that the entry log is not older than it ({ex.Message}); nothing was changed");
+            return null;
+        }
+
+        return new EntryLogWriter(database);
+    }
+}
