@@ -64,79 +64,90 @@ public sealed class EdgeService : IAsyncDisposable
         Configuration = configuration;
         Topics = new Topics(settings.Broker.TopicRoot);
         Log = new EntryLogQuery(database);
-        var checkpointing = LogCheckpointing.ForDataFolder(settings.DataDirectory, clock, settings.LogIntegrity);
-
-        // An accepted rollback: the old file goes aside first, so that the writer files the database's own checkpoints
-        // into a new one and never appends to a file that signs other rows at the same seqs. It goes aside under a name
-        // that says its rollback is not in the log yet, and takes its final name only after its row (LogRollback's
-        // remarks): a start that stops in between leaves a rollback the next one refuses again, never one it goes past.
-        // (A file found so, moved by an earlier start, is already aside.)
-        var movedAt = clock.GetCurrentInstant();
-        var aside = rollbacks?.Found.Select(r => r.MovedAsideAt is null ? (Rollback: r.MoveAside(movedAt), Earlier: false) : (Rollback: r, Earlier: true)).ToList() ?? [];
-        Writer = new EntryLogWriter(database, checkpointing);
+        OutageJournal? journal = null;
         try
         {
-            if (Writer.RecordUnsignedAtStart() is { } unsigned)
+            var checkpointing = LogCheckpointing.ForDataFolder(settings.DataDirectory, clock, settings.LogIntegrity);
+
+            // An accepted rollback: the old file goes aside first, so that the writer files the database's own checkpoints
+            // into a new one and never appends to a file that signs other rows at the same seqs. It goes aside under a name
+            // that says its rollback is not in the log yet, and takes its final name only after its row (LogRollback's
+            // remarks): a start that stops in between leaves a rollback the next one refuses again, never one it goes past.
+            // (A file found so, moved by an earlier start, is already aside.)
+            var movedAt = clock.GetCurrentInstant();
+            var aside = rollbacks?.Found.Select(r => r.MovedAsideAt is null ? (Rollback: r.MoveAside(movedAt), Earlier: false) : (Rollback: r, Earlier: true)).ToList() ?? [];
+            Writer = new EntryLogWriter(database, checkpointing);
+            try
             {
-                logger.LogWarning("The entry log had rows after its last signed checkpoint at start ({Detail}); a clean stop leaves none but those of the CLI. Recorded in row {Seq}, then signed with the rest.", unsigned.Detail, unsigned.Seq);
+                if (Writer.RecordUnsignedAtStart() is { } unsigned)
+                {
+                    logger.LogWarning("The entry log had rows after its last signed checkpoint at start ({Detail}); a clean stop leaves none but those of the CLI. Recorded in row {Seq}, then signed with the rest.", unsigned.Detail, unsigned.Seq);
+                }
+            }
+            catch (Microsoft.Data.Sqlite.SqliteException ex)
+            {
+                // Not a reason to keep the doors shut: the rows are still there, and the next checkpoint signs them.
+                logger.LogError(ex, "The rows after the entry log's last signed checkpoint could not be recorded at start.");
+            }
+
+            foreach (var (rolledBack, earlier) in aside)
+            {
+                // After unsigned_at_start, which names the restored log's own unsigned rows, not this one. A failure here
+                // stops the start, the file still named unrecorded: a rollback accepted without its row would be one nobody can see.
+                var row = Writer.Append([rolledBack.Entry(clock.GetCurrentInstant(), rollbacks!.Value.AcceptedBy, earlier)])[0];
+                var movedTo = rolledBack.MarkRecorded();
+                logger.LogWarning("The entry log was rolled back: it ended at seq {Head} but checkpoints signed up to seq {Seq}; accepted by {Who}, recorded in row {Row}. The old checkpoint file was moved to {MovedTo}{Earlier}.",
+                    rolledBack.Head, rolledBack.Checkpoint.Seq, rollbacks.Value.AcceptedBy, row.Seq, movedTo, earlier ? " by an earlier start that stopped before recording it" : "");
+            }
+
+            // The query index is brought up to date before the history below is read through it (a new or replaced
+            // database has its index built here, once), then kept up to date by a periodic job.
+            // An index that cannot be written (a full disk, a file in the way) does not stop the service: queries and the
+            // history then read the log itself, and the periodic job keeps trying.
+            Index = new LogIndex(database);
+            try
+            {
+                var indexed = Index.CatchUpFully();
+                if (indexed.Rebuilt)
+                {
+                    logger.LogInformation("Log index {Path} built: {Rows} rows, because {Why}.", Index.Path, indexed.Copied, indexed.Why);
+                }
+            }
+            catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or IOException or UnauthorizedAccessException)
+            {
+                logger.LogError(ex, "Log index {Path} could not be brought up to date; queries and start-up read the log itself until it can.", Index.Path);
+            }
+
+            Publisher = new ConnectionPublisher(this);
+            FingerprintStore = new FingerprintStore(database);
+            var templates = new FingerprintTemplates(FingerprintStore, fingerprintKeys, loggers.CreateLogger<FingerprintTemplates>());
+            journalKey = checkpointing.Key.DeriveKey(OutageJournal.KeyPurpose);
+            var opened = OpenOutageJournal(settings.Pipeline, settings.DataDirectory, journalKey, logger);
+            (journal, outageJournalState) = (opened.Journal, opened.State);
+            Pipeline = new EventPipeline(configuration, Writer, Publisher, clock, Topics, settings.Pipeline, loggers.CreateLogger<EventPipeline>(), time, templates,
+                DeviceSeqBaselines.Load(database, settings.Pipeline.ReplayWindow), PassbackHistory.Load(database, configuration.Topology),
+                FingerprintLockHistory.Load(database, clock.GetCurrentInstant()), LifeSafety.FireState.Load(database),
+                EscortHistory.Load(database, configuration.Topology, clock.GetCurrentInstant() - settings.Pipeline.EscortRebuildWindow),
+                journal);
+            Cardholders = new CardholderStore(database);
+            StoredSites = new SiteStore(database, clock);
+            Admin = new AdminService(Cardholders, configuration, Pipeline.AppendAsync, clock, loggers.CreateLogger<AdminService>(), Pipeline.AppendAllAsync);
+            Fingerprints = new FingerprintService(FingerprintStore, templates, configuration, Pipeline.AppendAsync, settings.Fingerprints,
+                () => FingerprintKeyring.Load(settings.FingerprintKeyPath), clock, loggers.CreateLogger<FingerprintService>());
+            Fingerprints.Load();
+            if (settings.Broker.Mode == BrokerMode.Embedded)
+            {
+                Broker = new EmbeddedBroker(settings.Broker.Port, Topics, () => Configuration.Topology, secrets, clock, time,
+                    e => securityEvents.Writer.TryWrite(e), settings.Broker.Tls, MosquittoConfig.MaxPublishPayloadBytes(settings.Pipeline.MaxPayloadBytes),
+                    settings.Broker.PreLogin, loggers.CreateLogger<EmbeddedBroker>());
             }
         }
-        catch (Microsoft.Data.Sqlite.SqliteException ex)
+        catch
         {
-            // Not a reason to keep the doors shut: the rows are still there, and the next checkpoint signs them.
-            logger.LogError(ex, "The rows after the entry log's last signed checkpoint could not be recorded at start.");
-        }
-
-        foreach (var (rolledBack, earlier) in aside)
-        {
-            // After unsigned_at_start, which names the restored log's own unsigned rows, not this one. A failure here
-            // stops the start, the file still named unrecorded: a rollback accepted without its row would be one nobody can see.
-            var row = Writer.Append([rolledBack.Entry(clock.GetCurrentInstant(), rollbacks!.Value.AcceptedBy, earlier)])[0];
-            var movedTo = rolledBack.MarkRecorded();
-            logger.LogWarning("The entry log was rolled back: it ended at seq {Head} but checkpoints signed up to seq {Seq}; accepted by {Who}, recorded in row {Row}. The old checkpoint file was moved to {MovedTo}{Earlier}.",
-                rolledBack.Head, rolledBack.Checkpoint.Seq, rollbacks.Value.AcceptedBy, row.Seq, movedTo, earlier ? " by an earlier start that stopped before recording it" : "");
-        }
-
-        // The query index is brought up to date before the history below is read through it (a new or replaced
-        // database has its index built here, once), then kept up to date by a periodic job.
-        // An index that cannot be written (a full disk, a file in the way) does not stop the service: queries and the
-        // history then read the log itself, and the periodic job keeps trying.
-        Index = new LogIndex(database);
-        try
-        {
-            var indexed = Index.CatchUpFully();
-            if (indexed.Rebuilt)
-            {
-                logger.LogInformation("Log index {Path} built: {Rows} rows, because {Why}.", Index.Path, indexed.Copied, indexed.Why);
-            }
-        }
-        catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or IOException or UnauthorizedAccessException)
-        {
-            logger.LogError(ex, "Log index {Path} could not be brought up to date; queries and start-up read the log itself until it can.", Index.Path);
-        }
-
-        Publisher = new ConnectionPublisher(this);
-        FingerprintStore = new FingerprintStore(database);
-        var templates = new FingerprintTemplates(FingerprintStore, fingerprintKeys, loggers.CreateLogger<FingerprintTemplates>());
-        journalKey = checkpointing.Key.DeriveKey(OutageJournal.KeyPurpose);
-        var (journal, journalState) = OpenOutageJournal(settings.Pipeline, settings.DataDirectory, journalKey, logger);
-        outageJournalState = journalState;
-        Pipeline = new EventPipeline(configuration, Writer, Publisher, clock, Topics, settings.Pipeline, loggers.CreateLogger<EventPipeline>(), time, templates,
-            DeviceSeqBaselines.Load(database, settings.Pipeline.ReplayWindow), PassbackHistory.Load(database, configuration.Topology),
-            FingerprintLockHistory.Load(database, clock.GetCurrentInstant()), LifeSafety.FireState.Load(database),
-            EscortHistory.Load(database, configuration.Topology, clock.GetCurrentInstant() - settings.Pipeline.EscortRebuildWindow),
-            journal);
-        Cardholders = new CardholderStore(database);
-        StoredSites = new SiteStore(database, clock);
-        Admin = new AdminService(Cardholders, configuration, Pipeline.AppendAsync, clock, loggers.CreateLogger<AdminService>(), Pipeline.AppendAllAsync);
-        Fingerprints = new FingerprintService(FingerprintStore, templates, configuration, Pipeline.AppendAsync, settings.Fingerprints,
-            () => FingerprintKeyring.Load(settings.FingerprintKeyPath), clock, loggers.CreateLogger<FingerprintService>());
-        Fingerprints.Load();
-        if (settings.Broker.Mode == BrokerMode.Embedded)
-        {
-            Broker = new EmbeddedBroker(settings.Broker.Port, Topics, () => Configuration.Topology, secrets, clock, time,
-                e => securityEvents.Writer.TryWrite(e), settings.Broker.Tls, MosquittoConfig.MaxPublishPayloadBytes(settings.Pipeline.MaxPayloadBytes),
-                settings.Broker.PreLogin, loggers.CreateLogger<EmbeddedBroker>());
+            // Nobody else will: Create's caller gets no service to dispose, and a host that catches and tries again
+            // would keep a connection, the journal's file and the maintenance thread open with every attempt.
+            DisposeUnstarted(journal);
+            throw;
         }
     }
 
@@ -209,6 +220,8 @@ public sealed class EdgeService : IAsyncDisposable
     /// files declares (or a card of such a person), is an error of the file
     /// (<see cref="SiteFileException"/>). Stored sites that share ids (stored by a
     /// version that did not check) stop the start with <see cref="StoredSitesConflictException"/>, which says how to fix them.
+    /// A start that fails leaves nothing open: what the constructor made is disposed in reverse order, then the database's
+    /// pooled connections are closed, so that a host that catches the failure and tries again holds nothing of it.
     /// </summary>
     public static EdgeService Create(ServiceSettings settings, IClock clock, TimeProvider time, ILoggerFactory loggers)
     {
@@ -221,8 +234,23 @@ public sealed class EdgeService : IAsyncDisposable
         var startLogger = loggers.CreateLogger<EdgeService>();
         PrepareDataFolder(settings.DataDirectory, startLogger);
         var database = new Database(settings.DatabasePath);
-        database.Migrate();
+        try
+        {
+            database.Migrate();
+            return CreateOn(database, settings, clock, time, loggers, startLogger);
+        }
+        catch
+        {
+            // After the constructor has disposed what it made: the connections the pool keeps on the file would hold it
+            // (its WAL, its locks) for as long as the process lives, one more set with every attempt of a host that retries.
+            database.CloseIdleConnections();
+            throw;
+        }
+    }
 
+    /// <summary>The rest of <see cref="Create"/>, on the migrated database: the rollback check, the keys, the sites, the service.</summary>
+    private static EdgeService CreateOn(Database database, ServiceSettings settings, IClock clock, TimeProvider time, ILoggerFactory loggers, ILogger startLogger)
+    {
         // Before the writer opens (it may sign and file checkpoints) and before any row: a database older than its
         // checkpoint file would be written over seqs the file signed, and the rollback would be lost among new rows.
         // A file an earlier start moved aside without recording its rollback is a rollback still to accept, as the file was.
@@ -698,6 +726,30 @@ public sealed class EdgeService : IAsyncDisposable
 
     /// <summary>Who a site file load is recorded as: the file, and the operating-system account that started the service.</summary>
     private static string LoadedBy(string siteFile) => $"site-file:{Path.GetFileName(siteFile)} ({Environment.UserName})";
+
+    /// <summary>
+    /// What a constructor that throws has made so far, disposed in reverse order of making. Nothing was started yet
+    /// (<see cref="StartAsync"/> starts the pipeline and the broker), so each is disposed at once, here.
+    /// </summary>
+    private void DisposeUnstarted(OutageJournal? journal)
+    {
+        // The broker and the pipeline are IAsyncDisposable for what they do once started; unstarted, their disposal is done when it returns.
+        Broker?.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        if (Pipeline is not null)
+        {
+            Pipeline.DisposeAsync().AsTask().GetAwaiter().GetResult(); // the journal with it
+        }
+        else
+        {
+            journal?.Dispose();
+        }
+
+        Index?.Dispose();
+        Writer?.Dispose();
+        journalRetry.Dispose();
+        maintenance.Dispose();
+        stopping.Dispose();
+    }
 
     public async ValueTask DisposeAsync()
     {

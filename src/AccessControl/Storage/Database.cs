@@ -48,6 +48,17 @@ public sealed partial class Database
     }
 
     /// <summary>
+    /// Closes the connections the pool keeps open on this file; one in use is closed when it is given back. For an owner
+    /// that gives the file up while the process lives on (a start that failed): else the pool holds the file, its WAL and
+    /// its locks until the process ends. The database can still be opened afterwards.
+    /// </summary>
+    public void CloseIdleConnections()
+    {
+        using var connection = new SqliteConnection(ConnectionString);
+        SqliteConnection.ClearPool(connection);
+    }
+
+    /// <summary>
     /// Opens a read-only connection for queries (the log API, the CLI, reports): least privilege, and it can never
     /// change the file, not even its journal mode. The file must exist.
     /// </summary>
