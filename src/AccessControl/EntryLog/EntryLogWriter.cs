@@ -299,7 +299,8 @@ public sealed class EntryLogWriter : IDisposable
     /// but never a row after the last signed checkpoint (so the purged range's last hash is vouched for by a signature),
     /// and never a row younger than <paramref name="retention"/>'s minimum: a <paramref name="before"/> within it is
     /// refused and nothing is deleted. Each purge row records the minimum applied and its reason; each refusal is
-    /// recorded too (<see cref="Refuse"/>), so that an attempt to cut the log short is seen.
+    /// recorded too (<see cref="Refuse"/>), so that an attempt to cut the log short is seen; and a purge that finds
+    /// nothing to delete writes its row all the same (0 rows, <see cref="RecordNothingPurged"/>): every run is on record.
     /// </summary>
     /// <remarks>
     /// It goes in steps of at most <see cref="PurgeStepRows"/> rows, oldest first, each a purge of its own in one short
@@ -360,8 +361,9 @@ public sealed class EntryLogWriter : IDisposable
 
         if (steps == 0)
         {
-            return new LogPurgeResult(LogPurgeOutcome.NothingToPurge, 0, 0, 0, null,
-                $"no row before {Rfc3339.Format(before)} up to the last checkpoint (seq {lastCheckpoint}) is left to purge");
+            var nothing = RecordNothingPurged(before, actor, osAccount, now, retention);
+            return new LogPurgeResult(LogPurgeOutcome.NothingToPurge, 0, 0, 0, nothing,
+                $"no row before {Rfc3339.Format(before)} up to the last checkpoint (seq {lastCheckpoint}) is left to purge; recorded as row {nothing}");
         }
 
         var recorded = firstPurgeSeq == purgeSeq ? $"row {purgeSeq}" : $"rows {firstPurgeSeq}..{purgeSeq}";
@@ -397,6 +399,45 @@ public sealed class EntryLogWriter : IDisposable
     /// <summary>Test hook: runs in each step of a purge just before the step begins its write transaction.</summary>
     internal Action? BeforePurgeStepTransaction { get; set; }
 
+    /// <summary>
+    /// The row of a purge that found nothing to delete, so that every run is on record (who, when, which cut-off, which
+    /// minimum): a <c>purge</c> row like a step's, of 0 rows, whose range is the empty one after the log's purge horizon
+    /// (<c>fromSeq</c> = <c>toSeq</c> + 1) and whose <c>lastHash</c> is the one the horizon's purge recorded (zeros when
+    /// the log was never purged). So the newest purge row still says where the chain resumes, as <c>verify</c> reads it;
+    /// nothing goes into <c>log_purge</c>, so the horizon (and what the delete trigger lets through) stays where it was.
+    /// Returns the row's seq; throws <see cref="SqliteException"/> when it could not be written.
+    /// </summary>
+    private long RecordNothingPurged(Instant before, string actor, OsAccount? osAccount, Instant now, LogRetention retention)
+    {
+        lock (gate)
+        {
+            using var transaction = connection.BeginTransaction();
+            LoadHead(transaction);
+            var lastHash = purgedUpTo == 0
+                ? Convert.ToHexStringLower(LogChain.Start)
+                : Scalar<string?>(transaction, """
+                    SELECT json_extract(e.detail, '$.lastHash') FROM log_purge p JOIN entry_log e ON e.seq = p.purge_seq
+                    ORDER BY p.up_to_seq DESC LIMIT 1
+                    """) ?? throw new InvalidOperationException($"The purge that purged up to seq {purgedUpTo} has no row naming its last hash in the log.");
+            var entry = PurgeRow(new PurgeDetail(purgedUpTo + 1, purgedUpTo, 0, Rfc3339.Format(before), lastHash, retention.Iso, retention.Reason,
+                osAccount?.User, osAccount?.Uid, osAccount?.LoginUid, osAccount?.LoginUser), actor, now);
+            var (seq, hash) = WriteRows([entry], new LogEntry[1]);
+            transaction.Commit();
+            headSeq = seq;
+            headHash = hash;
+            return seq;
+        }
+    }
+
+    private static LogEntry PurgeRow(PurgeDetail detail, string actor, Instant now) => new()
+    {
+        At = now,
+        Kind = LogKinds.Integrity,
+        Reason = LogKinds.PurgeReason,
+        Actor = actor,
+        Detail = JsonSerializer.Serialize(detail, PurgeDetail.Json),
+    };
+
     /// <summary>One step of a purge: the oldest rows up to <paramref name="bound"/>, at most <paramref name="stepRows"/>; null when none are left.</summary>
     private LogPurgeResult? PurgeStep(long? bound, Instant before, string actor, OsAccount? osAccount, Instant now, LogRetention retention, int stepRows)
     {
@@ -417,14 +458,8 @@ public sealed class EntryLogWriter : IDisposable
             var to = Scalar<long?>(transaction, "SELECT seq FROM entry_log WHERE seq <= $bound ORDER BY seq LIMIT 1 OFFSET $skip", ("$bound", upTo), ("$skip", stepRows - 1)) ?? upTo;
             var rows = Scalar<long>(transaction, "SELECT COUNT(*) FROM entry_log WHERE seq <= $to", ("$to", to));
             var lastHash = Scalar<byte[]>(transaction, "SELECT hash FROM entry_log WHERE seq = $to", ("$to", to));
-            var entry = new LogEntry
-            {
-                At = now,
-                Kind = LogKinds.Integrity,
-                Reason = LogKinds.PurgeReason,
-                Actor = actor,
-                Detail = JsonSerializer.Serialize(new PurgeDetail(first, to, rows, Rfc3339.Format(before), Convert.ToHexStringLower(lastHash), retention.Iso, retention.Reason, osAccount?.User, osAccount?.Uid, osAccount?.LoginUid, osAccount?.LoginUser), PurgeDetail.Json),
-            };
+            var entry = PurgeRow(new PurgeDetail(first, to, rows, Rfc3339.Format(before), Convert.ToHexStringLower(lastHash), retention.Iso, retention.Reason,
+                osAccount?.User, osAccount?.Uid, osAccount?.LoginUid, osAccount?.LoginUser), actor, now);
 
             var written = new LogEntry[1];
             var (seq, hash) = WriteRows([entry], written);

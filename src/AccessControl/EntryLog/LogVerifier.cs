@@ -313,7 +313,9 @@ public sealed class LogVerifier(Database database, string checkpointFile, string
                 if (purge.Detail is { } detail && TryHex(detail.LastHash) is { } anchor)
                 {
                     purgedUpTo = detail.ToSeq;
-                    notes.Add($"rows {detail.FromSeq}..{detail.ToSeq} ({detail.Rows}) were purged; the purge is recorded in row {purge.Seq}");
+                    notes.Add(detail.Rows > 0
+                        ? $"rows {detail.FromSeq}..{detail.ToSeq} ({detail.Rows}) were purged; the purge is recorded in row {purge.Seq}"
+                        : $"the newest purge, recorded in row {purge.Seq}, found nothing to purge{(detail.ToSeq > 0 ? $"; rows up to seq {detail.ToSeq} were purged before it" : "")}");
                     Expected = detail.ToSeq + 1;
                     previous = anchor;
                     purgeAnchor = anchor;

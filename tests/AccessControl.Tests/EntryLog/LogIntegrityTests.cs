@@ -308,9 +308,75 @@ public sealed class LogIntegrityTests : IDisposable
         Assert.Equal(36, detail.RootElement.GetProperty("toSeq").GetInt64());
         Assert.Equal(64, detail.RootElement.GetProperty("lastHash").GetString()!.Length);
 
-        // Nothing is left to purge before that time; the next append chains after the purge row.
-        Assert.Equal(LogPurgeOutcome.NothingToPurge, log.PurgeAYearOn(TestLog.Start + Duration.FromMinutes(1)).Outcome);
-        Assert.Equal(42, log.AppendRows(1)[0].Seq);
+        // Nothing is left to purge before that time (a row says so); the next append chains after it.
+        var again = log.PurgeAYearOn(TestLog.Start + Duration.FromMinutes(1));
+        Assert.Equal((LogPurgeOutcome.NothingToPurge, 42L), (again.Outcome, again.PurgeSeq!.Value));
+        Assert.Equal(43, log.AppendRows(1)[0].Seq);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AU-12")]
+    [Trait("control", "NIST-AU-11")]
+    [Trait("control", "PCI-10.2")]
+    public void Purge_ThatFindsNothingToPurge_IsRecordedAnyway_WithWhoWhenAndTheCutOff_AndTheLogVerifies()
+    {
+        // Nothing was recorded before the log's first row: an auditor still sees who ran the purge, when, and with what.
+        var purge = log.PurgeAYearOn(TestLog.Start);
+        log.Writer.Checkpoint();
+        var result = log.Verify();
+
+        Assert.Equal((LogPurgeOutcome.NothingToPurge, 0L, 37L), (purge.Outcome, purge.Rows, purge.PurgeSeq!.Value));
+        Assert.EndsWith("is left to purge; recorded as row 37", purge.Message, StringComparison.Ordinal);
+        var row = Assert.Single(new EntryLogQuery(log.Database).Find(new LogFilter { Kind = LogKinds.Integrity }));
+        Assert.Equal((37L, "purge", "retention-job", TestLog.Start + LogRetention.Standard), (row.Seq, row.Reason, row.Actor, row.At));
+        using (var detail = JsonDocument.Parse(row.Detail!))
+        {
+            var d = detail.RootElement;
+            Assert.Equal((1L, 0L, 0L, "2025-03-03T09:00:00.000Z", new string('0', 64), "P365D"),
+                (d.GetProperty("fromSeq").GetInt64(), d.GetProperty("toSeq").GetInt64(), d.GetProperty("rows").GetInt64(), d.GetProperty("before").GetString(),
+                 d.GetProperty("lastHash").GetString(), d.GetProperty("minimumRetention").GetString()));
+        }
+
+        // The log starts where it did: no horizon, nothing let through the delete trigger.
+        Assert.True(result.Ok, Describe(result));
+        Assert.Equal((1L, 37L, 0L), (result.FirstSeq, result.HeadSeq, result.PurgedUpTo));
+        Assert.Null(new EntryLogQuery(log.Database).Answer(new LogFilter()).Purged);
+        Assert.Empty(result.ProtectionProblems);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AU-9")]
+    [Trait("control", "NIST-AU-12")]
+    [Trait("control", "PCI-10.2")]
+    public void Purge_ThatFindsNothingToPurgeAfterAPurge_IsRecorded_WithoutMovingThePurgeHorizon_AndTheLogVerifiesBeforeAndAfterTheNextPurge()
+    {
+        log.AppendRows(4); // rows 37..40, after the last checkpoint
+        var first = log.PurgeAYearOn(log.Clock.GetCurrentInstant() + Duration.FromMinutes(1)); // 1..36, row 41
+        var horizon = new EntryLogQuery(log.Database).Answer(new LogFilter()).Purged;
+
+        // A later cut-off, but nothing checkpointed before it is left: rows 37..41 are not signed yet.
+        var nothing = log.PurgeAYearOn(log.Clock.GetCurrentInstant() + Duration.FromMinutes(2));
+        log.Writer.Checkpoint();
+        var between = log.Verify();
+
+        Assert.Equal((LogPurgeOutcome.Purged, LogPurgeOutcome.NothingToPurge, 42L), (first.Outcome, nothing.Outcome, nothing.PurgeSeq!.Value));
+        Assert.Equal((36L, 41L), (horizon!.UpToSeq, horizon.PurgeSeq));
+        Assert.Equal(horizon, new EntryLogQuery(log.Database).Answer(new LogFilter()).Purged);
+        Assert.True(between.Ok, Describe(between));
+        Assert.Equal((37L, 42L, 36L), (between.FirstSeq, between.HeadSeq, between.PurgedUpTo));
+        Assert.Contains("the newest purge, recorded in row 42, found nothing to purge; rows up to seq 36 were purged before it", between.Notes);
+        var rows = new EntryLogQuery(log.Database).Find(new LogFilter { Kind = LogKinds.Integrity }).Select(r => JsonDocument.Parse(r.Detail!).RootElement).ToList();
+        Assert.Equal((37L, 36L, 0L), (rows[1].GetProperty("fromSeq").GetInt64(), rows[1].GetProperty("toSeq").GetInt64(), rows[1].GetProperty("rows").GetInt64()));
+        Assert.Equal(rows[0].GetProperty("lastHash").GetString(), rows[1].GetProperty("lastHash").GetString());
+
+        // The next purge that deletes goes on from the horizon (the purge rows, dated a year on, are after its cut-off).
+        var next = log.PurgeAYearOn(log.Clock.GetCurrentInstant() + Duration.FromMinutes(3));
+        log.Writer.Checkpoint();
+        var after = log.Verify();
+
+        Assert.Equal((LogPurgeOutcome.Purged, 37L, 40L), (next.Outcome, next.FromSeq, next.ToSeq));
+        Assert.True(after.Ok, Describe(after));
+        Assert.Equal((41L, 40L), (after.FirstSeq, after.PurgedUpTo));
     }
 
     [Fact]
