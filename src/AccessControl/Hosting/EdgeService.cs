@@ -427,6 +427,12 @@ public sealed class EdgeService : IAsyncDisposable
             await ImportAsync(Path.GetFileName(givenFile), given.Value, StoredSites.LastImportedSha256(given)!, newestSites[given], cancellationToken);
         }
 
+        // Terminations a crash or a failed step left half done (an operator's answered 503, say) are finished now, the
+        // site files' own included, before any door is decided: a person terminated keeps nothing a reactivation would
+        // bring back. A step that cannot be written does not stop the start (Hr.LeaverSweep says why); the next one tries again.
+        var sweep = Termination ?? throw new InvalidOperationException("No Hr.Termination given: a half-done termination would never be finished.");
+        await new Hr.LeaverSweep(Database, sweep, Configuration, Clock, Loggers.CreateLogger<Hr.LeaverSweep>()).RunAsync();
+
         var options = settings.Broker with { Host = BrokerHost, Port = BrokerPort };
         connection ??= new ServiceConnection(options, Secrets, time, deliver);
         var where = connection is InProcessLink ? "inside the embedded MQTT broker" : $"to the MQTT broker at {options.Host}:{options.Port}";

@@ -28,7 +28,8 @@ namespace AccessControl.Hr;
 /// (<c>fingerprint.revoke</c>); their visits cancelled, or them removed as escort, or them checked out as a visitor
 /// (<see cref="VisitorService.EndInvolvementAsync"/>).</para>
 /// <para>A step that fails (audit log or database unavailable) stops the sequence; the steps done stay done (each only
-/// takes access away) and asking again does the rest: a step already done changes and records nothing.</para>
+/// takes access away) and asking again does the rest: a step already done changes and records nothing. Nobody need
+/// ask: every start finishes the terminations left so (<see cref="LeaverSweep"/>).</para>
 /// <para>The fingerprint and visitor services are null only in a host composed without those features (the admin API's
 /// own tests): there is then nothing of theirs to take away.</para>
 /// </remarks>
@@ -144,7 +145,7 @@ public sealed class Termination
         if (steps.Unavailable is { } why)
         {
             return AdminResult<Person>.Unavailable(
-                $"'{id}' is terminated (every card of theirs is denied), but the rest could not be done: {why} Terminate them again to finish it.");
+                $"'{id}' is terminated (every card of theirs is denied), but the rest could not be done: {why} Terminate them again to finish it (else the next start of the service does).");
         }
 
         var operators = steps.Status.Changed ? steps.Operators : TokensLeftUnnamed(who.Name, new PersonId(id));
@@ -283,9 +284,23 @@ public sealed class Termination
     public async Task<string?> OfPurgedVisitorAsync(AdminActor who, PersonId visitor, string reference)
     {
         ArgumentNullException.ThrowIfNull(who);
-        var steps = await TakeAwayAsync(who, visitor, reference, $"retention purge of {visitor} by {who.Name}", endVisits: false);
-        return steps.Status.IsOk ? steps.Unavailable : steps.Status.Message ?? "the status could not be changed";
+        return Left(await TakeAwayAsync(who, visitor, reference, $"retention purge of {visitor} by {who.Name}", endVisits: false));
     }
+
+    /// <summary>
+    /// The start's sweep (<see cref="LeaverSweep"/>) of a person left terminated with something the steps take away (a
+    /// termination cut short): the steps left, each row by <paramref name="who"/> with <paramref name="reference"/>.
+    /// Null when every step was done; otherwise why one was not.
+    /// </summary>
+    public async Task<string?> FinishAsync(AdminActor who, PersonId person, string reference)
+    {
+        ArgumentNullException.ThrowIfNull(who);
+        return Left(await TakeAwayAsync(who, person, reference, TemplateReason(person.Value, who)));
+    }
+
+    /// <summary>Why a step of <paramref name="steps"/> was not done; null when every one was.</summary>
+    private static string? Left(TerminationSteps steps) =>
+        steps.Status.IsOk ? steps.Unavailable : steps.Status.Message ?? "the status could not be changed";
 
     /// <summary>The reason each template's revocation records when an operator or a site file terminates someone.</summary>
     /// A site file's name may hold characters a reason may not (controls, bidi and other invisible characters: its actor

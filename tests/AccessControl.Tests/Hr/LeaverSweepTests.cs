@@ -1,0 +1,140 @@
+using System.Net;
+using System.Net.Http.Json;
+using AccessControl.Admin;
+using AccessControl.EntryLog;
+using AccessControl.Hosting;
+using AccessControl.Hr;
+using AccessControl.People;
+using AccessControl.Sites;
+using AccessControl.Storage;
+using AccessControl.Tests.EndToEnd;
+using AccessControl.Tests.Support;
+using AccessControl.Tests.Visitors;
+using AccessControl.Visitors;
+using Dapper;
+using Microsoft.Extensions.DependencyInjection;
+using NodaTime;
+using static AccessControl.Tests.EndToEnd.DemoCards;
+
+namespace AccessControl.Tests.Hr;
+
+/// <summary>
+/// An operator's termination cut short (here a 503: the log refused the cards' row, so only the status was done) leaves
+/// p-mkoch terminated, every card denied, but holding her card, her right index and the visit she hosts this afternoon,
+/// which a reactivation would bring back. The next start finishes it (<see cref="LeaverSweep"/>).
+/// </summary>
+public sealed class LeaverSweepTests : IDisposable
+{
+    private readonly DataFolder folder = new();
+    private int starts;
+
+    public void Dispose() => folder.Dispose();
+
+    [Fact]
+    [Trait("control", "NIST-PS-4")]
+    [Trait("control", "ISO27001-A.7.3")]
+    [Trait("control", "ISO-IEC-24745")]
+    public async Task AnOperatorsTerminationCutShort_IsFinishedByTheNextStart_OnceAndAudited_SoAReactivationBringsNothingBack()
+    {
+        var visit = await TerminateCutShortAsync();
+
+        LogEntry[] swept;
+        await using (var second = await StartAsync())
+        {
+            AssertTakenAway(second, visit);
+            swept = [.. SweepRows(second)];
+        }
+
+        await using var third = await StartAsync();
+        Assert.True((await third.Edge.Admin.SetPersonStatusAsync(AdminActor.EverySite("ops"), "p-mkoch", "active")).IsOk);
+        var swipe = await (await third.ReaderAsync("rdr-lobby-in")).PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
+
+        Assert.Equal((false, "credential_revoked"), (swipe.Grant, swipe.Reason));
+        AssertTakenAway(third, visit);
+        // The steps left, each a row by the sweep naming the start that did them; the status was done, so no row for it.
+        Assert.Equal(["credential.revoke", "fingerprint.revoke", "visit.cancel"], swept.Select(r => r.Reason));
+        Assert.All(swept, r => Assert.Equal(EdgeHarness.BusinessHours + Duration.FromMinutes(10), r.At));
+        Assert.All(swept.Where(r => r.Reason != "fingerprint.revoke"), r => Assert.Contains("\"reference\":\"start 2026-12-01T09:10:00Z\"", r.Detail, StringComparison.Ordinal));
+        Assert.Contains("termination of p-mkoch by termination-sweep", swept[1].Detail, StringComparison.Ordinal);
+        // The third start found nothing left to do, and wrote nothing.
+        Assert.Equal(swept.Select(r => r.Seq), SweepRows(third).Select(r => r.Seq));
+    }
+
+    [Fact]
+    [Trait("control", "NIST-PS-4")]
+    [Trait("control", "NIST-AU-5")]
+    public async Task ASweepStepThatCannotBeWritten_DoesNotRefuseTheStart_KeepsThePersonDenied_AndTheNextStartFinishesIt()
+    {
+        var logs = new CapturingLoggerProvider();
+        var visit = await TerminateCutShortAsync();
+
+        // The log still refuses the cards' rows at the next start.
+        RefuseRows(new Database(new ServiceSettings { DataDirectory = folder.Path }.DatabasePath), "credential.revoke");
+        await using (var second = await StartAsync(logs))
+        {
+            var swipe = await (await second.ReaderAsync("rdr-lobby-in")).PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
+
+            Assert.Equal((false, "credential_revoked"), (swipe.Grant, swipe.Reason));
+            Assert.Equal(CredentialStatus.Active, second.Edge.Configuration.Cardholders.Credentials[Operator].Status);
+            Assert.Empty(SweepRows(second));
+            Assert.Contains(logs.Lines, l => l.StartsWith("Error", StringComparison.Ordinal)
+                && l.Contains("could not be finished at start for p-mkoch", StringComparison.Ordinal));
+            RefuseRows(second.Edge.Database, null);
+        }
+
+        await using var third = await StartAsync();
+
+        AssertTakenAway(third, visit);
+        Assert.Equal(["credential.revoke", "fingerprint.revoke", "visit.cancel"], SweepRows(third).Select(r => r.Reason));
+    }
+
+    /// <summary>
+    /// A first start in which Martina Koch hosts a visit this afternoon and an administrator terminates her, answered 503:
+    /// the log refused the first card's row.
+    /// </summary>
+    private async Task<long> TerminateCutShortAsync()
+    {
+        await using var first = await StartAsync();
+        using var desk = VisitDesk.For(first);
+        var visit = (await TerminationTests.RequestAsync(desk.As("mkoch-host", OperatorRole.Host, "p-mkoch"), escorts: [])).Id;
+        RefuseRows(first.Edge.Database, "credential.revoke");
+        var response = await desk.Admin.PostAsJsonAsync("api/v1/people/p-mkoch/status", new { status = "terminated" });
+        RefuseRows(first.Edge.Database, null);
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Equal(PersonStatus.Terminated, first.Edge.Configuration.Cardholders.People[new PersonId("p-mkoch")].Status);
+        Assert.Equal(CredentialStatus.Active, first.Edge.Configuration.Cardholders.Credentials[Operator].Status);
+        return visit;
+    }
+
+    private static void AssertTakenAway(EdgeHarness edge, long visit)
+    {
+        Assert.Equal(CredentialStatus.Revoked, edge.Edge.Configuration.Cardholders.Credentials[Operator].Status);
+        Assert.NotEmpty(edge.Edge.Fingerprints.List("p-mkoch").Value!);
+        Assert.All(edge.Edge.Fingerprints.List("p-mkoch").Value!, t => Assert.NotNull(t.RevokedAt));
+        Assert.Equal("withdrawn", edge.Host.Services.GetRequiredService<VisitorService>().Get(visit)!.Status);
+    }
+
+    private static IReadOnlyList<LogEntry> SweepRows(EdgeHarness edge) =>
+        [.. edge.Rows(new LogFilter { Kind = LogKinds.Admin, Limit = 10_000 }).Where(r => r.Actor == LeaverSweep.Actor)];
+
+    /// <summary>Makes every insert of an entry-log row with this reason fail inside SQLite, as a full disk would; null: none.</summary>
+    private static void RefuseRows(Database database, string? reason)
+    {
+        using var connection = database.Open();
+        connection.Execute("DROP TRIGGER IF EXISTS refuse_rows;" + (reason is null ? "" :
+            $"CREATE TRIGGER refuse_rows BEFORE INSERT ON entry_log WHEN NEW.reason = '{reason}' BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END;"));
+    }
+
+    /// <summary>
+    /// Each start ten minutes after the last (a reader's events of a new start are not taken for replays of the last
+    /// one's). The first with the demo site file, the others with the stored one: a site file given again finishes the
+    /// terminations of the people it declares itself (Termination.ImportSiteFileAsync), and most people are in none.
+    /// </summary>
+    private Task<EdgeHarness> StartAsync(CapturingLoggerProvider? logs = null)
+    {
+        var first = starts == 0;
+        return EdgeHarness.StartAsync(now: EdgeHarness.BusinessHours + Duration.FromMinutes(10 * starts++), directory: folder.Path, logs: logs,
+            configure: s => first ? s : s with { SiteFile = null });
+    }
+}
