@@ -10,9 +10,6 @@ using AccessControl.Storage;
 using AccessControl.Tests.EndToEnd;
 using AccessControl.Tests.Support;
 using AccessControl.Tests.Visitors;
-using AccessControl.Visitors;
-using Dapper;
-using Microsoft.Extensions.DependencyInjection;
 using NodaTime;
 using static AccessControl.Tests.EndToEnd.DemoCards;
 
@@ -41,7 +38,7 @@ public sealed class LeaverSweepTests : IDisposable
         LogEntry[] swept;
         await using (var second = await StartAsync())
         {
-            AssertTakenAway(second, visit);
+            SiteFileTerminationTests.AssertTakenAway(second, visit);
             swept = [.. SweepRows(second)];
         }
 
@@ -50,7 +47,7 @@ public sealed class LeaverSweepTests : IDisposable
         var swipe = await (await third.ReaderAsync("rdr-lobby-in")).PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
 
         Assert.Equal((false, "credential_revoked"), (swipe.Grant, swipe.Reason));
-        AssertTakenAway(third, visit);
+        SiteFileTerminationTests.AssertTakenAway(third, visit);
         // The steps left, each a row by the sweep naming the start that did them; the status was done, so no row for it.
         Assert.Equal(["credential.revoke", "fingerprint.revoke", "visit.cancel"], swept.Select(r => r.Reason));
         Assert.All(swept, r => Assert.Equal(EdgeHarness.BusinessHours + Duration.FromMinutes(10), r.At));
@@ -69,7 +66,7 @@ public sealed class LeaverSweepTests : IDisposable
         var visit = await TerminateCutShortAsync();
 
         // The log still refuses the cards' rows at the next start.
-        RefuseRows(new Database(new ServiceSettings { DataDirectory = folder.Path }.DatabasePath), "credential.revoke");
+        SiteFileTerminationTests.RefuseRows(new Database(new ServiceSettings { DataDirectory = folder.Path }.DatabasePath), "credential.revoke");
         await using (var second = await StartAsync(logs))
         {
             var swipe = await (await second.ReaderAsync("rdr-lobby-in")).PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
@@ -79,12 +76,12 @@ public sealed class LeaverSweepTests : IDisposable
             Assert.Empty(SweepRows(second));
             Assert.Contains(logs.Lines, l => l.StartsWith("Error", StringComparison.Ordinal)
                 && l.Contains("could not be finished at start for p-mkoch", StringComparison.Ordinal));
-            RefuseRows(second.Edge.Database, null);
+            SiteFileTerminationTests.RefuseRows(second.Edge.Database, null);
         }
 
         await using var third = await StartAsync();
 
-        AssertTakenAway(third, visit);
+        SiteFileTerminationTests.AssertTakenAway(third, visit);
         Assert.Equal(["credential.revoke", "fingerprint.revoke", "visit.cancel"], SweepRows(third).Select(r => r.Reason));
     }
 
@@ -97,9 +94,9 @@ public sealed class LeaverSweepTests : IDisposable
         await using var first = await StartAsync();
         using var desk = VisitDesk.For(first);
         var visit = (await TerminationTests.RequestAsync(desk.As("mkoch-host", OperatorRole.Host, "p-mkoch"), escorts: [])).Id;
-        RefuseRows(first.Edge.Database, "credential.revoke");
+        SiteFileTerminationTests.RefuseRows(first.Edge.Database, "credential.revoke");
         var response = await desk.Admin.PostAsJsonAsync("api/v1/people/p-mkoch/status", new { status = "terminated" });
-        RefuseRows(first.Edge.Database, null);
+        SiteFileTerminationTests.RefuseRows(first.Edge.Database, null);
 
         Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
         Assert.Equal(PersonStatus.Terminated, first.Edge.Configuration.Cardholders.People[new PersonId("p-mkoch")].Status);
@@ -107,24 +104,8 @@ public sealed class LeaverSweepTests : IDisposable
         return visit;
     }
 
-    private static void AssertTakenAway(EdgeHarness edge, long visit)
-    {
-        Assert.Equal(CredentialStatus.Revoked, edge.Edge.Configuration.Cardholders.Credentials[Operator].Status);
-        Assert.NotEmpty(edge.Edge.Fingerprints.List("p-mkoch").Value!);
-        Assert.All(edge.Edge.Fingerprints.List("p-mkoch").Value!, t => Assert.NotNull(t.RevokedAt));
-        Assert.Equal("withdrawn", edge.Host.Services.GetRequiredService<VisitorService>().Get(visit)!.Status);
-    }
-
     private static IReadOnlyList<LogEntry> SweepRows(EdgeHarness edge) =>
         [.. edge.Rows(new LogFilter { Kind = LogKinds.Admin, Limit = 10_000 }).Where(r => r.Actor == LeaverSweep.Actor)];
-
-    /// <summary>Makes every insert of an entry-log row with this reason fail inside SQLite, as a full disk would; null: none.</summary>
-    private static void RefuseRows(Database database, string? reason)
-    {
-        using var connection = database.Open();
-        connection.Execute("DROP TRIGGER IF EXISTS refuse_rows;" + (reason is null ? "" :
-            $"CREATE TRIGGER refuse_rows BEFORE INSERT ON entry_log WHEN NEW.reason = '{reason}' BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END;"));
-    }
 
     /// <summary>
     /// Each start ten minutes after the last (a reader's events of a new start are not taken for replays of the last

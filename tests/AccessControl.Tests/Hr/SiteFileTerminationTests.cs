@@ -130,7 +130,7 @@ public sealed class SiteFileTerminationTests : IDisposable
         return (await TerminationTests.RequestAsync(desk.As("mkoch-host", OperatorRole.Host, "p-mkoch"), escorts: [])).Id;
     }
 
-    private static void AssertTakenAway(EdgeHarness edge, long visit)
+    internal static void AssertTakenAway(EdgeHarness edge, long visit)
     {
         Assert.Equal(CredentialStatus.Revoked, edge.Edge.Configuration.Cardholders.Credentials[Operator].Status);
         Assert.NotEmpty(edge.Edge.Fingerprints.List("p-mkoch").Value!);
@@ -156,10 +156,11 @@ public sealed class SiteFileTerminationTests : IDisposable
         File.WriteAllText(siteFile, text.Replace(Martina, Martina + "    status: terminated\n", StringComparison.Ordinal));
     }
 
+    private void RefuseRows(string? reason) => RefuseRows(new Database(new ServiceSettings { DataDirectory = folder.Path }.DatabasePath), reason);
+
     /// <summary>Makes every insert of an entry-log row with this reason fail inside SQLite, as a full disk would; null: none.</summary>
-    private void RefuseRows(string? reason)
+    internal static void RefuseRows(Database database, string? reason)
     {
-        var database = new Database(new ServiceSettings { DataDirectory = folder.Path }.DatabasePath);
         using var connection = database.Open();
         connection.Execute("DROP TRIGGER IF EXISTS refuse_rows;" + (reason is null ? "" :
             $"CREATE TRIGGER refuse_rows BEFORE INSERT ON entry_log WHEN NEW.reason = '{reason}' BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END;"));

@@ -255,14 +255,7 @@ public class TerminationTests
     }
 
     /// <summary>Makes every insert of an entry-log row with this reason fail inside SQLite, as a full disk would; null: none.</summary>
-    private static void RefuseRows(EdgeHarness edge, string? reason)
-    {
-        using var connection = edge.Edge.Database.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = "DROP TRIGGER IF EXISTS refuse_rows;" + (reason is null ? "" :
-            $"CREATE TRIGGER refuse_rows BEFORE INSERT ON entry_log WHEN NEW.reason = '{reason}' BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END;");
-        command.ExecuteNonQuery();
-    }
+    private static void RefuseRows(EdgeHarness edge, string? reason) => SiteFileTerminationTests.RefuseRows(edge.Edge.Database, reason);
 
     [Theory]
     [MemberData(nameof(Brokers))]
