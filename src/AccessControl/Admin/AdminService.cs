@@ -90,8 +90,8 @@ public sealed class AdminService
         try
         {
             var (existing, after, errors) = PlanPerson(configuration.Cardholders, id, input);
-            return after is null
-                ? AdminResult<Person>.Invalid(errors)
+            return after is null ? AdminResult<Person>.Invalid(errors)
+                : UnfinishedTermination(existing, after.Status) is { } unfinished ? unfinished
                 : await ChangePersonAsync(actor, CardholderActions.PersonUpsert, existing, after, (at, ct) => store.UpsertPersonAsync(after, at, actor, ct));
         }
         finally
@@ -165,6 +165,11 @@ public sealed class AdminService
                 return AdminResult<Person>.NotFound($"No person '{id}'.");
             }
 
+            if (UnfinishedTermination(existing, newStatus) is { } unfinished)
+            {
+                return unfinished;
+            }
+
             var after = existing with { Status = newStatus };
             return await ChangePersonAsync(actor, PersonStatusAction(newStatus), existing, after, async (at, ct) =>
                 Found(await store.SetPersonStatusAsync(after.Id, newStatus, at, actor, ct), "person", id), reference);
@@ -173,6 +178,31 @@ public sealed class AdminService
         {
             gate.Release();
         }
+    }
+
+    /// <summary>
+    /// A terminated person is not made active or suspended while their termination is unfinished (a card not revoked, a
+    /// fingerprint template active: a step answered 503, or cut short by a crash, that nobody has asked again and no
+    /// start has finished yet, <c>Hr.LeaverSweep</c>): what it left would come back with them. Conflict, telling the
+    /// operator to terminate them again first; null when the change may go on.
+    /// </summary>
+    private AdminResult<Person>? UnfinishedTermination(Person? existing, PersonStatus newStatus)
+    {
+        if (existing is not { Status: PersonStatus.Terminated } || newStatus == PersonStatus.Terminated)
+        {
+            return null;
+        }
+
+        var current = configuration.Cardholders;
+        List<string> left = [.. current.CredentialsOf(existing.Id).Where(c => c.Status != CredentialStatus.Revoked).Select(c => $"card {c.CardUid} not revoked")];
+        if (current.FingerprintEnrolled.Contains(existing.Id))
+        {
+            left.Add("a fingerprint template active");
+        }
+
+        return left.Count == 0 ? null : AdminResult<Person>.Conflict(
+            $"'{existing.Id}' is terminated, but their termination is unfinished ({string.Join("; ", left)}): making them {newStatus.ToCode()} "
+            + "would bring that back. Terminate them again first (it finishes the steps), then change their status.");
     }
 
     /// <summary>Replaces the access levels a person holds (action <c>person.access_levels</c>).</summary>

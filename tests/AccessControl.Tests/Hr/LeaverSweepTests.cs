@@ -57,6 +57,28 @@ public sealed class LeaverSweepTests : IDisposable
         Assert.Equal(swept.Select(r => r.Seq), SweepRows(third).Select(r => r.Seq));
     }
 
+    /// <summary>Before any start has finished it, a reactivation would bring back what the cut-short termination left.</summary>
+    [Fact]
+    [Trait("control", "NIST-PS-4")]
+    [Trait("control", "ISO27001-A.7.3")]
+    public async Task Reactivation_OfSomeoneWhoseTerminationIsUnfinished_IsRefused_UntilTheyAreTerminatedAgain()
+    {
+        await TerminateCutShortAsync(async (edge, desk) =>
+        {
+            var byStatus = await desk.Admin.PostAsJsonAsync("api/v1/people/p-mkoch/status", new { status = "active" });
+            var byPut = await desk.Admin.PutAsJsonAsync("api/v1/people/p-mkoch", new { name = "Martina Koch", kind = "employee", status = "suspended" });
+
+            Assert.Equal((HttpStatusCode.Conflict, HttpStatusCode.Conflict), (byStatus.StatusCode, byPut.StatusCode));
+            Assert.Contains($"card {Operator} not revoked", await byStatus.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+            Assert.Equal(PersonStatus.Terminated, edge.Edge.Configuration.Cardholders.People[new PersonId("p-mkoch")].Status);
+
+            // Terminated again: the steps are finished, and a rehire brings nothing back.
+            Assert.Equal(HttpStatusCode.OK, (await desk.Admin.PostAsJsonAsync("api/v1/people/p-mkoch/status", new { status = "terminated" })).StatusCode);
+            Assert.Equal(HttpStatusCode.OK, (await desk.Admin.PostAsJsonAsync("api/v1/people/p-mkoch/status", new { status = "active" })).StatusCode);
+            Assert.Equal(CredentialStatus.Revoked, edge.Edge.Configuration.Cardholders.Credentials[Operator].Status);
+        });
+    }
+
     [Fact]
     [Trait("control", "NIST-PS-4")]
     [Trait("control", "NIST-AU-5")]
@@ -89,7 +111,7 @@ public sealed class LeaverSweepTests : IDisposable
     /// A first start in which Martina Koch hosts a visit this afternoon and an administrator terminates her, answered 503:
     /// the log refused the first card's row.
     /// </summary>
-    private async Task<long> TerminateCutShortAsync()
+    private async Task<long> TerminateCutShortAsync(Func<EdgeHarness, VisitDesk, Task>? then = null)
     {
         await using var first = await StartAsync();
         using var desk = VisitDesk.For(first);
@@ -101,6 +123,11 @@ public sealed class LeaverSweepTests : IDisposable
         Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
         Assert.Equal(PersonStatus.Terminated, first.Edge.Configuration.Cardholders.People[new PersonId("p-mkoch")].Status);
         Assert.Equal(CredentialStatus.Active, first.Edge.Configuration.Cardholders.Credentials[Operator].Status);
+        if (then is not null)
+        {
+            await then(first, desk);
+        }
+
         return visit;
     }
 
