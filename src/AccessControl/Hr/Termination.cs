@@ -231,6 +231,13 @@ public sealed class Termination
             return imported;
         }
 
+        // Terminated and holding a card not revoked: one pass over the cards, not one per person (a file may keep
+        // thousands of leavers declared, against hundreds of thousands of cards, at every start).
+        var cardholders = configuration.Cardholders;
+        var holdingCards = cardholders.Credentials.Values.Where(c => c.Status != CredentialStatus.Revoked).Select(c => c.Person).ToHashSet();
+        bool HoldsCardWhileTerminated(PersonId p) =>
+            holdingCards.Contains(p) && cardholders.People.TryGetValue(p, out var holder) && holder.Status == PersonStatus.Terminated;
+
         foreach (var person in site.People.Select(p => p.Id).Where(p => now.Contains(p) || (leavers.Contains(p) && activeBefore.Contains(p)) || HoldsCardWhileTerminated(p)))
         {
             var steps = await TakeAwayAsync(who, person, reference, TemplateReason(person.Value, who));
@@ -250,11 +257,6 @@ public sealed class Termination
 
         return imported;
     }
-
-    /// <summary>Whether the store holds <paramref name="person"/> terminated and a card of theirs not revoked.</summary>
-    private bool HoldsCardWhileTerminated(PersonId person) =>
-        configuration.Cardholders.People.TryGetValue(person, out var stored) && stored.Status == PersonStatus.Terminated
-        && configuration.Cardholders.CredentialsOf(person).Any(c => c.Status != CredentialStatus.Revoked);
 
     /// <summary>
     /// The operators whose tokens the termination of <paramref name="person"/> by <paramref name="actor"/> revoked (with
