@@ -99,9 +99,21 @@ public sealed class FailedStartTests : IDisposable
         TestLog.Execute(connection, sql);
     }
 
-    /// <summary>The process's threads of that name (Linux: /proc/self/task/*/comm).</summary>
+    /// <summary>The process's threads of that name (Linux: /proc/self/task/*/comm); one that ends while they are read is not counted.</summary>
     private static int Threads(string name) =>
-        Directory.EnumerateDirectories("/proc/self/task").Count(task => File.ReadAllText(Path.Combine(task, "comm")).TrimEnd('\n') == name);
+        Directory.EnumerateDirectories("/proc/self/task").Count(task => NameOf(task) == name);
+
+    private static string? NameOf(string task)
+    {
+        try
+        {
+            return File.ReadAllText(Path.Combine(task, "comm")).TrimEnd('\n');
+        }
+        catch (IOException)
+        {
+            return null; // the thread ended between the listing and the read
+        }
+    }
 }
 
 [CollectionDefinition(FailedStartTests.Name, DisableParallelization = true)]
