@@ -73,29 +73,8 @@ public static class ReadableText
     /// </summary>
     public static string Replaced(string text, char replacement = '?')
     {
-        ArgumentNullException.ThrowIfNull(text);
-        if (TerminalText.FirstHidden(text) < 0)
-        {
-            return text;
-        }
-
-        var result = new StringBuilder(text.Length);
-        for (var i = 0; i < text.Length;)
-        {
-            var ok = Rune.DecodeFromUtf16(text.AsSpan(i), out var rune, out var length) == System.Buffers.OperationStatus.Done;
-            if (ok && !TerminalText.IsHidden(rune))
-            {
-                result.Append(text, i, length);
-            }
-            else
-            {
-                result.Append(replacement);
-            }
-
-            i += Math.Max(length, 1);
-        }
-
-        return result.ToString();
+        var shown = replacement.ToString();
+        return TerminalText.Rewrite(text, _ => shown);
     }
 
     private static string Describe(Rune rune) => Names.TryGetValue(rune.Value, out var name) ? name : Rune.GetUnicodeCategory(rune) switch

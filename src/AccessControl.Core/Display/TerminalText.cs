@@ -22,7 +22,23 @@ public static class TerminalText
     /// escape (<c>\n</c>, <c>\x1B</c>, <c>\u202E</c>, <c>\U000E0041</c>), so that the reader sees that something was
     /// there and what. A lone surrogate (not text at all) is shown as <c>\uD800</c>.
     /// </summary>
-    public static string Show(string text)
+    public static string Show(string text) => Rewrite(text, value => value switch
+    {
+        '\n' => @"\n",
+        '\r' => @"\r",
+        '\t' => @"\t",
+        <= 0xFF => @"\x" + value.ToString("X2", CultureInfo.InvariantCulture),
+        <= 0xFFFF => @"\u" + value.ToString("X4", CultureInfo.InvariantCulture),
+        _ => @"\U" + value.ToString("X8", CultureInfo.InvariantCulture),
+    });
+
+    /// <summary>
+    /// <paramref name="text"/> with each hidden character (<see cref="IsHidden"/>) replaced by what <paramref name="shownAs"/>
+    /// makes of its code point, and each lone surrogate by what it makes of that UTF-16 unit (0xD800..0xDFFF, never a
+    /// code point); the text itself when there is none. The one walk over the text that <see cref="Show"/> and
+    /// <see cref="ReadableText.Replaced"/> share.
+    /// </summary>
+    internal static string Rewrite(string text, Func<int, string> shownAs)
     {
         ArgumentNullException.ThrowIfNull(text);
         if (FirstHidden(text) < 0)
@@ -35,21 +51,20 @@ public static class TerminalText
         {
             if (Rune.DecodeFromUtf16(text.AsSpan(i), out var rune, out var length) != System.Buffers.OperationStatus.Done)
             {
-                shown.Append(@"\u").Append(((int)text[i]).ToString("X4", CultureInfo.InvariantCulture));
+                shown.Append(shownAs(text[i]));
                 i++;
                 continue;
             }
 
-            shown.Append(rune.Value switch
+            if (IsHidden(rune))
             {
-                '\n' => @"\n",
-                '\r' => @"\r",
-                '\t' => @"\t",
-                _ when !IsHidden(rune) => rune.ToString(),
-                <= 0xFF => @"\x" + rune.Value.ToString("X2", CultureInfo.InvariantCulture),
-                <= 0xFFFF => @"\u" + rune.Value.ToString("X4", CultureInfo.InvariantCulture),
-                _ => @"\U" + rune.Value.ToString("X8", CultureInfo.InvariantCulture),
-            });
+                shown.Append(shownAs(rune.Value));
+            }
+            else
+            {
+                shown.Append(text, i, length);
+            }
+
             i += length;
         }
 
