@@ -184,20 +184,34 @@ public sealed class ApiTokens(Database database, IClock clock)
     }
 
     /// <summary>
-    /// The operator accounts whose tokens the termination of <paramref name="personId"/> by <paramref name="terminatedBy"/>
-    /// revoked (migration 0020: with the person's status, at its time and by its author), by name; none while they are not terminated.
+    /// The operator accounts whose tokens a termination of <paramref name="personId"/> revoked (migration 0020: with the
+    /// person's status, at its instant and by its author, those of its <c>person.terminate</c> row), by name.
     /// </summary>
-    public IReadOnlyList<string> OperatorsRevokedByTermination(string personId, string terminatedBy)
+    public IReadOnlyList<string> OperatorsRevokedWith(string personId, string terminatedBy, Instant terminatedAt)
     {
         using var connection = database.Open();
         return [.. connection.Query<string>(
             """
-            SELECT DISTINCT t.operator FROM operator_tokens t JOIN people p ON p.id = t.person_id
-            WHERE t.person_id = @personId AND p.status = 'terminated' AND p.updated_by = @terminatedBy
-              AND t.revoked_at = p.updated_at AND t.revoked_by = p.updated_by
-            ORDER BY t.operator
+            SELECT DISTINCT operator FROM operator_tokens
+            WHERE person_id = @personId AND revoked_by = @terminatedBy AND revoked_at = @terminatedAt
+            ORDER BY operator
             """,
-            new { personId, terminatedBy })];
+            new { personId, terminatedBy, terminatedAt = Instant.FromUnixTimeMilliseconds(terminatedAt.ToUnixTimeMilliseconds()) })];
+    }
+
+    /// <summary>
+    /// The terminated people some of whose tokens are revoked: those whose termination may have revoked tokens that no
+    /// row names yet (<c>Hr.LeaverSweep</c> asks <c>Hr.Termination</c> about each). Few: only people who were operators.
+    /// </summary>
+    public IReadOnlyList<string> TerminatedWithRevokedTokens()
+    {
+        using var connection = database.Open();
+        return [.. connection.Query<string>(
+            """
+            SELECT DISTINCT t.person_id FROM operator_tokens t JOIN people p ON p.id = t.person_id
+            WHERE p.status = 'terminated' AND t.revoked_at IS NOT NULL
+            ORDER BY 1
+            """)];
     }
 
     /// <summary>

@@ -431,7 +431,7 @@ public sealed class EdgeService : IAsyncDisposable
         // site files' own included, before any door is decided: a person terminated keeps nothing a reactivation would
         // bring back. A step that cannot be written does not stop the start (Hr.LeaverSweep says why); the next one tries again.
         var sweep = Termination ?? throw new InvalidOperationException("No Hr.Termination given: a half-done termination would never be finished.");
-        await new Hr.LeaverSweep(Database, sweep, Configuration, Clock, Loggers.CreateLogger<Hr.LeaverSweep>()).RunAsync();
+        await new Hr.LeaverSweep(Database, sweep, new ApiTokens(Database, Clock), Configuration, Clock, Loggers.CreateLogger<Hr.LeaverSweep>()).RunAsync();
 
         var options = settings.Broker with { Host = BrokerHost, Port = BrokerPort };
         connection ??= new ServiceConnection(options, Secrets, time, deliver);

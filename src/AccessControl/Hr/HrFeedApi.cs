@@ -48,7 +48,6 @@ public static class HrFeedApi
             sp.GetRequiredService<HrEventStore>(),
             sp.GetRequiredService<AdminService>(),
             sp.GetRequiredService<Termination>(),
-            sp.GetRequiredService<ApiTokens>(),
             sp.GetRequiredService<LiveConfiguration>(),
             sp.GetRequiredService<EntryLogAppender>().Append,
             sp.GetRequiredService<IClock>(),

@@ -53,7 +53,6 @@ public sealed class HrFeedService
     private readonly HrEventStore store;
     private readonly AdminService admin;
     private readonly Termination termination;
-    private readonly ApiTokens tokens;
     private readonly LiveConfiguration configuration;
     private readonly Func<LogEntry, CancellationToken, Task<LogEntry>> appendLog;
     private readonly IClock clock;
@@ -65,7 +64,6 @@ public sealed class HrFeedService
         HrEventStore store,
         AdminService admin,
         Termination termination,
-        ApiTokens tokens,
         LiveConfiguration configuration,
         Func<LogEntry, CancellationToken, Task<LogEntry>> appendLog,
         IClock clock,
@@ -74,7 +72,6 @@ public sealed class HrFeedService
         this.store = store;
         this.admin = admin;
         this.termination = termination;
-        this.tokens = tokens;
         this.configuration = configuration;
         this.appendLog = appendLog;
         this.clock = clock;
@@ -339,16 +336,16 @@ public sealed class HrFeedService
         }
 
         var operators = steps.Operators;
+        var named = false;
         // On a retry the tokens are revoked already (with the status, above): the row names those this termination
-        // revoked, unless an earlier attempt wrote it. Only this event's: a leaver terminated again under another id
-        // finds the first termination's tokens, which its row names already.
-        if (operators.Count == 0 && tokens.OperatorsRevokedByTermination(person.Value, Actor) is { Count: > 0 } revokedBefore
-            && store.TerminatedBy(eventId, person.Value))
+        // revoked, unless an earlier attempt (or a start's sweep, Termination.TokensRevokedWith) wrote it. Only this
+        // event's: a leaver terminated again under another id finds the first termination's tokens, named already.
+        if (operators.Count == 0 && termination.TokensRevokedWith(person) is { } earlier && store.TerminatedBy(eventId, person.Value))
         {
-            operators = revokedBefore;
+            (operators, named) = (earlier.Operators, earlier.Named);
         }
 
-        if (operators.Count > 0 && store.OperatorsLoggedSeq(eventId) is null)
+        if (operators.Count > 0 && !named && store.OperatorsLoggedSeq(eventId) is null)
         {
             var audited = await termination.NameRevokedTokensAsync(Actor, person.Value, operators, eventId);
             if (audited is null)

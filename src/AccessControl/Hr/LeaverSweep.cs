@@ -20,14 +20,16 @@ namespace AccessControl.Hr;
 /// </summary>
 /// <remarks>
 /// <para>Each such person gets the steps left (<see cref="Termination.TakeAwayAsync"/>: those done change and record
-/// nothing), each row by <see cref="Actor"/> with the reference <c>start &lt;time&gt;</c>. A second start finds nobody
-/// and writes nothing. The candidates come from one query over the stored tables, not from a walk over every person.</para>
+/// nothing), each row by <see cref="Actor"/> with the reference <c>start &lt;time&gt;</c>, and the row naming the operator
+/// tokens its status change revoked if none does yet (<see cref="Termination.TokensRevokedWith"/>), also for someone
+/// whose every other step was done. A second start finds nobody and writes nothing. The candidates come from one query
+/// over the stored tables, and the few terminated people who were operators, not from a walk over every person.</para>
 /// <para>A step that cannot be written (the audit log or the database unavailable) does not refuse the start: the
 /// person is terminated, so every card, template and escort window of theirs is denied already, and refusing the
 /// start would shut every door of the site for what only a later reactivation could make matter. It is logged as an
 /// error naming the people left, and the next start tries again.</para>
 /// </remarks>
-public sealed class LeaverSweep(Database database, Termination termination, LiveConfiguration configuration, IClock clock, ILogger<LeaverSweep> logger)
+public sealed class LeaverSweep(Database database, Termination termination, ApiTokens tokens, LiveConfiguration configuration, IClock clock, ILogger<LeaverSweep> logger)
 {
     /// <summary>Who the sweep's rows name, as the visitor desk's daily purge is <c>retention-job</c>.</summary>
     public const string Actor = "termination-sweep";
@@ -73,7 +75,8 @@ public sealed class LeaverSweep(Database database, Termination termination, Live
         var reference = "start " + InstantPattern.ExtendedIso.Format(clock.GetCurrentInstant());
         var finished = new List<PersonId>();
         var left = new List<(PersonId Person, string Why)>();
-        foreach (var person in Unfinished())
+        var unfinished = Unfinished();
+        foreach (var person in unfinished)
         {
             // Read once more from the live state: only a terminated person is ever given a termination's steps.
             if (!configuration.Cardholders.People.TryGetValue(person, out var stored) || stored.Status != PersonStatus.Terminated)
@@ -88,6 +91,21 @@ public sealed class LeaverSweep(Database database, Termination termination, Live
             else
             {
                 finished.Add(person);
+            }
+        }
+
+        // Every step done but the row naming the operator tokens the status change revoked (Termination.TokensRevokedWith):
+        // the row, and nothing else (a person whose tokens are named already is not reported).
+        foreach (var person in tokens.TerminatedWithRevokedTokens().Select(id => new PersonId(id)).Except(unfinished))
+        {
+            switch (await termination.NameTokensLeftAsync(Who, person, reference))
+            {
+                case (true, _):
+                    finished.Add(person);
+                    break;
+                case (_, { } why):
+                    left.Add((person, why));
+                    break;
             }
         }
 

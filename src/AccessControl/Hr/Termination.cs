@@ -45,7 +45,7 @@ public sealed class Termination
     private readonly IClock clock;
     private readonly ILogger<Termination> logger;
 
-    /// <param name="log">Read to tell whether the row naming the tokens a termination revoked is written already (<see cref="TokensLeftUnnamed"/>).</param>
+    /// <param name="log">Read to tell whether the row naming the tokens a termination revoked is written already (<see cref="TokensRevokedWith"/>).</param>
     /// <param name="appendLog">Appends a row to the entry log and completes when it is durable (<c>EventPipeline.AppendAsync</c>).</param>
     public Termination(
         AdminService admin,
@@ -148,8 +148,7 @@ public sealed class Termination
                 $"'{id}' is terminated (every card of theirs is denied), but the rest could not be done: {why} Terminate them again to finish it (else the next start of the service does).");
         }
 
-        var operators = steps.Status.Changed ? steps.Operators : TokensLeftUnnamed(who.Name, new PersonId(id));
-        if (operators.Count > 0 && await NameRevokedTokensAsync(who.Name, id, operators, null) is null)
+        if (!await NameTokensAsync(who, new PersonId(id), steps.Operators, null))
         {
             return AdminResult<Person>.Unavailable(
                 $"'{id}' is terminated and their operator tokens are revoked with it, but the row naming the tokens could not be written (the token list shows them revoked).");
@@ -210,7 +209,7 @@ public sealed class Termination
     /// the caller does not note the file as imported (<c>EdgeService</c> refuses to start). Its next start imports the file
     /// again against the same previous file, so the person is again one this file terminates, and the steps left are done
     /// (those done change and record nothing), the row naming the operator tokens the first start's status change
-    /// revoked too, unless that start wrote it (<see cref="TokensLeftUnnamed"/>).
+    /// revoked too, unless that start wrote it (<see cref="TokensRevokedWith"/>).
     /// </remarks>
     public async Task<AdminResult<ImportSummary>> ImportSiteFileAsync(
         string siteFileName, string sha256, SiteDefinition site, SiteDefinition? previous, Func<Task<AdminResult<ImportSummary>>> import)
@@ -247,8 +246,7 @@ public sealed class Termination
                     $"The site file terminates '{person}' (every card of theirs is denied), but the rest could not be done: {why} The next start finishes it.");
             }
 
-            var names = operators.GetValueOrDefault(person) ?? TokensLeftUnnamed(who.Name, person);
-            if (names.Count > 0 && await NameRevokedTokensAsync(who.Name, person.Value, names, reference) is null)
+            if (!await NameTokensAsync(who, person, operators.GetValueOrDefault(person) ?? [], reference))
             {
                 return AdminResult<ImportSummary>.Unavailable(
                     $"The site file terminates '{person}' and their operator tokens are revoked with it, but the row naming the tokens could not be written (the token list shows them revoked). The next start writes it.");
@@ -259,22 +257,59 @@ public sealed class Termination
     }
 
     /// <summary>
-    /// The operators whose tokens the termination of <paramref name="person"/> by <paramref name="actor"/> revoked (with
-    /// the status, migration 0020) when no row names them yet: the row of an attempt that changed the status and then
-    /// stopped (a step failed, the process ended) before writing it. The attempt that finishes the termination writes it
-    /// then, once: a row by the same actor after their last <c>person.terminate</c> row is that row.
+    /// The operator tokens the termination of <paramref name="person"/> revoked (with the status, migration 0020), who
+    /// terminated them, and whether a row names the tokens yet; null when they are not terminated or it revoked none.
+    /// A row is missing after an attempt that changed the status and then stopped (a step failed, the process ended)
+    /// before writing it: whoever finishes the termination writes it then (the same operator asking again, another one,
+    /// the site file's next start, the HR feed's retry, or the start's <see cref="LeaverSweep"/>), once: a row after the
+    /// person's last <c>person.terminate</c> row, by anyone, names them.
     /// </summary>
-    private IReadOnlyList<string> TokensLeftUnnamed(string actor, PersonId person)
+    /// <remarks>Read through the log query, so the log index finds that person's rows, not a scan of the log.</remarks>
+    public RevokedTokens? TokensRevokedWith(PersonId person)
     {
-        var revoked = tokens.OperatorsRevokedByTermination(person.Value, actor);
-        if (revoked.Count == 0)
+        if (!configuration.Cardholders.People.TryGetValue(person, out var stored) || stored.Status != PersonStatus.Terminated
+            || LastRow(person, CardholderActions.PersonTerminate) is not { Actor: { } terminatedBy } terminated)
         {
-            return [];
+            return null;
         }
 
-        var rows = log.Find(new LogFilter { Kind = LogKinds.Admin, PersonId = person.Value, Limit = EntryLogQuery.MaxLimit });
-        var terminated = rows.LastOrDefault(r => r.Actor == actor && r.Reason == CardholderActions.PersonTerminate);
-        return terminated is not null && !rows.Any(r => r.Seq > terminated.Seq && r.Actor == actor && r.Reason == OperatorTokenActions.Revoke) ? revoked : [];
+        var revoked = tokens.OperatorsRevokedWith(person.Value, terminatedBy, terminated.At);
+        return revoked.Count == 0 ? null : new RevokedTokens(terminatedBy, revoked,
+            Named: log.Find(new LogFilter { Kind = LogKinds.Admin, PersonId = person.Value, Reason = OperatorTokenActions.Revoke, AfterSeq = terminated.Seq, Limit = 1 }).Count > 0);
+    }
+
+    /// <summary>The person's last admin row with this reason, page by page (a person may have any number of them).</summary>
+    private LogEntry? LastRow(PersonId person, string reason)
+    {
+        var filter = new LogFilter { Kind = LogKinds.Admin, PersonId = person.Value, Reason = reason, Limit = EntryLogQuery.MaxLimit };
+        LogEntry? last = null;
+        while (true)
+        {
+            var page = log.Find(filter);
+            last = page.Count > 0 ? page[^1] : last;
+            if (page.Count < filter.Limit)
+            {
+                return last;
+            }
+
+            filter = filter with { AfterSeq = last!.Seq };
+        }
+    }
+
+    /// <summary>
+    /// After a termination's steps: the row naming the operator tokens this attempt's status change revoked
+    /// (<paramref name="revokedNow"/>, read just before it), or, when it revoked none, those an earlier attempt revoked
+    /// and left unnamed (<see cref="TokensRevokedWith"/>). False when a row was due and could not be written.
+    /// </summary>
+    private async Task<bool> NameTokensAsync(AdminActor who, PersonId person, IReadOnlyList<string> revokedNow, string? reference)
+    {
+        var left = revokedNow.Count > 0 ? new RevokedTokens(who.Name, revokedNow, Named: false) : TokensRevokedWith(person);
+        if (left is null || left.Named)
+        {
+            return true;
+        }
+
+        return await NameRevokedTokensAsync(who.Name, person.Value, left.Operators, reference, left.TerminatedBy) is not null;
     }
 
     /// <summary>
@@ -297,8 +332,29 @@ public sealed class Termination
     public async Task<string?> FinishAsync(AdminActor who, PersonId person, string reference)
     {
         ArgumentNullException.ThrowIfNull(who);
-        return Left(await TakeAwayAsync(who, person, reference, TemplateReason(person.Value, who)));
+        var steps = await TakeAwayAsync(who, person, reference, TemplateReason(person.Value, who));
+        return Left(steps) ?? (await NameTokensAsync(who, person, steps.Operators, reference) ? null : TokensRowNotWritten);
     }
+
+    /// <summary>
+    /// The start's sweep of a person whose termination revoked operator tokens that no row names
+    /// (<see cref="TokensRevokedWith"/>): that row, by <paramref name="who"/> with <paramref name="reference"/>. Whether a
+    /// row was written (false: none was due), or why it could not be.
+    /// </summary>
+    public async Task<(bool Named, string? Why)> NameTokensLeftAsync(AdminActor who, PersonId person, string reference)
+    {
+        ArgumentNullException.ThrowIfNull(who);
+        if (TokensRevokedWith(person) is not { Named: false } left)
+        {
+            return (false, null);
+        }
+
+        return await NameRevokedTokensAsync(who.Name, person.Value, left.Operators, reference, left.TerminatedBy) is null
+            ? (false, TokensRowNotWritten)
+            : (true, null);
+    }
+
+    private const string TokensRowNotWritten = "the row naming the operator tokens revoked with the termination could not be written";
 
     /// <summary>Why a step of <paramref name="steps"/> was not done; null when every one was.</summary>
     private static string? Left(TerminationSteps steps) =>
@@ -315,7 +371,8 @@ public sealed class Termination
     }
 
     /// <summary>The row naming the operator tokens a termination revoked (<c>operator_token.revoke</c>); null when it could not be written.</summary>
-    public async Task<LogEntry?> NameRevokedTokensAsync(string actor, string personId, IReadOnlyList<string> operators, string? reference)
+    /// <param name="terminatedBy">Whose termination revoked them, when not <paramref name="actor"/>'s (the row then says so); null: the actor's.</param>
+    public async Task<LogEntry?> NameRevokedTokensAsync(string actor, string personId, IReadOnlyList<string> operators, string? reference, string? terminatedBy = null)
     {
         var entry = new LogEntry
         {
@@ -324,7 +381,7 @@ public sealed class Termination
             Actor = actor,
             Reason = OperatorTokenActions.Revoke,
             PersonId = personId,
-            Detail = AdminJson.Serialize(new { operators, reference }),
+            Detail = AdminJson.Serialize(new { operators, reference, terminatedBy = terminatedBy == actor ? null : terminatedBy }),
         };
         try
         {
@@ -344,3 +401,6 @@ public sealed class Termination
 /// <param name="Unavailable">Why a step after the status change stopped the sequence; null when every step was done.</param>
 public sealed record TerminationSteps(
     AdminResult<Person> Status, IReadOnlyList<string> Operators, IReadOnlyList<string> CredentialsRevoked, int TemplatesRevoked, VisitsEnded? Visits, string? Unavailable);
+
+/// <summary>The operator tokens a termination revoked, who terminated the person, and whether a row names them yet (<see cref="Termination.TokensRevokedWith"/>).</summary>
+public sealed record RevokedTokens(string TerminatedBy, IReadOnlyList<string> Operators, bool Named);

@@ -49,7 +49,9 @@ public sealed class LeaverSweepTests : IDisposable
         Assert.Equal((false, "credential_revoked"), (swipe.Grant, swipe.Reason));
         SiteFileTerminationTests.AssertTakenAway(third, visit);
         // The steps left, each a row by the sweep naming the start that did them; the status was done, so no row for it.
-        Assert.Equal(["credential.revoke", "fingerprint.revoke", "visit.cancel"], swept.Select(r => r.Reason));
+        // The row naming her host account's token, which the status change revoked, says whose termination that was.
+        Assert.Equal(["credential.revoke", "fingerprint.revoke", "visit.cancel", "operator_token.revoke"], swept.Select(r => r.Reason));
+        Assert.Equal("""{"operators":["mkoch-host"],"reference":"start 2026-12-01T09:10:00Z","terminatedBy":"admin-1"}""", swept[^1].Detail);
         Assert.All(swept, r => Assert.Equal(EdgeHarness.BusinessHours + Duration.FromMinutes(10), r.At));
         Assert.All(swept.Where(r => r.Reason != "fingerprint.revoke"), r => Assert.Contains("\"reference\":\"start 2026-12-01T09:10:00Z\"", r.Detail, StringComparison.Ordinal));
         Assert.Contains("termination of p-mkoch by termination-sweep", swept[1].Detail, StringComparison.Ordinal);
@@ -104,7 +106,57 @@ public sealed class LeaverSweepTests : IDisposable
         await using var third = await StartAsync();
 
         SiteFileTerminationTests.AssertTakenAway(third, visit);
-        Assert.Equal(["credential.revoke", "fingerprint.revoke", "visit.cancel"], SweepRows(third).Select(r => r.Reason));
+        Assert.Equal(["credential.revoke", "fingerprint.revoke", "visit.cancel", "operator_token.revoke"], SweepRows(third).Select(r => r.Reason));
+    }
+
+    /// <summary>
+    /// Every step done but the row naming the operator tokens the status change revoked (the log refused it): the next
+    /// start writes it, once, saying whose termination revoked them; the HR feed's retry of its own event then writes none.
+    /// </summary>
+    [Theory]
+    [InlineData("operator")]
+    [InlineData("hr-feed")]
+    [Trait("control", "NIST-PS-4")]
+    [Trait("control", "NIST-AU-5")]
+    public async Task ATerminationCutShortBeforeItsTokensRow_HasTheRowWrittenByTheNextStart_Once(string terminatedBy)
+    {
+        var termination = HrFeedClient.Termination("hr-2026-000170");
+        await using (var first = await StartAsync())
+        {
+            using var desk = VisitDesk.For(first);
+            using var hr = new HrFeedClient(first);
+            first.TreatAsSecret("an operator token", new ApiTokens(first.Edge.Database, first.Clock).CreateToken("mkoch-admin", OperatorRole.Admin, "test", "p-mkoch"));
+            SiteFileTerminationTests.RefuseRows(first.Edge.Database, "operator_token.revoke");
+            if (terminatedBy == "operator")
+            {
+                Assert.Equal(HttpStatusCode.ServiceUnavailable, (await desk.Admin.PostAsJsonAsync("api/v1/people/p-mkoch/status", new { status = "terminated" })).StatusCode);
+            }
+            else
+            {
+                Assert.Equal(HrOutcomes.Unavailable, Assert.Single(await hr.SendAsync(termination)).Outcome);
+            }
+
+            SiteFileTerminationTests.RefuseRows(first.Edge.Database, null);
+            Assert.Empty(first.Rows(new LogFilter { Kind = LogKinds.Admin, Reason = "operator_token.revoke" }));
+        }
+
+        LogEntry swept;
+        await using (var second = await StartAsync())
+        {
+            swept = Assert.Single(second.Rows(new LogFilter { Kind = LogKinds.Admin, Reason = "operator_token.revoke" }));
+            if (terminatedBy == "hr-feed")
+            {
+                using var hr = new HrFeedClient(second);
+                Assert.Equal(HrOutcomes.Applied, Assert.Single(await hr.SendAsync(termination)).Outcome);
+            }
+        }
+
+        await using var third = await StartAsync();
+        var author = terminatedBy == "operator" ? "admin-1" : HrFeedService.Actor;
+        Assert.Equal((LeaverSweep.Actor, "p-mkoch"), (swept.Actor, swept.PersonId));
+        Assert.Equal($$"""{"operators":["mkoch-admin"],"reference":"start 2026-12-01T09:10:00Z","terminatedBy":"{{author}}"}""", swept.Detail);
+        Assert.Equal(swept.Seq, Assert.Single(third.Rows(new LogFilter { Kind = LogKinds.Admin, Reason = "operator_token.revoke" })).Seq);
+        Assert.Equal([swept.Seq], SweepRows(third).Select(r => r.Seq));
     }
 
     /// <summary>

@@ -215,6 +215,34 @@ public class TerminationTests
         Assert.Equal("""{"operators":["mkoch","mkoch-admin"]}""", rows[^1].Detail);
     }
 
+    /// <summary>
+    /// The row naming the tokens is written by whoever finishes the termination, not only by the operator who began it
+    /// (a colleague on the next shift): it says whose termination revoked them.
+    /// </summary>
+    [Fact]
+    [Trait("control", "NIST-PS-4")]
+    [Trait("control", "NIST-AU-5")]
+    public async Task TerminationCutShortBeforeItsTokensRow_FinishedByAnotherOperator_NamesTheTokensOnce_AndWhoseTerminationRevokedThem()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        using var desk = VisitDesk.For(edge);
+        desk.As("mkoch", OperatorRole.Approver, "p-mkoch");
+        var colleague = desk.As("admin-2", OperatorRole.Admin, "p-admin-2");
+        edge.TreatAsSecret("an operator token", new ApiTokens(edge.Edge.Database, edge.Clock).CreateToken("mkoch-admin", OperatorRole.Admin, "test", "p-mkoch"));
+
+        // Every step is done but the tokens' row, which the log refuses.
+        RefuseRows(edge, "operator_token.revoke");
+        var first = await desk.Admin.PostAsJsonAsync("api/v1/people/p-mkoch/status", new { status = "terminated" });
+        RefuseRows(edge, null);
+        var second = await colleague.PostAsJsonAsync("api/v1/people/p-mkoch/status", new { status = "terminated" });
+        var third = await desk.Admin.PostAsJsonAsync("api/v1/people/p-mkoch/status", new { status = "terminated" });
+
+        Assert.Equal([HttpStatusCode.ServiceUnavailable, HttpStatusCode.OK, HttpStatusCode.OK], new[] { first, second, third }.Select(r => r.StatusCode));
+        var revoke = Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Admin, Reason = "operator_token.revoke" }));
+        Assert.Equal(("admin-2", "p-mkoch"), (revoke.Actor, revoke.PersonId));
+        Assert.Equal("""{"operators":["mkoch","mkoch-admin"],"terminatedBy":"admin-1"}""", revoke.Detail);
+    }
+
     [Fact]
     [Trait("control", "NIST-PS-4")]
     [Trait("control", "ISO27001-A.7.3")]
