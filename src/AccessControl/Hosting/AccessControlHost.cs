@@ -20,11 +20,13 @@ namespace AccessControl.Hosting;
 public sealed class AccessControlHost : IAsyncDisposable
 {
     private readonly WebApplication app;
+    private readonly ILoggerFactory loggers;
 
-    private AccessControlHost(WebApplication app, EdgeService edge)
+    private AccessControlHost(WebApplication app, EdgeService edge, ILoggerFactory loggers)
     {
         this.app = app;
         Edge = edge;
+        this.loggers = loggers;
     }
 
     public EdgeService Edge { get; }
@@ -74,55 +76,71 @@ public sealed class AccessControlHost : IAsyncDisposable
                 logging(l);
             }
         });
-        var edge = EdgeService.Create(settings, clock, time, loggers);
-        builder.Services.AddSingleton(clock);
-        builder.Services.AddSingleton(time);
-        builder.Services.AddSingleton(settings);
-        builder.Services.AddSingleton(edge.Database);
-        builder.Services.AddSingleton(edge.Configuration);
-        builder.Services.AddSingleton(edge);
-        builder.Services.AddSingleton(edge.Pipeline);
-        builder.Services.AddSingleton(edge.Log);
-        builder.Services.AddSingleton(new EntryLog.LogVerifier(edge.Database, EntryLog.CheckpointFile.PathIn(settings.DataDirectory),
-            Path.Combine(settings.DataDirectory, EntryLog.LogSigningKey.PublicKeyFileName)));
-        builder.Services.AddSingleton(edge.Cardholders);
-        builder.Services.AddSingleton(edge.Admin);
-        builder.Services.AddAdmin();
 
-        // Fingerprint templates (issue 4): enrollment, revocation, rekey, reconciliation; the edge owns the store.
-        builder.Services.AddSingleton(edge.Fingerprints);
+        // A start that fails leaves nothing open (as EdgeService.Create does for its own parts): the console logger's
+        // thread, the service and the web host would otherwise stay with every attempt of a host that catches and retries.
+        EdgeService? edge = null;
+        WebApplication? app = null;
+        try
+        {
+            edge = EdgeService.Create(settings, clock, time, loggers);
+            builder.Services.AddSingleton(clock);
+            builder.Services.AddSingleton(time);
+            builder.Services.AddSingleton(settings);
+            builder.Services.AddSingleton(edge.Database);
+            builder.Services.AddSingleton(edge.Configuration);
+            builder.Services.AddSingleton(edge);
+            builder.Services.AddSingleton(edge.Pipeline);
+            builder.Services.AddSingleton(edge.Log);
+            builder.Services.AddSingleton(new EntryLog.LogVerifier(edge.Database, EntryLog.CheckpointFile.PathIn(settings.DataDirectory),
+                Path.Combine(settings.DataDirectory, EntryLog.LogSigningKey.PublicKeyFileName)));
+            builder.Services.AddSingleton(edge.Cardholders);
+            builder.Services.AddSingleton(edge.Admin);
+            builder.Services.AddAdmin();
 
-        // Visitor management (issue 3): requests, approvals, front desk, badge pool, watch list.
-        // From the service's settings, not the web builder's configuration: that reads the working directory's appsettings.json.
-        builder.Services.AddVisitors(settings.Visitors, settings.DataDirectory);
+            // Fingerprint templates (issue 4): enrollment, revocation, rekey, reconciliation; the edge owns the store.
+            builder.Services.AddSingleton(edge.Fingerprints);
 
-        // HR feed (issue 5): signed terminations and transfers; future-dated ones applied by a periodic job.
-        builder.Services.AddHrFeed(settings.DataDirectory);
+            // Visitor management (issue 3): requests, approvals, front desk, badge pool, watch list.
+            // From the service's settings, not the web builder's configuration: that reads the working directory's appsettings.json.
+            builder.Services.AddVisitors(settings.Visitors, settings.DataDirectory);
 
-        // Security headers, request rate limit and failed sign-in lockout on every endpoint (issue 5).
-        builder.Services.AddHttpSecurity(settings.Http);
+            // HR feed (issue 5): signed terminations and transfers; future-dated ones applied by a periodic job.
+            builder.Services.AddHrFeed(settings.DataDirectory);
 
-        var app = builder.Build();
-        app.UseHttpSecurity();
-        app.MapAdminApi();
-        app.MapVisitorApi();
-        app.MapFingerprintApi();
-        app.MapHrFeedApi();
-        app.MapDeviceSeqApi();
-        app.MapPipelineMetricsApi();
-        Broker.BrokerStatusApi.MapBrokerStatusApi(app);
-        Health.HealthApi.MapHealthApi(app);
-        LifeSafety.FireApi.MapFireApi(app);
-        edge.Termination = app.Services.GetRequiredService<Termination>();
-        var visitors = app.Services.GetRequiredService<AccessControl.Visitors.VisitorService>();
-        edge.AddSupervision(visitors.CheckOverdueBadgesAsync);
-        visitors.RestoreDesignatedEscorts();
-        visitors.RefreshDoorRules();
-        edge.AddPeriodic("visitor-retention", TimeSpan.FromDays(1), async ct => await visitors.PurgeAsync(AdminActor.EverySite("retention-job"), ct));
-        _ = app.Services.GetRequiredService<HrFeedSigner>(); // the key file is created on first start, for the HR system to be given
-        var hr = app.Services.GetRequiredService<HrFeedService>();
-        edge.AddPeriodic("hr-due-events", HrFeedService.DueCheckInterval, async ct => await hr.ApplyDueAsync(ct));
-        return new AccessControlHost(app, edge);
+            // Security headers, request rate limit and failed sign-in lockout on every endpoint (issue 5).
+            builder.Services.AddHttpSecurity(settings.Http);
+
+            app = builder.Build();
+            app.UseHttpSecurity();
+            app.MapAdminApi();
+            app.MapVisitorApi();
+            app.MapFingerprintApi();
+            app.MapHrFeedApi();
+            app.MapDeviceSeqApi();
+            app.MapPipelineMetricsApi();
+            Broker.BrokerStatusApi.MapBrokerStatusApi(app);
+            Health.HealthApi.MapHealthApi(app);
+            LifeSafety.FireApi.MapFireApi(app);
+            edge.Termination = app.Services.GetRequiredService<Termination>();
+            var visitors = app.Services.GetRequiredService<AccessControl.Visitors.VisitorService>();
+            edge.AddSupervision(visitors.CheckOverdueBadgesAsync);
+            visitors.RestoreDesignatedEscorts();
+            visitors.RefreshDoorRules();
+            edge.AddPeriodic("visitor-retention", TimeSpan.FromDays(1), async ct => await visitors.PurgeAsync(AdminActor.EverySite("retention-job"), ct));
+            _ = app.Services.GetRequiredService<HrFeedSigner>(); // the key file is created on first start, for the HR system to be given
+            var hr = app.Services.GetRequiredService<HrFeedService>();
+            edge.AddPeriodic("hr-due-events", HrFeedService.DueCheckInterval, async ct => await hr.ApplyDueAsync(ct));
+            return new AccessControlHost(app, edge, loggers);
+        }
+        catch
+        {
+            // In reverse order of making; nothing was started yet (StartAsync starts both).
+            app?.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            edge?.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            loggers.Dispose();
+            throw;
+        }
     }
 
     public async Task StartAsync(CancellationToken cancellationToken = default)
@@ -136,5 +154,6 @@ public sealed class AccessControlHost : IAsyncDisposable
         await app.StopAsync();
         await Edge.DisposeAsync();
         await app.DisposeAsync();
+        loggers.Dispose(); // last: the service logs until it is disposed
     }
 }

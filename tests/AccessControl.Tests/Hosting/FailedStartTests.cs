@@ -26,6 +26,9 @@ public sealed class FailedStartTests : IDisposable
     /// <summary>The maintenance worker's thread name as Linux keeps it (15 characters).</summary>
     private const string MaintenanceThread = "ac-log-maintena";
 
+    /// <summary>The console logger's thread ("Console logger queue processing thread") as Linux keeps its name.</summary>
+    private const string ConsoleLoggerThread = "Console logger ";
+
     private readonly TestLog log = TestLog.RolledBack(Head, Signed);
 
     public FailedStartTests() => File.WriteAllText(Path.Combine(log.Directory, "provisioning.key"), Convert.ToBase64String(AccessControl.Devices.DeviceSecrets.NewKey()));
@@ -70,9 +73,27 @@ public sealed class FailedStartTests : IDisposable
         Assert.True(Threads(MaintenanceThread) <= threadsBefore, $"{Threads(MaintenanceThread)} maintenance threads after the failed start, {threadsBefore} before");
     }
 
-    private EdgeService Create(Func<ServiceSettings, ServiceSettings> configure) => EdgeService.Create(
-        configure(new ServiceSettings { DataDirectory = log.Directory, SiteFile = EdgeHarness.DemoSiteFile, Broker = new BrokerOptions { Port = 0 } }),
+    [Fact]
+    [Trait("control", "NIST-CP-10")]
+    public void HostCreate_WithABadSiteFile_LeavesNoConsoleLoggerThread_AndTheDatabaseFreeToLockExclusively()
+    {
+        var bad = Path.Combine(log.Directory, "bad-site.yaml");
+        File.WriteAllText(bad, "site: [unclosed\n");
+        var threadsBefore = Threads(ConsoleLoggerThread);
+
+        // The service's own console logging (no logging given), whose logger factory runs a thread of its own.
+        Assert.Throws<SiteFileException>(() => AccessControlHost.Create(Settings(AcceptSigned) with { SiteFile = bad }, log.Clock,
+            AccessControl.Tests.Support.RealTime.Instance));
+
+        AssertNothingHeld();
+        Assert.True(Threads(ConsoleLoggerThread) <= threadsBefore, $"{Threads(ConsoleLoggerThread)} console logger threads after the failed start, {threadsBefore} before");
+    }
+
+    private EdgeService Create(Func<ServiceSettings, ServiceSettings> configure) => EdgeService.Create(Settings(configure),
         log.Clock, AccessControl.Tests.Support.RealTime.Instance, NullLoggerFactory.Instance);
+
+    private ServiceSettings Settings(Func<ServiceSettings, ServiceSettings> configure) =>
+        configure(new ServiceSettings { DataDirectory = log.Directory, SiteFile = EdgeHarness.DemoSiteFile, Broker = new BrokerOptions { Port = 0 } });
 
     private static ServiceSettings AcceptSigned(ServiceSettings settings) => settings with { LogIntegrity = settings.LogIntegrity with { AcceptRollback = Signed } };
 
