@@ -72,28 +72,40 @@ public sealed class EntryLogWriter : IDisposable
         this.checkpointing = checkpointing;
         this.database = database;
         connection = database.Open();
-
-        // Checkpoints run in the background (EdgeService), not inside a swipe's commit.
-        using (var pragma = connection.CreateCommand())
+        try
         {
-            pragma.CommandText = "PRAGMA wal_autocheckpoint = 0";
-            pragma.ExecuteNonQuery();
+            // Checkpoints run in the background (EdgeService), not inside a swipe's commit.
+            using (var pragma = connection.CreateCommand())
+            {
+                pragma.CommandText = "PRAGMA wal_autocheckpoint = 0";
+                pragma.ExecuteNonQuery();
+            }
+
+            insert = new RawStatement(connection, InsertSql);
+            exists = new RawStatement(connection, "SELECT 1 FROM entry_log WHERE source = $source AND event_id = $event_id");
+            find = connection.CreateCommand();
+            find.CommandText = $"SELECT {EntryLogQuery.Columns} FROM entry_log WHERE source = $source AND event_id = $event_id";
+            find.Parameters.Add(new SqliteParameter { ParameterName = "$source" });
+            find.Parameters.Add(new SqliteParameter { ParameterName = "$event_id" });
+            find.Prepare();
+
+            LoadHead();
+            SealUnchainedRows();
+            if (checkpointing is not null)
+            {
+                LoadLastCheckpoint(checkpointing.Clock.GetCurrentInstant());
+                FileMissingCheckpoints();
+            }
         }
-
-        insert = new RawStatement(connection, InsertSql);
-        exists = new RawStatement(connection, "SELECT 1 FROM entry_log WHERE source = $source AND event_id = $event_id");
-        find = connection.CreateCommand();
-        find.CommandText = $"SELECT {EntryLogQuery.Columns} FROM entry_log WHERE source = $source AND event_id = $event_id";
-        find.Parameters.Add(new SqliteParameter { ParameterName = "$source" });
-        find.Parameters.Add(new SqliteParameter { ParameterName = "$event_id" });
-        find.Prepare();
-
-        LoadHead();
-        SealUnchainedRows();
-        if (checkpointing is not null)
+        catch
         {
-            LoadLastCheckpoint(checkpointing.Clock.GetCurrentInstant());
-            FileMissingCheckpoints();
+            // Nobody else will: the caller gets no writer to dispose, and the connection, left open, would hold the
+            // file (its WAL, its locks) for as long as the process lives, one more with every attempt of a host that retries.
+            find?.Dispose();
+            exists?.Dispose();
+            insert?.Dispose();
+            connection.Dispose();
+            throw;
         }
     }
 

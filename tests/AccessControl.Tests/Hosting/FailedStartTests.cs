@@ -74,6 +74,20 @@ public sealed class FailedStartTests : IDisposable
     }
 
     [Fact]
+    [Trait("control", "NIST-AU-9")]
+    [Trait("control", "NIST-CP-10")]
+    public void Create_WhoseEntryLogWriterCannotOpen_LeavesTheDatabaseFreeToLockExclusively()
+    {
+        // The writer opens its connection, then reads the log's head and purge horizon: a database without log_purge
+        // (damaged, or changed by someone with the file) makes that read throw after the connection is open.
+        Execute("DROP TABLE log_purge");
+
+        Assert.ThrowsAny<SqliteException>(() => Create(AcceptSigned));
+
+        AssertNothingHeld();
+    }
+
+    [Fact]
     [Trait("control", "NIST-CP-10")]
     public void HostCreate_WithABadSiteFile_LeavesNoConsoleLoggerThread_AndTheDatabaseFreeToLockExclusively()
     {
