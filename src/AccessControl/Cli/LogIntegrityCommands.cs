@@ -80,7 +80,8 @@ public static class LogIntegrityCommands
     /// configured minimum that is not allowed, no checkpoint yet), failed, or refused unrecorded because the database is
     /// older than its checkpoint file (<see cref="CliLogWriter"/>); 2: usage error, or a settings file that
     /// cannot be read. Every refusal is recorded in the log (<see cref="LogPurgeRefusal"/>); when even that row cannot be
-    /// written, exit code 1 and an error that says so.
+    /// written, exit code 1 and an error that says so. A log whose purge records disagree (<see cref="LogPurgeInconsistentException"/>)
+    /// is refused unrecorded, exit code 1, pointing to <c>log verify</c>.
     /// </summary>
     /// <remarks>
     /// The minimum retention is the service's (<c>AccessControl:LogIntegrity:MinimumRetention</c>), read as the service
@@ -163,6 +164,12 @@ public static class LogIntegrityCommands
                 : writer.Purge(cutOff, actor, now, options.Retention, account);
             (result.Outcome == LogPurgeOutcome.Refused ? error : output).WriteLine(result.Message);
             return result.Outcome == LogPurgeOutcome.Refused ? ExitCodes.Failed : ExitCodes.Ok;
+        }
+        catch (LogPurgeInconsistentException ex)
+        {
+            error.WriteLine($"error: refused: {ex.Message}. Nothing was changed. Run `accesscontrol log verify --db {path}` for what was changed in the log, "
+                + "and keep its report with the incident record (docs/log-integrity.md)");
+            return ExitCodes.Failed;
         }
         catch (LogPurgeRefusalNotRecordedException ex)
         {

@@ -417,7 +417,8 @@ public sealed class EntryLogWriter : IDisposable
     /// (<c>fromSeq</c> = <c>toSeq</c> + 1) and whose <c>lastHash</c> is the one the horizon's purge recorded (zeros when
     /// the log was never purged). So the newest purge row still says where the chain resumes, as <c>verify</c> reads it;
     /// nothing goes into <c>log_purge</c>, so the horizon (and what the delete trigger lets through) stays where it was.
-    /// Returns the row's seq; throws <see cref="SqliteException"/> when it could not be written.
+    /// Returns the row's seq; throws <see cref="SqliteException"/> when it could not be written, and
+    /// <see cref="LogPurgeInconsistentException"/>, writing nothing, when the horizon's purge row is not in the log.
     /// </summary>
     private long RecordNothingPurged(Instant before, string actor, OsAccount? osAccount, Instant now, LogRetention retention)
     {
@@ -425,12 +426,7 @@ public sealed class EntryLogWriter : IDisposable
         {
             using var transaction = connection.BeginTransaction();
             LoadHead(transaction);
-            var lastHash = purgedUpTo == 0
-                ? Convert.ToHexStringLower(LogChain.Start)
-                : Scalar<string?>(transaction, """
-                    SELECT json_extract(e.detail, '$.lastHash') FROM log_purge p JOIN entry_log e ON e.seq = p.purge_seq
-                    ORDER BY p.up_to_seq DESC LIMIT 1
-                    """) ?? throw new InvalidOperationException($"The purge that purged up to seq {purgedUpTo} has no row naming its last hash in the log.");
+            var lastHash = purgedUpTo == 0 ? Convert.ToHexStringLower(LogChain.Start) : HorizonLastHash(transaction);
             var entry = PurgeRow(new PurgeDetail(purgedUpTo + 1, purgedUpTo, 0, Rfc3339.Format(before), lastHash, retention.Iso, retention.Reason,
                 osAccount?.User, osAccount?.Uid, osAccount?.LoginUid, osAccount?.LoginUser), actor, now);
             var (seq, hash) = WriteRows([entry], new LogEntry[1]);
@@ -439,6 +435,39 @@ public sealed class EntryLogWriter : IDisposable
             headHash = hash;
             return seq;
         }
+    }
+
+    /// <summary>
+    /// The <c>lastHash</c> of the purge that made the horizon: the row <c>log_purge</c>'s highest bound names, which must
+    /// be a <c>purge</c> row of that bound. (Not the newest purge row that can be found: a bound inserted into
+    /// <c>log_purge</c> without its row would then have its range recorded with another purge's hash, in a row that looks right.)
+    /// </summary>
+    /// <exception cref="LogPurgeInconsistentException">The row is not in the log, or is not that purge.</exception>
+    private string HorizonLastHash(SqliteTransaction transaction)
+    {
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = """
+            SELECT p.purge_seq, e.seq IS NOT NULL,
+                   CASE WHEN e.kind = $kind AND e.reason = $reason AND json_valid(e.detail) AND json_extract(e.detail, '$.toSeq') = p.up_to_seq
+                        THEN json_extract(e.detail, '$.lastHash') END
+            FROM log_purge p LEFT JOIN entry_log e ON e.seq = p.purge_seq
+            ORDER BY p.up_to_seq DESC, p.id DESC LIMIT 1
+            """;
+        command.Parameters.AddWithValue("$kind", LogKinds.Integrity);
+        command.Parameters.AddWithValue("$reason", LogKinds.PurgeReason);
+        using var reader = command.ExecuteReader();
+        reader.Read();
+        var purgeSeq = reader.GetInt64(0);
+        if (!reader.IsDBNull(2))
+        {
+            return reader.GetString(2);
+        }
+
+        var row = reader.GetBoolean(1) ? $"row {purgeSeq} of the entry log is not the purge row of that range" : $"the entry log has no row {purgeSeq}";
+        throw new LogPurgeInconsistentException(
+            $"log_purge says rows up to seq {purgedUpTo} were purged by the purge recorded in row {purgeSeq}, but {row}: "
+            + "the purge bound and the log disagree, which only someone with the file could have caused");
     }
 
     private static LogEntry PurgeRow(PurgeDetail detail, string actor, Instant now) => new()

@@ -67,3 +67,10 @@ public sealed record LogPurgeRefusal(string Code, Instant Before, string Actor, 
 /// <summary>A purge was refused, and the row that records the refusal could not be written either. Nothing was deleted.</summary>
 public sealed class LogPurgeRefusalNotRecordedException(string refusal, Exception inner)
     : IOException($"{refusal}; the refusal could not be recorded in the entry log either: {inner.Message}", inner);
+
+/// <summary>
+/// A purge that found nothing to delete could not record its row: the newest bound in <c>log_purge</c> names a purge row
+/// the log does not hold (or one of another range), so the row would say where the chain resumes with data nobody
+/// vouches for. Nothing was written; <c>log verify</c> reports what was changed.
+/// </summary>
+public sealed class LogPurgeInconsistentException(string inconsistency) : InvalidOperationException(inconsistency);

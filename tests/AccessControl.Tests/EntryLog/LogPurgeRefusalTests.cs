@@ -103,6 +103,40 @@ public sealed class LogPurgeRefusalTests
         Assert.Empty(new EntryLogQuery(log.Database).Find(new LogFilter { Reason = LogPurgeRefusal.Action }));
     }
 
+    [Theory]
+    [Trait("control", "NIST-AU-9")]
+    [InlineData(999, "the entry log has no row 999")]
+    [InlineData(5, "row 5 of the entry log is not the purge row of that range")]
+    public async Task LogPurge_FindingNothingToPurge_WhereLogPurgesBoundNamesNoPurgeRow_IsRefused_PointingToVerify_AndChangesNothing(long purgeSeq, string found)
+    {
+        using var log = TestLog.Create();
+        log.Writer.Dispose();
+        SqliteConnection.ClearAllPools();
+
+        // A bound inserted by someone with the file (the table takes inserts, as each purge step must), beyond the first
+        // minute's rows: the purge finds nothing left to delete, and its row would need the hash of a purge that is not there.
+        Execute(log.Database, $"INSERT INTO log_purge (up_to_seq, purge_seq, at, actor) VALUES (30, {purgeSeq}, 0, 'intruder')");
+        log.Clock.Advance(Duration.FromDays(400));
+
+        var (exit, error) = await PurgeAsync(log.Clock, log.Database.Path, log.SettingsFile());
+
+        Assert.Equal(1, exit);
+        Assert.Contains($"error: refused: log_purge says rows up to seq 30 were purged by the purge recorded in row {purgeSeq}, but {found}", error, StringComparison.Ordinal);
+        Assert.Contains("Nothing was changed", error, StringComparison.Ordinal);
+        Assert.Contains($"accesscontrol log verify --db {log.Database.Path}", error, StringComparison.Ordinal);
+        Assert.Equal((36L, 36L, 1L), (Count(log.Database, "SELECT COUNT(*) FROM entry_log"), Count(log.Database, "SELECT MAX(seq) FROM entry_log"),
+            Count(log.Database, "SELECT COUNT(*) FROM log_purge")));
+    }
+
+    private static long Count(Database database, string sql)
+    {
+        using var connection = new SqliteConnection($"Data Source={database.Path};Mode=ReadOnly;Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        return (long)command.ExecuteScalar()!;
+    }
+
     private static void Execute(Database database, string sql)
     {
         using var connection = new SqliteConnection($"Data Source={database.Path};Pooling=False");
