@@ -28,7 +28,8 @@ internal static class CliLogWriter
         }
         catch (LogRollbackException ex)
         {
-            error.WriteLine("error: " + ex.Message);
+            // In the command's words, not the start's: it was refused, and changed nothing.
+            error.WriteLine("error: " + ex.CommandRefusal);
             return null;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)

@@ -102,10 +102,7 @@ public sealed partial record LogRollback(long Head, LogCheckpoint Checkpoint, st
 
             var head = long.Parse(name.Groups["head"].Value, CultureInfo.InvariantCulture);
             var movedAt = Instant.FromUnixTimeMilliseconds(long.Parse(name.Groups["ms"].Value, CultureInfo.InvariantCulture));
-            var last = EntryLog.CheckpointFile.ReadLast(path)
-                ?? throw new LogRollbackException(
-                    $"Cannot start: the checkpoint file {path} was moved aside by a start that accepted a rollback of the entry log to seq {head} and stopped before it recorded the rollback in the log, "
-                    + "and it holds no checkpoint now (it was changed since). Nothing was written. Keep it with the incident record and move it out of the data folder (docs/operations.md, section 8).");
+            var last = EntryLog.CheckpointFile.ReadLast(path) ?? throw EmptiedAside(path, head);
             var rollback = new LogRollback(head, last, path, movedAt);
             if (rollback.IsRecordedIn(database))
             {
@@ -118,6 +115,19 @@ public sealed partial record LogRollback(long Head, LogCheckpoint Checkpoint, st
         }
 
         return found;
+    }
+
+    /// <summary>
+    /// A file moved aside that holds no checkpoint now: no rollback to accept, and no way to tell which. A start and a
+    /// CLI command that appends are both refused, each saying so in its own words, with the same finding and remedy.
+    /// </summary>
+    private static LogRollbackException EmptiedAside(string path, long head)
+    {
+        var found = $"the checkpoint file {path} was moved aside by a start that accepted a rollback of the entry log to seq {head} and stopped before it recorded the rollback in the log, "
+            + "and it holds no checkpoint now (it was changed since)";
+        const string remedy = "Keep it with the incident record and move it out of the data folder (docs/operations.md, section 8)";
+        return new LogRollbackException($"Cannot start: {found}. Nothing was written. {remedy}.",
+            $"refused: {found}. Nothing was changed. {remedy}, then run this command again.");
     }
 
     /// <summary>Why the service does not start, and what the operator does (docs/operations.md section 8).</summary>
@@ -232,5 +242,15 @@ public sealed partial record LogRollback(long Head, LogCheckpoint Checkpoint, st
     private static partial Regex UnrecordedName();
 }
 
-/// <summary>A start refused on a rolled-back database (<see cref="LogRollback.Refusal"/>): exit code 2, nothing written.</summary>
-public sealed class LogRollbackException(string message) : InvalidOperationException(message);
+/// <summary>
+/// A start refused on a rolled-back database (<see cref="LogRollback.Refusal"/>): exit code 2, nothing written. The
+/// same finding refuses a CLI command that appends (<see cref="CommandRefusal"/>), which is no start.
+/// </summary>
+/// <param name="message">What the start says: <c>Cannot start: ...</c>.</param>
+/// <param name="commandRefusal">What a CLI command that appends says (<c>token create</c>, <c>token revoke</c>, <c>log purge</c>):
+/// that it was refused and changed nothing, with the same finding and what to do.</param>
+public sealed class LogRollbackException(string message, string commandRefusal) : InvalidOperationException(message)
+{
+    /// <summary>The refusal in a CLI command's words (<see cref="LogRollback.CommandRefusal()"/> for a rollback to accept).</summary>
+    public string CommandRefusal { get; } = commandRefusal;
+}

@@ -257,7 +257,7 @@ public sealed class EdgeService : IAsyncDisposable
         var rollbacks = LogRollback.FindAll(database, CheckpointFile.PathIn(settings.DataDirectory));
         if (rollbacks.FirstOrDefault(r => settings.LogIntegrity.AcceptRollback != r.Checkpoint.Seq) is { } refused)
         {
-            throw new LogRollbackException(refused.Refusal(settings.LogIntegrity.AcceptRollback));
+            throw new LogRollbackException(refused.Refusal(settings.LogIntegrity.AcceptRollback), refused.CommandRefusal());
         }
 
         if (rollbacks.Count == 0 && settings.LogIntegrity.AcceptRollback is { } accepted)

@@ -52,6 +52,28 @@ public sealed class LogRollbackCliTests : IDisposable
         Assert.Equal(fileBefore, SHA256.HashData(await File.ReadAllBytesAsync(log.CheckpointPath)));
     }
 
+    [Theory]
+    [Trait("control", "NIST-AU-9")]
+    [Trait("control", "NIST-CP-10")]
+    [MemberData(nameof(Appending))]
+    public async Task AppendingCommand_WithAFileMovedAsideThatHoldsNoCheckpoint_IsRefusedInACommandsWords_NotAStarts_AndChangesNothing(string[] command)
+    {
+        // A start accepted the rollback, moved the file aside and stopped before its row; the file was emptied since.
+        var aside = Path.Combine(Path.GetDirectoryName(log.CheckpointPath)!, $"{LogRollback.UnrecordedPrefix}{Head}-1741000000000.jsonl");
+        File.Move(log.CheckpointPath, aside);
+        await File.WriteAllTextAsync(aside, "");
+
+        var (exit, error) = await RunAsync(command);
+
+        Assert.True(exit == ExitCodes.Failed, error);
+        Assert.StartsWith($"error: refused: the checkpoint file {aside} was moved aside by a start that accepted a rollback of the entry log to seq {Head}", error, StringComparison.Ordinal);
+        Assert.Contains("and it holds no checkpoint now (it was changed since). Nothing was changed. Keep it with the incident record and move it out of the data folder "
+            + "(docs/operations.md, section 8), then run this command again.", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("Cannot start", error, StringComparison.Ordinal);
+        Assert.Equal((Head, 0L), (Scalar("SELECT MAX(seq) FROM entry_log"), Scalar("SELECT COUNT(*) FROM operator_tokens")));
+        Assert.Equal("", await File.ReadAllTextAsync(aside));
+    }
+
     [Fact]
     [Trait("control", "NIST-AU-9")]
     [Trait("control", "NIST-CP-10")]
