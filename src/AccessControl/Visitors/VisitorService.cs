@@ -351,7 +351,11 @@ public sealed class VisitorService
     public VisitView? Get(long id) => store.Get(id) is { } visit ? VisitView.From(visit) : null;
 
     /// <summary>
-    /// Visits whose window starts on a local date of their site (the site's zone), optionally of one site and status.
+    /// The visits running on a local date of their site (the site's zone), in start order, optionally of one site and
+    /// status: those whose window starts on it, and those that started on an earlier day and end after its start of
+    /// day (<see cref="DateTimeZone.AtStartOfDay"/>, not 24 hours on: a DST day lasts 23 or 25 hours). So a
+    /// 22:00-06:00 night visit is on both days' lists, where the clerk checking the crew out at 06:00 looks for it;
+    /// one 22:00-00:00 is on the first only, a window being half-open. Such a visit keeps its own <c>window.date</c>.
     /// Without a date, each visit's own site says what today is: a desk in Berlin just after midnight sees the day that
     /// has begun there, though UTC is still on the day before.
     /// </summary>
@@ -361,7 +365,8 @@ public sealed class VisitorService
         var now = clock.GetCurrentInstant();
         if (date is { } day)
         {
-            // A day in any zone lies within [date 00:00 UTC - 14 h, date + 1 00:00 UTC + 14 h): read that, then keep the site-local matches.
+            // A day in any zone lies within [date 00:00 UTC - 14 h, date + 1 00:00 UTC + 14 h): read the visits running
+            // at some time in that, then keep each one by its own site's day.
             from = day.AtStartOfDayInZone(DateTimeZone.Utc).ToInstant() - Duration.FromHours(14);
             to = day.PlusDays(1).AtStartOfDayInZone(DateTimeZone.Utc).ToInstant() + Duration.FromHours(14);
         }
@@ -372,8 +377,16 @@ public sealed class VisitorService
         }
 
         var sites = configuration.Topology.Sites;
-        LocalDate TodayAt(SiteId visitSite) => now.InZone(sites.TryGetValue(visitSite, out var s) ? s.TimeZone : DateTimeZone.Utc).Date;
-        return [.. store.List(from, to, site, status, 10_000).Where(v => v.Window.Date == (date ?? TodayAt(v.Site))).Select(VisitView.From)];
+        bool RunsOn(Visit visit)
+        {
+            var zone = sites.TryGetValue(visit.Site, out var s) ? s.TimeZone : DateTimeZone.Utc;
+            var day = date ?? now.InZone(zone).Date;
+
+            // The stored end, at which the badge issued at check-in stops opening doors.
+            return visit.Window.Date == day || (visit.Window.Date < day && visit.Interval.End > zone.AtStartOfDay(day).ToInstant());
+        }
+
+        return [.. store.List(from, to, site, status, 10_000).Where(RunsOn).Select(VisitView.From)];
     }
 
     // ---- check-in and check-out --------------------------------------------------------------------

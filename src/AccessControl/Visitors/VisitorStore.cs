@@ -93,7 +93,10 @@ public sealed class VisitorStore(Database database)
         return Load(connection, $"SELECT {VisitColumns} FROM visits WHERE id = @id", new { id }).SingleOrDefault();
     }
 
-    /// <summary>Visits whose window starts in [from, to), optionally of one site and status, in start order.</summary>
+    /// <summary>
+    /// Visits whose window overlaps [from, to) (it starts before <paramref name="to"/> and ends after
+    /// <paramref name="from"/>: a night visit begun the day before is one), optionally of one site and status, in start order.
+    /// </summary>
     public IReadOnlyList<Visit> List(Instant from, Instant to, string? site, string? status, int limit)
     {
         using var connection = database.Open();
@@ -101,7 +104,7 @@ public sealed class VisitorStore(Database database)
             connection,
             $"""
             SELECT {VisitColumns} FROM visits
-            WHERE starts_at >= @from AND starts_at < @to AND (@site IS NULL OR site_id = @site) AND (@status IS NULL OR status = @status)
+            WHERE starts_at < @to AND ends_at > @from AND (@site IS NULL OR site_id = @site) AND (@status IS NULL OR status = @status)
             ORDER BY starts_at, id LIMIT @limit
             """,
             new { from, to, site, status, limit });
