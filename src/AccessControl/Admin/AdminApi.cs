@@ -42,6 +42,9 @@ public static class AdminApi
 
     private const int MaxPageSize = 1000;
 
+    /// <summary>The parameters of a paged listing (<see cref="PageParameters"/>).</summary>
+    private static readonly string[] PageParameterNames = ["after", "limit"];
+
     /// <summary>
     /// Registers what the admin API needs. The host must also register <see cref="Storage.Database"/>,
     /// <see cref="LiveConfiguration"/> and <see cref="IClock"/>, and either <see cref="EventPipeline"/> or
@@ -91,27 +94,29 @@ public static class AdminApi
         var write = app.MapGroup(Prefix).AddEndpointFilter(new OperatorFilter(OperatorRole.Admin)).AddEndpointFilter(cardholders);
         var log = app.MapGroup(Prefix).AddEndpointFilter(new OperatorFilter(OperatorRole.Auditor, OperatorRole.Admin));
 
-        read.MapGet("/people", ListPeople);
-        read.MapGet("/people/{id}", GetPerson);
+        // Every GET route names the query parameters it takes; any other is refused, naming it (QueryParameters).
+        read.MapGet("/people", ListPeople).WithQueryParameters(PageParameterNames);
+        read.MapGet("/people/{id}", GetPerson).WithQueryParameters();
         write.MapPut("/people/{id}", PutPerson);
         write.MapPost("/people/{id}/status", PostPersonStatus);
         write.MapPut("/people/{id}/access-levels", PutPersonAccessLevels);
 
-        read.MapGet("/credentials/{card}", GetCredential);
+        read.MapGet("/credentials/{card}", GetCredential).WithQueryParameters();
         write.MapPut("/credentials/{card}", PutCredential);
         write.MapPost("/credentials/{card}/status", PostCredentialStatus);
         write.MapPost("/credentials/{card}/reissue", PostCredentialReissue);
 
-        read.MapGet("/access-levels", ListAccessLevels);
-        read.MapGet("/access-levels/{id}", GetAccessLevel);
+        read.MapGet("/access-levels", ListAccessLevels).WithQueryParameters(PageParameterNames);
+        read.MapGet("/access-levels/{id}", GetAccessLevel).WithQueryParameters();
         write.MapPut("/access-levels/{id}", PutAccessLevel);
         write.MapDelete("/access-levels/{id}", DeleteAccessLevel);
 
         // Who holds access, for a review: every site's operators, so not for a site-limited token.
-        log.MapGet("/tokens", ListTokens).AddEndpointFilter(new SiteLimit.EverySiteOnly(EverySiteActions.Tokens));
+        log.MapGet("/tokens", ListTokens).AddEndpointFilter(new SiteLimit.EverySiteOnly(EverySiteActions.Tokens)).WithQueryParameters(PageParameterNames);
 
-        log.MapGet("/log", QueryLog);
-        log.MapGet("/log/verify", VerifyLog).AddEndpointFilter(new SiteLimit.EverySiteOnly(EverySiteActions.LogVerify)); // it walks, and may quote, every site's rows
+        log.MapGet("/log", QueryLog).WithQueryParameters([.. LogQueryParameters.Names]);
+        log.MapGet("/log/verify", VerifyLog).AddEndpointFilter(new SiteLimit.EverySiteOnly(EverySiteActions.LogVerify)) // it walks, and may quote, every site's rows
+            .WithQueryParameters();
         return app;
     }
 
@@ -305,14 +310,10 @@ public static class AdminApi
 
     private static AdminActor Actor(HttpContext http) => AdminActor.Of(Identity(http));
 
+    /// <summary>The page asked for; other parameters, and these given twice, are refused before (<see cref="PageParameterNames"/>).</summary>
     private static (string? After, int Limit, List<FieldError> Errors) PageParameters(IQueryCollection query)
     {
         var errors = new List<FieldError>();
-        foreach (var key in query.Keys.Where(k => k is not ("after" or "limit")))
-        {
-            errors.Add(new FieldError(key, "is not a parameter of this listing (known: after, limit)"));
-        }
-
         string? after = query.TryGetValue("after", out var a) ? a.ToString() : null;
         if (after is not null && !WireFormat.IsValidId(after))
         {

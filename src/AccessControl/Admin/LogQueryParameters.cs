@@ -7,8 +7,8 @@ namespace AccessControl.Admin;
 
 /// <summary>
 /// Turns the parameters of a log query (HTTP query string or CLI options, same names) into a <see cref="LogFilter"/>,
-/// naming each parameter that is wrong. Unknown parameters are errors too: a misspelt filter silently ignored
-/// would show an auditor rows they did not ask for.
+/// naming each parameter that is wrong. Unknown and repeated parameters are errors too, as on every GET route
+/// (<see cref="QueryParameters"/>): a misspelt filter silently ignored would show an auditor rows they did not ask for.
 /// </summary>
 public static class LogQueryParameters
 {
@@ -30,22 +30,9 @@ public static class LogQueryParameters
     public static (LogFilter? Filter, IReadOnlyList<FieldError> Errors) Parse(IEnumerable<KeyValuePair<string, IReadOnlyList<string>>> parameters, int defaultLimit = DefaultLimit)
     {
         var errors = new List<FieldError>();
-        var values = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var (name, given) in parameters)
-        {
-            if (!Names.Contains(name))
-            {
-                errors.Add(new FieldError(name, $"is not a log query parameter (known: {string.Join(", ", Names)})"));
-            }
-            else if (given.Count != 1)
-            {
-                errors.Add(new FieldError(name, "must be given once"));
-            }
-            else
-            {
-                values[name] = given[0];
-            }
-        }
+        var given = parameters.ToList();
+        QueryParameters.Check(given.Select(p => (p.Key, p.Value.Count)), Names, errors);
+        var values = given.Where(p => Names.Contains(p.Key) && p.Value.Count == 1).ToDictionary(p => p.Key, p => p.Value[0], StringComparer.Ordinal);
 
         var from = ParseInstant("from", values.GetValueOrDefault("from"), errors);
         var to = ParseInstant("to", values.GetValueOrDefault("to"), errors);

@@ -20,7 +20,7 @@ public static class BrokerStatusApi
     public static IEndpointRouteBuilder MapBrokerStatusApi(this IEndpointRouteBuilder app)
     {
         app.MapGroup(AdminApi.Prefix).AddEndpointFilter(new AdminApi.OperatorFilter(OperatorRole.Auditor, OperatorRole.Security, OperatorRole.Admin))
-            .MapGet("/broker", ([FromServices] EdgeService edge) => Results.Json(Describe(edge), AdminJson.Options));
+            .MapGet("/broker", ([FromServices] EdgeService edge) => Results.Json(Describe(edge), AdminJson.Options)).WithQueryParameters();
         return app;
     }
 

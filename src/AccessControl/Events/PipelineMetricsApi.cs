@@ -17,7 +17,8 @@ public static class PipelineMetricsApi
     public static IEndpointRouteBuilder MapPipelineMetricsApi(this IEndpointRouteBuilder app)
     {
         app.MapGroup(AdminApi.Prefix).AddEndpointFilter(new AdminApi.OperatorFilter(OperatorRole.Auditor, OperatorRole.Admin))
-            .MapGet("/metrics/pipeline", ([FromServices] EventPipeline pipeline) => Results.Json(Describe(pipeline.Metrics.Snapshot()), AdminJson.Options));
+            .MapGet("/metrics/pipeline", ([FromServices] EventPipeline pipeline) => Results.Json(Describe(pipeline.Metrics.Snapshot()), AdminJson.Options))
+            .WithQueryParameters();
         return app;
     }
 

@@ -59,14 +59,15 @@ public static class FingerprintApi
 
         var enrollers = Group(OperatorRole.Enrollment, OperatorRole.Admin);
         enrollers.MapPost("/people/{personId}/fingerprints", Enroll);
-        enrollers.MapDelete("/fingerprints/{templateId}", Revoke);
+        enrollers.MapDelete("/fingerprints/{templateId}", Revoke).WithQueryParameters("reason");
 
-        Group(OperatorRole.Enrollment, OperatorRole.Admin, OperatorRole.Auditor).MapGet("/people/{personId}/fingerprints", List);
+        // Every GET route names the query parameters it takes: none here; any is refused, naming it (QueryParameters).
+        Group(OperatorRole.Enrollment, OperatorRole.Admin, OperatorRole.Auditor).MapGet("/people/{personId}/fingerprints", List).WithQueryParameters();
 
         // Both span every site: the reconciliation names every person with a template or a two-factor zone, the rekey
         // re-encrypts every template (FingerprintService refuses a site-limited token itself, whoever asks).
         Group(OperatorRole.Admin, OperatorRole.Auditor).MapGet("/fingerprints/reconciliation", ([FromServices] FingerprintService s) => Json(s.Reconcile()))
-            .AddEndpointFilter(new SiteLimit.EverySiteOnly(EverySiteActions.FingerprintReconciliation));
+            .AddEndpointFilter(new SiteLimit.EverySiteOnly(EverySiteActions.FingerprintReconciliation)).WithQueryParameters();
         Group(OperatorRole.Admin).MapPost("/fingerprints/rekey", async (HttpContext http, [FromServices] FingerprintService s) =>
             ToHttp(await s.RekeyAsync(AdminActor.Of(Identity(http)), http.RequestAborted), v => v));
         return app;
@@ -106,16 +107,9 @@ public static class FingerprintApi
     private static IResult List(string personId, [FromServices] FingerprintService fingerprints) =>
         ToHttp(fingerprints.List(personId), records => records.Select(FingerprintView.From).ToList());
 
-    private static async Task<IResult> Revoke(string templateId, HttpContext http, [FromServices] FingerprintService fingerprints)
-    {
-        var unknown = http.Request.Query.Keys.Where(k => k != "reason").ToList();
-        if (unknown.Count > 0)
-        {
-            return AdminApi.Problem(StatusCodes.Status400BadRequest, "Invalid query", null, [.. unknown.Select(k => new FieldError(k, "is not a parameter (known: reason)"))]);
-        }
-
-        return ToHttp(await fingerprints.RevokeAsync(Identity(http).Operator, templateId, http.Request.Query["reason"].FirstOrDefault(), http.RequestAborted), FingerprintView.From);
-    }
+    /// <summary>The reason is the query's <c>reason</c> (any other parameter, or it twice, is refused before: <see cref="QueryParameters"/>).</summary>
+    private static async Task<IResult> Revoke(string templateId, HttpContext http, [FromServices] FingerprintService fingerprints) =>
+        ToHttp(await fingerprints.RevokeAsync(Identity(http).Operator, templateId, http.Request.Query["reason"].FirstOrDefault(), http.RequestAborted), FingerprintView.From);
 
     private static byte[]? DecodeTemplate(string? base64)
     {

@@ -74,8 +74,9 @@ public static class VisitorApi
         RouteGroupBuilder Group(params OperatorRole[] roles) => app.MapGroup(Prefix).AddEndpointFilter(new AdminApi.OperatorFilter(roles));
 
         var readers = Group(OperatorRole.Host, OperatorRole.Approver, OperatorRole.Frontdesk, OperatorRole.Security, OperatorRole.Auditor);
-        readers.MapGet("/visits", ListVisits);
-        readers.MapGet("/visits/{id:long}", GetVisit);
+        // Every GET route names the query parameters it takes; any other is refused, naming it (QueryParameters).
+        readers.MapGet("/visits", ListVisits).WithQueryParameters("date", "site", "status");
+        readers.MapGet("/visits/{id:long}", GetVisit).WithQueryParameters();
 
         Group(OperatorRole.Host).MapPost("/visits", RequestVisit);
 
@@ -94,22 +95,22 @@ public static class VisitorApi
 
         var watchers = Group(OperatorRole.Frontdesk, OperatorRole.Security, OperatorRole.Auditor);
         watchers.MapGet("/visits/on-site", (HttpContext http, [FromServices] VisitorService s) =>
-            SiteListingAsync(http, VisitActions.OnSite, site => Json(s.OnSite(site))));
+            SiteListingAsync(http, VisitActions.OnSite, site => Json(s.OnSite(site)))).WithQueryParameters("site");
         watchers.MapGet("/visits/overdue-badges", (HttpContext http, [FromServices] VisitorService s) =>
-            SiteListingAsync(http, VisitActions.OverdueBadges, site => Json(s.OverdueBadges(site))));
+            SiteListingAsync(http, VisitActions.OverdueBadges, site => Json(s.OverdueBadges(site)))).WithQueryParameters("site");
 
-        Group(OperatorRole.Auditor, OperatorRole.Security).MapGet("/visits/log", VisitorLog);
+        Group(OperatorRole.Auditor, OperatorRole.Security).MapGet("/visits/log", VisitorLog).WithQueryParameters("from", "to", "site", "after", "limit");
 
         // The watch list is checked at every site's front desk: a site-limited token reads it but does not change it
         // (VisitorService refuses the change, whoever calls it).
         var security = Group(OperatorRole.Security);
-        security.MapGet("/watchlist", ([FromServices] VisitorService s) => Json(s.Watchlist()));
+        security.MapGet("/watchlist", ([FromServices] VisitorService s) => Json(s.Watchlist())).WithQueryParameters();
         security.MapPost("/watchlist", AddToWatchlist);
         security.MapDelete("/watchlist/{id:long}", async (long id, HttpContext http, [FromServices] VisitorService s) =>
             ToHttp(await s.RemoveFromWatchlistAsync(Identity(http), id, http.RequestAborted)));
 
         Group(OperatorRole.Admin, OperatorRole.Frontdesk).MapGet("/badge-pool", (HttpContext http, [FromServices] VisitorService s) =>
-            SiteListingAsync(http, VisitActions.BadgePoolList, site => Json(s.Badges(site))));
+            SiteListingAsync(http, VisitActions.BadgePoolList, site => Json(s.Badges(site)))).WithQueryParameters("site");
         var admin = Group(OperatorRole.Admin);
         admin.MapPut("/badge-pool/{card}", PutBadge);
         admin.MapDelete("/badge-pool/{card}", async (string card, HttpContext http, [FromServices] VisitorService s) =>
@@ -135,7 +136,6 @@ public static class VisitorApi
     {
         var request = http.Request;
         var errors = new List<FieldError>();
-        CheckParameters(request.Query, ["date", "site", "status"], errors);
         var site = AskedSite(request.Query, errors);
         var status = request.Query["status"].FirstOrDefault();
         if (status is not null and not ("requested" or "approved" or "rejected" or "withdrawn"))
@@ -229,7 +229,6 @@ public static class VisitorApi
     {
         var request = http.Request;
         var errors = new List<FieldError>();
-        CheckParameters(request.Query, ["from", "to", "site", "after", "limit"], errors);
         var from = LogQueryParameters.ParseInstant("from", request.Query["from"].FirstOrDefault(), errors);
         var to = LogQueryParameters.ParseInstant("to", request.Query["to"].FirstOrDefault(), errors);
         LogQueryParameters.CheckRange(from, to, errors);
@@ -279,11 +278,10 @@ public static class VisitorApi
             : list(who.Site ?? asked);
     }
 
-    /// <summary>A listing whose only parameter is <c>site</c> (<see cref="ScopedAsync"/>); any other is refused, naming it.</summary>
+    /// <summary>A listing whose only parameter is <c>site</c> (<see cref="ScopedAsync"/>; any other is refused before, <see cref="QueryParameters"/>).</summary>
     private static Task<IResult> SiteListingAsync(HttpContext http, string action, Func<string?, IResult> list)
     {
         var errors = new List<FieldError>();
-        CheckParameters(http.Request.Query, ["site"], errors);
         var asked = AskedSite(http.Request.Query, errors);
         return errors.Count > 0 ? Task.FromResult(InvalidQuery(errors)) : ScopedAsync(http, action, asked, list);
     }
@@ -291,20 +289,6 @@ public static class VisitorApi
     /// <summary>The site a listing is asked for (<c>site=</c>), or null; an id, as in the entry log's query, since a refusal's row names it.</summary>
     private static string? AskedSite(IQueryCollection query, List<FieldError> errors) =>
         LogQueryParameters.ParseId("site", query["site"].FirstOrDefault(), errors);
-
-    private static void CheckParameters(IQueryCollection query, string[] known, List<FieldError> errors)
-    {
-        foreach (var key in query.Keys.Where(k => !known.Contains(k)))
-        {
-            errors.Add(new FieldError(key, $"is not a parameter of this listing (known: {string.Join(", ", known)})"));
-        }
-
-        // site=A&site=B would be read as A alone: refused as the entry log's query refuses it.
-        foreach (var key in known.Where(k => query[k].Count > 1))
-        {
-            errors.Add(new FieldError(key, "must be given once"));
-        }
-    }
 
     private static async Task<(T? Body, IResult? Error)> ReadBodyAsync<T>(HttpContext http)
         where T : class

@@ -401,10 +401,14 @@ public sealed class StateChangingRoutesTests(StateChangingRoutesTests.Service se
 
         /// <summary>"METHOD /pattern" of every POST, PUT, PATCH and DELETE endpoint of the host's endpoint data source.</summary>
         public HashSet<string> StateChangingRoutes() =>
+            Routes().Where(key => !key.StartsWith("GET ", StringComparison.Ordinal) && !key.StartsWith("HEAD ", StringComparison.Ordinal))
+                .ToHashSet(StringComparer.Ordinal);
+
+        /// <summary>"METHOD /pattern" of every endpoint of the host's endpoint data source (<c>*</c> for one of any method).</summary>
+        public HashSet<string> Routes() =>
             Edge.Host.Services.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>()
                 .SelectMany(e => (e.Metadata.GetMetadata<HttpMethodMetadata>()?.HttpMethods ?? ["*"])
                     .Select(m => $"{m} /{e.RoutePattern.RawText!.TrimStart('/')}"))
-                .Where(key => !key.StartsWith("GET ", StringComparison.Ordinal) && !key.StartsWith("HEAD ", StringComparison.Ordinal))
                 .ToHashSet(StringComparer.Ordinal);
 
         public async Task<(HttpStatusCode Status, IReadOnlyList<LogEntry> Rows)> SendAsync(string? token, string method, string path)

@@ -793,7 +793,7 @@ public sealed class VisitApiTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         var error = Assert.Single((await response.Content.ReadFromJsonAsync<AdminApi.ApiProblem>(AdminJson.Options))!.Errors!);
         Assert.Equal("sit", error.Field);
-        Assert.StartsWith("is not a parameter of this listing (known: ", error.Message, StringComparison.Ordinal);
+        Assert.StartsWith("is not a parameter of this route (known: ", error.Message, StringComparison.Ordinal);
         Assert.Contains("site", error.Message, StringComparison.Ordinal);
     }
 
