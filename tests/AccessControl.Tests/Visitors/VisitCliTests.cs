@@ -48,6 +48,29 @@ public class VisitCliTests
         Assert.True(row.TryGetProperty("checkedOutAt", out _));
     }
 
+    /// <summary><c>visit overdue --site S</c> asks the service for S's overdue badges (<c>site=S</c>), not every site's.</summary>
+    [Fact]
+    [Trait("control", "NIST-AC-3")]
+    [Trait("control", "PCI-9.3.3")]
+    public async Task VisitOverdue_WithASite_PrintsOnlyThatSitesOverdueBadges()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        using var desk = VisitDesk.For(edge);
+        await desk.CheckedInVisitAsync();
+        edge.Clock.Reset(VisitDesk.At(12, 0));   // the visit's window has ended, its badge is still out
+        var url = edge.Host.HttpAddress.ToString();
+        var frontdesk = desk.Frontdesk.DefaultRequestHeaders.Authorization!.Parameter!;
+
+        var atDemo = await RunAsync(url, frontdesk, ["visit", "overdue", "--site", "demo"]);
+        var atPar1 = await RunAsync(url, frontdesk, ["visit", "overdue", "--site", "par1"]);
+
+        Assert.True(atDemo.Code == 0, atDemo.Error);
+        Assert.True(atPar1.Code == 0, atPar1.Error);
+        var badge = Assert.Single(JsonDocument.Parse(atDemo.Output).RootElement.EnumerateArray());
+        Assert.Equal(VisitDesk.Badge1, badge.GetProperty("badge").GetString());
+        Assert.Empty(JsonDocument.Parse(atPar1.Output).RootElement.EnumerateArray());
+    }
+
     [Theory]
     [InlineData("visit")]
     [InlineData("visit", "check-in", "1", "--visitor", "1")]   // no document number on standard input
