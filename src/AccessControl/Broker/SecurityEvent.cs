@@ -1,4 +1,4 @@
-using System.Text;
+using AccessControl.Display;
 using NodaTime;
 
 namespace AccessControl.Broker;
@@ -53,32 +53,15 @@ public sealed record SecurityEvent(Instant At, string ClientId, string Username,
     };
 
     /// <summary>
-    /// Makes an untrusted string safe to log: at most 128 characters, control characters replaced by '?', and
-    /// null shown as empty.
+    /// Makes an untrusted string safe to log: at most 128 characters, control characters and invisible formatting
+    /// characters (bidi overrides, zero-width characters: <see cref="ReadableText"/>'s rule) replaced by '?', and null
+    /// shown as empty. A device name written backwards behind a right-to-left override would otherwise read as another
+    /// device's in the service log, and a zero-width character would make two names look the same.
     /// </summary>
     public static string Clean(string? value) => CleanUpTo(value, MaxLength);
 
     /// <summary>As <see cref="Clean"/>, at most <paramref name="maxLength"/> characters (a name of its own, so that
     /// <c>Select(SecurityEvent.Clean)</c> never binds the index to the length).</summary>
-    public static string CleanUpTo(string? value, int maxLength)
-    {
-        if (string.IsNullOrEmpty(value))
-        {
-            return "";
-        }
-
-        var text = value.Length > maxLength ? value[..maxLength] + "…" : value;
-        if (!text.Any(char.IsControl))
-        {
-            return text;
-        }
-
-        var clean = new StringBuilder(text.Length);
-        foreach (var c in text)
-        {
-            clean.Append(char.IsControl(c) ? '?' : c);
-        }
-
-        return clean.ToString();
-    }
+    public static string CleanUpTo(string? value, int maxLength) =>
+        string.IsNullOrEmpty(value) ? "" : ReadableText.Replaced(value.Length > maxLength ? value[..maxLength] + "…" : value);
 }

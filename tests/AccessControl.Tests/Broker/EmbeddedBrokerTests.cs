@@ -40,6 +40,25 @@ public class EmbeddedBrokerTests
         Assert.Equal("scanner?2026-11-28 forged log line", refusal.Username);
     }
 
+    /// <summary>
+    /// A presented name that would read as another device's in the console or the service log ("rdr-hall-in" written
+    /// backwards behind a right-to-left override) is recorded with its invisible characters as '?', as a control is.
+    /// </summary>
+    [Fact]
+    [Trait("control", "NIST-IA-3")]
+    [Trait("control", "NIST-AU-9")]
+    public async Task AUsernameWithBidiOrZeroWidthCharacters_IsRecordedWithThemShownAsQuestionMarks()
+    {
+        await using var broker = await EmbeddedBrokerFixture.StartAsync(Topology, Secrets);
+
+        await using var client = await TestMqttClient.ConnectAsync(broker.Port, "scanner\u202Eni-llah-rdr\u200B", "guess");
+
+        var refusal = Assert.Single(broker.SecurityEvents);
+        Assert.Equal(SecurityEvent.ConnectRefused, refusal.What);
+        Assert.Equal("scanner?ni-llah-rdr?", refusal.Username);
+        Assert.Equal("scanner?ni-llah-rdr?", refusal.ClientId);
+    }
+
     [Fact]
     [Trait("control", "NIST-IA-3")]
     public async Task ClientIdOtherThanUsername_IsRefusedAndReported()
