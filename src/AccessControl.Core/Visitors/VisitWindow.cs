@@ -1,5 +1,4 @@
 using NodaTime;
-using NodaTime.TimeZones;
 
 namespace AccessControl.Visitors;
 
@@ -22,11 +21,20 @@ public enum CheckInTiming
 /// </summary>
 /// <remarks>
 /// Wall-clock times are what people agree on ("Tuesday, 9 to 12"), and they stay right when the site's offset
-/// changes between the request and the visit. They become instants only when needed, with the site's zone and
-/// NodaTime's lenient resolver: a time that does not exist (skipped by a spring-forward change) moves forward by the
-/// length of the gap (02:30 on a Berlin spring night is 03:30 CEST), and an ambiguous time (repeated by a fall-back
-/// change) is its earlier occurrence. So a visit 01:00-04:00 on a fall-back night lasts four hours of real time, and
-/// on a spring-forward night two.
+/// changes between the request and the visit. They become instants once, when the visit is requested (the stored
+/// <c>starts_at</c>/<c>ends_at</c> the approver sees and the desk, the badge, the listings and the overdue check go by),
+/// with the site's zone and two rules for the nights the clocks change:
+/// <list type="bullet">
+/// <item>A time that does not exist (skipped when the clocks go forward: 02:30 on a Berlin spring night) is not a
+/// window's start or end: <see cref="ProblemsIn"/> names it, and the request is refused. Moving it on by the gap, as
+/// NodaTime's lenient resolver does, would open or close an access window at a time nobody asked for, and could put
+/// the end before the start (02:30-03:00 would be 03:30-03:00).</item>
+/// <item>A time that happens twice (repeated when the clocks go back: 02:30 on a Berlin autumn night) is its first
+/// occurrence, for the start and the end alike: the first time a wall clock shows it. So the visit ends when the clock
+/// first reads its end (the shorter window, not an hour more), 02:15-02:45 lasts half an hour as written, and the
+/// rule is the one calendars use (RFC 5545). The answer's <c>window.startsAt</c>/<c>endsAt</c> show which.</item>
+/// </list>
+/// So a night visit 22:00-06:00 lasts 9 hours of real time on a fall-back night and 7 on a spring-forward night.
 /// </remarks>
 public sealed record VisitWindow(LocalDate Date, LocalTime Start, LocalTime End)
 {
@@ -52,38 +60,90 @@ public sealed record VisitWindow(LocalDate Date, LocalTime Start, LocalTime End)
     /// <summary>Whether the window is well formed: its start and end differ (a window is shorter than a day).</summary>
     public bool IsValid => Start != End;
 
+    /// <summary>
+    /// Why the window cannot be turned into instants in <paramref name="zone"/>: a start or end the clocks skip that
+    /// night (see the remarks), each with its field (<c>start</c>, <c>end</c>) and a message for the person who typed
+    /// it. Empty when <see cref="ToInterval"/> can be called.
+    /// </summary>
+    public IReadOnlyList<WindowProblem> ProblemsIn(DateTimeZone zone) => Resolve(zone).Problems;
+
     /// <summary>The window as instants [start, end) in the given zone (see the remarks for DST nights).</summary>
+    /// <exception cref="InvalidOperationException">The window is not valid, or has <see cref="ProblemsIn"/> the zone: check those first.</exception>
     public Interval ToInterval(DateTimeZone zone)
     {
-        ArgumentNullException.ThrowIfNull(zone);
         if (!IsValid)
         {
             throw new InvalidOperationException("A visit window needs different start and end times.");
         }
 
-        var start = zone.ResolveLocal(LocalStart, Resolvers.LenientResolver).ToInstant();
-        var end = zone.ResolveLocal(LocalEnd, Resolvers.LenientResolver).ToInstant();
-        return new Interval(start, end);
+        var (interval, problems) = Resolve(zone);
+        return interval ?? throw new InvalidOperationException($"The window {this} cannot be resolved in {zone.Id}: {problems[0].Field} {problems[0].Message}");
     }
 
-    /// <summary>From when the front desk may check a visitor in: the start minus <paramref name="lead"/>.</summary>
-    public Instant CheckInOpensAt(DateTimeZone zone, Duration lead) => ToInterval(zone).Start - lead;
-
-    /// <summary>Whether a check-in at <paramref name="now"/> is too early, allowed, or too late.</summary>
-    public CheckInTiming CheckInAt(Instant now, DateTimeZone zone, Duration lead)
+    /// <summary>Whether a check-in at <paramref name="now"/> is too early, allowed, or too late for a window stored as <paramref name="window"/>.</summary>
+    /// <param name="lead">How long before the start check-in opens.</param>
+    public static CheckInTiming CheckInAt(Interval window, Instant now, Duration lead)
     {
         if (lead < Duration.Zero)
         {
             throw new ArgumentOutOfRangeException(nameof(lead), lead, "The check-in lead time cannot be negative.");
         }
 
-        var interval = ToInterval(zone);
-        return now < interval.Start - lead ? CheckInTiming.TooEarly
-            : now >= interval.End ? CheckInTiming.Ended
+        return now < window.Start - lead ? CheckInTiming.TooEarly
+            : now >= window.End ? CheckInTiming.Ended
             : CheckInTiming.Open;
     }
+
+    /// <summary>
+    /// The first instant of <paramref name="date"/> in <paramref name="zone"/>, like <see cref="DateTimeZone.AtStartOfDay"/>
+    /// (the end of the gap when midnight is skipped), but without its exception for a day skipped whole (Pacific/Apia,
+    /// 30 December 2011): then the instant the clocks jumped, when the next day begins.
+    /// </summary>
+    public static Instant StartOfDay(DateTimeZone zone, LocalDate date)
+    {
+        ArgumentNullException.ThrowIfNull(zone);
+        var mapping = zone.MapLocal(date.AtMidnight());
+        return mapping.Count > 0 ? zone.AtStartOfDay(date).ToInstant() : mapping.LateInterval.Start;
+    }
+
+    private (Interval? Interval, IReadOnlyList<WindowProblem> Problems) Resolve(DateTimeZone zone)
+    {
+        ArgumentNullException.ThrowIfNull(zone);
+        var problems = new List<WindowProblem>();
+        var start = FirstOccurrence(zone, LocalStart, "start", problems);
+        var end = FirstOccurrence(zone, LocalEnd, "end", problems);
+        if (start is { } s && end is { } e && e <= s)
+        {
+            // Only where the clocks go back by more than the window's length in one step; never in Berlin.
+            problems.Add(new WindowProblem("end", $"falls before the start on {LocalEnd.Date:uuuu'-'MM'-'dd} in the site's time zone ({zone.Id}), whose clocks go back that night"));
+        }
+
+        return (problems.Count == 0 ? new Interval(start!.Value, end!.Value) : null, problems);
+    }
+
+    private static Instant? FirstOccurrence(DateTimeZone zone, LocalDateTime time, string field, List<WindowProblem> problems)
+    {
+        var mapping = zone.MapLocal(time);
+        if (mapping.Count > 0)
+        {
+            return mapping.First().ToInstant();
+        }
+
+        var (from, to) = (mapping.EarlyInterval.IsoLocalEnd, mapping.LateInterval.IsoLocalStart);
+        problems.Add(new WindowProblem(field,
+            $"{Clock(time, time.Date)} does not exist on {time.Date:uuuu'-'MM'-'dd} in the site's time zone ({zone.Id}): the clocks go forward " +
+            $"from {Clock(from, time.Date)} to {Clock(to, time.Date)} that night; choose a time before {Clock(from, time.Date)} or from {Clock(to, time.Date)}"));
+        return null;
+    }
+
+    /// <summary>A wall-clock time as people write it, with its date when that is not <paramref name="day"/>.</summary>
+    private static string Clock(LocalDateTime time, LocalDate day) =>
+        (time.Date == day ? "" : $"{time.Date:uuuu'-'MM'-'dd} ") + (time.Second == 0 ? $"{time.TimeOfDay:HH':'mm}" : $"{time.TimeOfDay:HH':'mm':'ss}");
 
     /// <summary>The window as the API and the log write it: <c>2026-12-01 09:00-12:00</c>.</summary>
     public override string ToString() =>
         $"{Date:uuuu'-'MM'-'dd} {Start:HH':'mm}-{End:HH':'mm}";
 }
+
+/// <summary>Why a visit window's start or end cannot be used in a zone: the field (<c>start</c> or <c>end</c>) and what to tell the person who typed it.</summary>
+public sealed record WindowProblem(string Field, string Message);

@@ -156,7 +156,9 @@ public sealed class VisitorService
             }
 
             Interval interval = default;
-            if (site is not null && window is not null)
+            var skipped = site is not null && window is not null ? window.ProblemsIn(site.TimeZone) : [];
+            errors.AddRange(skipped.Select(p => new FieldError(p.Field, p.Message)));
+            if (site is not null && window is not null && skipped.Count == 0)
             {
                 interval = window.ToInterval(site.TimeZone);
                 if (interval.Start <= now)
@@ -353,7 +355,7 @@ public sealed class VisitorService
     /// <summary>
     /// The visits running on a local date of their site (the site's zone), in start order, optionally of one site and
     /// status: those whose window starts on it, and those that started on an earlier day and end after its start of
-    /// day (<see cref="DateTimeZone.AtStartOfDay"/>, not 24 hours on: a DST day lasts 23 or 25 hours). So a
+    /// day (<see cref="VisitWindow.StartOfDay"/>, not 24 hours on: a DST day lasts 23 or 25 hours). So a
     /// 22:00-06:00 night visit is on both days' lists, where the clerk checking the crew out at 06:00 looks for it;
     /// one 22:00-00:00 is on the first only, a window being half-open. Such a visit keeps its own <c>window.date</c>.
     /// Without a date, each visit's own site says what today is: a desk in Berlin just after midnight sees the day that
@@ -383,7 +385,7 @@ public sealed class VisitorService
             var day = date ?? now.InZone(zone).Date;
 
             // The stored end, at which the badge issued at check-in stops opening doors.
-            return visit.Window.Date == day || (visit.Window.Date < day && visit.Interval.End > zone.AtStartOfDay(day).ToInstant());
+            return visit.Window.Date == day || (visit.Window.Date < day && visit.Interval.End > VisitWindow.StartOfDay(zone, day));
         }
 
         return [.. store.List(from, to, site, status, 10_000).Where(RunsOn).Select(VisitView.From)];
@@ -446,11 +448,12 @@ public sealed class VisitorService
             }
 
             var lead = Duration.FromTimeSpan(options.CheckInLead);
-            switch (visit.Window.CheckInAt(now, site.TimeZone, lead))
+            // The stored instants, which the approver approved and the badge will expire at, not the window resolved again.
+            switch (VisitWindow.CheckInAt(visit.Interval, now, lead))
             {
                 case CheckInTiming.TooEarly:
                     return await RefuseCheckInAsync(desk, visit, number, VisitRefusals.OutsideWindow,
-                        $"Check-in opens at {InstantPattern.General.Format(visit.Window.CheckInOpensAt(site.TimeZone, lead))}.");
+                        $"Check-in opens at {InstantPattern.General.Format(visit.Interval.Start - lead)}.");
                 case CheckInTiming.Ended:
                     return await RefuseCheckInAsync(desk, visit, number, VisitRefusals.OutsideWindow, "The visit's window has ended.");
             }

@@ -62,15 +62,46 @@ public class VisitWindowTests
     }
 
     [Fact]
-    public void ToInterval_StartInsideTheSpringGap_MovesForwardByTheGap()
+    public void ProblemsIn_StartInsideTheSpringGap_NamesStart_AndToIntervalRefusesIt()
     {
-        // 02:30 does not exist in Berlin on 29 March 2026: lenient resolution gives 03:30 CEST (01:30 UTC).
+        // 02:30 does not exist in Berlin on 29 March 2026 (02:00 CET jumps to 03:00 CEST); moved on, it would be 03:30.
         var window = new VisitWindow(new LocalDate(2026, 3, 29), new LocalTime(2, 30), new LocalTime(5, 0));
 
-        var interval = window.ToInterval(Berlin);
+        var problem = Assert.Single(window.ProblemsIn(Berlin));
 
-        Assert.Equal(Instant.FromUtc(2026, 3, 29, 1, 30), interval.Start);
-        Assert.Equal(Instant.FromUtc(2026, 3, 29, 3, 0), interval.End);
+        Assert.Equal("start", problem.Field);
+        Assert.Equal(
+            "02:30 does not exist on 2026-03-29 in the site's time zone (Europe/Berlin): the clocks go forward from 02:00 to 03:00 that night; choose a time before 02:00 or from 03:00",
+            problem.Message);
+        Assert.Throws<InvalidOperationException>(() => window.ToInterval(Berlin));
+    }
+
+    [Fact]
+    public void ProblemsIn_NightVisitEndingInTheSpringGap_NamesEndAndItsDay()
+    {
+        var window = new VisitWindow(new LocalDate(2026, 3, 28), new LocalTime(22, 0), new LocalTime(2, 0));
+
+        var problem = Assert.Single(window.ProblemsIn(Berlin));
+
+        Assert.Equal("end", problem.Field);
+        Assert.StartsWith("02:00 does not exist on 2026-03-29", problem.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ProblemsIn_AroundTheSpringGap_IsEmpty()
+    {
+        Assert.Empty(new VisitWindow(new LocalDate(2026, 3, 29), new LocalTime(1, 59), new LocalTime(3, 0)).ProblemsIn(Berlin));
+        Assert.Equal(Duration.FromMinutes(1), new VisitWindow(new LocalDate(2026, 3, 29), new LocalTime(1, 59), new LocalTime(3, 0)).ToInterval(Berlin).Duration);
+    }
+
+    [Fact]
+    public void StartOfDay_OfADaySkippedWhole_IsWhenTheClocksJumped_NotAnException()
+    {
+        // Samoa skipped 30 December 2011: 29 December 23:59:59 (-10) was followed by 31 December 00:00 (+14).
+        var apia = DateTimeZoneProviders.Tzdb["Pacific/Apia"];
+
+        Assert.Equal(Instant.FromUtc(2011, 12, 30, 10, 0), VisitWindow.StartOfDay(apia, new LocalDate(2011, 12, 30)));
+        Assert.Equal(Instant.FromUtc(2026, 3, 28, 23, 0), VisitWindow.StartOfDay(Berlin, new LocalDate(2026, 3, 29)));
     }
 
     [Fact]
@@ -83,6 +114,15 @@ public class VisitWindowTests
 
         Assert.Equal(Instant.FromUtc(2026, 10, 24, 23, 0), interval.Start);
         Assert.Equal(Instant.FromUtc(2026, 10, 25, 0, 30), interval.End);
+    }
+
+    [Fact]
+    public void ToInterval_StartAndEndBothInTheFallBackOverlap_TakeTheFirstOccurrenceOfEach()
+    {
+        // 02:15-02:45 on 25 October 2026 lasts half an hour, as written: both in CEST.
+        var interval = new VisitWindow(new LocalDate(2026, 10, 25), new LocalTime(2, 15), new LocalTime(2, 45)).ToInterval(Berlin);
+
+        Assert.Equal(new Interval(Instant.FromUtc(2026, 10, 25, 0, 15), Instant.FromUtc(2026, 10, 25, 0, 45)), interval);
     }
 
     [Fact]
@@ -114,24 +154,25 @@ public class VisitWindowTests
     [Fact]
     public void CheckInAt_DefaultLead_OpensThirtyMinutesBeforeTheStart()
     {
-        var window = new VisitWindow(new LocalDate(2026, 12, 1), new LocalTime(9, 0), new LocalTime(12, 0));
         var start = Instant.FromUtc(2026, 12, 1, 8, 0);
+        var window = new Interval(start, start + Duration.FromHours(3));
         var lead = VisitWindow.DefaultCheckInLead;
 
-        Assert.Equal(CheckInTiming.TooEarly, window.CheckInAt(start - Duration.FromMinutes(30) - Duration.FromMilliseconds(1), Berlin, lead));
-        Assert.Equal(CheckInTiming.Open, window.CheckInAt(start - Duration.FromMinutes(30), Berlin, lead));
-        Assert.Equal(CheckInTiming.Open, window.CheckInAt(start + Duration.FromHours(2), Berlin, lead));
-        Assert.Equal(CheckInTiming.Ended, window.CheckInAt(start + Duration.FromHours(3), Berlin, lead));
-        Assert.Equal(start - Duration.FromMinutes(30), window.CheckInOpensAt(Berlin, lead));
+        Assert.Equal(CheckInTiming.TooEarly, VisitWindow.CheckInAt(window, start - Duration.FromMinutes(30) - Duration.FromMilliseconds(1), lead));
+        Assert.Equal(CheckInTiming.Open, VisitWindow.CheckInAt(window, start - Duration.FromMinutes(30), lead));
+        Assert.Equal(CheckInTiming.Open, VisitWindow.CheckInAt(window, start + Duration.FromHours(2), lead));
+        Assert.Equal(CheckInTiming.Ended, VisitWindow.CheckInAt(window, start + Duration.FromHours(3), lead));
     }
 
     [Fact]
     public void CheckInAt_LeadAcrossTheSpringGap_CountsRealTime()
     {
         // Visit 03:15-05:00 local on the spring-forward night: 03:15 CEST = 01:15 UTC; 45 minutes before is 00:30 UTC (01:30 CET).
-        var window = new VisitWindow(new LocalDate(2026, 3, 29), new LocalTime(3, 15), new LocalTime(5, 0));
+        var window = new VisitWindow(new LocalDate(2026, 3, 29), new LocalTime(3, 15), new LocalTime(5, 0)).ToInterval(Berlin);
+        var lead = Duration.FromMinutes(45);
 
-        Assert.Equal(Instant.FromUtc(2026, 3, 29, 0, 30), window.CheckInOpensAt(Berlin, Duration.FromMinutes(45)));
+        Assert.Equal(CheckInTiming.TooEarly, VisitWindow.CheckInAt(window, Instant.FromUtc(2026, 3, 29, 0, 29), lead));
+        Assert.Equal(CheckInTiming.Open, VisitWindow.CheckInAt(window, Instant.FromUtc(2026, 3, 29, 0, 30), lead));
     }
 
     [Fact]
