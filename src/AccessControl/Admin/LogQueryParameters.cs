@@ -15,7 +15,7 @@ public static class LogQueryParameters
     public const int DefaultLimit = 100;
 
     /// <summary>The parameters a log query understands.</summary>
-    public static IReadOnlyList<string> Names { get; } = ["from", "to", "site", "door", "reader", "person", "kind", "decision", "reason", "after", "limit"];
+    public static IReadOnlyList<string> Names { get; } = ["from", "to", "site", "door", "reader", "person", "escort", "kind", "decision", "reason", "after", "limit"];
 
     private static readonly string[] Decisions = ["grant", "deny", "pending"];
 
@@ -70,6 +70,7 @@ public static class LogQueryParameters
             DoorId = Id(values, "door", errors),
             ReaderId = Id(values, "reader", errors),
             PersonId = Id(values, "person", errors),
+            Escort = Id(values, "escort", errors),
             Kind = kind,
             Decision = decision,
             Reason = reason,

@@ -9,8 +9,8 @@ using NodaTime.Text;
 namespace AccessControl.Cli;
 
 /// <summary>
-/// <c>accesscontrol log --db PATH [--from T] [--to T] [--site S] [--door D] [--reader R] [--person P] [--kind K]
-/// [--decision grant|deny|pending] [--reason CODE] [--after SEQ] [--limit N] [--tz ZONE] [--json]</c>
+/// <c>accesscontrol log --db PATH [--from T] [--to T] [--site S] [--door D] [--reader R] [--person P] [--escort P]
+/// [--kind K] [--decision grant|deny|pending] [--reason CODE] [--after SEQ] [--limit N] [--tz ZONE] [--json]</c>
 /// (and <c>log verify</c>, <c>log purge</c>: see <see cref="LogIntegrityCommands"/>)
 /// </summary>
 /// <remarks>
@@ -183,7 +183,7 @@ public static class LogCommand
     private static int UsageError(TextWriter error, string message)
     {
         error.WriteLine("error: " + message);
-        error.WriteLine("usage: log --db PATH [--from T] [--to T] [--site S] [--door D] [--reader R] [--person P] [--kind K] [--decision grant|deny|pending] [--reason CODE] [--after SEQ] [--limit N] [--tz ZONE] [--json]");
+        error.WriteLine("usage: log --db PATH [--from T] [--to T] [--site S] [--door D] [--reader R] [--person P] [--escort P] [--kind K] [--decision grant|deny|pending] [--reason CODE] [--after SEQ] [--limit N] [--tz ZONE] [--json]");
         error.WriteLine("       " + LogIntegrityCommands.VerifyUsage);
         error.WriteLine("       " + LogIntegrityCommands.PurgeUsage);
         return ExitCodes.Usage;

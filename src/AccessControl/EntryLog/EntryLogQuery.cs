@@ -22,6 +22,13 @@ public sealed record LogFilter
 
     public string? PersonId { get; init; }
 
+    /// <summary>
+    /// Rows whose detail names this person as <c>escort</c>: the entries of the people they brought in (the row's
+    /// person is the visitor, not them), the <c>visitor_unescorted</c> alarms of their leaving someone behind, and the
+    /// <c>visit.escort_remove</c> rows that took them off a visit. Not the escort's own swipes.
+    /// </summary>
+    public string? Escort { get; init; }
+
     public string? Kind { get; init; }
 
     /// <summary><c>grant</c>, <c>deny</c> or <c>pending</c> (a card waiting for its fingerprint).</summary>
@@ -71,7 +78,7 @@ public sealed class EntryLogQuery(Database database)
     private static readonly string IndexedColumns = string.Join(", ", Columns.Split(", ").Select(c => "e." + c));
 
     /// <summary>
-    /// Rows matching the filter in log order. A filter on time, site, door or person goes through the log's index
+    /// Rows matching the filter in log order. A filter on time, site, door, person or escort goes through the log's index
     /// (<see cref="LogIndex"/>) for the rows it holds, and scans the few rows past its watermark.
     /// </summary>
     public IReadOnlyList<LogEntry> Find(LogFilter filter)
@@ -122,7 +129,8 @@ public sealed class EntryLogQuery(Database database)
         }
 
         var rows = new List<LogEntry>();
-        var indexable = filter.From is not null || filter.To is not null || filter.SiteId is not null || filter.DoorId is not null || filter.PersonId is not null;
+        var indexable = filter.From is not null || filter.To is not null || filter.SiteId is not null || filter.DoorId is not null || filter.PersonId is not null
+            || filter.Escort is not null;
         if (indexable && snapshot.Indexed)
         {
             Read(IndexedCommand(snapshot, filter), rows);
@@ -202,7 +210,7 @@ public sealed class EntryLogQuery(Database database)
     {
         var command = snapshot.Command("");
         var sql = new StringBuilder($"SELECT {IndexedColumns} FROM ix.log_index i CROSS JOIN entry_log e ON e.seq = i.seq WHERE 1 = 1");
-        AddFilters(command, sql, filter, indexed: "i.", row: "e.");
+        AddFilters(command, sql, filter, indexed: "i.", row: "e.", escort: "i.escort_id");
         sql.Append(" ORDER BY i.seq LIMIT $limit");
         command.Parameters.AddWithValue("$limit", filter.Limit);
         command.CommandText = sql.ToString();
@@ -214,21 +222,26 @@ public sealed class EntryLogQuery(Database database)
     {
         var command = snapshot.Command("");
         var sql = new StringBuilder($"SELECT {Columns} FROM entry_log WHERE 1 = 1");
-        AddFilters(command, sql, filter, indexed: "", row: "");
+        AddFilters(command, sql, filter, indexed: "", row: "", escort: $"({LogIndex.EscortOfRow})");
         sql.Append(" ORDER BY seq LIMIT $limit");
         command.Parameters.AddWithValue("$limit", limit);
         command.CommandText = sql.ToString();
         return command;
     }
 
-    /// <summary>The filter's conditions; <paramref name="indexed"/> prefixes the columns the index holds, <paramref name="row"/> the others.</summary>
-    private static void AddFilters(SqliteCommand command, StringBuilder sql, LogFilter filter, string indexed, string row)
+    /// <summary>
+    /// The filter's conditions; <paramref name="indexed"/> prefixes the columns the index holds, <paramref name="row"/>
+    /// the others; <paramref name="escort"/> is the escort a row names: the index's column, or the log's detail read the
+    /// way the index reads it (<see cref="LogIndex.EscortOfRow"/>).
+    /// </summary>
+    private static void AddFilters(SqliteCommand command, StringBuilder sql, LogFilter filter, string indexed, string row, string escort)
     {
         Add(command, sql, $"{indexed}at >= $from", "$from", CeilingMilliseconds(filter.From));
         Add(command, sql, $"{indexed}at < $to", "$to", CeilingMilliseconds(filter.To));
         Add(command, sql, $"{indexed}site_id = $site", "$site", filter.SiteId);
         Add(command, sql, $"{indexed}door_id = $door", "$door", filter.DoorId);
         Add(command, sql, $"{indexed}person_id = $person", "$person", filter.PersonId);
+        Add(command, sql, $"{escort} = $escort", "$escort", filter.Escort);
         Add(command, sql, $"{indexed}seq > $after", "$after", filter.AfterSeq);
         Add(command, sql, $"{row}reader_id = $reader", "$reader", filter.ReaderId);
         Add(command, sql, $"{row}kind = $kind", "$kind", filter.Kind);

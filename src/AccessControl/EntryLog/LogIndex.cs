@@ -4,7 +4,7 @@ using Microsoft.Data.Sqlite;
 namespace AccessControl.EntryLog;
 
 /// <summary>
-/// The entry log's query indexes (by time, site, door, person, and each device's seqs), and what start-up needs from the
+/// The entry log's query indexes (by time, site, door, person, escort, and each device's seqs), and what start-up needs from the
 /// whole log (the newest grant of each person at each reader, the devices), kept in a file of their own
 /// beside the database (<c>accesscontrol.index.db</c> for <c>accesscontrol.db</c>) and filled in bulk by a background
 /// job, so that a swipe's commit writes the log row and its redelivery index only, not seven b-trees.
@@ -24,7 +24,8 @@ namespace AccessControl.EntryLog;
 public sealed class LogIndex(Database database) : IDisposable
 {
     /// <summary>The layout of the index file; a file of another version is rebuilt.</summary>
-    public const int SchemaVersion = 2;
+    /// <remarks>3 added <c>escort_id</c> (the escort a row names in its detail); a file of 2 is rebuilt at the first start.</remarks>
+    public const int SchemaVersion = 3;
 
     /// <summary>Rows copied per round at most: a round is one transaction of the index file, not the log's.</summary>
     public const int DefaultBatchRows = 20_000;
@@ -44,12 +45,14 @@ public sealed class LogIndex(Database database) : IDisposable
             door_id     TEXT,
             person_id   TEXT,
             source      TEXT,
-            device_seq  INTEGER
+            device_seq  INTEGER,
+            escort_id   TEXT                -- the row's detail names this person as escort (EscortOfRow)
         );
         CREATE INDEX ix_log_index_at ON log_index (at);
         CREATE INDEX ix_log_index_site_at ON log_index (site_id, at);
         CREATE INDEX ix_log_index_door_at ON log_index (door_id, at) WHERE door_id IS NOT NULL;
         CREATE INDEX ix_log_index_person_at ON log_index (person_id, at) WHERE person_id IS NOT NULL;
+        CREATE INDEX ix_log_index_escort_at ON log_index (escort_id, at) WHERE escort_id IS NOT NULL;
         CREATE INDEX ix_log_index_source_device_seq ON log_index (source, device_seq) WHERE device_seq IS NOT NULL;
 
         -- The newest live grant of each person at each reader: what the anti-passback state is rebuilt from at start-up
@@ -67,7 +70,7 @@ public sealed class LogIndex(Database database) : IDisposable
 
     private const string PendingSql = """
         CREATE TEMP TABLE pending (
-            seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, site_id TEXT, door_id TEXT, person_id TEXT, source TEXT, device_seq INTEGER,
+            seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, site_id TEXT, door_id TEXT, person_id TEXT, source TEXT, device_seq INTEGER, escort_id TEXT,
             grant_reader TEXT   -- the reader of a live grant (a person let in or out), else null
         )
         """;
@@ -75,16 +78,26 @@ public sealed class LogIndex(Database database) : IDisposable
     /// <summary>A live grant: an access row granted to a person at a reader, not replayed from a reader's buffer.</summary>
     internal const string LiveGrant = "kind = 'access' AND decision = 'grant' AND offline = 0 AND person_id IS NOT NULL AND reader_id IS NOT NULL";
 
+    /// <summary>
+    /// The person a row's <c>detail</c> names as <c>escort</c> (a visitor's entry names who brought them in, a
+    /// <c>visitor_unescorted</c> alarm the escort who left), else null. The log has no column for it, so the index
+    /// holds it (<c>escort_id</c>) and a scan past the watermark computes it with this same expression: both sides
+    /// agree by construction. Only a text value counts (an admin row's nested <c>"escort": true</c> is no person), and
+    /// the text test first spares the JSON parse for the rows that cannot name one, which are nearly all of them.
+    /// </summary>
+    internal const string EscortOfRow =
+        "CASE WHEN instr(detail, '\"escort\"') > 0 AND json_valid(detail) AND json_type(detail, '$.escort') = 'text' THEN json_extract(detail, '$.escort') END";
+
     private const string ReadNewRowsSql = $$"""
-        INSERT INTO temp.pending (seq, at, site_id, door_id, person_id, source, device_seq, grant_reader)
-        SELECT seq, at, site_id, door_id, person_id, source, device_seq, CASE WHEN {{LiveGrant}} THEN reader_id END
+        INSERT INTO temp.pending (seq, at, site_id, door_id, person_id, source, device_seq, escort_id, grant_reader)
+        SELECT seq, at, site_id, door_id, person_id, source, device_seq, {{EscortOfRow}}, CASE WHEN {{LiveGrant}} THEN reader_id END
         FROM log.entry_log
         WHERE seq > $from ORDER BY seq LIMIT $rows
         """;
 
     private const string WriteNewRowsSql = """
-        INSERT INTO log_index (seq, at, site_id, door_id, person_id, source, device_seq)
-        SELECT seq, at, site_id, door_id, person_id, source, device_seq FROM temp.pending;
+        INSERT INTO log_index (seq, at, site_id, door_id, person_id, source, device_seq, escort_id)
+        SELECT seq, at, site_id, door_id, person_id, source, device_seq, escort_id FROM temp.pending;
         INSERT INTO latest_grants (person_id, reader_id, seq)
         SELECT person_id, grant_reader, MAX(seq) FROM temp.pending WHERE grant_reader IS NOT NULL GROUP BY person_id, grant_reader
         ON CONFLICT (person_id, reader_id) DO UPDATE SET seq = MAX(seq, excluded.seq);
@@ -101,7 +114,8 @@ public sealed class LogIndex(Database database) : IDisposable
             SELECT e.seq FROM entry_log e LEFT JOIN ix.log_index i ON i.seq = e.seq
             WHERE e.seq <= $w
               AND (i.seq IS NULL OR i.at IS NOT e.at OR i.site_id IS NOT e.site_id OR i.door_id IS NOT e.door_id
-                   OR i.person_id IS NOT e.person_id OR i.source IS NOT e.source OR i.device_seq IS NOT e.device_seq)
+                   OR i.person_id IS NOT e.person_id OR i.source IS NOT e.source OR i.device_seq IS NOT e.device_seq
+                   OR i.escort_id IS NOT ({{EscortOfRow}}))
             UNION ALL
             SELECT i.seq FROM ix.log_index i
             WHERE i.seq > (SELECT up_to FROM purged) AND NOT EXISTS (SELECT 1 FROM entry_log e WHERE e.seq = i.seq)

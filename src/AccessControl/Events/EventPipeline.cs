@@ -948,7 +948,10 @@ public sealed class EventPipeline : IAsyncDisposable
                 snapshot.Cardholders.People.TryGetValue(escort.Person, out var escortPerson);
                 var who = visitor?.Kind == People.PersonKind.Visitor ? "visitor" : "escorted person";
                 StageAlarm(new Alarm(AlarmTypes.VisitorUnescorted, decision.Site?.Value, decision.Door?.Value, access.ReaderId,
-                    $"{who} {person}{NameOf(visitor)} is still inside {zone}; their escort {escort.Person}{NameOf(escortPerson)} left through {access.ReaderId}"), now);
+                    $"{who} {person}{NameOf(visitor)} is still inside {zone}; their escort {escort.Person}{NameOf(escortPerson)} left through {access.ReaderId}")
+                {
+                    Escort = escort.Person.Value,
+                }, now);
             }
         }
     }
@@ -1683,7 +1686,7 @@ public sealed class EventPipeline : IAsyncDisposable
             Card = alarm.Card,
             PersonId = alarm.PersonId,
             Reason = alarm.Type,
-            Detail = Json(("alarmId", message.AlarmId), ("detail", alarm.Detail), ("until", alarm.Until is { } until ? WireFormat.FormatInstant(until) : null),
+            Detail = Json(("alarmId", message.AlarmId), ("detail", alarm.Detail), ("escort", alarm.Escort), ("until", alarm.Until is { } until ? WireFormat.FormatInstant(until) : null),
                 ("controllerId", alarm.ControllerId), ("heldBack", published is null ? "true" : null), ("coalesced", (long?)published?.Coalesced)),
         })
         { Alarm = published });

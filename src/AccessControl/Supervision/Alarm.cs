@@ -12,6 +12,12 @@ public readonly record struct Alarm(string Type, string? SiteId, string? DoorId,
     /// <summary>The person the alarm is about, if any.</summary>
     public string? PersonId { get; init; }
 
+    /// <summary>
+    /// The escort the alarm is about, if any (one who left a visitor behind); kept in the row's detail as <c>escort</c>,
+    /// as an escorted entry's is, so that a query by escort finds it.
+    /// </summary>
+    public string? Escort { get; init; }
+
     /// <summary>Until when something the alarm started lasts (a card's fingerprint lockout); kept in the row's detail.</summary>
     public NodaTime.Instant? Until { get; init; }
 }

@@ -28,7 +28,7 @@ public sealed class QueryParametersTests(StateChangingRoutesTests.Service servic
         new("/api/v1/access-levels", "/api/v1/access-levels", OperatorRole.Auditor, "after"),
         new("/api/v1/access-levels/{id}", "/api/v1/access-levels/lobby-24x7", OperatorRole.Auditor, null),
         new("/api/v1/tokens", "/api/v1/tokens", OperatorRole.Auditor, "limit"),
-        new("/api/v1/log", "/api/v1/log", OperatorRole.Auditor, "person"),
+        new("/api/v1/log", "/api/v1/log", OperatorRole.Auditor, "escort"),
         new("/api/v1/log/verify", "/api/v1/log/verify", OperatorRole.Auditor, null),
 
         new("/api/v1/visits", "/api/v1/visits", OperatorRole.Security, "site"),

@@ -15,7 +15,10 @@ public sealed class LogIndexTests : IDisposable
     private static readonly string[] Doors = ["door-hall-a", "door-hall-b", "door-sr1"];
 
     private readonly TestLog log = TestLog.Create();
+    private const string EscortedBy = "{\"escort\":\"";
+
     private readonly LogIndex index;
+    private readonly List<(long Seq, string Escort)> escorted = [];
     private int next;
 
     public LogIndexTests()
@@ -283,6 +286,87 @@ public sealed class LogIndexTests : IDisposable
     }
 
     [Fact]
+    [Trait("control", "NIST-PE-8")]
+    [Trait("control", "PCI-9.3.4")]
+    public void FindByEscort_GivesTheRowsNamingThemAsEscort_NotTheirOwn_WhetherIndexedOrPastTheWatermark()
+    {
+        var expected = escorted.Where(e => e.Escort == "p-1").Select(e => e.Seq).ToList();
+        var filter = new LogFilter { Escort = "p-1", Limit = EntryLogQuery.MaxLimit };
+
+        var scanned = Ids(new EntryLogQuery(log.Database).Find(filter));
+        index.CatchUp(batchRows: 120);
+        var half = Ids(new EntryLogQuery(log.Database).Find(filter));
+        index.CatchUpFully();
+        var whole = Ids(new EntryLogQuery(log.Database).Find(filter));
+
+        Assert.Contains(expected, seq => seq <= 120);
+        Assert.Contains(expected, seq => seq > 120);
+        Assert.Equal(expected, scanned);
+        Assert.Equal(expected, half);
+        Assert.Equal(expected, whole);
+        // p-1 is also the person of rows that name no escort, and of rows whose detail says "escort" in other ways.
+        Assert.Contains(new EntryLogQuery(log.Database).Find(new LogFilter { PersonId = "p-1" }), r => !expected.Contains(r.Seq));
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AU-9")]
+    public void AnIndexWhoseEscortWasAltered_IsFoundByTheCheck()
+    {
+        index.CatchUpFully();
+        var row = escorted[3].Seq;
+        index.Dispose();
+        using (var connection = new SqliteConnection($"Data Source={index.Path};Pooling=False"))
+        {
+            connection.Open();
+            TestLog.Execute(connection, $"UPDATE log_index SET escort_id = 'p-else' WHERE seq = {row}");
+        }
+
+        using var reopened = new LogIndex(log.Database);
+        var check = reopened.Check()!;
+
+        Assert.Equal((1, row), (check.Differing, check.FirstDifferingSeq));
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AU-6")]
+    [Trait("control", "NIST-PE-8")]
+    public void AnIndexOfSchemaVersion2_IsNotUsed_AndIsRebuiltWithTheEscorts_EveryFilterAnsweringAsTheLogItself()
+    {
+        var truth = Filters().ToDictionary(f => f.Key, f => Ids(new EntryLogQuery(log.Database).Find(f.Value))); // no index yet
+        index.CatchUpFully();
+        index.Dispose();
+
+        // The file as version 2 left it: the same tables without the escort column and its index.
+        using (var connection = new SqliteConnection($"Data Source={index.Path};Pooling=False"))
+        {
+            connection.Open();
+            TestLog.Execute(connection, "DROP INDEX ix_log_index_escort_at; ALTER TABLE log_index DROP COLUMN escort_id; UPDATE index_meta SET schema_version = 2");
+        }
+
+        using (var snapshot = LogSnapshot.Open(log.Database))
+        {
+            Assert.Equal(0, snapshot.Watermark);
+        }
+
+        var withTheOldFile = Filters().ToDictionary(f => f.Key, f => Ids(new EntryLogQuery(log.Database).Find(f.Value)));
+        using var upgraded = new LogIndex(log.Database);
+        var round = upgraded.CatchUpFully();
+
+        Assert.True(round.Rebuilt);
+        Assert.Equal($"the index was of schema version 2, not {LogIndex.SchemaVersion}", round.Why);
+        Assert.Equal(log.Writer.HeadSeq, round.Copied);
+        Assert.Equal(0, upgraded.Check()!.Differing);
+        foreach (var (name, filter) in Filters())
+        {
+            Assert.True(truth[name].SequenceEqual(withTheOldFile[name]), name);
+            Assert.True(truth[name].SequenceEqual(Ids(new EntryLogQuery(log.Database).Find(filter))), name);
+        }
+
+        using var after = LogSnapshot.Open(log.Database);
+        Assert.Equal(log.Writer.HeadSeq, after.Watermark);
+    }
+
+    [Fact]
     [Trait("control", "NIST-AU-11")]
     public void PurgedRows_LeaveTheIndex_AndTheIndexStaysUsable()
     {
@@ -327,7 +411,8 @@ public sealed class LogIndexTests : IDisposable
     [Theory]
     [InlineData("person", "ix_log_index_person_at")]
     [InlineData("door", "ix_log_index_door_at")]
-    public void AFilterOnPersonOrDoor_IsAnsweredThroughItsIndex(string column, string expectedIndex)
+    [InlineData("escort", "ix_log_index_escort_at")]
+    public void AFilterOnPersonDoorOrEscort_IsAnsweredThroughItsIndex(string column, string expectedIndex)
     {
         index.CatchUpFully();
         using var snapshot = LogSnapshot.Open(log.Database);
@@ -433,6 +518,10 @@ public sealed class LogIndexTests : IDisposable
             ["door with a small limit"] = new LogFilter { DoorId = "door-hall-a", Limit = 5 },
             ["site after a seq"] = new LogFilter { SiteId = "dc1", AfterSeq = 130 },
             ["reason alone (not indexed)"] = new LogFilter { Reason = "granted" },
+            ["escort"] = new LogFilter { Escort = "p-1" },
+            ["escort, range and decision"] = new LogFilter { Escort = "p-2", From = t + Duration.FromMinutes(4), To = t + Duration.FromMinutes(20), Decision = "grant" },
+            ["escort and site after a seq"] = new LogFilter { Escort = "p-2", SiteId = "dc2", AfterSeq = 100 },
+            ["escort with a small limit"] = new LogFilter { Escort = "p-2", Limit = 5 },
         };
     }
 
@@ -477,11 +566,31 @@ public sealed class LogIndexTests : IDisposable
                     DeviceSeq = next,
                     Decision = next % 3 == 0 ? "grant" : "deny",
                     Reason = next % 3 == 0 ? "granted" : "no_access_to_zone",
+                    Detail = DetailOf(next),
                 });
             }
 
             log.Clock.Advance(batch == 20 ? Duration.FromMinutes(-3) : Duration.FromSeconds(30));
-            log.Writer.Append(entries);
+            foreach (var row in log.Writer.Append(entries))
+            {
+                if (row.Detail is { } detail && detail.StartsWith(EscortedBy, StringComparison.Ordinal))
+                {
+                    escorted.Add((row.Seq, detail[EscortedBy.Length..detail.IndexOf('"', EscortedBy.Length)]));
+                }
+            }
         }
     }
+
+    /// <summary>
+    /// Every third row names an escort (p-1 or p-2, who are also the person of other rows), as an escorted entry's
+    /// detail does; a few name "escort" otherwise: not as a person, nested, or in a detail that is no JSON at all.
+    /// </summary>
+    private static string? DetailOf(int n) => n % 13 == 0
+        ? (n / 13 % 3) switch
+        {
+            0 => """{"escort":true}""",
+            1 => """{"after":{"escort":"p-1"}}""",
+            _ => "\"escort\":\"p-1\" (not JSON)",
+        }
+        : n % 3 == 0 ? EscortedBy + "p-" + (1 + (n / 3 % 2)) + "\",\"technology\":\"desfire-ev3\"}" : null;
 }
