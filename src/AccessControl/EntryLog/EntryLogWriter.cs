@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using AccessControl.Storage;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
 using NodaTime;
 using NodaTime.Text;
 
@@ -542,15 +543,17 @@ public sealed class EntryLogWriter : IDisposable
     /// <summary>
     /// Whether a row after <paramref name="afterSeq"/> is the outage row that names this outage journal
     /// (<c>integrity</c>/<c>outage</c>, <c>"journal":"&lt;id&gt;"</c>): at start, tells rows the service wrote just before
-    /// it died from rows it never wrote. A range of the primary key, read once at start.
+    /// it died from rows it never wrote. A range of the primary key, read once at start. A row whose detail the service
+    /// did not write (a changed database) names no journal, with an error on <paramref name="logger"/>: the journal's
+    /// rows are then taken back (each checked against the log on its own), never emptied on the word of such a row.
     /// </summary>
-    internal bool OutageLogged(string journalId, long afterSeq)
+    internal bool OutageLogged(string journalId, long afterSeq, ILogger logger)
     {
         lock (gate)
         {
             using var command = connection.CreateCommand();
             command.CommandText = """
-                SELECT detail FROM entry_log
+                SELECT seq, detail FROM entry_log
                 WHERE seq > $from AND kind = 'integrity' AND reason = $outage AND detail LIKE '%' || $id || '%'
                 """;
             command.Parameters.AddWithValue("$from", afterSeq);
@@ -559,8 +562,9 @@ public sealed class EntryLogWriter : IDisposable
             using var reader = command.ExecuteReader();
             while (reader.Read())
             {
-                using var detail = JsonDocument.Parse(reader.GetString(0));
-                if (detail.RootElement.TryGetProperty("journal", out var named) && named.GetString() == journalId)
+                using var detail = StoredDetail.ParseObject(reader.GetInt64(0), reader.GetString(1), logger, "it is not taken as the row of the outage journal " + journalId);
+                if (detail is not null && detail.RootElement.TryGetProperty("journal", out var named) && named.ValueKind == JsonValueKind.String
+                    && named.GetString() == journalId)
                 {
                     return true;
                 }

@@ -121,14 +121,25 @@ public sealed partial record LogRollback(long Head, LogCheckpoint Checkpoint, st
     /// A file moved aside that holds no checkpoint now: no rollback to accept, and no way to tell which. A start and a
     /// CLI command that appends are both refused, each saying so in its own words, with the same finding and remedy.
     /// </summary>
-    private static LogRollbackException EmptiedAside(string path, long head)
-    {
-        var found = $"the checkpoint file {path} was moved aside by a start that accepted a rollback of the entry log to seq {head} and stopped before it recorded the rollback in the log, "
-            + "and it holds no checkpoint now (it was changed since)";
-        const string remedy = "Keep it with the incident record and move it out of the data folder (docs/operations.md, section 8)";
-        return new LogRollbackException($"Cannot start: {found}. Nothing was written. {remedy}.",
-            $"refused: {found}. Nothing was changed. {remedy}, then run this command again.");
-    }
+    private static LogRollbackException EmptiedAside(string path, long head) => Refused(
+        $"the checkpoint file {path} was moved aside by a start that accepted a rollback of the entry log to seq {head} and stopped before it recorded the rollback in the log, "
+            + "and it holds no checkpoint now (it was changed since)",
+        "Keep it with the incident record and move it out of the data folder (docs/operations.md, section 8)");
+
+    /// <summary>
+    /// A <c>log_rollback_accepted</c> row whose detail the service did not write (a changed database): whether it
+    /// records this file's rollback cannot be told. Taken as a row that does not, the rollback would be refused as one
+    /// nobody recorded, and accepting it again would write a second row over a log that was changed; so both a start
+    /// and a CLI command that appends are refused, naming the row, until the log is looked at.
+    /// </summary>
+    private LogRollbackException UnreadableRow(long seq) => Refused(
+        $"the entry log's row {seq} ({LogKinds.Integrity}/{LogKinds.RollbackAcceptedReason}) has a detail that is not the JSON object the service writes, "
+            + $"so whether it records the rollback of the checkpoint file {CheckpointFile}, moved aside at seq {Head}, cannot be told: the database was changed outside the service",
+        $"Run `accesscontrol log verify --db ... --checkpoints {RecordedPath}` for the incident record, then restore the database from a backup (docs/operations.md, section 8)");
+
+    /// <summary>A refusal of a start and of a CLI command that appends, each in its own words, with the same finding and remedy.</summary>
+    private static LogRollbackException Refused(string found, string remedy) =>
+        new($"Cannot start: {found}. Nothing was written. {remedy}.", $"refused: {found}. Nothing was changed. {remedy}, then run this command again.");
 
     /// <summary>Why the service does not start, and what the operator does (docs/operations.md section 8).</summary>
     public string Refusal(long? accepted) => MovedAsideAt is { } movedAt
@@ -219,7 +230,7 @@ public sealed partial record LogRollback(long Head, LogCheckpoint Checkpoint, st
     {
         using var connection = database.Open();
         using var command = connection.CreateCommand();
-        command.CommandText = "SELECT detail FROM entry_log WHERE seq > $head AND kind = $kind AND reason = $reason";
+        command.CommandText = "SELECT seq, detail FROM entry_log WHERE seq > $head AND kind = $kind AND reason = $reason";
         command.Parameters.AddWithValue("$head", Head);
         command.Parameters.AddWithValue("$kind", LogKinds.Integrity);
         command.Parameters.AddWithValue("$reason", LogKinds.RollbackAcceptedReason);
@@ -227,9 +238,14 @@ public sealed partial record LogRollback(long Head, LogCheckpoint Checkpoint, st
         var recorded = Path.GetFileName(RecordedPath);
         while (reader.Read())
         {
-            using var detail = JsonDocument.Parse(reader.GetString(0));
-            if (detail.RootElement.TryGetProperty("movedTo", out var movedTo) && movedTo.GetString() is { } path
-                && Path.GetFileName(path) == recorded)
+            var seq = reader.GetInt64(0);
+            using var detail = StoredDetail.Object(reader.GetValue(1) as string) ?? throw UnreadableRow(seq);
+            if (!detail.RootElement.TryGetProperty("movedTo", out var movedTo) || movedTo.ValueKind != JsonValueKind.String)
+            {
+                throw UnreadableRow(seq);
+            }
+
+            if (Path.GetFileName(movedTo.GetString()) == recorded)
             {
                 return true;
             }

@@ -4,6 +4,7 @@ using AccessControl.EntryLog;
 using AccessControl.Sites;
 using AccessControl.Storage;
 using Dapper;
+using Microsoft.Extensions.Logging;
 using NodaTime;
 
 namespace AccessControl.Events;
@@ -24,15 +25,21 @@ namespace AccessControl.Events;
 public static class EscortHistory
 {
     private const string GrantsSql = $"""
-        SELECT door_id AS Door, zone_id AS Zone, person_id AS Person, detail AS Detail FROM entry_log
+        SELECT seq AS Seq, door_id AS Door, zone_id AS Zone, person_id AS Person, detail AS Detail FROM entry_log
         WHERE {LogIndex.LiveGrant} AND seq >= @first AND at >= @since
         ORDER BY seq
         """;
 
-    public static EscortState Load(Database database, SiteTopology topology, Instant since)
+    /// <summary>
+    /// The state rebuilt from the grants since <paramref name="since"/>. A grant whose detail the service did not write
+    /// (a changed database) is left out, with an error naming it on <paramref name="logger"/>: without it the visitor
+    /// it let in counts as outside, and an escort who walks out alone raises no alarm for them, but every other door works.
+    /// </summary>
+    public static EscortState Load(Database database, SiteTopology topology, Instant since, ILogger logger)
     {
         ArgumentNullException.ThrowIfNull(database);
         ArgumentNullException.ThrowIfNull(topology);
+        ArgumentNullException.ThrowIfNull(logger);
         using var log = LogSnapshot.Open(database);
         var state = EscortState.Empty;
         if (log.FirstSeqSince(since) is not { } first)
@@ -40,8 +47,8 @@ public static class EscortHistory
             return state;
         }
 
-        var rows = log.Connection.Query<(string? Door, string? Zone, string Person, string? Detail)>(GrantsSql, new { first, since = since.ToUnixTimeMilliseconds() }, log.Transaction);
-        foreach (var (doorId, zoneId, personId, detail) in rows)
+        var rows = log.Connection.Query<(long Seq, string? Door, string? Zone, string Person, string? Detail)>(GrantsSql, new { first, since = since.ToUnixTimeMilliseconds() }, log.Transaction);
+        foreach (var (seq, doorId, zoneId, personId, detail) in rows)
         {
             // Read from the row (the door it opened, the zone it led into), not from where its reader is now: a site file
             // that moved the reader to another door, or turned it round, must not rewrite who went where. Otherwise a
@@ -55,7 +62,12 @@ public static class EscortHistory
             }
 
             var person = new PersonId(personId);
-            var escort = direction == Direction.In ? EscortOf(detail) : null;
+            PersonId? escort = null;
+            if (direction == Direction.In && !TryEscortOf(seq, detail, logger, out escort))
+            {
+                continue;
+            }
+
             var used = escort is null ? null : new EscortWindow(escort.Value, door.Id, direction, door.To, Instant.MinValue, Instant.MinValue, 0, []);
             var (entered, left, leftBehind) = DecisionEngine.Occupancy(person, door, direction, used is not null, topology, state);
             var outcome = new EscortOutcome(person, null, used, entered, left, leftBehind);
@@ -65,18 +77,27 @@ public static class EscortHistory
         return state;
     }
 
-    private static PersonId? EscortOf(string? detail)
+    /// <summary>The escort a grant's detail names, if any; false for a detail the service did not write (reported).</summary>
+    private static bool TryEscortOf(long seq, string? detail, ILogger logger, out PersonId? escort)
     {
+        escort = null;
         // Most grants came in without an escort: only those rows are worth parsing (start-up reads a day of grants).
         if (detail is null || !detail.Contains("\"escort\":", StringComparison.Ordinal))
         {
-            return null;
+            return true;
         }
 
-        using var json = JsonDocument.Parse(detail);
-        return json.RootElement.ValueKind == JsonValueKind.Object && json.RootElement.TryGetProperty("escort", out var escort)
-            && escort.ValueKind == JsonValueKind.String && escort.GetString() is { Length: > 0 } id
-            ? new PersonId(id)
-            : null;
+        using var json = StoredDetail.ParseObject(seq, detail, logger, "the person it let in is not counted inside the escort-tracked zones");
+        if (json is null)
+        {
+            return false;
+        }
+
+        if (json.RootElement.TryGetProperty("escort", out var named) && named.ValueKind == JsonValueKind.String && named.GetString() is { Length: > 0 } id)
+        {
+            escort = new PersonId(id);
+        }
+
+        return true;
     }
 }

@@ -2103,7 +2103,7 @@ public sealed class EventPipeline : IAsyncDisposable
 
         // The outage row, if the last run wrote it, comes after the log's last row when the outage began (the header's).
         var taken = lateRows.Restore(
-            outage => log.OutageLogged(outage.Id, outage.LogHead),
+            outage => log.OutageLogged(outage.Id, outage.LogHead, logger),
             row => row.Source is { } source && row.EventId is { } eventId && log.FindByEvent(source, eventId) is not null);
         if (taken > 0)
         {

@@ -4,6 +4,7 @@ using AccessControl.EntryLog;
 using AccessControl.Protocol;
 using AccessControl.Storage;
 using Dapper;
+using Microsoft.Extensions.Logging;
 using NodaTime;
 using NodaTime.Text;
 
@@ -20,13 +21,19 @@ public static class FingerprintLockHistory
     private static readonly Duration Horizon = Duration.FromDays(1);
 
     private const string LocksSql = """
-        SELECT card AS Card, detail AS Detail FROM entry_log
+        SELECT seq AS Seq, card AS Card, detail AS Detail FROM entry_log
         WHERE seq >= @first AND kind = 'alarm' AND reason = @reason AND card IS NOT NULL AND at >= @since
         """;
 
-    public static FingerprintState Load(Database database, Instant now)
+    /// <summary>
+    /// The locks in force at <paramref name="now"/>. A lock row whose detail the service did not write (a changed
+    /// database) is left out, with an error naming it on <paramref name="logger"/>: its card gets fresh tries, but a
+    /// start refused for it would keep every door shut.
+    /// </summary>
+    public static FingerprintState Load(Database database, Instant now, ILogger logger)
     {
         ArgumentNullException.ThrowIfNull(database);
+        ArgumentNullException.ThrowIfNull(logger);
         using var log = LogSnapshot.Open(database);
         var state = FingerprintState.Empty;
         var since = now - Horizon;
@@ -35,11 +42,11 @@ public static class FingerprintLockHistory
             return state;
         }
 
-        var rows = log.Connection.Query<(string Card, string? Detail)>(LocksSql,
+        var rows = log.Connection.Query<(long Seq, string Card, string? Detail)>(LocksSql,
             new { first, reason = AlarmTypes.FingerprintFailures, since = since.ToUnixTimeMilliseconds() }, log.Transaction);
-        foreach (var (card, detail) in rows)
+        foreach (var (seq, card, detail) in rows)
         {
-            if (Until(detail) is { } until && until > now)
+            if (Until(seq, detail, logger) is { } until && until > now)
             {
                 state = state.Lock(card, until);
             }
@@ -48,22 +55,15 @@ public static class FingerprintLockHistory
         return state;
     }
 
-    private static Instant? Until(string? detail)
+    private static Instant? Until(long seq, string? detail, ILogger logger)
     {
         if (detail is null)
         {
             return null;
         }
 
-        try
-        {
-            using var json = JsonDocument.Parse(detail);
-            return json.RootElement.TryGetProperty("until", out var until) && until.ValueKind == JsonValueKind.String
-                && InstantPattern.ExtendedIso.Parse(until.GetString()!) is { Success: true } parsed ? parsed.Value : null;
-        }
-        catch (JsonException)
-        {
-            return null;
-        }
+        using var json = StoredDetail.ParseObject(seq, detail, logger, "the card it locked is not locked again");
+        return json is not null && json.RootElement.TryGetProperty("until", out var until) && until.ValueKind == JsonValueKind.String
+            && InstantPattern.ExtendedIso.Parse(until.GetString()!) is { Success: true } parsed ? parsed.Value : null;
     }
 }

@@ -126,8 +126,8 @@ public sealed class EdgeService : IAsyncDisposable
             (journal, outageJournalState) = (opened.Journal, opened.State);
             Pipeline = new EventPipeline(configuration, Writer, Publisher, clock, Topics, settings.Pipeline, loggers.CreateLogger<EventPipeline>(), time, templates,
                 DeviceSeqBaselines.Load(database, settings.Pipeline.ReplayWindow), PassbackHistory.Load(database, configuration.Topology),
-                FingerprintLockHistory.Load(database, clock.GetCurrentInstant()), LifeSafety.FireState.Load(database),
-                EscortHistory.Load(database, configuration.Topology, clock.GetCurrentInstant() - settings.Pipeline.EscortRebuildWindow),
+                FingerprintLockHistory.Load(database, clock.GetCurrentInstant(), logger), LifeSafety.FireState.Load(database, logger),
+                EscortHistory.Load(database, configuration.Topology, clock.GetCurrentInstant() - settings.Pipeline.EscortRebuildWindow, logger),
                 journal);
             Cardholders = new CardholderStore(database);
             StoredSites = new SiteStore(database, clock);

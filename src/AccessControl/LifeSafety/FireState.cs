@@ -3,6 +3,7 @@ using System.Text.Json;
 using AccessControl.EntryLog;
 using AccessControl.Protocol;
 using AccessControl.Storage;
+using Microsoft.Extensions.Logging;
 using NodaTime;
 
 namespace AccessControl.LifeSafety;
@@ -115,10 +116,15 @@ public sealed record FireState(ImmutableDictionary<string, FireRelease> Sites, I
     private const string LoadSql =
         $"SELECT {EntryLogQuery.Columns} FROM entry_log WHERE kind = 'safety' OR (kind = 'alarm' AND reason = $fire) ORDER BY seq";
 
-    /// <summary>Rebuilds the state from the entry log (at start-up, before the pipeline runs).</summary>
-    public static FireState Load(Database database)
+    /// <summary>
+    /// Rebuilds the state from the entry log (at start-up, before the pipeline runs). A release row whose detail the
+    /// service did not write (a changed database) is left out, with an error naming it on <paramref name="logger"/>:
+    /// its doors stay locked, as they would for a reset, rather than a start refused that keeps every door shut.
+    /// </summary>
+    public static FireState Load(Database database, ILogger logger)
     {
         ArgumentNullException.ThrowIfNull(database);
+        ArgumentNullException.ThrowIfNull(logger);
         using var connection = database.OpenReadOnly();
         using var command = connection.CreateCommand();
         command.CommandText = LoadSql;
@@ -127,7 +133,17 @@ public sealed record FireState(ImmutableDictionary<string, FireRelease> Sites, I
         var state = Empty;
         while (reader.Read())
         {
-            state = state.Apply(EntryLogQuery.Read(reader));
+            var row = EntryLogQuery.Read(reader);
+            if (row.Kind == LogKinds.Safety && row.Reason == FireReasons.Release && row.Detail is { } detail)
+            {
+                using var readable = StoredDetail.ParseObject(row.Seq, detail, logger, "the fire release it records is not rebuilt, its doors stay locked");
+                if (readable is null)
+                {
+                    continue;
+                }
+            }
+
+            state = state.Apply(row);
         }
 
         return state;

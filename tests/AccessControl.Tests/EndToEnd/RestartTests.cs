@@ -235,8 +235,8 @@ public class RestartTests
             var topology = before.Edge.Configuration.Topology;
             var now = before.Clock.GetCurrentInstant();
 
-            var recent = global::AccessControl.Events.EscortHistory.Load(before.Edge.Database, topology, now - Duration.FromHours(24));
-            var tooOld = global::AccessControl.Events.EscortHistory.Load(before.Edge.Database, topology, now + Duration.FromMinutes(1));
+            var recent = global::AccessControl.Events.EscortHistory.Load(before.Edge.Database, topology, now - Duration.FromHours(24), Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+            var tooOld = global::AccessControl.Events.EscortHistory.Load(before.Edge.Database, topology, now + Duration.FromMinutes(1), Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
 
             var serverRoom = new ZoneId("demo-sr1");
             Assert.True(recent.IsInside(new PersonId("p-mkoch"), serverRoom));

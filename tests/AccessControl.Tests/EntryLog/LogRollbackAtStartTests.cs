@@ -126,6 +126,33 @@ public sealed class LogRollbackAtStartTests : IDisposable
         Assert.False(File.Exists(unrecorded));
     }
 
+    [Fact]
+    [Trait("control", "NIST-AU-9")]
+    [Trait("control", "NIST-CP-10")]
+    public async Task Start_WithAFileMovedAside_WhenARollbackRowAfterItIsNotJson_IsRefused_NamingTheRow_AndPointingToVerify()
+    {
+        long seq;
+        string movedTo;
+        await using (var edge = await EdgeHarness.StartAsync(directory: log.Directory, configure: AcceptSigned))
+        {
+            var (row, detail) = RollbackRow(edge);
+            (seq, movedTo) = (row.Seq, detail.GetProperty("movedTo").GetString()!);
+        }
+
+        // A start that stopped before the rename, and a row since changed outside the service: whose rollback it records cannot be told.
+        var unrecorded = movedTo.Replace(".rolled-back-", ".unrecorded-rollback-", StringComparison.Ordinal);
+        File.Move(movedTo, unrecorded);
+        Execute($"DROP TRIGGER entry_log_no_update; UPDATE entry_log SET detail = 'rollback accepted' WHERE seq = {seq}");
+        var head = Scalar("SELECT MAX(seq) FROM entry_log");
+
+        var refused = await Assert.ThrowsAsync<LogRollbackException>(() => EdgeHarness.StartAsync(directory: log.Directory));
+
+        Assert.StartsWith($"Cannot start: the entry log's row {seq} (integrity/log_rollback_accepted) has a detail that is not the JSON object the service writes", refused.Message, StringComparison.Ordinal);
+        Assert.Contains($"Nothing was written. Run `accesscontrol log verify --db ... --checkpoints {movedTo}`", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(head, Scalar("SELECT MAX(seq) FROM entry_log"));
+        Assert.True(File.Exists(unrecorded));
+    }
+
     /// <summary>The one <c>log_rollback_accepted</c> row, which names the head and the checkpoint beyond it.</summary>
     private static (LogEntry Row, JsonElement Detail) RollbackRow(EdgeHarness edge)
     {

@@ -111,6 +111,30 @@ public sealed class LogRollbackCliTests : IDisposable
         Assert.DoesNotContain(verified.CheckpointProblems, p => p.Problem == CheckpointProblems.HashMismatch);
     }
 
+    [Theory]
+    [Trait("control", "NIST-AU-9")]
+    [Trait("control", "NIST-CP-10")]
+    [MemberData(nameof(Appending))]
+    public async Task AppendingCommand_WithAFileMovedAside_WhenARollbackRowAfterItIsNotJson_IsRefusedNamingTheRow_AndChangesNothing(string[] command)
+    {
+        await (await EdgeHarness.StartAsync(directory: log.Directory,
+            configure: s => s with { LogIntegrity = s.LogIntegrity with { AcceptRollback = Signed } })).DisposeAsync();
+        SqliteConnection.ClearAllPools();
+        var seq = Scalar("SELECT seq FROM entry_log WHERE reason = 'log_rollback_accepted'");
+        var movedTo = Directory.GetFiles(Path.GetDirectoryName(log.CheckpointPath)!, LogRollback.RecordedPrefix + "*").Single();
+        File.Move(movedTo, movedTo.Replace(".rolled-back-", ".unrecorded-rollback-", StringComparison.Ordinal));
+        Execute($"DROP TRIGGER entry_log_no_update; UPDATE entry_log SET detail = NULL WHERE seq = {seq}");
+        var head = Scalar("SELECT MAX(seq) FROM entry_log");
+
+        var (exit, error) = await RunAsync(command);
+
+        Assert.True(exit == ExitCodes.Failed, error);
+        Assert.StartsWith($"error: refused: the entry log's row {seq} (integrity/log_rollback_accepted) has a detail that is not the JSON object the service writes", error, StringComparison.Ordinal);
+        Assert.Contains($"Nothing was changed. Run `accesscontrol log verify --db ... --checkpoints {movedTo}`", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("Cannot start", error, StringComparison.Ordinal);
+        Assert.Equal((head, 0L), (Scalar("SELECT MAX(seq) FROM entry_log"), Scalar("SELECT COUNT(*) FROM operator_tokens")));
+    }
+
     /// <summary>Runs the command as <c>accesscontrol</c> would, on the rolled-back database, a year after its rows.</summary>
     private async Task<(int Exit, string Error)> RunAsync(string[] command)
     {
