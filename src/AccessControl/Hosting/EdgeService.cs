@@ -788,6 +788,10 @@ public sealed class EdgeService : IAsyncDisposable
 
         Writer.Dispose();
         stopping.Dispose();
+
+        // As a failed Create does: the pool would keep connections on the file (its WAL, its locks) for as long as the
+        // process lives, so that a host that starts again in it, or an operator who moves the file, finds it held.
+        Database.CloseIdleConnections();
     }
 
     /// <summary>

@@ -54,9 +54,14 @@ public sealed partial class Database
     /// </summary>
     public void CloseIdleConnections()
     {
+        // Both pools: that of the read-write connections, and that of the read-only ones (another connection string).
         using var connection = new SqliteConnection(ConnectionString);
         SqliteConnection.ClearPool(connection);
+        using var readOnly = new SqliteConnection(ReadOnlyConnectionString);
+        SqliteConnection.ClearPool(readOnly);
     }
+
+    private string ReadOnlyConnectionString => new SqliteConnectionStringBuilder(ConnectionString) { Mode = SqliteOpenMode.ReadOnly }.ToString();
 
     /// <summary>
     /// Opens a read-only connection for queries (the log API, the CLI, reports): least privilege, and it can never
@@ -64,7 +69,7 @@ public sealed partial class Database
     /// </summary>
     public SqliteConnection OpenReadOnly()
     {
-        var connection = new SqliteConnection(new SqliteConnectionStringBuilder(ConnectionString) { Mode = SqliteOpenMode.ReadOnly }.ToString());
+        var connection = new SqliteConnection(ReadOnlyConnectionString);
         connection.Open();
         connection.Execute("PRAGMA busy_timeout=5000;");
         return connection;

@@ -4,6 +4,7 @@ using AccessControl.Hosting;
 using AccessControl.Tests.EndToEnd;
 using AccessControl.Tests.EntryLog;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace AccessControl.Tests.Hosting;
@@ -101,6 +102,19 @@ public sealed class FailedStartTests : IDisposable
 
         AssertNothingHeld();
         Assert.True(Threads(ConsoleLoggerThread) <= threadsBefore, $"{Threads(ConsoleLoggerThread)} console logger threads after the failed start, {threadsBefore} before");
+    }
+
+    [Fact]
+    [Trait("control", "NIST-CP-10")]
+    public async Task DisposeAsync_AfterAStart_LeavesTheDatabaseFreeToLockExclusively()
+    {
+        // A normal stop, as a host that stops and starts again in one process, or an operator who then moves the file, does it.
+        var host = AccessControlHost.Create(Settings(AcceptSigned) with { HttpUrl = "http://127.0.0.1:0" }, log.Clock,
+            AccessControl.Tests.Support.RealTime.Instance, logging => logging.ClearProviders());
+        await host.StartAsync();
+        await host.DisposeAsync();
+
+        AssertNothingHeld();
     }
 
     private EdgeService Create(Func<ServiceSettings, ServiceSettings> configure) => EdgeService.Create(Settings(configure),
