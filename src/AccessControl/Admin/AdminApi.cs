@@ -97,19 +97,19 @@ public static class AdminApi
         // Every GET route names the query parameters it takes; any other is refused, naming it (QueryParameters).
         read.MapGet("/people", ListPeople).WithQueryParameters(PageParameterNames);
         read.MapGet("/people/{id}", GetPerson).WithQueryParameters();
-        write.MapPut("/people/{id}", PutPerson);
-        write.MapPost("/people/{id}/status", PostPersonStatus);
-        write.MapPut("/people/{id}/access-levels", PutPersonAccessLevels);
+        write.MapPut("/people/{id}", PutPerson).WithQueryParameters();
+        write.MapPost("/people/{id}/status", PostPersonStatus).WithQueryParameters();
+        write.MapPut("/people/{id}/access-levels", PutPersonAccessLevels).WithQueryParameters();
 
         read.MapGet("/credentials/{card}", GetCredential).WithQueryParameters();
-        write.MapPut("/credentials/{card}", PutCredential);
-        write.MapPost("/credentials/{card}/status", PostCredentialStatus);
-        write.MapPost("/credentials/{card}/reissue", PostCredentialReissue);
+        write.MapPut("/credentials/{card}", PutCredential).WithQueryParameters();
+        write.MapPost("/credentials/{card}/status", PostCredentialStatus).WithQueryParameters();
+        write.MapPost("/credentials/{card}/reissue", PostCredentialReissue).WithQueryParameters();
 
         read.MapGet("/access-levels", ListAccessLevels).WithQueryParameters(PageParameterNames);
         read.MapGet("/access-levels/{id}", GetAccessLevel).WithQueryParameters();
-        write.MapPut("/access-levels/{id}", PutAccessLevel);
-        write.MapDelete("/access-levels/{id}", DeleteAccessLevel);
+        write.MapPut("/access-levels/{id}", PutAccessLevel).WithQueryParameters();
+        write.MapDelete("/access-levels/{id}", DeleteAccessLevel).WithQueryParameters();
 
         // Who holds access, for a review: every site's operators, so not for a site-limited token.
         log.MapGet("/tokens", ListTokens).AddEndpointFilter(new SiteLimit.EverySiteOnly(EverySiteActions.Tokens)).WithQueryParameters(PageParameterNames);

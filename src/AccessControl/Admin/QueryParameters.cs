@@ -4,10 +4,11 @@ using Microsoft.AspNetCore.Http;
 namespace AccessControl.Admin;
 
 /// <summary>
-/// The query parameters a route takes. Every GET route of the API names its own (<see cref="WithQueryParameters"/>,
-/// none for most), and a request with any other, or with one of them given twice, is refused 400 naming it: a
-/// misspelt filter silently ignored (<c>?sit=B</c>, <c>?persn=p-1</c>) would answer with a wider listing than was asked
-/// for, read as the one asked for, and <c>site=A&amp;site=B</c> would be read as A alone.
+/// The query parameters a route takes. Every route of the API, of every method, names its own
+/// (<see cref="WithQueryParameters"/>, none for most), and a request with any other, or with one of them given twice, is
+/// refused 400 naming it: a misspelt filter silently ignored (<c>?sit=B</c>, <c>?persn=p-1</c>) would answer with a wider
+/// listing than was asked for, read as the one asked for, <c>site=A&amp;site=B</c> would be read as A alone, and a
+/// misspelt option of a change (<c>POST /fire/reset?forse=true</c>) would do the change without it.
 /// </summary>
 public static class QueryParameters
 {
@@ -20,6 +21,18 @@ public static class QueryParameters
     {
         ArgumentNullException.ThrowIfNull(route);
         return route.AddEndpointFilter(new Filter([.. known]));
+    }
+
+    /// <summary>
+    /// The 400 for a request whose query holds a parameter not <paramref name="known"/>, or one given twice; null when it
+    /// holds none. For a route that authenticates in its handler (the HR feed's signature), which calls it after that.
+    /// </summary>
+    public static IResult? Refusal(HttpRequest request, params string[] known)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var errors = new List<FieldError>();
+        Check(request.Query.Select(q => (q.Key, q.Value.Count)), known, errors);
+        return errors.Count == 0 ? null : AdminApi.Problem(StatusCodes.Status400BadRequest, "Invalid query", null, errors);
     }
 
     /// <summary>
@@ -48,13 +61,7 @@ public static class QueryParameters
 
     private sealed class Filter(string[] known) : IEndpointFilter
     {
-        public ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
-        {
-            var errors = new List<FieldError>();
-            Check(context.HttpContext.Request.Query.Select(q => (q.Key, q.Value.Count)), known, errors);
-            return errors.Count == 0
-                ? next(context)
-                : ValueTask.FromResult<object?>(AdminApi.Problem(StatusCodes.Status400BadRequest, "Invalid query", null, errors));
-        }
+        public ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next) =>
+            Refusal(context.HttpContext.Request, known) is { } refused ? ValueTask.FromResult<object?>(refused) : next(context);
     }
 }

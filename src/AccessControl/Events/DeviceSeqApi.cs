@@ -22,7 +22,7 @@ public static class DeviceSeqApi
     public static IEndpointRouteBuilder MapDeviceSeqApi(this IEndpointRouteBuilder app)
     {
         app.MapGroup(AdminApi.Prefix).AddEndpointFilter(new AdminApi.OperatorFilter(OperatorRole.Admin))
-            .MapPost("/devices/{kind}/{id}/seq-reset", ResetAsync);
+            .MapPost("/devices/{kind}/{id}/seq-reset", ResetAsync).WithQueryParameters("baseline");
         return app;
     }
 

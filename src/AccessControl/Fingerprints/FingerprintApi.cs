@@ -58,7 +58,7 @@ public static class FingerprintApi
         RouteGroupBuilder Group(params OperatorRole[] roles) => app.MapGroup(Prefix).AddEndpointFilter(new AdminApi.OperatorFilter(roles));
 
         var enrollers = Group(OperatorRole.Enrollment, OperatorRole.Admin);
-        enrollers.MapPost("/people/{personId}/fingerprints", Enroll);
+        enrollers.MapPost("/people/{personId}/fingerprints", Enroll).WithQueryParameters();
         enrollers.MapDelete("/fingerprints/{templateId}", Revoke).WithQueryParameters("reason");
 
         // Every GET route names the query parameters it takes: none here; any is refused, naming it (QueryParameters).
@@ -69,7 +69,7 @@ public static class FingerprintApi
         Group(OperatorRole.Admin, OperatorRole.Auditor).MapGet("/fingerprints/reconciliation", ([FromServices] FingerprintService s) => Json(s.Reconcile()))
             .AddEndpointFilter(new SiteLimit.EverySiteOnly(EverySiteActions.FingerprintReconciliation)).WithQueryParameters();
         Group(OperatorRole.Admin).MapPost("/fingerprints/rekey", async (HttpContext http, [FromServices] FingerprintService s) =>
-            ToHttp(await s.RekeyAsync(AdminActor.Of(Identity(http)), http.RequestAborted), v => v));
+            ToHttp(await s.RekeyAsync(AdminActor.Of(Identity(http)), http.RequestAborted), v => v)).WithQueryParameters();
         return app;
     }
 

@@ -23,7 +23,7 @@ public static class FireApi
         var group = app.MapGroup(AdminApi.Prefix).AddEndpointFilter(new AdminApi.OperatorFilter(OperatorRole.Admin, OperatorRole.Security));
         group.MapGet("/fire", (HttpContext http, [FromServices] EventPipeline pipeline) =>
             Results.Json(Status(pipeline.Fire.Scope(AdminApi.Identity(http).Site)), AdminJson.Options)).WithQueryParameters();
-        group.MapPost("/fire/reset", ResetAsync);
+        group.MapPost("/fire/reset", ResetAsync).WithQueryParameters("force");
         return app;
     }
 

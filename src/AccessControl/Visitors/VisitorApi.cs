@@ -78,20 +78,20 @@ public static class VisitorApi
         readers.MapGet("/visits", ListVisits).WithQueryParameters("date", "site", "status");
         readers.MapGet("/visits/{id:long}", GetVisit).WithQueryParameters();
 
-        Group(OperatorRole.Host).MapPost("/visits", RequestVisit);
+        Group(OperatorRole.Host).MapPost("/visits", RequestVisit).WithQueryParameters();
 
         var approver = Group(OperatorRole.Approver);
         approver.MapPost("/visits/{id:long}/approve", (long id, HttpContext http, [FromServices] VisitorService s) =>
-            Decide(http, s.ApproveAsync, id));
+            Decide(http, s.ApproveAsync, id)).WithQueryParameters();
         approver.MapPost("/visits/{id:long}/reject", (long id, HttpContext http, [FromServices] VisitorService s) =>
-            Decide(http, s.RejectAsync, id));
+            Decide(http, s.RejectAsync, id)).WithQueryParameters();
         approver.MapPost("/visits/{id:long}/withdraw", (long id, HttpContext http, [FromServices] VisitorService s) =>
-            Decide(http, s.WithdrawAsync, id));
+            Decide(http, s.WithdrawAsync, id)).WithQueryParameters();
 
         var desk = Group(OperatorRole.Frontdesk);
-        desk.MapPost("/visits/{id:long}/check-in", CheckIn);
-        desk.MapPost("/visits/{id:long}/check-out", CheckOut);
-        desk.MapPost("/visits/badges/{card}/check-out", ReturnBadge);
+        desk.MapPost("/visits/{id:long}/check-in", CheckIn).WithQueryParameters();
+        desk.MapPost("/visits/{id:long}/check-out", CheckOut).WithQueryParameters();
+        desk.MapPost("/visits/badges/{card}/check-out", ReturnBadge).WithQueryParameters();
 
         var watchers = Group(OperatorRole.Frontdesk, OperatorRole.Security, OperatorRole.Auditor);
         watchers.MapGet("/visits/on-site", (HttpContext http, [FromServices] VisitorService s) =>
@@ -105,18 +105,18 @@ public static class VisitorApi
         // (VisitorService refuses the change, whoever calls it).
         var security = Group(OperatorRole.Security);
         security.MapGet("/watchlist", ([FromServices] VisitorService s) => Json(s.Watchlist())).WithQueryParameters();
-        security.MapPost("/watchlist", AddToWatchlist);
+        security.MapPost("/watchlist", AddToWatchlist).WithQueryParameters();
         security.MapDelete("/watchlist/{id:long}", async (long id, HttpContext http, [FromServices] VisitorService s) =>
-            ToHttp(await s.RemoveFromWatchlistAsync(Identity(http), id, http.RequestAborted)));
+            ToHttp(await s.RemoveFromWatchlistAsync(Identity(http), id, http.RequestAborted))).WithQueryParameters();
 
         Group(OperatorRole.Admin, OperatorRole.Frontdesk).MapGet("/badge-pool", (HttpContext http, [FromServices] VisitorService s) =>
             SiteListingAsync(http, VisitActions.BadgePoolList, site => Json(s.Badges(site)))).WithQueryParameters("site");
         var admin = Group(OperatorRole.Admin);
-        admin.MapPut("/badge-pool/{card}", PutBadge);
+        admin.MapPut("/badge-pool/{card}", PutBadge).WithQueryParameters();
         admin.MapDelete("/badge-pool/{card}", async (string card, HttpContext http, [FromServices] VisitorService s) =>
-            ToHttp(await s.RemoveBadgeAsync(Identity(http), card, http.RequestAborted)));
+            ToHttp(await s.RemoveBadgeAsync(Identity(http), card, http.RequestAborted))).WithQueryParameters();
         admin.MapPost("/visits/purge", async (HttpContext http, [FromServices] VisitorService s) =>
-            ToHttp(await s.PurgeAsync(AdminActor.Of(Identity(http)), http.RequestAborted))); // every site at once: VisitorService refuses a site-limited token
+            ToHttp(await s.PurgeAsync(AdminActor.Of(Identity(http)), http.RequestAborted))).WithQueryParameters(); // every site at once: VisitorService refuses a site-limited token
         return app;
     }
 

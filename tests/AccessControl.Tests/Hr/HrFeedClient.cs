@@ -25,10 +25,10 @@ internal sealed class HrFeedClient(EdgeHarness edge) : IDisposable
 
     public static byte[] Body(params object[] events) => JsonSerializer.SerializeToUtf8Bytes(new { events }, AdminJson.Options);
 
-    /// <summary>Posts a body with the given headers (null leaves a header out).</summary>
-    public async Task<HttpResponseMessage> PostRawAsync(byte[] body, string? timestamp, string? signature)
+    /// <summary>Posts a body with the given headers (null leaves a header out), and <paramref name="query"/> after the path.</summary>
+    public async Task<HttpResponseMessage> PostRawAsync(byte[] body, string? timestamp, string? signature, string query = "")
     {
-        using var message = new HttpRequestMessage(HttpMethod.Post, HrFeedApi.Path) { Content = new ByteArrayContent(body) };
+        using var message = new HttpRequestMessage(HttpMethod.Post, HrFeedApi.Path + query) { Content = new ByteArrayContent(body) };
         message.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
         if (timestamp is not null)
         {
@@ -44,10 +44,10 @@ internal sealed class HrFeedClient(EdgeHarness edge) : IDisposable
     }
 
     /// <summary>Signs a body as sent at <paramref name="at"/> (default: the service clock's now) and posts it.</summary>
-    public Task<HttpResponseMessage> PostSignedAsync(byte[] body, Instant? at = null)
+    public Task<HttpResponseMessage> PostSignedAsync(byte[] body, Instant? at = null, string query = "")
     {
         var timestamp = InstantPattern.General.Format(at ?? edge.Clock.GetCurrentInstant());
-        return PostRawAsync(body, timestamp, Signer.Sign(timestamp, body));
+        return PostRawAsync(body, timestamp, Signer.Sign(timestamp, body), query);
     }
 
     /// <summary>Posts signed events and returns their results, asserting a 200.</summary>
