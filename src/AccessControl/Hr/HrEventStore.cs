@@ -133,15 +133,11 @@ public sealed class HrEventStore(Database database)
     }
 
     /// <summary>The <c>reference</c> an admin row's detail names (an HR event id), if any.</summary>
+    /// <remarks>None for a detail the service did not write (a changed database): the row is then no event's.</remarks>
     private static string? Reference(string? detail)
     {
-        if (detail is null)
-        {
-            return null;
-        }
-
-        using var json = JsonDocument.Parse(detail);
-        return json.RootElement.ValueKind == JsonValueKind.Object && json.RootElement.TryGetProperty("reference", out var reference)
+        using var json = StoredDetail.Object(detail);
+        return json is not null && json.RootElement.TryGetProperty("reference", out var reference)
             && reference.ValueKind == JsonValueKind.String ? reference.GetString() : null;
     }
 

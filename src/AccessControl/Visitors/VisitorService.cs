@@ -943,16 +943,15 @@ public sealed class VisitorService
         return new LastSeenView(last.At, last.DoorId, last.ZoneId, last.ReaderId, EscortOf(last.Detail));
     }
 
-    /// <summary>The escort named in an access row's detail (the pipeline links escorted entries to their escort).</summary>
+    /// <summary>
+    /// The escort named in an access row's detail (the pipeline links escorted entries to their escort); none for a
+    /// detail the service did not write (a changed database: the on-site list, the desk's roll call, still answers).
+    /// </summary>
     private static string? EscortOf(string? detail)
     {
-        if (detail is null)
-        {
-            return null;
-        }
-
-        using var json = System.Text.Json.JsonDocument.Parse(detail);
-        return json.RootElement.TryGetProperty("escort", out var escort) && escort.ValueKind == System.Text.Json.JsonValueKind.String ? escort.GetString() : null;
+        using var json = StoredDetail.Object(detail);
+        return json is not null && json.RootElement.TryGetProperty("escort", out var escort) && escort.ValueKind == System.Text.Json.JsonValueKind.String
+            ? escort.GetString() : null;
     }
 
     /// <summary>Badges still out after their visit's window ended (their credentials have expired; the badges are missing).</summary>

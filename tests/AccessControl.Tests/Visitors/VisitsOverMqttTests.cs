@@ -187,6 +187,32 @@ public class VisitsOverMqttTests
         Assert.Equal(("demo-sr1", "rdr-sr1-in", "p-mkoch"), (here.Zone, here.Reader, here.EscortedBy));
     }
 
+    /// <summary>
+    /// A visitor's last grant whose detail is not the JSON the service writes (a database changed outside it) must not
+    /// take the whole on-site list down: it is the desk's roll call in an evacuation. The row is shown without an escort.
+    /// </summary>
+    [Fact]
+    [Trait("control", "PCI-9.3.3")]
+    [Trait("control", "NIST-AU-9")]
+    public async Task OnSite_WithAVisitorsLastGrantWhoseDetailIsNotJson_StillListsEveryone()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        using var desk = VisitDesk.For(edge);
+        await desk.CheckedInVisitAsync();
+        var visitor = edge.Edge.Configuration.Cardholders.Credentials[VisitDesk.Badge1].Person;
+        await edge.Edge.Pipeline.AppendAsync(new LogEntry
+        {
+            At = edge.Clock.GetCurrentInstant(), Kind = LogKinds.Access, Decision = "grant", SiteId = "demo", ReaderId = "rdr-dh1-in", DoorId = "door-dh1",
+            ZoneId = "demo-dh1", PersonId = visitor.Value, Reason = "granted", Detail = "{\"escort\": p-mkoch",
+        }, CancellationToken.None);
+
+        var response = await desk.Frontdesk.GetAsync("api/v1/visits/on-site");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var here = Assert.Single((await response.Content.ReadFromJsonAsync<List<OnSiteView>>(AdminJson.Options))!).LastSeen!;
+        Assert.Equal(("door-dh1", null), (here.Door, here.EscortedBy));
+    }
+
     /// <summary>The watch-list entry's audit row is already in the commit the swipe is decided in.</summary>
     [Fact]
     [Trait("control", "NIST-PE-8")]
