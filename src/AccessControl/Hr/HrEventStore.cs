@@ -1,6 +1,4 @@
 using System.Text.Json;
-using AccessControl.Cardholding;
-using AccessControl.EntryLog;
 using AccessControl.Storage;
 using Dapper;
 using NodaTime;
@@ -97,55 +95,6 @@ public sealed class HrEventStore(Database database)
     {
         using var connection = database.Open();
         connection.Execute("UPDATE hr_events SET operators_logged_seq = @seq WHERE event_id = @eventId", new { eventId, seq });
-    }
-
-    /// <summary>
-    /// Whether the person's termination now in force is this event's: the <c>person.terminate</c> row stamped with the
-    /// person's last change (<c>people.updated_at</c>, the same instant, by <c>updated_by</c>) names it. A second
-    /// termination of a leaver (a new event id for the same person) finds the tokens an earlier one revoked, and must
-    /// not name them as its own.
-    /// </summary>
-    /// <remarks>Read through the log query, so the log index finds that person's rows at that instant, not a scan of the log.</remarks>
-    public bool TerminatedBy(string eventId, string personId)
-    {
-        Stamp? terminated;
-        using (var connection = database.Open())
-        {
-            terminated = connection.QuerySingleOrDefault<Stamp>(
-                "SELECT updated_at AS At, updated_by AS By FROM people WHERE id = @personId AND status = 'terminated'", new { personId });
-        }
-
-        if (terminated is null)
-        {
-            return false;
-        }
-
-        var at = Instant.FromUnixTimeMilliseconds(terminated.At);
-        var rows = new EntryLogQuery(database).Find(new LogFilter
-        {
-            PersonId = personId,
-            Kind = LogKinds.Admin,
-            Reason = CardholderActions.PersonTerminate,
-            From = at,
-            To = at + Duration.FromMilliseconds(1),
-        });
-        return rows.Any(r => r.Actor == terminated.By && Reference(r.Detail) == eventId);
-    }
-
-    /// <summary>The <c>reference</c> an admin row's detail names (an HR event id), if any.</summary>
-    /// <remarks>None for a detail the service did not write (a changed database): the row is then no event's.</remarks>
-    private static string? Reference(string? detail)
-    {
-        using var json = StoredDetail.Object(detail);
-        return json is not null && json.RootElement.TryGetProperty("reference", out var reference)
-            && reference.ValueKind == JsonValueKind.String ? reference.GetString() : null;
-    }
-
-    private sealed class Stamp
-    {
-        public long At { get; set; }
-
-        public string By { get; set; } = "";
     }
 
     private sealed class Row

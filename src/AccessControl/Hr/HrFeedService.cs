@@ -339,8 +339,9 @@ public sealed class HrFeedService
         var named = false;
         // On a retry the tokens are revoked already (with the status, above): the row names those this termination
         // revoked, unless an earlier attempt (or a start's sweep, Termination.TokensRevokedWith) wrote it. Only this
-        // event's: a leaver terminated again under another id finds the first termination's tokens, named already.
-        if (operators.Count == 0 && termination.TokensRevokedWith(person) is { } earlier && store.TerminatedBy(eventId, person.Value))
+        // event's (the termination in force is the feed's, with this event as its reference): a leaver terminated again
+        // under another id finds the first termination's tokens, named already.
+        if (operators.Count == 0 && termination.TokensRevokedWith(person) is { } earlier && earlier.TerminatedBy == Actor && earlier.Reference == eventId)
         {
             (operators, named) = (earlier.Operators, earlier.Named);
         }

@@ -275,7 +275,16 @@ public sealed class Termination
 
         var revoked = tokens.OperatorsRevokedWith(person.Value, terminatedBy, terminated.At);
         return revoked.Count == 0 ? null : new RevokedTokens(terminatedBy, revoked,
-            Named: log.Find(new LogFilter { Kind = LogKinds.Admin, PersonId = person.Value, Reason = OperatorTokenActions.Revoke, AfterSeq = terminated.Seq, Limit = 1 }).Count > 0);
+            Named: log.Find(new LogFilter { Kind = LogKinds.Admin, PersonId = person.Value, Reason = OperatorTokenActions.Revoke, AfterSeq = terminated.Seq, Limit = 1 }).Count > 0,
+            Reference: ReferenceOf(terminated.Detail));
+    }
+
+    /// <summary>The <c>reference</c> an admin row's detail names (an HR event id), if any; none for a detail the service did not write.</summary>
+    private static string? ReferenceOf(string? detail)
+    {
+        using var json = StoredDetail.Object(detail);
+        return json is not null && json.RootElement.TryGetProperty("reference", out var reference) && reference.ValueKind == System.Text.Json.JsonValueKind.String
+            ? reference.GetString() : null;
     }
 
     /// <summary>The person's last admin row with this reason, page by page (a person may have any number of them).</summary>
@@ -303,7 +312,7 @@ public sealed class Termination
     /// </summary>
     private async Task<bool> NameTokensAsync(AdminActor who, PersonId person, IReadOnlyList<string> revokedNow, string? reference)
     {
-        var left = revokedNow.Count > 0 ? new RevokedTokens(who.Name, revokedNow, Named: false) : TokensRevokedWith(person);
+        var left = revokedNow.Count > 0 ? new RevokedTokens(who.Name, revokedNow, Named: false, reference) : TokensRevokedWith(person);
         if (left is null || left.Named)
         {
             return true;
@@ -402,5 +411,8 @@ public sealed class Termination
 public sealed record TerminationSteps(
     AdminResult<Person> Status, IReadOnlyList<string> Operators, IReadOnlyList<string> CredentialsRevoked, int TemplatesRevoked, VisitsEnded? Visits, string? Unavailable);
 
-/// <summary>The operator tokens a termination revoked, who terminated the person, and whether a row names them yet (<see cref="Termination.TokensRevokedWith"/>).</summary>
-public sealed record RevokedTokens(string TerminatedBy, IReadOnlyList<string> Operators, bool Named);
+/// <summary>
+/// The operator tokens a termination revoked, who terminated the person, whether a row names them yet, and the
+/// termination's reference (an HR event id, a site file's hash; null for none) (<see cref="Termination.TokensRevokedWith"/>).
+/// </summary>
+public sealed record RevokedTokens(string TerminatedBy, IReadOnlyList<string> Operators, bool Named, string? Reference);
