@@ -950,6 +950,7 @@ public sealed class EventPipeline : IAsyncDisposable
                 StageAlarm(new Alarm(AlarmTypes.VisitorUnescorted, decision.Site?.Value, decision.Door?.Value, access.ReaderId,
                     $"{who} {person}{NameOf(visitor)} is still inside {zone}; their escort {escort.Person}{NameOf(escortPerson)} left through {access.ReaderId}")
                 {
+                    PersonId = person.Value, // so that the visitor's own history (person=) holds it, as the escort's (escort=) does
                     Escort = escort.Person.Value,
                 }, now);
             }

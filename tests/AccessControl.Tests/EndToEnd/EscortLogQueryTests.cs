@@ -58,7 +58,7 @@ public class EscortLogQueryTests
         Assert.Equal(["v-hyilmaz"], secondVisit.Select(r => r.Person));
 
         var alarm = Assert.Single(await PageAsync(http, "escort=p-mkoch&kind=alarm"));
-        Assert.Equal((AlarmTypes.VisitorUnescorted, "door-sr1"), (alarm.Reason, alarm.Door));
+        Assert.Equal((AlarmTypes.VisitorUnescorted, "door-sr1", "v-ewagner"), (alarm.Reason, alarm.Door, alarm.Person));
 
         Assert.Empty(await PageAsync(http, "escort=p-mkoch&person=p-mkoch")); // the escort's own swipes name no escort
         Assert.Empty(await PageAsync(http, "escort=p-jweber"));
@@ -78,6 +78,34 @@ public class EscortLogQueryTests
 
         Assert.Equal(3, all.Count);
         Assert.Equal(all.Select(r => r.Seq), paged);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-PE-2(3)")]
+    [Trait("control", "NIST-PE-8")]
+    public async Task LogByPerson_OfAVisitorLeftBehind_HoldsTheUnescortedAlarm_BesideTheirOwnSwipes()
+    {
+        // The auditor's other question: "show me everything about this visitor". Their history must say that they were
+        // left alone in the server room, not only that they went in and out.
+        await using var edge = await EdgeHarness.StartAsync();
+        var entry = await edge.ReaderAsync(In);
+        var exit = await edge.ReaderAsync(Out);
+        await edge.PresentCardAndFingerAsync(entry, Operator);
+        Assert.True((await entry.PresentCardAsync(Visitor1, Ev3).WaitAsync(EdgeHarness.Timeout)).Grant);
+        Assert.True((await entry.PresentCardAsync(Visitor2, Ev3).WaitAsync(EdgeHarness.Timeout)).Grant);
+        Assert.True((await exit.PresentCardAsync(Visitor2, Ev3).WaitAsync(EdgeHarness.Timeout)).Grant);
+        Assert.True((await exit.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout)).Grant);
+        await edge.AlarmRowAsync(AlarmTypes.VisitorUnescorted);
+
+        var query = new EntryLogQuery(edge.Edge.Database);
+        var left = query.Find(new LogFilter { PersonId = "v-ewagner" }).Where(r => r.Kind != LogKinds.Admin).ToList(); // not the site file's rows creating them
+        Assert.Equal([(LogKinds.Access, "grant"), (LogKinds.Alarm, AlarmTypes.VisitorUnescorted)],
+            left.Select(r => (r.Kind, r.Kind == LogKinds.Alarm ? r.Reason : r.Decision)));
+        Assert.Contains("p-mkoch", left[1].Detail, StringComparison.Ordinal);
+
+        // The visitor who went out first was not left behind: no alarm in their history, and none names the escort as person.
+        Assert.DoesNotContain(query.Find(new LogFilter { PersonId = "v-hyilmaz" }), r => r.Kind == LogKinds.Alarm);
+        Assert.DoesNotContain(query.Find(new LogFilter { PersonId = "p-mkoch" }), r => r.Kind == LogKinds.Alarm);
     }
 
     [Fact]
