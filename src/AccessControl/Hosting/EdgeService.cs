@@ -457,7 +457,7 @@ public sealed class EdgeService : IAsyncDisposable
         AddPeriodic("security-event-counts", TimeSpan.FromSeconds(10), RecordSuppressedSecurityEventsAsync);
 
         // Every second, one after the other (a RESTART checkpoint waits for the log's readers, the index among them,
-        // and holds the swipes' commits off meanwhile):
+        // and holds the swipes' commits off meanwhile, for WalCheckpoints.RestartWait at most):
         // - the WAL is moved into the database file, so that no swipe's commit pays for a checkpoint (the writer's
         //   automatic checkpoint is off; see EntryLogWriter and WalCheckpoints);
         // - the rows of the last second go into the query index, in one transaction of the index file (LogIndex).

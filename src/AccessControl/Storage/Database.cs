@@ -29,6 +29,9 @@ public sealed partial class Database
         RegisterTypeHandlers();
     }
 
+    /// <summary>How long a connection waits for a lock another one holds before it gives up (SQLITE_BUSY).</summary>
+    public static readonly TimeSpan BusyTimeout = TimeSpan.FromSeconds(5);
+
     public string Path { get; }
 
     public string ConnectionString { get; }
@@ -43,7 +46,7 @@ public sealed partial class Database
         OwnerOnly.CreateEmptyFile(Path);
         var connection = new SqliteConnection(ConnectionString);
         connection.Open();
-        connection.Execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;");
+        connection.Execute($"PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout={(long)BusyTimeout.TotalMilliseconds};");
         return connection;
     }
 
@@ -71,7 +74,7 @@ public sealed partial class Database
     {
         var connection = new SqliteConnection(ReadOnlyConnectionString);
         connection.Open();
-        connection.Execute("PRAGMA busy_timeout=5000;");
+        connection.Execute($"PRAGMA busy_timeout={(long)BusyTimeout.TotalMilliseconds};");
         return connection;
     }
 
