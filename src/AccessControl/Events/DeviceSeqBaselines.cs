@@ -24,34 +24,20 @@ public static class DeviceSeqBaselines
         GROUP BY source
         """;
 
-    // Each reads the log's index up to its watermark and the log itself past it (LogSnapshot). Past it, "+source" keeps
-    // SQLite from walking the redelivery index, and one lower bound on seq (@tail: the later of @row and the watermark's
-    // successor) keeps it from scanning from the wrong one: given two, it may pick either.
-    private const string SourcesSql = """
-        SELECT source FROM ix.device_sources
-        UNION
-        SELECT source FROM entry_log WHERE seq > @w AND device_seq IS NOT NULL AND source IS NOT NULL
-        """;
+    // Up to the index's watermark, the index, one source at a time through its (source, device_seq) b-tree; the list of
+    // sources too (device_sources), so that no query walks the whole log for it.
+    private const string IndexedSourcesSql = "SELECT source FROM ix.device_sources";
 
-    private const string MaxSinceSql = """
-        SELECT MAX(m) FROM (
-            SELECT MAX(device_seq) AS m FROM ix.log_index WHERE source = @source AND device_seq IS NOT NULL AND seq >= @row
-            UNION ALL
-            SELECT MAX(device_seq) FROM entry_log WHERE +source = @source AND device_seq IS NOT NULL AND seq >= @tail)
-        """;
+    private const string IndexedMaxSinceSql =
+        "SELECT MAX(device_seq) FROM ix.log_index WHERE source = @source AND device_seq IS NOT NULL AND seq >= @row";
 
-    private const string RecentSql = """
-        SELECT device_seq FROM ix.log_index WHERE source = @source AND device_seq > @floor AND seq >= @row
-        UNION ALL
-        SELECT device_seq FROM entry_log WHERE +source = @source AND device_seq > @floor AND seq >= @tail
-        """;
+    private const string IndexedRecentSql = "SELECT device_seq FROM ix.log_index WHERE source = @source AND device_seq > @floor AND seq >= @row";
 
-    // Without an index (a log no service has indexed yet), the same over the log alone.
-    private const string SourcesScanSql = "SELECT DISTINCT source FROM entry_log WHERE device_seq IS NOT NULL AND source IS NOT NULL";
-
-    private const string MaxSinceScanSql = "SELECT MAX(device_seq) FROM entry_log WHERE source = @source AND device_seq IS NOT NULL AND seq >= @row";
-
-    private const string RecentScanSql = "SELECT device_seq FROM entry_log WHERE source = @source AND device_seq > @floor AND seq >= @row";
+    // Past the watermark, the log itself (LogSnapshot), which has no b-tree by source and device seq: one pass for all
+    // sources, from the watermark's successor (the rowid's range, the only lower bound on seq: given a second one,
+    // SQLite may scan from either), each source's reset applied to its rows as they come. A query per source would read
+    // the rest of the log once per device: the whole log, times the devices, while the index is being built (watermark 0).
+    private const string TailSql = "SELECT seq, source, device_seq FROM entry_log WHERE seq > $w AND device_seq IS NOT NULL AND source IS NOT NULL";
 
     /// <summary>Reads the history; sources never seen (or reset to nothing and silent since) are absent.</summary>
     /// <param name="window">How many seqs below the highest to keep (<see cref="PipelineOptions.ReplayWindow"/>).</param>
@@ -59,22 +45,83 @@ public static class DeviceSeqBaselines
     {
         ArgumentNullException.ThrowIfNull(database);
         using var log = LogSnapshot.Open(database);
-        var (sources, maxSince, recent) = log.Indexed ? (SourcesSql, MaxSinceSql, RecentSql) : (SourcesScanSql, MaxSinceScanSql, RecentScanSql);
-        var w = log.Watermark;
         var resets = log.Connection.Query<(string Source, long Row)>(ResetsSql, new { reason = ResetReason }, log.Transaction)
             .ToDictionary(r => r.Source, r => r.Row, StringComparer.Ordinal);
+        var tail = Tail(log, resets, window);
+        var indexed = log.Indexed ? log.Connection.Query<string>(IndexedSourcesSql, transaction: log.Transaction) : [];
         var history = new Dictionary<string, IReadOnlyCollection<long>>(StringComparer.Ordinal);
-        foreach (var source in log.Connection.Query<string>(sources, new { w }, log.Transaction).Concat(resets.Keys).Distinct(StringComparer.Ordinal))
+        foreach (var source in indexed.Concat(tail.Keys).Distinct(StringComparer.Ordinal))
         {
+            // The highest seq since the source's reset, on either side of the watermark, and the window below it.
             var row = resets.GetValueOrDefault(source);
-            if (log.Connection.ExecuteScalar<long?>(maxSince, new { source, row, w, tail = Math.Max(row, w + 1) }, log.Transaction) is not { } max)
+            var indexedMax = log.Indexed ? log.Connection.ExecuteScalar<long?>(IndexedMaxSinceSql, new { source, row }, log.Transaction) : null;
+            var past = tail.GetValueOrDefault(source);
+            var max = Math.Max(indexedMax ?? long.MinValue, past?.Max ?? long.MinValue);
+            if (max == long.MinValue)
             {
-                continue;
+                continue; // every row it sent is before its reset, or purged
             }
 
-            history[source] = log.Connection.Query<long>(recent, new { source, floor = max - window - 1, row, w, tail = Math.Max(row, w + 1) }, log.Transaction).ToList();
+            var floor = max - window - 1;
+            var recent = indexedMax is null ? [] : log.Connection.Query<long>(IndexedRecentSql, new { source, floor, row }, log.Transaction).ToList();
+            recent.AddRange(past?.Above(floor) ?? []);
+            history[source] = recent;
         }
 
         return history;
+    }
+
+    /// <summary>Each source's seqs past the watermark since its reset, in one pass over the log.</summary>
+    private static Dictionary<string, RecentSeqs> Tail(LogSnapshot log, Dictionary<string, long> resets, int window)
+    {
+        var tail = new Dictionary<string, RecentSeqs>(StringComparer.Ordinal);
+        using var command = log.Command(TailSql);
+        command.Parameters.AddWithValue("$w", log.Watermark);
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            var source = reader.GetString(1);
+            if (reader.GetInt64(0) >= resets.GetValueOrDefault(source))
+            {
+                if (!tail.TryGetValue(source, out var seqs))
+                {
+                    tail[source] = seqs = new RecentSeqs(window);
+                }
+
+                seqs.Add(reader.GetInt64(2));
+            }
+        }
+
+        return tail;
+    }
+
+    /// <summary>One source's highest seq so far, and its seqs within the window below it (a few more until they are pruned).</summary>
+    private sealed class RecentSeqs(int window)
+    {
+        private readonly List<long> seqs = [];
+        private int pruneAt = 4 * (window + 1);
+
+        public long Max { get; private set; } = long.MinValue;
+
+        public void Add(long seq)
+        {
+            if (seq > Max)
+            {
+                Max = seq;
+            }
+            else if (seq <= Max - window - 1)
+            {
+                return;
+            }
+
+            seqs.Add(seq);
+            if (seqs.Count >= pruneAt)
+            {
+                seqs.RemoveAll(s => s <= Max - window - 1);
+                pruneAt = Math.Max(pruneAt, 2 * seqs.Count);
+            }
+        }
+
+        public IEnumerable<long> Above(long floor) => seqs.Where(s => s > floor);
     }
 }

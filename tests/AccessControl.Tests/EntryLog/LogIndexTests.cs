@@ -1,5 +1,6 @@
 using AccessControl.EntryLog;
 using AccessControl.Events;
+using Dapper;
 using Microsoft.Data.Sqlite;
 using NodaTime;
 
@@ -474,6 +475,43 @@ public sealed class LogIndexTests : IDisposable
         }
     }
 
+    /// <summary>
+    /// What start-up rebuilds replay protection from, compared with the log read row by row here: while the index is
+    /// rebuilt (none), part built (a device's reset past its watermark), or whole with rows past it since the reset.
+    /// </summary>
+    [Fact]
+    [Trait("control", "NIST-SC-23")]
+    public void DeviceSeqBaselines_AreEachDevicesSeqsWithinItsWindowSinceItsLastReset_WhateverTheIndexHolds()
+    {
+        const int Window = 16;
+        index.CatchUp(batchRows: 100);
+        Reset("readers/rdr-door-hall-a", baseline: 3);
+        Reset("doors/door-sr1", baseline: null);
+        AppendVaried(40);
+        Reset("readers/rdr-door-hall-b", baseline: 7);
+
+        var rebuilding = ScanOnly(() => DeviceSeqBaselines.Load(log.Database, Window));
+        var partBuilt = DeviceSeqBaselines.Load(log.Database, Window);
+        var expectedBefore = ExpectedBaselines(Window);
+        index.CatchUpFully();
+        Reset("readers/rdr-door-sr1", baseline: 1);
+        AppendVaried(20);
+        var pastTheWatermark = DeviceSeqBaselines.Load(log.Database, Window);
+        var expectedAfter = ExpectedBaselines(Window);
+
+        using var snapshot = LogSnapshot.Open(log.Database);
+        Assert.True(snapshot.Indexed && snapshot.Watermark < log.Writer.HeadSeq);
+        Assert.Contains("readers/rdr-door-hall-a", expectedBefore.Keys);
+        foreach (var (expected, loaded) in new[] { (expectedBefore, rebuilding), (expectedBefore, partBuilt), (expectedAfter, pastTheWatermark) })
+        {
+            Assert.Equal(expected.Keys.Order(), loaded.Keys.Order());
+            foreach (var (source, seqs) in expected)
+            {
+                Assert.Equal(seqs, loaded[source].Order());
+            }
+        }
+    }
+
     [Fact]
     [Trait("control", "PCI-9.2")]
     public void TheNewestGrantOfEachPersonAtEachReader_IsTheSameReadThroughTheIndexAsFromTheLogAlone_AlsoAfterAPurge()
@@ -540,6 +578,29 @@ public sealed class LogIndexTests : IDisposable
             SqliteConnection.ClearAllPools();
             File.Move(aside, index.Path);
         }
+    }
+
+    /// <summary>An operator's reset of a device's seq baseline, as the admin route writes it.</summary>
+    private void Reset(string source, long? baseline) =>
+        log.Writer.Append([new LogEntry { At = log.Clock.GetCurrentInstant(), Kind = LogKinds.Admin, Reason = DeviceSeqBaselines.ResetReason, Source = source, DeviceSeq = baseline, Actor = "test" }]);
+
+    /// <summary>Per device, the seqs since its last reset that are within <paramref name="window"/> of its highest: from every row of the log.</summary>
+    private Dictionary<string, List<long>> ExpectedBaselines(int window)
+    {
+        using var connection = log.Database.OpenReadOnly();
+        var rows = connection.Query<(long Seq, string? Source, long? DeviceSeq, string? Reason)>("SELECT seq, source, device_seq, reason FROM entry_log").ToList();
+        var expected = new Dictionary<string, List<long>>(StringComparer.Ordinal);
+        foreach (var bySource in rows.Where(r => r.Source is not null).GroupBy(r => r.Source!))
+        {
+            var reset = bySource.Where(r => r.Reason == DeviceSeqBaselines.ResetReason).Select(r => r.Seq).DefaultIfEmpty(0).Max();
+            var seqs = bySource.Where(r => r.Seq >= reset && r.DeviceSeq is not null).Select(r => r.DeviceSeq!.Value).ToList();
+            if (seqs.Count > 0)
+            {
+                expected[bySource.Key] = [.. seqs.Where(seq => seq > seqs.Max() - window - 1).Order()];
+            }
+        }
+
+        return expected;
     }
 
     private static List<long> Ids(IReadOnlyList<LogEntry> rows) => [.. rows.Select(r => r.Seq)];
