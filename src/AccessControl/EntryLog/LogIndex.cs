@@ -30,6 +30,13 @@ public sealed class LogIndex(Database database) : IDisposable
     /// <summary>Rows copied per round at most: a round is one transaction of the index file, not the log's.</summary>
     public const int DefaultBatchRows = 20_000;
 
+    /// <summary>
+    /// Rows the start copies into the index itself before it reads its history: a normal restart's gap, a second or two.
+    /// Further behind (a rebuild of a large log: about 25 s a million rows), the start reads its history through what
+    /// there is and the log past it, and leaves the rest to the background job (see <see cref="Lag"/>).
+    /// </summary>
+    public const long StartCatchUpRows = 2 * DefaultBatchRows;
+
     private const string SchemaSql = """
         CREATE TABLE index_meta (
             id              INTEGER PRIMARY KEY CHECK (id = 1),
@@ -258,6 +265,21 @@ public sealed class LogIndex(Database database) : IDisposable
         }
     }
 
+    /// <summary>
+    /// How far the index is behind the log, and why it must be built again when it must, read without writing either (the
+    /// file is written by its rounds only). The start decides from it whether it brings the index up to date before it
+    /// reads its history, or leaves that to the background job: without a usable index, queries read the log itself.
+    /// </summary>
+    public LogIndexLag Lag()
+    {
+        using var log = LogSnapshot.Open(database);
+        using var command = log.Command("SELECT COALESCE(MAX(seq), 0), (SELECT COALESCE(MAX(up_to_seq), 0) FROM log_purge) FROM entry_log");
+        using var reader = command.ExecuteReader();
+        reader.Read();
+        var (head, purgedUpTo) = (reader.GetInt64(0), reader.GetInt64(1));
+        return new LogIndexLag(log.Watermark, Math.Max(0, head - Math.Max(log.Watermark, purgedUpTo)), log.Unusable);
+    }
+
     /// <summary>Rounds until the index holds every row committed when the last round began: for start-up, before the history is read.</summary>
     public LogIndexRound CatchUpFully(int batchRows = DefaultBatchRows)
     {
@@ -454,6 +476,12 @@ public sealed class LogIndex(Database database) : IDisposable
 /// <param name="Rebuilt">The index was (re)started from nothing in this round.</param>
 /// <param name="Why">Why it was, when it was.</param>
 public sealed record LogIndexRound(long Copied, long Dropped, long Watermark, bool Rebuilt, string? Why);
+
+/// <summary>What <see cref="LogIndex.Lag"/> found.</summary>
+/// <param name="Watermark">Every log row up to this seq is in the index; 0 when there is no usable index.</param>
+/// <param name="RowsBehind">Log rows a catch-up would copy (at most: seqs past the watermark and the log's purges).</param>
+/// <param name="RebuildBecause">Why the index must be built again from the log; null when it can be used as it is.</param>
+public sealed record LogIndexLag(long Watermark, long RowsBehind, string? RebuildBecause);
 
 /// <summary>What <see cref="LogIndex.Check"/> found.</summary>
 /// <param name="Watermark">The index's watermark: rows up to it were compared.</param>

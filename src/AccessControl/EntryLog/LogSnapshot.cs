@@ -20,12 +20,12 @@ public sealed class LogSnapshot : IDisposable
 {
     private readonly bool attached;
 
-    private LogSnapshot(SqliteConnection connection, bool attached)
+    private LogSnapshot(SqliteConnection connection, string? notAttached)
     {
         Connection = connection;
-        this.attached = attached;
+        attached = notAttached is null;
         Transaction = connection.BeginTransaction(deferred: true);
-        Watermark = attached ? UsableWatermark() : 0;
+        (Watermark, Unusable) = attached ? UsableWatermark() : (0, notAttached);
     }
 
     public SqliteConnection Connection { get; }
@@ -36,6 +36,12 @@ public sealed class LogSnapshot : IDisposable
     public long Watermark { get; }
 
     public bool Indexed => Watermark > 0;
+
+    /// <summary>
+    /// Why there is no usable index (none yet, damaged, of another schema version, of another log): it must be built
+    /// again from the log. Null when the index can be used, even when it holds no row yet.
+    /// </summary>
+    public string? Unusable { get; }
 
     /// <summary>Opens a snapshot of <paramref name="database"/>'s log (the database file must exist).</summary>
     public static LogSnapshot Open(Database database)
@@ -114,11 +120,12 @@ public sealed class LogSnapshot : IDisposable
         Connection.Dispose();
     }
 
-    private static bool TryAttach(SqliteConnection connection, string indexPath)
+    /// <summary>Attaches the index as <c>ix</c>; null when it is, else why it is not.</summary>
+    private static string? TryAttach(SqliteConnection connection, string indexPath)
     {
         if (!File.Exists(indexPath))
         {
-            return false;
+            return "there was no index yet";
         }
 
         try
@@ -127,32 +134,44 @@ public sealed class LogSnapshot : IDisposable
             attach.CommandText = "ATTACH DATABASE $path AS ix";
             attach.Parameters.AddWithValue("$path", indexPath);
             attach.ExecuteNonQuery();
-            return true;
+            return null;
         }
-        catch (SqliteException)
+        catch (SqliteException ex)
         {
-            return false;
+            return $"the index file could not be opened ({ex.Message})";
         }
     }
 
-    /// <summary>The index's watermark if the index is of this version and belongs to this log (see <see cref="LogIndex"/>); else 0.</summary>
-    private long UsableWatermark()
+    /// <summary>
+    /// The index's watermark if the index is of this version and belongs to this log (see <see cref="LogIndex"/>); else 0,
+    /// and why not.
+    /// </summary>
+    private (long Watermark, string? Unusable) UsableWatermark()
     {
         try
         {
             // Two statements, index first: a statement opens its databases' snapshots main first.
-            long watermark;
+            long watermark, version;
             byte[]? hash;
-            using (var meta = Command("SELECT watermark, watermark_hash FROM ix.index_meta WHERE id = 1 AND schema_version = $version"))
+            using (var meta = Command("SELECT watermark, watermark_hash, schema_version FROM ix.index_meta WHERE id = 1"))
             {
-                meta.Parameters.AddWithValue("$version", LogIndex.SchemaVersion);
                 using var reader = meta.ExecuteReader();
-                if (!reader.Read() || reader.GetInt64(0) <= 0)
+                if (!reader.Read())
                 {
-                    return 0;
+                    return (0, "the index file has no watermark");
                 }
 
-                (watermark, hash) = (reader.GetInt64(0), reader.IsDBNull(1) ? null : (byte[])reader.GetValue(1));
+                (watermark, hash, version) = (reader.GetInt64(0), reader.IsDBNull(1) ? null : (byte[])reader.GetValue(1), reader.GetInt64(2));
+            }
+
+            if (version != LogIndex.SchemaVersion)
+            {
+                return (0, $"the index was of schema version {version}, not {LogIndex.SchemaVersion}");
+            }
+
+            if (watermark <= 0)
+            {
+                return (0, null);
             }
 
             using var check = Command("""
@@ -161,11 +180,13 @@ public sealed class LogSnapshot : IDisposable
                 """);
             check.Parameters.AddWithValue("$w", watermark);
             check.Parameters.AddWithValue("$hash", (object?)hash ?? DBNull.Value);
-            return check.ExecuteScalar() is 1L ? watermark : 0;
+            return check.ExecuteScalar() is 1L
+                ? (watermark, null)
+                : (0, $"the index's row {watermark} is not the log's row {watermark} (the database was replaced or restored)");
         }
-        catch (SqliteException)
+        catch (SqliteException ex)
         {
-            return 0;
+            return (0, $"the index file could not be read ({ex.Message})");
         }
     }
 }

@@ -27,6 +27,11 @@ public sealed class EdgeService : IAsyncDisposable
 {
     private readonly ServiceSettings settings;
     private long indexWatermark = -1;
+
+    /// <summary>The index build left to the log-maintenance job, while there is one; that job's alone once it runs.</summary>
+    private IndexBuild? indexBuild;
+
+    private readonly TaskCompletionSource indexBuilt = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TimeProvider time;
     private readonly ILogger logger;
     private readonly CancellationTokenSource stopping = new();
@@ -100,22 +105,38 @@ public sealed class EdgeService : IAsyncDisposable
                     rolledBack.Head, rolledBack.Checkpoint.Seq, rollbacks.Value.AcceptedBy, row.Seq, movedTo, earlier ? " by an earlier start that stopped before recording it" : "");
             }
 
-            // The query index is brought up to date before the history below is read through it (a new or replaced
-            // database has its index built here, once), then kept up to date by a periodic job.
+            // The query index is brought up to date before the history below is read through it when it is a few rounds
+            // behind (a restart), then kept up to date by a periodic job. An index to build again from a large log (a
+            // restored database, a deleted or damaged file, an upgrade of its schema) or far behind would keep every door
+            // shut for as long as that takes (about 25 s a million rows): the history then reads what there is of it, and
+            // the log itself past it, and the periodic job builds the rest while the service takes swipes.
             // An index that cannot be written (a full disk, a file in the way) does not stop the service: queries and the
             // history then read the log itself, and the periodic job keeps trying.
             Index = new LogIndex(database);
             try
             {
-                var indexed = Index.CatchUpFully();
-                if (indexed.Rebuilt)
+                var lag = Index.Lag();
+                if (lag.RowsBehind > settings.IndexStartCatchUpRows)
                 {
-                    logger.LogInformation("Log index {Path} built: {Rows} rows, because {Why}.", Index.Path, indexed.Copied, indexed.Why);
+                    BuildIndexInBackground(lag.RebuildBecause ?? $"it is {lag.RowsBehind} rows behind the log");
+                }
+                else
+                {
+                    var indexed = Index.CatchUpFully();
+                    if (indexed.Rebuilt)
+                    {
+                        logger.LogInformation("Log index {Path} built: {Rows} rows, because {Why}.", Index.Path, indexed.Copied, indexed.Why);
+                    }
                 }
             }
             catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or IOException or UnauthorizedAccessException)
             {
                 logger.LogError(ex, "Log index {Path} could not be brought up to date; queries and start-up read the log itself until it can.", Index.Path);
+            }
+
+            if (indexBuild is null)
+            {
+                indexBuilt.TrySetResult();
             }
 
             Publisher = new ConnectionPublisher(this);
@@ -206,6 +227,12 @@ public sealed class EdgeService : IAsyncDisposable
 
     /// <summary>Whether the outage journal is made or opened, at start or since (the health check <c>outage-journal</c>).</summary>
     public OutageJournalState OutageJournalState => outageJournalState;
+
+    /// <summary>
+    /// Completes when the index build the start left to the background job is done: at once when the start brought the
+    /// index up to date itself (or could not write it).
+    /// </summary>
+    internal Task IndexBuilt => indexBuilt.Task;
 
     /// <summary>The query index's watermark after its last round; null until the first round since the start.</summary>
     public long? IndexWatermark => Interlocked.Read(ref indexWatermark) is var w and >= 0 ? w : null;
@@ -461,29 +488,19 @@ public sealed class EdgeService : IAsyncDisposable
         // - the WAL is moved into the database file, so that no swipe's commit pays for a checkpoint (the writer's
         //   automatic checkpoint is off; see EntryLogWriter and WalCheckpoints);
         // - the rows of the last second go into the query index, in one transaction of the index file (LogIndex).
-        // An index rebuilt while the service runs (its file deleted or damaged) catches up in full rounds, one after
-        // the other, with a WAL checkpoint between them.
+        // An index built in the background (left to this job by the start, or its file deleted or damaged while the
+        // service runs) catches up in full rounds, one after the other, with a WAL checkpoint between them (MaintainLog).
         // Both on a thread of the lowest priority (LowPriorityWorker): on a large log the index round is the heaviest
         // background work the service does.
-        AddPeriodic("log-maintenance", TimeSpan.FromSeconds(1), ct => maintenance.RunAsync(() =>
+        AddPeriodic("log-maintenance", TimeSpan.FromSeconds(1), async ct =>
         {
-            LogIndexRound round;
-            do
+            if (settings.BeforeLogMaintenance is { } gate)
             {
-                var started = time.GetTimestamp();
-                WalCheckpoints.Run(Database);
-                var checkpointed = time.GetTimestamp();
-                round = Index.CatchUp();
-                Interlocked.Exchange(ref indexWatermark, round.Watermark);
-                Pipeline.Trace?.Span("wal-checkpoint", started, checkpointed);
-                Pipeline.Trace?.Span("index-round", checkpointed, time.GetTimestamp());
-                if (round.Rebuilt)
-                {
-                    logger.LogWarning("Log index {Path} is being rebuilt from the log, because {Why}.", Index.Path, round.Why);
-                }
+                await gate(ct);
             }
-            while (round.Copied == LogIndex.DefaultBatchRows && !ct.IsCancellationRequested);
-        }));
+
+            await maintenance.RunAsync(() => MaintainLog(ct));
+        });
         AddPeriodic("supervision", settings.SupervisionInterval, SuperviseOnceAsync);
         if (OutageJournalState == OutageJournalState.Unavailable)
         {
@@ -503,6 +520,55 @@ public sealed class EdgeService : IAsyncDisposable
         });
         await connection.StartAsync(cancellationToken);
     }
+
+    /// <summary>
+    /// One round of the <c>log-maintenance</c> job, on the low-priority thread: a WAL checkpoint, then the rows of the last
+    /// second into the index; an index being built (or rebuilt) catches up in full rounds, one after the other, with a
+    /// checkpoint between them, and says when it is done.
+    /// </summary>
+    private void MaintainLog(CancellationToken cancellationToken)
+    {
+        LogIndexRound round;
+        do
+        {
+            var started = time.GetTimestamp();
+            WalCheckpoints.Run(Database);
+            var checkpointed = time.GetTimestamp();
+            round = Index.CatchUp();
+            Interlocked.Exchange(ref indexWatermark, round.Watermark);
+            Pipeline.Trace?.Span("wal-checkpoint", started, checkpointed);
+            Pipeline.Trace?.Span("index-round", checkpointed, time.GetTimestamp());
+            if (round.Rebuilt && indexBuild is not { Rounds: 0 })
+            {
+                // Not the rebuild the start left to this job, which its first round reports: the file was deleted or
+                // damaged while the service ran, or again during the build.
+                BuildIndexInBackground(round.Why ?? "it had to start over");
+            }
+
+            if (indexBuild is { } build)
+            {
+                indexBuild = build with { Rounds = build.Rounds + 1, Copied = build.Copied + round.Copied };
+                if (round.Copied < LogIndex.DefaultBatchRows)
+                {
+                    logger.LogInformation("Log index {Path} is built: {Rows} rows copied in the background, up to row {Watermark}; queries use it again.",
+                        Index.Path, indexBuild.Copied, round.Watermark);
+                    indexBuild = null;
+                    indexBuilt.TrySetResult();
+                }
+            }
+        }
+        while (round.Copied == LogIndex.DefaultBatchRows && !cancellationToken.IsCancellationRequested);
+    }
+
+    /// <summary>Leaves the index's build to the <c>log-maintenance</c> job (<see cref="MaintainLog"/>), and says so.</summary>
+    private void BuildIndexInBackground(string why)
+    {
+        indexBuild = new IndexBuild(0, 0);
+        logger.LogWarning("Log index {Path} is being rebuilt in the background ({Why}); queries are slower until it is done.", Index.Path, why);
+    }
+
+    /// <summary>An index build left to the <c>log-maintenance</c> job: its rounds and the rows they copied so far.</summary>
+    private sealed record IndexBuild(int Rounds, long Copied);
 
     private async Task ReassertFireReleaseAsync()
     {

@@ -53,6 +53,18 @@ public sealed record ServiceSettings
     public TimeSpan SupervisionInterval { get; init; } = TimeSpan.FromSeconds(1);
 
     /// <summary>
+    /// For tests, not a setting (internal: never bound from configuration): how far behind the log the start still brings
+    /// the log index up to date itself (<see cref="LogIndex.StartCatchUpRows"/>); further, the background job builds it.
+    /// </summary>
+    internal long IndexStartCatchUpRows { get; init; } = LogIndex.StartCatchUpRows;
+
+    /// <summary>
+    /// For tests, not a setting: awaited before each round of the <c>log-maintenance</c> job (WAL checkpoint and index
+    /// rounds), so that a test can hold the index's background build back for as long as it needs, without timing.
+    /// </summary>
+    internal Func<CancellationToken, Task>? BeforeLogMaintenance { get; init; }
+
+    /// <summary>
     /// Reads the settings the way the service does, for the service and for the commands that must apply its settings
     /// (<c>log purge</c>, its minimum retention): <paramref name="file"/> (<c>--config FILE</c>), which must exist and be
     /// JSON; without one, <see cref="DefaultFile"/> in the working directory if there is one. Then the environment's

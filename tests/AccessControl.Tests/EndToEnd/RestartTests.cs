@@ -168,6 +168,79 @@ public class RestartTests
         Assert.True(log.Watermark >= entered[0].Seq, $"index watermark {log.Watermark}, data-hall grant at row {entered[0].Seq}");
     }
 
+    /// <summary>
+    /// A log index to build again (an upgrade of its schema, a restore without it) is built in the background: the start
+    /// reads its history from the log itself and takes swipes at once, and the history holds, while the build is held
+    /// back (<c>ServiceSettings.BeforeLogMaintenance</c>); then the build finishes and the index matches the log.
+    /// </summary>
+    [Theory]
+    [InlineData("older-schema")]
+    [InlineData("deleted")]
+    [Trait("control", "NIST-PE-3")]
+    [Trait("control", "NIST-SC-23")]
+    [Trait("control", "PCI-9.2")]
+    public async Task ALogIndexToRebuild_IsBuiltInTheBackground_SwipesAreDecidedWithTheWholeHistoryBeforeItIsDone(string state)
+    {
+        using var folder = new DataFolder();
+        var directory = folder.Path;
+        string indexPath;
+        DecisionMessage entered;
+        await using (var before = await EdgeHarness.StartAsync(directory: directory))
+        {
+            indexPath = before.Edge.Index.Path;
+            var (raw, decisions) = await DataHallEntryAsync(before);
+            entered = await SendAsync(before, raw, decisions, CardEvent("into-the-hall", 100, before.Clock.GetCurrentInstant()));
+            Assert.True(entered.Grant);
+        }
+
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        if (state == "deleted")
+        {
+            File.Delete(indexPath);
+        }
+        else
+        {
+            using var index = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={indexPath};Pooling=False");
+            index.Open();
+            using var downgrade = index.CreateCommand();
+            downgrade.CommandText = "UPDATE index_meta SET schema_version = schema_version - 1";
+            downgrade.ExecuteNonQuery();
+        }
+
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var logs = new CapturingLoggerProvider();
+        await using var after = await EdgeHarness.StartAsync(now: EdgeHarness.BusinessHours + Duration.FromHours(1), directory: directory, logs: logs,
+            configure: s => s with { IndexStartCatchUpRows = 0, BeforeLogMaintenance = ct => gate.Task.WaitAsync(ct) });
+        var (again, answers) = await DataHallEntryAsync(after);
+        var now = after.Clock.GetCurrentInstant();
+
+        var redelivered = await SendAsync(after, again, answers, CardEvent("into-the-hall", 100, now));
+        var passedBack = await SendAsync(after, again, answers, CardEvent("into-the-hall-again", 101, now));
+        var replayed = await SendAsync(after, again, answers, CardEvent("its-seq-used-before-the-restart", 100, now));
+
+        Assert.False(after.Edge.IndexBuilt.IsCompleted);
+        using (var unbuilt = global::AccessControl.EntryLog.LogSnapshot.Open(after.Edge.Database))
+        {
+            Assert.False(unbuilt.Indexed);
+        }
+
+        Assert.Equal((entered.EventId, entered.Grant, entered.Reason), (redelivered.EventId, redelivered.Grant, redelivered.Reason));
+        Assert.Equal((false, "anti_passback"), (passedBack.Grant, passedBack.Reason));
+        Assert.Equal((false, "replay_suspected"), (replayed.Grant, replayed.Reason));
+        Assert.Contains(logs.Lines, line => line.Contains($"Log index {indexPath} is being rebuilt in the background (", StringComparison.Ordinal)
+            && line.Contains("queries are slower until it is done", StringComparison.Ordinal));
+
+        gate.SetResult();
+        await after.Edge.IndexBuilt.WaitAsync(EdgeHarness.Timeout);
+
+        var check = after.Edge.Index.Check();
+        Assert.NotNull(check);
+        Assert.Equal(0, check.Differing);
+        var head = after.Rows(new() { Limit = 1 }).Single().Seq;
+        Assert.True(check.Watermark >= head, $"index watermark {check.Watermark}, log head {head} when the build was done");
+        Assert.Contains(logs.Lines, line => line.Contains($"Log index {indexPath} is built: ", StringComparison.Ordinal));
+    }
+
     [Fact]
     [Trait("control", "NIST-PE-3")]
     [Trait("control", "PCI-9.3.3")]
@@ -295,6 +368,22 @@ public class RestartTests
         await before.PresentCardAndFingerAsync(entry, Operator);
         Assert.True((await entry.PresentCardAsync(Visitor1, Ev3).WaitAsync(EdgeHarness.Timeout)).Grant);
     }
+
+    private static async Task<(MQTTnet.IMqttClient Raw, System.Threading.Channels.Channel<DecisionMessage> Decisions)> DataHallEntryAsync(EdgeHarness edge)
+    {
+        var raw = await edge.RawClientAsync("rdr-dh1-in");
+        return (raw, await edge.DecisionsAsync(raw, "rdr-dh1-in"));
+    }
+
+    /// <summary>Sends a card event as the data hall's entry reader (raw: its event id and seq as given) and waits for its decision.</summary>
+    private static async Task<DecisionMessage> SendAsync(EdgeHarness edge, MQTTnet.IMqttClient raw, System.Threading.Channels.Channel<DecisionMessage> decisions, ReaderEvent e)
+    {
+        await raw.PublishAsync(new MQTTnet.MqttApplicationMessageBuilder().WithTopic(edge.Edge.Topics.ReaderEvents("rdr-dh1-in"))
+            .WithPayload(WireFormat.Write(e)).WithQualityOfServiceLevel(MQTTnet.Protocol.MqttQualityOfServiceLevel.AtLeastOnce).Build());
+        return await decisions.Reader.ReadAsync().AsTask().WaitAsync(EdgeHarness.Timeout);
+    }
+
+    private static ReaderEvent CardEvent(string eventId, long seq, Instant at) => new(eventId, seq, at, ReaderEventType.Card, Operator, Ev3, false, null);
 
     /// <summary>Starts the service on <paramref name="directory"/>, lets the operator into the data hall (hard anti-passback) and stops it.</summary>
     private static async Task EnterTheDataHallAsync(string directory)

@@ -513,6 +513,32 @@ public sealed class LogIndexTests : IDisposable
     }
 
     [Fact]
+    public void Lag_SaysHowFarBehindTheLogTheIndexIs_AndWhyItMustBeBuiltAgain()
+    {
+        var none = index.Lag();
+        index.CatchUp(batchRows: 50);
+        var behind = index.Lag();
+        index.CatchUpFully();
+        var current = index.Lag();
+        index.Dispose();
+        SqliteConnection.ClearAllPools();
+        using (var connection = new SqliteConnection($"Data Source={index.Path};Pooling=False"))
+        {
+            connection.Open();
+            using var downgrade = connection.CreateCommand();
+            downgrade.CommandText = "UPDATE index_meta SET schema_version = 2";
+            downgrade.ExecuteNonQuery();
+        }
+
+        var older = index.Lag();
+
+        Assert.Equal(new LogIndexLag(0, log.Writer.HeadSeq, "there was no index yet"), none);
+        Assert.Equal(new LogIndexLag(50, log.Writer.HeadSeq - 50, null), behind);
+        Assert.Equal(new LogIndexLag(log.Writer.HeadSeq, 0, null), current);
+        Assert.Equal(new LogIndexLag(0, log.Writer.HeadSeq, $"the index was of schema version 2, not {LogIndex.SchemaVersion}"), older);
+    }
+
+    [Fact]
     [Trait("control", "PCI-9.2")]
     public void TheNewestGrantOfEachPersonAtEachReader_IsTheSameReadThroughTheIndexAsFromTheLogAlone_AlsoAfterAPurge()
     {
