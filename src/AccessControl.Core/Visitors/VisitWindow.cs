@@ -41,6 +41,20 @@ public sealed record VisitWindow(LocalDate Date, LocalTime Start, LocalTime End)
     /// <summary>The default time before the start from which the front desk may check a visitor in.</summary>
     public static Duration DefaultCheckInLead { get; } = Duration.FromMinutes(30);
 
+    /// <summary>
+    /// The most the clocks of a site may go back within a window: three hours, the largest step back of any zone since
+    /// 2000 (Antarctica/Casey, +11 to +08; Antarctica/Troll goes back two hours every year, summer time elsewhere one).
+    /// </summary>
+    public static Duration MaxClockSetBack { get; } = Duration.FromHours(3);
+
+    /// <summary>
+    /// The longest a window lasts in real time: less than a day of wall clock (start and end differ), plus
+    /// <see cref="MaxClockSetBack"/> when the clocks go back within it. A window that would last longer (a zone going
+    /// back further that night) is refused (<see cref="ProblemsIn"/>), so no stored visit lasts longer, and a query for the
+    /// visits running at an instant need only read those starting at most this long before it.
+    /// </summary>
+    public static Duration MaxLength { get; } = Duration.FromDays(1) + MaxClockSetBack;
+
     /// <summary>Whether the window runs past midnight into the next day.</summary>
     public bool SpansMidnight => End <= Start;
 
@@ -116,6 +130,12 @@ public sealed record VisitWindow(LocalDate Date, LocalTime Start, LocalTime End)
         {
             // Only where the clocks go back by more than the window's length in one step; never in Berlin.
             problems.Add(new WindowProblem("end", $"falls before the start on {LocalEnd.Date:uuuu'-'MM'-'dd} in the site's time zone ({zone.Id}), whose clocks go back that night"));
+        }
+        else if (start is { } from && end is { } to && to - from > MaxLength)
+        {
+            // Only where the clocks go back by more than MaxClockSetBack within the window; no zone has since 2000.
+            problems.Add(new WindowProblem("end", string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"makes the window last {(to - from).TotalHours:0.##} hours in the site's time zone ({zone.Id}), whose clocks go back that night; a visit lasts at most {MaxLength.TotalHours:0.##} hours: split it in two")));
         }
 
         return (problems.Count == 0 ? new Interval(start!.Value, end!.Value) : null, problems);

@@ -184,6 +184,52 @@ public class VisitWindowTests
         Assert.Throws<InvalidOperationException>(() => window.ToInterval(Berlin));
     }
 
+    /// <summary>
+    /// A zone that goes back four hours in one night (none has since 2000; this one is made up): a window holding the
+    /// whole repeated stretch would last its wall-clock length plus four hours. Up to <see cref="VisitWindow.MaxLength"/>
+    /// it is a window; a minute over, <c>end</c> is refused, so no stored visit lasts longer, which the day list relies on.
+    /// </summary>
+    [Theory]
+    [InlineData(0, true)]
+    [InlineData(59, false)]
+    public void ProblemsIn_AWindowLongerThanMaxLength_NamesEnd_SoNoVisitLastsLonger(int endMinute, bool exists)
+    {
+        var zone = new NodaTime.Testing.TimeZones.SingleTransitionDateTimeZone(Instant.FromUtc(2026, 10, 25, 0, 0), Offset.FromHours(4), Offset.Zero);
+        var window = new VisitWindow(new LocalDate(2026, 10, 24), new LocalTime(22, 0), new LocalTime(21, endMinute)); // 22:00-21:xx
+
+        var problems = window.ProblemsIn(zone);
+
+        if (exists)
+        {
+            Assert.Empty(problems);
+            Assert.Equal(VisitWindow.MaxLength, window.ToInterval(zone).Duration);
+        }
+        else
+        {
+            var problem = Assert.Single(problems);
+            Assert.Equal("end", problem.Field);
+            Assert.Contains("last 27.98 hours", problem.Message, StringComparison.Ordinal);
+            Assert.Throws<InvalidOperationException>(() => window.ToInterval(zone));
+        }
+    }
+
+    /// <summary>
+    /// <see cref="VisitWindow.MaxClockSetBack"/> covers every zone's steps back in the time zone data from 2000 to 2040,
+    /// so that no real window there is refused for its length.
+    /// </summary>
+    [Fact]
+    public void MaxClockSetBack_CoversEveryZonesStepBack_From2000To2040()
+    {
+        var (from, to) = (Instant.FromUtc(2000, 1, 1, 0, 0), Instant.FromUtc(2040, 1, 1, 0, 0));
+        var largest = DateTimeZoneProviders.Tzdb.Ids
+            .Select(id => DateTimeZoneProviders.Tzdb[id].GetZoneIntervals(from, to).ToList())
+            .SelectMany(intervals => intervals.Zip(intervals.Skip(1), (a, b) => a.WallOffset.ToTimeSpan() - b.WallOffset.ToTimeSpan()))
+            .Max();
+
+        Assert.True(largest <= VisitWindow.MaxClockSetBack.ToTimeSpan(), $"a zone goes back {largest}");
+        Assert.Equal(Duration.FromDays(1) + VisitWindow.MaxClockSetBack, VisitWindow.MaxLength);
+    }
+
     [Fact]
     public void ToString_IsTheApiSpelling()
     {
