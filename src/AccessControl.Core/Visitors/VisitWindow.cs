@@ -32,7 +32,7 @@ public enum CheckInTiming
 /// <item>A time that happens twice (repeated when the clocks go back: 02:30 on a Berlin autumn night) is its first
 /// occurrence, for the start and the end alike: the first time a wall clock shows it. So the visit ends when the clock
 /// first reads its end (the shorter window, not an hour more), 02:15-02:45 lasts half an hour as written, and the
-/// rule is the one calendars use (RFC 5545). The answer's <c>window.startsAt</c>/<c>endsAt</c> show which.</item>
+/// rule is the one calendars use (RFC 5545). The answer's <c>window.startsLocal</c>/<c>endsLocal</c> show which, by their offset.</item>
 /// </list>
 /// So a night visit 22:00-06:00 lasts 9 hours of real time on a fall-back night and 7 on a spring-forward night.
 /// </remarks>

@@ -41,7 +41,7 @@ public static class AdminCommands
         }
 
         var noun = args[0];
-        var (parsed, problem) = CliArgs.Parse(args.Skip(1), noun switch { "log" => LogCommand.Flags, "token" => TokenCommand.Flags, "fingerprints" => FingerprintCommands.Flags, "fire" => FireCommands.Flags, _ => null });
+        var (parsed, problem) = CliArgs.Parse(args.Skip(1), noun switch { "log" => LogCommand.Flags, "token" => TokenCommand.Flags, "fingerprints" => FingerprintCommands.Flags, "fire" => FireCommands.Flags, "visit" => VisitCommands.Flags, _ => null });
         if (parsed is null)
         {
             await error.WriteLineAsync("error: " + problem);

@@ -1,5 +1,9 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using AccessControl.Admin;
+using AccessControl.Visitors;
+using NodaTime;
+using NodaTime.Text;
 using Request = AccessControl.Cli.ApiRequest;
 
 namespace AccessControl.Cli;
@@ -18,7 +22,8 @@ public static class VisitCommands
         usage (server from --url or AC_URL, token from AC_TOKEN):
           visit request --site S --date YYYY-MM-DD --start HH:mm --end HH:mm --zones Z1,Z2 --purpose TEXT
                         --visitor "NAME|ORGANIZATION" [--visitor ...] [--escorts P1,P2] [--host PERSON]
-          visit show ID | visit list [--date YYYY-MM-DD] [--site S] [--status requested|approved|rejected|withdrawn]
+          visit show ID | visit list [--date YYYY-MM-DD] [--site S] [--status requested|approved|rejected|withdrawn] [--json]
+                        (list: a table, times on the site's clock with offset and zone; --json: the service's answer)
           visit approve|reject|withdraw ID [--note TEXT]
           visit check-in ID --visitor N --name "NAME AS ON DOCUMENT" --doc-type passport|id_card|driving_licence|residence_permit
                         --doc-country ISO3 --doc-expiry YYYY-MM-DD [--badge CARD]     (the document number is read from standard input)
@@ -29,7 +34,10 @@ public static class VisitCommands
           visit badges [--site S] | visit badge add CARD --site S --technology T | visit badge remove CARD
         """;
 
-    /// <param name="args">The words after <c>visit</c>, parsed.</param>
+    /// <summary>Flags (options without a value).</summary>
+    public static IReadOnlyCollection<string> Flags { get; } = ["json"];
+
+    /// <param name="args">The words after <c>visit</c>, parsed with <see cref="Flags"/>.</param>
     /// <param name="input">Where the document number of <c>check-in</c> is read from (standard input).</param>
     public static async Task<int> RunAsync(
         CliArgs args,
@@ -41,7 +49,42 @@ public static class VisitCommands
         CancellationToken cancellationToken = default)
     {
         var built = await BuildAsync(args, input);
-        return await ApiClient.SendOrExplainAsync(built, Usage, args, output, error, environment, handler, cancellationToken);
+        if (built.Item1 is null || args.Positionals[0] != "list" || args.Has("json"))
+        {
+            return await ApiClient.SendOrExplainAsync(built, Usage, args, output, error, environment, handler, cancellationToken);
+        }
+
+        using var json = new StringWriter();
+        var code = await ApiClient.SendAsync(built.Item1, args, json, error, environment, handler, cancellationToken);
+        if (code == ExitCodes.Ok)
+        {
+            WriteList(JsonSerializer.Deserialize<VisitView[]>(json.ToString(), AdminJson.Options) ?? [], output);
+        }
+
+        return code;
+    }
+
+    /// <summary>
+    /// The day list as the desk reads it: each window on its site's wall clock, with the offset (which 02:30 of a fall-back
+    /// night) and the zone. A visit of a site the service no longer has loaded is shown in UTC.
+    /// </summary>
+    private static void WriteList(IReadOnlyList<VisitView> visits, TextWriter output)
+    {
+        var pattern = OffsetDateTimePattern.CreateWithInvariantCulture("uuuu'-'MM'-'dd HH':'mm o<+HH:mm>");
+        string Local(OffsetDateTime? local, Instant instant) => pattern.Format(local ?? instant.WithOffset(Offset.Zero));
+        List<string[]> table = [["ID", "SITE", "STATUS", "STARTS", "ENDS", "ZONE", "VISITORS", "HOST"]];
+        table.AddRange(visits.Select(v => new[]
+        {
+            v.Id.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            v.Site,
+            v.Status,
+            Local(v.Window.StartsLocal, v.Window.StartsAt),
+            Local(v.Window.EndsLocal, v.Window.EndsAt),
+            v.Window.TimeZone ?? "UTC (site not loaded)",
+            v.Visitors.Count.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            v.Host,
+        }));
+        TextTable.Write(table, output);
     }
 
 
@@ -89,7 +132,7 @@ public static class VisitCommands
             case "show":
                 return Check(a, 2, ["url"]) is { } ps ? (null, ps) : (new Request(HttpMethod.Get, "/visits/" + Segment(a, 1)), null);
             case "list":
-                return Check(a, 1, ["url", "date", "site", "status"]) is { } pl ? (null, pl) : (new Request(HttpMethod.Get, "/visits" + Query(a, "date", "site", "status")), null);
+                return Check(a, 1, ["url", "date", "site", "status", "json"]) is { } pl ? (null, pl) : (new Request(HttpMethod.Get, "/visits" + Query(a, "date", "site", "status")), null);
             case "approve" or "reject" or "withdraw":
                 return Check(a, 2, ["url", "note"]) is { } pd
                     ? (null, pd)

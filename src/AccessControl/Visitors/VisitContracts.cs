@@ -52,15 +52,42 @@ public sealed record WatchlistInput(string? Kind, string? Value, string? Note = 
 /// <summary>Body of <c>PUT /api/v1/badge-pool/{card}</c>.</summary>
 public sealed record PooledBadgeInput(string? Site, string? Technology);
 
-/// <summary>The window as the API shows it: what the host asked for, and the instants it means.</summary>
+/// <summary>
+/// The window as the API shows it: what the host asked for, the instants it means (UTC), and those instants on the
+/// site's wall clock with their offset, so that the desk reads which 02:30 of a fall-back night without working it out.
+/// </summary>
 public sealed record WindowView(string Date, string Start, string End, Instant StartsAt, Instant EndsAt)
 {
-    public static WindowView From(VisitWindow window, Interval interval) => new(
+    /// <summary>The site's time zone (IANA id) of <see cref="StartsLocal"/> and <see cref="EndsLocal"/>; null (omitted) when the site is no longer loaded.</summary>
+    public string? TimeZone { get; init; }
+
+    /// <summary><see cref="StartsAt"/> in <see cref="TimeZone"/>, with its offset: <c>2026-10-25T02:30:00+02:00</c>.</summary>
+    public OffsetDateTime? StartsLocal { get; init; }
+
+    /// <summary><see cref="EndsAt"/> in <see cref="TimeZone"/>, with its offset.</summary>
+    public OffsetDateTime? EndsLocal { get; init; }
+
+    /// <param name="zone">The site's time zone; null when the site is no longer loaded (then only the instants are shown).</param>
+    public static WindowView From(VisitWindow window, Interval interval, DateTimeZone? zone) => new(
         LocalDatePattern.Iso.Format(window.Date),
         Time.Format(window.Start),
         Time.Format(window.End),
         interval.Start,
-        interval.End);
+        interval.End)
+    {
+        TimeZone = zone?.Id,
+        StartsLocal = zone is null ? null : interval.Start.InZone(zone).ToOffsetDateTime(),
+        EndsLocal = zone is null ? null : interval.End.InZone(zone).ToOffsetDateTime(),
+    };
+
+    /// <summary>
+    /// An instant as the desk's messages name it: on the site's wall clock with offset and zone, then in UTC
+    /// (<c>2026-10-25T02:30:00+02:00 Europe/Berlin (2026-10-25T00:30:00Z)</c>); in UTC alone without a zone.
+    /// </summary>
+    public static string Describe(Instant instant, DateTimeZone? zone) =>
+        zone is null
+            ? InstantPattern.General.Format(instant)
+            : $"{OffsetDateTimePattern.Rfc3339.Format(instant.InZone(zone).ToOffsetDateTime())} {zone.Id} ({InstantPattern.General.Format(instant)})";
 
     internal static LocalTimePattern Time { get; } = LocalTimePattern.CreateWithInvariantCulture("HH':'mm");
 }
@@ -121,14 +148,15 @@ public sealed record VisitView(
     /// </summary>
     public Instant? ClosedAt { get; init; }
 
-    public static VisitView From(Visit v) => new(
+    /// <param name="zone">The visit's site's time zone, for the window's local times; null when the site is no longer loaded.</param>
+    public static VisitView From(Visit v, DateTimeZone? zone) => new(
         v.Id,
         v.Site.Value,
         v.Host.Value,
         v.RequestedBy,
         v.RequestedAt,
         v.Purpose,
-        WindowView.From(v.Window, v.Interval),
+        WindowView.From(v.Window, v.Interval, zone),
         [.. v.Zones.Select(z => z.Value)],
         [.. v.Escorts.Select(e => e.Value)],
         v.Escorts.IsEmpty,
@@ -157,8 +185,9 @@ public sealed record VisitSnapshot(
     IReadOnlyList<string> Escorts,
     IReadOnlyList<VisitorInput> Visitors)
 {
-    public static VisitSnapshot From(Visit v) => new(
-        v.Id, v.Site.Value, v.Host.Value, v.RequestedBy, v.Purpose, WindowView.From(v.Window, v.Interval),
+    /// <param name="zone">The site's time zone: the window's local times are part of what was approved.</param>
+    public static VisitSnapshot From(Visit v, DateTimeZone? zone) => new(
+        v.Id, v.Site.Value, v.Host.Value, v.RequestedBy, v.Purpose, WindowView.From(v.Window, v.Interval, zone),
         [.. v.Zones.Select(z => z.Value)], [.. v.Escorts.Select(e => e.Value)],
         [.. v.Visitors.Select(x => new VisitorInput(x.Name, x.Organization))]);
 }

@@ -193,10 +193,10 @@ public sealed class VisitorService
                 }
             }
 
-            return await ChangeAsync(requester.Operator, VisitActions.Request, visit.Site, visit.Host.Value, null, new { after = VisitSnapshot.From(visit) }, () =>
+            return await ChangeAsync(requester.Operator, VisitActions.Request, visit.Site, visit.Host.Value, null, new { after = VisitSnapshot.From(visit, site.TimeZone) }, () =>
             {
                 store.InsertVisit(visit);
-                return VisitView.From(store.Get(visit.Id)!);
+                return View(store.Get(visit.Id)!);
             });
         }
         finally
@@ -284,12 +284,12 @@ public sealed class VisitorService
             }
 
             var made = new VisitDecision(approver.Operator, approver.PersonId, now, note);
-            var approved = decision == VisitStatus.Approved ? VisitSnapshot.From(visit) : null;
+            var approved = decision == VisitStatus.Approved ? VisitSnapshot.From(visit, ZoneOf(visit.Site)) : null;
             var snapshotJson = approved is null ? null : AdminJson.Serialize(approved);
             return await ChangeAsync(approver.Operator, action, visit.Site, visit.Host.Value, null,
                 new { visit = id, decision = VisitCodes.Code(decision), by = approver.Operator, byPerson = approver.PersonId, note, approved },
                 () => store.Decide(id, decision, made, snapshotJson)
-                    ? VisitView.From(store.Get(id)!)
+                    ? View(store.Get(id)!)
                     : throw new InvalidOperationException($"Visit {id} changed while it was being decided."));
         }
         finally
@@ -341,7 +341,7 @@ public sealed class VisitorService
             return await ChangeAsync(approver.Operator, VisitActions.Withdraw, visit.Site, visit.Host.Value, null,
                 new { visit = id, by = approver.Operator, byPerson = approver.PersonId, note },
                 () => store.Withdraw(id, approver.Operator, now)
-                    ? VisitView.From(store.Get(id)!)
+                    ? View(store.Get(id)!)
                     : throw new InvalidOperationException($"Visit {id} changed while its approval was being withdrawn."));
         }
         finally
@@ -350,7 +350,7 @@ public sealed class VisitorService
         }
     }
 
-    public VisitView? Get(long id) => store.Get(id) is { } visit ? VisitView.From(visit) : null;
+    public VisitView? Get(long id) => store.Get(id) is { } visit ? View(visit) : null;
 
     /// <summary>
     /// The visits running on a local date of their site (the site's zone), in start order, optionally of one site and
@@ -388,8 +388,14 @@ public sealed class VisitorService
             return visit.Window.Date == day || (visit.Window.Date < day && visit.Interval.End > VisitWindow.StartOfDay(zone, day));
         }
 
-        return [.. store.List(from, to, site, status, 10_000).Where(RunsOn).Select(VisitView.From)];
+        return [.. store.List(from, to, site, status, 10_000).Where(RunsOn).Select(View)];
     }
+
+    /// <summary>A visit as the API shows it, its window also on its site's wall clock.</summary>
+    private VisitView View(Visit visit) => VisitView.From(visit, ZoneOf(visit.Site));
+
+    /// <summary>The time zone of a loaded site; null for a site no longer loaded (its visits are then shown in UTC only).</summary>
+    private DateTimeZone? ZoneOf(SiteId site) => configuration.Topology.Sites.TryGetValue(site, out var s) ? s.TimeZone : null;
 
     // ---- check-in and check-out --------------------------------------------------------------------
 
@@ -453,9 +459,10 @@ public sealed class VisitorService
             {
                 case CheckInTiming.TooEarly:
                     return await RefuseCheckInAsync(desk, visit, number, VisitRefusals.OutsideWindow,
-                        $"Check-in opens at {InstantPattern.General.Format(visit.Interval.Start - lead)}.");
+                        $"Check-in opens at {WindowView.Describe(visit.Interval.Start - lead, site.TimeZone)}; the visit starts at {WindowView.Describe(visit.Interval.Start, site.TimeZone)}.");
                 case CheckInTiming.Ended:
-                    return await RefuseCheckInAsync(desk, visit, number, VisitRefusals.OutsideWindow, "The visit's window has ended.");
+                    return await RefuseCheckInAsync(desk, visit, number, VisitRefusals.OutsideWindow,
+                        $"The visit's window ended at {WindowView.Describe(visit.Interval.End, site.TimeZone)}.");
             }
 
             var errors = new List<FieldError>();
@@ -559,7 +566,7 @@ public sealed class VisitorService
                 return VisitResult<VisitView>.Unavailable("The badge could not be activated; the check-in was undone. Try again.");
             }
 
-            return VisitResult<VisitView>.Ok(VisitView.From(store.Get(id)!));
+            return VisitResult<VisitView>.Ok(View(store.Get(id)!));
         }
         finally
         {
@@ -676,7 +683,7 @@ public sealed class VisitorService
             return VisitResult<VisitView>.Unavailable("The badge is deactivated, but the check-out could not be recorded. Try again.");
         }
 
-        return VisitResult<VisitView>.Ok(VisitView.From(store.Get(id)!));
+        return VisitResult<VisitView>.Ok(View(store.Get(id)!));
     }
 
     /// <summary>
@@ -982,7 +989,7 @@ public sealed class VisitorService
                 {
                     store.MarkOverdueAlarm(visit.Id, visitor.Number, now);
                     alarms.Add(new Alarm(VisitorAlarms.BadgeNotReturned, visit.Site.Value, null, null,
-                        $"visitor badge {visitor.Badge} (visit {visit.Id}, visitor {visitor.Number}, host {visit.Host}) not returned; the window ended at {InstantPattern.General.Format(visit.Interval.End)}"));
+                        $"visitor badge {visitor.Badge} (visit {visit.Id}, visitor {visitor.Number}, host {visit.Host}) not returned; the window ended at {WindowView.Describe(visit.Interval.End, ZoneOf(visit.Site))}"));
                 }
             }
 

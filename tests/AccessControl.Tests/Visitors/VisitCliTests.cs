@@ -84,7 +84,7 @@ public class VisitCliTests
         Assert.Contains("usage", result.Error, StringComparison.Ordinal);
     }
 
-    private static async Task<(int Code, string Output, string Error)> RunAsync(string url, string token, string[] args, string input = "")
+    internal static async Task<(int Code, string Output, string Error)> RunAsync(string url, string token, string[] args, string input = "")
     {
         var (output, error) = (new StringWriter(), new StringWriter());
         var environment = new Dictionary<string, string> { ["AC_URL"] = url, ["AC_TOKEN"] = token };
