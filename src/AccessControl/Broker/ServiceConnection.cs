@@ -353,10 +353,17 @@ public sealed class ServiceConnection : IServiceLink
                         await ConnectPublisherAsync(publisher, stop);
                     }
                 }
-                catch (Exception e) when (!stop.IsCancellationRequested)
+                catch (Exception e)
                 {
-                    // Nothing else reconnects the service: a surprise from the MQTT client (e.g. a state it refuses to
-                    // connect from) must not end this loop. It is reported, and the next round starts from scratch.
+                    if (stop.IsCancellationRequested)
+                    {
+                        // Disposed during the round: whatever it ran into no longer matters, and escaping from here
+                        // would make DisposeAsync throw before it has closed and released the clients.
+                        break;
+                    }
+
+                    // Nothing else reconnects the service: a surprise from the MQTT client must not end this loop.
+                    // It is reported, and the next round starts from scratch.
                     subscribed = false;
                     ConnectFailed?.Invoke($"unexpected {e.GetType().Name} in the connection loop: {e.Message}");
                 }
@@ -407,6 +414,11 @@ public sealed class ServiceConnection : IServiceLink
             refused = result.ResultCode != MqttClientConnectResultCode.Success;
             problem = refused ? $"the broker refused it ({result.ResultCode})" : null;
         }
+        catch (InvalidOperationException) when (StillClosing(publishing))
+        {
+            // Not a problem of the connection, and no reason to drop the main one: the next round tries again.
+            return;
+        }
         catch (Exception e) when (IsTransient(e, stop))
         {
             problem = $"{e.GetType().Name}: {e.Message}";
@@ -424,6 +436,14 @@ public sealed class ServiceConnection : IServiceLink
     /// <summary>Connected, subscribed and answering a ping; or held up by a full pipeline, when the ping's answer may wait behind the messages not yet taken.</summary>
     private async Task<bool> IsAliveAsync(CancellationToken stop) =>
         subscribed && client.IsConnected && (Volatile.Read(ref deliveryWaiting) || await client.TryPingAsync(stop));
+
+    /// <summary>
+    /// Whether MQTTnet refused to connect <paramref name="which"/> because it is still closing the connection it lost.
+    /// The client closes a lost connection on a task of its own (it first waits for its received-message handler, which
+    /// may wait on a full pipeline) and refuses ConnectAsync meanwhile with an <see cref="InvalidOperationException"/>,
+    /// the only one it throws for a client that is not connected and has valid options; only this loop connects it.
+    /// </summary>
+    private static bool StillClosing(IMqttClient which) => !which.IsConnected;
 
     private async Task ReconnectAsync(CancellationToken stop)
     {
@@ -445,6 +465,12 @@ public sealed class ServiceConnection : IServiceLink
         try
         {
             result = await connectPipeline.ExecuteAsync(async token => await client.ConnectAsync(clientOptions, token), stop);
+        }
+        catch (InvalidOperationException) when (StillClosing(client))
+        {
+            // The lost connection is still being closed; its DisconnectedAsync (OnDisconnectedAsync) wakes this loop
+            // once it is, and the next round connects. Nothing to report: the loss itself is reported there.
+            return;
         }
         catch (Exception e) when (IsTransient(e, stop))
         {

@@ -27,6 +27,15 @@ public sealed class ManualTimeProvider : TimeProvider, IClock
         }
     }
 
+    /// <summary>Whether a timer is armed to fire exactly <paramref name="dueIn"/> from now (e.g. a loop waiting out its interval).</summary>
+    public bool IsArmed(TimeSpan dueIn)
+    {
+        lock (gate)
+        {
+            return timers.Any(t => t.DueAt == now + dueIn);
+        }
+    }
+
     public override DateTimeOffset GetUtcNow()
     {
         lock (gate)
