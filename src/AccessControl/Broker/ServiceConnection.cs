@@ -445,6 +445,11 @@ public sealed class ServiceConnection : IServiceLink
     /// </summary>
     private static bool StillClosing(IMqttClient which) => !which.IsConnected;
 
+    /// <summary>Rounds in a row that found the lost connection still closing before that is reported as a failure to connect.</summary>
+    private const int StillClosingReportAfter = 3;
+
+    private int stillClosingRounds;
+
     private async Task ReconnectAsync(CancellationToken stop)
     {
         subscribed = false;
@@ -466,10 +471,17 @@ public sealed class ServiceConnection : IServiceLink
         {
             result = await connectPipeline.ExecuteAsync(async token => await client.ConnectAsync(clientOptions, token), stop);
         }
-        catch (InvalidOperationException) when (StillClosing(client))
+        catch (InvalidOperationException e) when (StillClosing(client))
         {
             // The lost connection is still being closed; its DisconnectedAsync (OnDisconnectedAsync) wakes this loop
-            // once it is, and the next round connects. Nothing to report: the loss itself is reported there.
+            // once it is, and the next round connects. Nothing to report: the loss itself is reported there. Unless it
+            // lasts: a close that never ends (or a refusal this reading mistook for one) must not hide a service that
+            // stays cut off from every device without a word.
+            if (++stillClosingRounds >= StillClosingReportAfter)
+            {
+                ConnectFailed?.Invoke($"could not connect to {options.Host}:{options.Port}: the MQTT client still refuses to connect after {stillClosingRounds} rounds ({e.Message})");
+            }
+
             return;
         }
         catch (Exception e) when (IsTransient(e, stop))
@@ -478,6 +490,7 @@ public sealed class ServiceConnection : IServiceLink
             return;
         }
 
+        stillClosingRounds = 0;
         if (result.ResultCode != MqttClientConnectResultCode.Success)
         {
             ConnectFailed?.Invoke($"broker at {options.Host}:{options.Port} refused the connection ({result.ResultCode})");
