@@ -194,6 +194,13 @@ public static class AlarmTypes
     public const string CredentialProbing = "credential_probing";
 
     /// <summary>
+    /// The service's own periodic verification of the entry log found it altered (a row changed, missing or added, a
+    /// checkpoint that no longer matches, an append-only trigger gone) or its query index differing from it. Once per
+    /// distinct finding; no site, door or reader.
+    /// </summary>
+    public const string LogIntegrity = "log_integrity";
+
+    /// <summary>
     /// The types a misbehaving device can raise once per message (a tamper switch, a door position sensor, a status
     /// that flaps): coalesced per device and type on the alarms topic (<see cref="AlarmMessage.Coalesced"/>), each still logged.
     /// </summary>

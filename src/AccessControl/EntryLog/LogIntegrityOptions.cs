@@ -5,7 +5,8 @@ namespace AccessControl.EntryLog;
 /// <summary>
 /// When the entry-log writer signs a checkpoint (section <c>AccessControl:LogIntegrity</c>): after every
 /// <see cref="CheckpointEveryRows"/> rows, and after <see cref="CheckpointInterval"/> when rows were added since the last one;
-/// and how long rows are kept at least before <c>log purge</c> may delete them (<see cref="MinimumRetention"/>).
+/// how long rows are kept at least before <c>log purge</c> may delete them (<see cref="MinimumRetention"/>); and how often
+/// the running service verifies the whole log itself (<see cref="VerifyInterval"/>).
 /// </summary>
 public sealed record LogIntegrityOptions
 {
@@ -36,6 +37,17 @@ public sealed record LogIntegrityOptions
     /// </summary>
     public long? AcceptRollback { get; init; }
 
+    /// <summary>
+    /// How often the service verifies the whole entry log itself, as <c>accesscontrol log verify</c> does, and raises a
+    /// <c>log_integrity</c> alarm when it finds it altered (<see cref="LogWatch"/>): the first time
+    /// <see cref="LogWatch.FirstAfter"/> the start (5 minutes), then every interval. Default one day; zero turns it off;
+    /// otherwise at least <see cref="VerifyIntervalFloor"/> (a verify reads the whole log, about 5 s per million rows).
+    /// </summary>
+    public TimeSpan VerifyInterval { get; init; } = TimeSpan.FromDays(1);
+
+    /// <summary>The shortest <see cref="VerifyInterval"/> other than zero.</summary>
+    public static readonly TimeSpan VerifyIntervalFloor = TimeSpan.FromMinutes(1);
+
     /// <summary>The retention rule the purge applies; valid only when <see cref="Validate"/> found nothing.</summary>
     public LogRetention Retention => new(Duration.FromTimeSpan(MinimumRetention), MinimumRetentionReason);
 
@@ -50,6 +62,11 @@ public sealed record LogIntegrityOptions
         if (CheckpointInterval <= TimeSpan.Zero)
         {
             errors.Add("AccessControl:LogIntegrity:CheckpointInterval must be positive.");
+        }
+
+        if (VerifyInterval < TimeSpan.Zero || (VerifyInterval > TimeSpan.Zero && VerifyInterval < VerifyIntervalFloor))
+        {
+            errors.Add($"AccessControl:LogIntegrity:VerifyInterval must be 0 (off) or at least {VerifyIntervalFloor:c}: a verification reads the whole entry log.");
         }
 
         if (LogRetention.Problem(Duration.FromTimeSpan(MinimumRetention), MinimumRetentionReason) is { } retention)

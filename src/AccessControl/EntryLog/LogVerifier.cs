@@ -149,7 +149,8 @@ public sealed record LogVerifyInputs(IReadOnlyList<(int Line, LogCheckpoint? Che
 /// <summary>
 /// Walks the entry log's chain on a read-only connection and checks it against the signed checkpoints in the database
 /// and in the checkpoint file. Reports the first broken row and every checkpoint that no longer matches. Used by
-/// <c>accesscontrol log verify</c> and <c>GET /api/v1/log/verify</c>. See docs/log-integrity.md.
+/// <c>accesscontrol log verify</c>, <c>GET /api/v1/log/verify</c> and the service's own periodic verification
+/// (<see cref="LogWatch"/>). See docs/log-integrity.md.
 /// </summary>
 public sealed class LogVerifier(Database database, string checkpointFile, string publicKeyFile)
 {
@@ -160,6 +161,10 @@ public sealed class LogVerifier(Database database, string checkpointFile, string
             Path.Combine(Path.GetDirectoryName(database.Path)!, LogSigningKey.PublicKeyFileName))
     {
     }
+
+    /// <summary>The data folder's checkpoint file and public key (the database may be elsewhere): the API's and the service's own.</summary>
+    public static LogVerifier ForDataFolder(Database database, string dataDirectory) =>
+        new(database, CheckpointFile.PathIn(dataDirectory), Path.Combine(dataDirectory, LogSigningKey.PublicKeyFileName));
 
     public string CheckpointFilePath { get; } = checkpointFile;
 

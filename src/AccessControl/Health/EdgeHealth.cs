@@ -1,5 +1,6 @@
 using System.Globalization;
 using AccessControl.Decisions;
+using AccessControl.EntryLog;
 using AccessControl.Events;
 using AccessControl.Protocol;
 using NodaTime;
@@ -63,6 +64,9 @@ public sealed record HealthInputs
     public required int DoorsReleased { get; init; }
 
     public required OutageJournalState OutageJournal { get; init; }
+
+    /// <summary>What the service's own verification of the entry log last found (by default: none run yet).</summary>
+    public LogWatchState LogIntegrity { get; init; } = new() { On = true };
 }
 
 /// <summary>
@@ -98,6 +102,7 @@ public static class EdgeHealth
             Controllers(inputs.Controllers, inputs.ControllersOffline, inputs.Doors, inputs.DoorsOffline),
             Fire(inputs.DoorsReleased),
             Journal(inputs.OutageJournal),
+            Integrity(inputs.LogIntegrity),
         ];
         return new HealthReport(checks.Max(c => c.Status), checks);
     }
@@ -166,6 +171,36 @@ public static class EdgeHealth
         OutageJournalState.Off => new("outage-journal", HealthStatus.Ok, "off: the rows of an entry-log outage are kept in memory only"),
         _ => new("outage-journal", HealthStatus.Ok, "ready: the rows of an entry-log outage are kept on disk too"),
     };
+
+    // Failing, not degraded: whatever the cause, the log an auditor relies on no longer says what happened. Decisions go on.
+    private static HealthCheck Integrity(LogWatchState watch)
+    {
+        const string Name = "log-integrity";
+        if (watch is { Last: { Ok: false } broken, LastAt: { } brokenAt })
+        {
+            return new(Name, HealthStatus.Failing,
+                $"the entry log failed verification at {WireFormat.FormatInstant(brokenAt)}: {LogWatch.Findings(broken)[0].Text} " +
+                $"({AlarmTypes.LogIntegrity} alarms name each finding; run accesscontrol log verify)");
+        }
+
+        if (watch is { Failure: { } failure, FailedAt: { } failedAt })
+        {
+            return new(Name, HealthStatus.Degraded,
+                $"the entry log could not be verified at {WireFormat.FormatInstant(failedAt)} ({failure}: the service's log says why); it is tried again at the next interval");
+        }
+
+        if (watch is { Last: { } last, LastAt: { } at })
+        {
+            var verified = $"verified {last.Rows} rows up to seq {last.HeadSeq} at {WireFormat.FormatInstant(at)}";
+            return last.IndexAltered
+                ? new(Name, HealthStatus.Degraded, $"{verified}, but {LogWatch.Findings(last)[0].Text} (see docs/log-integrity.md, section 3)")
+                : new(Name, HealthStatus.Ok, verified);
+        }
+
+        return watch.On
+            ? new(Name, HealthStatus.Ok, "not verified yet since the start")
+            : new(Name, HealthStatus.Ok, "off: the service does not verify the entry log itself (AccessControl:LogIntegrity:VerifyInterval is 0)");
+    }
 
     private static string Size(long bytes) => bytes >= 1L << 30
         ? (bytes / (double)(1L << 30)).ToString("0.0 GiB", CultureInfo.InvariantCulture)

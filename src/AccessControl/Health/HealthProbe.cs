@@ -27,6 +27,7 @@ public static class HealthProbe
             DoorsOffline = edge.Pipeline.DoorsOffline,
             DoorsReleased = edge.Pipeline.Fire.ReleasedDoors.Count(),
             OutageJournal = edge.OutageJournalState,
+            LogIntegrity = edge.LogIntegrity,
         };
     }
 

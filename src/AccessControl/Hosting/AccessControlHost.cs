@@ -92,8 +92,7 @@ public sealed class AccessControlHost : IAsyncDisposable
             builder.Services.AddSingleton(edge);
             builder.Services.AddSingleton(edge.Pipeline);
             builder.Services.AddSingleton(edge.Log);
-            builder.Services.AddSingleton(new EntryLog.LogVerifier(edge.Database, EntryLog.CheckpointFile.PathIn(settings.DataDirectory),
-                Path.Combine(settings.DataDirectory, EntryLog.LogSigningKey.PublicKeyFileName)));
+            builder.Services.AddSingleton(EntryLog.LogVerifier.ForDataFolder(edge.Database, settings.DataDirectory));
             builder.Services.AddSingleton(edge.Cardholders);
             builder.Services.AddSingleton(edge.Admin);
             builder.Services.AddAdmin();

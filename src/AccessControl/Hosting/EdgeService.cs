@@ -39,6 +39,9 @@ public sealed class EdgeService : IAsyncDisposable
     private readonly SecurityEventBudget securityBudget;
     private readonly List<Task> loops = [];
     private readonly LowPriorityWorker maintenance = new("ac-log-maintenance");
+
+    /// <summary>The service's own verification of the entry log (made at start, with its own low-priority thread).</summary>
+    private LogWatch? logWatch;
     private readonly List<Func<CancellationToken, Task<IReadOnlyList<Supervision.Alarm>>>> supervisors = [];
     private IServiceLink? connection;
     private GcPauseTrace? gcPauses;
@@ -518,6 +521,15 @@ public sealed class EdgeService : IAsyncDisposable
 
             return Task.CompletedTask;
         });
+        // The whole log verified every VerifyInterval, the first time shortly after the start: a row changed underneath
+        // the service raises log_integrity without waiting for an auditor's verify (docs/log-integrity.md, section 3).
+        logWatch = new LogWatch(LogVerifier.ForDataFolder(Database, settings.DataDirectory), settings.LogIntegrity.VerifyInterval > TimeSpan.Zero,
+            Clock, Loggers.CreateLogger<LogWatch>(), Pipeline.RaiseAsync);
+        if (logWatch.State.On)
+        {
+            AddPeriodic("log-verify", settings.LogIntegrity.VerifyInterval, logWatch.VerifyOnceAsync, LogWatch.FirstAfter(settings.LogIntegrity));
+        }
+
         await connection.StartAsync(cancellationToken);
     }
 
@@ -570,6 +582,13 @@ public sealed class EdgeService : IAsyncDisposable
     /// <summary>An index build left to the <c>log-maintenance</c> job: its rounds and the rows they copied so far.</summary>
     private sealed record IndexBuild(int Rounds, long Copied);
 
+    /// <summary>What the service's own verification of the entry log last found (the health check <c>log-integrity</c>).</summary>
+    internal LogWatchState LogIntegrity => logWatch?.State ?? new LogWatchState { On = settings.LogIntegrity.VerifyInterval > TimeSpan.Zero };
+
+    /// <summary>Verifies the entry log now, as the periodic job <c>log-verify</c> does (tests; after <see cref="StartAsync"/>).</summary>
+    internal Task VerifyLogOnceAsync() =>
+        (logWatch ?? throw new InvalidOperationException("The service is not started.")).VerifyOnceAsync(stopping.Token);
+
     private async Task ReassertFireReleaseAsync()
     {
         try
@@ -594,27 +613,39 @@ public sealed class EdgeService : IAsyncDisposable
 
     /// <summary>
     /// Runs a periodic job (supervision, WAL checkpoints, retention purges) every <paramref name="interval"/> while the
-    /// service runs, the first time one interval after start. A failing round is logged and retried at the next one.
+    /// service runs, the first time one interval after start (or <paramref name="firstAfter"/> it, when given). A failing
+    /// round is logged and retried at the next one.
     /// </summary>
-    public void AddPeriodic(string name, TimeSpan interval, Func<CancellationToken, Task> job) =>
+    public void AddPeriodic(string name, TimeSpan interval, Func<CancellationToken, Task> job, TimeSpan? firstAfter = null) =>
         loops.Add(Task.Run(async () =>
         {
-            using var timer = new PeriodicTimer(interval, time);
+            async Task RunAsync()
+            {
+                try
+                {
+                    var started = time.GetTimestamp();
+                    await job(stopping.Token);
+                    Pipeline.Trace?.Span("job:" + name, started, time.GetTimestamp());
+                }
+                catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or EntryLogUnavailableException or PipelineItemFailedException
+                    or InvalidOperationException or IOException or UnauthorizedAccessException)
+                {
+                    logger.LogError(ex, "Periodic job {Name} failed; it runs again in {Interval}.", name, interval);
+                }
+            }
+
             try
             {
+                if (firstAfter is { } first)
+                {
+                    await Task.Delay(first, time, stopping.Token);
+                    await RunAsync();
+                }
+
+                using var timer = new PeriodicTimer(interval, time);
                 while (await timer.WaitForNextTickAsync(stopping.Token))
                 {
-                    try
-                    {
-                        var started = time.GetTimestamp();
-                        await job(stopping.Token);
-                        Pipeline.Trace?.Span("job:" + name, started, time.GetTimestamp());
-                    }
-                    catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or EntryLogUnavailableException or PipelineItemFailedException
-                        or InvalidOperationException or IOException or UnauthorizedAccessException)
-                    {
-                        logger.LogError(ex, "Periodic job {Name} failed; it runs again in {Interval}.", name, interval);
-                    }
+                    await RunAsync();
                 }
             }
             catch (OperationCanceledException) when (stopping.IsCancellationRequested)
@@ -832,6 +863,7 @@ public sealed class EdgeService : IAsyncDisposable
         }
 
         await Task.WhenAll(loops).ConfigureAwait(false);
+        logWatch?.Dispose();
         maintenance.Dispose();
         journalRetry.Dispose();
         Index.Dispose();

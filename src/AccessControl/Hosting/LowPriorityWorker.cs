@@ -38,6 +38,20 @@ internal sealed class LowPriorityWorker : IDisposable
         queue.Dispose();
     }
 
+    /// <summary>
+    /// Takes no more work and waits for the work in hand at most <paramref name="wait"/>: work that can take minutes (a
+    /// verification of the whole log) must not hold a stop that long. Work still running then (and what was queued behind
+    /// it) is left to end on its own, with the process at the latest: the thread is a background thread.
+    /// </summary>
+    public void Dispose(TimeSpan wait)
+    {
+        queue.CompleteAdding();
+        if (thread.Join(wait))
+        {
+            queue.Dispose();
+        }
+    }
+
     private void Run()
     {
         Lowered = LowerThisThread();

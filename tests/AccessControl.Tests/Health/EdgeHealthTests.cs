@@ -1,3 +1,4 @@
+using AccessControl.EntryLog;
 using AccessControl.Events;
 using AccessControl.Health;
 using NodaTime;
@@ -35,7 +36,7 @@ public class EdgeHealthTests
         var report = EdgeHealth.Evaluate(Well);
 
         Assert.Equal(HealthStatus.Ok, report.Status);
-        Assert.Equal(["entry-log", "broker", "pipeline-queue", "disk", "log-index", "readers", "door-controllers", "life-safety", "outage-journal"], report.Checks.Select(c => c.Name));
+        Assert.Equal(["entry-log", "broker", "pipeline-queue", "disk", "log-index", "readers", "door-controllers", "life-safety", "outage-journal", "log-integrity"], report.Checks.Select(c => c.Name));
         Assert.All(report.Checks, c => Assert.Equal(HealthStatus.Ok, c.Status));
     }
 
@@ -160,5 +161,53 @@ public class EdgeHealthTests
 
         Assert.Equal(HealthStatus.Degraded, fire.Status);
         Assert.Contains("4 doors released", fire.Detail, StringComparison.Ordinal);
+    }
+
+    private static readonly Instant VerifiedAt = Instant.FromUtc(2026, 11, 29, 3, 0);
+
+    private static LogVerification Verified(LogBreak? broken = null, LogIndexCheck? index = null) => new()
+    {
+        Ok = broken is null,
+        Rows = 36,
+        FirstSeq = 1,
+        HeadSeq = 36,
+        PurgedUpTo = 0,
+        DatabaseCheckpoints = 4,
+        FileCheckpoints = 4,
+        CheckpointsMatched = 4,
+        FirstBroken = broken,
+        Index = index,
+    };
+
+    [Fact]
+    [Trait("control", "NIST-AU-9")]
+    public void LogIntegrity_IsFailingWhenTheLastVerificationFoundTheLogBroken_DegradedWhenOnlyTheIndexDiffersOrItCouldNotRun_ElseOk()
+    {
+        static (HealthStatus Status, string Detail) Of(LogWatchState state)
+        {
+            var check = Check(Well with { LogIntegrity = state }, "log-integrity");
+            return (check.Status, check.Detail);
+        }
+
+        var broken = Of(new LogWatchState { On = true, Last = Verified(new LogBreak(12, LogBreaks.ContentChanged, "row 12's content does not match its hash")), LastAt = VerifiedAt });
+        var brokenThenFailed = Of(new LogWatchState
+        {
+            On = true, Last = Verified(new LogBreak(12, LogBreaks.ContentChanged, "x")), LastAt = VerifiedAt, Failure = "IOException", FailedAt = VerifiedAt,
+        });
+        var index = Of(new LogWatchState { On = true, Last = Verified(index: new LogIndexCheck(36, 36, 1, 10)), LastAt = VerifiedAt });
+        var failed = Of(new LogWatchState { On = true, Failure = "SqliteException", FailedAt = VerifiedAt });
+        var verified = Of(new LogWatchState { On = true, Last = Verified(index: new LogIndexCheck(36, 36, 0, null)), LastAt = VerifiedAt });
+
+        Assert.Equal((HealthStatus.Failing, "the entry log failed verification at 2026-11-29T03:00:00Z: content_changed at seq 12 (row 12's content does not match its hash) (log_integrity alarms name each finding; run accesscontrol log verify)"),
+            broken);
+        Assert.Equal(HealthStatus.Failing, brokenThenFailed.Status);
+        Assert.Equal((HealthStatus.Degraded, "verified 36 rows up to seq 36 at 2026-11-29T03:00:00Z, but the query index differs from the log in 1 rows (first at seq 10): queries through it could miss rows (see docs/log-integrity.md, section 3)"),
+            index);
+        Assert.Equal((HealthStatus.Degraded, "the entry log could not be verified at 2026-11-29T03:00:00Z (SqliteException: the service's log says why); it is tried again at the next interval"),
+            failed);
+        Assert.Equal((HealthStatus.Ok, "verified 36 rows up to seq 36 at 2026-11-29T03:00:00Z"), verified);
+        Assert.Equal((HealthStatus.Ok, "not verified yet since the start"), Of(new LogWatchState { On = true }));
+        Assert.Equal(HealthStatus.Ok, Of(new LogWatchState { On = false }).Status);
+        Assert.StartsWith("off", Of(new LogWatchState { On = false }).Detail, StringComparison.Ordinal);
     }
 }

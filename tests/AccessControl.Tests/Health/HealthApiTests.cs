@@ -144,7 +144,7 @@ public class HealthApiTests
         Assert.Equal(HttpStatusCode.OK, code);
         using var json = JsonDocument.Parse(body);
         Assert.Equal("ok", json.RootElement.GetProperty("status").GetString());
-        Assert.Equal(9, json.RootElement.GetProperty("checks").GetArrayLength());
+        Assert.Equal(10, json.RootElement.GetProperty("checks").GetArrayLength());
     }
 
     [Fact]
