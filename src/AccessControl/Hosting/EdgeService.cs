@@ -521,6 +521,7 @@ public sealed class EdgeService : IAsyncDisposable
 
             return Task.CompletedTask;
         });
+
         // The whole log verified every VerifyInterval, the first time shortly after the start: a row changed underneath
         // the service raises log_integrity without waiting for an auditor's verify (docs/log-integrity.md, section 3).
         logWatch = new LogWatch(LogVerifier.ForDataFolder(Database, settings.DataDirectory), settings.LogIntegrity.VerifyInterval > TimeSpan.Zero,
