@@ -11,7 +11,7 @@ using var terminate = System.Runtime.InteropServices.PosixSignalRegistration.Cre
     System.Runtime.InteropServices.PosixSignal.SIGTERM, context => { context.Cancel = true; stopping.Cancel(); });
 var clock = NodaTime.SystemClock.Instance;
 // Switches stand alone; every other flag takes a value.
-string[] switches = ["--once", "--disk-full", "--timeline", "--breakdown", "--durable-floor"];
+string[] switches = ["--once", "--disk-full", "--timeline", "--breakdown", "--durable-floor", "--long-read"];
 var flags = new Dictionary<string, string>();
 var valued = args.Skip(1).Where(a => !switches.Contains(a)).ToList();
 for (var i = 0; i + 1 < valued.Count; i += 2)
@@ -77,6 +77,7 @@ switch (args.FirstOrDefault())
                     Timeline = args.Contains("--timeline"),
                     Breakdown = args.Contains("--breakdown"),
                     DurableFloor = args.Contains("--durable-floor"),
+                    LongRead = args.Contains("--long-read"),
                     SeedRows = int.Parse(flags.GetValueOrDefault("seed-rows", "0"), System.Globalization.CultureInfo.InvariantCulture),
                     Arrivals = arrivals,
                     ServiceEnvironment = (flags.GetValueOrDefault("service-env") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries)
@@ -126,7 +127,7 @@ switch (args.FirstOrDefault())
         Console.Error.WriteLine("""
             usage: aclab demo [--data DIR] [--once]
                    aclab visit-day
-                   aclab bench [--broker embedded|mosquitto|both] [--rates 100,1000] [--seconds 10] [--warmup 5] [--timeline] [--breakdown] [--durable-floor] [--seed-rows N] [--arrivals poisson|paced|ticks] [--service-env NAME=VALUE,...] [--out FILE.md]
+                   aclab bench [--broker embedded|mosquitto|both] [--rates 100,1000] [--seconds 10] [--warmup 5] [--timeline] [--breakdown] [--durable-floor] [--long-read] [--seed-rows N] [--arrivals poisson|paced|ticks] [--service-env NAME=VALUE,...] [--out FILE.md]
                    aclab gen-site [--people 1000] [--changed PERCENT] [--site ID] [--out FILE.yaml]
                    aclab chaos [--events 10000] [--broker-restarts 3] [--kills 2] [--clock-jumps 0] [--reader-outages 0] [--disk-full]
             """);

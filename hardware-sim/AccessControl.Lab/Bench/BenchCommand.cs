@@ -62,6 +62,14 @@ public sealed class BenchCommand(IClock clock, TextWriter output)
     /// </summary>
     public int SeedRows { get; init; }
 
+    /// <summary>
+    /// Hold a read transaction open on the service's database through each decision phase, as an auditor's long read
+    /// does (<c>log verify</c> of a large log, a big query or export): what it costs the swipes (the WAL checkpoint's
+    /// RESTART waits for readers while it holds the writer off; see WalCheckpoints). After the phase, the log's
+    /// <c>log_failure</c> rows are counted: swipes denied because their commit could not get in.
+    /// </summary>
+    public bool LongRead { get; init; }
+
     /// <summary>How events are spaced at a rate (<see cref="Bench.Arrivals"/>).</summary>
     public Arrivals Arrivals { get; init; } = Arrivals.Poisson;
 
@@ -208,7 +216,17 @@ public sealed class BenchCommand(IClock clock, TextWriter output)
                 var before = await metrics.ReadAsync(cancellationToken);
                 await Task.Delay(QuietBeforePhase, cancellationToken);
                 answered?.Clear();
-                var decision = await RunLoadAsync($"decision@{rate}", readers, rate, duration, cancellationToken);
+                Latencies decision;
+                using (var auditor = LongRead ? LongReadOn(Path.Combine(directory, "accesscontrol.db")) : null)
+                {
+                    decision = await RunLoadAsync($"decision@{rate}", readers, rate, duration, cancellationToken);
+                }
+
+                if (LongRead)
+                {
+                    await output.WriteLineAsync($"    a read held open through the phase; log_failure rows in the log: {LogFailureRows(Path.Combine(directory, "accesscontrol.db"))}");
+                }
+
                 await output.WriteLineAsync(ServiceMetrics.Format(before, await metrics.ReadAsync(cancellationToken)));
                 if (answered is not null)
                 {
@@ -227,6 +245,26 @@ public sealed class BenchCommand(IClock clock, TextWriter output)
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         Directory.Delete(directory, recursive: true);
         return results;
+    }
+
+    /// <summary>A read-only connection with a read transaction that has taken its snapshot: held until disposed.</summary>
+    private static Microsoft.Data.Sqlite.SqliteConnection LongReadOn(string database)
+    {
+        var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={database};Mode=ReadOnly;Pooling=False");
+        connection.Open();
+        using var begin = connection.CreateCommand();
+        begin.CommandText = "BEGIN; SELECT COUNT(*) FROM entry_log WHERE seq < 10;";
+        begin.ExecuteScalar();
+        return connection; // disposing it ends the transaction
+    }
+
+    private static long LogFailureRows(string database)
+    {
+        using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={database};Mode=ReadOnly;Pooling=False");
+        connection.Open();
+        using var count = connection.CreateCommand();
+        count.CommandText = "SELECT COUNT(*) FROM entry_log WHERE reason = 'log_failure'";
+        return (long)count.ExecuteScalar()!;
     }
 
     private static async Task DisposeAllAsync(List<BenchReader> readers)
