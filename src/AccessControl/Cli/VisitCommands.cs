@@ -28,7 +28,9 @@ public static class VisitCommands
           visit check-in ID --visitor N --name "NAME AS ON DOCUMENT" --doc-type passport|id_card|driving_licence|residence_permit
                         --doc-country ISO3 --doc-expiry YYYY-MM-DD [--badge CARD]     (the document number is read from standard input)
           visit check-out ID --visitor N | visit return CARD
-          visit on-site [--site S] | visit overdue [--site S] | visit log --from INSTANT --to INSTANT [--site S] [--after NEXT] [--limit N]
+          visit on-site [--site S] [--json] | visit overdue [--site S] [--json]
+                        (tables like list's: on-site, who is here, the muster list; overdue, badges still out after the window)
+          visit log --from INSTANT --to INSTANT [--site S] [--after NEXT] [--limit N]
           visit purge
           visit watchlist list | visit watchlist add --kind person|organization --value TEXT [--note TEXT] | visit watchlist remove ID
           visit badges [--site S] | visit badge add CARD --site S --technology T | visit badge remove CARD
@@ -49,44 +51,103 @@ public static class VisitCommands
         CancellationToken cancellationToken = default)
     {
         var built = await BuildAsync(args, input);
-        if (built.Item1 is null || args.Positionals[0] != "list" || args.Has("json"))
-        {
-            return await ApiClient.SendOrExplainAsync(built, Usage, args, output, error, environment, handler, cancellationToken);
-        }
+        return built.Item1 is not { } request || args.Has("json")
+            ? await ApiClient.SendOrExplainAsync(built, Usage, args, output, error, environment, handler, cancellationToken)
+            : args.Positionals[0] switch
+            {
+                "list" => await TableAsync<VisitView>(request, ListColumns, args, output, error, environment, handler, cancellationToken),
+                "on-site" => await TableAsync<OnSiteView>(request, OnSiteColumns, args, output, error, environment, handler, cancellationToken),
+                "overdue" => await TableAsync<OverdueBadgeView>(request, OverdueColumns, args, output, error, environment, handler, cancellationToken),
+                _ => await ApiClient.SendOrExplainAsync(built, Usage, args, output, error, environment, handler, cancellationToken),
+            };
+    }
 
+    /// <summary>How the tables show a time: on the site's clock, to the minute, with the offset (which 02:30 of a fall-back night).</summary>
+    private static readonly OffsetDateTimePattern TablePattern = OffsetDateTimePattern.CreateWithInvariantCulture("uuuu'-'MM'-'dd HH':'mm o<+HH:mm>");
+
+    /// <summary>
+    /// The day list as the desk reads it: each window on its site's wall clock, with the offset (which 02:30 of a fall-back
+    /// night) and the zone.
+    /// </summary>
+    private static readonly Column<VisitView>[] ListColumns =
+    [
+        new("ID", v => Number(v.Id)),
+        new("SITE", v => v.Site),
+        new("STATUS", v => v.Status),
+        new("STARTS", v => Local(v.Window.StartsLocal, v.Window.StartsAt)),
+        new("ENDS", v => Local(v.Window.EndsLocal, v.Window.EndsAt)),
+        new("ZONE", v => Zone(v.Window.TimeZone)),
+        new("VISITORS", v => Number(v.Visitors.Count)),
+        new("HOST", v => v.Host),
+    ];
+
+    /// <summary>
+    /// Who is on site (the muster list in an evacuation): what the service's answer shows of each visitor, never more
+    /// (it carries no document), the times on the site's clock.
+    /// </summary>
+    private static readonly Column<OnSiteView>[] OnSiteColumns =
+    [
+        new("VISIT", v => Number(v.Visit)),
+        new("VISITOR", v => Number(v.Visitor)),
+        new("NAME", v => v.Name),
+        new("ORGANIZATION", v => v.Organization),
+        new("HOST", v => v.Host),
+        new("BADGE", v => v.Badge ?? "-"),
+        new("CHECKED IN", v => Local(v.CheckedInLocal, v.CheckedInAt)),
+        new("ENDS", v => Local(v.WindowEndsLocal, v.WindowEndsAt)),
+        new("ZONE", v => Zone(v.TimeZone)),
+        new("LAST SEEN", v => v.LastSeen is { } seen ? Local(seen.AtLocal, seen.At) : "-"),
+        new("WHERE", v => v.LastSeen is { } seen ? seen.Door ?? seen.Zone ?? seen.Reader ?? "-" : "-"),
+    ];
+
+    /// <summary>Badges still out after their window ended, the times on the site's clock.</summary>
+    private static readonly Column<OverdueBadgeView>[] OverdueColumns =
+    [
+        new("BADGE", v => v.Badge),
+        new("VISIT", v => Number(v.Visit)),
+        new("VISITOR", v => Number(v.Visitor)),
+        new("NAME", v => v.Name),
+        new("ORGANIZATION", v => v.Organization),
+        new("HOST", v => v.Host),
+        new("ENDED", v => Local(v.WindowEndedLocal, v.WindowEndedAt)),
+        new("ZONE", v => Zone(v.TimeZone)),
+        new("ALARM", v => v.AlarmRaisedAt is { } at ? Local(v.AlarmRaisedLocal, at) : "-"),
+    ];
+
+    private sealed record Column<T>(string Header, Func<T, string> Cell);
+
+    /// <summary>
+    /// Sends <paramref name="request"/> and prints the service's answer, a list of <typeparamref name="T"/>, as a table
+    /// for the desk (<see cref="TextTable"/> escapes control and bidi characters); errors as any command prints them.
+    /// </summary>
+    private static async Task<int> TableAsync<T>(
+        Request request,
+        IReadOnlyList<Column<T>> columns,
+        CliArgs args,
+        TextWriter output,
+        TextWriter error,
+        Func<string, string?> environment,
+        HttpMessageHandler? handler,
+        CancellationToken cancellationToken)
+    {
         using var json = new StringWriter();
-        var code = await ApiClient.SendAsync(built.Item1, args, json, error, environment, handler, cancellationToken);
+        var code = await ApiClient.SendAsync(request, args, json, error, environment, handler, cancellationToken);
         if (code == ExitCodes.Ok)
         {
-            WriteList(JsonSerializer.Deserialize<VisitView[]>(json.ToString(), AdminJson.Options) ?? [], output);
+            var rows = JsonSerializer.Deserialize<T[]>(json.ToString(), AdminJson.Options) ?? [];
+            List<string[]> table = [[.. columns.Select(c => c.Header)], .. rows.Select(row => columns.Select(c => c.Cell(row)).ToArray())];
+            TextTable.Write(table, output);
         }
 
         return code;
     }
 
-    /// <summary>
-    /// The day list as the desk reads it: each window on its site's wall clock, with the offset (which 02:30 of a fall-back
-    /// night) and the zone. A visit of a site the service no longer has loaded is shown in UTC.
-    /// </summary>
-    private static void WriteList(IReadOnlyList<VisitView> visits, TextWriter output)
-    {
-        var pattern = OffsetDateTimePattern.CreateWithInvariantCulture("uuuu'-'MM'-'dd HH':'mm o<+HH:mm>");
-        string Local(OffsetDateTime? local, Instant instant) => pattern.Format(local ?? instant.WithOffset(Offset.Zero));
-        List<string[]> table = [["ID", "SITE", "STATUS", "STARTS", "ENDS", "ZONE", "VISITORS", "HOST"]];
-        table.AddRange(visits.Select(v => new[]
-        {
-            v.Id.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            v.Site,
-            v.Status,
-            Local(v.Window.StartsLocal, v.Window.StartsAt),
-            Local(v.Window.EndsLocal, v.Window.EndsAt),
-            v.Window.TimeZone ?? "UTC (site not loaded)",
-            v.Visitors.Count.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            v.Host,
-        }));
-        TextTable.Write(table, output);
-    }
+    /// <summary>A time on the site's clock with its offset; in UTC (+00:00) for a site the service no longer has loaded.</summary>
+    private static string Local(OffsetDateTime? local, Instant instant) => TablePattern.Format(local ?? instant.WithOffset(Offset.Zero));
 
+    private static string Zone(string? timeZone) => timeZone ?? "UTC (site not loaded)";
+
+    private static string Number(long value) => value.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     private static async Task<(Request?, string?)> BuildAsync(CliArgs a, TextReader input)
     {
@@ -184,9 +245,9 @@ public static class VisitCommands
             case "return":
                 return Check(a, 2, ["url"]) is { } pt ? (null, pt) : (new Request(HttpMethod.Post, $"/visits/badges/{Segment(a, 1)}/check-out"), null);
             case "on-site":
-                return Check(a, 1, ["url", "site"]) is { } pn ? (null, pn) : (new Request(HttpMethod.Get, "/visits/on-site" + Query(a, "site")), null);
+                return Check(a, 1, ["url", "site", "json"]) is { } pn ? (null, pn) : (new Request(HttpMethod.Get, "/visits/on-site" + Query(a, "site")), null);
             case "overdue":
-                return Check(a, 1, ["url", "site"]) is { } pv ? (null, pv) : (new Request(HttpMethod.Get, "/visits/overdue-badges" + Query(a, "site")), null);
+                return Check(a, 1, ["url", "site", "json"]) is { } pv ? (null, pv) : (new Request(HttpMethod.Get, "/visits/overdue-badges" + Query(a, "site")), null);
             case "log":
                 return Check(a, 1, ["url", "from", "to", "site", "after", "limit"]) is { } pg
                     ? (null, pg)

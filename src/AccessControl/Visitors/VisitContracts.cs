@@ -76,9 +76,16 @@ public sealed record WindowView(string Date, string Start, string End, Instant S
         interval.End)
     {
         TimeZone = zone?.Id,
-        StartsLocal = zone is null ? null : interval.Start.InZone(zone).ToOffsetDateTime(),
-        EndsLocal = zone is null ? null : interval.End.InZone(zone).ToOffsetDateTime(),
+        StartsLocal = Local(interval.Start, zone),
+        EndsLocal = Local(interval.End, zone),
     };
+
+    /// <summary>
+    /// An instant on the site's wall clock with its offset (<c>2026-10-25T02:30:00+02:00</c>), as every answer of the
+    /// visitor API shows a local time beside its UTC instant; null without an instant or when the site is no longer loaded.
+    /// </summary>
+    public static OffsetDateTime? Local(Instant? instant, DateTimeZone? zone) =>
+        instant is { } at && zone is not null ? at.InZone(zone).ToOffsetDateTime() : null;
 
     /// <summary>
     /// An instant as the desk's messages name it: on the site's wall clock with offset and zone, then in UTC
@@ -87,7 +94,7 @@ public sealed record WindowView(string Date, string Start, string End, Instant S
     public static string Describe(Instant instant, DateTimeZone? zone) =>
         zone is null
             ? InstantPattern.General.Format(instant)
-            : $"{OffsetDateTimePattern.Rfc3339.Format(instant.InZone(zone).ToOffsetDateTime())} {zone.Id} ({InstantPattern.General.Format(instant)})";
+            : $"{OffsetDateTimePattern.Rfc3339.Format(Local(instant, zone)!.Value)} {zone.Id} ({InstantPattern.General.Format(instant)})";
 
     internal static LocalTimePattern Time { get; } = LocalTimePattern.CreateWithInvariantCulture("HH':'mm");
 }
@@ -192,8 +199,12 @@ public sealed record VisitSnapshot(
         [.. v.Visitors.Select(x => new VisitorInput(x.Name, x.Organization))]);
 }
 
-/// <summary>One visitor on site now, for the front desk and security.</summary>
+/// <summary>One visitor on site now, for the front desk and security (in an evacuation, the muster list).</summary>
 /// <param name="LastSeen">The visitor's last granted door, from the entry log (null before the first swipe).</param>
+/// <remarks>
+/// Each instant is also given on the site's wall clock with its offset (<see cref="WindowView.Local"/>):
+/// the desk reads the list on the site's clock, and on a fall-back night only the offset says which 02:30 is meant.
+/// </remarks>
 public sealed record OnSiteView(
     long Visit,
     int Visitor,
@@ -206,14 +217,39 @@ public sealed record OnSiteView(
     IReadOnlyList<string> Zones,
     IReadOnlyList<string> Escorts,
     bool AnyEscort,
-    LastSeenView? LastSeen);
+    LastSeenView? LastSeen)
+{
+    /// <summary>The site's time zone (IANA id) of the local times; null (omitted, as they are) when the site is no longer loaded.</summary>
+    public string? TimeZone { get; init; }
+
+    /// <summary><see cref="CheckedInAt"/> on the site's clock, with its offset.</summary>
+    public OffsetDateTime? CheckedInLocal { get; init; }
+
+    /// <summary><see cref="WindowEndsAt"/> on the site's clock, with its offset (the window's <c>endsLocal</c>).</summary>
+    public OffsetDateTime? WindowEndsLocal { get; init; }
+}
 
 /// <summary>Where a visitor was last let through.</summary>
 /// <param name="EscortedBy">The escort who brought the visitor through that door (from the linked log row), if any.</param>
-public sealed record LastSeenView(Instant At, string? Door, string? Zone, string? Reader, string? EscortedBy = null);
+public sealed record LastSeenView(Instant At, string? Door, string? Zone, string? Reader, string? EscortedBy = null)
+{
+    /// <summary><see cref="At"/> on the site's clock, with its offset (the zone is the on-site row's <c>timeZone</c>); null when the site is no longer loaded.</summary>
+    public OffsetDateTime? AtLocal { get; init; }
+}
 
 /// <summary>A badge still out after its visit's window ended.</summary>
-public sealed record OverdueBadgeView(string Badge, long Visit, int Visitor, string Name, string Organization, string Host, Instant WindowEndedAt, Instant? AlarmRaisedAt);
+/// <remarks>The instants are also given on the site's wall clock with their offset, as in <see cref="OnSiteView"/>.</remarks>
+public sealed record OverdueBadgeView(string Badge, long Visit, int Visitor, string Name, string Organization, string Host, Instant WindowEndedAt, Instant? AlarmRaisedAt)
+{
+    /// <summary>The site's time zone (IANA id) of the local times; null (omitted, as they are) when the site is no longer loaded.</summary>
+    public string? TimeZone { get; init; }
+
+    /// <summary><see cref="WindowEndedAt"/> on the site's clock, with its offset.</summary>
+    public OffsetDateTime? WindowEndedLocal { get; init; }
+
+    /// <summary><see cref="AlarmRaisedAt"/> on the site's clock, with its offset; null until the alarm is raised.</summary>
+    public OffsetDateTime? AlarmRaisedLocal { get; init; }
+}
 
 /// <summary>A row of the visitor log (PCI DSS 9.3.4): who visited, for whom, why, authorized by whom, with which badge, when.</summary>
 public sealed record VisitorLogRow(

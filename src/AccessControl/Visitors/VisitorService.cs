@@ -916,24 +916,33 @@ public sealed class VisitorService
 
     // ---- who is here, overdue badges, the visitor log ----------------------------------------------
 
-    /// <summary>Visitors on site now, with their host, badge, escorts and where they were last let through.</summary>
+    /// <summary>
+    /// Visitors on site now, with their host, badge, escorts and where they were last let through, the times also on
+    /// their site's clock.
+    /// </summary>
     public IReadOnlyList<OnSiteView> OnSite(string? site = null)
     {
         var rows = new List<OnSiteView>();
         foreach (var visit in store.WithVisitorsOnSite().Where(v => site is null || v.Site.Value == site))
         {
+            var zone = ZoneOf(visit.Site);
             foreach (var visitor in visit.Visitors.Where(v => v.Status == VisitorStatus.OnSite))
             {
                 rows.Add(new OnSiteView(visit.Id, visitor.Number, visitor.Name, visitor.Organization, visit.Host.Value, visitor.Badge, visitor.CheckedInAt!.Value,
                     visit.Interval.End, [.. visit.Zones.Select(z => z.Value)], [.. visit.Escorts.Select(e => e.Value)], visit.Escorts.IsEmpty,
-                    LastSeen(visitor)));
+                    LastSeen(visitor, zone))
+                {
+                    TimeZone = zone?.Id,
+                    CheckedInLocal = WindowView.Local(visitor.CheckedInAt, zone),
+                    WindowEndsLocal = WindowView.Local(visit.Interval.End, zone),
+                });
             }
         }
 
         return rows;
     }
 
-    private LastSeenView? LastSeen(VisitVisitor visitor)
+    private LastSeenView? LastSeen(VisitVisitor visitor, DateTimeZone? zone)
     {
         if (visitor.PersonId is null || visitor.CheckedInAt is not { } since)
         {
@@ -947,7 +956,7 @@ public sealed class VisitorService
         }
 
         var last = grants[^1];
-        return new LastSeenView(last.At, last.DoorId, last.ZoneId, last.ReaderId, EscortOf(last.Detail));
+        return new LastSeenView(last.At, last.DoorId, last.ZoneId, last.ReaderId, EscortOf(last.Detail)) { AtLocal = WindowView.Local(last.At, zone) };
     }
 
     /// <summary>
@@ -961,14 +970,29 @@ public sealed class VisitorService
             ? escort.GetString() : null;
     }
 
-    /// <summary>Badges still out after their visit's window ended (their credentials have expired; the badges are missing).</summary>
+    /// <summary>
+    /// Badges still out after their visit's window ended (their credentials have expired; the badges are missing), the
+    /// times also on their site's clock.
+    /// </summary>
     public IReadOnlyList<OverdueBadgeView> OverdueBadges(string? site = null)
     {
         var now = clock.GetCurrentInstant();
-        return [.. store.WithVisitorsOnSite()
-            .Where(v => v.Interval.End <= now && (site is null || v.Site.Value == site))
-            .SelectMany(v => v.Visitors.Where(x => x.Status == VisitorStatus.OnSite)
-                .Select(x => new OverdueBadgeView(x.Badge!, v.Id, x.Number, x.Name, x.Organization, v.Host.Value, v.Interval.End, x.OverdueAlarmAt)))];
+        var rows = new List<OverdueBadgeView>();
+        foreach (var visit in store.WithVisitorsOnSite().Where(v => v.Interval.End <= now && (site is null || v.Site.Value == site)))
+        {
+            var zone = ZoneOf(visit.Site);
+            foreach (var visitor in visit.Visitors.Where(x => x.Status == VisitorStatus.OnSite))
+            {
+                rows.Add(new OverdueBadgeView(visitor.Badge!, visit.Id, visitor.Number, visitor.Name, visitor.Organization, visit.Host.Value, visit.Interval.End, visitor.OverdueAlarmAt)
+                {
+                    TimeZone = zone?.Id,
+                    WindowEndedLocal = WindowView.Local(visit.Interval.End, zone),
+                    AlarmRaisedLocal = WindowView.Local(visitor.OverdueAlarmAt, zone),
+                });
+            }
+        }
+
+        return rows;
     }
 
     /// <summary>

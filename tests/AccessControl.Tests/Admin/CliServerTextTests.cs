@@ -71,6 +71,38 @@ public sealed class CliServerTextTests
         Assert.Equal("José Ødegård 山田", JsonDocument.Parse(printed).RootElement.GetProperty("visitors")[0].GetProperty("name").GetString());
     }
 
+    /// <summary>
+    /// The desk's tables show a visitor's name and organization as the service's answer has them: "Alice\u202Egpj.exe"
+    /// (stored by an older version, or sent by whatever answers at the address) would read "Aliceexe.jpg" and reorder the
+    /// rest of the row; the table prints the override as an escape, and no control character either.
+    /// </summary>
+    [Fact]
+    [Trait("control", "NIST-AU-9")]
+    public async Task VisitOnSiteAndOverdue_PrintNamesInTheirTables_WithBidiAndControlCharactersEscaped()
+    {
+        var visitor = new { visit = 7, visitor = 1, name = "Alice\u202Egpj.exe", organization = "Org " + Crafted, host = "p-jweber", badge = "04BADE000000A1",
+            checkedInAt = "2026-10-24T21:00:00Z", windowEndsAt = "2026-10-25T05:00:00Z", windowEndedAt = "2026-10-25T05:00:00Z", zones = new[] { "demo-dh1" }, escorts = Array.Empty<string>(), anyEscort = true };
+        var answer = JsonSerializer.Serialize(new[] { visitor });
+        var printed = new List<string>();
+
+        foreach (var verb in new[] { "on-site", "overdue" })
+        {
+            var (output, error) = (new StringWriter(), new StringWriter());
+            var code = await VisitCommands.RunAsync(Args(verb), TextReader.Null, output, error, Environment, new Answering(HttpStatusCode.OK, answer));
+            Assert.True(code == 0, error.ToString());
+            printed.Add(output.ToString());
+        }
+
+        foreach (var table in printed)
+        {
+            var lines = table.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            Assert.Equal(2, lines.Length);
+            Assert.Contains("ORGANIZATION", lines[0], StringComparison.Ordinal);
+            Assert.Contains(@"Alice\u202Egpj.exe  Org " + Shown + "  p-jweber", lines[1], StringComparison.Ordinal);
+            Assert.DoesNotContain(table, c => (char.IsControl(c) && c != '\n') || c == '\u202E');
+        }
+    }
+
     [Fact]
     [Trait("control", "NIST-AU-9")]
     public async Task FingerprintReconcile_PrintsNamesAndIdsFromTheServer_WithControlCharactersEscaped()

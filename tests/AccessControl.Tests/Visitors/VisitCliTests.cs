@@ -48,7 +48,7 @@ public class VisitCliTests
         Assert.True(row.TryGetProperty("checkedOutAt", out _));
     }
 
-    /// <summary><c>visit overdue --site S</c> asks the service for S's overdue badges (<c>site=S</c>), not every site's.</summary>
+    /// <summary><c>visit overdue --site S</c> (here with <c>--json</c>) asks the service for S's overdue badges (<c>site=S</c>), not every site's.</summary>
     [Fact]
     [Trait("control", "NIST-AC-3")]
     [Trait("control", "PCI-9.3.3")]
@@ -61,8 +61,8 @@ public class VisitCliTests
         var url = edge.Host.HttpAddress.ToString();
         var frontdesk = desk.Frontdesk.DefaultRequestHeaders.Authorization!.Parameter!;
 
-        var atDemo = await RunAsync(url, frontdesk, ["visit", "overdue", "--site", "demo"]);
-        var atPar1 = await RunAsync(url, frontdesk, ["visit", "overdue", "--site", "par1"]);
+        var atDemo = await RunAsync(url, frontdesk, ["visit", "overdue", "--site", "demo", "--json"]);
+        var atPar1 = await RunAsync(url, frontdesk, ["visit", "overdue", "--site", "par1", "--json"]);
 
         Assert.True(atDemo.Code == 0, atDemo.Error);
         Assert.True(atPar1.Code == 0, atPar1.Error);

@@ -3,6 +3,8 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using AccessControl.Tests.EndToEnd;
 using AccessControl.Tests.Support;
+using AccessControl.Visitors;
+using Microsoft.Extensions.DependencyInjection;
 using NodaTime;
 
 namespace AccessControl.Tests.Visitors;
@@ -135,6 +137,118 @@ public sealed class VisitLocalTimeTests : IDisposable
         Assert.DoesNotContain("00:30", table.Output, StringComparison.Ordinal); // 02:30 CEST in UTC
         Assert.True(json.Code == 0, json.Error);
         Assert.Equal("2026-10-25T06:00:00+01:00", JsonDocument.Parse(json.Output).RootElement[0].GetProperty("window").GetProperty("endsLocal").GetString());
+    }
+
+    /// <summary>
+    /// The desk's two live lists on the Berlin fall-back night at 02:50 CET (01:50 UTC, the second time the clocks read
+    /// 02:50): a night visit checked in at 23:00 summer time, last let through at the second 02:40, ending 06:00 winter
+    /// time; a short visit 02:15-02:45 (the first occurrence) checked in at the first 02:20, its badge still out and its
+    /// alarm raised at 02:50 winter time: ten minutes after its end by the clock's face, in fact sixty-five.
+    /// </summary>
+    [Fact]
+    [Trait("control", "PCI-9.3.2")]
+    [Trait("control", "NIST-PE-8")]
+    public async Task OnSiteAndOverdueJson_OnTheBerlinFallBackNight_GiveEachTimeOnTheSitesClockWithItsOffset()
+    {
+        await using var edge = await EdgeHarness.StartAsync(now: BeforeFallBack);
+        using var desk = VisitDesk.For(edge);
+        var (night, overlap) = await FallBackNightAsync(edge, desk);
+
+        var onSite = await GetAsync(desk.Frontdesk, "api/v1/visits/on-site?site=demo");
+        var overdue = await GetAsync(desk.Security, "api/v1/visits/overdue-badges");
+
+        string? S(JsonElement e, string name) => e.TryGetProperty(name, out var v) ? v.GetString() : null;
+        var stayed = onSite.EnumerateArray().Single(v => v.GetProperty("visit").GetInt64() == night);
+        Assert.Equal(
+            ("Europe/Berlin", "2026-10-24T23:00:00+02:00", "2026-10-24T21:00:00Z", "2026-10-25T06:00:00+01:00", "2026-10-25T05:00:00Z"),
+            (S(stayed, "timeZone"), S(stayed, "checkedInLocal"), S(stayed, "checkedInAt"), S(stayed, "windowEndsLocal"), S(stayed, "windowEndsAt")));
+        var seen = stayed.GetProperty("lastSeen");
+        Assert.Equal(("2026-10-25T02:40:00+01:00", "2026-10-25T01:40:00Z", "door-dh1"), (S(seen, "atLocal"), S(seen, "at"), S(seen, "door")));
+        var late = onSite.EnumerateArray().Single(v => v.GetProperty("visit").GetInt64() == overlap);
+        Assert.Equal(
+            ("Europe/Berlin", "2026-10-25T02:20:00+02:00", "2026-10-25T02:45:00+02:00", "2026-10-25T00:45:00Z"),
+            (S(late, "timeZone"), S(late, "checkedInLocal"), S(late, "windowEndsLocal"), S(late, "windowEndsAt")));
+        var badge = Assert.Single(overdue.EnumerateArray());
+        Assert.Equal(
+            (overlap, "Europe/Berlin", "2026-10-25T02:45:00+02:00", "2026-10-25T00:45:00Z", "2026-10-25T02:50:00+01:00", "2026-10-25T01:50:00Z"),
+            (badge.GetProperty("visit").GetInt64(), S(badge, "timeZone"), S(badge, "windowEndedLocal"), S(badge, "windowEndedAt"), S(badge, "alarmRaisedLocal"), S(badge, "alarmRaisedAt")));
+    }
+
+    /// <summary>
+    /// <c>visit on-site</c> (the muster list) and <c>visit overdue</c> print tables with every time on the site's clock,
+    /// offset and zone, as <c>visit list</c> does, showing of each visitor what the answer shows and no document;
+    /// <c>--json</c> prints the service's answer.
+    /// </summary>
+    [Fact]
+    [Trait("control", "PCI-9.3.2")]
+    [Trait("control", "NIST-PE-8")]
+    public async Task VisitOnSiteAndOverdue_PrintTablesOnTheSitesClockWithOffsetAndZone_AndJsonOnRequest()
+    {
+        await using var edge = await EdgeHarness.StartAsync(now: BeforeFallBack);
+        using var desk = VisitDesk.For(edge);
+        var (night, overlap) = await FallBackNightAsync(edge, desk);
+        var token = desk.Frontdesk.DefaultRequestHeaders.Authorization!.Parameter!;
+        var url = edge.Host.HttpAddress.ToString();
+
+        var onSite = await VisitCliTests.RunAsync(url, token, ["visit", "on-site", "--site", "demo"]);
+        var overdue = await VisitCliTests.RunAsync(url, token, ["visit", "overdue"]);
+        var json = await VisitCliTests.RunAsync(url, token, ["visit", "overdue", "--json"]);
+
+        Assert.True(onSite.Code == 0, onSite.Error);
+        var lines = onSite.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(3, lines.Length);
+        Assert.Equal(
+            ["VISIT", "VISITOR", "NAME", "ORGANIZATION", "HOST", "BADGE", "CHECKED", "IN", "ENDS", "ZONE", "LAST", "SEEN", "WHERE"],
+            lines[0].Split(' ', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal(
+            $"{night}      1        José María Pérez-García  Kältetechnik Rhein-Main GmbH  p-jweber  {VisitDesk.Badge1}  2026-10-24 23:00 +02:00  2026-10-25 06:00 +01:00  Europe/Berlin  2026-10-25 02:40 +01:00  door-dh1",
+            lines.Single(l => l.StartsWith($"{night} ", StringComparison.Ordinal)));
+        Assert.Equal(
+            $"{overlap}      1        Ada Lovelace             Analytical Engines Ltd        p-jweber  {VisitDesk.Badge2}  2026-10-25 02:20 +02:00  2026-10-25 02:45 +02:00  Europe/Berlin  -                        -",
+            lines.Single(l => l.StartsWith($"{overlap} ", StringComparison.Ordinal)));
+        Assert.DoesNotContain(VisitDesk.Passport[^4..], onSite.Output, StringComparison.Ordinal); // no document, not even its last four
+        Assert.True(overdue.Code == 0, overdue.Error);
+        Assert.Equal(
+            [
+                ["BADGE", "VISIT", "VISITOR", "NAME", "ORGANIZATION", "HOST", "ENDED", "ZONE", "ALARM"],
+                [VisitDesk.Badge2, overlap.ToString(), "1", "Ada", "Lovelace", "Analytical", "Engines", "Ltd", "p-jweber", "2026-10-25", "02:45", "+02:00", "Europe/Berlin", "2026-10-25", "02:50", "+01:00"],
+            ],
+            overdue.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries)));
+        Assert.True(json.Code == 0, json.Error);
+        Assert.Equal("2026-10-25T02:45:00+02:00", JsonDocument.Parse(json.Output).RootElement[0].GetProperty("windowEndedLocal").GetString());
+    }
+
+    /// <summary>
+    /// The night of 24-25 October 2026 at the demo site (Berlin), as <see cref="OnSiteAndOverdueJson_OnTheBerlinFallBackNight_GiveEachTimeOnTheSitesClockWithItsOffset"/>
+    /// tells it; leaves the clock at 02:50 CET with the short visit's alarm raised. Returns the two visits' ids.
+    /// </summary>
+    private static async Task<(long Night, long Overlap)> FallBackNightAsync(EdgeHarness edge, VisitDesk desk)
+    {
+        await desk.AddBadgeAsync(VisitDesk.Badge1);
+        await desk.AddBadgeAsync(VisitDesk.Badge2);
+        var night = (await desk.RequestAsync(VisitDesk.Request(date: "2026-10-24", start: "22:00", end: "06:00"))).Id;
+        var overlap = (await desk.RequestAsync(VisitDesk.Request(date: "2026-10-25", start: "02:15", end: "02:45",
+            visitors: [new { name = "Ada Lovelace", organization = "Analytical Engines Ltd" }]))).Id;
+        await desk.ApproveAsync(night);
+        await desk.ApproveAsync(overlap);
+
+        edge.Clock.Reset(Instant.FromUtc(2026, 10, 24, 21, 0)); // 23:00 CEST
+        await CheckInAsync(desk, night, VisitDesk.CheckIn(badge: VisitDesk.Badge1));
+        edge.Clock.Reset(Instant.FromUtc(2026, 10, 25, 0, 20)); // 02:20 CEST, the first time
+        await CheckInAsync(desk, overlap, VisitDesk.CheckIn(name: "LOVELACE ADA", number: "L0V3L4C3", badge: VisitDesk.Badge2));
+        edge.Clock.Reset(Instant.FromUtc(2026, 10, 25, 1, 40)); // 02:40 CET, the second time
+        var dataHall = await edge.ReaderAsync("rdr-dh1-in");
+        var swipe = await dataHall.PresentCardAsync(VisitDesk.Badge1, DemoCards.Ev3).WaitAsync(EdgeHarness.Timeout);
+        Assert.True(swipe.Grant, swipe.Reason);
+        edge.Clock.Reset(Instant.FromUtc(2026, 10, 25, 1, 50)); // 02:50 CET
+        Assert.Single(await edge.Host.Services.GetRequiredService<VisitorService>().CheckOverdueBadgesAsync());
+        return (night, overlap);
+    }
+
+    private static async Task CheckInAsync(VisitDesk desk, long visit, object checkIn)
+    {
+        var response = await desk.Frontdesk.PostAsJsonAsync($"api/v1/visits/{visit}/check-in", checkIn);
+        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
     }
 
     /// <summary>A copy of the demo site file in another time zone.</summary>
