@@ -411,13 +411,20 @@ public sealed class ServiceConnection : IServiceLink
 
             // MQTTnet bounds the attempt itself (WithTimeout: ConnectTimeout).
             var result = await publishing.ConnectAsync(publisherOptions!, stop);
+            publisherStillClosingRounds = 0;
             refused = result.ResultCode != MqttClientConnectResultCode.Success;
             problem = refused ? $"the broker refused it ({result.ResultCode})" : null;
         }
-        catch (InvalidOperationException) when (StillClosing(publishing))
+        catch (InvalidOperationException e) when (StillClosing(publishing))
         {
-            // Not a problem of the connection, and no reason to drop the main one: the next round tries again.
-            return;
+            // Not a problem of the connection, and no reason to drop the main one: the next round tries again. Unless
+            // it lasts (as for the main connection, ReconnectAsync): then it is a failure to connect like another.
+            if (++publisherStillClosingRounds < StillClosingReportAfter)
+            {
+                return;
+            }
+
+            problem = StillClosingProblem(publisherStillClosingRounds, e);
         }
         catch (Exception e) when (IsTransient(e, stop))
         {
@@ -450,6 +457,11 @@ public sealed class ServiceConnection : IServiceLink
 
     private int stillClosingRounds;
 
+    private int publisherStillClosingRounds;
+
+    private static string StillClosingProblem(int rounds, InvalidOperationException e) =>
+        $"the MQTT client still refuses to connect after {rounds} rounds ({e.Message})";
+
     private async Task ReconnectAsync(CancellationToken stop)
     {
         subscribed = false;
@@ -479,7 +491,7 @@ public sealed class ServiceConnection : IServiceLink
             // stays cut off from every device without a word.
             if (++stillClosingRounds >= StillClosingReportAfter)
             {
-                ConnectFailed?.Invoke($"could not connect to {options.Host}:{options.Port}: the MQTT client still refuses to connect after {stillClosingRounds} rounds ({e.Message})");
+                ConnectFailed?.Invoke($"could not connect to {options.Host}:{options.Port}: {StillClosingProblem(stillClosingRounds, e)}");
             }
 
             return;
