@@ -430,8 +430,14 @@ public sealed class LogIndex(Database database) : IDisposable
         Execute(connection, transaction,
             "INSERT INTO index_meta (id, schema_version, watermark, watermark_hash, purged_up_to) VALUES (1, $v, 0, NULL, 0)", ("$v", SchemaVersion));
         transaction.Commit();
-        return version is null ? "there was no index yet" : $"the index was of schema version {version}, not {SchemaVersion}";
+        return version is null ? NoIndexYet : OtherSchema(version.Value);
     }
+
+    /// <summary>Why an index is built: there was none (the start's and the rounds' words alike, see <see cref="LogSnapshot.Unusable"/>).</summary>
+    internal const string NoIndexYet = "there was no index yet";
+
+    /// <summary>Why an index is built again: it was of another schema version.</summary>
+    internal static string OtherSchema(long version) => $"the index was of schema version {version}, not {SchemaVersion}";
 
     private static (long Watermark, byte[]? Hash, long PurgedUpTo) ReadMeta(SqliteConnection connection, SqliteTransaction transaction)
     {

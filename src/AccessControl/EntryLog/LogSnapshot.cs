@@ -125,7 +125,7 @@ public sealed class LogSnapshot : IDisposable
     {
         if (!File.Exists(indexPath))
         {
-            return "there was no index yet";
+            return LogIndex.NoIndexYet;
         }
 
         try
@@ -166,7 +166,7 @@ public sealed class LogSnapshot : IDisposable
 
             if (version != LogIndex.SchemaVersion)
             {
-                return (0, $"the index was of schema version {version}, not {LogIndex.SchemaVersion}");
+                return (0, LogIndex.OtherSchema(version));
             }
 
             if (watermark <= 0)
