@@ -1,4 +1,4 @@
-// Composition root of the lab: picks the system clock. Commands: demo, visit-day, bench, echo, broker, gen-site, chaos.
+// Composition root of the lab: picks the system clock. Commands: demo, visit-day, bench, echo, broker, gen-site, seed-log, chaos.
 using AccessControl.Lab.Bench;
 using AccessControl.Lab.Demo;
 
@@ -108,6 +108,28 @@ switch (args.FirstOrDefault())
             generated.Write(peopleCount, Console.Out);
         }
 
+        return 0;
+    case "seed-log":
+        // A data folder whose entry log holds a month of history (see LogSeed), for timing a start on a large log:
+        // `aclab seed-log --rows 2000000 --data DIR`, then `accesscontrol run --data DIR ...` (delete the index file
+        // beside the database first to time a start after a restore from backup).
+        if (!flags.TryGetValue("data", out var seedData) || !int.TryParse(flags.GetValueOrDefault("rows"), out var seedRows) || seedRows < 1)
+        {
+            Console.Error.WriteLine("seed-log: --rows N (at least 1) and --data DIR are required");
+            return 64;
+        }
+
+        Directory.CreateDirectory(seedData);
+        var seedDatabase = Path.Combine(seedData, "accesscontrol.db");
+        if (File.Exists(seedDatabase))
+        {
+            Console.Error.WriteLine($"seed-log: {seedDatabase} exists; the seed starts a new log");
+            return 1;
+        }
+
+        var seedTime = System.Diagnostics.Stopwatch.StartNew();
+        LogSeed.Write(seedDatabase, seedRows, clock.GetCurrentInstant());
+        Console.WriteLine($"seeded {seedDatabase} with {seedRows} rows in {seedTime.Elapsed.TotalSeconds:0.0} s");
         return 0;
     case "chaos":
         int Count(string name, int fallback) => int.Parse(flags.GetValueOrDefault(name, fallback.ToString(System.Globalization.CultureInfo.InvariantCulture)), System.Globalization.CultureInfo.InvariantCulture);
