@@ -99,7 +99,7 @@ public sealed class VisitorStore(Database database)
     /// </summary>
     /// <remarks>
     /// No window lasts longer than <see cref="VisitWindow.MaxLength"/>, so one ending after <paramref name="from"/> starts
-    /// after <paramref name="from"/> minus that: the bound lets a site's list read a range of <c>ix_visits_site_starts</c>
+    /// after <paramref name="from"/> minus that: the bound lets the list read a range of <c>ix_visits_site_starts</c> (or <c>ix_visits_starts</c> for every site)
     /// (<see cref="ListSql"/>) instead of every visit that ends after <paramref name="from"/>, all the future ones of a past day.
     /// </remarks>
     public IReadOnlyList<Visit> List(Instant from, Instant to, string? site, string? status, int limit)
@@ -108,7 +108,10 @@ public sealed class VisitorStore(Database database)
         return Load(connection, ListSql(site is not null), new { from, to, earliest = from - VisitWindow.MaxLength, site, status, limit });
     }
 
-    /// <summary>The query of <see cref="List"/>; with a site, <c>site_id = @site</c> plainly, so that SQLite uses the site's index.</summary>
+    /// <summary>
+    /// The query of <see cref="List"/>; with a site, <c>site_id = @site</c> plainly, so that SQLite uses the site's index
+    /// (<c>ix_visits_site_starts</c>); without one, <c>ix_visits_starts</c>.
+    /// </summary>
     internal static string ListSql(bool ofOneSite) =>
         $"""
         SELECT {VisitColumns} FROM visits

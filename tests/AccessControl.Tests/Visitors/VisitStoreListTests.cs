@@ -57,6 +57,19 @@ public sealed class VisitStoreListTests : IDisposable
         Assert.Contains(plan, step => step.Contains("USING INDEX ix_visits_site_starts (site_id=? AND starts_at>? AND starts_at<?)", StringComparison.Ordinal));
     }
 
+    /// <summary>A past day's list of every site reads a range of <c>ix_visits_starts</c>, not every visit ending after that day.</summary>
+    [Fact]
+    public void ListSql_OfEverySite_SearchesTheStartIndex()
+    {
+        using var connection = database.Open();
+
+        var plan = connection.Query<(long Id, long Parent, long NotUsed, string Detail)>(
+            "EXPLAIN QUERY PLAN " + VisitorStore.ListSql(ofOneSite: false),
+            new { from = 0L, to = 1L, earliest = -1L, site = (string?)null, status = (string?)null, limit = 10 }).Select(row => row.Detail).ToList();
+
+        Assert.Contains(plan, step => step.Contains("USING INDEX ix_visits_starts (starts_at>? AND starts_at<?)", StringComparison.Ordinal));
+    }
+
     private long Insert(string site, Instant start, Instant end)
     {
         var id = store.NextVisitId();
