@@ -59,7 +59,12 @@ public static class AdminApi
         services.TryAddSingleton<CardholderStore>();
         services.TryAddSingleton<ApiTokens>();
         services.TryAddSingleton<EntryLogQuery>();
-        services.TryAddSingleton(sp => new LogVerifier(sp.GetRequiredService<Storage.Database>()));
+        // GET /log/verify goes through the service's own verifications (EdgeService.LogWatch, registered by the host): one
+        // walk at a time on a low-priority thread, findings raised as log_integrity alarms. A host without a pipeline
+        // (the admin API's tests) has nothing to raise them through: its findings are in the answer and the health state.
+        services.TryAddSingleton(sp => new LogWatch(
+            new LogVerifier(sp.GetRequiredService<Storage.Database>()), on: false, sp.GetRequiredService<IClock>(), sp.GetRequiredService<ILogger<LogWatch>>(),
+            sp.GetService<EventPipeline>() is { } pipeline ? pipeline.RaiseAsync : (_, _) => Task.CompletedTask));
         services.TryAddSingleton(sp => new EntryLogAppender(appendLog(sp)));
         services.TryAddSingleton(sp => new AdminService(
             sp.GetRequiredService<CardholderStore>(),
@@ -304,7 +309,19 @@ public static class AdminApi
     }
 
     /// <summary>Walks the chain and checks the checkpoints (docs/log-integrity.md); a broken log is a 200 with <c>ok: false</c>.</summary>
-    private static IResult VerifyLog([FromServices] LogVerifier verifier) => Json(verifier.Verify());
+    /// <summary>
+    /// The whole log verified, as <c>accesscontrol log verify</c> does: through the service's verifications, so that a
+    /// walk of a large log runs at the lowest priority (never on a request's thread, beside the swipes), and callers
+    /// asking at once share one walk instead of each starting their own (<see cref="LogWatch.VerifyAsync"/>).
+    /// </summary>
+    private static async Task<IResult> VerifyLog([FromServices] LogWatch watch, HttpContext http)
+    {
+        var run = await watch.VerifyAsync(http.RequestAborted);
+        return run.Verification is { } verified
+            ? Json(verified)
+            : Problem(StatusCodes.Status500InternalServerError, "The entry log could not be verified",
+                $"The verification stopped on {run.Failure}; the service's log says why. Run accesscontrol log verify.");
+    }
 
     // ---- plumbing ----------------------------------------------------------------------------------
 

@@ -8,6 +8,12 @@ using NodaTime;
 
 namespace AccessControl.EntryLog;
 
+/// <summary>
+/// What one verification by the service gave: the verification, or, when it could not run (the file unreadable, a key
+/// file not a key), the type of what stopped it (its message, which may name a path, is in the service's log).
+/// </summary>
+public sealed record LogWatchRun(LogVerification? Verification, string? Failure);
+
 /// <summary>One thing a verification found wrong: a key that stays the same while it is found again, and a plain sentence.</summary>
 public sealed record LogFinding(string Key, string Text);
 
@@ -72,10 +78,13 @@ public sealed class LogWatch : IDisposable
     private readonly ILogger logger;
     private readonly Func<IReadOnlyList<Alarm>, CancellationToken, Task> raise;
     private readonly LowPriorityWorker worker = new("ac-log-verify");
-    private readonly SemaphoreSlim oneAtATime = new(1, 1);
+    private readonly CancellationTokenSource stopping = new();
+    private readonly object gate = new();
     private readonly HashSet<string> raised = new(StringComparer.Ordinal);
+    private Task<LogWatchRun>? walking;
     private volatile LogWatchState state;
 
+    /// <param name="on">Whether the service verifies every interval (the health check says so); an auditor's request verifies either way.</param>
     /// <param name="raise">Raises the alarms (the pipeline's <c>RaiseAsync</c>: logged durably, then published).</param>
     public LogWatch(LogVerifier verifier, bool on, IClock clock, ILogger logger, Func<IReadOnlyList<Alarm>, CancellationToken, Task> raise)
     {
@@ -88,51 +97,95 @@ public sealed class LogWatch : IDisposable
 
     public LogWatchState State => state;
 
+    /// <summary>Test seam: runs on the verifying thread just before each walk of the log (a gate holds a walk in hand).</summary>
+    internal Action? BeforeWalk { get; set; }
+
+    /// <summary>Test seam: runs when a verification asked for joins the one under way.</summary>
+    internal Action? OnJoin { get; set; }
+
+    /// <summary>Walks of the log begun since the start (the periodic ones and the auditors' together).</summary>
+    public int Walks => Volatile.Read(ref walks);
+
+    private int walks;
+
     /// <summary>
-    /// Verifies the log once (one at a time), keeps what it found for the health check and raises an alarm for what is
-    /// new. A verification that cannot run is logged and kept as the state's failure, not thrown.
+    /// Verifies the log once: the periodic verification, and an auditor's <c>GET /api/v1/log/verify</c>. A verification
+    /// already under way is joined, not doubled (its result covers the log up to the head it began at, which it names):
+    /// however many ask at once, one walk of the whole log runs, on the lowest-priority thread, never on a request's.
+    /// Each verification keeps what it found for the health check and raises an alarm for what is new, whoever asked.
+    /// <paramref name="cancellationToken"/> stops the waiting, not the walk, which others may be waiting for.
     /// </summary>
-    public async Task VerifyOnceAsync(CancellationToken cancellationToken)
+    public Task<LogWatchRun> VerifyAsync(CancellationToken cancellationToken)
     {
-        await oneAtATime.WaitAsync(cancellationToken);
+        Task<LogWatchRun> walk;
+        lock (gate)
+        {
+            if (walking is null || walking.IsCompleted)
+            {
+                walking = WalkAsync();
+            }
+            else
+            {
+                OnJoin?.Invoke();
+            }
+
+            walk = walking;
+        }
+
+        return walk.WaitAsync(cancellationToken);
+    }
+
+    /// <summary>The periodic job's verification (<see cref="VerifyAsync"/>); one that cannot run is logged and kept as the state's failure.</summary>
+    public Task VerifyOnceAsync(CancellationToken cancellationToken) => VerifyAsync(cancellationToken);
+
+    private async Task<LogWatchRun> WalkAsync()
+    {
+        LogVerification? result = null;
         try
         {
-            LogVerification? result = null;
+            await worker.RunAsync(() =>
+            {
+                Interlocked.Increment(ref walks);
+                BeforeWalk?.Invoke();
+                result = verifier.Verify();
+            });
+        }
+        catch (Exception ex) when (ex is SqliteException or IOException or UnauthorizedAccessException or CryptographicException or ArgumentException)
+        {
+            // ArgumentException: a public key file that is not a PEM key (LogSigningKey.LoadPublicKey).
+            logger.LogError(ex, "The entry log could not be verified; it is tried again at the next interval. Run accesscontrol log verify.");
+            state = state with { Failure = ex.GetType().Name, FailedAt = clock.GetCurrentInstant() };
+            return new LogWatchRun(null, ex.GetType().Name);
+        }
+
+        var verified = result!;
+        state = state with { Last = verified, LastAt = clock.GetCurrentInstant(), Failure = null, FailedAt = null };
+        var findings = Findings(verified);
+        if (findings.Count == 0)
+        {
+            logger.LogInformation("The entry log verifies: {Rows} rows up to seq {Head}.", verified.Rows, verified.HeadSeq);
+            return new LogWatchRun(verified, null);
+        }
+
+        logger.LogError("The entry log does not verify: {Findings}. Run accesscontrol log verify.", string.Join("; ", findings.Select(f => f.Text)));
+        var fresh = findings.Where(f => !raised.Contains(f.Key)).ToList();
+        if (fresh.Count > 0)
+        {
+            // One walk at a time (VerifyAsync), so `raised` has one writer. A raise that fails (the log cannot be written)
+            // leaves the findings unraised: the next verification raises them. The requester still gets the result.
             try
             {
-                await worker.RunAsync(() => result = verifier.Verify()).WaitAsync(cancellationToken);
+                await raise([new Alarm(AlarmTypes.LogIntegrity, null, null, null, AlarmDetail(verified, fresh[0]))], stopping.Token);
+                raised.UnionWith(fresh.Select(f => f.Key));
             }
-            catch (Exception ex) when (ex is SqliteException or IOException or UnauthorizedAccessException or CryptographicException or ArgumentException)
+            catch (Exception ex) when (ex is SqliteException or Events.EntryLogUnavailableException or Events.PipelineItemFailedException
+                or InvalidOperationException or OperationCanceledException or ObjectDisposedException)
             {
-                // ArgumentException: a public key file that is not a PEM key (LogSigningKey.LoadPublicKey).
-                logger.LogError(ex, "The entry log could not be verified; it is tried again at the next interval. Run accesscontrol log verify.");
-                state = state with { Failure = ex.GetType().Name, FailedAt = clock.GetCurrentInstant() };
-                return;
+                logger.LogError(ex, "The log_integrity alarm could not be raised; the next verification raises it.");
             }
-
-            var verified = result!;
-            state = state with { Last = verified, LastAt = clock.GetCurrentInstant(), Failure = null, FailedAt = null };
-            var findings = Findings(verified);
-            if (findings.Count == 0)
-            {
-                logger.LogInformation("The entry log verifies: {Rows} rows up to seq {Head}.", verified.Rows, verified.HeadSeq);
-                return;
-            }
-
-            logger.LogError("The entry log does not verify: {Findings}. Run accesscontrol log verify.", string.Join("; ", findings.Select(f => f.Text)));
-            var fresh = findings.Where(f => !raised.Contains(f.Key)).ToList();
-            if (fresh.Count == 0)
-            {
-                return;
-            }
-
-            await raise([new Alarm(AlarmTypes.LogIntegrity, null, null, null, AlarmDetail(verified, fresh[0]))], cancellationToken);
-            raised.UnionWith(fresh.Select(f => f.Key));
         }
-        finally
-        {
-            oneAtATime.Release();
-        }
+
+        return new LogWatchRun(verified, null);
     }
 
     /// <summary>
@@ -173,7 +226,8 @@ public sealed class LogWatch : IDisposable
     /// <summary>Stops the thread; a verification in hand is waited for briefly, then left to end with the process.</summary>
     public void Dispose()
     {
+        stopping.Cancel();
         worker.Dispose(StopWait);
-        oneAtATime.Dispose();
+        stopping.Dispose();
     }
 }

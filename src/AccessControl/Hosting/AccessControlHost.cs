@@ -92,7 +92,7 @@ public sealed class AccessControlHost : IAsyncDisposable
             builder.Services.AddSingleton(edge);
             builder.Services.AddSingleton(edge.Pipeline);
             builder.Services.AddSingleton(edge.Log);
-            builder.Services.AddSingleton(EntryLog.LogVerifier.ForDataFolder(edge.Database, settings.DataDirectory));
+            builder.Services.AddSingleton(edge.LogWatch);
             builder.Services.AddSingleton(edge.Cardholders);
             builder.Services.AddSingleton(edge.Admin);
             builder.Services.AddAdmin();

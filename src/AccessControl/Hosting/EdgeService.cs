@@ -41,7 +41,6 @@ public sealed class EdgeService : IAsyncDisposable
     private readonly LowPriorityWorker maintenance = new("ac-log-maintenance");
 
     /// <summary>The service's own verification of the entry log (made at start, with its own low-priority thread).</summary>
-    private LogWatch? logWatch;
     private readonly List<Func<CancellationToken, Task<IReadOnlyList<Supervision.Alarm>>>> supervisors = [];
     private IServiceLink? connection;
     private GcPauseTrace? gcPauses;
@@ -153,6 +152,10 @@ public sealed class EdgeService : IAsyncDisposable
                 FingerprintLockHistory.Load(database, clock.GetCurrentInstant(), logger), LifeSafety.FireState.Load(database, logger),
                 EscortHistory.Load(database, configuration.Topology, clock.GetCurrentInstant() - settings.Pipeline.EscortRebuildWindow, logger),
                 journal);
+            // The entry log's verifications, the periodic one (started by StartAsync) and an auditor's GET /log/verify
+            // alike: one walk at a time, on a thread of the lowest priority, each raising what it finds.
+            LogWatch = new LogWatch(LogVerifier.ForDataFolder(database, settings.DataDirectory), settings.LogIntegrity.VerifyInterval > TimeSpan.Zero,
+                clock, loggers.CreateLogger<LogWatch>(), Pipeline.RaiseAsync);
             Cardholders = new CardholderStore(database);
             StoredSites = new SiteStore(database, clock);
             Admin = new AdminService(Cardholders, configuration, Pipeline.AppendAsync, clock, loggers.CreateLogger<AdminService>(), Pipeline.AppendAllAsync);
@@ -188,6 +191,9 @@ public sealed class EdgeService : IAsyncDisposable
     public Topics Topics { get; }
 
     public EntryLogQuery Log { get; }
+
+    /// <summary>The entry log's verifications: the service's own every interval, and an auditor's on request (<c>GET /api/v1/log/verify</c>).</summary>
+    public LogWatch LogWatch { get; }
 
     /// <summary>The entry log's query index, beside the database; derived data, rebuilt from the log when needed.</summary>
     public LogIndex Index { get; }
@@ -524,11 +530,9 @@ public sealed class EdgeService : IAsyncDisposable
 
         // The whole log verified every VerifyInterval, the first time shortly after the start: a row changed underneath
         // the service raises log_integrity without waiting for an auditor's verify (docs/log-integrity.md, section 3).
-        logWatch = new LogWatch(LogVerifier.ForDataFolder(Database, settings.DataDirectory), settings.LogIntegrity.VerifyInterval > TimeSpan.Zero,
-            Clock, Loggers.CreateLogger<LogWatch>(), Pipeline.RaiseAsync);
-        if (logWatch.State.On)
+        if (LogWatch.State.On)
         {
-            AddPeriodic("log-verify", settings.LogIntegrity.VerifyInterval, logWatch.VerifyOnceAsync, LogWatch.FirstAfter(settings.LogIntegrity));
+            AddPeriodic("log-verify", settings.LogIntegrity.VerifyInterval, LogWatch.VerifyOnceAsync, LogWatch.FirstAfter(settings.LogIntegrity));
         }
 
         await connection.StartAsync(cancellationToken);
@@ -584,11 +588,11 @@ public sealed class EdgeService : IAsyncDisposable
     private sealed record IndexBuild(int Rounds, long Copied);
 
     /// <summary>What the service's own verification of the entry log last found (the health check <c>log-integrity</c>).</summary>
-    internal LogWatchState LogIntegrity => logWatch?.State ?? new LogWatchState { On = settings.LogIntegrity.VerifyInterval > TimeSpan.Zero };
+    internal LogWatchState LogIntegrity => LogWatch.State;
 
     /// <summary>Verifies the entry log now, as the periodic job <c>log-verify</c> does (tests; after <see cref="StartAsync"/>).</summary>
     internal Task VerifyLogOnceAsync() =>
-        (logWatch ?? throw new InvalidOperationException("The service is not started.")).VerifyOnceAsync(stopping.Token);
+        LogWatch.VerifyOnceAsync(stopping.Token);
 
     private async Task ReassertFireReleaseAsync()
     {
@@ -849,6 +853,7 @@ public sealed class EdgeService : IAsyncDisposable
         }
 
         Index?.Dispose();
+        LogWatch?.Dispose();
         Writer?.Dispose();
         journalRetry.Dispose();
         maintenance.Dispose();
@@ -864,7 +869,7 @@ public sealed class EdgeService : IAsyncDisposable
         }
 
         await Task.WhenAll(loops).ConfigureAwait(false);
-        logWatch?.Dispose();
+        LogWatch.Dispose();
         maintenance.Dispose();
         journalRetry.Dispose();
         Index.Dispose();

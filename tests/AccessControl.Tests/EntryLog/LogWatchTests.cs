@@ -1,3 +1,4 @@
+using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
 using System.Threading.Channels;
@@ -138,6 +139,124 @@ public sealed class LogWatchTests
 
             TestLog.RestoreTriggers(connection);
         }
+    }
+
+    /// <summary>
+    /// An auditor's <c>GET /log/verify</c> walks the whole log (minutes on a large one). It runs on the verification's
+    /// own lowest-priority thread, not on a request's beside the swipes, and auditors (or a script) asking at once share
+    /// the walk under way instead of each starting one on a two-core box.
+    /// </summary>
+    [Fact]
+    [Trait("control", "NIST-AU-9")]
+    [Trait("control", "NIST-SC-5")]
+    public async Task AuditorsAskingAtOnce_ShareOneWalkOfTheLog_OnTheLowPriorityThread()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        using var auditor = Client(edge);
+        var reader = await edge.ReaderAsync("rdr-lobby-in");
+        Assert.True((await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout)).Grant);
+        Signed(edge);
+        var watch = edge.Edge.LogWatch;
+        var walking = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var joined = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var release = new ManualResetEventSlim();
+        watch.BeforeWalk = () =>
+        {
+            walking.TrySetResult(Thread.CurrentThread.Name);
+            release.Wait(EdgeHarness.Timeout);
+        };
+        watch.OnJoin = () => joined.TrySetResult();
+        var walksBefore = watch.Walks;
+
+        var first = auditor.GetAsync("/api/v1/log/verify");
+        var thread = await walking.Task.WaitAsync(EdgeHarness.Timeout);
+        var second = auditor.GetAsync("/api/v1/log/verify");
+        await joined.Task.WaitAsync(EdgeHarness.Timeout);
+        release.Set();
+        using var one = await first.WaitAsync(EdgeHarness.Timeout);
+        using var other = await second.WaitAsync(EdgeHarness.Timeout);
+
+        Assert.Equal("ac-log-verify", thread);
+        Assert.Equal(1, watch.Walks - walksBefore);
+        Assert.Equal((HttpStatusCode.OK, HttpStatusCode.OK), (one.StatusCode, other.StatusCode));
+        var body = await one.Content.ReadAsStringAsync();
+        Assert.Equal(body, await other.Content.ReadAsStringAsync());
+        using var json = JsonDocument.Parse(body);
+        Assert.True(json.RootElement.GetProperty("ok").GetBoolean(), body);
+    }
+
+    /// <summary>
+    /// What an auditor's verification finds is raised like the service's own: an altered log found on request is a
+    /// <c>log_integrity</c> alarm on the security console and a failing health check, not only an answer to one client.
+    /// </summary>
+    [Fact]
+    [Trait("control", "NIST-AU-9")]
+    [Trait("control", "NIST-AU-6")]
+    [Trait("control", "NIST-SI-4")]
+    public async Task AnAuditorsVerificationOfAnAlteredLog_IsRaisedAsAnAlarm_AndShownByTheHealthCheck()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        var alarms = await edge.AlarmsAsync();
+        using var auditor = Client(edge);
+        var reader = await edge.ReaderAsync("rdr-lobby-in");
+        Assert.False((await reader.PresentCardAsync(Suspended, Ev3).WaitAsync(EdgeHarness.Timeout)).Grant);
+        var deny = await edge.RowAsync(r => r.Kind == LogKinds.Access && r.Decision == "deny");
+        Signed(edge);
+        using var connection = Tamper(edge);
+        TestLog.Execute(connection, $"DROP TRIGGER entry_log_no_update; UPDATE entry_log SET decision = 'grant', reason = 'granted' WHERE seq = {deny.Seq}");
+        TestLog.RestoreTriggers(connection);
+        try
+        {
+            using var answer = await auditor.GetAsync("/api/v1/log/verify");
+            var published = await alarms.Reader.ReadAsync().AsTask().WaitAsync(EdgeHarness.Timeout);
+            var checks = await ChecksAsync(auditor);
+
+            using var json = JsonDocument.Parse(await answer.Content.ReadAsStringAsync());
+            Assert.False(json.RootElement.GetProperty("ok").GetBoolean());
+            Assert.Equal(deny.Seq, json.RootElement.GetProperty("firstBroken").GetProperty("seq").GetInt64());
+            Assert.Equal(AlarmTypes.LogIntegrity, published.Type);
+            Assert.StartsWith($"entry log verification failed: content_changed at seq {deny.Seq} ", published.Detail, StringComparison.Ordinal);
+            Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Alarm, Reason = AlarmTypes.LogIntegrity }));
+            Assert.Equal(("failing", "failing"), (checks.Status, checks.LogIntegrity.Status));
+        }
+        finally
+        {
+            TestLog.Execute(connection, $"DROP TRIGGER entry_log_no_update; UPDATE entry_log SET decision = 'deny', reason = '{deny.Reason}' WHERE seq = {deny.Seq}");
+            TestLog.RestoreTriggers(connection);
+        }
+    }
+
+    /// <summary>A verification that cannot run (the checkpoints' public key file is not a key) answers a problem saying so, and the service goes on.</summary>
+    [Fact]
+    [Trait("control", "NIST-AU-9")]
+    public async Task AVerificationThatCannotRun_IsAProblemNamingWhatStoppedIt_AndTheHealthCheckSaysSo()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        using var auditor = Client(edge);
+        var publicKey = Path.Combine(edge.Edge.DataDirectory, LogSigningKey.PublicKeyFileName);
+        var key = File.ReadAllText(publicKey);
+        File.WriteAllText(publicKey, "not a key");
+        HttpResponseMessage answer;
+        (string Status, Check LogIntegrity) checks;
+        try
+        {
+            answer = await auditor.GetAsync("/api/v1/log/verify");
+            checks = await ChecksAsync(auditor);
+        }
+        finally
+        {
+            File.WriteAllText(publicKey, key); // the harness verifies the log at its end
+        }
+
+        var reader = await edge.ReaderAsync("rdr-lobby-in");
+
+        using var _ = answer;
+        Assert.Equal(HttpStatusCode.InternalServerError, answer.StatusCode);
+        using var json = JsonDocument.Parse(await answer.Content.ReadAsStringAsync());
+        Assert.Equal("The entry log could not be verified", json.RootElement.GetProperty("title").GetString());
+        Assert.StartsWith("The verification stopped on ArgumentException;", json.RootElement.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.NotEqual("ok", checks.LogIntegrity.Status);
+        Assert.True((await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout)).Grant);
     }
 
     [Theory]
