@@ -42,8 +42,8 @@ public readonly record struct PublishOutcome(bool Accepted, string? Failure)
 /// nothing: an answer then never waits for the main connection's send lock (taken by the PUBACK of every event received)
 /// and its PUBACK never queues in the loop that reads the events. The same background loop keeps it up; while it is
 /// down, publishes go over the main connection, so it can only make answers quicker, never stop them.
-/// Reconnection happens only in the background loop, never inside MQTTnet's DisconnectedAsync handler (re-entering
-/// the client from its own disconnect path deadlocks or races it); the handler only wakes the loop. The session is
+/// Reconnection happens only in the background loop, never inside MQTTnet's DisconnectedAsync handlers (re-entering
+/// the client from its own disconnect path deadlocks or races it); each connection's handler only wakes the loop. The session is
 /// clean: messages published while the service is away are not queued for it; readers keep and replay offline events.
 /// With <see cref="BrokerOptions.ReceiveThreads"/> (the default) each connection is read by a thread of its own
 /// (<see cref="BlockingTcpChannel"/>), and <c>deliver</c> runs on the subscribing connection's (<see cref="DirectDeliveryAdapter"/>).
@@ -112,6 +112,7 @@ public sealed class ServiceConnection : IServiceLink
         {
             publisherOptions = BuildClientOptions(options, secrets, options.PublisherClientId, options.PublisherClientId);
             publisher = options.ReceiveThreads ? factory.CreateMqttClient(new ServiceAdapterFactory(tls, "ac-mqtt-out", null)) : factory.CreateMqttClient();
+            publisher.DisconnectedAsync += OnPublisherDisconnectedAsync;
         }
 
         connectPipeline = BuildConnectPipeline();
@@ -545,6 +546,21 @@ public sealed class ServiceConnection : IServiceLink
         {
             subscribed = false;
             Disconnected?.Invoke($"{e.Reason}{(e.Exception is null ? "" : ": " + e.Exception.Message)}");
+            Volatile.Read(ref wake).TrySetResult();
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// The publishing connection's loss changes nothing in what the service receives (no <see cref="Disconnected"/>,
+    /// publishes go over the main connection meanwhile), but it wakes the loop as the main connection's does, so the
+    /// connection is back at once, not at the next ping round. A loss the loop caused itself only costs one more round.
+    /// </summary>
+    private Task OnPublisherDisconnectedAsync(MqttClientDisconnectedEventArgs e)
+    {
+        if (e.ClientWasConnected)
+        {
             Volatile.Read(ref wake).TrySetResult();
         }
 

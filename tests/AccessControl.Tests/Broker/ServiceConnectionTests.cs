@@ -492,6 +492,32 @@ public class ServiceConnectionTests
         Assert.True(connection.IsConnected);
     }
 
+    [Fact]
+    public async Task ThePublishingConnection_WhenTheBrokerDropsIt_IsReconnectedAtOnce_NotAtTheNextPingRound()
+    {
+        // Mosquitto drops ac-service-out alone when another client logs in with its client id (a session takeover). The
+        // ping timer never fires here: only the publishing connection's own disconnect can wake the connection loop,
+        // whose reconnection then takes the session back and drops the intruder.
+        await using var broker = await MosquittoProcess.StartAsync(Topology, Secrets, new AccessControl.Protocol.Topics());
+        var time = new HardwareSim.Support.ManualTimeProvider(EmbeddedBrokerFixture.Now);
+        var options = OptionsFor(broker);
+        await using var connection = new ServiceConnection(options, Secrets, time);
+        await connection.StartAsync(CancellationToken.None);
+        Assert.True(connection.PublishesSeparately);
+        await using var reader = await DecisionsReaderAsync(broker);
+
+        await using var intruder = await TestMqttClient.ConnectAsync(
+            broker.Port, DeviceSecrets.ServicePublisherUsername, Secrets.For(DeviceSecrets.ServicePublisherUsername), options.PublisherClientId);
+        Assert.Equal(MQTTnet.MqttClientConnectResultCode.Success, intruder.Result.ResultCode);
+        await intruder.Disconnected.WaitAsync(TestTimeouts.Signal);
+        await LoopWaitingAsync(time, options.PingInterval);
+
+        Assert.True(connection.PublishesSeparately);
+        Assert.True(connection.IsConnected);
+        Assert.Equal(PublishOutcome.Ok, await PublishGrantAsync(connection));
+        Assert.Equal("grant", Encoding.UTF8.GetString((await reader.NextMessageAsync()).Payload.Span));
+    }
+
     [Theory]
     [MemberData(nameof(Kinds))]
     public async Task PublishAsync_WhenNotConnected_ReturnsAFailureInsteadOfThrowing(BrokerKind kind)
