@@ -184,6 +184,12 @@ public sealed class ServiceConnection : IServiceLink
             return PublishOutcome.Failed("not connected to the broker");
         }
 
+        return await SendAsync(over, topic, payload, retain, cancellationToken);
+    }
+
+    /// <summary>Publishes over <paramref name="over"/>, found connected a moment ago: it may be torn down since.</summary>
+    internal async Task<PublishOutcome> SendAsync(IMqttClient over, string topic, ReadOnlyMemory<byte> payload, bool retain, CancellationToken cancellationToken)
+    {
         var message = new MqttApplicationMessage
         {
             Topic = topic,
@@ -200,6 +206,14 @@ public sealed class ServiceConnection : IServiceLink
         catch (MqttCommunicationException e)
         {
             return PublishOutcome.Failed("connection lost while publishing: " + e.Message);
+        }
+        catch (Exception e) when (e is ObjectDisposedException or NullReferenceException && (!over.IsConnected || stopping.IsCancellationRequested))
+        {
+            // MQTTnet checks the connection once, then uses what closing it releases (the channel, the packet dispatcher,
+            // the client itself when the service is disposed): closed in between, it throws these instead of its
+            // not-connected exception. Nothing was acknowledged, so it is a failure like a lost connection. While still
+            // connected (and not stopping) the same exceptions are bugs, and are left to say so.
+            return PublishOutcome.Failed($"connection closed while publishing ({e.GetType().Name})");
         }
     }
 

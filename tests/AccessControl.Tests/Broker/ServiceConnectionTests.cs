@@ -533,6 +533,26 @@ public class ServiceConnectionTests
 
     [Theory]
     [MemberData(nameof(Kinds))]
+    public async Task PublishAsync_OverAConnectionClosedAndDisposedAfterItWasFoundConnected_ReturnsAFailureInsteadOfThrowing(BrokerKind kind)
+    {
+        // The state a publish meets when the service is disposed (goodbye, then the client released) between its own
+        // connected check and MQTTnet's: MQTTnet then throws ObjectDisposedException, which the pipeline did not expect.
+        await using var broker = await TestBrokers.StartAsync(kind);
+        await using var connection = new ServiceConnection(OptionsFor(broker), Secrets, RealTime.Instance);
+        var publishing = await TestMqttClient.ConnectAsDeviceAsync(broker.Port, DeviceSecrets.ServicePublisherUsername);
+        await using (publishing)
+        {
+            await publishing.Mqtt.DisconnectAsync(new MQTTnet.MqttClientDisconnectOptionsBuilder().Build());
+        }
+
+        var outcome = await connection.SendAsync(publishing.Mqtt, Topics.ReaderDecisions(MainReaderIn), Encoding.UTF8.GetBytes("grant"), retain: false, CancellationToken.None);
+
+        Assert.False(outcome.Accepted);
+        Assert.Equal("connection closed while publishing (ObjectDisposedException)", outcome.Failure);
+    }
+
+    [Theory]
+    [MemberData(nameof(Kinds))]
     [Trait("control", "NIST-IA-3")]
     public async Task WrongProvisioningKey_IsRefused_AndEveryAttemptIsReported(BrokerKind kind)
     {
