@@ -79,6 +79,7 @@ switch (args.FirstOrDefault())
                     DurableFloor = args.Contains("--durable-floor"),
                     LongRead = args.Contains("--long-read"),
                     SeedRows = int.Parse(flags.GetValueOrDefault("seed-rows", "0"), System.Globalization.CultureInfo.InvariantCulture),
+                    VerifyLoad = int.Parse(flags.GetValueOrDefault("verify-load", "0"), System.Globalization.CultureInfo.InvariantCulture),
                     Arrivals = arrivals,
                     ServiceEnvironment = (flags.GetValueOrDefault("service-env") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries)
                         .Select(pair => pair.Split('=', 2)).ToDictionary(pair => pair[0], pair => pair.Length > 1 ? pair[1] : ""),
@@ -149,8 +150,9 @@ switch (args.FirstOrDefault())
         Console.Error.WriteLine("""
             usage: aclab demo [--data DIR] [--once]
                    aclab visit-day
-                   aclab bench [--broker embedded|mosquitto|both] [--rates 100,1000] [--seconds 10] [--warmup 5] [--timeline] [--breakdown] [--durable-floor] [--long-read] [--seed-rows N] [--arrivals poisson|paced|ticks] [--service-env NAME=VALUE,...] [--out FILE.md]
+                   aclab bench [--broker embedded|mosquitto|both] [--rates 100,1000] [--seconds 10] [--warmup 5] [--timeline] [--breakdown] [--durable-floor] [--long-read] [--verify-load N] [--seed-rows N] [--arrivals poisson|paced|ticks] [--service-env NAME=VALUE,...] [--out FILE.md]
                    aclab gen-site [--people 1000] [--changed PERCENT] [--site ID] [--out FILE.yaml]
+                   aclab seed-log --rows N --data DIR
                    aclab chaos [--events 10000] [--broker-restarts 3] [--kills 2] [--clock-jumps 0] [--reader-outages 0] [--disk-full]
             """);
         return 64;

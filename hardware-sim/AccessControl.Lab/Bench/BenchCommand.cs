@@ -70,6 +70,12 @@ public sealed class BenchCommand(IClock clock, TextWriter output)
     /// </summary>
     public bool LongRead { get; init; }
 
+    /// <summary>
+    /// Auditors who ask for <c>GET /api/v1/log/verify</c> over and over through each decision phase (with
+    /// <see cref="SeedRows"/>, a walk of a large log each time): what an auditor's verification costs the swipes.
+    /// </summary>
+    public int VerifyLoad { get; init; }
+
     /// <summary>How events are spaced at a rate (<see cref="Bench.Arrivals"/>).</summary>
     public Arrivals Arrivals { get; init; } = Arrivals.Poisson;
 
@@ -217,9 +223,17 @@ public sealed class BenchCommand(IClock clock, TextWriter output)
                 await Task.Delay(QuietBeforePhase, cancellationToken);
                 answered?.Clear();
                 Latencies decision;
+                using var phaseOver = new CancellationTokenSource();
+                var verifying = Enumerable.Range(0, VerifyLoad).Select(_ => metrics.VerifyLogUntilAsync(phaseOver.Token)).ToList();
                 using (var auditor = LongRead ? LongReadOn(Path.Combine(directory, "accesscontrol.db")) : null)
                 {
                     decision = await RunLoadAsync($"decision@{rate}", readers, rate, duration, cancellationToken);
+                }
+
+                await phaseOver.CancelAsync();
+                if (VerifyLoad > 0)
+                {
+                    await output.WriteLineAsync($"    {VerifyLoad} auditors asking GET /log/verify through the phase: {(await Task.WhenAll(verifying)).Sum()} verifications answered");
                 }
 
                 if (LongRead)

@@ -27,9 +27,32 @@ internal sealed class ServiceMetrics : IDisposable
         var address = new Uri(readyLine[start..end].Trim());
         // A token names a known person: the demo site's NOC shift lead, who runs the bench.
         var token = new ApiTokens(new Database(databasePath), clock).CreateToken("aclab-bench", OperatorRole.Auditor, "aclab bench", "p-mkoch");
-        var http = new HttpClient { BaseAddress = address };
+        // No client timeout: a verification of a large log (--verify-load) takes as long as it takes.
+        var http = new HttpClient { BaseAddress = address, Timeout = Timeout.InfiniteTimeSpan };
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
         return new ServiceMetrics(http);
+    }
+
+    /// <summary>
+    /// An auditor who asks for <c>GET /api/v1/log/verify</c> again as soon as each answer comes, until
+    /// <paramref name="cancellationToken"/>: the verifications answered (a request cut off by the end is not counted).
+    /// </summary>
+    public async Task<int> VerifyLogUntilAsync(CancellationToken cancellationToken)
+    {
+        var answered = 0;
+        try
+        {
+            while (true)
+            {
+                using var response = await http.GetAsync("/api/v1/log/verify", cancellationToken);
+                response.EnsureSuccessStatusCode();
+                answered++;
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return answered;
+        }
     }
 
     public async Task<(PipelineMetricsSnapshot Metrics, double CpuMs, RuntimeReading Runtime)> ReadAsync(CancellationToken cancellationToken)
