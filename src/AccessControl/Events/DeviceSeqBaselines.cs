@@ -74,21 +74,20 @@ public static class DeviceSeqBaselines
     /// <summary>Each source's seqs past the watermark since its reset, in one pass over the log.</summary>
     private static Dictionary<string, RecentSeqs> Tail(LogSnapshot log, Dictionary<string, long> resets, int window)
     {
+        // The pass hands out one string per source, not one per row (two million on a two-million-row log).
         var tail = new Dictionary<string, RecentSeqs>(StringComparer.Ordinal);
-        using var command = log.Command(TailSql);
-        command.Parameters.AddWithValue("$w", log.Watermark);
-        using var reader = command.ExecuteReader();
-        while (reader.Read())
+        using var pass = new LogPass(log, TailSql, ("$w", log.Watermark));
+        while (pass.Read())
         {
-            var source = reader.GetString(1);
-            if (reader.GetInt64(0) >= resets.GetValueOrDefault(source))
+            var source = pass.GetString(1)!;
+            if (pass.GetInt64(0) >= resets.GetValueOrDefault(source))
             {
                 if (!tail.TryGetValue(source, out var seqs))
                 {
                     tail[source] = seqs = new RecentSeqs(window);
                 }
 
-                seqs.Add(reader.GetInt64(2));
+                seqs.Add(pass.GetInt64(2));
             }
         }
 

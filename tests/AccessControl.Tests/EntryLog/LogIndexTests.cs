@@ -563,6 +563,32 @@ public sealed class LogIndexTests : IDisposable
         Assert.Equal(purgedScan, PassbackHistory.LatestGrants(log.Database).Order().ToList());
     }
 
+    [Fact]
+    [Trait("control", "PCI-9.2")]
+    public void TheNewestGrantOfEachPersonAtEachReader_IsTheirLiveGrantOfTheHighestSeq_WhateverTheIndexHolds()
+    {
+        // Offline replays and denies newer than a person's grant at a reader, and the clock stepped back: only the seq
+        // of a live grant says which is newest.
+        index.CatchUp(batchRows: 100);
+        AppendGrants(offline: true);
+        var rebuilding = ScanOnly(() => PassbackHistory.LatestGrants(log.Database).Order().ToList());
+        var partBuilt = PassbackHistory.LatestGrants(log.Database).Order().ToList();
+        var expectedBefore = ExpectedLatestGrants();
+        index.CatchUpFully();
+        log.Clock.Advance(Duration.FromMinutes(-30));
+        AppendGrants(offline: false);
+        AppendGrants(offline: true);
+        var pastTheWatermark = PassbackHistory.LatestGrants(log.Database).Order().ToList();
+
+        using var snapshot = LogSnapshot.Open(log.Database);
+        Assert.True(snapshot.Indexed && snapshot.Watermark < log.Writer.HeadSeq);
+        Assert.True(expectedBefore.Count > 5);
+        Assert.Equal(expectedBefore, rebuilding);
+        Assert.Equal(expectedBefore, partBuilt);
+        Assert.Equal(ExpectedLatestGrants(), pastTheWatermark);
+        Assert.NotEqual(expectedBefore, pastTheWatermark);
+    }
+
     private static Dictionary<string, LogFilter> Filters()
     {
         var t = TestLog.Start;
@@ -627,6 +653,44 @@ public sealed class LogIndexTests : IDisposable
         }
 
         return expected;
+    }
+
+    /// <summary>The newest live grant (by seq) of each person at each reader, with its door and zone: from every row of the log.</summary>
+    private List<(string Person, string Reader, long Seq, string? Door, string? Zone)> ExpectedLatestGrants()
+    {
+        using var connection = log.Database.OpenReadOnly();
+        var rows = connection.Query<(string? Person, string? Reader, long Seq, string? Door, string? Zone, string Kind, string? Decision, bool Offline)>(
+            "SELECT person_id, reader_id, seq, door_id, zone_id, kind, decision, offline FROM entry_log").ToList();
+        return [.. rows
+            .Where(r => r.Kind == LogKinds.Access && r.Decision == "grant" && !r.Offline && r.Person is not null && r.Reader is not null)
+            .GroupBy(r => (r.Person, r.Reader))
+            .Select(g => g.MaxBy(r => r.Seq))
+            .Select(r => (r.Person!, r.Reader!, r.Seq, r.Door, r.Zone))
+            .Order()];
+    }
+
+    /// <summary>A grant of p-1 and p-4 at each door (into a zone, or out of the site at door-sr1), and a deny after it.</summary>
+    private void AppendGrants(bool offline)
+    {
+        foreach (var person in new[] { "p-1", "p-4" })
+        {
+            foreach (var door in Doors)
+            {
+                log.Writer.Append([
+                    new LogEntry
+                    {
+                        At = log.Clock.GetCurrentInstant(), Kind = LogKinds.Access, SiteId = "dc1", DoorId = door, ReaderId = "rdr-" + door,
+                        ZoneId = door == "door-sr1" ? null : "zone-" + door + (offline ? "-offline" : ""), PersonId = person,
+                        Decision = "grant", Reason = "granted", Offline = offline,
+                    },
+                    new LogEntry
+                    {
+                        At = log.Clock.GetCurrentInstant(), Kind = LogKinds.Access, SiteId = "dc1", DoorId = door, ReaderId = "rdr-" + door,
+                        ZoneId = "zone-denied", PersonId = person, Decision = "deny", Reason = "no_access_to_zone",
+                    },
+                ]);
+            }
+        }
     }
 
     private static List<long> Ids(IReadOnlyList<LogEntry> rows) => [.. rows.Select(r => r.Seq)];
