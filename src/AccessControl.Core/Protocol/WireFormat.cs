@@ -226,6 +226,14 @@ public static partial class WireFormat
             return WireResult<T>.Fail($"payload of {payload.Length} bytes exceeds the limit of {maxBytes} bytes", EventIdOf(payload));
         }
 
+        // JsonDocument checks the text of a string only when it is read, so bytes that are not UTF-8 in a member the
+        // service ignores (or in a member's name) would pass unseen. The whole payload must be UTF-8 (§4): checked here,
+        // answered under the eventId where a scan can read it, as for a payload over the size limit.
+        if (!IsUtf8(payload))
+        {
+            return WireResult<T>.Fail("payload is not valid UTF-8", EventIdOf(payload));
+        }
+
         JsonDocument document;
         try
         {
@@ -249,8 +257,11 @@ public static partial class WireFormat
         }
     }
 
+    private static bool IsUtf8(ReadOnlySequence<byte> payload) =>
+        System.Text.Unicode.Utf8.IsValid(payload.IsSingleSegment ? payload.FirstSpan : payload.ToArray());
+
     /// <summary>
-    /// The eventId of a payload refused for its size or its depth, where a parse would have read it (the last top-level
+    /// The eventId of a payload refused for its size, its depth or its encoding, where a parse would have read it (the last top-level
     /// <c>eventId</c> of valid JSON, a valid id): the deny then answers the device's event, and its re-sends are
     /// duplicates. Without it a device cannot match the deny and re-sends the event for ever, each time a new row. A
     /// forward scan that builds nothing, and only up to the largest message of the protocol, at any depth (the reader

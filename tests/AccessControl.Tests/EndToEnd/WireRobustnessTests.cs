@@ -163,6 +163,35 @@ public class WireRobustnessTests
         Assert.Single(seen, a => a.Type == AlarmTypes.MalformedEvent);
     }
 
+    /// <summary>
+    /// §4: a payload is UTF-8. Bytes that are not, in a member the service would otherwise ignore, make the card event
+    /// malformed: it is denied under its eventId (so the reader drops it), never decided on the members that did read.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Brokers))]
+    [Trait("control", "NIST-SI-10")]
+    public async Task ACardEventWithBytesThatAreNotUtf8InAnUnknownMember_IsDeniedMalformedUnderItsEventId_NotDecided(BrokerKind broker)
+    {
+        await using var edge = await EdgeHarness.StartAsync(broker);
+        var (raw, decisions) = await LobbyReaderAsync(edge);
+        var at = WireFormat.FormatInstant(edge.Clock.GetCurrentInstant());
+        byte[] payload =
+        [
+            .. Encoding.UTF8.GetBytes($$"""{"eventId":"utf8-1","seq":1,"at":"{{at}}","type":"card","card":"{{Operator}}","technology":"{{Ev3}}","fw":"2."""),
+            0xC0, 0xAF, // an overlong '/', never valid UTF-8
+            .. "\"}"u8,
+        ];
+
+        await raw.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(edge.Edge.Topics.ReaderEvents("rdr-lobby-in"))
+            .WithPayload(payload).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build()).WaitAsync(EdgeHarness.Timeout);
+        var answer = await decisions.Reader.ReadAsync().AsTask().WaitAsync(EdgeHarness.Timeout);
+
+        Assert.Equal(("utf8-1", "malformed_event", false), (answer.EventId, answer.Reason, answer.Grant));
+        var row = Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Malformed }));
+        Assert.Contains("not valid UTF-8", row.Detail, StringComparison.Ordinal);
+        Assert.Empty(edge.Rows(new LogFilter { Kind = LogKinds.Access }));
+    }
+
     [Fact]
     [Trait("control", "NIST-SC-5")]
     [Trait("control", "NIST-SI-4")]

@@ -214,8 +214,34 @@ public class WireFormatReaderEventTests
         var result = WireFormat.ParseReaderEvent(new ReadOnlySequence<byte>(bytes));
 
         Assert.False(result.Success);
-        Assert.Equal("detail is not valid Unicode text", result.Error);
+        Assert.Equal("payload is not valid UTF-8", result.Error);
         Assert.Equal("e-1", result.EventId);
+    }
+
+    // §4: the payload is UTF-8, and §7.6: breaking a rule of §4 is malformed, wherever the bad bytes are: in a member the
+    // service ignores (a diagnostic field, a heartbeat's card) or in a member's name, too. Answered under the eventId.
+    [Theory]
+    [Trait("control", "NIST-SI-10")]
+    [InlineData("""{"eventId":"e-1","seq":1,"at":"2026-11-28T09:15:02Z","type":"card","card":"04A1","technology":"desfire-ev3","fw":"X"}""")]
+    [InlineData("""{"eventId":"e-1","seq":1,"at":"2026-11-28T09:15:02Z","type":"card","card":"04A1","technology":"desfire-ev3","X":1}""")]
+    [InlineData("""{"eventId":"e-1","seq":1,"at":"2026-11-28T09:15:02Z","type":"heartbeat","card":"X"}""")]
+    public void ParseReaderEvent_InvalidUtf8InAMemberTheServiceIgnores_IsMalformed_AndEchoesTheEventId(string json)
+    {
+        var bytes = System.Text.Encoding.UTF8.GetBytes(json);
+        bytes[Array.LastIndexOf(bytes, (byte)'X')] = 0xC3; // a lead byte followed by '"': not UTF-8
+
+        var result = WireFormat.ParseReaderEvent(new ReadOnlySequence<byte>(bytes));
+
+        Assert.Equal((false, "payload is not valid UTF-8", "e-1"), (result.Success, result.Error, result.EventId));
+    }
+
+    [Fact]
+    public void ParseDeviceStatus_InvalidUtf8InAnUnknownMember_IsMalformed()
+    {
+        var bytes = """{"state":"online","at":"2026-11-28T09:15:02Z","note":"X"}"""u8.ToArray();
+        bytes[Array.LastIndexOf(bytes, (byte)'X')] = 0xFF;
+
+        Assert.Equal("payload is not valid UTF-8", WireFormat.ParseDeviceStatus(new ReadOnlySequence<byte>(bytes)).Error);
     }
 
     [Theory]
