@@ -196,6 +196,7 @@ public sealed class ServiceConnection : IServiceLink
             Payload = new ReadOnlySequence<byte>(payload),
             QualityOfServiceLevel = MqttQualityOfServiceLevel.AtLeastOnce,
             Retain = retain,
+            MessageExpiryInterval = retain ? 0 : UnlockExpiry(topics, topic, payload),
         };
 
         try
@@ -215,6 +216,24 @@ public sealed class ServiceConnection : IServiceLink
             // connected (and not stopping) the same exceptions are bugs, and are left to say so.
             return PublishOutcome.Failed($"connection closed while publishing ({e.GetType().Name})");
         }
+    }
+
+    /// <summary>
+    /// The MQTT 5 message expiry of an unlock: its own seconds (0, no expiry, for anything else). An external broker keeps
+    /// the session of a controller that connected with CleanSession=0 and would hand it, when it reconnects, every unlock
+    /// queued meanwhile: a door opening for a person long gone. With the expiry the broker drops an unlock it could not
+    /// start delivering within the time it unlocks for. (The embedded broker keeps no session of a disconnected client;
+    /// <see cref="InProcessLink"/> sets it all the same, so that devices see the same message from either broker.)
+    /// </summary>
+    internal static uint UnlockExpiry(Topics topics, string topic, ReadOnlyMemory<byte> payload)
+    {
+        if (topics.Parse(topic).Kind != TopicKind.DoorCommands)
+        {
+            return 0;
+        }
+
+        var command = WireFormat.ParseDoorCommand(new ReadOnlySequence<byte>(payload)).Value;
+        return command is { Command: DoorCommands.Unlock, Seconds: > 0 } ? (uint)command.Seconds : 0;
     }
 
     public async ValueTask DisposeAsync()

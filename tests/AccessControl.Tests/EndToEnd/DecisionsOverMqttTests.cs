@@ -51,6 +51,42 @@ public class DecisionsOverMqttTests
         Assert.Equal(edge.Clock.GetCurrentInstant(), row.At);
     }
 
+    /// <summary>
+    /// Mosquitto keeps the session of a controller that connected with CleanSession=0 (§3 says SHOULD connect clean, not
+    /// MUST) and hands it, when it reconnects, every QoS 1 message queued meanwhile: without an expiry, an unlock for a
+    /// person long gone would open the door then. The unlock carries its own seconds as its MQTT 5 message expiry, so the
+    /// broker drops one it could not start delivering in that time (the embedded broker keeps no such session; it carries
+    /// the same expiry).
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Brokers))]
+    [Trait("control", "NIST-PE-3")]
+    public async Task AnUnlock_ExpiresAfterItsSeconds_SoAControllerThatKeptASessionIsNeverHandedItLate(BrokerKind broker)
+    {
+        await using var edge = await EdgeHarness.StartAsync(broker);
+        var unlocks = System.Threading.Channels.Channel.CreateUnbounded<MqttApplicationMessage>();
+        var controller = new MqttClientFactory().CreateMqttClient();
+        controller.ApplicationMessageReceivedAsync += e =>
+        {
+            unlocks.Writer.TryWrite(e.ApplicationMessage);
+            return Task.CompletedTask;
+        };
+        var connected = await controller.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", edge.BrokerPort)
+            .WithClientId("ctl-lobby").WithCredentials("ctl-lobby", edge.Secrets.For("ctl-lobby"))
+            .WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V500).WithCleanStart(false).WithSessionExpiryInterval(3600).Build())
+            .WaitAsync(EdgeHarness.Timeout);
+        Assert.Equal(MqttClientConnectResultCode.Success, connected.ResultCode);
+        await controller.SubscribeAsync(edge.Edge.Topics.DoorCommands("door-lobby"), MqttQualityOfServiceLevel.AtLeastOnce);
+        var reader = await edge.ReaderAsync("rdr-lobby-in");
+
+        Assert.True((await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout)).Grant);
+        var unlock = await unlocks.Reader.ReadAsync().AsTask().WaitAsync(EdgeHarness.Timeout);
+
+        Assert.Equal(("unlock", 5), (WireFormat.ParseDoorCommand(unlock.Payload).Value!.Command, WireFormat.ParseDoorCommand(unlock.Payload).Value!.Seconds));
+        Assert.InRange(unlock.MessageExpiryInterval, 1u, 5u); // what is left of it when the broker forwards it
+        Assert.False(unlock.Retain);
+    }
+
     [Theory]
     [InlineData(ServiceLinkKind.InProcess)]
     [InlineData(ServiceLinkKind.Client)]
