@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using Dapper;
 using NodaTime;
 
 namespace AccessControl.EntryLog;
@@ -25,6 +26,26 @@ public sealed class LogSigningKey : IDisposable
 
     /// <summary>First 16 hex digits of SHA-256 of the public key (SubjectPublicKeyInfo DER).</summary>
     public string KeyId { get; }
+
+    /// <summary>
+    /// Refuses a data folder without <c>log-signing.key</c> whose entry log holds signed checkpoints: a restore that
+    /// copied the database and forgot the key. A key made in its place would sign every checkpoint from then on, and the
+    /// log would verify with neither public key again; the key is made only for a log that no key has signed yet.
+    /// </summary>
+    public static void RefuseMissing(string dataDirectory, Storage.Database database)
+    {
+        var privatePath = Path.Combine(dataDirectory, PrivateKeyFileName);
+        if (File.Exists(privatePath))
+        {
+            return;
+        }
+
+        using var connection = database.OpenReadOnly();
+        if (connection.QueryFirstOrDefault<string?>("SELECT key_id FROM log_checkpoints ORDER BY seq DESC LIMIT 1") is { } signedWith)
+        {
+            throw new Storage.KeyFileException(privatePath, $"is missing, but the entry log's checkpoints are signed with key {signedWith}");
+        }
+    }
 
     /// <summary>Loads the key from <paramref name="dataDirectory"/>, creating it (and the public key file) on first start.</summary>
     public static LogSigningKey LoadOrCreate(string dataDirectory)

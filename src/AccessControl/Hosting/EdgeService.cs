@@ -302,6 +302,7 @@ public sealed class EdgeService : IAsyncDisposable
                 LogRollback.AcceptFlag, accepted);
         }
 
+        LogSigningKey.RefuseMissing(settings.DataDirectory, database);
         WarnOfTokensWithoutPerson(new ApiTokens(database, clock), startLogger);
         var secrets = ProvisioningKey.Load(settings.KeyPath);
         var fingerprintKeys = FingerprintKeyring.Load(settings.FingerprintKeyPath);

@@ -112,6 +112,26 @@ public sealed class RunCommandTests
         Assert.Equal("not a key!\n", await File.ReadAllTextAsync(path)); // not replaced by a new key
     }
 
+    [Fact]
+    [Trait("control", "NIST-AU-9")]
+    [Trait("control", "NIST-CP-10")]
+    public async Task Run_OnALogWithSignedCheckpoints_WhenTheSigningKeyIsMissing_RefusesToStart_AndMakesNoNewKey()
+    {
+        // A restore that copied the database but forgot log-signing.key: a new key made in its place would sign every
+        // checkpoint from then on, and the log would never verify again with either public key.
+        using var log = EntryLog.TestLog.Create();
+        var key = Path.Combine(log.Directory, AccessControl.EntryLog.LogSigningKey.PrivateKeyFileName);
+        File.Delete(key);
+
+        var (exit, output) = await RunServiceOnAsync(log.Directory);
+
+        Assert.Equal(2, exit);
+        Assert.Contains($"Cannot start: {key} is missing", output, StringComparison.Ordinal);
+        Assert.Contains("Restore it from the backup", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", output, StringComparison.Ordinal);
+        Assert.False(File.Exists(key)); // no new key in its place
+    }
+
     [Theory]
     [InlineData("provisioning.key", "{0}")]
     [InlineData("pii.key", "{0}")]
