@@ -303,6 +303,7 @@ public sealed class EdgeService : IAsyncDisposable
         }
 
         LogSigningKey.RefuseMissing(settings.DataDirectory, database);
+        MissingKeys.Refuse(settings, database);
         WarnOfTokensWithoutPerson(new ApiTokens(database, clock), startLogger);
         var secrets = ProvisioningKey.Load(settings.KeyPath);
         var fingerprintKeys = FingerprintKeyring.Load(settings.FingerprintKeyPath);

@@ -34,7 +34,8 @@ public sealed class DocumentNumberHasher
 /// The key of <see cref="DocumentNumberHasher"/>, kept apart from the provisioning key (a different secret for a
 /// different purpose, rotated and backed up on its own). Taken from <c>AC_PII_KEY</c> (base64) when set, else from
 /// the file <c>pii.key</c> in the data folder, created on first start with owner-only permissions; the same pattern
-/// as <see cref="Hosting.ProvisioningKey"/>. Losing the key only means old hashes can no longer be matched.
+/// as <see cref="Hosting.ProvisioningKey"/>. Without it the stored hashes can no longer be matched: a start whose file is
+/// missing while visitors' hashes are stored is refused (<see cref="Hosting.MissingKeys"/>).
 /// </summary>
 public static class PiiKey
 {

@@ -132,6 +132,39 @@ public sealed class RunCommandTests
         Assert.False(File.Exists(key)); // no new key in its place
     }
 
+    /// <summary>
+    /// A restore that copied the database but forgot one of the other key files: a key made new in its place would fail
+    /// silently, some of it open (a document already on site no longer found at the desk, the HR system's terminations
+    /// refused). What each key made is in the database; with it, the start is refused and no key is made.
+    /// </summary>
+    [Theory]
+    [InlineData("pii.key", "INSERT INTO visits (site_id, host_person, requested_by, requested_by_person, requested_at, purpose, window_date, window_start, window_end, starts_at, ends_at, zones, escorts, status) VALUES ('dc1', 'p-1', 'op', 'p-1', 0, 't', '2026-12-01', '09:00', '10:00', 0, 1, '[]', '[]', 'approved'); INSERT INTO visit_visitors (visit_id, number, name, organization, status, doc_number_hmac) VALUES (1, 1, 'A Visitor', 'Org', 'on_site', 'ab12')", "visitors' identity document numbers were hashed with the key it held (1 checked in)")]
+    [InlineData("hr-feed.key", "INSERT INTO hr_events (event_id, type, person_id, effective_at, content_sha256, received_at, status) VALUES ('hr-1', 'termination', 'p-1', 0, 'x', 0, 'applied')", "the HR system signs its events with the key it held (1 received)")]
+    [InlineData("fingerprint.keys", "INSERT INTO fingerprint_templates (template_id, person_id, finger, format, key_id, nonce, ciphertext, enrolled_at, enrolled_by, station) VALUES ('fpt-1', 'p-1', 'right-index', 'ac-sim-v1', 'k1', x'00', x'00', 0, 'op', 's1')", "fingerprint templates are sealed with the keys it held (1 enrolled)")]
+    [InlineData("provisioning.key", "", "the devices' passwords were derived from the key it held (devices have sent events)")]
+    [Trait("control", "NIST-CP-10")]
+    [Trait("control", "NIST-SC-12")]
+    public async Task Run_WhenAKeyFileIsMissingBesideWhatItsKeyMade_RefusesToStart_AndMakesNoNewKey(string keyFile, string madeWithIt, string why)
+    {
+        using var log = EntryLog.TestLog.Create(); // its log has device rows (a reader's swipes, a controller's door events)
+        if (madeWithIt.Length > 0)
+        {
+            using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={log.Database.Path};Pooling=False");
+            connection.Open();
+            EntryLog.TestLog.Execute(connection, madeWithIt);
+        }
+
+        var key = Path.Combine(log.Directory, keyFile);
+        Assert.False(File.Exists(key));
+
+        var (exit, output) = await RunServiceOnAsync(log.Directory);
+
+        Assert.Equal(2, exit);
+        Assert.Contains($"Cannot start: {key} is missing, but {why}. Restore it from the backup", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", output, StringComparison.Ordinal);
+        Assert.False(File.Exists(key));
+    }
+
     [Theory]
     [InlineData("provisioning.key", "{0}")]
     [InlineData("pii.key", "{0}")]
