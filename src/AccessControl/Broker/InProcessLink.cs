@@ -111,7 +111,7 @@ public sealed class InProcessLink : IServiceLink
             Payload = new ReadOnlySequence<byte>(payload),
             QualityOfServiceLevel = MqttQualityOfServiceLevel.AtLeastOnce,
             Retain = retain,
-            MessageExpiryInterval = retain ? 0 : ServiceConnection.UnlockExpiry(topics, topic, payload),
+            MessageExpiryInterval = retain ? 0 : ServiceConnection.CommandExpiry(topics, topic, payload),
         }, cancellationToken);
     }
 

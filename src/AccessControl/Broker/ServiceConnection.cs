@@ -196,7 +196,7 @@ public sealed class ServiceConnection : IServiceLink
             Payload = new ReadOnlySequence<byte>(payload),
             QualityOfServiceLevel = MqttQualityOfServiceLevel.AtLeastOnce,
             Retain = retain,
-            MessageExpiryInterval = retain ? 0 : UnlockExpiry(topics, topic, payload),
+            MessageExpiryInterval = retain ? 0 : CommandExpiry(topics, topic, payload),
         };
 
         try
@@ -219,21 +219,30 @@ public sealed class ServiceConnection : IServiceLink
     }
 
     /// <summary>
-    /// The MQTT 5 message expiry of an unlock: its own seconds (0, no expiry, for anything else). An external broker keeps
-    /// the session of a controller that connected with CleanSession=0 and would hand it, when it reconnects, every unlock
-    /// queued meanwhile: a door opening for a person long gone. With the expiry the broker drops an unlock it could not
-    /// start delivering within the time it unlocks for. (The embedded broker keeps no session of a disconnected client;
-    /// <see cref="InProcessLink"/> sets it all the same, so that devices see the same message from either broker.)
+    /// The MQTT 5 message expiry of a command that is only good for a while (0, no expiry, for anything else): an unlock
+    /// its own seconds, a fingerprint request its <c>timeoutSeconds</c>. An external broker keeps the session of a device
+    /// that connected with CleanSession=0 and would hand it, when it reconnects, every command queued meanwhile: a door
+    /// opening for a person long gone, a reader asking for a finger nobody presents, with the person's templates kept
+    /// in the broker all that time. With the expiry the broker drops a command it could not start delivering within the
+    /// time it is good for. (The embedded broker keeps no session of a disconnected client; <see cref="InProcessLink"/>
+    /// sets it all the same, so that devices see the same message from either broker.)
     /// </summary>
-    internal static uint UnlockExpiry(Topics topics, string topic, ReadOnlyMemory<byte> payload)
+    internal static uint CommandExpiry(Topics topics, string topic, ReadOnlyMemory<byte> payload)
     {
-        if (topics.Parse(topic).Kind != TopicKind.DoorCommands)
+        var kind = topics.Parse(topic).Kind;
+        if (kind == TopicKind.DoorCommands)
         {
-            return 0;
+            var command = WireFormat.ParseDoorCommand(new ReadOnlySequence<byte>(payload)).Value;
+            return command is { Command: DoorCommands.Unlock, Seconds: > 0 } ? (uint)command.Seconds : 0;
         }
 
-        var command = WireFormat.ParseDoorCommand(new ReadOnlySequence<byte>(payload)).Value;
-        return command is { Command: DoorCommands.Unlock, Seconds: > 0 } ? (uint)command.Seconds : 0;
+        if (kind == TopicKind.ReaderCommands)
+        {
+            var command = WireFormat.ParseReaderCommand(new ReadOnlySequence<byte>(payload)).Value;
+            return command is { Command: ReaderCommands.VerifyFingerprint, TimeoutSeconds: > 0 } ? (uint)command.TimeoutSeconds : 0;
+        }
+
+        return 0;
     }
 
     public async ValueTask DisposeAsync()

@@ -1,3 +1,4 @@
+using MQTTnet;
 using AccessControl.Admin;
 using System.Text.Json;
 using System.Threading.Channels;
@@ -71,6 +72,42 @@ public class TwoFactorTests
         Assert.Equal("91", detail.RootElement.GetProperty("score").GetString());
         Assert.Equal(cardEvent, detail.RootElement.GetProperty("cardEventId").GetString());
         Assert.Equal(sent.TemplateId, detail.RootElement.GetProperty("templateId").GetString());
+    }
+
+    /// <summary>
+    /// A fingerprint request is good for its <c>timeoutSeconds</c>: it carries them as its MQTT 5 message expiry, so a
+    /// broker that keeps the session of a reader connected with CleanSession=0 (Mosquitto) drops it after that instead of
+    /// handing the reader, when it reconnects, a request for a finger nobody presents, the person's templates kept in
+    /// the broker all the while.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Brokers))]
+    [Trait("control", "PCI-9.2")]
+    [Trait("control", "NIST-PE-3")]
+    public async Task AFingerprintRequest_ExpiresAfterItsTimeout_SoAReaderThatKeptASessionIsNeverHandedItLate(BrokerKind broker)
+    {
+        await using var edge = await EdgeHarness.StartAsync(broker);
+        var commands = Channel.CreateUnbounded<MQTTnet.MqttApplicationMessage>();
+        using var finger = new MQTTnet.MqttClientFactory().CreateMqttClient();
+        finger.ApplicationMessageReceivedAsync += e =>
+        {
+            commands.Writer.TryWrite(e.ApplicationMessage);
+            return Task.CompletedTask;
+        };
+        await finger.ConnectAsync(new MQTTnet.MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", edge.BrokerPort)
+            .WithClientId(FingerReader).WithCredentials(FingerReader, edge.Secrets.For(FingerReader))
+            .WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V500).WithCleanStart(false).WithSessionExpiryInterval(3600).Build())
+            .WaitAsync(EdgeHarness.Timeout);
+        await finger.SubscribeAsync(edge.Edge.Topics.ReaderCommands(FingerReader), MQTTnet.Protocol.MqttQualityOfServiceLevel.AtLeastOnce);
+        var card = await RawReader.ConnectAsync(edge, CardReader);
+
+        await card.CardAsync(Operator);
+        var request = await commands.Reader.ReadAsync().AsTask().WaitAsync(EdgeHarness.Timeout);
+
+        var verify = WireFormat.ParseReaderCommand(request.Payload).Value!;
+        Assert.Equal((ReaderCommands.VerifyFingerprint, 10), (verify.Command, verify.TimeoutSeconds));
+        Assert.InRange(request.MessageExpiryInterval, 1u, 10u); // what is left of it when the broker forwards it
+        Assert.False(request.Retain);
     }
 
     [Theory]
