@@ -23,8 +23,12 @@ public enum DocumentType
 /// only as a keyed hash plus its last four characters (<see cref="LastFour"/>), never logged.</param>
 public sealed record IdentityDocument(DocumentType Type, string IssuingCountry, string Number, LocalDate Expiry)
 {
-    /// <summary>The last four characters of the number: enough for a person to compare with the document in hand.</summary>
-    public string LastFour => Number[^4..];
+    /// <summary>
+    /// The last four characters of the number, enough for a person to compare with the document in hand; of a number
+    /// shorter than eight, only its last half (rounded down). A number may be as short as four: its "last four" would be
+    /// the whole number, kept in clear beside its hash, shown in every answer and written to the entry log.
+    /// </summary>
+    public string LastFour => Number[^Math.Min(4, Number.Length / 2)..];
 
     /// <summary>The record without its number, so that it can be logged or printed safely.</summary>
     public override string ToString() => $"{DocumentRules.Code(Type)} {IssuingCountry} ****{LastFour} expires {Expiry:uuuu'-'MM'-'dd}";

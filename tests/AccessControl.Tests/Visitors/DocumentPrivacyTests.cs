@@ -21,6 +21,37 @@ public class DocumentPrivacyTests
     private const string Number = "X7Q4 92KL 0031";
     private const string Normalized = "X7Q492KL0031";
 
+    [Theory]
+    [Trait("control", "PCI-9.3.3")]
+    [Trait("control", "NIST-PE-8")]
+    [InlineData("Q7K4")]
+    [InlineData("Q7K42")]
+    [InlineData("Q7K42B")]
+    public async Task AShortDocumentNumber_IsNotShownWhole_AsItsLastFour_InTheAnswer_TheVisit_OrTheEntryLog(string number)
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        using var desk = VisitDesk.For(edge);
+        edge.TreatAsSecret("the short document number", number);
+        await desk.AddBadgeAsync();
+        var visit = await desk.RequestAsync();
+        await desk.ApproveAsync(visit.Id);
+
+        var checkIn = await desk.Frontdesk.PostAsJsonAsync($"api/v1/visits/{visit.Id}/check-in", VisitDesk.CheckIn(number: number));
+        var answer = await checkIn.Content.ReadAsStringAsync();
+        var read = await (await desk.Auditor.GetAsync($"api/v1/visits/{visit.Id}")).Content.ReadAsStringAsync();
+
+        Assert.Equal(HttpStatusCode.OK, checkIn.StatusCode);
+        var shown = await checkIn.Content.ReadFromJsonAsync<VisitView>(AdminJson.Options);
+        var lastFour = shown!.Visitors[0].Document!.LastFour;
+        Assert.True(lastFour.Length <= number.Length / 2, $"'{lastFour}' shows more than half of a {number.Length}-character number");
+        Assert.EndsWith(lastFour, number, StringComparison.Ordinal);
+        var row = Assert.Single(edge.Rows(new LogFilter { Reason = "visit.check_in" }));
+        foreach (var (text, where) in new[] { (answer, "the check-in's answer"), (read, "GET /visits/{id}"), (row.Detail ?? "", "the visit.check_in row") })
+        {
+            Assert.False(text.Contains(number, StringComparison.Ordinal), where + " holds the whole document number");
+        }
+    }
+
     [Fact]
     [Trait("control", "PCI-9.3.3")]
     [Trait("control", "NIST-PE-8")]
