@@ -436,6 +436,42 @@ public sealed class AdminApiTests : IAsyncLifetime
             && r.Detail.Contains("\"change\":\"person.terminate\",\"target\":\"p-100\"", StringComparison.Ordinal));
     }
 
+    [Fact]
+    [Trait("control", "NIST-SI-10")]
+    public async Task PutCredential_BoundsWithinOneMillisecond_Is400NamingValidUntil_NotA503_AndWritesNothing()
+    {
+        await SeedAsync();
+        var before = host.Rows(LogKinds.Admin).Count;
+
+        var response = await host.AsAdminAsync(HttpMethod.Put, "/credentials/" + Card, "{\"technology\":\"desfire-ev3\",\"personId\":\"p-100\",\"validFrom\":\"2026-01-01T00:00:00.0001Z\",\"validUntil\":\"2026-01-01T00:00:00.0009Z\"}");
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("\"field\":\"validUntil\"", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(before, host.Rows(LogKinds.Admin).Count);
+        Assert.Null(host.Configuration.Cardholders.Credentials[Card].ValidFrom);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-SI-10")]
+    [Trait("control", "NIST-AU-12")]
+    public async Task PutCredential_WithBoundsFinerThanAMillisecond_AnswersAndRecordsWhatIsStored()
+    {
+        await SeedAsync();
+
+        var response = await host.AsAdminAsync(HttpMethod.Put, "/credentials/" + Card, "{\"technology\":\"desfire-ev3\",\"personId\":\"p-100\",\"validFrom\":\"2026-01-01T00:00:00.1239Z\",\"validUntil\":\"2027-01-01T00:00:00.0009Z\"}");
+
+        await OkAsync(response);
+        var answered = await response.Content.ReadFromJsonAsync<CredentialView>(AdminJson.Options);
+        var stored = CredentialView.From(host.Store.LoadAll().Credentials[Card]);
+        Assert.Equal(stored, answered);
+        Assert.Equal(stored, CredentialView.From(host.Configuration.Cardholders.Credentials[Card]));
+        Assert.Equal(Instant.FromUtc(2027, 1, 1, 0, 0), stored.ValidUntil);
+        var row = host.Rows(LogKinds.Admin)[^1];
+        Assert.Equal("credential.upsert", row.Reason);
+        Assert.Contains("\"validUntil\":\"2027-01-01T00:00:00Z\"", row.Detail, StringComparison.Ordinal);
+        Assert.Contains("\"validFrom\":\"2026-01-01T00:00:00.123Z\"", row.Detail, StringComparison.Ordinal);
+    }
+
     private async Task SeedAsync()
     {
         await OkAsync(await host.AsAdminAsync(HttpMethod.Put, "/access-levels/hall-a", new { name = "Hall A", zones = new[] { "dc1-hall-a" }, schedule = "always" }));
