@@ -37,10 +37,7 @@ public sealed class LogWatchTests
         Signed(edge);
 
         // Someone with the file turns the deny into a grant, and puts the trigger back as the migrations made it.
-        using var connection = Tamper(edge);
-        TestLog.Execute(connection, $"DROP TRIGGER entry_log_no_update; UPDATE entry_log SET decision = 'grant', reason = 'granted' WHERE seq = {deny.Seq}");
-        TestLog.RestoreTriggers(connection);
-        try
+        using (new DenyMadeAGrant(edge, deny))
         {
             await edge.Edge.VerifyLogOnceAsync().WaitAsync(EdgeHarness.Timeout);
             var published = await alarms.Reader.ReadAsync().AsTask().WaitAsync(EdgeHarness.Timeout);
@@ -64,12 +61,6 @@ public sealed class LogWatchTests
             Assert.Equal("failing", checks.LogIntegrity.Status);
             Assert.StartsWith("the entry log failed verification at ", checks.LogIntegrity.Detail, StringComparison.Ordinal);
             Assert.Contains($"content_changed at seq {deny.Seq}", checks.LogIntegrity.Detail, StringComparison.Ordinal);
-        }
-        finally
-        {
-            // Put back, so that the harness finds the log whole at its end.
-            TestLog.Execute(connection, $"DROP TRIGGER entry_log_no_update; UPDATE entry_log SET decision = 'deny', reason = '{deny.Reason}' WHERE seq = {deny.Seq}");
-            TestLog.RestoreTriggers(connection);
         }
     }
 
@@ -202,10 +193,7 @@ public sealed class LogWatchTests
         Assert.False((await reader.PresentCardAsync(Suspended, Ev3).WaitAsync(EdgeHarness.Timeout)).Grant);
         var deny = await edge.RowAsync(r => r.Kind == LogKinds.Access && r.Decision == "deny");
         Signed(edge);
-        using var connection = Tamper(edge);
-        TestLog.Execute(connection, $"DROP TRIGGER entry_log_no_update; UPDATE entry_log SET decision = 'grant', reason = 'granted' WHERE seq = {deny.Seq}");
-        TestLog.RestoreTriggers(connection);
-        try
+        using (new DenyMadeAGrant(edge, deny))
         {
             using var answer = await auditor.GetAsync("/api/v1/log/verify");
             var published = await alarms.Reader.ReadAsync().AsTask().WaitAsync(EdgeHarness.Timeout);
@@ -218,11 +206,6 @@ public sealed class LogWatchTests
             Assert.StartsWith($"entry log verification failed: content_changed at seq {deny.Seq} ", published.Detail, StringComparison.Ordinal);
             Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Alarm, Reason = AlarmTypes.LogIntegrity }));
             Assert.Equal(("failing", "failing"), (checks.Status, checks.LogIntegrity.Status));
-        }
-        finally
-        {
-            TestLog.Execute(connection, $"DROP TRIGGER entry_log_no_update; UPDATE entry_log SET decision = 'deny', reason = '{deny.Reason}' WHERE seq = {deny.Seq}");
-            TestLog.RestoreTriggers(connection);
         }
     }
 
@@ -307,6 +290,31 @@ public sealed class LogWatchTests
         var connection = new SqliteConnection($"Data Source={edge.Edge.Database.Path};Pooling=False");
         connection.Open();
         return connection;
+    }
+
+    /// <summary>
+    /// Someone with the file turns a deny into a grant, and puts the trigger back as the migrations made it; put back as
+    /// it was when disposed, so that the harness finds the log whole at its end.
+    /// </summary>
+    private sealed class DenyMadeAGrant : IDisposable
+    {
+        private readonly SqliteConnection connection;
+        private readonly LogEntry deny;
+
+        public DenyMadeAGrant(EdgeHarness edge, LogEntry deny)
+        {
+            this.deny = deny;
+            connection = Tamper(edge);
+            TestLog.Execute(connection, $"DROP TRIGGER entry_log_no_update; UPDATE entry_log SET decision = 'grant', reason = 'granted' WHERE seq = {deny.Seq}");
+            TestLog.RestoreTriggers(connection);
+        }
+
+        public void Dispose()
+        {
+            TestLog.Execute(connection, $"DROP TRIGGER entry_log_no_update; UPDATE entry_log SET decision = 'deny', reason = '{deny.Reason}' WHERE seq = {deny.Seq}");
+            TestLog.RestoreTriggers(connection);
+            connection.Dispose();
+        }
     }
 
     /// <summary>The alarm's detail, as its log row keeps it.</summary>
