@@ -50,7 +50,11 @@ public static class LogIntegrityCommands
 
         var database = new Database(path);
         var defaults = new LogVerifier(database);
-        var verifier = new LogVerifier(database, args.Get("checkpoints") ?? defaults.CheckpointFilePath, args.Get("public-key") ?? defaults.PublicKeyPath);
+        // An auditor's own --public-key file is all the keys they trust (their copies of the current and the retired keys,
+        // concatenated); without it, the data folder's current and retired keys.
+        var verifier = args.Get("public-key") is { } trusted
+            ? new LogVerifier(database, args.Get("checkpoints") ?? defaults.CheckpointFilePath, trusted)
+            : new LogVerifier(database, args.Get("checkpoints") ?? defaults.CheckpointFilePath, defaults.PublicKeyPath, defaults.RetiredKeysPath);
         LogVerification result;
         try
         {

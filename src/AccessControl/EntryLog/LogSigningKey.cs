@@ -16,6 +16,13 @@ public sealed class LogSigningKey : IDisposable
     public const string PrivateKeyFileName = "log-signing.key";
     public const string PublicKeyFileName = "log-signing.pub.pem";
 
+    /// <summary>
+    /// The public keys of the keys the site signed with before (one PEM block each, oldest first): a start with a new
+    /// <c>log-signing.key</c> (a deliberate rotation, docs/log-integrity.md) moves the old public key here before it
+    /// exports the new one, so that the checkpoints the old key signed still verify.
+    /// </summary>
+    public const string RetiredKeysFileName = "log-signing.retired.pub.pem";
+
     private readonly ECDsa key;
 
     private LogSigningKey(ECDsa key)
@@ -78,10 +85,12 @@ public sealed class LogSigningKey : IDisposable
             throw new Storage.KeyFileException(privatePath, "is not an ECDSA P-256 key");
         }
 
-        // Re-exported on every start, so that a deleted or damaged public copy is restored from the private key.
+        // Re-exported on every start, so that a deleted or damaged public copy is restored from the private key. The copy
+        // of another key (the private key was replaced: a rotation) is kept among the retired keys first.
         var publicPem = key.ExportSubjectPublicKeyInfoPem() + "\n";
         if (!File.Exists(publicPath) || File.ReadAllText(publicPath) != publicPem)
         {
+            Retire(publicPath, Path.Combine(dataDirectory, RetiredKeysFileName), IdOf(key));
             File.WriteAllText(publicPath, publicPem);
         }
 
@@ -97,6 +106,68 @@ public sealed class LogSigningKey : IDisposable
         var key = ECDsa.Create();
         key.ImportFromPem(File.ReadAllText(pemFile));
         return key;
+    }
+
+    /// <summary>
+    /// Every public key of a PEM file (one <c>PUBLIC KEY</c> block each: the site's current key, its retired keys, or an
+    /// auditor's copies of both concatenated). A file without one is refused as <see cref="LoadPublicKey"/> refuses it.
+    /// </summary>
+    public static IReadOnlyList<ECDsa> LoadPublicKeys(string pemFile)
+    {
+        var text = File.ReadAllText(pemFile);
+        var keys = new List<ECDsa>();
+        var rest = text.AsSpan();
+        while (PemEncoding.TryFind(rest, out var fields))
+        {
+            var key = ECDsa.Create();
+            try
+            {
+                key.ImportFromPem(rest[fields.Location]);
+            }
+            catch
+            {
+                key.Dispose();
+                keys.ForEach(k => k.Dispose());
+                throw;
+            }
+
+            keys.Add(key);
+            rest = rest[fields.Location.End..];
+        }
+
+        if (keys.Count == 0)
+        {
+            keys.Add(LoadPublicKey(pemFile)); // throws as a single key file without a key does
+        }
+
+        return keys;
+    }
+
+    /// <summary>Appends the public key in <paramref name="publicPath"/> to the retired keys, unless it is <paramref name="currentId"/>'s, unreadable, or there already.</summary>
+    private static void Retire(string publicPath, string retiredPath, string currentId)
+    {
+        if (!File.Exists(publicPath))
+        {
+            return;
+        }
+
+        using var old = ECDsa.Create();
+        try
+        {
+            old.ImportFromPem(File.ReadAllText(publicPath));
+        }
+        catch (Exception ex) when (ex is ArgumentException or CryptographicException)
+        {
+            return; // a damaged copy: nothing to keep
+        }
+
+        var oldId = IdOf(old);
+        if (oldId == currentId || (File.Exists(retiredPath) && LoadPublicKeys(retiredPath).Select(k => { using (k) { return IdOf(k); } }).Contains(oldId)))
+        {
+            return;
+        }
+
+        File.AppendAllText(retiredPath, old.ExportSubjectPublicKeyInfoPem() + "\n");
     }
 
     /// <summary>The key id of any ECDSA key (see <see cref="KeyId"/>).</summary>

@@ -138,12 +138,31 @@ public sealed record LogVerification
 /// What verify compares the database with: the checkpoint lines from the file outside the database and the public key
 /// (both null when not available: then what they would prove is reported as not checked).
 /// </summary>
-public sealed record LogVerifyInputs(IReadOnlyList<(int Line, LogCheckpoint? Checkpoint, string? Error)>? FileCheckpoints, ECDsa? PublicKey)
+/// <remarks>
+/// Several public keys: the site's current one and those it signed with before a rotation (a checkpoint verifies when
+/// one of them signed it).
+/// </remarks>
+public sealed record LogVerifyInputs(IReadOnlyList<(int Line, LogCheckpoint? Checkpoint, string? Error)>? FileCheckpoints, IReadOnlyList<ECDsa> PublicKeys)
+    : IDisposable
 {
-    /// <summary>Reads the checkpoint file and public key PEM when they exist (a missing one is reported by verify, not thrown).</summary>
-    public static LogVerifyInputs FromFiles(string? checkpointFile, string? publicKeyFile) =>
+    /// <summary>
+    /// Reads the checkpoint file and the public keys of each PEM file that exists (every key of each: see
+    /// <see cref="LogSigningKey.LoadPublicKeys"/>); a missing file is reported by verify, not thrown.
+    /// </summary>
+    public static LogVerifyInputs FromFiles(string? checkpointFile, params string?[] publicKeyFiles) =>
         new(checkpointFile is not null && File.Exists(checkpointFile) ? CheckpointFile.ReadAll(checkpointFile) : null,
-            publicKeyFile is not null && File.Exists(publicKeyFile) ? LogSigningKey.LoadPublicKey(publicKeyFile) : null);
+            [.. publicKeyFiles.Where(File.Exists).SelectMany(f => LogSigningKey.LoadPublicKeys(f!))]);
+
+    /// <summary>Whether one of the public keys signed <paramref name="checkpoint"/>.</summary>
+    public bool Signed(LogCheckpoint checkpoint) => PublicKeys.Any(checkpoint.IsSignedBy);
+
+    public void Dispose()
+    {
+        foreach (var key in PublicKeys)
+        {
+            key.Dispose();
+        }
+    }
 }
 
 /// <summary>
@@ -152,19 +171,25 @@ public sealed record LogVerifyInputs(IReadOnlyList<(int Line, LogCheckpoint? Che
 /// <c>accesscontrol log verify</c>, <c>GET /api/v1/log/verify</c> and the service's own periodic verification
 /// (<see cref="LogWatch"/>). See docs/log-integrity.md.
 /// </summary>
-public sealed class LogVerifier(Database database, string checkpointFile, string publicKeyFile)
+/// <param name="retiredKeysFile">The public keys the site signed with before (null: none), beside <paramref name="publicKeyFile"/>.</param>
+public sealed class LogVerifier(Database database, string checkpointFile, string publicKeyFile, string? retiredKeysFile = null)
 {
-    /// <summary>The data folder's checkpoint file and public key, beside the database.</summary>
+    /// <summary>The data folder's checkpoint file and public keys, beside the database.</summary>
     public LogVerifier(Database database)
         : this(database,
             CheckpointFile.PathIn(Path.GetDirectoryName(database.Path)!),
-            Path.Combine(Path.GetDirectoryName(database.Path)!, LogSigningKey.PublicKeyFileName))
+            Path.Combine(Path.GetDirectoryName(database.Path)!, LogSigningKey.PublicKeyFileName),
+            Path.Combine(Path.GetDirectoryName(database.Path)!, LogSigningKey.RetiredKeysFileName))
     {
     }
 
-    /// <summary>The data folder's checkpoint file and public key (the database may be elsewhere): the API's and the service's own.</summary>
+    /// <summary>The data folder's checkpoint file and public keys (the database may be elsewhere): the API's and the service's own.</summary>
     public static LogVerifier ForDataFolder(Database database, string dataDirectory) =>
-        new(database, CheckpointFile.PathIn(dataDirectory), Path.Combine(dataDirectory, LogSigningKey.PublicKeyFileName));
+        new(database, CheckpointFile.PathIn(dataDirectory), Path.Combine(dataDirectory, LogSigningKey.PublicKeyFileName),
+            Path.Combine(dataDirectory, LogSigningKey.RetiredKeysFileName));
+
+    /// <summary>The public keys of the site's earlier signing keys (null: none are read).</summary>
+    public string? RetiredKeysPath { get; } = retiredKeysFile;
 
     public string CheckpointFilePath { get; } = checkpointFile;
 
@@ -195,9 +220,8 @@ public sealed class LogVerifier(Database database, string checkpointFile, string
         var waits = 0;
         for (var pass = 0; ; pass++)
         {
-            var inputs = LogVerifyInputs.FromFiles(CheckpointFilePath, PublicKeyPath);
             LogVerification result;
-            using (inputs.PublicKey)
+            using var inputs = LogVerifyInputs.FromFiles(CheckpointFilePath, PublicKeyPath, RetiredKeysPath);
             using (var connection = database.OpenReadOnly())
             {
                 result = Verify(connection, inputs);
@@ -407,7 +431,7 @@ public sealed class LogVerifier(Database database, string checkpointFile, string
                     + "(the service signs the head within a minute of a new row and at a clean stop; one that does not have lost its checkpoints)"));
             }
 
-            if (inputs.PublicKey is null && wanted.Count > 0)
+            if (inputs.PublicKeys.Count == 0 && wanted.Count > 0)
             {
                 problems.Add(new CheckpointProblem(0, CheckpointProblems.NoPublicKey, "no public key: checkpoint signatures cannot be checked"));
             }
@@ -444,7 +468,7 @@ public sealed class LogVerifier(Database database, string checkpointFile, string
                     : [("file", inFile), ("database", inDatabase)];
                 foreach (var (source, checkpoint) in copies)
                 {
-                    if (checkpoint is not null && inputs.PublicKey is not null && !checkpoint.IsSignedBy(inputs.PublicKey))
+                    if (checkpoint is not null && inputs.PublicKeys.Count > 0 && !inputs.Signed(checkpoint))
                     {
                         problems.Add(new CheckpointProblem(seq, CheckpointProblems.SignatureInvalid,
                             $"the {source}'s checkpoint at seq {seq} is not signed by the site key (key id {checkpoint.KeyId})"));

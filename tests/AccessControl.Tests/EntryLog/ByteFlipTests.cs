@@ -30,7 +30,7 @@ public sealed class ByteFlipTests(ITestOutputHelper output)
 
         var readOnly = new SqliteConnectionStringBuilder(connectionString) { Mode = SqliteOpenMode.ReadOnly }.ToString();
         using var publicKey = LogSigningKey.LoadPublicKey(log.PublicKeyPath);
-        var inputs = new LogVerifyInputs(CheckpointFile.ReadAll(log.CheckpointPath), publicKey);
+        var inputs = new LogVerifyInputs(CheckpointFile.ReadAll(log.CheckpointPath), [publicKey]);
         var original = Content(readOnly);
         Assert.True(Verify(readOnly, inputs), "the untouched log must verify");
 

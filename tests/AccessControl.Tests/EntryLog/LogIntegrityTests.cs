@@ -29,6 +29,47 @@ public sealed class LogIntegrityTests : IDisposable
         Assert.Equal(36, log.Writer.HeadSeq);
     }
 
+    /// <summary>
+    /// A deliberate rotation (a new <c>log-signing.key</c> put in place, docs/log-integrity.md): the start keeps the old
+    /// public key among the retired keys before it exports the new one, so the data folder's verification (the service's
+    /// own, the API's, the CLI's without --public-key) still verifies the checkpoints the old key signed, and the health
+    /// check does not fail for ever after. An auditor's single current key still finds them not signed by it.
+    /// </summary>
+    [Fact]
+    [Trait("control", "NIST-AU-9")]
+    [Trait("control", "NIST-SC-12")]
+    public void ARotatedSigningKey_IsKeptAmongTheRetiredKeys_AndCheckpointsOfBothKeysVerify()
+    {
+        log.Writer.Dispose();
+        string oldId;
+        using (var old = LogSigningKey.LoadPublicKey(log.PublicKeyPath))
+        {
+            oldId = LogSigningKey.IdOf(old);
+        }
+
+        using (var replacement = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256))
+        {
+            File.WriteAllText(Path.Combine(log.Directory, LogSigningKey.PrivateKeyFileName), replacement.ExportPkcs8PrivateKeyPem());
+        }
+
+        using (var writer = log.OpenWriter()) // a start with the new key
+        {
+            writer.Append([log.Entry(100)]);
+            writer.Checkpoint();
+            writer.FileCheckpoints();
+        }
+
+        var result = new LogVerifier(log.Database).Verify();
+        var currentOnly = new LogVerifier(log.Database, log.CheckpointPath, log.PublicKeyPath).Verify();
+
+        Assert.True(result.Ok, Describe(result));
+        Assert.Empty(result.CheckpointProblems);
+        Assert.Equal(5, result.CheckpointsMatched);
+        var retired = LogSigningKey.LoadPublicKeys(Path.Combine(log.Directory, LogSigningKey.RetiredKeysFileName));
+        Assert.Equal([oldId], retired.Select(k => { using (k) { return LogSigningKey.IdOf(k); } }));
+        Assert.Equal(4, currentOnly.CheckpointProblems.Count(p => p.Problem == CheckpointProblems.SignatureInvalid));
+    }
+
     [Fact]
     [Trait("control", "NIST-AU-9")]
     public async Task AnAppendThatMakesACheckpoint_IsFiledInTheBackground_WithoutTheAppenderWaitingForTheFile()
