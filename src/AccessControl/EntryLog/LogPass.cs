@@ -7,7 +7,8 @@ namespace AccessControl.EntryLog;
 /// <summary>
 /// One forward pass of a query over the log inside a <see cref="LogSnapshot"/>, for the start's reads of every row past
 /// the index's watermark (the whole log when there is no index: a restore, a deleted or damaged index file, an upgrade
-/// of its schema). Each distinct text value is handed out as one string, however many rows hold it.
+/// of its schema). Each distinct text value is handed out as one string, however many rows hold it. The verifier's walk
+/// reads each row's bytes in place through one too (<see cref="LogChain"/>).
 /// </summary>
 /// <remarks>
 /// A data reader makes a new string of every text value of every row: millions of them on a large log, for a few
@@ -26,9 +27,15 @@ internal sealed class LogPass : IDisposable
 
     /// <summary>Prepares <paramref name="sql"/> with its integer parameters (<c>$name</c>) bound.</summary>
     public LogPass(LogSnapshot log, string sql, params (string Name, long Value)[] parameters)
+        : this(log?.Connection!, sql, parameters)
     {
-        ArgumentNullException.ThrowIfNull(log);
-        db = log.Connection.Handle ?? throw new InvalidOperationException("The snapshot's connection is not open.");
+    }
+
+    /// <summary>Prepares <paramref name="sql"/> on <paramref name="connection"/> (in its transaction, if any).</summary>
+    public LogPass(SqliteConnection connection, string sql, params (string Name, long Value)[] parameters)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        db = connection.Handle ?? throw new InvalidOperationException("The connection is not open.");
         lookup = strings.GetAlternateLookup<ReadOnlySpan<char>>();
         Check(raw.sqlite3_prepare_v2(db, sql, out statement));
         foreach (var (name, value) in parameters)
@@ -58,6 +65,22 @@ internal sealed class LogPass : IDisposable
     }
 
     public long GetInt64(int column) => raw.sqlite3_column_int64(statement, column);
+
+    public double GetDouble(int column) => raw.sqlite3_column_double(statement, column);
+
+    /// <summary>How SQLite stores the column's value in this row: <c>raw.SQLITE_INTEGER</c>, <c>_FLOAT</c>, <c>_TEXT</c>, <c>_BLOB</c> or <c>_NULL</c>.</summary>
+    public int StorageClass(int column) => raw.sqlite3_column_type(statement, column);
+
+    /// <summary>The column's bytes, valid until the next <see cref="Read"/>.</summary>
+    public ReadOnlySpan<byte> GetBlob(int column) => raw.sqlite3_column_blob(statement, column);
+
+    /// <summary>The column's text as UTF-8 (converted from the database's encoding if need be), valid until the next <see cref="Read"/>.</summary>
+    public ReadOnlySpan<byte> GetUtf8(int column)
+    {
+        // column_text makes the value's bytes UTF-8 in place; column_blob then hands them out with their length.
+        _ = raw.sqlite3_column_text(statement, column);
+        return raw.sqlite3_column_blob(statement, column);
+    }
 
     public bool IsNull(int column) => raw.sqlite3_column_type(statement, column) == raw.SQLITE_NULL;
 
