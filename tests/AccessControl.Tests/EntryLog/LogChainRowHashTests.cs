@@ -31,7 +31,6 @@ public sealed class LogChainRowHashTests : IDisposable
     [InlineData("UTF-8")]
     [InlineData("UTF-16le")]
     [InlineData("UTF-16be")]
-    [Trait("control", "NIST-AU-9")]
     public void HashOfTheRowInPlace_IsTheHashOfTheValuesADataReaderReads_ForEveryKindOfValue(string encoding)
     {
         using var connection = new SqliteConnection($"Data Source={Path.Combine(directory, "rows.db")};Pooling=False");
