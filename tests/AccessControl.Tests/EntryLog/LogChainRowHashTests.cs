@@ -28,6 +28,7 @@ public sealed class LogChainRowHashTests : IDisposable
     ];
 
     [Theory]
+    [Trait("control", "NIST-AU-9")]
     [InlineData("UTF-8")]
     [InlineData("UTF-16le")]
     [InlineData("UTF-16be")]
