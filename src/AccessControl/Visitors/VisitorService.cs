@@ -119,7 +119,18 @@ public sealed class VisitorService
             var now = clock.GetCurrentInstant();
             var errors = new List<FieldError>();
             Site? site = null;
-            if (CheckId(input.Site, "site", errors) is { } siteText && !snapshot.Topology.Sites.TryGetValue(new SiteId(siteText), out site))
+            var siteText = CheckId(input.Site, "site", errors);
+
+            // The site limit first: a token of another site learns nothing about this one from what its body names.
+            if (siteText is not null && !requester.ActsFor(siteText))
+            {
+                // A refused request is never stored; the row names its host when that is a known person.
+                var named = input.Host ?? requester.PersonId;
+                return await NotForThisSiteAsync<VisitView>(requester, VisitActions.Request, siteText, new { visit = (long?)null, visitor = (int?)null },
+                    snapshot.Cardholders.People.ContainsKey(new PersonId(named)) ? named : null);
+            }
+
+            if (siteText is not null && !snapshot.Topology.Sites.TryGetValue(new SiteId(siteText), out site))
             {
                 errors.Add(new FieldError("site", $"no site '{siteText}'"));
             }
@@ -127,7 +138,7 @@ public sealed class VisitorService
             var host = CheckEmployee(input.Host ?? requester.PersonId, input.Host is null ? "host (the person behind your token)" : "host", snapshot.Cardholders, errors);
             var purpose = CheckText(input.Purpose, "purpose", MaxPurposeLength, errors);
             var window = CheckWindow(input.Date, input.Start, input.End, errors);
-            var zones = CheckZones(input.Zones, site, snapshot.Topology, errors);
+            var zones = CheckZones(input.Zones, site, requester.Site, snapshot.Topology, errors);
             var escorts = ImmutableArray.CreateBuilder<PersonId>();
             var escortInput = input.Escorts ?? [];
             for (var i = 0; i < escortInput.Count; i++)
@@ -179,11 +190,6 @@ public sealed class VisitorService
 
             var visit = new Visit(store.NextVisitId(), site!.Id, host!.Value, requester.Operator, requester.PersonId, now, purpose!, window!, interval, zones, escorts.ToImmutable(),
                 VisitStatus.Requested, null, null, null, null, visitors.ToImmutable());
-            if (!requester.ActsFor(visit.Site.Value))
-            {
-                return await NotForThisSiteAsync(requester, VisitActions.Request, visit, null);
-            }
-
             foreach (var visitor in visit.Visitors)
             {
                 if (Watchlisted(visitor.Name, visitor.Organization) is { } entry)
@@ -898,7 +904,7 @@ public sealed class VisitorService
     /// </summary>
     private Task<VisitResult<VisitView>> NotForThisSiteAsync(OperatorIdentity who, string action, Visit visit, int? visitor) =>
         NotForThisSiteAsync<VisitView>(who, action, visit.Site.Value,
-            new { visit = action == VisitActions.Request ? (long?)null : visit.Id, visitor }, visit.Host.Value); // a refused request is never stored
+            new { visit = visit.Id, visitor }, visit.Host.Value);
 
     /// <summary>The refusal of a token limited to another site (<see cref="SiteLimit"/>), on anything this service keeps per site.</summary>
     /// <param name="site">The site aimed at; null for what spans every site (the watch list).</param>
@@ -1547,7 +1553,8 @@ public sealed class VisitorService
         return window;
     }
 
-    private static ImmutableArray<ZoneId> CheckZones(IReadOnlyList<string?>? zones, Site? site, SiteTopology topology, List<FieldError> errors)
+    /// <param name="tokenSite">The site a site-limited token acts for: another site's zone reads as no zone to it.</param>
+    private static ImmutableArray<ZoneId> CheckZones(IReadOnlyList<string?>? zones, Site? site, string? tokenSite, SiteTopology topology, List<FieldError> errors)
     {
         if (zones is null || zones.Count == 0)
         {
@@ -1565,7 +1572,7 @@ public sealed class VisitorService
             }
 
             var zone = new ZoneId(id);
-            if (!topology.Zones.TryGetValue(zone, out var found))
+            if (!topology.Zones.TryGetValue(zone, out var found) || (tokenSite is not null && found.Site.Value != tokenSite))
             {
                 errors.Add(new FieldError(field, $"no zone '{id}'"));
             }

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
+using System.Text.Json;
 using AccessControl.Admin;
 using AccessControl.EntryLog;
 using AccessControl.People;
@@ -641,6 +642,40 @@ public sealed class VisitApiTests : IAsyncLifetime
         await AssertNotForThisSiteAsync(refused, "visit.request.refused", "jweber-par1");
         Assert.Equal(HttpStatusCode.Created, accepted.StatusCode);
         Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Admin, Reason = "visit.request" }));
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AC-3")]
+    [Trait("control", "PCI-9.3.2")]
+    public async Task Request_ForAnotherSite_WithBadReferences_IsRefusedBySiteLimit_BeforeDescribingThatSite()
+    {
+        var (otherHost, _) = SiteLimited("jweber", OperatorRole.Host, "p-jweber");
+
+        var refused = await otherHost.PostAsJsonAsync("api/v1/visits",
+            VisitDesk.Request(zones: ["demo-dh1", "no-such-zone"], host: "p-nobody", escorts: ["p-mkoch", "p-nobody-either"], start: "25:00"));
+
+        var body = await refused.Content.ReadAsStringAsync();
+        await AssertNotForThisSiteAsync(refused, "visit.request.refused", "jweber-par1");
+        Assert.DoesNotContain("zone", body, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("p-", body, StringComparison.Ordinal);
+        Assert.DoesNotContain("errors", body, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AC-3")]
+    public async Task Request_OfASiteLimitedToken_NamingAnotherSitesZones_ReadsAsNoSuchZone()
+    {
+        var (par1Host, _) = SiteLimited("jweber", OperatorRole.Host, "p-jweber");
+        var request = JsonSerializer.SerializeToNode(VisitDesk.Request(zones: ["demo-dh1", "no-such-zone"]))!.AsObject();
+        request["site"] = "par1";
+
+        var answer = await par1Host.PostAsJsonAsync("api/v1/visits", request);
+
+        Assert.Equal(HttpStatusCode.BadRequest, answer.StatusCode);
+        var errors = JsonDocument.Parse(await answer.Content.ReadAsStringAsync()).RootElement.GetProperty("errors")
+            .EnumerateArray().Select(e => e.GetProperty("message").GetString()).ToList();
+        Assert.Contains("no zone 'demo-dh1'", errors);
+        Assert.Contains("no zone 'no-such-zone'", errors);
     }
 
     [Fact]
