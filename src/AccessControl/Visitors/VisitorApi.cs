@@ -76,21 +76,21 @@ public static class VisitorApi
         var readers = Group(OperatorRole.Host, OperatorRole.Approver, OperatorRole.Frontdesk, OperatorRole.Security, OperatorRole.Auditor);
         // Every GET route names the query parameters it takes; any other is refused, naming it (QueryParameters).
         readers.MapGet("/visits", ListVisits).WithQueryParameters("date", "site", "status");
-        readers.MapGet("/visits/{id:long}", GetVisit).WithQueryParameters();
+        readers.MapGet("/visits/{id}", GetVisit).WithQueryParameters();
 
         Group(OperatorRole.Host).MapPost("/visits", RequestVisit).WithQueryParameters();
 
         var approver = Group(OperatorRole.Approver);
-        approver.MapPost("/visits/{id:long}/approve", (long id, HttpContext http, [FromServices] VisitorService s) =>
+        approver.MapPost("/visits/{id}/approve", (string id, HttpContext http, [FromServices] VisitorService s) =>
             Decide(http, s.ApproveAsync, id)).WithQueryParameters();
-        approver.MapPost("/visits/{id:long}/reject", (long id, HttpContext http, [FromServices] VisitorService s) =>
+        approver.MapPost("/visits/{id}/reject", (string id, HttpContext http, [FromServices] VisitorService s) =>
             Decide(http, s.RejectAsync, id)).WithQueryParameters();
-        approver.MapPost("/visits/{id:long}/withdraw", (long id, HttpContext http, [FromServices] VisitorService s) =>
+        approver.MapPost("/visits/{id}/withdraw", (string id, HttpContext http, [FromServices] VisitorService s) =>
             Decide(http, s.WithdrawAsync, id)).WithQueryParameters();
 
         var desk = Group(OperatorRole.Frontdesk);
-        desk.MapPost("/visits/{id:long}/check-in", CheckIn).WithQueryParameters();
-        desk.MapPost("/visits/{id:long}/check-out", CheckOut).WithQueryParameters();
+        desk.MapPost("/visits/{id}/check-in", CheckIn).WithQueryParameters();
+        desk.MapPost("/visits/{id}/check-out", CheckOut).WithQueryParameters();
         desk.MapPost("/visits/badges/{card}/check-out", ReturnBadge).WithQueryParameters();
 
         var watchers = Group(OperatorRole.Frontdesk, OperatorRole.Security, OperatorRole.Auditor);
@@ -106,8 +106,8 @@ public static class VisitorApi
         var security = Group(OperatorRole.Security);
         security.MapGet("/watchlist", ([FromServices] VisitorService s) => Json(s.Watchlist())).WithQueryParameters();
         security.MapPost("/watchlist", AddToWatchlist).WithQueryParameters();
-        security.MapDelete("/watchlist/{id:long}", async (long id, HttpContext http, [FromServices] VisitorService s) =>
-            ToHttp(await s.RemoveFromWatchlistAsync(Identity(http), id, http.RequestAborted))).WithQueryParameters();
+        security.MapDelete("/watchlist/{id}", async (string id, HttpContext http, [FromServices] VisitorService s) =>
+            RouteId(id) is { } entry ? ToHttp(await s.RemoveFromWatchlistAsync(Identity(http), entry, http.RequestAborted)) : InvalidRouteId()).WithQueryParameters();
 
         Group(OperatorRole.Admin, OperatorRole.Frontdesk).MapGet("/badge-pool", (HttpContext http, [FromServices] VisitorService s) =>
             SiteListingAsync(http, VisitActions.BadgePoolList, site => Json(s.Badges(site)))).WithQueryParameters("site");
@@ -163,16 +163,22 @@ public static class VisitorApi
     }
 
     /// <summary>A visit of a site the token does not act for is not found, as if it were not there.</summary>
-    private static IResult GetVisit(long id, HttpContext http, [FromServices] VisitorService visitors) =>
-        visitors.Get(id) is { } visit && Identity(http).ActsFor(visit.Site)
+    private static IResult GetVisit(string id, HttpContext http, [FromServices] VisitorService visitors) =>
+        RouteId(id) is not { } visitId ? InvalidRouteId()
+        : visitors.Get(visitId) is { } visit && Identity(http).ActsFor(visit.Site)
             ? Json(visit)
-            : AdminApi.Problem(StatusCodes.Status404NotFound, "Not found", $"No visit {id}.");
+            : AdminApi.Problem(StatusCodes.Status404NotFound, "Not found", $"No visit {visitId}.");
 
     private static async Task<IResult> Decide(
         HttpContext http,
         Func<OperatorIdentity, long, DecisionInput?, CancellationToken, Task<VisitResult<VisitView>>> decide,
-        long id)
+        string id)
     {
+        if (RouteId(id) is not { } visitId)
+        {
+            return InvalidRouteId();
+        }
+
         DecisionInput? body = null;
         if (http.Request.ContentLength is > 0 || http.Request.Headers.TransferEncoding.Count > 0)
         {
@@ -185,19 +191,29 @@ public static class VisitorApi
             body = read;
         }
 
-        return ToHttp(await decide(Identity(http), id, body, http.RequestAborted));
+        return ToHttp(await decide(Identity(http), visitId, body, http.RequestAborted));
     }
 
-    private static async Task<IResult> CheckIn(long id, HttpContext http, [FromServices] VisitorService visitors)
+    private static async Task<IResult> CheckIn(string id, HttpContext http, [FromServices] VisitorService visitors)
     {
+        if (RouteId(id) is not { } visitId)
+        {
+            return InvalidRouteId();
+        }
+
         var (body, error) = await ReadBodyAsync<CheckInInput>(http);
-        return error ?? ToHttp(await visitors.CheckInAsync(Identity(http), id, body!, http.RequestAborted));
+        return error ?? ToHttp(await visitors.CheckInAsync(Identity(http), visitId, body!, http.RequestAborted));
     }
 
-    private static async Task<IResult> CheckOut(long id, HttpContext http, [FromServices] VisitorService visitors)
+    private static async Task<IResult> CheckOut(string id, HttpContext http, [FromServices] VisitorService visitors)
     {
+        if (RouteId(id) is not { } visitId)
+        {
+            return InvalidRouteId();
+        }
+
         var (body, error) = await ReadBodyAsync<CheckOutInput>(http);
-        return error ?? ToHttp(await visitors.CheckOutAsync(Identity(http), id, body!.Visitor, http.RequestAborted));
+        return error ?? ToHttp(await visitors.CheckOutAsync(Identity(http), visitId, body!.Visitor, http.RequestAborted));
     }
 
     private static async Task<IResult> ReturnBadge(string card, HttpContext http, [FromServices] VisitorService visitors) =>
@@ -264,6 +280,15 @@ public static class VisitorApi
     // ---- plumbing ----------------------------------------------------------------------------------
 
     private static OperatorIdentity Identity(HttpContext http) => AdminApi.Identity(http);
+
+    /// <summary>
+    /// The <c>{id}</c> of a route, or null when it is not an id (digits that fit a long). The routes take it unconstrained
+    /// (not <c>{id:long}</c>): a failed route constraint is a bare 404, where every other bad input is a problem naming it.
+    /// </summary>
+    private static long? RouteId(string text) =>
+        long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var id) ? id : null;
+
+    private static IResult InvalidRouteId() => InvalidBody("id", "must be an id: a whole number from 0 to 9223372036854775807");
 
     /// <summary>
     /// A listing narrowed to the token's site (<c>--site</c>): a site-limited token sees only its own site, and asking

@@ -58,15 +58,15 @@ public sealed class StateChangingRoutesTests(StateChangingRoutesTests.Service se
         new("DELETE", "/api/v1/access-levels/{id}", AdminOnly, "access_level.delete"),
 
         new("POST", "/api/v1/visits", [OperatorRole.Host], "visit.request"),
-        new("POST", "/api/v1/visits/{id:long}/approve", [OperatorRole.Approver], "visit.approve"),
-        new("POST", "/api/v1/visits/{id:long}/reject", [OperatorRole.Approver], "visit.reject"),
-        new("POST", "/api/v1/visits/{id:long}/withdraw", [OperatorRole.Approver], "visit.withdraw"),
-        new("POST", "/api/v1/visits/{id:long}/check-in", [OperatorRole.Frontdesk], "visit.check_in"),
-        new("POST", "/api/v1/visits/{id:long}/check-out", [OperatorRole.Frontdesk], "visit.check_out"),
+        new("POST", "/api/v1/visits/{id}/approve", [OperatorRole.Approver], "visit.approve"),
+        new("POST", "/api/v1/visits/{id}/reject", [OperatorRole.Approver], "visit.reject"),
+        new("POST", "/api/v1/visits/{id}/withdraw", [OperatorRole.Approver], "visit.withdraw"),
+        new("POST", "/api/v1/visits/{id}/check-in", [OperatorRole.Frontdesk], "visit.check_in"),
+        new("POST", "/api/v1/visits/{id}/check-out", [OperatorRole.Frontdesk], "visit.check_out"),
         new("POST", "/api/v1/visits/badges/{card}/check-out", [OperatorRole.Frontdesk], "visit.check_out"),
         new("POST", "/api/v1/visits/purge", AdminOnly, "visit.purge"),
         new("POST", "/api/v1/watchlist", [OperatorRole.Security], "watchlist.add"),
-        new("DELETE", "/api/v1/watchlist/{id:long}", [OperatorRole.Security], "watchlist.remove"),
+        new("DELETE", "/api/v1/watchlist/{id}", [OperatorRole.Security], "watchlist.remove"),
         new("PUT", "/api/v1/badge-pool/{card}", AdminOnly, "badge_pool.add"),
         new("DELETE", "/api/v1/badge-pool/{card}", AdminOnly, "badge_pool.remove"),
 
@@ -91,13 +91,13 @@ public sealed class StateChangingRoutesTests(StateChangingRoutesTests.Service se
         ["/api/v1/credentials/{card}/status"] = "/api/v1/credentials/" + DemoCards.Contractor + "/status",
         ["/api/v1/credentials/{card}/reissue"] = "/api/v1/credentials/" + DemoCards.Contractor + "/reissue",
         ["/api/v1/access-levels/{id}"] = "/api/v1/access-levels/lobby-24x7",
-        ["/api/v1/visits/{id:long}/approve"] = "/api/v1/visits/1/approve",
-        ["/api/v1/visits/{id:long}/reject"] = "/api/v1/visits/1/reject",
-        ["/api/v1/visits/{id:long}/withdraw"] = "/api/v1/visits/1/withdraw",
-        ["/api/v1/visits/{id:long}/check-in"] = "/api/v1/visits/1/check-in",
-        ["/api/v1/visits/{id:long}/check-out"] = "/api/v1/visits/1/check-out",
+        ["/api/v1/visits/{id}/approve"] = "/api/v1/visits/1/approve",
+        ["/api/v1/visits/{id}/reject"] = "/api/v1/visits/1/reject",
+        ["/api/v1/visits/{id}/withdraw"] = "/api/v1/visits/1/withdraw",
+        ["/api/v1/visits/{id}/check-in"] = "/api/v1/visits/1/check-in",
+        ["/api/v1/visits/{id}/check-out"] = "/api/v1/visits/1/check-out",
         ["/api/v1/visits/badges/{card}/check-out"] = "/api/v1/visits/badges/" + VisitDesk.Badge1 + "/check-out",
-        ["/api/v1/watchlist/{id:long}"] = "/api/v1/watchlist/1",
+        ["/api/v1/watchlist/{id}"] = "/api/v1/watchlist/1",
         ["/api/v1/badge-pool/{card}"] = "/api/v1/badge-pool/" + VisitDesk.Badge1,
         ["/api/v1/people/{personId}/fingerprints"] = "/api/v1/people/p-lromano/fingerprints",
         ["/api/v1/fingerprints/{templateId}"] = "/api/v1/fingerprints/fpt-0000000000000000",
@@ -229,7 +229,7 @@ public sealed class StateChangingRoutesTests(StateChangingRoutesTests.Service se
 
             var security = service.Token(OperatorRole.Security);
             var listed = await CallAsync(security, "POST", "/api/v1/watchlist", "/api/v1/watchlist", new { kind = "organization", value = "Sweep Intruders Ltd" });
-            await CallAsync(security, "DELETE", "/api/v1/watchlist/{id:long}", $"/api/v1/watchlist/{listed?.GetProperty("id").GetInt64()}");
+            await CallAsync(security, "DELETE", "/api/v1/watchlist/{id}", $"/api/v1/watchlist/{listed?.GetProperty("id").GetInt64()}");
 
             var host = service.Token(OperatorRole.Host);
             var approver = service.Token(OperatorRole.Approver);
@@ -243,16 +243,16 @@ public sealed class StateChangingRoutesTests(StateChangingRoutesTests.Service se
             var rejected = (await CallAsync(host, "POST", "/api/v1/visits", "/api/v1/visits", VisitDesk.Request()))?.GetProperty("id").GetInt64();
             var withdrawn = (await CallAsync(host, "POST", "/api/v1/visits", "/api/v1/visits", VisitDesk.Request()))?.GetProperty("id").GetInt64();
             // Segregation of duties: every decision step, asked by the host through a second account of an allowed role, is refused and recorded.
-            await SelfDecisionAsync("POST /api/v1/visits/{id:long}/approve", $"/api/v1/visits/{visit}/approve");
-            await SelfDecisionAsync("POST /api/v1/visits/{id:long}/reject", $"/api/v1/visits/{visit}/reject");
-            await CallAsync(approver, "POST", "/api/v1/visits/{id:long}/approve", $"/api/v1/visits/{visit}/approve", new { note = "sweep" });
-            await CallAsync(approver, "POST", "/api/v1/visits/{id:long}/reject", $"/api/v1/visits/{rejected}/reject", new { note = "sweep" });
-            await CallAsync(approver, "POST", "/api/v1/visits/{id:long}/approve", $"/api/v1/visits/{withdrawn}/approve");
-            await CallAsync(approver, "POST", "/api/v1/visits/{id:long}/withdraw", $"/api/v1/visits/{withdrawn}/withdraw");
-            await CallAsync(desk, "POST", "/api/v1/visits/{id:long}/check-in", $"/api/v1/visits/{visit}/check-in", VisitDesk.CheckIn(badge: VisitDesk.Badge1));
-            await CallAsync(desk, "POST", "/api/v1/visits/{id:long}/check-in", $"/api/v1/visits/{visit}/check-in",
+            await SelfDecisionAsync("POST /api/v1/visits/{id}/approve", $"/api/v1/visits/{visit}/approve");
+            await SelfDecisionAsync("POST /api/v1/visits/{id}/reject", $"/api/v1/visits/{visit}/reject");
+            await CallAsync(approver, "POST", "/api/v1/visits/{id}/approve", $"/api/v1/visits/{visit}/approve", new { note = "sweep" });
+            await CallAsync(approver, "POST", "/api/v1/visits/{id}/reject", $"/api/v1/visits/{rejected}/reject", new { note = "sweep" });
+            await CallAsync(approver, "POST", "/api/v1/visits/{id}/approve", $"/api/v1/visits/{withdrawn}/approve");
+            await CallAsync(approver, "POST", "/api/v1/visits/{id}/withdraw", $"/api/v1/visits/{withdrawn}/withdraw");
+            await CallAsync(desk, "POST", "/api/v1/visits/{id}/check-in", $"/api/v1/visits/{visit}/check-in", VisitDesk.CheckIn(badge: VisitDesk.Badge1));
+            await CallAsync(desk, "POST", "/api/v1/visits/{id}/check-in", $"/api/v1/visits/{visit}/check-in",
                 VisitDesk.CheckIn(visitor: 2, name: "SCHMIDT ANNA", number: "C02Y11U58", badge: VisitDesk.Badge2));
-            await CallAsync(desk, "POST", "/api/v1/visits/{id:long}/check-out", $"/api/v1/visits/{visit}/check-out", new { visitor = 1 });
+            await CallAsync(desk, "POST", "/api/v1/visits/{id}/check-out", $"/api/v1/visits/{visit}/check-out", new { visitor = 1 });
             await CallAsync(desk, "POST", "/api/v1/visits/badges/{card}/check-out", $"/api/v1/visits/badges/{VisitDesk.Badge2}/check-out");
 
             await CallAsync(admin, "POST", "/api/v1/devices/{kind}/{id}/seq-reset", "/api/v1/devices/readers/rdr-lobby-in/seq-reset");

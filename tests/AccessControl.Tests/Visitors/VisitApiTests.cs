@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -619,6 +620,35 @@ public sealed class VisitApiTests : IAsyncLifetime
         var response = await desk.Admin.PutAsJsonAsync($"api/v1/badge-pool/{DemoCards.Operator}", new { site = "demo", technology = "desfire-ev3" });
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+    }
+
+    [Theory]
+    [InlineData("GET", "visits/{0}")]
+    [InlineData("POST", "visits/{0}/approve")]
+    [InlineData("POST", "visits/{0}/reject")]
+    [InlineData("POST", "visits/{0}/withdraw")]
+    [InlineData("POST", "visits/{0}/check-in")]
+    [InlineData("POST", "visits/{0}/check-out")]
+    [InlineData("DELETE", "watchlist/{0}")]
+    public async Task RouteId_ThatIsNotAnId_IsA400ProblemNamingIt_NotABare404(string method, string route)
+    {
+        var client = route.StartsWith("watchlist", StringComparison.Ordinal) ? desk.Security
+            : route.EndsWith("check-in", StringComparison.Ordinal) || route.EndsWith("check-out", StringComparison.Ordinal) ? desk.Frontdesk
+            : method == "GET" ? desk.Auditor : desk.Approver;
+        foreach (var id in new[] { "abc", "99999999999999999999", "-1" })
+        {
+            using var request = new HttpRequestMessage(new HttpMethod(method), "api/v1/" + string.Format(CultureInfo.InvariantCulture, route, id));
+            if (method == "POST")
+            {
+                request.Content = JsonContent.Create(new { });
+            }
+
+            var answer = await client.SendAsync(request);
+
+            Assert.Equal(HttpStatusCode.BadRequest, answer.StatusCode);
+            var errors = JsonDocument.Parse(await answer.Content.ReadAsStringAsync()).RootElement.GetProperty("errors");
+            Assert.Equal("id", Assert.Single(errors.EnumerateArray()).GetProperty("field").GetString());
+        }
     }
 
     [Fact]
