@@ -1,6 +1,7 @@
 using AccessControl.Admin;
 using AccessControl.EntryLog;
 using AccessControl.Protocol;
+using AccessControl.Sites;
 using AccessControl.Storage;
 using Microsoft.Data.Sqlite;
 using NodaTime;
@@ -106,6 +107,20 @@ public static class TokenCommand
         if (tokens.PersonProblem(person) is { } refused)
         {
             return Usage(error, "--person: " + refused);
+        }
+
+        // The sites the service knows are those of its stored site files; a typo would make a token that can do nothing.
+        if (site is not null)
+        {
+            var known = new SiteStore(database, clock).Newest().Select(f => f.Site).Order(StringComparer.Ordinal).ToList();
+            if (known.Count == 0)
+            {
+                error.WriteLine($"warning: no site file is stored in this database yet, so --site {site} is not checked against the sites.");
+            }
+            else if (!known.Contains(site, StringComparer.Ordinal))
+            {
+                return Usage(error, $"--site: no site '{site}' in this database's site files; the known sites are {string.Join(", ", known)}");
+            }
         }
 
         if (!Audit(database, clock, by, account, OperatorTokenActions.Create, new { @operator = operatorName, role = ApiTokens.RoleCode(role), person, site }, error))

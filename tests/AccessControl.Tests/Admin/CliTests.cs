@@ -215,6 +215,31 @@ public sealed class CliTests : IAsyncLifetime
     }
 
     [Fact]
+    [Trait("control", "NIST-AC-2")]
+    public async Task TokenCreate_ForASiteTheStoredSiteFilesDoNotHave_IsRefused_NamingTheKnownSites()
+    {
+        await host.AddPersonAsync("p-dora");
+        var account = new OsAccount("alice", 1001);
+        var (output, beforeAnySite, typo, known) = (new StringWriter(), new StringWriter(), new StringWriter(), new StringWriter());
+        string[] Create(string name, string site) =>
+            ["token", "create", "--db", host.DatabasePath, "--operator", name, "--role", "auditor", "--person", "p-dora", "--site", site];
+
+        var early = await AdminCommands.RunAsync(Create("dora-early", "dc9"), host.Clock, output, beforeAnySite, _ => null, account);
+        new SiteStore(host.Database, host.Clock).Save(new SiteId("dc1"), "dc1.yaml", "site: dc1", "test");
+        var refused = await AdminCommands.RunAsync(Create("dora-typo", "dc9"), host.Clock, output, typo, _ => null, account);
+        var accepted = await AdminCommands.RunAsync(Create("dora", "dc1"), host.Clock, output, known, _ => null, account);
+
+        Assert.Equal((0, 2, 0), (early, refused, accepted));
+        Assert.Contains("warning", beforeAnySite.ToString(), StringComparison.Ordinal);
+        Assert.Contains("dc9", typo.ToString(), StringComparison.Ordinal);
+        Assert.Contains("dc1", typo.ToString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("warning", known.ToString(), StringComparison.Ordinal);
+        var created = host.Rows(LogKinds.Admin).Where(r => r.Reason == "operator_token.create").Select(r => r.Detail).ToList();
+        Assert.DoesNotContain(created, d => d!.Contains("dora-typo", StringComparison.Ordinal));
+        Assert.Equal(2, created.Count);
+    }
+
+    [Fact]
     [Trait("control", "NIST-AU-10")]
     [Trait("control", "NIST-AC-2")]
     public async Task TokenCommands_RecordTheOsAccountThatRanThem_BesideTheTypedBy_AndTheLogShowsIt()
