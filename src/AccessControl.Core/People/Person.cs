@@ -48,7 +48,17 @@ public sealed record Credential(
     PersonId Person,
     Instant? ValidFrom,
     Instant? ValidUntil,
-    CredentialStatus Status);
+    CredentialStatus Status)
+{
+    /// <summary>
+    /// A validity bound as the cardholder tables keep it, in whole milliseconds (the wire and the site file take
+    /// nanoseconds). Every way in (the admin API, the site file) cuts a bound with this before anything else, so that
+    /// what is answered, audited, compared and made live is what is stored, and bounds within one millisecond of each
+    /// other are refused as empty where they are read, not by the table's check later.
+    /// </summary>
+    public static Instant? StoredPrecision(Instant? bound) =>
+        bound is { } b ? Instant.FromUnixTimeMilliseconds(b.ToUnixTimeMilliseconds()) : null;
+}
 
 /// <summary>A set of zones a person may enter while a schedule is active.</summary>
 /// <param name="Escort">

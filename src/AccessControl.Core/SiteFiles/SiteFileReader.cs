@@ -772,10 +772,13 @@ internal sealed partial class SiteFileReader
             return new OptionalInstant(null);
         }
 
+        // Cut to the millisecond, as the cardholder tables keep it (Credential.StoredPrecision): else a file's bound is
+        // compared with its stored copy as different at every start, and bounds within a millisecond pass the check
+        // below and fail the table's at import.
         var parsed = InstantPattern.ExtendedIso.Parse(value.Text);
         if (parsed.Success)
         {
-            return new OptionalInstant(parsed.Value);
+            return new OptionalInstant(Credential.StoredPrecision(parsed.Value));
         }
 
         errors.Add(value.Node, value.Path, $"'{value.Text}' is not an RFC 3339 UTC instant: use the form 2026-01-01T00:00:00Z");

@@ -302,8 +302,8 @@ public sealed class AdminService
             // binding and keeps nothing.
             var existing = cardUid is not null && current.Credentials.TryGetValue(cardUid, out var found) ? found : null;
             var kept = reason is null ? existing : null;
-            var validFrom = ToStoredPrecision(input.ValidFrom) ?? kept?.ValidFrom;
-            var validUntil = ToStoredPrecision(input.ValidUntil) ?? kept?.ValidUntil;
+            var validFrom = Credential.StoredPrecision(input.ValidFrom) ?? kept?.ValidFrom;
+            var validUntil = Credential.StoredPrecision(input.ValidUntil) ?? kept?.ValidUntil;
             CheckValidity(validFrom, validUntil, "validUntil", errors);
             var status = kept?.Status ?? CredentialStatus.Active;
             if (input.Status is not null && !CardholderCodes.TryParse(input.Status, out status))
@@ -1294,15 +1294,6 @@ public sealed class AdminService
 
         return normalized;
     }
-
-    /// <summary>
-    /// A bound as the cardholder tables keep it, in whole milliseconds (the API takes nanoseconds). Cut before anything
-    /// else, so that the answer, the audit row, the live snapshot and the stored row agree (a card valid until
-    /// <c>.0009Z</c> would be valid 0.9 ms longer until the next start), and bounds within one millisecond are refused
-    /// as empty here, 400 naming <c>validUntil</c>, rather than by the table's check after the audit row, as a 503.
-    /// </summary>
-    private static Instant? ToStoredPrecision(Instant? bound) =>
-        bound is { } b ? Instant.FromUnixTimeMilliseconds(b.ToUnixTimeMilliseconds()) : null;
 
     private static void CheckValidity(Instant? from, Instant? until, string field, List<FieldError> errors)
     {

@@ -371,9 +371,25 @@ public class SiteFileValidationTests
     [InlineData("validFrom: 2026-01-01T00:00:00Z", "validFrom: 2026-01-01T01:00:00+01:00", "2026-01-01T01", "credentials[0].validFrom", "is not an RFC 3339 UTC instant")]
     [InlineData("validFrom: 2026-01-01T00:00:00Z", "validFrom: 2026-01-01", "2026-01-01,", "credentials[0].validFrom", "is not an RFC 3339 UTC instant")]
     [InlineData("validUntil: 2027-01-01T00:00:00Z", "validUntil: 2026-01-01T00:00:00Z", "2026-01-01T00:00:00Z }", "credentials[0].validUntil", "validUntil must be later than validFrom")]
+    [InlineData("validUntil: 2027-01-01T00:00:00Z", "validUntil: 2026-01-01T00:00:00.0009Z", "2026-01-01T00:00:00.0009Z }", "credentials[0].validUntil", "validUntil must be later than validFrom")]
     public void Parse_BadValidity_IsAnError(string oldText, string newText, string at, string path, string message)
     {
         AssertOneError(With(oldText, newText), path, at, message);
+    }
+
+    /// <summary>
+    /// A bound finer than a millisecond is read as the cardholder tables keep it (the admin API cuts it the same way):
+    /// else the file's card compared with its stored copy as changed at every start, and bounds within a millisecond
+    /// of each other passed the file's check and failed the table's at import.
+    /// </summary>
+    [Fact]
+    [Trait("control", "NIST-SI-10")]
+    public void Parse_ABoundFinerThanAMillisecond_IsReadCutToTheMillisecond()
+    {
+        var result = Parse(With("validUntil: 2027-01-01T00:00:00Z", "validUntil: 2027-01-01T00:00:00.0009Z"));
+
+        Assert.True(result.Success, string.Join("; ", result.Errors));
+        Assert.Contains(result.Site!.Credentials, c => c.ValidUntil == NodaTime.Instant.FromUtc(2027, 1, 1, 0, 0));
     }
 
     [Theory]
