@@ -229,6 +229,12 @@ public sealed class ServiceConnection : IServiceLink
     /// </summary>
     internal static uint CommandExpiry(Topics topics, string topic, ReadOnlyMemory<byte> payload)
     {
+        // Every publish passes here, a decision for each swipe among them: only a commands topic is parsed any further.
+        if (!topic.EndsWith("/commands", StringComparison.Ordinal))
+        {
+            return 0;
+        }
+
         var kind = topics.Parse(topic).Kind;
         if (kind == TopicKind.DoorCommands)
         {
