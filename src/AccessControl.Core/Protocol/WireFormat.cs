@@ -16,7 +16,9 @@ public static partial class WireFormat
     /// <summary>Largest payload accepted by default. Real reader events are about 150 bytes.</summary>
     public const int DefaultMaxPayloadBytes = 4096;
 
-    private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 8 };
+    // A member given twice ("card" twice, at any depth) is refused: which one counts is not what every reader of the
+    // payload (a broker plugin, a packet capture, the firmware's own log) would say (RFC 8259 §4).
+    private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 8, AllowDuplicateProperties = false };
     private static readonly InstantPattern Rfc3339 = InstantPattern.ExtendedIso;
 
     /// <summary>Whether an id (an eventId, a door's, a person's ...) is acceptable: 1 to 64 characters of <c>A-Z a-z 0-9 . _ : -</c>.</summary>
@@ -241,9 +243,10 @@ public static partial class WireFormat
         }
         catch (JsonException ex)
         {
-            // Nested deeper than the protocol allows is still valid JSON, whose eventId the answer carries (§7.6), as for
-            // one over the size limit; any other failure here is not valid JSON, and the scan finds nothing.
-            return WireResult<T>.Fail($"payload is not valid JSON: {Truncate(ex.Message)}", EventIdOf(payload));
+            // Nested deeper than the protocol allows, or with a member given twice, is still JSON, whose eventId the
+            // answer carries (§7.6), as for one over the size limit; any other failure here is not valid JSON, and the
+            // scan finds nothing.
+            return WireResult<T>.Fail($"payload is not valid JSON: {Describe(ex)}", EventIdOf(payload));
         }
 
         using (document)
@@ -261,8 +264,8 @@ public static partial class WireFormat
         System.Text.Unicode.Utf8.IsValid(payload.IsSingleSegment ? payload.FirstSpan : payload.ToArray());
 
     /// <summary>
-    /// The eventId of a payload refused for its size, its depth or its encoding, where a parse would have read it (the last top-level
-    /// <c>eventId</c> of valid JSON, a valid id): the deny then answers the device's event, and its re-sends are
+    /// The eventId of a payload refused for its size, its depth, its encoding or a member given twice, where a parse
+    /// would have read it (the top-level <c>eventId</c> of valid JSON, a valid id; given twice, only when both are the same): the deny then answers the device's event, and its re-sends are
     /// duplicates. Without it a device cannot match the deny and re-sends the event for ever, each time a new row. A
     /// forward scan that builds nothing, and only up to the largest message of the protocol, at any depth (the reader
     /// keeps its depth in a bit stack, without recursion).
@@ -283,13 +286,16 @@ public static partial class WireFormat
             }
 
             string? eventId = null;
+            var eventIds = 0;
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
                 var isEventId = reader.ValueTextEquals("eventId"u8);
                 reader.Read();
                 if (isEventId)
                 {
-                    eventId = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                    // Given twice, it names the event only when both say the same (a parse refuses either way).
+                    var text = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                    eventId = eventIds++ == 0 || text == eventId ? text : null;
                 }
                 else
                 {
@@ -779,6 +785,14 @@ public static partial class WireFormat
             writer.WriteString(name, value);
         }
     }
+
+    // The runtime names a duplicate only in its message; any other message is passed on as it is.
+    private static string Describe(JsonException ex) => DuplicateMember().Match(ex.Message) is { Success: true } duplicate
+        ? $"member {Truncate(duplicate.Groups[1].Value)} is given more than once"
+        : Truncate(ex.Message);
+
+    [GeneratedRegex(@"^Duplicate property '(.*)' encountered")]
+    private static partial Regex DuplicateMember();
 
     private static string Truncate(string? text) => text is null ? "" : text.Length <= 64 ? text : text[..64] + "...";
 

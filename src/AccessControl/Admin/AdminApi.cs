@@ -360,17 +360,9 @@ public static class AdminApi
         }
         catch (JsonException ex)
         {
-            return (null, Problem(StatusCodes.Status400BadRequest, "Invalid request", null, [new FieldError(FieldOf(ex.Path, root), "is not valid JSON of the expected type")]));
+            return (null, Problem(StatusCodes.Status400BadRequest, "Invalid request", null, [AdminJson.ErrorOf(ex, root)]));
         }
     }
-
-    private static string FieldOf(string? path, string root) => path switch
-    {
-        null or "$" => root,
-        _ when path.StartsWith("$.", StringComparison.Ordinal) => path[2..],
-        _ when path.StartsWith("$[", StringComparison.Ordinal) => root + path[1..],
-        _ => path,
-    };
 
     private static IResult ToHttp<T, TView>(AdminResult<T> result, Func<T, TView> view) => result.Outcome switch
     {

@@ -82,8 +82,8 @@ public static class FingerprintApi
         }
         catch (JsonException ex)
         {
-            var field = ex.Path is null or "$" ? "body" : ex.Path.StartsWith("$.", StringComparison.Ordinal) ? ex.Path[2..] : ex.Path;
-            return Invalid(field, "is not valid JSON of the expected type");
+            var error = AdminJson.ErrorOf(ex);
+            return Invalid(error.Field, error.Message);
         }
 
         if (body is null)

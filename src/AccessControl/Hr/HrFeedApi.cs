@@ -96,7 +96,7 @@ public static class HrFeedApi
         catch (JsonException ex)
         {
             return AdminApi.Problem(StatusCodes.Status400BadRequest, "Invalid request", null,
-                [new FieldError(ex.Path is null or "$" ? "body" : ex.Path.TrimStart('$', '.'), "is not valid JSON of the expected type")]);
+                [AdminJson.ErrorOf(ex)]);
         }
 
         if (batch?.Events is not { Count: > 0 and <= HrFeedService.MaxEventsPerBatch } events)

@@ -325,9 +325,8 @@ public static class VisitorApi
         }
         catch (JsonException ex)
         {
-            // The path names the field; the message never echoes the value (it could be a document number).
-            var field = ex.Path is null or "$" ? "body" : ex.Path.StartsWith("$.", StringComparison.Ordinal) ? ex.Path[2..] : ex.Path;
-            return (null, InvalidBody(field, "is not valid JSON of the expected type"));
+            var error = AdminJson.ErrorOf(ex);
+            return (null, InvalidBody(error.Field, error.Message));
         }
     }
 

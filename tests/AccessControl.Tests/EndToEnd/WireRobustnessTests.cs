@@ -192,6 +192,31 @@ public class WireRobustnessTests
         Assert.Empty(edge.Rows(new LogFilter { Kind = LogKinds.Access }));
     }
 
+    /// <summary>
+    /// A card named twice in one event: which one the service would read (the last) is not what every reader of the
+    /// payload says (a broker plugin, a capture, the firmware's own log read the first). It is malformed, denied under its
+    /// eventId (so the reader drops it and a re-send is a duplicate), never decided on either card.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Brokers))]
+    [Trait("control", "NIST-SI-10")]
+    public async Task ACardEventNamingItsCardTwice_IsDeniedMalformedUnderItsEventId_NotDecidedOnEitherCard(BrokerKind broker)
+    {
+        await using var edge = await EdgeHarness.StartAsync(broker);
+        var (raw, decisions) = await LobbyReaderAsync(edge);
+        var at = WireFormat.FormatInstant(edge.Clock.GetCurrentInstant());
+
+        await PublishAsync(raw, edge.Edge.Topics.ReaderEvents("rdr-lobby-in"),
+            $$"""{"eventId":"twice-1","seq":1,"at":"{{at}}","type":"card","card":"0000000001","technology":"{{Ev3}}","card":"{{Operator}}"}""");
+        var answer = await decisions.Reader.ReadAsync().AsTask().WaitAsync(EdgeHarness.Timeout);
+
+        Assert.Equal(("twice-1", "malformed_event", false), (answer.EventId, answer.Reason, answer.Grant));
+        var row = Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Malformed }));
+        Assert.Equal("twice-1", row.EventId);
+        Assert.Contains("member card is given more than once", row.Detail, StringComparison.Ordinal);
+        Assert.Empty(edge.Rows(new LogFilter { Kind = LogKinds.Access }));
+    }
+
     [Fact]
     [Trait("control", "NIST-SC-5")]
     [Trait("control", "NIST-SI-4")]

@@ -138,6 +138,26 @@ public class WireFormatReaderEventTests
         Assert.Null(result.EventId);
     }
 
+    /// <summary>
+    /// RFC 8259 §4: with a member given twice, readers disagree on which counts. Refused at any depth, answered under the
+    /// eventId where it names one event (a re-send is then a duplicate).
+    /// </summary>
+    [Theory]
+    [Trait("control", "NIST-SI-10")]
+    [InlineData("""{"eventId":"e-1","seq":1,"at":"2026-11-28T09:15:02Z","type":"card","card":"0000000001","technology":"desfire-ev3","card":"04A1B2C3D4E5F6"}""", "card", "e-1")]
+    [InlineData("""{"eventId":"e-1","seq":1,"at":"2026-11-28T09:15:02Z","type":"tamper","type":"heartbeat"}""", "type", "e-1")]
+    [InlineData("""{"eventId":"e-1","seq":1,"at":"2026-11-28T09:15:02Z","type":"heartbeat","diag":{"fw":"1","fw":"2"}}""", "fw", "e-1")]
+    [InlineData("""{"eventId":"e-1","seq":1,"at":"2026-11-28T09:15:02Z","type":"heartbeat","eventId":"e-1"}""", "eventId", "e-1")]
+    [InlineData("""{"eventId":"e-1","seq":1,"at":"2026-11-28T09:15:02Z","type":"heartbeat","eventId":"e-2"}""", "eventId", null)]
+    public void ParseReaderEvent_AMemberGivenTwice_FailsNamingIt_UnderTheEventIdWhereThereIsOne(string json, string member, string? eventId)
+    {
+        var result = WireFormat.ParseReaderEvent(Payload(json));
+
+        Assert.False(result.Success);
+        Assert.Equal($"payload is not valid JSON: member {member} is given more than once", result.Error);
+        Assert.Equal(eventId, result.EventId);
+    }
+
     [Fact]
     public void ParseReaderEvent_NestingDeeperThanEight_Fails()
     {
@@ -178,7 +198,8 @@ public class WireFormatReaderEventTests
 
     [Theory]
     [InlineData("""{"pad":"#","eventId":"e-2"}""", "e-2")]
-    [InlineData("""{"eventId":"e-1","pad":{"a":["#",{"b":1}]},"eventId":"e-2"}""", "e-2")] // the last one wins, as when parsed
+    [InlineData("""{"eventId":"e-1","pad":{"a":["#",{"b":1}]},"eventId":"e-2"}""", null)] // two eventIds: no event to answer
+    [InlineData("""{"eventId":"e-2","pad":{"a":["#",{"b":1}]},"eventId":"e-2"}""", "e-2")] // given twice, the same
     [InlineData("""{"event\u0049d":"e-2","pad":"#"}""", "e-2")]
     [InlineData("""{"eventId":"e 2","pad":"#"}""", null)]   // not a valid id
     [InlineData("""{"eventId":"e-1","eventId":2,"pad":"#"}""", null)]
@@ -541,15 +562,6 @@ public class WireFormatReaderEventTests
         var body = """{"eventId":"e-1","seq":1,"at":"2026-11-28T09:15:02Z","type":"heartbeat"}"""u8;
 
         Assert.False(WireFormat.ParseReaderEvent(new ReadOnlySequence<byte>([0xEF, 0xBB, 0xBF, .. body])).Success);
-    }
-
-    [Fact]
-    public void ParseReaderEvent_RepeatedMember_TheLastOneWins()
-    {
-        var result = WireFormat.ParseReaderEvent(Payload("""{"eventId":"e-1","seq":1,"at":"2026-11-28T09:15:02Z","type":"tamper","type":"heartbeat"}"""));
-
-        Assert.True(result.Success, result.Error);
-        Assert.Equal(ReaderEventType.Heartbeat, result.Value!.Type);
     }
 
     private static string Nest(int levels) => string.Concat(Enumerable.Repeat("{\"x\":", levels - 1)) + "{}" + new string('}', levels - 1);
