@@ -803,9 +803,15 @@ public sealed class EventPipeline : IAsyncDisposable
             return;
         }
 
-        if (AnswerDuplicate(source, e.EventId, readerId))
+        switch (AnswerDuplicate(source, e.EventId, readerId, e.Seq, out var earlierSeq))
         {
-            return;
+            case EventIdUse.Duplicate:
+                return;
+            case EventIdUse.Reused:
+                var reused = Reused(source, e.EventId, e.Seq, earlierSeq);
+                Refused(reused);
+                StageReplayedReaderEvent(readerId, door, e, reused, now, snapshot);
+                return;
         }
 
         if (replay.Check(source, e.Seq, e.At, e.Offline, now) is { } rejection)
@@ -909,7 +915,7 @@ public sealed class EventPipeline : IAsyncDisposable
             PersonId = decision.Person?.Value,
             Card = access.Card,
             Source = access.Source,
-            EventId = access.EventId,
+            EventId = access.Keyed ? access.EventId : null,
             DeviceSeq = access.Seq,
             DeviceAt = access.DeviceAt,
             Offline = access.Offline,
@@ -925,7 +931,7 @@ public sealed class EventPipeline : IAsyncDisposable
                 ("escortSeq", escortedBy?.Entry?.Seq),
                 .. extra]),
         };
-        if (access.Source is not null && access.EventId is not null)
+        if (access.Source is not null && access.EventId is not null && access.Keyed)
         {
             batchEvents[(access.Source, access.EventId)] = batch.Count;
         }
@@ -934,6 +940,7 @@ public sealed class EventPipeline : IAsyncDisposable
         {
             Decision = decision,
             ReaderId = access.Source is null ? null : access.ReaderId,
+            ReplyEventId = access.Keyed ? null : access.EventId,
             Linked = linked,
             MatchedTemplate = matchedTemplate,
             Commands = commands.IsDefault ? [] : commands,
@@ -1158,9 +1165,15 @@ public sealed class EventPipeline : IAsyncDisposable
             return;
         }
 
-        if (AlreadySeen(source, e.EventId))
+        switch (Seen(source, e.EventId, e.Seq, out var earlierSeq))
         {
-            return;
+            case EventIdUse.Duplicate:
+                return;
+            case EventIdUse.Reused:
+                var reused = Reused(source, e.EventId, e.Seq, earlierSeq);
+                ControllerRefused(door, reused, now, topology);
+                StageReplayedDoorEvent(doorId, door, e, reused, now);
+                return;
         }
 
         if (replay.Check(source, e.Seq, e.At, e.Offline, now) is { } rejection)
@@ -1227,13 +1240,27 @@ public sealed class EventPipeline : IAsyncDisposable
     private void StageFireEvent(string panelId, FireEvent e, Instant now)
     {
         var source = FireState.FireSourcePrefix + panelId;
-        if (AlreadySeen(source, e.EventId))
+        var use = Seen(source, e.EventId, e.Seq, out var earlierSeq);
+        if (use == EventIdUse.Duplicate)
         {
             return;
         }
 
+        // A fire is acted on whatever its id: under an eventId the panel used for another event (another seq) it is
+        // logged apart from that one (the id in its detail) instead of being taken for a re-send and left undone.
+        var eventId = use == EventIdUse.Reused ? null : e.EventId;
+        (string, object?) reused = ("reusedEventId", eventId is null ? e.EventId : null);
+        (string, object?) reusedSeq = ("earlierSeq", eventId is null ? earlierSeq : null);
+        if (eventId is null)
+        {
+            logger.LogWarning("Fire event {EventId} from {Panel} has the eventId of its event of seq {Earlier}: acted on, logged apart.", e.EventId, panelId, earlierSeq);
+        }
+        else
+        {
+            batchEvents[(source, e.EventId)] = batch.Count;
+        }
+
         var topology = configuration.Topology;
-        batchEvents[(source, e.EventId)] = batch.Count;
         if (!topology.FirePanels.TryGetValue(panelId, out var panel))
         {
             logger.LogWarning("Fire event {EventId} from {Panel}, which is not a fire panel of any site: logged, nothing released.", e.EventId, panelId);
@@ -1242,11 +1269,11 @@ public sealed class EventPipeline : IAsyncDisposable
                 At = now,
                 Kind = LogKinds.Security,
                 Source = source,
-                EventId = e.EventId,
+                EventId = eventId,
                 DeviceSeq = e.Seq,
                 DeviceAt = e.At,
                 Reason = LogReasons.UnknownFirePanel,
-                Detail = Json(("type", e.Type == FireEventType.Alarm ? "alarm" : "clear"), ("detail", e.Detail)),
+                Detail = Json(("type", e.Type == FireEventType.Alarm ? "alarm" : "clear"), ("detail", e.Detail), reused, reusedSeq),
             }));
             return;
         }
@@ -1262,11 +1289,11 @@ public sealed class EventPipeline : IAsyncDisposable
                 Kind = LogKinds.Safety,
                 SiteId = site,
                 Source = source,
-                EventId = e.EventId,
+                EventId = eventId,
                 DeviceSeq = e.Seq,
                 DeviceAt = e.At,
                 Reason = FireReasons.Clear,
-                Detail = Json(("detail", e.Detail), ("released", fire.Sites.ContainsKey(site) ? "true" : "false")),
+                Detail = Json(("detail", e.Detail), ("released", fire.Sites.ContainsKey(site) ? "true" : "false"), reused, reusedSeq),
             }));
             return;
         }
@@ -1281,11 +1308,11 @@ public sealed class EventPipeline : IAsyncDisposable
             Kind = LogKinds.Alarm,
             SiteId = site,
             Source = source,
-            EventId = e.EventId,
+            EventId = eventId,
             DeviceSeq = e.Seq,
             DeviceAt = e.At,
             Reason = AlarmTypes.FireAlarm,
-            Detail = Json(("alarmId", message.AlarmId), ("detail", message.Detail)),
+            Detail = Json(("alarmId", message.AlarmId), ("detail", message.Detail), reused, reusedSeq),
         })
         {
             Alarm = message,
@@ -1405,7 +1432,8 @@ public sealed class EventPipeline : IAsyncDisposable
         logger.LogWarning("Refused event {EventId} from reader {Reader} as a suspected replay: {Why}", e.EventId, readerId, rejection.Detail);
         var source = "readers/" + readerId;
         var decision = AccessDecision.Deny(AccessReason.ReplaySuspected, door?.Site, door?.Id);
-        StageAccess(new AccessRow(readerId, source, e.EventId, null, e.At, e.Offline, e.Card, e.Technology), decision, now, snapshot, ReplayDetail(e.Type.ToString(), rejection));
+        StageAccess(new AccessRow(readerId, source, e.EventId, null, e.At, e.Offline, e.Card, e.Technology) { Keyed = rejection.Rule != ReplayRule.EventIdReused },
+            decision, now, snapshot, ReplayDetail(e.Type.ToString(), rejection, e.EventId));
         StageReplayAlarm(source, door?.Site.Value, door?.Id.Value, readerId, $"reader {readerId}: event {e.EventId}", rejection, now);
         if (e.Type == ReaderEventType.Tamper)
         {
@@ -1421,7 +1449,13 @@ public sealed class EventPipeline : IAsyncDisposable
     {
         logger.LogWarning("Refused event {EventId} from door {Door} as a suspected replay: {Why}", e.EventId, doorId, rejection.Detail);
         var source = "doors/" + doorId;
-        batchEvents[(source, e.EventId)] = batch.Count;
+        // Under a reused eventId the row cannot be keyed by it: the earlier event's row is.
+        var keyed = rejection.Rule != ReplayRule.EventIdReused;
+        if (keyed)
+        {
+            batchEvents[(source, e.EventId)] = batch.Count;
+        }
+
         batch.Add(new Staged(new LogEntry
         {
             At = now,
@@ -1429,11 +1463,11 @@ public sealed class EventPipeline : IAsyncDisposable
             SiteId = door?.Site.Value,
             DoorId = doorId,
             Source = source,
-            EventId = e.EventId,
+            EventId = keyed ? e.EventId : null,
             DeviceAt = e.At,
             Offline = e.Offline,
             Reason = AccessReason.ReplaySuspected.ToCode(),
-            Detail = Json(ReplayDetail(e.Type.ToString(), rejection)),
+            Detail = Json(ReplayDetail(e.Type.ToString(), rejection, e.EventId)),
         }));
         StageReplayAlarm(source, door?.Site.Value, doorId, null, $"door {doorId}: event {e.EventId}", rejection, now);
 
@@ -1459,10 +1493,26 @@ public sealed class EventPipeline : IAsyncDisposable
         }
     }
 
-    private static (string Name, object? Value)[] ReplayDetail(string type, ReplayRejection rejection) =>
+    /// <summary>
+    /// An event under an eventId the device used for another event (another seq): refused as a suspected replay (rule
+    /// <c>event_id_reused</c>), its row kept apart from the earlier event's (no eventId column: the id is in its detail).
+    /// </summary>
+    private ReplayRejection Reused(string source, string eventId, long seq, long earlierSeq) =>
+        new(ReplayRule.EventIdReused, seq, replay.LastSeq(source),
+            $"eventId {eventId} was already used by this device's event of seq {earlierSeq.ToString(System.Globalization.CultureInfo.InvariantCulture)}; "
+            + "an eventId names one event (a re-send repeats its seq)");
+
+    private static (string Name, object? Value)[] ReplayDetail(string type, ReplayRejection rejection, string eventId) =>
     [
         ("type", type),
-        ("rule", rejection.Rule switch { ReplayRule.StaleSeq => "stale_seq", ReplayRule.TimeAhead => "time_ahead", _ => "time_behind" }),
+        ("eventId", rejection.Rule == ReplayRule.EventIdReused ? eventId : null),
+        ("rule", rejection.Rule switch
+        {
+            ReplayRule.StaleSeq => "stale_seq",
+            ReplayRule.TimeAhead => "time_ahead",
+            ReplayRule.EventIdReused => "event_id_reused",
+            _ => "time_behind",
+        }),
         ("seq", rejection.Seq),
         ("lastSeq", rejection.LastSeq),
         ("why", rejection.Detail),
@@ -1585,7 +1635,8 @@ public sealed class EventPipeline : IAsyncDisposable
             : address.Kind is TopicKind.FireEvents ? FireState.FireSourcePrefix + address.DeviceId
             : null;
         var source = address.Kind is TopicKind.ReaderEvents or TopicKind.DoorEvents or TopicKind.FireEvents ? device : null;
-        if (source is not null && eventId is not null && AnswerDuplicate(source, eventId, isReader ? address.DeviceId : null))
+        // Its seq is unknown, so a malformed event under a seen eventId is taken as that event again.
+        if (source is not null && eventId is not null && AnswerDuplicate(source, eventId, isReader ? address.DeviceId : null, seq: null, out _) == EventIdUse.Duplicate)
         {
             return;
         }
@@ -1710,33 +1761,94 @@ public sealed class EventPipeline : IAsyncDisposable
     }
 
     /// <summary>
-    /// Whether an unanswered event (a door's, a fire panel's) was handled before: in memory, in the batch being built,
-    /// among the rows kept during a log outage, or in the log itself.
+    /// Whether an unanswered event (a door's, a fire panel's) was handled before (in memory, in the batch being built,
+    /// among the rows kept during a log outage, or in the log itself), and if so whether it is the same event again or
+    /// another event under the same eventId (<see cref="EventIdUse.Reused"/>, the earlier one's seq in
+    /// <paramref name="earlierSeq"/>).
     /// </summary>
-    private bool AlreadySeen(string source, string eventId) =>
-        recent.TryGet(source, eventId, out _) || batchEvents.ContainsKey((source, eventId)) || LoggedOrKept(source, eventId) is not null;
+    private EventIdUse Seen(string source, string eventId, long seq, out long earlierSeq)
+    {
+        long? earlier;
+        if (recent.TryGet(source, eventId, out _, out earlier))
+        {
+        }
+        else if (batchEvents.TryGetValue((source, eventId), out var index))
+        {
+            earlier = batch[index].Entry?.DeviceSeq;
+        }
+        else if (LoggedOrKept(source, eventId) is { } row)
+        {
+            earlier = row.DeviceSeq;
+        }
+        else
+        {
+            earlierSeq = 0;
+            return EventIdUse.New;
+        }
+
+        return Compare(seq, earlier, out earlierSeq);
+    }
+
+    /// <summary>
+    /// A re-send repeats its event's seq (§7.2); another seq under a seen eventId is another event (§7.4: an eventId names
+    /// one event). Where the earlier row has no seq (a payload that could not be parsed, an event refused as a replay),
+    /// an event with its eventId is taken as the same one, as before seqs were compared.
+    /// </summary>
+    private static EventIdUse Compare(long? seq, long? earlier, out long earlierSeq)
+    {
+        earlierSeq = earlier.GetValueOrDefault();
+        return seq is { } s && earlier is { } e && s != e ? EventIdUse.Reused : EventIdUse.Duplicate;
+    }
+
+    /// <summary>What an event's (source, eventId) was before it: never seen, the same event again, or another event's.</summary>
+    private enum EventIdUse
+    {
+        New,
+        Duplicate,
+        Reused,
+    }
 
     /// <summary>The row of an event, from those kept during a log outage or from the log.</summary>
     private LogEntry? LoggedOrKept(string source, string eventId) => lateRows.Find(source, eventId) ?? writer.FindByEvent(source, eventId);
 
     /// <summary>
-    /// A redelivered event (same reader, same eventId) gets the original decision again and no new row.
-    /// Looks in the batch being built, then in memory, then in the log itself.
+    /// A redelivered event (same reader, same eventId, same seq) gets the original decision again and no new row.
+    /// Looks in the batch being built, then in memory, then in the log itself. Another event under a seen eventId (another
+    /// seq; <paramref name="seq"/> null for a payload that could not be parsed) is not answered here: it is
+    /// <see cref="EventIdUse.Reused"/>, the earlier one's seq in <paramref name="earlierSeq"/>.
     /// </summary>
-    private bool AnswerDuplicate(string source, string eventId, string? readerId)
+    private EventIdUse AnswerDuplicate(string source, string eventId, string? readerId, long? seq, out long earlierSeq)
     {
         if (batchEvents.TryGetValue((source, eventId), out var index))
         {
+            if (Compare(seq, batch[index].Entry?.DeviceSeq, out earlierSeq) == EventIdUse.Reused)
+            {
+                return EventIdUse.Reused;
+            }
+
             batch.Add(new Staged(null) { DuplicateOf = index, ReaderId = readerId, ReplyEventId = eventId });
-            return true;
+            return EventIdUse.Duplicate;
         }
 
-        if (!recent.TryGet(source, eventId, out var answer))
+        if (recent.TryGet(source, eventId, out var answer, out var earlier))
+        {
+            if (Compare(seq, earlier, out earlierSeq) == EventIdUse.Reused)
+            {
+                return EventIdUse.Reused;
+            }
+        }
+        else
         {
             var row = LoggedOrKept(source, eventId);
             if (row is null)
             {
-                return false;
+                earlierSeq = 0;
+                return EventIdUse.New;
+            }
+
+            if (Compare(seq, row.DeviceSeq, out earlierSeq) == EventIdUse.Reused)
+            {
+                return EventIdUse.Reused;
             }
 
             // A card answered pending has its final decision on another row (the fingerprint event's, or a timeout's):
@@ -1748,7 +1860,7 @@ public sealed class EventPipeline : IAsyncDisposable
                     Pending = latest.Decision == "pending",
                 }
                 : null;
-            recent.Add(source, eventId, answer);
+            recent.Add(source, eventId, answer, row.DeviceSeq);
             if (answer is { Pending: true } && readerId is not null && row.Card is not null
                 && !verifications.Values.Any(v => v.CardReader == readerId && v.CardEventId == eventId)
                 && !batch.Exists(b => b.Linked is { } l && l.ReaderId == readerId && l.EventId == eventId))
@@ -1757,7 +1869,7 @@ public sealed class EventPipeline : IAsyncDisposable
                 // ends, logged as a timeout, so the reader hears a final answer instead of waiting for ever.
                 StageCardWaitEnd(readerId, eventId, row.Card, null, row.PersonId is null ? null : new PersonId(row.PersonId),
                     "the service restarted while the card waited for its fingerprint", clock.GetCurrentInstant(), [], []);
-                return true;
+                return EventIdUse.Duplicate;
             }
         }
 
@@ -1766,7 +1878,7 @@ public sealed class EventPipeline : IAsyncDisposable
             batch.Add(new Staged(null) { Reply = answer, ReaderId = readerId });
         }
 
-        return true;
+        return EventIdUse.Duplicate;
     }
 
     // ---- commit, then act ---------------------------------------------------------------------------
@@ -1919,9 +2031,9 @@ public sealed class EventPipeline : IAsyncDisposable
                 var eventId = staged.Entry?.EventId ?? staged.ReplyEventId;
                 reply = Reply(eventId, final);
                 // A failed row is kept for logging late (unless its caller waits for it): a redelivery hears the same deny.
-                if ((failure is null || staged.Appended is null) && staged.Entry?.Source is { } source && eventId is not null)
+                if ((failure is null || staged.Appended is null) && staged.Entry?.Source is { } source && staged.Entry.EventId is not null)
                 {
-                    recent.Set(source, eventId, reply);
+                    recent.Set(source, staged.Entry.EventId, reply, staged.Entry.DeviceSeq);
                 }
 
                 if (staged.Linked is { } linked)
@@ -1929,7 +2041,7 @@ public sealed class EventPipeline : IAsyncDisposable
                     // The card waiting for this finger hears the final answer under its own eventId.
                     var cardReply = Reply(linked.EventId, final);
                     outgoing.Add((topics.ReaderDecisions(linked.ReaderId), WireFormat.Write(cardReply), false));
-                    recent.Set("readers/" + linked.ReaderId, linked.EventId, cardReply);
+                    recent.Set("readers/" + linked.ReaderId, linked.EventId, cardReply, seq: null);
                 }
 
                 if (final.IsGranted && final.Door is { } doorId && final.UnlockFor > Duration.Zero
@@ -1953,7 +2065,7 @@ public sealed class EventPipeline : IAsyncDisposable
             }
             else if (staged.Entry?.Source is { } src && staged.Entry.EventId is { } id && (failure is null || staged.Appended is null))
             {
-                recent.Add(src, id, null);
+                recent.Add(src, id, null, staged.Entry.DeviceSeq);
             }
 
             if (staged.DuplicateOf is { } original)
@@ -2238,7 +2350,14 @@ public sealed class EventPipeline : IAsyncDisposable
         PassbackState Passback, EscortState Escorts, FingerprintState Fingerprints, ImmutableDictionary<string, Verification> Verifications);
 
     /// <summary>The event an access row answers (source and eventId null for rows the service makes itself, such as a timeout).</summary>
-    private sealed record AccessRow(string ReaderId, string? Source, string? EventId, long? Seq, Instant? DeviceAt, bool Offline, string? Card, string? Technology);
+    /// <summary>
+    /// A swipe's row as it is logged. Not <see cref="Keyed"/>: its eventId is only answered under, not logged in the row's
+    /// eventId column (whose (source, eventId) is unique): an event refused for reusing another event's id.
+    /// </summary>
+    private sealed record AccessRow(string ReaderId, string? Source, string? EventId, long? Seq, Instant? DeviceAt, bool Offline, string? Card, string? Technology)
+    {
+        public bool Keyed { get; init; } = true;
+    }
 
     /// <summary>A card waiting for its holder's finger at a fingerprint reader.</summary>
     private sealed record Verification(

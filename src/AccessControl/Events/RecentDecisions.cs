@@ -5,9 +5,10 @@ using AccessControl.Protocol;
 namespace AccessControl.Events;
 
 /// <summary>
-/// A bounded memory of recent (source, eventId) pairs and the decision sent for each (null for events that
-/// are not answered), so that a QoS 1 redelivery is answered without a database query, and a card that waited for
-/// its fingerprint is answered with its final decision. The log's unique index remains the truth. Evicts oldest first.
+/// A bounded memory of recent (source, eventId) pairs, the decision sent for each (null for events that are not
+/// answered) and the device's seq of the event (null where the row has none), so that a QoS 1 redelivery is answered
+/// without a database query, an eventId reused for another event (another seq) is told from a re-send, and a card that
+/// waited for its fingerprint is answered with its final decision. The log's unique index remains the truth. Evicts oldest first.
 /// </summary>
 /// <remarks>
 /// Every event adds an entry that outlives several collections, so an entry holds no object of its own: the key is
@@ -24,20 +25,25 @@ internal sealed class RecentDecisions(int capacity)
     private readonly Dictionary<UInt128, Answer> answers = new(capacity);
     private readonly Queue<UInt128> order = new(capacity);
 
-    public bool TryGet(string source, string eventId, out DecisionMessage? answer)
+    public bool TryGet(string source, string eventId, out DecisionMessage? answer, out long? seq)
     {
         if (capacity > 0 && answers.TryGetValue(Key(source, eventId), out var found))
         {
             answer = found.ToMessage(eventId);
+            seq = found.HasSeq ? found.Seq : null;
             return true;
         }
 
         answer = null;
+        seq = null;
         return false;
     }
 
-    /// <summary>Records an answer, replacing an earlier one for the same event (a pending card that got its final decision).</summary>
-    public void Set(string source, string eventId, DecisionMessage? answer)
+    /// <summary>
+    /// Records an answer, replacing an earlier one for the same event (a pending card that got its final decision: the
+    /// event's seq stays the one first recorded).
+    /// </summary>
+    public void Set(string source, string eventId, DecisionMessage? answer, long? seq)
     {
         if (capacity == 0)
         {
@@ -45,24 +51,24 @@ internal sealed class RecentDecisions(int capacity)
         }
 
         var key = Key(source, eventId);
-        if (answers.ContainsKey(key))
+        if (answers.TryGetValue(key, out var earlier))
         {
-            answers[key] = Answer.Of(answer);
+            answers[key] = Answer.Of(answer, earlier.HasSeq ? earlier.Seq : seq);
             return;
         }
 
-        Add(key, answer);
+        Add(key, answer, seq);
     }
 
-    public void Add(string source, string eventId, DecisionMessage? answer)
+    public void Add(string source, string eventId, DecisionMessage? answer, long? seq)
     {
         if (capacity > 0)
         {
-            Add(Key(source, eventId), answer);
+            Add(Key(source, eventId), answer, seq);
         }
     }
 
-    private void Add(UInt128 key, DecisionMessage? answer)
+    private void Add(UInt128 key, DecisionMessage? answer, long? seq)
     {
         if (answers.ContainsKey(key))
         {
@@ -75,7 +81,7 @@ internal sealed class RecentDecisions(int capacity)
             answers.Remove(order.Dequeue());
         }
 
-        answers.Add(key, Answer.Of(answer));
+        answers.Add(key, Answer.Of(answer, seq));
         order.Enqueue(key);
     }
 
@@ -92,12 +98,15 @@ internal sealed class RecentDecisions(int capacity)
         return new UInt128(BitConverter.ToUInt64(hash), BitConverter.ToUInt64(hash[8..]));
     }
 
-    /// <summary>A decision without its eventId (the caller has it); the default value stands for an event that is not answered.</summary>
-    private readonly record struct Answer(bool Answered, bool Grant, bool Pending, string Reason, string? DoorId, int UnlockSeconds)
+    /// <summary>
+    /// A decision without its eventId (the caller has it), and the event's seq; <see cref="Answered"/> false stands for an
+    /// event that is not answered.
+    /// </summary>
+    private readonly record struct Answer(bool Answered, bool Grant, bool Pending, string Reason, string? DoorId, int UnlockSeconds, bool HasSeq, long Seq)
     {
-        public static Answer Of(DecisionMessage? message) => message is null
-            ? default
-            : new Answer(true, message.Grant, message.Pending, message.Reason, message.DoorId, message.UnlockSeconds);
+        public static Answer Of(DecisionMessage? message, long? seq) => message is null
+            ? new Answer(false, false, false, "", null, 0, seq.HasValue, seq.GetValueOrDefault())
+            : new Answer(true, message.Grant, message.Pending, message.Reason, message.DoorId, message.UnlockSeconds, seq.HasValue, seq.GetValueOrDefault());
 
         public DecisionMessage? ToMessage(string eventId) =>
             Answered ? new DecisionMessage(eventId, Grant, Reason, DoorId, UnlockSeconds) { Pending = Pending } : null;

@@ -148,6 +148,12 @@ public enum ReplayRule
 
     /// <summary>The event's time is further behind the service clock than the allowed skew, and it is not a marked offline replay within the window.</summary>
     TimeBehind,
+
+    /// <summary>
+    /// The eventId was already used by another event of the device (one with another seq): an eventId names one event, and
+    /// under it the device would only hear the other event's answer again, this one never decided nor logged.
+    /// </summary>
+    EventIdReused,
 }
 
 /// <summary>Why an event was refused as a suspected replay: the rule, the seq it carried, the device's last accepted seq, and a sentence for the log.</summary>

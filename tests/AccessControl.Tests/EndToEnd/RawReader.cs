@@ -15,6 +15,7 @@ internal sealed class RawReader
 {
     private readonly IMqttClient client;
     private readonly EdgeHarness edge;
+    private readonly Dictionary<string, (long Seq, Instant At)> sent = new(StringComparer.Ordinal);
     private long seq;
 
     private RawReader(IMqttClient client, EdgeHarness edge, string readerId)
@@ -54,7 +55,7 @@ internal sealed class RawReader
         return reader;
     }
 
-    /// <summary>Publishes a card event; returns its eventId.</summary>
+    /// <summary>Publishes a card event (with the eventId of one sent before: its re-send); returns its eventId.</summary>
     public Task<string> CardAsync(string card, string technology = DemoCards.Ev3, string? eventId = null) =>
         PublishAsync(eventId, (id, s, at) => new ReaderEvent(id, s, at, ReaderEventType.Card, card, technology, false, null));
 
@@ -71,11 +72,19 @@ internal sealed class RawReader
 
     public async Task<ReaderCommand> NextCommandAsync() => await Commands.Reader.ReadAsync().AsTask().WaitAsync(EdgeHarness.Timeout);
 
+    /// <summary>A new event, or (an <paramref name="eventId"/> sent before) its re-send, with its seq and time as a re-send repeats them (§7.2).</summary>
     private async Task<string> PublishAsync(string? eventId, Func<string, long, Instant, ReaderEvent> create)
     {
-        var s = Interlocked.Increment(ref seq);
-        var id = eventId ?? $"{ReaderId}-{s}";
-        var payload = WireFormat.Write(create(id, s, edge.Clock.GetCurrentInstant()));
+        if (eventId is null || !sent.TryGetValue(eventId, out var original))
+        {
+            var next = Interlocked.Increment(ref seq);
+            original = (next, edge.Clock.GetCurrentInstant());
+            eventId ??= $"{ReaderId}-{next}";
+            sent[eventId] = original;
+        }
+
+        var id = eventId;
+        var payload = WireFormat.Write(create(id, original.Seq, original.At));
         await client.PublishAsync(new MqttApplicationMessageBuilder()
             .WithTopic(edge.Edge.Topics.ReaderEvents(ReaderId))
             .WithPayload(payload)
