@@ -6,7 +6,8 @@ namespace AccessControl.SiteFiles;
 /// <summary>
 /// The YAML event stream of a site file as the node tree is built from it, checked on the way, in the same pass:
 /// nesting deeper than <see cref="SiteFileLoader.MaxDepth"/> stops the read (<see cref="TooDeepException"/>) before the
-/// recursive tree builder goes that deep, and every alias is reported and read as an empty value, never resolved.
+/// recursive tree builder goes that deep, every alias is reported and read as an empty value, never resolved, and every
+/// tag (<c>!!str</c>, <c>!!null</c>, ...) is reported.
 /// </summary>
 /// <remarks>
 /// It can also leave out the values of some top-level keys (<see cref="SiteFileLoader.ParseLayout"/>): they are still
@@ -14,6 +15,9 @@ namespace AccessControl.SiteFiles;
 /// </remarks>
 internal sealed class CheckedParser(IParser inner, ErrorCollector errors, IReadOnlySet<string> skippedRootKeys) : IParser
 {
+    /// <summary>How the YAML core schema's tags are spelled once resolved: <c>!!str</c> is <c>tag:yaml.org,2002:str</c>.</summary>
+    private const string CoreSchemaPrefix = "tag:yaml.org,2002:";
+
     private readonly Queue<ParsingEvent> queued = new();
     private int depth;
     private bool rootIsMapping;
@@ -77,6 +81,14 @@ internal sealed class CheckedParser(IParser inner, ErrorCollector errors, IReadO
 
     private ParsingEvent Checked(ParsingEvent current)
     {
+        if (current is NodeEvent { Tag: { IsEmpty: false } tag })
+        {
+            // A tag changes what a value is to every YAML tool that honours it (!!null hard is no value, !!str null is a
+            // name), and this reader reads the text alone: an officer and the service would read two files. It also
+            // makes '!!str key' a key apart from 'key' to the parser, so a key given twice would not be caught.
+            errors.Add(current.Start, "(yaml)", $"YAML tags ({Written(tag)}) are not supported in a site file; write the value without it (quote it to make it text)");
+        }
+
         switch (current)
         {
             case MappingStart or SequenceStart:
@@ -105,6 +117,10 @@ internal sealed class CheckedParser(IParser inner, ErrorCollector errors, IReadO
                 return current;
         }
     }
+
+    /// <summary>A tag as the file spells it: the YAML core schema's own as <c>!!str</c>, others as they stand.</summary>
+    private static string Written(TagName tag) =>
+        tag.Value.StartsWith(CoreSchemaPrefix, StringComparison.Ordinal) ? "!!" + tag.Value[CoreSchemaPrefix.Length..] : tag.Value;
 
     /// <summary>Reads past the collection that starts at the inner parser's current event, counting only its nesting.</summary>
     private void SkipNested()

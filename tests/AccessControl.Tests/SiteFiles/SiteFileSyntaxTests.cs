@@ -73,6 +73,38 @@ public class SiteFileSyntaxTests
     }
 
     [Fact]
+    public void Parse_AKeyGivenTwice_OnceWithATag_IsRefused_NotReadAsTheSecondValue()
+    {
+        // YamlDotNet compares keys with their tags, so '!!str antiPassback' is not a duplicate of 'antiPassback' to it:
+        // read by key name, the second would silently turn the hall's hard anti-passback off behind the first.
+        var yaml = With("antiPassback: hard,", "antiPassback: hard, !!str antiPassback: off,");
+
+        var error = SingleError(Parse(yaml));
+
+        Assert.Equal("(yaml)", error.Path);
+        Assert.Equal(PositionOf(yaml, "!!str").Line, error.Line);
+        Assert.Equal(PositionOf(yaml, "!!str").Column, error.Column);
+        Assert.Contains("tags (!!str) are not supported", error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("antiPassback: hard,", "antiPassback: !!null hard,", "!!null")]
+    [InlineData("parent: bldg, securityLevel: 3", "parent: !!str null, securityLevel: 3", "!!str")]
+    [InlineData("name: Hall door,", "name: !!binary SGFsbA==,", "!!binary")]
+    [InlineData("holidays: [2026-12-24,", "holidays: !!set [2026-12-24,", "!!set")]
+    [InlineData("name: Hall door,", "name: !local Hall door,", "!local")]
+    public void Parse_ATaggedValue_IsRefusedAtTheTag_BecauseOtherYamlToolsReadItDifferently(string oldText, string newText, string tag)
+    {
+        var yaml = With(oldText, newText);
+
+        var error = SingleError(Parse(yaml));
+
+        Assert.Equal("(yaml)", error.Path);
+        Assert.Equal(PositionOf(yaml, tag), (error.Line, error.Column));
+        Assert.Contains("tags", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Parse_DeepNesting_IsRejectedWithoutOverflowingTheStack()
     {
         var yaml = "version: 1\nsite: " + new string('[', 100_000) + new string(']', 100_000) + "\n";
