@@ -227,6 +227,12 @@ internal sealed partial class SiteFileReader
                 {
                     errors.Add(to.Node, to.Path, $"zones '{from.Text}' and '{to.Text}' are not neighbours: a door leads from a zone into a zone directly inside it, so one must be the parent of the other");
                 }
+                else if (ParentOf(from.Text) == to.Text && LapsesAtAnOutwardDoor(byId[from.Text]) is { } lapses)
+                {
+                    errors.Add(from.Node, from.Path, $"door '{door.Id?.Text}' goes from '{from.Text}' out to its parent '{to.Text}', so its out readers let people into '{from.Text}'; "
+                        + $"but the service keeps a zone's {lapses} only at the doors written into it (to: {from.Text}), so '{from.Text}' would be entered here past them. "
+                        + $"Write the door the usual way round (from: {to.Text}, to: {from.Text}) and turn its readers' directions round");
+                }
             }
 
             if (door.Id is { } id && !doorsWithReaders.Contains(id.Text))
@@ -242,6 +248,18 @@ internal sealed partial class SiteFileReader
                     $"door '{doorId.Text}' leads into the two-factor zone '{inner.Text}' but has no fingerprint reader facing in (a reader with type: fingerprint, door: {doorId.Text}, direction: in)");
             }
         }
+    }
+
+    /// <summary>
+    /// What of a zone the service applies only where the zone is a door's <c>to</c>: a fingerprint is asked at in readers,
+    /// and anti-passback and escort occupancy are kept for the door's to zone. A door written outwards (from the zone to
+    /// its parent) would let people into the zone past all three; null when the zone has none of them.
+    /// </summary>
+    private static string? LapsesAtAnOutwardDoor(ZoneDraft zone)
+    {
+        var rules = new[] { (zone.TwoFactor, "two-factor rule"), (zone.EscortRequired, "escort occupancy (the visitor_unescorted alarm)"), (zone.AntiPassback, "anti-passback") }
+            .Where(r => r.Item1).Select(r => r.Item2).ToList();
+        return rules.Count == 0 ? null : string.Join(" and ", rules);
     }
 
     /// <summary>The first declaration of each valid zone id, in file order.</summary>

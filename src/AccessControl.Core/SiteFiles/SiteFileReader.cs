@@ -287,7 +287,12 @@ internal sealed partial class SiteFileReader
             var technologies = ReadTechnologies(map, "technologies");
             var escort = ReadEscortPolicy(map);
             var fingerprint = ReadFingerprintPolicy(map);
-            zoneDrafts.Add(new ZoneDraft(map, zoneDrafts.Count, id, parent, kind) { TwoFactor = fingerprint?.Policy is not null });
+            zoneDrafts.Add(new ZoneDraft(map, zoneDrafts.Count, id, parent, kind)
+            {
+                TwoFactor = fingerprint?.Policy is not null,
+                EscortRequired = escort?.Policy is not null,
+                AntiPassback = antiPassback is { } apb && apb != AntiPassbackMode.Off,
+            });
             if (id is { } i && name is not null && kind is { } k && securityLevel is { } level && antiPassback is { } mode && technologies is not null && escort is { } e
                 && fingerprint is { } f)
             {
@@ -791,6 +796,10 @@ internal sealed partial class SiteFileReader
     private sealed record ZoneDraft(YamlMap Map, int Order, Located? Id, Located? Parent, ZoneKind? Kind)
     {
         public bool TwoFactor { get; init; }
+
+        public bool EscortRequired { get; init; }
+
+        public bool AntiPassback { get; init; }
     }
 
     /// <summary>Where a door was declared and the zones it joins.</summary>

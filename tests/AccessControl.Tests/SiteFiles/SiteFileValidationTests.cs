@@ -288,10 +288,28 @@ public class SiteFileValidationTests
     [Fact]
     public void Parse_DoorFromInnerToOuterZone_IsAccepted()
     {
-        // One of the two must contain the other directly; which way round is the author's choice.
-        var result = Parse(With("from: bldg, to: hall", "from: hall, to: bldg"));
+        // One of the two must contain the other directly; which way round is the author's choice, for a zone without
+        // anti-passback, escorts or two factors (below).
+        var result = Parse(With("from: bldg, to: hall", "from: hall, to: bldg").Replace("antiPassback: hard, ", "", StringComparison.Ordinal));
 
         Assert.Empty(result.Errors);
+    }
+
+    [Theory]
+    [Trait("control", "NIST-PE-3")]
+    [InlineData("antiPassback: hard,", "antiPassback: hard,", "keeps a zone's anti-passback")]
+    [InlineData("antiPassback: hard,", "twoFactor: true,", "keeps a zone's two-factor rule")]
+    [InlineData("antiPassback: hard,", "escortRequired: true,", "keeps a zone's escort occupancy (the visitor_unescorted alarm)")]
+    [InlineData("antiPassback: hard,", "antiPassback: soft, twoFactor: true,", "keeps a zone's two-factor rule and anti-passback")]
+    public void Parse_DoorWrittenOutOfAZoneWithAntiPassbackEscortsOrTwoFactors_IsAnError_BecauseItsOutReadersWouldEnterThatZonePastThem(
+        string oldText, string newText, string message)
+    {
+        // The service asks for the finger at in readers, and keeps anti-passback and escort occupancy for a door's to zone:
+        // at a door written from the hall to the building, its out reader lets people into the hall on a card alone.
+        var yaml = With("from: bldg, to: hall", "from: hall, to: bldg").Replace(oldText, newText, StringComparison.Ordinal);
+
+        var error = AssertOneError(yaml, "doors[1].from", "hall, to: bldg", message);
+        Assert.Contains("Write the door the usual way round (from: bldg, to: hall)", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
