@@ -1,4 +1,5 @@
 using AccessControl.Broker;
+using AccessControl.Devices;
 using AccessControl.Display;
 using AccessControl.SiteFiles;
 using NodaTime;
@@ -227,7 +228,9 @@ public static class ServiceCommands
     /// <summary>
     /// Prints the device's MQTT password, only for a device the site has: a password derives from any text, so a
     /// mistyped id would otherwise give a secret the broker refuses with nothing to say why. The ids come from
-    /// <c>--site FILE</c>, else from the site files the service stored in its database.
+    /// <c>--site FILE</c>, else from the site files the service stored in its database. The monitor
+    /// (<see cref="DeviceSecrets.MonitorUsername"/>, an alarm console) logs in the same way and gets its secret here too;
+    /// the service's own usernames do not.
     /// </summary>
     public static int DeviceSecret(ServiceSettings settings, string deviceId, IClock clock, TextWriter output, TextWriter error)
     {
@@ -237,7 +240,7 @@ public static class ServiceCommands
             return 2;
         }
 
-        if (!known.Contains(deviceId))
+        if (!known.Contains(deviceId) && deviceId != DeviceSecrets.MonitorUsername)
         {
             var closest = Suggestions.Closest(deviceId, known, 3);
             error.WriteLine($"error: the site has no device '{deviceId}'"

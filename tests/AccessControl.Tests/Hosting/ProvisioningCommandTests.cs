@@ -43,6 +43,35 @@ public sealed class ProvisioningCommandTests
         Assert.Matches("^[A-Za-z0-9_-]{32}$", knownOutput.Trim());
     }
 
+    // The monitor (an alarm console) logs in as ac-monitor with the secret the key derives for it (reader-protocol.md §1,
+    // Rights): without TLS the secret is its only way in, so the command that hands out secrets must give it too.
+    [Fact]
+    [Trait("control", "NIST-SC-12")]
+    public async Task DeviceSecret_ForTheMonitor_PrintsThePasswordTheBrokerAcceptsFromIt()
+    {
+        using var folder = new DataFolder();
+        var key = global::AccessControl.Devices.DeviceSecrets.NewKey();
+        await File.WriteAllTextAsync(Path.Combine(folder.Path, "provisioning.key"), Convert.ToBase64String(key));
+
+        var (exit, output) = await RunAsync(["device", "secret", "ac-monitor", "--data", folder.Path, "--site", EdgeHarness.DemoSiteFile]);
+
+        Assert.Equal(0, exit);
+        Assert.True(new global::AccessControl.Devices.DeviceSecrets(key).Verify("ac-monitor", output.Trim()), output);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-SC-12")]
+    public async Task DeviceSecret_ForTheServiceItself_RefusesAndPrintsNoSecret()
+    {
+        using var folder = new DataFolder();
+        await WriteKeyAsync(folder.Path);
+
+        var (exit, output) = await RunAsync(["device", "secret", "ac-service", "--data", folder.Path, "--site", EdgeHarness.DemoSiteFile]);
+
+        Assert.Equal(2, exit);
+        Assert.Contains("No secret was printed", output, StringComparison.Ordinal);
+    }
+
     [Fact]
     [Trait("control", "NIST-SC-12")]
     public async Task DeviceSecret_WithoutSiteFileOrDatabase_RefusesWithTwo_SinceTheIdCannotBeChecked()
