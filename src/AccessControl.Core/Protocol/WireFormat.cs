@@ -236,6 +236,12 @@ public static partial class WireFormat
             return WireResult<T>.Fail("payload is not valid UTF-8", EventIdOf(payload));
         }
 
+        // §4 forbids a byte-order mark; a reader that sends one still gets its answer under the eventId behind it.
+        if (new SequenceReader<byte>(payload).IsNext(Utf8ByteOrderMark))
+        {
+            return WireResult<T>.Fail("payload starts with a byte-order mark, which the protocol does not allow", EventIdOf(payload.Slice(Utf8ByteOrderMark.Length)));
+        }
+
         JsonDocument document;
         try
         {
@@ -259,6 +265,8 @@ public static partial class WireFormat
             return read(document.RootElement);
         }
     }
+
+    private static ReadOnlySpan<byte> Utf8ByteOrderMark => [0xEF, 0xBB, 0xBF];
 
     private static bool IsUtf8(ReadOnlySequence<byte> payload) =>
         System.Text.Unicode.Utf8.IsValid(payload.IsSingleSegment ? payload.FirstSpan : payload.ToArray());

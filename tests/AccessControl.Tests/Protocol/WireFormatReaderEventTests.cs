@@ -256,6 +256,19 @@ public class WireFormatReaderEventTests
         Assert.Equal((false, "payload is not valid UTF-8", "e-1"), (result.Success, result.Error, result.EventId));
     }
 
+    // §4 forbids a byte-order mark, so the payload is malformed; but its eventId is as readable as behind bad bytes in
+    // another member (§7.6), and only an answer under it lets the reader drop the event instead of re-sending it for ever.
+    [Fact]
+    [Trait("control", "NIST-SI-10")]
+    public void ParseReaderEvent_LeadingByteOrderMark_IsMalformed_AndEchoesTheEventId()
+    {
+        byte[] bytes = [0xEF, 0xBB, 0xBF, .. """{"eventId":"e-1","seq":1,"at":"2026-11-28T09:15:02Z","type":"heartbeat"}"""u8];
+
+        var result = WireFormat.ParseReaderEvent(new ReadOnlySequence<byte>(bytes));
+
+        Assert.Equal((false, "payload starts with a byte-order mark, which the protocol does not allow", "e-1"), (result.Success, result.Error, result.EventId));
+    }
+
     [Fact]
     public void ParseDeviceStatus_InvalidUtf8InAnUnknownMember_IsMalformed()
     {
