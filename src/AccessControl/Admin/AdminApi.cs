@@ -286,9 +286,11 @@ public static class AdminApi
     /// The rows matching the query. A site-limited token reads only rows of its site, and rows with no site (admin
     /// changes of cardholders, refusals, service rows) are not among them. Asking for another site is refused
     /// (<see cref="LogQueryActions.Query"/>): an empty page would tell an auditor nothing happened there. A query that
-    /// reaches into what the retention purge deleted says so (<see cref="LogPage.Purged"/>).
+    /// reaches into what the retention purge deleted says so (<see cref="LogPage.Purged"/>). So is a <c>door</c> or
+    /// <c>reader</c> the site file places at another site: narrowed to the token's site, it would answer an empty page
+    /// for the same question.
     /// </summary>
-    private static async Task<IResult> QueryLog(HttpContext http, [FromServices] EntryLogQuery query)
+    private static async Task<IResult> QueryLog(HttpContext http, [FromServices] EntryLogQuery query, [FromServices] LiveConfiguration configuration)
     {
         var (filter, errors) = LogQueryParameters.Parse(
             http.Request.Query.Select(q => new KeyValuePair<string, IReadOnlyList<string>>(q.Key, [.. q.Value.Select(v => v ?? "")])));
@@ -304,8 +306,33 @@ public static class AdminApi
             return await SiteLimit.RefuseAsync(http, who, LogQueryActions.Query, filter.SiteId);
         }
 
+        if (limit is not null && OtherSiteDevice(configuration.Topology, filter, limit) is { } other)
+        {
+            return await SiteLimit.RefuseAsync(http, who, LogQueryActions.Query, other.Site, other.Named);
+        }
+
         var (rows, purged) = query.Answer(limit is null ? filter : filter with { SiteId = limit });
         return Json(new LogPage(rows, rows.Count == filter.Limit ? rows[^1].Seq.ToString(System.Globalization.CultureInfo.InvariantCulture) : null, purged));
+    }
+
+    /// <summary>
+    /// The site of the door or reader of <paramref name="filter"/> when the site file places it at a site other than
+    /// <paramref name="limit"/>, with what the query named (for the refusal's row); null when neither is. A door or
+    /// reader the site file does not know (removed since) is not refused: the token's site may have its rows.
+    /// </summary>
+    private static (string Site, object Named)? OtherSiteDevice(SiteTopology topology, LogFilter filter, string limit)
+    {
+        if (filter.DoorId is { } door && topology.SiteOf(new DoorId(door)) is { } doorSite && doorSite.Value != limit)
+        {
+            return (doorSite.Value, new { door });
+        }
+
+        if (filter.ReaderId is { } reader && topology.SiteOf(new ReaderId(reader)) is { } readerSite && readerSite.Value != limit)
+        {
+            return (readerSite.Value, new { reader });
+        }
+
+        return null;
     }
 
     /// <summary>Walks the chain and checks the checkpoints (docs/log-integrity.md); a broken log is a 200 with <c>ok: false</c>.</summary>

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using AccessControl.Admin;
 using AccessControl.EntryLog;
+using AccessControl.Sites;
 using NodaTime;
 
 namespace AccessControl.Tests.Admin;
@@ -147,6 +148,39 @@ public sealed class LogQueryTests : IAsyncLifetime
         Assert.Equal(("audit-dc1", "dc2"), (refusal.Actor, refusal.SiteId));
         Assert.Contains("\"tokenSite\":\"dc1\"", refusal.Detail, StringComparison.Ordinal);
         Assert.Equal([1L, 2L, 4L], await SeqsAsync("/log?site=dc1", dc1)); // its own site, named, is still read
+    }
+
+    [Theory]
+    [Trait("control", "NIST-AC-3")]
+    [Trait("control", "NIST-AU-6")]
+    [Trait("control", "NIST-AU-9")]
+    [InlineData("door=door-b&decision=deny", "\"door\":\"door-b\"")]
+    [InlineData("reader=rdr-b-in", "\"reader\":\"rdr-b-in\"")]
+    public async Task Log_OfAnotherSitesDoorOrReader_AskedByASiteLimitedToken_IsRefusedWithASecurityRow_NotAnEmptyPage(string query, string named)
+    {
+        // The site file places door-b (and its reader) at dc2, where seq 3, a denial, was recorded.
+        var dc1Only = AdminHost.Topology;
+        host.Configuration.SetTopology(new SiteTopology(
+            [.. dc1Only.Sites.Values, new Site(new SiteId("dc2"), "DC Two", DateTimeZoneProviders.Tzdb["Europe/Amsterdam"])],
+            [.. dc1Only.Zones.Values, new Zone(new ZoneId("dc2-campus"), new SiteId("dc2"), "Campus", ZoneKind.Site, null, 1, AntiPassbackMode.Off, []),
+                new Zone(new ZoneId("dc2-b"), new SiteId("dc2"), "B", ZoneKind.DataHall, new ZoneId("dc2-campus"), 3, AntiPassbackMode.Off, [])],
+            [.. dc1Only.Doors.Values, new Door(new DoorId("door-b"), new SiteId("dc2"), "B door", new ZoneId("dc2-campus"), new ZoneId("dc2-b"),
+                new ControllerId("ctl-2"), Duration.FromSeconds(5), Duration.FromSeconds(30))],
+            [.. dc1Only.Readers.Values, new Reader(new ReaderId("rdr-b-in"), ReaderKind.Card, new DoorId("door-b"), Direction.In, Duration.FromSeconds(30))],
+            [.. dc1Only.Controllers.Values, new DoorController(new ControllerId("ctl-2"), new SiteId("dc2"), "Controller 2")],
+            [.. dc1Only.Schedules.Values]));
+        await host.AddPersonAsync("p-audit-dc1");
+        var dc1 = host.Tokens.CreateToken("audit-dc1", OperatorRole.Auditor, "test", "p-audit-dc1", "dc1");
+
+        var askedForAnother = await host.SendAsync(HttpMethod.Get, "/log?" + query, token: dc1);
+
+        // An empty page would read as "no denials at door-b", which the token cannot know: the same question as site=dc2.
+        Assert.Equal(HttpStatusCode.Forbidden, askedForAnother.StatusCode);
+        var refusal = Assert.Single(host.Query.Find(new LogFilter { Kind = LogKinds.Security, Reason = "log.query.refused" }));
+        Assert.Equal(("audit-dc1", "dc2"), (refusal.Actor, refusal.SiteId));
+        Assert.Contains(named, refusal.Detail, StringComparison.Ordinal);
+        Assert.Equal([1L, 2L], await SeqsAsync("/log?door=door-hall-a&kind=access", dc1)); // its own site's door is still read
+        Assert.Equal([3L], await SeqsAsync("/log?" + query, host.AuditorToken)); // and an unlimited token reads door-b's row
     }
 
     [Fact]
