@@ -239,13 +239,29 @@ internal sealed partial class SiteFileReader
             {
                 errors.Add(door.Map.Node, door.Map.Path, $"door '{id.Text}' has no reader; every door needs at least one (a reader with door: {id.Text})");
             }
-
-            // A two-factor zone behind a door without a fingerprint reader facing in would deny everyone, forever.
-            if (door.Id is { } doorId && door.To is { } inner && byId.TryGetValue(inner.Text, out var innerZone) && innerZone.TwoFactor
-                && !doorsWithFingerprintIn.Contains(doorId.Text))
+            else if (door.Id is { } fingerOnly && !doorsWithCardReaders.Contains(fingerOnly.Text))
             {
+                // A fingerprint reader only verifies the holder of a card swiped at the door: with no card reader, the door
+                // could never be opened, and would only ever raise alarms.
                 errors.Add(door.Map.Node, door.Map.Path,
-                    $"door '{doorId.Text}' leads into the two-factor zone '{inner.Text}' but has no fingerprint reader facing in (a reader with type: fingerprint, door: {doorId.Text}, direction: in)");
+                    $"door '{fingerOnly.Text}' has no card reader; a fingerprint reader only verifies the holder of a card presented at the same door, so every door needs a card reader (a reader with type: card, door: {fingerOnly.Text})");
+            }
+
+            // A two-factor zone behind a door without a fingerprint reader facing in, or without a card reader facing in
+            // (the finger verifies a card presented there), would deny everyone, forever.
+            if (door.Id is { } doorId && door.To is { } inner && byId.TryGetValue(inner.Text, out var innerZone) && innerZone.TwoFactor)
+            {
+                if (!doorsWithFingerprintIn.Contains(doorId.Text))
+                {
+                    errors.Add(door.Map.Node, door.Map.Path,
+                        $"door '{doorId.Text}' leads into the two-factor zone '{inner.Text}' but has no fingerprint reader facing in (a reader with type: fingerprint, door: {doorId.Text}, direction: in)");
+                }
+
+                if (doorsWithCardReaders.Contains(doorId.Text) && !doorsWithCardIn.Contains(doorId.Text))
+                {
+                    errors.Add(door.Map.Node, door.Map.Path,
+                        $"door '{doorId.Text}' leads into the two-factor zone '{inner.Text}' but has no card reader facing in; the finger verifies a card presented there (a reader with type: card, door: {doorId.Text}, direction: in)");
+                }
             }
         }
     }

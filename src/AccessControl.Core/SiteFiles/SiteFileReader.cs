@@ -124,6 +124,8 @@ internal sealed partial class SiteFileReader
     private readonly List<ZoneDraft> zoneDrafts = [];
     private readonly List<DoorDraft> doorDrafts = [];
     private readonly HashSet<string> doorsWithReaders = new(StringComparer.Ordinal);
+    private readonly HashSet<string> doorsWithCardReaders = new(StringComparer.Ordinal);
+    private readonly HashSet<string> doorsWithCardIn = new(StringComparer.Ordinal);
     private readonly HashSet<string> doorsWithFingerprintIn = new(StringComparer.Ordinal);
 
     private readonly List<Zone> zones = [];
@@ -482,6 +484,16 @@ internal sealed partial class SiteFileReader
             if (door is { } d)
             {
                 doorsWithReaders.Add(d.Text);
+                if (kind == ReaderKind.Card)
+                {
+                    doorsWithCardReaders.Add(d.Text);
+                }
+
+                if (kind == ReaderKind.Card && direction == Direction.In)
+                {
+                    doorsWithCardIn.Add(d.Text);
+                }
+
                 if (kind == ReaderKind.Fingerprint && direction == Direction.In)
                 {
                     doorsWithFingerprintIn.Add(d.Text);

@@ -93,6 +93,18 @@ public class SiteFileTwoFactorTests
 
     [Fact]
     [Trait("control", "PCI-9.2")]
+    public void Parse_ADoorIntoATwoFactorZone_WithoutACardReaderFacingIn_IsRejected()
+    {
+        // The hall's card reader turned to face out: the finger facing in would have no card to verify.
+        var yaml = TwoFactorHall();
+        var cardIn = yaml.Split('\n').Single(l => l.Contains("type: card, door: door-hall, direction: in", StringComparison.Ordinal));
+        var error = SingleError(Parse(With(yaml, cardIn, cardIn.Replace("direction: in", "direction: out", StringComparison.Ordinal))));
+
+        Assert.Contains("door 'door-hall' leads into the two-factor zone 'hall' but has no card reader facing in", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    [Trait("control", "PCI-9.2")]
     public void Parse_ADoorIntoATwoFactorZone_WithoutAFingerprintReaderFacingIn_IsRejected()
     {
         // The valid file's only fingerprint reader faces out: nobody could ever enter.

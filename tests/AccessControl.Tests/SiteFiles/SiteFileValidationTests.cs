@@ -85,7 +85,7 @@ public class SiteFileValidationTests
     [Theory]
     [InlineData("parent: campus, securityLevel: 2", "parent: campsu, securityLevel: 2", "campsu", "zones[1].parent", "zone 'campsu'")]
     [InlineData("controller: ctl-hall", "controller: ctl-hal", "ctl-hal,", "doors[1].controller", "controller 'ctl-hal'")]
-    [InlineData("door: door-hall, direction: in", "door: door-hal, direction: in", "door-hal,", "readers[1].door", "door 'door-hal'")]
+    [InlineData("door: door-hall, direction: out", "door: door-hal, direction: out", "door-hal,", "readers[2].door", "door 'door-hal'")]
     [InlineData("zones: [hall], schedule: office", "zones: [hall], schedule: nights", "nights", "accessLevels[1].schedule", "schedule 'nights'")]
     [InlineData("zones: [campus, bldg]", "zones: [campus, lab]", "lab]", "accessLevels[0].zones[1]", "zone 'lab'")]
     [InlineData("accessLevels: [building] }", "accessLevels: [buildings] }", "buildings", "people[1].accessLevels[0]", "access level 'buildings'")]
@@ -326,6 +326,14 @@ public class SiteFileValidationTests
         var yaml = With("  - { id: rdr-lobby-in, type: card, door: door-lobby, direction: in }\n", "");
 
         AssertOneError(yaml, "doors[0]", "{ id: door-lobby", "door 'door-lobby' has no reader");
+    }
+
+    [Fact]
+    public void Parse_DoorWithFingerprintReadersOnly_IsAnError_BecauseAFingerOnlyVerifiesACard()
+    {
+        var yaml = With("  - { id: rdr-lobby-in, type: card, door: door-lobby, direction: in }\n", "  - { id: rdr-lobby-in, type: fingerprint, door: door-lobby, direction: in }\n");
+
+        AssertOneError(yaml, "doors[0]", "{ id: door-lobby", "door 'door-lobby' has no card reader");
     }
 
     [Theory]
