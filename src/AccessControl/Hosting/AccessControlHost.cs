@@ -53,7 +53,11 @@ public sealed class AccessControlHost : IAsyncDisposable
         builder.Logging.ClearProviders();
         if (logging is null)
         {
-            builder.Logging.AddServiceConsole(time);
+            // ASP.NET Core writes four information lines for every request (request starting, endpoint executing and
+            // executed, request finished): at a security console polling /health and /alarms that is most of the journal,
+            // and the service's own lines (refusals, alarms) drown in it. Its warnings and errors still show; every
+            // refusal is in the entry log as a security row anyway.
+            builder.Logging.AddServiceConsole(time).AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         }
         else
         {

@@ -53,6 +53,65 @@ public sealed class WebHostSettingsTests
     }
 
     /// <summary>
+    /// The console (journald under systemd) is the operator's: ASP.NET Core's four information lines per request would
+    /// bury the service's own lines under a console that polls the API. Requests are answered, and nothing of theirs is
+    /// written below a warning.
+    /// </summary>
+    [Fact]
+    public async Task Run_AnsweringRequests_WritesNoLinePerRequestToTheConsole()
+    {
+        using var data = new DataFolder();
+        var port = FreePort();
+        using var process = ProgramRun.Start("dotnet",
+            [Path.Combine(AppContext.BaseDirectory, "accesscontrol.dll"), "run", "--site", EdgeHarness.DemoSiteFile, "--data", data.Path,
+             "--broker-port", "0", "--http", $"http://127.0.0.1:{port}"]);
+        var error = process.StandardError.ReadToEndAsync();
+        var printed = new System.Text.StringBuilder();
+        try
+        {
+            while (await process.StandardOutput.ReadLineAsync().WaitAsync(Timeout) is { } line)
+            {
+                printed.AppendLine(line);
+                if (line.StartsWith("AccessControl edge running", StringComparison.Ordinal))
+                {
+                    break;
+                }
+            }
+
+            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+            var answers = new List<HttpStatusCode>();
+            for (var i = 0; i < 3; i++)
+            {
+                answers.Add((await http.GetAsync("/api/v1/people")).StatusCode);
+            }
+
+            Assert.All(answers, a => Assert.Equal(HttpStatusCode.Unauthorized, a));
+
+            // Stopped as systemd stops it, so that the console writes out everything it was given before the end.
+            using (var stop = System.Diagnostics.Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            {
+                await stop.WaitForExitAsync().WaitAsync(Timeout);
+            }
+
+            printed.Append(await process.StandardOutput.ReadToEndAsync().WaitAsync(Timeout));
+            await process.WaitForExitAsync().WaitAsync(Timeout);
+            var output = printed + await error;
+
+            Assert.Contains("Application is shutting down", output, StringComparison.Ordinal);
+            Assert.DoesNotContain("Request starting", output, StringComparison.Ordinal);
+            Assert.DoesNotContain("Microsoft.AspNetCore", output, StringComparison.Ordinal);
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+                await process.WaitForExitAsync();
+            }
+        }
+    }
+
+    /// <summary>
     /// Starts <c>accesscontrol run</c> on free ports; once it says it is running, asks <paramref name="probe"/>, then
     /// stops it. Running is false when it exited instead; Output is what it printed until then.
     /// </summary>
