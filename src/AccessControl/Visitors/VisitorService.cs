@@ -438,7 +438,7 @@ public sealed class VisitorService
 
             if (visitor.Status != VisitorStatus.Expected)
             {
-                return VisitResult<VisitView>.Conflict($"Visitor {number} of visit {id} is {VisitCodes.Code(visitor.Status)}.");
+                return VisitResult<VisitView>.Conflict(CheckedInAlready(visit, visitor));
             }
 
             var snapshot = configuration.Current;
@@ -866,6 +866,21 @@ public sealed class VisitorService
         cardholders.People.TryGetValue(visit.Host, out var host) && host.Kind == PersonKind.Employee && host.Status == PersonStatus.Active
             ? null
             : $"The host {visit.Host} of visit {visit.Id} is no longer an active employee.";
+
+    /// <summary>
+    /// Why a visitor who is not expected cannot be checked in, in words the desk can act on: one on site holds a badge
+    /// already; one checked out came and went (a visitor is checked in once a visit, so one back after lunch needs a new
+    /// visit, requested and approved before it starts, like any other).
+    /// </summary>
+    private string CheckedInAlready(Visit visit, VisitVisitor visitor)
+    {
+        var zone = ZoneOf(visit.Site);
+        string When(string words, Instant? at) => at is { } instant ? words + WindowView.Describe(instant, zone) : "";
+        return visitor.Status == VisitorStatus.OnSite
+            ? $"Visitor {visitor.Number} of visit {visit.Id} is already checked in, with badge {visitor.Badge}{When(", since ", visitor.CheckedInAt)}."
+            : $"Visitor {visitor.Number} of visit {visit.Id} was checked out{When(" at ", visitor.CheckedOutAt)}; a visitor is checked in once a visit. "
+                + "To come in again (back after lunch, say), the host requests a new visit and an approver approves it before it starts.";
+    }
 
     private (PooledBadge? Badge, VisitResult<VisitView>? Problem) PickBadge(SiteId site, string? wanted, Cardholders cardholders)
     {

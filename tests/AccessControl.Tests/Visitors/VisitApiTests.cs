@@ -474,6 +474,28 @@ public sealed class VisitApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task CheckIn_OfAVisitorOnSiteOrCheckedOut_SaysSinceWhenAndWhatTheDeskDoes_NotTheStatusCode()
+    {
+        var visit = await desk.CheckedInVisitAsync();
+        var again = await desk.Frontdesk.PostAsJsonAsync($"api/v1/visits/{visit.Id}/check-in", VisitDesk.CheckIn());
+        edge.Clock.Reset(VisitDesk.At(11, 30));
+        await desk.Frontdesk.PostAsJsonAsync($"api/v1/visits/{visit.Id}/check-out", new { visitor = 1 });
+        edge.Clock.Reset(VisitDesk.At(11, 40));
+
+        // Back after lunch, within the window: the visitor came and went on this visit.
+        var afterLunch = await desk.Frontdesk.PostAsJsonAsync($"api/v1/visits/{visit.Id}/check-in", VisitDesk.CheckIn());
+
+        Assert.Equal(HttpStatusCode.Conflict, again.StatusCode);
+        Assert.Contains($"Visitor 1 of visit {visit.Id} is already checked in, with badge {VisitDesk.Badge1}, since 2026-12-01T10:00:00+01:00 Europe/Berlin",
+            await VisitDesk.ProblemDetailAsync(again), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Conflict, afterLunch.StatusCode);
+        var detail = await VisitDesk.ProblemDetailAsync(afterLunch);
+        Assert.Contains($"Visitor 1 of visit {visit.Id} was checked out at 2026-12-01T11:30:00+01:00 Europe/Berlin", detail, StringComparison.Ordinal);
+        Assert.Contains("the host requests a new visit", detail, StringComparison.Ordinal);
+        Assert.Equal("left", desk.Get(edge, visit.Id).Visitors[0].Status);
+    }
+
+    [Fact]
     [Trait("control", "PCI-9.3.4")]
     [Trait("control", "NIST-PE-8")]
     public async Task TheVisitorLog_HoldsNameOrganizationHostPurposeAuthorizerBadgeAndTimes()

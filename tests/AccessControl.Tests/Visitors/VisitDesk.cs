@@ -160,6 +160,13 @@ internal sealed class VisitDesk : IDisposable
         return json.RootElement.TryGetProperty("code", out var code) ? code.GetString() : null;
     }
 
+    /// <summary>The problem's <c>detail</c>: what the desk reads.</summary>
+    public static async Task<string> ProblemDetailAsync(HttpResponseMessage response)
+    {
+        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        return json.RootElement.GetProperty("detail").GetString()!;
+    }
+
     public static Instant At(int hour, int minute, int second = 0) => Instant.FromUtc(2026, 12, 1, hour - 1, minute, second); // Berlin = UTC+1 in December
 
     public void Dispose()
