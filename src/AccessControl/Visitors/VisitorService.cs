@@ -901,10 +901,19 @@ public sealed class VisitorService
                 return (null, VisitResult<VisitView>.Invalid("badge", "must be 2 to 32 hexadecimal digits"));
             }
 
+            // Say why, so that the desk knows what to do with the badge in hand: one still out was handed to someone
+            // who has not given it back (or is the wrong badge), and is returned first.
             var chosen = pool.FirstOrDefault(b => b.Card == uid);
-            return chosen is not null && Usable(chosen)
+            var why = chosen is null
+                ? $"Badge {uid} is not in the badge pool of site '{site}': hand out another one (an admin adds it to the pool)."
+                : busy.TryGetValue(uid, out var holder)
+                    ? $"Badge {uid} is still out, with visitor {holder.Visitor} of visit {holder.Visit}: hand out another one, or check that visitor out first (visit return {uid}) if the badge is back."
+                    : !Usable(chosen)
+                        ? $"Badge {uid} is a credential of someone who is not a visitor, so it is not handed out: hand out another one (an admin takes it out of the pool)."
+                        : null;
+            return why is null
                 ? (chosen, null)
-                : (null, VisitResult<VisitView>.Refused(VisitRefusals.NoBadgeAvailable, $"Badge {uid} is not a free badge of the pool of site '{site}'."));
+                : (null, VisitResult<VisitView>.Refused(VisitRefusals.NoBadgeAvailable, why));
         }
 
         var free = pool.FirstOrDefault(Usable);

@@ -496,6 +496,29 @@ public sealed class VisitApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task CheckIn_WithAChosenBadgeThatIsOutOrNotInThePool_SaysWhichAndWhoHoldsIt()
+    {
+        var visit = await desk.CheckedInVisitAsync(VisitDesk.Request(visitors:
+        [
+            new { name = "José María Pérez-García", organization = "Kältetechnik Rhein-Main GmbH" },
+            new { name = "Anna Schmidt", organization = "B GmbH" },
+        ]));
+
+        // The clerk picks up the badge handed to the first visitor a minute ago, then one from another drawer.
+        var second = (string badge) => VisitDesk.CheckIn(visitor: 2, name: "SCHMIDT ANNA", number: "Y1234567", badge: badge);
+        var stillOut = await desk.Frontdesk.PostAsJsonAsync($"api/v1/visits/{visit.Id}/check-in", second(VisitDesk.Badge1));
+        var notPooled = await desk.Frontdesk.PostAsJsonAsync($"api/v1/visits/{visit.Id}/check-in", second("04BADE0000FFFF"));
+
+        Assert.Equal(VisitRefusals.NoBadgeAvailable, await VisitDesk.RefusalCodeAsync(stillOut));
+        var detail = await VisitDesk.ProblemDetailAsync(stillOut);
+        Assert.Contains($"Badge {VisitDesk.Badge1} is still out, with visitor 1 of visit {visit.Id}", detail, StringComparison.Ordinal);
+        Assert.Contains($"visit return {VisitDesk.Badge1}", detail, StringComparison.Ordinal);
+        Assert.Equal(VisitRefusals.NoBadgeAvailable, await VisitDesk.RefusalCodeAsync(notPooled));
+        Assert.Contains("Badge 04BADE0000FFFF is not in the badge pool of site 'demo'", await VisitDesk.ProblemDetailAsync(notPooled), StringComparison.Ordinal);
+        Assert.Equal("expected", desk.Get(edge, visit.Id).Visitors[1].Status);
+    }
+
+    [Fact]
     [Trait("control", "PCI-9.3.4")]
     [Trait("control", "NIST-PE-8")]
     public async Task TheVisitorLog_HoldsNameOrganizationHostPurposeAuthorizerBadgeAndTimes()
