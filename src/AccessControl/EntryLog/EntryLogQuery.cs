@@ -7,12 +7,28 @@ using NodaTime.Text;
 
 namespace AccessControl.EntryLog;
 
+/// <summary>Which time of a row a query's range [From, To) selects on.</summary>
+public enum LogTime
+{
+    /// <summary>When the service recorded the row (<c>at</c>).</summary>
+    Recorded,
+
+    /// <summary>
+    /// When it happened: for an event a device buffered while cut off and replayed later (<c>offline</c>), the device's
+    /// time of it; for every other row, when it was recorded (<see cref="LogIndex.HappenedAtOfRow"/>).
+    /// </summary>
+    Happened,
+}
+
 /// <summary>A filter over the entry log. Every field is optional; the range is half-open [From, To).</summary>
 public sealed record LogFilter
 {
     public Instant? From { get; init; }
 
     public Instant? To { get; init; }
+
+    /// <summary>Which time <see cref="From"/> and <see cref="To"/> select on. Rows come in log order (seq) either way.</summary>
+    public LogTime Time { get; init; } = LogTime.Recorded;
 
     public string? SiteId { get; init; }
 
@@ -52,12 +68,14 @@ public sealed record PurgeHorizon(Instant Before, long UpToSeq, long PurgeSeq)
     /// <summary>
     /// Whether a purged row could have matched <paramref name="filter"/>: its range does not start at or after
     /// <see cref="Before"/>, and its <c>after</c> is below <see cref="UpToSeq"/>. Then "no rows" there is not "none
-    /// happened", and the answer must say so.
+    /// happened", and the answer must say so. A range of the time rows happened (<see cref="LogTime.Happened"/>) is not
+    /// compared: the purge cut by recorded time, and a purged row's device time (ahead of its recording by the clock
+    /// skew the pipeline allowed then) is gone with it, so such an answer always says what was purged.
     /// </summary>
     public bool Reaches(LogFilter filter)
     {
         ArgumentNullException.ThrowIfNull(filter);
-        return (filter.From is null || filter.From < Before) && (filter.AfterSeq is null || filter.AfterSeq < UpToSeq);
+        return (filter.From is null || filter.From < Before || filter.Time == LogTime.Happened) && (filter.AfterSeq is null || filter.AfterSeq < UpToSeq);
     }
 }
 
@@ -206,11 +224,11 @@ public sealed class EntryLogQuery(Database database)
     }
 
     /// <summary>The indexed rows (seq up to the watermark): the index picks them, the log supplies them and the other filters.</summary>
-    private static SqliteCommand IndexedCommand(LogSnapshot snapshot, LogFilter filter)
+    internal static SqliteCommand IndexedCommand(LogSnapshot snapshot, LogFilter filter)
     {
         var command = snapshot.Command("");
         var sql = new StringBuilder($"SELECT {IndexedColumns} FROM ix.log_index i CROSS JOIN entry_log e ON e.seq = i.seq WHERE 1 = 1");
-        AddFilters(command, sql, filter, indexed: "i.", row: "e.", escort: "i.escort_id");
+        AddFilters(command, sql, filter, indexed: "i.", row: "e.", escort: "i.escort_id", happened: "i.happened_at");
         sql.Append(" ORDER BY i.seq LIMIT $limit");
         command.Parameters.AddWithValue("$limit", filter.Limit);
         command.CommandText = sql.ToString();
@@ -222,7 +240,7 @@ public sealed class EntryLogQuery(Database database)
     {
         var command = snapshot.Command("");
         var sql = new StringBuilder($"SELECT {Columns} FROM entry_log WHERE 1 = 1");
-        AddFilters(command, sql, filter, indexed: "", row: "", escort: $"({LogIndex.EscortOfRow})");
+        AddFilters(command, sql, filter, indexed: "", row: "", escort: $"({LogIndex.EscortOfRow})", happened: LogIndex.HappenedAtOfRow);
         sql.Append(" ORDER BY seq LIMIT $limit");
         command.Parameters.AddWithValue("$limit", limit);
         command.CommandText = sql.ToString();
@@ -232,12 +250,14 @@ public sealed class EntryLogQuery(Database database)
     /// <summary>
     /// The filter's conditions; <paramref name="indexed"/> prefixes the columns the index holds, <paramref name="row"/>
     /// the others; <paramref name="escort"/> is the escort a row names: the index's column, or the log's detail read the
-    /// way the index reads it (<see cref="LogIndex.EscortOfRow"/>).
+    /// way the index reads it (<see cref="LogIndex.EscortOfRow"/>); <paramref name="happened"/> likewise when a row
+    /// happened (<see cref="LogIndex.HappenedAtOfRow"/>), the time a <see cref="LogTime.Happened"/> range selects on.
     /// </summary>
-    private static void AddFilters(SqliteCommand command, StringBuilder sql, LogFilter filter, string indexed, string row, string escort)
+    private static void AddFilters(SqliteCommand command, StringBuilder sql, LogFilter filter, string indexed, string row, string escort, string happened)
     {
-        Add(command, sql, $"{indexed}at >= $from", "$from", CeilingMilliseconds(filter.From));
-        Add(command, sql, $"{indexed}at < $to", "$to", CeilingMilliseconds(filter.To));
+        var time = filter.Time == LogTime.Happened ? happened : $"{indexed}at";
+        Add(command, sql, $"{time} >= $from", "$from", CeilingMilliseconds(filter.From));
+        Add(command, sql, $"{time} < $to", "$to", CeilingMilliseconds(filter.To));
         Add(command, sql, $"{indexed}site_id = $site", "$site", filter.SiteId);
         Add(command, sql, $"{indexed}door_id = $door", "$door", filter.DoorId);
         Add(command, sql, $"{indexed}person_id = $person", "$person", filter.PersonId);

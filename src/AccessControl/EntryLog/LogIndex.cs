@@ -4,7 +4,7 @@ using Microsoft.Data.Sqlite;
 namespace AccessControl.EntryLog;
 
 /// <summary>
-/// The entry log's query indexes (by time, site, door, person, escort, and each device's seqs), and what start-up needs from the
+/// The entry log's query indexes (by time recorded and time happened, site, door, person, escort, and each device's seqs), and what start-up needs from the
 /// whole log (the newest grant of each person at each reader, the devices), kept in a file of their own
 /// beside the database (<c>accesscontrol.index.db</c> for <c>accesscontrol.db</c>) and filled in bulk by a background
 /// job, so that a swipe's commit writes the log row and its redelivery index only, not seven b-trees.
@@ -24,8 +24,11 @@ namespace AccessControl.EntryLog;
 public sealed class LogIndex(Database database) : IDisposable
 {
     /// <summary>The layout of the index file; a file of another version is rebuilt.</summary>
-    /// <remarks>3 added <c>escort_id</c> (the escort a row names in its detail); a file of 2 is rebuilt at the first start.</remarks>
-    public const int SchemaVersion = 3;
+    /// <remarks>
+    /// 3 added <c>escort_id</c> (the escort a row names in its detail); 4 added <c>happened_at</c> (when a row happened,
+    /// <see cref="HappenedAtOfRow"/>) and its indexes. A file of another version is rebuilt at the first start.
+    /// </remarks>
+    public const int SchemaVersion = 4;
 
     /// <summary>Rows copied per round at most: a round is one transaction of the index file, not the log's.</summary>
     public const int DefaultBatchRows = 20_000;
@@ -53,13 +56,18 @@ public sealed class LogIndex(Database database) : IDisposable
             person_id   TEXT,
             source      TEXT,
             device_seq  INTEGER,
-            escort_id   TEXT                -- the row's detail names this person as escort (EscortOfRow)
+            escort_id   TEXT,               -- the row's detail names this person as escort (EscortOfRow)
+            happened_at INTEGER NOT NULL    -- when it happened: a buffered event's device time, else at (HappenedAtOfRow)
         );
         CREATE INDEX ix_log_index_at ON log_index (at);
         CREATE INDEX ix_log_index_site_at ON log_index (site_id, at);
         CREATE INDEX ix_log_index_door_at ON log_index (door_id, at) WHERE door_id IS NOT NULL;
         CREATE INDEX ix_log_index_person_at ON log_index (person_id, at) WHERE person_id IS NOT NULL;
         CREATE INDEX ix_log_index_escort_at ON log_index (escort_id, at) WHERE escort_id IS NOT NULL;
+        CREATE INDEX ix_log_index_happened ON log_index (happened_at);
+        CREATE INDEX ix_log_index_site_happened ON log_index (site_id, happened_at);
+        CREATE INDEX ix_log_index_door_happened ON log_index (door_id, happened_at) WHERE door_id IS NOT NULL;
+        CREATE INDEX ix_log_index_person_happened ON log_index (person_id, happened_at) WHERE person_id IS NOT NULL;
         CREATE INDEX ix_log_index_source_device_seq ON log_index (source, device_seq) WHERE device_seq IS NOT NULL;
 
         -- The newest live grant of each person at each reader: what the anti-passback state is rebuilt from at start-up
@@ -77,7 +85,7 @@ public sealed class LogIndex(Database database) : IDisposable
 
     private const string PendingSql = """
         CREATE TEMP TABLE pending (
-            seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, site_id TEXT, door_id TEXT, person_id TEXT, source TEXT, device_seq INTEGER, escort_id TEXT,
+            seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, site_id TEXT, door_id TEXT, person_id TEXT, source TEXT, device_seq INTEGER, escort_id TEXT, happened_at INTEGER NOT NULL,
             grant_reader TEXT   -- the reader of a live grant (a person let in or out), else null
         )
         """;
@@ -95,16 +103,32 @@ public sealed class LogIndex(Database database) : IDisposable
     internal const string EscortOfRow =
         "CASE WHEN instr(detail, '\"escort\"') > 0 AND json_valid(detail) AND json_type(detail, '$.escort') = 'text' THEN json_extract(detail, '$.escort') END";
 
+    /// <summary>
+    /// The device's time of a row that records an event a reader or door controller buffered while cut off and the
+    /// service accepted as such (<c>offline</c>, not refused as <c>replay_suspected</c>), else null. An accepted replay's
+    /// device time is at most the pipeline's offline window before the row's <c>at</c> (and at most the clock skew after
+    /// it); a refused one's is a claim the service did not believe, which may be years off, so it places nothing.
+    /// A live event's device time is the reader's clock, within the skew of the service's, which decided it at <c>at</c>.
+    /// </summary>
+    internal const string ReplayedDeviceTimeOfRow =
+        "CASE WHEN offline = 1 AND (reason IS NULL OR reason <> 'replay_suspected') THEN device_at END";
+
+    /// <summary>
+    /// When a row happened (<c>time=happened</c>): <see cref="ReplayedDeviceTimeOfRow"/>, else when the service recorded it.
+    /// The index holds it (<c>happened_at</c>) and a scan past the watermark computes it with this same expression.
+    /// </summary>
+    internal const string HappenedAtOfRow = $"COALESCE({ReplayedDeviceTimeOfRow}, at)";
+
     private const string ReadNewRowsSql = $$"""
-        INSERT INTO temp.pending (seq, at, site_id, door_id, person_id, source, device_seq, escort_id, grant_reader)
-        SELECT seq, at, site_id, door_id, person_id, source, device_seq, {{EscortOfRow}}, CASE WHEN {{LiveGrant}} THEN reader_id END
+        INSERT INTO temp.pending (seq, at, site_id, door_id, person_id, source, device_seq, escort_id, happened_at, grant_reader)
+        SELECT seq, at, site_id, door_id, person_id, source, device_seq, {{EscortOfRow}}, {{HappenedAtOfRow}}, CASE WHEN {{LiveGrant}} THEN reader_id END
         FROM log.entry_log
         WHERE seq > $from ORDER BY seq LIMIT $rows
         """;
 
     private const string WriteNewRowsSql = """
-        INSERT INTO log_index (seq, at, site_id, door_id, person_id, source, device_seq, escort_id)
-        SELECT seq, at, site_id, door_id, person_id, source, device_seq, escort_id FROM temp.pending;
+        INSERT INTO log_index (seq, at, site_id, door_id, person_id, source, device_seq, escort_id, happened_at)
+        SELECT seq, at, site_id, door_id, person_id, source, device_seq, escort_id, happened_at FROM temp.pending;
         INSERT INTO latest_grants (person_id, reader_id, seq)
         SELECT person_id, grant_reader, MAX(seq) FROM temp.pending WHERE grant_reader IS NOT NULL GROUP BY person_id, grant_reader
         ON CONFLICT (person_id, reader_id) DO UPDATE SET seq = MAX(seq, excluded.seq);
@@ -122,7 +146,7 @@ public sealed class LogIndex(Database database) : IDisposable
             WHERE e.seq <= $w
               AND (i.seq IS NULL OR i.at IS NOT e.at OR i.site_id IS NOT e.site_id OR i.door_id IS NOT e.door_id
                    OR i.person_id IS NOT e.person_id OR i.source IS NOT e.source OR i.device_seq IS NOT e.device_seq
-                   OR i.escort_id IS NOT ({{EscortOfRow}}))
+                   OR i.escort_id IS NOT ({{EscortOfRow}}) OR i.happened_at IS NOT COALESCE({{ReplayedDeviceTimeOfRow}}, e.at))
             UNION ALL
             SELECT i.seq FROM ix.log_index i
             WHERE i.seq > (SELECT up_to FROM purged) AND NOT EXISTS (SELECT 1 FROM entry_log e WHERE e.seq = i.seq)

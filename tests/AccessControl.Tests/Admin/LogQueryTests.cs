@@ -108,6 +108,31 @@ public sealed class LogQueryTests : IAsyncLifetime
     }
 
     [Fact]
+    [Trait("control", "NIST-AU-6")]
+    public async Task Log_TimeHappened_FindsTheSwipeABufferedReaderReplayedTheNextMorning_WhichTheRecordedRangeMisses()
+    {
+        // At 23:50 the night before, the reader was cut off and kept the swipe; it replayed it the next morning at 08:00.
+        var night = Instant.FromUtc(2025, 3, 3, 23, 50);
+        await host.AppendAsync(Access(night + Duration.FromHours(8) + Duration.FromMinutes(10), "door-b", "rdr-b-in", "p-2", "grant", "granted") with
+        {
+            Source = "readers/rdr-b-in", EventId = "ev-buffered", DeviceSeq = 7, DeviceAt = night, Offline = true,
+        });
+        var thatDay = "from=2025-03-03T00:00:00Z&to=2025-03-04T00:00:00Z";
+
+        var recorded = await SeqsAsync("/log?" + thatDay, host.AuditorToken);
+        var happened = await SeqsAsync("/log?" + thatDay + "&time=happened", host.AuditorToken);
+        var happenedAtDc2 = await SeqsAsync("/log?" + thatDay + "&time=happened&door=door-b", host.AuditorToken);
+
+        Assert.Equal([1L, 2L, 3L, 4L, 5L], recorded);
+        Assert.Equal([1L, 2L, 3L, 4L, 5L, 6L], happened);
+        Assert.Equal([3L, 6L], happenedAtDc2);
+
+        await host.AddPersonAsync("p-audit-dc1");
+        var dc1 = host.Tokens.CreateToken("audit-dc1", OperatorRole.Auditor, "test", "p-audit-dc1", "dc1");
+        Assert.Equal([1L, 2L, 4L], await SeqsAsync("/log?" + thatDay + "&time=happened", dc1)); // still only its site's rows
+    }
+
+    [Fact]
     [Trait("control", "NIST-AC-3")]
     [Trait("control", "NIST-AC-6")]
     [Trait("control", "NIST-AU-9")]
@@ -224,6 +249,8 @@ public sealed class LogQueryTests : IAsyncLifetime
     [InlineData("door=a&door=b", "door")]
     [InlineData("from=9999-12-31T23:59:59-05:00", "from")] // past the calendar's end once the offset is applied: was a 500
     [InlineData("to=-9998-01-01T00:00:00%2B14:00", "to")]
+    [InlineData("time=device&from=2025-03-03T09:00:00Z", "time")]
+    [InlineData("time=happened", "time")] // alone it selects nothing
     public async Task Log_BadParameter_Is400NamingIt(string query, string parameter)
     {
         var response = await host.SendAsync(HttpMethod.Get, "/log?" + query, token: host.AuditorToken);

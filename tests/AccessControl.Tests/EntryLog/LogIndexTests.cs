@@ -612,6 +612,8 @@ public sealed class LogIndexTests : IDisposable
             ["escort, range and decision"] = new LogFilter { Escort = "p-2", From = t + Duration.FromMinutes(4), To = t + Duration.FromMinutes(20), Decision = "grant" },
             ["escort and site after a seq"] = new LogFilter { Escort = "p-2", SiteId = "dc2", AfterSeq = 100 },
             ["escort with a small limit"] = new LogFilter { Escort = "p-2", Limit = 5 },
+            ["happened range"] = new LogFilter { From = t + Duration.FromMinutes(8), To = t + Duration.FromMinutes(18), Time = LogTime.Happened },
+            ["door and happened range"] = new LogFilter { DoorId = "door-sr1", From = t + Duration.FromMinutes(4), Time = LogTime.Happened },
         };
     }
 
