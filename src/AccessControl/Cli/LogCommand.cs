@@ -9,7 +9,7 @@ using NodaTime.Text;
 namespace AccessControl.Cli;
 
 /// <summary>
-/// <c>accesscontrol log --db PATH [--from T] [--to T] [--site S] [--door D] [--reader R] [--person P] [--escort P]
+/// <c>accesscontrol log --db PATH [--from T] [--to T] [--time recorded|happened] [--site S] [--door D] [--reader R] [--person P] [--escort P]
 /// [--kind K] [--decision grant|deny|pending] [--reason CODE] [--after SEQ] [--limit N] [--tz ZONE] [--json]</c>
 /// (and <c>log verify</c>, <c>log purge</c>: see <see cref="LogIntegrityCommands"/>)
 /// </summary>
@@ -116,16 +116,22 @@ public static class LogCommand
         return ExitCodes.Ok;
     }
 
-    /// <summary>Writes rows as a table with aligned columns; absent values are shown as '-'.</summary>
+    /// <summary>
+    /// Writes rows as a table with aligned columns; absent values are shown as '-'. TIME is when the service recorded the
+    /// row; OFFLINE says a device buffered the event while cut off and replayed it later, and DEVICE TIME is the device's
+    /// time of the event (for a buffered one, when it happened; for one refused as a replay, the time it claimed).
+    /// </summary>
     public static void WriteTable(IReadOnlyList<LogEntry> rows, DateTimeZone zone, TextWriter output)
     {
         var pattern = ZonedDateTimePattern.CreateWithInvariantCulture("uuuu'-'MM'-'dd HH':'mm':'ss.fff o<+HH:mm>", null);
-        string[] header = ["SEQ", "TIME", "KIND", "SITE", "DOOR", "READER", "PERSON", "CARD", "DECISION", "REASON", "ACTOR"];
+        string[] header = ["SEQ", "TIME", "OFFLINE", "DEVICE TIME", "KIND", "SITE", "DOOR", "READER", "PERSON", "CARD", "DECISION", "REASON", "ACTOR"];
         var table = new List<string[]> { header };
         table.AddRange(rows.Select(r => new[]
         {
             r.Seq.ToString(CultureInfo.InvariantCulture),
             pattern.Format(r.At.InZone(zone)),
+            r.Offline ? "yes" : "-",
+            r.DeviceAt is { } deviceAt ? pattern.Format(deviceAt.InZone(zone)) : "-",
             r.Kind,
             r.SiteId ?? "-",
             r.DoorId ?? "-",
@@ -183,7 +189,7 @@ public static class LogCommand
     private static int UsageError(TextWriter error, string message)
     {
         error.WriteLine("error: " + message);
-        error.WriteLine("usage: log --db PATH [--from T] [--to T] [--site S] [--door D] [--reader R] [--person P] [--escort P] [--kind K] [--decision grant|deny|pending] [--reason CODE] [--after SEQ] [--limit N] [--tz ZONE] [--json]");
+        error.WriteLine("usage: log --db PATH [--from T] [--to T] [--time recorded|happened] [--site S] [--door D] [--reader R] [--person P] [--escort P] [--kind K] [--decision grant|deny|pending] [--reason CODE] [--after SEQ] [--limit N] [--tz ZONE] [--json]");
         error.WriteLine("       " + LogIntegrityCommands.VerifyUsage);
         error.WriteLine("       " + LogIntegrityCommands.PurgeUsage);
         return ExitCodes.Usage;

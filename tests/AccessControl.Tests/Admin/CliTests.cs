@@ -35,8 +35,33 @@ public sealed class CliTests : IAsyncLifetime
         var lines = Lines(output);
         Assert.Equal(2, lines.Length);
         Assert.StartsWith("SEQ  TIME ", lines[0]);
-        Assert.Matches(@"^2\s+2025-03-03 11:00:00\.000 \+01:00\s+access\s+dc1\s+door-hall-a\s+rdr-hall-a-in\s+p-2\s+0A0B0C\s+deny\s+credential_revoked\s+-$", lines[1]);
+        Assert.Matches(@"^2\s+2025-03-03 11:00:00\.000 \+01:00\s+-\s+-\s+access\s+dc1\s+door-hall-a\s+rdr-hall-a-in\s+p-2\s+0A0B0C\s+deny\s+credential_revoked\s+-$", lines[1]);
         Assert.Equal(lines[0].IndexOf("KIND", StringComparison.Ordinal), lines[1].IndexOf("access", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AU-6")]
+    public async Task Log_TimeHappened_FindsABufferedSwipeByItsDeviceTime_AndTheTableShowsItWasBufferedAndWhen()
+    {
+        await LogQueryTests.SeedAsync(host);
+        var night = NodaTime.Instant.FromUtc(2025, 3, 2, 23, 50);
+        await host.AppendAsync(new LogEntry
+        {
+            At = AdminHost.Start + NodaTime.Duration.FromHours(5), Kind = LogKinds.Access, SiteId = "dc1", DoorId = "door-hall-a", ReaderId = "rdr-hall-a-in",
+            PersonId = "p-2", Card = "0A0B0C", Source = "readers/rdr-hall-a-in", EventId = "ev-buffered", DeviceSeq = 9, DeviceAt = night, Offline = true,
+            Decision = "grant", Reason = "granted",
+        });
+        string[] theDayBefore = ["--db", host.DatabasePath, "--from", "2025-03-02T00:00:00Z", "--to", "2025-03-03T00:00:00Z", "--tz", "Europe/Amsterdam"];
+        var (recorded, happened, error) = (new StringWriter(), new StringWriter(), new StringWriter());
+
+        Assert.Equal(0, LogCommand.Run(Parse(theDayBefore), recorded, error));
+        Assert.Equal(0, LogCommand.Run(Parse([.. theDayBefore, "--time", "happened"]), happened, error));
+
+        Assert.Single(Lines(recorded)); // the header alone: it was recorded the next morning
+        var lines = Lines(happened);
+        Assert.Equal(2, lines.Length);
+        Assert.Matches(@"^SEQ\s+TIME\s+OFFLINE\s+DEVICE TIME\s+KIND\s", lines[0]);
+        Assert.Matches(@"^6\s+2025-03-03 15:00:00\.000 \+01:00\s+yes\s+2025-03-03 00:50:00\.000 \+01:00\s+access\s+dc1\s+door-hall-a\s", lines[1]);
     }
 
     [Fact]
