@@ -256,6 +256,11 @@ public sealed class EntryLogQuery(Database database)
     private static void AddFilters(SqliteCommand command, StringBuilder sql, LogFilter filter, string indexed, string row, string escort, string happened)
     {
         var time = filter.Time == LogTime.Happened ? happened : $"{indexed}at";
+        if ((filter.From is not null || filter.To is not null) && time.Contains(LogIndex.ReplaySuspectedParameter.Name, StringComparison.Ordinal))
+        {
+            command.Parameters.AddWithValue(LogIndex.ReplaySuspectedParameter.Name, LogIndex.ReplaySuspectedParameter.Value);
+        }
+
         Add(command, sql, $"{time} >= $from", "$from", CeilingMilliseconds(filter.From));
         Add(command, sql, $"{time} < $to", "$to", CeilingMilliseconds(filter.To));
         Add(command, sql, $"{indexed}site_id = $site", "$site", filter.SiteId);

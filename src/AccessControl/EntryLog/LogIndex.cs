@@ -1,3 +1,4 @@
+using AccessControl.Decisions;
 using AccessControl.Storage;
 using Microsoft.Data.Sqlite;
 
@@ -105,13 +106,17 @@ public sealed class LogIndex(Database database) : IDisposable
 
     /// <summary>
     /// The device's time of a row that records an event a reader or door controller buffered while cut off and the
-    /// service accepted as such (<c>offline</c>, not refused as <c>replay_suspected</c>), else null. An accepted replay's
+    /// service accepted as such (<c>offline</c>, not refused as <c>replay_suspected</c>), else null. Its SQL takes the reason
+    /// as a parameter (<see cref="ReplaySuspectedParameter"/>). An accepted replay's
     /// device time is at most the pipeline's offline window before the row's <c>at</c> (and at most the clock skew after
     /// it); a refused one's is a claim the service did not believe, which may be years off, so it places nothing.
     /// A live event's device time is the reader's clock, within the skew of the service's, which decided it at <c>at</c>.
     /// </summary>
     internal const string ReplayedDeviceTimeOfRow =
-        "CASE WHEN offline = 1 AND (reason IS NULL OR reason <> 'replay_suspected') THEN device_at END";
+        "CASE WHEN offline = 1 AND (reason IS NULL OR reason <> $replaySuspected) THEN device_at END";
+
+    /// <summary>The parameter <see cref="ReplayedDeviceTimeOfRow"/> needs: the reason of a refused replay.</summary>
+    internal static (string Name, object? Value) ReplaySuspectedParameter => ("$replaySuspected", AccessReason.ReplaySuspected.ToCode());
 
     /// <summary>
     /// When a row happened (<c>time=happened</c>): <see cref="ReplayedDeviceTimeOfRow"/>, else when the service recorded it.
@@ -333,6 +338,7 @@ public sealed class LogIndex(Database database) : IDisposable
 
         using var command = log.Command(CheckSql);
         command.Parameters.AddWithValue("$w", log.Watermark);
+        command.Parameters.AddWithValue(ReplaySuspectedParameter.Name, ReplaySuspectedParameter.Value);
         using var reader = command.ExecuteReader();
         reader.Read();
         return new LogIndexCheck(log.Watermark, reader.GetInt64(0), reader.GetInt64(1), reader.IsDBNull(2) ? null : reader.GetInt64(2));
@@ -360,7 +366,7 @@ public sealed class LogIndex(Database database) : IDisposable
             }
 
             Execute(connection, read, "DELETE FROM temp.pending");
-            copied = Execute(connection, read, ReadNewRowsSql, ("$from", watermark), ("$rows", batchRows));
+            copied = Execute(connection, read, ReadNewRowsSql, ("$from", watermark), ("$rows", batchRows), ReplaySuspectedParameter);
             if (copied > 0)
             {
                 watermark = Scalar<long>(connection, read, "SELECT MAX(seq) FROM temp.pending");

@@ -271,7 +271,7 @@ public sealed class LogVerifyCommandTests
     [Theory]
     [InlineData("DELETE FROM log_index WHERE person_id = 'p-9'", "missing")]
     [InlineData("UPDATE log_index SET person_id = 'p-else' WHERE seq = 12", "different")]
-    [InlineData("INSERT INTO log_index (seq, at, person_id) VALUES (1000, 0, 'p-ghost')", "extra")]
+    [InlineData("INSERT INTO log_index (seq, at, person_id, happened_at) VALUES (1000, 0, 'p-ghost', 0)", "extra")]
     [InlineData("DELETE FROM latest_grants WHERE person_id = 'p-12'", "grant")]
     [InlineData("DELETE FROM device_sources WHERE source = 'doors/ctl-1'", "device")]
     [Trait("control", "NIST-AU-9")]
