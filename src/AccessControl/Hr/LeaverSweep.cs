@@ -38,8 +38,8 @@ public sealed class LeaverSweep(Database database, Termination termination, ApiT
 
     /// <summary>
     /// Terminated people who hold a card not revoked, an active template, or a visit the termination's visits step
-    /// would change (<see cref="Visitors.VisitorService.EndInvolvementAsync"/>: one they host or solely escort that
-    /// nobody has checked in to, one they co-escort, one they are on site in; a visit in progress that they host or
+    /// would change (<see cref="Visitors.VisitorService.EndInvolvementAsync"/>: one they host, solely escort or approved
+    /// that nobody has checked in to, one they co-escort, one they are on site in; a visit in progress that they host or
     /// solely escort is left to the front desk, so it is no reason to come back to them at every start).
     /// </summary>
     private const string UnfinishedSql = """
@@ -51,6 +51,10 @@ public sealed class LeaverSweep(Database database, Termination termination, ApiT
         UNION
         SELECT v.host_person FROM visits v JOIN people p ON p.id = v.host_person
         WHERE p.status = 'terminated' AND v.status IN ('requested', 'approved') AND v.ends_at > @now
+          AND NOT EXISTS (SELECT 1 FROM visit_visitors s WHERE s.visit_id = v.id AND s.status <> 'expected')
+        UNION
+        SELECT v.decided_by_person FROM visits v JOIN people p ON p.id = v.decided_by_person
+        WHERE p.status = 'terminated' AND v.status = 'approved' AND v.ends_at > @now
           AND NOT EXISTS (SELECT 1 FROM visit_visitors s WHERE s.visit_id = v.id AND s.status <> 'expected')
         UNION
         SELECT e.value FROM visits v, json_each(v.escorts) e JOIN people p ON p.id = e.value

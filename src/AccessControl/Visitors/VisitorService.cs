@@ -695,7 +695,8 @@ public sealed class VisitorService
     /// <summary>
     /// Ends a person's part in visits when they leave (a termination, by the HR feed or an operator; NIST PS-4): each requested or approved visit not yet
     /// ended that they host, or of which they are the only designated escort, is cancelled while nobody has checked in
-    /// (action <c>visit.cancel</c>, status <c>withdrawn</c>); a visit they co-escort loses them as escort
+    /// (action <c>visit.cancel</c>, status <c>withdrawn</c>), and so is each approved visit not yet ended that they approved
+    /// and nobody has checked in to (<c>approver_left</c>: another approver approves it again); a visit they co-escort loses them as escort
     /// (<c>visit.escort_remove</c>); a visit where they are a visitor on site is checked out (<c>visit.check_out</c>,
     /// badge revoked). A visit already in progress that they host or solely escort is left to the front desk and reported
     /// in <see cref="VisitsEnded.InProgress"/>: its visitors are on site, and only the desk can hand them to someone else
@@ -738,14 +739,17 @@ public sealed class VisitorService
 
                 var hosts = visit.Host == person;
                 var escorts = visit.Escorts.Contains(person);
-                if ((!hosts && !escorts) || visit.Status is not (VisitStatus.Requested or VisitStatus.Approved) || visit.Interval.End <= now)
+                // An approval is the control that lets the visitors in: one by a leaver that nobody has used yet is not
+                // vouched for any more (an insider's last approval for an accomplice's visit after they leave).
+                var approves = visit.Status == VisitStatus.Approved && visit.Decision?.ByPerson == person.Value;
+                if ((!hosts && !escorts && !approves) || visit.Status is not (VisitStatus.Requested or VisitStatus.Approved) || visit.Interval.End <= now)
                 {
                     continue;
                 }
 
                 var started = visit.Visitors.Any(v => v.Status != VisitorStatus.Expected);
                 var remaining = visit.Escorts.Remove(person);
-                if (!hosts && !remaining.IsEmpty)
+                if (escorts && !hosts && !remaining.IsEmpty && (!approves || started))
                 {
                     // Its visitors on site can no longer follow this escort from before the row on (the escort windows they
                     // opened before are already closed by their termination; this keeps the visit's escorts in step).
@@ -763,12 +767,16 @@ public sealed class VisitorService
                 }
                 else if (started)
                 {
-                    inProgress.Add(visit.Id);
+                    if (hosts || escorts)
+                    {
+                        inProgress.Add(visit.Id);
+                    }
                 }
                 else
                 {
+                    var why = hosts ? "host_left" : approves ? "approver_left" : "escort_left";
                     var done = await ChangeAsync(actor, VisitActions.Cancel, visit.Site, visit.Host.Value, null,
-                        new { visit = visit.Id, was = VisitCodes.Code(visit.Status), why = hosts ? "host_left" : "escort_left", person = person.Value, reference },
+                        new { visit = visit.Id, was = VisitCodes.Code(visit.Status), why, person = person.Value, reference },
                         () => store.Cancel(visit.Id, actor, now) ? visit.Id : throw new InvalidOperationException($"Visit {visit.Id} changed while being cancelled."));
                     if (!done.IsOk)
                     {

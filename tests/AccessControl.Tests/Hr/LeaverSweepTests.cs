@@ -159,6 +159,36 @@ public sealed class LeaverSweepTests : IDisposable
         Assert.Equal([swept.Seq], SweepRows(third).Select(r => r.Seq));
     }
 
+    /// <summary>An approver who holds no card: the visit they approved is all their termination has left to take away.</summary>
+    [Fact]
+    [Trait("control", "NIST-PS-4")]
+    [Trait("control", "ISO27001-A.7.3")]
+    public async Task ATerminationCutShortBeforeTheVisitsItsLeaverApproved_IsFinishedByTheNextStart()
+    {
+        long visit;
+        await using (var first = await StartAsync())
+        {
+            using var desk = VisitDesk.For(first);
+            var added = await desk.Admin.PutAsJsonAsync("api/v1/people/p-leaving-approver", new { name = "Lena Vogt", kind = "employee", status = "active" });
+            Assert.Equal(HttpStatusCode.OK, added.StatusCode);
+            visit = (await desk.RequestAsync()).Id;
+            await desk.ApproveAsync(visit, desk.As("leaving-approver", OperatorRole.Approver, "p-leaving-approver"));
+            SiteFileTerminationTests.RefuseRows(first.Edge.Database, "visit.cancel");
+            var response = await desk.Admin.PostAsJsonAsync("api/v1/people/p-leaving-approver/status", new { status = "terminated" });
+            SiteFileTerminationTests.RefuseRows(first.Edge.Database, null);
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+            Assert.Equal("approved", desk.Get(first, visit).Status);
+        }
+
+        await using var second = await StartAsync();
+        using var secondDesk = VisitDesk.For(second);
+
+        Assert.Equal("withdrawn", secondDesk.Get(second, visit).Status);
+        var swept = SweepRows(second);
+        Assert.Equal(["visit.cancel", "operator_token.revoke"], swept.Select(r => r.Reason));
+        Assert.Contains("\"why\":\"approver_left\"", swept[0].Detail, StringComparison.Ordinal);
+    }
+
     /// <summary>
     /// A first start in which Martina Koch hosts a visit this afternoon and an administrator terminates her, answered 503:
     /// the log refused the first card's row.

@@ -138,6 +138,33 @@ public class TerminationTests
     [Fact]
     [Trait("control", "NIST-PS-4")]
     [Trait("control", "ISO27001-A.7.3")]
+    public async Task Termination_OfAnApprover_WithdrawsTheVisitsTheyApprovedThatNobodyCheckedInTo_SoTheirLastApprovalLetsNobodyIn()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        using var desk = VisitDesk.For(edge);
+        await desk.AddBadgeAsync();
+        var leaver = desk.As("aschulz", OperatorRole.Approver, "p-aschulz");
+        var approvedByLeaver = await desk.RequestAsync();
+        await desk.ApproveAsync(approvedByLeaver.Id, leaver);
+        var approvedByAnother = await desk.RequestAsync();
+        await desk.ApproveAsync(approvedByAnother.Id);
+
+        var terminated = await desk.Admin.PostAsJsonAsync("api/v1/people/p-aschulz/status", new { status = "terminated" });
+        var checkIn = await desk.Frontdesk.PostAsJsonAsync($"api/v1/visits/{approvedByLeaver.Id}/check-in", VisitDesk.CheckIn());
+
+        Assert.Equal(HttpStatusCode.OK, terminated.StatusCode);
+        Assert.Equal((HttpStatusCode.UnprocessableEntity, "visit_not_approved"), (checkIn.StatusCode, await VisitDesk.RefusalCodeAsync(checkIn)));
+        Assert.Equal("withdrawn", desk.Get(edge, approvedByLeaver.Id).Status);
+        Assert.Equal("approved", desk.Get(edge, approvedByAnother.Id).Status);
+        var cancel = Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Admin, Reason = "visit.cancel" }));
+        Assert.Equal("admin-1", cancel.Actor);
+        Assert.Contains("\"why\":\"approver_left\"", cancel.Detail, StringComparison.Ordinal);
+        Assert.Contains("\"person\":\"p-aschulz\"", cancel.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-PS-4")]
+    [Trait("control", "ISO27001-A.7.3")]
     public async Task Termination_OfAnAdmin_RevokesTheirAdminToken_WhichIsRefusedFromThenOn()
     {
         await using var edge = await EdgeHarness.StartAsync();
