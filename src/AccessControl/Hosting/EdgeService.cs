@@ -400,6 +400,12 @@ public sealed class EdgeService : IAsyncDisposable
     /// </summary>
     internal Hr.Termination? Termination { get; set; }
 
+    /// <summary>
+    /// Applies the HR events that became due while the service was down (a future-dated termination, <c>HrFeedService.ApplyDueAsync</c>),
+    /// run once by <see cref="StartAsync"/> before any door is decided; the periodic job does it from then on. Set by the host.
+    /// </summary>
+    internal Func<Task>? ApplyDueHrEvents { get; set; }
+
     /// <summary>Starts the broker (embedded mode), the pipeline, the service connection and supervision.</summary>
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -470,6 +476,13 @@ public sealed class EdgeService : IAsyncDisposable
         // bring back. A step that cannot be written does not stop the start (Hr.LeaverSweep says why); the next one tries again.
         var sweep = Termination ?? throw new InvalidOperationException("No Hr.Termination given: a half-done termination would never be finished.");
         await new Hr.LeaverSweep(Database, sweep, new ApiTokens(Database, Clock), Configuration, Clock, Loggers.CreateLogger<Hr.LeaverSweep>()).RunAsync();
+
+        // A termination dated to take effect while the service was down is due now, not at the periodic job's first round
+        // (a minute on): until then the leaver's card would be granted. One that cannot be applied stays scheduled for that job.
+        if (ApplyDueHrEvents is { } applyDue)
+        {
+            await applyDue();
+        }
 
         var options = settings.Broker with { Host = BrokerHost, Port = BrokerPort };
         connection ??= new ServiceConnection(options, Secrets, time, deliver);

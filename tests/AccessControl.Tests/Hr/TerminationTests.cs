@@ -390,6 +390,28 @@ public class TerminationTests
     }
 
     [Fact]
+    [Trait("control", "NIST-PS-4")]
+    [Trait("control", "ISO27001-A.7.3")]
+    public async Task FutureDatedTermination_ThatBecameDueWhileTheServiceWasDown_IsAppliedBeforeTheNextStartDecidesAnySwipe()
+    {
+        using var folder = new DataFolder();
+        await using (var first = await EdgeHarness.StartAsync(directory: folder.Path))
+        {
+            using var hr = new HrFeedClient(first);
+            var scheduled = Assert.Single(await hr.SendAsync(HrFeedClient.Termination("hr-2026-000301", effectiveAt: "2026-12-01T10:30:00+01:00")));
+            Assert.Equal(HrOutcomes.Scheduled, scheduled.Outcome);
+        }
+
+        // Started again at 11:00, half an hour after she left; the periodic job's first round is a minute away.
+        await using var second = await EdgeHarness.StartAsync(now: EdgeHarness.BusinessHours + Duration.FromHours(1), directory: folder.Path);
+        var swipe = await (await second.ReaderAsync("rdr-lobby-in")).PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
+
+        Assert.Equal((false, "credential_revoked"), (swipe.Grant, swipe.Reason));
+        var applied = Assert.Single(second.Rows(new LogFilter { Kind = LogKinds.Admin, Reason = "hr.applied" }));
+        Assert.Contains("hr-2026-000301", applied.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
     [Trait("control", "NIST-PS-5")]
     public async Task Transfer_ReplacesTheAccessLevels_InOneAuditedChange()
     {
