@@ -17,7 +17,7 @@ namespace AccessControl.Tests.EndToEnd;
 /// <summary>Replay protection over the broker: stale seq or implausible time refused, logged, alarmed; baselines survive a restart; an admin reset.</summary>
 [Trait("control", "NIST-SC-23")]
 [Trait("control", "NIST-PE-3")]
-public class ReplayProtectionTests
+public partial class ReplayProtectionTests
 {
     private const string ReaderId = "rdr-lobby-in";
 

@@ -62,22 +62,10 @@ public sealed class WebHostSettingsTests
     {
         using var data = new DataFolder();
         var port = FreePort();
-        using var process = ProgramRun.Start("dotnet",
-            [Path.Combine(AppContext.BaseDirectory, "accesscontrol.dll"), "run", "--site", EdgeHarness.DemoSiteFile, "--data", data.Path,
-             "--broker-port", "0", "--http", $"http://127.0.0.1:{port}"]);
-        var error = process.StandardError.ReadToEndAsync();
-        var printed = new System.Text.StringBuilder();
+        var (process, printed, error) = await StartRunAsync(data.Path, ["--http", $"http://127.0.0.1:{port}"], environment: null, workingDirectory: null);
         try
         {
-            while (await process.StandardOutput.ReadLineAsync().WaitAsync(Timeout) is { } line)
-            {
-                printed.AppendLine(line);
-                if (line.StartsWith("AccessControl edge running", StringComparison.Ordinal))
-                {
-                    break;
-                }
-            }
-
+            Assert.True(!process.HasExited, printed.ToString());
             using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
             var answers = new List<HttpStatusCode>();
             for (var i = 0; i < 3; i++)
@@ -103,11 +91,7 @@ public sealed class WebHostSettingsTests
         }
         finally
         {
-            if (!process.HasExited)
-            {
-                process.Kill(entireProcessTree: true);
-                await process.WaitForExitAsync();
-            }
+            await StopAsync(process);
         }
     }
 
@@ -118,26 +102,50 @@ public sealed class WebHostSettingsTests
     private static async Task<(bool Running, string Output, bool Probe)> WhileRunningAsync(string data, string[] arguments,
         IReadOnlyDictionary<string, string>? environment, string? workingDirectory, Func<bool> probe)
     {
-        using var process = ProgramRun.Start("dotnet",
-            [Path.Combine(AppContext.BaseDirectory, "accesscontrol.dll"), "run", "--site", EdgeHarness.DemoSiteFile, "--data", data,
-             "--broker-port", "0", "--http", "http://127.0.0.1:0", .. arguments], environment, workingDirectory);
-        var error = process.StandardError.ReadToEndAsync();
-        var printed = new System.Text.StringBuilder();
+        var (process, printed, error) = await StartRunAsync(data, ["--http", "http://127.0.0.1:0", .. arguments], environment, workingDirectory);
         try
         {
-            while (await process.StandardOutput.ReadLineAsync().WaitAsync(Timeout) is { } line)
+            if (!process.HasExited)
             {
-                printed.AppendLine(line);
-                if (line.StartsWith("AccessControl edge running", StringComparison.Ordinal))
-                {
-                    return (true, printed.ToString(), probe());
-                }
+                return (true, printed.ToString(), probe());
             }
 
-            await process.WaitForExitAsync().WaitAsync(Timeout);
             return (false, printed + await error, false);
         }
         finally
+        {
+            await StopAsync(process);
+        }
+    }
+
+    /// <summary>
+    /// Starts <c>accesscontrol run</c> (the demo site, a free broker port) and reads what it prints until it says it is
+    /// running, or until it exits (then HasExited). The caller stops it (<see cref="StopAsync"/>).
+    /// </summary>
+    private static async Task<(System.Diagnostics.Process Process, System.Text.StringBuilder Printed, Task<string> Error)> StartRunAsync(
+        string data, string[] arguments, IReadOnlyDictionary<string, string>? environment, string? workingDirectory)
+    {
+        var process = ProgramRun.Start("dotnet",
+            [Path.Combine(AppContext.BaseDirectory, "accesscontrol.dll"), "run", "--site", EdgeHarness.DemoSiteFile, "--data", data,
+             "--broker-port", "0", .. arguments], environment, workingDirectory);
+        var error = process.StandardError.ReadToEndAsync();
+        var printed = new System.Text.StringBuilder();
+        while (await process.StandardOutput.ReadLineAsync().WaitAsync(Timeout) is { } line)
+        {
+            printed.AppendLine(line);
+            if (line.StartsWith("AccessControl edge running", StringComparison.Ordinal))
+            {
+                return (process, printed, error);
+            }
+        }
+
+        await process.WaitForExitAsync().WaitAsync(Timeout);
+        return (process, printed, error);
+    }
+
+    private static async Task StopAsync(System.Diagnostics.Process process)
+    {
+        using (process)
         {
             if (!process.HasExited)
             {

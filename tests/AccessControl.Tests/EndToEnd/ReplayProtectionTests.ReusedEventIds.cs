@@ -17,12 +17,9 @@ namespace AccessControl.Tests.EndToEnd;
 /// and nothing else: the swipe never decided nor logged, the housing's tamper, the door's opening and the panel's fire
 /// swallowed as re-sends. Each is now told from a re-send by its seq.
 /// </summary>
-[Trait("control", "NIST-PE-3")]
-[Trait("control", "NIST-PE-6")]
-public class ReusedEventIdTests
+/// <remarks>Part of <see cref="ReplayProtectionTests"/>: an event under a reused eventId is refused as a suspected replay (rule <c>event_id_reused</c>).</remarks>
+public partial class ReplayProtectionTests
 {
-    private const string ReaderId = "rdr-lobby-in";
-
     [Fact]
     [Trait("control", "NIST-AU-2")]
     public async Task ACardUnderTheEventIdOfAnEarlierSwipe_IsDeniedAndLogged_WhileTheEarliersReSendStillHearsItsGrant_AlsoAfterARestart()
@@ -74,6 +71,7 @@ public class ReusedEventIdTests
     }
 
     [Fact]
+    [Trait("control", "NIST-PE-6")]
     public async Task ATamperUnderTheEventIdOfAnEarlierSwipe_StillRaisesTheTamperAlarm()
     {
         await using var edge = await EdgeHarness.StartAsync();
@@ -91,6 +89,7 @@ public class ReusedEventIdTests
     }
 
     [Fact]
+    [Trait("control", "NIST-PE-6")]
     public async Task ADoorOpenedUnderTheEventIdOfItsEarlierClose_RaisesDoorForced()
     {
         await using var edge = await EdgeHarness.StartAsync();
@@ -129,24 +128,6 @@ public class ReusedEventIdTests
         Assert.Contains("\"earlierSeq\":1", alarm.Detail, StringComparison.Ordinal);
         Assert.NotNull(release);
     }
-
-    private static ReaderEvent Card(string eventId, long seq, Instant at) =>
-        new(eventId, seq, at, ReaderEventType.Card, Operator, Ev3, false, null);
-
-    private static async Task<(IMqttClient Raw, Channel<DecisionMessage> Decisions)> RawReaderAsync(EdgeHarness edge)
-    {
-        var raw = await edge.RawClientAsync(ReaderId);
-        return (raw, await edge.DecisionsAsync(raw, ReaderId));
-    }
-
-    private static async Task<DecisionMessage> SendAsync(EdgeHarness edge, IMqttClient raw, Channel<DecisionMessage> decisions, ReaderEvent e)
-    {
-        await PublishAsync(edge, raw, e);
-        return await decisions.Reader.ReadAsync().AsTask().WaitAsync(EdgeHarness.Timeout);
-    }
-
-    private static Task PublishAsync(EdgeHarness edge, IMqttClient raw, ReaderEvent e) =>
-        Publish(raw, edge.Edge.Topics.ReaderEvents(ReaderId), WireFormat.Write(e));
 
     private static Task PublishDoorAsync(EdgeHarness edge, IMqttClient controller, DoorEvent e) =>
         Publish(controller, edge.Edge.Topics.DoorEvents("door-sr1"), WireFormat.Write(e));
