@@ -1768,22 +1768,21 @@ public sealed class EventPipeline : IAsyncDisposable
     /// </summary>
     private EventIdUse Seen(string source, string eventId, long seq, out long earlierSeq)
     {
-        long? earlier;
-        if (recent.TryGet(source, eventId, out _, out earlier))
+        if (!recent.TryGet(source, eventId, out _, out var earlier))
         {
-        }
-        else if (batchEvents.TryGetValue((source, eventId), out var index))
-        {
-            earlier = batch[index].Entry?.DeviceSeq;
-        }
-        else if (LoggedOrKept(source, eventId) is { } row)
-        {
-            earlier = row.DeviceSeq;
-        }
-        else
-        {
-            earlierSeq = 0;
-            return EventIdUse.New;
+            if (batchEvents.TryGetValue((source, eventId), out var index))
+            {
+                earlier = batch[index].Entry?.DeviceSeq;
+            }
+            else if (LoggedOrKept(source, eventId) is { } row)
+            {
+                earlier = row.DeviceSeq;
+            }
+            else
+            {
+                earlierSeq = 0;
+                return EventIdUse.New;
+            }
         }
 
         return Compare(seq, earlier, out earlierSeq);
