@@ -58,7 +58,8 @@ public static class DecisionEngine
 
         // A visitor's badge is a credential of a per-visit person: its reasons say what happened to the visit.
         var visitor = person.Kind == PersonKind.Visitor;
-        if (credential.Status == CredentialStatus.Revoked || person.Status == PersonStatus.Terminated)
+        // A termination dated for now or before counts from its instant, not from when the job that applies it runs.
+        if (credential.Status == CredentialStatus.Revoked || person.Status == PersonStatus.Terminated || cardholders.HasLeftBy(person.Id, request.At))
         {
             return deny(visitor ? AccessReason.BadgeReturned : AccessReason.CredentialRevoked, person.Id);
         }
@@ -151,8 +152,9 @@ public static class DecisionEngine
         {
             // Only behind an escort still active: a window opened before its escort's termination (or suspension) admits
             // nobody from the moment that is in flight, as their own card is refused (a removal in force no later than its row).
-            used = escorts.FindWindow(door.Id, reader.Direction, zone!.Id, person.Id, request.At, cardholders.DesignatedEscorts.GetValueOrDefault(person.Id),
-                escort => cardholders.People.TryGetValue(escort, out var holder) && holder.Status == PersonStatus.Active);
+            var at = request.At;
+            used = escorts.FindWindow(door.Id, reader.Direction, zone!.Id, person.Id, at, cardholders.DesignatedEscorts.GetValueOrDefault(person.Id),
+                escort => cardholders.People.TryGetValue(escort, out var holder) && cardholders.IsActiveAt(holder, at));
             if (used is null)
             {
                 return deny(AccessReason.EscortRequired, person.Id);

@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using AccessControl.Sites;
+using NodaTime;
 
 namespace AccessControl.People;
 
@@ -16,7 +17,8 @@ public sealed class Cardholders
         ImmutableDictionary<AccessLevelId, AccessLevel>.Empty,
         ImmutableDictionary<PersonId, ImmutableHashSet<PersonId>>.Empty,
         VisitorRules.None,
-        []);
+        [],
+        ImmutableDictionary<PersonId, Instant>.Empty);
 
     private Cardholders(
         ImmutableDictionary<PersonId, Person> people,
@@ -24,9 +26,11 @@ public sealed class Cardholders
         ImmutableDictionary<AccessLevelId, AccessLevel> accessLevels,
         ImmutableDictionary<PersonId, ImmutableHashSet<PersonId>> designatedEscorts,
         VisitorRules visitorRules,
-        ImmutableHashSet<PersonId> fingerprintEnrolled)
+        ImmutableHashSet<PersonId> fingerprintEnrolled,
+        ImmutableDictionary<PersonId, Instant> departures)
     {
         FingerprintEnrolled = fingerprintEnrolled;
+        Departures = departures;
         People = people;
         Credentials = credentials;
         AccessLevels = accessLevels;
@@ -47,6 +51,22 @@ public sealed class Cardholders
     public ImmutableDictionary<PersonId, Person> People { get; }
 
     /// <summary>
+    /// People with a termination dated in the future (the HR feed's scheduled events), with the instant it takes effect:
+    /// from that instant on they are refused as if terminated, to the swipe, whenever the job that applies the termination
+    /// runs. Kept by the HR feed from its own records (scheduling sets it, applying removes it, start-up rebuilds it).
+    /// </summary>
+    public ImmutableDictionary<PersonId, Instant> Departures { get; }
+
+    /// <summary>
+    /// Whether a person may use their credentials at <paramref name="at"/>: active, and not past a scheduled termination
+    /// (<see cref="Departures"/>). What doors, escorts and the front desk ask of a person.
+    /// </summary>
+    public bool IsActiveAt(Person person, Instant at) => person.Status == PersonStatus.Active && !HasLeftBy(person.Id, at);
+
+    /// <summary>Whether a scheduled termination of the person has taken effect by <paramref name="at"/>.</summary>
+    public bool HasLeftBy(PersonId person, Instant at) => Departures.TryGetValue(person, out var leaves) && at >= leaves;
+
+    /// <summary>
     /// People with at least one active fingerprint template. The templates themselves are not here (they stay encrypted
     /// in the fingerprint store until a verification needs them); the decision engine only needs to know who has one.
     /// </summary>
@@ -59,30 +79,38 @@ public sealed class Cardholders
 
     public static Cardholders Create(IEnumerable<Person> people, IEnumerable<Credential> credentials, IEnumerable<AccessLevel> accessLevels) =>
         new(people.ToImmutableDictionary(p => p.Id), credentials.ToImmutableDictionary(c => c.CardUid), accessLevels.ToImmutableDictionary(a => a.Id),
-            ImmutableDictionary<PersonId, ImmutableHashSet<PersonId>>.Empty, VisitorRules.None, []);
+            ImmutableDictionary<PersonId, ImmutableHashSet<PersonId>>.Empty, VisitorRules.None, [], ImmutableDictionary<PersonId, Instant>.Empty);
 
-    public Cardholders With(Person person) => new(People.SetItem(person.Id, person), Credentials, AccessLevels, DesignatedEscorts, Visitors, FingerprintEnrolled);
+    public Cardholders With(Person person) => new(People.SetItem(person.Id, person), Credentials, AccessLevels, DesignatedEscorts, Visitors, FingerprintEnrolled, Departures);
 
-    public Cardholders With(Credential credential) => new(People, Credentials.SetItem(credential.CardUid, credential), AccessLevels, DesignatedEscorts, Visitors, FingerprintEnrolled);
+    public Cardholders With(Credential credential) => new(People, Credentials.SetItem(credential.CardUid, credential), AccessLevels, DesignatedEscorts, Visitors, FingerprintEnrolled, Departures);
 
-    public Cardholders With(AccessLevel level) => new(People, Credentials, AccessLevels.SetItem(level.Id, level), DesignatedEscorts, Visitors, FingerprintEnrolled);
+    public Cardholders With(AccessLevel level) => new(People, Credentials, AccessLevels.SetItem(level.Id, level), DesignatedEscorts, Visitors, FingerprintEnrolled, Departures);
 
-    public Cardholders WithoutAccessLevel(AccessLevelId id) => new(People, Credentials, AccessLevels.Remove(id), DesignatedEscorts, Visitors, FingerprintEnrolled);
+    public Cardholders WithoutAccessLevel(AccessLevelId id) => new(People, Credentials, AccessLevels.Remove(id), DesignatedEscorts, Visitors, FingerprintEnrolled, Departures);
 
     /// <summary>Replaces the visitor rules (the visitor service recomputes them after every change of the pool or the watch list).</summary>
-    public Cardholders With(VisitorRules rules) => new(People, Credentials, AccessLevels, DesignatedEscorts, rules, FingerprintEnrolled);
+    public Cardholders With(VisitorRules rules) => new(People, Credentials, AccessLevels, DesignatedEscorts, rules, FingerprintEnrolled, Departures);
 
     /// <summary>Sets (or, with null or empty, clears) the escorts a visitor may be brought in by.</summary>
     public Cardholders WithDesignatedEscorts(PersonId visitor, ImmutableHashSet<PersonId>? escorts) =>
-        new(People, Credentials, AccessLevels, escorts is null || escorts.IsEmpty ? DesignatedEscorts.Remove(visitor) : DesignatedEscorts.SetItem(visitor, escorts), Visitors, FingerprintEnrolled);
+        new(People, Credentials, AccessLevels, escorts is null || escorts.IsEmpty ? DesignatedEscorts.Remove(visitor) : DesignatedEscorts.SetItem(visitor, escorts), Visitors, FingerprintEnrolled, Departures);
 
     /// <summary>Records whether a person has at least one active fingerprint template (the fingerprint store keeps this current).</summary>
     public Cardholders WithFingerprintEnrollment(PersonId person, bool enrolled) =>
-        new(People, Credentials, AccessLevels, DesignatedEscorts, Visitors, enrolled ? FingerprintEnrolled.Add(person) : FingerprintEnrolled.Remove(person));
+        new(People, Credentials, AccessLevels, DesignatedEscorts, Visitors, enrolled ? FingerprintEnrolled.Add(person) : FingerprintEnrolled.Remove(person), Departures);
 
     /// <summary>Replaces the whole set of enrolled people (start-up, after loading the fingerprint store).</summary>
     public Cardholders WithFingerprintEnrolled(ImmutableHashSet<PersonId> enrolled) =>
-        new(People, Credentials, AccessLevels, DesignatedEscorts, Visitors, enrolled);
+        new(People, Credentials, AccessLevels, DesignatedEscorts, Visitors, enrolled, Departures);
+
+    /// <summary>Sets (or, with null, clears) when a person's scheduled termination takes effect.</summary>
+    public Cardholders WithDeparture(PersonId person, Instant? leaves) =>
+        new(People, Credentials, AccessLevels, DesignatedEscorts, Visitors, FingerprintEnrolled, leaves is { } at ? Departures.SetItem(person, at) : Departures.Remove(person));
+
+    /// <summary>Replaces every scheduled departure (start-up, from the HR feed's records).</summary>
+    public Cardholders WithDepartures(ImmutableDictionary<PersonId, Instant> departures) =>
+        new(People, Credentials, AccessLevels, DesignatedEscorts, Visitors, FingerprintEnrolled, departures);
 
     /// <summary>The credentials bound to a person (linear scan; used by admin paths, not by decisions).</summary>
     public IEnumerable<Credential> CredentialsOf(PersonId person) => Credentials.Values.Where(c => c.Person == person);

@@ -121,16 +121,28 @@ public sealed class ApiTokens(Database database, IClock clock)
 
         using var connection = database.Open();
         var rows = connection.Query<(string Operator, string Role, string? PersonId, string? Site, string? PersonStatus)>(
-            """
-            SELECT t.operator, t.role, t.person_id, t.site_id, p.status
+            $"""
+            SELECT t.operator, t.role, t.person_id, t.site_id, {PersonStatusNow}
             FROM operator_tokens t LEFT JOIN people p ON p.id = t.person_id
             WHERE t.token_hash = @hash AND t.revoked_at IS NULL
             """,
-            new { hash = Hash(token) }).ToList();
+            new { hash = Hash(token), now = clock.GetCurrentInstant() }).ToList();
         return rows is [var row] && TryParseRole(row.Role, out var role)
             ? new TokenCheck(new OperatorIdentity(row.Operator, role, row.PersonId, row.Site), RefusalOf(row.PersonId, row.PersonStatus))
             : TokenCheck.Unknown;
     }
+
+    /// <summary>
+    /// The status of a token's person (<c>p</c>, joined on <c>t.person_id</c>) as in force at <c>@now</c>: terminated from the
+    /// instant of a termination the HR feed dated for now or before (<c>Hr/HrEventStore</c>), not from when the job that
+    /// applies it (and revokes the tokens) runs.
+    /// </summary>
+    private const string PersonStatusNow =
+        """
+        CASE WHEN EXISTS (SELECT 1 FROM hr_events h
+                          WHERE h.person_id = t.person_id AND h.status = 'scheduled' AND h.type = 'termination' AND h.effective_at <= @now)
+             THEN 'terminated' ELSE p.status END
+        """;
 
     /// <summary>Why a valid token is refused for its person (<see cref="TokenRefusals"/>), or null when it is not. Anything but an active person refuses it.</summary>
     private static string? RefusalOf(string? personId, string? personStatus) => (personId, personStatus) switch
@@ -224,15 +236,15 @@ public sealed class ApiTokens(Database database, IClock clock)
     {
         using var connection = database.Open();
         return [.. connection.Query<TokenRow>(
-            """
+            $"""
             SELECT t.id, t.operator, t.role, t.person_id AS PersonId, t.site_id AS SiteId, t.created_at AS CreatedAt,
-                   t.created_by AS CreatedBy, t.revoked_at AS RevokedAt, t.revoked_by AS RevokedBy, p.status AS PersonStatus
+                   t.created_by AS CreatedBy, t.revoked_at AS RevokedAt, t.revoked_by AS RevokedBy, {PersonStatusNow} AS PersonStatus
             FROM operator_tokens t LEFT JOIN people p ON p.id = t.person_id
             WHERE @after IS NULL OR (t.created_at, t.id) > (SELECT created_at, id FROM operator_tokens WHERE id = @after)
             ORDER BY t.created_at, t.id
             LIMIT @limit
             """,
-            new { after, limit = limit ?? -1 })
+            new { after, limit = limit ?? -1, now = clock.GetCurrentInstant() })
             .Select(r => new OperatorToken(
                 r.Id, r.Operator, r.Role, r.PersonId, r.SiteId, r.CreatedAt, r.CreatedBy, r.RevokedAt, r.RevokedBy,
                 r.RevokedAt is not null ? OperatorToken.Revoked : RefusalOf(r.PersonId, r.PersonStatus) ?? OperatorToken.Valid))];

@@ -146,7 +146,7 @@ public sealed class FingerprintService
                 return FingerprintResult<FingerprintRecord>.NotFound($"No person '{person}'.");
             }
 
-            if (found.Status == PersonStatus.Terminated)
+            if (found.Status == PersonStatus.Terminated || configuration.Cardholders.HasLeftBy(person, clock.GetCurrentInstant()))
             {
                 return FingerprintResult<FingerprintRecord>.Refused(FingerprintRefusals.PersonTerminated, $"'{person}' is terminated.");
             }

@@ -49,6 +49,24 @@ public sealed class HrEventStore(Database database)
             new { now }).Select(r => r.ToRecord())];
     }
 
+    /// <summary>The earliest termination of the person still scheduled (future-dated, or half done): when it takes effect; null for none.</summary>
+    public Instant? ScheduledTerminationOf(string personId)
+    {
+        using var connection = database.Open();
+        return connection.ExecuteScalar<long?>(
+            "SELECT MIN(effective_at) FROM hr_events WHERE status = 'scheduled' AND type = 'termination' AND person_id = @personId",
+            new { personId }) is { } at ? Instant.FromUnixTimeMilliseconds(at) : null;
+    }
+
+    /// <summary>Every person with a termination still scheduled, with the earliest one's instant.</summary>
+    public IReadOnlyDictionary<string, Instant> ScheduledTerminations()
+    {
+        using var connection = database.Open();
+        return connection.Query<(string PersonId, long At)>(
+            "SELECT person_id, MIN(effective_at) FROM hr_events WHERE status = 'scheduled' AND type = 'termination' GROUP BY person_id")
+            .ToDictionary(r => r.PersonId, r => Instant.FromUnixTimeMilliseconds(r.At), StringComparer.Ordinal);
+    }
+
     /// <summary>Records a new event as scheduled. False when the id exists already.</summary>
     public bool Insert(HrEventRecord record)
     {

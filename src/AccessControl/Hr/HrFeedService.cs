@@ -188,6 +188,8 @@ public sealed class HrFeedService
             return Result(record, HrOutcomes.Unavailable, "The HR event could not be recorded; nothing was changed. Send the event again.");
         }
 
+        // In force from its instant, to the swipe: whenever (and however often) applying it is tried.
+        RefreshDeparture(record);
         return record.EffectiveAt > now
             ? Result(record, HrOutcomes.Scheduled, $"Will be applied at {record.EffectiveAt}.")
             : await ApplyAsync(record);
@@ -272,7 +274,40 @@ public sealed class HrFeedService
 
     // ---- applying ----------------------------------------------------------------------------------
 
+    /// <summary>Applies the event, then sets the person's departure from what is still scheduled (<see cref="RefreshDeparture"/>).</summary>
     private async Task<HrEventResult> ApplyAsync(HrEventRecord record)
+    {
+        var result = await ApplyOnceAsync(record);
+        RefreshDeparture(record);
+        return result;
+    }
+
+    /// <summary>
+    /// Puts the person's earliest termination still scheduled into the live cardholders (<see cref="Cardholders.Departures"/>),
+    /// or takes it out when none is: the doors refuse them from that instant, whether or not a job has applied it yet
+    /// (it may be minutes away, or failing for want of the audit log). Transfers change no departure.
+    /// </summary>
+    private void RefreshDeparture(HrEventRecord record)
+    {
+        if (record.Type == HrEventTypes.Termination)
+        {
+            var person = new PersonId(record.PersonId);
+            var leaves = store.ScheduledTerminationOf(person.Value);
+            configuration.UpdateCardholders(c => c.WithDeparture(person, leaves));
+        }
+    }
+
+    /// <summary>
+    /// At start-up, before any door is decided: every termination still scheduled into the live cardholders
+    /// (<see cref="Cardholders.Departures"/>).
+    /// </summary>
+    public void RestoreDepartures()
+    {
+        var departures = store.ScheduledTerminations().ToImmutableDictionary(d => new PersonId(d.Key), d => d.Value);
+        configuration.UpdateCardholders(c => c.WithDepartures(departures));
+    }
+
+    private async Task<HrEventResult> ApplyOnceAsync(HrEventRecord record)
     {
         var person = new PersonId(record.PersonId);
         if (!configuration.Cardholders.People.TryGetValue(person, out var existing))

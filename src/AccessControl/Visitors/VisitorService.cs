@@ -135,7 +135,7 @@ public sealed class VisitorService
                 errors.Add(new FieldError("site", $"no site '{siteText}'"));
             }
 
-            var host = CheckEmployee(input.Host ?? requester.PersonId, input.Host is null ? "host (the person behind your token)" : "host", snapshot.Cardholders, errors);
+            var host = CheckEmployee(input.Host ?? requester.PersonId, input.Host is null ? "host (the person behind your token)" : "host", snapshot.Cardholders, now, errors);
             var purpose = CheckText(input.Purpose, "purpose", MaxPurposeLength, errors);
             var window = CheckWindow(input.Date, input.Start, input.End, errors);
             var zones = CheckZones(input.Zones, site, requester.Site, snapshot.Topology, errors);
@@ -143,7 +143,7 @@ public sealed class VisitorService
             var escortInput = input.Escorts ?? [];
             for (var i = 0; i < escortInput.Count; i++)
             {
-                if (CheckEmployee(escortInput[i], $"escorts[{i}]", snapshot.Cardholders, errors) is { } escort && !escorts.Contains(escort))
+                if (CheckEmployee(escortInput[i], $"escorts[{i}]", snapshot.Cardholders, now, errors) is { } escort && !escorts.Contains(escort))
                 {
                     escorts.Add(escort);
                 }
@@ -276,7 +276,7 @@ public sealed class VisitorService
                 return VisitResult<VisitView>.Conflict($"Visit {id} is already {VisitCodes.Code(visit.Status)}.");
             }
 
-            if (decision == VisitStatus.Approved && InactiveHost(visit, configuration.Cardholders) is { } inactive)
+            if (decision == VisitStatus.Approved && InactiveHost(visit, configuration.Cardholders, clock.GetCurrentInstant()) is { } inactive)
             {
                 await SecurityAsync(approver, LogReasons.Refused(action), visit, null, VisitRefusals.HostNotActive, null);
                 return VisitResult<VisitView>.Refused(VisitRefusals.HostNotActive, $"{inactive} Reject this request; another host requests the visit again.");
@@ -453,7 +453,7 @@ public sealed class VisitorService
                 return await RefuseCheckInAsync(desk, visit, number, VisitRefusals.NotApproved, $"Visit {id} is {VisitCodes.Code(visit.Status)}, not approved.");
             }
 
-            if (InactiveHost(visit, snapshot.Cardholders) is { } inactive)
+            if (InactiveHost(visit, snapshot.Cardholders, now) is { } inactive)
             {
                 return await RefuseCheckInAsync(desk, visit, number, VisitRefusals.HostNotActive,
                     $"{inactive} Ask an approver to withdraw visit {id}; another host requests it again.");
@@ -870,8 +870,8 @@ public sealed class VisitorService
     /// Why the visit's host can no longer be responsible for its visitors (suspended, terminated or gone since the
     /// request: an administrator's change does not cancel visits, only the HR feed's termination does), or null.
     /// </summary>
-    private static string? InactiveHost(Visit visit, Cardholders cardholders) =>
-        cardholders.People.TryGetValue(visit.Host, out var host) && host.Kind == PersonKind.Employee && host.Status == PersonStatus.Active
+    private static string? InactiveHost(Visit visit, Cardholders cardholders, Instant now) =>
+        cardholders.People.TryGetValue(visit.Host, out var host) && host.Kind == PersonKind.Employee && cardholders.IsActiveAt(host, now)
             ? null
             : $"The host {visit.Host} of visit {visit.Id} is no longer an active employee.";
 
@@ -1523,7 +1523,7 @@ public sealed class VisitorService
     }
 
     /// <summary>An active employee (hosts and escorts are employees: not visitors, not contractors).</summary>
-    private static PersonId? CheckEmployee(string? id, string field, Cardholders cardholders, List<FieldError> errors)
+    private static PersonId? CheckEmployee(string? id, string field, Cardholders cardholders, Instant now, List<FieldError> errors)
     {
         if (CheckId(id, field, errors) is not { } valid)
         {
@@ -1536,7 +1536,7 @@ public sealed class VisitorService
             return null;
         }
 
-        if (person.Kind != PersonKind.Employee || person.Status != PersonStatus.Active)
+        if (person.Kind != PersonKind.Employee || !cardholders.IsActiveAt(person, now))
         {
             errors.Add(new FieldError(field, $"'{valid}' is not an active employee"));
             return null;

@@ -121,6 +121,25 @@ public class DecisionEngineTests
     }
 
     [Fact]
+    [Trait("control", "NIST-PS-4")]
+    [Trait("control", "PCI-9.2")]
+    public void Decide_FromTheInstantAScheduledTerminationTakesEffect_DeniesCredentialRevoked_ThoughNoJobHasAppliedIt()
+    {
+        var leaves = WorkingHours + Duration.FromMinutes(30);
+        var holders = Holders.WithDeparture(Alice, leaves);
+
+        var before = Decide(Swipe(HallIn, leaves - Duration.FromMilliseconds(1)), holders);
+        var at = Decide(Swipe(HallIn, leaves), holders);
+        var after = Decide(Swipe(HallIn, leaves + Duration.FromSeconds(59)), holders);
+        var cleared = Decide(Swipe(HallIn, leaves), holders.WithDeparture(Alice, null));
+
+        Assert.Equal(AccessReason.Granted, before.Reason);
+        Assert.Equal((AccessReason.CredentialRevoked, Alice), (at.Reason, at.Person));
+        Assert.Equal(AccessReason.CredentialRevoked, after.Reason);
+        Assert.Equal(AccessReason.Granted, cleared.Reason);
+    }
+
+    [Fact]
     [Trait("control", "NIST-PE-2")]
     [Trait("control", "PCI-9.2")]
     public void Decide_SuspendedCredential_DeniesCredentialSuspended()

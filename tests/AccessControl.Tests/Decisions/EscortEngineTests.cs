@@ -347,6 +347,23 @@ public class EscortEngineTests
         Assert.Equal(AccessReason.EscortRequired, visitor.Reason);
     }
 
+    [Fact]
+    [Trait("control", "NIST-PE-3")]
+    [Trait("control", "NIST-PS-4")]
+    public void Decide_VisitorBehindAnEscortWhoseScheduledTerminationTookEffectSinceTheWindowOpened_IsDeniedEscortRequired()
+    {
+        var state = EscortState.Empty;
+        var leaving = EscortHolders.WithDeparture(Eddie, T0 + Second);
+
+        var eddie = DecideAndApply(ref state, Eddie, VaultIn, T0, leaving);
+        var inTime = DecideAndApply(ref state, Vic, VaultIn, T0 + Duration.FromMilliseconds(500), leaving);
+        var tooLate = DecideAndApply(ref state, Val, VaultIn, T0 + Second, leaving);
+
+        Assert.NotNull(eddie.Escort!.Opened);
+        Assert.True(inTime.IsGranted);
+        Assert.Equal(AccessReason.EscortRequired, tooLate.Reason);
+    }
+
     // ---- zones that are not escort-required --------------------------------------------------------------
 
     [Fact]

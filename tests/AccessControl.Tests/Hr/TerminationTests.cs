@@ -391,6 +391,72 @@ public class TerminationTests
 
     [Fact]
     [Trait("control", "NIST-PS-4")]
+    [Trait("control", "PCI-9.2")]
+    [Trait("control", "ISO27001-A.7.3")]
+    public async Task FutureDatedTermination_RefusesHerCardAndTokenFromItsInstant_BeforeThePeriodicJobHasAppliedIt()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        using var hr = new HrFeedClient(edge);
+        using var desk = VisitDesk.For(edge);
+        var reader = await edge.ReaderAsync("rdr-lobby-in");
+        var hrService = (HrFeedService)edge.Host.Services.GetService(typeof(HrFeedService))!;
+        var mkoch = desk.As("mkoch", OperatorRole.Approver, "p-mkoch");
+        var due = edge.Clock.GetCurrentInstant() + Duration.FromHours(2);
+
+        var scheduled = Assert.Single(await hr.SendAsync(HrFeedClient.Termination("hr-2026-000302", effectiveAt: "2026-12-01T12:00:00+01:00")));
+        var before = await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
+        var tokenBefore = await mkoch.GetAsync("api/v1/visits");
+        edge.Clock.Advance(Duration.FromHours(2) - Duration.FromMilliseconds(1));
+        var lastMoment = await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
+        edge.Clock.Advance(Duration.FromMilliseconds(1));
+        // Due now; the job that applies it has not run (its next round is up to a minute away).
+        var swipe = await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
+        var token = await mkoch.GetAsync("api/v1/visits");
+        var tokenState = desk.Tokens.List().Single(t => t.Operator == "mkoch").State;
+        var notYetApplied = edge.Rows(new LogFilter { Kind = LogKinds.Admin, Reason = "hr.applied" });
+        var applied = Assert.Single(await hrService.ApplyDueAsync().WaitAsync(EdgeHarness.Timeout));
+
+        Assert.Equal((HrOutcomes.Scheduled, due), (scheduled.Outcome, scheduled.EffectiveAt));
+        Assert.True(before.Grant);
+        Assert.Equal(HttpStatusCode.OK, tokenBefore.StatusCode);
+        Assert.True(lastMoment.Grant);
+        Assert.Equal((false, "credential_revoked"), (swipe.Grant, swipe.Reason));
+        Assert.Equal(HttpStatusCode.Forbidden, token.StatusCode); // refused for her person, as a terminated person's token
+        Assert.Contains("person_terminated", await token.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal("person_terminated", tokenState);
+        Assert.Empty(notYetApplied);
+        Assert.Equal(HrOutcomes.Applied, applied.Outcome);
+        Assert.DoesNotContain(new PersonId("p-mkoch"), edge.Edge.Configuration.Cardholders.Departures.Keys);
+        Assert.Equal(PersonStatus.Terminated, edge.Edge.Configuration.Cardholders.People[new PersonId("p-mkoch")].Status);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-PS-4")]
+    [Trait("control", "ISO27001-A.7.3")]
+    public async Task FutureDatedTermination_IsInForceFromItsInstant_AfterARestartBeforeItWasDue()
+    {
+        using var folder = new DataFolder();
+        await using (var first = await EdgeHarness.StartAsync(directory: folder.Path))
+        {
+            using var hr = new HrFeedClient(first);
+            var scheduled = Assert.Single(await hr.SendAsync(HrFeedClient.Termination("hr-2026-000303", effectiveAt: "2026-12-01T10:30:00+01:00")));
+            Assert.Equal(HrOutcomes.Scheduled, scheduled.Outcome);
+        }
+
+        // Started again before she leaves: nothing is due at the start; the job's next round is a minute after it.
+        await using var second = await EdgeHarness.StartAsync(directory: folder.Path);
+        var reader = await second.ReaderAsync("rdr-lobby-in");
+        var before = await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
+        second.Clock.Advance(Duration.FromMinutes(30));
+        var after = await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
+
+        Assert.True(before.Grant);
+        Assert.Equal((false, "credential_revoked"), (after.Grant, after.Reason));
+        Assert.Empty(second.Rows(new LogFilter { Kind = LogKinds.Admin, Reason = "hr.applied" }));
+    }
+
+    [Fact]
+    [Trait("control", "NIST-PS-4")]
     [Trait("control", "ISO27001-A.7.3")]
     public async Task FutureDatedTermination_ThatBecameDueWhileTheServiceWasDown_IsAppliedBeforeTheNextStartDecidesAnySwipe()
     {
