@@ -696,7 +696,8 @@ public sealed class VisitorService
     /// Ends a person's part in visits when they leave (a termination, by the HR feed or an operator; NIST PS-4): each requested or approved visit not yet
     /// ended that they host, or of which they are the only designated escort, is cancelled while nobody has checked in
     /// (action <c>visit.cancel</c>, status <c>withdrawn</c>), and so is each approved visit not yet ended that they approved
-    /// and nobody has checked in to (<c>approver_left</c>: another approver approves it again); a visit they co-escort loses them as escort
+    /// and nobody has checked in to (<c>approver_left</c>: another approver approves it again), and each request still awaiting a
+    /// decision that they made for another host (<c>requester_left</c>: the host requests it again); a visit they co-escort loses them as escort
     /// (<c>visit.escort_remove</c>); a visit where they are a visitor on site is checked out (<c>visit.check_out</c>,
     /// badge revoked). A visit already in progress that they host or solely escort is left to the front desk and reported
     /// in <see cref="VisitsEnded.InProgress"/>: its visitors are on site, and only the desk can hand them to someone else
@@ -739,17 +740,34 @@ public sealed class VisitorService
 
                 var hosts = visit.Host == person;
                 var escorts = visit.Escorts.Contains(person);
-                // An approval is the control that lets the visitors in: one by a leaver that nobody has used yet is not
-                // vouched for any more (an insider's last approval for an accomplice's visit after they leave).
+                // An approval, and before it a request, vouches for the visitors: one by a leaver that nobody has used yet is
+                // vouched for no more (an insider's last approval, or last request, for an accomplice's visit after they leave).
                 var approves = visit.Status == VisitStatus.Approved && visit.Decision?.ByPerson == person.Value;
-                if ((!hosts && !escorts && !approves) || visit.Status is not (VisitStatus.Requested or VisitStatus.Approved) || visit.Interval.End <= now)
+                var requests = visit.Status == VisitStatus.Requested && visit.RequestedByPerson == person.Value;
+                if ((!hosts && !escorts && !approves && !requests) || visit.Status is not (VisitStatus.Requested or VisitStatus.Approved) || visit.Interval.End <= now)
                 {
                     continue;
                 }
 
-                var started = visit.Visitors.Any(v => v.Status != VisitorStatus.Expected);
                 var remaining = visit.Escorts.Remove(person);
-                if (escorts && !hosts && !remaining.IsEmpty && (!approves || started))
+                var coEscort = escorts && !hosts && !remaining.IsEmpty; // the visit can go on with its other escorts
+                string? cancelWhy;
+                if (visit.Visitors.Any(v => v.Status != VisitorStatus.Expected))
+                {
+                    // Under way: its visitors are on site. Only the desk can hand them to someone else.
+                    if (!coEscort && (hosts || escorts))
+                    {
+                        inProgress.Add(visit.Id);
+                    }
+
+                    cancelWhy = null;
+                }
+                else
+                {
+                    cancelWhy = hosts ? "host_left" : approves ? "approver_left" : requests ? "requester_left" : coEscort ? null : "escort_left";
+                }
+
+                if (cancelWhy is null && coEscort)
                 {
                     // Its visitors on site can no longer follow this escort from before the row on (the escort windows they
                     // opened before are already closed by their termination; this keeps the visit's escorts in step).
@@ -765,18 +783,10 @@ public sealed class VisitorService
 
                     escortRemoved.Add(visit.Id);
                 }
-                else if (started)
+                else if (cancelWhy is not null)
                 {
-                    if (hosts || escorts)
-                    {
-                        inProgress.Add(visit.Id);
-                    }
-                }
-                else
-                {
-                    var why = hosts ? "host_left" : approves ? "approver_left" : "escort_left";
                     var done = await ChangeAsync(actor, VisitActions.Cancel, visit.Site, visit.Host.Value, null,
-                        new { visit = visit.Id, was = VisitCodes.Code(visit.Status), why, person = person.Value, reference },
+                        new { visit = visit.Id, was = VisitCodes.Code(visit.Status), why = cancelWhy, person = person.Value, reference },
                         () => store.Cancel(visit.Id, actor, now) ? visit.Id : throw new InvalidOperationException($"Visit {visit.Id} changed while being cancelled."));
                     if (!done.IsOk)
                     {

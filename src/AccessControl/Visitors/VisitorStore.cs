@@ -172,7 +172,8 @@ public sealed class VisitorStore(Database database)
 
     /// <summary>
     /// The visits a person who leaves is part of (HR termination): requested or approved visits not yet ended that they
-    /// host or escort, approved visits not yet ended that they approved, and any visit where they are a visitor on site.
+    /// host or escort, approved visits not yet ended that they approved, requests not yet decided nor ended that they
+    /// made, and any visit where they are a visitor on site.
     /// </summary>
     public IReadOnlyList<Visit> Involving(string personId, Instant now)
     {
@@ -182,7 +183,7 @@ public sealed class VisitorStore(Database database)
             $"""
             SELECT {VisitColumns} FROM visits
             WHERE (status IN ('requested', 'approved') AND ends_at > @now
-                   AND (host_person = @personId OR (status = 'approved' AND decided_by_person = @personId) OR EXISTS (SELECT 1 FROM json_each(visits.escorts) WHERE value = @personId)))
+                   AND (host_person = @personId OR (status = 'approved' AND decided_by_person = @personId) OR (status = 'requested' AND requested_by_person = @personId) OR EXISTS (SELECT 1 FROM json_each(visits.escorts) WHERE value = @personId)))
                OR id IN (SELECT visit_id FROM visit_visitors WHERE person_id = @personId AND status = 'on_site')
             ORDER BY id
             """,

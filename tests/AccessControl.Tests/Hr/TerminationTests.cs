@@ -164,6 +164,40 @@ public class TerminationTests
 
     [Fact]
     [Trait("control", "NIST-PS-4")]
+    [Trait("control", "NIST-PE-2")]
+    [Trait("control", "ISO27001-A.7.3")]
+    public async Task Termination_OfARequester_WithdrawsTheRequestsTheyMadeForAnotherHostThatAwaitADecision_SoNobodyApprovesALeaversLastRequest()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        using var desk = VisitDesk.For(edge);
+        var leaver = desk.As("aschulz", OperatorRole.Host, "p-aschulz");
+        var pending = await RequestAsync(leaver, host: "p-jweber");
+        var alreadyApproved = await RequestAsync(leaver, host: "p-jweber");
+        await desk.ApproveAsync(alreadyApproved.Id);
+        var byTheHost = await desk.RequestAsync();
+
+        var terminated = await desk.Admin.PostAsJsonAsync("api/v1/people/p-aschulz/status", new { status = "terminated" });
+        var approve = await desk.Approver.PostAsJsonAsync($"api/v1/visits/{pending.Id}/approve", new { note = "looks fine" });
+
+        Assert.Equal(HttpStatusCode.OK, terminated.StatusCode);
+        Assert.Equal(HttpStatusCode.Conflict, approve.StatusCode);
+        Assert.Equal("withdrawn", desk.Get(edge, pending.Id).Status);
+        Assert.Equal("approved", desk.Get(edge, alreadyApproved.Id).Status); // vouched for by its approver, who stays
+        Assert.Equal("requested", desk.Get(edge, byTheHost.Id).Status);
+        var cancel = Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Admin, Reason = "visit.cancel" }));
+        Assert.Contains("\"why\":\"requester_left\"", cancel.Detail, StringComparison.Ordinal);
+        Assert.Contains($"\"visit\":{pending.Id}", cancel.Detail, StringComparison.Ordinal);
+
+        static async Task<VisitView> RequestAsync(HttpClient requester, string host)
+        {
+            var response = await requester.PostAsJsonAsync("api/v1/visits", VisitDesk.Request(host: host));
+            Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+            return (await response.Content.ReadFromJsonAsync<VisitView>(AdminJson.Options))!;
+        }
+    }
+
+    [Fact]
+    [Trait("control", "NIST-PS-4")]
     [Trait("control", "ISO27001-A.7.3")]
     public async Task Termination_OfAnAdmin_RevokesTheirAdminToken_WhichIsRefusedFromThenOn()
     {
