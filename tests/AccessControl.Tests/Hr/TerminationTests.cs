@@ -256,6 +256,31 @@ public class TerminationTests
     [Fact]
     [Trait("control", "NIST-PS-4")]
     [Trait("control", "NIST-AU-5")]
+    [Trait("control", "ISO27001-A.7.3")]
+    public async Task Termination_WhoseStatusRowCouldNotBeWritten_StillDeniesHerCardFromItsInstant_UntilTheRetryFinishesIt()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        using var hr = new HrFeedClient(edge);
+        var reader = await edge.ReaderAsync("rdr-lobby-in");
+        var termination = HrFeedClient.Termination("hr-2026-000152");
+
+        // The log refuses the status change's row: nothing of the termination is done, the person is still active.
+        RefuseRows(edge, "person.terminate");
+        var first = Assert.Single(await hr.SendAsync(termination));
+        var status = edge.Edge.Configuration.Cardholders.People[new PersonId("p-mkoch")].Status;
+        var swipe = await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
+        RefuseRows(edge, null);
+        var retry = Assert.Single(await hr.SendAsync(termination));
+
+        Assert.Equal((HrOutcomes.Unavailable, PersonStatus.Active), (first.Outcome, status));
+        Assert.Equal((false, "credential_revoked"), (swipe.Grant, swipe.Reason));
+        Assert.Equal(HrOutcomes.Applied, retry.Outcome);
+        Assert.Empty(edge.Edge.Configuration.Cardholders.Departures);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-PS-4")]
+    [Trait("control", "NIST-AU-5")]
     public async Task TerminationByAnOperator_ThatStoppedPartWay_NamesTheRevokedTokensWhenAskedAgain_ExactlyOnce()
     {
         await using var edge = await EdgeHarness.StartAsync();
