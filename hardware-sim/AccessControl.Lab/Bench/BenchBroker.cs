@@ -14,8 +14,6 @@ namespace AccessControl.Lab.Bench;
 /// </summary>
 internal sealed class BenchBroker : IAsyncDisposable
 {
-    private const string NoMosquitto = "mosquitto could not be started (not installed? tests/run.sh installs it; or run the bench with --broker embedded)";
-
     private ChildProcess? embedded;
     private Process? mosquitto;
     private string? configFile;
@@ -75,11 +73,11 @@ internal sealed class BenchBroker : IAsyncDisposable
                 RedirectStandardOutput = true,
                 RedirectStandardError = true,
                 UseShellExecute = false,
-            }) ?? throw new BenchSetupException(NoMosquitto);
+            }) ?? throw new BenchSetupException(BenchPreflight.NoMosquitto);
         }
         catch (System.ComponentModel.Win32Exception ex)
         {
-            throw new BenchSetupException($"{NoMosquitto}: {ex.Message}", ex);
+            throw new BenchSetupException($"{BenchPreflight.NoMosquitto}: {ex.Message}", ex);
         }
 
         process.OutputDataReceived += (_, _) => { };

@@ -84,6 +84,11 @@ public sealed class BenchCommand(IClock clock, TextWriter output)
     public async Task<int> RunAsync(string brokerKind, int[] rates, TimeSpan duration, string? markdownFile, CancellationToken cancellationToken)
     {
         var kinds = brokerKind == "both" ? new[] { "embedded", "mosquitto" } : [brokerKind];
+        if (BenchPreflight.Missing(kinds) is { } missing)
+        {
+            throw new BenchSetupException(missing);
+        }
+
         var table = new StringBuilder();
         var durable = new StringBuilder();
         durable.AppendLine("| broker | rate (ev/s) | floor p50 | floor p99 | durable floor p50 | durable floor p99 | decision p50 | decision p99 | durable p99 ratio | decision p99 ratio | durable p50 delta |");
