@@ -155,6 +155,12 @@ public sealed record VisitView(
     /// </summary>
     public Instant? ClosedAt { get; init; }
 
+    /// <summary>
+    /// What the desk must know about the visit it just acted on (a check-in: designated escorts who cannot escort now);
+    /// absent when there is nothing to say. Not stored: said when it matters.
+    /// </summary>
+    public IReadOnlyList<string>? Warnings { get; init; }
+
     /// <param name="zone">The visit's site's time zone, for the window's local times; null when the site is no longer loaded.</param>
     public static VisitView From(Visit v, DateTimeZone? zone) => new(
         v.Id,

@@ -572,12 +572,41 @@ public sealed class VisitorService
                 return VisitResult<VisitView>.Unavailable("The badge could not be activated; the check-in was undone. Try again.");
             }
 
-            return VisitResult<VisitView>.Ok(View(store.Get(id)!));
+            return VisitResult<VisitView>.Ok(View(store.Get(id)!) with { Warnings = EscortWarnings(visit, snapshot, now) });
         }
         finally
         {
             gate.Release();
         }
+    }
+
+    /// <summary>
+    /// What the desk must know at check-in about the visit's designated escorts, in words it can act on: those who cannot
+    /// escort now (suspended, terminated, or leaving by a termination in force) while the visit goes into zones that need
+    /// an escort. With none of them left, the visitor is refused at every such door (<c>escort_required</c>) whoever walks
+    /// in front: better said at the desk than found at the server room's door. Null when there is nothing to say (a visit
+    /// that names no escort may be brought in by any authorized escort).
+    /// </summary>
+    private static IReadOnlyList<string>? EscortWarnings(Visit visit, LiveConfiguration.Snapshot snapshot, Instant now)
+    {
+        var escortZones = visit.Zones.Where(z => snapshot.Topology.Zones.TryGetValue(z, out var zone) && zone.EscortRequired).Select(z => z.Value).ToList();
+        var unable = visit.Escorts
+            .Select(e => (Id: e.Value, Why: !snapshot.Cardholders.People.TryGetValue(e, out var p) ? "no longer a person here"
+                : p.Status != PersonStatus.Active ? p.Status.ToCode()
+                : snapshot.Cardholders.HasLeftBy(e, now) ? "terminated" : null))
+            .Where(e => e.Why is not null)
+            .ToList();
+        if (escortZones.Count == 0 || unable.Count == 0)
+        {
+            return null;
+        }
+
+        var who = string.Join(", ", unable.Select(e => $"{e.Id} ({e.Why})"));
+        var zones = string.Join(", ", escortZones);
+        var able = visit.Escorts.Select(e => e.Value).Except(unable.Select(e => e.Id)).ToList();
+        return able.Count == 0
+            ? [$"None of the visit's escorts can escort now: {who}. The visitor will be refused at {zones} (escort_required) whoever goes in front. Ask an approver to withdraw visit {visit.Id}; the host requests it again with another escort."]
+            : [$"{who} cannot escort now: the visitor enters {zones} only behind {string.Join(", ", able)}."];
     }
 
     /// <summary>

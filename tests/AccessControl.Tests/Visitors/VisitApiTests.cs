@@ -314,6 +314,47 @@ public sealed class VisitApiTests : IAsyncLifetime
         Assert.Equal(VisitRefusals.WindowStarted, await VisitDesk.RefusalCodeAsync(response));
     }
 
+    [Theory]
+    [Trait("control", "PCI-9.3.3")]
+    [Trait("control", "NIST-PE-3")]
+    [InlineData(new[] { "p-mkoch" },
+        "None of the visit's escorts can escort now: p-mkoch (suspended). The visitor will be refused at demo-sr1 (escort_required) whoever goes in front. Ask an approver to withdraw visit")]
+    [InlineData(new[] { "p-mkoch", "p-aschulz" }, "p-mkoch (suspended) cannot escort now: the visitor enters demo-sr1 only behind p-aschulz.")]
+    public async Task CheckIn_WhenADesignatedEscortCannotEscortNow_TellsTheDeskWhatTheServerRoomDoorWillDo(string[] escorts, string warning)
+    {
+        await desk.AddBadgeAsync();
+        var visit = await desk.RequestAsync(VisitDesk.Request(zones: ["demo-campus", "demo-bldg-a", "demo-dh1", "demo-sr1"], escorts: escorts));
+        await desk.ApproveAsync(visit.Id);
+        Assert.Equal(HttpStatusCode.OK, (await desk.Admin.PostAsJsonAsync("api/v1/people/p-mkoch/status", new { status = "suspended" })).StatusCode);
+
+        var response = await desk.Frontdesk.PostAsJsonAsync($"api/v1/visits/{visit.Id}/check-in", VisitDesk.CheckIn());
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var view = (await response.Content.ReadFromJsonAsync<VisitView>(AdminJson.Options))!;
+        Assert.Equal("on_site", view.Visitors[0].Status);
+        Assert.StartsWith(warning, Assert.Single(view.Warnings!), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [Trait("control", "PCI-9.3.3")]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task CheckIn_WithItsEscortsAble_OrNoZoneThatNeedsOne_SaysNothingMore(bool suspendedButNoEscortZone)
+    {
+        await desk.AddBadgeAsync();
+        var visit = await desk.RequestAsync(VisitDesk.Request(zones: suspendedButNoEscortZone ? null : ["demo-campus", "demo-bldg-a", "demo-dh1", "demo-sr1"]));
+        await desk.ApproveAsync(visit.Id);
+        if (suspendedButNoEscortZone)
+        {
+            Assert.Equal(HttpStatusCode.OK, (await desk.Admin.PostAsJsonAsync("api/v1/people/p-mkoch/status", new { status = "suspended" })).StatusCode);
+        }
+
+        var response = await desk.Frontdesk.PostAsJsonAsync($"api/v1/visits/{visit.Id}/check-in", VisitDesk.CheckIn());
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.DoesNotContain("\"warnings\"", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
     [Fact]
     [Trait("control", "PCI-9.3.2")]
     [Trait("control", "NIST-PE-8")]
