@@ -201,6 +201,12 @@ public static class AlarmTypes
     public const string LogIntegrity = "log_integrity";
 
     /// <summary>
+    /// A termination from the HR feed arrived after the time it took effect, and the person was granted at this site in
+    /// between (what it came too late to refuse). Once per site at the termination's application; the door of the first grant.
+    /// </summary>
+    public const string AccessAfterTermination = "access_after_termination";
+
+    /// <summary>
     /// The types a misbehaving device can raise once per message (a tamper switch, a door position sensor, a status
     /// that flaps): coalesced per device and type on the alarms topic (<see cref="AlarmMessage.Coalesced"/>), each still logged.
     /// </summary>

@@ -37,7 +37,14 @@ public sealed record HrChanges(
     IReadOnlyList<long> VisitsCancelled,
     IReadOnlyList<long> VisitsEscortRemoved,
     IReadOnlyList<string> VisitorsCheckedOut,
-    IReadOnlyList<long> VisitsInProgress);
+    IReadOnlyList<long> VisitsInProgress)
+{
+    /// <summary>
+    /// A termination received after it took effect: the person's grants from its effective time on, which it came too
+    /// late to refuse (each site with some raised <c>access_after_termination</c>). 0 otherwise.
+    /// </summary>
+    public int GrantsAfterEffective { get; init; }
+}
 
 /// <summary>The outcome codes of an HR event.</summary>
 public static class HrOutcomes

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using AccessControl.Admin;
 using AccessControl.EntryLog;
+using AccessControl.Events;
 using AccessControl.Fingerprints;
 using AccessControl.Sites;
 using AccessControl.Visitors;
@@ -50,6 +51,8 @@ public static class HrFeedApi
             sp.GetRequiredService<Termination>(),
             sp.GetRequiredService<LiveConfiguration>(),
             sp.GetRequiredService<EntryLogAppender>().Append,
+            sp.GetRequiredService<EntryLogQuery>(),
+            sp.GetService<EventPipeline>() is { } pipeline ? pipeline.RaiseAsync : (_, _) => Task.CompletedTask,
             sp.GetRequiredService<IClock>(),
             sp.GetRequiredService<ILogger<HrFeedService>>()));
         return services;

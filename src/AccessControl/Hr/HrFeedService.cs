@@ -7,6 +7,7 @@ using AccessControl.EntryLog;
 using AccessControl.People;
 using AccessControl.Protocol;
 using AccessControl.Sites;
+using AccessControl.Supervision;
 using AccessControl.Visitors;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
@@ -55,20 +56,28 @@ public sealed class HrFeedService
     private readonly Termination termination;
     private readonly LiveConfiguration configuration;
     private readonly Func<LogEntry, CancellationToken, Task<LogEntry>> appendLog;
+    private readonly EntryLogQuery log;
+    private readonly Func<IReadOnlyList<Alarm>, CancellationToken, Task> raise;
     private readonly IClock clock;
     private readonly ILogger<HrFeedService> logger;
     private readonly SemaphoreSlim gate = new(1, 1);
 
     /// <param name="appendLog">Appends a row to the entry log and completes when it is durable (<c>EventPipeline.AppendAsync</c>).</param>
+    /// <param name="log">Read for the grants a back-dated termination came too late to refuse (<see cref="GrantsAfterAsync"/>).</param>
+    /// <param name="raise">Raises alarms: logged durably, then published (<c>EventPipeline.RaiseAsync</c>).</param>
     public HrFeedService(
         HrEventStore store,
         AdminService admin,
         Termination termination,
         LiveConfiguration configuration,
         Func<LogEntry, CancellationToken, Task<LogEntry>> appendLog,
+        EntryLogQuery log,
+        Func<IReadOnlyList<Alarm>, CancellationToken, Task> raise,
         IClock clock,
         ILogger<HrFeedService> logger)
     {
+        this.log = log;
+        this.raise = raise;
         this.store = store;
         this.admin = admin;
         this.termination = termination;
@@ -341,6 +350,11 @@ public sealed class HrFeedService
             return Result(record, HrOutcomes.Unavailable, applied.Unavailable + " What was done stays done; send the event again (or wait for the periodic job) to finish it.");
         }
 
+        if (record.Type == HrEventTypes.Termination)
+        {
+            changes = changes with { GrantsAfterEffective = await GrantsAfterAsync(record) };
+        }
+
         var audited = await AuditAsync(HrActions.Applied, record.PersonId, new { eventId = record.EventId, type = record.Type, changes });
         if (audited is null)
         {
@@ -359,6 +373,66 @@ public sealed class HrFeedService
         }
 
         return Result(record, HrOutcomes.Applied, null) with { Changes = changes };
+    }
+
+    /// <summary>
+    /// A termination that took effect before it reached the service (HR sends on Monday that she left on Friday at 17:00)
+    /// came too late to refuse what the person did meanwhile: their grants from its effective time on (by when they
+    /// happened: a buffered swipe by its device time) are counted, and each site where there were some raises
+    /// <c>access_after_termination</c> naming the person, how many, the first and last, and the command that lists them.
+    /// Security learns of it at once, the auditor finds it in the log. A future-dated termination is refused from its
+    /// instant (<see cref="Cardholders.Departures"/>), so it finds none. Returns how many grants there were.
+    /// </summary>
+    private async Task<int> GrantsAfterAsync(HrEventRecord record)
+    {
+        var from = record.EffectiveAt;
+        if (from >= record.ReceivedAt)
+        {
+            return 0;
+        }
+
+        IReadOnlyList<LogEntry> grants;
+        try
+        {
+            grants = log.Find(new LogFilter
+            {
+                Kind = LogKinds.Access,
+                PersonId = record.PersonId,
+                Decision = "grant",
+                From = from,
+                Time = LogTime.Happened,
+                Limit = EntryLogQuery.MaxLimit,
+            });
+        }
+        catch (SqliteException ex)
+        {
+            logger.LogError(ex, "The grants of {Person} after the termination {EventId} took effect could not be read.", record.PersonId, record.EventId);
+            return 0;
+        }
+
+        var since = InstantPattern.ExtendedIso.Format(from);
+        var alarms = grants.GroupBy(g => g.SiteId).Select(site =>
+        {
+            var (first, last) = (site.First(), site.Last());
+            return new Alarm(AlarmTypes.AccessAfterTermination, site.Key, first.DoorId, null,
+                $"{record.PersonId} was granted {site.Count()} time(s) at this site after their termination took effect at {since} (HR event {record.EventId}, " +
+                $"received {InstantPattern.ExtendedIso.Format(record.ReceivedAt)}): first at {first.DoorId ?? first.ReaderId} (seq {first.Seq}), last at {last.DoorId ?? last.ReaderId} (seq {last.Seq}); " +
+                $"list them: accesscontrol log --person {record.PersonId} --decision grant --from {since} --time happened");
+        }).ToList();
+        if (alarms.Count > 0)
+        {
+            logger.LogWarning("{Person} was granted {Count} time(s) after their termination {EventId} took effect at {EffectiveAt}.", record.PersonId, grants.Count, record.EventId, since);
+            try
+            {
+                await raise(alarms, CancellationToken.None);
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                logger.LogError(ex, "The access_after_termination alarm of {Person} could not be raised.", record.PersonId);
+            }
+        }
+
+        return grants.Count;
     }
 
     /// <summary>The termination sequence (see the class remarks). Returns what changed, or why it stopped.</summary>

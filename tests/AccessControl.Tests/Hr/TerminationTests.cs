@@ -4,6 +4,7 @@ using AccessControl.Admin;
 using AccessControl.EntryLog;
 using AccessControl.Hr;
 using AccessControl.People;
+using AccessControl.Protocol;
 using AccessControl.Sites;
 using AccessControl.Tests.EndToEnd;
 using AccessControl.Tests.Support;
@@ -534,6 +535,55 @@ public class TerminationTests
         Assert.Equal((false, "credential_revoked"), (swipe.Grant, swipe.Reason));
         var applied = Assert.Single(second.Rows(new LogFilter { Kind = LogKinds.Admin, Reason = "hr.applied" }));
         Assert.Contains("hr-2026-000301", applied.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-PS-4")]
+    [Trait("control", "NIST-AU-6")]
+    [Trait("control", "PCI-10.2")]
+    public async Task BackDatedTermination_CountsTheGrantsItCameTooLateToRefuse_AndRaisesAccessAfterTerminationAtTheSite()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        using var hr = new HrFeedClient(edge);
+        var alarms = await edge.AlarmsAsync();
+        var reader = await edge.ReaderAsync("rdr-lobby-in");
+        Assert.True((await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout)).Grant);       // 10:00, before she left
+        edge.Clock.Advance(Duration.FromMinutes(30));
+        Assert.True((await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout)).Grant);       // 10:30, after: nobody knew yet
+        var late = Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Access, PersonId = "p-mkoch" }), r => r.At == edge.Clock.GetCurrentInstant());
+
+        // HR tells at 10:30 that she left at 10:15.
+        var result = Assert.Single(await hr.SendAsync(HrFeedClient.Termination("hr-2026-000160", effectiveAt: "2026-12-01T10:15:00+01:00")));
+        var alarm = await alarms.Reader.ReadAsync().AsTask().WaitAsync(EdgeHarness.Timeout);
+        while (alarm.Type != AlarmTypes.AccessAfterTermination)
+        {
+            alarm = await alarms.Reader.ReadAsync().AsTask().WaitAsync(EdgeHarness.Timeout);
+        }
+
+        Assert.Equal(HrOutcomes.Applied, result.Outcome);
+        Assert.Equal(1, result.Changes!.GrantsAfterEffective);
+        Assert.Equal(("demo", late.DoorId), (alarm.SiteId, alarm.DoorId));
+        Assert.StartsWith("p-mkoch was granted 1 time(s) at this site after their termination took effect at 2026-12-01T09:15:00Z (HR event hr-2026-000160", alarm.Detail, StringComparison.Ordinal);
+        Assert.Contains($"(seq {late.Seq})", alarm.Detail, StringComparison.Ordinal);
+        var row = Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Alarm, Reason = AlarmTypes.AccessAfterTermination }));
+        Assert.Contains(alarm.AlarmId, row.Detail, StringComparison.Ordinal);
+        Assert.Contains($"(seq {late.Seq})", row.Detail, StringComparison.Ordinal);
+        Assert.Contains("\"grantsAfterEffective\":1", Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Admin, Reason = "hr.applied" })).Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-PS-4")]
+    public async Task TerminationEffectiveWhenReceived_HasNoGrantsToReport_AndRaisesNothing()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        using var hr = new HrFeedClient(edge);
+        var reader = await edge.ReaderAsync("rdr-lobby-in");
+        Assert.True((await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout)).Grant);
+
+        var result = Assert.Single(await hr.SendAsync(HrFeedClient.Termination("hr-2026-000161")));
+
+        Assert.Equal((HrOutcomes.Applied, 0), (result.Outcome, result.Changes!.GrantsAfterEffective));
+        Assert.Empty(edge.Rows(new LogFilter { Kind = LogKinds.Alarm, Reason = AlarmTypes.AccessAfterTermination }));
     }
 
     [Fact]
