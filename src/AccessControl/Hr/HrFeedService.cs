@@ -63,7 +63,7 @@ public sealed class HrFeedService
     private readonly SemaphoreSlim gate = new(1, 1);
 
     /// <param name="appendLog">Appends a row to the entry log and completes when it is durable (<c>EventPipeline.AppendAsync</c>).</param>
-    /// <param name="log">Read for the grants a back-dated termination came too late to refuse (<see cref="GrantsAfterAsync"/>).</param>
+    /// <param name="log">Read for the grants a back-dated termination came too late to refuse (<see cref="GrantsAfter"/>).</param>
     /// <param name="raise">Raises alarms: logged durably, then published (<c>EventPipeline.RaiseAsync</c>).</param>
     public HrFeedService(
         HrEventStore store,
@@ -350,10 +350,8 @@ public sealed class HrFeedService
             return Result(record, HrOutcomes.Unavailable, applied.Unavailable + " What was done stays done; send the event again (or wait for the periodic job) to finish it.");
         }
 
-        if (record.Type == HrEventTypes.Termination)
-        {
-            changes = changes with { GrantsAfterEffective = await GrantsAfterAsync(record) };
-        }
+        var late = record.Type == HrEventTypes.Termination ? GrantsAfter(record) : [];
+        changes = changes with { GrantsAfterEffective = late.Sum(a => a.Grants) };
 
         var audited = await AuditAsync(HrActions.Applied, record.PersonId, new { eventId = record.EventId, type = record.Type, changes });
         if (audited is null)
@@ -372,6 +370,8 @@ public sealed class HrFeedService
             return Result(record, HrOutcomes.Unavailable, "Applied, but not recorded as applied; sending it again changes nothing more.");
         }
 
+        // Raised once the event is recorded as applied: a retry after a failure above raises them, not a second time.
+        await RaiseAsync(record, [.. late.Select(a => a.Alarm)]);
         return Result(record, HrOutcomes.Applied, null) with { Changes = changes };
     }
 
@@ -381,14 +381,15 @@ public sealed class HrFeedService
     /// happened: a buffered swipe by its device time) are counted, and each site where there were some raises
     /// <c>access_after_termination</c> naming the person, how many, the first and last, and the command that lists them.
     /// Security learns of it at once, the auditor finds it in the log. A future-dated termination is refused from its
-    /// instant (<see cref="Cardholders.Departures"/>), so it finds none. Returns how many grants there were.
+    /// instant (<see cref="Cardholders.Departures"/>), so it finds none. Returns each site's alarm with its count, to be
+    /// raised once the event is recorded as applied (<see cref="RaiseAsync"/>).
     /// </summary>
-    private async Task<int> GrantsAfterAsync(HrEventRecord record)
+    private List<(Alarm Alarm, int Grants)> GrantsAfter(HrEventRecord record)
     {
         var from = record.EffectiveAt;
         if (from >= record.ReceivedAt)
         {
-            return 0;
+            return [];
         }
 
         IReadOnlyList<LogEntry> grants;
@@ -407,32 +408,36 @@ public sealed class HrFeedService
         catch (SqliteException ex)
         {
             logger.LogError(ex, "The grants of {Person} after the termination {EventId} took effect could not be read.", record.PersonId, record.EventId);
-            return 0;
+            return [];
         }
 
         var since = InstantPattern.ExtendedIso.Format(from);
-        var alarms = grants.GroupBy(g => g.SiteId).Select(site =>
+        return [.. grants.GroupBy(g => g.SiteId).Select(site =>
         {
-            var (first, last) = (site.First(), site.Last());
-            return new Alarm(AlarmTypes.AccessAfterTermination, site.Key, first.DoorId, null,
-                $"{record.PersonId} was granted {site.Count()} time(s) at this site after their termination took effect at {since} (HR event {record.EventId}, " +
+            var (first, last, count) = (site.First(), site.Last(), site.Count());
+            return (new Alarm(AlarmTypes.AccessAfterTermination, site.Key, first.DoorId, null,
+                $"{record.PersonId} was granted {count} time(s) at this site after their termination took effect at {since} (HR event {record.EventId}, " +
                 $"received {InstantPattern.ExtendedIso.Format(record.ReceivedAt)}): first at {first.DoorId ?? first.ReaderId} (seq {first.Seq}), last at {last.DoorId ?? last.ReaderId} (seq {last.Seq}); " +
-                $"list them: accesscontrol log --person {record.PersonId} --decision grant --from {since} --time happened");
-        }).ToList();
-        if (alarms.Count > 0)
+                $"list them: accesscontrol log --person {record.PersonId} --decision grant --from {since} --time happened"), count);
+        })];
+    }
+
+    private async Task RaiseAsync(HrEventRecord record, IReadOnlyList<Alarm> alarms)
+    {
+        if (alarms.Count == 0)
         {
-            logger.LogWarning("{Person} was granted {Count} time(s) after their termination {EventId} took effect at {EffectiveAt}.", record.PersonId, grants.Count, record.EventId, since);
-            try
-            {
-                await raise(alarms, CancellationToken.None);
-            }
-            catch (Exception ex) when (ex is not OutOfMemoryException)
-            {
-                logger.LogError(ex, "The access_after_termination alarm of {Person} could not be raised.", record.PersonId);
-            }
+            return;
         }
 
-        return grants.Count;
+        logger.LogWarning("{Person} was granted after their termination {EventId} took effect: {Alarms} site(s) alarmed.", record.PersonId, record.EventId, alarms.Count);
+        try
+        {
+            await raise(alarms, CancellationToken.None);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            logger.LogError(ex, "The access_after_termination alarm of {Person} could not be raised.", record.PersonId);
+        }
     }
 
     /// <summary>The termination sequence (see the class remarks). Returns what changed, or why it stopped.</summary>

@@ -573,6 +573,31 @@ public class TerminationTests
 
     [Fact]
     [Trait("control", "NIST-PS-4")]
+    [Trait("control", "NIST-AU-6")]
+    public async Task BackDatedTermination_RetriedAfterItsSummaryRowFailed_RaisesAccessAfterTerminationOnce()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        using var hr = new HrFeedClient(edge);
+        var reader = await edge.ReaderAsync("rdr-lobby-in");
+        edge.Clock.Advance(Duration.FromMinutes(30));
+        Assert.True((await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout)).Grant);
+        var termination = HrFeedClient.Termination("hr-2026-000162", effectiveAt: "2026-12-01T10:15:00+01:00");
+
+        RefuseRows(edge, "hr.applied");
+        var first = Assert.Single(await hr.SendAsync(termination));
+        var alarmsAfterFirst = edge.Rows(new LogFilter { Kind = LogKinds.Alarm, Reason = AlarmTypes.AccessAfterTermination });
+        RefuseRows(edge, null);
+        var second = Assert.Single(await hr.SendAsync(termination));
+        var third = Assert.Single(await hr.SendAsync(termination));
+
+        Assert.Equal([HrOutcomes.Unavailable, HrOutcomes.Applied, HrOutcomes.AlreadyApplied], new[] { first, second, third }.Select(r => r.Outcome));
+        Assert.Empty(alarmsAfterFirst);
+        Assert.Equal(1, second.Changes!.GrantsAfterEffective);
+        Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Alarm, Reason = AlarmTypes.AccessAfterTermination }));
+    }
+
+    [Fact]
+    [Trait("control", "NIST-PS-4")]
     public async Task TerminationEffectiveWhenReceived_HasNoGrantsToReport_AndRaisesNothing()
     {
         await using var edge = await EdgeHarness.StartAsync();
