@@ -295,7 +295,11 @@ public sealed class VisitorService
             return await ChangeAsync(approver.Operator, action, visit.Site, visit.Host.Value, null,
                 new { visit = id, decision = VisitCodes.Code(decision), by = approver.Operator, byPerson = approver.PersonId, note, approved },
                 () => store.Decide(id, decision, made, snapshotJson)
-                    ? View(store.Get(id)!)
+                    ? View(store.Get(id)!) with
+                    {
+                        Warnings = approved is null ? null : EscortWarnings(visit, configuration.Current, now,
+                            $"Unless they can escort by the visit, withdraw visit {id} (visit withdraw {id}); the host requests it again with another escort."),
+                    }
                     : throw new InvalidOperationException($"Visit {id} changed while it was being decided."));
         }
         finally
@@ -572,7 +576,10 @@ public sealed class VisitorService
                 return VisitResult<VisitView>.Unavailable("The badge could not be activated; the check-in was undone. Try again.");
             }
 
-            return VisitResult<VisitView>.Ok(View(store.Get(id)!) with { Warnings = EscortWarnings(visit, snapshot, now) });
+            return VisitResult<VisitView>.Ok(View(store.Get(id)!) with
+            {
+                Warnings = EscortWarnings(visit, snapshot, now, $"Ask an approver to withdraw visit {id}; the host requests it again with another escort."),
+            });
         }
         finally
         {
@@ -581,13 +588,14 @@ public sealed class VisitorService
     }
 
     /// <summary>
-    /// What the desk must know at check-in about the visit's designated escorts, in words it can act on: those who cannot
-    /// escort now (suspended, terminated, or leaving by a termination in force) while the visit goes into zones that need
-    /// an escort. With none of them left, the visitor is refused at every such door (<c>escort_required</c>) whoever walks
-    /// in front: better said at the desk than found at the server room's door. Null when there is nothing to say (a visit
-    /// that names no escort may be brought in by any authorized escort).
+    /// What the desk (at check-in) or the approver (at approval) must know about the visit's designated escorts, in words
+    /// they can act on: those who cannot escort now (suspended, terminated, or past a termination in force) while the
+    /// visit goes into zones that need an escort. With none of them left, the visitor is refused at every such door
+    /// (<c>escort_required</c>) whoever walks in front: better said before than found at the server room's door
+    /// (<paramref name="whatToDo"/> then says what to do). Null when there is nothing to say (a visit that names no escort
+    /// may be brought in by any authorized escort). A suspension may end before the visit: at approval it is said, not refused.
     /// </summary>
-    private static IReadOnlyList<string>? EscortWarnings(Visit visit, LiveConfiguration.Snapshot snapshot, Instant now)
+    private static IReadOnlyList<string>? EscortWarnings(Visit visit, LiveConfiguration.Snapshot snapshot, Instant now, string whatToDo)
     {
         var escortZones = visit.Zones.Where(z => snapshot.Topology.Zones.TryGetValue(z, out var zone) && zone.EscortRequired).Select(z => z.Value).ToList();
         var unable = visit.Escorts
@@ -605,7 +613,7 @@ public sealed class VisitorService
         var zones = string.Join(", ", escortZones);
         var able = visit.Escorts.Select(e => e.Value).Except(unable.Select(e => e.Id)).ToList();
         return able.Count == 0
-            ? [$"None of the visit's escorts can escort now: {who}. The visitor will be refused at {zones} (escort_required) whoever goes in front. Ask an approver to withdraw visit {visit.Id}; the host requests it again with another escort."]
+            ? [$"None of the visit's escorts can escort now: {who}. The visitor will be refused at {zones} (escort_required) whoever goes in front. {whatToDo}"]
             : [$"{who} cannot escort now: the visitor enters {zones} only behind {string.Join(", ", able)}."];
     }
 

@@ -335,6 +335,22 @@ public sealed class VisitApiTests : IAsyncLifetime
         Assert.StartsWith(warning, Assert.Single(view.Warnings!), StringComparison.Ordinal);
     }
 
+    [Fact]
+    [Trait("control", "PCI-9.3.3")]
+    [Trait("control", "NIST-PE-3")]
+    public async Task Approve_WhenNoDesignatedEscortCanEscortNow_ApprovesAndTellsTheApproverWhatToDo()
+    {
+        var visit = await desk.RequestAsync(VisitDesk.Request(zones: ["demo-campus", "demo-bldg-a", "demo-dh1", "demo-sr1"]));
+        Assert.Equal(HttpStatusCode.OK, (await desk.Admin.PostAsJsonAsync("api/v1/people/p-mkoch/status", new { status = "suspended" })).StatusCode);
+
+        var approved = await desk.ApproveAsync(visit.Id);
+
+        Assert.Equal("approved", approved.Status); // a suspension may end before the visit: said, not refused
+        var warning = Assert.Single(approved.Warnings!);
+        Assert.StartsWith("None of the visit's escorts can escort now: p-mkoch (suspended). The visitor will be refused at demo-sr1", warning, StringComparison.Ordinal);
+        Assert.EndsWith($"Unless they can escort by the visit, withdraw visit {visit.Id} (visit withdraw {visit.Id}); the host requests it again with another escort.", warning, StringComparison.Ordinal);
+    }
+
     [Theory]
     [Trait("control", "PCI-9.3.3")]
     [InlineData(false)]
