@@ -157,11 +157,12 @@ public class ServiceConnectionTests
         await using var broker = await TestBrokers.StartAsync(kind);
         var full = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var inbox = new Inbox(full.Task);
-        // Keep-alive 4 s: MQTTnet pings once it has sent nothing for 4 s and waits its Timeout (ConnectTimeout, 4 s) for
-        // the answer; the broker drops a client it heard nothing from for 1.5 keep-alives (6 s). With 2 s of each, a ping
-        // had 1 s of slack at the broker and 2 s for its answer (the service's loop pings every 100 ms outside the stall),
-        // which a loaded machine used up once (a drop, with no fault of the code).
-        var options = OptionsFor(broker, receiveThreads) with { KeepAlive = TimeSpan.FromSeconds(4), ConnectTimeout = TimeSpan.FromSeconds(4) };
+        // Keep-alive 8 s: MQTTnet pings once it has sent nothing for 8 s and waits its Timeout (ConnectTimeout, 4 s) for
+        // the answer; the broker drops a client it heard nothing from for 1.5 keep-alives (12 s), so the ping has 4 s of
+        // slack there (the service's loop pings every 100 ms outside the stall). With a 2 s keep-alive (1 s of slack), then
+        // a 4 s one (2 s), a loaded machine (the suite beside two CPU-bound builds) was late by that much once each: the
+        // broker dropped the client (KeepAliveTimeout), with no fault of the code.
+        var options = OptionsFor(broker, receiveThreads) with { KeepAlive = TimeSpan.FromSeconds(8), ConnectTimeout = TimeSpan.FromSeconds(4) };
         await using var connection = new ServiceConnection(options, Secrets, RealTime.Instance, inbox.DeliverAsync);
         var drops = new ConcurrentQueue<string>();
         connection.Disconnected += drops.Enqueue;
@@ -170,9 +171,9 @@ public class ServiceConnectionTests
 
         await HoldUpAsync(reader, inbox, behind: 5);
 
-        // The stall itself: longer than the keep-alive and the ping's timeout together (8 s), the longest an unanswered
+        // The stall itself: longer than the keep-alive and the ping's timeout together (12 s), the longest an unanswered
         // ping goes unnoticed. Not a wait for a signal: nothing happens during it, which is the point.
-        await Task.Delay(TimeSpan.FromSeconds(10));
+        await Task.Delay(TimeSpan.FromSeconds(14));
         full.SetResult();
         var lost = await Record.ExceptionAsync(() => inbox.Arrived("e5"));
 
