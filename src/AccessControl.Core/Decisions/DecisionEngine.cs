@@ -51,6 +51,9 @@ public static class DecisionEngine
             return deny(cardholders.Visitors.PooledBadges.Contains(request.CardUid) ? AccessReason.VisitNotCheckedIn : AccessReason.UnknownCredential, null);
         }
 
+        // A transfer dated for now or before counts from its instant, not from when the job that applies it runs.
+        person = cardholders.InForceAt(person, request.At);
+
         if (cardholders.Visitors.Watchlisted.Contains(person.Id))
         {
             return deny(AccessReason.Watchlisted, person.Id);

@@ -18,7 +18,8 @@ public sealed class Cardholders
         ImmutableDictionary<PersonId, ImmutableHashSet<PersonId>>.Empty,
         VisitorRules.None,
         [],
-        ImmutableDictionary<PersonId, Instant>.Empty);
+        ImmutableDictionary<PersonId, Instant>.Empty,
+        ImmutableDictionary<PersonId, ScheduledTransfer>.Empty);
 
     private Cardholders(
         ImmutableDictionary<PersonId, Person> people,
@@ -27,10 +28,12 @@ public sealed class Cardholders
         ImmutableDictionary<PersonId, ImmutableHashSet<PersonId>> designatedEscorts,
         VisitorRules visitorRules,
         ImmutableHashSet<PersonId> fingerprintEnrolled,
-        ImmutableDictionary<PersonId, Instant> departures)
+        ImmutableDictionary<PersonId, Instant> departures,
+        ImmutableDictionary<PersonId, ScheduledTransfer> transfers)
     {
         FingerprintEnrolled = fingerprintEnrolled;
         Departures = departures;
+        Transfers = transfers;
         People = people;
         Credentials = credentials;
         AccessLevels = accessLevels;
@@ -58,6 +61,20 @@ public sealed class Cardholders
     public ImmutableDictionary<PersonId, Instant> Departures { get; }
 
     /// <summary>
+    /// People with a transfer dated in the future (the HR feed's scheduled events): the earliest one's instant and the
+    /// access levels it gives. From that instant on their swipes are decided with those levels (<see cref="InForceAt"/>),
+    /// whenever the job that applies it runs. Kept by the HR feed like <see cref="Departures"/>.
+    /// </summary>
+    public ImmutableDictionary<PersonId, ScheduledTransfer> Transfers { get; }
+
+    /// <summary>
+    /// The person as in force at <paramref name="at"/>: with the access levels of a scheduled transfer due by then
+    /// (<see cref="Transfers"/>), else as stored. What the decision engine decides with.
+    /// </summary>
+    public Person InForceAt(Person person, Instant at) =>
+        Transfers.TryGetValue(person.Id, out var transfer) && at >= transfer.At ? person with { AccessLevels = transfer.Levels } : person;
+
+    /// <summary>
     /// Whether a person may use their credentials at <paramref name="at"/>: active, and not past a scheduled termination
     /// (<see cref="Departures"/>). What doors, escorts and the front desk ask of a person.
     /// </summary>
@@ -79,42 +96,53 @@ public sealed class Cardholders
 
     public static Cardholders Create(IEnumerable<Person> people, IEnumerable<Credential> credentials, IEnumerable<AccessLevel> accessLevels) =>
         new(people.ToImmutableDictionary(p => p.Id), credentials.ToImmutableDictionary(c => c.CardUid), accessLevels.ToImmutableDictionary(a => a.Id),
-            ImmutableDictionary<PersonId, ImmutableHashSet<PersonId>>.Empty, VisitorRules.None, [], ImmutableDictionary<PersonId, Instant>.Empty);
+            ImmutableDictionary<PersonId, ImmutableHashSet<PersonId>>.Empty, VisitorRules.None, [], ImmutableDictionary<PersonId, Instant>.Empty, ImmutableDictionary<PersonId, ScheduledTransfer>.Empty);
 
-    public Cardholders With(Person person) => new(People.SetItem(person.Id, person), Credentials, AccessLevels, DesignatedEscorts, Visitors, FingerprintEnrolled, Departures);
+    public Cardholders With(Person person) => new(People.SetItem(person.Id, person), Credentials, AccessLevels, DesignatedEscorts, Visitors, FingerprintEnrolled, Departures, Transfers);
 
-    public Cardholders With(Credential credential) => new(People, Credentials.SetItem(credential.CardUid, credential), AccessLevels, DesignatedEscorts, Visitors, FingerprintEnrolled, Departures);
+    public Cardholders With(Credential credential) => new(People, Credentials.SetItem(credential.CardUid, credential), AccessLevels, DesignatedEscorts, Visitors, FingerprintEnrolled, Departures, Transfers);
 
-    public Cardholders With(AccessLevel level) => new(People, Credentials, AccessLevels.SetItem(level.Id, level), DesignatedEscorts, Visitors, FingerprintEnrolled, Departures);
+    public Cardholders With(AccessLevel level) => new(People, Credentials, AccessLevels.SetItem(level.Id, level), DesignatedEscorts, Visitors, FingerprintEnrolled, Departures, Transfers);
 
-    public Cardholders WithoutAccessLevel(AccessLevelId id) => new(People, Credentials, AccessLevels.Remove(id), DesignatedEscorts, Visitors, FingerprintEnrolled, Departures);
+    public Cardholders WithoutAccessLevel(AccessLevelId id) => new(People, Credentials, AccessLevels.Remove(id), DesignatedEscorts, Visitors, FingerprintEnrolled, Departures, Transfers);
 
     /// <summary>Replaces the visitor rules (the visitor service recomputes them after every change of the pool or the watch list).</summary>
-    public Cardholders With(VisitorRules rules) => new(People, Credentials, AccessLevels, DesignatedEscorts, rules, FingerprintEnrolled, Departures);
+    public Cardholders With(VisitorRules rules) => new(People, Credentials, AccessLevels, DesignatedEscorts, rules, FingerprintEnrolled, Departures, Transfers);
 
     /// <summary>Sets (or, with null or empty, clears) the escorts a visitor may be brought in by.</summary>
     public Cardholders WithDesignatedEscorts(PersonId visitor, ImmutableHashSet<PersonId>? escorts) =>
-        new(People, Credentials, AccessLevels, escorts is null || escorts.IsEmpty ? DesignatedEscorts.Remove(visitor) : DesignatedEscorts.SetItem(visitor, escorts), Visitors, FingerprintEnrolled, Departures);
+        new(People, Credentials, AccessLevels, escorts is null || escorts.IsEmpty ? DesignatedEscorts.Remove(visitor) : DesignatedEscorts.SetItem(visitor, escorts), Visitors, FingerprintEnrolled, Departures, Transfers);
 
     /// <summary>Records whether a person has at least one active fingerprint template (the fingerprint store keeps this current).</summary>
     public Cardholders WithFingerprintEnrollment(PersonId person, bool enrolled) =>
-        new(People, Credentials, AccessLevels, DesignatedEscorts, Visitors, enrolled ? FingerprintEnrolled.Add(person) : FingerprintEnrolled.Remove(person), Departures);
+        new(People, Credentials, AccessLevels, DesignatedEscorts, Visitors, enrolled ? FingerprintEnrolled.Add(person) : FingerprintEnrolled.Remove(person), Departures, Transfers);
 
     /// <summary>Replaces the whole set of enrolled people (start-up, after loading the fingerprint store).</summary>
     public Cardholders WithFingerprintEnrolled(ImmutableHashSet<PersonId> enrolled) =>
-        new(People, Credentials, AccessLevels, DesignatedEscorts, Visitors, enrolled, Departures);
+        new(People, Credentials, AccessLevels, DesignatedEscorts, Visitors, enrolled, Departures, Transfers);
 
     /// <summary>Sets (or, with null, clears) when a person's scheduled termination takes effect.</summary>
     public Cardholders WithDeparture(PersonId person, Instant? leaves) =>
-        new(People, Credentials, AccessLevels, DesignatedEscorts, Visitors, FingerprintEnrolled, leaves is { } at ? Departures.SetItem(person, at) : Departures.Remove(person));
+        new(People, Credentials, AccessLevels, DesignatedEscorts, Visitors, FingerprintEnrolled, leaves is { } at ? Departures.SetItem(person, at) : Departures.Remove(person), Transfers);
+
+    /// <summary>Sets (or, with null, clears) a person's earliest scheduled transfer.</summary>
+    public Cardholders WithTransfer(PersonId person, ScheduledTransfer? transfer) =>
+        new(People, Credentials, AccessLevels, DesignatedEscorts, Visitors, FingerprintEnrolled, Departures, transfer is { } t ? Transfers.SetItem(person, t) : Transfers.Remove(person));
+
+    /// <summary>Replaces every scheduled transfer (start-up, from the HR feed's records).</summary>
+    public Cardholders WithTransfers(ImmutableDictionary<PersonId, ScheduledTransfer> transfers) =>
+        new(People, Credentials, AccessLevels, DesignatedEscorts, Visitors, FingerprintEnrolled, Departures, transfers);
 
     /// <summary>Replaces every scheduled departure (start-up, from the HR feed's records).</summary>
     public Cardholders WithDepartures(ImmutableDictionary<PersonId, Instant> departures) =>
-        new(People, Credentials, AccessLevels, DesignatedEscorts, Visitors, FingerprintEnrolled, departures);
+        new(People, Credentials, AccessLevels, DesignatedEscorts, Visitors, FingerprintEnrolled, departures, Transfers);
 
     /// <summary>The credentials bound to a person (linear scan; used by admin paths, not by decisions).</summary>
     public IEnumerable<Credential> CredentialsOf(PersonId person) => Credentials.Values.Where(c => c.Person == person);
 }
+
+/// <summary>A transfer the HR feed holds until it is due: from <paramref name="At"/> on, the person holds exactly <paramref name="Levels"/>.</summary>
+public sealed record ScheduledTransfer(Instant At, ImmutableArray<AccessLevelId> Levels);
 
 /// <summary>
 /// Front-desk facts the doors enforce: cards in a visitor badge pool (a pooled card that is not bound to a visit

@@ -133,7 +133,7 @@ public sealed class AccessControlHost : IAsyncDisposable
             edge.AddPeriodic("visitor-retention", TimeSpan.FromDays(1), async ct => await visitors.PurgeAsync(AdminActor.EverySite("retention-job"), ct));
             _ = app.Services.GetRequiredService<HrFeedSigner>(); // the key file is created on first start, for the HR system to be given
             var hr = app.Services.GetRequiredService<HrFeedService>();
-            hr.RestoreDepartures();
+            hr.RestoreScheduled();
             edge.ApplyDueHrEvents = async () => await hr.ApplyDueAsync();
             edge.AddPeriodic("hr-due-events", HrFeedService.DueCheckInterval, async ct => await hr.ApplyDueAsync(ct));
             return new AccessControlHost(app, edge, loggers);

@@ -58,6 +58,29 @@ public sealed class HrEventStore(Database database)
             new { personId }) is { } at ? Instant.FromUnixTimeMilliseconds(at) : null;
     }
 
+    /// <summary>The earliest transfer of the person still scheduled: when it takes effect and the levels it gives; null for none.</summary>
+    public (Instant At, IReadOnlyList<string> Levels)? ScheduledTransferOf(string personId)
+    {
+        using var connection = database.Open();
+        return connection.Query<Row>(
+            $"SELECT {Columns} FROM hr_events WHERE status = 'scheduled' AND type = 'transfer' AND person_id = @personId ORDER BY effective_at, received_at, event_id LIMIT 1",
+            new { personId }).SingleOrDefault()?.ToRecord() is { } r ? (r.EffectiveAt, r.AccessLevels ?? []) : null;
+    }
+
+    /// <summary>Every person with a transfer still scheduled, with the earliest one's instant and levels.</summary>
+    public IReadOnlyDictionary<string, (Instant At, IReadOnlyList<string> Levels)> ScheduledTransfers()
+    {
+        using var connection = database.Open();
+        var earliest = new Dictionary<string, (Instant At, IReadOnlyList<string> Levels)>(StringComparer.Ordinal);
+        foreach (var r in connection.Query<Row>(
+            $"SELECT {Columns} FROM hr_events WHERE status = 'scheduled' AND type = 'transfer' ORDER BY effective_at, received_at, event_id").Select(r => r.ToRecord()))
+        {
+            earliest.TryAdd(r.PersonId, (r.EffectiveAt, r.AccessLevels ?? []));
+        }
+
+        return earliest;
+    }
+
     /// <summary>Every person with a termination still scheduled, with the earliest one's instant.</summary>
     public IReadOnlyDictionary<string, Instant> ScheduledTerminations()
     {

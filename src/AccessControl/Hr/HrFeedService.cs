@@ -198,7 +198,7 @@ public sealed class HrFeedService
         }
 
         // In force from its instant, to the swipe: whenever (and however often) applying it is tried.
-        RefreshDeparture(record);
+        RefreshScheduled(record);
         return record.EffectiveAt > now
             ? Result(record, HrOutcomes.Scheduled, $"Will be applied at {record.EffectiveAt}.")
             : await ApplyAsync(record);
@@ -283,37 +283,47 @@ public sealed class HrFeedService
 
     // ---- applying ----------------------------------------------------------------------------------
 
-    /// <summary>Applies the event, then sets the person's departure from what is still scheduled (<see cref="RefreshDeparture"/>).</summary>
+    /// <summary>Applies the event, then sets what is still scheduled for the person (<see cref="RefreshScheduled"/>).</summary>
     private async Task<HrEventResult> ApplyAsync(HrEventRecord record)
     {
         var result = await ApplyOnceAsync(record);
-        RefreshDeparture(record);
+        RefreshScheduled(record);
         return result;
     }
 
     /// <summary>
-    /// Puts the person's earliest termination still scheduled into the live cardholders (<see cref="Cardholders.Departures"/>),
-    /// or takes it out when none is: the doors refuse them from that instant, whether or not a job has applied it yet
-    /// (it may be minutes away, or failing for want of the audit log). Transfers change no departure.
+    /// Puts what is still scheduled for the person into the live cardholders, or takes it out when nothing is: their
+    /// earliest termination (<see cref="Cardholders.Departures"/>: the doors refuse them from its instant) or transfer
+    /// (<see cref="Cardholders.Transfers"/>: decided with its levels from its instant), whether or not a job has applied
+    /// it yet (it may be a minute away, or failing for want of the audit log).
     /// </summary>
-    private void RefreshDeparture(HrEventRecord record)
+    private void RefreshScheduled(HrEventRecord record)
     {
+        var person = new PersonId(record.PersonId);
         if (record.Type == HrEventTypes.Termination)
         {
-            var person = new PersonId(record.PersonId);
             var leaves = store.ScheduledTerminationOf(person.Value);
             configuration.UpdateCardholders(c => c.WithDeparture(person, leaves));
         }
+        else
+        {
+            var transfer = store.ScheduledTransferOf(person.Value) is { } t ? TransferOf(t) : null;
+            configuration.UpdateCardholders(c => c.WithTransfer(person, transfer));
+        }
     }
 
+    private static ScheduledTransfer TransferOf((Instant At, IReadOnlyList<string> Levels) scheduled) =>
+        new(scheduled.At, [.. scheduled.Levels.Select(l => new AccessLevelId(l))]);
+
     /// <summary>
-    /// At start-up, before any door is decided: every termination still scheduled into the live cardholders
-    /// (<see cref="Cardholders.Departures"/>).
+    /// At start-up, before any door is decided: every termination and transfer still scheduled into the live
+    /// cardholders (<see cref="Cardholders.Departures"/>, <see cref="Cardholders.Transfers"/>).
     /// </summary>
-    public void RestoreDepartures()
+    public void RestoreScheduled()
     {
         var departures = store.ScheduledTerminations().ToImmutableDictionary(d => new PersonId(d.Key), d => d.Value);
-        configuration.UpdateCardholders(c => c.WithDepartures(departures));
+        var transfers = store.ScheduledTransfers().ToImmutableDictionary(d => new PersonId(d.Key), d => TransferOf(d.Value));
+        configuration.UpdateCardholders(c => c.WithDepartures(departures).WithTransfers(transfers));
     }
 
     private async Task<HrEventResult> ApplyOnceAsync(HrEventRecord record)

@@ -121,6 +121,24 @@ public class DecisionEngineTests
     }
 
     [Fact]
+    [Trait("control", "NIST-PS-5")]
+    public void Decide_FromTheInstantAScheduledTransferTakesEffect_DecidesWithItsLevels_ThoughNoJobHasAppliedIt()
+    {
+        var moves = WorkingHours + Duration.FromMinutes(30);
+        var holders = Holders.WithTransfer(Alice, new ScheduledTransfer(moves, [CampusAlways]));
+
+        var before = Decide(Swipe(HallIn, moves - Duration.FromMilliseconds(1)), holders);
+        var at = Decide(Swipe(HallIn, moves), holders);
+        var campus = Decide(Swipe(GateIn, moves), holders);
+        var cleared = Decide(Swipe(HallIn, moves), holders.WithTransfer(Alice, null));
+
+        Assert.Equal(AccessReason.Granted, before.Reason);
+        Assert.Equal((AccessReason.NoAccessToZone, Alice), (at.Reason, at.Person));
+        Assert.Equal(AccessReason.Granted, campus.Reason);
+        Assert.Equal(AccessReason.Granted, cleared.Reason);
+    }
+
+    [Fact]
     [Trait("control", "NIST-PS-4")]
     [Trait("control", "PCI-9.2")]
     public void Decide_FromTheInstantAScheduledTerminationTakesEffect_DeniesCredentialRevoked_ThoughNoJobHasAppliedIt()

@@ -613,6 +613,40 @@ public class TerminationTests
 
     [Fact]
     [Trait("control", "NIST-PS-5")]
+    public async Task FutureDatedTransfer_DecidesWithItsLevelsFromItsInstant_BeforeThePeriodicJobHasAppliedIt_AndAfterARestart()
+    {
+        using var folder = new DataFolder();
+        await using (var first = await EdgeHarness.StartAsync(directory: folder.Path))
+        {
+            using var hr = new HrFeedClient(first);
+            var scheduled = Assert.Single(await hr.SendAsync(new
+            {
+                eventId = "hr-2026-000410", type = "transfer", personId = "p-jweber", effectiveAt = "2026-12-01T10:30:00+01:00", accessLevels = new[] { "lobby-24x7" },
+            }));
+            Assert.Equal(HrOutcomes.Scheduled, scheduled.Outcome);
+        }
+
+        // Started again before the move: nothing is due at the start; the job's next round is a minute after it.
+        await using var second = await EdgeHarness.StartAsync(directory: folder.Path);
+        var hrService = (HrFeedService)second.Host.Services.GetService(typeof(HrFeedService))!;
+        var dataHall = await second.ReaderAsync("rdr-dh1-in");
+        var before = await dataHall.PresentCardAsync(Engineer, Ev3).WaitAsync(EdgeHarness.Timeout);
+        second.Clock.Advance(Duration.FromMinutes(30));
+        // Into the hall twice: the zone check comes before anti-passback, so only the transfer's levels say no_access_to_zone.
+        var after = await dataHall.PresentCardAsync(Engineer, Ev3).WaitAsync(EdgeHarness.Timeout);
+        var notYetApplied = second.Rows(new LogFilter { Kind = LogKinds.Admin, Reason = "hr.applied" });
+        var applied = Assert.Single(await hrService.ApplyDueAsync().WaitAsync(EdgeHarness.Timeout));
+
+        Assert.True(before.Grant);
+        Assert.Equal((false, "no_access_to_zone"), (after.Grant, after.Reason));
+        Assert.Empty(notYetApplied);
+        Assert.Equal(HrOutcomes.Applied, applied.Outcome);
+        Assert.Empty(second.Edge.Configuration.Cardholders.Transfers);
+        Assert.Equal(["lobby-24x7"], second.Edge.Configuration.Cardholders.People[new PersonId("p-jweber")].AccessLevels.Select(l => l.Value));
+    }
+
+    [Fact]
+    [Trait("control", "NIST-PS-5")]
     public async Task Transfer_ReplacesTheAccessLevels_InOneAuditedChange()
     {
         await using var edge = await EdgeHarness.StartAsync();
