@@ -398,6 +398,7 @@ public static class AdminApi
         AdminOutcome.Invalid => Problem(StatusCodes.Status400BadRequest, "Invalid request", result.Message, result.Errors),
         AdminOutcome.Conflict => Problem(StatusCodes.Status409Conflict, "Conflict", result.Message),
         AdminOutcome.NotForThisSite => Refusal(StatusCodes.Status403Forbidden, "Forbidden", result.Message, SiteLimit.Code),
+        AdminOutcome.SegregationOfDuties => Refusal(StatusCodes.Status403Forbidden, "Forbidden", result.Message, AdminService.SegregationOfDuties),
         _ => Problem(StatusCodes.Status503ServiceUnavailable, "Unavailable", result.Message),
     };
 

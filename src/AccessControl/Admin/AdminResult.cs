@@ -22,6 +22,12 @@ public enum AdminOutcome
 
     /// <summary>Refused to a token limited to one site (<see cref="SiteLimit"/>): cardholders are global. Recorded as a <c>security</c> row.</summary>
     NotForThisSite,
+
+    /// <summary>
+    /// Refused because the operator's token would give its own person access (a level, a card, a wider level they hold):
+    /// segregation of duties. Recorded as a <c>security</c> row (<see cref="Cardholding.CardholderActions.SelfChange"/>).
+    /// </summary>
+    SegregationOfDuties,
 }
 
 /// <summary>One invalid field of a request, named as the client wrote it (<c>accessLevels[1]</c>, <c>validUntil</c>).</summary>
@@ -67,6 +73,8 @@ public sealed record AdminResult<T>
     public static AdminResult<T> Unavailable(string message) => new(AdminOutcome.Unavailable, default, false, [], message);
 
     public static AdminResult<T> NotForThisSite(string message) => new(AdminOutcome.NotForThisSite, default, false, [], message);
+
+    public static AdminResult<T> SegregationOfDuties(string message) => new(AdminOutcome.SegregationOfDuties, default, false, [], message);
 
     /// <summary>The same failure for another result type.</summary>
     public AdminResult<TOther> Cast<TOther>() =>

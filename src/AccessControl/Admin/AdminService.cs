@@ -19,6 +19,11 @@ namespace AccessControl.Admin;
 /// cardholders, since they are global: the service refuses it here, whoever passes its request on, before reading
 /// anything, with the API's answer (<see cref="AdminOutcome.NotForThisSite"/>: 403 <c>not_approver_for_site</c>) and
 /// row (<c>cardholders.refused</c>).</para>
+/// <para>Nor does an operator's token give its own person access (segregation of duties, NIST AC-5, PCI DSS 7.2): the
+/// person's record (<c>PUT</c>), their access levels, a card bound, re-issued or activated for them, a level they hold.
+/// Refused with <see cref="AdminOutcome.SegregationOfDuties"/> (403 <see cref="SegregationOfDuties"/>) and a
+/// <c>security</c> row <see cref="CardholderActions.SelfChange"/>. What only takes access away (suspending or terminating
+/// themselves, suspending or revoking a card of theirs) is not refused.</para>
 /// <para>Each change is validated against the current topology and cardholders, then, in this order:
 /// (1) its audit row (kind <c>admin</c>: actor, time, action code, before/after) is appended to the entry log,
 /// (2) the cardholder tables are written in one transaction, (3) the new snapshot is swapped into
@@ -38,6 +43,9 @@ namespace AccessControl.Admin;
 public sealed class AdminService
 {
     public const int MaxNameLength = 200;
+
+    /// <summary>The code of the API's answer to a change an operator asked for their own person (<see cref="AdminOutcome.SegregationOfDuties"/>).</summary>
+    public const string SegregationOfDuties = "segregation_of_duties";
 
     /// <summary>How many changes of a site file's import share one flight, one log commit, one transaction and one swap.</summary>
     internal const int ImportBatchSize = 1_000;
@@ -82,6 +90,11 @@ public sealed class AdminService
         if (await RefuseSiteLimitedAsync<Person>(who, CardholderActions.PersonUpsert, id) is { } refused)
         {
             return refused;
+        }
+
+        if (await RefuseSelfChangeAsync<Person>(who, CardholderActions.PersonUpsert, id) is { } own)
+        {
+            return own;
         }
 
         var actor = who.Name;
@@ -157,6 +170,12 @@ public sealed class AdminService
             return AdminResult<Person>.Invalid(errors);
         }
 
+        // Suspending or terminating oneself only takes access away.
+        if (newStatus == PersonStatus.Active && await RefuseSelfChangeAsync<Person>(who, PersonStatusAction(newStatus), id) is { } own)
+        {
+            return own;
+        }
+
         await gate.WaitAsync(cancellationToken);
         try
         {
@@ -212,6 +231,11 @@ public sealed class AdminService
         if (await RefuseSiteLimitedAsync<Person>(who, CardholderActions.PersonAccessLevels, id) is { } refused)
         {
             return refused;
+        }
+
+        if (await RefuseSelfChangeAsync<Person>(who, CardholderActions.PersonAccessLevels, id) is { } own)
+        {
+            return own;
         }
 
         var actor = who.Name;
@@ -321,6 +345,12 @@ public sealed class AdminService
                 return final;
             }
 
+            // A card bound to oneself, one's own card's bounds moved, or someone else's card taken: each gives access.
+            if (await RefuseSelfChangeAsync<Credential>(who, action, personId!.Value.Value, cardUid) is { } own)
+            {
+                return own;
+            }
+
             // A terminated person holds no card that a later reactivation would bring back (every termination revokes
             // theirs, a site file's too): a card is bound to them again once they are active again, an explicit change.
             if (status != CredentialStatus.Revoked && current.People[personId!.Value].Status == PersonStatus.Terminated)
@@ -376,6 +406,13 @@ public sealed class AdminService
             if (await RefuseUnrevokingAsync(who, CredentialStatusAction(newStatus), existing, newStatus) is { } final)
             {
                 return await WithoutChangeAsync(precededBy, final);
+            }
+
+            // Suspending or revoking a card of one's own only takes access away.
+            if (newStatus == CredentialStatus.Active
+                && await RefuseSelfChangeAsync<Credential>(who, CredentialStatusAction(newStatus), existing.Person.Value, existing.CardUid) is { } own)
+            {
+                return await WithoutChangeAsync(precededBy, own);
             }
 
             var after = existing with { Status = newStatus };
@@ -485,6 +522,13 @@ public sealed class AdminService
 
             var after = new AccessLevel(new AccessLevelId(levelId!), name!, zones.ToImmutable(), new ScheduleId(schedule!), input.Escort ?? false, input.EscortedOnly ?? false);
             snapshot.Cardholders.AccessLevels.TryGetValue(after.Id, out var existing);
+
+            // A level the operator's own person holds: its zones and schedule are their own access.
+            if (who.Token is { PersonId: { } own } && snapshot.Cardholders.People.TryGetValue(new PersonId(own), out var self) && self.AccessLevels.Contains(after.Id)
+                && await RefuseSelfChangeAsync<AccessLevel>(who, CardholderActions.AccessLevelUpsert, own, level: after.Id.Value) is { } held)
+            {
+                return held;
+            }
             return await ChangeAccessLevelAsync(actor, existing, after, (at, ct) => store.UpsertAccessLevelAsync(after, at, actor, ct));
         }
         finally
@@ -1200,6 +1244,35 @@ public sealed class AdminService
         var row = SiteLimit.Row(limited, EverySiteActions.Cardholders, clock.GetCurrentInstant(), null, new { change, target });
         await AdminApi.RecordRefusalAsync(appendLog, row, logger);
         return AdminResult<T>.NotForThisSite(SiteLimit.Message(limited));
+    }
+
+    /// <summary>
+    /// The refusal of a change that would give the operator's own person access (segregation of duties), or null when
+    /// <paramref name="person"/> is not the person the token names (or no token asks: the HR feed, a site file, the
+    /// visitor desk's per-visit cardholders). The caller decides which changes give access; this records the
+    /// <c>security</c> row <see cref="CardholderActions.SelfChange"/> naming the change asked for.
+    /// </summary>
+    private async Task<AdminResult<T>?> RefuseSelfChangeAsync<T>(AdminActor who, string change, string? person, string? card = null, string? level = null)
+    {
+        if (who.Token is not { PersonId: { } own } token || !string.Equals(own, person, StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        logger.LogWarning("{Actor} asked for {Change} of their own person {Person}; refused (segregation of duties, see the {Reason} row).", who.Name, change, own, CardholderActions.SelfChange);
+        var row = new LogEntry
+        {
+            At = clock.GetCurrentInstant(),
+            Kind = LogKinds.Security,
+            Actor = who.Name,
+            Reason = CardholderActions.SelfChange,
+            PersonId = own,
+            Card = card,
+            Detail = AdminJson.Serialize(new { code = SegregationOfDuties, change, level, role = ApiTokens.RoleCode(token.Role), person = own }),
+        };
+        await AdminApi.RecordRefusalAsync(appendLog, row, logger);
+        return AdminResult<T>.SegregationOfDuties(
+            $"An operator does not give their own person access ({change} for {own}): another administrator makes this change.");
     }
 
     private static string PersonStatusAction(PersonStatus status) => status switch

@@ -6,7 +6,7 @@ namespace AccessControl.Cardholding;
 /// What a change to people, credentials and access levels is recorded as (<see cref="Admin.AdminService"/>), or
 /// <c>&lt;action&gt;.failed</c> when the database could not be written after its row. No change is <c>.refused</c>
 /// under its own code: a site-limited token is refused cardholders as a whole (<see cref="Admin.EverySiteActions.Cardholders"/>),
-/// and the one rule that refuses a change has its own code, <see cref="CredentialReactivate"/>.
+/// and the rules that refuse a change have their own codes, <see cref="CredentialReactivate"/> and <see cref="SelfChange"/>.
 /// </summary>
 [WrittenAs(ActionRows.Itself | ActionRows.Failed)]
 public static class CardholderActions
@@ -32,6 +32,14 @@ public static class CardholderActions
     /// </summary>
     [WrittenAs(ActionRows.Refused)]
     public const string CredentialReactivate = "credential.reactivate";
+
+    /// <summary>
+    /// Only ever refused (a <c>security</c> row of this code): an operator's token asked to give its own person access
+    /// (segregation of duties, <see cref="Admin.AdminService"/>): a level, a card, a wider level they hold. The change
+    /// asked for is named in the row's detail. Taking access away from oneself is not refused.
+    /// </summary>
+    [WrittenAs(ActionRows.Itself)]
+    public const string SelfChange = "cardholders.self_change";
 
     public const string AccessLevelUpsert = "access_level.upsert";
     public const string AccessLevelDelete = "access_level.delete";

@@ -170,7 +170,9 @@ public sealed class Termination
     public async Task<AdminResult<Person>> UpsertByOperatorAsync(AdminActor who, string id, PersonInput input, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(input);
-        if (!Terminates(input.Status) || !configuration.Cardholders.People.TryGetValue(new PersonId(id), out var stored) || stored.Status == PersonStatus.Terminated)
+        // An operator's own record is refused whatever it asks (AdminService: segregation of duties), before anything is done.
+        if (!Terminates(input.Status) || !configuration.Cardholders.People.TryGetValue(new PersonId(id), out var stored) || stored.Status == PersonStatus.Terminated
+            || string.Equals(who.Token?.PersonId, id, StringComparison.Ordinal))
         {
             return await admin.UpsertPersonAsync(who, id, input, cancellationToken);
         }

@@ -55,6 +55,7 @@ public sealed class ComplianceMatrixTests
         new("PCI-3.5", Pci, "Primary account number (PAN) is secured wherever it is stored (applied here to card numbers and identity documents at rest)"),
         new("PCI-4.2", Pci, "PAN is protected with strong cryptography during transmission (applied here to the readers' MQTT links)"),
         new("PCI-6.4", Pci, "Public-facing web applications are protected against attacks"),
+        new("PCI-7.2", Pci, "Access to system components and data is appropriately defined and assigned (least privilege, by job function)"),
         new("PCI-8.3.4", Pci, "Invalid authentication attempts are limited"),
         new("PCI-9.2", Pci, "Physical access controls manage entry into facilities and systems containing cardholder data"),
         new("PCI-9.3.2", Pci, "Visitors are authorized before entering, escorted at all times, identified, and given a badge that expires"),
