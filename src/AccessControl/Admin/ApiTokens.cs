@@ -65,6 +65,11 @@ public sealed class ApiTokens(Database database, IClock clock)
             throw new ArgumentException(problem, nameof(personId));
         }
 
+        if (OperatorNameProblem(connection, operatorName, personId) is { } taken)
+        {
+            throw new ArgumentException(taken, nameof(operatorName));
+        }
+
         // The person is checked again in the insert itself: a termination between the check above and the insert
         // finds no token to revoke, so the insert must not happen after it.
         var token = WebEncoders.Base64UrlEncode(RandomNumberGenerator.GetBytes(TokenBytes));
@@ -103,6 +108,48 @@ public sealed class ApiTokens(Database database, IClock clock)
             var status when status == PersonStatus.Suspended.ToCode() => $"person '{personId}' is suspended: no token may be issued to them until they are reinstated (their existing tokens are refused meanwhile)",
             _ => null,
         };
+
+    /// <summary>
+    /// The actors the service's own rows carry: an operator of that name would have their changes read as the HR feed's,
+    /// a start's, a site file's (<c>site-file:NAME</c>), a CLI command's (<c>cli:USER</c>) or the broker's own clients'.
+    /// Compared without regard to case, as a reader of the log would.
+    /// </summary>
+    public static IReadOnlyList<string> ServiceActors { get; } =
+    [
+        Hr.HrFeedService.Actor, Hr.LeaverSweep.Actor, Visitors.VisitorService.RetentionJob, EntryLog.EntryLogWriter.ServiceActor,
+        Devices.DeviceSecrets.ServiceUsername, Devices.DeviceSecrets.ServicePublisherUsername, Devices.DeviceSecrets.MonitorUsername,
+    ];
+
+    /// <summary>The prefixes of actors the service makes from a name: a site file's import, a CLI command's OS account.</summary>
+    public static IReadOnlyList<string> ServiceActorPrefixes { get; } = ["site-file:", "cli:"];
+
+    /// <summary>
+    /// Why a token of <paramref name="operatorName"/> may not name <paramref name="personId"/>, or null when it may. The
+    /// operator name is the actor of every row the token writes, so it must say one person: not a name of the service's
+    /// own (<see cref="ServiceActors"/>), nor one whose tokens, revoked ones too, name another person (their rows by that
+    /// name would then be two people's, and <c>token revoke --operator</c> would revoke both). A person's tokens of
+    /// several roles may share a name. Without regard to case.
+    /// </summary>
+    public string? OperatorNameProblem(string operatorName, string personId)
+    {
+        using var connection = database.Open();
+        return OperatorNameProblem(connection, operatorName, personId);
+    }
+
+    private static string? OperatorNameProblem(IDbConnection connection, string operatorName, string personId)
+    {
+        if (ServiceActors.Any(a => string.Equals(a, operatorName, StringComparison.OrdinalIgnoreCase))
+            || ServiceActorPrefixes.Any(p => operatorName.StartsWith(p, StringComparison.OrdinalIgnoreCase)))
+        {
+            return $"the operator name '{operatorName}' is one the service's own rows carry as actor (the HR feed, a start, a site file, a CLI command, the broker): an operator's changes would read as the service's; choose another name";
+        }
+
+        var others = connection.Query<string>(
+            "SELECT DISTINCT person_id FROM operator_tokens WHERE operator = @operatorName COLLATE NOCASE AND person_id IS NOT NULL AND person_id <> @personId ORDER BY 1",
+            new { operatorName, personId }).ToList();
+        return others.Count == 0 ? null
+            : $"the operator name '{operatorName}' already names the tokens of {string.Join(", ", others)}: the entry log's rows by that name would be two people's; choose another name (one person's tokens may share a name)";
+    }
 
     /// <summary>The operator a token belongs to, or null when the token is unknown, revoked or malformed, or refused (<see cref="Check"/>).</summary>
     public OperatorIdentity? Authenticate(string? token) => Check(token).Identity;

@@ -109,6 +109,11 @@ public static class TokenCommand
             return Usage(error, "--person: " + refused);
         }
 
+        if (tokens.OperatorNameProblem(operatorName, person) is { } named)
+        {
+            return Usage(error, "--operator: " + named);
+        }
+
         // The sites the service knows are those of its stored site files; a typo would make a token that can do nothing.
         if (site is not null)
         {

@@ -26,6 +26,9 @@ namespace AccessControl.EntryLog;
 /// </remarks>
 public sealed class EntryLogWriter : IDisposable
 {
+    /// <summary>The actor of the rows the writer makes itself (a gap, an outage).</summary>
+    public const string ServiceActor = "entry-log-writer";
+
     private const string InsertSql = """
         INSERT INTO entry_log (seq, at, kind, site_id, reader_id, door_id, zone_id, person_id, card, source, event_id,
                                device_seq, device_at, offline, decision, reason, unlock_seconds, actor, detail, hash)
@@ -221,7 +224,7 @@ public sealed class EntryLogWriter : IDisposable
             At = checkpointing.Clock.GetCurrentInstant(),
             Kind = LogKinds.Integrity,
             Reason = LogKinds.UnsignedAtStartReason,
-            Actor = "entry-log-writer",
+            Actor = ServiceActor,
             Detail = JsonSerializer.Serialize(new { fromSeq = from, toSeq = to, rows, lastCheckpointSeq }),
         };
         return Append([entry])[0];
@@ -831,7 +834,7 @@ public sealed class EntryLogWriter : IDisposable
             At = checkpointing?.Clock.GetCurrentInstant() ?? Instant.FromUnixTimeMilliseconds(lastAt),
             Kind = LogKinds.Integrity,
             Reason = LogKinds.GenesisReason,
-            Actor = "entry-log-writer",
+            Actor = ServiceActor,
             Detail = JsonSerializer.Serialize(new { chain = LogChain.Version1, sealedRows, fromSeq = first, toSeq = after }),
         };
         var written = new LogEntry[1];

@@ -130,7 +130,7 @@ public sealed class AccessControlHost : IAsyncDisposable
             edge.AddSupervision(visitors.CheckOverdueBadgesAsync);
             visitors.RestoreDesignatedEscorts();
             visitors.RefreshDoorRules();
-            edge.AddPeriodic("visitor-retention", TimeSpan.FromDays(1), async ct => await visitors.PurgeAsync(AdminActor.EverySite("retention-job"), ct));
+            edge.AddPeriodic("visitor-retention", TimeSpan.FromDays(1), async ct => await visitors.PurgeAsync(AdminActor.EverySite(Visitors.VisitorService.RetentionJob), ct));
             _ = app.Services.GetRequiredService<HrFeedSigner>(); // the key file is created on first start, for the HR system to be given
             var hr = app.Services.GetRequiredService<HrFeedService>();
             hr.RestoreScheduled();

@@ -45,6 +45,9 @@ namespace AccessControl.Visitors;
 /// </remarks>
 public sealed class VisitorService
 {
+    /// <summary>The actor of the daily retention purge's rows.</summary>
+    public const string RetentionJob = "retention-job";
+
     public const int MaxPurposeLength = 500;
     public const int MaxNoteLength = 500;
 

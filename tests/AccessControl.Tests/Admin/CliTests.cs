@@ -264,6 +264,46 @@ public sealed class CliTests : IAsyncLifetime
         Assert.Equal(2, created.Count);
     }
 
+    [Theory]
+    [InlineData("hr-feed", "one the service's own rows carry")]            // an admin whose changes read as the HR system's
+    [InlineData("termination-sweep", "one the service's own rows carry")]
+    [InlineData("site-file:demo.yaml", "one the service's own rows carry")] // as a site file's import
+    [InlineData("CLI:root", "one the service's own rows carry")]          // as a CLI command run as root
+    [InlineData("alice", "already names the tokens of p-alice")]         // AdminHost's admin: her rows would be two people's
+    [InlineData("ALICE", "already names the tokens of p-alice")]
+    [Trait("control", "NIST-AU-10")]
+    [Trait("control", "NIST-AC-2")]
+    public async Task TokenCreate_WithAnOperatorNameOfTheServiceOrOfAnotherPerson_IsAUsageError_AndCreatesAndRecordsNothing(string name, string why)
+    {
+        await host.AddPersonAsync("p-dora");
+        var (output, error) = (new StringWriter(), new StringWriter());
+        var before = host.Tokens.List().Count;
+
+        var code = await AdminCommands.RunAsync(["token", "create", "--db", host.DatabasePath, "--operator", name, "--role", "admin", "--person", "p-dora"],
+            host.Clock, output, error, _ => null, Tester);
+
+        Assert.Equal(2, code);
+        Assert.Contains("--operator: the operator name '" + name + "'", error.ToString(), StringComparison.Ordinal);
+        Assert.Contains(why, error.ToString(), StringComparison.Ordinal);
+        Assert.Equal("", output.ToString());
+        Assert.Equal(before, host.Tokens.List().Count);
+        Assert.DoesNotContain(host.Rows(LogKinds.Admin), r => r.Reason == "operator_token.create");
+        Assert.Throws<ArgumentException>(() => host.Tokens.CreateToken(name, OperatorRole.Admin, "test", "p-dora"));
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AC-2")]
+    public async Task TokenCreate_OfAnotherRoleForThePersonAlreadyBehindTheName_IsAccepted()
+    {
+        var (output, error) = (new StringWriter(), new StringWriter());
+
+        var code = await AdminCommands.RunAsync(["token", "create", "--db", host.DatabasePath, "--operator", "alice", "--role", "auditor", "--person", "p-alice"],
+            host.Clock, output, error, _ => null, Tester);
+
+        Assert.Equal(0, code);
+        Assert.Equal(2, host.Tokens.List().Count(t => t.Operator == "alice" && t.Person == "p-alice"));
+    }
+
     [Fact]
     [Trait("control", "NIST-AU-10")]
     [Trait("control", "NIST-AC-2")]
