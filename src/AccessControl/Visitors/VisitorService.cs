@@ -243,6 +243,14 @@ public sealed class VisitorService
             && !visit.Escorts.Any(e => string.Equals(person, e.Value, StringComparison.Ordinal));
     }
 
+    /// <summary>
+    /// Whether <paramref name="desk"/> may check a visitor of <paramref name="visit"/> in: the front desk's check of the
+    /// identity document is the independent check of who comes in, so the people who vouch for the visitor (who
+    /// requested the visit, its host, its escorts) do not make it, through whatever account; compared as in
+    /// <see cref="MayDecide"/>. A check-out only takes access away and is not asked this.
+    /// </summary>
+    public static bool MayCheckIn(OperatorIdentity desk, Visit visit) => MayDecide(desk, visit);
+
     private async Task<VisitResult<VisitView>> DecideAsync(OperatorIdentity approver, long id, DecisionInput? input, VisitStatus decision, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(approver);
@@ -441,6 +449,13 @@ public sealed class VisitorService
             if (!desk.ActsFor(visit.Site.Value))
             {
                 return await NotForThisSiteAsync(desk, VisitActions.CheckIn, visit, number);
+            }
+
+            if (!MayCheckIn(desk, visit))
+            {
+                await SecurityAsync(desk, LogReasons.Refused(VisitActions.CheckIn), visit, number, VisitRefusals.SegregationOfDuties, null);
+                return VisitResult<VisitView>.Forbidden(VisitRefusals.SegregationOfDuties,
+                    "Nobody checks in a visitor of a visit they requested, host or escort: the front desk's check of the document is the independent one. Another front-desk operator checks them in.");
             }
 
             if (visitor.Status != VisitorStatus.Expected)

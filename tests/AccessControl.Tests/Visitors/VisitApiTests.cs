@@ -286,6 +286,39 @@ public sealed class VisitApiTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.OK, byOther.StatusCode);
     }
 
+    /// <summary>
+    /// The front desk's check of the visitor's identity document is the independent check of who comes in: the host or
+    /// an escort, who vouch for the visitor, do not make it, even through a front-desk token of theirs. Checking a visitor
+    /// out only takes access away, so they may.
+    /// </summary>
+    [Fact]
+    [Trait("control", "NIST-AC-5")]
+    [Trait("control", "PCI-9.3.2")]
+    public async Task CheckIn_ByTheHostOrAnEscort_ThroughAFrontdeskToken_IsRefused_AnotherDeskChecksIn()
+    {
+        await desk.AddBadgeAsync();
+        var visit = await desk.RequestAsync();   // jweber (p-jweber) hosts, p-mkoch escorts
+        await desk.ApproveAsync(visit.Id);
+        using var hostAtTheDesk = desk.As("jonas.desk", OperatorRole.Frontdesk, "p-jweber");
+        using var escortAtTheDesk = desk.As("martina.desk", OperatorRole.Frontdesk, "p-mkoch");
+
+        var byHost = await hostAtTheDesk.PostAsJsonAsync($"api/v1/visits/{visit.Id}/check-in", VisitDesk.CheckIn());
+        var byEscort = await escortAtTheDesk.PostAsJsonAsync($"api/v1/visits/{visit.Id}/check-in", VisitDesk.CheckIn());
+        var stillExpected = desk.Get(edge, visit.Id).Visitors[0].Status;
+        var byDesk = await desk.Frontdesk.PostAsJsonAsync($"api/v1/visits/{visit.Id}/check-in", VisitDesk.CheckIn());
+        var outByHost = await hostAtTheDesk.PostAsJsonAsync($"api/v1/visits/{visit.Id}/check-out", new { visitor = 1 });
+
+        Assert.Equal((HttpStatusCode.Forbidden, HttpStatusCode.Forbidden), (byHost.StatusCode, byEscort.StatusCode));
+        Assert.Equal(VisitRefusals.SegregationOfDuties, await VisitDesk.RefusalCodeAsync(byHost));
+        Assert.Equal(VisitRefusals.SegregationOfDuties, await VisitDesk.RefusalCodeAsync(byEscort));
+        Assert.Equal("expected", stillExpected);
+        var refusals = edge.Rows(new LogFilter { Kind = LogKinds.Security, Reason = "visit.check_in.refused" });
+        Assert.Equal(["jonas.desk", "martina.desk"], refusals.Select(r => r.Actor).Order(StringComparer.Ordinal));
+        Assert.All(refusals, r => Assert.Contains("\"code\":\"segregation_of_duties\"", r.Detail, StringComparison.Ordinal));
+        Assert.Equal("desk-1", Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Admin, Reason = "visit.check_in" })).Actor);
+        Assert.Equal((HttpStatusCode.OK, HttpStatusCode.OK), (byDesk.StatusCode, outByHost.StatusCode));
+    }
+
     [Theory]
     [Trait("control", "NIST-AC-5")]
     [InlineData("mkoch", "p-mkoch", "jweber", "p-jweber", "p-jweber", true)]
