@@ -359,6 +359,15 @@ public sealed class AdminService
                     $"'{personId}' is terminated: no card is bound to them but revoked. Set them active first (a rehire is an explicit change), then bind or re-issue the card.");
             }
 
+            // A visitor badge of the pool is the front desk's to bind (check-in: a visitor, the visit's zones and window,
+            // the watch list and the document checked). Bound by an operator's token to someone, it would open that
+            // person's levels in the hands of whoever holds the badge, a visitor on site included.
+            if (who.Token is not null && status != CredentialStatus.Revoked && store.PooledBadgeSite(cardUid!) is { } pool)
+            {
+                return AdminResult<Credential>.Conflict(
+                    $"Card '{cardUid}' is a visitor badge of site {pool}'s pool: the front desk binds it to a visitor at check-in. To bind it to someone, remove it from the pool first (DELETE /badge-pool/{cardUid}: visit badge remove).");
+            }
+
             var after = new Credential(cardUid!, input.Technology!, personId!.Value, validFrom, validUntil, status);
             return await ChangeCredentialAsync(actor, action, existing, after, (at, ct) => store.UpsertCredentialAsync(after, at, actor, ct), reason: reissue);
         }

@@ -67,6 +67,16 @@ public sealed class CardholderStore(Database database)
         return (people, cards);
     }
 
+    /// <summary>
+    /// The site whose visitor badge pool holds <paramref name="cardUid"/> (table <c>badge_pool</c>, Visitors/), or null:
+    /// such a card is bound by the front desk's check-in, to a visitor, for a visit's zones and window.
+    /// </summary>
+    public string? PooledBadgeSite(string cardUid)
+    {
+        using var connection = database.Open();
+        return connection.QuerySingleOrDefault<string?>("SELECT site_id FROM badge_pool WHERE card_uid = @cardUid", new { cardUid });
+    }
+
     /// <summary>Inserts or replaces a person, including the set of access levels they hold.</summary>
     public Task UpsertPersonAsync(Person person, Instant at, string actor, CancellationToken cancellationToken = default) =>
         InTransactionAsync((connection, transaction) => UpsertPersonAsync(connection, transaction, person, at, actor, cancellationToken), cancellationToken);

@@ -319,6 +319,26 @@ public sealed class VisitApiTests : IAsyncLifetime
         Assert.Equal((HttpStatusCode.OK, HttpStatusCode.OK), (byDesk.StatusCode, outByHost.StatusCode));
     }
 
+    /// <summary>
+    /// A pooled visitor badge is the front desk's to bind, at check-in. An administrator binding it to an employee through
+    /// the credentials API would hand that employee's levels to whoever holds the badge: here, a visitor on site.
+    /// </summary>
+    [Fact]
+    [Trait("control", "NIST-AC-5")]
+    [Trait("control", "PCI-9.3.2")]
+    public async Task ABadgeOfThePool_IsNotBoundToSomeoneThroughTheCredentialsApi_EvenWhileAVisitorHoldsIt()
+    {
+        var visit = await desk.CheckedInVisitAsync();
+        var visitorPerson = visit.Visitors[0].PersonId!;
+
+        var rebound = await desk.Admin.PutAsJsonAsync($"api/v1/credentials/{VisitDesk.Badge1}", new { technology = "desfire-ev3", personId = "p-aschulz" });
+        var reissued = await desk.Admin.PostAsJsonAsync($"api/v1/credentials/{VisitDesk.Badge1}/reissue", new { technology = "desfire-ev3", personId = "p-aschulz", reason = "spare card" });
+
+        Assert.Equal((HttpStatusCode.Conflict, HttpStatusCode.Conflict), (rebound.StatusCode, reissued.StatusCode));
+        Assert.Contains("visitor badge of site demo's pool", await VisitDesk.ProblemDetailAsync(rebound), StringComparison.Ordinal);
+        Assert.Equal(visitorPerson, edge.Edge.Configuration.Cardholders.Credentials[VisitDesk.Badge1].Person.Value);
+    }
+
     [Theory]
     [Trait("control", "NIST-AC-5")]
     [InlineData("mkoch", "p-mkoch", "jweber", "p-jweber", "p-jweber", true)]
