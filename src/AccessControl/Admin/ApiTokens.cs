@@ -309,6 +309,27 @@ public sealed class ApiTokens(Database database, IClock clock)
             "SELECT DISTINCT operator, role FROM operator_tokens WHERE person_id IS NULL AND revoked_at IS NULL ORDER BY operator, role")];
     }
 
+    /// <summary>
+    /// The operator names of unrevoked tokens that do not say one person (<see cref="OperatorNameProblem(string, string)"/>),
+    /// stored before <c>token create</c> checked them, each with the people its unrevoked tokens name: a name the service's
+    /// own rows carry, or one whose tokens (revoked ones too) name more than one person. Without regard to case.
+    /// </summary>
+    public IReadOnlyList<(string Operator, IReadOnlyList<string> People)> Misnamed()
+    {
+        using var connection = database.Open();
+        var rows = connection.Query<(string Operator, string PersonId, bool Revoked)>(
+            "SELECT operator, person_id, revoked_at IS NOT NULL FROM operator_tokens WHERE person_id IS NOT NULL").ToList();
+        return [.. rows
+            .GroupBy(r => r.Operator, StringComparer.OrdinalIgnoreCase)
+            .Where(g => g.Any(r => !r.Revoked)
+                && (g.Select(r => r.PersonId).Distinct(StringComparer.Ordinal).Count() > 1
+                    || ServiceActors.Any(a => string.Equals(a, g.Key, StringComparison.OrdinalIgnoreCase))
+                    || ServiceActorPrefixes.Any(p => g.Key.StartsWith(p, StringComparison.OrdinalIgnoreCase))))
+            .Select(g => (g.Where(r => !r.Revoked).Select(r => r.Operator).Order(StringComparer.Ordinal).First(),
+                (IReadOnlyList<string>)[.. g.Where(r => !r.Revoked).Select(r => r.PersonId).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)]))
+            .OrderBy(m => m.Item1, StringComparer.Ordinal)];
+    }
+
     public static bool IsValidOperatorName([NotNullWhen(true)] string? name) => name is not null && WireFormat.IsValidId(name);
 
     public static string RoleCode(OperatorRole role) => JsonNamingPolicy.KebabCaseLower.ConvertName(role.ToString());

@@ -305,6 +305,7 @@ public sealed class EdgeService : IAsyncDisposable
         LogSigningKey.RefuseMissing(settings.DataDirectory, database);
         MissingKeys.Refuse(settings, database);
         WarnOfTokensWithoutPerson(new ApiTokens(database, clock), startLogger);
+        WarnOfMisnamedTokens(new ApiTokens(database, clock), startLogger);
         var secrets = ProvisioningKey.Load(settings.KeyPath);
         var fingerprintKeys = FingerprintKeyring.Load(settings.FingerprintKeyPath);
         var store = new SiteStore(database, clock);
@@ -806,6 +807,22 @@ public sealed class EdgeService : IAsyncDisposable
         {
             logger.LogWarning("Operator tokens that name no person, so that no termination would revoke them, are refused: {Tokens}. Issue new ones with --person ID, then revoke these (token list shows their ids; token revoke --id ID).",
                 string.Join(", ", without.Select(t => $"{t.Operator} ({t.Role})")));
+        }
+    }
+
+    /// <summary>
+    /// Tokens stored before <c>token create</c> refused an operator name that does not say one person: their rows read as
+    /// the service's own (<c>hr-feed</c>, <c>site-file:...</c>) or as another person's. They still work (refusing them
+    /// could lock out the only administrator); they are named (operator and people, never the token) at every start until
+    /// they are revoked.
+    /// </summary>
+    private static void WarnOfMisnamedTokens(ApiTokens tokens, ILogger logger)
+    {
+        var misnamed = tokens.Misnamed();
+        if (misnamed.Count > 0)
+        {
+            logger.LogWarning("Operator tokens whose name does not say one person, so that the entry log's rows by it read as the service's own or as another person's: {Tokens}. Issue each person a token under a name of their own, then revoke these (token list shows their ids; token revoke --id ID).",
+                string.Join(", ", misnamed.Select(m => $"{m.Operator} ({string.Join(", ", m.People)})")));
         }
     }
 

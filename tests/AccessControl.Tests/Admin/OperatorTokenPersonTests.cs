@@ -111,6 +111,39 @@ public sealed class OperatorTokenPersonTests : IDisposable
     }
 
     [Fact]
+    [Trait("control", "NIST-AU-10")]
+    public async Task Start_WithTokensWhoseNameIsTheServicesOrAnotherPersons_WarnsNamingThem_NeverTheTokens()
+    {
+        // Stored by a version whose token create took any name.
+        var database = MigratedDatabase();
+        TestPeople.Add(database, "p-op-1", "p-op-2", "p-op-3");
+        using (var connection = database.Open())
+        {
+            foreach (var (hash, name, person, revoked) in new[]
+            {
+                ("h1", "hr-feed", "p-op-2", false), ("h2", "adm", "p-op-1", false), ("h3", "ADM", "p-op-2", false),
+                ("h4", "opthree", "p-op-3", false), ("h5", "opthree-desk", "p-op-3", false), ("h6", "site-file:old.yaml", "p-op-3", true),
+            })
+            {
+                connection.Execute(
+                    "INSERT INTO operator_tokens (token_hash, operator, role, person_id, created_at, created_by, revoked_at) VALUES (@hash, @name, 'admin', @person, 0, 'test', @revokedAt)",
+                    new { hash, name, person, revokedAt = revoked ? (long?)1 : null });
+            }
+        }
+
+        var logs = new CapturingLoggerProvider();
+        using (var loggers = LoggerFactory.Create(l => l.SetMinimumLevel(LogLevel.Trace).AddProvider(logs)))
+        {
+            await EdgeService.Create(Settings(), clock, RealTime.Instance, loggers).DisposeAsync();
+        }
+
+        var warning = Assert.Single(logs.Lines, l => l.StartsWith("Warning ", StringComparison.Ordinal) && l.Contains("does not say one person", StringComparison.Ordinal));
+        Assert.Contains(": ADM (p-op-1, p-op-2), hr-feed (p-op-2). Issue", warning, StringComparison.Ordinal);
+        Assert.DoesNotContain("opthree", warning, StringComparison.Ordinal);     // one person's names, and a revoked one
+        Assert.DoesNotContain("h1", warning, StringComparison.Ordinal);
+    }
+
+    [Fact]
     [Trait("control", "NIST-AC-2")]
     public void Migrate_GivesEveryStoredTokenAnId_SoThatTheListNamesThem_WithWhyEachIsRefused()
     {
