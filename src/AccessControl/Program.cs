@@ -46,7 +46,7 @@ try
     {
         ["run"] => await ServiceCommands.RunAsync(settings, NodaTime.SystemClock.Instance, TimeProvider.System, stopping.Token),
         ["site", "validate", var file] => ServiceCommands.ValidateSite(file, Console.Out),
-        ["device", "secret", var id] => ServiceCommands.DeviceSecret(settings, id, NodaTime.SystemClock.Instance, Console.Out, Console.Error),
+        ["device", "secret", var id] => ServiceCommands.DeviceSecret(settings, id, NodaTime.SystemClock.Instance, AccessControl.EntryLog.OsAccount.Current(), Console.Out, Console.Error),
         ["mosquitto-config"] when flags.ContainsKey("site") && flags.ContainsKey("out") =>
             ServiceCommands.MosquittoConfiguration(settings, flags["site"], flags["out"], ServiceCommands.PortNumber(flags.GetValueOrDefault("port", "1883"), "--port N"), Console.Out,
                 flags.TryGetValue("pki", out var pki) ? AccessControl.Broker.MosquittoTls.FromPkiDirectory(pki, flags.GetValueOrDefault("listen", "127.0.0.1")) : null),

@@ -1,5 +1,8 @@
+using AccessControl.Admin;
 using AccessControl.EntryLog;
 using AccessControl.Storage;
+using Microsoft.Data.Sqlite;
+using NodaTime;
 
 namespace AccessControl.Cli;
 
@@ -40,5 +43,43 @@ internal static class CliLogWriter
         }
 
         return new EntryLogWriter(database);
+    }
+
+    /// <summary>
+    /// Appends the <c>admin</c> row of a CLI command: the actor, the action and <paramref name="detail"/>, with the OS account
+    /// the command ran as and the login's (<see cref="OsAccount"/>). False after saying why on <paramref name="error"/>:
+    /// the command then changes or hands out nothing.
+    /// </summary>
+    public static bool AppendAdminRow(Database database, IClock clock, string actor, OsAccount account, string action, object detail, TextWriter error)
+    {
+        try
+        {
+            var fields = System.Text.Json.JsonSerializer.SerializeToNode(detail, AdminJson.Options)!.AsObject();
+            fields["osUser"] = account.User;
+            fields["osUid"] = account.Uid;
+            if (account.LoginUid is { } loginUid)
+            {
+                fields["loginUid"] = loginUid;
+            }
+
+            if (account.LoginUser is { } loginUser)
+            {
+                fields["loginUser"] = loginUser;
+            }
+
+            using var writer = Open(database, error);
+            if (writer is null)
+            {
+                return false;
+            }
+
+            writer.Append([new LogEntry { At = clock.GetCurrentInstant(), Kind = LogKinds.Admin, Actor = actor, Reason = action, Detail = fields.ToJsonString(AdminJson.Options) }]);
+            return true;
+        }
+        catch (SqliteException ex)
+        {
+            error.WriteLine($"error: the entry log could not be written ({ex.Message}); nothing was changed");
+            return false;
+        }
     }
 }

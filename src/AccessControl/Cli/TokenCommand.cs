@@ -76,7 +76,7 @@ public static class TokenCommand
         var by = args.Get("by") ?? account.ActorName;
         if (verb == "revoke")
         {
-            if (!Audit(database, clock, by, account, OperatorTokenActions.Revoke, new { operators = new[] { operatorName } }, error))
+            if (!CliLogWriter.AppendAdminRow(database, clock, by, account, OperatorTokenActions.Revoke, new { operators = new[] { operatorName } }, error))
             {
                 return ExitCodes.Failed;
             }
@@ -128,7 +128,7 @@ public static class TokenCommand
             }
         }
 
-        if (!Audit(database, clock, by, account, OperatorTokenActions.Create, new { @operator = operatorName, role = ApiTokens.RoleCode(role), person, site }, error))
+        if (!CliLogWriter.AppendAdminRow(database, clock, by, account, OperatorTokenActions.Create, new { @operator = operatorName, role = ApiTokens.RoleCode(role), person, site }, error))
         {
             return ExitCodes.Failed;
         }
@@ -153,7 +153,7 @@ public static class TokenCommand
             return ExitCodes.Failed;
         }
 
-        if (!Audit(database, clock, by, account, OperatorTokenActions.Revoke, new { operators = new[] { operatorName }, id }, error))
+        if (!CliLogWriter.AppendAdminRow(database, clock, by, account, OperatorTokenActions.Revoke, new { operators = new[] { operatorName }, id }, error))
         {
             return ExitCodes.Failed;
         }
@@ -226,39 +226,6 @@ public static class TokenCommand
     /// Appends the command's audit row (chained after whatever the running service wrote), its detail followed by the OS
     /// account (<c>osUser</c>, <c>osUid</c>, and <c>loginUid</c>, <c>loginUser</c> when set); false after saying why not.
     /// </summary>
-    private static bool Audit(Database database, IClock clock, string actor, OsAccount account, string action, object detail, TextWriter error)
-    {
-        try
-        {
-            var fields = System.Text.Json.JsonSerializer.SerializeToNode(detail, AdminJson.Options)!.AsObject();
-            fields["osUser"] = account.User;
-            fields["osUid"] = account.Uid;
-            if (account.LoginUid is { } loginUid)
-            {
-                fields["loginUid"] = loginUid;
-            }
-
-            if (account.LoginUser is { } loginUser)
-            {
-                fields["loginUser"] = loginUser;
-            }
-
-            using var writer = CliLogWriter.Open(database, error);
-            if (writer is null)
-            {
-                return false;
-            }
-
-            writer.Append([new LogEntry { At = clock.GetCurrentInstant(), Kind = LogKinds.Admin, Actor = actor, Reason = action, Detail = fields.ToJsonString(AdminJson.Options) }]);
-            return true;
-        }
-        catch (SqliteException ex)
-        {
-            error.WriteLine($"error: the entry log could not be written ({ex.Message}); nothing was changed");
-            return false;
-        }
-    }
-
     private static int Usage(TextWriter error, string message)
     {
         error.WriteLine("error: " + message);

@@ -52,6 +52,7 @@ public static class LogReasons
     [
         typeof(CardholderActions), typeof(VisitActions), typeof(HrActions), typeof(FingerprintActions), typeof(OperatorTokenActions),
         typeof(EverySiteActions), typeof(LogQueryActions), typeof(FireActions), typeof(SiteActions), typeof(DeviceSeqBaselines), typeof(AuthReasons),
+        typeof(Hosting.ProvisioningActions),
     ];
 
     /// <summary>Each action code with the rows it is written as.</summary>

@@ -232,7 +232,13 @@ public static class ServiceCommands
     /// (<see cref="DeviceSecrets.MonitorUsername"/>, an alarm console) logs in the same way and gets its secret here too;
     /// the service's own usernames do not.
     /// </summary>
-    public static int DeviceSecret(ServiceSettings settings, string deviceId, IClock clock, TextWriter output, TextWriter error)
+    /// <remarks>
+    /// The secret is a credential: handing it out is an <c>admin</c> row (<see cref="ProvisioningActions.SecretIssued"/>)
+    /// naming the device and the OS account that ran the command (<paramref name="account"/>), written before the secret is
+    /// printed; if it cannot be written, nothing is printed (exit 1). A data folder without a database yet (devices
+    /// provisioned before the first start, with <c>--site</c>) has no log to write to yet: the secret is printed, unrecorded.
+    /// </remarks>
+    public static int DeviceSecret(ServiceSettings settings, string deviceId, IClock clock, EntryLog.OsAccount account, TextWriter output, TextWriter error)
     {
         var key = ProvisioningKey.LoadExisting(settings.KeyPath);
         if (KnownDevices(settings, clock, error) is not { } known)
@@ -247,6 +253,16 @@ public static class ServiceCommands
                 + (closest.Count > 0 ? $"; the closest ids it has: {string.Join(", ", closest)}" : "")
                 + ". No secret was printed.");
             return 2;
+        }
+
+        if (File.Exists(settings.DatabasePath))
+        {
+            var database = new Storage.Database(settings.DatabasePath);
+            if (!Cli.CliLogWriter.AppendAdminRow(database, clock, account.ActorName, account, ProvisioningActions.SecretIssued, new { device = deviceId }, error))
+            {
+                error.WriteLine("No secret was printed.");
+                return 1;
+            }
         }
 
         output.WriteLine(key.For(deviceId));

@@ -43,6 +43,33 @@ public sealed class ProvisioningCommandTests
         Assert.Matches("^[A-Za-z0-9_-]{32}$", knownOutput.Trim());
     }
 
+    /// <summary>
+    /// A device's secret is its MQTT password: handing it out is recorded like a token's creation, with the OS account
+    /// that ran the command, never the secret; a log that cannot be written gets no secret printed.
+    /// </summary>
+    [Fact]
+    [Trait("control", "NIST-AU-2")]
+    [Trait("control", "NIST-AU-10")]
+    public async Task DeviceSecret_WithTheServicesDatabase_IsRecordedAsAnAdminRow_WithTheOsAccount_NeverTheSecret()
+    {
+        using var folder = new DataFolder();
+        await WriteKeyAsync(folder.Path);
+        var database = new global::AccessControl.Storage.Database(Path.Combine(folder.Path, "accesscontrol.db"));
+        database.Migrate();
+
+        var (exit, output) = await RunAsync(["device", "secret", "rdr-dh1-in", "--data", folder.Path, "--site", EdgeHarness.DemoSiteFile]);
+
+        Assert.Equal(0, exit);
+        var secret = output.Trim();
+        Assert.Matches("^[A-Za-z0-9_-]{32}$", secret);
+        var row = Assert.Single(new global::AccessControl.EntryLog.EntryLogQuery(database).Find(new global::AccessControl.EntryLog.LogFilter { Kind = "admin" }));
+        Assert.Equal(global::AccessControl.Hosting.ProvisioningActions.SecretIssued, row.Reason);
+        Assert.Equal("cli:" + global::AccessControl.EntryLog.OsAccount.Current().User, row.Actor);
+        Assert.Contains("\"device\":\"rdr-dh1-in\"", row.Detail, StringComparison.Ordinal);
+        Assert.Contains("\"osUid\":", row.Detail, StringComparison.Ordinal);
+        Assert.DoesNotContain(secret, row.Detail, StringComparison.Ordinal);
+    }
+
     // The monitor (an alarm console) logs in as ac-monitor with the secret the key derives for it (reader-protocol.md §1,
     // Rights): without TLS the secret is its only way in, so the command that hands out secrets must give it too.
     [Fact]
