@@ -58,7 +58,11 @@ public sealed class EntryLogWriter : IDisposable
     private readonly LogCheckpointing? checkpointing;
     private readonly List<LogCheckpoint> unfiled = [];
     private readonly Lock filing = new();
+    private readonly ILogger logger;
     private Task backgroundFiling = Task.CompletedTask;
+
+    // The newest checkpoint written to the service's log (under `filing`): each is written there once.
+    private long loggedUpTo;
     private bool disposed;
     private long headSeq;
     private Exception? unexpectedFailure;
@@ -71,9 +75,14 @@ public sealed class EntryLogWriter : IDisposable
     /// Opens the writer: reads the chain head and, on a database whose rows predate the chain, seals them once and
     /// records a <c>genesis</c> row. Without <paramref name="checkpointing"/> rows are chained but no checkpoint is signed.
     /// </summary>
-    public EntryLogWriter(Database database, LogCheckpointing? checkpointing = null)
+    /// <param name="logger">
+    /// Where each checkpoint's line is also written (<see cref="CheckpointLogged"/>): the service's own log, which a
+    /// site forwards off the host to its central log server. Null: nowhere but the table and the file.
+    /// </param>
+    public EntryLogWriter(Database database, LogCheckpointing? checkpointing = null, ILogger? logger = null)
     {
         this.checkpointing = checkpointing;
+        this.logger = logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
         this.database = database;
         connection = database.Open();
         try
@@ -283,6 +292,14 @@ public sealed class EntryLogWriter : IDisposable
             var filed = 0;
             foreach (var checkpoint in pending)
             {
+                // The service's log first, whatever the file does: it is the copy that leaves the host (forwarded by
+                // the journal to the site's log server), which whoever holds the data folder and its key cannot recall.
+                if (checkpoint.Seq > loggedUpTo)
+                {
+                    logger.LogInformation(CheckpointLogged, CheckpointLogPrefix + "{CheckpointLine}", checkpoint.ToJsonLine());
+                    loggedUpTo = checkpoint.Seq;
+                }
+
                 try
                 {
                     CheckpointFile.Append(checkpointing.File, checkpoint);
@@ -303,6 +320,17 @@ public sealed class EntryLogWriter : IDisposable
             }
         }
     }
+
+    /// <summary>
+    /// The event of the service's log that carries a checkpoint: its message is <see cref="CheckpointLogPrefix"/> followed by
+    /// the checkpoint file's line for it, byte for byte. A site whose journal is forwarded to a log server (PCI DSS 10.3.3)
+    /// thus has every checkpoint off the host with no other setup, and an auditor makes a checkpoint file of them for
+    /// <c>log verify --checkpoints</c> (docs/log-integrity.md, "An off-host copy through the service's log").
+    /// </summary>
+    public static readonly EventId CheckpointLogged = new(7101, "EntryLogCheckpoint");
+
+    /// <summary>What precedes the checkpoint's JSON line in <see cref="CheckpointLogged"/>'s message.</summary>
+    public const string CheckpointLogPrefix = "Entry log checkpoint signed: ";
 
     /// <summary>Rows deleted per step of a purge, at most (<see cref="Purge(Instant, string, Instant, LogRetention, OsAccount)"/>).</summary>
     public const int PurgeStepRows = 20_000;

@@ -83,7 +83,7 @@ public sealed class EdgeService : IAsyncDisposable
             // (A file found so, moved by an earlier start, is already aside.)
             var movedAt = clock.GetCurrentInstant();
             var aside = rollbacks?.Found.Select(r => r.MovedAsideAt is null ? (Rollback: r.MoveAside(movedAt), Earlier: false) : (Rollback: r, Earlier: true)).ToList() ?? [];
-            Writer = new EntryLogWriter(database, checkpointing);
+            Writer = new EntryLogWriter(database, checkpointing, loggers.CreateLogger<EntryLogWriter>());
             try
             {
                 if (Writer.RecordUnsignedAtStart() is { } unsigned)

@@ -821,7 +821,7 @@ public sealed class LogIntegrityTests : IDisposable
     internal static string Describe(LogVerification result) => JsonSerializer.Serialize(result);
 
     /// <summary>What an attacker without the key can do: recompute every hash from the first row (the algorithm is public).</summary>
-    private static void Rechain(SqliteConnection connection)
+    internal static void Rechain(SqliteConnection connection)
     {
         var chain = new LogChain();
         var previous = LogChain.Start;

@@ -16,11 +16,12 @@ internal sealed class TestLog : IDisposable
 
     private int next;
 
-    private TestLog(string directory, Database database, bool logTablesOnly)
+    private TestLog(string directory, Database database, bool logTablesOnly, Microsoft.Extensions.Logging.ILogger? writerLogger)
     {
         Directory = directory;
         Database = database;
         LogTablesOnly = logTablesOnly;
+        WriterLogger = writerLogger;
         Clock = new FakeClock(Start);
         Writer = OpenWriter();
     }
@@ -34,6 +35,9 @@ internal sealed class TestLog : IDisposable
     public FakeClock Clock { get; }
 
     public EntryLogWriter Writer { get; private set; }
+
+    /// <summary>The service's log as the writer is given it (null: none).</summary>
+    public Microsoft.Extensions.Logging.ILogger? WriterLogger { get; }
 
     public string CheckpointPath => CheckpointFile.PathIn(Directory);
 
@@ -66,8 +70,9 @@ internal sealed class TestLog : IDisposable
     /// <summary>
     /// A log of <paramref name="rows"/> rows in batches of 1 to 4, ending with a checkpoint at the head.
     /// <paramref name="logTablesOnly"/>: a database with only the log's migrations and 512-byte pages (the byte-flip test).
+    /// <paramref name="writerLogger"/>: the service's log, as the writer is given it.
     /// </summary>
-    public static TestLog Create(int rows = 36, bool logTablesOnly = false)
+    public static TestLog Create(int rows = 36, bool logTablesOnly = false, Microsoft.Extensions.Logging.ILogger? writerLogger = null)
     {
         var directory = Path.Combine(Path.GetTempPath(), "ac-log-" + Guid.NewGuid().ToString("N"));
         System.IO.Directory.CreateDirectory(directory);
@@ -91,7 +96,7 @@ internal sealed class TestLog : IDisposable
             database.Migrate();
         }
 
-        var log = new TestLog(directory, database, logTablesOnly);
+        var log = new TestLog(directory, database, logTablesOnly, writerLogger);
         var batch = 1;
         while (log.next < rows)
         {
@@ -135,7 +140,7 @@ internal sealed class TestLog : IDisposable
         return log;
     }
 
-    public EntryLogWriter OpenWriter() => new(Database, new LogCheckpointing(LogSigningKey.LoadOrCreate(Directory), CheckpointPath, Clock, Options));
+    public EntryLogWriter OpenWriter() => new(Database, new LogCheckpointing(LogSigningKey.LoadOrCreate(Directory), CheckpointPath, Clock, Options), WriterLogger);
 
     /// <summary>Closes and reopens the writer (a service restart).</summary>
     public void Restart()
