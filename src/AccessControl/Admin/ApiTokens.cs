@@ -123,6 +123,11 @@ public sealed class ApiTokens(Database database, IClock clock)
     /// <summary>The prefixes of actors the service makes from a name: a site file's import, a CLI command's OS account.</summary>
     public static IReadOnlyList<string> ServiceActorPrefixes { get; } = ["site-file:", "cli:"];
 
+    /// <summary>Whether <paramref name="name"/> is, or is made like, an actor of the service's own rows, without regard to case.</summary>
+    private static bool IsServiceActor(string name) =>
+        ServiceActors.Any(a => string.Equals(a, name, StringComparison.OrdinalIgnoreCase))
+        || ServiceActorPrefixes.Any(p => name.StartsWith(p, StringComparison.OrdinalIgnoreCase));
+
     /// <summary>
     /// Why a token of <paramref name="operatorName"/> may not name <paramref name="personId"/>, or null when it may. The
     /// operator name is the actor of every row the token writes, so it must say one person: not a name of the service's
@@ -138,8 +143,7 @@ public sealed class ApiTokens(Database database, IClock clock)
 
     private static string? OperatorNameProblem(IDbConnection connection, string operatorName, string personId)
     {
-        if (ServiceActors.Any(a => string.Equals(a, operatorName, StringComparison.OrdinalIgnoreCase))
-            || ServiceActorPrefixes.Any(p => operatorName.StartsWith(p, StringComparison.OrdinalIgnoreCase)))
+        if (IsServiceActor(operatorName))
         {
             return $"the operator name '{operatorName}' is one the service's own rows carry as actor (the HR feed, a start, a site file, a CLI command, the broker): an operator's changes would read as the service's; choose another name";
         }
@@ -322,9 +326,7 @@ public sealed class ApiTokens(Database database, IClock clock)
         return [.. rows
             .GroupBy(r => r.Operator, StringComparer.OrdinalIgnoreCase)
             .Where(g => g.Any(r => !r.Revoked)
-                && (g.Select(r => r.PersonId).Distinct(StringComparer.Ordinal).Count() > 1
-                    || ServiceActors.Any(a => string.Equals(a, g.Key, StringComparison.OrdinalIgnoreCase))
-                    || ServiceActorPrefixes.Any(p => g.Key.StartsWith(p, StringComparison.OrdinalIgnoreCase))))
+                && (g.Select(r => r.PersonId).Distinct(StringComparer.Ordinal).Count() > 1 || IsServiceActor(g.Key)))
             .Select(g => (g.Where(r => !r.Revoked).Select(r => r.Operator).Order(StringComparer.Ordinal).First(),
                 (IReadOnlyList<string>)[.. g.Where(r => !r.Revoked).Select(r => r.PersonId).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)]))
             .OrderBy(m => m.Item1, StringComparer.Ordinal)];

@@ -222,10 +222,6 @@ public static class TokenCommand
         return ExitCodes.Ok;
     }
 
-    /// <summary>
-    /// Appends the command's audit row (chained after whatever the running service wrote), its detail followed by the OS
-    /// account (<c>osUser</c>, <c>osUid</c>, and <c>loginUid</c>, <c>loginUser</c> when set); false after saying why not.
-    /// </summary>
     private static int Usage(TextWriter error, string message)
     {
         error.WriteLine("error: " + message);
