@@ -1,3 +1,4 @@
+using AccessControl.Admin;
 using System.Collections.Immutable;
 using AccessControl.Sites;
 using NodaTime;
@@ -56,6 +57,17 @@ public sealed record Visit(
 {
     /// <summary>The per-visit access level created at the first check-in: exactly the approved zones.</summary>
     public AccessLevelId AccessLevel => VisitCodes.AccessLevelOf(Id);
+
+    /// <summary>
+    /// Whether an operator may read this visit: it is of a site they act for and, for a host, one they host, requested or
+    /// escort. A host's token is an employee's own; other hosts' visitors (names, organisations, who vouched for them)
+    /// are not theirs to read. Every other reading role (approver, front desk, security, auditor) reads every visit of
+    /// its sites.
+    /// </summary>
+    public bool IsReadableBy(OperatorIdentity who) =>
+        who.ActsFor(Site.Value)
+        && (who.Role != OperatorRole.Host
+            || who.PersonId is { } person && (Host.Value == person || RequestedByPerson == person || Escorts.Contains(new PersonId(person))));
 }
 
 /// <summary>What the desk recorded of a presented document: never the number, only its keyed hash and last four characters.</summary>

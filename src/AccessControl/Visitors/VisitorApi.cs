@@ -159,13 +159,13 @@ public static class VisitorApi
             date = parsed.Success ? parsed.Value : null;
         }
 
-        return errors.Count > 0 ? Task.FromResult(InvalidQuery(errors)) : ScopedAsync(http, VisitActions.List, site, s => Json(visitors.List(date, s, status)));
+        return errors.Count > 0 ? Task.FromResult(InvalidQuery(errors)) : ScopedAsync(http, VisitActions.List, site, s => Json(visitors.List(date, s, status, Identity(http))));
     }
 
-    /// <summary>A visit of a site the token does not act for is not found, as if it were not there.</summary>
+    /// <summary>A visit the token may not read (another site's; for a host, another host's) is not found, as if it were not there.</summary>
     private static IResult GetVisit(string id, HttpContext http, [FromServices] VisitorService visitors) =>
         RouteId(id) is not { } visitId ? InvalidRouteId()
-        : visitors.Get(visitId) is { } visit && Identity(http).ActsFor(visit.Site)
+        : visitors.Get(visitId, Identity(http)) is { } visit
             ? Json(visit)
             : AdminApi.Problem(StatusCodes.Status404NotFound, "Not found", $"No visit {visitId}.");
 

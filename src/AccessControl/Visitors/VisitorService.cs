@@ -373,6 +373,9 @@ public sealed class VisitorService
 
     public VisitView? Get(long id) => store.Get(id) is { } visit ? View(visit) : null;
 
+    /// <summary>A visit as <paramref name="reader"/> may see it; null when there is none or it is not theirs to read (<see cref="Visit.IsReadableBy"/>).</summary>
+    public VisitView? Get(long id, OperatorIdentity reader) => store.Get(id) is { } visit && visit.IsReadableBy(reader) ? View(visit) : null;
+
     /// <summary>
     /// The visits running on a local date of their site (the site's zone), in start order, optionally of one site and
     /// status: those whose window starts on it, and those that started on an earlier day and end after its start of
@@ -382,8 +385,9 @@ public sealed class VisitorService
     /// Without a date, each visit's own site says what today is: a desk in Berlin just after midnight sees the day that
     /// has begun there, though UTC is still on the day before.
     /// </summary>
-    public IReadOnlyList<VisitView> List(LocalDate? date, string? site, string? status)
+    public IReadOnlyList<VisitView> List(LocalDate? date, string? site, string? status, OperatorIdentity reader)
     {
+        ArgumentNullException.ThrowIfNull(reader);
         Instant from, to;
         var now = clock.GetCurrentInstant();
         if (date is { } day)
@@ -409,7 +413,7 @@ public sealed class VisitorService
             return visit.Window.Date == day || (visit.Window.Date < day && visit.Interval.End > VisitWindow.StartOfDay(zone, day));
         }
 
-        return [.. store.List(from, to, site, status, 10_000).Where(RunsOn).Select(View)];
+        return [.. store.List(from, to, site, status, 10_000).Where(v => RunsOn(v) && v.IsReadableBy(reader)).Select(View)];
     }
 
     /// <summary>A visit as the API shows it, its window also on its site's wall clock.</summary>

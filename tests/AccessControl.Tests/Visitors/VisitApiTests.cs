@@ -179,6 +179,34 @@ public sealed class VisitApiTests : IAsyncLifetime
         Assert.Equal("date", Assert.Single(problem.Errors!).Field);
     }
 
+    /// <summary>
+    /// A host's token is an employee's own: it reads the visits they host, requested or escort, and not other hosts'
+    /// visitors (names, organisations, who vouched for them). The list leaves the others out; asked by id, they are not
+    /// found, as another site's visit. The roles that run visits (approver, front desk, security, auditor) read them all.
+    /// </summary>
+    [Fact]
+    [Trait("control", "NIST-AC-6")]
+    [Trait("control", "PCI-7.2")]
+    public async Task AHostsToken_ReadsTheVisitsTheyHostRequestOrEscort_NotOtherHostsVisitors()
+    {
+        var own = await desk.RequestAsync();                                                          // jweber hosts, mkoch escorts
+        var forAnna = await desk.RequestAsync(VisitDesk.Request(host: "p-aschulz", escorts: ["p-aschulz"]));   // jweber requests for Anna, who escorts
+        using var anna = desk.As("aschulz", OperatorRole.Host, "p-aschulz");
+        using var martina = desk.As("mkoch", OperatorRole.Host, "p-mkoch");
+
+        async Task<long[]> ListedAsync(HttpClient client) =>
+            [.. (await client.GetFromJsonAsync<VisitView[]>("api/v1/visits?date=2026-12-01", AdminJson.Options))!.Select(v => v.Id).Order()];
+
+        Assert.Equal([own.Id, forAnna.Id], await ListedAsync(desk.Host));
+        Assert.Equal([forAnna.Id], await ListedAsync(anna));
+        Assert.Equal([own.Id], await ListedAsync(martina));
+        Assert.Equal([own.Id, forAnna.Id], await ListedAsync(desk.Approver));
+        Assert.Equal(HttpStatusCode.NotFound, (await anna.GetAsync($"api/v1/visits/{own.Id}")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await martina.GetAsync($"api/v1/visits/{forAnna.Id}")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await martina.GetAsync($"api/v1/visits/{own.Id}")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await anna.GetAsync($"api/v1/visits/{forAnna.Id}")).StatusCode);
+    }
+
     [Fact]
     [Trait("control", "PCI-9.3.2")]
     public async Task Approve_RecordsWhoWhenAndExactlyWhat()
