@@ -1203,7 +1203,7 @@ public sealed class EventPipeline : IAsyncDisposable
         if (door is not null)
         {
             ControllerSeen(door, now, topology);
-            StageAlarmIfAny(doors.Report(door, e.Type, at, now), now);
+            StageAlarmIfAny(doors.Report(door, e.Type, at, now, e.Seq), now);
         }
     }
 
@@ -1949,6 +1949,11 @@ public sealed class EventPipeline : IAsyncDisposable
             if (failure is null)
             {
                 replay.Reset(seqReset.Source, seqReset.Baseline);
+                if (seqReset.Source.StartsWith("doors/", StringComparison.Ordinal))
+                {
+                    // The door's seqs start again: its next position event is not older than the last one taken.
+                    doors.SeqReset(new DoorId(seqReset.Source["doors/".Length..]));
+                }
             }
         }
 

@@ -52,12 +52,31 @@ public sealed class DoorWatch(Duration remember)
     /// Reports a door event that happened at <paramref name="at"/> (the controller's time for a replay from its buffer)
     /// and returns the alarm it raises, if any.
     /// </summary>
-    public Alarm? Report(Door door, DoorEventType type, Instant at, Instant now)
+    /// <param name="seq">
+    /// The event's seq, when known. The replay guard accepts an unused seq below the highest one (an event the broker lost
+    /// and the controller re-sent after later ones got through): an <c>opened</c> or <c>closed</c> older than the last
+    /// position event taken is history, not the door's position now. A late <c>closed</c> would otherwise end an opening
+    /// that came after it (the door left open never reported), and a late <c>opened</c> leave a closed door open.
+    /// </param>
+    public Alarm? Report(Door door, DoorEventType type, Instant at, Instant now, long? seq = null)
     {
         // A controller clock ahead of the service's: the event happened no later than now, and opens nothing beyond it.
         var ahead = at > now;
         var when = ahead ? now : at;
         var state = State(door.Id);
+        if (type is DoorEventType.Opened or DoorEventType.Closed && seq is { } s)
+        {
+            if (state.PositionSeq is { } last && s < last)
+            {
+                // Its opening is over (a later position event says so): it is judged, and changes nothing now.
+                return type == DoorEventType.Opened && !released.Contains(door.Id) && !state.Consume(when)
+                    ? Forced(door, when, now)
+                    : null;
+            }
+
+            state.PositionSeq = s;
+        }
+
         switch (type)
         {
             case DoorEventType.ExitRequest:
@@ -82,9 +101,7 @@ public sealed class DoorWatch(Duration remember)
                     return null;
                 }
 
-                return new Alarm(AlarmTypes.DoorForced, door.Site.Value, door.Id.Value, null, when < now - Grace
-                    ? $"door opened at {when} (reported late, from the controller's buffer) without a grant or exit request holding at that time"
-                    : "door opened without a grant or exit request");
+                return Forced(door, when, now);
 
             case DoorEventType.Closed:
                 state.OpenSince = null;
@@ -95,6 +112,20 @@ public sealed class DoorWatch(Duration remember)
                 return null;
         }
     }
+
+    /// <summary>The door's seq was reset by an operator (its controller's counter restarted): its next position event is taken whatever its seq.</summary>
+    public void SeqReset(DoorId door)
+    {
+        if (doors.GetValueOrDefault(door) is { } state)
+        {
+            state.PositionSeq = null;
+        }
+    }
+
+    private static Alarm Forced(Door door, Instant when, Instant now) =>
+        new(AlarmTypes.DoorForced, door.Site.Value, door.Id.Value, null, when < now - Grace
+            ? $"door opened at {when} (reported late, from the controller's buffer) without a grant or exit request holding at that time"
+            : "door opened without a grant or exit request");
 
     /// <summary>
     /// A door event the service refused (a suspected replay: the controller's clock is off, or its seq was used): its
@@ -172,6 +203,9 @@ public sealed class DoorWatch(Duration remember)
         public Instant? OpenedLate { get; set; }
 
         public bool HeldOpenRaised { get; set; }
+
+        /// <summary>The seq of the last <c>opened</c> or <c>closed</c> taken as the door's position; null when none carried one.</summary>
+        public long? PositionSeq { get; set; }
 
         public void Allow(Instant from, Instant until, Instant forgetBefore)
         {

@@ -109,6 +109,49 @@ public class DoorEventTimingTests
         Assert.Equal(6, edge.Rows(new LogFilter { Kind = LogKinds.Security, Reason = "replay_suspected", Limit = 100 }).Count);
     }
 
+    [Fact]
+    public async Task AClosedDeliveredLate_AfterALaterOpening_DoesNotEndTheOpening_SoTheDoorLeftOpenIsHeldOpen()
+    {
+        // The closed of the first opening (seq 3) is lost and re-sent after the second opening (seq 5) got through: the
+        // replay window accepts it (§7.7), but the door is open since seq 5, and left open it must be reported.
+        await using var edge = await EdgeHarness.StartAsync();
+        var controller = await edge.RawClientAsync(Controller);
+        var now = edge.Clock.GetCurrentInstant();
+        await PublishAsync(edge, controller, new DoorEvent("exit-1", 1, now, DoorEventType.ExitRequest, false));
+        await PublishAsync(edge, controller, new DoorEvent("open-1", 2, now, DoorEventType.Opened, false));
+        await PublishAsync(edge, controller, new DoorEvent("exit-2", 4, now, DoorEventType.ExitRequest, false));
+        await PublishAsync(edge, controller, new DoorEvent("open-2", 5, now, DoorEventType.Opened, false));
+        await PublishAsync(edge, controller, new DoorEvent("close-1", 3, now, DoorEventType.Closed, false));
+
+        edge.Clock.Advance(Duration.FromSeconds(31));
+        await edge.TickAsync();
+
+        var held = await edge.AlarmRowAsync(AlarmTypes.DoorHeldOpen);
+        Assert.Equal(DoorId, held.DoorId);
+        Assert.Empty(edge.Rows(new LogFilter { Kind = LogKinds.Alarm, Reason = AlarmTypes.DoorForced }));
+    }
+
+    [Fact]
+    public async Task AnOpeningDeliveredLate_AfterItsClosed_IsJudgedForForced_ButDoesNotLeaveTheDoorOpen()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        var controller = await edge.RawClientAsync(Controller);
+        var now = edge.Clock.GetCurrentInstant();
+        await PublishAsync(edge, controller, new DoorEvent("exit-1", 1, now, DoorEventType.ExitRequest, false));
+        await PublishAsync(edge, controller, new DoorEvent("close-1", 3, now, DoorEventType.Closed, false));
+        await PublishAsync(edge, controller, new DoorEvent("open-1", 2, now, DoorEventType.Opened, false));
+        await PublishAsync(edge, controller, new DoorEvent("open-2", 5, now, DoorEventType.Opened, false));
+        await PublishAsync(edge, controller, new DoorEvent("close-2", 6, now, DoorEventType.Closed, false));
+
+        edge.Clock.Advance(Duration.FromSeconds(31));
+        await edge.TickAsync();
+
+        // The late opening used the exit request; the second opening had none: forced. Both closed: nothing held open.
+        var forced = Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Alarm, Reason = AlarmTypes.DoorForced }));
+        Assert.True(forced.Seq > edge.Rows(new LogFilter { Kind = LogKinds.Door }).Single(r => r.EventId == "open-2").Seq);
+        Assert.Empty(edge.Rows(new LogFilter { Kind = LogKinds.Alarm, Reason = AlarmTypes.DoorHeldOpen }));
+    }
+
     public static TheoryData<BrokerKind> Brokers => TestBrokers.Kinds;
 
     [Theory]
