@@ -214,4 +214,17 @@ public static class AlarmTypes
     {
         Tamper, DoorForced, ReaderOffline, ReaderOnline, DoorControllerOffline, DoorControllerOnline,
     };
+
+    /// <summary>
+    /// For an alarm that says a device's state (offline, online), the type that says the opposite state of the same
+    /// device; null for any other type.
+    /// </summary>
+    public static string? OppositeState(string type) => type switch
+    {
+        ReaderOffline => ReaderOnline,
+        ReaderOnline => ReaderOffline,
+        DoorControllerOffline => DoorControllerOnline,
+        DoorControllerOnline => DoorControllerOffline,
+        _ => null,
+    };
 }

@@ -52,6 +52,17 @@ internal sealed class AlarmThrottle(Duration interval)
         return quiet;
     }
 
+    /// <summary>
+    /// Ends the storm of <paramref name="device"/> now, as <see cref="Quieted"/> does once its interval passed (its last
+    /// offence held back is about to be published): returns how many were held back, and notes it as alarmed now.
+    /// </summary>
+    public int EndEarly(string device, Instant now)
+    {
+        var held = last.TryGetValue(device, out var previous) ? previous.HeldBack : 0;
+        last[device] = (now, 0);
+        return held;
+    }
+
     /// <summary>Lets the next offence of <paramref name="device"/> alarm at once.</summary>
     public void Forget(string device) => last.Remove(device);
 }

@@ -1704,7 +1704,8 @@ public sealed class EventPipeline : IAsyncDisposable
         var published = message;
         if (AlarmTypes.Coalesced.Contains(alarm.Type))
         {
-            var storm = $"{alarm.Type} {alarm.ReaderId ?? alarm.DoorId ?? alarm.ControllerId}";
+            var device = alarm.ReaderId ?? alarm.DoorId ?? alarm.ControllerId;
+            var storm = $"{alarm.Type} {device}";
             var heldBefore = storms.Take(storm, now);
             heldBack.Remove(storm);
             if (heldBefore is null)
@@ -1715,6 +1716,15 @@ public sealed class EventPipeline : IAsyncDisposable
             else if (heldBefore > 0)
             {
                 published = message with { Coalesced = heldBefore };
+            }
+
+            // A console keeps a device's state from the last offline/online alarm it received: one of the other state
+            // held back now is older than this one, and published at its storm's end, after this one, it would say the
+            // opposite of the truth (a reader gone offline shown online). It goes out now, before this one.
+            if (published is not null && AlarmTypes.OppositeState(alarm.Type) is { } opposite
+                && heldBack.Remove($"{opposite} {device}", out var superseded))
+            {
+                batch.Add(new Staged(null) { Alarm = superseded with { Coalesced = storms.EndEarly($"{opposite} {device}", now) - 1 } });
             }
         }
 

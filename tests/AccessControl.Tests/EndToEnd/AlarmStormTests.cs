@@ -60,6 +60,47 @@ public class AlarmStormTests
 
     [Fact]
     [Trait("control", "NIST-PE-6")]
+    public async Task AFlappingReaderThatEndsOffline_IsLastPublishedOffline_AHeldBackOnlineDoesNotFollowItToTheConsole()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        var alarms = await edge.AlarmsAsync();
+        var stormer = await edge.RawClientAsync(Stormer);
+        var neighbour = await edge.ReaderAsync(Neighbour);
+
+        // Its link flaps twice within the storm interval; a minute later it drops for good.
+        foreach (var state in new[] { DeviceState.Offline, DeviceState.Online, DeviceState.Offline, DeviceState.Online })
+        {
+            await PublishStatusAsync(edge, stormer, state);
+        }
+
+        edge.Clock.Advance(Duration.FromMinutes(1));
+        await PublishStatusAsync(edge, stormer, DeviceState.Offline);
+        await edge.TickAsync();
+        await neighbour.TamperAsync("marker").WaitAsync(EdgeHarness.Timeout);
+
+        var heard = new List<AlarmMessage>();
+        while (!heard.Exists(a => a.ReaderId == Neighbour))
+        {
+            heard.Add(await alarms.Reader.ReadAsync().AsTask().WaitAsync(EdgeHarness.Timeout));
+        }
+
+        // The console keeps a reader's state from the last offline/online alarm it received: it must say offline.
+        var last = heard.Last(a => a.ReaderId == Stormer && a.Type is AlarmTypes.ReaderOffline or AlarmTypes.ReaderOnline);
+        Assert.Equal(AlarmTypes.ReaderOffline, last.Type);
+        Assert.Equal(5, edge.Rows(new LogFilter { Kind = LogKinds.Alarm, ReaderId = Stormer }).Count);
+    }
+
+    private static async Task PublishStatusAsync(EdgeHarness edge, MQTTnet.IMqttClient reader, DeviceState state)
+    {
+        var before = edge.Rows(new LogFilter { Kind = LogKinds.Device, ReaderId = Stormer }).Count;
+        await reader.PublishAsync(new MQTTnet.MqttApplicationMessageBuilder().WithTopic(edge.Edge.Topics.ReaderStatus(Stormer))
+            .WithPayload(WireFormat.Write(new DeviceStatus(state, edge.Clock.GetCurrentInstant(), "rdr-2.4.1")))
+            .WithQualityOfServiceLevel(MQTTnet.Protocol.MqttQualityOfServiceLevel.AtLeastOnce).Build()).WaitAsync(EdgeHarness.Timeout);
+        await edge.RowAsync(_ => edge.Rows(new LogFilter { Kind = LogKinds.Device, ReaderId = Stormer }).Count > before);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-PE-6")]
     public async Task AnUnknownCardBurstAtOneReader_RaisesOneProbingAlarmPerWindow()
     {
         await using var edge = await EdgeHarness.StartAsync();
