@@ -117,7 +117,8 @@ public sealed class EventPipeline : IAsyncDisposable
         FingerprintState? fingerprintHistory = null,
         FireState? fireState = null,
         EscortState? escortHistory = null,
-        OutageJournal? outageJournal = null)
+        OutageJournal? outageJournal = null,
+        IReadOnlyList<DoorPosition>? doorHistory = null)
     {
         passback = passbackHistory ?? PassbackState.Empty;
         escorts = escortHistory ?? EscortState.Empty;
@@ -125,6 +126,7 @@ public sealed class EventPipeline : IAsyncDisposable
         fire = fireCommitted = fireState ?? FireState.Empty;
         ArgumentNullException.ThrowIfNull(options);
         doors = new DoorWatch(options.OfflineWindow);
+        doors.Restore(doorHistory ?? [], clock.GetCurrentInstant());
         foreach (var door in fire.ReleasedDoors)
         {
             doors.Released(new DoorId(door));

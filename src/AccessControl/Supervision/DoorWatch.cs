@@ -41,7 +41,31 @@ public sealed class DoorWatch(Duration remember)
         {
             state.OpenSince = now;
             state.OpenedLate = null;
+            state.OpenedBeforeStart = null;
             state.HeldOpenRaised = false;
+        }
+    }
+
+    /// <summary>
+    /// The doors' positions when the service last stopped (<see cref="DoorHistory"/>), taken at its start,
+    /// <paramref name="startedAt"/>. A door open then counts as held open from the start, not from its opening: its
+    /// <c>closed</c> may be among the events its controller replays on reconnecting (as for a replayed opening, the alarm
+    /// then comes at most the held-open time late). One whose alarm was raised before is not reported again.
+    /// </summary>
+    public void Restore(IEnumerable<DoorPosition> positions, Instant startedAt)
+    {
+        ArgumentNullException.ThrowIfNull(positions);
+        foreach (var position in positions)
+        {
+            var state = State(position.Door);
+            state.PositionSeq = position.Seq;
+            if (position.OpenedAt is { } openedAt)
+            {
+                state.OpenSince = startedAt;
+                state.OpenedLate = null;
+                state.OpenedBeforeStart = openedAt;
+                state.HeldOpenRaised = position.HeldOpenRaised;
+            }
         }
     }
 
@@ -93,6 +117,7 @@ public sealed class DoorWatch(Duration remember)
                 {
                     state.OpenSince = now;
                     state.OpenedLate = when < now - Grace ? when : null;
+                    state.OpenedBeforeStart = null;
                 }
 
                 state.HeldOpenRaised = wasOpen && state.HeldOpenRaised;
@@ -105,6 +130,7 @@ public sealed class DoorWatch(Duration remember)
 
             case DoorEventType.Closed:
                 state.OpenSince = null;
+                state.OpenedBeforeStart = null;
                 state.HeldOpenRaised = false;
                 return null;
 
@@ -161,6 +187,8 @@ public sealed class DoorWatch(Duration remember)
                 yield return new Alarm(AlarmTypes.DoorHeldOpen, door.Site.Value, door.Id.Value, null,
                     state.OpenedLate is { } openedAt
                         ? $"door open for more than {door.HeldOpenAfter.TotalSeconds:0} s since its opening was reported (late, from the controller's buffer: opened at {openedAt})"
+                        : state.OpenedBeforeStart is { } before
+                        ? $"door open for more than {door.HeldOpenAfter.TotalSeconds:0} s since the service started; it was open when the service stopped (its opening reported at {before}) and no closed has come since"
                         : $"door open for more than {door.HeldOpenAfter.TotalSeconds:0} s");
             }
         }
@@ -201,6 +229,9 @@ public sealed class DoorWatch(Duration remember)
 
         /// <summary>When an opening replayed from the controller's buffer happened (its time, long before <see cref="OpenSince"/>); null for a live one.</summary>
         public Instant? OpenedLate { get; set; }
+
+        /// <summary>For a door open when the service last stopped (<see cref="Restore"/>): when its opening was reported then.</summary>
+        public Instant? OpenedBeforeStart { get; set; }
 
         public bool HeldOpenRaised { get; set; }
 

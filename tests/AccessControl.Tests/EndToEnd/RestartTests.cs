@@ -1,3 +1,4 @@
+using AccessControl.EntryLog;
 using AccessControl.People;
 using AccessControl.Sites;
 using AccessControl.Protocol;
@@ -316,6 +317,40 @@ public class RestartTests
             Assert.False(recent.IsInside(new PersonId("v-ewagner"), serverRoom)); // went out again
             Assert.Empty(tooOld.Inside(serverRoom));
         }
+    }
+
+    [Fact]
+    [Trait("control", "NIST-PE-6")]
+    public async Task ADoorLeftOpenAcrossARestart_IsReportedHeldOpenAfterTheStart_AndOneReportedBeforeIsNotReportedAgain()
+    {
+        using var folder = new DataFolder();
+        var directory = folder.Path;
+        await using (var before = await EdgeHarness.StartAsync(directory: directory))
+        {
+            var hall = await before.ControllerAsync("ctl-dh1", ["door-dh1"]);
+            var room = await before.ControllerAsync("ctl-sr1", ["door-sr1"]);
+            await hall.HoldOpenAsync("door-dh1").WaitAsync(EdgeHarness.Timeout);
+            await before.RowAsync(r => r.Kind == LogKinds.Door && r.DoorId == "door-dh1" && r.Reason == "opened");
+            before.Clock.Advance(Duration.FromSeconds(31));
+            await before.TickAsync();
+            await before.RowAsync(r => r.Kind == LogKinds.Alarm && r.Reason == AlarmTypes.DoorHeldOpen && r.DoorId == "door-dh1");
+            await room.HoldOpenAsync("door-sr1").WaitAsync(EdgeHarness.Timeout);
+            await before.RowAsync(r => r.Kind == LogKinds.Door && r.DoorId == "door-sr1" && r.Reason == "opened");
+        }
+
+        // Restarted ten seconds later; neither door has closed since.
+        await using var after = await EdgeHarness.StartAsync(now: EdgeHarness.BusinessHours + Duration.FromSeconds(41), directory: directory);
+        await after.TickAsync();
+        after.Clock.Advance(Duration.FromSeconds(30));
+        await after.TickAsync();
+        Assert.Empty(after.Rows(new LogFilter { Kind = LogKinds.Alarm, Reason = AlarmTypes.DoorHeldOpen, DoorId = "door-sr1" }));
+
+        after.Clock.Advance(Duration.FromSeconds(1));
+        await after.TickAsync();
+
+        var held = await after.RowAsync(r => r.Kind == LogKinds.Alarm && r.Reason == AlarmTypes.DoorHeldOpen && r.DoorId == "door-sr1");
+        Assert.Contains("open when the service stopped", held.Detail, StringComparison.Ordinal);
+        Assert.Single(after.Rows(new LogFilter { Kind = LogKinds.Alarm, Reason = AlarmTypes.DoorHeldOpen, DoorId = "door-dh1" }));
     }
 
     [Fact]
