@@ -118,7 +118,8 @@ public sealed class EventPipeline : IAsyncDisposable
         FireState? fireState = null,
         EscortState? escortHistory = null,
         OutageJournal? outageJournal = null,
-        IReadOnlyList<DoorPosition>? doorHistory = null)
+        IReadOnlyList<DoorPosition>? doorHistory = null,
+        OfflineDevices? offlineHistory = null)
     {
         passback = passbackHistory ?? PassbackState.Empty;
         escorts = escortHistory ?? EscortState.Empty;
@@ -157,6 +158,9 @@ public sealed class EventPipeline : IAsyncDisposable
         RestoreLateRows(writer);
         readers = new ReaderWatch(clock.GetCurrentInstant());
         controllers = new ControllerWatch(clock.GetCurrentInstant());
+        readers.Restore((offlineHistory ?? OfflineDevices.None).Readers);
+        controllers.Restore((offlineHistory ?? OfflineDevices.None).Controllers);
+        PublishHealth();   // the devices still offline count from the start, not from the first commit
 
         // The clock check starts now, not at the first supervision tick: a step in the first interval after a start
         // (or a restart after a crash) is caught too.

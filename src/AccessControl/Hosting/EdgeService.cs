@@ -151,7 +151,8 @@ public sealed class EdgeService : IAsyncDisposable
                 DeviceSeqBaselines.Load(database, settings.Pipeline.ReplayWindow), PassbackHistory.Load(database, configuration.Topology),
                 FingerprintLockHistory.Load(database, clock.GetCurrentInstant(), logger), LifeSafety.FireState.Load(database, logger),
                 EscortHistory.Load(database, configuration.Topology, clock.GetCurrentInstant() - settings.Pipeline.EscortRebuildWindow, logger),
-                journal, Supervision.DoorHistory.Load(database, configuration.Topology, clock.GetCurrentInstant()));
+                journal, Supervision.DoorHistory.Load(database, configuration.Topology, clock.GetCurrentInstant()),
+                Supervision.OfflineHistory.Load(database, configuration.Topology, clock.GetCurrentInstant()));
             // The entry log's verifications, the periodic one (started by StartAsync) and an auditor's GET /log/verify
             // alike: one walk at a time, on a thread of the lowest priority, each raising what it finds.
             LogWatch = new LogWatch(LogVerifier.ForDataFolder(database, settings.DataDirectory), settings.LogIntegrity.VerifyInterval > TimeSpan.Zero,

@@ -50,6 +50,15 @@ public sealed class ControllerWatch(Instant startedAt)
         return (counted.Controllers, counted.Doors);
     }
 
+    /// <summary>Controllers reported offline before the service started and not heard from since: as for readers (<see cref="ReaderWatch.Restore"/>).</summary>
+    public void Restore(IEnumerable<ControllerId> offlineBefore)
+    {
+        foreach (var id in offlineBefore)
+        {
+            MarkOffline(id);
+        }
+    }
+
     /// <summary>
     /// The controller sent something the service accepted (its online status, a door event, a heartbeat). Returns a
     /// door_controller_online alarm per door it drives if it had been reported offline.

@@ -26,6 +26,12 @@ public sealed class ReaderWatch(Instant startedAt)
     private readonly HashSet<ReaderId> offline = [];
     private readonly RefusedMessages<ReaderId> refused = new();
 
+    /// <summary>
+    /// Readers reported offline before the service started and not heard from since (<see cref="OfflineHistory"/>): still
+    /// offline, so that they are counted, not reported again while silent, and reported back online when heard from.
+    /// </summary>
+    public void Restore(IEnumerable<ReaderId> offlineBefore) => offline.UnionWith(offlineBefore);
+
     /// <summary>The reader sent something. Returns a reader_online alarm if it had been reported offline.</summary>
     public Alarm? Seen(Reader reader, Door door, Instant at)
     {

@@ -354,6 +354,32 @@ public class RestartTests
     }
 
     [Fact]
+    [Trait("control", "NIST-PE-6")]
+    public async Task AReaderOfflineAcrossARestart_IsStillKnownOffline_AndItsReturnRaisesReaderOnline()
+    {
+        using var folder = new DataFolder();
+        var directory = folder.Path;
+        await using (var before = await EdgeHarness.StartAsync(directory: directory))
+        {
+            var reader = await before.ReaderAsync("rdr-lobby-in");
+            await before.RowAsync(r => r.Kind == LogKinds.Device && r.ReaderId == "rdr-lobby-in" && r.Reason == "online");
+            await reader.DropConnectionAsync();
+            await before.AlarmRowAsync(AlarmTypes.ReaderOffline);
+        }
+
+        await using var after = await EdgeHarness.StartAsync(now: EdgeHarness.BusinessHours + Duration.FromMinutes(1), directory: directory);
+        await after.TickAsync();
+        Assert.Equal(1, after.Edge.Pipeline.ReadersOffline);
+
+        await after.ReaderAsync("rdr-lobby-in");
+
+        var online = await after.RowAsync(r => r.Kind == LogKinds.Alarm && r.Reason == AlarmTypes.ReaderOnline && r.ReaderId == "rdr-lobby-in");
+        Assert.Equal("door-lobby", online.DoorId);
+        await after.TickAsync();
+        Assert.Equal(0, after.Edge.Pipeline.ReadersOffline);
+    }
+
+    [Fact]
     [Trait("control", "NIST-AU-8")]
     public async Task TheServiceClockJumpingBackOrForward_RaisesClockAnomaly_AndSwipesAreStillDecided()
     {
