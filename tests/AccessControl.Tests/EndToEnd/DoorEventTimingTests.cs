@@ -168,7 +168,8 @@ public class DoorEventTimingTests
         Assert.Equal((DoorId, "demo"), (alarm.DoorId, alarm.SiteId));
     }
 
-    private static async Task<LogEntry> PublishAsync(EdgeHarness edge, IMqttClient controller, DoorEvent e)
+    /// <summary>Publishes a door event of door-dh1 as its controller and waits for its row.</summary>
+    internal static async Task<LogEntry> PublishAsync(EdgeHarness edge, IMqttClient controller, DoorEvent e)
     {
         await controller.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(edge.Edge.Topics.DoorEvents(DoorId))
             .WithPayload(WireFormat.Write(e)).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build());

@@ -355,6 +355,31 @@ public class RestartTests
 
     [Fact]
     [Trait("control", "NIST-PE-6")]
+    public async Task ADoorsPositionRebuiltAtAStart_FollowsTheSeq_ALateClosedLoggedBeforeTheRestartDoesNotCloseIt()
+    {
+        using var folder = new DataFolder();
+        var directory = folder.Path;
+        await using (var before = await EdgeHarness.StartAsync(directory: directory))
+        {
+            var controller = await before.RawClientAsync("ctl-dh1");
+            var now = before.Clock.GetCurrentInstant();
+            await DoorEventTimingTests.PublishAsync(before, controller, new DoorEvent("exit-1", 1, now, DoorEventType.ExitRequest, false));
+            await DoorEventTimingTests.PublishAsync(before, controller, new DoorEvent("open-1", 2, now, DoorEventType.Opened, false));
+            await DoorEventTimingTests.PublishAsync(before, controller, new DoorEvent("exit-2", 4, now, DoorEventType.ExitRequest, false));
+            await DoorEventTimingTests.PublishAsync(before, controller, new DoorEvent("open-2", 5, now, DoorEventType.Opened, false));
+            await DoorEventTimingTests.PublishAsync(before, controller, new DoorEvent("close-1", 3, now, DoorEventType.Closed, false));
+        }
+
+        await using var after = await EdgeHarness.StartAsync(now: EdgeHarness.BusinessHours + Duration.FromSeconds(5), directory: directory);
+        after.Clock.Advance(Duration.FromSeconds(31));
+        await after.TickAsync();
+
+        var held = await after.AlarmRowAsync(AlarmTypes.DoorHeldOpen);
+        Assert.Equal("door-dh1", held.DoorId);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-PE-6")]
     public async Task AReaderOfflineAcrossARestart_IsStillKnownOffline_AndItsReturnRaisesReaderOnline()
     {
         using var folder = new DataFolder();
