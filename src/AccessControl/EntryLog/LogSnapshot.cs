@@ -1,4 +1,5 @@
 using AccessControl.Storage;
+using Dapper;
 using Microsoft.Data.Sqlite;
 using NodaTime;
 
@@ -57,6 +58,24 @@ public sealed class LogSnapshot : IDisposable
             connection.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// The rows <paramref name="sql"/> selects from the first row recorded at or after <paramref name="since"/> on (its
+    /// <c>@first</c>, besides <paramref name="parameters"/>), read in one snapshot: what a start-up history reads. None
+    /// when no row is that recent.
+    /// </summary>
+    public static IReadOnlyList<T> RowsSince<T>(Database database, Instant since, string sql, object parameters)
+    {
+        using var log = Open(database);
+        if (log.FirstSeqSince(since) is not { } first)
+        {
+            return [];
+        }
+
+        var all = new DynamicParameters(parameters);
+        all.Add("first", first);
+        return log.Connection.Query<T>(sql, all, log.Transaction).AsList();
     }
 
     /// <summary>A command inside this snapshot's transaction.</summary>

@@ -3,7 +3,6 @@ using AccessControl.Events;
 using AccessControl.Protocol;
 using AccessControl.Sites;
 using AccessControl.Storage;
-using Dapper;
 using NodaTime;
 
 namespace AccessControl.Supervision;
@@ -44,15 +43,8 @@ public static class DoorHistory
     {
         ArgumentNullException.ThrowIfNull(database);
         ArgumentNullException.ThrowIfNull(topology);
-        using var log = LogSnapshot.Open(database);
-        if (log.FirstSeqSince(now - Horizon) is not { } first)
+        var rows = LogSnapshot.RowsSince<(string Door, long At, string Kind, string Reason, long? DeviceSeq)>(database, now - Horizon, RowsSql, new
         {
-            return [];
-        }
-
-        var rows = log.Connection.Query<(string Door, long At, string Kind, string Reason, long? DeviceSeq)>(RowsSql, new
-        {
-            first,
             door = LogKinds.Door,
             opened = LogReasons.DoorOpened,
             closed = LogReasons.DoorClosed,
@@ -60,7 +52,7 @@ public static class DoorHistory
             heldOpen = AlarmTypes.DoorHeldOpen,
             admin = LogKinds.Admin,
             seqReset = DeviceSeqBaselines.ResetReason,
-        }, log.Transaction);
+        });
         var positions = new Dictionary<DoorId, DoorPosition>();
         foreach (var (doorId, at, kind, reason, deviceSeq) in rows)
         {

@@ -2,7 +2,6 @@ using AccessControl.EntryLog;
 using AccessControl.Protocol;
 using AccessControl.Sites;
 using AccessControl.Storage;
-using Dapper;
 using NodaTime;
 
 namespace AccessControl.Supervision;
@@ -35,23 +34,16 @@ public static class OfflineHistory
     {
         ArgumentNullException.ThrowIfNull(database);
         ArgumentNullException.ThrowIfNull(topology);
-        using var log = LogSnapshot.Open(database);
-        if (log.FirstSeqSince(now - Horizon) is not { } first)
-        {
-            return OfflineDevices.None;
-        }
-
         var readers = new HashSet<ReaderId>();
         var controllers = new HashSet<ControllerId>();
-        var rows = log.Connection.Query<(string? Reader, string? Door, string Reason)>(AlarmsSql, new
+        var rows = LogSnapshot.RowsSince<(string? Reader, string? Door, string Reason)>(database, now - Horizon, AlarmsSql, new
         {
-            first,
             alarm = LogKinds.Alarm,
             readerOffline = AlarmTypes.ReaderOffline,
             readerOnline = AlarmTypes.ReaderOnline,
             controllerOffline = AlarmTypes.DoorControllerOffline,
             controllerOnline = AlarmTypes.DoorControllerOnline,
-        }, log.Transaction);
+        });
         foreach (var (reader, doorId, reason) in rows)
         {
             var offline = reason is AlarmTypes.ReaderOffline or AlarmTypes.DoorControllerOffline;
