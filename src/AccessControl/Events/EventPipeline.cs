@@ -1057,6 +1057,17 @@ public sealed class EventPipeline : IAsyncDisposable
             return;
         }
 
+        if (e.TemplateId is { } named && !v.Templates.Contains(named))
+        {
+            // A template this request did not send (another person's, or none at all): the finger proves nothing about
+            // this cardholder. A faulty or forged answer, not a wrong finger, so it does not count toward the lockout,
+            // whatever its score: asked before the score, or a low one would lock the card and raise fingerprint_failures
+            // against its holder for the reader's fault, and the row would not say to look at the reader.
+            StageAccess(cardRow, AccessDecision.Deny(AccessReason.FingerprintMismatch, door?.Site, door?.Id, zone, v.Person), now, snapshot,
+                [.. detail, ("why", "template not sent")], linked);
+            return;
+        }
+
         if (e.Score < v.Threshold)
         {
             var rules = site?.Fingerprints ?? FingerprintRules.Default;
@@ -1074,15 +1085,6 @@ public sealed class EventPipeline : IAsyncDisposable
                 }, now);
             }
 
-            return;
-        }
-
-        if (e.TemplateId is { } named && !v.Templates.Contains(named))
-        {
-            // A template this request did not send (another person's, or none at all): the finger proves nothing about
-            // this cardholder. A faulty or forged answer, not a wrong finger, so it does not count toward the lockout.
-            StageAccess(cardRow, AccessDecision.Deny(AccessReason.FingerprintMismatch, door?.Site, door?.Id, zone, v.Person), now, snapshot,
-                [.. detail, ("why", "template not sent")], linked);
             return;
         }
 
