@@ -247,17 +247,19 @@ internal sealed partial class SiteFileReader
                     $"door '{fingerOnly.Text}' has no card reader; a fingerprint reader only verifies the holder of a card presented at the same door, so every door needs a card reader (a reader with type: card, door: {fingerOnly.Text})");
             }
 
-            // A two-factor zone behind a door without a fingerprint reader facing in, or without a card reader facing in
-            // (the finger verifies a card presented there), would deny everyone, forever.
+            // A door into a two-factor zone with a card reader facing in but no fingerprint reader beside it, or with a
+            // fingerprint reader facing in but no card reader (the finger verifies a card presented there), would deny
+            // everyone at it, forever. One with readers facing out only (an emergency exit that records who leaves, as
+            // hard anti-passback needs) lets nobody in, and needs neither.
             if (door.Id is { } doorId && door.To is { } inner && byId.TryGetValue(inner.Text, out var innerZone) && innerZone.TwoFactor)
             {
-                if (!doorsWithFingerprintIn.Contains(doorId.Text))
+                if (doorsWithCardIn.Contains(doorId.Text) && !doorsWithFingerprintIn.Contains(doorId.Text))
                 {
                     errors.Add(door.Map.Node, door.Map.Path,
                         $"door '{doorId.Text}' leads into the two-factor zone '{inner.Text}' but has no fingerprint reader facing in (a reader with type: fingerprint, door: {doorId.Text}, direction: in)");
                 }
 
-                if (doorsWithCardReaders.Contains(doorId.Text) && !doorsWithCardIn.Contains(doorId.Text))
+                if (doorsWithFingerprintIn.Contains(doorId.Text) && doorsWithCardReaders.Contains(doorId.Text) && !doorsWithCardIn.Contains(doorId.Text))
                 {
                     errors.Add(door.Map.Node, door.Map.Path,
                         $"door '{doorId.Text}' leads into the two-factor zone '{inner.Text}' but has no card reader facing in; the finger verifies a card presented there (a reader with type: card, door: {doorId.Text}, direction: in)");

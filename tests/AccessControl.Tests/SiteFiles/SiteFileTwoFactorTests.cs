@@ -13,6 +13,7 @@ public class SiteFileTwoFactorTests
     private const string Site = "site: { id: fra1, name: Frankfurt 1, timeZone: Europe/Berlin }";
     private const string FingerprintOut = "- { id: rdr-hall-out, type: fingerprint, door: door-hall, direction: out }";
     private const string FingerprintIn = "- { id: fp-hall-in, type: fingerprint, door: door-hall, direction: in }";
+    private const string HallDoor = "  - { id: door-hall, name: Hall door, from: bldg, to: hall, controller: ctl-hall, unlockSeconds: 7, heldOpenSeconds: 45 }";
 
     private static readonly ZoneId HallId = new("hall");
 
@@ -112,6 +113,25 @@ public class SiteFileTwoFactorTests
 
         Assert.Contains("door 'door-hall' leads into the two-factor zone 'hall' but has no fingerprint reader facing in", error.Message, StringComparison.Ordinal);
         Assert.StartsWith("doors[", error.Path, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// An emergency exit out of the two-factor hall, with a card reader facing out only (to record who leaves, which
+    /// hard anti-passback needs): nobody enters through it, so it needs no fingerprint reader, and the file is valid.
+    /// </summary>
+    [Theory]
+    [Trait("control", "PCI-9.2")]
+    [InlineData("from: bldg, ")]
+    [InlineData("")]
+    public void Parse_AnExitOnlyDoorOutOfATwoFactorZone_NeedsNoFingerprintReader(string from)
+    {
+        var yaml = With(With(TwoFactorHall(), HallDoor, HallDoor + "\n" + $"  - {{ id: door-hall-exit, name: Hall emergency exit, {from}to: hall, controller: ctl-hall }}"),
+            FingerprintIn, FingerprintIn + "\n" + "  - { id: rdr-hall-exit-out, type: card, door: door-hall-exit, direction: out }");
+
+        var site = Load(yaml);
+
+        Assert.Equal(Direction.Out, site.Topology.Readers[new ReaderId("rdr-hall-exit-out")].Direction);
+        Assert.DoesNotContain(site.Topology.Readers.Values, r => r.Door == new DoorId("door-hall-exit") && r.Direction == Direction.In);
     }
 
     [Fact]
