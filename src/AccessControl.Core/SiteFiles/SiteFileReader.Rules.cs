@@ -235,6 +235,15 @@ internal sealed partial class SiteFileReader
                 }
             }
 
+            else if (door.From is null && door.To is { } entered && byId.TryGetValue(entered.Text, out var enteredZone)
+                && RulesAroundLapsingAtAPerimeterDoor(byId, enteredZone) is { } around)
+            {
+                errors.Add(entered.Node, entered.Path, $"door '{door.Id?.Text}' leads from outside the site into '{entered.Text}', inside the {around.Rules} zone '{around.Zone}'; "
+                    + $"being in '{entered.Text}' is being in '{around.Zone}', but the service asks for {around.Asks} only at the doors written into '{around.Zone}' (to: {around.Zone}), "
+                    + $"so this door would let people into '{around.Zone}' without {around.Asks}. "
+                    + $"Give '{entered.Text}' {around.Keys} itself, or lead the door into '{around.Zone}'");
+            }
+
             if (door.Id is { } id && !doorsWithReaders.Contains(id.Text))
             {
                 errors.Add(door.Map.Node, door.Map.Path, $"door '{id.Text}' has no reader; every door needs at least one (a reader with door: {id.Text})");
@@ -266,6 +275,33 @@ internal sealed partial class SiteFileReader
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// The nearest zone around <paramref name="zone"/> (its parent, or further out) with a rule that <paramref name="zone"/>
+    /// lacks and that the service applies only at the doors written into that zone: two factors (asked at in readers, and
+    /// not at the out readers that lead back into it from a zone inside) and escorts. A door from outside the site straight
+    /// into <paramref name="zone"/> lets people past them; a door from a zone's parent cannot, since whoever is in the
+    /// parent passed them already. Null when there is none.
+    /// </summary>
+    private static (string Zone, string Rules, string Asks, string Keys)? RulesAroundLapsingAtAPerimeterDoor(Dictionary<string, ZoneDraft> byId, ZoneDraft zone)
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        for (var outer = zone.Parent; outer is { } parent && seen.Add(parent.Text) && byId.TryGetValue(parent.Text, out var around); outer = around.Parent)
+        {
+            var lapses = new[]
+                {
+                    (around.TwoFactor && !zone.TwoFactor, "two-factor", "the finger", "twoFactor: true"),
+                    (around.EscortRequired && !zone.EscortRequired, "escort-required", "the escort", "escortRequired: true"),
+                }
+                .Where(r => r.Item1).ToList();
+            if (lapses.Count > 0)
+            {
+                return (parent.Text, string.Join(" and ", lapses.Select(r => r.Item2)), string.Join(" and ", lapses.Select(r => r.Item3)), string.Join(" and ", lapses.Select(r => r.Item4)));
+            }
+        }
+
+        return null;
     }
 
     /// <summary>

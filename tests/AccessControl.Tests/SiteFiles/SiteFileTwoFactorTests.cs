@@ -134,6 +134,49 @@ public class SiteFileTwoFactorTests
         Assert.DoesNotContain(site.Topology.Readers.Values, r => r.Door == new DoorId("door-hall-exit") && r.Direction == Direction.In);
     }
 
+    /// <summary>
+    /// A cage inside the two-factor, escort-required hall with a door of its own straight from outside the site: its card
+    /// reader lets people into the cage, inside the hall, with a card alone and no escort, and the cage's out reader then
+    /// into the hall itself (leaving a zone into the two-factor zone around it asks no finger: it assumes the finger was
+    /// given coming in). The file is refused at that door, naming the rules the cage lacks, unless it has them itself.
+    /// </summary>
+    [Theory]
+    [Trait("control", "PCI-9.2")]
+    [Trait("control", "NIST-PE-3")]
+    [InlineData("", "the two-factor and escort-required zone 'hall'", "twoFactor: true and escortRequired: true")]
+    [InlineData(", twoFactor: true", "the escort-required zone 'hall'", "escortRequired: true")]
+    [InlineData(", escortRequired: true", "the two-factor zone 'hall'", "twoFactor: true")]
+    [InlineData(", twoFactor: true, escortRequired: true", null, null)]
+    public void Parse_APerimeterDoorIntoAZoneInsideATwoFactorOrEscortZone_IsRejected_UnlessThatZoneHasTheRulesToo(string cageKeys, string? inside, string? give)
+    {
+        var cage = "  - { id: cage, name: Cage, kind: area, parent: hall, securityLevel: 4" + cageKeys + " }";
+        var yaml = With(With(With(TwoFactorHall("escortRequired: true"), Hall[..^2] + ", twoFactor: true, escortRequired: true }", Hall[..^2] + ", twoFactor: true, escortRequired: true }\n" + cage),
+            HallDoor, HallDoor + "\n" + """
+                  - { id: door-cage, name: Cage door, from: hall, to: cage, controller: ctl-hall }
+                  - { id: door-cage-dock, name: Cage loading dock, to: cage, controller: ctl-hall }
+                """.TrimEnd()),
+            FingerprintIn, FingerprintIn + "\n" + """
+                  - { id: rdr-cage-in, type: card, door: door-cage, direction: in }
+                  - { id: rdr-cage-out, type: card, door: door-cage, direction: out }
+                  - { id: rdr-cage-dock-in, type: card, door: door-cage-dock, direction: in }
+                  - { id: fp-cage-dock-in, type: fingerprint, door: door-cage-dock, direction: in }
+                  - { id: fp-cage-in, type: fingerprint, door: door-cage, direction: in }
+                """.TrimEnd());
+
+        var result = Parse(yaml);
+
+        if (inside is null)
+        {
+            Assert.Empty(result.Errors);
+            return;
+        }
+
+        var error = SingleError(result);
+        Assert.Contains($"door 'door-cage-dock' leads from outside the site into 'cage', inside {inside}", error.Message, StringComparison.Ordinal);
+        Assert.Contains($"Give 'cage' {give} itself", error.Message, StringComparison.Ordinal);
+        Assert.Equal("doors[3].to", error.Path);
+    }
+
     [Fact]
     [Trait("control", "PCI-8.3.4")]
     public void Parse_SiteFingerprintRules_AreRead()
