@@ -193,8 +193,9 @@ public static class DecisionEngine
         var (entered, left, leftBehind) = Occupancy(person.Id, door, direction, used is not null, topology, escorts);
 
         // Leaving the door's inner zone ends the escort's windows into it: otherwise a visitor could still follow, for the
-        // rest of the window, an escort who badged in and straight out again, and be inside alone with no alarm.
-        var closes = direction == Direction.Out && escorts.HasWindowInto(person.Id, door.To) ? door.To : (ZoneId?)null;
+        // rest of the window, an escort who badged in and straight out again, and be inside alone with no alarm. So too
+        // the windows into zones inside it: who walked out of the hall is not in its vault either.
+        ImmutableArray<ZoneId> closes = direction == Direction.Out ? [.. escorts.WindowZonesOf(person.Id).Where(z => topology.IsWithin(z, door.To))] : [];
         var outcome = new EscortOutcome(person.Id, opened, used, entered, left, leftBehind) { ClosesWindowsInto = closes };
         return outcome.IsEmpty ? null : outcome;
     }

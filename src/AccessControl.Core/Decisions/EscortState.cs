@@ -74,9 +74,9 @@ public sealed class EscortState
         return null;
     }
 
-    /// <summary>Whether an escort has a window open into a zone, at any door side (expired ones included until pruned).</summary>
-    public bool HasWindowInto(PersonId escort, ZoneId zone) =>
-        windows.Values.Any(list => list.Exists(w => w.Escort == escort && w.Zone == zone));
+    /// <summary>The zones an escort has a window open into, at any door side (expired ones included until pruned), each once.</summary>
+    public ImmutableArray<ZoneId> WindowZonesOf(PersonId escort) =>
+        [.. windows.Values.SelectMany(list => list).Where(w => w.Escort == escort).Select(w => w.Zone).Distinct()];
 
     /// <summary>Whether a person is known to be inside a tracked zone.</summary>
     public bool IsInside(PersonId person, ZoneId zone) => inside.TryGetValue(zone, out var people) && people.ContainsKey(person);
@@ -105,12 +105,14 @@ public sealed class EscortState
             nextWindows = Replace(nextWindows, used, w => w.Admitted.Contains(outcome.Person) ? w : w with { Admitted = w.Admitted.Add(outcome.Person) });
         }
 
-        // An escort who left a zone brings nobody into it any more: the windows they opened into it close at once.
-        if (outcome.ClosesWindowsInto is { } exited)
+        // An escort who left a zone brings nobody into it any more, nor into a zone inside it: the windows they opened
+        // into those close at once.
+        if (!outcome.ClosesWindowsInto.IsDefaultOrEmpty)
         {
+            var exited = outcome.ClosesWindowsInto;
             foreach (var (side, list) in nextWindows)
             {
-                var kept = list.RemoveAll(w => w.Escort == outcome.Person && w.Zone == exited);
+                var kept = list.RemoveAll(w => w.Escort == outcome.Person && exited.Contains(w.Zone));
                 if (kept.Count != list.Count)
                 {
                     nextWindows = kept.IsEmpty ? nextWindows.Remove(side) : nextWindows.SetItem(side, kept);
@@ -295,10 +297,11 @@ public sealed record EscortOutcome(
     ImmutableArray<PersonId> LeftUnescorted)
 {
     /// <summary>
-    /// The zone the cardholder just left (through an <c>out</c> reader) while they had an escort window open into it:
-    /// those windows close, so nobody follows an escort who is no longer inside.
+    /// The zones the cardholder had an escort window open into and is no longer in, having just left (through an
+    /// <c>out</c> reader) the zone they lie within: those windows close, so nobody follows an escort who is no longer
+    /// inside. The zone left itself, and any zone inside it (a vault in the hall they walked out of).
     /// </summary>
-    public ZoneId? ClosesWindowsInto { get; init; }
+    public ImmutableArray<ZoneId> ClosesWindowsInto { get; init; } = [];
 
-    public bool IsEmpty => Opened is null && Used is null && Entered is null && Left is null && LeftUnescorted.IsDefaultOrEmpty && ClosesWindowsInto is null;
+    public bool IsEmpty => Opened is null && Used is null && Entered is null && Left is null && LeftUnescorted.IsDefaultOrEmpty && ClosesWindowsInto.IsDefaultOrEmpty;
 }

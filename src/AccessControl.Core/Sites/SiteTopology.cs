@@ -51,6 +51,27 @@ public sealed class SiteTopology
     public Schedule? ScheduleOf(SiteId site, ScheduleId id) =>
         id == ScheduleId.Always ? Schedule.Always : Schedules.GetValueOrDefault((site, id));
 
+    /// <summary>
+    /// Whether <paramref name="zone"/> is <paramref name="outer"/> or lies inside it (its parent, or further out, is it):
+    /// being in the one is being in the other.
+    /// </summary>
+    public bool IsWithin(ZoneId zone, ZoneId outer)
+    {
+        // Bounded by the number of zones: a site file with a containment cycle is refused, but the walk must end anyway.
+        ZoneId? current = zone;
+        for (var steps = 0; current is { } z && steps <= Zones.Count; steps++)
+        {
+            if (z == outer)
+            {
+                return true;
+            }
+
+            current = Zones.TryGetValue(z, out var found) ? found.Parent : null;
+        }
+
+        return false;
+    }
+
     /// <summary>The site of a door, or of a reader through its door; null when this topology has no such device.</summary>
     public SiteId? SiteOf(DoorId door) => Doors.TryGetValue(door, out var d) ? d.Site : null;
 

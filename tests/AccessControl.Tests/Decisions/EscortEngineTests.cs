@@ -491,6 +491,28 @@ public class EscortEngineTests
         Assert.Empty(state.WindowsAt(VaultDoor, Direction.In));
     }
 
+    /// <summary>
+    /// Eddie badges in at the vault, then walks out of hall A (which holds the vault) without going through the vault's
+    /// out reader: he is no longer in the vault either, so his window into it closes with the hall's, and Vic, waiting in
+    /// the hall, cannot follow him into the vault alone.
+    /// </summary>
+    [Fact]
+    [Trait("control", "NIST-PE-3")]
+    [Trait("control", "PCI-9.3.3")]
+    public void Decide_EscortWhoLeftAZoneAroundTheOneTheyBadgedInto_BringsNobodyIntoIt()
+    {
+        var holders = EscortHolders.With(new Person(Eddie, "Eddie", PersonKind.Employee, PersonStatus.Active, [EscortLevel, CampusAlways]));
+        var state = EscortState.Empty;
+        DecideAndApply(ref state, Eddie, VaultIn, T0, holders);
+        var escortOut = DecideAndApply(ref state, Eddie, HallOut, T0 + Second, holders);
+
+        var visitor = DecideAndApply(ref state, Vic, VaultIn, T0 + (Second * 2), holders);
+
+        Assert.True(escortOut.IsGranted);
+        Assert.Equal(AccessReason.EscortRequired, visitor.Reason);
+        Assert.Empty(state.WindowsAt(VaultDoor, Direction.In));
+    }
+
     [Fact]
     [Trait("control", "NIST-PE-3")]
     public void Decide_VisitorReenteringAfterTheEscortLeft_IsDenied()
