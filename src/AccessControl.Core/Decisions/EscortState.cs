@@ -75,8 +75,9 @@ public sealed class EscortState
     }
 
     /// <summary>The zones an escort has a window open into, at any door side (expired ones included until pruned), each once.</summary>
+    /// <remarks>Asked at every granted exit: with no window open anywhere (most of the time) it allocates nothing.</remarks>
     public ImmutableArray<ZoneId> WindowZonesOf(PersonId escort) =>
-        [.. windows.Values.SelectMany(list => list).Where(w => w.Escort == escort).Select(w => w.Zone).Distinct()];
+        windows.IsEmpty ? [] : [.. windows.Values.SelectMany(list => list).Where(w => w.Escort == escort).Select(w => w.Zone).Distinct()];
 
     /// <summary>Whether a person is known to be inside a tracked zone.</summary>
     public bool IsInside(PersonId person, ZoneId zone) => inside.TryGetValue(zone, out var people) && people.ContainsKey(person);
