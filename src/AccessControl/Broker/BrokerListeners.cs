@@ -149,11 +149,34 @@ internal sealed class BrokerListeners : IMqttServerAdapter
         }
     }
 
+    // SO_REUSEADDR alone, so that a restart binds the port while old connections linger in TIME_WAIT. .NET's
+    // ReuseAddress option also sets SO_REUSEPORT on Linux and macOS, which lets a second process (a second service
+    // started by hand beside the unit) listen on the same port: the kernel then hands each device's connection to
+    // either of them, and two databases decide the site's doors. Without it that second bind fails with "address in
+    // use", and the start says so. Windows allows the rebind without any option.
+    private static void AllowRebindOnly(Socket socket)
+    {
+        if (OperatingSystem.IsLinux())
+        {
+            const int SolSocket = 1, SoReuseAddr = 2;
+            socket.SetRawSocketOption(SolSocket, SoReuseAddr, BitConverter.GetBytes(1));
+        }
+        else if (OperatingSystem.IsMacOS() || OperatingSystem.IsFreeBSD())
+        {
+            const int SolSocket = 0xffff, SoReuseAddr = 4;
+            socket.SetRawSocketOption(SolSocket, SoReuseAddr, BitConverter.GetBytes(1));
+        }
+    }
+
     // The endpoint's socket options, set on the listening socket as MQTTnet's listener does: accepted connections
     // inherit them (linger 0 by default: a connection the broker closes is reset, not left in TIME_WAIT).
     private static void Configure(Socket socket, MqttServerTcpEndpointBaseOptions endpoint)
     {
-        socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, endpoint.ReuseAddress);
+        if (endpoint.ReuseAddress)
+        {
+            AllowRebindOnly(socket);
+        }
+
         socket.NoDelay = endpoint.NoDelay;
         if (endpoint.LingerState is { } linger)
         {

@@ -203,7 +203,7 @@ public static class ServiceCommands
             : $"Cannot start the embedded MQTT broker: port {settings.Broker.Port}"
               + (settings.Broker.Tls is { Enabled: true, PlainPort: { } plain } ? $" or {plain}" : "")
               + " is already in use (another MQTT broker, such as a "
-              + "Mosquitto daemon started by its package, may be listening there). Stop it, choose another port with --broker-port N, "
+              + "Mosquitto daemon started by its package or a second AccessControl service, may be listening there). Stop it, choose another port with --broker-port N, "
               + "or let the service use that broker with --external-broker HOST:PORT (docs/operations.md, section 3).";
     }
 

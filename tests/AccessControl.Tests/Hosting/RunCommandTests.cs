@@ -30,6 +30,19 @@ public sealed class RunCommandTests
     }
 
     [Fact]
+    public async Task Run_WhenAnotherServicesBrokerHoldsThePort_SaysWhichAndExitsWithTwo_RatherThanSharingIt()
+    {
+        // A second service on the same host (one started by hand beside the unit, say) must not bind the port beside
+        // the first: the kernel would then hand each reader's connection to either of them, two databases deciding.
+        await using var first = await EmbeddedBrokerFixture.StartAsync(TestSite.Topology, TestSite.Secrets);
+
+        var (exit, output) = await RunServiceAsync("--broker-port", $"{first.Port}", "--http", "http://127.0.0.1:0");
+
+        Assert.Equal(2, exit);
+        Assert.Contains($"Cannot start the embedded MQTT broker: port {first.Port} is already in use", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Run_WhenTheHttpPortIsTaken_SaysWhichAndWhatToDo_AndExitsWithTwo()
     {
         using var taken = Occupy();
