@@ -64,6 +64,23 @@ public sealed record ServiceSettings
     /// </summary>
     internal Func<CancellationToken, Task>? BeforeLogMaintenance { get; init; }
 
+    // The configuration library wraps the parser's error in "Failed to load configuration from file", which names
+    // neither the mistake nor where it is; the operator editing the file needs both. The parser counts from zero.
+    private static string? JsonMistake(Exception failure)
+    {
+        for (var e = failure; e is not null; e = e.InnerException)
+        {
+            if (e is System.Text.Json.JsonException { LineNumber: { } line, BytePositionInLine: { } column } json)
+            {
+                var what = json.Message;
+                var cut = what.IndexOf(" Path:", StringComparison.Ordinal) is >= 0 and var path ? path : what.IndexOf(" LineNumber:", StringComparison.Ordinal);
+                return $"line {line + 1}, column {column + 1}: {(cut >= 0 ? what[..cut] : what).TrimEnd(' ', '|')}";
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>
     /// Reads the settings the way the service does, for the service and for the commands that must apply its settings
     /// (<c>log purge</c>, its minimum retention): <paramref name="file"/> (<c>--config FILE</c>), which must exist and be
@@ -98,7 +115,10 @@ public sealed record ServiceSettings
         }
         catch (Exception ex) when (ex is InvalidDataException or FormatException or IOException or UnauthorizedAccessException)
         {
-            throw new SettingsException($"Invalid settings: {file ?? Path.GetFullPath(DefaultFile)} cannot be read: {ex.Message}", ex);
+            var name = file ?? Path.GetFullPath(DefaultFile);
+            throw new SettingsException(JsonMistake(ex) is { } mistake
+                ? $"Invalid settings: {name} is not valid JSON: {mistake}"
+                : $"Invalid settings: {name} cannot be read: {ex.Message}", ex);
         }
 
         if (LogIntegrityOptions.MinimumRetentionTextProblem(configuration[LogIntegrityOptions.MinimumRetentionSetting]) is { } retention)

@@ -252,7 +252,7 @@ public sealed class RunCommandTests
     [Theory]
     [InlineData("""{"AccessControl":{"SupervisionInterval":"00:00:00"}}""", "Invalid settings: AccessControl:SupervisionInterval must be positive")]
     [InlineData("""{"AccessControl":{"Visitors":{"Retention":"10.00:00:00"}}}""", "Invalid settings: AccessControl:Visitors:Retention must be at least 92 days")]
-    [InlineData("""{"AccessControl": """, "cannot be read")]
+    [InlineData("""{"AccessControl": """, "is not valid JSON: line 1")]
     [InlineData(null, "there is no such file")]
     public async Task Run_WithASettingsFile_ReadsThatFileWhateverTheWorkingDirectory_AndNamesOneItCannotUse(string? content, string expected)
     {
