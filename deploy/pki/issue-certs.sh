@@ -3,8 +3,8 @@
 #
 #   issue-certs.sh [--out DIR] [--days N] issue SITE_FILE [HOSTNAME...]
 #       Creates, if missing: the site CA (DIR/ca.crt, DIR/ca.key), the broker's certificate (DIR/broker.crt,
-#       DIR/broker.key; SANs 127.0.0.1, localhost and every HOSTNAME), one client certificate per reader and door
-#       controller id of SITE_FILE plus ac-service and ac-monitor (DIR/devices/ID.crt, DIR/devices/ID.key; CN = id),
+#       DIR/broker.key; SANs 127.0.0.1, localhost and every HOSTNAME), one client certificate per reader, door
+#       controller and fire panel id of SITE_FILE plus ac-service and ac-monitor (DIR/devices/ID.crt, DIR/devices/ID.key; CN = id),
 #       and the CRL (DIR/crl.pem). Safe to run again: what exists is kept; only new devices get certificates.
 #   issue-certs.sh [--out DIR] [--days N] server HOSTNAME...
 #       Issues a new broker certificate (rotation); the old one stays valid until it expires.
@@ -127,7 +127,9 @@ server_cert() {
   echo "issued the broker certificate $out/broker.crt ($san)"
 }
 
-# Reader and door-controller ids of a site file: list items with an id under the top-level readers: and controllers:.
+# The ids of every device of a site file that logs in to the broker: list items with an id under the top-level
+# readers: and controllers:, and the fire panels (firePanels: [a, b] or a block list of ids). A panel left out could
+# not connect over mutual TLS, and its fire alarm would release no door.
 device_ids() {
   awk '
     /^[A-Za-z]/ { section = $1 }
@@ -135,6 +137,14 @@ device_ids() {
       if (match($0, /^[ \t]*-[ \t]*\{?[ \t]*id:[ \t]*[^,} \t]+/)) {
         id = substr($0, RSTART, RLENGTH); sub(/.*id:[ \t]*/, "", id); gsub(/["\047]/, "", id); print id
       }
+    }
+    /^firePanels:[ \t]*\[/ {
+      line = $0; sub(/#.*/, "", line); sub(/^firePanels:[ \t]*\[/, "", line); sub(/\].*/, "", line)
+      n = split(line, ids, ",")
+      for (i = 1; i <= n; i++) { id = ids[i]; gsub(/[ \t"\047]/, "", id); if (id != "") print id }
+    }
+    section == "firePanels:" && /^[ \t]+-/ {
+      id = $0; sub(/#.*/, "", id); sub(/^[ \t]+-/, "", id); gsub(/[ \t"\047]/, "", id); if (id != "") print id
     }' "$1"
 }
 
