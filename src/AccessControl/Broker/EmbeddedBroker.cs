@@ -449,8 +449,20 @@ public sealed class EmbeddedBroker : IAsyncDisposable
             e.ReasonCode = MqttConnectReasonCode.ServerBusy;
         }
 
+        // Kept with the session, so that a publish or subscription refused later names the address it came from too.
+        if (from is not null)
+        {
+            e.SessionItems[RemoteAddressItem] = from;
+        }
+
         return Task.CompletedTask;
     }
+
+    private const string RemoteAddressItem = "ac.remote-endpoint";
+
+    // The address the client logged in from; null for a session that did not come through the login above.
+    private static EndPoint? RemoteAddressOf(System.Collections.IDictionary? sessionItems) =>
+        sessionItems?[RemoteAddressItem] as EndPoint;
 
     // On the connection's task (over a count) or a timer thread (past its deadline).
     private void OnConnectionClosed(RefusedConnection closed) =>
@@ -471,7 +483,7 @@ public sealed class EmbeddedBroker : IAsyncDisposable
             e.ProcessPublish = false;
             e.Response.ReasonCode = PacketTooLarge;
             Report(e.ClientId, e.UserName, SecurityEvent.PublishRefused,
-                $"publish of {e.ApplicationMessage.Payload.Length} bytes on '{SecurityEvent.Clean(topic)}' exceeds the limit of {maxPayloadBytes} bytes");
+                $"publish of {e.ApplicationMessage.Payload.Length} bytes on '{SecurityEvent.Clean(topic)}' exceeds the limit of {maxPayloadBytes} bytes", RemoteAddressOf(e.SessionItems));
             return Task.CompletedTask;
         }
 
@@ -487,7 +499,7 @@ public sealed class EmbeddedBroker : IAsyncDisposable
 
         e.ProcessPublish = false;
         e.Response.ReasonCode = MqttPubAckReasonCode.NotAuthorized;
-        Report(e.ClientId, e.UserName, SecurityEvent.PublishRefused, $"publish on '{SecurityEvent.Clean(topic)}' not allowed");
+        Report(e.ClientId, e.UserName, SecurityEvent.PublishRefused, $"publish on '{SecurityEvent.Clean(topic)}' not allowed", RemoteAddressOf(e.SessionItems));
         return Task.CompletedTask;
     }
 
@@ -503,7 +515,7 @@ public sealed class EmbeddedBroker : IAsyncDisposable
 
         e.ProcessSubscription = false;
         e.Response.ReasonCode = MqttSubscribeReasonCode.NotAuthorized;
-        Report(e.ClientId, e.UserName, SecurityEvent.SubscribeRefused, $"subscription to '{SecurityEvent.Clean(filter)}' not allowed");
+        Report(e.ClientId, e.UserName, SecurityEvent.SubscribeRefused, $"subscription to '{SecurityEvent.Clean(filter)}' not allowed", RemoteAddressOf(e.SessionItems));
         return Task.CompletedTask;
     }
 

@@ -120,7 +120,7 @@ public class EmbeddedBrokerTests
 
     [Fact]
     [Trait("control", "NIST-AC-3")]
-    public async Task RefusedPublishAndSubscription_AreReportedWithTheirTopic()
+    public async Task RefusedPublishAndSubscription_AreReportedWithTheirTopicAndTheAddressTheyCameFrom()
     {
         await using var broker = await EmbeddedBrokerFixture.StartAsync(Topology, Secrets);
         await using var reader = await TestMqttClient.ConnectAsDeviceAsync(broker.Port, MainReaderIn);
@@ -130,8 +130,8 @@ public class EmbeddedBrokerTests
 
         Assert.Equal(
             [
-                new SecurityEvent(EmbeddedBrokerFixture.Now, MainReaderIn, MainReaderIn, SecurityEvent.PublishRefused, $"publish on '{Topics.ReaderEvents(HallReaderIn)}' not allowed"),
-                new SecurityEvent(EmbeddedBrokerFixture.Now, MainReaderIn, MainReaderIn, SecurityEvent.SubscribeRefused, $"subscription to '{Topics.ReaderDecisions(HallReaderIn)}' not allowed"),
+                new SecurityEvent(EmbeddedBrokerFixture.Now, MainReaderIn, MainReaderIn, SecurityEvent.PublishRefused, $"publish on '{Topics.ReaderEvents(HallReaderIn)}' not allowed", "127.0.0.1"),
+                new SecurityEvent(EmbeddedBrokerFixture.Now, MainReaderIn, MainReaderIn, SecurityEvent.SubscribeRefused, $"subscription to '{Topics.ReaderDecisions(HallReaderIn)}' not allowed", "127.0.0.1"),
             ],
             broker.SecurityEvents);
     }
