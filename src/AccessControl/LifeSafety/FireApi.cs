@@ -60,7 +60,7 @@ public static class FireApi
             {
                 FireResetOutcome.OtherSitesOnly => await SiteLimit.RefuseAsync(http, identity, FireActions.Reset, null, new { released = string.Join(',', result.Sites), forced = force }),
                 FireResetOutcome.NotCleared => AdminApi.Problem(StatusCodes.Status409Conflict, "Fire alarm not cleared",
-                    $"Panel(s) {string.Join(", ", result.PanelsInAlarm)} have not sent clear since their alarm; nothing was relocked. Use force=true only when the panel is known to be faulty."),
+                    $"Panel(s) {string.Join(", ", result.PanelsInAlarm)} have not sent clear since their alarm; nothing was relocked. Reset the panel first; force=true (accesscontrol fire reset --force) only when the panel is known to be faulty."),
                 FireResetOutcome.NotReleased => AdminApi.Problem(StatusCodes.Status409Conflict, "Not released", "No door is released by a fire alarm."),
                 _ => Results.Json(new { relocked = result.Relocked, forced = force, sites = result.Sites }, AdminJson.Options),
             };

@@ -282,6 +282,7 @@ public sealed class FireReleaseTests
         Assert.Contains("door-lobby", statusOut, StringComparison.Ordinal);
         Assert.NotEqual(0, refused);
         Assert.Contains("409", refusedErr, StringComparison.Ordinal);
+        Assert.Contains("fire reset --force", refusedErr, StringComparison.Ordinal);
         Assert.NotEqual(0, forbidden);
         Assert.Equal(0, reset);
         Assert.Contains("door-dh1", resetOut, StringComparison.Ordinal);
