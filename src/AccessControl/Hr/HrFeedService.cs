@@ -230,6 +230,10 @@ public sealed class HrFeedService
             }
         }
 
+        // Kept in whole milliseconds, as the store keeps it (cut, so never later than asked): the first answer, the
+        // rows and every later answer for the event then give the HR system the same instant.
+        effectiveAt = Credential.StoredPrecision(effectiveAt);
+
         ImmutableArray<string>? levels = null;
         if (input.Type == HrEventTypes.Termination && input.AccessLevels is { Count: > 0 })
         {

@@ -64,6 +64,22 @@ public class HrFeedSecurityTests
     }
 
     [Fact]
+    public async Task AnEventWithoutEffectiveAt_IsAnsweredWithTheInstantItIsKept_TheSameWhenSentAgain()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        // A clock between two milliseconds, as a real one nearly always is; the store keeps whole milliseconds.
+        edge.Clock.AdvanceNanoseconds(1_234_567);
+        using var hr = new HrFeedClient(edge);
+
+        var first = Assert.Single(await hr.SendAsync(HrFeedClient.Termination("hr-2026-000700")));
+        var again = Assert.Single(await hr.SendAsync(HrFeedClient.Termination("hr-2026-000700")));
+
+        Assert.Equal(HrOutcomes.Applied, first.Outcome);
+        Assert.Equal(HrOutcomes.AlreadyApplied, again.Outcome);
+        Assert.Equal(again.EffectiveAt, first.EffectiveAt);
+    }
+
+    [Fact]
     public void TheKeyFile_IsCreatedOnFirstStart_OwnerOnly_AndReadBackTheSame()
     {
         var directory = Path.Combine(Path.GetTempPath(), "ac-hrkey-" + Guid.NewGuid().ToString("N")[..12]);
