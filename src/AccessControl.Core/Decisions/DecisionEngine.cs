@@ -195,9 +195,29 @@ public static class DecisionEngine
         // Leaving the door's inner zone ends the escort's windows into it: otherwise a visitor could still follow, for the
         // rest of the window, an escort who badged in and straight out again, and be inside alone with no alarm. So too
         // the windows into zones inside it: who walked out of the hall is not in its vault either.
-        ImmutableArray<ZoneId> closes = direction == Direction.Out ? [.. escorts.WindowZonesOf(person.Id).Where(z => topology.IsWithin(z, door.To))] : [];
+        var closes = direction == Direction.Out ? ZonesWithin(escorts.WindowZonesOf(person.Id), door.To, topology) : [];
         var outcome = new EscortOutcome(person.Id, opened, used, entered, left, leftBehind) { ClosesWindowsInto = closes };
         return outcome.IsEmpty ? null : outcome;
+    }
+
+    /// <summary>Those of <paramref name="zones"/> that are <paramref name="outer"/> or lie inside it. A loop, not a lambda: this is on every grant's path, and a lambda over the parameters would allocate on each.</summary>
+    private static ImmutableArray<ZoneId> ZonesWithin(ImmutableArray<ZoneId> zones, ZoneId outer, SiteTopology topology)
+    {
+        if (zones.IsEmpty)
+        {
+            return [];
+        }
+
+        var within = ImmutableArray.CreateBuilder<ZoneId>(zones.Length);
+        foreach (var zone in zones)
+        {
+            if (topology.IsWithin(zone, outer))
+            {
+                within.Add(zone);
+            }
+        }
+
+        return within.ToImmutable();
     }
 
     /// <summary>
