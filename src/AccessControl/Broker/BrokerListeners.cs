@@ -154,7 +154,7 @@ internal sealed class BrokerListeners : IMqttServerAdapter
     // started by hand beside the unit) listen on the same port: the kernel then hands each device's connection to
     // either of them, and two databases decide the site's doors. Without it that second bind fails with "address in
     // use", and the start says so. Windows allows the rebind without any option.
-    private static void AllowRebindOnly(Socket socket)
+    internal static void AllowRebindOnly(Socket socket)
     {
         if (OperatingSystem.IsLinux())
         {

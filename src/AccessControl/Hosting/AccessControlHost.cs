@@ -44,6 +44,9 @@ public sealed class AccessControlHost : IAsyncDisposable
 
     public static AccessControlHost Create(ServiceSettings settings, NodaTime.IClock clock, TimeProvider time, Action<ILoggingBuilder>? logging = null)
     {
+        ArgumentNullException.ThrowIfNull(settings);
+        HttpAddressProbe.ThrowIfTaken(settings.HttpUrl);   // first: nothing opened or written for a start that cannot listen
+
         // The service's settings are the only configuration: ASP.NET Core's defaults would also read the working
         // directory's appsettings.json and every environment variable, where a Kestrel section opens endpoints of its own
         // (plain HTTP, any interface) in place of HttpUrl, and ASPNETCORE_ENVIRONMENT=Development shows exception pages.

@@ -42,17 +42,25 @@ public sealed class RunCommandTests
         Assert.Contains($"Cannot start the embedded MQTT broker: port {first.Port} is already in use", output, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// Found before anything is opened: no database made, no site file imported, and no framework stack trace in the
+    /// journal (Kestrel binds only at the end of a start, and its failure there came after the site's import).
+    /// </summary>
     [Fact]
-    public async Task Run_WhenTheHttpPortIsTaken_SaysWhichAndWhatToDo_AndExitsWithTwo()
+    public async Task Run_WhenTheHttpPortIsTaken_SaysWhichAndWhatToDo_AndExitsWithTwo_BeforeWritingAnything()
     {
         using var taken = Occupy();
         var url = $"http://127.0.0.1:{((IPEndPoint)taken.LocalEndpoint).Port}";
+        using var folder = new DataFolder();
 
-        var (exit, output) = await RunServiceAsync("--broker-port", "0", "--http", url);
+        var (exit, output) = await RunServiceOnAsync(folder.Path, ["--broker-port", "0", "--http", url]);
 
         Assert.Equal(2, exit);
         Assert.Contains($"Cannot start the admin API: {url} is already in use", output, StringComparison.Ordinal);
         Assert.DoesNotContain("Unhandled exception", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Hosting failed to start", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", output, StringComparison.Ordinal);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(folder.Path));
     }
 
     [Fact]
