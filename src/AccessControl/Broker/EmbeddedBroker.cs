@@ -99,6 +99,12 @@ public sealed class EmbeddedBroker : IAsyncDisposable
     /// PUBACK codes a device re-sends on (0x83, reader-protocol.md §3), it tells the device never to re-send.
     /// </summary>
     internal const MqttPubAckReasonCode PacketTooLarge = (MqttPubAckReasonCode)0x95;
+    /// <summary>
+    /// The largest MQTT 5 topic alias a client may use: Mosquitto's default <c>max_topic_alias</c>, so devices see one
+    /// limit from either broker. A device needs two topics per door, and may reuse an alias for another topic.
+    /// </summary>
+    internal const int MaxTopicAlias = 10;
+
     /// <summary>How the listeners accept a connection; null for <see cref="Socket.AcceptAsync(CancellationToken)"/>. Tests make it fail.</summary>
     internal Func<Socket, CancellationToken, ValueTask<Socket>>? Accept { get; init; }
 
@@ -261,6 +267,7 @@ public sealed class EmbeddedBroker : IAsyncDisposable
         created.ValidatingConnectionAsync += OnValidatingConnectionAsync;
         created.InterceptingPublishAsync += OnInterceptingPublishAsync;
         created.InterceptingSubscriptionAsync += OnInterceptingSubscriptionAsync;
+        created.InterceptingInboundPacketAsync += OnInterceptingInboundPacketAsync;
         created.ClientDisconnectedAsync += OnClientDisconnectedAsync;
         this.listeners = listeners;
         try
@@ -500,6 +507,23 @@ public sealed class EmbeddedBroker : IAsyncDisposable
         e.ProcessPublish = false;
         e.Response.ReasonCode = MqttPubAckReasonCode.NotAuthorized;
         Report(e.ClientId, e.UserName, SecurityEvent.PublishRefused, $"publish on '{SecurityEvent.Clean(topic)}' not allowed", RemoteAddressOf(e.SessionItems));
+        return Task.CompletedTask;
+    }
+
+    // MQTTnet 5.2 announces a topic alias maximum of 65535 and keeps the topic of every alias a client sets for the life of
+    // its connection, before the publish hook (the topic policy) sees it: one logged-in device could make it hold 65535
+    // topics of up to 64 KiB each. Here, before that, a PUBLISH over the maximum ends the connection, as Mosquitto's does
+    // (MQTT 5 §3.3.2.3.4: a protocol error); the exception is how a packet hook closes it.
+    private Task OnInterceptingInboundPacketAsync(InterceptingPacketEventArgs e)
+    {
+        if (e.Packet is MqttPublishPacket { TopicAlias: > MaxTopicAlias } publish)
+        {
+            e.ProcessPacket = false;
+            var why = $"PUBLISH with topic alias {publish.TopicAlias} exceeds the maximum of {MaxTopicAlias}; connection closed";
+            Report(e.ClientId, e.ClientId, SecurityEvent.PacketRefused, why, e.RemoteEndPoint);
+            throw new MQTTnet.Exceptions.MqttProtocolViolationException(why);
+        }
+
         return Task.CompletedTask;
     }
 

@@ -169,6 +169,38 @@ public class BrokerSecurityTests
         Assert.Equal("own swipe", Encoding.UTF8.GetString((await service.NextMessageAsync()).Payload.Span));
     }
 
+    /// <summary>
+    /// MQTT 5 topic aliases: a broker keeps the topic of every alias a client sets for the life of its connection. MQTTnet
+    /// 5.2 keeps any alias number (1..65535) with any topic, before the topic policy sees it: one logged-in device could
+    /// make it hold 65535 topics of 64 KiB each, gigabytes, until the process runs out of memory and every door with it.
+    /// Both brokers take Mosquitto's default of 10 aliases; a device needs two topics per door.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    [Trait("control", "NIST-SC-5")]
+    public async Task Reader_UsingATopicAliasWithinTheBrokersMaximum_IsDelivered_ButOneAboveIt_EndsItsConnection(BrokerKind kind)
+    {
+        await using var broker = await TestBrokers.StartAsync(kind);
+        await using var service = await TestMqttClient.ConnectAsDeviceAsync(broker.Port, DeviceSecrets.ServiceUsername);
+        await service.SubscribeGrantedAsync(Topics.ReaderEvents("+"));
+        await using var reader = await TestMqttClient.ConnectAsDeviceAsync(broker.Port, MainReaderIn);
+
+        Assert.True((await reader.PublishWithTopicAliasAsync(Topics.ReaderEvents(MainReaderIn), EmbeddedBroker.MaxTopicAlias, "set")).IsSuccess);
+        Assert.True((await reader.PublishWithTopicAliasAsync("", EmbeddedBroker.MaxTopicAlias, "used")).IsSuccess);
+        Assert.Equal(["set", "used"], [Encoding.UTF8.GetString((await service.NextMessageAsync()).Payload.Span), Encoding.UTF8.GetString((await service.NextMessageAsync()).Payload.Span)]);
+
+        _ = reader.PublishWithTopicAliasAsync(Topics.ReaderEvents(MainReaderIn), EmbeddedBroker.MaxTopicAlias + 1, "over");
+
+        await reader.Disconnected.WaitAsync(TestTimeouts.Signal);
+        if (broker is EmbeddedBrokerFixture embedded)
+        {
+            Assert.Contains(embedded.SecurityEvents, e => e is { What: SecurityEvent.PacketRefused, Username: MainReaderIn } && e.Detail.Contains("topic alias 11", StringComparison.Ordinal));
+        }
+
+        await using var again = await TestMqttClient.ConnectAsDeviceAsync(broker.Port, MainReaderIn);
+        await AssertOwnEventIsDeliveredFirstAsync(again, service);
+    }
+
     [Theory]
     [MemberData(nameof(Kinds))]
     [Trait("control", "NIST-AC-3")]

@@ -83,6 +83,11 @@ public sealed class TestMqttClient : IAsyncDisposable
     public Task<MqttClientPublishResult> PublishAsync(string topic, string payload, bool retain = false) =>
         Mqtt.PublishStringAsync(topic, payload, MqttQualityOfServiceLevel.AtLeastOnce, retain);
 
+    /// <summary>Publishes at QoS 1 under an MQTT 5 topic alias: with a topic, it sets the alias; with "", it uses it.</summary>
+    public Task<MqttClientPublishResult> PublishWithTopicAliasAsync(string topic, int alias, string payload) =>
+        Mqtt.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(topic).WithTopicAlias(checked((ushort)alias)).WithPayload(payload)
+            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build());
+
     public async Task<MqttClientSubscribeResultCode> SubscribeAsync(string filter)
     {
         var result = await Mqtt.SubscribeAsync(filter, MqttQualityOfServiceLevel.AtLeastOnce);
