@@ -71,6 +71,7 @@ public sealed class EventPipeline : IAsyncDisposable
     // Readers and doors apart (a door's id may equal a reader's): keyed by the topic's own id, no key built per message.
     private readonly DeviceRateLimit readerRate;
     private readonly DeviceRateLimit doorRate;
+    private readonly DeviceRateLimit unreadableFireRate;
     private readonly AlarmThrottle unverifiedReplays;
 
     // Alarm storms (AlarmTypes.Coalesced), per type and device, and the last alarm held back of each: it goes out late
@@ -141,6 +142,7 @@ public sealed class EventPipeline : IAsyncDisposable
         floodAlarms = new AlarmThrottle(options.MalformedAlarmInterval);
         readerRate = new DeviceRateLimit(options.DeviceBurst, options.DeviceInterval);
         doorRate = new DeviceRateLimit(options.DeviceBurst, options.DeviceInterval);
+        unreadableFireRate = new DeviceRateLimit(options.DeviceBurst, options.DeviceInterval);
         unverifiedReplays = new AlarmThrottle(options.ReplayAlarmInterval);
         storms = new AlarmThrottle(options.AlarmStormInterval);
         probing = new CredentialProbing(options.ProbingUnknownCards, options.ProbingWindow);
@@ -698,6 +700,11 @@ public sealed class EventPipeline : IAsyncDisposable
                 var fireEvent = WireFormat.ParseFireEvent(payload, options.MaxPayloadBytes);
                 if (!fireEvent.Success)
                 {
+                    if (!inbound.FromRetainedStore && PacedUnreadable(address, inbound, now))
+                    {
+                        return;
+                    }
+
                     StageMalformed(inbound, address, fireEvent.EventId, fireEvent.Error!, now);
                     return;
                 }
@@ -761,6 +768,32 @@ public sealed class EventPipeline : IAsyncDisposable
                 + "look at it (a stolen secret, a firmware fault)";
             logger.LogWarning("Dropping messages of {Device}: {Detail}", device, detail);
             StageAlarm(new Alarm(AlarmTypes.DeviceFlood, door?.Site.Value, doorId?.Value, isReader ? address.DeviceId : null, detail), now);
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Whether a fire panel's payload that could not be read came over the panel's rate: then it is dropped unlogged, and a
+    /// <c>device_flood</c> alarm says so as <see cref="Paced"/> does. A panel's readable events are never paced (they may
+    /// release doors for a fire); an unreadable one releases nothing, and a panel stuck sending garbage would otherwise
+    /// write a row per message, as fast as the broker takes them, ahead of every door's swipes.
+    /// </summary>
+    private bool PacedUnreadable(TopicAddress address, Inbound inbound, Instant now)
+    {
+        if (unreadableFireRate.TryTake(address.DeviceId, inbound.Received, time))
+        {
+            return false;
+        }
+
+        var device = FireState.FireSourcePrefix + address.DeviceId;
+        if (floodAlarms.ShouldAlarm(device, now))
+        {
+            var detail = $"fire panel {address.DeviceId} sends more than {options.DeviceBurst} unreadable payloads at once and then one per "
+                + $"{options.DeviceInterval.TotalMilliseconds:0.###} ms: {unreadableFireRate.Dropped(address.DeviceId)} dropped unlogged so far; its readable "
+                + "fire events are never dropped; look at it (a firmware fault)";
+            logger.LogWarning("Dropping unreadable messages of {Device}: {Detail}", device, detail);
+            StageAlarm(new Alarm(AlarmTypes.DeviceFlood, null, null, null, detail), now);
         }
 
         return true;

@@ -1,4 +1,5 @@
 using AccessControl.EntryLog;
+using AccessControl.LifeSafety;
 using AccessControl.Protocol;
 using MQTTnet;
 using MQTTnet.Protocol;
@@ -13,6 +14,7 @@ public class DeviceFloodTests
 {
     private const string Flooder = "rdr-lobby-in";
     private const string Neighbour = "rdr-dh1-in";
+    private const string Panel = "fire-panel-a";
 
     [Fact]
     [Trait("control", "NIST-PE-3")]
@@ -60,10 +62,41 @@ public class DeviceFloodTests
         Assert.False(alarms.Reader.TryRead(out _));
     }
 
+    /// <summary>
+    /// A fire panel is never paced, so that its alarm always releases the doors; but a payload nobody can read releases
+    /// nothing, and a panel stuck in a loop sending garbage wrote one row per message, as fast as the broker took them,
+    /// queued ahead of every door's swipes.
+    /// </summary>
+    [Fact]
+    [Trait("control", "NFPA-101")]
+    public async Task AFirePanelSendingGarbageOverTheRate_IsLoggedOnlyUpToIt_AndItsFireAlarmStillReleasesTheDoors()
+    {
+        await using var edge = await EdgeHarness.StartAsync(configure: s => s with { Pipeline = s.Pipeline with { DeviceBurst = 3, DeviceInterval = TimeSpan.FromDays(1) } });
+        var panel = await edge.RawClientAsync(Panel);
+        var now = edge.Clock.GetCurrentInstant();
+
+        for (var i = 1; i <= 6; i++)
+        {
+            await PublishAsync(panel, edge.Edge.Topics.FireEvents(Panel), System.Text.Encoding.UTF8.GetBytes($"garbage {i}"));
+        }
+
+        await PublishAsync(panel, edge.Edge.Topics.FireEvents(Panel), WireFormat.Write(new FireEvent("f-1", 1, now, FireEventType.Alarm, "smoke in hall A")));
+
+        // The pipeline takes messages in order: the alarm's release comes after every earlier message was handled.
+        await edge.RowAsync(r => r.Kind == LogKinds.Safety && r.Reason == FireReasons.Release);
+        Assert.True(edge.Edge.Pipeline.Fire.IsReleased);
+        var rows = edge.Rows(new LogFilter { Limit = 1000 });
+        Assert.Equal(3, rows.Count(r => r.Kind == LogKinds.Malformed && r.Source == "fire/" + Panel));
+        Assert.Single(rows, r => r.Kind == LogKinds.Alarm && r.Reason == AlarmTypes.DeviceFlood);
+    }
+
     private static ReaderEvent Card(string eventId, long seq, Instant at) =>
         new(eventId, seq, at, ReaderEventType.Card, Operator, Ev3, false, null);
 
     private static Task PublishAsync(EdgeHarness edge, IMqttClient raw, string readerId, ReaderEvent e) =>
-        raw.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(edge.Edge.Topics.ReaderEvents(readerId))
-            .WithPayload(WireFormat.Write(e)).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build());
+        PublishAsync(raw, edge.Edge.Topics.ReaderEvents(readerId), WireFormat.Write(e));
+
+    private static Task PublishAsync(IMqttClient raw, string topic, byte[] payload) =>
+        raw.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(topic)
+            .WithPayload(payload).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build());
 }
