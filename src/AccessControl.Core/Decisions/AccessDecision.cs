@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using AccessControl.Sites;
 using NodaTime;
 
@@ -40,6 +41,12 @@ public sealed record AccessDecision(
     /// <summary>Not final: every card check passed and the cardholder's fingerprint is wanted (<see cref="AccessReason.FingerprintRequired"/>).</summary>
     public bool IsPending => Reason == AccessReason.FingerprintRequired;
 
+    /// <summary>
+    /// On a grant at a perimeter door into a nested zone: the moves for the anti-passback zones around the door's zone,
+    /// which the passage enters or leaves as well (<see cref="Move"/> is the door's own zone). Empty otherwise.
+    /// </summary>
+    public ImmutableArray<PassbackMove> EnclosingMoves { get; init; } = [];
+
     /// <summary>On a grant: how it changes the escort state (null when it changes nothing). Never set on a deny.</summary>
     public EscortOutcome? Escort { get; init; }
 
@@ -58,5 +65,5 @@ public sealed record AccessDecision(
         new(AccessReason.FingerprintRequired, site, door, zone, person, Duration.Zero, null, false);
 
     /// <summary>The same decision, turned into a deny because it could not be made durable.</summary>
-    public AccessDecision FailClosed() => this with { Reason = AccessReason.LogFailure, UnlockFor = Duration.Zero, Move = null, Escort = null };
+    public AccessDecision FailClosed() => this with { Reason = AccessReason.LogFailure, UnlockFor = Duration.Zero, Move = null, EnclosingMoves = [], Escort = null };
 }

@@ -131,20 +131,38 @@ public static class DecisionEngine
             escortInsteadOfFinger = true;
         }
 
-        // Anti-passback is tracked for the door's inner zone, whichever way the reader faces.
+        // Anti-passback is tracked for the door's inner zone, whichever way the reader faces; at a perimeter door (no from)
+        // for every zone around it too: who comes in from outside straight into a cage is in its hall as well, and who
+        // leaves the site out of the cage has left the hall. Otherwise the hall would hold them forever (hard: denied at
+        // its door next morning) or never (their card passed back through the hall's door unnoticed).
         PassbackMove? move = null;
+        var enclosing = ImmutableArray<PassbackMove>.Empty;
         var violation = false;
-        if (topology.Zones.TryGetValue(door.To, out var inner) && inner.AntiPassback != AntiPassbackMode.Off)
+        var entering = reader.Direction == Direction.In;
+        ZoneId? crossed = door.To;
+        for (var steps = 0; crossed is { } crossedId && steps <= topology.Zones.Count && topology.Zones.TryGetValue(crossedId, out var inner); steps++)
         {
-            var entering = reader.Direction == Direction.In;
-            var known = passback.IsInside(person.Id, inner.Id);
-            violation = known == entering;
-            if (violation && inner.AntiPassback == AntiPassbackMode.Hard)
+            if (inner.AntiPassback != AntiPassbackMode.Off)
             {
-                return deny(AccessReason.AntiPassback, person.Id);
+                var zoneViolation = passback.IsInside(person.Id, inner.Id) == entering;
+                if (zoneViolation && inner.AntiPassback == AntiPassbackMode.Hard)
+                {
+                    return deny(AccessReason.AntiPassback, person.Id);
+                }
+
+                violation |= zoneViolation;
+                var zoneMove = new PassbackMove(person.Id, inner.Id, entering);
+                if (inner.Id == door.To)
+                {
+                    move = zoneMove;
+                }
+                else
+                {
+                    enclosing = enclosing.Add(zoneMove);
+                }
             }
 
-            move = new PassbackMove(person.Id, inner.Id, entering);
+            crossed = door.From is null ? inner.Parent : null;
         }
 
         // Escorts (NIST PE-2(3), PE-3, PCI 9.3): the last check. Visitors in an escort-required zone, and anyone whose
@@ -172,7 +190,7 @@ public static class DecisionEngine
         }
 
         var escort = EscortOutcomeOf(person, door, reader.Direction, zone, rights, needsEscort, used, request.At, topology, escorts);
-        return new AccessDecision(AccessReason.Granted, site.Id, door.Id, destination, person.Id, door.UnlockFor, move, violation) { Escort = escort };
+        return new AccessDecision(AccessReason.Granted, site.Id, door.Id, destination, person.Id, door.UnlockFor, move, violation) { Escort = escort, EnclosingMoves = enclosing };
     }
 
     /// <summary>

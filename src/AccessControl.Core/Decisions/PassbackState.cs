@@ -20,6 +20,19 @@ public sealed class PassbackState
 
     public PassbackState Apply(PassbackMove move) => new(inside.SetItem((move.Person, move.Zone), move.Inside));
 
+    /// <summary>How a decision moves its person (this state itself when it moves no one: a deny, a pending card).</summary>
+    public PassbackState Apply(AccessDecision decision)
+    {
+        ArgumentNullException.ThrowIfNull(decision);
+        var state = decision.Move is { } move ? Apply(move) : this;
+        foreach (var enclosing in decision.EnclosingMoves)
+        {
+            state = state.Apply(enclosing);
+        }
+
+        return state;
+    }
+
     public int Count => inside.Count;
 }
 

@@ -931,10 +931,7 @@ public sealed class EventPipeline : IAsyncDisposable
         (string Name, object? Value)[] extra, (string ReaderId, string EventId)? linked = null, string? matchedTemplate = null,
         ImmutableArray<(string Topic, byte[] Payload)> commands = default, ImmutableArray<(string Topic, byte[] Payload)> cancels = default)
     {
-        if (decision.Move is { } move)
-        {
-            passback = passback.Apply(move);
-        }
+        passback = passback.Apply(decision);
 
         var escort = decision.Escort;
         if (escort is not null)

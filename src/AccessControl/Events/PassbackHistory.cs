@@ -47,18 +47,23 @@ public static class PassbackHistory
             // Read from the row (the door it opened, the zone it led into), not from where its reader is now: a site file
             // that moved the reader to another door, or turned it round, must not rewrite who went where. Otherwise a
             // card that went in through a reader since moved away counts as never seen, and is passed back in.
-            if (doorId is null
-                || !topology.Doors.TryGetValue(new DoorId(doorId), out var door)
-                || !topology.Zones.TryGetValue(door.To, out var zone)
-                || zone.AntiPassback == AntiPassbackMode.Off)
+            if (doorId is null || !topology.Doors.TryGetValue(new DoorId(doorId), out var door))
             {
                 continue;
             }
 
-            var key = (new PersonId(person), zone.Id);
-            if (!latest.TryGetValue(key, out var known) || known.Seq < seq)
+            // The door's inner zone and, at a perimeter door, every zone around it (as the engine moves them).
+            var inside = door.DirectionInto(zoneId) == Direction.In;
+            ZoneId? crossed = door.To;
+            for (var steps = 0; crossed is { } crossedId && steps <= topology.Zones.Count && topology.Zones.TryGetValue(crossedId, out var zone); steps++)
             {
-                latest[key] = (seq, door.DirectionInto(zoneId) == Direction.In);
+                var key = (new PersonId(person), zone.Id);
+                if (zone.AntiPassback != AntiPassbackMode.Off && (!latest.TryGetValue(key, out var known) || known.Seq < seq))
+                {
+                    latest[key] = (seq, inside);
+                }
+
+                crossed = door.From is null ? zone.Parent : null;
             }
         }
 
