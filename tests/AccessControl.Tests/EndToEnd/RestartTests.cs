@@ -93,6 +93,32 @@ public class RestartTests
 
     [Fact]
     [Trait("control", "NIST-PE-3")]
+    public async Task HardAntiPassback_AfterLeavingTheSiteThroughAnEmergencyExitOutOfANestedZone_ARestartStillKnowsTheBuildingWasLeft()
+    {
+        using var folder = new DataFolder();
+        var directory = folder.Path;
+        var site = SiteFileWithDataHallEmergencyExit(directory);
+        await using (var before = await EdgeHarness.StartAsync(directory: directory, configure: s => s with { SiteFile = site }))
+        {
+            foreach (var reader in new[] { "rdr-lobby-in", "rdr-dh1-in", "rdr-dh1-exit-out" })
+            {
+                var swipe = await before.ReaderAsync(reader);
+                var decision = await swipe.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
+                Assert.True(decision.Grant, $"{reader}: {decision.Reason}");
+            }
+        }
+
+        await using var after = await EdgeHarness.StartAsync(now: EdgeHarness.BusinessHours + Duration.FromHours(1), directory: directory,
+            configure: s => s with { SiteFile = site });
+        var lobby = await after.ReaderAsync("rdr-lobby-in");
+
+        var back = await lobby.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
+
+        Assert.True(back.Grant, back.Reason);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-PE-3")]
     public async Task ALogIndexThatCannotBeWritten_DoesNotStopTheService_SwipesAreDecidedAndFoundInTheLog()
     {
         using var folder = new DataFolder();
@@ -428,6 +454,24 @@ public class RestartTests
         Assert.Contains("forward by 4", forward.Detail, StringComparison.Ordinal);
         Assert.Equal(2, edge.Rows(new global::AccessControl.EntryLog.LogFilter { Kind = global::AccessControl.EntryLog.LogKinds.Alarm, Reason = global::AccessControl.Protocol.AlarmTypes.ClockAnomaly }).Count);
         Assert.True(swipe.Grant);
+    }
+
+    /// <summary>
+    /// The demo site with Building A under hard anti-passback and an emergency exit on the site perimeter straight out of
+    /// data hall 1 (a card reader facing out, as hard anti-passback needs), written to <paramref name="directory"/>.
+    /// </summary>
+    private static string SiteFileWithDataHallEmergencyExit(string directory)
+    {
+        var site = Path.Combine(directory, "demo-emergency-exit.yaml");
+        var text = File.ReadAllText(EdgeHarness.DemoSiteFile)
+            .Replace("    antiPassback: soft ", "    antiPassback: hard ", StringComparison.Ordinal)
+            .Replace("  - { id: ctl-sr1,", "  - { id: ctl-dh1-exit, name: Data hall 1 emergency exit controller }\n  - { id: ctl-sr1,", StringComparison.Ordinal)
+            .Replace("  - id: door-sr1\n", "  - { id: door-dh1-exit, name: Data hall 1 emergency exit, to: demo-dh1, controller: ctl-dh1-exit }\n\n  - id: door-sr1\n", StringComparison.Ordinal)
+            .Replace("  - { id: rdr-sr1-in,", "  - { id: rdr-dh1-exit-out, type: card, door: door-dh1-exit, direction: out }\n  - { id: rdr-sr1-in,", StringComparison.Ordinal);
+        Assert.Contains("rdr-dh1-exit-out", text, StringComparison.Ordinal);
+        Assert.Contains("door-dh1-exit,", text, StringComparison.Ordinal);
+        File.WriteAllText(site, text);
+        return site;
     }
 
     /// <summary>
