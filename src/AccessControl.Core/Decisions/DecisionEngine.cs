@@ -138,8 +138,11 @@ public static class DecisionEngine
         PassbackMove? move = null;
         var enclosing = ImmutableArray<PassbackMove>.Empty;
         var violation = false;
-        var entering = reader.Direction == Direction.In;
-        ZoneId? crossed = door.To;
+        // A door written outwards (from an inner zone to the one around it) guards its from zone: its in readers lead out
+        // of it, into a zone the person never left.
+        var outwards = topology.IsWrittenOutwards(door);
+        var entering = (reader.Direction == Direction.In) != outwards;
+        ZoneId? crossed = outwards ? door.From : door.To;
         for (var steps = 0; crossed is { } crossedId && steps <= topology.Zones.Count && topology.Zones.TryGetValue(crossedId, out var inner); steps++)
         {
             if (inner.AntiPassback != AntiPassbackMode.Off)
@@ -152,7 +155,7 @@ public static class DecisionEngine
 
                 violation |= zoneViolation;
                 var zoneMove = new PassbackMove(person.Id, inner.Id, entering);
-                if (inner.Id == door.To)
+                if (steps == 0)
                 {
                     move = zoneMove;
                 }

@@ -72,6 +72,16 @@ public sealed class SiteTopology
         return false;
     }
 
+    /// <summary>
+    /// Whether <paramref name="door"/> is written outwards: its <c>from</c> zone lies inside its <c>to</c> zone, so that its
+    /// <c>in</c> readers lead out of <c>from</c> (the zone the door guards) and its <c>out</c> readers into it.
+    /// </summary>
+    public bool IsWrittenOutwards(Door door)
+    {
+        ArgumentNullException.ThrowIfNull(door);
+        return door.From is { } from && from != door.To && IsWithin(from, door.To);
+    }
+
     /// <summary>The site of a door, or of a reader through its door; null when this topology has no such device.</summary>
     public SiteId? SiteOf(DoorId door) => Doors.TryGetValue(door, out var d) ? d.Site : null;
 

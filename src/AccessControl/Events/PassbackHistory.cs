@@ -53,8 +53,10 @@ public static class PassbackHistory
             }
 
             // The door's inner zone and, at a perimeter door, every zone around it (as the engine moves them).
-            var inside = door.DirectionInto(zoneId) == Direction.In;
-            ZoneId? crossed = door.To;
+            // A door written outwards guards its from zone (as the engine reads it): its row went inside when it led there.
+            var outwards = topology.IsWrittenOutwards(door);
+            var inside = door.DirectionInto(zoneId) == (outwards ? Direction.Out : Direction.In);
+            ZoneId? crossed = outwards ? door.From : door.To;
             for (var steps = 0; crossed is { } crossedId && steps <= topology.Zones.Count && topology.Zones.TryGetValue(crossedId, out var zone); steps++)
             {
                 var key = (new PersonId(person), zone.Id);

@@ -14,16 +14,24 @@ public sealed class NestedPassbackTests
     private static readonly DoorId CageEmergencyExit = new("dc1-cage-7-emergency-exit");
     private static readonly ReaderId CageEmergencyOut = new("rdr-cage-7-emergency-out");
     private static readonly ReaderId CageEmergencyIn = new("rdr-cage-7-emergency-in");
+    private static readonly DoorId VaultBackDoor = new("dc1-vault-back-door");
+    private static readonly ReaderId VaultBackIntoHall = new("rdr-vault-back-into-hall");
 
     /// <summary><see cref="TestSite.Topology"/> with a perimeter door from outside straight into cage 7 (inside hall A, hard).</summary>
     private static readonly SiteTopology WithEmergencyExit = new(
         Topology.Sites.Values,
         Topology.Zones.Values,
-        [.. Topology.Doors.Values, new Door(CageEmergencyExit, Dc1, "Cage 7 emergency exit", null, Cage7, Controller, CageUnlock, Duration.FromSeconds(30))],
+        [
+            .. Topology.Doors.Values,
+            new Door(CageEmergencyExit, Dc1, "Cage 7 emergency exit", null, Cage7, Controller, CageUnlock, Duration.FromSeconds(30)),
+            // Written outwards (from the vault to the hall around it), as the site file allows for an inner zone without anti-passback.
+            new Door(VaultBackDoor, Dc1, "Vault back door", Vault, HallA, Controller, CageUnlock, Duration.FromSeconds(30)),
+        ],
         [
             .. Topology.Readers.Values,
             new Reader(CageEmergencyOut, ReaderKind.Card, CageEmergencyExit, Direction.Out, Duration.FromSeconds(30)),
             new Reader(CageEmergencyIn, ReaderKind.Card, CageEmergencyExit, Direction.In, Duration.FromSeconds(30)),
+            new Reader(VaultBackIntoHall, ReaderKind.Card, VaultBackDoor, Direction.In, Duration.FromSeconds(30)),
         ],
         Topology.Controllers.Values,
         Topology.Schedules.Values);
@@ -79,5 +87,19 @@ public sealed class NestedPassbackTests
 
         Assert.Equal(AccessReason.AntiPassback, decision.Reason);
         Assert.Same(passback, after);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-PE-3")]
+    public void ADoorWrittenOutwards_FromAZoneIntoTheHardZoneAroundIt_IsNotAnEntryIntoThatZone()
+    {
+        var (_, passback) = Walk(HallIn, PassbackState.Empty);
+
+        // Out of the vault, back into the hall she never left.
+        var (decision, after) = Walk(VaultBackIntoHall, passback);
+
+        Assert.True(decision.IsGranted, decision.Reason.ToString());
+        Assert.False(decision.PassbackViolation);
+        Assert.True(after.IsInside(Alice, HallA));
     }
 }
