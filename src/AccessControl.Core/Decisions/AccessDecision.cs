@@ -47,6 +47,14 @@ public sealed record AccessDecision(
     /// </summary>
     public ImmutableArray<PassbackMove> EnclosingMoves { get; init; } = [];
 
+    /// <summary>Value equality, <see cref="EnclosingMoves"/> by its elements (an array compares by reference).</summary>
+    public bool Equals(AccessDecision? other) =>
+        other is not null && Reason == other.Reason && Site == other.Site && Door == other.Door && Zone == other.Zone && Person == other.Person
+        && UnlockFor == other.UnlockFor && Move == other.Move && PassbackViolation == other.PassbackViolation && Equals(Escort, other.Escort)
+        && EnclosingMoves.AsSpan().SequenceEqual(other.EnclosingMoves.AsSpan());
+
+    public override int GetHashCode() => HashCode.Combine(Reason, Site, Door, Zone, Person, UnlockFor, Move, HashCode.Combine(PassbackViolation, Escort, EnclosingMoves.Length));
+
     /// <summary>On a grant: how it changes the escort state (null when it changes nothing). Never set on a deny.</summary>
     public EscortOutcome? Escort { get; init; }
 

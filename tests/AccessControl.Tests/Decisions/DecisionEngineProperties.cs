@@ -70,10 +70,7 @@ public class DecisionEngineProperties
             foreach (var r in earlier.OrderBy(r => r.At))
             {
                 var d = DecisionEngine.Decide(r, topology, cardholders, passback, escorts, fingerprints);
-                if (d.Move is { } move)
-                {
-                    passback = passback.Apply(move);
-                }
+                passback = passback.Apply(d);
 
                 if (d.Escort is { } escort)
                 {
