@@ -305,4 +305,11 @@ public sealed record EscortOutcome(
     public ImmutableArray<ZoneId> ClosesWindowsInto { get; init; } = [];
 
     public bool IsEmpty => Opened is null && Used is null && Entered is null && Left is null && LeftUnescorted.IsDefaultOrEmpty && ClosesWindowsInto.IsDefaultOrEmpty;
+
+    /// <summary>Value equality, the arrays by their elements (an array compares by reference): the same inputs give an equal outcome.</summary>
+    public bool Equals(EscortOutcome? other) =>
+        other is not null && Person == other.Person && Equals(Opened, other.Opened) && Equals(Used, other.Used) && Entered == other.Entered && Left == other.Left
+        && LeftUnescorted.AsSpan().SequenceEqual(other.LeftUnescorted.AsSpan()) && ClosesWindowsInto.AsSpan().SequenceEqual(other.ClosesWindowsInto.AsSpan());
+
+    public override int GetHashCode() => HashCode.Combine(Person, Opened, Used, Entered, Left, LeftUnescorted.IsDefault ? 0 : LeftUnescorted.Length, ClosesWindowsInto.IsDefault ? 0 : ClosesWindowsInto.Length);
 }
