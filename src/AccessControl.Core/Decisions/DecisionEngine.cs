@@ -140,10 +140,9 @@ public static class DecisionEngine
         var violation = false;
         // A door written outwards (from an inner zone to the one around it) guards its from zone: its in readers lead out
         // of it, into a zone the person never left.
-        var outwards = topology.IsWrittenOutwards(door);
-        var entering = (reader.Direction == Direction.In) != outwards;
-        ZoneId? crossed = outwards ? door.From : door.To;
-        for (var steps = 0; crossed is { } crossedId && steps <= topology.Zones.Count && topology.Zones.TryGetValue(crossedId, out var inner); steps++)
+        var entering = (reader.Direction == Direction.In) != topology.IsWrittenOutwards(door);
+        var steps = 0;
+        foreach (var inner in topology.ZonesCrossedBy(door))
         {
             if (inner.AntiPassback != AntiPassbackMode.Off)
             {
@@ -165,7 +164,7 @@ public static class DecisionEngine
                 }
             }
 
-            crossed = door.From is null ? inner.Parent : null;
+            steps++;
         }
 
         // Escorts (NIST PE-2(3), PE-3, PCI 9.3): the last check. Visitors in an escort-required zone, and anyone whose

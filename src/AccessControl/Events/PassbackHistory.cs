@@ -54,18 +54,14 @@ public static class PassbackHistory
 
             // The door's inner zone and, at a perimeter door, every zone around it (as the engine moves them).
             // A door written outwards guards its from zone (as the engine reads it): its row went inside when it led there.
-            var outwards = topology.IsWrittenOutwards(door);
-            var inside = door.DirectionInto(zoneId) == (outwards ? Direction.Out : Direction.In);
-            ZoneId? crossed = outwards ? door.From : door.To;
-            for (var steps = 0; crossed is { } crossedId && steps <= topology.Zones.Count && topology.Zones.TryGetValue(crossedId, out var zone); steps++)
+            var inside = door.DirectionInto(zoneId) == (topology.IsWrittenOutwards(door) ? Direction.Out : Direction.In);
+            foreach (var zone in topology.ZonesCrossedBy(door))
             {
                 var key = (new PersonId(person), zone.Id);
                 if (zone.AntiPassback != AntiPassbackMode.Off && (!latest.TryGetValue(key, out var known) || known.Seq < seq))
                 {
                     latest[key] = (seq, inside);
                 }
-
-                crossed = door.From is null ? zone.Parent : null;
             }
         }
 
