@@ -140,7 +140,7 @@ public static class DecisionEngine
         var violation = false;
         // A door written outwards (from an inner zone to the one around it) guards its from zone: its in readers lead out
         // of it, into a zone the person never left.
-        var entering = (reader.Direction == Direction.In) != topology.IsWrittenOutwards(door);
+        var entering = IsEntering(door, reader.Direction, topology);
         var steps = 0;
         foreach (var inner in topology.ZonesCrossedBy(door))
         {
@@ -210,13 +210,14 @@ public static class DecisionEngine
             opened = new EscortWindow(person.Id, door.Id, direction, zone.Id, at, at + policy.Window, policy.MaxEscorted, []);
         }
 
-        var (entered, left, leftBehind) = Occupancy(person.Id, door, direction, used is not null, topology, escorts);
+        var occupancy = Occupancy(person.Id, door, direction, used, topology, escorts);
 
-        // Leaving the door's inner zone ends the escort's windows into it: otherwise a visitor could still follow, for the
+        // Leaving the zone a door guards ends the escort's windows into it: otherwise a visitor could still follow, for the
         // rest of the window, an escort who badged in and straight out again, and be inside alone with no alarm. So too
-        // the windows into zones inside it: who walked out of the hall is not in its vault either.
-        var closes = direction == Direction.Out ? ZonesWithin(escorts.WindowZonesOf(person.Id), door.To, topology) : [];
-        var outcome = new EscortOutcome(person.Id, opened, used, entered, left, leftBehind) { ClosesWindowsInto = closes };
+        // the windows into zones inside it (who walked out of the hall is not in its vault either) and, at a perimeter
+        // door, into every zone around it (who left the site out of the vault is not in the hall around it either).
+        var closes = IsEntering(door, direction, topology) ? [] : ZonesWithin(escorts.WindowZonesOf(person.Id), OutermostCrossedBy(door, topology), topology);
+        var outcome = occupancy with { Opened = opened, ClosesWindowsInto = closes };
         return outcome.IsEmpty ? null : outcome;
     }
 
@@ -241,23 +242,75 @@ public static class DecisionEngine
     }
 
     /// <summary>
-    /// How a granted passage changes who is inside an escort-tracked zone: occupancy is tracked for the door's inner
-    /// zone when it is escort-required or the person came in under escort. Also what the service replays from the log
-    /// at start to rebuild occupancy (its <c>EscortHistory</c>).
+    /// How a granted passage changes who is inside an escort-tracked zone: occupancy is tracked, like anti-passback, for
+    /// the zone the door guards (<see cref="SiteTopology.ZonesCrossedBy"/>: its <c>to</c>, or its <c>from</c> when written
+    /// outwards) and, at a perimeter door, for every zone around it, when that zone is escort-required or the person came
+    /// in under escort. Who comes in from outside straight into the vault is in the hall around it too, and who leaves the
+    /// site out of the vault has left the hall, with whomever they brought into it. Also what the service replays from the
+    /// log at start to rebuild occupancy (its <c>EscortHistory</c>). The outcome opens no window and closes none.
     /// </summary>
-    public static (ZoneId? Entered, ZoneId? Left, ImmutableArray<PersonId> LeftBehind) Occupancy(
-        PersonId person, Door door, Direction direction, bool escorted, SiteTopology topology, EscortState escorts)
+    /// <param name="used">The escort window the person came in under (null: unescorted); only its escort is read.</param>
+    public static EscortOutcome Occupancy(PersonId person, Door door, Direction direction, EscortWindow? used, SiteTopology topology, EscortState escorts)
     {
-        var innerTracked = topology.Zones.TryGetValue(door.To, out var inner) && inner.EscortRequired;
-        if (direction == Direction.In)
+        ArgumentNullException.ThrowIfNull(door);
+        ArgumentNullException.ThrowIfNull(topology);
+        ArgumentNullException.ThrowIfNull(escorts);
+        var entering = IsEntering(door, direction, topology);
+        ZoneId? entered = null;
+        ZoneId? left = null;
+        var leftBehind = ImmutableArray<PersonId>.Empty;
+        var enclosingEntered = ImmutableArray<ZoneId>.Empty;
+        var enclosingLeft = ImmutableArray<ZoneLeft>.Empty;
+        var guarded = true;
+        foreach (var zone in topology.ZonesCrossedBy(door))
         {
-            return (innerTracked || escorted ? door.To : null, null, []);
+            if (entering && (zone.EscortRequired || used is not null))
+            {
+                if (guarded)
+                {
+                    entered = zone.Id;
+                }
+                else
+                {
+                    enclosingEntered = enclosingEntered.Add(zone.Id);
+                }
+            }
+            else if (!entering)
+            {
+                // An escort is not tracked inside a zone that is not escort-required, but whom they brought in is.
+                var behind = escorts.BroughtIn(person, zone.Id);
+                if (zone.EscortRequired || !behind.IsEmpty || escorts.IsInside(person, zone.Id))
+                {
+                    if (guarded)
+                    {
+                        (left, leftBehind) = (zone.Id, behind);
+                    }
+                    else
+                    {
+                        enclosingLeft = enclosingLeft.Add(new ZoneLeft(zone.Id, behind));
+                    }
+                }
+            }
+
+            guarded = false;
         }
 
-        // An escort is not tracked inside a zone that is not escort-required, but whom they brought in is.
-        var leftBehind = escorts.BroughtIn(person, door.To);
-        var left = innerTracked || !leftBehind.IsEmpty || escorts.IsInside(person, door.To) ? door.To : (ZoneId?)null;
-        return (null, left, leftBehind);
+        return new EscortOutcome(person, null, used, entered, left, leftBehind) { EnclosingEntered = enclosingEntered, EnclosingLeft = enclosingLeft };
+    }
+
+    /// <summary>Whether passing <paramref name="door"/> in <paramref name="direction"/> enters the zone it guards (a door written outwards guards its from zone, which its in readers leave).</summary>
+    private static bool IsEntering(Door door, Direction direction, SiteTopology topology) => (direction == Direction.In) != topology.IsWrittenOutwards(door);
+
+    /// <summary>The outermost zone a crossing of <paramref name="door"/> moves someone out of: the zone it guards, or at a perimeter door the outermost around it.</summary>
+    private static ZoneId OutermostCrossedBy(Door door, SiteTopology topology)
+    {
+        var outermost = topology.IsWrittenOutwards(door) ? door.From!.Value : door.To;
+        foreach (var zone in topology.ZonesCrossedBy(door))
+        {
+            outermost = zone.Id;
+        }
+
+        return outermost;
     }
 
     private static ZoneRights CheckAccessLevels(Person person, ZoneId zone, in AccessRequest request, Site site, SiteTopology topology, Cardholders cardholders)

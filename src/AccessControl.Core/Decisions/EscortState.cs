@@ -145,24 +145,24 @@ public sealed class EscortState
         }
 
         // Whoever was left behind is now unescorted: the alarm is raised once, not again at the escort's next exit.
-        if (outcome.Left is { } left && nextInside.TryGetValue(left, out var stayed))
+        if (outcome.Left is { } left)
         {
-            var updated = stayed.Remove(outcome.Person);
-            foreach (var person in outcome.LeftUnescorted)
-            {
-                if (updated.ContainsKey(person))
-                {
-                    updated = updated.SetItem(person, null);
-                }
-            }
+            nextInside = Leave(nextInside, outcome.Person, left, outcome.LeftUnescorted);
+        }
 
-            nextInside = updated.IsEmpty ? nextInside.Remove(left) : nextInside.SetItem(left, updated);
+        foreach (var around in outcome.EnclosingLeft)
+        {
+            nextInside = Leave(nextInside, outcome.Person, around.Zone, around.Unescorted);
         }
 
         if (outcome.Entered is { } entered)
         {
-            var people = nextInside.TryGetValue(entered, out var present) ? present : ImmutableDictionary<PersonId, PersonId?>.Empty;
-            nextInside = nextInside.SetItem(entered, people.SetItem(outcome.Person, outcome.Used?.Escort));
+            nextInside = Enter(nextInside, outcome.Person, entered, outcome.Used?.Escort);
+        }
+
+        foreach (var around in outcome.EnclosingEntered)
+        {
+            nextInside = Enter(nextInside, outcome.Person, around, outcome.Used?.Escort);
         }
 
         return new EscortState(nextWindows, nextInside);
@@ -217,6 +217,33 @@ public sealed class EscortState
             w => w.Key,
             w => w.Value.ConvertAll(window => window with { Opened = window.Opened + by, Until = window.Until + by }));
         return new EscortState(shifted, inside);
+    }
+
+    private static ImmutableDictionary<ZoneId, ImmutableDictionary<PersonId, PersonId?>> Leave(
+        ImmutableDictionary<ZoneId, ImmutableDictionary<PersonId, PersonId?>> inside, PersonId person, ZoneId zone, ImmutableArray<PersonId> leftUnescorted)
+    {
+        if (!inside.TryGetValue(zone, out var stayed))
+        {
+            return inside;
+        }
+
+        var updated = stayed.Remove(person);
+        foreach (var behind in leftUnescorted.IsDefault ? [] : leftUnescorted)
+        {
+            if (updated.ContainsKey(behind))
+            {
+                updated = updated.SetItem(behind, null);
+            }
+        }
+
+        return updated.IsEmpty ? inside.Remove(zone) : inside.SetItem(zone, updated);
+    }
+
+    private static ImmutableDictionary<ZoneId, ImmutableDictionary<PersonId, PersonId?>> Enter(
+        ImmutableDictionary<ZoneId, ImmutableDictionary<PersonId, PersonId?>> inside, PersonId person, ZoneId zone, PersonId? escort)
+    {
+        var people = inside.TryGetValue(zone, out var present) ? present : ImmutableDictionary<PersonId, PersonId?>.Empty;
+        return inside.SetItem(zone, people.SetItem(person, escort));
     }
 
     private static ImmutableDictionary<DoorSide, ImmutableList<EscortWindow>> Replace(
@@ -286,8 +313,8 @@ public sealed record EscortEntry(string ReaderId, string EventId, long? Seq = nu
 /// <param name="Person">The cardholder of the decision.</param>
 /// <param name="Opened">The window this grant opens: the cardholder is an eligible escort for the zone entered.</param>
 /// <param name="Used">The window this grant was admitted under: the cardholder needed an escort.</param>
-/// <param name="Entered">The tracked zone the cardholder is now inside (the door's inner zone, through its in-reader).</param>
-/// <param name="Left">The tracked zone the cardholder left (the door's inner zone, through its out-reader).</param>
+/// <param name="Entered">The tracked zone the cardholder is now inside: the zone the door guards (its inner zone), entered.</param>
+/// <param name="Left">The tracked zone the cardholder left: the zone the door guards, left.</param>
 /// <param name="LeftUnescorted">People this cardholder brought into <paramref name="Left"/> who are still inside: each is a <c>visitor_unescorted</c> alarm.</param>
 public sealed record EscortOutcome(
     PersonId Person,
@@ -304,12 +331,52 @@ public sealed record EscortOutcome(
     /// </summary>
     public ImmutableArray<ZoneId> ClosesWindowsInto { get; init; } = [];
 
-    public bool IsEmpty => Opened is null && Used is null && Entered is null && Left is null && LeftUnescorted.IsDefaultOrEmpty && ClosesWindowsInto.IsDefaultOrEmpty;
+    /// <summary>
+    /// At a perimeter door straight into a nested zone: the tracked zones around <see cref="Entered"/> that the
+    /// cardholder entered with it, innermost first (who comes in from outside straight into the vault is in the hall too).
+    /// </summary>
+    public ImmutableArray<ZoneId> EnclosingEntered { get; init; } = [];
+
+    /// <summary>
+    /// At a perimeter door out of a nested zone: the tracked zones around <see cref="Left"/> that the cardholder left
+    /// with it, innermost first, each with the people they brought into it who are still inside (who leaves the site out
+    /// of the vault has left the hall, and whomever they brought into it).
+    /// </summary>
+    public ImmutableArray<ZoneLeft> EnclosingLeft { get; init; } = [];
+
+    public bool IsEmpty => Opened is null && Used is null && Entered is null && Left is null && LeftUnescorted.IsDefaultOrEmpty && ClosesWindowsInto.IsDefaultOrEmpty
+        && EnclosingEntered.IsDefaultOrEmpty && EnclosingLeft.IsDefaultOrEmpty;
+
+    /// <summary>Every tracked zone left, the one the door guards first, each with whom the cardholder left behind in it.</summary>
+    public IEnumerable<ZoneLeft> AllLeft()
+    {
+        if (Left is { } left)
+        {
+            yield return new ZoneLeft(left, LeftUnescorted.IsDefault ? [] : LeftUnescorted);
+        }
+
+        foreach (var around in EnclosingLeft)
+        {
+            yield return around;
+        }
+    }
 
     /// <summary>Value equality, the arrays by their elements (an array compares by reference): the same inputs give an equal outcome.</summary>
     public bool Equals(EscortOutcome? other) =>
         other is not null && Person == other.Person && Equals(Opened, other.Opened) && Equals(Used, other.Used) && Entered == other.Entered && Left == other.Left
-        && LeftUnescorted.AsSpan().SequenceEqual(other.LeftUnescorted.AsSpan()) && ClosesWindowsInto.AsSpan().SequenceEqual(other.ClosesWindowsInto.AsSpan());
+        && LeftUnescorted.AsSpan().SequenceEqual(other.LeftUnescorted.AsSpan()) && ClosesWindowsInto.AsSpan().SequenceEqual(other.ClosesWindowsInto.AsSpan())
+        && EnclosingEntered.AsSpan().SequenceEqual(other.EnclosingEntered.AsSpan()) && EnclosingLeft.AsSpan().SequenceEqual(other.EnclosingLeft.AsSpan());
 
-    public override int GetHashCode() => HashCode.Combine(Person, Opened, Used, Entered, Left, LeftUnescorted.IsDefault ? 0 : LeftUnescorted.Length, ClosesWindowsInto.IsDefault ? 0 : ClosesWindowsInto.Length);
+    public override int GetHashCode() => HashCode.Combine(
+        Person, Opened, Used, Entered, Left, LeftUnescorted.IsDefault ? 0 : LeftUnescorted.Length, ClosesWindowsInto.IsDefault ? 0 : ClosesWindowsInto.Length,
+        EnclosingEntered.IsDefault ? 0 : EnclosingEntered.Length + (EnclosingLeft.IsDefault ? 0 : EnclosingLeft.Length));
+}
+
+/// <summary>A tracked zone a cardholder left, with the people they brought into it who are still inside (each a <c>visitor_unescorted</c> alarm).</summary>
+public sealed record ZoneLeft(ZoneId Zone, ImmutableArray<PersonId> Unescorted)
+{
+    /// <summary>Value equality, <see cref="Unescorted"/> by its elements (an array compares by reference).</summary>
+    public bool Equals(ZoneLeft? other) => other is not null && Zone == other.Zone && Unescorted.AsSpan().SequenceEqual(other.Unescorted.AsSpan());
+
+    public override int GetHashCode() => HashCode.Combine(Zone, Unescorted.IsDefault ? 0 : Unescorted.Length);
 }

@@ -17,8 +17,9 @@ namespace AccessControl.Events;
 /// <remarks>
 /// The granted, live (not offline-replayed) access rows of the last <see cref="PipelineOptions.EscortRebuildWindow"/> are
 /// replayed in log order through the engine's own occupancy rule (<see cref="DecisionEngine.Occupancy"/>), each at the
-/// door its row names and in the way its row's zone says (into the door's inner zone, or out to its outer one), not where
-/// its reader is now, as <see cref="PassbackHistory"/> does. The escort comes from the row's
+/// door its row names and in the way its row's zone says (the door's <c>to</c> zone, or its <c>from</c> one), not where its
+/// reader is now, as <see cref="PassbackHistory"/> does; the engine's rule then moves the zone the door guards and, at
+/// a perimeter door, every zone around it. The escort comes from the row's
 /// <c>escort</c> detail. Escort windows are not rebuilt: they last seconds, and without one a visitor is refused
 /// (<c>escort_required</c>) until the escort badges again, which fails closed.
 /// </remarks>
@@ -62,15 +63,13 @@ public static class EscortHistory
             }
 
             var person = new PersonId(personId);
-            PersonId? escort = null;
-            if (direction == Direction.In && !TryEscortOf(seq, detail, logger, out escort))
+            if (!TryEscortOf(seq, detail, logger, out var escort))
             {
                 continue;
             }
 
             var used = escort is null ? null : new EscortWindow(escort.Value, door.Id, direction, door.To, Instant.MinValue, Instant.MinValue, 0, []);
-            var (entered, left, leftBehind) = DecisionEngine.Occupancy(person, door, direction, used is not null, topology, state);
-            var outcome = new EscortOutcome(person, null, used, entered, left, leftBehind);
+            var outcome = DecisionEngine.Occupancy(person, door, direction, used, topology, state);
             state = state.Apply(outcome);
         }
 

@@ -983,19 +983,30 @@ public sealed class EventPipeline : IAsyncDisposable
             Cancels = cancels.IsDefault ? [] : cancels,
         });
 
-        if (escort is { Left: { } zone, LeftUnescorted: { IsDefaultOrEmpty: false } leftBehind })
+        if (escort is not null)
         {
-            foreach (var person in leftBehind)
+            // Each person left behind is reported once, in the innermost zone they are in: leaving the site out of the
+            // vault leaves the visitor in the vault, and so in the hall around it, but that is one visitor alone.
+            HashSet<PersonId>? reported = null;
+            foreach (var (zone, leftBehind) in escort.AllLeft())
             {
-                snapshot.Cardholders.People.TryGetValue(person, out var visitor);
-                snapshot.Cardholders.People.TryGetValue(escort.Person, out var escortPerson);
-                var who = visitor?.Kind == People.PersonKind.Visitor ? "visitor" : "escorted person";
-                StageAlarm(new Alarm(AlarmTypes.VisitorUnescorted, decision.Site?.Value, decision.Door?.Value, access.ReaderId,
-                    $"{who} {person}{NameOf(visitor)} is still inside {zone}; their escort {escort.Person}{NameOf(escortPerson)} left through {access.ReaderId}")
+                foreach (var person in leftBehind)
                 {
-                    PersonId = person.Value, // so that the visitor's own history (person=) holds it, as the escort's (escort=) does
-                    Escort = escort.Person.Value,
-                }, now);
+                    if (!(reported ??= []).Add(person))
+                    {
+                        continue;
+                    }
+
+                    snapshot.Cardholders.People.TryGetValue(person, out var visitor);
+                    snapshot.Cardholders.People.TryGetValue(escort.Person, out var escortPerson);
+                    var who = visitor?.Kind == People.PersonKind.Visitor ? "visitor" : "escorted person";
+                    StageAlarm(new Alarm(AlarmTypes.VisitorUnescorted, decision.Site?.Value, decision.Door?.Value, access.ReaderId,
+                        $"{who} {person}{NameOf(visitor)} is still inside {zone}; their escort {escort.Person}{NameOf(escortPerson)} left through {access.ReaderId}")
+                    {
+                        PersonId = person.Value, // so that the visitor's own history (person=) holds it, as the escort's (escort=) does
+                        Escort = escort.Person.Value,
+                    }, now);
+                }
             }
         }
     }

@@ -321,6 +321,61 @@ public class RestartTests
 
     [Fact]
     [Trait("control", "NIST-PE-3")]
+    [Trait("control", "PCI-9.3.3")]
+    public async Task AnEscortLeavingTheSiteThroughTheServerRoomsEmergencyExit_AfterARestart_RaisesVisitorUnescortedForTheVisitorLeftInTheDataHall()
+    {
+        using var folder = new DataFolder();
+        var directory = folder.Path;
+        var site = SiteFileWithServerRoomEmergencyExit(directory);
+        await using (var before = await EdgeHarness.StartAsync(directory: directory, configure: s => s with { SiteFile = site }))
+        {
+            var hall = await before.ReaderAsync("rdr-dh1-in");
+            Assert.True((await hall.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout)).Grant);
+            Assert.True((await hall.PresentCardAsync(Visitor1, Ev3).WaitAsync(EdgeHarness.Timeout)).Grant);  // behind the operator
+            await before.PresentCardAndFingerAsync(await before.ReaderAsync("rdr-sr1-in"), Operator);        // the visitor stays in the hall
+        }
+
+        await using var after = await EdgeHarness.StartAsync(now: EdgeHarness.BusinessHours + Duration.FromMinutes(30), directory: directory,
+            configure: s => s with { SiteFile = site });
+        var exit = await after.ReaderAsync("rdr-sr1-exit-out");
+
+        // Out of the server room, straight out of the site: out of the data hall around it too.
+        var leaving = await exit.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
+
+        Assert.True(leaving.Grant, leaving.Reason);
+        var alarm = Assert.Single(after.Rows(new() { Kind = LogKinds.Alarm, Reason = AlarmTypes.VisitorUnescorted }));
+        Assert.Equal("door-sr1-exit", alarm.DoorId);
+        Assert.Equal("v-ewagner", alarm.PersonId);
+        Assert.Contains("is still inside demo-dh1", alarm.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-PE-3")]
+    [Trait("control", "PCI-9.3.3")]
+    public async Task AnEscortLeavingTheSiteThroughTheServerRoomsEmergencyExit_RaisesOneVisitorUnescortedPerVisitor_NamingTheServerRoom()
+    {
+        using var folder = new DataFolder();
+        var directory = folder.Path;
+        var site = SiteFileWithServerRoomEmergencyExit(directory);
+        await using var edge = await EdgeHarness.StartAsync(directory: directory, configure: s => s with { SiteFile = site });
+        var hall = await edge.ReaderAsync("rdr-dh1-in");
+        var room = await edge.ReaderAsync("rdr-sr1-in");
+        Assert.True((await hall.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout)).Grant);
+        Assert.True((await hall.PresentCardAsync(Visitor1, Ev3).WaitAsync(EdgeHarness.Timeout)).Grant);
+        await edge.PresentCardAndFingerAsync(room, Operator);
+        Assert.True((await room.PresentCardAsync(Visitor1, Ev3).WaitAsync(EdgeHarness.Timeout)).Grant);
+
+        // The visitor is in the server room, and so in the data hall, both behind the operator, who leaves the site.
+        var leaving = await (await edge.ReaderAsync("rdr-sr1-exit-out")).PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
+
+        Assert.True(leaving.Grant, leaving.Reason);
+        var alarm = Assert.Single(edge.Rows(new() { Kind = LogKinds.Alarm, Reason = AlarmTypes.VisitorUnescorted }));
+        Assert.Equal("v-ewagner", alarm.PersonId);
+        Assert.Contains("is still inside demo-sr1", alarm.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-PE-3")]
     public async Task EscortOccupancy_IsRebuiltOnlyFromTheLastDay_AndFromLiveGrants()
     {
         using var folder = new DataFolder();
@@ -470,6 +525,26 @@ public class RestartTests
             .Replace("  - { id: rdr-sr1-in,", "  - { id: rdr-dh1-exit-out, type: card, door: door-dh1-exit, direction: out }\n  - { id: rdr-sr1-in,", StringComparison.Ordinal);
         Assert.Contains("rdr-dh1-exit-out", text, StringComparison.Ordinal);
         Assert.Contains("door-dh1-exit,", text, StringComparison.Ordinal);
+        File.WriteAllText(site, text);
+        return site;
+    }
+
+    /// <summary>
+    /// The demo site with data hall 1 escort-required (around the escort-required server room) and an emergency exit on
+    /// the site perimeter straight out of server room 1 (a card reader facing out only, as the site file allows for a
+    /// two-factor zone), written to <paramref name="directory"/>.
+    /// </summary>
+    private static string SiteFileWithServerRoomEmergencyExit(string directory)
+    {
+        var site = Path.Combine(directory, "demo-sr1-emergency-exit.yaml");
+        var text = File.ReadAllText(EdgeHarness.DemoSiteFile)
+            .Replace("    antiPassback: hard          # passing a card back through the mantrap is denied\n", "    antiPassback: hard\n    escortRequired: true\n", StringComparison.Ordinal)
+            .Replace("  - { id: ctl-sr1,", "  - { id: ctl-sr1-exit, name: Server room 1 emergency exit controller }\n  - { id: ctl-sr1,", StringComparison.Ordinal)
+            .Replace("  - id: door-sr1\n", "  - { id: door-sr1-exit, name: Server room 1 emergency exit, to: demo-sr1, controller: ctl-sr1-exit }\n\n  - id: door-sr1\n", StringComparison.Ordinal)
+            .Replace("  - { id: rdr-sr1-in,", "  - { id: rdr-sr1-exit-out, type: card, door: door-sr1-exit, direction: out }\n  - { id: rdr-sr1-in,", StringComparison.Ordinal);
+        Assert.Contains("    escortRequired: true\n    technologies: [desfire-ev3, desfire-ev2]   # clonable", text, StringComparison.Ordinal);
+        Assert.Contains("rdr-sr1-exit-out", text, StringComparison.Ordinal);
+        Assert.Contains("door-sr1-exit,", text, StringComparison.Ordinal);
         File.WriteAllText(site, text);
         return site;
     }
