@@ -9,7 +9,7 @@ Console.CancelKeyPress += (_, e) => { e.Cancel = true; stopping.Cancel(); };
 // the signal for itself and the demo ran on: `timeout 40 ... demo` was still printing decisions nine minutes later.
 using var terminate = System.Runtime.InteropServices.PosixSignalRegistration.Create(
     System.Runtime.InteropServices.PosixSignal.SIGTERM, context => { context.Cancel = true; stopping.Cancel(); });
-var clock = NodaTime.SystemClock.Instance;
+var clock = new AccessControl.Hosting.MillisecondClock(NodaTime.SystemClock.Instance); // to the millisecond, as the service stores it
 // Switches stand alone; every other flag takes a value.
 string[] switches = ["--once", "--disk-full", "--timeline", "--breakdown", "--durable-floor", "--long-read"];
 var flags = new Dictionary<string, string>();

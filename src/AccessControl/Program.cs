@@ -1,4 +1,4 @@
-// Composition root: the only place that picks the system clock. Everything else takes an IClock.
+// Composition root: the only place that picks the system clock (to the millisecond, as everything is stored). Everything else takes an IClock.
 using AccessControl.Hosting;
 
 // Socket completions run on the socket engine's own thread instead of being handed to the thread pool: one thread hop
@@ -11,6 +11,7 @@ if (Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLET
     Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
 }
 
+var clock = new MillisecondClock(NodaTime.SystemClock.Instance);
 var (words, flags) = ServiceCommands.Parse(args);
 var stopping = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) => { e.Cancel = true; stopping.Cancel(); };
@@ -22,7 +23,7 @@ using var terminate = System.Runtime.InteropServices.PosixSignalRegistration.Cre
 
 // log, token, person, credential, level: the admin and audit commands. They do not take the service's settings
 // (log purge reads the file it is given with --config itself).
-var adminExit = await AccessControl.Cli.AdminCommands.RunAsync(args, NodaTime.SystemClock.Instance, Console.Out, Console.Error,
+var adminExit = await AccessControl.Cli.AdminCommands.RunAsync(args, clock, Console.Out, Console.Error,
     Environment.GetEnvironmentVariable, AccessControl.EntryLog.OsAccount.Current(), stopping.Token);
 if (adminExit is { } exit)
 {
@@ -44,9 +45,9 @@ try
 {
     return words switch
     {
-        ["run"] => await ServiceCommands.RunAsync(settings, NodaTime.SystemClock.Instance, TimeProvider.System, stopping.Token),
+        ["run"] => await ServiceCommands.RunAsync(settings, clock, TimeProvider.System, stopping.Token),
         ["site", "validate", var file] => ServiceCommands.ValidateSite(file, Console.Out),
-        ["device", "secret", var id] => ServiceCommands.DeviceSecret(settings, id, NodaTime.SystemClock.Instance, AccessControl.EntryLog.OsAccount.Current(), Console.Out, Console.Error),
+        ["device", "secret", var id] => ServiceCommands.DeviceSecret(settings, id, clock, AccessControl.EntryLog.OsAccount.Current(), Console.Out, Console.Error),
         ["mosquitto-config"] when flags.ContainsKey("site") && flags.ContainsKey("out") =>
             ServiceCommands.MosquittoConfiguration(settings, flags["site"], flags["out"], ServiceCommands.PortNumber(flags.GetValueOrDefault("port", "1883"), "--port N"), Console.Out,
                 flags.TryGetValue("pki", out var pki) ? AccessControl.Broker.MosquittoTls.FromPkiDirectory(pki, flags.GetValueOrDefault("listen", "127.0.0.1")) : null),
