@@ -611,32 +611,70 @@ public sealed class VisitorService
 
     /// <summary>
     /// What the desk (at check-in) or the approver (at approval) must know about the visit's designated escorts, in words
-    /// they can act on: those who cannot escort now (suspended, terminated, or past a termination in force) while the
-    /// visit goes into zones that need an escort. With none of them left, the visitor is refused at every such door
-    /// (<c>escort_required</c>) whoever walks in front: better said before than found at the server room's door
-    /// (<paramref name="whatToDo"/> then says what to do). Null when there is nothing to say (a visit that names no escort
-    /// may be brought in by any authorized escort). A suspension may end before the visit: at approval it is said, not refused.
+    /// they can act on: those who cannot escort now (suspended, terminated, or past a termination in force), and those
+    /// who can never bring the visitor into one of the visit's zones that need an escort (no escort level for it, or no
+    /// card valid during the visit that the zone's readers accept). With none of them left for a zone, the visitor is
+    /// refused at its doors (<c>escort_required</c>) whoever walks in front: better said before than found at the server
+    /// room's door (<paramref name="whatToDo"/> then says what to do). Null when there is nothing to say (a visit that
+    /// names no escort may be brought in by any authorized escort). A suspension may end before the visit, and a level or
+    /// a card may be given meanwhile: at approval it is said, not refused.
     /// </summary>
     private static IReadOnlyList<string>? EscortWarnings(Visit visit, LiveConfiguration.Snapshot snapshot, Instant now, string whatToDo)
     {
-        var escortZones = visit.Zones.Where(z => snapshot.Topology.Zones.TryGetValue(z, out var zone) && zone.EscortRequired).Select(z => z.Value).ToList();
+        var escortZones = visit.Zones.Select(z => snapshot.Topology.Zones.GetValueOrDefault(z)).OfType<Zone>().Where(z => z.EscortRequired).ToList();
+        if (escortZones.Count == 0 || visit.Escorts.IsEmpty)
+        {
+            return null;
+        }
+
         var unable = visit.Escorts
             .Select(e => (Id: e.Value, Why: !snapshot.Cardholders.People.TryGetValue(e, out var p) ? "no longer a person here"
                 : p.Status != PersonStatus.Active ? p.Status.ToCode()
                 : snapshot.Cardholders.HasLeftBy(e, now) ? "terminated" : null))
             .Where(e => e.Why is not null)
             .ToList();
-        if (escortZones.Count == 0 || unable.Count == 0)
+        var able = visit.Escorts.Select(e => e.Value).Except(unable.Select(e => e.Id)).ToList();
+
+        // Per zone: who cannot bring the visitor in (now, or ever: the engine opens an escort window only for a holder of
+        // an escort level for the zone, once their own card is granted there) and who can. Zones alike are said once.
+        var perZone = escortZones.Select(zone =>
         {
-            return null;
+            var lacking = able.Select(e => (Id: e, Why: WhyNoEscortInto(new PersonId(e), zone, visit.Interval, snapshot.Cardholders))).Where(e => e.Why is not null).ToList();
+            var reasons = string.Join(", ", unable.Concat(lacking).Select(e => $"{e.Id} ({e.Why})"));
+            var behind = string.Join(", ", able.Except(lacking.Select(e => e.Id)));
+            return (Zone: zone.Id.Value, Reasons: reasons, Behind: behind, OnlyNow: lacking.Count == 0);
+        });
+        var warnings = new List<string>();
+        foreach (var alike in perZone.Where(z => z.Reasons.Length > 0).GroupBy(z => (z.Reasons, z.Behind, z.OnlyNow)))
+        {
+            var (reasons, behind, onlyNow) = alike.Key;
+            var zones = string.Join(", ", alike.Select(z => z.Zone));
+            var what = onlyNow ? "now" : $"into {zones}";
+            warnings.Add(behind.Length == 0
+                ? $"None of the visit's escorts can escort {what}: {reasons}. The visitor will be refused at {zones} (escort_required) whoever goes in front. {whatToDo}"
+                : $"{reasons} cannot escort {what}: the visitor enters {zones} only behind {behind}.");
         }
 
-        var who = string.Join(", ", unable.Select(e => $"{e.Id} ({e.Why})"));
-        var zones = string.Join(", ", escortZones);
-        var able = visit.Escorts.Select(e => e.Value).Except(unable.Select(e => e.Id)).ToList();
-        return able.Count == 0
-            ? [$"None of the visit's escorts can escort now: {who}. The visitor will be refused at {zones} (escort_required) whoever goes in front. {whatToDo}"]
-            : [$"{who} cannot escort now: the visitor enters {zones} only behind {string.Join(", ", able)}."];
+        return warnings.Count == 0 ? null : warnings;
+    }
+
+    /// <summary>
+    /// Why <paramref name="escort"/> can never bring a visitor into <paramref name="zone"/> during <paramref name="visit"/>,
+    /// or null when they can: an escort level for the zone (not escorted-only), and an active card, valid at some time of
+    /// the visit, of a technology the zone accepts.
+    /// </summary>
+    private static string? WhyNoEscortInto(PersonId escort, Zone zone, Interval visit, Cardholders cardholders)
+    {
+        var person = cardholders.InForceAt(cardholders.People[escort], visit.Start);
+        var level = person.AccessLevels.Any(id => cardholders.AccessLevels.TryGetValue(id, out var l) && l.Escort && !l.EscortedOnly && l.Zones.Contains(zone.Id));
+        if (!level)
+        {
+            return "no escort level there";
+        }
+
+        var card = cardholders.CredentialsOf(escort).Any(c => c.Status == CredentialStatus.Active && zone.AllowsTechnology(c.Technology)
+            && (c.ValidFrom is not { } from || from < visit.End) && (c.ValidUntil is not { } until || until > visit.Start));
+        return card ? null : "no active card accepted there during the visit";
     }
 
     /// <summary>

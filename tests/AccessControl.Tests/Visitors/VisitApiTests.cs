@@ -400,10 +400,14 @@ public sealed class VisitApiTests : IAsyncLifetime
     [Trait("control", "NIST-PE-3")]
     [InlineData(new[] { "p-mkoch" },
         "None of the visit's escorts can escort now: p-mkoch (suspended). The visitor will be refused at demo-sr1 (escort_required) whoever goes in front. Ask an approver to withdraw visit")]
-    [InlineData(new[] { "p-mkoch", "p-aschulz" }, "p-mkoch (suspended) cannot escort now: the visitor enters demo-sr1 only behind p-aschulz.")]
+    [InlineData(new[] { "p-mkoch", "p-jweber" }, "p-mkoch (suspended) cannot escort now: the visitor enters demo-sr1 only behind p-jweber.")]
+    // p-aschulz is active but holds no escort level for the server room: she was never an escort to count on there.
+    [InlineData(new[] { "p-mkoch", "p-aschulz" },
+        "None of the visit's escorts can escort into demo-sr1: p-mkoch (suspended), p-aschulz (no escort level there). The visitor will be refused at demo-sr1 (escort_required) whoever goes in front. Ask an approver to withdraw visit")]
     public async Task CheckIn_WhenADesignatedEscortCannotEscortNow_TellsTheDeskWhatTheServerRoomDoorWillDo(string[] escorts, string warning)
     {
         await desk.AddBadgeAsync();
+        await GiveLevelsAsync("p-jweber", "lobby-24x7", "serverroom-operators");
         var visit = await desk.RequestAsync(VisitDesk.Request(zones: ["demo-campus", "demo-bldg-a", "demo-dh1", "demo-sr1"], escorts: escorts));
         await desk.ApproveAsync(visit.Id);
         Assert.Equal(HttpStatusCode.OK, (await desk.Admin.PostAsJsonAsync("api/v1/people/p-mkoch/status", new { status = "suspended" })).StatusCode);
@@ -415,6 +419,31 @@ public sealed class VisitApiTests : IAsyncLifetime
         Assert.Equal("on_site", view.Visitors[0].Status);
         Assert.StartsWith(warning, Assert.Single(view.Warnings!), StringComparison.Ordinal);
     }
+
+    [Theory]
+    [Trait("control", "PCI-9.3.3")]
+    [Trait("control", "NIST-PE-3")]
+    [InlineData("lobby-24x7", "p-aschulz (no escort level there) cannot escort into demo-sr1: the visitor enters demo-sr1 only behind p-mkoch.")]
+    // An escort level now, but her only card is a MIFARE Classic badge, which the server room's readers refuse.
+    [InlineData("serverroom-operators", "p-aschulz (no active card accepted there during the visit) cannot escort into demo-sr1: the visitor enters demo-sr1 only behind p-mkoch.")]
+    public async Task CheckIn_WhenADesignatedEscortCanNeverEscortIntoTheServerRoom_TellsTheDeskWhoTheVisitorMustFollow(string schulzLevel, string warning)
+    {
+        await desk.AddBadgeAsync();
+        await GiveLevelsAsync("p-aschulz", "lobby-24x7", schulzLevel);
+        var visit = await desk.RequestAsync(VisitDesk.Request(zones: ["demo-campus", "demo-bldg-a", "demo-dh1", "demo-sr1"], escorts: ["p-mkoch", "p-aschulz"]));
+        var approved = await desk.ApproveAsync(visit.Id);
+
+        var response = await desk.Frontdesk.PostAsJsonAsync($"api/v1/visits/{visit.Id}/check-in", VisitDesk.CheckIn());
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var view = (await response.Content.ReadFromJsonAsync<VisitView>(AdminJson.Options))!;
+        Assert.Equal("on_site", view.Visitors[0].Status);
+        Assert.Equal(warning, Assert.Single(view.Warnings!));
+        Assert.Equal(warning, Assert.Single(approved.Warnings!)); // the approver was told the same
+    }
+
+    private async Task GiveLevelsAsync(string person, params string[] levels) =>
+        Assert.Equal(HttpStatusCode.OK, (await desk.Admin.PutAsJsonAsync($"api/v1/people/{person}/access-levels", levels)).StatusCode);
 
     [Fact]
     [Trait("control", "PCI-9.3.3")]
