@@ -205,7 +205,11 @@ public sealed class VisitorService
             return await ChangeAsync(requester.Operator, VisitActions.Request, visit.Site, visit.Host.Value, null, new { after = VisitSnapshot.From(visit, site.TimeZone) }, () =>
             {
                 store.InsertVisit(visit);
-                return View(store.Get(visit.Id)!);
+                return View(store.Get(visit.Id)!) with
+                {
+                    // Said to the host at once, not first to the approver: they know whom else to ask.
+                    Warnings = EscortWarnings(visit, snapshot, now, "Ask an approver to reject the request, and request the visit again with another escort."),
+                };
             });
         }
         finally

@@ -432,6 +432,7 @@ public sealed class VisitApiTests : IAsyncLifetime
         await GiveLevelsAsync("p-aschulz", "lobby-24x7", schulzLevel);
         var visit = await desk.RequestAsync(VisitDesk.Request(zones: ["demo-campus", "demo-bldg-a", "demo-dh1", "demo-sr1"], escorts: ["p-mkoch", "p-aschulz"]));
         var approved = await desk.ApproveAsync(visit.Id);
+        Assert.Equal(warning, Assert.Single(visit.Warnings!)); // the host was told when asking
 
         var response = await desk.Frontdesk.PostAsJsonAsync($"api/v1/visits/{visit.Id}/check-in", VisitDesk.CheckIn());
 
