@@ -161,6 +161,9 @@ public sealed record VisitView(
     /// </summary>
     public IReadOnlyList<string>? Warnings { get; init; }
 
+    /// <summary>The same visit without its visitors' identity documents, for a reader whose role does not need them.</summary>
+    public VisitView WithoutDocuments() => this with { Visitors = [.. Visitors.Select(v => v with { Document = null })] };
+
     /// <param name="zone">The visit's site's time zone, for the window's local times; null when the site is no longer loaded.</param>
     public static VisitView From(Visit v, DateTimeZone? zone) => new(
         v.Id,

@@ -378,7 +378,7 @@ public sealed class VisitorService
     public VisitView? Get(long id) => store.Get(id) is { } visit ? View(visit) : null;
 
     /// <summary>A visit as <paramref name="reader"/> may see it; null when there is none or it is not theirs to read (<see cref="Visit.IsReadableBy"/>).</summary>
-    public VisitView? Get(long id, OperatorIdentity reader) => store.Get(id) is { } visit && visit.IsReadableBy(reader) ? View(visit) : null;
+    public VisitView? Get(long id, OperatorIdentity reader) => store.Get(id) is { } visit && visit.IsReadableBy(reader) ? View(visit, reader) : null;
 
     /// <summary>
     /// The visits running on a local date of their site (the site's zone), in start order, optionally of one site and
@@ -417,11 +417,22 @@ public sealed class VisitorService
             return visit.Window.Date == day || (visit.Window.Date < day && visit.Interval.End > VisitWindow.StartOfDay(zone, day));
         }
 
-        return [.. store.List(from, to, site, status, 10_000).Where(v => RunsOn(v) && v.IsReadableBy(reader)).Select(View)];
+        return [.. store.List(from, to, site, status, 10_000).Where(v => RunsOn(v) && v.IsReadableBy(reader)).Select(v => View(v, reader))];
     }
 
     /// <summary>A visit as the API shows it, its window also on its site's wall clock.</summary>
     private VisitView View(Visit visit) => VisitView.From(visit, ZoneOf(visit.Site));
+
+    /// <summary>
+    /// A visit as <paramref name="reader"/> may see it: the visitors' identity documents (type, issuing country, last
+    /// characters of the number, expiry) only for the roles whose work needs them (<see cref="SeesDocuments"/>). A host
+    /// or an approver reads who comes and when, never their passport (GDPR art. 5(1)(c), data minimisation).
+    /// </summary>
+    private VisitView View(Visit visit, OperatorIdentity reader) =>
+        SeesDocuments(reader.Role) ? View(visit) : View(visit).WithoutDocuments();
+
+    /// <summary>The roles shown a visitor's identity document: the desk that checked it, security, auditors.</summary>
+    public static bool SeesDocuments(OperatorRole role) => role is OperatorRole.Frontdesk or OperatorRole.Security or OperatorRole.Auditor;
 
     /// <summary>The time zone of a loaded site; null for a site no longer loaded (its visits are then shown in UTC only).</summary>
     private DateTimeZone? ZoneOf(SiteId site) => configuration.Topology.Sites.TryGetValue(site, out var s) ? s.TimeZone : null;

@@ -143,6 +143,35 @@ public class DocumentPrivacyTests
     }
 
     [Fact]
+    [Trait("control", "GDPR-5.1c")]
+    [Trait("control", "PCI-9.3.3")]
+    public async Task TheHostAndTheApprover_ReadAVisit_WithoutItsVisitorsDocument_WhichTheDeskSecurityAndAuditorsStillSee()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        using var desk = VisitDesk.For(edge);
+        var visit = await desk.CheckedInVisitAsync();
+
+        foreach (var (client, who) in new[] { (desk.Host, "host"), (desk.Approver, "approver") })
+        {
+            var one = await (await client.GetAsync($"api/v1/visits/{visit.Id}")).Content.ReadAsStringAsync();
+            var list = await (await client.GetAsync("api/v1/visits?date=2026-12-01")).Content.ReadAsStringAsync();
+            foreach (var (text, route) in new[] { (one, "GET /visits/{id}"), (list, "GET /visits") })
+            {
+                Assert.Contains("\"name\":", text, StringComparison.Ordinal); // the visitor is there,
+                Assert.DoesNotContain("\"document\"", text, StringComparison.Ordinal); // but not their passport
+                Assert.False(text.Contains("0T47", StringComparison.Ordinal), $"{route} shows the {who} the document's last four characters");
+                Assert.False(text.Contains("2031-05-31", StringComparison.Ordinal), $"{route} shows the {who} the document's expiry");
+            }
+        }
+
+        foreach (var client in new[] { desk.Frontdesk, desk.Security, desk.Auditor })
+        {
+            var shown = (await client.GetFromJsonAsync<VisitView>($"api/v1/visits/{visit.Id}", AdminJson.Options))!;
+            Assert.Equal("0T47", shown.Visitors[0].Document!.LastFour);
+        }
+    }
+
+    [Fact]
     public void DocumentInput_ToString_WithholdsTheNumber()
     {
         Assert.DoesNotContain(Normalized, new DocumentInput("passport", "DEU", Normalized, "2030-01-01").ToString(), StringComparison.Ordinal);
