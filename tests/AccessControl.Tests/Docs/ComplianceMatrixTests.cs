@@ -36,6 +36,7 @@ public sealed class ComplianceMatrixTests
         new("NIST-CP-9", Nist, "System backup"),
         new("NIST-CP-10", Nist, "System recovery and reconstitution"),
         new("NIST-IA-3", Nist, "Device identification and authentication"),
+        new("NIST-IA-5", Nist, "Authenticator management"),
         new("NIST-IA-9", Nist, "Service identification and authentication"),
         new("NIST-PE-2", Nist, "Physical access authorizations"),
         new("NIST-PE-2(3)", Nist, "Physical access authorizations: restrict unescorted access"),
@@ -49,6 +50,7 @@ public sealed class ComplianceMatrixTests
         new("NIST-SC-8", Nist, "Transmission confidentiality and integrity"),
         new("NIST-SC-12", Nist, "Cryptographic key establishment and management"),
         new("NIST-SC-23", Nist, "Session authenticity"),
+        new("NIST-SC-28", Nist, "Protection of information at rest"),
         new("NIST-SI-4", Nist, "System monitoring"),
         new("NIST-SI-10", Nist, "Information input validation"),
         new("NIST-SP800-63B-5.2.3", "NIST SP 800-63B", "Use of biometrics"),
@@ -69,6 +71,7 @@ public sealed class ComplianceMatrixTests
         new("ISO27001-A.5.18", Iso, "Access rights"),
         new("ISO27001-A.7.3", Iso, "Securing offices, rooms and facilities"),
         new("ISO-IEC-24745", "ISO/IEC 24745", "Biometric information protection"),
+        new("GDPR-5.1c", "GDPR (EU) 2016/679", "Data minimisation: personal data adequate, relevant and limited to what is necessary for the purpose"),
         new("NFPA-101", "NFPA 101", "Life safety code: free egress when the fire alarm sounds"),
         new("protocol-contract", "AccessControl", "The reader protocol documents (reader-protocol.md, asyncapi.yaml) match the wire code"),
     ];
