@@ -45,7 +45,14 @@ public sealed class AccessControlHost : IAsyncDisposable
     public static AccessControlHost Create(ServiceSettings settings, NodaTime.IClock clock, TimeProvider time, Action<ILoggingBuilder>? logging = null)
     {
         ArgumentNullException.ThrowIfNull(settings);
-        HttpAddressProbe.ThrowIfTaken(settings.HttpUrl);   // first: nothing opened or written for a start that cannot listen
+        // Settings first (EdgeService.Create checks them again): the probe below binds the admin API's address, and one
+        // the settings refuse (plain HTTP off loopback, or not this machine's) is not to be bound, not even for a moment.
+        if (settings.Validate() is { Count: > 0 } errors)
+        {
+            throw new SettingsException("Invalid settings: " + string.Join(" ", errors));
+        }
+
+        HttpAddressProbe.ThrowIfTaken(settings.HttpUrl);   // then: nothing opened or written for a start that cannot listen
 
         // The service's settings are the only configuration: ASP.NET Core's defaults would also read the working
         // directory's appsettings.json and every environment variable, where a Kestrel section opens endpoints of its own

@@ -144,6 +144,10 @@ public sealed record ServiceSettings
     /// <summary>The fingerprint key file (used unless <c>AC_FINGERPRINT_KEYS</c> is set).</summary>
     public string FingerprintKeyPath => Fingerprints.KeyPath(DataDirectory);
 
+    /// <summary>Whether a URL's host is this machine only: <c>localhost</c> or a loopback address (127.0.0.0/8, ::1).</summary>
+    private static bool IsLoopback(Uri url) =>
+        url.IsLoopback || (System.Net.IPAddress.TryParse(url.Host.Trim('[', ']'), out var address) && System.Net.IPAddress.IsLoopback(address));
+
     public IReadOnlyList<string> Validate()
     {
         var errors = new List<string>(Broker.Validate());
@@ -152,9 +156,15 @@ public sealed record ServiceSettings
             errors.Add("AccessControl:DataDirectory is required.");
         }
 
-        if (!Uri.TryCreate(HttpUrl, UriKind.Absolute, out _))
+        if (!Uri.TryCreate(HttpUrl, UriKind.Absolute, out var httpUrl))
         {
             errors.Add($"AccessControl:HttpUrl '{HttpUrl}' is not an absolute URL.");
+        }
+        else if (httpUrl.Scheme == Uri.UriSchemeHttp && !IsLoopback(httpUrl))
+        {
+            errors.Add($"AccessControl:HttpUrl '{HttpUrl}' is plain HTTP on an address other than loopback: every operator's token, " +
+                "and at check-in a visitor's whole document number, would cross the network in clear. Listen on 127.0.0.1 " +
+                "(or [::1], localhost) and put a TLS reverse proxy in front to reach the API from elsewhere (docs/operations.md, section 1).");
         }
 
         errors.AddRange(Fingerprints.Validate());

@@ -228,6 +228,27 @@ public sealed class RunCommandTests
         Assert.Empty(Directory.EnumerateFileSystemEntries(directory));
     }
 
+    /// <summary>
+    /// The admin API speaks plain HTTP: on an address other than loopback, every operator's bearer token, and at check-in
+    /// the visitor's whole document number, would cross the network in clear. It is refused before anything is opened.
+    /// </summary>
+    [Theory]
+    [Trait("control", "NIST-SC-8")]
+    [Trait("control", "NIST-IA-5")]
+    [InlineData("http://0.0.0.0:18093")]
+    [InlineData("http://192.0.2.10:18093")]
+    [InlineData("http://[::]:18093")]
+    [InlineData("http://edge01.example:18093")]
+    public async Task Run_WithTheAdminApiInPlainHttpOffLoopback_RefusesToStart_BeforeWritingAnything(string url)
+    {
+        using var folder = new DataFolder();
+        var (exit, output) = await RunServiceOnAsync(folder.Path, ["--broker-port", "0", "--http", url]);
+
+        Assert.Equal(2, exit);
+        Assert.Contains($"Invalid settings: AccessControl:HttpUrl '{url}' is plain HTTP on an address other than loopback", output, StringComparison.Ordinal);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(folder.Path));
+    }
+
     [Fact]
     public async Task Run_WithAnEnvironmentSettingOfTheWrongType_NamesIt_AndExitsWithTwo()
     {
