@@ -59,6 +59,14 @@ internal static class ApiClient
             return ExitCodes.Usage;
         }
 
+        if (baseUri.Scheme == Uri.UriSchemeHttp && !baseUri.IsLoopback)
+        {
+            // The token goes with every request, and a check-in's body holds the visitor's document number.
+            await error.WriteLineAsync($"error: {url} is plain HTTP to another machine: your token would cross the network in clear. " +
+                "Use the https:// address of the service's TLS proxy, or run the command on the edge itself (http://127.0.0.1:PORT).");
+            return ExitCodes.Usage;
+        }
+
         var token = environment(RemoteCommands.TokenVariable);
         if (string.IsNullOrWhiteSpace(token))
         {
