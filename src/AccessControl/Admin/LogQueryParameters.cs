@@ -15,7 +15,7 @@ public static class LogQueryParameters
     public const int DefaultLimit = 100;
 
     /// <summary>The parameters a log query understands.</summary>
-    public static IReadOnlyList<string> Names { get; } = ["from", "to", "time", "site", "door", "reader", "person", "escort", "kind", "decision", "reason", "after", "limit"];
+    public static IReadOnlyList<string> Names { get; } = ["from", "to", "time", "site", "door", "reader", "person", "escort", "kind", "decision", "reason", "actor", "after", "limit"];
 
     private static readonly string[] Decisions = ["grant", "deny", "pending"];
 
@@ -85,6 +85,7 @@ public static class LogQueryParameters
             Kind = kind,
             Decision = decision,
             Reason = reason,
+            Actor = Actor(values.GetValueOrDefault("actor"), errors),
             AfterSeq = after,
             Limit = limit,
         };
@@ -149,6 +150,25 @@ public static class LogQueryParameters
         var shown = value.Length <= 64 ? value : value[..64] + "...";
         errors.Add(new FieldError(name, $"'{shown}' is not a {what} (known: {string.Join(", ", known)})"));
         return null;
+    }
+
+    /// <summary>The longest actor a query takes: longer than any the service writes (an operator name is at most 64 characters).</summary>
+    public const int MaxActorLength = 256;
+
+    /// <summary>
+    /// The actor asked for (null when not given), or an error naming it. Any text, compared exactly: actors are operator
+    /// names and system names such as <c>site-file:demo.yaml (root)</c>. An empty one is refused: it would match no row,
+    /// and an auditor reads no rows as "did nothing".
+    /// </summary>
+    private static string? Actor(string? actor, List<FieldError> errors)
+    {
+        if (actor is not null && (actor.Length is 0 or > MaxActorLength || string.IsNullOrWhiteSpace(actor)))
+        {
+            errors.Add(new FieldError("actor", $"must be 1 to {MaxActorLength} characters, not only spaces"));
+            return null;
+        }
+
+        return actor;
     }
 
     private static string? Id(Dictionary<string, string> values, string name, List<FieldError> errors) =>

@@ -9,7 +9,7 @@ using NodaTime.Text;
 namespace AccessControl.Cli;
 
 /// <summary>
-/// <c>accesscontrol log --db PATH [--from T] [--to T] [--time recorded|happened] [--site S] [--door D] [--reader R] [--person P] [--escort P]
+/// <c>accesscontrol log --db PATH [--from T] [--to T] [--time recorded|happened] [--site S] [--door D] [--reader R] [--person P] [--escort P] [--actor A]
 /// [--kind K] [--decision grant|deny|pending] [--reason CODE] [--after SEQ] [--limit N] [--tz ZONE] [--json]</c>
 /// (and <c>log verify</c>, <c>log purge</c>: see <see cref="LogIntegrityCommands"/>)
 /// </summary>
@@ -189,7 +189,7 @@ public static class LogCommand
     private static int UsageError(TextWriter error, string message)
     {
         error.WriteLine("error: " + message);
-        error.WriteLine("usage: log --db PATH [--from T] [--to T] [--time recorded|happened] [--site S] [--door D] [--reader R] [--person P] [--escort P] [--kind K] [--decision grant|deny|pending] [--reason CODE] [--after SEQ] [--limit N] [--tz ZONE] [--json]");
+        error.WriteLine("usage: log --db PATH [--from T] [--to T] [--time recorded|happened] [--site S] [--door D] [--reader R] [--person P] [--escort P] [--actor A] [--kind K] [--decision grant|deny|pending] [--reason CODE] [--after SEQ] [--limit N] [--tz ZONE] [--json]");
         error.WriteLine("       " + LogIntegrityCommands.VerifyUsage);
         error.WriteLine("       " + LogIntegrityCommands.PurgeUsage);
         return ExitCodes.Usage;

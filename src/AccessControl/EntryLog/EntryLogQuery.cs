@@ -47,6 +47,13 @@ public sealed record LogFilter
 
     public string? Kind { get; init; }
 
+    /// <summary>
+    /// Rows naming this actor, exactly: the operator of a change or of a refused attempt, or a system actor
+    /// (<c>hr-feed</c>, <c>retention-job</c>, <c>site-file:...</c>, <c>cli:...</c>). How an auditor asks "what did this
+    /// operator change, and what were they refused?". Not in the query index: alone, it reads the log.
+    /// </summary>
+    public string? Actor { get; init; }
+
     /// <summary><c>grant</c>, <c>deny</c> or <c>pending</c> (a card waiting for its fingerprint).</summary>
     public string? Decision { get; init; }
 
@@ -270,6 +277,7 @@ public sealed class EntryLogQuery(Database database)
         Add(command, sql, $"{indexed}seq > $after", "$after", filter.AfterSeq);
         Add(command, sql, $"{row}reader_id = $reader", "$reader", filter.ReaderId);
         Add(command, sql, $"{row}kind = $kind", "$kind", filter.Kind);
+        Add(command, sql, $"{row}actor = $actor", "$actor", filter.Actor);
         Add(command, sql, $"{row}decision = $decision", "$decision", filter.Decision);
         Add(command, sql, $"{row}reason = $reason", "$reason", filter.Reason);
     }

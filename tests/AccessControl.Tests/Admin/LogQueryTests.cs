@@ -4,6 +4,7 @@ using AccessControl.Admin;
 using AccessControl.EntryLog;
 using AccessControl.Sites;
 using NodaTime;
+using NodaTime.Text;
 
 namespace AccessControl.Tests.Admin;
 
@@ -57,6 +58,26 @@ public sealed class LogQueryTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var page = await response.Content.ReadFromJsonAsync<Page<LogEntry>>(AdminJson.Options);
         Assert.Equal(expectedSeqs.Select(s => (long)s), page!.Items.Select(r => r.Seq));
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AU-6")]
+    [Trait("control", "PCI-10.2")]
+    [Trait("control", "ISO-A.8.15")]
+    public async Task Log_ByActor_FindsEveryRowThatActorWrote_ChangesAndRefusals_AndASystemActorsToo()
+    {
+        // Rows 6..9 beside the seed's alice (row 5): what an auditor sampling one operator's changes asks for.
+        await host.AppendAsync(new LogEntry { At = T0 + Duration.FromHours(5), Kind = LogKinds.Security, Actor = "alice", Reason = "cardholders.self_change", PersonId = "p-alice" });
+        await host.AppendAsync(new LogEntry { At = T0 + Duration.FromHours(6), Kind = LogKinds.Admin, Actor = "bob", Reason = "person.upsert", PersonId = "p-4" });
+        await host.AppendAsync(new LogEntry { At = T0 + Duration.FromHours(7), Kind = LogKinds.Admin, Actor = "site-file:demo.yaml (root)", Reason = "person.upsert", PersonId = "p-5" });
+        await host.AppendAsync(new LogEntry { At = T0 + Duration.FromHours(8), Kind = LogKinds.Admin, Actor = "alice", Reason = "access_level.upsert" });
+
+        Assert.Equal([5L, 6, 9], await SeqsAsync("/log?actor=alice", host.AuditorToken));
+        Assert.Equal([5L, 9], await SeqsAsync("/log?actor=alice&kind=admin", host.AuditorToken));
+        Assert.Equal([6L], await SeqsAsync("/log?actor=alice&kind=security", host.AuditorToken));
+        Assert.Equal([6L, 9L], await SeqsAsync("/log?actor=alice&from=" + Uri.EscapeDataString(InstantPattern.ExtendedIso.Format(T0 + Duration.FromHours(5))), host.AuditorToken));
+        Assert.Equal([8L], await SeqsAsync("/log?actor=" + Uri.EscapeDataString("site-file:demo.yaml (root)"), host.AuditorToken));
+        Assert.Empty(await SeqsAsync("/log?actor=Alice", host.AuditorToken)); // exact, as every other filter
     }
 
     [Theory]
@@ -251,6 +272,7 @@ public sealed class LogQueryTests : IAsyncLifetime
     [InlineData("to=-9998-01-01T00:00:00%2B14:00", "to")]
     [InlineData("time=device&from=2025-03-03T09:00:00Z", "time")]
     [InlineData("time=happened", "time")] // alone it selects nothing
+    [InlineData("actor=", "actor")] // empty: it would match no row, and read as "did nothing"
     public async Task Log_BadParameter_Is400NamingIt(string query, string parameter)
     {
         var response = await host.SendAsync(HttpMethod.Get, "/log?" + query, token: host.AuditorToken);
