@@ -1415,7 +1415,7 @@ public sealed class EventPipeline : IAsyncDisposable
 
         if (!reset.Force && releases.Any(s => !s.Cleared))
         {
-            reset.Done.TrySetResult(new FireResetResult(FireResetOutcome.NotCleared, [], inAlarm, []));
+            reset.Done.TrySetResult(new FireResetResult(FireResetOutcome.NotCleared, [], inAlarm, [.. releases.Where(s => !s.Cleared).Select(s => s.SiteId)]));
             return;
         }
 

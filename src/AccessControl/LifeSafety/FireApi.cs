@@ -1,16 +1,22 @@
+using System.Text.Json;
 using AccessControl.Admin;
+using AccessControl.EntryLog;
 using AccessControl.Events;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using NodaTime;
 
 namespace AccessControl.LifeSafety;
 
 /// <summary>
 /// <c>GET /api/v1/fire</c> (the release state) and <c>POST /api/v1/fire/reset[?force=true]</c> (roles admin or security):
 /// the only way a fire release ends. A reset is refused with 409 while a panel has not sent <c>clear</c> since its last
-/// alarm, unless forced (logged as forced); otherwise it writes a <c>fire_reset</c> row naming the operator and then relocks.
+/// alarm, unless forced (logged as forced), and the refusal is recorded (a <c>security</c> row <c>fire.reset.refused</c>,
+/// code <see cref="NotClearedCode"/>); otherwise it writes a <c>fire_reset</c> row naming the operator and then relocks.
 /// A token limited to one site sees and resets only that site's release (its <c>fire_reset</c> row says so, with the
 /// number of other sites left released); when only other sites are released it is refused (403
 /// <c>not_approver_for_site</c>, a <c>security</c> row <c>fire.reset.refused</c>).
@@ -59,7 +65,7 @@ public static class FireApi
             return result.Outcome switch
             {
                 FireResetOutcome.OtherSitesOnly => await SiteLimit.RefuseAsync(http, identity, FireActions.Reset, null, new { released = string.Join(',', result.Sites), forced = force }),
-                FireResetOutcome.NotCleared => AdminApi.Problem(StatusCodes.Status409Conflict, "Fire alarm not cleared",
+                FireResetOutcome.NotCleared => await RecordNotClearedAsync(http, identity, result) ?? AdminApi.Problem(StatusCodes.Status409Conflict, "Fire alarm not cleared",
                     $"Panel(s) {string.Join(", ", result.PanelsInAlarm)} have not sent clear since their alarm; nothing was relocked. Reset the panel first; force=true (accesscontrol fire reset --force) only when the panel is known to be faulty."),
                 FireResetOutcome.NotReleased => AdminApi.Problem(StatusCodes.Status409Conflict, "Not released", "No door is released by a fire alarm."),
                 _ => Results.Json(new { relocked = result.Relocked, forced = force, sites = result.Sites }, AdminJson.Options),
@@ -73,5 +79,38 @@ public static class FireApi
         {
             return AdminApi.Problem(StatusCodes.Status500InternalServerError, "Internal error", "The service failed to handle the reset (see its log); nothing was relocked.");
         }
+    }
+
+    /// <summary>The code in the <c>fire.reset.refused</c> row of a reset refused because a panel has not cleared.</summary>
+    public const string NotClearedCode = "fire_not_cleared";
+
+    /// <summary>
+    /// Records a reset refused because a panel has not sent <c>clear</c> (a <c>security</c> row <c>fire.reset.refused</c>,
+    /// code <see cref="NotClearedCode"/>): an attempt to relock the doors of a building still in alarm is what an auditor
+    /// and the fire officer look for, not only the 409 the operator saw. The row names the operator, the site (when the
+    /// refusal is one site's) and the panels in alarm. Returns null: the answer is the 409 whatever the row's fate.
+    /// </summary>
+    private static async Task<IResult?> RecordNotClearedAsync(HttpContext http, OperatorIdentity who, FireResetResult result)
+    {
+        var services = http.RequestServices;
+        var row = new LogEntry
+        {
+            At = services.GetRequiredService<IClock>().GetCurrentInstant(),
+            Kind = LogKinds.Security,
+            Actor = who.Operator,
+            Reason = LogReasons.Refused(FireActions.Reset),
+            SiteId = result.Sites.Length == 1 ? result.Sites[0] : null,
+            Detail = JsonSerializer.Serialize(new
+            {
+                code = NotClearedCode,
+                role = ApiTokens.RoleCode(who.Role),
+                person = who.PersonId,
+                tokenSite = who.Site,
+                sites = string.Join(',', result.Sites),
+                panelsInAlarm = string.Join(',', result.PanelsInAlarm),
+            }, AdminJson.Options),
+        };
+        await AdminApi.RecordRefusalAsync(services.GetRequiredService<EntryLogAppender>().Append, row, services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(FireApi)));
+        return null;
     }
 }

@@ -179,7 +179,7 @@ public enum FireResetOutcome
 
 /// <summary>
 /// The answer to a reset: the outcome, the doors relocked (empty unless reset), the panels in alarm (of the operator's
-/// site, for a site-limited operator) and the sites: those reset, or for <see cref="FireResetOutcome.OtherSitesOnly"/>
-/// those released.
+/// site, for a site-limited operator) and the sites: those reset, for <see cref="FireResetOutcome.OtherSitesOnly"/>
+/// those released, for <see cref="FireResetOutcome.NotCleared"/> those whose panels have not cleared.
 /// </summary>
 public sealed record FireResetResult(FireResetOutcome Outcome, ImmutableArray<string> Relocked, ImmutableArray<string> PanelsInAlarm, ImmutableArray<string> Sites);

@@ -290,6 +290,33 @@ public sealed class FireReleaseTests
     }
 
     [Fact]
+    [Trait("control", "NIST-AU-2")]
+    [Trait("control", "PCI-10.2")]
+    [Trait("control", "NIST-PE-3")]
+    public async Task FireReset_RefusedWhileAPanelIsStillInAlarm_IsRecordedAsASecurityRow_NamingTheOperatorThePanelAndTheSite()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        var desk = VisitDesk.For(edge);
+        using var guard = desk.As("guard-kim", OperatorRole.Security, "p-guard-kim");
+        var panel = await edge.RawClientAsync(Panel);
+        await PublishFireAsync(edge, panel, "fpa-1", 1, "alarm");
+        await edge.RowAsync(r => r.Reason == FireReasons.Release);
+
+        var refused = await guard.PostAsync("api/v1/fire/reset", null);
+
+        // Someone tried to relock the doors of a building whose fire alarm had not cleared: an auditor (and the fire
+        // officer) must find who, when and which site, not only a 409 the guard's screen showed.
+        Assert.Equal(HttpStatusCode.Conflict, refused.StatusCode);
+        Assert.True(edge.Edge.Pipeline.Fire.IsReleased);
+        var row = Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Security, Reason = "fire.reset.refused" }));
+        Assert.Equal(("guard-kim", "demo"), (row.Actor, row.SiteId));
+        Assert.Contains("\"code\":\"fire_not_cleared\"", row.Detail, StringComparison.Ordinal);
+        Assert.Contains($"\"panelsInAlarm\":\"{Panel}\"", row.Detail, StringComparison.Ordinal);
+        Assert.Contains("\"role\":\"security\"", row.Detail, StringComparison.Ordinal);
+        Assert.Empty(edge.Rows(new LogFilter { Reason = FireReasons.Reset }));
+    }
+
+    [Fact]
     [Trait("control", "NIST-AC-3")]
     [Trait("control", "NIST-PE-3")]
     public async Task FireReset_ByATokenLimitedToAnotherSite_IsRefusedAndLogged_AndItsOwnSitesTokenResets()
