@@ -31,8 +31,14 @@ public sealed class ApiTokens(Database database, IClock clock)
     /// <c>people</c> table who is active (see <see cref="PersonProblem(string)"/>). Hosts, approvers and enrollment
     /// operators are also compared by it (the visit's host, segregation of duties, nobody enrolls their own fingers).</param>
     /// <param name="site">The one site the operator acts for (e.g. an approver for that site); null for every site.</param>
-    public string CreateToken(string operatorName, OperatorRole role, string createdBy, string personId, string? site = null)
+    /// <param name="id">The token's id (<see cref="NewId"/>), when its audit row named it before it was made; null for a new one.</param>
+    public string CreateToken(string operatorName, OperatorRole role, string createdBy, string personId, string? site = null, string? id = null)
     {
+        if (id is not null && !IsTokenId(id))
+        {
+            throw new ArgumentException("A token id is 'tok-' and 16 hexadecimal digits (ApiTokens.NewId).", nameof(id));
+        }
+
         if (site is not null && !WireFormat.IsValidId(site))
         {
             throw new ArgumentException("A site id is 1 to 64 characters of A-Z a-z 0-9 . _ : -", nameof(site));
@@ -75,11 +81,11 @@ public sealed class ApiTokens(Database database, IClock clock)
         var token = WebEncoders.Base64UrlEncode(RandomNumberGenerator.GetBytes(TokenBytes));
         var inserted = connection.Execute(
             """
-            INSERT INTO operator_tokens (token_hash, operator, role, person_id, site_id, created_at, created_by, revoked_at)
-            SELECT @hash, @operatorName, @role, @personId, @site, @at, @createdBy, NULL
+            INSERT INTO operator_tokens (token_hash, operator, role, person_id, site_id, created_at, created_by, revoked_at, id)
+            SELECT @hash, @operatorName, @role, @personId, @site, @at, @createdBy, NULL, @id
             FROM people WHERE id = @personId AND status = @active
             """,
-            new { hash = Hash(token), operatorName, role = RoleCode(role), personId, site, at = clock.GetCurrentInstant(), createdBy, active = PersonStatus.Active.ToCode() });
+            new { hash = Hash(token), operatorName, role = RoleCode(role), personId, site, at = clock.GetCurrentInstant(), createdBy, active = PersonStatus.Active.ToCode(), id });
         if (inserted != 1)
         {
             throw new ArgumentException(PersonProblem(connection, personId) ?? $"person '{personId}' changed while the token was created; try again", nameof(personId));
@@ -204,6 +210,38 @@ public sealed class ApiTokens(Database database, IClock clock)
         _ when personStatus == PersonStatus.Suspended.ToCode() => TokenRefusals.PersonSuspended,
         _ => TokenRefusals.PersonTerminated,
     };
+
+    /// <summary>
+    /// A new token id, as the database gives one (migration 0019): 'tok-' and 16 random hexadecimal digits. Made before the
+    /// token so that its creation's audit row, written first, names it: a token sampled from <see cref="List"/> is then
+    /// found in the log by its id.
+    /// </summary>
+    public static string NewId() => "tok-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
+
+    private static bool IsTokenId(string id) =>
+        id.Length == 20 && id.StartsWith("tok-", StringComparison.Ordinal) && id[4..].All(c => c is >= '0' and <= '9' or >= 'a' and <= 'f');
+
+    /// <summary>The ids of an operator's unrevoked tokens, in the order they were made: what <see cref="RevokeAll"/> would revoke.</summary>
+    public IReadOnlyList<string> ValidIdsOf(string operatorName)
+    {
+        using var connection = database.Open();
+        return [.. connection.Query<string>(
+            "SELECT id FROM operator_tokens WHERE operator = @operatorName AND revoked_at IS NULL ORDER BY created_at, id", new { operatorName })];
+    }
+
+    /// <summary>
+    /// Revokes these tokens (<see cref="ValidIdsOf"/>, read for the audit row before it was written), those not revoked
+    /// already: exactly the tokens the row names, not one made meanwhile. Returns how many were revoked.
+    /// </summary>
+    public int RevokeIds(IReadOnlyCollection<string> ids, string revokedBy)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        ArgumentException.ThrowIfNullOrWhiteSpace(revokedBy);
+        using var connection = database.Open();
+        return connection.Execute(
+            "UPDATE operator_tokens SET revoked_at = @at, revoked_by = @revokedBy WHERE id IN @ids AND revoked_at IS NULL",
+            new { ids, revokedBy, at = clock.GetCurrentInstant() });
+    }
 
     /// <summary>Revokes every token of an operator (someone who leaves). Returns how many were revoked.</summary>
     /// <param name="revokedBy">Who revokes them, kept with each token (<see cref="List"/>).</param>

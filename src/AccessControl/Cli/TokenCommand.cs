@@ -76,12 +76,14 @@ public static class TokenCommand
         var by = args.Get("by") ?? account.ActorName;
         if (verb == "revoke")
         {
-            if (!CliLogWriter.AppendAdminRow(database, clock, by, account, OperatorTokenActions.Revoke, new { operators = new[] { operatorName } }, error))
+            // The row names each token it revokes, so that every token of 'token list' has its revocation in the log.
+            var ids = tokens.ValidIdsOf(operatorName);
+            if (!CliLogWriter.AppendAdminRow(database, clock, by, account, OperatorTokenActions.Revoke, new { operators = new[] { operatorName }, ids }, error))
             {
                 return ExitCodes.Failed;
             }
 
-            var count = tokens.RevokeAll(operatorName, by);
+            var count = tokens.RevokeIds(ids, by);
             error.WriteLine($"revoked {count} token(s) of {operatorName}");
             return ExitCodes.Ok;
         }
@@ -128,12 +130,14 @@ public static class TokenCommand
             }
         }
 
-        if (!CliLogWriter.AppendAdminRow(database, clock, by, account, OperatorTokenActions.Create, new { @operator = operatorName, role = ApiTokens.RoleCode(role), person, site }, error))
+        // The id is made first, so that the row names the token (token list shows it) and the two can be matched.
+        var tokenId = ApiTokens.NewId();
+        if (!CliLogWriter.AppendAdminRow(database, clock, by, account, OperatorTokenActions.Create, new { id = tokenId, @operator = operatorName, role = ApiTokens.RoleCode(role), person, site }, error))
         {
             return ExitCodes.Failed;
         }
 
-        var token = tokens.CreateToken(operatorName, role, by, person, site);
+        var token = tokens.CreateToken(operatorName, role, by, person, site, tokenId);
         output.WriteLine(token);
         error.WriteLine($"token for {operatorName} ({ApiTokens.RoleCode(role)}) created; it is shown only this once.");
         return ExitCodes.Ok;

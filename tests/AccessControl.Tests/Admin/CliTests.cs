@@ -5,6 +5,7 @@ using AccessControl.EntryLog;
 using AccessControl.People;
 using AccessControl.Sites;
 using Dapper;
+using NodaTime;
 
 namespace AccessControl.Tests.Admin;
 
@@ -170,11 +171,38 @@ public sealed class CliTests : IAsyncLifetime
         var rows = host.Rows(LogKinds.Admin).Where(r => r.Reason is "operator_token.create" or "operator_token.revoke" or "test.between" or "test.after").OrderBy(r => r.Seq).ToList();
         Assert.Equal(["operator_token.create", "test.between", "operator_token.revoke", "test.after"], rows.Select(r => r.Reason));
         Assert.Equal(["cli:root", "service", "sec-officer", "service"], rows.Select(r => r.Actor));
-        Assert.Equal("""{"operator":"dora","role":"approver","person":"p-dora","site":"fra1","osUser":"root","osUid":0}""", rows[0].Detail);
-        Assert.Equal("""{"operators":["dora"],"osUser":"root","osUid":0}""", rows[2].Detail);
+        var id = Assert.Single(host.Tokens.List(), t => t.Operator == "dora").Id;
+        Assert.Equal($$"""{"id":"{{id}}","operator":"dora","role":"approver","person":"p-dora","site":"fra1","osUser":"root","osUid":0}""", rows[0].Detail);
+        Assert.Equal($$"""{"operators":["dora"],"ids":["{{id}}"],"osUser":"root","osUid":0}""", rows[2].Detail);
         Assert.All(rows, r => Assert.DoesNotContain(token, r.Detail ?? "", StringComparison.Ordinal));
         Assert.Equal(Enumerable.Range((int)rows[0].Seq, 4).Select(i => (long)i), rows.Select(r => r.Seq));
         Assert.Null(host.Tokens.Authenticate(token));
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AU-3")]
+    [Trait("control", "PCI-10.2")]
+    [Trait("control", "ISO-A.8.15")]
+    public async Task TokenRows_NameTheTokenIds_SoThatATokenSampledFromTheListHasItsCreationAndItsRevocationInTheLog()
+    {
+        await host.AddPersonAsync("p-dora");
+        var (output, error) = (new StringWriter(), new StringWriter());
+
+        // A replacement made before the old token goes: two tokens of one operator, then both revoked by name.
+        TokenCommand.Run(Parse("create", "--db", host.DatabasePath, "--operator", "dora", "--role", "approver", "--person", "p-dora"), host.Clock, Root, output, error);
+        host.Clock.Advance(Duration.FromMinutes(1));
+        TokenCommand.Run(Parse("create", "--db", host.DatabasePath, "--operator", "dora", "--role", "approver", "--person", "p-dora"), host.Clock, Root, output, error);
+        var listed = host.Tokens.List().Where(t => t.Operator == "dora").Select(t => t.Id).ToList();
+        host.Clock.Advance(Duration.FromMinutes(1));
+        var revoked = TokenCommand.Run(Parse("revoke", "--db", host.DatabasePath, "--operator", "dora", "--by", "sec-officer"), host.Clock, Root, output, error);
+
+        Assert.Equal(0, revoked);
+        Assert.Equal(2, listed.Count);
+        var created = host.Rows(LogKinds.Admin).Where(r => r.Reason == "operator_token.create").OrderBy(r => r.Seq).ToList();
+        Assert.Equal(listed, created.Select(r => System.Text.Json.JsonDocument.Parse(r.Detail!).RootElement.GetProperty("id").GetString()));
+        var revocation = Assert.Single(host.Rows(LogKinds.Admin), r => r.Reason == "operator_token.revoke");
+        Assert.Equal(listed, System.Text.Json.JsonDocument.Parse(revocation.Detail!).RootElement.GetProperty("ids").EnumerateArray().Select(e => e.GetString()));
+        Assert.All(host.Tokens.List().Where(t => t.Operator == "dora"), t => Assert.Equal("sec-officer", t.RevokedBy));
     }
 
     [Fact]
