@@ -1391,7 +1391,8 @@ public sealed class VisitorService
     }
 
     /// <summary>
-    /// Adds a card to a site's badge pool, or moves it (action <c>badge_pool.add</c>). A card that is an employee's
+    /// Adds a card to a site's badge pool, or moves or changes it (action <c>badge_pool.add</c>, with <c>before</c>, the
+    /// badge as it was, when it was in the pool already). A card that is an employee's
     /// credential is refused. A site-limited token adds only to its site and moves only its site's badges.
     /// </summary>
     public async Task<VisitResult<PooledBadgeView>> AddBadgeAsync(OperatorIdentity admin, string card, PooledBadgeInput input, CancellationToken cancellationToken = default)
@@ -1430,7 +1431,8 @@ public sealed class VisitorService
         await gate.WaitAsync(cancellationToken);
         try
         {
-            if (store.Badge(uid!) is { } moved && !admin.ActsFor(moved.Site.Value))
+            var previous = store.Badge(uid!);
+            if (previous is { } moved && !admin.ActsFor(moved.Site.Value))
             {
                 return await NotForThisSiteAsync<PooledBadgeView>(admin, VisitActions.BadgePoolAdd, moved.Site.Value, new { card = uid, site = input.Site });
             }
@@ -1446,7 +1448,9 @@ public sealed class VisitorService
             }
 
             var badge = new PooledBadge(uid!, new SiteId(input.Site!), input.Technology!, clock.GetCurrentInstant(), actor);
-            var added = await ChangeAsync(actor, VisitActions.BadgePoolAdd, badge.Site, null, uid, new { card = uid, site = input.Site, technology = input.Technology }, () =>
+            // A badge moved or changed: the pool keeps it only as it is now (its adder and time replaced), so its row says what it was.
+            var before = previous is null ? null : new PooledBadgeView(previous.Card, previous.Site.Value, previous.Technology, previous.AddedAt, previous.AddedBy);
+            var added = await ChangeAsync(actor, VisitActions.BadgePoolAdd, badge.Site, null, uid, new { card = uid, site = input.Site, technology = input.Technology, before }, () =>
             {
                 store.UpsertBadge(badge);
                 return new PooledBadgeView(badge.Card, badge.Site.Value, badge.Technology, badge.AddedAt, badge.AddedBy);

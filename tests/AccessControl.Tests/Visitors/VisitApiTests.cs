@@ -1094,6 +1094,28 @@ public sealed class VisitApiTests : IAsyncLifetime
     }
 
     [Fact]
+    [Trait("control", "NIST-AU-3")]
+    [Trait("control", "ISO-A.8.15")]
+    public async Task BadgePool_ABadgeChanged_IsRecordedWithWhatItWasBefore_NotOnlyWhatItBecame()
+    {
+        await desk.AddBadgeAsync();
+        var first = Assert.Single(edge.Rows(new LogFilter { Reason = "badge_pool.add" }));
+        edge.Clock.Advance(Duration.FromDays(3));
+
+        var changed = await desk.Admin.PutAsJsonAsync($"api/v1/badge-pool/{VisitDesk.Badge1}", new { site = "demo", technology = "mifare-classic" });
+
+        Assert.Equal(HttpStatusCode.OK, changed.StatusCode);
+        var row = edge.Rows(new LogFilter { Reason = "badge_pool.add" }).Last();
+        Assert.NotEqual(first.Seq, row.Seq);
+        using var detail = System.Text.Json.JsonDocument.Parse(row.Detail!);
+        // The pool keeps only the badge as it is now (its adder and time replaced): the row is where its past is.
+        Assert.True(detail.RootElement.TryGetProperty("before", out var before), row.Detail);
+        Assert.Equal(("demo", "desfire-ev3", first.Actor), (before.GetProperty("site").GetString(), before.GetProperty("technology").GetString(), before.GetProperty("addedBy").GetString()));
+        Assert.Equal("mifare-classic", detail.RootElement.GetProperty("technology").GetString());
+        Assert.DoesNotContain("\"before\":{", first.Detail, StringComparison.Ordinal); // a new badge had none
+    }
+
+    [Fact]
     [Trait("control", "NIST-AC-3")]
     [Trait("control", "NIST-AC-6")]
     [Trait("control", "PCI-9.3.2")]
