@@ -4,9 +4,10 @@ namespace AccessControl.Admin;
 
 /// <summary>
 /// What a change to operator tokens is recorded as: by <c>accesscontrol token</c> on the edge box, and the revocation
-/// of a terminated person's tokens by the HR feed. The row is written with the change, so there is no <c>.failed</c>.
+/// of a terminated person's tokens by the HR feed. The command's row is written before the change:
+/// <c>&lt;action&gt;.failed</c> when the change could not be made after it (naming the row's seq and the token ids).
 /// </summary>
-[WrittenAs(ActionRows.Itself)]
+[WrittenAs(ActionRows.Itself | ActionRows.Failed)]
 public static class OperatorTokenActions
 {
     public const string Create = "operator_token.create";

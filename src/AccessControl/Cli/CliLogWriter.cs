@@ -50,7 +50,11 @@ internal static class CliLogWriter
     /// the command ran as and the login's (<see cref="OsAccount"/>). False after saying why on <paramref name="error"/>:
     /// the command then changes or hands out nothing.
     /// </summary>
-    public static bool AppendAdminRow(Database database, IClock clock, string actor, OsAccount account, string action, object detail, TextWriter error)
+    public static bool AppendAdminRow(Database database, IClock clock, string actor, OsAccount account, string action, object detail, TextWriter error) =>
+        AppendAdminRowAt(database, clock, actor, account, action, detail, error) is not null;
+
+    /// <summary><see cref="AppendAdminRow"/>, returning the row as written (with its seq, which a <c>.failed</c> row names); null when it was not.</summary>
+    public static LogEntry? AppendAdminRowAt(Database database, IClock clock, string actor, OsAccount account, string action, object detail, TextWriter error)
     {
         try
         {
@@ -70,16 +74,15 @@ internal static class CliLogWriter
             using var writer = Open(database, error);
             if (writer is null)
             {
-                return false;
+                return null;
             }
 
-            writer.Append([new LogEntry { At = clock.GetCurrentInstant(), Kind = LogKinds.Admin, Actor = actor, Reason = action, Detail = fields.ToJsonString(AdminJson.Options) }]);
-            return true;
+            return writer.Append([new LogEntry { At = clock.GetCurrentInstant(), Kind = LogKinds.Admin, Actor = actor, Reason = action, Detail = fields.ToJsonString(AdminJson.Options) }])[0];
         }
         catch (SqliteException ex)
         {
             error.WriteLine($"error: the entry log could not be written ({ex.Message}); nothing was changed");
-            return false;
+            return null;
         }
     }
 }

@@ -78,12 +78,21 @@ public static class TokenCommand
         {
             // The row names each token it revokes, so that every token of 'token list' has its revocation in the log.
             var ids = tokens.ValidIdsOf(operatorName);
-            if (!CliLogWriter.AppendAdminRow(database, clock, by, account, OperatorTokenActions.Revoke, new { operators = new[] { operatorName }, ids }, error))
+            if (CliLogWriter.AppendAdminRowAt(database, clock, by, account, OperatorTokenActions.Revoke, new { operators = new[] { operatorName }, ids }, error) is not { } audited)
             {
                 return ExitCodes.Failed;
             }
 
-            var count = tokens.RevokeIds(ids, by);
+            int count;
+            try
+            {
+                count = tokens.RevokeIds(ids, by);
+            }
+            catch (SqliteException ex)
+            {
+                return Failed(database, clock, by, account, OperatorTokenActions.Revoke, audited, new { ids }, ex, "no token was revoked", error);
+            }
+
             error.WriteLine($"revoked {count} token(s) of {operatorName}");
             return ExitCodes.Ok;
         }
@@ -132,15 +141,41 @@ public static class TokenCommand
 
         // The id is made first, so that the row names the token (token list shows it) and the two can be matched.
         var tokenId = ApiTokens.NewId();
-        if (!CliLogWriter.AppendAdminRow(database, clock, by, account, OperatorTokenActions.Create, new { id = tokenId, @operator = operatorName, role = ApiTokens.RoleCode(role), person, site }, error))
+        if (CliLogWriter.AppendAdminRowAt(database, clock, by, account, OperatorTokenActions.Create, new { id = tokenId, @operator = operatorName, role = ApiTokens.RoleCode(role), person, site }, error) is not { } created)
         {
             return ExitCodes.Failed;
         }
 
-        var token = tokens.CreateToken(operatorName, role, by, person, site, tokenId);
+        string token;
+        try
+        {
+            token = tokens.CreateToken(operatorName, role, by, person, site, tokenId);
+        }
+        catch (Exception ex) when (ex is SqliteException or ArgumentException)
+        {
+            // The person terminated or renamed meanwhile, a full disk, a busy database: the row said "created", so the log must say it was not.
+            return Failed(database, clock, by, account, OperatorTokenActions.Create, created, new { id = tokenId }, ex, "no token was created", error);
+        }
+
         output.WriteLine(token);
         error.WriteLine($"token for {operatorName} ({ApiTokens.RoleCode(role)}) created; it is shown only this once.");
         return ExitCodes.Ok;
+    }
+
+    /// <summary>
+    /// The change its row (<paramref name="audited"/>) recorded could not be made: a <c>&lt;action&gt;.failed</c> row says
+    /// so, naming that row's seq and the tokens, so that the log does not show a token made or revoked that was not.
+    /// </summary>
+    private static int Failed(Database database, IClock clock, string by, OsAccount account, string action, LogEntry audited, object tokens, Exception failure, string outcome, TextWriter error)
+    {
+        var fields = System.Text.Json.JsonSerializer.SerializeToNode(tokens, AdminJson.Options)!.AsObject();
+        fields["failedSeq"] = audited.Seq;
+        fields["error"] = failure.GetType().Name;
+        var recorded = CliLogWriter.AppendAdminRow(database, clock, by, account, LogReasons.Failed(action), fields, error);
+        error.WriteLine($"error: {failure.Message}; {outcome}" + (recorded
+            ? $" (the log says so: {LogReasons.Failed(action)} after row {audited.Seq})"
+            : $", but the log's row {audited.Seq} says it was and that could not be corrected"));
+        return ExitCodes.Failed;
     }
 
     /// <summary>Revokes the one token with this id (<c>token list</c> shows it): its operator's other tokens stay valid.</summary>
@@ -157,12 +192,21 @@ public static class TokenCommand
             return ExitCodes.Failed;
         }
 
-        if (!CliLogWriter.AppendAdminRow(database, clock, by, account, OperatorTokenActions.Revoke, new { operators = new[] { operatorName }, id }, error))
+        if (CliLogWriter.AppendAdminRowAt(database, clock, by, account, OperatorTokenActions.Revoke, new { operators = new[] { operatorName }, id }, error) is not { } audited)
         {
             return ExitCodes.Failed;
         }
 
-        var revoked = tokens.Revoke(id, by);
+        string? revoked;
+        try
+        {
+            revoked = tokens.Revoke(id, by);
+        }
+        catch (SqliteException ex)
+        {
+            return Failed(database, clock, by, account, OperatorTokenActions.Revoke, audited, new { ids = new[] { id } }, ex, "no token was revoked", error);
+        }
+
         error.WriteLine(revoked is null ? $"token {id} was revoked meanwhile" : $"revoked token {id} of {operatorName}");
         return ExitCodes.Ok;
     }

@@ -207,6 +207,32 @@ public sealed class CliTests : IAsyncLifetime
 
     [Fact]
     [Trait("control", "NIST-AU-5")]
+    [Trait("control", "NIST-AU-3")]
+    public async Task TokenCreate_ThatFailsAfterItsRow_IsRecordedAsFailed_NamingTheToken_AndExitsWithAnError()
+    {
+        await host.AddPersonAsync("p-erin");
+        var (output, error) = (new StringWriter(), new StringWriter());
+        using (var connection = host.Database.Open())
+        {
+            // The row is written, then the token's insert fails (a full disk, a busy database, the person terminated meanwhile).
+            connection.Execute("CREATE TRIGGER refuse_tokens BEFORE INSERT ON operator_tokens BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END");
+        }
+
+        var code = TokenCommand.Run(Parse("create", "--db", host.DatabasePath, "--operator", "erin", "--role", "auditor", "--person", "p-erin"), host.Clock, Root, output, error);
+
+        Assert.Equal(1, code);
+        Assert.Empty(Lines(output));
+        Assert.Contains("no token was created", error.ToString(), StringComparison.Ordinal);
+        var rows = host.Rows(LogKinds.Admin).Where(r => r.Reason is "operator_token.create" or "operator_token.create.failed").OrderBy(r => r.Seq).ToList();
+        Assert.Equal(["operator_token.create", "operator_token.create.failed"], rows.Select(r => r.Reason));
+        var id = JsonDocument.Parse(rows[0].Detail!).RootElement.GetProperty("id").GetString();
+        Assert.Equal(id, JsonDocument.Parse(rows[1].Detail!).RootElement.GetProperty("id").GetString());
+        Assert.Equal(rows[0].Seq, JsonDocument.Parse(rows[1].Detail!).RootElement.GetProperty("failedSeq").GetInt64());
+        Assert.Equal("cli:root", rows[1].Actor);
+    }
+
+    [Fact]
+    [Trait("control", "NIST-AU-5")]
     public async Task TokenCreate_WhenTheEntryLogCannotBeWritten_CreatesNoToken()
     {
         await host.AddPersonAsync("p-erin");
