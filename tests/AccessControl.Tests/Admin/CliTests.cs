@@ -182,7 +182,7 @@ public sealed class CliTests : IAsyncLifetime
     [Fact]
     [Trait("control", "NIST-AU-3")]
     [Trait("control", "PCI-10.2")]
-    [Trait("control", "ISO-A.8.15")]
+    [Trait("control", "ISO27001-A.8.15")]
     public async Task TokenRows_NameTheTokenIds_SoThatATokenSampledFromTheListHasItsCreationAndItsRevocationInTheLog()
     {
         await host.AddPersonAsync("p-dora");

@@ -63,7 +63,7 @@ public sealed class LogQueryTests : IAsyncLifetime
     [Fact]
     [Trait("control", "NIST-AU-6")]
     [Trait("control", "PCI-10.2")]
-    [Trait("control", "ISO-A.8.15")]
+    [Trait("control", "ISO27001-A.8.15")]
     public async Task Log_ByActor_FindsEveryRowThatActorWrote_ChangesAndRefusals_AndASystemActorsToo()
     {
         // Rows 6..9 beside the seed's alice (row 5): what an auditor sampling one operator's changes asks for.

@@ -1095,7 +1095,7 @@ public sealed class VisitApiTests : IAsyncLifetime
 
     [Fact]
     [Trait("control", "NIST-AU-3")]
-    [Trait("control", "ISO-A.8.15")]
+    [Trait("control", "ISO27001-A.8.15")]
     public async Task BadgePool_ABadgeChanged_IsRecordedWithWhatItWasBefore_NotOnlyWhatItBecame()
     {
         await desk.AddBadgeAsync();
