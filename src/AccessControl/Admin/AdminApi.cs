@@ -495,6 +495,7 @@ public static class AdminApi
             }
 
             http.Items[typeof(OperatorIdentity)] = identity;
+            RequestOrigin.Set(identity.Operator, http.Connection.RemoteIpAddress?.ToString());
             return await next(context);
         }
 

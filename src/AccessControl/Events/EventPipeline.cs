@@ -256,11 +256,14 @@ public sealed class EventPipeline : IAsyncDisposable
     public ValueTask EnqueueAsync(string topic, ReadOnlyMemory<byte> payload, bool fromRetainedStore, CancellationToken cancellationToken) =>
         PostAsync(new Inbound(topic, payload, time.GetTimestamp(), fromRetainedStore), cancellationToken);
 
-    /// <summary>Appends a row (admin change, security event) in log order; completes when it is durable.</summary>
+    /// <summary>
+    /// Appends a row (admin change, security event) in log order; completes when it is durable. A row written by the
+    /// operator of the HTTP request being served names the address it came from (<see cref="RequestOrigin"/>).
+    /// </summary>
     public async Task<LogEntry> AppendAsync(LogEntry entry, CancellationToken cancellationToken = default)
     {
         var done = new TaskCompletionSource<LogEntry>(TaskCreationOptions.RunContinuationsAsynchronously);
-        await PostAsync(new Append(entry, done), cancellationToken);
+        await PostAsync(new Append(RequestOrigin.Stamp(entry), done), cancellationToken);
         return await done.Task.WaitAsync(cancellationToken);
     }
 
@@ -277,7 +280,7 @@ public sealed class EventPipeline : IAsyncDisposable
             done[i] = new TaskCompletionSource<LogEntry>(TaskCreationOptions.RunContinuationsAsynchronously);
         }
 
-        await PostAsync(new AppendAll(entries, done), cancellationToken);
+        await PostAsync(new AppendAll([.. entries.Select(RequestOrigin.Stamp)], done), cancellationToken);
         return await Task.WhenAll(done.Select(d => d.Task)).WaitAsync(cancellationToken);
     }
 
@@ -293,7 +296,7 @@ public sealed class EventPipeline : IAsyncDisposable
         ArgumentException.ThrowIfNullOrWhiteSpace(source);
         ArgumentException.ThrowIfNullOrWhiteSpace(actor);
         var done = new TaskCompletionSource<LogEntry>(TaskCreationOptions.RunContinuationsAsynchronously);
-        await PostAsync(new SeqReset(source, baseline, actor, site, done), cancellationToken);
+        await PostAsync(new SeqReset(source, baseline, actor, site, done) { Remote = RequestOrigin.RemoteOf(actor) }, cancellationToken);
         return await done.Task.WaitAsync(cancellationToken);
     }
 
@@ -312,7 +315,7 @@ public sealed class EventPipeline : IAsyncDisposable
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(actor);
         var done = new TaskCompletionSource<FireResetResult>(TaskCreationOptions.RunContinuationsAsynchronously);
-        await PostAsync(new FireReset(actor, force, site, done), cancellationToken);
+        await PostAsync(new FireReset(actor, force, site, done) { Remote = RequestOrigin.RemoteOf(actor) }, cancellationToken);
         return await done.Task.WaitAsync(cancellationToken);
     }
 
@@ -1444,7 +1447,8 @@ public sealed class EventPipeline : IAsyncDisposable
                     ("forced", reset.Force ? "true" : null),
                     ("panelsInAlarm", release.Cleared ? null : string.Join(',', release.PanelsInAlarm)),
                     ("tokenSite", reset.Site),
-                    ("otherSitesReleased", reset.Site is null ? null : (long?)othersReleased)),
+                    ("otherSitesReleased", reset.Site is null ? null : (long?)othersReleased),
+                    ("remote", reset.Remote)),
             })
             {
                 Retained = last ? RetainedDoorCommands(relocked, DoorCommands.Relock) : [],
@@ -1588,7 +1592,7 @@ public sealed class EventPipeline : IAsyncDisposable
             DeviceSeq = reset.Baseline,
             Reason = DeviceSeqBaselines.ResetReason,
             Actor = reset.Actor,
-            Detail = Json(("baseline", reset.Baseline), ("previous", previous)),
+            Detail = Json(("baseline", reset.Baseline), ("previous", previous), ("remote", reset.Remote)),
         })
         { Appended = reset.Done };
         batch.Add(row);
@@ -2468,11 +2472,17 @@ public sealed class EventPipeline : IAsyncDisposable
 
     private sealed record SeqReset(string Source, long? Baseline, string Actor, string? Site, TaskCompletionSource<LogEntry> Done) : Item
     {
+        /// <summary>The address of the HTTP request that asked for it (<see cref="RequestOrigin"/>), for its rows.</summary>
+        public string? Remote { get; init; }
+
         public override void Fail(Exception failure) => Done.TrySetException(failure);
     }
 
     private sealed record FireReset(string Actor, bool Force, string? Site, TaskCompletionSource<FireResetResult> Done) : Item
     {
+        /// <summary>The address of the HTTP request that asked for it (<see cref="RequestOrigin"/>), for its rows.</summary>
+        public string? Remote { get; init; }
+
         public override void Fail(Exception failure) => Done.TrySetException(failure);
     }
 

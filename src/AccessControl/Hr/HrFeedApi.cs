@@ -84,6 +84,8 @@ public static class HrFeedApi
                 $"A valid {SignatureHeader} (sha256=HMAC of the timestamp, a newline and the body) and an {TimestampHeader} within {MaxClockSkew.TotalMinutes} minutes of the service clock are required.");
         }
 
+        RequestOrigin.Set(HrFeedService.Actor, http.Connection.RemoteIpAddress?.ToString());
+
         // It takes no query parameter, as no route does one it does not name; checked here, after the signature, which
         // authenticates it (an endpoint filter would answer an unsigned request before its 401 and security row).
         if (QueryParameters.Refusal(http.Request) is { } invalidQuery)

@@ -65,6 +65,7 @@ public sealed class ComplianceMatrixTests
         new("PCI-9.3.3", Pci, "Visitor badges or identification are surrendered or deactivated before visitors leave or at expiry"),
         new("PCI-9.3.4", Pci, "A visitor log is used to maintain a physical record of visitor activity"),
         new("PCI-10.2", Pci, "Audit logs support the detection of anomalies and suspicious activity, and forensic analysis"),
+        new("PCI-10.2.2", Pci, "Audit logs record, for each auditable event: user identification, type of event, date and time, success or failure, origination, identity of the affected data"),
         new("PCI-10.3", Pci, "Audit logs are protected from destruction and unauthorized modifications"),
         new("PCI-10.5", Pci, "Audit log history is retained and available for analysis"),
         new("PCI-10.6", Pci, "Time-synchronization mechanisms support consistent time settings"),

@@ -36,6 +36,28 @@ public class AdminOverHttpTests
     }
 
     [Fact]
+    [Trait("control", "PCI-10.2.2")]
+    [Trait("control", "NIST-AU-3")]
+    public async Task AChangeOverTheApi_RecordsTheAddressItCameFrom_InItsRowAndInTheRowsItSetsOff()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        TestPeople.Add(edge.Edge.Database, "p-alice");
+        using var http = Client(edge, new ApiTokens(edge.Edge.Database, edge.Clock).CreateToken("hr-alice", OperatorRole.Admin, "test", "p-alice"));
+
+        var terminated = await http.PostAsJsonAsync("api/v1/people/p-jweber/status", new { status = "terminated" });
+        var reset = await http.PostAsync("api/v1/devices/readers/rdr-lobby-in/seq-reset", null);
+
+        Assert.Equal(HttpStatusCode.OK, terminated.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, reset.StatusCode);
+        var byAlice = edge.Rows(new LogFilter { Kind = LogKinds.Admin }).Where(r => r.Actor == "hr-alice").ToList();
+        Assert.Contains(byAlice, r => r.Reason == "person.terminate");
+        Assert.Contains(byAlice, r => r.Reason == "credential.revoke");        // the card her termination revoked
+        Assert.Contains(byAlice, r => r.Reason == global::AccessControl.Events.DeviceSeqBaselines.ResetReason);
+        Assert.All(byAlice, r => Assert.Contains("\"remote\":\"127.0.0.1\"", r.Reason + " " + r.Detail, StringComparison.Ordinal));
+        Assert.All(byAlice, r => Assert.NotNull(System.Text.Json.JsonDocument.Parse(r.Detail!))); // still one JSON object each
+    }
+
+    [Fact]
     [Trait("control", "NIST-AC-3")]
     public async Task AnAuditor_CannotRevokeACredential_AndTheAttemptIsLogged()
     {

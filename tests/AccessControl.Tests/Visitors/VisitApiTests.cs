@@ -1134,10 +1134,11 @@ public sealed class VisitApiTests : IAsyncLifetime
         var purgeRow = Assert.Single(edge.Rows(new LogFilter { Reason = "visit.purge.refused" }));
         Assert.Equal(("admin-demo", null), (purgeRow.Actor, purgeRow.SiteId));
         // The action names the one endpoint, and the service refuses it itself, the same whoever passes the request on
-        // (no method and path, unlike a refusal of everything under one code such as cardholders.refused).
+        // (no method and path, unlike a refusal of everything under one code such as cardholders.refused), and the address
+        // the request came from.
         using (var detail = System.Text.Json.JsonDocument.Parse(purgeRow.Detail!))
         {
-            Assert.Equal(["code", "role", "person", "tokenSite"], detail.RootElement.EnumerateObject().Select(p => p.Name));
+            Assert.Equal(["remote", "code", "role", "person", "tokenSite"], detail.RootElement.EnumerateObject().Select(p => p.Name));
             Assert.Equal(("not_approver_for_site", "admin", "demo"), (detail.RootElement.GetProperty("code").GetString(), detail.RootElement.GetProperty("role").GetString(), detail.RootElement.GetProperty("tokenSite").GetString()));
         }
         var pool = await desk.Admin.GetFromJsonAsync<PooledBadgeView[]>("api/v1/badge-pool", AdminJson.Options);
