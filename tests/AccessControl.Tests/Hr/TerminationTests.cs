@@ -25,6 +25,7 @@ public class TerminationTests
     [Trait("control", "NIST-PS-4")]
     [Trait("control", "PCI-9.2")]
     [Trait("control", "ISO27001-A.7.3")]
+    [Trait("control", "PCI-10.2.2")]
     public async Task Termination_DeniesTheNextSwipe_AndRevokesTemplatesTokensAndVisits_EachAudited()
     {
         await using var edge = await EdgeHarness.StartAsync();
@@ -73,6 +74,7 @@ public class TerminationTests
             ["hr.event", "person.terminate", "credential.revoke", "fingerprint.revoke", "visit.cancel", "visit.cancel", "visit.escort_remove", "operator_token.revoke", "hr.applied"],
             rows.Select(r => r.Reason));
         Assert.All(rows, r => Assert.Contains("hr-2026-000123", r.Detail, StringComparison.Ordinal));
+        Assert.All(rows, r => Assert.Contains("\"remote\":\"127.0.0.1\"", r.Detail, StringComparison.Ordinal)); // where the HR system sent it from (PCI 10.2.2)
         var access = edge.Rows(new LogFilter { Kind = LogKinds.Access, PersonId = "p-mkoch" });
         Assert.True(rows.Single(r => r.Reason == "person.terminate").Seq < access[^1].Seq);
     }
