@@ -312,7 +312,35 @@ public static class AdminApi
         }
 
         var (rows, purged) = query.Answer(limit is null ? filter : filter with { SiteId = limit });
-        return Json(new LogPage(rows, rows.Count == filter.Limit ? rows[^1].Seq.ToString(System.Globalization.CultureInfo.InvariantCulture) : null, purged));
+        var next = rows.Count == filter.Limit ? rows[^1].Seq.ToString(System.Globalization.CultureInfo.InvariantCulture) : null;
+        return Json(new LogPage(Visitors.VisitorService.SeesDocuments(who.Role) ? rows : [.. rows.Select(WithoutDocument)], next, purged));
+    }
+
+    /// <summary>
+    /// A row as a role that does not see identity documents reads it (an admin: GDPR art. 5(1)(c), as <c>GET /visits</c>
+    /// leaves them out): a check-in's <c>document</c> (type, issuing country, last characters, expiry) taken out of its
+    /// detail, the rest as written. The stored row is untouched; an auditor, and <c>log verify</c>, read it whole.
+    /// </summary>
+    private static LogEntry WithoutDocument(LogEntry row)
+    {
+        if (row.Detail is not { } detail || !detail.Contains("\"document\":", StringComparison.Ordinal))
+        {
+            return row;
+        }
+
+        try
+        {
+            if (System.Text.Json.Nodes.JsonNode.Parse(detail) is System.Text.Json.Nodes.JsonObject json && json.Remove("document"))
+            {
+                return row with { Detail = json.ToJsonString(AdminJson.Options) };
+            }
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            // Not JSON the service wrote: shown as it is, as the log query shows any such row.
+        }
+
+        return row;
     }
 
     /// <summary>

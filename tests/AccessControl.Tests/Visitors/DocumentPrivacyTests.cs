@@ -172,6 +172,26 @@ public class DocumentPrivacyTests
     }
 
     [Fact]
+    [Trait("control", "GDPR-5.1c")]
+    public async Task AnAdminReadingTheLog_GetsACheckInsRowWithoutItsDocument_WhichTheAuditorStillReads_AndTheStoredRowKeeps()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        using var desk = VisitDesk.For(edge);
+        await desk.CheckedInVisitAsync();
+
+        var byAdmin = await (await desk.Admin.GetAsync("api/v1/log?reason=visit.check_in")).Content.ReadFromJsonAsync<LogPage>(AdminJson.Options);
+        var byAuditor = await (await desk.Auditor.GetAsync("api/v1/log?reason=visit.check_in")).Content.ReadFromJsonAsync<LogPage>(AdminJson.Options);
+
+        var adminRow = Assert.Single(byAdmin!.Items);
+        var auditorRow = Assert.Single(byAuditor!.Items);
+        Assert.DoesNotContain("\"document\"", adminRow.Detail, StringComparison.Ordinal);
+        Assert.DoesNotContain("0T47", adminRow.Detail, StringComparison.Ordinal);
+        Assert.Contains("\"badge\":", adminRow.Detail, StringComparison.Ordinal);          // the rest of the row as written
+        Assert.Contains("\"lastFour\":\"0T47\"", auditorRow.Detail, StringComparison.Ordinal);
+        Assert.Equal(auditorRow.Detail, Assert.Single(edge.Rows(new LogFilter { Reason = "visit.check_in" })).Detail);
+    }
+
+    [Fact]
     public void DocumentInput_ToString_WithholdsTheNumber()
     {
         Assert.DoesNotContain(Normalized, new DocumentInput("passport", "DEU", Normalized, "2030-01-01").ToString(), StringComparison.Ordinal);
