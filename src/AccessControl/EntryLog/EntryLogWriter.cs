@@ -157,6 +157,7 @@ public sealed class EntryLogWriter : IDisposable
             return [];
         }
 
+        BeforeAppend?.Invoke();
         lock (gate)
         {
             try
@@ -174,6 +175,9 @@ public sealed class EntryLogWriter : IDisposable
             }
         }
     }
+
+    /// <summary>Test hook: runs at every call of <see cref="Append"/>, before it waits for the writer's lock.</summary>
+    internal Action? BeforeAppend { get; set; }
 
     /// <summary>Test hook: runs when <see cref="Append"/> found its row number taken by another writer, before it tries again.</summary>
     internal Action? AfterConflict { get; set; }

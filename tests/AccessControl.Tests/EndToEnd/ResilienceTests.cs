@@ -5,6 +5,7 @@ using System.Text.Json;
 using AccessControl.Admin;
 using AccessControl.EntryLog;
 using AccessControl.Events;
+using AccessControl.Health;
 using AccessControl.Protocol;
 using AccessControl.Tests.Support;
 using MQTTnet;
@@ -168,6 +169,55 @@ public class ResilienceTests
         var rows = edge.Rows(new LogFilter { Kind = LogKinds.Access });
         Assert.Equal(["grant", "deny", "grant"], rows.Select(r => r.Decision));
         Assert.Equal("log_failure", rows[1].Reason);    // logged late, as the reader heard it: never as a grant
+    }
+
+    /// <summary>
+    /// Another process holds the log's write lock for longer than the busy timeout (a <c>sqlite3</c> shell left inside
+    /// <c>BEGIN EXCLUSIVE</c>, a VACUUM, a stuck backup tool): the batch waits it out once, in SQLite's busy handler, and
+    /// fails closed. Before, the commit was retried three more times on SQLITE_BUSY, each retry waiting the busy timeout
+    /// again: every batch held the pipeline for 20 s instead of 5 s, and every door event, alarm and fire-panel event
+    /// behind it waited that long too (with a real service and four readers, swipes were answered 20 to 70 s late).
+    /// </summary>
+    [Fact]
+    [Trait("control", "NIST-AU-5")]
+    [Trait("control", "NIST-PE-3")]
+    public async Task AnotherProcessHoldingTheLogsWriteLock_TheBatchWaitsOutTheBusyTimeoutOnce_ThenIsDeniedLogFailure_AndTheNextSwipeAfterItLetsGoIsGranted()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        var alarms = await edge.AlarmsAsync();
+        var reader = await edge.ReaderAsync(ReaderId);
+        Assert.True((await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout)).Grant);
+        var attempts = 0;
+        edge.Edge.Writer.BeforeAppend = () => Interlocked.Increment(ref attempts);
+
+        DecisionMessage denied;
+        int attemptsWhileLocked;
+        HealthReport whileLocked;
+        using (var holder = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={edge.Edge.Database.Path};Pooling=False"))
+        {
+            holder.Open();
+            using (var begin = holder.CreateCommand())
+            {
+                begin.CommandText = "BEGIN EXCLUSIVE";
+                begin.ExecuteNonQuery();
+            }
+
+            denied = await reader.PresentCardAsync(Operator, Ev3).WaitAsync(TimeSpan.FromMinutes(2));
+            attemptsWhileLocked = Volatile.Read(ref attempts);
+            whileLocked = EdgeHealth.Evaluate(HealthProbe.Read(edge.Edge));
+        }
+
+        var alarm = await alarms.Reader.ReadAsync().AsTask().WaitAsync(EdgeHarness.Timeout);
+        var after = await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
+
+        Assert.Equal((false, "log_failure", 0), (denied.Grant, denied.Reason, denied.UnlockSeconds));
+        Assert.Equal(1, attemptsWhileLocked);
+        Assert.Equal(AlarmTypes.LogFailure, alarm.Type);
+        Assert.Equal(HealthStatus.Failing, Assert.Single(whileLocked.Checks, c => c.Name == "entry-log").Status);
+        Assert.True(after.Grant, after.Reason);
+        var rows = edge.Rows(new LogFilter { Kind = LogKinds.Access });
+        Assert.Equal(["grant", "deny", "grant"], rows.Select(r => r.Decision));
+        Assert.Equal("log_failure", rows[1].Reason);
     }
 
     [Fact]
