@@ -123,16 +123,12 @@ public sealed class EntryLogWriter : IDisposable
     }
 
     /// <summary>The last row written (0 for an empty log).</summary>
-    public long HeadSeq
-    {
-        get
-        {
-            lock (gate)
-            {
-                return headSeq;
-            }
-        }
-    }
+    /// <remarks>
+    /// Read without the writer's lock: the health check reads it, and a commit holds the lock for as long as it waits for
+    /// the disk or for another process's lock on the file (the busy timeout, 5 s); the health check must answer meanwhile.
+    /// The head only moves under the lock, after a commit, so a read gets the head before or after it, never a torn value.
+    /// </remarks>
+    public long HeadSeq => Volatile.Read(ref headSeq);
 
     /// <summary>Checkpoints committed to the database but not yet in the checkpoint file (the file could not be written); retried.</summary>
     public int UnfiledCheckpoints
@@ -157,9 +153,9 @@ public sealed class EntryLogWriter : IDisposable
             return [];
         }
 
-        BeforeAppend?.Invoke();
         lock (gate)
         {
+            BeforeAppend?.Invoke();
             try
             {
                 return AppendOnce(entries);
@@ -176,7 +172,7 @@ public sealed class EntryLogWriter : IDisposable
         }
     }
 
-    /// <summary>Test hook: runs at every call of <see cref="Append"/>, before it waits for the writer's lock.</summary>
+    /// <summary>Test hook: runs at every call of <see cref="Append"/>, holding the writer's lock, before the transaction begins.</summary>
     internal Action? BeforeAppend { get; set; }
 
     /// <summary>Test hook: runs when <see cref="Append"/> found its row number taken by another writer, before it tries again.</summary>

@@ -220,6 +220,37 @@ public class ResilienceTests
         Assert.Equal("log_failure", rows[1].Reason);
     }
 
+    /// <summary>
+    /// A monitor polls the health check to learn that the log is failing; it must get its answer while a commit waits
+    /// for the disk or for another process's lock (up to the busy timeout, 5 s), not after. Before, reading the log's
+    /// head took the writer's lock, so <c>GET /api/v1/health</c> took as long as the commit in progress (5 s while another
+    /// process held the database's write lock, measured against the real service), and a monitor with a shorter
+    /// timeout saw no answer at all.
+    /// </summary>
+    [Fact]
+    [Trait("control", "NIST-AU-5")]
+    public async Task TheHealthCheck_IsAnsweredWhileACommitIsInProgress_WithoutWaitingForIt()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        var reader = await edge.ReaderAsync(ReaderId);
+        HealthReport? duringCommit = null;
+        var answered = false;
+        edge.Edge.Writer.BeforeAppend = () =>
+        {
+            // On the pipeline's thread, holding the writer's lock, as a commit that waits for the disk does.
+            edge.Edge.Writer.BeforeAppend = null;
+            var probe = Task.Run(() => EdgeHealth.Evaluate(HealthProbe.Read(edge.Edge)));
+            answered = probe.Wait(EdgeHarness.Timeout); // the guard against a deadlock: before, it waited all of it
+            duringCommit = answered ? probe.Result : null;
+        };
+
+        var granted = await reader.PresentCardAsync(Operator, Ev3).WaitAsync(TimeSpan.FromMinutes(1));
+
+        Assert.True(answered, "the health probe waited for the commit in progress");
+        Assert.Equal(HealthStatus.Ok, Assert.Single(duringCommit!.Checks, c => c.Name == "entry-log").Status);
+        Assert.True(granted.Grant, granted.Reason);
+    }
+
     [Fact]
     [Trait("control", "NIST-AU-5")]
     public async Task AnUnforeseenFailureOfTheLog_FailsClosedLikeAnyOther_AndThePipelineGoesOn()
