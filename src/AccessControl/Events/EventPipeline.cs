@@ -406,6 +406,7 @@ public sealed class EventPipeline : IAsyncDisposable
             await loop.ConfigureAwait(false);
         }
 
+        SayWhatAnOutageLeaves();
         trace?.Dispose();
         journal?.Dispose();
     }
@@ -2295,6 +2296,34 @@ public sealed class EventPipeline : IAsyncDisposable
         }
 
         logHealth = lateRows.Health();
+    }
+
+    /// <summary>
+    /// At a stop during an entry-log outage: the rows kept in memory only (the outage journal could not be written, a
+    /// read-only file system say, or was full or off) are lost with the process, and the entry log will never show them.
+    /// The service's log, which a site forwards off the host, is then the only record that they existed, so it says how
+    /// many and since when; the rows in the journal are taken back at the next start.
+    /// </summary>
+    private void SayWhatAnOutageLeaves()
+    {
+        var outage = lateRows.Health();
+        if (outage.OutageSince is not { } since)
+        {
+            return;
+        }
+
+        var inMemoryOnly = outage.RowsKept - outage.RowsOnDisk;
+        if (inMemoryOnly > 0 || outage.RowsLost > 0)
+        {
+            logger.LogCritical(
+                "Stopping during an entry-log outage (commits failing since {Since}, {Error}): {Count} rows kept during it, the denies the readers heard among them, are lost with this stop and will not be in the entry log; {OnDisk} more are in the outage journal and are written at the next start, and {Lost} were lost earlier past the capacity.",
+                WireFormat.FormatInstant(since), outage.Error, inMemoryOnly, outage.RowsOnDisk, outage.RowsLost);
+        }
+        else
+        {
+            logger.LogWarning("Stopping during an entry-log outage (commits failing since {Since}, {Error}): its {Count} rows are in the outage journal and are written to the log at the next start.",
+                WireFormat.FormatInstant(since), outage.Error, outage.RowsOnDisk);
+        }
     }
 
     private void PersistLateRows()

@@ -251,6 +251,36 @@ public class ResilienceTests
         Assert.True(granted.Grant, granted.Reason);
     }
 
+    /// <summary>
+    /// The data folder's file system went read-only after a disk error (ext4 <c>errors=remount-ro</c>): neither the log
+    /// nor the outage journal can be written, so the denies of the outage are in memory only, and the operator has to
+    /// stop the service to repair the disk. That stop loses them, and the entry log will never show them; the service's
+    /// own log (forwarded off the host) must say so, with how many and since when. Before, the stop said nothing (seen
+    /// against the real service on a loop-mounted ext4 forced read-only: 5 denies heard, none in the log after the
+    /// repair and restart, no outage row, and no word about it at the stop).
+    /// </summary>
+    [Fact]
+    [Trait("control", "NIST-AU-5")]
+    [Trait("control", "PCI-10.7")]
+    public async Task StoppingDuringAnOutage_WithRowsKeptInMemoryOnly_SaysInTheServiceLogHowManyAreLost()
+    {
+        var logs = new CapturingLoggerProvider();
+        await using (var edge = await EdgeHarness.StartAsync(logs: logs, configure: s => s with { Pipeline = s.Pipeline with { OutageJournalBytes = 0 } }))
+        {
+            var reader = await edge.ReaderAsync(ReaderId);
+            Assert.True((await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout)).Grant);
+            edge.Edge.Writer.SimulateWriteFailure(true);
+            Assert.Equal("log_failure", (await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout)).Reason);
+            Assert.Equal("log_failure", (await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout)).Reason);
+        }
+
+        // At least the two denies and the log_failure alarm's row (the readers' going offline at the end may add theirs).
+        var stop = Assert.Single(logs.Lines, l => l.Contains("lost with this stop", StringComparison.Ordinal));
+        Assert.StartsWith("Critical ", stop, StringComparison.Ordinal);
+        var lost = System.Text.RegularExpressions.Regex.Match(stop, @": (\d+) rows kept during it");
+        Assert.True(lost.Success && int.Parse(lost.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) >= 3, stop);
+    }
+
     [Fact]
     [Trait("control", "NIST-AU-5")]
     public async Task AnUnforeseenFailureOfTheLog_FailsClosedLikeAnyOther_AndThePipelineGoesOn()
