@@ -2261,7 +2261,7 @@ public sealed class EventPipeline : IAsyncDisposable
         }
 
         lastLogFailureAlarm = now;
-        var detail = $"entry log commit failed ({failure.GetType().Name}); {rows} events answered deny/log_failure in this batch, " +
+        var detail = $"entry log commit failed ({LateRows.Describe(failure)}); {rows} events answered deny/log_failure in this batch, " +
             $"{lateRows.Count} rows kept to be logged when it recovers";
         var alarm = new AlarmMessage(Guid.NewGuid().ToString("N"), now, AlarmTypes.LogFailure, null, null, null, detail);
         outgoing.Add((topics.Alarms, WireFormat.Write(alarm), false));

@@ -263,8 +263,8 @@ internal sealed class LateRows
         return node.ToJsonString();
     }
 
-    // The type and SQLite's code name the failure without carrying a path or a value into the log.
-    private static string Describe(Exception failure) =>
+    /// <summary>The type and SQLite's code name the failure without carrying a path or a value into the log (or an alarm).</summary>
+    internal static string Describe(Exception failure) =>
         failure is Microsoft.Data.Sqlite.SqliteException sqlite ? $"SqliteException {sqlite.SqliteErrorCode}" : failure.GetType().Name;
 }
 

@@ -139,6 +139,7 @@ public class ResilienceTests
 
         Assert.Equal((false, "log_failure", 0), (whileFull[^1].Grant, whileFull[^1].Reason, whileFull[^1].UnlockSeconds));
         Assert.Equal(AlarmTypes.LogFailure, alarm.Type);
+        Assert.Contains("(SqliteException 13)", alarm.Detail, StringComparison.Ordinal); // the console is told why: full
         Assert.Equal((false, "log_failure"), (stillFull.Grant, stillFull.Reason));
         Assert.True(afterwards.Grant);
         var granted = edge.Rows(new LogFilter { Kind = LogKinds.Access, Decision = "grant", Limit = 10_000 }).Count;
