@@ -677,6 +677,7 @@ public sealed class EntryLogWriter : IDisposable
             throw failure;
         }
 
+        ThrowIfFileMoved();
         var written = new LogEntry[entries.Count];
         LogCheckpoint? checkpoint = null;
         using var transaction = connection.BeginTransaction();
@@ -724,8 +725,22 @@ public sealed class EntryLogWriter : IDisposable
         return (seq, hash);
     }
 
+    /// <summary>
+    /// Before each write transaction: the file this connection has open must still be the one at the database's path (one
+    /// stat of the path per batch). Else the rows would be committed to a file nobody can read once the service stops,
+    /// behind grants already published: the batch fails closed instead.
+    /// </summary>
+    private void ThrowIfFileMoved()
+    {
+        if (FileIdentity.HasMoved(connection))
+        {
+            throw FileIdentity.MovedError(database.Path);
+        }
+    }
+
     private LogCheckpoint CheckpointLocked(Instant now)
     {
+        ThrowIfFileMoved();
         var checkpoint = checkpointing!.Key.Sign(headSeq, headHash, headSeq - purgedUpTo, now);
         using (var transaction = connection.BeginTransaction())
         {

@@ -282,6 +282,37 @@ public class ResilienceTests
         Assert.True(lost.Success && int.Parse(lost.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) >= 3, stop);
     }
 
+    /// <summary>
+    /// The database file replaced under the running service (a restore done without stopping it, a tool that writes a
+    /// new file and renames it over the old one). Before, the writer went on committing to the file it had open, which
+    /// no longer had a name: swipes were granted, and their rows were missing from the log once the service stopped
+    /// (seen against the real service; <c>log verify</c> then reported the log truncated). Now the writer checks before
+    /// each batch that its file is still the one at its path and fails closed when it is not.
+    /// </summary>
+    [Fact]
+    [Trait("control", "NIST-AU-5")]
+    [Trait("control", "NIST-AU-9")]
+    public async Task TheDatabaseFileReplacedUnderTheRunningService_SwipesAreDeniedLogFailure_NotGrantedIntoAFileNobodyCanRead()
+    {
+        await using var edge = await EdgeHarness.StartAsync();
+        var alarms = await edge.AlarmsAsync();
+        var reader = await edge.ReaderAsync(ReaderId);
+        Assert.True((await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout)).Grant);
+
+        var path = edge.Edge.Database.Path;
+        edge.Edge.Writer.Checkpoint(); // the copy has every row so far, signed
+        Storage.WalCheckpoints.Run(edge.Edge.Database);
+        File.Copy(path, path + ".copy");
+        File.Move(path + ".copy", path, overwrite: true);
+        var afterwards = await reader.PresentCardAsync(Operator, Ev3).WaitAsync(EdgeHarness.Timeout);
+        var alarm = await alarms.Reader.ReadAsync().AsTask().WaitAsync(EdgeHarness.Timeout);
+
+        Assert.Equal((false, "log_failure", 0), (afterwards.Grant, afterwards.Reason, afterwards.UnlockSeconds));
+        Assert.Equal(AlarmTypes.LogFailure, alarm.Type);
+        Assert.Contains("(SqliteException 8)", alarm.Detail, StringComparison.Ordinal);
+        Assert.Equal(HealthStatus.Failing, Assert.Single(EdgeHealth.Evaluate(HealthProbe.Read(edge.Edge)).Checks, c => c.Name == "entry-log").Status);
+    }
+
     [Fact]
     [Trait("control", "NIST-AU-5")]
     public async Task AnUnforeseenFailureOfTheLog_FailsClosedLikeAnyOther_AndThePipelineGoesOn()
