@@ -13,6 +13,9 @@ internal static class FileIdentity
     /// <summary>SQLITE_FCNTL_HAS_MOVED: SQLite's unix VFS compares the open file's inode with what the path names now.</summary>
     private const int HasMovedOp = 20;
 
+    /// <summary>The schema name of the main database as a C string: NUL-terminated (a <c>u8</c> literal's array is not).</summary>
+    private static readonly byte[] MainDatabase = "main\0"u8.ToArray();
+
     /// <summary>SQLITE_READONLY_DBMOVED, the code SQLite itself gives a write to a moved database.</summary>
     public const int MovedExtendedCode = (1 << 8) | 8;
 
@@ -20,7 +23,7 @@ internal static class FileIdentity
     public static bool HasMoved(SqliteConnection connection)
     {
         var moved = 0;
-        var rc = FileControl(connection.Handle!.DangerousGetHandle(), "main"u8.ToArray(), HasMovedOp, ref moved);
+        var rc = FileControl(connection.Handle!.DangerousGetHandle(), MainDatabase, HasMovedOp, ref moved);
         return rc == 0 && moved != 0;
     }
 
