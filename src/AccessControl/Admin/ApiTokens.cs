@@ -301,6 +301,24 @@ public sealed class ApiTokens(Database database, IClock clock)
     }
 
     /// <summary>
+    /// The tokens of <paramref name="personId"/> that <paramref name="revokedBy"/> revoked last, all at one instant (a
+    /// termination revokes every token of its person in the same statement, migration 0020), with their operators, by id:
+    /// what a termination's <c>operator_token.revoke</c> row names, so that a token sampled from the list is found.
+    /// </summary>
+    public IReadOnlyList<(string Id, string Operator)> RevokedLastBy(string personId, string revokedBy)
+    {
+        using var connection = database.Open();
+        return [.. connection.Query<(string, string)>(
+            """
+            SELECT id, operator FROM operator_tokens
+            WHERE person_id = @personId AND revoked_by = @revokedBy
+              AND revoked_at = (SELECT MAX(revoked_at) FROM operator_tokens WHERE person_id = @personId AND revoked_by = @revokedBy)
+            ORDER BY id
+            """,
+            new { personId, revokedBy })];
+    }
+
+    /// <summary>
     /// The terminated people some of whose tokens are revoked: those whose termination may have revoked tokens that no
     /// row names yet (<c>Hr.LeaverSweep</c> asks <c>Hr.Termination</c> about each). Few: only people who were operators.
     /// </summary>

@@ -381,6 +381,21 @@ public sealed class Termination
         return ReadableText.Replaced(reason.Length <= FingerprintService.MaxReasonLength ? reason : reason[..FingerprintService.MaxReasonLength]);
     }
 
+    /// <summary>The ids of the tokens of <paramref name="operators"/> that the termination by <paramref name="terminatedBy"/> revoked; none when they cannot be read.</summary>
+    private IReadOnlyList<string> TokenIdsRevokedWith(string personId, IReadOnlyList<string> operators, string terminatedBy)
+    {
+        try
+        {
+            return [.. tokens.RevokedLastBy(personId, terminatedBy).Where(t => operators.Contains(t.Operator)).Select(t => t.Id)];
+        }
+        catch (Microsoft.Data.Sqlite.SqliteException ex)
+        {
+            // The row still names the operators: it is written without the ids rather than not at all.
+            logger.LogError(ex, "The ids of the operator tokens revoked with the termination of {Person} could not be read.", personId);
+            return [];
+        }
+    }
+
     /// <summary>The row naming the operator tokens a termination revoked (<c>operator_token.revoke</c>); null when it could not be written.</summary>
     /// <param name="terminatedBy">Whose termination revoked them, when not <paramref name="actor"/>'s (the row then says so); null: the actor's.</param>
     public async Task<LogEntry?> NameRevokedTokensAsync(string actor, string personId, IReadOnlyList<string> operators, string? reference, string? terminatedBy = null)
@@ -392,7 +407,8 @@ public sealed class Termination
             Actor = actor,
             Reason = OperatorTokenActions.Revoke,
             PersonId = personId,
-            Detail = AdminJson.Serialize(new { operators, reference, terminatedBy = terminatedBy == actor ? null : terminatedBy }),
+            // The ids too (what 'token list' shows): an auditor sampling a revoked token finds the row that ended it.
+            Detail = AdminJson.Serialize(new { operators, ids = TokenIdsRevokedWith(personId, operators, terminatedBy ?? actor), reference, terminatedBy = terminatedBy == actor ? null : terminatedBy }),
         };
         try
         {

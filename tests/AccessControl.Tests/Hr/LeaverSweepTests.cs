@@ -51,7 +51,7 @@ public sealed class LeaverSweepTests : IDisposable
         // The steps left, each a row by the sweep naming the start that did them; the status was done, so no row for it.
         // The row naming her host account's token, which the status change revoked, says whose termination that was.
         Assert.Equal(["credential.revoke", "fingerprint.revoke", "visit.cancel", "operator_token.revoke"], swept.Select(r => r.Reason));
-        Assert.Equal("""{"operators":["mkoch-host"],"reference":"start 2026-12-01T09:10:00Z","terminatedBy":"admin-1"}""", swept[^1].Detail);
+        Assert.Equal($$"""{"operators":["mkoch-host"],"ids":{{TerminationTests.RevokedTokenIds(third, "mkoch-host")}},"reference":"start 2026-12-01T09:10:00Z","terminatedBy":"admin-1"}""", swept[^1].Detail);
         Assert.All(swept, r => Assert.Equal(EdgeHarness.BusinessHours + Duration.FromMinutes(10), r.At));
         Assert.All(swept.Where(r => r.Reason != "fingerprint.revoke"), r => Assert.Contains("\"reference\":\"start 2026-12-01T09:10:00Z\"", r.Detail, StringComparison.Ordinal));
         Assert.Contains("termination of p-mkoch by termination-sweep", swept[1].Detail, StringComparison.Ordinal);
@@ -156,7 +156,7 @@ public sealed class LeaverSweepTests : IDisposable
         await using var third = await StartAsync();
         var author = terminatedBy == "operator" ? "admin-1" : HrFeedService.Actor;
         Assert.Equal((LeaverSweep.Actor, "p-mkoch"), (swept.Actor, swept.PersonId));
-        Assert.Equal($$"""{"operators":["mkoch-admin"],"reference":"start 2026-12-01T09:10:00Z","terminatedBy":"{{author}}"}""", swept.Detail);
+        Assert.Equal($$"""{"operators":["mkoch-admin"],"ids":{{TerminationTests.RevokedTokenIds(third, "mkoch-admin")}},"reference":"start 2026-12-01T09:10:00Z","terminatedBy":"{{author}}"}""", swept.Detail);
         Assert.Equal(swept.Seq, Assert.Single(third.Rows(new LogFilter { Kind = LogKinds.Admin, Reason = "operator_token.revoke" })).Seq);
         Assert.Equal([swept.Seq], SweepRows(third).Select(r => r.Seq));
     }

@@ -253,7 +253,7 @@ public class TerminationTests
         Assert.Equal(["mkoch-admin"], third.Changes!.OperatorsDisabled);
         var revoke = Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Admin, Reason = "operator_token.revoke" }));
         Assert.Equal((HrFeedService.Actor, "p-mkoch"), (revoke.Actor, revoke.PersonId));
-        Assert.Equal("""{"remote":"127.0.0.1","operators":["mkoch-admin"],"reference":"hr-2026-000151"}""", revoke.Detail);
+        Assert.Equal($$"""{"remote":"127.0.0.1","operators":["mkoch-admin"],"ids":{{RevokedTokenIds(edge, "mkoch-admin")}},"reference":"hr-2026-000151"}""", revoke.Detail);
     }
 
     [Fact]
@@ -301,7 +301,7 @@ public class TerminationTests
         Assert.Equal([HttpStatusCode.ServiceUnavailable, HttpStatusCode.OK, HttpStatusCode.OK], new[] { first, second, third }.Select(r => r.StatusCode));
         var rows = edge.Rows(new LogFilter { Kind = LogKinds.Admin, Limit = 10_000 }).Where(r => r.Actor == "admin-1").ToList();
         Assert.Equal(["person.terminate", "credential.revoke", "fingerprint.revoke", "operator_token.revoke"], rows.Select(r => r.Reason));
-        Assert.Equal("""{"remote":"127.0.0.1","operators":["mkoch","mkoch-admin"]}""", rows[^1].Detail);
+        Assert.Equal($$"""{"remote":"127.0.0.1","operators":["mkoch","mkoch-admin"],"ids":{{RevokedTokenIds(edge, "mkoch", "mkoch-admin")}}}""", rows[^1].Detail);
     }
 
     /// <summary>
@@ -329,7 +329,7 @@ public class TerminationTests
         Assert.Equal([HttpStatusCode.ServiceUnavailable, HttpStatusCode.OK, HttpStatusCode.OK], new[] { first, second, third }.Select(r => r.StatusCode));
         var revoke = Assert.Single(edge.Rows(new LogFilter { Kind = LogKinds.Admin, Reason = "operator_token.revoke" }));
         Assert.Equal(("admin-2", "p-mkoch"), (revoke.Actor, revoke.PersonId));
-        Assert.Equal("""{"remote":"127.0.0.1","operators":["mkoch","mkoch-admin"],"terminatedBy":"admin-1"}""", revoke.Detail);
+        Assert.Equal($$"""{"remote":"127.0.0.1","operators":["mkoch","mkoch-admin"],"ids":{{RevokedTokenIds(edge, "mkoch", "mkoch-admin")}},"terminatedBy":"admin-1"}""", revoke.Detail);
     }
 
     [Fact]
@@ -691,4 +691,9 @@ public class TerminationTests
         Assert.True(response.StatusCode == HttpStatusCode.Created, await response.Content.ReadAsStringAsync());
         return (await response.Content.ReadFromJsonAsync<VisitView>(AdminJson.Options))!;
     }
+
+    /// <summary>The ids, as the JSON array a termination's token row writes, of p-mkoch's revoked tokens of these operators.</summary>
+    internal static string RevokedTokenIds(EdgeHarness edge, params string[] operators) =>
+        System.Text.Json.JsonSerializer.Serialize(new ApiTokens(edge.Edge.Database, edge.Clock).List()
+            .Where(t => t.Person == "p-mkoch" && t.RevokedAt is not null && operators.Contains(t.Operator)).Select(t => t.Id).Order(StringComparer.Ordinal));
 }
