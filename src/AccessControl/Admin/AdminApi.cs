@@ -408,7 +408,7 @@ public static class AdminApi
     {
         try
         {
-            var body = await JsonSerializer.DeserializeAsync<T>(http.Request.Body, AdminJson.Options, http.RequestAborted);
+            var body = await JsonSerializer.DeserializeAsync<T>(http.Request.Body, AdminJson.RequestOptions, http.RequestAborted);
             return body is null
                 ? (null, Problem(StatusCodes.Status400BadRequest, "Invalid request", null, [new FieldError(root, "is required")]))
                 : (body, null);

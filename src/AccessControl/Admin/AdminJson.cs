@@ -17,6 +17,14 @@ public static class AdminJson
 {
     public static JsonSerializerOptions Options { get; } = Create();
 
+    /// <summary>
+    /// <see cref="Options"/> for an operator's request body: a member the request does not have is refused (400 naming
+    /// it), not ignored. Otherwise a misspelt optional field (<c>"escort"</c> for <c>"escorts"</c>, <c>"validUntill"</c>)
+    /// is dropped without a word, and the change made is not the one asked for: a visit with no designated escort, a
+    /// card valid for ever.
+    /// </summary>
+    public static JsonSerializerOptions RequestOptions { get; } = Create(JsonUnmappedMemberHandling.Disallow);
+
     public static string Serialize<T>(T value) => JsonSerializer.Serialize(value, Options);
 
     /// <summary>
@@ -33,12 +41,15 @@ public static class AdminJson
             _ => ex.Path,
         },
         // The runtime says so only in its message; a duplicate is not a wrong type, and the sender should be told which.
-        ex.Message.StartsWith("Duplicate property", StringComparison.Ordinal) ? "is given more than once" : "is not valid JSON of the expected type");
+        ex.Message.StartsWith("Duplicate property", StringComparison.Ordinal) ? "is given more than once"
+        : ex.Message.Contains("could not be mapped to any .NET member", StringComparison.Ordinal) ? "is not a field of this request (check its spelling)"
+        : "is not valid JSON of the expected type");
 
-    private static JsonSerializerOptions Create()
+    private static JsonSerializerOptions Create(JsonUnmappedMemberHandling unmapped = JsonUnmappedMemberHandling.Skip)
     {
         var options = new JsonSerializerOptions(JsonSerializerDefaults.Web)
         {
+            UnmappedMemberHandling = unmapped,
             DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
             TypeInfoResolver = new DefaultJsonTypeInfoResolver(),
             MaxDepth = 16,

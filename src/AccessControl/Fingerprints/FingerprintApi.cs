@@ -78,7 +78,7 @@ public static class FingerprintApi
         EnrollmentInput? body;
         try
         {
-            body = await JsonSerializer.DeserializeAsync<EnrollmentInput>(http.Request.Body, AdminJson.Options, http.RequestAborted);
+            body = await JsonSerializer.DeserializeAsync<EnrollmentInput>(http.Request.Body, AdminJson.RequestOptions, http.RequestAborted);
         }
         catch (JsonException ex)
         {

@@ -320,7 +320,7 @@ public static class VisitorApi
     {
         try
         {
-            var body = await JsonSerializer.DeserializeAsync<T>(http.Request.Body, AdminJson.Options, http.RequestAborted);
+            var body = await JsonSerializer.DeserializeAsync<T>(http.Request.Body, AdminJson.RequestOptions, http.RequestAborted);
             return body is null ? (null, InvalidBody("body", "is required")) : (body, null);
         }
         catch (JsonException ex)

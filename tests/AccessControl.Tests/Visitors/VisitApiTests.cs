@@ -865,6 +865,33 @@ public sealed class VisitApiTests : IAsyncLifetime
     }
 
     [Fact]
+    [Trait("control", "PCI-9.3.3")]
+    public async Task ARequestWithAMisspeltField_IsRefusedNamingIt_NotMadeWithoutIt()
+    {
+        // "escort" for "escorts": ignored, the visit would name no escort and any escort could bring the visitor in.
+        var misspelt = new
+        {
+            site = "demo", purpose = "Replace a failed PSU", date = "2026-12-01", start = "10:15", end = "12:00",
+            zones = new[] { "demo-campus", "demo-bldg-a", "demo-dh1", "demo-sr1" },
+            visitors = new[] { new { name = "Eva Wagner", organization = "Audit GmbH" } },
+            escort = new[] { "p-mkoch" },
+        };
+
+        var answer = await desk.Host.PostAsJsonAsync("api/v1/visits", misspelt);
+        var credential = await desk.Admin.PutAsJsonAsync($"api/v1/credentials/04AA00000000F1",
+            new { technology = "desfire-ev3", personId = "p-jweber", validUntill = "2027-01-01T00:00:00Z" });
+
+        Assert.Equal(HttpStatusCode.BadRequest, answer.StatusCode);
+        var error = Assert.Single(JsonDocument.Parse(await answer.Content.ReadAsStringAsync()).RootElement.GetProperty("errors").EnumerateArray());
+        Assert.Equal(("escort", "is not a field of this request (check its spelling)"), (error.GetProperty("field").GetString(), error.GetProperty("message").GetString()));
+        Assert.Empty(edge.Rows(new LogFilter { Reason = "visit.request" }));
+        Assert.Equal(HttpStatusCode.BadRequest, credential.StatusCode);
+        var credentialAnswer = await credential.Content.ReadAsStringAsync();
+        Assert.True(credentialAnswer.Contains("\"field\":\"validUntill\"", StringComparison.Ordinal), credentialAnswer);
+        Assert.DoesNotContain(edge.Edge.Configuration.Cardholders.Credentials.Keys, k => k == "04AA00000000F1");
+    }
+
+    [Fact]
     public void Tokens_OfHostsAndApprovers_MustNameTheirPerson()
     {
         Assert.Throws<ArgumentException>(() => desk.Tokens.CreateToken("someone", OperatorRole.Host, "test", personId: null!));
