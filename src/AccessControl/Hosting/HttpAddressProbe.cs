@@ -43,5 +43,11 @@ internal static class HttpAddressProbe
         {
             throw new AddressInUseException(ex.Message, ex);
         }
+        catch (SocketException ex) when (ex.SocketErrorCode == SocketError.AddressNotAvailable)
+        {
+            // An address of another machine (a copied settings file): Kestrel could never listen there. Said as a
+            // setting it cannot use (exit 2), not as a crash with a stack trace.
+            throw new SettingsException($"Invalid settings: AccessControl:HttpUrl '{url}' names {address}, which is not an address of this machine; give one of its own (127.0.0.1 behind a TLS proxy).", ex);
+        }
     }
 }

@@ -250,6 +250,18 @@ public sealed class RunCommandTests
     }
 
     [Fact]
+    public async Task Run_WithTheAdminApiOnAnAddressOfAnotherMachine_SaysSo_AndExitsWithTwo_BeforeWritingAnything()
+    {
+        using var folder = new DataFolder();
+        var (exit, output) = await RunServiceOnAsync(folder.Path, ["--broker-port", "0", "--http", "https://192.0.2.10:18094"]);
+
+        Assert.Equal(2, exit);
+        Assert.Contains("Invalid settings: AccessControl:HttpUrl 'https://192.0.2.10:18094' names 192.0.2.10, which is not an address of this machine", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", output, StringComparison.Ordinal); // no stack trace
+        Assert.Empty(Directory.EnumerateFileSystemEntries(folder.Path));
+    }
+
+    [Fact]
     public async Task Run_WithAnEnvironmentSettingOfTheWrongType_NamesIt_AndExitsWithTwo()
     {
         using var folder = new DataFolder();
