@@ -210,14 +210,13 @@ public static class DecisionEngine
             opened = new EscortWindow(person.Id, door.Id, direction, zone.Id, at, at + policy.Window, policy.MaxEscorted, []);
         }
 
-        var occupancy = Occupancy(person.Id, door, direction, used, topology, escorts);
-
         // Leaving the zone a door guards ends the escort's windows into it: otherwise a visitor could still follow, for the
         // rest of the window, an escort who badged in and straight out again, and be inside alone with no alarm. So too
         // the windows into zones inside it (who walked out of the hall is not in its vault either) and, at a perimeter
         // door, into every zone around it (who left the site out of the vault is not in the hall around it either).
-        var closes = IsEntering(door, direction, topology) ? [] : ZonesWithin(escorts.WindowZonesOf(person.Id), OutermostCrossedBy(door, topology), topology);
-        var outcome = occupancy with { Opened = opened, ClosesWindowsInto = closes };
+        var windows = IsEntering(door, direction, topology) ? [] : escorts.WindowZonesOf(person.Id);
+        var closes = windows.IsEmpty ? [] : ZonesWithin(windows, OutermostCrossedBy(door, topology), topology);
+        var outcome = Occupancy(person.Id, door, direction, used, topology, escorts, opened, closes);
         return outcome.IsEmpty ? null : outcome;
     }
 
@@ -250,7 +249,12 @@ public static class DecisionEngine
     /// log at start to rebuild occupancy (its <c>EscortHistory</c>). The outcome opens no window and closes none.
     /// </summary>
     /// <param name="used">The escort window the person came in under (null: unescorted); only its escort is read.</param>
-    public static EscortOutcome Occupancy(PersonId person, Door door, Direction direction, EscortWindow? used, SiteTopology topology, EscortState escorts)
+    public static EscortOutcome Occupancy(PersonId person, Door door, Direction direction, EscortWindow? used, SiteTopology topology, EscortState escorts) =>
+        Occupancy(person, door, direction, used, topology, escorts, opened: null, closes: []);
+
+    /// <summary><see cref="Occupancy(PersonId, Door, Direction, EscortWindow?, SiteTopology, EscortState)"/>, with the window a grant opens and those it closes: one outcome per grant.</summary>
+    private static EscortOutcome Occupancy(
+        PersonId person, Door door, Direction direction, EscortWindow? used, SiteTopology topology, EscortState escorts, EscortWindow? opened, ImmutableArray<ZoneId> closes)
     {
         ArgumentNullException.ThrowIfNull(door);
         ArgumentNullException.ThrowIfNull(topology);
@@ -295,7 +299,7 @@ public static class DecisionEngine
             guarded = false;
         }
 
-        return new EscortOutcome(person, null, used, entered, left, leftBehind) { EnclosingEntered = enclosingEntered, EnclosingLeft = enclosingLeft };
+        return new EscortOutcome(person, opened, used, entered, left, leftBehind) { EnclosingEntered = enclosingEntered, EnclosingLeft = enclosingLeft, ClosesWindowsInto = closes };
     }
 
     /// <summary>Whether passing <paramref name="door"/> in <paramref name="direction"/> enters the zone it guards (a door written outwards guards its from zone, which its in readers leave).</summary>

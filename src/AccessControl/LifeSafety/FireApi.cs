@@ -65,8 +65,7 @@ public static class FireApi
             return result.Outcome switch
             {
                 FireResetOutcome.OtherSitesOnly => await SiteLimit.RefuseAsync(http, identity, FireActions.Reset, null, new { released = string.Join(',', result.Sites), forced = force }),
-                FireResetOutcome.NotCleared => await RecordNotClearedAsync(http, identity, result) ?? AdminApi.Problem(StatusCodes.Status409Conflict, "Fire alarm not cleared",
-                    $"Panel(s) {string.Join(", ", result.PanelsInAlarm)} have not sent clear since their alarm; nothing was relocked. Reset the panel first; force=true (accesscontrol fire reset --force) only when the panel is known to be faulty."),
+                FireResetOutcome.NotCleared => await NotClearedAsync(http, identity, result),
                 FireResetOutcome.NotReleased => AdminApi.Problem(StatusCodes.Status409Conflict, "Not released", "No door is released by a fire alarm."),
                 _ => Results.Json(new { relocked = result.Relocked, forced = force, sites = result.Sites }, AdminJson.Options),
             };
@@ -88,9 +87,9 @@ public static class FireApi
     /// Records a reset refused because a panel has not sent <c>clear</c> (a <c>security</c> row <c>fire.reset.refused</c>,
     /// code <see cref="NotClearedCode"/>): an attempt to relock the doors of a building still in alarm is what an auditor
     /// and the fire officer look for, not only the 409 the operator saw. The row names the operator, the site (when the
-    /// refusal is one site's) and the panels in alarm. Returns null: the answer is the 409 whatever the row's fate.
+    /// refusal is one site's) and the panels in alarm. The answer is the 409 whatever the row's fate.
     /// </summary>
-    private static async Task<IResult?> RecordNotClearedAsync(HttpContext http, OperatorIdentity who, FireResetResult result)
+    private static async Task<IResult> NotClearedAsync(HttpContext http, OperatorIdentity who, FireResetResult result)
     {
         var services = http.RequestServices;
         var row = new LogEntry
@@ -111,6 +110,7 @@ public static class FireApi
             }, AdminJson.Options),
         };
         await AdminApi.RecordRefusalAsync(services.GetRequiredService<EntryLogAppender>().Append, row, services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(FireApi)));
-        return null;
+        return AdminApi.Problem(StatusCodes.Status409Conflict, "Fire alarm not cleared",
+            $"Panel(s) {string.Join(", ", result.PanelsInAlarm)} have not sent clear since their alarm; nothing was relocked. Reset the panel first; force=true (accesscontrol fire reset --force) only when the panel is known to be faulty.");
     }
 }

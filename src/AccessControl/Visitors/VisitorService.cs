@@ -652,9 +652,12 @@ public sealed class VisitorService
 
         // Per zone: who cannot bring the visitor in (now, or ever: the engine opens an escort window only for a holder of
         // an escort level for the zone, once their own card is granted there) and who can. Zones alike are said once.
+        // Each escort's cards valid during the visit, read once (a walk of every credential), not once per zone.
+        var cards = able.ToDictionary(e => e, e => snapshot.Cardholders.CredentialsOf(new PersonId(e)).Where(c => c.Status == CredentialStatus.Active
+            && (c.ValidFrom is not { } from || from < visit.Interval.End) && (c.ValidUntil is not { } until || until > visit.Interval.Start)).ToList());
         var perZone = escortZones.Select(zone =>
         {
-            var lacking = able.Select(e => (Id: e, Why: WhyNoEscortInto(new PersonId(e), zone, visit.Interval, snapshot.Cardholders))).Where(e => e.Why is not null).ToList();
+            var lacking = able.Select(e => (Id: e, Why: WhyNoEscortInto(new PersonId(e), cards[e], zone, visit.Interval.Start, snapshot.Cardholders))).Where(e => e.Why is not null).ToList();
             var reasons = string.Join(", ", unable.Concat(lacking).Select(e => $"{e.Id} ({e.Why})"));
             var behind = string.Join(", ", able.Except(lacking.Select(e => e.Id)));
             return (Zone: zone.Id.Value, Reasons: reasons, Behind: behind, OnlyNow: lacking.Count == 0);
@@ -674,22 +677,20 @@ public sealed class VisitorService
     }
 
     /// <summary>
-    /// Why <paramref name="escort"/> can never bring a visitor into <paramref name="zone"/> during <paramref name="visit"/>,
-    /// or null when they can: an escort level for the zone (not escorted-only), and an active card, valid at some time of
-    /// the visit, of a technology the zone accepts.
+    /// Why <paramref name="escort"/> can never bring a visitor into <paramref name="zone"/>, or null when they can: an
+    /// escort level for the zone (not escorted-only) when the visit starts, and among <paramref name="cards"/> (theirs,
+    /// active and valid at some time of the visit) one of a technology the zone accepts.
     /// </summary>
-    private static string? WhyNoEscortInto(PersonId escort, Zone zone, Interval visit, Cardholders cardholders)
+    private static string? WhyNoEscortInto(PersonId escort, IReadOnlyList<Credential> cards, Zone zone, Instant visitStart, Cardholders cardholders)
     {
-        var person = cardholders.InForceAt(cardholders.People[escort], visit.Start);
+        var person = cardholders.InForceAt(cardholders.People[escort], visitStart);
         var level = person.AccessLevels.Any(id => cardholders.AccessLevels.TryGetValue(id, out var l) && l.Escort && !l.EscortedOnly && l.Zones.Contains(zone.Id));
         if (!level)
         {
             return "no escort level there";
         }
 
-        var card = cardholders.CredentialsOf(escort).Any(c => c.Status == CredentialStatus.Active && zone.AllowsTechnology(c.Technology)
-            && (c.ValidFrom is not { } from || from < visit.End) && (c.ValidUntil is not { } until || until > visit.Start));
-        return card ? null : "no active card accepted there during the visit";
+        return cards.Any(c => zone.AllowsTechnology(c.Technology)) ? null : "no active card accepted there during the visit";
     }
 
     /// <summary>
